@@ -1,0 +1,154 @@
+// Example server "notes": notebooks kept in tool state. Shows state (session-scoped for 2025-era
+// clients, handle-scoped for stateless ones), optimistic concurrency, progress, cancellation and a
+// multi round-trip confirmation that works in both protocol eras.
+import { acceptedContent, inputRequired } from '@modelcontextprotocol/server';
+import { z } from 'zod';
+import { defineServer, prompt, resourceTemplate, tool } from '../../shared/server/define.ts';
+import type { ToolContext } from '../../shared/server/context.ts';
+import { StateConflictError, type StateScope } from '../../shared/store/state.ts';
+
+interface Note {
+  text: string;
+  at: string;
+}
+
+const notebookArg = z
+  .string()
+  .optional()
+  .describe('Notebook handle returned by an earlier call. Omit it to use your session notebook, or to start a new one.');
+
+async function notebook(ctx: ToolContext, handle: string | undefined): Promise<StateScope> {
+  return handle ? ctx.openState(handle) : ctx.state;
+}
+
+function label(scope: StateScope) {
+  return scope.handle ?? 'session notebook';
+}
+
+export default defineServer({
+  name: 'notes',
+  version: '1.0.0',
+  instructions: 'Keep short notes in notebooks. Pass the `notebook` handle a tool returns to later calls to reach the same notebook.',
+  tools: [
+    tool(
+      'echo',
+      {
+        description: 'Returns its text argument unchanged. Useful to check connectivity.',
+        input: z.object({ text: z.string().describe('Text to echo back') }),
+        annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
+      },
+      ({ text }) => text,
+    ),
+    tool(
+      'note_add',
+      {
+        description: 'Adds a note to a notebook and returns the notebook handle.',
+        input: z.object({ text: z.string().min(1).max(2000), notebook: notebookArg }),
+        output: z.object({ notebook: z.string(), count: z.number() }),
+        annotations: { readOnlyHint: false, destructiveHint: false, openWorldHint: false },
+      },
+      async ({ text, notebook: handle }, ctx) => {
+        const scope = await notebook(ctx, handle);
+        // Optimistic concurrency: concurrent adds retry instead of overwriting each other.
+        for (let attempt = 0; ; attempt++) {
+          const current = await scope.getVersioned<Note[]>('notes');
+          const notes = [...(current?.value ?? []), { text, at: new Date().toISOString() }];
+          try {
+            await scope.put('notes', notes, { ifVersion: current?.version ?? 0 });
+            ctx.log.info('note added', { count: notes.length });
+            const out = { notebook: label(scope), count: notes.length };
+            return { content: [{ type: 'text', text: `Added note ${notes.length} to ${out.notebook}.` }], structuredContent: out };
+          } catch (err) {
+            if (!(err instanceof StateConflictError) || attempt >= 4) throw err;
+          }
+        }
+      },
+    ),
+    tool(
+      'note_list',
+      {
+        description: 'Lists the notes in a notebook, oldest first.',
+        input: z.object({ notebook: notebookArg }),
+        annotations: { readOnlyHint: true, openWorldHint: false },
+      },
+      async ({ notebook: handle }, ctx) => {
+        const notes = (await (await notebook(ctx, handle)).get<Note[]>('notes')) ?? [];
+        if (notes.length === 0) return 'The notebook is empty.';
+        return notes.map((n, i) => `${i + 1}. ${n.text}`).join('\n');
+      },
+    ),
+    tool(
+      'notebook_clear',
+      {
+        description: 'Deletes every note in a notebook, after asking the user to confirm.',
+        input: z.object({ notebook: notebookArg }),
+        annotations: { destructiveHint: true, idempotentHint: true, openWorldHint: false },
+      },
+      async ({ notebook: handle }, ctx) => {
+        const scope = await notebook(ctx, handle);
+        const confirmation = z.object({ confirm: z.boolean().describe('Delete every note?') });
+        const answer = acceptedContent(ctx.mcp.mcpReq.inputResponses, 'confirm', confirmation);
+        if (answer === undefined) {
+          return inputRequired({
+            inputRequests: { confirm: inputRequired.elicit({ message: `Delete every note in ${label(scope)}?`, requestedSchema: confirmation }) },
+          });
+        }
+        if (!answer.confirm) return 'Nothing deleted.';
+        await scope.delete('notes');
+        return `Cleared ${label(scope)}.`;
+      },
+    ),
+    tool(
+      'word_stats',
+      {
+        description: 'Counts words in a text, reporting progress chunk by chunk, and returns the most frequent words.',
+        input: z.object({
+          text: z.string().max(500_000),
+          top: z.number().int().min(1).max(50).default(10),
+          chunkDelayMs: z.number().int().min(0).max(1000).default(0).describe('Pause between chunks, to watch progress'),
+        }),
+        annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
+      },
+      async ({ text, top, chunkDelayMs }, ctx) => {
+        const words = text.toLowerCase().match(/[\p{L}\p{N}']+/gu) ?? [];
+        const counts = new Map<string, number>();
+        const chunk = 1000;
+        const chunks = Math.max(1, Math.ceil(words.length / chunk));
+        for (let i = 0; i < chunks; i++) {
+          if (ctx.signal.aborted) throw new Error('word_stats was cancelled');
+          for (const w of words.slice(i * chunk, (i + 1) * chunk)) counts.set(w, (counts.get(w) ?? 0) + 1);
+          await ctx.progress(i + 1, chunks, `counted ${Math.min((i + 1) * chunk, words.length)} of ${words.length} words`);
+          if (chunkDelayMs) await new Promise((r) => setTimeout(r, chunkDelayMs));
+        }
+        const frequent = [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, top);
+        return {
+          content: [{ type: 'text', text: `${words.length} words, ${counts.size} distinct. Top: ${frequent.map(([w, n]) => `${w} (${n})`).join(', ')}` }],
+          structuredContent: { words: words.length, distinct: counts.size, top: frequent.map(([word, count]) => ({ word, count })) },
+        };
+      },
+    ),
+  ],
+  resources: [
+    resourceTemplate(
+      'notebook',
+      'notes://notebook/{handle}',
+      { metadata: { description: 'The notes of a notebook, as Markdown', mimeType: 'text/markdown' } },
+      async (uri, { handle }, ctx) => {
+        const notes = (await (await ctx.openState(String(handle))).get<Note[]>('notes')) ?? [];
+        return { contents: [{ uri: uri.href, mimeType: 'text/markdown', text: notes.map((n) => `- ${n.text}`).join('\n') }] };
+      },
+    ),
+  ],
+  prompts: [
+    prompt(
+      'summarize_notebook',
+      { description: 'Asks the model to summarize a notebook', args: z.object({ notebook: z.string().describe('Notebook handle') }) },
+      async ({ notebook: handle }, ctx) => {
+        const notes = (await (await ctx.openState(handle)).get<Note[]>('notes')) ?? [];
+        return {
+          messages: [{ role: 'user', content: { type: 'text', text: `Summarize these notes:\n${notes.map((n) => `- ${n.text}`).join('\n')}` } }],
+        };
+      },
+    ),
+  ],
+});

@@ -1,0 +1,103 @@
+// Embedded emulators for whatever endpoint the environment does not already point at: DynamoDB
+// (dynalite), S3 (s3rver) and Redis (redis-server behind a local Upstash REST endpoint).
+// `npm run emulators` runs only these and prints the variables that point servers at them, so
+// several server processes can share one local data plane.
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { loadConfig, type KitConfig } from '../shared/config.ts';
+import { createDynamoClient } from '../shared/store/table.ts';
+import { ensureTable, startDynamo } from './dynamo.ts';
+import { startRedis } from './redis.ts';
+import { startS3Emulator } from './s3.ts';
+
+type Env = Record<string, string | undefined>;
+
+/** Local data lives here (git-ignored); `MCP_LOCAL_DATA_DIR` moves it. */
+const dataRoot = (env: Env) => resolve(env.MCP_LOCAL_DATA_DIR ?? '.local/data');
+
+export interface RunningEmulators {
+  /** Variables that point a server at the emulators started here. */
+  env: Record<string, string>;
+  /** Creates the table when the DynamoDB endpoint is an emulator (never on real AWS). */
+  prepare(config: KitConfig): Promise<void>;
+  describe(): string;
+  stop(): Promise<void>;
+}
+
+export async function startEmulators(env: Env, options: { inMemory?: boolean } = {}): Promise<RunningEmulators> {
+  const root = dataRoot(env);
+  const out: Record<string, string> = {};
+  const stops: (() => Promise<void>)[] = [];
+  const notes: string[] = [];
+  const dir = async (name: string) => {
+    const path = join(root, name);
+    await mkdir(path, { recursive: true });
+    return path;
+  };
+
+  const dynamoSet = env.AWS_ENDPOINT_URL_DYNAMODB || env.AWS_ENDPOINT_URL;
+  if (!dynamoSet) {
+    const dynamo = await startDynamo(options.inMemory ? {} : { dataDir: await dir('dynamodb') });
+    out.AWS_ENDPOINT_URL_DYNAMODB = dynamo.endpoint;
+    stops.push(dynamo.stop);
+    notes.push(`DynamoDB (dynalite) ${dynamo.endpoint}`);
+  } else notes.push(`DynamoDB ${dynamoSet}`);
+
+  const s3Set = env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL;
+  if (!s3Set) {
+    const s3 = await startS3Emulator({ dataDir: await dir('s3'), bucket: env.MCP_BUCKET_NAME ?? 'mcp-kit-artifacts' });
+    out.AWS_ENDPOINT_URL_S3 = s3.endpoint;
+    stops.push(s3.stop);
+    notes.push(`S3 (s3rver) ${s3.endpoint}`);
+  } else notes.push(`S3 ${s3Set}`);
+
+  if (!env.UPSTASH_REDIS_REST_URL) {
+    const token = env.UPSTASH_REDIS_REST_TOKEN ?? Buffer.from(crypto.getRandomValues(new Uint8Array(24))).toString('base64url');
+    const redis = await startRedis({ dataDir: await dir('redis'), token });
+    if (redis) {
+      out.UPSTASH_REDIS_REST_URL = redis.url;
+      out.UPSTASH_REDIS_REST_TOKEN = redis.token;
+      stops.push(redis.stop);
+      notes.push(`Redis (redis-server via Upstash REST) ${redis.url}`);
+    } else notes.push('Redis: redis-server not installed, using in-process cache and events');
+  } else notes.push(`Redis ${env.UPSTASH_REDIS_REST_URL}`);
+
+  // Emulators accept any credentials; the SDKs still want some to sign with.
+  if (Object.keys(out).length && !env.AWS_ACCESS_KEY_ID) {
+    out.AWS_ACCESS_KEY_ID = 'S3RVER';
+    out.AWS_SECRET_ACCESS_KEY = 'S3RVER';
+  }
+  out.AWS_REGION = env.AWS_REGION ?? 'us-east-1';
+
+  return {
+    env: out,
+    async prepare(config) {
+      if (config.dynamoEndpoint) await ensureTable(createDynamoClient(config), config.tableName);
+    },
+    describe: () => notes.join('; '),
+    async stop() {
+      await Promise.allSettled(stops.map((s) => s()));
+    },
+  };
+}
+
+async function main() {
+  const emulators = await startEmulators(process.env);
+  await emulators.prepare(loadConfig({ ...process.env, ...emulators.env }));
+  const lines = Object.entries(emulators.env).map(([k, v]) => `export ${k}=${v}`);
+  process.stdout.write(`# ${emulators.describe()}\n# Point servers at these emulators (PORT picks each server's port):\n${lines.join('\n')}\n`);
+  const stop = async () => {
+    await emulators.stop();
+    process.exit(0);
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  main().catch((err) => {
+    process.stderr.write(`${err?.stack ?? err}\n`);
+    process.exit(1);
+  });
+}

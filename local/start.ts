@@ -1,0 +1,59 @@
+// `npm start`: runs an MCP server locally on embedded emulators, no AWS account needed.
+// Usage: npm start [-- path/to/server.ts]   (default: functions/notes/server.ts)
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { ConfigError, loadConfig } from '../shared/config.ts';
+import { createKit } from '../shared/kit.ts';
+import type { ServerDefinition } from '../shared/server/define.ts';
+import { startEmulators } from './emulators.ts';
+import { serveApp } from './serve.ts';
+
+const LOOPBACK = ['127.0.0.1', 'localhost', '::1'];
+
+async function main() {
+  const entry = resolve(process.argv[2] ?? 'functions/notes/server.ts');
+  const host = process.env.HOST ?? '127.0.0.1';
+  const port = Number(process.env.PORT ?? 3000);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError('PORT', `expected a port number, got "${process.env.PORT}"`);
+
+  const emulators = await startEmulators(process.env);
+  const env = { ...process.env, ...emulators.env };
+  // DNS-rebinding protection on loopback: only local Host and Origin values are accepted.
+  if (LOOPBACK.includes(host)) {
+    env.MCP_ALLOWED_HOSTS ??= 'localhost,127.0.0.1,[::1]';
+    env.MCP_ALLOWED_ORIGINS ??= 'localhost,127.0.0.1,[::1]';
+  }
+  const config = loadConfig(env);
+  await emulators.prepare(config);
+
+  const definition = ((await import(pathToFileURL(entry).href)) as { default: ServerDefinition }).default;
+  const kit = createKit(definition, config);
+  const served = await serveApp(kit.app, { port, host });
+  const url = `${served.url}${config.path}`;
+  process.stdout.write(
+    [
+      '',
+      `  MCP server "${definition.name}" is serving at ${url}`,
+      `  data: ${emulators.describe()}`,
+      '',
+      '  Connect a client:',
+      `    npx @modelcontextprotocol/inspector-cli --cli ${url} --transport http --method tools/list`,
+      `    or in a client config: { "mcpServers": { "${definition.name}": { "type": "http", "url": "${url}" } } }`,
+      '',
+    ].join('\n') + '\n',
+  );
+
+  const stop = async () => {
+    await served.close();
+    await kit.close();
+    await emulators.stop();
+    process.exit(0);
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+main().catch((err) => {
+  process.stderr.write(`${err instanceof ConfigError ? `Configuration error: ${err.message}` : (err?.stack ?? err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,143 @@
+// The kit's configuration: every environment variable it reads, parsed once into one typed,
+// frozen object. An invalid value throws a ConfigError naming the variable, so start-up fails
+// fast. Defaults are written here, beside the option they belong to, and nowhere else.
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(readonly variable: string, problem: string) {
+    super(`${variable}: ${problem}`);
+  }
+}
+
+export type AuthMode = 'none';
+
+export interface KitConfig {
+  /** Path the MCP endpoint is served on. `MCP_PATH`, default `/mcp`. */
+  path: string;
+  /** DynamoDB table holding sessions, state, tasks and API keys. `MCP_TABLE_NAME`, default `mcp-kit`. */
+  tableName: string;
+  /** S3 bucket for artifacts. `MCP_BUCKET_NAME`, default `mcp-kit-artifacts`. */
+  bucketName: string;
+  /** AWS region. `AWS_REGION`, default `us-east-1`. */
+  region: string;
+  /** DynamoDB endpoint override (local emulators, LocalStack). `AWS_ENDPOINT_URL_DYNAMODB` or `AWS_ENDPOINT_URL`. */
+  dynamoEndpoint?: string;
+  /** S3 endpoint override. `AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL`. */
+  s3Endpoint?: string;
+  /** Upstash REST endpoint and token. `UPSTASH_REDIS_REST_URL`, `UPSTASH_REDIS_REST_TOKEN`. */
+  redis?: { url: string; token: string };
+  /** Stage name, used in logs and to pick deployed defaults. `MCP_STAGE`, default `local`. */
+  stage: string;
+  /** How callers are authenticated. `MCP_AUTH_MODE`, default `none`. */
+  authMode: AuthMode;
+  /**
+   * HMAC key for MRTR `requestState`, shared by every instance so a retry can land anywhere.
+   * `MCP_REQUEST_STATE_KEY` (at least 32 bytes). When unset a random per-process key is used and
+   * a warning is logged: fine for one local process, wrong for more than one.
+   */
+  requestStateKey?: string;
+  /** How long a minted `requestState` stays valid. `MCP_REQUEST_STATE_TTL_SECONDS`, default 600. */
+  requestStateTtlSeconds: number;
+  /** Idle lifetime of a legacy session (sliding). `MCP_SESSION_TTL_SECONDS`, default 86400 (24 h). */
+  sessionTtlSeconds: number;
+  /**
+   * How long an instance trusts a session record it has read before reading it again: the bound
+   * on how long a session deleted through another instance may still answer here.
+   * `MCP_SESSION_CACHE_MS`, default 2000; 0 disables the cache.
+   */
+  sessionCacheMs: number;
+  /** Lifetime of a state handle minted for a modern client. `MCP_STATE_TTL_SECONDS`, default 86400. */
+  stateTtlSeconds: number;
+  /** Largest POST body accepted, in bytes. `MCP_MAX_BODY_BYTES`, default 1048576 (1 MiB). */
+  maxBodyBytes: number;
+  /** Host names accepted in the Host header; empty accepts any. `MCP_ALLOWED_HOSTS` (comma list). */
+  allowedHosts: string[];
+  /** Origins accepted in the Origin header; requests without Origin always pass. `MCP_ALLOWED_ORIGINS`. */
+  allowedOrigins: string[];
+  /** SSE keep-alive comment interval. `MCP_SSE_KEEPALIVE_MS`, default 15000. */
+  sseKeepAliveMs: number;
+  /** Log level. `LOG_LEVEL` (Powertools' `POWERTOOLS_LOG_LEVEL` also honoured), default `INFO`. */
+  logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
+}
+
+type Env = Record<string, string | undefined>;
+
+const LOG_LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT'] as const;
+const AUTH_MODES = ['none'] as const;
+
+function str(env: Env, name: string): string | undefined {
+  const v = env[name]?.trim();
+  return v === undefined || v === '' ? undefined : v;
+}
+
+function int(env: Env, name: string, fallback: number, min = 0): number {
+  const raw = str(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `expected a whole number, got "${raw}"`);
+  const n = Number(raw);
+  if (n < min) throw new ConfigError(name, `must be at least ${min}, got ${n}`);
+  return n;
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = str(env, name);
+  if (raw === undefined) return fallback;
+  const value = allowed.find((a) => a.toLowerCase() === raw.toLowerCase());
+  if (value === undefined) throw new ConfigError(name, `expected one of ${allowed.join(', ')}, got "${raw}"`);
+  return value;
+}
+
+function url(env: Env, name: string): string | undefined {
+  const raw = str(env, name);
+  if (raw === undefined) return undefined;
+  try {
+    const u = new URL(raw);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error();
+  } catch {
+    throw new ConfigError(name, `expected an http(s) URL, got "${raw}"`);
+  }
+  return raw;
+}
+
+function list(env: Env, name: string): string[] {
+  return (str(env, name) ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+export function loadConfig(env: Env = process.env): Readonly<KitConfig> {
+  const path = str(env, 'MCP_PATH') ?? '/mcp';
+  if (!path.startsWith('/')) throw new ConfigError('MCP_PATH', `must start with "/", got "${path}"`);
+
+  const redisUrl = url(env, 'UPSTASH_REDIS_REST_URL');
+  const redisToken = str(env, 'UPSTASH_REDIS_REST_TOKEN');
+  if ((redisUrl === undefined) !== (redisToken === undefined)) {
+    throw new ConfigError(redisUrl ? 'UPSTASH_REDIS_REST_TOKEN' : 'UPSTASH_REDIS_REST_URL', 'set both UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN, or neither');
+  }
+
+  const requestStateKey = str(env, 'MCP_REQUEST_STATE_KEY');
+  if (requestStateKey !== undefined && new TextEncoder().encode(requestStateKey).length < 32) {
+    throw new ConfigError('MCP_REQUEST_STATE_KEY', 'must be at least 32 bytes; generate one with `openssl rand -base64 48`');
+  }
+
+  const shared = url(env, 'AWS_ENDPOINT_URL');
+  return Object.freeze({
+    path,
+    tableName: str(env, 'MCP_TABLE_NAME') ?? 'mcp-kit',
+    bucketName: str(env, 'MCP_BUCKET_NAME') ?? 'mcp-kit-artifacts',
+    region: str(env, 'AWS_REGION') ?? str(env, 'AWS_DEFAULT_REGION') ?? 'us-east-1',
+    dynamoEndpoint: url(env, 'AWS_ENDPOINT_URL_DYNAMODB') ?? shared,
+    s3Endpoint: url(env, 'AWS_ENDPOINT_URL_S3') ?? shared,
+    redis: redisUrl && redisToken ? { url: redisUrl, token: redisToken } : undefined,
+    stage: str(env, 'MCP_STAGE') ?? 'local',
+    authMode: oneOf(env, 'MCP_AUTH_MODE', AUTH_MODES, 'none'),
+    requestStateKey,
+    requestStateTtlSeconds: int(env, 'MCP_REQUEST_STATE_TTL_SECONDS', 600, 1),
+    sessionTtlSeconds: int(env, 'MCP_SESSION_TTL_SECONDS', 86_400, 60),
+    sessionCacheMs: int(env, 'MCP_SESSION_CACHE_MS', 2_000),
+    stateTtlSeconds: int(env, 'MCP_STATE_TTL_SECONDS', 86_400, 60),
+    maxBodyBytes: int(env, 'MCP_MAX_BODY_BYTES', 1_048_576, 1_024),
+    allowedHosts: list(env, 'MCP_ALLOWED_HOSTS'),
+    allowedOrigins: list(env, 'MCP_ALLOWED_ORIGINS'),
+    sseKeepAliveMs: int(env, 'MCP_SSE_KEEPALIVE_MS', 15_000),
+    logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, oneOf(env, 'POWERTOOLS_LOG_LEVEL', LOG_LEVELS, 'INFO')),
+  });
+}

@@ -1,0 +1,119 @@
+// The Hono app for one MCP server: `GET /health`, and the MCP endpoint serving both protocol eras.
+// Web-standard only: adapters (Lambda, Node) hand it a Request and relay its Response.
+import { Hono, type Context } from 'hono';
+import {
+  createMcpHandler,
+  hostHeaderValidationResponse,
+  isLegacyRequest,
+  originValidationResponse,
+  type ServerEventBus,
+} from '@modelcontextprotocol/server';
+import type { KitConfig } from '../config.ts';
+import type { KitLogger } from '../log.ts';
+import { ANONYMOUS, type Principal } from '../principal.ts';
+import type { ServerFactory } from '../server/build.ts';
+import type { RequestScope } from '../server/context.ts';
+import type { SessionStore } from '../store/sessions.ts';
+import { readJsonBody } from './body.ts';
+import { HttpProtocolError, INTERNAL_ERROR, errorResponse, jsonRpcErrorResponse } from './errors.ts';
+import { createLegacyHandler, type LegacyRequest } from './legacy.ts';
+
+const LOG_LEVEL_META_KEY = 'io.modelcontextprotocol/logLevel';
+
+export interface AppOptions {
+  config: Pick<KitConfig, 'path' | 'maxBodyBytes' | 'allowedHosts' | 'allowedOrigins' | 'sseKeepAliveMs'>;
+  factory: ServerFactory;
+  sessions: SessionStore;
+  bus: ServerEventBus;
+  log: KitLogger;
+}
+
+type Note = LegacyRequest['note'];
+
+function hostnames(entries: string[]): string[] {
+  return entries.map((e) => {
+    try {
+      return new URL(e.includes('://') ? e : `http://${e}`).hostname;
+    } catch {
+      return e;
+    }
+  });
+}
+
+export function createApp(options: AppOptions) {
+  const { config, factory, log } = options;
+  const allowedHosts = config.allowedHosts.length ? hostnames(config.allowedHosts) : undefined;
+  const allowedOrigins = config.allowedOrigins.length ? hostnames(config.allowedOrigins) : undefined;
+
+  const modern = createMcpHandler(() => factory.acquire('modern'), {
+    legacy: 'reject',
+    bus: options.bus,
+    keepAliveMs: config.sseKeepAliveMs,
+    maxRequestBodySize: config.maxBodyBytes,
+    onerror: (error) => log.debug('modern handler reported', { error: error.message }),
+  });
+  const legacy = createLegacyHandler({ factory, sessions: options.sessions, bus: options.bus, keepAliveMs: config.sseKeepAliveMs });
+
+  async function serveMcp(c: Context, scopeBase: { requestId: string; principal: Principal }, note: Note & { era?: string }): Promise<Response> {
+    const request = c.req.raw;
+    const method = request.method;
+    if (method === 'POST') {
+      const body = await readJsonBody(request, config.maxBodyBytes);
+      if (await isLegacyRequest(request, body)) {
+        note.era = 'legacy';
+        return legacy.post({ request, body, scope: scopeBase, note });
+      }
+      note.era = 'modern';
+      const message = body as { method?: string; params?: { name?: unknown; _meta?: Record<string, unknown> } };
+      note.method = message.method;
+      if (message.method === 'tools/call') note.tool = String(message.params?.name);
+      const scope: RequestScope = { ...scopeBase, era: 'modern', forwardLogs: message.params?._meta?.[LOG_LEVEL_META_KEY] !== undefined };
+      const authInfo = { token: '', clientId: scope.principal.id, scopes: [...scope.principal.scopes], extra: { kit: scope } };
+      return modern.fetch(request, { parsedBody: body, authInfo });
+    }
+    note.era = 'legacy';
+    if (method === 'GET') return legacy.get({ request, body: undefined, scope: scopeBase, note });
+    if (method === 'DELETE') return legacy.delete({ request, body: undefined, scope: scopeBase, note });
+    return jsonRpcErrorResponse(405, -32000, `Method Not Allowed: use POST (or GET/DELETE with a 2025-era session)`, null, { allow: 'GET, POST, DELETE' });
+  }
+
+  const app = new Hono();
+
+  app.get('/health', (c) => c.json({ status: 'ok', server: factory.definition.name, version: factory.definition.version }));
+
+  app.all(config.path, async (c) => {
+    const started = performance.now();
+    const request = c.req.raw;
+    const requestId = request.headers.get('x-request-id')?.slice(0, 128) || crypto.randomUUID();
+    const note: Note & { era?: string } = {};
+    const principal = ANONYMOUS;
+    let response: Response;
+    try {
+      response =
+        (allowedHosts && hostHeaderValidationResponse(request, allowedHosts)) ||
+        (allowedOrigins && originValidationResponse(request, allowedOrigins)) ||
+        (await serveMcp(c, { requestId, principal }, note));
+    } catch (err) {
+      if (err instanceof HttpProtocolError) {
+        response = errorResponse(err);
+      } else {
+        log.error('request failed', { requestId, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+        response = jsonRpcErrorResponse(500, INTERNAL_ERROR, `Internal error (request id ${requestId})`);
+      }
+    }
+    log.info('mcp request', {
+      requestId,
+      era: note.era,
+      sessionId: note.sessionId,
+      principal: principal.id,
+      method: note.method,
+      tool: note.tool,
+      status: response.status,
+      durationMs: Math.round((performance.now() - started) * 100) / 100,
+    });
+    response.headers.set('x-request-id', requestId);
+    return response;
+  });
+
+  return { app, notify: modern.notify, close: () => modern.close() };
+}

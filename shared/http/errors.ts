@@ -1,0 +1,38 @@
+// Protocol errors as typed values, and the one place that turns them into HTTP responses with a
+// JSON-RPC error body. Everything the kit rejects before the SDK sees a message goes through here.
+
+export const PARSE_ERROR = -32700;
+export const INVALID_REQUEST = -32600;
+export const INVALID_PARAMS = -32602;
+export const INTERNAL_ERROR = -32603;
+/** Transport-level errors without a JSON-RPC equivalent (the SDK uses the same code). */
+export const SERVER_ERROR = -32000;
+export const SESSION_NOT_FOUND = -32001;
+
+export class HttpProtocolError extends Error {
+  override name = 'HttpProtocolError';
+  constructor(
+    readonly status: number,
+    readonly code: number,
+    message: string,
+    readonly headers?: Record<string, string>,
+    readonly id: string | number | null = null,
+  ) {
+    super(message);
+  }
+}
+
+export function jsonRpcErrorResponse(
+  status: number,
+  code: number,
+  message: string,
+  id: string | number | null = null,
+  headers?: Record<string, string>,
+): Response {
+  const body = JSON.stringify({ jsonrpc: '2.0', id, error: { code, message } });
+  return new Response(body, { status, headers: { 'content-type': 'application/json', ...headers } });
+}
+
+export function errorResponse(error: HttpProtocolError): Response {
+  return jsonRpcErrorResponse(error.status, error.code, error.message, error.id, error.headers);
+}

@@ -1,0 +1,248 @@
+// Serves 2025-era clients (2024-11-05 through 2025-11-25) with real sessions kept in DynamoDB:
+// `initialize` mints and stores a session, every later request restores it on whatever instance
+// receives it, DELETE ends it, GET streams list-changed notifications from the event bus.
+// Replies to server-to-client requests must reach the instance that sent the request (README).
+import type { JSONRPCRequest, LoggingLevel, ServerEvent, ServerEventBus } from '@modelcontextprotocol/server';
+import type { ServerFactory } from '../server/build.ts';
+import type { RequestScope } from '../server/context.ts';
+import type { SessionRecord, SessionStore } from '../store/sessions.ts';
+import { HttpProtocolError, INVALID_REQUEST, SERVER_ERROR, SESSION_NOT_FOUND, jsonRpcErrorResponse } from './errors.ts';
+import { LegacyExchange, routeCancellation, routeClientReply, type WireMessage } from './legacy-exchange.ts';
+
+export const LEGACY_PROTOCOL_VERSIONS = ['2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05'];
+
+type Message = WireMessage;
+
+export interface LegacyOptions {
+  factory: ServerFactory;
+  sessions: SessionStore;
+  bus: ServerEventBus;
+  keepAliveMs: number;
+}
+
+export interface LegacyRequest {
+  request: Request;
+  body: unknown;
+  scope: Omit<RequestScope, 'era' | 'sessionId' | 'forwardLogs'>;
+  /** Filled in for the access log. */
+  note: { sessionId?: string; method?: string; tool?: string };
+}
+
+const EVENT_METHOD: Record<ServerEvent['kind'], string> = {
+  tools_list_changed: 'notifications/tools/list_changed',
+  prompts_list_changed: 'notifications/prompts/list_changed',
+  resources_list_changed: 'notifications/resources/list_changed',
+  resource_updated: 'notifications/resources/updated',
+};
+
+const isRequest = (m: Message): m is JSONRPCRequest & Message => typeof m.method === 'string' && m.id !== undefined && m.id !== null;
+const isResponse = (m: Message) => m.method === undefined && m.id !== undefined && ('result' in m || 'error' in m);
+const acceptsSse = (request: Request) => (request.headers.get('accept') ?? '').includes('text/event-stream');
+
+function invalid(message: string, id: Message['id'] = null): never {
+  throw new HttpProtocolError(400, INVALID_REQUEST, message, undefined, id ?? null);
+}
+
+function checkEnvelope(m: unknown): Message {
+  if (typeof m !== 'object' || m === null || Array.isArray(m)) invalid('Invalid Request: each JSON-RPC message must be an object');
+  const msg = m as Message;
+  if (msg.jsonrpc !== '2.0') invalid('Invalid Request: "jsonrpc" must be "2.0"', msg.id);
+  if (msg.method !== undefined && typeof msg.method !== 'string') invalid('Invalid Request: "method" must be a string', msg.id);
+  if (msg.id !== undefined && msg.id !== null && typeof msg.id !== 'string' && typeof msg.id !== 'number') {
+    invalid('Invalid Request: "id" must be a string or a number');
+  }
+  if (msg.method === undefined && !isResponse(msg)) invalid('Invalid Request: a message needs a "method", or a "result" or "error" with an "id"', msg.id);
+  return msg;
+}
+
+export function createLegacyHandler(options: LegacyOptions) {
+  const { factory, sessions, bus } = options;
+
+  async function loadSession(req: LegacyRequest): Promise<SessionRecord> {
+    const id = req.request.headers.get('mcp-session-id');
+    if (!id) invalid('Bad Request: Mcp-Session-Id header is required (send initialize first to start a session)');
+    req.note.sessionId = id;
+    const session = await sessions.get(id);
+    // Another principal's session answers exactly like an unknown one.
+    if (!session || session.principalId !== req.scope.principal.id) {
+      throw new HttpProtocolError(404, SESSION_NOT_FOUND, 'Session not found: it expired or was terminated; send initialize to start a new one');
+    }
+    const version = req.request.headers.get('mcp-protocol-version');
+    if (version !== null && version !== session.protocolVersion) {
+      invalid(
+        LEGACY_PROTOCOL_VERSIONS.includes(version)
+          ? `Bad Request: MCP-Protocol-Version ${version} does not match the version this session negotiated (${session.protocolVersion})`
+          : `Bad Request: unsupported MCP-Protocol-Version "${version}" (supported: ${LEGACY_PROTOCOL_VERSIONS.join(', ')})`,
+      );
+    }
+    return session;
+  }
+
+  function exchangeFor(req: LegacyRequest, session: SessionRecord | undefined, sse: boolean) {
+    const scope: RequestScope = {
+      ...req.scope,
+      era: 'legacy',
+      ...(session && { sessionId: session.id }),
+      forwardLogs: session?.logLevel !== undefined,
+    };
+    const authInfo = { token: '', clientId: scope.principal.id, scopes: [...scope.principal.scopes], extra: { kit: scope } };
+    return new LegacyExchange({
+      ...(session && { sessionId: session.id }),
+      sse,
+      keepAliveMs: options.keepAliveMs,
+      extra: { request: req.request, authInfo },
+    });
+  }
+
+  async function initialize(req: LegacyRequest, message: JSONRPCRequest & Message): Promise<Response> {
+    if (req.request.headers.get('mcp-session-id')) {
+      invalid('Bad Request: initialize must not carry an Mcp-Session-Id header; omit it to start a new session', message.id);
+    }
+    const server = factory.acquire('legacy');
+    const exchange = exchangeFor(req, undefined, false);
+    await server.connect(exchange);
+    try {
+      const answer = await exchange.request(message);
+      if (answer.error) return Response.json(answer, { status: 200 });
+      const params = message.params as { capabilities?: object; clientInfo?: SessionRecord['clientInfo'] };
+      const session = await sessions.create({
+        protocolVersion: (answer.result as { protocolVersion: string }).protocolVersion,
+        clientInfo: params.clientInfo ?? { name: 'unknown', version: '0' },
+        clientCapabilities: params.capabilities ?? {},
+        principalId: req.scope.principal.id,
+      });
+      req.note.sessionId = session.id;
+      return Response.json(answer, { headers: { 'mcp-session-id': session.id } });
+    } finally {
+      await exchange.close();
+    }
+  }
+
+  async function serveRequest(req: LegacyRequest, session: SessionRecord, message: JSONRPCRequest & Message): Promise<Response> {
+    const server = factory.acquire('legacy');
+    const exchange = exchangeFor(req, session, acceptsSse(req.request));
+    await server.connect(exchange);
+    try {
+      await exchange.restore(session);
+    } catch (err) {
+      await exchange.close();
+      throw err;
+    }
+    const response = await exchange.serve(message);
+    if (message.method === 'logging/setLevel' && response.status === 200) {
+      const level = (message.params as { level?: LoggingLevel } | undefined)?.level;
+      if (level) await sessions.setLogLevel(session, level);
+    }
+    return response;
+  }
+
+  /** 2025-03-26 batches: answered in order as one JSON array (no streaming inside a batch). */
+  async function serveBatch(req: LegacyRequest, session: SessionRecord, messages: Message[]): Promise<Response> {
+    const answers: unknown[] = [];
+    for (const m of messages) {
+      if (isResponse(m)) routeClientReply(session.id, m);
+      else if (!isRequest(m)) {
+        if (m.method === 'notifications/cancelled') routeCancellation(session.id, m);
+      } else {
+        if (m.method === 'initialize') invalid('Invalid Request: initialize must not be part of a batch', m.id);
+        const server = factory.acquire('legacy');
+        const exchange = exchangeFor(req, session, false);
+        await server.connect(exchange);
+        try {
+          await exchange.restore(session);
+          answers.push(await exchange.request(m));
+        } finally {
+          await exchange.close();
+        }
+      }
+    }
+    return answers.length ? Response.json(answers) : new Response(null, { status: 202 });
+  }
+
+  async function post(req: LegacyRequest): Promise<Response> {
+    const { body } = req;
+    if (Array.isArray(body)) {
+      if (body.length === 0) invalid('Invalid Request: empty batch');
+      const messages = body.map(checkEnvelope);
+      const session = await loadSession(req);
+      if (session.protocolVersion !== '2025-03-26' && session.protocolVersion !== '2024-11-05') {
+        invalid(`Invalid Request: JSON-RPC batches are not part of protocol ${session.protocolVersion}; send one message per POST`);
+      }
+      req.note.method = 'batch';
+      await sessions.touch(session);
+      return serveBatch(req, session, messages);
+    }
+    const message = checkEnvelope(body);
+    req.note.method = message.method ?? 'response';
+    if (message.method === 'tools/call') req.note.tool = String((message.params as { name?: unknown } | undefined)?.name);
+    if (isRequest(message) && message.method === 'initialize') return initialize(req, message);
+    const session = await loadSession(req);
+    await sessions.touch(session);
+    if (isResponse(message)) {
+      if (routeClientReply(session.id, message)) return new Response(null, { status: 202 });
+      throw new HttpProtocolError(
+        409,
+        SERVER_ERROR,
+        `No request with id ${JSON.stringify(message.id)} is waiting on this server instance: replies to server-to-client requests must reach the instance that sent them`,
+      );
+    }
+    if (!isRequest(message)) {
+      if (message.method === 'notifications/cancelled') routeCancellation(session.id, message);
+      return new Response(null, { status: 202 });
+    }
+    return serveRequest(req, session, message);
+  }
+
+  /** A session's notification stream: list-changed events from the bus, with keep-alives. */
+  async function get(req: LegacyRequest): Promise<Response> {
+    if (!acceptsSse(req.request)) {
+      return jsonRpcErrorResponse(406, SERVER_ERROR, 'Not Acceptable: a GET stream needs Accept: text/event-stream');
+    }
+    await loadSession(req);
+    req.note.method = 'GET stream';
+    const encoder = new TextEncoder();
+    let unsubscribe = () => {};
+    let keepAlive: ReturnType<typeof setInterval> | undefined;
+    const stop = () => {
+      unsubscribe();
+      clearInterval(keepAlive);
+    };
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        const write = (text: string) => {
+          try {
+            controller.enqueue(encoder.encode(text));
+          } catch {
+            stop();
+          }
+        };
+        unsubscribe = bus.subscribe((event) => {
+          const params = event.kind === 'resource_updated' ? { ...event.params, uri: event.uri } : event.params;
+          write(`event: message\ndata: ${JSON.stringify({ jsonrpc: '2.0', method: EVENT_METHOD[event.kind], ...(params && { params }) })}\n\n`);
+        });
+        if (options.keepAliveMs > 0) keepAlive = setInterval(() => write(': keep-alive\n\n'), options.keepAliveMs);
+        // Flush headers at once so clients see the stream open.
+        write(': stream open\n\n');
+        req.request.signal?.addEventListener('abort', () => {
+          stop();
+          try {
+            controller.close();
+          } catch {
+            // already closed
+          }
+        });
+      },
+      cancel: stop,
+    });
+    return new Response(body, { headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' } });
+  }
+
+  async function remove(req: LegacyRequest): Promise<Response> {
+    const session = await loadSession(req);
+    req.note.method = 'DELETE';
+    await sessions.delete(session.id);
+    return new Response(null, { status: 204 });
+  }
+
+  return { post, get, delete: remove };
+}

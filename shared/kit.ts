@@ -1,0 +1,39 @@
+// Assembles one MCP server from its definition and the configuration: stores, event bus, SDK
+// instance factory and the Hono app. The adapters (functions/, local/) call this and nothing else.
+import { InMemoryServerEventBus, type ServerEventBus } from '@modelcontextprotocol/server';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { KitConfig } from './config.ts';
+import { createApp } from './http/app.ts';
+import { createLogger, type KitLogger } from './log.ts';
+import { createServerFactory } from './server/build.ts';
+import type { ServerDefinition } from './server/define.ts';
+import { SessionStore } from './store/sessions.ts';
+import { StateStore } from './store/state.ts';
+import { Table, createDynamoClient } from './store/table.ts';
+
+export interface KitOptions {
+  /** Cross-instance change events; in-process by default. */
+  bus?: ServerEventBus;
+  dynamo?: DynamoDBClient;
+  log?: KitLogger;
+}
+
+export function createKit(definition: ServerDefinition, config: Readonly<KitConfig>, options: KitOptions = {}) {
+  const log = options.log ?? createLogger(config, definition.name);
+  const table = new Table(options.dynamo ?? createDynamoClient(config), config.tableName);
+  let requestStateKey = config.requestStateKey;
+  if (!requestStateKey) {
+    log.warn('MCP_REQUEST_STATE_KEY is not set: using a random per-process key, so MRTR retries must return to this process');
+    requestStateKey = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64');
+  }
+  const factory = createServerFactory(definition, {
+    state: new StateStore(table, config.stateTtlSeconds, config.sessionTtlSeconds),
+    log,
+    requestStateKey,
+    requestStateTtlSeconds: config.requestStateTtlSeconds,
+  });
+  const bus = options.bus ?? new InMemoryServerEventBus((error) => log.warn('event listener failed', { error: error.message }));
+  const sessions = new SessionStore(table, config.sessionTtlSeconds, config.sessionCacheMs);
+  const { app, notify, close } = createApp({ config, factory, sessions, bus, log });
+  return { app, notify, bus, close, log };
+}

@@ -1,0 +1,117 @@
+// Turns a ServerDefinition into SDK McpServer instances. Instances are pooled per era and reused
+// once their exchange closes: registering tools and schemas is the costliest part of a request,
+// and nothing request-specific lives on the instance (it travels in the request scope).
+import { McpServer, createRequestStateCodec, type ServerContext } from '@modelcontextprotocol/server';
+import { ResourceTemplate } from '@modelcontextprotocol/server';
+import type { ServerDefinition, ToolReturn } from './define.ts';
+import { createToolContext, requestScopeOf, type KitServices } from './context.ts';
+import type { KitLogger } from '../log.ts';
+import type { StateStore } from '../store/state.ts';
+
+export type Era = 'legacy' | 'modern';
+
+export interface ServerFactoryOptions {
+  state: StateStore;
+  log: KitLogger;
+  /** HMAC key for MRTR requestState; every instance must share it. */
+  requestStateKey: string;
+  requestStateTtlSeconds: number;
+}
+
+export interface ServerFactory {
+  /** A ready instance for one exchange; it returns itself to the pool when its transport closes. */
+  acquire(era: Era): McpServer;
+  readonly definition: ServerDefinition;
+}
+
+const MAX_IDLE_PER_ERA = 64;
+const DEFAULT_LIST_HINT = { ttlMs: 60_000, cacheScope: 'private' } as const;
+
+function toCallToolResult(value: ToolReturn) {
+  return typeof value === 'string' ? { content: [{ type: 'text' as const, text: value }] } : value;
+}
+
+export function createServerFactory(definition: ServerDefinition, options: ServerFactoryOptions): ServerFactory {
+  const codec = createRequestStateCodec({
+    key: options.requestStateKey,
+    ttlSeconds: options.requestStateTtlSeconds,
+    // A requestState minted for one caller is refused when another presents it.
+    bind: (ctx) => requestScopeOf(ctx).principal.id,
+  });
+  const services: KitServices = { state: options.state, log: options.log, requestState: codec };
+  const listHint = definition.listCacheHint ?? DEFAULT_LIST_HINT;
+  const hasResources = (definition.resources?.length ?? 0) > 0;
+  const hasPrompts = (definition.prompts?.length ?? 0) > 0;
+
+  function build(): McpServer {
+    const server = new McpServer(
+      { name: definition.name, version: definition.version, ...(definition.title && { title: definition.title }) },
+      {
+        capabilities: {
+          tools: { listChanged: true },
+          logging: {},
+          ...(hasResources && { resources: { listChanged: true } }),
+          ...(hasPrompts && { prompts: { listChanged: true } }),
+        },
+        ...(definition.instructions && { instructions: definition.instructions }),
+        cacheHints: {
+          'tools/list': listHint,
+          'prompts/list': listHint,
+          'resources/list': listHint,
+          'resources/templates/list': listHint,
+          'server/discover': listHint,
+        },
+        requestState: { verify: codec.verify },
+      },
+    );
+    for (const t of definition.tools) {
+      const config = {
+        ...(t.title && { title: t.title }),
+        description: t.description,
+        ...(t.output && { outputSchema: t.output }),
+        ...(t.annotations && { annotations: t.annotations }),
+      };
+      const run = async (args: unknown, ctx: ServerContext) => toCallToolResult(await t.handler(args as never, createToolContext(services, ctx, t.name)));
+      if (t.input) server.registerTool(t.name, { ...config, inputSchema: t.input }, run as never);
+      else server.registerTool(t.name, config, ((ctx: ServerContext) => run({}, ctx)) as never);
+    }
+    for (const r of definition.resources ?? []) {
+      if (r.kind === 'resource') {
+        server.registerResource(r.name, r.uri, { ...r.metadata, ...(r.cacheHint && { cacheHint: r.cacheHint }) }, (uri, ctx) =>
+          r.read(uri, createToolContext(services, ctx, r.name)),
+        );
+      } else {
+        const list = r.list;
+        const template = new ResourceTemplate(r.uriTemplate, {
+          list: list && (async (ctx) => ({ resources: await list(createToolContext(services, ctx, r.name)) })),
+        });
+        server.registerResource(r.name, template, { ...r.metadata }, (uri, variables, ctx) =>
+          r.read(uri, variables, createToolContext(services, ctx, r.name)),
+        );
+      }
+    }
+    for (const p of definition.prompts ?? []) {
+      const config = { ...(p.title && { title: p.title }), ...(p.description && { description: p.description }) };
+      if (p.args) {
+        server.registerPrompt(p.name, { ...config, argsSchema: p.args }, ((args: unknown, ctx: ServerContext) =>
+          p.handler(args as never, createToolContext(services, ctx, p.name))) as never);
+      } else {
+        server.registerPrompt(p.name, config, ((ctx: ServerContext) => p.handler({} as never, createToolContext(services, ctx, p.name))) as never);
+      }
+    }
+    definition.extend?.(server, (ctx, target) => createToolContext(services, ctx, target));
+    return server;
+  }
+
+  const idle: Record<Era, McpServer[]> = { legacy: [], modern: [] };
+  return {
+    definition,
+    acquire(era) {
+      const server = idle[era].pop() ?? build();
+      server.server.onclose = () => {
+        if (idle[era].length < MAX_IDLE_PER_ERA) idle[era].push(server);
+      };
+      return server;
+    },
+  };
+}

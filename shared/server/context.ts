@@ -1,0 +1,135 @@
+// The context a tool, resource or prompt handler receives: who is calling, state, logs, progress,
+// cancellation, and MRTR request state. Built per call from the SDK's ServerContext and the
+// request scope the HTTP layer attached; parts that cost anything are created on first use.
+import type { AuthInfo, ServerContext } from '@modelcontextprotocol/server';
+import type { KitLogger } from '../log.ts';
+import type { Principal } from '../principal.ts';
+import type { StateScope, StateStore } from '../store/state.ts';
+
+/** What the HTTP layer knows about one request, carried to handlers inside `authInfo.extra`. */
+export interface RequestScope {
+  readonly requestId: string;
+  readonly principal: Principal;
+  readonly era: 'legacy' | 'modern';
+  /** Legacy session id, when the request belongs to one. */
+  readonly sessionId?: string;
+  /** True when the client asked for log notifications (legacy `logging/setLevel`, or a modern log level). */
+  readonly forwardLogs: boolean;
+}
+
+/** Per-app services handlers reach through their context. */
+export interface KitServices {
+  readonly state: StateStore;
+  readonly log: KitLogger;
+  readonly requestState: { mint(payload: unknown, ctx: ServerContext): Promise<string> };
+}
+
+export type LogData = Record<string, unknown>;
+
+export interface ToolContext {
+  readonly principal: Principal;
+  /** Legacy session id; undefined for modern (stateless) requests. */
+  readonly sessionId: string | undefined;
+  readonly era: 'legacy' | 'modern';
+  /**
+   * State for this caller: the legacy session's scope, or for a modern request a new handle minted
+   * on first write (return `state.handle` to the client so it can pass it back).
+   */
+  readonly state: StateScope;
+  /** Reopens a handle an earlier call returned. Unknown, expired and other callers' handles all fail alike. */
+  openState(handle: string): Promise<StateScope>;
+  /** Server logs (JSON) that also reach the client when it asked for log notifications. */
+  readonly log: {
+    debug(message: string, data?: LogData): void;
+    info(message: string, data?: LogData): void;
+    warn(message: string, data?: LogData): void;
+    error(message: string, data?: LogData): void;
+  };
+  /** Reports progress when the client sent a progress token; a no-op otherwise. */
+  progress(progress: number, total?: number, message?: string): Promise<void>;
+  /** Aborted when the client cancels or disconnects. */
+  readonly signal: AbortSignal;
+  /** Seals a payload into a signed MRTR `requestState` any instance can verify. */
+  mintRequestState(payload: unknown): Promise<string>;
+  /** The verified `requestState` payload of an MRTR retry, if any. */
+  requestState<T>(): T | undefined;
+  /** The SDK's own context, for anything the kit does not wrap. */
+  readonly mcp: ServerContext;
+}
+
+const CLIENT_LEVEL = { debug: 'debug', info: 'info', warn: 'warning', error: 'error' } as const;
+
+export function requestScopeOf(ctx: { http?: { authInfo?: AuthInfo } }): RequestScope {
+  const scope = ctx.http?.authInfo?.extra?.kit as RequestScope | undefined;
+  if (!scope) throw new Error('request reached a handler without a kit request scope');
+  return scope;
+}
+
+class KitToolContext implements ToolContext {
+  private _state?: StateScope;
+  private _log?: ToolContext['log'];
+  constructor(
+    private readonly services: KitServices,
+    private readonly scope: RequestScope,
+    readonly mcp: ServerContext,
+    private readonly target: string,
+  ) {}
+
+  get principal() {
+    return this.scope.principal;
+  }
+  get sessionId() {
+    return this.scope.sessionId;
+  }
+  get era() {
+    return this.scope.era;
+  }
+  get signal() {
+    return this.mcp.mcpReq.signal;
+  }
+
+  get state(): StateScope {
+    this._state ??= this.scope.sessionId
+      ? this.services.state.forSession(this.scope.sessionId)
+      : this.services.state.newHandle(this.scope.principal.id);
+    return this._state;
+  }
+
+  openState(handle: string) {
+    return this.services.state.open(handle, this.scope.principal.id);
+  }
+
+  get log(): ToolContext['log'] {
+    if (this._log) return this._log;
+    const base = { requestId: this.scope.requestId, target: this.target, principal: this.scope.principal.id };
+    const emit = (level: keyof typeof CLIENT_LEVEL) => (message: string, data?: LogData) => {
+      this.services.log[level](message, { ...base, ...data });
+      if (this.scope.forwardLogs) {
+        this.mcp.mcpReq.log(CLIENT_LEVEL[level], { message, ...data }, this.target).catch(() => {});
+      }
+    };
+    this._log = { debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') };
+    return this._log;
+  }
+
+  async progress(progress: number, total?: number, message?: string) {
+    const token = this.mcp.mcpReq._meta?.progressToken;
+    if (token === undefined) return;
+    await this.mcp.mcpReq.notify({
+      method: 'notifications/progress',
+      params: { progressToken: token, progress, ...(total !== undefined && { total }), ...(message !== undefined && { message }) },
+    });
+  }
+
+  mintRequestState(payload: unknown) {
+    return this.services.requestState.mint(payload, this.mcp);
+  }
+
+  requestState<T>() {
+    return this.mcp.mcpReq.requestState<T>();
+  }
+}
+
+export function createToolContext(services: KitServices, mcp: ServerContext, target: string): ToolContext {
+  return new KitToolContext(services, requestScopeOf(mcp), mcp, target);
+}

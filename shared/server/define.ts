@@ -1,0 +1,116 @@
+// The server definition a user writes: name, version, tools, resources and prompts with zod
+// schemas. Pure data plus handlers; `build.ts` turns it into SDK server instances.
+import type {
+  CacheHint,
+  CallToolResult,
+  GetPromptResult,
+  InputRequiredResult,
+  ReadResourceResult,
+  ResourceMetadata,
+  ToolAnnotations,
+} from '@modelcontextprotocol/server';
+import type { McpServer, ServerContext } from '@modelcontextprotocol/server';
+import type { z } from 'zod';
+import type { ToolContext } from './context.ts';
+
+/** What a tool handler may return: a full result, an MRTR `inputRequired(...)`, or plain text. */
+export type ToolReturn = CallToolResult | InputRequiredResult | string;
+
+export interface ToolDefinition<In extends z.ZodObject = z.ZodObject, Out extends z.ZodObject = z.ZodObject> {
+  readonly kind: 'tool';
+  readonly name: string;
+  readonly title?: string;
+  readonly description: string;
+  readonly input?: In;
+  readonly output?: Out;
+  readonly annotations?: ToolAnnotations;
+  readonly handler: (args: z.output<In>, ctx: ToolContext) => ToolReturn | Promise<ToolReturn>;
+}
+
+export interface ResourceDefinition {
+  readonly kind: 'resource';
+  readonly name: string;
+  readonly uri: string;
+  readonly metadata?: ResourceMetadata;
+  readonly cacheHint?: CacheHint;
+  readonly read: (uri: URL, ctx: ToolContext) => ReadResourceResult | Promise<ReadResourceResult>;
+}
+
+export interface ResourceTemplateDefinition {
+  readonly kind: 'resourceTemplate';
+  readonly name: string;
+  /** RFC 6570 URI template, e.g. `notes://note/{id}`. */
+  readonly uriTemplate: string;
+  readonly metadata?: ResourceMetadata;
+  readonly list?: (ctx: ToolContext) => Promise<{ uri: string; name: string; mimeType?: string }[]>;
+  readonly read: (uri: URL, variables: Record<string, string | string[]>, ctx: ToolContext) => ReadResourceResult | Promise<ReadResourceResult>;
+}
+
+export interface PromptDefinition<Args extends z.ZodObject = z.ZodObject> {
+  readonly kind: 'prompt';
+  readonly name: string;
+  readonly title?: string;
+  readonly description?: string;
+  readonly args?: Args;
+  readonly handler: (args: z.output<Args>, ctx: ToolContext) => GetPromptResult | Promise<GetPromptResult>;
+}
+
+export interface ServerDefinition {
+  readonly name: string;
+  readonly version: string;
+  readonly title?: string;
+  readonly instructions?: string;
+  /** Tools in the order `tools/list` returns them. */
+  readonly tools: readonly ToolDefinition<any, any>[];
+  readonly resources?: readonly (ResourceDefinition | ResourceTemplateDefinition)[];
+  readonly prompts?: readonly PromptDefinition<any>[];
+  /**
+   * `ttlMs`/`cacheScope` advertised on list results and `server/discover` (2026-07-28).
+   * @default { ttlMs: 60000, cacheScope: 'private' } for every list and discover
+   */
+  readonly listCacheHint?: CacheHint;
+  /**
+   * Escape hatch for SDK features the definition does not model (completions, subscriptions,
+   * custom methods): called on every new SDK instance after the definition is registered.
+   * `context` builds the kit context for a handler you register yourself.
+   */
+  readonly extend?: (server: McpServer, context: (ctx: ServerContext, target: string) => ToolContext) => void;
+}
+
+export function tool<In extends z.ZodObject, Out extends z.ZodObject = z.ZodObject>(
+  name: string,
+  config: Omit<ToolDefinition<In, Out>, 'kind' | 'name' | 'handler'>,
+  handler: ToolDefinition<In, Out>['handler'],
+): ToolDefinition<In, Out> {
+  return { kind: 'tool', name, ...config, handler };
+}
+
+export function resource(name: string, uri: string, config: Pick<ResourceDefinition, 'metadata' | 'cacheHint'>, read: ResourceDefinition['read']): ResourceDefinition {
+  return { kind: 'resource', name, uri, ...config, read };
+}
+
+export function resourceTemplate(
+  name: string,
+  uriTemplate: string,
+  config: Pick<ResourceTemplateDefinition, 'metadata' | 'list'>,
+  read: ResourceTemplateDefinition['read'],
+): ResourceTemplateDefinition {
+  return { kind: 'resourceTemplate', name, uriTemplate, ...config, read };
+}
+
+export function prompt<Args extends z.ZodObject>(
+  name: string,
+  config: Omit<PromptDefinition<Args>, 'kind' | 'name' | 'handler'>,
+  handler: PromptDefinition<Args>['handler'],
+): PromptDefinition<Args> {
+  return { kind: 'prompt', name, ...config, handler };
+}
+
+export function defineServer(definition: ServerDefinition): ServerDefinition {
+  const seen = new Set<string>();
+  for (const t of definition.tools) {
+    if (seen.has(t.name)) throw new Error(`server "${definition.name}": tool "${t.name}" is defined twice`);
+    seen.add(t.name);
+  }
+  return definition;
+}

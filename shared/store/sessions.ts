@@ -1,0 +1,121 @@
+// Legacy (2025-era) sessions in DynamoDB, so any instance can serve any request of any session.
+// A short in-process cache keeps the hot path off the table; `sessionCacheMs` bounds how long a
+// session deleted through another instance may still be honoured here.
+import type { ClientCapabilities, Implementation, LoggingLevel } from '@modelcontextprotocol/server';
+import { nowSeconds, type Item, type Table } from './table.ts';
+
+export interface SessionRecord {
+  id: string;
+  protocolVersion: string;
+  clientInfo: Implementation;
+  clientCapabilities: ClientCapabilities;
+  logLevel?: LoggingLevel;
+  principalId: string;
+  createdAt: number;
+  lastSeenAt: number;
+  expiresAt: number;
+}
+
+const pk = (id: string) => `SESSION#${id}`;
+const SK = 'META';
+const MAX_CACHED = 10_000;
+
+/** 32 random bytes, base64url: unguessable, header-safe, and visible ASCII as the spec requires. */
+export function newSessionId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  return Buffer.from(bytes).toString('base64url');
+}
+
+function toItem(s: SessionRecord): Item {
+  return {
+    pk: { S: pk(s.id) },
+    sk: { S: SK },
+    protocolVersion: { S: s.protocolVersion },
+    clientInfo: { S: JSON.stringify(s.clientInfo) },
+    clientCapabilities: { S: JSON.stringify(s.clientCapabilities) },
+    ...(s.logLevel && { logLevel: { S: s.logLevel } }),
+    principalId: { S: s.principalId },
+    createdAt: { N: String(s.createdAt) },
+    lastSeenAt: { N: String(s.lastSeenAt) },
+    expiresAt: { N: String(s.expiresAt) },
+  };
+}
+
+function fromItem(id: string, item: Item): SessionRecord {
+  return {
+    id,
+    protocolVersion: item.protocolVersion!.S!,
+    clientInfo: JSON.parse(item.clientInfo!.S!),
+    clientCapabilities: JSON.parse(item.clientCapabilities!.S!),
+    logLevel: item.logLevel?.S as LoggingLevel | undefined,
+    principalId: item.principalId!.S!,
+    createdAt: Number(item.createdAt!.N),
+    lastSeenAt: Number(item.lastSeenAt!.N),
+    expiresAt: Number(item.expiresAt!.N),
+  };
+}
+
+export class SessionStore {
+  private readonly cache = new Map<string, { record: SessionRecord; until: number }>();
+  /** Sliding expiry is written at most this often, not on every request. */
+  private readonly touchEverySeconds: number;
+
+  constructor(private readonly table: Table, private readonly ttlSeconds: number, private readonly cacheMs: number) {
+    this.touchEverySeconds = Math.min(300, Math.floor(ttlSeconds / 10));
+  }
+
+  async create(init: Omit<SessionRecord, 'id' | 'createdAt' | 'lastSeenAt' | 'expiresAt'>): Promise<SessionRecord> {
+    const now = nowSeconds();
+    const record: SessionRecord = { ...init, id: newSessionId(), createdAt: now, lastSeenAt: now, expiresAt: now + this.ttlSeconds };
+    const created = await this.table.put(toItem(record), 'attribute_not_exists(pk)');
+    // 256 random bits cannot collide in practice; a failed condition means something is badly wrong.
+    if (!created) throw new Error('session id collision');
+    this.remember(record);
+    return record;
+  }
+
+  /** The live session with this id, or undefined when unknown, expired or deleted. */
+  async get(id: string): Promise<SessionRecord | undefined> {
+    const cached = this.cache.get(id);
+    const now = Date.now();
+    if (cached && cached.until > now && cached.record.expiresAt > now / 1000) return cached.record;
+    if (cached) this.cache.delete(id);
+    const item = await this.table.get(pk(id), SK, true);
+    if (!item) return undefined;
+    const record = fromItem(id, item);
+    this.remember(record);
+    return record;
+  }
+
+  /** Slides the expiry forward; cheap to call on every request (writes only every few minutes). */
+  async touch(record: SessionRecord): Promise<void> {
+    const now = nowSeconds();
+    if (now - record.lastSeenAt < this.touchEverySeconds) return;
+    record.lastSeenAt = now;
+    record.expiresAt = now + this.ttlSeconds;
+    await this.table.update(
+      pk(record.id),
+      SK,
+      'SET lastSeenAt = :now, expiresAt = :exp',
+      'attribute_exists(pk) AND expiresAt > :now',
+      { ':now': { N: String(now) }, ':exp': { N: String(record.expiresAt) } },
+    );
+  }
+
+  async setLogLevel(record: SessionRecord, level: LoggingLevel): Promise<void> {
+    record.logLevel = level;
+    await this.table.update(pk(record.id), SK, 'SET logLevel = :l', 'attribute_exists(pk)', { ':l': { S: level } });
+  }
+
+  /** Terminates a session. False when it was already gone. */
+  async delete(id: string): Promise<boolean> {
+    this.cache.delete(id);
+    return this.table.delete(pk(id), SK);
+  }
+
+  private remember(record: SessionRecord) {
+    if (this.cacheMs <= 0) return;
+    if (this.cache.size >= MAX_CACHED) this.cache.delete(this.cache.keys().next().value!);
+    this.cache.set(record.id, { record, until: Date.now() + this.cacheMs });
+  }
+}

@@ -1,0 +1,147 @@
+// Tool state in DynamoDB (`STATE#<scope>` / `<key>`), scoped to a legacy session or to a
+// server-minted handle that a modern (stateless) client carries between calls. Every write is
+// conditional; expired items read as absent; a handle belongs to the principal that minted it.
+import { newSessionId } from './sessions.ts';
+import { nowSeconds, type Table } from './table.ts';
+
+export class StateConflictError extends Error {
+  override name = 'StateConflictError';
+}
+
+export class StateHandleError extends Error {
+  override name = 'StateHandleError';
+}
+
+export interface PutOptions {
+  /** Write only if the stored version equals this; 0 means "only if absent". */
+  ifVersion?: number;
+  /** Item lifetime; defaults to the scope's lifetime. */
+  ttlSeconds?: number;
+}
+
+export interface Versioned<T> {
+  value: T;
+  version: number;
+}
+
+export interface StateScope {
+  /**
+   * The handle a modern client passes back to reach this state again, minted on first write.
+   * Undefined for a legacy session's own scope and before anything was written.
+   */
+  readonly handle: string | undefined;
+  get<T = unknown>(key: string): Promise<T | undefined>;
+  getVersioned<T = unknown>(key: string): Promise<Versioned<T> | undefined>;
+  /** Stores a JSON value; returns its new version. Throws StateConflictError when `ifVersion` does not match. */
+  put(key: string, value: unknown, options?: PutOptions): Promise<number>;
+  /** Removes a key; false when it was not there. */
+  delete(key: string): Promise<boolean>;
+}
+
+const META = '#HANDLE';
+const statePk = (scope: string) => `STATE#${scope}`;
+const HANDLE_PATTERN = /^h_[A-Za-z0-9_-]{43}$/;
+
+class DynamoStateScope implements StateScope {
+  constructor(
+    private readonly table: Table,
+    private scope: string | undefined,
+    private readonly ttlSeconds: number,
+    readonly handle: string | undefined,
+    private readonly mint?: () => Promise<string>,
+  ) {}
+
+  private async writableScope(): Promise<string> {
+    if (this.scope === undefined) {
+      const handle = await this.mint!();
+      this.scope = handle;
+      (this as { handle: string | undefined }).handle = handle;
+    }
+    return this.scope;
+  }
+
+  async getVersioned<T>(key: string): Promise<Versioned<T> | undefined> {
+    if (this.scope === undefined) return undefined;
+    const item = await this.table.get(statePk(this.scope), checkKey(key), true);
+    if (!item) return undefined;
+    return { value: JSON.parse(item.value!.S!) as T, version: Number(item.version!.N) };
+  }
+
+  async get<T>(key: string): Promise<T | undefined> {
+    return (await this.getVersioned<T>(key))?.value;
+  }
+
+  async put(key: string, value: unknown, options: PutOptions = {}): Promise<number> {
+    const scope = await this.writableScope();
+    const now = nowSeconds();
+    const current = options.ifVersion;
+    const version = current === undefined ? now * 1000 + Math.floor(Math.random() * 1000) : current + 1;
+    const json = JSON.stringify(value);
+    if (json === undefined) throw new TypeError(`state value for "${key}" is not JSON-serializable`);
+    const item = {
+      pk: { S: statePk(scope) },
+      sk: { S: checkKey(key) },
+      value: { S: json },
+      version: { N: String(version) },
+      expiresAt: { N: String(now + (options.ttlSeconds ?? this.ttlSeconds)) },
+    };
+    const ok =
+      current === undefined
+        ? await this.table.put(item)
+        : current === 0
+          ? await this.table.put(item, 'attribute_not_exists(pk) OR expiresAt <= :now', { ':now': { N: String(now) } })
+          : await this.table.put(item, 'version = :v AND expiresAt > :now', { ':v': { N: String(current) }, ':now': { N: String(now) } });
+    if (!ok) throw new StateConflictError(`state "${key}" changed since version ${current}; read it again and retry`);
+    return version;
+  }
+
+  async delete(key: string): Promise<boolean> {
+    if (this.scope === undefined) return false;
+    return this.table.delete(statePk(this.scope), checkKey(key));
+  }
+}
+
+function checkKey(key: string): string {
+  if (key.length === 0 || key.length > 512 || key === META) throw new TypeError(`invalid state key "${key}"`);
+  return key;
+}
+
+export class StateStore {
+  constructor(private readonly table: Table, private readonly handleTtlSeconds: number, private readonly sessionTtlSeconds: number) {}
+
+  /** The scope of a legacy session: lives as long as the session does. */
+  forSession(sessionId: string): StateScope {
+    return new DynamoStateScope(this.table, `S.${sessionId}`, this.sessionTtlSeconds, undefined);
+  }
+
+  /** A new handle scope for `principalId`; nothing is written until the first `put`. */
+  newHandle(principalId: string): StateScope {
+    return new DynamoStateScope(this.table, undefined, this.handleTtlSeconds, undefined, () => this.mint(principalId));
+  }
+
+  /** Opens a handle minted earlier by the same principal; unknown, expired and foreign handles all fail alike. */
+  async open(handle: string, principalId: string): Promise<StateScope> {
+    const meta = HANDLE_PATTERN.test(handle) ? await this.table.get(statePk(handle), META, true) : undefined;
+    if (!meta || meta.principalId?.S !== principalId) {
+      throw new StateHandleError(`unknown or expired state handle "${handle.slice(0, 64)}"; omit it to start over`);
+    }
+    return new DynamoStateScope(this.table, handle, this.handleTtlSeconds, handle);
+  }
+
+  private async mint(principalId: string): Promise<string> {
+    const handle = `h_${newSessionId()}`;
+    const now = nowSeconds();
+    const created = await this.table.put(
+      {
+        pk: { S: statePk(handle) },
+        sk: { S: META },
+        principalId: { S: principalId },
+        createdAt: { N: String(now) },
+        expiresAt: { N: String(now + this.handleTtlSeconds) },
+      },
+      'attribute_not_exists(pk)',
+    );
+    if (!created) throw new Error('state handle collision');
+    return handle;
+  }
+}

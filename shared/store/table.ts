@@ -1,0 +1,118 @@
+// The one DynamoDB table (pk/sk, TTL on `expiresAt`) and the few item operations the stores use.
+// DynamoDB removes expired items late, so every read here treats `expiresAt <= now` as absent.
+import {
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  UpdateItemCommand,
+  type AttributeValue,
+} from '@aws-sdk/client-dynamodb';
+import type { KitConfig } from '../config.ts';
+
+export type Item = Record<string, AttributeValue>;
+
+export interface TableOptions {
+  /** Per-call timeout; a slow table fails the request instead of hanging it. @default 3000 */
+  timeoutMs?: number;
+}
+
+export function createDynamoClient(config: Pick<KitConfig, 'region' | 'dynamoEndpoint'>): DynamoDBClient {
+  return new DynamoDBClient({
+    region: config.region,
+    ...(config.dynamoEndpoint && {
+      endpoint: config.dynamoEndpoint,
+      // Emulators accept any credentials; real AWS uses the default provider chain.
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    }),
+    maxAttempts: 3,
+  });
+}
+
+export const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+export class Table {
+  private readonly timeoutMs: number;
+  constructor(readonly client: DynamoDBClient, readonly name: string, options: TableOptions = {}) {
+    this.timeoutMs = options.timeoutMs ?? 3000;
+  }
+
+  private opts() {
+    return { abortSignal: AbortSignal.timeout(this.timeoutMs) };
+  }
+
+  /** Reads an item; an item whose `expiresAt` has passed reads as absent. */
+  async get(pk: string, sk: string, consistent = false): Promise<Item | undefined> {
+    const out = await this.client.send(
+      new GetItemCommand({ TableName: this.name, Key: { pk: { S: pk }, sk: { S: sk } }, ConsistentRead: consistent }),
+      this.opts(),
+    );
+    const item = out.Item;
+    if (!item) return undefined;
+    const exp = item.expiresAt?.N;
+    return exp !== undefined && Number(exp) <= nowSeconds() ? undefined : item;
+  }
+
+  /**
+   * Writes an item under a condition. Returns false when the condition failed (the caller decides
+   * whether that is a conflict or a lost race), throws on anything else.
+   */
+  async put(item: Item, condition?: string, values?: Item, names?: Record<string, string>): Promise<boolean> {
+    try {
+      await this.client.send(
+        new PutItemCommand({
+          TableName: this.name,
+          Item: item,
+          ConditionExpression: condition,
+          ExpressionAttributeValues: values,
+          ExpressionAttributeNames: names,
+        }),
+        this.opts(),
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
+      throw err;
+    }
+  }
+
+  async update(pk: string, sk: string, update: string, condition: string, values: Item, names?: Record<string, string>): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.name,
+          Key: { pk: { S: pk }, sk: { S: sk } },
+          UpdateExpression: update,
+          ConditionExpression: condition,
+          ExpressionAttributeValues: values,
+          ExpressionAttributeNames: names,
+        }),
+        this.opts(),
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
+      throw err;
+    }
+  }
+
+  /** Deletes an item that exists and has not expired; false when there was nothing live to delete. */
+  async delete(pk: string, sk: string): Promise<boolean> {
+    try {
+      await this.client.send(
+        new DeleteItemCommand({
+          TableName: this.name,
+          Key: { pk: { S: pk }, sk: { S: sk } },
+          ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(expiresAt) OR expiresAt > :now)',
+          ExpressionAttributeValues: { ':now': { N: String(nowSeconds()) } },
+        }),
+        this.opts(),
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
+      throw err;
+    }
+  }
+}
