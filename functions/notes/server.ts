@@ -86,11 +86,18 @@ export default defineServer({
       },
       async ({ notebook: handle }, ctx) => {
         const scope = await notebook(ctx, handle);
+        const current = await scope.getVersioned<Note[]>('notes');
         const confirmation = z.object({ confirm: z.boolean().describe('Delete every note?') });
         const answer = acceptedContent(ctx.mcp.mcpReq.inputResponses, 'confirm', confirmation);
-        if (answer === undefined) {
+        // The signed requestState pins what the user confirmed: if notes changed in between, ask again.
+        const asked = ctx.requestState<{ version: number }>();
+        if (answer === undefined || asked?.version !== (current?.version ?? 0)) {
+          const count = current?.value.length ?? 0;
           return inputRequired({
-            inputRequests: { confirm: inputRequired.elicit({ message: `Delete every note in ${label(scope)}?`, requestedSchema: confirmation }) },
+            inputRequests: {
+              confirm: inputRequired.elicit({ message: `Delete all ${count} notes in ${label(scope)}?`, requestedSchema: confirmation }),
+            },
+            requestState: await ctx.mintRequestState({ version: current?.version ?? 0 }),
           });
         }
         if (!answer.confirm) return 'Nothing deleted.';

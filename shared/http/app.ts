@@ -16,7 +16,7 @@ import type { RequestScope } from '../server/context.ts';
 import type { SessionStore } from '../store/sessions.ts';
 import { readJsonBody } from './body.ts';
 import { HttpProtocolError, INTERNAL_ERROR, errorResponse, jsonRpcErrorResponse } from './errors.ts';
-import { createLegacyHandler, type LegacyRequest } from './legacy.ts';
+import { checkEnvelope, createLegacyHandler, type LegacyRequest } from './legacy.ts';
 
 const LOG_LEVEL_META_KEY = 'io.modelcontextprotocol/logLevel';
 
@@ -59,6 +59,7 @@ export function createApp(options: AppOptions) {
     const method = request.method;
     if (method === 'POST') {
       const body = await readJsonBody(request, config.maxBodyBytes);
+      if (!Array.isArray(body)) checkEnvelope(body);
       if (await isLegacyRequest(request, body)) {
         note.era = 'legacy';
         return legacy.post({ request, body, scope: scopeBase, note });

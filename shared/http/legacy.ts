@@ -43,7 +43,8 @@ function invalid(message: string, id: Message['id'] = null): never {
   throw new HttpProtocolError(400, INVALID_REQUEST, message, undefined, id ?? null);
 }
 
-function checkEnvelope(m: unknown): Message {
+/** Checks the JSON-RPC 2.0 envelope of one message, with an error that names what is wrong. */
+export function checkEnvelope(m: unknown): Message {
   if (typeof m !== 'object' || m === null || Array.isArray(m)) invalid('Invalid Request: each JSON-RPC message must be an object');
   const msg = m as Message;
   if (msg.jsonrpc !== '2.0') invalid('Invalid Request: "jsonrpc" must be "2.0"', msg.id);

@@ -1,0 +1,38 @@
+// The Lambda adapter shared by every server under functions/: resolves secrets once per cold
+// start, builds the kit, and streams responses through Hono's `streamHandle` (API Gateway REST
+// with response streaming). Start-up work begins at import so it overlaps Lambda's init phase.
+import type { Hono } from 'hono';
+import { streamHandle } from 'hono/aws-lambda';
+import { loadConfig } from '../shared/config.ts';
+import { createKit } from '../shared/kit.ts';
+import type { ServerDefinition } from '../shared/server/define.ts';
+
+type Env = Record<string, string | undefined>;
+
+/**
+ * Values from the JSON secret named by `MCP_SECRETS_ARN` (Upstash URL/token, request-state key)
+ * fill in variables the environment does not set. The client is imported only when needed.
+ */
+export async function resolveSecrets(env: Env): Promise<Env> {
+  const arn = env.MCP_SECRETS_ARN;
+  if (!arn) return env;
+  const { SecretsManagerClient, GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
+  const out = await new SecretsManagerClient({}).send(new GetSecretValueCommand({ SecretId: arn }));
+  let values: Record<string, unknown>;
+  try {
+    values = JSON.parse(out.SecretString ?? '{}');
+  } catch {
+    throw new Error(`MCP_SECRETS_ARN: secret ${arn} is not a JSON object`);
+  }
+  const merged = { ...env };
+  for (const [k, v] of Object.entries(values)) if (typeof v === 'string' && v !== '' && !merged[k]) merged[k] = v;
+  return merged;
+}
+
+export function lambdaHandler(definition: ServerDefinition, env: Env = process.env) {
+  const ready = resolveSecrets(env).then((resolved) => createKit(definition, loadConfig(resolved)));
+  // Keep an init failure from surfacing as an unhandled rejection before the first request.
+  ready.catch(() => {});
+  const app = { fetch: async (request: Request, bindings: unknown) => (await ready).app.fetch(request, bindings as never) };
+  return streamHandle(app as unknown as Hono);
+}

@@ -1,0 +1,82 @@
+// Runs a streaming Lambda handler in this process, the way the Node.js Lambda runtime does for
+// API Gateway REST proxy events with response streaming: installs the runtime's `awslambda`
+// global and turns synthetic events into responses. For tests and benchmarks; no AWS involved.
+import { Writable } from 'node:stream';
+
+interface StreamMetadata {
+  statusCode?: number;
+  headers?: Record<string, string>;
+}
+
+export interface LambdaResult {
+  statusCode: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+type StreamingHandler = (event: unknown, stream: Writable, context: unknown) => Promise<void>;
+
+class ResponseStream extends Writable {
+  metadata: StreamMetadata = {};
+  chunks: Buffer[] = [];
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void) {
+    this.chunks.push(Buffer.from(chunk));
+    done();
+  }
+}
+
+/**
+ * Installs the runtime's streaming API on the `awslambda` global before a handler module is
+ * imported. Other libraries (Powertools' invoke store) may already have created the global.
+ */
+export function installLambdaRuntime(): void {
+  const g = globalThis as { awslambda?: Record<string, unknown> };
+  g.awslambda ??= {};
+  g.awslambda.streamifyResponse ??= (fn: StreamingHandler) => fn;
+  g.awslambda.HttpResponseStream ??= {
+    from(stream: ResponseStream, metadata: StreamMetadata) {
+      stream.metadata = metadata;
+      return stream;
+    },
+  };
+}
+
+let counter = 0;
+
+/** An API Gateway REST (v1) proxy event, as the MCP route receives it. */
+export function restEvent(init: { method: string; path: string; headers?: Record<string, string>; body?: string }) {
+  const id = `req-${++counter}`;
+  return {
+    resource: '/{proxy+}',
+    path: init.path,
+    httpMethod: init.method,
+    headers: { host: 'abc123.execute-api.us-east-1.amazonaws.com', ...init.headers },
+    multiValueHeaders: Object.fromEntries(Object.entries({ host: 'abc123.execute-api.us-east-1.amazonaws.com', ...init.headers }).map(([k, v]) => [k, [v]])),
+    queryStringParameters: null,
+    multiValueQueryStringParameters: null,
+    pathParameters: null,
+    stageVariables: null,
+    requestContext: {
+      requestId: id,
+      stage: 'prod',
+      httpMethod: init.method,
+      path: `/prod${init.path}`,
+      domainName: 'abc123.execute-api.us-east-1.amazonaws.com',
+      identity: { sourceIp: '127.0.0.1' },
+    },
+    body: init.body ?? null,
+    isBase64Encoded: false,
+  };
+}
+
+/** Invokes a streaming handler with an event and collects the streamed response. */
+export async function invoke(handler: unknown, event: unknown): Promise<LambdaResult> {
+  const stream = new ResponseStream();
+  const context = { awsRequestId: `ctx-${++counter}`, functionName: 'local', getRemainingTimeInMillis: () => 900_000 };
+  await (handler as StreamingHandler)(event, stream, context);
+  return {
+    statusCode: stream.metadata.statusCode ?? 200,
+    headers: stream.metadata.headers ?? {},
+    body: Buffer.concat(stream.chunks).toString('utf8'),
+  };
+}

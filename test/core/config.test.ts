@@ -1,0 +1,44 @@
+// The configuration contract: documented defaults, and start-up errors that name the variable.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ConfigError, loadConfig } from '../../shared/config.ts';
+
+describe('configuration', () => {
+  it('has working defaults for a local run', () => {
+    const c = loadConfig({});
+    assert.equal(c.path, '/mcp');
+    assert.equal(c.tableName, 'mcp-kit');
+    assert.equal(c.region, 'us-east-1');
+    assert.equal(c.authMode, 'none');
+    assert.equal(c.sessionTtlSeconds, 86_400);
+    assert.equal(c.sessionCacheMs, 2_000);
+    assert.equal(c.maxBodyBytes, 1_048_576);
+    assert.equal(c.redis, undefined);
+    assert.ok(Object.isFrozen(c));
+  });
+
+  it('reads the standard AWS endpoint variables, the specific one winning', () => {
+    const c = loadConfig({ AWS_ENDPOINT_URL: 'http://127.0.0.1:4566', AWS_ENDPOINT_URL_DYNAMODB: 'http://127.0.0.1:8000' });
+    assert.equal(c.dynamoEndpoint, 'http://127.0.0.1:8000');
+    assert.equal(c.s3Endpoint, 'http://127.0.0.1:4566');
+  });
+
+  const invalid: [Record<string, string>, string, RegExp][] = [
+    [{ MCP_SESSION_TTL_SECONDS: 'soon' }, 'MCP_SESSION_TTL_SECONDS', /whole number/],
+    [{ MCP_SESSION_TTL_SECONDS: '5' }, 'MCP_SESSION_TTL_SECONDS', /at least 60/],
+    [{ MCP_PATH: 'mcp' }, 'MCP_PATH', /start with "\/"/],
+    [{ AWS_ENDPOINT_URL_DYNAMODB: 'localhost:8000' }, 'AWS_ENDPOINT_URL_DYNAMODB', /http\(s\) URL/],
+    [{ UPSTASH_REDIS_REST_URL: 'https://x.upstash.io' }, 'UPSTASH_REDIS_REST_TOKEN', /set both/],
+    [{ MCP_REQUEST_STATE_KEY: 'short' }, 'MCP_REQUEST_STATE_KEY', /at least 32 bytes/],
+    [{ MCP_AUTH_MODE: 'maybe' }, 'MCP_AUTH_MODE', /one of none/],
+    [{ LOG_LEVEL: 'LOUD' }, 'LOG_LEVEL', /one of DEBUG/],
+  ];
+  for (const [env, variable, problem] of invalid) {
+    it(`rejects ${JSON.stringify(env)} naming ${variable}`, () => {
+      assert.throws(
+        () => loadConfig(env),
+        (err: unknown) => err instanceof ConfigError && err.variable === variable && err.message.startsWith(`${variable}: `) && problem.test(err.message),
+      );
+    });
+  }
+});

@@ -1,0 +1,210 @@
+// Both protocol eras on one endpoint, driven by the official SDK clients against a real HTTP
+// server and a real DynamoDB emulator: the example server's tools, state, progress, MRTR,
+// logging, list-changed notifications and session termination.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport } from '@modelcontextprotocol/client';
+import { Client as LegacyClient } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport as LegacyTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { ElicitRequestSchema, LoggingMessageNotificationSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import notes from '../../functions/notes/server.ts';
+import { startInProcess, startTestDynamo } from '../helpers/server.ts';
+
+const KEY = 'test-request-state-key-0123456789abcdef';
+
+describe('one endpoint, both eras', () => {
+  let dynamo: Awaited<ReturnType<typeof startTestDynamo>>;
+  let server: Awaited<ReturnType<typeof startInProcess>>;
+  const opened: { close(): Promise<void> }[] = [];
+
+  before(async () => {
+    dynamo = await startTestDynamo();
+    server = await startInProcess(notes, { AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, MCP_REQUEST_STATE_KEY: KEY, MCP_SSE_KEEPALIVE_MS: '0' });
+  });
+  after(async () => {
+    for (const c of opened) await c.close().catch(() => {});
+    await server.stop();
+    await dynamo.stop();
+  });
+
+  async function modern(confirm = true) {
+    const client = new ModernClient(
+      { name: 'modern-test', version: '1.0.0' },
+      { versionNegotiation: { mode: { pin: '2026-07-28' } }, capabilities: { elicitation: {} } },
+    );
+    client.setRequestHandler('elicitation/create', async () => ({ action: 'accept', content: { confirm } }));
+    await client.connect(new ModernTransport(new URL(server.url)));
+    opened.push(client);
+    return client;
+  }
+
+  async function legacy(confirm = true) {
+    const client = new LegacyClient({ name: 'legacy-test', version: '1.0.0' }, { capabilities: { elicitation: {} } });
+    client.setRequestHandler(ElicitRequestSchema, async () => ({ action: 'accept', content: { confirm } }));
+    const transport = new LegacyTransport(new URL(server.url));
+    await client.connect(transport);
+    opened.push(client);
+    return { client, transport };
+  }
+
+  const text = (result: unknown) => ((result as { content: { text: string }[] }).content[0]!.text);
+
+  describe('modern (2026-07-28)', () => {
+    it('negotiates 2026-07-28 through server/discover and lists tools in definition order', async () => {
+      const client = await modern();
+      assert.equal(client.getNegotiatedProtocolVersion(), '2026-07-28');
+      const { tools } = await client.listTools();
+      assert.deepEqual(
+        tools.map((t) => t.name),
+        notes.tools.map((t) => t.name),
+      );
+      assert.equal(tools.find((t) => t.name === 'echo')?.annotations?.readOnlyHint, true);
+    });
+
+    it('advertises ttlMs and cacheScope on list results', async () => {
+      const res = await fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/list' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: { _meta: meta() } }),
+      });
+      const body = (await res.json()) as { result: { ttlMs: number; cacheScope: string; resultType: string } };
+      assert.equal(res.status, 200);
+      assert.equal(body.result.ttlMs, 60_000);
+      assert.equal(body.result.cacheScope, 'private');
+      assert.equal(body.result.resultType, 'complete');
+    });
+
+    it('echo returns its text', async () => {
+      const client = await modern();
+      assert.equal(text(await client.callTool({ name: 'echo', arguments: { text: 'hello' } })), 'hello');
+    });
+
+    it('keeps state under a minted handle the client passes back', async () => {
+      const client = await modern();
+      const first = await client.callTool({ name: 'note_add', arguments: { text: 'first' } });
+      const handle = (first.structuredContent as { notebook: string }).notebook;
+      assert.match(handle, /^h_/);
+      await client.callTool({ name: 'note_add', arguments: { text: 'second', notebook: handle } });
+      assert.equal(text(await client.callTool({ name: 'note_list', arguments: { notebook: handle } })), '1. first\n2. second');
+      // A fresh call without the handle starts a new, empty notebook.
+      assert.equal(text(await client.callTool({ name: 'note_list', arguments: {} })), 'The notebook is empty.');
+    });
+
+    it('answers an unknown handle with a tool error that says what to do', async () => {
+      const client = await modern();
+      const result = await client.callTool({ name: 'note_list', arguments: { notebook: 'h_doesnotexist' } });
+      assert.equal(result.isError, true);
+      assert.match(text(result), /unknown or expired state handle .*omit it to start over/);
+    });
+
+    it('reports progress on the response stream', async () => {
+      const client = await modern();
+      const seen: number[] = [];
+      const result = await client.callTool({ name: 'word_stats', arguments: { text: 'w '.repeat(3500) } }, { onprogress: (p) => seen.push(p.progress) });
+      assert.deepEqual(seen, [1, 2, 3, 4]);
+      assert.match(text(result), /^3500 words, 1 distinct/);
+    });
+
+    it('completes a multi round-trip confirmation with a signed requestState', async () => {
+      const client = await modern();
+      const added = await client.callTool({ name: 'note_add', arguments: { text: 'doomed' } });
+      const handle = (added.structuredContent as { notebook: string }).notebook;
+      assert.match(text(await client.callTool({ name: 'notebook_clear', arguments: { notebook: handle } })), /^Cleared h_/);
+      assert.equal(text(await client.callTool({ name: 'note_list', arguments: { notebook: handle } })), 'The notebook is empty.');
+    });
+
+    it('delivers list-changed notifications on subscriptions/listen', async () => {
+      const client = await modern();
+      const changed = new Promise<void>((resolve) => client.setNotificationHandler('notifications/tools/list_changed', () => resolve()));
+      const subscription = await client.listen({ toolsListChanged: true });
+      server.kit.notify.toolsChanged();
+      await withTimeout(changed, 5000, 'tools/list_changed did not arrive');
+      await subscription.close();
+    });
+  });
+
+  describe('legacy (2025 sessions)', () => {
+    it('initializes a session stored in DynamoDB and serves tools with session state', async () => {
+      const { client, transport } = await legacy();
+      assert.match(transport.sessionId!, /^[A-Za-z0-9_-]{43}$/);
+      assert.equal(client.getServerVersion()?.name, 'notes');
+      assert.deepEqual(
+        (await client.listTools()).tools.map((t) => t.name),
+        notes.tools.map((t) => t.name),
+      );
+      await client.callTool({ name: 'note_add', arguments: { text: 'in the session' } });
+      assert.equal(text(await client.callTool({ name: 'note_list', arguments: {} })), '1. in the session');
+    });
+
+    it('streams progress and forwards logs after logging/setLevel', async () => {
+      const { client } = await legacy();
+      const logs: unknown[] = [];
+      client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void logs.push(n.params));
+      await client.setLoggingLevel('info');
+      const seen: number[] = [];
+      await client.callTool({ name: 'word_stats', arguments: { text: 'w '.repeat(2500) } }, undefined, { onprogress: (p) => seen.push(p.progress) });
+      assert.deepEqual(seen, [1, 2, 3]);
+      await client.callTool({ name: 'note_add', arguments: { text: 'logged' } });
+      assert.ok(logs.some((l) => (l as { data: { message: string } }).data.message === 'note added'), `got ${JSON.stringify(logs)}`);
+    });
+
+    it('turns input_required into a real elicitation request on the same instance', async () => {
+      const { client } = await legacy(true);
+      await client.callTool({ name: 'note_add', arguments: { text: 'x' } });
+      assert.equal(text(await client.callTool({ name: 'notebook_clear', arguments: {} })), 'Cleared session notebook.');
+      const declined = await legacy(false);
+      await declined.client.callTool({ name: 'note_add', arguments: { text: 'kept' } });
+      assert.equal(text(await declined.client.callTool({ name: 'notebook_clear', arguments: {} })), 'Nothing deleted.');
+      assert.equal(text(await declined.client.callTool({ name: 'note_list', arguments: {} })), '1. kept');
+    });
+
+    it('sends list-changed notifications on the GET stream', async () => {
+      const { client } = await legacy();
+      const changed = new Promise<void>((resolve) => client.setNotificationHandler(ToolListChangedNotificationSchema, () => resolve()));
+      // The client opens its GET stream after initialize; give it a moment to be listening.
+      await waitFor(async () => {
+        server.kit.notify.toolsChanged();
+        return Promise.race([changed.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 100))]);
+      });
+    });
+
+    it('DELETE terminates the session; the id then answers 404', async () => {
+      const { transport } = await legacy();
+      const id = transport.sessionId!;
+      await transport.terminateSession();
+      const res = await post({ jsonrpc: '2.0', id: 9, method: 'tools/list' }, { 'mcp-session-id': id, 'mcp-protocol-version': '2025-11-25' });
+      assert.equal(res.status, 404);
+      assert.match(((await res.json()) as { error: { message: string } }).error.message, /Session not found/);
+    });
+  });
+
+  function meta() {
+    return {
+      'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+      'io.modelcontextprotocol/clientCapabilities': {},
+      'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' },
+    };
+  }
+
+  function post(body: unknown, headers: Record<string, string> = {}) {
+    return fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
+      body: JSON.stringify(body),
+    });
+  }
+});
+
+async function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([p, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function waitFor(check: () => Promise<boolean>, attempts = 30) {
+  for (let i = 0; i < attempts; i++) if (await check()) return;
+  assert.fail('condition not met in time');
+}

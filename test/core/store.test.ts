@@ -1,0 +1,75 @@
+// Sessions and tool state against a real DynamoDB emulator: conditional writes, expiry honoured
+// on read (DynamoDB deletes expired items late), and handles bound to the principal that minted them.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { SessionStore } from '../../shared/store/sessions.ts';
+import { StateConflictError, StateHandleError, StateStore } from '../../shared/store/state.ts';
+import { Table, createDynamoClient, nowSeconds } from '../../shared/store/table.ts';
+import { startTestDynamo } from '../helpers/server.ts';
+
+describe('stores', () => {
+  let dynamo: Awaited<ReturnType<typeof startTestDynamo>>;
+  let table: Table;
+
+  before(async () => {
+    dynamo = await startTestDynamo();
+    table = new Table(createDynamoClient({ region: 'us-east-1', dynamoEndpoint: dynamo.endpoint }), 'mcp-kit');
+  });
+  after(() => dynamo.stop());
+
+  it('reads an item whose expiresAt has passed as absent, and will not delete it', async () => {
+    await table.put({ pk: { S: 'X#1' }, sk: { S: 'A' }, expiresAt: { N: String(nowSeconds() - 1) } });
+    assert.equal(await table.get('X#1', 'A'), undefined);
+    assert.equal(await table.delete('X#1', 'A'), false);
+  });
+
+  it('sessions: create, read, expire, delete', async () => {
+    const sessions = new SessionStore(table, 3600, 0);
+    const s = await sessions.create({ protocolVersion: '2025-06-18', clientInfo: { name: 'c', version: '1' }, clientCapabilities: { sampling: {} }, principalId: 'p1' });
+    assert.deepEqual((await sessions.get(s.id))?.clientCapabilities, { sampling: {} });
+    await table.update(`SESSION#${s.id}`, 'META', 'SET expiresAt = :e', 'attribute_exists(pk)', { ':e': { N: String(nowSeconds() - 1) } });
+    assert.equal(await sessions.get(s.id), undefined, 'an expired session reads as unknown');
+    const t = await sessions.create({ protocolVersion: '2025-06-18', clientInfo: { name: 'c', version: '1' }, clientCapabilities: {}, principalId: 'p1' });
+    assert.equal(await sessions.delete(t.id), true);
+    assert.equal(await sessions.delete(t.id), false);
+    assert.equal(await sessions.get(t.id), undefined);
+  });
+
+  it('sessions: the in-process cache serves within its bound and DELETE invalidates it', async () => {
+    const sessions = new SessionStore(table, 3600, 60_000);
+    const s = await sessions.create({ protocolVersion: '2025-06-18', clientInfo: { name: 'c', version: '1' }, clientCapabilities: {}, principalId: 'p' });
+    await table.delete(`SESSION#${s.id}`, 'META'); // behind the cache's back, as another instance would
+    assert.ok(await sessions.get(s.id), 'cached copy still honoured within sessionCacheMs');
+    await sessions.delete(s.id);
+    assert.equal(await sessions.get(s.id), undefined);
+  });
+
+  it('state: versioned conditional writes refuse lost updates', async () => {
+    const store = new StateStore(table, 3600, 3600);
+    const scope = store.forSession('S1');
+    const v1 = await scope.put('k', { n: 1 }, { ifVersion: 0 });
+    await assert.rejects(scope.put('k', { n: 2 }, { ifVersion: 0 }), StateConflictError);
+    const v2 = await scope.put('k', { n: 2 }, { ifVersion: v1 });
+    await assert.rejects(scope.put('k', { n: 3 }, { ifVersion: v1 }), /changed since version/);
+    assert.deepEqual(await scope.getVersioned('k'), { value: { n: 2 }, version: v2 });
+    assert.equal(await scope.delete('k'), true);
+    assert.equal(await scope.get('k'), undefined);
+  });
+
+  it('state: a handle is minted on first write and opens only for the principal that minted it', async () => {
+    const store = new StateStore(table, 3600, 3600);
+    const fresh = store.newHandle('alice');
+    assert.equal(fresh.handle, undefined);
+    assert.equal(await fresh.get('k'), undefined, 'reading an unminted handle costs nothing and finds nothing');
+    await fresh.put('k', 'v');
+    assert.match(fresh.handle!, /^h_[A-Za-z0-9_-]{43}$/);
+    assert.equal(await (await store.open(fresh.handle!, 'alice')).get('k'), 'v');
+    await assert.rejects(store.open(fresh.handle!, 'mallory'), StateHandleError);
+    await assert.rejects(store.open('h_made_up', 'alice'), /unknown or expired state handle/);
+  });
+
+  it('state: a value that is not JSON is refused with a clear error', async () => {
+    const scope = new StateStore(table, 3600, 3600).forSession('S2');
+    await assert.rejects(scope.put('fn', () => 1), /not JSON-serializable/);
+  });
+});
