@@ -15,6 +15,9 @@ import type { ToolContext } from './context.ts';
 
 /** What a tool handler may return: a full result, an MRTR `inputRequired(...)`, or plain text. */
 export type ToolReturn = CallToolResult | InputRequiredResult | string;
+/** Prompts and resource reads may also answer with an MRTR `inputRequired(...)` (2026-07-28). */
+export type PromptReturn = GetPromptResult | InputRequiredResult;
+export type ReadReturn = ReadResourceResult | InputRequiredResult;
 
 export interface ToolDefinition<In extends z.ZodObject = z.ZodObject, Out extends z.ZodObject = z.ZodObject> {
   readonly kind: 'tool';
@@ -33,7 +36,7 @@ export interface ResourceDefinition {
   readonly uri: string;
   readonly metadata?: ResourceMetadata;
   readonly cacheHint?: CacheHint;
-  readonly read: (uri: URL, ctx: ToolContext) => ReadResourceResult | Promise<ReadResourceResult>;
+  readonly read: (uri: URL, ctx: ToolContext) => ReadReturn | Promise<ReadReturn>;
 }
 
 export interface ResourceTemplateDefinition {
@@ -43,7 +46,7 @@ export interface ResourceTemplateDefinition {
   readonly uriTemplate: string;
   readonly metadata?: ResourceMetadata;
   readonly list?: (ctx: ToolContext) => Promise<{ uri: string; name: string; mimeType?: string }[]>;
-  readonly read: (uri: URL, variables: Record<string, string | string[]>, ctx: ToolContext) => ReadResourceResult | Promise<ReadResourceResult>;
+  readonly read: (uri: URL, variables: Record<string, string | string[]>, ctx: ToolContext) => ReadReturn | Promise<ReadReturn>;
 }
 
 export interface PromptDefinition<Args extends z.ZodObject = z.ZodObject> {
@@ -52,7 +55,7 @@ export interface PromptDefinition<Args extends z.ZodObject = z.ZodObject> {
   readonly title?: string;
   readonly description?: string;
   readonly args?: Args;
-  readonly handler: (args: z.output<Args>, ctx: ToolContext) => GetPromptResult | Promise<GetPromptResult>;
+  readonly handler: (args: z.output<Args>, ctx: ToolContext) => PromptReturn | Promise<PromptReturn>;
 }
 
 export interface ServerDefinition {
