@@ -56,6 +56,27 @@ export interface KitConfig {
   allowedOrigins: string[];
   /** SSE keep-alive comment interval. `MCP_SSE_KEEPALIVE_MS`, default 15000. */
   sseKeepAliveMs: number;
+  /** Per-call Redis timeout; a slower Redis counts as unavailable. `MCP_REDIS_TIMEOUT_MS`, default 500. */
+  redisTimeoutMs: number;
+  /** How often an instance with open notification streams polls Redis for other instances' events. `MCP_EVENT_POLL_MS`, default 1000. */
+  eventPollMs: number;
+  /** Rate limiting (Redis). On by default outside the `local` stage. */
+  rateLimit: {
+    /** `MCP_RATE_LIMIT_ENABLED` (true/false). */
+    enabled: boolean;
+    /** Requests per window per principal. `MCP_RATE_LIMIT_REQUESTS`, default 120. */
+    requests: number;
+    /** Calls per window per principal and tool; unset means no per-tool limit. `MCP_RATE_LIMIT_TOOL_REQUESTS`. */
+    toolRequests?: number;
+    /** Sliding window length. `MCP_RATE_LIMIT_WINDOW_SECONDS`, default 60. */
+    windowSeconds: number;
+    /** Serve requests when Redis is unavailable (true) or refuse them with 503 (false). `MCP_RATE_LIMIT_FAIL_OPEN`, default true. */
+    failOpen: boolean;
+  };
+  /** Lifetime of an artifact. `MCP_ARTIFACT_TTL_SECONDS`, default 604800 (7 days). */
+  artifactTtlSeconds: number;
+  /** Tool results larger than this (serialized bytes) are stored as artifacts and linked. `MCP_OFFLOAD_BYTES`, default 1048576. */
+  offloadBytes: number;
   /** Log level. `LOG_LEVEL` (Powertools' `POWERTOOLS_LOG_LEVEL` also honoured), default `INFO`. */
   logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
 }
@@ -85,6 +106,14 @@ function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], 
   const value = allowed.find((a) => a.toLowerCase() === raw.toLowerCase());
   if (value === undefined) throw new ConfigError(name, `expected one of ${allowed.join(', ')}, got "${raw}"`);
   return value;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = str(env, name)?.toLowerCase();
+  if (raw === undefined) return fallback;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new ConfigError(name, `expected true or false, got "${raw}"`);
 }
 
 function url(env: Env, name: string): string | undefined {
@@ -118,6 +147,14 @@ export function loadConfig(env: Env = process.env): Readonly<KitConfig> {
     throw new ConfigError('MCP_REQUEST_STATE_KEY', 'must be at least 32 bytes; generate one with `openssl rand -base64 48`');
   }
 
+  const stage = str(env, 'MCP_STAGE') ?? 'local';
+  const redis = redisUrl && redisToken ? { url: redisUrl, token: redisToken } : undefined;
+  const rateLimitEnabled = bool(env, 'MCP_RATE_LIMIT_ENABLED', stage !== 'local');
+  if (rateLimitEnabled && !redis) {
+    throw new ConfigError('MCP_RATE_LIMIT_ENABLED', 'rate limiting needs Redis: set UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN, or MCP_RATE_LIMIT_ENABLED=false');
+  }
+  const toolRequests = str(env, 'MCP_RATE_LIMIT_TOOL_REQUESTS') === undefined ? undefined : int(env, 'MCP_RATE_LIMIT_TOOL_REQUESTS', 0, 1);
+
   const shared = url(env, 'AWS_ENDPOINT_URL');
   return Object.freeze({
     path,
@@ -126,8 +163,8 @@ export function loadConfig(env: Env = process.env): Readonly<KitConfig> {
     region: str(env, 'AWS_REGION') ?? str(env, 'AWS_DEFAULT_REGION') ?? 'us-east-1',
     dynamoEndpoint: url(env, 'AWS_ENDPOINT_URL_DYNAMODB') ?? shared,
     s3Endpoint: url(env, 'AWS_ENDPOINT_URL_S3') ?? shared,
-    redis: redisUrl && redisToken ? { url: redisUrl, token: redisToken } : undefined,
-    stage: str(env, 'MCP_STAGE') ?? 'local',
+    redis,
+    stage,
     authMode: oneOf(env, 'MCP_AUTH_MODE', AUTH_MODES, 'none'),
     requestStateKey,
     requestStateTtlSeconds: int(env, 'MCP_REQUEST_STATE_TTL_SECONDS', 600, 1),
@@ -138,6 +175,17 @@ export function loadConfig(env: Env = process.env): Readonly<KitConfig> {
     allowedHosts: list(env, 'MCP_ALLOWED_HOSTS'),
     allowedOrigins: list(env, 'MCP_ALLOWED_ORIGINS'),
     sseKeepAliveMs: int(env, 'MCP_SSE_KEEPALIVE_MS', 15_000),
+    redisTimeoutMs: int(env, 'MCP_REDIS_TIMEOUT_MS', 500, 1),
+    eventPollMs: int(env, 'MCP_EVENT_POLL_MS', 1_000, 10),
+    rateLimit: Object.freeze({
+      enabled: rateLimitEnabled,
+      requests: int(env, 'MCP_RATE_LIMIT_REQUESTS', 120, 1),
+      toolRequests,
+      windowSeconds: int(env, 'MCP_RATE_LIMIT_WINDOW_SECONDS', 60, 1),
+      failOpen: bool(env, 'MCP_RATE_LIMIT_FAIL_OPEN', true),
+    }),
+    artifactTtlSeconds: int(env, 'MCP_ARTIFACT_TTL_SECONDS', 604_800, 60),
+    offloadBytes: int(env, 'MCP_OFFLOAD_BYTES', 1_048_576, 1_024),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, oneOf(env, 'POWERTOOLS_LOG_LEVEL', LOG_LEVELS, 'INFO')),
   });
 }

@@ -3,8 +3,11 @@
 import { InMemoryServerEventBus, type ServerEventBus } from '@modelcontextprotocol/server';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { KitConfig } from './config.ts';
+import { ToolCache } from './cache/tool-cache.ts';
 import { createApp } from './http/app.ts';
+import { createRateLimiter } from './http/rate-limit.ts';
 import { createLogger, type KitLogger } from './log.ts';
+import { createRedis } from './redis.ts';
 import { createServerFactory } from './server/build.ts';
 import type { ServerDefinition } from './server/define.ts';
 import { SessionStore } from './store/sessions.ts';
@@ -26,14 +29,18 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
     log.warn('MCP_REQUEST_STATE_KEY is not set: using a random per-process key, so MRTR retries must return to this process');
     requestStateKey = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64');
   }
+  const redis = config.redis && createRedis({ ...config.redis, timeoutMs: config.redisTimeoutMs });
+  if (!redis) log.info('UPSTASH_REDIS_REST_URL is not set: tool cache and events stay in this process');
   const factory = createServerFactory(definition, {
     state: new StateStore(table, config.stateTtlSeconds, config.sessionTtlSeconds),
     log,
     requestStateKey,
     requestStateTtlSeconds: config.requestStateTtlSeconds,
+    cache: new ToolCache(definition.name, redis, log),
   });
+  const rateLimiter = config.rateLimit.enabled && redis ? createRateLimiter(redis, definition.name, { ...config.rateLimit, timeoutMs: config.redisTimeoutMs }, log) : undefined;
   const bus = options.bus ?? new InMemoryServerEventBus((error) => log.warn('event listener failed', { error: error.message }));
   const sessions = new SessionStore(table, config.sessionTtlSeconds, config.sessionCacheMs);
-  const { app, notify, close } = createApp({ config, factory, sessions, bus, log });
+  const { app, notify, close } = createApp({ config, factory, sessions, bus, log, rateLimiter });
   return { app, notify, bus, close, log };
 }

@@ -115,6 +115,8 @@ export default defineServer({
           chunkDelayMs: z.number().int().min(0).max(1000).default(0).describe('Pause between chunks, to watch progress'),
         }),
         annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
+        // The same text always gives the same counts: repeated calls are served from the cache.
+        cache: { ttlSeconds: 300, scope: 'shared' },
       },
       async ({ text, top, chunkDelayMs }, ctx) => {
         const words = text.toLowerCase().match(/[\p{L}\p{N}']+/gu) ?? [];

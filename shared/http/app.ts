@@ -17,6 +17,7 @@ import type { SessionStore } from '../store/sessions.ts';
 import { readJsonBody } from './body.ts';
 import { HttpProtocolError, INTERNAL_ERROR, errorResponse, jsonRpcErrorResponse } from './errors.ts';
 import { checkEnvelope, createLegacyHandler, type LegacyRequest } from './legacy.ts';
+import type { RateLimiter } from './rate-limit.ts';
 
 const LOG_LEVEL_META_KEY = 'io.modelcontextprotocol/logLevel';
 
@@ -26,6 +27,8 @@ export interface AppOptions {
   sessions: SessionStore;
   bus: ServerEventBus;
   log: KitLogger;
+  /** Absent when rate limiting is off. */
+  rateLimiter?: RateLimiter;
 }
 
 type Note = LegacyRequest['note'];
@@ -60,6 +63,11 @@ export function createApp(options: AppOptions) {
     if (method === 'POST') {
       const body = await readJsonBody(request, config.maxBodyBytes);
       if (!Array.isArray(body)) checkEnvelope(body);
+      if (options.rateLimiter) {
+        const message = body as { id?: string | number; method?: string; params?: { name?: unknown } };
+        const tool = message.method === 'tools/call' ? String(message.params?.name) : undefined;
+        await options.rateLimiter.check(scopeBase.principal.id, tool, Array.isArray(body) ? null : (message.id ?? null));
+      }
       if (await isLegacyRequest(request, body)) {
         note.era = 'legacy';
         return legacy.post({ request, body, scope: scopeBase, note });

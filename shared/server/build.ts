@@ -1,9 +1,9 @@
 // Turns a ServerDefinition into SDK McpServer instances. Instances are pooled per era and reused
 // once their exchange closes: registering tools and schemas is the costliest part of a request,
 // and nothing request-specific lives on the instance (it travels in the request scope).
-import { McpServer, createRequestStateCodec, type ServerContext } from '@modelcontextprotocol/server';
-import { ResourceTemplate } from '@modelcontextprotocol/server';
-import type { ServerDefinition, ToolReturn } from './define.ts';
+import { McpServer, ResourceTemplate, createRequestStateCodec, isInputRequiredResult, type CallToolResult, type ServerContext } from '@modelcontextprotocol/server';
+import type { ToolCache } from '../cache/tool-cache.ts';
+import type { ServerDefinition, ToolDefinition, ToolReturn } from './define.ts';
 import { createToolContext, requestScopeOf, type KitServices } from './context.ts';
 import type { KitLogger } from '../log.ts';
 import type { StateStore } from '../store/state.ts';
@@ -16,6 +16,8 @@ export interface ServerFactoryOptions {
   /** HMAC key for MRTR requestState; every instance must share it. */
   requestStateKey: string;
   requestStateTtlSeconds: number;
+  /** Serves cacheable tools' repeated calls; tools without a cache policy never touch it. */
+  cache: ToolCache;
 }
 
 export interface ServerFactory {
@@ -29,6 +31,25 @@ const DEFAULT_LIST_HINT = { ttlMs: 60_000, cacheScope: 'private' } as const;
 
 function toCallToolResult(value: ToolReturn) {
   return typeof value === 'string' ? { content: [{ type: 'text' as const, text: value }] } : value;
+}
+
+/** Wraps a tool handler: kit context in, and for cacheable tools a cache lookup first. */
+function toolRunner(t: ToolDefinition, services: KitServices, cache: ToolCache) {
+  const policy = t.cache;
+  return async (args: unknown, ctx: ServerContext) => {
+    const kit = createToolContext(services, ctx, t.name);
+    const key = policy && cache.key(t.name, args, policy, kit.principal.id);
+    if (key) {
+      const hit = await cache.get(key);
+      if (hit) return hit;
+    }
+    const result = toCallToolResult(await t.handler(args as never, kit));
+    if (key && !isInputRequiredResult(result) && !(result as CallToolResult).isError) {
+      // Not awaited: the caller should not wait on the cache write.
+      void cache.set(key, result as CallToolResult, policy.ttlSeconds);
+    }
+    return result;
+  };
 }
 
 export function createServerFactory(definition: ServerDefinition, options: ServerFactoryOptions): ServerFactory {
@@ -71,7 +92,7 @@ export function createServerFactory(definition: ServerDefinition, options: Serve
         ...(t.output && { outputSchema: t.output }),
         ...(t.annotations && { annotations: t.annotations }),
       };
-      const run = async (args: unknown, ctx: ServerContext) => toCallToolResult(await t.handler(args as never, createToolContext(services, ctx, t.name)));
+      const run = toolRunner(t, services, options.cache);
       if (t.input) server.registerTool(t.name, { ...config, inputSchema: t.input }, run as never);
       else server.registerTool(t.name, config, ((ctx: ServerContext) => run({}, ctx)) as never);
     }

@@ -11,6 +11,7 @@ import type {
 } from '@modelcontextprotocol/server';
 import type { McpServer, ServerContext } from '@modelcontextprotocol/server';
 import type { z } from 'zod';
+import type { CachePolicy } from '../cache/tool-cache.ts';
 import type { ToolContext } from './context.ts';
 
 /** What a tool handler may return: a full result, an MRTR `inputRequired(...)`, or plain text. */
@@ -27,6 +28,11 @@ export interface ToolDefinition<In extends z.ZodObject = z.ZodObject, Out extend
   readonly input?: In;
   readonly output?: Out;
   readonly annotations?: ToolAnnotations;
+  /**
+   * Cache successful results (Redis, or in-process without it). Only for tools annotated
+   * `readOnlyHint` and `idempotentHint`: a hit returns the stored result without running the tool.
+   */
+  readonly cache?: CachePolicy;
   readonly handler: (args: z.output<In>, ctx: ToolContext) => ToolReturn | Promise<ToolReturn>;
 }
 
@@ -114,6 +120,12 @@ export function defineServer(definition: ServerDefinition): ServerDefinition {
   for (const t of definition.tools) {
     if (seen.has(t.name)) throw new Error(`server "${definition.name}": tool "${t.name}" is defined twice`);
     seen.add(t.name);
+    if (t.cache && !(t.annotations?.readOnlyHint && t.annotations.idempotentHint)) {
+      throw new Error(`server "${definition.name}": tool "${t.name}" is cacheable, so annotate it readOnlyHint: true and idempotentHint: true`);
+    }
+    if (t.cache && !(Number.isInteger(t.cache.ttlSeconds) && t.cache.ttlSeconds > 0)) {
+      throw new Error(`server "${definition.name}": tool "${t.name}" cache.ttlSeconds must be a positive whole number`);
+    }
   }
   return definition;
 }
