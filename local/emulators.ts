@@ -2,8 +2,8 @@
 // (dynalite), S3 (s3rver) and Redis (redis-server behind a local Upstash REST endpoint).
 // `npm run emulators` runs only these and prints the variables that point servers at them, so
 // several server processes can share one local data plane.
-import { mkdir } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { loadConfig, type KitConfig } from '../shared/config.ts';
 import { createDynamoClient } from '../shared/store/table.ts';
@@ -25,7 +25,37 @@ export interface RunningEmulators {
   stop(): Promise<void>;
 }
 
-export async function startEmulators(env: Env, options: { inMemory?: boolean } = {}): Promise<RunningEmulators> {
+export class LocalDataInUseError extends Error {
+  override name = 'LocalDataInUseError';
+}
+
+/**
+ * One process at a time may own the local data folder (the embedded databases lock their files);
+ * a second one gets told what to do instead of a database error.
+ */
+async function claimDataDir(root: string): Promise<() => Promise<void>> {
+  await mkdir(root, { recursive: true });
+  const pidFile = join(root, 'owner.pid');
+  const owner = Number(await readFile(pidFile, 'utf8').catch(() => ''));
+  if (owner && owner !== process.pid) {
+    let alive = true;
+    try {
+      process.kill(owner, 0);
+    } catch {
+      alive = false;
+    }
+    if (alive) {
+      throw new LocalDataInUseError(
+        `local data in ${relative(process.cwd(), root)} is in use by process ${owner} (another npm start or npm run emulators). ` +
+          'Stop it, or share its emulators: source .local/emulators.env && npm start',
+      );
+    }
+  }
+  await writeFile(pidFile, String(process.pid));
+  return () => rm(pidFile, { force: true });
+}
+
+export async function startEmulators(env: Env): Promise<RunningEmulators> {
   const root = dataRoot(env);
   const out: Record<string, string> = {};
   const stops: (() => Promise<void>)[] = [];
@@ -37,14 +67,15 @@ export async function startEmulators(env: Env, options: { inMemory?: boolean } =
   };
 
   const dynamoSet = env.AWS_ENDPOINT_URL_DYNAMODB || env.AWS_ENDPOINT_URL;
+  const s3Set = env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL;
+  if (!dynamoSet || !s3Set || !env.UPSTASH_REDIS_REST_URL) stops.push(await claimDataDir(root));
   if (!dynamoSet) {
-    const dynamo = await startDynamo(options.inMemory ? {} : { dataDir: await dir('dynamodb') });
+    const dynamo = await startDynamo({ dataDir: await dir('dynamodb') });
     out.AWS_ENDPOINT_URL_DYNAMODB = dynamo.endpoint;
     stops.push(dynamo.stop);
     notes.push(`DynamoDB (dynalite) ${dynamo.endpoint}`);
   } else notes.push(`DynamoDB ${dynamoSet}`);
 
-  const s3Set = env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL;
   if (!s3Set) {
     const s3 = await startS3Emulator({ dataDir: await dir('s3'), bucket: env.MCP_BUCKET_NAME ?? 'mcp-kit-artifacts' });
     out.AWS_ENDPOINT_URL_S3 = s3.endpoint;
@@ -84,9 +115,15 @@ export async function startEmulators(env: Env, options: { inMemory?: boolean } =
 
 async function main() {
   const emulators = await startEmulators(process.env);
-  await emulators.prepare(loadConfig({ ...process.env, ...emulators.env }));
-  const lines = Object.entries(emulators.env).map(([k, v]) => `export ${k}=${v}`);
-  process.stdout.write(`# ${emulators.describe()}\n# Point servers at these emulators (PORT picks each server's port):\n${lines.join('\n')}\n`);
+  // Servers sharing the emulators must also share the MRTR signing key.
+  const env = { ...emulators.env, MCP_REQUEST_STATE_KEY: process.env.MCP_REQUEST_STATE_KEY ?? Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64url') };
+  await emulators.prepare(loadConfig({ ...process.env, ...env }));
+  const lines = Object.entries(env).map(([k, v]) => `export ${k}=${v}`);
+  const file = join(dataRoot(process.env), '..', 'emulators.env');
+  await writeFile(file, `${lines.join('\n')}\n`);
+  process.stdout.write(
+    `# ${emulators.describe()}\n# Point servers at these emulators (PORT picks each server's port), e.g.\n#   source ${relative(process.cwd(), file)} && PORT=3001 npm start\n${lines.join('\n')}\n`,
+  );
   const stop = async () => {
     await emulators.stop();
     process.exit(0);

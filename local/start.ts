@@ -5,7 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { ConfigError, loadConfig } from '../shared/config.ts';
 import { createKit } from '../shared/kit.ts';
 import type { ServerDefinition } from '../shared/server/define.ts';
-import { startEmulators } from './emulators.ts';
+import { LocalDataInUseError, startEmulators } from './emulators.ts';
 import { serveApp } from './serve.ts';
 
 const LOOPBACK = ['127.0.0.1', 'localhost', '::1'];
@@ -54,6 +54,7 @@ async function main() {
 }
 
 main().catch((err) => {
-  process.stderr.write(`${err instanceof ConfigError ? `Configuration error: ${err.message}` : (err?.stack ?? err)}\n`);
+  const known = err instanceof ConfigError ? `Configuration error: ${err.message}` : err instanceof LocalDataInUseError ? err.message : undefined;
+  process.stderr.write(`${known ?? err?.stack ?? err}\n`);
   process.exit(1);
 });

@@ -68,13 +68,13 @@ export function createLegacyHandler(options: LegacyOptions) {
     if (!session || session.principalId !== req.scope.principal.id) {
       throw new HttpProtocolError(404, SESSION_NOT_FOUND, 'Session not found: it expired or was terminated; send initialize to start a new one');
     }
+    // The transport spec asks for 400 only on an unsupported version, and the SDK's own transport
+    // accepts any supported one; deployed clients (the official conformance suite 0.1.16 among
+    // them) send a supported version that differs from the negotiated one. The session's
+    // negotiated version is what the request is served under.
     const version = req.request.headers.get('mcp-protocol-version');
-    if (version !== null && version !== session.protocolVersion) {
-      invalid(
-        LEGACY_PROTOCOL_VERSIONS.includes(version)
-          ? `Bad Request: MCP-Protocol-Version ${version} does not match the version this session negotiated (${session.protocolVersion})`
-          : `Bad Request: unsupported MCP-Protocol-Version "${version}" (supported: ${LEGACY_PROTOCOL_VERSIONS.join(', ')})`,
-      );
+    if (version !== null && !LEGACY_PROTOCOL_VERSIONS.includes(version)) {
+      invalid(`Bad Request: unsupported MCP-Protocol-Version "${version}" (supported: ${LEGACY_PROTOCOL_VERSIONS.join(', ')})`);
     }
     return session;
   }

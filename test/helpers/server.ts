@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { loadConfig } from '../../shared/config.ts';
-import { createKit } from '../../shared/kit.ts';
+import { createKit, type KitOptions } from '../../shared/kit.ts';
 import type { ServerDefinition } from '../../shared/server/define.ts';
 import { createDynamoClient } from '../../shared/store/table.ts';
 import { ensureTable, startDynamo } from '../../local/dynamo.ts';
@@ -19,9 +19,9 @@ export async function startTestDynamo(tableName = 'mcp-kit') {
 }
 
 /** A kit server in this process, on an ephemeral loopback port. */
-export async function startInProcess(definition: ServerDefinition, env: Record<string, string>) {
+export async function startInProcess(definition: ServerDefinition, env: Record<string, string>, options: KitOptions = {}) {
   const config = loadConfig({ ...QUIET, AWS_REGION: 'us-east-1', ...env });
-  const kit = createKit(definition, config);
+  const kit = createKit(definition, config, options);
   const served = await serveApp(kit.app, { port: 0, host: '127.0.0.1' });
   return {
     kit,
