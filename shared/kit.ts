@@ -31,15 +31,16 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
   }
   const redis = config.redis && createRedis({ ...config.redis, timeoutMs: config.redisTimeoutMs });
   if (!redis) log.info('UPSTASH_REDIS_REST_URL is not set: tool cache and events stay in this process');
+  const bus = options.bus ?? new InMemoryServerEventBus((error) => log.warn('event listener failed', { error: error.message }));
   const factory = createServerFactory(definition, {
     state: new StateStore(table, config.stateTtlSeconds, config.sessionTtlSeconds),
     log,
     requestStateKey,
     requestStateTtlSeconds: config.requestStateTtlSeconds,
     cache: new ToolCache(definition.name, redis, log),
+    bus,
   });
   const rateLimiter = config.rateLimit.enabled && redis ? createRateLimiter(redis, definition.name, { ...config.rateLimit, timeoutMs: config.redisTimeoutMs }, log) : undefined;
-  const bus = options.bus ?? new InMemoryServerEventBus((error) => log.warn('event listener failed', { error: error.message }));
   const sessions = new SessionStore(table, config.sessionTtlSeconds, config.sessionCacheMs);
   const { app, notify, close } = createApp({ config, factory, sessions, bus, log, rateLimiter });
   return { app, notify, bus, close, log };

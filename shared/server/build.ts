@@ -1,7 +1,15 @@
 // Turns a ServerDefinition into SDK McpServer instances. Instances are pooled per era and reused
 // once their exchange closes: registering tools and schemas is the costliest part of a request,
 // and nothing request-specific lives on the instance (it travels in the request scope).
-import { McpServer, ResourceTemplate, createRequestStateCodec, isInputRequiredResult, type CallToolResult, type ServerContext } from '@modelcontextprotocol/server';
+import {
+  McpServer,
+  ResourceTemplate,
+  createRequestStateCodec,
+  isInputRequiredResult,
+  type CallToolResult,
+  type ServerContext,
+  type ServerEventBus,
+} from '@modelcontextprotocol/server';
 import type { ToolCache } from '../cache/tool-cache.ts';
 import type { ServerDefinition, ToolDefinition, ToolReturn } from './define.ts';
 import { createToolContext, requestScopeOf, type KitServices } from './context.ts';
@@ -18,6 +26,8 @@ export interface ServerFactoryOptions {
   requestStateTtlSeconds: number;
   /** Serves cacheable tools' repeated calls; tools without a cache policy never touch it. */
   cache: ToolCache;
+  /** Where `ctx.notify` publishes change events. */
+  bus: ServerEventBus;
 }
 
 export interface ServerFactory {
@@ -59,7 +69,14 @@ export function createServerFactory(definition: ServerDefinition, options: Serve
     // A requestState minted for one caller is refused when another presents it.
     bind: (ctx) => requestScopeOf(ctx).principal.id,
   });
-  const services: KitServices = { state: options.state, log: options.log, requestState: codec };
+  const { bus } = options;
+  const notify = {
+    toolsChanged: () => bus.publish({ kind: 'tools_list_changed' }),
+    promptsChanged: () => bus.publish({ kind: 'prompts_list_changed' }),
+    resourcesChanged: () => bus.publish({ kind: 'resources_list_changed' }),
+    resourceUpdated: (uri: string) => bus.publish({ kind: 'resource_updated', uri }),
+  };
+  const services: KitServices = { state: options.state, log: options.log, requestState: codec, notify };
   const listHint = definition.listCacheHint ?? DEFAULT_LIST_HINT;
   const hasResources = (definition.resources?.length ?? 0) > 0;
   const hasPrompts = (definition.prompts?.length ?? 0) > 0;

@@ -1,7 +1,7 @@
 // The context a tool, resource or prompt handler receives: who is calling, state, logs, progress,
 // cancellation, and MRTR request state. Built per call from the SDK's ServerContext and the
 // request scope the HTTP layer attached; parts that cost anything are created on first use.
-import type { AuthInfo, ServerContext } from '@modelcontextprotocol/server';
+import type { AuthInfo, ServerContext, ServerNotifier } from '@modelcontextprotocol/server';
 import type { KitLogger } from '../log.ts';
 import type { Principal } from '../principal.ts';
 import type { StateScope, StateStore } from '../store/state.ts';
@@ -22,6 +22,7 @@ export interface KitServices {
   readonly state: StateStore;
   readonly log: KitLogger;
   readonly requestState: { mint(payload: unknown, ctx: ServerContext): Promise<string> };
+  readonly notify: ServerNotifier;
 }
 
 export type LogData = Record<string, unknown>;
@@ -53,6 +54,11 @@ export interface ToolContext {
   mintRequestState(payload: unknown): Promise<string>;
   /** The verified `requestState` payload of an MRTR retry, if any. */
   requestState<T>(): T | undefined;
+  /**
+   * Tells listening clients that lists or a resource changed (`subscriptions/listen` streams and
+   * legacy GET streams, on every instance when the event bus is Redis).
+   */
+  readonly notify: ServerNotifier;
   /** The SDK's own context, for anything the kit does not wrap. */
   readonly mcp: ServerContext;
 }
@@ -86,6 +92,9 @@ class KitToolContext implements ToolContext {
   }
   get signal() {
     return this.mcp.mcpReq.signal;
+  }
+  get notify() {
+    return this.services.notify;
   }
 
   get state(): StateScope {

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { startInProcess, startTestDynamo } from '../helpers/server.ts';
-import fixture, { events } from './fixture.ts';
+import fixture from './fixture.ts';
 
 const require = createRequire(import.meta.url);
 /** The suite refuses Node < 22; the repo pins a Node 22 binary (devDependency `node22`) for that case. */
@@ -125,7 +125,6 @@ describe('official MCP conformance suite', () => {
         MCP_ALLOWED_HOSTS: LOOPBACK,
         MCP_ALLOWED_ORIGINS: LOOPBACK,
       },
-      { bus: events },
     );
   });
   after(async () => {

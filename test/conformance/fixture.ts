@@ -2,7 +2,6 @@
 // named fixture tools, resources and prompts, built with the kit's own API so the suite measures
 // the kit. Behaviours follow the suite's scenario descriptions; nothing here is for real use.
 import {
-  InMemoryServerEventBus,
   acceptedContent,
   completable,
   fromJsonSchema,
@@ -18,12 +17,6 @@ import type { ToolContext } from '../../shared/server/context.ts';
 const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==';
 /** A WAV header with two bytes of silence. */
 const WAV = 'UklGRiYAAABXQVZFZm10IBAAAAABAAEAQB8AAAB9AAACABAAZGF0YQIAAAA=';
-
-/**
- * Where the list-changed trigger tools announce changes. The test hands this bus to `createKit`,
- * so the announcements reach open `subscriptions/listen` streams and legacy GET streams.
- */
-export const events = new InMemoryServerEventBus();
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const text = (value: string) => ({ content: [{ type: 'text' as const, text: value }] });
@@ -213,12 +206,12 @@ export default defineServer({
     // The kit does not resume broken streams (no event ids), so this answers in one piece where the
     // suite's reference server closes the stream mid-call and expects the client to reconnect.
     tool('test_reconnection', { description: 'Answers at once; the kit has no stream resumption to exercise' }, () => 'Reconnection test completed.'),
-    tool('test_trigger_tool_change', { description: 'Announces a tools list change' }, () => {
-      events.publish({ kind: 'tools_list_changed' });
+    tool('test_trigger_tool_change', { description: 'Announces a tools list change' }, (_args, ctx) => {
+      ctx.notify.toolsChanged();
       return 'Announced a tools list change.';
     }),
-    tool('test_trigger_prompt_change', { description: 'Announces a prompts list change' }, () => {
-      events.publish({ kind: 'prompts_list_changed' });
+    tool('test_trigger_prompt_change', { description: 'Announces a prompts list change' }, (_args, ctx) => {
+      ctx.notify.promptsChanged();
       return 'Announced a prompts list change.';
     }),
     tool('test_input_required_result_elicitation', { description: 'MRTR: asks for a name, then greets' }, (_args, ctx) => {

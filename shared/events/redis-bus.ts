@@ -1,0 +1,149 @@
+// Change events across instances over a Redis stream: publish delivers locally at once and appends
+// to the stream; other instances poll it, only while they have listeners. Delivery latency ≈ pollMs,
+// at most once; an event older than the retained length (maxLen) is lost to a slow poller.
+import type { ServerEvent, ServerEventBus } from '@modelcontextprotocol/server';
+import type { Redis } from '@upstash/redis';
+import type { KitLogger } from '../log.ts';
+import { throttledWarning } from '../redis.ts';
+
+export interface RedisEventBusOptions {
+  redis: Redis;
+  /** Stream key; every instance of one server uses the same key. */
+  stream: string;
+  /** Interval between reads of the stream while this instance has listeners. */
+  pollMs: number;
+  log: KitLogger;
+  /** Approximate number of events the stream retains. @default 1000 */
+  maxLen?: number;
+}
+
+export type RedisEventBus = ServerEventBus & {
+  /** Stops polling, drops listeners and waits for in-flight Redis calls; later publishes stay local. */
+  close(): Promise<void>;
+};
+
+type Listener = (event: ServerEvent) => void;
+/** A stream entry as @upstash/redis returns it: fields JSON-parsed where they parse. */
+type Entry = { o?: unknown; e?: unknown };
+
+const KINDS = new Set(['tools_list_changed', 'prompts_list_changed', 'resources_list_changed', 'resource_updated']);
+
+function isServerEvent(value: unknown): value is ServerEvent {
+  if (typeof value !== 'object' || value === null) return false;
+  const { kind, uri, params } = value as Record<string, unknown>;
+  return KINDS.has(kind as string)
+    && (kind !== 'resource_updated' || typeof uri === 'string')
+    && (params === undefined || (typeof params === 'object' && params !== null));
+}
+
+export function createRedisEventBus({ redis, stream, pollMs, log, maxLen = 1000 }: RedisEventBusOptions): RedisEventBus {
+  // A UUID never parses as JSON, so the client's field parsing leaves it a string.
+  const origin = crypto.randomUUID();
+  const trim = { type: 'MAXLEN', threshold: maxLen, comparison: '~' } as const;
+  const listeners = new Set<Listener>();
+  const writes = new Set<Promise<void>>();
+  const warnListener = throttledWarning(log, 'event listener failed');
+  const warnPublish = throttledWarning(log, 'event bus: append to Redis failed; other instances miss the event');
+  const warnPoll = throttledWarning(log, 'event bus: reading Redis failed; retrying');
+  const warnMalformed = throttledWarning(log, 'event bus: skipped a malformed stream entry');
+
+  /** Last stream id seen; undefined until the stream's end is read after becoming active. */
+  let cursor: string | undefined;
+  /** Bumped on going idle, so a poll started in an earlier active period leaves no trace. */
+  let epoch = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let inFlight: Promise<void> | undefined;
+  let closed = false;
+
+  function deliver(event: ServerEvent): void {
+    for (const listener of listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        warnListener(error);
+      }
+    }
+  }
+
+  async function poll(): Promise<void> {
+    const started = epoch;
+    if (cursor === undefined) {
+      const last = await redis.xrevrange(stream, '+', '-', 1);
+      if (started === epoch) cursor = Object.keys(last)[0] ?? '0-0';
+      return;
+    }
+    const entries = await redis.xrange<Entry>(stream, `(${cursor}`, '+');
+    for (const id in entries) {
+      if (started !== epoch) return;
+      cursor = id;
+      const { o, e } = entries[id]!;
+      if (o === origin) continue;
+      if (isServerEvent(e)) deliver(e);
+      else warnMalformed(new Error(`entry ${id} in ${stream}`));
+    }
+  }
+
+  function schedule(delayMs: number): void {
+    if (closed || timer !== undefined || inFlight !== undefined || listeners.size === 0) return;
+    timer = setTimeout(tick, delayMs);
+  }
+
+  async function tick(): Promise<void> {
+    timer = undefined;
+    let failed = false;
+    inFlight = poll();
+    try {
+      await inFlight;
+    } catch (error) {
+      failed = true;
+      warnPoll(error);
+    }
+    inFlight = undefined;
+    // Reading the stream's end again at once only when a reset raced a poll that succeeded.
+    schedule(cursor === undefined && !failed ? 0 : pollMs);
+  }
+
+  return {
+    publish(event) {
+      deliver(event);
+      if (closed) return;
+      try {
+        const write: Promise<void> = redis.xadd(stream, '*', { o: origin, e: JSON.stringify(event) }, { trim }).then(
+          () => void writes.delete(write),
+          (error: unknown) => {
+            writes.delete(write);
+            warnPublish(error);
+          },
+        );
+        writes.add(write);
+      } catch (error) {
+        warnPublish(error);
+      }
+    },
+
+    subscribe(listener) {
+      if (closed) return () => {};
+      listeners.add(listener);
+      schedule(0);
+      let live = true;
+      return () => {
+        if (!live) return;
+        live = false;
+        listeners.delete(listener);
+        if (listeners.size > 0) return;
+        epoch++;
+        cursor = undefined;
+        clearTimeout(timer);
+        timer = undefined;
+      };
+    },
+
+    async close() {
+      closed = true;
+      listeners.clear();
+      clearTimeout(timer);
+      timer = undefined;
+      await Promise.allSettled([inFlight, ...writes]);
+    },
+  };
+}
