@@ -4,6 +4,7 @@ import { InMemoryServerEventBus, type ServerEventBus } from '@modelcontextprotoc
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { KitConfig } from './config.ts';
 import { ToolCache } from './cache/tool-cache.ts';
+import { createRedisEventBus } from './events/redis-bus.ts';
 import { createApp } from './http/app.ts';
 import { createRateLimiter } from './http/rate-limit.ts';
 import { createLogger, type KitLogger } from './log.ts';
@@ -15,7 +16,7 @@ import { StateStore } from './store/state.ts';
 import { Table, createDynamoClient } from './store/table.ts';
 
 export interface KitOptions {
-  /** Cross-instance change events; in-process by default. */
+  /** Change events; Redis streams when Redis is configured (cross-instance), else in-process. */
   bus?: ServerEventBus;
   dynamo?: DynamoDBClient;
   log?: KitLogger;
@@ -31,7 +32,8 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
   }
   const redis = config.redis && createRedis({ ...config.redis, timeoutMs: config.redisTimeoutMs });
   if (!redis) log.info('UPSTASH_REDIS_REST_URL is not set: tool cache and events stay in this process');
-  const bus = options.bus ?? new InMemoryServerEventBus((error) => log.warn('event listener failed', { error: error.message }));
+  const redisBus = !options.bus && redis ? createRedisEventBus({ redis, stream: `mcp:events:${definition.name}`, pollMs: config.eventPollMs, log }) : undefined;
+  const bus = options.bus ?? redisBus ?? new InMemoryServerEventBus((error) => log.warn('event listener failed', { error: error.message }));
   const factory = createServerFactory(definition, {
     state: new StateStore(table, config.stateTtlSeconds, config.sessionTtlSeconds),
     log,
@@ -43,5 +45,14 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
   const rateLimiter = config.rateLimit.enabled && redis ? createRateLimiter(redis, definition.name, { ...config.rateLimit, timeoutMs: config.redisTimeoutMs }, log) : undefined;
   const sessions = new SessionStore(table, config.sessionTtlSeconds, config.sessionCacheMs);
   const { app, notify, close } = createApp({ config, factory, sessions, bus, log, rateLimiter });
-  return { app, notify, bus, close, log };
+  return {
+    app,
+    notify,
+    bus,
+    log,
+    async close() {
+      await close();
+      await redisBus?.close();
+    },
+  };
 }
