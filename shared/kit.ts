@@ -3,6 +3,8 @@
 import { InMemoryServerEventBus, type ServerEventBus } from '@modelcontextprotocol/server';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { KitConfig } from './config.ts';
+import { createS3Client } from './artifacts/client.ts';
+import { ArtifactStore } from './artifacts/store.ts';
 import { ToolCache } from './cache/tool-cache.ts';
 import { createRedisEventBus } from './events/redis-bus.ts';
 import { createApp } from './http/app.ts';
@@ -41,6 +43,8 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
     requestStateTtlSeconds: config.requestStateTtlSeconds,
     cache: new ToolCache(definition.name, redis, log),
     bus,
+    artifacts: new ArtifactStore(createS3Client(config), config.bucketName, { defaultTtlSeconds: config.artifactTtlSeconds }),
+    offloadBytes: config.offloadBytes,
   });
   const rateLimiter = config.rateLimit.enabled && redis ? createRateLimiter(redis, definition.name, { ...config.rateLimit, timeoutMs: config.redisTimeoutMs }, log) : undefined;
   const sessions = new SessionStore(table, config.sessionTtlSeconds, config.sessionCacheMs);

@@ -37,7 +37,7 @@ export interface PutOptions {
 
 export type ArtifactBody = string | Uint8Array | ReadableStream<Uint8Array>;
 
-/** One entry of a `resources/read` result: text for text, JSON and XML types (valid UTF-8), base64 otherwise. */
+/** One entry of a `resources/read` result: text for text/*, JSON and XML types (if valid UTF-8), base64 otherwise. */
 export type ArtifactContents = { uri: string; mimeType: string; text: string } | { uri: string; mimeType: string; blob: string };
 
 /** S3's minimum part size; bodies up to one part go up in a single PutObject. */
@@ -131,8 +131,8 @@ export class ArtifactStore {
   }
 
   /**
-   * A presigned GET URL for the artifact, valid for `expiresInSeconds` (1-900) or until the artifact
-   * expires, whichever is sooner. Same authorization and not-found behaviour as `read`.
+   * A presigned GET URL for the artifact, valid for `expiresInSeconds` (whole, 1-900; default 300) or
+   * until the artifact expires, whichever is sooner. Same authorization and not-found behaviour as `read`.
    */
   async presign(uri: string, reader: ArtifactReader, expiresInSeconds = 300): Promise<string> {
     if (!Number.isInteger(expiresInSeconds) || expiresInSeconds < 1 || expiresInSeconds > PRESIGN_MAX_SECONDS) {
@@ -176,7 +176,7 @@ function liveUntil(metadata: Record<string, string> | undefined): number | undef
 
 function isTextType(mimeType: string): boolean {
   const essence = mimeType.split(';')[0]!.trim().toLowerCase();
-  return essence.startsWith('text/') || /^application\/(.+\+)?(json|xml)$/.test(essence);
+  return essence.startsWith('text/') || /\/(.+\+)?(json|xml)$/.test(essence);
 }
 
 function utf8(bytes: Uint8Array): string | undefined {
@@ -203,7 +203,7 @@ class CountedStream {
 
   constructor(source: ReadableStream<Uint8Array>) {
     if (!(source instanceof ReadableStream)) {
-      throw new ArtifactInputError('artifact body must be a string, a Uint8Array or a ReadableStream<Uint8Array>');
+      throw new ArtifactInputError('artifact body must be a string, a Uint8Array or a ReadableStream<Uint8Array> (wrap a Node stream with Readable.toWeb)');
     }
     this.reader = source.getReader();
     this.stream = new ReadableStream<Uint8Array>(

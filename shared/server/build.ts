@@ -9,10 +9,14 @@ import {
   type CallToolResult,
   type ServerContext,
   type ServerEventBus,
+  ResourceNotFoundError,
 } from '@modelcontextprotocol/server';
+import { ArtifactNotFoundError } from '../artifacts/errors.ts';
+import type { ArtifactStore } from '../artifacts/store.ts';
 import type { ToolCache } from '../cache/tool-cache.ts';
 import type { ServerDefinition, ToolDefinition, ToolReturn } from './define.ts';
 import { createToolContext, requestScopeOf, type KitServices } from './context.ts';
+import { offloadLargeResult } from './offload.ts';
 import type { KitLogger } from '../log.ts';
 import type { StateStore } from '../store/state.ts';
 
@@ -28,6 +32,9 @@ export interface ServerFactoryOptions {
   cache: ToolCache;
   /** Where `ctx.notify` publishes change events. */
   bus: ServerEventBus;
+  artifacts: ArtifactStore;
+  /** Tool results larger than this are offloaded to an artifact. */
+  offloadBytes: number;
 }
 
 export interface ServerFactory {
@@ -37,14 +44,18 @@ export interface ServerFactory {
 }
 
 const MAX_IDLE_PER_ERA = 64;
+const ARTIFACT_TEMPLATE = new ResourceTemplate('artifact://{+path}', { list: undefined });
 const DEFAULT_LIST_HINT = { ttlMs: 60_000, cacheScope: 'private' } as const;
 
 function toCallToolResult(value: ToolReturn) {
   return typeof value === 'string' ? { content: [{ type: 'text' as const, text: value }] } : value;
 }
 
-/** Wraps a tool handler: kit context in, and for cacheable tools a cache lookup first. */
-function toolRunner(t: ToolDefinition, services: KitServices, cache: ToolCache) {
+/**
+ * Wraps a tool handler: kit context in; for cacheable tools a cache lookup first; results too
+ * large for a response offloaded to an artifact.
+ */
+function toolRunner(t: ToolDefinition, services: KitServices, cache: ToolCache, offloadBytes: number) {
   const policy = t.cache;
   return async (args: unknown, ctx: ServerContext) => {
     const kit = createToolContext(services, ctx, t.name);
@@ -53,10 +64,12 @@ function toolRunner(t: ToolDefinition, services: KitServices, cache: ToolCache) 
       const hit = await cache.get(key);
       if (hit) return hit;
     }
-    const result = toCallToolResult(await t.handler(args as never, kit));
-    if (key && !isInputRequiredResult(result) && !(result as CallToolResult).isError) {
+    const returned = toCallToolResult(await t.handler(args as never, kit));
+    if (isInputRequiredResult(returned)) return returned;
+    const result = await offloadLargeResult(returned, t.name, offloadBytes, kit);
+    if (key && !result.isError) {
       // Not awaited: the caller should not wait on the cache write.
-      void cache.set(key, result as CallToolResult, policy.ttlSeconds);
+      void cache.set(key, result, policy.ttlSeconds);
     }
     return result;
   };
@@ -76,7 +89,7 @@ export function createServerFactory(definition: ServerDefinition, options: Serve
     resourcesChanged: () => bus.publish({ kind: 'resources_list_changed' }),
     resourceUpdated: (uri: string) => bus.publish({ kind: 'resource_updated', uri }),
   };
-  const services: KitServices = { state: options.state, log: options.log, requestState: codec, notify };
+  const services: KitServices = { state: options.state, log: options.log, requestState: codec, notify, artifacts: options.artifacts };
   const listHint = definition.listCacheHint ?? DEFAULT_LIST_HINT;
   const hasResources = (definition.resources?.length ?? 0) > 0;
   const hasPrompts = (definition.prompts?.length ?? 0) > 0;
@@ -109,7 +122,7 @@ export function createServerFactory(definition: ServerDefinition, options: Serve
         ...(t.output && { outputSchema: t.output }),
         ...(t.annotations && { annotations: t.annotations }),
       };
-      const run = toolRunner(t, services, options.cache);
+      const run = toolRunner(t, services, options.cache, options.offloadBytes);
       if (t.input) server.registerTool(t.name, { ...config, inputSchema: t.input }, run as never);
       else server.registerTool(t.name, config, ((ctx: ServerContext) => run({}, ctx)) as never);
     }
@@ -137,6 +150,20 @@ export function createServerFactory(definition: ServerDefinition, options: Serve
         server.registerPrompt(p.name, config, ((ctx: ServerContext) => p.handler({} as never, createToolContext(services, ctx, p.name))) as never);
       }
     }
+    server.registerResource(
+      'artifact',
+      ARTIFACT_TEMPLATE,
+      { description: 'Files and large results tools produced; readable only by the caller that produced them' },
+      async (uri, _variables, ctx) => {
+        const { principal, sessionId } = requestScopeOf(ctx);
+        try {
+          return { contents: [await options.artifacts.read(uri.href, { principalId: principal.id, sessionId })] };
+        } catch (err) {
+          if (err instanceof ArtifactNotFoundError) throw new ResourceNotFoundError(uri.href);
+          throw err;
+        }
+      },
+    );
     definition.extend?.(server, (ctx, target) => createToolContext(services, ctx, target));
     return server;
   }

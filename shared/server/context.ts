@@ -2,6 +2,8 @@
 // cancellation, and MRTR request state. Built per call from the SDK's ServerContext and the
 // request scope the HTTP layer attached; parts that cost anything are created on first use.
 import type { AuthInfo, ServerContext, ServerNotifier } from '@modelcontextprotocol/server';
+import type { ArtifactStore, ArtifactBody, PutOptions as ArtifactPutOptions } from '../artifacts/store.ts';
+import type { ResourceLink } from '@modelcontextprotocol/server';
 import type { KitLogger } from '../log.ts';
 import type { Principal } from '../principal.ts';
 import type { StateScope, StateStore } from '../store/state.ts';
@@ -23,6 +25,7 @@ export interface KitServices {
   readonly log: KitLogger;
   readonly requestState: { mint(payload: unknown, ctx: ServerContext): Promise<string> };
   readonly notify: ServerNotifier;
+  readonly artifacts: ArtifactStore;
 }
 
 export type LogData = Record<string, unknown>;
@@ -54,6 +57,8 @@ export interface ToolContext {
   mintRequestState(payload: unknown): Promise<string>;
   /** The verified `requestState` payload of an MRTR retry, if any. */
   requestState<T>(): T | undefined;
+  /** Files and large outputs in S3, readable only by this caller (see README "Artifacts"). */
+  readonly artifacts: ToolArtifacts;
   /**
    * Tells listening clients that lists or a resource changed (`subscriptions/listen` streams and
    * legacy GET streams, on every instance when the event bus is Redis).
@@ -61,6 +66,16 @@ export interface ToolContext {
   readonly notify: ServerNotifier;
   /** The SDK's own context, for anything the kit does not wrap. */
   readonly mcp: ServerContext;
+}
+
+export interface ToolArtifacts {
+  /**
+   * Stores a file and returns a `resource_link` to put in the result. Owned by the legacy session,
+   * or for a modern request by the principal, or by `handle` when given.
+   */
+  put(name: string, body: ArtifactBody, options?: Omit<ArtifactPutOptions, 'signal'> & { handle?: string }): Promise<ResourceLink>;
+  /** A presigned GET URL (at most 900 s) for an artifact this caller may read. */
+  presign(uri: string, expiresInSeconds?: number): Promise<string>;
 }
 
 const CLIENT_LEVEL = { debug: 'debug', info: 'info', warn: 'warning', error: 'error' } as const;
@@ -95,6 +110,24 @@ class KitToolContext implements ToolContext {
   }
   get notify() {
     return this.services.notify;
+  }
+
+  get artifacts(): ToolArtifacts {
+    const { principal, sessionId } = this.scope;
+    const store = this.services.artifacts;
+    return {
+      put: (name, body, { handle, ...options } = {}) =>
+        store.put(
+          {
+            principalId: principal.id,
+            scope: handle ? { kind: 'handle', id: handle } : sessionId ? { kind: 'session', id: sessionId } : { kind: 'principal' },
+          },
+          name,
+          body,
+          { ...options, signal: this.signal },
+        ),
+      presign: (uri, expiresInSeconds) => store.presign(uri, { principalId: principal.id, sessionId }, expiresInSeconds),
+    };
   }
 
   get state(): StateScope {
