@@ -1,6 +1,6 @@
 // Example server "notes": notebooks kept in tool state. Shows state (session-scoped for 2025-era
-// clients, handle-scoped for stateless ones), optimistic concurrency, progress, cancellation and a
-// multi round-trip confirmation that works in both protocol eras.
+// clients, handle-scoped for stateless ones), optimistic concurrency, progress, cancellation,
+// artifacts, a cached tool and a multi round-trip confirmation that works in both protocol eras.
 import { acceptedContent, inputRequired } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { defineServer, prompt, resourceTemplate, tool } from '../../shared/server/define.ts';
@@ -103,6 +103,27 @@ export default defineServer({
         if (!answer.confirm) return 'Nothing deleted.';
         await scope.delete('notes');
         return `Cleared ${label(scope)}.`;
+      },
+    ),
+    tool(
+      'notebook_export',
+      {
+        description: 'Exports a notebook as a Markdown file and returns a link to it (and optionally a download URL valid for 5 minutes).',
+        input: z.object({ notebook: notebookArg, downloadUrl: z.boolean().default(false) }),
+        annotations: { readOnlyHint: true, openWorldHint: false },
+      },
+      async ({ notebook: handle, downloadUrl }, ctx) => {
+        const scope = await notebook(ctx, handle);
+        const notes = (await scope.get<Note[]>('notes')) ?? [];
+        const markdown = `# ${label(scope)}\n\n${notes.map((n) => `- ${n.text} _(${n.at})_`).join('\n')}\n`;
+        const link = await ctx.artifacts.put('notebook.md', markdown, { contentType: 'text/markdown', ...(handle && { handle }) });
+        const text = `Exported ${notes.length} notes to ${link.uri}.`;
+        return {
+          content: [
+            { type: 'text', text: downloadUrl ? `${text} Download: ${await ctx.artifacts.presign(link.uri, 300)}` : text },
+            link,
+          ],
+        };
       },
     ),
     tool(

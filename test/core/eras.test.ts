@@ -8,23 +8,29 @@ import { Client as LegacyClient } from '@modelcontextprotocol/sdk/client/index.j
 import { StreamableHTTPClientTransport as LegacyTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ElicitRequestSchema, LoggingMessageNotificationSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import notes from '../../functions/notes/server.ts';
-import { startInProcess, startTestDynamo } from '../helpers/server.ts';
+import { startInProcess, startTestDynamo, startTestS3 } from '../helpers/server.ts';
 
 const KEY = 'test-request-state-key-0123456789abcdef';
 
 describe('one endpoint, both eras', () => {
   let dynamo: Awaited<ReturnType<typeof startTestDynamo>>;
+  let s3: Awaited<ReturnType<typeof startTestS3>>;
   let server: Awaited<ReturnType<typeof startInProcess>>;
   const opened: { close(): Promise<void> }[] = [];
 
   before(async () => {
-    dynamo = await startTestDynamo();
-    server = await startInProcess(notes, { AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, MCP_REQUEST_STATE_KEY: KEY, MCP_SSE_KEEPALIVE_MS: '0' });
+    [dynamo, s3] = await Promise.all([startTestDynamo(), startTestS3()]);
+    server = await startInProcess(notes, {
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      AWS_ENDPOINT_URL_S3: s3.endpoint,
+      MCP_REQUEST_STATE_KEY: KEY,
+      MCP_SSE_KEEPALIVE_MS: '0',
+    });
   });
   after(async () => {
     for (const c of opened) await c.close().catch(() => {});
     await server.stop();
-    await dynamo.stop();
+    await Promise.all([dynamo.stop(), s3.stop()]);
   });
 
   async function modern(confirm = true) {
@@ -111,6 +117,17 @@ describe('one endpoint, both eras', () => {
       const handle = (added.structuredContent as { notebook: string }).notebook;
       assert.match(text(await client.callTool({ name: 'notebook_clear', arguments: { notebook: handle } })), /^Cleared h_/);
       assert.equal(text(await client.callTool({ name: 'note_list', arguments: { notebook: handle } })), 'The notebook is empty.');
+    });
+
+    it('exports a notebook as an artifact the same client can read', async () => {
+      const client = await modern();
+      const added = await client.callTool({ name: 'note_add', arguments: { text: 'exported' } });
+      const handle = (added.structuredContent as { notebook: string }).notebook;
+      const exported = await client.callTool({ name: 'notebook_export', arguments: { notebook: handle } });
+      const link = (exported.content as { type: string; uri: string }[]).find((c) => c.type === 'resource_link')!;
+      assert.match(link.uri, /^artifact:\/\/h\//);
+      const read = await client.readResource({ uri: link.uri });
+      assert.match((read.contents[0] as { text: string }).text, /- exported/);
     });
 
     it('delivers list-changed notifications on subscriptions/listen', async () => {

@@ -37,7 +37,7 @@ describe('MCP Inspector CLI', () => {
     const out = await inspector('--method', 'tools/list');
     assert.deepEqual(
       out.tools.map((t: { name: string }) => t.name),
-      ['echo', 'note_add', 'note_list', 'notebook_clear', 'word_stats'],
+      ['echo', 'note_add', 'note_list', 'notebook_clear', 'notebook_export', 'word_stats'],
     );
   });
 

@@ -6,7 +6,11 @@ import { loadConfig } from '../../shared/config.ts';
 import { createKit, type KitOptions } from '../../shared/kit.ts';
 import type { ServerDefinition } from '../../shared/server/define.ts';
 import { createDynamoClient } from '../../shared/store/table.ts';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ensureTable, startDynamo } from '../../local/dynamo.ts';
+import { startS3Emulator } from '../../local/s3.ts';
 import { serveApp } from '../../local/serve.ts';
 
 export const QUIET = { LOG_LEVEL: 'ERROR' };
@@ -16,6 +20,19 @@ export async function startTestDynamo(tableName = 'mcp-kit') {
   const dynamo = await startDynamo();
   await ensureTable(createDynamoClient({ region: 'us-east-1', dynamoEndpoint: dynamo.endpoint }), tableName);
   return dynamo;
+}
+
+/** s3rver in a temporary folder with the kit's default bucket, for one test file. */
+export async function startTestS3(bucket = 'mcp-kit-artifacts') {
+  const dataDir = await mkdtemp(join(tmpdir(), 'mcp-kit-s3-'));
+  const s3 = await startS3Emulator({ dataDir, bucket });
+  return {
+    endpoint: s3.endpoint,
+    async stop() {
+      await s3.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
 }
 
 /** A kit server in this process, on an ephemeral loopback port. */
