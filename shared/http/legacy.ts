@@ -28,11 +28,10 @@ export interface LegacyRequest {
   note: { sessionId?: string; method?: string; tool?: string };
 }
 
-const EVENT_METHOD: Record<ServerEvent['kind'], string> = {
+const EVENT_METHOD: Record<Exclude<ServerEvent['kind'], 'resource_updated'>, string> = {
   tools_list_changed: 'notifications/tools/list_changed',
   prompts_list_changed: 'notifications/prompts/list_changed',
   resources_list_changed: 'notifications/resources/list_changed',
-  resource_updated: 'notifications/resources/updated',
 };
 
 const isRequest = (m: Message): m is JSONRPCRequest & Message => typeof m.method === 'string' && m.id !== undefined && m.id !== null;
@@ -218,8 +217,10 @@ export function createLegacyHandler(options: LegacyOptions) {
           }
         };
         unsubscribe = bus.subscribe((event) => {
-          const params = event.kind === 'resource_updated' ? { ...event.params, uri: event.uri } : event.params;
-          write(`event: message\ndata: ${JSON.stringify({ jsonrpc: '2.0', method: EVENT_METHOD[event.kind], ...(params && { params }) })}\n\n`);
+          // resources/updated goes only to sessions that subscribed to the resource, and the kit
+          // does not offer resources/subscribe to 2025-era clients: none are sent here.
+          if (event.kind === 'resource_updated') return;
+          write(`event: message\ndata: ${JSON.stringify({ jsonrpc: '2.0', method: EVENT_METHOD[event.kind], ...(event.params && { params: event.params }) })}\n\n`);
         });
         if (options.keepAliveMs > 0) keepAlive = setInterval(() => write(': keep-alive\n\n'), options.keepAliveMs);
         // Flush headers at once so clients see the stream open.
