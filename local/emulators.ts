@@ -104,7 +104,7 @@ export async function startEmulators(env: Env): Promise<RunningEmulators> {
   return {
     env: out,
     async prepare(config) {
-      if (config.dynamoEndpoint) await ensureTable(createDynamoClient(config), config.tableName);
+      if (config.dynamoEndpoint) await ensureTable(await createDynamoClient(config), config.tableName);
     },
     describe: () => notes.join('; '),
     async stop() {

@@ -9,7 +9,7 @@ import { ToolCache } from './cache/tool-cache.ts';
 import { createRedisEventBus } from './events/redis-bus.ts';
 import { createApp } from './http/app.ts';
 import { createRateLimiter } from './http/rate-limit.ts';
-import { createLogger, type KitLogger } from './log.ts';
+import { createAccessLog, createLogger, type KitLogger } from './log.ts';
 import { createRedis } from './redis.ts';
 import { createServerFactory } from './server/build.ts';
 import type { ServerDefinition } from './server/define.ts';
@@ -26,7 +26,7 @@ export interface KitOptions {
 
 export function createKit(definition: ServerDefinition, config: Readonly<KitConfig>, options: KitOptions = {}) {
   const log = options.log ?? createLogger(config, definition.name);
-  const table = new Table(options.dynamo ?? createDynamoClient(config), config.tableName);
+  const table = new Table(async () => options.dynamo ?? createDynamoClient(config), config.tableName);
   let requestStateKey = config.requestStateKey;
   if (!requestStateKey) {
     log.warn('MCP_REQUEST_STATE_KEY is not set: using a random per-process key, so MRTR retries must return to this process');
@@ -43,12 +43,13 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
     requestStateTtlSeconds: config.requestStateTtlSeconds,
     cache: new ToolCache(definition.name, redis, log),
     bus,
-    artifacts: new ArtifactStore(createS3Client(config), config.bucketName, { defaultTtlSeconds: config.artifactTtlSeconds }),
+    artifacts: new ArtifactStore(() => createS3Client(config), config.bucketName, { defaultTtlSeconds: config.artifactTtlSeconds }),
     offloadBytes: config.offloadBytes,
   });
   const rateLimiter = config.rateLimit.enabled && redis ? createRateLimiter(redis, definition.name, { ...config.rateLimit, timeoutMs: config.redisTimeoutMs }, log) : undefined;
   const sessions = new SessionStore(table, config.sessionTtlSeconds, config.sessionCacheMs);
-  const { app, notify, close } = createApp({ config, factory, sessions, bus, log, rateLimiter });
+  const accessLog = createAccessLog(config, definition.name);
+  const { app, notify, close } = createApp({ config, factory, sessions, bus, log, accessLog, rateLimiter });
   return {
     app,
     notify,

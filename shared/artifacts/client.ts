@@ -1,6 +1,6 @@
 // The S3 client the artifact store uses: timeouts on every call so an unreachable S3 fails the
 // tool quickly instead of hanging it, and emulator-friendly settings when an endpoint is overridden.
-import { S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { KitConfig } from '../config.ts';
 
 export interface S3ClientOptions {
@@ -13,7 +13,9 @@ export interface S3ClientOptions {
   idleTimeoutMs?: number;
 }
 
-export function createS3Client(config: Pick<KitConfig, 'region' | 's3Endpoint'>, options: S3ClientOptions = {}): S3Client {
+/** Loads the S3 SDK on first call, so servers that never store an artifact never import it. */
+export async function createS3Client(config: Pick<KitConfig, 'region' | 's3Endpoint'>, options: S3ClientOptions = {}): Promise<S3Client> {
+  const { S3Client } = await import('@aws-sdk/client-s3');
   return new S3Client({
     region: config.region,
     ...(config.s3Endpoint && {

@@ -1,9 +1,7 @@
 // Artifacts in S3: a tool stores a file or a large result and gets a `resource_link` back; only the
 // same owner can read it (MCP resource contents) or presign a short-lived download URL. Choosing the
 // owner for a call, serving resources/read and offloading oversized results belong to the caller.
-import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { ResourceLink } from '@modelcontextprotocol/server';
 import {
   artifactUri,
@@ -50,11 +48,21 @@ const CONTENT_TYPE = /^[\w!#$&^.+-]+\/[\w!#$&^.+-]+(\s*;[^\u0000-\u001f\u007f]*)
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
+// The AWS SDK modules load on first use: cold starts of servers that store nothing skip them.
+let s3Sdk: Promise<typeof import('@aws-sdk/client-s3')> | undefined;
+let storage: Promise<typeof import('@aws-sdk/lib-storage')> | undefined;
+let presigner: Promise<typeof import('@aws-sdk/s3-request-presigner')> | undefined;
+const loadS3 = () => (s3Sdk ??= import('@aws-sdk/client-s3'));
+const loadStorage = () => (storage ??= import('@aws-sdk/lib-storage'));
+const loadPresigner = () => (presigner ??= import('@aws-sdk/s3-request-presigner'));
+
 export class ArtifactStore {
   private readonly defaultTtlSeconds: number;
   private readonly keyPrefix: string;
+  private client?: Promise<S3Client>;
 
-  constructor(private readonly s3: S3Client, private readonly bucket: string, options: ArtifactStoreOptions) {
+  /** `connect` is called once, on the first operation. */
+  constructor(private readonly connect: () => Promise<S3Client>, private readonly bucket: string, options: ArtifactStoreOptions) {
     this.defaultTtlSeconds = options.defaultTtlSeconds;
     this.keyPrefix = options.keyPrefix ?? 'artifacts/';
   }
@@ -81,8 +89,9 @@ export class ArtifactStore {
     const abort = new AbortController();
     const onAbort = () => abort.abort(opts.signal?.reason);
     opts.signal?.addEventListener('abort', onAbort, { once: true });
+    const [{ Upload }, client] = await Promise.all([loadStorage(), this.s3()]);
     const upload = new Upload({
-      client: this.s3,
+      client,
       params: {
         Bucket: this.bucket,
         Key: objectKey(this.keyPrefix, address),
@@ -118,7 +127,8 @@ export class ArtifactStore {
   async read(uri: string, reader: ArtifactReader): Promise<ArtifactContents> {
     const key = this.keyFor(uri, reader);
     return this.guard(uri, async () => {
-      const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      const [{ GetObjectCommand }, client] = await Promise.all([loadS3(), this.s3()]);
+      const out = await client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
       if (liveUntil(out.Metadata) === undefined) {
         await out.Body?.transformToWebStream().cancel();
         throw new ArtifactNotFoundError(uri);
@@ -140,12 +150,17 @@ export class ArtifactStore {
     }
     const key = this.keyFor(uri, reader);
     return this.guard(uri, async () => {
-      const head = await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      const [{ GetObjectCommand, HeadObjectCommand }, { getSignedUrl }, client] = await Promise.all([loadS3(), loadPresigner(), this.s3()]);
+      const head = await client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
       const expiresAt = liveUntil(head.Metadata);
       if (expiresAt === undefined) throw new ArtifactNotFoundError(uri);
       const expiresIn = Math.min(expiresInSeconds, expiresAt - nowSeconds());
-      return getSignedUrl(this.s3, new GetObjectCommand({ Bucket: this.bucket, Key: key }), { expiresIn });
+      return getSignedUrl(client, new GetObjectCommand({ Bucket: this.bucket, Key: key }), { expiresIn });
     });
+  }
+
+  private s3(): Promise<S3Client> {
+    return (this.client ??= this.connect());
   }
 
   private keyFor(uri: string, reader: ArtifactReader): string {

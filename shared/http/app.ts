@@ -9,7 +9,7 @@ import {
   type ServerEventBus,
 } from '@modelcontextprotocol/server';
 import type { KitConfig } from '../config.ts';
-import type { KitLogger } from '../log.ts';
+import type { AccessLog, KitLogger } from '../log.ts';
 import { ANONYMOUS, type Principal } from '../principal.ts';
 import type { ServerFactory } from '../server/build.ts';
 import type { RequestScope } from '../server/context.ts';
@@ -27,11 +27,25 @@ export interface AppOptions {
   sessions: SessionStore;
   bus: ServerEventBus;
   log: KitLogger;
+  accessLog: AccessLog;
   /** Absent when rate limiting is off. */
   rateLimiter?: RateLimiter;
 }
 
 type Note = LegacyRequest['note'];
+
+const MODERN_VERSIONS = new Set(['2026-07-28']);
+
+/**
+ * The SDK's era classification, with a shortcut for the common modern request: a single message
+ * with a method under a 2026-07-28 `MCP-Protocol-Version` header is never legacy (the SDK sends
+ * even envelope-less ones to its modern path to be refused there), so it skips a second pass.
+ */
+export function isLegacy(request: Request, body: unknown): Promise<boolean> | boolean {
+  const version = request.headers.get('mcp-protocol-version');
+  if (version !== null && MODERN_VERSIONS.has(version) && !Array.isArray(body) && typeof (body as { method?: unknown }).method === 'string') return false;
+  return isLegacyRequest(request, body);
+}
 
 function hostnames(entries: string[]): string[] {
   return entries.map((e) => {
@@ -68,7 +82,7 @@ export function createApp(options: AppOptions) {
         const tool = message.method === 'tools/call' ? String(message.params?.name) : undefined;
         await options.rateLimiter.check(scopeBase.principal.id, tool, Array.isArray(body) ? null : (message.id ?? null));
       }
-      if (await isLegacyRequest(request, body)) {
+      if (await isLegacy(request, body)) {
         note.era = 'legacy';
         return legacy.post({ request, body, scope: scopeBase, note });
       }
@@ -76,8 +90,9 @@ export function createApp(options: AppOptions) {
       const message = body as { method?: string; params?: { name?: unknown; _meta?: Record<string, unknown> } };
       note.method = message.method;
       if (message.method === 'tools/call') note.tool = String(message.params?.name);
-      const scope: RequestScope = { ...scopeBase, era: 'modern', forwardLogs: message.params?._meta?.[LOG_LEVEL_META_KEY] !== undefined };
-      const authInfo = { token: '', clientId: scope.principal.id, scopes: [...scope.principal.scopes], extra: { kit: scope } };
+      const { principal } = scopeBase;
+      const scope: RequestScope = { requestId: scopeBase.requestId, principal, era: 'modern', forwardLogs: message.params?._meta?.[LOG_LEVEL_META_KEY] !== undefined };
+      const authInfo = { token: '', clientId: principal.id, scopes: principal.scopes as string[], extra: { kit: scope } };
       return modern.fetch(request, { parsedBody: body, authInfo });
     }
     note.era = 'legacy';
@@ -110,7 +125,7 @@ export function createApp(options: AppOptions) {
         response = jsonRpcErrorResponse(500, INTERNAL_ERROR, `Internal error (request id ${requestId})`);
       }
     }
-    log.info('mcp request', {
+    options.accessLog({
       requestId,
       era: note.era,
       sessionId: note.sessionId,

@@ -7,6 +7,12 @@ const JSON_TYPE = /^application\/json\s*(;|$)/i;
 async function readLimited(request: Request, maxBytes: number): Promise<string> {
   const declared = request.headers.get('content-length');
   if (declared !== null && Number(declared) > maxBytes) throw tooLarge(maxBytes);
+  // With a declared length in bounds the framing already caps the body: read it in one go.
+  if (declared !== null) {
+    const text = await request.text();
+    if (text.length > maxBytes) throw tooLarge(maxBytes);
+    return text;
+  }
   if (!request.body) return '';
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];

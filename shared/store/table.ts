@@ -1,15 +1,13 @@
 // The one DynamoDB table (pk/sk, TTL on `expiresAt`) and the few item operations the stores use.
 // DynamoDB removes expired items late, so every read here treats `expiresAt <= now` as absent.
-import {
-  ConditionalCheckFailedException,
-  DeleteItemCommand,
-  DynamoDBClient,
-  GetItemCommand,
-  PutItemCommand,
-  UpdateItemCommand,
-  type AttributeValue,
-} from '@aws-sdk/client-dynamodb';
+// The AWS SDK is loaded on first use: a request that never touches the table (a stateless tool
+// call) does not pay for importing it at cold start.
+import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { KitConfig } from '../config.ts';
+
+type Sdk = typeof import('@aws-sdk/client-dynamodb');
+let sdk: Promise<Sdk> | undefined;
+const loadSdk = () => (sdk ??= import('@aws-sdk/client-dynamodb'));
 
 export type Item = Record<string, AttributeValue>;
 
@@ -18,7 +16,8 @@ export interface TableOptions {
   timeoutMs?: number;
 }
 
-export function createDynamoClient(config: Pick<KitConfig, 'region' | 'dynamoEndpoint'>): DynamoDBClient {
+export async function createDynamoClient(config: Pick<KitConfig, 'region' | 'dynamoEndpoint'>): Promise<DynamoDBClient> {
+  const { DynamoDBClient } = await loadSdk();
   return new DynamoDBClient({
     region: config.region,
     ...(config.dynamoEndpoint && {
@@ -32,10 +31,19 @@ export function createDynamoClient(config: Pick<KitConfig, 'region' | 'dynamoEnd
 
 export const nowSeconds = () => Math.floor(Date.now() / 1000);
 
+const conditionFailed = (err: unknown) => (err as { name?: string }).name === 'ConditionalCheckFailedException';
+
 export class Table {
   private readonly timeoutMs: number;
-  constructor(readonly client: DynamoDBClient, readonly name: string, options: TableOptions = {}) {
+  private ready?: Promise<{ sdk: Sdk; client: DynamoDBClient }>;
+
+  /** `connect` is called once, on the first operation. */
+  constructor(private readonly connect: () => Promise<DynamoDBClient>, readonly name: string, options: TableOptions = {}) {
     this.timeoutMs = options.timeoutMs ?? 3000;
+  }
+
+  private open() {
+    return (this.ready ??= Promise.all([loadSdk(), this.connect()]).then(([sdk, client]) => ({ sdk, client })));
   }
 
   private opts() {
@@ -44,8 +52,9 @@ export class Table {
 
   /** Reads an item; an item whose `expiresAt` has passed reads as absent. */
   async get(pk: string, sk: string, consistent = false): Promise<Item | undefined> {
-    const out = await this.client.send(
-      new GetItemCommand({ TableName: this.name, Key: { pk: { S: pk }, sk: { S: sk } }, ConsistentRead: consistent }),
+    const { sdk, client } = await this.open();
+    const out = await client.send(
+      new sdk.GetItemCommand({ TableName: this.name, Key: { pk: { S: pk }, sk: { S: sk } }, ConsistentRead: consistent }),
       this.opts(),
     );
     const item = out.Item;
@@ -59,9 +68,10 @@ export class Table {
    * whether that is a conflict or a lost race), throws on anything else.
    */
   async put(item: Item, condition?: string, values?: Item, names?: Record<string, string>): Promise<boolean> {
+    const { sdk, client } = await this.open();
     try {
-      await this.client.send(
-        new PutItemCommand({
+      await client.send(
+        new sdk.PutItemCommand({
           TableName: this.name,
           Item: item,
           ConditionExpression: condition,
@@ -72,15 +82,16 @@ export class Table {
       );
       return true;
     } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) return false;
+      if (conditionFailed(err)) return false;
       throw err;
     }
   }
 
   async update(pk: string, sk: string, update: string, condition: string, values: Item, names?: Record<string, string>): Promise<boolean> {
+    const { sdk, client } = await this.open();
     try {
-      await this.client.send(
-        new UpdateItemCommand({
+      await client.send(
+        new sdk.UpdateItemCommand({
           TableName: this.name,
           Key: { pk: { S: pk }, sk: { S: sk } },
           UpdateExpression: update,
@@ -92,16 +103,17 @@ export class Table {
       );
       return true;
     } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) return false;
+      if (conditionFailed(err)) return false;
       throw err;
     }
   }
 
   /** Deletes an item that exists and has not expired; false when there was nothing live to delete. */
   async delete(pk: string, sk: string): Promise<boolean> {
+    const { sdk, client } = await this.open();
     try {
-      await this.client.send(
-        new DeleteItemCommand({
+      await client.send(
+        new sdk.DeleteItemCommand({
           TableName: this.name,
           Key: { pk: { S: pk }, sk: { S: sk } },
           ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(expiresAt) OR expiresAt > :now)',
@@ -111,7 +123,7 @@ export class Table {
       );
       return true;
     } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) return false;
+      if (conditionFailed(err)) return false;
       throw err;
     }
   }

@@ -53,9 +53,9 @@ describe('ArtifactStore on s3rver', () => {
   before(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'mcp-kit-artifacts-'));
     emulator = await startS3Emulator({ dataDir, bucket });
-    s3 = createS3Client({ region: 'us-east-1', s3Endpoint: emulator.endpoint });
+    s3 = await createS3Client({ region: 'us-east-1', s3Endpoint: emulator.endpoint });
     s3.middlewareStack.add((next, context) => (args) => (sent.push(context.commandName!), next(args)), { step: 'initialize' });
-    store = new ArtifactStore(s3, bucket, { defaultTtlSeconds: 3600 });
+    store = new ArtifactStore(async () => s3, bucket, { defaultTtlSeconds: 3600 });
   });
 
   after(async () => {
@@ -263,8 +263,8 @@ describe('ArtifactStore when S3 is unreachable', () => {
     await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
     const { port } = probe.address() as { port: number };
     await new Promise((r) => probe.close(r));
-    const s3 = createS3Client({ region: 'us-east-1', s3Endpoint: `http://127.0.0.1:${port}` });
-    const store = new ArtifactStore(s3, bucket, { defaultTtlSeconds: 60 });
+    const s3 = await createS3Client({ region: 'us-east-1', s3Endpoint: `http://127.0.0.1:${port}` });
+    const store = new ArtifactStore(async () => s3, bucket, { defaultTtlSeconds: 60 });
     await storageFailure(store.put(owner, 'a.txt', 'x'), 3000);
     await storageFailure(store.put(owner, 'big.bin', streamOf(randomBytes(6 * MiB)).stream), 3000);
     assert.match(await storageFailure(store.read(uri, alice), 3000), /ECONNREFUSED/);
@@ -277,8 +277,8 @@ describe('ArtifactStore when S3 is unreachable', () => {
     const silent: Server = createServer((s) => void sockets.add(s));
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
     const { port } = silent.address() as { port: number };
-    const s3 = createS3Client({ region: 'us-east-1', s3Endpoint: `http://127.0.0.1:${port}` }, { idleTimeoutMs: 300 });
-    const store = new ArtifactStore(s3, bucket, { defaultTtlSeconds: 60 });
+    const s3 = await createS3Client({ region: 'us-east-1', s3Endpoint: `http://127.0.0.1:${port}` }, { idleTimeoutMs: 300 });
+    const store = new ArtifactStore(async () => s3, bucket, { defaultTtlSeconds: 60 });
     try {
       await storageFailure(store.put(owner, 'a.txt', 'x'), 3000);
       assert.match(await storageFailure(store.read(uri, alice), 3000), /timed out after 300 ms of inactivity/);

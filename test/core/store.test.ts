@@ -13,7 +13,7 @@ describe('stores', () => {
 
   before(async () => {
     dynamo = await startTestDynamo();
-    table = new Table(createDynamoClient({ region: 'us-east-1', dynamoEndpoint: dynamo.endpoint }), 'mcp-kit');
+    table = new Table(() => createDynamoClient({ region: 'us-east-1', dynamoEndpoint: dynamo.endpoint }), 'mcp-kit');
   });
   after(() => dynamo.stop());
 

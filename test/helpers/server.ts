@@ -18,7 +18,7 @@ export const QUIET = { LOG_LEVEL: 'ERROR' };
 /** An in-memory dynalite with the kit table, for one test file. */
 export async function startTestDynamo(tableName = 'mcp-kit') {
   const dynamo = await startDynamo();
-  await ensureTable(createDynamoClient({ region: 'us-east-1', dynamoEndpoint: dynamo.endpoint }), tableName);
+  await ensureTable(await createDynamoClient({ region: 'us-east-1', dynamoEndpoint: dynamo.endpoint }), tableName);
   return dynamo;
 }
 

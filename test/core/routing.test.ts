@@ -1,0 +1,41 @@
+// The kit's era-routing shortcut must agree with the SDK's own classification on every shape of
+// request; this pins it, so an SDK upgrade that changes the rules fails here first.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { isLegacyRequest } from '@modelcontextprotocol/server';
+import { isLegacy } from '../../shared/http/app.ts';
+
+const META = {
+  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+  'io.modelcontextprotocol/clientCapabilities': {},
+  'io.modelcontextprotocol/clientInfo': { name: 't', version: '1' },
+};
+
+const bodies: [string, unknown][] = [
+  ['modern request', { jsonrpc: '2.0', id: 1, method: 'tools/list', params: { _meta: META } }],
+  ['request without envelope', { jsonrpc: '2.0', id: 1, method: 'tools/list' }],
+  ['initialize', { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'c', version: '1' } } }],
+  ['notification', { jsonrpc: '2.0', method: 'notifications/initialized' }],
+  ['modern notification', { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 1, _meta: META } }],
+  ['response', { jsonrpc: '2.0', id: 'x', result: {} }],
+  ['batch', [{ jsonrpc: '2.0', id: 1, method: 'ping' }]],
+  ['envelope naming an unknown revision', { jsonrpc: '2.0', id: 1, method: 'ping', params: { _meta: { ...META, 'io.modelcontextprotocol/protocolVersion': '2099-01-01' } } }],
+];
+const headers: [string, Record<string, string>][] = [
+  ['no version header', {}],
+  ['2026-07-28 header', { 'mcp-protocol-version': '2026-07-28' }],
+  ['2025-06-18 header', { 'mcp-protocol-version': '2025-06-18' }],
+  ['session header', { 'mcp-session-id': 'abc', 'mcp-protocol-version': '2025-11-25' }],
+];
+
+describe('era routing shortcut', () => {
+  for (const [bodyName, body] of bodies) {
+    for (const [headerName, extra] of headers) {
+      it(`${bodyName}, ${headerName}: same verdict as the SDK`, async () => {
+        const request = () =>
+          new Request('http://127.0.0.1/mcp', { method: 'POST', headers: { 'content-type': 'application/json', ...extra }, body: JSON.stringify(body) });
+        assert.equal(await isLegacy(request(), body), await isLegacyRequest(request(), body));
+      });
+    }
+  }
+});
