@@ -1,0 +1,40 @@
+// Cold-start probe: a fresh process per sample. Times a Lambda bundle from just before its import
+// to the end of its first complete `tools/call`, as a cold invocation would pay it.
+// argv: a bundle path; or `--externals` and package names, to time importing only those packages
+// (the ones a bundle leaves external and imports at load), which tells how much of a bundle's
+// import is theirs.
+import { pathToFileURL } from 'node:url';
+import { installLambdaRuntime, invoke } from '../../local/lambda-runtime.ts';
+import { assertEcho, modernCall } from '../request.ts';
+import { restEventFor } from './event.ts';
+import type { ProbeMessage } from './protocol.ts';
+
+const args = process.argv.slice(2);
+const send = (message: ProbeMessage) => new Promise<void>((done) => process.send!(message, () => done()));
+
+async function coldStart(bundle: string): Promise<ProbeMessage> {
+  // The runtime's own set-up is not the bundle's cost: done before the clock starts.
+  installLambdaRuntime();
+  const event = restEventFor(modernCall(1));
+  const started = performance.now();
+  const { handler } = await import(pathToFileURL(bundle).href);
+  const imported = performance.now();
+  const result = await invoke(handler, event);
+  const finished = performance.now();
+  assertEcho(bundle, result.statusCode, result.body);
+  return { kind: 'cold', importMs: imported - started, totalMs: finished - started };
+}
+
+async function importOnly(packages: string[]): Promise<ProbeMessage> {
+  const started = performance.now();
+  for (const name of packages) await import(name);
+  return { kind: 'externals', ms: performance.now() - started };
+}
+
+try {
+  await send(args[0] === '--externals' ? await importOnly(args.slice(1)) : await coldStart(args[0]!));
+} catch (err) {
+  await send({ kind: 'failed', error: String((err as Error).stack ?? err) });
+}
+// Exit at once: a bundle may leave timers or sockets that would keep the process alive.
+process.exit(0);

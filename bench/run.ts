@@ -1,0 +1,30 @@
+// `npm run bench`: runs the full plan, prints the tables and targets, and rewrites
+// docs/benchmarks.md (with the hand-written analysis in bench/findings.md). With `--quick` it
+// runs a few iterations and writes nothing.
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ROOT } from './build.ts';
+import { formatConsole, formatMarkdown } from './report.ts';
+import { FULL, QUICK, runBench } from './runner.ts';
+
+const REPRODUCE = [
+  '```sh',
+  'npm run bench              # full run, about a minute; rewrites this file',
+  'npm run bench -- --quick   # a few iterations, prints only (what test/bench.test.ts runs)',
+  '```',
+  '',
+  'Bundles and probe scripts are built into `.local/bench/` (git-ignored). The compared handlers: ' +
+    '`functions/echo/handler.ts` (the kit), `bench/baselines/sdk-minimal.ts`, `bench/baselines/raw-hono.ts`. ' +
+    'Rows, ratios and targets are declared in `bench/suites/*.ts` and `bench/runner.ts`. ' +
+    'Absolute times depend on the machine; compare ratios, and rerun on a quiet machine before trusting a small difference.',
+].join('\n');
+
+const quick = process.argv.includes('--quick');
+const report = await runBench(quick ? QUICK : FULL, (line) => console.error(`bench: ${line}…`));
+console.log(`\n${formatConsole(report)}\n`);
+if (!quick) {
+  const file = join(ROOT, 'docs/benchmarks.md');
+  const findings = await readFile(join(ROOT, 'bench/findings.md'), 'utf8');
+  await writeFile(file, formatMarkdown(report, REPRODUCE, findings));
+  console.log(`written to ${file}`);
+}

@@ -1,0 +1,86 @@
+// Cold start: a fresh `node` process per sample and bundle, timed from just before the bundle's
+// import to its first complete `tools/call` answer, bundles interleaved sample by sample. Also
+// times, the same way, importing only the packages a bundle leaves external, and reports bundle
+// size: the two things besides its own code that a Lambda cold start scales with.
+import type { Budget } from '../budget.ts';
+import type { Built, TargetName } from '../build.ts';
+import { lambdaEnv, startProbe } from '../child.ts';
+import type { ProbeMessage } from '../probes/protocol.ts';
+import type { Section } from '../report.ts';
+import { summarize } from '../stats.ts';
+
+export const COLD_TARGETS: TargetName[] = ['kit', 'sdk', 'hono'];
+
+export interface ColdPlan {
+  samples: number;
+}
+
+const SAMPLE_TIMEOUT_MS = 30_000;
+
+async function probe<K extends ProbeMessage['kind']>(built: Built, args: string[], kind: K) {
+  const p = startProbe(built.probes.cold, args, lambdaEnv());
+  try {
+    const reply = await p.next(SAMPLE_TIMEOUT_MS);
+    if (reply.kind !== kind) throw new Error(`cold probe ${args.join(' ')} answered ${reply.kind}`);
+    return reply as Extract<ProbeMessage, { kind: K }>;
+  } finally {
+    p.stop();
+  }
+}
+
+export async function measureCold(built: Built, plan: ColdPlan, budget: Budget, targets = COLD_TARGETS): Promise<Section> {
+  const bundles = targets.map((t) => built.bundles[t]);
+  // One unrecorded start each, so the first recorded sample does not also pay for reading the
+  // bundle and its dependencies from disk into the page cache.
+  for (const b of bundles) await probe(built, [b.file], 'cold');
+  const totals = targets.map((): number[] => []);
+  const imports = targets.map((): number[] => []);
+  const externals = targets.map((): number[] => []);
+  let samples = 0;
+  for (; samples < plan.samples && (samples === 0 || !budget.spent()); samples++) {
+    for (const [i, b] of bundles.entries()) {
+      const reply = await probe(built, [b.file], 'cold');
+      totals[i]!.push(reply.totalMs);
+      imports[i]!.push(reply.importMs);
+      externals[i]!.push(b.initExternals.length ? (await probe(built, ['--externals', ...b.initExternals], 'externals')).ms : 0);
+    }
+  }
+  const loaded = bundles.filter((b) => b.initExternals.length).map((b) => `${b.label}: ${b.initExternals.map((e) => `\`${e}\``).join(', ')}`);
+  return {
+    id: 'cold',
+    title: 'Cold start: import plus first call, fresh process',
+    method:
+      'A fresh `node` process per sample (the runner\'s own binary, no flags, no loader, a Lambda-like environment ' +
+      'whose AWS endpoints point at a closed loopback port). ' +
+      'The clock starts just before `await import(bundle)` and stops when the first `tools/call` answer is complete; ' +
+      '"import" is the part until the module has evaluated. Process start-up before the import is not counted. ' +
+      '`@aws-sdk/*` is external, as on Lambda, so those packages load from node_modules when the bundle is imported; ' +
+      '"externals" times importing only them in another fresh process ' +
+      `(${loaded.length ? loaded.join('; ') : 'no bundle imports any at load'}). ` +
+      'Size is the minified bundle (esbuild: ESM, platform node, target node22).',
+    iterations: `${samples} samples per bundle, interleaved, after one unrecorded start each`,
+    columns: [
+      { key: 'median', header: 'median', unit: 'ms' },
+      { key: 'import', header: 'import', unit: 'ms' },
+      { key: 'externals', header: 'externals', unit: 'ms' },
+      { key: 'min', header: 'min', unit: 'ms' },
+      { key: 'max', header: 'max', unit: 'ms' },
+      { key: 'bytes', header: 'bundle', unit: 'bytes' },
+    ],
+    rows: bundles.map((b, i) => {
+      const total = summarize(totals[i]!);
+      return {
+        id: b.name,
+        label: b.label,
+        values: {
+          median: total.median,
+          import: summarize(imports[i]!).median,
+          externals: summarize(externals[i]!).median,
+          min: total.min,
+          max: total.max,
+          bytes: b.bytes,
+        },
+      };
+    }),
+  };
+}
