@@ -9,7 +9,30 @@ export class ConfigError extends Error {
   }
 }
 
-export type AuthMode = 'none';
+/** How callers authenticate: `none`, or one or both of `apikey` and `oauth`. */
+export type AuthMethod = 'apikey' | 'oauth';
+
+export interface AuthConfig {
+  /** Accepted methods; empty means no authentication (`MCP_AUTH_MODE=none`). `MCP_AUTH_MODE`, e.g. `oauth,apikey`. */
+  methods: readonly AuthMethod[];
+  /** OAuth 2.1 resource server settings, present when `oauth` is a method. */
+  oauth?: {
+    /** Authorization server issuer; tokens must carry exactly this `iss`. `MCP_OAUTH_ISSUER`. */
+    issuer: string;
+    /** JWKS endpoint. `MCP_OAUTH_JWKS_URL`, default `<issuer>/.well-known/jwks.json`. */
+    jwksUrl: string;
+    /** Accepted `aud` values (RFC 8707: this resource's URL). `MCP_OAUTH_AUDIENCE` (comma list), default `MCP_PUBLIC_URL`. */
+    audience: readonly string[];
+    /** Signature algorithms accepted. `MCP_OAUTH_ALGORITHMS`, default `RS256,ES256`. */
+    algorithms: readonly string[];
+    /** Scopes advertised in protected resource metadata. `MCP_OAUTH_SCOPES`. */
+    scopesSupported: readonly string[];
+    /** Clock skew tolerated on `exp`/`nbf`/`iat`. `MCP_OAUTH_CLOCK_SKEW_SECONDS`, default 30. */
+    clockSkewSeconds: number;
+  };
+  /** How long a looked-up API key (or its absence) is trusted: the revocation bound. `MCP_APIKEY_CACHE_SECONDS`, default 30 (max 60). */
+  apiKeyCacheSeconds: number;
+}
 
 export interface KitConfig {
   /** Path the MCP endpoint is served on. `MCP_PATH`, default `/mcp`. */
@@ -28,8 +51,15 @@ export interface KitConfig {
   redis?: { url: string; token: string };
   /** Stage name, used in logs and to pick deployed defaults. `MCP_STAGE`, default `local`. */
   stage: string;
-  /** How callers are authenticated. `MCP_AUTH_MODE`, default `none`. */
-  authMode: AuthMode;
+  /**
+   * Public URL of the MCP endpoint, as clients reach it (CloudFront or custom domain). Names the
+   * resource in OAuth metadata and is the default token audience. `MCP_PUBLIC_URL`.
+   */
+  publicUrl?: string;
+  /** Authentication. `MCP_AUTH_MODE` (`none` | `apikey` | `oauth` | `oauth,apikey`), default `none`. */
+  auth: AuthConfig;
+  /** Longest a tool handler may run before the call ends with an error result. `MCP_TOOL_TIMEOUT_MS`, default 60000. */
+  toolTimeoutMs: number;
   /**
    * HMAC key for MRTR `requestState`, shared by every instance so a retry can land anywhere.
    * `MCP_REQUEST_STATE_KEY` (at least 32 bytes). When unset a random per-process key is used and
@@ -84,7 +114,49 @@ export interface KitConfig {
 type Env = Record<string, string | undefined>;
 
 const LOG_LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT'] as const;
-const AUTH_MODES = ['none'] as const;
+const LOOPBACK_HOSTS = ['127.0.0.1', 'localhost', '::1', '[::1]'];
+
+function authConfig(env: Env, publicUrl: string | undefined): AuthConfig {
+  const raw = (str(env, 'MCP_AUTH_MODE') ?? 'none').toLowerCase();
+  const parts = raw.split(',').map((p) => p.trim()).filter(Boolean);
+  const methods = parts.filter((p): p is AuthMethod => p === 'apikey' || p === 'oauth');
+  if (raw !== 'none' && (methods.length === 0 || methods.length !== parts.length)) {
+    throw new ConfigError('MCP_AUTH_MODE', `expected none, apikey, oauth or oauth,apikey; got "${raw}"`);
+  }
+  if (methods.length === 0) {
+    // Unauthenticated serving is for a developer's own machine, or an explicit decision.
+    const local = !env.AWS_LAMBDA_FUNCTION_NAME && LOOPBACK_HOSTS.includes(str(env, 'HOST') ?? '127.0.0.1');
+    if (!local && !bool(env, 'MCP_ALLOW_UNAUTHENTICATED', false)) {
+      throw new ConfigError(
+        'MCP_AUTH_MODE',
+        'is none, which is allowed only when serving on a loopback address. Set MCP_AUTH_MODE=oauth (with MCP_OAUTH_ISSUER and MCP_PUBLIC_URL) or MCP_AUTH_MODE=apikey, or opt in to an open endpoint with MCP_ALLOW_UNAUTHENTICATED=true',
+      );
+    }
+  }
+  let oauth: AuthConfig['oauth'];
+  if (methods.includes('oauth')) {
+    const issuer = url(env, 'MCP_OAUTH_ISSUER');
+    if (!issuer) throw new ConfigError('MCP_OAUTH_ISSUER', 'is required when MCP_AUTH_MODE includes oauth: the authorization server\'s issuer URL');
+    const audience = list(env, 'MCP_OAUTH_AUDIENCE');
+    if (audience.length === 0 && !publicUrl) {
+      throw new ConfigError('MCP_OAUTH_AUDIENCE', 'or MCP_PUBLIC_URL is required when MCP_AUTH_MODE includes oauth: tokens must be issued for this resource');
+    }
+    oauth = Object.freeze({
+      issuer,
+      jwksUrl: url(env, 'MCP_OAUTH_JWKS_URL') ?? `${issuer.replace(/\/$/, '')}/.well-known/jwks.json`,
+      audience: Object.freeze(audience.length ? audience : [publicUrl!]),
+      algorithms: Object.freeze(list(env, 'MCP_OAUTH_ALGORITHMS').length ? list(env, 'MCP_OAUTH_ALGORITHMS') : ['RS256', 'ES256']),
+      scopesSupported: Object.freeze(list(env, 'MCP_OAUTH_SCOPES')),
+      clockSkewSeconds: int(env, 'MCP_OAUTH_CLOCK_SKEW_SECONDS', 30),
+    });
+    if (oauth.algorithms.some((a) => a.toLowerCase() === 'none' || a.startsWith('HS'))) {
+      throw new ConfigError('MCP_OAUTH_ALGORITHMS', 'only asymmetric algorithms (RS*, PS*, ES*, EdDSA) are accepted');
+    }
+  }
+  const apiKeyCacheSeconds = int(env, 'MCP_APIKEY_CACHE_SECONDS', 30);
+  if (apiKeyCacheSeconds > 60) throw new ConfigError('MCP_APIKEY_CACHE_SECONDS', 'must be at most 60: it bounds how long a revoked key keeps working');
+  return Object.freeze({ methods: Object.freeze(methods), oauth, apiKeyCacheSeconds });
+}
 
 function str(env: Env, name: string): string | undefined {
   const v = env[name]?.trim();
@@ -155,6 +227,7 @@ export function loadConfig(env: Env = process.env): Readonly<KitConfig> {
   }
   const toolRequests = str(env, 'MCP_RATE_LIMIT_TOOL_REQUESTS') === undefined ? undefined : int(env, 'MCP_RATE_LIMIT_TOOL_REQUESTS', 0, 1);
 
+  const publicUrl = url(env, 'MCP_PUBLIC_URL');
   const shared = url(env, 'AWS_ENDPOINT_URL');
   return Object.freeze({
     path,
@@ -165,7 +238,9 @@ export function loadConfig(env: Env = process.env): Readonly<KitConfig> {
     s3Endpoint: url(env, 'AWS_ENDPOINT_URL_S3') ?? shared,
     redis,
     stage,
-    authMode: oneOf(env, 'MCP_AUTH_MODE', AUTH_MODES, 'none'),
+    publicUrl,
+    auth: authConfig(env, publicUrl),
+    toolTimeoutMs: int(env, 'MCP_TOOL_TIMEOUT_MS', 60_000, 100),
     requestStateKey,
     requestStateTtlSeconds: int(env, 'MCP_REQUEST_STATE_TTL_SECONDS', 600, 1),
     sessionTtlSeconds: int(env, 'MCP_SESSION_TTL_SECONDS', 86_400, 60),

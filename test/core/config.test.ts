@@ -9,7 +9,8 @@ describe('configuration', () => {
     assert.equal(c.path, '/mcp');
     assert.equal(c.tableName, 'mcp-kit');
     assert.equal(c.region, 'us-east-1');
-    assert.equal(c.authMode, 'none');
+    assert.deepEqual(c.auth.methods, []);
+    assert.equal(c.toolTimeoutMs, 60_000);
     assert.equal(c.sessionTtlSeconds, 86_400);
     assert.equal(c.sessionCacheMs, 2_000);
     assert.equal(c.maxBodyBytes, 1_048_576);
@@ -23,6 +24,14 @@ describe('configuration', () => {
     assert.equal(c.s3Endpoint, 'http://127.0.0.1:4566');
   });
 
+  it('allows an open endpoint off loopback only with an explicit opt-in', () => {
+    assert.deepEqual(loadConfig({ HOST: '0.0.0.0', MCP_ALLOW_UNAUTHENTICATED: 'true' }).auth.methods, []);
+    const oauth = loadConfig({ AWS_LAMBDA_FUNCTION_NAME: 'fn', MCP_AUTH_MODE: 'oauth,apikey', MCP_OAUTH_ISSUER: 'https://auth.example/', MCP_PUBLIC_URL: 'https://mcp.example/mcp' });
+    assert.deepEqual(oauth.auth.methods, ['oauth', 'apikey']);
+    assert.equal(oauth.auth.oauth?.jwksUrl, 'https://auth.example/.well-known/jwks.json');
+    assert.deepEqual(oauth.auth.oauth?.audience, ['https://mcp.example/mcp']);
+  });
+
   const invalid: [Record<string, string>, string, RegExp][] = [
     [{ MCP_SESSION_TTL_SECONDS: 'soon' }, 'MCP_SESSION_TTL_SECONDS', /whole number/],
     [{ MCP_SESSION_TTL_SECONDS: '5' }, 'MCP_SESSION_TTL_SECONDS', /at least 60/],
@@ -30,7 +39,13 @@ describe('configuration', () => {
     [{ AWS_ENDPOINT_URL_DYNAMODB: 'localhost:8000' }, 'AWS_ENDPOINT_URL_DYNAMODB', /http\(s\) URL/],
     [{ UPSTASH_REDIS_REST_URL: 'https://x.upstash.io' }, 'UPSTASH_REDIS_REST_TOKEN', /set both/],
     [{ MCP_REQUEST_STATE_KEY: 'short' }, 'MCP_REQUEST_STATE_KEY', /at least 32 bytes/],
-    [{ MCP_AUTH_MODE: 'maybe' }, 'MCP_AUTH_MODE', /one of none/],
+    [{ MCP_AUTH_MODE: 'maybe' }, 'MCP_AUTH_MODE', /expected none, apikey, oauth/],
+    [{ HOST: '0.0.0.0' }, 'MCP_AUTH_MODE', /allowed only when serving on a loopback address.*MCP_ALLOW_UNAUTHENTICATED=true/],
+    [{ AWS_LAMBDA_FUNCTION_NAME: 'fn' }, 'MCP_AUTH_MODE', /allowed only when serving on a loopback address/],
+    [{ MCP_AUTH_MODE: 'oauth' }, 'MCP_OAUTH_ISSUER', /is required/],
+    [{ MCP_AUTH_MODE: 'oauth', MCP_OAUTH_ISSUER: 'https://auth.example' }, 'MCP_OAUTH_AUDIENCE', /or MCP_PUBLIC_URL is required/],
+    [{ MCP_AUTH_MODE: 'oauth', MCP_OAUTH_ISSUER: 'https://auth.example', MCP_PUBLIC_URL: 'https://mcp.example/mcp', MCP_OAUTH_ALGORITHMS: 'HS256' }, 'MCP_OAUTH_ALGORITHMS', /asymmetric/],
+    [{ MCP_APIKEY_CACHE_SECONDS: '300' }, 'MCP_APIKEY_CACHE_SECONDS', /at most 60/],
     [{ LOG_LEVEL: 'LOUD' }, 'LOG_LEVEL', /one of DEBUG/],
   ];
   for (const [env, variable, problem] of invalid) {
