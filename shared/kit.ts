@@ -7,6 +7,8 @@ import { createS3Client } from './artifacts/client.ts';
 import { ArtifactStore } from './artifacts/store.ts';
 import { ToolCache } from './cache/tool-cache.ts';
 import { createRedisEventBus } from './events/redis-bus.ts';
+import { createAuthenticator } from './auth/authenticate.ts';
+import { createJwtVerifier } from './auth/jwt.ts';
 import { createApp } from './http/app.ts';
 import { createRateLimiter } from './http/rate-limit.ts';
 import { createAccessLog, createLogger, type KitLogger } from './log.ts';
@@ -45,11 +47,18 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
     bus,
     artifacts: new ArtifactStore(() => createS3Client(config), config.bucketName, { defaultTtlSeconds: config.artifactTtlSeconds }),
     offloadBytes: config.offloadBytes,
+    toolTimeoutMs: config.toolTimeoutMs,
   });
   const rateLimiter = config.rateLimit.enabled && redis ? createRateLimiter(redis, definition.name, { ...config.rateLimit, timeoutMs: config.redisTimeoutMs }, log) : undefined;
   const sessions = new SessionStore(table, config.sessionTtlSeconds, config.sessionCacheMs);
   const accessLog = createAccessLog(config, definition.name);
-  const { app, notify, close } = createApp({ config, factory, sessions, bus, log, accessLog, rateLimiter });
+  const authenticator = createAuthenticator({
+    auth: config.auth,
+    path: config.path,
+    publicUrl: config.publicUrl,
+    ...(config.auth.oauth && { verifyJwt: createJwtVerifier(config.auth.oauth) }),
+  });
+  const { app, notify, close } = createApp({ config, factory, sessions, bus, log, accessLog, rateLimiter, authenticator });
   return {
     app,
     notify,

@@ -11,6 +11,8 @@ import {
 import type { KitConfig } from '../config.ts';
 import type { AccessLog, KitLogger } from '../log.ts';
 import { ANONYMOUS, type Principal } from '../principal.ts';
+import { PRM_PATH, protectedResourceMetadata, type Authenticator } from '../auth/authenticate.ts';
+import type { AuthConfig } from '../config.ts';
 import type { ServerFactory } from '../server/build.ts';
 import type { RequestScope } from '../server/context.ts';
 import type { SessionStore } from '../store/sessions.ts';
@@ -22,7 +24,8 @@ import type { RateLimiter } from './rate-limit.ts';
 const LOG_LEVEL_META_KEY = 'io.modelcontextprotocol/logLevel';
 
 export interface AppOptions {
-  config: Pick<KitConfig, 'path' | 'maxBodyBytes' | 'allowedHosts' | 'allowedOrigins' | 'sseKeepAliveMs'>;
+  config: Pick<KitConfig, 'path' | 'maxBodyBytes' | 'allowedHosts' | 'allowedOrigins' | 'sseKeepAliveMs'> & { auth: AuthConfig };
+  authenticator: Authenticator;
   factory: ServerFactory;
   sessions: SessionStore;
   bus: ServerEventBus;
@@ -33,6 +36,31 @@ export interface AppOptions {
 }
 
 type Note = LegacyRequest['note'];
+
+/** On every response: nothing here is a page, may be framed, cached, sniffed or referred from. */
+const SECURITY_HEADERS: [string, string][] = [
+  ['x-content-type-options', 'nosniff'],
+  ['x-frame-options', 'DENY'],
+  ['content-security-policy', "default-src 'none'; frame-ancestors 'none'"],
+  ['referrer-policy', 'no-referrer'],
+  ['strict-transport-security', 'max-age=63072000'],
+  ['cache-control', 'no-store'],
+];
+
+function secure(response: Response): Response {
+  for (const [name, value] of SECURITY_HEADERS) response.headers.set(name, value);
+  return response;
+}
+
+type Message = { id?: string | number | null; method?: string; params?: { name?: unknown } };
+
+/** Names of the tools a POST body calls, for scope checks and rate limits. */
+function toolsCalled(body: unknown): string[] {
+  const messages = (Array.isArray(body) ? body : [body]) as Message[];
+  const tools: string[] = [];
+  for (const m of messages) if (m?.method === 'tools/call') tools.push(String(m.params?.name));
+  return tools;
+}
 
 const MODERN_VERSIONS = new Set(['2026-07-28']);
 
@@ -58,7 +86,8 @@ function hostnames(entries: string[]): string[] {
 }
 
 export function createApp(options: AppOptions) {
-  const { config, factory, log } = options;
+  const { config, factory, log, authenticator } = options;
+  const toolScopes = new Map(factory.definition.tools.filter((t) => t.scopes?.length).map((t) => [t.name, t.scopes!]));
   const allowedHosts = config.allowedHosts.length ? hostnames(config.allowedHosts) : undefined;
   const allowedOrigins = config.allowedOrigins.length ? hostnames(config.allowedOrigins) : undefined;
 
@@ -77,10 +106,13 @@ export function createApp(options: AppOptions) {
     if (method === 'POST') {
       const body = await readJsonBody(request, config.maxBodyBytes);
       if (!Array.isArray(body)) checkEnvelope(body);
+      const tools = toolsCalled(body);
+      for (const tool of tools) {
+        const scopes = toolScopes.get(tool);
+        if (scopes) authenticator.requireScopes(request, scopeBase.principal, scopes);
+      }
       if (options.rateLimiter) {
-        const message = body as { id?: string | number; method?: string; params?: { name?: unknown } };
-        const tool = message.method === 'tools/call' ? String(message.params?.name) : undefined;
-        await options.rateLimiter.check(scopeBase.principal.id, tool, Array.isArray(body) ? null : (message.id ?? null));
+        await options.rateLimiter.check(scopeBase.principal.id, tools[0], Array.isArray(body) ? null : ((body as Message).id ?? null));
       }
       if (await isLegacy(request, body)) {
         note.era = 'legacy';
@@ -103,20 +135,29 @@ export function createApp(options: AppOptions) {
 
   const app = new Hono();
 
-  app.get('/health', (c) => c.json({ status: 'ok', server: factory.definition.name, version: factory.definition.version }));
+  app.get('/health', (c) => secure(c.json({ status: 'ok', server: factory.definition.name, version: factory.definition.version })));
+
+  if (config.auth.oauth) {
+    // RFC 9728: at the root, and path-inserted for the MCP path.
+    const metadata = (c: Context) => secure(c.json(protectedResourceMetadata(authenticator, c.req.raw, config.auth, factory.definition.name)));
+    app.get(PRM_PATH, metadata);
+    app.get(`${PRM_PATH}${config.path}`, metadata);
+  }
 
   app.all(config.path, async (c) => {
     const started = performance.now();
     const request = c.req.raw;
     const requestId = request.headers.get('x-request-id')?.slice(0, 128) || crypto.randomUUID();
     const note: Note & { era?: string } = {};
-    const principal = ANONYMOUS;
+    let principal = ANONYMOUS;
     let response: Response;
     try {
-      response =
-        (allowedHosts && hostHeaderValidationResponse(request, allowedHosts)) ||
-        (allowedOrigins && originValidationResponse(request, allowedOrigins)) ||
-        (await serveMcp(c, { requestId, principal }, note));
+      const refused = (allowedHosts && hostHeaderValidationResponse(request, allowedHosts)) || (allowedOrigins && originValidationResponse(request, allowedOrigins));
+      if (refused) response = refused;
+      else {
+        principal = await authenticator.authenticate(request);
+        response = await serveMcp(c, { requestId, principal }, note);
+      }
     } catch (err) {
       if (err instanceof HttpProtocolError) {
         response = errorResponse(err);
@@ -136,7 +177,7 @@ export function createApp(options: AppOptions) {
       durationMs: Math.round((performance.now() - started) * 100) / 100,
     });
     response.headers.set('x-request-id', requestId);
-    return response;
+    return secure(response);
   });
 
   return { app, notify: modern.notify, close: () => modern.close() };

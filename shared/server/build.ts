@@ -35,6 +35,8 @@ export interface ServerFactoryOptions {
   artifacts: ArtifactStore;
   /** Tool results larger than this are offloaded to an artifact. */
   offloadBytes: number;
+  /** A tool call still running after this ends with an error result. */
+  toolTimeoutMs: number;
 }
 
 export interface ServerFactory {
@@ -55,8 +57,9 @@ function toCallToolResult(value: ToolReturn) {
  * Wraps a tool handler: kit context in; for cacheable tools a cache lookup first; results too
  * large for a response offloaded to an artifact.
  */
-function toolRunner(t: ToolDefinition, services: KitServices, cache: ToolCache, offloadBytes: number) {
+function toolRunner(t: ToolDefinition, services: KitServices, cache: ToolCache, offloadBytes: number, timeoutMs: number) {
   const policy = t.cache;
+  const timedOut = `${t.name} did not finish within ${timeoutMs} ms and was stopped; try a smaller request`;
   return async (args: unknown, ctx: ServerContext) => {
     const kit = createToolContext(services, ctx, t.name);
     const key = policy && cache.key(t.name, args, policy, kit.principal.id);
@@ -64,7 +67,21 @@ function toolRunner(t: ToolDefinition, services: KitServices, cache: ToolCache, 
       const hit = await cache.get(key);
       if (hit) return hit;
     }
-    const returned = toCallToolResult(await t.handler(args as never, kit));
+    // A hung handler must not hold the response open until Lambda's own timeout kills it.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<CallToolResult>((resolve) => {
+      timer = setTimeout(() => {
+        kit.expire(new Error(timedOut));
+        kit.log.warn('tool timed out', { timeoutMs });
+        resolve({ isError: true, content: [{ type: 'text', text: timedOut }] });
+      }, timeoutMs);
+    });
+    let returned;
+    try {
+      returned = toCallToolResult(await Promise.race([Promise.resolve(t.handler(args as never, kit)), deadline]));
+    } finally {
+      clearTimeout(timer);
+    }
     if (isInputRequiredResult(returned)) return returned;
     const result = await offloadLargeResult(returned, t.name, offloadBytes, kit);
     if (key && !result.isError) {
@@ -122,7 +139,7 @@ export function createServerFactory(definition: ServerDefinition, options: Serve
         ...(t.output && { outputSchema: t.output }),
         ...(t.annotations && { annotations: t.annotations }),
       };
-      const run = toolRunner(t, services, options.cache, options.offloadBytes);
+      const run = toolRunner(t, services, options.cache, options.offloadBytes, options.toolTimeoutMs);
       if (t.input) server.registerTool(t.name, { ...config, inputSchema: t.input }, run as never);
       else server.registerTool(t.name, config, ((ctx: ServerContext) => run({}, ctx)) as never);
     }

@@ -51,7 +51,7 @@ export interface ToolContext {
   };
   /** Reports progress when the client sent a progress token; a no-op otherwise. */
   progress(progress: number, total?: number, message?: string): Promise<void>;
-  /** Aborted when the client cancels or disconnects. */
+  /** Aborted when the client cancels or disconnects, or when the tool runs past MCP_TOOL_TIMEOUT_MS. */
   readonly signal: AbortSignal;
   /** Seals a payload into a signed MRTR `requestState` any instance can verify. */
   mintRequestState(payload: unknown): Promise<string>;
@@ -105,8 +105,24 @@ class KitToolContext implements ToolContext {
   get era() {
     return this.scope.era;
   }
+  private expiry?: AbortController;
+  private expiredReason?: Error;
+  private _signal?: AbortSignal;
+
+  /** Aborted when the client cancels or disconnects, or when the tool runs past its time limit. */
   get signal() {
-    return this.mcp.mcpReq.signal;
+    if (!this._signal) {
+      this.expiry = new AbortController();
+      if (this.expiredReason) this.expiry.abort(this.expiredReason);
+      this._signal = AbortSignal.any([this.mcp.mcpReq.signal, this.expiry.signal]);
+    }
+    return this._signal;
+  }
+
+  /** Ends the call's time: aborts `signal` for handlers that watch it. */
+  expire(reason: Error) {
+    this.expiredReason = reason;
+    this.expiry?.abort(reason);
   }
   get notify() {
     return this.services.notify;
@@ -172,6 +188,8 @@ class KitToolContext implements ToolContext {
   }
 }
 
-export function createToolContext(services: KitServices, mcp: ServerContext, target: string): ToolContext {
+export type ExpiringToolContext = ToolContext & { expire(reason: Error): void };
+
+export function createToolContext(services: KitServices, mcp: ServerContext, target: string): ExpiringToolContext {
   return new KitToolContext(services, requestScopeOf(mcp), mcp, target);
 }

@@ -33,6 +33,8 @@ export interface ToolDefinition<In extends z.ZodObject = z.ZodObject, Out extend
    * `readOnlyHint` and `idempotentHint`: a hit returns the stored result without running the tool.
    */
   readonly cache?: CachePolicy;
+  /** OAuth scopes (or API key scopes) a caller needs to call this tool; others get 403 insufficient_scope. */
+  readonly scopes?: readonly string[];
   readonly handler: (args: z.output<In>, ctx: ToolContext) => ToolReturn | Promise<ToolReturn>;
 }
 

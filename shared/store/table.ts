@@ -127,4 +127,28 @@ export class Table {
       throw err;
     }
   }
+
+  /**
+   * Every live item whose pk starts with `pkPrefix`, page by page, read consistently. A scan reads
+   * (and is billed for) the whole table whatever the filter keeps: for rare administrative
+   * listings, never for a request path.
+   */
+  async *scan(pkPrefix: string): AsyncGenerator<Item> {
+    const { sdk, client } = await this.open();
+    let startKey: Item | undefined;
+    do {
+      const page = await client.send(
+        new sdk.ScanCommand({
+          TableName: this.name,
+          FilterExpression: 'begins_with(pk, :prefix) AND (attribute_not_exists(expiresAt) OR expiresAt > :now)',
+          ExpressionAttributeValues: { ':prefix': { S: pkPrefix }, ':now': { N: String(nowSeconds()) } },
+          ExclusiveStartKey: startKey,
+          ConsistentRead: true,
+        }),
+        this.opts(),
+      );
+      yield* page.Items ?? [];
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+  }
 }

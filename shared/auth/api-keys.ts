@@ -1,0 +1,216 @@
+// API keys for machine callers: minted here, stored only as a SHA-256 hash (`APIKEY#<hex>` /
+// `META`) with principal, scopes and optional expiry, verified by hash lookup with a short
+// in-process cache whose lifetime (`cacheSeconds`, ≤ 60 by configuration) bounds how long a key
+// revoked through another instance keeps working here. Reading the key off a request (Bearer or
+// `x-api-key`) and answering 401/403 belong to the HTTP layer, not to this module.
+import { createHash, randomBytes } from 'node:crypto';
+import type { Principal } from '../principal.ts';
+import { nowSeconds, type Item, type Table } from '../store/table.ts';
+
+/** Every key starts with this, so a bearer token can be told from a JWT without parsing it. */
+export const API_KEY_PREFIX = 'mcpk_';
+
+/** The prefix, then 32 random bytes in base64url (43 characters, no padding). */
+const KEY_PATTERN = /^mcpk_[A-Za-z0-9_-]{43}$/;
+const ID_LENGTH = 12;
+const ID_PATTERN = /^[0-9a-f]{12}$/;
+/** RFC 6749 §3.3 scope-token: printable ASCII except space, `"` and `\`. */
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
+const CONTROL = /[\x00-\x1F\x7F]/;
+const MAX_TEXT = 200;
+const MAX_TTL_DAYS = 36_500;
+const DAY_SECONDS = 86_400;
+const MAX_CACHED = 10_000;
+const SK = 'META';
+const PK_PREFIX = 'APIKEY#';
+
+/** A request to create, list or revoke was malformed; `field` names the offending input. */
+export class ApiKeyInputError extends Error {
+  override name = 'ApiKeyInputError';
+  constructor(readonly field: 'principalId' | 'scopes' | 'ttlDays' | 'name' | 'idOrKey', problem: string) {
+    super(`${field}: ${problem}`);
+  }
+}
+
+/** A key id (12 hex characters of the hash) matched more than one key; revoke by the full key instead. */
+export class AmbiguousApiKeyIdError extends Error {
+  override name = 'AmbiguousApiKeyIdError';
+  constructor(readonly id: string, readonly matches: readonly ApiKeyRecord[]) {
+    super(
+      `key id ${id} matches ${matches.length} keys (${matches.map((m) => `principal ${m.principalId}${m.name ? ` "${m.name}"` : ''}`).join(', ')}); revoke with the full key instead`,
+    );
+  }
+}
+
+/** What is stored about a key, minus its hash. */
+export interface ApiKeyRecord {
+  /** First 12 hex characters of the key's SHA-256: what `list` shows and `revoke` accepts. */
+  id: string;
+  principalId: string;
+  scopes: string[];
+  /** A label for people (what the key is for). */
+  name?: string;
+  /** Unix seconds. */
+  createdAt: number;
+  /** Unix seconds; absent for a key that does not expire. */
+  expiresAt?: number;
+}
+
+export interface CreateApiKeyInput {
+  principalId: string;
+  scopes?: readonly string[];
+  /** Lifetime in whole days. @default no expiry */
+  ttlDays?: number;
+  name?: string;
+}
+
+export interface ApiKeyStoreOptions {
+  /**
+   * How long a lookup (found or not) is trusted in this process: the bound on how long a key
+   * revoked through another instance still works here. 0 disables the cache.
+   */
+  cacheSeconds: number;
+}
+
+const hashOf = (key: string) => createHash('sha256').update(key).digest('hex');
+const pk = (hash: string) => `${PK_PREFIX}${hash}`;
+
+/** The id `list` shows for a key: safe to log, useless to an attacker. */
+export const apiKeyId = (key: string) => hashOf(key).slice(0, ID_LENGTH);
+
+function checkText(field: 'principalId' | 'name', value: unknown): string {
+  if (typeof value !== 'string' || value.length === 0) throw new ApiKeyInputError(field, 'must be a non-empty string');
+  if (value.length > MAX_TEXT) throw new ApiKeyInputError(field, `must be at most ${MAX_TEXT} characters, got ${value.length}`);
+  if (CONTROL.test(value)) throw new ApiKeyInputError(field, 'must not contain control characters');
+  if (value.trim() !== value) throw new ApiKeyInputError(field, 'must not start or end with whitespace');
+  return value;
+}
+
+function checkInput(input: CreateApiKeyInput) {
+  const principalId = checkText('principalId', input.principalId);
+  // `anonymous` is what unauthenticated callers are; a key must never share their state.
+  if (principalId === 'anonymous') throw new ApiKeyInputError('principalId', '"anonymous" is reserved for unauthenticated callers');
+  const scopes = [...new Set(input.scopes ?? [])];
+  for (const scope of scopes) {
+    if (typeof scope !== 'string' || !SCOPE_TOKEN.test(scope)) {
+      throw new ApiKeyInputError('scopes', `${JSON.stringify(scope)} is not a scope token (printable ASCII without spaces, quotes or backslashes)`);
+    }
+  }
+  const { ttlDays } = input;
+  if (ttlDays !== undefined && !(Number.isInteger(ttlDays) && ttlDays > 0 && ttlDays <= MAX_TTL_DAYS)) {
+    throw new ApiKeyInputError('ttlDays', `must be a whole number of days from 1 to ${MAX_TTL_DAYS}, got ${ttlDays}; omit it for a key that does not expire`);
+  }
+  const name = input.name === undefined ? undefined : checkText('name', input.name);
+  return { principalId, scopes, ttlDays, name };
+}
+
+function toItem(hash: string, r: ApiKeyRecord): Item {
+  return {
+    pk: { S: pk(hash) },
+    sk: { S: SK },
+    principalId: { S: r.principalId },
+    scopes: { L: r.scopes.map((s) => ({ S: s })) },
+    ...(r.name !== undefined && { name: { S: r.name } }),
+    createdAt: { N: String(r.createdAt) },
+    ...(r.expiresAt !== undefined && { expiresAt: { N: String(r.expiresAt) } }),
+  };
+}
+
+function fromItem(item: Item): ApiKeyRecord {
+  return {
+    id: item.pk!.S!.slice(PK_PREFIX.length, PK_PREFIX.length + ID_LENGTH),
+    principalId: item.principalId!.S!,
+    scopes: (item.scopes?.L ?? []).map((s) => s.S!),
+    ...(item.name?.S !== undefined && { name: item.name.S }),
+    createdAt: Number(item.createdAt!.N),
+    ...(item.expiresAt?.N !== undefined && { expiresAt: Number(item.expiresAt.N) }),
+  };
+}
+
+export class ApiKeyStore {
+  /** Keyed by hash, insertion-ordered so the oldest entry is evicted first; `principal` undefined caches "no such key". */
+  private readonly cache = new Map<string, { principal: Principal | undefined; until: number }>();
+  private readonly cacheMs: number;
+
+  constructor(private readonly table: Table, options: ApiKeyStoreOptions) {
+    this.cacheMs = options.cacheSeconds * 1000;
+  }
+
+  /** Mints a key. The returned `key` is the only copy there will ever be: show it once. */
+  async create(input: CreateApiKeyInput): Promise<{ key: string; id: string; record: ApiKeyRecord }> {
+    const { principalId, scopes, ttlDays, name } = checkInput(input);
+    const key = API_KEY_PREFIX + randomBytes(32).toString('base64url');
+    const hash = hashOf(key);
+    const createdAt = nowSeconds();
+    const record: ApiKeyRecord = {
+      id: hash.slice(0, ID_LENGTH),
+      principalId,
+      scopes,
+      ...(name !== undefined && { name }),
+      createdAt,
+      ...(ttlDays !== undefined && { expiresAt: createdAt + ttlDays * DAY_SECONDS }),
+    };
+    // 256 random bits cannot collide in practice; a failed condition means something is badly wrong.
+    if (!(await this.table.put(toItem(hash, record), 'attribute_not_exists(pk)'))) throw new Error('API key hash collision');
+    return { key, id: record.id, record };
+  }
+
+  /**
+   * The principal a key stands for, or undefined for a malformed, unknown, expired or revoked key.
+   * A malformed key costs no I/O. The table is read by the key's hash, so nothing compares the
+   * presented secret with a stored one. Table failures are thrown, never cached.
+   */
+  async verify(key: string): Promise<Principal | undefined> {
+    if (typeof key !== 'string' || !KEY_PATTERN.test(key)) return undefined;
+    const hash = hashOf(key);
+    const now = Date.now();
+    const cached = this.cache.get(hash);
+    if (cached && cached.until > now) return cached.principal;
+    if (cached) this.cache.delete(hash);
+    const item = await this.table.get(pk(hash), SK, true);
+    const record = item && fromItem(item);
+    const principal = record && Object.freeze({ id: record.principalId, scopes: Object.freeze(record.scopes) });
+    // A found key is trusted no longer than it lives.
+    this.remember(hash, principal, Math.min(now + this.cacheMs, (record?.expiresAt ?? Infinity) * 1000));
+    return principal;
+  }
+
+  /** Live keys, oldest first. Scans the table: an administrative operation, not a request path. */
+  async list(): Promise<ApiKeyRecord[]> {
+    const records: ApiKeyRecord[] = [];
+    for await (const item of this.table.scan(PK_PREFIX)) records.push(fromItem(item));
+    return records.sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
+  }
+
+  /**
+   * Deletes a key given in full or by its 12-character id. False when no live key matched. Takes
+   * effect at once in this process, and within `cacheSeconds` everywhere else.
+   */
+  async revoke(idOrKey: string): Promise<boolean> {
+    const hash = await this.resolve(idOrKey);
+    if (hash === undefined) return false;
+    const deleted = await this.table.delete(pk(hash), SK);
+    this.cache.delete(hash);
+    return deleted;
+  }
+
+  private async resolve(idOrKey: string): Promise<string | undefined> {
+    const value = idOrKey.trim();
+    if (value.startsWith(API_KEY_PREFIX)) {
+      if (!KEY_PATTERN.test(value)) throw new ApiKeyInputError('idOrKey', `not a well-formed key: expected ${API_KEY_PREFIX} followed by 43 base64url characters`);
+      return hashOf(value);
+    }
+    const id = value.toLowerCase();
+    if (!ID_PATTERN.test(id)) throw new ApiKeyInputError('idOrKey', `expected a key (${API_KEY_PREFIX}…) or a ${ID_LENGTH}-character key id as shown by list, got ${JSON.stringify(value)}`);
+    const matches: Item[] = [];
+    for await (const item of this.table.scan(pk(id))) matches.push(item);
+    if (matches.length > 1) throw new AmbiguousApiKeyIdError(id, matches.map(fromItem));
+    return matches[0]?.pk!.S!.slice(PK_PREFIX.length);
+  }
+
+  private remember(hash: string, principal: Principal | undefined, until: number) {
+    if (until <= Date.now()) return;
+    if (this.cache.size >= MAX_CACHED) this.cache.delete(this.cache.keys().next().value!);
+    this.cache.set(hash, { principal, until });
+  }
+}

@@ -1,0 +1,109 @@
+// Who is calling: turns a request's credentials into a Principal, or refuses it with the answers
+// MCP clients expect — 401 with `WWW-Authenticate: Bearer resource_metadata="…"` (RFC 9728) so
+// OAuth clients can discover the authorization server, 403 `insufficient_scope` for a tool that
+// needs scopes the caller lacks. Accepts OAuth JWTs and/or API keys (`Bearer mcpk_…`, `x-api-key`).
+import type { AuthConfig } from '../config.ts';
+import { HttpProtocolError, SERVER_ERROR } from '../http/errors.ts';
+import { ANONYMOUS, type Principal } from '../principal.ts';
+import { InvalidTokenError, TokenVerificationUnavailableError, type JwtVerifier } from './jwt.ts';
+
+export const API_KEY_PREFIX = 'mcpk_';
+export const PRM_PATH = '/.well-known/oauth-protected-resource';
+
+export interface AuthenticatorOptions {
+  auth: AuthConfig;
+  /** The MCP path, for the path-inserted metadata URL (RFC 9728 §3.1). */
+  path: string;
+  /** Configured public URL of the endpoint; otherwise derived from the request. */
+  publicUrl?: string;
+  verifyJwt?: JwtVerifier;
+  verifyApiKey?: (key: string) => Promise<Principal | undefined>;
+}
+
+export interface Authenticator {
+  /** The caller, or throws HttpProtocolError (401/503). */
+  authenticate(request: Request): Promise<Principal>;
+  /** Throws 403 insufficient_scope when the principal lacks any of `scopes`. */
+  requireScopes(request: Request, principal: Principal, scopes: readonly string[]): void;
+  /** The RFC 9728 metadata URL for the endpoint the request reached. */
+  metadataUrl(request: Request): string;
+  /** This resource's canonical URL (the `resource` in metadata, the token audience). */
+  resourceUrl(request: Request): string;
+}
+
+const escape = (value: string) => value.replace(/["\\]/g, '\\$&');
+
+export function createAuthenticator(options: AuthenticatorOptions): Authenticator {
+  const { auth, path } = options;
+  const acceptsJwt = auth.methods.includes('oauth') && options.verifyJwt !== undefined;
+  const acceptsKeys = auth.methods.includes('apikey') && options.verifyApiKey !== undefined;
+
+  const origin = (request: Request) => (options.publicUrl ? new URL(options.publicUrl).origin : new URL(request.url).origin);
+  const resourceUrl = (request: Request) => options.publicUrl ?? `${origin(request)}${path}`;
+  const metadataUrl = (request: Request) => `${origin(request)}${PRM_PATH}${new URL(resourceUrl(request)).pathname.replace(/\/$/, '')}`;
+
+  function challenge(request: Request, status: 401 | 403, message: string, params: Record<string, string> = {}): never {
+    const fields = acceptsJwt ? { ...params, resource_metadata: metadataUrl(request) } : params;
+    const header = `Bearer ${Object.entries(fields)
+      .map(([k, v]) => `${k}="${escape(v)}"`)
+      .join(', ')}`.trim();
+    throw new HttpProtocolError(status, SERVER_ERROR, message, { 'www-authenticate': header });
+  }
+
+  async function fromApiKey(request: Request, key: string): Promise<Principal> {
+    const principal = await options.verifyApiKey!(key);
+    if (!principal) challenge(request, 401, 'Unauthorized: the API key is unknown, revoked or expired', { error: 'invalid_token', error_description: 'unknown, revoked or expired API key' });
+    return principal;
+  }
+
+  return {
+    metadataUrl,
+    resourceUrl,
+    async authenticate(request) {
+      if (auth.methods.length === 0) return ANONYMOUS;
+      const apiKey = request.headers.get('x-api-key');
+      if (apiKey !== null && acceptsKeys) return fromApiKey(request, apiKey);
+      const authorization = request.headers.get('authorization');
+      if (authorization === null) {
+        challenge(request, 401, `Unauthorized: send ${acceptsJwt ? 'an OAuth access token' : 'an API key'} as "Authorization: Bearer <token>"${acceptsKeys ? ' (API keys also as "x-api-key")' : ''}`);
+      }
+      const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+      if (!match) challenge(request, 401, 'Unauthorized: the Authorization header must be "Bearer <token>"', { error: 'invalid_request' });
+      const token = match[1]!;
+      if (token.startsWith(API_KEY_PREFIX)) {
+        if (!acceptsKeys) challenge(request, 401, 'Unauthorized: API keys are not accepted here; use an OAuth access token', { error: 'invalid_token' });
+        return fromApiKey(request, token);
+      }
+      if (!acceptsJwt) challenge(request, 401, 'Unauthorized: the token is not an API key of this server', { error: 'invalid_token' });
+      try {
+        return await options.verifyJwt!(token);
+      } catch (err) {
+        if (err instanceof InvalidTokenError) challenge(request, 401, `Unauthorized: ${err.message}`, { error: 'invalid_token', error_description: err.message });
+        if (err instanceof TokenVerificationUnavailableError) {
+          throw new HttpProtocolError(503, SERVER_ERROR, 'Service Unavailable: tokens cannot be verified right now; retry shortly', { 'retry-after': '5' });
+        }
+        throw err;
+      }
+    },
+    requireScopes(request, principal, scopes) {
+      const missing = scopes.filter((s) => !principal.scopes.includes(s));
+      if (missing.length === 0) return;
+      challenge(request, 403, `Forbidden: this call needs the scope${missing.length > 1 ? 's' : ''} ${missing.join(' ')}`, {
+        error: 'insufficient_scope',
+        scope: [...new Set([...principal.scopes, ...scopes])].join(' '),
+        error_description: `requires ${scopes.join(' ')}`,
+      });
+    },
+  };
+}
+
+/** The protected resource metadata document (RFC 9728). */
+export function protectedResourceMetadata(authenticator: Authenticator, request: Request, auth: AuthConfig, name: string) {
+  return {
+    resource: authenticator.resourceUrl(request),
+    authorization_servers: auth.oauth ? [auth.oauth.issuer] : [],
+    bearer_methods_supported: ['header'],
+    ...(auth.oauth?.scopesSupported.length && { scopes_supported: [...auth.oauth.scopesSupported] }),
+    resource_name: name,
+  };
+}

@@ -1,0 +1,68 @@
+// OAuth 2.1 access tokens (JWT) checked as a resource server: signature against the issuer's JWKS
+// (fetched, cached, refetched for an unknown key id, so key rotation needs no restart), issuer,
+// audience equal to this resource (RFC 8707), expiry with a small clock skew, and an algorithm
+// allow-list. Tokens are only verified here, never forwarded anywhere.
+import type { JWTPayload } from 'jose';
+import type { AuthConfig } from '../config.ts';
+import type { Principal } from '../principal.ts';
+
+export class InvalidTokenError extends Error {
+  override name = 'InvalidTokenError';
+}
+
+/** The issuer's keys could not be fetched: a server-side problem, not the caller's. */
+export class TokenVerificationUnavailableError extends Error {
+  override name = 'TokenVerificationUnavailableError';
+}
+
+/** Scopes from the `scope` claim (space-separated, RFC 9068) or an `scp` array (common in practice). */
+function scopesOf(payload: JWTPayload): string[] {
+  if (typeof payload.scope === 'string') return payload.scope.split(' ').filter(Boolean);
+  if (Array.isArray(payload.scp)) return payload.scp.filter((s): s is string => typeof s === 'string');
+  return [];
+}
+
+type Jose = typeof import('jose');
+// Loaded with the first token: servers without OAuth, and cold starts, do not pay for it.
+let jose: Promise<Jose> | undefined;
+const loadJose = () => (jose ??= import('jose'));
+
+function reason({ errors }: Jose, err: unknown): string {
+  if (err instanceof errors.JWTExpired) return 'the token has expired';
+  if (err instanceof errors.JWTClaimValidationFailed) return `the token's "${err.claim}" claim is not accepted here`;
+  if (err instanceof errors.JOSEAlgNotAllowed) return 'the token is signed with an algorithm this server does not accept';
+  if (err instanceof errors.JWKSNoMatchingKey) return 'the token is signed with a key the issuer does not publish';
+  if (err instanceof errors.JWSSignatureVerificationFailed) return 'the token signature is invalid';
+  return 'the token is malformed';
+}
+
+export type JwtVerifier = (token: string) => Promise<Principal>;
+
+export function createJwtVerifier(oauth: NonNullable<AuthConfig['oauth']>): JwtVerifier {
+  let jwks: ReturnType<Jose['createRemoteJWKSet']> | undefined;
+  const options = {
+    issuer: oauth.issuer,
+    audience: [...oauth.audience],
+    algorithms: [...oauth.algorithms],
+    clockTolerance: oauth.clockSkewSeconds,
+    requiredClaims: ['exp', 'sub'],
+  };
+  return async (token) => {
+    const lib = await loadJose();
+    const { errors } = lib;
+    // Refetched at most every 30 s on an unknown kid (rotation), and every 10 min regardless.
+    jwks ??= lib.createRemoteJWKSet(new URL(oauth.jwksUrl), { cooldownDuration: 30_000, cacheMaxAge: 600_000, timeoutDuration: 3_000 });
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await lib.jwtVerify(token, jwks, options));
+    } catch (err) {
+      const unavailable =
+        err instanceof errors.JWKSTimeout || err instanceof errors.JWKSInvalid || !(err instanceof errors.JOSEError) || err.code === 'ERR_JOSE_GENERIC';
+      if (unavailable) {
+        throw new TokenVerificationUnavailableError(`the authorization server's keys could not be fetched: ${(err as Error).message}`);
+      }
+      throw new InvalidTokenError(reason(lib, err));
+    }
+    return Object.freeze({ id: payload.sub!, scopes: Object.freeze(scopesOf(payload)) });
+  };
+}
