@@ -1,8 +1,9 @@
 // The Lambda adapter shared by every server under functions/: resolves secrets once per cold
 // start, builds the kit, and streams responses through Hono's `streamHandle` (API Gateway REST
-// with response streaming). Start-up work begins at import so it overlaps Lambda's init phase.
+// with response streaming; buffered under SAM local, which cannot stream). Start-up work begins
+// at import so it overlaps Lambda's init phase.
 import type { Hono } from 'hono';
-import { streamHandle } from 'hono/aws-lambda';
+import { handle, streamHandle } from 'hono/aws-lambda';
 import { loadConfig } from '../shared/config.ts';
 import { createKit } from '../shared/kit.ts';
 import type { ServerDefinition } from '../shared/server/define.ts';
@@ -33,6 +34,7 @@ export function lambdaHandler(definition: ServerDefinition, env: Env = process.e
   const ready = resolveSecrets(env).then((resolved) => createKit(definition, loadConfig(resolved)));
   // Keep an init failure from surfacing as an unhandled rejection before the first request.
   ready.catch(() => {});
-  const app = { fetch: async (request: Request, bindings: unknown) => (await ready).app.fetch(request, bindings as never) };
-  return streamHandle(app as unknown as Hono);
+  const app = { fetch: async (request: Request, bindings: unknown) => (await ready).app.fetch(request, bindings as never) } as unknown as Hono;
+  // `sam local start-api` cannot relay a streamed response; SAM sets AWS_SAM_LOCAL.
+  return env.AWS_SAM_LOCAL === 'true' ? handle(app) : streamHandle(app);
 }

@@ -1,0 +1,208 @@
+// The data plane one or more MCP servers share: the DynamoDB table (sessions, state, tasks, API
+// keys), the S3 artifact bucket and the Secrets Manager secret with Redis credentials and the
+// request-state key. It owns retention and the least-privilege grant a server needs; no compute.
+import { CfnOutput, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+
+/** Key prefix under which servers write artifacts; the lifecycle rule and the grant use it. */
+export const ARTIFACTS_PREFIX = 'artifacts/';
+
+/** Keys of the JSON secret a server reads once per cold start (`MCP_SECRETS_ARN`). */
+export const SECRET_KEYS = ['UPSTASH_REDIS_REST_URL', 'UPSTASH_REDIS_REST_TOKEN', 'MCP_REQUEST_STATE_KEY'] as const;
+
+/**
+ * DynamoDB actions the kit's stores use: item CRUD with conditional writes, queries by partition.
+ * No Scan, no table administration.
+ */
+const TABLE_ACTIONS = [
+  'dynamodb:GetItem',
+  'dynamodb:BatchGetItem',
+  'dynamodb:Query',
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:BatchWriteItem',
+  'dynamodb:ConditionCheckItem',
+];
+
+/** Stages whose data is kept when a stack is deleted, unless `retainData` says otherwise. */
+export function isProductionStage(stage: string): boolean {
+  return stage === 'prod' || stage === 'production';
+}
+
+export interface McpDataPlaneProps {
+  /**
+   * Deployment stage; names nothing, but decides the retention default.
+   * @default 'dev'
+   */
+  readonly stage?: string;
+  /**
+   * Keep the table, bucket and secret when the stack is deleted (RETAIN) and turn on table
+   * deletion protection. Off, teardown removes everything, objects included.
+   * @default - true for the stages `prod` and `production`, false otherwise
+   */
+  readonly retainData?: boolean;
+  /**
+   * How long an object under `artifacts/` lives before S3 expires it.
+   * @default Duration.days(30)
+   */
+  readonly artifactExpiration?: Duration;
+  /**
+   * Where Redis credentials and the request-state key come from: an existing secret whose JSON
+   * holds `UPSTASH_REDIS_REST_URL`, `UPSTASH_REDIS_REST_TOKEN` and `MCP_REQUEST_STATE_KEY`.
+   * @default - a new secret with a generated 64-character request-state key and empty Upstash
+   * fields (fill them in after deploy; empty means "no Redis")
+   */
+  readonly secret?: secretsmanager.ISecret;
+  /**
+   * Topic notified when the table throttles.
+   * @default - no notification; the alarm shows in the CloudWatch console
+   */
+  readonly alarmTopic?: sns.ITopic;
+}
+
+export class McpDataPlane extends Construct {
+  readonly table: dynamodb.Table;
+  readonly bucket: s3.Bucket;
+  readonly secret: secretsmanager.ISecret;
+  /** Table and artifact access for servers; one policy that every server's role attaches. */
+  readonly serverAccessPolicy: iam.ManagedPolicy;
+  /** Read plus write throttle events on the table, summed. */
+  readonly tableThrottles: cloudwatch.IMetric;
+  readonly tableThrottleAlarm: cloudwatch.Alarm;
+
+  constructor(scope: Construct, id: string, props: McpDataPlaneProps = {}) {
+    super(scope, id);
+    const retain = props.retainData ?? isProductionStage(props.stage ?? 'dev');
+    const removalPolicy = retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+
+    this.table = new dynamodb.Table(this, 'Table', {
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      timeToLiveAttribute: 'expiresAt',
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      deletionProtection: retain,
+      removalPolicy,
+    });
+
+    this.bucket = new s3.Bucket(this, 'Artifacts', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      lifecycleRules: [
+        {
+          id: 'expire-artifacts',
+          prefix: ARTIFACTS_PREFIX,
+          expiration: props.artifactExpiration ?? Duration.days(30),
+          abortIncompleteMultipartUploadAfter: Duration.days(1),
+        },
+      ],
+      removalPolicy,
+      // Without it a non-retained bucket that holds objects blocks `cdk destroy`.
+      autoDeleteObjects: !retain,
+    });
+    Validations.of(this.bucket).acknowledge({
+      id: 'AwsSolutions-S1',
+      reason:
+        'Only the servers\' own roles read and write this bucket; object-level auditing is CloudTrail ' +
+        'data events, set per account. A server-access-log bucket would itself need a log bucket.',
+    });
+
+    this.secret = props.secret ?? this.createSecret(removalPolicy);
+    this.serverAccessPolicy = this.createServerAccessPolicy();
+
+    this.tableThrottles = new cloudwatch.MathExpression({
+      label: 'DynamoDB throttled events',
+      expression: 'reads + writes',
+      usingMetrics: {
+        reads: this.table.metric('ReadThrottleEvents', { statistic: 'Sum' }),
+        writes: this.table.metric('WriteThrottleEvents', { statistic: 'Sum' }),
+      },
+      period: Duration.minutes(5),
+    });
+    this.tableThrottleAlarm = new cloudwatch.Alarm(this, 'TableThrottleAlarm', {
+      alarmDescription: 'The MCP data-plane table throttled reads or writes: sessions and state calls are failing or retrying.',
+      metric: this.tableThrottles,
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    if (props.alarmTopic) {
+      this.tableThrottleAlarm.addAlarmAction(new cloudwatchActions.SnsAction(props.alarmTopic));
+      this.tableThrottleAlarm.addOkAction(new cloudwatchActions.SnsAction(props.alarmTopic));
+    }
+
+    new CfnOutput(this, 'TableName', { value: this.table.tableName, description: 'DynamoDB table (MCP_TABLE_NAME)' });
+    new CfnOutput(this, 'BucketName', { value: this.bucket.bucketName, description: 'S3 artifact bucket (MCP_BUCKET_NAME)' });
+    new CfnOutput(this, 'SecretArn', {
+      value: this.secret.secretArn,
+      description: `Secrets Manager secret (MCP_SECRETS_ARN) holding ${SECRET_KEYS.join(', ')}`,
+    });
+  }
+
+  /**
+   * Give a server's role what it needs and no more: the shared access policy (table items,
+   * objects under `artifacts/`) and reading the secret.
+   */
+  grantServer(role: iam.IRole): void {
+    role.addManagedPolicy(this.serverAccessPolicy);
+    this.secret.grantRead(role);
+  }
+
+  // Defined here, beside the resources, so the object-prefix wildcard is acknowledged once, in
+  // terms of this stack's own bucket rather than of every server stack's import of it.
+  private createServerAccessPolicy(): iam.ManagedPolicy {
+    const policy = new iam.ManagedPolicy(this, 'ServerAccess', {
+      description: 'MCP servers: items of the kit table, objects under artifacts/ in the artifact bucket',
+      statements: [
+        new iam.PolicyStatement({ actions: TABLE_ACTIONS, resources: [this.table.tableArn] }),
+        new iam.PolicyStatement({
+          actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
+          resources: [this.bucket.arnForObjects(`${ARTIFACTS_PREFIX}*`)],
+        }),
+        // Listing lets GetObject on a missing key answer 404 rather than 403.
+        new iam.PolicyStatement({
+          actions: ['s3:ListBucket'],
+          resources: [this.bucket.bucketArn],
+          conditions: { StringLike: { 's3:prefix': [`${ARTIFACTS_PREFIX}*`] } },
+        }),
+      ],
+    });
+    const bucketId = Stack.of(this).getLogicalId(this.bucket.node.defaultChild as s3.CfnBucket);
+    Validations.of(policy).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/${ARTIFACTS_PREFIX}*]`,
+      reason: 'Artifact keys are minted at run time; the artifacts/ prefix is the narrowest scope that names them.',
+    });
+    return policy;
+  }
+
+  private createSecret(removalPolicy: RemovalPolicy): secretsmanager.Secret {
+    const secret = new secretsmanager.Secret(this, 'Secret', {
+      description: `MCP server secrets: ${SECRET_KEYS.join(', ')}. Fill in the Upstash values after deploy.`,
+      generateSecretString: {
+        secretStringTemplate: JSON.stringify({ UPSTASH_REDIS_REST_URL: '', UPSTASH_REDIS_REST_TOKEN: '' }),
+        generateStringKey: 'MCP_REQUEST_STATE_KEY',
+        passwordLength: 64,
+        excludePunctuation: true,
+      },
+      removalPolicy,
+    });
+    Validations.of(secret).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason:
+        'The Upstash token is issued by Upstash and rotates there, and rotating the request-state key ' +
+        'invalidates in-flight MCP requestState; both are rotated by hand (docs/deploy.md), not by a rotation Lambda.',
+    });
+    return secret;
+  }
+}

@@ -1,0 +1,102 @@
+// The kit's CDK app: reads deploy settings from CDK context (cdk.json, `-c key=value`), deploys
+// the example servers (notes, echo) on one shared data plane, and runs the AwsSolutions checks on
+// every synth. Kept apart from app.ts so tests build the same app in-process.
+import { type App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { DataPlaneStack, EdgeFirewallStack, McpServerStack } from './stacks.ts';
+
+/** The servers this repository deploys; add yours here. */
+export const SERVERS = [
+  { id: 'Notes', serverName: 'notes', entry: 'functions/notes/handler.ts' },
+  { id: 'Echo', serverName: 'echo', entry: 'functions/echo/handler.ts' },
+] as const;
+
+/**
+ * On the `local` stage (SAM, LocalStack) the function declares these, empty, so
+ * `sam local --env-vars` may set them: SAM only overrides variables the template declares.
+ */
+const LOCAL_OVERRIDABLE = ['AWS_ENDPOINT_URL_DYNAMODB', 'AWS_ENDPOINT_URL_S3', 'UPSTASH_REDIS_REST_URL', 'UPSTASH_REDIS_REST_TOKEN', 'MCP_REQUEST_STATE_KEY'];
+
+export interface KitStacks {
+  readonly stage: string;
+  readonly dataPlane: DataPlaneStack;
+  readonly servers: McpServerStack[];
+  /** @default undefined unless context `edgeFirewall` is true */
+  readonly edgeFirewall?: EdgeFirewallStack;
+}
+
+/** Stack id (and cdk.out template name) for one of the app's stacks on a stage. */
+export function stackId(stage: string, part: string): string {
+  return `McpKit-${stage}-${part}`;
+}
+
+export function buildKitApp(app: App): KitStacks {
+  const context = new Context(app);
+  const stage = context.string('stage') ?? 'dev';
+  if (!/^[a-z][a-z0-9]*(-[a-z0-9]+)*$/.test(stage) || stage.length > 20) {
+    throw new Error(`context "stage": "${stage}" must be lowercase letters, digits and single hyphens, at most 20 characters.`);
+  }
+  const domainName = context.string('domainName');
+  const certificateArn = context.string('certificateArn');
+  if ((domainName === undefined) !== (certificateArn === undefined)) {
+    throw new Error('context "domainName" and "certificateArn" go together: set both (the certificate in us-east-1), or neither.');
+  }
+  const production = context.flag('production');
+  const local = stage === 'local';
+
+  const dataPlane = new DataPlaneStack(app, stackId(stage, 'DataPlane'), {
+    description: `MCP kit data plane (${stage}): DynamoDB table, S3 artifacts, secrets`,
+    stage,
+    retainData: production,
+    alarmEmail: context.string('alarmEmail'),
+    apiGatewayLogging: context.flag('apiGatewayLogging') ?? true,
+  });
+
+  const servers = SERVERS.map(
+    ({ id, serverName, entry }) =>
+      new McpServerStack(app, stackId(stage, id), {
+        description: `MCP server ${serverName} (${stage})`,
+        dataPlaneStack: dataPlane,
+        server: {
+          serverName,
+          entry,
+          stage,
+          production,
+          allowUnauthenticated: context.flag('allowUnauthenticated') ?? false,
+          cloudFront: context.flag('cloudFront') ?? true,
+          webAclArn: context.string('webAclArn'),
+          bundleAwsSdk: context.flag('bundleAwsSdk'),
+          rateLimit: { enabled: context.flag('rateLimit') ?? true },
+          environment: local ? Object.fromEntries(LOCAL_OVERRIDABLE.map((name) => [name, ''])) : undefined,
+        },
+        domain: domainName && certificateArn ? { domainNames: [domainName], certificateArn } : undefined,
+      }),
+  );
+
+  const edgeFirewall = context.flag('edgeFirewall')
+    ? new EdgeFirewallStack(app, stackId(stage, 'EdgeFirewall'), { description: `MCP kit CloudFront web ACL (${stage})` })
+    : undefined;
+
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  return { stage, dataPlane, servers, edgeFirewall };
+}
+
+/** CDK context values arrive as JSON from cdk.json and as strings from `-c key=value`. */
+class Context {
+  constructor(private readonly app: App) {}
+
+  string(key: string): string | undefined {
+    const value: unknown = this.app.node.tryGetContext(key);
+    if (value === undefined || value === null || value === '') return undefined;
+    if (typeof value !== 'string') throw new Error(`context "${key}" must be a string, got ${JSON.stringify(value)}.`);
+    return value;
+  }
+
+  flag(key: string): boolean | undefined {
+    const value: unknown = this.app.node.tryGetContext(key);
+    if (value === undefined || value === null || value === '') return undefined;
+    if (value === true || value === 'true') return true;
+    if (value === false || value === 'false') return false;
+    throw new Error(`context "${key}" must be true or false, got ${JSON.stringify(value)}.`);
+  }
+}

@@ -1,0 +1,184 @@
+// Alarms and the CloudWatch dashboard for one deployed MCP server: API 5xx rate, Lambda errors,
+// throttles and p99 duration, plus the data plane's table throttles. Observes; changes nothing.
+import { Duration } from 'aws-cdk-lib';
+import type * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import type * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import type { McpDataPlane } from './data-plane.ts';
+
+/** Thresholds and the notification target of a server's alarms. */
+export interface McpAlarmOptions {
+  /**
+   * Topic notified when an alarm fires and when it clears.
+   * @default - no notification; alarms show in the CloudWatch console
+   */
+  readonly topic?: sns.ITopic;
+  /**
+   * Share of API requests answered with a 5xx over five minutes, between 0 and 1.
+   * @default 0.05
+   */
+  readonly serverErrorRate?: number;
+  /**
+   * Function errors in five minutes.
+   * @default 5
+   */
+  readonly functionErrors?: number;
+  /**
+   * p99 function duration that, held for fifteen minutes, means requests are running into the
+   * timeout.
+   * @default - 90% of the function timeout
+   */
+  readonly p99Duration?: Duration;
+}
+
+export interface McpServerMonitoringProps {
+  readonly serverName: string;
+  readonly stage: string;
+  readonly fn: lambda.Function;
+  readonly functionTimeout: Duration;
+  readonly api: apigateway.RestApi;
+  readonly dataPlane: McpDataPlane;
+  /** @default - no CloudFront widgets */
+  readonly distribution?: cloudfront.Distribution;
+  /** @default - see McpAlarmOptions */
+  readonly alarms?: McpAlarmOptions;
+}
+
+const FIVE_MINUTES = Duration.minutes(5);
+
+export class McpServerMonitoring extends Construct {
+  readonly serverErrorRateAlarm: cloudwatch.Alarm;
+  readonly functionErrorsAlarm: cloudwatch.Alarm;
+  readonly functionThrottlesAlarm: cloudwatch.Alarm;
+  readonly p99DurationAlarm: cloudwatch.Alarm;
+  readonly dashboard: cloudwatch.Dashboard;
+
+  constructor(scope: Construct, id: string, props: McpServerMonitoringProps) {
+    super(scope, id);
+    const { fn, api, dataPlane, serverName } = props;
+    const alarms = props.alarms ?? {};
+    const errorRate = alarms.serverErrorRate ?? 0.05;
+    if (errorRate <= 0 || errorRate > 1) throw new Error(`alarms.serverErrorRate must be in (0, 1], got ${errorRate}`);
+    const p99 = alarms.p99Duration ?? Duration.millis(props.functionTimeout.toMilliseconds() * 0.9);
+    const who = `MCP server "${serverName}" (${props.stage})`;
+
+    // 5XXError is 0 or 1 per request, so its average is the error rate.
+    const serverErrors = api.metricServerError({ statistic: 'Average', period: FIVE_MINUTES });
+    this.serverErrorRateAlarm = new cloudwatch.Alarm(this, 'ServerErrorRate', {
+      alarmDescription: `${who}: more than ${errorRate * 100}% of API requests answered 5xx over 5 minutes, twice in a row.`,
+      metric: serverErrors,
+      threshold: errorRate,
+      evaluationPeriods: 2,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    this.functionErrorsAlarm = new cloudwatch.Alarm(this, 'FunctionErrors', {
+      alarmDescription: `${who}: the function failed at least ${alarms.functionErrors ?? 5} times in 5 minutes.`,
+      metric: fn.metricErrors({ period: FIVE_MINUTES, statistic: 'Sum' }),
+      threshold: alarms.functionErrors ?? 5,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    this.functionThrottlesAlarm = new cloudwatch.Alarm(this, 'FunctionThrottles', {
+      alarmDescription: `${who}: Lambda throttled invocations (account or reserved concurrency exhausted).`,
+      metric: fn.metricThrottles({ period: FIVE_MINUTES, statistic: 'Sum' }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    this.p99DurationAlarm = new cloudwatch.Alarm(this, 'P99Duration', {
+      alarmDescription: `${who}: p99 duration above ${p99.toMilliseconds()} ms for 15 minutes; requests are reaching the timeout.`,
+      metric: fn.metricDuration({ period: FIVE_MINUTES, statistic: 'p99' }),
+      threshold: p99.toMilliseconds(),
+      evaluationPeriods: 3,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    const serverAlarms = [this.serverErrorRateAlarm, this.functionErrorsAlarm, this.functionThrottlesAlarm, this.p99DurationAlarm];
+    if (alarms.topic) {
+      const action = new cloudwatchActions.SnsAction(alarms.topic);
+      for (const alarm of serverAlarms) {
+        alarm.addAlarmAction(action);
+        alarm.addOkAction(action);
+      }
+    }
+
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { defaultInterval: Duration.hours(3) });
+    this.dashboard.addWidgets(
+      new cloudwatch.AlarmStatusWidget({
+        title: `${who}: alarms`,
+        alarms: [...serverAlarms, dataPlane.tableThrottleAlarm],
+        width: 24,
+        height: 3,
+      }),
+    );
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'API requests and errors',
+        left: [api.metricCount({ period: FIVE_MINUTES, statistic: 'Sum', label: 'requests' })],
+        right: [
+          api.metricClientError({ period: FIVE_MINUTES, statistic: 'Sum', label: '4xx' }),
+          api.metricServerError({ period: FIVE_MINUTES, statistic: 'Sum', label: '5xx' }),
+        ],
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'API latency (streamed responses count until the stream ends)',
+        left: [
+          api.metricLatency({ period: FIVE_MINUTES, statistic: 'p50', label: 'p50' }),
+          api.metricLatency({ period: FIVE_MINUTES, statistic: 'p99', label: 'p99' }),
+          api.metricIntegrationLatency({ period: FIVE_MINUTES, statistic: 'p99', label: 'integration p99' }),
+        ],
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Function invocations, errors, throttles',
+        left: [fn.metricInvocations({ period: FIVE_MINUTES, statistic: 'Sum', label: 'invocations' })],
+        right: [
+          fn.metricErrors({ period: FIVE_MINUTES, statistic: 'Sum', label: 'errors' }),
+          fn.metricThrottles({ period: FIVE_MINUTES, statistic: 'Sum', label: 'throttles' }),
+        ],
+        width: 8,
+      }),
+    );
+    const cdnWidgets = props.distribution ? [cloudFrontWidget(props.distribution)] : [];
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Function duration and concurrency',
+        left: [
+          fn.metricDuration({ period: FIVE_MINUTES, statistic: 'p50', label: 'p50 duration' }),
+          fn.metricDuration({ period: FIVE_MINUTES, statistic: 'p99', label: 'p99 duration' }),
+        ],
+        right: [fn.metric('ConcurrentExecutions', { period: FIVE_MINUTES, statistic: 'Maximum', label: 'concurrency' })],
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'DynamoDB (shared data plane)',
+        left: [dataPlane.tableThrottles],
+        right: [
+          dataPlane.table.metricConsumedReadCapacityUnits({ period: FIVE_MINUTES, statistic: 'Sum', label: 'read units' }),
+          dataPlane.table.metricConsumedWriteCapacityUnits({ period: FIVE_MINUTES, statistic: 'Sum', label: 'write units' }),
+        ],
+        width: 8,
+      }),
+      ...cdnWidgets,
+    );
+  }
+}
+
+/** CloudFront publishes its metrics only in us-east-1, with the dimension Region=Global. */
+function cloudFrontWidget(distribution: cloudfront.Distribution): cloudwatch.GraphWidget {
+  const at = { region: 'us-east-1', period: FIVE_MINUTES, dimensionsMap: { DistributionId: distribution.distributionId, Region: 'Global' } };
+  return new cloudwatch.GraphWidget({
+    title: 'CloudFront requests and 5xx rate',
+    left: [distribution.metricRequests({ ...at, statistic: 'Sum', label: 'requests' })],
+    right: [distribution.metric5xxErrorRate({ ...at, statistic: 'Average', label: '5xx %' })],
+    width: 8,
+  });
+}

@@ -1,0 +1,102 @@
+// The kit's stacks. They only compose constructs and publish outputs: one data-plane stack shared
+// by any number of server stacks (one MCP server each), and an optional us-east-1 stack holding
+// the CloudFront web ACL.
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import type { Construct } from 'constructs';
+import { ApiGatewayAccountLogging } from './api-gateway-logging.ts';
+import { McpDataPlane } from './data-plane.ts';
+import { McpEdgeFirewall, type McpEdgeFirewallProps } from './edge-firewall.ts';
+import { McpServerEndpoint, type McpServerEndpointProps } from './mcp-server-endpoint.ts';
+
+export interface DataPlaneStackProps extends StackProps {
+  readonly stage: string;
+  /** @default - true for the stages `prod` and `production` */
+  readonly retainData?: boolean;
+  /**
+   * Email address subscribed to an alarm topic that every server's alarms notify.
+   * @default - no topic
+   */
+  readonly alarmEmail?: string;
+  /**
+   * Set the account's API Gateway CloudWatch role, without which stages cannot write access logs.
+   * Turn off when the account already has one configured.
+   * @default true
+   */
+  readonly apiGatewayLogging?: boolean;
+}
+
+export class DataPlaneStack extends Stack {
+  readonly dataPlane: McpDataPlane;
+  /** @default undefined without `alarmEmail` */
+  readonly alarmTopic?: sns.Topic;
+
+  constructor(scope: Construct, id: string, props: DataPlaneStackProps) {
+    super(scope, id, props);
+    if (props.alarmEmail) {
+      this.alarmTopic = new sns.Topic(this, 'AlarmTopic', { displayName: `MCP kit alarms (${props.stage})`, enforceSSL: true });
+      this.alarmTopic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
+      new CfnOutput(this, 'AlarmTopicArn', { value: this.alarmTopic.topicArn, description: 'SNS topic for alarms' });
+    }
+    this.dataPlane = new McpDataPlane(this, 'DataPlane', {
+      stage: props.stage,
+      retainData: props.retainData,
+      alarmTopic: this.alarmTopic,
+    });
+    if (props.apiGatewayLogging ?? true) new ApiGatewayAccountLogging(this, 'ApiGatewayLogging');
+  }
+}
+
+export interface McpServerStackProps extends StackProps {
+  readonly dataPlaneStack: DataPlaneStack;
+  readonly server: Omit<McpServerEndpointProps, 'dataPlane' | 'domain'>;
+  /**
+   * Custom domain, with the ARN of its us-east-1 ACM certificate.
+   * @default - the distribution's cloudfront.net name
+   */
+  readonly domain?: { readonly domainNames: string[]; readonly certificateArn: string };
+}
+
+export class McpServerStack extends Stack {
+  readonly endpoint: McpServerEndpoint;
+
+  constructor(scope: Construct, id: string, props: McpServerStackProps) {
+    super(scope, id, props);
+    const { dataPlaneStack } = props;
+    this.endpoint = new McpServerEndpoint(this, 'Server', {
+      ...props.server,
+      dataPlane: dataPlaneStack.dataPlane,
+      domain: props.domain && {
+        domainNames: props.domain.domainNames,
+        certificate: acm.Certificate.fromCertificateArn(this, 'Certificate', props.domain.certificateArn),
+      },
+      alarms: { topic: dataPlaneStack.alarmTopic, ...props.server.alarms },
+    });
+    // The stage's access logs need the account's API Gateway role in place first.
+    this.addStackDependency(dataPlaneStack);
+    new CfnOutput(this, 'McpUrl', { value: this.endpoint.mcpUrl, description: 'Public MCP endpoint' });
+    new CfnOutput(this, 'ApiUrl', { value: this.endpoint.apiUrl, description: 'MCP endpoint on API Gateway, bypassing CloudFront' });
+    if (this.endpoint.distribution) {
+      new CfnOutput(this, 'DistributionDomainName', {
+        value: this.endpoint.distribution.distributionDomainName,
+        description: 'CloudFront host name; point a custom domain\'s CNAME or alias here',
+      });
+    }
+    new CfnOutput(this, 'DashboardName', { value: this.endpoint.monitoring.dashboard.dashboardName, description: 'CloudWatch dashboard' });
+  }
+}
+
+export interface EdgeFirewallStackProps extends StackProps, McpEdgeFirewallProps {}
+
+export class EdgeFirewallStack extends Stack {
+  readonly firewall: McpEdgeFirewall;
+
+  constructor(scope: Construct, id: string, props: EdgeFirewallStackProps = {}) {
+    super(scope, id, { ...props, env: { ...props.env, region: 'us-east-1' } });
+    this.firewall = new McpEdgeFirewall(this, 'Firewall', props);
+    new CfnOutput(this, 'WebAclArn', { value: this.firewall.webAclArn, description: 'Pass as -c webAclArn=<this> to the server stacks' });
+  }
+}
+

@@ -1,0 +1,182 @@
+// Post-deploy smoke check: talks to one MCP endpoint with the official clients in both protocol
+// eras — SDK v2 (2026-07-28: server/discover) and SDK 1.x (2025 era: initialize, session, DELETE)
+// — lists tools, calls `echo`, prints each step's latency and exits non-zero on the first failure.
+//
+//   npm run smoke -- --url https://d111111abcdef8.cloudfront.net/mcp [--era both|modern|legacy]
+//                    [--text hello] [--timeout 30000] [--header 'Authorization: Bearer …']
+import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { Client as LegacyClient } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport as LegacyTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+
+const USAGE = `usage: npm run smoke -- --url <mcp endpoint> [--era both|modern|legacy] [--text <echo text>]
+                     [--timeout <ms per step>] [--header '<Name>: <value>' ...]`;
+const ERAS = ['both', 'modern', 'legacy'] as const;
+type Era = (typeof ERAS)[number];
+
+interface Options {
+  url: URL;
+  eras: ('modern' | 'legacy')[];
+  text: string;
+  timeout: number;
+  headers: Record<string, string>;
+}
+
+/** A failure already explained to the user; carries the exit code. */
+class SmokeFailure extends Error {
+  constructor(message: string, readonly exitCode: number) {
+    super(message);
+  }
+}
+
+const clientInfo = {
+  name: 'mcp-kit-smoke',
+  version: (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version,
+};
+
+function parseOptions(argv: string[]): Options {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        url: { type: 'string' },
+        era: { type: 'string', default: 'both' },
+        text: { type: 'string', default: 'smoke check' },
+        timeout: { type: 'string', default: '30000' },
+        header: { type: 'string', multiple: true, default: [] },
+        help: { type: 'boolean', default: false },
+      },
+    }));
+  } catch (error) {
+    throw new SmokeFailure(`${(error as Error).message}\n${USAGE}`, 2);
+  }
+  if (values.help) throw new SmokeFailure(USAGE, 0);
+  if (!values.url) throw new SmokeFailure(`missing --url\n${USAGE}`, 2);
+  let url: URL;
+  try {
+    url = new URL(values.url);
+  } catch {
+    throw new SmokeFailure(`--url: not a URL: ${values.url}`, 2);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new SmokeFailure(`--url: expected http(s), got ${url.protocol}`, 2);
+  const era = values.era as Era;
+  if (!ERAS.includes(era)) throw new SmokeFailure(`--era: expected one of ${ERAS.join(', ')}, got ${values.era}`, 2);
+  const timeout = Number(values.timeout);
+  if (!Number.isInteger(timeout) || timeout <= 0) throw new SmokeFailure(`--timeout: expected milliseconds, got ${values.timeout}`, 2);
+  const headers: Record<string, string> = {};
+  for (const header of values.header) {
+    const colon = header.indexOf(':');
+    if (colon <= 0) throw new SmokeFailure(`--header: expected "Name: value", got ${header}`, 2);
+    headers[header.slice(0, colon).trim()] = header.slice(colon + 1).trim();
+  }
+  return { url, eras: era === 'both' ? ['modern', 'legacy'] : [era], text: values.text, timeout, headers };
+}
+
+/** Runs one step, prints its latency, and turns any error into a SmokeFailure naming the step. */
+async function step<T>(era: string, name: string, run: () => Promise<T>, describe: (value: T) => string = () => ''): Promise<T> {
+  const started = performance.now();
+  try {
+    const value = await run();
+    const ms = (performance.now() - started).toFixed(0).padStart(6);
+    const detail = describe(value);
+    console.log(`  ok   ${era.padEnd(6)} ${name.padEnd(30)} ${ms} ms${detail ? `  ${detail}` : ''}`);
+    return value;
+  } catch (error) {
+    const ms = (performance.now() - started).toFixed(0).padStart(6);
+    console.log(`  FAIL ${era.padEnd(6)} ${name.padEnd(30)} ${ms} ms`);
+    throw new SmokeFailure(`${era} ${name}: ${explain(error)}`, 1);
+  }
+}
+
+/** The message plus its causes ("fetch failed" alone says nothing; ECONNREFUSED does). */
+function explain(error: unknown): string {
+  const messages: string[] = [];
+  for (let e: unknown = error; e !== undefined && messages.length < 5; e = e instanceof Error ? e.cause : undefined) {
+    const message = e instanceof Error ? e.message || e.name : String(e);
+    if (!messages.some((m) => m.includes(message))) messages.push(message);
+  }
+  return messages.join(': ');
+}
+
+interface ToolResult {
+  content?: unknown;
+  structuredContent?: unknown;
+  isError?: boolean;
+}
+
+/** The echo tool must answer without error and give the text back somewhere in its result. */
+function checkEcho(result: ToolResult, text: string): string {
+  if (result.isError) throw new Error(`echo returned an error result: ${JSON.stringify(result.content)}`);
+  if (!JSON.stringify([result.content, result.structuredContent]).includes(JSON.stringify(text).slice(1, -1))) {
+    throw new Error(`echo did not return the text it was sent: ${JSON.stringify(result.content)}`);
+  }
+  return `echoed ${JSON.stringify(text)}`;
+}
+
+function requireEcho(tools: { name: string }[]): string {
+  if (!tools.some((tool) => tool.name === 'echo')) {
+    throw new Error(`no "echo" tool; the server lists: ${tools.map((tool) => tool.name).join(', ') || 'none'}`);
+  }
+  return `${tools.length} tool${tools.length === 1 ? '' : 's'}`;
+}
+
+async function modernEra(options: Options): Promise<void> {
+  const client = new Client(clientInfo, { versionNegotiation: { mode: 'auto' } });
+  const transport = new StreamableHTTPClientTransport(options.url, { requestInit: { headers: options.headers } });
+  const request = { timeout: options.timeout };
+  try {
+    await step('modern', 'connect (server/discover)', async () => {
+      await client.connect(transport, request);
+      // 'auto' falls back to initialize quietly; a smoke check must notice that.
+      if (client.getProtocolEra() !== 'modern') throw new Error('the server answered only the legacy initialize handshake, not server/discover');
+      return client.getNegotiatedProtocolVersion();
+    }, (version) => `protocol ${version}`);
+    await step('modern', 'tools/list', async () => (await client.listTools(undefined, { ...request, cacheMode: 'bypass' })).tools, requireEcho);
+    await step('modern', 'tools/call echo', async () => client.callTool({ name: 'echo', arguments: { text: options.text } }, request), (result) =>
+      checkEcho(result, options.text),
+    );
+  } finally {
+    await client.close().catch(() => {});
+  }
+}
+
+async function legacyEra(options: Options): Promise<void> {
+  const client = new LegacyClient(clientInfo, { capabilities: {} });
+  const transport = new LegacyTransport(options.url, { requestInit: { headers: options.headers } });
+  const request = { timeout: options.timeout };
+  try {
+    await step('legacy', 'initialize', async () => {
+      await client.connect(transport, request);
+      return transport.protocolVersion;
+    }, (version) => `protocol ${version ?? 'unknown'}, session ${transport.sessionId ?? 'none'}`);
+    await step('legacy', 'tools/list', async () => (await client.listTools(undefined, request)).tools, requireEcho);
+    await step('legacy', 'tools/call echo', async () => (await client.callTool({ name: 'echo', arguments: { text: options.text } }, undefined, request)) as ToolResult, (result) =>
+      checkEcho(result, options.text),
+    );
+    if (transport.sessionId) await step('legacy', 'DELETE session', () => transport.terminateSession());
+  } finally {
+    await client.close().catch(() => {});
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  try {
+    const options = parseOptions(argv);
+    console.log(`MCP smoke check: ${options.url.href}`);
+    const started = performance.now();
+    for (const era of options.eras) await (era === 'modern' ? modernEra(options) : legacyEra(options));
+    console.log(`passed (${options.eras.join(' + ')}) in ${(performance.now() - started).toFixed(0)} ms`);
+    return 0;
+  } catch (error) {
+    if (error instanceof SmokeFailure) {
+      (error.exitCode === 0 ? console.log : console.error)(error.exitCode === 1 ? `smoke check failed: ${error.message}` : error.message);
+      return error.exitCode;
+    }
+    throw error;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,79 @@
+// cdk-nag AwsSolutions checks on the app, bare and with every optional part switched on: no
+// finding may be left unacknowledged, and every acknowledgement must answer a finding that would
+// otherwise fire, with a reason a reviewer can judge.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { App, Validations } from 'aws-cdk-lib';
+import type { IConstruct } from 'constructs';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { buildKitApp } from '../../infra/kit-app.ts';
+
+const TMP = mkdtempSync(join(tmpdir(), 'mcp-kit-nag-'));
+after(() => rmSync(TMP, { recursive: true, force: true }));
+const CDK_CONTEXT = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')).context as Record<string, unknown>;
+
+const SETTINGS: Record<string, Record<string, unknown>> = {
+  'the default dev stage': {},
+  'a production stage with alarms, custom domain, web ACL and edge firewall': {
+    stage: 'prod',
+    alarmEmail: 'ops@example.com',
+    domainName: 'mcp.example.com',
+    certificateArn: 'arn:aws:acm:us-east-1:111111111111:certificate/0f0f0f0f-0000-4000-8000-000000000000',
+    webAclArn: 'arn:aws:wafv2:us-east-1:111111111111:global/webacl/mcp/0f0f0f0f',
+    edgeFirewall: 'true',
+  },
+  'LocalStack settings (local stage, no CloudFront)': { stage: 'local', cloudFront: 'false' },
+};
+
+function buildApp(context: Record<string, unknown>): App {
+  const app = new App({
+    outdir: mkdtempSync(join(TMP, 'app-')),
+    context: { ...CDK_CONTEXT, 'aws:cdk:bundling-stacks': [], ...context },
+  });
+  buildKitApp(app);
+  return app;
+}
+
+/** Every acknowledgement recorded on the tree: construct path, rule id, reason. */
+function acknowledgements(root: IConstruct): { path: string; id: string; reason: string }[] {
+  return root.node.findAll().flatMap((construct) =>
+    construct.node.metadata
+      .filter((entry) => entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
+      .flatMap((entry) => Object.entries(entry.data as Record<string, string>))
+      .map(([id, reason]) => ({ path: construct.node.path, id: id.replace(/^annotation::/i, ''), reason })),
+  );
+}
+
+/** The same pack with acknowledgements ignored: what would fire without them. */
+class UnacknowledgedChecks extends AwsSolutionsChecks {}
+Object.defineProperty(UnacknowledgedChecks.prototype, 'isAcknowledged', { value: () => false });
+
+describe('cdk-nag AwsSolutions checks', () => {
+  for (const [name, context] of Object.entries(SETTINGS)) {
+    it(`leave no unacknowledged finding on ${name}`, () => {
+      const app = buildApp(context);
+      // buildKitApp registers the pack as a validation plugin: any finding fails synth.
+      app.synth();
+      const report = new AwsSolutionsChecks().validateScope(app);
+      const findings = report.violations.map((v) => `${v.ruleName} on ${v.violatingResources.map((r) => r.constructPath).join(', ')}`);
+      assert.deepEqual(findings, []);
+    });
+
+    it(`acknowledge only findings that fire, each with a reason, on ${name}`, () => {
+      const app = buildApp(context);
+      app.synth();
+      const raw = new UnacknowledgedChecks().validateScope(app).violations;
+      const fired = raw.flatMap((v) => v.violatingResources.map((r) => ({ id: v.ruleName, path: r.constructPath ?? '' })));
+      const acks = acknowledgements(app);
+      assert.ok(acks.length > 0, 'no acknowledgements found: the metadata key changed?');
+      for (const ack of acks) {
+        assert.ok(ack.reason.length >= 60, `${ack.id} on ${ack.path}: the reason is too thin to judge`);
+        const answered = fired.some((f) => f.id === ack.id && (f.path === ack.path || f.path.startsWith(`${ack.path}/`)));
+        assert.ok(answered, `${ack.id} on ${ack.path} acknowledges nothing that fires here`);
+      }
+    });
+  }
+});

@@ -1,0 +1,113 @@
+// `npm run smoke` against real MCP servers on loopback, built from the SDK so the check is tested
+// apart from the kit: it passes on a server that speaks both eras and has `echo`, and fails with
+// the failing step named (exit 1) or a usage message (exit 2) otherwise.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { serve, type ServerType } from '@hono/node-server';
+import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
+import { z } from 'zod';
+
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+
+/** An MCP server on an ephemeral loopback port, serving 2026-07-28 and the 2025 era. */
+async function startServer(tool: string): Promise<{ url: string; server: ServerType }> {
+  const handler = createMcpHandler(() => {
+    const server = new McpServer({ name: 'smoke-fixture', version: '1.0.0' });
+    server.registerTool(tool, { description: 'Returns its input', inputSchema: z.object({ text: z.string() }) }, async ({ text }) => ({
+      content: [{ type: 'text', text }],
+    }));
+    return server;
+  });
+  return new Promise((resolve) => {
+    const server = serve({ fetch: (request: Request) => handler.fetch(request), hostname: '127.0.0.1', port: 0 }, (info) =>
+      resolve({ url: `http://127.0.0.1:${info.port}/mcp`, server }),
+    );
+  });
+}
+
+/** A loopback port with nothing listening on it. */
+async function closedPort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as { port: number };
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+function smoke(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/smoke.ts', ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const timer = setTimeout(() => child.kill(), 60_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe('npm run smoke', () => {
+  const servers: ServerType[] = [];
+  let withEcho: string;
+  let withoutEcho: string;
+
+  before(async () => {
+    const a = await startServer('echo');
+    const b = await startServer('reverse');
+    servers.push(a.server, b.server);
+    withEcho = a.url;
+    withoutEcho = b.url;
+  });
+  after(() => {
+    for (const server of servers) server.close();
+  });
+
+  it('passes in both eras and prints each step with its latency', async () => {
+    const { code, stdout, stderr } = await smoke('--url', withEcho, '--text', 'hello "smoke"');
+    assert.equal(code, 0, `${stdout}\n${stderr}`);
+    for (const line of [
+      /ok +modern connect \(server\/discover\) +\d+ ms  protocol 2026-07-28/,
+      /ok +modern tools\/list +\d+ ms/,
+      /ok +modern tools\/call echo +\d+ ms  echoed "hello \\"smoke\\""/,
+      /ok +legacy initialize +\d+ ms  protocol 2025-/,
+      /ok +legacy tools\/list +\d+ ms/,
+      /ok +legacy tools\/call echo +\d+ ms/,
+      /passed \(modern \+ legacy\)/,
+    ]) {
+      assert.match(stdout, line);
+    }
+  });
+
+  it('checks one era when asked', async () => {
+    const { code, stdout } = await smoke('--url', withEcho, '--era', 'legacy');
+    assert.equal(code, 0);
+    assert.doesNotMatch(stdout, /modern/);
+  });
+
+  it('fails, naming the step, when the server has no echo tool', async () => {
+    const { code, stderr } = await smoke('--url', withoutEcho);
+    assert.equal(code, 1);
+    assert.match(stderr, /smoke check failed: modern tools\/list: no "echo" tool; the server lists: reverse/);
+  });
+
+  it('fails with the network cause when nothing answers', async () => {
+    const { code, stderr } = await smoke('--url', `http://127.0.0.1:${await closedPort()}/mcp`, '--era', 'legacy');
+    assert.equal(code, 1);
+    assert.match(stderr, /smoke check failed: legacy initialize: .*ECONNREFUSED/);
+  });
+
+  it('exits 2 with usage on bad arguments', async () => {
+    for (const args of [[], ['--url', 'not a url'], ['--url', withEcho, '--era', 'future'], ['--url', withEcho, '--header', 'nocolon']]) {
+      const { code, stderr } = await smoke(...args);
+      assert.equal(code, 2, `args ${JSON.stringify(args)}`);
+      assert.match(stderr, /--url|--era|--header/);
+    }
+  });
+});

@@ -1,0 +1,138 @@
+// `cdk synth` as a user runs it on a fresh clone: the real CLI, no AWS credentials or region, no
+// Docker, nothing but loopback. Checks the cloud assembly SAM reads (templates with asset
+// metadata) and the bundles themselves: ESM, minified, source-mapped, AWS SDK left to the
+// runtime, and loadable by Node 22 the way Lambda loads them.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { App, Stack } from 'aws-cdk-lib';
+import { McpServerEndpoint } from '../../infra/mcp-server-endpoint.ts';
+
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+const BIN = join(REPO, 'node_modules', '.bin');
+const SERVER_STACKS = ['McpKit-dev-Notes', 'McpKit-dev-Echo'];
+const TMP = mkdtempSync(join(tmpdir(), 'mcp-kit-synth-'));
+after(() => rmSync(TMP, { recursive: true, force: true }));
+const BANNER = "import { createRequire as __mcpKitCreateRequire } from 'node:module'; const require = __mcpKitCreateRequire(import.meta.url);";
+
+/** Only what a shell needs: no AWS_* variables, a HOME without ~/.aws, no CDK version check. */
+function scrubbedEnv(home: string): NodeJS.ProcessEnv {
+  return {
+    PATH: `${BIN}:${process.env.PATH ?? '/usr/bin:/bin'}`,
+    HOME: home,
+    LANG: 'C.UTF-8',
+    // Keep the CLI from asking the instance-metadata endpoint for a region.
+    AWS_EC2_METADATA_DISABLED: 'true',
+    CDK_DISABLE_VERSION_CHECK: '1',
+  };
+}
+
+interface Template {
+  Resources: Record<string, { Type: string; Properties: Record<string, any>; Metadata?: Record<string, any> }>;
+}
+
+describe('cdk synth with the CLI, offline and without credentials', () => {
+  const out = mkdtempSync(join(TMP, 'cdk.out-'));
+  let result: ReturnType<typeof spawnSync>;
+  const templates: Record<string, Template> = {};
+
+  before(() => {
+    result = spawnSync(join(BIN, 'cdk'), ['synth', '--quiet', '--no-notices', '--output', out], {
+      cwd: REPO,
+      env: scrubbedEnv(mkdtempSync(join(TMP, 'home-'))),
+      encoding: 'utf8',
+      timeout: 180_000,
+    });
+    for (const stack of ['McpKit-dev-DataPlane', ...SERVER_STACKS]) {
+      const file = join(out, `${stack}.template.json`);
+      if (existsSync(file)) templates[stack] = JSON.parse(readFileSync(file, 'utf8'));
+    }
+  });
+
+  it('succeeds, with the AwsSolutions checks passing', () => {
+    assert.equal(result.status, 0, `cdk synth failed:\n${result.stdout}\n${result.stderr}`);
+    assert.doesNotMatch(String(result.stderr), /AwsSolutions-/);
+  });
+
+  it('writes one template per stack, with names SAM can be pointed at', () => {
+    assert.deepEqual(Object.keys(templates).sort(), ['McpKit-dev-DataPlane', ...SERVER_STACKS].sort());
+  });
+
+  for (const stack of SERVER_STACKS) {
+    describe(stack, () => {
+      const bundle = () => {
+        const fn = Object.values(templates[stack]!.Resources).find((r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Handler === 'index.handler');
+        assert.ok(fn, 'no server function');
+        return { fn, dir: join(out, fn.Metadata!['aws:asset:path']) };
+      };
+
+      it('keeps asset metadata pointing at the bundled code', () => {
+        const { fn, dir } = bundle();
+        assert.equal(fn.Metadata!['aws:asset:property'], 'Code');
+        assert.equal(fn.Metadata!['aws:asset:is-bundled'], true);
+        assert.ok(existsSync(join(dir, 'index.mjs')), `${dir}/index.mjs missing`);
+      });
+
+      it('bundles ESM with the createRequire banner, minified, with a source map', () => {
+        const { dir } = bundle();
+        const code = readFileSync(join(dir, 'index.mjs'), 'utf8');
+        assert.ok(code.startsWith(BANNER), 'banner missing');
+        // Minified output has long lines; only multi-line template literals break them.
+        assert.ok(code.length / code.split('\n').length > 200, 'not minified');
+        const map = JSON.parse(readFileSync(join(dir, 'index.mjs.map'), 'utf8')) as { sources: string[]; sourcesContent?: unknown };
+        assert.ok(map.sources.some((s) => s.includes('functions/')), 'source map does not reach the sources');
+        assert.equal(map.sourcesContent, undefined, 'source contents shipped in the bundle');
+      });
+
+      it('leaves the AWS SDK to the Lambda runtime', () => {
+        const code = readFileSync(join(bundle().dir, 'index.mjs'), 'utf8');
+        assert.match(code, /(from|import\()\s*"@aws-sdk\/client-[a-z-]+"/);
+        assert.doesNotMatch(code, /class DynamoDBClient\b/);
+      });
+
+      it('loads under Node 22 as Lambda loads it, exporting handler', () => {
+        const { dir } = bundle();
+        // Resolve the runtime-provided AWS SDK from the repository's node_modules.
+        const modules = join(out, 'node_modules');
+        if (!existsSync(modules)) symlinkSync(join(REPO, 'node_modules'), modules);
+        // Lambda's runtime defines the `awslambda` global that streaming handlers wrap themselves in.
+        const stub = 'globalThis.awslambda = { streamifyResponse: (f) => f, HttpResponseStream: { from: (s) => s } };';
+        const probe = `import(${JSON.stringify(join(dir, 'index.mjs'))}).then((m) => console.log('handler:' + typeof m.handler))`;
+        const loaded = spawnSync(join(BIN, 'node'), ['--import', `data:text/javascript,${encodeURIComponent(stub)}`, '--input-type=module', '-e', probe], {
+          cwd: out,
+          // Any AWS call made while loading goes to a closed loopback port, never out.
+          env: { ...scrubbedEnv(out), AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: 'http://127.0.0.1:9', LOG_LEVEL: 'ERROR' },
+          encoding: 'utf8',
+          timeout: 30_000,
+        });
+        assert.equal(loaded.status, 0, loaded.stderr);
+        assert.match(loaded.stdout, /handler:function/);
+      });
+    });
+  }
+});
+
+describe('bundleAwsSdk', () => {
+  it('puts the AWS SDK into the bundle instead of importing the runtime\'s copy', () => {
+    const out = mkdtempSync(join(TMP, 'bundle-'));
+    const app = new App({ outdir: out });
+    const stack = new Stack(app, 'Bundled');
+    new McpServerEndpoint(stack, 'Server', {
+      serverName: 'echo',
+      entry: 'functions/echo/handler.ts',
+      allowUnauthenticated: true,
+      bundleAwsSdk: true,
+      cloudFront: false,
+    });
+    app.synth();
+    // The only ESM asset is the server's bundle (CDK's auto-delete provider ships index.js).
+    const dir = join(out, readdirSync(out).find((name) => name.startsWith('asset.') && existsSync(join(out, name, 'index.mjs')))!);
+    const code = readFileSync(join(dir, 'index.mjs'), 'utf8');
+    assert.doesNotMatch(code, /(from|import\()\s*"@aws-sdk\//);
+    assert.match(code, /DynamoDBClient/);
+  });
+});
