@@ -86,6 +86,11 @@ export interface KitConfig {
   allowedOrigins: string[];
   /** SSE keep-alive comment interval. `MCP_SSE_KEEPALIVE_MS`, default 15000. */
   sseKeepAliveMs: number;
+  /**
+   * Legacy GET notification streams are closed after this long (clients reopen them), bounding
+   * what an idle listener costs on Lambda. `MCP_STREAM_MAX_SECONDS`, default 300; 0 = no limit.
+   */
+  streamMaxSeconds: number;
   /** Per-call Redis timeout; a slower Redis counts as unavailable. `MCP_REDIS_TIMEOUT_MS`, default 500. */
   redisTimeoutMs: number;
   /** How often an instance with open notification streams polls Redis for other instances' events. `MCP_EVENT_POLL_MS`, default 1000. */
@@ -250,6 +255,7 @@ export function loadConfig(env: Env = process.env): Readonly<KitConfig> {
     allowedHosts: list(env, 'MCP_ALLOWED_HOSTS'),
     allowedOrigins: list(env, 'MCP_ALLOWED_ORIGINS'),
     sseKeepAliveMs: int(env, 'MCP_SSE_KEEPALIVE_MS', 15_000),
+    streamMaxSeconds: int(env, 'MCP_STREAM_MAX_SECONDS', 300),
     redisTimeoutMs: int(env, 'MCP_REDIS_TIMEOUT_MS', 500, 1),
     eventPollMs: int(env, 'MCP_EVENT_POLL_MS', 1_000, 10),
     rateLimit: Object.freeze({

@@ -27,7 +27,7 @@ const PK_PREFIX = 'APIKEY#';
 /** A request to create, list or revoke was malformed; `field` names the offending input. */
 export class ApiKeyInputError extends Error {
   override name = 'ApiKeyInputError';
-  constructor(readonly field: 'principalId' | 'scopes' | 'ttlDays' | 'name' | 'idOrKey', problem: string) {
+  constructor(readonly field: 'principalId' | 'scopes' | 'ttlDays' | 'name' | 'idOrKey', readonly problem: string) {
     super(`${field}: ${problem}`);
   }
 }

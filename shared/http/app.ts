@@ -24,7 +24,7 @@ import type { RateLimiter } from './rate-limit.ts';
 const LOG_LEVEL_META_KEY = 'io.modelcontextprotocol/logLevel';
 
 export interface AppOptions {
-  config: Pick<KitConfig, 'path' | 'maxBodyBytes' | 'allowedHosts' | 'allowedOrigins' | 'sseKeepAliveMs'> & { auth: AuthConfig };
+  config: Pick<KitConfig, 'path' | 'maxBodyBytes' | 'allowedHosts' | 'allowedOrigins' | 'sseKeepAliveMs' | 'streamMaxSeconds'> & { auth: AuthConfig };
   authenticator: Authenticator;
   factory: ServerFactory;
   sessions: SessionStore;
@@ -98,7 +98,13 @@ export function createApp(options: AppOptions) {
     maxRequestBodySize: config.maxBodyBytes,
     onerror: (error) => log.debug('modern handler reported', { error: error.message }),
   });
-  const legacy = createLegacyHandler({ factory, sessions: options.sessions, bus: options.bus, keepAliveMs: config.sseKeepAliveMs });
+  const legacy = createLegacyHandler({
+    factory,
+    sessions: options.sessions,
+    bus: options.bus,
+    keepAliveMs: config.sseKeepAliveMs,
+    streamMaxSeconds: config.streamMaxSeconds,
+  });
 
   async function serveMcp(c: Context, scopeBase: { requestId: string; principal: Principal }, note: Note & { era?: string }): Promise<Response> {
     const request = c.req.raw;

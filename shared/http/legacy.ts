@@ -18,6 +18,8 @@ export interface LegacyOptions {
   sessions: SessionStore;
   bus: ServerEventBus;
   keepAliveMs: number;
+  /** GET streams are closed after this long; 0 keeps them open until the client leaves. */
+  streamMaxSeconds: number;
 }
 
 export interface LegacyRequest {
@@ -203,9 +205,11 @@ export function createLegacyHandler(options: LegacyOptions) {
     const encoder = new TextEncoder();
     let unsubscribe = () => {};
     let keepAlive: ReturnType<typeof setInterval> | undefined;
+    let lifetime: ReturnType<typeof setTimeout> | undefined;
     const stop = () => {
       unsubscribe();
       clearInterval(keepAlive);
+      clearTimeout(lifetime);
     };
     const body = new ReadableStream<Uint8Array>({
       start(controller) {
@@ -225,14 +229,17 @@ export function createLegacyHandler(options: LegacyOptions) {
         if (options.keepAliveMs > 0) keepAlive = setInterval(() => write(': keep-alive\n\n'), options.keepAliveMs);
         // Flush headers at once so clients see the stream open.
         write(': stream open\n\n');
-        req.request.signal?.addEventListener('abort', () => {
+        const end = () => {
           stop();
           try {
             controller.close();
           } catch {
             // already closed
           }
-        });
+        };
+        req.request.signal?.addEventListener('abort', end);
+        // A stream is billed for as long as it is open on Lambda; clients reopen a closed GET stream.
+        if (options.streamMaxSeconds > 0) lifetime = setTimeout(end, options.streamMaxSeconds * 1000);
       },
       cancel: stop,
     });
