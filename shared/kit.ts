@@ -7,6 +7,7 @@ import { createS3Client } from './artifacts/client.ts';
 import { ArtifactStore } from './artifacts/store.ts';
 import { ToolCache } from './cache/tool-cache.ts';
 import { createRedisEventBus } from './events/redis-bus.ts';
+import { ApiKeyStore } from './auth/api-keys.ts';
 import { createAuthenticator } from './auth/authenticate.ts';
 import { createJwtVerifier } from './auth/jwt.ts';
 import { createApp } from './http/app.ts';
@@ -52,11 +53,15 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
   const rateLimiter = config.rateLimit.enabled && redis ? createRateLimiter(redis, definition.name, { ...config.rateLimit, timeoutMs: config.redisTimeoutMs }, log) : undefined;
   const sessions = new SessionStore(table, config.sessionTtlSeconds, config.sessionCacheMs);
   const accessLog = createAccessLog(config, definition.name);
+  const apiKeys = new ApiKeyStore(table, { cacheSeconds: config.auth.apiKeyCacheSeconds });
   const authenticator = createAuthenticator({
     auth: config.auth,
     path: config.path,
     publicUrl: config.publicUrl,
     ...(config.auth.oauth && { verifyJwt: createJwtVerifier(config.auth.oauth) }),
+    ...(config.auth.methods.includes('apikey') && {
+      verifyApiKey: (key: string) => apiKeys.verify(key),
+    }),
   });
   const { app, notify, close } = createApp({ config, factory, sessions, bus, log, accessLog, rateLimiter, authenticator });
   return {

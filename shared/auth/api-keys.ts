@@ -24,7 +24,7 @@ const MAX_CACHED = 10_000;
 const SK = 'META';
 const PK_PREFIX = 'APIKEY#';
 
-/** A request to create, list or revoke was malformed; `field` names the offending input. */
+/** Input to `create` or `revoke` was malformed; `field` names the offending input. */
 export class ApiKeyInputError extends Error {
   override name = 'ApiKeyInputError';
   constructor(readonly field: 'principalId' | 'scopes' | 'ttlDays' | 'name' | 'idOrKey', readonly problem: string) {
@@ -75,7 +75,7 @@ export interface ApiKeyStoreOptions {
 const hashOf = (key: string) => createHash('sha256').update(key).digest('hex');
 const pk = (hash: string) => `${PK_PREFIX}${hash}`;
 
-/** The id `list` shows for a key: safe to log, useless to an attacker. */
+/** The id `list` shows for a key: safe to log, since it cannot be turned back into the key. */
 export const apiKeyId = (key: string) => hashOf(key).slice(0, ID_LENGTH);
 
 function checkText(field: 'principalId' | 'name', value: unknown): string {
@@ -128,7 +128,11 @@ function fromItem(item: Item): ApiKeyRecord {
 }
 
 export class ApiKeyStore {
-  /** Keyed by hash, insertion-ordered so the oldest entry is evicted first; `principal` undefined caches "no such key". */
+  /**
+   * Keyed by hash, insertion-ordered so the oldest entry is evicted first. `principal` undefined
+   * caches "no such key": a client retrying a revoked key costs one read per period. A flood of
+   * random keys can push good entries out, which costs reads, never correctness.
+   */
   private readonly cache = new Map<string, { principal: Principal | undefined; until: number }>();
   private readonly cacheMs: number;
 

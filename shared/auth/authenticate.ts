@@ -5,9 +5,9 @@
 import type { AuthConfig } from '../config.ts';
 import { HttpProtocolError, SERVER_ERROR } from '../http/errors.ts';
 import { ANONYMOUS, type Principal } from '../principal.ts';
+import { API_KEY_PREFIX } from './api-keys.ts';
 import { InvalidTokenError, TokenVerificationUnavailableError, type JwtVerifier } from './jwt.ts';
 
-export const API_KEY_PREFIX = 'mcpk_';
 export const PRM_PATH = '/.well-known/oauth-protected-resource';
 
 export interface AuthenticatorOptions {
@@ -51,7 +51,12 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
   }
 
   async function fromApiKey(request: Request, key: string): Promise<Principal> {
-    const principal = await options.verifyApiKey!(key);
+    let principal: Principal | undefined;
+    try {
+      principal = await options.verifyApiKey!(key);
+    } catch {
+      throw new HttpProtocolError(503, SERVER_ERROR, 'Service Unavailable: API keys cannot be checked right now; retry shortly', { 'retry-after': '5' });
+    }
     if (!principal) challenge(request, 401, 'Unauthorized: the API key is unknown, revoked or expired', { error: 'invalid_token', error_description: 'unknown, revoked or expired API key' });
     return principal;
   }
