@@ -142,14 +142,16 @@ function authConfig(env: Env, publicUrl: string | undefined): AuthConfig {
   if (methods.includes('oauth')) {
     const issuer = url(env, 'MCP_OAUTH_ISSUER');
     if (!issuer) throw new ConfigError('MCP_OAUTH_ISSUER', 'is required when MCP_AUTH_MODE includes oauth: the authorization server\'s issuer URL');
-    const audience = list(env, 'MCP_OAUTH_AUDIENCE');
-    if (audience.length === 0 && !publicUrl) {
-      throw new ConfigError('MCP_OAUTH_AUDIENCE', 'or MCP_PUBLIC_URL is required when MCP_AUTH_MODE includes oauth: tokens must be issued for this resource');
+    // The metadata names this resource and clients ask for tokens with it as audience: it must be
+    // the URL clients use, which the request cannot be trusted to say.
+    if (!publicUrl) {
+      throw new ConfigError('MCP_PUBLIC_URL', 'is required when MCP_AUTH_MODE includes oauth: the URL clients use for this endpoint, e.g. https://mcp.example.com/mcp');
     }
+    const audience = list(env, 'MCP_OAUTH_AUDIENCE');
     oauth = Object.freeze({
       issuer,
       jwksUrl: url(env, 'MCP_OAUTH_JWKS_URL') ?? `${issuer.replace(/\/$/, '')}/.well-known/jwks.json`,
-      audience: Object.freeze(audience.length ? audience : [publicUrl!]),
+      audience: Object.freeze(audience.length ? audience : [publicUrl]),
       algorithms: Object.freeze(list(env, 'MCP_OAUTH_ALGORITHMS').length ? list(env, 'MCP_OAUTH_ALGORITHMS') : ['RS256', 'ES256']),
       scopesSupported: Object.freeze(list(env, 'MCP_OAUTH_SCOPES')),
       clockSkewSeconds: int(env, 'MCP_OAUTH_CLOCK_SKEW_SECONDS', 30),

@@ -73,7 +73,11 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
         challenge(request, 401, `Unauthorized: send ${acceptsJwt ? 'an OAuth access token' : 'an API key'} as "Authorization: Bearer <token>"${acceptsKeys ? ' (API keys also as "x-api-key")' : ''}`);
       }
       const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
-      if (!match) challenge(request, 401, 'Unauthorized: the Authorization header must be "Bearer <token>"', { error: 'invalid_request' });
+      if (!match) {
+        // Another scheme (Basic, …) is no credentials at all: no error code (RFC 6750 §3.1).
+        const malformedBearer = /^Bearer(\s|$)/i.test(authorization);
+        challenge(request, 401, 'Unauthorized: the Authorization header must be "Bearer <token>"', malformedBearer ? { error: 'invalid_request' } : {});
+      }
       const token = match[1]!;
       if (token.startsWith(API_KEY_PREFIX)) {
         if (!acceptsKeys) challenge(request, 401, 'Unauthorized: API keys are not accepted here; use an OAuth access token', { error: 'invalid_token' });

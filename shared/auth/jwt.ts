@@ -29,7 +29,11 @@ const loadJose = () => (jose ??= import('jose'));
 
 function reason({ errors }: Jose, err: unknown): string {
   if (err instanceof errors.JWTExpired) return 'the token has expired';
-  if (err instanceof errors.JWTClaimValidationFailed) return `the token's "${err.claim}" claim is not accepted here`;
+  if (err instanceof errors.JWTClaimValidationFailed) {
+    if (err.reason === 'missing') return `the token has no "${err.claim}" claim`;
+    if (err.claim === 'nbf') return 'the token is not valid yet';
+    return `the token's "${err.claim}" claim is not accepted here`;
+  }
   if (err instanceof errors.JOSEAlgNotAllowed) return 'the token is signed with an algorithm this server does not accept';
   if (err instanceof errors.JWKSNoMatchingKey) return 'the token is signed with a key the issuer does not publish';
   if (err instanceof errors.JWSSignatureVerificationFailed) return 'the token signature is invalid';

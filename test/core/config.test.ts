@@ -43,7 +43,7 @@ describe('configuration', () => {
     [{ HOST: '0.0.0.0' }, 'MCP_AUTH_MODE', /allowed only when serving on a loopback address.*MCP_ALLOW_UNAUTHENTICATED=true/],
     [{ AWS_LAMBDA_FUNCTION_NAME: 'fn' }, 'MCP_AUTH_MODE', /allowed only when serving on a loopback address/],
     [{ MCP_AUTH_MODE: 'oauth' }, 'MCP_OAUTH_ISSUER', /is required/],
-    [{ MCP_AUTH_MODE: 'oauth', MCP_OAUTH_ISSUER: 'https://auth.example' }, 'MCP_OAUTH_AUDIENCE', /or MCP_PUBLIC_URL is required/],
+    [{ MCP_AUTH_MODE: 'oauth', MCP_OAUTH_ISSUER: 'https://auth.example', MCP_OAUTH_AUDIENCE: 'x' }, 'MCP_PUBLIC_URL', /is required when MCP_AUTH_MODE includes oauth/],
     [{ MCP_AUTH_MODE: 'oauth', MCP_OAUTH_ISSUER: 'https://auth.example', MCP_PUBLIC_URL: 'https://mcp.example/mcp', MCP_OAUTH_ALGORITHMS: 'HS256' }, 'MCP_OAUTH_ALGORITHMS', /asymmetric/],
     [{ MCP_APIKEY_CACHE_SECONDS: '300' }, 'MCP_APIKEY_CACHE_SECONDS', /at most 60/],
     [{ LOG_LEVEL: 'LOUD' }, 'LOG_LEVEL', /one of DEBUG/],
