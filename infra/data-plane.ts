@@ -32,6 +32,9 @@ const TABLE_ACTIONS = [
   'dynamodb:ConditionCheckItem',
 ];
 
+/** Partition-key prefix of API key items (`APIKEY#<sha256>`), see shared/auth/api-keys.ts. */
+const API_KEY_PARTITION_PREFIX = 'APIKEY#';
+
 /** Stages whose data is kept when a stack is deleted, unless `retainData` says otherwise. */
 export function isProductionStage(stage: string): boolean {
   return stage === 'prod' || stage === 'production';
@@ -157,6 +160,20 @@ export class McpDataPlane extends Construct {
   grantServer(role: iam.IRole): void {
     role.addManagedPolicy(this.serverAccessPolicy);
     this.secret.grantRead(role);
+  }
+
+  /**
+   * What `npm run keys` needs to manage API keys here, for an operator's role: putting and
+   * deleting `APIKEY#` items only, and Scan (list, revoke by id), which reads the whole table.
+   */
+  grantApiKeyAdministration(grantee: iam.IGrantable): iam.Grant {
+    const resourceArns = [this.table.tableArn];
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['dynamodb:PutItem', 'dynamodb:DeleteItem'],
+      resourceArns,
+      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${API_KEY_PARTITION_PREFIX}*`] } },
+    }).combine(iam.Grant.addToPrincipal({ grantee, actions: ['dynamodb:Scan'], resourceArns }));
   }
 
   // Defined here, beside the resources, so the object-prefix wildcard is acknowledged once, in

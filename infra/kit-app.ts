@@ -1,8 +1,10 @@
 // The kit's CDK app: reads deploy settings from CDK context (cdk.json, `-c key=value`), deploys
-// the example servers (notes, echo) on one shared data plane, and runs the AwsSolutions checks on
-// every synth. Kept apart from app.ts so tests build the same app in-process.
+// the example servers (notes, echo) on one shared data plane with the auth mode chosen by
+// `-c auth=…`, and runs the AwsSolutions checks on every synth. Kept apart from app.ts so tests
+// build the same app in-process.
 import { type App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { AUTH_MODES, type McpAuth, type McpAuthMode, usesOAuth } from './auth.ts';
 import { DataPlaneStack, EdgeFirewallStack, McpServerStack } from './stacks.ts';
 
 /** The servers this repository deploys; add yours here. */
@@ -16,6 +18,9 @@ export const SERVERS = [
  * `sam local --env-vars` may set them: SAM only overrides variables the template declares.
  */
 const LOCAL_OVERRIDABLE = ['AWS_ENDPOINT_URL_DYNAMODB', 'AWS_ENDPOINT_URL_S3', 'UPSTASH_REDIS_REST_URL', 'UPSTASH_REDIS_REST_TOKEN', 'MCP_REQUEST_STATE_KEY'];
+
+/** Redirect URIs of the MCP Inspector (`npx @modelcontextprotocol/inspector`), for trying the cognito modes. */
+export const INSPECTOR_CALLBACK_URLS = ['http://localhost:6274/oauth/callback', 'http://localhost:6274/oauth/callback/debug'];
 
 export interface KitStacks {
   readonly stage: string;
@@ -43,6 +48,10 @@ export function buildKitApp(app: App): KitStacks {
   }
   const production = context.flag('production');
   const local = stage === 'local';
+  const auth = authFromContext(context);
+  if (local && usesOAuth(auth)) {
+    throw new Error(`context "auth" is "${auth.mode}", which needs each server's public URL; the local stage (SAM, LocalStack) cannot derive it. Use auth none or apikey there.`);
+  }
 
   const dataPlane = new DataPlaneStack(app, stackId(stage, 'DataPlane'), {
     description: `MCP kit data plane (${stage}): DynamoDB table, S3 artifacts, secrets`,
@@ -62,7 +71,7 @@ export function buildKitApp(app: App): KitStacks {
           entry,
           stage,
           production,
-          allowUnauthenticated: context.flag('allowUnauthenticated') ?? false,
+          auth,
           cloudFront: context.flag('cloudFront') ?? true,
           webAclArn: context.string('webAclArn'),
           bundleAwsSdk: context.flag('bundleAwsSdk'),
@@ -81,6 +90,39 @@ export function buildKitApp(app: App): KitStacks {
   return { stage, dataPlane, servers, edgeFirewall };
 }
 
+/**
+ * `auth` (default `none`) and the settings of its mode: `allowUnauthenticated` for `none`;
+ * `oauthIssuer` (required), `oauthJwksUrl`, `oauthAudience`, `oauthScopes` for `oauth`;
+ * `cognitoCallbackUrls` for `cognito` (default: the MCP Inspector's). Every server gets the same.
+ */
+function authFromContext(context: Context): McpAuth {
+  const mode = context.string('auth') ?? 'none';
+  if (!(AUTH_MODES as readonly string[]).includes(mode)) {
+    throw new Error(`context "auth" must be one of ${AUTH_MODES.join(', ')}; got "${mode}".`);
+  }
+  switch (mode as McpAuthMode) {
+    case 'none':
+      return { mode: 'none', allowUnauthenticated: context.flag('allowUnauthenticated') ?? false };
+    case 'apikey':
+      return { mode: 'apikey' };
+    case 'oauth':
+    case 'oauth,apikey': {
+      const issuer = context.string('oauthIssuer');
+      if (issuer === undefined) throw new Error(`context "auth" is "${mode}": set "oauthIssuer" to the authorization server's issuer URL (-c oauthIssuer=https://…).`);
+      return {
+        mode: mode as 'oauth' | 'oauth,apikey',
+        issuer,
+        jwksUrl: context.string('oauthJwksUrl'),
+        audience: context.list('oauthAudience'),
+        scopes: context.list('oauthScopes'),
+      };
+    }
+    case 'cognito':
+    case 'cognito,apikey':
+      return { mode: mode as 'cognito' | 'cognito,apikey', callbackUrls: context.list('cognitoCallbackUrls') ?? INSPECTOR_CALLBACK_URLS };
+  }
+}
+
 /** CDK context values arrive as JSON from cdk.json and as strings from `-c key=value`. */
 class Context {
   constructor(private readonly app: App) {}
@@ -90,6 +132,15 @@ class Context {
     if (value === undefined || value === null || value === '') return undefined;
     if (typeof value !== 'string') throw new Error(`context "${key}" must be a string, got ${JSON.stringify(value)}.`);
     return value;
+  }
+
+  /** A JSON array of strings, or a comma-separated string. */
+  list(key: string): string[] | undefined {
+    const value: unknown = this.app.node.tryGetContext(key);
+    if (value === undefined || value === null || value === '') return undefined;
+    if (Array.isArray(value) && value.every((v) => typeof v === 'string')) return value;
+    if (typeof value !== 'string') throw new Error(`context "${key}" must be a comma-separated string or a list of strings, got ${JSON.stringify(value)}.`);
+    return value.split(',').map((v) => v.trim()).filter(Boolean);
   }
 
   flag(key: string): boolean | undefined {

@@ -1,9 +1,10 @@
 // McpServerEndpoint: deploys one MCP server on a public HTTPS endpoint. The Lambda function
 // (bundled locally by esbuild) streams through a regional REST API, with CloudFront in front;
-// state lives in an McpDataPlane, shared or private. Alarms and a dashboard come with it.
+// state lives in an McpDataPlane, shared or private. Auth (infra/auth.ts), alarms and a dashboard
+// come with it.
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Duration, RemovalPolicy, Token, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import type * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
@@ -14,14 +15,9 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { AUTH_VARIABLES, authEnvironment, type McpAuth, McpCognitoAuthorizationServer, usesOAuth, validateAuth } from './auth.ts';
 import { isProductionStage, McpDataPlane } from './data-plane.ts';
 import { type McpAlarmOptions, McpServerMonitoring } from './monitoring.ts';
-
-/**
- * How callers authenticate. Only `none` exists today; API-key and OAuth modes join this union
- * as further members, each with its own settings.
- */
-export type McpAuth = { readonly mode: 'none' };
 
 /**
  * The kit's per-principal rate limit, enforced in the function with Redis: while it is on, the
@@ -100,16 +96,29 @@ export interface McpServerEndpointProps {
    */
   readonly architecture?: lambda.Architecture;
   /**
-   * Caller authentication (`MCP_AUTH_MODE`).
+   * How callers authenticate (`MCP_AUTH_MODE` and the `MCP_OAUTH_*` settings): `none`, `apikey`,
+   * `oauth` with an issuer of yours, or `cognito` with a user pool built here; the OAuth modes
+   * combine with API keys (`oauth,apikey`, `cognito,apikey`). See infra/auth.ts.
+   * `none` needs `allowUnauthenticated: true` on every stage but `local`.
    * @default { mode: 'none' }
    */
   readonly auth?: McpAuth;
   /**
-   * Acknowledge that a non-local stage with auth `none` serves anyone who finds the URL.
-   * Required for that combination; synth fails without it.
-   * @default false
+   * The MCP URL as clients reach it (`MCP_PUBLIC_URL`): the resource in OAuth protected resource
+   * metadata, the origin of the metadata URL in 401 challenges, and the default token audience.
+   * Set it when something of yours fronts the endpoint; on the `local` stage, the OAuth modes
+   * need it.
+   * @default - `https://<first custom domain name><path>`, else the distribution's
+   * `https://<id>.cloudfront.net<path>`, else the API stage URL; none on the `local` stage
    */
-  readonly allowUnauthenticated?: boolean;
+  readonly publicUrl?: string;
+  /**
+   * Longest a tool handler may run before its call ends with an error result
+   * (`MCP_TOOL_TIMEOUT_MS`). At most `timeout` minus 10 s, so the kit can still answer and close
+   * the stream before Lambda stops the function.
+   * @default - 60 s, or `timeout` minus 10 s when that is shorter
+   */
+  readonly toolTimeout?: Duration;
   /**
    * Per-principal rate limit (`MCP_RATE_LIMIT_ENABLED`, `MCP_RATE_LIMIT_REQUESTS`,
    * `MCP_RATE_LIMIT_WINDOW_SECONDS`). Needs Upstash credentials in the secret while enabled.
@@ -193,6 +202,9 @@ export interface McpServerEndpointProps {
 const DEFAULT_PATH = '/mcp';
 const RESERVED_PATHS = ['/health', '/.well-known'];
 const STREAMING_LIMIT = Duration.minutes(15);
+const DEFAULT_TOOL_TIMEOUT = Duration.seconds(60);
+/** Time the kit needs after a tool timeout to write the error result and end the stream. */
+const TOOL_TIMEOUT_MARGIN = Duration.seconds(10);
 /** Where `entry` paths are resolved from: the repository root, one level above infra/. */
 const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RESTORE_WWW_AUTHENTICATE = fileURLToPath(new URL('./edge/restore-www-authenticate.js', import.meta.url));
@@ -208,8 +220,10 @@ export class McpServerEndpoint extends Construct {
   /** @default undefined when `cloudFront` is false */
   readonly distribution?: cloudfront.Distribution;
   readonly monitoring: McpServerMonitoring;
-  /** Public MCP URL: custom domain, else CloudFront, else the raw API. */
+  /** Public MCP URL: `publicUrl`, else the custom domain, else CloudFront, else the raw API. */
   readonly mcpUrl: string;
+  /** @default undefined unless `auth.mode` is `cognito` or `cognito,apikey` */
+  readonly authorizationServer?: McpCognitoAuthorizationServer;
   /** The MCP URL on the API Gateway stage, bypassing CloudFront. */
   readonly apiUrl: string;
 
@@ -219,21 +233,32 @@ export class McpServerEndpoint extends Construct {
     const production = props.production ?? isProductionStage(stage);
     const path = validatePath(props.path ?? DEFAULT_PATH);
     const timeout = props.timeout ?? STREAMING_LIMIT;
-    const auth = props.auth ?? { mode: 'none' };
+    const auth: McpAuth = props.auth ?? { mode: 'none' };
     const rateLimit = { enabled: props.rateLimit?.enabled ?? true, requestsPerMinute: props.rateLimit?.requestsPerMinute ?? 120 };
+    const owner = `McpServerEndpoint "${props.serverName}"`;
     validateServerName(props.serverName);
     if (!timeout.isUnresolved() && timeout.toSeconds() > STREAMING_LIMIT.toSeconds()) {
-      throw new Error(`McpServerEndpoint "${props.serverName}": timeout is ${timeout.toHumanString()}; Lambda and streamed API responses stop at 15 minutes.`);
+      throw new Error(`${owner}: timeout is ${timeout.toHumanString()}; Lambda and streamed API responses stop at 15 minutes.`);
     }
+    const toolTimeout = resolveToolTimeout(timeout, props.toolTimeout, owner);
     if (!Number.isInteger(rateLimit.requestsPerMinute) || rateLimit.requestsPerMinute < 1) {
-      throw new Error(`McpServerEndpoint "${props.serverName}": rateLimit.requestsPerMinute must be a positive whole number, got ${rateLimit.requestsPerMinute}.`);
+      throw new Error(`${owner}: rateLimit.requestsPerMinute must be a positive whole number, got ${rateLimit.requestsPerMinute}.`);
     }
-    if (auth.mode === 'none' && stage !== 'local' && props.allowUnauthenticated !== true) {
+    validateAuth(auth, owner);
+    if (auth.mode === 'none' && stage !== 'local' && auth.allowUnauthenticated !== true) {
       throw new Error(
-        `McpServerEndpoint "${props.serverName}": stage "${stage}" would serve MCP with auth "none", so anyone ` +
-          'who finds the URL can call its tools. Configure the `auth` prop, or set `allowUnauthenticated: true` ' +
-          'to publish an open endpoint on purpose (in this repo\'s app: `-c allowUnauthenticated=true`, or the ' +
-          '"allowUnauthenticated" context value in cdk.json).',
+        `${owner}: stage "${stage}" would serve MCP with auth "none", so anyone who finds the URL can call ` +
+          "its tools. Configure the `auth` prop (`{ mode: 'apikey' }`, `'oauth'` or `'cognito'`), or set " +
+          "`auth: { mode: 'none', allowUnauthenticated: true }` to publish an open endpoint on purpose (in this " +
+          'repo\'s app: `-c auth=…`, or `-c allowUnauthenticated=true` / the "allowUnauthenticated" context value in cdk.json).',
+      );
+    }
+    if (props.publicUrl !== undefined) validatePublicUrl(props.publicUrl, owner);
+    if (usesOAuth(auth) && stage === 'local' && props.publicUrl === undefined) {
+      throw new Error(
+        `${owner}: auth "${auth.mode}" needs the endpoint's public URL (the token audience and the resource in its ` +
+          'OAuth metadata), which the `local` stage cannot derive: set the `publicUrl` prop to the URL clients use, ' +
+          'e.g. the API URL SAM or LocalStack prints.',
       );
     }
     const removalPolicy = production ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
@@ -251,13 +276,18 @@ export class McpServerEndpoint extends Construct {
     });
     role.addToPolicy(new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }));
 
+    if (auth.mode === 'cognito' || auth.mode === 'cognito,apikey') {
+      this.authorizationServer = new McpCognitoAuthorizationServer(this, 'Auth', { settings: auth, serverName: props.serverName, stage, production });
+    }
+
     const kitEnvironment: Record<string, string> = {
       MCP_TABLE_NAME: this.dataPlane.table.tableName,
       MCP_BUCKET_NAME: this.dataPlane.bucket.bucketName,
       MCP_SECRETS_ARN: this.dataPlane.secret.secretArn,
       MCP_STAGE: stage,
       MCP_PATH: path,
-      MCP_AUTH_MODE: auth.mode,
+      ...authEnvironment(auth, this.authorizationServer),
+      MCP_TOOL_TIMEOUT_MS: String(toolTimeout.toMilliseconds()),
       MCP_ALLOWED_ORIGINS: (props.allowedOrigins ?? []).join(','),
       MCP_ALLOWED_HOSTS: (props.allowedHosts ?? []).join(','),
       MCP_RATE_LIMIT_ENABLED: String(rateLimit.enabled),
@@ -267,9 +297,10 @@ export class McpServerEndpoint extends Construct {
       POWERTOOLS_SERVICE_NAME: props.serverName,
       NODE_OPTIONS: '--enable-source-maps',
     };
-    const clashes = Object.keys(props.environment ?? {}).filter((name) => name in kitEnvironment);
+    const reserved = new Set<string>([...Object.keys(kitEnvironment), ...AUTH_VARIABLES]);
+    const clashes = Object.keys(props.environment ?? {}).filter((name) => reserved.has(name));
     if (clashes.length > 0) {
-      throw new Error(`McpServerEndpoint "${props.serverName}": environment may not set ${clashes.join(', ')}; use the matching props.`);
+      throw new Error(`${owner}: environment may not set ${clashes.join(', ')}; use the matching props.`);
     }
 
     this.fn = new nodejs.NodejsFunction(this, 'Function', {
@@ -350,10 +381,15 @@ export class McpServerEndpoint extends Construct {
     if (props.cloudFront ?? true) {
       this.distribution = this.createDistribution(props, stage);
       const host = props.domain?.domainNames[0] ?? this.distribution.distributionDomainName;
-      this.mcpUrl = `https://${host}${path}`;
+      this.mcpUrl = props.publicUrl ?? `https://${host}${path}`;
     } else {
-      this.mcpUrl = this.apiUrl;
+      // The stage's URL spelled from the API id and the stage name, not from the Stage resource,
+      // so the function may name it without depending on its own deployment.
+      this.mcpUrl = props.publicUrl ?? `https://${this.api.restApiId}.execute-api.${Stack.of(this).region}.${Stack.of(this).urlSuffix}/${stage}${path}`;
     }
+    // SAM and LocalStack serve the local stage under URLs of their own: only an explicit one there.
+    const publicUrl = stage === 'local' ? props.publicUrl : this.mcpUrl;
+    if (publicUrl !== undefined) this.fn.addEnvironment('MCP_PUBLIC_URL', publicUrl);
 
     this.monitoring = new McpServerMonitoring(this, 'Monitoring', {
       serverName: props.serverName,
@@ -371,7 +407,15 @@ export class McpServerEndpoint extends Construct {
     if (props.domain && props.domain.domainNames.length === 0) {
       throw new Error(`McpServerEndpoint "${props.serverName}": domain.domainNames is empty.`);
     }
-    const origin = new origins.RestApiOrigin(this.api, {
+    // The API's host and stage path spelled out rather than RestApiOrigin, which reads them off the
+    // Stage: the distribution then depends on the RestApi alone, and the function can take the
+    // distribution's domain as MCP_PUBLIC_URL without a dependency cycle (function → distribution
+    // → RestApi; methods → function; deployment → methods; stage → deployment).
+    const stack = Stack.of(this);
+    const origin = new origins.HttpOrigin(`${this.api.restApiId}.execute-api.${stack.region}.${stack.urlSuffix}`, {
+      originPath: `/${stage}`,
+      protocolPolicy: cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
+      originSslProtocols: [cloudfront.OriginSslPolicy.TLS_V1_2],
       readTimeout: props.originReadTimeout ?? Duration.seconds(60),
       keepaliveTimeout: Duration.seconds(60),
     });
@@ -439,6 +483,41 @@ export class McpServerEndpoint extends Construct {
   }
 }
 
+function resolveToolTimeout(timeout: Duration, toolTimeout: Duration | undefined, owner: string): Duration {
+  if (timeout.isUnresolved()) {
+    if (toolTimeout === undefined) throw new Error(`${owner}: timeout is a token; set toolTimeout explicitly, at most the timeout minus ${TOOL_TIMEOUT_MARGIN.toHumanString()}.`);
+    return toolTimeout;
+  }
+  const ceiling = timeout.toMilliseconds() - TOOL_TIMEOUT_MARGIN.toMilliseconds();
+  if (toolTimeout === undefined) {
+    if (ceiling < 1_000) {
+      throw new Error(`${owner}: timeout ${timeout.toHumanString()} leaves no room for tools after the ${TOOL_TIMEOUT_MARGIN.toHumanString()} the kit keeps to end a call; give the function more time.`);
+    }
+    return Duration.millis(Math.min(DEFAULT_TOOL_TIMEOUT.toMilliseconds(), ceiling));
+  }
+  const ms = toolTimeout.toMilliseconds();
+  if (ms < 100 || ms > ceiling) {
+    throw new Error(
+      `${owner}: toolTimeout is ${toolTimeout.toHumanString()}; it must be at least 100 ms and at most timeout (${timeout.toHumanString()}) ` +
+        `minus ${TOOL_TIMEOUT_MARGIN.toHumanString()}, so a slow tool ends with an error result instead of a function timeout.`,
+    );
+  }
+  return toolTimeout;
+}
+
+function validatePublicUrl(value: string, owner: string): void {
+  if (Token.isUnresolved(value)) return;
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    // reported below
+  }
+  if (!url || !['https:', 'http:'].includes(url.protocol) || url.search !== '' || url.hash !== '') {
+    throw new Error(`${owner}: publicUrl "${value}" must be an http(s) URL without query or fragment, e.g. "https://mcp.example.com/mcp".`);
+  }
+}
+
 function validateServerName(name: string): void {
   if (!/^[a-z][a-z0-9-]{0,39}$/.test(name)) {
     throw new Error(`McpServerEndpoint: serverName "${name}" must be lowercase letters, digits and hyphens, starting with a letter, at most 40 characters.`);
@@ -501,7 +580,9 @@ function acknowledgeOpenApi(api: apigateway.RestApi): void {
     },
     {
       id: 'AwsSolutions-COG4',
-      reason: 'Callers are MCP clients authenticated by the kit (API key or OAuth bearer), not Cognito user pools.',
+      reason:
+        'The kit verifies bearer tokens in the function, a Cognito pool\'s included (auth mode cognito); a gateway ' +
+        'Cognito authorizer would refuse API keys and answer 401 without the MCP challenge that points clients at discovery.',
     },
   );
 }

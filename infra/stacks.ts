@@ -85,6 +85,13 @@ export class McpServerStack extends Stack {
       });
     }
     new CfnOutput(this, 'DashboardName', { value: this.endpoint.monitoring.dashboard.dashboardName, description: 'CloudWatch dashboard' });
+    const auth = this.endpoint.authorizationServer;
+    if (auth) {
+      new CfnOutput(this, 'AuthorizationServer', { value: auth.issuer, description: 'OAuth issuer (Cognito user pool) that MCP clients discover' });
+      new CfnOutput(this, 'UserPoolId', { value: auth.userPool.userPoolId, description: 'Cognito user pool: create users here' });
+      new CfnOutput(this, 'ClientId', { value: auth.client.userPoolClientId, description: 'Pre-registered OAuth client ID to configure in MCP clients' });
+      if (auth.domain) new CfnOutput(this, 'LoginDomain', { value: auth.domain.baseUrl(), description: 'Cognito managed login (authorize and token endpoints)' });
+    }
   }
 }
 

@@ -15,9 +15,10 @@ export class TokenVerificationUnavailableError extends Error {
   override name = 'TokenVerificationUnavailableError';
 }
 
-/** Scopes from the `scope` claim (space-separated, RFC 9068) or an `scp` array (common in practice). */
+/** Scopes from the `scope` claim (space-separated, RFC 9068) or `scp` (an array, or Entra's space-separated string). */
 function scopesOf(payload: JWTPayload): string[] {
   if (typeof payload.scope === 'string') return payload.scope.split(' ').filter(Boolean);
+  if (typeof payload.scp === 'string') return payload.scp.split(' ').filter(Boolean);
   if (Array.isArray(payload.scp)) return payload.scp.filter((s): s is string => typeof s === 'string');
   return [];
 }
@@ -67,6 +68,8 @@ export function createJwtVerifier(oauth: NonNullable<AuthConfig['oauth']>): JwtV
       }
       throw new InvalidTokenError(reason(lib, err));
     }
+    // An ID token is not an access token, even when its audience matches (Cognito's `token_use`).
+    if (payload.token_use !== undefined && payload.token_use !== 'access') throw new InvalidTokenError('the token is not an access token');
     return Object.freeze({ id: payload.sub!, scopes: Object.freeze(scopesOf(payload)) });
   };
 }

@@ -352,6 +352,7 @@ describe('OAuth 2.1 resource server', () => {
       { name: 'a token without sub', token: () => as.mint({ sub: undefined }), message: /the token has no "sub" claim/ },
       { name: 'a token without exp', token: () => as.mint({ exp: undefined }), message: /the token has no "exp" claim/ },
       { name: 'a token not valid yet (nbf beyond the skew)', token: () => as.mint({ nbf: nowSeconds() + 300 }), message: /the token is not valid yet/ },
+      { name: 'an ID token (token_use: id)', token: () => as.mint({ token_use: 'id' }), message: /the token is not an access token/ },
       { name: 'garbage', token: async () => 'not.a.jwt', message: /the token is malformed/ },
       { name: 'an API key where only OAuth is accepted', token: async () => 'mcpk_0123456789abcdef', message: /API keys are not accepted here/ },
     ];
@@ -429,8 +430,8 @@ describe('OAuth 2.1 resource server', () => {
       assert.equal(challengeOf(answer.challenge).params.scope, 'admin');
     });
 
-    it('runs it with the scope, from a `scope` string or an `scp` array', async () => {
-      for (const claims of [{ scope: 'mcp:tools admin' }, { scp: ['admin'] }]) {
+    it('runs it with the scope, from a `scope` string or an `scp` array or string', async () => {
+      for (const claims of [{ scope: 'mcp:tools admin' }, { scp: ['admin'] }, { scp: 'mcp:tools admin' }]) {
         const answer = await call(resource.url, 'rotate_secrets', `Bearer ${await as.mint(claims)}`);
         assert.equal(answer.status, 200, JSON.stringify(claims));
         assert.equal(answer.body.result?.content[0]?.text, 'rotated');

@@ -43,7 +43,7 @@ function synthEndpoint(props: Partial<McpServerEndpointProps> = {}) {
   const endpoint = new McpServerEndpoint(stack, 'Server', {
     serverName: 'echo',
     entry: 'functions/echo/handler.ts',
-    allowUnauthenticated: true,
+    auth: { mode: 'none', allowUnauthenticated: true },
     ...props,
   });
   return { stack, endpoint, template: Template.fromStack(stack) };
@@ -113,15 +113,18 @@ describe('the example app on the default stage', () => {
       'LOG_LEVEL',
       'MCP_ALLOWED_HOSTS',
       'MCP_ALLOWED_ORIGINS',
+      'MCP_ALLOW_UNAUTHENTICATED',
       'MCP_AUTH_MODE',
       'MCP_BUCKET_NAME',
       'MCP_PATH',
+      'MCP_PUBLIC_URL',
       'MCP_RATE_LIMIT_ENABLED',
       'MCP_RATE_LIMIT_REQUESTS',
       'MCP_RATE_LIMIT_WINDOW_SECONDS',
       'MCP_SECRETS_ARN',
       'MCP_STAGE',
       'MCP_TABLE_NAME',
+      'MCP_TOOL_TIMEOUT_MS',
       'NODE_OPTIONS',
       'POWERTOOLS_SERVICE_NAME',
     ]);
@@ -131,6 +134,9 @@ describe('the example app on the default stage', () => {
           MCP_STAGE: 'dev',
           MCP_PATH: '/mcp',
           MCP_AUTH_MODE: 'none',
+          // The kit refuses auth "none" on Lambda without it; cdk.json's allowUnauthenticated opts in.
+          MCP_ALLOW_UNAUTHENTICATED: 'true',
+          MCP_TOOL_TIMEOUT_MS: '60000',
           MCP_RATE_LIMIT_ENABLED: 'true',
           MCP_RATE_LIMIT_REQUESTS: '120',
           MCP_RATE_LIMIT_WINDOW_SECONDS: '60',
@@ -225,7 +231,9 @@ describe('the example app on the default stage', () => {
     assert.ok(origin.CustomOriginConfig.OriginReadTimeout > 15);
     assert.equal(origin.CustomOriginConfig.OriginProtocolPolicy, 'https-only');
     // OriginPath is "/<stage>", so /.well-known/... at the host's root reaches the API's route.
-    assert.match(JSON.stringify(origin.OriginPath), /"Fn::Select":\[3/);
+    assert.equal(origin.OriginPath, '/dev');
+    assert.deepEqual(origin.CustomOriginConfig.OriginSSLProtocols, ['TLSv1.2']);
+    assert.match(JSON.stringify(origin.DomainName), /"Ref":"ServerApi[0-9A-F]+"\},"\.execute-api\./);
   });
 
   it('restores WWW-Authenticate at the edge with the CloudFront Function shipped in infra/edge', () => {
@@ -395,7 +403,9 @@ describe('deploy settings', () => {
   it('cloudFront=false leaves the raw API as the public URL (LocalStack)', () => {
     const { notes } = synthKitApp({ cloudFront: 'false' });
     notes.resourceCountIs('AWS::CloudFront::Distribution', 0);
-    assert.deepEqual(notes.toJSON().Outputs.McpUrl.Value, notes.toJSON().Outputs.ApiUrl.Value);
+    const url = JSON.stringify(notes.toJSON().Outputs.McpUrl.Value);
+    assert.match(url, /"Ref":"ServerApi[0-9A-F]+"\},"\.execute-api\.".*"\/dev\/mcp"/);
+    assert.deepEqual(functionEnvironment(notes).MCP_PUBLIC_URL, notes.toJSON().Outputs.McpUrl.Value);
   });
 
   it('the local stage declares endpoint and secret variables that sam local --env-vars can override', () => {
@@ -416,6 +426,7 @@ describe('deploy settings', () => {
 
   it('refuses to publish an unauthenticated endpoint unless told to', () => {
     assert.throws(() => synthKitApp({ allowUnauthenticated: 'false' }), /stage "dev" would serve MCP with auth "none".*allowUnauthenticated: true/s);
+    assert.throws(() => synthKitApp({ allowUnauthenticated: 'false', auth: 'none' }), /-c auth=/);
   });
 
   it('rejects malformed settings with the name of the setting', () => {
@@ -435,7 +446,7 @@ describe('McpServerEndpoint props', () => {
     const app = new App({ outdir: mkdtempSync(join(TMP, 'app-')), context: { ...CDK_CONTEXT, ...SKIP_BUNDLING } });
     const stack = new Stack(app, 'Endpoint');
     const secret = Secret.fromSecretCompleteArn(stack, 'Upstash', 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:mcp/upstash-AbCdEf');
-    new McpServerEndpoint(stack, 'Server', { serverName: 'echo', entry: 'functions/echo/handler.ts', allowUnauthenticated: true, secret });
+    new McpServerEndpoint(stack, 'Server', { serverName: 'echo', entry: 'functions/echo/handler.ts', auth: { mode: 'none', allowUnauthenticated: true }, secret });
     const template = Template.fromStack(stack);
     template.resourceCountIs('AWS::SecretsManager::Secret', 0);
     assert.equal(functionEnvironment(template).MCP_SECRETS_ARN, secret.secretArn);
@@ -460,7 +471,7 @@ describe('McpServerEndpoint props', () => {
       environment: { NOTES_LIMIT: '50' },
     });
     assert.deepEqual(
-      { ...functionEnvironment(template), MCP_TABLE_NAME: 0, MCP_BUCKET_NAME: 0, MCP_SECRETS_ARN: 0 },
+      { ...functionEnvironment(template), MCP_TABLE_NAME: 0, MCP_BUCKET_NAME: 0, MCP_SECRETS_ARN: 0, MCP_PUBLIC_URL: 0 },
       {
         MCP_TABLE_NAME: 0,
         MCP_BUCKET_NAME: 0,
@@ -468,6 +479,9 @@ describe('McpServerEndpoint props', () => {
         MCP_STAGE: 'dev',
         MCP_PATH: '/mcp',
         MCP_AUTH_MODE: 'none',
+        MCP_ALLOW_UNAUTHENTICATED: 'true',
+        MCP_TOOL_TIMEOUT_MS: '60000',
+        MCP_PUBLIC_URL: 0,
         MCP_ALLOWED_ORIGINS: 'https://app.example.com,https://inspector.example.com',
         MCP_ALLOWED_HOSTS: 'mcp.example.com',
         MCP_RATE_LIMIT_ENABLED: 'false',
@@ -497,8 +511,11 @@ describe('McpServerEndpoint props', () => {
   });
 
   it('allows auth "none" without the flag only on the local stage', () => {
-    assert.doesNotThrow(() => synthEndpoint({ stage: 'local', allowUnauthenticated: undefined }));
-    assert.throws(() => synthEndpoint({ stage: 'staging', allowUnauthenticated: undefined }), /Configure the `auth` prop, or set `allowUnauthenticated: true`/);
+    const local = functionEnvironment(synthEndpoint({ stage: 'local', auth: undefined }).template);
+    // SAM runs the function with AWS_LAMBDA_FUNCTION_NAME set, where the kit wants the opt-in.
+    assert.equal(local.MCP_ALLOW_UNAUTHENTICATED, 'true');
+    assert.throws(() => synthEndpoint({ stage: 'staging', auth: undefined }), /Configure the `auth` prop .*allowUnauthenticated: true/s);
+    assert.throws(() => synthEndpoint({ stage: 'staging', auth: { mode: 'none' } }), /would serve MCP with auth "none"/);
   });
 
   it('rejects settings that cannot work', () => {

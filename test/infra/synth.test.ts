@@ -124,7 +124,7 @@ describe('bundleAwsSdk', () => {
     new McpServerEndpoint(stack, 'Server', {
       serverName: 'echo',
       entry: 'functions/echo/handler.ts',
-      allowUnauthenticated: true,
+      auth: { mode: 'none', allowUnauthenticated: true },
       bundleAwsSdk: true,
       cloudFront: false,
     });
