@@ -17,7 +17,7 @@ import type { ServerFactory } from '../server/build.ts';
 import type { RequestScope } from '../server/context.ts';
 import type { SessionStore } from '../store/sessions.ts';
 import { readJsonBody } from './body.ts';
-import { HttpProtocolError, INTERNAL_ERROR, errorResponse, jsonRpcErrorResponse } from './errors.ts';
+import { HttpProtocolError, INTERNAL_ERROR, INVALID_REQUEST, errorResponse, jsonRpcErrorResponse } from './errors.ts';
 import { checkEnvelope, createLegacyHandler, type LegacyRequest } from './legacy.ts';
 import type { RateLimiter } from './rate-limit.ts';
 
@@ -111,7 +111,18 @@ export function createApp(options: AppOptions) {
     const method = request.method;
     if (method === 'POST') {
       const body = await readJsonBody(request, config.maxBodyBytes);
-      if (!Array.isArray(body)) checkEnvelope(body);
+      // Each message of a batch too: the SDK would refuse a bad one without saying what is wrong.
+      for (const message of Array.isArray(body) ? body : [body]) checkEnvelope(message);
+      if (!Array.isArray(body) && (body as Message).method === undefined && MODERN_VERSIONS.has(request.headers.get('mcp-protocol-version') ?? '')) {
+        // Left to the legacy leg it would be told to send initialize, which 2026-07-28 does not have.
+        throw new HttpProtocolError(
+          400,
+          INVALID_REQUEST,
+          'Invalid Request: protocol 2026-07-28 has no server-to-client requests to reply to; answer an input_required result by retrying the request with inputResponses',
+          undefined,
+          (body as Message).id ?? null,
+        );
+      }
       const tools = toolsCalled(body);
       for (const tool of tools) {
         const scopes = toolScopes.get(tool);

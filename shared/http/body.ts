@@ -1,8 +1,31 @@
 // Reads and parses a POST body once, under a size limit, with errors that say what to fix.
 // The parsed value is handed to both protocol legs so nothing parses the body twice.
-import { HttpProtocolError, PARSE_ERROR, SERVER_ERROR } from './errors.ts';
+import { HttpProtocolError, INVALID_REQUEST, PARSE_ERROR, SERVER_ERROR } from './errors.ts';
 
 const JSON_TYPE = /^application\/json\s*(;|$)/i;
+/**
+ * Far deeper than any MCP message, far shallower than what overflows the stack of the recursive
+ * code that walks a parsed body later (JSON.stringify of stored session fields, schema checks).
+ */
+export const MAX_JSON_DEPTH = 128;
+
+/** Whether JSON text (already known to be valid) nests arrays and objects deeper than MAX_JSON_DEPTH. */
+function tooDeep(text: string): boolean {
+  if (text.length <= MAX_JSON_DEPTH) return false;
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > MAX_JSON_DEPTH) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
+}
 
 async function readLimited(request: Request, maxBytes: number): Promise<string> {
   const declared = request.headers.get('content-length');
@@ -48,9 +71,12 @@ export async function readJsonBody(request: Request, maxBytes: number): Promise<
   }
   const text = await readLimited(request, maxBytes);
   if (text.trim() === '') throw new HttpProtocolError(400, PARSE_ERROR, 'Parse error: the request body is empty; send a JSON-RPC message');
+  let body: unknown;
   try {
-    return JSON.parse(text);
+    body = JSON.parse(text);
   } catch (err) {
     throw new HttpProtocolError(400, PARSE_ERROR, `Parse error: the request body is not valid JSON (${(err as Error).message})`);
   }
+  if (tooDeep(text)) throw new HttpProtocolError(400, INVALID_REQUEST, `Invalid Request: JSON nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep`);
+  return body;
 }

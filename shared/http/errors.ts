@@ -8,6 +8,8 @@ export const INTERNAL_ERROR = -32603;
 /** Transport-level errors without a JSON-RPC equivalent (the SDK uses the same code). */
 export const SERVER_ERROR = -32000;
 export const SESSION_NOT_FOUND = -32001;
+/** A standard MCP header disagrees with the body (the code the SDK uses on 2026-07-28 requests). */
+export const HEADER_MISMATCH = -32020;
 
 export class HttpProtocolError extends Error {
   override name = 'HttpProtocolError';

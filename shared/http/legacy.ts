@@ -6,10 +6,12 @@ import type { JSONRPCRequest, LoggingLevel, ServerEvent, ServerEventBus } from '
 import type { ServerFactory } from '../server/build.ts';
 import type { RequestScope } from '../server/context.ts';
 import type { SessionRecord, SessionStore } from '../store/sessions.ts';
-import { HttpProtocolError, INVALID_REQUEST, SERVER_ERROR, SESSION_NOT_FOUND, jsonRpcErrorResponse } from './errors.ts';
+import { HEADER_MISMATCH, HttpProtocolError, INVALID_REQUEST, SERVER_ERROR, SESSION_NOT_FOUND, jsonRpcErrorResponse } from './errors.ts';
 import { LegacyExchange, routeCancellation, routeClientReply, type WireMessage } from './legacy-exchange.ts';
 
 export const LEGACY_PROTOCOL_VERSIONS = ['2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05'];
+/** A client describes itself in a few hundred bytes; this leaves room for large experimental capabilities. */
+export const MAX_CLIENT_DESCRIPTION_CHARS = 16_384;
 
 type Message = WireMessage;
 
@@ -44,16 +46,44 @@ function invalid(message: string, id: Message['id'] = null): never {
   throw new HttpProtocolError(400, INVALID_REQUEST, message, undefined, id ?? null);
 }
 
-/** Checks the JSON-RPC 2.0 envelope of one message, with an error that names what is wrong. */
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The members each kind of message may have: the SDK refuses any other, so the kit names it first. */
+const MEMBERS = {
+  request: ['jsonrpc', 'id', 'method', 'params'],
+  notification: ['jsonrpc', 'method', 'params'],
+  response: ['jsonrpc', 'id', 'result'],
+  'error response': ['jsonrpc', 'id', 'error'],
+};
+
+/**
+ * Checks the JSON-RPC 2.0 envelope of one message as strictly as the SDK will, with an error that
+ * names what is wrong (the SDK's own answer only says the body is not a valid message).
+ */
 export function checkEnvelope(m: unknown): Message {
-  if (typeof m !== 'object' || m === null || Array.isArray(m)) invalid('Invalid Request: each JSON-RPC message must be an object');
+  if (!isObject(m)) invalid('Invalid Request: each JSON-RPC message must be an object');
   const msg = m as Message;
-  if (msg.jsonrpc !== '2.0') invalid('Invalid Request: "jsonrpc" must be "2.0"', msg.id);
-  if (msg.method !== undefined && typeof msg.method !== 'string') invalid('Invalid Request: "method" must be a string', msg.id);
-  if (msg.id !== undefined && msg.id !== null && typeof msg.id !== 'string' && typeof msg.id !== 'number') {
-    invalid('Invalid Request: "id" must be a string or a number');
-  }
-  if (msg.method === undefined && !isResponse(msg)) invalid('Invalid Request: a message needs a "method", or a "result" or "error" with an "id"', msg.id);
+  const validId = typeof msg.id === 'string' || Number.isSafeInteger(msg.id);
+  const id = validId ? msg.id : null;
+  if (msg.jsonrpc !== '2.0') invalid('Invalid Request: "jsonrpc" must be "2.0"', id);
+  if (msg.id === null) invalid('Invalid Request: "id" must not be null: give a request a string or integer "id", and leave "id" out of a notification');
+  if (msg.id !== undefined && !validId) invalid('Invalid Request: "id" must be a string or an integer (a safe one, at most 2^53 - 1 in magnitude)');
+  if (msg.method !== undefined && typeof msg.method !== 'string') invalid('Invalid Request: "method" must be a string', id);
+  let kind: keyof typeof MEMBERS;
+  if (msg.method !== undefined) {
+    kind = msg.id === undefined ? 'notification' : 'request';
+    if ('params' in msg && !isObject(msg.params)) invalid('Invalid Request: "params" must be an object', id);
+    if (msg.params && '_meta' in msg.params && !isObject(msg.params._meta)) invalid('Invalid Request: "params._meta" must be an object', id);
+  } else if (msg.id !== undefined && ('result' in msg || 'error' in msg)) {
+    kind = 'result' in msg ? 'response' : 'error response';
+    if ('result' in msg && !isObject(msg.result)) invalid('Invalid Request: "result" must be an object', id);
+    const error = msg.error as { code?: unknown; message?: unknown } | undefined;
+    if ('error' in msg && !(isObject(error) && Number.isSafeInteger(error.code) && typeof error.message === 'string')) {
+      invalid('Invalid Request: "error" must be an object with an integer "code" and a string "message"', id);
+    }
+  } else invalid('Invalid Request: a message needs a "method", or a "result" or "error" with an "id"', id);
+  const extra = Object.keys(msg).find((k) => !MEMBERS[kind].includes(k));
+  if (extra !== undefined) invalid(`Invalid Request: unexpected member ${JSON.stringify(extra)} in a JSON-RPC ${kind} (allowed: ${MEMBERS[kind].join(', ')})`, id);
   return msg;
 }
 
@@ -107,6 +137,11 @@ export function createLegacyHandler(options: LegacyOptions) {
       const answer = await exchange.request(message);
       if (answer.error) return Response.json(answer, { status: 200 });
       const params = message.params as { capabilities?: object; clientInfo?: SessionRecord['clientInfo'] };
+      // Both are stored in the session item (400 KB at most in DynamoDB) and cached per instance.
+      const stored = JSON.stringify(params.clientInfo ?? {}).length + JSON.stringify(params.capabilities ?? {}).length;
+      if (stored > MAX_CLIENT_DESCRIPTION_CHARS) {
+        invalid(`Invalid Request: initialize "clientInfo" and "capabilities" must not exceed ${MAX_CLIENT_DESCRIPTION_CHARS} characters of JSON together (got ${stored})`, message.id);
+      }
       const session = await sessions.create({
         protocolVersion: (answer.result as { protocolVersion: string }).protocolVersion,
         clientInfo: params.clientInfo ?? { name: 'unknown', version: '0' },
@@ -146,7 +181,6 @@ export function createLegacyHandler(options: LegacyOptions) {
       else if (!isRequest(m)) {
         if (m.method === 'notifications/cancelled') routeCancellation(session.id, m);
       } else {
-        if (m.method === 'initialize') invalid('Invalid Request: initialize must not be part of a batch', m.id);
         const server = factory.acquire('legacy');
         const exchange = exchangeFor(req, session, false);
         await server.connect(exchange);
@@ -166,6 +200,8 @@ export function createLegacyHandler(options: LegacyOptions) {
     if (Array.isArray(body)) {
       if (body.length === 0) invalid('Invalid Request: empty batch');
       const messages = body.map(checkEnvelope);
+      const init = messages.find((m) => m.method === 'initialize');
+      if (init) invalid('Invalid Request: initialize must not be part of a batch; send it alone to start a session', init.id);
       const session = await loadSession(req);
       if (session.protocolVersion !== '2025-03-26' && session.protocolVersion !== '2024-11-05') {
         invalid(`Invalid Request: JSON-RPC batches are not part of protocol ${session.protocolVersion}; send one message per POST`);
@@ -175,9 +211,18 @@ export function createLegacyHandler(options: LegacyOptions) {
       return serveBatch(req, session, messages);
     }
     const message = checkEnvelope(body);
+    // 2025-era clients do not send Mcp-Method, but a gateway may route or authorize on it: a
+    // header that disagrees with the body must not steer a request past such a rule.
+    const declared = req.request.headers.get('mcp-method');
+    if (declared !== null && message.method !== undefined && declared !== message.method) {
+      throw new HttpProtocolError(400, HEADER_MISMATCH, `Bad Request: the Mcp-Method header (${declared.slice(0, 100)}) does not match the request's method (${message.method})`, undefined, message.id ?? null);
+    }
     req.note.method = message.method ?? 'response';
     if (message.method === 'tools/call') req.note.tool = String((message.params as { name?: unknown } | undefined)?.name);
-    if (isRequest(message) && message.method === 'initialize') return initialize(req, message);
+    if (message.method === 'initialize') {
+      if (!isRequest(message)) invalid('Invalid Request: initialize is a request: give it an "id"');
+      return initialize(req, message);
+    }
     const session = await loadSession(req);
     await sessions.touch(session);
     if (isResponse(message)) {

@@ -9,6 +9,8 @@ import {
   type CallToolResult,
   type ServerContext,
   type ServerEventBus,
+  ProtocolError,
+  ProtocolErrorCode,
   ResourceNotFoundError,
 } from '@modelcontextprotocol/server';
 import { ArtifactNotFoundError } from '../artifacts/errors.ts';
@@ -18,7 +20,7 @@ import type { ServerDefinition, ToolDefinition, ToolReturn } from './define.ts';
 import { createToolContext, requestScopeOf, type KitServices } from './context.ts';
 import { offloadLargeResult } from './offload.ts';
 import type { KitLogger } from '../log.ts';
-import type { StateStore } from '../store/state.ts';
+import { StateHandleError, type StateStore } from '../store/state.ts';
 
 export type Era = 'legacy' | 'modern';
 
@@ -92,6 +94,20 @@ function toolRunner(t: ToolDefinition, services: KitServices, cache: ToolCache, 
   };
 }
 
+/**
+ * An unknown, expired or foreign state handle from the caller is the caller's mistake: a resource
+ * it names does not exist, and as a prompt argument it is an invalid param. Left alone, the SDK
+ * would answer it as an internal error.
+ */
+async function handleMistakes<T>(run: () => T | Promise<T>, uri?: URL): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    if (!(err instanceof StateHandleError)) throw err;
+    throw uri ? new ResourceNotFoundError(uri.href) : new ProtocolError(ProtocolErrorCode.InvalidParams, err.message);
+  }
+}
+
 export function createServerFactory(definition: ServerDefinition, options: ServerFactoryOptions): ServerFactory {
   const codec = createRequestStateCodec({
     key: options.requestStateKey,
@@ -146,7 +162,7 @@ export function createServerFactory(definition: ServerDefinition, options: Serve
     for (const r of definition.resources ?? []) {
       if (r.kind === 'resource') {
         server.registerResource(r.name, r.uri, { ...r.metadata, ...(r.cacheHint && { cacheHint: r.cacheHint }) }, (uri, ctx) =>
-          r.read(uri, createToolContext(services, ctx, r.name)),
+          handleMistakes(() => r.read(uri, createToolContext(services, ctx, r.name)), uri),
         );
       } else {
         const list = r.list;
@@ -154,7 +170,7 @@ export function createServerFactory(definition: ServerDefinition, options: Serve
           list: list && (async (ctx) => ({ resources: await list(createToolContext(services, ctx, r.name)) })),
         });
         server.registerResource(r.name, template, { ...r.metadata }, (uri, variables, ctx) =>
-          r.read(uri, variables, createToolContext(services, ctx, r.name)),
+          handleMistakes(() => r.read(uri, variables, createToolContext(services, ctx, r.name)), uri),
         );
       }
     }
@@ -162,9 +178,9 @@ export function createServerFactory(definition: ServerDefinition, options: Serve
       const config = { ...(p.title && { title: p.title }), ...(p.description && { description: p.description }) };
       if (p.args) {
         server.registerPrompt(p.name, { ...config, argsSchema: p.args }, ((args: unknown, ctx: ServerContext) =>
-          p.handler(args as never, createToolContext(services, ctx, p.name))) as never);
+          handleMistakes(() => p.handler(args as never, createToolContext(services, ctx, p.name)))) as never);
       } else {
-        server.registerPrompt(p.name, config, ((ctx: ServerContext) => p.handler({} as never, createToolContext(services, ctx, p.name))) as never);
+        server.registerPrompt(p.name, config, ((ctx: ServerContext) => handleMistakes(() => p.handler({} as never, createToolContext(services, ctx, p.name)))) as never);
       }
     }
     server.registerResource(

@@ -19,6 +19,8 @@ export interface SessionRecord {
 const pk = (id: string) => `SESSION#${id}`;
 const SK = 'META';
 const MAX_CACHED = 10_000;
+/** What newSessionId mints. Anything else is unknown without a table read (a 10 KB id would also exceed DynamoDB's key size). */
+const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
 
 /** 32 random bytes, base64url: unguessable, header-safe, and visible ASCII as the spec requires. */
 export function newSessionId(): string {
@@ -76,6 +78,7 @@ export class SessionStore {
 
   /** The live session with this id, or undefined when unknown, expired or deleted. */
   async get(id: string): Promise<SessionRecord | undefined> {
+    if (!SESSION_ID.test(id)) return undefined;
     const cached = this.cache.get(id);
     const now = Date.now();
     if (cached && cached.until > now && cached.record.expiresAt > now / 1000) return cached.record;
