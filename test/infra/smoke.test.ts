@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { serve, type ServerType } from '@hono/node-server';
 import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
+import { startChild, startTestDynamo, type ChildServer } from '../helpers/server.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -109,5 +110,26 @@ describe('npm run smoke', () => {
       assert.equal(code, 2, `args ${JSON.stringify(args)}`);
       assert.match(stderr, /--url|--era|--header/);
     }
+  });
+});
+
+describe('npm run smoke against npm start', () => {
+  let dynamo: Awaited<ReturnType<typeof startTestDynamo>>;
+  let local: ChildServer;
+
+  before(async () => {
+    dynamo = await startTestDynamo();
+    local = await startChild({ AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9', UPSTASH_REDIS_REST_URL: 'http://127.0.0.1:9', UPSTASH_REDIS_REST_TOKEN: 'unused' });
+  });
+  after(async () => {
+    await local?.stop();
+    await dynamo?.stop();
+  });
+
+  it('passes in both eras against the kit’s local server', async () => {
+    const { code, stdout, stderr } = await smoke('--url', local.url);
+    assert.equal(code, 0, `${stdout}\n${stderr}`);
+    assert.match(stdout, /ok +legacy tools\/call echo/);
+    assert.match(stdout, /passed \(modern \+ legacy\)/);
   });
 });
