@@ -52,6 +52,23 @@ function secure(response: Response): Response {
   return response;
 }
 
+const CORS_ALLOW_HEADERS = 'authorization, content-type, accept, x-api-key, mcp-session-id, mcp-protocol-version, mcp-method, mcp-name, last-event-id';
+const CORS_EXPOSE_HEADERS = 'mcp-session-id, mcp-protocol-version, www-authenticate, retry-after, x-request-id';
+
+/**
+ * CORS for browser-based clients, only for origins on MCP_ALLOWED_ORIGINS (already validated by
+ * the time this runs). Without an allow-list no CORS headers are sent and browsers stay blocked.
+ */
+function allowOrigin(request: Request, response: Response): Response {
+  const origin = request.headers.get('origin');
+  if (origin) {
+    response.headers.set('access-control-allow-origin', origin);
+    response.headers.set('access-control-expose-headers', CORS_EXPOSE_HEADERS);
+    response.headers.append('vary', 'Origin');
+  }
+  return response;
+}
+
 type Message = { id?: string | number | null; method?: string; params?: { name?: unknown } };
 
 /** Names of the tools a POST body calls, for scope checks and rate limits. */
@@ -154,9 +171,27 @@ export function createApp(options: AppOptions) {
 
   app.get('/health', (c) => secure(c.json({ status: 'ok', server: factory.definition.name, version: factory.definition.version })));
 
+  if (allowedOrigins) {
+    // Preflight for browser clients on an allowed origin; others get the Origin refusal.
+    app.options('*', (c) => {
+      const refused = originValidationResponse(c.req.raw, allowedOrigins);
+      if (refused || !c.req.header('origin')) return secure(refused ?? new Response(null, { status: 204 }));
+      const response = new Response(null, { status: 204 });
+      response.headers.set('access-control-allow-methods', 'GET, POST, DELETE, OPTIONS');
+      response.headers.set('access-control-allow-headers', CORS_ALLOW_HEADERS);
+      response.headers.set('access-control-max-age', '600');
+      return secure(allowOrigin(c.req.raw, response));
+    });
+  }
+
   if (config.auth.oauth) {
     // RFC 9728: at the root, and path-inserted for the MCP path.
-    const metadata = (c: Context) => secure(c.json(protectedResourceMetadata(authenticator, c.req.raw, config.auth, factory.definition.name)));
+    const metadata = (c: Context) => {
+      const refused = allowedOrigins && originValidationResponse(c.req.raw, allowedOrigins);
+      if (refused) return secure(refused);
+      const response = c.json(protectedResourceMetadata(authenticator, c.req.raw, config.auth, factory.definition.name));
+      return secure(allowedOrigins ? allowOrigin(c.req.raw, response) : response);
+    };
     app.get(PRM_PATH, metadata);
     app.get(`${PRM_PATH}${config.path}`, metadata);
   }
@@ -168,8 +203,9 @@ export function createApp(options: AppOptions) {
     const note: Note & { era?: string } = {};
     let principal = ANONYMOUS;
     let response: Response;
+    let refused: Response | undefined;
     try {
-      const refused = (allowedHosts && hostHeaderValidationResponse(request, allowedHosts)) || (allowedOrigins && originValidationResponse(request, allowedOrigins));
+      refused = (allowedHosts && hostHeaderValidationResponse(request, allowedHosts)) || (allowedOrigins && originValidationResponse(request, allowedOrigins)) || undefined;
       if (refused) response = refused;
       else {
         principal = await authenticator.authenticate(request);
@@ -194,7 +230,7 @@ export function createApp(options: AppOptions) {
       durationMs: Math.round((performance.now() - started) * 100) / 100,
     });
     response.headers.set('x-request-id', requestId);
-    return secure(response);
+    return secure(allowedOrigins && !refused ? allowOrigin(request, response) : response);
   });
 
   return { app, notify: modern.notify, close: () => modern.close() };

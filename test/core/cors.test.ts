@@ -1,0 +1,61 @@
+// CORS for browser-based clients: only origins on MCP_ALLOWED_ORIGINS get CORS headers and a
+// preflight answer; other origins are refused; without an allow-list no CORS headers are sent.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import notes from '../../functions/notes/server.ts';
+import { startInProcess, startTestDynamo } from '../helpers/server.ts';
+
+describe('CORS', () => {
+  let dynamo: Awaited<ReturnType<typeof startTestDynamo>>;
+  let withList: Awaited<ReturnType<typeof startInProcess>>;
+  let open: Awaited<ReturnType<typeof startInProcess>>;
+  before(async () => {
+    dynamo = await startTestDynamo();
+    withList = await startInProcess(notes, { AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, MCP_ALLOWED_ORIGINS: 'https://app.example' });
+    open = await startInProcess(notes, { AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint });
+  });
+  after(async () => {
+    await Promise.all([withList.stop(), open.stop()]);
+    await dynamo.stop();
+  });
+
+  const initialize = (url: string, origin?: string) =>
+    fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...(origin && { origin }) },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'browser', version: '1' } } }),
+    });
+
+  it('answers a preflight from an allowed origin with the methods and headers MCP needs', async () => {
+    const res = await fetch(withList.url, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://app.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type, mcp-session-id' },
+    });
+    assert.equal(res.status, 204);
+    assert.equal(res.headers.get('access-control-allow-origin'), 'https://app.example');
+    assert.match(res.headers.get('access-control-allow-methods')!, /POST/);
+    assert.match(res.headers.get('access-control-allow-headers')!, /mcp-session-id/);
+  });
+
+  it('exposes Mcp-Session-Id to an allowed origin', async () => {
+    const res = await initialize(withList.url, 'https://app.example');
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('access-control-allow-origin'), 'https://app.example');
+    assert.match(res.headers.get('access-control-expose-headers')!, /mcp-session-id/);
+  });
+
+  it('refuses other origins, preflight included, without CORS headers', async () => {
+    const preflight = await fetch(withList.url, { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } });
+    assert.equal(preflight.status, 403);
+    assert.equal(preflight.headers.get('access-control-allow-origin'), null);
+    const post = await initialize(withList.url, 'https://evil.example');
+    assert.equal(post.status, 403);
+    assert.equal(post.headers.get('access-control-allow-origin'), null);
+  });
+
+  it('sends no CORS headers without an allow-list', async () => {
+    const res = await initialize(open.url, 'https://app.example');
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('access-control-allow-origin'), null);
+  });
+});
