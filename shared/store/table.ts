@@ -63,14 +63,10 @@ export class Table {
     return exp !== undefined && Number(exp) <= nowSeconds() ? undefined : item;
   }
 
-  /**
-   * Writes an item under a condition. Returns false when the condition failed (the caller decides
-   * whether that is a conflict or a lost race), throws on anything else.
-   */
+  /** Writes an item, under a condition when given; false when the condition failed. */
   async put(item: Item, condition?: string, values?: Item, names?: Record<string, string>): Promise<boolean> {
-    const { sdk, client } = await this.open();
-    try {
-      await client.send(
+    return this.conditional(
+      (sdk) =>
         new sdk.PutItemCommand({
           TableName: this.name,
           Item: item,
@@ -78,19 +74,12 @@ export class Table {
           ExpressionAttributeValues: values,
           ExpressionAttributeNames: names,
         }),
-        this.opts(),
-      );
-      return true;
-    } catch (err) {
-      if (conditionFailed(err)) return false;
-      throw err;
-    }
+    );
   }
 
   async update(pk: string, sk: string, update: string, condition: string, values: Item, names?: Record<string, string>): Promise<boolean> {
-    const { sdk, client } = await this.open();
-    try {
-      await client.send(
+    return this.conditional(
+      (sdk) =>
         new sdk.UpdateItemCommand({
           TableName: this.name,
           Key: { pk: { S: pk }, sk: { S: sk } },
@@ -99,28 +88,30 @@ export class Table {
           ExpressionAttributeValues: values,
           ExpressionAttributeNames: names,
         }),
-        this.opts(),
-      );
-      return true;
-    } catch (err) {
-      if (conditionFailed(err)) return false;
-      throw err;
-    }
+    );
   }
 
   /** Deletes an item that exists and has not expired; false when there was nothing live to delete. */
   async delete(pk: string, sk: string): Promise<boolean> {
-    const { sdk, client } = await this.open();
-    try {
-      await client.send(
+    return this.conditional(
+      (sdk) =>
         new sdk.DeleteItemCommand({
           TableName: this.name,
           Key: { pk: { S: pk }, sk: { S: sk } },
           ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(expiresAt) OR expiresAt > :now)',
           ExpressionAttributeValues: { ':now': { N: String(nowSeconds()) } },
         }),
-        this.opts(),
-      );
+    );
+  }
+
+  /**
+   * Sends a conditional write. False when the condition failed (the caller decides whether that
+   * is a conflict or a lost race); any other failure is thrown.
+   */
+  private async conditional(command: (sdk: Sdk) => { readonly input: object }): Promise<boolean> {
+    const { sdk, client } = await this.open();
+    try {
+      await client.send(command(sdk) as never, this.opts());
       return true;
     } catch (err) {
       if (conditionFailed(err)) return false;
