@@ -17,7 +17,7 @@ import type { ServerFactory } from '../server/build.ts';
 import type { RequestScope } from '../server/context.ts';
 import type { SessionStore } from '../store/sessions.ts';
 import { readJsonBody } from './body.ts';
-import { HttpProtocolError, INTERNAL_ERROR, INVALID_REQUEST, errorResponse, jsonRpcErrorResponse } from './errors.ts';
+import { HttpProtocolError, INTERNAL_ERROR, INVALID_REQUEST, SERVER_ERROR, errorResponse, jsonRpcErrorResponse } from './errors.ts';
 import { checkEnvelope, createLegacyHandler, type LegacyRequest } from './legacy.ts';
 import type { RateLimiter } from './rate-limit.ts';
 
@@ -164,7 +164,7 @@ export function createApp(options: AppOptions) {
     note.era = 'legacy';
     if (method === 'GET') return legacy.get({ request, body: undefined, scope: scopeBase, note });
     if (method === 'DELETE') return legacy.delete({ request, body: undefined, scope: scopeBase, note });
-    return jsonRpcErrorResponse(405, -32000, `Method Not Allowed: use POST (or GET/DELETE with a 2025-era session)`, null, { allow: 'GET, POST, DELETE' });
+    return jsonRpcErrorResponse(405, SERVER_ERROR, `Method Not Allowed: use POST (or GET/DELETE with a 2025-era session)`, null, { allow: 'GET, POST, DELETE' });
   }
 
   const app = new Hono();
