@@ -5,6 +5,7 @@
 import type { Hono } from 'hono';
 import { handle, streamHandle } from 'hono/aws-lambda';
 import { loadConfig } from '../shared/config.ts';
+import { INTERNAL_ERROR, jsonRpcErrorResponse } from '../shared/http/errors.ts';
 import { createKit } from '../shared/kit.ts';
 import type { ServerDefinition } from '../shared/server/define.ts';
 
@@ -31,10 +32,26 @@ export async function resolveSecrets(env: Env): Promise<Env> {
 }
 
 export function lambdaHandler(definition: ServerDefinition, env: Env = process.env) {
-  const ready = resolveSecrets(env).then((resolved) => createKit(definition, loadConfig(resolved)));
+  let kit: ReturnType<typeof createKit> | undefined;
+  const start = () => resolveSecrets(env).then((resolved) => (kit = createKit(definition, loadConfig(resolved))));
+  let ready = start();
   // Keep an init failure from surfacing as an unhandled rejection before the first request.
   ready.catch(() => {});
-  const app = { fetch: async (request: Request, bindings: unknown) => (await ready).app.fetch(request, bindings as never) } as unknown as Hono;
+  const app = {
+    fetch: async (request: Request, bindings: unknown) => {
+      if (!kit) {
+        try {
+          // A failed start is retried by the next request, so a fixed secret heals warm instances.
+          await ready.catch(() => (ready = start()));
+        } catch (err) {
+          // Logged with its cause (the setting to fix); the caller learns only that the server is misconfigured.
+          console.error(JSON.stringify({ level: 'ERROR', message: 'server start-up failed', error: err instanceof Error ? err.message : String(err) }));
+          return jsonRpcErrorResponse(503, INTERNAL_ERROR, 'Service Unavailable: the server could not start; its logs name the setting to fix', null, { 'retry-after': '5' });
+        }
+      }
+      return kit!.app.fetch(request, bindings as never);
+    },
+  } as unknown as Hono;
   // `sam local start-api` cannot relay a streamed response; SAM sets AWS_SAM_LOCAL.
   return env.AWS_SAM_LOCAL === 'true' ? handle(app) : streamHandle(app);
 }

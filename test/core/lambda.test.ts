@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { installLambdaRuntime, invoke, restEvent } from '../../local/lambda-runtime.ts';
-import { resolveSecrets } from '../../functions/lambda.ts';
+import { lambdaHandler, resolveSecrets } from '../../functions/lambda.ts';
 import notes from '../../functions/notes/server.ts';
 import { QUIET, startInProcess, startTestDynamo } from '../helpers/server.ts';
 
@@ -108,6 +108,25 @@ describe('Lambda adapter', () => {
 
     const del = await invoke(handler, restEvent({ method: 'DELETE', path: '/mcp', headers: session }));
     assert.equal(del.statusCode, 204);
+  });
+
+  it('answers 503 while the configuration is invalid, and recovers once it is fixed, without a restart', async () => {
+    const env: Record<string, string | undefined> = { AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, LOG_LEVEL: 'ERROR', MCP_SESSION_TTL_SECONDS: 'soon' };
+    const broken = lambdaHandler(notes, env);
+    const errors: string[] = [];
+    const original = console.error;
+    console.error = (line: string) => void errors.push(line);
+    try {
+      const res = await invoke(broken, restEvent({ method: 'GET', path: '/health' }));
+      assert.equal(res.statusCode, 503);
+      assert.match(JSON.parse(res.body).error.message, /could not start; its logs name the setting to fix/);
+      assert.match(errors.join('\n'), /MCP_SESSION_TTL_SECONDS: expected a whole number/);
+    } finally {
+      console.error = original;
+    }
+    env.MCP_SESSION_TTL_SECONDS = '3600';
+    const res = await invoke(broken, restEvent({ method: 'GET', path: '/health' }));
+    assert.equal(res.statusCode, 200);
   });
 
   it('fills unset variables from the MCP_SECRETS_ARN secret, never overriding the environment', async () => {
