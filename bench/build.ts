@@ -14,6 +14,7 @@ export const LAMBDA_TARGETS = {
   kit: { label: 'kit (functions/echo)', entry: 'functions/echo/handler.ts' },
   sdk: { label: 'SDK minimal handler', entry: 'bench/baselines/sdk-minimal.ts' },
   hono: { label: 'raw Hono', entry: 'bench/baselines/raw-hono.ts' },
+  work: { label: 'kit (bench/servers/work)', entry: 'bench/servers/work/handler.ts' },
 } as const;
 
 export type TargetName = keyof typeof LAMBDA_TARGETS;

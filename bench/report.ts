@@ -1,8 +1,9 @@
 // What a run produces, and its two renderings: the console table and docs/benchmarks.md. Suites
-// fill sections of rows; ratios compare two rows of one section, against a target when one is set.
+// fill sections of rows; ratios compare two rows of one section (quotient and difference), against a
+// target when one is set.
 import { arch, cpus, loadavg, platform, release, totalmem } from 'node:os';
 
-export type Unit = 'us' | 'ms' | 'bytes' | 'count';
+export type Unit = 'us' | 'ms' | 'bytes' | 'count' | 'per-call';
 
 export interface Column {
   key: string;
@@ -27,7 +28,8 @@ export interface Section {
   rows: Row[];
 }
 
-/** `numerator / denominator` on one column of one section; with `max`, a target to meet. */
+/** `numerator / denominator` on one column of one section; with `max`, a target to meet. The
+ * difference `numerator − denominator` is shown beside it, in the column's unit. */
 export interface Ratio {
   label: string;
   section: string;
@@ -39,6 +41,8 @@ export interface Ratio {
 
 export interface RatioResult extends Ratio {
   value: number;
+  difference: number;
+  unit: Unit;
 }
 
 export interface Report {
@@ -67,9 +71,11 @@ export const loadAverage = () => loadavg()[0]!;
 
 export function computeRatios(sections: Section[], ratios: Ratio[]): RatioResult[] {
   return ratios.map((r) => {
-    const rows = sections.find((s) => s.id === r.section)?.rows ?? [];
-    const value = (id: string) => rows.find((row) => row.id === id)?.values[r.column] ?? Number.NaN;
-    return { ...r, value: value(r.numerator) / value(r.denominator) };
+    const section = sections.find((s) => s.id === r.section);
+    const value = (id: string) => section?.rows.find((row) => row.id === id)?.values[r.column] ?? Number.NaN;
+    const [numerator, denominator] = [value(r.numerator), value(r.denominator)];
+    const unit = section?.columns.find((c) => c.key === r.column)?.unit ?? 'count';
+    return { ...r, value: numerator / denominator, difference: numerator - denominator, unit };
   });
 }
 
@@ -83,10 +89,20 @@ function formatValue(v: number | undefined, unit: Unit): string {
       return v.toLocaleString('en-US');
     case 'count':
       return String(Math.round(v));
+    case 'per-call':
+      return v.toFixed(2);
   }
 }
 
-const UNIT_SUFFIX: Record<Unit, string> = { us: ' (µs)', ms: ' (ms)', bytes: ' (bytes)', count: '' };
+const UNIT_SUFFIX: Record<Unit, string> = { us: ' (µs)', ms: ' (ms)', bytes: ' (bytes)', count: '', 'per-call': '' };
+const UNIT_NAME: Record<Unit, string> = { us: 'µs', ms: 'ms', bytes: 'bytes', count: '', 'per-call': '' };
+
+/** "+312.4 µs", "−71.2 µs": a signed difference in its unit. */
+function formatDifference(r: RatioResult): string {
+  if (!Number.isFinite(r.difference)) return '–';
+  const sign = r.difference > 0 ? '+' : r.difference < 0 ? '−' : '±';
+  return `${sign}${formatValue(Math.abs(r.difference), r.unit)} ${UNIT_NAME[r.unit]}`.trimEnd();
+}
 
 /** "PASS (0.09 under)" / "MISS (by 0.21, 18% over)"; informational ratios have no verdict. */
 function verdict(r: RatioResult): string {
@@ -116,8 +132,14 @@ function sectionTable(s: Section, markdown: boolean): string {
 
 function ratioTable(ratios: RatioResult[], markdown: boolean): string {
   return table(
-    ['ratio', 'value', 'target', 'result'],
-    ratios.map((r) => [r.label, Number.isFinite(r.value) ? r.value.toFixed(2) : '–', r.max === undefined ? '' : `≤ ${r.max}`, verdict(r)]),
+    ['ratio', 'value', 'difference', 'target', 'result'],
+    ratios.map((r) => [
+      r.label,
+      Number.isFinite(r.value) ? r.value.toFixed(2) : '–',
+      formatDifference(r),
+      r.max === undefined ? '' : `≤ ${r.max}`,
+      verdict(r),
+    ]),
     markdown,
   );
 }
@@ -141,7 +163,7 @@ export function formatMarkdown(report: Report, reproduce: string, analysis: stri
     '',
     `Written by \`npm run bench\` (bench/run.ts) on ${report.date}; rerun it rather than editing this file.`,
     '',
-    '## Targets',
+    '## Ratios and targets',
     '',
     ratioTable(report.ratios, true),
     '',

@@ -9,18 +9,20 @@ import { FULL, QUICK, runBench } from './runner.ts';
 
 const REPRODUCE = [
   '```sh',
-  'npm run bench              # full run, about a minute; rewrites this file',
+  'npm run bench              # full run, about two minutes; rewrites this file',
   'npm run bench -- --quick   # a few iterations, prints only (what test/bench.test.ts runs)',
   '```',
   '',
   'Bundles and probe scripts are built into `.local/bench/` (git-ignored). The compared handlers: ' +
-    '`functions/echo/handler.ts` (the kit), `bench/baselines/sdk-minimal.ts`, `bench/baselines/raw-hono.ts`. ' +
+    '`functions/echo/handler.ts` (the kit), `bench/baselines/sdk-minimal.ts`, `bench/baselines/raw-hono.ts`, ' +
+    'and for the cache rows `bench/servers/work/handler.ts`. The Redis rows need `redis-server` on PATH (the run starts its own, on loopback). ' +
     'Rows, ratios and targets are declared in `bench/suites/*.ts` and `bench/runner.ts`. ' +
     'Absolute times depend on the machine; compare ratios, and rerun on a quiet machine before trusting a small difference.',
 ].join('\n');
 
 const quick = process.argv.includes('--quick');
-const report = await runBench(quick ? QUICK : FULL, (line) => console.error(`bench: ${line}…`));
+const started = performance.now();
+const report = await runBench(quick ? QUICK : FULL, (line) => console.error(`bench: ${((performance.now() - started) / 1000).toFixed(0).padStart(3)} s  ${line}…`));
 console.log(`\n${formatConsole(report)}\n`);
 if (!quick) {
   const file = join(ROOT, 'docs/benchmarks.md');

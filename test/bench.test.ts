@@ -1,17 +1,24 @@
-// Smoke test of `npm run bench`: the quick plan builds every bundle, runs every suite, and yields
-// every row and ratio as a finite number. Timings are not asserted; they belong to the machine.
+// Smoke test of `npm run bench`: the quick plan builds every bundle, runs every suite (the cache and
+// rate-limit rows against a real redis-server), and yields every row and ratio as a finite number.
+// Timings are not asserted; they belong to the machine. What the rows did is: a cache hit never ran
+// the tool, and only the Redis rows talked to Redis.
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { QUICK, RATIOS, runBench } from '../bench/runner.ts';
+import { CACHE_ROW_IDS } from '../bench/suites/cache.ts';
 import { COLD_TARGETS } from '../bench/suites/cold.ts';
+import { RATE_LIMIT_ROW_IDS } from '../bench/suites/rate-limit.ts';
 import { WARM_VARIANTS } from '../bench/suites/warm.ts';
 
 it('the benchmark runner measures every row of every suite', { timeout: 60_000 }, async () => {
   const report = await runBench(QUICK);
-  const rowIds = (section: string) => report.sections.find((s) => s.id === section)?.rows.map((r) => r.id);
+  const section = (id: string) => report.sections.find((s) => s.id === id);
+  const rowIds = (id: string) => section(id)?.rows.map((r) => r.id);
   assert.deepEqual(rowIds('warm'), WARM_VARIANTS.map((v) => v.id));
   assert.deepEqual(rowIds('cold'), COLD_TARGETS);
   assert.deepEqual(rowIds('eras'), ['modern', 'legacy']);
+  assert.deepEqual(rowIds('cache'), CACHE_ROW_IDS);
+  assert.deepEqual(rowIds('ratelimit'), RATE_LIMIT_ROW_IDS);
   for (const section of report.sections) {
     for (const row of section.rows) {
       for (const column of section.columns) {
@@ -21,6 +28,18 @@ it('the benchmark runner measures every row of every suite', { timeout: 60_000 }
       }
     }
   }
+  const value = (id: string, row: string, column: string) => section(id)?.rows.find((r) => r.id === row)?.values[column];
+  for (const backend of ['memory', 'redis']) {
+    assert.equal(value('cache', `${backend}-hit`, 'runs'), 0, `${backend}: a timed cache hit ran the tool`);
+    assert.equal(value('cache', `${backend}-uncached`, 'runs'), 1, `${backend}: the uncached call did not run the tool once per call`);
+  }
+  assert.equal(value('cache', 'memory-hit', 'redis'), 0, 'the in-process cache sent requests to Redis');
+  assert.ok(value('cache', 'redis-hit', 'redis')! >= 1, 'a Redis cache hit sent no request to Redis');
+  assert.equal(value('ratelimit', 'off', 'redis'), 0, 'with rate limiting off, an echo call sent requests to Redis');
+  assert.ok(value('ratelimit', 'on', 'redis')! >= 1, 'with rate limiting on, an echo call sent no request to Redis');
   assert.equal(report.ratios.length, RATIOS.length);
-  for (const ratio of report.ratios) assert.ok(Number.isFinite(ratio.value), `${ratio.label} = ${ratio.value}`);
+  for (const ratio of report.ratios) {
+    assert.ok(Number.isFinite(ratio.value), `${ratio.label} = ${ratio.value}`);
+    assert.ok(Number.isFinite(ratio.difference), `${ratio.label}: difference = ${ratio.difference}`);
+  }
 });

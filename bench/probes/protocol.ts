@@ -7,7 +7,8 @@ export interface RoundRequest {
 
 export type ProbeMessage =
   | { kind: 'ready' }
-  | { kind: 'samples'; micros: number[] }
+  /** One round: a time per call, and what the calls did besides (both counted over the round). */
+  | { kind: 'samples'; micros: number[]; redisRequests: number; toolRuns: number }
   | { kind: 'cold'; importMs: number; totalMs: number }
   | { kind: 'externals'; ms: number }
   | { kind: 'failed'; error: string };
