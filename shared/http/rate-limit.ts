@@ -52,8 +52,14 @@ export function createRateLimiter(redis: Redis, namespace: string, config: KitCo
 
   return {
     async check(principalId, tool, id) {
-      await apply(perPrincipal, principalId, 'requests', config.requests, id);
-      if (perTool && tool !== undefined) await apply(perTool, `${principalId}:${tool}`, `calls of ${tool}`, config.toolRequests!, id);
+      if (perTool && tool !== undefined) {
+        // Checked together, so the Redis client sends both in one round trip; a call refused by the
+        // principal's limit may still use up one of the tool's tokens.
+        await Promise.all([
+          apply(perPrincipal, principalId, 'requests', config.requests, id),
+          apply(perTool, `${principalId}:${tool}`, `calls of ${tool}`, config.toolRequests!, id),
+        ]);
+      } else await apply(perPrincipal, principalId, 'requests', config.requests, id);
     },
   };
 }

@@ -69,20 +69,27 @@ function toolRunner(t: ToolDefinition, services: KitServices, cache: ToolCache, 
       const hit = await cache.get(key);
       if (hit) return hit;
     }
-    // A hung handler must not hold the response open until Lambda's own timeout kills it.
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const deadline = new Promise<CallToolResult>((resolve) => {
-      timer = setTimeout(() => {
-        kit.expire(new Error(timedOut));
-        kit.log.warn('tool timed out', { timeoutMs });
-        resolve({ isError: true, content: [{ type: 'text', text: timedOut }] });
-      }, timeoutMs);
-    });
+    const pending = t.handler(args as never, kit);
     let returned;
-    try {
-      returned = toCallToolResult(await Promise.race([Promise.resolve(t.handler(args as never, kit)), deadline]));
-    } finally {
-      clearTimeout(timer);
+    if (pending instanceof Promise) {
+      // A hung handler must not hold the response open until Lambda's own timeout kills it. (A
+      // synchronous one cannot be interrupted at all, so it is not given a timer to pay for.)
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const deadline = new Promise<CallToolResult>((resolve) => {
+        timer = setTimeout(() => {
+          // Settle first: a handler that stops on the abort must not win the race with its late result.
+          resolve({ isError: true, content: [{ type: 'text', text: timedOut }] });
+          kit.expire(new Error(timedOut));
+          kit.log.warn('tool timed out', { timeoutMs });
+        }, timeoutMs);
+      });
+      try {
+        returned = toCallToolResult(await Promise.race([pending, deadline]));
+      } finally {
+        clearTimeout(timer);
+      }
+    } else {
+      returned = toCallToolResult(pending);
     }
     if (isInputRequiredResult(returned)) return returned;
     const result = await offloadLargeResult(returned, t.name, offloadBytes, kit);
