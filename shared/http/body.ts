@@ -9,9 +9,21 @@ const JSON_TYPE = /^application\/json\s*(;|$)/i;
  */
 export const MAX_JSON_DEPTH = 128;
 
+/**
+ * How many `{` and `[` the text holds, counting no further than `limit` + 1. Far fewer than the
+ * limit (every ordinary message) proves the depth is fine without the character walk below.
+ */
+function openings(text: string, limit: number): number {
+  let count = 0;
+  for (const bracket of ['{', '[']) {
+    for (let i = text.indexOf(bracket); i !== -1 && count <= limit; i = text.indexOf(bracket, i + 1)) count++;
+  }
+  return count;
+}
+
 /** Whether JSON text (already known to be valid) nests arrays and objects deeper than MAX_JSON_DEPTH. */
 function tooDeep(text: string): boolean {
-  if (text.length <= MAX_JSON_DEPTH) return false;
+  if (text.length <= MAX_JSON_DEPTH || openings(text, MAX_JSON_DEPTH) <= MAX_JSON_DEPTH) return false;
   let depth = 0;
   let inString = false;
   for (let i = 0; i < text.length; i++) {
