@@ -18,6 +18,9 @@ async function main() {
 
   const emulators = await startEmulators(process.env);
   const env = { ...process.env, ...emulators.env };
+  // One local process may sign MRTR state with a key of its own; servers sharing emulators get a
+  // shared one from .local/emulators.env.
+  env.MCP_REQUEST_STATE_KEY ??= Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64url');
   // DNS-rebinding protection on loopback: only local Host and Origin values are accepted.
   if (LOOPBACK.includes(host)) {
     env.MCP_ALLOWED_HOSTS ??= 'localhost,127.0.0.1,[::1]';
@@ -37,7 +40,8 @@ async function main() {
       `  data: ${emulators.describe()}`,
       '',
       '  Connect a client:',
-      `    npx @modelcontextprotocol/inspector-cli --cli ${url} --transport http --method tools/list`,
+      `    npm run inspect -- ${url} --transport http --method tools/list`,
+      `    npm run smoke -- --url ${url}`,
       `    or in a client config: { "mcpServers": { "${definition.name}": { "type": "http", "url": "${url}" } } }`,
       '',
     ].join('\n') + '\n',
