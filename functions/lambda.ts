@@ -19,7 +19,9 @@ export async function resolveSecrets(env: Env): Promise<Env> {
   const arn = env.MCP_SECRETS_ARN;
   if (!arn) return env;
   const { SecretsManagerClient, GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
-  const out = await new SecretsManagerClient({}).send(new GetSecretValueCommand({ SecretId: arn }));
+  // Bounded like every other call the kit makes: a slow Secrets Manager fails the start, which the next request retries.
+  const client = new SecretsManagerClient({ maxAttempts: 3, requestHandler: { connectionTimeout: 2000, socketTimeout: 5000 } });
+  const out = await client.send(new GetSecretValueCommand({ SecretId: arn }));
   let values: Record<string, unknown>;
   try {
     values = JSON.parse(out.SecretString ?? '{}');
