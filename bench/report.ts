@@ -2,6 +2,7 @@
 // fill sections of rows; ratios compare two rows of one section (quotient and difference), against a
 // target when one is set.
 import { arch, cpus, loadavg, platform, release, totalmem } from 'node:os';
+import type { Summary } from './stats.ts';
 
 export type Unit = 'us' | 'ms' | 'bytes' | 'count' | 'per-call';
 
@@ -10,6 +11,15 @@ export interface Column {
   header: string;
   unit: Unit;
 }
+
+/** The per-call timing columns every in-process suite reports, and their values from a Summary. */
+export const TIMING_COLUMNS: readonly Column[] = [
+  { key: 'median', header: 'median', unit: 'us' },
+  { key: 'p90', header: 'p90', unit: 'us' },
+  { key: 'mean', header: 'mean', unit: 'us' },
+  { key: 'n', header: 'calls', unit: 'count' },
+];
+export const timingValues = (s: Summary) => ({ median: s.median, p90: s.p90, mean: s.mean, n: s.n });
 
 export interface Row {
   id: string;

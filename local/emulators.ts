@@ -25,6 +25,9 @@ export interface RunningEmulators {
   stop(): Promise<void>;
 }
 
+/** A random secret for local use (Redis token, request-state key), base64url. */
+export const randomSecret = (bytes = 32) => Buffer.from(crypto.getRandomValues(new Uint8Array(bytes))).toString('base64url');
+
 export class LocalDataInUseError extends Error {
   override name = 'LocalDataInUseError';
 }
@@ -84,7 +87,7 @@ export async function startEmulators(env: Env): Promise<RunningEmulators> {
   } else notes.push(`S3 ${s3Set}`);
 
   if (!env.UPSTASH_REDIS_REST_URL) {
-    const token = env.UPSTASH_REDIS_REST_TOKEN ?? Buffer.from(crypto.getRandomValues(new Uint8Array(24))).toString('base64url');
+    const token = env.UPSTASH_REDIS_REST_TOKEN ?? randomSecret(24);
     const redis = await startRedis({ dataDir: await dir('redis'), token });
     if (redis) {
       out.UPSTASH_REDIS_REST_URL = redis.url;
@@ -116,7 +119,7 @@ export async function startEmulators(env: Env): Promise<RunningEmulators> {
 async function main() {
   const emulators = await startEmulators(process.env);
   // Servers sharing the emulators must also share the MRTR signing key.
-  const env = { ...emulators.env, MCP_REQUEST_STATE_KEY: process.env.MCP_REQUEST_STATE_KEY ?? Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64url') };
+  const env = { ...emulators.env, MCP_REQUEST_STATE_KEY: process.env.MCP_REQUEST_STATE_KEY ?? randomSecret() };
   await emulators.prepare(loadConfig({ ...process.env, ...env }));
   const lines = Object.entries(env).map(([k, v]) => `export ${k}=${v}`);
   const file = join(dataRoot(process.env), '..', 'emulators.env');

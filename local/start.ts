@@ -5,7 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { ConfigError, loadConfig } from '../shared/config.ts';
 import { createKit } from '../shared/kit.ts';
 import type { ServerDefinition } from '../shared/server/define.ts';
-import { LocalDataInUseError, startEmulators } from './emulators.ts';
+import { LocalDataInUseError, randomSecret, startEmulators } from './emulators.ts';
 import { serveApp } from './serve.ts';
 
 const LOOPBACK = ['127.0.0.1', 'localhost', '::1'];
@@ -20,7 +20,7 @@ async function main() {
   const env = { ...process.env, ...emulators.env };
   // One local process may sign MRTR state with a key of its own; servers sharing emulators get a
   // shared one from .local/emulators.env.
-  env.MCP_REQUEST_STATE_KEY ??= Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64url');
+  env.MCP_REQUEST_STATE_KEY ??= randomSecret();
   // DNS-rebinding protection on loopback: only local Host and Origin values are accepted.
   if (LOOPBACK.includes(host)) {
     env.MCP_ALLOWED_HOSTS ??= 'localhost,127.0.0.1,[::1]';

@@ -53,15 +53,13 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
   const rateLimiter = config.rateLimit.enabled && redis ? createRateLimiter(redis, definition.name, { ...config.rateLimit, timeoutMs: config.redisTimeoutMs }, log) : undefined;
   const sessions = new SessionStore(table, config.sessionTtlSeconds, config.sessionCacheMs);
   const accessLog = createAccessLog(config, definition.name);
-  const apiKeys = new ApiKeyStore(table, { cacheSeconds: config.auth.apiKeyCacheSeconds });
+  const apiKeys = config.auth.methods.includes('apikey') ? new ApiKeyStore(table, { cacheSeconds: config.auth.apiKeyCacheSeconds }) : undefined;
   const authenticator = createAuthenticator({
     auth: config.auth,
     path: config.path,
     publicUrl: config.publicUrl,
     ...(config.auth.oauth && { verifyJwt: createJwtVerifier(config.auth.oauth) }),
-    ...(config.auth.methods.includes('apikey') && {
-      verifyApiKey: (key: string) => apiKeys.verify(key),
-    }),
+    ...(apiKeys && { verifyApiKey: (key: string) => apiKeys.verify(key) }),
   });
   const { app, notify, close } = createApp({ config, factory, sessions, bus, log, accessLog, rateLimiter, authenticator });
   return {

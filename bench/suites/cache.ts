@@ -4,7 +4,7 @@
 // timed call is a hit. Each row's tool runs are counted, so a "hit" that ran the tool fails the run.
 import type { Budget } from '../budget.ts';
 import type { Built } from '../build.ts';
-import type { Section } from '../report.ts';
+import { TIMING_COLUMNS, timingValues, type Section } from '../report.ts';
 import { runRounds, type InvokeVariant, type RoundsPlan } from '../rounds.ts';
 import { WORK_ITERATIONS, work, workCalls } from '../servers/work/server.ts';
 import { summarize } from '../stats.ts';
@@ -64,19 +64,16 @@ export async function measureCache(built: Built, plan: CachePlan, budget: Budget
       'A hit on Redis is a loopback HTTP round trip here; a deployed Upstash adds its network latency on top.',
     iterations: `${plan.warmupCalls} warm-up calls per row, then ${rounds} interleaved rounds × ${plan.callsPerRound} calls; work alone: ${plan.directCalls} direct calls`,
     columns: [
-      { key: 'median', header: 'median', unit: 'us' },
-      { key: 'p90', header: 'p90', unit: 'us' },
-      { key: 'mean', header: 'mean', unit: 'us' },
-      { key: 'n', header: 'calls', unit: 'count' },
+      ...TIMING_COLUMNS,
       { key: 'redis', header: 'Redis requests / call', unit: 'per-call' },
       { key: 'runs', header: 'tool runs / call', unit: 'per-call' },
     ],
     rows: [
-      { id: 'work-alone', label: 'work alone (direct call, no MCP)', values: { median: alone.median, p90: alone.p90, mean: alone.mean, n: alone.n, redis: 0, runs: 1 } },
+      { id: 'work-alone', label: 'work alone (direct call, no MCP)', values: { ...timingValues(alone), redis: 0, runs: 1 } },
       ...results.map(({ variant, micros: s, redisRequestsPerCall, toolRunsPerCall }) => ({
         id: variant.id,
         label: variant.label,
-        values: { median: s.median, p90: s.p90, mean: s.mean, n: s.n, redis: redisRequestsPerCall, runs: toolRunsPerCall },
+        values: { ...timingValues(s), redis: redisRequestsPerCall, runs: toolRunsPerCall },
       })),
     ],
   };

@@ -3,7 +3,7 @@
 // and per tool, with limits no run can reach.
 import type { Budget } from '../budget.ts';
 import type { Built } from '../build.ts';
-import type { Section } from '../report.ts';
+import { TIMING_COLUMNS, timingValues, type Section } from '../report.ts';
 import { runRounds, type InvokeVariant, type RoundsPlan } from '../rounds.ts';
 
 export type RateLimitPlan = RoundsPlan;
@@ -36,16 +36,13 @@ export async function measureRateLimit(built: Built, plan: RateLimitPlan, budget
       'A deployed Upstash adds its network latency to each of those requests.',
     iterations: `${plan.warmupCalls} warm-up calls per row, then ${rounds} interleaved rounds × ${plan.callsPerRound} calls`,
     columns: [
-      { key: 'median', header: 'median', unit: 'us' },
-      { key: 'p90', header: 'p90', unit: 'us' },
-      { key: 'mean', header: 'mean', unit: 'us' },
-      { key: 'n', header: 'calls', unit: 'count' },
+      ...TIMING_COLUMNS,
       { key: 'redis', header: 'Redis requests / call', unit: 'per-call' },
     ],
     rows: results.map(({ variant, micros: s, redisRequestsPerCall }) => ({
       id: variant.id,
       label: variant.label,
-      values: { median: s.median, p90: s.p90, mean: s.mean, n: s.n, redis: redisRequestsPerCall },
+      values: { ...timingValues(s), redis: redisRequestsPerCall },
     })),
   };
 }

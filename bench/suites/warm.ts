@@ -2,7 +2,7 @@
 // own probe process, timed on the same `echo` call in interleaved rounds (bench/rounds.ts).
 import type { Budget } from '../budget.ts';
 import type { Built } from '../build.ts';
-import type { Section } from '../report.ts';
+import { TIMING_COLUMNS, timingValues, type Section } from '../report.ts';
 import { runRounds, type InvokeVariant, type RoundsPlan } from '../rounds.ts';
 
 export const WARM_VARIANTS: InvokeVariant[] = [
@@ -26,11 +26,8 @@ export async function measureWarm(built: Built, plan: WarmPlan, budget: Budget, 
       'response; every answer is checked. After the warm-up, variants take turns in interleaved rounds.',
     iterations: `${plan.warmupCalls} warm-up calls per variant, then ${rounds} interleaved rounds × ${plan.callsPerRound} calls`,
     columns: [
-      { key: 'median', header: 'median', unit: 'us' },
-      { key: 'p90', header: 'p90', unit: 'us' },
-      { key: 'mean', header: 'mean', unit: 'us' },
-      { key: 'n', header: 'calls', unit: 'count' },
+      ...TIMING_COLUMNS,
     ],
-    rows: results.map(({ variant, micros: s }) => ({ id: variant.id, label: variant.label, values: { median: s.median, p90: s.p90, mean: s.mean, n: s.n } })),
+    rows: results.map(({ variant, micros: s }) => ({ id: variant.id, label: variant.label, values: timingValues(s) })),
   };
 }

@@ -26,6 +26,7 @@ export interface LegacyOptions {
 
 export interface LegacyRequest {
   request: Request;
+  /** The parsed POST body, every message's envelope already checked (app.ts). */
   body: unknown;
   scope: Omit<RequestScope, 'era' | 'sessionId' | 'forwardLogs'>;
   /** Filled in for the access log. */
@@ -199,7 +200,7 @@ export function createLegacyHandler(options: LegacyOptions) {
     const { body } = req;
     if (Array.isArray(body)) {
       if (body.length === 0) invalid('Invalid Request: empty batch');
-      const messages = body.map(checkEnvelope);
+      const messages = body as Message[];
       const init = messages.find((m) => m.method === 'initialize');
       if (init) invalid('Invalid Request: initialize must not be part of a batch; send it alone to start a session', init.id);
       const session = await loadSession(req);
@@ -210,7 +211,7 @@ export function createLegacyHandler(options: LegacyOptions) {
       await sessions.touch(session);
       return serveBatch(req, session, messages);
     }
-    const message = checkEnvelope(body);
+    const message = body as Message;
     // 2025-era clients do not send Mcp-Method, but a gateway may route or authorize on it: a
     // header that disagrees with the body must not steer a request past such a rule.
     const declared = req.request.headers.get('mcp-method');
