@@ -1,8 +1,10 @@
 // One legacy (2025-era) HTTP exchange: a single-use SDK Transport that restores a stored session
 // into a pooled server instance, delivers one client message and shapes the answer as JSON or,
-// once the handler emits anything before its result, as an SSE stream. Server-to-client requests
-// get instance-unique wire ids so a client's reply POST can be routed back to this exchange.
+// once the handler emits anything before its result, as an SSE stream. Server-to-client requests get wire ids that name the exchange's relay box,
+// so a client's reply, or its `notifications/cancelled`, reaches the exchange from any instance:
+// directly when it runs in this process, through the relay (shared/relay) otherwise.
 import type { JSONRPCMessage, JSONRPCRequest, MessageExtraInfo, Transport, TransportSendOptions } from '@modelcontextprotocol/server';
+import type { Relay, RelayWatch } from '../relay/relay.ts';
 import type { SessionRecord } from '../store/sessions.ts';
 
 type Id = string | number;
@@ -11,33 +13,72 @@ export type WireMessage = { jsonrpc?: string; id?: Id | null; method?: string; p
 type Message = WireMessage;
 
 const REPLAY_PREFIX = '__kit_replay_';
+/** Wire ids the kit gives server-to-client requests: `k1.<base64url of the request key>.<n>`. */
+const WIRE_PREFIX = 'k1.';
+/** A client request id longer than this is served, but cannot be reached through the relay. */
+const MAX_RELAYED_KEY = 256;
 const encoder = new TextEncoder();
-
-let wireCounter = 0;
-const instanceTag = crypto.getRandomValues(new Uint32Array(1))[0]!.toString(36);
 
 /** Exchanges in this process that wait for a client's reply to a server-to-client request. */
 const awaitingReply = new Map<string, { exchange: LegacyExchange; originalId: Id }>();
 /** Exchanges in this process that are running a client request, for `notifications/cancelled`. */
 const running = new Map<string, LegacyExchange>();
 
+const requestKey = (id: Id) => `${typeof id === 'number' ? 'n' : 's'}:${id}`;
 const key = (sessionId: string, id: Id) => `${sessionId}\n${typeof id}:${id}`;
+/** The relay box of the exchange serving a session's request. */
+const boxOf = (sessionId: string, reqKey: string) => `${sessionId}:${reqKey}`;
 
-/** Delivers a client's JSON-RPC response to the exchange in this process that asked; false if none does. */
+function toBase64Url(text: string): string {
+  let binary = '';
+  for (const byte of encoder.encode(text)) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+function fromBase64Url(text: string): string | undefined {
+  try {
+    const binary = atob(text.replace(/-/g, '+').replace(/_/g, '/'));
+    return new TextDecoder('utf-8', { fatal: true }).decode(Uint8Array.from(binary, (c) => c.charCodeAt(0)));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Delivers a client's JSON-RPC response to the exchange in this process that asked; false when
+ * none here did (the caller then relays it).
+ */
 export function routeClientReply(sessionId: string, message: WireMessage): boolean {
   const k = key(sessionId, message.id!);
   const entry = awaitingReply.get(k);
   if (!entry) return false;
   awaitingReply.delete(k);
-  entry.exchange.receive({ ...message, id: entry.originalId } as unknown as JSONRPCMessage);
+  entry.exchange.replied({ ...message, id: entry.originalId } as unknown as JSONRPCMessage);
   return true;
 }
 
-/** Delivers `notifications/cancelled` to the running exchange it names, when that runs here. */
-export function routeCancellation(sessionId: string, message: WireMessage): void {
+/** The relay box a reply belongs to, read off the wire id the kit gave the request; undefined if it gave none. */
+export function replyBox(sessionId: string, wireId: Id | null | undefined): string | undefined {
+  if (typeof wireId !== 'string' || !wireId.startsWith(WIRE_PREFIX)) return undefined;
+  const [encoded, n] = wireId.slice(WIRE_PREFIX.length).split('.');
+  const reqKey = encoded && n && /^\d+$/.test(n) ? fromBase64Url(encoded) : undefined;
+  return reqKey && /^[ns]:/.test(reqKey) ? boxOf(sessionId, reqKey) : undefined;
+}
+
+/**
+ * Delivers `notifications/cancelled` to the running exchange it names when that runs here;
+ * otherwise returns the box to relay it to (undefined when it names no request).
+ */
+export function routeCancellation(sessionId: string, message: WireMessage): string | undefined {
   const requestId = message.params?.requestId as Id | undefined;
-  if (requestId === undefined) return;
-  running.get(key(sessionId, requestId))?.receive(message as unknown as JSONRPCMessage);
+  if (typeof requestId !== 'string' && typeof requestId !== 'number') return undefined;
+  const local = running.get(key(sessionId, requestId));
+  if (local) {
+    local.cancel(message);
+    return undefined;
+  }
+  const reqKey = requestKey(requestId);
+  return reqKey.length <= MAX_RELAYED_KEY ? boxOf(sessionId, reqKey) : undefined;
 }
 
 export interface ExchangeOptions {
@@ -46,6 +87,8 @@ export interface ExchangeOptions {
   sse: boolean;
   keepAliveMs: number;
   extra: MessageExtraInfo;
+  /** Reaches this exchange from other instances; absent, only this process can. */
+  relay?: Relay;
 }
 
 export class LegacyExchange implements Transport {
@@ -57,10 +100,15 @@ export class LegacyExchange implements Transport {
   private replies = new Map<Id | null, (message: Message) => void>();
   private requestId?: Id;
   private settle?: (response: Response) => void;
+  private responded = false;
   private stream?: ReadableStreamDefaultController<Uint8Array>;
   private keepAlive?: ReturnType<typeof setInterval>;
   private closed = false;
   private ownWireIds: string[] = [];
+  private wireCounter = 0;
+  private encodedKey?: string;
+  private watch?: RelayWatch;
+  private awaiting = 0;
 
   constructor(private readonly options: ExchangeOptions) {
     this.sessionId = options.sessionId;
@@ -70,6 +118,13 @@ export class LegacyExchange implements Transport {
 
   receive(message: JSONRPCMessage) {
     this.onmessage?.(message, this.options.extra);
+  }
+
+  /** A reply to one of this exchange's server-to-client requests, with its original id restored. */
+  replied(message: JSONRPCMessage) {
+    this.awaiting = Math.max(0, this.awaiting - 1);
+    this.watch?.hurry(this.awaiting > 0);
+    this.receive(message);
   }
 
   /** Runs a message through the server and resolves with its answer, without touching HTTP. */
@@ -103,15 +158,38 @@ export class LegacyExchange implements Transport {
     this.requestId = message.id;
     const runKey = this.sessionId ? key(this.sessionId, message.id) : undefined;
     if (runKey) running.set(runKey, this);
+    const reqKey = requestKey(message.id);
+    if (this.sessionId && this.options.relay && reqKey.length <= MAX_RELAYED_KEY) {
+      this.encodedKey = toBase64Url(reqKey);
+      this.watch = this.options.relay.watch(boxOf(this.sessionId, reqKey), (m) => this.fromRelay(m as Message));
+    }
     const signal = this.options.extra.request?.signal;
     signal?.addEventListener('abort', () => void this.close(), { once: true });
     return new Promise<Response>((resolve) => {
       this.settle = (response) => {
+        if (this.responded) return;
+        this.responded = true;
         if (runKey) running.delete(runKey);
         resolve(response);
       };
       this.receive(message);
     });
+  }
+
+  /** A message another instance relayed here: a reply to this exchange, or a cancellation of it. */
+  private fromRelay(message: Message) {
+    if (this.closed || !this.sessionId) return;
+    if (message.method === 'notifications/cancelled') this.cancel(message);
+    else if (message.method === undefined && message.id !== undefined) routeClientReply(this.sessionId, message);
+  }
+
+  /**
+   * The client cancelled this exchange's request: the handler's signal aborts, and since no answer
+   * follows a cancelled request, the response ends here instead of holding the invocation open.
+   */
+  cancel(message: Message) {
+    this.receive(message as unknown as JSONRPCMessage);
+    queueMicrotask(() => void this.close());
   }
 
   async send(message: JSONRPCMessage, _options?: TransportSendOptions): Promise<void> {
@@ -132,16 +210,18 @@ export class LegacyExchange implements Transport {
     if (!this.stream && !this.openStream()) return;
     let out = m;
     if (m.id !== undefined && m.id !== null && this.sessionId) {
-      const wireId = `${instanceTag}.${++wireCounter}`;
+      const wireId = this.encodedKey ? `${WIRE_PREFIX}${this.encodedKey}.${++this.wireCounter}` : `l.${crypto.randomUUID()}`;
       awaitingReply.set(key(this.sessionId, wireId), { exchange: this, originalId: m.id });
       this.ownWireIds.push(wireId);
+      this.awaiting++;
+      this.watch?.hurry(true);
       out = { ...m, id: wireId };
     }
     this.write(out);
   }
 
   private openStream(): boolean {
-    if (!this.options.sse || !this.settle) return false;
+    if (!this.options.sse || !this.settle || this.responded) return false;
     const body = new ReadableStream<Uint8Array>({
       start: (controller) => {
         this.stream = controller;
@@ -174,6 +254,7 @@ export class LegacyExchange implements Transport {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.keepAlive);
+    this.watch?.stop();
     if (this.sessionId) for (const id of this.ownWireIds) awaitingReply.delete(key(this.sessionId, id));
     try {
       this.stream?.close();

@@ -1,13 +1,15 @@
 // Serves 2025-era clients (2024-11-05 through 2025-11-25) with real sessions kept in DynamoDB:
 // `initialize` mints and stores a session, every later request restores it on whatever instance
 // receives it, DELETE ends it, GET streams list-changed notifications from the event bus.
-// Replies to server-to-client requests must reach the instance that sent the request (README).
+// Replies to server-to-client requests and cancellations reach the exchange they belong to on any
+// instance (legacy-exchange.ts, shared/relay).
 import type { JSONRPCRequest, LoggingLevel, ServerEvent, ServerEventBus } from '@modelcontextprotocol/server';
 import type { ServerFactory } from '../server/build.ts';
 import type { RequestScope } from '../server/context.ts';
 import type { SessionRecord, SessionStore } from '../store/sessions.ts';
 import { HEADER_MISMATCH, HttpProtocolError, INVALID_REQUEST, SERVER_ERROR, SESSION_NOT_FOUND, jsonRpcErrorResponse } from './errors.ts';
-import { LegacyExchange, routeCancellation, routeClientReply, type WireMessage } from './legacy-exchange.ts';
+import type { Relay } from '../relay/relay.ts';
+import { LegacyExchange, replyBox, routeCancellation, routeClientReply, type WireMessage } from './legacy-exchange.ts';
 
 export const LEGACY_PROTOCOL_VERSIONS = ['2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05'];
 /** A client describes itself in a few hundred bytes; this leaves room for large experimental capabilities. */
@@ -22,6 +24,8 @@ export interface LegacyOptions {
   keepAliveMs: number;
   /** GET streams are closed after this long; 0 keeps them open until the client leaves. */
   streamMaxSeconds: number;
+  /** Carries replies and cancellations to exchanges running on other instances. */
+  relay: Relay;
 }
 
 export interface LegacyRequest {
@@ -89,7 +93,7 @@ export function checkEnvelope(m: unknown): Message {
 }
 
 export function createLegacyHandler(options: LegacyOptions) {
-  const { factory, sessions, bus } = options;
+  const { factory, sessions, bus, relay } = options;
 
   async function loadSession(req: LegacyRequest): Promise<SessionRecord> {
     const id = req.request.headers.get('mcp-session-id');
@@ -124,6 +128,7 @@ export function createLegacyHandler(options: LegacyOptions) {
       sse,
       keepAliveMs: options.keepAliveMs,
       extra: { request: req.request, authInfo },
+      relay: options.relay,
     });
   }
 
@@ -174,13 +179,30 @@ export function createLegacyHandler(options: LegacyOptions) {
     return response;
   }
 
+  /**
+   * A client's reply to a server-to-client request: to the exchange here that asked, or through
+   * the relay to the instance that did. False when the kit never sent a request with that id.
+   */
+  async function deliverReply(sessionId: string, message: Message): Promise<boolean> {
+    if (routeClientReply(sessionId, message)) return true;
+    const box = replyBox(sessionId, message.id);
+    if (box === undefined) return false;
+    await relay.send(box, message);
+    return true;
+  }
+
+  async function deliverCancellation(sessionId: string, message: Message): Promise<void> {
+    const box = routeCancellation(sessionId, message);
+    if (box !== undefined) await relay.send(box, message);
+  }
+
   /** 2025-03-26 batches: answered in order as one JSON array (no streaming inside a batch). */
   async function serveBatch(req: LegacyRequest, session: SessionRecord, messages: Message[]): Promise<Response> {
     const answers: unknown[] = [];
     for (const m of messages) {
-      if (isResponse(m)) routeClientReply(session.id, m);
+      if (isResponse(m)) await deliverReply(session.id, m);
       else if (!isRequest(m)) {
-        if (m.method === 'notifications/cancelled') routeCancellation(session.id, m);
+        if (m.method === 'notifications/cancelled') await deliverCancellation(session.id, m);
       } else {
         const server = factory.acquire('legacy');
         const exchange = exchangeFor(req, session, false);
@@ -227,15 +249,11 @@ export function createLegacyHandler(options: LegacyOptions) {
     const session = await loadSession(req);
     await sessions.touch(session);
     if (isResponse(message)) {
-      if (routeClientReply(session.id, message)) return new Response(null, { status: 202 });
-      throw new HttpProtocolError(
-        409,
-        SERVER_ERROR,
-        `No request with id ${JSON.stringify(message.id)} is waiting on this server instance: replies to server-to-client requests must reach the instance that sent them`,
-      );
+      if (await deliverReply(session.id, message)) return new Response(null, { status: 202 });
+      invalid(`Invalid Request: this session was sent no request with id ${JSON.stringify(message.id)}; a response answers a server-to-client request and carries its id`);
     }
     if (!isRequest(message)) {
-      if (message.method === 'notifications/cancelled') routeCancellation(session.id, message);
+      if (message.method === 'notifications/cancelled') await deliverCancellation(session.id, message);
       return new Response(null, { status: 202 });
     }
     return serveRequest(req, session, message);

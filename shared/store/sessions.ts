@@ -1,7 +1,10 @@
 // Legacy (2025-era) sessions in DynamoDB, so any instance can serve any request of any session.
 // A short in-process cache keeps the hot path off the table; `sessionCacheMs` bounds how long a
-// session deleted through another instance may still be honoured here.
+// session deleted through another instance may still be honoured here. With Redis, a deletion
+// also leaves a tombstone that every instance checks at least once a second, so a deleted
+// session is refused everywhere within a second whatever the cache bound.
 import type { ClientCapabilities, Implementation, LoggingLevel } from '@modelcontextprotocol/server';
+import type { Redis } from '@upstash/redis';
 import { nowSeconds, type Item, type Table } from './table.ts';
 
 export interface SessionRecord {
@@ -19,6 +22,8 @@ export interface SessionRecord {
 const pk = (id: string) => `SESSION#${id}`;
 const SK = 'META';
 const MAX_CACHED = 10_000;
+/** With Redis, how long a cached session is trusted before its tombstone is checked again. */
+const TOMBSTONE_CHECK_MS = 1_000;
 /** What newSessionId mints. Anything else is unknown without a table read (a 10 KB id would also exceed DynamoDB's key size). */
 const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
 
@@ -58,13 +63,20 @@ function fromItem(id: string, item: Item): SessionRecord {
 }
 
 export class SessionStore {
-  private readonly cache = new Map<string, { record: SessionRecord; until: number }>();
+  private readonly cache = new Map<string, { record: SessionRecord; until: number; checked: number }>();
   /** Sliding expiry is written at most this often, not on every request. */
   private readonly touchEverySeconds: number;
 
-  constructor(private readonly table: Table, private readonly ttlSeconds: number, private readonly cacheMs: number) {
+  constructor(
+    private readonly table: Table,
+    private readonly ttlSeconds: number,
+    private readonly cacheMs: number,
+    private readonly redis?: Redis,
+  ) {
     this.touchEverySeconds = Math.min(300, Math.floor(ttlSeconds / 10));
   }
+
+  private tombstone = (id: string) => `mcp:session-gone:${id}`;
 
   async create(init: Omit<SessionRecord, 'id' | 'createdAt' | 'lastSeenAt' | 'expiresAt'>): Promise<SessionRecord> {
     const now = nowSeconds();
@@ -81,7 +93,15 @@ export class SessionStore {
     if (!SESSION_ID.test(id)) return undefined;
     const cached = this.cache.get(id);
     const now = Date.now();
-    if (cached && cached.until > now && cached.record.expiresAt > now / 1000) return cached.record;
+    if (cached && cached.until > now && cached.record.expiresAt > now / 1000) {
+      if (!this.redis || now - cached.checked < TOMBSTONE_CHECK_MS) return cached.record;
+      // Redis unreachable: the cache bound still holds, as without Redis.
+      const gone = await this.redis.exists(this.tombstone(id)).catch(() => 0);
+      if (!gone) {
+        cached.checked = now;
+        return cached.record;
+      }
+    }
     if (cached) this.cache.delete(id);
     const item = await this.table.get(pk(id), SK, true);
     if (!item) return undefined;
@@ -113,12 +133,18 @@ export class SessionStore {
   /** Terminates a session. False when it was already gone. */
   async delete(id: string): Promise<boolean> {
     this.cache.delete(id);
+    if (this.redis) {
+      // Outlives every other instance's cached copy; those re-read the table after it.
+      const seconds = Math.ceil(this.cacheMs / 1000) + 5;
+      await this.redis.set(this.tombstone(id), 1, { ex: seconds }).catch(() => undefined);
+    }
     return this.table.delete(pk(id), SK);
   }
 
   private remember(record: SessionRecord) {
     if (this.cacheMs <= 0) return;
     if (this.cache.size >= MAX_CACHED) this.cache.delete(this.cache.keys().next().value!);
-    this.cache.set(record.id, { record, until: Date.now() + this.cacheMs });
+    const now = Date.now();
+    this.cache.set(record.id, { record, until: now + this.cacheMs, checked: now });
   }
 }

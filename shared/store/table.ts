@@ -104,6 +104,28 @@ export class Table {
     );
   }
 
+  /** The live items of one partition, read consistently, in sort-key order (one page: up to 1 MB). */
+  async query(pk: string): Promise<Item[]> {
+    const { sdk, client } = await this.open();
+    const out = await client.send(
+      new sdk.QueryCommand({
+        TableName: this.name,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': { S: pk } },
+        ConsistentRead: true,
+      }),
+      this.opts(),
+    );
+    const now = nowSeconds();
+    return (out.Items ?? []).filter((item) => item.expiresAt?.N === undefined || Number(item.expiresAt.N) > now);
+  }
+
+  /** Removes an item whatever its state (no condition): for consumed messages. */
+  async remove(pk: string, sk: string): Promise<void> {
+    const { sdk, client } = await this.open();
+    await client.send(new sdk.DeleteItemCommand({ TableName: this.name, Key: { pk: { S: pk }, sk: { S: sk } } }), this.opts());
+  }
+
   /**
    * Sends a conditional write. False when the condition failed (the caller decides whether that
    * is a conflict or a lost race); any other failure is thrown.
