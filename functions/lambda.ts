@@ -1,7 +1,8 @@
 // The Lambda adapter shared by every server under functions/: resolves secrets once per cold
 // start, builds the kit, and streams responses through Hono's `streamHandle` (API Gateway REST
 // with response streaming; buffered under SAM local, which cannot stream). Start-up work begins
-// at import so it overlaps Lambda's init phase.
+// at import so it overlaps Lambda's init phase. An invocation ends only after the work its
+// response did not wait for: Lambda freezes the environment as soon as the handler returns.
 import type { Hono } from 'hono';
 import { handle, streamHandle } from 'hono/aws-lambda';
 import { loadConfig } from '../shared/config.ts';
@@ -54,6 +55,19 @@ export function lambdaHandler(definition: ServerDefinition, env: Env = process.e
       return kit!.app.fetch(request, bindings as never);
     },
   } as unknown as Hono;
+  const settle = () => kit?.settle().catch(() => {});
   // `sam local start-api` cannot relay a streamed response; SAM sets AWS_SAM_LOCAL.
-  return env.AWS_SAM_LOCAL === 'true' ? handle(app) : streamHandle(app);
+  if (env.AWS_SAM_LOCAL === 'true') {
+    const buffered = handle(app);
+    return async (event: never, context: never) => {
+      const result = await buffered(event, context);
+      await settle();
+      return result;
+    };
+  }
+  const streamed = streamHandle(app) as unknown as (event: unknown, stream: unknown, context: unknown) => Promise<void>;
+  return awslambda.streamifyResponse(async (event, stream, context) => {
+    await streamed(event, stream, context);
+    await settle();
+  });
 }

@@ -95,10 +95,15 @@ export interface KitConfig {
   redisTimeoutMs: number;
   /** How often an instance with open notification streams polls Redis for other instances' events. `MCP_EVENT_POLL_MS`, default 1000. */
   eventPollMs: number;
-  /** Rate limiting (Redis). On by default outside the `local` stage. */
+  /** Rate limiting (Redis). On by default outside the `local` stage when Redis is configured. */
   rateLimit: {
-    /** `MCP_RATE_LIMIT_ENABLED` (true/false). */
+    /**
+     * `MCP_RATE_LIMIT_ENABLED` (true/false). Unset: on outside the `local` stage when Redis is
+     * configured, off (with a warning) when it is not.
+     */
     enabled: boolean;
+    /** Whether `MCP_RATE_LIMIT_ENABLED` was set, so an unset one that leaves the limit off is reported. */
+    explicit: boolean;
     /** Requests per window per principal. `MCP_RATE_LIMIT_REQUESTS`, default 120. */
     requests: number;
     /** Calls per window per principal and tool; unset means no per-tool limit. `MCP_RATE_LIMIT_TOOL_REQUESTS`. */
@@ -228,7 +233,10 @@ export function loadConfig(env: Env = process.env): Readonly<KitConfig> {
 
   const stage = str(env, 'MCP_STAGE') ?? 'local';
   const redis = redisUrl && redisToken ? { url: redisUrl, token: redisToken } : undefined;
-  const rateLimitEnabled = bool(env, 'MCP_RATE_LIMIT_ENABLED', stage !== 'local');
+  // Unset, rate limiting follows Redis outside the local stage: a deployment whose secret has no
+  // Upstash credentials yet still serves (the logs and GET /health say the limit is off).
+  const rateLimitExplicit = str(env, 'MCP_RATE_LIMIT_ENABLED') !== undefined;
+  const rateLimitEnabled = bool(env, 'MCP_RATE_LIMIT_ENABLED', stage !== 'local' && redis !== undefined);
   if (rateLimitEnabled && !redis) {
     throw new ConfigError('MCP_RATE_LIMIT_ENABLED', 'rate limiting needs Redis: set UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN, or MCP_RATE_LIMIT_ENABLED=false');
   }
@@ -262,6 +270,7 @@ export function loadConfig(env: Env = process.env): Readonly<KitConfig> {
     eventPollMs: int(env, 'MCP_EVENT_POLL_MS', 1_000, 10),
     rateLimit: Object.freeze({
       enabled: rateLimitEnabled,
+      explicit: rateLimitExplicit,
       requests: int(env, 'MCP_RATE_LIMIT_REQUESTS', 120, 1),
       toolRequests,
       windowSeconds: int(env, 'MCP_RATE_LIMIT_WINDOW_SECONDS', 60, 1),

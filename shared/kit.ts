@@ -14,6 +14,8 @@ import { createApp } from './http/app.ts';
 import { createRateLimiter } from './http/rate-limit.ts';
 import { createAccessLog, createLogger, type KitLogger } from './log.ts';
 import { createRedis } from './redis.ts';
+import { createRelay, type Relay } from './relay/relay.ts';
+import { redisRelayStore, tableRelayStore } from './relay/stores.ts';
 import { createServerFactory } from './server/build.ts';
 import type { ServerDefinition } from './server/define.ts';
 import { SessionStore } from './store/sessions.ts';
@@ -23,6 +25,8 @@ import { Table, createDynamoClient } from './store/table.ts';
 export interface KitOptions {
   /** Change events; Redis streams when Redis is configured (cross-instance), else in-process. */
   bus?: ServerEventBus;
+  /** Replies and cancellations across instances; Redis lists when Redis is configured, else the table. */
+  relay?: Relay;
   dynamo?: DynamoDBClient;
   log?: KitLogger;
 }
@@ -36,22 +40,28 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
     requestStateKey = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64');
   }
   const redis = config.redis && createRedis({ ...config.redis, timeoutMs: config.redisTimeoutMs });
-  if (!redis) log.info('UPSTASH_REDIS_REST_URL is not set: tool cache and events stay in this process');
+  const features = describeFeatures(config, Boolean(redis));
+  if (!redis) {
+    const rateLimitOff = !config.rateLimit.explicit && config.stage !== 'local';
+    (rateLimitOff ? log.warn : log.info).call(log, `UPSTASH_REDIS_REST_URL is not set: ${rateLimitOff ? 'rate limiting is off, ' : ''}tool cache and events stay in this process`, { features });
+  }
   const redisBus = !options.bus && redis ? createRedisEventBus({ redis, stream: `mcp:events:${definition.name}`, pollMs: config.eventPollMs, log }) : undefined;
   const bus = options.bus ?? redisBus ?? new InMemoryServerEventBus((error) => log.warn('event listener failed', { error: error.message }));
+  const cache = new ToolCache(definition.name, redis || undefined, log);
   const factory = createServerFactory(definition, {
     state: new StateStore(table, config.stateTtlSeconds, config.sessionTtlSeconds),
     log,
     requestStateKey,
     requestStateTtlSeconds: config.requestStateTtlSeconds,
-    cache: new ToolCache(definition.name, redis, log),
+    cache,
     bus,
     artifacts: new ArtifactStore(() => createS3Client(config), config.bucketName, { defaultTtlSeconds: config.artifactTtlSeconds }),
     offloadBytes: config.offloadBytes,
     toolTimeoutMs: config.toolTimeoutMs,
   });
   const rateLimiter = config.rateLimit.enabled && redis ? createRateLimiter(redis, definition.name, { ...config.rateLimit, timeoutMs: config.redisTimeoutMs }, log) : undefined;
-  const sessions = new SessionStore(table, config.sessionTtlSeconds, config.sessionCacheMs);
+  const sessions = new SessionStore(table, config.sessionTtlSeconds, config.sessionCacheMs, redis || undefined);
+  const relay = options.relay ?? createRelay(redis ? redisRelayStore(redis, definition.name) : tableRelayStore(table, definition.name), log);
   const accessLog = createAccessLog(config, definition.name);
   const apiKeys = config.auth.methods.includes('apikey') ? new ApiKeyStore(table, { cacheSeconds: config.auth.apiKeyCacheSeconds }) : undefined;
   const authenticator = createAuthenticator({
@@ -61,15 +71,35 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
     ...(config.auth.oauth && { verifyJwt: createJwtVerifier(config.auth.oauth) }),
     ...(apiKeys && { verifyApiKey: (key: string) => apiKeys.verify(key) }),
   });
-  const { app, notify, close } = createApp({ config, factory, sessions, bus, log, accessLog, rateLimiter, authenticator });
+  const { app, notify, close } = createApp({ config, factory, sessions, bus, relay, log, accessLog, rateLimiter, authenticator, features });
   return {
     app,
     notify,
     bus,
     log,
+    /**
+     * Waits for work a response did not wait for (cache writes, event appends). The Lambda adapter
+     * calls it before an invocation ends: a frozen environment would hold that work until its next
+     * invocation, or forever.
+     */
+    async settle() {
+      await Promise.all([cache.flush(), redisBus?.flush()]);
+    },
     async close() {
       await close();
       await redisBus?.close();
     },
   };
 }
+
+/** What runs where, for the logs and `GET /health`: features that need Redis say when they are off. */
+export function describeFeatures(config: Readonly<KitConfig>, redis: boolean) {
+  return {
+    rateLimit: config.rateLimit.enabled ? 'on' : !redis && !config.rateLimit.explicit && config.stage !== 'local' ? 'off: Redis is not configured' : 'off',
+    cache: redis ? 'redis' : 'in-process',
+    events: redis ? 'redis' : 'in-process',
+    relay: redis ? 'redis' : 'table',
+  };
+}
+
+export type KitFeatures = ReturnType<typeof describeFeatures>;

@@ -86,4 +86,20 @@ export class ToolCache {
       this.warn(err);
     }
   }
+
+  private readonly writing = new Set<Promise<void>>();
+
+  /**
+   * Stores a result without making the caller wait. The write is tracked: on Lambda an
+   * environment is frozen once its invocation ends, so the adapter waits for `flush()` first.
+   */
+  setInBackground(key: string, result: CallToolResult, ttlSeconds: number): void {
+    const write = this.set(key, result, ttlSeconds).finally(() => this.writing.delete(write));
+    this.writing.add(write);
+  }
+
+  /** Resolves once every background write has finished. */
+  async flush(): Promise<void> {
+    await Promise.all(this.writing);
+  }
 }

@@ -18,6 +18,8 @@ export interface RedisEventBusOptions {
 }
 
 export type RedisEventBus = ServerEventBus & {
+  /** Waits for the appends of events published so far (on Lambda, before the invocation ends). */
+  flush(): Promise<void>;
   /** Stops polling, drops listeners and waits for in-flight Redis calls; later publishes stay local. */
   close(): Promise<void>;
 };
@@ -136,6 +138,10 @@ export function createRedisEventBus({ redis, stream, pollMs, log, maxLen = 1000 
         clearTimeout(timer);
         timer = undefined;
       };
+    },
+
+    async flush() {
+      await Promise.allSettled(writes);
     },
 
     async close() {

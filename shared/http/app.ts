@@ -20,6 +20,10 @@ import { readJsonBody } from './body.ts';
 import { HttpProtocolError, INTERNAL_ERROR, INVALID_REQUEST, SERVER_ERROR, errorResponse, jsonRpcErrorResponse } from './errors.ts';
 import { checkEnvelope, createLegacyHandler, type LegacyRequest } from './legacy.ts';
 import type { RateLimiter } from './rate-limit.ts';
+import type { KitFeatures } from '../kit.ts';
+import type { Relay } from '../relay/relay.ts';
+import { capListenStream } from './listen-cap.ts';
+import { streamIfSlow } from './slow-answer.ts';
 
 const LOG_LEVEL_META_KEY = 'io.modelcontextprotocol/logLevel';
 
@@ -29,10 +33,13 @@ export interface AppOptions {
   factory: ServerFactory;
   sessions: SessionStore;
   bus: ServerEventBus;
+  relay: Relay;
   log: KitLogger;
   accessLog: AccessLog;
   /** Absent when rate limiting is off. */
   rateLimiter?: RateLimiter;
+  /** Reported by `GET /health`. */
+  features: KitFeatures;
 }
 
 type Note = LegacyRequest['note'];
@@ -80,6 +87,9 @@ function toolsCalled(body: unknown): string[] {
 }
 
 const MODERN_VERSIONS = new Set(['2026-07-28']);
+/** Methods that run the server's own code and so may take long (slow-answer.ts keeps them alive). */
+const LONG_RUNNING = new Set(['tools/call', 'resources/read', 'prompts/get', 'completion/complete']);
+const acceptsSse = (request: Request) => (request.headers.get('accept') ?? '').includes('text/event-stream');
 
 /**
  * The SDK's era classification, with a shortcut for the common modern request: a single message
@@ -108,20 +118,29 @@ export function createApp(options: AppOptions) {
   const allowedHosts = config.allowedHosts.length ? hostnames(config.allowedHosts) : undefined;
   const allowedOrigins = config.allowedOrigins.length ? hostnames(config.allowedOrigins) : undefined;
 
-  const modern = createMcpHandler(() => factory.acquire('modern'), {
+  const modernOptions = {
     legacy: 'reject',
     bus: options.bus,
     keepAliveMs: config.sseKeepAliveMs,
     maxRequestBodySize: config.maxBodyBytes,
-    onerror: (error) => log.debug('modern handler reported', { error: error.message }),
-  });
+    onerror: (error: Error) => log.debug('modern handler reported', { error: error.message }),
+  } as const;
+  const modern = createMcpHandler(() => factory.acquire('modern'), modernOptions);
   const legacy = createLegacyHandler({
     factory,
     sessions: options.sessions,
     bus: options.bus,
     keepAliveMs: config.sseKeepAliveMs,
     streamMaxSeconds: config.streamMaxSeconds,
+    relay: options.relay,
   });
+
+  /** An error after a slow answer's stream opened: the same words the JSON answer would have had. */
+  const lateError = (requestId: string) => (err: unknown) => {
+    if (err instanceof HttpProtocolError) return { code: err.code, message: err.message };
+    log.error('request failed', { requestId, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+    return { code: INTERNAL_ERROR, message: `Internal error (request id ${requestId})` };
+  };
 
   async function serveMcp(c: Context, scopeBase: { requestId: string; principal: Principal }, note: Note & { era?: string }): Promise<Response> {
     const request = c.req.raw;
@@ -148,9 +167,11 @@ export function createApp(options: AppOptions) {
       if (options.rateLimiter) {
         await options.rateLimiter.check(scopeBase.principal.id, tools[0], Array.isArray(body) ? null : ((body as Message).id ?? null));
       }
+      const single = Array.isArray(body) ? undefined : (body as Message);
+      const keepAliveMs = single?.id !== undefined && LONG_RUNNING.has(single.method ?? '') && acceptsSse(request) ? config.sseKeepAliveMs : 0;
       if (await isLegacy(request, body)) {
         note.era = 'legacy';
-        return legacy.post({ request, body, scope: scopeBase, note });
+        return streamIfSlow(legacy.post({ request, body, scope: scopeBase, note }), keepAliveMs, single?.id ?? null, lateError(scopeBase.requestId));
       }
       note.era = 'modern';
       const message = body as { method?: string; params?: { name?: unknown; _meta?: Record<string, unknown> } };
@@ -159,7 +180,10 @@ export function createApp(options: AppOptions) {
       const { principal } = scopeBase;
       const scope: RequestScope = { requestId: scopeBase.requestId, principal, era: 'modern', forwardLogs: message.params?._meta?.[LOG_LEVEL_META_KEY] !== undefined };
       const authInfo = { token: '', clientId: principal.id, scopes: principal.scopes as string[], extra: { kit: scope } };
-      return modern.fetch(request, { parsedBody: body, authInfo });
+      if (message.method === 'subscriptions/listen' && config.streamMaxSeconds > 0) {
+        return capListenStream(await modern.fetch(request, { parsedBody: body, authInfo }), config.streamMaxSeconds * 1000, single?.id ?? null);
+      }
+      return streamIfSlow(modern.fetch(request, { parsedBody: body, authInfo }), keepAliveMs, single?.id ?? null, lateError(scopeBase.requestId));
     }
     note.era = 'legacy';
     if (method === 'GET') return legacy.get({ request, body: undefined, scope: scopeBase, note });
@@ -169,7 +193,7 @@ export function createApp(options: AppOptions) {
 
   const app = new Hono();
 
-  app.get('/health', (c) => secure(c.json({ status: 'ok', server: factory.definition.name, version: factory.definition.version })));
+  app.get('/health', (c) => secure(c.json({ status: 'ok', server: factory.definition.name, version: factory.definition.version, features: options.features })));
 
   if (allowedOrigins) {
     // Preflight for browser clients on an allowed origin; others get the Origin refusal.

@@ -93,10 +93,7 @@ function toolRunner(t: ToolDefinition, services: KitServices, cache: ToolCache, 
     }
     if (isInputRequiredResult(returned)) return returned;
     const result = await offloadLargeResult(returned, t.name, offloadBytes, kit);
-    if (key && !result.isError) {
-      // Not awaited: the caller should not wait on the cache write.
-      void cache.set(key, result, policy.ttlSeconds);
-    }
+    if (key && !result.isError) cache.setInBackground(key, result, policy.ttlSeconds);
     return result;
   };
 }

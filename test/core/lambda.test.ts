@@ -57,7 +57,13 @@ describe('Lambda adapter', () => {
   it('answers /health without touching the data plane', async () => {
     const res = await invoke(handler, restEvent({ method: 'GET', path: '/health' }));
     assert.equal(res.statusCode, 200);
-    assert.deepEqual(JSON.parse(res.body), { status: 'ok', server: 'notes', version: '1.0.0' });
+    assert.deepEqual(JSON.parse(res.body), {
+      status: 'ok',
+      server: 'notes',
+      version: '1.0.0',
+      // No Redis here: what needs it says so.
+      features: { rateLimit: 'off', cache: 'in-process', events: 'in-process', relay: 'table' },
+    });
   });
 
   it('serves a modern tools/call', async () => {
