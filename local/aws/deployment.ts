@@ -1,0 +1,131 @@
+// The deployed path, modelled on loopback: CloudFront (the URL clients use) → API Gateway REST
+// (its own port, under /<stage>) → the Lambda model running the function bundle. Composes the
+// three models with the construct's numbers; `npm run start:aws` and the tests start it here.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { AWS_LIMITS, CLOUDFRONT_CACHED_ERROR_STATUSES, PATH_DEFAULTS } from '../../infra/deployed-path.ts';
+import { createRestApi } from './api-gateway.ts';
+import { buildFunction } from './build.ts';
+import { createDistribution, type OriginResponseHandler, type ViewerResponseFunction } from './cloudfront.ts';
+import { LambdaModel } from './lambda.ts';
+
+export const EDGE_FUNCTION = new URL('../../infra/edge/restore-www-authenticate.mjs', import.meta.url);
+
+export interface AwsModelOptions {
+  /** A Lambda entry (`handler.ts`) or a server definition (`server.ts`). */
+  entry: string;
+  /** The function's environment: what the construct sets, plus local endpoints and secrets. */
+  environment: Record<string, string>;
+  stage?: string;
+  mcpPath?: string;
+  /** CloudFront's port and host (the URL clients use). @default 0, 127.0.0.1 */
+  port?: number;
+  host?: string;
+  /** Most execution environments at once. @default 10 */
+  concurrency?: number;
+  /** Idle environments are reclaimed after this. @default 10 minutes */
+  idleReclaimMs?: number;
+  timeoutSeconds?: number;
+  memorySizeMb?: number;
+  /** CloudFront origin response timeout. @default PATH_DEFAULTS.originReadTimeoutSeconds */
+  originReadTimeoutMs?: number;
+  /** API Gateway's idle cut for streams. @default AWS_LIMITS.restStreamIdleSeconds */
+  streamIdleTimeoutMs?: number;
+  /** Error caching TTL for every cacheable status. @default PATH_DEFAULTS.errorCachingSeconds (as deployed) */
+  errorCachingSeconds?: number;
+  /**
+   * Edge functions on the distribution. @default the construct's: the origin-response function
+   * that restores WWW-Authenticate
+   */
+  edge?: { originResponse?: OriginResponseHandler; viewerResponse?: ViewerResponseFunction };
+  log?: (line: string) => void;
+}
+
+export interface AwsModel {
+  /** The MCP URL as clients reach it (through the modelled CloudFront). */
+  url: string;
+  /** CloudFront's base URL. */
+  baseUrl: string;
+  /** The MCP URL on the modelled API Gateway stage, bypassing CloudFront. */
+  apiUrl: string;
+  lambda: LambdaModel;
+  bundleBytes: number;
+  stop(): Promise<void>;
+}
+
+function listen(server: Server, port: number, host: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      const { address, port: bound, family } = server.address() as AddressInfo;
+      resolve(`http://${family === 'IPv6' ? `[${address}]` : address}:${bound}`);
+    });
+  });
+}
+
+export async function startAwsModel(options: AwsModelOptions): Promise<AwsModel> {
+  const stage = options.stage ?? 'dev';
+  const mcpPath = options.mcpPath ?? '/mcp';
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const timeoutSeconds = options.timeoutSeconds ?? PATH_DEFAULTS.functionTimeoutSeconds;
+  const built = await buildFunction(options.entry);
+  // Filled in below with the URL clients use, as the construct sets it to the distribution's.
+  const environment = { ...options.environment };
+  const lambda = new LambdaModel({
+    bundle: built.bundle,
+    runtime: built.runtime,
+    environment,
+    functionName: `mcp-local-${stage}`,
+    memoryMb: options.memorySizeMb ?? PATH_DEFAULTS.memorySizeMb,
+    timeoutSeconds,
+    concurrency: options.concurrency ?? 10,
+    idleReclaimMs: options.idleReclaimMs ?? 600_000,
+    initTimeoutMs: AWS_LIMITS.lambdaInitTimeoutSeconds * 1000,
+    log,
+  });
+
+  const apiServer = createServer();
+  const apiBase = await listen(apiServer, 0, '127.0.0.1');
+  const apiHost = new URL(apiBase).host;
+  apiServer.on('request', createRestApi({
+    lambda,
+    stage,
+    mcpPath,
+    domainName: apiHost,
+    idleTimeoutMs: options.streamIdleTimeoutMs ?? AWS_LIMITS.restStreamIdleSeconds * 1000,
+    integrationTimeoutMs: Math.min(timeoutSeconds, AWS_LIMITS.restStreamMaxSeconds) * 1000,
+    log,
+  }));
+
+  const edge = options.edge ?? { originResponse: ((await import(EDGE_FUNCTION.href)) as { handler: OriginResponseHandler }).handler };
+  const ttl = options.errorCachingSeconds ?? PATH_DEFAULTS.errorCachingSeconds;
+  const cdnServer = createServer();
+  cdnServer.on('request', createDistribution({
+    origin: `${apiBase}/${stage}`,
+    originHost: apiHost,
+    readTimeoutMs: options.originReadTimeoutMs ?? PATH_DEFAULTS.originReadTimeoutSeconds * 1000,
+    errorCachingSeconds: Object.fromEntries(CLOUDFRONT_CACHED_ERROR_STATUSES.map((status) => [status, ttl])),
+    edge,
+    log,
+  }));
+  const baseUrl = await listen(cdnServer, options.port ?? 0, options.host ?? '127.0.0.1');
+  // Environments start on first request, after this.
+  environment.MCP_PUBLIC_URL ??= `${baseUrl}${mcpPath}`;
+
+  const close = (server: Server) =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  return {
+    url: `${baseUrl}${mcpPath}`,
+    baseUrl,
+    apiUrl: `${apiBase}/${stage}${mcpPath}`,
+    lambda,
+    bundleBytes: built.bytes,
+    async stop() {
+      await lambda.stop();
+      await Promise.all([close(cdnServer), close(apiServer)]);
+    },
+  };
+}

@@ -1,0 +1,212 @@
+// The local model of the deployed path behaves as AWS documents it, seen through a bare probe
+// function: one request per execution environment, frozen between invocations, the function
+// timeout, init failures, throttling, API Gateway's proxy event and header remapping, CloudFront's
+// origin timeout, edge functions and error caching. Everything else in test/aws runs on it.
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startAwsModel, type AwsModel, type AwsModelOptions } from '../../local/aws/deployment.ts';
+
+const PROBE = 'test/fixtures/aws/probe-handler.ts';
+const quiet = () => {};
+
+async function start(options: Partial<AwsModelOptions> = {}): Promise<AwsModel> {
+  return startAwsModel({ entry: PROBE, environment: {}, log: quiet, ...options });
+}
+
+const probe = (model: AwsModel, query: string, init?: RequestInit) => fetch(`${model.url}?${query}`, init);
+
+describe('modelled Lambda', () => {
+  let model: AwsModel;
+  before(async () => {
+    model = await start({ concurrency: 3 });
+  });
+  after(() => model.stop());
+
+  it('serves one request per environment: a request that finds them busy starts another', async () => {
+    const slow = probe(model, 'probe=sleep&ms=600');
+    await waitFor(() => model.lambda.counts().busy === 1);
+    const quick = await probe(model, 'probe=ticks');
+    assert.equal(quick.status, 200);
+    assert.equal((await slow).status, 200);
+    await waitFor(() => model.lambda.invocations.length >= 2);
+    const [first, second] = model.lambda.invocations.slice(-2);
+    assert.notEqual(first!.environment, second!.environment, 'the second request ran in a second environment');
+    assert.ok(model.lambda.invocations.some((i) => i.initDurationMs !== undefined), 'cold starts report an init duration');
+  });
+
+  it('freezes an environment between invocations: its timers do not run', async () => {
+    const a = (await (await probe(model, 'probe=ticks')).json()) as { ticks: number; pid: number };
+    await new Promise((r) => setTimeout(r, 600));
+    const b = (await (await probe(model, 'probe=ticks')).json()) as { ticks: number; pid: number };
+    assert.equal(a.pid, b.pid, 'the same environment answered both');
+    // 600 ms idle would be ~60 ticks of a 10 ms timer in a process that was not frozen.
+    assert.ok(b.ticks - a.ticks < 15, `the timer advanced ${b.ticks - a.ticks} ticks while the environment was idle`);
+  });
+
+  it('hands the function a REST proxy event: stage, paths, multi-value headers, Host of the API', async () => {
+    const res = await probe(model, 'probe=event&a=1&a=2', { headers: { 'x-twice': 'one' } });
+    const event = (await res.json()) as Record<string, any>;
+    assert.equal(event.path, '/mcp');
+    assert.equal(event.resource, '/mcp');
+    assert.equal(event.requestContext.stage, 'dev');
+    assert.equal(event.requestContext.path, '/dev/mcp');
+    assert.deepEqual(event.multiValueQueryStringParameters.a, ['1', '2']);
+    assert.equal(event.headers.Host ?? event.headers.host, new URL(model.apiUrl).host, 'CloudFront forwards every viewer header but Host');
+    assert.ok(event.headers.via ?? event.headers.Via, 'CloudFront adds Via');
+    assert.equal(event.headers['x-twice'], 'one');
+  });
+
+  it('renames WWW-Authenticate as API Gateway does (and Server), keeping other headers', async () => {
+    const direct = await fetch(`${model.apiUrl}?probe=status&code=401`);
+    assert.equal(direct.status, 401);
+    assert.equal(direct.headers.get('www-authenticate'), null);
+    assert.equal(direct.headers.get('x-amzn-remapped-www-authenticate'), 'Bearer realm="probe"');
+    assert.equal(direct.headers.get('x-amzn-remapped-server'), 'probe');
+    assert.equal(direct.headers.get('x-probe'), 'kept');
+  });
+
+  it('answers for API Gateway what reaches no function: unknown resources and methods, a missing stage', async () => {
+    const unknown = await fetch(`${model.baseUrl}/nowhere`);
+    assert.equal(unknown.status, 403);
+    assert.deepEqual(await unknown.json(), { message: 'Missing Authentication Token' });
+    const method = await fetch(`${model.baseUrl}/health`, { method: 'POST' });
+    assert.equal(method.status, 403);
+  });
+
+  it('refuses a body over the REST payload limit with 413', async () => {
+    const res = await probe(model, 'probe=ok', { method: 'POST', body: 'x'.repeat(10 * 1024 * 1024 + 1) });
+    assert.equal(res.status, 413);
+  });
+
+  it('answers 502 when the function fails before its response, and keeps serving', async () => {
+    const crashed = await probe(model, 'probe=crash');
+    assert.equal(crashed.status, 502);
+    assert.deepEqual(await crashed.json(), { message: 'Internal server error' });
+    assert.equal((await probe(model, 'probe=ok')).status, 200);
+  });
+});
+
+describe('modelled Lambda limits', () => {
+  it('ends an invocation at the function timeout and starts a fresh environment next time', async () => {
+    const model = await start({ timeoutSeconds: 1 });
+    try {
+      const first = (await (await probe(model, 'probe=ticks')).json()) as { pid: number };
+      const timedOut = await probe(model, 'probe=sleep&ms=3000');
+      assert.equal(timedOut.status, 502);
+      await waitFor(() => model.lambda.invocations.some((i) => i.error === 'Sandbox.Timedout'));
+      const next = (await (await probe(model, 'probe=ticks')).json()) as { pid: number };
+      assert.notEqual(next.pid, first.pid);
+    } finally {
+      await model.stop();
+    }
+  });
+
+  it('throttles beyond the concurrency limit: API Gateway answers 500', async () => {
+    const model = await start({ concurrency: 1 });
+    try {
+      const busy = probe(model, 'probe=sleep&ms=800');
+      await waitFor(() => model.lambda.counts().busy === 1);
+      const throttled = await probe(model, 'probe=ok');
+      assert.equal(throttled.status, 500);
+      assert.equal((await busy).status, 200);
+    } finally {
+      await model.stop();
+    }
+  });
+
+  it('retries a failed init with the next request', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mcp-probe-'));
+    const model = await start({ environment: { PROBE_FAIL_INIT_ONCE: join(dir, 'failed') } });
+    try {
+      assert.equal((await probe(model, 'probe=ok')).status, 502);
+      assert.equal((await probe(model, 'probe=ok')).status, 200);
+    } finally {
+      await model.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reclaims idle environments', async () => {
+    const model = await start({ idleReclaimMs: 200 });
+    try {
+      assert.equal((await probe(model, 'probe=ok')).status, 200);
+      await waitFor(() => model.lambda.counts().idle === 0);
+    } finally {
+      await model.stop();
+    }
+  });
+});
+
+describe('modelled CloudFront', () => {
+  it('answers 504 when the origin sends no byte within the origin response timeout', async () => {
+    const model = await start({ originReadTimeoutMs: 500 });
+    try {
+      const res = await probe(model, 'probe=sleep&ms=1500');
+      assert.equal(res.status, 504);
+      assert.equal(res.headers.get('x-cache'), 'Error from cloudfront');
+    } finally {
+      await model.stop();
+    }
+  });
+
+  it('cuts a response that goes silent between bytes for the origin response timeout', async () => {
+    const model = await start({ originReadTimeoutMs: 500 });
+    try {
+      const res = await probe(model, 'probe=gap&ms=1500');
+      assert.equal(res.status, 200);
+      await assert.rejects(res.text(), 'the body is cut before "second"');
+    } finally {
+      await model.stop();
+    }
+  });
+
+  it('runs a viewer-response function only below 400, and an origin-response function on every answer', async () => {
+    const seen: number[] = [];
+    const model = await start({
+      edge: {
+        viewerResponse: ({ response }) => (seen.push(response.statusCode), response),
+        originResponse: (event) => {
+          const response = event.Records[0].cf.response;
+          response.headers['x-origin-response'] = [{ key: 'X-Origin-Response', value: response.status }];
+          return response;
+        },
+      },
+    });
+    try {
+      const ok = await probe(model, 'probe=ok');
+      const denied = await probe(model, 'probe=status&code=401');
+      assert.deepEqual(seen, [200], 'the viewer-response function never saw the 401');
+      assert.equal(ok.headers.get('x-origin-response'), '200');
+      assert.equal(denied.headers.get('x-origin-response'), '401');
+    } finally {
+      await model.stop();
+    }
+  });
+
+  it('caches GET error answers for the error-caching TTL unless the distribution sets it to 0', async () => {
+    const caching = await start({ errorCachingSeconds: 10 });
+    const deployed = await start();
+    try {
+      for (const [model, cached] of [[caching, true], [deployed, false]] as const) {
+        assert.equal((await probe(model, 'probe=status&code=404')).status, 404);
+        // The same URL again: a cached 404 would come back without reaching the function.
+        const before = model.lambda.invokes;
+        await (await probe(model, 'probe=status&code=404')).arrayBuffer();
+        assert.equal(model.lambda.invokes === before, cached, cached ? 'served from the error cache' : 'reached the function again');
+      }
+    } finally {
+      await Promise.all([caching.stop(), deployed.stop()]);
+    }
+  });
+});
+
+async function waitFor(condition: () => boolean, timeoutMs = 5000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
