@@ -12,6 +12,9 @@ import type { ServerDefinition } from '../shared/server/define.ts';
 
 type Env = Record<string, string | undefined>;
 
+/** Longest an invocation waits, after its response, for work still running (shared/pending-work.ts). */
+const SETTLE_MS = 5_000;
+
 /**
  * Values from the JSON secret named by `MCP_SECRETS_ARN` (Upstash URL/token, request-state key)
  * fill in variables the environment does not set. The client is imported only when needed.
@@ -55,7 +58,7 @@ export function lambdaHandler(definition: ServerDefinition, env: Env = process.e
       return kit!.app.fetch(request, bindings as never);
     },
   } as unknown as Hono;
-  const settle = () => kit?.settle().catch(() => {});
+  const settle = () => kit?.settle(SETTLE_MS).catch(() => {});
   // `sam local start-api` cannot relay a streamed response; SAM sets AWS_SAM_LOCAL.
   if (env.AWS_SAM_LOCAL === 'true') {
     const buffered = handle(app);

@@ -14,6 +14,7 @@ import { createApp } from './http/app.ts';
 import { createRateLimiter } from './http/rate-limit.ts';
 import { createAccessLog, createLogger, type KitLogger } from './log.ts';
 import { createRedis } from './redis.ts';
+import { PendingWork } from './pending-work.ts';
 import { createRelay, type Relay } from './relay/relay.ts';
 import { redisRelayStore, tableRelayStore } from './relay/stores.ts';
 import { createServerFactory } from './server/build.ts';
@@ -48,6 +49,7 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
   const redisBus = !options.bus && redis ? createRedisEventBus({ redis, stream: `mcp:events:${definition.name}`, pollMs: config.eventPollMs, log }) : undefined;
   const bus = options.bus ?? redisBus ?? new InMemoryServerEventBus((error) => log.warn('event listener failed', { error: error.message }));
   const cache = new ToolCache(definition.name, redis || undefined, log);
+  const pending = new PendingWork();
   const factory = createServerFactory(definition, {
     state: new StateStore(table, config.stateTtlSeconds, config.sessionTtlSeconds),
     log,
@@ -58,6 +60,7 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
     artifacts: new ArtifactStore(() => createS3Client(config), config.bucketName, { defaultTtlSeconds: config.artifactTtlSeconds }),
     offloadBytes: config.offloadBytes,
     toolTimeoutMs: config.toolTimeoutMs,
+    pending,
   });
   const rateLimiter = config.rateLimit.enabled && redis ? createRateLimiter(redis, definition.name, { ...config.rateLimit, timeoutMs: config.redisTimeoutMs }, log) : undefined;
   const sessions = new SessionStore(table, config.sessionTtlSeconds, config.sessionCacheMs, redis || undefined);
@@ -78,12 +81,13 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
     bus,
     log,
     /**
-     * Waits for work a response did not wait for (cache writes, event appends). The Lambda adapter
-     * calls it before an invocation ends: a frozen environment would hold that work until its next
-     * invocation, or forever.
+     * Waits, at most `maxMs`, for work a response did not wait for (cache writes, event appends,
+     * handlers that outlive their call). The Lambda adapter calls it before an invocation ends: a
+     * frozen environment would hold that work until its next invocation, or forever.
      */
-    async settle() {
-      await Promise.all([cache.flush(), redisBus?.flush()]);
+    async settle(maxMs: number) {
+      const [done] = await Promise.all([pending.settled(maxMs), redisBus?.flush()]);
+      if (!done) log.warn('work still running when the invocation ends; it is frozen with the environment', { running: pending.size, waitedMs: maxMs });
     },
     async close() {
       await close();

@@ -266,7 +266,15 @@ class Environment {
       `REPORT RequestId: ${invocation.id}\tDuration: ${duration.toFixed(2)} ms\tBilled Duration: ${Math.max(1, Math.ceil(duration))} ms\t` +
         `Memory Size: ${this.model.options.memoryMb} MB\tMax Memory Used: ${memory ?? '?'} MB${init}${error ? `\tStatus: ${error.errorType}` : ''}`,
     );
-    this.model.invocationEnded({ id: invocation.id, environment: this.id, durationMs: duration, initDurationMs: init ? Number(/([\d.]+) ms$/.exec(init)?.[1]) : undefined, error: error?.errorType });
+    this.model.invocationEnded({
+      id: invocation.id,
+      environment: this.id,
+      startedAt: invocation.started,
+      endedAt: invocation.started + duration,
+      durationMs: duration,
+      initDurationMs: init ? Number(/([\d.]+) ms$/.exec(init)?.[1]) : undefined,
+      error: error?.errorType,
+    });
   }
 
   private freeze() {
@@ -352,6 +360,9 @@ function readPrelude(req: IncomingMessage, body: PassThrough): Promise<StreamedR
 export interface InvocationRecord {
   id: string;
   environment: number;
+  /** Epoch ms. */
+  startedAt: number;
+  endedAt: number;
   durationMs: number;
   initDurationMs?: number;
   error?: string;

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import type { Redis } from '@upstash/redis';
 import type { KitLogger } from '../log.ts';
+import type { PendingWork } from '../pending-work.ts';
 import { throttledWarning } from '../redis.ts';
 
 export interface CachePolicy {
@@ -87,19 +88,8 @@ export class ToolCache {
     }
   }
 
-  private readonly writing = new Set<Promise<void>>();
-
-  /**
-   * Stores a result without making the caller wait. The write is tracked: on Lambda an
-   * environment is frozen once its invocation ends, so the adapter waits for `flush()` first.
-   */
-  setInBackground(key: string, result: CallToolResult, ttlSeconds: number): void {
-    const write = this.set(key, result, ttlSeconds).finally(() => this.writing.delete(write));
-    this.writing.add(write);
-  }
-
-  /** Resolves once every background write has finished. */
-  async flush(): Promise<void> {
-    await Promise.all(this.writing);
+  /** Stores a result without making the caller wait; `pending` tracks the write (see shared/pending-work.ts). */
+  setInBackground(key: string, result: CallToolResult, ttlSeconds: number, pending: PendingWork): void {
+    pending.track(this.set(key, result, ttlSeconds));
   }
 }

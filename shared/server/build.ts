@@ -20,6 +20,7 @@ import type { ServerDefinition, ToolDefinition, ToolReturn } from './define.ts';
 import { createToolContext, requestScopeOf, type KitServices } from './context.ts';
 import { offloadLargeResult } from './offload.ts';
 import type { KitLogger } from '../log.ts';
+import type { PendingWork } from '../pending-work.ts';
 import { StateHandleError, type StateStore } from '../store/state.ts';
 
 export type Era = 'legacy' | 'modern';
@@ -39,6 +40,8 @@ export interface ServerFactoryOptions {
   offloadBytes: number;
   /** A tool call still running after this ends with an error result. */
   toolTimeoutMs: number;
+  /** Where handlers and cache writes that outlive their response are tracked. */
+  pending: PendingWork;
 }
 
 export interface ServerFactory {
@@ -59,7 +62,8 @@ function toCallToolResult(value: ToolReturn) {
  * Wraps a tool handler: kit context in; for cacheable tools a cache lookup first; results too
  * large for a response offloaded to an artifact.
  */
-function toolRunner(t: ToolDefinition, services: KitServices, cache: ToolCache, offloadBytes: number, timeoutMs: number) {
+function toolRunner(t: ToolDefinition, services: KitServices, options: ServerFactoryOptions) {
+  const { cache, offloadBytes, toolTimeoutMs: timeoutMs, pending: work } = options;
   const policy = t.cache;
   const timedOut = `${t.name} did not finish within ${timeoutMs} ms and was stopped; try a smaller request`;
   return async (args: unknown, ctx: ServerContext) => {
@@ -72,6 +76,8 @@ function toolRunner(t: ToolDefinition, services: KitServices, cache: ToolCache, 
     const pending = t.handler(args as never, kit);
     let returned;
     if (pending instanceof Promise) {
+      // A cancelled or timed-out handler may still be cleaning up when its response has ended.
+      work.track(pending);
       // A hung handler must not hold the response open until Lambda's own timeout kills it. (A
       // synchronous one cannot be interrupted at all, so it is not given a timer to pay for.)
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -93,7 +99,7 @@ function toolRunner(t: ToolDefinition, services: KitServices, cache: ToolCache, 
     }
     if (isInputRequiredResult(returned)) return returned;
     const result = await offloadLargeResult(returned, t.name, offloadBytes, kit);
-    if (key && !result.isError) cache.setInBackground(key, result, policy.ttlSeconds);
+    if (key && !result.isError) cache.setInBackground(key, result, policy.ttlSeconds, work);
     return result;
   };
 }
@@ -159,7 +165,7 @@ export function createServerFactory(definition: ServerDefinition, options: Serve
         ...(t.output && { outputSchema: t.output }),
         ...(t.annotations && { annotations: t.annotations }),
       };
-      const run = toolRunner(t, services, options.cache, options.offloadBytes, options.toolTimeoutMs);
+      const run = toolRunner(t, services, options);
       if (t.input) server.registerTool(t.name, { ...config, inputSchema: t.input }, run as never);
       else server.registerTool(t.name, config, ((ctx: ServerContext) => run({}, ctx)) as never);
     }
