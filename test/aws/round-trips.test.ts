@@ -11,7 +11,7 @@ import { CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema
 import { startAwsPath, type AwsPath } from '../helpers/aws.ts';
 
 const FIXTURE = 'test/fixtures/aws/round-trips.ts';
-const text = (result: { content: unknown }) => (result.content as { text: string }[])[0]!.text;
+const text = (result: unknown) => ((result as { content: { text: string }[] }).content[0]!.text);
 
 async function connect(path: AwsPath) {
   const client = new LegacyClient({ name: 'aws-round-trips', version: '1.0.0' }, { capabilities: { sampling: {}, roots: {}, elicitation: {} } });

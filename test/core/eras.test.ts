@@ -1,6 +1,8 @@
-// Both protocol eras on one endpoint, driven by the official SDK clients against a real HTTP
-// server and a real DynamoDB emulator: the example server's tools, state, progress, MRTR,
-// logging, list-changed notifications and session termination.
+// Both protocol eras on one endpoint, driven by the official SDK clients against real servers and
+// real emulators: the example server's tools, state, progress, MRTR, logging, list-changed
+// notifications and session termination. Once on a Node server in this process, once on the
+// deployed path modelled locally (npm run start:aws: CloudFront, API Gateway, several Lambda
+// environments), where consecutive requests of one client land in different environments.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport } from '@modelcontextprotocol/client';
@@ -8,29 +10,63 @@ import { Client as LegacyClient } from '@modelcontextprotocol/sdk/client/index.j
 import { StreamableHTTPClientTransport as LegacyTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ElicitRequestSchema, LoggingMessageNotificationSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import notes from '../../functions/notes/server.ts';
+import { startAwsPath } from '../helpers/aws.ts';
 import { startInProcess, startTestDynamo, startTestS3 } from '../helpers/server.ts';
 
 const KEY = 'test-request-state-key-0123456789abcdef';
 
-describe('one endpoint, both eras', () => {
-  let dynamo: Awaited<ReturnType<typeof startTestDynamo>>;
-  let s3: Awaited<ReturnType<typeof startTestS3>>;
-  let server: Awaited<ReturnType<typeof startInProcess>>;
+interface Target {
+  url: string;
+  /** Another instance announces a tools list change. */
+  toolsChanged(): void;
+  stop(): Promise<void>;
+}
+
+/** A Node server in this process, on real emulators. */
+async function nodeTarget(): Promise<Target> {
+  const [dynamo, s3] = await Promise.all([startTestDynamo(), startTestS3()]);
+  const server = await startInProcess(notes, {
+    AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+    AWS_ENDPOINT_URL_S3: s3.endpoint,
+    MCP_REQUEST_STATE_KEY: KEY,
+    MCP_SSE_KEEPALIVE_MS: '0',
+  });
+  return {
+    url: server.url,
+    toolsChanged: () => server.kit.notify.toolsChanged(),
+    async stop() {
+      await server.stop();
+      await Promise.all([dynamo.stop(), s3.stop()]);
+    },
+  };
+}
+
+/** The deployed path modelled: the handler bundle in Lambda environments, events through Redis. */
+async function awsTarget(): Promise<Target> {
+  // Each SDK 1.x client holds an environment with its GET stream until the stream cap.
+  const path = await startAwsPath('functions/notes/handler.ts', { MCP_REQUEST_STATE_KEY: KEY, MCP_STREAM_MAX_SECONDS: '10', MCP_EVENT_POLL_MS: '100' }, { redis: true, s3: true, concurrency: 12 });
+  // Another instance of the same server on the same data plane announces the change.
+  const announcer = await startInProcess(notes, { AWS_ENDPOINT_URL_DYNAMODB: path.dynamoEndpoint, MCP_REQUEST_STATE_KEY: KEY, ...path.redis!.env });
+  return {
+    url: path.url,
+    toolsChanged: () => announcer.kit.notify.toolsChanged(),
+    async stop() {
+      await announcer.stop();
+      await path.stop();
+    },
+  };
+}
+
+for (const [label, start] of [['Node server', nodeTarget], ['modelled AWS path', awsTarget]] as const) describe(`one endpoint, both eras (${label})`, () => {
+  let server: Target;
   const opened: { close(): Promise<void> }[] = [];
 
   before(async () => {
-    [dynamo, s3] = await Promise.all([startTestDynamo(), startTestS3()]);
-    server = await startInProcess(notes, {
-      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
-      AWS_ENDPOINT_URL_S3: s3.endpoint,
-      MCP_REQUEST_STATE_KEY: KEY,
-      MCP_SSE_KEEPALIVE_MS: '0',
-    });
+    server = await start();
   });
   after(async () => {
     for (const c of opened) await c.close().catch(() => {});
     await server.stop();
-    await Promise.all([dynamo.stop(), s3.stop()]);
   });
 
   async function modern(confirm = true) {
@@ -134,7 +170,7 @@ describe('one endpoint, both eras', () => {
       const client = await modern();
       const changed = new Promise<void>((resolve) => client.setNotificationHandler('notifications/tools/list_changed', () => resolve()));
       const subscription = await client.listen({ toolsListChanged: true });
-      server.kit.notify.toolsChanged();
+      server.toolsChanged();
       await withTimeout(changed, 5000, 'tools/list_changed did not arrive');
       await subscription.close();
     });
@@ -165,7 +201,7 @@ describe('one endpoint, both eras', () => {
       assert.ok(logs.some((l) => (l as { data: { message: string } }).data.message === 'note added'), `got ${JSON.stringify(logs)}`);
     });
 
-    it('turns input_required into a real elicitation request on the same instance', async () => {
+    it('turns input_required into a real elicitation request, whichever instance the answer reaches', async () => {
       const { client } = await legacy(true);
       await client.callTool({ name: 'note_add', arguments: { text: 'x' } });
       assert.equal(text(await client.callTool({ name: 'notebook_clear', arguments: {} })), 'Cleared session notebook.');
@@ -180,7 +216,7 @@ describe('one endpoint, both eras', () => {
       const changed = new Promise<void>((resolve) => client.setNotificationHandler(ToolListChangedNotificationSchema, () => resolve()));
       // The client opens its GET stream after initialize; give it a moment to be listening.
       await waitFor(async () => {
-        server.kit.notify.toolsChanged();
+        server.toolsChanged();
         return Promise.race([changed.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 100))]);
       });
     });

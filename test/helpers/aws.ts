@@ -11,6 +11,8 @@ export interface AwsPath extends AwsModel {
   /** Resolves when a log line matches, or fails after `timeoutMs`. */
   waitForLog(pattern: RegExp, timeoutMs?: number): Promise<string>;
   redis?: TestRedis;
+  /** The DynamoDB emulator the function uses (to seed API keys, say). */
+  dynamoEndpoint: string;
 }
 
 export interface AwsPathOptions extends Partial<Omit<AwsModelOptions, 'entry'>> {
@@ -56,6 +58,7 @@ export async function startAwsPath(entry: string, env: Record<string, string> = 
   return {
     ...model,
     redis,
+    dynamoEndpoint: dynamo.endpoint,
     logs: () => lines,
     waitForLog(pattern, timeoutMs = 10_000) {
       const seen = lines.find((l) => pattern.test(l));
