@@ -187,12 +187,9 @@ export class McpDataPlane extends Construct {
           actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
           resources: [this.bucket.arnForObjects(`${ARTIFACTS_PREFIX}*`)],
         }),
-        // Listing lets GetObject on a missing key answer 404 rather than 403.
-        new iam.PolicyStatement({
-          actions: ['s3:ListBucket'],
-          resources: [this.bucket.bucketArn],
-          conditions: { StringLike: { 's3:prefix': [`${ARTIFACTS_PREFIX}*`] } },
-        }),
+        // Listing lets GetObject on a missing key answer 404 rather than 403. Unconditioned: a
+        // GetObject carries no s3:prefix, so a grant limited by one would never apply to it.
+        new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.bucket.bucketArn] }),
       ],
     });
     const bucketId = Stack.of(this).getLogicalId(this.bucket.node.defaultChild as s3.CfnBucket);
