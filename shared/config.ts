@@ -66,6 +66,12 @@ export interface KitConfig {
    * a warning is logged: fine for one local process, wrong for more than one.
    */
   requestStateKey?: string;
+  /**
+   * Earlier request-state keys, still accepted but never used to sign, so a rotation does not
+   * break MRTR rounds in flight. `MCP_REQUEST_STATE_PREVIOUS_KEYS` (comma list). Rotation order
+   * in docs/deploy.md.
+   */
+  previousRequestStateKeys: readonly string[];
   /** How long a minted `requestState` stays valid. `MCP_REQUEST_STATE_TTL_SECONDS`, default 600. */
   requestStateTtlSeconds: number;
   /** Idle lifetime of a legacy session (sliding). `MCP_SESSION_TTL_SECONDS`, default 86400 (24 h). */
@@ -230,6 +236,13 @@ export function loadConfig(env: Env = process.env): Readonly<KitConfig> {
   if (requestStateKey !== undefined && new TextEncoder().encode(requestStateKey).length < 32) {
     throw new ConfigError('MCP_REQUEST_STATE_KEY', 'must be at least 32 bytes; generate one with `openssl rand -base64 48`');
   }
+  const previousRequestStateKeys = list(env, 'MCP_REQUEST_STATE_PREVIOUS_KEYS');
+  if (previousRequestStateKeys.some((k) => new TextEncoder().encode(k).length < 32)) {
+    throw new ConfigError('MCP_REQUEST_STATE_PREVIOUS_KEYS', 'every key must be at least 32 bytes (keys are separated by commas)');
+  }
+  if (previousRequestStateKeys.length > 0 && requestStateKey === undefined) {
+    throw new ConfigError('MCP_REQUEST_STATE_KEY', 'is required when MCP_REQUEST_STATE_PREVIOUS_KEYS is set: it is the key that signs');
+  }
 
   const stage = str(env, 'MCP_STAGE') ?? 'local';
   const redis = redisUrl && redisToken ? { url: redisUrl, token: redisToken } : undefined;
@@ -257,6 +270,7 @@ export function loadConfig(env: Env = process.env): Readonly<KitConfig> {
     auth: authConfig(env, publicUrl),
     toolTimeoutMs: int(env, 'MCP_TOOL_TIMEOUT_MS', 60_000, 100),
     requestStateKey,
+    previousRequestStateKeys: Object.freeze(previousRequestStateKeys),
     requestStateTtlSeconds: int(env, 'MCP_REQUEST_STATE_TTL_SECONDS', 600, 1),
     sessionTtlSeconds: int(env, 'MCP_SESSION_TTL_SECONDS', 86_400, 60),
     sessionCacheMs: int(env, 'MCP_SESSION_CACHE_MS', 2_000),

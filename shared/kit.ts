@@ -53,7 +53,7 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
   const factory = createServerFactory(definition, {
     state: new StateStore(table, config.stateTtlSeconds, config.sessionTtlSeconds),
     log,
-    requestStateKey,
+    requestStateKeys: [requestStateKey, ...config.previousRequestStateKeys],
     requestStateTtlSeconds: config.requestStateTtlSeconds,
     cache,
     bus,

@@ -6,6 +6,7 @@ import {
   ResourceTemplate,
   createRequestStateCodec,
   isInputRequiredResult,
+  type RequestStateCodec,
   type CallToolResult,
   type ServerContext,
   type ServerEventBus,
@@ -28,8 +29,8 @@ export type Era = 'legacy' | 'modern';
 export interface ServerFactoryOptions {
   state: StateStore;
   log: KitLogger;
-  /** HMAC key for MRTR requestState; every instance must share it. */
-  requestStateKey: string;
+  /** HMAC keys for MRTR requestState, newest first: the first signs, every one verifies. Every instance must share them. */
+  requestStateKeys: readonly string[];
   requestStateTtlSeconds: number;
   /** Serves cacheable tools' repeated calls; tools without a cache policy never touch it. */
   cache: ToolCache;
@@ -118,13 +119,41 @@ async function handleMistakes<T>(run: () => T | Promise<T>, uri?: URL): Promise<
   }
 }
 
+/**
+ * Signs with the newest key and accepts any configured one: state minted before a key rotation
+ * still verifies until it expires. Only a MAC mismatch moves on to the next key; an expired or
+ * foreign-bound state is refused as it is.
+ */
+function rotatingCodec(codecs: RequestStateCodec[]): RequestStateCodec {
+  const [signing] = codecs;
+  return {
+    mint: (payload, ctx) => signing!.mint(payload, ctx),
+    async verify(state, ctx) {
+      let failure: unknown;
+      for (const codec of codecs) {
+        try {
+          return await codec.verify(state, ctx);
+        } catch (error) {
+          failure = error;
+          if ((error as Error).message !== 'mac') throw error;
+        }
+      }
+      throw failure;
+    },
+  };
+}
+
 export function createServerFactory(definition: ServerDefinition, options: ServerFactoryOptions): ServerFactory {
-  const codec = createRequestStateCodec({
-    key: options.requestStateKey,
-    ttlSeconds: options.requestStateTtlSeconds,
-    // A requestState minted for one caller is refused when another presents it.
-    bind: (ctx) => requestScopeOf(ctx).principal.id,
-  });
+  const codec = rotatingCodec(
+    options.requestStateKeys.map((key) =>
+      createRequestStateCodec({
+        key,
+        ttlSeconds: options.requestStateTtlSeconds,
+        // A requestState minted for one caller is refused when another presents it.
+        bind: (ctx) => requestScopeOf(ctx).principal.id,
+      }),
+    ),
+  );
   const { bus } = options;
   const notify = {
     toolsChanged: () => bus.publish({ kind: 'tools_list_changed' }),

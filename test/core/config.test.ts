@@ -32,6 +32,14 @@ describe('configuration', () => {
     assert.deepEqual(oauth.auth.oauth?.audience, ['https://mcp.example/mcp']);
   });
 
+  it('turns rate limiting on outside the local stage only when Redis is configured, unless told', () => {
+    const redis = { UPSTASH_REDIS_REST_URL: 'https://x.upstash.io', UPSTASH_REDIS_REST_TOKEN: 't' };
+    assert.equal(loadConfig({ MCP_STAGE: 'dev' }).rateLimit.enabled, false);
+    assert.equal(loadConfig({ MCP_STAGE: 'dev', ...redis }).rateLimit.enabled, true);
+    assert.equal(loadConfig({ ...redis }).rateLimit.enabled, false, 'the local stage leaves it off');
+    assert.equal(loadConfig({ MCP_STAGE: 'dev', MCP_RATE_LIMIT_ENABLED: 'false', ...redis }).rateLimit.enabled, false);
+  });
+
   const invalid: [Record<string, string>, string, RegExp][] = [
     [{ MCP_SESSION_TTL_SECONDS: 'soon' }, 'MCP_SESSION_TTL_SECONDS', /whole number/],
     [{ MCP_SESSION_TTL_SECONDS: '5' }, 'MCP_SESSION_TTL_SECONDS', /at least 60/],
@@ -39,6 +47,9 @@ describe('configuration', () => {
     [{ AWS_ENDPOINT_URL_DYNAMODB: 'localhost:8000' }, 'AWS_ENDPOINT_URL_DYNAMODB', /http\(s\) URL/],
     [{ UPSTASH_REDIS_REST_URL: 'https://x.upstash.io' }, 'UPSTASH_REDIS_REST_TOKEN', /set both/],
     [{ MCP_REQUEST_STATE_KEY: 'short' }, 'MCP_REQUEST_STATE_KEY', /at least 32 bytes/],
+    [{ MCP_REQUEST_STATE_KEY: 'k'.repeat(32), MCP_REQUEST_STATE_PREVIOUS_KEYS: `${'o'.repeat(32)},short` }, 'MCP_REQUEST_STATE_PREVIOUS_KEYS', /at least 32 bytes/],
+    [{ MCP_REQUEST_STATE_PREVIOUS_KEYS: 'o'.repeat(32) }, 'MCP_REQUEST_STATE_KEY', /required when MCP_REQUEST_STATE_PREVIOUS_KEYS is set/],
+    [{ MCP_STAGE: 'dev', MCP_RATE_LIMIT_ENABLED: 'true' }, 'MCP_RATE_LIMIT_ENABLED', /needs Redis/],
     [{ MCP_AUTH_MODE: 'maybe' }, 'MCP_AUTH_MODE', /expected none, apikey, oauth/],
     [{ HOST: '0.0.0.0' }, 'MCP_AUTH_MODE', /allowed only when serving on a loopback address.*MCP_ALLOW_UNAUTHENTICATED=true/],
     [{ AWS_LAMBDA_FUNCTION_NAME: 'fn' }, 'MCP_AUTH_MODE', /allowed only when serving on a loopback address/],
