@@ -1,8 +1,8 @@
 // The kit's CDK app: reads deploy settings from CDK context (cdk.json, `-c key=value`), deploys
 // the example servers (notes, echo) on one shared data plane with the auth mode chosen by
-// `-c auth=…`, and runs the AwsSolutions checks on every synth. Kept apart from app.ts so tests
-// build the same app in-process.
-import { type App, Validations } from 'aws-cdk-lib';
+// `-c auth=…`, in the account and region the CDK CLI resolved, and runs the AwsSolutions checks on
+// every synth. Kept apart from app.ts so tests build the same app in-process.
+import { type App, type Environment, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { AUTH_MODES, type McpAuth, type McpAuthMode, usesOAuth } from './auth.ts';
 import { DataPlaneStack, EdgeFirewallStack, McpServerStack } from './stacks.ts';
@@ -52,8 +52,13 @@ export function buildKitApp(app: App): KitStacks {
   if (local && usesOAuth(auth)) {
     throw new Error(`context "auth" is "${auth.mode}", which needs each server's public URL; the local stage (SAM, LocalStack) cannot derive it. Use auth none or apikey there.`);
   }
+  const cloudFront = context.flag('cloudFront') ?? true;
+  // Behind CloudFront, authenticating servers get a Lambda@Edge function, which needs a region.
+  const env = deployEnvironment(context, cloudFront && auth.mode !== 'none');
+  const rateLimit = context.flag('rateLimit');
 
   const dataPlane = new DataPlaneStack(app, stackId(stage, 'DataPlane'), {
+    env,
     description: `MCP kit data plane (${stage}): DynamoDB table, S3 artifacts, secrets`,
     stage,
     retainData: production,
@@ -64,6 +69,7 @@ export function buildKitApp(app: App): KitStacks {
   const servers = SERVERS.map(
     ({ id, serverName, entry }) =>
       new McpServerStack(app, stackId(stage, id), {
+        env,
         description: `MCP server ${serverName} (${stage})`,
         dataPlaneStack: dataPlane,
         server: {
@@ -72,10 +78,11 @@ export function buildKitApp(app: App): KitStacks {
           stage,
           production,
           auth,
-          cloudFront: context.flag('cloudFront') ?? true,
+          cloudFront,
           webAclArn: context.string('webAclArn'),
           bundleAwsSdk: context.flag('bundleAwsSdk'),
-          rateLimit: { enabled: context.flag('rateLimit') ?? true },
+          // Unset, the kit turns the limit on when the secret holds Upstash credentials.
+          rateLimit: rateLimit === undefined ? undefined : { enabled: rateLimit },
           environment: local ? Object.fromEntries(LOCAL_OVERRIDABLE.map((name) => [name, ''])) : undefined,
         },
         domain: domainName && certificateArn ? { domainNames: [domainName], certificateArn } : undefined,
@@ -83,11 +90,30 @@ export function buildKitApp(app: App): KitStacks {
   );
 
   const edgeFirewall = context.flag('edgeFirewall')
-    ? new EdgeFirewallStack(app, stackId(stage, 'EdgeFirewall'), { description: `MCP kit CloudFront web ACL (${stage})` })
+    ? new EdgeFirewallStack(app, stackId(stage, 'EdgeFirewall'), { env, description: `MCP kit CloudFront web ACL (${stage})` })
     : undefined;
 
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return { stage, dataPlane, servers, edgeFirewall };
+}
+
+/**
+ * The account and region to deploy to: `-c region=…`, else the region the CDK CLI resolved from
+ * AWS_REGION or the profile (CDK_DEFAULT_REGION), with the CLI's account. Without either, the
+ * stacks stay environment-agnostic, unless a Lambda@Edge function needs the region.
+ */
+function deployEnvironment(context: Context, needsRegion: boolean): Environment | undefined {
+  const region = context.string('region') ?? process.env.CDK_DEFAULT_REGION;
+  if (region === undefined) {
+    if (!needsRegion) return undefined;
+    throw new Error(
+      'No AWS region to deploy to: with auth other than "none" behind CloudFront, each server gets a Lambda@Edge function ' +
+        '(restoring WWW-Authenticate), which CDK deploys through us-east-1 only from stacks with a known region. Set AWS_REGION ' +
+        'or a region in your AWS profile (the CDK CLI passes it on as CDK_DEFAULT_REGION), or pass -c region=<region>.',
+    );
+  }
+  if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region)) throw new Error(`region "${region}" (-c region or CDK_DEFAULT_REGION) is not an AWS region name such as eu-west-1.`);
+  return { account: process.env.CDK_DEFAULT_ACCOUNT, region };
 }
 
 /**

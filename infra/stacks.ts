@@ -51,7 +51,7 @@ export class DataPlaneStack extends Stack {
 
 export interface McpServerStackProps extends StackProps {
   readonly dataPlaneStack: DataPlaneStack;
-  readonly server: Omit<McpServerEndpointProps, 'dataPlane' | 'domain'>;
+  readonly server: Omit<McpServerEndpointProps, 'dataPlane' | 'domain' | 'apiGatewayLogging'>;
   /**
    * Custom domain, with the ARN of its us-east-1 ACM certificate.
    * @default - the distribution's cloudfront.net name
@@ -68,6 +68,8 @@ export class McpServerStack extends Stack {
     this.endpoint = new McpServerEndpoint(this, 'Server', {
       ...props.server,
       dataPlane: dataPlaneStack.dataPlane,
+      // The data-plane stack owns the account's API Gateway logging setting (or leaves it to the account).
+      apiGatewayLogging: false,
       domain: props.domain && {
         domainNames: props.domain.domainNames,
         certificate: acm.Certificate.fromCertificateArn(this, 'Certificate', props.domain.certificateArn),

@@ -22,6 +22,8 @@ const TMP = mkdtempSync(join(tmpdir(), 'mcp-kit-auth-'));
 after(() => rmSync(TMP, { recursive: true, force: true }));
 
 const ISSUER = 'https://login.example.com/';
+/** Authenticating endpoints behind CloudFront need their stack's region (for the Lambda@Edge function). */
+const REGION = 'eu-west-1';
 const CALLBACKS = ['http://localhost:6274/oauth/callback', 'https://app.example.com/oauth/callback', 'cursor://anysphere.cursor-mcp/oauth/callback'];
 
 function newApp(context: Record<string, unknown> = {}): App {
@@ -30,14 +32,18 @@ function newApp(context: Record<string, unknown> = {}): App {
 
 /** One endpoint alone in a stack, with its private data plane. */
 function synthEndpoint(props: Partial<McpServerEndpointProps> = {}, configure?: (stack: Stack) => Partial<McpServerEndpointProps>) {
-  const stack = new Stack(newApp(), 'Endpoint');
+  const stack = new Stack(newApp(), 'Endpoint', { env: { region: REGION } });
   const endpoint = new McpServerEndpoint(stack, 'Server', { serverName: 'echo', entry: 'functions/echo/handler.ts', ...props, ...configure?.(stack) });
   return { stack, endpoint, template: Template.fromStack(stack) };
 }
 
+/** The server function's variables: it is the function MCP_PATH configures. */
 function functionEnvironment(template: Template): Record<string, any> {
-  const [fn] = Object.values(template.findResources('AWS::Lambda::Function', { Properties: { Handler: 'index.handler' } })) as any[];
-  return fn.Properties.Environment.Variables;
+  const functions = Object.values(
+    template.findResources('AWS::Lambda::Function', { Properties: { Environment: { Variables: Match.objectLike({ MCP_PATH: Match.anyValue() }) } } }),
+  ) as any[];
+  assert.equal(functions.length, 1, 'expected exactly one server function');
+  return functions[0].Properties.Environment.Variables;
 }
 
 /** The variables auth props own, as the function sees them. */
@@ -59,7 +65,7 @@ function distributionUrl(template: Template, path = '/mcp') {
 
 /** `https://cognito-idp.<region>.<suffix>/<pool id>`, as the template spells it. */
 function cognitoIssuer(poolId: unknown, tail = '') {
-  return { 'Fn::Join': ['', ['https://cognito-idp.', { Ref: 'AWS::Region' }, '.', { Ref: 'AWS::URLSuffix' }, '/', poolId, ...(tail ? [tail] : [])]] };
+  return { 'Fn::Join': ['', [`https://cognito-idp.${REGION}.`, { Ref: 'AWS::URLSuffix' }, '/', poolId, ...(tail ? [tail] : [])]] };
 }
 
 describe('auth modes: the function environment', () => {
@@ -142,7 +148,7 @@ describe('the public URL (MCP_PUBLIC_URL)', () => {
   it('is the API stage URL without CloudFront, spelled from the API id and the stage name', () => {
     const { template } = synthEndpoint({ auth: { mode: 'apikey' }, cloudFront: false, stage: 'staging' });
     const url = JSON.stringify(functionEnvironment(template).MCP_PUBLIC_URL);
-    assert.match(url, /"https:\/\/",\{"Ref":"ServerApi[0-9A-F]+"\},"\.execute-api\.".*"\/staging\/mcp"/);
+    assert.match(url, /"https:\/\/",\{"Ref":"ServerApi[0-9A-F]+"\},"\.execute-api\.eu-west-1\.".*"\/staging\/mcp"/);
     assert.doesNotMatch(url, /DeploymentStage/);
   });
 
@@ -180,9 +186,9 @@ describe('the tool timeout (MCP_TOOL_TIMEOUT_MS)', () => {
   });
 
   it('refuses a tool timeout the function would cut short', () => {
-    assert.throws(() => toolTimeout({ timeout: Duration.minutes(2), toolTimeout: Duration.seconds(111) }), /toolTimeout is 1 minute 51 seconds; it must be .* at most timeout \(2 minutes\) minus 10 seconds/);
-    assert.throws(() => toolTimeout({ toolTimeout: Duration.millis(50) }), /at least 100 ms/);
-    assert.throws(() => toolTimeout({ timeout: Duration.seconds(10) }), /timeout 10 seconds leaves no room for tools/);
+    assert.throws(() => toolTimeout({ timeout: Duration.minutes(2), toolTimeout: Duration.seconds(111) }), /toolTimeout is 111 s; it must be .* at most timeout \(120 s\) minus 10 s/);
+    assert.throws(() => toolTimeout({ toolTimeout: Duration.millis(50) }), /toolTimeout is 50 ms; .*at least 100 ms/);
+    assert.throws(() => toolTimeout({ timeout: Duration.seconds(10) }), /timeout 10 s leaves no room for tools/);
   });
 });
 
@@ -337,7 +343,7 @@ describe('auth settings refused at synth', () => {
 
 describe('the example app\'s auth context', () => {
   function synthKitApp(context: Record<string, unknown>) {
-    const app = newApp(context);
+    const app = newApp({ region: REGION, ...context });
     const stacks = buildKitApp(app);
     return stacks.servers.map((server) => Template.fromStack(server));
   }
@@ -378,7 +384,7 @@ describe('the example app\'s auth context', () => {
         'UserPoolId',
       ]);
     }
-    notes!.hasOutput('LoginDomain', { Value: { 'Fn::Join': ['', ['https://', { Ref: Match.stringLikeRegexp('^ServerAuthDomain') }, '.auth.', { Ref: 'AWS::Region' }, '.amazoncognito.com']] } });
+    notes!.hasOutput('LoginDomain', { Value: { 'Fn::Join': ['', ['https://', { Ref: Match.stringLikeRegexp('^ServerAuthDomain') }, `.auth.${REGION}.amazoncognito.com`]] } });
     const [custom] = synthKitApp({ auth: 'cognito,apikey', cognitoCallbackUrls: 'https://app.example.com/cb,http://localhost:33418/callback' });
     custom!.hasResourceProperties('AWS::Cognito::UserPoolClient', { CallbackURLs: ['https://app.example.com/cb', 'http://localhost:33418/callback'] });
     assert.equal(functionEnvironment(custom!).MCP_AUTH_MODE, 'oauth,apikey');

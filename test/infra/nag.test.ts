@@ -19,7 +19,8 @@ const CDK_CONTEXT = JSON.parse(readFileSync(new URL('../../cdk.json', import.met
 function newApp(context: Record<string, unknown> = {}): App {
   return new App({
     outdir: mkdtempSync(join(TMP, 'app-')),
-    context: { ...CDK_CONTEXT, 'aws:cdk:bundling-stacks': [], ...context },
+    // A region as the CDK CLI would give it: authenticating servers need one for their Lambda@Edge function.
+    context: { ...CDK_CONTEXT, 'aws:cdk:bundling-stacks': [], region: 'eu-west-1', ...context },
   });
 }
 
@@ -33,7 +34,7 @@ function kitApp(context: Record<string, unknown>): App {
 /** Endpoint settings the app's context does not reach, alone in a stack with the pack registered. */
 function endpointApp(props: Partial<ConstructorParameters<typeof McpServerEndpoint>[2]>): App {
   const app = newApp();
-  new McpServerEndpoint(new Stack(app, 'Endpoint'), 'Server', { serverName: 'echo', entry: 'functions/echo/handler.ts', ...props });
+  new McpServerEndpoint(new Stack(app, 'Endpoint', { env: { region: 'eu-west-1' } }), 'Server', { serverName: 'echo', entry: 'functions/echo/handler.ts', ...props });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return app;
 }

@@ -10,6 +10,7 @@ import { after, describe, it } from 'node:test';
 import { App, Duration, Stack, Token } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { CLOUDFRONT_CACHED_ERROR_STATUSES } from '../../infra/deployed-path.ts';
 import { buildKitApp, stackId } from '../../infra/kit-app.ts';
 import { McpServerEndpoint, type McpServerEndpointProps } from '../../infra/mcp-server-endpoint.ts';
 
@@ -55,9 +56,11 @@ function onlyResource(template: Template, type: string): { Properties: Record<st
   return resources[0] as { Properties: Record<string, any> };
 }
 
-/** The server's function (not CDK's auto-delete provider, also an AWS::Lambda::Function). */
+/** The server's function (not CDK's custom-resource providers, also AWS::Lambda::Functions): the one MCP_PATH configures. */
 function serverFunction(template: Template): { Properties: Record<string, any> } {
-  const functions = Object.values(template.findResources('AWS::Lambda::Function', { Properties: { Runtime: 'nodejs22.x', Handler: 'index.handler' } }));
+  const functions = Object.values(
+    template.findResources('AWS::Lambda::Function', { Properties: { Environment: { Variables: Match.objectLike({ MCP_PATH: Match.anyValue() }) } } }),
+  );
   assert.equal(functions.length, 1, 'expected exactly one server function');
   return functions[0] as { Properties: Record<string, any> };
 }
@@ -78,7 +81,7 @@ describe('the example app on the default stage', () => {
     assert.equal(stacks.edgeFirewall, undefined);
   });
 
-  it('is environment-agnostic: no account or region is fixed at synth', () => {
+  it('is environment-agnostic when no region is known and no server needs one', () => {
     for (const stack of [stacks.dataPlane, ...stacks.servers]) {
       assert.ok(Token.isUnresolved(stack.account), `${stack.stackName} has a fixed account`);
       assert.ok(Token.isUnresolved(stack.region), `${stack.stackName} has a fixed region`);
@@ -97,9 +100,9 @@ describe('the example app on the default stage', () => {
     }
   });
 
-  it('runs each server as an arm64 nodejs22.x function with a 15-minute timeout', () => {
+  it('runs each server as an arm64 nodejs24.x function with a 15-minute timeout', () => {
     notes.hasResourceProperties('AWS::Lambda::Function', {
-      Runtime: 'nodejs22.x',
+      Runtime: 'nodejs24.x',
       Architectures: ['arm64'],
       Handler: 'index.handler',
       MemorySize: 1024,
@@ -118,11 +121,12 @@ describe('the example app on the default stage', () => {
       'MCP_BUCKET_NAME',
       'MCP_PATH',
       'MCP_PUBLIC_URL',
-      'MCP_RATE_LIMIT_ENABLED',
       'MCP_RATE_LIMIT_REQUESTS',
       'MCP_RATE_LIMIT_WINDOW_SECONDS',
       'MCP_SECRETS_ARN',
+      'MCP_SSE_KEEPALIVE_MS',
       'MCP_STAGE',
+      'MCP_STREAM_MAX_SECONDS',
       'MCP_TABLE_NAME',
       'MCP_TOOL_TIMEOUT_MS',
       'NODE_OPTIONS',
@@ -137,7 +141,8 @@ describe('the example app on the default stage', () => {
           // The kit refuses auth "none" on Lambda without it; cdk.json's allowUnauthenticated opts in.
           MCP_ALLOW_UNAUTHENTICATED: 'true',
           MCP_TOOL_TIMEOUT_MS: '60000',
-          MCP_RATE_LIMIT_ENABLED: 'true',
+          MCP_STREAM_MAX_SECONDS: '300',
+          MCP_SSE_KEEPALIVE_MS: '15000',
           MCP_RATE_LIMIT_REQUESTS: '120',
           MCP_RATE_LIMIT_WINDOW_SECONDS: '60',
           LOG_LEVEL: 'INFO',
@@ -219,7 +224,9 @@ describe('the example app on the default stage', () => {
       assert.equal(behavior.OriginRequestPolicyId, ALL_VIEWER_EXCEPT_HOST);
       assert.equal(behavior.Compress, false);
       assert.equal(behavior.ViewerProtocolPolicy, 'https-only');
-      assert.equal(behavior.FunctionAssociations[0].EventType, 'viewer-response');
+      assert.equal(behavior.FunctionAssociations, undefined);
+      // With auth "none" there is no challenge to restore, so no Lambda@Edge function either.
+      assert.equal(behavior.LambdaFunctionAssociations, undefined);
     }
     assert.deepEqual(config.DefaultCacheBehavior.AllowedMethods.sort(), ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT']);
     assert.deepEqual(config.CacheBehaviors.map((b: any) => b.PathPattern), ['/.well-known/*']);
@@ -238,10 +245,12 @@ describe('the example app on the default stage', () => {
     assert.match(JSON.stringify(origin.DomainName), /"Ref":"ServerApi[0-9A-F]+"\},"\.execute-api\./);
   });
 
-  it('restores WWW-Authenticate at the edge with the CloudFront Function shipped in infra/edge', () => {
-    const fn = onlyResource(notes, 'AWS::CloudFront::Function');
-    assert.equal(fn.Properties.FunctionConfig.Runtime, 'cloudfront-js-2.0');
-    assert.equal(fn.Properties.FunctionCode, readFileSync(new URL('infra/edge/restore-www-authenticate.js', REPO), 'utf8'));
+  it('caches no error answer: every status CloudFront would cache gets a 0 s TTL and no page of its own', () => {
+    const config = onlyResource(notes, 'AWS::CloudFront::Distribution').Properties.DistributionConfig;
+    assert.deepEqual(
+      config.CustomErrorResponses,
+      CLOUDFRONT_CACHED_ERROR_STATUSES.map((ErrorCode) => ({ ErrorCode, ErrorCachingMinTTL: 0 })),
+    );
   });
 
   it('alarms on 5xx rate, function errors, throttles and p99 duration, and on table throttles', () => {
@@ -397,9 +406,24 @@ describe('deploy settings', () => {
     waf.hasOutput('WebAclArn', {});
   });
 
-  it('rateLimit=false turns the Redis-backed rate limit off', () => {
-    const { notes } = synthKitApp({ rateLimit: 'false' });
-    assert.equal(functionEnvironment(notes).MCP_RATE_LIMIT_ENABLED, 'false');
+  it('rateLimit forces the Redis-backed rate limit off or on; unset leaves it to the kit', () => {
+    assert.equal(functionEnvironment(synthKitApp({ rateLimit: 'false' }).notes).MCP_RATE_LIMIT_ENABLED, 'false');
+    assert.equal(functionEnvironment(synthKitApp({ rateLimit: 'true' }).notes).MCP_RATE_LIMIT_ENABLED, 'true');
+    // Unset: on when the secret holds Upstash credentials, so a plain deploy starts without them.
+    assert.equal(functionEnvironment(synthKitApp().notes).MCP_RATE_LIMIT_ENABLED, undefined);
+  });
+
+  it('region (or the CLI\'s CDK_DEFAULT_REGION) pins every stack to that region', () => {
+    const { stacks } = synthKitApp({ region: 'eu-west-1', edgeFirewall: 'true' });
+    for (const stack of [stacks.dataPlane, ...stacks.servers]) assert.equal(stack.region, 'eu-west-1');
+    assert.equal(stacks.edgeFirewall?.region, 'us-east-1');
+    assert.throws(() => synthKitApp({ region: 'Europe' }), /region "Europe" .* is not an AWS region name/);
+  });
+
+  it('an authenticating server behind CloudFront needs a region, and says where to set it', () => {
+    assert.throws(() => synthKitApp({ auth: 'apikey' }), /No AWS region to deploy to: .*Set AWS_REGION .*-c region=<region>/s);
+    // Without CloudFront there is no Lambda@Edge function, so no region is needed.
+    assert.doesNotThrow(() => synthKitApp({ auth: 'apikey', cloudFront: 'false' }));
   });
 
   it('cloudFront=false leaves the raw API as the public URL (LocalStack)', () => {
@@ -483,6 +507,8 @@ describe('McpServerEndpoint props', () => {
         MCP_AUTH_MODE: 'none',
         MCP_ALLOW_UNAUTHENTICATED: 'true',
         MCP_TOOL_TIMEOUT_MS: '60000',
+        MCP_STREAM_MAX_SECONDS: '300',
+        MCP_SSE_KEEPALIVE_MS: '15000',
         MCP_PUBLIC_URL: 0,
         MCP_ALLOWED_ORIGINS: 'https://app.example.com,https://inspector.example.com',
         MCP_ALLOWED_HOSTS: 'mcp.example.com',
@@ -527,6 +553,8 @@ describe('McpServerEndpoint props', () => {
     assert.throws(() => synthEndpoint({ path: '/.well-known/mcp' }), /collides/);
     assert.throws(() => synthEndpoint({ serverName: 'Notes' }), /serverName "Notes"/);
     assert.throws(() => synthEndpoint({ rateLimit: { requestsPerMinute: 0 } }), /requestsPerMinute must be a positive whole number/);
+    assert.throws(() => synthEndpoint({ memorySize: 64 }), /memorySize is 64 MB; Lambda takes whole megabytes from 128/);
+    assert.throws(() => synthEndpoint({ allowedOrigins: ['https://a.example.com,https://b.example.com'] }), /allowedOrigins entry .* without spaces or commas/);
     assert.throws(() => synthEndpoint({ environment: { MCP_TABLE_NAME: 'x' } }), /environment may not set MCP_TABLE_NAME/);
     assert.throws(() => synthEndpoint({ alarms: { serverErrorRate: 5 } }), /serverErrorRate must be in \(0, 1\]/);
   });

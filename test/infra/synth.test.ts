@@ -1,7 +1,8 @@
 // `cdk synth` as a user runs it on a fresh clone: the real CLI, no AWS credentials or region, no
 // Docker, nothing but loopback. Checks the cloud assembly SAM reads (templates with asset
 // metadata) and the bundles themselves: ESM, minified, source-mapped, AWS SDK left to the
-// runtime, and loadable by Node 22 the way Lambda loads them.
+// runtime, and loadable the way Lambda loads them. Then, with a region as a user's profile gives
+// it, the Lambda@Edge function authenticating servers get, in a us-east-1 stack of its own.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
@@ -18,6 +19,16 @@ const SERVER_STACKS = ['McpKit-dev-Notes', 'McpKit-dev-Echo'];
 const TMP = mkdtempSync(join(tmpdir(), 'mcp-kit-synth-'));
 after(() => rmSync(TMP, { recursive: true, force: true }));
 const BANNER = "import { createRequire as __mcpKitCreateRequire } from 'node:module'; const require = __mcpKitCreateRequire(import.meta.url);";
+
+/** `cdk synth` of the whole app into `out`, offline; `env` adds to the scrubbed environment. */
+function cdkSynth(out: string, args: string[] = [], env: NodeJS.ProcessEnv = {}) {
+  return spawnSync(join(BIN, 'cdk'), ['synth', '--quiet', '--no-notices', '--output', out, ...args], {
+    cwd: REPO,
+    env: { ...scrubbedEnv(mkdtempSync(join(TMP, 'home-'))), ...env },
+    encoding: 'utf8',
+    timeout: 180_000,
+  });
+}
 
 /** Only what a shell needs: no AWS_* variables, a HOME without ~/.aws, no CDK version check. */
 function scrubbedEnv(home: string): NodeJS.ProcessEnv {
@@ -41,12 +52,7 @@ describe('cdk synth with the CLI, offline and without credentials', () => {
   const templates: Record<string, Template> = {};
 
   before(() => {
-    result = spawnSync(join(BIN, 'cdk'), ['synth', '--quiet', '--no-notices', '--output', out], {
-      cwd: REPO,
-      env: scrubbedEnv(mkdtempSync(join(TMP, 'home-'))),
-      encoding: 'utf8',
-      timeout: 180_000,
-    });
+    result = cdkSynth(out);
     for (const stack of ['McpKit-dev-DataPlane', ...SERVER_STACKS]) {
       const file = join(out, `${stack}.template.json`);
       if (existsSync(file)) templates[stack] = JSON.parse(readFileSync(file, 'utf8'));
@@ -94,7 +100,7 @@ describe('cdk synth with the CLI, offline and without credentials', () => {
         assert.doesNotMatch(code, /class DynamoDBClient\b/);
       });
 
-      it('loads under Node 22 as Lambda loads it, exporting handler', () => {
+      it('loads as Lambda loads it, exporting handler', () => {
         const { dir } = bundle();
         // Resolve the runtime-provided AWS SDK from the repository's node_modules.
         const modules = join(out, 'node_modules');
@@ -114,6 +120,45 @@ describe('cdk synth with the CLI, offline and without credentials', () => {
       });
     });
   }
+});
+
+describe('cdk synth of authenticating servers, with the region a profile gives (AWS_REGION)', () => {
+  const out = mkdtempSync(join(TMP, 'cdk.out-'));
+  let result: ReturnType<typeof spawnSync>;
+  let manifest: { artifacts: Record<string, { type: string; environment?: string }> };
+  before(() => {
+    result = cdkSynth(out, ['-c', 'auth=apikey'], { AWS_REGION: 'eu-west-1' });
+    if (result.status === 0) manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
+  });
+
+  it('succeeds, with the AwsSolutions checks passing', () => {
+    assert.equal(result.status, 0, `cdk synth failed:\n${result.stdout}\n${result.stderr}`);
+    assert.doesNotMatch(String(result.stderr), /AwsSolutions-/);
+  });
+
+  it('keeps the servers in the profile\'s region and puts each one\'s Lambda@Edge function in a us-east-1 stack', () => {
+    const environments = Object.fromEntries(
+      Object.entries(manifest.artifacts)
+        .filter(([, artifact]) => artifact.type === 'aws:cloudformation:stack')
+        .map(([id, artifact]) => [id, artifact.environment]),
+    );
+    assert.deepEqual(environments, {
+      'McpKit-dev-DataPlane': 'aws://unknown-account/eu-west-1',
+      'McpKit-dev-Notes': 'aws://unknown-account/eu-west-1',
+      'McpKit-dev-Notes-Edge': 'aws://unknown-account/us-east-1',
+      'McpKit-dev-Echo': 'aws://unknown-account/eu-west-1',
+      'McpKit-dev-Echo-Edge': 'aws://unknown-account/us-east-1',
+    });
+  });
+
+  it('ships the origin-response handler alone, on x86_64, as Lambda@Edge requires', () => {
+    const template = JSON.parse(readFileSync(join(out, 'McpKit-dev-Notes-Edge.template.json'), 'utf8')) as Template;
+    const [fn] = Object.values(template.Resources).filter((r) => r.Type === 'AWS::Lambda::Function');
+    assert.ok(fn);
+    assert.equal(fn.Properties.Handler, 'restore-www-authenticate.handler');
+    assert.deepEqual(fn.Properties.Architectures, ['x86_64']);
+    assert.deepEqual(readdirSync(join(out, fn.Metadata!['aws:asset:path'])), ['restore-www-authenticate.mjs']);
+  });
 });
 
 describe('bundleAwsSdk', () => {

@@ -1,0 +1,177 @@
+// CloudFront in front of the REST API: the behaviors of infra/deployed-path.ts, nothing cached or
+// compressed, no error caching, and (when callers authenticate) a Lambda@Edge origin-response
+// function that restores the WWW-Authenticate header API Gateway renames. Knows nothing of the
+// function behind the API. Created in the endpoint's own scope, under the ids of earlier releases.
+import { fileURLToPath } from 'node:url';
+import { Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import type * as acm from 'aws-cdk-lib/aws-certificatemanager';
+import type * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
+import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import type { Construct } from 'constructs';
+import { CLOUDFRONT_CACHED_ERROR_STATUSES, DISTRIBUTION_BEHAVIORS, PATH_DEFAULTS } from '../deployed-path.ts';
+import { nodeRuntime } from './function.ts';
+
+/** Lambda@Edge code: this folder holds edge handlers only, so it ships as it is. */
+const EDGE_CODE = fileURLToPath(new URL('../edge/', import.meta.url));
+/** Id of the stack-wide restore function, shared by every endpoint in the stack. */
+const RESTORE_CHALLENGES_ID = 'McpRestoreWwwAuthenticate';
+
+export interface EndpointDistributionProps {
+  readonly serverName: string;
+  readonly stage: string;
+  readonly api: apigateway.RestApi;
+  readonly originReadTimeoutSeconds: number;
+  /** Callers authenticate, so 401/403 challenges must reach them intact. */
+  readonly restoreChallenges: boolean;
+  readonly domain?: { readonly domainNames: string[]; readonly certificate: acm.ICertificate };
+  readonly webAclArn?: string;
+  readonly priceClass: cloudfront.PriceClass;
+}
+
+export function createDistribution(scope: Construct, props: EndpointDistributionProps): cloudfront.Distribution {
+  if (props.domain && props.domain.domainNames.length === 0) {
+    throw new Error(`McpServerEndpoint "${props.serverName}": domain.domainNames is empty.`);
+  }
+  // The API's host and stage path spelled out rather than RestApiOrigin, which reads them off the
+  // Stage: the distribution then depends on the RestApi alone, and the function can take the
+  // distribution's domain as MCP_PUBLIC_URL without a dependency cycle (function → distribution
+  // → RestApi; methods → function; deployment → methods; stage → deployment).
+  const stack = Stack.of(scope);
+  const origin = new origins.HttpOrigin(`${props.api.restApiId}.execute-api.${stack.region}.${stack.urlSuffix}`, {
+    originPath: `/${props.stage}`,
+    protocolPolicy: cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
+    originSslProtocols: [cloudfront.OriginSslPolicy.TLS_V1_2],
+    readTimeout: Duration.seconds(props.originReadTimeoutSeconds),
+    keepaliveTimeout: Duration.seconds(60),
+  });
+  const edgeLambdas = props.restoreChallenges
+    ? [{ functionVersion: restoreChallengesFunction(scope, props.serverName), eventType: cloudfront.LambdaEdgeEventType.ORIGIN_RESPONSE }]
+    : undefined;
+  const [defaultBehavior, additionalBehaviors] = behaviors(origin, edgeLambdas);
+  const distribution = new cloudfront.Distribution(scope, 'Distribution', {
+    comment: `MCP server ${props.serverName} (${props.stage})`,
+    defaultBehavior,
+    additionalBehaviors,
+    // Every MCP answer is per caller: an error CloudFront kept would reach the next caller.
+    // No response page, so the origin's own body (a JSON-RPC error) passes through.
+    errorResponses: CLOUDFRONT_CACHED_ERROR_STATUSES.map((httpStatus) => ({ httpStatus, ttl: Duration.seconds(PATH_DEFAULTS.errorCachingSeconds) })),
+    domainNames: props.domain?.domainNames,
+    certificate: props.domain?.certificate,
+    // Only settable with a certificate of our own; the cloudfront.net default is fixed.
+    minimumProtocolVersion: props.domain ? cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021 : undefined,
+    webAclId: props.webAclArn,
+    priceClass: props.priceClass,
+    httpVersion: cloudfront.HttpVersion.HTTP2_AND_3,
+    enableIpv6: true,
+  });
+  acknowledgeDistribution(distribution, props);
+  return distribution;
+}
+
+/**
+ * The default behavior (the MCP route, with the edge function) and the more specific ones. Nothing
+ * the API answers may be cached or transformed: MCP responses are per-caller JSON or SSE streams,
+ * and compression would buffer a stream.
+ */
+function behaviors(
+  origin: cloudfront.IOrigin,
+  edgeLambdas: cloudfront.EdgeLambda[] | undefined,
+): [cloudfront.BehaviorOptions, Record<string, cloudfront.BehaviorOptions>] {
+  const uncached = {
+    origin,
+    viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
+    cachePolicy: cloudfront.CachePolicy.CACHING_DISABLED,
+    originRequestPolicy: cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
+    compress: false,
+  };
+  let defaultBehavior: cloudfront.BehaviorOptions | undefined;
+  const additional: Record<string, cloudfront.BehaviorOptions> = {};
+  for (const { pathPattern, methods } of DISTRIBUTION_BEHAVIORS) {
+    const allowedMethods = allowedMethodsFor(methods);
+    if (pathPattern === '*') defaultBehavior = { ...uncached, allowedMethods, edgeLambdas };
+    else additional[pathPattern] = { ...uncached, allowedMethods };
+  }
+  if (!defaultBehavior) throw new Error('DISTRIBUTION_BEHAVIORS has no "*" behavior for the MCP route.');
+  return [defaultBehavior, additional];
+}
+
+/** CloudFront takes three method sets only; anything else in deployed-path.ts is a mistake there. */
+function allowedMethodsFor(methods: readonly string[]): cloudfront.AllowedMethods {
+  const sets = [cloudfront.AllowedMethods.ALLOW_GET_HEAD, cloudfront.AllowedMethods.ALLOW_GET_HEAD_OPTIONS, cloudfront.AllowedMethods.ALLOW_ALL];
+  const key = (list: readonly string[]) => [...list].sort().join(',');
+  const match = sets.find((set) => key(set.methods) === key(methods));
+  if (!match) throw new Error(`CloudFront cannot allow exactly ${methods.join(', ')}; use GET,HEAD / GET,HEAD,OPTIONS / all methods.`);
+  return match;
+}
+
+/**
+ * API Gateway REST renames a function's WWW-Authenticate to x-amzn-Remapped-WWW-Authenticate, and
+ * CloudFront skips viewer-response functions on answers >= 400; origin-response triggers run on
+ * every origin answer, errors included. One function per stack serves all its endpoints. Lambda@Edge
+ * lives in us-east-1, so CDK puts it in a stack of its own there, which needs this stack's region.
+ */
+function restoreChallengesFunction(scope: Construct, serverName: string): cloudfront.experimental.EdgeFunction {
+  const stack = Stack.of(scope);
+  const existing = stack.node.tryFindChild(RESTORE_CHALLENGES_ID);
+  if (existing instanceof cloudfront.experimental.EdgeFunction) return existing;
+  if (Token.isUnresolved(stack.region)) {
+    throw new Error(
+      `McpServerEndpoint "${serverName}": callers authenticate, so CloudFront needs a Lambda@Edge function to restore ` +
+        `WWW-Authenticate on 401/403, and CDK deploys it through us-east-1 only from a stack with a known region. Give stack ` +
+        `"${stack.stackName}" an env, e.g. \`env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION }\`, ` +
+        'or set `cloudFront: false`.',
+    );
+  }
+  const fn = new cloudfront.experimental.EdgeFunction(stack, RESTORE_CHALLENGES_ID, {
+    stackId: `${stack.stackName}-Edge`,
+    description: 'MCP: restore WWW-Authenticate renamed by API Gateway, on every origin response',
+    runtime: nodeRuntime(),
+    handler: 'restore-www-authenticate.handler',
+    code: lambda.Code.fromAsset(EDGE_CODE, { exclude: ['*.d.mts'] }),
+    // Lambda@Edge runs x86_64 only, and header renaming needs no more than the smallest size.
+    architecture: lambda.Architecture.X86_64,
+    memorySize: 128,
+    timeout: Duration.seconds(5),
+    // CloudFront keeps replicas of a version for hours after it is replaced; deleting it before fails.
+    currentVersionOptions: { removalPolicy: RemovalPolicy.RETAIN },
+  });
+  Validations.of(fn.lambda.role!).acknowledge({
+    id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+    reason:
+      'Lambda@Edge writes its logs in the region of whichever edge location ran it, into log groups it names at run ' +
+      'time (/aws/lambda/us-east-1.<name>); AWS\'s basic execution policy is the role for exactly that.',
+  });
+  return fn;
+}
+
+function acknowledgeDistribution(distribution: cloudfront.Distribution, props: EndpointDistributionProps): void {
+  const acknowledgements = [
+    {
+      id: 'AwsSolutions-CFR1',
+      reason: 'An MCP endpoint serves AI clients wherever they run; geographic limits are a per-deployment choice (WAF).',
+    },
+    {
+      id: 'AwsSolutions-CFR3',
+      reason:
+        'Every request that reaches the server is in the API access log; CloudFront legacy logging needs an ' +
+        'ACL-enabled S3 bucket, which this kit avoids. Turn on CloudFront standard logging v2 if viewer-level logs are needed.',
+    },
+  ];
+  if (!props.webAclArn) {
+    acknowledgements.push({
+      id: 'AwsSolutions-CFR2',
+      reason:
+        'A CLOUDFRONT-scoped web ACL must live in us-east-1, so it is not created beside the server but in a stack of ' +
+        'its own and attached through `webAclArn` (see McpEdgeFirewall and docs/deploy.md). Stage throttling applies meanwhile.',
+    });
+  }
+  if (!props.domain) {
+    acknowledgements.push({
+      id: 'AwsSolutions-CFR4',
+      reason: 'Without a custom domain CloudFront serves its default *.cloudfront.net certificate, whose TLS policy cannot be set; with a domain the policy is TLSv1.2_2021.',
+    });
+  }
+  Validations.of(distribution).acknowledge(...acknowledgements);
+}

@@ -1,0 +1,76 @@
+// The MCP server's Lambda function: its log group, a role that may write only there, and the
+// NodejsFunction bundled by local esbuild with the settings infra/function-bundle.ts owns. Gets its
+// environment whole; what goes into it is decided in settings.ts. Created in the endpoint's own
+// scope, under the construct ids of earlier releases, so updates replace nothing.
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import { functionBundle, LAMBDA_NODE_MAJOR } from '../function-bundle.ts';
+
+/** Where `entry` paths are resolved from: the repository root, two levels above this file. */
+const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+export interface ServerFunctionProps {
+  readonly serverName: string;
+  readonly stage: string;
+  /** Entry file exporting `handler`, absolute or relative to the project root. */
+  readonly entry: string;
+  readonly timeoutSeconds: number;
+  readonly memorySizeMb: number;
+  readonly architecture: lambda.Architecture;
+  readonly environment: Record<string, string>;
+  readonly bundleAwsSdk: boolean;
+  readonly logRetention: logs.RetentionDays;
+  readonly removalPolicy: RemovalPolicy;
+}
+
+/** The Lambda runtime of the Node.js major the bundle targets, as this aws-cdk-lib names it. */
+export function nodeRuntime(): lambda.Runtime {
+  const name = `nodejs${LAMBDA_NODE_MAJOR}.x`;
+  const runtime = lambda.Runtime.ALL.find((candidate) => candidate.name === name && !candidate.isVariable);
+  if (!runtime) throw new Error(`This aws-cdk-lib does not know the Lambda runtime ${name} (LAMBDA_NODE_MAJOR); upgrade aws-cdk-lib.`);
+  return runtime;
+}
+
+export function createServerFunction(scope: Construct, props: ServerFunctionProps): nodejs.NodejsFunction {
+  const logGroup = new logs.LogGroup(scope, 'FunctionLogs', { retention: props.logRetention, removalPolicy: props.removalPolicy });
+  // A role of our own instead of AWSLambdaBasicExecutionRole: it may write to this log group only.
+  const role = new iam.Role(scope, 'FunctionRole', {
+    assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+    description: `MCP server ${props.serverName} (${props.stage})`,
+  });
+  role.addToPolicy(new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }));
+
+  // The runtime ships AWS SDK v3; bundling it pins the version the kit was tested with instead.
+  const bundle = functionBundle({ excludeAwsSdk: !props.bundleAwsSdk });
+  return new nodejs.NodejsFunction(scope, 'Function', {
+    description: `MCP server ${props.serverName} (${props.stage})`,
+    entry: resolve(PROJECT_ROOT, props.entry),
+    handler: 'handler',
+    projectRoot: PROJECT_ROOT,
+    depsLockFilePath: resolve(PROJECT_ROOT, 'package-lock.json'),
+    runtime: nodeRuntime(),
+    architecture: props.architecture,
+    memorySize: props.memorySizeMb,
+    timeout: Duration.seconds(props.timeoutSeconds),
+    role,
+    logGroup,
+    environment: props.environment,
+    bundling: {
+      format: { esm: nodejs.OutputFormat.ESM }[bundle.format],
+      target: bundle.target,
+      mainFields: bundle.mainFields,
+      minify: bundle.minify,
+      sourceMap: bundle.sourcemap,
+      sourcesContent: bundle.sourcesContent,
+      externalModules: bundle.external,
+      banner: bundle.banner,
+      forceDockerBundling: false,
+    },
+  });
+}

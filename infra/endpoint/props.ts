@@ -1,0 +1,252 @@
+// McpServerEndpoint's props: what a user of the construct chooses, each with its default, and how
+// the props become the plain settings infra/endpoint/settings.ts validates. Types only, plus that
+// mapping; the construct itself is infra/mcp-server-endpoint.ts.
+import type { Duration } from 'aws-cdk-lib';
+import type * as acm from 'aws-cdk-lib/aws-certificatemanager';
+import type * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type { McpAuth } from '../auth.ts';
+import type { McpDataPlane } from '../data-plane.ts';
+import type { McpAlarmOptions } from '../monitoring.ts';
+import { type EndpointSettings, type LogLevel, resolveEndpointSettings } from './settings.ts';
+
+/**
+ * The kit's per-principal rate limit, enforced in the function with Redis. Forced on, the secret
+ * must hold Upstash credentials or the function refuses to start.
+ */
+export interface McpRateLimit {
+  /**
+   * `MCP_RATE_LIMIT_ENABLED`; left unset unless given, so the kit decides at start-up.
+   * @default - on when the secret holds Upstash credentials, off (with a warning in the log) otherwise
+   */
+  readonly enabled?: boolean;
+  /** `MCP_RATE_LIMIT_REQUESTS` over a 60-second window. @default 120 */
+  readonly requestsPerMinute?: number;
+}
+
+/** API Gateway stage throttling: the ceiling before any request reaches the function. */
+export interface McpStageThrottle {
+  /** Steady-state requests per second. @default 50 */
+  readonly rateLimit?: number;
+  /** Burst bucket size. @default 100 */
+  readonly burstLimit?: number;
+}
+
+/** A custom domain served by CloudFront. */
+export interface McpCustomDomain {
+  /** Host names, e.g. `['mcp.example.com']`; point a CNAME/alias at the distribution. */
+  readonly domainNames: string[];
+  /** ACM certificate covering every name. CloudFront requires it in us-east-1. */
+  readonly certificate: acm.ICertificate;
+}
+
+export interface McpServerEndpointProps {
+  /** Short lowercase name: names the API, POWERTOOLS_SERVICE_NAME, the dashboard's titles. */
+  readonly serverName: string;
+  /** Entry file exporting `handler`, absolute or relative to the project root. */
+  readonly entry: string;
+  /**
+   * State store; pass one to several servers so they share it.
+   * @default - a data plane private to this server
+   */
+  readonly dataPlane?: McpDataPlane;
+  /**
+   * Where Redis credentials and the request-state key come from, for the private data plane
+   * (a shared `McpDataPlane` takes its own `secret`): JSON with `UPSTASH_REDIS_REST_URL`,
+   * `UPSTASH_REDIS_REST_TOKEN`, `MCP_REQUEST_STATE_KEY`, read once per cold start.
+   * @default - a generated secret, see `McpDataPlaneProps.secret`
+   */
+  readonly secret?: secretsmanager.ISecret;
+  /**
+   * Stage name: API Gateway stage, `MCP_STAGE`, retention and auth defaults. `local` is the
+   * stage for SAM and LocalStack, where an unauthenticated server is allowed without asking.
+   * @default 'dev'
+   */
+  readonly stage?: string;
+  /**
+   * Production deployment: logs, and a private data plane, are retained when the stack is deleted.
+   * @default - true for the stages `prod` and `production`
+   */
+  readonly production?: boolean;
+  /**
+   * Path of the MCP endpoint (`MCP_PATH`).
+   * @default '/mcp'
+   */
+  readonly path?: string;
+  /**
+   * Function memory in MB; CPU share grows with it, and so does cold-start speed.
+   * @default 1024
+   */
+  readonly memorySize?: number;
+  /**
+   * Function timeout, and the API integration timeout (streamed responses may run this long).
+   * At most 15 minutes.
+   * @default Duration.minutes(15)
+   */
+  readonly timeout?: Duration;
+  /**
+   * Graviton (arm64) costs less per GB-second than x86_64 for the same work.
+   * @default lambda.Architecture.ARM_64
+   */
+  readonly architecture?: lambda.Architecture;
+  /**
+   * How callers authenticate (`MCP_AUTH_MODE` and the `MCP_OAUTH_*` settings): `none`, `apikey`,
+   * `oauth` with an issuer of yours, or `cognito` with a user pool built here; the OAuth modes
+   * combine with API keys (`oauth,apikey`, `cognito,apikey`). See infra/auth.ts.
+   * `none` needs `allowUnauthenticated: true` on every stage but `local`.
+   * @default { mode: 'none' }
+   */
+  readonly auth?: McpAuth;
+  /**
+   * The MCP URL as clients reach it (`MCP_PUBLIC_URL`): the resource in OAuth protected resource
+   * metadata, the origin of the metadata URL in 401 challenges, and the default token audience.
+   * Set it when something of yours fronts the endpoint; on the `local` stage, the OAuth modes
+   * need it.
+   * @default - `https://<first custom domain name><path>`, else the distribution's
+   * `https://<id>.cloudfront.net<path>`, else the API stage URL; none on the `local` stage
+   */
+  readonly publicUrl?: string;
+  /**
+   * Longest a tool handler may run before its call ends with an error result
+   * (`MCP_TOOL_TIMEOUT_MS`). At most `timeout` minus 10 s, so the kit can still answer and close
+   * the stream before Lambda stops the function.
+   * @default - 60 s, or `timeout` minus 10 s when that is shorter
+   */
+  readonly toolTimeout?: Duration;
+  /**
+   * How long a notification stream (legacy GET, `subscriptions/listen`) stays open before the kit
+   * closes it and the client reconnects (`MCP_STREAM_MAX_SECONDS`). Whole seconds, at most
+   * `timeout` minus 10 s, so a stream ends cleanly instead of as a function timeout.
+   * @default - 5 minutes, or `timeout` minus 10 s when that is shorter
+   */
+  readonly streamMaxDuration?: Duration;
+  /**
+   * Interval of SSE keep-alive comments on open streams (`MCP_SSE_KEEPALIVE_MS`). Must stay below
+   * `originReadTimeout` (and API Gateway's 5-minute stream idle timeout), or idle streams are cut.
+   * @default Duration.seconds(15)
+   */
+  readonly sseKeepAlive?: Duration;
+  /**
+   * Per-principal rate limit (`MCP_RATE_LIMIT_ENABLED`, `MCP_RATE_LIMIT_REQUESTS`,
+   * `MCP_RATE_LIMIT_WINDOW_SECONDS`). Needs Upstash credentials in the secret while enabled.
+   * @default { requestsPerMinute: 120 }, on when the secret holds Upstash credentials
+   */
+  readonly rateLimit?: McpRateLimit;
+  /**
+   * API Gateway stage throttling, the ceiling in front of the function and its cost.
+   * @default { rateLimit: 50, burstLimit: 100 }
+   */
+  readonly throttle?: McpStageThrottle;
+  /**
+   * Retention of the function log and the API access log.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * `LOG_LEVEL` of the function.
+   * @default 'INFO'
+   */
+  readonly logLevel?: LogLevel;
+  /**
+   * Origins browsers may call from (`MCP_ALLOWED_ORIGINS`). Requests without Origin always pass.
+   * @default - none listed
+   */
+  readonly allowedOrigins?: string[];
+  /**
+   * Host header allow-list (`MCP_ALLOWED_HOSTS`). API Gateway only routes requests addressed to
+   * its own host, so in AWS this adds nothing unless you front the API some other way.
+   * @default - none listed (any host)
+   */
+  readonly allowedHosts?: string[];
+  /**
+   * Put CloudFront in front. Off leaves only the raw API URL (e.g. on LocalStack, which does not
+   * emulate CloudFront in its free edition).
+   * @default true
+   */
+  readonly cloudFront?: boolean;
+  /**
+   * Custom domain and certificate for the distribution.
+   * @default - the distribution's cloudfront.net name
+   */
+  readonly domain?: McpCustomDomain;
+  /**
+   * ARN of a WAFv2 web ACL with scope CLOUDFRONT. Such ACLs exist only in us-east-1, so create it
+   * there (see `McpEdgeFirewall`) and pass the ARN in.
+   * @default - no web ACL
+   */
+  readonly webAclArn?: string;
+  /**
+   * How long CloudFront waits for the first and for the next bytes from the API. Must stay above
+   * `sseKeepAlive` so idle streams survive. CloudFront allows at most 60 s unless the account's
+   * origin response timeout quota was raised (see `originReadTimeoutQuotaRaised`).
+   * @default Duration.seconds(60)
+   */
+  readonly originReadTimeout?: Duration;
+  /**
+   * The account's CloudFront origin response timeout quota was raised through Service Quotas,
+   * so `originReadTimeout` may go above 60 s.
+   * @default false
+   */
+  readonly originReadTimeoutQuotaRaised?: boolean;
+  /**
+   * CloudFront edge locations used (and paid for).
+   * @default cloudfront.PriceClass.PRICE_CLASS_100
+   */
+  readonly priceClass?: cloudfront.PriceClass;
+  /**
+   * Alarm thresholds and the topic alarms notify.
+   * @default - see McpAlarmOptions
+   */
+  readonly alarms?: McpAlarmOptions;
+  /**
+   * Set the account's API Gateway CloudWatch Logs role (one setting per account and region), which
+   * a stage with logging needs before it can be created ("CloudWatch Logs role ARN must be set in
+   * account settings"). The role and setting are kept when the stack is deleted, since other APIs
+   * may rely on them. Turn off when something else sets it, as the kit's DataPlaneStack does.
+   * @default true
+   */
+  readonly apiGatewayLogging?: boolean;
+  /**
+   * Bundle the AWS SDK into the function instead of using the copy the Node.js runtime ships.
+   * The runtime's copy keeps the bundle small and cold starts short, but its version is Lambda's
+   * choice; bundling pins the version the kit was built and tested with.
+   * @default false
+   */
+  readonly bundleAwsSdk?: boolean;
+  /**
+   * Extra environment variables for the function (tool settings, endpoint overrides for SAM or
+   * LocalStack). They cannot replace the kit's own variables.
+   * @default - none
+   */
+  readonly environment?: Record<string, string>;
+}
+
+/** The props' durations as the plain numbers settings.ts validates; tokens cannot be checked, so they are refused. */
+export function settingsOf(props: McpServerEndpointProps): EndpointSettings {
+  const concrete = (duration: Duration | undefined, prop: string): Duration | undefined => {
+    if (duration?.isUnresolved()) {
+      throw new Error(`McpServerEndpoint "${props.serverName}": ${prop} must be a concrete duration, not a token: the endpoint's other limits derive from it.`);
+    }
+    return duration;
+  };
+  const keepAliveMs = concrete(props.sseKeepAlive, 'sseKeepAlive')?.toMilliseconds({ integral: false });
+  return resolveEndpointSettings({
+    serverName: props.serverName,
+    stage: props.stage,
+    path: props.path,
+    timeoutSeconds: concrete(props.timeout, 'timeout')?.toSeconds({ integral: false }),
+    toolTimeoutMs: concrete(props.toolTimeout, 'toolTimeout')?.toMilliseconds({ integral: false }),
+    streamMaxSeconds: concrete(props.streamMaxDuration, 'streamMaxDuration')?.toSeconds({ integral: false }),
+    sseKeepAliveSeconds: keepAliveMs === undefined ? undefined : keepAliveMs / 1000,
+    cloudFront: props.cloudFront,
+    originReadTimeoutSeconds: concrete(props.originReadTimeout, 'originReadTimeout')?.toSeconds({ integral: false }),
+    originReadTimeoutQuotaRaised: props.originReadTimeoutQuotaRaised,
+    memorySizeMb: props.memorySize,
+    rateLimit: props.rateLimit,
+    logLevel: props.logLevel,
+    allowedOrigins: props.allowedOrigins,
+    allowedHosts: props.allowedHosts,
+  });
+}

@@ -1,0 +1,300 @@
+// An MCP endpoint's settings as plain numbers and strings: validated against what the deployed path
+// (CloudFront → API Gateway REST → Lambda, infra/deployed-path.ts) can carry, resolved to their
+// defaults, and turned into the function's environment. No aws-cdk-lib: McpServerEndpoint and the
+// local model of the path (`npm run start:aws`) both call it, so the function sees the same
+// variables in both. Does not touch auth (infra/auth.ts builds those variables; pass them in).
+//
+//   resolveEndpointSettings(input: EndpointSettingsInput): EndpointSettings
+//     throws EndpointSettingsError (`.prop` names the McpServerEndpoint prop) for what cannot work
+//   kitEnvironment(settings: EndpointSettings, sources: KitEnvironmentSources): Record<string, string>
+//   KIT_VARIABLES: every variable kitEnvironment may set (the construct's `environment` may not)
+import { AWS_LIMITS, PATH_DEFAULTS, streamCapSeconds } from '../deployed-path.ts';
+
+export const LOG_LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** What the caller chose; every field but `serverName` has a default. Times in seconds unless named `Ms`. */
+export interface EndpointSettingsInput {
+  /** Lowercase letters, digits and hyphens, starting with a letter, at most 40 characters. */
+  readonly serverName: string;
+  /** @default 'dev' */
+  readonly stage?: string;
+  /** @default '/mcp' */
+  readonly path?: string;
+  /** Function timeout, whole seconds. @default PATH_DEFAULTS.functionTimeoutSeconds */
+  readonly timeoutSeconds?: number;
+  /** @default - 60 000, or (timeout − PATH_DEFAULTS.endMarginSeconds) × 1000 when that is shorter */
+  readonly toolTimeoutMs?: number;
+  /** Cap on notification streams. @default - streamCapSeconds(timeoutSeconds) */
+  readonly streamMaxSeconds?: number;
+  /** @default PATH_DEFAULTS.sseKeepAliveSeconds */
+  readonly sseKeepAliveSeconds?: number;
+  /** Whether CloudFront fronts the API (its origin read timeout then bounds silences). @default true */
+  readonly cloudFront?: boolean;
+  /** @default PATH_DEFAULTS.originReadTimeoutSeconds */
+  readonly originReadTimeoutSeconds?: number;
+  /** The account's CloudFront origin response timeout quota was raised. @default false */
+  readonly originReadTimeoutQuotaRaised?: boolean;
+  /** @default PATH_DEFAULTS.memorySizeMb */
+  readonly memorySizeMb?: number;
+  /** @default - `enabled` unset (the kit decides from its Redis settings), 120 requests a minute */
+  readonly rateLimit?: { readonly enabled?: boolean; readonly requestsPerMinute?: number };
+  /** @default 'INFO' */
+  readonly logLevel?: LogLevel;
+  /** @default [] */
+  readonly allowedOrigins?: readonly string[];
+  /** @default [] */
+  readonly allowedHosts?: readonly string[];
+}
+
+/** The settings with every default applied and every bound checked. */
+export interface EndpointSettings {
+  readonly serverName: string;
+  readonly stage: string;
+  readonly path: string;
+  readonly timeoutSeconds: number;
+  readonly toolTimeoutMs: number;
+  readonly streamMaxSeconds: number;
+  readonly sseKeepAliveSeconds: number;
+  readonly cloudFront: boolean;
+  readonly originReadTimeoutSeconds: number;
+  readonly memorySizeMb: number;
+  readonly rateLimit: { readonly enabled?: boolean; readonly requestsPerMinute: number; readonly windowSeconds: number };
+  readonly logLevel: LogLevel;
+  readonly allowedOrigins: readonly string[];
+  readonly allowedHosts: readonly string[];
+}
+
+/** Where the function finds its data plane, and what auth and the public URL add. */
+export interface KitEnvironmentSources {
+  readonly tableName: string;
+  readonly bucketName: string;
+  /** @default - no `MCP_SECRETS_ARN` (the secret's values come from the environment instead) */
+  readonly secretArn?: string;
+  /** @default - no `MCP_PUBLIC_URL` */
+  readonly publicUrl?: string;
+  /** The auth mode's variables (infra/auth.ts `authEnvironment`). */
+  readonly authEnvironment: Readonly<Record<string, string>>;
+}
+
+/** A setting the deployed path cannot carry. `prop` is the McpServerEndpoint prop at fault. */
+export class EndpointSettingsError extends Error {
+  constructor(
+    readonly prop: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'EndpointSettingsError';
+  }
+}
+
+export const KIT_VARIABLES = [
+  'MCP_TABLE_NAME',
+  'MCP_BUCKET_NAME',
+  'MCP_SECRETS_ARN',
+  'MCP_STAGE',
+  'MCP_PATH',
+  'MCP_PUBLIC_URL',
+  'MCP_TOOL_TIMEOUT_MS',
+  'MCP_STREAM_MAX_SECONDS',
+  'MCP_SSE_KEEPALIVE_MS',
+  'MCP_ALLOWED_ORIGINS',
+  'MCP_ALLOWED_HOSTS',
+  'MCP_RATE_LIMIT_ENABLED',
+  'MCP_RATE_LIMIT_REQUESTS',
+  'MCP_RATE_LIMIT_WINDOW_SECONDS',
+  'LOG_LEVEL',
+  'POWERTOOLS_SERVICE_NAME',
+  'NODE_OPTIONS',
+] as const;
+
+const DEFAULT_PATH = '/mcp';
+const RESERVED_PATHS = ['/health', '/.well-known'];
+const DEFAULT_TOOL_TIMEOUT_MS = 60_000;
+const MIN_TOOL_TIMEOUT_MS = 100;
+const RATE_LIMIT_WINDOW_SECONDS = 60;
+const LAMBDA_MEMORY_MB = { min: 128, max: 10_240 };
+
+export function resolveEndpointSettings(input: EndpointSettingsInput): EndpointSettings {
+  const fail = failureFor(input.serverName);
+  validateServerName(input.serverName);
+  const path = validatePath(input.path ?? DEFAULT_PATH, fail);
+  const timeoutSeconds = resolveTimeout(input.timeoutSeconds, fail);
+  const cloudFront = input.cloudFront ?? true;
+  const originReadTimeoutSeconds = resolveOriginReadTimeout(input, fail);
+  return {
+    serverName: input.serverName,
+    stage: input.stage ?? 'dev',
+    path,
+    timeoutSeconds,
+    toolTimeoutMs: resolveToolTimeout(timeoutSeconds, input.toolTimeoutMs, fail),
+    streamMaxSeconds: resolveStreamCap(timeoutSeconds, input.streamMaxSeconds, fail),
+    sseKeepAliveSeconds: resolveKeepAlive(input.sseKeepAliveSeconds, cloudFront ? originReadTimeoutSeconds : undefined, fail),
+    cloudFront,
+    originReadTimeoutSeconds,
+    memorySizeMb: resolveMemory(input.memorySizeMb, fail),
+    rateLimit: resolveRateLimit(input.rateLimit, fail),
+    logLevel: resolveLogLevel(input.logLevel, fail),
+    allowedOrigins: validateList(input.allowedOrigins ?? [], 'allowedOrigins', fail),
+    allowedHosts: validateList(input.allowedHosts ?? [], 'allowedHosts', fail),
+  };
+}
+
+/** The variables the kit reads (shared/config.ts), as the function gets them. */
+export function kitEnvironment(settings: EndpointSettings, sources: KitEnvironmentSources): Record<string, string> {
+  const { rateLimit } = settings;
+  return {
+    MCP_TABLE_NAME: sources.tableName,
+    MCP_BUCKET_NAME: sources.bucketName,
+    ...(sources.secretArn !== undefined && { MCP_SECRETS_ARN: sources.secretArn }),
+    MCP_STAGE: settings.stage,
+    MCP_PATH: settings.path,
+    ...sources.authEnvironment,
+    ...(sources.publicUrl !== undefined && { MCP_PUBLIC_URL: sources.publicUrl }),
+    MCP_TOOL_TIMEOUT_MS: String(settings.toolTimeoutMs),
+    MCP_STREAM_MAX_SECONDS: String(settings.streamMaxSeconds),
+    MCP_SSE_KEEPALIVE_MS: String(Math.round(settings.sseKeepAliveSeconds * 1000)),
+    MCP_ALLOWED_ORIGINS: settings.allowedOrigins.join(','),
+    MCP_ALLOWED_HOSTS: settings.allowedHosts.join(','),
+    // Unset lets the kit decide: on when the secret holds Upstash credentials, off (with a warning) otherwise.
+    ...(rateLimit.enabled !== undefined && { MCP_RATE_LIMIT_ENABLED: String(rateLimit.enabled) }),
+    MCP_RATE_LIMIT_REQUESTS: String(rateLimit.requestsPerMinute),
+    MCP_RATE_LIMIT_WINDOW_SECONDS: String(rateLimit.windowSeconds),
+    LOG_LEVEL: settings.logLevel,
+    POWERTOOLS_SERVICE_NAME: settings.serverName,
+    NODE_OPTIONS: '--enable-source-maps',
+  };
+}
+
+type Fail = (prop: string, problem: string) => never;
+
+function failureFor(serverName: string): Fail {
+  return (prop, problem) => {
+    throw new EndpointSettingsError(prop, `McpServerEndpoint "${serverName}": ${prop} ${problem}`);
+  };
+}
+
+/** `1.5 s`, `250 ms`: how the messages write a time. */
+function seconds(value: number): string {
+  return value < 1 ? `${Math.round(value * 1000)} ms` : `${value} s`;
+}
+
+function validateServerName(name: string): void {
+  if (!/^[a-z][a-z0-9-]{0,39}$/.test(name)) {
+    throw new EndpointSettingsError(
+      'serverName',
+      `McpServerEndpoint: serverName "${name}" must be lowercase letters, digits and hyphens, starting with a letter, at most 40 characters.`,
+    );
+  }
+}
+
+function validatePath(path: string, fail: Fail): string {
+  if (!/^(\/[A-Za-z0-9._-]+)+$/.test(path)) fail('path', `"${path}" must look like "/mcp" (segments of letters, digits, ".", "_", "-").`);
+  if (RESERVED_PATHS.some((reserved) => path === reserved || path.startsWith(`${reserved}/`))) {
+    fail('path', `"${path}" collides with ${RESERVED_PATHS.join(' or ')}.`);
+  }
+  return path;
+}
+
+function resolveTimeout(timeoutSeconds: number | undefined, fail: Fail): number {
+  const value = timeoutSeconds ?? PATH_DEFAULTS.functionTimeoutSeconds;
+  const max = Math.min(AWS_LIMITS.lambdaMaxTimeoutSeconds, AWS_LIMITS.restStreamMaxSeconds);
+  if (!Number.isInteger(value) || value < 1) fail('timeout', `is ${value} s; it must be whole seconds, at least 1.`);
+  if (value > max) fail('timeout', `is ${seconds(value)}; Lambda and streamed API responses stop at 15 minutes (${max} s).`);
+  return value;
+}
+
+/** Whatever the tool may take, the kit still needs the end margin to answer and close the stream. */
+function resolveToolTimeout(timeoutSeconds: number, toolTimeoutMs: number | undefined, fail: Fail): number {
+  const margin = PATH_DEFAULTS.endMarginSeconds;
+  const ceilingMs = (timeoutSeconds - margin) * 1000;
+  if (toolTimeoutMs === undefined) {
+    if (ceilingMs < 1000) {
+      fail('timeout', `${seconds(timeoutSeconds)} leaves no room for tools after the ${seconds(margin)} the kit keeps to end a call; give the function more time.`);
+    }
+    return Math.min(DEFAULT_TOOL_TIMEOUT_MS, ceilingMs);
+  }
+  if (!Number.isInteger(toolTimeoutMs) || toolTimeoutMs < MIN_TOOL_TIMEOUT_MS || toolTimeoutMs > ceilingMs) {
+    fail(
+      'toolTimeout',
+      `is ${seconds(toolTimeoutMs / 1000)}; it must be whole milliseconds, at least ${MIN_TOOL_TIMEOUT_MS} ms and at most timeout ` +
+        `(${seconds(timeoutSeconds)}) minus ${seconds(margin)}, so a slow tool ends with an error result instead of a function timeout.`,
+    );
+  }
+  return toolTimeoutMs;
+}
+
+/** A stream still open when Lambda stops the function ends as a timeout error, not a clean close. */
+function resolveStreamCap(timeoutSeconds: number, wanted: number | undefined, fail: Fail): number {
+  if (wanted === undefined) return streamCapSeconds(timeoutSeconds);
+  const ceiling = timeoutSeconds - PATH_DEFAULTS.endMarginSeconds;
+  if (!Number.isInteger(wanted) || wanted < 1 || wanted > ceiling) {
+    fail(
+      'streamMaxDuration',
+      `is ${seconds(wanted)}; it must be whole seconds, at least 1 and at most timeout (${seconds(timeoutSeconds)}) minus ` +
+        `${seconds(PATH_DEFAULTS.endMarginSeconds)}, so a notification stream closes before Lambda stops the function.`,
+    );
+  }
+  return streamCapSeconds(timeoutSeconds, wanted);
+}
+
+function resolveOriginReadTimeout(input: EndpointSettingsInput, fail: Fail): number {
+  const value = input.originReadTimeoutSeconds ?? PATH_DEFAULTS.originReadTimeoutSeconds;
+  const quota = AWS_LIMITS.cloudFrontMaxOriginReadSeconds;
+  if (!Number.isInteger(value) || value < 1) fail('originReadTimeout', `is ${value} s; it must be whole seconds, at least 1.`);
+  if (value > quota && input.originReadTimeoutQuotaRaised !== true) {
+    fail(
+      'originReadTimeout',
+      `is ${seconds(value)}; CloudFront allows at most ${seconds(quota)} unless the account's origin response timeout quota ` +
+        'was raised (Service Quotas). Raise it first, then set originReadTimeoutQuotaRaised: true.',
+    );
+  }
+  return value;
+}
+
+/**
+ * A stream silent for longer than CloudFront's origin read timeout gets cut (504 before the first
+ * byte), and API Gateway cuts a regional stream silent for its idle timeout: keep-alives go first.
+ */
+function resolveKeepAlive(wanted: number | undefined, originReadTimeoutSeconds: number | undefined, fail: Fail): number {
+  const value = wanted ?? PATH_DEFAULTS.sseKeepAliveSeconds;
+  const [bound, what] =
+    originReadTimeoutSeconds === undefined
+      ? [AWS_LIMITS.restStreamIdleSeconds, 'API Gateway\'s stream idle timeout']
+      : [Math.min(originReadTimeoutSeconds, AWS_LIMITS.restStreamIdleSeconds), 'originReadTimeout'];
+  if (!(value > 0) || value >= bound) {
+    fail('sseKeepAlive', `is ${seconds(value)}; it must be above 0 and below ${what} (${seconds(bound)}), or idle streams are cut.`);
+  }
+  if (!Number.isInteger(value * 1000)) fail('sseKeepAlive', `is ${value} s; it must be whole milliseconds.`);
+  return value;
+}
+
+function resolveMemory(memorySizeMb: number | undefined, fail: Fail): number {
+  const value = memorySizeMb ?? PATH_DEFAULTS.memorySizeMb;
+  if (!Number.isInteger(value) || value < LAMBDA_MEMORY_MB.min || value > LAMBDA_MEMORY_MB.max) {
+    fail('memorySize', `is ${value} MB; Lambda takes whole megabytes from ${LAMBDA_MEMORY_MB.min} to ${LAMBDA_MEMORY_MB.max}.`);
+  }
+  return value;
+}
+
+function resolveRateLimit(rateLimit: EndpointSettingsInput['rateLimit'], fail: Fail): EndpointSettings['rateLimit'] {
+  const requestsPerMinute = rateLimit?.requestsPerMinute ?? 120;
+  if (!Number.isInteger(requestsPerMinute) || requestsPerMinute < 1) {
+    fail('rateLimit.requestsPerMinute', `must be a positive whole number, got ${requestsPerMinute}.`);
+  }
+  return { enabled: rateLimit?.enabled, requestsPerMinute, windowSeconds: RATE_LIMIT_WINDOW_SECONDS };
+}
+
+function resolveLogLevel(logLevel: LogLevel | undefined, fail: Fail): LogLevel {
+  const value = logLevel ?? 'INFO';
+  if (!LOG_LEVELS.includes(value)) fail('logLevel', `"${value}" must be one of ${LOG_LEVELS.join(', ')}.`);
+  return value;
+}
+
+/** The kit splits these lists on commas. */
+function validateList(values: readonly string[], prop: string, fail: Fail): readonly string[] {
+  for (const value of values) {
+    if (value === '' || /[\s,]/.test(value)) fail(prop, `entry "${value}" must be non-empty, without spaces or commas.`);
+  }
+  return values;
+}
