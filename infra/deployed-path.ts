@@ -55,6 +55,12 @@ export const PATH_DEFAULTS = {
   endMarginSeconds: 10,
   /** Notification streams (legacy GET, `subscriptions/listen`) close after this, at most. */
   streamMaxSeconds: 300,
+  /**
+   * Legacy GET notification streams are off: each holds an execution environment until the stream
+   * cap, even after its client left (Lambda does not tell a function its client went away), so a
+   * few hundred 2025-era clients would use up the account's concurrency. GET answers 405.
+   */
+  getStreams: false,
   /** Error answers are never cached: every MCP answer is per caller. */
   errorCachingSeconds: 0,
 } as const;

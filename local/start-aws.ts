@@ -5,7 +5,9 @@
 // Usage: npm run start:aws [-- path/to/server.ts|handler.ts]   (default: functions/notes/handler.ts)
 import { resolve } from 'node:path';
 import { ConfigError, loadConfig } from '../shared/config.ts';
+import { basename, dirname } from 'node:path';
 import { startAwsModel } from './aws/deployment.ts';
+import { modelledEnvironment } from './aws/environment.ts';
 import { LocalDataInUseError, randomSecret, startEmulators } from './emulators.ts';
 
 type Env = Record<string, string | undefined>;
@@ -17,21 +19,6 @@ function int(env: Env, name: string, fallback: number): number {
   return Number(raw);
 }
 
-/** What the function's environment holds locally on top of what the construct sets. */
-function functionEnvironment(env: Env, emulators: Record<string, string>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries({ ...env, ...emulators })) {
-    // The model's own knobs and the machine's environment stay out of the function.
-    if (v !== undefined && (/^(MCP_|AWS_|UPSTASH_|LOG_LEVEL$|POWERTOOLS_)/.test(k)) && !k.startsWith('MCP_AWS_')) out[k] = v;
-  }
-  out.MCP_STAGE ??= 'dev';
-  out.MCP_REQUEST_STATE_KEY ??= randomSecret();
-  // An unauthenticated endpoint is allowed on loopback only; the model serves nothing else.
-  if ((out.MCP_AUTH_MODE ?? 'none') === 'none') out.MCP_ALLOW_UNAUTHENTICATED ??= 'true';
-  out.NODE_OPTIONS = '--enable-source-maps';
-  return out;
-}
-
 async function main() {
   const entry = resolve(process.argv[2] ?? 'functions/notes/handler.ts');
   const env = process.env;
@@ -40,7 +27,8 @@ async function main() {
   if (port > 65535) throw new ConfigError('PORT', `expected a port number, got "${env.PORT}"`);
 
   const emulators = await startEmulators(env);
-  const environment = functionEnvironment(env, emulators.env);
+  const environment = modelledEnvironment(basename(dirname(entry)), { ...env, ...emulators.env });
+  environment.MCP_REQUEST_STATE_KEY ??= randomSecret();
   const config = loadConfig(environment);
   await emulators.prepare(config);
   const model = await startAwsModel({

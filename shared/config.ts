@@ -93,10 +93,18 @@ export interface KitConfig {
   /** SSE keep-alive comment interval. `MCP_SSE_KEEPALIVE_MS`, default 15000. */
   sseKeepAliveMs: number;
   /**
-   * Legacy GET notification streams are closed after this long (clients reopen them), bounding
-   * what an idle listener costs on Lambda. `MCP_STREAM_MAX_SECONDS`, default 300; 0 = no limit.
+   * Notification streams (legacy GET, `subscriptions/listen`) are closed after this long (clients
+   * reopen them), bounding what an idle listener costs on Lambda. `MCP_STREAM_MAX_SECONDS`,
+   * default 300; 0 = no limit.
    */
   streamMaxSeconds: number;
+  /**
+   * Whether 2025-era sessions may open a GET notification stream (else GET answers 405, which the
+   * transport spec allows). On Lambda an open stream holds an execution environment until the
+   * stream cap even after its client has gone, so the construct turns them off unless asked.
+   * `MCP_GET_STREAMS` (true/false), default true.
+   */
+  getStreams: boolean;
   /** Per-call Redis timeout; a slower Redis counts as unavailable. `MCP_REDIS_TIMEOUT_MS`, default 500. */
   redisTimeoutMs: number;
   /** How often an instance with open notification streams polls Redis for other instances' events. `MCP_EVENT_POLL_MS`, default 1000. */
@@ -280,6 +288,7 @@ export function loadConfig(env: Env = process.env): Readonly<KitConfig> {
     allowedOrigins: list(env, 'MCP_ALLOWED_ORIGINS'),
     sseKeepAliveMs: int(env, 'MCP_SSE_KEEPALIVE_MS', 15_000),
     streamMaxSeconds: int(env, 'MCP_STREAM_MAX_SECONDS', 300),
+    getStreams: bool(env, 'MCP_GET_STREAMS', true),
     redisTimeoutMs: int(env, 'MCP_REDIS_TIMEOUT_MS', 500, 1),
     eventPollMs: int(env, 'MCP_EVENT_POLL_MS', 1_000, 10),
     rateLimit: Object.freeze({

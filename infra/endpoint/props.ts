@@ -123,6 +123,13 @@ export interface McpServerEndpointProps {
    */
   readonly streamMaxDuration?: Duration;
   /**
+   * Let 2025-era sessions open a GET stream for list-changed notifications (`MCP_GET_STREAMS`).
+   * Each open stream holds a Lambda execution environment, billed, until `streamMaxDuration`,
+   * even after its client has gone; off, GET answers 405 and clients carry on without it.
+   * @default false
+   */
+  readonly getStreams?: boolean;
+  /**
    * Interval of SSE keep-alive comments on open streams (`MCP_SSE_KEEPALIVE_MS`). Must stay below
    * `originReadTimeout` (and API Gateway's 5-minute stream idle timeout), or idle streams are cut.
    * @default Duration.seconds(15)
@@ -240,6 +247,7 @@ export function settingsOf(props: McpServerEndpointProps): EndpointSettings {
     toolTimeoutMs: concrete(props.toolTimeout, 'toolTimeout')?.toMilliseconds({ integral: false }),
     streamMaxSeconds: concrete(props.streamMaxDuration, 'streamMaxDuration')?.toSeconds({ integral: false }),
     sseKeepAliveSeconds: keepAliveMs === undefined ? undefined : keepAliveMs / 1000,
+    getStreams: props.getStreams,
     cloudFront: props.cloudFront,
     originReadTimeoutSeconds: concrete(props.originReadTimeout, 'originReadTimeout')?.toSeconds({ integral: false }),
     originReadTimeoutQuotaRaised: props.originReadTimeoutQuotaRaised,

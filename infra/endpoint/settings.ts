@@ -29,6 +29,8 @@ export interface EndpointSettingsInput {
   readonly streamMaxSeconds?: number;
   /** @default PATH_DEFAULTS.sseKeepAliveSeconds */
   readonly sseKeepAliveSeconds?: number;
+  /** Legacy GET notification streams (`MCP_GET_STREAMS`). @default PATH_DEFAULTS.getStreams */
+  readonly getStreams?: boolean;
   /** Whether CloudFront fronts the API (its origin read timeout then bounds silences). @default true */
   readonly cloudFront?: boolean;
   /** @default PATH_DEFAULTS.originReadTimeoutSeconds */
@@ -56,6 +58,7 @@ export interface EndpointSettings {
   readonly toolTimeoutMs: number;
   readonly streamMaxSeconds: number;
   readonly sseKeepAliveSeconds: number;
+  readonly getStreams: boolean;
   readonly cloudFront: boolean;
   readonly originReadTimeoutSeconds: number;
   readonly memorySizeMb: number;
@@ -98,6 +101,7 @@ export const KIT_VARIABLES = [
   'MCP_TOOL_TIMEOUT_MS',
   'MCP_STREAM_MAX_SECONDS',
   'MCP_SSE_KEEPALIVE_MS',
+  'MCP_GET_STREAMS',
   'MCP_ALLOWED_ORIGINS',
   'MCP_ALLOWED_HOSTS',
   'MCP_RATE_LIMIT_ENABLED',
@@ -130,6 +134,7 @@ export function resolveEndpointSettings(input: EndpointSettingsInput): EndpointS
     toolTimeoutMs: resolveToolTimeout(timeoutSeconds, input.toolTimeoutMs, fail),
     streamMaxSeconds: resolveStreamCap(timeoutSeconds, input.streamMaxSeconds, fail),
     sseKeepAliveSeconds: resolveKeepAlive(input.sseKeepAliveSeconds, cloudFront ? originReadTimeoutSeconds : undefined, fail),
+    getStreams: input.getStreams ?? PATH_DEFAULTS.getStreams,
     cloudFront,
     originReadTimeoutSeconds,
     memorySizeMb: resolveMemory(input.memorySizeMb, fail),
@@ -154,6 +159,7 @@ export function kitEnvironment(settings: EndpointSettings, sources: KitEnvironme
     MCP_TOOL_TIMEOUT_MS: String(settings.toolTimeoutMs),
     MCP_STREAM_MAX_SECONDS: String(settings.streamMaxSeconds),
     MCP_SSE_KEEPALIVE_MS: String(Math.round(settings.sseKeepAliveSeconds * 1000)),
+    MCP_GET_STREAMS: String(settings.getStreams),
     MCP_ALLOWED_ORIGINS: settings.allowedOrigins.join(','),
     MCP_ALLOWED_HOSTS: settings.allowedHosts.join(','),
     // Unset lets the kit decide: on when the secret holds Upstash credentials, off (with a warning) otherwise.

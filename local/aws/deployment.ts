@@ -97,7 +97,9 @@ export async function startAwsModel(options: AwsModelOptions): Promise<AwsModel>
     log,
   }));
 
-  const edge = options.edge ?? { originResponse: ((await import(EDGE_FUNCTION.href)) as { handler: OriginResponseHandler }).handler };
+  // The construct attaches the challenge-restoring function only when the endpoint has auth.
+  const withAuth = (environment.MCP_AUTH_MODE ?? 'none') !== 'none';
+  const edge = options.edge ?? (withAuth ? { originResponse: ((await import(EDGE_FUNCTION.href)) as { handler: OriginResponseHandler }).handler } : {});
   const ttl = options.errorCachingSeconds ?? PATH_DEFAULTS.errorCachingSeconds;
   const cdnServer = createServer();
   cdnServer.on('request', createDistribution({

@@ -28,7 +28,7 @@ import { streamIfSlow } from './slow-answer.ts';
 const LOG_LEVEL_META_KEY = 'io.modelcontextprotocol/logLevel';
 
 export interface AppOptions {
-  config: Pick<KitConfig, 'path' | 'maxBodyBytes' | 'allowedHosts' | 'allowedOrigins' | 'sseKeepAliveMs' | 'streamMaxSeconds'> & { auth: AuthConfig };
+  config: Pick<KitConfig, 'path' | 'maxBodyBytes' | 'allowedHosts' | 'allowedOrigins' | 'sseKeepAliveMs' | 'streamMaxSeconds' | 'getStreams'> & { auth: AuthConfig };
   authenticator: Authenticator;
   factory: ServerFactory;
   sessions: SessionStore;
@@ -132,6 +132,7 @@ export function createApp(options: AppOptions) {
     bus: options.bus,
     keepAliveMs: config.sseKeepAliveMs,
     streamMaxSeconds: config.streamMaxSeconds,
+    getStreams: config.getStreams,
     relay: options.relay,
   });
 

@@ -24,6 +24,8 @@ export interface LegacyOptions {
   keepAliveMs: number;
   /** GET streams are closed after this long; 0 keeps them open until the client leaves. */
   streamMaxSeconds: number;
+  /** False answers GET with 405: the session has no notification stream (see KitConfig.getStreams). */
+  getStreams: boolean;
   /** Carries replies and cancellations to exchanges running on other instances. */
   relay: Relay;
 }
@@ -261,6 +263,9 @@ export function createLegacyHandler(options: LegacyOptions) {
 
   /** A session's notification stream: list-changed events from the bus, with keep-alives. */
   async function get(req: LegacyRequest): Promise<Response> {
+    if (!options.getStreams) {
+      return jsonRpcErrorResponse(405, SERVER_ERROR, 'Method Not Allowed: this server opens no GET notification stream (MCP_GET_STREAMS=false); use POST', null, { allow: 'POST, DELETE' });
+    }
     if (!acceptsSse(req.request)) {
       return jsonRpcErrorResponse(406, SERVER_ERROR, 'Not Acceptable: a GET stream needs Accept: text/event-stream');
     }

@@ -74,7 +74,7 @@ describe('a tool that runs longer than CloudFront waits for a first byte', () =>
 describe('notification streams on Lambda', () => {
   let path: AwsPath;
   before(async () => {
-    path = await startAwsPath(NOTES, { MCP_STREAM_MAX_SECONDS: '2', MCP_SSE_KEEPALIVE_MS: '500' }, { concurrency: 4, timeoutSeconds: 30 });
+    path = await startAwsPath(NOTES, { MCP_STREAM_MAX_SECONDS: '2', MCP_SSE_KEEPALIVE_MS: '500', MCP_GET_STREAMS: 'true' }, { concurrency: 4, timeoutSeconds: 30 });
   });
   after(() => path.stop());
 
@@ -165,6 +165,21 @@ describe('a first deploy whose secret has no Upstash credentials', () => {
     assert.equal(health.status, 'ok');
     assert.equal(health.features.rateLimit, 'off: Redis is not configured');
     await path.waitForLog(/rate limiting is off/);
+  });
+
+  it('answers a GET stream with 405 (the construct leaves them off), and a 2025 client carries on', async () => {
+    const client = new LegacyClient({ name: 'no-get', version: '1' });
+    const transport = new LegacyTransport(new URL(path.url));
+    await client.connect(transport);
+    try {
+      const get = await fetch(path.url, { headers: { accept: 'text/event-stream', 'mcp-session-id': transport.sessionId!, 'mcp-protocol-version': '2025-11-25' } });
+      assert.equal(get.status, 405);
+      assert.equal(get.headers.get('allow'), 'POST, DELETE');
+      assert.match(((await get.json()) as { error: { message: string } }).error.message, /MCP_GET_STREAMS/);
+      assert.equal(text(await client.callTool({ name: 'echo', arguments: { text: 'still fine' } })), 'still fine');
+    } finally {
+      await client.close();
+    }
   });
 
   it('passes the smoke check (npm run smoke) in both eras', async () => {

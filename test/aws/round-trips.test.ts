@@ -30,8 +30,7 @@ for (const relay of ['redis', 'table'] as const) {
   describe(`2025-era round trips across Lambda environments (relay: ${relay})`, () => {
     let path: AwsPath;
     before(async () => {
-      // Each SDK 1.x client also opens a GET stream, which holds an environment until the stream cap.
-      path = await startAwsPath(FIXTURE, { MCP_SESSION_CACHE_MS: '60000', MCP_STREAM_MAX_SECONDS: '10' }, { concurrency: 12, redis: relay === 'redis' });
+      path = await startAwsPath(FIXTURE, { MCP_SESSION_CACHE_MS: '60000' }, { concurrency: 6, redis: relay === 'redis' });
     });
     after(() => path.stop());
 

@@ -1,6 +1,6 @@
 // The official MCP conformance suite against the kit, over loopback HTTP, with the fixture server
-// (./fixture.ts) running in this process: 0.1.16's active scenarios, and 0.2.0-alpha's frozen
-// requirement sets for 2025-11-25 and 2026-07-28, one CLI run each.
+// (./fixture.ts) in this process and on the modelled deployed path: 0.1.16's active scenarios,
+// and 0.2.0-alpha's frozen requirement sets for 2025-11-25 and 2026-07-28, one CLI run each.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
+import { startAwsPath } from '../helpers/aws.ts';
 import { startInProcess, startTestDynamo } from '../helpers/server.ts';
 import fixture from './fixture.ts';
 
@@ -110,26 +111,35 @@ function assertConformant(t: TestContext, run: SuiteRun, notScored: (scenario: s
   assert.equal(run.code, 0, `the suite exited with ${run.code}:\n${run.log.split('\n').slice(-40).join('\n')}`);
 }
 
-describe('official MCP conformance suite', () => {
-  let dynamo: Awaited<ReturnType<typeof startTestDynamo>>;
-  let server: Awaited<ReturnType<typeof startInProcess>>;
+/** Where the fixture is served: a Node server in this process, or the modelled deployed path. */
+const TARGETS = {
+  'Node server': async () => {
+    const dynamo = await startTestDynamo();
+    const server = await startInProcess(fixture, {
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      MCP_REQUEST_STATE_KEY: 'conformance-request-state-key-0123456789',
+      // The dns-rebinding scenario expects what `npm start` configures on loopback.
+      MCP_ALLOWED_HOSTS: LOOPBACK,
+      MCP_ALLOWED_ORIGINS: LOOPBACK,
+    });
+    return { url: server.url, stop: async () => (await server.stop(), await dynamo.stop()) };
+  },
+  // Lambda environments behind API Gateway and CloudFront (npm run start:aws): a client's
+  // requests, and its answers to elicitation and sampling, land in different environments.
+  'modelled AWS path': async () => {
+    const path = await startAwsPath('test/conformance/fixture.ts', { MCP_ALLOWED_HOSTS: LOOPBACK, MCP_ALLOWED_ORIGINS: LOOPBACK, MCP_STREAM_MAX_SECONDS: '10' }, { concurrency: 16 });
+    return { url: path.url, stop: () => path.stop() };
+  },
+};
+
+for (const [label, start] of Object.entries(TARGETS)) describe(`official MCP conformance suite (${label})`, () => {
+  let server: { url: string; stop(): Promise<void> };
 
   before(async () => {
-    dynamo = await startTestDynamo();
-    server = await startInProcess(
-      fixture,
-      {
-        AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
-        MCP_REQUEST_STATE_KEY: 'conformance-request-state-key-0123456789',
-        // The dns-rebinding scenario expects what `npm start` configures on loopback.
-        MCP_ALLOWED_HOSTS: LOOPBACK,
-        MCP_ALLOWED_ORIGINS: LOOPBACK,
-      },
-    );
+    server = await start();
   });
   after(async () => {
     await server?.stop();
-    await dynamo?.stop();
   });
 
   it('expected-failures.json lists only unscored extension scenarios, each with a reason', async () => {

@@ -1,7 +1,9 @@
 // The deployed path modelled on loopback (local/aws, as `npm run start:aws` runs it) for tests:
 // the function bundled as the construct bundles it, in modelled Lambda environments behind the
 // API Gateway and CloudFront models, on real emulators. Logs are kept for assertions.
+import { basename, dirname } from 'node:path';
 import { startAwsModel, type AwsModel, type AwsModelOptions } from '../../local/aws/deployment.ts';
+import { modelledEnvironment } from '../../local/aws/environment.ts';
 import { startTestDynamo, startTestS3 } from './server.ts';
 import { startTestRedis, type TestRedis } from './redis.ts';
 
@@ -40,19 +42,17 @@ export async function startAwsPath(entry: string, env: Record<string, string> = 
   const model = await startAwsModel({
     ...options,
     entry,
-    environment: {
+    environment: modelledEnvironment(basename(dirname(entry)), {
       AWS_REGION: 'us-east-1',
       AWS_ACCESS_KEY_ID: 'S3RVER',
       AWS_SECRET_ACCESS_KEY: 'S3RVER',
       AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
       AWS_ENDPOINT_URL_S3: s3?.endpoint ?? 'http://127.0.0.1:9',
       ...(redis && redis.env),
-      MCP_STAGE: 'dev',
-      MCP_ALLOW_UNAUTHENTICATED: 'true',
       MCP_REQUEST_STATE_KEY: 'aws-path-test-request-state-key-0123456789',
       LOG_LEVEL: 'WARN',
       ...env,
-    },
+    }),
     log,
   });
   return {

@@ -120,6 +120,11 @@ describe('streams: cap and keep-alive', () => {
     assert.equal(env({ sseKeepAlive: Duration.millis(2500) }).MCP_SSE_KEEPALIVE_MS, '2500');
   });
 
+  it('leaves legacy GET streams off unless asked: each holds an execution environment until the cap', () => {
+    assert.equal(env({}).MCP_GET_STREAMS, 'false');
+    assert.equal(env({ getStreams: true }).MCP_GET_STREAMS, 'true');
+  });
+
   it('refuses a cap or keep-alive the path would cut short', () => {
     assert.throws(() => env({ timeout: Duration.minutes(2), streamMaxDuration: Duration.seconds(111) }), /streamMaxDuration is 111 s; .*at most timeout \(120 s\) minus 10 s/);
     assert.throws(() => env({ sseKeepAlive: Duration.seconds(60) }), /sseKeepAlive is 60 s; it must be above 0 and below originReadTimeout \(60 s\)/);
