@@ -1,6 +1,8 @@
 // The OAuth 2.1 resource server as MCP clients meet it: the whole authorization flow with the
 // official SDK clients (both eras) against a local authorization server, the answers to bad
 // tokens, tool scopes, protected resource metadata, and signing-key rotation without a restart.
+// Once on a Node server, once on the modelled deployed path (CloudFront, API Gateway, Lambda),
+// where the challenge only survives through the origin-response edge function.
 import assert from 'node:assert/strict';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { after, before, describe, it, mock } from 'node:test';
@@ -19,27 +21,13 @@ import { Client as LegacyClient } from '@modelcontextprotocol/sdk/client/index.j
 import { UnauthorizedError as LegacyUnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import { StreamableHTTPClientTransport as LegacyTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { decodeJwt } from 'jose';
-import { z } from 'zod';
 import { loadConfig } from '../../shared/config.ts';
 import { createKit } from '../../shared/kit.ts';
-import { defineServer, tool } from '../../shared/server/define.ts';
 import { serveApp } from '../../local/serve.ts';
+import guarded from '../fixtures/guarded.ts';
+import { startAwsPath } from '../helpers/aws.ts';
 import { startOAuthServer, type OAuthServer } from '../helpers/oauth-server.ts';
 import { QUIET, startTestDynamo } from '../helpers/server.ts';
-
-/** `whoami` answers with the caller as the kit sees it; `rotate_secrets` needs the `admin` scope. */
-const guarded = defineServer({
-  name: 'guarded',
-  version: '1.0.0',
-  tools: [
-    tool(
-      'whoami',
-      { description: 'Who the server thinks is calling.', input: z.object({}), annotations: { readOnlyHint: true } },
-      (_args, ctx) => JSON.stringify({ principal: ctx.principal.id, scopes: ctx.principal.scopes, era: ctx.era, session: ctx.sessionId ?? null }),
-    ),
-    tool('rotate_secrets', { description: 'An administrative action.', input: z.object({}), scopes: ['admin'] }, () => 'rotated'),
-  ],
-});
 
 const META = {
   'io.modelcontextprotocol/protocolVersion': '2026-07-28',
@@ -64,27 +52,32 @@ async function reserveResource() {
 
 type Resource = Awaited<ReturnType<typeof reserveResource>>;
 
-async function startResourceServer(resource: Resource, as: OAuthServer, dynamoEndpoint: string) {
-  const config = loadConfig({
-    ...QUIET,
-    AWS_REGION: 'us-east-1',
-    AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint,
-    MCP_AUTH_MODE: 'oauth',
-    MCP_OAUTH_ISSUER: as.issuer,
-    MCP_PUBLIC_URL: resource.url,
-    MCP_OAUTH_SCOPES: 'mcp:tools,admin',
-    MCP_REQUEST_STATE_KEY: 'test-request-state-key-0123456789abcdef',
-    MCP_SSE_KEEPALIVE_MS: '0',
-  });
-  const kit = createKit(guarded, config);
-  const served = await serveApp(kit.app, { port: resource.port, host: '127.0.0.1' });
-  return {
-    async stop() {
-      await served.close();
-      await kit.close();
-    },
-  };
-}
+const oauthSettings = (resource: Resource, as: OAuthServer) => ({
+  MCP_AUTH_MODE: 'oauth',
+  MCP_OAUTH_ISSUER: as.issuer,
+  MCP_PUBLIC_URL: resource.url,
+  MCP_OAUTH_SCOPES: 'mcp:tools,admin',
+  MCP_REQUEST_STATE_KEY: 'test-request-state-key-0123456789abcdef',
+});
+
+/** Where the resource server runs: a Node server, or the fixture deployed to the modelled path. */
+const TARGETS = {
+  'Node server': async (resource: Resource, as: OAuthServer, dynamoEndpoint: string) => {
+    const config = loadConfig({ ...QUIET, AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint, ...oauthSettings(resource, as), MCP_SSE_KEEPALIVE_MS: '0' });
+    const kit = createKit(guarded, config);
+    const served = await serveApp(kit.app, { port: resource.port, host: '127.0.0.1' });
+    return {
+      async stop() {
+        await served.close();
+        await kit.close();
+      },
+    };
+  },
+  'modelled AWS path': async (resource: Resource, as: OAuthServer) => {
+    const path = await startAwsPath('test/fixtures/guarded.ts', oauthSettings(resource, as), { port: resource.port, concurrency: 4 });
+    return { stop: () => path.stop() };
+  },
+};
 
 interface Answer {
   status: number;
@@ -191,11 +184,11 @@ class BrowserlessOAuthClient implements OAuthClientProvider {
   }
 }
 
-describe('OAuth 2.1 resource server', () => {
+for (const [label, startResourceServer] of Object.entries(TARGETS)) describe(`OAuth 2.1 resource server (${label})`, () => {
   let dynamo: Awaited<ReturnType<typeof startTestDynamo>>;
   let as: OAuthServer;
   let resource: Resource;
-  let server: Awaited<ReturnType<typeof startResourceServer>>;
+  let server: { stop(): Promise<void> };
 
   before(async () => {
     [dynamo, resource] = await Promise.all([startTestDynamo(), reserveResource()]);
@@ -458,7 +451,9 @@ describe('OAuth 2.1 resource server', () => {
     }
   });
 
-  describe('signing key rotation at the authorization server', () => {
+  // It moves this process's clock; on the modelled path the key cache lives in another process.
+  // The cache is the same code on both targets.
+  if (label === 'Node server') describe('signing key rotation at the authorization server', () => {
     // A server of its own, so that its key cache starts empty and no other test touches it.
     let rotating: OAuthServer;
     let target: Resource;
