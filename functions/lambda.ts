@@ -24,7 +24,13 @@ export async function resolveSecrets(env: Env): Promise<Env> {
   if (!arn) return env;
   const { SecretsManagerClient, GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
   // Bounded like every other call the kit makes: a slow Secrets Manager fails the start, which the next request retries.
-  const client = new SecretsManagerClient({ maxAttempts: 3, requestHandler: { connectionTimeout: 2000, socketTimeout: 5000 } });
+  const endpoint = env.AWS_ENDPOINT_URL_SECRETS_MANAGER ?? env.AWS_ENDPOINT_URL;
+  const client = new SecretsManagerClient({
+    ...(env.AWS_REGION && { region: env.AWS_REGION }),
+    ...(endpoint && { endpoint }),
+    maxAttempts: 3,
+    requestHandler: { connectionTimeout: 2000, socketTimeout: 5000 },
+  });
   const out = await client.send(new GetSecretValueCommand({ SecretId: arn }));
   let values: Record<string, unknown>;
   try {

@@ -4,7 +4,7 @@
 // (the ones a bundle leaves external and imports at load), which tells how much of a bundle's
 // import is theirs.
 import { pathToFileURL } from 'node:url';
-import { installLambdaRuntime, invoke } from '../../local/lambda-runtime.ts';
+import { installLambdaRuntime, invoke } from '../in-process-lambda.ts';
 import { assertEcho, modernCall } from '../request.ts';
 import { restEventFor } from './event.ts';
 import type { ProbeMessage } from './protocol.ts';

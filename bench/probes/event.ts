@@ -1,6 +1,6 @@
 // The API Gateway REST proxy event a probe invokes its handler with: the benchmark's HTTP call,
 // plus the Content-Length header that a client sends with a body and API Gateway forwards.
-import { restEvent } from '../../local/lambda-runtime.ts';
+import { restEvent } from '../in-process-lambda.ts';
 import { MCP_PATH, type HttpCall } from '../request.ts';
 
 export function restEventFor(call: HttpCall) {

@@ -5,7 +5,7 @@
 // Besides times, a round reports how many HTTP requests went to Redis (`UPSTASH_REDIS_REST_URL`)
 // and how many times a tool handler ran (in servers that count their runs: bench/servers/).
 import { pathToFileURL } from 'node:url';
-import { installLambdaRuntime, invoke } from '../../local/lambda-runtime.ts';
+import { installLambdaRuntime, invoke } from '../in-process-lambda.ts';
 import { toolRuns } from '../servers/tool-runs.ts';
 import { ECHO, assertResult, modernCall, type ToolCall } from '../request.ts';
 import { restEventFor } from './event.ts';

@@ -37,7 +37,7 @@ export async function buildFunction(entry: string, outDir = join(ROOT, '.local/a
           loader: 'ts' as const,
         },
       };
-  const [fn] = await Promise.all([
+  const [fn, runtime] = await Promise.all([
     build({
       ...source,
       bundle: true,
@@ -55,16 +55,23 @@ export async function buildFunction(entry: string, outDir = join(ROOT, '.local/a
       absWorkingDir: ROOT,
       metafile: true,
     }),
-    build({
-      entryPoints: [join(ROOT, 'local/aws/runtime.ts')],
-      bundle: true,
-      outfile: join(outDir, 'runtime.mjs'),
-      format: 'esm',
-      platform: 'node',
-      target: options.target,
-      logLevel: 'warning',
-    }),
+    buildRuntime(outDir),
   ]);
   const output = Object.entries(fn.metafile.outputs).find(([path]) => path.endsWith('index.mjs'))!;
-  return { bundle, runtime: join(outDir, 'runtime.mjs'), bytes: output[1].bytes };
+  return { bundle, runtime, bytes: output[1].bytes };
+}
+
+/** The runtime each modelled environment runs (runtime.ts), on plain node; returns its path. */
+export async function buildRuntime(outDir = join(ROOT, '.local/aws')): Promise<string> {
+  const outfile = join(outDir, 'runtime.mjs');
+  await build({
+    entryPoints: [join(ROOT, 'local/aws/runtime.ts')],
+    bundle: true,
+    outfile,
+    format: 'esm',
+    platform: 'node',
+    target: functionBundle().target,
+    logLevel: 'warning',
+  });
+  return outfile;
 }

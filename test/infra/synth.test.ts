@@ -1,7 +1,7 @@
 // `cdk synth` as a user runs it on a fresh clone: the real CLI, no AWS credentials or region, no
 // Docker, nothing but loopback. Checks the cloud assembly SAM reads (templates with asset
 // metadata) and the bundles themselves: ESM, minified, source-mapped, AWS SDK left to the
-// runtime, and loadable the way Lambda loads them. Then, with a region as a user's profile gives
+// runtime, and answering requests in the modelled Lambda (local/aws) with their template's environment. Then, with a region as a user's profile gives
 // it, the Lambda@Edge function authenticating servers get, in a us-east-1 stack of its own.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -10,7 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { App, Stack } from 'aws-cdk-lib';
+import { createRestApi } from '../../local/aws/api-gateway.ts';
+import { buildRuntime } from '../../local/aws/build.ts';
+import { LambdaModel } from '../../local/aws/lambda.ts';
+import { startTestDynamo } from '../helpers/server.ts';
 import { McpServerEndpoint } from '../../infra/mcp-server-endpoint.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -100,23 +106,52 @@ describe('cdk synth with the CLI, offline and without credentials', () => {
         assert.doesNotMatch(code, /class DynamoDBClient\b/);
       });
 
-      it('loads as Lambda loads it, exporting handler', () => {
-        const { dir } = bundle();
+      it('answers MCP requests through the modelled Lambda and API Gateway, with the environment its template sets', async () => {
+        const { fn, dir } = bundle();
         // Resolve the runtime-provided AWS SDK from the repository's node_modules.
         const modules = join(out, 'node_modules');
         if (!existsSync(modules)) symlinkSync(join(REPO, 'node_modules'), modules);
-        // Lambda's runtime defines the `awslambda` global that streaming handlers wrap themselves in.
-        const stub = 'globalThis.awslambda = { streamifyResponse: (f) => f, HttpResponseStream: { from: (s) => s } };';
-        const probe = `import(${JSON.stringify(join(dir, 'index.mjs'))}).then((m) => console.log('handler:' + typeof m.handler))`;
-        const loaded = spawnSync(join(BIN, 'node'), ['--import', `data:text/javascript,${encodeURIComponent(stub)}`, '--input-type=module', '-e', probe], {
-          cwd: out,
-          // Any AWS call made while loading goes to a closed loopback port, never out.
-          env: { ...scrubbedEnv(out), AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: 'http://127.0.0.1:9', LOG_LEVEL: 'ERROR' },
-          encoding: 'utf8',
-          timeout: 30_000,
+        const dynamo = await startTestDynamo();
+        // What the template says, with the references CloudFormation would resolve filled in locally;
+        // the request-state key the secret would hold is given directly.
+        const variables = fn.Properties.Environment.Variables as Record<string, unknown>;
+        const environment: Record<string, string> = { AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' };
+        for (const [name, value] of Object.entries(variables)) if (typeof value === 'string') environment[name] = value;
+        Object.assign(environment, { MCP_TABLE_NAME: 'mcp-kit', MCP_BUCKET_NAME: 'mcp-kit-artifacts', AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9', MCP_REQUEST_STATE_KEY: 'synth-test-request-state-key-0123456789', LOG_LEVEL: 'WARN' });
+        const lambda = new LambdaModel({
+          bundle: join(dir, 'index.mjs'),
+          runtime: await buildRuntime(join(TMP, 'runtime')),
+          environment,
+          functionName: stack,
+          memoryMb: fn.Properties.MemorySize,
+          timeoutSeconds: fn.Properties.Timeout,
+          concurrency: 2,
+          idleReclaimMs: 60_000,
+          initTimeoutMs: 10_000,
+          log: () => {},
         });
-        assert.equal(loaded.status, 0, loaded.stderr);
-        assert.match(loaded.stdout, /handler:function/);
+        const api = createServer();
+        await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
+        const base = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
+        api.on('request', createRestApi({ lambda, stage: 'dev', mcpPath: '/mcp', domainName: new URL(base).host, idleTimeoutMs: 300_000, integrationTimeoutMs: 900_000, log: () => {} }));
+        try {
+          const health = await fetch(`${base}/dev/health`);
+          assert.equal(health.status, 200);
+          assert.equal(((await health.json()) as { status: string }).status, 'ok');
+          const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {}, 'io.modelcontextprotocol/clientInfo': { name: 'synth', version: '1' } };
+          const call = await fetch(`${base}/dev/mcp`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'echo' },
+            body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { text: 'from the cdk.out bundle' }, _meta: meta } }),
+          });
+          assert.equal(call.status, 200);
+          assert.equal(((await call.json()) as { result: { content: { text: string }[] } }).result.content[0]!.text, 'from the cdk.out bundle');
+        } finally {
+          await lambda.stop();
+          api.closeAllConnections();
+          await new Promise((r) => api.close(r));
+          await dynamo.stop();
+        }
       });
     });
   }

@@ -1,6 +1,6 @@
-// Runs a streaming Lambda handler in this process, the way the Node.js Lambda runtime does for
-// API Gateway REST proxy events with response streaming: installs the runtime's `awslambda`
-// global and turns synthetic events into responses. For tests and benchmarks; no AWS involved.
+// Runs a streaming Lambda handler in this process with a minimal `awslambda` global and synthetic
+// API Gateway REST events: what the warm per-call benchmark measures, with nothing but the
+// handler on the clock. Behaviour is tested on the faithful model (local/aws, npm run start:aws).
 import { Writable } from 'node:stream';
 
 interface StreamMetadata {
