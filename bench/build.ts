@@ -5,6 +5,7 @@ import { build, type BuildOptions } from 'esbuild';
 import { stat } from 'node:fs/promises';
 import { isBuiltin } from 'node:module';
 import { join, relative, resolve } from 'node:path';
+import { functionBundle } from '../infra/function-bundle.ts';
 
 export const ROOT = resolve(import.meta.dirname, '..');
 const OUT_DIR = join(ROOT, '.local/bench');
@@ -40,7 +41,7 @@ const ESM_REQUIRE_BANNER = "import { createRequire as __createRequire } from 'no
 const common: BuildOptions = {
   bundle: true,
   platform: 'node',
-  target: 'node22',
+  target: functionBundle().target,
   format: 'esm',
   outExtension: { '.js': '.mjs' },
   mainFields: ['module', 'main'],

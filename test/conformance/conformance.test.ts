@@ -14,8 +14,8 @@ import { startInProcess, startTestDynamo } from '../helpers/server.ts';
 import fixture from './fixture.ts';
 
 const require = createRequire(import.meta.url);
-/** The suite refuses Node < 22; the repo pins a Node 22 binary (optional dependency `node22`, Linux x64) for that case. */
-const NODE = Number(process.versions.node.split('.')[0]) >= 22 ? process.execPath : require.resolve('node22/bin/node');
+/** The suite refuses Node < 22; the repo pins a Node 24 binary (optional dependency `node24`, Linux x64) for that case. */
+const NODE = Number(process.versions.node.split('.')[0]) >= 22 ? process.execPath : require.resolve('node24/bin/node');
 const RUN_TIMEOUT_MS = 4 * 60_000;
 const LOOPBACK = 'localhost,127.0.0.1,[::1]';
 
