@@ -135,6 +135,8 @@ export function createRestApi(options: RestApiOptions) {
     for (const [name, values] of Object.entries(prelude.multiValueHeaders ?? {})) for (const value of values) add(name, value);
     for (const cookie of prelude.cookies ?? []) headers.push(['set-cookie', cookie]);
     headers.push(['x-amzn-RequestId', requestId], ['x-amz-apigw-id', requestId.slice(0, 16)]);
+    // A client that went away does not end the invocation: AWS does not document that Lambda tells
+    // the function, so the model assumes the safe side (it runs, and bills, to its end).
     res.on('error', () => body.destroy());
     res.writeHead(prelude.statusCode ?? 200, headers.flat());
     res.flushHeaders();
