@@ -8,6 +8,7 @@ import { computeRatios, loadAverage, machineInfo, type Ratio, type Report, type 
 import { measureCache, type CachePlan } from './suites/cache.ts';
 import { measureCold, type ColdPlan } from './suites/cold.ts';
 import { measureEras, type ErasPlan } from './suites/eras.ts';
+import { measureHandover, measureLambdaCold, type ModelledLambdaPlan } from './suites/modelled-lambda.ts';
 import { measureRateLimit, type RateLimitPlan } from './suites/rate-limit.ts';
 import { measureWarm, type WarmPlan } from './suites/warm.ts';
 
@@ -18,11 +19,12 @@ export interface Plan {
   eras: ErasPlan;
   cache: CachePlan;
   rateLimit: RateLimitPlan;
+  modelledLambda: ModelledLambdaPlan;
   /**
    * Per-suite time budgets, warm-ups included; a suite stops starting new rounds once its budget is
    * spent, but always completes its first round and the round in progress.
    */
-  budgetMs: { warm: number; cold: number; eras: number; cache: number; rateLimit: number };
+  budgetMs: { warm: number; cold: number; eras: number; cache: number; rateLimit: number; lambdaCold: number; handover: number };
 }
 
 export const FULL: Plan = {
@@ -37,7 +39,8 @@ export const FULL: Plan = {
   // timed calls per round there.
   cache: { warmupCalls: 3_000, rounds: 30, callsPerRound: 100, directCalls: 500 },
   rateLimit: { warmupCalls: 3_000, rounds: 30, callsPerRound: 300 },
-  budgetMs: { warm: 45_000, cold: 35_000, eras: 25_000, cache: 45_000, rateLimit: 30_000 },
+  modelledLambda: { coldSamples: 10, handoverWarmup: 3, handoverSamples: 40 },
+  budgetMs: { warm: 45_000, cold: 35_000, eras: 25_000, cache: 45_000, rateLimit: 30_000, lambdaCold: 30_000, handover: 30_000 },
 };
 
 export const QUICK: Plan = {
@@ -47,7 +50,8 @@ export const QUICK: Plan = {
   eras: { warmupCalls: 10, rounds: 2, callsPerRound: 10 },
   cache: { warmupCalls: 10, rounds: 2, callsPerRound: 10, directCalls: 10 },
   rateLimit: { warmupCalls: 10, rounds: 2, callsPerRound: 10 },
-  budgetMs: { warm: 5_000, cold: 5_000, eras: 5_000, cache: 5_000, rateLimit: 5_000 },
+  modelledLambda: { coldSamples: 1, handoverWarmup: 1, handoverSamples: 2 },
+  budgetMs: { warm: 5_000, cold: 5_000, eras: 5_000, cache: 5_000, rateLimit: 5_000, lambdaCold: 5_000, handover: 5_000 },
 };
 
 /** The targets of the core issue, and ratios shown beside them to explain the numbers. */
@@ -67,6 +71,10 @@ export const RATIOS: Ratio[] = [
   { label: 'cache hit, Redis / in-process', section: 'cache', numerator: 'redis-hit', denominator: 'memory-hit', column: 'median' },
   { label: 'echo with rate limiting / without', section: 'ratelimit', numerator: 'on', denominator: 'off', column: 'median' },
   { label: 'echo with per-principal and per-tool limits / without', section: 'ratelimit', numerator: 'on-tool', denominator: 'off', column: 'median' },
+  { label: 'cold start per environment (client wait), kit / SDK minimal, modelled Lambda', section: 'lambda-cold', numerator: 'kit', denominator: 'sdk', column: 'client' },
+  { label: 'init duration per environment, kit / SDK minimal, modelled Lambda', section: 'lambda-cold', numerator: 'kit', denominator: 'sdk', column: 'init' },
+  { label: 'reply hand-over p50, across environments via Redis / one process', section: 'handover', numerator: 'redis', denominator: 'direct', column: 'p50' },
+  { label: 'reply hand-over p50, across environments via the table / one process', section: 'handover', numerator: 'table', denominator: 'direct', column: 'p50' },
 ];
 
 export async function runBench(plan: Plan, progress: (line: string) => void = () => {}): Promise<Report> {
@@ -89,6 +97,10 @@ export async function runBench(plan: Plan, progress: (line: string) => void = ()
     sections.push(await measureCache(built, plan.cache, budget(plan.budgetMs.cache), redis.env));
     progress('rate limiting');
     sections.push(await measureRateLimit(built, plan.rateLimit, budget(plan.budgetMs.rateLimit), redis.env));
+    progress('cold start per environment, modelled Lambda');
+    sections.push(await measureLambdaCold(built, plan.modelledLambda, budget(plan.budgetMs.lambdaCold)));
+    progress('reply hand-over across environments');
+    sections.push(await measureHandover(plan.modelledLambda, budget(plan.budgetMs.handover), redis.env));
   } finally {
     await redis.dispose();
   }

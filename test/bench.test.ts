@@ -10,7 +10,7 @@ import { COLD_TARGETS } from '../bench/suites/cold.ts';
 import { RATE_LIMIT_ROW_IDS } from '../bench/suites/rate-limit.ts';
 import { WARM_VARIANTS } from '../bench/suites/warm.ts';
 
-it('the benchmark runner measures every row of every suite', { timeout: 60_000 }, async () => {
+it('the benchmark runner measures every row of every suite', { timeout: 120_000 }, async () => {
   const report = await runBench(QUICK);
   const section = (id: string) => report.sections.find((s) => s.id === id);
   const rowIds = (id: string) => section(id)?.rows.map((r) => r.id);
@@ -19,6 +19,8 @@ it('the benchmark runner measures every row of every suite', { timeout: 60_000 }
   assert.deepEqual(rowIds('eras'), ['modern', 'legacy']);
   assert.deepEqual(rowIds('cache'), CACHE_ROW_IDS);
   assert.deepEqual(rowIds('ratelimit'), RATE_LIMIT_ROW_IDS);
+  assert.deepEqual(rowIds('lambda-cold'), ['kit', 'sdk']);
+  assert.deepEqual(rowIds('handover'), ['redis', 'table', 'direct']);
   for (const section of report.sections) {
     for (const row of section.rows) {
       for (const column of section.columns) {

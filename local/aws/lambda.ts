@@ -269,6 +269,7 @@ class Environment {
     this.model.invocationEnded({
       id: invocation.id,
       environment: this.id,
+      maxMemoryMb: memory,
       startedAt: invocation.started,
       endedAt: invocation.started + duration,
       durationMs: duration,
@@ -360,6 +361,8 @@ function readPrelude(req: IncomingMessage, body: PassThrough): Promise<StreamedR
 export interface InvocationRecord {
   id: string;
   environment: number;
+  /** Peak resident memory of the environment so far, as the REPORT line gives it. */
+  maxMemoryMb?: number;
   /** Epoch ms. */
   startedAt: number;
   endedAt: number;

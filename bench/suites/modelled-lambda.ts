@@ -1,0 +1,171 @@
+// Rows measured on the modelled deployed path (local/aws, what `npm run start:aws` runs):
+// - cold start per execution environment: a new environment (a fresh process running the bundle
+//   through the Runtime API) for the first request, kit against the SDK's minimal handler, both
+//   bundled alike, interleaved sample by sample;
+// - reply hand-over: a 2025-era client answers an elicitation and its reply lands in another
+//   environment than the waiting call, through Redis and through the table.
+import { Client as LegacyClient } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport as LegacyTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createRestApi } from '../../local/aws/api-gateway.ts';
+import { buildRuntime } from '../../local/aws/build.ts';
+import { LambdaModel } from '../../local/aws/lambda.ts';
+import roundTrips from '../../test/fixtures/aws/round-trips.ts';
+import { startAwsPath } from '../../test/helpers/aws.ts';
+import { startInProcess, startTestDynamo } from '../../test/helpers/server.ts';
+import type { Budget } from '../budget.ts';
+import type { Built, TargetName } from '../build.ts';
+import { KIT_ENV } from '../env.ts';
+import type { Section } from '../report.ts';
+import { modernCall } from '../request.ts';
+import { summarize } from '../stats.ts';
+
+export interface ModelledLambdaPlan {
+  coldSamples: number;
+  handoverWarmup: number;
+  handoverSamples: number;
+}
+
+const COLD_TARGETS: TargetName[] = ['kit', 'sdk'];
+
+/** One new environment answering its first `tools/call` through the API Gateway model. */
+async function coldSample(bundle: string, runtime: string) {
+  const lambda = new LambdaModel({
+    bundle,
+    runtime,
+    environment: { ...KIT_ENV, MCP_STAGE: 'dev', MCP_ALLOW_UNAUTHENTICATED: 'true', LOG_LEVEL: 'WARN' },
+    functionName: 'bench',
+    memoryMb: 1024,
+    timeoutSeconds: 30,
+    concurrency: 1,
+    idleReclaimMs: 60_000,
+    initTimeoutMs: 10_000,
+    log: () => {},
+  });
+  const api = createServer();
+  await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
+  api.on('request', createRestApi({ lambda, stage: 'dev', mcpPath: '/mcp', domainName: new URL(base).host, idleTimeoutMs: 300_000, integrationTimeoutMs: 30_000, log: () => {} }));
+  try {
+    const call = modernCall(1);
+    const started = performance.now();
+    const res = await fetch(`${base}/dev/mcp`, { method: 'POST', headers: call.headers, body: call.body });
+    const body = await res.text();
+    const clientMs = performance.now() - started;
+    if (res.status !== 200 || !body.includes('hello from the benchmark')) throw new Error(`cold sample failed: ${res.status} ${body.slice(0, 200)}`);
+    while (lambda.invocations.length === 0) await new Promise((r) => setTimeout(r, 5));
+    const [record] = lambda.invocations;
+    return { clientMs, initMs: record!.initDurationMs ?? Number.NaN, invokeMs: record!.durationMs, memoryMb: record!.maxMemoryMb ?? Number.NaN };
+  } finally {
+    await lambda.stop();
+    api.closeAllConnections();
+    await new Promise((r) => api.close(r));
+  }
+}
+
+export async function measureLambdaCold(built: Built, plan: ModelledLambdaPlan, budget: Budget): Promise<Section> {
+  const runtime = await buildRuntime();
+  const samples = COLD_TARGETS.map(() => ({ client: [] as number[], init: [] as number[], invoke: [] as number[], memory: [] as number[] }));
+  // One unrecorded start each, so page-cache warmth is equal for both.
+  for (const t of COLD_TARGETS) await coldSample(built.bundles[t].file, runtime);
+  let n = 0;
+  for (; n < plan.coldSamples && (n === 0 || !budget.spent()); n++) {
+    for (const [i, t] of COLD_TARGETS.entries()) {
+      const s = await coldSample(built.bundles[t].file, runtime);
+      samples[i]!.client.push(s.clientMs);
+      samples[i]!.init.push(s.initMs);
+      samples[i]!.invoke.push(s.invokeMs);
+      samples[i]!.memory.push(s.memoryMb);
+    }
+  }
+  return {
+    id: 'lambda-cold',
+    title: 'Cold start per environment on the modelled Lambda (npm run start:aws)',
+    method:
+      'Each sample starts a fresh modelled Lambda (local/aws/lambda.ts) and sends one modern `tools/call` of `echo` through the ' +
+      'API Gateway model: a new execution environment (a `node` process running the bundle through the Runtime API, as the managed ' +
+      'runtime does) starts for it. "init" is the REPORT line\'s Init Duration (process start to the runtime\'s first request for ' +
+      'work), "invoke" the first invocation\'s Duration, "client" what the caller waited in all, "memory" the REPORT line\'s Max ' +
+      'Memory Used (peak RSS). Bundles built alike (bench/build.ts); the AWS SDK is external, loaded from node_modules as the runtime provides it.',
+    iterations: `${n} samples per bundle, interleaved, after one unrecorded start each`,
+    columns: [
+      { key: 'client', header: 'client', unit: 'ms' },
+      { key: 'init', header: 'init', unit: 'ms' },
+      { key: 'invoke', header: 'first invoke', unit: 'ms' },
+      { key: 'memory', header: 'memory', unit: 'count' },
+    ],
+    rows: COLD_TARGETS.map((t, i) => ({
+      id: t,
+      label: built.bundles[t].label,
+      values: {
+        client: summarize(samples[i]!.client).median,
+        init: summarize(samples[i]!.init).median,
+        invoke: summarize(samples[i]!.invoke).median,
+        memory: summarize(samples[i]!.memory).median,
+      },
+    })),
+  };
+}
+
+/** Where the waiting call runs: modelled Lambda with either relay, or one Node process (no hand-over). */
+async function serve(where: 'redis' | 'table' | 'direct', redisEnv: Record<string, string>) {
+  if (where !== 'direct') {
+    const path = await startAwsPath('test/fixtures/aws/round-trips.ts', { LOG_LEVEL: 'ERROR', ...(where === 'redis' ? redisEnv : {}) }, { concurrency: 4 });
+    return { url: path.url, stop: () => path.stop() };
+  }
+  const dynamo = await startTestDynamo();
+  const server = await startInProcess(roundTrips, { AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, MCP_REQUEST_STATE_KEY: KIT_ENV.MCP_REQUEST_STATE_KEY! });
+  return { url: server.url, stop: async () => (await server.stop(), await dynamo.stop()) };
+}
+
+/** Times from the client's reply leaving to the tool's result arriving. */
+async function handover(where: 'redis' | 'table' | 'direct', plan: ModelledLambdaPlan, budget: Budget, redisEnv: Record<string, string>) {
+  const path = await serve(where, redisEnv);
+  const client = new LegacyClient({ name: 'bench-handover', version: '1' }, { capabilities: { elicitation: {} } });
+  let repliedAt = 0;
+  client.setRequestHandler(ElicitRequestSchema, async () => {
+    repliedAt = performance.now();
+    return { action: 'accept', content: { ok: true } };
+  });
+  try {
+    await client.connect(new LegacyTransport(new URL(path.url)));
+    const times: number[] = [];
+    for (let i = 0; i < plan.handoverWarmup + plan.handoverSamples && (times.length === 0 || !budget.spent()); i++) {
+      await client.callTool({ name: 'confirm', arguments: {} });
+      if (i >= plan.handoverWarmup) times.push(performance.now() - repliedAt);
+    }
+    return summarize(times);
+  } finally {
+    await client.close();
+    await path.stop();
+  }
+}
+
+export async function measureHandover(plan: ModelledLambdaPlan, budget: Budget, redisEnv: Record<string, string>): Promise<Section> {
+  const redis = await handover('redis', plan, budget, redisEnv);
+  const table = await handover('table', plan, budget, redisEnv);
+  const direct = await handover('direct', plan, budget, redisEnv);
+  return {
+    id: 'handover',
+    title: 'Reply hand-over across Lambda environments (2025-era elicitation)',
+    method:
+      'An SDK 1.x client calls a tool that asks it to confirm (elicitation/create) on the modelled path; the call holds its ' +
+      'environment, so the client\'s reply POST starts an invocation in another one, which drops it in the call\'s relay box. ' +
+      'Timed from the client handing its reply to the SDK to the tool\'s result arriving: the reply\'s trip, the waiting call\'s ' +
+      'next poll (every 100 ms while it waits) and the result\'s trip. With Redis (lists) and without (table items in dynalite); ' +
+      'the baseline is one Node process (npm start), where the reply reaches the waiting call directly. Target: p50 ≤ 250 ms.',
+    iterations: `${redis.n} calls with Redis, ${table.n} without, ${direct.n} in one process, after ${plan.handoverWarmup} unrecorded each`,
+    columns: [
+      { key: 'p50', header: 'p50', unit: 'ms' },
+      { key: 'p99', header: 'p99', unit: 'ms' },
+      { key: 'n', header: 'calls', unit: 'count' },
+    ],
+    rows: [
+      { id: 'redis', label: 'relay through Redis', values: { p50: redis.median, p99: redis.p99, n: redis.n } },
+      { id: 'table', label: 'relay through the table', values: { p50: table.median, p99: table.p99, n: table.n } },
+      { id: 'direct', label: 'one process, no hand-over (baseline)', values: { p50: direct.median, p99: direct.p99, n: direct.n } },
+    ],
+  };
+}
