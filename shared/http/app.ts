@@ -165,14 +165,15 @@ export function createApp(options: AppOptions) {
         const scopes = toolScopes.get(tool);
         if (scopes) authenticator.requireScopes(request, scopeBase.principal, scopes);
       }
-      if (options.rateLimiter) {
-        await options.rateLimiter.check(scopeBase.principal.id, tools[0], Array.isArray(body) ? null : ((body as Message).id ?? null));
-      }
+      const { rateLimiter } = options;
+      // A batch is counted message by message where it is served (legacy.ts).
+      if (rateLimiter && !Array.isArray(body)) await rateLimiter.check(scopeBase.principal.id, tools[0], (body as Message).id ?? null);
+      const limit = rateLimiter && ((m: Message) => rateLimiter.check(scopeBase.principal.id, m.method === 'tools/call' ? String(m.params?.name) : undefined, m.id ?? null));
       const single = Array.isArray(body) ? undefined : (body as Message);
       const keepAliveMs = single?.id !== undefined && LONG_RUNNING.has(single.method ?? '') && acceptsSse(request) ? config.sseKeepAliveMs : 0;
       if (await isLegacy(request, body)) {
         note.era = 'legacy';
-        return streamIfSlow(legacy.post({ request, body, scope: scopeBase, note }), keepAliveMs, single?.id ?? null, lateError(scopeBase.requestId));
+        return streamIfSlow(legacy.post({ request, body, scope: scopeBase, note, ...(limit && { limit }) }), keepAliveMs, single?.id ?? null, lateError(scopeBase.requestId));
       }
       note.era = 'modern';
       const message = body as { method?: string; params?: { name?: unknown; _meta?: Record<string, unknown> } };

@@ -37,7 +37,15 @@ export interface LegacyRequest {
   scope: Omit<RequestScope, 'era' | 'sessionId' | 'forwardLogs'>;
   /** Filled in for the access log. */
   note: { sessionId?: string; method?: string; tool?: string };
+  /**
+   * Counts one message of a batch against the rate limits; throws HttpProtocolError when it is
+   * over. Absent when rate limiting is off. (A single message is counted before it gets here.)
+   */
+  limit?: (message: WireMessage) => Promise<void>;
 }
+
+/** Most messages in one batch: each is served in turn, and without rate limiting nothing else bounds the work. */
+export const MAX_BATCH_MESSAGES = 500;
 
 const EVENT_METHOD: Record<Exclude<ServerEvent['kind'], 'resource_updated'>, string> = {
   tools_list_changed: 'notifications/tools/list_changed',
@@ -92,6 +100,34 @@ export function checkEnvelope(m: unknown): Message {
   const extra = Object.keys(msg).find((k) => !MEMBERS[kind].includes(k));
   if (extra !== undefined) invalid(`Invalid Request: unexpected member ${JSON.stringify(extra)} in a JSON-RPC ${kind} (allowed: ${MEMBERS[kind].join(', ')})`, id);
   return msg;
+}
+
+/** What a request acts on, as `Mcp-Name` names it: the tool, the prompt, or the resource. */
+function targetOf(m: Message): unknown {
+  if (m.method === 'tools/call' || m.method === 'prompts/get') return m.params?.name;
+  if (m.method === 'resources/read' || m.method === 'resources/subscribe' || m.method === 'resources/unsubscribe') return m.params?.uri;
+  return undefined;
+}
+
+/**
+ * 2025-era clients do not send `Mcp-Method` or `Mcp-Name`, but a gateway may route or authorize on
+ * them: a header that disagrees with any message of the body must not steer it past such a rule.
+ * Checked as the 2026-07-28 era checks them (-32020), every message of a batch included.
+ */
+function checkStandardHeaders(request: Request, messages: Message[]): void {
+  const method = request.headers.get('mcp-method');
+  const name = request.headers.get('mcp-name');
+  if (method === null && name === null) return;
+  for (const m of messages) {
+    if (m.method === undefined) continue;
+    if (method !== null && method !== m.method) {
+      throw new HttpProtocolError(400, HEADER_MISMATCH, `Bad Request: the Mcp-Method header (${method.slice(0, 100)}) does not match the request's method (${m.method})`, undefined, m.id ?? null);
+    }
+    const target = targetOf(m);
+    if (name !== null && target !== undefined && name !== target) {
+      throw new HttpProtocolError(400, HEADER_MISMATCH, `Bad Request: the Mcp-Name header (${name.slice(0, 100)}) does not match what the request names (${String(target).slice(0, 100)})`, undefined, m.id ?? null);
+    }
+  }
 }
 
 export function createLegacyHandler(options: LegacyOptions) {
@@ -198,33 +234,46 @@ export function createLegacyHandler(options: LegacyOptions) {
     if (box !== undefined) await relay.send(box, message);
   }
 
-  /** 2025-03-26 batches: answered in order as one JSON array (no streaming inside a batch). */
+  /**
+   * 2025-03-26 batches: answered in order as one JSON array (no streaming inside a batch). Every
+   * message counts against the rate limits on its own; one over the limit is answered with its
+   * own error in the array, and the messages before it are served.
+   */
   async function serveBatch(req: LegacyRequest, session: SessionRecord, messages: Message[]): Promise<Response> {
     const answers: unknown[] = [];
-    for (const m of messages) {
-      if (isResponse(m)) await deliverReply(session.id, m);
+    const verdicts = req.limit ? await Promise.all(messages.map((m) => req.limit!(m).then(() => undefined, (error: unknown) => error))) : [];
+    for (const [i, m] of messages.entries()) {
+      const refused = verdicts[i];
+      if (refused !== undefined) {
+        if (!(refused instanceof HttpProtocolError)) throw refused;
+        if (isRequest(m)) answers.push({ jsonrpc: '2.0', id: m.id, error: { code: refused.code, message: refused.message } });
+      } else if (isResponse(m)) await deliverReply(session.id, m);
       else if (!isRequest(m)) {
         if (m.method === 'notifications/cancelled') await deliverCancellation(session.id, m);
-      } else {
-        const server = factory.acquire('legacy');
-        const exchange = exchangeFor(req, session, false);
-        await server.connect(exchange);
-        try {
-          await exchange.restore(session);
-          answers.push(await exchange.request(m));
-        } finally {
-          await exchange.close();
-        }
-      }
+      } else answers.push(await serveInBatch(req, session, m));
     }
     return answers.length ? Response.json(answers) : new Response(null, { status: 202 });
   }
 
+  async function serveInBatch(req: LegacyRequest, session: SessionRecord, m: JSONRPCRequest & Message): Promise<Message> {
+    const server = factory.acquire('legacy');
+    const exchange = exchangeFor(req, session, false);
+    await server.connect(exchange);
+    try {
+      await exchange.restore(session);
+      return await exchange.request(m);
+    } finally {
+      await exchange.close();
+    }
+  }
+
   async function post(req: LegacyRequest): Promise<Response> {
     const { body } = req;
+    const messages = (Array.isArray(body) ? body : [body]) as Message[];
+    checkStandardHeaders(req.request, messages);
     if (Array.isArray(body)) {
       if (body.length === 0) invalid('Invalid Request: empty batch');
-      const messages = body as Message[];
+      if (body.length > MAX_BATCH_MESSAGES) invalid(`Invalid Request: a batch holds at most ${MAX_BATCH_MESSAGES} messages (got ${body.length}); send the rest in another request`);
       const init = messages.find((m) => m.method === 'initialize');
       if (init) invalid('Invalid Request: initialize must not be part of a batch; send it alone to start a session', init.id);
       const session = await loadSession(req);
@@ -236,12 +285,6 @@ export function createLegacyHandler(options: LegacyOptions) {
       return serveBatch(req, session, messages);
     }
     const message = body as Message;
-    // 2025-era clients do not send Mcp-Method, but a gateway may route or authorize on it: a
-    // header that disagrees with the body must not steer a request past such a rule.
-    const declared = req.request.headers.get('mcp-method');
-    if (declared !== null && message.method !== undefined && declared !== message.method) {
-      throw new HttpProtocolError(400, HEADER_MISMATCH, `Bad Request: the Mcp-Method header (${declared.slice(0, 100)}) does not match the request's method (${message.method})`, undefined, message.id ?? null);
-    }
     req.note.method = message.method ?? 'response';
     if (message.method === 'tools/call') req.note.tool = String((message.params as { name?: unknown } | undefined)?.name);
     if (message.method === 'initialize') {
