@@ -5,18 +5,14 @@ import { pathToFileURL } from 'node:url';
 import { ConfigError, loadConfig } from '../shared/config.ts';
 import { createKit } from '../shared/kit.ts';
 import type { ServerDefinition } from '../shared/server/define.ts';
-import { LocalDataInUseError, randomSecret, startEmulators } from './emulators.ts';
+import { LocalDataInUseError, randomSecret, startEmulators, type RunningEmulators } from './emulators.ts';
 import { serveApp } from './serve.ts';
 
 const LOOPBACK = ['127.0.0.1', 'localhost', '::1'];
 
-async function main() {
-  const entry = resolve(process.argv[2] ?? 'functions/notes/server.ts');
-  const host = process.env.HOST ?? '127.0.0.1';
-  const port = Number(process.env.PORT ?? 3000);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError('PORT', `expected a port number, got "${process.env.PORT}"`);
+class PortInUseError extends Error {}
 
-  const emulators = await startEmulators(process.env);
+async function serve(emulators: RunningEmulators, entry: string, host: string, port: number) {
   const env = { ...process.env, ...emulators.env };
   // One local process may sign MRTR state with a key of its own; servers sharing emulators get a
   // shared one from .local/emulators.env.
@@ -31,8 +27,28 @@ async function main() {
 
   const definition = ((await import(pathToFileURL(entry).href)) as { default: ServerDefinition }).default;
   const kit = createKit(definition, config);
-  const served = await serveApp(kit.app, { port, host });
-  const url = `${served.url}${config.path}`;
+  const served = await serveApp(kit.app, { port, host }).catch(async (err) => {
+    await kit.close();
+    throw (err as NodeJS.ErrnoException).code === 'EADDRINUSE'
+      ? new PortInUseError(`${host}:${port} is in use: set PORT to another port (PORT=0 picks a free one)`)
+      : err;
+  });
+  return { definition, url: `${served.url}${config.path}`, close: () => served.close().then(() => kit.close()) };
+}
+
+async function main() {
+  const entry = resolve(process.argv[2] ?? 'functions/notes/server.ts');
+  const host = process.env.HOST ?? '127.0.0.1';
+  const port = process.env.PORT ? Number(process.env.PORT) : 3000;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError('PORT', `expected a port number, got "${process.env.PORT}"`);
+
+  const emulators = await startEmulators(process.env, { owner: 'npm start' });
+  // A failed start releases the data folder at once rather than leaving a claim to go stale.
+  const server = await serve(emulators, entry, host, port).catch(async (err) => {
+    await emulators.stop();
+    throw err;
+  });
+  const { definition, url } = server;
   process.stdout.write(
     [
       '',
@@ -48,8 +64,7 @@ async function main() {
   );
 
   const stop = async () => {
-    await served.close();
-    await kit.close();
+    await server.close();
     await emulators.stop();
     process.exit(0);
   };
@@ -58,7 +73,10 @@ async function main() {
 }
 
 main().catch((err) => {
-  const known = err instanceof ConfigError ? `Configuration error: ${err.message}` : err instanceof LocalDataInUseError ? err.message : undefined;
+  const known =
+    err instanceof ConfigError ? `Configuration error: ${err.message}`
+    : err instanceof LocalDataInUseError || err instanceof PortInUseError ? err.message
+    : undefined;
   process.stderr.write(`${known ?? err?.stack ?? err}\n`);
   process.exit(1);
 });
