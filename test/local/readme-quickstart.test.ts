@@ -48,7 +48,13 @@ test("the README's npm start serves MCP and /health from a fresh copy of the rep
   // PORT=0 so a server already on the documented port does not matter; its own group so that
   // stopping it is the terminal's Ctrl-C to everything npm started.
   server = startProcess('sh', ['-c', start], { cwd: folder, env: cleanEnv({ PORT: '0', LOG_LEVEL: 'INFO' }), group: true });
-  const url = new URL(await servingUrl(server));
+  const url = new URL(
+    await servingUrl(server).catch((error: Error) => {
+      // The usual cause in a working checkout: a new file imported but not yet added to git.
+      const missing = new RegExp(`Cannot find module '${folder}/([^']+)'`).exec(server!.output())?.[1];
+      throw missing && existsSync(join(repo, missing)) ? new Error(`${missing} is imported but not tracked by git (git add it)\n${error.message}`) : error;
+    }),
+  );
   assert.equal(url.hostname, documented.hostname);
   assert.equal(url.pathname, documented.pathname);
   assert.notEqual(url.port, '0');
