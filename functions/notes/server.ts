@@ -1,8 +1,8 @@
 // Example server "notes": notebooks kept in tool state. Shows state (session-scoped for 2025-era
 // clients, handle-scoped for stateless ones), optimistic concurrency, progress, cancellation,
 // artifacts, a cached tool and a multi round-trip confirmation that works in both protocol eras.
-import { acceptedContent, inputRequired } from '@modelcontextprotocol/server';
 import { z } from 'zod';
+import { confirmToken } from '../../shared/server/confirm.ts';
 import { defineServer, prompt, resourceTemplate, tool } from '../../shared/server/define.ts';
 import type { ToolContext } from '../../shared/server/context.ts';
 import { StateConflictError, type StateScope } from '../../shared/store/state.ts';
@@ -80,28 +80,24 @@ export default defineServer({
     tool(
       'notebook_clear',
       {
-        description: 'Deletes every note in a notebook, after asking the user to confirm.',
-        input: z.object({ notebook: notebookArg }),
+        description: 'Deletes every note in a notebook, after the user confirms.',
+        input: z.object({ notebook: notebookArg, confirm: confirmToken }),
         annotations: { destructiveHint: true, idempotentHint: true, openWorldHint: false },
       },
       async ({ notebook: handle }, ctx) => {
         const scope = await notebook(ctx, handle);
         const current = await scope.getVersioned<Note[]>('notes');
-        const confirmation = z.object({ confirm: z.boolean().describe('Delete every note?') });
-        const answer = acceptedContent(ctx.mcp.mcpReq.inputResponses, 'confirm', confirmation);
-        // The signed requestState pins what the user confirmed: if notes changed in between, ask again.
-        const asked = ctx.requestState<{ version: number }>();
-        if (answer === undefined || asked?.version !== (current?.version ?? 0)) {
-          const count = current?.value.length ?? 0;
-          return inputRequired({
-            inputRequests: {
-              confirm: inputRequired.elicit({ message: `Delete all ${count} notes in ${label(scope)}?`, requestedSchema: confirmation }),
-            },
-            requestState: await ctx.mintRequestState({ version: current?.version ?? 0 }),
-          });
+        if (!current || current.value.length === 0) return `${label(scope)} is already empty.`;
+        // The question pins the version the user sees; versions never repeat, even after a clear.
+        const answer = await ctx.confirm(`Delete all ${current.value.length} notes in ${label(scope)}?`, { version: current.version });
+        if (answer.status === 'ask') return answer.result;
+        if (answer.status !== 'confirmed') return 'Nothing deleted.';
+        try {
+          await scope.delete('notes', { ifVersion: answer.pinned.version });
+        } catch (err) {
+          if (!(err instanceof StateConflictError)) throw err;
+          return `Nothing deleted: ${label(scope)} changed after you were asked. Call notebook_clear again to see the new question.`;
         }
-        if (!answer.confirm) return 'Nothing deleted.';
-        await scope.delete('notes');
         return `Cleared ${label(scope)}.`;
       },
     ),

@@ -26,6 +26,7 @@ import { capListenStream } from './listen-cap.ts';
 import { streamIfSlow } from './slow-answer.ts';
 
 const LOG_LEVEL_META_KEY = 'io.modelcontextprotocol/logLevel';
+const CAPABILITIES_META_KEY = 'io.modelcontextprotocol/clientCapabilities';
 
 export interface AppOptions {
   config: Pick<KitConfig, 'path' | 'maxBodyBytes' | 'allowedHosts' | 'allowedOrigins' | 'sseKeepAliveMs' | 'streamMaxSeconds' | 'getStreams'> & { auth: AuthConfig };
@@ -180,7 +181,15 @@ export function createApp(options: AppOptions) {
       note.method = message.method;
       if (message.method === 'tools/call') note.tool = String(message.params?.name);
       const { principal } = scopeBase;
-      const scope: RequestScope = { requestId: scopeBase.requestId, principal, era: 'modern', forwardLogs: message.params?._meta?.[LOG_LEVEL_META_KEY] !== undefined };
+      const meta = message.params?._meta;
+      const scope: RequestScope = {
+        requestId: scopeBase.requestId,
+        principal,
+        era: 'modern',
+        forwardLogs: meta?.[LOG_LEVEL_META_KEY] !== undefined,
+        clientCapabilities: meta?.[CAPABILITIES_META_KEY] as RequestScope['clientCapabilities'],
+        request: message as RequestScope['request'],
+      };
       const authInfo = { token: '', clientId: principal.id, scopes: principal.scopes as string[], extra: { kit: scope } };
       if (message.method === 'subscriptions/listen' && config.streamMaxSeconds > 0) {
         return capListenStream(await modern.fetch(request, { parsedBody: body, authInfo }), config.streamMaxSeconds * 1000, single?.id ?? null);

@@ -153,11 +153,12 @@ export function createLegacyHandler(options: LegacyOptions) {
     return session;
   }
 
-  function exchangeFor(req: LegacyRequest, session: SessionRecord | undefined, sse: boolean) {
+  function exchangeFor(req: LegacyRequest, session: SessionRecord | undefined, sse: boolean, message?: Message) {
     const scope: RequestScope = {
       ...req.scope,
       era: 'legacy',
-      ...(session && { sessionId: session.id }),
+      ...(session && { sessionId: session.id, clientCapabilities: session.clientCapabilities }),
+      ...(message && { request: message }),
       forwardLogs: session?.logLevel !== undefined,
     };
     const authInfo = { token: '', clientId: scope.principal.id, scopes: [...scope.principal.scopes], extra: { kit: scope } };
@@ -201,7 +202,7 @@ export function createLegacyHandler(options: LegacyOptions) {
 
   async function serveRequest(req: LegacyRequest, session: SessionRecord, message: JSONRPCRequest & Message): Promise<Response> {
     const server = factory.acquire('legacy');
-    const exchange = exchangeFor(req, session, acceptsSse(req.request));
+    const exchange = exchangeFor(req, session, acceptsSse(req.request), message);
     await server.connect(exchange);
     try {
       await exchange.restore(session);
@@ -257,7 +258,7 @@ export function createLegacyHandler(options: LegacyOptions) {
 
   async function serveInBatch(req: LegacyRequest, session: SessionRecord, m: JSONRPCRequest & Message): Promise<Message> {
     const server = factory.acquire('legacy');
-    const exchange = exchangeFor(req, session, false);
+    const exchange = exchangeFor(req, session, false, m);
     await server.connect(exchange);
     try {
       await exchange.restore(session);

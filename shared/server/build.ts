@@ -19,6 +19,7 @@ import type { ArtifactStore } from '../artifacts/store.ts';
 import type { ToolCache } from '../cache/tool-cache.ts';
 import type { ServerDefinition, ToolDefinition, ToolReturn } from './define.ts';
 import { createToolContext, requestScopeOf, type KitServices } from './context.ts';
+import { requestBinding } from './confirm.ts';
 import { offloadLargeResult } from './offload.ts';
 import type { KitLogger } from '../log.ts';
 import type { PendingWork } from '../pending-work.ts';
@@ -149,8 +150,8 @@ export function createServerFactory(definition: ServerDefinition, options: Serve
       createRequestStateCodec({
         key,
         ttlSeconds: options.requestStateTtlSeconds,
-        // A requestState minted for one caller is refused when another presents it.
-        bind: (ctx) => requestScopeOf(ctx).principal.id,
+        // Refused for any other caller, session, tool or arguments than it was minted for.
+        bind: (ctx) => requestBinding(requestScopeOf(ctx)),
       }),
     ),
   );
@@ -161,7 +162,13 @@ export function createServerFactory(definition: ServerDefinition, options: Serve
     resourcesChanged: () => bus.publish({ kind: 'resources_list_changed' }),
     resourceUpdated: (uri: string) => bus.publish({ kind: 'resource_updated', uri }),
   };
-  const services: KitServices = { state: options.state, log: options.log, requestState: codec, notify, artifacts: options.artifacts };
+  const services: KitServices = {
+    state: options.state,
+    log: options.log,
+    requestState: { mint: codec.mint, verify: codec.verify, ttlSeconds: options.requestStateTtlSeconds },
+    notify,
+    artifacts: options.artifacts,
+  };
   const listHint = definition.listCacheHint ?? DEFAULT_LIST_HINT;
   const hasResources = (definition.resources?.length ?? 0) > 0;
   const hasPrompts = (definition.prompts?.length ?? 0) > 0;

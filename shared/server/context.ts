@@ -7,6 +7,7 @@ import type { ResourceLink } from '@modelcontextprotocol/server';
 import type { KitLogger } from '../log.ts';
 import type { Principal } from '../principal.ts';
 import type { StateScope, StateStore } from '../store/state.ts';
+import { confirm, type Confirmation } from './confirm.ts';
 
 /** What the HTTP layer knows about one request, carried to handlers inside `authInfo.extra`. */
 export interface RequestScope {
@@ -17,13 +18,21 @@ export interface RequestScope {
   readonly sessionId?: string;
   /** True when the client asked for log notifications (legacy `logging/setLevel`, or a modern log level). */
   readonly forwardLogs: boolean;
+  /** What the client said it can do: the session's, or the 2026-07-28 request's `_meta`. */
+  readonly clientCapabilities?: { elicitation?: object; [key: string]: unknown };
+  /** The request being served, for binding MRTR state and confirmations to it. */
+  readonly request?: { method?: string; params?: Record<string, unknown> };
 }
 
 /** Per-app services handlers reach through their context. */
 export interface KitServices {
   readonly state: StateStore;
   readonly log: KitLogger;
-  readonly requestState: { mint(payload: unknown, ctx: ServerContext): Promise<string> };
+  readonly requestState: {
+    mint(payload: unknown, ctx: ServerContext): Promise<string>;
+    verify(state: string, ctx: ServerContext): Promise<unknown>;
+    readonly ttlSeconds: number;
+  };
   readonly notify: ServerNotifier;
   readonly artifacts: ArtifactStore;
 }
@@ -57,6 +66,13 @@ export interface ToolContext {
   mintRequestState(payload: unknown): Promise<string>;
   /** The verified `requestState` payload of an MRTR retry, if any. */
   requestState<T>(): T | undefined;
+  /**
+   * Asks the user to confirm before something that cannot be undone, in both eras (see
+   * shared/server/confirm.ts). `pinned` is what the question is about (the version the user sees):
+   * a confirmed answer hands it back, so the tool can check nothing changed in between.
+   * `ask` → return `result`; `declined` / `cancelled` → do nothing, and do not ask again.
+   */
+  confirm<T>(message: string, pinned: T): Promise<Confirmation<T>>;
   /** Files and large outputs in S3, readable only by this caller (see README "Artifacts"). */
   readonly artifacts: ToolArtifacts;
   /**
@@ -185,6 +201,17 @@ class KitToolContext implements ToolContext {
 
   requestState<T>() {
     return this.mcp.mcpReq.requestState<T>();
+  }
+
+  confirm<T>(message: string, pinned: T): Promise<Confirmation<T>> {
+    const { requestState, state } = this.services;
+    const services = {
+      mint: (payload: unknown) => requestState.mint(payload, this.mcp),
+      verify: (token: string) => requestState.verify(token, this.mcp),
+      claim: (nonce: string) => state.claimOnce(`confirm:${nonce}`, requestState.ttlSeconds),
+      ttlSeconds: requestState.ttlSeconds,
+    };
+    return confirm(services, { scope: this.scope, tool: this.target, state: this.requestState(), responses: this.mcp.mcpReq.inputResponses }, message, pinned);
   }
 }
 

@@ -34,8 +34,11 @@ export interface StateScope {
   getVersioned<T = unknown>(key: string): Promise<Versioned<T> | undefined>;
   /** Stores a JSON value; returns its new version. Throws StateConflictError when `ifVersion` does not match. */
   put(key: string, value: unknown, options?: PutOptions): Promise<number>;
-  /** Removes a key; false when it was not there. */
-  delete(key: string): Promise<boolean>;
+  /**
+   * Removes a key; false when it was not there. With `ifVersion`, only that version is removed;
+   * another one throws StateConflictError.
+   */
+  delete(key: string, options?: { ifVersion?: number }): Promise<boolean>;
 }
 
 const META = '#HANDLE';
@@ -75,7 +78,9 @@ class DynamoStateScope implements StateScope {
     const scope = await this.writableScope();
     const now = nowSeconds();
     const current = options.ifVersion;
-    const version = current === undefined ? now * 1000 + Math.floor(Math.random() * 1000) : current + 1;
+    // A key written afresh (or recreated after a delete) starts from the clock, so a version never
+    // comes back: state pinned to an old version (a confirmation, say) cannot match a new item.
+    const version = current === undefined || current === 0 ? freshVersion() : current + 1;
     const json = JSON.stringify(value);
     if (json === undefined) throw new TypeError(`state value for "${key}" is not JSON-serializable`);
     const item = {
@@ -95,11 +100,20 @@ class DynamoStateScope implements StateScope {
     return version;
   }
 
-  async delete(key: string): Promise<boolean> {
+  async delete(key: string, options: { ifVersion?: number } = {}): Promise<boolean> {
     if (this.scope === undefined) return false;
-    return this.table.delete(statePk(this.scope), checkKey(key));
+    if (options.ifVersion === undefined) return this.table.delete(statePk(this.scope), checkKey(key));
+    const removed = await this.table.deleteIf(statePk(this.scope), checkKey(key), 'version = :v AND expiresAt > :now', {
+      ':v': { N: String(options.ifVersion) },
+      ':now': { N: String(nowSeconds()) },
+    });
+    if (!removed) throw new StateConflictError(`state "${key}" changed since version ${options.ifVersion}; read it again and retry`);
+    return true;
   }
 }
+
+/** Microseconds since the epoch, plus noise: below 2^53 until the year 2255. */
+const freshVersion = () => Date.now() * 1000 + Math.floor(Math.random() * 1000);
 
 function checkKey(key: string): string {
   if (key.length === 0 || key.length > 512 || key === META) throw new TypeError(`invalid state key "${key}"`);
@@ -112,6 +126,19 @@ export class StateStore {
   /** The scope of a legacy session: lives as long as the session does. */
   forSession(sessionId: string): StateScope {
     return new DynamoStateScope(this.table, `S.${sessionId}`, this.sessionTtlSeconds, undefined);
+  }
+
+  /**
+   * Records `id` once: true the first time, false while an earlier record of it lives. For
+   * single-use tokens (confirmations); the record expires after `ttlSeconds`.
+   */
+  async claimOnce(id: string, ttlSeconds: number): Promise<boolean> {
+    const now = nowSeconds();
+    return this.table.put(
+      { pk: { S: `ONCE#${id}` }, sk: { S: META }, expiresAt: { N: String(now + ttlSeconds) } },
+      'attribute_not_exists(pk) OR expiresAt <= :now',
+      { ':now': { N: String(now) } },
+    );
   }
 
   /** A new handle scope for `principalId`; nothing is written until the first `put`. */

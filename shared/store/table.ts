@@ -104,6 +104,14 @@ export class Table {
     );
   }
 
+  /** Deletes an item under a condition; false when the condition failed. */
+  async deleteIf(pk: string, sk: string, condition: string, values: Item): Promise<boolean> {
+    return this.conditional(
+      (sdk) =>
+        new sdk.DeleteItemCommand({ TableName: this.name, Key: { pk: { S: pk }, sk: { S: sk } }, ConditionExpression: condition, ExpressionAttributeValues: values }),
+    );
+  }
+
   /** The live items of one partition, read consistently, in sort-key order (one page: up to 1 MB). */
   async query(pk: string): Promise<Item[]> {
     const { sdk, client } = await this.open();
