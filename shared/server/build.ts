@@ -21,6 +21,7 @@ import type { ServerDefinition, ToolDefinition, ToolReturn } from './define.ts';
 import { createToolContext, requestScopeOf, type KitServices } from './context.ts';
 import { requestBinding } from './confirm.ts';
 import { offloadLargeResult } from './offload.ts';
+import { explainParamErrors } from './param-errors.ts';
 import type { KitLogger } from '../log.ts';
 import type { PendingWork } from '../pending-work.ts';
 import { StateHandleError, type StateStore } from '../store/state.ts';
@@ -244,6 +245,7 @@ export function createServerFactory(definition: ServerDefinition, options: Serve
       },
     );
     definition.extend?.(server, (ctx, target) => createToolContext(services, ctx, target));
+    explainParamErrors(server);
     return server;
   }
 

@@ -353,16 +353,14 @@ describe('bad input', () => {
       body: modern('resources/read', { uri: 42 }),
       status: 200,
       code: -32602,
-      message: /uri/,
-      todo: 'the SDK answers a request that fails its method schema with -32603 Internal error and a raw zod dump',
+      message: /^Invalid params for resources\/read: params\.uri: expected string, received number$/,
     },
     {
       name: 'initialize without params',
       body: { jsonrpc: '2.0', id: 1, method: 'initialize' },
       status: 200,
       code: -32602,
-      message: /params/,
-      todo: 'the SDK answers a request that fails its method schema with -32603 Internal error and a raw zod dump',
+      message: /^Invalid params for initialize: params: expected object, received undefined$/,
     },
     {
       name: 'logging/setLevel with an unknown level',
@@ -370,8 +368,7 @@ describe('bad input', () => {
       body: { jsonrpc: '2.0', id: 1, method: 'logging/setLevel', params: { level: 'loud' } },
       status: 200,
       code: -32602,
-      message: /level/,
-      todo: 'the SDK answers a request that fails its method schema with -32603 Internal error and a raw zod dump',
+      message: /^Invalid params for logging\/setLevel: params\.level: Invalid option: expected one of "debug"/,
     },
   ];
 
