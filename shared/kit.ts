@@ -49,6 +49,7 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
   const redisBus = !options.bus && redis ? createRedisEventBus({ redis, stream: `mcp:events:${definition.name}`, pollMs: config.eventPollMs, log }) : undefined;
   const bus = options.bus ?? redisBus ?? new InMemoryServerEventBus((error) => log.warn('event listener failed', { error: error.message }));
   const cache = new ToolCache(definition.name, redis || undefined, log);
+  const artifacts = new ArtifactStore(() => createS3Client(config), config.bucketName, { defaultTtlSeconds: config.artifactTtlSeconds });
   const pending = new PendingWork();
   const factory = createServerFactory(definition, {
     state: new StateStore(table, config.stateTtlSeconds, config.sessionTtlSeconds),
@@ -57,7 +58,7 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
     requestStateTtlSeconds: config.requestStateTtlSeconds,
     cache,
     bus,
-    artifacts: new ArtifactStore(() => createS3Client(config), config.bucketName, { defaultTtlSeconds: config.artifactTtlSeconds }),
+    artifacts,
     offloadBytes: config.offloadBytes,
     toolTimeoutMs: config.toolTimeoutMs,
     pending,
@@ -74,7 +75,12 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
     ...(config.auth.oauth && { verifyJwt: createJwtVerifier(config.auth.oauth) }),
     ...(apiKeys && { verifyApiKey: (key: string) => apiKeys.verify(key) }),
   });
-  const { app, notify, close } = createApp({ config, factory, sessions, bus, relay, log, accessLog, rateLimiter, authenticator, features });
+  const probes = {
+    dynamodb: () => table.get('HEALTH#readiness', 'META'),
+    s3: () => artifacts.probe(),
+    ...(redis && { redis: () => redis.ping() }),
+  };
+  const { app, notify, close } = createApp({ config, factory, sessions, bus, relay, log, accessLog, rateLimiter, authenticator, features, probes });
   return {
     app,
     notify,

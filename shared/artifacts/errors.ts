@@ -1,5 +1,6 @@
 // The three ways an artifact call fails, as types a tool author or the resource handler can branch
 // on: bad input (the caller's bug), not found (also: someone else's, expired), storage down.
+import { DependencyUnavailableError } from '../dependency.ts';
 
 /** A name, owner, content type, TTL or presign lifetime the store refuses; the message says which and why. */
 export class ArtifactInputError extends Error {
@@ -18,9 +19,10 @@ export class ArtifactNotFoundError extends Error {
 }
 
 /** S3 could not be reached or refused the call (timeout, access denied, missing bucket); safe to show a client. */
-export class ArtifactStorageError extends Error {
+export class ArtifactStorageError extends DependencyUnavailableError {
   override name = 'ArtifactStorageError';
   constructor(detail: string, options?: { cause?: unknown }) {
-    super(`artifact storage unavailable: ${detail}`, options);
+    super('S3', detail, options);
+    this.message = `artifact storage unavailable: ${detail}`;
   }
 }

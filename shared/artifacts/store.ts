@@ -170,6 +170,20 @@ export class ArtifactStore {
   }
 
   /** Runs S3 calls for `uri`: a missing key becomes not-found, any other failure a storage error. */
+  /**
+   * Checks the bucket answers, for readiness: a HEAD of a key that never exists must come back
+   * "not found". Anything else (unreachable, access denied, no such bucket) throws ArtifactStorageError.
+   */
+  async probe(): Promise<void> {
+    try {
+      const [{ HeadObjectCommand }, client] = await Promise.all([loadS3(), this.s3()]);
+      await client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: `${this.keyPrefix}readiness-probe` }));
+    } catch (err) {
+      if (err instanceof Error && err.name === 'NotFound') return;
+      throw storageError(err);
+    }
+  }
+
   private async guard<T>(uri: string, call: () => Promise<T>): Promise<T> {
     try {
       return await call();

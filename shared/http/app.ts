@@ -17,19 +17,21 @@ import type { ServerFactory } from '../server/build.ts';
 import type { RequestScope } from '../server/context.ts';
 import type { SessionStore } from '../store/sessions.ts';
 import { readJsonBody } from './body.ts';
-import { HttpProtocolError, INTERNAL_ERROR, INVALID_REQUEST, SERVER_ERROR, errorResponse, jsonRpcErrorResponse } from './errors.ts';
+import { DependencyUnavailableError } from '../dependency.ts';
+import { CLIENT_CLOSED_REQUEST, ClientGoneError, HttpProtocolError, INTERNAL_ERROR, INVALID_REQUEST, SERVER_ERROR, errorResponse, jsonRpcErrorResponse } from './errors.ts';
 import { checkEnvelope, createLegacyHandler, type LegacyRequest } from './legacy.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import type { KitFeatures } from '../kit.ts';
 import type { Relay } from '../relay/relay.ts';
 import { capListenStream } from './listen-cap.ts';
 import { streamIfSlow } from './slow-answer.ts';
+import { createHealth, type Probe } from './health.ts';
 
 const LOG_LEVEL_META_KEY = 'io.modelcontextprotocol/logLevel';
 const CAPABILITIES_META_KEY = 'io.modelcontextprotocol/clientCapabilities';
 
 export interface AppOptions {
-  config: Pick<KitConfig, 'path' | 'maxBodyBytes' | 'allowedHosts' | 'allowedOrigins' | 'sseKeepAliveMs' | 'streamMaxSeconds' | 'getStreams'> & { auth: AuthConfig };
+  config: Pick<KitConfig, 'path' | 'stage' | 'maxBodyBytes' | 'allowedHosts' | 'allowedOrigins' | 'sseKeepAliveMs' | 'streamMaxSeconds' | 'getStreams'> & { auth: AuthConfig };
   authenticator: Authenticator;
   factory: ServerFactory;
   sessions: SessionStore;
@@ -41,6 +43,8 @@ export interface AppOptions {
   rateLimiter?: RateLimiter;
   /** Reported by `GET /health`. */
   features: KitFeatures;
+  /** Dependency checks for `GET /health?ready`. */
+  probes: Record<string, Probe>;
 }
 
 type Note = LegacyRequest['note'];
@@ -103,6 +107,15 @@ export function isLegacy(request: Request, body: unknown): Promise<boolean> | bo
   return isLegacyRequest(request, body);
 }
 
+/** 403 for a browser origin on a stage that lists none: says which setting lets it in. */
+function originNotListed(request: Request): Response {
+  return jsonRpcErrorResponse(
+    403,
+    SERVER_ERROR,
+    `Forbidden: Origin ${JSON.stringify(request.headers.get('origin')!.slice(0, 200))} is not allowed; list the origins browsers may call from in MCP_ALLOWED_ORIGINS (the construct's allowedOrigins prop)`,
+  );
+}
+
 function hostnames(entries: string[]): string[] {
   return entries.map((e) => {
     try {
@@ -118,6 +131,9 @@ export function createApp(options: AppOptions) {
   const toolScopes = new Map(factory.definition.tools.filter((t) => t.scopes?.length).map((t) => [t.name, t.scopes!]));
   const allowedHosts = config.allowedHosts.length ? hostnames(config.allowedHosts) : undefined;
   const allowedOrigins = config.allowedOrigins.length ? hostnames(config.allowedOrigins) : undefined;
+  // The spec says servers MUST validate Origin. Locally `npm start` lists loopback; a deployed
+  // stage without a list refuses any Origin rather than accept every one.
+  const refuseEveryOrigin = !allowedOrigins && config.stage !== 'local';
 
   const modernOptions = {
     legacy: 'reject',
@@ -137,11 +153,24 @@ export function createApp(options: AppOptions) {
     relay: options.relay,
   });
 
+  /**
+   * What the client is told when a request fails outside the protocol: a typed refusal as it is,
+   * a dependency that is down as 503 naming it, anything else as a logged internal error.
+   */
+  function failure(err: unknown, requestId: string): HttpProtocolError {
+    if (err instanceof HttpProtocolError) return err;
+    if (err instanceof DependencyUnavailableError) {
+      log.warn('dependency unavailable', { requestId, dependency: err.dependency, error: err.message });
+      return new HttpProtocolError(503, SERVER_ERROR, `Service Unavailable: ${err.message}; retry shortly`, { 'retry-after': '5' });
+    }
+    log.error('request failed', { requestId, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+    return new HttpProtocolError(500, INTERNAL_ERROR, `Internal error (request id ${requestId})`);
+  }
+
   /** An error after a slow answer's stream opened: the same words the JSON answer would have had. */
   const lateError = (requestId: string) => (err: unknown) => {
-    if (err instanceof HttpProtocolError) return { code: err.code, message: err.message };
-    log.error('request failed', { requestId, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
-    return { code: INTERNAL_ERROR, message: `Internal error (request id ${requestId})` };
+    const { code, message } = failure(err, requestId);
+    return { code, message };
   };
 
   async function serveMcp(c: Context, scopeBase: { requestId: string; principal: Principal }, note: Note & { era?: string }): Promise<Response> {
@@ -204,7 +233,8 @@ export function createApp(options: AppOptions) {
 
   const app = new Hono();
 
-  app.get('/health', (c) => secure(c.json({ status: 'ok', server: factory.definition.name, version: factory.definition.version, features: options.features })));
+  const health = createHealth({ server: factory.definition, features: options.features, probes: options.probes });
+  app.get('/health', async (c) => secure(await health(c)));
 
   if (allowedOrigins) {
     // Preflight for browser clients on an allowed origin; others get the Origin refusal.
@@ -231,6 +261,10 @@ export function createApp(options: AppOptions) {
     app.get(`${PRM_PATH}${config.path}`, metadata);
   }
 
+  app.notFound((c) =>
+    secure(jsonRpcErrorResponse(404, SERVER_ERROR, `Not Found: ${c.req.method} ${new URL(c.req.url).pathname.slice(0, 200)}; this server serves MCP at ${config.path} and its health at GET /health`)),
+  );
+
   app.all(config.path, async (c) => {
     const started = performance.now();
     const request = c.req.raw;
@@ -240,19 +274,20 @@ export function createApp(options: AppOptions) {
     let response: Response;
     let refused: Response | undefined;
     try {
-      refused = (allowedHosts && hostHeaderValidationResponse(request, allowedHosts)) || (allowedOrigins && originValidationResponse(request, allowedOrigins)) || undefined;
+      refused =
+        (allowedHosts && hostHeaderValidationResponse(request, allowedHosts)) ||
+        (allowedOrigins && originValidationResponse(request, allowedOrigins)) ||
+        (refuseEveryOrigin && request.headers.has('origin') ? originNotListed(request) : undefined);
       if (refused) response = refused;
       else {
         principal = await authenticator.authenticate(request);
         response = await serveMcp(c, { requestId, principal }, note);
       }
     } catch (err) {
-      if (err instanceof HttpProtocolError) {
-        response = errorResponse(err);
-      } else {
-        log.error('request failed', { requestId, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
-        response = jsonRpcErrorResponse(500, INTERNAL_ERROR, `Internal error (request id ${requestId})`);
-      }
+      if (err instanceof ClientGoneError) {
+        log.info('client went away', { requestId, detail: err.message });
+        response = new Response(null, { status: CLIENT_CLOSED_REQUEST });
+      } else response = errorResponse(failure(err, requestId));
     }
     options.accessLog({
       requestId,

@@ -1,6 +1,6 @@
 // Reads and parses a POST body once, under a size limit, with errors that say what to fix.
 // The parsed value is handed to both protocol legs so nothing parses the body twice.
-import { HttpProtocolError, INVALID_REQUEST, PARSE_ERROR, SERVER_ERROR } from './errors.ts';
+import { ClientGoneError, HttpProtocolError, INVALID_REQUEST, PARSE_ERROR, SERVER_ERROR } from './errors.ts';
 
 const JSON_TYPE = /^application\/json\s*(;|$)/i;
 /**
@@ -39,12 +39,17 @@ function tooDeep(text: string): boolean {
   return false;
 }
 
+/** A body stream that fails has lost its client (the connection closed mid-body). */
+const gone = (err: unknown): never => {
+  throw new ClientGoneError(`the client closed the connection before its request body arrived (${(err as Error)?.message ?? err})`);
+};
+
 async function readLimited(request: Request, maxBytes: number): Promise<string> {
   const declared = request.headers.get('content-length');
   if (declared !== null && Number(declared) > maxBytes) throw tooLarge(maxBytes);
   // With a declared length in bounds the framing already caps the body: read it in one go.
   if (declared !== null) {
-    const text = await request.text();
+    const text = await request.text().catch(gone);
     if (text.length > maxBytes) throw tooLarge(maxBytes);
     return text;
   }
@@ -53,7 +58,7 @@ async function readLimited(request: Request, maxBytes: number): Promise<string> 
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    const { done, value } = await reader.read().catch(gone);
     if (done) break;
     size += value.byteLength;
     if (size > maxBytes) {

@@ -38,3 +38,11 @@ export function jsonRpcErrorResponse(
 export function errorResponse(error: HttpProtocolError): Response {
   return jsonRpcErrorResponse(error.status, error.code, error.message, error.id, error.headers);
 }
+
+/** The client went away before its request could be read: nobody is left to answer. */
+export class ClientGoneError extends Error {
+  override name = 'ClientGoneError';
+}
+
+/** 499, as proxies log a request the client abandoned; never sent (there is no one to send it to). */
+export const CLIENT_CLOSED_REQUEST = 499;

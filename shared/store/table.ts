@@ -4,6 +4,7 @@
 // call) does not pay for importing it at cold start.
 import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { KitConfig } from '../config.ts';
+import { DependencyUnavailableError, describeFailure } from '../dependency.ts';
 
 type Sdk = typeof import('@aws-sdk/client-dynamodb');
 let sdk: Promise<Sdk> | undefined;
@@ -32,6 +33,8 @@ export async function createDynamoClient(config: Pick<KitConfig, 'region' | 'dyn
 export const nowSeconds = () => Math.floor(Date.now() / 1000);
 
 const conditionFailed = (err: unknown) => (err as { name?: string }).name === 'ConditionalCheckFailedException';
+/** The kit's own mistake in a call, not the service's: rethrown as it is. */
+const callerMistake = (err: unknown) => (err as { name?: string }).name === 'ValidationException';
 
 export class Table {
   private readonly timeoutMs: number;
@@ -46,17 +49,23 @@ export class Table {
     return (this.ready ??= Promise.all([loadSdk(), this.connect()]).then(([sdk, client]) => ({ sdk, client })));
   }
 
-  private opts() {
-    return { abortSignal: AbortSignal.timeout(this.timeoutMs) };
+  /**
+   * Sends one command; a failure of the service (unreachable, timed out, throttled, table
+   * missing, credentials refused) becomes a DependencyUnavailableError naming DynamoDB.
+   */
+  private async send<T>(client: DynamoDBClient, command: unknown): Promise<T> {
+    try {
+      return (await client.send(command as never, { abortSignal: AbortSignal.timeout(this.timeoutMs) })) as T;
+    } catch (err) {
+      if (conditionFailed(err) || callerMistake(err)) throw err;
+      throw new DependencyUnavailableError('DynamoDB', describeFailure(err), { cause: err });
+    }
   }
 
   /** Reads an item; an item whose `expiresAt` has passed reads as absent. */
   async get(pk: string, sk: string, consistent = false): Promise<Item | undefined> {
     const { sdk, client } = await this.open();
-    const out = await client.send(
-      new sdk.GetItemCommand({ TableName: this.name, Key: { pk: { S: pk }, sk: { S: sk } }, ConsistentRead: consistent }),
-      this.opts(),
-    );
+    const out = await this.send<{ Item?: Item }>(client, new sdk.GetItemCommand({ TableName: this.name, Key: { pk: { S: pk }, sk: { S: sk } }, ConsistentRead: consistent }));
     const item = out.Item;
     if (!item) return undefined;
     const exp = item.expiresAt?.N;
@@ -115,14 +124,9 @@ export class Table {
   /** The live items of one partition, read consistently, in sort-key order (one page: up to 1 MB). */
   async query(pk: string): Promise<Item[]> {
     const { sdk, client } = await this.open();
-    const out = await client.send(
-      new sdk.QueryCommand({
-        TableName: this.name,
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': { S: pk } },
-        ConsistentRead: true,
-      }),
-      this.opts(),
+    const out = await this.send<{ Items?: Item[] }>(
+      client,
+      new sdk.QueryCommand({ TableName: this.name, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': { S: pk } }, ConsistentRead: true }),
     );
     const now = nowSeconds();
     return (out.Items ?? []).filter((item) => item.expiresAt?.N === undefined || Number(item.expiresAt.N) > now);
@@ -131,7 +135,7 @@ export class Table {
   /** Removes an item whatever its state (no condition): for consumed messages. */
   async remove(pk: string, sk: string): Promise<void> {
     const { sdk, client } = await this.open();
-    await client.send(new sdk.DeleteItemCommand({ TableName: this.name, Key: { pk: { S: pk }, sk: { S: sk } } }), this.opts());
+    await this.send(client, new sdk.DeleteItemCommand({ TableName: this.name, Key: { pk: { S: pk }, sk: { S: sk } } }));
   }
 
   /**
@@ -141,7 +145,7 @@ export class Table {
   private async conditional(command: (sdk: Sdk) => { readonly input: object }): Promise<boolean> {
     const { sdk, client } = await this.open();
     try {
-      await client.send(command(sdk) as never, this.opts());
+      await this.send(client, command(sdk));
       return true;
     } catch (err) {
       if (conditionFailed(err)) return false;
@@ -158,7 +162,8 @@ export class Table {
     const { sdk, client } = await this.open();
     let startKey: Item | undefined;
     do {
-      const page = await client.send(
+      const page = await this.send<{ Items?: Item[]; LastEvaluatedKey?: Item }>(
+        client,
         new sdk.ScanCommand({
           TableName: this.name,
           FilterExpression: 'begins_with(pk, :prefix) AND (attribute_not_exists(expiresAt) OR expiresAt > :now)',
@@ -166,7 +171,6 @@ export class Table {
           ExclusiveStartKey: startKey,
           ConsistentRead: true,
         }),
-        this.opts(),
       );
       yield* page.Items ?? [];
       startKey = page.LastEvaluatedKey;

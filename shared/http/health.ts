@@ -1,0 +1,54 @@
+// GET /health: cheap, never touches a dependency (load balancers and smoke checks hit it often),
+// and says which features are off. GET /health?ready: the readiness form, which asks each
+// dependency (DynamoDB, S3, Redis) for a trivial answer and reports each one's state and latency;
+// 503 when one is down. Its result is kept a few seconds, so probing it cannot load the data plane.
+import type { Context } from 'hono';
+import { describeFailure } from '../dependency.ts';
+import type { KitFeatures } from '../kit.ts';
+
+/** A dependency check: resolves when the dependency answered as it should. */
+export type Probe = () => Promise<unknown>;
+
+export interface HealthOptions {
+  server: { name: string; version: string };
+  features: KitFeatures;
+  /** One probe per dependency; a dependency that is not configured has none. */
+  probes: Record<string, Probe>;
+  /** How long a readiness result is reused. @default 2000 */
+  cacheMs?: number;
+}
+
+type Check = { status: 'ok'; latencyMs: number } | { status: 'unavailable'; latencyMs: number; error: string } | { status: 'not configured' };
+
+async function check(probe: Probe | undefined): Promise<Check> {
+  if (!probe) return { status: 'not configured' };
+  const started = performance.now();
+  const latencyMs = () => Math.round((performance.now() - started) * 10) / 10;
+  try {
+    await probe();
+    return { status: 'ok', latencyMs: latencyMs() };
+  } catch (err) {
+    return { status: 'unavailable', latencyMs: latencyMs(), error: describeFailure(err) };
+  }
+}
+
+export function createHealth(options: HealthOptions) {
+  const cacheMs = options.cacheMs ?? 2_000;
+  let ready: { at: number; answer: Promise<{ ok: boolean; body: object }> } | undefined;
+  const base = { server: options.server.name, version: options.server.version, features: options.features };
+
+  async function readiness() {
+    const names = ['dynamodb', 's3', 'redis'] as const;
+    const checks = await Promise.all(names.map((n) => check(options.probes[n])));
+    const dependencies = Object.fromEntries(names.map((n, i) => [n, checks[i]!]));
+    const ok = checks.every((c) => c.status !== 'unavailable');
+    return { ok, body: { status: ok ? 'ready' : 'unavailable', ...base, dependencies } };
+  }
+
+  return async (c: Context) => {
+    if (c.req.query('ready') === undefined) return c.json({ status: 'ok', ...base });
+    if (!ready || Date.now() - ready.at > cacheMs) ready = { at: Date.now(), answer: readiness() };
+    const { ok, body } = await ready.answer;
+    return c.json(body, ok ? 200 : 503, ok ? {} : { 'retry-after': '5' });
+  };
+}
