@@ -1,25 +1,30 @@
 // `npm run keys -- create|list|revoke`: manages API keys in the kit's table. Configuration comes
 // from the environment exactly as for the server (`loadConfig`), so the same command works on the
-// local emulators (`source .local/emulators.env`) and on AWS with the usual credentials.
+// local emulators (`source .local/emulators.env`) and on AWS with the usual credentials;
+// `--table` and `--region` override it, so a deployment's output can give one command to paste.
 // `create` prints the key alone on stdout, once; everything meant for people goes to stderr.
 // Exit codes: 0 done, 1 failed (configuration, table, no such key), 2 bad usage.
 import { parseArgs } from 'node:util';
 import { AmbiguousApiKeyIdError, ApiKeyInputError, ApiKeyStore, apiKeyId, API_KEY_PREFIX, type ApiKeyRecord } from '../shared/auth/api-keys.ts';
 import { ConfigError, loadConfig, type KitConfig } from '../shared/config.ts';
+import { apiKeyPrincipalId } from '../shared/principal.ts';
 import { Table, createDynamoClient } from '../shared/store/table.ts';
 
-const USAGE = `usage: npm run keys -- <command> [options]
+const USAGE = `usage: npm run keys -- <command> [options] [--table <name>] [--region <region>]
 
 commands:
-  create --principal <id> [--scopes a,b] [--ttl-days N] [--name text]
-                    mint a key for a principal; prints the key once, on stdout
+  create --principal <owner> [--scopes a,b] [--ttl-days N] [--name text]
+                    mint a key for an owner (callers with it are the principal apikey:<owner>);
+                    prints the key once, on stdout
   list              live keys: id, principal, scopes, name, created, expires
   revoke <id|key>   delete a key, by the id list shows or by the key itself
 
 Configuration comes from the environment, as for the server: MCP_TABLE_NAME (default mcp-kit),
-AWS_REGION, AWS_ENDPOINT_URL_DYNAMODB for an emulator. Locally:
+AWS_REGION, AWS_ENDPOINT_URL_DYNAMODB for an emulator; --table and --region override the first two.
+Locally:
   source .local/emulators.env && npm run keys -- list
-On AWS: MCP_TABLE_NAME=<the stack's TableName output>, with your usual AWS credentials.
+On AWS, with your usual AWS credentials (the data-plane stack's TableName output):
+  npm run keys -- list --table <TableName> --region <region>
 Servers stop accepting a revoked key within MCP_APIKEY_CACHE_SECONDS (default 30, at most 60).`;
 
 /** A failure already explained to the user; carries the exit code. */
@@ -31,10 +36,11 @@ class KeysFailure extends Error {
 
 const usage = (problem: string) => new KeysFailure(`${problem}\n\n${USAGE}`, 2);
 
-type Command =
+type Command = (
   | { name: 'create'; principalId: string; scopes: string[]; ttlDays?: number; label?: string }
   | { name: 'list' }
-  | { name: 'revoke'; target: string };
+  | { name: 'revoke'; target: string }
+) & { table?: string; region?: string };
 
 const CREATE_OPTIONS = ['principal', 'scopes', 'ttl-days', 'name'] as const;
 /** Where each store input comes from on the command line, for error messages. */
@@ -57,6 +63,8 @@ function parseCommand(argv: string[]): Command {
         scopes: { type: 'string', multiple: true },
         'ttl-days': { type: 'string' },
         name: { type: 'string' },
+        table: { type: 'string' },
+        region: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -67,6 +75,7 @@ function parseCommand(argv: string[]): Command {
   if (values.help) throw new KeysFailure(USAGE, 0);
   const [name, ...rest] = positionals;
   if (name === undefined) throw usage('missing command');
+  const where = { table: values.table, region: values.region };
   if (name !== 'create') {
     const misplaced = CREATE_OPTIONS.find((option) => values[option] !== undefined);
     if (misplaced) throw usage(`--${misplaced} belongs to create, not ${name}`);
@@ -74,11 +83,12 @@ function parseCommand(argv: string[]): Command {
   switch (name) {
     case 'create': {
       if (rest.length) throw usage(`create takes options only, got ${rest.join(' ')}`);
-      if (values.principal === undefined) throw usage('create needs --principal <id>');
+      if (values.principal === undefined) throw usage('create needs --principal <owner>');
       const ttl = values['ttl-days'];
       if (ttl !== undefined && !/^\d+$/.test(ttl)) throw usage(`--ttl-days: expected a whole number of days, got "${ttl}"`);
       return {
         name,
+        ...where,
         principalId: values.principal,
         scopes: (values.scopes ?? []).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean),
         ...(ttl !== undefined && { ttlDays: Number(ttl) }),
@@ -87,10 +97,10 @@ function parseCommand(argv: string[]): Command {
     }
     case 'list':
       if (rest.length) throw usage(`list takes no arguments, got ${rest.join(' ')}`);
-      return { name };
+      return { name, ...where };
     case 'revoke':
       if (rest.length !== 1) throw usage('revoke needs exactly one key id or key');
-      return { name, target: rest[0]! };
+      return { name, ...where, target: rest[0]! };
     default:
       throw usage(`unknown command "${name}"`);
   }
@@ -101,7 +111,7 @@ const when = (seconds: number) => `${new Date(seconds * 1000).toISOString().slic
 function table(records: ApiKeyRecord[]): string {
   const rows = [
     ['ID', 'PRINCIPAL', 'SCOPES', 'NAME', 'CREATED', 'EXPIRES'],
-    ...records.map((r) => [r.id, r.principalId, r.scopes.join(',') || '-', r.name ?? '-', when(r.createdAt), r.expiresAt === undefined ? 'never' : when(r.expiresAt)]),
+    ...records.map((r) => [r.id, apiKeyPrincipalId(r.principalId), r.scopes.join(',') || '-', r.name ?? '-', when(r.createdAt), r.expiresAt === undefined ? 'never' : when(r.expiresAt)]),
   ];
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
   return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n');
@@ -120,7 +130,7 @@ async function run(command: Command, store: ApiKeyStore): Promise<void> {
       const scopes = record.scopes.length ? `scopes ${record.scopes.join(' ')}` : 'no scopes';
       const expiry = record.expiresAt === undefined ? 'does not expire' : `expires ${when(record.expiresAt)}`;
       console.error(
-        `Created API key ${record.id} for principal ${record.principalId} (${scopes}; ${expiry}).\n` +
+        `Created API key ${record.id} for principal ${apiKeyPrincipalId(record.principalId)} (${scopes}; ${expiry}).\n` +
           'Store the key above now: it is not shown again and cannot be recovered, only its hash is kept.\n' +
           'Callers send it as "Authorization: Bearer <key>" or "x-api-key: <key>".',
       );
@@ -147,7 +157,7 @@ function explain(error: unknown, config: KitConfig): KeysFailure {
   if (error instanceof AmbiguousApiKeyIdError) return new KeysFailure(error.message, 1);
   const where = `table "${config.tableName}" ${config.dynamoEndpoint ? `at ${config.dynamoEndpoint}` : `in ${config.region}`}`;
   const { name, message } = error as Error;
-  const hint = name === 'ResourceNotFoundException' ? ' (set MCP_TABLE_NAME to the table of your deployment: the stack output TableName)' : '';
+  const hint = name === 'ResourceNotFoundException' ? ' (pass --table, or set MCP_TABLE_NAME, to the table of your deployment: the stack output TableName)' : '';
   return new KeysFailure(`${where}: ${name}: ${message}${hint}`, 1);
 }
 
@@ -162,7 +172,11 @@ async function main(argv: string[]): Promise<number> {
   let config: KitConfig;
   try {
     command = parseCommand(argv);
-    config = loadConfig(process.env);
+    config = loadConfig({
+      ...process.env,
+      ...(command.table !== undefined && { MCP_TABLE_NAME: command.table }),
+      ...(command.region !== undefined && { AWS_REGION: command.region }),
+    });
   } catch (error) {
     if (error instanceof ConfigError) return report(new KeysFailure(`configuration error: ${error.message}`, 1));
     if (error instanceof KeysFailure) return report(error);

@@ -1,11 +1,32 @@
 // Who is calling. Auth middleware sets it; until a request is authenticated it is `anonymous`.
-// Sessions, state handles and artifacts are bound to the principal id that created them.
+// Sessions, state handles, artifacts, cache entries and requestState are bound to the principal
+// id, so an id names one caller of one auth method: ids of different methods can never be equal.
 
 export interface Principal {
-  /** Stable id: the token subject, the API key's principal, or `anonymous`. */
+  /**
+   * Stable and readable in logs: `anonymous` when unauthenticated, `apikey:<owner>` for an API
+   * key (every key of one owner, so a rotated key keeps the id), `oauth:<issuer>#<sub>` for a token.
+   */
   readonly id: string;
   /** Scopes granted to this caller. */
   readonly scopes: readonly string[];
 }
 
 export const ANONYMOUS: Principal = Object.freeze({ id: 'anonymous', scopes: Object.freeze([]) });
+
+const principal = (id: string, scopes: readonly string[]): Principal => Object.freeze({ id, scopes: Object.freeze([...scopes]) });
+
+export const API_KEY_PRINCIPAL_PREFIX = 'apikey:';
+
+/** The principal id of an API key owner, as `npm run keys` names it (`--principal <owner>`). */
+export const apiKeyPrincipalId = (owner: string) => `${API_KEY_PRINCIPAL_PREFIX}${owner}`;
+
+export const apiKeyPrincipal = (owner: string, scopes: readonly string[]) => principal(apiKeyPrincipalId(owner), scopes);
+
+/**
+ * A token's subject, qualified by its issuer: two issuers may hand out the same `sub`. An issuer
+ * has no fragment (RFC 8414 §2), but one that did must not be able to shift the `#` separator,
+ * so `%` and `#` in it are percent-encoded.
+ */
+export const oauthPrincipal = (issuer: string, subject: string, scopes: readonly string[]) =>
+  principal(`oauth:${issuer.replace(/[%#]/g, encodeURIComponent)}#${subject}`, scopes);

@@ -1,10 +1,11 @@
 // API keys for machine callers: minted here, stored only as a SHA-256 hash (`APIKEY#<hex>` /
-// `META`) with principal, scopes and optional expiry, verified by hash lookup with a short
-// in-process cache whose lifetime (`cacheSeconds`, ≤ 60 by configuration) bounds how long a key
-// revoked through another instance keeps working here. Reading the key off a request (Bearer or
-// `x-api-key`) and answering 401/403 belong to the HTTP layer, not to this module.
+// `META`) with owner, scopes and optional expiry, verified by hash lookup with a short in-process
+// cache whose lifetime (`cacheSeconds`, ≤ 60 by configuration) bounds how long a key revoked
+// through another instance keeps working here. A key stands for the principal `apikey:<owner>`.
+// Reading the key off a request (Bearer or `x-api-key`) and answering 401/403 belong to the HTTP
+// layer, not to this module.
 import { createHash, randomBytes } from 'node:crypto';
-import type { Principal } from '../principal.ts';
+import { API_KEY_PRINCIPAL_PREFIX, apiKeyPrincipal, apiKeyPrincipalId, type Principal } from '../principal.ts';
 import { nowSeconds, type Item, type Table } from '../store/table.ts';
 
 /** Every key starts with this, so a bearer token can be told from a JWT without parsing it. */
@@ -37,7 +38,7 @@ export class AmbiguousApiKeyIdError extends Error {
   override name = 'AmbiguousApiKeyIdError';
   constructor(readonly id: string, readonly matches: readonly ApiKeyRecord[]) {
     super(
-      `key id ${id} matches ${matches.length} keys (${matches.map((m) => `principal ${m.principalId}${m.name ? ` "${m.name}"` : ''}`).join(', ')}); revoke with the full key instead`,
+      `key id ${id} matches ${matches.length} keys (${matches.map((m) => `principal ${apiKeyPrincipalId(m.principalId)}${m.name ? ` "${m.name}"` : ''}`).join(', ')}); revoke with the full key instead`,
     );
   }
 }
@@ -46,6 +47,7 @@ export class AmbiguousApiKeyIdError extends Error {
 export interface ApiKeyRecord {
   /** First 12 hex characters of the key's SHA-256: what `list` shows and `revoke` accepts. */
   id: string;
+  /** The key's owner: callers presenting the key are the principal `apikey:<owner>`. */
   principalId: string;
   scopes: string[];
   /** A label for people (what the key is for). */
@@ -57,6 +59,7 @@ export interface ApiKeyRecord {
 }
 
 export interface CreateApiKeyInput {
+  /** The owner, without the `apikey:` prefix; all of one owner's keys are one principal. */
   principalId: string;
   scopes?: readonly string[];
   /** Lifetime in whole days. @default no expiry */
@@ -88,8 +91,10 @@ function checkText(field: 'principalId' | 'name', value: unknown): string {
 
 function checkInput(input: CreateApiKeyInput) {
   const principalId = checkText('principalId', input.principalId);
-  // `anonymous` is what unauthenticated callers are; a key must never share their state.
-  if (principalId === 'anonymous') throw new ApiKeyInputError('principalId', '"anonymous" is reserved for unauthenticated callers');
+  // An owner copied from a log already carries the prefix; `apikey:apikey:…` would be a new principal.
+  if (principalId.startsWith(API_KEY_PRINCIPAL_PREFIX)) {
+    throw new ApiKeyInputError('principalId', `give the owner without the "${API_KEY_PRINCIPAL_PREFIX}" prefix, which the kit adds: ${principalId.slice(API_KEY_PRINCIPAL_PREFIX.length)}`);
+  }
   const scopes = [...new Set(input.scopes ?? [])];
   for (const scope of scopes) {
     if (typeof scope !== 'string' || !SCOPE_TOKEN.test(scope)) {
@@ -173,7 +178,7 @@ export class ApiKeyStore {
     if (cached) this.cache.delete(hash);
     const item = await this.table.get(pk(hash), SK, true);
     const record = item && fromItem(item);
-    const principal = record && Object.freeze({ id: record.principalId, scopes: Object.freeze(record.scopes) });
+    const principal = record && apiKeyPrincipal(record.principalId, record.scopes);
     // A found key is trusted no longer than it lives.
     this.remember(hash, principal, Math.min(now + this.cacheMs, (record?.expiresAt ?? Infinity) * 1000));
     return principal;

@@ -1,10 +1,11 @@
 // OAuth 2.1 access tokens (JWT) checked as a resource server: signature against the issuer's JWKS
 // (fetched, cached, refetched for an unknown key id, so key rotation needs no restart), issuer,
 // audience equal to this resource (RFC 8707), expiry with a small clock skew, and an algorithm
-// allow-list. Tokens are only verified here, never forwarded anywhere.
+// allow-list. The caller is the issuer's `sub`, which must be a non-empty string. Tokens are only
+// verified here, never forwarded anywhere.
 import type { JWTPayload } from 'jose';
 import type { AuthConfig } from '../config.ts';
-import type { Principal } from '../principal.ts';
+import { oauthPrincipal, type Principal } from '../principal.ts';
 
 export class InvalidTokenError extends Error {
   override name = 'InvalidTokenError';
@@ -70,6 +71,8 @@ export function createJwtVerifier(oauth: NonNullable<AuthConfig['oauth']>): JwtV
     }
     // An ID token is not an access token, even when its audience matches (Cognito's `token_use`).
     if (payload.token_use !== undefined && payload.token_use !== 'access') throw new InvalidTokenError('the token is not an access token');
-    return Object.freeze({ id: payload.sub!, scopes: Object.freeze(scopesOf(payload)) });
+    // jose only checks that `sub` is present: "" or 42 would name nobody, or someone by accident.
+    if (typeof payload.sub !== 'string' || payload.sub === '') throw new InvalidTokenError('the token\'s "sub" claim must be a non-empty string');
+    return oauthPrincipal(oauth.issuer, payload.sub, scopesOf(payload));
   };
 }

@@ -35,20 +35,24 @@ describe('API keys', () => {
   });
   after(() => dynamo.stop());
 
-  it('a created key verifies to its principal and scopes, and only its hash is stored', async () => {
+  it('a created key verifies to its owner\'s principal (apikey:<owner>) and scopes, and only its hash is stored', async () => {
     const store = new ApiKeyStore(table, { cacheSeconds: 30 });
     const { key, id, record } = await store.create({ principalId: 'ci-bot', scopes: ['tools:call', 'notes:read'], name: 'CI' });
     assert.match(key, KEY);
     assert.equal(id, sha256(key).slice(0, 12));
     assert.equal(apiKeyId(key), id);
     assert.deepEqual(record, { id, principalId: 'ci-bot', scopes: ['tools:call', 'notes:read'], name: 'CI', createdAt: record.createdAt });
-    assert.deepEqual(await store.verify(key), { id: 'ci-bot', scopes: ['tools:call', 'notes:read'] });
+    assert.deepEqual(await store.verify(key), { id: 'apikey:ci-bot', scopes: ['tools:call', 'notes:read'] });
 
     const raw = await table.get(`APIKEY#${sha256(key)}`, 'META');
     assert.ok(raw, 'stored under APIKEY#<sha256 hex> / META');
     assert.deepEqual(Object.keys(raw).sort(), ['createdAt', 'name', 'pk', 'principalId', 'scopes', 'sk']);
     assert.ok(!JSON.stringify(raw).includes(key.slice('mcpk_'.length)), 'the key itself is nowhere in the item');
-    assert.notEqual((await store.create({ principalId: 'ci-bot' })).key, key);
+    const rotated = await store.create({ principalId: 'ci-bot' });
+    assert.notEqual(rotated.key, key);
+    assert.equal((await store.verify(rotated.key))?.id, 'apikey:ci-bot', 'every key of an owner is the same principal');
+    // The prefix keeps owners apart from unauthenticated callers and from OAuth subjects.
+    assert.equal((await store.verify((await store.create({ principalId: 'anonymous' })).key))?.id, 'apikey:anonymous');
   });
 
   it('wrong and malformed keys verify to nothing; malformed ones without touching the table, unknown ones once per cache period', async () => {
@@ -146,7 +150,7 @@ describe('API keys', () => {
       [{ principalId: 'x'.repeat(201) }, 'principalId', /at most 200/],
       [{ principalId: ' padded' }, 'principalId', /whitespace/],
       [{ principalId: 'a\nb' }, 'principalId', /control characters/],
-      [{ principalId: 'anonymous' }, 'principalId', /reserved/],
+      [{ principalId: 'apikey:ci-bot' }, 'principalId', /without the "apikey:" prefix, which the kit adds: ci-bot/],
       [{ principalId: 'p', scopes: ['tools call'] }, 'scopes', /"tools call" is not a scope token/],
       [{ principalId: 'p', scopes: [''] }, 'scopes', /not a scope token/],
       [{ principalId: 'p', ttlDays: 0 }, 'ttlDays', /whole number of days/],
@@ -193,15 +197,15 @@ describe('API keys', () => {
       const key = created.stdout.trim();
       assert.match(key, KEY, 'stdout is the key alone');
       const id = apiKeyId(key);
-      assert.match(created.stderr, new RegExp(`Created API key ${id} for principal cli-bot`));
+      assert.match(created.stderr, new RegExp(`Created API key ${id} for principal apikey:cli-bot`));
       assert.match(created.stderr, /not shown again/);
-      assert.deepEqual(await new ApiKeyStore(table, { cacheSeconds: 0 }).verify(key), { id: 'cli-bot', scopes: ['tools:call', 'notes:read'] });
+      assert.deepEqual(await new ApiKeyStore(table, { cacheSeconds: 0 }).verify(key), { id: 'apikey:cli-bot', scopes: ['tools:call', 'notes:read'] });
 
       const listed = await keys(['list']);
       assert.equal(listed.code, 0, listed.stderr);
       const row = listed.stdout.split('\n').find((line) => line.startsWith(id));
       assert.ok(row, listed.stdout);
-      assert.match(row, /cli-bot\s+tools:call,notes:read\s+nightly job\s+\d{4}-\d\d-\d\d \d\d:\d\d UTC\s+\d{4}-\d\d-\d\d \d\d:\d\d UTC$/);
+      assert.match(row, /apikey:cli-bot\s+tools:call,notes:read\s+nightly job\s+\d{4}-\d\d-\d\d \d\d:\d\d UTC\s+\d{4}-\d\d-\d\d \d\d:\d\d UTC$/);
       assert.match(listed.stdout, /^ID\s+PRINCIPAL\s+SCOPES\s+NAME\s+CREATED\s+EXPIRES$/m);
       assert.ok(!listed.stdout.includes(key));
 
@@ -216,13 +220,22 @@ describe('API keys', () => {
       assert.ok(!again.stderr.includes(key), 'a key is never echoed back');
     });
 
+    it('--table and --region name the table over MCP_TABLE_NAME and AWS_REGION, as the deploy output does', async () => {
+      const created = await keys(['create', '--table', 'mcp-kit', '--region', 'us-east-1', '--principal', 'first'], { MCP_TABLE_NAME: 'no-such-table', AWS_REGION: 'eu-west-3' });
+      assert.equal(created.code, 0, created.stderr);
+      assert.equal((await new ApiKeyStore(table, { cacheSeconds: 0 }).verify(created.stdout.trim()))?.id, 'apikey:first');
+      const elsewhere = await keys(['list', '--table', 'no-such-table']);
+      assert.equal(elsewhere.code, 1);
+      assert.match(elsewhere.stderr, /table "no-such-table" .*ResourceNotFoundException.*pass --table/);
+    });
+
     it('exits non-zero with a message on bad usage or configuration', async () => {
       const cases: [string[], Record<string, string>, number, RegExp][] = [
         [[], {}, 2, /missing command[\s\S]*usage: npm run keys/],
         [['rotate'], {}, 2, /unknown command "rotate"/],
         [['create'], {}, 2, /create needs --principal/],
         [['create', '--principal', 'p', '--ttl-days', 'soon'], {}, 2, /--ttl-days: expected a whole number/],
-        [['create', '--principal', 'anonymous'], {}, 2, /--principal: "anonymous" is reserved/],
+        [['create', '--principal', 'apikey:p'], {}, 2, /--principal: give the owner without the "apikey:" prefix/],
         [['create', '--principal', 'p', '--scopes', 'a b'], {}, 2, /--scopes: "a b" is not a scope token/],
         [['list', '--principal', 'p'], {}, 2, /--principal belongs to create/],
         [['revoke'], {}, 2, /revoke needs exactly one/],

@@ -241,7 +241,7 @@ for (const [label, startResourceServer] of Object.entries(TARGETS)) describe(`OA
         assert.equal(client.getNegotiatedProtocolVersion(), '2026-07-28');
         const result = await client.callTool({ name: 'whoami', arguments: {} });
         const caller = JSON.parse((result.content as { text: string }[])[0]!.text);
-        assert.deepEqual(caller, { principal: 'alice', scopes: ['mcp:tools'], era: 'modern', session: null });
+        assert.deepEqual(caller, { principal: `oauth:${as.issuer}#alice`, scopes: ['mcp:tools'], era: 'modern', session: null });
         assert.equal(seen.at(-1), 'POST /mcp 200');
       } finally {
         await client.close();
@@ -263,7 +263,7 @@ for (const [label, startResourceServer] of Object.entries(TARGETS)) describe(`OA
       await client.connect(new ModernTransport(new URL(resource.url), { authProvider: provider }));
       try {
         const result = await client.callTool({ name: 'whoami', arguments: {} });
-        assert.equal(JSON.parse((result.content as { text: string }[])[0]!.text).principal, 'alice');
+        assert.equal(JSON.parse((result.content as { text: string }[])[0]!.text).principal, `oauth:${as.issuer}#alice`);
         assert.ok(as.log.includes('grant refresh_token'));
         assert.notEqual(provider.tokens()!.refresh_token, stored.refresh_token, 'refresh tokens rotate');
       } finally {
@@ -284,7 +284,7 @@ for (const [label, startResourceServer] of Object.entries(TARGETS)) describe(`OA
       await client.connect(new ModernTransport(new URL(resource.url), { authProvider: provider }));
       try {
         const result = await client.callTool({ name: 'whoami', arguments: {} });
-        assert.equal(JSON.parse((result.content as { text: string }[])[0]!.text).principal, registered.client_id);
+        assert.equal(JSON.parse((result.content as { text: string }[])[0]!.text).principal, `oauth:${as.issuer}#${registered.client_id}`);
       } finally {
         await client.close();
       }
@@ -305,7 +305,7 @@ for (const [label, startResourceServer] of Object.entries(TARGETS)) describe(`OA
         assert.ok(transport.sessionId, 'a 2025-era session');
         const result = await client.callTool({ name: 'whoami', arguments: {} });
         const caller = JSON.parse((result.content as { text: string }[])[0]!.text);
-        assert.deepEqual(caller, { principal: 'alice', scopes: ['mcp:tools'], era: 'legacy', session: transport.sessionId });
+        assert.deepEqual(caller, { principal: `oauth:${as.issuer}#alice`, scopes: ['mcp:tools'], era: 'legacy', session: transport.sessionId });
 
         // Someone else's valid token with alice's session id finds no such session.
         const intruder = await fetch(resource.url, {
@@ -343,6 +343,10 @@ for (const [label, startResourceServer] of Object.entries(TARGETS)) describe(`OA
       { name: 'a token altered after signing', token: tamper, message: /the token signature is invalid/ },
       { name: 'a token with an unknown kid', token: () => as.mint({}, { kid: 'no-such-key' }), message: /signed with a key the issuer does not publish/ },
       { name: 'a token without sub', token: () => as.mint({ sub: undefined }), message: /the token has no "sub" claim/ },
+      { name: 'a token with an empty sub', token: () => as.mint({ sub: '' }), message: /the token's "sub" claim must be a non-empty string/ },
+      { name: 'a token with a numeric sub', token: () => as.mint({ sub: 42 }), message: /the token's "sub" claim must be a non-empty string/ },
+      { name: 'a token with a null sub', token: () => as.mint({ sub: null }), message: /the token's "sub" claim must be a non-empty string/ },
+      { name: 'a token with a list as sub', token: () => as.mint({ sub: ['alice'] }), message: /the token's "sub" claim must be a non-empty string/ },
       { name: 'a token without exp', token: () => as.mint({ exp: undefined }), message: /the token has no "exp" claim/ },
       { name: 'a token not valid yet (nbf beyond the skew)', token: () => as.mint({ nbf: nowSeconds() + 300 }), message: /the token is not valid yet/ },
       { name: 'an ID token (token_use: id)', token: () => as.mint({ token_use: 'id' }), message: /the token is not an access token/ },
@@ -366,11 +370,11 @@ for (const [label, startResourceServer] of Object.entries(TARGETS)) describe(`OA
     }
 
     it('accepts a token that expired within the clock skew (30 s)', async () => {
-      assert.equal(whoami(await call(resource.url, 'whoami', `Bearer ${await as.mint({ exp: nowSeconds() - 10 })}`)).principal, 'alice');
+      assert.equal(whoami(await call(resource.url, 'whoami', `Bearer ${await as.mint({ exp: nowSeconds() - 10 })}`)).principal, `oauth:${as.issuer}#alice`);
     });
 
     it('accepts the Bearer scheme in any case (RFC 7235)', async () => {
-      assert.equal(whoami(await call(resource.url, 'whoami', `bearer ${await as.mint()}`)).principal, 'alice');
+      assert.equal(whoami(await call(resource.url, 'whoami', `bearer ${await as.mint()}`)).principal, `oauth:${as.issuer}#alice`);
     });
 
     it('answers another scheme (Basic) like no credentials: a challenge without an error code (RFC 6750 §3.1)', async () => {
@@ -397,7 +401,7 @@ for (const [label, startResourceServer] of Object.entries(TARGETS)) describe(`OA
     });
 
     it('still serves good tokens afterwards', async () => {
-      assert.equal(whoami(await call(resource.url, 'whoami', `Bearer ${await as.mint()}`)).principal, 'alice');
+      assert.equal(whoami(await call(resource.url, 'whoami', `Bearer ${await as.mint()}`)).principal, `oauth:${as.issuer}#alice`);
       assert.equal((await fetch(resource.url.replace(/\/mcp$/, '/health'))).status, 200);
     });
   });
@@ -488,7 +492,7 @@ for (const [label, startResourceServer] of Object.entries(TARGETS)) describe(`OA
       assert.match(down.body.error!.message, /tokens cannot be verified right now/);
       assert.equal(rotating.jwksFetches, 1);
       rotating.jwksAvailable = true;
-      assert.equal(whoami(await asCaller(token)).principal, 'alice');
+      assert.equal(whoami(await asCaller(token)).principal, `oauth:${rotating.issuer}#alice`);
     });
 
     // The kit refetches the keys for an unknown kid at most once per 30 s (jose's cooldown, a guard
@@ -511,9 +515,9 @@ for (const [label, startResourceServer] of Object.entries(TARGETS)) describe(`OA
     it('accepts the new key on first sight once the last fetch is older than 30 s; the old key works while published', async () => {
       const fetches = rotating.jwksFetches;
       advanceClock(31_000);
-      assert.equal(whoami(await asCaller(newKeyToken)).principal, 'alice');
+      assert.equal(whoami(await asCaller(newKeyToken)).principal, `oauth:${rotating.issuer}#alice`);
       assert.equal(rotating.jwksFetches, fetches + 1, 'one fetch, on first sight of the new kid');
-      assert.equal(whoami(await asCaller(oldKeyToken)).principal, 'alice');
+      assert.equal(whoami(await asCaller(oldKeyToken)).principal, `oauth:${rotating.issuer}#alice`);
       assert.equal(rotating.jwksFetches, fetches + 1);
     });
 
@@ -522,7 +526,7 @@ for (const [label, startResourceServer] of Object.entries(TARGETS)) describe(`OA
       await rotating.rotate({ keepOld: false });
       advanceClock(31_000);
       const fetches = rotating.jwksFetches;
-      assert.equal(whoami(await asCaller(await rotating.mint())).principal, 'alice');
+      assert.equal(whoami(await asCaller(await rotating.mint())).principal, `oauth:${rotating.issuer}#alice`);
       const refused = await asCaller(retiring);
       assert.equal(refused.status, 401);
       assert.match(refused.body.error!.message, /signed with a key the issuer does not publish/);

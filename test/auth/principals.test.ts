@@ -1,6 +1,8 @@
-// Principal binding with real API keys: sessions, state handles, artifacts, private cache
-// entries and MRTR request state belong to the principal that created them; another principal
-// presenting the id gets exactly the answer given for an unknown id.
+// Principal binding: sessions, state handles, artifacts, private cache entries and MRTR request
+// state belong to the principal that created them; another principal presenting the id gets
+// exactly the answer given for an unknown id. Callers come with real API keys, real tokens of a
+// local authorization server, or none at all (an open server on the same data plane), so ids of
+// different auth methods are tried against each other too.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { z } from 'zod';
@@ -8,6 +10,7 @@ import notes from '../../functions/notes/server.ts';
 import { ApiKeyStore } from '../../shared/auth/api-keys.ts';
 import { defineServer, tool } from '../../shared/server/define.ts';
 import { Table, createDynamoClient } from '../../shared/store/table.ts';
+import { startOAuthServer, type OAuthServer } from '../helpers/oauth-server.ts';
 import { startInProcess, startTestDynamo, startTestS3 } from '../helpers/server.ts';
 
 let executions = 0;
@@ -26,9 +29,13 @@ const server = defineServer({
       ({ q }) => `profile ${q} #${++executions}`,
     ),
     tool('admin_reset', { description: 'Needs the admin scope', scopes: ['notes:admin'] }, () => 'reset'),
+    tool('whoami', { description: 'The principal id the kit sees', input: z.object({}) }, (_args, ctx) => ctx.principal.id),
   ],
 });
 
+/** The authenticated server's public URL: the audience of the tokens it accepts. */
+const PUBLIC_URL = 'https://principals.example/mcp';
+const REQUEST_STATE_KEY = 'principals-request-state-key-0123456789';
 const MODERN = {
   'io.modelcontextprotocol/protocolVersion': '2026-07-28',
   'io.modelcontextprotocol/clientCapabilities': { elicitation: {} },
@@ -36,53 +43,79 @@ const MODERN = {
 };
 type Answer = { status: number; headers: Headers; body: { result?: Record<string, unknown> & { content?: { type: string; text?: string; uri?: string }[] }; error?: { code: number; message: string } } };
 
+/** What a client could tell apart: status, content type and body, with the id it asked about blanked out. */
+const whole = (answer: Answer, id: string) => ({
+  status: answer.status,
+  contentType: answer.headers.get('content-type'),
+  body: JSON.stringify(answer.body).replaceAll(id, '<id>'),
+});
+
 describe('principal binding', () => {
   let dynamo: Awaited<ReturnType<typeof startTestDynamo>>;
   let s3: Awaited<ReturnType<typeof startTestS3>>;
+  let as: OAuthServer;
+  /** Accepts API keys and tokens of `as`. */
   let kit: Awaited<ReturnType<typeof startInProcess>>;
+  /** The same server on the same data plane, with auth none: its callers are `anonymous`. */
+  let open: Awaited<ReturnType<typeof startInProcess>>;
+  let keys: ApiKeyStore;
   let alice: string;
   let bob: string;
 
   before(async () => {
-    [dynamo, s3] = await Promise.all([startTestDynamo(), startTestS3()]);
-    const keys = new ApiKeyStore(new Table(() => createDynamoClient({ region: 'us-east-1', dynamoEndpoint: dynamo.endpoint }), 'mcp-kit'), { cacheSeconds: 0 });
+    [dynamo, s3, as] = await Promise.all([startTestDynamo(), startTestS3(), startOAuthServer({ audience: PUBLIC_URL })]);
+    keys = new ApiKeyStore(new Table(() => createDynamoClient({ region: 'us-east-1', dynamoEndpoint: dynamo.endpoint }), 'mcp-kit'), { cacheSeconds: 0 });
     alice = (await keys.create({ principalId: 'alice', scopes: ['notes:admin'] })).key;
     bob = (await keys.create({ principalId: 'bob' })).key;
-    kit = await startInProcess(server, {
-      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
-      AWS_ENDPOINT_URL_S3: s3.endpoint,
-      MCP_AUTH_MODE: 'apikey',
-      MCP_REQUEST_STATE_KEY: 'principals-request-state-key-0123456789',
-    });
+    const dataPlane = { AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, AWS_ENDPOINT_URL_S3: s3.endpoint, MCP_REQUEST_STATE_KEY: REQUEST_STATE_KEY };
+    [kit, open] = await Promise.all([
+      startInProcess(server, { ...dataPlane, MCP_AUTH_MODE: 'oauth,apikey', MCP_OAUTH_ISSUER: as.issuer, MCP_PUBLIC_URL: PUBLIC_URL }),
+      startInProcess(server, { ...dataPlane, MCP_AUTH_MODE: 'none' }),
+    ]);
   });
   after(async () => {
-    await kit?.stop();
-    await Promise.all([dynamo?.stop(), s3?.stop()]);
+    await Promise.all([kit?.stop(), open?.stop()]);
+    await Promise.all([dynamo?.stop(), s3?.stop(), as?.close()]);
   });
 
-  async function post(key: string | undefined, body: unknown, headers: Record<string, string> = {}): Promise<Answer> {
-    const res = await fetch(kit.url, {
+  /** A POST to `url` (default: the authenticated server) with `credential` (an API key or a token) as Bearer. */
+  async function post(credential: string | undefined, body: unknown, headers: Record<string, string> = {}, url = kit.url): Promise<Answer> {
+    const res = await fetch(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...(key && { authorization: `Bearer ${key}` }), ...headers },
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...(credential && { authorization: `Bearer ${credential}` }), ...headers },
       body: JSON.stringify(body),
     });
     return { status: res.status, headers: res.headers, body: await res.json() };
   }
-  const call = (key: string, name: string, args: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
-    post(key, { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name, arguments: args, ...extra, _meta: MODERN } }, {
+  const call = (credential: string | undefined, name: string, args: Record<string, unknown>, extra: Record<string, unknown> = {}, url = kit.url) =>
+    post(credential, { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name, arguments: args, ...extra, _meta: MODERN } }, {
       'mcp-protocol-version': '2026-07-28',
       'mcp-method': 'tools/call',
       'mcp-name': name,
-    });
-  const read = (key: string, uri: string) =>
-    post(key, { jsonrpc: '2.0', id: 1, method: 'resources/read', params: { uri, _meta: MODERN } }, { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'resources/read', 'mcp-name': uri });
+    }, url);
+  const read = (credential: string | undefined, uri: string, url = kit.url) =>
+    post(credential, { jsonrpc: '2.0', id: 1, method: 'resources/read', params: { uri, _meta: MODERN } }, { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'resources/read', 'mcp-name': uri }, url);
+  const initialize = async (credential: string | undefined, url = kit.url) => {
+    const init = await post(credential, { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'a', version: '1' } } }, {}, url);
+    assert.equal(init.status, 200, JSON.stringify(init.body));
+    return init.headers.get('mcp-session-id')!;
+  };
+  const inSession = (credential: string | undefined, sessionId: string, url = kit.url) =>
+    post(credential, { jsonrpc: '2.0', id: 2, method: 'tools/list' }, { 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-06-18' }, url);
   const textOf = (a: Answer) => a.body.result?.content?.[0]?.text;
+  const handleOf = (a: Answer) => (a.body.result!.structuredContent as { notebook: string }).notebook;
+  const linkOf = (a: Answer) => a.body.result!.content!.find((c) => c.type === 'resource_link')!.uri!;
+
+  const UNKNOWN_SESSION = 'no-such-session';
+  const UNKNOWN_HANDLE = 'h_' + 'A'.repeat(43);
+  /** An artifact URI of the same shape whose object does not exist. */
+  const missing = (uri: string) => uri.replace(/\/[A-Za-z0-9_-]{22}\//, `/${'A'.repeat(22)}/`);
 
   it('refuses a request without credentials, naming how to send them', async () => {
     const res = await post(undefined, { jsonrpc: '2.0', id: 1, method: 'tools/list', params: { _meta: MODERN } }, { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/list' });
     assert.equal(res.status, 401);
     assert.match(res.headers.get('www-authenticate')!, /^Bearer/);
-    assert.match(res.body.error!.message, /send an API key as "Authorization: Bearer <token>"/);
+    assert.match(res.body.error!.message, /send an OAuth access token as "Authorization: Bearer <token>" \(API keys also as "x-api-key"\)/);
     const viaHeader = await fetch(kit.url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-api-key': alice, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/list' },
@@ -91,35 +124,28 @@ describe('principal binding', () => {
     assert.equal(viaHeader.status, 200);
   });
 
-  it("another principal's session id answers like an unknown one", async () => {
-    const init = await post(alice, { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'a', version: '1' } } });
-    const sessionId = init.headers.get('mcp-session-id')!;
-    const headers = (id: string) => ({ 'mcp-session-id': id, 'mcp-protocol-version': '2025-06-18' });
-    assert.equal((await post(alice, { jsonrpc: '2.0', id: 2, method: 'tools/list' }, headers(sessionId))).status, 200);
-    const stolen = await post(bob, { jsonrpc: '2.0', id: 2, method: 'tools/list' }, headers(sessionId));
-    const unknown = await post(bob, { jsonrpc: '2.0', id: 2, method: 'tools/list' }, headers('no-such-session'));
+  it("another principal's session id answers exactly like an unknown one", async () => {
+    const sessionId = await initialize(alice);
+    assert.equal((await inSession(alice, sessionId)).status, 200);
+    const stolen = await inSession(bob, sessionId);
     assert.equal(stolen.status, 404);
-    assert.deepEqual(stolen.body, unknown.body);
+    assert.deepEqual(whole(stolen, sessionId), whole(await inSession(bob, UNKNOWN_SESSION), UNKNOWN_SESSION));
   });
 
-  it("another principal's state handle answers like an unknown one", async () => {
-    const added = await call(alice, 'note_add', { text: 'secret' });
-    const handle = (added.body.result!.structuredContent as { notebook: string }).notebook;
+  it("another principal's state handle answers exactly like an unknown one", async () => {
+    const handle = handleOf(await call(alice, 'note_add', { text: 'secret' }));
     assert.equal(textOf(await call(alice, 'note_list', { notebook: handle })), '1. secret');
     const stolen = await call(bob, 'note_list', { notebook: handle });
-    const unknown = await call(bob, 'note_list', { notebook: 'h_' + 'A'.repeat(43) });
     assert.equal(stolen.body.result!.isError, true);
-    assert.equal(textOf(stolen)!.replace(handle, 'H'), textOf(unknown)!.replace('h_' + 'A'.repeat(43), 'H'));
+    assert.deepEqual(whole(stolen, handle), whole(await call(bob, 'note_list', { notebook: UNKNOWN_HANDLE }), UNKNOWN_HANDLE));
   });
 
-  it("another principal's artifact answers like a missing one", async () => {
-    const exported = await call(alice, 'notebook_export', {});
-    const link = exported.body.result!.content!.find((c) => c.type === 'resource_link')!;
-    assert.equal((await read(alice, link.uri!)).status, 200);
-    const stolen = await read(bob, link.uri!);
-    const missing = await read(bob, link.uri!.replace(/\/p\/[^/]+\//, '/p/AAAAAAAAAAAAAAAAAAAAAA/'));
-    assert.equal(stolen.body.error!.code, missing.body.error!.code);
+  it("another principal's artifact answers exactly like a missing one", async () => {
+    const uri = linkOf(await call(alice, 'notebook_export', {}));
+    assert.equal((await read(alice, uri)).status, 200);
+    const stolen = await read(bob, uri);
     assert.match(stolen.body.error!.message, /not found/i);
+    assert.deepEqual(whole(stolen, uri), whole(await read(bob, missing(uri)), missing(uri)));
   });
 
   it('private cache entries are per principal', async () => {
@@ -147,5 +173,62 @@ describe('principal binding', () => {
     assert.equal(refused.status, 403);
     assert.match(refused.headers.get('www-authenticate')!, /error="insufficient_scope".*scope="notes:admin"/);
     assert.match(refused.body.error!.message, /needs the scope notes:admin/);
+  });
+
+  describe('ids across auth methods', () => {
+    it('say how the caller authenticated, and stay the same across key rotation and a new token', async () => {
+      const rotated = (await keys.create({ principalId: 'alice' })).key;
+      assert.equal(textOf(await call(alice, 'whoami', {})), 'apikey:alice');
+      assert.equal(textOf(await call(rotated, 'whoami', {})), 'apikey:alice');
+      assert.equal(textOf(await call(await as.mint({ sub: 'carol' }), 'whoami', {})), `oauth:${as.issuer}#carol`);
+      assert.equal(textOf(await call(undefined, 'whoami', {}, {}, open.url)), 'anonymous');
+
+      // What one key or token created, the owner's next key or token reaches.
+      const keySession = await initialize(alice);
+      assert.equal((await inSession(rotated, keySession)).status, 200);
+      const tokenSession = await initialize(await as.mint({ sub: 'carol' }));
+      assert.equal((await inSession(await as.mint({ sub: 'carol' }), tokenSession)).status, 200);
+    });
+
+    it('a token whose sub is "anonymous" cannot reach what an unauthenticated caller created', async () => {
+      // Created on the open server, by nobody in particular.
+      const sessionId = await initialize(undefined, open.url);
+      const handle = handleOf(await call(undefined, 'note_add', { text: 'left open' }, {}, open.url));
+      const uri = linkOf(await call(undefined, 'notebook_export', {}, {}, open.url));
+
+      // Control: the same requests with only the auth changed (no credentials, on the server with
+      // auth none) reach all three, so the data plane itself does not keep them apart.
+      assert.equal((await inSession(undefined, sessionId, open.url)).status, 200);
+      assert.equal(textOf(await call(undefined, 'note_list', { notebook: handle }, {}, open.url)), '1. left open');
+      assert.equal((await read(undefined, uri, open.url)).status, 200);
+
+      const token = await as.mint({ sub: 'anonymous' });
+      assert.deepEqual(whole(await inSession(token, sessionId), sessionId), whole(await inSession(token, UNKNOWN_SESSION), UNKNOWN_SESSION));
+      assert.deepEqual(
+        whole(await call(token, 'note_list', { notebook: handle }), handle),
+        whole(await call(token, 'note_list', { notebook: UNKNOWN_HANDLE }), UNKNOWN_HANDLE),
+      );
+      assert.deepEqual(whole(await read(token, uri), uri), whole(await read(token, missing(uri)), missing(uri)));
+      assert.equal(textOf(await call(token, 'whoami', {})), `oauth:${as.issuer}#anonymous`);
+    });
+
+    it("an API key whose owner is named like an OAuth subject cannot reach the OAuth user's session, nor the reverse", async () => {
+      const carol = await as.mint({ sub: 'carol' });
+      const carolSession = await initialize(carol);
+      assert.equal((await inSession(carol, carolSession)).status, 200, 'control: carol reaches her session');
+      for (const owner of ['carol', `oauth:${as.issuer}#carol`]) {
+        const key = (await keys.create({ principalId: owner })).key;
+        const stolen = await inSession(key, carolSession);
+        assert.deepEqual(whole(stolen, carolSession), whole(await inSession(key, UNKNOWN_SESSION), UNKNOWN_SESSION), `key owner ${owner}`);
+      }
+
+      const aliceSession = await initialize(alice);
+      assert.equal((await inSession(alice, aliceSession)).status, 200, 'control: alice reaches her session');
+      for (const sub of ['alice', 'apikey:alice']) {
+        const token = await as.mint({ sub });
+        const stolen = await inSession(token, aliceSession);
+        assert.deepEqual(whole(stolen, aliceSession), whole(await inSession(token, UNKNOWN_SESSION), UNKNOWN_SESSION), `token sub ${sub}`);
+      }
+    });
   });
 });
