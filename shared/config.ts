@@ -84,6 +84,13 @@ export interface KitConfig {
   sessionCacheMs: number;
   /** Lifetime of a state handle minted for a modern client. `MCP_STATE_TTL_SECONDS`, default 86400. */
   stateTtlSeconds: number;
+  /**
+   * Caps per principal, so one caller cannot pile up what the kit stores or holds open:
+   * sessions started per day (`MCP_SESSIONS_PER_PRINCIPAL`, default 500), state handles minted
+   * per day (`MCP_HANDLES_PER_PRINCIPAL`, default 1000), notification streams open at once on
+   * one instance (`MCP_STREAMS_PER_PRINCIPAL`, default 10).
+   */
+  caps: { sessionsPerDay: number; handlesPerDay: number; openStreams: number };
   /** Largest POST body accepted, in bytes. `MCP_MAX_BODY_BYTES`, default 1048576 (1 MiB). */
   maxBodyBytes: number;
   /** Host names accepted in the Host header; empty accepts any. `MCP_ALLOWED_HOSTS` (comma list). */
@@ -283,6 +290,11 @@ export function loadConfig(env: Env = process.env): Readonly<KitConfig> {
     sessionTtlSeconds: int(env, 'MCP_SESSION_TTL_SECONDS', 86_400, 60),
     sessionCacheMs: int(env, 'MCP_SESSION_CACHE_MS', 2_000),
     stateTtlSeconds: int(env, 'MCP_STATE_TTL_SECONDS', 86_400, 60),
+    caps: Object.freeze({
+      sessionsPerDay: int(env, 'MCP_SESSIONS_PER_PRINCIPAL', 500, 1),
+      handlesPerDay: int(env, 'MCP_HANDLES_PER_PRINCIPAL', 1_000, 1),
+      openStreams: int(env, 'MCP_STREAMS_PER_PRINCIPAL', 10, 1),
+    }),
     maxBodyBytes: int(env, 'MCP_MAX_BODY_BYTES', 1_048_576, 1_024),
     allowedHosts: list(env, 'MCP_ALLOWED_HOSTS'),
     allowedOrigins: list(env, 'MCP_ALLOWED_ORIGINS'),

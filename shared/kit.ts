@@ -19,9 +19,12 @@ import { createRelay, type Relay } from './relay/relay.ts';
 import { redisRelayStore, tableRelayStore } from './relay/stores.ts';
 import { createServerFactory } from './server/build.ts';
 import type { ServerDefinition } from './server/define.ts';
+import { Quota } from './store/quota.ts';
 import { SessionStore } from './store/sessions.ts';
 import { StateStore } from './store/state.ts';
 import { Table, createDynamoClient } from './store/table.ts';
+
+const DAY = 86_400;
 
 export interface KitOptions {
   /** Change events; Redis streams when Redis is configured (cross-instance), else in-process. */
@@ -52,7 +55,7 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
   const artifacts = new ArtifactStore(() => createS3Client(config), config.bucketName, { defaultTtlSeconds: config.artifactTtlSeconds });
   const pending = new PendingWork();
   const factory = createServerFactory(definition, {
-    state: new StateStore(table, config.stateTtlSeconds, config.sessionTtlSeconds),
+    state: new StateStore(table, config.stateTtlSeconds, config.sessionTtlSeconds, new Quota(table, 'state handles', config.caps.handlesPerDay, DAY, 'pass the handles you have back instead of starting new ones')),
     log,
     requestStateKeys: [requestStateKey, ...config.previousRequestStateKeys],
     requestStateTtlSeconds: config.requestStateTtlSeconds,
@@ -64,7 +67,8 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
     pending,
   });
   const rateLimiter = config.rateLimit.enabled && redis ? createRateLimiter(redis, definition.name, { ...config.rateLimit, timeoutMs: config.redisTimeoutMs }, log) : undefined;
-  const sessions = new SessionStore(table, config.sessionTtlSeconds, config.sessionCacheMs, redis || undefined);
+  const sessionQuota = new Quota(table, 'sessions', config.caps.sessionsPerDay, DAY, 'reuse a session, end the ones you no longer use with DELETE');
+  const sessions = new SessionStore(table, config.sessionTtlSeconds, config.sessionCacheMs, redis || undefined, sessionQuota);
   const relay = options.relay ?? createRelay(redis ? redisRelayStore(redis, definition.name) : tableRelayStore(table, definition.name), log);
   const accessLog = createAccessLog(config, definition.name);
   const apiKeys = config.auth.methods.includes('apikey') ? new ApiKeyStore(table, { cacheSeconds: config.auth.apiKeyCacheSeconds }) : undefined;
@@ -86,6 +90,8 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
     notify,
     bus,
     log,
+    /** What this instance holds in memory: cached sessions (bounded by MCP_SESSION_CACHE_MS). */
+    stats: () => ({ cachedSessions: sessions.cached }),
     /**
      * Waits, at most `maxMs`, for work a response did not wait for (cache writes, event appends,
      * handlers that outlive their call). The Lambda adapter calls it before an invocation ends: a

@@ -18,6 +18,7 @@ import type { RequestScope } from '../server/context.ts';
 import type { SessionStore } from '../store/sessions.ts';
 import { readJsonBody } from './body.ts';
 import { DependencyUnavailableError } from '../dependency.ts';
+import { QuotaExceededError } from '../store/quota.ts';
 import { CLIENT_CLOSED_REQUEST, ClientGoneError, HttpProtocolError, INTERNAL_ERROR, INVALID_REQUEST, SERVER_ERROR, errorResponse, jsonRpcErrorResponse } from './errors.ts';
 import { checkEnvelope, createLegacyHandler, type LegacyRequest } from './legacy.ts';
 import type { RateLimiter } from './rate-limit.ts';
@@ -31,7 +32,7 @@ const LOG_LEVEL_META_KEY = 'io.modelcontextprotocol/logLevel';
 const CAPABILITIES_META_KEY = 'io.modelcontextprotocol/clientCapabilities';
 
 export interface AppOptions {
-  config: Pick<KitConfig, 'path' | 'stage' | 'maxBodyBytes' | 'allowedHosts' | 'allowedOrigins' | 'sseKeepAliveMs' | 'streamMaxSeconds' | 'getStreams'> & { auth: AuthConfig };
+  config: Pick<KitConfig, 'path' | 'stage' | 'maxBodyBytes' | 'allowedHosts' | 'allowedOrigins' | 'sseKeepAliveMs' | 'streamMaxSeconds' | 'getStreams' | 'caps'> & { auth: AuthConfig };
   authenticator: Authenticator;
   factory: ServerFactory;
   sessions: SessionStore;
@@ -135,6 +136,24 @@ export function createApp(options: AppOptions) {
   // stage without a list refuses any Origin rather than accept every one.
   const refuseEveryOrigin = !allowedOrigins && config.stage !== 'local';
 
+  const streams = new Map<string, number>();
+  /** Counts an open notification stream against its caller's cap on this instance; returns its release. */
+  function holdStream(principalId: string): () => void {
+    const open = streams.get(principalId) ?? 0;
+    if (open >= config.caps.openStreams) {
+      throw new HttpProtocolError(429, SERVER_ERROR, `Too many open notification streams: at most ${config.caps.openStreams} per caller on one server instance; close one you no longer read`, { 'retry-after': '5' });
+    }
+    streams.set(principalId, open + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (streams.get(principalId) ?? 1) - 1;
+      if (left > 0) streams.set(principalId, left);
+      else streams.delete(principalId);
+    };
+  }
+
   const modernOptions = {
     legacy: 'reject',
     bus: options.bus,
@@ -150,6 +169,7 @@ export function createApp(options: AppOptions) {
     keepAliveMs: config.sseKeepAliveMs,
     streamMaxSeconds: config.streamMaxSeconds,
     getStreams: config.getStreams,
+    holdStream,
     relay: options.relay,
   });
 
@@ -159,6 +179,7 @@ export function createApp(options: AppOptions) {
    */
   function failure(err: unknown, requestId: string): HttpProtocolError {
     if (err instanceof HttpProtocolError) return err;
+    if (err instanceof QuotaExceededError) return new HttpProtocolError(429, SERVER_ERROR, err.message, { 'retry-after': String(err.retryAfterSeconds) });
     if (err instanceof DependencyUnavailableError) {
       log.warn('dependency unavailable', { requestId, dependency: err.dependency, error: err.message });
       return new HttpProtocolError(503, SERVER_ERROR, `Service Unavailable: ${err.message}; retry shortly`, { 'retry-after': '5' });
@@ -220,8 +241,14 @@ export function createApp(options: AppOptions) {
         request: message as RequestScope['request'],
       };
       const authInfo = { token: '', clientId: principal.id, scopes: principal.scopes as string[], extra: { kit: scope } };
-      if (message.method === 'subscriptions/listen' && config.streamMaxSeconds > 0) {
-        return capListenStream(await modern.fetch(request, { parsedBody: body, authInfo }), config.streamMaxSeconds * 1000, single?.id ?? null);
+      if (message.method === 'subscriptions/listen') {
+        const release = holdStream(principal.id);
+        try {
+          return capListenStream(await modern.fetch(request, { parsedBody: body, authInfo }), config.streamMaxSeconds * 1000, single?.id ?? null, release);
+        } catch (err) {
+          release();
+          throw err;
+        }
       }
       return streamIfSlow(modern.fetch(request, { parsedBody: body, authInfo }), keepAliveMs, single?.id ?? null, lateError(scopeBase.requestId));
     }

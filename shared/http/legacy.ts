@@ -26,6 +26,8 @@ export interface LegacyOptions {
   streamMaxSeconds: number;
   /** False answers GET with 405: the session has no notification stream (see KitConfig.getStreams). */
   getStreams: boolean;
+  /** Counts an open stream against its caller's cap (throws when over it); returns its release. */
+  holdStream(principalId: string): () => void;
   /** Carries replies and cancellations to exchanges running on other instances. */
   relay: Relay;
 }
@@ -315,11 +317,13 @@ export function createLegacyHandler(options: LegacyOptions) {
     }
     await loadSession(req);
     req.note.method = 'GET stream';
+    const release = options.holdStream(req.scope.principal.id);
     const encoder = new TextEncoder();
     let unsubscribe = () => {};
     let keepAlive: ReturnType<typeof setInterval> | undefined;
     let lifetime: ReturnType<typeof setTimeout> | undefined;
     const stop = () => {
+      release();
       unsubscribe();
       clearInterval(keepAlive);
       clearTimeout(lifetime);
@@ -362,7 +366,7 @@ export function createLegacyHandler(options: LegacyOptions) {
   async function remove(req: LegacyRequest): Promise<Response> {
     const session = await loadSession(req);
     req.note.method = 'DELETE';
-    await sessions.delete(session.id);
+    await sessions.delete(session);
     return new Response(null, { status: 204 });
   }
 

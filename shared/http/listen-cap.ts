@@ -2,19 +2,26 @@
 // (MCP_STREAM_MAX_SECONDS): the listen request's final result, then the end of the stream, so the
 // client knows the subscription completed and may listen again. On Lambda an open stream holds
 // an invocation; without a cap it would run into the function timeout and fail as an error.
+// Also tells its caller when the stream ends, however it ends (for the per-caller stream cap).
 const encoder = new TextEncoder();
 
-export function capListenStream(response: Response, maxMs: number, id: string | number | null): Response {
-  if (!response.body || !(response.headers.get('content-type') ?? '').includes('text/event-stream')) return response;
+/** `maxMs` 0 leaves the stream open until the client leaves; `ended` runs once when it ends either way. */
+export function capListenStream(response: Response, maxMs: number, id: string | number | null, ended: () => void): Response {
+  if (!response.body || !(response.headers.get('content-type') ?? '').includes('text/event-stream')) {
+    ended();
+    return response;
+  }
   const upstream = response.body.getReader();
   let timer: ReturnType<typeof setTimeout> | undefined;
   let done = false;
   const finalFrame = JSON.stringify({ jsonrpc: '2.0', id, result: { resultType: 'complete', _meta: { 'io.modelcontextprotocol/subscriptionId': id } } });
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
+      if (maxMs <= 0) return;
       timer = setTimeout(() => {
         if (done) return;
         done = true;
+        ended();
         controller.enqueue(encoder.encode(`event: message\ndata: ${finalFrame}\n\n`));
         controller.close();
         // Ends the SDK's subscription: its stream's cancel unsubscribes from the event bus.
@@ -22,17 +29,19 @@ export function capListenStream(response: Response, maxMs: number, id: string | 
       }, maxMs);
     },
     async pull(controller) {
-      const { done: ended, value } = await upstream.read().catch(() => ({ done: true, value: undefined }));
+      const { done: finished, value } = await upstream.read().catch(() => ({ done: true, value: undefined }));
       if (done) return;
-      if (ended) {
+      if (finished) {
         done = true;
         clearTimeout(timer);
+        ended();
         controller.close();
       } else if (value) controller.enqueue(value);
     },
     cancel(reason) {
       done = true;
       clearTimeout(timer);
+      ended();
       return upstream.cancel(reason);
     },
   });

@@ -5,6 +5,7 @@
 // session is refused everywhere within a second whatever the cache bound.
 import type { ClientCapabilities, Implementation, LoggingLevel } from '@modelcontextprotocol/server';
 import type { Redis } from '@upstash/redis';
+import type { Quota } from './quota.ts';
 import { nowSeconds, type Item, type Table } from './table.ts';
 
 export interface SessionRecord {
@@ -72,6 +73,8 @@ export class SessionStore {
     private readonly ttlSeconds: number,
     private readonly cacheMs: number,
     private readonly redis?: Redis,
+    /** Sessions a principal may start per window. */
+    private readonly quota?: Quota,
   ) {
     this.touchEverySeconds = Math.min(300, Math.floor(ttlSeconds / 10));
   }
@@ -79,6 +82,7 @@ export class SessionStore {
   private tombstone = (id: string) => `mcp:session-gone:${id}`;
 
   async create(init: Omit<SessionRecord, 'id' | 'createdAt' | 'lastSeenAt' | 'expiresAt'>): Promise<SessionRecord> {
+    await this.quota?.take(init.principalId);
     const now = nowSeconds();
     const record: SessionRecord = { ...init, id: newSessionId(), createdAt: now, lastSeenAt: now, expiresAt: now + this.ttlSeconds };
     const created = await this.table.put(toItem(record), 'attribute_not_exists(pk)');
@@ -130,21 +134,36 @@ export class SessionStore {
     await this.table.update(pk(record.id), SK, 'SET logLevel = :l', 'attribute_exists(pk)', { ':l': { S: level } });
   }
 
-  /** Terminates a session. False when it was already gone. */
-  async delete(id: string): Promise<boolean> {
+  /** Terminates a session; the principal may start another in its place. False when it was already gone. */
+  async delete(record: Pick<SessionRecord, 'id' | 'principalId'>): Promise<boolean> {
+    const { id } = record;
     this.cache.delete(id);
     if (this.redis) {
       // Outlives every other instance's cached copy; those re-read the table after it.
       const seconds = Math.ceil(this.cacheMs / 1000) + 5;
       await this.redis.set(this.tombstone(id), 1, { ex: seconds }).catch(() => undefined);
     }
-    return this.table.delete(pk(id), SK);
+    const deleted = await this.table.delete(pk(id), SK);
+    if (deleted) await this.quota?.give(record.principalId);
+    return deleted;
+  }
+
+  /** Sessions held in this instance's cache (memory is bounded by live entries). */
+  get cached(): number {
+    return this.cache.size;
   }
 
   private remember(record: SessionRecord) {
     if (this.cacheMs <= 0) return;
     if (this.cache.size >= MAX_CACHED) this.cache.delete(this.cache.keys().next().value!);
     const now = Date.now();
+    // Entries expire in insertion order (one lifetime for all): drop the expired ones in front, so
+    // the cache holds only sessions seen within the last cacheMs, not every session ever seen.
+    for (const [id, entry] of this.cache) {
+      if (entry.until > now) break;
+      this.cache.delete(id);
+    }
+    this.cache.delete(record.id);
     this.cache.set(record.id, { record, until: now + this.cacheMs, checked: now });
   }
 }

@@ -1,6 +1,7 @@
 // Tool state in DynamoDB (`STATE#<scope>` / `<key>`), scoped to a legacy session or to a
 // server-minted handle that a modern (stateless) client carries between calls. Every write is
 // conditional; expired items read as absent; a handle belongs to the principal that minted it.
+import type { Quota } from './quota.ts';
 import { newSessionId } from './sessions.ts';
 import { nowSeconds, type Table } from './table.ts';
 
@@ -121,7 +122,13 @@ function checkKey(key: string): string {
 }
 
 export class StateStore {
-  constructor(private readonly table: Table, private readonly handleTtlSeconds: number, private readonly sessionTtlSeconds: number) {}
+  constructor(
+    private readonly table: Table,
+    private readonly handleTtlSeconds: number,
+    private readonly sessionTtlSeconds: number,
+    /** Handles a principal may mint per window. */
+    private readonly quota?: Quota,
+  ) {}
 
   /** The scope of a legacy session: lives as long as the session does. */
   forSession(sessionId: string): StateScope {
@@ -156,6 +163,7 @@ export class StateStore {
   }
 
   private async mint(principalId: string): Promise<string> {
+    await this.quota?.take(principalId);
     const handle = `h_${newSessionId()}`;
     const now = nowSeconds();
     const created = await this.table.put(

@@ -30,8 +30,8 @@ describe('stores', () => {
     await table.update(`SESSION#${s.id}`, 'META', 'SET expiresAt = :e', 'attribute_exists(pk)', { ':e': { N: String(nowSeconds() - 1) } });
     assert.equal(await sessions.get(s.id), undefined, 'an expired session reads as unknown');
     const t = await sessions.create({ protocolVersion: '2025-06-18', clientInfo: { name: 'c', version: '1' }, clientCapabilities: {}, principalId: 'p1' });
-    assert.equal(await sessions.delete(t.id), true);
-    assert.equal(await sessions.delete(t.id), false);
+    assert.equal(await sessions.delete(t), true);
+    assert.equal(await sessions.delete(t), false);
     assert.equal(await sessions.get(t.id), undefined);
   });
 
@@ -40,7 +40,7 @@ describe('stores', () => {
     const s = await sessions.create({ protocolVersion: '2025-06-18', clientInfo: { name: 'c', version: '1' }, clientCapabilities: {}, principalId: 'p' });
     await table.delete(`SESSION#${s.id}`, 'META'); // behind the cache's back, as another instance would
     assert.ok(await sessions.get(s.id), 'cached copy still honoured within sessionCacheMs');
-    await sessions.delete(s.id);
+    await sessions.delete(s);
     assert.equal(await sessions.get(s.id), undefined);
   });
 
