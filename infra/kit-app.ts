@@ -1,7 +1,8 @@
 // The kit's CDK app: reads deploy settings from CDK context (cdk.json, `-c key=value`), deploys
 // the example servers (notes, echo) on one shared data plane with the auth mode chosen by
-// `-c auth=…`, in the account and region the CDK CLI resolved, and runs the AwsSolutions checks on
-// every synth. Kept apart from app.ts so tests build the same app in-process.
+// `-c auth=…` (API keys unless told otherwise), in the account and region the CDK CLI resolved,
+// and runs the AwsSolutions checks on every synth. Kept apart from app.ts so tests build the same
+// app in-process.
 import { type App, type Environment, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { AUTH_MODES, type McpAuth, type McpAuthMode, usesOAuth } from './auth.ts';
@@ -48,7 +49,7 @@ export function buildKitApp(app: App): KitStacks {
   }
   const production = context.flag('production');
   const local = stage === 'local';
-  const auth = authFromContext(context);
+  const auth = authFromContext(context, local);
   if (local && usesOAuth(auth)) {
     throw new Error(`context "auth" is "${auth.mode}", which needs each server's public URL; the local stage (SAM, LocalStack) cannot derive it. Use auth none or apikey there.`);
   }
@@ -117,12 +118,14 @@ function deployEnvironment(context: Context, needsRegion: boolean): Environment 
 }
 
 /**
- * `auth` (default `none`) and the settings of its mode: `allowUnauthenticated` for `none`;
- * `oauthIssuer` (required), `oauthJwksUrl`, `oauthAudience`, `oauthScopes` for `oauth`;
- * `cognitoCallbackUrls` for `cognito` (default: the MCP Inspector's). Every server gets the same.
+ * `auth` and the settings of its mode: `allowUnauthenticated` for `none`; `oauthIssuer`
+ * (required), `oauthJwksUrl`, `oauthAudience`, `oauthScopes` for `oauth`; `cognitoCallbackUrls`
+ * for `cognito` (default: the MCP Inspector's). Every server gets the same. The default is
+ * `apikey`, which needs no issuer, so a plain deploy is never open; the `local` stage, meant for
+ * SAM and LocalStack on the developer's machine, defaults to `none` as the construct allows there.
  */
-function authFromContext(context: Context): McpAuth {
-  const mode = context.string('auth') ?? 'none';
+function authFromContext(context: Context, local: boolean): McpAuth {
+  const mode = context.string('auth') ?? (local ? 'none' : 'apikey');
   if (!(AUTH_MODES as readonly string[]).includes(mode)) {
     throw new Error(`context "auth" must be one of ${AUTH_MODES.join(', ')}; got "${mode}".`);
   }

@@ -1,12 +1,13 @@
 // The kit's stacks. They only compose constructs and publish outputs: one data-plane stack shared
 // by any number of server stacks (one MCP server each), and an optional us-east-1 stack holding
-// the CloudFront web ACL.
+// the CloudFront web ACL. A server that takes API keys outputs the commands for its first key.
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
 import { ApiGatewayAccountLogging } from './api-gateway-logging.ts';
+import type { McpAuth } from './auth.ts';
 import { McpDataPlane } from './data-plane.ts';
 import { McpEdgeFirewall, type McpEdgeFirewallProps } from './edge-firewall.ts';
 import { McpServerEndpoint, type McpServerEndpointProps } from './mcp-server-endpoint.ts';
@@ -87,6 +88,7 @@ export class McpServerStack extends Stack {
       });
     }
     new CfnOutput(this, 'DashboardName', { value: this.endpoint.monitoring.dashboard.dashboardName, description: 'CloudWatch dashboard' });
+    if (acceptsApiKeys(props.server.auth)) this.apiKeyOutputs(dataPlaneStack);
     const auth = this.endpoint.authorizationServer;
     if (auth) {
       new CfnOutput(this, 'AuthorizationServer', { value: auth.issuer, description: 'OAuth issuer (Cognito user pool) that MCP clients discover' });
@@ -95,7 +97,26 @@ export class McpServerStack extends Stack {
       if (auth.domain) new CfnOutput(this, 'LoginDomain', { value: auth.domain.baseUrl(), description: 'Cognito managed login (authorize and token endpoints)' });
     }
   }
+
+  /**
+   * Commands to paste after the deploy: a key for the deployed table (the key goes into
+   * MCP_API_KEY, never onto a command line), then the smoke check, which reads it from there.
+   */
+  private apiKeyOutputs(dataPlaneStack: DataPlaneStack): void {
+    const table = dataPlaneStack.dataPlane.table.tableName;
+    new CfnOutput(this, 'CreateApiKeyCommand', {
+      value: `export MCP_API_KEY="$(npm run --silent keys -- create --table ${table} --region ${this.region} --principal me --name 'first key')"`,
+      description: 'Creates an API key in the deployed table with your AWS credentials and keeps it in MCP_API_KEY; it is shown only once: store it (echo "$MCP_API_KEY")',
+    });
+    new CfnOutput(this, 'SmokeCommand', {
+      value: `npm run smoke -- --url ${this.endpoint.mcpUrl}`,
+      description: 'Checks the endpoint in both protocol eras with the API key in MCP_API_KEY',
+    });
+  }
 }
+
+/** The modes that accept API keys (`apikey`, `oauth,apikey`, `cognito,apikey`); an endpoint without `auth` is open. */
+const acceptsApiKeys = (auth: McpAuth | undefined) => auth !== undefined && (auth.mode === 'apikey' || auth.mode.endsWith(',apikey'));
 
 export interface EdgeFirewallStackProps extends StackProps, McpEdgeFirewallProps {}
 

@@ -3,7 +3,8 @@
 // — lists tools, calls `echo`, prints each step's latency and exits non-zero on the first failure.
 //
 //   npm run smoke -- --url https://d111111abcdef8.cloudfront.net/mcp [--era both|modern|legacy]
-//                    [--text hello] [--timeout 30000] [--header 'Authorization: Bearer …']
+//                    [--text hello] [--timeout 30000] [--api-key mcpk_…] [--header 'Name: value']
+// The API key may come from MCP_API_KEY instead, which keeps it out of shell history.
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -12,7 +13,8 @@ import { Client as LegacyClient } from '@modelcontextprotocol/sdk/client/index.j
 import { StreamableHTTPClientTransport as LegacyTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 
 const USAGE = `usage: npm run smoke -- --url <mcp endpoint> [--era both|modern|legacy] [--text <echo text>]
-                     [--timeout <ms per step>] [--header '<Name>: <value>' ...]`;
+                     [--timeout <ms per step>] [--api-key <key>] [--header '<Name>: <value>' ...]
+An endpoint with API keys needs one: --api-key, or the MCP_API_KEY environment variable.`;
 const ERAS = ['both', 'modern', 'legacy'] as const;
 type Era = (typeof ERAS)[number];
 
@@ -36,7 +38,7 @@ const clientInfo = {
   version: (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version,
 };
 
-function parseOptions(argv: string[]): Options {
+function parseOptions(argv: string[], env: NodeJS.ProcessEnv): Options {
   let values;
   try {
     ({ values } = parseArgs({
@@ -46,6 +48,7 @@ function parseOptions(argv: string[]): Options {
         era: { type: 'string', default: 'both' },
         text: { type: 'string', default: 'smoke check' },
         timeout: { type: 'string', default: '30000' },
+        'api-key': { type: 'string' },
         header: { type: 'string', multiple: true, default: [] },
         help: { type: 'boolean', default: false },
       },
@@ -71,6 +74,13 @@ function parseOptions(argv: string[]): Options {
     const colon = header.indexOf(':');
     if (colon <= 0) throw new SmokeFailure(`--header: expected "Name: value", got ${header}`, 2);
     headers[header.slice(0, colon).trim()] = header.slice(colon + 1).trim();
+  }
+  const apiKey = values['api-key'] ?? (env.MCP_API_KEY?.trim() || undefined);
+  if (apiKey !== undefined) {
+    if (Object.keys(headers).some((name) => name.toLowerCase() === 'authorization')) {
+      throw new SmokeFailure(`--api-key${values['api-key'] === undefined ? ' (from MCP_API_KEY)' : ''} and --header 'Authorization: …' both set the Authorization header; give one`, 2);
+    }
+    headers.Authorization = `Bearer ${apiKey}`;
   }
   return { url, eras: era === 'both' ? ['modern', 'legacy'] : [era], text: values.text, timeout, headers };
 }
@@ -162,12 +172,26 @@ async function legacyEra(options: Options): Promise<void> {
   }
 }
 
+/** A 401 to a check that sent no credentials is the usual first failure against a deployment: say what to pass. */
+function withCredentialsHint(error: unknown, options: Options): unknown {
+  const sentCredentials = Object.keys(options.headers).some((name) => name.toLowerCase() === 'authorization');
+  if (!(error instanceof SmokeFailure) || sentCredentials || !/\b401\b/.test(error.message)) return error;
+  return new SmokeFailure(
+    `${error.message}\nThe endpoint wants credentials: --api-key <key> or MCP_API_KEY for an API key, --header 'Authorization: Bearer <token>' for an OAuth token.`,
+    error.exitCode,
+  );
+}
+
 async function main(argv: string[]): Promise<number> {
   try {
-    const options = parseOptions(argv);
+    const options = parseOptions(argv, process.env);
     console.log(`MCP smoke check: ${options.url.href}`);
     const started = performance.now();
-    for (const era of options.eras) await (era === 'modern' ? modernEra(options) : legacyEra(options));
+    try {
+      for (const era of options.eras) await (era === 'modern' ? modernEra(options) : legacyEra(options));
+    } catch (error) {
+      throw withCredentialsHint(error, options);
+    }
     console.log(`passed (${options.eras.join(' + ')}) in ${(performance.now() - started).toFixed(0)} ms`);
     return 0;
   } catch (error) {

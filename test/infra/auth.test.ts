@@ -348,8 +348,9 @@ describe('the example app\'s auth context', () => {
     return stacks.servers.map((server) => Template.fromStack(server));
   }
 
-  it('keeps auth "none" for the demos by default', () => {
-    for (const template of synthKitApp({})) assert.equal(functionEnvironment(template).MCP_AUTH_MODE, 'none');
+  it('puts every server on API keys by default, and on auth "none" only with both flags', () => {
+    for (const template of synthKitApp({})) assert.equal(functionEnvironment(template).MCP_AUTH_MODE, 'apikey');
+    for (const template of synthKitApp({ auth: 'none', allowUnauthenticated: 'true' })) assert.equal(functionEnvironment(template).MCP_AUTH_MODE, 'none');
   });
 
   it('auth=apikey puts every server on API keys', () => {

@@ -100,7 +100,8 @@ describe('the account\'s API Gateway logging role', () => {
 
   it('is left alone with apiGatewayLogging: false, and by the app\'s server stacks (the data-plane stack sets it)', () => {
     synthEndpoint({ ...OPEN, apiGatewayLogging: false }, {}).template.resourceCountIs('AWS::ApiGateway::Account', 0);
-    const app = newApp();
+    // The app's servers authenticate by default, so their edge function needs the region the CLI passes on.
+    const app = newApp({ region: 'eu-west-1' });
     const { dataPlane, servers } = buildKitApp(app);
     Template.fromStack(dataPlane).resourceCountIs('AWS::ApiGateway::Account', 1);
     for (const server of servers) Template.fromStack(server).resourceCountIs('AWS::ApiGateway::Account', 0);

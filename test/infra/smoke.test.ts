@@ -1,6 +1,7 @@
 // `npm run smoke` against real MCP servers on loopback, built from the SDK so the check is tested
 // apart from the kit: it passes on a server that speaks both eras and has `echo`, and fails with
-// the failing step named (exit 1) or a usage message (exit 2) otherwise.
+// the failing step named (exit 1) or a usage message (exit 2) otherwise. Then against the kit,
+// open as `npm start` serves it and with API keys as it deploys.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -9,7 +10,10 @@ import { after, before, describe, it } from 'node:test';
 import { serve, type ServerType } from '@hono/node-server';
 import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
-import { startChild, startTestDynamo, type ChildServer } from '../helpers/server.ts';
+import echoServer from '../../functions/echo/server.ts';
+import { ApiKeyStore } from '../../shared/auth/api-keys.ts';
+import { Table, createDynamoClient } from '../../shared/store/table.ts';
+import { startChild, startInProcess, startTestDynamo, type ChildServer } from '../helpers/server.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -38,9 +42,11 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-function smoke(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** The script in a child process; `env` replaces MCP_API_KEY and adds to the rest of this process's environment. */
+function smokeWith(env: Record<string, string>, ...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const { MCP_API_KEY: _inherited, ...inherited } = process.env;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/smoke.ts', ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/smoke.ts', ...args], { cwd: REPO, env: { ...inherited, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => (stdout += chunk));
@@ -53,6 +59,8 @@ function smoke(...args: string[]): Promise<{ code: number | null; stdout: string
     });
   });
 }
+
+const smoke = (...args: string[]) => smokeWith({}, ...args);
 
 describe('npm run smoke', () => {
   const servers: ServerType[] = [];
@@ -131,5 +139,42 @@ describe('npm run smoke against npm start', () => {
     assert.equal(code, 0, `${stdout}\n${stderr}`);
     assert.match(stdout, /ok +legacy tools\/call echo/);
     assert.match(stdout, /passed \(modern \+ legacy\)/);
+  });
+});
+
+describe('npm run smoke against an endpoint with API keys, as the repository deploys it', () => {
+  let dynamo: Awaited<ReturnType<typeof startTestDynamo>>;
+  let server: Awaited<ReturnType<typeof startInProcess>>;
+  let key: string;
+
+  before(async () => {
+    dynamo = await startTestDynamo();
+    const keys = new ApiKeyStore(new Table(() => createDynamoClient({ region: 'us-east-1', dynamoEndpoint: dynamo.endpoint }), 'mcp-kit'), { cacheSeconds: 0 });
+    ({ key } = await keys.create({ principalId: 'me' }));
+    server = await startInProcess(echoServer, { AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, MCP_AUTH_MODE: 'apikey', MCP_REQUEST_STATE_KEY: 'smoke-request-state-key-0123456789' });
+  });
+  after(async () => {
+    await server?.stop();
+    await dynamo?.stop();
+  });
+
+  it('fails without a key, naming the way to give one', async () => {
+    const { code, stderr } = await smoke('--url', server.url, '--era', 'modern');
+    assert.equal(code, 1);
+    assert.match(stderr, /smoke check failed: modern connect \(server\/discover\): .*401.*--api-key <key> or MCP_API_KEY/s);
+  });
+
+  it('passes in both eras with the key from --api-key, or from MCP_API_KEY', async () => {
+    for (const run of [() => smoke('--url', server.url, '--api-key', key), () => smokeWith({ MCP_API_KEY: key }, '--url', server.url)]) {
+      const { code, stdout, stderr } = await run();
+      assert.equal(code, 0, `${stdout}\n${stderr}`);
+      assert.match(stdout, /passed \(modern \+ legacy\)/);
+    }
+  });
+
+  it('refuses a key and an Authorization header together (exit 2)', async () => {
+    const { code, stderr } = await smokeWith({ MCP_API_KEY: key }, '--url', server.url, '--header', 'Authorization: Bearer other');
+    assert.equal(code, 2);
+    assert.match(stderr, /--api-key \(from MCP_API_KEY\) and --header 'Authorization: …' both set the Authorization header/);
   });
 });

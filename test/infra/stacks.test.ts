@@ -22,9 +22,15 @@ after(() => rmSync(TMP, { recursive: true, force: true }));
 const CACHING_DISABLED = '4135ea2d-6df8-44a3-9df3-4b5a84be39ad';
 const ALL_VIEWER_EXCEPT_HOST = 'b689b0a8-53d0-40ab-baf2-68738e2966ac';
 
+/**
+ * A region, as the CDK CLI passes on the one it resolved (from the profile, else us-east-1): the
+ * default servers authenticate, and their Lambda@Edge function needs one. `region: undefined` drops it.
+ */
+const CLI_REGION = { region: 'eu-west-1' };
+
 /** The repository's app, as `cdk synth -c key=value ...` would build it. */
 function synthKitApp(context: Record<string, unknown> = {}) {
-  const app = new App({ outdir: mkdtempSync(join(TMP, 'app-')), context: { ...CDK_CONTEXT, ...SKIP_BUNDLING, ...context } });
+  const app = new App({ outdir: mkdtempSync(join(TMP, 'app-')), context: { ...CDK_CONTEXT, ...SKIP_BUNDLING, ...CLI_REGION, ...context } });
   const stacks = buildKitApp(app);
   app.synth();
   const [notes, echo] = stacks.servers;
@@ -81,7 +87,17 @@ describe('the example app on the default stage', () => {
     assert.equal(stacks.edgeFirewall, undefined);
   });
 
+  it('authenticates callers with API keys: a plain deploy is never an open endpoint', () => {
+    for (const template of [notes, echo]) {
+      assert.equal(functionEnvironment(template).MCP_AUTH_MODE, 'apikey');
+      assert.equal(functionEnvironment(template).MCP_ALLOW_UNAUTHENTICATED, undefined);
+    }
+    assert.equal(CDK_CONTEXT.auth, undefined, 'cdk.json leaves auth to the app, which defaults to apikey');
+    assert.equal(CDK_CONTEXT.allowUnauthenticated, undefined, 'cdk.json does not opt in to an open endpoint');
+  });
+
   it('is environment-agnostic when no region is known and no server needs one', () => {
+    const { stacks } = synthKitApp({ region: undefined, cloudFront: 'false' });
     for (const stack of [stacks.dataPlane, ...stacks.servers]) {
       assert.ok(Token.isUnresolved(stack.account), `${stack.stackName} has a fixed account`);
       assert.ok(Token.isUnresolved(stack.region), `${stack.stackName} has a fixed region`);
@@ -116,7 +132,6 @@ describe('the example app on the default stage', () => {
       'LOG_LEVEL',
       'MCP_ALLOWED_HOSTS',
       'MCP_ALLOWED_ORIGINS',
-      'MCP_ALLOW_UNAUTHENTICATED',
       'MCP_AUTH_MODE',
       'MCP_BUCKET_NAME',
       'MCP_GET_STREAMS',
@@ -138,9 +153,7 @@ describe('the example app on the default stage', () => {
         Variables: Match.objectLike({
           MCP_STAGE: 'dev',
           MCP_PATH: '/mcp',
-          MCP_AUTH_MODE: 'none',
-          // The kit refuses auth "none" on Lambda without it; cdk.json's allowUnauthenticated opts in.
-          MCP_ALLOW_UNAUTHENTICATED: 'true',
+          MCP_AUTH_MODE: 'apikey',
           MCP_TOOL_TIMEOUT_MS: '60000',
           MCP_STREAM_MAX_SECONDS: '300',
           MCP_SSE_KEEPALIVE_MS: '15000',
@@ -163,10 +176,13 @@ describe('the example app on the default stage', () => {
   });
 
   it('grants the function only its log group, the data-plane access policy and the secret', () => {
-    const role = onlyResource(notes, 'AWS::IAM::Role');
+    const roleId = serverFunction(notes).Properties.Role['Fn::GetAtt'][0] as string;
+    const role = notes.toJSON().Resources[roleId];
     assert.match(JSON.stringify(role.Properties.ManagedPolicyArns), /ExportsOutputRefDataPlaneServerAccess/);
     assert.doesNotMatch(JSON.stringify(role.Properties.ManagedPolicyArns), /iam::aws:policy/);
-    const statements = onlyResource(notes, 'AWS::IAM::Policy').Properties.PolicyDocument.Statement as Array<{ Action: string | string[]; Resource: unknown }>;
+    const policies = Object.values(notes.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: roleId }] } })) as Array<{ Properties: Record<string, any> }>;
+    assert.equal(policies.length, 1);
+    const statements = policies[0]!.Properties.PolicyDocument.Statement as Array<{ Action: string | string[]; Resource: unknown }>;
     const actions = statements.flatMap((s) => [s.Action].flat()).sort();
     assert.deepEqual(actions, ['logs:CreateLogStream', 'logs:PutLogEvents', 'secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue']);
     for (const s of statements) assert.notEqual(s.Resource, '*');
@@ -228,9 +244,10 @@ describe('the example app on the default stage', () => {
       assert.equal(behavior.Compress, false);
       assert.equal(behavior.ViewerProtocolPolicy, 'https-only');
       assert.equal(behavior.FunctionAssociations, undefined);
-      // With auth "none" there is no challenge to restore, so no Lambda@Edge function either.
-      assert.equal(behavior.LambdaFunctionAssociations, undefined);
     }
+    // Callers authenticate, so the MCP route's 401 challenges are restored at the edge.
+    assert.deepEqual(config.DefaultCacheBehavior.LambdaFunctionAssociations.map((a: { EventType: string }) => a.EventType), ['origin-response']);
+    assert.equal(config.CacheBehaviors[0].LambdaFunctionAssociations, undefined);
     assert.deepEqual(config.DefaultCacheBehavior.AllowedMethods.sort(), ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT']);
     assert.deepEqual(config.CacheBehaviors.map((b: any) => b.PathPattern), ['/.well-known/*']);
     assert.equal(config.PriceClass, 'PriceClass_100');
@@ -278,12 +295,24 @@ describe('the example app on the default stage', () => {
 
   it('outputs the public MCP URL, the raw API URL, and the table and bucket names', () => {
     const outputs = notes.toJSON().Outputs;
-    assert.deepEqual(Object.keys(outputs).sort(), ['ApiUrl', 'DashboardName', 'DistributionDomainName', 'McpUrl']);
+    assert.deepEqual(Object.keys(outputs).sort(), ['ApiUrl', 'CreateApiKeyCommand', 'DashboardName', 'DistributionDomainName', 'McpUrl', 'SmokeCommand']);
     const [distributionId] = Object.keys(notes.findResources('AWS::CloudFront::Distribution'));
     assert.deepEqual(outputs.McpUrl.Value, { 'Fn::Join': ['', ['https://', { 'Fn::GetAtt': [distributionId, 'DomainName'] }, '/mcp']] });
     assert.match(JSON.stringify(outputs.ApiUrl.Value), /execute-api.*"\/mcp"\]/);
     const dataOutputs = Object.keys(dataPlane.toJSON().Outputs).join(' ');
     for (const name of ['TableName', 'BucketName', 'SecretArn']) assert.match(dataOutputs, new RegExp(`DataPlane${name}`));
+  });
+
+  it('outputs the command that creates the first API key in the deployed table, and the smoke check that takes it', () => {
+    const outputs = notes.toJSON().Outputs;
+    const table = functionEnvironment(notes).MCP_TABLE_NAME;
+    assert.deepEqual(outputs.CreateApiKeyCommand.Value, {
+      'Fn::Join': ['', ['export MCP_API_KEY="$(npm run --silent keys -- create --table ', table, " --region eu-west-1 --principal me --name 'first key')\""]],
+    });
+    assert.match(outputs.CreateApiKeyCommand.Description, /shown only once/);
+    const url = outputs.McpUrl.Value['Fn::Join'][1];
+    assert.deepEqual(outputs.SmokeCommand.Value, { 'Fn::Join': ['', ['npm run smoke -- --url ' + url[0], ...url.slice(1)]] });
+    assert.match(outputs.SmokeCommand.Description, /MCP_API_KEY/);
   });
 });
 
@@ -392,7 +421,7 @@ describe('deploy settings', () => {
   });
 
   it('edgeFirewall adds a us-east-1 stack with a CLOUDFRONT web ACL and a per-IP rate rule', () => {
-    const app = new App({ outdir: mkdtempSync(join(TMP, 'app-')), context: { ...CDK_CONTEXT, ...SKIP_BUNDLING, edgeFirewall: 'true' } });
+    const app = new App({ outdir: mkdtempSync(join(TMP, 'app-')), context: { ...CDK_CONTEXT, ...SKIP_BUNDLING, ...CLI_REGION, edgeFirewall: 'true' } });
     const { edgeFirewall } = buildKitApp(app);
     assert.ok(edgeFirewall);
     assert.equal(edgeFirewall.artifactId, stackId('dev', 'EdgeFirewall'));
@@ -424,16 +453,16 @@ describe('deploy settings', () => {
   });
 
   it('an authenticating server behind CloudFront needs a region, and says where to set it', () => {
-    assert.throws(() => synthKitApp({ auth: 'apikey' }), /No AWS region to deploy to: .*Set AWS_REGION .*-c region=<region>/s);
+    assert.throws(() => synthKitApp({ region: undefined }), /No AWS region to deploy to: .*Set AWS_REGION .*-c region=<region>/s);
     // Without CloudFront there is no Lambda@Edge function, so no region is needed.
-    assert.doesNotThrow(() => synthKitApp({ auth: 'apikey', cloudFront: 'false' }));
+    assert.doesNotThrow(() => synthKitApp({ region: undefined, cloudFront: 'false' }));
   });
 
   it('cloudFront=false leaves the raw API as the public URL (LocalStack)', () => {
     const { notes } = synthKitApp({ cloudFront: 'false' });
     notes.resourceCountIs('AWS::CloudFront::Distribution', 0);
     const url = JSON.stringify(notes.toJSON().Outputs.McpUrl.Value);
-    assert.match(url, /"Ref":"ServerApi[0-9A-F]+"\},"\.execute-api\.".*"\/dev\/mcp"/);
+    assert.match(url, /"Ref":"ServerApi[0-9A-F]+"\},"\.execute-api\..*"\/dev\/mcp"/);
     assert.deepEqual(functionEnvironment(notes).MCP_PUBLIC_URL, notes.toJSON().Outputs.McpUrl.Value);
   });
 
@@ -453,9 +482,16 @@ describe('deploy settings', () => {
     });
   });
 
-  it('refuses to publish an unauthenticated endpoint unless told to', () => {
-    assert.throws(() => synthKitApp({ allowUnauthenticated: 'false' }), /stage "dev" would serve MCP with auth "none".*allowUnauthenticated: true/s);
-    assert.throws(() => synthKitApp({ allowUnauthenticated: 'false', auth: 'none' }), /-c auth=/);
+  it('publishes an open endpoint only when told twice: -c auth=none -c allowUnauthenticated=true', () => {
+    assert.throws(() => synthKitApp({ auth: 'none' }), /stage "dev" would serve MCP with auth "none".*allowUnauthenticated: true/s);
+    assert.throws(() => synthKitApp({ auth: 'none', allowUnauthenticated: 'false' }), /-c auth=/);
+    assert.equal(functionEnvironment(synthKitApp({ allowUnauthenticated: 'true' }).notes).MCP_AUTH_MODE, 'apikey', 'the flag alone opens nothing');
+    const { notes } = synthKitApp({ auth: 'none', allowUnauthenticated: 'true' });
+    assert.equal(functionEnvironment(notes).MCP_AUTH_MODE, 'none');
+    assert.equal(functionEnvironment(notes).MCP_ALLOW_UNAUTHENTICATED, 'true');
+    assert.equal(notes.toJSON().Outputs.CreateApiKeyCommand, undefined, 'no key to create');
+    // The local stage is for SAM and LocalStack on the emulators: open unless -c auth says otherwise.
+    assert.equal(functionEnvironment(synthKitApp({ stage: 'local' }).notes).MCP_AUTH_MODE, 'none');
   });
 
   it('rejects malformed settings with the name of the setting', () => {

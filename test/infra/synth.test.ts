@@ -1,7 +1,8 @@
 // `cdk synth` as a user runs it on a fresh clone: the real CLI, no AWS credentials or region, no
 // Docker, nothing but loopback. Checks the cloud assembly SAM reads (templates with asset
 // metadata) and the bundles themselves: ESM, minified, source-mapped, AWS SDK left to the
-// runtime, and answering requests in the modelled Lambda (local/aws) with their template's environment. Then, with a region as a user's profile gives
+// runtime, and answering requests in the modelled Lambda (local/aws) with their template's environment, which
+// has auth on: only callers with an API key from the table get in. Then, with a region as a user's profile gives
 // it, the Lambda@Edge function authenticating servers get, in a us-east-1 stack of its own.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -17,6 +18,8 @@ import { createRestApi } from '../../local/aws/api-gateway.ts';
 import { buildRuntime } from '../../local/aws/build.ts';
 import { LambdaModel } from '../../local/aws/lambda.ts';
 import { startTestDynamo } from '../helpers/server.ts';
+import { ApiKeyStore } from '../../shared/auth/api-keys.ts';
+import { Table, createDynamoClient } from '../../shared/store/table.ts';
 import { McpServerEndpoint } from '../../infra/mcp-server-endpoint.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -106,7 +109,7 @@ describe('cdk synth with the CLI, offline and without credentials', () => {
         assert.doesNotMatch(code, /class DynamoDBClient\b/);
       });
 
-      it('answers MCP requests through the modelled Lambda and API Gateway, with the environment its template sets', async () => {
+      it('answers MCP requests through the modelled Lambda and API Gateway, with the environment its template sets: API keys only', async () => {
         const { fn, dir } = bundle();
         // Resolve the runtime-provided AWS SDK from the repository's node_modules.
         const modules = join(out, 'node_modules');
@@ -118,6 +121,9 @@ describe('cdk synth with the CLI, offline and without credentials', () => {
         const environment: Record<string, string> = { AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' };
         for (const [name, value] of Object.entries(variables)) if (typeof value === 'string') environment[name] = value;
         Object.assign(environment, { MCP_TABLE_NAME: 'mcp-kit', MCP_BUCKET_NAME: 'mcp-kit-artifacts', AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9', MCP_REQUEST_STATE_KEY: 'synth-test-request-state-key-0123456789', LOG_LEVEL: 'WARN' });
+        assert.equal(environment.MCP_AUTH_MODE, 'apikey', 'the repository\'s defaults deploy an authenticated endpoint');
+        const keys = new ApiKeyStore(new Table(() => createDynamoClient({ region: 'us-east-1', dynamoEndpoint: dynamo.endpoint }), 'mcp-kit'), { cacheSeconds: 0 });
+        const { key } = await keys.create({ principalId: 'me' });
         const lambda = new LambdaModel({
           bundle: join(dir, 'index.mjs'),
           runtime: await buildRuntime(join(TMP, 'runtime')),
@@ -139,11 +145,14 @@ describe('cdk synth with the CLI, offline and without credentials', () => {
           assert.equal(health.status, 200);
           assert.equal(((await health.json()) as { status: string }).status, 'ok');
           const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {}, 'io.modelcontextprotocol/clientInfo': { name: 'synth', version: '1' } };
-          const call = await fetch(`${base}/dev/mcp`, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'echo' },
-            body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { text: 'from the cdk.out bundle' }, _meta: meta } }),
-          });
+          const echo = (credentials: Record<string, string>) =>
+            fetch(`${base}/dev/mcp`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'echo', ...credentials },
+              body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { text: 'from the cdk.out bundle' }, _meta: meta } }),
+            });
+          assert.equal((await echo({})).status, 401);
+          const call = await echo({ authorization: `Bearer ${key}` });
           assert.equal(call.status, 200);
           assert.equal(((await call.json()) as { result: { content: { text: string }[] } }).result.content[0]!.text, 'from the cdk.out bundle');
         } finally {
