@@ -74,10 +74,14 @@ for (const [label, start] of [['Node server', nodeTarget], ['modelled AWS path',
       { name: 'modern-test', version: '1.0.0' },
       { versionNegotiation: { mode: { pin: '2026-07-28' } }, capabilities: { elicitation: {} } },
     );
-    client.setRequestHandler('elicitation/create', async () => ({ action: 'accept', content: { confirm } }));
+    const asked: string[] = [];
+    client.setRequestHandler('elicitation/create', async (request) => {
+      asked.push((request.params as { message: string }).message);
+      return { action: 'accept', content: { confirm } };
+    });
     await client.connect(new ModernTransport(new URL(server.url)));
     opened.push(client);
-    return client;
+    return Object.assign(client, { asked });
   }
 
   async function legacy(confirm = true) {
@@ -152,6 +156,8 @@ for (const [label, start] of [['Node server', nodeTarget], ['modelled AWS path',
       const added = await client.callTool({ name: 'note_add', arguments: { text: 'doomed' } });
       const handle = (added.structuredContent as { notebook: string }).notebook;
       assert.match(text(await client.callTool({ name: 'notebook_clear', arguments: { notebook: handle } })), /^Cleared h_/);
+      // The tool asked first (an input_required round the client answered), exactly once.
+      assert.deepEqual(client.asked, [`Delete all 1 notes in ${handle}?`]);
       assert.equal(text(await client.callTool({ name: 'note_list', arguments: { notebook: handle } })), 'The notebook is empty.');
     });
 
