@@ -381,10 +381,9 @@ export class LambdaModel {
   invokes = 0;
 
   constructor(readonly options: LambdaModelOptions) {
-    // A frozen child outlives its parent otherwise.
-    process.once('exit', () => {
-      for (const environment of this.environments) environment.kill('Shutdown', 'model stopped');
-    });
+    if (!exitHooked) process.once('exit', stopAll);
+    exitHooked = true;
+    liveModels.add(this);
   }
 
   /** Invokes the function with an event; resolves once its response began or it failed. */
@@ -450,6 +449,14 @@ export class LambdaModel {
   }
 
   async stop(): Promise<void> {
+    liveModels.delete(this);
     for (const environment of [...this.environments]) environment.kill('Shutdown', 'model stopped');
   }
+}
+
+/** Every model not yet stopped: a frozen child would outlive this process otherwise. */
+const liveModels = new Set<LambdaModel>();
+let exitHooked = false;
+function stopAll() {
+  for (const model of liveModels) void model.stop();
 }
