@@ -156,7 +156,10 @@ function explain(error: unknown, config: KitConfig): KeysFailure {
   if (error instanceof ApiKeyInputError) return usage(`${FLAG_OF[error.field]}: ${error.problem}`);
   if (error instanceof AmbiguousApiKeyIdError) return new KeysFailure(error.message, 1);
   const where = `table "${config.tableName}" ${config.dynamoEndpoint ? `at ${config.dynamoEndpoint}` : `in ${config.region}`}`;
-  const { name, message } = error as Error;
+  // The table wraps AWS errors (DependencyUnavailableError): the innermost one says what is wrong.
+  let cause = error as Error;
+  while (cause.cause instanceof Error) cause = cause.cause;
+  const { name, message } = cause;
   const hint = name === 'ResourceNotFoundException' ? ' (pass --table, or set MCP_TABLE_NAME, to the table of your deployment: the stack output TableName)' : '';
   return new KeysFailure(`${where}: ${name}: ${message}${hint}`, 1);
 }
