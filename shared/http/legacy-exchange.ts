@@ -4,6 +4,7 @@
 // so a client's reply, or its `notifications/cancelled`, reaches the exchange from any instance:
 // directly when it runs in this process, through the relay (shared/relay) otherwise.
 import type { JSONRPCMessage, JSONRPCRequest, MessageExtraInfo, Transport, TransportSendOptions } from '@modelcontextprotocol/server';
+import { shapeOutgoing } from '../protocol/shape.ts';
 import type { Relay, RelayWatch } from '../relay/relay.ts';
 import type { SessionRecord } from '../store/sessions.ts';
 
@@ -109,6 +110,8 @@ export class LegacyExchange implements Transport {
   private encodedKey?: string;
   private watch?: RelayWatch;
   private awaiting = 0;
+  /** The session's negotiated revision, once restored: everything sent is shaped for it (shared/protocol). */
+  private revision?: string;
 
   constructor(private readonly options: ExchangeOptions) {
     this.sessionId = options.sessionId;
@@ -137,6 +140,7 @@ export class LegacyExchange implements Transport {
 
   /** Replays `initialize` (and the stored log level) so the instance sees the session's client. */
   async restore(session: SessionRecord): Promise<void> {
+    this.revision = session.protocolVersion;
     const init = await this.call({
       jsonrpc: '2.0',
       id: `${REPLAY_PREFIX}init`,
@@ -193,7 +197,8 @@ export class LegacyExchange implements Transport {
   }
 
   async send(message: JSONRPCMessage, _options?: TransportSendOptions): Promise<void> {
-    const m = message as unknown as Message;
+    // Every answer, notification and server-to-client request passes here, whatever a tool returned.
+    const m = shapeOutgoing(message as unknown as Message, this.revision);
     const isResponse = m.method === undefined && m.id !== undefined;
     if (isResponse) {
       const reply = this.replies.get(m.id!);
