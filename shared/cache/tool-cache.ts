@@ -1,5 +1,6 @@
 // Result cache for tools that declare themselves cacheable (read-only and idempotent): Redis
 // when configured, else a small in-process map. A cache that fails is a miss, never an error.
+// A result that links an artifact is stored only where everyone who can hit the entry may read it.
 import { createHash } from 'node:crypto';
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import type { Redis } from '@upstash/redis';
@@ -20,6 +21,20 @@ interface Backend {
 }
 
 const MAX_MEMORY_ENTRIES = 1_000;
+/** Digests are base64url, so the scope is always the second-to-last `:` segment of a key. */
+const SHARED = 'shared';
+
+/**
+ * Artifacts belong to the caller that made them (an offloaded result, or a tool's own
+ * `ctx.artifacts.put`): anyone else reading the URI gets "not found" (shared/artifacts/address.ts).
+ * A shared entry reaches other principals, so it may link none; a principal's entry reaches its
+ * other sessions, so it may not link a session's (`artifact://s/`). The URI may sit in a link, in
+ * text or in structured content: the serialized result is searched as a whole.
+ */
+function linksReadableByEveryHit(key: string, json: string): boolean {
+  const shared = key.split(':').at(-2) === SHARED;
+  return !json.includes(shared ? 'artifact://' : 'artifact://s/');
+}
 
 function memoryBackend(): Backend {
   const entries = new Map<string, { value: string; until: number }>();
@@ -58,7 +73,7 @@ export class ToolCache {
   private readonly backend: Backend;
   private readonly warn: (error: unknown) => void;
 
-  constructor(private readonly namespace: string, redis: Redis | undefined, log: KitLogger) {
+  constructor(private readonly namespace: string, redis: Redis | undefined, private readonly log: KitLogger) {
     this.backend = redis ? redisBackend(redis) : memoryBackend();
     this.warn = throttledWarning(log, 'tool cache unavailable; serving without it');
   }
@@ -66,7 +81,7 @@ export class ToolCache {
   key(tool: string, args: unknown, policy: CachePolicy, principalId: string): string {
     const scope = policy.scope === 'shared' ? '*' : principalId;
     const digest = createHash('sha256').update(`${tool}\0${scope}\0${canonicalJson(args)}`).digest('base64url');
-    return `mcp:cache:${this.namespace}:${digest}`;
+    return `mcp:cache:${this.namespace}:${policy.scope === 'shared' ? SHARED : 'principal'}:${digest}`;
   }
 
   async get(key: string): Promise<CallToolResult | undefined> {
@@ -79,10 +94,15 @@ export class ToolCache {
     }
   }
 
-  /** Stores a result; failures are logged, never thrown. */
+  /** Stores a result unless it links artifacts another hit could not read; failures are logged, never thrown. */
   async set(key: string, result: CallToolResult, ttlSeconds: number): Promise<void> {
+    const json = JSON.stringify(result);
+    if (!linksReadableByEveryHit(key, json)) {
+      this.log.debug('tool result not cached: it links an artifact only its caller may read', { key });
+      return;
+    }
     try {
-      await this.backend.set(key, JSON.stringify(result), ttlSeconds);
+      await this.backend.set(key, json, ttlSeconds);
     } catch (err) {
       this.warn(err);
     }
