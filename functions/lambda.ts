@@ -9,6 +9,7 @@ import { loadConfig } from '../shared/config.ts';
 import { INTERNAL_ERROR, jsonRpcErrorResponse } from '../shared/http/errors.ts';
 import { createKit } from '../shared/kit.ts';
 import type { ServerDefinition } from '../shared/server/define.ts';
+import { isTaskEvent, isTaskFailure } from '../shared/tasks/dispatch.ts';
 
 type Env = Record<string, string | undefined>;
 
@@ -49,19 +50,27 @@ export function lambdaHandler(definition: ServerDefinition, env: Env = process.e
   let ready = start();
   // Keep an init failure from surfacing as an unhandled rejection before the first request.
   ready.catch(() => {});
+  /** The kit, started; a failed start is retried by the next invocation, so a fixed secret heals warm instances. */
+  async function started(): Promise<ReturnType<typeof createKit>> {
+    if (kit) return kit;
+    try {
+      await ready.catch(() => (ready = start()));
+      return kit!;
+    } catch (err) {
+      // Logged with its cause (the setting to fix); a caller learns only that the server is misconfigured.
+      console.error(JSON.stringify({ level: 'ERROR', message: 'server start-up failed', error: err instanceof Error ? err.message : String(err) }));
+      throw err;
+    }
+  }
   const app = {
     fetch: async (request: Request, bindings: unknown) => {
-      if (!kit) {
-        try {
-          // A failed start is retried by the next request, so a fixed secret heals warm instances.
-          await ready.catch(() => (ready = start()));
-        } catch (err) {
-          // Logged with its cause (the setting to fix); the caller learns only that the server is misconfigured.
-          console.error(JSON.stringify({ level: 'ERROR', message: 'server start-up failed', error: err instanceof Error ? err.message : String(err) }));
-          return jsonRpcErrorResponse(503, INTERNAL_ERROR, 'Service Unavailable: the server could not start; its logs name the setting to fix', null, { 'retry-after': '5' });
-        }
+      let running;
+      try {
+        running = await started();
+      } catch {
+        return jsonRpcErrorResponse(503, INTERNAL_ERROR, 'Service Unavailable: the server could not start; its logs name the setting to fix', null, { 'retry-after': '5' });
       }
-      return kit!.app.fetch(request, bindings as never);
+      return running.app.fetch(request, bindings as never);
     },
   } as unknown as Hono;
   const settle = () => kit?.settle(SETTLE_MS).catch(() => {});
@@ -76,7 +85,12 @@ export function lambdaHandler(definition: ServerDefinition, env: Env = process.e
   }
   const streamed = streamHandle(app) as unknown as (event: unknown, stream: unknown, context: unknown) => Promise<void>;
   return awslambda.streamifyResponse(async (event, stream, context) => {
-    await streamed(event, stream, context);
+    // A task's worker run, or Lambda reporting one that never succeeded: not an HTTP request.
+    // Thrown errors reach Lambda, which retries the run and then reports it to the destination.
+    if (isTaskEvent(event) || isTaskFailure(event)) {
+      await (await started()).handleEvent(event);
+      stream.end();
+    } else await streamed(event, stream, context);
     await settle();
   });
 }

@@ -91,6 +91,23 @@ export interface KitConfig {
    * one instance (`MCP_STREAMS_PER_PRINCIPAL`, default 10).
    */
   caps: { sessionsPerDay: number; handlesPerDay: number; openStreams: number };
+  /** Tasks (tools that may outlive their request). */
+  tasks: {
+    /** How long a task stays readable after its creation. `MCP_TASK_TTL_SECONDS`, default 3600. */
+    ttlSeconds: number;
+    /** The longest lifetime a 2025-11-25 client may ask for. `MCP_TASK_MAX_TTL_SECONDS`, default 86400. */
+    maxTtlSeconds: number;
+    /** The poll interval suggested to clients. `MCP_TASK_POLL_MS`, default 1000. */
+    pollIntervalMs: number;
+    /** A task's run still going after this fails the task. `MCP_TASK_TIMEOUT_MS`, default 840000 (14 min, inside Lambda's 15). */
+    timeoutMs: number;
+    /** A working task not updated for this long lost its worker. `MCP_TASK_STALE_SECONDS`, default 960 (past Lambda's 15 min). */
+    staleAfterSeconds: number;
+  };
+  /** This function's name on Lambda (`AWS_LAMBDA_FUNCTION_NAME`): tasks run in invocations of it. */
+  lambdaFunctionName?: string;
+  /** Lambda endpoint override (the local model, LocalStack). `AWS_ENDPOINT_URL_LAMBDA` or `AWS_ENDPOINT_URL`. */
+  lambdaEndpoint?: string;
   /** Largest POST body accepted, in bytes. `MCP_MAX_BODY_BYTES`, default 1048576 (1 MiB). */
   maxBodyBytes: number;
   /** Host names accepted in the Host header; empty accepts any. `MCP_ALLOWED_HOSTS` (comma list). */
@@ -295,6 +312,15 @@ export function loadConfig(env: Env = process.env): Readonly<KitConfig> {
       handlesPerDay: int(env, 'MCP_HANDLES_PER_PRINCIPAL', 1_000, 1),
       openStreams: int(env, 'MCP_STREAMS_PER_PRINCIPAL', 10, 1),
     }),
+    tasks: Object.freeze({
+      ttlSeconds: int(env, 'MCP_TASK_TTL_SECONDS', 3_600, 60),
+      maxTtlSeconds: int(env, 'MCP_TASK_MAX_TTL_SECONDS', 86_400, 60),
+      pollIntervalMs: int(env, 'MCP_TASK_POLL_MS', 1_000, 100),
+      timeoutMs: int(env, 'MCP_TASK_TIMEOUT_MS', 840_000, 1_000),
+      staleAfterSeconds: int(env, 'MCP_TASK_STALE_SECONDS', 960, 10),
+    }),
+    lambdaFunctionName: str(env, 'AWS_LAMBDA_FUNCTION_NAME'),
+    lambdaEndpoint: url(env, 'AWS_ENDPOINT_URL_LAMBDA') ?? shared,
     maxBodyBytes: int(env, 'MCP_MAX_BODY_BYTES', 1_048_576, 1_024),
     allowedHosts: list(env, 'MCP_ALLOWED_HOSTS'),
     allowedOrigins: list(env, 'MCP_ALLOWED_ORIGINS'),

@@ -17,7 +17,9 @@ import { createRedis } from './redis.ts';
 import { PendingWork } from './pending-work.ts';
 import { createRelay, type Relay } from './relay/relay.ts';
 import { redisRelayStore, tableRelayStore } from './relay/stores.ts';
-import { createServerFactory } from './server/build.ts';
+import { createServerFactory, type ServerFactory } from './server/build.ts';
+import { createTasks } from './tasks/setup.ts';
+import { isTaskEvent, isTaskFailure } from './tasks/dispatch.ts';
 import type { ServerDefinition } from './server/define.ts';
 import { Quota } from './store/quota.ts';
 import { SessionStore } from './store/sessions.ts';
@@ -54,7 +56,9 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
   const cache = new ToolCache(definition.name, redis || undefined, log);
   const artifacts = new ArtifactStore(() => createS3Client(config), config.bucketName, { defaultTtlSeconds: config.artifactTtlSeconds });
   const pending = new PendingWork();
-  const factory = createServerFactory(definition, {
+  const relay = options.relay ?? createRelay(redis ? redisRelayStore(redis, definition.name) : tableRelayStore(table, definition.name), log);
+  const tasks = createTasks(config, { table, relay, artifacts, log, pending, execute: (run) => factory.executeTask(run) });
+  const factory: ServerFactory = createServerFactory(definition, {
     state: new StateStore(table, config.stateTtlSeconds, config.sessionTtlSeconds, new Quota(table, 'state handles', config.caps.handlesPerDay, DAY, 'pass the handles you have back instead of starting new ones')),
     log,
     requestStateKeys: [requestStateKey, ...config.previousRequestStateKeys],
@@ -65,11 +69,12 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
     offloadBytes: config.offloadBytes,
     toolTimeoutMs: config.toolTimeoutMs,
     pending,
+    tasks,
+    taskTimeoutMs: config.tasks.timeoutMs,
   });
   const rateLimiter = config.rateLimit.enabled && redis ? createRateLimiter(redis, definition.name, { ...config.rateLimit, timeoutMs: config.redisTimeoutMs }, log) : undefined;
   const sessionQuota = new Quota(table, 'sessions', config.caps.sessionsPerDay, DAY, 'reuse a session, end the ones you no longer use with DELETE');
   const sessions = new SessionStore(table, config.sessionTtlSeconds, config.sessionCacheMs, redis || undefined, sessionQuota);
-  const relay = options.relay ?? createRelay(redis ? redisRelayStore(redis, definition.name) : tableRelayStore(table, definition.name), log);
   const accessLog = createAccessLog(config, definition.name);
   const apiKeys = config.auth.methods.includes('apikey') ? new ApiKeyStore(table, { cacheSeconds: config.auth.apiKeyCacheSeconds }) : undefined;
   const authenticator = createAuthenticator({
@@ -90,6 +95,19 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
     notify,
     bus,
     log,
+    /**
+     * Lambda events that are not HTTP requests: a task's worker run, and Lambda's report that one
+     * never succeeded (the on-failure destination). False for any other event.
+     */
+    async handleEvent(event: unknown): Promise<boolean> {
+      if (isTaskEvent(event)) await tasks.run(event.mcpKitTask.taskId, event.mcpKitTask.run);
+      else if (isTaskFailure(event)) {
+        const { requestContext, requestPayload, responsePayload } = event;
+        const why = responsePayload?.errorMessage ? `: ${responsePayload.errorType ?? 'Error'}: ${responsePayload.errorMessage}` : '';
+        await tasks.fail(requestPayload.mcpKitTask.taskId, `The task's worker did not succeed (${requestContext.condition}${why})`);
+      } else return false;
+      return true;
+    },
     /** What this instance holds in memory: cached sessions (bounded by MCP_SESSION_CACHE_MS). */
     stats: () => ({ cachedSessions: sessions.cached }),
     /**
@@ -102,6 +120,7 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
       if (!done) log.warn('work still running when the invocation ends; it is frozen with the environment', { running: pending.size, waitedMs: maxMs });
     },
     async close() {
+      tasks.close();
       await close();
       await redisBus?.close();
     },

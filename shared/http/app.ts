@@ -19,7 +19,19 @@ import type { SessionStore } from '../store/sessions.ts';
 import { readJsonBody } from './body.ts';
 import { DependencyUnavailableError } from '../dependency.ts';
 import { QuotaExceededError } from '../store/quota.ts';
-import { CLIENT_CLOSED_REQUEST, ClientGoneError, HttpProtocolError, INTERNAL_ERROR, INVALID_REQUEST, SERVER_ERROR, errorResponse, jsonRpcErrorResponse } from './errors.ts';
+import {
+  CLIENT_CLOSED_REQUEST,
+  ClientGoneError,
+  HttpProtocolError,
+  INTERNAL_ERROR,
+  INVALID_REQUEST,
+  METHOD_NOT_FOUND,
+  MISSING_CLIENT_CAPABILITY,
+  SERVER_ERROR,
+  errorResponse,
+  jsonRpcErrorResponse,
+} from './errors.ts';
+import { TASKS_EXTENSION } from '../tasks/wire.ts';
 import { checkEnvelope, createLegacyHandler, type LegacyRequest } from './legacy.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import type { KitFeatures } from '../kit.ts';
@@ -136,6 +148,30 @@ export function createApp(options: AppOptions) {
   // stage without a list refuses any Origin rather than accept every one.
   const refuseEveryOrigin = !allowedOrigins && config.stage !== 'local';
 
+  const taskOnly = new Set(factory.definition.tools.filter((t) => t.task === 'required').map((t) => t.name));
+  /**
+   * A call of a tool that runs only as a task, from a client that takes no tasks, is refused as a
+   * protocol error (the SDK would turn an error in the tool into an isError result): -32021 with
+   * the capability to declare (2026-07-28), -32601 for a 2025-11-25 call without `task`.
+   */
+  function refuseTaskless(message: Message, legacyRequest: boolean) {
+    const params = (message.params ?? {}) as Record<string, unknown>;
+    if (legacyRequest) {
+      if (params.task !== undefined) return;
+      throw new HttpProtocolError(200, METHOD_NOT_FOUND, `${String(params.name)} runs only as a task: call it with the "task" parameter (tasks/result then returns its result)`, undefined, message.id ?? null);
+    }
+    const capabilities = (params._meta as Record<string, unknown> | undefined)?.[CAPABILITIES_META_KEY] as { extensions?: Record<string, unknown> } | undefined;
+    if (capabilities?.extensions?.[TASKS_EXTENSION] !== undefined) return;
+    throw new HttpProtocolError(
+      400,
+      MISSING_CLIENT_CAPABILITY,
+      `Missing required client capability: ${String(params.name)} runs only as a task; declare the ${TASKS_EXTENSION} extension in the request's client capabilities`,
+      undefined,
+      message.id ?? null,
+      { requiredCapabilities: { extensions: { [TASKS_EXTENSION]: {} } } },
+    );
+  }
+
   const streams = new Map<string, number>();
   /** Counts an open notification stream against its caller's cap on this instance; returns its release. */
   function holdStream(principalId: string): () => void {
@@ -221,8 +257,10 @@ export function createApp(options: AppOptions) {
       if (rateLimiter && !Array.isArray(body)) await rateLimiter.check(scopeBase.principal.id, tools[0], (body as Message).id ?? null);
       const limit = rateLimiter && ((m: Message) => rateLimiter.check(scopeBase.principal.id, m.method === 'tools/call' ? String(m.params?.name) : undefined, m.id ?? null));
       const single = Array.isArray(body) ? undefined : (body as Message);
+      const legacyRequest = await isLegacy(request, body);
+      if (single?.method === 'tools/call' && taskOnly.has(String(single.params?.name))) refuseTaskless(single, legacyRequest);
       const keepAliveMs = single?.id !== undefined && LONG_RUNNING.has(single.method ?? '') && acceptsSse(request) ? config.sseKeepAliveMs : 0;
-      if (await isLegacy(request, body)) {
+      if (legacyRequest) {
         note.era = 'legacy';
         return streamIfSlow(legacy.post({ request, body, scope: scopeBase, note, ...(limit && { limit }) }), keepAliveMs, single?.id ?? null, lateError(scopeBase.requestId));
       }
@@ -236,6 +274,7 @@ export function createApp(options: AppOptions) {
         requestId: scopeBase.requestId,
         principal,
         era: 'modern',
+        revision: '2026-07-28',
         forwardLogs: meta?.[LOG_LEVEL_META_KEY] !== undefined,
         clientCapabilities: meta?.[CAPABILITIES_META_KEY] as RequestScope['clientCapabilities'],
         request: message as RequestScope['request'],

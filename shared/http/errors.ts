@@ -10,6 +10,9 @@ export const SERVER_ERROR = -32000;
 export const SESSION_NOT_FOUND = -32001;
 /** A standard MCP header disagrees with the body (the code the SDK uses on 2026-07-28 requests). */
 export const HEADER_MISMATCH = -32020;
+/** The request needs a client capability the client did not declare (2026-07-28). */
+export const MISSING_CLIENT_CAPABILITY = -32021;
+export const METHOD_NOT_FOUND = -32601;
 
 export class HttpProtocolError extends Error {
   override name = 'HttpProtocolError';
@@ -19,6 +22,8 @@ export class HttpProtocolError extends Error {
     message: string,
     readonly headers?: Record<string, string>,
     readonly id: string | number | null = null,
+    /** The JSON-RPC error's `data`, when its code defines one. */
+    readonly data?: unknown,
   ) {
     super(message);
   }
@@ -30,13 +35,14 @@ export function jsonRpcErrorResponse(
   message: string,
   id: string | number | null = null,
   headers?: Record<string, string>,
+  data?: unknown,
 ): Response {
-  const body = JSON.stringify({ jsonrpc: '2.0', id, error: { code, message } });
+  const body = JSON.stringify({ jsonrpc: '2.0', id, error: { code, message, ...(data !== undefined && { data }) } });
   return new Response(body, { status, headers: { 'content-type': 'application/json', ...headers } });
 }
 
 export function errorResponse(error: HttpProtocolError): Response {
-  return jsonRpcErrorResponse(error.status, error.code, error.message, error.id, error.headers);
+  return jsonRpcErrorResponse(error.status, error.code, error.message, error.id, error.headers, error.data);
 }
 
 /** The client went away before its request could be read: nobody is left to answer. */

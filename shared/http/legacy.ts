@@ -159,7 +159,7 @@ export function createLegacyHandler(options: LegacyOptions) {
     const scope: RequestScope = {
       ...req.scope,
       era: 'legacy',
-      ...(session && { sessionId: session.id, clientCapabilities: session.clientCapabilities }),
+      ...(session && { sessionId: session.id, clientCapabilities: session.clientCapabilities, revision: session.protocolVersion }),
       ...(message && { request: message }),
       forwardLogs: session?.logLevel !== undefined,
     };

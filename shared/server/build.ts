@@ -7,7 +7,6 @@ import {
   createRequestStateCodec,
   isInputRequiredResult,
   type RequestStateCodec,
-  type CallToolResult,
   type ServerContext,
   type ServerEventBus,
   ProtocolError,
@@ -17,11 +16,15 @@ import {
 import { ArtifactNotFoundError } from '../artifacts/errors.ts';
 import type { ArtifactStore } from '../artifacts/store.ts';
 import type { ToolCache } from '../cache/tool-cache.ts';
-import type { ServerDefinition, ToolDefinition, ToolReturn } from './define.ts';
+import type { ServerDefinition } from './define.ts';
 import { createToolContext, requestScopeOf, type KitServices } from './context.ts';
 import { requestBinding } from './confirm.ts';
-import { offloadLargeResult } from './offload.ts';
 import { explainParamErrors } from './param-errors.ts';
+import { toolRunner } from './tool-runner.ts';
+import { registerTaskMethods } from '../tasks/methods.ts';
+import type { TaskOutcome, TaskRunContext, TaskService } from '../tasks/service.ts';
+import { TASKS_EXTENSION } from '../tasks/wire.ts';
+import { workerContext } from '../tasks/worker-context.ts';
 import type { KitLogger } from '../log.ts';
 import type { PendingWork } from '../pending-work.ts';
 import { StateHandleError, type StateStore } from '../store/state.ts';
@@ -45,67 +48,23 @@ export interface ServerFactoryOptions {
   toolTimeoutMs: number;
   /** Where handlers and cache writes that outlive their response are tracked. */
   pending: PendingWork;
+  /** Tasks: absent when no tool of the definition may run as one. */
+  tasks?: TaskService;
+  /** A task's run still going after this fails the task. */
+  taskTimeoutMs: number;
 }
 
 export interface ServerFactory {
   /** A ready instance for one exchange; it returns itself to the pool when its transport closes. */
   acquire(era: Era): McpServer;
+  /** Runs a task's tool for one run, in a worker (TaskService's `execute`). */
+  executeTask(run: TaskRunContext): Promise<TaskOutcome>;
   readonly definition: ServerDefinition;
 }
 
 const MAX_IDLE_PER_ERA = 64;
 const ARTIFACT_TEMPLATE = new ResourceTemplate('artifact://{+path}', { list: undefined });
 const DEFAULT_LIST_HINT = { ttlMs: 60_000, cacheScope: 'private' } as const;
-
-function toCallToolResult(value: ToolReturn) {
-  return typeof value === 'string' ? { content: [{ type: 'text' as const, text: value }] } : value;
-}
-
-/**
- * Wraps a tool handler: kit context in; for cacheable tools a cache lookup first; results too
- * large for a response offloaded to an artifact.
- */
-function toolRunner(t: ToolDefinition, services: KitServices, options: ServerFactoryOptions) {
-  const { cache, offloadBytes, toolTimeoutMs: timeoutMs, pending: work } = options;
-  const policy = t.cache;
-  const timedOut = `${t.name} did not finish within ${timeoutMs} ms and was stopped; try a smaller request`;
-  return async (args: unknown, ctx: ServerContext) => {
-    const kit = createToolContext(services, ctx, t.name);
-    const key = policy && cache.key(t.name, args, policy, kit.principal.id);
-    if (key) {
-      const hit = await cache.get(key);
-      if (hit) return hit;
-    }
-    const pending = t.handler(args as never, kit);
-    let returned;
-    if (pending instanceof Promise) {
-      // A cancelled or timed-out handler may still be cleaning up when its response has ended.
-      work.track(pending);
-      // A hung handler must not hold the response open until Lambda's own timeout kills it. (A
-      // synchronous one cannot be interrupted at all, so it is not given a timer to pay for.)
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const deadline = new Promise<CallToolResult>((resolve) => {
-        timer = setTimeout(() => {
-          // Settle first: a handler that stops on the abort must not win the race with its late result.
-          resolve({ isError: true, content: [{ type: 'text', text: timedOut }] });
-          kit.expire(new Error(timedOut));
-          kit.log.warn('tool timed out', { timeoutMs });
-        }, timeoutMs);
-      });
-      try {
-        returned = toCallToolResult(await Promise.race([pending, deadline]));
-      } finally {
-        clearTimeout(timer);
-      }
-    } else {
-      returned = toCallToolResult(pending);
-    }
-    if (isInputRequiredResult(returned)) return returned;
-    const result = await offloadLargeResult(returned, t.name, offloadBytes, kit);
-    if (key && !result.isError) cache.setInBackground(key, result, policy.ttlSeconds, work);
-    return result;
-  };
-}
 
 /**
  * An unknown, expired or foreign state handle from the caller is the caller's mistake: a resource
@@ -171,6 +130,8 @@ export function createServerFactory(definition: ServerDefinition, options: Serve
     artifacts: options.artifacts,
   };
   const listHint = definition.listCacheHint ?? DEFAULT_LIST_HINT;
+  const hasTasks = options.tasks !== undefined && definition.tools.some((t) => t.task);
+  const runners = new Map(definition.tools.map((t) => [t.name, toolRunner(t, services, { ...options, tasks: hasTasks ? options.tasks : undefined })]));
   const hasResources = (definition.resources?.length ?? 0) > 0;
   const hasPrompts = (definition.prompts?.length ?? 0) > 0;
 
@@ -183,6 +144,9 @@ export function createServerFactory(definition: ServerDefinition, options: Serve
           logging: {},
           ...(hasResources && { resources: { listChanged: true } }),
           ...(hasPrompts && { prompts: { listChanged: true } }),
+          // Both wire forms: the 2025-11-25 utility, and the 2026-07-28 extension (the SDK leaves
+          // each out of the other era's answers).
+          ...(hasTasks && { tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } }, extensions: { [TASKS_EXTENSION]: {} } }),
         },
         ...(definition.instructions && { instructions: definition.instructions }),
         cacheHints: {
@@ -202,9 +166,12 @@ export function createServerFactory(definition: ServerDefinition, options: Serve
         ...(t.output && { outputSchema: t.output }),
         ...(t.annotations && { annotations: t.annotations }),
       };
-      const run = toolRunner(t, services, options);
-      if (t.input) server.registerTool(t.name, { ...config, inputSchema: t.input }, run as never);
-      else server.registerTool(t.name, config, ((ctx: ServerContext) => run({}, ctx)) as never);
+      const run = runners.get(t.name)!;
+      const registered = t.input
+        ? server.registerTool(t.name, { ...config, inputSchema: t.input }, run as never)
+        : server.registerTool(t.name, config, ((ctx: ServerContext) => run({}, ctx)) as never);
+      // registerTool takes no `execution`; tools/list reads it off the registration (2025-11-25 only).
+      if (hasTasks) (registered as { execution?: object }).execution = { taskSupport: t.task ?? 'forbidden' };
     }
     for (const r of definition.resources ?? []) {
       if (r.kind === 'resource') {
@@ -244,6 +211,7 @@ export function createServerFactory(definition: ServerDefinition, options: Serve
         }
       },
     );
+    if (hasTasks) registerTaskMethods(server, options.tasks!);
     definition.extend?.(server, (ctx, target) => createToolContext(services, ctx, target));
     explainParamErrors(server);
     return server;
@@ -252,6 +220,21 @@ export function createServerFactory(definition: ServerDefinition, options: Serve
   const idle: Record<Era, McpServer[]> = { legacy: [], modern: [] };
   return {
     definition,
+    async executeTask({ record, signal, report }) {
+      const run = runners.get(record.request.tool);
+      if (!run) return { kind: 'error', error: { code: ProtocolErrorCode.InvalidParams, message: `the server no longer has the tool ${record.request.tool}` } };
+      try {
+        const ctx = await workerContext({ record, signal, report, verify: codec.verify });
+        const answer = await run(record.request.arguments, ctx);
+        if (isInputRequiredResult(answer)) return { kind: 'input', inputRequests: answer.inputRequests ?? {}, ...(answer.requestState !== undefined && { requestState: answer.requestState }) };
+        return { kind: 'result', result: answer };
+      } catch (err) {
+        // A tool's own failure is its result (isError), as the SDK makes it for a direct call;
+        // only a protocol error fails the task.
+        if (err instanceof ProtocolError) return { kind: 'error', error: { code: err.code, message: err.message } };
+        return { kind: 'result', result: { isError: true, content: [{ type: 'text', text: err instanceof Error ? err.message : String(err) }] } };
+      }
+    },
     acquire(era) {
       const server = idle[era].pop() ?? build();
       server.server.onclose = () => {

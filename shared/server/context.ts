@@ -14,6 +14,8 @@ export interface RequestScope {
   readonly requestId: string;
   readonly principal: Principal;
   readonly era: 'legacy' | 'modern';
+  /** The protocol revision the request is served under: the session's, or 2026-07-28. */
+  readonly revision?: string;
   /** Legacy session id, when the request belongs to one. */
   readonly sessionId?: string;
   /** True when the client asked for log notifications (legacy `logging/setLevel`, or a modern log level). */
@@ -22,6 +24,8 @@ export interface RequestScope {
   readonly clientCapabilities?: { elicitation?: object; [key: string]: unknown };
   /** The request being served, for binding MRTR state and confirmations to it. */
   readonly request?: { method?: string; params?: Record<string, unknown> };
+  /** Set in a task's worker run: its id, and where its progress goes. */
+  readonly task?: { readonly id: string; report(message: string): void };
 }
 
 /** Per-app services handlers reach through their context. */
@@ -82,6 +86,20 @@ export interface ToolContext {
   readonly notify: ServerNotifier;
   /** The SDK's own context, for anything the kit does not wrap. */
   readonly mcp: ServerContext;
+  /** For tools that may run as tasks (`task` in their definition). */
+  readonly task: ToolTask;
+}
+
+export interface ToolTask {
+  /** The task this run belongs to; undefined when the call is not (yet) a task. */
+  readonly id: string | undefined;
+  /**
+   * Marks where the task begins. When the client takes tasks, the request that gets here answers
+   * with a new task and a worker runs the handler again, from the top, with the same arguments
+   * and answers: in the request this throws `TaskStarted` (let it through), in the worker it
+   * returns. For a client that takes no tasks it returns at once and the call runs directly.
+   */
+  start(): Promise<void>;
 }
 
 export interface ToolArtifacts {
@@ -133,6 +151,17 @@ class KitToolContext implements ToolContext {
       this._signal = AbortSignal.any([this.mcp.mcpReq.signal, this.expiry.signal]);
     }
     return this._signal;
+  }
+
+  private starting?: () => Promise<void>;
+
+  get task(): ToolTask {
+    return { id: this.scope.task?.id, start: this.starting ?? (async () => {}) };
+  }
+
+  /** In the request that may create a task: what `ctx.task.start()` does there. */
+  beginTask(start: () => Promise<void>) {
+    this.starting = start;
   }
 
   /** Ends the call's time: aborts `signal` for handlers that watch it. */
@@ -187,6 +216,8 @@ class KitToolContext implements ToolContext {
   }
 
   async progress(progress: number, total?: number, message?: string) {
+    // A task's progress is its status message, for whoever polls it.
+    if (this.scope.task) return this.scope.task.report(message ?? (total === undefined ? `${progress}` : `${progress} of ${total}`));
     const token = this.mcp.mcpReq._meta?.progressToken;
     if (token === undefined) return;
     await this.mcp.mcpReq.notify({
@@ -215,7 +246,7 @@ class KitToolContext implements ToolContext {
   }
 }
 
-export type ExpiringToolContext = ToolContext & { expire(reason: Error): void };
+export type ExpiringToolContext = ToolContext & { expire(reason: Error): void; beginTask(start: () => Promise<void>): void };
 
 export function createToolContext(services: KitServices, mcp: ServerContext, target: string): ExpiringToolContext {
   return new KitToolContext(services, requestScopeOf(mcp), mcp, target);

@@ -35,6 +35,13 @@ export interface ToolDefinition<In extends z.ZodObject = z.ZodObject, Out extend
   readonly cache?: CachePolicy;
   /** OAuth scopes (or API key scopes) a caller needs to call this tool; others get 403 insufficient_scope. */
   readonly scopes?: readonly string[];
+  /**
+   * Whether a call may run as a task, outliving its request: `optional` runs as a task for clients
+   * that take tasks and directly for others; `required` refuses clients that take none. The
+   * handler marks where the task begins with `await ctx.task.start()` (see README "Tasks").
+   * @default - never a task
+   */
+  readonly task?: 'optional' | 'required';
   readonly handler: (args: z.output<In>, ctx: ToolContext) => ToolReturn | Promise<ToolReturn>;
 }
 

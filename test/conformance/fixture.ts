@@ -2,6 +2,8 @@
 // named fixture tools, resources and prompts, built with the kit's own API so the suite measures
 // the kit. Behaviours follow the suite's scenario descriptions; nothing here is for real use.
 import {
+  ProtocolError,
+  ProtocolErrorCode,
   acceptedContent,
   completable,
   fromJsonSchema,
@@ -69,10 +71,72 @@ const JSON_SCHEMA_2020_12 = {
   additionalProperties: false,
 } as const;
 
+/** Sleeps `ms`, or less when the call is cancelled. */
+const sleepUnless = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+  });
+const confirmSchema = z.object({ confirm: z.boolean() });
+
+/** The tasks extension scenarios' tools (tasks-*), as a server author would write them with the kit. */
+const taskTools = [
+  tool('greet', { description: 'Greets by name, at once (never a task)', input: z.object({ name: z.string() }) }, ({ name }) => `Hello, ${name}!`),
+  tool(
+    'slow_compute',
+    { description: 'Computes for the given seconds; a task for clients that take tasks', task: 'optional', input: z.object({ seconds: z.number().min(0).max(120), label: z.string().optional() }) },
+    async ({ seconds, label }, ctx) => {
+      await ctx.task.start();
+      await sleepUnless(seconds * 1000, ctx.signal);
+      if (ctx.signal.aborted) return 'Stopped: the computation was cancelled.';
+      return `Computed ${label ?? 'the result'} in ${seconds} s.`;
+    },
+  ),
+  tool('failing_job', { description: 'A job whose tool fails after a second (runs only as a task)', task: 'required' }, async (_args, ctx) => {
+    await ctx.task.start();
+    await sleepUnless(1000, ctx.signal);
+    return { isError: true, content: [{ type: 'text', text: 'The job failed: the input could not be processed.' }] };
+  }),
+  tool('protocol_error_job', { description: 'A job that fails with a protocol error', task: 'optional' }, async (_args, ctx) => {
+    await ctx.task.start();
+    throw new ProtocolError(ProtocolErrorCode.InternalError, 'The job hit an internal error it cannot recover from');
+  }),
+  tool('confirm_delete', { description: 'Asks before deleting a file', task: 'optional', input: z.object({ filename: z.string() }) }, async ({ filename }, ctx) => {
+    await ctx.task.start();
+    const answer = acceptedContent(ctx.mcp.mcpReq.inputResponses, 'confirm', confirmSchema);
+    if (!answer) return inputRequired({ inputRequests: { confirm: inputRequired.elicit({ message: `Delete ${filename}?`, requestedSchema: confirmSchema }) } });
+    return answer.confirm ? `Deleted ${filename}.` : `Kept ${filename}.`;
+  }),
+  tool('multi_input', { description: 'Asks two questions at once', task: 'optional' }, async (_args, ctx) => {
+    await ctx.task.start();
+    const schema = z.object({ name: z.string().optional(), confirm: z.boolean().optional() });
+    const first = acceptedContent(ctx.mcp.mcpReq.inputResponses, 'first', schema);
+    const second = acceptedContent(ctx.mcp.mcpReq.inputResponses, 'second', schema);
+    if (!first || !second) {
+      return inputRequired({
+        inputRequests: {
+          ...(!first && { first: inputRequired.elicit({ message: 'First question: your name?', requestedSchema: schema }) }),
+          ...(!second && { second: inputRequired.elicit({ message: 'Second question: go ahead?', requestedSchema: schema }) }),
+        },
+      });
+    }
+    return `Both answered (${first.name ?? 'no name'}).`;
+  }),
+  tool('test_tool_with_task', { description: 'Asks for a name first (MRTR), then runs as a task', task: 'required' }, async (_args, ctx) => {
+    const answer = acceptedContent(ctx.mcp.mcpReq.inputResponses, 'user_name', nameSchema);
+    if (!answer) {
+      return inputRequired({ inputRequests: { user_name: askName('What is your name?') }, requestState: await ctx.mintRequestState({ asked: 'user_name' }) });
+    }
+    await ctx.task.start();
+    return `Hello, ${answer.name}! The task ran with your answer.`;
+  }),
+];
+
 export default defineServer({
   name: 'kit-conformance-fixture',
   version: '1.0.0',
   tools: [
+    ...taskTools,
     tool('test_simple_text', { description: 'Returns simple text content' }, () => 'This is a simple text response for testing.'),
     tool('test_image_content', { description: 'Returns image content' }, () => ({ content: [{ type: 'image', data: PNG, mimeType: 'image/png' }] })),
     tool('test_audio_content', { description: 'Returns audio content' }, () => ({ content: [{ type: 'audio', data: WAV, mimeType: 'audio/wav' }] })),

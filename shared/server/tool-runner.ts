@@ -1,0 +1,152 @@
+// Runs a tool's handler with the kit around it: its context, the cache for cacheable tools, a
+// timeout, offload of results too large for a response. For tools that may run as tasks it also
+// decides, per request, whether this call becomes a task: when the client takes tasks (the
+// 2026-07-28 extension, or a 2025-11-25 task-augmented call) the handler runs until it calls
+// `ctx.task.start()`; then the kit writes the task, hands it to a worker and answers with it.
+// Before that point a handler may still answer directly (an MRTR question, say); the worker runs
+// the handler again from the top, with the same arguments and answers, and `start()` returns there.
+import {
+  MissingRequiredClientCapabilityError,
+  ProtocolError,
+  ProtocolErrorCode,
+  isInputRequiredResult,
+  type CallToolResult,
+  type InputRequiredResult,
+  type ServerContext,
+} from '@modelcontextprotocol/server';
+import type { ToolCache } from '../cache/tool-cache.ts';
+import type { PendingWork } from '../pending-work.ts';
+import { newTaskId, type TaskRequest } from '../tasks/store.ts';
+import type { TaskService } from '../tasks/service.ts';
+import { TASKS_EXTENSION, createTaskResult, createTaskResult2025 } from '../tasks/wire.ts';
+import { createToolContext, requestScopeOf, type ExpiringToolContext, type KitServices, type RequestScope } from './context.ts';
+import type { ToolDefinition, ToolReturn } from './define.ts';
+import { offloadLargeResult } from './offload.ts';
+
+export interface ToolRunnerOptions {
+  cache: ToolCache;
+  pending: PendingWork;
+  offloadBytes: number;
+  /** A call still running after this ends with an error result. */
+  toolTimeoutMs: number;
+  /** A task's run still going after this ends as a failed task. */
+  taskTimeoutMs: number;
+  /** Absent when no tool of the server runs as a task. */
+  tasks?: TaskService;
+}
+
+/** Thrown by `ctx.task.start()` in the request that creates a task: the rest runs in the worker. */
+export class TaskStarted extends Error {
+  override name = 'TaskStarted';
+  constructor() {
+    super('this call continues as a task; the worker runs it');
+  }
+}
+
+const toCallToolResult = (value: ToolReturn) => (typeof value === 'string' ? { content: [{ type: 'text' as const, text: value }] } : value);
+
+type Answer = CallToolResult | InputRequiredResult;
+
+/**
+ * The handler under the kit's timeout. A hung handler must not hold the response open until
+ * Lambda's own timeout kills it; a synchronous one cannot be interrupted, so it gets no timer.
+ */
+async function timed(t: ToolDefinition, args: unknown, kit: ExpiringToolContext, timeoutMs: number, pending: PendingWork): Promise<Answer> {
+  const returned = t.handler(args as never, kit);
+  if (!(returned instanceof Promise)) return toCallToolResult(returned);
+  // A cancelled or timed-out handler may still be cleaning up when its response has ended.
+  pending.track(returned);
+  const message = `${t.name} did not finish within ${timeoutMs} ms and was stopped; try a smaller request`;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<CallToolResult>((resolve) => {
+    timer = setTimeout(() => {
+      // Settle first: a handler that stops on the abort must not win the race with its late result.
+      resolve({ isError: true, content: [{ type: 'text', text: message }] });
+      kit.expire(new Error(message));
+      kit.log.warn('tool timed out', { timeoutMs });
+    }, timeoutMs);
+  });
+  try {
+    return toCallToolResult(await Promise.race([returned, deadline]));
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Which task form this call takes, if any; throws when the tool needs a task the client cannot take. */
+function taskForm(t: ToolDefinition, scope: RequestScope): '2026' | '2025' | undefined {
+  const params = scope.request?.params;
+  const form = scope.era === 'modern'
+    ? (scope.clientCapabilities?.extensions as Record<string, unknown> | undefined)?.[TASKS_EXTENSION] !== undefined ? '2026' : undefined
+    : params?.task !== undefined && typeof params.task === 'object' ? '2025' : undefined;
+  if (form || t.task !== 'required') return form;
+  if (scope.era === 'modern') throw new MissingRequiredClientCapabilityError({ requiredCapabilities: { extensions: { [TASKS_EXTENSION]: {} } } });
+  throw new ProtocolError(ProtocolErrorCode.MethodNotFound, `${t.name} runs only as a task: call it with the "task" parameter (tasks/result then returns its result)`);
+}
+
+/** What the worker needs to run the call again: arguments, this round's answers and state, the client. */
+function snapshot(t: ToolDefinition, args: unknown, scope: RequestScope, ctx: ServerContext): TaskRequest {
+  const params = scope.request?.params ?? {};
+  const { progressToken: _token, ...meta } = (params._meta ?? {}) as Record<string, unknown>;
+  return {
+    tool: t.name,
+    arguments: (args ?? {}) as Record<string, unknown>,
+    scopes: [...scope.principal.scopes],
+    ...(ctx.mcpReq.inputResponses && { inputResponses: ctx.mcpReq.inputResponses }),
+    ...(typeof params.requestState === 'string' && { requestState: params.requestState }),
+    ...(scope.clientCapabilities && { clientCapabilities: scope.clientCapabilities as Record<string, unknown> }),
+    meta,
+  };
+}
+
+/** The call in the request that may create a task: the handler's own answer, or the new task. */
+async function beginTask(t: ToolDefinition, args: unknown, kit: ExpiringToolContext, ctx: ServerContext, form: '2026' | '2025', options: ToolRunnerOptions) {
+  const scope = requestScopeOf(ctx);
+  let start!: () => void;
+  const started = new Promise<'started'>((resolve) => (start = () => resolve('started')));
+  kit.beginTask(() => {
+    start();
+    kit.expire(new TaskStarted());
+    return Promise.reject(new TaskStarted());
+  });
+  const answered = timed(t, args, kit, options.toolTimeoutMs, options.pending);
+  const first = await Promise.race([answered, started]);
+  if (first !== 'started') return first;
+  answered.catch(() => {});
+  const ttl = form === '2025' ? Number((scope.request?.params?.task as { ttl?: unknown } | undefined)?.ttl) : undefined;
+  const record = await options.tasks!.create({
+    id: newTaskId(),
+    caller: { principalId: scope.principal.id, ...(scope.sessionId && { sessionId: scope.sessionId }) },
+    wire: form,
+    request: snapshot(t, args, scope, ctx),
+    ...(ttl !== undefined && Number.isInteger(ttl) && ttl > 0 && { ttlMs: Math.min(ttl, options.tasks!.maxTtlMs) }),
+  });
+  return (form === '2026' ? createTaskResult(record) : createTaskResult2025(record)) as unknown as CallToolResult;
+}
+
+export function toolRunner(t: ToolDefinition, services: KitServices, options: ToolRunnerOptions) {
+  const { cache, pending } = options;
+  const policy = t.cache;
+  return async (args: unknown, ctx: ServerContext): Promise<Answer> => {
+    const kit = createToolContext(services, ctx, t.name);
+    const scope = requestScopeOf(ctx);
+    // The request phase of a tool that may run as a task (the worker's scope carries its task).
+    if (t.task && !scope.task && options.tasks) {
+      const form = taskForm(t, scope);
+      if (form) {
+        const answer = await beginTask(t, args, kit, ctx, form, options);
+        return isInputRequiredResult(answer) || (answer as { resultType?: string; task?: unknown }).resultType === 'task' || 'task' in answer ? answer : offloadLargeResult(answer, t.name, options.offloadBytes, kit);
+      }
+    }
+    const key = policy && !scope.task && cache.key(t.name, args, policy, kit.principal.id);
+    if (key) {
+      const hit = await cache.get(key);
+      if (hit) return hit;
+    }
+    const returned = await timed(t, args, kit, scope.task ? options.taskTimeoutMs : options.toolTimeoutMs, pending);
+    if (isInputRequiredResult(returned)) return returned;
+    const result = await offloadLargeResult(returned, t.name, options.offloadBytes, kit);
+    if (key && !result.isError) cache.setInBackground(key, result, policy.ttlSeconds, pending);
+    return result;
+  };
+}

@@ -1,0 +1,61 @@
+// Where a task's worker runs. On Lambda: an asynchronous invoke of this same function, so the
+// task gets an invocation (and a 15-minute budget) of its own and nothing runs in the frozen
+// remains of the request that created it; Lambda retries a crashed run and reports one that
+// never succeeds to the on-failure destination (the construct points it back at the function).
+// Anywhere else (`npm start`, tests): the same process, after the response.
+import type { KitLogger } from '../log.ts';
+import type { PendingWork } from '../pending-work.ts';
+import type { TaskDispatcher } from './service.ts';
+
+/** The event a worker invocation receives. */
+export interface TaskEvent {
+  mcpKitTask: { taskId: string; run: number };
+}
+
+/** What Lambda hands the on-failure destination when a worker invocation never succeeded. */
+export interface TaskFailureRecord {
+  requestContext: { condition: string; approximateInvokeCount?: number };
+  requestPayload: TaskEvent;
+  responsePayload?: { errorType?: string; errorMessage?: string };
+}
+
+export const isTaskEvent = (event: unknown): event is TaskEvent => typeof (event as TaskEvent)?.mcpKitTask?.taskId === 'string';
+export const isTaskFailure = (event: unknown): event is TaskFailureRecord =>
+  typeof (event as TaskFailureRecord)?.requestContext?.condition === 'string' && isTaskEvent((event as TaskFailureRecord).requestPayload);
+
+export function inlineDispatcher(run: (taskId: string, run: number) => Promise<void>, pending: PendingWork, log: KitLogger): TaskDispatcher {
+  return {
+    async dispatch(taskId, n) {
+      const running = new Promise<void>((resolve) => setImmediate(resolve)).then(() => run(taskId, n));
+      // A run that cannot even record its failure (the table is down) is logged; the task then
+      // reads as failed once it goes stale.
+      pending.track(running.catch((error: unknown) => log.error('task run failed', { taskId, run: n, error: error instanceof Error ? error.message : String(error) })));
+    },
+  };
+}
+
+export interface LambdaDispatcherOptions {
+  functionName: string;
+  region: string;
+  /** `AWS_ENDPOINT_URL_LAMBDA`: the local model's Invoke API, or LocalStack. */
+  endpoint?: string;
+}
+
+export function lambdaDispatcher(options: LambdaDispatcherOptions): TaskDispatcher {
+  type Sdk = typeof import('@aws-sdk/client-lambda');
+  let client: Promise<{ sdk: Sdk; lambda: InstanceType<Sdk['LambdaClient']> }> | undefined;
+  const open = () =>
+    (client ??= import('@aws-sdk/client-lambda').then((sdk) => ({
+      sdk,
+      lambda: new sdk.LambdaClient({ region: options.region, ...(options.endpoint && { endpoint: options.endpoint }), maxAttempts: 3 }),
+    })));
+  return {
+    async dispatch(taskId, run) {
+      const { sdk, lambda } = await open();
+      const event: TaskEvent = { mcpKitTask: { taskId, run } };
+      await lambda.send(new sdk.InvokeCommand({ FunctionName: options.functionName, InvocationType: 'Event', Payload: new TextEncoder().encode(JSON.stringify(event)) }), {
+        abortSignal: AbortSignal.timeout(5000),
+      });
+    },
+  };
+}

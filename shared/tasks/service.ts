@@ -1,0 +1,245 @@
+// Tasks as the kit runs them: created by the request that accepts a call, run by a worker (an
+// invocation of its own on Lambda, the same process locally), answered, polled and cancelled
+// from any instance. The wire forms are wire.ts's; the records store.ts's; what runs a tool is
+// the server factory's (`execute`). Cancellation reaches the worker through the relay (box
+// `task:<id>`) within its slow poll; a worker that stops reporting is marked failed on read.
+import type { CallToolResult } from '@modelcontextprotocol/server';
+import type { ArtifactStore } from '../artifacts/store.ts';
+import type { KitLogger } from '../log.ts';
+import type { Relay } from '../relay/relay.ts';
+import { TERMINAL, type TaskRecord, type TaskRequest, type TaskStatus, type TaskStore } from './store.ts';
+
+/** What a run of a task's tool came to. */
+export type TaskOutcome =
+  | { kind: 'result'; result: CallToolResult }
+  | { kind: 'input'; inputRequests: Record<string, unknown>; requestState?: string }
+  | { kind: 'error'; error: { code: number; message: string } };
+
+export interface TaskRunContext {
+  record: TaskRecord;
+  signal: AbortSignal;
+  /** Progress and status messages of the running tool, kept on the record (throttled). */
+  report(message: string): void;
+}
+
+export interface TaskDispatcher {
+  /** Starts a worker for run `run` of the task, somewhere; returns once it is handed over. */
+  dispatch(taskId: string, run: number): Promise<void>;
+}
+
+export interface TaskServiceOptions {
+  store: TaskStore;
+  relay: Relay;
+  artifacts: ArtifactStore;
+  log: KitLogger;
+  /** Runs the task's tool for one run. */
+  execute(run: TaskRunContext): Promise<TaskOutcome>;
+  /** A working task not updated for this long lost its worker. */
+  staleAfterMs: number;
+  /** The longest lifetime a caller may ask for (2025 `task.ttl`). */
+  maxTtlMs: number;
+  /** Status messages are written at most this often. */
+  reportEveryMs?: number;
+}
+
+/** Who is asking about a task: only its creator may see it. */
+export interface TaskCaller {
+  principalId: string;
+  sessionId?: string;
+}
+
+const cancelBox = (id: string) => `task:${id}`;
+const RESULT_LINK = '__kitResultArtifact';
+
+export class TaskService {
+  dispatcher?: TaskDispatcher;
+
+  constructor(private readonly options: TaskServiceOptions) {}
+
+  get maxTtlMs() {
+    return this.options.maxTtlMs;
+  }
+
+  private get store() {
+    return this.options.store;
+  }
+
+  /** Writes the task and hands it to a worker; the record is readable before this returns. */
+  async create(init: { id: string; caller: TaskCaller; wire: TaskRecord['wire']; request: TaskRequest; ttlMs?: number }): Promise<TaskRecord> {
+    const record = await this.store.create({ id: init.id, principalId: init.caller.principalId, sessionId: init.caller.sessionId, wire: init.wire, request: init.request, ttlMs: init.ttlMs });
+    await this.dispatcher!.dispatch(record.id, record.run);
+    return record;
+  }
+
+  /** The caller's task as it stands (a lost worker noticed here), its result read back if stored aside. */
+  async get(id: string, caller: TaskCaller): Promise<TaskRecord | undefined> {
+    let record = await this.store.get(id, caller.principalId, caller.sessionId);
+    if (record?.status === 'working' && Date.now() - record.lastUpdatedAt > this.options.staleAfterMs) {
+      record = (await this.finish(id, ['working'], { status: 'failed', statusMessage: 'The task stopped reporting: its worker timed out or crashed', error: { code: -32603, message: 'the task\'s worker stopped without finishing' } })) ?? record;
+    }
+    if (record?.result && typeof record.result === 'object' && RESULT_LINK in record.result) {
+      const uri = (record.result as Record<string, string>)[RESULT_LINK]!;
+      const contents = await this.options.artifacts.read(uri, { principalId: record.principalId, sessionId: record.sessionId });
+      record = { ...record, result: JSON.parse('text' in contents ? contents.text : Buffer.from(contents.blob, 'base64').toString('utf8')) };
+    }
+    return record;
+  }
+
+  list(caller: TaskCaller): Promise<TaskRecord[]> {
+    return this.store.list(caller.principalId, caller.sessionId);
+  }
+
+  /**
+   * Answers outstanding input requests. Keys not outstanding are ignored; once every outstanding
+   * request has its answer the task goes back to work with all answers so far.
+   */
+  async update(id: string, caller: TaskCaller, responses: Record<string, unknown>): Promise<TaskRecord | undefined> {
+    const record = await this.store.get(id, caller.principalId, caller.sessionId);
+    if (!record) return undefined;
+    const resumed = await this.store.transition(id, ['input_required'], (t) => {
+      const outstanding = Object.keys(t.inputRequests ?? {});
+      const pending = { ...t.pendingResponses };
+      for (const key of outstanding) if (key in responses) pending[key] = responses[key];
+      if (outstanding.some((key) => !(key in pending))) return { pendingResponses: pending };
+      // The handler gets its answers under the keys it asked with (the wire key names the run too).
+      const answers = Object.fromEntries(Object.entries(pending).map(([key, value]) => [key.slice(key.indexOf(':') + 1), value]));
+      return {
+        status: 'working' as TaskStatus,
+        run: t.run + 1,
+        inputRequests: undefined,
+        pendingResponses: undefined,
+        request: { ...t.request, inputResponses: { ...t.request.inputResponses, ...answers }, ...(t.requestState !== undefined && { requestState: t.requestState }) },
+      };
+    });
+    if (resumed?.status === 'working') {
+      this.metric(resumed, 'working');
+      await this.dispatcher!.dispatch(id, resumed.run);
+    }
+    return resumed ?? record;
+  }
+
+  /** Cancels a task that has not finished; a finished one is left as it is. Undefined: no such task. */
+  async cancel(id: string, caller: TaskCaller): Promise<TaskRecord | undefined> {
+    const record = await this.store.get(id, caller.principalId, caller.sessionId);
+    if (!record) return undefined;
+    const cancelled = await this.finish(id, ['working', 'input_required'], { status: 'cancelled', statusMessage: 'Cancelled at the client\'s request' });
+    if (cancelled) await this.options.relay.send(cancelBox(id), { cancel: true }).catch((error) => this.options.log.warn('task cancel: the worker was not told', { taskId: id, error: String(error) }));
+    return cancelled ?? record;
+  }
+
+  /** Waits until the task is finished (2025 `tasks/result` blocks), polling the record. */
+  async settled(id: string, caller: TaskCaller, signal?: AbortSignal): Promise<TaskRecord | undefined> {
+    for (;;) {
+      const record = await this.get(id, caller);
+      if (!record || TERMINAL.includes(record.status)) return record;
+      await new Promise((resolve) => setTimeout(resolve, record.pollIntervalMs));
+      if (signal?.aborted) return record;
+    }
+  }
+
+  /** A worker's run: claims it (a duplicate delivery finds it claimed and does nothing), runs the tool, records what came of it. */
+  async run(id: string, run: number): Promise<void> {
+    let claimed = false;
+    const record = await this.store.transition(id, ['working'], (t) => {
+      if (t.run !== run || (t.claimedRun ?? 0) >= run) return undefined;
+      claimed = true;
+      return { claimedRun: run };
+    });
+    if (!record || !claimed) return;
+    const abort = new AbortController();
+    this.active.add(abort);
+    const watch = this.options.relay.watch(cancelBox(id), () => abort.abort(new Error('the task was cancelled')));
+    const reporter = this.reporter(id);
+    try {
+      const outcome = await this.options.execute({ record, signal: abort.signal, report: reporter.report });
+      await reporter.flush();
+      // Stopped by close(): left as it is, for the stale check to fail it once no one reports.
+      if (!this.closed) await this.record(record, outcome);
+    } catch (err) {
+      if (!this.closed) await this.finish(id, ['working'], { status: 'failed', statusMessage: (err as Error).message, error: { code: -32603, message: (err as Error).message } });
+    } finally {
+      watch.stop();
+      this.active.delete(abort);
+    }
+  }
+
+  private readonly active = new Set<AbortController>();
+  private closed = false;
+
+  /** Stops the runs in this process (the server is shutting down): their handlers see ctx.signal abort. */
+  close(): void {
+    this.closed = true;
+    for (const run of this.active) run.abort(new Error('the server is stopping'));
+  }
+
+  /** Marks a task failed for a reason reported from outside its run (Lambda's on-failure destination). */
+  async fail(id: string, reason: string): Promise<void> {
+    await this.finish(id, ['working', 'input_required'], { status: 'failed', statusMessage: reason, error: { code: -32603, message: reason } });
+  }
+
+  private async record(record: TaskRecord, outcome: TaskOutcome): Promise<void> {
+    if (outcome.kind === 'input') {
+      const waiting = await this.store.transition(record.id, ['working'], () => ({
+        status: 'input_required' as TaskStatus,
+        statusMessage: 'Waiting for input from the client',
+        // Keys must stay unique for the task's life: the run that asked is part of each.
+        inputRequests: Object.fromEntries(Object.entries(outcome.inputRequests).map(([key, value]) => [`${record.run}:${key}`, value])),
+        pendingResponses: undefined,
+        ...(outcome.requestState !== undefined && { requestState: outcome.requestState }),
+      }));
+      if (waiting) this.metric(waiting, 'input_required');
+      return;
+    }
+    if (outcome.kind === 'error') {
+      await this.finish(record.id, ['working'], { status: 'failed', statusMessage: outcome.error.message, error: outcome.error });
+      return;
+    }
+    // 2025-11-25 reports a tool error as a failed task; the 2026-07-28 extension as a completed one.
+    const failedTool = record.wire === '2025' && outcome.result.isError === true;
+    await this.finish(record.id, ['working'], { status: failedTool ? 'failed' : 'completed', result: await this.storable(record, outcome.result) });
+  }
+
+  /** A result too large for the record goes to S3 beside it; the record keeps the link. */
+  private async storable(record: TaskRecord, result: CallToolResult): Promise<unknown> {
+    const json = JSON.stringify(result);
+    if (Buffer.byteLength(json) <= this.store.options.inlineResultBytes) return result;
+    const link = await this.options.artifacts.put(
+      { principalId: record.principalId, scope: record.sessionId ? { kind: 'session', id: record.sessionId } : { kind: 'principal' } },
+      'task-result.json',
+      json,
+      { contentType: 'application/json', ttlSeconds: Math.ceil(record.ttlMs / 1000) },
+    );
+    return { [RESULT_LINK]: link.uri };
+  }
+
+  private async finish(id: string, from: readonly TaskStatus[], patch: Partial<TaskRecord>): Promise<TaskRecord | undefined> {
+    const finished = await this.store.transition(id, from, () => patch);
+    if (finished) this.metric(finished, finished.status);
+    return finished;
+  }
+
+  /** Status messages, written at most every reportEveryMs; the last one is flushed when the run ends. */
+  private reporter(id: string) {
+    const every = this.options.reportEveryMs ?? 1000;
+    let last = 0;
+    let waiting: string | undefined;
+    let writing: Promise<unknown> = Promise.resolve();
+    const write = (message: string) => {
+      last = Date.now();
+      waiting = undefined;
+      writing = writing.then(() => this.store.transition(id, ['working'], () => ({ statusMessage: message }))).catch(() => {});
+    };
+    return {
+      report: (message: string) => (Date.now() - last >= every ? write(message) : (waiting = message)),
+      flush: async () => {
+        if (waiting !== undefined) write(waiting);
+        await writing;
+      },
+    };
+  }
+
+  /** One line of CloudWatch embedded metric format per state change: counted per server and state. */
+  private metric(record: TaskRecord, state: TaskStatus) {
+    this.options.log.info('task state', { taskId: record.id, tool: record.request.tool, state });
+  }
+}

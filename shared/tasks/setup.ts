@@ -1,0 +1,41 @@
+// Puts the task machinery together for one kit: the store on the kit's table, the service, and
+// the dispatcher that fits where the kit runs (an asynchronous self-invoke on Lambda, this
+// process elsewhere).
+import type { ArtifactStore } from '../artifacts/store.ts';
+import type { KitConfig } from '../config.ts';
+import type { KitLogger } from '../log.ts';
+import type { PendingWork } from '../pending-work.ts';
+import type { Relay } from '../relay/relay.ts';
+import type { Table } from '../store/table.ts';
+import { inlineDispatcher, lambdaDispatcher } from './dispatch.ts';
+import { TaskService, type TaskServiceOptions } from './service.ts';
+import { TaskStore } from './store.ts';
+
+/** Results up to this size (JSON) stay in the task's item; DynamoDB items stop at 400 KB. */
+const INLINE_RESULT_BYTES = 300_000;
+
+export interface TaskSetup {
+  table: Table;
+  relay: Relay;
+  artifacts: ArtifactStore;
+  log: KitLogger;
+  pending: PendingWork;
+  execute: TaskServiceOptions['execute'];
+}
+
+export function createTasks(config: Readonly<KitConfig>, setup: TaskSetup): TaskService {
+  const store = new TaskStore(setup.table, { ttlMs: config.tasks.ttlSeconds * 1000, pollIntervalMs: config.tasks.pollIntervalMs, inlineResultBytes: INLINE_RESULT_BYTES });
+  const service = new TaskService({
+    store,
+    relay: setup.relay,
+    artifacts: setup.artifacts,
+    log: setup.log,
+    execute: setup.execute,
+    staleAfterMs: config.tasks.staleAfterSeconds * 1000,
+    maxTtlMs: config.tasks.maxTtlSeconds * 1000,
+  });
+  service.dispatcher = config.lambdaFunctionName
+    ? lambdaDispatcher({ functionName: config.lambdaFunctionName, region: config.region, ...(config.lambdaEndpoint && { endpoint: config.lambdaEndpoint }) })
+    : inlineDispatcher((id, run) => service.run(id, run), setup.pending, setup.log);
+  return service;
+}

@@ -1,0 +1,198 @@
+// Durable task records (`TASK#<id>` / `META`), bound to the principal (and 2025 session) that
+// created them, with the request that started them, so any instance (the worker invocation
+// among them) can run, answer and report them. Every status change is a conditional write: a
+// task moves working → input_required → working → completed | failed | cancelled, and a terminal
+// state never changes. Expired tasks read as absent. A per-caller index answers 2025 `tasks/list`.
+import { nowSeconds, type Item, type Table } from '../store/table.ts';
+
+export type TaskStatus = 'working' | 'input_required' | 'completed' | 'failed' | 'cancelled';
+export const TERMINAL: readonly TaskStatus[] = ['completed', 'failed', 'cancelled'];
+
+/** The tools/call that started a task, replayed by the worker. */
+export interface TaskRequest {
+  tool: string;
+  arguments: Record<string, unknown>;
+  /** The caller's scopes when it created the task. */
+  scopes: string[];
+  /** MRTR answers and state of the round that created the task (and of later rounds, merged). */
+  inputResponses?: Record<string, unknown>;
+  requestState?: string;
+  /** The client's declared capabilities, for the handler's context. */
+  clientCapabilities?: Record<string, unknown>;
+  /** The request's `_meta` a handler may read (progress token excluded: progress goes to the record). */
+  meta?: Record<string, unknown>;
+}
+
+export interface TaskRecord {
+  id: string;
+  principalId: string;
+  sessionId?: string;
+  /** Which wire form created it: results are reported by its rules (2025: isError means failed). */
+  wire: '2026' | '2025';
+  request: TaskRequest;
+  status: TaskStatus;
+  statusMessage?: string;
+  createdAt: number;
+  lastUpdatedAt: number;
+  ttlMs: number;
+  pollIntervalMs: number;
+  /** Bumped each time the task goes (back) to work; a worker claims one run. */
+  run: number;
+  claimedRun?: number;
+  /** Outstanding input requests while `input_required`, keys unique for the task's life. */
+  inputRequests?: Record<string, unknown>;
+  /** Answers received for the outstanding requests, not yet enough to resume. */
+  pendingResponses?: Record<string, unknown>;
+  /** The MRTR state the handler returned with its input requests. */
+  requestState?: string;
+  result?: unknown;
+  error?: { code: number; message: string; data?: unknown };
+  version: number;
+}
+
+const pk = (id: string) => `TASK#${id}`;
+const SK = 'META';
+const indexPk = (principalId: string, sessionId?: string) => `TASKS#${principalId}#${sessionId ?? '-'}`;
+const TASK_ID = /^[A-Za-z0-9_-]{22,64}$/;
+
+const json = (value: unknown): Item[string] => ({ S: JSON.stringify(value) });
+const parse = <T>(item: Item[string] | undefined): T | undefined => (item?.S === undefined ? undefined : (JSON.parse(item.S) as T));
+
+function toItem(t: TaskRecord): Item {
+  return {
+    pk: { S: pk(t.id) },
+    sk: { S: SK },
+    principalId: { S: t.principalId },
+    ...(t.sessionId && { sessionId: { S: t.sessionId } }),
+    wire: { S: t.wire },
+    request: json(t.request),
+    status: { S: t.status },
+    ...(t.statusMessage !== undefined && { statusMessage: { S: t.statusMessage } }),
+    createdAt: { N: String(t.createdAt) },
+    lastUpdatedAt: { N: String(t.lastUpdatedAt) },
+    ttlMs: { N: String(t.ttlMs) },
+    pollIntervalMs: { N: String(t.pollIntervalMs) },
+    run: { N: String(t.run) },
+    version: { N: String(t.version) },
+    expiresAt: { N: String(Math.ceil((t.createdAt + t.ttlMs) / 1000)) },
+  };
+}
+
+function fromItem(item: Item): TaskRecord {
+  const n = (name: string) => (item[name]?.N === undefined ? undefined : Number(item[name]!.N));
+  return {
+    id: item.pk!.S!.slice(5),
+    principalId: item.principalId!.S!,
+    ...(item.sessionId?.S && { sessionId: item.sessionId.S }),
+    wire: item.wire!.S as TaskRecord['wire'],
+    request: parse<TaskRequest>(item.request)!,
+    status: item.status!.S as TaskStatus,
+    ...(item.statusMessage?.S !== undefined && { statusMessage: item.statusMessage.S }),
+    createdAt: n('createdAt')!,
+    lastUpdatedAt: n('lastUpdatedAt')!,
+    ttlMs: n('ttlMs')!,
+    pollIntervalMs: n('pollIntervalMs')!,
+    run: n('run')!,
+    ...(n('claimedRun') !== undefined && { claimedRun: n('claimedRun') }),
+    ...(item.inputRequests && { inputRequests: parse(item.inputRequests) }),
+    ...(item.pendingResponses && { pendingResponses: parse(item.pendingResponses) }),
+    ...(item.requestState?.S !== undefined && { requestState: item.requestState.S }),
+    ...(item.result && { result: parse(item.result) }),
+    ...(item.error && { error: parse(item.error) }),
+    version: n('version')!,
+  };
+}
+
+/** 22 characters of base64url: 128 random bits, unguessable. */
+export const newTaskId = () => Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString('base64url');
+
+export interface TaskStoreOptions {
+  ttlMs: number;
+  pollIntervalMs: number;
+  /** Results larger than this (JSON bytes) are kept in S3 by the caller (see TaskRecord.result). */
+  inlineResultBytes: number;
+}
+
+export class TaskStore {
+  constructor(private readonly table: Table, readonly options: TaskStoreOptions) {}
+
+  /** Writes a new task, working, run 1; the id must be new (a reused id fails the condition). */
+  async create(init: Pick<TaskRecord, 'id' | 'principalId' | 'sessionId' | 'wire' | 'request'> & { ttlMs?: number }): Promise<TaskRecord> {
+    const now = Date.now();
+    const record: TaskRecord = {
+      ...init,
+      status: 'working',
+      createdAt: now,
+      lastUpdatedAt: now,
+      ttlMs: init.ttlMs ?? this.options.ttlMs,
+      pollIntervalMs: this.options.pollIntervalMs,
+      run: 1,
+      version: 1,
+    };
+    if (!(await this.table.put(toItem(record), 'attribute_not_exists(pk)'))) throw new Error(`task id ${init.id} is already in use`);
+    await this.table.put({
+      pk: { S: indexPk(record.principalId, record.sessionId) },
+      sk: { S: `${String(now).padStart(15, '0')}#${record.id}` },
+      taskId: { S: record.id },
+      expiresAt: { N: String(Math.ceil((now + record.ttlMs) / 1000)) },
+    });
+    return record;
+  }
+
+  /** The task, when it exists, has not expired, and belongs to this caller; else undefined. */
+  async get(id: string, principalId: string, sessionId?: string): Promise<TaskRecord | undefined> {
+    if (!TASK_ID.test(id)) return undefined;
+    const item = await this.table.get(pk(id), SK, true);
+    if (!item) return undefined;
+    const record = fromItem(item);
+    if (record.principalId !== principalId || (record.sessionId !== undefined && record.sessionId !== sessionId)) return undefined;
+    return record;
+  }
+
+  /** The task for the worker, whoever owns it. */
+  async load(id: string): Promise<TaskRecord | undefined> {
+    const item = TASK_ID.test(id) ? await this.table.get(pk(id), SK, true) : undefined;
+    return item && fromItem(item);
+  }
+
+  /** The caller's live tasks, newest first. */
+  async list(principalId: string, sessionId?: string): Promise<TaskRecord[]> {
+    const index = await this.table.query(indexPk(principalId, sessionId));
+    const tasks = await Promise.all(index.reverse().map((i) => this.get(i.taskId!.S!, principalId, sessionId)));
+    return tasks.filter((t): t is TaskRecord => t !== undefined);
+  }
+
+  /**
+   * Applies `change` to the current record and writes it back, conditional on nothing having
+   * changed in between (version) and on the status being one of `from`. Retried on a race;
+   * resolves with the new record, or undefined when the status no longer allows the change.
+   */
+  async transition(id: string, from: readonly TaskStatus[], change: (t: TaskRecord) => Partial<TaskRecord> | undefined): Promise<TaskRecord | undefined> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const current = await this.load(id);
+      if (!current || !from.includes(current.status)) return undefined;
+      const patch = change(current);
+      if (!patch) return current;
+      const next: TaskRecord = { ...current, ...patch, lastUpdatedAt: Date.now(), version: current.version + 1 };
+      const item = toItem(next);
+      for (const [field, value] of [
+        ['claimedRun', next.claimedRun === undefined ? undefined : { N: String(next.claimedRun) }],
+        ['inputRequests', next.inputRequests && json(next.inputRequests)],
+        ['pendingResponses', next.pendingResponses && json(next.pendingResponses)],
+        ['requestState', next.requestState === undefined ? undefined : { S: next.requestState }],
+        ['result', next.result === undefined ? undefined : json(next.result)],
+        ['error', next.error && json(next.error)],
+      ] as const) {
+        if (value) item[field] = value;
+      }
+      const written = await this.table.put(item, 'version = :v AND #s = :s', { ':v': { N: String(current.version) }, ':s': { S: current.status } }, { '#s': 'status' });
+      if (written) return next;
+    }
+    throw new Error(`task ${id} is changing too fast to update`);
+  }
+
+  /** Item lifetime left, for records written by others (the index). */
+  static expired(record: TaskRecord): boolean {
+    return record.createdAt + record.ttlMs <= nowSeconds() * 1000;
+  }
+}
