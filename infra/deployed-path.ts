@@ -9,6 +9,10 @@ export const AWS_LIMITS = {
   lambdaMaxTimeoutSeconds: 900,
   /** Lambda: synchronous invoke request payload (the API Gateway event). */
   lambdaSyncPayloadBytes: 6 * 1024 * 1024,
+  /** Lambda: asynchronous invoke payload (a task's worker event). */
+  lambdaAsyncPayloadBytes: 1024 * 1024,
+  /** Lambda: retries of an asynchronous event whose run failed. */
+  lambdaAsyncRetries: 2,
   /** Lambda: an init phase longer than this fails. */
   lambdaInitTimeoutSeconds: 10,
   /** API Gateway REST: largest request payload. */

@@ -7,6 +7,7 @@ import { AWS_LIMITS, CLOUDFRONT_CACHED_ERROR_STATUSES, PATH_DEFAULTS } from '../
 import { createRestApi } from './api-gateway.ts';
 import { buildFunction } from './build.ts';
 import { createDistribution, type OriginResponseHandler, type ViewerResponseFunction } from './cloudfront.ts';
+import { startInvokeApi, type InvokeApi } from './invoke-api.ts';
 import { LambdaModel } from './lambda.ts';
 
 export const EDGE_FUNCTION = new URL('../../infra/edge/restore-www-authenticate.mjs', import.meta.url);
@@ -39,6 +40,8 @@ export interface AwsModelOptions {
    */
   edge?: { originResponse?: OriginResponseHandler; viewerResponse?: ViewerResponseFunction };
   log?: (line: string) => void;
+  /** Delays before the retries of a failed asynchronous invocation. @default [1000, 2000] */
+  asyncRetryDelaysMs?: number[];
 }
 
 export interface AwsModel {
@@ -49,6 +52,8 @@ export interface AwsModel {
   /** The MCP URL on the modelled API Gateway stage, bypassing CloudFront. */
   apiUrl: string;
   lambda: LambdaModel;
+  /** The Lambda Invoke API the function reaches for asynchronous invocations (task workers). */
+  invokeApi: InvokeApi;
   bundleBytes: number;
   stop(): Promise<void>;
 }
@@ -83,6 +88,10 @@ export async function startAwsModel(options: AwsModelOptions): Promise<AwsModel>
     initTimeoutMs: AWS_LIMITS.lambdaInitTimeoutSeconds * 1000,
     log,
   });
+
+  // Tasks hand work to an asynchronous invocation of the same function, through this endpoint.
+  const invokeApi = await startInvokeApi({ lambda, log, ...(options.asyncRetryDelaysMs && { retryDelaysMs: options.asyncRetryDelaysMs }) });
+  environment.AWS_ENDPOINT_URL_LAMBDA ??= invokeApi.url;
 
   const apiServer = createServer();
   const apiBase = await listen(apiServer, 0, '127.0.0.1');
@@ -125,7 +134,9 @@ export async function startAwsModel(options: AwsModelOptions): Promise<AwsModel>
     apiUrl: `${apiBase}/${stage}${mcpPath}`,
     lambda,
     bundleBytes: built.bytes,
+    invokeApi,
     async stop() {
+      await invokeApi.stop();
       await lambda.stop();
       await Promise.all([close(cdnServer), close(apiServer)]);
     },

@@ -388,6 +388,7 @@ export class LambdaModel {
 
   /** Invokes the function with an event; resolves once its response began or it failed. */
   async invoke(event: unknown, payloadLimitBytes: number): Promise<InvokeResult> {
+    if (this.stopped) return { kind: 'error', errorType: 'ResourceNotFoundException', errorMessage: 'the function was stopped', invokeStatus: 404 };
     this.invokes++;
     const payload = JSON.stringify(event);
     if (Buffer.byteLength(payload) > payloadLimitBytes) {
@@ -448,7 +449,10 @@ export class LambdaModel {
     if (this.invocations.length > 10_000) this.invocations.shift();
   }
 
+  private stopped = false;
+
   async stop(): Promise<void> {
+    this.stopped = true;
     liveModels.delete(this);
     for (const environment of [...this.environments]) environment.kill('Shutdown', 'model stopped');
   }

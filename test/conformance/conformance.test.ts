@@ -127,7 +127,8 @@ const TARGETS = {
   // Lambda environments behind API Gateway and CloudFront (npm run start:aws): a client's
   // requests, and its answers to elicitation and sampling, land in different environments.
   'modelled AWS path': async () => {
-    const path = await startAwsPath('test/conformance/fixture.ts', { MCP_ALLOWED_HOSTS: LOOPBACK, MCP_ALLOWED_ORIGINS: LOOPBACK, MCP_STREAM_MAX_SECONDS: '10' }, { concurrency: 16 });
+    // Redis carries list changes between environments, as a deployment with Upstash credentials does.
+    const path = await startAwsPath('test/conformance/fixture.ts', { MCP_ALLOWED_HOSTS: LOOPBACK, MCP_ALLOWED_ORIGINS: LOOPBACK, MCP_STREAM_MAX_SECONDS: '10', MCP_EVENT_POLL_MS: '200' }, { concurrency: 16, redis: true });
     return { url: path.url, stop: () => path.stop() };
   },
 };
