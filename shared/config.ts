@@ -155,6 +155,11 @@ export interface KitConfig {
   artifactTtlSeconds: number;
   /** Tool results larger than this (serialized bytes) are stored as artifacts and linked. `MCP_OFFLOAD_BYTES`, default 1048576. */
   offloadBytes: number;
+  /**
+   * CloudWatch embedded-metric lines in the logs (task states, per-tool calls). `MCP_METRICS`
+   * (true/false), default on outside the `local` stage.
+   */
+  metrics: boolean;
   /** Log level. `LOG_LEVEL` (Powertools' `POWERTOOLS_LOG_LEVEL` also honoured), default `INFO`. */
   logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
 }
@@ -339,6 +344,7 @@ export function loadConfig(env: Env = process.env): Readonly<KitConfig> {
     }),
     artifactTtlSeconds: int(env, 'MCP_ARTIFACT_TTL_SECONDS', 604_800, 60),
     offloadBytes: int(env, 'MCP_OFFLOAD_BYTES', 1_048_576, 1_024),
+    metrics: bool(env, 'MCP_METRICS', stage !== 'local'),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, oneOf(env, 'POWERTOOLS_LOG_LEVEL', LOG_LEVELS, 'INFO')),
   });
 }

@@ -57,7 +57,7 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
   const artifacts = new ArtifactStore(() => createS3Client(config), config.bucketName, { defaultTtlSeconds: config.artifactTtlSeconds });
   const pending = new PendingWork();
   const relay = options.relay ?? createRelay(redis ? redisRelayStore(redis, definition.name) : tableRelayStore(table, definition.name), log);
-  const tasks = createTasks(config, { table, relay, artifacts, log, pending, execute: (run) => factory.executeTask(run) });
+  const tasks = createTasks(config, { server: definition.name, table, relay, artifacts, log, pending, execute: (run) => factory.executeTask(run) });
   const factory: ServerFactory = createServerFactory(definition, {
     state: new StateStore(table, config.stateTtlSeconds, config.sessionTtlSeconds, new Quota(table, 'state handles', config.caps.handlesPerDay, DAY, 'pass the handles you have back instead of starting new ones')),
     log,

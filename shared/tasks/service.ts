@@ -6,6 +6,7 @@
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import type { ArtifactStore } from '../artifacts/store.ts';
 import type { KitLogger } from '../log.ts';
+import { taskStateMetric } from '../metrics.ts';
 import type { Relay } from '../relay/relay.ts';
 import { TERMINAL, type TaskRecord, type TaskRequest, type TaskStatus, type TaskStore } from './store.ts';
 
@@ -38,6 +39,10 @@ export interface TaskServiceOptions {
   staleAfterMs: number;
   /** The longest lifetime a caller may ask for (2025 `task.ttl`). */
   maxTtlMs: number;
+  /** The server's name, the metrics' dimension. */
+  server: string;
+  /** Write CloudWatch embedded-metric lines. */
+  metrics: boolean;
   /** Status messages are written at most this often. */
   reportEveryMs?: number;
 }
@@ -67,6 +72,7 @@ export class TaskService {
   /** Writes the task and hands it to a worker; the record is readable before this returns. */
   async create(init: { id: string; caller: TaskCaller; wire: TaskRecord['wire']; request: TaskRequest; ttlMs?: number }): Promise<TaskRecord> {
     const record = await this.store.create({ id: init.id, principalId: init.caller.principalId, sessionId: init.caller.sessionId, wire: init.wire, request: init.request, ttlMs: init.ttlMs });
+    this.metric(record, 'working');
     await this.dispatcher!.dispatch(record.id, record.run);
     return record;
   }
@@ -238,8 +244,9 @@ export class TaskService {
     };
   }
 
-  /** One line of CloudWatch embedded metric format per state change: counted per server and state. */
+  /** One CloudWatch embedded-metric line per state change (counted per server and state), and a log line. */
   private metric(record: TaskRecord, state: TaskStatus) {
+    if (this.options.metrics) taskStateMetric(this.options.server, state);
     this.options.log.info('task state', { taskId: record.id, tool: record.request.tool, state });
   }
 }

@@ -15,6 +15,7 @@ import { TaskStore } from './store.ts';
 const INLINE_RESULT_BYTES = 300_000;
 
 export interface TaskSetup {
+  server: string;
   table: Table;
   relay: Relay;
   artifacts: ArtifactStore;
@@ -33,6 +34,8 @@ export function createTasks(config: Readonly<KitConfig>, setup: TaskSetup): Task
     execute: setup.execute,
     staleAfterMs: config.tasks.staleAfterSeconds * 1000,
     maxTtlMs: config.tasks.maxTtlSeconds * 1000,
+    server: setup.server,
+    metrics: config.metrics,
   });
   service.dispatcher = config.lambdaFunctionName
     ? lambdaDispatcher({ functionName: config.lambdaFunctionName, region: config.region, ...(config.lambdaEndpoint && { endpoint: config.lambdaEndpoint }) })
