@@ -5,6 +5,7 @@
 // directly when it runs in this process, through the relay (shared/relay) otherwise.
 import type { JSONRPCMessage, JSONRPCRequest, MessageExtraInfo, Transport, TransportSendOptions } from '@modelcontextprotocol/server';
 import { shapeOutgoing } from '../protocol/shape.ts';
+import { unwrapTaskAnswer } from '../tasks/wire.ts';
 import type { Relay, RelayWatch } from '../relay/relay.ts';
 import type { SessionRecord } from '../store/sessions.ts';
 
@@ -198,7 +199,7 @@ export class LegacyExchange implements Transport {
 
   async send(message: JSONRPCMessage, _options?: TransportSendOptions): Promise<void> {
     // Every answer, notification and server-to-client request passes here, whatever a tool returned.
-    const m = shapeOutgoing(message as unknown as Message, this.revision);
+    const m = shapeOutgoing(unwrapTaskAnswer(message as unknown as Message), this.revision);
     const isResponse = m.method === undefined && m.id !== undefined;
     if (isResponse) {
       const reply = this.replies.get(m.id!);

@@ -18,7 +18,7 @@ import type { ToolCache } from '../cache/tool-cache.ts';
 import type { PendingWork } from '../pending-work.ts';
 import { newTaskId, type TaskRequest } from '../tasks/store.ts';
 import type { TaskService } from '../tasks/service.ts';
-import { TASKS_EXTENSION, createTaskResult, createTaskResult2025 } from '../tasks/wire.ts';
+import { TASKS_EXTENSION, carryTaskAnswer, createTaskResult, isTaskAnswer } from '../tasks/wire.ts';
 import { createToolContext, requestScopeOf, type ExpiringToolContext, type KitServices, type RequestScope } from './context.ts';
 import type { ToolDefinition, ToolReturn } from './define.ts';
 import { offloadLargeResult } from './offload.ts';
@@ -121,7 +121,7 @@ async function beginTask(t: ToolDefinition, args: unknown, kit: ExpiringToolCont
     request: snapshot(t, args, scope, ctx),
     ...(ttl !== undefined && Number.isInteger(ttl) && ttl > 0 && { ttlMs: Math.min(ttl, options.tasks!.maxTtlMs) }),
   });
-  return (form === '2026' ? createTaskResult(record) : createTaskResult2025(record)) as unknown as CallToolResult;
+  return (form === '2026' ? createTaskResult(record) : carryTaskAnswer(record)) as unknown as CallToolResult;
 }
 
 export function toolRunner(t: ToolDefinition, services: KitServices, options: ToolRunnerOptions) {
@@ -135,7 +135,7 @@ export function toolRunner(t: ToolDefinition, services: KitServices, options: To
       const form = taskForm(t, scope);
       if (form) {
         const answer = await beginTask(t, args, kit, ctx, form, options);
-        return isInputRequiredResult(answer) || (answer as { resultType?: string; task?: unknown }).resultType === 'task' || 'task' in answer ? answer : offloadLargeResult(answer, t.name, options.offloadBytes, kit);
+        return isInputRequiredResult(answer) || isTaskAnswer(answer) ? answer : offloadLargeResult(answer, t.name, options.offloadBytes, kit);
       }
     }
     const key = policy && !scope.task && cache.key(t.name, args, policy, kit.principal.id);

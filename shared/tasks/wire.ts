@@ -59,3 +59,25 @@ export function task2025(t: TaskRecord) {
 export function createTaskResult2025(t: TaskRecord) {
   return { task: task2025(t) };
 }
+
+/**
+ * The SDK checks a 2025 `tools/call` result against CallToolResult, which a `{ task }` answer is
+ * not; so the tool answers a CallToolResult carrying the task under this key, and the legacy
+ * exchange puts the `{ task }` answer in its place on the way out (unwrapTaskAnswer).
+ */
+const CARRIED_TASK = 'io.modelcontextprotocol.kit/task';
+
+export function carryTaskAnswer(t: TaskRecord) {
+  return { content: [], _meta: { [CARRIED_TASK]: createTaskResult2025(t) } };
+}
+
+/** A JSON-RPC response whose result carries a 2025 task answer, with that answer as its result. */
+export function unwrapTaskAnswer<M extends { result?: unknown }>(message: M): M {
+  const carried = (message.result as { _meta?: Record<string, unknown> } | undefined)?._meta?.[CARRIED_TASK];
+  return carried === undefined ? message : { ...message, result: carried };
+}
+
+/** Whether a tool's answer is a new task (either form). */
+export function isTaskAnswer(answer: object): boolean {
+  return (answer as { resultType?: string }).resultType === 'task' || (answer as { _meta?: Record<string, unknown> })._meta?.[CARRIED_TASK] !== undefined;
+}
