@@ -187,7 +187,7 @@ export function createRestApi(options: RestApiOptions) {
       if (size > AWS_LIMITS.restMaxPayloadBytes) return gatewayAnswer(res, 413, 'Request Too Long', { errorType: 'RequestTooLongException', connection: 'close' });
       chunks.push(chunk as Buffer);
     }
-    const result = await lambda.invoke(event(req, url, matched.route.resource, matched.pathParameters, Buffer.concat(chunks), requestId), AWS_LIMITS.lambdaSyncPayloadBytes);
+    const result = await lambda.invoke(event(req, url, matched.route.resource, matched.pathParameters, Buffer.concat(chunks), requestId), 'RequestResponse');
     relay(result, res, requestId);
   };
 }

@@ -8,7 +8,6 @@
 // https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { AWS_LIMITS } from '../../infra/deployed-path.ts';
 import type { InvokeResult, LambdaModel } from './lambda.ts';
 
 export interface InvokeApiOptions {
@@ -52,7 +51,7 @@ export async function startInvokeApi(options: InvokeApiOptions): Promise<InvokeA
     let failure: string | undefined;
     let detail = '';
     try {
-      const result = await options.lambda.invoke(event, AWS_LIMITS.lambdaAsyncPayloadBytes);
+      const result = await options.lambda.invoke(event, 'Event');
       if (result.kind === 'error') detail = result.errorMessage;
       failure = await outcome(result);
     } catch (error) {

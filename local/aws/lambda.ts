@@ -17,6 +17,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { PassThrough, type Readable } from 'node:stream';
+import { AWS_LIMITS } from '../../infra/deployed-path.ts';
 
 const HTTP_INTEGRATION = 'application/vnd.awslambda.http-integration-response';
 
@@ -60,8 +61,12 @@ export interface FunctionError {
 
 export type InvokeResult = StreamedResponse | FunctionError | { kind: 'buffered'; payload: unknown };
 
+/** How the function was invoked: synchronously (API Gateway) or as an asynchronous event. */
+export type InvocationType = 'RequestResponse' | 'Event';
+
 interface Invocation {
   id: string;
+  type: InvocationType;
   event: string;
   started: number;
   deadline: number;
@@ -268,6 +273,7 @@ class Environment {
     );
     this.model.invocationEnded({
       id: invocation.id,
+      type: invocation.type,
       environment: this.id,
       maxMemoryMb: memory,
       startedAt: invocation.started,
@@ -360,6 +366,7 @@ function readPrelude(req: IncomingMessage, body: PassThrough): Promise<StreamedR
 
 export interface InvocationRecord {
   id: string;
+  type: InvocationType;
   environment: number;
   /** Peak resident memory of the environment so far, as the REPORT line gives it. */
   maxMemoryMb?: number;
@@ -387,10 +394,11 @@ export class LambdaModel {
   }
 
   /** Invokes the function with an event; resolves once its response began or it failed. */
-  async invoke(event: unknown, payloadLimitBytes: number): Promise<InvokeResult> {
+  async invoke(event: unknown, type: InvocationType): Promise<InvokeResult> {
     if (this.stopped) return { kind: 'error', errorType: 'ResourceNotFoundException', errorMessage: 'the function was stopped', invokeStatus: 404 };
     this.invokes++;
     const payload = JSON.stringify(event);
+    const payloadLimitBytes = type === 'Event' ? AWS_LIMITS.lambdaAsyncPayloadBytes : AWS_LIMITS.lambdaSyncPayloadBytes;
     if (Buffer.byteLength(payload) > payloadLimitBytes) {
       return { kind: 'error', errorType: 'RequestEntityTooLargeException', errorMessage: `Request must be smaller than ${payloadLimitBytes} bytes for the InvokeFunction operation`, invokeStatus: 413 };
     }
@@ -414,6 +422,7 @@ export class LambdaModel {
       let settled = false;
       const invocation: Invocation = {
         id: newRequestId(),
+        type,
         event: payload,
         started,
         deadline: started + this.options.timeoutSeconds * 1000,

@@ -1,0 +1,79 @@
+// Tasks on the modelled deployed path: the request that creates a task ends at once, the task runs
+// in a worker invocation of the same function in another execution environment and completes
+// there after the creating request ended, and a cancel that arrives in a third environment stops
+// the worker within a second. Once with Redis carrying the cancel, once with only the table.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startAwsPath, type AwsPath } from '../helpers/aws.ts';
+
+const TASKS = 'io.modelcontextprotocol/tasks';
+const META = {
+  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+  'io.modelcontextprotocol/clientCapabilities': { extensions: { [TASKS]: {} } },
+  'io.modelcontextprotocol/clientInfo': { name: 'aws-tasks', version: '1' },
+};
+
+for (const relay of ['redis', 'table'] as const) {
+  describe(`tasks across Lambda environments (relay: ${relay})`, () => {
+    let path: AwsPath;
+    before(async () => {
+      path = await startAwsPath('test/fixtures/tasks.ts', { MCP_TASK_POLL_MS: '100' }, { concurrency: 6, redis: relay === 'redis' });
+    });
+    after(() => path.stop());
+
+    async function rpc(method: string, params: Record<string, unknown>) {
+      const name = method === 'tools/call' ? String(params.name) : String(params.taskId);
+      const res = await fetch(path.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': method, 'mcp-name': name },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params: { ...params, _meta: META } }),
+      });
+      return ((await res.json()) as { result: Record<string, any> }).result;
+    }
+    async function until(taskId: string, done: (t: Record<string, any>) => boolean, timeoutMs = 15_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const task = await rpc('tasks/get', { taskId });
+        if (done(task) || Date.now() > deadline) return task;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    /** The invocation that ran the task's worker: the one still going when the creating call returned. */
+    const invocationsAfter = (at: number) => path.lambda.invocations.filter((i) => i.startedAt >= at);
+
+    it('a task created in one environment completes in another, after the creating request ended', async () => {
+      const began = Date.now();
+      const created = await rpc('tools/call', { name: 'countdown', arguments: { ms: 1500 } });
+      const answeredAt = Date.now();
+      assert.equal(created.resultType, 'task');
+      assert.ok(answeredAt - began < 1500, 'the creating request did not wait for the work');
+      const done = await until(created.taskId, (t) => t.status === 'completed');
+      assert.match(done.result.content[0].text, /^counted down 1500 ms in task /);
+      const mine = invocationsAfter(began);
+      const creating = mine.find((i) => i.type === 'RequestResponse' && i.endedAt <= answeredAt + 50);
+      const worker = mine.find((i) => i.type === 'Event');
+      assert.ok(creating && worker, `invocations: ${JSON.stringify(mine)}`);
+      assert.notEqual(worker.environment, creating.environment, 'the worker ran in another environment');
+      assert.ok(worker.durationMs >= 1400, 'the worker did the work');
+      assert.ok(worker.endedAt > creating.endedAt + 1000, 'and outlived the creating request');
+    });
+
+    it('a cancel arriving in a third environment stops the worker within a second', async () => {
+      const created = await rpc('tools/call', { name: 'countdown', arguments: { ms: 60_000 } });
+      await until(created.taskId, (t) => typeof t.statusMessage === 'string');
+      const cancelledAt = Date.now();
+      const ack = await rpc('tasks/cancel', { taskId: created.taskId });
+      assert.equal(ack.resultType, 'complete');
+      assert.equal((await rpc('tasks/get', { taskId: created.taskId })).status, 'cancelled');
+      // The worker's invocation (the asynchronous one) ends soon after: the handler saw ctx.signal abort.
+      const deadline = Date.now() + 5000;
+      let worker;
+      while (!(worker = path.lambda.invocations.find((i) => i.type === 'Event' && i.startedAt < cancelledAt && i.endedAt > cancelledAt)) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.ok(worker, `the worker invocation ended: ${JSON.stringify(path.lambda.invocations.slice(-8))}`);
+      assert.ok(worker.endedAt - cancelledAt < 1500, `the worker ended ${worker.endedAt - cancelledAt} ms after the cancel`);
+      assert.ok(path.lambda.invocations.filter((i) => i.startedAt >= cancelledAt - 10).length >= 1, 'the cancel was its own invocation');
+    });
+  });
+}
