@@ -1,7 +1,8 @@
 // McpServerEndpoint: deploys one MCP server on a public HTTPS endpoint by composing the parts in
 // infra/endpoint/: settings (validated numbers and the function's environment, CDK-free), the
 // function, the streaming REST API and CloudFront in front, on an McpDataPlane shared or private.
-// Auth (infra/auth.ts), alarms and a dashboard (infra/monitoring.ts) come with it.
+// Auth (infra/auth.ts), task workers (infra/endpoint/task-workers.ts), alarms and a dashboard
+// (infra/monitoring.ts) come with it.
 import { RemovalPolicy, Token } from 'aws-cdk-lib';
 import type * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
@@ -16,9 +17,11 @@ import { createDistribution } from './endpoint/distribution.ts';
 import { createServerFunction } from './endpoint/function.ts';
 import { type McpServerEndpointProps, settingsOf } from './endpoint/props.ts';
 import { type EndpointSettings, KIT_VARIABLES, kitEnvironment } from './endpoint/settings.ts';
+import { enableTaskWorkers, type TaskWorkers } from './endpoint/task-workers.ts';
 import { McpServerMonitoring } from './monitoring.ts';
 
 export type { McpCustomDomain, McpRateLimit, McpServerEndpointProps, McpStageThrottle } from './endpoint/props.ts';
+export type { TaskWorkers } from './endpoint/task-workers.ts';
 
 export class McpServerEndpoint extends Construct {
   readonly fn: nodejs.NodejsFunction;
@@ -35,6 +38,8 @@ export class McpServerEndpoint extends Construct {
   readonly apiUrl: string;
   /** The endpoint's numbers and names, defaults applied: what the function's environment says. */
   readonly settings: EndpointSettings;
+  /** How the function hands tasks to invocations of itself: its self-invoke policy and async-invoke settings. */
+  readonly taskWorkers: TaskWorkers;
 
   constructor(scope: Construct, id: string, props: McpServerEndpointProps) {
     super(scope, id);
@@ -78,6 +83,7 @@ export class McpServerEndpoint extends Construct {
       ...storage,
     });
     this.dataPlane.grantServer(this.fn.role!);
+    this.taskWorkers = enableTaskWorkers(this, this.fn);
     addRoutes(this.api, this.fn, path, settings.timeoutSeconds);
 
     this.monitoring = new McpServerMonitoring(this, 'Monitoring', {

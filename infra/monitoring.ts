@@ -1,5 +1,6 @@
 // Alarms and the CloudWatch dashboard for one deployed MCP server: API 5xx rate, Lambda errors,
-// throttles and p99 duration, plus the data plane's table throttles. Observes; changes nothing.
+// throttles and p99 duration, failed tasks, plus the data plane's table throttles. Observes;
+// changes nothing. Task metrics are the function's own (shared/metrics.ts, embedded in its logs).
 import { Duration } from 'aws-cdk-lib';
 import type * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import type * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
@@ -8,6 +9,7 @@ import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { METRICS_NAMESPACE } from '../shared/metrics.ts';
 import type { McpDataPlane } from './data-plane.ts';
 
 /** Thresholds and the notification target of a server's alarms. */
@@ -33,6 +35,12 @@ export interface McpAlarmOptions {
    * @default - 90% of the function timeout
    */
   readonly p99Duration?: Duration;
+  /**
+   * Tasks that failed in five minutes: a protocol error of the tool, a run past its timeout, a
+   * worker that crashed or never started (reported by Lambda's on-failure destination).
+   * @default 5
+   */
+  readonly failedTasks?: number;
 }
 
 export interface McpServerMonitoringProps {
@@ -50,11 +58,15 @@ export interface McpServerMonitoringProps {
 
 const FIVE_MINUTES = Duration.minutes(5);
 
+/** The states a task's `TaskStateChanges` are counted under (dimension `State`). */
+export const TASK_STATES = ['working', 'input_required', 'completed', 'failed', 'cancelled'] as const;
+
 export class McpServerMonitoring extends Construct {
   readonly serverErrorRateAlarm: cloudwatch.Alarm;
   readonly functionErrorsAlarm: cloudwatch.Alarm;
   readonly functionThrottlesAlarm: cloudwatch.Alarm;
   readonly p99DurationAlarm: cloudwatch.Alarm;
+  readonly failedTasksAlarm: cloudwatch.Alarm;
   readonly dashboard: cloudwatch.Dashboard;
 
   constructor(scope: Construct, id: string, props: McpServerMonitoringProps) {
@@ -100,7 +112,18 @@ export class McpServerMonitoring extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    const serverAlarms = [this.serverErrorRateAlarm, this.functionErrorsAlarm, this.functionThrottlesAlarm, this.p99DurationAlarm];
+    const failedTasks = alarms.failedTasks ?? 5;
+    if (!Number.isInteger(failedTasks) || failedTasks < 1) throw new Error(`alarms.failedTasks must be a whole number, at least 1, got ${failedTasks}`);
+    this.failedTasksAlarm = new cloudwatch.Alarm(this, 'FailedTasks', {
+      alarmDescription: `${who}: at least ${failedTasks} tasks failed in 5 minutes (protocol errors of tools, runs past their timeout, workers that crashed or never ran).`,
+      metric: taskStateChanges(serverName, 'failed'),
+      threshold: failedTasks,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      // No task, no metric: a quiet server is a healthy one.
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    const serverAlarms = [this.serverErrorRateAlarm, this.functionErrorsAlarm, this.functionThrottlesAlarm, this.p99DurationAlarm, this.failedTasksAlarm];
     if (alarms.topic) {
       const action = new cloudwatchActions.SnsAction(alarms.topic);
       for (const alarm of serverAlarms) {
@@ -169,7 +192,36 @@ export class McpServerMonitoring extends Construct {
       }),
       ...cdnWidgets,
     );
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Task state changes',
+        left: TASK_STATES.map((state) => taskStateChanges(serverName, state).with({ label: state })),
+        leftAnnotations: [{ value: failedTasks, label: 'failed tasks alarm', color: cloudwatch.Color.RED }],
+        width: 12,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Task workers: asynchronous invocations',
+        left: [
+          fn.metric('AsyncEventsReceived', { period: FIVE_MINUTES, statistic: 'Sum', label: 'events received' }),
+          fn.metric('AsyncEventsDropped', { period: FIVE_MINUTES, statistic: 'Sum', label: 'events dropped' }),
+          fn.metric('DestinationDeliveryFailures', { period: FIVE_MINUTES, statistic: 'Sum', label: 'failure reports undelivered' }),
+        ],
+        right: [fn.metric('AsyncEventAge', { period: FIVE_MINUTES, statistic: 'Maximum', label: 'oldest event age (ms)' })],
+        width: 12,
+      }),
+    );
   }
+}
+
+/** `TaskStateChanges` of one state, as the function emits it (shared/metrics.ts `taskStateMetric`). */
+function taskStateChanges(serverName: string, state: (typeof TASK_STATES)[number]): cloudwatch.Metric {
+  return new cloudwatch.Metric({
+    namespace: METRICS_NAMESPACE,
+    metricName: 'TaskStateChanges',
+    dimensionsMap: { Server: serverName, State: state },
+    statistic: 'Sum',
+    period: FIVE_MINUTES,
+  });
 }
 
 /** CloudFront publishes its metrics only in us-east-1, with the dimension Region=Global. */

@@ -82,6 +82,7 @@ export interface McpServerEndpointProps {
   readonly memorySize?: number;
   /**
    * Function timeout, and the API integration timeout (streamed responses may run this long).
+   * A task's worker is an invocation of the same function, so this is its budget too.
    * At most 15 minutes.
    * @default Duration.minutes(15)
    */
@@ -115,6 +116,13 @@ export interface McpServerEndpointProps {
    * @default - 60 s, or `timeout` minus 10 s when that is shorter
    */
   readonly toolTimeout?: Duration;
+  /**
+   * Longest a task's run may take in its worker invocation before the task fails
+   * (`MCP_TASK_TIMEOUT_MS`). The worker is an asynchronous invocation of this same function, so it
+   * has `timeout`; at most `timeout` minus 10 s, so the kit can still record the failure.
+   * @default - 14 minutes, or `timeout` minus 10 s when that is shorter
+   */
+  readonly taskTimeout?: Duration;
   /**
    * How long a notification stream (legacy GET, `subscriptions/listen`) stays open before the kit
    * closes it and the client reconnects (`MCP_STREAM_MAX_SECONDS`). Whole seconds, at most
@@ -245,6 +253,7 @@ export function settingsOf(props: McpServerEndpointProps): EndpointSettings {
     path: props.path,
     timeoutSeconds: concrete(props.timeout, 'timeout')?.toSeconds({ integral: false }),
     toolTimeoutMs: concrete(props.toolTimeout, 'toolTimeout')?.toMilliseconds({ integral: false }),
+    taskTimeoutMs: concrete(props.taskTimeout, 'taskTimeout')?.toMilliseconds({ integral: false }),
     streamMaxSeconds: concrete(props.streamMaxDuration, 'streamMaxDuration')?.toSeconds({ integral: false }),
     sseKeepAliveSeconds: keepAliveMs === undefined ? undefined : keepAliveMs / 1000,
     getStreams: props.getStreams,

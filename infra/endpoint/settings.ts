@@ -25,6 +25,8 @@ export interface EndpointSettingsInput {
   readonly timeoutSeconds?: number;
   /** @default - 60 000, or (timeout − PATH_DEFAULTS.endMarginSeconds) × 1000 when that is shorter */
   readonly toolTimeoutMs?: number;
+  /** A task's run, in its worker invocation. @default - 840 000, or (timeout − PATH_DEFAULTS.endMarginSeconds) × 1000 when that is shorter */
+  readonly taskTimeoutMs?: number;
   /** Cap on notification streams. @default - streamCapSeconds(timeoutSeconds) */
   readonly streamMaxSeconds?: number;
   /** @default PATH_DEFAULTS.sseKeepAliveSeconds */
@@ -56,6 +58,7 @@ export interface EndpointSettings {
   readonly path: string;
   readonly timeoutSeconds: number;
   readonly toolTimeoutMs: number;
+  readonly taskTimeoutMs: number;
   readonly streamMaxSeconds: number;
   readonly sseKeepAliveSeconds: number;
   readonly getStreams: boolean;
@@ -99,6 +102,7 @@ export const KIT_VARIABLES = [
   'MCP_PATH',
   'MCP_PUBLIC_URL',
   'MCP_TOOL_TIMEOUT_MS',
+  'MCP_TASK_TIMEOUT_MS',
   'MCP_STREAM_MAX_SECONDS',
   'MCP_SSE_KEEPALIVE_MS',
   'MCP_GET_STREAMS',
@@ -116,6 +120,9 @@ const DEFAULT_PATH = '/mcp';
 const RESERVED_PATHS = ['/health', '/.well-known'];
 const DEFAULT_TOOL_TIMEOUT_MS = 60_000;
 const MIN_TOOL_TIMEOUT_MS = 100;
+/** The kit's own default (shared/config.ts): 14 minutes, inside Lambda's 15. */
+const DEFAULT_TASK_TIMEOUT_MS = 840_000;
+const MIN_TASK_TIMEOUT_MS = 1_000;
 const RATE_LIMIT_WINDOW_SECONDS = 60;
 const LAMBDA_MEMORY_MB = { min: 128, max: 10_240 };
 
@@ -132,6 +139,7 @@ export function resolveEndpointSettings(input: EndpointSettingsInput): EndpointS
     path,
     timeoutSeconds,
     toolTimeoutMs: resolveToolTimeout(timeoutSeconds, input.toolTimeoutMs, fail),
+    taskTimeoutMs: resolveTaskTimeout(timeoutSeconds, input.taskTimeoutMs, fail),
     streamMaxSeconds: resolveStreamCap(timeoutSeconds, input.streamMaxSeconds, fail),
     sseKeepAliveSeconds: resolveKeepAlive(input.sseKeepAliveSeconds, cloudFront ? originReadTimeoutSeconds : undefined, fail),
     getStreams: input.getStreams ?? PATH_DEFAULTS.getStreams,
@@ -157,6 +165,7 @@ export function kitEnvironment(settings: EndpointSettings, sources: KitEnvironme
     ...sources.authEnvironment,
     ...(sources.publicUrl !== undefined && { MCP_PUBLIC_URL: sources.publicUrl }),
     MCP_TOOL_TIMEOUT_MS: String(settings.toolTimeoutMs),
+    MCP_TASK_TIMEOUT_MS: String(settings.taskTimeoutMs),
     MCP_STREAM_MAX_SECONDS: String(settings.streamMaxSeconds),
     MCP_SSE_KEEPALIVE_MS: String(Math.round(settings.sseKeepAliveSeconds * 1000)),
     MCP_GET_STREAMS: String(settings.getStreams),
@@ -228,6 +237,25 @@ function resolveToolTimeout(timeoutSeconds: number, toolTimeoutMs: number | unde
     );
   }
   return toolTimeoutMs;
+}
+
+/**
+ * A task's worker is an invocation of the same function, so its run has the function's timeout,
+ * not Lambda's 15 minutes: a run still going when Lambda stops it would leave the task working
+ * until it went stale, instead of failing it with a reason.
+ */
+function resolveTaskTimeout(timeoutSeconds: number, taskTimeoutMs: number | undefined, fail: Fail): number {
+  const margin = PATH_DEFAULTS.endMarginSeconds;
+  const ceilingMs = (timeoutSeconds - margin) * 1000;
+  if (taskTimeoutMs === undefined) return Math.min(DEFAULT_TASK_TIMEOUT_MS, ceilingMs);
+  if (!Number.isInteger(taskTimeoutMs) || taskTimeoutMs < MIN_TASK_TIMEOUT_MS || taskTimeoutMs > ceilingMs) {
+    fail(
+      'taskTimeout',
+      `is ${seconds(taskTimeoutMs / 1000)}; it must be whole milliseconds, at least ${seconds(MIN_TASK_TIMEOUT_MS / 1000)} and at most timeout ` +
+        `(${seconds(timeoutSeconds)}) minus ${seconds(margin)}: a task's worker is an invocation of the function, and must fail the task before Lambda stops it.`,
+    );
+  }
+  return taskTimeoutMs;
 }
 
 /** A stream still open when Lambda stops the function ends as a timeout error, not a clean close. */

@@ -38,6 +38,7 @@ describe('endpoint settings', () => {
       path: '/mcp',
       timeoutSeconds: PATH_DEFAULTS.functionTimeoutSeconds,
       toolTimeoutMs: 60_000,
+      taskTimeoutMs: 840_000,
       streamMaxSeconds: PATH_DEFAULTS.streamMaxSeconds,
       sseKeepAliveSeconds: PATH_DEFAULTS.sseKeepAliveSeconds,
       getStreams: false,
@@ -51,9 +52,10 @@ describe('endpoint settings', () => {
     });
   });
 
-  it('derive the tool timeout and the stream cap from a short function timeout, keeping the end margin', () => {
+  it('derive the tool and task timeouts and the stream cap from a short function timeout, keeping the end margin', () => {
     const settings = resolve({ timeoutSeconds: 45 });
     assert.equal(settings.toolTimeoutMs, (45 - PATH_DEFAULTS.endMarginSeconds) * 1000);
+    assert.equal(settings.taskTimeoutMs, (45 - PATH_DEFAULTS.endMarginSeconds) * 1000);
     assert.equal(settings.streamMaxSeconds, 45 - PATH_DEFAULTS.endMarginSeconds);
     assert.equal(resolve({ timeoutSeconds: 600, streamMaxSeconds: 590 }).streamMaxSeconds, 590);
   });
@@ -64,9 +66,11 @@ describe('endpoint settings', () => {
     refuses({ timeoutSeconds: 10 }, 'timeout', /timeout 10 s leaves no room for tools/);
   });
 
-  it('refuse a tool timeout or stream cap the function would cut short', () => {
+  it('refuse a tool or task timeout, or a stream cap, the function would cut short', () => {
     refuses({ timeoutSeconds: 120, toolTimeoutMs: 110_001 }, 'toolTimeout', /at most timeout \(120 s\) minus 10 s/);
     refuses({ toolTimeoutMs: 99 }, 'toolTimeout', /at least 100 ms/);
+    refuses({ timeoutSeconds: 300, taskTimeoutMs: 290_001 }, 'taskTimeout', /at most timeout \(300 s\) minus 10 s: a task's worker is an invocation of the function/);
+    refuses({ taskTimeoutMs: 999 }, 'taskTimeout', /at least 1 s/);
     refuses({ timeoutSeconds: 120, streamMaxSeconds: 111 }, 'streamMaxDuration', /streamMaxDuration is 111 s; .*at most timeout \(120 s\) minus 10 s/);
     refuses({ streamMaxSeconds: 0 }, 'streamMaxDuration', /at least 1/);
   });
@@ -110,6 +114,7 @@ describe('kitEnvironment', () => {
       MCP_AUTH_MODE: 'apikey',
       MCP_PUBLIC_URL: 'https://mcp.example.com/mcp',
       MCP_TOOL_TIMEOUT_MS: '60000',
+      MCP_TASK_TIMEOUT_MS: '290000',
       MCP_STREAM_MAX_SECONDS: '290',
       MCP_SSE_KEEPALIVE_MS: '2500',
       MCP_GET_STREAMS: 'false',

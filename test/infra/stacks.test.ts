@@ -144,6 +144,7 @@ describe('the example app on the default stage', () => {
       'MCP_STAGE',
       'MCP_STREAM_MAX_SECONDS',
       'MCP_TABLE_NAME',
+      'MCP_TASK_TIMEOUT_MS',
       'MCP_TOOL_TIMEOUT_MS',
       'NODE_OPTIONS',
       'POWERTOOLS_SERVICE_NAME',
@@ -155,6 +156,7 @@ describe('the example app on the default stage', () => {
           MCP_PATH: '/mcp',
           MCP_AUTH_MODE: 'apikey',
           MCP_TOOL_TIMEOUT_MS: '60000',
+          MCP_TASK_TIMEOUT_MS: '840000',
           MCP_STREAM_MAX_SECONDS: '300',
           MCP_SSE_KEEPALIVE_MS: '15000',
           // Each open GET stream would hold an execution environment until the stream cap.
@@ -175,16 +177,17 @@ describe('the example app on the default stage', () => {
     assert.equal(notes.toJSON().Resources[logGroupId].Properties.RetentionInDays, 30);
   });
 
-  it('grants the function only its log group, the data-plane access policy and the secret', () => {
+  it('grants the function only its log group, the data-plane access policy, the secret and invoking itself', () => {
     const roleId = serverFunction(notes).Properties.Role['Fn::GetAtt'][0] as string;
     const role = notes.toJSON().Resources[roleId];
     assert.match(JSON.stringify(role.Properties.ManagedPolicyArns), /ExportsOutputRefDataPlaneServerAccess/);
     assert.doesNotMatch(JSON.stringify(role.Properties.ManagedPolicyArns), /iam::aws:policy/);
     const policies = Object.values(notes.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: roleId }] } })) as Array<{ Properties: Record<string, any> }>;
-    assert.equal(policies.length, 1);
-    const statements = policies[0]!.Properties.PolicyDocument.Statement as Array<{ Action: string | string[]; Resource: unknown }>;
+    // The role's default policy, and the self-invoke policy tasks need (test/infra/tasks.test.ts).
+    assert.equal(policies.length, 2);
+    const statements = policies.flatMap((p) => p.Properties.PolicyDocument.Statement) as Array<{ Action: string | string[]; Resource: unknown }>;
     const actions = statements.flatMap((s) => [s.Action].flat()).sort();
-    assert.deepEqual(actions, ['logs:CreateLogStream', 'logs:PutLogEvents', 'secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue']);
+    assert.deepEqual(actions, ['lambda:InvokeFunction', 'logs:CreateLogStream', 'logs:PutLogEvents', 'secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue']);
     for (const s of statements) assert.notEqual(s.Resource, '*');
   });
 
@@ -273,12 +276,13 @@ describe('the example app on the default stage', () => {
     );
   });
 
-  it('alarms on 5xx rate, function errors, throttles and p99 duration, and on table throttles', () => {
-    notes.resourceCountIs('AWS::CloudWatch::Alarm', 4);
+  it('alarms on 5xx rate, function errors, throttles, p99 duration and failed tasks, and on table throttles', () => {
+    notes.resourceCountIs('AWS::CloudWatch::Alarm', 5);
     notes.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: '5XXError', Namespace: 'AWS/ApiGateway', Statistic: 'Average', Threshold: 0.05 });
     notes.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Errors', Namespace: 'AWS/Lambda', Threshold: 5 });
     notes.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Throttles', Namespace: 'AWS/Lambda', Threshold: 1 });
     notes.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Duration', ExtendedStatistic: 'p99', Threshold: 810_000 });
+    notes.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'TaskStateChanges', Namespace: 'McpKit', Threshold: 5 });
     dataPlane.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Metrics: Match.arrayWith([Match.objectLike({ Expression: 'reads + writes' })]),
       Threshold: 1,
@@ -290,7 +294,7 @@ describe('the example app on the default stage', () => {
 
   it('builds a dashboard per server', () => {
     const body = JSON.stringify(onlyResource(notes, 'AWS::CloudWatch::Dashboard').Properties.DashboardBody);
-    for (const metric of ['5XXError', 'Duration', 'Throttles', 'ReadThrottleEvents', 'AWS/CloudFront']) assert.ok(body.includes(metric), `dashboard lacks ${metric}`);
+    for (const metric of ['5XXError', 'Duration', 'Throttles', 'ReadThrottleEvents', 'AWS/CloudFront', 'TaskStateChanges']) assert.ok(body.includes(metric), `dashboard lacks ${metric}`);
   });
 
   it('outputs the public MCP URL, the raw API URL, and the table and bucket names', () => {
@@ -546,6 +550,7 @@ describe('McpServerEndpoint props', () => {
         MCP_AUTH_MODE: 'none',
         MCP_ALLOW_UNAUTHENTICATED: 'true',
         MCP_TOOL_TIMEOUT_MS: '60000',
+        MCP_TASK_TIMEOUT_MS: '840000',
         MCP_STREAM_MAX_SECONDS: '300',
         MCP_SSE_KEEPALIVE_MS: '15000',
         MCP_GET_STREAMS: 'false',
@@ -571,6 +576,7 @@ describe('McpServerEndpoint props', () => {
       alarms: { serverErrorRate: 0.1, functionErrors: 1, p99Duration: Duration.seconds(30) },
     });
     template.hasResourceProperties('AWS::Lambda::Function', { MemorySize: 512, Timeout: 300 });
+    assert.equal(functionEnvironment(template).MCP_TASK_TIMEOUT_MS, '290000');
     template.hasResourceProperties('AWS::ApiGateway::Method', { Integration: Match.objectLike({ TimeoutInMillis: 300_000 }) });
     template.hasResourceProperties('AWS::ApiGateway::Stage', { MethodSettings: [Match.objectLike({ ThrottlingRateLimit: 10, ThrottlingBurstLimit: 20 })] });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: '5XXError', Threshold: 0.1 });

@@ -1,0 +1,58 @@
+// What lets the server function run tasks in invocations of its own (shared/tasks/dispatch.ts):
+// permission to invoke itself asynchronously, and the asynchronous-invoke settings of those worker
+// events (two retries, an age limit, failures reported back to the function, which marks the task
+// failed). Does not choose how long a worker runs: that is the function's timeout and
+// MCP_TASK_TIMEOUT_MS (settings.ts).
+//
+// Why a policy of its own: the function depends on its role and everything under it (its default
+// policy included), so a statement there naming the function's own ARN would close a cycle
+// (function → role policy → function). A separate policy attached to the role depends on the
+// function instead, and nothing the function needs depends on it.
+import { Duration } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import type { Construct } from 'constructs';
+import { AWS_LIMITS } from '../deployed-path.ts';
+
+/**
+ * How long Lambda keeps trying to start a queued worker event (throttled, or waiting for a retry)
+ * before giving up and reporting it to the destination. The kit's default task lifetime
+ * (`MCP_TASK_TTL_SECONDS`, one hour): past it the task is gone, and there is nothing left to run.
+ */
+export const TASK_EVENT_MAX_AGE = Duration.hours(1);
+
+export interface TaskWorkers {
+  /** `lambda:InvokeFunction` on the function itself: the dispatch, and the on-failure destination. */
+  readonly selfInvokePolicy: iam.Policy;
+  /** Retries, event age and the on-failure destination of the function's asynchronous invocations. */
+  readonly asyncInvokeConfig: lambda.EventInvokeConfig;
+}
+
+/**
+ * The function as a destination, without `LambdaDestination`'s grant, which would land in the
+ * role's default policy and close the cycle; the self-invoke policy allows the delivery instead.
+ */
+class SelfDestination implements lambda.IDestination {
+  constructor(private readonly fn: lambda.IFunction) {}
+
+  bind(): lambda.DestinationConfig {
+    return { destination: this.fn.functionArn };
+  }
+}
+
+export function enableTaskWorkers(scope: Construct, fn: lambda.Function): TaskWorkers {
+  const selfInvokePolicy = new iam.Policy(scope, 'TaskWorkerInvoke', {
+    statements: [new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [fn.functionArn] })],
+    roles: [fn.role!],
+  });
+  const asyncInvokeConfig = new lambda.EventInvokeConfig(scope, 'TaskWorkerEvents', {
+    function: fn,
+    // Lambda's default and its maximum: a run that failed before claiming its task gets two more.
+    retryAttempts: AWS_LIMITS.lambdaAsyncRetries,
+    maxEventAge: TASK_EVENT_MAX_AGE,
+    onFailure: new SelfDestination(fn),
+  });
+  // Lambda refuses a destination the function's role may not invoke.
+  asyncInvokeConfig.node.addDependency(selfInvokePolicy);
+  return { selfInvokePolicy, asyncInvokeConfig };
+}
