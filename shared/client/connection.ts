@@ -1,0 +1,110 @@
+// One SDK client connected to one server, in whichever era the server speaks: 2026-07-28 through
+// `server/discover` when it answers, else a 2025 `initialize` session. What a connect learned (the
+// era, the discover result, hence the server's capabilities) is kept per server URL for
+// `capabilityTtlMs`, so a later connect in this process skips the probe. The SDK's own list cache
+// (`ttlMs`/`cacheScope`) lives in a store shared by every connection to the server, so it
+// survives a reconnect. This module does not retry and does not decide what failed.
+import {
+  Client,
+  StreamableHTTPClientTransport,
+  type ClientCapabilities,
+  type Implementation,
+  type OAuthClientProvider,
+  type PriorDiscovery,
+  type ResponseCacheStore,
+  type ServerCapabilities,
+} from '@modelcontextprotocol/client';
+import type { Fetch } from './http.ts';
+
+export type Protocol = 'auto' | 'modern' | 'legacy';
+
+/** The notifications a server may send that a caller of the client cares about. */
+export type UpstreamNotification =
+  | { kind: 'tools_list_changed' | 'prompts_list_changed' | 'resources_list_changed' }
+  | { kind: 'resource_updated'; uri: string };
+
+export interface ConnectionSettings {
+  url: URL;
+  protocol: Protocol;
+  fetch: Fetch;
+  authProvider?: OAuthClientProvider;
+  clientInfo: Implementation;
+  capabilities: ClientCapabilities;
+  cacheStore: ResponseCacheStore;
+  /** TTL for list results without a `ttlMs` hint (2025-era servers send none). */
+  defaultCacheTtlMs: number;
+  connectTimeoutMs: number;
+  /** How long what a connect learned about the server is reused. */
+  capabilityTtlMs: number;
+  onNotification?: (notification: UpstreamNotification) => void;
+}
+
+export interface Connection {
+  readonly client: Client;
+  readonly era: 'modern' | 'legacy';
+  readonly capabilities: ServerCapabilities;
+  close(): Promise<void>;
+}
+
+const verdicts = new Map<string, { prior: PriorDiscovery; at: number }>();
+
+/** What an earlier connect in this process learned about the server at `url`, while still fresh. */
+function knownVerdict(settings: ConnectionSettings): PriorDiscovery | undefined {
+  const key = settings.url.href;
+  const known = verdicts.get(key);
+  if (!known || Date.now() - known.at > settings.capabilityTtlMs) {
+    verdicts.delete(key);
+    return undefined;
+  }
+  if (settings.protocol !== 'auto' && known.prior.kind !== settings.protocol) return undefined;
+  return known.prior;
+}
+
+
+const NEGOTIATION = { auto: 'auto', modern: { pin: '2026-07-28' }, legacy: 'legacy' } as const;
+
+export async function connect(settings: ConnectionSettings, signal?: AbortSignal): Promise<Connection> {
+  const prior = knownVerdict(settings);
+  const client = new Client(settings.clientInfo, {
+    capabilities: settings.capabilities,
+    versionNegotiation: { mode: NEGOTIATION[settings.protocol] },
+    // An input_required answer goes back to whoever called, as it is.
+    inputRequired: { autoFulfill: false },
+    responseCacheStore: settings.cacheStore,
+    defaultCacheTtlMs: settings.defaultCacheTtlMs,
+  });
+  // Transport failures also reject the request they belong to, which is where they are handled.
+  client.onerror = () => {};
+  const forward = settings.onNotification;
+  if (forward) {
+    client.setNotificationHandler('notifications/tools/list_changed', () => forward({ kind: 'tools_list_changed' }));
+    client.setNotificationHandler('notifications/prompts/list_changed', () => forward({ kind: 'prompts_list_changed' }));
+    client.setNotificationHandler('notifications/resources/list_changed', () => forward({ kind: 'resources_list_changed' }));
+    client.setNotificationHandler('notifications/resources/updated', (n) => forward({ kind: 'resource_updated', uri: n.params.uri }));
+  }
+  const transport = new StreamableHTTPClientTransport(settings.url, {
+    fetch: settings.fetch,
+    ...(settings.authProvider && { authProvider: settings.authProvider }),
+  });
+  try {
+    await client.connect(transport, { timeout: settings.connectTimeoutMs, ...(signal && { signal }), ...(prior && { prior }) });
+  } catch (err) {
+    // Whatever was learned may be why it failed (a server that changed era): probe afresh next time.
+    verdicts.delete(settings.url.href);
+    await client.close().catch(() => {});
+    throw err;
+  }
+  const era = client.getProtocolEra() === 'modern' ? 'modern' : 'legacy';
+  const discover = client.getDiscoverResult();
+  if (!prior) verdicts.set(settings.url.href, { prior: era === 'modern' && discover ? { kind: 'modern', discover } : { kind: 'legacy' }, at: Date.now() });
+  return {
+    client,
+    era,
+    capabilities: client.getServerCapabilities() ?? {},
+    async close() {
+      // A 2025-era session is ended on the server too, as the transport spec asks.
+      if (era === 'legacy') await transport.terminateSession().catch(() => {});
+      await client.close().catch(() => {});
+    },
+  };
+}

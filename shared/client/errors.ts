@@ -1,0 +1,124 @@
+// What went wrong when the resilient client talked to a server, as typed errors that name the
+// server. `classify` turns whatever the SDK, the transport or fetch threw into one of them; every
+// other module of the client throws only these.
+import { ProtocolError, SdkError, SdkErrorCode, SdkHttpError, UnauthorizedError } from '@modelcontextprotocol/client';
+
+export abstract class UpstreamError extends Error {
+  /** Whether the server may have acted on the request (false: refused or never reached it). */
+  abstract readonly reached: boolean;
+  constructor(readonly server: string, message: string, options?: { cause?: unknown }) {
+    super(`upstream "${server}": ${message}`, options);
+  }
+}
+
+/** No answer within the call's time limit. */
+export class UpstreamTimeoutError extends UpstreamError {
+  override name = 'UpstreamTimeoutError';
+  readonly reached = true;
+  constructor(server: string, readonly timeoutMs: number, method: string, options?: { cause?: unknown }) {
+    super(server, `no answer to ${method} within ${timeoutMs} ms`, options);
+  }
+}
+
+/** The server's circuit is open: recent calls failed, so this one was not sent. */
+export class CircuitOpenError extends UpstreamError {
+  override name = 'CircuitOpenError';
+  readonly reached = false;
+  constructor(server: string, readonly retryAfterMs: number, readonly lastFailure: string | undefined) {
+    super(server, `circuit open after repeated failures${lastFailure ? ` (last: ${lastFailure})` : ''}; not called again for ${Math.ceil(retryAfterMs / 1000)} s`);
+  }
+}
+
+/** The server answered 429: too many requests from this client. */
+export class UpstreamRateLimitedError extends UpstreamError {
+  override name = 'UpstreamRateLimitedError';
+  readonly reached = false;
+  constructor(server: string, readonly retryAfterMs: number | undefined, detail: string) {
+    super(server, `rate limited${retryAfterMs === undefined ? '' : `; retry after ${Math.ceil(retryAfterMs / 1000)} s`}${detail ? ` (${detail})` : ''}`);
+  }
+}
+
+/** The server refused the client's credentials (401) or their permissions (403). */
+export class UpstreamAuthError extends UpstreamError {
+  override name = 'UpstreamAuthError';
+  readonly reached = false;
+  constructor(server: string, readonly status: 401 | 403, detail: string, options?: { cause?: unknown }) {
+    super(server, `${status === 401 ? 'credentials refused (401)' : 'access denied (403)'}${detail ? `: ${detail}` : ''}`, options);
+  }
+}
+
+/**
+ * The server could not be reached or answered with a server error. `reached` is false when the
+ * connection failed before the request went out, which makes any request safe to send again.
+ */
+export class UpstreamUnavailableError extends UpstreamError {
+  override name = 'UpstreamUnavailableError';
+  constructor(server: string, detail: string, readonly reached: boolean, readonly status?: number, readonly retryAfterMs?: number, options?: { cause?: unknown }) {
+    super(server, `unavailable: ${detail}`, options);
+  }
+}
+
+/** The server answered with a JSON-RPC error (or a reply the protocol does not allow). */
+export class UpstreamProtocolError extends UpstreamError {
+  override name = 'UpstreamProtocolError';
+  readonly reached = true;
+  constructor(server: string, readonly code: number, readonly detail: string, readonly data?: unknown, options?: { cause?: unknown }) {
+    super(server, `error ${code}: ${detail}`, options);
+  }
+}
+
+/** A 2025-era server no longer knows the session (404): reconnect and send again (never surfaces). */
+export class SessionGoneError extends Error {
+  override name = 'SessionGoneError';
+}
+
+const CONNECT_FAILURES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+
+/** The error codes of a failed fetch, its cause and an AggregateError's members. */
+function codesOf(err: unknown): string[] {
+  const codes: string[] = [];
+  const seen = new Set<unknown>();
+  const visit = (e: unknown) => {
+    if (!e || typeof e !== 'object' || seen.has(e)) return;
+    seen.add(e);
+    const { code, cause, errors } = e as { code?: unknown; cause?: unknown; errors?: unknown[] };
+    if (typeof code === 'string') codes.push(code);
+    visit(cause);
+    for (const member of errors ?? []) visit(member);
+  };
+  visit(err);
+  return codes;
+}
+
+/** A fetch that threw: before the request went out (connection refused, no such host) or after. */
+export function networkFailure(server: string, err: unknown): UpstreamUnavailableError {
+  const codes = codesOf(err);
+  const notSent = codes.some((c) => CONNECT_FAILURES.has(c));
+  return new UpstreamUnavailableError(server, codes[0] ?? (err instanceof Error ? err.message : String(err)), !notSent, undefined, undefined, { cause: err });
+}
+
+/** The first UpstreamError or SessionGoneError in an error's cause chain. */
+function typedCause(err: unknown): UpstreamError | SessionGoneError | undefined {
+  for (let e = err, depth = 0; e && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof UpstreamError || e instanceof SessionGoneError) return e;
+  }
+  return undefined;
+}
+
+/** Whatever a call threw, as a typed error naming the server (abort reasons pass through as they are). */
+export function classify(server: string, err: unknown, method: string, timeoutMs: number): UpstreamError | SessionGoneError {
+  const typed = typedCause(err);
+  if (typed) return typed;
+  if (err instanceof ProtocolError) return new UpstreamProtocolError(server, err.code, err.message, err.data, { cause: err });
+  if (err instanceof UnauthorizedError) return new UpstreamAuthError(server, 401, err.message, { cause: err });
+  if (err instanceof SdkHttpError) {
+    if (err.status === 401 || err.status === 403) return new UpstreamAuthError(server, err.status, err.message, { cause: err });
+    return new UpstreamProtocolError(server, -32600, `HTTP ${err.status}: ${String(err.data?.text ?? err.message).slice(0, 300)}`, undefined, { cause: err });
+  }
+  if (err instanceof SdkError) {
+    if (err.code === SdkErrorCode.RequestTimeout) return new UpstreamTimeoutError(server, timeoutMs, method, { cause: err });
+    if (err.code === SdkErrorCode.ConnectionClosed || err.code === SdkErrorCode.SendFailed) return new UpstreamUnavailableError(server, err.message, true, undefined, undefined, { cause: err });
+    return new UpstreamProtocolError(server, -32603, err.message, err.data, { cause: err });
+  }
+  return new UpstreamUnavailableError(server, err instanceof Error ? err.message : String(err), true, undefined, undefined, { cause: err });
+}

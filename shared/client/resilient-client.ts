@@ -1,0 +1,320 @@
+// ResilientClient: one MCP server, called through the SDK's client with what a caller in
+// production needs around it: both protocol eras (connection.ts), a time limit on every call,
+// retries with backoff for what is safe to send again (retry.ts), a circuit breaker that fails
+// fast while the server is down (breaker.ts), list results cached for their `ttlMs`, and typed
+// errors that name the server (errors.ts). Usable on its own, e.g. from another Lambda; the
+// gateway (shared/gateway/) holds one per upstream.
+// It does not fulfil `input_required` answers: they come back to the caller as they are, to
+// answer and retry with `inputResponses` and `requestState`. Breaker, sessions and caches live
+// in this process.
+import {
+  InMemoryResponseCacheStore,
+  type CallToolResult,
+  type ClientCapabilities,
+  type CompleteResult,
+  type GetPromptResult,
+  type Implementation,
+  type InputRequiredResult,
+  type ListPromptsResult,
+  type ListResourceTemplatesResult,
+  type ListResourcesResult,
+  type ListToolsResult,
+  type OAuthClientProvider,
+  type Progress,
+  type ReadResourceResult,
+  type RequestOptions,
+  type ServerCapabilities,
+  type Tool,
+} from '@modelcontextprotocol/client';
+import { CircuitBreaker, type BreakerOptions } from './breaker.ts';
+import { connect, type Connection, type Protocol, type UpstreamNotification } from './connection.ts';
+import { CircuitOpenError, SessionGoneError, UpstreamAuthError, UpstreamProtocolError, type UpstreamError, UpstreamRateLimitedError, classify } from './errors.ts';
+import { upstreamFetch, type Fetch } from './http.ts';
+import { retryDelay, retryPolicy, sleep, type RetryOptions, type RetryPolicy } from './retry.ts';
+
+/** How the client proves who it is: a static API key, or OAuth client credentials (the SDK runs the grant). */
+export type UpstreamAuth =
+  | { apiKey: string; /** `authorization` sends `Bearer <key>`; any other header the key as it is. @default 'authorization' */ header?: string }
+  | { oauth: OAuthClientProvider };
+
+export interface TimeoutOptions {
+  /** Connecting: the discover probe or the initialize handshake. @default 5000 */
+  connectMs?: number;
+  /** Lists, reads, prompts, completions, ping. @default 10000 */
+  requestMs?: number;
+  /** `tools/call`; progress notifications restart it. @default 60000 */
+  callMs?: number;
+}
+
+export interface ResilientClientOptions {
+  /** Names the server in errors, logs and health. */
+  name: string;
+  url: string | URL;
+  /** `auto` asks `server/discover` and falls back to a 2025 session. @default 'auto' */
+  protocol?: Protocol;
+  auth?: UpstreamAuth;
+  timeouts?: TimeoutOptions;
+  retry?: RetryOptions;
+  breaker?: BreakerOptions;
+  /** How long the era and capabilities a connect learned are reused. @default 300000 */
+  capabilityTtlMs?: number;
+  /** TTL of list results that carry no `ttlMs` (2025-era servers send none); 0 never serves them from cache. @default 0 */
+  listTtlMs?: number;
+  /** 2025-era sessions kept open at once (one per partition); the least recently used is ended. @default 100 */
+  maxSessions?: number;
+  clientInfo?: Implementation;
+  /** Capabilities declared to the server. @default {} */
+  capabilities?: ClientCapabilities;
+  /** List changes and resource updates the server sends on a channel this client has open. */
+  onNotification?: (notification: UpstreamNotification) => void;
+  /** For tests and custom agents. @default globalThis.fetch */
+  fetch?: Fetch;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
+  /**
+   * Whose call this is, for 2025-era servers: each partition gets a session of its own, so session
+   * state is never shared between partitions. 2026-07-28 servers are stateless and ignore it.
+   * @default ''
+   */
+  partition?: string;
+  /** Overrides the time limit of this call. */
+  timeoutMs?: number;
+  onprogress?: (progress: Progress) => void;
+}
+
+/** Parameters a retry of an `input_required` answer carries. */
+export interface RoundParams {
+  inputResponses?: Record<string, unknown>;
+  requestState?: string;
+}
+
+export type CallToolAnswer = CallToolResult | InputRequiredResult;
+
+export interface UpstreamStatus {
+  name: string;
+  state: 'closed' | 'open' | 'half-open';
+  consecutiveFailures: number;
+  lastFailure?: string;
+  /** Duration of the last call that got an answer. */
+  latencyMs?: number;
+  era?: 'modern' | 'legacy';
+}
+
+const DEFAULT_CLIENT_INFO: Implementation = { name: 'serverless-mcp-kit', version: '0.1.0' };
+
+export class ResilientClient {
+  readonly name: string;
+  readonly url: URL;
+  private readonly breaker: CircuitBreaker;
+  private readonly retry: RetryPolicy;
+  private readonly timeouts: Required<TimeoutOptions>;
+  private readonly connections = new Map<string, Promise<Connection>>();
+  private readonly cacheStore = new InMemoryResponseCacheStore();
+  private readonly fetch: Fetch;
+  private readonly toolHints = new Map<string, boolean>();
+  private era: 'modern' | 'legacy' | undefined;
+  private latencyMs: number | undefined;
+
+  constructor(private readonly options: ResilientClientOptions) {
+    this.name = options.name;
+    this.url = new URL(options.url);
+    this.breaker = new CircuitBreaker(options.breaker);
+    this.retry = retryPolicy(options.retry);
+    this.timeouts = { connectMs: 5_000, requestMs: 10_000, callMs: 60_000, ...options.timeouts };
+    const auth = options.auth;
+    const headers: Record<string, string> = {};
+    if (auth && 'apiKey' in auth) {
+      const header = (auth.header ?? 'authorization').toLowerCase();
+      headers[header] = header === 'authorization' ? `Bearer ${auth.apiKey}` : auth.apiKey;
+    }
+    this.fetch = upstreamFetch(this.name, headers, options.fetch);
+  }
+
+  /** The server's capabilities (connecting first if this process has not yet). */
+  async capabilities(options: CallOptions = {}): Promise<ServerCapabilities> {
+    return this.run('connect', options, true, (connection) => Promise.resolve(connection.capabilities));
+  }
+
+  async listTools(options: CallOptions = {}): Promise<ListToolsResult> {
+    const result = await this.list('tools', 'tools/list', options, (c, o) => c.client.listTools(undefined, o), { tools: [] });
+    for (const tool of result.tools) this.toolHints.set(tool.name, isSafeToRepeat(tool));
+    return result;
+  }
+
+  listPrompts(options: CallOptions = {}): Promise<ListPromptsResult> {
+    return this.list('prompts', 'prompts/list', options, (c, o) => c.client.listPrompts(undefined, o), { prompts: [] });
+  }
+
+  listResources(options: CallOptions = {}): Promise<ListResourcesResult> {
+    return this.list('resources', 'resources/list', options, (c, o) => c.client.listResources(undefined, o), { resources: [] });
+  }
+
+  listResourceTemplates(options: CallOptions = {}): Promise<ListResourceTemplatesResult> {
+    return this.list('resources', 'resources/templates/list', options, (c, o) => c.client.listResourceTemplates(undefined, o), { resourceTemplates: [] });
+  }
+
+  /**
+   * Calls a tool. Sent again after a failure only when the server never got it, or when its last
+   * listing annotated it `readOnlyHint` or `idempotentHint`.
+   */
+  callTool(params: { name: string; arguments?: Record<string, unknown> } & RoundParams, options: CallOptions = {}): Promise<CallToolAnswer> {
+    const safe = this.toolHints.get(params.name) ?? false;
+    return this.run('tools/call', options, safe, (c, o) => c.client.request({ method: 'tools/call', params: stripUndefined(params) }, { ...o, allowInputRequired: true }) as Promise<CallToolAnswer>);
+  }
+
+  readResource(params: { uri: string } & RoundParams, options: CallOptions = {}): Promise<ReadResourceResult | InputRequiredResult> {
+    return this.run('resources/read', options, true, (c, o) => c.client.request({ method: 'resources/read', params: stripUndefined(params) }, { ...o, allowInputRequired: true }));
+  }
+
+  getPrompt(params: { name: string; arguments?: Record<string, string> } & RoundParams, options: CallOptions = {}): Promise<GetPromptResult | InputRequiredResult> {
+    return this.run('prompts/get', options, true, (c, o) => c.client.request({ method: 'prompts/get', params: stripUndefined(params) }, { ...o, allowInputRequired: true }));
+  }
+
+  complete(params: Record<string, unknown>, options: CallOptions = {}): Promise<CompleteResult> {
+    return this.run('completion/complete', options, true, (c, o) => c.client.request({ method: 'completion/complete', params }, o));
+  }
+
+  ping(options: CallOptions = {}): Promise<unknown> {
+    return this.run('ping', options, true, (c, o) => c.client.ping(o));
+  }
+
+  status(): UpstreamStatus {
+    return { name: this.name, ...this.breaker.snapshot(), ...(this.latencyMs !== undefined && { latencyMs: this.latencyMs }), ...(this.era && { era: this.era }) };
+  }
+
+  /** Ends every session (DELETE for 2025-era servers) and drops the connections. */
+  async close(): Promise<void> {
+    const open = [...this.connections.values()];
+    this.connections.clear();
+    await Promise.all(open.map((c) => c.then((connection) => connection.close(), () => {})));
+  }
+
+  /** A list verb, skipped (empty) when the server does not offer the feature. */
+  private list<T>(feature: 'tools' | 'prompts' | 'resources', method: string, options: CallOptions, send: (c: Connection, o: RequestOptions) => Promise<T>, empty: T): Promise<T> {
+    return this.run(method, options, true, (c, o) => (c.capabilities[feature] ? send(c, o) : Promise.resolve(empty)));
+  }
+
+  /** One call: through the breaker, with a time limit, sent again while the retry policy allows. */
+  private async run<T>(method: string, options: CallOptions, safe: boolean, send: (c: Connection, o: RequestOptions) => Promise<T>): Promise<T> {
+    const timeoutMs = options.timeoutMs ?? (method === 'tools/call' ? this.timeouts.callMs : this.timeouts.requestMs);
+    for (let attempt = 0; ; attempt++) {
+      options.signal?.throwIfAborted();
+      const refused = this.breaker.admit();
+      if (refused) throw new CircuitOpenError(this.name, refused.retryAfterMs, refused.lastFailure);
+      const started = performance.now();
+      let failure: UpstreamError;
+      try {
+        const result = await this.attempt(method, options, timeoutMs, send);
+        this.breaker.succeeded();
+        this.latencyMs = Math.round((performance.now() - started) * 10) / 10;
+        return result;
+      } catch (err) {
+        if (options.signal?.aborted) {
+          this.breaker.released();
+          throw options.signal.reason;
+        }
+        failure = err as UpstreamError;
+        this.judge(failure, started);
+      }
+      const delay = retryDelay(this.retry, attempt, failure, safe);
+      if (delay === undefined) throw failure;
+      await sleep(delay, options.signal);
+    }
+  }
+
+  /** What a failed call tells the breaker: an answer means the server is up; a refusal says nothing. */
+  private judge(failure: UpstreamError, started: number) {
+    if (failure instanceof UpstreamProtocolError) {
+      this.breaker.succeeded();
+      this.latencyMs = Math.round((performance.now() - started) * 10) / 10;
+    } else if (failure instanceof UpstreamRateLimitedError || failure instanceof UpstreamAuthError || failure instanceof CircuitOpenError) {
+      this.breaker.released();
+    } else this.breaker.failed(failure.message.replace(`upstream "${this.name}": `, ''));
+  }
+
+  /** One attempt; a 2025-era session the server forgot is re-initialized and the request sent once more. */
+  private async attempt<T>(method: string, options: CallOptions, timeoutMs: number, send: (c: Connection, o: RequestOptions) => Promise<T>): Promise<T> {
+    const requestOptions: RequestOptions = {
+      timeout: timeoutMs,
+      resetTimeoutOnProgress: true,
+      ...(options.signal && { signal: options.signal }),
+      ...(options.onprogress && { onprogress: options.onprogress }),
+    };
+    for (let reconnected = false; ; reconnected = true) {
+      let opened: { key: string; connection: Connection };
+      try {
+        opened = await this.connection(options);
+      } catch (err) {
+        throw classify(this.name, err, 'connect', this.timeouts.connectMs);
+      }
+      try {
+        return await send(opened.connection, requestOptions);
+      } catch (err) {
+        const failure = classify(this.name, err, method, timeoutMs);
+        if (!(failure instanceof SessionGoneError)) throw failure;
+        // The server refused the request without acting on it: safe to send on a new session.
+        this.drop(opened.key);
+        if (reconnected) throw new UpstreamProtocolError(this.name, -32600, 'the server forgot a session it had just created');
+      }
+    }
+  }
+
+  /** The open connection for a partition (one for every partition when the server is stateless). */
+  private async connection(options: CallOptions): Promise<{ key: string; connection: Connection }> {
+    const key = this.era === 'modern' ? '' : (options.partition ?? '');
+    let pending = this.connections.get(key);
+    if (pending) {
+      // Most recently used last, for eviction.
+      this.connections.delete(key);
+      this.connections.set(key, pending);
+    } else {
+      pending = connect(
+        {
+          url: this.url,
+          protocol: this.options.protocol ?? 'auto',
+          fetch: this.fetch,
+          ...(this.options.auth && 'oauth' in this.options.auth && { authProvider: this.options.auth.oauth }),
+          clientInfo: this.options.clientInfo ?? DEFAULT_CLIENT_INFO,
+          capabilities: this.options.capabilities ?? {},
+          cacheStore: this.cacheStore,
+          defaultCacheTtlMs: this.options.listTtlMs ?? 0,
+          connectTimeoutMs: this.timeouts.connectMs,
+          capabilityTtlMs: this.options.capabilityTtlMs ?? 300_000,
+          ...(this.options.onNotification && { onNotification: this.options.onNotification }),
+        },
+        options.signal,
+      );
+      this.connections.set(key, pending);
+      pending.catch(() => this.connections.get(key) === pending && this.connections.delete(key));
+      this.evictSessions();
+    }
+    const connection = await pending;
+    this.era = connection.era;
+    return { key, connection };
+  }
+
+  private drop(key: string) {
+    const pending = this.connections.get(key);
+    this.connections.delete(key);
+    pending?.then((c) => c.close(), () => {});
+  }
+
+  private evictSessions() {
+    const max = this.options.maxSessions ?? 100;
+    for (const key of this.connections.keys()) {
+      if (this.connections.size <= max) break;
+      this.drop(key);
+    }
+  }
+}
+
+/** Whether a tool may be called twice for one intent: its annotations say it changes nothing, or the same again. */
+function isSafeToRepeat(tool: Tool): boolean {
+  return tool.annotations?.readOnlyHint === true || tool.annotations?.idempotentHint === true;
+}
+
+function stripUndefined<T extends object>(params: T): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(params).filter(([, v]) => v !== undefined));
+}
