@@ -1,6 +1,7 @@
 // Example server "notes": notebooks kept in tool state. Shows state (session-scoped for 2025-era
 // clients, handle-scoped for stateless ones), optimistic concurrency, progress, cancellation,
-// artifacts, a cached tool and a multi round-trip confirmation that works in both protocol eras.
+// artifacts, a task (notebook_export), a cached tool and a multi round-trip confirmation that
+// works in both protocol eras.
 import { z } from 'zod';
 import { confirmToken } from '../../shared/server/confirm.ts';
 import { defineServer, prompt, resourceTemplate, tool } from '../../shared/server/define.ts';
@@ -104,15 +105,27 @@ export default defineServer({
     tool(
       'notebook_export',
       {
-        description: 'Exports a notebook as a Markdown file and returns a link to it (and optionally a download URL valid for 5 minutes).',
+        description:
+          'Exports a notebook as a Markdown file and returns a link to it (and optionally a download URL valid for 5 minutes). ' +
+          'Runs as a task for clients that take tasks: poll it, or come back for the result later.',
         input: z.object({ notebook: notebookArg, downloadUrl: z.boolean().default(false) }),
         annotations: { readOnlyHint: true, openWorldHint: false },
+        task: 'optional',
       },
       async ({ notebook: handle, downloadUrl }, ctx) => {
         const scope = await notebook(ctx, handle);
+        // Everything before start() runs in the request, so a bad handle fails the call itself;
+        // from here on the work runs in the task's worker, which runs the handler again from the top.
+        await ctx.task.start();
         const notes = (await scope.get<Note[]>('notes')) ?? [];
-        const markdown = `# ${label(scope)}\n\n${notes.map((n) => `- ${n.text} _(${n.at})_`).join('\n')}\n`;
-        const link = await ctx.artifacts.put('notebook.md', markdown, { contentType: 'text/markdown', ...(handle && { handle }) });
+        const lines: string[] = [];
+        for (const [i, n] of notes.entries()) {
+          if (ctx.signal.aborted) throw new Error('notebook_export was cancelled');
+          lines.push(`- ${n.text} _(${n.at})_`);
+          if ((i + 1) % 100 === 0) await ctx.progress(i + 1, notes.length, `rendered ${i + 1} of ${notes.length} notes`);
+        }
+        await ctx.progress(notes.length, notes.length, 'uploading');
+        const link = await ctx.artifacts.put('notebook.md', `# ${label(scope)}\n\n${lines.join('\n')}\n`, { contentType: 'text/markdown', ...(handle && { handle }) });
         const text = `Exported ${notes.length} notes to ${link.uri}.`;
         return {
           content: [

@@ -27,7 +27,8 @@ export type Entity = (typeof ENTITIES)[number];
 interface Member {
   on: Entity;
   key: string;
-  since: Revision;
+  /** The first revision that has it; 2026-07-28 for members no 2025-era revision has. */
+  since: Revision | '2026-07-28';
 }
 
 /** Members a revision drops when it is older than `since`. Entities not listed are the same in every revision. */
@@ -67,6 +68,8 @@ export const MEMBERS: readonly Member[] = [
   { on: 'implementation', key: 'websiteUrl', since: '2025-11-25' },
   { on: 'serverCapabilities', key: 'tasks', since: '2025-11-25' },
   { on: 'elicitation', key: 'mode', since: '2025-11-25' },
+  // schema/2026-07-28/schema.ts: ServerCapabilities.extensions (tasks is an extension there).
+  { on: 'serverCapabilities', key: 'extensions', since: '2026-07-28' },
 ];
 
 /**

@@ -131,13 +131,16 @@ describe('per-revision output', () => {
       id: 0,
       result: {
         protocolVersion: '2024-11-05',
-        capabilities: { tools: {}, completions: {}, tasks: {} },
+        capabilities: { tools: {}, completions: {}, tasks: {}, extensions: { 'io.modelcontextprotocol/tasks': {} } },
         serverInfo: { name: 'n', version: '1', title: 'N', icons: [], description: 'd', websiteUrl: 'https://example.com' },
       },
     };
     assert.deepEqual(shapeOutgoing(init, undefined).result, { protocolVersion: '2024-11-05', capabilities: { tools: {} }, serverInfo: { name: 'n', version: '1' } });
     const in0326 = shapeOutgoing({ ...init, result: { ...init.result, protocolVersion: '2025-03-26' } }, undefined).result;
     assert.deepEqual(in0326.capabilities, { tools: {}, completions: {} });
+    // 2025-11-25 has the tasks utility but no extensions: those begin with 2026-07-28.
+    const in1125 = shapeOutgoing({ ...init, result: { ...init.result, protocolVersion: '2025-11-25' } }, undefined).result;
+    assert.deepEqual(in1125.capabilities, { tools: {}, completions: {}, tasks: {} });
   });
 
   it('shapes notifications and server-to-client requests', () => {
