@@ -133,6 +133,12 @@ export interface KitConfig {
   redisTimeoutMs: number;
   /** How often an instance with open notification streams polls Redis for other instances' events. `MCP_EVENT_POLL_MS`, default 1000. */
   eventPollMs: number;
+  /**
+   * While no events arrive the poll interval doubles up to this, so an idle listener costs less
+   * Redis; the first event after a quiet spell arrives within it. `MCP_EVENT_POLL_MAX_MS`, default
+   * 5000 (or MCP_EVENT_POLL_MS when that is longer); equal to MCP_EVENT_POLL_MS turns the backoff off.
+   */
+  eventPollMaxMs: number;
   /** Rate limiting (Redis). On by default outside the `local` stage when Redis is configured. */
   rateLimit: {
     /**
@@ -282,6 +288,7 @@ export function loadConfig(env: Env = process.env): Readonly<KitConfig> {
   }
 
   const stage = str(env, 'MCP_STAGE') ?? 'local';
+  const eventPollMs = int(env, 'MCP_EVENT_POLL_MS', 1_000, 10);
   const redis = redisUrl && redisToken ? { url: redisUrl, token: redisToken } : undefined;
   // Unset, rate limiting follows Redis outside the local stage: a deployment whose secret has no
   // Upstash credentials yet still serves (the logs and GET /health say the limit is off).
@@ -333,7 +340,8 @@ export function loadConfig(env: Env = process.env): Readonly<KitConfig> {
     streamMaxSeconds: int(env, 'MCP_STREAM_MAX_SECONDS', 300),
     getStreams: bool(env, 'MCP_GET_STREAMS', true),
     redisTimeoutMs: int(env, 'MCP_REDIS_TIMEOUT_MS', 500, 1),
-    eventPollMs: int(env, 'MCP_EVENT_POLL_MS', 1_000, 10),
+    eventPollMs,
+    eventPollMaxMs: int(env, 'MCP_EVENT_POLL_MAX_MS', Math.max(5_000, eventPollMs), eventPollMs),
     rateLimit: Object.freeze({
       enabled: rateLimitEnabled,
       explicit: rateLimitExplicit,

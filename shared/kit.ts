@@ -51,7 +51,7 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
     const rateLimitOff = !config.rateLimit.explicit && config.stage !== 'local';
     (rateLimitOff ? log.warn : log.info).call(log, `UPSTASH_REDIS_REST_URL is not set: ${rateLimitOff ? 'rate limiting is off, ' : ''}tool cache and events stay in this process`, { features });
   }
-  const redisBus = !options.bus && redis ? createRedisEventBus({ redis, stream: `mcp:events:${definition.name}`, pollMs: config.eventPollMs, log }) : undefined;
+  const redisBus = !options.bus && redis ? createRedisEventBus({ redis, stream: `mcp:events:${definition.name}`, pollMs: config.eventPollMs, pollMaxMs: config.eventPollMaxMs, log }) : undefined;
   const bus = options.bus ?? redisBus ?? new InMemoryServerEventBus((error) => log.warn('event listener failed', { error: error.message }));
   const cache = new ToolCache(definition.name, redis || undefined, log);
   const artifacts = new ArtifactStore(() => createS3Client(config), config.bucketName, { defaultTtlSeconds: config.artifactTtlSeconds });

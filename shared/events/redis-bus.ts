@@ -1,5 +1,9 @@
 // Change events across instances over a Redis stream: publish delivers locally at once and appends
-// to the stream; other instances poll it, only while they have listeners. Delivery latency ≈ pollMs,
+// to the stream; other instances poll it, only while they have listeners, with one poller per
+// instance however many listeners it holds. While the stream is quiet the interval doubles from
+// pollMs up to pollMaxMs, and falls back to pollMs as soon as a read finds entries or this
+// instance publishes: an idle listener costs about 1/pollMaxMs Redis commands a second, not
+// 1/pollMs. Delivery latency ≈ pollMs while events flow, at most pollMaxMs after a quiet spell;
 // at most once; an event older than the retained length (maxLen) is lost to a slow poller.
 import type { ServerEvent, ServerEventBus } from '@modelcontextprotocol/server';
 import type { Redis } from '@upstash/redis';
@@ -10,8 +14,10 @@ export interface RedisEventBusOptions {
   redis: Redis;
   /** Stream key; every instance of one server uses the same key. */
   stream: string;
-  /** Interval between reads of the stream while this instance has listeners. */
+  /** Interval between reads of the stream while this instance has listeners and events flow. */
   pollMs: number;
+  /** Longest interval, reached by doubling while reads find nothing. @default pollMs (no backoff) */
+  pollMaxMs?: number;
   log: KitLogger;
   /** Approximate number of events the stream retains. @default 1000 */
   maxLen?: number;
@@ -38,7 +44,7 @@ function isServerEvent(value: unknown): value is ServerEvent {
     && (params === undefined || (typeof params === 'object' && params !== null));
 }
 
-export function createRedisEventBus({ redis, stream, pollMs, log, maxLen = 1000 }: RedisEventBusOptions): RedisEventBus {
+export function createRedisEventBus({ redis, stream, pollMs, pollMaxMs = pollMs, log, maxLen = 1000 }: RedisEventBusOptions): RedisEventBus {
   // A UUID never parses as JSON, so the client's field parsing leaves it a string.
   const origin = crypto.randomUUID();
   const trim = { type: 'MAXLEN', threshold: maxLen, comparison: '~' } as const;
@@ -54,6 +60,8 @@ export function createRedisEventBus({ redis, stream, pollMs, log, maxLen = 1000 
   /** Bumped on going idle, so a poll started in an earlier active period leaves no trace. */
   let epoch = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  /** The next wait between reads: pollMs after activity, doubling while reads find nothing. */
+  let interval = pollMs;
   let inFlight: Promise<void> | undefined;
   let closed = false;
 
@@ -67,22 +75,26 @@ export function createRedisEventBus({ redis, stream, pollMs, log, maxLen = 1000 
     }
   }
 
-  async function poll(): Promise<void> {
+  /** Reads what is new; resolves to the number of entries found, undefined for the read of the stream's end. */
+  async function poll(): Promise<number | undefined> {
     const started = epoch;
     if (cursor === undefined) {
       const last = await redis.xrevrange(stream, '+', '-', 1);
       if (started === epoch) cursor = Object.keys(last)[0] ?? '0-0';
-      return;
+      return undefined;
     }
     const entries = await redis.xrange<Entry>(stream, `(${cursor}`, '+');
+    let found = 0;
     for (const id in entries) {
-      if (started !== epoch) return;
+      if (started !== epoch) return found;
+      found++;
       cursor = id;
       const { o, e } = entries[id]!;
       if (o === origin) continue;
       if (isServerEvent(e)) deliver(e);
       else warnMalformed(new Error(`entry ${id} in ${stream}`));
     }
+    return found;
   }
 
   function schedule(delayMs: number): void {
@@ -93,22 +105,35 @@ export function createRedisEventBus({ redis, stream, pollMs, log, maxLen = 1000 
   async function tick(): Promise<void> {
     timer = undefined;
     let failed = false;
-    inFlight = poll();
+    const read = poll();
+    inFlight = read.then(() => {}, () => {});
     try {
-      await inFlight;
+      const found = await read;
+      if (found !== undefined) interval = found > 0 ? pollMs : Math.min(interval * 2, pollMaxMs);
     } catch (error) {
       failed = true;
       warnPoll(error);
     }
     inFlight = undefined;
     // Reading the stream's end again at once only when a reset raced a poll that succeeded.
-    schedule(cursor === undefined && !failed ? 0 : pollMs);
+    schedule(cursor === undefined && !failed ? 0 : interval);
+  }
+
+  /** Something happened here: others are likely to answer soon, so read at the fast pace again. */
+  function quicken(): void {
+    if (interval === pollMs) return;
+    interval = pollMs;
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    timer = undefined;
+    schedule(pollMs);
   }
 
   return {
     publish(event) {
       deliver(event);
       if (closed) return;
+      quicken();
       try {
         const write: Promise<void> = redis.xadd(stream, '*', { o: origin, e: JSON.stringify(event) }, { trim }).then(
           () => void writes.delete(write),
@@ -125,6 +150,7 @@ export function createRedisEventBus({ redis, stream, pollMs, log, maxLen = 1000 
 
     subscribe(listener) {
       if (closed) return () => {};
+      if (listeners.size === 0) interval = pollMs;
       listeners.add(listener);
       schedule(0);
       let live = true;

@@ -18,6 +18,13 @@ describe('configuration', () => {
     assert.ok(Object.isFrozen(c));
   });
 
+  it('backs event polling off to MCP_EVENT_POLL_MAX_MS while idle, never below MCP_EVENT_POLL_MS', () => {
+    assert.deepEqual([loadConfig({}).eventPollMs, loadConfig({}).eventPollMaxMs], [1_000, 5_000]);
+    assert.equal(loadConfig({ MCP_EVENT_POLL_MS: '8000' }).eventPollMaxMs, 8_000, 'the default ceiling follows a slower poll');
+    assert.equal(loadConfig({ MCP_EVENT_POLL_MAX_MS: '1000' }).eventPollMaxMs, 1_000, 'equal turns the backoff off');
+    assert.throws(() => loadConfig({ MCP_EVENT_POLL_MS: '2000', MCP_EVENT_POLL_MAX_MS: '1000' }), (e: unknown) => e instanceof ConfigError && /MCP_EVENT_POLL_MAX_MS.*at least 2000/.test(e.message));
+  });
+
   it('reads the standard AWS endpoint variables, the specific one winning', () => {
     const c = loadConfig({ AWS_ENDPOINT_URL: 'http://127.0.0.1:4566', AWS_ENDPOINT_URL_DYNAMODB: 'http://127.0.0.1:8000' });
     assert.equal(c.dynamoEndpoint, 'http://127.0.0.1:8000');

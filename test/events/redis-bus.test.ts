@@ -21,9 +21,9 @@ after(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
-/** One simulated server process: its own Redis client (every call counted), logger and bus. */
-function instance(stream: string, url = local!.url) {
-  const calls = { started: 0, settled: 0 };
+/** One simulated server process: its own Redis client (every call counted and timed), logger and bus. */
+function instance(stream: string, url = local!.url, pollMaxMs = POLL_MS) {
+  const calls = { started: 0, settled: 0, at: [] as number[] };
   const client = createRedis({ url, token, timeoutMs: 2000 });
   const redis = new Proxy(client, {
     get(target, key, receiver) {
@@ -31,6 +31,7 @@ function instance(stream: string, url = local!.url) {
       if (typeof value !== 'function') return value;
       return (...args: unknown[]) => {
         calls.started++;
+        calls.at.push(performance.now());
         const result = value.apply(target, args);
         if (result instanceof Promise) result.finally(() => calls.settled++).catch(() => {});
         return result;
@@ -39,7 +40,7 @@ function instance(stream: string, url = local!.url) {
   }) as Redis;
   const warnings: string[] = [];
   const log = { debug() {}, info() {}, error() {}, warn: (message: string) => void warnings.push(message) } as unknown as KitLogger;
-  const bus = createRedisEventBus({ redis, stream, pollMs: POLL_MS, log });
+  const bus = createRedisEventBus({ redis, stream, pollMs: POLL_MS, pollMaxMs, log });
   buses.push(bus);
   const received: ServerEvent[] = [];
   /** Subscribes a recording listener and resolves once the bus has read the stream's end. */
@@ -153,6 +154,58 @@ describe('Redis event bus across instances', { skip: local ? false : 'redis-serv
     const closedAt = b.calls.started;
     await sleep(4 * POLL_MS);
     assert.equal(b.calls.started, closedAt, 'close() stops polling');
+  });
+
+  test('one poller per instance: fifty listeners on one instance cost Redis what one listener costs', async () => {
+    const stream = freshStream();
+    const crowded = instance(stream);
+    const single = instance(stream);
+    await Promise.all([crowded.listen(), single.listen()]);
+    for (let i = 0; i < 49; i++) crowded.bus.subscribe(() => {});
+    const [crowdedFrom, singleFrom] = [crowded.calls.started, single.calls.started];
+    await until(() => single.calls.started - singleFrom >= 8, 'eight reads by the single listener');
+    const reads = crowded.calls.started - crowdedFrom;
+    assert.ok(reads <= 10, `fifty listeners made ${reads} reads while one listener made 8`);
+  });
+
+  test('a quiet stream: the read interval doubles up to pollMaxMs, bounding an idle listener to about 1/pollMaxMs commands a second; an event brings it back to pollMs', async (t) => {
+    const MAX = 8 * POLL_MS;
+    const stream = freshStream();
+    const a = instance(stream);
+    const b = instance(stream, local!.url, MAX);
+    await b.listen();
+    await until(() => b.calls.started >= 7, 'seven reads of a quiet stream', 10_000);
+    const gaps = b.calls.at.slice(1).map((at, i) => at - b.calls.at[i]!);
+    t.diagnostic(`gaps while quiet: ${gaps.map((g) => g.toFixed(0)).join(', ')} ms`);
+    // Timers fire late, never early: the lower bounds hold on a busy machine too.
+    assert.ok(gaps[1]! >= 2 * POLL_MS - 5 && gaps[2]! >= 4 * POLL_MS - 5, 'the interval doubles');
+    const steady = gaps.slice(-2);
+    assert.ok(steady.every((g) => g >= MAX - 5), `steady gaps ${steady.map((g) => g.toFixed(0))} reach the ceiling`);
+    assert.ok(steady.every((g) => g < MAX + 500), `and stay near it`);
+
+    const sent = performance.now();
+    a.bus.publish({ kind: 'tools_list_changed' });
+    await until(() => b.received.length === 1, "B's listener", 5_000);
+    const latency = performance.now() - sent;
+    assert.ok(latency < MAX + 500, `the first event after a quiet spell arrives within pollMaxMs (${latency.toFixed(0)} ms)`);
+    const delivered = b.calls.started;
+    await until(() => b.calls.started >= delivered + 1, 'the read after the event');
+    const fast = b.calls.at[delivered]! - b.calls.at[delivered - 1]!;
+    assert.ok(fast < 2 * POLL_MS + 500 && fast < MAX, `after an event the next read comes after pollMs (${fast.toFixed(0)} ms)`);
+  });
+
+  test('publishing on an instance brings its own reads back to pollMs at once', async () => {
+    const MAX = 20 * POLL_MS;
+    const stream = freshStream();
+    const b = instance(stream, local!.url, MAX);
+    await b.listen();
+    await until(() => b.calls.started >= 5, 'the interval to grow', 10_000);
+    const before = b.calls.started;
+    const published = performance.now();
+    b.bus.publish({ kind: 'tools_list_changed' });
+    await until(() => b.calls.at.length > before + 1 && b.calls.at.at(-1)! > published, 'a read after the publish', 5_000);
+    const wait = b.calls.at.find((at) => at > published)! - published;
+    assert.ok(wait < MAX / 2, `read ${wait.toFixed(0)} ms after publishing, not after the ${MAX} ms ceiling`);
   });
 
   test('malformed stream entries are skipped; the events around them arrive', async () => {
