@@ -19,7 +19,7 @@ import { createRelay, type Relay } from './relay/relay.ts';
 import { redisRelayStore, tableRelayStore } from './relay/stores.ts';
 import { createServerFactory, type ServerFactory } from './server/build.ts';
 import { createTasks } from './tasks/setup.ts';
-import { isTaskEvent, isTaskFailure } from './tasks/dispatch.ts';
+import { failedTask, isTaskEvent, isTaskFailure } from './tasks/dispatch.ts';
 import type { ServerDefinition } from './server/define.ts';
 import { Quota } from './store/quota.ts';
 import { SessionStore } from './store/sessions.ts';
@@ -102,9 +102,14 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
     async handleEvent(event: unknown): Promise<boolean> {
       if (isTaskEvent(event)) await tasks.run(event.mcpKitTask.taskId, event.mcpKitTask.run);
       else if (isTaskFailure(event)) {
-        const { requestContext, requestPayload, responsePayload } = event;
+        const { requestContext, responsePayload } = event;
+        const { taskId, nested } = failedTask(event);
         const why = responsePayload?.errorMessage ? `: ${responsePayload.errorType ?? 'Error'}: ${responsePayload.errorMessage}` : '';
-        await tasks.fail(requestPayload.mcpKitTask.taskId, `The task's worker did not succeed (${requestContext.condition}${why})`);
+        const failing = tasks.fail(taskId, `The task's worker did not succeed (${requestContext.condition}${why})`);
+        // A record about a record that could not be handled either ends here, logged: throwing
+        // would have Lambda report it again, and the task reads as failed once it goes stale.
+        if (nested) await failing.catch((error: unknown) => log.error('could not record that a task failed', { taskId, error: error instanceof Error ? error.message : String(error) }));
+        else await failing;
       } else return false;
       return true;
     },

@@ -8,8 +8,9 @@ type Env = Record<string, string | undefined>;
 /** Variables of the caller's environment that reach the function; the model's own knobs stay out. */
 const PASSED = /^(MCP_|AWS_|UPSTASH_|LOG_LEVEL$|POWERTOOLS_)/;
 
-export function modelledEnvironment(serverName: string, local: Env): Record<string, string> {
-  const settings = resolveEndpointSettings({ serverName });
+/** `timeoutSeconds`: the modelled function's timeout, which the construct derives limits from. */
+export function modelledEnvironment(serverName: string, local: Env, timeoutSeconds?: number): Record<string, string> {
+  const settings = resolveEndpointSettings({ serverName, ...(timeoutSeconds !== undefined && { timeoutSeconds }) });
   const construct = kitEnvironment(settings, {
     tableName: local.MCP_TABLE_NAME ?? 'mcp-kit',
     bucketName: local.MCP_BUCKET_NAME ?? 'mcp-kit-artifacts',

@@ -12,16 +12,32 @@ export interface TaskEvent {
   mcpKitTask: { taskId: string; run: number };
 }
 
-/** What Lambda hands the on-failure destination when a worker invocation never succeeded. */
+/**
+ * What Lambda hands the on-failure destination when a worker invocation never succeeded. When
+ * handling such a record fails too, Lambda sends a record of that one: `requestPayload` is then
+ * the earlier record.
+ */
 export interface TaskFailureRecord {
   requestContext: { condition: string; approximateInvokeCount?: number };
-  requestPayload: TaskEvent;
+  requestPayload: TaskEvent | TaskFailureRecord;
   responsePayload?: { errorType?: string; errorMessage?: string };
 }
 
 export const isTaskEvent = (event: unknown): event is TaskEvent => typeof (event as TaskEvent)?.mcpKitTask?.taskId === 'string';
 export const isTaskFailure = (event: unknown): event is TaskFailureRecord =>
-  typeof (event as TaskFailureRecord)?.requestContext?.condition === 'string' && isTaskEvent((event as TaskFailureRecord).requestPayload);
+  typeof (event as TaskFailureRecord)?.requestContext?.condition === 'string' &&
+  (isTaskEvent((event as TaskFailureRecord).requestPayload) || isTaskFailure((event as TaskFailureRecord).requestPayload));
+
+/** The task a failure record is about, and whether the record reports a failed failure record. */
+export function failedTask(record: TaskFailureRecord): { taskId: string; nested: boolean } {
+  let payload = record.requestPayload;
+  let nested = false;
+  while (!isTaskEvent(payload)) {
+    payload = payload.requestPayload;
+    nested = true;
+  }
+  return { taskId: payload.mcpKitTask.taskId, nested };
+}
 
 export function inlineDispatcher(run: (taskId: string, run: number) => Promise<void>, pending: PendingWork, log: KitLogger): TaskDispatcher {
   return {

@@ -194,6 +194,15 @@ describe('tasks', () => {
     assert.match(failed.statusMessage, /did not succeed \(RetriesExhausted: Sandbox\.Timedout: Task timed out after 900\.00 seconds\)/);
   });
 
+  it("a report about a failure report that could not be handled still fails the task, and ends there", async () => {
+    const taskId = await start('countdown', { ms: 3000 });
+    const first = { requestContext: { condition: 'RetriesExhausted' }, requestPayload: { mcpKitTask: { taskId, run: 1 } }, responsePayload: { errorType: 'Runtime.ExitError', errorMessage: 'exited' } };
+    assert.equal(await server.kit.handleEvent({ requestContext: { condition: 'RetriesExhausted' }, requestPayload: first, responsePayload: { errorType: 'Error', errorMessage: 'table unavailable' } }), true);
+    const failed = (await get(taskId)).body.result!;
+    assert.equal(failed.status, 'failed');
+    assert.match(failed.statusMessage, /did not succeed \(RetriesExhausted: Error: table unavailable\)/);
+  });
+
   it('a task whose worker stopped reporting reads as failed once it is stale', async () => {
     const taskId = await start('hang');
     await until(taskId, () => true);
