@@ -10,6 +10,7 @@ import { measureCold, type ColdPlan } from './suites/cold.ts';
 import { measureEras, type ErasPlan } from './suites/eras.ts';
 import { measureHandover, measureLambdaCold, type ModelledLambdaPlan } from './suites/modelled-lambda.ts';
 import { measureRateLimit, type RateLimitPlan } from './suites/rate-limit.ts';
+import { measureTasks, type TasksPlan } from './suites/tasks.ts';
 import { measureWarm, type WarmPlan } from './suites/warm.ts';
 
 export interface Plan {
@@ -20,11 +21,12 @@ export interface Plan {
   cache: CachePlan;
   rateLimit: RateLimitPlan;
   modelledLambda: ModelledLambdaPlan;
+  tasks: TasksPlan;
   /**
    * Per-suite time budgets, warm-ups included; a suite stops starting new rounds once its budget is
    * spent, but always completes its first round and the round in progress.
    */
-  budgetMs: { warm: number; cold: number; eras: number; cache: number; rateLimit: number; lambdaCold: number; handover: number };
+  budgetMs: { warm: number; cold: number; eras: number; cache: number; rateLimit: number; lambdaCold: number; handover: number; tasks: number };
 }
 
 export const FULL: Plan = {
@@ -40,7 +42,8 @@ export const FULL: Plan = {
   cache: { warmupCalls: 3_000, rounds: 30, callsPerRound: 100, directCalls: 500 },
   rateLimit: { warmupCalls: 3_000, rounds: 30, callsPerRound: 300 },
   modelledLambda: { coldSamples: 10, handoverWarmup: 3, handoverSamples: 40 },
-  budgetMs: { warm: 45_000, cold: 35_000, eras: 25_000, cache: 45_000, rateLimit: 30_000, lambdaCold: 30_000, handover: 30_000 },
+  tasks: { warmup: 5, samples: 40 },
+  budgetMs: { warm: 45_000, cold: 35_000, eras: 25_000, cache: 45_000, rateLimit: 30_000, lambdaCold: 30_000, handover: 30_000, tasks: 30_000 },
 };
 
 export const QUICK: Plan = {
@@ -51,7 +54,8 @@ export const QUICK: Plan = {
   cache: { warmupCalls: 10, rounds: 2, callsPerRound: 10, directCalls: 10 },
   rateLimit: { warmupCalls: 10, rounds: 2, callsPerRound: 10 },
   modelledLambda: { coldSamples: 1, handoverWarmup: 1, handoverSamples: 2 },
-  budgetMs: { warm: 5_000, cold: 5_000, eras: 5_000, cache: 5_000, rateLimit: 5_000, lambdaCold: 5_000, handover: 5_000 },
+  tasks: { warmup: 1, samples: 2 },
+  budgetMs: { warm: 5_000, cold: 5_000, eras: 5_000, cache: 5_000, rateLimit: 5_000, lambdaCold: 5_000, handover: 5_000, tasks: 5_000 },
 };
 
 /** The targets of the core issue, and ratios shown beside them to explain the numbers. */
@@ -75,6 +79,10 @@ export const RATIOS: Ratio[] = [
   { label: 'init duration per environment, kit / SDK minimal, modelled Lambda', section: 'lambda-cold', numerator: 'kit', denominator: 'sdk', column: 'init' },
   { label: 'reply hand-over p50, across environments via Redis / one process', section: 'handover', numerator: 'redis', denominator: 'direct', column: 'p50' },
   { label: 'reply hand-over p50, across environments via the table / one process', section: 'handover', numerator: 'table', denominator: 'direct', column: 'p50' },
+  { label: 'task creation p50 / same call answered directly, one process', section: 'tasks', numerator: 'node-create', denominator: 'node-direct', column: 'p50' },
+  { label: 'call to task completed p50 / same call answered directly, one process', section: 'tasks', numerator: 'node-complete', denominator: 'node-direct', column: 'p50' },
+  { label: 'task creation p50 / same call answered directly, modelled Lambda', section: 'tasks', numerator: 'aws-create', denominator: 'aws-direct', column: 'p50' },
+  { label: 'call to task completed p50 / same call answered directly, modelled Lambda', section: 'tasks', numerator: 'aws-complete', denominator: 'aws-direct', column: 'p50' },
 ];
 
 export async function runBench(plan: Plan, progress: (line: string) => void = () => {}): Promise<Report> {
@@ -101,6 +109,8 @@ export async function runBench(plan: Plan, progress: (line: string) => void = ()
     sections.push(await measureLambdaCold(built, plan.modelledLambda, budget(plan.budgetMs.lambdaCold)));
     progress('reply hand-over across environments');
     sections.push(await measureHandover(plan.modelledLambda, budget(plan.budgetMs.handover), redis.env));
+    progress('tasks');
+    sections.push(await measureTasks(plan.tasks, budget(plan.budgetMs.tasks)));
   } finally {
     await redis.dispose();
   }
