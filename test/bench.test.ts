@@ -21,7 +21,7 @@ it('the benchmark runner measures every row of every suite', { timeout: 120_000 
   assert.deepEqual(rowIds('ratelimit'), RATE_LIMIT_ROW_IDS);
   assert.deepEqual(rowIds('lambda-cold'), ['kit', 'sdk']);
   assert.deepEqual(rowIds('handover'), ['redis', 'table', 'direct']);
-  assert.deepEqual(rowIds('tasks'), ['node-direct', 'node-create', 'node-complete', 'aws-direct', 'aws-create', 'aws-complete']);
+  assert.deepEqual(rowIds('tasks'), ['node-direct', 'node-create', 'node-complete', 'node-seen', 'aws-direct', 'aws-create', 'aws-complete', 'aws-seen']);
   for (const section of report.sections) {
     for (const row of section.rows) {
       for (const column of section.columns) {

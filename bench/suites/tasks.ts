@@ -1,8 +1,9 @@
 // Tasks: what running a call as a task costs next to the same call answered directly, in one Node
 // process (the worker runs in-process) and on the modelled deployed path (the worker is an
-// asynchronous invocation in another Lambda environment). Per place, three rows from the same
+// asynchronous invocation in another Lambda environment). Per place, four rows from the same
 // client: the direct call, the time a task-creating call takes to answer, and the time from
-// sending it to a tight-polling client seeing the task completed with its result.
+// sending it to a tight-polling client seeing the task completed with its result, and from the
+// worker finishing to that poll.
 import type { Budget } from '../budget.ts';
 import type { Section } from '../report.ts';
 import { KIT_ENV } from '../env.ts';
@@ -56,6 +57,7 @@ async function measurePlace(where: 'node' | 'aws', plan: TasksPlan, budget: Budg
   const direct: number[] = [];
   const create: number[] = [];
   const complete: number[] = [];
+  const seen: number[] = [];
   try {
     for (let i = 0; i < plan.warmup + plan.samples && (complete.length === 0 || !budget.spent()); i++) {
       let started = performance.now();
@@ -72,6 +74,8 @@ async function measurePlace(where: 'node' | 'aws', plan: TasksPlan, budget: Budg
         task = await rpc('tasks/get', { taskId: created.taskId }, true);
       }
       const completeMs = performance.now() - started;
+      // From the worker's completing write (its lastUpdatedAt; same clock) to this client holding it.
+      const seenMs = Date.now() - Date.parse(task.lastUpdatedAt);
       if (task.status !== 'completed' || !String(task.result?.content?.[0]?.text).startsWith('counted down 0 ms in task ')) {
         throw new Error(`bench tasks: the task ended ${task.status}: ${JSON.stringify(task)}`);
       }
@@ -79,11 +83,12 @@ async function measurePlace(where: 'node' | 'aws', plan: TasksPlan, budget: Budg
       direct.push(directMs);
       create.push(createMs);
       complete.push(completeMs);
+      seen.push(seenMs);
     }
   } finally {
     await path.stop();
   }
-  return { direct: summarize(direct), create: summarize(create), complete: summarize(complete) };
+  return { direct: summarize(direct), create: summarize(create), complete: summarize(complete), seen: summarize(seen) };
 }
 
 const row = (id: string, label: string, s: Summary) => ({ id, label, values: { p50: s.median, p99: s.p99, n: s.n } });
@@ -98,9 +103,11 @@ export async function measureTasks(plan: TasksPlan, budget: Budget): Promise<Sec
       'A 2026-07-28 client calls `countdown` with `ms: 0` (test/fixtures/tasks.ts: no work, so the rows show what the task ' +
       'machinery costs) three ways per sample: without declaring the tasks extension (answered directly), declaring it (the ' +
       'answer is the created task: timed to that answer), and from sending that call to seeing the task completed with its ' +
-      `result, polling \`tasks/get\` every ${POLL_MS} ms. "Node": one process (npm start), the worker runs in it after the answer; ` +
-      '"modelled Lambda": the path of npm run start:aws, the worker is an asynchronous invocation (the model\'s Invoke API) in ' +
-      'another environment, the task record in dynalite. Interleaved per sample, after unrecorded warm-up samples that also start the environments.',
+      `result, polling \`tasks/get\` every ${POLL_MS} ms. "Finished to a poll seeing it" runs from the task's \`lastUpdatedAt\` ` +
+      "(the worker's completing write, millisecond clock of the same machine) to the poll answer holding it: at most a poll " +
+      'interval plus one `tasks/get`. "One process": npm start, the worker runs in it after the answer; "modelled Lambda": ' +
+      "the path of npm run start:aws, the worker is an asynchronous invocation (the model's Invoke API) in another environment, " +
+      'the task record in dynalite. Interleaved per sample, after unrecorded warm-up samples that also start the environments.',
     iterations: `${node.complete.n} samples in one process, ${aws.complete.n} on the modelled Lambda, after ${plan.warmup} unrecorded each`,
     columns: [
       { key: 'p50', header: 'p50', unit: 'ms' },
@@ -111,9 +118,11 @@ export async function measureTasks(plan: TasksPlan, budget: Budget): Promise<Sec
       row('node-direct', 'one process: direct call', node.direct),
       row('node-create', 'one process: call answered with a task', node.create),
       row('node-complete', 'one process: call to task completed, seen by the client', node.complete),
+      row('node-seen', 'one process: task finished to a poll seeing it', node.seen),
       row('aws-direct', 'modelled Lambda: direct call', aws.direct),
       row('aws-create', 'modelled Lambda: call answered with a task', aws.create),
       row('aws-complete', 'modelled Lambda: call to task completed, seen by the client', aws.complete),
+      row('aws-seen', 'modelled Lambda: task finished to a poll seeing it', aws.seen),
     ],
   };
 }
