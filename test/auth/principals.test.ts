@@ -156,15 +156,21 @@ describe('principal binding', () => {
     assert.equal(textOf(await call(bob, 'profile', { q: 'x' })), `profile x #${before + 2}`, 'bob does not see alice’s entry');
   });
 
-  it("a requestState minted for one principal is refused for another", async () => {
+  it("a requestState minted for one principal is refused for another, exactly like a forged one", async () => {
     const added = await call(alice, 'note_add', { text: 'to clear' });
     const notebook = (added.body.result!.structuredContent as { notebook: string }).notebook;
     const asked = await call(alice, 'notebook_clear', { notebook });
     const requestState = asked.body.result!.requestState as string;
-    const answer = { inputResponses: { confirm: { action: 'accept', content: { confirm: true } } }, requestState };
-    const replayed = await call(bob, 'notebook_clear', {}, answer);
+    const accept = { confirm: { action: 'accept', content: { confirm: true } } };
+    // The same call, arguments and answer as alice's; only the caller differs.
+    const replayed = await call(bob, 'notebook_clear', { notebook }, { inputResponses: accept, requestState });
     assert.equal(replayed.body.error?.code, -32602);
     assert.match(replayed.body.error!.message, /requestState/);
+    const forged = `${requestState.slice(0, -4)}AAAA`;
+    assert.deepEqual(whole(replayed, requestState), whole(await call(bob, 'notebook_clear', { notebook }, { inputResponses: accept, requestState: forged }), forged));
+    assert.equal(textOf(await call(alice, 'note_list', { notebook })), '1. to clear', 'nothing was cleared');
+    // Control: alice sending exactly that answer clears her notebook.
+    assert.equal(textOf(await call(alice, 'notebook_clear', { notebook }, { inputResponses: accept, requestState })), `Cleared ${notebook}.`);
   });
 
   it('a tool that needs a scope refuses callers without it (403 insufficient_scope)', async () => {
