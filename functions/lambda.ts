@@ -8,7 +8,7 @@ import { handle, streamHandle } from 'hono/aws-lambda';
 import { loadConfig } from '../shared/config.ts';
 import { INTERNAL_ERROR, jsonRpcErrorResponse } from '../shared/http/errors.ts';
 import { createKit } from '../shared/kit.ts';
-import type { ServerDefinition } from '../shared/server/define.ts';
+import { resolveDefinition, type ServerModule } from '../shared/server/define.ts';
 import { isTaskEvent, isTaskFailure } from '../shared/tasks/dispatch.ts';
 
 type Env = Record<string, string | undefined>;
@@ -44,9 +44,9 @@ export async function resolveSecrets(env: Env): Promise<Env> {
   return merged;
 }
 
-export function lambdaHandler(definition: ServerDefinition, env: Env = process.env) {
+export function lambdaHandler(server: ServerModule, env: Env = process.env) {
   let kit: ReturnType<typeof createKit> | undefined;
-  const start = () => resolveSecrets(env).then((resolved) => (kit = createKit(definition, loadConfig(resolved))));
+  const start = () => resolveSecrets(env).then(async (resolved) => (kit = createKit(await resolveDefinition(server, resolved), loadConfig(resolved))));
   let ready = start();
   // Keep an init failure from surfacing as an unhandled rejection before the first request.
   ready.catch(() => {});

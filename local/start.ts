@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigError, loadConfig } from '../shared/config.ts';
 import { createKit } from '../shared/kit.ts';
-import type { ServerDefinition } from '../shared/server/define.ts';
+import { resolveDefinition, type ServerModule } from '../shared/server/define.ts';
 import { LocalDataInUseError, randomSecret, startEmulators, type RunningEmulators } from './emulators.ts';
 import { serveApp } from './serve.ts';
 
@@ -25,7 +25,7 @@ async function serve(emulators: RunningEmulators, entry: string, host: string, p
   const config = loadConfig(env);
   await emulators.prepare(config);
 
-  const definition = ((await import(pathToFileURL(entry).href)) as { default: ServerDefinition }).default;
+  const definition = await resolveDefinition(((await import(pathToFileURL(entry).href)) as { default: ServerModule }).default, env);
   const kit = createKit(definition, config);
   const served = await serveApp(kit.app, { port, host }).catch(async (err) => {
     await kit.close();

@@ -6,8 +6,11 @@ import { ProtocolError, SdkError, SdkErrorCode, SdkHttpError, UnauthorizedError 
 export abstract class UpstreamError extends Error {
   /** Whether the server may have acted on the request (false: refused or never reached it). */
   abstract readonly reached: boolean;
-  constructor(readonly server: string, message: string, options?: { cause?: unknown }) {
-    super(`upstream "${server}": ${message}`, options);
+  /** The message without the server's name. */
+  readonly detail: string;
+  constructor(readonly server: string, detail: string, options?: { cause?: unknown }) {
+    super(`upstream "${server}": ${detail}`, options);
+    this.detail = detail;
   }
 }
 
@@ -62,8 +65,8 @@ export class UpstreamUnavailableError extends UpstreamError {
 export class UpstreamProtocolError extends UpstreamError {
   override name = 'UpstreamProtocolError';
   readonly reached = true;
-  constructor(server: string, readonly code: number, readonly detail: string, readonly data?: unknown, options?: { cause?: unknown }) {
-    super(server, `error ${code}: ${detail}`, options);
+  constructor(server: string, readonly code: number, readonly reason: string, readonly data?: unknown, options?: { cause?: unknown }) {
+    super(server, `error ${code}: ${reason}`, options);
   }
 }
 

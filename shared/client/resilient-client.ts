@@ -90,6 +90,9 @@ export interface RoundParams {
   requestState?: string;
 }
 
+/** Request `_meta` to send: keys given here win over the ones the SDK attaches (e.g. client capabilities). */
+type WithMeta = RoundParams & { _meta?: Record<string, unknown> };
+
 export type CallToolAnswer = CallToolResult | InputRequiredResult;
 
 export interface UpstreamStatus {
@@ -159,16 +162,16 @@ export class ResilientClient {
    * Calls a tool. Sent again after a failure only when the server never got it, or when its last
    * listing annotated it `readOnlyHint` or `idempotentHint`.
    */
-  callTool(params: { name: string; arguments?: Record<string, unknown> } & RoundParams, options: CallOptions = {}): Promise<CallToolAnswer> {
+  callTool(params: { name: string; arguments?: Record<string, unknown> } & WithMeta, options: CallOptions = {}): Promise<CallToolAnswer> {
     const safe = this.toolHints.get(params.name) ?? false;
     return this.run('tools/call', options, safe, (c, o) => c.client.request({ method: 'tools/call', params: stripUndefined(params) }, { ...o, allowInputRequired: true }) as Promise<CallToolAnswer>);
   }
 
-  readResource(params: { uri: string } & RoundParams, options: CallOptions = {}): Promise<ReadResourceResult | InputRequiredResult> {
+  readResource(params: { uri: string } & WithMeta, options: CallOptions = {}): Promise<ReadResourceResult | InputRequiredResult> {
     return this.run('resources/read', options, true, (c, o) => c.client.request({ method: 'resources/read', params: stripUndefined(params) }, { ...o, allowInputRequired: true }));
   }
 
-  getPrompt(params: { name: string; arguments?: Record<string, string> } & RoundParams, options: CallOptions = {}): Promise<GetPromptResult | InputRequiredResult> {
+  getPrompt(params: { name: string; arguments?: Record<string, string> } & WithMeta, options: CallOptions = {}): Promise<GetPromptResult | InputRequiredResult> {
     return this.run('prompts/get', options, true, (c, o) => c.client.request({ method: 'prompts/get', params: stripUndefined(params) }, { ...o, allowInputRequired: true }));
   }
 
@@ -231,7 +234,7 @@ export class ResilientClient {
       this.latencyMs = Math.round((performance.now() - started) * 10) / 10;
     } else if (failure instanceof UpstreamRateLimitedError || failure instanceof UpstreamAuthError || failure instanceof CircuitOpenError) {
       this.breaker.released();
-    } else this.breaker.failed(failure.message.replace(`upstream "${this.name}": `, ''));
+    } else this.breaker.failed(failure.detail);
   }
 
   /** One attempt; a 2025-era session the server forgot is re-initialized and the request sent once more. */

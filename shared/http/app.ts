@@ -299,7 +299,7 @@ export function createApp(options: AppOptions) {
 
   const app = new Hono();
 
-  const health = createHealth({ server: factory.definition, features: options.features, probes: options.probes });
+  const health = createHealth({ server: factory.definition, features: options.features, probes: options.probes, reports: factory.definition.readiness });
   app.get('/health', async (c) => secure(await health(c)));
 
   if (allowedOrigins) {

@@ -1,7 +1,9 @@
 // GET /health: cheap, never touches a dependency (load balancers and smoke checks hit it often),
 // and says which features are off. GET /health?ready: the readiness form, which asks each
 // dependency (DynamoDB, S3, Redis) for a trivial answer and reports each one's state and latency;
-// 503 when one is down. Its result is kept a few seconds, so probing it cannot load the data plane.
+// 503 when one is down, plus the sections a server definition adds (`readiness`: the gateway's
+// upstreams), which never fail it. Its result is kept a few seconds, so probing it cannot load the
+// data plane.
 import type { Context } from 'hono';
 import { describeFailure } from '../dependency.ts';
 import type { KitFeatures } from '../kit.ts';
@@ -14,6 +16,8 @@ export interface HealthOptions {
   features: KitFeatures;
   /** One probe per dependency; a dependency that is not configured has none. */
   probes: Record<string, Probe>;
+  /** Extra readiness sections (the gateway's upstreams), reported as they resolve, never failing readiness. */
+  reports?: Readonly<Record<string, () => Promise<unknown>>>;
   /** How long a readiness result is reused. @default 2000 */
   cacheMs?: number;
 }
@@ -39,10 +43,15 @@ export function createHealth(options: HealthOptions) {
 
   async function readiness() {
     const names = ['dynamodb', 's3', 'redis'] as const;
-    const checks = await Promise.all(names.map((n) => check(options.probes[n])));
+    const reports = Object.entries(options.reports ?? {});
+    const [checks, reported] = await Promise.all([
+      Promise.all(names.map((n) => check(options.probes[n]))),
+      Promise.all(reports.map(([, report]) => report().catch((err: unknown) => ({ error: describeFailure(err) })))),
+    ]);
     const dependencies = Object.fromEntries(names.map((n, i) => [n, checks[i]!]));
     const ok = checks.every((c) => c.status !== 'unavailable');
-    return { ok, body: { status: ok ? 'ready' : 'unavailable', ...base, dependencies } };
+    const extra = Object.fromEntries(reports.map(([name], i) => [name, reported[i]]));
+    return { ok, body: { status: ok ? 'ready' : 'unavailable', ...base, dependencies, ...extra } };
   }
 
   return async (c: Context) => {

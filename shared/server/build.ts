@@ -212,7 +212,7 @@ export function createServerFactory(definition: ServerDefinition, options: Serve
       },
     );
     if (hasTasks) registerTaskMethods(server, options.tasks!);
-    definition.extend?.(server, (ctx, target) => createToolContext(services, ctx, target));
+    definition.extend?.(server, (ctx, target) => createToolContext(services, ctx, target), notify);
     explainParamErrors(server);
     return server;
   }

@@ -9,7 +9,7 @@ import type {
   ResourceMetadata,
   ToolAnnotations,
 } from '@modelcontextprotocol/server';
-import type { McpServer, ServerContext } from '@modelcontextprotocol/server';
+import type { McpServer, ServerContext, ServerNotifier } from '@modelcontextprotocol/server';
 import type { z } from 'zod';
 import type { CachePolicy } from '../cache/tool-cache.ts';
 import type { ToolContext } from './context.ts';
@@ -90,9 +90,15 @@ export interface ServerDefinition {
   /**
    * Escape hatch for SDK features the definition does not model (completions, subscriptions,
    * custom methods): called on every new SDK instance after the definition is registered.
-   * `context` builds the kit context for a handler you register yourself.
+   * `context` builds the kit context for a handler you register yourself; `notify` announces list
+   * changes outside any request (what `ctx.notify` does inside one).
    */
-  readonly extend?: (server: McpServer, context: (ctx: ServerContext, target: string) => ToolContext) => void;
+  readonly extend?: (server: McpServer, context: (ctx: ServerContext, target: string) => ToolContext, notify: ServerNotifier) => void;
+  /**
+   * Extra sections of `GET /health?ready`, each the value its function resolves to: reported,
+   * never failing readiness (the gateway shows its upstreams here).
+   */
+  readonly readiness?: Readonly<Record<string, () => Promise<unknown>>>;
 }
 
 export function tool<In extends z.ZodObject, Out extends z.ZodObject = z.ZodObject>(
@@ -122,6 +128,16 @@ export function prompt<Args extends z.ZodObject>(
   handler: PromptDefinition<Args>['handler'],
 ): PromptDefinition<Args> {
   return { kind: 'prompt', name, ...config, handler };
+}
+
+/**
+ * What a server module exports: its definition, or a function that builds it from the environment
+ * the adapter resolved (on Lambda, after the secret filled it in), for servers configured by it.
+ */
+export type ServerModule = ServerDefinition | ((env: Readonly<Record<string, string | undefined>>) => ServerDefinition | Promise<ServerDefinition>);
+
+export async function resolveDefinition(module: ServerModule, env: Readonly<Record<string, string | undefined>>): Promise<ServerDefinition> {
+  return typeof module === 'function' ? module(env) : module;
 }
 
 export function defineServer(definition: ServerDefinition): ServerDefinition {

@@ -9,13 +9,17 @@ export type Fault =
   | { kind: 'slow'; ms: number }
   | { kind: 'status'; status: number; retryAfter?: string; times?: number }
   /** The next POST carrying a session id gets 404, as from a server that lost the session. */
-  | { kind: 'forget-session' };
+  | { kind: 'forget-session' }
+  /** JSON answers to `method` pass through `edit` (a server that lists odd things). */
+  | { kind: 'rewrite'; method: string; edit(result: Record<string, unknown>): Record<string, unknown> };
 
 export interface FaultyProxy {
   url: string;
   fault: Fault;
   /** Methods of the POSTs received, in order, with the fault they met. */
   readonly seen: { method: string; faulted: boolean }[];
+  /** Authorization and x-api-key headers of every request received. */
+  readonly credentials: string[];
   count(method: string): number;
   /** Stops listening: new connections are refused. */
   stop(): Promise<void>;
@@ -47,6 +51,7 @@ export async function startFaultyProxy(target: string): Promise<FaultyProxy> {
     url: '',
     fault: { kind: 'none' },
     seen: [],
+    credentials: [],
     count: (method) => proxy.seen.filter((s) => s.method === method).length,
     async stop() {
       if (!server) return;
@@ -72,6 +77,7 @@ export async function startFaultyProxy(target: string): Promise<FaultyProxy> {
       (fault.kind === 'status' && req.method === 'POST' && (fault.times === undefined || fault.times > 0)) ||
       (fault.kind === 'forget-session' && req.method === 'POST' && req.headers['mcp-session-id'] !== undefined);
     if (req.method === 'POST') proxy.seen.push({ method, faulted });
+    for (const name of ['authorization', 'x-api-key']) if (req.headers[name]) proxy.credentials.push(String(req.headers[name]));
     if (fault.kind === 'status' && faulted) {
       if (fault.times !== undefined) fault.times--;
       res.writeHead(fault.status, { 'content-type': 'application/json', ...(fault.retryAfter && { 'retry-after': fault.retryAfter }) });
@@ -90,8 +96,17 @@ export async function startFaultyProxy(target: string): Promise<FaultyProxy> {
     const controller = new AbortController();
     res.on('close', () => controller.abort());
     try {
-      const answer = await fetch(new URL(req.url!, upstream), { method: req.method!, headers, ...(body.length && { body }), signal: controller.signal });
-      res.writeHead(answer.status, Object.fromEntries(answer.headers));
+      const answer = await fetch(new URL(req.url!, upstream), { method: req.method!, headers, ...(body.length && { body: new Uint8Array(body) }), signal: controller.signal });
+      const answered = Object.fromEntries(answer.headers);
+      if (fault.kind === 'rewrite' && fault.method === method && answer.headers.get('content-type')?.includes('application/json')) {
+        const message = (await answer.json()) as { result?: Record<string, unknown> };
+        if (message.result) message.result = fault.edit(message.result);
+        const text = JSON.stringify(message);
+        res.writeHead(answer.status, { ...answered, 'content-length': String(Buffer.byteLength(text)) });
+        res.end(text);
+        return;
+      }
+      res.writeHead(answer.status, answered);
       if (answer.body) for await (const chunk of answer.body) res.write(chunk);
       res.end();
     } catch {

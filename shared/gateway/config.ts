@@ -1,0 +1,141 @@
+// The gateway's configuration: which upstream MCP servers it fronts and how it reaches each one,
+// parsed once from the environment into a frozen typed object; a bad value throws a ConfigError
+// naming the variable (and the upstream). Upstreams come from MCP_GATEWAY_UPSTREAMS
+// (`name=url,name=url`, defaults for everything else) or MCP_GATEWAY_CONFIG (a JSON file, or the
+// JSON itself, for per-upstream settings). Credentials are never written in the configuration: it
+// names the variables that hold them, which on Lambda the data plane's secret fills.
+import { z } from 'zod';
+import { ConfigError } from '../config.ts';
+import type { BreakerOptions } from '../client/breaker.ts';
+import type { Protocol } from '../client/connection.ts';
+import type { TimeoutOptions } from '../client/resilient-client.ts';
+import type { RetryOptions } from '../client/retry.ts';
+
+type Env = Record<string, string | undefined>;
+
+/** Lowercase letters, digits and hyphens: valid in tool names, and as a URI scheme prefix. */
+export const UPSTREAM_NAME = /^[a-z][a-z0-9-]{0,31}$/;
+
+export type UpstreamCredentials =
+  | { kind: 'apikey'; apiKey: string; header: string }
+  | { kind: 'oauth'; clientId: string; clientSecret: string; issuer: string; scope?: string };
+
+export interface UpstreamConfig {
+  name: string;
+  url: string;
+  protocol: Protocol;
+  credentials?: UpstreamCredentials;
+  timeouts: TimeoutOptions;
+  retry: RetryOptions;
+  breaker: BreakerOptions;
+  /** TTL of list results without a `ttlMs` hint (2025-era upstreams). */
+  listTtlMs: number;
+  /** Who may reach this upstream through the gateway: listed principals (any when absent), holding every listed scope. */
+  access: { principals?: readonly string[]; scopes: readonly string[] };
+}
+
+export interface GatewayConfig {
+  upstreams: readonly UpstreamConfig[];
+  /** How long a list waits for each upstream before answering without it. `MCP_GATEWAY_LIST_TIMEOUT_MS`, default 5000. */
+  listTimeoutMs: number;
+}
+
+const ms = z.number().int().min(0);
+const upstreamSchema = z
+  .object({
+    url: z.url({ protocol: /^https?$/ }),
+    protocol: z.enum(['auto', 'modern', 'legacy']).default('auto'),
+    auth: z
+      .union([
+        z.object({ apiKeyVariable: z.string().min(1), header: z.string().min(1).default('authorization') }).strict(),
+        z.object({ clientId: z.string().min(1), clientSecretVariable: z.string().min(1), issuer: z.url(), scope: z.string().optional() }).strict(),
+      ])
+      .optional(),
+    timeouts: z.object({ connectMs: ms, requestMs: ms, callMs: ms }).partial().strict().default({}),
+    retry: z.object({ attempts: z.number().int().min(1).max(10), baseDelayMs: ms, maxDelayMs: ms, maxRetryAfterMs: ms }).partial().strict().default({}),
+    breaker: z.object({ failureThreshold: z.number().int().min(1), cooldownMs: ms }).partial().strict().default({}),
+    listTtlMs: ms.default(0),
+    access: z.object({ principals: z.array(z.string().min(1)).optional(), scopes: z.array(z.string().min(1)).default([]) }).strict().default({ scopes: [] }),
+  })
+  .strict();
+const fileSchema = z.object({ upstreams: z.record(z.string(), upstreamSchema), listTimeoutMs: ms.optional() }).strict();
+
+type UpstreamInput = z.output<typeof upstreamSchema>;
+
+function secret(env: Env, variable: string, upstream: string): string {
+  const value = env[variable]?.trim();
+  if (!value) throw new ConfigError(variable, `is not set: upstream "${upstream}" reads its credential from it (on Lambda, put it in the data plane's secret under that key)`);
+  return value;
+}
+
+function credentials(env: Env, name: string, auth: UpstreamInput['auth']): UpstreamCredentials | undefined {
+  if (!auth) return undefined;
+  if ('apiKeyVariable' in auth) return { kind: 'apikey', apiKey: secret(env, auth.apiKeyVariable, name), header: auth.header };
+  return { kind: 'oauth', clientId: auth.clientId, clientSecret: secret(env, auth.clientSecretVariable, name), issuer: auth.issuer, ...(auth.scope && { scope: auth.scope }) };
+}
+
+function upstream(env: Env, name: string, input: UpstreamInput): UpstreamConfig {
+  const creds = credentials(env, name, input.auth);
+  return Object.freeze({
+    name,
+    url: input.url,
+    protocol: input.protocol,
+    ...(creds && { credentials: Object.freeze(creds) }),
+    timeouts: input.timeouts,
+    retry: input.retry,
+    breaker: input.breaker,
+    listTtlMs: input.listTtlMs,
+    access: Object.freeze({ ...(input.access.principals && { principals: Object.freeze(input.access.principals) }), scopes: Object.freeze(input.access.scopes) }),
+  });
+}
+
+/** `name=url,name=url`. */
+function fromList(raw: string): Record<string, unknown> {
+  const upstreams: Record<string, unknown> = {};
+  for (const pair of raw.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const at = pair.indexOf('=');
+    if (at <= 0) throw new ConfigError('MCP_GATEWAY_UPSTREAMS', `expected name=url pairs separated by commas, got "${pair}"`);
+    const name = pair.slice(0, at).trim();
+    if (name in upstreams) throw new ConfigError('MCP_GATEWAY_UPSTREAMS', `upstream "${name}" is named twice`);
+    upstreams[name] = { url: pair.slice(at + 1).trim() };
+  }
+  return { upstreams };
+}
+
+async function fromConfig(raw: string, readFile: (path: string) => Promise<string>): Promise<unknown> {
+  const text = raw.startsWith('{') ? raw : await readFile(raw).catch((err: Error) => {
+    throw new ConfigError('MCP_GATEWAY_CONFIG', `cannot read ${raw}: ${err.message}`);
+  });
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError('MCP_GATEWAY_CONFIG', `is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+/** `readFile` is how MCP_GATEWAY_CONFIG is read when it names a file (the adapters pass node:fs). */
+export async function loadGatewayConfig(env: Env, readFile: (path: string) => Promise<string>): Promise<Readonly<GatewayConfig>> {
+  const list = env.MCP_GATEWAY_UPSTREAMS?.trim();
+  const file = env.MCP_GATEWAY_CONFIG?.trim();
+  if (list && file) throw new ConfigError('MCP_GATEWAY_CONFIG', 'set MCP_GATEWAY_UPSTREAMS or MCP_GATEWAY_CONFIG, not both');
+  if (!list && !file) {
+    throw new ConfigError('MCP_GATEWAY_UPSTREAMS', 'no upstreams: set MCP_GATEWAY_UPSTREAMS=notes=https://…/mcp,echo=https://…/mcp, or MCP_GATEWAY_CONFIG to a JSON file with per-upstream settings');
+  }
+  const variable = list ? 'MCP_GATEWAY_UPSTREAMS' : 'MCP_GATEWAY_CONFIG';
+  const parsed = fileSchema.safeParse(list ? fromList(list) : await fromConfig(file!, readFile));
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    throw new ConfigError(variable, problems);
+  }
+  const entries = Object.entries(parsed.data.upstreams);
+  if (entries.length === 0) throw new ConfigError(variable, 'names no upstream');
+  for (const [name] of entries) {
+    if (!UPSTREAM_NAME.test(name)) throw new ConfigError(variable, `upstream name "${name}" must be lowercase letters, digits and hyphens, starting with a letter, at most 32 characters (it prefixes tool names and resource URIs)`);
+  }
+  const rawTimeout = env.MCP_GATEWAY_LIST_TIMEOUT_MS?.trim();
+  if (rawTimeout !== undefined && rawTimeout !== '' && !/^\d+$/.test(rawTimeout)) throw new ConfigError('MCP_GATEWAY_LIST_TIMEOUT_MS', `expected a whole number, got "${rawTimeout}"`);
+  return Object.freeze({
+    upstreams: Object.freeze(entries.map(([name, input]) => upstream(env, name, input))),
+    listTimeoutMs: rawTimeout ? Number(rawTimeout) : (parsed.data.listTimeoutMs ?? 5_000),
+  });
+}

@@ -1,0 +1,70 @@
+// The MCP gateway as a kit server definition: one endpoint in front of many MCP servers. Because it
+// is an ordinary definition served by `createKit`, callers get what every kit server gives (both
+// protocol eras, sessions in DynamoDB, auth, rate limits, logs, health); its tools, prompts and
+// resources are the upstreams', under prefixed names (names.ts), listed by the catalog and routed
+// by the handlers. Upstream list changes (seen in a list, or sent by an upstream) reach the
+// gateway's own listeners as list_changed.
+import type { ServerNotifier } from '@modelcontextprotocol/server';
+import type { UpstreamNotification } from '../client/connection.ts';
+import { defineServer, type ServerDefinition } from '../server/define.ts';
+import { Catalog, type ListKind } from './catalog.ts';
+import type { GatewayConfig } from './config.ts';
+import { installHandlers } from './handlers.ts';
+import { prefixUri } from './names.ts';
+import { createUpstreams, upstreamHealth, type Upstream } from './upstreams.ts';
+
+/** How long a readiness ping waits for an upstream. */
+const HEALTH_PING_MS = 2_000;
+
+export interface Gateway {
+  definition: ServerDefinition;
+  upstreams: Map<string, Upstream>;
+  /** Ends the upstream sessions (2025-era upstreams get DELETE). */
+  close(): Promise<void>;
+}
+
+const ANNOUNCE: Record<ListKind, (notify: ServerNotifier) => void> = {
+  tools: (n) => n.toolsChanged(),
+  prompts: (n) => n.promptsChanged(),
+  resources: (n) => n.resourcesChanged(),
+  resourceTemplates: (n) => n.resourcesChanged(),
+};
+
+const NOTIFIED: Record<Exclude<UpstreamNotification['kind'], 'resource_updated'>, ListKind[]> = {
+  tools_list_changed: ['tools'],
+  prompts_list_changed: ['prompts'],
+  resources_list_changed: ['resources', 'resourceTemplates'],
+};
+
+export function createGateway(config: GatewayConfig, options: { name?: string; version?: string } = {}): Gateway {
+  // Bound when the kit builds its first SDK instance; before that nobody can be listening.
+  let notify: ServerNotifier | undefined;
+  const announce = (kind: ListKind) => notify && ANNOUNCE[kind](notify);
+  const catalog: Catalog = new Catalog(
+    createUpstreams(config, (upstream, n) => {
+      if (!notify) return;
+      if (n.kind === 'resource_updated') return notify.resourceUpdated(prefixUri(upstream, n.uri));
+      for (const kind of NOTIFIED[n.kind]) catalog.invalidate(kind, upstream);
+      announce(NOTIFIED[n.kind][0]!);
+    }),
+    config.listTimeoutMs,
+    announce,
+  );
+  const upstreams = catalog.upstreams;
+  const definition = defineServer({
+    name: options.name ?? 'gateway',
+    version: options.version ?? '1.0.0',
+    instructions: `Tools, prompts and resources of the MCP servers ${[...upstreams.keys()].join(', ')}, named <server>__<name> (resources <server>+<uri>).`,
+    tools: [],
+    extend(server, context, notifier) {
+      notify = notifier;
+      installHandlers(server, context, { upstreams, catalog });
+    },
+    readiness: { upstreams: () => upstreamHealth(upstreams, HEALTH_PING_MS) },
+  });
+  return {
+    definition,
+    upstreams,
+    close: () => Promise.all([...upstreams.values()].map((u) => u.client.close())).then(() => {}),
+  };
+}
