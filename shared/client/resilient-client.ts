@@ -179,8 +179,9 @@ export class ResilientClient {
     return this.run('completion/complete', options, true, (c, o) => c.client.request({ method: 'completion/complete', params }, o));
   }
 
-  ping(options: CallOptions = {}): Promise<unknown> {
-    return this.run('ping', options, true, (c, o) => c.client.ping(o));
+  /** One round trip the server answers in either era (`server/discover`, or `ping` on a 2025 session): a health check. */
+  probe(options: CallOptions = {}): Promise<unknown> {
+    return this.run('probe', options, true, (c, o) => (c.era === 'modern' ? c.client.discover(o) : c.client.ping(o)));
   }
 
   status(): UpstreamStatus {

@@ -56,7 +56,7 @@ export function accessRefusal(upstream: Upstream, principal: Principal): string 
 export type UpstreamHealth = Omit<UpstreamStatus, 'name'> & { status: 'ok' | 'unavailable' | 'circuit open'; error?: string };
 
 /**
- * Each upstream's state for `GET /health?ready`: a ping through its client (so an open circuit is
+ * Each upstream's state for `GET /health?ready`: a probe through its client (so an open circuit is
  * reported, not probed). Upstream URLs are not shown: the health route is public.
  */
 export async function upstreamHealth(upstreams: Map<string, Upstream>, timeoutMs: number): Promise<Record<string, UpstreamHealth>> {
@@ -64,7 +64,7 @@ export async function upstreamHealth(upstreams: Map<string, Upstream>, timeoutMs
     [...upstreams.values()].map(async ({ config, client }) => {
       let outcome: Pick<UpstreamHealth, 'status' | 'error'>;
       try {
-        await client.ping({ timeoutMs });
+        await client.probe({ timeoutMs });
         outcome = { status: 'ok' };
       } catch (err) {
         outcome = { status: client.status().state === 'open' ? 'circuit open' : 'unavailable', error: (err as { detail?: string }).detail ?? String(err) };
