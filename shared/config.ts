@@ -90,7 +90,12 @@ export interface KitConfig {
    * per day (`MCP_HANDLES_PER_PRINCIPAL`, default 1000), notification streams open at once on
    * one instance (`MCP_STREAMS_PER_PRINCIPAL`, default 10).
    */
-  caps: { sessionsPerDay: number; handlesPerDay: number; openStreams: number };
+  /**
+   * `openStreams`: notification streams per caller on one instance (`MCP_STREAMS_PER_PRINCIPAL`,
+   * default 10); `serverStreams`: notification streams open at once across every instance of the
+   * server, counted in Redis (`MCP_MAX_OPEN_STREAMS`, default 0: not counted; the construct sets 100).
+   */
+  caps: { sessionsPerDay: number; handlesPerDay: number; openStreams: number; serverStreams: number };
   /** Tasks (tools that may outlive their request). */
   tasks: {
     /** How long a task stays readable after its creation. `MCP_TASK_TTL_SECONDS`, default 3600. */
@@ -323,6 +328,7 @@ export function loadConfig(env: Env = process.env): Readonly<KitConfig> {
       sessionsPerDay: int(env, 'MCP_SESSIONS_PER_PRINCIPAL', 500, 1),
       handlesPerDay: int(env, 'MCP_HANDLES_PER_PRINCIPAL', 1_000, 1),
       openStreams: int(env, 'MCP_STREAMS_PER_PRINCIPAL', 10, 1),
+      serverStreams: int(env, 'MCP_MAX_OPEN_STREAMS', 0),
     }),
     tasks: Object.freeze({
       ttlSeconds: int(env, 'MCP_TASK_TTL_SECONDS', 3_600, 60),

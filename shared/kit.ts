@@ -12,6 +12,7 @@ import { createAuthenticator } from './auth/authenticate.ts';
 import { createJwtVerifier } from './auth/jwt.ts';
 import { createApp } from './http/app.ts';
 import { createRateLimiter } from './http/rate-limit.ts';
+import { createStreamSlots } from './http/stream-slots.ts';
 import { createAccessLog, createLogger, type KitLogger } from './log.ts';
 import { createRedis } from './redis.ts';
 import { PendingWork } from './pending-work.ts';
@@ -89,7 +90,10 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
     s3: () => artifacts.probe(),
     ...(redis && { redis: () => redis.ping() }),
   };
-  const { app, notify, close } = createApp({ config, factory, sessions, bus, relay, log, accessLog, rateLimiter, authenticator, features, probes });
+  const streamSlots = redis && config.caps.serverStreams > 0
+    ? createStreamSlots({ redis, server: definition.name, max: config.caps.serverStreams, streamMaxSeconds: config.streamMaxSeconds, pending, log })
+    : undefined;
+  const { app, notify, close } = createApp({ config, factory, sessions, bus, relay, log, accessLog, rateLimiter, authenticator, features, probes, streamSlots });
   return {
     app,
     notify,

@@ -37,6 +37,7 @@ import type { RateLimiter } from './rate-limit.ts';
 import type { KitFeatures } from '../kit.ts';
 import type { Relay } from '../relay/relay.ts';
 import { capListenStream } from './listen-cap.ts';
+import type { StreamSlots } from './stream-slots.ts';
 import { streamIfSlow } from './slow-answer.ts';
 import { createHealth, type Probe } from './health.ts';
 
@@ -58,6 +59,8 @@ export interface AppOptions {
   features: KitFeatures;
   /** Dependency checks for `GET /health?ready`. */
   probes: Record<string, Probe>;
+  /** The server-wide cap on open notification streams; absent, streams are counted per instance only. */
+  streamSlots?: StreamSlots;
 }
 
 type Note = LegacyRequest['note'];
@@ -173,20 +176,33 @@ export function createApp(options: AppOptions) {
   }
 
   const streams = new Map<string, number>();
-  /** Counts an open notification stream against its caller's cap on this instance; returns its release. */
-  function holdStream(principalId: string): () => void {
+  /**
+   * Counts an open notification stream against its caller's cap on this instance and, when the
+   * server has one, against the server-wide cap; returns its release.
+   */
+  async function holdStream(principalId: string): Promise<() => void> {
     const open = streams.get(principalId) ?? 0;
     if (open >= config.caps.openStreams) {
       throw new HttpProtocolError(429, SERVER_ERROR, `Too many open notification streams: at most ${config.caps.openStreams} per caller on one server instance; close one you no longer read`, { 'retry-after': '5' });
     }
     streams.set(principalId, open + 1);
     let released = false;
-    return () => {
+    const releaseHere = () => {
       if (released) return;
       released = true;
       const left = (streams.get(principalId) ?? 1) - 1;
       if (left > 0) streams.set(principalId, left);
       else streams.delete(principalId);
+    };
+    // claim() never throws: an unreachable Redis leaves the stream uncounted server-wide.
+    const slot = options.streamSlots ? await options.streamSlots.claim() : () => {};
+    if (!slot) {
+      releaseHere();
+      throw new HttpProtocolError(503, SERVER_ERROR, `Too many notification streams open on this server: at most ${options.streamSlots!.max} at once (MCP_MAX_OPEN_STREAMS); retry later`, { 'retry-after': '30' });
+    }
+    return () => {
+      releaseHere();
+      slot();
     };
   }
 
@@ -281,7 +297,7 @@ export function createApp(options: AppOptions) {
       };
       const authInfo = { token: '', clientId: principal.id, scopes: principal.scopes as string[], extra: { kit: scope } };
       if (message.method === 'subscriptions/listen') {
-        const release = holdStream(principal.id);
+        const release = await holdStream(principal.id);
         try {
           return capListenStream(await modern.fetch(request, { parsedBody: body, authInfo }), config.streamMaxSeconds * 1000, single?.id ?? null, release);
         } catch (err) {

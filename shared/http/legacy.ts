@@ -27,7 +27,7 @@ export interface LegacyOptions {
   /** False answers GET with 405: the session has no notification stream (see KitConfig.getStreams). */
   getStreams: boolean;
   /** Counts an open stream against its caller's cap (throws when over it); returns its release. */
-  holdStream(principalId: string): () => void;
+  holdStream(principalId: string): Promise<() => void>;
   /** Carries replies and cancellations to exchanges running on other instances. */
   relay: Relay;
 }
@@ -317,7 +317,7 @@ export function createLegacyHandler(options: LegacyOptions) {
     }
     await loadSession(req);
     req.note.method = 'GET stream';
-    const release = options.holdStream(req.scope.principal.id);
+    const release = await options.holdStream(req.scope.principal.id);
     const encoder = new TextEncoder();
     let unsubscribe = () => {};
     let keepAlive: ReturnType<typeof setInterval> | undefined;
