@@ -1,0 +1,123 @@
+// Who the gateway is to its upstreams, and who may reach which upstream through it. The gateway
+// authenticates upstream with its own credentials (an API key, or OAuth client credentials against
+// a real authorization server), never with its caller's; which callers reach an upstream is
+// decided by principal and scope, and what a caller may not reach it does not see.
+import assert from 'node:assert/strict';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import echo from '../../functions/echo/server.ts';
+import notes from '../../functions/notes/server.ts';
+import { ApiKeyStore } from '../../shared/auth/api-keys.ts';
+import { loadConfig } from '../../shared/config.ts';
+import { createKit } from '../../shared/kit.ts';
+import { Table, createDynamoClient } from '../../shared/store/table.ts';
+import { serveApp } from '../../local/serve.ts';
+import { startFaultyProxy, type FaultyProxy } from '../helpers/faulty-proxy.ts';
+import { legacyCaller, modernCaller, startDataPlane, startGateway, startUpstream, text, type RunningGateway } from '../helpers/gateway.ts';
+import { startOAuthServer, type OAuthServer } from '../helpers/oauth-server.ts';
+import { QUIET } from '../helpers/server.ts';
+
+async function freePort(): Promise<number> {
+  const probe = createNetServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+describe('gateway credentials and access', () => {
+  let gateway: RunningGateway;
+  let keyed: FaultyProxy;
+  let as: OAuthServer;
+  const keys: Record<'gateway' | 'alice' | 'bob', string> = { gateway: '', alice: '', bob: '' };
+  let stopAll: () => Promise<void>;
+
+  before(async () => {
+    const plane = await startDataPlane();
+    const store = new ApiKeyStore(new Table(async () => createDynamoClient({ region: 'us-east-1', dynamoEndpoint: plane.env.AWS_ENDPOINT_URL_DYNAMODB }), 'mcp-kit'), { cacheSeconds: 30 });
+    keys.gateway = (await store.create({ principalId: 'gateway' })).key;
+    keys.alice = (await store.create({ principalId: 'alice', scopes: ['gateway:echo'] })).key;
+    keys.bob = (await store.create({ principalId: 'bob' })).key;
+
+    // notes taking API keys, behind a proxy that records the credentials it is sent.
+    const keyedServer = await startUpstream(notes, plane, { MCP_AUTH_MODE: 'apikey' });
+    keyed = await startFaultyProxy(keyedServer.url);
+    // notes as an OAuth resource server: its URL is the token audience, so it is chosen first.
+    const port = await freePort();
+    const oauthUrl = `http://127.0.0.1:${port}/mcp`;
+    as = await startOAuthServer({ audience: oauthUrl });
+    const oauthKit = createKit(notes, loadConfig({ ...QUIET, AWS_REGION: 'us-east-1', ...plane.env, MCP_AUTH_MODE: 'oauth', MCP_OAUTH_ISSUER: as.issuer, MCP_PUBLIC_URL: oauthUrl }));
+    const oauthServed = await serveApp(oauthKit.app, { port, host: '127.0.0.1' });
+    const registered = (await (
+      await fetch(`${as.issuer}/register`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ client_name: 'gateway', grant_types: ['client_credentials'], token_endpoint_auth_method: 'client_secret_basic' }),
+      })
+    ).json()) as { client_id: string; client_secret: string };
+    const echoServer = await startUpstream(echo, plane);
+
+    gateway = await startGateway(
+      {
+        upstreams: {
+          keyed: { url: keyed.url, auth: { apiKeyVariable: 'GATEWAY_NOTES_KEY' } },
+          nokey: { url: keyed.url },
+          oauthed: { url: oauthUrl, auth: { clientId: registered.client_id, clientSecretVariable: 'GATEWAY_OAUTH_SECRET', issuer: as.issuer } },
+          open: { url: echoServer.url, access: { scopes: ['gateway:echo'] } },
+          mine: { url: echoServer.url, access: { principals: ['apikey:bob'] } },
+        },
+      },
+      plane,
+      { MCP_AUTH_MODE: 'apikey', GATEWAY_NOTES_KEY: keys.gateway, GATEWAY_OAUTH_SECRET: registered.client_secret },
+    );
+    stopAll = async () => {
+      await gateway.stop();
+      await keyed.close();
+      await oauthServed.close();
+      await oauthKit.close();
+      await as.close();
+      await Promise.all([keyedServer.stop(), echoServer.stop()]);
+      await plane.stop();
+    };
+  });
+  after(() => stopAll());
+
+  const as_ = (who: 'alice' | 'bob') => ({ headers: { authorization: `Bearer ${keys[who]}` } });
+
+  it('calls an upstream with its own API key, never with the caller\'s', async () => {
+    for (const caller of [await modernCaller(gateway.url, as_('alice')), await legacyCaller(gateway.url, as_('alice'))]) {
+      keyed.credentials.length = 0;
+      assert.match(text(await caller.callTool({ name: 'keyed__note_add', arguments: { text: 'from alice' } })), /^Added note 1/);
+      assert.ok(keyed.credentials.length > 0);
+      assert.deepEqual([...new Set(keyed.credentials)], [`Bearer ${keys.gateway}`]);
+      await caller.close();
+    }
+  });
+
+  it('gets a token with OAuth client credentials and calls with it', async () => {
+    const caller = await modernCaller(gateway.url, as_('alice'));
+    assert.equal(text(await caller.callTool({ name: 'oauthed__echo', arguments: { text: 'with a token' } })), 'with a token');
+    assert.ok(as.log.includes('grant client_credentials'), as.log.join('; '));
+    await caller.close();
+  });
+
+  it('says so when an upstream refuses the gateway (no credentials configured)', async () => {
+    const caller = await modernCaller(gateway.url, as_('alice'));
+    const result = await caller.callTool({ name: 'nokey__echo', arguments: { text: 'x' } });
+    assert.equal(result.isError, true);
+    assert.match(text(result), /^upstream "nokey": credentials refused \(401\)/);
+    await caller.close();
+  });
+
+  it('lists and routes to an upstream only for the callers it is open to', async () => {
+    const alice = await modernCaller(gateway.url, as_('alice'));
+    const bob = await modernCaller(gateway.url, as_('bob'));
+    const listed = async (c: typeof alice) => (await c.listTools()).tools.map((t) => t.name).filter((n) => n.startsWith('open__') || n.startsWith('mine__'));
+    assert.deepEqual(await listed(alice), ['open__echo']);
+    assert.deepEqual(await listed(bob), ['mine__echo']);
+    assert.equal(text(await alice.callTool({ name: 'open__echo', arguments: { text: 'in' } })), 'in');
+    await assert.rejects(bob.callTool({ name: 'open__echo', arguments: { text: 'x' } }), /Tool "open__echo" is not available to apikey:bob: upstream "open" needs the scope gateway:echo/);
+    await assert.rejects(alice.callTool({ name: 'mine__echo', arguments: { text: 'x' } }), /Tool "mine__echo" is not available to apikey:alice: upstream "mine" is open only to apikey:bob/);
+    await Promise.all([alice.close(), bob.close()]);
+  });
+});
