@@ -3,7 +3,8 @@
 // era, the discover result, hence the server's capabilities) is kept per server URL for
 // `capabilityTtlMs`, so a later connect in this process skips the probe. The SDK's own list cache
 // (`ttlMs`/`cacheScope`) lives in a store shared by every connection to the server, so it
-// survives a reconnect. This module does not retry and does not decide what failed.
+// survives a reconnect (the resilient client serves lists from its own cache; the SDK's keeps
+// what it derives from the tools list). This module does not retry and does not decide what failed.
 import {
   Client,
   StreamableHTTPClientTransport,
@@ -31,8 +32,6 @@ export interface ConnectionSettings {
   clientInfo: Implementation;
   capabilities: ClientCapabilities;
   cacheStore: ResponseCacheStore;
-  /** TTL for list results without a `ttlMs` hint (2025-era servers send none). */
-  defaultCacheTtlMs: number;
   connectTimeoutMs: number;
   /** How long what a connect learned about the server is reused. */
   capabilityTtlMs: number;
@@ -71,7 +70,6 @@ export async function connect(settings: ConnectionSettings, signal?: AbortSignal
     // An input_required answer goes back to whoever called, as it is.
     inputRequired: { autoFulfill: false },
     responseCacheStore: settings.cacheStore,
-    defaultCacheTtlMs: settings.defaultCacheTtlMs,
   });
   // Transport failures also reject the request they belong to, which is where they are handled.
   client.onerror = () => {};
@@ -96,7 +94,8 @@ export async function connect(settings: ConnectionSettings, signal?: AbortSignal
   }
   const era = client.getProtocolEra() === 'modern' ? 'modern' : 'legacy';
   const discover = client.getDiscoverResult();
-  if (!prior) verdicts.set(settings.url.href, { prior: era === 'modern' && discover ? { kind: 'modern', discover } : { kind: 'legacy' }, at: Date.now() });
+  // A forced 2025 session proves nothing about what else the server speaks.
+  if (!prior && settings.protocol !== 'legacy') verdicts.set(settings.url.href, { prior: era === 'modern' && discover ? { kind: 'modern', discover } : { kind: 'legacy' }, at: Date.now() });
   return {
     client,
     era,

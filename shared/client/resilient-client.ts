@@ -9,6 +9,7 @@
 // in this process.
 import {
   InMemoryResponseCacheStore,
+  type CacheableRequestOptions,
   type CallToolResult,
   type ClientCapabilities,
   type CompleteResult,
@@ -30,6 +31,7 @@ import { CircuitBreaker, type BreakerOptions } from './breaker.ts';
 import { connect, type Connection, type Protocol, type UpstreamNotification } from './connection.ts';
 import { CircuitOpenError, SessionGoneError, UpstreamAuthError, UpstreamProtocolError, type UpstreamError, UpstreamRateLimitedError, classify } from './errors.ts';
 import { upstreamFetch, type Fetch } from './http.ts';
+import { ListCache } from './list-cache.ts';
 import { retryDelay, retryPolicy, sleep, type RetryOptions, type RetryPolicy } from './retry.ts';
 
 /** How the client proves who it is: a static API key, or OAuth client credentials (the SDK runs the grant). */
@@ -105,6 +107,12 @@ export interface UpstreamStatus {
   era?: 'modern' | 'legacy';
 }
 
+const LISTS_OF = {
+  tools_list_changed: ['tools/list'],
+  prompts_list_changed: ['prompts/list'],
+  resources_list_changed: ['resources/list', 'resources/templates/list'],
+} as const;
+
 const DEFAULT_CLIENT_INFO: Implementation = { name: 'serverless-mcp-kit', version: '0.1.0' };
 
 export class ResilientClient {
@@ -115,6 +123,7 @@ export class ResilientClient {
   private readonly timeouts: Required<TimeoutOptions>;
   private readonly connections = new Map<string, Promise<Connection>>();
   private readonly cacheStore = new InMemoryResponseCacheStore();
+  private readonly lists: ListCache;
   private readonly fetch: Fetch;
   private readonly toolHints = new Map<string, boolean>();
   private era: 'modern' | 'legacy' | undefined;
@@ -124,6 +133,7 @@ export class ResilientClient {
     this.name = options.name;
     this.url = new URL(options.url);
     this.breaker = new CircuitBreaker(options.breaker);
+    this.lists = new ListCache(options.listTtlMs ?? 0);
     this.retry = retryPolicy(options.retry);
     this.timeouts = { connectMs: 5_000, requestMs: 10_000, callMs: 60_000, ...options.timeouts };
     const auth = options.auth;
@@ -137,6 +147,8 @@ export class ResilientClient {
 
   /** The server's capabilities (connecting first if this process has not yet). */
   async capabilities(options: CallOptions = {}): Promise<ServerCapabilities> {
+    const open = this.connections.get(this.era === 'modern' ? '' : (options.partition ?? ''));
+    if (open) return (await open).capabilities;
     return this.run('connect', options, true, (connection) => Promise.resolve(connection.capabilities));
   }
 
@@ -195,18 +207,36 @@ export class ResilientClient {
     await Promise.all(open.map((c) => c.then((connection) => connection.close(), () => {})));
   }
 
-  /** A list verb, skipped (empty) when the server does not offer the feature. */
-  private list<T>(feature: 'tools' | 'prompts' | 'resources', method: string, options: CallOptions, send: (c: Connection, o: RequestOptions) => Promise<T>, empty: T): Promise<T> {
-    return this.run(method, options, true, (c, o) => (c.capabilities[feature] ? send(c, o) : Promise.resolve(empty)));
+  /** A list verb: from the cache while fresh, skipped (empty) when the server does not offer the feature. */
+  private list<T extends object>(feature: 'tools' | 'prompts' | 'resources', method: string, options: CallOptions, send: (c: Connection, o: CacheableRequestOptions) => Promise<T>, empty: T): Promise<T> {
+    return this.run(
+      method,
+      options,
+      true,
+      async (c, o) => {
+        if (!c.capabilities[feature]) return empty;
+        // Always asked: the SDK keeps the fresh tools list for what it derives from it.
+        const result = await send(c, { ...o, cacheMode: 'refresh' });
+        this.lists.put(method, result as { ttlMs?: unknown });
+        return result;
+      },
+      () => this.lists.get<T>(method),
+    );
   }
 
   /** One call: through the breaker, with a time limit, sent again while the retry policy allows. */
-  private async run<T>(method: string, options: CallOptions, safe: boolean, send: (c: Connection, o: RequestOptions) => Promise<T>): Promise<T> {
+  private async run<T>(method: string, options: CallOptions, safe: boolean, send: (c: Connection, o: RequestOptions) => Promise<T>, cached?: () => T | undefined): Promise<T> {
     const timeoutMs = options.timeoutMs ?? (method === 'tools/call' ? this.timeouts.callMs : this.timeouts.requestMs);
     for (let attempt = 0; ; attempt++) {
       options.signal?.throwIfAborted();
+      // Even a cached answer is refused while the circuit is open: what it lists cannot be called.
       const refused = this.breaker.admit();
       if (refused) throw new CircuitOpenError(this.name, refused.retryAfterMs, refused.lastFailure);
+      const hit = cached?.();
+      if (hit !== undefined) {
+        this.breaker.released();
+        return hit;
+      }
       const started = performance.now();
       let failure: UpstreamError;
       try {
@@ -283,10 +313,12 @@ export class ResilientClient {
           clientInfo: this.options.clientInfo ?? DEFAULT_CLIENT_INFO,
           capabilities: this.options.capabilities ?? {},
           cacheStore: this.cacheStore,
-          defaultCacheTtlMs: this.options.listTtlMs ?? 0,
           connectTimeoutMs: this.timeouts.connectMs,
           capabilityTtlMs: this.options.capabilityTtlMs ?? 300_000,
-          ...(this.options.onNotification && { onNotification: this.options.onNotification }),
+          onNotification: (n) => {
+            if (n.kind !== 'resource_updated') this.lists.evict(...LISTS_OF[n.kind]);
+            this.options.onNotification?.(n);
+          },
         },
         options.signal,
       );

@@ -20,7 +20,8 @@ export interface GatewayParts {
 
 type Context = (ctx: ServerContext, target: string) => ToolContext;
 
-const CAPABILITIES_META_KEY = 'io.modelcontextprotocol/clientCapabilities';
+const PROTOCOL_META_PREFIX = 'io.modelcontextprotocol/';
+const CAPABILITIES_META_KEY = `${PROTOCOL_META_PREFIX}clientCapabilities`;
 /** What the caller may be asked through MRTR rounds; declared upstream on the caller's behalf. */
 const INTERACTIVE = ['elicitation', 'sampling', 'roots'] as const;
 /** -32000: a JSON-RPC server error, for an upstream that could not serve a read, prompt or completion. */
@@ -95,14 +96,16 @@ export function installHandlers(server: McpServer, context: Context, parts: Gate
     return { ...(inputResponses && { inputResponses }), ...(sealed?.s !== undefined && { requestState: sealed.s }) };
   }
 
-  /** An upstream answer for the caller: input_required re-sealed, URIs prefixed, the upstream's resultType left to the SDK. */
+  /** An upstream answer for the caller: input_required re-sealed, URIs prefixed, the upstream's resultType and protocol `_meta` left to the SDK. */
   async function answer(kit: ToolContext, upstream: string, result: unknown) {
     if (isInputRequiredResult(result)) {
       const sealed: SealedRound = { u: upstream, ...(result.requestState !== undefined && { s: result.requestState }) };
       return inputRequired({ ...(result.inputRequests && { inputRequests: result.inputRequests }), requestState: await kit.mintRequestState(sealed) });
     }
-    const { resultType: _resultType, ...rest } = result as Record<string, unknown>;
-    return rewriteUris(upstream, rest);
+    const { resultType: _resultType, _meta, ...rest } = result as Record<string, unknown>;
+    // Protocol-level keys describe the upstream hop (its serverInfo): the gateway answers as itself.
+    const own = Object.entries((_meta ?? {}) as Record<string, unknown>).filter(([key]) => !key.startsWith(PROTOCOL_META_PREFIX));
+    return rewriteUris(upstream, own.length > 0 ? { ...rest, _meta: Object.fromEntries(own) } : rest);
   }
 
   /** Runs one routed request; an upstream failure becomes `onFailure`'s answer, a JSON-RPC error from it stays one. */

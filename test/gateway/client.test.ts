@@ -233,6 +233,18 @@ describe('resilient client', () => {
       assert.match(text(await call), /^Added note 1/);
     });
 
+    it('opens the circuit though lists come from the cache meanwhile, and then refuses those too', async () => {
+      const c = client({ url: proxy.url, breaker: { failureThreshold: 2, cooldownMs: 60_000 }, retry: { attempts: 1 } });
+      await c.listTools();
+      await proxy.stop();
+      for (let i = 0; i < 2; i++) {
+        assert.ok((await c.listTools()).tools.length > 0, 'served from the cache (ttlMs 60 s)');
+        await assert.rejects(c.callTool({ name: 'echo', arguments: { text: 'x' } }), UpstreamUnavailableError);
+      }
+      assert.equal(c.status().state, 'open');
+      await assert.rejects(c.listTools(), CircuitOpenError);
+    });
+
     it('opens again after a failed trial', async () => {
       const c = client({ url: proxy.url, breaker: { failureThreshold: 1, cooldownMs: 100 }, retry: { attempts: 1 } });
       await c.capabilities();

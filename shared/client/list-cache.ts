@@ -1,0 +1,37 @@
+// List results a server answered, kept for the `ttlMs` it gave with them (or a default, for servers
+// that give none, as 2025-era ones do), at most 24 hours, and dropped when the server says the list
+// changed. One client has one identity toward its server, so `cacheScope: private` entries are its
+// own to reuse. A hit is served before anything would go out: it costs nothing, and tells the
+// circuit breaker nothing about the server's health.
+
+/** The spec lets a server ask for at most this much (and the SDK's own cache caps it the same). */
+const MAX_TTL_MS = 86_400_000;
+
+export class ListCache {
+  private readonly entries = new Map<string, { value: unknown; expiresAt: number }>();
+
+  constructor(
+    private readonly defaultTtlMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** A fresh copy of the cached result, while it is fresh. */
+  get<T>(method: string): T | undefined {
+    const entry = this.entries.get(method);
+    if (!entry) return undefined;
+    if (entry.expiresAt <= this.now()) {
+      this.entries.delete(method);
+      return undefined;
+    }
+    return structuredClone(entry.value) as T;
+  }
+
+  put(method: string, result: { ttlMs?: unknown }): void {
+    const ttlMs = Math.min(typeof result.ttlMs === 'number' ? result.ttlMs : this.defaultTtlMs, MAX_TTL_MS);
+    if (ttlMs > 0) this.entries.set(method, { value: structuredClone(result), expiresAt: this.now() + ttlMs });
+  }
+
+  evict(...methods: string[]): void {
+    for (const method of methods) this.entries.delete(method);
+  }
+}
