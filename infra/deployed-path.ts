@@ -25,6 +25,14 @@ export const AWS_LIMITS = {
   cloudFrontMaxOriginReadSeconds: 60,
   /** CloudFront: how long an error answer is cached when the distribution says nothing. */
   cloudFrontDefaultErrorCachingSeconds: 10,
+  /** Lambda: concurrent executions per account and region, by default (a quota that can be raised). */
+  lambdaAccountConcurrency: 1000,
+  /** Lambda: concurrency that reservations must leave unreserved in the account. */
+  lambdaMinUnreservedConcurrency: 100,
+  /** API Gateway: requests per second per account and region, across all its APIs (raisable). */
+  apiGatewayAccountRps: 10_000,
+  /** API Gateway: the account's burst bucket (set by AWS from the rate quota). */
+  apiGatewayAccountBurst: 5_000,
 } as const;
 
 /**
@@ -67,6 +75,19 @@ export const PATH_DEFAULTS = {
   getStreams: false,
   /** Error answers are never cached: every MCP answer is per caller. */
   errorCachingSeconds: 0,
+  /**
+   * API Gateway stage throttling: 1,000 requests per second, which the account's default quotas
+   * carry with room for other APIs (docs/scale.md), with a burst of twice that.
+   */
+  throttleRateLimit: 1_000,
+  throttleBurstLimit: 2_000,
+  /**
+   * Share of the function's available concurrency (its reservation, else the account's) that open
+   * notification streams may hold by default, and at most: 100 of the default 1,000, so listeners
+   * never starve calls. Each open stream holds an execution environment until the stream cap.
+   */
+  streamConcurrencyShare: 0.1,
+  maxStreamConcurrencyShare: 0.5,
 } as const;
 
 /** The longest a notification stream may stay open for a given function timeout. */

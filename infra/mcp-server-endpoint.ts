@@ -20,7 +20,7 @@ import { type EndpointSettings, KIT_VARIABLES, kitEnvironment } from './endpoint
 import { enableTaskWorkers, type TaskWorkers } from './endpoint/task-workers.ts';
 import { McpServerMonitoring } from './monitoring.ts';
 
-export type { McpCustomDomain, McpRateLimit, McpServerEndpointProps, McpStageThrottle } from './endpoint/props.ts';
+export type { McpAccountQuotas, McpCustomDomain, McpRateLimit, McpServerEndpointProps, McpStageThrottle } from './endpoint/props.ts';
 export type { TaskWorkers } from './endpoint/task-workers.ts';
 
 export class McpServerEndpoint extends Construct {
@@ -60,7 +60,7 @@ export class McpServerEndpoint extends Construct {
     this.api = createRestApi(this, {
       serverName: props.serverName,
       stage,
-      throttle: { rateLimit: props.throttle?.rateLimit ?? 50, burstLimit: props.throttle?.burstLimit ?? 100 },
+      throttle: settings.throttle,
       setAccountLogging: props.apiGatewayLogging ?? true,
       ...storage,
     });
@@ -77,6 +77,7 @@ export class McpServerEndpoint extends Construct {
       entry: props.entry,
       timeoutSeconds: settings.timeoutSeconds,
       memorySizeMb: settings.memorySizeMb,
+      reservedConcurrency: settings.reservedConcurrency,
       architecture: props.architecture ?? lambda.Architecture.ARM_64,
       environment: { ...props.environment, ...this.kitEnvironment(auth, props.publicUrl) },
       bundleAwsSdk: props.bundleAwsSdk ?? false,

@@ -22,6 +22,8 @@ export interface ServerFunctionProps {
   readonly entry: string;
   readonly timeoutSeconds: number;
   readonly memorySizeMb: number;
+  /** @default - none: the account's unreserved pool */
+  readonly reservedConcurrency?: number;
   readonly architecture: lambda.Architecture;
   readonly environment: Record<string, string>;
   readonly bundleAwsSdk: boolean;
@@ -57,6 +59,7 @@ export function createServerFunction(scope: Construct, props: ServerFunctionProp
     runtime: nodeRuntime(),
     architecture: props.architecture,
     memorySize: props.memorySizeMb,
+    ...(props.reservedConcurrency !== undefined && { reservedConcurrentExecutions: props.reservedConcurrency }),
     timeout: Duration.seconds(props.timeoutSeconds),
     role,
     logGroup,

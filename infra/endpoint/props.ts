@@ -26,12 +26,25 @@ export interface McpRateLimit {
   readonly requestsPerMinute?: number;
 }
 
-/** API Gateway stage throttling: the ceiling before any request reaches the function. */
+/**
+ * API Gateway stage throttling: the ceiling before any request reaches the function. The account's
+ * quota (10,000 requests per second, burst 5,000, by default) is shared by all its APIs in the region.
+ */
 export interface McpStageThrottle {
-  /** Steady-state requests per second. @default 50 */
+  /** Steady-state requests per second, at most the account's quota. @default 1000 */
   readonly rateLimit?: number;
-  /** Burst bucket size. @default 100 */
+  /** Burst bucket size, at most the account's burst. @default 2000 */
   readonly burstLimit?: number;
+}
+
+/** The account's quotas in the region, when they were raised above AWS's defaults (Service Quotas). */
+export interface McpAccountQuotas {
+  /** Lambda concurrent executions. @default 1000 */
+  readonly lambdaConcurrency?: number;
+  /** API Gateway requests per second, across all APIs. @default 10000 */
+  readonly apiGatewayRps?: number;
+  /** API Gateway burst. @default 5000 */
+  readonly apiGatewayBurst?: number;
 }
 
 /** A custom domain served by CloudFront. */
@@ -151,9 +164,32 @@ export interface McpServerEndpointProps {
   readonly rateLimit?: McpRateLimit;
   /**
    * API Gateway stage throttling, the ceiling in front of the function and its cost.
-   * @default { rateLimit: 50, burstLimit: 100 }
+   * @default { rateLimit: 1000, burstLimit: 2000 }
    */
   readonly throttle?: McpStageThrottle;
+  /**
+   * Concurrency reserved for the function: guaranteed to it, and its ceiling, so a flood of calls
+   * or streams cannot take the account's other functions' concurrency (nor this one theirs). Lambda
+   * keeps 100 of the account's concurrency unreserved, so at most `accountQuotas.lambdaConcurrency`
+   * minus 100; an account whose quota is still low (new accounts may have 10) cannot reserve.
+   * @default - none: the function draws on the account's unreserved pool
+   */
+  readonly reservedConcurrency?: number;
+  /**
+   * Notification streams (legacy GET, `subscriptions/listen`) open at once across all the
+   * function's environments (`MCP_MAX_OPEN_STREAMS`, counted in Redis; without Upstash credentials
+   * in the secret they are not counted). Each open stream holds an execution environment until
+   * `streamMaxDuration`; past the cap a new stream gets 503 with Retry-After. At most half of the
+   * available concurrency (`reservedConcurrency`, else the account's); 0 leaves streams uncounted.
+   * @default - a tenth of the available concurrency: 100 with the account's default 1,000
+   */
+  readonly maxOpenStreams?: number;
+  /**
+   * The account's quotas in this region, where raised: the bounds `reservedConcurrency`,
+   * `throttle` and `maxOpenStreams` are checked against.
+   * @default - AWS's defaults: 1,000 concurrent executions; 10,000 requests per second, burst 5,000
+   */
+  readonly accountQuotas?: McpAccountQuotas;
   /**
    * Retention of the function log and the API access log.
    * @default logs.RetentionDays.ONE_MONTH
@@ -265,5 +301,9 @@ export function settingsOf(props: McpServerEndpointProps): EndpointSettings {
     logLevel: props.logLevel,
     allowedOrigins: props.allowedOrigins,
     allowedHosts: props.allowedHosts,
+    accountQuotas: props.accountQuotas,
+    reservedConcurrency: props.reservedConcurrency,
+    throttle: props.throttle,
+    maxOpenStreams: props.maxOpenStreams,
   });
 }

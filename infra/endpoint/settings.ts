@@ -49,6 +49,17 @@ export interface EndpointSettingsInput {
   readonly allowedOrigins?: readonly string[];
   /** @default [] */
   readonly allowedHosts?: readonly string[];
+  /** The account's quotas in the region, where raised. @default AWS_LIMITS' defaults */
+  readonly accountQuotas?: { readonly lambdaConcurrency?: number; readonly apiGatewayRps?: number; readonly apiGatewayBurst?: number };
+  /** Concurrency reserved for the function. @default - none: it draws on the account's unreserved pool */
+  readonly reservedConcurrency?: number;
+  /** API Gateway stage throttling. @default PATH_DEFAULTS.throttleRateLimit, PATH_DEFAULTS.throttleBurstLimit */
+  readonly throttle?: { readonly rateLimit?: number; readonly burstLimit?: number };
+  /**
+   * Notification streams open at once, server-wide (`MCP_MAX_OPEN_STREAMS`); 0 leaves them uncounted.
+   * @default - PATH_DEFAULTS.streamConcurrencyShare of the available concurrency (100 of 1,000)
+   */
+  readonly maxOpenStreams?: number;
 }
 
 /** The settings with every default applied and every bound checked. */
@@ -69,6 +80,9 @@ export interface EndpointSettings {
   readonly logLevel: LogLevel;
   readonly allowedOrigins: readonly string[];
   readonly allowedHosts: readonly string[];
+  readonly reservedConcurrency?: number;
+  readonly throttle: { readonly rateLimit: number; readonly burstLimit: number };
+  readonly maxOpenStreams: number;
 }
 
 /** Where the function finds its data plane, and what auth and the public URL add. */
@@ -111,6 +125,7 @@ export const KIT_VARIABLES = [
   'MCP_RATE_LIMIT_ENABLED',
   'MCP_RATE_LIMIT_REQUESTS',
   'MCP_RATE_LIMIT_WINDOW_SECONDS',
+  'MCP_MAX_OPEN_STREAMS',
   'LOG_LEVEL',
   'POWERTOOLS_SERVICE_NAME',
   'NODE_OPTIONS',
@@ -150,6 +165,7 @@ export function resolveEndpointSettings(input: EndpointSettingsInput): EndpointS
     logLevel: resolveLogLevel(input.logLevel, fail),
     allowedOrigins: validateList(input.allowedOrigins ?? [], 'allowedOrigins', fail),
     allowedHosts: validateList(input.allowedHosts ?? [], 'allowedHosts', fail),
+    ...resolveCapacity(input, fail),
   };
 }
 
@@ -175,6 +191,7 @@ export function kitEnvironment(settings: EndpointSettings, sources: KitEnvironme
     ...(rateLimit.enabled !== undefined && { MCP_RATE_LIMIT_ENABLED: String(rateLimit.enabled) }),
     MCP_RATE_LIMIT_REQUESTS: String(rateLimit.requestsPerMinute),
     MCP_RATE_LIMIT_WINDOW_SECONDS: String(rateLimit.windowSeconds),
+    MCP_MAX_OPEN_STREAMS: String(settings.maxOpenStreams),
     LOG_LEVEL: settings.logLevel,
     POWERTOOLS_SERVICE_NAME: settings.serverName,
     NODE_OPTIONS: '--enable-source-maps',
@@ -323,6 +340,50 @@ function resolveLogLevel(logLevel: LogLevel | undefined, fail: Fail): LogLevel {
   const value = logLevel ?? 'INFO';
   if (!LOG_LEVELS.includes(value)) fail('logLevel', `"${value}" must be one of ${LOG_LEVELS.join(', ')}.`);
   return value;
+}
+
+/**
+ * What keeps a deployment inside the account's quotas (docs/scale.md): a reservation that leaves
+ * the account its required unreserved concurrency, stage throttling within the account's API
+ * Gateway quota, and a cap on open streams that leaves most of the concurrency to calls.
+ */
+function resolveCapacity(input: EndpointSettingsInput, fail: Fail): Pick<EndpointSettings, 'reservedConcurrency' | 'throttle' | 'maxOpenStreams'> {
+  const quotas = {
+    lambdaConcurrency: input.accountQuotas?.lambdaConcurrency ?? AWS_LIMITS.lambdaAccountConcurrency,
+    apiGatewayRps: input.accountQuotas?.apiGatewayRps ?? AWS_LIMITS.apiGatewayAccountRps,
+    apiGatewayBurst: input.accountQuotas?.apiGatewayBurst ?? AWS_LIMITS.apiGatewayAccountBurst,
+  };
+  for (const [name, value] of Object.entries(quotas)) {
+    if (!Number.isInteger(value) || value < 1) fail(`accountQuotas.${name}`, `is ${value}; it must be a whole number above 0.`);
+  }
+  const reservable = quotas.lambdaConcurrency - AWS_LIMITS.lambdaMinUnreservedConcurrency;
+  const reserved = input.reservedConcurrency;
+  if (reserved !== undefined && (!Number.isInteger(reserved) || reserved < 1 || reserved > reservable)) {
+    fail(
+      'reservedConcurrency',
+      `is ${reserved}; it must be a whole number from 1 to ${reservable}: Lambda keeps ${AWS_LIMITS.lambdaMinUnreservedConcurrency} of the account's ` +
+        `${quotas.lambdaConcurrency} unreserved (raise the quota, then pass accountQuotas.lambdaConcurrency).`,
+    );
+  }
+  const rateLimit = input.throttle?.rateLimit ?? Math.min(PATH_DEFAULTS.throttleRateLimit, quotas.apiGatewayRps);
+  const burstLimit = input.throttle?.burstLimit ?? Math.min(PATH_DEFAULTS.throttleBurstLimit, quotas.apiGatewayBurst);
+  if (!(rateLimit > 0) || rateLimit > quotas.apiGatewayRps) {
+    fail('throttle.rateLimit', `is ${rateLimit}; it must be above 0 and at most the account's API Gateway quota of ${quotas.apiGatewayRps} requests per second, shared by all its APIs (raise it, then pass accountQuotas.apiGatewayRps).`);
+  }
+  if (!Number.isInteger(burstLimit) || burstLimit < 1 || burstLimit > quotas.apiGatewayBurst) {
+    fail('throttle.burstLimit', `is ${burstLimit}; it must be a whole number from 1 to the account's API Gateway burst of ${quotas.apiGatewayBurst}.`);
+  }
+  const available = reserved ?? quotas.lambdaConcurrency;
+  const streamCeiling = Math.max(1, Math.floor(available * PATH_DEFAULTS.maxStreamConcurrencyShare));
+  const maxOpenStreams = input.maxOpenStreams ?? Math.max(1, Math.floor(available * PATH_DEFAULTS.streamConcurrencyShare));
+  if (!Number.isInteger(maxOpenStreams) || maxOpenStreams < 0 || maxOpenStreams > streamCeiling) {
+    fail(
+      'maxOpenStreams',
+      `is ${maxOpenStreams}; it must be a whole number from 0 to ${streamCeiling}, half of the ${available} concurrent executions ` +
+        `${reserved === undefined ? 'the account allows' : 'reserved for the function'}: each open stream holds one until the stream cap, and calls need the rest.`,
+    );
+  }
+  return { ...(reserved !== undefined && { reservedConcurrency: reserved }), throttle: { rateLimit, burstLimit }, maxOpenStreams };
 }
 
 /** The kit splits these lists on commas. */

@@ -49,6 +49,8 @@ describe('endpoint settings', () => {
       logLevel: 'INFO',
       allowedOrigins: [],
       allowedHosts: [],
+      throttle: { rateLimit: PATH_DEFAULTS.throttleRateLimit, burstLimit: PATH_DEFAULTS.throttleBurstLimit },
+      maxOpenStreams: 100,
     });
   });
 
@@ -122,6 +124,7 @@ describe('kitEnvironment', () => {
       MCP_ALLOWED_HOSTS: '',
       MCP_RATE_LIMIT_REQUESTS: '120',
       MCP_RATE_LIMIT_WINDOW_SECONDS: '60',
+      MCP_MAX_OPEN_STREAMS: '100',
       LOG_LEVEL: 'DEBUG',
       POWERTOOLS_SERVICE_NAME: 'echo',
       NODE_OPTIONS: '--enable-source-maps',

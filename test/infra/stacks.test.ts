@@ -135,6 +135,7 @@ describe('the example app on the default stage', () => {
       'MCP_AUTH_MODE',
       'MCP_BUCKET_NAME',
       'MCP_GET_STREAMS',
+      'MCP_MAX_OPEN_STREAMS',
       'MCP_PATH',
       'MCP_PUBLIC_URL',
       'MCP_RATE_LIMIT_REQUESTS',
@@ -230,7 +231,7 @@ describe('the example app on the default stage', () => {
   it('throttles the stage and writes JSON access logs and error-level execution logs', () => {
     notes.hasResourceProperties('AWS::ApiGateway::Stage', {
       StageName: 'dev',
-      MethodSettings: [Match.objectLike({ ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100, LoggingLevel: 'ERROR', DataTraceEnabled: false })],
+      MethodSettings: [Match.objectLike({ ThrottlingRateLimit: 1000, ThrottlingBurstLimit: 2000, LoggingLevel: 'ERROR', DataTraceEnabled: false })],
       AccessLogSetting: { DestinationArn: Match.anyValue(), Format: Match.stringLikeRegexp('"requestId":"\\$context.requestId"') },
     });
     notes.hasResourceProperties('AWS::Logs::LogGroup', {
@@ -560,6 +561,7 @@ describe('McpServerEndpoint props', () => {
         MCP_RATE_LIMIT_ENABLED: 'false',
         MCP_RATE_LIMIT_REQUESTS: '30',
         MCP_RATE_LIMIT_WINDOW_SECONDS: '60',
+        MCP_MAX_OPEN_STREAMS: '100',
         LOG_LEVEL: 'DEBUG',
         POWERTOOLS_SERVICE_NAME: 'echo',
         NODE_OPTIONS: '--enable-source-maps',
