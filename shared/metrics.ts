@@ -29,3 +29,8 @@ export function emitMetrics(dimensions: Record<string, string>, metrics: Record<
 export function taskStateMetric(server: string, state: string): void {
   emitMetrics({ Server: server, State: state }, { TaskStateChanges: { value: 1, unit: 'Count' } });
 }
+
+/** `UpstreamFailures` per gateway and upstream: a call or list the upstream could not serve (down, slow, 5xx, circuit open). */
+export function upstreamFailureMetric(server: string, upstream: string): void {
+  emitMetrics({ Server: server, Upstream: upstream }, { UpstreamFailures: { value: 1, unit: 'Count' } });
+}

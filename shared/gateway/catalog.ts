@@ -65,11 +65,14 @@ export class Catalog {
   /** Per list kind and upstream: names last listed, and the names left out with why. */
   private readonly known = new Map<string, { names: Set<string>; leftOut: Map<string, string> }>();
 
+  private readonly listTimeoutMs: number;
+
   constructor(
     readonly upstreams: Map<string, Upstream>,
-    private readonly listTimeoutMs: number,
-    private readonly changed: (kind: ListKind) => void,
-  ) {}
+    private readonly events: { listTimeoutMs: number; changed(kind: ListKind): void; failed(upstream: string): void },
+  ) {
+    this.listTimeoutMs = events.listTimeoutMs;
+  }
 
   async list(kind: ListKind, caller: Caller): Promise<Aggregate> {
     const aggregate: Aggregate = { items: [], ttlMs: Number.POSITIVE_INFINITY, missing: [], skipped: [] };
@@ -130,6 +133,7 @@ export class Catalog {
       return { items, skipped, ...(result.ttlMs !== undefined && { ttlMs: result.ttlMs }) };
     } catch (err) {
       if (caller.signal?.aborted) throw caller.signal.reason;
+      this.events.failed(name);
       this.observe(kind, name, '');
       return { reason: deadline.aborted ? `no answer within ${this.listTimeoutMs} ms` : ((err as { detail?: string }).detail ?? String(err)) };
     }
@@ -146,6 +150,6 @@ export class Catalog {
     const key = `${kind}:${upstream}`;
     const before = this.seen.get(key);
     this.seen.set(key, fingerprint);
-    if (before !== undefined && before !== fingerprint) this.changed(kind);
+    if (before !== undefined && before !== fingerprint) this.events.changed(kind);
   }
 }

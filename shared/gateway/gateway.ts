@@ -6,6 +6,7 @@
 // gateway's own listeners as list_changed.
 import type { ServerNotifier } from '@modelcontextprotocol/server';
 import type { UpstreamNotification } from '../client/connection.ts';
+import { upstreamFailureMetric } from '../metrics.ts';
 import { defineServer, type ServerDefinition } from '../server/define.ts';
 import { Catalog, type ListKind } from './catalog.ts';
 import type { GatewayConfig } from './config.ts';
@@ -36,10 +37,21 @@ const NOTIFIED: Record<Exclude<UpstreamNotification['kind'], 'resource_updated'>
   resources_list_changed: ['resources', 'resourceTemplates'],
 };
 
-export function createGateway(config: GatewayConfig, options: { name?: string; version?: string } = {}): Gateway {
+export interface GatewayOptions {
+  /** @default 'gateway' */
+  name?: string;
+  /** @default '1.0.0' */
+  version?: string;
+  /** Count upstream failures as CloudWatch embedded metrics (`UpstreamFailures` by Server and Upstream). @default false */
+  metrics?: boolean;
+}
+
+export function createGateway(config: GatewayConfig, options: GatewayOptions = {}): Gateway {
+  const name = options.name ?? 'gateway';
   // Bound when the kit builds its first SDK instance; before that nobody can be listening.
   let notify: ServerNotifier | undefined;
   const announce = (kind: ListKind) => notify && ANNOUNCE[kind](notify);
+  const failed = (upstream: string) => options.metrics && upstreamFailureMetric(name, upstream);
   const catalog: Catalog = new Catalog(
     createUpstreams(config, (upstream, n) => {
       if (!notify) return;
@@ -47,18 +59,17 @@ export function createGateway(config: GatewayConfig, options: { name?: string; v
       for (const kind of NOTIFIED[n.kind]) catalog.invalidate(kind, upstream);
       announce(NOTIFIED[n.kind][0]!);
     }),
-    config.listTimeoutMs,
-    announce,
+    { listTimeoutMs: config.listTimeoutMs, changed: announce, failed },
   );
   const upstreams = catalog.upstreams;
   const definition = defineServer({
-    name: options.name ?? 'gateway',
+    name,
     version: options.version ?? '1.0.0',
     instructions: `Tools, prompts and resources of the MCP servers ${[...upstreams.keys()].join(', ')}, named <server>__<name> (resources <server>+<uri>).`,
     tools: [],
     extend(server, context, notifier) {
       notify = notifier;
-      installHandlers(server, context, { upstreams, catalog });
+      installHandlers(server, context, { upstreams, catalog, failed });
     },
     readiness: { upstreams: () => upstreamHealth(upstreams, HEALTH_PING_MS) },
   });

@@ -16,6 +16,8 @@ import { accessRefusal, type Upstream } from './upstreams.ts';
 export interface GatewayParts {
   upstreams: Map<string, Upstream>;
   catalog: Catalog;
+  /** An upstream could not serve a request (not a JSON-RPC error: it answered those). */
+  failed(upstream: string): void;
 }
 
 type Context = (ctx: ServerContext, target: string) => ToolContext;
@@ -116,6 +118,7 @@ export function installHandlers(server: McpServer, context: Context, parts: Gate
       if (err instanceof UpstreamProtocolError) throw new ProtocolError(err.code as ProtocolErrorCode, err.message, err.data);
       if (!(err instanceof UpstreamError)) throw err;
       kit.log.warn('upstream failed', { upstream: upstream.config.name, error: err.detail });
+      parts.failed(upstream.config.name);
       return onFailure(err);
     }
   }
@@ -166,8 +169,9 @@ export function installHandlers(server: McpServer, context: Context, parts: Gate
       return result;
     } catch (err) {
       if (err instanceof UpstreamProtocolError) throw new ProtocolError(err.code as ProtocolErrorCode, err.message, err.data);
-      if (err instanceof UpstreamError) return failed(err);
-      throw err;
+      if (!(err instanceof UpstreamError)) throw err;
+      parts.failed(target.upstream.config.name);
+      return failed(err);
     }
   }) as never);
 }
