@@ -4,7 +4,7 @@
 import { arch, cpus, loadavg, platform, release, totalmem } from 'node:os';
 import type { Summary } from './stats.ts';
 
-export type Unit = 'us' | 'ms' | 'bytes' | 'count' | 'per-call';
+export type Unit = 'us' | 'ms' | 'bytes' | 'count' | 'per-call' | 'per-second';
 
 export interface Column {
   key: string;
@@ -101,11 +101,13 @@ function formatValue(v: number | undefined, unit: Unit): string {
       return String(Math.round(v));
     case 'per-call':
       return v.toFixed(2);
+    case 'per-second':
+      return v.toFixed(3);
   }
 }
 
-const UNIT_SUFFIX: Record<Unit, string> = { us: ' (µs)', ms: ' (ms)', bytes: ' (bytes)', count: '', 'per-call': '' };
-const UNIT_NAME: Record<Unit, string> = { us: 'µs', ms: 'ms', bytes: 'bytes', count: '', 'per-call': '' };
+const UNIT_SUFFIX: Record<Unit, string> = { us: ' (µs)', ms: ' (ms)', bytes: ' (bytes)', count: '', 'per-call': '', 'per-second': '' };
+const UNIT_NAME: Record<Unit, string> = { us: 'µs', ms: 'ms', bytes: 'bytes', count: '', 'per-call': '', 'per-second': '/s' };
 
 /** "+312.4 µs", "−71.2 µs": a signed difference in its unit. */
 function formatDifference(r: RatioResult): string {

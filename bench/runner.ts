@@ -10,6 +10,7 @@ import { measureCold, type ColdPlan } from './suites/cold.ts';
 import { measureEras, type ErasPlan } from './suites/eras.ts';
 import { measureHandover, measureLambdaCold, type ModelledLambdaPlan } from './suites/modelled-lambda.ts';
 import { measureRateLimit, type RateLimitPlan } from './suites/rate-limit.ts';
+import { measureEventPolling, measureUnitRows, type ScalePlan } from './suites/scale.ts';
 import { measureTasks, type TasksPlan } from './suites/tasks.ts';
 import { measureWarm, type WarmPlan } from './suites/warm.ts';
 
@@ -22,6 +23,7 @@ export interface Plan {
   rateLimit: RateLimitPlan;
   modelledLambda: ModelledLambdaPlan;
   tasks: TasksPlan;
+  scale: ScalePlan;
   /**
    * Per-suite time budgets, warm-ups included; a suite stops starting new rounds once its budget is
    * spent, but always completes its first round and the round in progress.
@@ -43,6 +45,7 @@ export const FULL: Plan = {
   rateLimit: { warmupCalls: 3_000, rounds: 30, callsPerRound: 300 },
   modelledLambda: { coldSamples: 10, handoverWarmup: 3, handoverSamples: 40 },
   tasks: { warmup: 5, samples: 40 },
+  scale: { idleSeconds: 20, busySeconds: 10, unitSamples: 5 },
   budgetMs: { warm: 45_000, cold: 35_000, eras: 25_000, cache: 45_000, rateLimit: 30_000, lambdaCold: 30_000, handover: 30_000, tasks: 30_000 },
 };
 
@@ -55,6 +58,7 @@ export const QUICK: Plan = {
   rateLimit: { warmupCalls: 10, rounds: 2, callsPerRound: 10 },
   modelledLambda: { coldSamples: 1, handoverWarmup: 1, handoverSamples: 2 },
   tasks: { warmup: 1, samples: 2 },
+  scale: { idleSeconds: 2, busySeconds: 2, unitSamples: 1 },
   budgetMs: { warm: 5_000, cold: 5_000, eras: 5_000, cache: 5_000, rateLimit: 5_000, lambdaCold: 5_000, handover: 5_000, tasks: 5_000 },
 };
 
@@ -83,6 +87,10 @@ export const RATIOS: Ratio[] = [
   { label: 'call to task completed p50 / same call answered directly, one process', section: 'tasks', numerator: 'node-complete', denominator: 'node-direct', column: 'p50' },
   { label: 'task creation p50 / same call answered directly, modelled Lambda', section: 'tasks', numerator: 'aws-create', denominator: 'aws-direct', column: 'p50' },
   { label: 'call to task completed p50 / same call answered directly, modelled Lambda', section: 'tasks', numerator: 'aws-complete', denominator: 'aws-direct', column: 'p50' },
+  { label: 'idle Redis commands/s per environment, backoff to 5 s / fixed 1 s poll', section: 'event-polling', numerator: 'backoff-100x1', denominator: 'fixed-100x1', column: 'idleEnv', max: 0.3 },
+  { label: 'idle Redis commands/s per listener, 100 listeners / 1 on one environment', section: 'event-polling', numerator: 'backoff-1x100', denominator: 'backoff-1x1', column: 'idleListener', max: 0.02 },
+  { label: 'Lambda billed ms, legacy call re-reading its session / modern call, modelled Lambda', section: 'units', numerator: 'legacyCallColdSession', denominator: 'modernCall', column: 'ms' },
+  { label: 'Lambda billed ms, cached hit / modern call, modelled Lambda', section: 'units', numerator: 'cachedHit', denominator: 'modernCall', column: 'ms' },
 ];
 
 export async function runBench(plan: Plan, progress: (line: string) => void = () => {}): Promise<Report> {
@@ -111,6 +119,10 @@ export async function runBench(plan: Plan, progress: (line: string) => void = ()
     sections.push(await measureHandover(plan.modelledLambda, budget(plan.budgetMs.handover), redis.env));
     progress('tasks');
     sections.push(await measureTasks(plan.tasks, budget(plan.budgetMs.tasks)));
+    progress('event polling: Redis commands per listener and per environment');
+    sections.push(await measureEventPolling(plan.scale, redis));
+    progress('billable units per request type, modelled Lambda');
+    sections.push(await measureUnitRows(plan.scale));
   } finally {
     await redis.dispose();
   }

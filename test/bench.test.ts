@@ -10,7 +10,7 @@ import { COLD_TARGETS } from '../bench/suites/cold.ts';
 import { RATE_LIMIT_ROW_IDS } from '../bench/suites/rate-limit.ts';
 import { WARM_VARIANTS } from '../bench/suites/warm.ts';
 
-it('the benchmark runner measures every row of every suite', { timeout: 120_000 }, async () => {
+it('the benchmark runner measures every row of every suite', { timeout: 180_000 }, async () => {
   const report = await runBench(QUICK);
   const section = (id: string) => report.sections.find((s) => s.id === id);
   const rowIds = (id: string) => section(id)?.rows.map((r) => r.id);
@@ -22,6 +22,8 @@ it('the benchmark runner measures every row of every suite', { timeout: 120_000 
   assert.deepEqual(rowIds('lambda-cold'), ['kit', 'sdk']);
   assert.deepEqual(rowIds('handover'), ['redis', 'table', 'direct']);
   assert.deepEqual(rowIds('tasks'), ['node-direct', 'node-create', 'node-complete', 'node-seen', 'aws-direct', 'aws-create', 'aws-complete', 'aws-seen']);
+  assert.deepEqual(rowIds('event-polling'), ['fixed-1x1', 'fixed-1x100', 'fixed-100x1', 'backoff-1x1', 'backoff-1x100', 'backoff-100x1']);
+  assert.deepEqual(rowIds('units'), ['modernCall', 'legacyCall', 'legacyCallColdSession', 'initialize', 'cachedHit', 'artifactPut', 'artifactRead', 'task', 'taskGet']);
   for (const section of report.sections) {
     for (const row of section.rows) {
       for (const column of section.columns) {

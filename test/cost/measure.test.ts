@@ -1,0 +1,57 @@
+// The measured units (cost/units.json) against a fresh measurement on the modelled deployed path:
+// the measurement works, what a request type costs in requests, DynamoDB units, S3 requests and
+// Redis commands still matches the checked-in file (rerun `npm run cost:measure` when the kit
+// changes any of them), Lambda time stays in a sane range, and an open stream's event polling
+// backs off end to end (fewer than one read every two seconds).
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { measureUnits, type MeasuredUnits, type Unit } from '../../cost/measure.ts';
+import { SCENARIOS } from '../../cost/scenarios.ts';
+
+const CHECKED_IN = JSON.parse(readFileSync(new URL('../../cost/units.json', import.meta.url), 'utf8')) as MeasuredUnits;
+const STREAM_SECONDS = 12;
+
+describe('measured units', { timeout: 240_000 }, () => {
+  let fresh: MeasuredUnits;
+
+  it('are measured for every request type on the modelled deployed path', async () => {
+    fresh = await measureUnits({ samples: 1, streamSamples: 1, streamSeconds: STREAM_SECONDS });
+    assert.deepEqual(Object.keys(fresh.units), SCENARIOS.map((s) => s.id));
+    assert.deepEqual(Object.keys(CHECKED_IN.units), SCENARIOS.map((s) => s.id), 'cost/units.json has every request type: rerun npm run cost:measure');
+    assert.equal(fresh.memoryMb, CHECKED_IN.memoryMb);
+  });
+
+  it('match cost/units.json in requests, DynamoDB units, S3 requests and Redis commands', () => {
+    const counts = (u: Unit) => ({
+      invocations: u.lambda.invocations,
+      apiGatewayRequests: u.apiGateway.requests,
+      s3: u.s3,
+      // An API key lookup (0.5 RRU) lands in whichever unit finds its 30 s cache lapsed.
+      readUnits: Math.floor(u.dynamodb.readUnits),
+      writeUnits: u.dynamodb.writeUnits,
+      redisCommands: u.redis.commands,
+    });
+    for (const scenario of SCENARIOS.filter((s) => !s.stream)) {
+      assert.deepEqual(counts(fresh.units[scenario.id]!), counts(CHECKED_IN.units[scenario.id]!), `${scenario.id} changed: rerun npm run cost:measure and review docs/cost.md`);
+    }
+  });
+
+  it('take a sane Lambda time: calls tens of milliseconds, a stream minute its whole minute', () => {
+    for (const scenario of SCENARIOS) {
+      const { billedMs } = fresh.units[scenario.id]!.lambda;
+      const checked = CHECKED_IN.units[scenario.id]!.lambda.billedMs;
+      if (scenario.stream) assert.ok(billedMs >= 55_000 && billedMs <= 65_000, `${scenario.id}: ${billedMs} ms a minute`);
+      else assert.ok(billedMs <= Math.max(5 * checked, checked + 100), `${scenario.id}: ${billedMs} ms, checked in ${checked} ms`);
+    }
+  });
+
+  it('poll Redis for events less than once every two seconds on a quiet open stream', () => {
+    for (const id of ['listenStreamMinute', 'getStreamMinute']) {
+      const reads = (fresh.units[id]!.redis.byCommand.XRANGE ?? 0) * (STREAM_SECONDS / 60);
+      assert.ok(reads <= STREAM_SECONDS / 2, `${id}: ${reads} reads in ${STREAM_SECONDS} s`);
+      const perMinute = CHECKED_IN.units[id]!.redis.commands;
+      assert.ok(perMinute <= 25, `${id}: ${perMinute} Redis commands a minute checked in (at a fixed 1 s poll it would be over 60)`);
+    }
+  });
+});
