@@ -18,7 +18,8 @@ export interface StreamFanOutOptions {
 
 export interface StreamFanOutResult {
   opened: number;
-  refused: number;
+  /** Streams not opened, by HTTP status (503: past MCP_MAX_OPEN_STREAMS). */
+  refused: Record<number, number>;
   /** Environments busy while the streams were open: one per open stream. */
   busyEnvironments: number;
   pollsPerSecond: number;
@@ -30,6 +31,17 @@ const META = {
   'io.modelcontextprotocol/clientCapabilities': {},
   'io.modelcontextprotocol/clientInfo': { name: 'fan-out', version: '1.0.0' },
 };
+
+const WAVE = 10;
+
+function listen(url: string, apiKey: string, id: number, signal: AbortSignal): Promise<Response> {
+  return fetch(url, {
+    method: 'POST',
+    signal,
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${apiKey}`, 'mcp-protocol-version': MODERN, 'mcp-method': 'subscriptions/listen' },
+    body: JSON.stringify({ jsonrpc: '2.0', id, method: 'subscriptions/listen', params: { notifications: { toolsListChanged: true }, _meta: META } }),
+  });
+}
 
 export async function simulateStreamFanOut(o: StreamFanOutOptions): Promise<StreamFanOutResult> {
   const settleMs = 2 * o.pollMaxMs + 3_000;
@@ -43,18 +55,18 @@ export async function simulateStreamFanOut(o: StreamFanOutOptions): Promise<Stre
   });
   const clients = new AbortController();
   try {
-    const answers = await Promise.all(
-      Array.from({ length: o.streams }, (_, i) =>
-        fetch(path.url, {
-          method: 'POST',
-          signal: clients.signal,
-          headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${path.apiKey}`, 'mcp-protocol-version': MODERN, 'mcp-method': 'subscriptions/listen' },
-          body: JSON.stringify({ jsonrpc: '2.0', id: i, method: 'subscriptions/listen', params: { notifications: { toolsListChanged: true }, _meta: META } }),
-        }),
-      ),
-    );
+    // In waves: a 2-core machine cannot start a hundred environments inside Lambda's 10 s init limit at once.
+    const answers: Response[] = [];
+    for (let i = 0; i < o.streams; i += WAVE) {
+      const wave = Array.from({ length: Math.min(WAVE, o.streams - i) }, (_, j) => listen(path.url, path.apiKey, i + j, clients.signal));
+      answers.push(...(await Promise.all(wave)));
+    }
     const opened = answers.filter((a) => a.status === 200).length;
-    await Promise.all(answers.filter((a) => a.status !== 200).map((a) => a.text()));
+    const statuses: Record<number, number> = {};
+    for (const a of answers.filter((a) => a.status !== 200)) {
+      statuses[a.status] = (statuses[a.status] ?? 0) + 1;
+      await a.text();
+    }
     // Every open stream's environment has read the stream's end and settled into its idle rhythm.
     await new Promise((resolve) => setTimeout(resolve, settleMs));
     const reads = () => (path.meters.usage.redis.byCommand.XRANGE ?? 0) + (path.meters.usage.redis.byCommand.XREVRANGE ?? 0);
@@ -62,7 +74,7 @@ export async function simulateStreamFanOut(o: StreamFanOutOptions): Promise<Stre
     await new Promise((resolve) => setTimeout(resolve, o.idleSeconds * 1000));
     const pollsPerSecond = (reads() - before) / ((performance.now() - started) / 1000);
     const busyEnvironments = path.model.lambda.counts().busy;
-    return { opened, refused: o.streams - opened, busyEnvironments, pollsPerSecond, pollsPerSecondPerEnvironment: pollsPerSecond / Math.max(1, opened) };
+    return { opened, refused: statuses, busyEnvironments, pollsPerSecond, pollsPerSecondPerEnvironment: pollsPerSecond / Math.max(1, opened) };
   } finally {
     clients.abort();
     await path.stop();
