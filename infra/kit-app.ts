@@ -1,12 +1,12 @@
 // The kit's CDK app: reads deploy settings from CDK context (cdk.json, `-c key=value`), deploys
-// the example servers (notes, echo) on one shared data plane with the auth mode chosen by
-// `-c auth=…` (API keys unless told otherwise), in the account and region the CDK CLI resolved,
-// and runs the AwsSolutions checks on every synth. Kept apart from app.ts so tests build the same
-// app in-process.
+// the example servers (notes, echo) and a gateway in front of them on one shared data plane with
+// the auth mode chosen by `-c auth=…` (API keys unless told otherwise), in the account and region
+// the CDK CLI resolved, and runs the AwsSolutions checks on every synth. Kept apart from app.ts so
+// tests build the same app in-process.
 import { type App, type Environment, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { AUTH_MODES, type McpAuth, type McpAuthMode, usesOAuth } from './auth.ts';
-import { DataPlaneStack, EdgeFirewallStack, McpServerStack } from './stacks.ts';
+import { DataPlaneStack, EdgeFirewallStack, McpGatewayStack, McpServerStack } from './stacks.ts';
 
 /** The servers this repository deploys; add yours here. */
 export const SERVERS = [
@@ -20,6 +20,9 @@ export const SERVERS = [
  */
 const LOCAL_OVERRIDABLE = ['AWS_ENDPOINT_URL_DYNAMODB', 'AWS_ENDPOINT_URL_S3', 'UPSTASH_REDIS_REST_URL', 'UPSTASH_REDIS_REST_TOKEN', 'MCP_REQUEST_STATE_KEY'];
 
+/** Key of the data plane's secret holding the API key the example gateway calls notes and echo with. */
+export const GATEWAY_API_KEY_VARIABLE = 'MCP_GATEWAY_API_KEY';
+
 /** Redirect URIs of the MCP Inspector (`npx @modelcontextprotocol/inspector`), for trying the cognito modes. */
 export const INSPECTOR_CALLBACK_URLS = ['http://localhost:6274/oauth/callback', 'http://localhost:6274/oauth/callback/debug'];
 
@@ -27,6 +30,8 @@ export interface KitStacks {
   readonly stage: string;
   readonly dataPlane: DataPlaneStack;
   readonly servers: McpServerStack[];
+  /** @default undefined when context `gateway` is false, or the auth mode takes no API keys */
+  readonly gateway?: McpGatewayStack;
   /** @default undefined unless context `edgeFirewall` is true */
   readonly edgeFirewall?: EdgeFirewallStack;
 }
@@ -90,12 +95,49 @@ export function buildKitApp(app: App): KitStacks {
       }),
   );
 
+  const gateway = gatewayWanted(context, auth)
+    ? new McpGatewayStack(app, stackId(stage, 'Gateway'), {
+        env,
+        description: `MCP gateway (${stage}) in front of ${SERVERS.map((s) => s.serverName).join(' and ')}`,
+        dataPlaneStack: dataPlane,
+        gateway: {
+          stage,
+          production,
+          auth,
+          cloudFront,
+          webAclArn: context.string('webAclArn'),
+          bundleAwsSdk: context.flag('bundleAwsSdk'),
+          rateLimit: rateLimit === undefined ? undefined : { enabled: rateLimit },
+          environment: local ? Object.fromEntries(LOCAL_OVERRIDABLE.map((name) => [name, ''])) : undefined,
+          // The servers take API keys: the gateway brings its own (GATEWAY_API_KEY_VARIABLE in the secret).
+          upstreams: servers.map((server, i) => ({
+            name: SERVERS[i]!.serverName,
+            endpoint: server.endpoint,
+            ...(auth.mode !== 'none' && { apiKeyVariable: GATEWAY_API_KEY_VARIABLE }),
+          })),
+        },
+      })
+    : undefined;
+
   const edgeFirewall = context.flag('edgeFirewall')
     ? new EdgeFirewallStack(app, stackId(stage, 'EdgeFirewall'), { env, description: `MCP kit CloudFront web ACL (${stage})` })
     : undefined;
 
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-  return { stage, dataPlane, servers, edgeFirewall };
+  return { stage, dataPlane, servers, gateway, edgeFirewall };
+}
+
+/**
+ * The example gateway calls the servers with an API key, so it is deployed when they take one (or
+ * take none): `-c gateway=false` leaves it out, and OAuth-only modes leave it out unless forced.
+ */
+function gatewayWanted(context: Context, auth: McpAuth): boolean {
+  const wanted = context.flag('gateway');
+  const canAuthenticate = auth.mode === 'none' || auth.mode.endsWith('apikey');
+  if (wanted === true && !canAuthenticate) {
+    throw new Error(`context "gateway" is true, but auth "${auth.mode}" takes no API keys, which the example gateway calls the servers with; use "${auth.mode},apikey", or configure McpGateway with OAuth client credentials in your own app.`);
+  }
+  return wanted ?? canAuthenticate;
 }
 
 /**

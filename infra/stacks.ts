@@ -1,6 +1,7 @@
 // The kit's stacks. They only compose constructs and publish outputs: one data-plane stack shared
-// by any number of server stacks (one MCP server each), and an optional us-east-1 stack holding
-// the CloudFront web ACL. A server that takes API keys outputs the commands for its first key.
+// by any number of server stacks (one MCP server each), a gateway stack in front of servers, and
+// an optional us-east-1 stack holding the CloudFront web ACL. A server that takes API keys
+// outputs the commands for its first key.
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -10,6 +11,7 @@ import { ApiGatewayAccountLogging } from './api-gateway-logging.ts';
 import type { McpAuth } from './auth.ts';
 import { McpDataPlane } from './data-plane.ts';
 import { McpEdgeFirewall, type McpEdgeFirewallProps } from './edge-firewall.ts';
+import { McpGateway, type McpGatewayProps } from './mcp-gateway.ts';
 import { McpServerEndpoint, type McpServerEndpointProps } from './mcp-server-endpoint.ts';
 
 export interface DataPlaneStackProps extends StackProps {
@@ -117,6 +119,37 @@ export class McpServerStack extends Stack {
 
 /** The modes that accept API keys (`apikey`, `oauth,apikey`, `cognito,apikey`); an endpoint without `auth` is open. */
 const acceptsApiKeys = (auth: McpAuth | undefined) => auth !== undefined && (auth.mode === 'apikey' || auth.mode.endsWith(',apikey'));
+
+export interface McpGatewayStackProps extends StackProps {
+  readonly dataPlaneStack: DataPlaneStack;
+  readonly gateway: Omit<McpGatewayProps, 'dataPlane' | 'domain' | 'apiGatewayLogging'>;
+}
+
+/** An MCP gateway in front of servers of the app (and external URLs), on the shared data plane. */
+export class McpGatewayStack extends Stack {
+  readonly gateway: McpGateway;
+
+  constructor(scope: Construct, id: string, props: McpGatewayStackProps) {
+    super(scope, id, props);
+    const { dataPlaneStack } = props;
+    this.gateway = new McpGateway(this, 'Gateway', {
+      ...props.gateway,
+      dataPlane: dataPlaneStack.dataPlane,
+      apiGatewayLogging: false,
+      alarms: { topic: dataPlaneStack.alarmTopic, ...props.gateway.alarms },
+    });
+    this.addStackDependency(dataPlaneStack);
+    new CfnOutput(this, 'McpUrl', { value: this.gateway.mcpUrl, description: 'Public MCP endpoint of the gateway' });
+    new CfnOutput(this, 'DashboardName', { value: this.gateway.endpoint.monitoring.dashboard.dashboardName, description: 'CloudWatch dashboard' });
+    const keyed = props.gateway.upstreams.map((u) => u.apiKeyVariable).filter((v): v is string => v !== undefined);
+    if (keyed.length > 0) {
+      new CfnOutput(this, 'UpstreamCredentials', {
+        value: `The data plane's secret (${dataPlaneStack.dataPlane.secret.secretName}) needs ${[...new Set(keyed)].join(', ')}: a key from npm run keys -- create --principal gateway`,
+        description: 'What the gateway needs before it can call its upstreams (docs/deploy.md, "The gateway")',
+      });
+    }
+  }
+}
 
 export interface EdgeFirewallStackProps extends StackProps, McpEdgeFirewallProps {}
 

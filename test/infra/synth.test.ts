@@ -192,6 +192,8 @@ describe('cdk synth of authenticating servers, with the region a profile gives (
       'McpKit-dev-Notes-Edge': 'aws://unknown-account/us-east-1',
       'McpKit-dev-Echo': 'aws://unknown-account/eu-west-1',
       'McpKit-dev-Echo-Edge': 'aws://unknown-account/us-east-1',
+      'McpKit-dev-Gateway': 'aws://unknown-account/eu-west-1',
+      'McpKit-dev-Gateway-Edge': 'aws://unknown-account/us-east-1',
     });
   });
 

@@ -1,0 +1,109 @@
+// What McpGateway deploys, read from synthesized templates (bundling skipped): the example app's
+// gateway in front of notes and echo (their CloudFront URLs, the API key it calls them with, named
+// as a key of the secret and never as a value), the endpoint it is built on, an alarm and a
+// dashboard graph per upstream; and the settings it refuses at synth, with what to do instead.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { buildKitApp, GATEWAY_API_KEY_VARIABLE } from '../../infra/kit-app.ts';
+import { McpGateway, type McpGatewayProps } from '../../infra/mcp-gateway.ts';
+
+const CDK_CONTEXT = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')).context as Record<string, unknown>;
+const SKIP_BUNDLING = { 'aws:cdk:bundling-stacks': [] };
+const TMP = mkdtempSync(join(tmpdir(), 'mcp-kit-gateway-'));
+after(() => rmSync(TMP, { recursive: true, force: true }));
+
+const newApp = (context: Record<string, unknown> = {}) => new App({ outdir: mkdtempSync(join(TMP, 'app-')), context: { ...CDK_CONTEXT, ...SKIP_BUNDLING, region: 'eu-west-1', ...context } });
+
+/** The function's MCP_GATEWAY_CONFIG, tokens and all. */
+function gatewayConfig(template: Template): string {
+  const functions = Object.values(template.findResources('AWS::Lambda::Function')) as { Properties: { Environment?: { Variables?: Record<string, unknown> } } }[];
+  const config = functions.map((f) => f.Properties.Environment?.Variables?.MCP_GATEWAY_CONFIG).find((c) => c !== undefined);
+  assert.ok(config, 'no function has MCP_GATEWAY_CONFIG');
+  return JSON.stringify(config);
+}
+
+describe('the example app\'s gateway', () => {
+  const app = newApp();
+  const stacks = buildKitApp(app);
+  const template = Template.fromStack(stacks.gateway!);
+
+  it('fronts notes and echo at their CloudFront URLs, with an API key named as a key of the secret', () => {
+    const config = gatewayConfig(template);
+    for (const upstream of ['notes', 'echo']) assert.match(config, new RegExp(`\\\\"${upstream}\\\\":\\{\\\\"url\\\\":\\\\"https://`));
+    // The URLs come from the server stacks' distributions.
+    assert.match(config, /Fn::ImportValue/);
+    assert.match(config, new RegExp(`apiKeyVariable\\\\":\\\\"${GATEWAY_API_KEY_VARIABLE}`));
+    assert.doesNotMatch(config, /mcpk_/);
+  });
+
+  it('is an MCP endpoint like the others: its own function, streaming API and distribution, on the shared data plane', () => {
+    template.resourceCountIs('AWS::CloudFront::Distribution', 1);
+    template.resourceCountIs('AWS::ApiGateway::RestApi', 1);
+    template.resourceCountIs('AWS::DynamoDB::Table', 0);
+    const outputs = Object.keys(template.toJSON().Outputs);
+    for (const name of ['McpUrl', 'DashboardName', 'UpstreamCredentials']) assert.ok(outputs.includes(name), `no ${name} output in ${outputs.join(', ')}`);
+  });
+
+  it('alarms on each upstream\'s failures and graphs them on its dashboard', () => {
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')) as { Properties: { MetricName?: string; Dimensions?: { Name: string; Value: string }[] } }[];
+    const upstreamAlarms = alarms.filter((a) => a.Properties.MetricName === 'UpstreamFailures');
+    assert.deepEqual(upstreamAlarms.map((a) => a.Properties.Dimensions!.find((d) => d.Name === 'Upstream')!.Value).sort(), ['echo', 'notes']);
+    const [dashboard] = Object.values(template.findResources('AWS::CloudWatch::Dashboard')) as { Properties: { DashboardBody: unknown } }[];
+    assert.match(JSON.stringify(dashboard!.Properties.DashboardBody), /UpstreamFailures/);
+  });
+
+  it('is left out with -c gateway=false, and for auth modes without API keys unless forced, which says why it cannot be', () => {
+    assert.equal(buildKitApp(newApp({ gateway: 'false' })).gateway, undefined);
+    assert.equal(buildKitApp(newApp({ auth: 'cognito' })).gateway, undefined);
+    assert.ok(buildKitApp(newApp({ auth: 'cognito,apikey' })).gateway);
+    assert.throws(() => buildKitApp(newApp({ auth: 'cognito', gateway: 'true' })), /auth "cognito" takes no API keys, which the example gateway calls the servers with; use "cognito,apikey"/);
+  });
+
+  it('calls open servers without credentials', () => {
+    const open = buildKitApp(newApp({ auth: 'none', allowUnauthenticated: 'true' }));
+    assert.doesNotMatch(gatewayConfig(Template.fromStack(open.gateway!)), /apiKeyVariable/);
+  });
+});
+
+describe('McpGateway props', () => {
+  const base: McpGatewayProps = { auth: { mode: 'apikey' }, upstreams: [{ name: 'weather', url: 'https://weather.example.com/mcp', apiKeyVariable: 'WEATHER_KEY' }] };
+  const synth = (props: Partial<McpGatewayProps>) => {
+    const stack = new Stack(newApp(), 'Gateway', { env: { region: 'eu-west-1' } });
+    const gateway = new McpGateway(stack, 'Gateway', { ...base, ...props });
+    return { gateway, template: Template.fromStack(stack) };
+  };
+
+  it('fronts external URLs, with per-upstream limits and access in the configuration', () => {
+    const { template } = synth({
+      listTimeout: Duration.seconds(3),
+      upstreams: [{ name: 'weather', url: 'https://weather.example.com/mcp', callTimeout: Duration.seconds(20), failureThreshold: 3, cooldown: Duration.seconds(10), access: { scopes: ['gateway:weather'] } }],
+    });
+    const config = JSON.parse(JSON.parse(gatewayConfig(template))) as { listTimeoutMs: number; upstreams: Record<string, object> };
+    assert.equal(config.listTimeoutMs, 3_000);
+    assert.deepEqual(config.upstreams.weather, {
+      url: 'https://weather.example.com/mcp',
+      timeouts: { callMs: 20_000 },
+      breaker: { failureThreshold: 3, cooldownMs: 10_000 },
+      access: { scopes: ['gateway:weather'] },
+    });
+  });
+
+  const refusals: [string, Partial<McpGatewayProps>, RegExp][] = [
+    ['no upstreams', { upstreams: [] }, /upstreams is empty/],
+    ['a name that cannot prefix tool names', { upstreams: [{ name: 'Weather_API', url: 'https://w.example.com/mcp' }] }, /upstream name "Weather_API" must be lowercase letters, digits and hyphens/],
+    ['a name twice', { upstreams: [{ name: 'w', url: 'https://a.example.com/mcp' }, { name: 'w', url: 'https://b.example.com/mcp' }] }, /upstream "w" is named twice/],
+    ['neither endpoint nor url', { upstreams: [{ name: 'w' }] }, /upstream "w" needs exactly one of endpoint and url/],
+    ['plain http', { upstreams: [{ name: 'w', url: 'http://w.example.com/mcp' }] }, /url "http:\/\/w.example.com\/mcp" must be https/],
+    ['an API key and OAuth at once', { upstreams: [{ name: 'w', url: 'https://w.example.com/mcp', apiKeyVariable: 'K', oauth: { clientId: 'c', clientSecretVariable: 'S', issuer: 'https://as.example.com' } }] }, /an API key or OAuth client credentials, not both/],
+    ['a call timeout the function cannot wait for', { timeout: Duration.minutes(1), upstreams: [{ name: 'w', url: 'https://w.example.com/mcp', callTimeout: Duration.seconds(55) }] }, /callTimeout must stay 10 s below the gateway's function timeout/],
+    ['gateway variables in environment', { environment: { MCP_GATEWAY_UPSTREAMS: 'a=https://a/mcp' } }, /environment may not set MCP_GATEWAY_UPSTREAMS; use the upstreams prop/],
+  ];
+  for (const [what, props, message] of refusals) {
+    it(`refuses ${what}`, () => assert.throws(() => synth(props), message));
+  }
+});
