@@ -8,6 +8,7 @@ import { computeRatios, loadAverage, machineInfo, type Ratio, type Report, type 
 import { measureCache, type CachePlan } from './suites/cache.ts';
 import { measureCold, type ColdPlan } from './suites/cold.ts';
 import { measureEras, type ErasPlan } from './suites/eras.ts';
+import { measureGateway, type GatewayPlan } from './suites/gateway.ts';
 import { measureHandover, measureLambdaCold, type ModelledLambdaPlan } from './suites/modelled-lambda.ts';
 import { measureRateLimit, type RateLimitPlan } from './suites/rate-limit.ts';
 import { measureEventPolling, measureUnitRows, type ScalePlan } from './suites/scale.ts';
@@ -24,11 +25,12 @@ export interface Plan {
   modelledLambda: ModelledLambdaPlan;
   tasks: TasksPlan;
   scale: ScalePlan;
+  gateway: GatewayPlan;
   /**
    * Per-suite time budgets, warm-ups included; a suite stops starting new rounds once its budget is
    * spent, but always completes its first round and the round in progress.
    */
-  budgetMs: { warm: number; cold: number; eras: number; cache: number; rateLimit: number; lambdaCold: number; handover: number; tasks: number };
+  budgetMs: { warm: number; cold: number; eras: number; cache: number; rateLimit: number; lambdaCold: number; handover: number; tasks: number; gateway: number };
 }
 
 export const FULL: Plan = {
@@ -46,7 +48,8 @@ export const FULL: Plan = {
   modelledLambda: { coldSamples: 10, handoverWarmup: 3, handoverSamples: 40 },
   tasks: { warmup: 5, samples: 40 },
   scale: { idleSeconds: 20, busySeconds: 10, unitSamples: 5 },
-  budgetMs: { warm: 45_000, cold: 35_000, eras: 25_000, cache: 45_000, rateLimit: 30_000, lambdaCold: 30_000, handover: 30_000, tasks: 30_000 },
+  gateway: { warmupCalls: 1_500, rounds: 20, callsPerRound: 200, listCalls: 300, failCalls: 300 },
+  budgetMs: { warm: 45_000, cold: 35_000, eras: 25_000, cache: 45_000, rateLimit: 30_000, lambdaCold: 30_000, handover: 30_000, tasks: 30_000, gateway: 30_000 },
 };
 
 export const QUICK: Plan = {
@@ -59,7 +62,8 @@ export const QUICK: Plan = {
   modelledLambda: { coldSamples: 1, handoverWarmup: 1, handoverSamples: 2 },
   tasks: { warmup: 1, samples: 2 },
   scale: { idleSeconds: 2, busySeconds: 2, unitSamples: 1 },
-  budgetMs: { warm: 5_000, cold: 5_000, eras: 5_000, cache: 5_000, rateLimit: 5_000, lambdaCold: 5_000, handover: 5_000, tasks: 5_000 },
+  gateway: { warmupCalls: 10, rounds: 2, callsPerRound: 10, listCalls: 5, failCalls: 5 },
+  budgetMs: { warm: 5_000, cold: 5_000, eras: 5_000, cache: 5_000, rateLimit: 5_000, lambdaCold: 5_000, handover: 5_000, tasks: 5_000, gateway: 5_000 },
 };
 
 /** The targets of the core issue, and ratios shown beside them to explain the numbers. */
@@ -91,6 +95,10 @@ export const RATIOS: Ratio[] = [
   { label: 'idle Redis commands/s per listener, 100 listeners / 1 on one environment', section: 'event-polling', numerator: 'backoff-1x100', denominator: 'backoff-1x1', column: 'idleListener', max: 0.02 },
   { label: 'Lambda billed ms, legacy call re-reading its session / modern call, modelled Lambda', section: 'units', numerator: 'legacyCallColdSession', denominator: 'modernCall', column: 'ms' },
   { label: 'Lambda billed ms, cached hit / modern call, modelled Lambda', section: 'units', numerator: 'cachedHit', denominator: 'modernCall', column: 'ms' },
+  { label: 'call p50, through the gateway / straight to the server', section: 'gateway', numerator: 'gateway', denominator: 'direct', column: 'p50' },
+  { label: 'call p99, through the gateway / straight to the server', section: 'gateway', numerator: 'gateway', denominator: 'direct', column: 'p99' },
+  { label: 'tools/list p50, gateway over 10 upstreams / over 2', section: 'gateway-lists', numerator: 'upstreams-10', denominator: 'upstreams-2', column: 'p50' },
+  { label: 'unreachable upstream p50, circuit open / connection refused', section: 'gateway-circuit', numerator: 'open', denominator: 'refused', column: 'p50' },
 ];
 
 export async function runBench(plan: Plan, progress: (line: string) => void = () => {}): Promise<Report> {
@@ -123,6 +131,8 @@ export async function runBench(plan: Plan, progress: (line: string) => void = ()
     sections.push(await measureEventPolling(plan.scale, redis));
     progress('billable units per request type, modelled Lambda');
     sections.push(await measureUnitRows(plan.scale));
+    progress('MCP gateway');
+    sections.push(...(await measureGateway(plan.gateway, budget(plan.budgetMs.gateway))));
   } finally {
     await redis.dispose();
   }

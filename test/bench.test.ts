@@ -7,6 +7,7 @@ import { it } from 'node:test';
 import { QUICK, RATIOS, runBench } from '../bench/runner.ts';
 import { CACHE_ROW_IDS } from '../bench/suites/cache.ts';
 import { COLD_TARGETS } from '../bench/suites/cold.ts';
+import { GATEWAY_ROW_IDS } from '../bench/suites/gateway.ts';
 import { RATE_LIMIT_ROW_IDS } from '../bench/suites/rate-limit.ts';
 import { WARM_VARIANTS } from '../bench/suites/warm.ts';
 
@@ -23,6 +24,9 @@ it('the benchmark runner measures every row of every suite', { timeout: 180_000 
   assert.deepEqual(rowIds('handover'), ['redis', 'table', 'direct']);
   assert.deepEqual(rowIds('tasks'), ['node-direct', 'node-create', 'node-complete', 'node-seen', 'aws-direct', 'aws-create', 'aws-complete', 'aws-seen']);
   assert.deepEqual(rowIds('event-polling'), ['fixed-1x1', 'fixed-1x100', 'fixed-100x1', 'backoff-1x1', 'backoff-1x100', 'backoff-100x1']);
+  assert.deepEqual(rowIds('gateway'), GATEWAY_ROW_IDS.calls);
+  assert.deepEqual(rowIds('gateway-lists'), GATEWAY_ROW_IDS.lists);
+  assert.deepEqual(rowIds('gateway-circuit'), GATEWAY_ROW_IDS.circuit);
   assert.deepEqual(rowIds('units'), ['modernCall', 'legacyCall', 'legacyCallColdSession', 'initialize', 'cachedHit', 'artifactPut', 'artifactRead', 'task', 'taskGet']);
   for (const section of report.sections) {
     for (const row of section.rows) {
