@@ -9,17 +9,19 @@ import notes from '../../functions/notes/server.ts';
 import { GATEWAY_META_KEY } from '../../shared/gateway/catalog.ts';
 import { startFaultyProxy, type FaultyProxy } from '../helpers/faulty-proxy.ts';
 import { legacyCaller, modernCaller, startDataPlane, startGateway, startUpstream, text, type RunningGateway } from '../helpers/gateway.ts';
-import { startLegacyServer } from '../helpers/legacy-server.ts';
+import { startLegacyServer, type LegacyServer } from '../helpers/legacy-server.ts';
 
 describe('gateway', () => {
   let gateway: RunningGateway;
   let odd: FaultyProxy;
+  let old: LegacyServer;
   let stopAll: () => Promise<void>;
   const closing: { close(): Promise<void> }[] = [];
 
   before(async () => {
     const plane = await startDataPlane();
-    const [notesServer, echoServer, old] = await Promise.all([startUpstream(notes, plane), startUpstream(echo, plane), startLegacyServer('old')]);
+    const [notesServer, echoServer, oldServer] = await Promise.all([startUpstream(notes, plane), startUpstream(echo, plane), startLegacyServer('old')]);
+    old = oldServer;
     // "odd" is echo again, behind a proxy that makes it list its tool twice and two more, one of
     // them with a name no MCP client accepts.
     odd = await startFaultyProxy(echoServer.url);
@@ -86,6 +88,21 @@ describe('gateway', () => {
       const templates = (await caller.listResourceTemplates()).resourceTemplates.map((t) => t.uriTemplate);
       assert.ok(templates.includes('notes+notes://notebook/{handle}'), templates.join(', '));
       assert.ok(templates.includes('notes+artifact://{+path}'), templates.join(', '));
+    });
+
+    it('tells its listeners when an upstream announces a tools list change', async () => {
+      const caller = await modern();
+      await caller.callTool({ name: 'old__echo', arguments: { text: 'open the session' } });
+      let changed = 0;
+      caller.setNotificationHandler('notifications/tools/list_changed', () => void changed++);
+      const subscription = await caller.listen({ toolsListChanged: true });
+      // The gateway's 2025 session with "old" hears it on its GET stream, once that stream is open.
+      for (let i = 0; changed === 0 && i < 100; i++) {
+        old.toolsChanged();
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.ok(changed > 0, 'no tools/list_changed reached the listener');
+      await subscription.close();
     });
 
     it('answers a list with a private cache hint no longer than its upstreams\'', async () => {
