@@ -1,0 +1,52 @@
+// The gateway as `cdk deploy` runs it, on the deployed path modelled locally (npm run start:aws):
+// functions/gateway/handler.ts bundled as the construct bundles it, in modelled Lambda
+// environments behind API Gateway and CloudFront, in front of two kit servers. Consecutive
+// requests of one client land in different environments, so a multi round-trip confirmation
+// through the gateway is answered by an environment that did not ask it.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import echo from '../../functions/echo/server.ts';
+import notes from '../../functions/notes/server.ts';
+import { startAwsPath, type AwsPath } from '../helpers/aws.ts';
+import { legacyCaller, modernCaller, startDataPlane, startUpstream, text } from '../helpers/gateway.ts';
+
+describe('gateway on the modelled deployed path', () => {
+  let path: AwsPath;
+  let stopAll: () => Promise<void>;
+
+  before(async () => {
+    const plane = await startDataPlane();
+    const [notesServer, echoServer] = await Promise.all([startUpstream(notes, plane), startUpstream(echo, plane)]);
+    path = await startAwsPath('functions/gateway/handler.ts', { MCP_GATEWAY_UPSTREAMS: `notes=${notesServer.url},echo=${echoServer.url}` }, { concurrency: 4, s3: true });
+    stopAll = async () => {
+      await path.stop();
+      await Promise.all([notesServer.stop(), echoServer.stop()]);
+      await plane.stop();
+    };
+  });
+  after(() => stopAll());
+
+  it('lists and routes both upstreams\' tools in both eras', async () => {
+    for (const caller of [await modernCaller(path.url), await legacyCaller(path.url)]) {
+      const names = (await caller.listTools()).tools.map((t) => t.name);
+      assert.ok(names.includes('notes__note_add') && names.includes('echo__echo'), names.join(', '));
+      assert.equal(text(await caller.callTool({ name: 'echo__echo', arguments: { text: 'via Lambda' } })), 'via Lambda');
+      await caller.close();
+    }
+  });
+
+  it('completes an upstream\'s confirmation round whichever environment the retry reaches', async () => {
+    const caller = await modernCaller(path.url);
+    const handle = (((await caller.callTool({ name: 'notes__note_add', arguments: { text: 'doomed' } })).structuredContent) as { notebook: string }).notebook;
+    assert.match(text(await caller.callTool({ name: 'notes__notebook_clear', arguments: { notebook: handle } })), /^Cleared h_/);
+    assert.deepEqual(caller.asked, [`Delete all 1 notes in ${handle}?`]);
+    await caller.close();
+  });
+
+  it('reports its upstreams in GET /health?ready', async () => {
+    const res = await fetch(new URL('/health?ready', path.url));
+    const body = (await res.json()) as { upstreams: Record<string, { status: string }> };
+    assert.equal(res.status, 200);
+    assert.deepEqual(Object.fromEntries(Object.entries(body.upstreams).map(([name, u]) => [name, u.status])), { notes: 'ok', echo: 'ok' });
+  });
+});
