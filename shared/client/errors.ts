@@ -108,6 +108,17 @@ function typedCause(err: unknown): UpstreamError | SessionGoneError | undefined 
   return undefined;
 }
 
+function jsonRpcError(text: unknown): { code: number; message: string; data?: unknown } | undefined {
+  if (typeof text !== 'string') return undefined;
+  try {
+    const error = (JSON.parse(text) as { error?: { code?: unknown; message?: unknown; data?: unknown } }).error;
+    if (typeof error?.code === 'number' && typeof error.message === 'string') return { code: error.code, message: error.message, data: error.data };
+  } catch {
+    // not JSON
+  }
+  return undefined;
+}
+
 /** Whatever a call threw, as a typed error naming the server (abort reasons pass through as they are). */
 export function classify(server: string, err: unknown, method: string, timeoutMs: number): UpstreamError | SessionGoneError {
   const typed = typedCause(err);
@@ -116,6 +127,9 @@ export function classify(server: string, err: unknown, method: string, timeoutMs
   if (err instanceof UnauthorizedError) return new UpstreamAuthError(server, 401, err.message, { cause: err });
   if (err instanceof SdkHttpError) {
     if (err.status === 401 || err.status === 403) return new UpstreamAuthError(server, err.status, err.message, { cause: err });
+    // A JSON-RPC error in an HTTP error's body (404 for an unknown method, say) is the server's answer.
+    const rpc = jsonRpcError(err.data?.text);
+    if (rpc) return new UpstreamProtocolError(server, rpc.code, rpc.message, rpc.data, { cause: err });
     return new UpstreamProtocolError(server, -32600, `HTTP ${err.status}: ${String(err.data?.text ?? err.message).slice(0, 300)}`, undefined, { cause: err });
   }
   if (err instanceof SdkError) {

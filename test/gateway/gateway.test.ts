@@ -193,6 +193,11 @@ describe('gateway', () => {
       }
     });
 
+    it('routes a completion request by its prompt\'s prefix, passing the upstream\'s answer on', async () => {
+      // notes offers no completions: its JSON-RPC error comes back, naming it.
+      await assert.rejects((await modern()).complete({ ref: { type: 'ref/prompt', name: 'notes__summarize_notebook' }, argument: { name: 'notebook', value: 'h' } }), /upstream "notes": error -32601/);
+    });
+
     it('gets a prompt from its upstream', async () => {
       const caller = await modern();
       const handle = (((await caller.callTool({ name: 'notes__note_add', arguments: { text: 'summarize me' } })).structuredContent) as { notebook: string }).notebook;
