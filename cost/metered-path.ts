@@ -26,6 +26,8 @@ export interface MeteredPath {
   apiKey: string;
   model: AwsModel;
   meters: Meters;
+  /** The Redis behind the meter, for looking at what the function left there. */
+  redis: { url: string; token: string };
   /** Bytes the environments have logged so far. */
   logBytes(): number;
   stop(): Promise<void>;
@@ -65,6 +67,7 @@ export async function startMeteredPath(options: MeteredPathOptions): Promise<Met
     apiKey: key,
     model,
     meters,
+    redis: { url: redis.url, token: redis.token },
     logBytes: () => logBytes,
     async stop() {
       await model.stop();

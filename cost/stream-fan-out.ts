@@ -3,6 +3,7 @@
 // request per environment) and holds it; the server-wide stream cap (MCP_MAX_OPEN_STREAMS) refuses
 // the ones past it. Measures how many environments the streams hold and the Redis commands a
 // second their event polling costs while nothing happens.
+import { createRedis } from '../shared/redis.ts';
 import { MODERN } from './scenarios.ts';
 import { startMeteredPath } from './metered-path.ts';
 
@@ -22,6 +23,8 @@ export interface StreamFanOutResult {
   refused: Record<number, number>;
   /** Environments busy while the streams were open: one per open stream. */
   busyEnvironments: number;
+  /** Slots the server-wide cap counts; fewer than `opened` when a claim timed out and opened uncounted (fail open). */
+  slotsHeld: number;
   pollsPerSecond: number;
   pollsPerSecondPerEnvironment: number;
 }
@@ -74,7 +77,8 @@ export async function simulateStreamFanOut(o: StreamFanOutOptions): Promise<Stre
     await new Promise((resolve) => setTimeout(resolve, o.idleSeconds * 1000));
     const pollsPerSecond = (reads() - before) / ((performance.now() - started) / 1000);
     const busyEnvironments = path.model.lambda.counts().busy;
-    return { opened, refused: statuses, busyEnvironments, pollsPerSecond, pollsPerSecondPerEnvironment: pollsPerSecond / Math.max(1, opened) };
+    const slotsHeld = await createRedis({ ...path.redis, timeoutMs: 5_000 }).zcard('mcp:streams:cost-workload');
+    return { opened, refused: statuses, busyEnvironments, slotsHeld, pollsPerSecond, pollsPerSecondPerEnvironment: pollsPerSecond / Math.max(1, opened) };
   } finally {
     clients.abort();
     await path.stop();

@@ -15,7 +15,7 @@ const [streams, maxOpenStreams, idleSeconds] = [values.streams, values['max-open
 for (const [label, pollMaxMs] of [['fixed 1 s poll', 1_000], ['backoff to 5 s (default)', 5_000]] as const) {
   const r = await simulateStreamFanOut({ streams, maxOpenStreams, pollMaxMs, idleSeconds });
   console.log(
-    `${label}: ${streams} streams asked, ${r.opened} opened (MCP_MAX_OPEN_STREAMS=${maxOpenStreams}), refused: ${JSON.stringify(r.refused)}; ` +
+    `${label}: ${streams} streams asked, ${r.opened} opened (MCP_MAX_OPEN_STREAMS=${maxOpenStreams}), refused: ${JSON.stringify(r.refused)}, slots counted: ${r.slotsHeld}; ` +
       `${r.busyEnvironments} environments busy; ${r.pollsPerSecond.toFixed(1)} Redis reads/s, ${r.pollsPerSecondPerEnvironment.toFixed(3)} per environment`,
   );
 }
