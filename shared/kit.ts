@@ -1,11 +1,12 @@
 // Assembles one MCP server from its definition and the configuration: stores, event bus, SDK
 // instance factory and the Hono app. The adapters (functions/, local/) call this and nothing else.
-import { InMemoryServerEventBus, type ServerEventBus } from '@modelcontextprotocol/server';
+import type { ServerEventBus } from '@modelcontextprotocol/server';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { KitConfig } from './config.ts';
 import { createS3Client } from './artifacts/client.ts';
 import { ArtifactStore } from './artifacts/store.ts';
 import { ToolCache } from './cache/tool-cache.ts';
+import { MemoryEventBus } from './events/memory-bus.ts';
 import { createRedisEventBus } from './events/redis-bus.ts';
 import { ApiKeyStore } from './auth/api-keys.ts';
 import { createAuthenticator } from './auth/authenticate.ts';
@@ -18,7 +19,7 @@ import { createRedis } from './redis.ts';
 import { PendingWork } from './pending-work.ts';
 import { createRelay, type Relay } from './relay/relay.ts';
 import { redisRelayStore, tableRelayStore } from './relay/stores.ts';
-import { createServerFactory, type ServerFactory } from './server/build.ts';
+import { createToolRuntime } from './server/runtime.ts';
 import { createTasks } from './tasks/setup.ts';
 import { failedTask, isTaskEvent, isTaskFailure } from './tasks/dispatch.ts';
 import type { ServerDefinition } from './server/define.ts';
@@ -36,6 +37,8 @@ export interface KitOptions {
   relay?: Relay;
   dynamo?: DynamoDBClient;
   log?: KitLogger;
+  /** False serves every request through the SDK lane (tests compare the lanes). @default true */
+  directLane?: boolean;
 }
 
 export function createKit(definition: ServerDefinition, config: Readonly<KitConfig>, options: KitOptions = {}) {
@@ -53,13 +56,13 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
     (rateLimitOff ? log.warn : log.info).call(log, `UPSTASH_REDIS_REST_URL is not set: ${rateLimitOff ? 'rate limiting is off, ' : ''}tool cache and events stay in this process`, { features });
   }
   const redisBus = !options.bus && redis ? createRedisEventBus({ redis, stream: `mcp:events:${definition.name}`, pollMs: config.eventPollMs, pollMaxMs: config.eventPollMaxMs, log }) : undefined;
-  const bus = options.bus ?? redisBus ?? new InMemoryServerEventBus((error) => log.warn('event listener failed', { error: error.message }));
+  const bus = options.bus ?? redisBus ?? new MemoryEventBus((error) => log.warn('event listener failed', { error: error.message }));
   const cache = new ToolCache(definition.name, redis || undefined, log);
   const artifacts = new ArtifactStore(() => createS3Client(config), config.bucketName, { defaultTtlSeconds: config.artifactTtlSeconds });
   const pending = new PendingWork();
   const relay = options.relay ?? createRelay(redis ? redisRelayStore(redis, definition.name) : tableRelayStore(table, definition.name), log);
-  const tasks = createTasks(config, { server: definition.name, table, relay, artifacts, log, pending, execute: (run) => factory.executeTask(run) });
-  const factory: ServerFactory = createServerFactory(definition, {
+  const tasks = createTasks(config, { server: definition.name, table, relay, artifacts, log, pending, execute: (run) => runtime.executeTask(run) });
+  const runtime = createToolRuntime(definition, {
     state: new StateStore(table, config.stateTtlSeconds, config.sessionTtlSeconds, new Quota(table, 'state handles', config.caps.handlesPerDay, DAY, 'pass the handles you have back instead of starting new ones')),
     log,
     requestStateKeys: [requestStateKey, ...config.previousRequestStateKeys],
@@ -93,10 +96,10 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
   const streamSlots = redis && config.caps.serverStreams > 0
     ? createStreamSlots({ redis, server: definition.name, max: config.caps.serverStreams, streamMaxSeconds: config.streamMaxSeconds, pending, log })
     : undefined;
-  const { app, notify, close } = createApp({ config, factory, sessions, bus, relay, log, accessLog, rateLimiter, authenticator, features, probes, streamSlots });
+  const { app, close } = createApp({ config, runtime, tasks: runtime.hasTasks ? tasks : undefined, directLane: options.directLane, sessions, bus, relay, log, accessLog, rateLimiter, authenticator, features, probes, streamSlots });
   return {
     app,
-    notify,
+    notify: runtime.services.notify,
     bus,
     log,
     /**

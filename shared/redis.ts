@@ -1,7 +1,8 @@
 // The Redis client (Upstash REST, connectionless: fits Lambda) with a hard per-call timeout and
 // at most one quick retry, so a slow or absent Redis costs a request milliseconds, not seconds.
 // Callers decide what a failure means (cache miss, rate limit open or closed, events delayed).
-import { Redis } from '@upstash/redis';
+// The client package loads on the first command, so a server without Redis never loads it.
+import type { Redis } from '@upstash/redis';
 import type { KitLogger } from './log.ts';
 
 export interface RedisOptions {
@@ -11,14 +12,49 @@ export interface RedisOptions {
   timeoutMs: number;
 }
 
-export function createRedis({ url, token, timeoutMs }: RedisOptions): Redis {
-  return new Redis({
-    url,
-    token,
-    signal: () => AbortSignal.timeout(timeoutMs),
-    retry: { retries: 1, backoff: () => 20 },
-    enableTelemetry: false,
+/** Builders whose commands are recorded as they are chained and sent by `exec()`. */
+const BUILDERS = new Set(['pipeline', 'multi']);
+
+/**
+ * A client that stands in for `Redis` until its first command: every method returns what the real
+ * client's returns once it is loaded (builders record their chain and replay it on `exec()`).
+ */
+function deferred(load: () => Promise<Redis>): Redis {
+  const builder = (kind: string) => {
+    const chain: [string, unknown[]][] = [];
+    const recorder: Record<string, unknown> = new Proxy({}, {
+      get: (_target, step: string) =>
+        step === 'exec'
+          ? async () => {
+              let real = ((await load()) as unknown as Record<string, () => Record<string, (...a: unknown[]) => unknown>>)[kind]!();
+              for (const [name, args] of chain) real = real[name]!(...args) as typeof real;
+              return (real as unknown as { exec(): Promise<unknown> }).exec();
+            }
+          : (...args: unknown[]) => (chain.push([step, args]), recorder),
+    });
+    return recorder;
+  };
+  return new Proxy({} as Redis, {
+    get: (_target, name: string) =>
+      BUILDERS.has(name) ? () => builder(name) : async (...args: unknown[]) => ((await load()) as unknown as Record<string, (...a: unknown[]) => unknown>)[name]!(...args),
   });
+}
+
+export function createRedis({ url, token, timeoutMs }: RedisOptions): Redis {
+  let loading: Promise<Redis> | undefined;
+  return deferred(
+    () =>
+      (loading ??= import('@upstash/redis').then(
+        ({ Redis }) =>
+          new Redis({
+            url,
+            token,
+            signal: () => AbortSignal.timeout(timeoutMs),
+            retry: { retries: 1, backoff: () => 20 },
+            enableTelemetry: false,
+          }),
+      )),
+  );
 }
 
 /**

@@ -4,6 +4,8 @@
 // (the ones a bundle leaves external and imports at load), which tells how much of a bundle's
 // import is theirs.
 import { pathToFileURL } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { installLambdaRuntime, invoke } from '../in-process-lambda.ts';
 import { assertEcho, modernCall } from '../request.ts';
 import { restEventFor } from './event.ts';
@@ -12,17 +14,26 @@ import type { ProbeMessage } from './protocol.ts';
 const args = process.argv.slice(2);
 const send = (message: ProbeMessage) => new Promise<void>((done) => process.send!(message, () => done()));
 
+/** A full collection, then the live heap: what the process holds, not what it has yet to collect. */
+function liveHeap(): number {
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
+  return process.memoryUsage().heapUsed;
+}
+
 async function coldStart(bundle: string): Promise<ProbeMessage> {
   // The runtime's own set-up is not the bundle's cost: done before the clock starts.
   installLambdaRuntime();
   const event = restEventFor(modernCall(1));
+  const heapBefore = liveHeap();
   const started = performance.now();
   const { handler } = await import(pathToFileURL(bundle).href);
   const imported = performance.now();
   const result = await invoke(handler, event);
   const finished = performance.now();
   assertEcho(bundle, result.statusCode, result.body);
-  return { kind: 'cold', importMs: imported - started, totalMs: finished - started };
+  // After the clock: what the bundle and its first call left live on the heap.
+  return { kind: 'cold', importMs: imported - started, totalMs: finished - started, heapBytes: liveHeap() - heapBefore };
 }
 
 async function importOnly(packages: string[]): Promise<ProbeMessage> {

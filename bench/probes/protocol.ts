@@ -9,6 +9,6 @@ export type ProbeMessage =
   | { kind: 'ready' }
   /** One round: a time per call, and what the calls did besides (both counted over the round). */
   | { kind: 'samples'; micros: number[]; redisRequests: number; toolRuns: number }
-  | { kind: 'cold'; importMs: number; totalMs: number }
+  | { kind: 'cold'; importMs: number; totalMs: number; heapBytes: number }
   | { kind: 'externals'; ms: number }
   | { kind: 'failed'; error: string };

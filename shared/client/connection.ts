@@ -62,7 +62,7 @@ function knownVerdict(settings: ConnectionSettings): PriorDiscovery | undefined 
 
 const NEGOTIATION = { auto: 'auto', modern: { pin: '2026-07-28' }, legacy: 'legacy' } as const;
 
-export async function connect(settings: ConnectionSettings, signal?: AbortSignal): Promise<Connection> {
+export async function connect(settings: ConnectionSettings): Promise<Connection> {
   const prior = knownVerdict(settings);
   const client = new Client(settings.clientInfo, {
     capabilities: settings.capabilities,
@@ -85,7 +85,7 @@ export async function connect(settings: ConnectionSettings, signal?: AbortSignal
     ...(settings.authProvider && { authProvider: settings.authProvider }),
   });
   try {
-    await client.connect(transport, { timeout: settings.connectTimeoutMs, ...(signal && { signal }), ...(prior && { prior }) });
+    await client.connect(transport, { timeout: settings.connectTimeoutMs, ...(prior && { prior }) });
   } catch (err) {
     // Whatever was learned may be why it failed (a server that changed era): probe afresh next time.
     verdicts.delete(settings.url.href);

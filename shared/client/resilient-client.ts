@@ -304,31 +304,38 @@ export class ResilientClient {
       this.connections.delete(key);
       this.connections.set(key, pending);
     } else {
-      pending = connect(
-        {
-          url: this.url,
-          protocol: this.options.protocol ?? 'auto',
-          fetch: this.fetch,
-          ...(this.options.auth && 'oauth' in this.options.auth && { authProvider: this.options.auth.oauth }),
-          clientInfo: this.options.clientInfo ?? DEFAULT_CLIENT_INFO,
-          capabilities: this.options.capabilities ?? {},
-          cacheStore: this.cacheStore,
-          connectTimeoutMs: this.timeouts.connectMs,
-          capabilityTtlMs: this.options.capabilityTtlMs ?? 300_000,
-          onNotification: (n) => {
-            if (n.kind !== 'resource_updated') this.lists.evict(...LISTS_OF[n.kind]);
-            this.options.onNotification?.(n);
-          },
-        },
-        options.signal,
-      );
+      pending = this.open();
       this.connections.set(key, pending);
       pending.catch(() => this.connections.get(key) === pending && this.connections.delete(key));
       this.evictSessions();
     }
     const connection = await pending;
     this.era = connection.era;
+    // Calls that raced to connect before the era was known: a stateless server needs only one.
+    if (connection.era === 'modern' && key !== '' && this.connections.get(key) === pending) {
+      this.connections.delete(key);
+      if (!this.connections.has('')) this.connections.set('', pending);
+    }
     return { key, connection };
+  }
+
+  /** A new connection. Not under any caller's signal: other calls may wait on it; its own time limit bounds it. */
+  private open(): Promise<Connection> {
+    return connect({
+      url: this.url,
+      protocol: this.options.protocol ?? 'auto',
+      fetch: this.fetch,
+      ...(this.options.auth && 'oauth' in this.options.auth && { authProvider: this.options.auth.oauth }),
+      clientInfo: this.options.clientInfo ?? DEFAULT_CLIENT_INFO,
+      capabilities: this.options.capabilities ?? {},
+      cacheStore: this.cacheStore,
+      connectTimeoutMs: this.timeouts.connectMs,
+      capabilityTtlMs: this.options.capabilityTtlMs ?? 300_000,
+      onNotification: (n) => {
+        if (n.kind !== 'resource_updated') this.lists.evict(...LISTS_OF[n.kind]);
+        this.options.onNotification?.(n);
+      },
+    });
   }
 
   private drop(key: string) {

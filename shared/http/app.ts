@@ -1,19 +1,14 @@
 // The Hono app for one MCP server: `GET /health`, and the MCP endpoint serving both protocol eras.
 // Web-standard only: adapters (Lambda, Node) hand it a Request and relay its Response.
 import { Hono, type Context } from 'hono';
-import {
-  createMcpHandler,
-  hostHeaderValidationResponse,
-  isLegacyRequest,
-  originValidationResponse,
-  type ServerEventBus,
-} from '@modelcontextprotocol/server';
+import type { ServerEventBus } from '@modelcontextprotocol/server';
 import type { KitConfig } from '../config.ts';
 import type { AccessLog, KitLogger } from '../log.ts';
 import { ANONYMOUS, type Principal } from '../principal.ts';
 import { PRM_PATH, protectedResourceMetadata, type Authenticator } from '../auth/authenticate.ts';
 import type { AuthConfig } from '../config.ts';
-import type { ServerFactory } from '../server/build.ts';
+import type { ToolRuntime } from '../server/runtime.ts';
+import type { TaskService } from '../tasks/service.ts';
 import type { RequestScope } from '../server/context.ts';
 import type { SessionStore } from '../store/sessions.ts';
 import { readJsonBody } from './body.ts';
@@ -32,7 +27,10 @@ import {
   jsonRpcErrorResponse,
 } from './errors.ts';
 import { TASKS_EXTENSION } from '../tasks/wire.ts';
-import { checkEnvelope, createLegacyHandler, type LegacyRequest } from './legacy.ts';
+import { checkEnvelope, type LegacyRequest } from './legacy.ts';
+import { createDirectLane, type Replay } from './direct-lane.ts';
+import { hostnames, refuseHost, refuseOrigin } from './host-origin.ts';
+import type { SdkLanes } from './sdk-lanes.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import type { KitFeatures } from '../kit.ts';
 import type { Relay } from '../relay/relay.ts';
@@ -47,7 +45,11 @@ const CAPABILITIES_META_KEY = 'io.modelcontextprotocol/clientCapabilities';
 export interface AppOptions {
   config: Pick<KitConfig, 'path' | 'stage' | 'maxBodyBytes' | 'allowedHosts' | 'allowedOrigins' | 'sseKeepAliveMs' | 'streamMaxSeconds' | 'getStreams' | 'caps'> & { auth: AuthConfig };
   authenticator: Authenticator;
-  factory: ServerFactory;
+  runtime: ToolRuntime;
+  /** Absent when no tool may run as a task. */
+  tasks?: TaskService;
+  /** False serves every request through the SDK lane (tests compare the lanes). @default true */
+  directLane?: boolean;
   sessions: SessionStore;
   bus: ServerEventBus;
   relay: Relay;
@@ -63,7 +65,8 @@ export interface AppOptions {
   streamSlots?: StreamSlots;
 }
 
-type Note = LegacyRequest['note'];
+/** What the access line says about a request; `lane` for modern requests: which lane answered. */
+type Note = LegacyRequest['note'] & { era?: string; lane?: 'direct' | 'sdk' };
 
 /** On every response: nothing here is a page, may be framed, cached, sniffed or referred from. */
 const SECURITY_HEADERS: [string, string][] = [
@@ -115,12 +118,13 @@ const acceptsSse = (request: Request) => (request.headers.get('accept') ?? '').i
 /**
  * The SDK's era classification, with a shortcut for the common modern request: a single message
  * with a method under a 2026-07-28 `MCP-Protocol-Version` header is never legacy (the SDK sends
- * even envelope-less ones to its modern path to be refused there), so it skips a second pass.
+ * even envelope-less ones to its modern path to be refused there), so it needs neither a second
+ * pass nor the SDK.
  */
-export function isLegacy(request: Request, body: unknown): Promise<boolean> | boolean {
+export function isLegacy(request: Request, body: unknown, lanes: () => Promise<SdkLanes>): Promise<boolean> | boolean {
   const version = request.headers.get('mcp-protocol-version');
   if (version !== null && MODERN_VERSIONS.has(version) && !Array.isArray(body) && typeof (body as { method?: unknown }).method === 'string') return false;
-  return isLegacyRequest(request, body);
+  return lanes().then((l) => l.isLegacyRequest(request, body));
 }
 
 /** 403 for a browser origin on a stage that lists none: says which setting lets it in. */
@@ -132,26 +136,17 @@ function originNotListed(request: Request): Response {
   );
 }
 
-function hostnames(entries: string[]): string[] {
-  return entries.map((e) => {
-    try {
-      return new URL(e.includes('://') ? e : `http://${e}`).hostname;
-    } catch {
-      return e;
-    }
-  });
-}
-
 export function createApp(options: AppOptions) {
-  const { config, factory, log, authenticator } = options;
-  const toolScopes = new Map(factory.definition.tools.filter((t) => t.scopes?.length).map((t) => [t.name, t.scopes!]));
+  const { config, runtime, log, authenticator } = options;
+  const { definition } = runtime;
+  const toolScopes = new Map(definition.tools.filter((t) => t.scopes?.length).map((t) => [t.name, t.scopes!]));
   const allowedHosts = config.allowedHosts.length ? hostnames(config.allowedHosts) : undefined;
   const allowedOrigins = config.allowedOrigins.length ? hostnames(config.allowedOrigins) : undefined;
   // The spec says servers MUST validate Origin. Locally `npm start` lists loopback; a deployed
   // stage without a list refuses any Origin rather than accept every one.
   const refuseEveryOrigin = !allowedOrigins && config.stage !== 'local';
 
-  const taskOnly = new Set(factory.definition.tools.filter((t) => t.task === 'required').map((t) => t.name));
+  const taskOnly = new Set(definition.tools.filter((t) => t.task === 'required').map((t) => t.name));
   /**
    * A call of a tool that runs only as a task, from a client that takes no tasks, is refused as a
    * protocol error (the SDK would turn an error in the tool into an isError result): -32021 with
@@ -206,24 +201,27 @@ export function createApp(options: AppOptions) {
     };
   }
 
-  const modernOptions = {
-    legacy: 'reject',
-    bus: options.bus,
-    keepAliveMs: config.sseKeepAliveMs,
-    maxRequestBodySize: config.maxBodyBytes,
-    onerror: (error: Error) => log.debug('modern handler reported', { error: error.message }),
-  } as const;
-  const modern = createMcpHandler(() => factory.acquire('modern'), modernOptions);
-  const legacy = createLegacyHandler({
-    factory,
-    sessions: options.sessions,
-    bus: options.bus,
-    keepAliveMs: config.sseKeepAliveMs,
-    streamMaxSeconds: config.streamMaxSeconds,
-    getStreams: config.getStreams,
-    holdStream,
-    relay: options.relay,
-  });
+  // The SDK lane, loaded with the SDK on the first request the direct lane does not take.
+  let loading: Promise<SdkLanes> | undefined;
+  const lanes = () =>
+    (loading ??= import('./sdk-lanes.ts').then(({ createSdkLanes }) =>
+      createSdkLanes({
+        runtime,
+        tasks: options.tasks,
+        sessions: options.sessions,
+        bus: options.bus,
+        relay: options.relay,
+        log,
+        keepAliveMs: config.sseKeepAliveMs,
+        maxBodyBytes: config.maxBodyBytes,
+        streamMaxSeconds: config.streamMaxSeconds,
+        getStreams: config.getStreams,
+        holdStream,
+      }),
+    ));
+  // A failed load is retried by the next request rather than remembered.
+  const sdkLanes = () => lanes().catch((error: unknown) => ((loading = undefined), Promise.reject(error)));
+  const direct = options.directLane === false ? undefined : createDirectLane(runtime, config.sseKeepAliveMs);
 
   /**
    * What the client is told when a request fails outside the protocol: a typed refusal as it is,
@@ -246,7 +244,7 @@ export function createApp(options: AppOptions) {
     return { code, message };
   };
 
-  async function serveMcp(c: Context, scopeBase: { requestId: string; principal: Principal }, note: Note & { era?: string }): Promise<Response> {
+  async function serveMcp(c: Context, scopeBase: { requestId: string; principal: Principal }, note: Note): Promise<Response> {
     const request = c.req.raw;
     const method = request.method;
     if (method === 'POST') {
@@ -273,11 +271,12 @@ export function createApp(options: AppOptions) {
       if (rateLimiter && !Array.isArray(body)) await rateLimiter.check(scopeBase.principal.id, tools[0], (body as Message).id ?? null);
       const limit = rateLimiter && ((m: Message) => rateLimiter.check(scopeBase.principal.id, m.method === 'tools/call' ? String(m.params?.name) : undefined, m.id ?? null));
       const single = Array.isArray(body) ? undefined : (body as Message);
-      const legacyRequest = await isLegacy(request, body);
+      const legacyRequest = await isLegacy(request, body, sdkLanes);
       if (single?.method === 'tools/call' && taskOnly.has(String(single.params?.name))) refuseTaskless(single, legacyRequest);
       const keepAliveMs = single?.id !== undefined && LONG_RUNNING.has(single.method ?? '') && acceptsSse(request) ? config.sseKeepAliveMs : 0;
       if (legacyRequest) {
         note.era = 'legacy';
+        const { legacy } = await sdkLanes();
         return streamIfSlow(legacy.post({ request, body, scope: scopeBase, note, ...(limit && { limit }) }), keepAliveMs, single?.id ?? null, lateError(scopeBase.requestId));
       }
       note.era = 'modern';
@@ -296,32 +295,42 @@ export function createApp(options: AppOptions) {
         request: message as RequestScope['request'],
       };
       const authInfo = { token: '', clientId: principal.id, scopes: principal.scopes as string[], extra: { kit: scope } };
+      // The SDK lane serves it, with the outcome of the direct lane's run when it hands one over.
+      const viaSdk = async (replay?: Replay) => {
+        note.lane = 'sdk';
+        const { modern } = await sdkLanes();
+        return modern.fetch(request, { parsedBody: body, authInfo: replay ? { ...authInfo, extra: { kit: { ...scope, replay } } } : authInfo });
+      };
       if (message.method === 'subscriptions/listen') {
         const release = await holdStream(principal.id);
         try {
-          return capListenStream(await modern.fetch(request, { parsedBody: body, authInfo }), config.streamMaxSeconds * 1000, single?.id ?? null, release);
+          return capListenStream(await viaSdk(), config.streamMaxSeconds * 1000, single?.id ?? null, release);
         } catch (err) {
           release();
           throw err;
         }
       }
-      return streamIfSlow(modern.fetch(request, { parsedBody: body, authInfo }), keepAliveMs, single?.id ?? null, lateError(scopeBase.requestId));
+      const tool = direct?.accepts(request, message as Record<string, unknown>);
+      // 'direct' unless the lane hands the call over.
+      if (tool) note.lane = 'direct';
+      const answer = tool ? direct!.serve(request, message as Record<string, unknown>, tool, scope, viaSdk) : viaSdk();
+      return streamIfSlow(answer, keepAliveMs, single?.id ?? null, lateError(scopeBase.requestId));
     }
     note.era = 'legacy';
-    if (method === 'GET') return legacy.get({ request, body: undefined, scope: scopeBase, note });
-    if (method === 'DELETE') return legacy.delete({ request, body: undefined, scope: scopeBase, note });
+    if (method === 'GET') return (await sdkLanes()).legacy.get({ request, body: undefined, scope: scopeBase, note });
+    if (method === 'DELETE') return (await sdkLanes()).legacy.delete({ request, body: undefined, scope: scopeBase, note });
     return jsonRpcErrorResponse(405, SERVER_ERROR, `Method Not Allowed: use POST (or GET/DELETE with a 2025-era session)`, null, { allow: 'GET, POST, DELETE' });
   }
 
   const app = new Hono();
 
-  const health = createHealth({ server: factory.definition, features: options.features, probes: options.probes, reports: factory.definition.readiness });
+  const health = createHealth({ server: definition, features: options.features, probes: options.probes, reports: definition.readiness });
   app.get('/health', async (c) => secure(await health(c)));
 
   if (allowedOrigins) {
     // Preflight for browser clients on an allowed origin; others get the Origin refusal.
     app.options('*', (c) => {
-      const refused = originValidationResponse(c.req.raw, allowedOrigins);
+      const refused = refuseOrigin(c.req.raw, allowedOrigins);
       if (refused || !c.req.header('origin')) return secure(refused ?? new Response(null, { status: 204 }));
       const response = new Response(null, { status: 204 });
       response.headers.set('access-control-allow-methods', 'GET, POST, DELETE, OPTIONS');
@@ -334,9 +343,9 @@ export function createApp(options: AppOptions) {
   if (config.auth.oauth) {
     // RFC 9728: at the root, and path-inserted for the MCP path.
     const metadata = (c: Context) => {
-      const refused = allowedOrigins && originValidationResponse(c.req.raw, allowedOrigins);
+      const refused = allowedOrigins && refuseOrigin(c.req.raw, allowedOrigins);
       if (refused) return secure(refused);
-      const response = c.json(protectedResourceMetadata(authenticator, c.req.raw, config.auth, factory.definition.name));
+      const response = c.json(protectedResourceMetadata(authenticator, c.req.raw, config.auth, definition.name));
       return secure(allowedOrigins ? allowOrigin(c.req.raw, response) : response);
     };
     app.get(PRM_PATH, metadata);
@@ -351,14 +360,14 @@ export function createApp(options: AppOptions) {
     const started = performance.now();
     const request = c.req.raw;
     const requestId = request.headers.get('x-request-id')?.slice(0, 128) || crypto.randomUUID();
-    const note: Note & { era?: string } = {};
+    const note: Note = {};
     let principal = ANONYMOUS;
     let response: Response;
     let refused: Response | undefined;
     try {
       refused =
-        (allowedHosts && hostHeaderValidationResponse(request, allowedHosts)) ||
-        (allowedOrigins && originValidationResponse(request, allowedOrigins)) ||
+        (allowedHosts && refuseHost(request, allowedHosts)) ||
+        (allowedOrigins && refuseOrigin(request, allowedOrigins)) ||
         (refuseEveryOrigin && request.headers.has('origin') ? originNotListed(request) : undefined);
       if (refused) response = refused;
       else {
@@ -374,6 +383,7 @@ export function createApp(options: AppOptions) {
     options.accessLog({
       requestId,
       era: note.era,
+      lane: note.lane,
       sessionId: note.sessionId,
       principal: principal.id,
       method: note.method,
@@ -385,5 +395,11 @@ export function createApp(options: AppOptions) {
     return secure(allowedOrigins && !refused ? allowOrigin(request, response) : response);
   });
 
-  return { app, notify: modern.notify, close: () => modern.close() };
+  return {
+    app,
+    /** Closes the SDK lane's open exchanges and listen streams, if it was ever loaded. */
+    close: async () => {
+      if (loading) await (await loading.catch(() => undefined))?.modern.close();
+    },
+  };
 }

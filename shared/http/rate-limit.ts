@@ -1,7 +1,8 @@
 // Rate limits per principal, and optionally per principal and tool, with @upstash/ratelimit
 // (sliding window in Redis). When Redis is unavailable requests pass or are refused with 503,
 // as configured; over the limit the caller gets 429 with Retry-After and a JSON-RPC error.
-import { Ratelimit } from '@upstash/ratelimit';
+// The limiter package loads with the first request it counts.
+import type { Ratelimit } from '@upstash/ratelimit';
 import type { Redis } from '@upstash/redis';
 import type { KitConfig } from '../config.ts';
 import type { KitLogger } from '../log.ts';
@@ -16,11 +17,14 @@ export interface RateLimiter {
 export function createRateLimiter(redis: Redis, namespace: string, config: KitConfig['rateLimit'] & { timeoutMs: number }, log: KitLogger): RateLimiter {
   const common = { redis, timeout: config.timeoutMs, analytics: false, ephemeralCache: new Map<string, number>() };
   const window = `${config.windowSeconds} s` as const;
-  const perPrincipal = new Ratelimit({ ...common, prefix: `mcp:rl:${namespace}`, limiter: Ratelimit.slidingWindow(config.requests, window) });
-  const perTool =
-    config.toolRequests === undefined
-      ? undefined
-      : new Ratelimit({ ...common, ephemeralCache: new Map(), prefix: `mcp:rl:${namespace}:tool`, limiter: Ratelimit.slidingWindow(config.toolRequests, window) });
+  let loading: Promise<{ perPrincipal: Ratelimit; perTool?: Ratelimit }> | undefined;
+  const limiters = () =>
+    (loading ??= import('@upstash/ratelimit').then(({ Ratelimit }) => ({
+      perPrincipal: new Ratelimit({ ...common, prefix: `mcp:rl:${namespace}`, limiter: Ratelimit.slidingWindow(config.requests, window) }),
+      ...(config.toolRequests !== undefined && {
+        perTool: new Ratelimit({ ...common, ephemeralCache: new Map(), prefix: `mcp:rl:${namespace}:tool`, limiter: Ratelimit.slidingWindow(config.toolRequests, window) }),
+      }),
+    })));
   const per = config.windowSeconds === 60 ? 'per minute' : `per ${config.windowSeconds} s`;
   const warn = throttledWarning(log, `rate limiter unavailable; failing ${config.failOpen ? 'open' : 'closed'}`);
 
@@ -52,6 +56,7 @@ export function createRateLimiter(redis: Redis, namespace: string, config: KitCo
 
   return {
     async check(principalId, tool, id) {
+      const { perPrincipal, perTool } = await limiters();
       if (perTool && tool !== undefined) {
         // Checked together, so the Redis client sends both in one round trip; a call refused by the
         // principal's limit may still use up one of the tool's tokens.

@@ -1,65 +1,32 @@
-// Turns a ServerDefinition into SDK McpServer instances. Instances are pooled per era and reused
-// once their exchange closes: registering tools and schemas is the costliest part of a request,
-// and nothing request-specific lives on the instance (it travels in the request scope).
+// Turns a server's tool runtime (runtime.ts) into SDK McpServer instances, for the SDK lane: the
+// legacy sessions, the modern methods other than the direct lane's tools/call, and anything that
+// lane hands over. Instances are pooled per era and reused once their exchange closes:
+// registering tools and schemas is the costliest part of a request, and nothing request-specific
+// lives on the instance (it travels in the request scope). Loaded with the SDK, on first need.
 import {
   McpServer,
   ResourceTemplate,
-  createRequestStateCodec,
-  isInputRequiredResult,
   type RequestStateCodec,
   type ServerContext,
-  type ServerEventBus,
   ProtocolError,
   ProtocolErrorCode,
   ResourceNotFoundError,
 } from '@modelcontextprotocol/server';
 import { ArtifactNotFoundError } from '../artifacts/errors.ts';
-import type { ArtifactStore } from '../artifacts/store.ts';
-import type { ToolCache } from '../cache/tool-cache.ts';
-import type { ServerDefinition } from './define.ts';
-import { createToolContext, requestScopeOf, type KitServices } from './context.ts';
-import { requestBinding } from './confirm.ts';
+import type { TaskService } from '../tasks/service.ts';
+import { createToolContext, requestScopeOf } from './context.ts';
 import { explainParamErrors } from './param-errors.ts';
-import { toolRunner } from './tool-runner.ts';
+import type { ToolRuntime } from './runtime.ts';
+import type { ToolRun } from './tool-runner.ts';
 import { registerTaskMethods } from '../tasks/methods.ts';
-import type { TaskOutcome, TaskRunContext, TaskService } from '../tasks/service.ts';
 import { TASKS_EXTENSION } from '../tasks/wire.ts';
-import { workerContext } from '../tasks/worker-context.ts';
-import type { KitLogger } from '../log.ts';
-import type { PendingWork } from '../pending-work.ts';
-import { StateHandleError, type StateStore } from '../store/state.ts';
+import { StateHandleError } from '../store/state.ts';
 
 export type Era = 'legacy' | 'modern';
-
-export interface ServerFactoryOptions {
-  state: StateStore;
-  log: KitLogger;
-  /** HMAC keys for MRTR requestState, newest first: the first signs, every one verifies. Every instance must share them. */
-  requestStateKeys: readonly string[];
-  requestStateTtlSeconds: number;
-  /** Serves cacheable tools' repeated calls; tools without a cache policy never touch it. */
-  cache: ToolCache;
-  /** Where `ctx.notify` publishes change events. */
-  bus: ServerEventBus;
-  artifacts: ArtifactStore;
-  /** Tool results larger than this are offloaded to an artifact. */
-  offloadBytes: number;
-  /** A tool call still running after this ends with an error result. */
-  toolTimeoutMs: number;
-  /** Where handlers and cache writes that outlive their response are tracked. */
-  pending: PendingWork;
-  /** Tasks: absent when no tool of the definition may run as one. */
-  tasks?: TaskService;
-  /** A task's run still going after this fails the task. */
-  taskTimeoutMs: number;
-}
 
 export interface ServerFactory {
   /** A ready instance for one exchange; it returns itself to the pool when its transport closes. */
   acquire(era: Era): McpServer;
-  /** Runs a task's tool for one run, in a worker (TaskService's `execute`). */
-  executeTask(run: TaskRunContext): Promise<TaskOutcome>;
-  readonly definition: ServerDefinition;
 }
 
 const MAX_IDLE_PER_ERA = 64;
@@ -81,63 +48,30 @@ async function handleMistakes<T>(run: () => T | Promise<T>, uri?: URL): Promise<
 }
 
 /**
- * Signs with the newest key and accepts any configured one: state minted before a key rotation
- * still verifies until it expires. Only a MAC mismatch moves on to the next key; an expired or
- * foreign-bound state is refused as it is.
+ * The tool as the SDK calls it. A call the direct lane already ran and handed over (`replay` in
+ * its scope) gives back that outcome instead of running the tool again.
  */
-function rotatingCodec(codecs: RequestStateCodec[]): RequestStateCodec {
-  const [signing] = codecs;
-  return {
-    mint: (payload, ctx) => signing!.mint(payload, ctx),
-    async verify(state, ctx) {
-      let failure: unknown;
-      for (const codec of codecs) {
-        try {
-          return await codec.verify(state, ctx);
-        } catch (error) {
-          failure = error;
-          if ((error as Error).message !== 'mac') throw error;
-        }
-      }
-      throw failure;
-    },
+function replayable(run: ToolRun): ToolRun {
+  return (args, ctx) => {
+    const replay = requestScopeOf(ctx).replay;
+    if (!replay) return run(args, ctx);
+    return 'error' in replay ? Promise.reject(replay.error) : Promise.resolve(replay.result as Awaited<ReturnType<ToolRun>>);
   };
 }
 
-export function createServerFactory(definition: ServerDefinition, options: ServerFactoryOptions): ServerFactory {
-  const codec = rotatingCodec(
-    options.requestStateKeys.map((key) =>
-      createRequestStateCodec({
-        key,
-        ttlSeconds: options.requestStateTtlSeconds,
-        // Refused for any other caller, session, tool or arguments than it was minted for.
-        bind: (ctx) => requestBinding(requestScopeOf(ctx)),
-      }),
-    ),
-  );
-  const { bus } = options;
-  const notify = {
-    toolsChanged: () => bus.publish({ kind: 'tools_list_changed' }),
-    promptsChanged: () => bus.publish({ kind: 'prompts_list_changed' }),
-    resourcesChanged: () => bus.publish({ kind: 'resources_list_changed' }),
-    resourceUpdated: (uri: string) => bus.publish({ kind: 'resource_updated', uri }),
-  };
-  const services: KitServices = {
-    state: options.state,
-    log: options.log,
-    requestState: { mint: codec.mint, verify: codec.verify, ttlSeconds: options.requestStateTtlSeconds },
-    notify,
-    artifacts: options.artifacts,
-  };
+/** `codec`: the runtime's, already built (the SDK lane awaits it before creating the factory). */
+export function createServerFactory(runtime: ToolRuntime, codec: RequestStateCodec, tasks: TaskService | undefined): ServerFactory {
+  const { definition, services } = runtime;
   const listHint = definition.listCacheHint ?? DEFAULT_LIST_HINT;
-  const hasTasks = options.tasks !== undefined && definition.tools.some((t) => t.task);
-  const runners = new Map(definition.tools.map((t) => [t.name, toolRunner(t, services, { ...options, tasks: hasTasks ? options.tasks : undefined })]));
+  const hasTasks = runtime.hasTasks;
+  const runners = new Map([...runtime.runners].map(([name, run]) => [name, replayable(run)]));
   const hasResources = (definition.resources?.length ?? 0) > 0;
   const hasPrompts = (definition.prompts?.length ?? 0) > 0;
+  const artifacts = services.artifacts;
 
   function build(): McpServer {
     const server = new McpServer(
-      { name: definition.name, version: definition.version, ...(definition.title && { title: definition.title }) },
+      { ...runtime.serverInfo },
       {
         capabilities: {
           tools: { listChanged: true },
@@ -204,37 +138,21 @@ export function createServerFactory(definition: ServerDefinition, options: Serve
       async (uri, _variables, ctx) => {
         const { principal, sessionId } = requestScopeOf(ctx);
         try {
-          return { contents: [await options.artifacts.read(uri.href, { principalId: principal.id, sessionId })] };
+          return { contents: [await artifacts.read(uri.href, { principalId: principal.id, sessionId })] };
         } catch (err) {
           if (err instanceof ArtifactNotFoundError) throw new ResourceNotFoundError(uri.href);
           throw err;
         }
       },
     );
-    if (hasTasks) registerTaskMethods(server, options.tasks!);
-    definition.extend?.(server, (ctx, target) => createToolContext(services, ctx, target), notify);
+    if (hasTasks && tasks) registerTaskMethods(server, tasks);
+    definition.extend?.(server, (ctx, target) => createToolContext(services, ctx, target), services.notify);
     explainParamErrors(server);
     return server;
   }
 
   const idle: Record<Era, McpServer[]> = { legacy: [], modern: [] };
   return {
-    definition,
-    async executeTask({ record, signal, report }) {
-      const run = runners.get(record.request.tool);
-      if (!run) return { kind: 'error', error: { code: ProtocolErrorCode.InvalidParams, message: `the server no longer has the tool ${record.request.tool}` } };
-      try {
-        const ctx = await workerContext({ record, signal, report, verify: codec.verify });
-        const answer = await run(record.request.arguments, ctx);
-        if (isInputRequiredResult(answer)) return { kind: 'input', inputRequests: answer.inputRequests ?? {}, ...(answer.requestState !== undefined && { requestState: answer.requestState }) };
-        return { kind: 'result', result: answer };
-      } catch (err) {
-        // A tool's own failure is its result (isError), as the SDK makes it for a direct call;
-        // only a protocol error fails the task.
-        if (err instanceof ProtocolError) return { kind: 'error', error: { code: err.code, message: err.message } };
-        return { kind: 'result', result: { isError: true, content: [{ type: 'text', text: err instanceof Error ? err.message : String(err) }] } };
-      }
-    },
     acquire(era) {
       const server = idle[era].pop() ?? build();
       server.server.onclose = () => {

@@ -8,8 +8,8 @@
 //   to a signed token.
 // - Every confirmation is single-use (its nonce is claimed in the table) and bound to the caller,
 //   the session, the tool and its arguments, so it can neither be replayed nor moved to another call.
-import { inputRequired } from '@modelcontextprotocol/server';
 import { z } from 'zod';
+import { sdk } from '../sdk.ts';
 import { canonicalJson } from '../cache/tool-cache.ts';
 import type { RequestScope } from './context.ts';
 import type { ToolReturn } from './define.ts';
@@ -101,6 +101,7 @@ export async function confirm<T>(services: ConfirmServices, input: ConfirmInput,
 async function ask<T>(services: ConfirmServices, input: ConfirmInput, message: string, pinned: T): Promise<Confirmation<T>> {
   const sealed = await services.mint({ c: { n: crypto.randomUUID(), p: pinned } satisfies Sealed<T> });
   if (input.scope.clientCapabilities?.elicitation !== undefined) {
+    const { inputRequired } = await sdk();
     return {
       status: 'ask',
       result: inputRequired({ inputRequests: { confirm: inputRequired.elicit({ message, requestedSchema: confirmSchema }) }, requestState: sealed }),

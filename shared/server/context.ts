@@ -26,6 +26,8 @@ export interface RequestScope {
   readonly request?: { method?: string; params?: Record<string, unknown> };
   /** Set in a task's worker run: its id, and where its progress goes. */
   readonly task?: { readonly id: string; report(message: string): void };
+  /** A call the direct lane ran and handed to the SDK lane: its outcome, to answer from (build.ts). */
+  readonly replay?: { result: unknown } | { error: unknown };
 }
 
 /** Per-app services handlers reach through their context. */

@@ -5,17 +5,10 @@
 // `ctx.task.start()`; then the kit writes the task, hands it to a worker and answers with it.
 // Before that point a handler may still answer directly (an MRTR question, say); the worker runs
 // the handler again from the top, with the same arguments and answers, and `start()` returns there.
-import {
-  MissingRequiredClientCapabilityError,
-  ProtocolError,
-  ProtocolErrorCode,
-  isInputRequiredResult,
-  type CallToolResult,
-  type InputRequiredResult,
-  type ServerContext,
-} from '@modelcontextprotocol/server';
+import type { CallToolResult, InputRequiredResult, ServerContext } from '@modelcontextprotocol/server';
 import type { ToolCache } from '../cache/tool-cache.ts';
 import type { PendingWork } from '../pending-work.ts';
+import { sdk } from '../sdk.ts';
 import { newTaskId, type TaskRequest } from '../tasks/store.ts';
 import type { TaskService } from '../tasks/service.ts';
 import { TASKS_EXTENSION, carryTaskAnswer, createTaskResult, isTaskAnswer } from '../tasks/wire.ts';
@@ -47,6 +40,13 @@ const toCallToolResult = (value: ToolReturn) => (typeof value === 'string' ? { c
 
 type Answer = CallToolResult | InputRequiredResult;
 
+/** Runs one tool call with the kit around it (see toolRunner). */
+export type ToolRun = (args: unknown, ctx: ServerContext) => Promise<Answer>;
+
+/** An MRTR `inputRequired(...)` answer (the SDK's own test, without loading the SDK). */
+export const isInputRequired = (value: unknown): value is InputRequiredResult =>
+  typeof value === 'object' && value !== null && !Array.isArray(value) && (value as { resultType?: unknown }).resultType === 'input_required';
+
 /**
  * The handler under the kit's timeout. A hung handler must not hold the response open until
  * Lambda's own timeout kills it; a synchronous one cannot be interrupted, so it gets no timer.
@@ -74,12 +74,13 @@ async function timed(t: ToolDefinition, args: unknown, kit: ExpiringToolContext,
 }
 
 /** Which task form this call takes, if any; throws when the tool needs a task the client cannot take. */
-function taskForm(t: ToolDefinition, scope: RequestScope): '2026' | '2025' | undefined {
+async function taskForm(t: ToolDefinition, scope: RequestScope): Promise<'2026' | '2025' | undefined> {
   const params = scope.request?.params;
   const form = scope.era === 'modern'
     ? (scope.clientCapabilities?.extensions as Record<string, unknown> | undefined)?.[TASKS_EXTENSION] !== undefined ? '2026' : undefined
     : params?.task !== undefined && typeof params.task === 'object' ? '2025' : undefined;
   if (form || t.task !== 'required') return form;
+  const { MissingRequiredClientCapabilityError, ProtocolError, ProtocolErrorCode } = await sdk();
   if (scope.era === 'modern') throw new MissingRequiredClientCapabilityError({ requiredCapabilities: { extensions: { [TASKS_EXTENSION]: {} } } });
   throw new ProtocolError(ProtocolErrorCode.MethodNotFound, `${t.name} runs only as a task: call it with the "task" parameter (tasks/result then returns its result)`);
 }
@@ -124,18 +125,18 @@ async function beginTask(t: ToolDefinition, args: unknown, kit: ExpiringToolCont
   return (form === '2026' ? createTaskResult(record) : carryTaskAnswer(record)) as unknown as CallToolResult;
 }
 
-export function toolRunner(t: ToolDefinition, services: KitServices, options: ToolRunnerOptions) {
+export function toolRunner(t: ToolDefinition, services: KitServices, options: ToolRunnerOptions): ToolRun {
   const { cache, pending } = options;
   const policy = t.cache;
-  return async (args: unknown, ctx: ServerContext): Promise<Answer> => {
+  return async (args, ctx) => {
     const kit = createToolContext(services, ctx, t.name);
     const scope = requestScopeOf(ctx);
     // The request phase of a tool that may run as a task (the worker's scope carries its task).
     if (t.task && !scope.task && options.tasks) {
-      const form = taskForm(t, scope);
+      const form = await taskForm(t, scope);
       if (form) {
         const answer = await beginTask(t, args, kit, ctx, form, options);
-        return isInputRequiredResult(answer) || isTaskAnswer(answer) ? answer : offloadLargeResult(answer, t.name, options.offloadBytes, kit);
+        return isInputRequired(answer) || isTaskAnswer(answer) ? answer : offloadLargeResult(answer, t.name, options.offloadBytes, kit);
       }
     }
     const key = policy && !scope.task && cache.key(t.name, args, policy, kit.principal.id);
@@ -144,7 +145,7 @@ export function toolRunner(t: ToolDefinition, services: KitServices, options: To
       if (hit) return hit;
     }
     const returned = await timed(t, args, kit, scope.task ? options.taskTimeoutMs : options.toolTimeoutMs, pending);
-    if (isInputRequiredResult(returned)) return returned;
+    if (isInputRequired(returned)) return returned;
     const result = await offloadLargeResult(returned, t.name, options.offloadBytes, kit);
     if (key && !result.isError) cache.setInBackground(key, result, policy.ttlSeconds, pending);
     return result;

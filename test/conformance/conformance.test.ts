@@ -128,7 +128,9 @@ const TARGETS = {
   // requests, and its answers to elicitation and sampling, land in different environments.
   'modelled AWS path': async () => {
     // Redis carries list changes between environments, as a deployment with Upstash credentials does.
-    const path = await startAwsPath('test/conformance/fixture.ts', { MCP_ALLOWED_HOSTS: LOOPBACK, MCP_ALLOWED_ORIGINS: LOOPBACK, MCP_STREAM_MAX_SECONDS: '10', MCP_EVENT_POLL_MS: '200' }, { concurrency: 16, redis: true });
+    // With Redis, rate limiting is on; the three runs send more than a minute's default allowance,
+    // and the suite does not test limits.
+    const path = await startAwsPath('test/conformance/fixture.ts', { MCP_ALLOWED_HOSTS: LOOPBACK, MCP_ALLOWED_ORIGINS: LOOPBACK, MCP_STREAM_MAX_SECONDS: '10', MCP_EVENT_POLL_MS: '200', MCP_RATE_LIMIT_REQUESTS: '100000' }, { concurrency: 16, redis: true });
     return { url: path.url, stop: () => path.stop() };
   },
 };

@@ -1,0 +1,51 @@
+// The SDK lane: everything the direct lane does not take, served through the MCP SDK. The modern
+// handler (2026-07-28 methods, `subscriptions/listen`, what the direct lane hands over) and the
+// legacy session handler (2025-era clients) share one pool of SDK server instances. app.ts loads
+// this module, and with it the SDK, the first time a request needs it.
+import { createMcpHandler, isLegacyRequest, type ServerEventBus } from '@modelcontextprotocol/server';
+import type { KitLogger } from '../log.ts';
+import type { Relay } from '../relay/relay.ts';
+import { createServerFactory } from '../server/build.ts';
+import type { ToolRuntime } from '../server/runtime.ts';
+import type { SessionStore } from '../store/sessions.ts';
+import type { TaskService } from '../tasks/service.ts';
+import { createLegacyHandler, type LegacyOptions } from './legacy.ts';
+
+export interface SdkLaneOptions {
+  runtime: ToolRuntime;
+  tasks: TaskService | undefined;
+  sessions: SessionStore;
+  bus: ServerEventBus;
+  relay: Relay;
+  log: KitLogger;
+  keepAliveMs: number;
+  maxBodyBytes: number;
+  streamMaxSeconds: number;
+  getStreams: boolean;
+  holdStream: LegacyOptions['holdStream'];
+}
+
+export async function createSdkLanes(options: SdkLaneOptions) {
+  const { runtime, log } = options;
+  const factory = createServerFactory(runtime, await runtime.codec(), options.tasks);
+  const modern = createMcpHandler(() => factory.acquire('modern'), {
+    legacy: 'reject',
+    bus: options.bus,
+    keepAliveMs: options.keepAliveMs,
+    maxRequestBodySize: options.maxBodyBytes,
+    onerror: (error: Error) => log.debug('modern handler reported', { error: error.message }),
+  });
+  const legacy = createLegacyHandler({
+    factory,
+    sessions: options.sessions,
+    bus: options.bus,
+    keepAliveMs: options.keepAliveMs,
+    streamMaxSeconds: options.streamMaxSeconds,
+    getStreams: options.getStreams,
+    holdStream: options.holdStream,
+    relay: options.relay,
+  });
+  return { modern, legacy, isLegacyRequest };
+}
+
+export type SdkLanes = Awaited<ReturnType<typeof createSdkLanes>>;
