@@ -68,8 +68,9 @@ export async function simulateFanOut(o: FanOutOptions): Promise<FanOutResult> {
       const perSecond = (reads() - before) / ((performance.now() - started) / 1000);
       return { commandsPerSecond: perSecond, perEnvironment: perSecond / o.environments, perListener: perSecond / listeners };
     };
-    // Let every bus read the stream's end and settle into its idle rhythm from the start.
-    await new Promise((resolve) => setTimeout(resolve, 2 * o.pollMs));
+    // Let every bus read the stream's end and reach its steady idle rhythm: the quiet reads at
+    // pollMs and the doubling up to pollMaxMs take about pollMaxMs plus a few polls.
+    await new Promise((resolve) => setTimeout(resolve, o.pollMaxMs + 5 * o.pollMs));
     const idle = await rate(o.idleSeconds);
     let published = 0;
     const busy = await rate(o.busySeconds, () => {

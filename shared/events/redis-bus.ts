@@ -1,9 +1,10 @@
 // Change events across instances over a Redis stream: publish delivers locally at once and appends
 // to the stream; other instances poll it, only while they have listeners, with one poller per
-// instance however many listeners it holds. While the stream is quiet the interval doubles from
-// pollMs up to pollMaxMs, and falls back to pollMs as soon as a read finds entries or this
-// instance publishes: an idle listener costs about 1/pollMaxMs Redis commands a second, not
-// 1/pollMs. Delivery latency ≈ pollMs while events flow, at most pollMaxMs after a quiet spell;
+// instance however many listeners it holds. Once QUIET_READS reads in a row found nothing, the
+// interval doubles from pollMs up to pollMaxMs, and it falls back to pollMs as soon as a read finds
+// entries or this instance publishes: an idle listener costs about 1/pollMaxMs Redis commands a
+// second, not 1/pollMs. Delivery latency ≈ pollMs while events flow (events up to QUIET_READS ×
+// pollMs apart keep the fast pace), at most pollMaxMs after a quiet spell;
 // at most once; an event older than the retained length (maxLen) is lost to a slow poller.
 import type { ServerEvent, ServerEventBus } from '@modelcontextprotocol/server';
 import type { Redis } from '@upstash/redis';
@@ -34,6 +35,9 @@ type Listener = (event: ServerEvent) => void;
 /** A stream entry as @upstash/redis returns it: fields JSON-parsed where they parse. */
 type Entry = { o?: unknown; e?: unknown };
 
+/** Empty reads in a row before the interval starts to grow: events a few seconds apart keep the fast pace. */
+const QUIET_READS = 3;
+
 const KINDS = new Set(['tools_list_changed', 'prompts_list_changed', 'resources_list_changed', 'resource_updated']);
 
 function isServerEvent(value: unknown): value is ServerEvent {
@@ -62,6 +66,8 @@ export function createRedisEventBus({ redis, stream, pollMs, pollMaxMs = pollMs,
   let timer: ReturnType<typeof setTimeout> | undefined;
   /** The next wait between reads: pollMs after activity, doubling while reads find nothing. */
   let interval = pollMs;
+  /** Reads in a row that found nothing. */
+  let emptyReads = 0;
   let inFlight: Promise<void> | undefined;
   let closed = false;
 
@@ -109,7 +115,10 @@ export function createRedisEventBus({ redis, stream, pollMs, pollMaxMs = pollMs,
     inFlight = read.then(() => {}, () => {});
     try {
       const found = await read;
-      if (found !== undefined) interval = found > 0 ? pollMs : Math.min(interval * 2, pollMaxMs);
+      if (found !== undefined) {
+        emptyReads = found > 0 ? 0 : emptyReads + 1;
+        interval = emptyReads < QUIET_READS ? pollMs : Math.min(interval * 2, pollMaxMs);
+      }
     } catch (error) {
       failed = true;
       warnPoll(error);
@@ -121,6 +130,7 @@ export function createRedisEventBus({ redis, stream, pollMs, pollMaxMs = pollMs,
 
   /** Something happened here: others are likely to answer soon, so read at the fast pace again. */
   function quicken(): void {
+    emptyReads = 0;
     if (interval === pollMs) return;
     interval = pollMs;
     if (timer === undefined) return;
@@ -150,7 +160,7 @@ export function createRedisEventBus({ redis, stream, pollMs, pollMaxMs = pollMs,
 
     subscribe(listener) {
       if (closed) return () => {};
-      if (listeners.size === 0) interval = pollMs;
+      if (listeners.size === 0) [interval, emptyReads] = [pollMs, 0];
       listeners.add(listener);
       schedule(0);
       let live = true;
