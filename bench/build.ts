@@ -2,10 +2,10 @@
 // compared (every one with the same esbuild options, as a Lambda deployment would build them) and
 // the probe scripts that load them in child processes. Nothing here measures anything.
 import { build, type BuildOptions } from 'esbuild';
-import { stat } from 'node:fs/promises';
 import { isBuiltin } from 'node:module';
 import { join, relative, resolve } from 'node:path';
-import { functionBundle } from '../infra/function-bundle.ts';
+import { bundleBuild, functionBundle } from '../infra/function-bundle.ts';
+import { loadedBytes } from '../local/aws/build.ts';
 
 export const ROOT = resolve(import.meta.dirname, '..');
 const OUT_DIR = join(ROOT, '.local/bench');
@@ -23,15 +23,19 @@ export type TargetName = keyof typeof LAMBDA_TARGETS;
 export interface Bundle {
   name: TargetName;
   label: string;
+  /** `index.mjs`, its chunks beside it. */
   file: string;
+  /** What a cold start loads: `index.mjs` and the chunks it imports statically. */
   bytes: number;
+  /** Every file of the bundle, chunks loaded on demand included: what the deployment package holds. */
+  totalBytes: number;
   /** External packages the bundle imports statically, so they load before its first request. */
   initExternals: string[];
 }
 
 export interface Built {
   bundles: Record<TargetName, Bundle>;
-  probes: { warm: string; cold: string };
+  probes: { warm: string; cold: string; httpServer: string; load: string };
 }
 
 // ESM bundles need a real `require` for the CommonJS dependencies they inline (the AWS CDK's
@@ -50,30 +54,37 @@ const common: BuildOptions = {
   absWorkingDir: ROOT,
 };
 
+/**
+ * One Lambda target, built as the construct builds it (infra/function-bundle.ts: split, minified),
+ * on its own so no chunk is shared between targets.
+ */
+async function buildTarget(name: TargetName, lambdaDir: string): Promise<Bundle> {
+  const outdir = join(lambdaDir, name);
+  const { metafile } = await build({ ...bundleBuild(LAMBDA_TARGETS[name].entry, outdir), sourcemap: false, absWorkingDir: ROOT });
+  const file = join(outdir, 'index.mjs');
+  const imports = metafile!.outputs[relative(ROOT, file)]?.imports ?? [];
+  const initExternals = imports.filter((i) => i.external && i.kind === 'import-statement' && !isBuiltin(i.path)).map((i) => i.path);
+  const totalBytes = Object.entries(metafile!.outputs).reduce((sum, [, o]) => sum + o.bytes, 0);
+  return { name, label: LAMBDA_TARGETS[name].label, file, bytes: loadedBytes(metafile!, outdir), totalBytes, initExternals: [...new Set(initExternals)] };
+}
+
 export async function buildAll(): Promise<Built> {
   const names = Object.keys(LAMBDA_TARGETS) as TargetName[];
   const lambdaDir = join(OUT_DIR, 'lambda');
   const probeDir = join(OUT_DIR, 'probes');
-  const [lambda] = await Promise.all([
-    build({
-      ...common,
-      metafile: true,
-      entryPoints: Object.fromEntries(names.map((n) => [n, LAMBDA_TARGETS[n].entry])),
-      outdir: lambdaDir,
-      minify: true,
-      // The Node.js Lambda runtime provides AWS SDK v3; deployments leave it out of the bundle.
-      external: ['@aws-sdk/*'],
-    }),
+  const [targets] = await Promise.all([
+    Promise.all(names.map((name) => buildTarget(name, lambdaDir))),
     // Probes are harness, not product: unminified, and bundled only so children start on plain
     // `node` without a TypeScript loader hooking every import the measured bundle makes.
-    build({ ...common, entryPoints: { warm: 'bench/probes/warm.ts', cold: 'bench/probes/cold.ts' }, outdir: probeDir }),
+    build({
+      ...common,
+      entryPoints: { warm: 'bench/probes/warm.ts', cold: 'bench/probes/cold.ts', 'http-server': 'bench/probes/http-server.ts', load: 'bench/probes/load.ts' },
+      outdir: probeDir,
+      external: ['@aws-sdk/*'],
+    }),
   ]);
-  const bundles = {} as Record<TargetName, Bundle>;
-  for (const name of names) {
-    const file = join(lambdaDir, `${name}.mjs`);
-    const imports = lambda.metafile.outputs[relative(ROOT, file)]?.imports ?? [];
-    const initExternals = imports.filter((i) => i.external && i.kind === 'import-statement' && !isBuiltin(i.path)).map((i) => i.path);
-    bundles[name] = { name, label: LAMBDA_TARGETS[name].label, file, bytes: (await stat(file)).size, initExternals: [...new Set(initExternals)] };
-  }
-  return { bundles, probes: { warm: join(probeDir, 'warm.mjs'), cold: join(probeDir, 'cold.mjs') } };
+  return {
+    bundles: Object.fromEntries(targets.map((t) => [t.name, t])) as Record<TargetName, Bundle>,
+    probes: { warm: join(probeDir, 'warm.mjs'), cold: join(probeDir, 'cold.mjs'), httpServer: join(probeDir, 'http-server.mjs'), load: join(probeDir, 'load.mjs') },
+  };
 }

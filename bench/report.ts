@@ -46,7 +46,10 @@ export interface Ratio {
   numerator: string;
   denominator: string;
   column: string;
+  /** A target the ratio must stay at or under. */
   max?: number;
+  /** A target the ratio must reach (throughput). */
+  min?: number;
 }
 
 export interface RatioResult extends Ratio {
@@ -118,10 +121,14 @@ function formatDifference(r: RatioResult): string {
 
 /** "PASS (0.09 under)" / "MISS (by 0.21, 18% over)"; informational ratios have no verdict. */
 function verdict(r: RatioResult): string {
-  if (r.max === undefined) return '';
+  if (r.max === undefined && r.min === undefined) return '';
   if (!Number.isFinite(r.value)) return 'MISS (no value)';
-  const margin = r.max - r.value;
-  return margin >= 0 ? `PASS (${margin.toFixed(2)} under)` : `MISS (by ${(-margin).toFixed(2)}, ${((-margin / r.max) * 100).toFixed(0)}% over)`;
+  if (r.min !== undefined) {
+    const margin = r.value - r.min;
+    return margin >= 0 ? `PASS (${margin.toFixed(2)} over)` : `MISS (by ${(-margin).toFixed(2)}, ${((-margin / r.min) * 100).toFixed(0)}% under)`;
+  }
+  const margin = r.max! - r.value;
+  return margin >= 0 ? `PASS (${margin.toFixed(2)} under)` : `MISS (by ${(-margin).toFixed(2)}, ${((-margin / r.max!) * 100).toFixed(0)}% over)`;
 }
 
 function table(header: string[], rows: string[][], markdown: boolean): string {
@@ -149,7 +156,7 @@ function ratioTable(ratios: RatioResult[], markdown: boolean): string {
       r.label,
       Number.isFinite(r.value) ? r.value.toFixed(2) : '–',
       formatDifference(r),
-      r.max === undefined ? '' : `≤ ${r.max}`,
+      r.min !== undefined ? `≥ ${r.min}` : r.max === undefined ? '' : `≤ ${r.max}`,
       verdict(r),
     ]),
     markdown,

@@ -1,6 +1,10 @@
-// How a server's Lambda code is bundled, in one place: the construct hands these options to
-// NodejsFunction (which runs esbuild), and `npm run start:aws` runs esbuild with the same ones,
-// so the modelled Lambda loads exactly what `cdk deploy` would ship. Plain data; no CDK imports.
+// How a server's Lambda code is bundled, in one place: the construct (infra/endpoint/function.ts),
+// `npm run start:aws` and the benchmark all build with these esbuild options, so the modelled
+// Lambda and the benchmark load exactly what `cdk deploy` ships. Plain data; no CDK or esbuild.
+//
+// The bundle is split: `index.mjs` holds what a cold start runs, and code reached only through a
+// dynamic import (the MCP SDK, which the direct lane does not need; the Redis client when Redis
+// is not configured) sits in `chunks/`, parsed only by the environment that first needs it.
 
 /** Node.js major version of the Lambda runtime (`nodejs24.x`) and of the bundle's target. */
 export const LAMBDA_NODE_MAJOR = 24;
@@ -14,7 +18,7 @@ export interface FunctionBundleOptions {
   excludeAwsSdk?: boolean;
 }
 
-/** The esbuild settings of a deployed function (`index.mjs`, ESM, minified, with a source map). */
+/** The esbuild settings of a deployed function: ESM, split, minified, with source maps. */
 export function functionBundle({ excludeAwsSdk = true }: FunctionBundleOptions = {}) {
   return {
     format: 'esm' as const,
@@ -26,5 +30,25 @@ export function functionBundle({ excludeAwsSdk = true }: FunctionBundleOptions =
     sourcesContent: false,
     external: excludeAwsSdk ? ['@aws-sdk/*'] : [],
     banner: CREATE_REQUIRE_BANNER,
+  };
+}
+
+/**
+ * The esbuild build of one entry file into `outdir`: `index.mjs` (Lambda handler `index.handler`)
+ * and its chunks. Hand it to esbuild's `build` or `buildSync`.
+ */
+export function bundleBuild(entry: string, outdir: string, options: FunctionBundleOptions = {}) {
+  const { banner, ...settings } = functionBundle(options);
+  return {
+    ...settings,
+    entryPoints: { index: entry },
+    bundle: true,
+    splitting: true,
+    outdir,
+    chunkNames: 'chunks/[name]-[hash]',
+    outExtension: { '.js': '.mjs' },
+    banner: { js: banner },
+    logLevel: 'warning' as const,
+    metafile: true,
   };
 }

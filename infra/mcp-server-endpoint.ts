@@ -7,7 +7,6 @@ import { RemovalPolicy, Token } from 'aws-cdk-lib';
 import type * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { AUTH_VARIABLES, authEnvironment, type McpAuth, McpCognitoAuthorizationServer, usesOAuth, validateAuth } from './auth.ts';
@@ -24,7 +23,7 @@ export type { McpAccountQuotas, McpCustomDomain, McpRateLimit, McpServerEndpoint
 export type { TaskWorkers } from './endpoint/task-workers.ts';
 
 export class McpServerEndpoint extends Construct {
-  readonly fn: nodejs.NodejsFunction;
+  readonly fn: lambda.Function;
   readonly api: apigateway.RestApi;
   readonly dataPlane: McpDataPlane;
   /** @default undefined when `cloudFront` is false */

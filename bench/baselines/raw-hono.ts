@@ -11,7 +11,8 @@ interface EchoCall {
   params: { arguments: { text: string } };
 }
 
-const app = new Hono().post('/mcp', async (c) => {
+/** The app, for the loopback HTTP rows (bench/suites/throughput.ts). */
+export const app = new Hono().post('/mcp', async (c) => {
   const call = await c.req.json<EchoCall>();
   return c.json({
     result: {

@@ -23,4 +23,6 @@ function createServer() {
 
 const mcp = createMcpHandler(createServer, { legacy: 'reject' });
 
-export const handler = streamHandle(new Hono().all('/mcp', (c) => mcp.fetch(c.req.raw)));
+/** The app, for the loopback HTTP rows (bench/suites/throughput.ts). */
+export const app = new Hono().all('/mcp', (c) => mcp.fetch(c.req.raw));
+export const handler = streamHandle(app);

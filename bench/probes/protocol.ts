@@ -5,10 +5,21 @@ export interface RoundRequest {
   calls: number;
 }
 
+/** Runner → load probe: keep `concurrency` calls in flight against `url` for `seconds`. */
+export interface LoadRequest {
+  url: string;
+  seconds: number;
+  concurrency: number;
+}
+
 export type ProbeMessage =
   | { kind: 'ready' }
   /** One round: a time per call, and what the calls did besides (both counted over the round). */
   | { kind: 'samples'; micros: number[]; redisRequests: number; toolRuns: number }
   | { kind: 'cold'; importMs: number; totalMs: number; heapBytes: number }
   | { kind: 'externals'; ms: number }
+  /** An HTTP server probe listening. */
+  | { kind: 'listening'; url: string }
+  /** A load probe's run: answers checked and counted over `seconds`. */
+  | { kind: 'load'; requests: number; seconds: number }
   | { kind: 'failed'; error: string };

@@ -1,16 +1,17 @@
-// The MCP server's Lambda function: its log group, a role that may write only there, and the
-// NodejsFunction bundled by local esbuild with the settings infra/function-bundle.ts owns. Gets its
+// The MCP server's Lambda function: its log group, a role that may write only there, and its code
+// bundled by local esbuild with the settings infra/function-bundle.ts owns (split into the handler
+// and chunks loaded on demand, which NodejsFunction's single output file cannot carry). Gets its
 // environment whole; what goes into it is decided in settings.ts. Created in the endpoint's own
 // scope, under the construct ids of earlier releases, so updates replace nothing.
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
+import { AssetHashType, DockerImage, Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import { functionBundle, LAMBDA_NODE_MAJOR } from '../function-bundle.ts';
+import { buildSync } from 'esbuild';
+import { bundleBuild, LAMBDA_NODE_MAJOR } from '../function-bundle.ts';
 
 /** Where `entry` paths are resolved from: the repository root, two levels above this file. */
 const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -39,7 +40,27 @@ export function nodeRuntime(): lambda.Runtime {
   return runtime;
 }
 
-export function createServerFunction(scope: Construct, props: ServerFunctionProps): nodejs.NodejsFunction {
+/**
+ * The function's code: the entry bundled on this machine (esbuild is a dependency of the project;
+ * no Docker), identified by the bundle's own hash so an unchanged bundle deploys nothing.
+ */
+function bundledCode(entry: string, bundleAwsSdk: boolean): lambda.Code {
+  return lambda.Code.fromAsset(dirname(entry), {
+    assetHashType: AssetHashType.OUTPUT,
+    bundling: {
+      // Required by the type, never pulled: local bundling always succeeds or throws.
+      image: DockerImage.fromRegistry('unused-local-bundling'),
+      local: {
+        tryBundle(outputDir) {
+          buildSync({ ...bundleBuild(entry, outputDir, { excludeAwsSdk: !bundleAwsSdk }), absWorkingDir: PROJECT_ROOT, metafile: false });
+          return true;
+        },
+      },
+    },
+  });
+}
+
+export function createServerFunction(scope: Construct, props: ServerFunctionProps): lambda.Function {
   const logGroup = new logs.LogGroup(scope, 'FunctionLogs', { retention: props.logRetention, removalPolicy: props.removalPolicy });
   // A role of our own instead of AWSLambdaBasicExecutionRole: it may write to this log group only.
   const role = new iam.Role(scope, 'FunctionRole', {
@@ -48,14 +69,11 @@ export function createServerFunction(scope: Construct, props: ServerFunctionProp
   });
   role.addToPolicy(new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }));
 
-  // The runtime ships AWS SDK v3; bundling it pins the version the kit was tested with instead.
-  const bundle = functionBundle({ excludeAwsSdk: !props.bundleAwsSdk });
-  return new nodejs.NodejsFunction(scope, 'Function', {
+  return new lambda.Function(scope, 'Function', {
     description: `MCP server ${props.serverName} (${props.stage})`,
-    entry: resolve(PROJECT_ROOT, props.entry),
-    handler: 'handler',
-    projectRoot: PROJECT_ROOT,
-    depsLockFilePath: resolve(PROJECT_ROOT, 'package-lock.json'),
+    // The runtime ships AWS SDK v3; bundling it pins the version the kit was tested with instead.
+    code: bundledCode(resolve(PROJECT_ROOT, props.entry), props.bundleAwsSdk),
+    handler: 'index.handler',
     runtime: nodeRuntime(),
     architecture: props.architecture,
     memorySize: props.memorySizeMb,
@@ -64,16 +82,5 @@ export function createServerFunction(scope: Construct, props: ServerFunctionProp
     role,
     logGroup,
     environment: props.environment,
-    bundling: {
-      format: { esm: nodejs.OutputFormat.ESM }[bundle.format],
-      target: bundle.target,
-      mainFields: bundle.mainFields,
-      minify: bundle.minify,
-      sourceMap: bundle.sourcemap,
-      sourcesContent: bundle.sourcesContent,
-      externalModules: bundle.external,
-      banner: bundle.banner,
-      forceDockerBundling: false,
-    },
   });
 }

@@ -3,16 +3,17 @@
 // that drives it in each execution environment. A server definition (`functions/x/server.ts`)
 // gets the three-line entry a handler.ts would have.
 import { build } from 'esbuild';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
-import { functionBundle } from '../../infra/function-bundle.ts';
+import { bundleBuild, functionBundle } from '../../infra/function-bundle.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
 export interface BuiltFunction {
-  /** `index.mjs`, as Lambda loads it. */
+  /** `index.mjs`, as Lambda loads it (its chunks beside it). */
   bundle: string;
   runtime: string;
+  /** What a cold start loads: `index.mjs` and the chunks it imports statically. */
   bytes: number;
 }
 
@@ -21,44 +22,39 @@ async function isHandlerEntry(entry: string): Promise<boolean> {
   return /export\s+(const|async function|function)\s+handler\b/.test(await readFile(entry, 'utf8'));
 }
 
+/** The handler.ts a server definition would have, written beside the build (esbuild splits only real files). */
+async function handlerEntry(file: string, dir: string): Promise<string> {
+  const entry = join(dir, 'handler.ts');
+  const from = (target: string) => {
+    const path = relative(dir, target).replace(/\\/g, '/');
+    return path.startsWith('.') ? path : `./${path}`;
+  };
+  await mkdir(dir, { recursive: true });
+  await writeFile(entry, `import definition from '${from(file)}';\nimport { lambdaHandler } from '${from(join(ROOT, 'functions/lambda.ts'))}';\nexport const handler = lambdaHandler(definition);\n`);
+  return entry;
+}
+
 export async function buildFunction(entry: string, outDir = join(ROOT, '.local/aws')): Promise<BuiltFunction> {
   const file = resolve(entry);
   const name = `${basename(dirname(file))}-${basename(file, '.ts')}`;
-  const bundle = join(outDir, name, 'index.mjs');
-  const options = functionBundle();
-  const lambdaAdapter = relative(dirname(file), join(ROOT, 'functions/lambda.ts')).replace(/\\/g, '/');
-  const source = (await isHandlerEntry(file))
-    ? { entryPoints: [file] }
-    : {
-        stdin: {
-          contents: `import definition from './${basename(file)}';\nimport { lambdaHandler } from '${lambdaAdapter.startsWith('.') ? lambdaAdapter : `./${lambdaAdapter}`}';\nexport const handler = lambdaHandler(definition);\n`,
-          resolveDir: dirname(file),
-          sourcefile: 'handler.ts',
-          loader: 'ts' as const,
-        },
-      };
-  const [fn, runtime] = await Promise.all([
-    build({
-      ...source,
-      bundle: true,
-      outfile: bundle,
-      format: options.format,
-      platform: options.platform,
-      target: options.target,
-      mainFields: options.mainFields,
-      minify: options.minify,
-      sourcemap: options.sourcemap,
-      sourcesContent: options.sourcesContent,
-      external: options.external,
-      banner: { js: options.banner },
-      logLevel: 'warning',
-      absWorkingDir: ROOT,
-      metafile: true,
-    }),
-    buildRuntime(outDir),
-  ]);
-  const output = Object.entries(fn.metafile.outputs).find(([path]) => path.endsWith('index.mjs'))!;
-  return { bundle, runtime, bytes: output[1].bytes };
+  const target = join(outDir, name);
+  const source = (await isHandlerEntry(file)) ? file : await handlerEntry(file, join(outDir, 'entries', name));
+  const [fn, runtime] = await Promise.all([build({ ...bundleBuild(source, target), absWorkingDir: ROOT }), buildRuntime(outDir)]);
+  return { bundle: join(target, 'index.mjs'), runtime, bytes: loadedBytes(fn.metafile!, target) };
+}
+
+/** Bytes of `index.mjs` and of every chunk reachable from it through static imports. */
+export function loadedBytes(metafile: { outputs: Record<string, { bytes: number; imports: { path: string; kind: string }[] }> }, outdir: string): number {
+  const outputs = metafile.outputs;
+  const entry = Object.keys(outputs).find((path) => resolve(ROOT, path) === join(outdir, 'index.mjs'))!;
+  const seen = new Set<string>();
+  const visit = (path: string) => {
+    if (seen.has(path) || !outputs[path]) return;
+    seen.add(path);
+    for (const i of outputs[path].imports) if (i.kind === 'import-statement') visit(i.path);
+  };
+  visit(entry);
+  return [...seen].reduce((sum, path) => sum + outputs[path]!.bytes, 0);
 }
 
 /** The runtime each modelled environment runs (runtime.ts), on plain node; returns its path. */

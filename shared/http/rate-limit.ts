@@ -19,12 +19,16 @@ export function createRateLimiter(redis: Redis, namespace: string, config: KitCo
   const window = `${config.windowSeconds} s` as const;
   let loading: Promise<{ perPrincipal: Ratelimit; perTool?: Ratelimit }> | undefined;
   const limiters = () =>
-    (loading ??= import('@upstash/ratelimit').then(({ Ratelimit }) => ({
-      perPrincipal: new Ratelimit({ ...common, prefix: `mcp:rl:${namespace}`, limiter: Ratelimit.slidingWindow(config.requests, window) }),
-      ...(config.toolRequests !== undefined && {
-        perTool: new Ratelimit({ ...common, ephemeralCache: new Map(), prefix: `mcp:rl:${namespace}:tool`, limiter: Ratelimit.slidingWindow(config.toolRequests, window) }),
-      }),
-    })));
+    (loading ??= import('@upstash/ratelimit').then((module) => {
+      // A CommonJS package: bundled, its exports arrive as `default`.
+      const { Ratelimit } = 'Ratelimit' in module ? module : (module as { default: typeof module }).default;
+      return {
+        perPrincipal: new Ratelimit({ ...common, prefix: `mcp:rl:${namespace}`, limiter: Ratelimit.slidingWindow(config.requests, window) }),
+        ...(config.toolRequests !== undefined && {
+          perTool: new Ratelimit({ ...common, ephemeralCache: new Map(), prefix: `mcp:rl:${namespace}:tool`, limiter: Ratelimit.slidingWindow(config.toolRequests, window) }),
+        }),
+      };
+    }));
   const per = config.windowSeconds === 60 ? 'per minute' : `per ${config.windowSeconds} s`;
   const warn = throttledWarning(log, `rate limiter unavailable; failing ${config.failOpen ? 'open' : 'closed'}`);
 

@@ -49,6 +49,9 @@ for (const relay of ['redis', 'table'] as const) {
       assert.ok(answeredAt - began < 1500, 'the creating request did not wait for the work');
       const done = await until(created.taskId, (t) => t.status === 'completed');
       assert.match(done.result.content[0].text, /^counted down 1500 ms in task /);
+      // The worker's invocation is recorded when it ends, which can be just after the task completed.
+      const deadline = Date.now() + 5000;
+      while (!invocationsAfter(began).some((i) => i.type === 'Event') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       const mine = invocationsAfter(began);
       const creating = mine.find((i) => i.type === 'RequestResponse' && i.endedAt <= answeredAt + 50);
       const worker = mine.find((i) => i.type === 'Event');

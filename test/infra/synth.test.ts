@@ -29,6 +29,12 @@ const TMP = mkdtempSync(join(tmpdir(), 'mcp-kit-synth-'));
 after(() => rmSync(TMP, { recursive: true, force: true }));
 const BANNER = "import { createRequire as __mcpKitCreateRequire } from 'node:module'; const require = __mcpKitCreateRequire(import.meta.url);";
 
+/** A bundle's code: `index.mjs` and the chunks it loads at start or on demand. */
+function allCode(dir: string): string {
+  const chunks = existsSync(join(dir, 'chunks')) ? readdirSync(join(dir, 'chunks')).filter((f) => f.endsWith('.mjs')).map((f) => join(dir, 'chunks', f)) : [];
+  return [join(dir, 'index.mjs'), ...chunks].map((f) => readFileSync(f, 'utf8')).join('\n');
+}
+
 /** `cdk synth` of the whole app into `out`, offline; `env` adds to the scrubbed environment. */
 function cdkSynth(out: string, args: string[] = [], env: NodeJS.ProcessEnv = {}) {
   return spawnSync(join(BIN, 'cdk'), ['synth', '--quiet', '--no-notices', '--output', out, ...args], {
@@ -104,7 +110,7 @@ describe('cdk synth with the CLI, offline and without credentials', () => {
       });
 
       it('leaves the AWS SDK to the Lambda runtime', () => {
-        const code = readFileSync(join(bundle().dir, 'index.mjs'), 'utf8');
+        const code = allCode(bundle().dir);
         assert.match(code, /(from|import\()\s*"@aws-sdk\/client-[a-z-]+"/);
         assert.doesNotMatch(code, /class DynamoDBClient\b/);
       });
@@ -222,7 +228,7 @@ describe('bundleAwsSdk', () => {
     app.synth();
     // The only ESM asset is the server's bundle (CDK's auto-delete provider ships index.js).
     const dir = join(out, readdirSync(out).find((name) => name.startsWith('asset.') && existsSync(join(out, name, 'index.mjs')))!);
-    const code = readFileSync(join(dir, 'index.mjs'), 'utf8');
+    const code = allCode(dir);
     assert.doesNotMatch(code, /(from|import\()\s*"@aws-sdk\//);
     assert.match(code, /DynamoDBClient/);
   });
