@@ -1,3 +1,4 @@
+/// <reference types="aws-lambda" />
 // The Lambda adapter shared by every server under functions/: resolves secrets once per cold
 // start, builds the kit, and streams responses through Hono's `streamHandle` (API Gateway REST
 // with response streaming; buffered under SAM local, which cannot stream). Start-up work begins

@@ -116,7 +116,7 @@ export class McpServerMonitoring extends Construct {
     if (!Number.isInteger(failedTasks) || failedTasks < 1) throw new Error(`alarms.failedTasks must be a whole number, at least 1, got ${failedTasks}`);
     this.failedTasksAlarm = new cloudwatch.Alarm(this, 'FailedTasks', {
       alarmDescription: `${who}: at least ${failedTasks} tasks failed in 5 minutes (protocol errors of tools, runs past their timeout, workers that crashed or never ran).`,
-      metric: taskStateChanges(serverName, 'failed'),
+      metric: taskStateChanges(serverName, props.stage, 'failed'),
       threshold: failedTasks,
       evaluationPeriods: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
@@ -195,7 +195,7 @@ export class McpServerMonitoring extends Construct {
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({
         title: 'Task state changes',
-        left: TASK_STATES.map((state) => taskStateChanges(serverName, state).with({ label: state })),
+        left: TASK_STATES.map((state) => taskStateChanges(serverName, props.stage, state).with({ label: state })),
         leftAnnotations: [{ value: failedTasks, label: 'failed tasks alarm', color: cloudwatch.Color.RED }],
         width: 12,
       }),
@@ -214,11 +214,11 @@ export class McpServerMonitoring extends Construct {
 }
 
 /** `TaskStateChanges` of one state, as the function emits it (shared/metrics.ts `taskStateMetric`). */
-function taskStateChanges(serverName: string, state: (typeof TASK_STATES)[number]): cloudwatch.Metric {
+function taskStateChanges(serverName: string, stage: string, state: (typeof TASK_STATES)[number]): cloudwatch.Metric {
   return new cloudwatch.Metric({
     namespace: METRICS_NAMESPACE,
     metricName: 'TaskStateChanges',
-    dimensionsMap: { Server: serverName, State: state },
+    dimensionsMap: { Server: serverName, Stage: stage, State: state },
     statistic: 'Sum',
     period: FIVE_MINUTES,
   });

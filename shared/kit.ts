@@ -15,6 +15,7 @@ import { createApp } from './http/app.ts';
 import { createRateLimiter } from './http/rate-limit.ts';
 import { createStreamSlots } from './http/stream-slots.ts';
 import { createAccessLog, createLogger, type KitLogger } from './log.ts';
+import { createToolMetrics } from './metrics.ts';
 import { createRedis } from './redis.ts';
 import { PendingWork } from './pending-work.ts';
 import { createRelay, type Relay } from './relay/relay.ts';
@@ -80,6 +81,7 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
   const sessionQuota = new Quota(table, 'sessions', config.caps.sessionsPerDay, DAY, 'reuse a session, end the ones you no longer use with DELETE');
   const sessions = new SessionStore(table, config.sessionTtlSeconds, config.sessionCacheMs, redis || undefined, sessionQuota);
   const accessLog = createAccessLog(config, definition.name);
+  const toolMetrics = config.metrics ? createToolMetrics(definition.name, config.stage, definition.tools.map((t) => t.name)) : undefined;
   const apiKeys = config.auth.methods.includes('apikey') ? new ApiKeyStore(table, { cacheSeconds: config.auth.apiKeyCacheSeconds }) : undefined;
   const authenticator = createAuthenticator({
     auth: config.auth,
@@ -96,7 +98,7 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
   const streamSlots = redis && config.caps.serverStreams > 0
     ? createStreamSlots({ redis, server: definition.name, max: config.caps.serverStreams, streamMaxSeconds: config.streamMaxSeconds, pending, log })
     : undefined;
-  const { app, close } = createApp({ config, runtime, tasks: runtime.hasTasks ? tasks : undefined, directLane: options.directLane, sessions, bus, relay, log, accessLog, rateLimiter, authenticator, features, probes, streamSlots });
+  const { app, close } = createApp({ config, runtime, toolMetrics, tasks: runtime.hasTasks ? tasks : undefined, directLane: options.directLane, sessions, bus, relay, log, accessLog, rateLimiter, authenticator, features, probes, streamSlots });
   return {
     app,
     notify: runtime.services.notify,

@@ -1,31 +1,74 @@
-// Structured JSON logs: the Powertools logger for everything tools and the kit report, and a
-// lean writer for the one access line per request (same fields and shape), because that line is
-// on every request's path and Powertools' formatting costs several times more per line.
+// Structured JSON logs, one line per event on stdout (Lambda sends it to CloudWatch Logs): level,
+// message, timestamp, service, stage, the X-Ray trace id when Lambda sets one, then the event's
+// own fields. A few lines of our own rather than a logging library: the first log line is written
+// during a cold start, and this one loads nothing. The access line (one per request) has a writer
+// of its own with the same shape, formatted in one step because it is on every request's path.
 // Per-request fields are passed on each call, never kept as shared state: requests interleave.
-import { Logger } from '@aws-lambda-powertools/logger';
 import type { KitConfig } from './config.ts';
 
-export type KitLogger = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
+export type LogData = Record<string, unknown>;
+
+export interface KitLogger {
+  debug(message: string, data?: LogData): void;
+  info(message: string, data?: LogData): void;
+  warn(message: string, data?: LogData): void;
+  error(message: string, data?: LogData): void;
+}
 
 type LogConfig = Pick<KitConfig, 'logLevel' | 'stage'>;
+type Level = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+
+const SEVERITY: Record<KitConfig['logLevel'], number> = { DEBUG: 0, INFO: 1, WARN: 2, ERROR: 3, SILENT: 4 };
 
 const serviceOf = (name: string) => process.env.POWERTOOLS_SERVICE_NAME ?? name;
 
-export function createLogger(config: LogConfig, serviceName: string): KitLogger {
-  return new Logger({
-    serviceName: serviceOf(serviceName),
-    logLevel: config.logLevel,
-    persistentKeys: { stage: config.stage },
-  });
+/** `Root=1-…;Parent=…;Sampled=1` → `1-…`, as X-Ray and Logs Insights correlate it. */
+function traceId(): string | undefined {
+  const header = process.env._X_AMZN_TRACE_ID;
+  return header ? (/Root=([^;]+)/.exec(header)?.[1] ?? undefined) : undefined;
 }
 
-export type AccessLog = (fields: Record<string, string | number | undefined>) => void;
+/** JSON for anything a field may hold: errors with their stack, bigints as text, cycles cut. */
+function replacer() {
+  const seen = new WeakSet<object>();
+  return (_key: string, value: unknown) => {
+    if (value instanceof Error) return { name: value.name, message: value.message, stack: value.stack };
+    if (typeof value === 'bigint') return value.toString();
+    if (typeof value === 'object' && value !== null) {
+      if (seen.has(value)) return '[Circular]';
+      seen.add(value);
+    }
+    return value;
+  };
+}
 
-/** Writes `{"level":"INFO","message":"mcp request",…}` lines; a no-op when INFO is filtered out. */
+export function createLogger(config: LogConfig, serviceName: string, write = (line: string) => void process.stdout.write(line)): KitLogger {
+  const threshold = SEVERITY[config.logLevel];
+  const service = serviceOf(serviceName);
+  const emit = (level: Level) => (message: string, data?: LogData) => {
+    if (SEVERITY[level] < threshold) return;
+    const xray = traceId();
+    // The event's fields come after the standard ones and cannot replace them.
+    const line: LogData = { level, message, timestamp: new Date().toISOString(), service, stage: config.stage, ...(xray && { xray_trace_id: xray }), ...data };
+    Object.assign(line, { level, message, service, stage: config.stage });
+    write(`${JSON.stringify(line, replacer())}\n`);
+  };
+  return { debug: emit('DEBUG'), info: emit('INFO'), warn: emit('WARN'), error: emit('ERROR') };
+}
+
+/** Writes one access line: `fields`, and `extra`, already serialized members (the per-tool metrics). */
+export type AccessLog = (fields: Record<string, string | number | undefined>, extra?: string) => void;
+
+/**
+ * Writes `{"level":"INFO","message":"mcp request",…}` lines. With INFO filtered out, only lines
+ * that carry metrics are written: the metrics must reach CloudWatch whatever the log level.
+ */
 export function createAccessLog(config: LogConfig, serviceName: string): AccessLog {
-  if (config.logLevel !== 'DEBUG' && config.logLevel !== 'INFO') return () => {};
+  const quiet = config.logLevel !== 'DEBUG' && config.logLevel !== 'INFO';
   const head = `{"level":"INFO","message":"mcp request","service":${JSON.stringify(serviceOf(serviceName))},"stage":${JSON.stringify(config.stage)},"timestamp":"`;
-  return (fields) => {
-    process.stdout.write(`${head}${new Date().toISOString()}",${JSON.stringify(fields).slice(1)}\n`);
+  return (fields, extra) => {
+    if (quiet && !extra) return;
+    const members = JSON.stringify(fields).slice(1, -1);
+    process.stdout.write(`${head}${new Date().toISOString()}",${members}${extra ? `,${extra}` : ''}}\n`);
   };
 }

@@ -6,15 +6,23 @@ export const METRICS_NAMESPACE = 'McpKit';
 
 type Unit = 'Count' | 'Milliseconds';
 
-/** Writes one EMF line: `metrics` by name, under `dimensions` (all of them, as one dimension set). */
-export function emitMetrics(dimensions: Record<string, string>, metrics: Record<string, { value: number; unit: Unit }>, write = (line: string) => process.stdout.write(line)): void {
+/**
+ * Writes one EMF line: `metrics` by name, under `dimensions`, aggregated over every dimension set
+ * in `sets` (each a list of dimension names; all of them as one set when not given).
+ */
+export function emitMetrics(
+  dimensions: Record<string, string>,
+  metrics: Record<string, { value: number; unit: Unit }>,
+  write = (line: string) => process.stdout.write(line),
+  sets: string[][] = [Object.keys(dimensions)],
+): void {
   const line = {
     _aws: {
       Timestamp: Date.now(),
       CloudWatchMetrics: [
         {
           Namespace: METRICS_NAMESPACE,
-          Dimensions: [Object.keys(dimensions)],
+          Dimensions: sets,
           Metrics: Object.entries(metrics).map(([Name, { unit }]) => ({ Name, Unit: unit })),
         },
       ],
@@ -25,9 +33,46 @@ export function emitMetrics(dimensions: Record<string, string>, metrics: Record<
   write(`${JSON.stringify(line)}\n`);
 }
 
-/** `TaskStateChanges` per server and state (working, input_required, completed, failed, cancelled). */
-export function taskStateMetric(server: string, state: string): void {
-  emitMetrics({ Server: server, State: state }, { TaskStateChanges: { value: 1, unit: 'Count' } });
+/**
+ * `TaskStateChanges` per server, stage and state (working, input_required, completed, failed,
+ * cancelled), and the same per tool.
+ */
+export function taskStateMetric(server: string, stage: string, tool: string, state: string): void {
+  emitMetrics({ Server: server, Stage: stage, Tool: tool, State: state }, { TaskStateChanges: { value: 1, unit: 'Count' } }, undefined, [
+    ['Server', 'Stage', 'State'],
+    ['Server', 'Stage', 'Tool', 'State'],
+  ]);
+}
+
+/** How a tool call ended, as the tool runner saw it; nothing reported means it never ran (refused, invalid, thrown). */
+export type ToolOutcome = 'result' | 'error' | 'cached' | 'input' | 'task';
+
+/** The per-tool metrics a `tools/call` access line carries, by name. */
+export const TOOL_METRICS = ['Calls', 'Errors', 'Duration', 'CacheHits', 'RateLimited'] as const;
+
+/**
+ * The per-tool metrics of `tools/call` requests, as a fragment the access line carries (EMF in
+ * the line every request writes anyway: no extra line, no API call). Dimensions stay bounded:
+ * only the server's own tool names and the two eras ever become dimension values; a call of a
+ * tool the server does not have adds no metric. Aggregated per server and stage, and per server,
+ * stage, tool and era. The constant part of each (tool, era) pair is serialized once.
+ */
+export type ToolMetrics = ReturnType<typeof createToolMetrics>;
+
+export function createToolMetrics(server: string, stage: string, tools: readonly string[]) {
+  const head = (tool: string, era: string) =>
+    `"_aws":{"CloudWatchMetrics":[{"Namespace":${JSON.stringify(METRICS_NAMESPACE)},"Dimensions":[["Server","Stage"],["Server","Stage","Tool","Era"]],` +
+    `"Metrics":[{"Name":"Calls","Unit":"Count"},{"Name":"Errors","Unit":"Count"},{"Name":"Duration","Unit":"Milliseconds"},{"Name":"CacheHits","Unit":"Count"},{"Name":"RateLimited","Unit":"Count"}]}],"Timestamp":`;
+  const dims = (tool: string, era: string) => `},"Server":${JSON.stringify(server)},"Stage":${JSON.stringify(stage)},"Tool":${JSON.stringify(tool)},"Era":${JSON.stringify(era)},"Calls":1,"Errors":`;
+  const fixed = new Map<string, [string, string]>();
+  for (const tool of tools) for (const era of ['modern', 'legacy']) fixed.set(`${era}:${tool}`, [head(tool, era), dims(tool, era)]);
+  /** The fragment for one call, or undefined for a tool the server does not have. */
+  return (tool: string, era: string, at: number, durationMs: number, outcome: ToolOutcome | undefined, status: number, rateLimited: boolean): string | undefined => {
+    const parts = fixed.get(`${era}:${tool}`);
+    if (!parts) return undefined;
+    const failed = status >= 400 || outcome === undefined || outcome === 'error' ? 1 : 0;
+    return `${parts[0]}${at}${parts[1]}${failed},"Duration":${durationMs},"CacheHits":${outcome === 'cached' ? 1 : 0},"RateLimited":${rateLimited ? 1 : 0}`;
+  };
 }
 
 /** `UpstreamFailures` per gateway and upstream: a call or list the upstream could not serve (down, slow, 5xx, circuit open). */

@@ -4,6 +4,7 @@ import { Hono, type Context } from 'hono';
 import type { ServerEventBus } from '@modelcontextprotocol/server';
 import type { KitConfig } from '../config.ts';
 import type { AccessLog, KitLogger } from '../log.ts';
+import type { ToolMetrics, ToolOutcome } from '../metrics.ts';
 import { ANONYMOUS, type Principal } from '../principal.ts';
 import { PRM_PATH, protectedResourceMetadata, type Authenticator } from '../auth/authenticate.ts';
 import type { AuthConfig } from '../config.ts';
@@ -55,6 +56,8 @@ export interface AppOptions {
   relay: Relay;
   log: KitLogger;
   accessLog: AccessLog;
+  /** Per-tool metrics on `tools/call` access lines; absent when metrics are off. */
+  toolMetrics?: ToolMetrics;
   /** Absent when rate limiting is off. */
   rateLimiter?: RateLimiter;
   /** Reported by `GET /health`. */
@@ -65,8 +68,11 @@ export interface AppOptions {
   streamSlots?: StreamSlots;
 }
 
-/** What the access line says about a request; `lane` for modern requests: which lane answered. */
-type Note = LegacyRequest['note'] & { era?: string; lane?: 'direct' | 'sdk' };
+/**
+ * What the access line says about a request; `lane` for modern requests: which lane answered.
+ * `outcome` is what the tool runner reported, `rateLimited` that a rate limit refused the request.
+ */
+type Note = LegacyRequest['note'] & { era?: string; lane?: 'direct' | 'sdk'; outcome?: ToolOutcome; rateLimited?: boolean };
 
 /** On every response: nothing here is a page, may be framed, cached, sniffed or referred from. */
 const SECURITY_HEADERS: [string, string][] = [
@@ -81,6 +87,34 @@ const SECURITY_HEADERS: [string, string][] = [
 function secure(response: Response): Response {
   for (const [name, value] of SECURITY_HEADERS) response.headers.set(name, value);
   return response;
+}
+
+/** The same response, calling `done` once its body has been read to the end or abandoned. */
+function whenBodyEnds(response: Response, done: () => void): Response {
+  const reader = response.body!.getReader();
+  let called = false;
+  const finish = () => {
+    if (!called) (called = true), done();
+  };
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done: ended, value } = await reader.read();
+        if (ended) {
+          finish();
+          controller.close();
+        } else controller.enqueue(value);
+      } catch (error) {
+        finish();
+        controller.error(error);
+      }
+    },
+    cancel(reason) {
+      finish();
+      return reader.cancel(reason);
+    },
+  });
+  return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
 }
 
 const CORS_ALLOW_HEADERS = 'authorization, content-type, accept, x-api-key, mcp-session-id, mcp-protocol-version, mcp-method, mcp-name, last-event-id';
@@ -244,7 +278,7 @@ export function createApp(options: AppOptions) {
     return { code, message };
   };
 
-  async function serveMcp(c: Context, scopeBase: { requestId: string; principal: Principal }, note: Note): Promise<Response> {
+  async function serveMcp(c: Context, scopeBase: { requestId: string; principal: Principal; report(outcome: ToolOutcome): void }, note: Note): Promise<Response> {
     const request = c.req.raw;
     const method = request.method;
     if (method === 'POST') {
@@ -262,13 +296,23 @@ export function createApp(options: AppOptions) {
         );
       }
       const tools = toolsCalled(body);
+      // Known before any refusal below, so a refused call is still counted against its tool.
+      if (!Array.isArray(body)) {
+        note.method = (body as Message).method;
+        note.tool = tools[0];
+      }
       for (const tool of tools) {
         const scopes = toolScopes.get(tool);
         if (scopes) authenticator.requireScopes(request, scopeBase.principal, scopes);
       }
       const { rateLimiter } = options;
       // A batch is counted message by message where it is served (legacy.ts).
-      if (rateLimiter && !Array.isArray(body)) await rateLimiter.check(scopeBase.principal.id, tools[0], (body as Message).id ?? null);
+      if (rateLimiter && !Array.isArray(body)) {
+        await rateLimiter.check(scopeBase.principal.id, tools[0], (body as Message).id ?? null).catch((err: unknown) => {
+          note.rateLimited = (err as HttpProtocolError).status === 429;
+          throw err;
+        });
+      }
       const limit = rateLimiter && ((m: Message) => rateLimiter.check(scopeBase.principal.id, m.method === 'tools/call' ? String(m.params?.name) : undefined, m.id ?? null));
       const single = Array.isArray(body) ? undefined : (body as Message);
       const legacyRequest = await isLegacy(request, body, sdkLanes);
@@ -288,6 +332,7 @@ export function createApp(options: AppOptions) {
       const scope: RequestScope = {
         requestId: scopeBase.requestId,
         principal,
+        report: scopeBase.report,
         era: 'modern',
         revision: '2026-07-28',
         forwardLogs: meta?.[LOG_LEVEL_META_KEY] !== undefined,
@@ -372,7 +417,7 @@ export function createApp(options: AppOptions) {
       if (refused) response = refused;
       else {
         principal = await authenticator.authenticate(request);
-        response = await serveMcp(c, { requestId, principal }, note);
+        response = await serveMcp(c, { requestId, principal, report: (outcome) => (note.outcome = outcome) }, note);
       }
     } catch (err) {
       if (err instanceof ClientGoneError) {
@@ -380,17 +425,16 @@ export function createApp(options: AppOptions) {
         response = new Response(null, { status: CLIENT_CLOSED_REQUEST });
       } else response = errorResponse(failure(err, requestId));
     }
-    options.accessLog({
-      requestId,
-      era: note.era,
-      lane: note.lane,
-      sessionId: note.sessionId,
-      principal: principal.id,
-      method: note.method,
-      tool: note.tool,
-      status: response.status,
-      durationMs: Math.round((performance.now() - started) * 100) / 100,
-    });
+    const status = response.status;
+    const logLine = () => {
+      const durationMs = Math.round((performance.now() - started) * 100) / 100;
+      const fields = { requestId, era: note.era, lane: note.lane, sessionId: note.sessionId, principal: principal.id, method: note.method, tool: note.tool, status, durationMs };
+      const metrics = note.tool && options.toolMetrics?.(note.tool, note.era ?? 'legacy', Date.now(), durationMs, note.outcome, status, note.rateLimited === true);
+      options.accessLog(fields, metrics || undefined);
+    };
+    // A streamed answer is logged when it ends, with how the tool ended and how long it all took.
+    if (note.tool && response.body && response.headers.get('content-type')?.startsWith('text/event-stream')) response = whenBodyEnds(response, logLine);
+    else logLine();
     response.headers.set('x-request-id', requestId);
     return secure(allowedOrigins && !refused ? allowOrigin(request, response) : response);
   });

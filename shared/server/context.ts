@@ -5,6 +5,7 @@ import type { AuthInfo, ServerContext, ServerNotifier } from '@modelcontextproto
 import type { ArtifactStore, ArtifactBody, PutOptions as ArtifactPutOptions } from '../artifacts/store.ts';
 import type { ResourceLink } from '@modelcontextprotocol/server';
 import type { KitLogger } from '../log.ts';
+import type { ToolOutcome } from '../metrics.ts';
 import type { Principal } from '../principal.ts';
 import type { StateScope, StateStore } from '../store/state.ts';
 import { confirm, type Confirmation } from './confirm.ts';
@@ -26,6 +27,8 @@ export interface RequestScope {
   readonly request?: { method?: string; params?: Record<string, unknown> };
   /** Set in a task's worker run: its id, and where its progress goes. */
   readonly task?: { readonly id: string; report(message: string): void };
+  /** Tells the access line how a tool call ended (its per-tool metrics). */
+  readonly report?: (outcome: ToolOutcome) => void;
   /** A call the direct lane ran and handed to the SDK lane: its outcome, to answer from (build.ts). */
   readonly replay?: { result: unknown } | { error: unknown };
 }

@@ -7,6 +7,7 @@
 // the handler again from the top, with the same arguments and answers, and `start()` returns there.
 import type { CallToolResult, InputRequiredResult, ServerContext } from '@modelcontextprotocol/server';
 import type { ToolCache } from '../cache/tool-cache.ts';
+import type { ToolOutcome } from '../metrics.ts';
 import type { PendingWork } from '../pending-work.ts';
 import { sdk } from '../sdk.ts';
 import { newTaskId, type TaskRequest } from '../tasks/store.ts';
@@ -131,6 +132,13 @@ export function toolRunner(t: ToolDefinition, services: KitServices, options: To
   return async (args, ctx) => {
     const kit = createToolContext(services, ctx, t.name);
     const scope = requestScopeOf(ctx);
+    const hits = { cached: false };
+    const answer = await run(args, ctx, kit, scope, hits);
+    scope.report?.(hits.cached ? 'cached' : outcomeOf(answer));
+    return answer;
+  };
+
+  async function run(args: unknown, ctx: ServerContext, kit: ExpiringToolContext, scope: RequestScope, hits: { cached: boolean }): Promise<Answer> {
     // The request phase of a tool that may run as a task (the worker's scope carries its task).
     if (t.task && !scope.task && options.tasks) {
       const form = await taskForm(t, scope);
@@ -142,12 +150,22 @@ export function toolRunner(t: ToolDefinition, services: KitServices, options: To
     const key = policy && !scope.task && cache.key(t.name, args, policy, kit.principal.id);
     if (key) {
       const hit = await cache.get(key);
-      if (hit) return hit;
+      if (hit) {
+        hits.cached = true;
+        return hit;
+      }
     }
     const returned = await timed(t, args, kit, scope.task ? options.taskTimeoutMs : options.toolTimeoutMs, pending);
     if (isInputRequired(returned)) return returned;
     const result = await offloadLargeResult(returned, t.name, options.offloadBytes, kit);
     if (key && !result.isError) cache.setInBackground(key, result, policy.ttlSeconds, pending);
     return result;
-  };
+  }
+}
+
+/** How a call that ran ended, for its metrics. */
+function outcomeOf(answer: Answer): ToolOutcome {
+  if (isInputRequired(answer)) return 'input';
+  if (isTaskAnswer(answer) || (answer as { resultType?: unknown }).resultType === 'task') return 'task';
+  return answer.isError ? 'error' : 'result';
 }

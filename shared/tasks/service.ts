@@ -39,6 +39,8 @@ export interface TaskServiceOptions {
   staleAfterMs: number;
   /** The longest lifetime a caller may ask for (2025 `task.ttl`). */
   maxTtlMs: number;
+  /** The stage, a dimension of the metrics beside the server's name. */
+  stage: string;
   /** The server's name, the metrics' dimension. */
   server: string;
   /** Write CloudWatch embedded-metric lines. */
@@ -244,9 +246,9 @@ export class TaskService {
     };
   }
 
-  /** One CloudWatch embedded-metric line per state change (counted per server and state), and a log line. */
+  /** One CloudWatch embedded-metric line per state change (counted per server, stage, state, and per tool), and a log line. */
   private metric(record: TaskRecord, state: TaskStatus) {
-    if (this.options.metrics) taskStateMetric(this.options.server, state);
+    if (this.options.metrics) taskStateMetric(this.options.server, this.options.stage, record.request.tool, state);
     this.options.log.info('task state', { taskId: record.id, tool: record.request.tool, state });
   }
 }

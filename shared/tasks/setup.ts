@@ -35,6 +35,7 @@ export function createTasks(config: Readonly<KitConfig>, setup: TaskSetup): Task
     staleAfterMs: config.tasks.staleAfterSeconds * 1000,
     maxTtlMs: config.tasks.maxTtlSeconds * 1000,
     server: setup.server,
+    stage: config.stage,
     metrics: config.metrics,
   });
   service.dispatcher = config.lambdaFunctionName

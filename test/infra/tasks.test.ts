@@ -51,13 +51,13 @@ function roleStatements(template: Template): { policy: string; statement: Record
   return Object.entries(policies).flatMap(([policy, p]: [string, any]) => (p.Properties.PolicyDocument.Statement as Record<string, any>[]).map((statement) => ({ policy, statement })));
 }
 
-/** The one EMF line `taskStateMetric` writes, as CloudWatch reads it. */
-function emittedTaskMetric(server: string, state: string): { namespace: string; name: string; dimensions: Record<string, string> } {
+/** The one EMF line `taskStateMetric` writes, as CloudWatch reads it: its first dimension set, the per-server one. */
+function emittedTaskMetric(server: string, stage: string, state: string): { namespace: string; name: string; dimensions: Record<string, string> } {
   const lines: string[] = [];
   const write = process.stdout.write;
   process.stdout.write = ((line: string) => (lines.push(line), true)) as typeof process.stdout.write;
   try {
-    taskStateMetric(server, state);
+    taskStateMetric(server, stage, 'some_tool', state);
   } finally {
     process.stdout.write = write;
   }
@@ -147,7 +147,7 @@ describe('the failed-tasks alarm', () => {
   };
 
   it('watches exactly the metric the function emits when a task fails', () => {
-    const emitted = emittedTaskMetric('notes', 'failed');
+    const emitted = emittedTaskMetric('notes', 'dev', 'failed');
     const alarm = failedAlarm();
     assert.deepEqual(
       { namespace: alarm.Namespace, name: alarm.MetricName, dimensions: Object.fromEntries(alarm.Dimensions.map((d: { Name: string; Value: string }) => [d.Name, d.Value])) },
