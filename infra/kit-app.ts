@@ -100,6 +100,7 @@ export function buildKitApp(app: App): KitStacks {
         env,
         description: `MCP gateway (${stage}) in front of ${SERVERS.map((s) => s.serverName).join(' and ')}`,
         dataPlaneStack: dataPlane,
+        smokeTool: `${SERVERS[0].serverName}__echo`,
         gateway: {
           stage,
           production,

@@ -123,6 +123,12 @@ const acceptsApiKeys = (auth: McpAuth | undefined) => auth !== undefined && (aut
 export interface McpGatewayStackProps extends StackProps {
   readonly dataPlaneStack: DataPlaneStack;
   readonly gateway: Omit<McpGatewayProps, 'dataPlane' | 'domain' | 'apiGatewayLogging'>;
+  /**
+   * A tool of an upstream that gives its `text` argument back (e.g. `notes__echo`), for the
+   * `SmokeCommand` output.
+   * @default - no SmokeCommand output
+   */
+  readonly smokeTool?: string;
 }
 
 /** An MCP gateway in front of servers of the app (and external URLs), on the shared data plane. */
@@ -141,6 +147,12 @@ export class McpGatewayStack extends Stack {
     this.addStackDependency(dataPlaneStack);
     new CfnOutput(this, 'McpUrl', { value: this.gateway.mcpUrl, description: 'Public MCP endpoint of the gateway' });
     new CfnOutput(this, 'DashboardName', { value: this.gateway.endpoint.monitoring.dashboard.dashboardName, description: 'CloudWatch dashboard' });
+    if (props.smokeTool) {
+      new CfnOutput(this, 'SmokeCommand', {
+        value: `npm run smoke -- --url ${this.gateway.mcpUrl} --tool ${props.smokeTool}`,
+        description: 'Checks the gateway in both protocol eras through one upstream tool, with the API key in MCP_API_KEY',
+      });
+    }
     const keyed = props.gateway.upstreams.map((u) => u.apiKeyVariable).filter((v): v is string => v !== undefined);
     if (keyed.length > 0) {
       new CfnOutput(this, 'UpstreamCredentials', {

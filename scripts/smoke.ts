@@ -3,7 +3,7 @@
 // — lists tools, calls `echo`, prints each step's latency and exits non-zero on the first failure.
 //
 //   npm run smoke -- --url https://d111111abcdef8.cloudfront.net/mcp [--era both|modern|legacy]
-//                    [--text hello] [--timeout 30000] [--api-key mcpk_…] [--header 'Name: value']
+//                    [--text hello] [--tool echo] [--timeout 30000] [--api-key mcpk_…] [--header 'Name: value']
 // The API key may come from MCP_API_KEY instead, which keeps it out of shell history.
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -13,6 +13,7 @@ import { Client as LegacyClient } from '@modelcontextprotocol/sdk/client/index.j
 import { StreamableHTTPClientTransport as LegacyTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 
 const USAGE = `usage: npm run smoke -- --url <mcp endpoint> [--era both|modern|legacy] [--text <echo text>]
+                     [--tool <an echo tool, e.g. notes__echo behind a gateway>]
                      [--timeout <ms per step>] [--api-key <key>] [--header '<Name>: <value>' ...]
 An endpoint with API keys needs one: --api-key, or the MCP_API_KEY environment variable.`;
 const ERAS = ['both', 'modern', 'legacy'] as const;
@@ -22,6 +23,8 @@ interface Options {
   url: URL;
   eras: ('modern' | 'legacy')[];
   text: string;
+  /** The tool called: one that gives its `text` argument back. */
+  tool: string;
   timeout: number;
   headers: Record<string, string>;
 }
@@ -47,6 +50,7 @@ function parseOptions(argv: string[], env: NodeJS.ProcessEnv): Options {
         url: { type: 'string' },
         era: { type: 'string', default: 'both' },
         text: { type: 'string', default: 'smoke check' },
+        tool: { type: 'string', default: 'echo' },
         timeout: { type: 'string', default: '30000' },
         'api-key': { type: 'string' },
         header: { type: 'string', multiple: true, default: [] },
@@ -82,7 +86,7 @@ function parseOptions(argv: string[], env: NodeJS.ProcessEnv): Options {
     }
     headers.Authorization = `Bearer ${apiKey}`;
   }
-  return { url, eras: era === 'both' ? ['modern', 'legacy'] : [era], text: values.text, timeout, headers };
+  return { url, eras: era === 'both' ? ['modern', 'legacy'] : [era], text: values.text, tool: values.tool, timeout, headers };
 }
 
 /** Runs one step, prints its latency, and turns any error into a SmokeFailure naming the step. */
@@ -118,17 +122,17 @@ interface ToolResult {
 }
 
 /** The echo tool must answer without error and give the text back somewhere in its result. */
-function checkEcho(result: ToolResult, text: string): string {
-  if (result.isError) throw new Error(`echo returned an error result: ${JSON.stringify(result.content)}`);
+function checkEcho(result: ToolResult, text: string, tool: string): string {
+  if (result.isError) throw new Error(`${tool} returned an error result: ${JSON.stringify(result.content)}`);
   if (!JSON.stringify([result.content, result.structuredContent]).includes(JSON.stringify(text).slice(1, -1))) {
-    throw new Error(`echo did not return the text it was sent: ${JSON.stringify(result.content)}`);
+    throw new Error(`${tool} did not return the text it was sent: ${JSON.stringify(result.content)}`);
   }
   return `echoed ${JSON.stringify(text)}`;
 }
 
-function requireEcho(tools: { name: string }[]): string {
-  if (!tools.some((tool) => tool.name === 'echo')) {
-    throw new Error(`no "echo" tool; the server lists: ${tools.map((tool) => tool.name).join(', ') || 'none'}`);
+function requireEcho(tools: { name: string }[], name: string): string {
+  if (!tools.some((tool) => tool.name === name)) {
+    throw new Error(`no "${name}" tool; the server lists: ${tools.map((tool) => tool.name).join(', ') || 'none'}${name === 'echo' ? ' (behind a gateway, pass --tool <upstream>__echo)' : ''}`);
   }
   return `${tools.length} tool${tools.length === 1 ? '' : 's'}`;
 }
@@ -144,9 +148,9 @@ async function modernEra(options: Options): Promise<void> {
       if (client.getProtocolEra() !== 'modern') throw new Error('the server answered only the legacy initialize handshake, not server/discover');
       return client.getNegotiatedProtocolVersion();
     }, (version) => `protocol ${version}`);
-    await step('modern', 'tools/list', async () => (await client.listTools(undefined, { ...request, cacheMode: 'bypass' })).tools, requireEcho);
-    await step('modern', 'tools/call echo', async () => client.callTool({ name: 'echo', arguments: { text: options.text } }, request), (result) =>
-      checkEcho(result, options.text),
+    await step('modern', 'tools/list', async () => (await client.listTools(undefined, { ...request, cacheMode: 'bypass' })).tools, (tools) => requireEcho(tools, options.tool));
+    await step('modern', `tools/call ${options.tool}`, async () => client.callTool({ name: options.tool, arguments: { text: options.text } }, request), (result) =>
+      checkEcho(result, options.text, options.tool),
     );
   } finally {
     await client.close().catch(() => {});
@@ -162,9 +166,9 @@ async function legacyEra(options: Options): Promise<void> {
       await client.connect(transport, request);
       return transport.protocolVersion;
     }, (version) => `protocol ${version ?? 'unknown'}, session ${transport.sessionId ?? 'none'}`);
-    await step('legacy', 'tools/list', async () => (await client.listTools(undefined, request)).tools, requireEcho);
-    await step('legacy', 'tools/call echo', async () => (await client.callTool({ name: 'echo', arguments: { text: options.text } }, undefined, request)) as ToolResult, (result) =>
-      checkEcho(result, options.text),
+    await step('legacy', 'tools/list', async () => (await client.listTools(undefined, request)).tools, (tools) => requireEcho(tools, options.tool));
+    await step('legacy', `tools/call ${options.tool}`, async () => (await client.callTool({ name: options.tool, arguments: { text: options.text } }, undefined, request)) as ToolResult, (result) =>
+      checkEcho(result, options.text, options.tool),
     );
     if (transport.sessionId) await step('legacy', 'DELETE session', () => transport.terminateSession());
   } finally {

@@ -41,12 +41,16 @@ describe('the example app\'s gateway', () => {
     assert.doesNotMatch(config, /mcpk_/);
   });
 
+  it('outputs the smoke check through the notes upstream\'s echo', () => {
+    assert.match(JSON.stringify(template.toJSON().Outputs.SmokeCommand.Value), /npm run smoke -- --url https:\/\/.*--tool notes__echo/);
+  });
+
   it('is an MCP endpoint like the others: its own function, streaming API and distribution, on the shared data plane', () => {
     template.resourceCountIs('AWS::CloudFront::Distribution', 1);
     template.resourceCountIs('AWS::ApiGateway::RestApi', 1);
     template.resourceCountIs('AWS::DynamoDB::Table', 0);
     const outputs = Object.keys(template.toJSON().Outputs);
-    for (const name of ['McpUrl', 'DashboardName', 'UpstreamCredentials']) assert.ok(outputs.includes(name), `no ${name} output in ${outputs.join(', ')}`);
+    for (const name of ['McpUrl', 'DashboardName', 'UpstreamCredentials', 'SmokeCommand']) assert.ok(outputs.includes(name), `no ${name} output in ${outputs.join(', ')}`);
   });
 
   it('alarms on each upstream\'s failures and graphs them on its dashboard', () => {
