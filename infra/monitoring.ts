@@ -1,6 +1,7 @@
 // Alarms and the CloudWatch dashboard for one deployed MCP server: API 5xx rate, Lambda errors,
-// throttles and p99 duration, failed tasks, plus the data plane's table throttles. Observes;
-// changes nothing. Task metrics are the function's own (shared/metrics.ts, embedded in its logs).
+// throttles and p99 duration, failed tasks, optionally per-tool error rates, plus the data
+// plane's table throttles; per-tool widgets (tool-metrics.ts). Observes; changes nothing. Task and
+// tool metrics are the function's own (shared/metrics.ts, embedded in its logs).
 import { Duration } from 'aws-cdk-lib';
 import type * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import type * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
@@ -11,6 +12,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { METRICS_NAMESPACE } from '../shared/metrics.ts';
 import type { McpDataPlane } from './data-plane.ts';
+import { toolErrorRateAlarms, toolWidgets, type McpToolErrorRateAlarms } from './tool-metrics.ts';
 
 /** Thresholds and the notification target of a server's alarms. */
 export interface McpAlarmOptions {
@@ -41,6 +43,11 @@ export interface McpAlarmOptions {
    * @default 5
    */
   readonly failedTasks?: number;
+  /**
+   * Alarms on the error rate of the tools named (per-tool metrics, shared/metrics.ts).
+   * @default - none
+   */
+  readonly toolErrorRate?: McpToolErrorRateAlarms;
 }
 
 export interface McpServerMonitoringProps {
@@ -67,6 +74,8 @@ export class McpServerMonitoring extends Construct {
   readonly functionThrottlesAlarm: cloudwatch.Alarm;
   readonly p99DurationAlarm: cloudwatch.Alarm;
   readonly failedTasksAlarm: cloudwatch.Alarm;
+  /** One per tool named in `alarms.toolErrorRate`. */
+  readonly toolErrorRateAlarms: cloudwatch.Alarm[];
   readonly dashboard: cloudwatch.Dashboard;
 
   constructor(scope: Construct, id: string, props: McpServerMonitoringProps) {
@@ -123,7 +132,8 @@ export class McpServerMonitoring extends Construct {
       // No task, no metric: a quiet server is a healthy one.
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    const serverAlarms = [this.serverErrorRateAlarm, this.functionErrorsAlarm, this.functionThrottlesAlarm, this.p99DurationAlarm, this.failedTasksAlarm];
+    this.toolErrorRateAlarms = alarms.toolErrorRate ? toolErrorRateAlarms(this, serverName, props.stage, who, alarms.toolErrorRate) : [];
+    const serverAlarms = [this.serverErrorRateAlarm, this.functionErrorsAlarm, this.functionThrottlesAlarm, this.p99DurationAlarm, this.failedTasksAlarm, ...this.toolErrorRateAlarms];
     if (alarms.topic) {
       const action = new cloudwatchActions.SnsAction(alarms.topic);
       for (const alarm of serverAlarms) {
@@ -170,6 +180,7 @@ export class McpServerMonitoring extends Construct {
         width: 8,
       }),
     );
+    this.dashboard.addWidgets(...toolWidgets(serverName, props.stage));
     const cdnWidgets = props.distribution ? [cloudFrontWidget(props.distribution)] : [];
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({

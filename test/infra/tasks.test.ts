@@ -198,10 +198,10 @@ describe('the dashboard', () => {
   it('graphs every task state of this server', () => {
     const graph = widgets().find((w) => w.properties.title === 'Task state changes');
     assert.ok(graph, 'no task state widget');
-    const lines = graph.properties.metrics.map((m) => ({ metric: m.slice(0, 6), label: (m[6] as { label: string }).label }));
+    const lines = graph.properties.metrics.map((m) => ({ metric: m.slice(0, 8), label: (m[8] as { label: string }).label }));
     assert.deepEqual(
       lines,
-      TASK_STATES.map((state) => ({ metric: ['McpKit', 'TaskStateChanges', 'Server', 'notes', 'State', state], label: state })),
+      TASK_STATES.map((state) => ({ metric: ['McpKit', 'TaskStateChanges', 'Server', 'notes', 'Stage', 'dev', 'State', state], label: state })),
     );
   });
 
