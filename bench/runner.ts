@@ -10,6 +10,7 @@ import { measureCold, type ColdPlan } from './suites/cold.ts';
 import { measureEras, type ErasPlan } from './suites/eras.ts';
 import { measureGateway, type GatewayPlan } from './suites/gateway.ts';
 import { measureHandover, measureLambdaCold, type ModelledLambdaPlan } from './suites/modelled-lambda.ts';
+import { measureMetrics, type MetricsPlan } from './suites/metrics.ts';
 import { measureRateLimit, type RateLimitPlan } from './suites/rate-limit.ts';
 import { measureEventPolling, measureUnitRows, type ScalePlan } from './suites/scale.ts';
 import { measureTasks, type TasksPlan } from './suites/tasks.ts';
@@ -28,6 +29,7 @@ export interface Plan {
   scale: ScalePlan;
   gateway: GatewayPlan;
   throughput: ThroughputPlan;
+  metrics: MetricsPlan;
   /**
    * Per-suite time budgets, warm-ups included; a suite stops starting new rounds once its budget is
    * spent, but always completes its first round and the round in progress.
@@ -52,6 +54,7 @@ export const FULL: Plan = {
   scale: { idleSeconds: 20, busySeconds: 10, unitSamples: 5 },
   gateway: { warmupCalls: 1_500, rounds: 20, callsPerRound: 200, listCalls: 300, failCalls: 300 },
   throughput: { rounds: 5, seconds: 3, concurrency: 16 },
+  metrics: { batches: 21, callsPerBatch: 20_000 },
   budgetMs: { warm: 45_000, cold: 35_000, eras: 25_000, cache: 45_000, rateLimit: 30_000, lambdaCold: 30_000, handover: 30_000, tasks: 30_000, gateway: 30_000, throughput: 60_000 },
 };
 
@@ -67,6 +70,7 @@ export const QUICK: Plan = {
   scale: { idleSeconds: 2, busySeconds: 2, unitSamples: 1 },
   gateway: { warmupCalls: 10, rounds: 2, callsPerRound: 10, listCalls: 5, failCalls: 5 },
   throughput: { rounds: 1, seconds: 1, concurrency: 4 },
+  metrics: { batches: 3, callsPerBatch: 1_000 },
   budgetMs: { warm: 5_000, cold: 5_000, eras: 5_000, cache: 5_000, rateLimit: 5_000, lambdaCold: 5_000, handover: 5_000, tasks: 5_000, gateway: 5_000, throughput: 5_000 },
 };
 
@@ -80,6 +84,8 @@ export const RATIOS: Ratio[] = [
   { label: 'bundle loaded at cold start, kit / SDK minimal', section: 'cold', numerator: 'kit', denominator: 'sdk', column: 'bytes', max: 1.0 },
   { label: 'cold start per environment (client wait), kit / SDK minimal, modelled Lambda', section: 'lambda-cold', numerator: 'kit', denominator: 'sdk', column: 'client', max: 0.7 },
   { label: 'HTTP p50, legacy / modern', section: 'eras', numerator: 'legacy', denominator: 'modern', column: 'p50', max: 1.3 },
+  { label: 'per-tool metrics per call / the 2 µs budget', section: 'metrics', numerator: 'fragment', denominator: 'budget', column: 'median', max: 1 },
+  { label: 'warm per-call median, kit with per-tool metrics / without', section: 'warm', numerator: 'kit-metrics', denominator: 'kit', column: 'median' },
   { label: 'whole deployment package, kit / SDK minimal', section: 'cold', numerator: 'kit', denominator: 'sdk', column: 'total' },
   { label: 'warm per-call median, kit / raw Hono', section: 'warm', numerator: 'kit', denominator: 'hono', column: 'median' },
   { label: 'warm per-call median, kit at WARN / SDK minimal', section: 'warm', numerator: 'kit-warn', denominator: 'sdk', column: 'median' },
@@ -123,6 +129,7 @@ export async function runBench(plan: Plan, progress: (line: string) => void = ()
     sections.push(await measureWarm(built, plan.warm, budget(plan.budgetMs.warm)));
     progress('cold start');
     sections.push(await measureCold(built, plan.cold, budget(plan.budgetMs.cold)));
+    sections.push(measureMetrics(plan.metrics));
     progress('loopback throughput');
     sections.push(await measureThroughput(built, plan.throughput, budget(plan.budgetMs.throughput)));
     progress('legacy vs modern over HTTP');

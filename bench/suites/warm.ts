@@ -8,6 +8,7 @@ import { runRounds, type InvokeVariant, type RoundsPlan } from '../rounds.ts';
 export const WARM_VARIANTS: InvokeVariant[] = [
   { id: 'kit', label: 'kit, LOG_LEVEL=INFO (default)', target: 'kit' },
   { id: 'kit-warn', label: 'kit, LOG_LEVEL=WARN', target: 'kit', env: { LOG_LEVEL: 'WARN' } },
+  { id: 'kit-metrics', label: 'kit, per-tool metrics on (MCP_METRICS=true)', target: 'kit', env: { MCP_METRICS: 'true' } },
   { id: 'sdk', label: 'SDK minimal handler', target: 'sdk' },
   { id: 'hono', label: 'raw Hono', target: 'hono' },
 ];
