@@ -43,10 +43,13 @@ export async function buildFunction(entry: string, outDir = join(ROOT, '.local/a
   return { bundle: join(target, 'index.mjs'), runtime, bytes: loadedBytes(fn.metafile!, target) };
 }
 
-/** Bytes of `index.mjs` and of every chunk reachable from it through static imports. */
-export function loadedBytes(metafile: { outputs: Record<string, { bytes: number; imports: { path: string; kind: string }[] }> }, outdir: string): number {
+/**
+ * Bytes of `index.mjs` and of every chunk reachable from it through static imports. `workingDir`:
+ * the build's `absWorkingDir`, which the metafile's paths are relative to.
+ */
+export function loadedBytes(metafile: { outputs: Record<string, { bytes: number; imports: { path: string; kind: string }[] }> }, outdir: string, workingDir = ROOT): number {
   const outputs = metafile.outputs;
-  const entry = Object.keys(outputs).find((path) => resolve(ROOT, path) === join(outdir, 'index.mjs'))!;
+  const entry = Object.keys(outputs).find((path) => resolve(workingDir, path) === join(outdir, 'index.mjs'))!;
   const seen = new Set<string>();
   const visit = (path: string) => {
     if (seen.has(path) || !outputs[path]) return;
