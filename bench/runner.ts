@@ -67,7 +67,8 @@ export const QUICK: Plan = {
   rateLimit: { warmupCalls: 10, rounds: 2, callsPerRound: 10 },
   modelledLambda: { coldSamples: 1, handoverWarmup: 1, handoverSamples: 2 },
   tasks: { warmup: 1, samples: 2 },
-  scale: { idleSeconds: 2, busySeconds: 2, unitSamples: 1 },
+  // A quiet poller reads every 5 s: a shorter idle window might see no read at all.
+  scale: { idleSeconds: 6, busySeconds: 2, unitSamples: 1 },
   gateway: { warmupCalls: 10, rounds: 2, callsPerRound: 10, listCalls: 5, failCalls: 5 },
   throughput: { rounds: 1, seconds: 1, concurrency: 4 },
   metrics: { batches: 3, callsPerBatch: 1_000 },
