@@ -4,12 +4,13 @@
 //   (ReturnConsumedCapacity, which the meter adds to every request): item size rounded up to
 //   4 KB per read unit (halved when eventually consistent), 1 KB per write unit; a conditional
 //   write whose condition fails is still billed, at least 1 write unit, which the meter counts;
+//   a query is billed on the sum of its items' sizes, as dynalite does. Transactions (twice the
+//   units) are not counted: the kit uses none, and dynalite has none;
 // - S3: requests by price class (PUT, COPY, POST and LIST; GET, HEAD and the rest; DELETE free);
 // - Redis (the Upstash REST endpoint): commands, one per command in a pipeline or transaction,
 //   and the bytes each way (Upstash bills commands and bandwidth);
 // - the front door (CloudFront, and so API Gateway behind it): requests and bytes each way.
-import type { Exchange } from './meter-proxy.ts';
-import { startMeterProxy, type MeterProxy } from './meter-proxy.ts';
+import { startMeterProxy, type Exchange, type MeterProxy } from './meter-proxy.ts';
 
 export interface Usage {
   dynamodb: { requests: number; readUnits: number; writeUnits: number; operations: Record<string, number> };
@@ -19,7 +20,7 @@ export interface Usage {
   front: { requests: number; apiGatewayRequests: number; requestBytes: number; responseBytes: number; largestResponseBytes: number };
 }
 
-export const emptyUsage = (): Usage => ({
+const emptyUsage = (): Usage => ({
   dynamodb: { requests: 0, readUnits: 0, writeUnits: 0, operations: {} },
   s3: { putClass: 0, getClass: 0, deletes: 0, bytesIn: 0, bytesOut: 0 },
   redis: { httpRequests: 0, commands: 0, bytes: 0, byCommand: {} },
