@@ -56,8 +56,11 @@ export function createLogger(config: LogConfig, serviceName: string, write = (li
   return { debug: emit('DEBUG'), info: emit('INFO'), warn: emit('WARN'), error: emit('ERROR') };
 }
 
-/** Writes one access line: `fields`, and `extra`, already serialized members (the per-tool metrics). */
-export type AccessLog = (fields: Record<string, string | number | undefined>, extra?: string) => void;
+/**
+ * Writes one access line: `fields`, and `extra`, already serialized members (the per-tool
+ * metrics). `quiet`: INFO is filtered out, so only lines with `extra` are written.
+ */
+export type AccessLog = ((fields: Record<string, string | number | undefined>, extra?: string) => void) & { readonly quiet: boolean };
 
 /**
  * Writes `{"level":"INFO","message":"mcp request",…}` lines. With INFO filtered out, only lines
@@ -66,9 +69,10 @@ export type AccessLog = (fields: Record<string, string | number | undefined>, ex
 export function createAccessLog(config: LogConfig, serviceName: string): AccessLog {
   const quiet = config.logLevel !== 'DEBUG' && config.logLevel !== 'INFO';
   const head = `{"level":"INFO","message":"mcp request","service":${JSON.stringify(serviceOf(serviceName))},"stage":${JSON.stringify(config.stage)},"timestamp":"`;
-  return (fields, extra) => {
+  const write = (fields: Record<string, string | number | undefined>, extra?: string) => {
     if (quiet && !extra) return;
     const members = JSON.stringify(fields).slice(1, -1);
     process.stdout.write(`${head}${new Date().toISOString()}",${members}${extra ? `,${extra}` : ''}}\n`);
   };
+  return Object.assign(write, { quiet });
 }

@@ -432,9 +432,11 @@ export function createApp(options: AppOptions) {
       const metrics = note.tool && options.toolMetrics?.(note.tool, note.era ?? 'legacy', Date.now(), durationMs, note.outcome, status, note.rateLimited === true);
       options.accessLog(fields, metrics || undefined);
     };
-    // A streamed answer is logged when it ends, with how the tool ended and how long it all took.
-    if (note.tool && response.body && response.headers.get('content-type')?.startsWith('text/event-stream')) response = whenBodyEnds(response, logLine);
-    else logLine();
+    // A streamed answer is logged when it ends, with how the tool ended and how long it all took
+    // (unless no line would be written at all).
+    const logged = !options.accessLog.quiet || options.toolMetrics !== undefined;
+    if (logged && note.tool && response.body && response.headers.get('content-type')?.startsWith('text/event-stream')) response = whenBodyEnds(response, logLine);
+    else if (logged) logLine();
     response.headers.set('x-request-id', requestId);
     return secure(allowedOrigins && !refused ? allowOrigin(request, response) : response);
   });
