@@ -46,7 +46,7 @@ async function main() {
       '',
       `  MCP server is serving at ${model.url}  (modelled CloudFront → API Gateway → Lambda)`,
       `  API Gateway stage, bypassing CloudFront: ${model.apiUrl}`,
-      `  bundle: ${(model.bundleBytes / 1024).toFixed(0)} KiB; data: ${emulators.describe()}`,
+      `  code loaded at start: ${(model.bundleBytes / 1024).toFixed(0)} KiB (index.mjs and its static chunks); data: ${emulators.describe()}`,
       '',
       '  Connect a client:',
       `    npm run inspect -- ${model.url} --transport http --method tools/list`,
