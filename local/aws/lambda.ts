@@ -220,7 +220,9 @@ class Environment {
         invocation.settle({ kind: 'buffered', payload: body ? JSON.parse(body) : null });
       });
     }
-    const body = new PassThrough();
+    // A consumer hears a failure through `ended`; one that has stopped listening (an asynchronous
+    // invoke, a cut client) must not turn the destroyed body into an uncaught error.
+    const body = new PassThrough().on('error', () => {});
     invocation.body = body;
     let ended!: (error: FunctionError | undefined) => void;
     const endedPromise = new Promise<FunctionError | undefined>((resolve) => (ended = resolve));

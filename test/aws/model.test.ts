@@ -129,6 +129,29 @@ describe('modelled Lambda limits', () => {
     }
   });
 
+  it('stops while an asynchronous invocation is still streaming, without an error nobody hears', async () => {
+    const model = await start();
+    const invoked = await fetch(`${model.invokeApi.url}/2015-03-31/functions/probe/invocations`, {
+      method: 'POST',
+      headers: { 'x-amz-invocation-type': 'Event' },
+      body: JSON.stringify({ httpMethod: 'POST', path: '/mcp', headers: {}, queryStringParameters: { probe: 'gap', ms: '5000' } }),
+    });
+    assert.equal(invoked.status, 202);
+    await waitFor(() => model.lambda.counts().busy === 1);
+    const unheard: unknown[] = [];
+    const listen = (error: unknown) => unheard.push(error);
+    process.on('uncaughtException', listen);
+    try {
+      await model.stop();
+      // An 'error' event without a listener is thrown on a later tick.
+      await new Promise((r) => setImmediate(r));
+      assert.deepEqual(unheard, []);
+      assert.ok(model.lambda.invocations.some((i) => i.error === 'Shutdown'), 'the invocation in flight ended as shut down');
+    } finally {
+      process.off('uncaughtException', listen);
+    }
+  });
+
   it('reclaims idle environments', async () => {
     const model = await start({ idleReclaimMs: 200 });
     try {
