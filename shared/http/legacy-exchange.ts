@@ -3,7 +3,7 @@
 // once the handler emits anything before its result, as an SSE stream. Server-to-client requests get wire ids that name the exchange's relay box,
 // so a client's reply, or its `notifications/cancelled`, reaches the exchange from any instance:
 // directly when it runs in this process, through the relay (shared/relay) otherwise.
-import type { JSONRPCMessage, JSONRPCRequest, MessageExtraInfo, Transport, TransportSendOptions } from '@modelcontextprotocol/server';
+import type { JSONRPCMessage, JSONRPCRequest, MessageExtraInfo, Server, Transport, TransportSendOptions } from '@modelcontextprotocol/server';
 import { shapeOutgoing } from '../protocol/shape.ts';
 import { unwrapTaskAnswer } from '../tasks/wire.ts';
 import type { Relay, RelayWatch } from '../relay/relay.ts';
@@ -139,9 +139,23 @@ export class LegacyExchange implements Transport {
     });
   }
 
-  /** Replays `initialize` (and the stored log level) so the instance sees the session's client. */
-  async restore(session: SessionRecord): Promise<void> {
+  /**
+   * Gives the pooled instance the session's client, as `initialize` did, then the stored log
+   * level. The first time this instance restores a session record, `initialize` is replayed
+   * through the SDK; what the SDK made of the client is kept with the record and seeded straight
+   * in for the record's next requests (seedClient).
+   */
+  async restore(session: SessionRecord, server: Server): Promise<void> {
     this.revision = session.protocolVersion;
+    const client = restoredClients.get(session);
+    if (!client || !seedClient(server, session.protocolVersion, client)) {
+      await this.replayInitialize(session);
+      restoredClients.set(session, { capabilities: server.getClientCapabilities(), info: server.getClientVersion() });
+    }
+    if (session.logLevel) await this.call({ jsonrpc: '2.0', id: `${REPLAY_PREFIX}level`, method: 'logging/setLevel', params: { level: session.logLevel } });
+  }
+
+  private async replayInitialize(session: SessionRecord): Promise<void> {
     const init = await this.call({
       jsonrpc: '2.0',
       id: `${REPLAY_PREFIX}init`,
@@ -150,7 +164,6 @@ export class LegacyExchange implements Transport {
     });
     if (init.error) throw new Error(`session restore failed: ${JSON.stringify(init.error)}`);
     this.receive({ jsonrpc: '2.0', method: 'notifications/initialized' });
-    if (session.logLevel) await this.call({ jsonrpc: '2.0', id: `${REPLAY_PREFIX}level`, method: 'logging/setLevel', params: { level: session.logLevel } });
   }
 
   /** Delivers a client request and resolves with its JSON answer, without shaping HTTP. */
@@ -269,6 +282,38 @@ export class LegacyExchange implements Transport {
     }
     // A client that went away before the result gets nothing; the server still frees the instance.
     this.settle?.(new Response(null, { status: 499 }));
-    this.onclose?.();
+    // The SDK builds a ConnectionClosed error for requests still waiting on every close; an
+    // exchange closes once per HTTP request, and that error's stack trace says nothing.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      this.onclose?.();
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
   }
+}
+
+/** The client as the SDK parsed it from a session's `initialize`: its schemas normalize (a 2025-06-18 `elicitation: {}` means form). */
+interface RestoredClient {
+  capabilities: ReturnType<Server['getClientCapabilities']>;
+  info: ReturnType<Server['getClientVersion']>;
+}
+
+/** Per session record, while the session store keeps that record cached. */
+const restoredClients = new WeakMap<SessionRecord, RestoredClient>();
+
+/**
+ * Puts a client the SDK already parsed back into an instance, as `initialize` would. Replaying
+ * the handshake costs a third of a legacy call (schema checks, the result), so the values are
+ * written where the SDK keeps them (fields its types mark private) and read back through its
+ * public getters: false, and the caller replays, if a later SDK keeps them elsewhere.
+ */
+function seedClient(server: Server, revision: string, client: RestoredClient): boolean {
+  const fields = server as unknown as Record<string, unknown>;
+  if (!('_clientCapabilities' in fields && '_clientVersion' in fields && '_negotiatedProtocolVersion' in fields)) return false;
+  fields._clientCapabilities = client.capabilities;
+  fields._clientVersion = client.info;
+  fields._negotiatedProtocolVersion = revision;
+  return server.getClientCapabilities() === client.capabilities && server.getClientVersion() === client.info && server.getNegotiatedProtocolVersion() === revision;
 }

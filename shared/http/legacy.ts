@@ -207,7 +207,7 @@ export function createLegacyHandler(options: LegacyOptions) {
     const exchange = exchangeFor(req, session, acceptsSse(req.request), message);
     await server.connect(exchange);
     try {
-      await exchange.restore(session);
+      await exchange.restore(session, server.server);
     } catch (err) {
       await exchange.close();
       throw err;
@@ -263,7 +263,7 @@ export function createLegacyHandler(options: LegacyOptions) {
     const exchange = exchangeFor(req, session, false, m);
     await server.connect(exchange);
     try {
-      await exchange.restore(session);
+      await exchange.restore(session, server.server);
       return await exchange.request(m);
     } finally {
       await exchange.close();
