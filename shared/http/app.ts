@@ -28,7 +28,7 @@ import {
   jsonRpcErrorResponse,
 } from './errors.ts';
 import { TASKS_EXTENSION } from '../tasks/wire.ts';
-import { checkEnvelope, type LegacyRequest } from './legacy.ts';
+import { checkEnvelope, LEGACY_PROTOCOL_VERSIONS, type LegacyRequest } from './legacy.ts';
 import { createDirectLane, type Replay } from './direct-lane.ts';
 import { hostnames, refuseHost, refuseOrigin } from './host-origin.ts';
 import type { SdkLanes } from './sdk-lanes.ts';
@@ -149,15 +149,33 @@ const MODERN_VERSIONS = new Set(['2026-07-28']);
 const LONG_RUNNING = new Set(['tools/call', 'resources/read', 'prompts/get', 'completion/complete']);
 const acceptsSse = (request: Request) => (request.headers.get('accept') ?? '').includes('text/event-stream');
 
+const LEGACY_VERSIONS = new Set(LEGACY_PROTOCOL_VERSIONS);
+
 /**
- * The SDK's era classification, with a shortcut for the common modern request: a single message
- * with a method under a 2026-07-28 `MCP-Protocol-Version` header is never legacy (the SDK sends
- * even envelope-less ones to its modern path to be refused there), so it needs neither a second
- * pass nor the SDK.
+ * A `_meta` a 2025-era client sends on a request or notification: none, or only a progress token
+ * of the type the SDK's schema takes. It carries no 2026-07-28 envelope claim.
+ */
+function plainLegacyMeta(params: unknown): boolean {
+  const meta = (params as { _meta?: Record<string, unknown> } | undefined)?._meta;
+  if (meta === undefined) return true;
+  const token = meta.progressToken;
+  return Object.keys(meta).every((k) => k === 'progressToken') && (typeof token === 'string' || Number.isSafeInteger(token));
+}
+
+/**
+ * The SDK's era classification, with shortcuts for the common requests (both need neither the
+ * SDK nor its schema checks; test/core/routing.test.ts holds them to the SDK's verdicts):
+ * - a single message with a method under a 2026-07-28 `MCP-Protocol-Version` header is never
+ *   legacy (the SDK sends even envelope-less ones to its modern path to be refused there);
+ * - a single request or notification (its envelope already checked, checkEnvelope) under no
+ *   version header or a 2025-era one, whose `_meta` is at most a progress token, is legacy.
  */
 export function isLegacy(request: Request, body: unknown, lanes: () => Promise<SdkLanes>): Promise<boolean> | boolean {
   const version = request.headers.get('mcp-protocol-version');
-  if (version !== null && MODERN_VERSIONS.has(version) && !Array.isArray(body) && typeof (body as { method?: unknown }).method === 'string') return false;
+  if (!Array.isArray(body) && typeof (body as Message).method === 'string') {
+    if (version !== null && MODERN_VERSIONS.has(version)) return false;
+    if ((version === null || LEGACY_VERSIONS.has(version)) && plainLegacyMeta((body as Message).params)) return true;
+  }
   return lanes().then((l) => l.isLegacyRequest(request, body));
 }
 
@@ -278,6 +296,14 @@ export function createApp(options: AppOptions) {
     return { code, message };
   };
 
+  /** Counts a request against the caller's rate limits (and the tool's); throws 429 over them. */
+  async function countRequest(limiter: RateLimiter, principal: Principal, tool: string | undefined, id: string | number | null, note: Note): Promise<void> {
+    await limiter.check(principal.id, tool, id).catch((err: unknown) => {
+      note.rateLimited = (err as HttpProtocolError).status === 429;
+      throw err;
+    });
+  }
+
   async function serveMcp(c: Context, scopeBase: { requestId: string; principal: Principal; report(outcome: ToolOutcome): void }, note: Note): Promise<Response> {
     const request = c.req.raw;
     const method = request.method;
@@ -307,12 +333,7 @@ export function createApp(options: AppOptions) {
       }
       const { rateLimiter } = options;
       // A batch is counted message by message where it is served (legacy.ts).
-      if (rateLimiter && !Array.isArray(body)) {
-        await rateLimiter.check(scopeBase.principal.id, tools[0], (body as Message).id ?? null).catch((err: unknown) => {
-          note.rateLimited = (err as HttpProtocolError).status === 429;
-          throw err;
-        });
-      }
+      if (rateLimiter && !Array.isArray(body)) await countRequest(rateLimiter, scopeBase.principal, tools[0], (body as Message).id ?? null, note);
       const limit = rateLimiter && ((m: Message) => rateLimiter.check(scopeBase.principal.id, m.method === 'tools/call' ? String(m.params?.name) : undefined, m.id ?? null));
       const single = Array.isArray(body) ? undefined : (body as Message);
       const legacyRequest = await isLegacy(request, body, sdkLanes);
@@ -362,9 +383,14 @@ export function createApp(options: AppOptions) {
       return streamIfSlow(answer, keepAliveMs, single?.id ?? null, lateError(scopeBase.requestId));
     }
     note.era = 'legacy';
-    if (method === 'GET') return (await sdkLanes()).legacy.get({ request, body: undefined, scope: scopeBase, note });
-    if (method === 'DELETE') return (await sdkLanes()).legacy.delete({ request, body: undefined, scope: scopeBase, note });
-    return jsonRpcErrorResponse(405, SERVER_ERROR, `Method Not Allowed: use POST (or GET/DELETE with a 2025-era session)`, null, { allow: 'GET, POST, DELETE' });
+    if (method !== 'GET' && method !== 'DELETE') {
+      return jsonRpcErrorResponse(405, SERVER_ERROR, `Method Not Allowed: use POST (or GET/DELETE with a 2025-era session)`, null, { allow: 'GET, POST, DELETE' });
+    }
+    // Opening a stream is a request like any other, so a caller over its limit cannot keep opening
+    // them (each holds a Lambda environment). Ending a session is never refused.
+    if (method === 'GET' && options.rateLimiter) await countRequest(options.rateLimiter, scopeBase.principal, undefined, null, note);
+    const { legacy } = await sdkLanes();
+    return method === 'GET' ? legacy.get({ request, body: undefined, scope: scopeBase, note }) : legacy.delete({ request, body: undefined, scope: scopeBase, note });
   }
 
   const app = new Hono();

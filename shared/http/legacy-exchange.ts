@@ -108,6 +108,8 @@ export class LegacyExchange implements Transport {
   private closed = false;
   private ownWireIds: string[] = [];
   private wireCounter = 0;
+  /** The request key that server-to-client wire ids name, when the relay can reach this exchange. */
+  private relayedKey?: string;
   private encodedKey?: string;
   private watch?: RelayWatch;
   private awaiting = 0;
@@ -178,7 +180,7 @@ export class LegacyExchange implements Transport {
     if (runKey) running.set(runKey, this);
     const reqKey = requestKey(message.id);
     if (this.sessionId && this.options.relay && reqKey.length <= MAX_RELAYED_KEY) {
-      this.encodedKey = toBase64Url(reqKey);
+      this.relayedKey = reqKey;
       this.watch = this.options.relay.watch(boxOf(this.sessionId, reqKey), (m) => this.fromRelay(m as Message));
     }
     const signal = this.options.extra.request?.signal;
@@ -229,6 +231,8 @@ export class LegacyExchange implements Transport {
     if (!this.stream && !this.openStream()) return;
     let out = m;
     if (m.id !== undefined && m.id !== null && this.sessionId) {
+      // Encoded when first needed: most calls send the client no request.
+      if (this.relayedKey !== undefined) this.encodedKey ??= toBase64Url(this.relayedKey);
       const wireId = this.encodedKey ? `${WIRE_PREFIX}${this.encodedKey}.${++this.wireCounter}` : `l.${crypto.randomUUID()}`;
       awaitingReply.set(key(this.sessionId, wireId), { exchange: this, originalId: m.id });
       this.ownWireIds.push(wireId);

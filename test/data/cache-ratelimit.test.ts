@@ -49,12 +49,13 @@ describe('cache and rate limits on Redis', () => {
   let cached: Awaited<ReturnType<typeof startInProcess>>;
   let limited: Awaited<ReturnType<typeof startInProcess>>;
   let closed: Awaited<ReturnType<typeof startInProcess>>;
+  let base: Record<string, string>;
+  const limits = { MCP_RATE_LIMIT_ENABLED: 'true', MCP_RATE_LIMIT_REQUESTS: '3', MCP_RATE_LIMIT_WINDOW_SECONDS: '2' };
 
   before(async () => {
     [dynamo, redis] = await Promise.all([startTestDynamo(), startTestRedis()]);
-    const base = { AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, MCP_REQUEST_STATE_KEY: 'cache-test-request-state-key-0123456789', MCP_REDIS_TIMEOUT_MS: '300', ...redis.env };
+    base = { AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, MCP_REQUEST_STATE_KEY: 'cache-test-request-state-key-0123456789', MCP_REDIS_TIMEOUT_MS: '300', ...redis.env };
     cached = await startInProcess(server, base);
-    const limits = { MCP_RATE_LIMIT_ENABLED: 'true', MCP_RATE_LIMIT_REQUESTS: '3', MCP_RATE_LIMIT_WINDOW_SECONDS: '2' };
     limited = await startInProcess({ ...server, name: 'limited' }, { ...base, ...limits });
     closed = await startInProcess({ ...server, name: 'closed' }, { ...base, ...limits, MCP_RATE_LIMIT_FAIL_OPEN: 'false' });
   });
@@ -95,6 +96,25 @@ describe('cache and rate limits on Redis', () => {
     assert.match(over.error!.message, /Rate limit exceeded: at most 3 requests per 2 s; retry after \d+ s/);
     await new Promise((r) => setTimeout(r, Number(over.retryAfter) * 1000 + 100));
     assert.equal((await call(limited.url, 'plain', {})).status, 200);
+  });
+
+  it('counts opening a GET stream against the limit, but never refuses ending a session', async () => {
+    const streams = await startInProcess({ ...server, name: 'limited-get' }, { ...base, ...limits, MCP_GET_STREAMS: 'true' });
+    try {
+      const get = () => fetch(streams.url, { headers: { accept: 'text/event-stream', 'mcp-session-id': 'unknown-session', 'mcp-protocol-version': '2025-06-18' } });
+      // Under the limit the request reaches the session check (no such session).
+      for (let i = 0; i < 3; i++) assert.equal((await get()).status, 404);
+      const over = await get();
+      assert.equal(over.status, 429);
+      assert.ok(Number(over.headers.get('retry-after')) >= 1);
+      assert.match(((await over.json()) as { error: { message: string } }).error.message, /Rate limit exceeded: at most 3 requests per 2 s/);
+      const ended = await fetch(streams.url, { method: 'DELETE', headers: { 'mcp-session-id': 'unknown-session', 'mcp-protocol-version': '2025-06-18' } });
+      assert.equal(ended.status, 404, 'DELETE is not rate limited: it reaches the session check');
+      // Streams count against the same limit as calls.
+      assert.equal((await call(streams.url, 'plain', {})).status, 429);
+    } finally {
+      await streams.stop();
+    }
   });
 
   it('with Redis stopped, calls still succeed (fail open) or get 503 (fail closed); all recover when it returns', async () => {
