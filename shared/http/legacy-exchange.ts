@@ -284,10 +284,14 @@ export class LegacyExchange implements Transport {
     } catch {
       // already closed by the client
     }
+    // Answered, with no request to the client outstanding: nothing of the handler is left to run.
+    const finished = this.responded && this.awaiting === 0;
     // A client that went away before the result gets nothing; the server still frees the instance.
     this.settle?.(new Response(null, { status: 499 }));
-    // The SDK builds a ConnectionClosed error for requests still waiting on every close; an
-    // exchange closes once per HTTP request, and that error's stack trace says nothing.
+    if (!finished) return this.onclose?.();
+    // The SDK builds a ConnectionClosed error on every close, for whatever still waits; after a
+    // finished call nothing does, and its stack trace would be built for no one. (Only then: a
+    // handler's abort listeners run inside this call and keep their stack traces.)
     const limit = Error.stackTraceLimit;
     Error.stackTraceLimit = 0;
     try {
