@@ -85,6 +85,9 @@ export class McpServerEndpoint extends Construct {
     this.dataPlane.grantServer(this.fn.role!);
     this.taskWorkers = enableTaskWorkers(this, this.fn);
     addRoutes(this.api, this.fn, path, settings.timeoutSeconds);
+    // The stage goes live only once the function may start its task workers: on a first deploy a
+    // task created earlier would fail with AccessDenied (IAM changes still take seconds to apply).
+    this.api.deploymentStage.node.addDependency(this.taskWorkers.selfInvokePolicy);
 
     this.monitoring = new McpServerMonitoring(this, 'Monitoring', {
       serverName: props.serverName,

@@ -98,6 +98,14 @@ describe('a task\'s worker: the function invoking itself', () => {
     assert.ok(![template.toJSON().Resources[fnId].DependsOn ?? []].flat().includes(policy));
   });
 
+  it('puts the stage live only after that policy exists, so no task is created that its worker may not run', () => {
+    const resources = template.toJSON().Resources as Record<string, { Type: string; DependsOn?: string | string[] }>;
+    const [policy] = roleStatements(template).filter(({ statement }) => statement.Action === 'lambda:InvokeFunction').map((s) => s.policy);
+    const stages = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::ApiGateway::Stage');
+    assert.equal(stages.length, 1);
+    assert.ok([stages[0]![1].DependsOn ?? []].flat().includes(policy!), `the stage depends on ${policy}`);
+  });
+
   it('retries a failed worker event twice, drops it after an hour, and reports it to the function itself', () => {
     const configs = template.findResources('AWS::Lambda::EventInvokeConfig');
     assert.equal(Object.keys(configs).length, 1);
