@@ -1,7 +1,9 @@
 // A service the kit depends on that did not answer as it should: DynamoDB (unreachable, throttled,
-// a missing table, refused credentials) or S3. Stores throw it; the HTTP layer answers 503 with
-// Retry-After and names the dependency, so a client retries and an operator knows where to look.
-export type Dependency = 'DynamoDB' | 'S3';
+// a missing table, refused credentials), S3, or Lambda when a task's worker cannot be started.
+// Stores and the task dispatcher throw it. Outside a tool the HTTP layer answers 503 with
+// Retry-After and names the dependency, so a client retries and an operator knows where to look;
+// inside one it becomes the tool's error result, which names it too.
+export type Dependency = 'DynamoDB' | 'S3' | 'Lambda';
 
 export class DependencyUnavailableError extends Error {
   override name = 'DependencyUnavailableError';

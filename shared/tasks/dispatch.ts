@@ -3,6 +3,7 @@
 // remains of the request that created it; Lambda retries a crashed run and reports one that
 // never succeeds to the on-failure destination (the construct points it back at the function).
 // Anywhere else (`npm start`, tests): the same process, after the response.
+import { DependencyUnavailableError, describeFailure } from '../dependency.ts';
 import type { KitLogger } from '../log.ts';
 import type { PendingWork } from '../pending-work.ts';
 import type { TaskDispatcher } from './service.ts';
@@ -69,9 +70,13 @@ export function lambdaDispatcher(options: LambdaDispatcherOptions): TaskDispatch
     async dispatch(taskId, run) {
       const { sdk, lambda } = await open();
       const event: TaskEvent = { mcpKitTask: { taskId, run } };
-      await lambda.send(new sdk.InvokeCommand({ FunctionName: options.functionName, InvocationType: 'Event', Payload: new TextEncoder().encode(JSON.stringify(event)) }), {
-        abortSignal: AbortSignal.timeout(5000),
-      });
+      try {
+        await lambda.send(new sdk.InvokeCommand({ FunctionName: options.functionName, InvocationType: 'Event', Payload: new TextEncoder().encode(JSON.stringify(event)) }), {
+          abortSignal: AbortSignal.timeout(5000),
+        });
+      } catch (error) {
+        throw new DependencyUnavailableError('Lambda', `could not start the task's worker (${describeFailure(error)})`, { cause: error });
+      }
     },
   };
 }

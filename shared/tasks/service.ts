@@ -75,7 +75,14 @@ export class TaskService {
   async create(init: { id: string; caller: TaskCaller; wire: TaskRecord['wire']; request: TaskRequest; ttlMs?: number }): Promise<TaskRecord> {
     const record = await this.store.create({ id: init.id, principalId: init.caller.principalId, sessionId: init.caller.sessionId, wire: init.wire, request: init.request, ttlMs: init.ttlMs });
     this.metric(record, 'working');
-    await this.dispatcher!.dispatch(record.id, record.run);
+    try {
+      await this.dispatcher!.dispatch(record.id, record.run);
+    } catch (error) {
+      // The call fails, so no client learns this task's id: it ends here rather than going stale.
+      const message = error instanceof Error ? error.message : String(error);
+      await this.finish(record.id, ['working'], { status: 'failed', statusMessage: `The task could not be started: ${message}`, error: { code: -32603, message } }).catch(() => undefined);
+      throw error;
+    }
     return record;
   }
 
