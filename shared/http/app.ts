@@ -64,7 +64,7 @@ export interface AppOptions {
   features: KitFeatures;
   /** Dependency checks for `GET /health?ready`. */
   probes: Record<string, Probe>;
-  /** The server-wide cap on open notification streams; absent, streams are counted per instance only. */
+  /** The caps on open notification streams counted across instances (Redis); absent, streams are counted per instance only. */
   streamSlots?: StreamSlots;
 }
 
@@ -224,13 +224,16 @@ export function createApp(options: AppOptions) {
 
   const streams = new Map<string, number>();
   /**
-   * Counts an open notification stream against its caller's cap on this instance and, when the
-   * server has one, against the server-wide cap; returns its release.
+   * Counts an open notification stream against its caller's cap and the server-wide cap, in Redis
+   * when the server has it (stream-slots.ts: the only count that binds on Lambda), and against the
+   * caller's cap on this instance either way (the bound while Redis is absent or unreachable);
+   * returns its release.
    */
   async function holdStream(principalId: string): Promise<() => void> {
+    const perPrincipal = config.caps.openStreams;
     const open = streams.get(principalId) ?? 0;
-    if (open >= config.caps.openStreams) {
-      throw new HttpProtocolError(429, SERVER_ERROR, `Too many open notification streams: at most ${config.caps.openStreams} per caller on one server instance; close one you no longer read`, { 'retry-after': '5' });
+    if (open >= perPrincipal) {
+      throw new HttpProtocolError(429, SERVER_ERROR, `Too many open notification streams: at most ${perPrincipal} per caller on one server instance (MCP_STREAMS_PER_PRINCIPAL); close one you no longer read, then retry`, { 'retry-after': '5' });
     }
     streams.set(principalId, open + 1);
     let released = false;
@@ -241,15 +244,18 @@ export function createApp(options: AppOptions) {
       if (left > 0) streams.set(principalId, left);
       else streams.delete(principalId);
     };
-    // claim() never throws: an unreachable Redis leaves the stream uncounted server-wide.
-    const slot = options.streamSlots ? await options.streamSlots.claim() : () => {};
-    if (!slot) {
+    // claim() never throws: an unreachable Redis leaves the stream counted on this instance only.
+    const slot = options.streamSlots ? await options.streamSlots.claim(principalId) : { release: () => {} };
+    if ('refused' in slot) {
       releaseHere();
-      throw new HttpProtocolError(503, SERVER_ERROR, `Too many notification streams open on this server: at most ${options.streamSlots!.max} at once (MCP_MAX_OPEN_STREAMS); retry later`, { 'retry-after': '30' });
+      if (slot.refused === 'principal') {
+        throw new HttpProtocolError(429, SERVER_ERROR, `Too many open notification streams: at most ${perPrincipal} per caller at once across this server (MCP_STREAMS_PER_PRINCIPAL); close one you no longer read, then retry`, { 'retry-after': '5' });
+      }
+      throw new HttpProtocolError(503, SERVER_ERROR, `Too many notification streams open on this server: at most ${options.streamSlots!.max} at once (MCP_MAX_OPEN_STREAMS), so calls keep the capacity they need; retry later`, { 'retry-after': '30' });
     }
     return () => {
       releaseHere();
-      slot();
+      slot.release();
     };
   }
 
