@@ -3,6 +3,7 @@
 // holds an execution environment and an environment serves one request, so a count kept in one
 // process never binds; two app instances sharing one Redis stand for two environments here.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import notes from '../../functions/notes/server.ts';
 import { ApiKeyStore } from '../../shared/auth/api-keys.ts';
@@ -12,7 +13,7 @@ import { PendingWork } from '../../shared/pending-work.ts';
 import { createRedis } from '../../shared/redis.ts';
 import { Table, createDynamoClient } from '../../shared/store/table.ts';
 import { startTestRedis, type TestRedis } from '../helpers/redis.ts';
-import { startInProcess, startTestDynamo } from '../helpers/server.ts';
+import { startChild, startInProcess, startTestDynamo } from '../helpers/server.ts';
 
 const META = {
   'io.modelcontextprotocol/protocolVersion': '2026-07-28',
@@ -136,7 +137,7 @@ describe('per-caller cap on open notification streams, across instances', () => 
   before(async () => {
     [redis, dynamo] = await Promise.all([startTestRedis(), startTestDynamo()]);
     const store = new ApiKeyStore(new Table(() => createDynamoClient({ region: 'us-east-1', dynamoEndpoint: dynamo.endpoint }), 'mcp-kit'), { cacheSeconds: 1 });
-    for (const who of ['alice', 'bob', 'carol']) keys[who] = (await store.create({ principalId: who })).key;
+    for (const who of ['alice', 'bob', 'carol', 'dave']) keys[who] = (await store.create({ principalId: who })).key;
   });
   after(async () => {
     await Promise.all(running.map((s) => s.stop()));
@@ -144,10 +145,10 @@ describe('per-caller cap on open notification streams, across instances', () => 
     await dynamo?.stop();
   });
 
-  it('a caller holding its 2 streams on two instances is refused a third on either with 429; another caller is served', async () => {
+  it('a caller holding its 2 streams on two instances is refused a third on either with 429; another caller is served', async (t) => {
     const [a, b] = await pair(true);
     const streams = new AbortController();
-    after(() => streams.abort());
+    t.after(() => streams.abort());
     assert.equal((await listen(a, streams.signal, keys.alice)).status, 200);
     assert.equal((await listen(b, streams.signal, keys.alice)).status, 200);
     for (const url of [a, b]) {
@@ -159,13 +160,35 @@ describe('per-caller cap on open notification streams, across instances', () => 
     assert.equal((await listen(a, streams.signal, keys.bob)).status, 200, 'control: another caller on the same instance is served');
   });
 
-  it('control: instances that do not share Redis count per instance, so the same caller opens a third stream', async () => {
+  it('control: instances that do not share Redis count per instance, so the same caller opens a third stream', async (t) => {
     const [a, b] = await pair(false);
     const streams = new AbortController();
-    after(() => streams.abort());
+    t.after(() => streams.abort());
     assert.equal((await listen(a, streams.signal, keys.alice)).status, 200);
     assert.equal((await listen(b, streams.signal, keys.alice)).status, 200);
     assert.equal((await listen(a, streams.signal, keys.alice)).status, 200, 'each instance has seen one of her streams');
+  });
+
+  it('an instance killed while holding a stream leaves its lease counted until the lease ends, then the slot is free', async (t) => {
+    const [a] = await pair(true);
+    const dying = await startChild({ ...env(), ...redis.env });
+    t.after(() => dying.stop());
+    const streams = new AbortController();
+    t.after(() => streams.abort());
+    const [, daves] = streamSlotKeys('notes', 'apikey:dave');
+    const client = createRedis({ url: redis.url, token: redis.token, timeoutMs: 2000 });
+    assert.equal((await listen(dying.url, streams.signal, keys.dave)).status, 200);
+    assert.equal((await listen(a, streams.signal, keys.dave)).status, 200);
+    dying.process.kill('SIGKILL');
+    await once(dying.process, 'exit');
+    assert.equal(await client.zcard(daves), 2, 'a killed instance releases nothing');
+    assert.equal((await listen(a, streams.signal, keys.dave)).status, 429, "the dead instance's stream still counts");
+    // Its lease (the stream cap plus a minute) runs out: moved into the past rather than waited for.
+    const leases = await client.zrange<string[]>(daves, 0, -1, { withScores: true });
+    const ends = leases.filter((_, i) => i % 2 === 1).map(Number);
+    const dead = leases[ends.indexOf(Math.min(...ends)) * 2]!;
+    for (const key of streamSlotKeys('notes', 'apikey:dave')) await client.zadd(key, { xx: true }, { score: Date.now() - 1, member: dead });
+    assert.equal((await listen(a, streams.signal, keys.dave)).status, 200, 'the expired lease frees the slot');
   });
 
   it('a client that aborts its stream gives the slot back (listen and legacy GET alike)', async () => {
