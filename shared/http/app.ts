@@ -36,7 +36,7 @@ import type { RateLimiter } from './rate-limit.ts';
 import type { KitFeatures } from '../kit.ts';
 import type { Relay } from '../relay/relay.ts';
 import { capListenStream } from './listen-cap.ts';
-import type { StreamSlots } from './stream-slots.ts';
+import type { StreamClaim, StreamSlots } from './stream-slots.ts';
 import { streamIfSlow } from './slow-answer.ts';
 import { createHealth, type Probe } from './health.ts';
 
@@ -188,6 +188,19 @@ function originNotListed(request: Request): Response {
   );
 }
 
+/**
+ * A stream a cap counted in Redis refused: 429 for the caller's own cap, 503 for the server's, and
+ * when a slot frees at the latest (the oldest stream that cap counts reaches the stream cap).
+ */
+function streamRefusal({ refused, retryAfterSeconds: wait }: Extract<StreamClaim, { refused: unknown }>, perPrincipal: number, max: number): HttpProtocolError {
+  if (refused === 'principal') {
+    const retry = wait === undefined ? 'then retry' : `or retry after ${wait} s, when your oldest reaches the stream cap`;
+    return new HttpProtocolError(429, SERVER_ERROR, `Too many open notification streams: at most ${perPrincipal} per caller at once across this server (MCP_STREAMS_PER_PRINCIPAL); close one you no longer read, ${retry}`, { 'retry-after': String(wait ?? 5) });
+  }
+  const retry = wait === undefined ? 'retry later' : `retry after ${wait} s, when the oldest reaches the stream cap`;
+  return new HttpProtocolError(503, SERVER_ERROR, `Too many notification streams open on this server: at most ${max} at once (MCP_MAX_OPEN_STREAMS), so calls keep the capacity they need; ${retry}`, { 'retry-after': String(wait ?? 30) });
+}
+
 export function createApp(options: AppOptions) {
   const { config, runtime, log, authenticator } = options;
   const { definition } = runtime;
@@ -248,10 +261,7 @@ export function createApp(options: AppOptions) {
     const slot = options.streamSlots ? await options.streamSlots.claim(principalId) : { release: () => {} };
     if ('refused' in slot) {
       releaseHere();
-      if (slot.refused === 'principal') {
-        throw new HttpProtocolError(429, SERVER_ERROR, `Too many open notification streams: at most ${perPrincipal} per caller at once across this server (MCP_STREAMS_PER_PRINCIPAL); close one you no longer read, then retry`, { 'retry-after': '5' });
-      }
-      throw new HttpProtocolError(503, SERVER_ERROR, `Too many notification streams open on this server: at most ${options.streamSlots!.max} at once (MCP_MAX_OPEN_STREAMS), so calls keep the capacity they need; retry later`, { 'retry-after': '30' });
+      throw streamRefusal(slot, perPrincipal, options.streamSlots!.max);
     }
     return () => {
       releaseHere();

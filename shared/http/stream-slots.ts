@@ -15,14 +15,18 @@ import { throttledWarning } from '../redis.ts';
 
 /**
  * Drops expired leases, then claims a slot if the caller holds fewer than its cap and the server
- * fewer than its own (0: no server-wide cap). 1 = claimed, -1 = the caller's cap, 0 = the server's.
+ * fewer than its own (0: no server-wide cap). 1 = claimed; refused, {-1 (the caller's cap) or 0
+ * (the server's), the end of the oldest lease that cap counts}.
  */
 const CLAIM = `
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
-if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[3]) then return -1 end
+local function refuse(code, key)
+  return {code, redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')[2]}
+end
+if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[3]) then return refuse(-1, KEYS[2]) end
 local max = tonumber(ARGV[2])
-if max > 0 and redis.call('ZCARD', KEYS[1]) >= max then return 0 end
+if max > 0 and redis.call('ZCARD', KEYS[1]) >= max then return refuse(0, KEYS[1]) end
 for i = 1, 2 do
   redis.call('ZADD', KEYS[i], ARGV[4], ARGV[5])
   redis.call('PEXPIRE', KEYS[i], ARGV[6])
@@ -33,6 +37,9 @@ const RELEASE = `
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 return 1`;
+
+/** How long a lease outlives the stream cap: a stream still closing is never counted out. */
+const LEASE_MARGIN_SECONDS = 60;
 
 export interface StreamSlotsOptions {
   redis: Redis;
@@ -49,8 +56,11 @@ export interface StreamSlotsOptions {
   log: KitLogger;
 }
 
-/** A claimed slot and its release, or which cap refused it. */
-export type StreamClaim = { release: () => void } | { refused: 'principal' | 'server' };
+/**
+ * A claimed slot and its release, or which cap refused it and, when streams have a cap on their
+ * length, when the oldest stream that cap counts reaches it (a slot frees then at the latest).
+ */
+export type StreamClaim = { release: () => void } | { refused: 'principal' | 'server'; retryAfterSeconds?: number };
 
 export interface StreamSlots {
   readonly max: number;
@@ -65,7 +75,9 @@ export function streamSlotKeys(server: string, principalId: string): [string, st
 
 export function createStreamSlots({ redis, server, max, perPrincipal, streamMaxSeconds, pending, log }: StreamSlotsOptions): StreamSlots {
   // A stream without a cap is still leased for the longest a Lambda invocation can run.
-  const leaseMs = ((streamMaxSeconds > 0 ? streamMaxSeconds : 900) + 60) * 1000;
+  const leaseMs = ((streamMaxSeconds > 0 ? streamMaxSeconds : 900) + LEASE_MARGIN_SECONDS) * 1000;
+  const retryAfter = (oldestLeaseEnd: unknown, now: number) =>
+    streamMaxSeconds > 0 ? Math.max(1, Math.ceil((Number(oldestLeaseEnd) - now) / 1000) - LEASE_MARGIN_SECONDS) : undefined;
   const warn = throttledWarning(log, 'stream slots: Redis unavailable; streams are counted per instance only meanwhile');
   return {
     max,
@@ -75,9 +87,8 @@ export function createStreamSlots({ redis, server, max, perPrincipal, streamMaxS
       const member = crypto.randomUUID();
       const now = Date.now();
       try {
-        const claimed = await redis.eval(CLAIM, keys, [now, max, perPrincipal, now + leaseMs, member, leaseMs]);
-        if (claimed === -1) return { refused: 'principal' };
-        if (claimed !== 1) return { refused: 'server' };
+        const claimed = await redis.eval<unknown[], 1 | [number, unknown]>(CLAIM, keys, [now, max, perPrincipal, now + leaseMs, member, leaseMs]);
+        if (claimed !== 1) return { refused: claimed[0] === -1 ? 'principal' : 'server', retryAfterSeconds: retryAfter(claimed[1], now) };
       } catch (error) {
         warn(error);
         return { release: () => {} };

@@ -5,6 +5,7 @@
 // concurrency (MCP_AWS_CONCURRENCY 10: five streams server-wide, two per caller).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { PATH_DEFAULTS } from '../../infra/deployed-path.ts';
 import { ApiKeyStore } from '../../shared/auth/api-keys.ts';
 import { Table, createDynamoClient } from '../../shared/store/table.ts';
 import { startAwsPath, type AwsPath } from '../helpers/aws.ts';
@@ -75,10 +76,12 @@ describe('one caller holding 12 listen streams on the modelled deployed path (Re
   it('opens her first two and refuses the other ten with 429, Retry-After and a JSON-RPC error saying what to do', () => {
     assert.deepEqual(answers.map((a) => a.status), [200, 200, ...Array(10).fill(429)]);
     for (const refused of answers.slice(2)) {
-      assert.equal(refused.headers.get('retry-after'), '5');
+      // Her oldest stream reaches the construct's stream cap this long from now.
+      const wait = Number(refused.headers.get('retry-after'));
+      assert.ok(wait > PATH_DEFAULTS.streamMaxSeconds - 60 && wait <= PATH_DEFAULTS.streamMaxSeconds, `Retry-After ${wait}`);
       const { error } = bodyOf(refused);
       assert.equal(error.code, -32000);
-      assert.match(error.message, /^Too many open notification streams: at most 2 per caller at once across this server \(MCP_STREAMS_PER_PRINCIPAL\); close one you no longer read, then retry$/);
+      assert.equal(error.message, `Too many open notification streams: at most 2 per caller at once across this server (MCP_STREAMS_PER_PRINCIPAL); close one you no longer read, or retry after ${wait} s, when your oldest reaches the stream cap`);
     }
   });
 
