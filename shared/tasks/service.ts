@@ -133,13 +133,20 @@ export class TaskService {
     return resumed ?? record;
   }
 
-  /** Cancels a task that has not finished; a finished one is left as it is. Undefined: no such task. */
+  /**
+   * Cancels a task that has not finished; a finished one is left as it is. The task as it now
+   * stands: cancelled, or finished as it did when it finished first. Undefined: no such task.
+   */
   async cancel(id: string, caller: TaskCaller): Promise<TaskRecord | undefined> {
     const record = await this.store.get(id, caller.principalId, caller.sessionId);
     if (!record) return undefined;
     const cancelled = await this.finish(id, ['working', 'input_required'], { status: 'cancelled', statusMessage: 'Cancelled at the client\'s request' });
-    if (cancelled) await this.options.relay.send(cancelBox(id), { cancel: true }).catch((error) => this.options.log.warn('task cancel: the worker was not told', { taskId: id, error: String(error) }));
-    return cancelled ?? record;
+    if (!cancelled) {
+      // It finished between the read above and the cancel: read what it finished as, not what it was.
+      return (await this.store.get(id, caller.principalId, caller.sessionId)) ?? record;
+    }
+    await this.options.relay.send(cancelBox(id), { cancel: true }).catch((error) => this.options.log.warn('task cancel: the worker was not told', { taskId: id, error: String(error) }));
+    return cancelled;
   }
 
   /** Waits until the task is finished (2025 `tasks/result` blocks), polling the record. */
