@@ -38,6 +38,7 @@ import type { Relay } from '../relay/relay.ts';
 import { capListenStream } from './listen-cap.ts';
 import type { StreamSlots } from './stream-slots.ts';
 import { streamIfSlow } from './slow-answer.ts';
+import { refuseOversizedTask } from './task-request.ts';
 import { createHealth, type Probe } from './health.ts';
 
 const LOG_LEVEL_META_KEY = 'io.modelcontextprotocol/logLevel';
@@ -199,6 +200,7 @@ export function createApp(options: AppOptions) {
   const refuseEveryOrigin = !allowedOrigins && config.stage !== 'local';
 
   const taskOnly = new Set(definition.tools.filter((t) => t.task === 'required').map((t) => t.name));
+  const taskTools = new Set(definition.tools.filter((t) => t.task).map((t) => t.name));
   /**
    * A call of a tool that runs only as a task, from a client that takes no tasks, is refused as a
    * protocol error (the SDK would turn an error in the tool into an isError result): -32021 with
@@ -338,6 +340,7 @@ export function createApp(options: AppOptions) {
       const single = Array.isArray(body) ? undefined : (body as Message);
       const legacyRequest = await isLegacy(request, body, sdkLanes);
       if (single?.method === 'tools/call' && taskOnly.has(String(single.params?.name))) refuseTaskless(single, legacyRequest);
+      if (single?.method === 'tools/call' && taskTools.has(String(single.params?.name))) refuseOversizedTask(single, legacyRequest);
       const keepAliveMs = single?.id !== undefined && LONG_RUNNING.has(single.method ?? '') && acceptsSse(request) ? config.sseKeepAliveMs : 0;
       if (legacyRequest) {
         note.era = 'legacy';
