@@ -13,7 +13,7 @@ import type { TaskService } from '../tasks/service.ts';
 import type { RequestScope } from '../server/context.ts';
 import type { SessionStore } from '../store/sessions.ts';
 import { readJsonBody } from './body.ts';
-import { DependencyUnavailableError } from '../dependency.ts';
+import { DependencyUnavailableError, callerMessage, failureFields, isDependencyError } from '../dependency.ts';
 import { QuotaExceededError } from '../store/quota.ts';
 import {
   CLIENT_CLOSED_REQUEST,
@@ -285,10 +285,10 @@ export function createApp(options: AppOptions) {
     if (err instanceof HttpProtocolError) return err;
     if (err instanceof QuotaExceededError) return new HttpProtocolError(429, SERVER_ERROR, err.message, { 'retry-after': String(err.retryAfterSeconds) });
     if (err instanceof DependencyUnavailableError) {
-      log.warn('dependency unavailable', { requestId, dependency: err.dependency, error: err.message });
-      return new HttpProtocolError(503, SERVER_ERROR, `Service Unavailable: ${err.message}; retry shortly`, { 'retry-after': '5' });
+      log.warn('dependency unavailable', failureFields(err, requestId));
+      return new HttpProtocolError(503, SERVER_ERROR, `Service Unavailable: ${callerMessage(err, requestId)}`, { 'retry-after': '5' });
     }
-    log.error('request failed', { requestId, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+    log.error('request failed', { requestId, error: err instanceof Error ? (err.stack ?? err.message) : String(err), ...(isDependencyError(err) && failureFields(err, requestId)) });
     return new HttpProtocolError(500, INTERNAL_ERROR, `Internal error (request id ${requestId})`);
   }
 
