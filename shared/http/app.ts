@@ -398,7 +398,7 @@ export function createApp(options: AppOptions) {
 
   const app = new Hono();
 
-  const health = createHealth({ server: definition, features: options.features, probes: options.probes, reports: definition.readiness });
+  const health = createHealth({ server: definition, features: options.features, probes: options.probes, reports: definition.readiness, log });
   app.get('/health', async (c) => secure(await health(c)));
 
   if (allowedOrigins) {

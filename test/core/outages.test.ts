@@ -58,6 +58,7 @@ describe('dependency outages', () => {
     const ready = await until(() => fetch(`${base()}/health?ready`).then(async (r) => ({ status: r.status, body: (await r.json()) as any })), (r) => r.body.dependencies.dynamodb.status === 'unavailable');
     assert.equal(ready.status, 503);
     assert.equal(ready.body.dependencies.dynamodb.status, 'unavailable');
+    assert.equal(ready.body.dependencies.dynamodb.error, 'DynamoDB is unavailable', 'named, without the connection error (anyone may ask)');
     assert.equal(ready.body.dependencies.s3.status, 'unavailable');
     assert.equal(ready.body.dependencies.redis.status, 'not configured');
     assert.equal(typeof ready.body.dependencies.dynamodb.latencyMs, 'number');

@@ -11,6 +11,7 @@ import { StreamableHTTPClientTransport as LegacyTransport } from '@modelcontextp
 import { z } from 'zod';
 import type { KitLogger } from '../../shared/log.ts';
 import { defineServer, tool } from '../../shared/server/define.ts';
+import { startTestRedis } from '../helpers/redis.ts';
 import { startInProcess, startTestDynamo, startTestS3 } from '../helpers/server.ts';
 
 const server = defineServer({
@@ -135,5 +136,25 @@ describe('store errors reach callers only as a generic message with the request 
     assert.equal(error.code, -32603);
     assertGeneric(error.message, /artifact storage unavailable \(request id [0-9a-f-]{36}\); retry shortly$/, /NoSuchBucket/);
     assert.equal(((await client.readResource({ uri })).contents[0] as { text: string }).text, 'kept');
+  });
+
+  it('GET /health?ready, which anyone may ask, reports a Redis that refuses the server without Redis\'s words; with the right token it is ok', async () => {
+    const redis = await startTestRedis();
+    const env = { AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, AWS_ENDPOINT_URL_S3: s3.endpoint, ...redis.env };
+    const [refused, served] = await Promise.all([
+      startInProcess({ ...server, name: 'wrong-token' }, { ...env, UPSTASH_REDIS_REST_TOKEN: 'not-the-token' }, { log }),
+      startInProcess({ ...server, name: 'right-token' }, env, { log }),
+    ]);
+    try {
+      const ready = async (url: string) => (await (await fetch(url.replace(/\/mcp$/, '/health?ready'))).json()) as { dependencies: { redis: { status: string; error?: string } } };
+      const down = (await ready(refused.url)).dependencies.redis;
+      assert.deepEqual([down.status, down.error], ['unavailable', 'no answer; the server log says why']);
+      const line = lines.find((l) => l.message === 'readiness check failed' && l.data?.dependency === 'redis');
+      assert.ok(line && String(line.data!.detail).length > 0, 'the log has what Redis said');
+      assert.equal((await ready(served.url)).dependencies.redis.status, 'ok');
+    } finally {
+      await Promise.all([refused.stop(), served.stop()]);
+      await redis.dispose();
+    }
   });
 });
