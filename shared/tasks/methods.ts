@@ -10,7 +10,7 @@
 import { MissingRequiredClientCapabilityError, ProtocolError, ProtocolErrorCode, type McpServer, type ServerContext } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { requestScopeOf, type RequestScope } from '../server/context.ts';
-import type { TaskCaller, TaskService } from './service.ts';
+import { TaskRequestTooLargeError, type TaskCaller, type TaskService } from './service.ts';
 import { TERMINAL, type TaskRecord } from './store.ts';
 import { RELATED_TASK_META, TASKS_EXTENSION, detailedTask, task2025 } from './wire.ts';
 
@@ -62,7 +62,9 @@ export function registerTaskMethods(server: McpServer, tasks: TaskService): void
   handle('tasks/update', { params: byId }, async ({ taskId }, ctx) => {
     const { caller } = gate(ctx, 'tasks/update');
     // Answers not outstanding are ignored, as the extension asks; the ack says nothing either way.
-    const task = await tasks.update(String(taskId), caller, ctx.mcpReq.inputResponses ?? {});
+    const task = await tasks.update(String(taskId), caller, ctx.mcpReq.inputResponses ?? {}).catch((err: unknown) => {
+      throw err instanceof TaskRequestTooLargeError ? new ProtocolError(ProtocolErrorCode.InvalidParams, `Invalid params: ${err.message}`) : err;
+    });
     if (!task) throw unknown(String(taskId));
     return {};
   });

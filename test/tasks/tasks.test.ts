@@ -160,6 +160,19 @@ describe('tasks', () => {
     assert.equal((await get(taskId)).body.result!.result.content[0].text, 'went on', 'an update of a finished task changes nothing');
   });
 
+  it('an answer that would make the task keep over 64 KB is -32602 naming the limit and changes nothing; a small one resumes it', async () => {
+    const taskId = await start('needs_ok');
+    const waiting = await until(taskId, (t) => t.status === 'input_required');
+    const [key] = Object.keys(waiting.inputRequests as Record<string, unknown>);
+    const refused = await rpc('tasks/update', { taskId, inputResponses: { [key!]: { action: 'accept', content: { ok: true, note: 'x'.repeat(100 * 1024) } } } });
+    assert.equal(refused.body.error?.code, -32602, JSON.stringify(refused.body).slice(0, 300));
+    assert.match(refused.body.error!.message, /^Invalid params: the task would keep \d+ bytes of its call and answers, at most 65536 \(64 KB\) accepted/);
+    assert.equal((await get(taskId)).body.result!.status, 'input_required', 'nothing changed');
+    // Control: the same answer without the padding resumes it.
+    await rpc('tasks/update', { taskId, inputResponses: { [key!]: { action: 'accept', content: { ok: true } } } });
+    assert.equal((await until(taskId, (t) => t.status === 'completed')).result.content[0].text, 'went on');
+  });
+
   it('a result too large for the task item comes back whole (kept in S3 beside it)', async () => {
     const taskId = await start('big_result');
     const done = await until(taskId, (t) => t.status === 'completed');
