@@ -13,7 +13,7 @@ import type { TaskService } from '../tasks/service.ts';
 import type { RequestScope } from '../server/context.ts';
 import type { SessionStore } from '../store/sessions.ts';
 import { readJsonBody } from './body.ts';
-import { DependencyUnavailableError } from '../dependency.ts';
+import { DependencyUnavailableError, callerMessage, failureFields, isDependencyError } from '../dependency.ts';
 import { QuotaExceededError } from '../store/quota.ts';
 import {
   CLIENT_CLOSED_REQUEST,
@@ -38,6 +38,7 @@ import type { Relay } from '../relay/relay.ts';
 import { capListenStream } from './listen-cap.ts';
 import type { StreamClaim, StreamSlots } from './stream-slots.ts';
 import { streamIfSlow } from './slow-answer.ts';
+import { refuseOversizedTask } from './task-request.ts';
 import { createHealth, type Probe } from './health.ts';
 
 const LOG_LEVEL_META_KEY = 'io.modelcontextprotocol/logLevel';
@@ -212,6 +213,7 @@ export function createApp(options: AppOptions) {
   const refuseEveryOrigin = !allowedOrigins && config.stage !== 'local';
 
   const taskOnly = new Set(definition.tools.filter((t) => t.task === 'required').map((t) => t.name));
+  const taskTools = new Set(definition.tools.filter((t) => t.task).map((t) => t.name));
   /**
    * A call of a tool that runs only as a task, from a client that takes no tasks, is refused as a
    * protocol error (the SDK would turn an error in the tool into an isError result): -32021 with
@@ -299,10 +301,10 @@ export function createApp(options: AppOptions) {
     if (err instanceof HttpProtocolError) return err;
     if (err instanceof QuotaExceededError) return new HttpProtocolError(429, SERVER_ERROR, err.message, { 'retry-after': String(err.retryAfterSeconds) });
     if (err instanceof DependencyUnavailableError) {
-      log.warn('dependency unavailable', { requestId, dependency: err.dependency, error: err.message });
-      return new HttpProtocolError(503, SERVER_ERROR, `Service Unavailable: ${err.message}; retry shortly`, { 'retry-after': '5' });
+      log.warn('dependency unavailable', failureFields(err, requestId));
+      return new HttpProtocolError(503, SERVER_ERROR, `Service Unavailable: ${callerMessage(err, requestId)}`, { 'retry-after': '5' });
     }
-    log.error('request failed', { requestId, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+    log.error('request failed', { requestId, error: err instanceof Error ? (err.stack ?? err.message) : String(err), ...(isDependencyError(err) && failureFields(err, requestId)) });
     return new HttpProtocolError(500, INTERNAL_ERROR, `Internal error (request id ${requestId})`);
   }
 
@@ -354,6 +356,7 @@ export function createApp(options: AppOptions) {
       const single = Array.isArray(body) ? undefined : (body as Message);
       const legacyRequest = await isLegacy(request, body, sdkLanes);
       if (single?.method === 'tools/call' && taskOnly.has(String(single.params?.name))) refuseTaskless(single, legacyRequest);
+      if (single?.method === 'tools/call' && taskTools.has(String(single.params?.name))) refuseOversizedTask(single, legacyRequest);
       const keepAliveMs = single?.id !== undefined && LONG_RUNNING.has(single.method ?? '') && acceptsSse(request) ? config.sseKeepAliveMs : 0;
       if (legacyRequest) {
         note.era = 'legacy';
@@ -411,7 +414,7 @@ export function createApp(options: AppOptions) {
 
   const app = new Hono();
 
-  const health = createHealth({ server: definition, features: options.features, probes: options.probes, reports: definition.readiness });
+  const health = createHealth({ server: definition, features: options.features, probes: options.probes, reports: definition.readiness, log });
   app.get('/health', async (c) => secure(await health(c)));
 
   if (allowedOrigins) {
