@@ -4,10 +4,14 @@
 // `capabilityTtlMs`, so a later connect in this process skips the probe. The SDK's own list cache
 // (`ttlMs`/`cacheScope`) lives in a store shared by every connection to the server, so it
 // survives a reconnect (the resilient client serves lists from its own cache; the SDK's keeps
-// what it derives from the tools list). This module does not retry and does not decide what failed.
+// what it derives from the tools list). An authorization-code grant is completed here when the
+// caller can hand over the authorization callback (`authorizationResponse`): the SDK discovers,
+// registers, redirects and redeems; this module only passes the callback on and sends the refused
+// request once more. This module does not retry otherwise and does not decide what failed.
 import {
   Client,
   StreamableHTTPClientTransport,
+  UnauthorizedError,
   type ClientCapabilities,
   type Implementation,
   type OAuthClientProvider,
@@ -29,6 +33,8 @@ export interface ConnectionSettings {
   protocol: Protocol;
   fetch: Fetch;
   authProvider?: OAuthClientProvider;
+  /** The callback parameters of the authorization `authProvider` last redirected to (see UpstreamAuth). */
+  authorizationResponse?: () => Promise<URLSearchParams>;
   clientInfo: Implementation;
   capabilities: ClientCapabilities;
   cacheStore: ResponseCacheStore;
@@ -59,6 +65,31 @@ function knownVerdict(settings: ConnectionSettings): PriorDiscovery | undefined 
   return known.prior;
 }
 
+/**
+ * A transport that finishes an authorization-code grant itself: a request refused because the grant
+ * needed a redirect (the SDK's UnauthorizedError, on a first 401 or a 403 `insufficient_scope`
+ * step-up) is sent again once the callback is redeemed. The server acted on none of it.
+ */
+class AuthorizingTransport extends StreamableHTTPClientTransport {
+  constructor(
+    url: URL,
+    private readonly authorizationResponse: (() => Promise<URLSearchParams>) | undefined,
+    options: ConstructorParameters<typeof StreamableHTTPClientTransport>[1],
+  ) {
+    super(url, options);
+  }
+
+  override async send(...args: Parameters<StreamableHTTPClientTransport['send']>): Promise<void> {
+    try {
+      return await super.send(...args);
+    } catch (err) {
+      if (!this.authorizationResponse || !(err instanceof UnauthorizedError)) throw err;
+      // Redeems the code after checking the callback's `iss` against the issuer it was sent to (RFC 9207).
+      await this.finishAuth(await this.authorizationResponse());
+      return super.send(...args);
+    }
+  }
+}
 
 const NEGOTIATION = { auto: 'auto', modern: { pin: '2026-07-28' }, legacy: 'legacy' } as const;
 
@@ -80,7 +111,7 @@ export async function connect(settings: ConnectionSettings): Promise<Connection>
     client.setNotificationHandler('notifications/resources/list_changed', () => forward({ kind: 'resources_list_changed' }));
     client.setNotificationHandler('notifications/resources/updated', (n) => forward({ kind: 'resource_updated', uri: n.params.uri }));
   }
-  const transport = new StreamableHTTPClientTransport(settings.url, {
+  const transport = new AuthorizingTransport(settings.url, settings.authorizationResponse, {
     fetch: settings.fetch,
     ...(settings.authProvider && { authProvider: settings.authProvider }),
   });
