@@ -84,8 +84,11 @@ class AuthorizingTransport extends StreamableHTTPClientTransport {
       return await super.send(...args);
     } catch (err) {
       if (!this.authorizationResponse || !(err instanceof UnauthorizedError)) throw err;
+      const callback = await this.authorizationResponse().catch((cause: unknown) => {
+        throw new UnauthorizedError(`the authorization callback did not come: ${cause instanceof Error ? cause.message : String(cause)}`);
+      });
       // Redeems the code after checking the callback's `iss` against the issuer it was sent to (RFC 9207).
-      await this.finishAuth(await this.authorizationResponse());
+      await this.finishAuth(callback);
       return super.send(...args);
     }
   }

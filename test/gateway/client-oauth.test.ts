@@ -80,6 +80,13 @@ describe('resilient client OAuth', () => {
     assert.deepEqual([c.status().state, c.status().consecutiveFailures], ['closed', 0]);
   });
 
+  it('a callback that does not come (the user said no, say) is an UpstreamAuthError naming why, and the circuit stays closed', async () => {
+    const agent = new ConsentedUserAgent();
+    const c = client('modern', { oauth: agent, authorizationResponse: () => Promise.reject(new Error('the user closed the window')) });
+    await assert.rejects(c.listTools(), (err: unknown) => err instanceof UpstreamAuthError && /the user closed the window/.test(err.message));
+    assert.deepEqual([c.status().state, c.status().consecutiveFailures], ['closed', 0]);
+  });
+
   it("refuses a callback whose iss is not the authorization server's (RFC 9207), as UpstreamAuthError, and the circuit stays closed", async () => {
     const agent = new ConsentedUserAgent();
     const forged = async () => {
