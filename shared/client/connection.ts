@@ -13,6 +13,8 @@ import {
   StreamableHTTPClientTransport,
   UnauthorizedError,
   type ClientCapabilities,
+  type ElicitRequestParams,
+  type ElicitResult,
   type Implementation,
   type OAuthClientProvider,
   type PriorDiscovery,
@@ -42,6 +44,8 @@ export interface ConnectionSettings {
   /** How long what a connect learned about the server is reused. */
   capabilityTtlMs: number;
   onNotification?: (notification: UpstreamNotification) => void;
+  /** Answers a 2025-era server's `elicitation/create` (see ResilientClientOptions). */
+  onElicitation?: (params: ElicitRequestParams) => Promise<ElicitResult>;
 }
 
 export interface Connection {
@@ -114,6 +118,8 @@ export async function connect(settings: ConnectionSettings): Promise<Connection>
     client.setNotificationHandler('notifications/resources/list_changed', () => forward({ kind: 'resources_list_changed' }));
     client.setNotificationHandler('notifications/resources/updated', (n) => forward({ kind: 'resource_updated', uri: n.params.uri }));
   }
+  const elicit = settings.onElicitation;
+  if (elicit) client.setRequestHandler('elicitation/create', (request) => elicit(request.params));
   const transport = new AuthorizingTransport(settings.url, settings.authorizationResponse, {
     fetch: settings.fetch,
     ...(settings.authProvider && { authProvider: settings.authProvider }),

@@ -13,6 +13,8 @@ import {
   type CallToolResult,
   type ClientCapabilities,
   type CompleteResult,
+  type ElicitRequestParams,
+  type ElicitResult,
   type GetPromptResult,
   type Implementation,
   type InputRequiredResult,
@@ -83,6 +85,13 @@ export interface ResilientClientOptions {
   capabilities?: ClientCapabilities;
   /** List changes and resource updates the server sends on a channel this client has open. */
   onNotification?: (notification: UpstreamNotification) => void;
+  /**
+   * Answers the `elicitation/create` a 2025-era server sends during a call (declare
+   * `capabilities.elicitation` with it; with `form.applyDefaults` the SDK fills what the answer
+   * leaves out from the schema's defaults). 2026-07-28 servers ask through `input_required`
+   * instead, which comes back to the caller. Without it the server's request is refused.
+   */
+  onElicitation?: (params: ElicitRequestParams) => Promise<ElicitResult>;
   /** For tests and custom agents. @default globalThis.fetch */
   fetch?: Fetch;
 }
@@ -352,6 +361,7 @@ export class ResilientClient {
       cacheStore: this.cacheStore,
       connectTimeoutMs: this.timeouts.connectMs,
       capabilityTtlMs: this.options.capabilityTtlMs ?? 300_000,
+      ...(this.options.onElicitation && { onElicitation: this.options.onElicitation }),
       onNotification: (n) => {
         if (n.kind !== 'resource_updated') this.lists.evict(...LISTS_OF[n.kind]);
         this.options.onNotification?.(n);

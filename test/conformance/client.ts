@@ -16,7 +16,7 @@ import {
   type OAuthClientProvider,
   type OAuthTokens,
 } from '@modelcontextprotocol/client';
-import { ResilientClient, type UpstreamAuth } from '../../shared/client/resilient-client.ts';
+import { ResilientClient, type ResilientClientOptions, type UpstreamAuth } from '../../shared/client/resilient-client.ts';
 import { ConsentedUserAgent, REDIRECT_URL } from '../helpers/consented-user-agent.ts';
 
 type Context = Record<string, unknown> & { name?: string };
@@ -32,7 +32,7 @@ function protocolOf(version: string | undefined): 'modern' | 'legacy' {
   return version !== undefined && version >= '2026-07-28' ? 'modern' : 'legacy';
 }
 
-function client(url: string, options: { auth?: UpstreamAuth; capabilities?: Record<string, unknown> } = {}) {
+function client(url: string, options: Pick<ResilientClientOptions, 'auth' | 'capabilities' | 'onElicitation'> = {}) {
   return new ResilientClient({
     name: 'conformance',
     url,
@@ -83,6 +83,11 @@ const SCENARIOS: Record<string, Scenario> = {
   // The server ends the call's stream early with a `retry` hint; the answer comes on the resumed stream.
   'sse-retry': (url) => using(client(url), (c) => listAndCall(c, 'test_reconnection')),
   'request-metadata': (url) => using(client(url, { capabilities: { roots: { listChanged: true }, sampling: {}, elicitation: {} } }), async (c) => void (await c.listTools())),
+  // The caller accepts with nothing filled in: the SDK applies the schema's defaults.
+  'elicitation-sep1034-client-defaults': (url) =>
+    using(client(url, { capabilities: { elicitation: { form: { applyDefaults: true } } }, onElicitation: async () => ({ action: 'accept', content: {} }) }), (c) =>
+      listAndCall(c, 'test_client_elicitation_defaults'),
+    ),
   'json-schema-ref-no-deref': (url) => using(client(url), async (c) => void (await c.listTools())),
   'json-schema-2020-12-preservation': (url) =>
     using(client(url), async (c) => {
