@@ -98,6 +98,19 @@ class AuthorizingTransport extends StreamableHTTPClientTransport {
   }
 }
 
+/**
+ * A 401 to a request that carried a token: what discovery found may be stale (the server may have
+ * moved to another authorization server, SEP-2352), so the provider forgets it before the SDK
+ * authorizes again, as the SDK asks of its host. A 403 step-up stays with the same server.
+ */
+function forgettingDiscovery(fetch: Fetch, provider: OAuthClientProvider): Fetch {
+  return async (input, init) => {
+    const response = await fetch(input, init);
+    if (response.status === 401 && new Headers(init?.headers).has('authorization')) await provider.invalidateCredentials?.('discovery');
+    return response;
+  };
+}
+
 const NEGOTIATION = { auto: 'auto', modern: { pin: '2026-07-28' }, legacy: 'legacy' } as const;
 
 export async function connect(settings: ConnectionSettings): Promise<Connection> {
@@ -120,9 +133,10 @@ export async function connect(settings: ConnectionSettings): Promise<Connection>
   }
   const elicit = settings.onElicitation;
   if (elicit) client.setRequestHandler('elicitation/create', (request) => elicit(request.params));
+  const provider = settings.authProvider;
   const transport = new AuthorizingTransport(settings.url, settings.authorizationResponse, {
-    fetch: settings.fetch,
-    ...(settings.authProvider && { authProvider: settings.authProvider }),
+    fetch: provider ? forgettingDiscovery(settings.fetch, provider) : settings.fetch,
+    ...(provider && { authProvider: provider }),
   });
   try {
     await client.connect(transport, { timeout: settings.connectTimeoutMs, ...(prior && { prior }) });

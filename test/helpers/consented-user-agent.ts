@@ -51,9 +51,6 @@ export class ConsentedUserAgent implements OAuthClientProvider {
   }
   saveTokens(tokens: OAuthTokens) {
     this.saved = tokens;
-    // What discovery found binds a callback to its authorization server and no longer: the next
-    // 401 discovers afresh, so a protected resource that moved to another server is followed (SEP-2352).
-    this.discovery = undefined;
   }
   saveCodeVerifier(verifier: string) {
     this.verifier = verifier;
@@ -62,7 +59,8 @@ export class ConsentedUserAgent implements OAuthClientProvider {
     if (!this.verifier) throw new Error('no PKCE code verifier: no authorization request was made');
     return this.verifier;
   }
-  // Kept beside the verifier, so the callback is redeemed at the authorization server it came from (SEP-2352).
+  // Kept beside the verifier, so the callback is redeemed at the authorization server it came
+  // from (SEP-2352); ResilientClient has it forgotten when a token is refused.
   saveDiscoveryState(state: OAuthDiscoveryState) {
     this.discovery = state;
   }
