@@ -3,8 +3,9 @@
 // revision it picks; 0.2.0-alpha's frozen requirement sets for 2025-11-25 and 2026-07-28 (scored
 // and unscored client scenarios), each at its revision's wire; and 0.2.0-alpha's other client
 // scenarios at the revision it picks. Each suite run starts its scenarios at once, as the suite
-// does; the runs go one after another. client-expected.json lists what does not apply (reported
-// with its reason, never judged) and what a suite version gets wrong (must still fail).
+// does (a scenario that fails there is run again alone, which decides); the runs go one after
+// another. client-expected.json lists what does not apply (reported with its reason, never judged)
+// and what a suite version gets wrong (must still fail).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
