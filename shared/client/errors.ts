@@ -1,7 +1,7 @@
 // What went wrong when the resilient client talked to a server, as typed errors that name the
 // server. `classify` turns whatever the SDK, the transport or fetch threw into one of them; every
 // other module of the client throws only these.
-import { ProtocolError, SdkError, SdkErrorCode, SdkHttpError, UnauthorizedError } from '@modelcontextprotocol/client';
+import { InsufficientScopeError, OAuthClientFlowError, OAuthError, ProtocolError, SdkError, SdkErrorCode, SdkHttpError, UnauthorizedError } from '@modelcontextprotocol/client';
 
 export abstract class UpstreamError extends Error {
   /** Whether the server may have acted on the request (false: refused or never reached it). */
@@ -41,7 +41,11 @@ export class UpstreamRateLimitedError extends UpstreamError {
   }
 }
 
-/** The server refused the client's credentials (401) or their permissions (403). */
+/**
+ * The server refused the client's credentials (401) or their permissions (403), or authorizing
+ * failed: the authorization server refused, or answered what the client must not trust (an
+ * issuer that is not the one asked, a resource that is not the server).
+ */
 export class UpstreamAuthError extends UpstreamError {
   override name = 'UpstreamAuthError';
   readonly reached = false;
@@ -108,6 +112,14 @@ function typedCause(err: unknown): UpstreamError | SessionGoneError | undefined 
   return undefined;
 }
 
+/** An authorization failure anywhere in the cause chain (the SDK wraps one met while connecting). */
+function authFailure(err: unknown): Error | undefined {
+  for (let e = err, depth = 0; e && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof UnauthorizedError || e instanceof OAuthError || e instanceof OAuthClientFlowError) return e;
+  }
+  return undefined;
+}
+
 function jsonRpcError(text: unknown): { code: number; message: string; data?: unknown } | undefined {
   if (typeof text !== 'string') return undefined;
   try {
@@ -124,7 +136,8 @@ export function classify(server: string, err: unknown, method: string, timeoutMs
   const typed = typedCause(err);
   if (typed) return typed;
   if (err instanceof ProtocolError) return new UpstreamProtocolError(server, err.code, err.message, err.data, { cause: err });
-  if (err instanceof UnauthorizedError) return new UpstreamAuthError(server, 401, err.message, { cause: err });
+  const denied = authFailure(err);
+  if (denied) return new UpstreamAuthError(server, denied instanceof InsufficientScopeError ? 403 : 401, denied.message, { cause: err });
   if (err instanceof SdkHttpError) {
     if (err.status === 401 || err.status === 403) return new UpstreamAuthError(server, err.status, err.message, { cause: err });
     // A JSON-RPC error in an HTTP error's body (404 for an unknown method, say) is the server's answer.

@@ -13,6 +13,8 @@ import {
   type CallToolResult,
   type ClientCapabilities,
   type CompleteResult,
+  type ElicitRequestParams,
+  type ElicitResult,
   type GetPromptResult,
   type Implementation,
   type InputRequiredResult,
@@ -34,10 +36,24 @@ import { upstreamFetch, type Fetch } from './http.ts';
 import { ListCache } from './list-cache.ts';
 import { retryDelay, retryPolicy, sleep, type RetryOptions, type RetryPolicy } from './retry.ts';
 
-/** How the client proves who it is: a static API key, or OAuth client credentials (the SDK runs the grant). */
+/**
+ * How the client proves who it is: a static API key, or an OAuth provider (the SDK runs its grant:
+ * client credentials, a private-key JWT, or an authorization code). Discovery, registration,
+ * scope selection and step-up, the token endpoint's authentication method and `iss` checks are
+ * the SDK's.
+ */
 export type UpstreamAuth =
   | { apiKey: string; /** `authorization` sends `Bearer <key>`; any other header the key as it is. @default 'authorization' */ header?: string }
-  | { oauth: OAuthClientProvider };
+  | {
+      oauth: OAuthClientProvider;
+      /**
+       * Authorization-code grants: the query parameters of the callback that answered the
+       * authorization request `oauth.redirectToAuthorization` was last given (code, state, iss).
+       * The client redeems them and sends the refused request again. Without it, a grant that
+       * needs the user fails the call with UpstreamAuthError.
+       */
+      authorizationResponse?: () => Promise<URLSearchParams>;
+    };
 
 export interface TimeoutOptions {
   /** Connecting: the discover probe or the initialize handshake. @default 5000 */
@@ -69,6 +85,13 @@ export interface ResilientClientOptions {
   capabilities?: ClientCapabilities;
   /** List changes and resource updates the server sends on a channel this client has open. */
   onNotification?: (notification: UpstreamNotification) => void;
+  /**
+   * Answers the `elicitation/create` a 2025-era server sends during a call (declare
+   * `capabilities.elicitation` with it; with `form.applyDefaults` the SDK fills what the answer
+   * leaves out from the schema's defaults). 2026-07-28 servers ask through `input_required`
+   * instead, which comes back to the caller. Without it the server's request is refused.
+   */
+  onElicitation?: (params: ElicitRequestParams) => Promise<ElicitResult>;
   /** For tests and custom agents. @default globalThis.fetch */
   fetch?: Fetch;
 }
@@ -125,7 +148,8 @@ export class ResilientClient {
   private readonly cacheStore = new InMemoryResponseCacheStore();
   private readonly lists: ListCache;
   private readonly fetch: Fetch;
-  private readonly toolHints = new Map<string, boolean>();
+  /** The tools the server last listed: whether a call may be repeated, and which arguments go in headers. */
+  private readonly listedTools = new Map<string, Tool>();
   private era: 'modern' | 'legacy' | undefined;
   private latencyMs: number | undefined;
 
@@ -154,7 +178,7 @@ export class ResilientClient {
 
   async listTools(options: CallOptions = {}): Promise<ListToolsResult> {
     const result = await this.list('tools', 'tools/list', options, (c, o) => c.client.listTools(undefined, o), { tools: [] });
-    for (const tool of result.tools) this.toolHints.set(tool.name, isSafeToRepeat(tool));
+    for (const tool of result.tools) this.listedTools.set(tool.name, tool);
     return result;
   }
 
@@ -175,8 +199,14 @@ export class ResilientClient {
    * listing annotated it `readOnlyHint` or `idempotentHint`.
    */
   callTool(params: { name: string; arguments?: Record<string, unknown> } & WithMeta, options: CallOptions = {}): Promise<CallToolAnswer> {
-    const safe = this.toolHints.get(params.name) ?? false;
-    return this.run('tools/call', options, safe, (c, o) => c.client.request({ method: 'tools/call', params: stripUndefined(params) }, { ...o, allowInputRequired: true }) as Promise<CallToolAnswer>);
+    const listed = this.listedTools.get(params.name);
+    // The SDK sends the arguments the listed input schema marks `x-mcp-header` as Mcp-Param-*
+    // headers too (SEP-2243, 2026-07-28). The definition carries no output schema: results come
+    // back as the server sent them, unvalidated, as every other answer does.
+    const toolDefinition = { name: params.name, inputSchema: listed?.inputSchema ?? { type: 'object' as const } };
+    return this.run('tools/call', options, listed !== undefined && isSafeToRepeat(listed), (c, o) =>
+      c.client.callTool(stripUndefined(params) as { name: string }, { ...o, allowInputRequired: true, toolDefinition }) as Promise<CallToolAnswer>,
+    );
   }
 
   readResource(params: { uri: string } & WithMeta, options: CallOptions = {}): Promise<ReadResourceResult | InputRequiredResult> {
@@ -325,12 +355,13 @@ export class ResilientClient {
       url: this.url,
       protocol: this.options.protocol ?? 'auto',
       fetch: this.fetch,
-      ...(this.options.auth && 'oauth' in this.options.auth && { authProvider: this.options.auth.oauth }),
+      ...(this.options.auth && 'oauth' in this.options.auth && { authProvider: this.options.auth.oauth, authorizationResponse: this.options.auth.authorizationResponse }),
       clientInfo: this.options.clientInfo ?? DEFAULT_CLIENT_INFO,
       capabilities: this.options.capabilities ?? {},
       cacheStore: this.cacheStore,
       connectTimeoutMs: this.timeouts.connectMs,
       capabilityTtlMs: this.options.capabilityTtlMs ?? 300_000,
+      ...(this.options.onElicitation && { onElicitation: this.options.onElicitation }),
       onNotification: (n) => {
         if (n.kind !== 'resource_updated') this.lists.evict(...LISTS_OF[n.kind]);
         this.options.onNotification?.(n);

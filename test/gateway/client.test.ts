@@ -96,6 +96,27 @@ describe('resilient client', () => {
     });
   });
 
+  describe('server-to-client requests', () => {
+    it("answers a 2025-era server's elicitation through onElicitation, the SDK filling in the schema's defaults", async () => {
+      const asked: unknown[] = [];
+      const c = client({
+        name: 'legacy',
+        url: legacy.url,
+        capabilities: { elicitation: { form: { applyDefaults: true } } },
+        onElicitation: async (params) => (asked.push(params.message), { action: 'accept', content: {} }),
+      });
+      assert.equal(text(await c.callTool({ name: 'ask' })), 'accept {"city":"Oslo"}');
+      assert.deepEqual(asked, ['Which city?']);
+    });
+
+    it('without onElicitation, the server is told the client cannot answer (method not found), and its tool says so', async () => {
+      const c = client({ name: 'legacy', url: legacy.url });
+      const result = (await c.callTool({ name: 'ask' })) as { isError?: boolean };
+      assert.equal(result.isError, true);
+      assert.equal(text(result), 'MCP error -32601: Method not found');
+    });
+  });
+
   describe('retries', () => {
     it('sends a list again after 5xx answers, and then gets it', async () => {
       const c = client({ url: proxy.url });

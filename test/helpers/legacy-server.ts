@@ -1,11 +1,13 @@
 // A 2025-era-only MCP server on loopback, built on the SDK 1.x that most deployed servers run:
 // sessions over Streamable HTTP, no `server/discover`. Tools: `echo` (read-only), `bump` (counts
-// its calls: not safe to repeat) and `slow` (reports progress, honours cancellation).
+// its calls: not safe to repeat), `slow` (reports progress, honours cancellation) and `ask` (asks
+// the client with elicitation/create, a field with a default, and says what came back).
 // `toolsChanged()` sends tools/list_changed to every session's GET stream.
 import { serve } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
+import { ElicitResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 
 export interface LegacyServer {
@@ -40,6 +42,13 @@ export async function startLegacyServer(name = 'legacy'): Promise<LegacyServer> 
       }
       if (extra.signal.aborted) state.cancelled++;
       return { content: [{ type: 'text', text: `done ${steps}` }] };
+    });
+    server.registerTool('ask', { description: 'Asks the client for a city' }, async (extra) => {
+      const answer = await extra.sendRequest(
+        { method: 'elicitation/create', params: { mode: 'form', message: 'Which city?', requestedSchema: { type: 'object', properties: { city: { type: 'string', default: 'Oslo' } } } } },
+        ElicitResultSchema,
+      );
+      return { content: [{ type: 'text' as const, text: `${answer.action} ${JSON.stringify(answer.content ?? {})}` }] };
     });
     return server;
   }
