@@ -47,7 +47,11 @@ export async function resolveSecrets(env: Env): Promise<Env> {
 
 export function lambdaHandler(server: ServerModule, env: Env = process.env) {
   let kit: ReturnType<typeof createKit> | undefined;
-  const start = () => resolveSecrets(env).then(async (resolved) => (kit = createKit(await resolveDefinition(server, resolved), loadConfig(resolved))));
+  // An environment serves one request at a time unless Lambda says otherwise (Managed Instances set
+  // AWS_LAMBDA_MAX_CONCURRENCY): the kit then refuses notification streams it could not feed.
+  const oneRequestPerInstance = !(Number(env.AWS_LAMBDA_MAX_CONCURRENCY) > 1);
+  const start = () =>
+    resolveSecrets(env).then(async (resolved) => (kit = createKit(await resolveDefinition(server, resolved), loadConfig(resolved), { oneRequestPerInstance })));
   let ready = start();
   // Keep an init failure from surfacing as an unhandled rejection before the first request.
   ready.catch(() => {});

@@ -40,7 +40,17 @@ export interface KitOptions {
   log?: KitLogger;
   /** False serves every request through the SDK lane (tests compare the lanes). @default true */
   directLane?: boolean;
+  /**
+   * The adapter serves one request at a time per instance (Lambda: one per execution environment).
+   * Without Redis no event then reaches an open notification stream and no stream cap binds, so
+   * notification streams are refused (app.ts: `streamsOff`). @default false
+   */
+  oneRequestPerInstance?: boolean;
 }
+
+/** Why notification streams are refused: on Lambda without Redis they would hold an environment for nothing. */
+const STREAMS_NEED_REDIS =
+  'on Lambda without Redis no change notification would reach the stream (each execution environment serves one request, and events stay in the one that raised them); list again when you need a fresh list. Streams need UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN set on the server';
 
 export function createKit(definition: ServerDefinition, config: Readonly<KitConfig>, options: KitOptions = {}) {
   const log = options.log ?? createLogger(config, definition.name);
@@ -51,10 +61,14 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
     requestStateKey = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64');
   }
   const redis = config.redis && createRedis({ ...config.redis, timeoutMs: config.redisTimeoutMs });
-  const features = describeFeatures(config, Boolean(redis));
+  const streamsOff = !redis && options.oneRequestPerInstance ? STREAMS_NEED_REDIS : undefined;
+  const features = describeFeatures(config, Boolean(redis), Boolean(streamsOff));
   if (!redis) {
     const rateLimitOff = !config.rateLimit.explicit && config.stage !== 'local';
-    (rateLimitOff ? log.warn : log.info).call(log, `UPSTASH_REDIS_REST_URL is not set: ${rateLimitOff ? 'rate limiting is off, ' : ''}tool cache and events stay in this process, and open streams are capped per instance only (on Lambda, one request per environment: not at all)`, { features });
+    const streams = streamsOff
+      ? 'and notification streams (subscriptions/listen, GET) are refused: with one request per environment no event would reach them'
+      : 'and open streams are capped per instance only';
+    (rateLimitOff || streamsOff ? log.warn : log.info).call(log, `UPSTASH_REDIS_REST_URL is not set: ${rateLimitOff ? 'rate limiting is off, ' : ''}tool cache and events stay in this process, ${streams}`, { features });
   }
   const redisBus = !options.bus && redis ? createRedisEventBus({ redis, stream: `mcp:events:${definition.name}`, pollMs: config.eventPollMs, pollMaxMs: config.eventPollMaxMs, log }) : undefined;
   const bus = options.bus ?? redisBus ?? new MemoryEventBus((error) => log.warn('event listener failed', { error: error.message }));
@@ -98,7 +112,7 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
   const streamSlots = redis
     ? createStreamSlots({ redis, server: definition.name, max: config.caps.serverStreams, perPrincipal: config.caps.openStreams, streamMaxSeconds: config.streamMaxSeconds, pending, log })
     : undefined;
-  const { app, close } = createApp({ config, runtime, toolMetrics, tasks: runtime.hasTasks ? tasks : undefined, directLane: options.directLane, sessions, bus, relay, log, accessLog, rateLimiter, authenticator, features, probes, streamSlots });
+  const { app, close } = createApp({ config, runtime, toolMetrics, tasks: runtime.hasTasks ? tasks : undefined, directLane: options.directLane, sessions, bus, relay, log, accessLog, rateLimiter, authenticator, features, probes, streamSlots, streamsOff });
   return {
     app,
     notify: runtime.services.notify,
@@ -142,13 +156,13 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
 }
 
 /** What runs where, for the logs and `GET /health`: features that need Redis say when they are off. */
-export function describeFeatures(config: Readonly<KitConfig>, redis: boolean) {
+export function describeFeatures(config: Readonly<KitConfig>, redis: boolean, streamsOff = false) {
   return {
     rateLimit: config.rateLimit.enabled ? 'on' : !redis && !config.rateLimit.explicit && config.stage !== 'local' ? 'off: Redis is not configured' : 'off',
     cache: redis ? 'redis' : 'in-process',
     events: redis ? 'redis' : 'in-process',
     relay: redis ? 'redis' : 'table',
-    streamCaps: redis ? 'redis' : 'per instance',
+    streamCaps: redis ? 'redis' : streamsOff ? 'no streams: Redis is not configured' : 'per instance',
   };
 }
 

@@ -67,6 +67,11 @@ export interface AppOptions {
   probes: Record<string, Probe>;
   /** The caps on open notification streams counted across instances (Redis); absent, streams are counted per instance only. */
   streamSlots?: StreamSlots;
+  /**
+   * Why notification streams are not served (on Lambda without Redis an open stream would hold an
+   * environment and receive nothing): `subscriptions/listen` gets -32601 and GET 405 saying so.
+   */
+  streamsOff?: string;
 }
 
 /**
@@ -387,6 +392,8 @@ export function createApp(options: AppOptions) {
         return modern.fetch(request, { parsedBody: body, authInfo: replay ? { ...authInfo, extra: { kit: { ...scope, replay } } } : authInfo });
       };
       if (message.method === 'subscriptions/listen') {
+        // Answered at once, never retried into: the JSON-RPC way to say this server has no such method.
+        if (options.streamsOff) throw new HttpProtocolError(200, METHOD_NOT_FOUND, `subscriptions/listen is not served here: ${options.streamsOff}`, undefined, single?.id ?? null);
         const release = await holdStream(principal.id);
         try {
           return capListenStream(await viaSdk(), config.streamMaxSeconds * 1000, single?.id ?? null, release);
@@ -404,6 +411,10 @@ export function createApp(options: AppOptions) {
     note.era = 'legacy';
     if (method !== 'GET' && method !== 'DELETE') {
       return jsonRpcErrorResponse(405, SERVER_ERROR, `Method Not Allowed: use POST (or GET/DELETE with a 2025-era session)`, null, { allow: 'GET, POST, DELETE' });
+    }
+    if (method === 'GET' && config.getStreams && options.streamsOff) {
+      // As with MCP_GET_STREAMS=false: the transport spec allows 405, and clients carry on without the stream.
+      return jsonRpcErrorResponse(405, SERVER_ERROR, `Method Not Allowed: this server opens no GET notification stream: ${options.streamsOff}; use POST`, null, { allow: 'POST, DELETE' });
     }
     // Opening a stream is a request like any other, so a caller over its limit cannot keep opening
     // them (each holds a Lambda environment). Ending a session is never refused.

@@ -5,9 +5,10 @@
 // binds: without it one caller's listeners take the concurrency every other caller's calls need.
 // A slot is a member of two sorted sets (the server's, the caller's) scored by its lease's end (the
 // stream cap plus a margin), so a slot whose instance died without releasing it frees itself.
-// Costs two Redis commands a stream: one script claims against both caps, one releases. Without
-// Redis, or while it is unreachable, streams are not counted here (fail open; app.ts still bounds
-// each caller per instance).
+// Costs two Redis commands a stream: one script claims against both caps, one releases. While
+// Redis is unreachable, streams are not counted here (fail open; app.ts still bounds each caller
+// per instance). Without Redis on Lambda the kit serves no stream at all (kit.ts), and elsewhere
+// counts them per instance.
 import type { Redis } from '@upstash/redis';
 import type { KitLogger } from '../log.ts';
 import type { PendingWork } from '../pending-work.ts';

@@ -74,7 +74,10 @@ describe('a tool that runs longer than CloudFront waits for a first byte', () =>
 describe('notification streams on Lambda', () => {
   let path: AwsPath;
   before(async () => {
-    path = await startAwsPath(NOTES, { MCP_STREAM_MAX_SECONDS: '2', MCP_SSE_KEEPALIVE_MS: '500', MCP_GET_STREAMS: 'true' }, { concurrency: 4, timeoutSeconds: 30 });
+    // With Redis: on Lambda without it the kit refuses streams (test/aws/stream-caps.test.ts). Its
+    // clients are all the one anonymous principal, and a 2025 client opens a GET stream of its own.
+    const streamCaps = { MCP_MAX_OPEN_STREAMS: '2', MCP_STREAMS_PER_PRINCIPAL: '2' };
+    path = await startAwsPath(NOTES, { MCP_STREAM_MAX_SECONDS: '2', MCP_SSE_KEEPALIVE_MS: '500', MCP_GET_STREAMS: 'true', ...streamCaps }, { concurrency: 4, timeoutSeconds: 30, redis: true });
   });
   after(() => path.stop());
 
