@@ -36,10 +36,19 @@ export const AWS_LIMITS = {
 } as const;
 
 /**
- * Status codes whose GET/HEAD answers CloudFront caches for the error-caching minimum TTL even
- * when the origin says nothing about caching (400, 403, 405, 412 and 415 only with a max-age).
+ * How CloudFront caches GET/HEAD error answers for the error-caching minimum TTL ("How CloudFront
+ * processes HTTP 4xx and 5xx status codes from your origin"; "Control how long CloudFront caches
+ * errors"): some whatever the origin says, others only when the answer carries Cache-Control
+ * max-age or s-maxage (the kit sends `no-store` and no max-age, so those never are), and the codes a
+ * distribution may give an ErrorCachingMinTTL of its own (CustomErrorResponse; 416 is never cached).
+ * https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/HTTPStatusCodes.html
+ * https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/creating-custom-error-pages.html
  */
-export const CLOUDFRONT_CACHED_ERROR_STATUSES = [404, 414, 500, 501, 502, 503, 504] as const;
+export const CLOUDFRONT_ERROR_CACHING = {
+  always: [404, 414, 500, 501, 502, 503, 504],
+  withMaxAge: [400, 403, 405, 412, 415],
+  configurable: [400, 403, 404, 405, 414, 500, 501, 502, 503, 504],
+} as const;
 
 /**
  * How API Gateway REST treats a Lambda proxy integration's headers ("Amazon API Gateway
@@ -88,6 +97,15 @@ export const PATH_DEFAULTS = {
    */
   streamConcurrencyShare: 0.1,
   maxStreamConcurrencyShare: 0.5,
+  /**
+   * Concurrency reserved for each MCP function by default: a fifth of the account's (200 of the
+   * default 1,000), so the example's three functions leave 400 unreserved. Lambda@Edge draws on the
+   * unreserved pool of the region that runs it ("Quotas on Lambda@Edge"): long streams or task
+   * workers can then never take it all, which would turn every answer through that edge, 401
+   * challenges included, into a 503. Below `reserveFromAccountConcurrency` nothing is reserved.
+   */
+  reservedConcurrencyShare: 0.2,
+  reserveFromAccountConcurrency: 1_000,
 } as const;
 
 /** The longest a notification stream may stay open for a given function timeout. */

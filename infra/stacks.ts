@@ -25,8 +25,9 @@ export interface DataPlaneStackProps extends StackProps {
   readonly alarmEmail?: string;
   /**
    * Set the account's API Gateway CloudWatch role, without which stages cannot write access logs.
-   * Turn off when the account already has one configured.
-   * @default true
+   * It is one setting per account and region, so it is written only when asked: on the first
+   * deploy into an account and region that has none.
+   * @default false
    */
   readonly apiGatewayLogging?: boolean;
 }
@@ -48,7 +49,7 @@ export class DataPlaneStack extends Stack {
       retainData: props.retainData,
       alarmTopic: this.alarmTopic,
     });
-    if (props.apiGatewayLogging ?? true) new ApiGatewayAccountLogging(this, 'ApiGatewayLogging');
+    if (props.apiGatewayLogging === true) new ApiGatewayAccountLogging(this, 'ApiGatewayLogging');
   }
 }
 

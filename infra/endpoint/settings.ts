@@ -37,6 +37,11 @@ export interface EndpointSettingsInput {
   readonly cloudFront?: boolean;
   /** @default PATH_DEFAULTS.originReadTimeoutSeconds */
   readonly originReadTimeoutSeconds?: number;
+  /**
+   * The function refuses requests without CloudFront's secret origin header (`MCP_ORIGIN_VERIFY`).
+   * @default - true behind CloudFront, except on the `local` stage (SAM and LocalStack have no CloudFront)
+   */
+  readonly originVerify?: boolean;
   /** The account's CloudFront origin response timeout quota was raised. @default false */
   readonly originReadTimeoutQuotaRaised?: boolean;
   /** @default PATH_DEFAULTS.memorySizeMb */
@@ -51,7 +56,11 @@ export interface EndpointSettingsInput {
   readonly allowedHosts?: readonly string[];
   /** The account's quotas in the region, where raised. @default AWS_LIMITS' defaults */
   readonly accountQuotas?: { readonly lambdaConcurrency?: number; readonly apiGatewayRps?: number; readonly apiGatewayBurst?: number };
-  /** Concurrency reserved for the function. @default - none: it draws on the account's unreserved pool */
+  /**
+   * Concurrency reserved for the function.
+   * @default - PATH_DEFAULTS.reservedConcurrencyShare of the account's (200 of 1,000); none when the
+   * account's quota is below PATH_DEFAULTS.reserveFromAccountConcurrency
+   */
   readonly reservedConcurrency?: number;
   /** API Gateway stage throttling. @default PATH_DEFAULTS.throttleRateLimit, PATH_DEFAULTS.throttleBurstLimit */
   readonly throttle?: { readonly rateLimit?: number; readonly burstLimit?: number };
@@ -75,12 +84,15 @@ export interface EndpointSettings {
   readonly getStreams: boolean;
   readonly cloudFront: boolean;
   readonly originReadTimeoutSeconds: number;
+  readonly originVerify: boolean;
   readonly memorySizeMb: number;
   readonly rateLimit: { readonly enabled?: boolean; readonly requestsPerMinute: number; readonly windowSeconds: number };
   readonly logLevel: LogLevel;
   readonly allowedOrigins: readonly string[];
   readonly allowedHosts: readonly string[];
   readonly reservedConcurrency?: number;
+  /** The account's Lambda concurrency quota in the region, as given or AWS's default. */
+  readonly accountConcurrency: number;
   readonly throttle: { readonly rateLimit: number; readonly burstLimit: number };
   readonly maxOpenStreams: number;
 }
@@ -89,7 +101,7 @@ export interface EndpointSettings {
 export interface KitEnvironmentSources {
   readonly tableName: string;
   readonly bucketName: string;
-  /** @default - no `MCP_SECRETS_ARN` (the secret's values come from the environment instead) */
+  /** Comma list of ARNs. @default - no `MCP_SECRETS_ARN` (the secrets' values come from the environment instead) */
   readonly secretArn?: string;
   /** @default - no `MCP_PUBLIC_URL` */
   readonly publicUrl?: string;
@@ -126,6 +138,7 @@ export const KIT_VARIABLES = [
   'MCP_RATE_LIMIT_REQUESTS',
   'MCP_RATE_LIMIT_WINDOW_SECONDS',
   'MCP_MAX_OPEN_STREAMS',
+  'MCP_ORIGIN_VERIFY',
   'LOG_LEVEL',
   'POWERTOOLS_SERVICE_NAME',
   'NODE_OPTIONS',
@@ -148,9 +161,12 @@ export function resolveEndpointSettings(input: EndpointSettingsInput): EndpointS
   const timeoutSeconds = resolveTimeout(input.timeoutSeconds, fail);
   const cloudFront = input.cloudFront ?? true;
   const originReadTimeoutSeconds = resolveOriginReadTimeout(input, fail);
+  const stage = input.stage ?? 'dev';
+  const originVerify = input.originVerify ?? (cloudFront && stage !== 'local');
+  if (originVerify && !cloudFront) fail('originVerify', 'needs CloudFront in front (cloudFront: true): only CloudFront adds the origin header.');
   return {
     serverName: input.serverName,
-    stage: input.stage ?? 'dev',
+    stage,
     path,
     timeoutSeconds,
     toolTimeoutMs: resolveToolTimeout(timeoutSeconds, input.toolTimeoutMs, fail),
@@ -160,6 +176,7 @@ export function resolveEndpointSettings(input: EndpointSettingsInput): EndpointS
     getStreams: input.getStreams ?? PATH_DEFAULTS.getStreams,
     cloudFront,
     originReadTimeoutSeconds,
+    originVerify,
     memorySizeMb: resolveMemory(input.memorySizeMb, fail),
     rateLimit: resolveRateLimit(input.rateLimit, fail),
     logLevel: resolveLogLevel(input.logLevel, fail),
@@ -192,6 +209,8 @@ export function kitEnvironment(settings: EndpointSettings, sources: KitEnvironme
     MCP_RATE_LIMIT_REQUESTS: String(rateLimit.requestsPerMinute),
     MCP_RATE_LIMIT_WINDOW_SECONDS: String(rateLimit.windowSeconds),
     MCP_MAX_OPEN_STREAMS: String(settings.maxOpenStreams),
+    // The accepted values come from the data plane's origin secret (MCP_SECRETS_ARN), never the template.
+    MCP_ORIGIN_VERIFY: String(settings.originVerify),
     LOG_LEVEL: settings.logLevel,
     POWERTOOLS_SERVICE_NAME: settings.serverName,
     NODE_OPTIONS: '--enable-source-maps',
@@ -347,7 +366,7 @@ function resolveLogLevel(logLevel: LogLevel | undefined, fail: Fail): LogLevel {
  * the account its required unreserved concurrency, stage throttling within the account's API
  * Gateway quota, and a cap on open streams that leaves most of the concurrency to calls.
  */
-function resolveCapacity(input: EndpointSettingsInput, fail: Fail): Pick<EndpointSettings, 'reservedConcurrency' | 'throttle' | 'maxOpenStreams'> {
+function resolveCapacity(input: EndpointSettingsInput, fail: Fail): Pick<EndpointSettings, 'reservedConcurrency' | 'accountConcurrency' | 'throttle' | 'maxOpenStreams'> {
   const quotas = {
     lambdaConcurrency: input.accountQuotas?.lambdaConcurrency ?? AWS_LIMITS.lambdaAccountConcurrency,
     apiGatewayRps: input.accountQuotas?.apiGatewayRps ?? AWS_LIMITS.apiGatewayAccountRps,
@@ -357,7 +376,7 @@ function resolveCapacity(input: EndpointSettingsInput, fail: Fail): Pick<Endpoin
     if (!Number.isInteger(value) || value < 1) fail(`accountQuotas.${name}`, `is ${value}; it must be a whole number above 0.`);
   }
   const reservable = quotas.lambdaConcurrency - AWS_LIMITS.lambdaMinUnreservedConcurrency;
-  const reserved = input.reservedConcurrency;
+  const reserved = input.reservedConcurrency ?? defaultReservation(quotas.lambdaConcurrency);
   if (reserved !== undefined && (!Number.isInteger(reserved) || reserved < 1 || reserved > reservable)) {
     fail(
       'reservedConcurrency',
@@ -375,7 +394,9 @@ function resolveCapacity(input: EndpointSettingsInput, fail: Fail): Pick<Endpoin
   }
   const available = reserved ?? quotas.lambdaConcurrency;
   const streamCeiling = Math.max(1, Math.floor(available * PATH_DEFAULTS.maxStreamConcurrencyShare));
-  const maxOpenStreams = input.maxOpenStreams ?? Math.max(1, Math.floor(available * PATH_DEFAULTS.streamConcurrencyShare));
+  // The default share is of what the caller chose (a reservation, else the account), not of the default reservation.
+  const chosen = input.reservedConcurrency ?? quotas.lambdaConcurrency;
+  const maxOpenStreams = input.maxOpenStreams ?? Math.min(streamCeiling, Math.max(1, Math.floor(chosen * PATH_DEFAULTS.streamConcurrencyShare)));
   if (!Number.isInteger(maxOpenStreams) || maxOpenStreams < 0 || maxOpenStreams > streamCeiling) {
     fail(
       'maxOpenStreams',
@@ -383,7 +404,13 @@ function resolveCapacity(input: EndpointSettingsInput, fail: Fail): Pick<Endpoin
         `${reserved === undefined ? 'the account allows' : 'reserved for the function'}: each open stream holds one until the stream cap, and calls need the rest.`,
     );
   }
-  return { ...(reserved !== undefined && { reservedConcurrency: reserved }), throttle: { rateLimit, burstLimit }, maxOpenStreams };
+  return { ...(reserved !== undefined && { reservedConcurrency: reserved }), accountConcurrency: quotas.lambdaConcurrency, throttle: { rateLimit, burstLimit }, maxOpenStreams };
+}
+
+/** The default reservation: a share of an account that has AWS's default concurrency or more, else none. */
+function defaultReservation(accountConcurrency: number): number | undefined {
+  if (accountConcurrency < PATH_DEFAULTS.reserveFromAccountConcurrency) return undefined;
+  return Math.floor(accountConcurrency * PATH_DEFAULTS.reservedConcurrencyShare);
 }
 
 /** The kit splits these lists on commas. */

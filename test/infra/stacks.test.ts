@@ -10,7 +10,7 @@ import { after, describe, it } from 'node:test';
 import { App, Duration, Stack, Token } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
-import { CLOUDFRONT_CACHED_ERROR_STATUSES } from '../../infra/deployed-path.ts';
+import { CLOUDFRONT_ERROR_CACHING } from '../../infra/deployed-path.ts';
 import { buildKitApp, stackId } from '../../infra/kit-app.ts';
 import { McpServerEndpoint, type McpServerEndpointProps } from '../../infra/mcp-server-endpoint.ts';
 
@@ -273,7 +273,7 @@ describe('the example app on the default stage', () => {
     const config = onlyResource(notes, 'AWS::CloudFront::Distribution').Properties.DistributionConfig;
     assert.deepEqual(
       config.CustomErrorResponses,
-      CLOUDFRONT_CACHED_ERROR_STATUSES.map((ErrorCode) => ({ ErrorCode, ErrorCachingMinTTL: 0 })),
+      CLOUDFRONT_ERROR_CACHING.configurable.map((ErrorCode) => ({ ErrorCode, ErrorCachingMinTTL: 0 })),
     );
   });
 
