@@ -97,15 +97,6 @@ export const PATH_DEFAULTS = {
    */
   streamConcurrencyShare: 0.1,
   maxStreamConcurrencyShare: 0.5,
-  /**
-   * Concurrency reserved for each MCP function by default: a fifth of the account's (200 of the
-   * default 1,000), so the example's three functions leave 400 unreserved. Lambda@Edge draws on the
-   * unreserved pool of the region that runs it ("Quotas on Lambda@Edge"): long streams or task
-   * workers can then never take it all, which would turn every answer through that edge, 401
-   * challenges included, into a 503. Below `reserveFromAccountConcurrency` nothing is reserved.
-   */
-  reservedConcurrencyShare: 0.2,
-  reserveFromAccountConcurrency: 1_000,
 } as const;
 
 /** The longest a notification stream may stay open for a given function timeout. */

@@ -62,9 +62,6 @@ export function buildKitApp(app: App): KitStacks {
   // Behind CloudFront, authenticating servers get a Lambda@Edge function, which needs a region.
   const env = deployEnvironment(context, cloudFront && auth.mode !== 'none');
   const rateLimit = context.flag('rateLimit');
-  // An account whose Lambda concurrency quota is below AWS's default 1,000 cannot take the default reservations.
-  const lambdaConcurrency = context.string('lambdaConcurrency');
-  const accountQuotas = lambdaConcurrency === undefined ? undefined : { lambdaConcurrency: Number(lambdaConcurrency) };
   const originSecretVersion = context.string('originSecretVersion');
 
   const dataPlane = new DataPlaneStack(app, stackId(stage, 'DataPlane'), {
@@ -93,7 +90,6 @@ export function buildKitApp(app: App): KitStacks {
           bundleAwsSdk: context.flag('bundleAwsSdk'),
           // Unset, the kit turns the limit on when the secret holds Upstash credentials.
           rateLimit: rateLimit === undefined ? undefined : { enabled: rateLimit },
-          accountQuotas,
           originSecretVersion,
           environment: local ? Object.fromEntries(LOCAL_OVERRIDABLE.map((name) => [name, ''])) : undefined,
         },
@@ -115,7 +111,6 @@ export function buildKitApp(app: App): KitStacks {
           webAclArn: context.string('webAclArn'),
           bundleAwsSdk: context.flag('bundleAwsSdk'),
           rateLimit: rateLimit === undefined ? undefined : { enabled: rateLimit },
-          accountQuotas,
           originSecretVersion,
           environment: local ? Object.fromEntries(LOCAL_OVERRIDABLE.map((name) => [name, ''])) : undefined,
           // The servers take API keys: the gateway brings its own (GATEWAY_API_KEY_VARIABLE in the secret).

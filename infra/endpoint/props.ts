@@ -171,10 +171,10 @@ export interface McpServerEndpointProps {
    * Concurrency reserved for the function: guaranteed to it, and its ceiling, so a flood of calls
    * or streams cannot take the account's other functions' concurrency (nor this one theirs). Lambda
    * keeps 100 of the account's concurrency unreserved, so at most `accountQuotas.lambdaConcurrency`
-   * minus 100; an account whose quota is still low (new accounts may have 10) cannot reserve: pass
-   * its quota as `accountQuotas.lambdaConcurrency` and nothing is reserved by default. Reserving
-   * keeps the region's unreserved pool for Lambda@Edge (docs/deploy.md, "Concurrency").
-   * @default - a fifth of `accountQuotas.lambdaConcurrency` (200 of the default 1,000); none below 1,000
+   * minus 100; an account whose quota is still low (new accounts may have 10) cannot reserve, so
+   * nothing is reserved by default. Reserving also keeps the rest of the region's concurrency for
+   * Lambda@Edge (docs/deploy.md, "Concurrency"); the ClaimedConcurrency alarm watches it meanwhile.
+   * @default - none: the function draws on the account's unreserved pool
    */
   readonly reservedConcurrency?: number;
   /**

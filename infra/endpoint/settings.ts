@@ -56,11 +56,7 @@ export interface EndpointSettingsInput {
   readonly allowedHosts?: readonly string[];
   /** The account's quotas in the region, where raised. @default AWS_LIMITS' defaults */
   readonly accountQuotas?: { readonly lambdaConcurrency?: number; readonly apiGatewayRps?: number; readonly apiGatewayBurst?: number };
-  /**
-   * Concurrency reserved for the function.
-   * @default - PATH_DEFAULTS.reservedConcurrencyShare of the account's (200 of 1,000); none when the
-   * account's quota is below PATH_DEFAULTS.reserveFromAccountConcurrency
-   */
+  /** Concurrency reserved for the function. @default - none: it draws on the account's unreserved pool */
   readonly reservedConcurrency?: number;
   /** API Gateway stage throttling. @default PATH_DEFAULTS.throttleRateLimit, PATH_DEFAULTS.throttleBurstLimit */
   readonly throttle?: { readonly rateLimit?: number; readonly burstLimit?: number };
@@ -376,7 +372,7 @@ function resolveCapacity(input: EndpointSettingsInput, fail: Fail): Pick<Endpoin
     if (!Number.isInteger(value) || value < 1) fail(`accountQuotas.${name}`, `is ${value}; it must be a whole number above 0.`);
   }
   const reservable = quotas.lambdaConcurrency - AWS_LIMITS.lambdaMinUnreservedConcurrency;
-  const reserved = input.reservedConcurrency ?? defaultReservation(quotas.lambdaConcurrency);
+  const reserved = input.reservedConcurrency;
   if (reserved !== undefined && (!Number.isInteger(reserved) || reserved < 1 || reserved > reservable)) {
     fail(
       'reservedConcurrency',
@@ -394,9 +390,7 @@ function resolveCapacity(input: EndpointSettingsInput, fail: Fail): Pick<Endpoin
   }
   const available = reserved ?? quotas.lambdaConcurrency;
   const streamCeiling = Math.max(1, Math.floor(available * PATH_DEFAULTS.maxStreamConcurrencyShare));
-  // The default share is of what the caller chose (a reservation, else the account), not of the default reservation.
-  const chosen = input.reservedConcurrency ?? quotas.lambdaConcurrency;
-  const maxOpenStreams = input.maxOpenStreams ?? Math.min(streamCeiling, Math.max(1, Math.floor(chosen * PATH_DEFAULTS.streamConcurrencyShare)));
+  const maxOpenStreams = input.maxOpenStreams ?? Math.max(1, Math.floor(available * PATH_DEFAULTS.streamConcurrencyShare));
   if (!Number.isInteger(maxOpenStreams) || maxOpenStreams < 0 || maxOpenStreams > streamCeiling) {
     fail(
       'maxOpenStreams',
@@ -405,12 +399,6 @@ function resolveCapacity(input: EndpointSettingsInput, fail: Fail): Pick<Endpoin
     );
   }
   return { ...(reserved !== undefined && { reservedConcurrency: reserved }), accountConcurrency: quotas.lambdaConcurrency, throttle: { rateLimit, burstLimit }, maxOpenStreams };
-}
-
-/** The default reservation: a share of an account that has AWS's default concurrency or more, else none. */
-function defaultReservation(accountConcurrency: number): number | undefined {
-  if (accountConcurrency < PATH_DEFAULTS.reserveFromAccountConcurrency) return undefined;
-  return Math.floor(accountConcurrency * PATH_DEFAULTS.reservedConcurrencyShare);
 }
 
 /** The kit splits these lists on commas. */
