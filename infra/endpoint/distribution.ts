@@ -159,6 +159,10 @@ function restoreChallengesFunction(scope: Construct, serverName: string): cloudf
   // it, created at run time; the group CDK makes in us-east-1 under the plain name is never written
   // and, retained, would outlive `cdk destroy`. So none is made.
   (fn.lambda as lambda.Function).node.tryRemoveChild('LogGroup');
+  Validations.of(fn.lambda).acknowledge({
+    id: 'AwsSolutions-L1',
+    reason: 'Lambda@Edge supports fewer runtimes than Lambda; this is the newest Node.js one its restrictions page lists (EDGE_RUNTIME).',
+  });
   Validations.of(fn.lambda.role!).acknowledge({
     id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
     reason:

@@ -136,6 +136,7 @@ describe('the example app on the default stage', () => {
       'MCP_BUCKET_NAME',
       'MCP_GET_STREAMS',
       'MCP_MAX_OPEN_STREAMS',
+      'MCP_ORIGIN_VERIFY',
       'MCP_PATH',
       'MCP_PUBLIC_URL',
       'MCP_RATE_LIMIT_REQUESTS',
@@ -524,7 +525,7 @@ describe('McpServerEndpoint props', () => {
     template.resourceCountIs('AWS::SecretsManager::Secret', 1);
     assert.match(JSON.stringify(functionEnvironment(template).MCP_SECRETS_ARN), new RegExp(`^\\{"Fn::Join":\\["",\\["${secret.secretArn},`));
     template.hasResourceProperties('AWS::IAM::Policy', {
-      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: Match.arrayWith(['secretsmanager:GetSecretValue']), Resource: secret.secretArn })]) },
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: Match.arrayWith(['secretsmanager:GetSecretValue']), Resource: Match.arrayWith([secret.secretArn]) })]) },
     });
   });
 
@@ -565,6 +566,7 @@ describe('McpServerEndpoint props', () => {
         MCP_RATE_LIMIT_REQUESTS: '30',
         MCP_RATE_LIMIT_WINDOW_SECONDS: '60',
         MCP_MAX_OPEN_STREAMS: '100',
+        MCP_ORIGIN_VERIFY: 'true',
         LOG_LEVEL: 'DEBUG',
         POWERTOOLS_SERVICE_NAME: 'echo',
         NODE_OPTIONS: '--enable-source-maps',
