@@ -204,9 +204,12 @@ const events: Check = async (options) => {
   }
 };
 
+const WORKER_FIX = 'the worker is an asynchronous invocation of the function: check its self-invoke policy, the FailedTasks alarm and the function\'s log for the task id';
+
 /** A task runs in an asynchronous invocation of the function and completes. */
 const task: Check = async (options) => {
   const created = await message(await post(options, 'tools/call', { name: 'wait', arguments: { seconds: 1 }, _meta: META({ [TASKS]: {} }) }, { name: 'wait' }));
+  if (created.result?.isError) return fail(`the task could not be started: ${created.result.content?.[0]?.text ?? ''}`, WORKER_FIX);
   if (created.result?.resultType !== 'task') return fail(`tools/call did not create a task: ${JSON.stringify(created).slice(0, 200)}`, 'the echo server\'s wait tool runs as a task for clients that take tasks; deploy the current functions/echo');
   const deadline = Date.now() + options.timeoutMs;
   const taskId = String(created.result.taskId);
@@ -214,7 +217,7 @@ const task: Check = async (options) => {
     const got = (await message(await post(options, 'tasks/get', { taskId, _meta: META({ [TASKS]: {} }) }, { name: taskId }))).result ?? {};
     if (got.status === 'completed') return pass(`task ${taskId} completed`);
     if (got.status === 'failed' || got.status === 'cancelled') {
-      return fail(`task ${got.status}: ${got.statusMessage ?? ''}`, 'the worker is an asynchronous invocation of the function: check its self-invoke policy, the FailedTasks alarm and the function\'s log for the task id');
+      return fail(`task ${got.status}: ${got.statusMessage ?? ''}`, WORKER_FIX);
     }
     if (Date.now() > deadline) return fail(`task still ${got.status} after ${options.timeoutMs} ms`, 'the worker never ran: check the function\'s async invocation metrics (AsyncEventsDropped, throttles) and its log');
     await new Promise((resolve) => setTimeout(resolve, 500));

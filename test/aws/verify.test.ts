@@ -105,6 +105,6 @@ describe('npm run verify', () => {
   it('fails the task check when the task\'s worker cannot be started', async () => {
     const { results } = await verifyModel({ AWS_ENDPOINT_URL_LAMBDA: 'http://127.0.0.1:9' });
     assert.deepEqual(failed(results), ['a task completes']);
-    assert.match(result(results, /task/).detail, /task failed/);
+    assert.match(result(results, /task/).detail, /the task could not be started: Lambda is unavailable/);
   });
 });
