@@ -161,7 +161,7 @@ const keepAlive: Check = async (options) => {
   if (firstByteMs >= silenceMs) {
     return fail(
       `the first byte arrived after ${firstByteMs} ms, once the ${silenceMs} ms silence was over: the answer was held back on the way`,
-      'something between the function and the client buffers streamed answers (compression on the behavior, a viewer-response function, an edge function that reads the body): CloudFront would cut a longer silence at its origin timeout',
+      'something between the function and the client buffers streamed answers (compression on the behavior, a viewer-response function, an edge function that reads the body): CloudFront would cut a longer silence at its origin timeout. (--silence must exceed the server\'s keep-alive interval, MCP_SSE_KEEPALIVE_MS: 15 s deployed.)',
     );
   }
   return pass(`first byte (a keep-alive) after ${firstByteMs} ms of a ${silenceMs} ms silence; answer after ${Math.round(performance.now() - started)} ms`);

@@ -57,7 +57,7 @@ describe('endpoint settings', () => {
   });
 
   it('check CloudFront\'s origin header behind CloudFront, except on the local stage (SAM, LocalStack) and without CloudFront', () => {
-    assert.equal(kitEnvironment(resolve(), sources).MCP_ORIGIN_VERIFY, 'true');
+    assert.equal(kitEnvironment(resolve(), { tableName: 't', bucketName: 'b', authEnvironment: {} }).MCP_ORIGIN_VERIFY, 'true');
     assert.equal(resolve({ stage: 'local' }).originVerify, false);
     assert.equal(resolve({ cloudFront: false }).originVerify, false);
     assert.throws(() => resolve({ cloudFront: false, originVerify: true }), /originVerify needs CloudFront in front/);
