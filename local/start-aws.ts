@@ -45,12 +45,13 @@ async function main() {
     [
       '',
       `  MCP server is serving at ${model.url}  (modelled CloudFront → API Gateway → Lambda)`,
-      `  API Gateway stage, bypassing CloudFront: ${model.apiUrl}`,
+      `  API Gateway stage, bypassing CloudFront: ${model.apiUrl}${Object.keys(model.originHeaders).length ? '  (403 without CloudFront\'s origin header, as deployed)' : ''}`,
       `  code loaded at start: ${(model.bundleBytes / 1024).toFixed(0)} KiB (index.mjs and its static chunks); data: ${emulators.describe()}`,
       '',
       '  Connect a client:',
       `    npm run inspect -- ${model.url} --transport http --method tools/list`,
       `    npm run smoke -- --url ${model.url}`,
+      `    npm run verify -- --url ${model.url} --api-url ${model.apiUrl}   (serving functions/echo: its tools are what verify calls)`,
       '',
     ].join('\n') + '\n',
   );
