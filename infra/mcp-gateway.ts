@@ -34,7 +34,7 @@ export interface McpGatewayUpstream {
    * A kit server deployed here. On the gateway's data plane it is called on its API Gateway URL
    * with the origin header CloudFront would add (the value from the shared origin secret), so calls
    * pay no second CloudFront hop and do not share the WAF's per-IP rate rule; on another data plane,
-   * on its public URL. Give this or `url`.
+   * or with `oauth` (whose resource is the public URL), on its public URL. Give this or `url`.
    */
   readonly endpoint?: McpServerEndpoint;
   /** Any other MCP server's Streamable HTTP URL. Give this or `endpoint`. */
@@ -144,10 +144,14 @@ export class McpGateway extends Construct {
 
 const millis = (d: Duration | undefined) => d?.toMilliseconds();
 
-/** Where the gateway calls an upstream: a kit endpoint on the same data plane around its CloudFront. */
+/**
+ * Where the gateway calls an upstream: a kit endpoint on the same data plane around its CloudFront.
+ * Not with OAuth client credentials: the upstream's metadata names its public URL as the resource,
+ * and a client calling another URL would refuse it.
+ */
 function upstreamAddress(u: McpGatewayUpstream, props: McpGatewayProps): { url: string | undefined; originVerifyVariable?: string } {
   if (!u.endpoint) return { url: u.url };
-  const direct = u.endpoint.settings.originVerify && props.dataPlane !== undefined && u.endpoint.dataPlane === props.dataPlane;
+  const direct = u.endpoint.settings.originVerify && !u.oauth && props.dataPlane !== undefined && u.endpoint.dataPlane === props.dataPlane;
   return direct ? { url: u.endpoint.apiUrl, originVerifyVariable: ORIGIN_SECRET_KEYS[0] } : { url: u.endpoint.mcpUrl };
 }
 
