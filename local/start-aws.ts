@@ -29,6 +29,8 @@ async function main() {
   const emulators = await startEmulators(env);
   const environment = modelledEnvironment(basename(dirname(entry)), { ...env, ...emulators.env });
   environment.MCP_REQUEST_STATE_KEY ??= randomSecret();
+  // What the data plane's origin secret holds when deployed: the value the modelled CloudFront sends.
+  if (environment.MCP_ORIGIN_VERIFY === 'true') environment.MCP_ORIGIN_SECRET ??= randomSecret();
   const config = loadConfig(environment);
   await emulators.prepare(config);
   const model = await startAwsModel({
