@@ -63,6 +63,9 @@ export function buildKitApp(app: App): KitStacks {
   const env = deployEnvironment(context, cloudFront && auth.mode !== 'none');
   const rateLimit = context.flag('rateLimit');
   const originSecretVersion = context.string('originSecretVersion');
+  // Off by default: an account whose Lambda quota is still the new-account 10 cannot reserve.
+  const reserved = context.string('reservedConcurrency');
+  const reservedConcurrency = reserved === undefined ? undefined : Number(reserved);
 
   const dataPlane = new DataPlaneStack(app, stackId(stage, 'DataPlane'), {
     env,
@@ -91,6 +94,7 @@ export function buildKitApp(app: App): KitStacks {
           // Unset, the kit turns the limit on when the secret holds Upstash credentials.
           rateLimit: rateLimit === undefined ? undefined : { enabled: rateLimit },
           originSecretVersion,
+          reservedConcurrency,
           environment: local ? Object.fromEntries(LOCAL_OVERRIDABLE.map((name) => [name, ''])) : undefined,
         },
         domain: domainName && certificateArn ? { domainNames: [domainName], certificateArn } : undefined,
@@ -112,6 +116,7 @@ export function buildKitApp(app: App): KitStacks {
           bundleAwsSdk: context.flag('bundleAwsSdk'),
           rateLimit: rateLimit === undefined ? undefined : { enabled: rateLimit },
           originSecretVersion,
+          reservedConcurrency,
           environment: local ? Object.fromEntries(LOCAL_OVERRIDABLE.map((name) => [name, ''])) : undefined,
           // The servers take API keys: the gateway brings its own (GATEWAY_API_KEY_VARIABLE in the secret).
           upstreams: servers.map((server, i) => ({

@@ -63,3 +63,13 @@ describe('the templates after the desk review', () => {
     for (const template of [dataPlane, notes, gateway]) template.resourceCountIs('AWS::ApiGateway::Account', 0);
   });
 });
+
+describe('concurrency kept for Lambda@Edge', () => {
+  it('reserves what -c reservedConcurrency asks for each function, servers and gateway alike', () => {
+    const app = new App({ outdir: mkdtempSync(join(TMP, 'app-')), context: { ...CDK_CONTEXT, 'aws:cdk:bundling-stacks': [], region: 'eu-west-1', reservedConcurrency: '200' } });
+    const stacks = buildKitApp(app);
+    for (const stack of [...stacks.servers, stacks.gateway!]) {
+      Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', { Environment: Match.objectLike({ Variables: Match.objectLike({ MCP_PATH: '/mcp' }) }), ReservedConcurrentExecutions: 200 });
+    }
+  });
+});
