@@ -13,7 +13,7 @@ import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { ORIGIN_VERIFY_HEADER } from '../shared/http/origin-verify.ts';
-import { reportLines } from './verify-logs.ts';
+import { reportLines, summarizeReports } from './verify-logs.ts';
 
 const USAGE = `usage: npm run verify -- --url <CloudFront MCP URL> [--api-url <API Gateway MCP URL>] [--api-key <key>]
                       [--log-group <function log group>] [--region <region>] [--silence <s>] [--timeout <ms>] [--report <file>]`;
@@ -260,12 +260,8 @@ const reports: Check = async (options) => {
   const found = await reportLines(options.logGroup, options.region);
   if (typeof found === 'string') return skip(found);
   if (found.length === 0) return skip(`no REPORT lines in ${options.logGroup} in the last hour`);
-  const inits = found.map((r) => r.initMs).filter((v): v is number => v !== undefined).sort((a, b) => a - b);
-  const memory = Math.max(...found.map((r) => r.maxMemoryMb));
-  const size = found[0]!.memorySizeMb;
-  const detail = `${found.length} invocations; init ${inits.length ? `p50 ${inits[Math.floor(inits.length / 2)]} ms, max ${inits.at(-1)} ms (${inits.length} cold starts)` : 'none seen'}; memory up to ${memory} of ${size} MB`;
-  if (memory >= size * 0.9) return fail(detail, 'the function runs close to its memory size: raise memorySize');
-  return pass(detail);
+  const { detail, nearLimit } = summarizeReports(found);
+  return nearLimit ? fail(detail, 'the function runs close to its memory size: raise memorySize') : pass(detail);
 };
 
 const CHECKS: [string, Check][] = [
