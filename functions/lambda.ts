@@ -18,12 +18,13 @@ type Env = Record<string, string | undefined>;
 const SETTLE_MS = 5_000;
 
 /**
- * Values from the JSON secret named by `MCP_SECRETS_ARN` (Upstash URL/token, request-state key)
- * fill in variables the environment does not set. The client is imported only when needed.
+ * Values from the JSON secrets named by `MCP_SECRETS_ARN` (a comma list: the data plane's secret
+ * with Upstash URL/token and request-state key, and its origin secret) fill in variables the
+ * environment does not set. Fetched in parallel; the client is imported only when needed.
  */
 export async function resolveSecrets(env: Env): Promise<Env> {
-  const arn = env.MCP_SECRETS_ARN;
-  if (!arn) return env;
+  const arns = (env.MCP_SECRETS_ARN ?? '').split(',').map((arn) => arn.trim()).filter(Boolean);
+  if (arns.length === 0) return env;
   const { SecretsManagerClient, GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
   // Bounded like every other call the kit makes: a slow Secrets Manager fails the start, which the next request retries.
   const endpoint = env.AWS_ENDPOINT_URL_SECRETS_MANAGER ?? env.AWS_ENDPOINT_URL;
@@ -33,15 +34,16 @@ export async function resolveSecrets(env: Env): Promise<Env> {
     maxAttempts: 3,
     requestHandler: { connectionTimeout: 2000, socketTimeout: 5000 },
   });
-  const out = await client.send(new GetSecretValueCommand({ SecretId: arn }));
-  let values: Record<string, unknown>;
-  try {
-    values = JSON.parse(out.SecretString ?? '{}');
-  } catch {
-    throw new Error(`MCP_SECRETS_ARN: secret ${arn} is not a JSON object`);
-  }
+  const secrets = await Promise.all(arns.map(async (arn) => {
+    const out = await client.send(new GetSecretValueCommand({ SecretId: arn }));
+    try {
+      return JSON.parse(out.SecretString ?? '{}') as Record<string, unknown>;
+    } catch {
+      throw new Error(`MCP_SECRETS_ARN: secret ${arn} is not a JSON object`);
+    }
+  }));
   const merged = { ...env };
-  for (const [k, v] of Object.entries(values)) if (typeof v === 'string' && v !== '' && !merged[k]) merged[k] = v;
+  for (const values of secrets) for (const [k, v] of Object.entries(values)) if (typeof v === 'string' && v !== '' && !merged[k]) merged[k] = v;
   return merged;
 }
 

@@ -18,6 +18,12 @@ export const ARTIFACTS_PREFIX = 'artifacts/';
 export const SECRET_KEYS = ['UPSTASH_REDIS_REST_URL', 'UPSTASH_REDIS_REST_TOKEN', 'MCP_REQUEST_STATE_KEY'] as const;
 
 /**
+ * Keys of the origin secret: the value CloudFront sends in its origin header, and values still
+ * accepted while it is rotated (comma list). CloudFront reads the first at deploy, servers both.
+ */
+export const ORIGIN_SECRET_KEYS = ['MCP_ORIGIN_SECRET', 'MCP_ORIGIN_SECRET_PREVIOUS'] as const;
+
+/**
  * DynamoDB actions the kit's stores use: item CRUD with conditional writes, queries by partition.
  * No Scan, no table administration.
  */
@@ -65,6 +71,13 @@ export interface McpDataPlaneProps {
    */
   readonly secret?: secretsmanager.ISecret;
   /**
+   * The value CloudFront sends in its origin header and servers accept (shared/http/origin-verify.ts):
+   * an existing secret whose JSON holds `MCP_ORIGIN_SECRET` (and, while rotating,
+   * `MCP_ORIGIN_SECRET_PREVIOUS`). A secret of its own, since a generated secret generates one field.
+   * @default - a new secret with a generated 48-character `MCP_ORIGIN_SECRET`
+   */
+  readonly originSecret?: secretsmanager.ISecret;
+  /**
    * Topic notified when the table throttles.
    * @default - no notification; the alarm shows in the CloudWatch console
    */
@@ -75,6 +88,8 @@ export class McpDataPlane extends Construct {
   readonly table: dynamodb.Table;
   readonly bucket: s3.Bucket;
   readonly secret: secretsmanager.ISecret;
+  /** The origin header's value (`ORIGIN_SECRET_KEYS`), read by CloudFront at deploy and by servers at cold start. */
+  readonly originSecret: secretsmanager.ISecret;
   /** Table and artifact access for servers; one policy that every server's role attaches. */
   readonly serverAccessPolicy: iam.ManagedPolicy;
   /** Read plus write throttle events on the table, summed. */
@@ -121,6 +136,7 @@ export class McpDataPlane extends Construct {
     });
 
     this.secret = props.secret ?? this.createSecret(removalPolicy);
+    this.originSecret = props.originSecret ?? this.createOriginSecret(removalPolicy);
     this.serverAccessPolicy = this.createServerAccessPolicy();
 
     this.tableThrottles = new cloudwatch.MathExpression({
@@ -151,6 +167,10 @@ export class McpDataPlane extends Construct {
       value: this.secret.secretArn,
       description: `Secrets Manager secret (MCP_SECRETS_ARN) holding ${SECRET_KEYS.join(', ')}`,
     });
+    new CfnOutput(this, 'OriginSecretArn', {
+      value: this.originSecret.secretArn,
+      description: `Secrets Manager secret holding ${ORIGIN_SECRET_KEYS.join(', ')}: CloudFront's origin header (rotation: docs/deploy.md)`,
+    });
   }
 
   /**
@@ -160,6 +180,7 @@ export class McpDataPlane extends Construct {
   grantServer(role: iam.IRole): void {
     role.addManagedPolicy(this.serverAccessPolicy);
     this.secret.grantRead(role);
+    this.originSecret.grantRead(role);
   }
 
   /**
@@ -198,6 +219,24 @@ export class McpDataPlane extends Construct {
       reason: 'Artifact keys are minted at run time; the artifacts/ prefix is the narrowest scope that names them.',
     });
     return policy;
+  }
+
+  private createOriginSecret(removalPolicy: RemovalPolicy): secretsmanager.Secret {
+    const secret = new secretsmanager.Secret(this, 'OriginSecret', {
+      description: `MCP servers: ${ORIGIN_SECRET_KEYS.join(', ')}, the header CloudFront adds so servers refuse requests that went around it.`,
+      generateSecretString: {
+        secretStringTemplate: JSON.stringify({ MCP_ORIGIN_SECRET_PREVIOUS: '' }),
+        generateStringKey: 'MCP_ORIGIN_SECRET',
+        passwordLength: 48,
+        excludePunctuation: true,
+      },
+      removalPolicy,
+    });
+    Validations.of(secret).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason: 'CloudFront reads the value at deploy, so a rotation needs a deploy between its steps; it is rotated by hand in the order docs/deploy.md gives, not by a rotation Lambda.',
+    });
+    return secret;
   }
 
   private createSecret(removalPolicy: RemovalPolicy): secretsmanager.Secret {

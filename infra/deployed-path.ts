@@ -36,10 +36,19 @@ export const AWS_LIMITS = {
 } as const;
 
 /**
- * Status codes whose GET/HEAD answers CloudFront caches for the error-caching minimum TTL even
- * when the origin says nothing about caching (400, 403, 405, 412 and 415 only with a max-age).
+ * How CloudFront caches GET/HEAD error answers for the error-caching minimum TTL ("How CloudFront
+ * processes HTTP 4xx and 5xx status codes from your origin"; "Control how long CloudFront caches
+ * errors"): some whatever the origin says, others only when the answer carries Cache-Control
+ * max-age or s-maxage (the kit sends `no-store` and no max-age, so those never are), and the codes a
+ * distribution may give an ErrorCachingMinTTL of its own (CustomErrorResponse; 416 is never cached).
+ * https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/HTTPStatusCodes.html
+ * https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/creating-custom-error-pages.html
  */
-export const CLOUDFRONT_CACHED_ERROR_STATUSES = [404, 414, 500, 501, 502, 503, 504] as const;
+export const CLOUDFRONT_ERROR_CACHING = {
+  always: [404, 414, 500, 501, 502, 503, 504],
+  withMaxAge: [400, 403, 405, 412, 415],
+  configurable: [400, 403, 404, 405, 414, 500, 501, 502, 503, 504],
+} as const;
 
 /**
  * How API Gateway REST treats a Lambda proxy integration's headers ("Amazon API Gateway

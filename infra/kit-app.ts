@@ -62,6 +62,10 @@ export function buildKitApp(app: App): KitStacks {
   // Behind CloudFront, authenticating servers get a Lambda@Edge function, which needs a region.
   const env = deployEnvironment(context, cloudFront && auth.mode !== 'none');
   const rateLimit = context.flag('rateLimit');
+  const originSecretVersion = context.string('originSecretVersion');
+  // Off by default: an account whose Lambda quota is still the new-account 10 cannot reserve.
+  const reserved = context.string('reservedConcurrency');
+  const reservedConcurrency = reserved === undefined ? undefined : Number(reserved);
 
   const dataPlane = new DataPlaneStack(app, stackId(stage, 'DataPlane'), {
     env,
@@ -69,7 +73,7 @@ export function buildKitApp(app: App): KitStacks {
     stage,
     retainData: production,
     alarmEmail: context.string('alarmEmail'),
-    apiGatewayLogging: context.flag('apiGatewayLogging') ?? true,
+    apiGatewayLogging: context.flag('apiGatewayLogging') ?? false,
   });
 
   const servers = SERVERS.map(
@@ -89,6 +93,8 @@ export function buildKitApp(app: App): KitStacks {
           bundleAwsSdk: context.flag('bundleAwsSdk'),
           // Unset, the kit turns the limit on when the secret holds Upstash credentials.
           rateLimit: rateLimit === undefined ? undefined : { enabled: rateLimit },
+          originSecretVersion,
+          reservedConcurrency,
           environment: local ? Object.fromEntries(LOCAL_OVERRIDABLE.map((name) => [name, ''])) : undefined,
         },
         domain: domainName && certificateArn ? { domainNames: [domainName], certificateArn } : undefined,
@@ -109,6 +115,8 @@ export function buildKitApp(app: App): KitStacks {
           webAclArn: context.string('webAclArn'),
           bundleAwsSdk: context.flag('bundleAwsSdk'),
           rateLimit: rateLimit === undefined ? undefined : { enabled: rateLimit },
+          originSecretVersion,
+          reservedConcurrency,
           environment: local ? Object.fromEntries(LOCAL_OVERRIDABLE.map((name) => [name, ''])) : undefined,
           // The servers take API keys: the gateway brings its own (GATEWAY_API_KEY_VARIABLE in the secret).
           upstreams: servers.map((server, i) => ({

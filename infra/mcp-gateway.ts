@@ -10,6 +10,7 @@ import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { Construct } from 'constructs';
 import { METRICS_NAMESPACE } from '../shared/metrics.ts';
 import { UPSTREAM_NAME } from '../shared/gateway/config.ts';
+import { ORIGIN_SECRET_KEYS } from './data-plane.ts';
 import { McpServerEndpoint, type McpServerEndpointProps } from './mcp-server-endpoint.ts';
 
 /** OAuth client credentials the gateway uses toward an upstream. */
@@ -29,7 +30,12 @@ export interface McpGatewayUpstream {
    * (`<name>+<uri>`): lowercase letters, digits and hyphens, at most 32 characters.
    */
   readonly name: string;
-  /** A kit server deployed here; its public URL is used. Give this or `url`. */
+  /**
+   * A kit server deployed here. On the gateway's data plane it is called on its API Gateway URL
+   * with the origin header CloudFront would add (the value from the shared origin secret), so calls
+   * pay no second CloudFront hop and do not share the WAF's per-IP rate rule; on another data plane,
+   * or with `oauth` (whose resource is the public URL), on its public URL. Give this or `url`.
+   */
   readonly endpoint?: McpServerEndpoint;
   /** Any other MCP server's Streamable HTTP URL. Give this or `endpoint`. */
   readonly url?: string;
@@ -138,6 +144,17 @@ export class McpGateway extends Construct {
 
 const millis = (d: Duration | undefined) => d?.toMilliseconds();
 
+/**
+ * Where the gateway calls an upstream: a kit endpoint on the same data plane around its CloudFront.
+ * Not with OAuth client credentials: the upstream's metadata names its public URL as the resource,
+ * and a client calling another URL would refuse it.
+ */
+function upstreamAddress(u: McpGatewayUpstream, props: McpGatewayProps): { url: string | undefined; originVerifyVariable?: string } {
+  if (!u.endpoint) return { url: u.url };
+  const direct = u.endpoint.settings.originVerify && !u.oauth && props.dataPlane !== undefined && u.endpoint.dataPlane === props.dataPlane;
+  return direct ? { url: u.endpoint.apiUrl, originVerifyVariable: ORIGIN_SECRET_KEYS[0] } : { url: u.endpoint.mcpUrl };
+}
+
 /** MCP_GATEWAY_CONFIG for the props, checked as far as synth can (URLs from other stacks are tokens). */
 function gatewayConfig(props: McpGatewayProps, owner: string) {
   if (props.upstreams.length === 0) throw new Error(`${owner}: upstreams is empty; name at least one MCP server to front.`);
@@ -152,7 +169,7 @@ function gatewayConfig(props: McpGatewayProps, owner: string) {
     const functionMs = millis(props.timeout) ?? 900_000;
     if (callMs !== undefined && callMs > functionMs - 10_000) throw new Error(`${owner}: upstream "${u.name}" callTimeout must stay 10 s below the gateway's function timeout.`);
     upstreams[u.name] = {
-      url: u.endpoint?.mcpUrl ?? u.url,
+      ...upstreamAddress(u, props),
       ...(u.protocol && { protocol: u.protocol }),
       ...(u.apiKeyVariable && { auth: { apiKeyVariable: u.apiKeyVariable } }),
       ...(u.oauth && { auth: { clientId: u.oauth.clientId, clientSecretVariable: u.oauth.clientSecretVariable, issuer: u.oauth.issuer, ...(u.oauth.scope && { scope: u.oauth.scope }) } }),

@@ -60,7 +60,7 @@ export class McpServerEndpoint extends Construct {
       serverName: props.serverName,
       stage,
       throttle: settings.throttle,
-      setAccountLogging: props.apiGatewayLogging ?? true,
+      setAccountLogging: props.apiGatewayLogging ?? false,
       ...storage,
     });
     this.apiUrl = this.api.urlForPath(path);
@@ -98,6 +98,7 @@ export class McpServerEndpoint extends Construct {
       dataPlane: this.dataPlane,
       distribution: this.distribution,
       alarms: props.alarms,
+      accountConcurrency: settings.accountConcurrency,
     });
   }
 
@@ -111,6 +112,11 @@ export class McpServerEndpoint extends Construct {
       domain: props.domain,
       webAclArn: props.webAclArn,
       priceClass: props.priceClass ?? cloudfront.PriceClass.PRICE_CLASS_100,
+      // A dynamic reference: CloudFormation reads the value when it writes the distribution.
+      ...(this.settings.originVerify && {
+        originSecret: this.dataPlane.originSecret.secretValueFromJson('MCP_ORIGIN_SECRET').unsafeUnwrap(),
+        originSecretVersion: props.originSecretVersion,
+      }),
     });
   }
 
@@ -118,7 +124,8 @@ export class McpServerEndpoint extends Construct {
     return kitEnvironment(this.settings, {
       tableName: this.dataPlane.table.tableName,
       bucketName: this.dataPlane.bucket.bucketName,
-      secretArn: this.dataPlane.secret.secretArn,
+      // Both, read in parallel: the origin secret is also what a gateway sends to kit upstreams.
+      secretArn: `${this.dataPlane.secret.secretArn},${this.dataPlane.originSecret.secretArn}`,
       // SAM and LocalStack serve the local stage under URLs of their own: only an explicit one there.
       publicUrl: this.settings.stage === 'local' ? publicUrl : this.mcpUrl,
       authEnvironment: authEnvironment(auth, this.authorizationServer),

@@ -1,5 +1,6 @@
 // Alarms and the CloudWatch dashboard for one deployed MCP server: API 5xx rate, Lambda errors,
-// throttles and p99 duration, failed tasks, optionally per-tool error rates, plus the data
+// throttles and p99 duration, failed tasks, the region's claimed concurrency (which Lambda@Edge
+// needs left over), optionally per-tool error rates, plus the data
 // plane's table throttles; per-tool widgets (tool-metrics.ts). Observes; changes nothing. Task and
 // tool metrics are the function's own (shared/metrics.ts, embedded in its logs).
 import { Duration } from 'aws-cdk-lib';
@@ -61,7 +62,12 @@ export interface McpServerMonitoringProps {
   readonly distribution?: cloudfront.Distribution;
   /** @default - see McpAlarmOptions */
   readonly alarms?: McpAlarmOptions;
+  /** The account's Lambda concurrency quota in the region (`accountQuotas.lambdaConcurrency`). */
+  readonly accountConcurrency: number;
 }
+
+/** Share of the account's concurrency claimed (reserved plus in use) that raises the alarm. */
+const CLAIMED_CONCURRENCY_ALARM_SHARE = 0.9;
 
 const FIVE_MINUTES = Duration.minutes(5);
 
@@ -74,6 +80,11 @@ export class McpServerMonitoring extends Construct {
   readonly functionThrottlesAlarm: cloudwatch.Alarm;
   readonly p99DurationAlarm: cloudwatch.Alarm;
   readonly failedTasksAlarm: cloudwatch.Alarm;
+  /**
+   * The region's concurrency is nearly all claimed: Lambda@Edge invocations run in the unreserved
+   * rest, and when none is left CloudFront answers 503 for every request through that edge.
+   */
+  readonly claimedConcurrencyAlarm: cloudwatch.Alarm;
   /** One per tool named in `alarms.toolErrorRate`. */
   readonly toolErrorRateAlarms: cloudwatch.Alarm[];
   readonly dashboard: cloudwatch.Dashboard;
@@ -132,8 +143,20 @@ export class McpServerMonitoring extends Construct {
       // No task, no metric: a quiet server is a healthy one.
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
+    const claimed = Math.floor(props.accountConcurrency * CLAIMED_CONCURRENCY_ALARM_SHARE);
+    this.claimedConcurrencyAlarm = new cloudwatch.Alarm(this, 'ClaimedConcurrency', {
+      alarmDescription:
+        `${who}: at least ${claimed} of the region's ${props.accountConcurrency} concurrent executions are claimed (reserved or in use). ` +
+        'Lambda@Edge shares what is left; when it runs out, CloudFront answers 503 for everything (docs/deploy.md, "Concurrency").',
+      // Account-wide (no dimension): https://docs.aws.amazon.com/lambda/latest/dg/monitoring-concurrency.html
+      metric: new cloudwatch.Metric({ namespace: 'AWS/Lambda', metricName: 'ClaimedAccountConcurrency', statistic: 'Maximum', period: Duration.minutes(1) }),
+      threshold: claimed,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
     this.toolErrorRateAlarms = alarms.toolErrorRate ? toolErrorRateAlarms(this, serverName, props.stage, who, alarms.toolErrorRate) : [];
-    const serverAlarms = [this.serverErrorRateAlarm, this.functionErrorsAlarm, this.functionThrottlesAlarm, this.p99DurationAlarm, this.failedTasksAlarm, ...this.toolErrorRateAlarms];
+    const serverAlarms = [this.serverErrorRateAlarm, this.functionErrorsAlarm, this.functionThrottlesAlarm, this.p99DurationAlarm, this.failedTasksAlarm, this.claimedConcurrencyAlarm, ...this.toolErrorRateAlarms];
     if (alarms.topic) {
       const action = new cloudwatchActions.SnsAction(alarms.topic);
       for (const alarm of serverAlarms) {

@@ -25,8 +25,9 @@ export interface DataPlaneStackProps extends StackProps {
   readonly alarmEmail?: string;
   /**
    * Set the account's API Gateway CloudWatch role, without which stages cannot write access logs.
-   * Turn off when the account already has one configured.
-   * @default true
+   * It is one setting per account and region, so it is written only when asked: on the first
+   * deploy into an account and region that has none.
+   * @default false
    */
   readonly apiGatewayLogging?: boolean;
 }
@@ -48,7 +49,7 @@ export class DataPlaneStack extends Stack {
       retainData: props.retainData,
       alarmTopic: this.alarmTopic,
     });
-    if (props.apiGatewayLogging ?? true) new ApiGatewayAccountLogging(this, 'ApiGatewayLogging');
+    if (props.apiGatewayLogging === true) new ApiGatewayAccountLogging(this, 'ApiGatewayLogging');
   }
 }
 
@@ -82,7 +83,8 @@ export class McpServerStack extends Stack {
     // The stage's access logs need the account's API Gateway role in place first.
     this.addStackDependency(dataPlaneStack);
     new CfnOutput(this, 'McpUrl', { value: this.endpoint.mcpUrl, description: 'Public MCP endpoint' });
-    new CfnOutput(this, 'ApiUrl', { value: this.endpoint.apiUrl, description: 'MCP endpoint on API Gateway, bypassing CloudFront' });
+    new CfnOutput(this, 'ApiUrl', { value: this.endpoint.apiUrl, description: 'MCP endpoint on API Gateway, bypassing CloudFront: refuses requests without CloudFront\'s origin header' });
+    new CfnOutput(this, 'FunctionLogGroup', { value: this.endpoint.fn.logGroup.logGroupName, description: 'The function\'s log group (npm run verify --log-group reads its REPORT lines)' });
     if (this.endpoint.distribution) {
       new CfnOutput(this, 'DistributionDomainName', {
         value: this.endpoint.distribution.distributionDomainName,
@@ -113,6 +115,10 @@ export class McpServerStack extends Stack {
     new CfnOutput(this, 'SmokeCommand', {
       value: `npm run smoke -- --url ${this.endpoint.mcpUrl}`,
       description: 'Checks the endpoint in both protocol eras with the API key in MCP_API_KEY',
+    });
+    new CfnOutput(this, 'VerifyCommand', {
+      value: `npm run verify -- --url ${this.endpoint.mcpUrl} --api-url ${this.endpoint.apiUrl} --log-group ${this.endpoint.fn.logGroup.logGroupName} --region ${this.region}`,
+      description: 'Checks on the deployment what only AWS can show (npm run verify, docs/deploy.md); point it at the echo server, whose tools it uses',
     });
   }
 }

@@ -30,6 +30,8 @@ async function main() {
   const emulators = await startEmulators(env);
   const environment = modelledEnvironment(basename(dirname(entry)), { ...env, ...emulators.env }, undefined, concurrency);
   environment.MCP_REQUEST_STATE_KEY ??= randomSecret();
+  // What the data plane's origin secret holds when deployed: the value the modelled CloudFront sends.
+  if (environment.MCP_ORIGIN_VERIFY === 'true') environment.MCP_ORIGIN_SECRET ??= randomSecret();
   const config = loadConfig(environment);
   await emulators.prepare(config);
   const model = await startAwsModel({
@@ -46,12 +48,13 @@ async function main() {
     [
       '',
       `  MCP server is serving at ${model.url}  (modelled CloudFront → API Gateway → Lambda)`,
-      `  API Gateway stage, bypassing CloudFront: ${model.apiUrl}`,
+      `  API Gateway stage, bypassing CloudFront: ${model.apiUrl}${Object.keys(model.originHeaders).length ? '  (403 without CloudFront\'s origin header, as deployed)' : ''}`,
       `  code loaded at start: ${(model.bundleBytes / 1024).toFixed(0)} KiB (index.mjs and its static chunks); data: ${emulators.describe()}`,
       '',
       '  Connect a client:',
       `    npm run inspect -- ${model.url} --transport http --method tools/list`,
       `    npm run smoke -- --url ${model.url}`,
+      `    npm run verify -- --url ${model.url} --api-url ${model.apiUrl}   (serving functions/echo: its tools are what verify calls)`,
       '',
     ].join('\n') + '\n',
   );

@@ -1,9 +1,13 @@
 // Post-deploy smoke check: talks to one MCP endpoint with the official clients in both protocol
 // eras — SDK v2 (2026-07-28: server/discover) and SDK 1.x (2025 era: initialize, session, DELETE)
 // — lists tools, calls `echo`, prints each step's latency and exits non-zero on the first failure.
+// Then the two things only a real deploy shows (docs/deploy.md): a 401 carries WWW-Authenticate
+// through CloudFront (restored by the edge function), and a silent tool's keep-alives arrive before
+// its answer (a server with a `wait` tool, like functions/echo; others say it was skipped).
 //
 //   npm run smoke -- --url https://d111111abcdef8.cloudfront.net/mcp [--era both|modern|legacy]
 //                    [--text hello] [--tool echo] [--timeout 30000] [--api-key mcpk_…] [--header 'Name: value']
+//                    [--silence 20]
 // The API key may come from MCP_API_KEY instead, which keeps it out of shell history.
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -15,6 +19,7 @@ import { StreamableHTTPClientTransport as LegacyTransport } from '@modelcontextp
 const USAGE = `usage: npm run smoke -- --url <mcp endpoint> [--era both|modern|legacy] [--text <echo text>]
                      [--tool <an echo tool, e.g. notes__echo behind a gateway>]
                      [--timeout <ms per step>] [--api-key <key>] [--header '<Name>: <value>' ...]
+                     [--silence <seconds a wait tool stays silent>]
 An endpoint with API keys needs one: --api-key, or the MCP_API_KEY environment variable.`;
 const ERAS = ['both', 'modern', 'legacy'] as const;
 type Era = (typeof ERAS)[number];
@@ -27,6 +32,8 @@ interface Options {
   tool: string;
   timeout: number;
   headers: Record<string, string>;
+  /** How long the silent call stays silent, in seconds. */
+  silence: number;
 }
 
 /** A failure already explained to the user; carries the exit code. */
@@ -52,6 +59,7 @@ function parseOptions(argv: string[], env: NodeJS.ProcessEnv): Options {
         text: { type: 'string', default: 'smoke check' },
         tool: { type: 'string', default: 'echo' },
         timeout: { type: 'string', default: '30000' },
+        silence: { type: 'string', default: '20' },
         'api-key': { type: 'string' },
         header: { type: 'string', multiple: true, default: [] },
         help: { type: 'boolean', default: false },
@@ -73,6 +81,8 @@ function parseOptions(argv: string[], env: NodeJS.ProcessEnv): Options {
   if (!ERAS.includes(era)) throw new SmokeFailure(`--era: expected one of ${ERAS.join(', ')}, got ${values.era}`, 2);
   const timeout = Number(values.timeout);
   if (!Number.isInteger(timeout) || timeout <= 0) throw new SmokeFailure(`--timeout: expected milliseconds, got ${values.timeout}`, 2);
+  const silence = Number(values.silence);
+  if (!(silence > 0 && silence <= 50)) throw new SmokeFailure(`--silence: expected seconds from 0 to 50, got ${values.silence}`, 2);
   const headers: Record<string, string> = {};
   for (const header of values.header) {
     const colon = header.indexOf(':');
@@ -86,7 +96,7 @@ function parseOptions(argv: string[], env: NodeJS.ProcessEnv): Options {
     }
     headers.Authorization = `Bearer ${apiKey}`;
   }
-  return { url, eras: era === 'both' ? ['modern', 'legacy'] : [era], text: values.text, tool: values.tool, timeout, headers };
+  return { url, eras: era === 'both' ? ['modern', 'legacy'] : [era], text: values.text, tool: values.tool, timeout, headers, silence };
 }
 
 /** Runs one step, prints its latency, and turns any error into a SmokeFailure naming the step. */
@@ -176,6 +186,56 @@ async function legacyEra(options: Options): Promise<void> {
   }
 }
 
+/** A plain 2026-07-28 POST, so the check sees every byte's timing and every header as they arrive. */
+function rawPost(options: Options, method: string, params: Record<string, unknown>, headers: Record<string, string>, name?: string) {
+  const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {}, 'io.modelcontextprotocol/clientInfo': clientInfo };
+  return fetch(options.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': method, ...(name && { 'mcp-name': name }), ...headers },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params: { ...params, _meta: meta } }),
+    signal: AbortSignal.timeout(Math.max(options.timeout, (options.silence + 10) * 1000)),
+  });
+}
+
+const skipped = (name: string, why: string) => console.log(`  skip ${'edge'.padEnd(6)} ${name.padEnd(30)}         ${why}`);
+
+/** API Gateway renames WWW-Authenticate; through CloudFront the edge function must have restored it. */
+async function challenge(options: Options): Promise<void> {
+  const credentials = Object.fromEntries(Object.keys(options.headers).filter((h) => !['authorization', 'x-api-key'].includes(h.toLowerCase())).map((h) => [h, options.headers[h]!]));
+  const response = await rawPost(options, 'tools/list', {}, credentials);
+  await response.arrayBuffer();
+  if (response.status !== 401) return skipped('401 WWW-Authenticate', `answered ${response.status} without credentials: no challenge to check`);
+  await step('edge', '401 WWW-Authenticate', async () => {
+    const header = response.headers.get('www-authenticate');
+    if (header?.startsWith('Bearer')) return header;
+    const renamed = response.headers.get('x-amzn-remapped-www-authenticate') !== null;
+    throw new Error(`the 401 has ${renamed ? 'x-amzn-Remapped-WWW-Authenticate' : 'no WWW-Authenticate'}: the origin-response Lambda@Edge function did not restore it`);
+  }, (header) => header.slice(0, 50));
+}
+
+/** A tool silent for --silence seconds: a keep-alive must reach the client before the answer. */
+async function keepAlive(options: Options): Promise<void> {
+  const listed = (await (await rawPost(options, 'tools/list', {}, options.headers)).json()) as { result?: { tools?: { name: string }[] } };
+  const tool = listed.result?.tools?.map((t) => t.name).find((n) => n === 'wait' || n.endsWith('__wait'));
+  if (!tool) return skipped('keep-alives of a silent call', 'no "wait" tool here: point --url at the echo server (or run npm run verify)');
+  await step('edge', `keep-alives (${tool} ${options.silence} s)`, async () => {
+    const started = performance.now();
+    const response = await rawPost(options, 'tools/call', { name: tool, arguments: { seconds: options.silence } }, options.headers, tool);
+    const reader = response.body!.getReader();
+    let text = '';
+    let firstMs: number | undefined;
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+      firstMs ??= performance.now() - started;
+      text += Buffer.from(chunk.value).toString();
+    }
+    if (!text.includes(`waited ${options.silence} s`)) throw new Error(`answered ${response.status}: ${text.slice(0, 200)}`);
+    if (firstMs === undefined || firstMs >= options.silence * 1000) {
+      throw new Error(`the first byte arrived after ${Math.round(firstMs ?? 0)} ms, after the silence: something on the path buffers streamed answers (or --silence is shorter than the server's keep-alive interval, 15 s deployed)`);
+    }
+    return firstMs;
+  }, (firstMs) => `first byte after ${Math.round(firstMs)} ms`);
+}
+
 /** A 401 to a check that sent no credentials is the usual first failure against a deployment: say what to pass. */
 function withCredentialsHint(error: unknown, options: Options): unknown {
   const sentCredentials = Object.keys(options.headers).some((name) => name.toLowerCase() === 'authorization');
@@ -193,6 +253,8 @@ async function main(argv: string[]): Promise<number> {
     const started = performance.now();
     try {
       for (const era of options.eras) await (era === 'modern' ? modernEra(options) : legacyEra(options));
+      await challenge(options);
+      await keepAlive(options);
     } catch (error) {
       throw withCredentialsHint(error, options);
     }

@@ -146,6 +146,13 @@ export interface KitConfig {
    * 5000 (or MCP_EVENT_POLL_MS when that is longer); equal to MCP_EVENT_POLL_MS turns the backoff off.
    */
   eventPollMaxMs: number;
+  /**
+   * Values of CloudFront's origin header (shared/http/origin-verify.ts) the app accepts; empty, the
+   * check is off. `MCP_ORIGIN_VERIFY` (true/false, default false; the construct sets it behind
+   * CloudFront) requires `MCP_ORIGIN_SECRET` (the value CloudFront sends, from the data plane's
+   * origin secret) and also accepts `MCP_ORIGIN_SECRET_PREVIOUS` (comma list) while rotating.
+   */
+  originSecrets: readonly string[];
   /** Rate limiting (Redis). On by default outside the `local` stage when Redis is configured. */
   rateLimit: {
     /**
@@ -272,6 +279,18 @@ function list(env: Env, name: string): string[] {
   return (str(env, name) ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 }
 
+/** The origin header values accepted, when MCP_ORIGIN_VERIFY asks for the check. */
+function originSecrets(env: Env): readonly string[] {
+  if (!bool(env, 'MCP_ORIGIN_VERIFY', false)) return Object.freeze([]);
+  const current = str(env, 'MCP_ORIGIN_SECRET');
+  if (current === undefined) {
+    throw new ConfigError('MCP_ORIGIN_SECRET', 'is required when MCP_ORIGIN_VERIFY is true: the value CloudFront sends in its origin header (on Lambda, a field of the data plane\'s origin secret)');
+  }
+  const all = [current, ...list(env, 'MCP_ORIGIN_SECRET_PREVIOUS')];
+  if (all.some((value) => value.length < 16)) throw new ConfigError('MCP_ORIGIN_SECRET', 'every accepted value (and each of MCP_ORIGIN_SECRET_PREVIOUS) must be at least 16 characters');
+  return Object.freeze(all);
+}
+
 export function loadConfig(env: Env = process.env): Readonly<KitConfig> {
   const path = str(env, 'MCP_PATH') ?? '/mcp';
   if (!path.startsWith('/')) throw new ConfigError('MCP_PATH', `must start with "/", got "${path}"`);
@@ -350,6 +369,7 @@ export function loadConfig(env: Env = process.env): Readonly<KitConfig> {
     redisTimeoutMs: int(env, 'MCP_REDIS_TIMEOUT_MS', 500, 1),
     eventPollMs,
     eventPollMaxMs: int(env, 'MCP_EVENT_POLL_MAX_MS', Math.max(5_000, eventPollMs), eventPollMs),
+    originSecrets: originSecrets(env),
     rateLimit: Object.freeze({
       enabled: rateLimitEnabled,
       explicit: rateLimitExplicit,

@@ -100,10 +100,12 @@ async function measureLists(plan: GatewayPlan, upstreams: Served[], two: string,
     const tools = (JSON.parse(body) as { result?: { tools?: unknown[] } }).result?.tools?.length;
     if (status !== 200 || tools !== count) throw new Error(`${label}: expected ${count} tools, got HTTP ${status}: ${body.slice(0, 300)}`);
   };
+  // Every tool of every upstream is listed: echo's (functions/echo) times the number of servers.
+  const each = UNCACHED_ECHO.tools.length;
   const paths = [
-    { id: 'direct', label: 'one echo server, straight', url: upstreams[0]!.url, count: 1 },
-    { id: 'upstreams-2', label: 'gateway in front of 2 echo servers', url: two, count: 2 },
-    { id: 'upstreams-10', label: 'gateway in front of 10 echo servers', url: ten, count: 10 },
+    { id: 'direct', label: 'one echo server, straight', url: upstreams[0]!.url, count: each },
+    { id: 'upstreams-2', label: 'gateway in front of 2 echo servers', url: two, count: 2 * each },
+    { id: 'upstreams-10', label: 'gateway in front of 10 echo servers', url: ten, count: 10 * each },
   ];
   const rows = [];
   for (const p of paths) {

@@ -1,7 +1,8 @@
 // CloudFront in front of the REST API: the behaviors of infra/deployed-path.ts, nothing cached or
-// compressed, no error caching, and (when callers authenticate) a Lambda@Edge origin-response
-// function that restores the WWW-Authenticate header API Gateway renames. Knows nothing of the
-// function behind the API. Created in the endpoint's own scope, under the ids of earlier releases.
+// compressed, no error caching, the secret origin header the function checks, and (when callers
+// authenticate) a Lambda@Edge origin-response function that restores the WWW-Authenticate header
+// API Gateway renames. Knows nothing of the function behind the API. Created in the endpoint's own
+// scope, under the ids of earlier releases.
 import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import type * as acm from 'aws-cdk-lib/aws-certificatemanager';
@@ -10,13 +11,19 @@ import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { Construct } from 'constructs';
-import { CLOUDFRONT_CACHED_ERROR_STATUSES, DISTRIBUTION_BEHAVIORS, PATH_DEFAULTS } from '../deployed-path.ts';
-import { nodeRuntime } from './function.ts';
+import { ORIGIN_VERIFY_HEADER } from '../../shared/http/origin-verify.ts';
+import { CLOUDFRONT_ERROR_CACHING, DISTRIBUTION_BEHAVIORS, PATH_DEFAULTS } from '../deployed-path.ts';
 
 /** Lambda@Edge code: this folder holds edge handlers only, so it ships as it is. */
 const EDGE_CODE = fileURLToPath(new URL('../edge/', import.meta.url));
 /** Id of the stack-wide restore function, shared by every endpoint in the stack. */
 const RESTORE_CHALLENGES_ID = 'McpRestoreWwwAuthenticate';
+/**
+ * The newest Node.js runtime "Restrictions on Lambda@Edge" lists as supported (Node.js 22, checked
+ * Dec 2026; the page does not list 24), pinned rather than following the function's own runtime.
+ * https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/lambda-at-edge-function-restrictions.html#lambda-at-edge-restrictions-runtime
+ */
+export const EDGE_RUNTIME = lambda.Runtime.NODEJS_22_X;
 
 export interface EndpointDistributionProps {
   readonly serverName: string;
@@ -28,6 +35,13 @@ export interface EndpointDistributionProps {
   readonly domain?: { readonly domainNames: string[]; readonly certificate: acm.ICertificate };
   readonly webAclArn?: string;
   readonly priceClass: cloudfront.PriceClass;
+  /**
+   * The origin header's value (a CloudFormation dynamic reference to the origin secret, resolved
+   * when the distribution is created or updated). @default - no origin header
+   */
+  readonly originSecret?: string;
+  /** Written into the distribution's comment, so changing it makes CloudFormation read the origin secret again. @default - none */
+  readonly originSecretVersion?: string;
 }
 
 export function createDistribution(scope: Construct, props: EndpointDistributionProps): cloudfront.Distribution {
@@ -45,18 +59,22 @@ export function createDistribution(scope: Construct, props: EndpointDistribution
     originSslProtocols: [cloudfront.OriginSslPolicy.TLS_V1_2],
     readTimeout: Duration.seconds(props.originReadTimeoutSeconds),
     keepaliveTimeout: Duration.seconds(60),
+    // Only CloudFront sends it, so the function can refuse requests to the raw API URL.
+    // https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/add-origin-custom-headers.html
+    ...(props.originSecret !== undefined && { customHeaders: { [ORIGIN_VERIFY_HEADER]: props.originSecret } }),
   });
   const edgeLambdas = props.restoreChallenges
     ? [{ functionVersion: restoreChallengesFunction(scope, props.serverName), eventType: cloudfront.LambdaEdgeEventType.ORIGIN_RESPONSE }]
     : undefined;
   const [defaultBehavior, additionalBehaviors] = behaviors(origin, edgeLambdas);
   const distribution = new cloudfront.Distribution(scope, 'Distribution', {
-    comment: `MCP server ${props.serverName} (${props.stage})`,
+    comment: `MCP server ${props.serverName} (${props.stage})${props.originSecretVersion ? `, origin secret ${props.originSecretVersion}` : ''}`,
     defaultBehavior,
     additionalBehaviors,
-    // Every MCP answer is per caller: an error CloudFront kept would reach the next caller.
-    // No response page, so the origin's own body (a JSON-RPC error) passes through.
-    errorResponses: CLOUDFRONT_CACHED_ERROR_STATUSES.map((httpStatus) => ({ httpStatus, ttl: Duration.seconds(PATH_DEFAULTS.errorCachingSeconds) })),
+    // Every MCP answer is per caller: an error CloudFront kept would reach the next caller. Every
+    // code a distribution can set (412 and 415 cannot; CloudFront caches them only with a max-age,
+    // which the kit never sends). No response page, so the origin's body (a JSON-RPC error) passes.
+    errorResponses: CLOUDFRONT_ERROR_CACHING.configurable.map((httpStatus) => ({ httpStatus, ttl: Duration.seconds(PATH_DEFAULTS.errorCachingSeconds) })),
     domainNames: props.domain?.domainNames,
     certificate: props.domain?.certificate,
     // Only settable with a certificate of our own; the cloudfront.net default is fixed.
@@ -127,7 +145,7 @@ function restoreChallengesFunction(scope: Construct, serverName: string): cloudf
   const fn = new cloudfront.experimental.EdgeFunction(stack, RESTORE_CHALLENGES_ID, {
     stackId: `${stack.stackName}-Edge`,
     description: 'MCP: restore WWW-Authenticate renamed by API Gateway, on every origin response',
-    runtime: nodeRuntime(),
+    runtime: EDGE_RUNTIME,
     handler: 'restore-www-authenticate.handler',
     code: lambda.Code.fromAsset(EDGE_CODE, { exclude: ['*.d.mts'] }),
     // Lambda@Edge runs x86_64 only, and header renaming needs no more than the smallest size.
@@ -136,6 +154,14 @@ function restoreChallengesFunction(scope: Construct, serverName: string): cloudf
     timeout: Duration.seconds(5),
     // CloudFront keeps replicas of a version for hours after it is replaced; deleting it before fails.
     currentVersionOptions: { removalPolicy: RemovalPolicy.RETAIN },
+  });
+  // Lambda@Edge logs to /aws/lambda/us-east-1.<name> in the region of each edge location that ran
+  // it, created at run time; the group CDK makes in us-east-1 under the plain name is never written
+  // and, retained, would outlive `cdk destroy`. So none is made.
+  (fn.lambda as lambda.Function).node.tryRemoveChild('LogGroup');
+  Validations.of(fn.lambda).acknowledge({
+    id: 'AwsSolutions-L1',
+    reason: 'Lambda@Edge supports fewer runtimes than Lambda; this is the newest Node.js one its restrictions page lists (EDGE_RUNTIME).',
   });
   Validations.of(fn.lambda.role!).acknowledge({
     id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',

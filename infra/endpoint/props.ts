@@ -171,7 +171,9 @@ export interface McpServerEndpointProps {
    * Concurrency reserved for the function: guaranteed to it, and its ceiling, so a flood of calls
    * or streams cannot take the account's other functions' concurrency (nor this one theirs). Lambda
    * keeps 100 of the account's concurrency unreserved, so at most `accountQuotas.lambdaConcurrency`
-   * minus 100; an account whose quota is still low (new accounts may have 10) cannot reserve.
+   * minus 100; an account whose quota is still low (new accounts may have 10) cannot reserve, so
+   * nothing is reserved by default. Reserving also keeps the rest of the region's concurrency for
+   * Lambda@Edge (docs/deploy.md, "Concurrency"); the ClaimedConcurrency alarm watches it meanwhile.
    * @default - none: the function draws on the account's unreserved pool
    */
   readonly reservedConcurrency?: number;
@@ -270,10 +272,23 @@ export interface McpServerEndpointProps {
    * Set the account's API Gateway CloudWatch Logs role (one setting per account and region), which
    * a stage with logging needs before it can be created ("CloudWatch Logs role ARN must be set in
    * account settings"). The role and setting are kept when the stack is deleted, since other APIs
-   * may rely on them. Turn off when something else sets it, as the kit's DataPlaneStack does.
-   * @default true
+   * may rely on them. One value per account and region, so it is written only when asked (an
+   * account and region where no API Gateway stage has logged yet); the kit's DataPlaneStack owns it.
+   * @default false
    */
   readonly apiGatewayLogging?: boolean;
+  /**
+   * The function refuses requests without CloudFront's secret origin header (from the data plane's
+   * `originSecret`), so the raw API Gateway URL does not reach it around CloudFront and its WAF.
+   * @default - true behind CloudFront, except on the `local` stage (SAM, LocalStack)
+   */
+  readonly originVerify?: boolean;
+  /**
+   * Any label; changing it (e.g. to the rotation's date) makes CloudFormation update the
+   * distribution and so read the origin secret again: step 2 of its rotation (docs/deploy.md).
+   * @default - none
+   */
+  readonly originSecretVersion?: string;
   /**
    * Bundle the AWS SDK into the function instead of using the copy the Node.js runtime ships.
    * The runtime's copy keeps the bundle small and cold starts short, but its version is Lambda's
@@ -318,6 +333,7 @@ export function settingsOf(props: McpServerEndpointProps): EndpointSettings {
     allowedHosts: props.allowedHosts,
     accountQuotas: props.accountQuotas,
     reservedConcurrency: props.reservedConcurrency,
+    originVerify: props.originVerify,
     throttle: props.throttle,
     maxOpenStreams: props.maxOpenStreams,
     streamShare: props.streamShare,

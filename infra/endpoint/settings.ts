@@ -37,6 +37,11 @@ export interface EndpointSettingsInput {
   readonly cloudFront?: boolean;
   /** @default PATH_DEFAULTS.originReadTimeoutSeconds */
   readonly originReadTimeoutSeconds?: number;
+  /**
+   * The function refuses requests without CloudFront's secret origin header (`MCP_ORIGIN_VERIFY`).
+   * @default - true behind CloudFront, except on the `local` stage (SAM and LocalStack have no CloudFront)
+   */
+  readonly originVerify?: boolean;
   /** The account's CloudFront origin response timeout quota was raised. @default false */
   readonly originReadTimeoutQuotaRaised?: boolean;
   /** @default PATH_DEFAULTS.memorySizeMb */
@@ -85,12 +90,15 @@ export interface EndpointSettings {
   readonly getStreams: boolean;
   readonly cloudFront: boolean;
   readonly originReadTimeoutSeconds: number;
+  readonly originVerify: boolean;
   readonly memorySizeMb: number;
   readonly rateLimit: { readonly enabled?: boolean; readonly requestsPerMinute: number; readonly windowSeconds: number };
   readonly logLevel: LogLevel;
   readonly allowedOrigins: readonly string[];
   readonly allowedHosts: readonly string[];
   readonly reservedConcurrency?: number;
+  /** The account's Lambda concurrency quota in the region, as given or AWS's default. */
+  readonly accountConcurrency: number;
   readonly throttle: { readonly rateLimit: number; readonly burstLimit: number };
   readonly maxOpenStreams: number;
   readonly streamsPerPrincipal: number;
@@ -100,7 +108,7 @@ export interface EndpointSettings {
 export interface KitEnvironmentSources {
   readonly tableName: string;
   readonly bucketName: string;
-  /** @default - no `MCP_SECRETS_ARN` (the secret's values come from the environment instead) */
+  /** Comma list of ARNs. @default - no `MCP_SECRETS_ARN` (the secrets' values come from the environment instead) */
   readonly secretArn?: string;
   /** @default - no `MCP_PUBLIC_URL` */
   readonly publicUrl?: string;
@@ -138,6 +146,7 @@ export const KIT_VARIABLES = [
   'MCP_RATE_LIMIT_WINDOW_SECONDS',
   'MCP_MAX_OPEN_STREAMS',
   'MCP_STREAMS_PER_PRINCIPAL',
+  'MCP_ORIGIN_VERIFY',
   'LOG_LEVEL',
   'POWERTOOLS_SERVICE_NAME',
   'NODE_OPTIONS',
@@ -160,9 +169,12 @@ export function resolveEndpointSettings(input: EndpointSettingsInput): EndpointS
   const timeoutSeconds = resolveTimeout(input.timeoutSeconds, fail);
   const cloudFront = input.cloudFront ?? true;
   const originReadTimeoutSeconds = resolveOriginReadTimeout(input, fail);
+  const stage = input.stage ?? 'dev';
+  const originVerify = input.originVerify ?? (cloudFront && stage !== 'local');
+  if (originVerify && !cloudFront) fail('originVerify', 'needs CloudFront in front (cloudFront: true): only CloudFront adds the origin header.');
   return {
     serverName: input.serverName,
-    stage: input.stage ?? 'dev',
+    stage,
     path,
     timeoutSeconds,
     toolTimeoutMs: resolveToolTimeout(timeoutSeconds, input.toolTimeoutMs, fail),
@@ -172,6 +184,7 @@ export function resolveEndpointSettings(input: EndpointSettingsInput): EndpointS
     getStreams: input.getStreams ?? PATH_DEFAULTS.getStreams,
     cloudFront,
     originReadTimeoutSeconds,
+    originVerify,
     memorySizeMb: resolveMemory(input.memorySizeMb, fail),
     rateLimit: resolveRateLimit(input.rateLimit, fail),
     logLevel: resolveLogLevel(input.logLevel, fail),
@@ -205,6 +218,8 @@ export function kitEnvironment(settings: EndpointSettings, sources: KitEnvironme
     MCP_RATE_LIMIT_WINDOW_SECONDS: String(rateLimit.windowSeconds),
     MCP_MAX_OPEN_STREAMS: String(settings.maxOpenStreams),
     MCP_STREAMS_PER_PRINCIPAL: String(settings.streamsPerPrincipal),
+    // The accepted values come from the data plane's origin secret (MCP_SECRETS_ARN), never the template.
+    MCP_ORIGIN_VERIFY: String(settings.originVerify),
     LOG_LEVEL: settings.logLevel,
     POWERTOOLS_SERVICE_NAME: settings.serverName,
     NODE_OPTIONS: '--enable-source-maps',
@@ -360,7 +375,7 @@ function resolveLogLevel(logLevel: LogLevel | undefined, fail: Fail): LogLevel {
  * the account its required unreserved concurrency, stage throttling within the account's API
  * Gateway quota, and a cap on open streams that leaves most of the concurrency to calls.
  */
-function resolveCapacity(input: EndpointSettingsInput, fail: Fail): Pick<EndpointSettings, 'reservedConcurrency' | 'throttle' | 'maxOpenStreams' | 'streamsPerPrincipal'> {
+function resolveCapacity(input: EndpointSettingsInput, fail: Fail): Pick<EndpointSettings, 'reservedConcurrency' | 'accountConcurrency' | 'throttle' | 'maxOpenStreams' | 'streamsPerPrincipal'> {
   const quotas = {
     lambdaConcurrency: input.accountQuotas?.lambdaConcurrency ?? AWS_LIMITS.lambdaAccountConcurrency,
     apiGatewayRps: input.accountQuotas?.apiGatewayRps ?? AWS_LIMITS.apiGatewayAccountRps,
@@ -388,7 +403,7 @@ function resolveCapacity(input: EndpointSettingsInput, fail: Fail): Pick<Endpoin
   }
   const available = reserved ?? quotas.lambdaConcurrency;
   const streams = resolveStreamCaps(input, available, reserved === undefined ? 'the account allows' : 'reserved for the function', fail);
-  return { ...(reserved !== undefined && { reservedConcurrency: reserved }), throttle: { rateLimit, burstLimit }, ...streams };
+  return { ...(reserved !== undefined && { reservedConcurrency: reserved }), accountConcurrency: quotas.lambdaConcurrency, throttle: { rateLimit, burstLimit }, ...streams };
 }
 
 /**

@@ -3,7 +3,9 @@
 // three models with the construct's numbers; `npm run start:aws` and the tests start it here.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { AWS_LIMITS, CLOUDFRONT_CACHED_ERROR_STATUSES, PATH_DEFAULTS } from '../../infra/deployed-path.ts';
+import { randomBytes } from 'node:crypto';
+import { AWS_LIMITS, CLOUDFRONT_ERROR_CACHING, PATH_DEFAULTS } from '../../infra/deployed-path.ts';
+import { ORIGIN_VERIFY_HEADER } from '../../shared/http/origin-verify.ts';
 import { createRestApi } from './api-gateway.ts';
 import { buildFunction } from './build.ts';
 import { createDistribution, type OriginResponseHandler, type ViewerResponseFunction } from './cloudfront.ts';
@@ -32,8 +34,13 @@ export interface AwsModelOptions {
   originReadTimeoutMs?: number;
   /** API Gateway's idle cut for streams. @default AWS_LIMITS.restStreamIdleSeconds */
   streamIdleTimeoutMs?: number;
-  /** Error caching TTL for every cacheable status. @default PATH_DEFAULTS.errorCachingSeconds (as deployed) */
+  /** Error caching TTL for every status the distribution sets. @default PATH_DEFAULTS.errorCachingSeconds (as deployed) */
   errorCachingSeconds?: number;
+  /**
+   * A distribution built wrong, one cause at a time (what `npm run verify` must catch): one that
+   * buffers whole answers, or one without the origin header the function checks. @default {}
+   */
+  brokenCloudFront?: { bufferResponses?: boolean; omitOriginHeader?: boolean };
   /**
    * Edge functions on the distribution. @default the construct's: the origin-response function
    * that restores WWW-Authenticate
@@ -51,6 +58,8 @@ export interface AwsModel {
   baseUrl: string;
   /** The MCP URL on the modelled API Gateway stage, bypassing CloudFront. */
   apiUrl: string;
+  /** What CloudFront adds to every origin request: the origin header, when the function checks it. */
+  originHeaders: Record<string, string>;
   lambda: LambdaModel;
   /** The Lambda Invoke API the function reaches for asynchronous invocations (task workers). */
   invokeApi: InvokeApi;
@@ -110,13 +119,19 @@ export async function startAwsModel(options: AwsModelOptions): Promise<AwsModel>
   const withAuth = (environment.MCP_AUTH_MODE ?? 'none') !== 'none';
   const edge = options.edge ?? (withAuth ? { originResponse: ((await import(EDGE_FUNCTION.href)) as { handler: OriginResponseHandler }).handler } : {});
   const ttl = options.errorCachingSeconds ?? PATH_DEFAULTS.errorCachingSeconds;
+  // The construct's origin header: the secret comes from the data plane's origin secret there, made up here.
+  if (environment.MCP_ORIGIN_VERIFY === 'true') environment.MCP_ORIGIN_SECRET ??= randomBytes(24).toString('base64url');
+  const originHeaders: Record<string, string> = environment.MCP_ORIGIN_VERIFY === 'true' ? { [ORIGIN_VERIFY_HEADER]: environment.MCP_ORIGIN_SECRET! } : {};
+  const broken = options.brokenCloudFront ?? {};
   const cdnServer = createServer();
   cdnServer.on('request', createDistribution({
     origin: `${apiBase}/${stage}`,
     originHost: apiHost,
     readTimeoutMs: options.originReadTimeoutMs ?? PATH_DEFAULTS.originReadTimeoutSeconds * 1000,
-    errorCachingSeconds: Object.fromEntries(CLOUDFRONT_CACHED_ERROR_STATUSES.map((status) => [status, ttl])),
+    errorCachingSeconds: Object.fromEntries(CLOUDFRONT_ERROR_CACHING.configurable.map((status) => [status, ttl])),
     edge,
+    originHeaders: broken.omitOriginHeader ? {} : originHeaders,
+    bufferResponses: broken.bufferResponses,
     log,
   }));
   const baseUrl = await listen(cdnServer, options.port ?? 0, options.host ?? '127.0.0.1');
@@ -132,6 +147,7 @@ export async function startAwsModel(options: AwsModelOptions): Promise<AwsModel>
     url: `${baseUrl}${mcpPath}`,
     baseUrl,
     apiUrl: `${apiBase}/${stage}${mcpPath}`,
+    originHeaders,
     lambda,
     bundleBytes: built.bytes,
     invokeApi,

@@ -71,6 +71,8 @@ export interface ResilientClientOptions {
   /** `auto` asks `server/discover` and falls back to a 2025 session. @default 'auto' */
   protocol?: Protocol;
   auth?: UpstreamAuth;
+  /** Sent with every request (e.g. a kit upstream's origin header). @default {} */
+  headers?: Readonly<Record<string, string>>;
   timeouts?: TimeoutOptions;
   retry?: RetryOptions;
   breaker?: BreakerOptions;
@@ -161,7 +163,7 @@ export class ResilientClient {
     this.retry = retryPolicy(options.retry);
     this.timeouts = { connectMs: 5_000, requestMs: 10_000, callMs: 60_000, ...options.timeouts };
     const auth = options.auth;
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { ...options.headers };
     if (auth && 'apiKey' in auth) {
       const header = (auth.header ?? 'authorization').toLowerCase();
       headers[header] = header === 'authorization' ? `Bearer ${auth.apiKey}` : auth.apiKey;

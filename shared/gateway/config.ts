@@ -6,6 +6,7 @@
 // names the variables that hold them, which on Lambda the data plane's secret fills.
 import { z } from 'zod';
 import { ConfigError } from '../config.ts';
+import { ORIGIN_VERIFY_HEADER } from '../http/origin-verify.ts';
 import type { BreakerOptions } from '../client/breaker.ts';
 import type { Protocol } from '../client/connection.ts';
 import type { TimeoutOptions } from '../client/resilient-client.ts';
@@ -32,6 +33,8 @@ export interface UpstreamConfig {
   listTtlMs: number;
   /** Who may reach this upstream through the gateway: listed principals (any when absent), holding every listed scope. */
   access: { principals?: readonly string[]; scopes: readonly string[] };
+  /** Sent with every request: the origin header of a kit upstream reached on its API Gateway URL. */
+  headers: Readonly<Record<string, string>>;
 }
 
 export interface GatewayConfig {
@@ -56,6 +59,7 @@ const upstreamSchema = z
     breaker: z.object({ failureThreshold: z.number().int().min(1), cooldownMs: ms }).partial().strict().default({}),
     listTtlMs: ms.default(0),
     access: z.object({ principals: z.array(z.string().min(1)).optional(), scopes: z.array(z.string().min(1)).default([]) }).strict().default({ scopes: [] }),
+    originVerifyVariable: z.string().min(1).optional(),
   })
   .strict();
 const fileSchema = z.object({ upstreams: z.record(z.string(), upstreamSchema), listTimeoutMs: ms.optional() }).strict();
@@ -86,6 +90,7 @@ function upstream(env: Env, name: string, input: UpstreamInput): UpstreamConfig 
     breaker: input.breaker,
     listTtlMs: input.listTtlMs,
     access: Object.freeze({ ...(input.access.principals && { principals: Object.freeze(input.access.principals) }), scopes: Object.freeze(input.access.scopes) }),
+    headers: Object.freeze<Record<string, string>>(input.originVerifyVariable ? { [ORIGIN_VERIFY_HEADER]: secret(env, input.originVerifyVariable, name) } : {}),
   });
 }
 

@@ -32,6 +32,7 @@ export function createUpstreams(config: GatewayConfig, onNotification: (upstream
         url: u.url,
         protocol: u.protocol,
         ...(auth && { auth }),
+        headers: u.headers,
         timeouts: u.timeouts,
         retry: u.retry,
         breaker: u.breaker,

@@ -40,12 +40,17 @@ import type { StreamClaim, StreamSlots } from './stream-slots.ts';
 import { streamIfSlow } from './slow-answer.ts';
 import { refuseOversizedTask } from './task-request.ts';
 import { createHealth, type Probe } from './health.ts';
+import { originVerifier } from './origin-verify.ts';
 
 const LOG_LEVEL_META_KEY = 'io.modelcontextprotocol/logLevel';
 const CAPABILITIES_META_KEY = 'io.modelcontextprotocol/clientCapabilities';
 
 export interface AppOptions {
-  config: Pick<KitConfig, 'path' | 'stage' | 'maxBodyBytes' | 'allowedHosts' | 'allowedOrigins' | 'sseKeepAliveMs' | 'streamMaxSeconds' | 'getStreams' | 'caps'> & { auth: AuthConfig };
+  config: Pick<KitConfig, 'path' | 'stage' | 'maxBodyBytes' | 'allowedHosts' | 'allowedOrigins' | 'sseKeepAliveMs' | 'streamMaxSeconds' | 'getStreams' | 'caps'> & {
+    auth: AuthConfig;
+    /** @default [] (no origin header check) */
+    originSecrets?: readonly string[];
+  };
   authenticator: Authenticator;
   runtime: ToolRuntime;
   /** Absent when no tool may run as a task. */
@@ -424,6 +429,14 @@ export function createApp(options: AppOptions) {
   }
 
   const app = new Hono();
+
+  // Before every route: on a deployed stage nothing answers a request that went around CloudFront.
+  const verifyOrigin = originVerifier(config.originSecrets ?? []);
+  if (verifyOrigin) app.use('*', async (c, next) => {
+    const refused = verifyOrigin(c.req.raw);
+    if (refused) return secure(refused);
+    await next();
+  });
 
   const health = createHealth({ server: definition, features: options.features, probes: options.probes, reports: definition.readiness, log });
   app.get('/health', async (c) => secure(await health(c)));

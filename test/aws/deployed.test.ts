@@ -149,7 +149,8 @@ describe('OAuth and API key challenges through API Gateway and CloudFront', () =
   });
 
   it('control: on the API Gateway URL, without CloudFront, the challenge arrives renamed', async () => {
-    const res = await call(path.apiUrl);
+    // With the origin header CloudFront adds, else the function refuses the request before auth.
+    const res = await call(path.apiUrl, path.originHeaders);
     assert.equal(res.status, 401);
     assert.equal(res.headers.get('www-authenticate'), null);
     assert.match(res.headers.get('x-amzn-remapped-www-authenticate') ?? '', /^Bearer/);

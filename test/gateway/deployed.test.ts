@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import echo from '../../functions/echo/server.ts';
 import notes from '../../functions/notes/server.ts';
 import { startAwsPath, type AwsPath } from '../helpers/aws.ts';
-import { legacyCaller, modernCaller, startDataPlane, startUpstream, text } from '../helpers/gateway.ts';
+import { legacyCaller, modernCaller, startDataPlane, startGateway, startUpstream, text } from '../helpers/gateway.ts';
 
 describe('gateway on the modelled deployed path', () => {
   let path: AwsPath;
@@ -48,5 +48,41 @@ describe('gateway on the modelled deployed path', () => {
     const body = (await res.json()) as { upstreams: Record<string, { status: string }> };
     assert.equal(res.status, 200);
     assert.deepEqual(Object.fromEntries(Object.entries(body.upstreams).map(([name, u]) => [name, u.status])), { notes: 'ok', echo: 'ok' });
+  });
+});
+
+describe('gateway calling a kit upstream on its API Gateway URL, as McpGateway wires it', () => {
+  let upstream: AwsPath;
+  let plane: Awaited<ReturnType<typeof startDataPlane>>;
+  const gateways: { stop(): Promise<void> }[] = [];
+
+  before(async () => {
+    [upstream, plane] = await Promise.all([startAwsPath('functions/echo/handler.ts', {}, { concurrency: 2 }), startDataPlane()]);
+  });
+  after(async () => {
+    for (const gateway of gateways) await gateway.stop();
+    await Promise.all([upstream?.stop(), plane?.stop()]);
+  });
+
+  /** A gateway whose "echo" upstream is the API URL, sending the origin secret from MCP_ORIGIN_SECRET or not. */
+  async function gatewayTo(withHeader: boolean) {
+    const secret = Object.values(upstream.originHeaders)[0]!;
+    const gateway = await startGateway({ upstreams: { echo: { url: upstream.apiUrl, ...(withHeader && { originVerifyVariable: 'MCP_ORIGIN_SECRET' }) } } }, plane, { MCP_ORIGIN_SECRET: secret });
+    gateways.push(gateway);
+    return modernCaller(gateway.url);
+  }
+
+  it('reaches the upstream around its CloudFront with the origin header', async () => {
+    const caller = await gatewayTo(true);
+    assert.equal(text(await caller.callTool({ name: 'echo__echo', arguments: { text: 'no second edge hop' } })), 'no second edge hop');
+    await caller.close();
+  });
+
+  it('control: without the header the upstream refuses the gateway (403), and the gateway says so', async () => {
+    const caller = await gatewayTo(false);
+    const result = await caller.callTool({ name: 'echo__echo', arguments: { text: 'x' } }).catch((error: Error) => ({ isError: true, content: [{ type: 'text', text: error.message }] }));
+    assert.equal((result as { isError?: boolean }).isError, true);
+    assert.match(JSON.stringify(result), /upstream \\"echo\\": access denied \(403\)/);
+    await caller.close();
   });
 });

@@ -59,7 +59,7 @@ describe('WWW-Authenticate on 401 and 403, through API Gateway and CloudFront', 
     const edge = app.node.findChild('Endpoint-Edge') as Stack;
     assert.equal(edge.region, 'us-east-1');
     Template.fromStack(edge).hasResourceProperties('AWS::Lambda::Function', {
-      Runtime: 'nodejs24.x',
+      Runtime: 'nodejs22.x',
       Handler: 'restore-www-authenticate.handler',
       Architectures: ['x86_64'],
     });
@@ -88,8 +88,8 @@ describe('WWW-Authenticate on 401 and 403, through API Gateway and CloudFront', 
 });
 
 describe('the account\'s API Gateway logging role', () => {
-  it('is set by a standalone endpoint before its stage, once per stack, and kept when the stack goes', () => {
-    const { template } = synthEndpoints({}, OPEN, { ...OPEN, serverName: 'notes' });
+  it('is set by a standalone endpoint when asked, before its stage, once per stack, and kept when the stack goes', () => {
+    const { template } = synthEndpoints({}, { ...OPEN, apiGatewayLogging: true }, { ...OPEN, serverName: 'notes', apiGatewayLogging: true });
     template.resourceCountIs('AWS::ApiGateway::Account', 1);
     template.hasResource('AWS::ApiGateway::Account', { DeletionPolicy: 'Retain' });
     const [accountId] = Object.keys(template.findResources('AWS::ApiGateway::Account'));
@@ -98,12 +98,14 @@ describe('the account\'s API Gateway logging role', () => {
     }
   });
 
-  it('is left alone with apiGatewayLogging: false, and by the app\'s server stacks (the data-plane stack sets it)', () => {
-    synthEndpoint({ ...OPEN, apiGatewayLogging: false }, {}).template.resourceCountIs('AWS::ApiGateway::Account', 0);
+  it('is left alone unless asked (one setting per account and region), and by the app\'s server stacks (the data-plane stack sets it when asked)', () => {
+    synthEndpoint(OPEN, {}).template.resourceCountIs('AWS::ApiGateway::Account', 0);
     // The app's servers authenticate by default, so their edge function needs the region the CLI passes on.
-    const app = newApp({ region: 'eu-west-1' });
-    const { dataPlane, servers } = buildKitApp(app);
-    Template.fromStack(dataPlane).resourceCountIs('AWS::ApiGateway::Account', 1);
+    const { dataPlane } = buildKitApp(newApp({ region: 'eu-west-1' }));
+    Template.fromStack(dataPlane).resourceCountIs('AWS::ApiGateway::Account', 0);
+    const app = newApp({ region: 'eu-west-1', apiGatewayLogging: 'true' });
+    const { dataPlane: asked, servers } = buildKitApp(app);
+    Template.fromStack(asked).resourceCountIs('AWS::ApiGateway::Account', 1);
     for (const server of servers) Template.fromStack(server).resourceCountIs('AWS::ApiGateway::Account', 0);
   });
 });

@@ -44,15 +44,24 @@ describe('endpoint settings', () => {
       getStreams: false,
       cloudFront: true,
       originReadTimeoutSeconds: PATH_DEFAULTS.originReadTimeoutSeconds,
+      originVerify: true,
       memorySizeMb: PATH_DEFAULTS.memorySizeMb,
       rateLimit: { enabled: undefined, requestsPerMinute: 120, windowSeconds: 60 },
       logLevel: 'INFO',
       allowedOrigins: [],
       allowedHosts: [],
+      accountConcurrency: 1000,
       throttle: { rateLimit: PATH_DEFAULTS.throttleRateLimit, burstLimit: PATH_DEFAULTS.throttleBurstLimit },
       maxOpenStreams: 100,
       streamsPerPrincipal: 10,
     });
+  });
+
+  it('check CloudFront\'s origin header behind CloudFront, except on the local stage (SAM, LocalStack) and without CloudFront', () => {
+    assert.equal(kitEnvironment(resolve(), { tableName: 't', bucketName: 'b', authEnvironment: {} }).MCP_ORIGIN_VERIFY, 'true');
+    assert.equal(resolve({ stage: 'local' }).originVerify, false);
+    assert.equal(resolve({ cloudFront: false }).originVerify, false);
+    assert.throws(() => resolve({ cloudFront: false, originVerify: true }), /originVerify needs CloudFront in front/);
   });
 
   it('derive the tool and task timeouts and the stream cap from a short function timeout, keeping the end margin', () => {
@@ -127,6 +136,7 @@ describe('kitEnvironment', () => {
       MCP_RATE_LIMIT_WINDOW_SECONDS: '60',
       MCP_MAX_OPEN_STREAMS: '100',
       MCP_STREAMS_PER_PRINCIPAL: '10',
+      MCP_ORIGIN_VERIFY: 'true',
       LOG_LEVEL: 'DEBUG',
       POWERTOOLS_SERVICE_NAME: 'echo',
       NODE_OPTIONS: '--enable-source-maps',

@@ -1,7 +1,8 @@
 // `npm run smoke` against real MCP servers on loopback, built from the SDK so the check is tested
 // apart from the kit: it passes on a server that speaks both eras and has `echo`, and fails with
 // the failing step named (exit 1) or a usage message (exit 2) otherwise. Then against the kit,
-// open as `npm start` serves it and with API keys as it deploys.
+// open as `npm start` serves it and with API keys as it deploys, and on the modelled deployed path,
+// where it also checks the 401 challenge and a silent call's keep-alives through the edge.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -13,6 +14,7 @@ import { z } from 'zod';
 import echoServer from '../../functions/echo/server.ts';
 import { ApiKeyStore } from '../../shared/auth/api-keys.ts';
 import { Table, createDynamoClient } from '../../shared/store/table.ts';
+import { startAwsPath, type AwsPath } from '../helpers/aws.ts';
 import { startChild, startInProcess, startTestDynamo, type ChildServer } from '../helpers/server.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -151,7 +153,7 @@ describe('npm run smoke against an endpoint with API keys, as the repository dep
     dynamo = await startTestDynamo();
     const keys = new ApiKeyStore(new Table(() => createDynamoClient({ region: 'us-east-1', dynamoEndpoint: dynamo.endpoint }), 'mcp-kit'), { cacheSeconds: 0 });
     ({ key } = await keys.create({ principalId: 'me' }));
-    server = await startInProcess(echoServer, { AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, MCP_AUTH_MODE: 'apikey', MCP_REQUEST_STATE_KEY: 'smoke-request-state-key-0123456789' });
+    server = await startInProcess(echoServer, { AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, MCP_AUTH_MODE: 'apikey', MCP_REQUEST_STATE_KEY: 'smoke-request-state-key-0123456789', MCP_SSE_KEEPALIVE_MS: '300' });
   });
   after(async () => {
     await server?.stop();
@@ -165,7 +167,7 @@ describe('npm run smoke against an endpoint with API keys, as the repository dep
   });
 
   it('passes in both eras with the key from --api-key, or from MCP_API_KEY', async () => {
-    for (const run of [() => smoke('--url', server.url, '--api-key', key), () => smokeWith({ MCP_API_KEY: key }, '--url', server.url)]) {
+    for (const run of [() => smoke('--url', server.url, '--api-key', key, '--silence', '1'), () => smokeWith({ MCP_API_KEY: key }, '--url', server.url, '--silence', '1')]) {
       const { code, stdout, stderr } = await run();
       assert.equal(code, 0, `${stdout}\n${stderr}`);
       assert.match(stdout, /passed \(modern \+ legacy\)/);
@@ -176,5 +178,36 @@ describe('npm run smoke against an endpoint with API keys, as the repository dep
     const { code, stderr } = await smokeWith({ MCP_API_KEY: key }, '--url', server.url, '--header', 'Authorization: Bearer other');
     assert.equal(code, 2);
     assert.match(stderr, /--api-key \(from MCP_API_KEY\) and --header 'Authorization: …' both set the Authorization header/);
+  });
+});
+
+describe('npm run smoke through CloudFront and the edge function (modelled path, echo with API keys)', () => {
+  let path: AwsPath;
+  let key: string;
+  let stripped: AwsPath;
+  let strippedKey: string;
+
+  before(async () => {
+    const env = { MCP_AUTH_MODE: 'apikey', MCP_SSE_KEEPALIVE_MS: '400' };
+    // The second path lacks the edge function, as a distribution without it would.
+    [path, stripped] = await Promise.all([startAwsPath('functions/echo/handler.ts', env, { concurrency: 3 }), startAwsPath('functions/echo/handler.ts', env, { concurrency: 3, edge: {} })]);
+    const create = async (p: AwsPath) => (await new ApiKeyStore(new Table(() => createDynamoClient({ region: 'us-east-1', dynamoEndpoint: p.dynamoEndpoint }), 'mcp-kit'), { cacheSeconds: 0 }).create({ principalId: 'me' })).key;
+    [key, strippedKey] = await Promise.all([create(path), create(stripped)]);
+  });
+  after(async () => {
+    await Promise.all([path?.stop(), stripped?.stop()]);
+  });
+
+  it('checks the 401 challenge and a silent call\'s keep-alives', async () => {
+    const { code, stdout, stderr } = await smoke('--url', path.url, '--api-key', key, '--era', 'modern', '--silence', '2');
+    assert.equal(code, 0, `${stdout}\n${stderr}`);
+    assert.match(stdout, /ok +edge +401 WWW-Authenticate +\d+ ms  Bearer/);
+    assert.match(stdout, /ok +edge +keep-alives \(wait 2 s\) +\d+ ms  first byte after \d+ ms/);
+  });
+
+  it('fails, naming the edge function, when the 401 arrives with its challenge renamed', async () => {
+    const { code, stderr } = await smoke('--url', stripped.url, '--api-key', strippedKey, '--era', 'modern', '--silence', '1');
+    assert.equal(code, 1);
+    assert.match(stderr, /edge 401 WWW-Authenticate: the 401 has x-amzn-Remapped-WWW-Authenticate: the origin-response Lambda@Edge function did not restore it/);
   });
 });

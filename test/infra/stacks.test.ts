@@ -10,7 +10,7 @@ import { after, describe, it } from 'node:test';
 import { App, Duration, Stack, Token } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
-import { CLOUDFRONT_CACHED_ERROR_STATUSES } from '../../infra/deployed-path.ts';
+import { CLOUDFRONT_ERROR_CACHING } from '../../infra/deployed-path.ts';
 import { buildKitApp, stackId } from '../../infra/kit-app.ts';
 import { McpServerEndpoint, type McpServerEndpointProps } from '../../infra/mcp-server-endpoint.ts';
 
@@ -104,10 +104,10 @@ describe('the example app on the default stage', () => {
     }
   });
 
-  it('lets both servers share one table, bucket and secret', () => {
+  it('lets both servers share one table, bucket, secret and origin secret', () => {
     dataPlane.resourceCountIs('AWS::DynamoDB::Table', 1);
     dataPlane.resourceCountIs('AWS::S3::Bucket', 1);
-    dataPlane.resourceCountIs('AWS::SecretsManager::Secret', 1);
+    dataPlane.resourceCountIs('AWS::SecretsManager::Secret', 2);
     const notesEnv = functionEnvironment(notes);
     const echoEnv = functionEnvironment(echo);
     for (const name of ['MCP_TABLE_NAME', 'MCP_BUCKET_NAME', 'MCP_SECRETS_ARN']) {
@@ -136,6 +136,7 @@ describe('the example app on the default stage', () => {
       'MCP_BUCKET_NAME',
       'MCP_GET_STREAMS',
       'MCP_MAX_OPEN_STREAMS',
+      'MCP_ORIGIN_VERIFY',
       'MCP_PATH',
       'MCP_PUBLIC_URL',
       'MCP_RATE_LIMIT_REQUESTS',
@@ -274,12 +275,14 @@ describe('the example app on the default stage', () => {
     const config = onlyResource(notes, 'AWS::CloudFront::Distribution').Properties.DistributionConfig;
     assert.deepEqual(
       config.CustomErrorResponses,
-      CLOUDFRONT_CACHED_ERROR_STATUSES.map((ErrorCode) => ({ ErrorCode, ErrorCachingMinTTL: 0 })),
+      CLOUDFRONT_ERROR_CACHING.configurable.map((ErrorCode) => ({ ErrorCode, ErrorCachingMinTTL: 0 })),
     );
   });
 
-  it('alarms on 5xx rate, function errors, throttles, p99 duration and failed tasks, and on table throttles', () => {
-    notes.resourceCountIs('AWS::CloudWatch::Alarm', 5);
+  it('alarms on 5xx rate, function errors, throttles, p99 duration, failed tasks and the region\'s claimed concurrency, and on table throttles', () => {
+    notes.resourceCountIs('AWS::CloudWatch::Alarm', 6);
+    // Lambda@Edge runs on what is left of the region's concurrency: alarm before it is gone (900 of the default 1,000).
+    notes.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ClaimedAccountConcurrency', Namespace: 'AWS/Lambda', Threshold: 900, Dimensions: Match.absent() });
     notes.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: '5XXError', Namespace: 'AWS/ApiGateway', Statistic: 'Average', Threshold: 0.05 });
     notes.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Errors', Namespace: 'AWS/Lambda', Threshold: 5 });
     notes.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Throttles', Namespace: 'AWS/Lambda', Threshold: 1 });
@@ -384,12 +387,11 @@ describe('the data plane', () => {
     notes.hasResource('AWS::Logs::LogGroup', { DeletionPolicy: 'Retain' });
   });
 
-  it('sets the account\'s API Gateway logging role once, and keeps it when the stack goes', () => {
-    const { dataPlane } = synthKitApp();
+  it('sets the account\'s API Gateway logging role only when asked, once, and keeps it when the stack goes', () => {
+    const { dataPlane } = synthKitApp({ apiGatewayLogging: 'true' });
     dataPlane.resourceCountIs('AWS::ApiGateway::Account', 1);
     dataPlane.hasResource('AWS::ApiGateway::Account', { DeletionPolicy: 'Retain' });
-    const off = synthKitApp({ apiGatewayLogging: 'false' });
-    off.dataPlane.resourceCountIs('AWS::ApiGateway::Account', 0);
+    synthKitApp().dataPlane.resourceCountIs('AWS::ApiGateway::Account', 0);
   });
 });
 
@@ -520,10 +522,11 @@ describe('McpServerEndpoint props', () => {
     const secret = Secret.fromSecretCompleteArn(stack, 'Upstash', 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:mcp/upstash-AbCdEf');
     new McpServerEndpoint(stack, 'Server', { serverName: 'echo', entry: 'functions/echo/handler.ts', auth: { mode: 'none', allowUnauthenticated: true }, secret });
     const template = Template.fromStack(stack);
-    template.resourceCountIs('AWS::SecretsManager::Secret', 0);
-    assert.equal(functionEnvironment(template).MCP_SECRETS_ARN, secret.secretArn);
+    // Only the origin secret is generated: its value is CloudFront's, not the caller's.
+    template.resourceCountIs('AWS::SecretsManager::Secret', 1);
+    assert.match(JSON.stringify(functionEnvironment(template).MCP_SECRETS_ARN), new RegExp(`^\\{"Fn::Join":\\["",\\["${secret.secretArn},`));
     template.hasResourceProperties('AWS::IAM::Policy', {
-      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: Match.arrayWith(['secretsmanager:GetSecretValue']), Resource: secret.secretArn })]) },
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: Match.arrayWith(['secretsmanager:GetSecretValue']), Resource: Match.arrayWith([secret.secretArn]) })]) },
     });
   });
 
@@ -565,6 +568,7 @@ describe('McpServerEndpoint props', () => {
         MCP_RATE_LIMIT_WINDOW_SECONDS: '60',
         MCP_MAX_OPEN_STREAMS: '100',
         MCP_STREAMS_PER_PRINCIPAL: '10',
+        MCP_ORIGIN_VERIFY: 'true',
         LOG_LEVEL: 'DEBUG',
         POWERTOOLS_SERVICE_NAME: 'echo',
         NODE_OPTIONS: '--enable-source-maps',

@@ -18,6 +18,7 @@ import { createRestApi } from '../../local/aws/api-gateway.ts';
 import { buildRuntime } from '../../local/aws/build.ts';
 import { LambdaModel } from '../../local/aws/lambda.ts';
 import { startTestDynamo } from '../helpers/server.ts';
+import { ORIGIN_VERIFY_HEADER } from '../../shared/http/origin-verify.ts';
 import { ApiKeyStore } from '../../shared/auth/api-keys.ts';
 import { Table, createDynamoClient } from '../../shared/store/table.ts';
 import { McpServerEndpoint } from '../../infra/mcp-server-endpoint.ts';
@@ -60,6 +61,10 @@ function scrubbedEnv(home: string): NodeJS.ProcessEnv {
 interface Template {
   Resources: Record<string, { Type: string; Properties: Record<string, any>; Metadata?: Record<string, any> }>;
 }
+
+/** The origin secret's value here, and the header CloudFront would add with it. */
+const ORIGIN_SECRET = 'synth-test-origin-secret-0123456789';
+const FROM_CLOUDFRONT = { [ORIGIN_VERIFY_HEADER]: ORIGIN_SECRET };
 
 describe('cdk synth with the CLI, offline and without credentials', () => {
   const out = mkdtempSync(join(TMP, 'cdk.out-'));
@@ -122,11 +127,12 @@ describe('cdk synth with the CLI, offline and without credentials', () => {
         if (!existsSync(modules)) symlinkSync(join(REPO, 'node_modules'), modules);
         const dynamo = await startTestDynamo();
         // What the template says, with the references CloudFormation would resolve filled in locally;
-        // the request-state key the secret would hold is given directly.
+        // the request-state key and origin secret the secrets would hold are given directly, and
+        // requests carry the origin header CloudFront would add.
         const variables = fn.Properties.Environment.Variables as Record<string, unknown>;
         const environment: Record<string, string> = { AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' };
         for (const [name, value] of Object.entries(variables)) if (typeof value === 'string') environment[name] = value;
-        Object.assign(environment, { MCP_TABLE_NAME: 'mcp-kit', MCP_BUCKET_NAME: 'mcp-kit-artifacts', AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9', MCP_REQUEST_STATE_KEY: 'synth-test-request-state-key-0123456789', LOG_LEVEL: 'WARN' });
+        Object.assign(environment, { MCP_TABLE_NAME: 'mcp-kit', MCP_BUCKET_NAME: 'mcp-kit-artifacts', AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9', MCP_REQUEST_STATE_KEY: 'synth-test-request-state-key-0123456789', MCP_ORIGIN_SECRET: ORIGIN_SECRET, LOG_LEVEL: 'WARN' });
         assert.equal(environment.MCP_AUTH_MODE, 'apikey', 'the repository\'s defaults deploy an authenticated endpoint');
         const keys = new ApiKeyStore(new Table(() => createDynamoClient({ region: 'us-east-1', dynamoEndpoint: dynamo.endpoint }), 'mcp-kit'), { cacheSeconds: 0 });
         const { key } = await keys.create({ principalId: 'me' });
@@ -147,14 +153,15 @@ describe('cdk synth with the CLI, offline and without credentials', () => {
         const base = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
         api.on('request', createRestApi({ lambda, stage: 'dev', mcpPath: '/mcp', domainName: new URL(base).host, idleTimeoutMs: 300_000, integrationTimeoutMs: 900_000, log: () => {} }));
         try {
-          const health = await fetch(`${base}/dev/health`);
+          assert.equal((await fetch(`${base}/dev/health`)).status, 403, 'the template has the function refuse requests that did not come through CloudFront');
+          const health = await fetch(`${base}/dev/health`, { headers: FROM_CLOUDFRONT });
           assert.equal(health.status, 200);
           assert.equal(((await health.json()) as { status: string }).status, 'ok');
           const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {}, 'io.modelcontextprotocol/clientInfo': { name: 'synth', version: '1' } };
           const echo = (credentials: Record<string, string>) =>
             fetch(`${base}/dev/mcp`, {
               method: 'POST',
-              headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'echo', ...credentials },
+              headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'echo', ...FROM_CLOUDFRONT, ...credentials },
               body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { text: 'from the cdk.out bundle' }, _meta: meta } }),
             });
           assert.equal((await echo({})).status, 401);
