@@ -14,13 +14,13 @@ import { startS3Emulator } from './s3.ts';
 type Env = Record<string, string | undefined>;
 
 /** Local data lives here (git-ignored); `MCP_LOCAL_DATA_DIR` moves it. */
-const dataRoot = (env: Env) => resolve(env.MCP_LOCAL_DATA_DIR ?? '.local/data');
+export const dataRoot = (env: Env) => resolve(env.MCP_LOCAL_DATA_DIR ?? '.local/data');
 
 /** Where `npm run emulators` writes its variables, beside the data folder (`.local/emulators.env`). */
 const envFile = (env: Env) => join(dataRoot(env), '..', 'emulators.env');
 
 /** A path as a user would type it from here. */
-const shown = (path: string) => {
+export const shown = (path: string) => {
   const rel = relative(process.cwd(), path);
   return rel.startsWith('..') || isAbsolute(rel) ? path : rel;
 };
