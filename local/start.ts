@@ -1,7 +1,8 @@
 // `npm start`: runs an MCP server locally on embedded emulators, no AWS account needed.
 // Usage: npm start [-- path/to/server.ts]   (default: functions/notes/server.ts)
-// `npm run dev` (local/dev.ts) runs this file again on every change, with its emulators given in
-// the environment and `MCP_DEV_RELOADED` set, which shortens the banner to one line.
+// Under `npm run dev` (local/dev.ts) this file runs as a standby child: it loads the kit, waits
+// for the word to serve (an IPC message naming what changed, which shortens the banner to one
+// line) and is replaced on the next change; the emulators are the parent's, given in the environment.
 import { ConfigError, loadConfig, type KitConfig } from '../shared/config.ts';
 import { createKit } from '../shared/kit.ts';
 import { resolveDefinition } from '../shared/server/define.ts';
@@ -13,6 +14,9 @@ import { serveApp } from './serve.ts';
 const LOOPBACK = ['127.0.0.1', 'localhost', '::1'];
 
 class PortInUseError extends Error {}
+
+/** The command that runs this file, as messages name it. */
+const command = () => (devParent ? 'npm run dev' : 'npm start');
 
 async function serve(emulators: RunningEmulators, entry: string, host: string, port: number) {
   const env = { ...process.env, ...emulators.env };
@@ -27,10 +31,10 @@ async function serve(emulators: RunningEmulators, entry: string, host: string, p
   const config = loadConfig(env);
   await emulators.prepare(config);
 
-  const definition = await resolveDefinition(await loadEntry(entry, process.env.MCP_DEV_RELOADED === undefined ? 'npm start' : 'npm run dev'), env);
+  const definition = await resolveDefinition(await loadEntry(entry, command()), env);
   const apiKey = await banneredKey(config, env);
   const kit = createKit(definition, config);
-  const served = await serveApp(kit.app, { port, host }).catch(async (err) => {
+  const served = await serveApp(kit.app, { port, host, reusePort: devParent }).catch(async (err) => {
     await kit.close();
     throw (err as NodeJS.ErrnoException).code === 'EADDRINUSE'
       ? new PortInUseError(`${host}:${port} is in use: set PORT to another port (PORT=0 picks a free one)`)
@@ -73,12 +77,11 @@ function banner(server: Awaited<ReturnType<typeof serve>>, emulators: RunningEmu
   ];
 }
 
-async function main() {
+async function main(reloaded: string | undefined) {
   const host = process.env.HOST ?? '127.0.0.1';
   const port = process.env.PORT ? Number(process.env.PORT) : 3000;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError('PORT', `expected a port number, got "${process.env.PORT}"`);
-  const reloaded = process.env.MCP_DEV_RELOADED;
-  const entry = resolveEntry(process.argv[2], reloaded === undefined ? 'npm start' : 'npm run dev');
+  const entry = resolveEntry(process.argv[2], command());
 
   const emulators = await startEmulators(process.env, { owner: 'npm start' });
   // A failed start releases the data folder at once rather than leaving a claim to go stale.
@@ -86,23 +89,36 @@ async function main() {
     await emulators.stop();
     throw err;
   });
-  const lines = reloaded === undefined ? banner(server, emulators) : [`reloaded (${reloaded}): "${server.definition.name}" serving at ${server.url}`];
-  process.stdout.write(lines.join('\n') + '\n');
-
   const stop = async () => {
     await server.close();
     await emulators.stop();
     process.exit(0);
   };
+  // Before the banner: whoever reads it may stop this process at once.
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  const lines = devParent ? [`${reloaded ? `reloaded (${reloaded})` : 'started'}: "${server.definition.name}" serving at ${server.url}`] : banner(server, emulators);
+  process.stdout.write(lines.join('\n') + '\n');
+  process.send?.({ serving: server.url });
 }
 
-main().catch((err) => {
-  const known =
-    err instanceof ConfigError ? `Configuration error: ${err.message}`
-    : err instanceof LocalDataInUseError || err instanceof PortInUseError || err instanceof EntryError ? err.message
-    : undefined;
-  process.stderr.write(`${known ?? err?.stack ?? err}\n`);
-  process.exit(1);
-});
+const run = (reloaded: string | undefined) =>
+  main(reloaded).catch((err) => {
+    const known =
+      err instanceof ConfigError ? `Configuration error: ${err.message}`
+      : err instanceof LocalDataInUseError || err instanceof PortInUseError || err instanceof EntryError ? err.message
+      : undefined;
+    process.stderr.write(`${known ?? err?.stack ?? err}\n`);
+    process.exit(1);
+  });
+
+/** Started by `npm run dev` with an IPC channel: a standby until told to serve. */
+const devParent = process.env.MCP_DEV_STANDBY === '1' && process.send !== undefined;
+if (devParent) {
+  // What the first requests load lazily, loaded while nothing waits for it.
+  await Promise.all([import('@modelcontextprotocol/server'), import('@aws-sdk/client-dynamodb'), import('@upstash/redis')]);
+  process.once('message', (go: { reloaded?: string }) => void run(go.reloaded));
+  // The parent is gone (killed, say): nothing will stop this one otherwise.
+  process.once('disconnect', () => process.exit(0));
+  process.send!({ standby: true });
+} else void run(undefined);
