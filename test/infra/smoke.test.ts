@@ -66,13 +66,16 @@ describe('npm run smoke', () => {
   const servers: ServerType[] = [];
   let withEcho: string;
   let withoutEcho: string;
+  let gatewayLike: string;
 
   before(async () => {
     const a = await startServer('echo');
     const b = await startServer('reverse');
-    servers.push(a.server, b.server);
+    const c = await startServer('notes__echo');
+    servers.push(a.server, b.server, c.server);
     withEcho = a.url;
     withoutEcho = b.url;
+    gatewayLike = c.url;
   });
   after(() => {
     for (const server of servers) server.close();
@@ -103,7 +106,17 @@ describe('npm run smoke', () => {
   it('fails, naming the step, when the server has no echo tool', async () => {
     const { code, stderr } = await smoke('--url', withoutEcho);
     assert.equal(code, 1);
-    assert.match(stderr, /smoke check failed: modern tools\/list: no "echo" tool; the server lists: reverse/);
+    assert.match(stderr, /smoke check failed: modern tools\/list: no "echo" tool; the server lists: reverse \(pass --tool with a tool that gives its text argument back\)/);
+  });
+
+  it('behind a gateway (tools named <upstream>__<name>) calls the first upstream echo unless --tool says otherwise', async () => {
+    const { code, stdout, stderr } = await smoke('--url', gatewayLike);
+    assert.equal(code, 0, `${stdout}\n${stderr}`);
+    assert.match(stdout, /ok +modern tools\/list +\d+ ms  1 tool; calling notes__echo \(no echo tool here; --tool picks another\)/);
+    assert.match(stdout, /ok +legacy tools\/call notes__echo/);
+    const named = await smoke('--url', gatewayLike, '--tool', 'echo');
+    assert.equal(named.code, 1, 'a tool named with --tool is never swapped for another');
+    assert.match(named.stderr, /no "echo" tool; the server lists: notes__echo/);
   });
 
   it('fails with the network cause when nothing answers', async () => {
