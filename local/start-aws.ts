@@ -4,11 +4,12 @@
 // emulators `npm start` uses. What each model does, and what it does not, is in README.md.
 // Usage: npm run start:aws [-- path/to/server.ts|handler.ts]   (default: functions/notes/handler.ts)
 import { resolve } from 'node:path';
-import { ConfigError, loadConfig } from '../shared/config.ts';
+import { ConfigError, loadConfig, type KitConfig } from '../shared/config.ts';
 import { basename, dirname } from 'node:path';
 import { startAwsModel } from './aws/deployment.ts';
 import { modelledEnvironment } from './aws/environment.ts';
-import { LocalDataInUseError, randomSecret, startEmulators } from './emulators.ts';
+import { developmentKey, devKeyFile, DEV_KEY_OWNER } from './dev-key.ts';
+import { dataRoot, LocalDataInUseError, randomSecret, startEmulators } from './emulators.ts';
 
 type Env = Record<string, string | undefined>;
 
@@ -17,6 +18,21 @@ function int(env: Env, name: string, fallback: number): number {
   if (raw === undefined || raw === '') return fallback;
   if (!/^\d+$/.test(raw)) throw new ConfigError(name, `expected a whole number, got "${raw}"`);
   return Number(raw);
+}
+
+/** What guards the endpoint, said up front: the model runs what deploys, rate limit included. */
+function protection(config: KitConfig, apiKey: string | undefined): string[] {
+  const auth = apiKey
+    ? `  auth: API keys (MCP_AUTH_MODE=${config.auth.methods.join(',')}); development key for principal apikey:${DEV_KEY_OWNER}: ${apiKey}`
+    : config.auth.methods.length
+      ? `  auth: ${config.auth.methods.join(', ')} (MCP_AUTH_MODE=${config.auth.methods.join(',')})`
+      : '  auth: none, so every client here is the one principal "anonymous" (the deployed stacks take API keys: MCP_AUTH_MODE=apikey npm run start:aws)';
+  const { rateLimit } = config;
+  const limit = rateLimit.enabled
+    ? `  rate limit: on as deployed, ${rateLimit.requests} requests per ${rateLimit.windowSeconds} s per principal${apiKey || config.auth.methods.length ? '' : ', which all clients here share as "anonymous"'}; ` +
+      'MCP_RATE_LIMIT_REQUESTS=<n> raises it, MCP_RATE_LIMIT_ENABLED=false turns it off'
+    : `  rate limit: off (${rateLimit.explicit ? 'MCP_RATE_LIMIT_ENABLED=false' : 'no Redis'}); deployed stages with Redis limit each principal to ${rateLimit.requests} requests per ${rateLimit.windowSeconds} s`;
+  return [auth, limit];
 }
 
 async function main() {
@@ -31,6 +47,7 @@ async function main() {
   environment.MCP_REQUEST_STATE_KEY ??= randomSecret();
   const config = loadConfig(environment);
   await emulators.prepare(config);
+  const apiKey = config.auth.methods.includes('apikey') && config.dynamoEndpoint ? await developmentKey(config, devKeyFile(dataRoot(env))) : undefined;
   const model = await startAwsModel({
     entry,
     environment,
@@ -41,27 +58,28 @@ async function main() {
     concurrency: int(env, 'MCP_AWS_CONCURRENCY', 10),
     idleReclaimMs: int(env, 'MCP_AWS_IDLE_RECLAIM_SECONDS', 600) * 1000,
   });
+  const stop = async () => {
+    await model.stop();
+    await emulators.stop();
+    process.exit(0);
+  };
+  // Before the banner: whoever reads it may stop this process at once.
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
   process.stdout.write(
     [
       '',
       `  MCP server is serving at ${model.url}  (modelled CloudFront → API Gateway → Lambda)`,
       `  API Gateway stage, bypassing CloudFront: ${model.apiUrl}`,
       `  code loaded at start: ${(model.bundleBytes / 1024).toFixed(0)} KiB (index.mjs and its static chunks); data: ${emulators.describe()}`,
+      ...protection(config, apiKey),
       '',
       '  Connect a client:',
-      `    npm run inspect -- ${model.url} --transport http --method tools/list`,
-      `    npm run smoke -- --url ${model.url}`,
+      `    npm run inspect -- ${model.url} --transport http${apiKey ? ` --header "Authorization: Bearer ${apiKey}"` : ''} --method tools/list`,
+      `    npm run smoke -- --url ${model.url}${apiKey ? ` --api-key ${apiKey}` : ''}`,
       '',
     ].join('\n') + '\n',
   );
-
-  const stop = async () => {
-    await model.stop();
-    await emulators.stop();
-    process.exit(0);
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
 }
 
 main().catch((err) => {
