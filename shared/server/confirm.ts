@@ -90,7 +90,7 @@ export async function confirm<T>(services: ConfirmServices, input: ConfirmInput,
     try {
       sealed = await services.verify(token);
     } catch {
-      return { status: 'ask', result: { isError: true, content: [{ type: 'text', text: `The "${CONFIRM_ARGUMENT}" token is not valid for this call (expired, already used, or given for other arguments); call ${input.tool} again without it to be asked again.` }] } };
+      return { status: 'ask', result: { isError: true, content: [{ type: 'text', text: `The "${CONFIRM_ARGUMENT}" token is not valid for this call (expired, already used, given for other arguments, or given in another session: a 2025-era client that connects anew for each call, such as the Inspector CLI, starts a new session each time); call ${input.tool} again without it to be asked again.` }] } };
     }
     if (isSealed(sealed) && (await services.claim(sealed.c.n))) return { status: 'confirmed', pinned: sealed.c.p as T };
     return ask(services, input, message, pinned);
