@@ -70,6 +70,7 @@ export function buildKitApp(app: App): KitStacks {
     retainData: production,
     alarmEmail: context.string('alarmEmail'),
     apiGatewayLogging: context.flag('apiGatewayLogging') ?? true,
+    restoredTableName: context.string('restoredTableName'),
   });
 
   const servers = SERVERS.map(
