@@ -11,8 +11,10 @@ import { serve, type ServerType } from '@hono/node-server';
 import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import echoServer from '../../functions/echo/server.ts';
+import notesServer from '../../functions/notes/server.ts';
 import { ApiKeyStore } from '../../shared/auth/api-keys.ts';
 import { Table, createDynamoClient } from '../../shared/store/table.ts';
+import { startDataPlane, startGateway, startUpstream, type DataPlane } from '../helpers/gateway.ts';
 import { startChild, startInProcess, startTestDynamo, type ChildServer } from '../helpers/server.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -189,5 +191,29 @@ describe('npm run smoke against an endpoint with API keys, as the repository dep
     const { code, stderr } = await smokeWith({ MCP_API_KEY: key }, '--url', server.url, '--header', 'Authorization: Bearer other');
     assert.equal(code, 2);
     assert.match(stderr, /--api-key \(from MCP_API_KEY\) and --header 'Authorization: …' both set the Authorization header/);
+  });
+});
+
+describe('npm run smoke against the gateway, as its banner prints it', () => {
+  let plane: DataPlane;
+  const stops: (() => Promise<void>)[] = [];
+
+  before(async () => {
+    plane = await startDataPlane();
+  });
+  after(async () => {
+    for (const stop of stops.reverse()) await stop();
+    await plane?.stop();
+  });
+
+  it('passes without --tool, calling the first upstream echo', async () => {
+    const notesUpstream = await startUpstream(notesServer, plane);
+    stops.push(notesUpstream.stop);
+    const gateway = await startGateway({ upstreams: { notes: { url: notesUpstream.url } } }, plane);
+    stops.push(gateway.stop);
+    const { code, stdout, stderr } = await smoke('--url', gateway.url);
+    assert.equal(code, 0, `${stdout}\n${stderr}`);
+    assert.match(stdout, /calling notes__echo \(no echo tool here; --tool picks another\)/);
+    assert.match(stdout, /ok +legacy tools\/call notes__echo/);
   });
 });
