@@ -97,7 +97,8 @@ async function main() {
       up.child.once('message', () => done(true));
       up.child.once('exit', (code) => done(code === 0));
     });
-    up.child.send({ reloaded });
+    // The full banner until a server has served, then one line per reload.
+    up.child.send({ reloaded: active ? reloaded : undefined });
     if (await served) {
       if (previous && SHARED_PORT) await stopChild(previous);
       active = up.child;

@@ -97,7 +97,7 @@ async function main(reloaded: string | undefined) {
   // Before the banner: whoever reads it may stop this process at once.
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-  const lines = devParent ? [`${reloaded ? `reloaded (${reloaded})` : 'started'}: "${server.definition.name}" serving at ${server.url}`] : banner(server, emulators);
+  const lines = reloaded === undefined ? banner(server, emulators) : [`reloaded (${reloaded}): "${server.definition.name}" serving at ${server.url}`];
   process.stdout.write(lines.join('\n') + '\n');
   process.send?.({ serving: server.url });
 }
