@@ -31,16 +31,20 @@ function lambdaEntry(path: string, command: string): EntryError {
   );
 }
 
-/** The absolute path of the server file named on the command line (or the default). */
+/** The absolute path of a file named on the command line (or `fallback`), which must exist. */
+export function existingEntry(arg: string | undefined, fallback: string, command: string): string {
+  const path = resolve(arg ?? fallback);
+  if (existsSync(path)) return path;
+  const servers = serversHere();
+  throw new EntryError(
+    `no such file: ${shown(path)}. ${command} takes the path of a server definition, e.g. ${command} -- ${DEFAULT_ENTRY}` +
+      (servers.length ? ` (servers here: ${servers.join(', ')})` : ''),
+  );
+}
+
+/** The absolute path of the server file named on the command line (or the default): not a Lambda entry point. */
 export function resolveEntry(arg: string | undefined, command: string): string {
-  const path = resolve(arg ?? DEFAULT_ENTRY);
-  if (!existsSync(path)) {
-    const servers = serversHere();
-    throw new EntryError(
-      `no such file: ${shown(path)}. ${command} takes the path of a server definition, e.g. ${command} -- ${DEFAULT_ENTRY}` +
-        (servers.length ? ` (servers here: ${servers.join(', ')})` : ''),
-    );
-  }
+  const path = existingEntry(arg, DEFAULT_ENTRY, command);
   if (/^handler\.[cm]?[jt]s$/.test(basename(path))) throw lambdaEntry(path, command);
   return path;
 }

@@ -3,13 +3,13 @@
 // between invocations) behind models of API Gateway REST and CloudFront, on the same embedded
 // emulators `npm start` uses. What each model does, and what it does not, is in README.md.
 // Usage: npm run start:aws [-- path/to/server.ts|handler.ts]   (default: functions/notes/handler.ts)
-import { resolve } from 'node:path';
 import { ConfigError, loadConfig, type KitConfig } from '../shared/config.ts';
 import { basename, dirname } from 'node:path';
 import { startAwsModel } from './aws/deployment.ts';
 import { modelledEnvironment } from './aws/environment.ts';
 import { developmentKey, devKeyFile, DEV_KEY_OWNER } from './dev-key.ts';
 import { dataRoot, LocalDataInUseError, randomSecret, startEmulators } from './emulators.ts';
+import { EntryError, existingEntry } from './entry.ts';
 
 type Env = Record<string, string | undefined>;
 
@@ -36,7 +36,7 @@ function protection(config: KitConfig, apiKey: string | undefined): string[] {
 }
 
 async function main() {
-  const entry = resolve(process.argv[2] ?? 'functions/notes/handler.ts');
+  const entry = existingEntry(process.argv[2], 'functions/notes/handler.ts', 'npm run start:aws');
   const env = process.env;
   const host = env.HOST ?? '127.0.0.1';
   const port = int(env, 'PORT', 3000);
@@ -83,7 +83,7 @@ async function main() {
 }
 
 main().catch((err) => {
-  const known = err instanceof ConfigError ? `Configuration error: ${err.message}` : err instanceof LocalDataInUseError ? err.message : undefined;
+  const known = err instanceof ConfigError ? `Configuration error: ${err.message}` : err instanceof LocalDataInUseError || err instanceof EntryError ? err.message : undefined;
   process.stderr.write(`${known ?? err?.stack ?? err}\n`);
   process.exit(1);
 });

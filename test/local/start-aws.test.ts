@@ -1,7 +1,8 @@
 // `npm run start:aws` as users run it (a real child process, its own emulators on a temporary data
 // folder): its banner says what guards the endpoint, auth and the rate limit every local client
 // shares without auth, and how to change them; with MCP_AUTH_MODE=apikey it prints a development
-// key with which its smoke command passes through the modelled CloudFront, API Gateway and Lambda.
+// key with which its smoke command passes through the modelled CloudFront, API Gateway and Lambda;
+// a mistyped path gets a message instead of a file-system error.
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -51,4 +52,11 @@ test('with MCP_AUTH_MODE=apikey, a development key makes the banner\'s smoke com
   children.push(smoke);
   assert.equal(await smoke.exited, 0, smoke.output());
   assert.equal(await aws.stop(), 0);
+});
+
+test('a mistyped path gets a message naming the servers there are', TIMEOUT, async () => {
+  const child = startProcess(process.execPath, ['--import', 'tsx', 'local/start-aws.ts', 'functions/nope/handler.ts'], { env: cleanEnv({ PORT: '0' }) });
+  children.push(child);
+  assert.equal(await child.exited, 1);
+  assert.match(child.output().trim(), /^no such file: functions\/nope\/handler\.ts\. npm run start:aws takes the path of a server definition, e\.g\. npm run start:aws -- functions\/notes\/server\.ts \(servers here: .*functions\/notes\/server\.ts.*\)$/);
 });
