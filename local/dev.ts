@@ -136,8 +136,11 @@ async function main() {
   const folders = [...new Set([dirname(entry), KIT.replace(/\/$/, '')])];
   const watchers: FSWatcher[] = folders.map((folder) => watch(folder, { recursive: true }, onChange(folder)));
 
-  process.stdout.write(`npm run dev: watching ${folders.map((f) => `${shown(f)}/`).join(' and ')}; a change reloads the server, the emulators and their data stay\n`);
   await serveNext();
+  // Said once the next server waits loaded: from here a change takes only its own start.
+  if (await next?.ready) {
+    process.stdout.write(`npm run dev: watching ${folders.map((f) => `${shown(f)}/`).join(' and ')}; a change reloads the server, the emulators and their data stay\n`);
+  }
 
   const stop = async () => {
     watchers.forEach((w) => w.close());

@@ -88,7 +88,7 @@ describe('npm run dev', () => {
   });
 
   test('an edited tool description shows in tools/list within 2 s, and the emulator data survives', TIMEOUT, async (t) => {
-    assert.match(dev.output(), /npm run dev: watching .*server\/ and shared\/; a change reloads the server/);
+    await dev.waitFor(/npm run dev: watching .*server\/ and shared\/; a change reloads the server, the emulators and their data stay/);
     assert.match(dev.output(), /Connect a client:\n {4}npm run inspect -- /, 'the first start prints npm start\'s banner');
     assert.equal(await echoDescription(url), 'first description');
     const { client, session } = await connect(url);
