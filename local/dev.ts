@@ -136,12 +136,6 @@ async function main() {
   const folders = [...new Set([dirname(entry), KIT.replace(/\/$/, '')])];
   const watchers: FSWatcher[] = folders.map((folder) => watch(folder, { recursive: true }, onChange(folder)));
 
-  await serveNext();
-  // Said once the next server waits loaded: from here a change takes only its own start.
-  if (await next?.ready) {
-    process.stdout.write(`npm run dev: watching ${folders.map((f) => `${shown(f)}/`).join(' and ')}; a change reloads the server, the emulators and their data stay\n`);
-  }
-
   const stop = async () => {
     watchers.forEach((w) => w.close());
     clearTimeout(settle);
@@ -150,8 +144,15 @@ async function main() {
     await emulators.stop();
     process.exit(0);
   };
+  // Before anything is printed: whoever reads it may stop this process at once.
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+
+  await serveNext();
+  // Said once the next server waits loaded: from here a change takes only its own start.
+  if (await next?.ready) {
+    process.stdout.write(`npm run dev: watching ${folders.map((f) => `${shown(f)}/`).join(' and ')}; a change reloads the server, the emulators and their data stay\n`);
+  }
 }
 
 main().catch((err) => {
