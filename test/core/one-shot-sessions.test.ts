@@ -1,8 +1,10 @@
-// A confirmation token belongs to the 2025-era session that was asked: a client that connects anew
-// for each call (the Inspector CLI does) starts a new session every time, so its token from the
-// last run is refused, and the refusal says so. Control: the same token in its own session works.
+// Clients that connect anew for each call (the Inspector CLI does, as a 2025-era client) start a new
+// session every time, as README "Connect a client" says: a session notebook is empty in the next
+// run, but a handle carries state across runs; a confirmation token belongs to the session that was
+// asked, so the next run's is refused, and the refusal says why. Controls: one session confirms.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport } from '@modelcontextprotocol/client';
 import { Client as LegacyClient } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as LegacyTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import notes from '../../functions/notes/server.ts';
@@ -54,4 +56,17 @@ test('a token from an earlier session is refused with a message naming per-run s
   const confirmed = await client.callTool({ name: 'notebook_clear', arguments: { confirm: inSession } });
   assert.ok(!confirmed.isError, text(confirmed));
   await client.close();
+});
+
+test('a session notebook does not outlive its run; a notebook handle does', async () => {
+  assert.match(text(await run(['note_add', { text: 'from run 1' }])), /^Added note 1 to session notebook\.$/);
+  assert.equal(text(await run(['note_list', {}])), 'The notebook is empty.');
+
+  // As the README says: note_add with --protocol-era modern returns a handle; later runs pass it as notebook.
+  const modern = new ModernClient({ name: 'one-shot', version: '1' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
+  await modern.connect(new ModernTransport(new URL(server.url)));
+  const added = await modern.callTool({ name: 'note_add', arguments: { text: 'kept by the handle' } });
+  await modern.close();
+  const handle = (added.structuredContent as { notebook: string }).notebook;
+  assert.match(text(await run(['note_list', { notebook: handle }])), /kept by the handle/);
 });
