@@ -3,6 +3,7 @@
 // request per environment) and holds it; the server-wide stream cap (MCP_MAX_OPEN_STREAMS) refuses
 // the ones past it. Measures how many environments the streams hold and the Redis commands a
 // second their event polling costs while nothing happens.
+import { streamSlotKeys } from '../shared/http/stream-slots.ts';
 import { createRedis } from '../shared/redis.ts';
 import { MODERN } from './scenarios.ts';
 import { startMeteredPath } from './metered-path.ts';
@@ -52,6 +53,8 @@ export async function simulateStreamFanOut(o: StreamFanOutOptions): Promise<Stre
     concurrency: o.streams + 4,
     environment: {
       MCP_MAX_OPEN_STREAMS: String(o.maxOpenStreams),
+      // One API key holds every stream here: only the server-wide cap is under test.
+      MCP_STREAMS_PER_PRINCIPAL: String(o.streams),
       MCP_EVENT_POLL_MAX_MS: String(o.pollMaxMs),
       MCP_STREAM_MAX_SECONDS: String(Math.ceil((settleMs + 60_000) / 1000) + o.idleSeconds),
     },
@@ -77,7 +80,7 @@ export async function simulateStreamFanOut(o: StreamFanOutOptions): Promise<Stre
     await new Promise((resolve) => setTimeout(resolve, o.idleSeconds * 1000));
     const pollsPerSecond = (reads() - before) / ((performance.now() - started) / 1000);
     const busyEnvironments = path.model.lambda.counts().busy;
-    const slotsHeld = await createRedis({ ...path.redis, timeoutMs: 5_000 }).zcard('mcp:streams:cost-workload');
+    const slotsHeld = await createRedis({ ...path.redis, timeoutMs: 5_000 }).zcard(streamSlotKeys('cost-workload', 'apikey:cost')[0]);
     return { opened, refused: statuses, busyEnvironments, slotsHeld, pollsPerSecond, pollsPerSecondPerEnvironment: pollsPerSecond / Math.max(1, opened) };
   } finally {
     clients.abort();

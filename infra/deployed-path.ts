@@ -88,6 +88,12 @@ export const PATH_DEFAULTS = {
    */
   streamConcurrencyShare: 0.1,
   maxStreamConcurrencyShare: 0.5,
+  /**
+   * Streams one caller may hold: half the server-wide cap, at most 10 (the kit's own default), so
+   * one caller never holds every stream slot and others can still listen.
+   */
+  principalStreamShare: 0.5,
+  streamsPerPrincipal: 10,
 } as const;
 
 /** The longest a notification stream may stay open for a given function timeout. */

@@ -42,8 +42,9 @@ async function main() {
   const port = int(env, 'PORT', 3000);
   if (port > 65535) throw new ConfigError('PORT', `expected a port number, got "${env.PORT}"`);
 
+  const concurrency = int(env, 'MCP_AWS_CONCURRENCY', 10);
   const emulators = await startEmulators(env);
-  const environment = modelledEnvironment(basename(dirname(entry)), { ...env, ...emulators.env });
+  const environment = modelledEnvironment(basename(dirname(entry)), { ...env, ...emulators.env }, undefined, concurrency);
   environment.MCP_REQUEST_STATE_KEY ??= randomSecret();
   const config = loadConfig(environment);
   await emulators.prepare(config);
@@ -55,7 +56,7 @@ async function main() {
     mcpPath: config.path,
     port,
     host,
-    concurrency: int(env, 'MCP_AWS_CONCURRENCY', 10),
+    concurrency,
     idleReclaimMs: int(env, 'MCP_AWS_IDLE_RECLAIM_SECONDS', 600) * 1000,
   });
   const stop = async () => {

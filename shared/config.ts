@@ -91,9 +91,11 @@ export interface KitConfig {
    * one instance (`MCP_STREAMS_PER_PRINCIPAL`, default 10).
    */
   /**
-   * `openStreams`: notification streams per caller on one instance (`MCP_STREAMS_PER_PRINCIPAL`,
-   * default 10); `serverStreams`: notification streams open at once across every instance of the
-   * server, counted in Redis (`MCP_MAX_OPEN_STREAMS`, default 0: not counted; the construct sets 100).
+   * `openStreams`: notification streams one caller may hold open at once (`MCP_STREAMS_PER_PRINCIPAL`,
+   * default 10), counted in Redis across every instance when Redis is configured, else per instance;
+   * `serverStreams`: notification streams open at once across every instance of the server, counted
+   * in Redis (`MCP_MAX_OPEN_STREAMS`, default 0: no server-wide cap; the construct derives both from
+   * the function's concurrency, infra/endpoint/settings.ts).
    */
   caps: { sessionsPerDay: number; handlesPerDay: number; openStreams: number; serverStreams: number };
   /** Tasks (tools that may outlive their request). */

@@ -54,7 +54,7 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
   const features = describeFeatures(config, Boolean(redis));
   if (!redis) {
     const rateLimitOff = !config.rateLimit.explicit && config.stage !== 'local';
-    (rateLimitOff ? log.warn : log.info).call(log, `UPSTASH_REDIS_REST_URL is not set: ${rateLimitOff ? 'rate limiting is off, ' : ''}tool cache and events stay in this process`, { features });
+    (rateLimitOff ? log.warn : log.info).call(log, `UPSTASH_REDIS_REST_URL is not set: ${rateLimitOff ? 'rate limiting is off, ' : ''}tool cache and events stay in this process, and open streams are capped per instance only (on Lambda, one request per environment: not at all)`, { features });
   }
   const redisBus = !options.bus && redis ? createRedisEventBus({ redis, stream: `mcp:events:${definition.name}`, pollMs: config.eventPollMs, pollMaxMs: config.eventPollMaxMs, log }) : undefined;
   const bus = options.bus ?? redisBus ?? new MemoryEventBus((error) => log.warn('event listener failed', { error: error.message }));
@@ -95,8 +95,8 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
     s3: () => artifacts.probe(),
     ...(redis && { redis: () => redis.ping() }),
   };
-  const streamSlots = redis && config.caps.serverStreams > 0
-    ? createStreamSlots({ redis, server: definition.name, max: config.caps.serverStreams, streamMaxSeconds: config.streamMaxSeconds, pending, log })
+  const streamSlots = redis
+    ? createStreamSlots({ redis, server: definition.name, max: config.caps.serverStreams, perPrincipal: config.caps.openStreams, streamMaxSeconds: config.streamMaxSeconds, pending, log })
     : undefined;
   const { app, close } = createApp({ config, runtime, toolMetrics, tasks: runtime.hasTasks ? tasks : undefined, directLane: options.directLane, sessions, bus, relay, log, accessLog, rateLimiter, authenticator, features, probes, streamSlots });
   return {
@@ -148,6 +148,7 @@ export function describeFeatures(config: Readonly<KitConfig>, redis: boolean) {
     cache: redis ? 'redis' : 'in-process',
     events: redis ? 'redis' : 'in-process',
     relay: redis ? 'redis' : 'table',
+    streamCaps: redis ? 'redis' : 'per instance',
   };
 }
 

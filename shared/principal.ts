@@ -14,7 +14,31 @@ export interface Principal {
 
 export const ANONYMOUS: Principal = Object.freeze({ id: 'anonymous', scopes: Object.freeze([]) });
 
-const principal = (id: string, scopes: readonly string[]): Principal => Object.freeze({ id, scopes: Object.freeze([...scopes]) });
+/**
+ * The longest principal id, in UTF-8 bytes. Ids go into keys of DynamoDB items, S3 objects and
+ * Redis entries, whose own limits would otherwise fail a request half-way (and say why in their words).
+ */
+export const MAX_PRINCIPAL_ID_BYTES = 256;
+
+/** A credential names a caller whose id would be longer than MAX_PRINCIPAL_ID_BYTES. */
+export class PrincipalIdTooLongError extends Error {
+  override name = 'PrincipalIdTooLongError';
+  constructor(bytes: number) {
+    super(`the principal id it names is ${bytes} bytes long; at most ${MAX_PRINCIPAL_ID_BYTES} are accepted`);
+  }
+}
+
+const utf8 = new TextEncoder();
+
+/** Throws PrincipalIdTooLongError for an id over the limit. */
+export function checkPrincipalId(id: string): string {
+  // A UTF-16 unit is at most 3 UTF-8 bytes: most ids are too short to be worth encoding.
+  const bytes = id.length * 3 > MAX_PRINCIPAL_ID_BYTES ? utf8.encode(id).length : 0;
+  if (bytes > MAX_PRINCIPAL_ID_BYTES) throw new PrincipalIdTooLongError(bytes);
+  return id;
+}
+
+const principal = (id: string, scopes: readonly string[]): Principal => Object.freeze({ id: checkPrincipalId(id), scopes: Object.freeze([...scopes]) });
 
 export const API_KEY_PRINCIPAL_PREFIX = 'apikey:';
 

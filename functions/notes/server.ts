@@ -146,7 +146,9 @@ export default defineServer({
         }),
         annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
         // The same text always gives the same counts: repeated calls are served from the cache.
-        cache: { ttlSeconds: 300, scope: 'shared' },
+        // Per caller: the text is the caller's own, and a shared entry would tell anyone, by how
+        // fast it answers, that someone else already sent the same text.
+        cache: { ttlSeconds: 300, scope: 'principal' },
       },
       async ({ text, top, chunkDelayMs }, ctx) => {
         const words = text.toLowerCase().match(/[\p{L}\p{N}']+/gu) ?? [];

@@ -178,15 +178,30 @@ export interface McpServerEndpointProps {
   /**
    * Notification streams (legacy GET, `subscriptions/listen`) open at once across all the
    * function's environments (`MCP_MAX_OPEN_STREAMS`, counted in Redis; without Upstash credentials
-   * in the secret they are not counted). Each open stream holds an execution environment until
-   * `streamMaxDuration`; past the cap a new stream gets 503 with Retry-After. At most half of the
-   * available concurrency (`reservedConcurrency`, else the account's); 0 leaves streams uncounted.
-   * @default - a tenth of the available concurrency: 100 with the account's default 1,000
+   * in the secret each environment counts only its own, so the cap does not bind). Each open stream
+   * holds an execution environment until `streamMaxDuration`; past the cap a new stream gets 503
+   * with Retry-After. At most half of the available concurrency (`reservedConcurrency`, else
+   * `accountQuotas.lambdaConcurrency`); 0: no server-wide cap. Give this or `streamShare`.
+   * @default - `streamShare` of the available concurrency: 100 with the account's default 1,000
    */
   readonly maxOpenStreams?: number;
   /**
+   * The share of the available concurrency (`reservedConcurrency`, else
+   * `accountQuotas.lambdaConcurrency`) that open notification streams may hold, the rest kept for
+   * calls: sets `maxOpenStreams` to follow the concurrency. Above 0, at most 0.5.
+   * @default 0.1
+   */
+  readonly streamShare?: number;
+  /**
+   * Notification streams one caller (principal) may hold open at once across all the function's
+   * environments (`MCP_STREAMS_PER_PRINCIPAL`, counted in Redis like `maxOpenStreams`); past it a
+   * new stream gets 429 with Retry-After. At most `maxOpenStreams`.
+   * @default - half of `maxOpenStreams`, at least 1 and at most 10
+   */
+  readonly streamsPerPrincipal?: number;
+  /**
    * The account's quotas in this region, where raised: the bounds `reservedConcurrency`,
-   * `throttle` and `maxOpenStreams` are checked against.
+   * `throttle` and the stream caps are checked against and derived from.
    * @default - AWS's defaults: 1,000 concurrent executions; 10,000 requests per second, burst 5,000
    */
   readonly accountQuotas?: McpAccountQuotas;
@@ -305,5 +320,7 @@ export function settingsOf(props: McpServerEndpointProps): EndpointSettings {
     reservedConcurrency: props.reservedConcurrency,
     throttle: props.throttle,
     maxOpenStreams: props.maxOpenStreams,
+    streamShare: props.streamShare,
+    streamsPerPrincipal: props.streamsPerPrincipal,
   });
 }

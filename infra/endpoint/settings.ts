@@ -56,10 +56,20 @@ export interface EndpointSettingsInput {
   /** API Gateway stage throttling. @default PATH_DEFAULTS.throttleRateLimit, PATH_DEFAULTS.throttleBurstLimit */
   readonly throttle?: { readonly rateLimit?: number; readonly burstLimit?: number };
   /**
-   * Notification streams open at once, server-wide (`MCP_MAX_OPEN_STREAMS`); 0 leaves them uncounted.
-   * @default - PATH_DEFAULTS.streamConcurrencyShare of the available concurrency (100 of 1,000)
+   * Notification streams open at once, server-wide (`MCP_MAX_OPEN_STREAMS`); 0: no server-wide cap.
+   * @default - `streamShare` of the available concurrency (100 of 1,000)
    */
   readonly maxOpenStreams?: number;
+  /**
+   * Share of the available concurrency open streams may hold, when `maxOpenStreams` is not given;
+   * at most PATH_DEFAULTS.maxStreamConcurrencyShare. @default PATH_DEFAULTS.streamConcurrencyShare
+   */
+  readonly streamShare?: number;
+  /**
+   * Notification streams one caller may hold open at once (`MCP_STREAMS_PER_PRINCIPAL`).
+   * @default - PATH_DEFAULTS.principalStreamShare of `maxOpenStreams`, at least 1 and at most PATH_DEFAULTS.streamsPerPrincipal
+   */
+  readonly streamsPerPrincipal?: number;
 }
 
 /** The settings with every default applied and every bound checked. */
@@ -83,6 +93,7 @@ export interface EndpointSettings {
   readonly reservedConcurrency?: number;
   readonly throttle: { readonly rateLimit: number; readonly burstLimit: number };
   readonly maxOpenStreams: number;
+  readonly streamsPerPrincipal: number;
 }
 
 /** Where the function finds its data plane, and what auth and the public URL add. */
@@ -126,6 +137,7 @@ export const KIT_VARIABLES = [
   'MCP_RATE_LIMIT_REQUESTS',
   'MCP_RATE_LIMIT_WINDOW_SECONDS',
   'MCP_MAX_OPEN_STREAMS',
+  'MCP_STREAMS_PER_PRINCIPAL',
   'LOG_LEVEL',
   'POWERTOOLS_SERVICE_NAME',
   'NODE_OPTIONS',
@@ -192,6 +204,7 @@ export function kitEnvironment(settings: EndpointSettings, sources: KitEnvironme
     MCP_RATE_LIMIT_REQUESTS: String(rateLimit.requestsPerMinute),
     MCP_RATE_LIMIT_WINDOW_SECONDS: String(rateLimit.windowSeconds),
     MCP_MAX_OPEN_STREAMS: String(settings.maxOpenStreams),
+    MCP_STREAMS_PER_PRINCIPAL: String(settings.streamsPerPrincipal),
     LOG_LEVEL: settings.logLevel,
     POWERTOOLS_SERVICE_NAME: settings.serverName,
     NODE_OPTIONS: '--enable-source-maps',
@@ -347,7 +360,7 @@ function resolveLogLevel(logLevel: LogLevel | undefined, fail: Fail): LogLevel {
  * the account its required unreserved concurrency, stage throttling within the account's API
  * Gateway quota, and a cap on open streams that leaves most of the concurrency to calls.
  */
-function resolveCapacity(input: EndpointSettingsInput, fail: Fail): Pick<EndpointSettings, 'reservedConcurrency' | 'throttle' | 'maxOpenStreams'> {
+function resolveCapacity(input: EndpointSettingsInput, fail: Fail): Pick<EndpointSettings, 'reservedConcurrency' | 'throttle' | 'maxOpenStreams' | 'streamsPerPrincipal'> {
   const quotas = {
     lambdaConcurrency: input.accountQuotas?.lambdaConcurrency ?? AWS_LIMITS.lambdaAccountConcurrency,
     apiGatewayRps: input.accountQuotas?.apiGatewayRps ?? AWS_LIMITS.apiGatewayAccountRps,
@@ -374,16 +387,40 @@ function resolveCapacity(input: EndpointSettingsInput, fail: Fail): Pick<Endpoin
     fail('throttle.burstLimit', `is ${burstLimit}; it must be a whole number from 1 to the account's API Gateway burst of ${quotas.apiGatewayBurst}.`);
   }
   const available = reserved ?? quotas.lambdaConcurrency;
-  const streamCeiling = Math.max(1, Math.floor(available * PATH_DEFAULTS.maxStreamConcurrencyShare));
-  const maxOpenStreams = input.maxOpenStreams ?? Math.max(1, Math.floor(available * PATH_DEFAULTS.streamConcurrencyShare));
+  const streams = resolveStreamCaps(input, available, reserved === undefined ? 'the account allows' : 'reserved for the function', fail);
+  return { ...(reserved !== undefined && { reservedConcurrency: reserved }), throttle: { rateLimit, burstLimit }, ...streams };
+}
+
+/**
+ * Each open stream holds an execution environment until the stream cap, so the server-wide cap is
+ * a share of the concurrency the function has (at most half: calls need the rest), and one
+ * caller's cap a part of that, so one caller never holds every slot.
+ */
+function resolveStreamCaps(input: EndpointSettingsInput, available: number, whose: string, fail: Fail): Pick<EndpointSettings, 'maxOpenStreams' | 'streamsPerPrincipal'> {
+  const ceilingShare = PATH_DEFAULTS.maxStreamConcurrencyShare;
+  if (input.streamShare !== undefined && input.maxOpenStreams !== undefined) {
+    fail('streamShare', 'and maxOpenStreams both size the server-wide stream cap; give one of them.');
+  }
+  const share = input.streamShare ?? PATH_DEFAULTS.streamConcurrencyShare;
+  if (!(share > 0) || share > ceilingShare) {
+    fail('streamShare', `is ${share}; it must be above 0 and at most ${ceilingShare}: each open stream holds an execution environment, and calls need the rest.`);
+  }
+  const streamCeiling = Math.max(1, Math.floor(available * ceilingShare));
+  const maxOpenStreams = input.maxOpenStreams ?? Math.max(1, Math.floor(available * share));
   if (!Number.isInteger(maxOpenStreams) || maxOpenStreams < 0 || maxOpenStreams > streamCeiling) {
     fail(
       'maxOpenStreams',
       `is ${maxOpenStreams}; it must be a whole number from 0 to ${streamCeiling}, half of the ${available} concurrent executions ` +
-        `${reserved === undefined ? 'the account allows' : 'reserved for the function'}: each open stream holds one until the stream cap, and calls need the rest.`,
+        `${whose}: each open stream holds one until the stream cap, and calls need the rest.`,
     );
   }
-  return { ...(reserved !== undefined && { reservedConcurrency: reserved }), throttle: { rateLimit, burstLimit }, maxOpenStreams };
+  const fairShare = Math.floor(maxOpenStreams * PATH_DEFAULTS.principalStreamShare);
+  const streamsPerPrincipal = input.streamsPerPrincipal ?? (maxOpenStreams === 0 ? PATH_DEFAULTS.streamsPerPrincipal : Math.min(PATH_DEFAULTS.streamsPerPrincipal, Math.max(1, fairShare)));
+  const principalCeiling = maxOpenStreams === 0 ? Infinity : maxOpenStreams;
+  if (!Number.isInteger(streamsPerPrincipal) || streamsPerPrincipal < 1 || streamsPerPrincipal > principalCeiling) {
+    fail('streamsPerPrincipal', `is ${streamsPerPrincipal}; it must be a whole number from 1${maxOpenStreams === 0 ? '' : ` to maxOpenStreams (${maxOpenStreams})`}.`);
+  }
+  return { maxOpenStreams, streamsPerPrincipal };
 }
 
 /** The kit splits these lists on commas. */

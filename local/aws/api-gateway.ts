@@ -7,6 +7,8 @@
 // https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-lambda-proxy-integrations.html
 // https://docs.aws.amazon.com/apigateway/latest/developerguide/response-transfer-mode.html
 // https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-known-issues.html
+// https://docs.aws.amazon.com/lambda/latest/dg/services-apigateway-errors.html (an invoke Lambda
+//   rejects, a throttle included, is API Gateway's 500: the kit's stream caps keep environments for calls)
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AWS_LIMITS, REST_HEADERS, apiRoutes } from '../../infra/deployed-path.ts';

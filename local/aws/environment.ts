@@ -8,9 +8,23 @@ type Env = Record<string, string | undefined>;
 /** Variables of the caller's environment that reach the function; the model's own knobs stay out. */
 const PASSED = /^(MCP_|AWS_|UPSTASH_|LOG_LEVEL$|POWERTOOLS_)/;
 
-/** `timeoutSeconds`: the modelled function's timeout, which the construct derives limits from. */
-export function modelledEnvironment(serverName: string, local: Env, timeoutSeconds?: number): Record<string, string> {
-  const settings = resolveEndpointSettings({ serverName, ...(timeoutSeconds !== undefined && { timeoutSeconds }) });
+/**
+ * Streams may hold half the modelled environments (the most the construct allows): the model has
+ * ten where an account has a thousand, and a tenth of ten would let one client listen at a time.
+ */
+const MODEL_STREAM_SHARE = 0.5;
+
+/**
+ * `timeoutSeconds`: the modelled function's timeout, which the construct derives limits from;
+ * `concurrency`: its environments (MCP_AWS_CONCURRENCY), the concurrency the construct sizes the
+ * stream caps from, as an account's with nothing reserved.
+ */
+export function modelledEnvironment(serverName: string, local: Env, timeoutSeconds?: number, concurrency?: number): Record<string, string> {
+  const settings = resolveEndpointSettings({
+    serverName,
+    ...(timeoutSeconds !== undefined && { timeoutSeconds }),
+    ...(concurrency !== undefined && { accountQuotas: { lambdaConcurrency: concurrency }, streamShare: MODEL_STREAM_SHARE }),
+  });
   const construct = kitEnvironment(settings, {
     tableName: local.MCP_TABLE_NAME ?? 'mcp-kit',
     bucketName: local.MCP_BUCKET_NAME ?? 'mcp-kit-artifacts',

@@ -18,11 +18,11 @@ export class ArtifactNotFoundError extends Error {
   }
 }
 
-/** S3 could not be reached or refused the call (timeout, access denied, missing bucket); safe to show a client. */
+/** S3 could not be reached or refused the call (timeout, access denied, missing bucket); what S3 said is `detail`, for the log. */
 export class ArtifactStorageError extends DependencyUnavailableError {
   override name = 'ArtifactStorageError';
   constructor(detail: string, options?: { cause?: unknown }) {
     super('S3', detail, options);
-    this.message = `artifact storage unavailable: ${detail}`;
+    this.message = 'artifact storage unavailable';
   }
 }

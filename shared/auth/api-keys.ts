@@ -5,7 +5,7 @@
 // Reading the key off a request (Bearer or `x-api-key`) and answering 401/403 belong to the HTTP
 // layer, not to this module.
 import { createHash, randomBytes } from 'node:crypto';
-import { API_KEY_PRINCIPAL_PREFIX, apiKeyPrincipal, apiKeyPrincipalId, type Principal } from '../principal.ts';
+import { API_KEY_PRINCIPAL_PREFIX, apiKeyPrincipal, apiKeyPrincipalId, checkPrincipalId, type Principal } from '../principal.ts';
 import { nowSeconds, type Item, type Table } from '../store/table.ts';
 
 /** Every key starts with this, so a bearer token can be told from a JWT without parsing it. */
@@ -94,6 +94,11 @@ function checkInput(input: CreateApiKeyInput) {
   // An owner copied from a log already carries the prefix; `apikey:apikey:…` would be a new principal.
   if (principalId.startsWith(API_KEY_PRINCIPAL_PREFIX)) {
     throw new ApiKeyInputError('principalId', `give the owner without the "${API_KEY_PRINCIPAL_PREFIX}" prefix, which the kit adds: ${principalId.slice(API_KEY_PRINCIPAL_PREFIX.length)}`);
+  }
+  try {
+    checkPrincipalId(apiKeyPrincipalId(principalId));
+  } catch (err) {
+    throw new ApiKeyInputError('principalId', `is too long: ${(err as Error).message}`);
   }
   const scopes = [...new Set(input.scopes ?? [])];
   for (const scope of scopes) {

@@ -1,11 +1,12 @@
 // OAuth 2.1 access tokens (JWT) checked as a resource server: signature against the issuer's JWKS
 // (fetched, cached, refetched for an unknown key id, so key rotation needs no restart), issuer,
 // audience equal to this resource (RFC 8707), expiry with a small clock skew, and an algorithm
-// allow-list. The caller is the issuer's `sub`, which must be a non-empty string. Tokens are only
-// verified here, never forwarded anywhere.
+// allow-list. The caller is the issuer's `sub`, a non-empty string short enough that the principal
+// id it makes with the issuer fits MAX_PRINCIPAL_ID_BYTES. Tokens are only verified here, never
+// forwarded anywhere.
 import type { JWTPayload } from 'jose';
 import type { AuthConfig } from '../config.ts';
-import { oauthPrincipal, type Principal } from '../principal.ts';
+import { PrincipalIdTooLongError, oauthPrincipal, type Principal } from '../principal.ts';
 
 export class InvalidTokenError extends Error {
   override name = 'InvalidTokenError';
@@ -73,6 +74,11 @@ export function createJwtVerifier(oauth: NonNullable<AuthConfig['oauth']>): JwtV
     if (payload.token_use !== undefined && payload.token_use !== 'access') throw new InvalidTokenError('the token is not an access token');
     // jose only checks that `sub` is present: "" or 42 would name nobody, or someone by accident.
     if (typeof payload.sub !== 'string' || payload.sub === '') throw new InvalidTokenError('the token\'s "sub" claim must be a non-empty string');
-    return oauthPrincipal(oauth.issuer, payload.sub, scopesOf(payload));
+    try {
+      return oauthPrincipal(oauth.issuer, payload.sub, scopesOf(payload));
+    } catch (err) {
+      if (err instanceof PrincipalIdTooLongError) throw new InvalidTokenError(`the token's "sub" claim is too long: ${err.message}`);
+      throw err;
+    }
   };
 }

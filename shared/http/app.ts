@@ -13,7 +13,7 @@ import type { TaskService } from '../tasks/service.ts';
 import type { RequestScope } from '../server/context.ts';
 import type { SessionStore } from '../store/sessions.ts';
 import { readJsonBody } from './body.ts';
-import { DependencyUnavailableError } from '../dependency.ts';
+import { DependencyUnavailableError, callerMessage, failureFields, isDependencyError } from '../dependency.ts';
 import { QuotaExceededError } from '../store/quota.ts';
 import {
   CLIENT_CLOSED_REQUEST,
@@ -36,8 +36,9 @@ import type { RateLimiter } from './rate-limit.ts';
 import type { KitFeatures } from '../kit.ts';
 import type { Relay } from '../relay/relay.ts';
 import { capListenStream } from './listen-cap.ts';
-import type { StreamSlots } from './stream-slots.ts';
+import type { StreamClaim, StreamSlots } from './stream-slots.ts';
 import { streamIfSlow } from './slow-answer.ts';
+import { refuseOversizedTask } from './task-request.ts';
 import { createHealth, type Probe } from './health.ts';
 
 const LOG_LEVEL_META_KEY = 'io.modelcontextprotocol/logLevel';
@@ -64,7 +65,7 @@ export interface AppOptions {
   features: KitFeatures;
   /** Dependency checks for `GET /health?ready`. */
   probes: Record<string, Probe>;
-  /** The server-wide cap on open notification streams; absent, streams are counted per instance only. */
+  /** The caps on open notification streams counted across instances (Redis); absent, streams are counted per instance only. */
   streamSlots?: StreamSlots;
 }
 
@@ -188,6 +189,19 @@ function originNotListed(request: Request): Response {
   );
 }
 
+/**
+ * A stream a cap counted in Redis refused: 429 for the caller's own cap, 503 for the server's, and
+ * when a slot frees at the latest (the oldest stream that cap counts reaches the stream cap).
+ */
+function streamRefusal({ refused, retryAfterSeconds: wait }: Extract<StreamClaim, { refused: unknown }>, perPrincipal: number, max: number): HttpProtocolError {
+  if (refused === 'principal') {
+    const retry = wait === undefined ? 'then retry' : `or retry after ${wait} s, when your oldest reaches the stream cap`;
+    return new HttpProtocolError(429, SERVER_ERROR, `Too many open notification streams: at most ${perPrincipal} per caller at once across this server (MCP_STREAMS_PER_PRINCIPAL); close one you no longer read, ${retry}`, { 'retry-after': String(wait ?? 5) });
+  }
+  const retry = wait === undefined ? 'retry later' : `retry after ${wait} s, when the oldest reaches the stream cap`;
+  return new HttpProtocolError(503, SERVER_ERROR, `Too many notification streams open on this server: at most ${max} at once (MCP_MAX_OPEN_STREAMS), so calls keep the capacity they need; ${retry}`, { 'retry-after': String(wait ?? 30) });
+}
+
 export function createApp(options: AppOptions) {
   const { config, runtime, log, authenticator } = options;
   const { definition } = runtime;
@@ -199,6 +213,7 @@ export function createApp(options: AppOptions) {
   const refuseEveryOrigin = !allowedOrigins && config.stage !== 'local';
 
   const taskOnly = new Set(definition.tools.filter((t) => t.task === 'required').map((t) => t.name));
+  const taskTools = new Set(definition.tools.filter((t) => t.task).map((t) => t.name));
   /**
    * A call of a tool that runs only as a task, from a client that takes no tasks, is refused as a
    * protocol error (the SDK would turn an error in the tool into an isError result): -32021 with
@@ -224,13 +239,16 @@ export function createApp(options: AppOptions) {
 
   const streams = new Map<string, number>();
   /**
-   * Counts an open notification stream against its caller's cap on this instance and, when the
-   * server has one, against the server-wide cap; returns its release.
+   * Counts an open notification stream against its caller's cap and the server-wide cap, in Redis
+   * when the server has it (stream-slots.ts: the only count that binds on Lambda), and against the
+   * caller's cap on this instance either way (the bound while Redis is absent or unreachable);
+   * returns its release.
    */
   async function holdStream(principalId: string): Promise<() => void> {
+    const perPrincipal = config.caps.openStreams;
     const open = streams.get(principalId) ?? 0;
-    if (open >= config.caps.openStreams) {
-      throw new HttpProtocolError(429, SERVER_ERROR, `Too many open notification streams: at most ${config.caps.openStreams} per caller on one server instance; close one you no longer read`, { 'retry-after': '5' });
+    if (open >= perPrincipal) {
+      throw new HttpProtocolError(429, SERVER_ERROR, `Too many open notification streams: at most ${perPrincipal} per caller on one server instance (MCP_STREAMS_PER_PRINCIPAL); close one you no longer read, then retry`, { 'retry-after': '5' });
     }
     streams.set(principalId, open + 1);
     let released = false;
@@ -241,15 +259,15 @@ export function createApp(options: AppOptions) {
       if (left > 0) streams.set(principalId, left);
       else streams.delete(principalId);
     };
-    // claim() never throws: an unreachable Redis leaves the stream uncounted server-wide.
-    const slot = options.streamSlots ? await options.streamSlots.claim() : () => {};
-    if (!slot) {
+    // claim() never throws: an unreachable Redis leaves the stream counted on this instance only.
+    const slot = options.streamSlots ? await options.streamSlots.claim(principalId) : { release: () => {} };
+    if ('refused' in slot) {
       releaseHere();
-      throw new HttpProtocolError(503, SERVER_ERROR, `Too many notification streams open on this server: at most ${options.streamSlots!.max} at once (MCP_MAX_OPEN_STREAMS); retry later`, { 'retry-after': '30' });
+      throw streamRefusal(slot, perPrincipal, options.streamSlots!.max);
     }
     return () => {
       releaseHere();
-      slot();
+      slot.release();
     };
   }
 
@@ -283,10 +301,10 @@ export function createApp(options: AppOptions) {
     if (err instanceof HttpProtocolError) return err;
     if (err instanceof QuotaExceededError) return new HttpProtocolError(429, SERVER_ERROR, err.message, { 'retry-after': String(err.retryAfterSeconds) });
     if (err instanceof DependencyUnavailableError) {
-      log.warn('dependency unavailable', { requestId, dependency: err.dependency, error: err.message });
-      return new HttpProtocolError(503, SERVER_ERROR, `Service Unavailable: ${err.message}; retry shortly`, { 'retry-after': '5' });
+      log.warn('dependency unavailable', failureFields(err, requestId));
+      return new HttpProtocolError(503, SERVER_ERROR, `Service Unavailable: ${callerMessage(err, requestId)}`, { 'retry-after': '5' });
     }
-    log.error('request failed', { requestId, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+    log.error('request failed', { requestId, error: err instanceof Error ? (err.stack ?? err.message) : String(err), ...(isDependencyError(err) && failureFields(err, requestId)) });
     return new HttpProtocolError(500, INTERNAL_ERROR, `Internal error (request id ${requestId})`);
   }
 
@@ -338,6 +356,7 @@ export function createApp(options: AppOptions) {
       const single = Array.isArray(body) ? undefined : (body as Message);
       const legacyRequest = await isLegacy(request, body, sdkLanes);
       if (single?.method === 'tools/call' && taskOnly.has(String(single.params?.name))) refuseTaskless(single, legacyRequest);
+      if (single?.method === 'tools/call' && taskTools.has(String(single.params?.name))) refuseOversizedTask(single, legacyRequest);
       const keepAliveMs = single?.id !== undefined && LONG_RUNNING.has(single.method ?? '') && acceptsSse(request) ? config.sseKeepAliveMs : 0;
       if (legacyRequest) {
         note.era = 'legacy';
@@ -395,7 +414,7 @@ export function createApp(options: AppOptions) {
 
   const app = new Hono();
 
-  const health = createHealth({ server: definition, features: options.features, probes: options.probes, reports: definition.readiness });
+  const health = createHealth({ server: definition, features: options.features, probes: options.probes, reports: definition.readiness, log });
   app.get('/health', async (c) => secure(await health(c)));
 
   if (allowedOrigins) {

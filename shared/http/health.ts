@@ -3,10 +3,12 @@
 // dependency (DynamoDB, S3, Redis) for a trivial answer and reports each one's state and latency;
 // 503 when one is down, plus the sections a server definition adds (`readiness`: the gateway's
 // upstreams), which never fail it. Its result is kept a few seconds, so probing it cannot load the
-// data plane.
+// data plane. Anyone may ask, so a failure is reported by its dependency error's generic message
+// (never the service's own words, which name hosts, tables and credentials); those go to the log.
 import type { Context } from 'hono';
-import { describeFailure } from '../dependency.ts';
+import { describeFailure, isDependencyError } from '../dependency.ts';
 import type { KitFeatures } from '../kit.ts';
+import type { KitLogger } from '../log.ts';
 
 /** A dependency check: resolves when the dependency answered as it should. */
 export type Probe = () => Promise<unknown>;
@@ -20,11 +22,13 @@ export interface HealthOptions {
   reports?: Readonly<Record<string, () => Promise<unknown>>>;
   /** How long a readiness result is reused. @default 2000 */
   cacheMs?: number;
+  /** Where a failed check's detail goes. */
+  log: KitLogger;
 }
 
 type Check = { status: 'ok'; latencyMs: number } | { status: 'unavailable'; latencyMs: number; error: string } | { status: 'not configured' };
 
-async function check(probe: Probe | undefined): Promise<Check> {
+async function check(name: string, probe: Probe | undefined, log: KitLogger): Promise<Check> {
   if (!probe) return { status: 'not configured' };
   const started = performance.now();
   const latencyMs = () => Math.round((performance.now() - started) * 10) / 10;
@@ -32,7 +36,8 @@ async function check(probe: Probe | undefined): Promise<Check> {
     await probe();
     return { status: 'ok', latencyMs: latencyMs() };
   } catch (err) {
-    return { status: 'unavailable', latencyMs: latencyMs(), error: describeFailure(err) };
+    log.warn('readiness check failed', { dependency: name, detail: isDependencyError(err) ? err.detail : describeFailure(err) });
+    return { status: 'unavailable', latencyMs: latencyMs(), error: isDependencyError(err) ? err.message : 'no answer; the server log says why' };
   }
 }
 
@@ -45,7 +50,7 @@ export function createHealth(options: HealthOptions) {
     const names = ['dynamodb', 's3', 'redis'] as const;
     const reports = Object.entries(options.reports ?? {});
     const [checks, reported] = await Promise.all([
-      Promise.all(names.map((n) => check(options.probes[n]))),
+      Promise.all(names.map((n) => check(n, options.probes[n], options.log))),
       Promise.all(reports.map(([, report]) => report().catch((err: unknown) => ({ error: describeFailure(err) })))),
     ]);
     const dependencies = Object.fromEntries(names.map((n, i) => [n, checks[i]!]));

@@ -15,7 +15,7 @@ import {
 import { ArtifactNotFoundError } from '../artifacts/errors.ts';
 import type { TaskService } from '../tasks/service.ts';
 import { createToolContext, requestScopeOf } from './context.ts';
-import { explainParamErrors } from './param-errors.ts';
+import { explainHandlerErrors } from './handler-errors.ts';
 import type { ToolRuntime } from './runtime.ts';
 import type { ToolRun } from './tool-runner.ts';
 import { registerTaskMethods } from '../tasks/methods.ts';
@@ -147,7 +147,7 @@ export function createServerFactory(runtime: ToolRuntime, codec: RequestStateCod
     );
     if (hasTasks && tasks) registerTaskMethods(server, tasks);
     definition.extend?.(server, (ctx, target) => createToolContext(services, ctx, target), services.notify);
-    explainParamErrors(server);
+    explainHandlerErrors(server, services.log);
     return server;
   }
 

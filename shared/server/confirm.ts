@@ -6,8 +6,11 @@
 // - A client that cannot (no `elicitation` capability) gets, in both eras, a plain result that
 //   says what would happen and how to confirm: the same call again with the `confirm` argument set
 //   to a signed token.
-// - Every confirmation is single-use (its nonce is claimed in the table) and bound to the caller,
-//   the session, the tool and its arguments, so it can neither be replayed nor moved to another call.
+// - Every confirmation is single-use (its nonce is claimed in the table when it is answered, whatever
+//   the answer, so a declined question cannot be accepted later) and bound to the caller, the
+//   session, the tool and its arguments, so it can neither be replayed nor moved to another call.
+//   A question put through MRTR and a token given as text are sealed as different kinds: neither
+//   passes for the other (a `requestState` sent back as the `confirm` argument skips no question).
 import { z } from 'zod';
 import { sdk } from '../sdk.ts';
 import { canonicalJson } from '../cache/tool-cache.ts';
@@ -33,6 +36,8 @@ interface Sealed<T> {
   n: string;
   /** What the tool pinned when it asked (the version the user saw, say). */
   p: T;
+  /** How it was asked: `q` an MRTR question (answered in inputResponses), `t` a token for the `confirm` argument. */
+  k: 'q' | 't';
 }
 
 export interface ConfirmServices {
@@ -66,19 +71,21 @@ export interface ConfirmInput {
   responses: Record<string, unknown> | undefined;
 }
 
-function isSealed(value: unknown): value is { c: Sealed<unknown> } {
-  return typeof value === 'object' && value !== null && typeof (value as { c?: { n?: unknown } }).c?.n === 'string';
+function isSealed(value: unknown, kind: Sealed<unknown>['k']): value is { c: Sealed<unknown> } {
+  const c = typeof value === 'object' && value !== null ? (value as { c?: { n?: unknown; k?: unknown } }).c : undefined;
+  return typeof c?.n === 'string' && c.k === kind;
 }
 
 export async function confirm<T>(services: ConfirmServices, input: ConfirmInput, message: string, pinned: T): Promise<Confirmation<T>> {
   const { scope, state, responses } = input;
   // An answer to a question this tool asked through MRTR (or, for 2025 sessions, elicitation).
-  if (isSealed(state)) {
+  if (isSealed(state, 'q')) {
     const answer = responses?.confirm as { action?: string; content?: { confirm?: unknown } } | undefined;
+    // Claimed whatever the answer: once answered, the question is spent.
+    const first = await services.claim(state.c.n);
     if (answer?.action === 'accept' && answer.content?.confirm === true) {
-      if (await services.claim(state.c.n)) return { status: 'confirmed', pinned: state.c.p as T };
-      // Replayed: ask afresh rather than act twice.
-      return ask(services, input, message, pinned);
+      // Replayed (or answered no before): ask afresh rather than act.
+      return first ? { status: 'confirmed', pinned: state.c.p as T } : ask(services, input, message, pinned);
     }
     if (answer?.action === 'accept' || answer?.action === 'decline') return { status: 'declined' };
     return { status: 'cancelled' };
@@ -90,17 +97,24 @@ export async function confirm<T>(services: ConfirmServices, input: ConfirmInput,
     try {
       sealed = await services.verify(token);
     } catch {
-      return { status: 'ask', result: { isError: true, content: [{ type: 'text', text: `The "${CONFIRM_ARGUMENT}" token is not valid for this call (expired, already used, given for other arguments, or given in another session: a 2025-era client that connects anew for each call, such as the Inspector CLI, starts a new session each time); call ${input.tool} again without it to be asked again.` }] } };
+      return { status: 'ask', result: invalidToken(input.tool) };
     }
-    if (isSealed(sealed) && (await services.claim(sealed.c.n))) return { status: 'confirmed', pinned: sealed.c.p as T };
+    if (!isSealed(sealed, 't')) return { status: 'ask', result: invalidToken(input.tool) };
+    if (await services.claim(sealed.c.n)) return { status: 'confirmed', pinned: sealed.c.p as T };
     return ask(services, input, message, pinned);
   }
   return ask(services, input, message, pinned);
 }
 
+const invalidToken = (tool: string): ToolReturn => ({
+  isError: true,
+  content: [{ type: 'text', text: `The "${CONFIRM_ARGUMENT}" token is not valid for this call (expired, already used, given for other arguments, or given in another session: a 2025-era client that connects anew for each call, such as the Inspector CLI, starts a new session each time); call ${tool} again without it to be asked again.` }],
+});
+
 async function ask<T>(services: ConfirmServices, input: ConfirmInput, message: string, pinned: T): Promise<Confirmation<T>> {
-  const sealed = await services.mint({ c: { n: crypto.randomUUID(), p: pinned } satisfies Sealed<T> });
-  if (input.scope.clientCapabilities?.elicitation !== undefined) {
+  const elicit = input.scope.clientCapabilities?.elicitation !== undefined;
+  const sealed = await services.mint({ c: { n: crypto.randomUUID(), p: pinned, k: elicit ? 'q' : 't' } satisfies Sealed<T> });
+  if (elicit) {
     const { inputRequired } = await sdk();
     return {
       status: 'ask',

@@ -3,6 +3,7 @@
 // summary. Small results pay only a length estimate, never a serialization.
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import { ArtifactStorageError } from '../artifacts/errors.ts';
+import type { KitLogger } from '../log.ts';
 import type { ToolContext } from './context.ts';
 
 const encoder = new TextEncoder();
@@ -20,7 +21,8 @@ function estimate(result: CallToolResult): number {
 
 const mib = (bytes: number) => `${(bytes / 1_048_576).toFixed(2)} MiB`;
 
-export async function offloadLargeResult(result: CallToolResult, tool: string, thresholdBytes: number, ctx: ToolContext): Promise<CallToolResult> {
+/** `serverLog`: the server's own log, for what S3 said (a tool's log may be forwarded to the client). */
+export async function offloadLargeResult(result: CallToolResult, tool: string, thresholdBytes: number, ctx: ToolContext, serverLog: KitLogger): Promise<CallToolResult> {
   if (estimate(result) <= thresholdBytes) return result;
   const json = JSON.stringify(result);
   const bytes = encoder.encode(json).length;
@@ -38,7 +40,8 @@ export async function offloadLargeResult(result: CallToolResult, tool: string, t
     link = await ctx.artifacts.put(`${tool}-result.json`, json, { contentType: 'application/json', description: `Full result of ${tool}` });
   } catch (err) {
     if (!(err instanceof ArtifactStorageError)) throw err;
-    return { isError: true, content: [{ type: 'text', text: `${tool} produced ${mib(bytes)}, too large to return, and it could not be stored: ${err.message}` }] };
+    serverLog.warn('a result too large to return could not be stored', { tool, bytes, dependency: err.dependency, detail: err.detail });
+    return { isError: true, content: [{ type: 'text', text: `${tool} produced ${mib(bytes)}, too large to return, and it could not be stored: ${err.message}; retry shortly` }] };
   }
   ctx.log.info('tool result offloaded to an artifact', { bytes, uri: link.uri });
   return {

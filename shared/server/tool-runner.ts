@@ -7,6 +7,7 @@
 // the handler again from the top, with the same arguments and answers, and `start()` returns there.
 import type { CallToolResult, InputRequiredResult, ServerContext } from '@modelcontextprotocol/server';
 import type { ToolCache } from '../cache/tool-cache.ts';
+import { callerMessage, failureFields, isDependencyError } from '../dependency.ts';
 import type { ToolOutcome } from '../metrics.ts';
 import type { PendingWork } from '../pending-work.ts';
 import { sdk } from '../sdk.ts';
@@ -133,7 +134,7 @@ export function toolRunner(t: ToolDefinition, services: KitServices, options: To
     const kit = createToolContext(services, ctx, t.name);
     const scope = requestScopeOf(ctx);
     const hits = { cached: false };
-    const answer = await run(args, ctx, kit, scope, hits);
+    const answer = await run(args, ctx, kit, scope, hits).catch((err: unknown) => dependencyFailure(err, services, t.name, scope));
     scope.report?.(hits.cached ? 'cached' : outcomeOf(answer));
     return answer;
   };
@@ -144,7 +145,7 @@ export function toolRunner(t: ToolDefinition, services: KitServices, options: To
       const form = await taskForm(t, scope);
       if (form) {
         const answer = await beginTask(t, args, kit, ctx, form, options);
-        return isInputRequired(answer) || isTaskAnswer(answer) ? answer : offloadLargeResult(answer, t.name, options.offloadBytes, kit);
+        return isInputRequired(answer) || isTaskAnswer(answer) ? answer : offloadLargeResult(answer, t.name, options.offloadBytes, kit, services.log);
       }
     }
     const key = policy && !scope.task && cache.key(t.name, args, policy, kit.principal.id);
@@ -157,10 +158,18 @@ export function toolRunner(t: ToolDefinition, services: KitServices, options: To
     }
     const returned = await timed(t, args, kit, scope.task ? options.taskTimeoutMs : options.toolTimeoutMs, pending);
     if (isInputRequired(returned)) return returned;
-    const result = await offloadLargeResult(returned, t.name, options.offloadBytes, kit);
+    const result = await offloadLargeResult(returned, t.name, options.offloadBytes, kit, services.log);
     if (key && !result.isError) cache.setInBackground(key, result, policy.ttlSeconds, pending);
     return result;
   }
+}
+
+/** A store's failure in a tool is the tool's error result, without the store's words (dependency.ts). */
+function dependencyFailure(err: unknown, services: KitServices, tool: string, scope: RequestScope): CallToolResult {
+  if (!isDependencyError(err)) throw err;
+  // The server's log, not the tool's: that one may be forwarded to the client.
+  services.log.warn('tool failed: a dependency did not answer as it should', { ...failureFields(err, scope.requestId), tool });
+  return { isError: true, content: [{ type: 'text', text: callerMessage(err, scope.requestId) }] };
 }
 
 /** How a call that ran ended, for its metrics. */

@@ -4,7 +4,7 @@
 // call) does not pay for importing it at cold start.
 import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { KitConfig } from '../config.ts';
-import { DependencyUnavailableError, describeFailure } from '../dependency.ts';
+import { DependencyRefusedError, DependencyUnavailableError, describeFailure } from '../dependency.ts';
 
 type Sdk = typeof import('@aws-sdk/client-dynamodb');
 let sdk: Promise<Sdk> | undefined;
@@ -33,8 +33,8 @@ export async function createDynamoClient(config: Pick<KitConfig, 'region' | 'dyn
 export const nowSeconds = () => Math.floor(Date.now() / 1000);
 
 const conditionFailed = (err: unknown) => (err as { name?: string }).name === 'ConditionalCheckFailedException';
-/** The kit's own mistake in a call, not the service's: rethrown as it is. */
-const callerMistake = (err: unknown) => (err as { name?: string }).name === 'ValidationException';
+/** The kit's own mistake in a call (or an input it let through too large), not the service's. */
+const refused = (err: unknown) => (err as { name?: string }).name === 'ValidationException';
 
 export class Table {
   private readonly timeoutMs: number;
@@ -51,13 +51,15 @@ export class Table {
 
   /**
    * Sends one command; a failure of the service (unreachable, timed out, throttled, table
-   * missing, credentials refused) becomes a DependencyUnavailableError naming DynamoDB.
+   * missing, credentials refused) becomes a DependencyUnavailableError naming DynamoDB, a call it
+   * refuses (an item or key over its limits) a DependencyRefusedError: neither carries its text.
    */
   private async send<T>(client: DynamoDBClient, command: unknown): Promise<T> {
     try {
       return (await client.send(command as never, { abortSignal: AbortSignal.timeout(this.timeoutMs) })) as T;
     } catch (err) {
-      if (conditionFailed(err) || callerMistake(err)) throw err;
+      if (conditionFailed(err)) throw err;
+      if (refused(err)) throw new DependencyRefusedError('DynamoDB', describeFailure(err), { cause: err });
       throw new DependencyUnavailableError('DynamoDB', describeFailure(err), { cause: err });
     }
   }

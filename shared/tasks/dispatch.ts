@@ -3,7 +3,7 @@
 // remains of the request that created it; Lambda retries a crashed run and reports one that
 // never succeeds to the on-failure destination (the construct points it back at the function).
 // Anywhere else (`npm start`, tests): the same process, after the response.
-import { DependencyUnavailableError, describeFailure } from '../dependency.ts';
+import { DependencyUnavailableError, describeFailure, isDependencyError } from '../dependency.ts';
 import type { KitLogger } from '../log.ts';
 import type { PendingWork } from '../pending-work.ts';
 import type { TaskDispatcher } from './service.ts';
@@ -46,7 +46,7 @@ export function inlineDispatcher(run: (taskId: string, run: number) => Promise<v
       const running = new Promise<void>((resolve) => setImmediate(resolve)).then(() => run(taskId, n));
       // A run that cannot even record its failure (the table is down) is logged; the task then
       // reads as failed once it goes stale.
-      pending.track(running.catch((error: unknown) => log.error('task run failed', { taskId, run: n, error: error instanceof Error ? error.message : String(error) })));
+      pending.track(running.catch((error: unknown) => log.error('task run failed', { taskId, run: n, error: describeFailure(error), ...(isDependencyError(error) && { detail: error.detail }) })));
     },
   };
 }

@@ -4,12 +4,13 @@
 //   client that did not declare the extension, checked before anything else; `tasks/result` and
 //   `tasks/list` do not exist there (-32601).
 // - 2025-11-25 sessions (experimental tasks utility): `tasks/get`, `tasks/result` (blocks until the
-//   task finishes), `tasks/list`, `tasks/cancel` (the cancelled task; -32602 for a finished one).
+//   task finishes), `tasks/list`, `tasks/cancel` (the cancelled task; -32602 naming its status for
+//   a finished one, also one that finished while the cancel was on its way).
 // Another caller's task answers exactly like an unknown one.
 import { MissingRequiredClientCapabilityError, ProtocolError, ProtocolErrorCode, type McpServer, type ServerContext } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { requestScopeOf, type RequestScope } from '../server/context.ts';
-import type { TaskCaller, TaskService } from './service.ts';
+import { TaskRequestTooLargeError, type TaskCaller, type TaskService } from './service.ts';
 import { TERMINAL, type TaskRecord } from './store.ts';
 import { RELATED_TASK_META, TASKS_EXTENSION, detailedTask, task2025 } from './wire.ts';
 
@@ -33,6 +34,8 @@ function gate(ctx: ServerContext, method: string): { modern: boolean; caller: Ta
   }
   return { modern: scope.era === 'modern', caller: callerOf(scope) };
 }
+
+const alreadyFinished = (t: TaskRecord) => new ProtocolError(ProtocolErrorCode.InvalidParams, `Task ${t.id} already finished (${t.status}); there is nothing to cancel`);
 
 /** What 2025 `tasks/result` answers: the call's own result, tied to its task, or its error. */
 function result2025(t: TaskRecord) {
@@ -59,7 +62,9 @@ export function registerTaskMethods(server: McpServer, tasks: TaskService): void
   handle('tasks/update', { params: byId }, async ({ taskId }, ctx) => {
     const { caller } = gate(ctx, 'tasks/update');
     // Answers not outstanding are ignored, as the extension asks; the ack says nothing either way.
-    const task = await tasks.update(String(taskId), caller, ctx.mcpReq.inputResponses ?? {});
+    const task = await tasks.update(String(taskId), caller, ctx.mcpReq.inputResponses ?? {}).catch((err: unknown) => {
+      throw err instanceof TaskRequestTooLargeError ? new ProtocolError(ProtocolErrorCode.InvalidParams, `Invalid params: ${err.message}`) : err;
+    });
     if (!task) throw unknown(String(taskId));
     return {};
   });
@@ -68,11 +73,12 @@ export function registerTaskMethods(server: McpServer, tasks: TaskService): void
     const { modern, caller } = gate(ctx, 'tasks/cancel');
     const before = await tasks.get(String(taskId), caller);
     if (!before) throw unknown(String(taskId));
-    if (!modern && TERMINAL.includes(before.status)) {
-      throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Task ${before.id} already finished (${before.status}); there is nothing to cancel`);
-    }
-    const task = await tasks.cancel(before.id, caller);
-    return modern ? {} : task2025(task ?? before);
+    if (!modern && TERMINAL.includes(before.status)) throw alreadyFinished(before);
+    const task = (await tasks.cancel(before.id, caller)) ?? before;
+    if (modern) return {};
+    // Finished while the cancel was on its way: the same answer as for a task found finished.
+    if (task.status !== 'cancelled') throw alreadyFinished(task);
+    return task2025(task);
   });
 
   handle('tasks/result', { params: byId }, async ({ taskId }, ctx) => {

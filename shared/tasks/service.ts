@@ -8,7 +8,7 @@ import type { ArtifactStore } from '../artifacts/store.ts';
 import type { KitLogger } from '../log.ts';
 import { taskStateMetric } from '../metrics.ts';
 import type { Relay } from '../relay/relay.ts';
-import { TERMINAL, type TaskRecord, type TaskRequest, type TaskStatus, type TaskStore } from './store.ts';
+import { MAX_TASK_REQUEST_BYTES, TERMINAL, type TaskRecord, type TaskRequest, type TaskStatus, type TaskStore } from './store.ts';
 
 /** What a run of a task's tool came to. */
 export type TaskOutcome =
@@ -53,6 +53,14 @@ export interface TaskServiceOptions {
 export interface TaskCaller {
   principalId: string;
   sessionId?: string;
+}
+
+/** Answers that would make the task keep more than MAX_TASK_REQUEST_BYTES of its requests. */
+export class TaskRequestTooLargeError extends Error {
+  override name = 'TaskRequestTooLargeError';
+  constructor(readonly bytes: number) {
+    super(`the task would keep ${bytes} bytes of its call and answers, at most ${MAX_TASK_REQUEST_BYTES} (64 KB) accepted; send large answers as a resource or artifact URI`);
+  }
 }
 
 const cancelBox = (id: string) => `task:${id}`;
@@ -115,6 +123,9 @@ export class TaskService {
       const outstanding = Object.keys(t.inputRequests ?? {});
       const pending = { ...t.pendingResponses };
       for (const key of outstanding) if (key in responses) pending[key] = responses[key];
+      // The answers join what the record keeps of the request: the same bound as at creation.
+      const bytes = Buffer.byteLength(JSON.stringify([t.request, pending]));
+      if (bytes > MAX_TASK_REQUEST_BYTES) throw new TaskRequestTooLargeError(bytes);
       if (outstanding.some((key) => !(key in pending))) return { pendingResponses: pending };
       // The handler gets its answers under the keys it asked with (the wire key names the run too).
       const answers = Object.fromEntries(Object.entries(pending).map(([key, value]) => [key.slice(key.indexOf(':') + 1), value]));
@@ -133,13 +144,20 @@ export class TaskService {
     return resumed ?? record;
   }
 
-  /** Cancels a task that has not finished; a finished one is left as it is. Undefined: no such task. */
+  /**
+   * Cancels a task that has not finished; a finished one is left as it is. The task as it now
+   * stands: cancelled, or finished as it did when it finished first. Undefined: no such task.
+   */
   async cancel(id: string, caller: TaskCaller): Promise<TaskRecord | undefined> {
     const record = await this.store.get(id, caller.principalId, caller.sessionId);
     if (!record) return undefined;
     const cancelled = await this.finish(id, ['working', 'input_required'], { status: 'cancelled', statusMessage: 'Cancelled at the client\'s request' });
-    if (cancelled) await this.options.relay.send(cancelBox(id), { cancel: true }).catch((error) => this.options.log.warn('task cancel: the worker was not told', { taskId: id, error: String(error) }));
-    return cancelled ?? record;
+    if (!cancelled) {
+      // It finished between the read above and the cancel: read what it finished as, not what it was.
+      return (await this.store.get(id, caller.principalId, caller.sessionId)) ?? record;
+    }
+    await this.options.relay.send(cancelBox(id), { cancel: true }).catch((error) => this.options.log.warn('task cancel: the worker was not told', { taskId: id, error: String(error) }));
+    return cancelled;
   }
 
   /** Waits until the task is finished (2025 `tasks/result` blocks), polling the record. */

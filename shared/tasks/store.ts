@@ -8,6 +8,12 @@ import { nowSeconds, type Item, type Table } from '../store/table.ts';
 export type TaskStatus = 'working' | 'input_required' | 'completed' | 'failed' | 'cancelled';
 export const TERMINAL: readonly TaskStatus[] = ['completed', 'failed', 'cancelled'];
 
+/**
+ * The most of a request a task record keeps (its TaskRequest as JSON): a DynamoDB item holds
+ * 400 KB, and every read of the task carries it. Larger calls are refused before they run.
+ */
+export const MAX_TASK_REQUEST_BYTES = 64 * 1024;
+
 /** The tools/call that started a task, replayed by the worker. */
 export interface TaskRequest {
   tool: string;

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { z } from 'zod';
+import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport } from '@modelcontextprotocol/client';
 import notes from '../../functions/notes/server.ts';
 import { ApiKeyStore } from '../../shared/auth/api-keys.ts';
 import { defineServer, tool } from '../../shared/server/define.ts';
@@ -236,5 +237,62 @@ describe('principal binding', () => {
         assert.deepEqual(whole(stolen, aliceSession), whole(await inSession(token, UNKNOWN_SESSION), UNKNOWN_SESSION), `token sub ${sub}`);
       }
     });
+  });
+
+  describe('principal ids are bounded (256 bytes) before anything is stored under them', () => {
+    /** `sub` that makes a principal id of exactly `bytes` bytes with this issuer, ending in `last`. */
+    const subOf = (bytes: number, last = 'x') => 'x'.repeat(bytes - Buffer.byteLength(`oauth:${as.issuer}#${last}`)) + last;
+
+    const cases: [string, () => [over: string, under: string]][] = [
+      ['a 5,000-character sub', () => ['x'.repeat(5000), subOf(256)]],
+      ['one byte over', () => [subOf(257), subOf(256)]],
+      // As many characters as an id of 256 one-byte characters, one of them two bytes long.
+      ['multi-byte characters counted as bytes', () => [subOf(257, 'é'), subOf(256)]],
+    ];
+    for (const [label, subs] of cases) {
+      it(`${label}: 401 invalid_token on initialize and on a call; the id at the limit is served`, async () => {
+        const [over, under] = subs();
+        assert.ok(Buffer.byteLength(`oauth:${as.issuer}#${over}`) > 256 && Buffer.byteLength(`oauth:${as.issuer}#${under}`) <= 256);
+        const long = await as.mint({ sub: over });
+        const init = await post(long, { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'a', version: '1' } } });
+        const called = await call(long, 'note_add', { text: 'x' });
+        for (const refused of [init, called]) {
+          assert.equal(refused.status, 401, JSON.stringify(refused.body));
+          assert.match(refused.headers.get('www-authenticate')!, /error="invalid_token", error_description="the token's \\"sub\\" claim is too long: .* at most 256 are accepted"/);
+          assert.match(refused.body.error!.message, /^Unauthorized: the token's "sub" claim is too long: the principal id it names is \d+ bytes long; at most 256 are accepted$/);
+          assert.doesNotMatch(JSON.stringify(refused.body), /hashkey|exceeded/i);
+        }
+        // Control: the same requests with a sub whose id is at the limit.
+        const fits = await as.mint({ sub: under });
+        await initialize(fits);
+        assert.equal(textOf(await call(fits, 'whoami', {})), `oauth:${as.issuer}#${under}`);
+        assert.match(textOf(await call(fits, 'note_add', { text: 'x' }))!, /^Added note 1/);
+      });
+    }
+
+    it('an API key owner whose id would be over the limit is refused when the key is made', async () => {
+      await assert.rejects(keys.create({ principalId: 'é'.repeat(125) }), /principalId: is too long: the principal id it names is 257 bytes long/);
+      const key = (await keys.create({ principalId: `${'é'.repeat(124)}x` })).key;
+      assert.equal(textOf(await call(key, 'whoami', {})), `apikey:${'é'.repeat(124)}x`);
+    });
+  });
+
+  it("the notes example's word_stats caches per caller: another caller's identical text is counted afresh", async () => {
+    /** How many progress notifications one word_stats call sent: none when the cache answered it. */
+    async function progressOf(key: string, text: string) {
+      const client = new ModernClient({ name: 'cache-scope', version: '1' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
+      await client.connect(new ModernTransport(new URL(kit.url), { requestInit: { headers: { authorization: `Bearer ${key}` } } }));
+      try {
+        const seen: number[] = [];
+        await client.callTool({ name: 'word_stats', arguments: { text } }, { onprogress: (p) => seen.push(p.progress) });
+        return seen.length;
+      } finally {
+        await client.close();
+      }
+    }
+    const text = `a private draft ${crypto.randomUUID()}`;
+    assert.equal(await progressOf(alice, text), 1, 'counted for alice');
+    assert.equal(await progressOf(alice, text), 0, 'control: alice asking again is a cache hit');
+    assert.equal(await progressOf(bob, text), 1, 'bob is not answered from alice’s entry');
   });
 });

@@ -111,11 +111,13 @@ describe('confirmations', () => {
     };
     const ACCEPT = { confirm: { action: 'accept', content: { confirm: true } } };
     type Answer = { result?: Record<string, unknown> & { content?: { text: string }[] }; error?: { code: number; message: string } };
-    const call = async (name: string, args: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<Answer> => {
+    /** The same client without elicitation: it is given a token to pass as the `confirm` argument. */
+    const NO_ELICITATION = { ...META, 'io.modelcontextprotocol/clientCapabilities': {} };
+    const call = async (name: string, args: Record<string, unknown>, extra: Record<string, unknown> = {}, meta: Record<string, unknown> = META): Promise<Answer> => {
       const res = await fetch(server.url, {
         method: 'POST',
         headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': name },
-        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name, arguments: args, ...extra, _meta: META } }),
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name, arguments: args, ...extra, _meta: meta } }),
       });
       return (await res.json()) as Answer;
     };
@@ -160,6 +162,45 @@ describe('confirmations', () => {
       const answered = await call('notebook_clear', { notebook }, { inputResponses: ACCEPT, requestState });
       assert.match(answered.result!.content![0]!.text, /^Nothing deleted: .* changed after you were asked/);
       assert.equal(await list(notebook), '1. seen\n2. not seen');
+    });
+
+    for (const action of ['decline', 'cancel'] as const) {
+      it(`a question answered with ${action} cannot be accepted later; one not answered yet can`, async () => {
+        const { notebook } = await newNotebook('kept');
+        const requestState = await ask(notebook);
+        const refused = await call('notebook_clear', { notebook }, { inputResponses: { confirm: { action } }, requestState });
+        assert.equal(refused.result!.content![0]!.text, 'Nothing deleted.');
+        const later = await call('notebook_clear', { notebook }, { inputResponses: ACCEPT, requestState });
+        assert.equal(later.result!.resultType, 'input_required', `an accept after ${action} is asked afresh`);
+        assert.equal(await list(notebook), '1. kept');
+        // Control: the same accept on a question nobody answered yet clears.
+        const fresh = await ask(notebook);
+        assert.match((await call('notebook_clear', { notebook }, { inputResponses: ACCEPT, requestState: fresh })).result!.content![0]!.text, /^Cleared /);
+      });
+    }
+
+    it('an MRTR requestState is not a confirm token; the token a client without elicitation is given is', async () => {
+      const { notebook } = await newNotebook('kept');
+      const requestState = await ask(notebook);
+      const skipped = await call('notebook_clear', { notebook, confirm: requestState }, {}, NO_ELICITATION);
+      assert.equal(skipped.result!.isError, true);
+      assert.match(skipped.result!.content![0]!.text, /^The "confirm" token is not valid for this call/);
+      assert.equal(await list(notebook), '1. kept');
+      // Control: the same call with the token a client without elicitation was given clears.
+      const told = await call('notebook_clear', { notebook }, {}, NO_ELICITATION);
+      const token = /"confirm": "([^"]+)"/.exec(told.result!.content![0]!.text)![1]!;
+      assert.match((await call('notebook_clear', { notebook, confirm: token }, {}, NO_ELICITATION)).result!.content![0]!.text, /^Cleared /);
+    });
+
+    it('a confirm token is not an answerable MRTR question: sent back as requestState with an accept, it asks afresh', async () => {
+      const { notebook } = await newNotebook('kept');
+      const told = await call('notebook_clear', { notebook }, {}, NO_ELICITATION);
+      const token = /"confirm": "([^"]+)"/.exec(told.result!.content![0]!.text)![1]!;
+      const moved = await call('notebook_clear', { notebook }, { inputResponses: ACCEPT, requestState: token });
+      assert.equal(moved.result!.resultType, 'input_required');
+      assert.equal(await list(notebook), '1. kept');
+      // Control: the MRTR question's own requestState with the same accept clears.
+      assert.match((await call('notebook_clear', { notebook }, { inputResponses: ACCEPT, requestState: await ask(notebook) })).result!.content![0]!.text, /^Cleared /);
     });
   });
 });

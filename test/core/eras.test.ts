@@ -43,8 +43,10 @@ async function nodeTarget(): Promise<Target> {
 
 /** The deployed path modelled: the handler bundle in Lambda environments, events through Redis. */
 async function awsTarget(): Promise<Target> {
-  // Each SDK 1.x client holds an environment with its GET stream until the stream cap.
-  const path = await startAwsPath('functions/notes/handler.ts', { MCP_REQUEST_STATE_KEY: KEY, MCP_GET_STREAMS: 'true', MCP_STREAM_MAX_SECONDS: '10', MCP_EVENT_POLL_MS: '100' }, { redis: true, s3: true, concurrency: 12 });
+  // Each SDK 1.x client holds an environment with its GET stream until the stream cap, and every
+  // client here is the one anonymous principal: the stream caps leave room for all of them.
+  const streamCaps = { MCP_MAX_OPEN_STREAMS: '8', MCP_STREAMS_PER_PRINCIPAL: '8' };
+  const path = await startAwsPath('functions/notes/handler.ts', { MCP_REQUEST_STATE_KEY: KEY, MCP_GET_STREAMS: 'true', MCP_STREAM_MAX_SECONDS: '10', MCP_EVENT_POLL_MS: '100', ...streamCaps }, { redis: true, s3: true, concurrency: 12 });
   // Another instance of the same server on the same data plane announces the change.
   const announcer = await startInProcess(notes, { AWS_ENDPOINT_URL_DYNAMODB: path.dynamoEndpoint, MCP_REQUEST_STATE_KEY: KEY, ...path.redis!.env });
   return {

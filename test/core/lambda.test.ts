@@ -54,7 +54,7 @@ describe('Lambda adapter', () => {
       server: 'notes',
       version: '1.0.0',
       // No Redis here: what needs it says so.
-      features: { rateLimit: 'off: Redis is not configured', cache: 'in-process', events: 'in-process', relay: 'table' },
+      features: { rateLimit: 'off: Redis is not configured', cache: 'in-process', events: 'in-process', relay: 'table', streamCaps: 'per instance' },
     });
   });
 

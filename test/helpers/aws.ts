@@ -52,7 +52,7 @@ export async function startAwsPath(entry: string, env: Record<string, string> = 
       MCP_REQUEST_STATE_KEY: 'aws-path-test-request-state-key-0123456789',
       LOG_LEVEL: 'WARN',
       ...env,
-    }, options.timeoutSeconds),
+    }, options.timeoutSeconds, options.concurrency ?? 10),
     log,
   });
   return {

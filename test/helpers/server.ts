@@ -86,7 +86,7 @@ export async function startChild(env: Record<string, string>, entry = 'functions
     process: child,
     output: () => out,
     async stop() {
-      if (child.exitCode !== null) return;
+      if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
       await once(child, 'exit');
     },

@@ -69,6 +69,27 @@ describe('capacity knobs of McpServerEndpoint', () => {
     synth({ throttle: { rateLimit: 20_000, burstLimit: 6_000 }, accountQuotas: { apiGatewayRps: 25_000, apiGatewayBurst: 12_500 } });
   });
 
+  it('sizes the stream caps from the concurrency the function has: a share of it server-wide, half of that per caller', () => {
+    const vars = (props: Partial<McpServerEndpointProps>) => {
+      const { MCP_MAX_OPEN_STREAMS, MCP_STREAMS_PER_PRINCIPAL } = synth(props).fn.Environment.Variables;
+      return [MCP_MAX_OPEN_STREAMS, MCP_STREAMS_PER_PRINCIPAL];
+    };
+    assert.deepEqual(vars({}), ['100', '10'], 'a tenth of 1,000; a caller at most 10');
+    assert.deepEqual(vars({ accountQuotas: { lambdaConcurrency: 10 } }), ['1', '1'], 'an account still at 10: one stream');
+    assert.deepEqual(vars({ accountQuotas: { lambdaConcurrency: 10 }, streamShare: 0.5 }), ['5', '2'], 'half of 10, and two of those per caller');
+    assert.deepEqual(vars({ reservedConcurrency: 40, streamShare: 0.25 }), ['10', '5'], 'from the reservation, not the account');
+    assert.deepEqual(vars({ maxOpenStreams: 0 }), ['0', '10'], 'no server-wide cap: callers keep the kit default');
+    assert.deepEqual(vars({ streamsPerPrincipal: 100 }), ['100', '100'], 'one caller may be given every slot, deliberately');
+  });
+
+  it('refuses stream caps that cannot keep calls their environments or make no sense together', () => {
+    refuses({ streamShare: 0.6 }, 'streamShare', /is 0\.6; it must be above 0 and at most 0\.5/);
+    refuses({ streamShare: 0 }, 'streamShare', /above 0/);
+    refuses({ streamShare: 0.2, maxOpenStreams: 50 }, 'streamShare', /give one of them/);
+    refuses({ streamsPerPrincipal: 101 }, 'streamsPerPrincipal', /from 1 to maxOpenStreams \(100\)/);
+    refuses({ streamsPerPrincipal: 0 }, 'streamsPerPrincipal', /whole number from 1/);
+  });
+
   it('refuses a stream cap that would let listeners hold more than half of the available concurrency', () => {
     refuses({ maxOpenStreams: 501 }, 'maxOpenStreams', /from 0 to 500, half of the 1000 concurrent executions the account allows/);
     refuses({ reservedConcurrency: 100, maxOpenStreams: 51 }, 'maxOpenStreams', /from 0 to 50, half of the 100 concurrent executions reserved for the function/);

@@ -51,6 +51,7 @@ describe('endpoint settings', () => {
       allowedHosts: [],
       throttle: { rateLimit: PATH_DEFAULTS.throttleRateLimit, burstLimit: PATH_DEFAULTS.throttleBurstLimit },
       maxOpenStreams: 100,
+      streamsPerPrincipal: 10,
     });
   });
 
@@ -125,6 +126,7 @@ describe('kitEnvironment', () => {
       MCP_RATE_LIMIT_REQUESTS: '120',
       MCP_RATE_LIMIT_WINDOW_SECONDS: '60',
       MCP_MAX_OPEN_STREAMS: '100',
+      MCP_STREAMS_PER_PRINCIPAL: '10',
       LOG_LEVEL: 'DEBUG',
       POWERTOOLS_SERVICE_NAME: 'echo',
       NODE_OPTIONS: '--enable-source-maps',

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it, mock } from 'node:test';
 import { Client as LegacyClient } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as LegacyTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolResultSchema, CreateTaskResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { ApiKeyStore } from '../../shared/auth/api-keys.ts';
 import { Table, createDynamoClient } from '../../shared/store/table.ts';
 import fixture, { runs } from '../fixtures/tasks.ts';
@@ -46,7 +46,7 @@ describe('tasks', () => {
     const res = await fetch(server.url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${key}`, 'mcp-protocol-version': '2026-07-28', 'mcp-method': method, ...(name && { 'mcp-name': name }) },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params: { ...params, _meta: meta } }),
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params: { ...params, _meta: { ...meta, ...(params._meta as object) } } }),
     });
     const text = await res.text();
     const json = res.headers.get('content-type')?.startsWith('text/event-stream') ? /^data: (.*)$/m.exec(text)![1]! : text;
@@ -160,6 +160,19 @@ describe('tasks', () => {
     assert.equal((await get(taskId)).body.result!.result.content[0].text, 'went on', 'an update of a finished task changes nothing');
   });
 
+  it('an answer that would make the task keep over 64 KB is -32602 naming the limit and changes nothing; a small one resumes it', async () => {
+    const taskId = await start('needs_ok');
+    const waiting = await until(taskId, (t) => t.status === 'input_required');
+    const [key] = Object.keys(waiting.inputRequests as Record<string, unknown>);
+    const refused = await rpc('tasks/update', { taskId, inputResponses: { [key!]: { action: 'accept', content: { ok: true, note: 'x'.repeat(100 * 1024) } } } });
+    assert.equal(refused.body.error?.code, -32602, JSON.stringify(refused.body).slice(0, 300));
+    assert.match(refused.body.error!.message, /^Invalid params: the task would keep \d+ bytes of its call and answers, at most 65536 \(64 KB\) accepted/);
+    assert.equal((await get(taskId)).body.result!.status, 'input_required', 'nothing changed');
+    // Control: the same answer without the padding resumes it.
+    await rpc('tasks/update', { taskId, inputResponses: { [key!]: { action: 'accept', content: { ok: true } } } });
+    assert.equal((await until(taskId, (t) => t.status === 'completed')).result.content[0].text, 'went on');
+  });
+
   it('a result too large for the task item comes back whole (kept in S3 beside it)', async () => {
     const taskId = await start('big_result');
     const done = await until(taskId, (t) => t.status === 'completed');
@@ -218,6 +231,22 @@ describe('tasks', () => {
     }
   });
 
+  it('a task keeps at most 64 KB of its request: a larger _meta is -32602 naming the limit, before the tool runs', async () => {
+    const before = runs.countdown;
+    for (const kb of [390, 600]) {
+      const refused = await rpc('tools/call', { name: 'countdown', arguments: { ms: 0 }, _meta: { 'example.com/blob': 'x'.repeat(kb * 1024) } });
+      assert.equal(refused.body.error?.code, -32602, JSON.stringify(refused.body).slice(0, 300));
+      assert.equal(refused.status, 200);
+      assert.match(refused.body.error!.message, /^Invalid params: countdown runs as a task, which keeps its arguments and _meta .*: \d+ bytes here, at most 65536 \(64 KB\) accepted; send large inputs as a resource or artifact/);
+      assert.doesNotMatch(refused.body.error!.message, /exceeded|Item size/);
+    }
+    assert.equal(runs.countdown, before, 'nothing ran');
+    // Control: the same call with a _meta that fits becomes a task and completes.
+    const fits = await rpc('tools/call', { name: 'countdown', arguments: { ms: 0 }, _meta: { 'example.com/blob': 'x'.repeat(60 * 1024) } });
+    assert.equal(fits.body.result?.resultType, 'task', JSON.stringify(fits.body).slice(0, 300));
+    assert.equal((await until(fits.body.result!.taskId, (t) => t.status === 'completed')).status, 'completed');
+  });
+
   describe('2025-11-25 sessions (SDK 1.x experimental tasks)', () => {
     async function legacy() {
       const client = new LegacyClient({ name: 'tasks-legacy', version: '1' });
@@ -257,6 +286,18 @@ describe('tasks', () => {
         assert.equal(cancelled.status, 'cancelled');
         await assert.rejects(client.experimental.tasks.cancelTask(created.task.taskId), /-32602|already finished/);
         await stream.return(undefined);
+      } finally {
+        await client.close();
+      }
+    });
+
+    it('a task-augmented call whose _meta is over 64 KB is -32602 naming the limit; one under it becomes a task', async () => {
+      const client = await legacy();
+      try {
+        const callWith = (kb: number) =>
+          client.request({ method: 'tools/call', params: { name: 'countdown', arguments: { ms: 0 }, task: {}, _meta: { 'example.com/blob': 'x'.repeat(kb * 1024) } } }, CreateTaskResultSchema);
+        await assert.rejects(callWith(600), /-32602.*countdown runs as a task.*at most 65536 \(64 KB\) accepted/);
+        assert.ok((await callWith(60)).task.taskId, 'control: a 60 KB _meta becomes a task');
       } finally {
         await client.close();
       }

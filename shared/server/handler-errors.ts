@@ -1,9 +1,15 @@
-// Requests whose params fail the SDK's own method schema (`initialize` without params, a numeric
-// `uri`, an unknown log level) are answered -32603 with the raw validator dump; they are the
-// caller's mistake, so the kit answers -32602 with one line per problem instead. The SDK has no
-// hook for this: its handler table's lookup is wrapped on each server instance, so handlers it
-// registers later are covered too. A handler's own errors pass through untouched.
-import { ProtocolError, ProtocolErrorCode, type McpServer } from '@modelcontextprotocol/server';
+// What the SDK would answer with an error's own text, answered by the kit instead:
+// - Requests whose params fail the SDK's own method schema (`initialize` without params, a numeric
+//   `uri`, an unknown log level) are answered -32603 with the raw validator dump; they are the
+//   caller's mistake, so the kit answers -32602 with one line per problem instead.
+// - A store's failure in a method the SDK serves (tasks/*, resources/read, prompts/get) would be
+//   -32603 with the error's message; it becomes dependency.ts's caller message, the detail logged.
+// The SDK has no hook for this: its handler table's lookup is wrapped on each server instance, so
+// handlers it registers later are covered too. A handler's other errors pass through untouched.
+import { ProtocolError, ProtocolErrorCode, type McpServer, type ServerContext } from '@modelcontextprotocol/server';
+import { callerMessage, failureFields, isDependencyError } from '../dependency.ts';
+import type { KitLogger } from '../log.ts';
+import { requestScopeOf } from './context.ts';
 
 type Handler = (request: unknown, ctx: unknown) => Promise<unknown>;
 interface Issue {
@@ -28,11 +34,16 @@ const describe = (issue: Issue) => {
   return `${path}: ${(issue.message ?? issue.code ?? 'invalid').replace(/^Invalid input: /, '')}`;
 };
 
-function explain(method: string, handler: Handler): Handler {
+function explain(method: string, handler: Handler, log: KitLogger): Handler {
   return async (request, ctx) => {
     try {
       return await handler(request, ctx);
     } catch (err) {
+      if (isDependencyError(err)) {
+        const { requestId } = requestScopeOf(ctx as ServerContext);
+        log.warn('dependency failed', { ...failureFields(err, requestId), method });
+        throw new ProtocolError(ProtocolErrorCode.InternalError, callerMessage(err, requestId));
+      }
       const issues = err instanceof Error && !(err instanceof ProtocolError) ? issuesOf(err.message) : undefined;
       if (!issues) throw err;
       throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Invalid params for ${method}: ${issues.slice(0, 5).map(describe).join('; ')}`);
@@ -40,7 +51,7 @@ function explain(method: string, handler: Handler): Handler {
   };
 }
 
-export function explainParamErrors(server: McpServer): void {
+export function explainHandlerErrors(server: McpServer, log: KitLogger): void {
   const handlers = (server.server as unknown as { _requestHandlers: Map<string, Handler> })._requestHandlers;
   const lookup = handlers.get.bind(handlers);
   const wrapped = new WeakMap<Handler, Handler>();
@@ -48,7 +59,7 @@ export function explainParamErrors(server: McpServer): void {
     const handler = lookup(method);
     if (handler === undefined) return undefined;
     let explaining = wrapped.get(handler);
-    if (!explaining) wrapped.set(handler, (explaining = explain(method, handler)));
+    if (!explaining) wrapped.set(handler, (explaining = explain(method, handler, log)));
     return explaining;
   };
 }
