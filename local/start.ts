@@ -99,7 +99,7 @@ async function main(reloaded: string | undefined) {
   process.once('SIGTERM', stop);
   const lines = reloaded === undefined ? banner(server, emulators) : [`reloaded (${reloaded}): "${server.definition.name}" serving at ${server.url}`];
   process.stdout.write(lines.join('\n') + '\n');
-  process.send?.({ serving: server.url });
+  if (devParent) process.send!({ serving: server.url });
 }
 
 const run = (reloaded: string | undefined) =>
