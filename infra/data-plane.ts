@@ -1,6 +1,7 @@
 // The data plane one or more MCP servers share: the DynamoDB table (sessions, state, tasks, API
 // keys), the S3 artifact bucket and the Secrets Manager secret with Redis credentials and the
-// request-state key. It owns retention and the least-privilege grant a server needs; no compute.
+// request-state key. It owns retention, recovery (point-in-time recovery on the table, versions
+// in the bucket, serving from a restored table) and the least-privilege grant a server needs; no compute.
 import { CfnOutput, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -78,6 +79,19 @@ export interface McpDataPlaneProps {
    */
   readonly originSecret?: secretsmanager.ISecret;
   /**
+   * How long S3 keeps an object's previous version after it is overwritten or deleted (the bucket
+   * is versioned, so an artifact deleted by mistake can be restored within this time).
+   * @default Duration.days(30)
+   */
+  readonly noncurrentVersionExpiration?: Duration;
+  /**
+   * Serve from this table instead of the one created here: a table restored from point-in-time
+   * recovery or a backup (`npm run restore`, docs/deploy.md "Backups and restore"). The created
+   * table stays as it is, so removing the setting switches back.
+   * @default - the table created here
+   */
+  readonly restoredTableName?: string;
+  /**
    * Topic notified when the table throttles.
    * @default - no notification; the alarm shows in the CloudWatch console
    */
@@ -85,7 +99,10 @@ export interface McpDataPlaneProps {
 }
 
 export class McpDataPlane extends Construct {
-  readonly table: dynamodb.Table;
+  /** The table servers use: `restoredTableName`'s, else `createdTable`. */
+  readonly table: dynamodb.ITable;
+  /** The table this construct created (and keeps, even while servers use a restored one). */
+  readonly createdTable: dynamodb.Table;
   readonly bucket: s3.Bucket;
   readonly secret: secretsmanager.ISecret;
   /** The origin header's value (`ORIGIN_SECRET_KEYS`), read by CloudFront at deploy and by servers at cold start. */
@@ -101,7 +118,7 @@ export class McpDataPlane extends Construct {
     const retain = props.retainData ?? isProductionStage(props.stage ?? 'dev');
     const removalPolicy = retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
 
-    this.table = new dynamodb.Table(this, 'Table', {
+    this.createdTable = new dynamodb.Table(this, 'Table', {
       partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
       sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
@@ -110,18 +127,27 @@ export class McpDataPlane extends Construct {
       deletionProtection: retain,
       removalPolicy,
     });
+    this.table = props.restoredTableName ? dynamodb.Table.fromTableName(this, 'RestoredTable', props.restoredTableName) : this.createdTable;
 
     this.bucket = new s3.Bucket(this, 'Artifacts', {
       encryption: s3.BucketEncryption.S3_MANAGED,
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       enforceSSL: true,
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      versioned: true,
       lifecycleRules: [
         {
           id: 'expire-artifacts',
           prefix: ARTIFACTS_PREFIX,
           expiration: props.artifactExpiration ?? Duration.days(30),
           abortIncompleteMultipartUploadAfter: Duration.days(1),
+        },
+        {
+          // Versions replaced or deleted (expiry included) are kept for a while, then go; a
+          // delete marker left with no versions behind it is removed.
+          id: 'expire-previous-versions',
+          noncurrentVersionExpiration: props.noncurrentVersionExpiration ?? Duration.days(30),
+          expiredObjectDeleteMarker: true,
         },
       ],
       removalPolicy,

@@ -74,6 +74,7 @@ export function buildKitApp(app: App): KitStacks {
     retainData: production,
     alarmEmail: context.string('alarmEmail'),
     apiGatewayLogging: context.flag('apiGatewayLogging') ?? false,
+    restoredTableName: context.string('restoredTableName'),
   });
 
   const servers = SERVERS.map(

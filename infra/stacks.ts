@@ -30,6 +30,11 @@ export interface DataPlaneStackProps extends StackProps {
    * @default false
    */
   readonly apiGatewayLogging?: boolean;
+  /**
+   * Serve from a table restored from a backup (see `McpDataPlaneProps.restoredTableName`).
+   * @default - the table the data plane creates
+   */
+  readonly restoredTableName?: string;
 }
 
 export class DataPlaneStack extends Stack {
@@ -48,6 +53,7 @@ export class DataPlaneStack extends Stack {
       stage: props.stage,
       retainData: props.retainData,
       alarmTopic: this.alarmTopic,
+      restoredTableName: props.restoredTableName,
     });
     if (props.apiGatewayLogging === true) new ApiGatewayAccountLogging(this, 'ApiGatewayLogging');
   }

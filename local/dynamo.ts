@@ -2,7 +2,6 @@
 // and the kit's table created the way the CDK construct creates it (pk/sk strings).
 import { CreateTableCommand, DescribeTableCommand, ResourceInUseException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { AddressInfo } from 'node:net';
-import dynalite from 'dynalite';
 
 export interface Emulator {
   endpoint: string;
@@ -11,6 +10,7 @@ export interface Emulator {
 
 /** Starts dynalite on 127.0.0.1. `dataDir` keeps data across runs; without it data lives in memory. */
 export async function startDynamo(options: { dataDir?: string; port?: number } = {}): Promise<Emulator> {
+  const { default: dynalite } = await import('dynalite');
   const server = dynalite({ ...(options.dataDir && { path: options.dataDir }), createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

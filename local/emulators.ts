@@ -7,20 +7,17 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigError, loadConfig, type KitConfig } from '../shared/config.ts';
 import { createDynamoClient } from '../shared/store/table.ts';
-import { ensureTable, startDynamo } from './dynamo.ts';
-import { startRedis } from './redis.ts';
-import { startS3Emulator } from './s3.ts';
 
 type Env = Record<string, string | undefined>;
 
 /** Local data lives here (git-ignored); `MCP_LOCAL_DATA_DIR` moves it. */
-const dataRoot = (env: Env) => resolve(env.MCP_LOCAL_DATA_DIR ?? '.local/data');
+export const dataRoot = (env: Env) => resolve(env.MCP_LOCAL_DATA_DIR ?? '.local/data');
 
 /** Where `npm run emulators` writes its variables, beside the data folder (`.local/emulators.env`). */
 const envFile = (env: Env) => join(dataRoot(env), '..', 'emulators.env');
 
 /** A path as a user would type it from here. */
-const shown = (path: string) => {
+export const shown = (path: string) => {
   const rel = relative(process.cwd(), path);
   return rel.startsWith('..') || isAbsolute(rel) ? path : rel;
 };
@@ -130,6 +127,8 @@ export async function startEmulators(env: Env, options: EmulatorOptions = {}): P
     stops.push(await claimDataDir(root, env, owner));
   }
   if (!dynamoSet) {
+    // Each emulator is loaded only when started: a server on shared emulators (npm run dev's) starts sooner.
+    const { startDynamo } = await import('./dynamo.ts');
     const dynamo = await startDynamo({ dataDir: await dir('dynamodb') });
     out.AWS_ENDPOINT_URL_DYNAMODB = dynamo.endpoint;
     stops.push(dynamo.stop);
@@ -137,6 +136,7 @@ export async function startEmulators(env: Env, options: EmulatorOptions = {}): P
   } else notes.push(`DynamoDB ${dynamoSet}`);
 
   if (!s3Set) {
+    const { startS3Emulator } = await import('./s3.ts');
     const s3 = await startS3Emulator({ dataDir: await dir('s3'), bucket: env.MCP_BUCKET_NAME ?? 'mcp-kit-artifacts' });
     out.AWS_ENDPOINT_URL_S3 = s3.endpoint;
     stops.push(s3.stop);
@@ -150,6 +150,7 @@ export async function startEmulators(env: Env, options: EmulatorOptions = {}): P
     notes.push('Redis: off (MCP_LOCAL_REDIS=off): in-process cache and events');
   } else {
     const token = env.UPSTASH_REDIS_REST_TOKEN ?? randomSecret(24);
+    const { startRedis } = await import('./redis.ts');
     const redis = await startRedis({ dataDir: await dir('redis'), token });
     if (redis) {
       out.UPSTASH_REDIS_REST_URL = redis.url;
@@ -173,7 +174,7 @@ export async function startEmulators(env: Env, options: EmulatorOptions = {}): P
     env: out,
     redisOff,
     async prepare(config) {
-      if (config.dynamoEndpoint) await ensureTable(await createDynamoClient(config), config.tableName);
+      if (config.dynamoEndpoint) await (await import('./dynamo.ts')).ensureTable(await createDynamoClient(config), config.tableName);
     },
     describe: () => notes.join('; '),
     async stop() {
@@ -193,6 +194,15 @@ async function main() {
   const redisNote = emulators.redisOff
     ? ['# No Redis here: servers sharing these emulators keep cache and events in their own process.']
     : [];
+  const stop = async () => {
+    // A stale file would point servers at ports nothing listens on any more.
+    await rm(file, { force: true });
+    await emulators.stop();
+    process.exit(0);
+  };
+  // Before the file and the output: whoever reads them may stop this process at once.
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
   await writeFile(file, [...redisNote, ...exports].join('\n') + '\n');
   process.stdout.write(
     [
@@ -204,14 +214,6 @@ async function main() {
       '',
     ].join('\n'),
   );
-  const stop = async () => {
-    // A stale file would point servers at ports nothing listens on any more.
-    await rm(file, { force: true });
-    await emulators.stop();
-    process.exit(0);
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

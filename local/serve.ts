@@ -1,6 +1,6 @@
 // The Node adapter: serves a kit app over HTTP with @hono/node-server. Nothing else in the kit
 // knows it runs on Node's http module.
-import { serve } from '@hono/node-server';
+import { createAdaptorServer } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import type { Hono } from 'hono';
 
@@ -9,9 +9,18 @@ export interface Served {
   close(): Promise<void>;
 }
 
-export function serveApp(app: Hono, options: { port: number; host: string }): Promise<Served> {
+export interface ServeOptions {
+  port: number;
+  host: string;
+  /** Share the port with the process this one replaces (SO_REUSEPORT, Linux; Node ≥ 22.12), as `npm run dev` does. */
+  reusePort?: boolean;
+}
+
+export function serveApp(app: Hono, options: ServeOptions): Promise<Served> {
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch: app.fetch, port: options.port, hostname: options.host }, (info: AddressInfo) => {
+    const server = createAdaptorServer({ fetch: app.fetch });
+    server.listen({ port: options.port, host: options.host, reusePort: options.reusePort ?? false }, () => {
+      const info = server.address() as AddressInfo;
       const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;
       resolve({
         url: `http://${host}:${info.port}`,

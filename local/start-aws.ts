@@ -3,12 +3,13 @@
 // between invocations) behind models of API Gateway REST and CloudFront, on the same embedded
 // emulators `npm start` uses. What each model does, and what it does not, is in README.md.
 // Usage: npm run start:aws [-- path/to/server.ts|handler.ts]   (default: functions/notes/handler.ts)
-import { resolve } from 'node:path';
-import { ConfigError, loadConfig } from '../shared/config.ts';
+import { ConfigError, loadConfig, type KitConfig } from '../shared/config.ts';
 import { basename, dirname } from 'node:path';
 import { startAwsModel } from './aws/deployment.ts';
 import { modelledEnvironment } from './aws/environment.ts';
-import { LocalDataInUseError, randomSecret, startEmulators } from './emulators.ts';
+import { developmentKey, devKeyFile, DEV_KEY_OWNER } from './dev-key.ts';
+import { dataRoot, LocalDataInUseError, randomSecret, startEmulators } from './emulators.ts';
+import { EntryError, existingEntry } from './entry.ts';
 
 type Env = Record<string, string | undefined>;
 
@@ -19,8 +20,23 @@ function int(env: Env, name: string, fallback: number): number {
   return Number(raw);
 }
 
+/** What guards the endpoint, said up front: the model runs what deploys, rate limit included. */
+function protection(config: KitConfig, apiKey: string | undefined): string[] {
+  const auth = apiKey
+    ? `  auth: API keys (MCP_AUTH_MODE=${config.auth.methods.join(',')}); development key for principal apikey:${DEV_KEY_OWNER}: ${apiKey}`
+    : config.auth.methods.length
+      ? `  auth: ${config.auth.methods.join(', ')} (MCP_AUTH_MODE=${config.auth.methods.join(',')})`
+      : '  auth: none, so every client here is the one principal "anonymous" (the deployed stacks take API keys: MCP_AUTH_MODE=apikey npm run start:aws)';
+  const { rateLimit } = config;
+  const limit = rateLimit.enabled
+    ? `  rate limit: on as deployed, ${rateLimit.requests} requests per ${rateLimit.windowSeconds} s per principal${apiKey || config.auth.methods.length ? '' : ', which all clients here share as "anonymous"'}; ` +
+      'MCP_RATE_LIMIT_REQUESTS=<n> raises it, MCP_RATE_LIMIT_ENABLED=false turns it off'
+    : `  rate limit: off (${rateLimit.explicit ? 'MCP_RATE_LIMIT_ENABLED=false' : 'no Redis'}); deployed stages with Redis limit each principal to ${rateLimit.requests} requests per ${rateLimit.windowSeconds} s`;
+  return [auth, limit];
+}
+
 async function main() {
-  const entry = resolve(process.argv[2] ?? 'functions/notes/handler.ts');
+  const entry = existingEntry(process.argv[2], 'functions/notes/handler.ts', 'npm run start:aws');
   const env = process.env;
   const host = env.HOST ?? '127.0.0.1';
   const port = int(env, 'PORT', 3000);
@@ -34,6 +50,7 @@ async function main() {
   if (environment.MCP_ORIGIN_VERIFY === 'true') environment.MCP_ORIGIN_SECRET ??= randomSecret();
   const config = loadConfig(environment);
   await emulators.prepare(config);
+  const apiKey = config.auth.methods.includes('apikey') && config.dynamoEndpoint ? await developmentKey(config, devKeyFile(dataRoot(env))) : undefined;
   const model = await startAwsModel({
     entry,
     environment,
@@ -44,32 +61,33 @@ async function main() {
     concurrency,
     idleReclaimMs: int(env, 'MCP_AWS_IDLE_RECLAIM_SECONDS', 600) * 1000,
   });
+  const stop = async () => {
+    await model.stop();
+    await emulators.stop();
+    process.exit(0);
+  };
+  // Before the banner: whoever reads it may stop this process at once.
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
   process.stdout.write(
     [
       '',
       `  MCP server is serving at ${model.url}  (modelled CloudFront → API Gateway → Lambda)`,
       `  API Gateway stage, bypassing CloudFront: ${model.apiUrl}${Object.keys(model.originHeaders).length ? '  (403 without CloudFront\'s origin header, as deployed)' : ''}`,
       `  code loaded at start: ${(model.bundleBytes / 1024).toFixed(0)} KiB (index.mjs and its static chunks); data: ${emulators.describe()}`,
+      ...protection(config, apiKey),
       '',
       '  Connect a client:',
-      `    npm run inspect -- ${model.url} --transport http --method tools/list`,
-      `    npm run smoke -- --url ${model.url}`,
-      `    npm run verify -- --url ${model.url} --api-url ${model.apiUrl}   (serving functions/echo: its tools are what verify calls)`,
+      `    npm run inspect -- ${model.url} --transport http${apiKey ? ` --header "Authorization: Bearer ${apiKey}"` : ''} --method tools/list`,
+      `    npm run smoke -- --url ${model.url}${apiKey ? ` --api-key ${apiKey}` : ''}`,
+      `    npm run verify -- --url ${model.url} --api-url ${model.apiUrl}${apiKey ? ` --api-key ${apiKey}` : ''}   (serving functions/echo: its tools are what verify calls)`,
       '',
     ].join('\n') + '\n',
   );
-
-  const stop = async () => {
-    await model.stop();
-    await emulators.stop();
-    process.exit(0);
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
 }
 
 main().catch((err) => {
-  const known = err instanceof ConfigError ? `Configuration error: ${err.message}` : err instanceof LocalDataInUseError ? err.message : undefined;
+  const known = err instanceof ConfigError ? `Configuration error: ${err.message}` : err instanceof LocalDataInUseError || err instanceof EntryError ? err.message : undefined;
   process.stderr.write(`${known ?? err?.stack ?? err}\n`);
   process.exit(1);
 });

@@ -1,16 +1,22 @@
 // `npm start`: runs an MCP server locally on embedded emulators, no AWS account needed.
 // Usage: npm start [-- path/to/server.ts]   (default: functions/notes/server.ts)
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { ConfigError, loadConfig } from '../shared/config.ts';
+// Under `npm run dev` (local/dev.ts) this file runs as a standby child: it loads the kit, waits
+// for the word to serve (an IPC message naming what changed, which shortens the banner to one
+// line) and is replaced on the next change; the emulators are the parent's, given in the environment.
+import { ConfigError, loadConfig, type KitConfig } from '../shared/config.ts';
 import { createKit } from '../shared/kit.ts';
-import { resolveDefinition, type ServerModule } from '../shared/server/define.ts';
-import { LocalDataInUseError, randomSecret, startEmulators, type RunningEmulators } from './emulators.ts';
+import { resolveDefinition } from '../shared/server/define.ts';
+import { developmentKey, devKeyFile, DEV_KEY_OWNER } from './dev-key.ts';
+import { dataRoot, LocalDataInUseError, randomSecret, shown, startEmulators, type RunningEmulators } from './emulators.ts';
+import { EntryError, loadEntry, resolveEntry } from './entry.ts';
 import { serveApp } from './serve.ts';
 
 const LOOPBACK = ['127.0.0.1', 'localhost', '::1'];
 
 class PortInUseError extends Error {}
+
+/** The command that runs this file, as messages name it. */
+const command = () => (devParent ? 'npm run dev' : 'npm start');
 
 async function serve(emulators: RunningEmulators, entry: string, host: string, port: number) {
   const env = { ...process.env, ...emulators.env };
@@ -25,22 +31,57 @@ async function serve(emulators: RunningEmulators, entry: string, host: string, p
   const config = loadConfig(env);
   await emulators.prepare(config);
 
-  const definition = await resolveDefinition(((await import(pathToFileURL(entry).href)) as { default: ServerModule }).default, env);
+  const definition = await resolveDefinition(await loadEntry(entry, command()), env);
+  const apiKey = await banneredKey(config, env);
   const kit = createKit(definition, config);
-  const served = await serveApp(kit.app, { port, host }).catch(async (err) => {
+  const served = await serveApp(kit.app, { port, host, reusePort: devParent }).catch(async (err) => {
     await kit.close();
     throw (err as NodeJS.ErrnoException).code === 'EADDRINUSE'
       ? new PortInUseError(`${host}:${port} is in use: set PORT to another port (PORT=0 picks a free one)`)
       : err;
   });
-  return { definition, url: `${served.url}${config.path}`, close: () => served.close().then(() => kit.close()) };
+  return { definition, config, apiKey, keyFile: shown(devKeyFile(dataRoot(env))), url: `${served.url}${config.path}`, close: () => served.close().then(() => kit.close()) };
 }
 
-async function main() {
-  const entry = resolve(process.argv[2] ?? 'functions/notes/server.ts');
+/**
+ * With API keys on an emulated table, a development key for the banner's commands; none on real
+ * AWS, where keys are made on purpose with `npm run keys`.
+ */
+async function banneredKey(config: KitConfig, env: Record<string, string | undefined>): Promise<string | undefined> {
+  if (!config.auth.methods.includes('apikey') || !config.dynamoEndpoint) return undefined;
+  return developmentKey(config, devKeyFile(dataRoot(env)));
+}
+
+function banner(server: Awaited<ReturnType<typeof serve>>, emulators: RunningEmulators): string[] {
+  const { definition, url, apiKey, keyFile, config } = server;
+  const auth = apiKey ? ` --header "Authorization: Bearer ${apiKey}"` : '';
+  const keyLines = apiKey
+    ? [
+        `  API keys are on (MCP_AUTH_MODE=${config.auth.methods.join(',')}): development key for principal apikey:${DEV_KEY_OWNER}, kept in ${keyFile} for the next start:`,
+        `    ${apiKey}`,
+        `  More keys for this table: AWS_ENDPOINT_URL_DYNAMODB=${config.dynamoEndpoint} npm run keys -- create --principal <owner>`,
+        '',
+      ]
+    : [];
+  return [
+    '',
+    `  MCP server "${definition.name}" is serving at ${url}`,
+    `  data: ${emulators.describe()}`,
+    '',
+    ...keyLines,
+    '  Connect a client:',
+    `    npm run inspect -- ${url} --transport http${auth} --method tools/list`,
+    `    npm run smoke -- --url ${url}${apiKey ? ` --api-key ${apiKey}` : ''}`,
+    `    or in a client config: { "mcpServers": { "${definition.name}": { "type": "http", "url": "${url}"${apiKey ? `, "headers": { "Authorization": "Bearer ${apiKey}" }` : ''} } } }`,
+    '',
+  ];
+}
+
+async function main(reloaded: string | undefined) {
   const host = process.env.HOST ?? '127.0.0.1';
   const port = process.env.PORT ? Number(process.env.PORT) : 3000;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError('PORT', `expected a port number, got "${process.env.PORT}"`);
+  const entry = resolveEntry(process.argv[2], command());
 
   const emulators = await startEmulators(process.env, { owner: 'npm start' });
   // A failed start releases the data folder at once rather than leaving a claim to go stale.
@@ -48,35 +89,36 @@ async function main() {
     await emulators.stop();
     throw err;
   });
-  const { definition, url } = server;
-  process.stdout.write(
-    [
-      '',
-      `  MCP server "${definition.name}" is serving at ${url}`,
-      `  data: ${emulators.describe()}`,
-      '',
-      '  Connect a client:',
-      `    npm run inspect -- ${url} --transport http --method tools/list`,
-      `    npm run smoke -- --url ${url}`,
-      `    or in a client config: { "mcpServers": { "${definition.name}": { "type": "http", "url": "${url}" } } }`,
-      '',
-    ].join('\n') + '\n',
-  );
-
   const stop = async () => {
     await server.close();
     await emulators.stop();
     process.exit(0);
   };
+  // Before the banner: whoever reads it may stop this process at once.
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  const lines = reloaded === undefined ? banner(server, emulators) : [`reloaded (${reloaded}): "${server.definition.name}" serving at ${server.url}`];
+  process.stdout.write(lines.join('\n') + '\n');
+  if (devParent) process.send!({ serving: server.url });
 }
 
-main().catch((err) => {
-  const known =
-    err instanceof ConfigError ? `Configuration error: ${err.message}`
-    : err instanceof LocalDataInUseError || err instanceof PortInUseError ? err.message
-    : undefined;
-  process.stderr.write(`${known ?? err?.stack ?? err}\n`);
-  process.exit(1);
-});
+const run = (reloaded: string | undefined) =>
+  main(reloaded).catch((err) => {
+    const known =
+      err instanceof ConfigError ? `Configuration error: ${err.message}`
+      : err instanceof LocalDataInUseError || err instanceof PortInUseError || err instanceof EntryError ? err.message
+      : undefined;
+    process.stderr.write(`${known ?? err?.stack ?? err}\n`);
+    process.exit(1);
+  });
+
+/** Started by `npm run dev` with an IPC channel: a standby until told to serve. */
+const devParent = process.env.MCP_DEV_STANDBY === '1' && process.send !== undefined;
+if (devParent) {
+  // What the first requests load lazily, loaded while nothing waits for it.
+  await Promise.all([import('@modelcontextprotocol/server'), import('@aws-sdk/client-dynamodb'), import('@upstash/redis')]);
+  process.once('message', (go: { reloaded?: string }) => void run(go.reloaded));
+  // The parent is gone (killed, say): nothing will stop this one otherwise.
+  process.once('disconnect', () => process.exit(0));
+  process.send!({ standby: true });
+} else void run(undefined);

@@ -27,6 +27,12 @@ On AWS, with your usual AWS credentials (the data-plane stack's TableName output
   npm run keys -- list --table <TableName> --region <region>
 Servers stop accepting a revoked key within MCP_APIKEY_CACHE_SECONDS (default 30, at most 60).`;
 
+/** Without an endpoint the CLI talks to AWS; a user who meant the local server gets told how to reach it. */
+const NO_ENDPOINT_HINT =
+  'No AWS credentials, and no AWS_ENDPOINT_URL_DYNAMODB: this command went to AWS. For a deployed table, sign in to AWS first. ' +
+  'For the table of a local server: MCP_AUTH_MODE=apikey npm start prints a development key and the command for more keys ' +
+  '(AWS_ENDPOINT_URL_DYNAMODB=<its DynamoDB> npm run keys -- …); with npm run emulators, source .local/emulators.env first.';
+
 /** A failure already explained to the user; carries the exit code. */
 class KeysFailure extends Error {
   constructor(message: string, readonly exitCode: 0 | 1 | 2) {
@@ -160,7 +166,10 @@ function explain(error: unknown, config: KitConfig): KeysFailure {
   let cause = error as Error;
   while (cause.cause instanceof Error) cause = cause.cause;
   const { name, message } = cause;
-  const hint = name === 'ResourceNotFoundException' ? ' (pass --table, or set MCP_TABLE_NAME, to the table of your deployment: the stack output TableName)' : '';
+  const hint =
+    name === 'ResourceNotFoundException' ? ' (pass --table, or set MCP_TABLE_NAME, to the table of your deployment: the stack output TableName)'
+    : name === 'CredentialsProviderError' && !config.dynamoEndpoint ? `\n${NO_ENDPOINT_HINT}`
+    : '';
   return new KeysFailure(`${where}: ${name}: ${message}${hint}`, 1);
 }
 

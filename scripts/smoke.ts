@@ -17,7 +17,7 @@ import { Client as LegacyClient } from '@modelcontextprotocol/sdk/client/index.j
 import { StreamableHTTPClientTransport as LegacyTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 
 const USAGE = `usage: npm run smoke -- --url <mcp endpoint> [--era both|modern|legacy] [--text <echo text>]
-                     [--tool <an echo tool, e.g. notes__echo behind a gateway>]
+                     [--tool <a tool that gives its text back; default echo, or behind a gateway the first <upstream>__echo>]
                      [--timeout <ms per step>] [--api-key <key>] [--header '<Name>: <value>' ...]
                      [--silence <seconds a wait tool stays silent>]
 An endpoint with API keys needs one: --api-key, or the MCP_API_KEY environment variable.`;
@@ -28,8 +28,8 @@ interface Options {
   url: URL;
   eras: ('modern' | 'legacy')[];
   text: string;
-  /** The tool called: one that gives its `text` argument back. */
-  tool: string;
+  /** The tool called: one that gives its `text` argument back. Unset, `echo`, or behind a gateway the first `<upstream>__echo`. */
+  tool?: string;
   timeout: number;
   headers: Record<string, string>;
   /** How long the silent call stays silent, in seconds. */
@@ -57,7 +57,7 @@ function parseOptions(argv: string[], env: NodeJS.ProcessEnv): Options {
         url: { type: 'string' },
         era: { type: 'string', default: 'both' },
         text: { type: 'string', default: 'smoke check' },
-        tool: { type: 'string', default: 'echo' },
+        tool: { type: 'string' },
         timeout: { type: 'string', default: '30000' },
         silence: { type: 'string', default: '20' },
         'api-key': { type: 'string' },
@@ -140,11 +140,24 @@ function checkEcho(result: ToolResult, text: string, tool: string): string {
   return `echoed ${JSON.stringify(text)}`;
 }
 
-function requireEcho(tools: { name: string }[], name: string): string {
-  if (!tools.some((tool) => tool.name === name)) {
-    throw new Error(`no "${name}" tool; the server lists: ${tools.map((tool) => tool.name).join(', ') || 'none'}${name === 'echo' ? ' (behind a gateway, pass --tool <upstream>__echo)' : ''}`);
+/**
+ * Settles which tool to call: the one `--tool` named, else `echo`, else (behind a gateway, whose
+ * tools are `<upstream>__<name>`) the first upstream's echo, so the gateway banner's command works.
+ */
+function chooseTool(tools: { name: string }[], options: Options): string {
+  const names = tools.map((tool) => tool.name);
+  const count = `${tools.length} tool${tools.length === 1 ? '' : 's'}`;
+  const wanted = options.tool ?? 'echo';
+  if (names.includes(wanted)) {
+    options.tool = wanted;
+    return count;
   }
-  return `${tools.length} tool${tools.length === 1 ? '' : 's'}`;
+  const upstreamEcho = options.tool === undefined ? names.find((name) => name.endsWith('__echo')) : undefined;
+  if (upstreamEcho === undefined) {
+    throw new Error(`no "${wanted}" tool; the server lists: ${names.join(', ') || 'none'} (pass --tool with a tool that gives its text argument back)`);
+  }
+  options.tool = upstreamEcho;
+  return `${count}; calling ${upstreamEcho} (no echo tool here; --tool picks another)`;
 }
 
 async function modernEra(options: Options): Promise<void> {
@@ -158,9 +171,10 @@ async function modernEra(options: Options): Promise<void> {
       if (client.getProtocolEra() !== 'modern') throw new Error('the server answered only the legacy initialize handshake, not server/discover');
       return client.getNegotiatedProtocolVersion();
     }, (version) => `protocol ${version}`);
-    await step('modern', 'tools/list', async () => (await client.listTools(undefined, { ...request, cacheMode: 'bypass' })).tools, (tools) => requireEcho(tools, options.tool));
-    await step('modern', `tools/call ${options.tool}`, async () => client.callTool({ name: options.tool, arguments: { text: options.text } }, request), (result) =>
-      checkEcho(result, options.text, options.tool),
+    await step('modern', 'tools/list', async () => (await client.listTools(undefined, { ...request, cacheMode: 'bypass' })).tools, (tools) => chooseTool(tools, options));
+    const tool = options.tool!;
+    await step('modern', `tools/call ${tool}`, async () => client.callTool({ name: tool, arguments: { text: options.text } }, request), (result) =>
+      checkEcho(result, options.text, tool),
     );
   } finally {
     await client.close().catch(() => {});
@@ -176,9 +190,10 @@ async function legacyEra(options: Options): Promise<void> {
       await client.connect(transport, request);
       return transport.protocolVersion;
     }, (version) => `protocol ${version ?? 'unknown'}, session ${transport.sessionId ?? 'none'}`);
-    await step('legacy', 'tools/list', async () => (await client.listTools(undefined, request)).tools, (tools) => requireEcho(tools, options.tool));
-    await step('legacy', `tools/call ${options.tool}`, async () => (await client.callTool({ name: options.tool, arguments: { text: options.text } }, undefined, request)) as ToolResult, (result) =>
-      checkEcho(result, options.text, options.tool),
+    await step('legacy', 'tools/list', async () => (await client.listTools(undefined, request)).tools, (tools) => chooseTool(tools, options));
+    const tool = options.tool!;
+    await step('legacy', `tools/call ${tool}`, async () => (await client.callTool({ name: tool, arguments: { text: options.text } }, undefined, request)) as ToolResult, (result) =>
+      checkEcho(result, options.text, tool),
     );
     if (transport.sessionId) await step('legacy', 'DELETE session', () => transport.terminateSession());
   } finally {

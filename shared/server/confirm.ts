@@ -108,7 +108,7 @@ export async function confirm<T>(services: ConfirmServices, input: ConfirmInput,
 
 const invalidToken = (tool: string): ToolReturn => ({
   isError: true,
-  content: [{ type: 'text', text: `The "${CONFIRM_ARGUMENT}" token is not valid for this call (expired, already used, or given for other arguments); call ${tool} again without it to be asked again.` }],
+  content: [{ type: 'text', text: `The "${CONFIRM_ARGUMENT}" token is not valid for this call (expired, already used, given for other arguments, or given in another session: a 2025-era client that connects anew for each call, such as the Inspector CLI, starts a new session each time); call ${tool} again without it to be asked again.` }],
 });
 
 async function ask<T>(services: ConfirmServices, input: ConfirmInput, message: string, pinned: T): Promise<Confirmation<T>> {

@@ -12,9 +12,11 @@ import { serve, type ServerType } from '@hono/node-server';
 import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import echoServer from '../../functions/echo/server.ts';
+import notesServer from '../../functions/notes/server.ts';
 import { ApiKeyStore } from '../../shared/auth/api-keys.ts';
 import { Table, createDynamoClient } from '../../shared/store/table.ts';
 import { startAwsPath, type AwsPath } from '../helpers/aws.ts';
+import { startDataPlane, startGateway, startUpstream, type DataPlane } from '../helpers/gateway.ts';
 import { startChild, startInProcess, startTestDynamo, type ChildServer } from '../helpers/server.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -68,13 +70,16 @@ describe('npm run smoke', () => {
   const servers: ServerType[] = [];
   let withEcho: string;
   let withoutEcho: string;
+  let gatewayLike: string;
 
   before(async () => {
     const a = await startServer('echo');
     const b = await startServer('reverse');
-    servers.push(a.server, b.server);
+    const c = await startServer('notes__echo');
+    servers.push(a.server, b.server, c.server);
     withEcho = a.url;
     withoutEcho = b.url;
+    gatewayLike = c.url;
   });
   after(() => {
     for (const server of servers) server.close();
@@ -105,7 +110,17 @@ describe('npm run smoke', () => {
   it('fails, naming the step, when the server has no echo tool', async () => {
     const { code, stderr } = await smoke('--url', withoutEcho);
     assert.equal(code, 1);
-    assert.match(stderr, /smoke check failed: modern tools\/list: no "echo" tool; the server lists: reverse/);
+    assert.match(stderr, /smoke check failed: modern tools\/list: no "echo" tool; the server lists: reverse \(pass --tool with a tool that gives its text argument back\)/);
+  });
+
+  it('behind a gateway (tools named <upstream>__<name>) calls the first upstream echo unless --tool says otherwise', async () => {
+    const { code, stdout, stderr } = await smoke('--url', gatewayLike);
+    assert.equal(code, 0, `${stdout}\n${stderr}`);
+    assert.match(stdout, /ok +modern tools\/list +\d+ ms  1 tool; calling notes__echo \(no echo tool here; --tool picks another\)/);
+    assert.match(stdout, /ok +legacy tools\/call notes__echo/);
+    const named = await smoke('--url', gatewayLike, '--tool', 'echo');
+    assert.equal(named.code, 1, 'a tool named with --tool is never swapped for another');
+    assert.match(named.stderr, /no "echo" tool; the server lists: notes__echo/);
   });
 
   it('fails with the network cause when nothing answers', async () => {
@@ -209,5 +224,29 @@ describe('npm run smoke through CloudFront and the edge function (modelled path,
     const { code, stderr } = await smoke('--url', stripped.url, '--api-key', strippedKey, '--era', 'modern', '--silence', '1');
     assert.equal(code, 1);
     assert.match(stderr, /edge 401 WWW-Authenticate: the 401 has x-amzn-Remapped-WWW-Authenticate: the origin-response Lambda@Edge function did not restore it/);
+  });
+});
+
+describe('npm run smoke against the gateway, as its banner prints it', () => {
+  let plane: DataPlane;
+  const stops: (() => Promise<void>)[] = [];
+
+  before(async () => {
+    plane = await startDataPlane();
+  });
+  after(async () => {
+    for (const stop of stops.reverse()) await stop();
+    await plane?.stop();
+  });
+
+  it('passes without --tool, calling the first upstream echo', async () => {
+    const notesUpstream = await startUpstream(notesServer, plane);
+    stops.push(notesUpstream.stop);
+    const gateway = await startGateway({ upstreams: { notes: { url: notesUpstream.url } } }, plane);
+    stops.push(gateway.stop);
+    const { code, stdout, stderr } = await smoke('--url', gateway.url);
+    assert.equal(code, 0, `${stdout}\n${stderr}`);
+    assert.match(stdout, /calling notes__echo \(no echo tool here; --tool picks another\)/);
+    assert.match(stdout, /ok +legacy tools\/call notes__echo/);
   });
 });

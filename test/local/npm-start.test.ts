@@ -1,7 +1,8 @@
 // `npm start` and `npm run emulators` as users run them: real child processes with no endpoint
 // variables set, on temporary data folders. Covers npm start's own emulators, persistence across
 // a restart, the data-folder lock, the fallback without redis-server, the loopback Host/Origin
-// defaults, and two servers sharing one `npm run emulators`, with and without redis-server.
+// defaults, two servers sharing one `npm run emulators`, with and without redis-server, the
+// messages for paths it cannot serve, and the development key it prints with API keys on.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -209,3 +210,75 @@ for (const redisInstalled of [true, false]) {
     assert.ok(!existsSync(envFile), 'a stopped npm run emulators leaves no file pointing at dead ports');
   });
 }
+
+/** A script as the banner prints it (`npm run <script> -- args`), run without npm in between. */
+async function runScript(script: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number | string; output: string }> {
+  const child = track(startProcess(process.execPath, ['--import', 'tsx', script, ...args], { env: cleanEnv(env) }));
+  const code = await child.exited;
+  return { code, output: child.output() };
+}
+
+describe('npm start refuses what it cannot serve, saying what to run instead', () => {
+  test('a Lambda entry point', TIMEOUT, async () => {
+    const handler = track(startProcess(process.execPath, ['--import', 'tsx', 'local/start.ts', 'functions/echo/handler.ts'], { env: cleanEnv({ PORT: '0' }) }));
+    assert.equal(await handler.exited, 1);
+    assert.equal(
+      handler.output().trim(),
+      'functions/echo/handler.ts is a Lambda entry point: it runs only in the Lambda runtime. npm start serves a server definition ' +
+        '(the file that default-exports defineServer(...)): npm start -- functions/echo/server.ts. ' +
+        'To run the Lambda entry as deployed, use npm run start:aws -- functions/echo/handler.ts.',
+    );
+  });
+
+  test('a mistyped path, and a file with no server definition', TIMEOUT, async () => {
+    const missing = track(startProcess(process.execPath, ['--import', 'tsx', 'local/start.ts', 'functions/note/server.ts'], { env: cleanEnv({ PORT: '0' }) }));
+    assert.equal(await missing.exited, 1);
+    assert.equal(
+      missing.output().trim(),
+      'no such file: functions/note/server.ts. npm start takes the path of a server definition, e.g. npm start -- functions/notes/server.ts ' +
+        '(servers here: functions/echo/server.ts, functions/gateway/server.ts, functions/notes/server.ts)',
+    );
+    const notServer = track(
+      startProcess(process.execPath, ['--import', 'tsx', 'local/start.ts', 'functions/lambda.ts'], { env: cleanEnv({ PORT: '0', MCP_LOCAL_DATA_DIR: join(await tempFolder(), 'data') }) }),
+    );
+    assert.equal(await notServer.exited, 1);
+    assert.equal(notServer.output().trim(), 'functions/lambda.ts has no server definition: its default export should be defineServer({ name, version, tools }) (README, "Write a tool").');
+  });
+});
+
+describe('MCP_AUTH_MODE=apikey npm start', () => {
+  test('prints a development key with which the banner\'s commands work, and keeps it across restarts', TIMEOUT, async () => {
+    const dataDir = join(await tempFolder(), 'data');
+    let server = track(startServer({ MCP_LOCAL_DATA_DIR: dataDir, MCP_AUTH_MODE: 'apikey' }));
+    const url = await servingUrl(server);
+    const key = (await server.waitFor(/^ {4}(mcpk_\S+)$/m))[1]!;
+    const smokeLine = (await server.waitFor(/^ {4}npm run smoke -- (.+)$/m))[1]!;
+    assert.equal(smokeLine, `--url ${url} --api-key ${key}`);
+    assert.ok(server.output().includes(`npm run inspect -- ${url} --transport http --header "Authorization: Bearer ${key}" --method tools/list`));
+
+    const smoke = await runScript('scripts/smoke.ts', smokeLine.split(' '));
+    assert.equal(smoke.code, 0, smoke.output);
+    const withoutKey = await runScript('scripts/smoke.ts', ['--url', url]);
+    assert.equal(withoutKey.code, 1);
+    assert.match(withoutKey.output, /401/);
+
+    // The banner's command for more keys reaches the same table.
+    const keysLine = (await server.waitFor(/More keys for this table: AWS_ENDPOINT_URL_DYNAMODB=(\S+) npm run keys -- create --principal <owner>/))[1]!;
+    const listed = await runScript('scripts/keys.ts', ['list'], { AWS_ENDPOINT_URL_DYNAMODB: keysLine });
+    assert.equal(listed.code, 0, listed.output);
+    assert.match(listed.output, /apikey:dev .*npm start development key/);
+
+    assert.equal(await server.stop(), 0);
+    server = track(startServer({ MCP_LOCAL_DATA_DIR: dataDir, MCP_AUTH_MODE: 'apikey' }));
+    await servingUrl(server);
+    assert.equal((await server.waitFor(/^ {4}(mcpk_\S+)$/m))[1], key, 'the same key after a restart');
+    assert.equal(await server.stop(), 0, server.output());
+  });
+
+  test('npm run keys without an endpoint or AWS credentials says how to reach the local table', TIMEOUT, async () => {
+    const home = await tempFolder();
+    const keys = await runScript('scripts/keys.ts', ['list'], { HOME: home, AWS_EC2_METADATA_DISABLED: 'true' });
+    assert.equal(keys.code, 1);
+    assert.match(keys.output, /keys: table "mcp-kit" in us-east-1: CredentialsProviderError: .*\nNo AWS credentials, and no AWS_ENDPOINT_URL_DYNAMODB: this command went to AWS\. .*MCP_AUTH_MODE=apikey npm start prints a development key and the command for more keys/);
+  });
+});

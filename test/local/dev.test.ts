@@ -1,0 +1,136 @@
+// `npm run dev` as users run it: a real child process on a temporary copy of the notes server and
+// a temporary data folder. An edited tool description reaches tools/list within 2 s without a
+// restart, the session and its notes (emulator data) survive the reload, a broken save leaves a
+// message while the previous version serves on and the next save recovers, and a wrong path is
+// refused with what to run instead.
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { after, before, describe, test } from 'node:test';
+import { Client as LegacyClient } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport as LegacyTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { cleanEnv, servingUrl, startProcess, type Child } from './processes.ts';
+
+const TIMEOUT = { timeout: 60_000 };
+const ECHO_DESCRIPTION = 'Returns its text argument unchanged. Useful to check connectivity.';
+
+/** The notes server, importing the kit and zod by absolute URL so it runs from a temporary folder. */
+async function notesServerSource(echoDescription: string): Promise<string> {
+  const source = await readFile('functions/notes/server.ts', 'utf8');
+  assert.ok(source.includes(ECHO_DESCRIPTION), 'the notes server still describes echo as this test expects');
+  return source
+    .replaceAll("from '../../shared/", `from '${pathToFileURL('shared/').href}`)
+    .replace("from 'zod'", `from '${import.meta.resolve('zod')}'`)
+    .replace(ECHO_DESCRIPTION, echoDescription);
+}
+
+function startDev(args: string[], env: Record<string, string>): Child {
+  return startProcess(process.execPath, ['--import', 'tsx', 'local/dev.ts', ...args], { env: cleanEnv({ PORT: '0', ...env }) });
+}
+
+interface Session {
+  sessionId: string;
+  protocolVersion: string;
+}
+
+/** A 2025-era client; with `session`, it resumes that session (kept in DynamoDB) without initialize. */
+async function connect(url: string, session?: Session) {
+  const transport = new LegacyTransport(new URL(url), session && { sessionId: session.sessionId });
+  const client = new LegacyClient({ name: 'dev-test', version: '1.0.0' });
+  await client.connect(transport);
+  if (session) transport.setProtocolVersion(session.protocolVersion);
+  return { client, session: { sessionId: transport.sessionId!, protocolVersion: transport.protocolVersion ?? session!.protocolVersion } };
+}
+
+/** The echo tool's description as a fresh client lists it now; undefined while nothing answers. */
+async function echoDescription(url: string): Promise<string | undefined> {
+  try {
+    const { client } = await connect(url);
+    try {
+      return (await client.listTools()).tools.find((t) => t.name === 'echo')?.description;
+    } finally {
+      await client.close();
+    }
+  } catch {
+    return undefined;
+  }
+}
+
+/** Polls until `check` holds; returns how long that took. */
+async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<number> {
+  const started = Date.now();
+  while (!(await check())) {
+    if (Date.now() - started > timeoutMs) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return Date.now() - started;
+}
+
+describe('npm run dev', () => {
+  let folder: string;
+  let serverFile: string;
+  let dev: Child;
+  let url: string;
+
+  before(async () => {
+    folder = await mkdtemp(join(tmpdir(), 'mcp-kit-dev-'));
+    serverFile = join(folder, 'server', 'server.ts');
+    await mkdir(join(folder, 'server'));
+    await writeFile(serverFile, await notesServerSource('first description'));
+    dev = startDev([serverFile], { MCP_LOCAL_DATA_DIR: join(folder, 'data') });
+    url = await servingUrl(dev);
+  });
+  after(async () => {
+    await dev?.stop();
+    await rm(folder, { recursive: true, force: true });
+  });
+
+  test('an edited tool description shows in tools/list within 2 s, and the emulator data survives', TIMEOUT, async (t) => {
+    await dev.waitFor(/npm run dev: watching .*server\/ and shared\/; a change reloads the server, the emulators and their data stay/);
+    assert.match(dev.output(), /Connect a client:\n {4}npm run inspect -- /, 'the first start prints npm start\'s banner');
+    assert.equal(await echoDescription(url), 'first description');
+    const { client, session } = await connect(url);
+    await client.callTool({ name: 'note_add', arguments: { text: 'written before the reload' } });
+    await client.close();
+
+    const reloads = dev.output().match(/reloaded/g)?.length ?? 0;
+    await writeFile(serverFile, await notesServerSource('second description'));
+    const took = await until(async () => (await echoDescription(url)) === 'second description', 10_000);
+    assert.ok(took < 2000, `the new description showed after ${took} ms`);
+    t.diagnostic(`reloaded and listed in ${took} ms`);
+    assert.equal((await dev.waitFor(new RegExp(`reloaded \\(\\S*server\\.ts changed\\): "notes" serving at ${url.replace(/[.]/g, '\\.')}`)))[0].length > 0, true);
+    assert.equal(dev.output().match(/reloaded/g)!.length, reloads + 1, 'one save, one reload line');
+
+    const resumed = await connect(url, session);
+    const listed = await resumed.client.callTool({ name: 'note_list', arguments: {} });
+    assert.deepEqual(listed.content, [{ type: 'text', text: '1. written before the reload' }]);
+    await resumed.client.close();
+  });
+
+  test('a save that breaks the server says so, and the next save brings it back', TIMEOUT, async () => {
+    const offset = dev.output().length;
+    await writeFile(serverFile, 'export default defineServer({ name: ');
+    await until(async () => dev.output().slice(offset).includes('npm run dev: the server did not start (above); saving a file tries again'), 20_000);
+    // Node 24 on Linux shares the port between the old server and its replacement.
+    assert.match(dev.output().slice(offset), /and the previous version serves meanwhile/);
+    assert.equal(await echoDescription(url), 'second description');
+    await writeFile(serverFile, await notesServerSource('third description'));
+    await until(async () => (await echoDescription(url)) === 'third description', 20_000);
+  });
+});
+
+test('npm run dev refuses a Lambda entry point and a missing path, saying what to run', TIMEOUT, async () => {
+  const handler = startDev(['functions/notes/handler.ts'], {});
+  assert.equal(await handler.exited, 1);
+  assert.equal(
+    handler.output().trim(),
+    'functions/notes/handler.ts is a Lambda entry point: it runs only in the Lambda runtime. npm run dev serves a server definition ' +
+      '(the file that default-exports defineServer(...)): npm run dev -- functions/notes/server.ts. ' +
+      'To run the Lambda entry as deployed, use npm run start:aws -- functions/notes/handler.ts.',
+  );
+  const missing = startDev(['functions/wether/server.ts'], {});
+  assert.equal(await missing.exited, 1);
+  assert.match(missing.output().trim(), /^no such file: functions\/wether\/server\.ts\. npm run dev takes the path of a server definition, e\.g\. npm run dev -- functions\/notes\/server\.ts \(servers here: .*functions\/notes\/server\.ts.*\)$/);
+});
