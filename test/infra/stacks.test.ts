@@ -278,13 +278,14 @@ describe('the example app on the default stage', () => {
     );
   });
 
-  it('alarms on 5xx rate, function errors, throttles, p99 duration and failed tasks, and on table throttles', () => {
-    notes.resourceCountIs('AWS::CloudWatch::Alarm', 5);
+  it('alarms on 5xx rate, function errors, throttles, p99 duration, failed tasks, failed authentications and audit forwarding, and on table throttles', () => {
+    notes.resourceCountIs('AWS::CloudWatch::Alarm', 7);
     notes.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: '5XXError', Namespace: 'AWS/ApiGateway', Statistic: 'Average', Threshold: 0.05 });
     notes.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Errors', Namespace: 'AWS/Lambda', Threshold: 5 });
     notes.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Throttles', Namespace: 'AWS/Lambda', Threshold: 1 });
     notes.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Duration', ExtendedStatistic: 'p99', Threshold: 810_000 });
     notes.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'TaskStateChanges', Namespace: 'McpKit', Threshold: 5 });
+    notes.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'AuthFailures', Namespace: 'McpKit', Threshold: 50 });
     dataPlane.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Metrics: Match.arrayWith([Match.objectLike({ Expression: 'reads + writes' })]),
       Threshold: 1,
