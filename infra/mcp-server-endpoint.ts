@@ -1,8 +1,8 @@
 // McpServerEndpoint: deploys one MCP server on a public HTTPS endpoint by composing the parts in
 // infra/endpoint/: settings (validated numbers and the function's environment, CDK-free), the
 // function, the streaming REST API and CloudFront in front, on an McpDataPlane shared or private.
-// Auth (infra/auth.ts), task workers (infra/endpoint/task-workers.ts), alarms and a dashboard
-// (infra/monitoring.ts) come with it.
+// Auth (infra/auth.ts), task workers (infra/endpoint/task-workers.ts), the audit log
+// (infra/audit-log.ts), alarms and a dashboard (infra/monitoring.ts) come with it.
 import { RemovalPolicy, Token } from 'aws-cdk-lib';
 import type * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
@@ -17,6 +17,7 @@ import { createServerFunction } from './endpoint/function.ts';
 import { type McpServerEndpointProps, settingsOf } from './endpoint/props.ts';
 import { type EndpointSettings, KIT_VARIABLES, kitEnvironment } from './endpoint/settings.ts';
 import { enableTaskWorkers, type TaskWorkers } from './endpoint/task-workers.ts';
+import { McpAuditLog } from './audit-log.ts';
 import { McpServerMonitoring } from './monitoring.ts';
 
 export type { McpAccountQuotas, McpCustomDomain, McpRateLimit, McpServerEndpointProps, McpStageThrottle } from './endpoint/props.ts';
@@ -29,6 +30,8 @@ export class McpServerEndpoint extends Construct {
   /** @default undefined when `cloudFront` is false */
   readonly distribution?: cloudfront.Distribution;
   readonly monitoring: McpServerMonitoring;
+  /** The function's audit lines, kept apart for longer. */
+  readonly auditLog: McpAuditLog;
   /** Public MCP URL: `publicUrl`, else the custom domain, else CloudFront, else the raw API. */
   readonly mcpUrl: string;
   /** @default undefined unless `auth.mode` is `cognito` or `cognito,apikey` */
@@ -89,6 +92,13 @@ export class McpServerEndpoint extends Construct {
     // task created earlier would fail with AccessDenied (IAM changes still take seconds to apply).
     this.api.deploymentStage.node.addDependency(this.taskWorkers.selfInvokePolicy);
 
+    this.auditLog = new McpAuditLog(this, 'AuditLog', {
+      serverName: props.serverName,
+      stage,
+      functionLogGroup: this.fn.logGroup,
+      retention: props.auditLogRetention ?? logs.RetentionDays.ONE_YEAR,
+      removalPolicy: storage.removalPolicy,
+    });
     this.monitoring = new McpServerMonitoring(this, 'Monitoring', {
       serverName: props.serverName,
       stage,
@@ -96,6 +106,7 @@ export class McpServerEndpoint extends Construct {
       functionTimeout: this.fn.timeout!,
       api: this.api,
       dataPlane: this.dataPlane,
+      auditLog: this.auditLog,
       distribution: this.distribution,
       alarms: props.alarms,
       accountConcurrency: settings.accountConcurrency,

@@ -1,7 +1,8 @@
 // Alarms and the CloudWatch dashboard for one deployed MCP server: API 5xx rate, Lambda errors,
 // throttles and p99 duration, failed tasks, the region's claimed concurrency (which Lambda@Edge
-// needs left over), optionally per-tool error rates, plus the data
-// plane's table throttles; per-tool widgets (tool-metrics.ts). Observes; changes nothing. Task and
+// needs left over), authentication-failure spikes and audit lines not forwarded (audit-log.ts),
+// optionally per-tool error rates, plus the data plane's table throttles; per-tool widgets
+// (tool-metrics.ts). Observes; changes nothing. Task and
 // tool metrics are the function's own (shared/metrics.ts, embedded in its logs).
 import { Duration } from 'aws-cdk-lib';
 import type * as apigateway from 'aws-cdk-lib/aws-apigateway';
@@ -12,6 +13,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { METRICS_NAMESPACE } from '../shared/metrics.ts';
+import type { McpAuditLog } from './audit-log.ts';
 import type { McpDataPlane } from './data-plane.ts';
 import { toolErrorRateAlarms, toolWidgets, type McpToolErrorRateAlarms } from './tool-metrics.ts';
 
@@ -45,6 +47,13 @@ export interface McpAlarmOptions {
    */
   readonly failedTasks?: number;
   /**
+   * Failed authentications in five minutes (401s: missing, unknown, revoked or expired
+   * credentials), counted from the audit lines: someone guessing keys, or a client whose key was
+   * revoked and who retries without end.
+   * @default 50
+   */
+  readonly authFailures?: number;
+  /**
    * Alarms on the error rate of the tools named (per-tool metrics, shared/metrics.ts).
    * @default - none
    */
@@ -58,6 +67,8 @@ export interface McpServerMonitoringProps {
   readonly functionTimeout: Duration;
   readonly api: apigateway.RestApi;
   readonly dataPlane: McpDataPlane;
+  /** The server's audit log: its authentication failures and its forwarder are alarmed on. */
+  readonly auditLog: McpAuditLog;
   /** @default - no CloudFront widgets */
   readonly distribution?: cloudfront.Distribution;
   /** @default - see McpAlarmOptions */
@@ -85,6 +96,9 @@ export class McpServerMonitoring extends Construct {
    * rest, and when none is left CloudFront answers 503 for every request through that edge.
    */
   readonly claimedConcurrencyAlarm: cloudwatch.Alarm;
+  readonly authFailuresAlarm: cloudwatch.Alarm;
+  /** The audit forwarder failed: audit lines may be missing from the audit log group (they stay in the function's). */
+  readonly auditForwardingAlarm: cloudwatch.Alarm;
   /** One per tool named in `alarms.toolErrorRate`. */
   readonly toolErrorRateAlarms: cloudwatch.Alarm[];
   readonly dashboard: cloudwatch.Dashboard;
@@ -155,8 +169,26 @@ export class McpServerMonitoring extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
+    const authFailures = alarms.authFailures ?? 50;
+    if (!Number.isInteger(authFailures) || authFailures < 1) throw new Error(`alarms.authFailures must be a whole number, at least 1, got ${authFailures}`);
+    this.authFailuresAlarm = new cloudwatch.Alarm(this, 'AuthFailures', {
+      alarmDescription: `${who}: at least ${authFailures} failed authentications in 5 minutes; the audit log group names their source addresses and key ids.`,
+      metric: props.auditLog.authFailures,
+      threshold: authFailures,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    this.auditForwardingAlarm = new cloudwatch.Alarm(this, 'AuditForwarding', {
+      alarmDescription: `${who}: the audit log forwarder failed; audit lines may be missing from the audit log group (the function's own log still has them).`,
+      metric: props.auditLog.forwarder.metricErrors({ period: FIVE_MINUTES, statistic: 'Sum' }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
     this.toolErrorRateAlarms = alarms.toolErrorRate ? toolErrorRateAlarms(this, serverName, props.stage, who, alarms.toolErrorRate) : [];
-    const serverAlarms = [this.serverErrorRateAlarm, this.functionErrorsAlarm, this.functionThrottlesAlarm, this.p99DurationAlarm, this.failedTasksAlarm, this.claimedConcurrencyAlarm, ...this.toolErrorRateAlarms];
+    const serverAlarms = [this.serverErrorRateAlarm, this.functionErrorsAlarm, this.functionThrottlesAlarm, this.p99DurationAlarm, this.failedTasksAlarm, this.claimedConcurrencyAlarm, this.authFailuresAlarm, this.auditForwardingAlarm, ...this.toolErrorRateAlarms];
     if (alarms.topic) {
       const action = new cloudwatchActions.SnsAction(alarms.topic);
       for (const alarm of serverAlarms) {
@@ -241,6 +273,14 @@ export class McpServerMonitoring extends Construct {
           fn.metric('DestinationDeliveryFailures', { period: FIVE_MINUTES, statistic: 'Sum', label: 'failure reports undelivered' }),
         ],
         right: [fn.metric('AsyncEventAge', { period: FIVE_MINUTES, statistic: 'Maximum', label: 'oldest event age (ms)' })],
+        width: 12,
+      }),    );
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Audit: failed authentications, forwarder errors',
+        left: [props.auditLog.authFailures.with({ label: 'failed authentications' })],
+        leftAnnotations: [{ value: authFailures, label: 'auth failures alarm', color: cloudwatch.Color.RED }],
+        right: [props.auditLog.forwarder.metricErrors({ period: FIVE_MINUTES, statistic: 'Sum', label: 'forwarder errors' })],
         width: 12,
       }),
     );

@@ -98,6 +98,7 @@ export class McpServerStack extends Stack {
       });
     }
     new CfnOutput(this, 'DashboardName', { value: this.endpoint.monitoring.dashboard.dashboardName, description: 'CloudWatch dashboard' });
+    new CfnOutput(this, 'AuditLogGroup', { value: this.endpoint.auditLog.logGroup.logGroupName, description: 'Audit log: security events (aws logs tail <this> --follow)' });
     if (acceptsApiKeys(props.server.auth)) this.apiKeyOutputs(dataPlaneStack);
     const auth = this.endpoint.authorizationServer;
     if (auth) {
@@ -159,6 +160,7 @@ export class McpGatewayStack extends Stack {
     this.addStackDependency(dataPlaneStack);
     new CfnOutput(this, 'McpUrl', { value: this.gateway.mcpUrl, description: 'Public MCP endpoint of the gateway' });
     new CfnOutput(this, 'DashboardName', { value: this.gateway.endpoint.monitoring.dashboard.dashboardName, description: 'CloudWatch dashboard' });
+    new CfnOutput(this, 'AuditLogGroup', { value: this.gateway.endpoint.auditLog.logGroup.logGroupName, description: 'Audit log of the gateway: security events (aws logs tail <this> --follow)' });
     if (props.smokeTool) {
       new CfnOutput(this, 'SmokeCommand', {
         value: `npm run smoke -- --url ${this.gateway.mcpUrl} --tool ${props.smokeTool}`,

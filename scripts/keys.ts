@@ -2,11 +2,15 @@
 // from the environment exactly as for the server (`loadConfig`), so the same command works on the
 // local emulators (`source .local/emulators.env`) and on AWS with the usual credentials;
 // `--table` and `--region` override it, so a deployment's output can give one command to paste.
-// `create` prints the key alone on stdout, once; everything meant for people goes to stderr.
+// `create` prints the key alone on stdout, once; everything meant for people goes to stderr, and
+// so do the audit lines of `create` and `revoke` (`apikey.created`, `apikey.revoked`, actor
+// `cli:<os user>@<host>`): this runs on an operator's machine, not where the server logs.
 // Exit codes: 0 done, 1 failed (configuration, table, no such key), 2 bad usage.
+import { hostname, userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { AmbiguousApiKeyIdError, ApiKeyInputError, ApiKeyStore, apiKeyId, API_KEY_PREFIX, type ApiKeyRecord } from '../shared/auth/api-keys.ts';
 import { ConfigError, loadConfig, type KitConfig } from '../shared/config.ts';
+import { createLogger } from '../shared/log.ts';
 import { apiKeyPrincipalId } from '../shared/principal.ts';
 import { Table, createDynamoClient } from '../shared/store/table.ts';
 
@@ -196,7 +200,9 @@ async function main(argv: string[]): Promise<number> {
   }
   const client = createDynamoClient(config);
   try {
-    await run(command, new ApiKeyStore(new Table(() => client, config.tableName), { cacheSeconds: 0 }));
+    const log = createLogger(config, 'mcp-kit-keys', (line) => void process.stderr.write(line));
+    const audit = { log, actor: `cli:${userInfo().username}@${hostname()}` };
+    await run(command, new ApiKeyStore(new Table(() => client, config.tableName), { cacheSeconds: 0, audit }));
     return 0;
   } catch (error) {
     return report(explain(error, config));

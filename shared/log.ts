@@ -4,6 +4,8 @@
 // during a cold start, and this one loads nothing. The access line (one per request) has a writer
 // of its own with the same shape, formatted in one step because it is on every request's path.
 // Per-request fields are passed on each call, never kept as shared state: requests interleave.
+// Audit lines (audit.ts says which events and fields) are written at every level but SILENT.
+import type { AuditEvent } from './audit.ts';
 import type { KitConfig } from './config.ts';
 
 export type LogData = Record<string, unknown>;
@@ -13,6 +15,8 @@ export interface KitLogger {
   info(message: string, data?: LogData): void;
   warn(message: string, data?: LogData): void;
   error(message: string, data?: LogData): void;
+  /** One security event: `"audit": true, "event": …`, written whatever the level (SILENT aside). */
+  audit(event: AuditEvent, data: LogData): void;
 }
 
 type LogConfig = Pick<KitConfig, 'logLevel' | 'stage'>;
@@ -45,15 +49,20 @@ function replacer() {
 export function createLogger(config: LogConfig, serviceName: string, write = (line: string) => void process.stdout.write(line)): KitLogger {
   const threshold = SEVERITY[config.logLevel];
   const service = serviceOf(serviceName);
-  const emit = (level: Level) => (message: string, data?: LogData) => {
-    if (SEVERITY[level] < threshold) return;
+  const line = (level: Level, message: string, data: LogData | undefined, marks?: LogData) => {
     const xray = traceId();
     // The event's fields come after the standard ones and cannot replace them.
-    const line: LogData = { level, message, timestamp: new Date().toISOString(), service, stage: config.stage, ...(xray && { xray_trace_id: xray }), ...data };
-    Object.assign(line, { level, message, service, stage: config.stage });
-    write(`${JSON.stringify(line, replacer())}\n`);
+    const fields: LogData = { level, message, timestamp: new Date().toISOString(), service, stage: config.stage, ...(xray && { xray_trace_id: xray }), ...data };
+    Object.assign(fields, { level, message, service, stage: config.stage }, marks);
+    write(`${JSON.stringify(fields, replacer())}\n`);
   };
-  return { debug: emit('DEBUG'), info: emit('INFO'), warn: emit('WARN'), error: emit('ERROR') };
+  const emit = (level: Level) => (message: string, data?: LogData) => {
+    if (SEVERITY[level] >= threshold) line(level, message, data);
+  };
+  const audit = (event: AuditEvent, data: LogData) => {
+    if (config.logLevel !== 'SILENT') line('INFO', 'audit', data, { audit: true, event });
+  };
+  return { debug: emit('DEBUG'), info: emit('INFO'), warn: emit('WARN'), error: emit('ERROR'), audit };
 }
 
 /**

@@ -61,7 +61,7 @@ export function createRedis({ url, token, timeoutMs }: RedisOptions): Redis {
  * Logs a failure of one kind at most once per interval, so an outage does not flood the logs:
  * the first failure is logged at once, later ones are counted into the next line.
  */
-export function throttledWarning(log: KitLogger, message: string, intervalMs = 30_000) {
+export function throttledWarning(log: Pick<KitLogger, 'warn'>, message: string, intervalMs = 30_000) {
   let last = 0;
   let suppressed = 0;
   return (error: unknown) => {

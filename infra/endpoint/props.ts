@@ -213,6 +213,12 @@ export interface McpServerEndpointProps {
    */
   readonly logRetention?: logs.RetentionDays;
   /**
+   * Retention of the audit log group (authentication failures, refusals, confirmations, key and
+   * task events; infra/audit-log.ts).
+   * @default logs.RetentionDays.ONE_YEAR
+   */
+  readonly auditLogRetention?: logs.RetentionDays;
+  /**
    * `LOG_LEVEL` of the function.
    * @default 'INFO'
    */

@@ -3,8 +3,9 @@
 // cache whose lifetime (`cacheSeconds`, ≤ 60 by configuration) bounds how long a key revoked
 // through another instance keeps working here. A key stands for the principal `apikey:<owner>`.
 // Reading the key off a request (Bearer or `x-api-key`) and answering 401/403 belong to the HTTP
-// layer, not to this module.
+// layer, not to this module. Creating and revoking a key writes an audit line when given a log.
 import { createHash, randomBytes } from 'node:crypto';
+import type { KitLogger } from '../log.ts';
 import { API_KEY_PRINCIPAL_PREFIX, apiKeyPrincipal, apiKeyPrincipalId, checkPrincipalId, type Principal } from '../principal.ts';
 import { nowSeconds, type Item, type Table } from '../store/table.ts';
 
@@ -73,6 +74,8 @@ export interface ApiKeyStoreOptions {
    * revoked through another instance still works here. 0 disables the cache.
    */
   cacheSeconds: number;
+  /** Where `apikey.created` and `apikey.revoked` audit lines go, with `actor`: who asked. @default - no audit lines */
+  audit?: { log: KitLogger; actor: string };
 }
 
 const hashOf = (key: string) => createHash('sha256').update(key).digest('hex');
@@ -146,7 +149,7 @@ export class ApiKeyStore {
   private readonly cache = new Map<string, { principal: Principal | undefined; until: number }>();
   private readonly cacheMs: number;
 
-  constructor(private readonly table: Table, options: ApiKeyStoreOptions) {
+  constructor(private readonly table: Table, private readonly options: ApiKeyStoreOptions) {
     this.cacheMs = options.cacheSeconds * 1000;
   }
 
@@ -166,6 +169,7 @@ export class ApiKeyStore {
     };
     // 256 random bits cannot collide in practice; a failed condition means something is badly wrong.
     if (!(await this.table.put(toItem(hash, record), 'attribute_not_exists(pk)'))) throw new Error('API key hash collision');
+    this.audit('apikey.created', record);
     return { key, id: record.id, record };
   }
 
@@ -203,9 +207,23 @@ export class ApiKeyStore {
   async revoke(idOrKey: string): Promise<boolean> {
     const hash = await this.resolve(idOrKey);
     if (hash === undefined) return false;
+    const item = this.options.audit && (await this.table.get(pk(hash), SK, true));
     const deleted = await this.table.delete(pk(hash), SK);
     this.cache.delete(hash);
+    if (deleted) this.audit('apikey.revoked', item ? fromItem(item) : { id: hash.slice(0, ID_LENGTH) });
     return deleted;
+  }
+
+  private audit(event: 'apikey.created' | 'apikey.revoked', record: Pick<ApiKeyRecord, 'id'> & Partial<ApiKeyRecord>) {
+    const { audit } = this.options;
+    if (!audit) return;
+    const { id, principalId, scopes, expiresAt } = record;
+    audit.log.audit(event, {
+      actor: audit.actor,
+      keyId: id,
+      ...(principalId !== undefined && { keyPrincipal: apiKeyPrincipalId(principalId), scopes }),
+      ...(expiresAt !== undefined && { expiresAt: new Date(expiresAt * 1000).toISOString() }),
+    });
   }
 
   private async resolve(idOrKey: string): Promise<string | undefined> {

@@ -73,7 +73,7 @@ export class ToolCache {
   private readonly backend: Backend;
   private readonly warn: (error: unknown) => void;
 
-  constructor(private readonly namespace: string, redis: Redis | undefined, private readonly log: KitLogger) {
+  constructor(private readonly namespace: string, redis: Redis | undefined, private readonly log: Pick<KitLogger, 'debug' | 'warn'>) {
     this.backend = redis ? redisBackend(redis) : memoryBackend();
     this.warn = throttledWarning(log, 'tool cache unavailable; serving without it');
   }

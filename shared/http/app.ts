@@ -41,6 +41,7 @@ import { streamIfSlow } from './slow-answer.ts';
 import { refuseOversizedTask } from './task-request.ts';
 import { createHealth, type Probe } from './health.ts';
 import { originVerifier } from './origin-verify.ts';
+import { presentedCredential, requestOrigin } from '../audit.ts';
 
 const LOG_LEVEL_META_KEY = 'io.modelcontextprotocol/logLevel';
 const CAPABILITIES_META_KEY = 'io.modelcontextprotocol/clientCapabilities';
@@ -324,10 +325,31 @@ export function createApp(options: AppOptions) {
     return { code, message };
   };
 
-  /** Counts a request against the caller's rate limits (and the tool's); throws 429 over them. */
-  async function countRequest(limiter: RateLimiter, principal: Principal, tool: string | undefined, id: string | number | null, note: Note): Promise<void> {
+  // Audit lines (shared/audit.ts), written where a refusal is caught: a call that passes pays nothing.
+  /** The authenticator's refusal of a request's credentials, as it was; 503s (cannot check now) are no event. */
+  function authFailed(err: unknown, request: Request, requestId: string): unknown {
+    if (err instanceof HttpProtocolError && err.status === 401) {
+      log.audit('auth.failed', { requestId, ...requestOrigin(request), ...presentedCredential(request), status: err.status, reason: err.message });
+    }
+    return err;
+  }
+
+  /** Throws 403 insufficient_scope, audited, when the caller lacks a scope the tool needs. */
+  function requireScopes(request: Request, requestId: string, principal: Principal, tool: string, scopes: readonly string[]): void {
+    try {
+      authenticator.requireScopes(request, principal, scopes);
+    } catch (err) {
+      log.audit('scope.refused', { requestId, principal: principal.id, ...requestOrigin(request), tool, required: scopes, missing: scopes.filter((s) => !principal.scopes.includes(s)) });
+      throw err;
+    }
+  }
+
+  /** Counts a request against the caller's rate limits (and the tool's); throws 429 over them, audited. */
+  async function countRequest(limiter: RateLimiter, request: Request, requestId: string, principal: Principal, tool: string | undefined, id: string | number | null, note?: Note): Promise<void> {
     await limiter.check(principal.id, tool, id).catch((err: unknown) => {
-      note.rateLimited = (err as HttpProtocolError).status === 429;
+      const refused = err instanceof HttpProtocolError && err.status === 429;
+      if (note) note.rateLimited = refused;
+      if (refused) log.audit('rate_limit.refused', { requestId, principal: principal.id, ...requestOrigin(request), ...(tool !== undefined && { tool }), reason: err.message, retryAfter: Number(err.headers?.['retry-after']) });
       throw err;
     });
   }
@@ -355,14 +377,15 @@ export function createApp(options: AppOptions) {
         note.method = (body as Message).method;
         note.tool = tools[0];
       }
+      const { requestId, principal: caller } = scopeBase;
       for (const tool of tools) {
         const scopes = toolScopes.get(tool);
-        if (scopes) authenticator.requireScopes(request, scopeBase.principal, scopes);
+        if (scopes) requireScopes(request, requestId, caller, tool, scopes);
       }
       const { rateLimiter } = options;
       // A batch is counted message by message where it is served (legacy.ts).
-      if (rateLimiter && !Array.isArray(body)) await countRequest(rateLimiter, scopeBase.principal, tools[0], (body as Message).id ?? null, note);
-      const limit = rateLimiter && ((m: Message) => rateLimiter.check(scopeBase.principal.id, m.method === 'tools/call' ? String(m.params?.name) : undefined, m.id ?? null));
+      if (rateLimiter && !Array.isArray(body)) await countRequest(rateLimiter, request, requestId, caller, tools[0], (body as Message).id ?? null, note);
+      const limit = rateLimiter && ((m: Message) => countRequest(rateLimiter, request, requestId, caller, m.method === 'tools/call' ? String(m.params?.name) : undefined, m.id ?? null));
       const single = Array.isArray(body) ? undefined : (body as Message);
       const legacyRequest = await isLegacy(request, body, sdkLanes);
       if (single?.method === 'tools/call' && taskOnly.has(String(single.params?.name))) refuseTaskless(single, legacyRequest);
@@ -423,7 +446,7 @@ export function createApp(options: AppOptions) {
     }
     // Opening a stream is a request like any other, so a caller over its limit cannot keep opening
     // them (each holds a Lambda environment). Ending a session is never refused.
-    if (method === 'GET' && options.rateLimiter) await countRequest(options.rateLimiter, scopeBase.principal, undefined, null, note);
+    if (method === 'GET' && options.rateLimiter) await countRequest(options.rateLimiter, request, scopeBase.requestId, scopeBase.principal, undefined, null, note);
     const { legacy } = await sdkLanes();
     return method === 'GET' ? legacy.get({ request, body: undefined, scope: scopeBase, note }) : legacy.delete({ request, body: undefined, scope: scopeBase, note });
   }
@@ -485,7 +508,11 @@ export function createApp(options: AppOptions) {
         (refuseEveryOrigin && request.headers.has('origin') ? originNotListed(request) : undefined);
       if (refused) response = refused;
       else {
-        principal = await authenticator.authenticate(request);
+        try {
+          principal = await authenticator.authenticate(request);
+        } catch (err) {
+          throw authFailed(err, request, requestId);
+        }
         response = await serveMcp(c, { requestId, principal, report: (outcome) => (note.outcome = outcome) }, note);
       }
     } catch (err) {

@@ -11,6 +11,8 @@
 //   session, the tool and its arguments, so it can neither be replayed nor moved to another call.
 //   A question put through MRTR and a token given as text are sealed as different kinds: neither
 //   passes for the other (a `requestState` sent back as the `confirm` argument skips no question).
+// - Every answer is audited (shared/audit.ts): accepted, declined or dismissed, or invalid (a
+//   replayed answer, a token expired or made for another call).
 import { z } from 'zod';
 import { sdk } from '../sdk.ts';
 import { canonicalJson } from '../cache/tool-cache.ts';
@@ -48,6 +50,8 @@ export interface ConfirmServices {
   claim(nonce: string): Promise<boolean>;
   /** How long a token stays valid, for the message. */
   ttlSeconds: number;
+  /** Writes the audit line of an answer; `how`: elicitation (MRTR) or a token. */
+  audit(event: 'confirmation.accepted' | 'confirmation.declined' | 'confirmation.invalid', fields: { how: 'elicitation' | 'token'; answer?: string; why?: string }): void;
 }
 
 /**
@@ -83,24 +87,40 @@ export async function confirm<T>(services: ConfirmServices, input: ConfirmInput,
     const answer = responses?.confirm as { action?: string; content?: { confirm?: unknown } } | undefined;
     // Claimed whatever the answer: once answered, the question is spent.
     const first = await services.claim(state.c.n);
+    const how = 'elicitation';
     if (answer?.action === 'accept' && answer.content?.confirm === true) {
       // Replayed (or answered no before): ask afresh rather than act.
-      return first ? { status: 'confirmed', pinned: state.c.p as T } : ask(services, input, message, pinned);
+      if (!first) {
+        services.audit('confirmation.invalid', { how, why: 'already answered' });
+        return ask(services, input, message, pinned);
+      }
+      services.audit('confirmation.accepted', { how });
+      return { status: 'confirmed', pinned: state.c.p as T };
     }
-    if (answer?.action === 'accept' || answer?.action === 'decline') return { status: 'declined' };
-    return { status: 'cancelled' };
+    const declined = answer?.action === 'accept' || answer?.action === 'decline';
+    services.audit('confirmation.declined', { how, answer: answer?.action === 'accept' ? 'no' : String(answer?.action ?? 'none').slice(0, 20) });
+    return { status: declined ? 'declined' : 'cancelled' };
   }
   // A token from the text a client without elicitation was given.
   const token = (scope.request?.params?.arguments as Record<string, unknown> | undefined)?.[CONFIRM_ARGUMENT];
   if (typeof token === 'string') {
+    const how = 'token';
     let sealed: unknown;
     try {
       sealed = await services.verify(token);
     } catch {
+      services.audit('confirmation.invalid', { how, why: 'not valid for this call' });
       return { status: 'ask', result: invalidToken(input.tool) };
     }
-    if (!isSealed(sealed, 't')) return { status: 'ask', result: invalidToken(input.tool) };
-    if (await services.claim(sealed.c.n)) return { status: 'confirmed', pinned: sealed.c.p as T };
+    if (!isSealed(sealed, 't')) {
+      services.audit('confirmation.invalid', { how, why: 'not a confirmation token' });
+      return { status: 'ask', result: invalidToken(input.tool) };
+    }
+    if (await services.claim(sealed.c.n)) {
+      services.audit('confirmation.accepted', { how });
+      return { status: 'confirmed', pinned: sealed.c.p as T };
+    }
+    services.audit('confirmation.invalid', { how, why: 'already used' });
     return ask(services, input, message, pinned);
   }
   return ask(services, input, message, pinned);

@@ -8,7 +8,7 @@ import type { KitLogger } from '../log.ts';
 import type { ToolOutcome } from '../metrics.ts';
 import type { Principal } from '../principal.ts';
 import type { StateScope, StateStore } from '../store/state.ts';
-import { confirm, type Confirmation } from './confirm.ts';
+import { confirm, type Confirmation, type ConfirmServices } from './confirm.ts';
 
 /** What the HTTP layer knows about one request, carried to handlers inside `authInfo.extra`. */
 export interface RequestScope {
@@ -246,6 +246,10 @@ class KitToolContext implements ToolContext {
       verify: (token: string) => requestState.verify(token, this.mcp),
       claim: (nonce: string) => state.claimOnce(`confirm:${nonce}`, requestState.ttlSeconds),
       ttlSeconds: requestState.ttlSeconds,
+      audit: (event: Parameters<ConfirmServices['audit']>[0], fields: object) => {
+        const { requestId, principal, sessionId, era } = this.scope;
+        this.services.log.audit(event, { requestId, principal: principal.id, ...(sessionId && { sessionId }), era, tool: this.target, ...fields });
+      },
     };
     return confirm(services, { scope: this.scope, tool: this.target, state: this.requestState(), responses: this.mcp.mcpReq.inputResponses }, message, pinned);
   }

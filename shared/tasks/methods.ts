@@ -19,7 +19,7 @@ const listing = z.object({ cursor: z.string().optional() }).passthrough();
 /** Revisions whose sessions get the 2025-11-25 methods. */
 const TASK_SESSIONS = new Set(['2025-11-25']);
 
-const callerOf = (scope: RequestScope): TaskCaller => ({ principalId: scope.principal.id, ...(scope.sessionId && { sessionId: scope.sessionId }) });
+const callerOf = (scope: RequestScope): TaskCaller => ({ principalId: scope.principal.id, ...(scope.sessionId && { sessionId: scope.sessionId }), requestId: scope.requestId });
 const unknown = (id: string) => new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown task "${id.slice(0, 100)}": it does not exist, expired, or is not yours`);
 
 /** The era and caller of a task request, refusing a client or session that has no tasks. */

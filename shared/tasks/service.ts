@@ -53,6 +53,8 @@ export interface TaskServiceOptions {
 export interface TaskCaller {
   principalId: string;
   sessionId?: string;
+  /** The request asking, for the audit line of a cancellation. */
+  requestId?: string;
 }
 
 /** Answers that would make the task keep more than MAX_TASK_REQUEST_BYTES of its requests. */
@@ -156,6 +158,8 @@ export class TaskService {
       // It finished between the read above and the cancel: read what it finished as, not what it was.
       return (await this.store.get(id, caller.principalId, caller.sessionId)) ?? record;
     }
+    const { principalId, sessionId, requestId } = caller;
+    this.options.log.audit('task.cancelled', { requestId, principal: principalId, ...(sessionId && { sessionId }), taskId: id, tool: record.request.tool });
     await this.options.relay.send(cancelBox(id), { cancel: true }).catch((error) => this.options.log.warn('task cancel: the worker was not told', { taskId: id, error: String(error) }));
     return cancelled;
   }

@@ -279,8 +279,8 @@ describe('the example app on the default stage', () => {
     );
   });
 
-  it('alarms on 5xx rate, function errors, throttles, p99 duration, failed tasks and the region\'s claimed concurrency, and on table throttles', () => {
-    notes.resourceCountIs('AWS::CloudWatch::Alarm', 6);
+  it('alarms on 5xx rate, function errors, throttles, p99 duration, failed tasks, the region\'s claimed concurrency, failed authentications and audit forwarding, and on table throttles', () => {
+    notes.resourceCountIs('AWS::CloudWatch::Alarm', 8);
     // Lambda@Edge runs on what is left of the region's concurrency: alarm before it is gone (900 of the default 1,000).
     notes.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ClaimedAccountConcurrency', Namespace: 'AWS/Lambda', Threshold: 900, Dimensions: Match.absent() });
     notes.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: '5XXError', Namespace: 'AWS/ApiGateway', Statistic: 'Average', Threshold: 0.05 });
@@ -288,6 +288,7 @@ describe('the example app on the default stage', () => {
     notes.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Throttles', Namespace: 'AWS/Lambda', Threshold: 1 });
     notes.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Duration', ExtendedStatistic: 'p99', Threshold: 810_000 });
     notes.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'TaskStateChanges', Namespace: 'McpKit', Threshold: 5 });
+    notes.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'AuthFailures', Namespace: 'McpKit', Threshold: 50 });
     dataPlane.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Metrics: Match.arrayWith([Match.objectLike({ Expression: 'reads + writes' })]),
       Threshold: 1,
@@ -305,7 +306,7 @@ describe('the example app on the default stage', () => {
   it('outputs the public MCP URL, the raw API URL, and the table and bucket names', () => {
     const outputs = notes.toJSON().Outputs;
     // CDK's own exports (ExportsOutput…) carry the URL to the gateway's stack.
-    assert.deepEqual(Object.keys(outputs).filter((o) => !o.startsWith('ExportsOutput')).sort(), ['ApiUrl', 'CreateApiKeyCommand', 'DashboardName', 'DistributionDomainName', 'McpUrl', 'SmokeCommand']);
+    assert.deepEqual(Object.keys(outputs).filter((o) => !o.startsWith('ExportsOutput')).sort(), ['ApiUrl', 'AuditLogGroup', 'CreateApiKeyCommand', 'DashboardName', 'DistributionDomainName', 'McpUrl', 'SmokeCommand']);
     const [distributionId] = Object.keys(notes.findResources('AWS::CloudFront::Distribution'));
     assert.deepEqual(outputs.McpUrl.Value, { 'Fn::Join': ['', ['https://', { 'Fn::GetAtt': [distributionId, 'DomainName'] }, '/mcp']] });
     assert.match(JSON.stringify(outputs.ApiUrl.Value), /execute-api.*"\/mcp"\]/);
