@@ -77,7 +77,10 @@ export async function startInvokeApi(options: InvokeApiOptions): Promise<InvokeA
 
   const api = { url: '', accepted: 0, stop: async () => {} } as InvokeApi;
   const server: Server = createServer((req, res) => {
+    const requestId = crypto.randomUUID();
     const chunks: Buffer[] = [];
+    // A caller that goes away mid-upload queues nothing; the API goes on serving.
+    req.on('error', () => options.log(`[lambda invoke] ${requestId} 499 client closed the connection before its request was whole`));
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const type = req.headers['x-amz-invocation-type'];
@@ -94,7 +97,7 @@ export async function startInvokeApi(options: InvokeApiOptions): Promise<InvokeA
         return;
       }
       api.accepted++;
-      res.writeHead(202, { 'x-amzn-requestid': crypto.randomUUID() }).end();
+      res.writeHead(202, { 'x-amzn-requestid': requestId }).end();
       void run(event, 0);
     });
   });

@@ -3,7 +3,9 @@
 // timeout, init failures, throttling, API Gateway's proxy event and header remapping, CloudFront's
 // origin timeout, edge functions and error caching. Everything else in test/aws runs on it.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -225,6 +227,38 @@ describe('modelled CloudFront', () => {
       }
     } finally {
       await Promise.all([caching.stop(), deployed.stop()]);
+    }
+  });
+});
+
+describe('client aborts', () => {
+  /** Sends a POST announcing 1,000 bytes, 3 of them, then closes the connection. */
+  async function abortedUpload(url: string, headers: Record<string, string> = {}) {
+    const { hostname, port, pathname, search } = new URL(url);
+    const socket = connect(Number(port), hostname);
+    await once(socket, 'connect');
+    const head = Object.entries({ host: hostname, 'content-length': '1000', ...headers }).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+    await new Promise<void>((resolve, reject) => socket.write(`POST ${pathname}${search} HTTP/1.1\r\n${head}\r\nabc`, (error) => (error ? reject(error) : resolve())));
+    socket.destroy();
+  }
+
+  it('survives an upload cut short at every hop, logging it as a 499 there, and keeps serving', async () => {
+    const lines: string[] = [];
+    const model = await start({ log: (line) => lines.push(line) });
+    const logged = (pattern: RegExp) => waitFor(() => lines.some((l) => pattern.test(l)));
+    try {
+      await abortedUpload(`${model.url}?probe=ok`);
+      await logged(/^\[cloudfront\] \S+ 499 client closed the connection/);
+      await abortedUpload(`${model.apiUrl}?probe=ok`);
+      await logged(/^\[api\] \S+ 499 client closed the connection/);
+      await abortedUpload(`${model.invokeApi.url}/2015-03-31/functions/probe/invocations`, { 'x-amz-invocation-type': 'Event' });
+      await logged(/^\[lambda invoke\] \S+ 499 client closed the connection/);
+      assert.equal(model.lambda.invokes, 0, 'no cut-short upload reached the function');
+      assert.equal((await probe(model, 'probe=ok')).status, 200, 'CloudFront, API Gateway and Lambda still serve');
+      const invoked = await fetch(`${model.invokeApi.url}/2015-03-31/functions/probe/invocations`, { method: 'POST', headers: { 'x-amz-invocation-type': 'Event' }, body: JSON.stringify({ httpMethod: 'GET', path: '/mcp', headers: {}, queryStringParameters: { probe: 'ok' } }) });
+      assert.equal(invoked.status, 202, 'the Invoke API still serves');
+    } finally {
+      await model.stop();
     }
   });
 });
