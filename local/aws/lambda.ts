@@ -45,6 +45,7 @@ export interface LambdaModelOptions {
 export interface StreamedResponse {
   kind: 'stream';
   prelude: { statusCode?: number; headers?: Record<string, string>; multiValueHeaders?: Record<string, string[]>; cookies?: string[] };
+  /** Ends when the function ends its stream (`end()`), which may be before the invocation ends. */
   body: Readable;
   /** Resolves when the invocation ends: undefined when it succeeded, else the error that ended it. */
   ended: Promise<FunctionError | undefined>;
@@ -73,7 +74,12 @@ interface Invocation {
   settle(result: InvokeResult): void;
   /** Set once the response body began. */
   body?: PassThrough;
+  /** Ends the client's body: at the function's `end()`, or with the error that cut it. */
   endBody?: (error: FunctionError | undefined) => void;
+  /** The error the function ended its stream with (in trailers): the invocation failed. */
+  streamError?: FunctionError;
+  /** Settles `ended` when the invocation is over. */
+  endInvocation?: (error: FunctionError | undefined) => void;
   timer?: ReturnType<typeof setTimeout>;
 }
 
@@ -224,31 +230,37 @@ class Environment {
     // invoke, a cut client) must not turn the destroyed body into an uncaught error.
     const body = new PassThrough().on('error', () => {});
     invocation.body = body;
-    let ended!: (error: FunctionError | undefined) => void;
-    const endedPromise = new Promise<FunctionError | undefined>((resolve) => (ended = resolve));
+    const ended = new Promise<FunctionError | undefined>((resolve) => (invocation.endInvocation = resolve));
     invocation.endBody = (error) => {
-      ended(error);
+      invocation.endBody = undefined;
       if (error) body.destroy(new Error(`${error.errorType}: ${error.errorMessage}`));
       else body.end();
     };
     if (!type.startsWith(HTTP_INTEGRATION)) {
       // A stream without the HTTP prelude: API Gateway relays it as a 200 of that type.
-      invocation.settle({ kind: 'stream', prelude: { statusCode: 200, headers: { 'content-type': String(type) } }, body, ended: endedPromise });
+      invocation.settle({ kind: 'stream', prelude: { statusCode: 200, headers: { 'content-type': String(type) } }, body, ended });
       req.pipe(body, { end: false });
     } else {
       readPrelude(req, body).then(
-        (prelude) => invocation.settle({ kind: 'stream', prelude, body, ended: endedPromise }),
-        (error: Error) => invocation.settle({ kind: 'error', errorType: 'Runtime.MalformedResponse', errorMessage: error.message, invokeStatus: 502 }),
+        (prelude) => {
+          if (!prelude) this.model.options.log(`[env ${this.id}] ${invocation.id} the stream ended with no write(): no prelude went out, so the client gets 200 without the handler's status and headers (the Node.js runtime writes the prelude at the first write())`);
+          invocation.settle({ kind: 'stream', prelude: prelude ?? {}, body, ended });
+        },
+        (error: Error) => {
+          this.model.options.log(`[env ${this.id}] ${invocation.id} ${error.message}`);
+          // Lambda answered the invoke; API Gateway cannot read what it answered (a malformed proxy response, 502).
+          invocation.settle({ kind: 'error', errorType: 'Runtime.MalformedResponse', errorMessage: error.message, invokeStatus: 200 });
+        },
       );
     }
+    // The client's response ends when the function ends its stream, though the invocation (and
+    // the environment) may go on working until the handler returns.
     req.on('end', () => {
       res.writeHead(202).end();
       const errorType = req.trailers['lambda-runtime-function-error-type'];
-      if (errorType) {
-        const detail = parseError(Buffer.from(req.trailers['lambda-runtime-function-error-body'] ?? '', 'base64').toString('utf8'), errorType);
-        invocation.endBody?.({ ...detail, errorType });
-        invocation.endBody = undefined;
-      }
+      const detail = errorType && parseError(Buffer.from(req.trailers['lambda-runtime-function-error-body'] ?? '', 'base64').toString('utf8'), errorType);
+      if (detail) invocation.streamError = { ...detail, errorType: errorType! };
+      invocation.endBody?.(invocation.streamError);
     });
   }
 
@@ -259,10 +271,11 @@ class Environment {
     });
   }
 
-  private finish(invocation: Invocation, error: FunctionError | undefined) {
+  private finish(invocation: Invocation, ending: FunctionError | undefined) {
+    const error = ending ?? invocation.streamError;
     clearTimeout(invocation.timer);
     invocation.endBody?.(error);
-    invocation.endBody = undefined;
+    invocation.endInvocation?.(error);
     invocation.settle(error ?? { kind: 'error', errorType: 'Runtime.NoResponse', errorMessage: 'the invocation ended without a response', invokeStatus: 200 });
     this.invocation = undefined;
     const duration = Date.now() - invocation.started;
@@ -340,8 +353,12 @@ function parseError(body: string, errorType: string): FunctionError {
   }
 }
 
-/** Reads the JSON prelude up to the eight NUL bytes, then passes the rest of the stream on. */
-function readPrelude(req: IncomingMessage, body: PassThrough): Promise<StreamedResponse['prelude']> {
+/**
+ * Reads the JSON prelude up to the eight NUL bytes, then passes the rest of the stream on.
+ * Undefined for a stream that ended empty (no write(), so no prelude); a body without the
+ * delimiter (`end(chunk)` alone) is malformed.
+ */
+function readPrelude(req: IncomingMessage, body: PassThrough): Promise<StreamedResponse['prelude'] | undefined> {
   return new Promise((resolve, reject) => {
     let head = Buffer.alloc(0);
     const onData = (chunk: Buffer) => {
@@ -360,7 +377,10 @@ function readPrelude(req: IncomingMessage, body: PassThrough): Promise<StreamedR
       if (rest.length) body.write(rest);
       req.pipe(body, { end: false });
     };
-    const onEnd = () => reject(new Error('the response ended before its prelude'));
+    const onEnd = () => {
+      if (head.length === 0) return resolve(undefined);
+      reject(new Error('malformed response: the body has no prelude (the Node.js runtime writes it at the first write(), and end(chunk) alone makes none)'));
+    };
     req.on('data', onData);
     req.on('end', onEnd);
   });

@@ -231,6 +231,55 @@ describe('modelled CloudFront', () => {
   });
 });
 
+describe('the Node.js runtime contract', () => {
+  let model: AwsModel;
+  before(async () => {
+    model = await start({ timeoutSeconds: 3 });
+  });
+  after(() => model.stop());
+
+  it('ends the client\'s response at end(), while the handler works on', async () => {
+    const res = await probe(model, 'probe=end-then-work&ms=1500');
+    assert.equal(await res.text(), 'done');
+    const answeredAt = Date.now();
+    await waitFor(() => model.lambda.invocations.some((i) => i.endedAt >= answeredAt));
+    const invocation = model.lambda.invocations.at(-1)!;
+    assert.equal(invocation.error, undefined);
+    assert.ok(invocation.endedAt - answeredAt > 1000, `the answer ended ${invocation.endedAt - answeredAt} ms before the invocation`);
+  });
+
+  it('sends the prelude (status and headers) at the first write(), not when the handler sets it up', async () => {
+    const started = Date.now();
+    const res = await fetch(`${model.apiUrl}?probe=late-write&ms=700`);
+    const headersAfter = Date.now() - started;
+    assert.equal(res.status, 200);
+    assert.equal(await res.text(), 'late');
+    assert.ok(headersAfter >= 650, `status and headers arrived after ${headersAfter} ms, before the first write`);
+  });
+
+  it('answers end(chunk) with no write() as malformed (502): the runtime sends no prelude for it', async () => {
+    const res = await probe(model, 'probe=end-chunk');
+    assert.equal(res.status, 502);
+    // Control: the same answer written with write() then end() arrives as the handler set it.
+    const written = await probe(model, 'probe=status&code=404');
+    assert.equal(written.status, 404);
+  });
+
+  it('answers end() with no write() as 200 without the handler\'s status and headers', async () => {
+    const res = await probe(model, 'probe=end-empty');
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('x-probe'), null);
+    assert.equal(await res.text(), '');
+  });
+
+  it('leaves a stream the handler never ended open until the function timeout, then cuts it', async () => {
+    const res = await probe(model, 'probe=unended');
+    assert.equal(res.status, 200);
+    await assert.rejects(res.text(), 'the body is cut, not ended');
+    await waitFor(() => model.lambda.invocations.some((i) => i.error === 'Sandbox.Timedout'));
+  });
+});
+
 describe('client aborts', () => {
   /** Sends a POST announcing 1,000 bytes, 3 of them, then closes the connection. */
   async function abortedUpload(url: string, headers: Record<string, string> = {}) {
