@@ -1,9 +1,11 @@
 // The deployed path, modelled on loopback: CloudFront (the URL clients use) → API Gateway REST
 // (its own port, under /<stage>) → the Lambda model running the function bundle. Composes the
 // three models with the construct's numbers; `npm run start:aws` and the tests start it here.
+import { randomInt } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AWS_LIMITS, CLOUDFRONT_CACHED_ERROR_STATUSES, PATH_DEFAULTS } from '../../infra/deployed-path.ts';
+import { ConfigError } from '../../shared/config.ts';
 import { createRestApi } from './api-gateway.ts';
 import { buildFunction } from './build.ts';
 import { createDistribution, type OriginResponseHandler, type ViewerResponseFunction } from './cloudfront.ts';
@@ -40,6 +42,8 @@ export interface AwsModelOptions {
    */
   edge?: { originResponse?: OriginResponseHandler; viewerResponse?: ViewerResponseFunction };
   log?: (line: string) => void;
+  /** Seeds Lambda's pick among idle environments. @default MCP_AWS_SEED, else a random one (logged) */
+  seed?: number;
   /** Delays before the retries of a failed asynchronous invocation. @default [1000, 2000] */
   asyncRetryDelaysMs?: number[];
 }
@@ -68,6 +72,13 @@ function listen(server: Server, port: number, host: string): Promise<string> {
   });
 }
 
+/** `MCP_AWS_SEED` when set, else a fresh seed. */
+function seedFrom(raw: string | undefined): number {
+  if (raw === undefined || raw === '') return randomInt(2 ** 31);
+  if (!/^\d+$/.test(raw)) throw new ConfigError('MCP_AWS_SEED', `expected a whole number, got "${raw}"`);
+  return Number(raw);
+}
+
 export async function startAwsModel(options: AwsModelOptions): Promise<AwsModel> {
   const stage = options.stage ?? 'dev';
   const mcpPath = options.mcpPath ?? '/mcp';
@@ -87,6 +98,7 @@ export async function startAwsModel(options: AwsModelOptions): Promise<AwsModel>
     idleReclaimMs: options.idleReclaimMs ?? 600_000,
     initTimeoutMs: AWS_LIMITS.lambdaInitTimeoutSeconds * 1000,
     log,
+    seed: options.seed ?? seedFrom(process.env.MCP_AWS_SEED),
   });
 
   // Tasks hand work to an asynchronous invocation of the same function, through this endpoint.

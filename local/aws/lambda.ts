@@ -1,7 +1,9 @@
 // The Lambda model: one function's execution environments, each a child process running
 // runtime.ts on the deployed bundle, driven through the Runtime API the way the Lambda service
 // drives the managed Node.js runtime. What it models, each as Lambda documents it:
-// - one invocation per environment at a time; a request that finds every environment busy starts
+// - one invocation per environment at a time, in an idle environment picked at random (Lambda
+//   documents no order; a seeded pick, the seed logged, so a run can be repeated);
+//   a request that finds every environment busy starts
 //   a new one (a real cold start, its init duration logged), up to the concurrency limit, beyond
 //   which the invoke is throttled (TooManyRequestsException);
 // - an environment is frozen between invocations (SIGSTOP from the moment its runtime asks for
@@ -39,6 +41,19 @@ export interface LambdaModelOptions {
   initTimeoutMs: number;
   /** Where the REPORT lines and the environments' output go. */
   log: (line: string) => void;
+  /** Seeds the pick among idle environments. */
+  seed: number;
+}
+
+/** mulberry32: a small seeded generator, enough to pick environments reproducibly. */
+function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }
 
 /** A streamed response as the function wrote it: the HTTP prelude and the body after it. */
@@ -409,7 +424,11 @@ export class LambdaModel {
   /** Invokes received, throttled and refused ones included. */
   invokes = 0;
 
+  private readonly random: () => number;
+
   constructor(readonly options: LambdaModelOptions) {
+    this.random = seededRandom(options.seed);
+    options.log(`[lambda] ${options.functionName}: idle environments are picked at random, seed ${options.seed} (MCP_AWS_SEED=${options.seed} repeats the picks)`);
     if (!exitHooked) process.once('exit', stopAll);
     exitHooked = true;
     liveModels.add(this);
@@ -424,7 +443,7 @@ export class LambdaModel {
     if (Buffer.byteLength(payload) > payloadLimitBytes) {
       return { kind: 'error', errorType: 'RequestEntityTooLargeException', errorMessage: `Request must be smaller than ${payloadLimitBytes} bytes for the InvokeFunction operation`, invokeStatus: 413 };
     }
-    let environment = this.idle.pop();
+    let environment = this.idle.splice(Math.floor(this.random() * this.idle.length), 1)[0];
     if (!environment) {
       if (this.environments.size >= this.options.concurrency) {
         return { kind: 'error', errorType: 'TooManyRequestsException', errorMessage: 'Rate Exceeded.', invokeStatus: 429 };

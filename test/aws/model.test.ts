@@ -40,12 +40,18 @@ describe('modelled Lambda', () => {
   });
 
   it('freezes an environment between invocations: its timers do not run', async () => {
-    const a = (await (await probe(model, 'probe=ticks')).json()) as { ticks: number; pid: number };
-    await new Promise((r) => setTimeout(r, 600));
-    const b = (await (await probe(model, 'probe=ticks')).json()) as { ticks: number; pid: number };
-    assert.equal(a.pid, b.pid, 'the same environment answered both');
-    // 600 ms idle would be ~60 ticks of a 10 ms timer in a process that was not frozen.
-    assert.ok(b.ticks - a.ticks < 15, `the timer advanced ${b.ticks - a.ticks} ticks while the environment was idle`);
+    // One environment, so both requests reach it (idle ones are picked at random).
+    const single = await start({ concurrency: 1 });
+    try {
+      const a = (await (await probe(single, 'probe=ticks')).json()) as { ticks: number; pid: number };
+      await new Promise((r) => setTimeout(r, 600));
+      const b = (await (await probe(single, 'probe=ticks')).json()) as { ticks: number; pid: number };
+      assert.equal(a.pid, b.pid, 'the same environment answered both');
+      // 600 ms idle would be ~60 ticks of a 10 ms timer in a process that was not frozen.
+      assert.ok(b.ticks - a.ticks < 15, `the timer advanced ${b.ticks - a.ticks} ticks while the environment was idle`);
+    } finally {
+      await single.stop();
+    }
   });
 
   it('hands the function a REST proxy event: stage, paths, multi-value headers, Host of the API', async () => {
@@ -96,6 +102,8 @@ describe('modelled Lambda limits', () => {
     const model = await start({ timeoutSeconds: 1 });
     try {
       const first = (await (await probe(model, 'probe=ticks')).json()) as { pid: number };
+      // The answer ends before the invocation does: wait until its environment is free again.
+      await waitFor(() => model.lambda.counts().idle === 1);
       const timedOut = await probe(model, 'probe=sleep&ms=3000');
       assert.equal(timedOut.status, 502);
       await waitFor(() => model.lambda.invocations.some((i) => i.error === 'Sandbox.Timedout'));

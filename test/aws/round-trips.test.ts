@@ -78,6 +78,21 @@ for (const relay of ['redis', 'table'] as const) {
       }
     });
 
+    it("one session's consecutive calls are served by more than one environment", async () => {
+      const { client } = await connect(path);
+      try {
+        // Overlapping calls leave several environments idle; Lambda picks among them in no order.
+        await Promise.all([0, 1, 2].map(() => client.callTool({ name: 'wait', arguments: { ms: 300 } })));
+        const from = Date.now();
+        for (let i = 0; i < 12; i++) await client.listTools();
+        const served = new Set(path.lambda.invocations.filter((i) => i.startedAt >= from && i.type === 'RequestResponse').map((i) => i.environment));
+        const seed = path.logs().find((l) => l.includes('seed'));
+        assert.ok(served.size >= 2, `12 calls in a row all ran in environment ${[...served]} (${seed})`);
+      } finally {
+        await client.close();
+      }
+    });
+
     if (relay === 'redis') {
       it('a session deleted through one environment is refused by every environment within a second', async () => {
         const { client, transport } = await connect(path);
