@@ -9,7 +9,7 @@ import { ConfigError } from '../../shared/config.ts';
 import { createRestApi } from './api-gateway.ts';
 import { buildFunction } from './build.ts';
 import { createDistribution, type OriginResponseHandler, type ViewerResponseFunction } from './cloudfront.ts';
-import { startInvokeApi, type InvokeApi } from './invoke-api.ts';
+import { startInvokeApi, type InvokeApi, type InvokeApiOptions } from './invoke-api.ts';
 import { LambdaModel } from './lambda.ts';
 
 export const EDGE_FUNCTION = new URL('../../infra/edge/restore-www-authenticate.mjs', import.meta.url);
@@ -44,8 +44,8 @@ export interface AwsModelOptions {
   log?: (line: string) => void;
   /** Seeds Lambda's pick among idle environments. @default MCP_AWS_SEED, else a random one (logged) */
   seed?: number;
-  /** Delays before the retries of a failed asynchronous invocation. @default [1000, 2000] */
-  asyncRetryDelaysMs?: number[];
+  /** The asynchronous invocation queue (task workers): how much faster its waits run, what share it delivers twice, throttling to inject. */
+  asyncQueue?: Pick<InvokeApiOptions, 'timeScale' | 'duplicateShare' | 'throttledAttempts' | 'maxEventAgeSeconds'>;
 }
 
 export interface AwsModel {
@@ -102,7 +102,7 @@ export async function startAwsModel(options: AwsModelOptions): Promise<AwsModel>
   });
 
   // Tasks hand work to an asynchronous invocation of the same function, through this endpoint.
-  const invokeApi = await startInvokeApi({ lambda, log, ...(options.asyncRetryDelaysMs && { retryDelaysMs: options.asyncRetryDelaysMs }) });
+  const invokeApi = await startInvokeApi({ lambda, log, random: lambda.random, ...options.asyncQueue });
   environment.AWS_ENDPOINT_URL_LAMBDA ??= invokeApi.url;
 
   const apiServer = createServer();

@@ -91,8 +91,8 @@ interface Invocation {
   body?: PassThrough;
   /** Ends the client's body: at the function's `end()`, or with the error that cut it. */
   endBody?: (error: FunctionError | undefined) => void;
-  /** The error the function ended its stream with (in trailers): the invocation failed. */
-  streamError?: FunctionError;
+  /** The error the function reported (instead of a response, or in trailers after its stream): the invocation failed. */
+  failure?: FunctionError;
   /** Settles `ended` when the invocation is over. */
   endInvocation?: (error: FunctionError | undefined) => void;
   timer?: ReturnType<typeof setTimeout>;
@@ -274,20 +274,21 @@ class Environment {
       res.writeHead(202).end();
       const errorType = req.trailers['lambda-runtime-function-error-type'];
       const detail = errorType && parseError(Buffer.from(req.trailers['lambda-runtime-function-error-body'] ?? '', 'base64').toString('utf8'), errorType);
-      if (detail) invocation.streamError = { ...detail, errorType: errorType! };
-      invocation.endBody?.(invocation.streamError);
+      if (detail) invocation.failure = { ...detail, errorType: errorType! };
+      invocation.endBody?.(invocation.failure);
     });
   }
 
   private error(req: IncomingMessage, res: ServerResponse, invocation: Invocation) {
     return readAll(req).then((body) => {
       res.writeHead(202).end();
-      invocation.settle(parseError(body, String(req.headers['lambda-runtime-function-error-type'] ?? 'Runtime.UnhandledError')));
+      invocation.failure = parseError(body, String(req.headers['lambda-runtime-function-error-type'] ?? 'Runtime.UnhandledError'));
+      invocation.settle(invocation.failure);
     });
   }
 
   private finish(invocation: Invocation, ending: FunctionError | undefined) {
-    const error = ending ?? invocation.streamError;
+    const error = ending ?? invocation.failure;
     clearTimeout(invocation.timer);
     invocation.endBody?.(error);
     invocation.endInvocation?.(error);
@@ -424,7 +425,8 @@ export class LambdaModel {
   /** Invokes received, throttled and refused ones included. */
   invokes = 0;
 
-  private readonly random: () => number;
+  /** The model's seeded generator (the Invoke API draws from it too). */
+  readonly random: () => number;
 
   constructor(readonly options: LambdaModelOptions) {
     this.random = seededRandom(options.seed);

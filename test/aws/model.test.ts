@@ -288,6 +288,49 @@ describe('the Node.js runtime contract', () => {
   });
 });
 
+describe('modelled asynchronous invocations', () => {
+  const invokeEvent = (model: AwsModel, probeName: string) =>
+    fetch(`${model.invokeApi.url}/2015-03-31/functions/probe/invocations`, {
+      method: 'POST',
+      headers: { 'x-amz-invocation-type': 'Event' },
+      body: JSON.stringify({ httpMethod: 'GET', path: '/mcp', headers: {}, queryStringParameters: { probe: probeName } }),
+    });
+
+  it('retries a failed event twice, then hands Lambda\'s record of it to the on-failure destination', async () => {
+    const lines: string[] = [];
+    const model = await start({ log: (line) => lines.push(line), asyncQueue: { duplicateShare: 0 } });
+    try {
+      assert.equal((await invokeEvent(model, 'crash')).status, 202);
+      await waitFor(() => lines.some((l) => /RetriesExhausted after 3 attempts$/.test(l)), 10_000);
+      // The record runs as one more invocation of the function (the construct's destination).
+      await waitFor(() => model.lambda.invocations.length === 4);
+      assert.deepEqual(model.lambda.invocations.map((i) => i.error), ['Error', 'Error', 'Error', undefined]);
+      const gaps = model.lambda.invocations.slice(1, 3).map((i, n) => i.startedAt - model.lambda.invocations[n]!.endedAt);
+      assert.ok(gaps[0]! >= 950 && gaps[1]! >= 1950, `retried after ${gaps.join(' and ')} ms (1 and 2 minutes on AWS, 60x faster here)`);
+    } finally {
+      await model.stop();
+    }
+  });
+
+  it('backs a throttled event off from 1 s doubling to 5 minutes, and drops it past its maximum age', async () => {
+    const lines: string[] = [];
+    // 6000x faster: back-off from 1/6 ms to 50 ms, an hour's maximum age in 600 ms.
+    const model = await start({ log: (line) => lines.push(line), asyncQueue: { timeScale: 6000, throttledAttempts: 1_000, duplicateShare: 0 } });
+    try {
+      const started = Date.now();
+      assert.equal((await invokeEvent(model, 'ok')).status, 202);
+      await waitFor(() => lines.some((l) => /EventAgeExceeded after \d+ attempts$/.test(l)), 5_000);
+      assert.ok(Date.now() - started >= 550, 'kept for its maximum age');
+      const id = /\[lambda async\] (\S+) EventAgeExceeded/.exec(lines.find((l) => l.includes('EventAgeExceeded'))!)![1]!;
+      const waits = lines.filter((l) => l.startsWith(`[lambda async] ${id} throttled`)).map((l) => Number(/again in ([\d.]+) ms/.exec(l)![1]));
+      assert.deepEqual(waits.slice(0, 4).map((w) => Math.round(w * 6)), [1, 2, 4, 8], 'the wait doubles from 1 s');
+      assert.equal(Math.max(...waits), 50, 'and stops at 5 minutes');
+    } finally {
+      await model.stop();
+    }
+  });
+});
+
 describe('client aborts', () => {
   /** Sends a POST announcing 1,000 bytes, 3 of them, then closes the connection. */
   async function abortedUpload(url: string, headers: Record<string, string> = {}) {
