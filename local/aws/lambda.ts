@@ -10,7 +10,11 @@
 //   the next event until it gets one): timers and background promises do not run;
 // - idle environments are reclaimed after a while; a failed init discards the environment, and
 //   the next invoke starts a fresh one;
-// - the function timeout ends an invocation ("Task timed out") and the environment with it.
+// - the function timeout ends an invocation ("Task timed out") and the environment with it;
+// - the code directory is read-only and `/tmp` writable (Node's permission model: a write
+//   elsewhere fails with ERR_ACCESS_DENIED where Lambda says EROFS); the working directory is the
+//   code directory, as /var/task is;
+// - memory and CPU share by memory size, where this machine allows (resource-limits.ts).
 // https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html
 // https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -18,10 +22,14 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { dirname } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { AWS_LIMITS } from '../../infra/deployed-path.ts';
+import { environmentLimits, type EnvironmentLimits } from './resource-limits.ts';
 
 const HTTP_INTEGRATION = 'application/vnd.awslambda.http-integration-response';
+/** Reads anywhere, writes only under /tmp; child processes, workers and addons as Lambda allows them. */
+const SANDBOX_FLAGS = ['--permission', '--allow-fs-read=*', '--allow-fs-write=/tmp', '--allow-child-process', '--allow-worker', '--allow-addons', '--disable-warning=SecurityWarning'];
 
 export interface LambdaModelOptions {
   /** The bundled function (the esbuild output the construct deploys). */
@@ -115,6 +123,7 @@ class Environment {
   readonly id: number;
   state: 'init' | 'idle' | 'busy' | 'dead' = 'init';
   private child!: ChildProcess;
+  private limits!: EnvironmentLimits;
   private server!: Server;
   private pendingNext?: ServerResponse;
   private invocation?: Invocation;
@@ -142,7 +151,10 @@ class Environment {
     await once(this.server, 'listening');
     const port = (this.server.address() as AddressInfo).port;
     this.initStarted = Date.now();
-    this.child = spawn(process.execPath, [options.runtime, options.bundle], {
+    const taskRoot = dirname(options.bundle);
+    this.limits = environmentLimits(`mcp-lambda-${process.pid}-${options.functionName}-${this.id}`, options.memoryMb, options.log);
+    this.child = spawn(process.execPath, [...SANDBOX_FLAGS, options.runtime, options.bundle], {
+      cwd: taskRoot,
       env: {
         PATH: process.env.PATH,
         TZ: ':UTC',
@@ -155,6 +167,7 @@ class Environment {
         AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${options.functionName}`,
         AWS_LAMBDA_LOG_STREAM_NAME: `local/[$LATEST]env${this.id}`,
         AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x',
+        LAMBDA_TASK_ROOT: taskRoot,
         _HANDLER: 'index.handler',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -169,7 +182,11 @@ class Environment {
         for (const line of lines) if (line) options.log(prefix + line);
       });
     }
-    this.child.once('exit', (code, signal) => this.died(`exited (${signal ?? code})`));
+    if (this.child.pid !== undefined) this.limits.join(this.child.pid);
+    this.child.once('exit', (code, signal) => {
+      this.limits.release();
+      this.died(`exited (${signal ?? code})`);
+    });
     const initTimer = setTimeout(() => this.kill('Runtime.InitTimeout', `init did not finish within ${options.initTimeoutMs} ms`), options.initTimeoutMs);
     this.ready.finally(() => clearTimeout(initTimer)).catch(() => {});
   }

@@ -239,6 +239,47 @@ describe('modelled CloudFront', () => {
   });
 });
 
+describe('modelled execution environment', () => {
+  it('lets the function write /tmp but not its code directory, its working directory', async () => {
+    const model = await start();
+    try {
+      const seen = (await (await probe(model, 'probe=fs')).json()) as { cwd: string; code: string; tmp: string };
+      assert.match(seen.cwd, /\.local\/aws\/aws-probe-handler$/);
+      assert.equal(seen.tmp, 'ok');
+      assert.notEqual(seen.code, 'ok', 'a write to the code directory fails');
+    } finally {
+      await model.stop();
+    }
+  });
+
+  it('ends an environment that goes past its memory size, as Lambda does (signal: killed), where cgroups allow', async () => {
+    const lines: string[] = [];
+    const model = await start({ memorySizeMb: 128, log: (line) => lines.push(line) });
+    try {
+      assert.equal((await probe(model, 'probe=memory&mb=16')).status, 200);
+      if (lines.some((l) => l.includes('no writable cgroup here'))) return;
+      assert.equal((await probe(model, 'probe=memory&mb=400')).status, 502);
+      await waitFor(() => model.lambda.invocations.some((i) => i.error === 'Runtime.ExitError'));
+      assert.ok(lines.some((l) => /Runtime exited: exited \(SIGKILL\)/.test(l)), lines.filter((l) => !l.startsWith('[env')).join('\n'));
+    } finally {
+      await model.stop();
+    }
+  });
+
+  it('gives an environment CPU in proportion to its memory (1,769 MB a vCPU), where cgroups allow', async () => {
+    const lines: string[] = [];
+    const model = await start({ memorySizeMb: 442, log: (line) => lines.push(line) });
+    try {
+      const { cpuMs } = (await (await probe(model, 'probe=spin&ms=600')).json()) as { cpuMs: number };
+      if (lines.some((l) => l.includes('no writable cgroup here'))) return;
+      // A quarter of a vCPU: about 150 ms of CPU in 600 ms.
+      assert.ok(cpuMs < 600 * 0.4, `the environment got ${cpuMs} ms of CPU in 600 ms`);
+    } finally {
+      await model.stop();
+    }
+  });
+});
+
 describe('the Node.js runtime contract', () => {
   let model: AwsModel;
   before(async () => {
