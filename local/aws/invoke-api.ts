@@ -17,6 +17,9 @@ import type { AddressInfo } from 'node:net';
 import { AWS_LIMITS, PATH_DEFAULTS } from '../../infra/deployed-path.ts';
 import type { InvokeResult, LambdaModel } from './lambda.ts';
 
+/** A scaled wait, as the log gives it. */
+const ms = (value: number) => `${Number(value.toFixed(2))} ms`;
+
 /** Lambda's waits before the retries of a failed event, and the bounds of its throttling back-off. */
 const RETRY_DELAYS_MS = [60_000, 120_000];
 const THROTTLE_FIRST_MS = 1_000;
@@ -78,8 +81,8 @@ export async function startInvokeApi(options: InvokeApiOptions): Promise<InvokeA
   const retries = AWS_LIMITS.lambdaAsyncRetries;
   const { log } = options;
   log(
-    `[lambda async] waits run ${scale}x faster than on AWS: retries after ${RETRY_DELAYS_MS.map((ms) => `${ms / scale} ms`).join(' and ')}, ` +
-      `throttled events back off from ${THROTTLE_FIRST_MS / scale} to ${THROTTLE_MAX_MS / scale} ms, events expire after ${maxAgeMs} ms; ` +
+    `[lambda async] waits run ${scale}x faster than on AWS: retries after ${RETRY_DELAYS_MS.map((delay) => ms(delay / scale)).join(' and ')}, ` +
+      `throttled events back off from ${ms(THROTTLE_FIRST_MS / scale)} to ${ms(THROTTLE_MAX_MS / scale)}, events expire after ${ms(maxAgeMs)}; ` +
       `${Math.round(duplicateShare * 100)}% of events are delivered twice`,
   );
   const timers = new Set<ReturnType<typeof setTimeout>>();
@@ -124,7 +127,7 @@ export async function startInvokeApi(options: InvokeApiOptions): Promise<InvokeA
     if (failure === 'TooManyRequestsException') {
       const wait = Math.min(THROTTLE_FIRST_MS * 2 ** queued.throttles, THROTTLE_MAX_MS) / scale;
       queued.throttles++;
-      log(`[lambda async] ${queued.id} throttled (${queued.throttles}), tried again in ${wait} ms`);
+      log(`[lambda async] ${queued.id} throttled (${queued.throttles}), tried again in ${ms(wait)}`);
       return later(wait, () => void attempt(queued));
     }
     queued.failures++;

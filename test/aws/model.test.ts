@@ -44,6 +44,7 @@ describe('modelled Lambda', () => {
     const single = await start({ concurrency: 1 });
     try {
       const a = (await (await probe(single, 'probe=ticks')).json()) as { ticks: number; pid: number };
+      await waitFor(() => single.lambda.counts().idle === 1);
       await new Promise((r) => setTimeout(r, 600));
       const b = (await (await probe(single, 'probe=ticks')).json()) as { ticks: number; pid: number };
       assert.equal(a.pid, b.pid, 'the same environment answered both');
