@@ -95,7 +95,7 @@ describe('a tool that runs longer than CloudFront waits for a first byte', () =>
 describe('notification streams on Lambda', () => {
   let path: AwsPath;
   before(async () => {
-    path = await startAwsPath(NOTES, { MCP_STREAM_MAX_SECONDS: '2', MCP_SSE_KEEPALIVE_MS: '500', MCP_GET_STREAMS: 'true' }, { concurrency: 4, timeoutSeconds: 30 });
+    path = await startAwsPath(NOTES, { MCP_STREAM_MAX_SECONDS: '2', MCP_SSE_KEEPALIVE_MS: '500', MCP_GET_STREAMS: 'true' }, { concurrency: 4, timeoutSeconds: 30, apiKey: { scopes: [] } });
   });
   after(() => path.stop());
 
@@ -103,7 +103,7 @@ describe('notification streams on Lambda', () => {
     const opened = Date.now();
     const res = await fetch(path.url, {
       method: 'POST',
-      headers: { ...JSON_AND_SSE, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'subscriptions/listen' },
+      headers: { ...JSON_AND_SSE, ...path.auth, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'subscriptions/listen' },
       body: JSON.stringify({ jsonrpc: '2.0', id: 'listen-1', method: 'subscriptions/listen', params: { notifications: { toolsListChanged: true }, _meta: MODERN_META } }),
     });
     assert.match(res.headers.get('content-type') ?? '', /text\/event-stream/);
@@ -119,14 +119,14 @@ describe('notification streams on Lambda', () => {
   });
 
   it('a 404 for one client\'s GET stream is not served to the next client (no error caching)', async () => {
-    const missing = await fetch(path.url, { headers: { accept: 'text/event-stream', 'mcp-session-id': 'x'.repeat(43), 'mcp-protocol-version': '2025-11-25' } });
+    const missing = await fetch(path.url, { headers: { accept: 'text/event-stream', ...path.auth, 'mcp-session-id': 'x'.repeat(43), 'mcp-protocol-version': '2025-11-25' } });
     assert.equal(missing.status, 404);
     await missing.arrayBuffer();
     const client = new LegacyClient({ name: 'get', version: '1' });
-    const transport = new LegacyTransport(new URL(path.url));
+    const transport = new LegacyTransport(new URL(path.url), { requestInit: { headers: path.auth } });
     await client.connect(transport);
     try {
-      const stream = await fetch(path.url, { headers: { accept: 'text/event-stream', 'mcp-session-id': transport.sessionId!, 'mcp-protocol-version': '2025-11-25' } });
+      const stream = await fetch(path.url, { headers: { accept: 'text/event-stream', ...path.auth, 'mcp-session-id': transport.sessionId!, 'mcp-protocol-version': '2025-11-25' } });
       assert.equal(stream.status, 200);
       assert.match(stream.headers.get('content-type') ?? '', /text\/event-stream/);
       await stream.body?.cancel();
