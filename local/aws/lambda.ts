@@ -152,7 +152,7 @@ class Environment {
     const port = (this.server.address() as AddressInfo).port;
     this.initStarted = Date.now();
     const taskRoot = dirname(options.bundle);
-    this.limits = environmentLimits(`mcp-lambda-${process.pid}-${options.functionName}-${this.id}`, options.memoryMb, options.log);
+    this.limits = environmentLimits(options.memoryMb, options.log);
     this.child = spawn(process.execPath, [...SANDBOX_FLAGS, options.runtime, options.bundle], {
       cwd: taskRoot,
       env: {

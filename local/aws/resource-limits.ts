@@ -6,7 +6,7 @@
 // process's own cgroup. Where neither is writable (not root, no delegation, macOS) the fallback is
 // no limit at all, said once in the log: the REPORT line still shows the memory used.
 // https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** Lambda's memory for one full vCPU. */
@@ -70,11 +70,33 @@ function cgroups(name: string, memoryMb: number): { how: string; dirs: string[] 
   return { how: 'cgroup v1', dirs: [memoryDir, cpuDir] };
 }
 
+const PREFIX = 'mcp-lambda-';
 let fallbackLogged = false;
+let created = 0;
 
-/** Limits for one environment; `name` must be unique among live environments. */
-export function environmentLimits(name: string, memoryMb: number, log: (line: string) => void): EnvironmentLimits {
-  const found = cgroups(name, memoryMb);
+/** Removes the cgroups of model processes that are gone (stopped before their children exited). */
+function sweep() {
+  const parents = [ownPath(undefined) && join('/sys/fs/cgroup', ownPath(undefined)!), ownPath('memory') && join('/sys/fs/cgroup/memory', ownPath('memory')!), ownPath('cpu') && join('/sys/fs/cgroup/cpu', ownPath('cpu')!)];
+  for (const parent of parents) {
+    if (!parent || !existsSync(parent)) continue;
+    let entries: string[] = [];
+    try {
+      entries = readdirSync(parent).filter((name) => name.startsWith(PREFIX));
+    } catch {}
+    for (const name of entries) {
+      const pid = Number(name.slice(PREFIX.length).split('-')[0]);
+      if (existsSync(`/proc/${pid}`)) continue;
+      try {
+        rmdirSync(join(parent, name));
+      } catch {}
+    }
+  }
+}
+
+/** Limits for one new environment of this process. */
+export function environmentLimits(memoryMb: number, log: (line: string) => void): EnvironmentLimits {
+  if (created === 0) sweep();
+  const found = cgroups(`${PREFIX}${process.pid}-${++created}`, memoryMb);
   if (!found) {
     if (!fallbackLogged) log(`[lambda] no writable cgroup here: environments run without Lambda's memory limit and CPU share (${(memoryMb / MB_PER_VCPU).toFixed(2)} vCPU at ${memoryMb} MB)`);
     fallbackLogged = true;
