@@ -2,10 +2,12 @@
 // runtime.ts on the deployed bundle, driven through the Runtime API the way the Lambda service
 // drives the managed Node.js runtime. What it models, each as Lambda documents it:
 // - one invocation per environment at a time, in an idle environment picked at random (Lambda
-//   documents no order; a seeded pick, the seed logged, so a run can be repeated);
-//   a request that finds every environment busy starts
-//   a new one (a real cold start, its init duration logged), up to the concurrency limit, beyond
-//   which the invoke is throttled (TooManyRequestsException);
+//   documents no order; a seeded pick, the seed logged, so a run can be repeated); a request
+//   that finds every environment busy starts a new one (a real cold start, its init duration
+//   logged), up to the concurrency limit, beyond which the invoke is throttled
+//   (TooManyRequestsException);
+// - the client's answer ends when the function ends its response stream; the invocation, and the
+//   environment's turn, when the handler has returned too;
 // - an environment is frozen between invocations (SIGSTOP from the moment its runtime asks for
 //   the next event until it gets one): timers and background promises do not run;
 // - idle environments are reclaimed after a while; a failed init discards the environment, and
