@@ -82,6 +82,12 @@ export const PATH_DEFAULTS = {
    * few hundred 2025-era clients would use up the account's concurrency. GET answers 405.
    */
   getStreams: false,
+  /**
+   * How long Lambda keeps trying to start a queued task worker event (throttled, or waiting for a
+   * retry) before it reports the event to the on-failure destination: the default task lifetime
+   * (`MCP_TASK_TTL_SECONDS`, one hour), past which there is nothing left to run.
+   */
+  taskEventMaxAgeSeconds: 3600,
   /** Error answers are never cached: every MCP answer is per caller. */
   errorCachingSeconds: 0,
   /**

@@ -14,12 +14,12 @@ const CREATE_REQUIRE_BANNER =
   "import { createRequire as __mcpKitCreateRequire } from 'node:module'; const require = __mcpKitCreateRequire(import.meta.url);";
 
 export interface FunctionBundleOptions {
-  /** Leave the AWS SDK out: the runtime ships v3. @default true */
+  /** Leave the AWS SDK out and use the runtime's copy (the construct's `bundleAwsSdk: false`). @default false */
   excludeAwsSdk?: boolean;
 }
 
 /** The esbuild settings of a deployed function: ESM, split, minified, with source maps. */
-export function functionBundle({ excludeAwsSdk = true }: FunctionBundleOptions = {}) {
+export function functionBundle({ excludeAwsSdk = false }: FunctionBundleOptions = {}) {
   return {
     format: 'esm' as const,
     platform: 'node' as const,

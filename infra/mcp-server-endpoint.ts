@@ -82,7 +82,7 @@ export class McpServerEndpoint extends Construct {
       reservedConcurrency: settings.reservedConcurrency,
       architecture: props.architecture ?? lambda.Architecture.ARM_64,
       environment: { ...props.environment, ...this.kitEnvironment(auth, props.publicUrl) },
-      bundleAwsSdk: props.bundleAwsSdk ?? false,
+      bundleAwsSdk: props.bundleAwsSdk ?? true,
       ...storage,
     });
     this.dataPlane.grantServer(this.fn.role!);

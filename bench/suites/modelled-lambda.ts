@@ -43,6 +43,7 @@ async function coldSample(bundle: string, runtime: string) {
     idleReclaimMs: 60_000,
     initTimeoutMs: 10_000,
     log: () => {},
+    seed: 1,
   });
   const api = createServer();
   await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));

@@ -12,14 +12,10 @@ import { Duration } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { Construct } from 'constructs';
-import { AWS_LIMITS } from '../deployed-path.ts';
+import { AWS_LIMITS, PATH_DEFAULTS } from '../deployed-path.ts';
 
-/**
- * How long Lambda keeps trying to start a queued worker event (throttled, or waiting for a retry)
- * before giving up and reporting it to the destination. The kit's default task lifetime
- * (`MCP_TASK_TTL_SECONDS`, one hour): past it the task is gone, and there is nothing left to run.
- */
-export const TASK_EVENT_MAX_AGE = Duration.hours(1);
+/** The worker events' maximum age (PATH_DEFAULTS.taskEventMaxAgeSeconds, which the model keeps too). */
+export const TASK_EVENT_MAX_AGE = Duration.seconds(PATH_DEFAULTS.taskEventMaxAgeSeconds);
 
 export interface TaskWorkers {
   /** `lambda:InvokeFunction` on the function itself: the dispatch, and the on-failure destination. */

@@ -140,6 +140,9 @@ export function createRestApi(options: RestApiOptions) {
     // A client that went away does not end the invocation: AWS does not document that Lambda tells
     // the function, so the model assumes the safe side (it runs, and bills, to its end).
     res.on('error', () => body.destroy());
+    res.on('close', () => {
+      if (!res.writableFinished) options.log(`[api] ${requestId} 499 client closed the connection before the answer ended`);
+    });
     res.writeHead(prelude.statusCode ?? 200, headers.flat());
     res.flushHeaders();
     let idle: ReturnType<typeof setTimeout>;
@@ -184,10 +187,16 @@ export function createRestApi(options: RestApiOptions) {
     }
     const chunks: Buffer[] = [];
     let size = 0;
-    for await (const chunk of req) {
-      size += (chunk as Buffer).length;
-      if (size > AWS_LIMITS.restMaxPayloadBytes) return gatewayAnswer(res, 413, 'Request Too Long', { errorType: 'RequestTooLongException', connection: 'close' });
-      chunks.push(chunk as Buffer);
+    try {
+      for await (const chunk of req) {
+        size += (chunk as Buffer).length;
+        if (size > AWS_LIMITS.restMaxPayloadBytes) return gatewayAnswer(res, 413, 'Request Too Long', { errorType: 'RequestTooLongException', connection: 'close' });
+        chunks.push(chunk as Buffer);
+      }
+    } catch {
+      // The client went away mid-upload: no invocation, the API goes on serving.
+      options.log(`[api] ${requestId} 499 client closed the connection before its request was whole`);
+      return;
     }
     const result = await lambda.invoke(event(req, url, matched.route.resource, matched.pathParameters, Buffer.concat(chunks), requestId), 'RequestResponse');
     relay(result, res, requestId);

@@ -189,9 +189,22 @@ export function createDistribution(options: DistributionOptions) {
       options.log(`[cloudfront] ${cfId} origin unreachable: ${error.message}: 502`);
       errorPage(res, 502, 'ERROR', 'CloudFront wasn\'t able to connect to the origin.', cfId);
     });
+    // A viewer that goes away (mid-upload or mid-answer) ends its own request only, as on AWS,
+    // where CloudFront logs it with status 499.
+    req.on('error', () => {});
+    // The origin request is ended on purpose then: its error is not the origin's fault.
+    req.on('close', () => {
+      if (req.complete) return;
+      options.log(`[cloudfront] ${cfId} 499 client closed the connection before its request was whole`);
+      settled = true;
+      upstream.destroy();
+    });
     req.pipe(upstream);
     res.on('close', () => {
-      if (!res.writableFinished) upstream.destroy();
+      if (res.writableFinished) return;
+      if (req.complete) options.log(`[cloudfront] ${cfId} 499 client closed the connection before the answer ended`);
+      settled = true;
+      upstream.destroy();
     });
   };
 }

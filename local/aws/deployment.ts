@@ -1,15 +1,16 @@
 // The deployed path, modelled on loopback: CloudFront (the URL clients use) → API Gateway REST
 // (its own port, under /<stage>) → the Lambda model running the function bundle. Composes the
 // three models with the construct's numbers; `npm run start:aws` and the tests start it here.
+import { randomBytes, randomInt } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { randomBytes } from 'node:crypto';
 import { AWS_LIMITS, CLOUDFRONT_ERROR_CACHING, PATH_DEFAULTS } from '../../infra/deployed-path.ts';
+import { ConfigError } from '../../shared/config.ts';
 import { ORIGIN_VERIFY_HEADER } from '../../shared/http/origin-verify.ts';
 import { createRestApi } from './api-gateway.ts';
 import { buildFunction } from './build.ts';
 import { createDistribution, type OriginResponseHandler, type ViewerResponseFunction } from './cloudfront.ts';
-import { startInvokeApi, type InvokeApi } from './invoke-api.ts';
+import { startInvokeApi, type InvokeApi, type InvokeApiOptions } from './invoke-api.ts';
 import { LambdaModel } from './lambda.ts';
 
 export const EDGE_FUNCTION = new URL('../../infra/edge/restore-www-authenticate.mjs', import.meta.url);
@@ -47,8 +48,10 @@ export interface AwsModelOptions {
    */
   edge?: { originResponse?: OriginResponseHandler; viewerResponse?: ViewerResponseFunction };
   log?: (line: string) => void;
-  /** Delays before the retries of a failed asynchronous invocation. @default [1000, 2000] */
-  asyncRetryDelaysMs?: number[];
+  /** Seeds Lambda's pick among idle environments. @default MCP_AWS_SEED, else a random one (logged) */
+  seed?: number;
+  /** The asynchronous invocation queue (task workers): how much faster its waits run, what share it delivers twice, throttling to inject. */
+  asyncQueue?: Pick<InvokeApiOptions, 'timeScale' | 'duplicateShare' | 'throttledAttempts' | 'maxEventAgeSeconds'>;
 }
 
 export interface AwsModel {
@@ -77,6 +80,13 @@ function listen(server: Server, port: number, host: string): Promise<string> {
   });
 }
 
+/** `MCP_AWS_SEED` when set, else a fresh seed. */
+function seedFrom(raw: string | undefined): number {
+  if (raw === undefined || raw === '') return randomInt(2 ** 31);
+  if (!/^\d+$/.test(raw)) throw new ConfigError('MCP_AWS_SEED', `expected a whole number, got "${raw}"`);
+  return Number(raw);
+}
+
 export async function startAwsModel(options: AwsModelOptions): Promise<AwsModel> {
   const stage = options.stage ?? 'dev';
   const mcpPath = options.mcpPath ?? '/mcp';
@@ -96,10 +106,11 @@ export async function startAwsModel(options: AwsModelOptions): Promise<AwsModel>
     idleReclaimMs: options.idleReclaimMs ?? 600_000,
     initTimeoutMs: AWS_LIMITS.lambdaInitTimeoutSeconds * 1000,
     log,
+    seed: options.seed ?? seedFrom(process.env.MCP_AWS_SEED),
   });
 
   // Tasks hand work to an asynchronous invocation of the same function, through this endpoint.
-  const invokeApi = await startInvokeApi({ lambda, log, ...(options.asyncRetryDelaysMs && { retryDelaysMs: options.asyncRetryDelaysMs }) });
+  const invokeApi = await startInvokeApi({ lambda, log, random: lambda.random, ...options.asyncQueue });
   environment.AWS_ENDPOINT_URL_LAMBDA ??= invokeApi.url;
 
   const apiServer = createServer();

@@ -1,14 +1,22 @@
 // The Lambda model: one function's execution environments, each a child process running
 // runtime.ts on the deployed bundle, driven through the Runtime API the way the Lambda service
 // drives the managed Node.js runtime. What it models, each as Lambda documents it:
-// - one invocation per environment at a time; a request that finds every environment busy starts
-//   a new one (a real cold start, its init duration logged), up to the concurrency limit, beyond
-//   which the invoke is throttled (TooManyRequestsException);
+// - one invocation per environment at a time, in an idle environment picked at random (Lambda
+//   documents no order; a seeded pick, the seed logged, so a run can be repeated); a request
+//   that finds every environment busy starts a new one (a real cold start, its init duration
+//   logged), up to the concurrency limit, beyond which the invoke is throttled
+//   (TooManyRequestsException);
+// - the client's answer ends when the function ends its response stream; the invocation, and the
+//   environment's turn, when the handler has returned too;
 // - an environment is frozen between invocations (SIGSTOP from the moment its runtime asks for
 //   the next event until it gets one): timers and background promises do not run;
 // - idle environments are reclaimed after a while; a failed init discards the environment, and
 //   the next invoke starts a fresh one;
-// - the function timeout ends an invocation ("Task timed out") and the environment with it.
+// - the function timeout ends an invocation ("Task timed out") and the environment with it;
+// - the code directory is read-only and `/tmp` writable (Node's permission model: a write
+//   elsewhere fails with ERR_ACCESS_DENIED where Lambda says EROFS); the working directory is the
+//   code directory, as /var/task is;
+// - memory and CPU share by memory size, where this machine allows (resource-limits.ts).
 // https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html
 // https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -16,10 +24,14 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { dirname } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { AWS_LIMITS } from '../../infra/deployed-path.ts';
+import { environmentLimits, type EnvironmentLimits } from './resource-limits.ts';
 
 const HTTP_INTEGRATION = 'application/vnd.awslambda.http-integration-response';
+/** Reads anywhere, writes only under /tmp; child processes, workers and addons as Lambda allows them. */
+const SANDBOX_FLAGS = ['--permission', '--allow-fs-read=*', '--allow-fs-write=/tmp', '--allow-child-process', '--allow-worker', '--allow-addons', '--disable-warning=SecurityWarning'];
 
 export interface LambdaModelOptions {
   /** The bundled function (the esbuild output the construct deploys). */
@@ -39,12 +51,26 @@ export interface LambdaModelOptions {
   initTimeoutMs: number;
   /** Where the REPORT lines and the environments' output go. */
   log: (line: string) => void;
+  /** Seeds the pick among idle environments. */
+  seed: number;
+}
+
+/** mulberry32: a small seeded generator, enough to pick environments reproducibly. */
+function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }
 
 /** A streamed response as the function wrote it: the HTTP prelude and the body after it. */
 export interface StreamedResponse {
   kind: 'stream';
   prelude: { statusCode?: number; headers?: Record<string, string>; multiValueHeaders?: Record<string, string[]>; cookies?: string[] };
+  /** Ends when the function ends its stream (`end()`), which may be before the invocation ends. */
   body: Readable;
   /** Resolves when the invocation ends: undefined when it succeeded, else the error that ended it. */
   ended: Promise<FunctionError | undefined>;
@@ -73,7 +99,12 @@ interface Invocation {
   settle(result: InvokeResult): void;
   /** Set once the response body began. */
   body?: PassThrough;
+  /** Ends the client's body: at the function's `end()`, or with the error that cut it. */
   endBody?: (error: FunctionError | undefined) => void;
+  /** The error the function reported (instead of a response, or in trailers after its stream): the invocation failed. */
+  failure?: FunctionError;
+  /** Settles `ended` when the invocation is over. */
+  endInvocation?: (error: FunctionError | undefined) => void;
   timer?: ReturnType<typeof setTimeout>;
 }
 
@@ -94,6 +125,7 @@ class Environment {
   readonly id: number;
   state: 'init' | 'idle' | 'busy' | 'dead' = 'init';
   private child!: ChildProcess;
+  private limits!: EnvironmentLimits;
   private server!: Server;
   private pendingNext?: ServerResponse;
   private invocation?: Invocation;
@@ -121,7 +153,10 @@ class Environment {
     await once(this.server, 'listening');
     const port = (this.server.address() as AddressInfo).port;
     this.initStarted = Date.now();
-    this.child = spawn(process.execPath, [options.runtime, options.bundle], {
+    const taskRoot = dirname(options.bundle);
+    this.limits = environmentLimits(options.memoryMb, options.log);
+    this.child = spawn(process.execPath, [...SANDBOX_FLAGS, options.runtime, options.bundle], {
+      cwd: taskRoot,
       env: {
         PATH: process.env.PATH,
         TZ: ':UTC',
@@ -134,6 +169,7 @@ class Environment {
         AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${options.functionName}`,
         AWS_LAMBDA_LOG_STREAM_NAME: `local/[$LATEST]env${this.id}`,
         AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x',
+        LAMBDA_TASK_ROOT: taskRoot,
         _HANDLER: 'index.handler',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -148,7 +184,11 @@ class Environment {
         for (const line of lines) if (line) options.log(prefix + line);
       });
     }
-    this.child.once('exit', (code, signal) => this.died(`exited (${signal ?? code})`));
+    if (this.child.pid !== undefined) this.limits.join(this.child.pid);
+    this.child.once('exit', (code, signal) => {
+      this.limits.release();
+      this.died(`exited (${signal ?? code})`);
+    });
     const initTimer = setTimeout(() => this.kill('Runtime.InitTimeout', `init did not finish within ${options.initTimeoutMs} ms`), options.initTimeoutMs);
     this.ready.finally(() => clearTimeout(initTimer)).catch(() => {});
   }
@@ -224,45 +264,53 @@ class Environment {
     // invoke, a cut client) must not turn the destroyed body into an uncaught error.
     const body = new PassThrough().on('error', () => {});
     invocation.body = body;
-    let ended!: (error: FunctionError | undefined) => void;
-    const endedPromise = new Promise<FunctionError | undefined>((resolve) => (ended = resolve));
+    const ended = new Promise<FunctionError | undefined>((resolve) => (invocation.endInvocation = resolve));
     invocation.endBody = (error) => {
-      ended(error);
+      invocation.endBody = undefined;
       if (error) body.destroy(new Error(`${error.errorType}: ${error.errorMessage}`));
       else body.end();
     };
     if (!type.startsWith(HTTP_INTEGRATION)) {
       // A stream without the HTTP prelude: API Gateway relays it as a 200 of that type.
-      invocation.settle({ kind: 'stream', prelude: { statusCode: 200, headers: { 'content-type': String(type) } }, body, ended: endedPromise });
+      invocation.settle({ kind: 'stream', prelude: { statusCode: 200, headers: { 'content-type': String(type) } }, body, ended });
       req.pipe(body, { end: false });
     } else {
       readPrelude(req, body).then(
-        (prelude) => invocation.settle({ kind: 'stream', prelude, body, ended: endedPromise }),
-        (error: Error) => invocation.settle({ kind: 'error', errorType: 'Runtime.MalformedResponse', errorMessage: error.message, invokeStatus: 502 }),
+        (prelude) => {
+          if (!prelude) this.model.options.log(`[env ${this.id}] ${invocation.id} the stream ended with no write(): no prelude went out, so the client gets 200 without the handler's status and headers (the Node.js runtime writes the prelude at the first write())`);
+          invocation.settle({ kind: 'stream', prelude: prelude ?? {}, body, ended });
+        },
+        (error: Error) => {
+          this.model.options.log(`[env ${this.id}] ${invocation.id} ${error.message}`);
+          // Lambda answered the invoke; API Gateway cannot read what it answered (a malformed proxy response, 502).
+          invocation.settle({ kind: 'error', errorType: 'Runtime.MalformedResponse', errorMessage: error.message, invokeStatus: 200 });
+        },
       );
     }
+    // The client's response ends when the function ends its stream, though the invocation (and
+    // the environment) may go on working until the handler returns.
     req.on('end', () => {
       res.writeHead(202).end();
       const errorType = req.trailers['lambda-runtime-function-error-type'];
-      if (errorType) {
-        const detail = parseError(Buffer.from(req.trailers['lambda-runtime-function-error-body'] ?? '', 'base64').toString('utf8'), errorType);
-        invocation.endBody?.({ ...detail, errorType });
-        invocation.endBody = undefined;
-      }
+      const detail = errorType && parseError(Buffer.from(req.trailers['lambda-runtime-function-error-body'] ?? '', 'base64').toString('utf8'), errorType);
+      if (detail) invocation.failure = { ...detail, errorType: errorType! };
+      invocation.endBody?.(invocation.failure);
     });
   }
 
   private error(req: IncomingMessage, res: ServerResponse, invocation: Invocation) {
     return readAll(req).then((body) => {
       res.writeHead(202).end();
-      invocation.settle(parseError(body, String(req.headers['lambda-runtime-function-error-type'] ?? 'Runtime.UnhandledError')));
+      invocation.failure = parseError(body, String(req.headers['lambda-runtime-function-error-type'] ?? 'Runtime.UnhandledError'));
+      invocation.settle(invocation.failure);
     });
   }
 
-  private finish(invocation: Invocation, error: FunctionError | undefined) {
+  private finish(invocation: Invocation, ending: FunctionError | undefined) {
+    const error = ending ?? invocation.failure;
     clearTimeout(invocation.timer);
     invocation.endBody?.(error);
-    invocation.endBody = undefined;
+    invocation.endInvocation?.(error);
     invocation.settle(error ?? { kind: 'error', errorType: 'Runtime.NoResponse', errorMessage: 'the invocation ended without a response', invokeStatus: 200 });
     this.invocation = undefined;
     const duration = Date.now() - invocation.started;
@@ -340,8 +388,12 @@ function parseError(body: string, errorType: string): FunctionError {
   }
 }
 
-/** Reads the JSON prelude up to the eight NUL bytes, then passes the rest of the stream on. */
-function readPrelude(req: IncomingMessage, body: PassThrough): Promise<StreamedResponse['prelude']> {
+/**
+ * Reads the JSON prelude up to the eight NUL bytes, then passes the rest of the stream on.
+ * Undefined for a stream that ended empty (no write(), so no prelude); a body without the
+ * delimiter (`end(chunk)` alone) is malformed.
+ */
+function readPrelude(req: IncomingMessage, body: PassThrough): Promise<StreamedResponse['prelude'] | undefined> {
   return new Promise((resolve, reject) => {
     let head = Buffer.alloc(0);
     const onData = (chunk: Buffer) => {
@@ -360,7 +412,10 @@ function readPrelude(req: IncomingMessage, body: PassThrough): Promise<StreamedR
       if (rest.length) body.write(rest);
       req.pipe(body, { end: false });
     };
-    const onEnd = () => reject(new Error('the response ended before its prelude'));
+    const onEnd = () => {
+      if (head.length === 0) return resolve(undefined);
+      reject(new Error('malformed response: the body has no prelude (the Node.js runtime writes it at the first write(), and end(chunk) alone makes none)'));
+    };
     req.on('data', onData);
     req.on('end', onEnd);
   });
@@ -389,7 +444,12 @@ export class LambdaModel {
   /** Invokes received, throttled and refused ones included. */
   invokes = 0;
 
+  /** The model's seeded generator (the Invoke API draws from it too). */
+  readonly random: () => number;
+
   constructor(readonly options: LambdaModelOptions) {
+    this.random = seededRandom(options.seed);
+    options.log(`[lambda] ${options.functionName}: idle environments are picked at random, seed ${options.seed} (MCP_AWS_SEED=${options.seed} repeats the picks)`);
     if (!exitHooked) process.once('exit', stopAll);
     exitHooked = true;
     liveModels.add(this);
@@ -404,7 +464,7 @@ export class LambdaModel {
     if (Buffer.byteLength(payload) > payloadLimitBytes) {
       return { kind: 'error', errorType: 'RequestEntityTooLargeException', errorMessage: `Request must be smaller than ${payloadLimitBytes} bytes for the InvokeFunction operation`, invokeStatus: 413 };
     }
-    let environment = this.idle.pop();
+    let environment = this.idle.splice(Math.floor(this.random() * this.idle.length), 1)[0];
     if (!environment) {
       if (this.environments.size >= this.options.concurrency) {
         return { kind: 'error', errorType: 'TooManyRequestsException', errorMessage: 'Rate Exceeded.', invokeStatus: 429 };

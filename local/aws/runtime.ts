@@ -1,12 +1,16 @@
 // The runtime inside one modelled Lambda execution environment (a child process of the Lambda
 // model in lambda.ts): it does what the Node.js managed runtime does, no more. It imports the
 // deployed bundle once (the init phase), then loops on the Runtime API: take the next event, run
-// the handler, stream its response back. Streaming follows the Lambda response-streaming contract:
-// `awslambda.streamifyResponse` marks a handler, `awslambda.HttpResponseStream.from` writes the
-// JSON prelude and eight NUL bytes before the body, and the body goes to the Runtime API as a
-// chunked POST with `Lambda-Runtime-Function-Response-Mode: streaming`; an error after the first
-// byte travels in trailers. Bundled by esbuild and run on plain `node`, so the function's import
-// time is measured without a TypeScript loader in the way.
+// the handler, stream its response back. Streaming follows the Lambda response-streaming contract
+// as the Node.js runtime (aws-lambda-nodejs-runtime-interface-client) implements it:
+// `awslambda.streamifyResponse` marks a handler; `awslambda.HttpResponseStream.from` sets the
+// content type and writes the JSON prelude and eight NUL bytes just before the first `write()`
+// (not at once, and not for `end(chunk)` alone: that body goes out without a prelude); the body
+// goes to the Runtime API as a chunked POST with `Lambda-Runtime-Function-Response-Mode:
+// streaming` that ends at `end()`, whatever the handler does after; a handler that returns
+// without ending its stream leaves the invocation waiting for it (to the function timeout); an
+// error after the first byte travels in trailers. Bundled by esbuild and run on plain `node`, so
+// the function's import time is measured without a TypeScript loader in the way.
 // https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html
 // https://docs.aws.amazon.com/lambda/latest/dg/response-streaming-tutorial.html
 import { request, type ClientRequest, type IncomingMessage } from 'node:http';
@@ -44,6 +48,9 @@ function errorBody(err: unknown) {
 class ResponseStream extends Writable {
   private contentType = 'application/octet-stream';
   private post?: ClientRequest;
+  /** Set by HttpResponseStream.from: runs once, just before the first write() (the runtime's _onBeforeFirstWrite). */
+  beforeFirstWrite?: (write: (chunk: string | Uint8Array) => void) => void;
+  private written = false;
   readonly done: Promise<void>;
   private settle!: (error?: Error) => void;
 
@@ -53,8 +60,18 @@ class ResponseStream extends Writable {
   }
 
   setContentType(type: string) {
-    if (this.post) throw new Error('the content type must be set before the first write');
+    if (this.written || this.post) throw new Error('Cannot set content-type, too late.');
     this.contentType = type;
+  }
+
+  // Only a write() call runs the hook: Writable.end(chunk) writes its chunk without going through
+  // write(), and so does the Node.js runtime's response stream.
+  override write(chunk: unknown, encoding?: BufferEncoding | ((error: Error | null | undefined) => void), callback?: (error: Error | null | undefined) => void): boolean {
+    if (!this.written) {
+      this.written = true;
+      this.beforeFirstWrite?.((c) => super.write(c));
+    }
+    return super.write(chunk, encoding as BufferEncoding, callback);
   }
 
   private open(): ClientRequest {
@@ -107,8 +124,11 @@ function installGlobal() {
   g.awslambda.HttpResponseStream = {
     from(stream: ResponseStream, prelude: unknown) {
       stream.setContentType(HTTP_INTEGRATION);
-      stream.write(JSON.stringify(prelude));
-      stream.write(DELIMITER);
+      const head = JSON.stringify(prelude);
+      stream.beforeFirstWrite = (write) => {
+        write(head);
+        write(DELIMITER);
+      };
       return stream;
     },
   };
@@ -141,8 +161,9 @@ async function invokeOnce(handler: StreamingHandler | BufferedHandler) {
   if ((handler as StreamingHandler)[STREAMING]) {
     const stream = new ResponseStream(id);
     try {
+      // The invocation is over when the handler has returned and its stream has ended: a stream
+      // left open keeps it waiting (the runtime ends nothing for the handler).
       await (handler as StreamingHandler)(event, stream, context);
-      if (!stream.writableEnded) stream.end();
     } catch (err) {
       console.error(JSON.stringify({ level: 'ERROR', message: 'Invoke Error', ...errorBody(err) }));
       if (!stream.started) {

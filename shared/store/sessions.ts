@@ -1,8 +1,9 @@
 // Legacy (2025-era) sessions in DynamoDB, so any instance can serve any request of any session.
 // A short in-process cache keeps the hot path off the table; `sessionCacheMs` bounds how long a
-// session deleted through another instance may still be honoured here. With Redis, a deletion
-// also leaves a tombstone that every instance checks at least once a second, so a deleted
-// session is refused everywhere within a second whatever the cache bound.
+// session deleted or changed (its log level) through another instance may still be honoured here.
+// With Redis, a deletion or change also leaves a mark that an instance reads before it trusts its
+// copy (one GET, auto-pipelined), so every instance refuses a deleted session and sees a new log
+// level at once, whichever instance the next request lands on.
 import type { ClientCapabilities, Implementation, LoggingLevel } from '@modelcontextprotocol/server';
 import type { Redis } from '@upstash/redis';
 import type { Quota } from './quota.ts';
@@ -23,8 +24,8 @@ export interface SessionRecord {
 const pk = (id: string) => `SESSION#${id}`;
 const SK = 'META';
 const MAX_CACHED = 10_000;
-/** With Redis, how long a cached session is trusted before its tombstone is checked again. */
-const TOMBSTONE_CHECK_MS = 1_000;
+/** The mark of a deleted session; a changed one's mark is a counter. */
+const GONE = 'gone';
 /** What newSessionId mints. Anything else is unknown without a table read (a 10 KB id would also exceed DynamoDB's key size). */
 const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
 
@@ -64,7 +65,8 @@ function fromItem(id: string, item: Item): SessionRecord {
 }
 
 export class SessionStore {
-  private readonly cache = new Map<string, { record: SessionRecord; until: number; checked: number }>();
+  /** `mark`: the session's mark in Redis when the copy was read (undefined: none was set). */
+  private readonly cache = new Map<string, { record: SessionRecord; until: number; mark?: string }>();
   /** Sliding expiry is written at most this often, not on every request. */
   private readonly touchEverySeconds: number;
 
@@ -79,7 +81,11 @@ export class SessionStore {
     this.touchEverySeconds = Math.min(300, Math.floor(ttlSeconds / 10));
   }
 
-  private tombstone = (id: string) => `mcp:session-gone:${id}`;
+  private markKey = (id: string) => `mcp:session-mark:${id}`;
+  /** A mark outlives every other instance's cached copy; those re-read the table after it. */
+  private get markSeconds() {
+    return Math.ceil(this.cacheMs / 1000) + 5;
+  }
 
   async create(init: Omit<SessionRecord, 'id' | 'createdAt' | 'lastSeenAt' | 'expiresAt'>): Promise<SessionRecord> {
     await this.quota?.take(init.principalId);
@@ -97,20 +103,22 @@ export class SessionStore {
     if (!SESSION_ID.test(id)) return undefined;
     const cached = this.cache.get(id);
     const now = Date.now();
+    let mark: string | undefined;
     if (cached && cached.until > now && cached.record.expiresAt > now / 1000) {
-      if (!this.redis || now - cached.checked < TOMBSTONE_CHECK_MS) return cached.record;
+      if (!this.redis) return cached.record;
       // Redis unreachable: the cache bound still holds, as without Redis.
-      const gone = await this.redis.exists(this.tombstone(id)).catch(() => 0);
-      if (!gone) {
-        cached.checked = now;
-        return cached.record;
+      mark = (await this.redis.get<string | number>(this.markKey(id)).catch(() => null))?.toString();
+      if (mark === undefined || mark === cached.mark) return cached.record;
+      if (mark === GONE) {
+        this.cache.delete(id);
+        return undefined;
       }
     }
     if (cached) this.cache.delete(id);
     const item = await this.table.get(pk(id), SK, true);
     if (!item) return undefined;
     const record = fromItem(id, item);
-    this.remember(record);
+    this.remember(record, mark);
     return record;
   }
 
@@ -132,17 +140,17 @@ export class SessionStore {
   async setLogLevel(record: SessionRecord, level: LoggingLevel): Promise<void> {
     record.logLevel = level;
     await this.table.update(pk(record.id), SK, 'SET logLevel = :l', 'attribute_exists(pk)', { ':l': { S: level } });
+    if (!this.redis) return;
+    // Other instances' copies lack the level: a new mark sends them back to the table.
+    const key = this.markKey(record.id);
+    await Promise.all([this.redis.incr(key), this.redis.expire(key, this.markSeconds)]).catch(() => undefined);
   }
 
   /** Terminates a session; the principal may start another in its place. False when it was already gone. */
   async delete(record: Pick<SessionRecord, 'id' | 'principalId'>): Promise<boolean> {
     const { id } = record;
     this.cache.delete(id);
-    if (this.redis) {
-      // Outlives every other instance's cached copy; those re-read the table after it.
-      const seconds = Math.ceil(this.cacheMs / 1000) + 5;
-      await this.redis.set(this.tombstone(id), 1, { ex: seconds }).catch(() => undefined);
-    }
+    if (this.redis) await this.redis.set(this.markKey(id), GONE, { ex: this.markSeconds }).catch(() => undefined);
     const deleted = await this.table.delete(pk(id), SK);
     if (deleted) await this.quota?.give(record.principalId);
     return deleted;
@@ -153,7 +161,7 @@ export class SessionStore {
     return this.cache.size;
   }
 
-  private remember(record: SessionRecord) {
+  private remember(record: SessionRecord, mark?: string) {
     if (this.cacheMs <= 0) return;
     if (this.cache.size >= MAX_CACHED) this.cache.delete(this.cache.keys().next().value!);
     const now = Date.now();
@@ -164,6 +172,6 @@ export class SessionStore {
       this.cache.delete(id);
     }
     this.cache.delete(record.id);
-    this.cache.set(record.id, { record, until: now + this.cacheMs, checked: now });
+    this.cache.set(record.id, { record, until: now + this.cacheMs, ...(mark !== undefined && { mark }) });
   }
 }

@@ -96,10 +96,16 @@ export class TaskService {
     return record;
   }
 
-  /** The caller's task as it stands (a lost worker noticed here), its result read back if stored aside. */
+  /**
+   * The caller's task as it stands (a lost worker noticed here), its result read back if stored
+   * aside. Only a claimed run can go stale: an unclaimed one is still queued (Lambda may hold a
+   * throttled event for its whole maximum age), and Lambda reports an event that never ran to the
+   * on-failure destination, which fails the task.
+   */
   async get(id: string, caller: TaskCaller): Promise<TaskRecord | undefined> {
     let record = await this.store.get(id, caller.principalId, caller.sessionId);
-    if (record?.status === 'working' && Date.now() - record.lastUpdatedAt > this.options.staleAfterMs) {
+    const claimed = record !== undefined && (record.claimedRun ?? 0) >= record.run;
+    if (record?.status === 'working' && claimed && Date.now() - record.lastUpdatedAt > this.options.staleAfterMs) {
       record = (await this.finish(id, ['working'], { status: 'failed', statusMessage: 'The task stopped reporting: its worker timed out or crashed', error: { code: -32603, message: 'the task\'s worker stopped without finishing' } })) ?? record;
     }
     if (record?.result && typeof record.result === 'object' && RESULT_LINK in record.result) {
@@ -177,10 +183,11 @@ export class TaskService {
   /** A worker's run: claims it (a duplicate delivery finds it claimed and does nothing), runs the tool, records what came of it. */
   async run(id: string, run: number): Promise<void> {
     let claimed = false;
+    // Decided by the last try: a claim whose write lost the race is tried again and then finds
+    // the run claimed by the other delivery.
     const record = await this.store.transition(id, ['working'], (t) => {
-      if (t.run !== run || (t.claimedRun ?? 0) >= run) return undefined;
-      claimed = true;
-      return { claimedRun: run };
+      claimed = t.run === run && (t.claimedRun ?? 0) < run;
+      return claimed ? { claimedRun: run } : undefined;
     });
     if (!record || !claimed) return;
     const abort = new AbortController();

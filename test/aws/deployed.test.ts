@@ -26,14 +26,35 @@ const text = (result: unknown) => (result as { content: { text: string }[] }).co
 describe('a tool that runs longer than CloudFront waits for a first byte', () => {
   let path: AwsPath;
   before(async () => {
-    // The origin timeout scaled down from 60 s to 1.5 s, the keep-alive from 15 s to 0.4 s.
-    path = await startAwsPath(FIXTURE, { MCP_SSE_KEEPALIVE_MS: '400', MCP_STREAM_MAX_SECONDS: '10' }, { originReadTimeoutMs: 1500, concurrency: 6 });
+    // The origin timeout scaled down from 60 s to 1.5 s, the keep-alive from 15 s to 0.4 s; API
+    // keys on, as deployed, so the origin-response edge function is in the path.
+    path = await startAwsPath(FIXTURE, { MCP_SSE_KEEPALIVE_MS: '400', MCP_STREAM_MAX_SECONDS: '10' }, { originReadTimeoutMs: 1500, concurrency: 6, apiKey: { scopes: [] } });
   });
   after(() => path.stop());
 
+  it('sends the first keep-alive through the edge function before the origin timeout', async () => {
+    const started = Date.now();
+    const res = await fetch(path.url, {
+      method: 'POST',
+      headers: { ...JSON_AND_SSE, ...path.auth, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'wait' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'wait', arguments: { ms: 3000 }, _meta: MODERN_META } }),
+    });
+    assert.equal(res.status, 200);
+    const reader = res.body!.getReader();
+    const first = new TextDecoder().decode((await reader.read()).value);
+    const firstAt = Date.now() - started;
+    await reader.cancel();
+    assert.doesNotMatch(first, /waited/, 'the first bytes are a keep-alive, not the answer');
+    assert.ok(firstAt < 1500, `the first bytes arrived after ${firstAt} ms, past the origin timeout`);
+    // The edge function is in this path: it restores a 401's challenge that API Gateway renamed.
+    const denied = await fetch(path.url, { method: 'POST', headers: { ...JSON_AND_SSE, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/list' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: { _meta: MODERN_META } }) });
+    assert.equal(denied.status, 401);
+    assert.match(denied.headers.get('www-authenticate') ?? '', /^Bearer/);
+  });
+
   it('answers a 2026-07-28 client (SDK v2)', async () => {
     const client = new ModernClient({ name: 'long', version: '1' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
-    await client.connect(new ModernTransport(new URL(path.url)));
+    await client.connect(new ModernTransport(new URL(path.url), { requestInit: { headers: path.auth } }));
     try {
       assert.equal(text(await client.callTool({ name: 'wait', arguments: { ms: 3000 } })), 'waited 3000 ms');
     } finally {
@@ -43,7 +64,7 @@ describe('a tool that runs longer than CloudFront waits for a first byte', () =>
 
   it('answers a 2025 session (SDK 1.x)', async () => {
     const client = new LegacyClient({ name: 'long', version: '1' });
-    await client.connect(new LegacyTransport(new URL(path.url)));
+    await client.connect(new LegacyTransport(new URL(path.url), { requestInit: { headers: path.auth } }));
     try {
       assert.equal(text(await client.callTool({ name: 'wait', arguments: { ms: 3000 } })), 'waited 3000 ms');
     } finally {
@@ -54,7 +75,7 @@ describe('a tool that runs longer than CloudFront waits for a first byte', () =>
   it('quick answers stay plain JSON', async () => {
     const res = await fetch(path.url, {
       method: 'POST',
-      headers: { ...JSON_AND_SSE, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'wait' },
+      headers: { ...JSON_AND_SSE, ...path.auth, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'wait' },
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'wait', arguments: { ms: 10 }, _meta: MODERN_META } }),
     });
     assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
@@ -64,7 +85,7 @@ describe('a tool that runs longer than CloudFront waits for a first byte', () =>
   it('control: a client that takes no SSE gets CloudFront\'s 504, as the answer cannot be kept alive', async () => {
     const res = await fetch(path.url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'wait' },
+      headers: { 'content-type': 'application/json', accept: 'application/json', ...path.auth, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'wait' },
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'wait', arguments: { ms: 3000 }, _meta: MODERN_META } }),
     });
     assert.equal(res.status, 504);
@@ -75,9 +96,9 @@ describe('notification streams on Lambda', () => {
   let path: AwsPath;
   before(async () => {
     // With Redis: on Lambda without it the kit refuses streams (test/aws/stream-caps.test.ts). Its
-    // clients are all the one anonymous principal, and a 2025 client opens a GET stream of its own.
+    // clients all hold the one API key, and a 2025 client opens a GET stream of its own.
     const streamCaps = { MCP_MAX_OPEN_STREAMS: '2', MCP_STREAMS_PER_PRINCIPAL: '2' };
-    path = await startAwsPath(NOTES, { MCP_STREAM_MAX_SECONDS: '2', MCP_SSE_KEEPALIVE_MS: '500', MCP_GET_STREAMS: 'true', ...streamCaps }, { concurrency: 4, timeoutSeconds: 30, redis: true });
+    path = await startAwsPath(NOTES, { MCP_STREAM_MAX_SECONDS: '2', MCP_SSE_KEEPALIVE_MS: '500', MCP_GET_STREAMS: 'true', ...streamCaps }, { concurrency: 4, timeoutSeconds: 30, redis: true, apiKey: { scopes: [] } });
   });
   after(() => path.stop());
 
@@ -85,7 +106,7 @@ describe('notification streams on Lambda', () => {
     const opened = Date.now();
     const res = await fetch(path.url, {
       method: 'POST',
-      headers: { ...JSON_AND_SSE, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'subscriptions/listen' },
+      headers: { ...JSON_AND_SSE, ...path.auth, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'subscriptions/listen' },
       body: JSON.stringify({ jsonrpc: '2.0', id: 'listen-1', method: 'subscriptions/listen', params: { notifications: { toolsListChanged: true }, _meta: MODERN_META } }),
     });
     assert.match(res.headers.get('content-type') ?? '', /text\/event-stream/);
@@ -101,14 +122,14 @@ describe('notification streams on Lambda', () => {
   });
 
   it('a 404 for one client\'s GET stream is not served to the next client (no error caching)', async () => {
-    const missing = await fetch(path.url, { headers: { accept: 'text/event-stream', 'mcp-session-id': 'x'.repeat(43), 'mcp-protocol-version': '2025-11-25' } });
+    const missing = await fetch(path.url, { headers: { accept: 'text/event-stream', ...path.auth, 'mcp-session-id': 'x'.repeat(43), 'mcp-protocol-version': '2025-11-25' } });
     assert.equal(missing.status, 404);
     await missing.arrayBuffer();
     const client = new LegacyClient({ name: 'get', version: '1' });
-    const transport = new LegacyTransport(new URL(path.url));
+    const transport = new LegacyTransport(new URL(path.url), { requestInit: { headers: path.auth } });
     await client.connect(transport);
     try {
-      const stream = await fetch(path.url, { headers: { accept: 'text/event-stream', 'mcp-session-id': transport.sessionId!, 'mcp-protocol-version': '2025-11-25' } });
+      const stream = await fetch(path.url, { headers: { accept: 'text/event-stream', ...path.auth, 'mcp-session-id': transport.sessionId!, 'mcp-protocol-version': '2025-11-25' } });
       assert.equal(stream.status, 200);
       assert.match(stream.headers.get('content-type') ?? '', /text\/event-stream/);
       await stream.body?.cancel();

@@ -3,7 +3,9 @@
 // timeout, init failures, throttling, API Gateway's proxy event and header remapping, CloudFront's
 // origin timeout, edge functions and error caching. Everything else in test/aws runs on it.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -38,12 +40,19 @@ describe('modelled Lambda', () => {
   });
 
   it('freezes an environment between invocations: its timers do not run', async () => {
-    const a = (await (await probe(model, 'probe=ticks')).json()) as { ticks: number; pid: number };
-    await new Promise((r) => setTimeout(r, 600));
-    const b = (await (await probe(model, 'probe=ticks')).json()) as { ticks: number; pid: number };
-    assert.equal(a.pid, b.pid, 'the same environment answered both');
-    // 600 ms idle would be ~60 ticks of a 10 ms timer in a process that was not frozen.
-    assert.ok(b.ticks - a.ticks < 15, `the timer advanced ${b.ticks - a.ticks} ticks while the environment was idle`);
+    // One environment, so both requests reach it (idle ones are picked at random).
+    const single = await start({ concurrency: 1 });
+    try {
+      const a = (await (await probe(single, 'probe=ticks')).json()) as { ticks: number; pid: number };
+      await waitFor(() => single.lambda.counts().idle === 1);
+      await new Promise((r) => setTimeout(r, 600));
+      const b = (await (await probe(single, 'probe=ticks')).json()) as { ticks: number; pid: number };
+      assert.equal(a.pid, b.pid, 'the same environment answered both');
+      // 600 ms idle would be ~60 ticks of a 10 ms timer in a process that was not frozen.
+      assert.ok(b.ticks - a.ticks < 15, `the timer advanced ${b.ticks - a.ticks} ticks while the environment was idle`);
+    } finally {
+      await single.stop();
+    }
   });
 
   it('hands the function a REST proxy event: stage, paths, multi-value headers, Host of the API', async () => {
@@ -94,6 +103,8 @@ describe('modelled Lambda limits', () => {
     const model = await start({ timeoutSeconds: 1 });
     try {
       const first = (await (await probe(model, 'probe=ticks')).json()) as { pid: number };
+      // The answer ends before the invocation does: wait until its environment is free again.
+      await waitFor(() => model.lambda.counts().idle === 1);
       const timedOut = await probe(model, 'probe=sleep&ms=3000');
       assert.equal(timedOut.status, 502);
       await waitFor(() => model.lambda.invocations.some((i) => i.error === 'Sandbox.Timedout'));
@@ -225,6 +236,171 @@ describe('modelled CloudFront', () => {
       }
     } finally {
       await Promise.all([caching.stop(), deployed.stop()]);
+    }
+  });
+});
+
+describe('modelled execution environment', () => {
+  it('lets the function write /tmp but not its code directory, its working directory', async () => {
+    const model = await start();
+    try {
+      const seen = (await (await probe(model, 'probe=fs')).json()) as { cwd: string; code: string; tmp: string };
+      assert.match(seen.cwd, /\.local\/aws\/aws-probe-handler$/);
+      assert.equal(seen.tmp, 'ok');
+      assert.notEqual(seen.code, 'ok', 'a write to the code directory fails');
+    } finally {
+      await model.stop();
+    }
+  });
+
+  it('ends an environment that goes past its memory size, as Lambda does (signal: killed), where cgroups allow', async () => {
+    const lines: string[] = [];
+    const model = await start({ memorySizeMb: 128, log: (line) => lines.push(line) });
+    try {
+      assert.equal((await probe(model, 'probe=memory&mb=16')).status, 200);
+      if (lines.some((l) => l.includes('no writable cgroup here'))) return;
+      assert.equal((await probe(model, 'probe=memory&mb=400')).status, 502);
+      await waitFor(() => model.lambda.invocations.some((i) => i.error === 'Runtime.ExitError'));
+      assert.ok(lines.some((l) => /Runtime exited: exited \(SIGKILL\)/.test(l)), lines.filter((l) => !l.startsWith('[env')).join('\n'));
+    } finally {
+      await model.stop();
+    }
+  });
+
+  it('gives an environment CPU in proportion to its memory (1,769 MB a vCPU), where cgroups allow', async () => {
+    const lines: string[] = [];
+    const model = await start({ memorySizeMb: 442, log: (line) => lines.push(line) });
+    try {
+      const { cpuMs } = (await (await probe(model, 'probe=spin&ms=600')).json()) as { cpuMs: number };
+      if (lines.some((l) => l.includes('no writable cgroup here'))) return;
+      // A quarter of a vCPU: about 150 ms of CPU in 600 ms.
+      assert.ok(cpuMs < 600 * 0.4, `the environment got ${cpuMs} ms of CPU in 600 ms`);
+    } finally {
+      await model.stop();
+    }
+  });
+});
+
+describe('the Node.js runtime contract', () => {
+  let model: AwsModel;
+  before(async () => {
+    model = await start({ timeoutSeconds: 3 });
+  });
+  after(() => model.stop());
+
+  it('ends the client\'s response at end(), while the handler works on', async () => {
+    const res = await probe(model, 'probe=end-then-work&ms=1500');
+    assert.equal(await res.text(), 'done');
+    const answeredAt = Date.now();
+    await waitFor(() => model.lambda.invocations.some((i) => i.endedAt >= answeredAt));
+    const invocation = model.lambda.invocations.at(-1)!;
+    assert.equal(invocation.error, undefined);
+    assert.ok(invocation.endedAt - answeredAt > 1000, `the answer ended ${invocation.endedAt - answeredAt} ms before the invocation`);
+  });
+
+  it('sends the prelude (status and headers) at the first write(), not when the handler sets it up', async () => {
+    const started = Date.now();
+    const res = await fetch(`${model.apiUrl}?probe=late-write&ms=700`);
+    const headersAfter = Date.now() - started;
+    assert.equal(res.status, 200);
+    assert.equal(await res.text(), 'late');
+    assert.ok(headersAfter >= 650, `status and headers arrived after ${headersAfter} ms, before the first write`);
+  });
+
+  it('answers end(chunk) with no write() as malformed (502): the runtime sends no prelude for it', async () => {
+    const res = await probe(model, 'probe=end-chunk');
+    assert.equal(res.status, 502);
+    // Control: the same answer written with write() then end() arrives as the handler set it.
+    const written = await probe(model, 'probe=status&code=404');
+    assert.equal(written.status, 404);
+  });
+
+  it('answers end() with no write() as 200 without the handler\'s status and headers', async () => {
+    const res = await probe(model, 'probe=end-empty');
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('x-probe'), null);
+    assert.equal(await res.text(), '');
+  });
+
+  it('leaves a stream the handler never ended open until the function timeout, then cuts it', async () => {
+    const res = await probe(model, 'probe=unended');
+    assert.equal(res.status, 200);
+    await assert.rejects(res.text(), 'the body is cut, not ended');
+    await waitFor(() => model.lambda.invocations.some((i) => i.error === 'Sandbox.Timedout'));
+  });
+});
+
+describe('modelled asynchronous invocations', () => {
+  const invokeEvent = (model: AwsModel, probeName: string) =>
+    fetch(`${model.invokeApi.url}/2015-03-31/functions/probe/invocations`, {
+      method: 'POST',
+      headers: { 'x-amz-invocation-type': 'Event' },
+      body: JSON.stringify({ httpMethod: 'GET', path: '/mcp', headers: {}, queryStringParameters: { probe: probeName } }),
+    });
+
+  it('retries a failed event twice, then hands Lambda\'s record of it to the on-failure destination', async () => {
+    const lines: string[] = [];
+    const model = await start({ log: (line) => lines.push(line), asyncQueue: { duplicateShare: 0 } });
+    try {
+      assert.equal((await invokeEvent(model, 'crash')).status, 202);
+      await waitFor(() => lines.some((l) => /RetriesExhausted after 3 attempts$/.test(l)), 10_000);
+      // The record runs as one more invocation of the function (the construct's destination).
+      await waitFor(() => model.lambda.invocations.length === 4);
+      assert.deepEqual(model.lambda.invocations.map((i) => i.error), ['Error', 'Error', 'Error', undefined]);
+      const gaps = model.lambda.invocations.slice(1, 3).map((i, n) => i.startedAt - model.lambda.invocations[n]!.endedAt);
+      assert.ok(gaps[0]! >= 950 && gaps[1]! >= 1950, `retried after ${gaps.join(' and ')} ms (1 and 2 minutes on AWS, 60x faster here)`);
+    } finally {
+      await model.stop();
+    }
+  });
+
+  it('backs a throttled event off from 1 s doubling to 5 minutes, and drops it past its maximum age', async () => {
+    const lines: string[] = [];
+    // 6000x faster: back-off from 1/6 ms to 50 ms, an hour's maximum age in 600 ms.
+    const model = await start({ log: (line) => lines.push(line), asyncQueue: { timeScale: 6000, throttledAttempts: 1_000, duplicateShare: 0 } });
+    try {
+      const started = Date.now();
+      assert.equal((await invokeEvent(model, 'ok')).status, 202);
+      await waitFor(() => lines.some((l) => /EventAgeExceeded after \d+ attempts$/.test(l)), 5_000);
+      assert.ok(Date.now() - started >= 550, 'kept for its maximum age');
+      const id = /\[lambda async\] (\S+) EventAgeExceeded/.exec(lines.find((l) => l.includes('EventAgeExceeded'))!)![1]!;
+      const waits = lines.filter((l) => l.startsWith(`[lambda async] ${id} throttled`)).map((l) => Number(/again in ([\d.]+) ms/.exec(l)![1]));
+      assert.deepEqual(waits.slice(0, 4).map((w) => Math.round(w * 6)), [1, 2, 4, 8], 'the wait doubles from 1 s');
+      assert.equal(Math.max(...waits), 50, 'and stops at 5 minutes');
+    } finally {
+      await model.stop();
+    }
+  });
+});
+
+describe('client aborts', () => {
+  /** Sends a POST announcing 1,000 bytes, 3 of them, then closes the connection. */
+  async function abortedUpload(url: string, headers: Record<string, string> = {}) {
+    const { hostname, port, pathname, search } = new URL(url);
+    const socket = connect(Number(port), hostname);
+    await once(socket, 'connect');
+    const head = Object.entries({ host: hostname, 'content-length': '1000', ...headers }).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+    await new Promise<void>((resolve, reject) => socket.write(`POST ${pathname}${search} HTTP/1.1\r\n${head}\r\nabc`, (error) => (error ? reject(error) : resolve())));
+    socket.destroy();
+  }
+
+  it('survives an upload cut short at every hop, logging it as a 499 there, and keeps serving', async () => {
+    const lines: string[] = [];
+    const model = await start({ log: (line) => lines.push(line) });
+    const logged = (pattern: RegExp) => waitFor(() => lines.some((l) => pattern.test(l)));
+    try {
+      await abortedUpload(`${model.url}?probe=ok`);
+      await logged(/^\[cloudfront\] \S+ 499 client closed the connection/);
+      await abortedUpload(`${model.apiUrl}?probe=ok`);
+      await logged(/^\[api\] \S+ 499 client closed the connection/);
+      await abortedUpload(`${model.invokeApi.url}/2015-03-31/functions/probe/invocations`, { 'x-amz-invocation-type': 'Event' });
+      await logged(/^\[lambda invoke\] \S+ 499 client closed the connection/);
+      assert.equal(model.lambda.invokes, 0, 'no cut-short upload reached the function');
+      assert.equal((await probe(model, 'probe=ok')).status, 200, 'CloudFront, API Gateway and Lambda still serve');
+      const invoked = await fetch(`${model.invokeApi.url}/2015-03-31/functions/probe/invocations`, { method: 'POST', headers: { 'x-amz-invocation-type': 'Event' }, body: JSON.stringify({ httpMethod: 'GET', path: '/mcp', headers: {}, queryStringParameters: { probe: 'ok' } }) });
+      assert.equal(invoked.status, 202, 'the Invoke API still serves');
+    } finally {
+      await model.stop();
     }
   });
 });

@@ -18,7 +18,7 @@ async function connect(path: AwsPath) {
   client.setRequestHandler(CreateMessageRequestSchema, async () => ({ role: 'assistant', content: { type: 'text', text: 'Paris' }, model: 'test-llm' }));
   client.setRequestHandler(ListRootsRequestSchema, async () => ({ roots: [{ uri: 'file:///work/project', name: 'project' }] }));
   client.setRequestHandler(ElicitRequestSchema, async () => ({ action: 'accept', content: { ok: true } }));
-  const transport = new LegacyTransport(new URL(path.url));
+  const transport = new LegacyTransport(new URL(path.url), { requestInit: { headers: path.auth } });
   await client.connect(transport);
   return { client, transport };
 }
@@ -30,7 +30,7 @@ for (const relay of ['redis', 'table'] as const) {
   describe(`2025-era round trips across Lambda environments (relay: ${relay})`, () => {
     let path: AwsPath;
     before(async () => {
-      path = await startAwsPath(FIXTURE, { MCP_SESSION_CACHE_MS: '60000' }, { concurrency: 6, redis: relay === 'redis' });
+      path = await startAwsPath(FIXTURE, { MCP_SESSION_CACHE_MS: '60000' }, { concurrency: 6, redis: relay === 'redis', apiKey: { scopes: [] } });
     });
     after(() => path.stop());
 
@@ -78,6 +78,21 @@ for (const relay of ['redis', 'table'] as const) {
       }
     });
 
+    it("one session's consecutive calls are served by more than one environment", async () => {
+      const { client } = await connect(path);
+      try {
+        // Overlapping calls leave several environments idle; Lambda picks among them in no order.
+        await Promise.all([0, 1, 2].map(() => client.callTool({ name: 'wait', arguments: { ms: 300 } })));
+        const from = Date.now();
+        for (let i = 0; i < 12; i++) await client.listTools();
+        const served = new Set(path.lambda.invocations.filter((i) => i.startedAt >= from && i.type === 'RequestResponse').map((i) => i.environment));
+        const seed = path.logs().find((l) => l.includes('seed'));
+        assert.ok(served.size >= 2, `12 calls in a row all ran in environment ${[...served]} (${seed})`);
+      } finally {
+        await client.close();
+      }
+    });
+
     if (relay === 'redis') {
       it('a session deleted through one environment is refused by every environment within a second', async () => {
         const { client, transport } = await connect(path);
@@ -90,7 +105,7 @@ for (const relay of ['redis', 'table'] as const) {
           [0, 1, 2, 3].map(() =>
             fetch(path.url, {
               method: 'POST',
-              headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-11-25' },
+              headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...path.auth, 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-11-25' },
               body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
             }).then((r) => r.status),
           ),

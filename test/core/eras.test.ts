@@ -17,6 +17,8 @@ const KEY = 'test-request-state-key-0123456789abcdef';
 
 interface Target {
   url: string;
+  /** What every request carries to get in (the modelled path takes API keys, as deployed). */
+  auth: Record<string, string>;
   /** Another instance announces a tools list change. */
   toolsChanged(): void;
   stop(): Promise<void>;
@@ -33,6 +35,7 @@ async function nodeTarget(): Promise<Target> {
   });
   return {
     url: server.url,
+    auth: {},
     toolsChanged: () => server.kit.notify.toolsChanged(),
     async stop() {
       await server.stop();
@@ -44,13 +47,14 @@ async function nodeTarget(): Promise<Target> {
 /** The deployed path modelled: the handler bundle in Lambda environments, events through Redis. */
 async function awsTarget(): Promise<Target> {
   // Each SDK 1.x client holds an environment with its GET stream until the stream cap, and every
-  // client here is the one anonymous principal: the stream caps leave room for all of them.
+  // client here holds the one API key: the stream caps leave room for all of them.
   const streamCaps = { MCP_MAX_OPEN_STREAMS: '8', MCP_STREAMS_PER_PRINCIPAL: '8' };
-  const path = await startAwsPath('functions/notes/handler.ts', { MCP_REQUEST_STATE_KEY: KEY, MCP_GET_STREAMS: 'true', MCP_STREAM_MAX_SECONDS: '10', MCP_EVENT_POLL_MS: '100', ...streamCaps }, { redis: true, s3: true, concurrency: 12 });
+  const path = await startAwsPath('functions/notes/handler.ts', { MCP_REQUEST_STATE_KEY: KEY, MCP_GET_STREAMS: 'true', MCP_STREAM_MAX_SECONDS: '10', MCP_EVENT_POLL_MS: '100', ...streamCaps }, { redis: true, s3: true, concurrency: 12, apiKey: { scopes: [] } });
   // Another instance of the same server on the same data plane announces the change.
   const announcer = await startInProcess(notes, { AWS_ENDPOINT_URL_DYNAMODB: path.dynamoEndpoint, MCP_REQUEST_STATE_KEY: KEY, ...path.redis!.env });
   return {
     url: path.url,
+    auth: path.auth,
     toolsChanged: () => announcer.kit.notify.toolsChanged(),
     async stop() {
       await announcer.stop();
@@ -81,7 +85,7 @@ for (const [label, start] of [['Node server', nodeTarget], ['modelled AWS path',
       asked.push((request.params as { message: string }).message);
       return { action: 'accept', content: { confirm } };
     });
-    await client.connect(new ModernTransport(new URL(server.url)));
+    await client.connect(new ModernTransport(new URL(server.url), { requestInit: { headers: server.auth } }));
     opened.push(client);
     return Object.assign(client, { asked });
   }
@@ -89,7 +93,7 @@ for (const [label, start] of [['Node server', nodeTarget], ['modelled AWS path',
   async function legacy(confirm = true) {
     const client = new LegacyClient({ name: 'legacy-test', version: '1.0.0' }, { capabilities: { elicitation: {} } });
     client.setRequestHandler(ElicitRequestSchema, async () => ({ action: 'accept', content: { confirm } }));
-    const transport = new LegacyTransport(new URL(server.url));
+    const transport = new LegacyTransport(new URL(server.url), { requestInit: { headers: server.auth } });
     await client.connect(transport);
     opened.push(client);
     return { client, transport };
@@ -112,7 +116,7 @@ for (const [label, start] of [['Node server', nodeTarget], ['modelled AWS path',
     it('advertises ttlMs and cacheScope on list results', async () => {
       const res = await fetch(server.url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/list' },
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...server.auth, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/list' },
         body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: { _meta: meta() } }),
       });
       const body = (await res.json()) as { result: { ttlMs: number; cacheScope: string; resultType: string } };
@@ -258,7 +262,7 @@ for (const [label, start] of [['Node server', nodeTarget], ['modelled AWS path',
   function post(body: unknown, headers: Record<string, string> = {}) {
     return fetch(server.url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...server.auth, ...headers },
       body: JSON.stringify(body),
     });
   }

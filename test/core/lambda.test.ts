@@ -105,6 +105,8 @@ describe('Lambda adapter', () => {
       assert.match(((await res.json()) as { error: { message: string } }).error.message, /could not start; its logs name the setting to fix/);
       await broken.waitForLog(/MCP_REQUEST_STATE_KEY: must be at least 32 bytes/);
       secret.value = { MCP_REQUEST_STATE_KEY: KEY };
+      // The answer ends before its invocation does: the one environment takes the next request once free.
+      while (broken.lambda.counts().idle !== 1) await new Promise((r) => setTimeout(r, 10));
       assert.equal((await fetch(`${broken.baseUrl}/health`)).status, 200);
       assert.deepEqual(new Set(broken.lambda.invocations.map((i) => i.environment)), new Set([1]), 'no new environment was needed');
     } finally {

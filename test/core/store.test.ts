@@ -2,9 +2,11 @@
 // on read (DynamoDB deletes expired items late), and handles bound to the principal that minted them.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { createRedis } from '../../shared/redis.ts';
 import { SessionStore } from '../../shared/store/sessions.ts';
 import { StateConflictError, StateHandleError, StateStore } from '../../shared/store/state.ts';
 import { Table, createDynamoClient, nowSeconds } from '../../shared/store/table.ts';
+import { startTestRedis } from '../helpers/redis.ts';
 import { startTestDynamo } from '../helpers/server.ts';
 
 describe('stores', () => {
@@ -42,6 +44,30 @@ describe('stores', () => {
     assert.ok(await sessions.get(s.id), 'cached copy still honoured within sessionCacheMs');
     await sessions.delete(s);
     assert.equal(await sessions.get(s.id), undefined);
+  });
+
+  it('sessions with Redis: a deletion or a log level set through one instance holds at once on another that cached the session', async () => {
+    const redis = await startTestRedis();
+    try {
+      const client = () => createRedis({ url: redis.url, token: redis.token, timeoutMs: 2000 });
+      const a = new SessionStore(table, 3600, 60_000, client());
+      const b = new SessionStore(table, 3600, 60_000, client());
+      const s = await a.create({ protocolVersion: '2025-06-18', clientInfo: { name: 'c', version: '1' }, clientCapabilities: {}, principalId: 'p' });
+      assert.equal((await b.get(s.id))?.logLevel, undefined, 'b caches the session');
+      await a.setLogLevel((await a.get(s.id))!, 'debug');
+      assert.equal((await b.get(s.id))?.logLevel, 'debug', 'b sees the new level on its next request');
+      assert.equal((await b.get(s.id))?.logLevel, 'debug', 'and keeps the fresh copy');
+      await a.delete(s);
+      assert.equal(await b.get(s.id), undefined, 'b refuses the deleted session on its next request');
+      // Control: without Redis, b's copy is honoured within its cache bound.
+      const c = new SessionStore(table, 3600, 60_000);
+      const t = await a.create({ protocolVersion: '2025-06-18', clientInfo: { name: 'c', version: '1' }, clientCapabilities: {}, principalId: 'p' });
+      assert.ok(await c.get(t.id));
+      await a.delete(t);
+      assert.ok(await c.get(t.id), 'honoured until its copy lapses');
+    } finally {
+      await redis.dispose();
+    }
   });
 
   it('state: versioned conditional writes refuse lost updates', async () => {

@@ -7,6 +7,7 @@ import { after, afterEach, describe, test } from 'node:test';
 import type { ServerEvent } from '@modelcontextprotocol/server';
 import type { Redis } from '@upstash/redis';
 import { startRedis, type LocalRedis } from '../../local/redis.ts';
+import { redisRequired } from '../helpers/redis.ts';
 import { createRedisEventBus, type RedisEventBus } from '../../shared/events/redis-bus.ts';
 import type { KitLogger } from '../../shared/log.ts';
 import { createRedis } from '../../shared/redis.ts';
@@ -14,7 +15,7 @@ import { createRedis } from '../../shared/redis.ts';
 const POLL_MS = 50;
 const token = 'bus-test-token';
 const dataDir = await mkdtemp(join(tmpdir(), 'mcp-kit-bus-'));
-let local: LocalRedis | undefined = await startRedis({ dataDir, token });
+let local: LocalRedis | undefined = redisRequired(await startRedis({ dataDir, token }));
 
 after(async () => {
   await local?.stop();
@@ -69,7 +70,7 @@ async function until(condition: () => boolean, what: string, timeoutMs = 2000): 
 let streams = 0;
 const freshStream = () => `mcp:events:test-${process.pid}-${++streams}`;
 
-describe('Redis event bus across instances', { skip: local ? false : 'redis-server is not on PATH' }, () => {
+describe('Redis event bus across instances', () => {
   test('an event published on A reaches B within a poll or two, and each listener gets it exactly once', async (t) => {
     const stream = freshStream();
     const a = instance(stream);

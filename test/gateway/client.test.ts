@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import notes from '../../functions/notes/server.ts';
 import { CircuitOpenError, UpstreamProtocolError, UpstreamRateLimitedError, UpstreamTimeoutError, UpstreamUnavailableError } from '../../shared/client/errors.ts';
+import { CircuitBreaker } from '../../shared/client/breaker.ts';
 import { ResilientClient, type ResilientClientOptions } from '../../shared/client/resilient-client.ts';
 import { startFaultyProxy, type FaultyProxy } from '../helpers/faulty-proxy.ts';
 import { startLegacyServer, type LegacyServer } from '../helpers/legacy-server.ts';
@@ -264,6 +265,41 @@ describe('resilient client', () => {
       }
       assert.equal(c.status().state, 'open');
       await assert.rejects(c.listTools(), CircuitOpenError);
+    });
+
+    it('never opens on a JSON-RPC error, a 429 or a cancellation, however many in a row', async () => {
+      const breaker = { failureThreshold: 1, cooldownMs: 60_000 };
+      const c = client({ url: proxy.url, breaker, retry: { attempts: 1 } });
+      await c.capabilities();
+      for (let i = 0; i < 3; i++) await assert.rejects(c.callTool({ name: 'no_such_tool' }), UpstreamProtocolError);
+      assert.equal(c.status().state, 'closed', 'a JSON-RPC error is an answer: the server is up');
+      proxy.fault = { kind: 'status', status: 429, retryAfter: '1', times: 3 };
+      for (let i = 0; i < 3; i++) await assert.rejects(c.callTool({ name: 'note_add', arguments: { text: 'x' } }), UpstreamRateLimitedError);
+      assert.equal(c.status().state, 'closed', 'a 429 is a refusal, not a failure');
+      const slow = client({ name: 'legacy', url: legacy.url, breaker, retry: { attempts: 1 } });
+      for (let i = 0; i < 3; i++) {
+        const controller = new AbortController();
+        const call = slow.callTool({ name: 'slow', arguments: { steps: 100 } }, { signal: controller.signal, onprogress: () => controller.abort(new Error('caller left')) });
+        await assert.rejects(call, /caller left/);
+      }
+      assert.equal(slow.status().state, 'closed', 'a cancellation says nothing about the server');
+      // Control: the same client, same threshold, opens on the first real failure.
+      proxy.fault = { kind: 'status', status: 503 };
+      await assert.rejects(c.listPrompts(), UpstreamUnavailableError);
+      assert.equal(c.status().state, 'open');
+    });
+
+    it('keeps an open circuit shut for 30 s by default, then lets one trial through', async () => {
+      let now = 1_000_000;
+      const breaker = new CircuitBreaker({ failureThreshold: 1 }, () => now);
+      breaker.failed('unavailable: ECONNREFUSED');
+      assert.equal(breaker.state, 'open');
+      now += 29_999;
+      assert.deepEqual(breaker.admit(), { retryAfterMs: 1, lastFailure: 'unavailable: ECONNREFUSED' });
+      now += 1;
+      assert.equal(breaker.state, 'half-open');
+      assert.equal(breaker.admit(), undefined, 'the trial goes through');
+      assert.ok(breaker.admit(), 'a second call waits for the trial');
     });
 
     it('opens again after a failed trial', async () => {

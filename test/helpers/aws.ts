@@ -1,7 +1,11 @@
 // The deployed path modelled on loopback (local/aws, as `npm run start:aws` runs it) for tests:
 // the function bundled as the construct bundles it, in modelled Lambda environments behind the
-// API Gateway and CloudFront models, on real emulators. Logs are kept for assertions.
+// API Gateway and CloudFront models, on real emulators. Logs are kept for assertions. With
+// `apiKey`, the endpoint takes API keys as every deploy does, which puts the construct's
+// origin-response edge function in the path of every answer; `auth` holds the key's header.
 import { basename, dirname } from 'node:path';
+import { ApiKeyStore } from '../../shared/auth/api-keys.ts';
+import { Table, createDynamoClient } from '../../shared/store/table.ts';
 import { startAwsModel, type AwsModel, type AwsModelOptions } from '../../local/aws/deployment.ts';
 import { modelledEnvironment } from '../../local/aws/environment.ts';
 import { startTestDynamo, startTestS3 } from './server.ts';
@@ -15,6 +19,8 @@ export interface AwsPath extends AwsModel {
   redis?: TestRedis;
   /** The DynamoDB emulator the function uses (to seed API keys, say). */
   dynamoEndpoint: string;
+  /** The header that carries the API key (empty without `apiKey`). */
+  auth: Record<string, string>;
 }
 
 export interface AwsPathOptions extends Partial<Omit<AwsModelOptions, 'entry'>> {
@@ -22,6 +28,8 @@ export interface AwsPathOptions extends Partial<Omit<AwsModelOptions, 'entry'>> 
   redis?: boolean;
   /** Start s3rver for artifacts. */
   s3?: boolean;
+  /** Take API keys (MCP_AUTH_MODE=apikey), with one key of these scopes in `auth`. */
+  apiKey?: { scopes: string[] };
 }
 
 export async function startAwsPath(entry: string, env: Record<string, string> = {}, options: AwsPathOptions = {}): Promise<AwsPath> {
@@ -51,14 +59,18 @@ export async function startAwsPath(entry: string, env: Record<string, string> = 
       ...(redis && redis.env),
       MCP_REQUEST_STATE_KEY: 'aws-path-test-request-state-key-0123456789',
       LOG_LEVEL: 'WARN',
+      ...(options.apiKey && { MCP_AUTH_MODE: 'apikey' }),
       ...env,
     }, options.timeoutSeconds, options.concurrency ?? 10),
     log,
   });
+  const keys = options.apiKey && new ApiKeyStore(new Table(() => createDynamoClient({ region: 'us-east-1', dynamoEndpoint: dynamo.endpoint }), 'mcp-kit'), { cacheSeconds: 1 });
+  const key = keys && (await keys.create({ principalId: 'aws-path-test', scopes: options.apiKey!.scopes })).key;
   return {
     ...model,
     redis,
     dynamoEndpoint: dynamo.endpoint,
+    auth: key ? { authorization: `Bearer ${key}` } : {},
     logs: () => lines,
     waitForLog(pattern, timeoutMs = 10_000) {
       const seen = lines.find((l) => pattern.test(l));

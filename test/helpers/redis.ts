@@ -1,5 +1,6 @@
 // A real redis-server behind the local Upstash REST endpoint, for tests. Fails loudly when
-// redis-server is missing: CI installs it, and a skipped Redis test would hide that.
+// redis-server is missing (`npm test`'s pretest installs it where it can): a skipped Redis test
+// would hide that.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,11 +18,16 @@ export interface TestRedis {
   dispose(): Promise<void>;
 }
 
+/** The started redis-server, or a failure naming the command that provides it. */
+export function redisRequired<T>(running: T | undefined): T {
+  if (!running) throw new Error('redis-server is required for this test and is not on PATH: run `apt-get install redis-server` (npm test\'s pretest does it where it can)');
+  return running;
+}
+
 export async function startTestRedis(): Promise<TestRedis> {
   const dataDir = await mkdtemp(join(tmpdir(), 'mcp-kit-test-redis-'));
   const token = 'test-token';
-  let running: LocalRedis | undefined = await startRedis({ dataDir, token });
-  if (!running) throw new Error('redis-server is required for this test: apt-get install redis-server');
+  let running: LocalRedis | undefined = redisRequired(await startRedis({ dataDir, token }));
   const url = running.url;
   const port = Number(new URL(url).port);
   return {

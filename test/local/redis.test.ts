@@ -6,12 +6,13 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Ratelimit } from '@upstash/ratelimit';
 import { Redis, type RedisConfigNodejs } from '@upstash/redis';
-import { startRedis } from '../../local/redis.ts';
+import { startRedis, type LocalRedis } from '../../local/redis.ts';
+import { redisRequired } from '../helpers/redis.ts';
 
 const sha1 = (text: string) => createHash('sha1').update(text).digest('hex');
 const token = 'local-test-token';
 const dataDir = await mkdtemp(join(tmpdir(), 'mcp-kit-redis-'));
-let local = await startRedis({ dataDir, token });
+let local: LocalRedis | undefined = redisRequired(await startRedis({ dataDir, token }));
 
 const client = (options: Partial<RedisConfigNodejs> = {}) =>
   new Redis({ url: local!.url, token, enableTelemetry: false, ...options });
@@ -21,7 +22,7 @@ after(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
-describe('local Upstash REST endpoint over redis-server', { skip: local ? false : 'redis-server is not on PATH' }, () => {
+describe('local Upstash REST endpoint over redis-server', () => {
   /** The default client: auto-pipelined (single commands go to /pipeline), base64 responses. */
   let redis: Redis;
   /** One command per request to `/`, plain JSON responses. */

@@ -3,11 +3,13 @@
 // named (a session notebook for a 2025-11-25 session, a handle for a stateless client), the link
 // in its result reads back, and a bad handle fails the call itself instead of creating a task.
 import assert from 'node:assert/strict';
+import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { after, before, describe, it } from 'node:test';
 import { Client as LegacyClient } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as LegacyTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import notes from '../../functions/notes/server.ts';
+import { createDynamoClient } from '../../shared/store/table.ts';
 import { startInProcess, startTestDynamo, startTestS3 } from '../helpers/server.ts';
 
 const TASKS = 'io.modelcontextprotocol/tasks';
@@ -26,6 +28,12 @@ describe('notes: notebook_export as a task', () => {
     await server.stop();
     await Promise.all([dynamo.stop(), s3.stop()]);
   });
+
+  /** Ids of every task record in the table, sorted. */
+  async function taskIds(): Promise<string[]> {
+    const scan = await (await createDynamoClient({ region: 'us-east-1', dynamoEndpoint: dynamo.endpoint })).send(new ScanCommand({ TableName: 'mcp-kit' }));
+    return (scan.Items ?? []).map((item: Record<string, { S?: string }>) => item.pk?.S ?? '').filter((pk) => pk.startsWith('TASK#')).map((pk) => pk.slice(5)).sort();
+  }
 
   /** One 2026-07-28 request as raw HTTP, declaring the tasks extension. */
   async function rpc(method: string, params: Record<string, unknown>, name?: string) {
@@ -65,13 +73,17 @@ describe('notes: notebook_export as a task', () => {
   });
 
   it('a bad handle fails the call itself: no task is created for work that cannot start', async () => {
+    // Read from the table itself: a stateless client has no tasks/list to ask.
+    const existing = await taskIds();
     const answer = await rpc('tools/call', { name: 'notebook_export', arguments: { notebook: 'not-a-handle' } }, 'notebook_export');
     assert.equal(answer.result?.resultType, 'complete', JSON.stringify(answer));
     assert.equal(answer.result!.isError, true);
     assert.match(answer.result!.content[0].text, /unknown or expired state handle "not-a-handle"; omit it to start over/);
-    const listed = await rpc('tasks/list', {});
-    const failedToStart = (listed.result?.tasks ?? []).filter((t: { status: string }) => t.status !== 'completed');
-    assert.deepEqual(failedToStart, [], 'no task was left behind');
+    assert.deepEqual(await taskIds(), existing, 'no task was left behind');
+    // Control: the same count sees a task that a good handle creates.
+    const added = await rpc('tools/call', { name: 'note_add', arguments: { text: 'x' } }, 'note_add');
+    const created = await rpc('tools/call', { name: 'notebook_export', arguments: { notebook: added.result!.structuredContent.notebook } }, 'notebook_export');
+    assert.deepEqual(await taskIds(), [...existing, created.result!.taskId].sort());
   });
 
   it('a 2025-11-25 session exports its session notebook through a task-augmented call', async () => {
