@@ -3,7 +3,8 @@
 // dependency (DynamoDB, S3, Redis) for a trivial answer and reports each one's state and latency;
 // 503 when one is down, plus the sections a server definition adds (`readiness`: the gateway's
 // upstreams), which never fail it. Its result is kept a few seconds, so probing it cannot load the
-// data plane.
+// data plane. A caller the app found to be an admin gets the definition's detailed sections in
+// place of the public ones (the gateway: each upstream's state instead of counts).
 import type { Context } from 'hono';
 import { describeFailure } from '../dependency.ts';
 import type { KitFeatures } from '../kit.ts';
@@ -54,10 +55,14 @@ export function createHealth(options: HealthOptions) {
     return { ok, body: { status: ok ? 'ready' : 'unavailable', ...base, dependencies, ...extra } };
   }
 
-  return async (c: Context) => {
+  /** `detail`: sections that replace the public ones of the same name, for this answer only. */
+  return async (c: Context, detail?: Readonly<Record<string, () => Promise<unknown>>>) => {
     if (c.req.query('ready') === undefined) return c.json({ status: 'ok', ...base });
     if (!ready || Date.now() - ready.at > cacheMs) ready = { at: Date.now(), answer: readiness() };
     const { ok, body } = await ready.answer;
-    return c.json(body, ok ? 200 : 503, ok ? {} : { 'retry-after': '5' });
+    const sections = detail ? Object.entries(detail) : [];
+    const detailed = await Promise.all(sections.map(([, report]) => report().catch((err: unknown) => ({ error: describeFailure(err) }))));
+    const answer = sections.length > 0 ? { ...body, ...Object.fromEntries(sections.map(([name], i) => [name, detailed[i]])) } : body;
+    return c.json(answer, ok ? 200 : 503, ok ? {} : { 'retry-after': '5' });
   };
 }
