@@ -273,6 +273,12 @@ function trustedGateway(name: string, entry: unknown): TrustedGateway {
   return Object.freeze({ name, keys, audience: Object.freeze([...(audience as string[])]) });
 }
 
+/** MCP_TRUSTED_GATEWAYS's value, parsed from JSON: also how the construct checks its `trustedGateways` prop at synth. */
+export function parseTrustedGateways(value: unknown): readonly TrustedGateway[] {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError(TRUSTED_GATEWAYS, TRUSTED_GATEWAYS_FORM);
+  return Object.freeze(Object.entries(value).map(([name, entry]) => trustedGateway(name, entry)));
+}
+
 function trustedGateways(env: Env): readonly TrustedGateway[] {
   const raw = str(env, TRUSTED_GATEWAYS);
   if (raw === undefined) return Object.freeze([]);
@@ -282,8 +288,7 @@ function trustedGateways(env: Env): readonly TrustedGateway[] {
   } catch (err) {
     throw new ConfigError(TRUSTED_GATEWAYS, `is not valid JSON (${(err as Error).message}); ${TRUSTED_GATEWAYS_FORM}`);
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ConfigError(TRUSTED_GATEWAYS, TRUSTED_GATEWAYS_FORM);
-  return Object.freeze(Object.entries(parsed).map(([name, entry]) => trustedGateway(name, entry)));
+  return parseTrustedGateways(parsed);
 }
 
 function str(env: Env, name: string): string | undefined {
