@@ -5,7 +5,8 @@
 // 60 s long and not expired. The caller is `gateway:<gateway>#<sub>` with the assertion's scopes.
 // A `jti` is required but not remembered: the gateway reuses an assertion for its caller and this
 // upstream while it lives, so replay within those 60 s is what it is built for; audience and
-// expiry are what bound it.
+// expiry are what bound it. For the same reason a verified assertion is remembered until it
+// expires, so a signature is checked once per assertion and instance, not per request.
 import type { JWTPayload, JWTVerifyGetKey } from 'jose';
 import type { TrustedGateway } from '../config.ts';
 import { gatewayPrincipal, type Principal } from '../principal.ts';
@@ -17,6 +18,8 @@ export const ASSERTION_TYPE = 'gateway-assertion+jwt';
 /** The longest an assertion may live, `iat` to `exp`. */
 export const ASSERTION_MAX_SECONDS = 60;
 const ALGORITHMS = ['EdDSA', 'ES256', 'RS256'];
+/** Verified assertions remembered at most; the oldest go first. */
+const MAX_VERIFIED = 1_000;
 
 /** Whether a bearer token says it is an assertion (its header, unverified: it only picks the check). */
 export function isGatewayAssertion(token: string): boolean {
@@ -42,7 +45,19 @@ function keySource(lib: Jose, gateway: TrustedGateway, requestStateKeys: readonl
 export function createAssertionVerifier(gateways: readonly TrustedGateway[], requestStateKeys: readonly string[], clockSkewSeconds: number): AssertionVerifier {
   const byName = new Map(gateways.map((g) => [g.name, g]));
   const sources = new Map<string, Promise<JWTVerifyGetKey>>();
+  const verified = new Map<string, { principal: Principal; expiresAt: number }>();
   return async (token, audiences) => {
+    const key = `${audiences.join(' ')} ${token}`;
+    const known = verified.get(key);
+    if (known && known.expiresAt > Date.now()) return known.principal;
+    if (known) verified.delete(key);
+    const principal = await verify(token, audiences);
+    verified.set(key, principal);
+    if (verified.size > MAX_VERIFIED) verified.delete(verified.keys().next().value!);
+    return principal.principal;
+  };
+
+  async function verify(token: string, audiences: readonly string[]): Promise<{ principal: Principal; expiresAt: number }> {
     const lib = await loadJose();
     let claimed: JWTPayload;
     try {
@@ -77,6 +92,6 @@ export function createAssertionVerifier(gateways: readonly TrustedGateway[], req
     if ((payload.act as { sub?: unknown } | undefined)?.sub !== gateway.name) throw new InvalidTokenError('the gateway assertion\'s "act" claim must name the gateway that issued it');
     if (typeof payload.sub !== 'string' || payload.sub === '') throw new InvalidTokenError('the gateway assertion\'s "sub" claim must be a non-empty string');
     const scopes = typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : [];
-    return gatewayPrincipal(gateway.name, payload.sub, scopes);
-  };
+    return { principal: gatewayPrincipal(gateway.name, payload.sub, scopes), expiresAt: payload.exp! * 1000 };
+  }
 }

@@ -3,7 +3,7 @@
 // spelled, and what MCP_TRUSTED_GATEWAYS accepts.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeJwt, decodeProtectedHeader } from 'jose';
+import { SignJWT, decodeJwt, decodeProtectedHeader } from 'jose';
 import { createAssertionVerifier } from '../../shared/auth/gateway-assertion.ts';
 import { deriveGatewayKey } from '../../shared/auth/gateway-keys.ts';
 import { InvalidTokenError } from '../../shared/auth/jwt.ts';
@@ -63,6 +63,23 @@ describe('the gateway\'s assertions', () => {
     assert.equal((await during(token, ['https://notes.example.com/mcp'])).id, 'gateway:gateway#apikey:alice');
     const after = createAssertionVerifier(trusted, [NEW], 30);
     await assert.rejects(after(token, ['https://notes.example.com/mcp']), (err: Error) => err instanceof InvalidTokenError && /key gateway "gateway" is not trusted with here/.test(err.message));
+  });
+
+  it('are verified once and remembered, but never past their expiry', async () => {
+    const trusted = [{ name: 'gateway', keys: { fromRequestStateKey: true as const }, audience: [] }];
+    const verify = createAssertionVerifier(trusted, [NEW], 0);
+    const key = await deriveGatewayKey(NEW);
+    const exp = Math.floor(Date.now() / 1000) + 1;
+    const token = await new SignJWT({ act: { sub: 'gateway' } })
+      .setProtectedHeader({ alg: 'EdDSA', typ: 'gateway-assertion+jwt', kid: key.kid })
+      .setIssuer('gateway').setSubject('apikey:alice').setAudience('https://n/mcp').setIssuedAt(exp - 59).setExpirationTime(exp).setJti('j')
+      .sign(key.privateKey);
+    assert.equal((await verify(token, ['https://n/mcp'])).id, 'gateway:gateway#apikey:alice');
+    assert.equal((await verify(token, ['https://n/mcp'])).id, 'gateway:gateway#apikey:alice');
+    // Another audience is checked afresh, and refused.
+    await assert.rejects(verify(token, ['https://other/mcp']), /"aud" claim is not accepted/);
+    while (Date.now() < exp * 1000 + 50) await new Promise((r) => setTimeout(r, 50));
+    await assert.rejects(verify(token, ['https://n/mcp']), /has expired/);
   });
 
   it('verify against public keys given as JWKs', async () => {
