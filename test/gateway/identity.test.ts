@@ -17,7 +17,8 @@ import { ASSERTION_TYPE } from '../../shared/auth/gateway-assertion.ts';
 import { deriveGatewayKey } from '../../shared/auth/gateway-keys.ts';
 import { defineServer, tool } from '../../shared/server/define.ts';
 import { Table, createDynamoClient } from '../../shared/store/table.ts';
-import { STATE_KEY, startDataPlane, startGateway, startUpstream, text, type RunningGateway } from '../helpers/gateway.ts';
+import { modernCaller, STATE_KEY, startDataPlane, startGateway, startUpstream, text, type RunningGateway } from '../helpers/gateway.ts';
+import { startChild, startTestDynamo } from '../helpers/server.ts';
 import { startTestRedis, type TestRedis } from '../helpers/redis.ts';
 
 const TRUST = { MCP_TRUSTED_GATEWAYS: JSON.stringify({ gateway: { fromRequestStateKey: true } }) };
@@ -286,5 +287,26 @@ describe('an upstream that trusts a gateway refuses assertions it should not acc
   it('does not take an assertion for an OAuth token or an API key, nor the reverse', async () => {
     // Without the assertion type it is an ordinary bearer token: not an API key of this server.
     await refused(await assertion({ typ: 'JWT' }), /not an API key/);
+  });
+});
+
+describe('npm run gateway in front of npm start, with no setup', () => {
+  it('is trusted by the local server, which sees each caller through it as gateway:gateway#<caller>', async () => {
+    const dynamo = await startTestDynamo();
+    // As with `source .local/emulators.env`: one data plane, one request-state key.
+    const plane = { AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9', UPSTASH_REDIS_REST_URL: 'http://127.0.0.1:9', UPSTASH_REDIS_REST_TOKEN: 'unused', MCP_REQUEST_STATE_KEY: STATE_KEY };
+    const notesChild = await startChild({ ...plane, LOG_LEVEL: 'INFO' });
+    const gatewayChild = await startChild({ ...plane, MCP_GATEWAY_UPSTREAMS: `notes=${notesChild.url}` }, 'functions/gateway/server.ts');
+    try {
+      const caller = await modernCaller(gatewayChild.url);
+      assert.equal(text(await caller.callTool({ name: 'notes__echo', arguments: { text: 'through the gateway' } })), 'through the gateway');
+      await caller.close();
+      const lines = notesChild.output().split('\n').filter((l) => l.includes('"tool":"echo"'));
+      assert.ok(lines.length > 0, notesChild.output());
+      assert.ok(lines.every((l) => l.includes('"principal":"gateway:gateway#anonymous"')), lines.join('\n'));
+    } finally {
+      await Promise.all([gatewayChild.stop(), notesChild.stop()]);
+      await dynamo.stop();
+    }
   });
 });
