@@ -201,8 +201,8 @@ describe('gateway: each caller is its own principal upstream', () => {
     assert.match(await echo(bob, 'limited-shared'), /rate limited|429|Too Many/i);
   });
 
-  it('gives each caller its own 2025-era session upstream', async () => {
-    const [alice, bob] = [await as('alice', 'modern'), await as('bob', 'modern')];
+  for (const era of ['modern', 'legacy'] as const) it(`gives each ${era}-era caller its own 2025-era session upstream`, async () => {
+    const [alice, bob] = [await as('alice', era), await as('bob', era)];
     assert.match(text(await alice.callTool({ name: 'session__note_add', arguments: { text: 'in alice session' } })), /session notebook/);
     const bobs = text(await bob.callTool({ name: 'session__note_list', arguments: {} }));
     assert.doesNotMatch(bobs, /alice session/);
