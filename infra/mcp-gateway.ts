@@ -113,7 +113,6 @@ export class McpGateway extends Construct {
     const clash = Object.keys(props.environment ?? {}).filter((v) => GATEWAY_VARIABLES.includes(v));
     if (clash.length > 0) throw new Error(`${owner}: environment may not set ${clash.join(', ')}; use the upstreams prop.`);
     const config = gatewayConfig(props, owner);
-    this.trustFromEndpoints(serverName, props, owner);
     this.endpoint = new McpServerEndpoint(this, 'Endpoint', {
       ...endpointProps,
       serverName,
@@ -121,6 +120,7 @@ export class McpGateway extends Construct {
       environment: { ...props.environment, MCP_GATEWAY_CONFIG: Stack.of(this).toJsonString(config) },
     });
     this.mcpUrl = this.endpoint.mcpUrl;
+    this.trustFromEndpoints(serverName, props, owner);
     this.monitorUpstreams(serverName, props);
   }
 
@@ -128,7 +128,7 @@ export class McpGateway extends Construct {
   private trustFromEndpoints(serverName: string, props: McpGatewayProps, owner: string) {
     for (const u of props.upstreams) {
       if (!u.endpoint || identityOf(u) !== 'on-behalf-of') continue;
-      if (props.dataPlane !== undefined && u.endpoint.dataPlane !== props.dataPlane) {
+      if (u.endpoint.dataPlane !== this.endpoint.dataPlane) {
         throw new Error(
           `${owner}: upstream "${u.name}" is on another data plane, so it cannot derive this gateway's key from their shared secret. ` +
             'Give it the gateway\'s public key in its trustedGateways prop (docs/deploy.md, "Trusted gateways"), and the url of it here instead of endpoint.',
@@ -203,7 +203,8 @@ function gatewayConfig(props: McpGatewayProps, owner: string) {
       ...(u.forwardScopes && { forwardScopes: u.forwardScopes }),
     };
   }
-  return { upstreams, ...(props.listTimeout && { listTimeoutMs: millis(props.listTimeout) }) };
+  // Its name signs its assertions: the one the endpoints it fronts are told to trust.
+  return { name: props.serverName ?? 'gateway', upstreams, ...(props.listTimeout && { listTimeoutMs: millis(props.listTimeout) }) };
 }
 
 /** What the gateway would refuse at start (shared/gateway/config.ts), refused at synth instead. */

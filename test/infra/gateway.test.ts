@@ -11,7 +11,9 @@ import { after, describe, it } from 'node:test';
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { buildKitApp } from '../../infra/kit-app.ts';
+import { McpDataPlane } from '../../infra/data-plane.ts';
 import { McpGateway, type McpGatewayProps } from '../../infra/mcp-gateway.ts';
+import { McpServerEndpoint } from '../../infra/mcp-server-endpoint.ts';
 
 const CDK_CONTEXT = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')).context as Record<string, unknown>;
 const SKIP_BUNDLING = { 'aws:cdk:bundling-stacks': [] };
@@ -101,8 +103,10 @@ describe('McpGateway props', () => {
       listTimeout: Duration.seconds(3),
       upstreams: [{ name: 'weather', url: 'https://weather.example.com/mcp', shareIdentity: true, callTimeout: Duration.seconds(20), failureThreshold: 3, cooldown: Duration.seconds(10), access: { scopes: ['gateway:weather'] } }],
     });
-    const config = JSON.parse(JSON.parse(gatewayConfig(template))) as { listTimeoutMs: number; upstreams: Record<string, object> };
+    const config = JSON.parse(JSON.parse(gatewayConfig(template))) as { name: string; listTimeoutMs: number; upstreams: Record<string, object> };
     assert.equal(config.listTimeoutMs, 3_000);
+    // The name it signs assertions with is the one endpoints it fronts trust.
+    assert.equal(config.name, 'gateway');
     assert.deepEqual(config.upstreams.weather, {
       url: 'https://weather.example.com/mcp',
       timeouts: { callMs: 20_000 },
@@ -111,6 +115,23 @@ describe('McpGateway props', () => {
       identity: 'gateway',
       shareIdentity: true,
     });
+  });
+
+  it('makes a kit endpoint on its data plane trust it by its own name, and refuses one on another data plane', () => {
+    const stack = new Stack(newApp(), 'Pair', { env: { region: 'eu-west-1' } });
+    const dataPlane = new McpDataPlane(stack, 'DataPlane', { stage: 'dev' });
+    const notes = new McpServerEndpoint(stack, 'Notes', { serverName: 'notes', entry: 'functions/notes/handler.ts', auth: { mode: 'apikey' }, dataPlane });
+    new McpGateway(stack, 'Front', { serverName: 'front', auth: { mode: 'apikey' }, dataPlane, upstreams: [{ name: 'notes', endpoint: notes }] });
+    const template = Template.fromStack(stack);
+    assert.ok(gatewayConfig(template).includes(String.raw`\"name\":\"front\"`), gatewayConfig(template));
+    const [trusted] = Object.values(template.findResources('AWS::Lambda::Function'))
+      .map((f) => (f as { Properties: { Environment?: { Variables?: Record<string, unknown> } } }).Properties.Environment?.Variables?.MCP_TRUSTED_GATEWAYS)
+      .filter((v) => v !== undefined && v !== '');
+    assert.match(JSON.stringify(trusted), /\\"front\\":\{\\"fromRequestStateKey\\":true/);
+    // A gateway with a data plane of its own derives another key: notes could never verify it.
+    const elsewhere = new Stack(newApp(), 'Apart', { env: { region: 'eu-west-1' } });
+    const other = new McpServerEndpoint(elsewhere, 'Notes', { serverName: 'notes', entry: 'functions/notes/handler.ts', auth: { mode: 'apikey' } });
+    assert.throws(() => new McpGateway(elsewhere, 'Front', { auth: { mode: 'apikey' }, upstreams: [{ name: 'notes', endpoint: other }] }), /upstream "notes" is on another data plane.*trustedGateways prop/);
   });
 
   const refusals: [string, Partial<McpGatewayProps>, RegExp][] = [
