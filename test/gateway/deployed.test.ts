@@ -73,7 +73,7 @@ describe('two callers through a modelled gateway to a modelled kit server', () =
     await notesPath?.stop();
   });
 
-  it("keeps alice's notebook from bob in both eras", async () => {
+  it("keeps alice's notebook and its resource from bob in both eras", async () => {
     const as = (who: string) => ({ headers: { authorization: `Bearer ${keys[who]}` } });
     for (const connect of [modernCaller, legacyCaller]) {
       const [alice, bob] = [await connect(gateway.url, as('alice')), await connect(gateway.url, as('bob'))];
@@ -81,6 +81,9 @@ describe('two callers through a modelled gateway to a modelled kit server', () =
       assert.match(text(await alice.callTool({ name: 'notes__note_list', arguments: { notebook: handle } })), /alice on Lambda/);
       const read = await bob.callTool({ name: 'notes__note_list', arguments: { notebook: handle } }).then(text, (err: Error) => err.message);
       assert.doesNotMatch(read, /alice on Lambda/);
+      const uri = `notes+notes://notebook/${handle}`;
+      assert.match(JSON.stringify(await alice.readResource({ uri })), /alice on Lambda/);
+      assert.doesNotMatch(await bob.readResource({ uri }).then((r) => JSON.stringify(r), (err: Error) => err.message), /alice on Lambda/);
       await Promise.all([alice.close(), bob.close()]);
     }
   });
