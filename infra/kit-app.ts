@@ -20,9 +20,6 @@ export const SERVERS = [
  */
 const LOCAL_OVERRIDABLE = ['AWS_ENDPOINT_URL_DYNAMODB', 'AWS_ENDPOINT_URL_S3', 'UPSTASH_REDIS_REST_URL', 'UPSTASH_REDIS_REST_TOKEN', 'MCP_REQUEST_STATE_KEY'];
 
-/** Key of the data plane's secret holding the API key the example gateway calls notes and echo with. */
-export const GATEWAY_API_KEY_VARIABLE = 'MCP_GATEWAY_API_KEY';
-
 /** Redirect URIs of the MCP Inspector (`npx @modelcontextprotocol/inspector`), for trying the cognito modes. */
 export const INSPECTOR_CALLBACK_URLS = ['http://localhost:6274/oauth/callback', 'http://localhost:6274/oauth/callback/debug'];
 
@@ -119,12 +116,8 @@ export function buildKitApp(app: App): KitStacks {
           originSecretVersion,
           reservedConcurrency,
           environment: local ? Object.fromEntries(LOCAL_OVERRIDABLE.map((name) => [name, ''])) : undefined,
-          // The servers take API keys: the gateway brings its own (GATEWAY_API_KEY_VARIABLE in the secret).
-          upstreams: servers.map((server, i) => ({
-            name: SERVERS[i]!.serverName,
-            endpoint: server.endpoint,
-            ...(auth.mode !== 'none' && { apiKeyVariable: GATEWAY_API_KEY_VARIABLE }),
-          })),
+          // On behalf of each caller: the servers trust the gateway by the data plane's secret.
+          upstreams: servers.map((server, i) => ({ name: SERVERS[i]!.serverName, endpoint: server.endpoint })),
         },
       })
     : undefined;
@@ -138,14 +131,14 @@ export function buildKitApp(app: App): KitStacks {
 }
 
 /**
- * The example gateway calls the servers with an API key, so it is deployed when they take one (or
- * take none): `-c gateway=false` leaves it out, and OAuth-only modes leave it out unless forced.
+ * The example gateway is deployed when callers can use API keys (its smoke check uses one) or no
+ * credentials: `-c gateway=false` leaves it out, and OAuth-only modes leave it out unless forced.
  */
 function gatewayWanted(context: Context, auth: McpAuth): boolean {
   const wanted = context.flag('gateway');
   const canAuthenticate = auth.mode === 'none' || auth.mode.endsWith('apikey');
   if (wanted === true && !canAuthenticate) {
-    throw new Error(`context "gateway" is true, but auth "${auth.mode}" takes no API keys, which the example gateway calls the servers with; use "${auth.mode},apikey", or configure McpGateway with OAuth client credentials in your own app.`);
+    throw new Error(`context "gateway" is true, but auth "${auth.mode}" takes no API keys, which the example gateway's callers and its smoke check use; use "${auth.mode},apikey", or configure McpGateway in your own app.`);
   }
   return wanted ?? canAuthenticate;
 }

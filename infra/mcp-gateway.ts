@@ -2,8 +2,10 @@
 // (McpServerEndpoint) and external URLs. It is an McpServerEndpoint running functions/gateway,
 // so it gets the same function, streaming REST API, CloudFront, auth, alarms and dashboard; this
 // construct adds the upstream wiring (MCP_GATEWAY_CONFIG, checked at synth) and, per upstream, an
-// alarm on its failures and a dashboard graph. Upstream credentials are never in the template:
-// each upstream names a key of the data plane's secret, filled in by the operator.
+// alarm on its failures and a dashboard graph. A kit endpoint it fronts sees each caller as itself:
+// the construct makes the endpoint trust this gateway (its key comes from the shared data plane's
+// secret), and the gateway sends an assertion per caller. Upstream credentials for servers reached
+// as the gateway are never in the template: each names a key of the data plane's secret.
 import { Duration, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -47,6 +49,26 @@ export interface McpGatewayUpstream {
   readonly apiKeyVariable?: string;
   /** @default - no OAuth */
   readonly oauth?: McpGatewayOAuthClient;
+  /**
+   * Who the upstream sees: each caller as itself (`on-behalf-of`: the gateway's signed assertion;
+   * for kit servers, which then trust this gateway), or the gateway (`gateway`: its API key or
+   * OAuth credentials, every caller one principal there).
+   * @default - 'on-behalf-of' for an `endpoint`, 'gateway' for a `url`
+   */
+  readonly identity?: 'on-behalf-of' | 'gateway';
+  /**
+   * With `identity: 'gateway'` on a gateway that authenticates its callers: accept that they all
+   * share one identity upstream (its state, quotas, confirmations). Required then; right for a
+   * server that keeps nothing per caller.
+   * @default false
+   */
+  readonly shareIdentity?: boolean;
+  /**
+   * On-behalf-of: the caller's scopes the upstream may see (the assertion carries those of them
+   * the caller holds).
+   * @default - none
+   */
+  readonly forwardScopes?: string[];
   /** `auto` asks `server/discover` and falls back to a 2025-era session. @default 'auto' */
   readonly protocol?: 'auto' | 'modern' | 'legacy';
   /** Time limit of one `tools/call` (progress restarts it). @default Duration.seconds(60) */
@@ -104,7 +126,22 @@ export class McpGateway extends Construct {
       environment: { ...props.environment, MCP_GATEWAY_CONFIG: Stack.of(this).toJsonString(config) },
     });
     this.mcpUrl = this.endpoint.mcpUrl;
+    this.trustFromEndpoints(serverName, props, owner);
     this.monitorUpstreams(serverName, props);
+  }
+
+  /** Kit endpoints reached on behalf of callers accept this gateway's assertions. */
+  private trustFromEndpoints(serverName: string, props: McpGatewayProps, owner: string) {
+    for (const u of props.upstreams) {
+      if (!u.endpoint || identityOf(u) !== 'on-behalf-of') continue;
+      if (u.endpoint.dataPlane !== this.endpoint.dataPlane) {
+        throw new Error(
+          `${owner}: upstream "${u.name}" is on another data plane, so it cannot derive this gateway's key from their shared secret. ` +
+            'Give it the gateway\'s public key in its trustedGateways prop (docs/deploy.md, "Trusted gateways"), and the url of it here instead of endpoint.',
+        );
+      }
+      u.endpoint.trustGateway(serverName);
+    }
   }
 
   private monitorUpstreams(serverName: string, props: McpGatewayProps) {
@@ -143,6 +180,7 @@ export class McpGateway extends Construct {
 }
 
 const millis = (d: Duration | undefined) => d?.toMilliseconds();
+const identityOf = (u: McpGatewayUpstream) => u.identity ?? (u.endpoint ? 'on-behalf-of' : 'gateway');
 
 /**
  * Where the gateway calls an upstream: a kit endpoint on the same data plane around its CloudFront.
@@ -165,6 +203,7 @@ function gatewayConfig(props: McpGatewayProps, owner: string) {
     if ((u.endpoint === undefined) === (u.url === undefined)) throw new Error(`${owner}: upstream "${u.name}" needs exactly one of endpoint and url.`);
     if (u.url !== undefined && !Token.isUnresolved(u.url) && !/^https:\/\//.test(u.url)) throw new Error(`${owner}: upstream "${u.name}" url "${u.url}" must be https.`);
     if (u.apiKeyVariable && u.oauth) throw new Error(`${owner}: upstream "${u.name}" takes an API key or OAuth client credentials, not both.`);
+    checkIdentity(u, props, owner);
     const callMs = millis(u.callTimeout);
     const functionMs = millis(props.timeout) ?? 900_000;
     if (callMs !== undefined && callMs > functionMs - 10_000) throw new Error(`${owner}: upstream "${u.name}" callTimeout must stay 10 s below the gateway's function timeout.`);
@@ -176,7 +215,27 @@ function gatewayConfig(props: McpGatewayProps, owner: string) {
       timeouts: { ...(callMs !== undefined && { callMs }), ...(u.requestTimeout && { requestMs: millis(u.requestTimeout) }) },
       breaker: { ...(u.failureThreshold !== undefined && { failureThreshold: u.failureThreshold }), ...(u.cooldown && { cooldownMs: millis(u.cooldown) }) },
       ...(u.access && { access: { ...(u.access.principals && { principals: u.access.principals }), scopes: u.access.scopes ?? [] } }),
+      identity: identityOf(u),
+      ...(u.shareIdentity && { shareIdentity: true }),
+      ...(u.forwardScopes && { forwardScopes: u.forwardScopes }),
     };
   }
-  return { upstreams, ...(props.listTimeout && { listTimeoutMs: millis(props.listTimeout) }) };
+  // Its name signs its assertions: the one the endpoints it fronts are told to trust.
+  return { name: props.serverName ?? 'gateway', upstreams, ...(props.listTimeout && { listTimeoutMs: millis(props.listTimeout) }) };
+}
+
+/** What the gateway would refuse at start (shared/gateway/config.ts), refused at synth instead. */
+function checkIdentity(u: McpGatewayUpstream, props: McpGatewayProps, owner: string) {
+  const identity = identityOf(u);
+  if (identity === 'on-behalf-of' && (u.apiKeyVariable || u.oauth)) {
+    throw new Error(`${owner}: upstream "${u.name}" is reached on behalf of each caller, with the gateway's signed assertion as its credential: drop apiKeyVariable/oauth, or set identity 'gateway' (every caller one principal there).`);
+  }
+  const manyCallers = (props.auth?.mode ?? 'none') !== 'none';
+  if (identity === 'gateway' && manyCallers && !u.shareIdentity) {
+    throw new Error(
+      `${owner}: upstream "${u.name}" is reached as the gateway, so every caller would be one principal there (its state, handles, quotas, confirmations shared). ` +
+        "Use identity 'on-behalf-of' for a kit server, or set shareIdentity: true for a server that keeps nothing per caller.",
+    );
+  }
+  if (identity === 'gateway' && u.forwardScopes?.length) throw new Error(`${owner}: upstream "${u.name}": forwardScopes applies to identity 'on-behalf-of' only.`);
 }

@@ -3,24 +3,25 @@
 // function, the streaming REST API and CloudFront in front, on an McpDataPlane shared or private.
 // Auth (infra/auth.ts), task workers (infra/endpoint/task-workers.ts), the audit log
 // (infra/audit-log.ts), alarms and a dashboard (infra/monitoring.ts) come with it.
-import { RemovalPolicy, Token } from 'aws-cdk-lib';
+import { Lazy, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import type * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { ConfigError, parseTrustedGateways } from '../shared/config.ts';
 import { AUTH_VARIABLES, authEnvironment, type McpAuth, McpCognitoAuthorizationServer, usesOAuth, validateAuth } from './auth.ts';
 import { isProductionStage, McpDataPlane } from './data-plane.ts';
 import { addRoutes, createRestApi, stageUrl } from './endpoint/api.ts';
 import { createDistribution } from './endpoint/distribution.ts';
 import { createServerFunction } from './endpoint/function.ts';
-import { type McpServerEndpointProps, settingsOf } from './endpoint/props.ts';
+import { type McpServerEndpointProps, type McpTrustedGateway, settingsOf } from './endpoint/props.ts';
 import { type EndpointSettings, KIT_VARIABLES, kitEnvironment } from './endpoint/settings.ts';
 import { enableTaskWorkers, type TaskWorkers } from './endpoint/task-workers.ts';
 import { McpAuditLog } from './audit-log.ts';
 import { McpServerMonitoring } from './monitoring.ts';
 
-export type { McpAccountQuotas, McpCustomDomain, McpRateLimit, McpServerEndpointProps, McpStageThrottle } from './endpoint/props.ts';
+export type { McpAccountQuotas, McpCustomDomain, McpRateLimit, McpServerEndpointProps, McpStageThrottle, McpTrustedGateway } from './endpoint/props.ts';
 export type { TaskWorkers } from './endpoint/task-workers.ts';
 
 export class McpServerEndpoint extends Construct {
@@ -42,6 +43,8 @@ export class McpServerEndpoint extends Construct {
   readonly settings: EndpointSettings;
   /** How the function hands tasks to invocations of itself: its self-invoke policy and async-invoke settings. */
   readonly taskWorkers: TaskWorkers;
+  /** MCP_TRUSTED_GATEWAYS as it will be synthesized: the prop's gateways and those trustGateway adds. */
+  private readonly trustedGateways: Record<string, object> = {};
 
   constructor(scope: Construct, id: string, props: McpServerEndpointProps) {
     super(scope, id);
@@ -67,6 +70,7 @@ export class McpServerEndpoint extends Construct {
       ...storage,
     });
     this.apiUrl = this.api.urlForPath(path);
+    for (const [name, gateway] of Object.entries(props.trustedGateways ?? {})) this.addTrustedGateway(name, gateway, owner);
     this.distribution = settings.cloudFront ? this.createFront(props, auth) : undefined;
     const host = props.domain?.domainNames[0] ?? this.distribution?.distributionDomainName;
     // Without CloudFront, the stage's URL spelled from the API id, so the function may name it
@@ -131,6 +135,28 @@ export class McpServerEndpoint extends Construct {
     });
   }
 
+  /**
+   * Accept the on-behalf-of assertions of the gateway `name` (McpGateway calls this for the kit
+   * endpoints it fronts on the same data plane): its key is derived from the data plane's secret,
+   * so nothing is copied anywhere, and a rotation of the request-state key rotates it too.
+   */
+  trustGateway(name: string): void {
+    this.addTrustedGateway(name, { fromRequestStateKey: true }, `McpServerEndpoint "${this.settings.serverName}"`);
+  }
+
+  private addTrustedGateway(name: string, gateway: McpTrustedGateway | { fromRequestStateKey: true; audience?: string[] }, owner: string) {
+    if (name in this.trustedGateways) throw new Error(`${owner}: gateway "${name}" is trusted twice; gateway names must differ.`);
+    // The API stage URL too: a gateway may call the endpoint there, bypassing CloudFront.
+    const entry = { ...gateway, audience: [...(gateway.audience ?? []), stageUrl(this.api, this.settings.stage, this.settings.path)] };
+    const concrete = { ...entry, audience: entry.audience.filter((a) => !Token.isUnresolved(a)) };
+    try {
+      if (!Token.isUnresolved(JSON.stringify(concrete))) parseTrustedGateways({ [name]: concrete });
+    } catch (err) {
+      throw new Error(`${owner}: trustedGateways: ${err instanceof ConfigError ? err.message.replace(/^MCP_TRUSTED_GATEWAYS: /, '') : String(err)}`);
+    }
+    this.trustedGateways[name] = entry;
+  }
+
   private kitEnvironment(auth: McpAuth, publicUrl: string | undefined): Record<string, string> {
     return kitEnvironment(this.settings, {
       tableName: this.dataPlane.table.tableName,
@@ -139,6 +165,7 @@ export class McpServerEndpoint extends Construct {
       secretArn: `${this.dataPlane.secret.secretArn},${this.dataPlane.originSecret.secretArn}`,
       // SAM and LocalStack serve the local stage under URLs of their own: only an explicit one there.
       publicUrl: this.settings.stage === 'local' ? publicUrl : this.mcpUrl,
+      trustedGateways: Lazy.string({ produce: () => (Object.keys(this.trustedGateways).length > 0 ? Stack.of(this).toJsonString(this.trustedGateways) : '') }),
       authEnvironment: authEnvironment(auth, this.authorizationServer),
     });
   }

@@ -27,6 +27,9 @@ async function serve(emulators: RunningEmulators, entry: string, host: string, p
   if (LOOPBACK.includes(host)) {
     env.MCP_ALLOWED_HOSTS ??= 'localhost,127.0.0.1,[::1]';
     env.MCP_ALLOWED_ORIGINS ??= 'localhost,127.0.0.1,[::1]';
+    // A local `npm run gateway` on the same key speaks for its callers here with no setup: its
+    // assertions are signed with the key derived from MCP_REQUEST_STATE_KEY.
+    env.MCP_TRUSTED_GATEWAYS ??= JSON.stringify({ gateway: { fromRequestStateKey: true } });
   }
   const config = loadConfig(env);
   await emulators.prepare(config);

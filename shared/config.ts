@@ -34,6 +34,23 @@ export interface AuthConfig {
   apiKeyCacheSeconds: number;
 }
 
+/** A gateway's name (`iss` of its assertions, `gateway:<name>#…` principals): lowercase letters, digits, hyphens. */
+export const GATEWAY_NAME = /^[a-z][a-z0-9-]{0,63}$/;
+
+/** A gateway whose on-behalf-of assertions this server accepts, and the keys they must be signed with. */
+export interface TrustedGateway {
+  /** The gateway's name: its assertions' `iss`, and the middle of the principal ids it vouches for. */
+  readonly name: string;
+  /**
+   * Where its public keys come from: derived from this server's own request-state keys (a gateway
+   * on the same data plane, which signs with the key derived from the same secret), public JWKs
+   * given here, or a JWKS URL.
+   */
+  readonly keys: { readonly fromRequestStateKey: true } | { readonly jwks: readonly Record<string, unknown>[] } | { readonly jwksUrl: string };
+  /** `aud` values accepted besides this endpoint's own URL (e.g. its API Gateway URL, when the gateway calls it there). */
+  readonly audience: readonly string[];
+}
+
 export interface KitConfig {
   /** Path the MCP endpoint is served on. `MCP_PATH`, default `/mcp`. */
   path: string;
@@ -72,6 +89,13 @@ export interface KitConfig {
    * in docs/deploy.md.
    */
   previousRequestStateKeys: readonly string[];
+  /**
+   * Gateways whose on-behalf-of assertions (`Authorization: Bearer`, a JWT typed
+   * `gateway-assertion+jwt`) are accepted: the caller becomes `gateway:<name>#<caller>`.
+   * `MCP_TRUSTED_GATEWAYS`, JSON: `{"<name>": {"fromRequestStateKey": true} | {"jwks": [<JWK>…]} |
+   * {"jwksUrl": "https://…"}, each with an optional "audience": ["https://…"]}`. Default none.
+   */
+  trustedGateways: readonly TrustedGateway[];
   /** How long a minted `requestState` stays valid. `MCP_REQUEST_STATE_TTL_SECONDS`, default 600. */
   requestStateTtlSeconds: number;
   /** Idle lifetime of a legacy session (sliding). `MCP_SESSION_TTL_SECONDS`, default 86400 (24 h). */
@@ -233,6 +257,49 @@ function authConfig(env: Env, publicUrl: string | undefined): AuthConfig {
   return Object.freeze({ methods: Object.freeze(methods), oauth, apiKeyCacheSeconds });
 }
 
+const TRUSTED_GATEWAYS = 'MCP_TRUSTED_GATEWAYS';
+const TRUSTED_GATEWAYS_FORM = 'expected {"<gateway name>": {"fromRequestStateKey": true} or {"jwks": [<public JWK>, …]} or {"jwksUrl": "https://…"}, optionally with "audience": ["https://…"]}';
+
+function trustedGateway(name: string, entry: unknown): TrustedGateway {
+  const fail = (problem: string): never => {
+    throw new ConfigError(TRUSTED_GATEWAYS, `gateway "${name}": ${problem}; ${TRUSTED_GATEWAYS_FORM}`);
+  };
+  if (!GATEWAY_NAME.test(name)) fail('a name is lowercase letters, digits and hyphens, starting with a letter, at most 64 characters');
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return fail('is not an object');
+  const { fromRequestStateKey, jwks, jwksUrl, audience = [], ...rest } = entry as Record<string, unknown>;
+  if (Object.keys(rest).length > 0) fail(`unknown field ${Object.keys(rest).join(', ')}`);
+  const sources = [fromRequestStateKey !== undefined, jwks !== undefined, jwksUrl !== undefined].filter(Boolean).length;
+  if (sources !== 1) fail('give exactly one of fromRequestStateKey, jwks and jwksUrl');
+  const isUrl = (v: unknown) => typeof v === 'string' && /^https?:\/\//.test(v) && URL.canParse(v);
+  if (!Array.isArray(audience) || !audience.every(isUrl)) fail('audience must be a list of http(s) URLs');
+  let keys: TrustedGateway['keys'];
+  if (fromRequestStateKey !== undefined) keys = fromRequestStateKey === true ? { fromRequestStateKey: true } : fail('fromRequestStateKey must be true');
+  else if (jwksUrl !== undefined) keys = isUrl(jwksUrl) ? { jwksUrl: jwksUrl as string } : fail('jwksUrl must be an http(s) URL');
+  else {
+    const valid = Array.isArray(jwks) && jwks.length > 0 && jwks.every((k) => typeof k === 'object' && k !== null && typeof (k as { kty?: unknown }).kty === 'string' && !('d' in k));
+    keys = valid ? { jwks: Object.freeze(jwks as Record<string, unknown>[]) } : fail('jwks must be a non-empty list of public JWKs (no "d")');
+  }
+  return Object.freeze({ name, keys, audience: Object.freeze([...(audience as string[])]) });
+}
+
+/** MCP_TRUSTED_GATEWAYS's value, parsed from JSON: also how the construct checks its `trustedGateways` prop at synth. */
+export function parseTrustedGateways(value: unknown): readonly TrustedGateway[] {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError(TRUSTED_GATEWAYS, TRUSTED_GATEWAYS_FORM);
+  return Object.freeze(Object.entries(value).map(([name, entry]) => trustedGateway(name, entry)));
+}
+
+function trustedGateways(env: Env): readonly TrustedGateway[] {
+  const raw = str(env, TRUSTED_GATEWAYS);
+  if (raw === undefined) return Object.freeze([]);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch (err) {
+    throw new ConfigError(TRUSTED_GATEWAYS, `is not valid JSON (${(err as Error).message}); ${TRUSTED_GATEWAYS_FORM}`);
+  }
+  return parseTrustedGateways(parsed);
+}
+
 function str(env: Env, name: string): string | undefined {
   const v = env[name]?.trim();
   return v === undefined || v === '' ? undefined : v;
@@ -313,6 +380,11 @@ export function loadConfig(env: Env = process.env): Readonly<KitConfig> {
     throw new ConfigError('MCP_REQUEST_STATE_KEY', 'is required when MCP_REQUEST_STATE_PREVIOUS_KEYS is set: it is the key that signs');
   }
 
+  const gateways = trustedGateways(env);
+  if (gateways.some((g) => 'fromRequestStateKey' in g.keys) && requestStateKey === undefined) {
+    throw new ConfigError('MCP_REQUEST_STATE_KEY', `is required when ${TRUSTED_GATEWAYS} has a gateway with fromRequestStateKey: that gateway's public key is derived from it`);
+  }
+
   const stage = str(env, 'MCP_STAGE') ?? 'local';
   const eventPollMs = int(env, 'MCP_EVENT_POLL_MS', 1_000, 10);
   const redis = redisUrl && redisToken ? { url: redisUrl, token: redisToken } : undefined;
@@ -341,6 +413,7 @@ export function loadConfig(env: Env = process.env): Readonly<KitConfig> {
     toolTimeoutMs: int(env, 'MCP_TOOL_TIMEOUT_MS', 60_000, 100),
     requestStateKey,
     previousRequestStateKeys: Object.freeze(previousRequestStateKeys),
+    trustedGateways: gateways,
     requestStateTtlSeconds: int(env, 'MCP_REQUEST_STATE_TTL_SECONDS', 600, 1),
     sessionTtlSeconds: int(env, 'MCP_SESSION_TTL_SECONDS', 86_400, 60),
     sessionCacheMs: int(env, 'MCP_SESSION_CACHE_MS', 2_000),

@@ -10,6 +10,7 @@ import { MemoryEventBus } from './events/memory-bus.ts';
 import { createRedisEventBus } from './events/redis-bus.ts';
 import { ApiKeyStore } from './auth/api-keys.ts';
 import { createAuthenticator } from './auth/authenticate.ts';
+import { createAssertionVerifier } from './auth/gateway-assertion.ts';
 import { createJwtVerifier } from './auth/jwt.ts';
 import { createApp } from './http/app.ts';
 import { createRateLimiter } from './http/rate-limit.ts';
@@ -103,6 +104,9 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
     publicUrl: config.publicUrl,
     ...(config.auth.oauth && { verifyJwt: createJwtVerifier(config.auth.oauth) }),
     ...(apiKeys && { verifyApiKey: (key: string) => apiKeys.verify(key) }),
+    ...(config.trustedGateways.length > 0 && {
+      verifyAssertion: createAssertionVerifier(config.trustedGateways, [requestStateKey, ...config.previousRequestStateKeys], config.auth.oauth?.clockSkewSeconds ?? 30),
+    }),
   });
   const probes = {
     dynamodb: () => table.get('HEALTH#readiness', 'META'),

@@ -5,7 +5,8 @@
 export interface Principal {
   /**
    * Stable and readable in logs: `anonymous` when unauthenticated, `apikey:<owner>` for an API
-   * key (every key of one owner, so a rotated key keeps the id), `oauth:<issuer>#<sub>` for a token.
+   * key (every key of one owner, so a rotated key keeps the id), `oauth:<issuer>#<sub>` for a token,
+   * `gateway:<gateway>#<caller>` for a caller a trusted gateway speaks for.
    */
   readonly id: string;
   /** Scopes granted to this caller. */
@@ -54,3 +55,14 @@ export const apiKeyPrincipal = (owner: string, scopes: readonly string[]) => pri
  */
 export const oauthPrincipal = (issuer: string, subject: string, scopes: readonly string[]) =>
   principal(`oauth:${issuer.replace(/[%#]/g, encodeURIComponent)}#${subject}`, scopes);
+
+export const GATEWAY_PRINCIPAL_PREFIX = 'gateway:';
+
+/**
+ * A caller a trusted gateway speaks for (its on-behalf-of assertion): the gateway, then the
+ * caller's principal id there. The `gateway:` prefix keeps it apart from every direct caller, and
+ * `%` and `#` in the gateway's name are percent-encoded, as for an issuer, so the first `#` always
+ * ends it; the caller's id follows as it is (it may itself name a gateway).
+ */
+export const gatewayPrincipal = (gateway: string, caller: string, scopes: readonly string[]) =>
+  principal(`${GATEWAY_PRINCIPAL_PREFIX}${gateway.replace(/[%#]/g, encodeURIComponent)}#${caller}`, scopes);

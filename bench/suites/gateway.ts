@@ -73,7 +73,7 @@ const row = (id: string, label: string, samples: number[]) => {
 
 /** A gateway in this process, configured as MCP_GATEWAY_CONFIG would configure it. */
 async function startGateway(upstreams: Record<string, object>): Promise<{ served: Served; gateway: Gateway }> {
-  const gateway = createGateway(await loadGatewayConfig({ MCP_GATEWAY_CONFIG: JSON.stringify({ upstreams }) }, () => Promise.reject(new Error('no files'))));
+  const gateway = createGateway(await loadGatewayConfig({ ...KIT_ENV, MCP_GATEWAY_CONFIG: JSON.stringify({ upstreams }) }, () => Promise.reject(new Error('no files'))));
   return { served: await startInProcess(gateway.definition, { ...KIT_ENV }), gateway };
 }
 

@@ -123,6 +123,14 @@ export interface McpServerEndpointProps {
    */
   readonly publicUrl?: string;
   /**
+   * Gateways whose on-behalf-of assertions this server accepts (`MCP_TRUSTED_GATEWAYS`), by the
+   * gateway's name: its public keys (`jwks`) or `jwksUrl`, and `audience` URLs it may call this
+   * endpoint at besides its public URL. An `McpGateway` fronting this endpoint on the same data
+   * plane adds itself (trustGateway); this prop is for gateways deployed elsewhere.
+   * @default - only the gateways that front it here
+   */
+  readonly trustedGateways?: Readonly<Record<string, McpTrustedGateway>>;
+  /**
    * Longest a tool handler may run before its call ends with an error result
    * (`MCP_TOOL_TIMEOUT_MS`). At most `timeout` minus 10 s, so the kit can still answer and close
    * the stream before Lambda stops the function.
@@ -347,4 +355,14 @@ export function settingsOf(props: McpServerEndpointProps): EndpointSettings {
     streamShare: props.streamShare,
     streamsPerPrincipal: props.streamsPerPrincipal,
   });
+}
+
+/** A gateway deployed elsewhere that this endpoint trusts: its public keys, or where it publishes them. */
+export interface McpTrustedGateway {
+  /** Public JWKs (EdDSA, ES256 or RS256). Give this or `jwksUrl`. */
+  readonly jwks?: Record<string, unknown>[];
+  /** Where the gateway publishes its keys. Give this or `jwks`. */
+  readonly jwksUrl?: string;
+  /** @default - only this endpoint's own URLs */
+  readonly audience?: string[];
 }

@@ -112,6 +112,8 @@ export interface KitEnvironmentSources {
   readonly secretArn?: string;
   /** @default - no `MCP_PUBLIC_URL` */
   readonly publicUrl?: string;
+  /** `MCP_TRUSTED_GATEWAYS`: JSON, possibly a token the endpoint fills once gateways are wired to it. @default - trusts no gateway */
+  readonly trustedGateways?: string;
   /** The auth mode's variables (infra/auth.ts `authEnvironment`). */
   readonly authEnvironment: Readonly<Record<string, string>>;
 }
@@ -134,6 +136,7 @@ export const KIT_VARIABLES = [
   'MCP_STAGE',
   'MCP_PATH',
   'MCP_PUBLIC_URL',
+  'MCP_TRUSTED_GATEWAYS',
   'MCP_TOOL_TIMEOUT_MS',
   'MCP_TASK_TIMEOUT_MS',
   'MCP_STREAM_MAX_SECONDS',
@@ -205,6 +208,7 @@ export function kitEnvironment(settings: EndpointSettings, sources: KitEnvironme
     MCP_PATH: settings.path,
     ...sources.authEnvironment,
     ...(sources.publicUrl !== undefined && { MCP_PUBLIC_URL: sources.publicUrl }),
+    ...(sources.trustedGateways !== undefined && { MCP_TRUSTED_GATEWAYS: sources.trustedGateways }),
     MCP_TOOL_TIMEOUT_MS: String(settings.toolTimeoutMs),
     MCP_TASK_TIMEOUT_MS: String(settings.taskTimeoutMs),
     MCP_STREAM_MAX_SECONDS: String(settings.streamMaxSeconds),

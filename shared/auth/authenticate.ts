@@ -1,11 +1,13 @@
 // Who is calling: turns a request's credentials into a Principal, or refuses it with the answers
 // MCP clients expect — 401 with `WWW-Authenticate: Bearer resource_metadata="…"` (RFC 9728) so
 // OAuth clients can discover the authorization server, 403 `insufficient_scope` for a tool that
-// needs scopes the caller lacks. Accepts OAuth JWTs and/or API keys (`Bearer mcpk_…`, `x-api-key`).
+// needs scopes the caller lacks. Accepts OAuth JWTs and/or API keys (`Bearer mcpk_…`, `x-api-key`),
+// and the on-behalf-of assertions of trusted gateways (gateway-assertion.ts) whatever the mode.
 import type { AuthConfig } from '../config.ts';
 import { HttpProtocolError, SERVER_ERROR } from '../http/errors.ts';
 import { ANONYMOUS, type Principal } from '../principal.ts';
 import { API_KEY_PREFIX } from './api-keys.ts';
+import { isGatewayAssertion, type AssertionVerifier } from './gateway-assertion.ts';
 import { InvalidTokenError, TokenVerificationUnavailableError, type JwtVerifier } from './jwt.ts';
 
 export const PRM_PATH = '/.well-known/oauth-protected-resource';
@@ -18,6 +20,8 @@ export interface AuthenticatorOptions {
   publicUrl?: string;
   verifyJwt?: JwtVerifier;
   verifyApiKey?: (key: string) => Promise<Principal | undefined>;
+  /** Present when the server trusts gateways (MCP_TRUSTED_GATEWAYS). */
+  verifyAssertion?: AssertionVerifier;
 }
 
 export interface Authenticator {
@@ -61,10 +65,27 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     return principal;
   }
 
+  /** A trusted gateway's caller; the audience is this endpoint. */
+  async function fromAssertion(request: Request, token: string): Promise<Principal> {
+    try {
+      return await options.verifyAssertion!(token, [resourceUrl(request)]);
+    } catch (err) {
+      if (err instanceof InvalidTokenError) challenge(request, 401, `Unauthorized: ${err.message}`, { error: 'invalid_token', error_description: err.message });
+      if (err instanceof TokenVerificationUnavailableError) {
+        throw new HttpProtocolError(503, SERVER_ERROR, 'Service Unavailable: gateway assertions cannot be verified right now; retry shortly', { 'retry-after': '5' });
+      }
+      throw err;
+    }
+  }
+
   return {
     metadataUrl,
     resourceUrl,
     async authenticate(request) {
+      if (options.verifyAssertion) {
+        const token = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.get('authorization') ?? '')?.[1];
+        if (token && isGatewayAssertion(token)) return fromAssertion(request, token);
+      }
       if (auth.methods.length === 0) return ANONYMOUS;
       const apiKey = request.headers.get('x-api-key');
       if (apiKey !== null && acceptsKeys) return fromApiKey(request, apiKey);

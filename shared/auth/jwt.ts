@@ -25,12 +25,13 @@ function scopesOf(payload: JWTPayload): string[] {
   return [];
 }
 
-type Jose = typeof import('jose');
+export type Jose = typeof import('jose');
 // Loaded with the first token: servers without OAuth, and cold starts, do not pay for it.
 let jose: Promise<Jose> | undefined;
-const loadJose = () => (jose ??= import('jose'));
+export const loadJose = () => (jose ??= import('jose'));
 
-function reason({ errors }: Jose, err: unknown): string {
+/** Why jose refused a token, in words a caller can act on. */
+export function reason({ errors }: Jose, err: unknown): string {
   if (err instanceof errors.JWTExpired) return 'the token has expired';
   if (err instanceof errors.JWTClaimValidationFailed) {
     if (err.reason === 'missing') return `the token has no "${err.claim}" claim`;

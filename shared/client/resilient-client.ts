@@ -96,6 +96,13 @@ export interface ResilientClientOptions {
   onElicitation?: (params: ElicitRequestParams) => Promise<ElicitResult>;
   /** For tests and custom agents. @default globalThis.fetch */
   fetch?: Fetch;
+  /**
+   * Headers that differ per partition, e.g. an identity per caller (the gateway's on-behalf-of
+   * assertion), asked for on every request; not combined with `auth`. With it every partition gets a
+   * connection and list cache of its own in both eras, since what the server answers may differ.
+   * @default - the same headers for every partition
+   */
+  headersFor?: (partition: string) => Promise<Readonly<Record<string, string>>>;
 }
 
 export interface CallOptions {
@@ -173,7 +180,7 @@ export class ResilientClient {
 
   /** The server's capabilities (connecting first if this process has not yet). */
   async capabilities(options: CallOptions = {}): Promise<ServerCapabilities> {
-    const open = this.connections.get(this.era === 'modern' ? '' : (options.partition ?? ''));
+    const open = this.connections.get(this.keyOf(options));
     if (open) return (await open).capabilities;
     return this.run('connect', options, true, (connection) => Promise.resolve(connection.capabilities));
   }
@@ -249,10 +256,10 @@ export class ResilientClient {
         if (!c.capabilities[feature]) return empty;
         // Always asked: the SDK keeps the fresh tools list for what it derives from it.
         const result = await send(c, { ...o, cacheMode: 'refresh' });
-        this.lists.put(method, result as { ttlMs?: unknown });
+        this.lists.put(this.listKey(method, options), result as { ttlMs?: unknown });
         return result;
       },
-      () => this.lists.get<T>(method),
+      () => this.lists.get<T>(this.listKey(method, options)),
     );
   }
 
@@ -327,16 +334,26 @@ export class ResilientClient {
     }
   }
 
+  /** Which connection serves a call: its partition's, or one for all when the server is stateless and every partition looks the same to it. */
+  private keyOf(options: CallOptions): string {
+    return this.era === 'modern' && !this.options.headersFor ? '' : (options.partition ?? '');
+  }
+
+  /** Lists are kept per partition when partitions are told apart (headersFor). */
+  private listKey(method: string, options: CallOptions): string {
+    return this.options.headersFor ? `${method}\n${options.partition ?? ''}` : method;
+  }
+
   /** The open connection for a partition (one for every partition when the server is stateless). */
   private async connection(options: CallOptions): Promise<{ key: string; connection: Connection }> {
-    const key = this.era === 'modern' ? '' : (options.partition ?? '');
+    const key = this.keyOf(options);
     let pending = this.connections.get(key);
     if (pending) {
       // Most recently used last, for eviction.
       this.connections.delete(key);
       this.connections.set(key, pending);
     } else {
-      pending = this.open();
+      pending = this.open(key);
       this.connections.set(key, pending);
       pending.catch(() => this.connections.get(key) === pending && this.connections.delete(key));
       this.evictSessions();
@@ -344,7 +361,7 @@ export class ResilientClient {
     const connection = await pending;
     this.era = connection.era;
     // Calls that raced to connect before the era was known: a stateless server needs only one.
-    if (connection.era === 'modern' && key !== '' && this.connections.get(key) === pending) {
+    if (connection.era === 'modern' && key !== '' && !this.options.headersFor && this.connections.get(key) === pending) {
       this.connections.delete(key);
       if (!this.connections.has('')) this.connections.set('', pending);
     }
@@ -352,11 +369,19 @@ export class ResilientClient {
   }
 
   /** A new connection. Not under any caller's signal: other calls may wait on it; its own time limit bounds it. */
-  private open(): Promise<Connection> {
+  private open(partition: string): Promise<Connection> {
+    const headersFor = this.options.headersFor;
+    const fetch: Fetch = headersFor
+      ? async (input, init = {}) => {
+          const headers = new Headers(init.headers);
+          for (const [name, value] of Object.entries(await headersFor(partition))) headers.set(name, value);
+          return this.fetch(input, { ...init, headers });
+        }
+      : this.fetch;
     return connect({
       url: this.url,
       protocol: this.options.protocol ?? 'auto',
-      fetch: this.fetch,
+      fetch,
       ...(this.options.auth && 'oauth' in this.options.auth && { authProvider: this.options.auth.oauth, authorizationResponse: this.options.auth.authorizationResponse }),
       clientInfo: this.options.clientInfo ?? DEFAULT_CLIENT_INFO,
       capabilities: this.options.capabilities ?? {},

@@ -6,7 +6,7 @@
 // offers other tools) is announced as `list_changed`, so listening clients refresh.
 import type { Principal } from '../principal.ts';
 import { invalidToolName, prefixName, prefixUri } from './names.ts';
-import { accessRefusal, type Upstream } from './upstreams.ts';
+import { mayUse, type Upstream } from './upstreams.ts';
 
 export type ListKind = 'tools' | 'prompts' | 'resources' | 'resourceTemplates';
 
@@ -76,7 +76,7 @@ export class Catalog {
 
   async list(kind: ListKind, caller: Caller): Promise<Aggregate> {
     const aggregate: Aggregate = { items: [], ttlMs: Number.POSITIVE_INFINITY, missing: [], skipped: [] };
-    const reachable = [...this.upstreams.values()].filter((u) => accessRefusal(u, caller.principal) === undefined);
+    const reachable = [...this.upstreams.values()].filter((u) => mayUse(u, caller.principal));
     const answers = await Promise.all(reachable.map((u) => this.listOne(kind, u, caller)));
     for (const [i, answer] of answers.entries()) {
       const upstream = reachable[i]!.config.name;
@@ -106,10 +106,12 @@ export class Catalog {
     return { kind: known.names.has(prefixed) ? 'listed' : 'absent' };
   }
 
-  /** Upstreams whose last list has an item of this (unprefixed) name: for "did you mean". */
-  suggest(kind: 'tools' | 'prompts', name: string): string[] {
+  /** Upstreams the caller may use whose last list has an item of this (unprefixed) name: for "did you mean". */
+  suggest(kind: 'tools' | 'prompts', name: string, principal: Principal): string[] {
     const out: string[] = [];
-    for (const upstream of this.upstreams.keys()) if (this.known.get(`${kind}:${upstream}`)?.names.has(prefixName(upstream, name))) out.push(prefixName(upstream, name));
+    for (const [upstream, u] of this.upstreams) {
+      if (mayUse(u, principal) && this.known.get(`${kind}:${upstream}`)?.names.has(prefixName(upstream, name))) out.push(prefixName(upstream, name));
+    }
     return out;
   }
 

@@ -3,9 +3,12 @@
 // naming the variable (and the upstream). Upstreams come from MCP_GATEWAY_UPSTREAMS
 // (`name=url,name=url`, defaults for everything else) or MCP_GATEWAY_CONFIG (a JSON file, or the
 // JSON itself, for per-upstream settings). Credentials are never written in the configuration: it
-// names the variables that hold them, which on Lambda the data plane's secret fills.
+// names the variables that hold them, which on Lambda the data plane's secret fills. Each upstream
+// sees the gateway's callers as themselves (on-behalf-of, the default: a signed assertion per
+// caller, its key derived from MCP_REQUEST_STATE_KEY) or as the gateway (its own credential), and
+// a gateway that admits more than one caller shares its identity only where the config says so.
 import { z } from 'zod';
-import { ConfigError } from '../config.ts';
+import { ConfigError, GATEWAY_NAME } from '../config.ts';
 import { ORIGIN_VERIFY_HEADER } from '../http/origin-verify.ts';
 import type { BreakerOptions } from '../client/breaker.ts';
 import type { Protocol } from '../client/connection.ts';
@@ -35,9 +38,23 @@ export interface UpstreamConfig {
   access: { principals?: readonly string[]; scopes: readonly string[] };
   /** Sent with every request: the origin header of a kit upstream reached on its API Gateway URL. */
   headers: Readonly<Record<string, string>>;
+  /**
+   * Who the upstream sees: each caller as itself, vouched for by the gateway's signed assertion
+   * (`on-behalf-of`, for kit servers that list the gateway in MCP_TRUSTED_GATEWAYS), or the gateway,
+   * with its own credential (`gateway`: every caller is one principal there).
+   */
+  identity: 'on-behalf-of' | 'gateway';
+  /** On-behalf-of: the caller's scopes the upstream may see (the assertion carries the caller's scopes among these). */
+  forwardScopes: readonly string[];
 }
 
 export interface GatewayConfig {
+  /** The gateway's name toward upstreams: its assertions' `iss` and `act.sub`. `MCP_GATEWAY_NAME` or `name`, default `gateway`. */
+  name: string;
+  /** The key on-behalf-of assertions are signed with (derived from it): `MCP_REQUEST_STATE_KEY`. Absent when no upstream is on-behalf-of. */
+  signingSecret?: string;
+  /** Callers holding this scope see each upstream's state in `GET /health?ready`; others see counts. `MCP_GATEWAY_ADMIN_SCOPE` or `adminScope`, default `gateway:admin`. */
+  adminScope: string;
   upstreams: readonly UpstreamConfig[];
   /** How long a list waits for each upstream before answering without it. `MCP_GATEWAY_LIST_TIMEOUT_MS`, default 5000. */
   listTimeoutMs: number;
@@ -60,9 +77,14 @@ const upstreamSchema = z
     listTtlMs: ms.default(0),
     access: z.object({ principals: z.array(z.string().min(1)).optional(), scopes: z.array(z.string().min(1)).default([]) }).strict().default({ scopes: [] }),
     originVerifyVariable: z.string().min(1).optional(),
+    identity: z.enum(['on-behalf-of', 'gateway']).default('on-behalf-of'),
+    shareIdentity: z.boolean().default(false),
+    forwardScopes: z.array(z.string().min(1)).default([]),
   })
   .strict();
-const fileSchema = z.object({ upstreams: z.record(z.string(), upstreamSchema), listTimeoutMs: ms.optional() }).strict();
+const fileSchema = z
+  .object({ upstreams: z.record(z.string(), upstreamSchema), listTimeoutMs: ms.optional(), name: z.string().regex(GATEWAY_NAME).optional(), adminScope: z.string().min(1).optional() })
+  .strict();
 
 type UpstreamInput = z.output<typeof upstreamSchema>;
 
@@ -78,6 +100,21 @@ function credentials(env: Env, name: string, auth: UpstreamInput['auth']): Upstr
   return { kind: 'oauth', clientId: auth.clientId, clientSecret: secret(env, auth.clientSecretVariable, name), issuer: auth.issuer, ...(auth.scope && { scope: auth.scope }) };
 }
 
+/** The identity settings that would be wrong: a credential beside an assertion, or callers merged unasked. */
+function checkIdentity(variable: string, name: string, input: UpstreamInput, manyCallers: boolean) {
+  if (input.identity === 'on-behalf-of' && input.auth) {
+    throw new ConfigError(variable, `upstream "${name}": "auth" is the gateway's own credential, sent only with "identity": "gateway"; on-behalf-of, the gateway's signed assertion is its credential (the upstream lists this gateway in MCP_TRUSTED_GATEWAYS). Drop "auth", or set "identity": "gateway" for a server that is not a kit server`);
+  }
+  if (input.identity === 'gateway' && manyCallers && !input.shareIdentity) {
+    throw new ConfigError(
+      variable,
+      `upstream "${name}": "identity": "gateway" makes every caller of this gateway one principal upstream, sharing its state, handles, quotas and confirmations. ` +
+        'Use "identity": "on-behalf-of" for a kit server (it lists this gateway in MCP_TRUSTED_GATEWAYS), or set "shareIdentity": true to accept that (for a server that keeps nothing per caller)',
+    );
+  }
+  if (input.identity === 'gateway' && input.forwardScopes.length > 0) throw new ConfigError(variable, `upstream "${name}": forwardScopes applies to on-behalf-of only; with "identity": "gateway" no caller scope reaches the upstream`);
+}
+
 function upstream(env: Env, name: string, input: UpstreamInput): UpstreamConfig {
   const creds = credentials(env, name, input.auth);
   return Object.freeze({
@@ -91,6 +128,8 @@ function upstream(env: Env, name: string, input: UpstreamInput): UpstreamConfig 
     listTtlMs: input.listTtlMs,
     access: Object.freeze({ ...(input.access.principals && { principals: Object.freeze(input.access.principals) }), scopes: Object.freeze(input.access.scopes) }),
     headers: Object.freeze<Record<string, string>>(input.originVerifyVariable ? { [ORIGIN_VERIFY_HEADER]: secret(env, input.originVerifyVariable, name) } : {}),
+    identity: input.identity,
+    forwardScopes: Object.freeze(input.forwardScopes),
   });
 }
 
@@ -137,9 +176,21 @@ export async function loadGatewayConfig(env: Env, readFile: (path: string) => Pr
   for (const [name] of entries) {
     if (!UPSTREAM_NAME.test(name)) throw new ConfigError(variable, `upstream name "${name}" must be lowercase letters, digits and hyphens, starting with a letter, at most 32 characters (it prefixes tool names and resource URIs)`);
   }
+  // Without authentication every caller is `anonymous`: one principal, nothing to keep apart.
+  const manyCallers = (env.MCP_AUTH_MODE?.trim().toLowerCase() || 'none') !== 'none';
+  for (const [name, input] of entries) checkIdentity(variable, name, input, manyCallers);
   const rawTimeout = env.MCP_GATEWAY_LIST_TIMEOUT_MS?.trim();
   if (rawTimeout !== undefined && rawTimeout !== '' && !/^\d+$/.test(rawTimeout)) throw new ConfigError('MCP_GATEWAY_LIST_TIMEOUT_MS', `expected a whole number, got "${rawTimeout}"`);
+  const name = env.MCP_GATEWAY_NAME?.trim() || parsed.data.name || 'gateway';
+  if (!GATEWAY_NAME.test(name)) throw new ConfigError('MCP_GATEWAY_NAME', `"${name}" must be lowercase letters, digits and hyphens, starting with a letter, at most 64 characters (upstreams name callers gateway:${name}#…)`);
+  const signingSecret = env.MCP_REQUEST_STATE_KEY?.trim();
+  if (!signingSecret && entries.some(([, input]) => input.identity === 'on-behalf-of')) {
+    throw new ConfigError('MCP_REQUEST_STATE_KEY', 'is not set: the gateway derives the key that signs its on-behalf-of assertions from it (on Lambda it is in the data plane\'s secret; `npm run gateway` sets one)');
+  }
   return Object.freeze({
+    name,
+    ...(signingSecret && { signingSecret }),
+    adminScope: env.MCP_GATEWAY_ADMIN_SCOPE?.trim() || parsed.data.adminScope || 'gateway:admin',
     upstreams: Object.freeze(entries.map(([name, input]) => upstream(env, name, input))),
     listTimeoutMs: rawTimeout ? Number(rawTimeout) : (parsed.data.listTimeoutMs ?? 5_000),
   });

@@ -8,14 +8,17 @@ import type { ServerNotifier } from '@modelcontextprotocol/server';
 import type { UpstreamNotification } from '../client/connection.ts';
 import { upstreamFailureMetric } from '../metrics.ts';
 import { defineServer, type ServerDefinition } from '../server/define.ts';
+import { OnBehalfOf } from './assertions.ts';
 import { Catalog, type ListKind } from './catalog.ts';
 import type { GatewayConfig } from './config.ts';
 import { installHandlers } from './handlers.ts';
 import { prefixUri } from './names.ts';
-import { createUpstreams, upstreamHealth, type Upstream } from './upstreams.ts';
+import { createUpstreams, healthCounts, upstreamHealth, type Upstream, type UpstreamHealth } from './upstreams.ts';
 
 /** How long a readiness ping waits for an upstream. */
 const HEALTH_PING_MS = 2_000;
+/** How long one round of readiness pings answers both views (counts and detail). */
+const HEALTH_CACHE_MS = 2_000;
 
 export interface Gateway {
   definition: ServerDefinition;
@@ -47,13 +50,14 @@ export interface GatewayOptions {
 }
 
 export function createGateway(config: GatewayConfig, options: GatewayOptions = {}): Gateway {
-  const name = options.name ?? 'gateway';
+  const name = options.name ?? config.name;
+  const callers = new OnBehalfOf(config.name, config.signingSecret);
   // Bound when the kit builds its first SDK instance; before that nobody can be listening.
   let notify: ServerNotifier | undefined;
   const announce = (kind: ListKind) => notify && ANNOUNCE[kind](notify);
   const failed = (upstream: string) => options.metrics && upstreamFailureMetric(name, upstream);
   const catalog: Catalog = new Catalog(
-    createUpstreams(config, (upstream, n) => {
+    createUpstreams(config, callers, (upstream, n) => {
       if (!notify) return;
       if (n.kind === 'resource_updated') return notify.resourceUpdated(prefixUri(upstream, n.uri));
       for (const kind of NOTIFIED[n.kind]) catalog.invalidate(kind, upstream);
@@ -62,16 +66,23 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     { listTimeoutMs: config.listTimeoutMs, changed: announce, failed },
   );
   const upstreams = catalog.upstreams;
+  let pinged: { at: number; health: Promise<Record<string, UpstreamHealth>> } | undefined;
+  const health = () => {
+    if (!pinged || Date.now() - pinged.at > HEALTH_CACHE_MS) pinged = { at: Date.now(), health: upstreamHealth(upstreams, HEALTH_PING_MS) };
+    return pinged.health;
+  };
   const definition = defineServer({
     name,
     version: options.version ?? '1.0.0',
-    instructions: `Tools, prompts and resources of the MCP servers ${[...upstreams.keys()].join(', ')}, named <server>__<name> (resources <server>+<uri>).`,
+    // Not naming the upstreams: every caller reads this, and some may not use all of them.
+    instructions: 'Tools, prompts and resources of other MCP servers, named <server>__<name> (resources <server>+<uri>).',
     tools: [],
     extend(server, context, notifier) {
       notify = notifier;
-      installHandlers(server, context, { upstreams, catalog, failed });
+      installHandlers(server, context, { upstreams, catalog, callers, failed });
     },
-    readiness: { upstreams: () => upstreamHealth(upstreams, HEALTH_PING_MS) },
+    readiness: { upstreams: async () => healthCounts(await health()) },
+    readinessDetail: { scope: config.adminScope, reports: { upstreams: health } },
   });
   return {
     definition,

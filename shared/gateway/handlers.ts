@@ -7,6 +7,7 @@ import { ProtocolError, type ProtocolErrorCode, type McpServer, type ServerConte
 import { UpstreamError, UpstreamProtocolError } from '../client/errors.ts';
 import { requestScopeOf, type ToolContext } from '../server/context.ts';
 import { GATEWAY_META_KEY, type Aggregate, type Caller, type Catalog, type ListKind } from './catalog.ts';
+import type { OnBehalfOf } from './assertions.ts';
 import { answerFrom, PROTOCOL_META_PREFIX, roundFor } from './rounds.ts';
 import { createRouter } from './routing.ts';
 import type { Upstream } from './upstreams.ts';
@@ -14,6 +15,8 @@ import type { Upstream } from './upstreams.ts';
 export interface GatewayParts {
   upstreams: Map<string, Upstream>;
   catalog: Catalog;
+  /** Who each call is made for: its partition upstream, and the assertion that names it there. */
+  callers: OnBehalfOf;
   /** An upstream could not serve a request (not a JSON-RPC error: it answered those). */
   failed(upstream: string): void;
 }
@@ -27,10 +30,6 @@ const INTERACTIVE = ['elicitation', 'sampling', 'roots'] as const;
 const UPSTREAM_FAILED = -32000 as ProtocolErrorCode;
 const LIST_METHODS = { tools: 'tools/list', prompts: 'prompts/list', resources: 'resources/list', resourceTemplates: 'resources/templates/list' } as const;
 
-function callerOf(ctx: ServerContext): Caller {
-  const scope = requestScopeOf(ctx);
-  return { principal: scope.principal, partition: scope.principal.id, signal: ctx.mcpReq.signal };
-}
 
 function listResult(kind: ListKind, aggregate: Aggregate) {
   const { items, ttlMs, missing, skipped } = aggregate;
@@ -51,8 +50,12 @@ function upstreamFailed(err: UpstreamError): never {
 }
 
 export function installHandlers(server: McpServer, context: Context, parts: GatewayParts): void {
-  const { catalog } = parts;
+  const { catalog, callers } = parts;
   const router = createRouter(parts.upstreams, catalog);
+  const callerOf = (ctx: ServerContext): Caller => {
+    const { principal } = requestScopeOf(ctx);
+    return { principal, partition: callers.partition(principal), signal: ctx.mcpReq.signal };
+  };
   const principal = (ctx: ServerContext) => requestScopeOf(ctx).principal;
   const s = server.server;
   s.registerCapabilities({ prompts: { listChanged: true }, resources: { listChanged: true }, completions: {} });

@@ -1,10 +1,12 @@
-// The gateway's upstreams: one ResilientClient each, with its own credentials (never the caller's
-// token: the gateway authenticates upstream as itself), and who may reach it. Also the readiness
-// report `GET /health?ready` shows for them.
+// The gateway's upstreams: one ResilientClient each, reaching it on behalf of each caller (an
+// assertion per caller, assertions.ts) or as the gateway (its own credentials), never with the
+// caller's token; and who may reach it. Also the readiness report `GET /health?ready` shows for
+// them: counts to anyone, each upstream's state to admins.
 import { ClientCredentialsProvider } from '@modelcontextprotocol/client';
 import type { UpstreamNotification } from '../client/connection.ts';
 import { ResilientClient, type UpstreamAuth, type UpstreamStatus } from '../client/resilient-client.ts';
 import type { Principal } from '../principal.ts';
+import type { OnBehalfOf } from './assertions.ts';
 import type { GatewayConfig, UpstreamConfig } from './config.ts';
 
 export interface Upstream {
@@ -23,7 +25,7 @@ function authOf(config: UpstreamConfig): UpstreamAuth | undefined {
   };
 }
 
-export function createUpstreams(config: GatewayConfig, onNotification: (upstream: string, notification: UpstreamNotification) => void): Map<string, Upstream> {
+export function createUpstreams(config: GatewayConfig, callers: OnBehalfOf, onNotification: (upstream: string, notification: UpstreamNotification) => void): Map<string, Upstream> {
   return new Map(
     config.upstreams.map((u) => {
       const auth = authOf(u);
@@ -33,6 +35,7 @@ export function createUpstreams(config: GatewayConfig, onNotification: (upstream
         protocol: u.protocol,
         ...(auth && { auth }),
         headers: u.headers,
+        ...(u.identity === 'on-behalf-of' && { headersFor: (partition: string) => callers.headers(partition, u) }),
         timeouts: u.timeouts,
         retry: u.retry,
         breaker: u.breaker,
@@ -45,26 +48,34 @@ export function createUpstreams(config: GatewayConfig, onNotification: (upstream
   );
 }
 
-/** Why `principal` may not reach the upstream, or undefined when it may. */
-export function accessRefusal(upstream: Upstream, principal: Principal): string | undefined {
+/** Whether `principal` may reach the upstream. One it may not is, to it, an upstream that does not exist. */
+export function mayUse(upstream: Upstream, principal: Principal): boolean {
   const { principals, scopes } = upstream.config.access;
-  if (principals && !principals.includes(principal.id)) return `upstream "${upstream.config.name}" is open only to ${principals.join(', ')}`;
-  const missing = scopes.filter((s) => !principal.scopes.includes(s));
-  if (missing.length > 0) return `upstream "${upstream.config.name}" needs the scope${missing.length > 1 ? 's' : ''} ${missing.join(' ')}`;
-  return undefined;
+  return (!principals || principals.includes(principal.id)) && scopes.every((s) => principal.scopes.includes(s));
 }
 
 export type UpstreamHealth = Omit<UpstreamStatus, 'name'> & { status: 'ok' | 'unavailable' | 'circuit open'; error?: string };
 
+/** What anyone may see of the upstreams' health: how many there are in each state, no names. */
+export function healthCounts(health: Record<string, UpstreamHealth>) {
+  const counts = { total: 0, ok: 0, unavailable: 0, 'circuit open': 0 };
+  for (const { status } of Object.values(health)) {
+    counts.total++;
+    counts[status]++;
+  }
+  return counts;
+}
+
 /**
  * Each upstream's state for `GET /health?ready`: a probe through its client (so an open circuit is
- * reported, not probed). Upstream URLs are not shown: the health route is public.
+ * reported, not probed). Upstream URLs are never shown, names only to admins (healthCounts).
  */
 export async function upstreamHealth(upstreams: Map<string, Upstream>, timeoutMs: number): Promise<Record<string, UpstreamHealth>> {
   const entries = await Promise.all(
     [...upstreams.values()].map(async ({ config, client }) => {
       let outcome: Pick<UpstreamHealth, 'status' | 'error'>;
       try {
+        // No partition: made for `anonymous` where the upstream sees callers; a ping keeps nothing for anyone.
         await client.probe({ timeoutMs });
         outcome = { status: 'ok' };
       } catch (err) {

@@ -462,7 +462,15 @@ export function createApp(options: AppOptions) {
   });
 
   const health = createHealth({ server: definition, features: options.features, probes: options.probes, reports: definition.readiness, log });
-  app.get('/health', async (c) => secure(await health(c)));
+  const detail = definition.readinessDetail;
+  /** The detailed readiness sections, for a caller whose credentials carry the definition's admin scope. */
+  async function detailFor(request: Request) {
+    if (!detail || (!request.headers.has('authorization') && !request.headers.has('x-api-key'))) return undefined;
+    // Bad credentials get the public answer: the route itself needs none.
+    const principal = await authenticator.authenticate(request).catch(() => undefined);
+    return principal?.scopes.includes(detail.scope) ? detail.reports : undefined;
+  }
+  app.get('/health', async (c) => secure(await health(c, c.req.query('ready') === undefined ? undefined : await detailFor(c.req.raw))));
 
   if (allowedOrigins) {
     // Preflight for browser clients on an allowed origin; others get the Origin refusal.

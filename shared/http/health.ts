@@ -5,6 +5,8 @@
 // upstreams), which never fail it. Its result is kept a few seconds, so probing it cannot load the
 // data plane. Anyone may ask, so a failure is reported by its dependency error's generic message
 // (never the service's own words, which name hosts, tables and credentials); those go to the log.
+// A caller the app found to be an admin gets the definition's detailed sections in
+// place of the public ones (the gateway: each upstream's state instead of counts).
 import type { Context } from 'hono';
 import { describeFailure, isDependencyError } from '../dependency.ts';
 import type { KitFeatures } from '../kit.ts';
@@ -59,10 +61,14 @@ export function createHealth(options: HealthOptions) {
     return { ok, body: { status: ok ? 'ready' : 'unavailable', ...base, dependencies, ...extra } };
   }
 
-  return async (c: Context) => {
+  /** `detail`: sections that replace the public ones of the same name, for this answer only. */
+  return async (c: Context, detail?: Readonly<Record<string, () => Promise<unknown>>>) => {
     if (c.req.query('ready') === undefined) return c.json({ status: 'ok', ...base });
     if (!ready || Date.now() - ready.at > cacheMs) ready = { at: Date.now(), answer: readiness() };
     const { ok, body } = await ready.answer;
-    return c.json(body, ok ? 200 : 503, ok ? {} : { 'retry-after': '5' });
+    const sections = detail ? Object.entries(detail) : [];
+    const detailed = await Promise.all(sections.map(([, report]) => report().catch((err: unknown) => ({ error: describeFailure(err) }))));
+    const answer = sections.length > 0 ? { ...body, ...Object.fromEntries(sections.map(([name], i) => [name, detailed[i]])) } : body;
+    return c.json(answer, ok ? 200 : 503, ok ? {} : { 'retry-after': '5' });
   };
 }

@@ -99,6 +99,11 @@ export interface ServerDefinition {
    * never failing readiness (the gateway shows its upstreams here).
    */
   readonly readiness?: Readonly<Record<string, () => Promise<unknown>>>;
+  /**
+   * Sections of `GET /health?ready` shown instead of `readiness`'s of the same name to callers
+   * whose credentials carry `scope` (the gateway: each upstream by name, to admins; counts to others).
+   */
+  readonly readinessDetail?: { readonly scope: string; readonly reports: Readonly<Record<string, () => Promise<unknown>>> };
 }
 
 export function tool<In extends z.ZodObject, Out extends z.ZodObject = z.ZodObject>(

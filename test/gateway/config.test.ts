@@ -9,11 +9,14 @@ import { loadGatewayConfig } from '../../shared/gateway/config.ts';
 import { invalidToolName, rewriteUris, splitName, splitUri } from '../../shared/gateway/names.ts';
 
 const noFiles = () => Promise.reject(new Error('ENOENT: no such file'));
+const KEY = { MCP_REQUEST_STATE_KEY: 'k'.repeat(32) };
 
 describe('gateway configuration', () => {
   it('reads MCP_GATEWAY_UPSTREAMS as name=url pairs with defaults for the rest', async () => {
-    const config = await loadGatewayConfig({ MCP_GATEWAY_UPSTREAMS: 'notes=https://a.example/mcp, echo=http://127.0.0.1:3001/mcp' }, noFiles);
-    assert.deepEqual(config.upstreams.map((u) => [u.name, u.url, u.protocol]), [['notes', 'https://a.example/mcp', 'auto'], ['echo', 'http://127.0.0.1:3001/mcp', 'auto']]);
+    const config = await loadGatewayConfig({ ...KEY, MCP_GATEWAY_UPSTREAMS: 'notes=https://a.example/mcp, echo=http://127.0.0.1:3001/mcp' }, noFiles);
+    assert.deepEqual(config.upstreams.map((u) => [u.name, u.url, u.protocol, u.identity]), [['notes', 'https://a.example/mcp', 'auto', 'on-behalf-of'], ['echo', 'http://127.0.0.1:3001/mcp', 'auto', 'on-behalf-of']]);
+    assert.equal(config.name, 'gateway');
+    assert.equal(config.adminScope, 'gateway:admin');
     assert.equal(config.listTimeoutMs, 5_000);
     assert.ok(Object.isFrozen(config));
   });
@@ -21,7 +24,7 @@ describe('gateway configuration', () => {
   it('reads per-upstream settings from MCP_GATEWAY_CONFIG, a file or the JSON itself, credentials from the variables it names', async () => {
     const json = JSON.stringify({
       listTimeoutMs: 2000,
-      upstreams: { notes: { url: 'https://a.example/mcp', protocol: 'legacy', auth: { apiKeyVariable: 'NOTES_KEY', header: 'x-api-key' }, breaker: { failureThreshold: 2 }, access: { scopes: ['gw:notes'] } } },
+      upstreams: { notes: { url: 'https://a.example/mcp', protocol: 'legacy', identity: 'gateway', auth: { apiKeyVariable: 'NOTES_KEY', header: 'x-api-key' }, breaker: { failureThreshold: 2 }, access: { scopes: ['gw:notes'] } } },
     });
     for (const value of [json, '/etc/gateway.json']) {
       const config = await loadGatewayConfig({ MCP_GATEWAY_CONFIG: value, NOTES_KEY: 'mcpk_secret' }, async () => json);
@@ -42,9 +45,25 @@ describe('gateway configuration', () => {
     ['a URL that is not http(s)', { MCP_GATEWAY_UPSTREAMS: 'a=ftp://a/mcp' }, /^MCP_GATEWAY_UPSTREAMS: upstreams\.a\.url: /],
     ['an unknown setting', { MCP_GATEWAY_CONFIG: '{"upstreams":{"a":{"url":"https://a/mcp","retries":3}}}' }, /^MCP_GATEWAY_CONFIG: upstreams\.a: Unrecognized key/],
     ['a file that is not there', { MCP_GATEWAY_CONFIG: 'gateway.json' }, /^MCP_GATEWAY_CONFIG: cannot read gateway.json: ENOENT/],
-    ['a credential variable that is not set', { MCP_GATEWAY_CONFIG: '{"upstreams":{"a":{"url":"https://a/mcp","auth":{"apiKeyVariable":"A_KEY"}}}}' }, /^A_KEY: is not set: upstream "a" reads its credential from it/],
-    ['a bad list timeout', { MCP_GATEWAY_UPSTREAMS: 'a=https://a/mcp', MCP_GATEWAY_LIST_TIMEOUT_MS: 'soon' }, /^MCP_GATEWAY_LIST_TIMEOUT_MS: expected a whole number/],
+    ['a credential variable that is not set', { MCP_GATEWAY_CONFIG: '{"upstreams":{"a":{"url":"https://a/mcp","identity":"gateway","auth":{"apiKeyVariable":"A_KEY"}}}}' }, /^A_KEY: is not set: upstream "a" reads its credential from it/],
+    ['a credential beside the assertion', { ...KEY, MCP_GATEWAY_CONFIG: '{"upstreams":{"a":{"url":"https://a/mcp","auth":{"apiKeyVariable":"A_KEY"}}}}', A_KEY: 'k' }, /^MCP_GATEWAY_CONFIG: upstream "a": "auth" is the gateway's own credential, sent only with "identity": "gateway"/],
+    [
+      'the gateway identity for many callers unless shared on purpose',
+      { MCP_AUTH_MODE: 'apikey', MCP_GATEWAY_CONFIG: '{"upstreams":{"a":{"url":"https://a/mcp","identity":"gateway"}}}' },
+      /^MCP_GATEWAY_CONFIG: upstream "a": "identity": "gateway" makes every caller of this gateway one principal upstream.*set "shareIdentity": true/,
+    ],
+    ['forwarded scopes without on-behalf-of', { MCP_GATEWAY_CONFIG: '{"upstreams":{"a":{"url":"https://a/mcp","identity":"gateway","forwardScopes":["x"]}}}' }, /forwardScopes applies to on-behalf-of only/],
+    ['on-behalf-of without a key to sign with', { MCP_GATEWAY_UPSTREAMS: 'a=https://a/mcp' }, /^MCP_REQUEST_STATE_KEY: is not set: the gateway derives the key that signs its on-behalf-of assertions from it/],
+    ['a gateway name that cannot name principals', { ...KEY, MCP_GATEWAY_UPSTREAMS: 'a=https://a/mcp', MCP_GATEWAY_NAME: 'Gate#1' }, /^MCP_GATEWAY_NAME: "Gate#1" must be lowercase letters/],
+    ['a bad list timeout', { ...KEY, MCP_GATEWAY_UPSTREAMS: 'a=https://a/mcp', MCP_GATEWAY_LIST_TIMEOUT_MS: 'soon' }, /^MCP_GATEWAY_LIST_TIMEOUT_MS: expected a whole number/],
   ];
+  it('shares the gateway identity with many callers when told to, and with one caller (no auth) anyway', async () => {
+    const shared = await loadGatewayConfig({ MCP_AUTH_MODE: 'apikey', MCP_GATEWAY_CONFIG: '{"upstreams":{"a":{"url":"https://a/mcp","identity":"gateway","shareIdentity":true}}}' }, noFiles);
+    assert.equal(shared.upstreams[0]!.identity, 'gateway');
+    const alone = await loadGatewayConfig({ MCP_GATEWAY_CONFIG: '{"upstreams":{"a":{"url":"https://a/mcp","identity":"gateway"}}}' }, noFiles);
+    assert.equal(alone.upstreams[0]!.identity, 'gateway');
+  });
+
   for (const [what, env, message] of refusals) {
     it(`refuses ${what}, naming the variable`, async () => {
       await assert.rejects(loadGatewayConfig(env, noFiles), (err: Error) => {

@@ -1,7 +1,8 @@
-// Who the gateway is to its upstreams, and who may reach which upstream through it. The gateway
-// authenticates upstream with its own credentials (an API key, or OAuth client credentials against
-// a real authorization server), never with its caller's; which callers reach an upstream is
-// decided by principal and scope, and what a caller may not reach it does not see.
+// Who the gateway is to upstreams it reaches as itself (`identity: gateway`), and who may reach
+// which upstream through it. The gateway authenticates there with its own credentials (an API key,
+// or OAuth client credentials against a real authorization server), never with its caller's;
+// which callers reach an upstream is decided by principal and scope, and what a caller may not
+// reach it does not see, nor is told of. (On-behalf-of identity: identity.test.ts.)
 import assert from 'node:assert/strict';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
@@ -29,7 +30,7 @@ describe('gateway credentials and access', () => {
   let gateway: RunningGateway;
   let keyed: FaultyProxy;
   let as: OAuthServer;
-  const keys: Record<'gateway' | 'alice' | 'bob', string> = { gateway: '', alice: '', bob: '' };
+  const keys: Record<'gateway' | 'alice' | 'bob' | 'admin', string> = { gateway: '', alice: '', bob: '', admin: '' };
   let stopAll: () => Promise<void>;
 
   before(async () => {
@@ -38,6 +39,7 @@ describe('gateway credentials and access', () => {
     keys.gateway = (await store.create({ principalId: 'gateway' })).key;
     keys.alice = (await store.create({ principalId: 'alice', scopes: ['gateway:echo'] })).key;
     keys.bob = (await store.create({ principalId: 'bob' })).key;
+    keys.admin = (await store.create({ principalId: 'ops', scopes: ['gateway:admin'] })).key;
 
     // notes taking API keys, behind a proxy that records the credentials it is sent.
     const keyedServer = await startUpstream(notes, plane, { MCP_AUTH_MODE: 'apikey' });
@@ -57,12 +59,13 @@ describe('gateway credentials and access', () => {
     ).json()) as { client_id: string; client_secret: string };
     const echoServer = await startUpstream(echo, plane);
 
+    const asGateway = { identity: 'gateway', shareIdentity: true };
     gateway = await startGateway(
       {
         upstreams: {
-          keyed: { url: keyed.url, auth: { apiKeyVariable: 'GATEWAY_NOTES_KEY' } },
-          nokey: { url: keyed.url },
-          oauthed: { url: oauthUrl, auth: { clientId: registered.client_id, clientSecretVariable: 'GATEWAY_OAUTH_SECRET', issuer: as.issuer } },
+          keyed: { url: keyed.url, ...asGateway, auth: { apiKeyVariable: 'GATEWAY_NOTES_KEY' } },
+          nokey: { url: keyed.url, ...asGateway },
+          oauthed: { url: oauthUrl, ...asGateway, auth: { clientId: registered.client_id, clientSecretVariable: 'GATEWAY_OAUTH_SECRET', issuer: as.issuer } },
           open: { url: echoServer.url, access: { scopes: ['gateway:echo'] } },
           mine: { url: echoServer.url, access: { principals: ['apikey:bob'] } },
         },
@@ -82,7 +85,7 @@ describe('gateway credentials and access', () => {
   });
   after(() => stopAll());
 
-  const as_ = (who: 'alice' | 'bob') => ({ headers: { authorization: `Bearer ${keys[who]}` } });
+  const as_ = (who: 'alice' | 'bob' | 'admin') => ({ headers: { authorization: `Bearer ${keys[who]}` } });
 
   it('calls an upstream with its own API key, never with the caller\'s', async () => {
     for (const caller of [await modernCaller(gateway.url, as_('alice')), await legacyCaller(gateway.url, as_('alice'))]) {
@@ -117,8 +120,28 @@ describe('gateway credentials and access', () => {
     assert.deepEqual(await listed(alice), ['open__echo']);
     assert.deepEqual(await listed(bob), ['mine__echo']);
     assert.equal(text(await alice.callTool({ name: 'open__echo', arguments: { text: 'in' } })), 'in');
-    await assert.rejects(bob.callTool({ name: 'open__echo', arguments: { text: 'x' } }), /Tool "open__echo" is not available to apikey:bob: upstream "open" needs the scope gateway:echo/);
-    await assert.rejects(alice.callTool({ name: 'mine__echo', arguments: { text: 'x' } }), /Tool "mine__echo" is not available to apikey:alice: upstream "mine" is open only to apikey:bob/);
+    // To a caller, an upstream it may not use does not exist: the error names only its own.
+    const refusal = (c: typeof alice, name: string) => c.callTool({ name, arguments: { text: 'x' } }).then(() => 'served', (err: Error) => err.message);
+    assert.match(await refusal(bob, 'open__echo'), /Unknown tool "open__echo": no upstream is named "open" \(upstreams: keyed, nokey, oauthed, mine\)/);
+    assert.match(await refusal(alice, 'mine__echo'), /Unknown tool "mine__echo": no upstream is named "mine" \(upstreams: keyed, nokey, oauthed, open\)/);
+    const unprefixed = await refusal(alice, 'echo');
+    assert.match(unprefixed, /did you mean /);
+    assert.doesNotMatch(unprefixed, /mine__echo/);
+    const read = await alice.readResource({ uri: 'mine+notes://x' }).then(() => 'served', (err: Error) => err.message);
+    assert.match(read, /Resource not found: mine\+notes:\/\/x \(resources behind this gateway are <upstream>\+<uri>; upstreams: keyed, nokey, oauthed, open\)/);
+    for (const message of [await refusal(bob, 'open__echo'), await refusal(alice, 'mine__echo'), read]) assert.doesNotMatch(message, /apikey:|scope/);
     await Promise.all([alice.close(), bob.close()]);
+  });
+
+  it('tells anyone how many upstreams are in which state, and names them only to an admin', async () => {
+    const ready = async (headers: Record<string, string> = {}) => (await (await fetch(`${new URL(gateway.url).origin}/health?ready`, { headers })).json()) as { upstreams: Record<string, unknown> };
+    const counts = (await ready()).upstreams;
+    assert.equal(counts.total, 5);
+    assert.deepEqual(Object.keys(counts).sort(), ['circuit open', 'ok', 'total', 'unavailable']);
+    // A caller without the admin scope sees the same counts.
+    assert.deepEqual(Object.keys((await ready(as_('alice').headers)).upstreams).sort(), ['circuit open', 'ok', 'total', 'unavailable']);
+    const detail = (await ready(as_('admin').headers)).upstreams;
+    assert.deepEqual(Object.keys(detail).sort(), ['keyed', 'mine', 'nokey', 'oauthed', 'open']);
+    assert.equal((detail.open as { status: string }).status, 'ok');
   });
 });

@@ -1,12 +1,14 @@
 // The gateway when an upstream misbehaves, with faults injected for real by a proxy in front of
 // it: stopped, slow, 5xx, 429 with Retry-After, a 2025-era session forgotten. The other upstreams
 // keep working, lists answer without the sick one and say so, its calls fail fast while its
-// circuit is open, and it comes back on its own; GET /health?ready shows each upstream's state.
+// circuit is open, and it comes back on its own; GET /health?ready shows an admin each upstream's state.
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import echo from '../../functions/echo/server.ts';
 import notes from '../../functions/notes/server.ts';
+import { ApiKeyStore } from '../../shared/auth/api-keys.ts';
 import { GATEWAY_META_KEY } from '../../shared/gateway/catalog.ts';
+import { Table, createDynamoClient } from '../../shared/store/table.ts';
 import { startFaultyProxy, type FaultyProxy } from '../helpers/faulty-proxy.ts';
 import { modernCaller, startDataPlane, startGateway, startUpstream, text, type RunningGateway } from '../helpers/gateway.ts';
 import { startLegacyServer, type LegacyServer } from '../helpers/legacy-server.ts';
@@ -21,9 +23,12 @@ describe('gateway with a failing upstream', () => {
   let old: LegacyServer;
   let caller: Caller;
   let stopAll: () => Promise<void>;
+  let admin: Record<string, string>;
 
   before(async () => {
     const plane = await startDataPlane();
+    const store = new ApiKeyStore(new Table(async () => createDynamoClient({ region: 'us-east-1', dynamoEndpoint: plane.env.AWS_ENDPOINT_URL_DYNAMODB }), 'mcp-kit'), { cacheSeconds: 30 });
+    admin = { authorization: `Bearer ${(await store.create({ principalId: 'ops', scopes: ['gateway:admin'] })).key}` };
     // flaky's lists may not be cached, so that every gateway list asks it.
     const [notesServer, echoServer] = await Promise.all([startUpstream(notes, plane), startUpstream({ ...echo, listCacheHint: { ttlMs: 0, cacheScope: 'private' } }, plane)]);
     old = await startLegacyServer('old');
@@ -43,8 +48,9 @@ describe('gateway with a failing upstream', () => {
         },
       },
       plane,
+      { MCP_AUTH_MODE: 'apikey' },
     );
-    caller = await modernCaller(gateway.url);
+    caller = await modernCaller(gateway.url, { headers: admin });
     stopAll = async () => {
       await caller.close();
       await gateway.stop();
@@ -72,7 +78,7 @@ describe('gateway with a failing upstream', () => {
   async function rawList(): Promise<{ tools: { name: string }[]; ttlMs: number; _meta?: Record<string, { missing?: Missing }> }> {
     const res = await fetch(gateway.url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/list' },
+      headers: { ...admin, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/list' },
       body: JSON.stringify({
         jsonrpc: '2.0',
         id: 1,
@@ -83,7 +89,7 @@ describe('gateway with a failing upstream', () => {
     return ((await res.json()) as { result: Awaited<ReturnType<typeof rawList>> }).result;
   }
   async function health() {
-    const res = await fetch(new URL('/health?ready', gateway.url));
+    const res = await fetch(new URL('/health?ready', gateway.url), { headers: admin });
     return { status: res.status, body: (await res.json()) as { upstreams: Record<string, { status: string; state: string; latencyMs?: number; era?: string; error?: string }> } };
   }
 

@@ -39,7 +39,7 @@ export interface RunningGateway {
  * gateway's own variables (auth, credentials the config names).
  */
 export async function startGateway(config: object, plane: DataPlane, env: Record<string, string> = {}): Promise<RunningGateway> {
-  const gateway = createGateway(await loadGatewayConfig({ MCP_GATEWAY_CONFIG: JSON.stringify(config), ...env }, () => Promise.reject(new Error('no files'))));
+  const gateway = createGateway(await loadGatewayConfig({ ...plane.env, MCP_GATEWAY_CONFIG: JSON.stringify(config), ...env }, () => Promise.reject(new Error('no files'))));
   const server = await startInProcess(gateway.definition, { ...plane.env, ...env });
   return {
     url: server.url,

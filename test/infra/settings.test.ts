@@ -150,7 +150,7 @@ describe('kitEnvironment', () => {
   });
 
   it('sets only variables KIT_VARIABLES lists, besides the auth mode\'s', () => {
-    const all = kitEnvironment(resolve({ rateLimit: { enabled: true } }), { ...sources, authEnvironment: {}, secretArn: 'x', publicUrl: 'https://x.example.com/mcp' });
+    const all = kitEnvironment(resolve({ rateLimit: { enabled: true } }), { ...sources, authEnvironment: {}, secretArn: 'x', publicUrl: 'https://x.example.com/mcp', trustedGateways: '{}' });
     assert.deepEqual(Object.keys(all).sort(), [...KIT_VARIABLES].sort());
   });
 });

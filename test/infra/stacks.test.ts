@@ -149,6 +149,7 @@ describe('the example app on the default stage', () => {
       'MCP_TABLE_NAME',
       'MCP_TASK_TIMEOUT_MS',
       'MCP_TOOL_TIMEOUT_MS',
+      'MCP_TRUSTED_GATEWAYS',
       'NODE_OPTIONS',
       'POWERTOOLS_SERVICE_NAME',
     ]);
@@ -562,6 +563,8 @@ describe('McpServerEndpoint props', () => {
         MCP_SSE_KEEPALIVE_MS: '15000',
         MCP_GET_STREAMS: 'false',
         MCP_PUBLIC_URL: 0,
+        // No gateway fronts it: it trusts none.
+        MCP_TRUSTED_GATEWAYS: '',
         MCP_ALLOWED_ORIGINS: 'https://app.example.com,https://inspector.example.com',
         MCP_ALLOWED_HOSTS: 'mcp.example.com',
         MCP_RATE_LIMIT_ENABLED: 'false',
