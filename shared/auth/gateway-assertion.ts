@@ -9,7 +9,7 @@
 // expires, so a signature is checked once per assertion and instance, not per request.
 import type { JWTPayload, JWTVerifyGetKey } from 'jose';
 import type { TrustedGateway } from '../config.ts';
-import { gatewayPrincipal, type Principal } from '../principal.ts';
+import { PrincipalIdTooLongError, gatewayPrincipal, type Principal } from '../principal.ts';
 import { deriveGatewayKey } from './gateway-keys.ts';
 import { InvalidTokenError, loadJose, reason, TokenVerificationUnavailableError, type Jose } from './jwt.ts';
 
@@ -66,7 +66,8 @@ export function createAssertionVerifier(gateways: readonly TrustedGateway[], req
       throw new InvalidTokenError('the gateway assertion is malformed');
     }
     const gateway = typeof claimed.iss === 'string' ? byName.get(claimed.iss) : undefined;
-    if (!gateway) throw new InvalidTokenError(`the assertion's issuer is not a gateway this server trusts (trusted: ${[...byName.keys()].join(', ') || 'none'})`);
+    // The trusted gateways are not named: the caller may be anyone.
+    if (!gateway) throw new InvalidTokenError("the assertion's issuer is not a gateway this server trusts (MCP_TRUSTED_GATEWAYS)");
     let source = sources.get(gateway.name);
     if (!source) sources.set(gateway.name, (source = keySource(lib, gateway, requestStateKeys)));
     let payload: JWTPayload;
@@ -92,6 +93,12 @@ export function createAssertionVerifier(gateways: readonly TrustedGateway[], req
     if ((payload.act as { sub?: unknown } | undefined)?.sub !== gateway.name) throw new InvalidTokenError('the gateway assertion\'s "act" claim must name the gateway that issued it');
     if (typeof payload.sub !== 'string' || payload.sub === '') throw new InvalidTokenError('the gateway assertion\'s "sub" claim must be a non-empty string');
     const scopes = typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : [];
-    return { principal: gatewayPrincipal(gateway.name, payload.sub, scopes), expiresAt: payload.exp! * 1000 };
+    try {
+      return { principal: gatewayPrincipal(gateway.name, payload.sub, scopes), expiresAt: payload.exp! * 1000 };
+    } catch (err) {
+      // The gateway's name and the caller's id together may pass the principal limit, even where each alone does not.
+      if (err instanceof PrincipalIdTooLongError) throw new InvalidTokenError(`the gateway assertion's caller is too long: ${err.message}`);
+      throw err;
+    }
   }
 }

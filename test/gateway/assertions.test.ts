@@ -82,6 +82,22 @@ describe('the gateway\'s assertions', () => {
     await assert.rejects(verify(token, ['https://n/mcp']), /has expired/);
   });
 
+  it('refuse a caller whose id, behind the gateway\'s prefix, passes the principal limit (401, not 500); control: one that fits', async () => {
+    const verify = createAssertionVerifier([{ name: 'gateway', keys: { fromRequestStateKey: true as const }, audience: [] }], [NEW], 0);
+    const key = await deriveGatewayKey(NEW);
+    const sign = (sub: string) => {
+      const now = Math.floor(Date.now() / 1000);
+      return new SignJWT({ act: { sub: 'gateway' } })
+        .setProtectedHeader({ alg: 'EdDSA', typ: 'gateway-assertion+jwt', kid: key.kid })
+        .setIssuer('gateway').setSubject(sub).setAudience('https://n/mcp').setIssuedAt(now).setExpirationTime(now + 60).setJti(sub.slice(0, 8))
+        .sign(key.privateKey);
+    };
+    // 'gateway:gateway#' is 16 bytes: 240 more fit the 256-byte limit, 241 do not.
+    const fits = `apikey:${'a'.repeat(233)}`;
+    assert.equal((await verify(await sign(fits), ['https://n/mcp'])).id, `gateway:gateway#${fits}`);
+    await assert.rejects(verify(await sign(`${fits}b`), ['https://n/mcp']), (err: Error) => err instanceof InvalidTokenError && /caller is too long/.test(err.message));
+  });
+
   it('verify against public keys given as JWKs', async () => {
     const { publicJwk } = await deriveGatewayKey(NEW);
     const verify = createAssertionVerifier([{ name: 'gateway', keys: { jwks: [publicJwk as Record<string, unknown>] }, audience: ['https://api.example.com/prod/mcp'] }], [], 30);
