@@ -7,8 +7,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport } from '@modelcontextprotocol/client';
-import { Client as LegacyClient } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport as LegacyTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { SignJWT, generateKeyPair } from 'jose';
 import { z } from 'zod';
 import notes from '../../functions/notes/server.ts';
@@ -17,7 +15,7 @@ import { ASSERTION_TYPE } from '../../shared/auth/gateway-assertion.ts';
 import { deriveGatewayKey } from '../../shared/auth/gateway-keys.ts';
 import { defineServer, tool } from '../../shared/server/define.ts';
 import { Table, createDynamoClient } from '../../shared/store/table.ts';
-import { modernCaller, STATE_KEY, startDataPlane, startGateway, startUpstream, text, type RunningGateway } from '../helpers/gateway.ts';
+import { modernCaller, plainCaller, STATE_KEY, startDataPlane, startGateway, startUpstream, text, type PlainCaller, type RunningGateway } from '../helpers/gateway.ts';
 import { startChild, startTestDynamo } from '../helpers/server.ts';
 import { startTestRedis, type TestRedis } from '../helpers/redis.ts';
 
@@ -30,20 +28,8 @@ const whoami = defineServer({
   tools: [tool('whoami', { description: 'The caller as this server sees it', input: z.object({}) }, (_args, ctx) => JSON.stringify({ id: ctx.principal.id, scopes: ctx.principal.scopes }))],
 });
 
-type Caller = { callTool(p: { name: string; arguments?: Record<string, unknown> }): Promise<unknown>; readResource(p: { uri: string }): Promise<unknown>; close(): Promise<void> };
-
-/** A caller of either era that cannot elicit, so confirmations come back as a token to pass in `confirm`. */
-async function caller(era: 'modern' | 'legacy', url: string, key: string): Promise<Caller> {
-  const requestInit = { headers: { authorization: `Bearer ${key}` } };
-  if (era === 'modern') {
-    const client = new ModernClient({ name: 'caller', version: '1.0.0' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
-    await client.connect(new ModernTransport(new URL(url), { requestInit }));
-    return client as unknown as Caller;
-  }
-  const client = new LegacyClient({ name: 'caller', version: '1.0.0' });
-  await client.connect(new LegacyTransport(new URL(url), { requestInit }));
-  return client as unknown as Caller;
-}
+type Caller = PlainCaller;
+const caller = (era: 'modern' | 'legacy', url: string, key: string) => plainCaller(era, url, { authorization: `Bearer ${key}` });
 
 const handleOf = (result: unknown) => (result as { structuredContent: { notebook: string } }).structuredContent.notebook;
 const isError = (result: unknown) => (result as { isError?: boolean }).isError === true;
