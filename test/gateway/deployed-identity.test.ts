@@ -8,17 +8,12 @@
 // shared principal), where Bob gets what Alice made. The functions start once for the whole suite.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { ScanCommand } from '@aws-sdk/client-dynamodb';
-import { Client as LegacyClient } from '@modelcontextprotocol/sdk/client/index.js';
-import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { ApiKeyStore } from '../../shared/auth/api-keys.ts';
-import { OnBehalfOf } from '../../shared/gateway/assertions.ts';
-import type { UpstreamConfig } from '../../shared/gateway/config.ts';
 import { Table, createDynamoClient } from '../../shared/store/table.ts';
 import { startAwsPath, type AwsPath } from '../helpers/aws.ts';
 import { plainCaller, STATE_KEY, text, type PlainCaller } from '../helpers/gateway.ts';
+import { noTaskOfAnotherCaller, taskToolRunsInTheCall, type TaskPaths } from '../helpers/gateway-tasks.ts';
 
-const TASKS = 'io.modelcontextprotocol/tasks';
 /** Both functions read the same request-state key, as from one data plane's secret; the notes functions trust the gateway with it. */
 const KEY = { MCP_REQUEST_STATE_KEY: STATE_KEY };
 const TRUSTING = { ...KEY, MCP_AUTH_MODE: 'apikey', MCP_TRUSTED_GATEWAYS: JSON.stringify({ gateway: { fromRequestStateKey: true } }) };
@@ -31,24 +26,6 @@ const handleOf = (result: unknown) => (result as { structuredContent: { notebook
 const isError = (result: unknown) => (result as { isError?: boolean }).isError === true;
 /** What a call or read answered, as text: its content, its tool error, or the JSON-RPC error's message. */
 const outcome = (answer: Promise<unknown>) => answer.then((r) => JSON.stringify(r), (err: Error) => err.message);
-
-/** One 2026-07-28 request as raw HTTP, declaring the tasks extension: what a hostile client may send. */
-async function rpc(url: string, headers: Record<string, string>, method: string, params: Record<string, unknown>) {
-  const meta = {
-    'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-    'io.modelcontextprotocol/clientCapabilities': { extensions: { [TASKS]: {} } },
-    'io.modelcontextprotocol/clientInfo': { name: 'deployed-identity', version: '1' },
-  };
-  const name = String(params.name ?? params.taskId ?? params.uri ?? '');
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { ...headers, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': method, ...(name && { 'mcp-name': name }) },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params: { ...params, _meta: meta } }),
-  });
-  const body = await res.text();
-  const json = res.headers.get('content-type')?.startsWith('text/event-stream') ? /^data: (.*)$/m.exec(body)![1]! : body;
-  return JSON.parse(json) as { result?: Record<string, any>; error?: { code: number; message: string } };
-}
 
 describe('two callers through a modelled gateway to modelled kit servers', () => {
   let gateway: AwsPath;
@@ -189,57 +166,8 @@ describe('two callers through a modelled gateway to modelled kit servers', () =>
   });
 
   describe('tasks', () => {
-    /** Task records in a function's table. */
-    async function taskIds(path: AwsPath): Promise<string[]> {
-      const scan = await (await createDynamoClient({ region: 'us-east-1', dynamoEndpoint: path.dynamoEndpoint })).send(new ScanCommand({ TableName: 'mcp-kit' }));
-      return (scan.Items ?? []).map((item: Record<string, { S?: string }>) => item.pk?.S ?? '').filter((pk) => pk.startsWith('TASK#')).sort();
-    }
-
-    it('a task-capable caller of either era gets the task tool run inside its call: nothing is made a task upstream', async () => {
-      const before = await taskIds(notes);
-      const handle = handleOf(await (await as('alice', 'modern')).callTool({ name: 'notes__note_add', arguments: { text: 'task or not' } }));
-      // 2026-07-28, declaring the tasks extension.
-      const modern = await rpc(gateway.url, { authorization: `Bearer ${keys.alice}` }, 'tools/call', { name: 'notes__notebook_export', arguments: { notebook: handle } });
-      assert.equal(modern.result?.resultType, 'complete', JSON.stringify(modern));
-      assert.match(modern.result!.content[0].text, /^Exported 1 notes to /);
-      // 2025-11-25, a task-augmented call (the gateway declares no tasks, so it is processed as a plain call).
-      const legacy = (await as('alice', 'legacy')) as unknown as LegacyClient;
-      const plain = await legacy.request({ method: 'tools/call', params: { name: 'notes__notebook_export', arguments: { notebook: handle }, task: {} } }, CallToolResultSchema);
-      assert.match(String((plain.content[0] as { text: string }).text), /^Exported 1 notes to /);
-      assert.equal(legacy.getServerCapabilities()?.tasks, undefined);
-      assert.deepEqual(await taskIds(notes), before);
-    });
-
-    it("answers no task method, so bob cannot get, read or cancel alice's upstream task through it", async () => {
-      // A task made upstream for alice as the gateway names her, as a gateway that forwarded tasks would make it.
-      const callers = new OnBehalfOf('gateway', STATE_KEY);
-      const upstream = { name: 'notes', url: notes.url, forwardScopes: [] } as unknown as UpstreamConfig;
-      const asGateway = (id: string) => callers.headers(callers.partition({ id, scopes: [] } as never), upstream);
-      const aliceUp = await asGateway('apikey:alice');
-      const handle = (await rpc(notes.url, aliceUp, 'tools/call', { name: 'note_add', arguments: { text: 'alice task' } })).result!.structuredContent.notebook;
-      const created = await rpc(notes.url, aliceUp, 'tools/call', { name: 'notebook_export', arguments: { notebook: handle } });
-      assert.equal(created.result?.resultType, 'task', JSON.stringify(created));
-      const taskId = created.result!.taskId as string;
-      // Through the gateway, in both eras: no task method exists there, whoever asks.
-      for (const method of ['tasks/get', 'tasks/update', 'tasks/cancel']) {
-        const answer = await rpc(gateway.url, { authorization: `Bearer ${keys.bob}` }, method, { taskId });
-        assert.equal(answer.error?.code, -32601, `${method}: ${JSON.stringify(answer)}`);
-      }
-      const bob = (await as('bob', 'legacy')) as unknown as LegacyClient;
-      const { z } = await import('zod');
-      for (const method of ['tasks/get', 'tasks/result', 'tasks/cancel', 'tasks/list']) {
-        const answer = await outcome(bob.request({ method, params: method === 'tasks/list' ? {} : { taskId } } as never, z.any()));
-        assert.match(answer, /-32601/, `${method}: ${answer}`);
-      }
-      // Upstream, were the gateway to forward them: bob as the gateway names him finds no such task; alice does, not cancelled.
-      const bobUp = await asGateway('apikey:bob');
-      for (const method of ['tasks/get', 'tasks/cancel']) {
-        const answer = await rpc(notes.url, bobUp, method, { taskId });
-        assert.match(answer.error?.message ?? '', /Unknown task .* not yours/, `${method} as bob upstream: ${JSON.stringify(answer)}`);
-      }
-      const mine = await rpc(notes.url, aliceUp, 'tasks/get', { taskId });
-      assert.equal(mine.result?.taskId, taskId, JSON.stringify(mine));
-      assert.notEqual(mine.result?.status, 'cancelled');
-    });
+    const paths = (): TaskPaths => ({ gatewayUrl: gateway.url, upstream: 'notes', upstreamUrl: notes.url, dynamoEndpoint: notes.dynamoEndpoint, keys: { alice: keys.alice!, bob: keys.bob! }, caller: as });
+    it('a task-capable caller of either era gets the task tool run inside its call: nothing is made a task upstream', () => taskToolRunsInTheCall(paths()));
+    it("answers no task method, so bob cannot get, read or cancel alice's upstream task through it", () => noTaskOfAnotherCaller(paths()));
   });
 });

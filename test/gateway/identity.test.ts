@@ -1,8 +1,9 @@
 // Two callers of one gateway stay two principals upstream. Alice and Bob call the gateway with
 // API keys; the notes upstreams take API keys and trust the gateway (MCP_TRUSTED_GATEWAYS), so the
 // gateway speaks for each of them with a signed assertion: Bob cannot use Alice's handles,
-// resources, artifacts, confirmations, quota, rate limit or 2025 session, in either era, and
-// Alice calling notes directly is yet another principal. Every case has its control: the same
+// resources, artifacts, confirmations, quota, rate limit or 2025 session, in either era, nor
+// reach her tasks (the gateway makes none upstream and answers no task method), and Alice
+// calling notes directly is yet another principal. Every case has its control: the same
 // notes reached with `identity: gateway` (shared), where Bob gets what Alice made.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -16,6 +17,7 @@ import { deriveGatewayKey } from '../../shared/auth/gateway-keys.ts';
 import { defineServer, tool } from '../../shared/server/define.ts';
 import { Table, createDynamoClient } from '../../shared/store/table.ts';
 import { modernCaller, plainCaller, STATE_KEY, startDataPlane, startGateway, startUpstream, text, type PlainCaller, type RunningGateway } from '../helpers/gateway.ts';
+import { noTaskOfAnotherCaller, taskToolRunsInTheCall, type TaskPaths } from '../helpers/gateway-tasks.ts';
 import { startChild, startTestDynamo } from '../helpers/server.ts';
 import { startTestRedis, type TestRedis } from '../helpers/redis.ts';
 
@@ -38,12 +40,14 @@ describe('gateway: each caller is its own principal upstream', () => {
   let gateway: RunningGateway;
   let redis: TestRedis;
   let notesUrl: string;
+  let dynamoEndpoint: string;
   const keys: Record<string, string> = {};
   const open: Caller[] = [];
   let stopAll: () => Promise<void>;
 
   before(async () => {
     const plane = await startDataPlane();
+    dynamoEndpoint = plane.env.AWS_ENDPOINT_URL_DYNAMODB!;
     redis = await startTestRedis();
     const store = new ApiKeyStore(new Table(async () => createDynamoClient({ region: 'us-east-1', dynamoEndpoint: plane.env.AWS_ENDPOINT_URL_DYNAMODB }), 'mcp-kit'), { cacheSeconds: 30 });
     for (const [who, scopes] of [['gateway', []], ['qgateway', []], ['alice', ['notes:read', 'notes:write', 'other']], ['bob', []], ['qalice', []], ['qbob', []], ['ralice', []], ['rbob', []]] as const) {
@@ -193,6 +197,12 @@ describe('gateway: each caller is its own principal upstream', () => {
     const bobs = text(await bob.callTool({ name: 'session__note_list', arguments: {} }));
     assert.doesNotMatch(bobs, /alice session/);
     assert.match(text(await alice.callTool({ name: 'session__note_list', arguments: {} })), /in alice session/);
+  });
+
+  describe('tasks', () => {
+    const paths = (): TaskPaths => ({ gatewayUrl: gateway.url, upstream: 'notes', upstreamUrl: notesUrl, dynamoEndpoint, keys: { alice: keys.alice!, bob: keys.bob! }, caller: as });
+    it('a task-capable caller of either era gets the task tool run inside its call: nothing is made a task upstream', () => taskToolRunsInTheCall(paths()));
+    it("answers no task method, so bob cannot get, read or cancel alice's upstream task through it", () => noTaskOfAnotherCaller(paths()));
   });
 });
 
