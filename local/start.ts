@@ -9,7 +9,7 @@ import { resolveDefinition } from '../shared/server/define.ts';
 import { developmentKey, devKeyFile, DEV_KEY_OWNER } from './dev-key.ts';
 import { dataRoot, LocalDataInUseError, randomSecret, shown, startEmulators, type RunningEmulators } from './emulators.ts';
 import { EntryError, loadEntry, resolveEntry } from './entry.ts';
-import { serveApp } from './serve.ts';
+import { serveApp } from '../shared/adapters/node.ts';
 
 const LOOPBACK = ['127.0.0.1', 'localhost', '::1'];
 
