@@ -182,6 +182,16 @@ export interface KitConfig {
   metrics: boolean;
   /** Log level. `LOG_LEVEL` (Powertools' `POWERTOOLS_LOG_LEVEL` also honoured), default `INFO`. */
   logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
+  /**
+   * Spans for requests, tools, stores and upstream calls (shared/trace.ts). `MCP_TRACING`
+   * (true/false), default off; the construct turns it on with Lambda active tracing.
+   */
+  tracing: boolean;
+  /**
+   * Where spans go as OTLP/HTTP JSON: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, else
+   * `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/traces`. Unset: X-Ray on Lambda, JSON lines on stdout elsewhere.
+   */
+  otlpTracesEndpoint?: string;
 }
 
 type Env = Record<string, string | undefined>;
@@ -273,6 +283,12 @@ function url(env: Env, name: string): string | undefined {
     throw new ConfigError(name, `expected an http(s) URL, got "${raw}"`);
   }
   return raw;
+}
+
+/** OTLP's base endpoint, to which the traces path is appended (the OpenTelemetry exporter rule). */
+function otlpBase(env: Env): string | undefined {
+  const base = url(env, 'OTEL_EXPORTER_OTLP_ENDPOINT');
+  return base && `${base.replace(/\/+$/, '')}/v1/traces`;
 }
 
 function list(env: Env, name: string): string[] {
@@ -382,5 +398,7 @@ export function loadConfig(env: Env = process.env): Readonly<KitConfig> {
     offloadBytes: int(env, 'MCP_OFFLOAD_BYTES', 1_048_576, 1_024),
     metrics: bool(env, 'MCP_METRICS', stage !== 'local'),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, oneOf(env, 'POWERTOOLS_LOG_LEVEL', LOG_LEVELS, 'INFO')),
+    tracing: bool(env, 'MCP_TRACING', false),
+    otlpTracesEndpoint: url(env, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT') ?? otlpBase(env),
   });
 }

@@ -1,0 +1,75 @@
+// A request's place in a trace, for app.ts: the HTTP span around the whole request, and the MCP
+// span around one JSON-RPC message (its `_meta.traceparent`, SEP-414, may name another parent).
+// With tracing off nothing is recorded, but a request that arrives in a trace runs in it, so its
+// log lines carry the trace id.
+import { inTrace, parseAmznTrace, parseTraceparent, startSpan, currentTrace, type SpanContext, type Tracer } from '../trace.ts';
+
+/**
+ * Who parents a request's span: Lambda's own trace (API Gateway's, which CloudFront and API
+ * Gateway carry as X-Amzn-Trace-Id) when the adapter has one, else the client's `traceparent`,
+ * else an `X-Amzn-Trace-Id` header. A client trace that is not the parent becomes a link.
+ */
+export function incomingTrace(request: Request, ambient?: string): { parent?: SpanContext; links: SpanContext[] } {
+  const client = parseTraceparent(request.headers.get('traceparent'));
+  const amzn = parseAmznTrace(ambient) ?? parseAmznTrace(request.headers.get('x-amzn-trace-id'));
+  // An X-Ray header without Parent starts the trace here: its id, no parent span.
+  const lambda = amzn && (ambient !== undefined || !client) ? { ...amzn, spanId: amzn.spanId ?? '' } : undefined;
+  const parent = lambda ?? client;
+  return { ...(parent && { parent }), links: client && parent !== client && client.traceId !== parent?.traceId ? [client] : [] };
+}
+
+export interface RequestTracing {
+  tracer?: Tracer;
+  /** Lambda's `_X_AMZN_TRACE_ID` for the invocation, when the adapter has one. */
+  ambient?: () => string | undefined;
+}
+
+/** Serves a request inside its HTTP span (tracing on) or its incoming trace (off). */
+export async function traceRequest(tracing: RequestTracing, request: Request, startedAt: number, serve: () => Promise<Response>): Promise<Response> {
+  const { parent, links } = incomingTrace(request, tracing.ambient?.());
+  if (!tracing.tracer) return parent?.spanId ? inTrace(parent, serve) : serve();
+  const path = new URL(request.url).pathname;
+  const span = startSpan(tracing.tracer, `${request.method} ${path}`, {
+    kind: 'server',
+    ...(parent && { parent }),
+    links,
+    startedAt,
+    attributes: { 'http.request.method': request.method, 'url.path': path },
+  });
+  try {
+    const response = await span.run(serve);
+    span.set({ 'http.response.status_code': response.status });
+    span.end(response.status >= 500 ? `HTTP ${response.status}` : undefined);
+    return response;
+  } catch (error) {
+    span.end(error);
+    throw error;
+  }
+}
+
+type Message = { method?: string; params?: { name?: unknown; _meta?: Record<string, unknown> } };
+
+/**
+ * Serves one JSON-RPC message inside its MCP span, `tools/call echo` (OpenTelemetry's MCP
+ * conventions): the child of the HTTP span, or of the message's `_meta.traceparent`, linked then
+ * to the HTTP span. Off, a `_meta` trace only names the trace of a request that arrived in none.
+ */
+export async function traceMessage<T>(tracer: Tracer | undefined, message: Message, serve: () => Promise<T>): Promise<T> {
+  const meta = parseTraceparent(message.params?._meta?.traceparent);
+  if (!tracer) return meta && !currentTrace() ? inTrace(meta, serve) : serve();
+  const http = currentTrace();
+  const tool = message.method === 'tools/call' ? String(message.params?.name) : undefined;
+  const span = startSpan(tracer, tool ? `${message.method} ${tool}` : String(message.method), {
+    kind: 'server',
+    ...(meta && { parent: meta, ...(http && http.traceId !== meta.traceId && { links: [http] }) }),
+    attributes: { 'mcp.method.name': message.method, ...(tool && { 'gen_ai.tool.name': tool }) },
+  });
+  try {
+    const result = await span.run(serve);
+    span.end();
+    return result;
+  } catch (error) {
+    span.end(error);
+    throw error;
+  }
+}
