@@ -30,6 +30,8 @@ export interface ServerFunctionProps {
   readonly bundleAwsSdk: boolean;
   readonly logRetention: logs.RetentionDays;
   readonly removalPolicy: RemovalPolicy;
+  /** Lambda active tracing (its daemon receives the kit's spans) and `MCP_TRACING=true`. */
+  readonly tracing: boolean;
 }
 
 /** The Lambda runtime of the Node.js major the bundle targets, as this aws-cdk-lib names it. */
@@ -81,6 +83,8 @@ export function createServerFunction(scope: Construct, props: ServerFunctionProp
     timeout: Duration.seconds(props.timeoutSeconds),
     role,
     logGroup,
-    environment: props.environment,
+    environment: { ...props.environment, ...(props.tracing && { MCP_TRACING: 'true' }) },
+    // ACTIVE also grants the role xray:PutTraceSegments and xray:PutTelemetryRecords.
+    tracing: props.tracing ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED,
   });
 }
