@@ -48,6 +48,7 @@ export interface Tracer {
 interface Active {
   context: SpanContext;
   tracer?: Tracer;
+  span?: OpenSpan;
 }
 
 const storage = new AsyncLocalStorage<Active>();
@@ -76,9 +77,14 @@ export const xrayTraceId = (traceId: string) => `1-${traceId.slice(0, 8)}-${trac
 
 export const formatAmznTrace = (c: SpanContext) => `Root=${xrayTraceId(c.traceId)};Parent=${c.spanId};Sampled=${c.sampled ? 1 : 0}`;
 
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
+/** Random bytes drawn from a pool refilled 4 KiB at a time: one getRandomValues per ~500 ids, not one each. */
+const pool = new Uint8Array(4096);
+let used = pool.length;
 const hex = (bytes: number) => {
+  if (used + bytes > pool.length) (crypto.getRandomValues(pool), (used = 0));
   let out = '';
-  for (const b of crypto.getRandomValues(new Uint8Array(bytes))) out += b.toString(16).padStart(2, '0');
+  for (let i = 0; i < bytes; i++) out += HEX[pool[used++]!];
   return out;
 };
 
@@ -89,6 +95,12 @@ export const newTraceId = () => Math.floor(Date.now() / 1000).toString(16).padSt
 /** The trace the current code runs in (for log lines), with tracing on or off. */
 export const currentTrace = (): SpanContext | undefined => storage.getStore()?.context;
 
+/** The span being recorded here, if any. */
+export const currentSpan = (): OpenSpan | undefined => storage.getStore()?.span;
+
+/** Whether spans started here are recorded: tracing is on and the current trace is sampled. */
+export const recording = (): boolean => storage.getStore()?.tracer !== undefined;
+
 /** Runs `fn` in a known trace with tracing off: log lines then carry its id, and nothing is recorded. */
 export const inTrace = <T>(context: SpanContext, fn: () => T): T => storage.run({ context }, fn);
 
@@ -96,6 +108,8 @@ export const inTrace = <T>(context: SpanContext, fn: () => T): T => storage.run(
 export interface OpenSpan {
   readonly context: SpanContext;
   set(attributes: Attributes): void;
+  /** Names the span by what it turned out to serve (the request's span, once its message is read). */
+  rename(name: string): void;
   run<T>(fn: () => T): T;
   end(error?: unknown): void;
 }
@@ -114,16 +128,18 @@ const errorText = (error: unknown) => (error instanceof Error ? `${error.name}: 
 const epochMs = (monotonic: number) => performance.timeOrigin + monotonic;
 
 /** Starts a span of `tracer`'s service. */
-export function startSpan(tracer: Tracer, name: string, options: StartOptions): OpenSpan {
+export function startSpan(tracer: Tracer, spanName: string, options: StartOptions): OpenSpan {
+  let name = spanName;
   const parent = options.parent ?? storage.getStore()?.context;
   const context: SpanContext = { traceId: parent?.traceId ?? newTraceId(), spanId: newSpanId(), sampled: parent?.sampled ?? true };
   const attributes: Attributes = { ...options.attributes };
   const startMs = epochMs(options.startedAt ?? performance.now());
   let ended = false;
-  return {
+  const span: OpenSpan = {
     context,
     set: (more) => Object.assign(attributes, more),
-    run: (fn) => storage.run({ context, tracer }, fn),
+    rename: (newName) => (name = newName),
+    run: (fn) => storage.run({ context, tracer, span }, fn),
     end(error) {
       if (ended || !context.sampled) return;
       ended = true;
@@ -142,6 +158,7 @@ export function startSpan(tracer: Tracer, name: string, options: StartOptions): 
       });
     },
   };
+  return span;
 }
 
 /**

@@ -515,7 +515,7 @@ export function createApp(options: AppOptions) {
   const tracing = { tracer: options.tracer, ambient: options.ambientTrace };
   app.all(config.path, (c) => {
     const started = performance.now();
-    return traceRequest(tracing, c.req.raw, started, () => serveEndpoint(c, started));
+    return traceRequest(tracing, c.req.raw, config.path, started, () => serveEndpoint(c, started));
   });
 
   async function serveEndpoint(c: Context, started: number): Promise<Response> {

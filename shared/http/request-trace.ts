@@ -1,8 +1,9 @@
-// A request's place in a trace, for app.ts: the HTTP span around the whole request, and the MCP
-// span around one JSON-RPC message (its `_meta.traceparent`, SEP-414, may name another parent).
+// A request's place in a trace, for app.ts: one span around the whole request, named for its
+// JSON-RPC message once read (`tools/call echo`), and a span of the message's own only when its
+// `_meta.traceparent` (SEP-414) names another parent: one span per request is what tracing costs.
 // With tracing off nothing is recorded, but a request that arrives in a trace runs in it, so its
 // log lines carry the trace id.
-import { inTrace, parseAmznTrace, parseTraceparent, startSpan, currentTrace, type SpanContext, type Tracer } from '../trace.ts';
+import { currentSpan, inTrace, recording, parseAmznTrace, parseTraceparent, startSpan, currentTrace, type SpanContext, type Tracer } from '../trace.ts';
 
 /**
  * Who parents a request's span: Lambda's own trace (API Gateway's, which CloudFront and API
@@ -24,11 +25,14 @@ export interface RequestTracing {
   ambient?: () => string | undefined;
 }
 
-/** Serves a request inside its HTTP span (tracing on) or its incoming trace (off). */
-export async function traceRequest(tracing: RequestTracing, request: Request, startedAt: number, serve: () => Promise<Response>): Promise<Response> {
+/**
+ * Serves a request inside its HTTP span (tracing on, the trace sampled), or only inside the trace
+ * it arrived in (tracing off, or a parent that says not sampled: then nothing is recorded here or
+ * below, and the context still travels to upstreams and log lines). `path` is the route's.
+ */
+export async function traceRequest(tracing: RequestTracing, request: Request, path: string, startedAt: number, serve: () => Promise<Response>): Promise<Response> {
   const { parent, links } = incomingTrace(request, tracing.ambient?.());
-  if (!tracing.tracer) return parent?.spanId ? inTrace(parent, serve) : serve();
-  const path = new URL(request.url).pathname;
+  if (!tracing.tracer || parent?.sampled === false) return parent?.spanId ? inTrace(parent, serve) : serve();
   const span = startSpan(tracing.tracer, `${request.method} ${path}`, {
     kind: 'server',
     ...(parent && { parent }),
@@ -50,16 +54,24 @@ export async function traceRequest(tracing: RequestTracing, request: Request, st
 type Message = { method?: string; params?: { name?: unknown; _meta?: Record<string, unknown> } };
 
 /**
- * Serves one JSON-RPC message inside its MCP span, `tools/call echo` (OpenTelemetry's MCP
- * conventions): the child of the HTTP span, or of the message's `_meta.traceparent`, linked then
- * to the HTTP span. Off, a `_meta` trace only names the trace of a request that arrived in none.
+ * Serves one JSON-RPC message: names the request's span for it (`tools/call echo`, OpenTelemetry's
+ * MCP conventions), or, when its `_meta.traceparent` names a parent, inside a span of its own, the
+ * child of that parent, linked to the request's span. Off, a `_meta` trace only names the trace of
+ * a request that arrived in none.
  */
 export async function traceMessage<T>(tracer: Tracer | undefined, message: Message, serve: () => Promise<T>): Promise<T> {
   const meta = parseTraceparent(message.params?._meta?.traceparent);
-  if (!tracer) return meta && !currentTrace() ? inTrace(meta, serve) : serve();
+  if (!tracer || !(recording() || meta?.sampled)) return meta && !currentTrace() ? inTrace(meta, serve) : serve();
   const http = currentTrace();
   const tool = message.method === 'tools/call' ? String(message.params?.name) : undefined;
-  const span = startSpan(tracer, tool ? `${message.method} ${tool}` : String(message.method), {
+  const name = tool ? `${message.method} ${tool}` : String(message.method);
+  const request = currentSpan();
+  if (!meta && request) {
+    request.rename(name);
+    request.set({ 'mcp.method.name': message.method, ...(tool && { 'gen_ai.tool.name': tool }) });
+    return serve();
+  }
+  const span = startSpan(tracer, name, {
     kind: 'server',
     ...(meta && { parent: meta, ...(http && http.traceId !== meta.traceId && { links: [http] }) }),
     attributes: { 'mcp.method.name': message.method, ...(tool && { 'gen_ai.tool.name': tool }) },

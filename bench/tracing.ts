@@ -1,0 +1,47 @@
+// `npm run bench:tracing`: what tracing costs, measured side by side in one run as `npm run bench`
+// measures the kit: cold start (import plus first `tools/call`) in fresh processes, interleaved,
+// and warm per-call time in interleaved rounds, for the echo bundle with MCP_TRACING off and on.
+// On, spans go to an X-Ray daemon address on loopback where nothing listens (UDP sends succeed
+// unanswered, as to Lambda's daemon); "sampled" is every request recorded (the worst case), with
+// Lambda's trace header saying Sampled=1, "not sampled" what X-Ray's default rule leaves most
+// requests (Sampled=0: context only). Off has Lambda's header too (Lambda sets it in every
+// invocation, traced or not). Prints a Markdown table and the ratios to tracing off.
+import { budget } from './budget.ts';
+import { buildAll, type Built } from './build.ts';
+import { lambdaEnv, startProbe } from './child.ts';
+import { runRounds, type InvokeVariant } from './rounds.ts';
+import { summarize } from './stats.ts';
+
+const DAEMON = { MCP_TRACING: 'true', AWS_XRAY_DAEMON_ADDRESS: '127.0.0.1:9' };
+const LAMBDA_TRACE = (sampled: 0 | 1) => `Root=1-67891234-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=${sampled}`;
+
+const VARIANTS: InvokeVariant[] = [
+  { id: 'off', label: 'tracing off (MCP_TRACING unset)', target: 'kit', env: { _X_AMZN_TRACE_ID: LAMBDA_TRACE(0) } },
+  { id: 'sampled', label: 'tracing on, sampled (X-Ray daemon)', target: 'kit', env: { ...DAEMON, _X_AMZN_TRACE_ID: LAMBDA_TRACE(1) } },
+  { id: 'unsampled', label: 'tracing on, not sampled', target: 'kit', env: { ...DAEMON, _X_AMZN_TRACE_ID: LAMBDA_TRACE(0) } },
+];
+
+async function cold(built: Built, env: Record<string, string> | undefined) {
+  const probe = startProbe(built.probes.cold, [built.bundles.kit.file], lambdaEnv(env));
+  try {
+    const reply = await probe.next(30_000);
+    if (reply.kind !== 'cold') throw new Error(`cold probe answered ${reply.kind}`);
+    return reply.totalMs;
+  } finally {
+    probe.stop();
+  }
+}
+
+const SAMPLES = Number(process.env.BENCH_COLD_SAMPLES ?? 25);
+const built = await buildAll();
+const colds = VARIANTS.map((): number[] => []);
+for (const v of VARIANTS) await cold(built, v.env);
+for (let i = 0; i < SAMPLES; i++) for (const [k, v] of VARIANTS.entries()) colds[k]!.push(await cold(built, v.env));
+const { results, rounds } = await runRounds(built, VARIANTS, { warmupCalls: 3_000, rounds: 30, callsPerRound: 300 }, budget(180_000));
+
+const coldMedian = (k: number) => summarize(colds[k]!).median;
+const warmMedian = (k: number) => results[k]!.micros.median;
+const rows = VARIANTS.map((v, k) => [v.label, coldMedian(k).toFixed(1), (coldMedian(k) / coldMedian(0)).toFixed(3), warmMedian(k).toFixed(1), (warmMedian(k) / warmMedian(0)).toFixed(3)]);
+const header = ['', 'cold (ms, median)', '/ off', 'warm (µs, median)', '/ off'];
+console.log(`${SAMPLES} cold samples per variant, interleaved; ${rounds} warm rounds × 300 calls after 3,000 warm-up calls\n`);
+console.log([header, header.map((_, i) => (i ? '---:' : '---')), ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n'));
