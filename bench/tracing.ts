@@ -1,23 +1,29 @@
 // `npm run bench:tracing`: what tracing costs, measured side by side in one run as `npm run bench`
 // measures the kit: cold start (import plus first `tools/call`) in fresh processes, interleaved,
 // and warm per-call time in interleaved rounds, for the echo bundle with MCP_TRACING off and on.
-// On, spans go to an X-Ray daemon address on loopback where nothing listens (UDP sends succeed
-// unanswered, as to Lambda's daemon); "sampled" is every request recorded (the worst case), with
+// On, spans go as UDP datagrams to a stand-in for Lambda's X-Ray daemon on loopback (a socket in
+// this process that counts them); "sampled" is every request recorded (the worst case), with
 // Lambda's trace header saying Sampled=1, "not sampled" what X-Ray's default rule leaves most
 // requests (Sampled=0: context only). Off has Lambda's header too (Lambda sets it in every
 // invocation, traced or not). Prints a Markdown table and the ratios to tracing off.
+import { createSocket } from 'node:dgram';
 import { budget } from './budget.ts';
 import { buildAll, type Built } from './build.ts';
 import { lambdaEnv, startProbe } from './child.ts';
 import { runRounds, type InvokeVariant } from './rounds.ts';
 import { summarize } from './stats.ts';
 
-const DAEMON = { MCP_TRACING: 'true', AWS_XRAY_DAEMON_ADDRESS: '127.0.0.1:9' };
+const daemon = createSocket('udp4');
+let datagrams = 0;
+daemon.on('message', () => datagrams++);
+await new Promise<void>((resolve) => daemon.bind(0, '127.0.0.1', resolve));
+const DAEMON = { MCP_TRACING: 'true', AWS_XRAY_DAEMON_ADDRESS: `127.0.0.1:${daemon.address().port}` };
 const LAMBDA_TRACE = (sampled: 0 | 1) => `Root=1-67891234-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=${sampled}`;
 
 const VARIANTS: InvokeVariant[] = [
   { id: 'off', label: 'tracing off (MCP_TRACING unset)', target: 'kit', env: { _X_AMZN_TRACE_ID: LAMBDA_TRACE(0) } },
   { id: 'sampled', label: 'tracing on, sampled (X-Ray daemon)', target: 'kit', env: { ...DAEMON, _X_AMZN_TRACE_ID: LAMBDA_TRACE(1) } },
+  { id: 'lines', label: 'tracing on, sampled, JSON lines on stdout', target: 'kit', env: { MCP_TRACING: 'true', _X_AMZN_TRACE_ID: LAMBDA_TRACE(1) } },
   { id: 'unsampled', label: 'tracing on, not sampled', target: 'kit', env: { ...DAEMON, _X_AMZN_TRACE_ID: LAMBDA_TRACE(0) } },
 ];
 
@@ -43,5 +49,7 @@ const coldMedian = (k: number) => summarize(colds[k]!).median;
 const warmMedian = (k: number) => results[k]!.micros.median;
 const rows = VARIANTS.map((v, k) => [v.label, coldMedian(k).toFixed(1), (coldMedian(k) / coldMedian(0)).toFixed(3), warmMedian(k).toFixed(1), (warmMedian(k) / warmMedian(0)).toFixed(3)]);
 const header = ['', 'cold (ms, median)', '/ off', 'warm (µs, median)', '/ off'];
-console.log(`${SAMPLES} cold samples per variant, interleaved; ${rounds} warm rounds × 300 calls after 3,000 warm-up calls\n`);
+daemon.close();
+if (datagrams === 0) throw new Error('the X-Ray variant sent no datagram: nothing was traced');
+console.log(`${SAMPLES} cold samples per variant, interleaved; ${rounds} warm rounds × 300 calls after 3,000 warm-up calls; ${datagrams.toLocaleString('en-US')} datagrams to the daemon\n`);
 console.log([header, header.map((_, i) => (i ? '---:' : '---')), ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n'));

@@ -45,14 +45,18 @@ export function segmentOf(span: SpanRecord) {
 export function xrayExporter(address: string): SpanExporter {
   const { host, port } = daemonAddress(address);
   let socket: Promise<Socket> | undefined;
+  // Connected once, so a send neither resolves the address nor binds again.
   const open = () =>
-    (socket ??= import('node:dgram').then(({ createSocket }) => {
-      const s = createSocket('udp4');
-      s.unref();
-      // A daemon that is not there must not crash the function.
-      s.on('error', () => {});
-      return s;
-    }));
+    (socket ??= import('node:dgram').then(
+      ({ createSocket }) =>
+        new Promise<Socket>((resolve) => {
+          const s = createSocket(host.includes(':') ? 'udp6' : 'udp4');
+          s.unref();
+          // A daemon that is not there must not crash the function: its datagrams are lost, as X-Ray's SDKs lose them.
+          s.on('error', () => {});
+          s.connect(port, host, () => resolve(s));
+        }),
+    ));
   let spans: SpanRecord[] = [];
   return {
     export(span) {
@@ -65,7 +69,7 @@ export function xrayExporter(address: string): SpanExporter {
       const s = await open();
       // Not awaited: Node hands a datagram to the kernel at once when it can, and the X-Ray SDKs
       // do not wait either; waiting for each callback costs the invocation an event-loop turn.
-      for (const document of documents(batch)) s.send(HEADER + document, port, host);
+      for (const document of documents(batch)) s.send(HEADER + document);
     },
   };
 }
