@@ -32,7 +32,7 @@ const serviceOf = (name: string) => process.env.POWERTOOLS_SERVICE_NAME ?? name;
  * The trace a line belongs to: the current request's (its span, or the trace it arrived in), else
  * Lambda's invocation's (`Root=1-…;Parent=…` → `1-…`, as X-Ray and Logs Insights correlate it).
  */
-function traceFields(): { traceId?: string; xray_trace_id?: string } {
+export function traceFields(): { traceId?: string; xray_trace_id?: string } {
   const current = currentTrace();
   if (current) return { traceId: current.traceId, xray_trace_id: xrayTraceId(current.traceId) };
   const root = /Root=1-([\da-f]{8})-([\da-f]{24})/.exec(process.env._X_AMZN_TRACE_ID ?? '');

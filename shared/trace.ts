@@ -165,9 +165,12 @@ export function startSpan(tracer: Tracer, spanName: string, options: StartOption
  * Runs `fn` in a child span of the current one (a store call, an upstream call, the tool); with
  * tracing off, or outside a traced request, it only calls `fn`.
  */
-export async function traced<T>(name: string, kind: SpanKind, attributes: Attributes, fn: () => Promise<T>): Promise<T> {
+export function traced<T>(name: string, kind: SpanKind, attributes: Attributes, fn: () => Promise<T>): Promise<T> {
   const tracer = storage.getStore()?.tracer;
-  if (!tracer) return fn();
+  return tracer ? recordSpan(tracer, name, kind, attributes, fn) : fn();
+}
+
+async function recordSpan<T>(tracer: Tracer, name: string, kind: SpanKind, attributes: Attributes, fn: () => Promise<T>): Promise<T> {
   const span = startSpan(tracer, name, { kind, attributes });
   try {
     const result = await span.run(fn);

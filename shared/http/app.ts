@@ -3,7 +3,7 @@
 import { Hono, type Context } from 'hono';
 import type { ServerEventBus } from '@modelcontextprotocol/server';
 import type { KitConfig } from '../config.ts';
-import type { AccessLog, KitLogger } from '../log.ts';
+import { traceFields, type AccessLog, type KitLogger } from '../log.ts';
 import type { ToolMetrics, ToolOutcome } from '../metrics.ts';
 import { ANONYMOUS, type Principal } from '../principal.ts';
 import { PRM_PATH, protectedResourceMetadata, type Authenticator } from '../auth/authenticate.ts';
@@ -42,7 +42,7 @@ import { refuseOversizedTask } from './task-request.ts';
 import { createHealth, type Probe } from './health.ts';
 import { originVerifier } from './origin-verify.ts';
 import { presentedCredential, requestOrigin } from '../audit.ts';
-import { currentTrace, xrayTraceId, type Tracer } from '../trace.ts';
+import type { Tracer } from '../trace.ts';
 import { traceMessage, traceRequest } from './request-trace.ts';
 
 const LOG_LEVEL_META_KEY = 'io.modelcontextprotocol/logLevel';
@@ -520,7 +520,7 @@ export function createApp(options: AppOptions) {
 
   async function serveEndpoint(c: Context, started: number): Promise<Response> {
     const request = c.req.raw;
-    const trace = currentTrace();
+    const trace = traceFields();
     const requestId = request.headers.get('x-request-id')?.slice(0, 128) || crypto.randomUUID();
     const note: Note = {};
     let principal = ANONYMOUS;
@@ -549,7 +549,7 @@ export function createApp(options: AppOptions) {
     const status = response.status;
     const logLine = () => {
       const durationMs = Math.round((performance.now() - started) * 100) / 100;
-      const fields = { requestId, ...(trace && { traceId: trace.traceId, xray_trace_id: xrayTraceId(trace.traceId) }), era: note.era, lane: note.lane, sessionId: note.sessionId, principal: principal.id, method: note.method, tool: note.tool, status, durationMs };
+      const fields = { requestId, ...trace, era: note.era, lane: note.lane, sessionId: note.sessionId, principal: principal.id, method: note.method, tool: note.tool, status, durationMs };
       const metrics = note.tool && options.toolMetrics?.(note.tool, note.era ?? 'legacy', Date.now(), durationMs, note.outcome, status, note.rateLimited === true);
       options.accessLog(fields, metrics || undefined);
     };

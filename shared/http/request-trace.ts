@@ -27,13 +27,23 @@ export interface RequestTracing {
 
 /**
  * Serves a request inside its HTTP span (tracing on, the trace sampled), or only inside the trace
- * it arrived in (tracing off, or a parent that says not sampled: then nothing is recorded here or
- * below, and the context still travels to upstreams and log lines). `path` is the route's.
+ * it arrived in (a parent that says not sampled, or with tracing off a client's `traceparent`):
+ * then nothing is recorded here or below, and the context still travels to upstreams and log
+ * lines. `path` is the route's.
  */
-export async function traceRequest(tracing: RequestTracing, request: Request, path: string, startedAt: number, serve: () => Promise<Response>): Promise<Response> {
-  const { parent, links } = incomingTrace(request, tracing.ambient?.());
-  if (!tracing.tracer || parent?.sampled === false) return parent?.spanId ? inTrace(parent, serve) : serve();
-  const span = startSpan(tracing.tracer, `${request.method} ${path}`, {
+export function traceRequest(tracing: RequestTracing, request: Request, path: string, startedAt: number, serve: () => Promise<Response>): Promise<Response> {
+  if (!tracing.tracer) {
+    // Off: only a client's own trace is worth binding; Lambda's is in its variable, which log lines read.
+    const client = parseTraceparent(request.headers.get('traceparent'));
+    return client ? inTrace(client, serve) : serve();
+  }
+  return recordRequest(tracing.tracer, tracing.ambient?.(), request, path, startedAt, serve);
+}
+
+async function recordRequest(tracer: Tracer, ambient: string | undefined, request: Request, path: string, startedAt: number, serve: () => Promise<Response>): Promise<Response> {
+  const { parent, links } = incomingTrace(request, ambient);
+  if (parent?.sampled === false) return parent.spanId ? inTrace(parent, serve) : serve();
+  const span = startSpan(tracer, `${request.method} ${path}`, {
     kind: 'server',
     ...(parent && { parent }),
     links,
@@ -59,7 +69,7 @@ type Message = { method?: string; params?: { name?: unknown; _meta?: Record<stri
  * child of that parent, linked to the request's span. Off, a `_meta` trace only names the trace of
  * a request that arrived in none.
  */
-export async function traceMessage<T>(tracer: Tracer | undefined, message: Message, serve: () => Promise<T>): Promise<T> {
+export function traceMessage<T>(tracer: Tracer | undefined, message: Message, serve: () => Promise<T>): Promise<T> {
   const meta = parseTraceparent(message.params?._meta?.traceparent);
   if (!tracer || !(recording() || meta?.sampled)) return meta && !currentTrace() ? inTrace(meta, serve) : serve();
   const http = currentTrace();
@@ -76,12 +86,11 @@ export async function traceMessage<T>(tracer: Tracer | undefined, message: Messa
     ...(meta && { parent: meta, ...(http && http.traceId !== meta.traceId && { links: [http] }) }),
     attributes: { 'mcp.method.name': message.method, ...(tool && { 'gen_ai.tool.name': tool }) },
   });
-  try {
-    const result = await span.run(serve);
-    span.end();
-    return result;
-  } catch (error) {
-    span.end(error);
-    throw error;
-  }
+  return span.run(serve).then(
+    (result) => (span.end(), result),
+    (error: unknown) => {
+      span.end(error);
+      throw error;
+    },
+  );
 }
