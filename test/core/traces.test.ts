@@ -9,7 +9,13 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import notes from '../../functions/notes/server.ts';
+import echo from '../../functions/echo/server.ts';
+import { lambdaHandler } from '../../functions/lambda.ts';
 import { xrayExporter } from '../../functions/xray.ts';
+import { installLambdaRuntime, invoke } from '../../bench/in-process-lambda.ts';
+import { restEventFor } from '../../bench/probes/event.ts';
+import { modernCall } from '../../bench/request.ts';
+import { incomingTrace } from '../../shared/http/request-trace.ts';
 import { loadGatewayConfig } from '../../shared/gateway/config.ts';
 import { createGateway } from '../../shared/gateway/gateway.ts';
 import { createLogger } from '../../shared/log.ts';
@@ -240,6 +246,48 @@ describe('traces', () => {
     } finally {
       collector.close();
       udp.close();
+    }
+  });
+
+  it('where a request\'s trace comes from: Lambda\'s own first (the client\'s a link), else traceparent, else X-Amzn-Trace-Id', () => {
+    const request = (headers: Record<string, string>) => new Request('http://x/mcp', { headers });
+    const lambda = 'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1';
+    const onLambda = incomingTrace(request({ traceparent: TRACEPARENT }), lambda);
+    assert.deepEqual(onLambda.parent, { traceId: '5759e988bd862e3fe1be46a994272793', spanId: '53995c3f42cd8ad8', sampled: true });
+    assert.deepEqual(onLambda.links, [{ traceId: CLIENT_TRACE, spanId: CLIENT_SPAN, sampled: true }]);
+    assert.deepEqual(incomingTrace(request({ traceparent: TRACEPARENT, 'x-amzn-trace-id': lambda })), { parent: { traceId: CLIENT_TRACE, spanId: CLIENT_SPAN, sampled: true }, links: [] });
+    assert.deepEqual(incomingTrace(request({ 'x-amzn-trace-id': 'Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0' })).parent, { traceId: '5759e988bd862e3fe1be46a994272793', spanId: '', sampled: false });
+    assert.deepEqual(incomingTrace(request({ traceparent: '00-00000000000000000000000000000000-00f067aa0ba902b7-01' })), { links: [] }, 'an all-zero trace id is no trace');
+  });
+
+  it('on Lambda, a sampled invocation\'s spans reach the X-Ray daemon as one document under Lambda\'s segment; an unsampled one sends nothing', async () => {
+    const daemon = createSocket('udp4');
+    const packets: string[] = [];
+    daemon.on('message', (m) => packets.push(m.toString()));
+    await new Promise<void>((resolve) => daemon.bind(0, '127.0.0.1', resolve));
+    const before = process.env._X_AMZN_TRACE_ID;
+    installLambdaRuntime();
+    const handler = lambdaHandler(echo, { AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: 'http://127.0.0.1:9', MCP_REQUEST_STATE_KEY: 'traces-test-request-state-key-0123456789', LOG_LEVEL: 'ERROR', MCP_TRACING: 'true', AWS_XRAY_DAEMON_ADDRESS: `127.0.0.1:${daemon.address().port}` });
+    const call = async (root: string, sampled: 0 | 1) => {
+      process.env._X_AMZN_TRACE_ID = `Root=1-${root.slice(0, 8)}-${root.slice(8)};Parent=53995c3f42cd8ad8;Sampled=${sampled}`;
+      const result = await invoke(handler, restEventFor(modernCall(1)));
+      assert.equal(result.statusCode, 200, result.body);
+    };
+    try {
+      await call('5759e988bd862e3fe1be46a994272793', 1);
+      await call('5759e988bd862e3fe1be46a994272794', 0);
+      await call('5759e988bd862e3fe1be46a994272795', 1);
+      await until('two datagrams', () => (packets.length >= 2 ? true : undefined));
+      const documents = packets.map((p) => JSON.parse(p.split('\n')[1]!));
+      assert.deepEqual(documents.map((d) => d.trace_id), ['1-5759e988-bd862e3fe1be46a994272793', '1-5759e988-bd862e3fe1be46a994272795'], 'nothing from the unsampled invocation');
+      const [first] = documents;
+      assert.deepEqual([first.type, first.parent_id, first.name], ['subsegment', '53995c3f42cd8ad8', 'tools/call echo']);
+      assert.deepEqual(first.subsegments.map((s: { name: string }) => s.name), ['tool echo']);
+      assert.equal(first.annotations.gen_ai_tool_name, 'echo');
+    } finally {
+      if (before === undefined) delete process.env._X_AMZN_TRACE_ID;
+      else process.env._X_AMZN_TRACE_ID = before;
+      daemon.close();
     }
   });
 });
