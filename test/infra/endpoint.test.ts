@@ -163,4 +163,13 @@ describe('tracing', () => {
     assert.ok(!JSON.stringify(template.toJSON()).includes('xray:PutTraceSegments'));
     template.hasResourceProperties('AWS::ApiGateway::Stage', { TracingEnabled: false });
   });
+
+  it('the app\'s context key turns it off on every function, servers and gateway', () => {
+    const { servers, gateway } = buildKitApp(newApp({ region: 'eu-west-1', tracing: 'false' }));
+    for (const stack of [...servers, gateway!]) {
+      const template = Template.fromStack(stack);
+      template.hasResourceProperties('AWS::ApiGateway::Stage', { TracingEnabled: false });
+      assert.equal(functionEnvironment(template).MCP_TRACING, undefined, stack.stackName);
+    }
+  });
 });
