@@ -19,11 +19,16 @@ import { incomingTrace } from '../../shared/http/request-trace.ts';
 import { loadGatewayConfig } from '../../shared/gateway/config.ts';
 import { createGateway } from '../../shared/gateway/gateway.ts';
 import { createLogger } from '../../shared/log.ts';
-import { inTrace, parseTraceparent, type SpanRecord } from '../../shared/trace.ts';
+import { inTrace, parseTraceparent, startSpan, type SpanRecord } from '../../shared/trace.ts';
+import { createRedis } from '../../shared/redis.ts';
+import { createS3Client } from '../../shared/artifacts/client.ts';
+import { startTestRedis } from '../helpers/redis.ts';
+import { startTestS3 } from '../helpers/server.ts';
 import { jsonLinesExporter, otlpExporter } from '../../shared/trace-export.ts';
 import fixture from '../fixtures/tasks.ts';
 import { modernCaller, startDataPlane, type DataPlane } from '../helpers/gateway.ts';
 import { startInProcess } from '../helpers/server.ts';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 
 const CLIENT_TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const CLIENT_SPAN = '00f067aa0ba902b7';
@@ -288,6 +293,35 @@ describe('traces', () => {
       if (before === undefined) delete process.env._X_AMZN_TRACE_ID;
       else process.env._X_AMZN_TRACE_ID = before;
       daemon.close();
+    }
+  });
+
+  it('Redis commands and pipelines, and S3 calls, are client spans of the span that made them; outside a traced span they make none', async () => {
+    const [redisServer, s3] = await Promise.all([startTestRedis(), startTestS3()]);
+    try {
+      const spans = spanLines();
+      const redis = createRedis({ url: redisServer.url, token: redisServer.token, timeoutMs: 2_000 });
+      const client = await createS3Client({ region: 'us-east-1', s3Endpoint: s3.endpoint });
+      const work = async () => {
+        await redis.set('traced', '1');
+        await redis.pipeline().get('traced').incr('n').exec();
+        await client.send(new PutObjectCommand({ Bucket: 'mcp-kit-artifacts', Key: 'traced.txt', Body: 'x' }));
+      };
+      await work();
+      assert.deepEqual(spans.spans(), [], 'no span outside a traced one');
+      const parent = startSpan({ service: 'test', exporter: spans.exporter }, 'parent', { kind: 'internal' });
+      await parent.run(work);
+      parent.end();
+      const all = spans.spans();
+      assert.deepEqual(all.map((s) => [s.name, s.kind, s.parentSpanId]), [
+        ['Redis set', 'client', parent.context.spanId],
+        ['Redis pipeline', 'client', parent.context.spanId],
+        ['S3.PutObject', 'client', parent.context.spanId],
+        ['parent', 'internal', undefined],
+      ]);
+      assert.equal(all[1]!.attributes['db.operation.batch.size'], 2);
+    } finally {
+      await Promise.all([redisServer.dispose(), s3.stop()]);
     }
   });
 });
