@@ -67,6 +67,9 @@ export const formatTraceparent = (c: SpanContext) => `00-${c.traceId}-${c.spanId
 
 /** `Root=1-xxxxxxxx-yyyy…;Parent=…;Sampled=1` (X-Ray's header and Lambda's variable); Parent may be absent. */
 export function parseAmznTrace(value: string | null | undefined): (Omit<SpanContext, 'spanId'> & { spanId?: string }) | undefined {
+  // In the order X-Ray writes them: one pass for the common header, each part alone otherwise.
+  const all = value && /^Root=1-([\da-f]{8})-([\da-f]{24});Parent=([\da-f]{16});Sampled=([01])/.exec(value);
+  if (all) return { traceId: all[1]! + all[2]!, spanId: all[3]!, sampled: all[4] === '1' };
   const root = value && /Root=1-([\da-f]{8})-([\da-f]{24})/.exec(value);
   if (!root) return undefined;
   const parent = /Parent=([\da-f]{16})/.exec(value)?.[1];

@@ -37,12 +37,12 @@ export function traceRequest(tracing: RequestTracing, request: Request, path: st
     const client = parseTraceparent(request.headers.get('traceparent'));
     return client ? inTrace(client, serve) : serve();
   }
-  return recordRequest(tracing.tracer, tracing.ambient?.(), request, path, startedAt, serve);
+  const { parent, links } = incomingTrace(request, tracing.ambient?.());
+  if (parent?.sampled === false) return parent.spanId ? inTrace(parent, serve) : serve();
+  return recordRequest(tracing.tracer, parent, links, request, path, startedAt, serve);
 }
 
-async function recordRequest(tracer: Tracer, ambient: string | undefined, request: Request, path: string, startedAt: number, serve: () => Promise<Response>): Promise<Response> {
-  const { parent, links } = incomingTrace(request, ambient);
-  if (parent?.sampled === false) return parent.spanId ? inTrace(parent, serve) : serve();
+async function recordRequest(tracer: Tracer, parent: SpanContext | undefined, links: SpanContext[], request: Request, path: string, startedAt: number, serve: () => Promise<Response>): Promise<Response> {
   const span = startSpan(tracer, `${request.method} ${path}`, {
     kind: 'server',
     ...(parent && { parent }),
