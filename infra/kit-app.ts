@@ -89,6 +89,7 @@ export function buildKitApp(app: App): KitStacks {
           cloudFront,
           webAclArn: context.string('webAclArn'),
           bundleAwsSdk: context.flag('bundleAwsSdk'),
+          tracing: context.flag('tracing'),
           // Unset, the kit turns the limit on when the secret holds Upstash credentials.
           rateLimit: rateLimit === undefined ? undefined : { enabled: rateLimit },
           originSecretVersion,
@@ -112,6 +113,7 @@ export function buildKitApp(app: App): KitStacks {
           cloudFront,
           webAclArn: context.string('webAclArn'),
           bundleAwsSdk: context.flag('bundleAwsSdk'),
+          tracing: context.flag('tracing'),
           rateLimit: rateLimit === undefined ? undefined : { enabled: rateLimit },
           originSecretVersion,
           reservedConcurrency,

@@ -67,6 +67,7 @@ export class McpServerEndpoint extends Construct {
       stage,
       throttle: settings.throttle,
       setAccountLogging: props.apiGatewayLogging ?? false,
+      tracing: props.tracing ?? true,
       ...storage,
     });
     this.apiUrl = this.api.urlForPath(path);
@@ -87,6 +88,7 @@ export class McpServerEndpoint extends Construct {
       architecture: props.architecture ?? lambda.Architecture.ARM_64,
       environment: { ...props.environment, ...this.kitEnvironment(auth, props.publicUrl) },
       bundleAwsSdk: props.bundleAwsSdk ?? true,
+      tracing: props.tracing ?? true,
       ...storage,
     });
     this.dataPlane.grantServer(this.fn.role!);

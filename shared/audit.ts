@@ -28,14 +28,13 @@ export type AuditEvent =
 /** The first 12 hex digits of a credential's SHA-256: names it in a log without revealing it. */
 export const credentialId = (credential: string) => createHash('sha256').update(credential).digest('hex').slice(0, 12);
 
-const TRACEPARENT = /^[\da-f]{2}-([\da-f]{32})-[\da-f]{16}-[\da-f]{2}$/;
 const MAX_HEADER_FIELD = 128;
 
 /**
- * Where a request came from and the traces it belongs to, as its headers say: `sourceIp` from
- * CloudFront-Viewer-Address (CloudFront adds it; the construct's origin request policy forwards
- * it), else the last X-Forwarded-For hop (the address API Gateway saw); `traceId` from a W3C
- * `traceparent`; `amznTraceId` the Root of X-Amzn-Trace-Id. Absent when the headers are.
+ * Where a request came from, as its headers say: `sourceIp` from CloudFront-Viewer-Address
+ * (CloudFront adds it; the construct's origin request policy forwards it), else the last
+ * X-Forwarded-For hop (the address API Gateway saw); `amznTraceId` the Root of X-Amzn-Trace-Id.
+ * Absent when the headers are. The line's `traceId` is the logger's, as on every line (trace.ts).
  */
 export function requestOrigin(request: Request): Record<string, string> {
   const fields: Record<string, string> = {};
@@ -44,8 +43,6 @@ export function requestOrigin(request: Request): Record<string, string> {
   // `ip:port`, IPv6 included: the port follows the last colon.
   const ip = viewer ? viewer.slice(0, viewer.lastIndexOf(':')) : forwarded?.split(',').at(-1)?.trim();
   if (ip) fields.sourceIp = ip.slice(0, MAX_HEADER_FIELD);
-  const traceparent = TRACEPARENT.exec(request.headers.get('traceparent') ?? '');
-  if (traceparent) fields.traceId = traceparent[1]!;
   const amzn = /Root=([^;]{1,128})/.exec(request.headers.get('x-amzn-trace-id') ?? '');
   if (amzn) fields.amznTraceId = amzn[1]!;
   return fields;

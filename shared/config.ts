@@ -209,6 +209,16 @@ export interface KitConfig {
   metrics: boolean;
   /** Log level. `LOG_LEVEL` (Powertools' `POWERTOOLS_LOG_LEVEL` also honoured), default `INFO`. */
   logLevel: (typeof VARIABLES.LOG_LEVEL.values)[number];
+  /**
+   * Spans for requests, tools, stores and upstream calls (shared/trace.ts). `MCP_TRACING`
+   * (true/false), default off; the construct turns it on with Lambda active tracing.
+   */
+  tracing: boolean;
+  /**
+   * Where spans go as OTLP/HTTP JSON: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, else
+   * `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/traces`. Unset: X-Ray on Lambda, JSON lines on stdout elsewhere.
+   */
+  otlpTracesEndpoint?: string;
 }
 
 type Env = Record<string, string | undefined>;
@@ -355,6 +365,12 @@ function url(env: Env, name: VariableName): string | undefined {
   return raw;
 }
 
+/** OTLP's base endpoint, to which the traces path is appended (the OpenTelemetry exporter rule). */
+function otlpBase(env: Env): string | undefined {
+  const base = url(env, 'OTEL_EXPORTER_OTLP_ENDPOINT');
+  return base && `${base.replace(/\/+$/, '')}/v1/traces`;
+}
+
 function list(env: Env, name: VariableName): string[] {
   return (str(env, name) ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 }
@@ -468,5 +484,7 @@ export function loadConfig(env: Env = process.env): Readonly<KitConfig> {
     offloadBytes: int(env, 'MCP_OFFLOAD_BYTES'),
     metrics: bool(env, 'MCP_METRICS', stage !== 'local'),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, oneOf(env, 'POWERTOOLS_LOG_LEVEL', LOG_LEVELS, variable('LOG_LEVEL').default as LogLevel)),
+    tracing: bool(env, 'MCP_TRACING'),
+    otlpTracesEndpoint: url(env, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT') ?? otlpBase(env),
   });
 }

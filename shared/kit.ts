@@ -29,6 +29,8 @@ import { Quota } from './store/quota.ts';
 import { SessionStore } from './store/sessions.ts';
 import { StateStore } from './store/state.ts';
 import { Table, createDynamoClient } from './store/table.ts';
+import type { SpanExporter, Tracer } from './trace.ts';
+import { jsonLinesExporter, otlpExporter } from './trace-export.ts';
 
 const DAY = 86_400;
 
@@ -47,6 +49,10 @@ export interface KitOptions {
    * notification streams are refused (app.ts: `streamsOff`). @default false
    */
   oneRequestPerInstance?: boolean;
+  /** Where spans go when MCP_TRACING is on. @default OTLP when an endpoint is configured, else JSON lines on stdout */
+  traceExporter?: SpanExporter;
+  /** The adapter's own trace header for this request (Lambda's `_X_AMZN_TRACE_ID`): it parents the request's span. */
+  ambientTrace?: () => string | undefined;
 }
 
 /** Why notification streams are refused: on Lambda without Redis they would hold an environment for nothing. */
@@ -55,6 +61,7 @@ const STREAMS_NEED_REDIS =
 
 export function createKit(definition: ServerDefinition, config: Readonly<KitConfig>, options: KitOptions = {}) {
   const log = options.log ?? createLogger(config, definition.name);
+  const tracer = config.tracing ? createTracer(definition.name, config, log, options.traceExporter) : undefined;
   const table = new Table(async () => options.dynamo ?? createDynamoClient(config), config.tableName);
   let requestStateKey = config.requestStateKey;
   if (!requestStateKey) {
@@ -77,7 +84,7 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
   const artifacts = new ArtifactStore(() => createS3Client(config), config.bucketName, { defaultTtlSeconds: config.artifactTtlSeconds });
   const pending = new PendingWork();
   const relay = options.relay ?? createRelay(redis ? redisRelayStore(redis, definition.name) : tableRelayStore(table, definition.name), log);
-  const tasks = createTasks(config, { server: definition.name, table, relay, artifacts, log, pending, execute: (run) => runtime.executeTask(run) });
+  const tasks = createTasks(config, { server: definition.name, table, relay, artifacts, log, pending, tracer, execute: (run) => runtime.executeTask(run) });
   const runtime = createToolRuntime(definition, {
     state: new StateStore(table, config.stateTtlSeconds, config.sessionTtlSeconds, new Quota(table, 'state handles', config.caps.handlesPerDay, DAY, 'pass the handles you have back instead of starting new ones')),
     log,
@@ -116,7 +123,7 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
   const streamSlots = redis
     ? createStreamSlots({ redis, server: definition.name, max: config.caps.serverStreams, perPrincipal: config.caps.openStreams, streamMaxSeconds: config.streamMaxSeconds, pending, log })
     : undefined;
-  const { app, close } = createApp({ config, runtime, toolMetrics, tasks: runtime.hasTasks ? tasks : undefined, directLane: options.directLane, sessions, bus, relay, log, accessLog, rateLimiter, authenticator, features, probes, streamSlots, streamsOff });
+  const { app, close } = createApp({ config, runtime, toolMetrics, tasks: runtime.hasTasks ? tasks : undefined, directLane: options.directLane, sessions, bus, relay, log, accessLog, rateLimiter, authenticator, features, probes, streamSlots, streamsOff, tracer, ambientTrace: options.ambientTrace });
   return {
     app,
     notify: runtime.services.notify,
@@ -149,6 +156,7 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
      */
     async settle(maxMs: number) {
       const [done] = await Promise.all([pending.settled(maxMs), redisBus?.flush()]);
+      await tracer?.exporter.flush?.();
       if (!done) log.warn('work still running when the invocation ends; it is frozen with the environment', { running: pending.size, waitedMs: maxMs });
     },
     async close() {
@@ -157,6 +165,12 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
       await redisBus?.close();
     },
   };
+}
+
+/** The kit's tracer: the adapter's exporter, else OTLP when an endpoint is set, else JSON lines on stdout. */
+function createTracer(service: string, config: Readonly<KitConfig>, log: KitLogger, exporter?: SpanExporter): Tracer {
+  const endpoint = config.otlpTracesEndpoint;
+  return { service, exporter: exporter ?? (endpoint ? otlpExporter(endpoint, service, (m, d) => log.warn(m, d)) : jsonLinesExporter()) };
 }
 
 /** What runs where, for the logs and `GET /health`: features that need Redis say when they are off. */

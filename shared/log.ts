@@ -1,12 +1,14 @@
 // Structured JSON logs, one line per event on stdout (Lambda sends it to CloudWatch Logs): level,
-// message, timestamp, service, stage, the X-Ray trace id when Lambda sets one, then the event's
-// own fields. A few lines of our own rather than a logging library: the first log line is written
+// message, timestamp, service, stage, the trace the line was written in (`traceId`, W3C form, and
+// `xray_trace_id`, the same id as X-Ray writes it; shared/trace.ts, else Lambda's own trace), then
+// the event's own fields. A few lines of our own rather than a logging library: the first log line is written
 // during a cold start, and this one loads nothing. The access line (one per request) has a writer
 // of its own with the same shape, formatted in one step because it is on every request's path.
 // Per-request fields are passed on each call, never kept as shared state: requests interleave.
 // Audit lines (audit.ts says which events and fields) are written at every level but SILENT.
 import type { AuditEvent } from './audit.ts';
 import type { KitConfig } from './config.ts';
+import { currentTrace, xrayTraceId } from './trace.ts';
 
 export type LogData = Record<string, unknown>;
 
@@ -26,10 +28,15 @@ const SEVERITY: Record<KitConfig['logLevel'], number> = { DEBUG: 0, INFO: 1, WAR
 
 const serviceOf = (name: string) => process.env.POWERTOOLS_SERVICE_NAME ?? name;
 
-/** `Root=1-…;Parent=…;Sampled=1` → `1-…`, as X-Ray and Logs Insights correlate it. */
-function traceId(): string | undefined {
-  const header = process.env._X_AMZN_TRACE_ID;
-  return header ? (/Root=([^;]+)/.exec(header)?.[1] ?? undefined) : undefined;
+/**
+ * The trace a line belongs to: the current request's (its span, or the trace it arrived in), else
+ * Lambda's invocation's (`Root=1-…;Parent=…` → `1-…`, as X-Ray and Logs Insights correlate it).
+ */
+export function traceFields(): { traceId?: string; xray_trace_id?: string } {
+  const current = currentTrace();
+  if (current) return { traceId: current.traceId, xray_trace_id: xrayTraceId(current.traceId) };
+  const root = /Root=1-([\da-f]{8})-([\da-f]{24})/.exec(process.env._X_AMZN_TRACE_ID ?? '');
+  return root ? { traceId: root[1]! + root[2]!, xray_trace_id: `1-${root[1]}-${root[2]}` } : {};
 }
 
 /** JSON for anything a field may hold: errors with their stack, bigints as text, cycles cut. */
@@ -50,10 +57,10 @@ export function createLogger(config: LogConfig, serviceName: string, write = (li
   const threshold = SEVERITY[config.logLevel];
   const service = serviceOf(serviceName);
   const line = (level: Level, message: string, data: LogData | undefined, marks?: LogData) => {
-    const xray = traceId();
+    const trace = traceFields();
     // The event's fields come after the standard ones and cannot replace them.
-    const fields: LogData = { level, message, timestamp: new Date().toISOString(), service, stage: config.stage, ...(xray && { xray_trace_id: xray }), ...data };
-    Object.assign(fields, { level, message, service, stage: config.stage }, marks);
+    const fields: LogData = { level, message, timestamp: new Date().toISOString(), service, stage: config.stage, ...trace, ...data };
+    Object.assign(fields, { level, message, service, stage: config.stage }, trace, marks);
     write(`${JSON.stringify(fields, replacer())}\n`);
   };
   const emit = (level: Level) => (message: string, data?: LogData) => {

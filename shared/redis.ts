@@ -4,6 +4,7 @@
 // The client package loads on the first command, so a server without Redis never loads it.
 import type { Redis } from '@upstash/redis';
 import type { KitLogger } from './log.ts';
+import { traced } from './trace.ts';
 
 export interface RedisOptions {
   url: string;
@@ -28,7 +29,7 @@ function deferred(load: () => Promise<Redis>): Redis {
           ? async () => {
               let real = ((await load()) as unknown as Record<string, () => Record<string, (...a: unknown[]) => unknown>>)[kind]!();
               for (const [name, args] of chain) real = real[name]!(...args) as typeof real;
-              return (real as unknown as { exec(): Promise<unknown> }).exec();
+              return traced(`Redis ${kind}`, 'client', { 'db.system': 'redis', 'db.operation.batch.size': chain.length }, () => (real as unknown as { exec(): Promise<unknown> }).exec());
             }
           : (...args: unknown[]) => (chain.push([step, args]), recorder),
     });
@@ -36,7 +37,9 @@ function deferred(load: () => Promise<Redis>): Redis {
   };
   return new Proxy({} as Redis, {
     get: (_target, name: string) =>
-      BUILDERS.has(name) ? () => builder(name) : async (...args: unknown[]) => ((await load()) as unknown as Record<string, (...a: unknown[]) => unknown>)[name]!(...args),
+      BUILDERS.has(name)
+        ? () => builder(name)
+        : (...args: unknown[]) => traced(`Redis ${name}`, 'client', { 'db.system': 'redis' }, async () => ((await load()) as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[name]!(...args)),
   });
 }
 

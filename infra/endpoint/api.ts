@@ -18,6 +18,8 @@ export interface EndpointApiProps {
   readonly setAccountLogging: boolean;
   readonly logRetention: logs.RetentionDays;
   readonly removalPolicy: RemovalPolicy;
+  /** X-Ray tracing on the stage: API Gateway continues or starts the trace and passes it on. */
+  readonly tracing: boolean;
 }
 
 /** Id of the stack-wide account logging construct, shared by every endpoint in the stack. */
@@ -40,6 +42,7 @@ export function createRestApi(scope: Construct, props: EndpointApiProps): apigat
       loggingLevel: apigateway.MethodLoggingLevel.ERROR,
       dataTraceEnabled: false,
       metricsEnabled: false,
+      tracingEnabled: props.tracing,
     },
   });
   // RestApi publishes the stage root as an output; the stack publishes the MCP URLs instead.

@@ -5,7 +5,7 @@
 // scope, under the construct ids of earlier releases, so updates replace nothing.
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AssetHashType, DockerImage, Duration, type RemovalPolicy } from 'aws-cdk-lib';
+import { AssetHashType, DockerImage, Duration, type RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -30,6 +30,8 @@ export interface ServerFunctionProps {
   readonly bundleAwsSdk: boolean;
   readonly logRetention: logs.RetentionDays;
   readonly removalPolicy: RemovalPolicy;
+  /** Lambda active tracing (its daemon receives the kit's spans) and `MCP_TRACING=true`. */
+  readonly tracing: boolean;
 }
 
 /** The Lambda runtime of the Node.js major the bundle targets, as this aws-cdk-lib names it. */
@@ -69,7 +71,7 @@ export function createServerFunction(scope: Construct, props: ServerFunctionProp
   });
   role.addToPolicy(new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }));
 
-  return new lambda.Function(scope, 'Function', {
+  const fn = new lambda.Function(scope, 'Function', {
     description: `MCP server ${props.serverName} (${props.stage})`,
     // The runtime ships AWS SDK v3; bundling it pins the version the kit was tested with instead.
     code: bundledCode(resolve(PROJECT_ROOT, props.entry), props.bundleAwsSdk),
@@ -81,6 +83,15 @@ export function createServerFunction(scope: Construct, props: ServerFunctionProp
     timeout: Duration.seconds(props.timeoutSeconds),
     role,
     logGroup,
-    environment: props.environment,
+    environment: { ...props.environment, ...(props.tracing && { MCP_TRACING: 'true' }) },
+    // ACTIVE also grants the role xray:PutTraceSegments and xray:PutTelemetryRecords.
+    tracing: props.tracing ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED,
   });
+  if (props.tracing) {
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'xray:PutTraceSegments and xray:PutTelemetryRecords (Lambda active tracing) take no resource but *.',
+    });
+  }
+  return fn;
 }

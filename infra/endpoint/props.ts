@@ -232,6 +232,13 @@ export interface McpServerEndpointProps {
    */
   readonly logLevel?: LogLevel;
   /**
+   * Traces in X-Ray: Lambda active tracing, API Gateway tracing on the stage, and the kit's own
+   * spans (`MCP_TRACING`: request, tool, DynamoDB, S3, Redis, upstream calls, task workers) sent
+   * as subsegments to the X-Ray daemon. X-Ray bills per trace recorded and scanned (docs/deploy.md).
+   * @default true
+   */
+  readonly tracing?: boolean;
+  /**
    * Origins browsers may call from (`MCP_ALLOWED_ORIGINS`). Requests without Origin always pass.
    * @default - none listed
    */

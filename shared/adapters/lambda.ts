@@ -4,6 +4,8 @@
 // with response streaming; buffered under SAM local, which cannot stream). Start-up work begins
 // at import so it overlaps Lambda's init phase. An invocation ends only after the work its
 // response did not wait for: Lambda freezes the environment as soon as the handler returns.
+// With MCP_TRACING on, spans go to the X-Ray daemon Lambda runs under active tracing (xray.ts),
+// or to an OTLP endpoint when one is configured; Lambda's own trace parents each request's span.
 import type { Hono } from 'hono';
 import { handle, streamHandle } from 'hono/aws-lambda';
 import { loadConfig } from '../config.ts';
@@ -11,6 +13,7 @@ import { INTERNAL_ERROR, jsonRpcErrorResponse } from '../http/errors.ts';
 import { createKit } from '../kit.ts';
 import { resolveDefinition, type ServerModule } from '../server/define.ts';
 import { isTaskEvent, isTaskFailure } from '../tasks/dispatch.ts';
+import type { KitOptions } from '../kit.ts';
 
 type Env = Record<string, string | undefined>;
 
@@ -47,13 +50,26 @@ export async function resolveSecrets(env: Env): Promise<Env> {
   return merged;
 }
 
+/**
+ * What the kit traces with on Lambda: the invocation's `_X_AMZN_TRACE_ID` (read at each request:
+ * the runtime sets it per invocation) and, unless OTLP is configured, the X-Ray daemon.
+ */
+async function lambdaTracing(env: Env): Promise<Pick<KitOptions, 'ambientTrace' | 'traceExporter'>> {
+  const ambientTrace = () => process.env._X_AMZN_TRACE_ID;
+  const daemon = env.AWS_XRAY_DAEMON_ADDRESS;
+  const otlp = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  if (!daemon || otlp || !/^(true|1)$/i.test(env.MCP_TRACING ?? '')) return { ambientTrace };
+  const { xrayExporter } = await import('./xray.ts');
+  return { ambientTrace, traceExporter: xrayExporter(daemon) };
+}
+
 export function lambdaHandler(server: ServerModule, env: Env = process.env) {
   let kit: ReturnType<typeof createKit> | undefined;
   // An environment serves one request at a time unless Lambda says otherwise (Managed Instances set
   // AWS_LAMBDA_MAX_CONCURRENCY): the kit then refuses notification streams it could not feed.
   const oneRequestPerInstance = !(Number(env.AWS_LAMBDA_MAX_CONCURRENCY) > 1);
   const start = () =>
-    resolveSecrets(env).then(async (resolved) => (kit = createKit(await resolveDefinition(server, resolved), loadConfig(resolved), { oneRequestPerInstance })));
+    resolveSecrets(env).then(async (resolved) => (kit = createKit(await resolveDefinition(server, resolved), loadConfig(resolved), { oneRequestPerInstance, ...(await lambdaTracing(resolved)) })));
   let ready = start();
   // Keep an init failure from surfacing as an unhandled rejection before the first request.
   ready.catch(() => {});

@@ -2,6 +2,7 @@
 // tool quickly instead of hanging it, and emulator-friendly settings when an endpoint is overridden.
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { KitConfig } from '../config.ts';
+import { traceAwsClient } from '../trace.ts';
 
 export interface S3ClientOptions {
   /** Time allowed to open a connection; an unreachable host fails after this (per attempt, 3 attempts). @default 2000 */
@@ -16,7 +17,7 @@ export interface S3ClientOptions {
 /** Loads the S3 SDK on first call, so servers that never store an artifact never import it. */
 export async function createS3Client(config: Pick<KitConfig, 'region' | 's3Endpoint'>, options: S3ClientOptions = {}): Promise<S3Client> {
   const { S3Client } = await import('@aws-sdk/client-s3');
-  return new S3Client({
+  const client = new S3Client({
     region: config.region,
     ...(config.s3Endpoint && {
       endpoint: config.s3Endpoint,
@@ -34,4 +35,6 @@ export async function createS3Client(config: Pick<KitConfig, 'region' | 's3Endpo
       socketTimeout: options.idleTimeoutMs ?? 5000,
     },
   });
+  traceAwsClient(client, 'S3');
+  return client;
 }

@@ -5,6 +5,7 @@
 // and 403 are left to the SDK (JSON-RPC errors in the body; OAuth re-authorization).
 import { SessionGoneError, UpstreamRateLimitedError, UpstreamUnavailableError, networkFailure } from './errors.ts';
 import { parseRetryAfter } from './retry.ts';
+import { traceHeaders, traced } from '../trace.ts';
 
 export type Fetch = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
 
@@ -26,7 +27,8 @@ export function upstreamFetch(server: string, headers: Readonly<Record<string, s
     for (const [name, value] of Object.entries(headers)) merged.set(name, value);
     let response: Response;
     try {
-      response = await base(input, { ...init, headers: merged });
+      // The upstream continues this trace (a span per call, traceparent and X-Amzn-Trace-Id on it).
+      response = await traced(`upstream ${server}`, 'client', { 'server.name': server }, () => base(input, { ...init, headers: traceHeaders(merged) }));
     } catch (err) {
       // The caller's own abort (cancellation, a timeout the SDK raised) is not the server's failure.
       if (init.signal?.aborted) throw err;

@@ -168,6 +168,17 @@ export const VARIABLES = {
     shownDefault: 'on outside `local`',
     doc: 'CloudWatch embedded metrics in the logs: per-tool calls, errors, duration, cache hits and rate-limited calls on every `tools/call` access line, and task state changes (docs/deploy.md, Per-tool metrics).',
   },
+  MCP_TRACING: {
+    kind: 'true/false',
+    default: false,
+    shownDefault: '`false` (the construct sets `true`, with Lambda active tracing)',
+    doc: 'Record spans: the request, the tool, DynamoDB, S3, Redis, upstream calls, task workers ([Traces](#traces)). Off, nothing is recorded, and a request that carries a `traceparent` still passes it on and logs its trace id.',
+  },
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: {
+    kind: 'URL',
+    doc: 'Send spans as OTLP/HTTP JSON to this collector, batched within a second. Unset: X-Ray on Lambda (`AWS_XRAY_DAEMON_ADDRESS`, set by Lambda active tracing), JSON lines on stdout elsewhere.',
+  },
+  OTEL_EXPORTER_OTLP_ENDPOINT: { kind: 'URL', doc: 'OTLP base endpoint: spans go to it plus `/v1/traces` when `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` is unset.' },
   MCP_ORIGIN_VERIFY: {
     kind: 'true/false',
     default: false,

@@ -3,7 +3,7 @@
 import { Hono, type Context } from 'hono';
 import type { ServerEventBus } from '@modelcontextprotocol/server';
 import type { KitConfig } from '../config.ts';
-import type { AccessLog, KitLogger } from '../log.ts';
+import { traceFields, type AccessLog, type KitLogger } from '../log.ts';
 import type { ToolMetrics, ToolOutcome } from '../metrics.ts';
 import { ANONYMOUS, type Principal } from '../principal.ts';
 import { PRM_PATH, protectedResourceMetadata, type Authenticator } from '../auth/authenticate.ts';
@@ -42,6 +42,8 @@ import { refuseOversizedTask } from './task-request.ts';
 import { createHealth, type Probe } from './health.ts';
 import { originVerifier } from './origin-verify.ts';
 import { presentedCredential, requestOrigin } from '../audit.ts';
+import type { Tracer } from '../trace.ts';
+import { traceMessage, traceRequest } from './request-trace.ts';
 
 const LOG_LEVEL_META_KEY = 'io.modelcontextprotocol/logLevel';
 const CAPABILITIES_META_KEY = 'io.modelcontextprotocol/clientCapabilities';
@@ -78,12 +80,19 @@ export interface AppOptions {
    * environment and receive nothing): `subscriptions/listen` gets -32601 and GET 405 saying so.
    */
   streamsOff?: string;
+  /** Records spans; absent when tracing is off (a request still runs in the trace it arrived in). */
+  tracer?: Tracer;
+  /** The adapter's trace header for the current invocation (Lambda's `_X_AMZN_TRACE_ID`). */
+  ambientTrace?: () => string | undefined;
 }
 
 /**
  * What the access line says about a request; `lane` for modern requests: which lane answered.
  * `outcome` is what the tool runner reported, `rateLimited` that a rate limit refused the request.
  */
+/** What a request carries from authentication into serving. */
+type ScopeBase = { requestId: string; principal: Principal; report(outcome: ToolOutcome): void };
+
 type Note = LegacyRequest['note'] & { era?: string; lane?: 'direct' | 'sdk'; outcome?: ToolOutcome; rateLimited?: boolean };
 
 /** On every response: nothing here is a page, may be framed, cached, sniffed or referred from. */
@@ -129,7 +138,7 @@ function whenBodyEnds(response: Response, done: () => void): Response {
   return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
 }
 
-const CORS_ALLOW_HEADERS = 'authorization, content-type, accept, x-api-key, mcp-session-id, mcp-protocol-version, mcp-method, mcp-name, last-event-id';
+const CORS_ALLOW_HEADERS = 'authorization, content-type, accept, x-api-key, mcp-session-id, mcp-protocol-version, mcp-method, mcp-name, last-event-id, traceparent, tracestate';
 const CORS_EXPOSE_HEADERS = 'mcp-session-id, mcp-protocol-version, www-authenticate, retry-after, x-request-id';
 
 /**
@@ -354,7 +363,7 @@ export function createApp(options: AppOptions) {
     });
   }
 
-  async function serveMcp(c: Context, scopeBase: { requestId: string; principal: Principal; report(outcome: ToolOutcome): void }, note: Note): Promise<Response> {
+  async function serveMcp(c: Context, scopeBase: ScopeBase, note: Note): Promise<Response> {
     const request = c.req.raw;
     const method = request.method;
     if (method === 'POST') {
@@ -371,71 +380,81 @@ export function createApp(options: AppOptions) {
           (body as Message).id ?? null,
         );
       }
-      const tools = toolsCalled(body);
-      // Known before any refusal below, so a refused call is still counted against its tool.
-      if (!Array.isArray(body)) {
-        note.method = (body as Message).method;
-        note.tool = tools[0];
-      }
-      const { requestId, principal: caller } = scopeBase;
-      for (const tool of tools) {
-        const scopes = toolScopes.get(tool);
-        if (scopes) requireScopes(request, requestId, caller, tool, scopes);
-      }
-      const { rateLimiter } = options;
-      // A batch is counted message by message where it is served (legacy.ts).
-      if (rateLimiter && !Array.isArray(body)) await countRequest(rateLimiter, request, requestId, caller, tools[0], (body as Message).id ?? null, note);
-      const limit = rateLimiter && ((m: Message) => countRequest(rateLimiter, request, requestId, caller, m.method === 'tools/call' ? String(m.params?.name) : undefined, m.id ?? null));
-      const single = Array.isArray(body) ? undefined : (body as Message);
-      const legacyRequest = await isLegacy(request, body, sdkLanes);
-      if (single?.method === 'tools/call' && taskOnly.has(String(single.params?.name))) refuseTaskless(single, legacyRequest);
-      if (single?.method === 'tools/call' && taskTools.has(String(single.params?.name))) refuseOversizedTask(single, legacyRequest);
-      const keepAliveMs = single?.id !== undefined && LONG_RUNNING.has(single.method ?? '') && acceptsSse(request) ? config.sseKeepAliveMs : 0;
-      if (legacyRequest) {
-        note.era = 'legacy';
-        const { legacy } = await sdkLanes();
-        return streamIfSlow(legacy.post({ request, body, scope: scopeBase, note, ...(limit && { limit }) }), keepAliveMs, single?.id ?? null, lateError(scopeBase.requestId));
-      }
-      note.era = 'modern';
-      const message = body as { method?: string; params?: { name?: unknown; _meta?: Record<string, unknown> } };
-      note.method = message.method;
-      if (message.method === 'tools/call') note.tool = String(message.params?.name);
-      const { principal } = scopeBase;
-      const meta = message.params?._meta;
-      const scope: RequestScope = {
-        requestId: scopeBase.requestId,
-        principal,
-        report: scopeBase.report,
-        era: 'modern',
-        revision: '2026-07-28',
-        forwardLogs: meta?.[LOG_LEVEL_META_KEY] !== undefined,
-        clientCapabilities: meta?.[CAPABILITIES_META_KEY] as RequestScope['clientCapabilities'],
-        request: message as RequestScope['request'],
-      };
-      const authInfo = { token: '', clientId: principal.id, scopes: principal.scopes as string[], extra: { kit: scope } };
-      // The SDK lane serves it, with the outcome of the direct lane's run when it hands one over.
-      const viaSdk = async (replay?: Replay) => {
-        note.lane = 'sdk';
-        const { modern } = await sdkLanes();
-        return modern.fetch(request, { parsedBody: body, authInfo: replay ? { ...authInfo, extra: { kit: { ...scope, replay } } } : authInfo });
-      };
-      if (message.method === 'subscriptions/listen') {
-        // Answered at once, never retried into: the JSON-RPC way to say this server has no such method.
-        if (options.streamsOff) throw new HttpProtocolError(200, METHOD_NOT_FOUND, `subscriptions/listen is not served here: ${options.streamsOff}`, undefined, single?.id ?? null);
-        const release = await holdStream(principal.id);
-        try {
-          return capListenStream(await viaSdk(), config.streamMaxSeconds * 1000, single?.id ?? null, release);
-        } catch (err) {
-          release();
-          throw err;
-        }
-      }
-      const tool = direct?.accepts(request, message as Record<string, unknown>);
-      // 'direct' unless the lane hands the call over.
-      if (tool) note.lane = 'direct';
-      const answer = tool ? direct!.serve(request, message as Record<string, unknown>, tool, scope, viaSdk) : viaSdk();
-      return streamIfSlow(answer, keepAliveMs, single?.id ?? null, lateError(scopeBase.requestId));
+      const post = () => servePost(request, body, scopeBase, note);
+      return Array.isArray(body) || (body as Message).method === undefined ? post() : traceMessage(options.tracer, body as Message, post);
     }
+    return serveGetOrDelete(request, scopeBase, note);
+  }
+
+  async function servePost(request: Request, body: unknown, scopeBase: ScopeBase, note: Note): Promise<Response> {
+    const tools = toolsCalled(body);
+    // Known before any refusal below, so a refused call is still counted against its tool.
+    if (!Array.isArray(body)) {
+      note.method = (body as Message).method;
+      note.tool = tools[0];
+    }
+    const { requestId, principal: caller } = scopeBase;
+    for (const tool of tools) {
+      const scopes = toolScopes.get(tool);
+      if (scopes) requireScopes(request, requestId, caller, tool, scopes);
+    }
+    const { rateLimiter } = options;
+    // A batch is counted message by message where it is served (legacy.ts).
+    if (rateLimiter && !Array.isArray(body)) await countRequest(rateLimiter, request, requestId, caller, tools[0], (body as Message).id ?? null, note);
+    const limit = rateLimiter && ((m: Message) => countRequest(rateLimiter, request, requestId, caller, m.method === 'tools/call' ? String(m.params?.name) : undefined, m.id ?? null));
+    const single = Array.isArray(body) ? undefined : (body as Message);
+    const legacyRequest = await isLegacy(request, body, sdkLanes);
+    if (single?.method === 'tools/call' && taskOnly.has(String(single.params?.name))) refuseTaskless(single, legacyRequest);
+    if (single?.method === 'tools/call' && taskTools.has(String(single.params?.name))) refuseOversizedTask(single, legacyRequest);
+    const keepAliveMs = single?.id !== undefined && LONG_RUNNING.has(single.method ?? '') && acceptsSse(request) ? config.sseKeepAliveMs : 0;
+    if (legacyRequest) {
+      note.era = 'legacy';
+      const { legacy } = await sdkLanes();
+      return streamIfSlow(legacy.post({ request, body, scope: scopeBase, note, ...(limit && { limit }) }), keepAliveMs, single?.id ?? null, lateError(scopeBase.requestId));
+    }
+    note.era = 'modern';
+    const message = body as { method?: string; params?: { name?: unknown; _meta?: Record<string, unknown> } };
+    note.method = message.method;
+    if (message.method === 'tools/call') note.tool = String(message.params?.name);
+    const { principal } = scopeBase;
+    const meta = message.params?._meta;
+    const scope: RequestScope = {
+      requestId: scopeBase.requestId,
+      principal,
+      report: scopeBase.report,
+      era: 'modern',
+      revision: '2026-07-28',
+      forwardLogs: meta?.[LOG_LEVEL_META_KEY] !== undefined,
+      clientCapabilities: meta?.[CAPABILITIES_META_KEY] as RequestScope['clientCapabilities'],
+      request: message as RequestScope['request'],
+    };
+    const authInfo = { token: '', clientId: principal.id, scopes: principal.scopes as string[], extra: { kit: scope } };
+    // The SDK lane serves it, with the outcome of the direct lane's run when it hands one over.
+    const viaSdk = async (replay?: Replay) => {
+      note.lane = 'sdk';
+      const { modern } = await sdkLanes();
+      return modern.fetch(request, { parsedBody: body, authInfo: replay ? { ...authInfo, extra: { kit: { ...scope, replay } } } : authInfo });
+    };
+    if (message.method === 'subscriptions/listen') {
+      // Answered at once, never retried into: the JSON-RPC way to say this server has no such method.
+      if (options.streamsOff) throw new HttpProtocolError(200, METHOD_NOT_FOUND, `subscriptions/listen is not served here: ${options.streamsOff}`, undefined, single?.id ?? null);
+      const release = await holdStream(principal.id);
+      try {
+        return capListenStream(await viaSdk(), config.streamMaxSeconds * 1000, single?.id ?? null, release);
+      } catch (err) {
+        release();
+        throw err;
+      }
+    }
+    const tool = direct?.accepts(request, message as Record<string, unknown>);
+    // 'direct' unless the lane hands the call over.
+    if (tool) note.lane = 'direct';
+    const answer = tool ? direct!.serve(request, message as Record<string, unknown>, tool, scope, viaSdk) : viaSdk();
+    return streamIfSlow(answer, keepAliveMs, single?.id ?? null, lateError(scopeBase.requestId));
+  }
+
+  async function serveGetOrDelete(request: Request, scopeBase: ScopeBase, note: Note): Promise<Response> {
+    const method = request.method;
     note.era = 'legacy';
     if (method !== 'GET' && method !== 'DELETE') {
       return jsonRpcErrorResponse(405, SERVER_ERROR, `Method Not Allowed: use POST (or GET/DELETE with a 2025-era session)`, null, { allow: 'GET, POST, DELETE' });
@@ -501,9 +520,15 @@ export function createApp(options: AppOptions) {
     secure(jsonRpcErrorResponse(404, SERVER_ERROR, `Not Found: ${c.req.method} ${new URL(c.req.url).pathname.slice(0, 200)}; this server serves MCP at ${config.path} and its health at GET /health`)),
   );
 
-  app.all(config.path, async (c) => {
+  const tracing = { tracer: options.tracer, ambient: options.ambientTrace };
+  app.all(config.path, (c) => {
     const started = performance.now();
+    return traceRequest(tracing, c.req.raw, config.path, started, () => serveEndpoint(c, started));
+  });
+
+  async function serveEndpoint(c: Context, started: number): Promise<Response> {
     const request = c.req.raw;
+    const trace = traceFields();
     const requestId = request.headers.get('x-request-id')?.slice(0, 128) || crypto.randomUUID();
     const note: Note = {};
     let principal = ANONYMOUS;
@@ -532,7 +557,7 @@ export function createApp(options: AppOptions) {
     const status = response.status;
     const logLine = () => {
       const durationMs = Math.round((performance.now() - started) * 100) / 100;
-      const fields = { requestId, era: note.era, lane: note.lane, sessionId: note.sessionId, principal: principal.id, method: note.method, tool: note.tool, status, durationMs };
+      const fields = { requestId, ...trace, era: note.era, lane: note.lane, sessionId: note.sessionId, principal: principal.id, method: note.method, tool: note.tool, status, durationMs };
       const metrics = note.tool && options.toolMetrics?.(note.tool, note.era ?? 'legacy', Date.now(), durationMs, note.outcome, status, note.rateLimited === true);
       options.accessLog(fields, metrics || undefined);
     };
@@ -543,7 +568,7 @@ export function createApp(options: AppOptions) {
     else if (logged) logLine();
     response.headers.set('x-request-id', requestId);
     return secure(allowedOrigins && !refused ? allowOrigin(request, response) : response);
-  });
+  }
 
   return {
     app,

@@ -17,6 +17,7 @@ import { TASKS_EXTENSION, carryTaskAnswer, createTaskResult, isTaskAnswer } from
 import { createToolContext, requestScopeOf, type ExpiringToolContext, type KitServices, type RequestScope } from './context.ts';
 import type { ToolDefinition, ToolReturn } from './define.ts';
 import { offloadLargeResult } from './offload.ts';
+import { traced } from '../trace.ts';
 
 export interface ToolRunnerOptions {
   cache: ToolCache;
@@ -134,7 +135,7 @@ export function toolRunner(t: ToolDefinition, services: KitServices, options: To
     const kit = createToolContext(services, ctx, t.name);
     const scope = requestScopeOf(ctx);
     const hits = { cached: false };
-    const answer = await run(args, ctx, kit, scope, hits).catch((err: unknown) => dependencyFailure(err, services, t.name, scope));
+    const answer = await traced(`tool ${t.name}`, 'internal', { 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.name': t.name }, () => run(args, ctx, kit, scope, hits)).catch((err: unknown) => dependencyFailure(err, services, t.name, scope));
     scope.report?.(hits.cached ? 'cached' : outcomeOf(answer));
     return answer;
   };

@@ -4,6 +4,7 @@
 // call) does not pay for importing it at cold start.
 import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { KitConfig } from '../config.ts';
+import { traceAwsClient } from '../trace.ts';
 import { DependencyRefusedError, DependencyUnavailableError, describeFailure } from '../dependency.ts';
 
 type Sdk = typeof import('@aws-sdk/client-dynamodb');
@@ -19,7 +20,7 @@ export interface TableOptions {
 
 export async function createDynamoClient(config: Pick<KitConfig, 'region' | 'dynamoEndpoint'>): Promise<DynamoDBClient> {
   const { DynamoDBClient } = await loadSdk();
-  return new DynamoDBClient({
+  const client = new DynamoDBClient({
     region: config.region,
     ...(config.dynamoEndpoint && {
       endpoint: config.dynamoEndpoint,
@@ -28,6 +29,8 @@ export async function createDynamoClient(config: Pick<KitConfig, 'region' | 'dyn
     }),
     maxAttempts: 3,
   });
+  traceAwsClient(client, 'DynamoDB');
+  return client;
 }
 
 export const nowSeconds = () => Math.floor(Date.now() / 1000);

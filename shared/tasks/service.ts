@@ -8,6 +8,7 @@ import type { ArtifactStore } from '../artifacts/store.ts';
 import type { KitLogger } from '../log.ts';
 import { taskStateMetric } from '../metrics.ts';
 import type { Relay } from '../relay/relay.ts';
+import { currentTrace, formatTraceparent, parseTraceparent, startSpan, type Tracer } from '../trace.ts';
 import { MAX_TASK_REQUEST_BYTES, TERMINAL, type TaskRecord, type TaskRequest, type TaskStatus, type TaskStore } from './store.ts';
 
 /** What a run of a task's tool came to. */
@@ -47,6 +48,8 @@ export interface TaskServiceOptions {
   metrics: boolean;
   /** Status messages are written at most this often. */
   reportEveryMs?: number;
+  /** Absent when tracing is off. */
+  tracer?: Tracer;
 }
 
 /** Who is asking about a task: only its creator may see it. */
@@ -83,7 +86,9 @@ export class TaskService {
 
   /** Writes the task and hands it to a worker; the record is readable before this returns. */
   async create(init: { id: string; caller: TaskCaller; wire: TaskRecord['wire']; request: TaskRequest; ttlMs?: number }): Promise<TaskRecord> {
-    const record = await this.store.create({ id: init.id, principalId: init.caller.principalId, sessionId: init.caller.sessionId, wire: init.wire, request: init.request, ttlMs: init.ttlMs });
+    const creator = this.options.tracer && currentTrace();
+    const request = creator ? { ...init.request, traceparent: formatTraceparent(creator) } : init.request;
+    const record = await this.store.create({ id: init.id, principalId: init.caller.principalId, sessionId: init.caller.sessionId, wire: init.wire, request, ttlMs: init.ttlMs });
     this.metric(record, 'working');
     try {
       await this.dispatcher!.dispatch(record.id, record.run);
@@ -194,17 +199,33 @@ export class TaskService {
     this.active.add(abort);
     const watch = this.options.relay.watch(cancelBox(id), () => abort.abort(new Error('the task was cancelled')));
     const reporter = this.reporter(id);
+    const span = this.workerSpan(record);
     try {
-      const outcome = await this.options.execute({ record, signal: abort.signal, report: reporter.report });
+      const execute = () => this.options.execute({ record, signal: abort.signal, report: reporter.report });
+      const outcome = await (span ? span.run(execute) : execute());
+      span?.end(outcome.kind === 'error' ? 'tool error' : undefined);
       await reporter.flush();
       // Stopped by close(): left as it is, for the stale check to fail it once no one reports.
       if (!this.closed) await this.record(record, outcome);
     } catch (err) {
+      span?.end(err);
       if (!this.closed) await this.finish(id, ['working'], { status: 'failed', statusMessage: (err as Error).message, error: { code: -32603, message: (err as Error).message } });
     } finally {
       watch.stop();
       this.active.delete(abort);
     }
+  }
+
+  /** A worker run's span, the child of the span that created the task (in the same trace), when tracing is on. */
+  private workerSpan(record: TaskRecord) {
+    const { tracer } = this.options;
+    if (!tracer) return undefined;
+    const creator = parseTraceparent(record.request.traceparent);
+    return startSpan(tracer, `task ${record.request.tool}`, {
+      kind: 'consumer',
+      ...(creator && { parent: creator, links: [creator] }),
+      attributes: { 'mcp.task.id': record.id, 'mcp.task.run': record.run, 'gen_ai.tool.name': record.request.tool },
+    });
   }
 
   private readonly active = new Set<AbortController>();

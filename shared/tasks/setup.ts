@@ -10,6 +10,7 @@ import type { Table } from '../store/table.ts';
 import { inlineDispatcher, lambdaDispatcher } from './dispatch.ts';
 import { TaskService, type TaskServiceOptions } from './service.ts';
 import { TaskStore } from './store.ts';
+import type { Tracer } from '../trace.ts';
 
 /** Results up to this size (JSON) stay in the task's item; DynamoDB items stop at 400 KB. */
 const INLINE_RESULT_BYTES = 300_000;
@@ -21,6 +22,8 @@ export interface TaskSetup {
   artifacts: ArtifactStore;
   log: KitLogger;
   pending: PendingWork;
+  /** Absent when tracing is off. */
+  tracer?: Tracer;
   execute: TaskServiceOptions['execute'];
 }
 
@@ -37,6 +40,7 @@ export function createTasks(config: Readonly<KitConfig>, setup: TaskSetup): Task
     server: setup.server,
     stage: config.stage,
     metrics: config.metrics,
+    tracer: setup.tracer,
   });
   service.dispatcher = config.lambdaFunctionName
     ? lambdaDispatcher({ functionName: config.lambdaFunctionName, region: config.region, ...(config.lambdaEndpoint && { endpoint: config.lambdaEndpoint }) })

@@ -27,6 +27,8 @@ export interface TaskRequest {
   clientCapabilities?: Record<string, unknown>;
   /** The request's `_meta` a handler may read (progress token excluded: progress goes to the record). */
   meta?: Record<string, unknown>;
+  /** The span that created the task (W3C traceparent): a worker's span is its child. */
+  traceparent?: string;
 }
 
 export interface TaskRecord {

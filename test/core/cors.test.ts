@@ -35,6 +35,7 @@ describe('CORS', () => {
     assert.equal(res.headers.get('access-control-allow-origin'), 'https://app.example');
     assert.match(res.headers.get('access-control-allow-methods')!, /POST/);
     assert.match(res.headers.get('access-control-allow-headers')!, /mcp-session-id/);
+    assert.match(res.headers.get('access-control-allow-headers')!, /traceparent, tracestate/, 'a browser client may send its trace context');
   });
 
   it('exposes Mcp-Session-Id to an allowed origin', async () => {

@@ -145,3 +145,31 @@ describe('streams: cap and keep-alive', () => {
     assert.throws(() => env({ timeout: Duration.seconds(Token.asNumber({ Ref: 'Timeout' })) }), /timeout must be a concrete duration, not a token/);
   });
 });
+
+describe('tracing', () => {
+  it('is on by default: Lambda active tracing with X-Ray write access, API Gateway tracing, MCP_TRACING', () => {
+    const { template } = synthEndpoint(API_KEYS);
+    template.hasResourceProperties('AWS::Lambda::Function', { TracingConfig: { Mode: 'Active' }, Environment: { Variables: Match.objectLike({ MCP_TRACING: 'true' }) } });
+    template.hasResourceProperties('AWS::ApiGateway::Stage', { TracingEnabled: true });
+    const role = JSON.stringify(Object.entries(template.findResources('AWS::IAM::Policy')).find(([id]) => id.startsWith('ServerFunctionRole')));
+    assert.match(role, /xray:PutTelemetryRecords/);
+    assert.match(role, /xray:PutTraceSegments/);
+  });
+
+  it('tracing: false turns all three off', () => {
+    const { template } = synthEndpoint({ ...API_KEYS, tracing: false });
+    assert.equal(functionEnvironment(template).MCP_TRACING, undefined);
+    template.hasResourceProperties('AWS::Lambda::Function', { TracingConfig: Match.absent(), Environment: { Variables: Match.objectLike({ MCP_PATH: Match.anyValue() }) } });
+    assert.ok(!JSON.stringify(template.toJSON()).includes('xray:PutTraceSegments'));
+    template.hasResourceProperties('AWS::ApiGateway::Stage', { TracingEnabled: false });
+  });
+
+  it('the app\'s context key turns it off on every function, servers and gateway', () => {
+    const { servers, gateway } = buildKitApp(newApp({ region: 'eu-west-1', tracing: 'false' }));
+    for (const stack of [...servers, gateway!]) {
+      const template = Template.fromStack(stack);
+      template.hasResourceProperties('AWS::ApiGateway::Stage', { TracingEnabled: false });
+      assert.equal(functionEnvironment(template).MCP_TRACING, undefined, stack.stackName);
+    }
+  });
+});

@@ -149,6 +149,7 @@ describe('the example app on the default stage', () => {
       'MCP_TABLE_NAME',
       'MCP_TASK_TIMEOUT_MS',
       'MCP_TOOL_TIMEOUT_MS',
+      'MCP_TRACING',
       'MCP_TRUSTED_GATEWAYS',
       'NODE_OPTIONS',
       'POWERTOOLS_SERVICE_NAME',
@@ -191,8 +192,9 @@ describe('the example app on the default stage', () => {
     assert.equal(policies.length, 2);
     const statements = policies.flatMap((p) => p.Properties.PolicyDocument.Statement) as Array<{ Action: string | string[]; Resource: unknown }>;
     const actions = statements.flatMap((s) => [s.Action].flat()).sort();
-    assert.deepEqual(actions, ['lambda:InvokeFunction', 'logs:CreateLogStream', 'logs:PutLogEvents', 'secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue']);
-    for (const s of statements) assert.notEqual(s.Resource, '*');
+    assert.deepEqual(actions, ['lambda:InvokeFunction', 'logs:CreateLogStream', 'logs:PutLogEvents', 'secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
+    // X-Ray's two actions (active tracing) take no resource but *; nothing else may.
+    for (const s of statements) if (![s.Action].flat().every((a) => a.startsWith('xray:'))) assert.notEqual(s.Resource, '*');
   });
 
   it('gives servers item-level table access and object access under artifacts/ only', () => {
@@ -576,6 +578,7 @@ describe('McpServerEndpoint props', () => {
         LOG_LEVEL: 'DEBUG',
         POWERTOOLS_SERVICE_NAME: 'echo',
         NODE_OPTIONS: '--enable-source-maps',
+        MCP_TRACING: 'true',
         NOTES_LIMIT: '50',
       },
     );
