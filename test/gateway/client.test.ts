@@ -12,6 +12,8 @@ import { ResilientClient, type ResilientClientOptions } from '../../shared/clien
 import { startFaultyProxy, type FaultyProxy } from '../helpers/faulty-proxy.ts';
 import { startLegacyServer, type LegacyServer } from '../helpers/legacy-server.ts';
 import { startInProcess, startTestDynamo, startTestS3 } from '../helpers/server.ts';
+import { Table, createDynamoClient } from '../../shared/store/table.ts';
+import { DynamoUpstreamSessions } from '../../shared/store/upstream-sessions.ts';
 
 const text = (result: unknown) => (result as { content: { text: string }[] }).content[0]!.text;
 
@@ -20,12 +22,14 @@ describe('resilient client', () => {
   let kitUrl: string;
   let legacy: LegacyServer;
   let proxy: FaultyProxy;
+  let dynamoEndpoint: string;
   const clients: ResilientClient[] = [];
 
   before(async () => {
     const [dynamo, s3] = await Promise.all([startTestDynamo(), startTestS3()]);
     const kit = await startInProcess(notes, { AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, AWS_ENDPOINT_URL_S3: s3.endpoint, MCP_SSE_KEEPALIVE_MS: '0' });
     kitUrl = kit.url;
+    dynamoEndpoint = dynamo.endpoint;
     legacy = await startLegacyServer();
     proxy = await startFaultyProxy(kitUrl);
     stopAll = async () => {
@@ -94,6 +98,47 @@ describe('resilient client', () => {
         proxy.seen.map((s) => s.method),
         ['tools/call', 'initialize', 'notifications/initialized', 'tools/call'],
       );
+    });
+  });
+
+  describe('2025-era sessions kept in a store (the gateway across Lambda environments)', () => {
+    /** A store on the test table; each client stands for another process (another gateway environment). */
+    const store = () => new DynamoUpstreamSessions(new Table(() => createDynamoClient({ region: 'us-east-1', dynamoEndpoint }), 'mcp-kit'), `gw-${crypto.randomUUID()}`, 3600);
+    const methods = () => proxy.seen.map((s) => s.method);
+
+    it("resumes the partition's session another process opened: its session notebook, no initialize (control: without a store, a new session)", async () => {
+      for (const kept of [true, false]) {
+        const sessions = kept ? store() : undefined;
+        const first = client({ url: proxy.url, protocol: 'legacy', ...(sessions && { sessions }) });
+        await first.callTool({ name: 'note_add', arguments: { text: 'one' } }, { partition: 'alice' });
+        proxy.seen.length = 0;
+        const other = client({ url: proxy.url, protocol: 'legacy', ...(sessions && { sessions }) });
+        const added = text(await other.callTool({ name: 'note_add', arguments: { text: 'two' } }, { partition: 'alice' }));
+        assert.match(added, kept ? /^Added note 2 to session notebook/ : /^Added note 1 to session notebook/, `kept: ${kept}`);
+        assert.equal(methods().includes('initialize'), !kept, methods().join());
+        // Resumed with the capabilities the handshake reported: the lists are not empty.
+        assert.ok((await other.listTools({ partition: 'alice' })).tools.some((t) => t.name === 'note_add'));
+        // Another partition is another session, stored or not.
+        assert.match(text(await other.callTool({ name: 'note_add', arguments: { text: 'b' } }, { partition: 'bob' })), /^Added note 1 to session notebook/);
+      }
+    });
+
+    it('replaces a kept session the server forgot: a new initialize, recorded for the next process', async () => {
+      const sessions = store();
+      const first = client({ url: proxy.url, protocol: 'legacy', sessions });
+      await first.callTool({ name: 'note_add', arguments: { text: 'one' } }, { partition: 'alice' });
+      const forgotten = (await sessions.get('notes', 'alice'))!.id;
+      proxy.fault = { kind: 'forget-session' };
+      proxy.seen.length = 0;
+      const other = client({ url: proxy.url, protocol: 'legacy', sessions });
+      assert.match(text(await other.callTool({ name: 'note_add', arguments: { text: 'two' } }, { partition: 'alice' })), /^Added note 1 to session notebook/);
+      assert.deepEqual(methods(), ['tools/call', 'initialize', 'notifications/initialized', 'tools/call']);
+      const replaced = (await sessions.get('notes', 'alice', true))!.id;
+      assert.notEqual(replaced, forgotten);
+      proxy.seen.length = 0;
+      const third = client({ url: proxy.url, protocol: 'legacy', sessions });
+      assert.match(text(await third.callTool({ name: 'note_add', arguments: { text: 'three' } }, { partition: 'alice' })), /^Added note 2 to session notebook/);
+      assert.deepEqual(methods(), ['tools/call']);
     });
   });
 
