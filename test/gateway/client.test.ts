@@ -102,8 +102,15 @@ describe('resilient client', () => {
   });
 
   describe('2025-era sessions kept in a store (the gateway across Lambda environments)', () => {
-    /** A store on the test table; each client stands for another process (another gateway environment). */
-    const store = () => new DynamoUpstreamSessions(new Table(() => createDynamoClient({ region: 'us-east-1', dynamoEndpoint }), 'mcp-kit'), `gw-${crypto.randomUUID()}`, 3600);
+    /** A store on the test table that counts its reads; each client stands for another process (another gateway environment). */
+    const store = () =>
+      new (class extends DynamoUpstreamSessions {
+        reads = 0;
+        override get(...args: Parameters<DynamoUpstreamSessions['get']>) {
+          this.reads++;
+          return super.get(...args);
+        }
+      })(new Table(() => createDynamoClient({ region: 'us-east-1', dynamoEndpoint }), 'mcp-kit'), `gw-${crypto.randomUUID()}`, 3600);
     const methods = () => proxy.seen.map((s) => s.method);
 
     it("resumes the partition's session another process opened: its session notebook, no initialize (control: without a store, a new session)", async () => {
@@ -112,12 +119,16 @@ describe('resilient client', () => {
         const first = client({ url: proxy.url, protocol: 'legacy', ...(sessions && { sessions }) });
         await first.callTool({ name: 'note_add', arguments: { text: 'one' } }, { partition: 'alice' });
         proxy.seen.length = 0;
+        const reads = sessions?.reads;
         const other = client({ url: proxy.url, protocol: 'legacy', ...(sessions && { sessions }) });
         const added = text(await other.callTool({ name: 'note_add', arguments: { text: 'two' } }, { partition: 'alice' }));
         assert.match(added, kept ? /^Added note 2 to session notebook/ : /^Added note 1 to session notebook/, `kept: ${kept}`);
         assert.equal(methods().includes('initialize'), !kept, methods().join());
         // Resumed with the capabilities the handshake reported: the lists are not empty.
         assert.ok((await other.listTools({ partition: 'alice' })).tools.some((t) => t.name === 'note_add'));
+        await other.callTool({ name: 'note_list', arguments: {} }, { partition: 'alice' });
+        // One read when this process first connects the partition, none per call.
+        if (sessions) assert.equal(sessions.reads - reads!, 1);
         // Another partition is another session, stored or not.
         assert.match(text(await other.callTool({ name: 'note_add', arguments: { text: 'b' } }, { partition: 'bob' })), /^Added note 1 to session notebook/);
       }
