@@ -45,6 +45,8 @@ export interface UpstreamSessionStore {
   get(upstream: string, partition: string, consistent?: boolean): Promise<ResumableSession | undefined>;
   /** Records a session when none is, or the one recorded is `replacing`; false when another was recorded first. */
   put(upstream: string, partition: string, session: ResumableSession, replacing?: string): Promise<boolean>;
+  /** Called after each call a kept session served: slides its expiry (the store decides how often it writes). */
+  touch(upstream: string, partition: string, sessionId: string): Promise<void>;
 }
 
 export interface ConnectionSettings {

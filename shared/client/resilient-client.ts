@@ -333,7 +333,11 @@ export class ResilientClient {
         throw classify(this.name, err, 'connect', this.timeouts.connectMs);
       }
       try {
-        return await send(opened.connection, requestOptions);
+        const result = await send(opened.connection, requestOptions);
+        const session = opened.connection.session;
+        // Sliding its expiry is the store's to bound; failing to only shortens how long it is shared.
+        if (session && this.options.sessions) await this.options.sessions.touch(this.name, opened.key, session.id).catch(() => {});
+        return result;
       } catch (err) {
         const failure = classify(this.name, err, method, timeoutMs);
         if (!(failure instanceof SessionGoneError)) throw failure;

@@ -151,6 +151,31 @@ describe('resilient client', () => {
       assert.match(text(await third.callTool({ name: 'note_add', arguments: { text: 'three' } }, { partition: 'alice' })), /^Added note 2 to session notebook/);
       assert.deepEqual(methods(), ['tools/call']);
     });
+
+    it('slides a kept session\'s expiry while it is used (never that of a session recorded in its place)', async () => {
+      // A 10 s lifetime: written at most once a second.
+      const table = new Table(() => createDynamoClient({ region: 'us-east-1', dynamoEndpoint }), 'mcp-kit');
+      const owner = `gw-${crypto.randomUUID()}`;
+      const sessions = new DynamoUpstreamSessions(table, owner, 10);
+      const c = client({ url: proxy.url, protocol: 'legacy', sessions });
+      const item = async () => (await table.get(`UPSESSION#${owner}#notes#alice`, 'META', true))!;
+      await c.callTool({ name: 'note_add', arguments: { text: 'one' } }, { partition: 'alice' });
+      const recorded = (await sessions.get('notes', 'alice', true))!;
+      const writtenAt = Number((await item()).expiresAt!.N) - 10;
+      while (Math.floor(Date.now() / 1000) - writtenAt < 1) await new Promise((r) => setTimeout(r, 50));
+      await c.callTool({ name: 'note_list', arguments: {} }, { partition: 'alice' });
+      const slid = await item();
+      assert.ok(Number(slid.expiresAt!.N) > writtenAt + 10, `expiry ${slid.expiresAt!.N} not past ${writtenAt + 10}`);
+      assert.equal(slid.sessionId!.S, recorded.id);
+      // Another session recorded in its place (the upstream forgot this one elsewhere) is not touched by this one.
+      assert.ok(await sessions.put('notes', 'alice', { ...recorded, id: 'another' }, recorded.id));
+      const theirs = Number((await item()).expiresAt!.N);
+      while (Math.floor(Date.now() / 1000) - (theirs - 10) < 1) await new Promise((r) => setTimeout(r, 50));
+      await c.callTool({ name: 'note_list', arguments: {} }, { partition: 'alice' });
+      const after = await item();
+      assert.equal(after.sessionId!.S, 'another');
+      assert.equal(Number(after.expiresAt!.N), theirs);
+    });
   });
 
   describe('server-to-client requests', () => {
