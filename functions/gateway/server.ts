@@ -1,12 +1,20 @@
 // Example server "gateway": one MCP endpoint in front of the MCP servers named in
 // MCP_GATEWAY_UPSTREAMS or MCP_GATEWAY_CONFIG (shared/gateway/). Built from the environment the
-// adapter resolved, because upstream credentials come from it (on Lambda, from the secret).
+// adapter resolved, because upstream credentials come from it (on Lambda, from the secret). Each
+// caller's 2025-era upstream sessions are kept in the kit's table, so every instance resumes them.
 import { readFile } from 'node:fs/promises';
 import { loadConfig } from '../../shared/config.ts';
 import { loadGatewayConfig } from '../../shared/gateway/config.ts';
 import { createGateway } from '../../shared/gateway/gateway.ts';
 import type { ServerModule } from '../../shared/server/define.ts';
+import { Table, createDynamoClient } from '../../shared/store/table.ts';
+import { DynamoUpstreamSessions } from '../../shared/store/upstream-sessions.ts';
 
-const gateway: ServerModule = async (env) => createGateway(await loadGatewayConfig(env, (path) => readFile(path, 'utf8')), { metrics: loadConfig(env).metrics }).definition;
+const gateway: ServerModule = async (env) => {
+  const kit = loadConfig(env);
+  const config = await loadGatewayConfig(env, (path) => readFile(path, 'utf8'));
+  const sessions = new DynamoUpstreamSessions(new Table(() => createDynamoClient(kit), kit.tableName), config.name, kit.sessionTtlSeconds);
+  return createGateway(config, { metrics: kit.metrics, sessions }).definition;
+};
 
 export default gateway;

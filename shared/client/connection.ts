@@ -7,7 +7,9 @@
 // what it derives from the tools list). An authorization-code grant is completed here when the
 // caller can hand over the authorization callback (`authorizationResponse`): the SDK discovers,
 // registers, redirects and redeems; this module only passes the callback on and sends the refused
-// request once more. This module does not retry otherwise and does not decide what failed.
+// request once more. A 2025-era session another process opened (kept in an UpstreamSessionStore)
+// is resumed by its id, without a handshake. This module does not retry otherwise and does not
+// decide what failed.
 import {
   Client,
   StreamableHTTPClientTransport,
@@ -30,6 +32,23 @@ export type UpstreamNotification =
   | { kind: 'tools_list_changed' | 'prompts_list_changed' | 'resources_list_changed' }
   | { kind: 'resource_updated'; uri: string };
 
+/** A 2025-era session as another process can resume it: its id and what its handshake negotiated. */
+export interface ResumableSession {
+  id: string;
+  protocolVersion: string;
+  capabilities: ServerCapabilities;
+}
+
+/** Where 2025-era upstream sessions are kept across processes, per (upstream, partition). */
+export interface UpstreamSessionStore {
+  /** `consistent`: read what was just written (after a lost race to record one). */
+  get(upstream: string, partition: string, consistent?: boolean): Promise<ResumableSession | undefined>;
+  /** Records a session when none is, or the one recorded is `replacing`; false when another was recorded first. */
+  put(upstream: string, partition: string, session: ResumableSession, replacing?: string): Promise<boolean>;
+  /** Called after each call a kept session served: slides its expiry (the store decides how often it writes). */
+  touch(upstream: string, partition: string, sessionId: string): Promise<void>;
+}
+
 export interface ConnectionSettings {
   url: URL;
   protocol: Protocol;
@@ -46,12 +65,20 @@ export interface ConnectionSettings {
   onNotification?: (notification: UpstreamNotification) => void;
   /** Answers a 2025-era server's `elicitation/create` (see ResilientClientOptions). */
   onElicitation?: (params: ElicitRequestParams) => Promise<ElicitResult>;
+  /** A 2025-era session to resume instead of initializing one. */
+  resume?: ResumableSession;
+  /** The session is kept for other processes too: closing leaves it open on the server. */
+  shared?: boolean;
 }
 
 export interface Connection {
   readonly client: Client;
   readonly era: 'modern' | 'legacy';
   readonly capabilities: ServerCapabilities;
+  /** The 2025-era session, when the server gave one. */
+  readonly session?: ResumableSession;
+  /** Whether the session was resumed rather than initialized here. */
+  readonly resumed: boolean;
   close(): Promise<void>;
 }
 
@@ -113,8 +140,18 @@ function forgettingDiscovery(fetch: Fetch, provider: OAuthClientProvider): Fetch
 
 const NEGOTIATION = { auto: 'auto', modern: { pin: '2026-07-28' }, legacy: 'legacy' } as const;
 
+/**
+ * What a resumed session's handshake told the process that made it. The SDK connects a transport
+ * that carries a session id without a handshake but has no way to be told its outcome, which its
+ * list verbs and codec read: the two fields its own handshake sets are set here, once.
+ */
+function adoptHandshake(client: Client, session: ResumableSession) {
+  Object.assign(client as unknown as Record<string, unknown>, { _serverCapabilities: session.capabilities, _negotiatedProtocolVersion: session.protocolVersion });
+}
+
 export async function connect(settings: ConnectionSettings): Promise<Connection> {
-  const prior = knownVerdict(settings);
+  const resume = settings.resume;
+  const prior = resume ? undefined : knownVerdict(settings);
   const client = new Client(settings.clientInfo, {
     capabilities: settings.capabilities,
     versionNegotiation: { mode: NEGOTIATION[settings.protocol] },
@@ -137,6 +174,7 @@ export async function connect(settings: ConnectionSettings): Promise<Connection>
   const transport = new AuthorizingTransport(settings.url, settings.authorizationResponse, {
     fetch: provider ? forgettingDiscovery(settings.fetch, provider) : settings.fetch,
     ...(provider && { authProvider: provider }),
+    ...(resume && { sessionId: resume.id, protocolVersion: resume.protocolVersion }),
   });
   try {
     await client.connect(transport, { timeout: settings.connectTimeoutMs, ...(prior && { prior }) });
@@ -146,17 +184,23 @@ export async function connect(settings: ConnectionSettings): Promise<Connection>
     await client.close().catch(() => {});
     throw err;
   }
+  if (resume) adoptHandshake(client, resume);
   const era = client.getProtocolEra() === 'modern' ? 'modern' : 'legacy';
   const discover = client.getDiscoverResult();
+  const capabilities = client.getServerCapabilities() ?? {};
+  const version = client.getNegotiatedProtocolVersion();
+  const session = era === 'legacy' && transport.sessionId && version ? { id: transport.sessionId, protocolVersion: version, capabilities } : undefined;
   // A forced 2025 session proves nothing about what else the server speaks.
-  if (!prior && settings.protocol !== 'legacy') verdicts.set(settings.url.href, { prior: era === 'modern' && discover ? { kind: 'modern', discover } : { kind: 'legacy' }, at: Date.now() });
+  if (!prior && !resume && settings.protocol !== 'legacy') verdicts.set(settings.url.href, { prior: era === 'modern' && discover ? { kind: 'modern', discover } : { kind: 'legacy' }, at: Date.now() });
   return {
     client,
     era,
-    capabilities: client.getServerCapabilities() ?? {},
+    capabilities,
+    ...(session && { session }),
+    resumed: resume !== undefined,
     async close() {
-      // A 2025-era session is ended on the server too, as the transport spec asks.
-      if (era === 'legacy') await transport.terminateSession().catch(() => {});
+      // A 2025-era session is ended on the server too, as the transport spec asks, unless other processes use it.
+      if (era === 'legacy' && !settings.shared) await transport.terminateSession().catch(() => {});
       await client.close().catch(() => {});
     },
   };

@@ -5,8 +5,8 @@
 // errors that name the server (errors.ts). Usable on its own, e.g. from another Lambda; the
 // gateway (shared/gateway/) holds one per upstream.
 // It does not fulfil `input_required` answers: they come back to the caller as they are, to
-// answer and retry with `inputResponses` and `requestState`. Breaker, sessions and caches live
-// in this process.
+// answer and retry with `inputResponses` and `requestState`. Breaker and caches live in this
+// process; 2025-era sessions too, unless a session store (`sessions`) shares them between processes.
 import {
   InMemoryResponseCacheStore,
   type CacheableRequestOptions,
@@ -30,7 +30,7 @@ import {
   type Tool,
 } from '@modelcontextprotocol/client';
 import { CircuitBreaker, type BreakerOptions } from './breaker.ts';
-import { connect, type Connection, type Protocol, type UpstreamNotification } from './connection.ts';
+import { connect, type Connection, type Protocol, type ResumableSession, type UpstreamNotification, type UpstreamSessionStore } from './connection.ts';
 import { CircuitOpenError, SessionGoneError, UpstreamAuthError, UpstreamProtocolError, type UpstreamError, UpstreamRateLimitedError, classify } from './errors.ts';
 import { upstreamFetch, type Fetch } from './http.ts';
 import { ListCache } from './list-cache.ts';
@@ -103,6 +103,14 @@ export interface ResilientClientOptions {
    * @default - the same headers for every partition
    */
   headersFor?: (partition: string) => Promise<Readonly<Record<string, string>>>;
+  /**
+   * Keeps each partition's 2025-era session where other processes find it (the gateway's: DynamoDB),
+   * so a process resumes the session another one opened (one read when it first connects the
+   * partition) instead of initializing its own, and session state upstream is the same whichever
+   * process calls. Sessions kept there are not ended when a connection closes.
+   * @default - sessions live in this process
+   */
+  sessions?: UpstreamSessionStore;
 }
 
 export interface CallOptions {
@@ -160,6 +168,8 @@ export class ResilientClient {
   /** The tools the server last listed: whether a call may be repeated, and which arguments go in headers. */
   private readonly listedTools = new Map<string, Tool>();
   private era: 'modern' | 'legacy' | undefined;
+  /** Partitions whose kept session the server forgot: the next connect initializes one and records it in its place. */
+  private readonly gone = new Map<string, string>();
   private latencyMs: number | undefined;
 
   constructor(private readonly options: ResilientClientOptions) {
@@ -239,7 +249,7 @@ export class ResilientClient {
     return { name: this.name, ...this.breaker.snapshot(), ...(this.latencyMs !== undefined && { latencyMs: this.latencyMs }), ...(this.era && { era: this.era }) };
   }
 
-  /** Ends every session (DELETE for 2025-era servers) and drops the connections. */
+  /** Ends every session (DELETE for 2025-era servers; not those kept in `sessions`) and drops the connections. */
   async close(): Promise<void> {
     const open = [...this.connections.values()];
     this.connections.clear();
@@ -323,11 +333,16 @@ export class ResilientClient {
         throw classify(this.name, err, 'connect', this.timeouts.connectMs);
       }
       try {
-        return await send(opened.connection, requestOptions);
+        const result = await send(opened.connection, requestOptions);
+        const session = opened.connection.session;
+        // Sliding its expiry is the store's to bound; failing to only shortens how long it is shared.
+        if (session && this.options.sessions) await this.options.sessions.touch(this.name, opened.key, session.id).catch(() => {});
+        return result;
       } catch (err) {
         const failure = classify(this.name, err, method, timeoutMs);
         if (!(failure instanceof SessionGoneError)) throw failure;
         // The server refused the request without acting on it: safe to send on a new session.
+        if (opened.connection.session) this.gone.set(opened.key, opened.connection.session.id);
         this.drop(opened.key);
         if (reconnected) throw new UpstreamProtocolError(this.name, -32600, 'the server forgot a session it had just created');
       }
@@ -368,8 +383,29 @@ export class ResilientClient {
     return { key, connection };
   }
 
-  /** A new connection. Not under any caller's signal: other calls may wait on it; its own time limit bounds it. */
-  private open(partition: string): Promise<Connection> {
+  /**
+   * A new connection: resuming the partition's kept session when there is one, else a new one,
+   * recorded for other processes. A failing store costs only the sharing: the call goes on.
+   */
+  private async open(partition: string): Promise<Connection> {
+    const store = this.options.sessions;
+    if (!store || this.options.protocol === 'modern' || this.era === 'modern') return this.connectTo(partition);
+    const gone = this.gone.get(partition);
+    this.gone.delete(partition);
+    const kept = gone === undefined ? await store.get(this.name, partition).catch(() => undefined) : undefined;
+    if (kept) return this.connectTo(partition, kept);
+    const fresh = await this.connectTo(partition);
+    if (!fresh.session) return fresh;
+    if (await store.put(this.name, partition, fresh.session, gone).catch(() => true)) return fresh;
+    // Another process recorded one first: use it, so the partition has one session everywhere.
+    const theirs = await store.get(this.name, partition, true).catch(() => undefined);
+    if (!theirs) return fresh;
+    await fresh.close();
+    return this.connectTo(partition, theirs);
+  }
+
+  /** Connects. Not under any caller's signal: other calls may wait on it; its own time limit bounds it. */
+  private connectTo(partition: string, resume?: ResumableSession): Promise<Connection> {
     const headersFor = this.options.headersFor;
     const fetch: Fetch = headersFor
       ? async (input, init = {}) => {
@@ -388,6 +424,8 @@ export class ResilientClient {
       cacheStore: this.cacheStore,
       connectTimeoutMs: this.timeouts.connectMs,
       capabilityTtlMs: this.options.capabilityTtlMs ?? 300_000,
+      ...(resume && { resume }),
+      shared: this.options.sessions !== undefined,
       ...(this.options.onElicitation && { onElicitation: this.options.onElicitation }),
       onNotification: (n) => {
         if (n.kind !== 'resource_updated') this.lists.evict(...LISTS_OF[n.kind]);

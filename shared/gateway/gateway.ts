@@ -5,7 +5,7 @@
 // by the handlers. Upstream list changes (seen in a list, or sent by an upstream) reach the
 // gateway's own listeners as list_changed.
 import type { ServerNotifier } from '@modelcontextprotocol/server';
-import type { UpstreamNotification } from '../client/connection.ts';
+import type { UpstreamNotification, UpstreamSessionStore } from '../client/connection.ts';
 import { upstreamFailureMetric } from '../metrics.ts';
 import { defineServer, type ServerDefinition } from '../server/define.ts';
 import { OnBehalfOf } from './assertions.ts';
@@ -47,6 +47,12 @@ export interface GatewayOptions {
   version?: string;
   /** Count upstream failures as CloudWatch embedded metrics (`UpstreamFailures` by Server and Upstream). @default false */
   metrics?: boolean;
+  /**
+   * Where each caller's 2025-era upstream sessions are kept, so every instance resumes the same one
+   * (the Lambda entry keeps them in the kit's table: DynamoUpstreamSessions).
+   * @default - per instance
+   */
+  sessions?: UpstreamSessionStore;
 }
 
 export function createGateway(config: GatewayConfig, options: GatewayOptions = {}): Gateway {
@@ -62,7 +68,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
       if (n.kind === 'resource_updated') return notify.resourceUpdated(prefixUri(upstream, n.uri));
       for (const kind of NOTIFIED[n.kind]) catalog.invalidate(kind, upstream);
       announce(NOTIFIED[n.kind][0]!);
-    }),
+    }, options.sessions),
     { listTimeoutMs: config.listTimeoutMs, changed: announce, failed },
   );
   const upstreams = catalog.upstreams;

@@ -3,7 +3,7 @@
 // caller's token; and who may reach it. Also the readiness report `GET /health?ready` shows for
 // them: counts to anyone, each upstream's state to admins.
 import { ClientCredentialsProvider } from '@modelcontextprotocol/client';
-import type { UpstreamNotification } from '../client/connection.ts';
+import type { UpstreamNotification, UpstreamSessionStore } from '../client/connection.ts';
 import { ResilientClient, type UpstreamAuth, type UpstreamStatus } from '../client/resilient-client.ts';
 import type { Principal } from '../principal.ts';
 import type { OnBehalfOf } from './assertions.ts';
@@ -25,7 +25,12 @@ function authOf(config: UpstreamConfig): UpstreamAuth | undefined {
   };
 }
 
-export function createUpstreams(config: GatewayConfig, callers: OnBehalfOf, onNotification: (upstream: string, notification: UpstreamNotification) => void): Map<string, Upstream> {
+export function createUpstreams(
+  config: GatewayConfig,
+  callers: OnBehalfOf,
+  onNotification: (upstream: string, notification: UpstreamNotification) => void,
+  sessions?: UpstreamSessionStore,
+): Map<string, Upstream> {
   return new Map(
     config.upstreams.map((u) => {
       const auth = authOf(u);
@@ -42,6 +47,7 @@ export function createUpstreams(config: GatewayConfig, callers: OnBehalfOf, onNo
         listTtlMs: u.listTtlMs,
         clientInfo: CLIENT_INFO,
         onNotification: (n) => onNotification(u.name, n),
+        ...(sessions && { sessions }),
       });
       return [u.name, { config: u, client }];
     }),

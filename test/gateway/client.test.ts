@@ -12,6 +12,8 @@ import { ResilientClient, type ResilientClientOptions } from '../../shared/clien
 import { startFaultyProxy, type FaultyProxy } from '../helpers/faulty-proxy.ts';
 import { startLegacyServer, type LegacyServer } from '../helpers/legacy-server.ts';
 import { startInProcess, startTestDynamo, startTestS3 } from '../helpers/server.ts';
+import { Table, createDynamoClient } from '../../shared/store/table.ts';
+import { DynamoUpstreamSessions } from '../../shared/store/upstream-sessions.ts';
 
 const text = (result: unknown) => (result as { content: { text: string }[] }).content[0]!.text;
 
@@ -20,12 +22,14 @@ describe('resilient client', () => {
   let kitUrl: string;
   let legacy: LegacyServer;
   let proxy: FaultyProxy;
+  let dynamoEndpoint: string;
   const clients: ResilientClient[] = [];
 
   before(async () => {
     const [dynamo, s3] = await Promise.all([startTestDynamo(), startTestS3()]);
     const kit = await startInProcess(notes, { AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, AWS_ENDPOINT_URL_S3: s3.endpoint, MCP_SSE_KEEPALIVE_MS: '0' });
     kitUrl = kit.url;
+    dynamoEndpoint = dynamo.endpoint;
     legacy = await startLegacyServer();
     proxy = await startFaultyProxy(kitUrl);
     stopAll = async () => {
@@ -94,6 +98,83 @@ describe('resilient client', () => {
         proxy.seen.map((s) => s.method),
         ['tools/call', 'initialize', 'notifications/initialized', 'tools/call'],
       );
+    });
+  });
+
+  describe('2025-era sessions kept in a store (the gateway across Lambda environments)', () => {
+    /** A store on the test table that counts its reads; each client stands for another process (another gateway environment). */
+    const store = () =>
+      new (class extends DynamoUpstreamSessions {
+        reads = 0;
+        override get(...args: Parameters<DynamoUpstreamSessions['get']>) {
+          this.reads++;
+          return super.get(...args);
+        }
+      })(new Table(() => createDynamoClient({ region: 'us-east-1', dynamoEndpoint }), 'mcp-kit'), `gw-${crypto.randomUUID()}`, 3600);
+    const methods = () => proxy.seen.map((s) => s.method);
+
+    it("resumes the partition's session another process opened: its session notebook, no initialize (control: without a store, a new session)", async () => {
+      for (const kept of [true, false]) {
+        const sessions = kept ? store() : undefined;
+        const first = client({ url: proxy.url, protocol: 'legacy', ...(sessions && { sessions }) });
+        await first.callTool({ name: 'note_add', arguments: { text: 'one' } }, { partition: 'alice' });
+        proxy.seen.length = 0;
+        const reads = sessions?.reads;
+        const other = client({ url: proxy.url, protocol: 'legacy', ...(sessions && { sessions }) });
+        const added = text(await other.callTool({ name: 'note_add', arguments: { text: 'two' } }, { partition: 'alice' }));
+        assert.match(added, kept ? /^Added note 2 to session notebook/ : /^Added note 1 to session notebook/, `kept: ${kept}`);
+        assert.equal(methods().includes('initialize'), !kept, methods().join());
+        // Resumed with the capabilities the handshake reported: the lists are not empty.
+        assert.ok((await other.listTools({ partition: 'alice' })).tools.some((t) => t.name === 'note_add'));
+        await other.callTool({ name: 'note_list', arguments: {} }, { partition: 'alice' });
+        // One read when this process first connects the partition, none per call.
+        if (sessions) assert.equal(sessions.reads - reads!, 1);
+        // Another partition is another session, stored or not.
+        assert.match(text(await other.callTool({ name: 'note_add', arguments: { text: 'b' } }, { partition: 'bob' })), /^Added note 1 to session notebook/);
+      }
+    });
+
+    it('replaces a kept session the server forgot: a new initialize, recorded for the next process', async () => {
+      const sessions = store();
+      const first = client({ url: proxy.url, protocol: 'legacy', sessions });
+      await first.callTool({ name: 'note_add', arguments: { text: 'one' } }, { partition: 'alice' });
+      const forgotten = (await sessions.get('notes', 'alice'))!.id;
+      proxy.fault = { kind: 'forget-session' };
+      proxy.seen.length = 0;
+      const other = client({ url: proxy.url, protocol: 'legacy', sessions });
+      assert.match(text(await other.callTool({ name: 'note_add', arguments: { text: 'two' } }, { partition: 'alice' })), /^Added note 1 to session notebook/);
+      assert.deepEqual(methods(), ['tools/call', 'initialize', 'notifications/initialized', 'tools/call']);
+      const replaced = (await sessions.get('notes', 'alice', true))!.id;
+      assert.notEqual(replaced, forgotten);
+      proxy.seen.length = 0;
+      const third = client({ url: proxy.url, protocol: 'legacy', sessions });
+      assert.match(text(await third.callTool({ name: 'note_add', arguments: { text: 'three' } }, { partition: 'alice' })), /^Added note 2 to session notebook/);
+      assert.deepEqual(methods(), ['tools/call']);
+    });
+
+    it('slides a kept session\'s expiry while it is used (never that of a session recorded in its place)', async () => {
+      // A 10 s lifetime: written at most once a second.
+      const table = new Table(() => createDynamoClient({ region: 'us-east-1', dynamoEndpoint }), 'mcp-kit');
+      const owner = `gw-${crypto.randomUUID()}`;
+      const sessions = new DynamoUpstreamSessions(table, owner, 10);
+      const c = client({ url: proxy.url, protocol: 'legacy', sessions });
+      const item = async () => (await table.get(`UPSESSION#${owner}#notes#alice`, 'META', true))!;
+      await c.callTool({ name: 'note_add', arguments: { text: 'one' } }, { partition: 'alice' });
+      const recorded = (await sessions.get('notes', 'alice', true))!;
+      const writtenAt = Number((await item()).expiresAt!.N) - 10;
+      while (Math.floor(Date.now() / 1000) - writtenAt < 1) await new Promise((r) => setTimeout(r, 50));
+      await c.callTool({ name: 'note_list', arguments: {} }, { partition: 'alice' });
+      const slid = await item();
+      assert.ok(Number(slid.expiresAt!.N) > writtenAt + 10, `expiry ${slid.expiresAt!.N} not past ${writtenAt + 10}`);
+      assert.equal(slid.sessionId!.S, recorded.id);
+      // Another session recorded in its place (the upstream forgot this one elsewhere) is not touched by this one.
+      assert.ok(await sessions.put('notes', 'alice', { ...recorded, id: 'another' }, recorded.id));
+      const theirs = Number((await item()).expiresAt!.N);
+      while (Math.floor(Date.now() / 1000) - (theirs - 10) < 1) await new Promise((r) => setTimeout(r, 50));
+      await c.callTool({ name: 'note_list', arguments: {} }, { partition: 'alice' });
+      const after = await item();
+      assert.equal(after.sessionId!.S, 'another');
+      assert.equal(Number(after.expiresAt!.N), theirs);
     });
   });
 
