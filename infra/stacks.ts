@@ -97,6 +97,13 @@ export class McpServerStack extends Stack {
         description: 'CloudFront host name; point a custom domain\'s CNAME or alias here',
       });
     }
+    const { alias, deploymentGroup } = this.endpoint.canary;
+    new CfnOutput(this, 'RollbackCommand', {
+      value:
+        `npm run rollback -- --function ${this.endpoint.fn.functionName} --alias ${alias.aliasName} --application ${deploymentGroup.application.applicationName} ` +
+        `--deployment-group ${deploymentGroup.deploymentGroupName} --region ${this.region}`,
+      description: 'Stops a release that is shifting (CodeDeploy moves the alias back), else moves the live alias back to the version before (docs/deploy.md)',
+    });
     new CfnOutput(this, 'DashboardName', { value: this.endpoint.monitoring.dashboard.dashboardName, description: 'CloudWatch dashboard' });
     new CfnOutput(this, 'AuditLogGroup', { value: this.endpoint.auditLog.logGroup.logGroupName, description: 'Audit log: security events (aws logs tail <this> --follow)' });
     if (acceptsApiKeys(props.server.auth)) this.apiKeyOutputs(dataPlaneStack);

@@ -41,6 +41,8 @@ export interface LambdaModelOptions {
   /** Function environment, as the construct sets it plus local endpoints. */
   environment: Record<string, string>;
   functionName: string;
+  /** The published version this model runs (local/aws/alias.ts routes between them). @default '$LATEST' */
+  functionVersion?: string;
   memoryMb: number;
   timeoutSeconds: number;
   /** Most environments at once; more concurrent invokes are throttled. */
@@ -164,10 +166,10 @@ class Environment {
         ...options.environment,
         AWS_LAMBDA_RUNTIME_API: `127.0.0.1:${port}`,
         AWS_LAMBDA_FUNCTION_NAME: options.functionName,
-        AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+        AWS_LAMBDA_FUNCTION_VERSION: options.functionVersion ?? '$LATEST',
         AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(options.memoryMb),
         AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${options.functionName}`,
-        AWS_LAMBDA_LOG_STREAM_NAME: `local/[$LATEST]env${this.id}`,
+        AWS_LAMBDA_LOG_STREAM_NAME: `local/[${options.functionVersion ?? '$LATEST'}]env${this.id}`,
         AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x',
         LAMBDA_TASK_ROOT: taskRoot,
         _HANDLER: 'index.handler',
