@@ -3,7 +3,8 @@
 // (a canary by default, all at once on dev stages), rolling it back when a rollback alarm fires
 // during the shift. Does not decide which alarms exist: infra/monitoring.ts does; the endpoint
 // hands this group the ones that judge a release. `npm run rollback` (scripts/rollback.ts) moves
-// the alias back by hand.
+// the alias back by hand. Not on the `local` stage: SAM does not resolve an API integrated with an
+// alias, and LocalStack's free edition has no CodeDeploy; the API calls the function there.
 import { Validations } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as codedeploy from 'aws-cdk-lib/aws-codedeploy';
@@ -14,14 +15,17 @@ import type { Construct } from 'constructs';
 export const LIVE_ALIAS = 'live';
 
 /** Stages that take a release all at once unless told otherwise: nobody else is on them. */
-const DEV_STAGES = new Set(['dev', 'local']);
+const DEV_STAGES = new Set(['dev']);
+
+/** Whether a stage's API calls an alias that CodeDeploy shifts: every stage but `local` (SAM, LocalStack). */
+export const releasesByAlias = (stage: string) => stage !== 'local';
 
 /** How a release shifts traffic. */
 export interface McpDeploymentOptions {
   /**
    * How CodeDeploy moves the `live` alias to a new version, e.g.
    * `LambdaDeploymentConfig.LINEAR_10PERCENT_EVERY_1MINUTE`.
-   * @default - `CANARY_10PERCENT_5MINUTES`; `ALL_AT_ONCE` on the stages `dev` and `local`
+   * @default - `CANARY_10PERCENT_5MINUTES`; `ALL_AT_ONCE` on the stage `dev`
    */
   readonly config?: codedeploy.ILambdaDeploymentConfig;
   /**

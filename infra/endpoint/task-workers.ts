@@ -42,7 +42,11 @@ class SelfDestination implements lambda.IDestination {
   }
 }
 
-export function enableTaskWorkers(scope: Construct, fn: lambda.Function): TaskWorkers {
+/**
+ * `versioned`: the function runs as published versions behind an alias (infra/endpoint/canary.ts);
+ * else as `$LATEST` (the `local` stage), whose settings are the unqualified function's.
+ */
+export function enableTaskWorkers(scope: Construct, fn: lambda.Function, versioned: boolean): TaskWorkers {
   const selfInvokePolicy = new iam.Policy(scope, 'TaskWorkerInvoke', {
     statements: [new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [fn.functionArn, `${fn.functionArn}:*`] })],
     roles: [fn.role!],
@@ -52,17 +56,17 @@ export function enableTaskWorkers(scope: Construct, fn: lambda.Function): TaskWo
     id: `AwsSolutions-IAM5[Resource::<${functionId}.Arn>:*]`,
     reason: 'The function\'s own versions: each deploy publishes one, and a task\'s worker runs the version that created the task.',
   });
-  const version = fn.currentVersion;
+  const version = versioned ? fn.currentVersion : undefined;
   const asyncInvokeConfig = new lambda.EventInvokeConfig(scope, 'TaskWorkerEvents', {
     function: fn,
-    qualifier: version.version,
+    ...(version && { qualifier: version.version }),
     // Lambda's default and its maximum: a run that failed before claiming its task gets two more.
     retryAttempts: AWS_LIMITS.lambdaAsyncRetries,
     maxEventAge: TASK_EVENT_MAX_AGE,
-    onFailure: new SelfDestination(version),
+    onFailure: new SelfDestination(version ?? fn),
   });
   // The next deploy replaces this resource (its qualifier changes); the old version keeps its settings.
-  asyncInvokeConfig.applyRemovalPolicy(RemovalPolicy.RETAIN);
+  if (version) asyncInvokeConfig.applyRemovalPolicy(RemovalPolicy.RETAIN);
   // Lambda refuses a destination the function's role may not invoke.
   asyncInvokeConfig.node.addDependency(selfInvokePolicy);
   return { selfInvokePolicy, asyncInvokeConfig };

@@ -2,7 +2,7 @@
 // `live` alias on the version the deploy published; CodeDeploy shifts that alias as a canary on
 // production-like stages and all at once on dev, rolling back on the function's error and latency
 // alarms; a task's worker may be invoked on any version and keeps its retry settings per version.
-// Bundling skipped.
+// The `local` stage (SAM, LocalStack) keeps the bare function. Bundling skipped.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -83,11 +83,9 @@ describe('a release: the live alias and its deployment group', () => {
     assert.deepEqual(group.AlarmConfiguration.Alarms, [{ Name: { Ref: errors } }, { Name: { Ref: p99 } }]);
   });
 
-  it('shifts all at once on dev and local, and takes another config and more alarms from `deployment`', () => {
-    for (const stage of ['dev', 'local']) {
-      const group = only(synthEndpoint({ stage }).template, 'AWS::CodeDeploy::DeploymentGroup').resource.Properties;
-      assert.equal(group.DeploymentConfigName, 'CodeDeployDefault.LambdaAllAtOnce', stage);
-    }
+  it('shifts all at once on dev, and takes another config and more alarms from `deployment`', () => {
+    const dev = only(synthEndpoint({ stage: 'dev' }).template, 'AWS::CodeDeploy::DeploymentGroup').resource.Properties;
+    assert.equal(dev.DeploymentConfigName, 'CodeDeployDefault.LambdaAllAtOnce');
     const stack = new Stack(newApp(), 'Custom');
     const extra = new cloudwatch.Alarm(stack, 'ToolErrors', { metric: new cloudwatch.Metric({ namespace: 'X', metricName: 'Y' }), threshold: 1, evaluationPeriods: 1 });
     new McpServerEndpoint(stack, 'Server', {
@@ -131,10 +129,30 @@ describe('a task\'s worker across releases', () => {
   });
 });
 
+describe('the local stage (SAM and LocalStack: no alias resolution, no CodeDeploy)', () => {
+  const { template, endpoint } = synthEndpoint({ stage: 'local' });
+  const fn = serverFunction(template);
+
+  it('integrates the API with the function itself, with no version, alias or deployment group', () => {
+    assert.equal(endpoint.canary, undefined);
+    for (const type of ['AWS::Lambda::Version', 'AWS::Lambda::Alias', 'AWS::CodeDeploy::DeploymentGroup']) template.resourceCountIs(type, 0);
+    for (const method of Object.values(template.findResources('AWS::ApiGateway::Method')) as any[]) {
+      assert.ok(JSON.stringify(method.Properties.Integration.Uri).includes(`"${fn.id}","Arn"`));
+    }
+  });
+
+  it('keeps the worker settings on $LATEST, the version that runs there', () => {
+    const { resource } = only(template, 'AWS::Lambda::EventInvokeConfig');
+    assert.equal(resource.Properties.Qualifier, '$LATEST');
+    assert.deepEqual(resource.Properties.DestinationConfig, { OnFailure: { Destination: { 'Fn::GetAtt': [fn.id, 'Arn'] } } });
+    assert.equal(resource.DeletionPolicy, undefined);
+  });
+});
+
 describe('the app\'s server stacks', () => {
-  it('each give the command that rolls its release back', () => {
-    const { servers } = buildKitApp(newApp({ region: 'eu-west-1' }));
-    for (const server of servers) {
+  it('each give the command that rolls its release back, the gateway\'s too', () => {
+    const { servers, gateway } = buildKitApp(newApp({ region: 'eu-west-1' }));
+    for (const server of [...servers, gateway!]) {
       const template = Template.fromStack(server);
       only(template, 'AWS::CodeDeploy::DeploymentGroup');
       const command = JSON.stringify(template.toJSON().Outputs.RollbackCommand.Value);
