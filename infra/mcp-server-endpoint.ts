@@ -98,6 +98,7 @@ export class McpServerEndpoint extends Construct {
     });
     this.dataPlane.grantServer(this.fn.role!);
     const versioned = releasesByAlias(stage);
+    if (props.deployment && !versioned) throw new Error(`${owner}: \`deployment\` does not apply to the local stage (SAM, LocalStack), whose API calls the function without an alias.`);
     this.taskWorkers = enableTaskWorkers(this, this.fn, versioned);
     this.canary = versioned ? createCanary(this, this.fn, stage, props.deployment) : undefined;
     addRoutes(this.api, this.canary?.alias ?? this.fn, path, settings.timeoutSeconds);

@@ -1,6 +1,6 @@
 // The role .github/workflows/deploy.yml assumes with GitHub's OIDC token: no stored AWS keys. It
 // trusts one repository, and only runs of one branch (or one GitHub environment), and may do what
-// the workflow does: deploy through the CDK bootstrap roles (`cdk deploy` assumes them; the role
+// the workflow does: deploy through the CDK bootstrap roles of the account (`cdk deploy` assumes them; the role
 // itself creates nothing), wait for the CodeDeploy release, read the stacks' outputs and the
 // function's REPORT lines for `npm run verify`. Deployed once per stage, by hand, before the first
 // pipeline run (docs/deploy.md "The pipeline").
@@ -61,7 +61,8 @@ export class PipelineRoleStack extends Stack {
 
   private grantWorkflow(qualifier: string): void {
     const account = this.nagName(this.account, 'AWS::AccountId');
-    const bootstrapRoles = `arn:${this.partition}:iam::${this.account}:role/cdk-${qualifier}-*-${this.account}-${this.region}`;
+    // Any region's: the Lambda@Edge stacks deploy through us-east-1's.
+    const bootstrapRoles = `arn:${this.partition}:iam::${this.account}:role/cdk-${qualifier}-*-${this.account}-*`;
     this.role.addToPolicy(new iam.PolicyStatement({ sid: 'CdkDeploy', actions: ['sts:AssumeRole', 'sts:TagSession'], resources: [bootstrapRoles] }));
     // Reading: the stacks' outputs (URLs, the rollback command), the release in progress, REPORT lines.
     this.role.addToPolicy(
@@ -76,8 +77,8 @@ export class PipelineRoleStack extends Stack {
       reason: 'Read-only calls on stacks, deployments and log groups whose names CDK generates at deploy time; nothing here writes.',
     });
     Validations.of(this.role).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::arn:${this.nagName(this.partition, 'AWS::Partition')}:iam::${account}:role/cdk-${qualifier}-*-${account}-${this.nagName(this.region, 'AWS::Region')}]`,
-      reason: 'The CDK bootstrap roles (deploy, file publishing, lookup) of this account and region: `cdk deploy` assumes them.',
+      id: `AwsSolutions-IAM5[Resource::arn:${this.nagName(this.partition, 'AWS::Partition')}:iam::${account}:role/cdk-${qualifier}-*-${account}-*]`,
+      reason: 'The CDK bootstrap roles (deploy, file publishing, lookup) of this account, in its region and us-east-1 (Lambda@Edge): `cdk deploy` assumes them.',
     });
   }
 }

@@ -147,6 +147,10 @@ describe('the local stage (SAM and LocalStack: no alias resolution, no CodeDeplo
     assert.deepEqual(resource.Properties.DestinationConfig, { OnFailure: { Destination: { 'Fn::GetAtt': [fn.id, 'Arn'] } } });
     assert.equal(resource.DeletionPolicy, undefined);
   });
+
+  it('refuses a `deployment` there, which could not apply', () => {
+    assert.throws(() => synthEndpoint({ stage: 'local', deployment: {} }), /`deployment` does not apply to the local stage \(SAM, LocalStack\)/);
+  });
 });
 
 describe('the app\'s server stacks', () => {
