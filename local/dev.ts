@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfig } from '../shared/config.ts';
 import { LocalDataInUseError, randomSecret, shown, startEmulators } from './emulators.ts';
 import { EntryError, resolveEntry } from './entry.ts';
+import { VARIABLES } from '../shared/config/variables.ts';
 
 const START = fileURLToPath(new URL('./start.ts', import.meta.url));
 const KIT = fileURLToPath(new URL('../shared/', import.meta.url));
@@ -50,8 +51,8 @@ function stopChild(child: ChildProcess): Promise<void> {
 
 async function main() {
   const entry = resolveEntry(process.argv[2], 'npm run dev');
-  const host = process.env.HOST ?? '127.0.0.1';
-  const requested = process.env.PORT ? Number(process.env.PORT) : 3000;
+  const host = process.env.HOST ?? VARIABLES.HOST.default;
+  const requested = process.env.PORT ? Number(process.env.PORT) : VARIABLES.PORT.default;
   if (!Number.isInteger(requested) || requested < 0 || requested > 65535) throw new ConfigError('PORT', `expected a port number, got "${process.env.PORT}"`);
   const port = requested === 0 ? await freePort(host) : requested;
 

@@ -9,7 +9,8 @@ import { resolveDefinition } from '../shared/server/define.ts';
 import { developmentKey, devKeyFile, DEV_KEY_OWNER } from './dev-key.ts';
 import { dataRoot, LocalDataInUseError, randomSecret, shown, startEmulators, type RunningEmulators } from './emulators.ts';
 import { EntryError, loadEntry, resolveEntry } from './entry.ts';
-import { serveApp } from './serve.ts';
+import { serveApp } from '../shared/adapters/node.ts';
+import { VARIABLES } from '../shared/config/variables.ts';
 
 const LOOPBACK = ['127.0.0.1', 'localhost', '::1'];
 
@@ -81,8 +82,8 @@ function banner(server: Awaited<ReturnType<typeof serve>>, emulators: RunningEmu
 }
 
 async function main(reloaded: string | undefined) {
-  const host = process.env.HOST ?? '127.0.0.1';
-  const port = process.env.PORT ? Number(process.env.PORT) : 3000;
+  const host = process.env.HOST ?? VARIABLES.HOST.default;
+  const port = process.env.PORT ? Number(process.env.PORT) : VARIABLES.PORT.default;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError('PORT', `expected a port number, got "${process.env.PORT}"`);
   const entry = resolveEntry(process.argv[2], command());
 

@@ -1,6 +1,9 @@
 // The kit's configuration: every environment variable it reads, parsed once into one typed,
 // frozen object. An invalid value throws a ConfigError naming the variable, so start-up fails
-// fast. Defaults are written here, beside the option they belong to, and nowhere else.
+// fast. Each variable's default, bounds and meaning are written once, in shared/config/variables.ts;
+// this module parses with them and adds the rules that tie variables together.
+
+import { VARIABLES, type Variable, type VariableName } from './config/variables.ts';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -207,16 +210,17 @@ export interface KitConfig {
    */
   metrics: boolean;
   /** Log level. `LOG_LEVEL` (Powertools' `POWERTOOLS_LOG_LEVEL` also honoured), default `INFO`. */
-  logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
+  logLevel: (typeof VARIABLES.LOG_LEVEL.values)[number];
 }
 
 type Env = Record<string, string | undefined>;
 
-const LOG_LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT'] as const;
+const LOG_LEVELS = VARIABLES.LOG_LEVEL.values;
+type LogLevel = (typeof LOG_LEVELS)[number];
 const LOOPBACK_HOSTS = ['127.0.0.1', 'localhost', '::1', '[::1]'];
 
 function authConfig(env: Env, publicUrl: string | undefined): AuthConfig {
-  const raw = (str(env, 'MCP_AUTH_MODE') ?? 'none').toLowerCase();
+  const raw = text(env, 'MCP_AUTH_MODE').toLowerCase();
   const parts = raw.split(',').map((p) => p.trim()).filter(Boolean);
   const methods = parts.filter((p): p is AuthMethod => p === 'apikey' || p === 'oauth');
   if (raw !== 'none' && (methods.length === 0 || methods.length !== parts.length)) {
@@ -224,8 +228,8 @@ function authConfig(env: Env, publicUrl: string | undefined): AuthConfig {
   }
   if (methods.length === 0) {
     // Unauthenticated serving is for a developer's own machine, or an explicit decision.
-    const local = !env.AWS_LAMBDA_FUNCTION_NAME && LOOPBACK_HOSTS.includes(str(env, 'HOST') ?? '127.0.0.1');
-    if (!local && !bool(env, 'MCP_ALLOW_UNAUTHENTICATED', false)) {
+    const local = !env.AWS_LAMBDA_FUNCTION_NAME && LOOPBACK_HOSTS.includes(text(env, 'HOST'));
+    if (!local && !bool(env, 'MCP_ALLOW_UNAUTHENTICATED')) {
       throw new ConfigError(
         'MCP_AUTH_MODE',
         'is none, which is allowed only when serving on a loopback address. Set MCP_AUTH_MODE=oauth (with MCP_OAUTH_ISSUER and MCP_PUBLIC_URL) or MCP_AUTH_MODE=apikey, or opt in to an open endpoint with MCP_ALLOW_UNAUTHENTICATED=true',
@@ -246,16 +250,15 @@ function authConfig(env: Env, publicUrl: string | undefined): AuthConfig {
       issuer,
       jwksUrl: url(env, 'MCP_OAUTH_JWKS_URL') ?? `${issuer.replace(/\/$/, '')}/.well-known/jwks.json`,
       audience: Object.freeze(audience.length ? audience : [publicUrl]),
-      algorithms: Object.freeze(list(env, 'MCP_OAUTH_ALGORITHMS').length ? list(env, 'MCP_OAUTH_ALGORITHMS') : ['RS256', 'ES256']),
+      algorithms: Object.freeze(list(env, 'MCP_OAUTH_ALGORITHMS').length ? list(env, 'MCP_OAUTH_ALGORITHMS') : (variable('MCP_OAUTH_ALGORITHMS').default as string).split(',')),
       scopesSupported: Object.freeze(list(env, 'MCP_OAUTH_SCOPES')),
-      clockSkewSeconds: int(env, 'MCP_OAUTH_CLOCK_SKEW_SECONDS', 30),
+      clockSkewSeconds: int(env, 'MCP_OAUTH_CLOCK_SKEW_SECONDS'),
     });
     if (oauth.algorithms.some((a) => a.toLowerCase() === 'none' || a.startsWith('HS'))) {
       throw new ConfigError('MCP_OAUTH_ALGORITHMS', 'only asymmetric algorithms (RS*, PS*, ES*, EdDSA) are accepted');
     }
   }
-  const apiKeyCacheSeconds = int(env, 'MCP_APIKEY_CACHE_SECONDS', 30);
-  if (apiKeyCacheSeconds > 60) throw new ConfigError('MCP_APIKEY_CACHE_SECONDS', 'must be at most 60: it bounds how long a revoked key keeps working');
+  const apiKeyCacheSeconds = int(env, 'MCP_APIKEY_CACHE_SECONDS');
   return Object.freeze({ methods: Object.freeze(methods), oauth, apiKeyCacheSeconds });
 }
 
@@ -302,21 +305,31 @@ function trustedGateways(env: Env): readonly TrustedGateway[] {
   return parseTrustedGateways(parsed);
 }
 
-function str(env: Env, name: string): string | undefined {
+const variable = (name: VariableName): Variable => VARIABLES[name];
+
+function str(env: Env, name: VariableName): string | undefined {
   const v = env[name]?.trim();
   return v === undefined || v === '' ? undefined : v;
 }
 
-function int(env: Env, name: string, fallback: number, min = 0): number {
+/** A text variable, or its default. */
+function text(env: Env, name: VariableName): string {
+  return str(env, name) ?? (variable(name).default as string);
+}
+
+/** A whole number within the variable's bounds; `fallback` and `min` where they depend on another variable. */
+function int(env: Env, name: VariableName, fallback = variable(name).default as number, min = variable(name).min ?? 0): number {
   const raw = str(env, name);
   if (raw === undefined) return fallback;
   if (!/^\d+$/.test(raw)) throw new ConfigError(name, `expected a whole number, got "${raw}"`);
   const n = Number(raw);
   if (n < min) throw new ConfigError(name, `must be at least ${min}, got ${n}`);
+  const max = variable(name).max;
+  if (max && n > max.value) throw new ConfigError(name, `must be at most ${max.value}: ${max.why}`);
   return n;
 }
 
-function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+function oneOf<T extends string>(env: Env, name: VariableName, allowed: readonly T[], fallback: T): T {
   const raw = str(env, name);
   if (raw === undefined) return fallback;
   const value = allowed.find((a) => a.toLowerCase() === raw.toLowerCase());
@@ -324,7 +337,7 @@ function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], 
   return value;
 }
 
-function bool(env: Env, name: string, fallback: boolean): boolean {
+function bool(env: Env, name: VariableName, fallback = variable(name).default as boolean): boolean {
   const raw = str(env, name)?.toLowerCase();
   if (raw === undefined) return fallback;
   if (raw === 'true' || raw === '1') return true;
@@ -332,7 +345,7 @@ function bool(env: Env, name: string, fallback: boolean): boolean {
   throw new ConfigError(name, `expected true or false, got "${raw}"`);
 }
 
-function url(env: Env, name: string): string | undefined {
+function url(env: Env, name: VariableName): string | undefined {
   const raw = str(env, name);
   if (raw === undefined) return undefined;
   try {
@@ -344,13 +357,13 @@ function url(env: Env, name: string): string | undefined {
   return raw;
 }
 
-function list(env: Env, name: string): string[] {
+function list(env: Env, name: VariableName): string[] {
   return (str(env, name) ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 }
 
 /** The origin header values accepted, when MCP_ORIGIN_VERIFY asks for the check. */
 function originSecrets(env: Env): readonly string[] {
-  if (!bool(env, 'MCP_ORIGIN_VERIFY', false)) return Object.freeze([]);
+  if (!bool(env, 'MCP_ORIGIN_VERIFY')) return Object.freeze([]);
   const current = str(env, 'MCP_ORIGIN_SECRET');
   if (current === undefined) {
     throw new ConfigError('MCP_ORIGIN_SECRET', 'is required when MCP_ORIGIN_VERIFY is true: the value CloudFront sends in its origin header (on Lambda, a field of the data plane\'s origin secret)');
@@ -361,7 +374,7 @@ function originSecrets(env: Env): readonly string[] {
 }
 
 export function loadConfig(env: Env = process.env): Readonly<KitConfig> {
-  const path = str(env, 'MCP_PATH') ?? '/mcp';
+  const path = text(env, 'MCP_PATH');
   if (!path.startsWith('/')) throw new ConfigError('MCP_PATH', `must start with "/", got "${path}"`);
 
   const redisUrl = url(env, 'UPSTASH_REDIS_REST_URL');
@@ -387,8 +400,8 @@ export function loadConfig(env: Env = process.env): Readonly<KitConfig> {
     throw new ConfigError('MCP_REQUEST_STATE_KEY', `is required when ${TRUSTED_GATEWAYS} has a gateway with fromRequestStateKey: that gateway's public key is derived from it`);
   }
 
-  const stage = str(env, 'MCP_STAGE') ?? 'local';
-  const eventPollMs = int(env, 'MCP_EVENT_POLL_MS', 1_000, 10);
+  const stage = text(env, 'MCP_STAGE');
+  const eventPollMs = int(env, 'MCP_EVENT_POLL_MS');
   const redis = redisUrl && redisToken ? { url: redisUrl, token: redisToken } : undefined;
   // Unset, rate limiting follows Redis outside the local stage: a deployment whose secret has no
   // Upstash credentials yet still serves (the logs and GET /health say the limit is off).
@@ -397,66 +410,66 @@ export function loadConfig(env: Env = process.env): Readonly<KitConfig> {
   if (rateLimitEnabled && !redis) {
     throw new ConfigError('MCP_RATE_LIMIT_ENABLED', 'rate limiting needs Redis: set UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN, or MCP_RATE_LIMIT_ENABLED=false');
   }
-  const toolRequests = str(env, 'MCP_RATE_LIMIT_TOOL_REQUESTS') === undefined ? undefined : int(env, 'MCP_RATE_LIMIT_TOOL_REQUESTS', 0, 1);
+  const toolRequests = str(env, 'MCP_RATE_LIMIT_TOOL_REQUESTS') === undefined ? undefined : int(env, 'MCP_RATE_LIMIT_TOOL_REQUESTS');
 
   const publicUrl = url(env, 'MCP_PUBLIC_URL');
   const shared = url(env, 'AWS_ENDPOINT_URL');
   return Object.freeze({
     path,
-    tableName: str(env, 'MCP_TABLE_NAME') ?? 'mcp-kit',
-    bucketName: str(env, 'MCP_BUCKET_NAME') ?? 'mcp-kit-artifacts',
-    region: str(env, 'AWS_REGION') ?? str(env, 'AWS_DEFAULT_REGION') ?? 'us-east-1',
+    tableName: text(env, 'MCP_TABLE_NAME'),
+    bucketName: text(env, 'MCP_BUCKET_NAME'),
+    region: str(env, 'AWS_REGION') ?? text(env, 'AWS_DEFAULT_REGION'),
     dynamoEndpoint: url(env, 'AWS_ENDPOINT_URL_DYNAMODB') ?? shared,
     s3Endpoint: url(env, 'AWS_ENDPOINT_URL_S3') ?? shared,
     redis,
     stage,
     publicUrl,
     auth: authConfig(env, publicUrl),
-    toolTimeoutMs: int(env, 'MCP_TOOL_TIMEOUT_MS', 60_000, 100),
+    toolTimeoutMs: int(env, 'MCP_TOOL_TIMEOUT_MS'),
     requestStateKey,
     previousRequestStateKeys: Object.freeze(previousRequestStateKeys),
     trustedGateways: gateways,
-    requestStateTtlSeconds: int(env, 'MCP_REQUEST_STATE_TTL_SECONDS', 600, 1),
-    sessionTtlSeconds: int(env, 'MCP_SESSION_TTL_SECONDS', 86_400, 60),
-    sessionCacheMs: int(env, 'MCP_SESSION_CACHE_MS', 2_000),
-    stateTtlSeconds: int(env, 'MCP_STATE_TTL_SECONDS', 86_400, 60),
+    requestStateTtlSeconds: int(env, 'MCP_REQUEST_STATE_TTL_SECONDS'),
+    sessionTtlSeconds: int(env, 'MCP_SESSION_TTL_SECONDS'),
+    sessionCacheMs: int(env, 'MCP_SESSION_CACHE_MS'),
+    stateTtlSeconds: int(env, 'MCP_STATE_TTL_SECONDS'),
     caps: Object.freeze({
-      sessionsPerDay: int(env, 'MCP_SESSIONS_PER_PRINCIPAL', 500, 1),
-      handlesPerDay: int(env, 'MCP_HANDLES_PER_PRINCIPAL', 1_000, 1),
-      openStreams: int(env, 'MCP_STREAMS_PER_PRINCIPAL', 10, 1),
-      serverStreams: int(env, 'MCP_MAX_OPEN_STREAMS', 0),
+      sessionsPerDay: int(env, 'MCP_SESSIONS_PER_PRINCIPAL'),
+      handlesPerDay: int(env, 'MCP_HANDLES_PER_PRINCIPAL'),
+      openStreams: int(env, 'MCP_STREAMS_PER_PRINCIPAL'),
+      serverStreams: int(env, 'MCP_MAX_OPEN_STREAMS'),
     }),
     tasks: Object.freeze({
-      ttlSeconds: int(env, 'MCP_TASK_TTL_SECONDS', 3_600, 60),
-      maxTtlSeconds: int(env, 'MCP_TASK_MAX_TTL_SECONDS', 86_400, 60),
-      pollIntervalMs: int(env, 'MCP_TASK_POLL_MS', 1_000, 100),
-      timeoutMs: int(env, 'MCP_TASK_TIMEOUT_MS', 840_000, 1_000),
-      staleAfterSeconds: int(env, 'MCP_TASK_STALE_SECONDS', 960, 10),
+      ttlSeconds: int(env, 'MCP_TASK_TTL_SECONDS'),
+      maxTtlSeconds: int(env, 'MCP_TASK_MAX_TTL_SECONDS'),
+      pollIntervalMs: int(env, 'MCP_TASK_POLL_MS'),
+      timeoutMs: int(env, 'MCP_TASK_TIMEOUT_MS'),
+      staleAfterSeconds: int(env, 'MCP_TASK_STALE_SECONDS'),
     }),
     lambdaFunctionName: str(env, 'AWS_LAMBDA_FUNCTION_NAME'),
     lambdaFunctionVersion: str(env, 'AWS_LAMBDA_FUNCTION_VERSION'),
     lambdaEndpoint: url(env, 'AWS_ENDPOINT_URL_LAMBDA') ?? shared,
-    maxBodyBytes: int(env, 'MCP_MAX_BODY_BYTES', 1_048_576, 1_024),
+    maxBodyBytes: int(env, 'MCP_MAX_BODY_BYTES'),
     allowedHosts: list(env, 'MCP_ALLOWED_HOSTS'),
     allowedOrigins: list(env, 'MCP_ALLOWED_ORIGINS'),
-    sseKeepAliveMs: int(env, 'MCP_SSE_KEEPALIVE_MS', 15_000),
-    streamMaxSeconds: int(env, 'MCP_STREAM_MAX_SECONDS', 300),
-    getStreams: bool(env, 'MCP_GET_STREAMS', true),
-    redisTimeoutMs: int(env, 'MCP_REDIS_TIMEOUT_MS', 500, 1),
+    sseKeepAliveMs: int(env, 'MCP_SSE_KEEPALIVE_MS'),
+    streamMaxSeconds: int(env, 'MCP_STREAM_MAX_SECONDS'),
+    getStreams: bool(env, 'MCP_GET_STREAMS'),
+    redisTimeoutMs: int(env, 'MCP_REDIS_TIMEOUT_MS'),
     eventPollMs,
-    eventPollMaxMs: int(env, 'MCP_EVENT_POLL_MAX_MS', Math.max(5_000, eventPollMs), eventPollMs),
+    eventPollMaxMs: int(env, 'MCP_EVENT_POLL_MAX_MS', Math.max(variable('MCP_EVENT_POLL_MAX_MS').default as number, eventPollMs), eventPollMs),
     originSecrets: originSecrets(env),
     rateLimit: Object.freeze({
       enabled: rateLimitEnabled,
       explicit: rateLimitExplicit,
-      requests: int(env, 'MCP_RATE_LIMIT_REQUESTS', 120, 1),
+      requests: int(env, 'MCP_RATE_LIMIT_REQUESTS'),
       toolRequests,
-      windowSeconds: int(env, 'MCP_RATE_LIMIT_WINDOW_SECONDS', 60, 1),
-      failOpen: bool(env, 'MCP_RATE_LIMIT_FAIL_OPEN', true),
+      windowSeconds: int(env, 'MCP_RATE_LIMIT_WINDOW_SECONDS'),
+      failOpen: bool(env, 'MCP_RATE_LIMIT_FAIL_OPEN'),
     }),
-    artifactTtlSeconds: int(env, 'MCP_ARTIFACT_TTL_SECONDS', 604_800, 60),
-    offloadBytes: int(env, 'MCP_OFFLOAD_BYTES', 1_048_576, 1_024),
+    artifactTtlSeconds: int(env, 'MCP_ARTIFACT_TTL_SECONDS'),
+    offloadBytes: int(env, 'MCP_OFFLOAD_BYTES'),
     metrics: bool(env, 'MCP_METRICS', stage !== 'local'),
-    logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, oneOf(env, 'POWERTOOLS_LOG_LEVEL', LOG_LEVELS, 'INFO')),
+    logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, oneOf(env, 'POWERTOOLS_LOG_LEVEL', LOG_LEVELS, variable('LOG_LEVEL').default as LogLevel)),
   });
 }

@@ -1,5 +1,5 @@
 // Lambda entry for the "echo" example server.
-import { lambdaHandler } from '../lambda.ts';
+import { lambdaHandler } from '../../shared/adapters/lambda.ts';
 import echo from './server.ts';
 
 export const handler = lambdaHandler(echo);

@@ -4,7 +4,7 @@
 // edge function), which runs as a task for clients that take tasks, and an announcement that must
 // reach `subscriptions/listen` streams held by other execution environments.
 import { z } from 'zod';
-import { defineServer, tool } from '../../shared/server/define.ts';
+import { defineServer, tool } from '../../shared/index.ts';
 
 export default defineServer({
   name: 'echo',

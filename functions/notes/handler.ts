@@ -1,5 +1,5 @@
 // Lambda entry for the "notes" example server.
-import { lambdaHandler } from '../lambda.ts';
+import { lambdaHandler } from '../../shared/adapters/lambda.ts';
 import notes from './server.ts';
 
 export const handler = lambdaHandler(notes);

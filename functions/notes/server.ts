@@ -3,10 +3,7 @@
 // artifacts, a task (notebook_export), a cached tool and a multi round-trip confirmation that
 // works in both protocol eras.
 import { z } from 'zod';
-import { confirmToken } from '../../shared/server/confirm.ts';
-import { defineServer, prompt, resourceTemplate, tool } from '../../shared/server/define.ts';
-import type { ToolContext } from '../../shared/server/context.ts';
-import { StateConflictError, type StateScope } from '../../shared/store/state.ts';
+import { confirmToken, defineServer, prompt, resourceTemplate, StateConflictError, tool, type StateScope, type ToolContext } from '../../shared/index.ts';
 
 interface Note {
   text: string;
@@ -50,19 +47,11 @@ export default defineServer({
       },
       async ({ text, notebook: handle }, ctx) => {
         const scope = await notebook(ctx, handle);
-        // Optimistic concurrency: concurrent adds retry instead of overwriting each other.
-        for (let attempt = 0; ; attempt++) {
-          const current = await scope.getVersioned<Note[]>('notes');
-          const notes = [...(current?.value ?? []), { text, at: new Date().toISOString() }];
-          try {
-            await scope.put('notes', notes, { ifVersion: current?.version ?? 0 });
-            ctx.log.info('note added', { count: notes.length });
-            const out = { notebook: label(scope), count: notes.length };
-            return { content: [{ type: 'text', text: `Added note ${notes.length} to ${out.notebook}.` }], structuredContent: out };
-          } catch (err) {
-            if (!(err instanceof StateConflictError) || attempt >= 4) throw err;
-          }
-        }
+        // Optimistic concurrency: update retries a write that lost to a concurrent add.
+        const { value: notes } = await scope.update<Note[]>('notes', (current = []) => [...current, { text, at: new Date().toISOString() }]);
+        ctx.log.info('note added', { count: notes.length });
+        const out = { notebook: label(scope), count: notes.length };
+        return { content: [{ type: 'text', text: `Added note ${notes.length} to ${out.notebook}.` }], structuredContent: out };
       },
     ),
     tool(

@@ -8,6 +8,8 @@
 //     throws EndpointSettingsError (`.prop` names the McpServerEndpoint prop) for what cannot work
 //   kitEnvironment(settings: EndpointSettings, sources: KitEnvironmentSources): Record<string, string>
 //   KIT_VARIABLES: every variable kitEnvironment may set (the construct's `environment` may not)
+// Defaults and bounds the kit shares come from shared/config/variables.ts.
+import { CONSTRUCT_VARIABLES, VARIABLES, type VariableName } from '../../shared/config/variables.ts';
 import { AWS_LIMITS, PATH_DEFAULTS, streamCapSeconds } from '../deployed-path.ts';
 
 export const LOG_LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
@@ -129,46 +131,18 @@ export class EndpointSettingsError extends Error {
   }
 }
 
-export const KIT_VARIABLES = [
-  'MCP_TABLE_NAME',
-  'MCP_BUCKET_NAME',
-  'MCP_SECRETS_ARN',
-  'MCP_STAGE',
-  'MCP_PATH',
-  'MCP_PUBLIC_URL',
-  'MCP_TRUSTED_GATEWAYS',
-  'MCP_TOOL_TIMEOUT_MS',
-  'MCP_TASK_TIMEOUT_MS',
-  'MCP_STREAM_MAX_SECONDS',
-  'MCP_SSE_KEEPALIVE_MS',
-  'MCP_GET_STREAMS',
-  'MCP_ALLOWED_ORIGINS',
-  'MCP_ALLOWED_HOSTS',
-  'MCP_RATE_LIMIT_ENABLED',
-  'MCP_RATE_LIMIT_REQUESTS',
-  'MCP_RATE_LIMIT_WINDOW_SECONDS',
-  'MCP_MAX_OPEN_STREAMS',
-  'MCP_STREAMS_PER_PRINCIPAL',
-  'MCP_ORIGIN_VERIFY',
-  'LOG_LEVEL',
-  'POWERTOOLS_SERVICE_NAME',
-  'NODE_OPTIONS',
-] as const;
+/** Every variable kitEnvironment may set: the ones shared/config/variables.ts marks `construct`. */
+export const KIT_VARIABLES: readonly VariableName[] = CONSTRUCT_VARIABLES;
 
-const DEFAULT_PATH = '/mcp';
 const RESERVED_PATHS = ['/health', '/.well-known'];
-const DEFAULT_TOOL_TIMEOUT_MS = 60_000;
-const MIN_TOOL_TIMEOUT_MS = 100;
-/** The kit's own default (shared/config.ts): 14 minutes, inside Lambda's 15. */
-const DEFAULT_TASK_TIMEOUT_MS = 840_000;
-const MIN_TASK_TIMEOUT_MS = 1_000;
-const RATE_LIMIT_WINDOW_SECONDS = 60;
+// The kit's own defaults and bounds (the task timeout's: 14 minutes, inside Lambda's 15).
+const { MCP_PATH, MCP_TOOL_TIMEOUT_MS, MCP_TASK_TIMEOUT_MS, MCP_RATE_LIMIT_REQUESTS, MCP_RATE_LIMIT_WINDOW_SECONDS } = VARIABLES;
 const LAMBDA_MEMORY_MB = { min: 128, max: 10_240 };
 
 export function resolveEndpointSettings(input: EndpointSettingsInput): EndpointSettings {
   const fail = failureFor(input.serverName);
   validateServerName(input.serverName);
-  const path = validatePath(input.path ?? DEFAULT_PATH, fail);
+  const path = validatePath(input.path ?? MCP_PATH.default, fail);
   const timeoutSeconds = resolveTimeout(input.timeoutSeconds, fail);
   const cloudFront = input.cloudFront ?? true;
   const originReadTimeoutSeconds = resolveOriginReadTimeout(input, fail);
@@ -200,7 +174,7 @@ export function resolveEndpointSettings(input: EndpointSettingsInput): EndpointS
 /** The variables the kit reads (shared/config.ts), as the function gets them. */
 export function kitEnvironment(settings: EndpointSettings, sources: KitEnvironmentSources): Record<string, string> {
   const { rateLimit } = settings;
-  return {
+  const variables: Partial<Record<VariableName, string>> = {
     MCP_TABLE_NAME: sources.tableName,
     MCP_BUCKET_NAME: sources.bucketName,
     ...(sources.secretArn !== undefined && { MCP_SECRETS_ARN: sources.secretArn }),
@@ -228,6 +202,7 @@ export function kitEnvironment(settings: EndpointSettings, sources: KitEnvironme
     POWERTOOLS_SERVICE_NAME: settings.serverName,
     NODE_OPTIONS: '--enable-source-maps',
   };
+  return variables as Record<string, string>;
 }
 
 type Fail = (prop: string, problem: string) => never;
@@ -276,12 +251,12 @@ function resolveToolTimeout(timeoutSeconds: number, toolTimeoutMs: number | unde
     if (ceilingMs < 1000) {
       fail('timeout', `${seconds(timeoutSeconds)} leaves no room for tools after the ${seconds(margin)} the kit keeps to end a call; give the function more time.`);
     }
-    return Math.min(DEFAULT_TOOL_TIMEOUT_MS, ceilingMs);
+    return Math.min(MCP_TOOL_TIMEOUT_MS.default, ceilingMs);
   }
-  if (!Number.isInteger(toolTimeoutMs) || toolTimeoutMs < MIN_TOOL_TIMEOUT_MS || toolTimeoutMs > ceilingMs) {
+  if (!Number.isInteger(toolTimeoutMs) || toolTimeoutMs < MCP_TOOL_TIMEOUT_MS.min || toolTimeoutMs > ceilingMs) {
     fail(
       'toolTimeout',
-      `is ${seconds(toolTimeoutMs / 1000)}; it must be whole milliseconds, at least ${MIN_TOOL_TIMEOUT_MS} ms and at most timeout ` +
+      `is ${seconds(toolTimeoutMs / 1000)}; it must be whole milliseconds, at least ${MCP_TOOL_TIMEOUT_MS.min} ms and at most timeout ` +
         `(${seconds(timeoutSeconds)}) minus ${seconds(margin)}, so a slow tool ends with an error result instead of a function timeout.`,
     );
   }
@@ -296,11 +271,11 @@ function resolveToolTimeout(timeoutSeconds: number, toolTimeoutMs: number | unde
 function resolveTaskTimeout(timeoutSeconds: number, taskTimeoutMs: number | undefined, fail: Fail): number {
   const margin = PATH_DEFAULTS.endMarginSeconds;
   const ceilingMs = (timeoutSeconds - margin) * 1000;
-  if (taskTimeoutMs === undefined) return Math.min(DEFAULT_TASK_TIMEOUT_MS, ceilingMs);
-  if (!Number.isInteger(taskTimeoutMs) || taskTimeoutMs < MIN_TASK_TIMEOUT_MS || taskTimeoutMs > ceilingMs) {
+  if (taskTimeoutMs === undefined) return Math.min(MCP_TASK_TIMEOUT_MS.default, ceilingMs);
+  if (!Number.isInteger(taskTimeoutMs) || taskTimeoutMs < MCP_TASK_TIMEOUT_MS.min || taskTimeoutMs > ceilingMs) {
     fail(
       'taskTimeout',
-      `is ${seconds(taskTimeoutMs / 1000)}; it must be whole milliseconds, at least ${seconds(MIN_TASK_TIMEOUT_MS / 1000)} and at most timeout ` +
+      `is ${seconds(taskTimeoutMs / 1000)}; it must be whole milliseconds, at least ${seconds(MCP_TASK_TIMEOUT_MS.min / 1000)} and at most timeout ` +
         `(${seconds(timeoutSeconds)}) minus ${seconds(margin)}: a task's worker is an invocation of the function, and must fail the task before Lambda stops it.`,
     );
   }
@@ -361,15 +336,15 @@ function resolveMemory(memorySizeMb: number | undefined, fail: Fail): number {
 }
 
 function resolveRateLimit(rateLimit: EndpointSettingsInput['rateLimit'], fail: Fail): EndpointSettings['rateLimit'] {
-  const requestsPerMinute = rateLimit?.requestsPerMinute ?? 120;
+  const requestsPerMinute = rateLimit?.requestsPerMinute ?? MCP_RATE_LIMIT_REQUESTS.default;
   if (!Number.isInteger(requestsPerMinute) || requestsPerMinute < 1) {
     fail('rateLimit.requestsPerMinute', `must be a positive whole number, got ${requestsPerMinute}.`);
   }
-  return { enabled: rateLimit?.enabled, requestsPerMinute, windowSeconds: RATE_LIMIT_WINDOW_SECONDS };
+  return { enabled: rateLimit?.enabled, requestsPerMinute, windowSeconds: MCP_RATE_LIMIT_WINDOW_SECONDS.default };
 }
 
 function resolveLogLevel(logLevel: LogLevel | undefined, fail: Fail): LogLevel {
-  const value = logLevel ?? 'INFO';
+  const value = logLevel ?? VARIABLES.LOG_LEVEL.default;
   if (!LOG_LEVELS.includes(value)) fail('logLevel', `"${value}" must be one of ${LOG_LEVELS.join(', ')}.`);
   return value;
 }

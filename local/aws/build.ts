@@ -30,7 +30,7 @@ async function handlerEntry(file: string, dir: string): Promise<string> {
     return path.startsWith('.') ? path : `./${path}`;
   };
   await mkdir(dir, { recursive: true });
-  await writeFile(entry, `import definition from '${from(file)}';\nimport { lambdaHandler } from '${from(join(ROOT, 'functions/lambda.ts'))}';\nexport const handler = lambdaHandler(definition);\n`);
+  await writeFile(entry, `import definition from '${from(file)}';\nimport { lambdaHandler } from '${from(join(ROOT, 'shared/adapters/lambda.ts'))}';\nexport const handler = lambdaHandler(definition);\n`);
   return entry;
 }
 

@@ -14,6 +14,7 @@ import type { BreakerOptions } from '../client/breaker.ts';
 import type { Protocol } from '../client/connection.ts';
 import type { TimeoutOptions } from '../client/resilient-client.ts';
 import type { RetryOptions } from '../client/retry.ts';
+import { VARIABLES } from '../config/variables.ts';
 
 type Env = Record<string, string | undefined>;
 
@@ -181,7 +182,7 @@ export async function loadGatewayConfig(env: Env, readFile: (path: string) => Pr
   for (const [name, input] of entries) checkIdentity(variable, name, input, manyCallers);
   const rawTimeout = env.MCP_GATEWAY_LIST_TIMEOUT_MS?.trim();
   if (rawTimeout !== undefined && rawTimeout !== '' && !/^\d+$/.test(rawTimeout)) throw new ConfigError('MCP_GATEWAY_LIST_TIMEOUT_MS', `expected a whole number, got "${rawTimeout}"`);
-  const name = env.MCP_GATEWAY_NAME?.trim() || parsed.data.name || 'gateway';
+  const name = env.MCP_GATEWAY_NAME?.trim() || parsed.data.name || VARIABLES.MCP_GATEWAY_NAME.default;
   if (!GATEWAY_NAME.test(name)) throw new ConfigError('MCP_GATEWAY_NAME', `"${name}" must be lowercase letters, digits and hyphens, starting with a letter, at most 64 characters (upstreams name callers gateway:${name}#…)`);
   const signingSecret = env.MCP_REQUEST_STATE_KEY?.trim();
   if (!signingSecret && entries.some(([, input]) => input.identity === 'on-behalf-of')) {
@@ -190,8 +191,8 @@ export async function loadGatewayConfig(env: Env, readFile: (path: string) => Pr
   return Object.freeze({
     name,
     ...(signingSecret && { signingSecret }),
-    adminScope: env.MCP_GATEWAY_ADMIN_SCOPE?.trim() || parsed.data.adminScope || 'gateway:admin',
+    adminScope: env.MCP_GATEWAY_ADMIN_SCOPE?.trim() || parsed.data.adminScope || VARIABLES.MCP_GATEWAY_ADMIN_SCOPE.default,
     upstreams: Object.freeze(entries.map(([name, input]) => upstream(env, name, input))),
-    listTimeoutMs: rawTimeout ? Number(rawTimeout) : (parsed.data.listTimeoutMs ?? 5_000),
+    listTimeoutMs: rawTimeout ? Number(rawTimeout) : (parsed.data.listTimeoutMs ?? VARIABLES.MCP_GATEWAY_LIST_TIMEOUT_MS.default),
   });
 }

@@ -40,7 +40,16 @@ export interface StateScope {
    * another one throws StateConflictError.
    */
   delete(key: string, options?: { ifVersion?: number }): Promise<boolean>;
+  /**
+   * Reads the key, applies `fn` to its value (undefined when absent) and writes the result only if
+   * the key did not change in between; on a concurrent write it reads again and retries, at most
+   * UPDATE_ATTEMPTS times, then throws StateConflictError. Returns the value written and its version.
+   */
+  update<T = unknown>(key: string, fn: (current: T | undefined) => T): Promise<Versioned<T>>;
 }
+
+/** How many times `update` reads and writes before giving up on a key written concurrently. */
+export const UPDATE_ATTEMPTS = 5;
 
 const META = '#HANDLE';
 const statePk = (scope: string) => `STATE#${scope}`;
@@ -110,6 +119,21 @@ class DynamoStateScope implements StateScope {
     });
     if (!removed) throw new StateConflictError(`state "${key}" changed since version ${options.ifVersion}; read it again and retry`);
     return true;
+  }
+
+  async update<T>(key: string, fn: (current: T | undefined) => T): Promise<Versioned<T>> {
+    for (let attempt = 1; ; attempt++) {
+      const current = await this.getVersioned<T>(key);
+      const value = fn(current?.value);
+      try {
+        return { value, version: await this.put(key, value, { ifVersion: current?.version ?? 0 }) };
+      } catch (err) {
+        if (!(err instanceof StateConflictError)) throw err;
+        if (attempt >= UPDATE_ATTEMPTS) {
+          throw new StateConflictError(`state "${key}" kept changing: ${UPDATE_ATTEMPTS} attempts to update it each lost to a concurrent write; try again later`);
+        }
+      }
+    }
   }
 }
 

@@ -23,7 +23,7 @@ import { StreamableHTTPClientTransport as LegacyTransport } from '@modelcontextp
 import { decodeJwt } from 'jose';
 import { loadConfig } from '../../shared/config.ts';
 import { createKit } from '../../shared/kit.ts';
-import { serveApp } from '../../local/serve.ts';
+import { serveApp } from '../../shared/adapters/node.ts';
 import guarded from '../fixtures/guarded.ts';
 import { startAwsPath } from '../helpers/aws.ts';
 import { startOAuthServer, type OAuthServer } from '../helpers/oauth-server.ts';

@@ -9,6 +9,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { LAMBDA_NODE_MAJOR } from '../../infra/function-bundle.ts';
 import { startAwsModel, type AwsModel, type AwsModelOptions } from '../../local/aws/deployment.ts';
 
 const PROBE = 'test/fixtures/aws/probe-handler.ts';
@@ -37,6 +38,11 @@ describe('modelled Lambda', () => {
     const [first, second] = model.lambda.invocations.slice(-2);
     assert.notEqual(first!.environment, second!.environment, 'the second request ran in a second environment');
     assert.ok(model.lambda.invocations.some((i) => i.initDurationMs !== undefined), 'cold starts report an init duration');
+  });
+
+  it('names the runtime the construct deploys (LAMBDA_NODE_MAJOR) in AWS_EXECUTION_ENV', async () => {
+    const runtime = (await (await probe(model, 'probe=runtime')).json()) as { executionEnv: string };
+    assert.equal(runtime.executionEnv, `AWS_Lambda_nodejs${LAMBDA_NODE_MAJOR}.x`);
   });
 
   it('freezes an environment between invocations: its timers do not run', async () => {

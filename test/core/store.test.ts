@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createRedis } from '../../shared/redis.ts';
 import { SessionStore } from '../../shared/store/sessions.ts';
-import { StateConflictError, StateHandleError, StateStore } from '../../shared/store/state.ts';
+import { StateConflictError, StateHandleError, StateStore, UPDATE_ATTEMPTS } from '../../shared/store/state.ts';
 import { Table, createDynamoClient, nowSeconds } from '../../shared/store/table.ts';
 import { startTestRedis } from '../helpers/redis.ts';
 import { startTestDynamo } from '../helpers/server.ts';
@@ -92,6 +92,35 @@ describe('stores', () => {
     assert.equal(await (await store.open(fresh.handle!, 'alice')).get('k'), 'v');
     await assert.rejects(store.open(fresh.handle!, 'mallory'), StateHandleError);
     await assert.rejects(store.open('h_made_up', 'alice'), /unknown or expired state handle/);
+  });
+
+  it('state: update retries a write that lost to a concurrent one, so concurrent updates all land', async () => {
+    const scope = new StateStore(table, 3600, 3600).forSession('S3');
+    // Five writers at once: each conflict means another writer's write landed, so none needs more than five attempts.
+    await Promise.all([1, 2, 3, 4, 5].map((n) => scope.update<number[]>('list', (current = []) => [...current, n])));
+    assert.deepEqual((await scope.get<number[]>('list'))!.sort(), [1, 2, 3, 4, 5]);
+    const updated = await scope.update<number[]>('list', (current = []) => [...current, 6]);
+    assert.deepEqual(await scope.getVersioned('list'), updated);
+  });
+
+  it('state: update gives up with StateConflictError after UPDATE_ATTEMPTS writes lost to concurrent ones', async () => {
+    // A table on which another writer changes the key between every read and conditional write.
+    let interfere = true;
+    const busy = Object.create(table) as Table;
+    busy.put = async (item, condition, values, names) => {
+      if (interfere && condition) await table.put({ ...item, version: { N: String(Number(item.version!.N) + 7) } });
+      return table.put(item, condition, values, names);
+    };
+    const scope = new StateStore(busy, 3600, 3600).forSession('S4');
+    let calls = 0;
+    await assert.rejects(scope.update<number>('n', (n = 0) => (calls++, n + 1)), (err: Error) => err instanceof StateConflictError && /kept changing: 5 attempts/.test(err.message));
+    assert.equal(calls, UPDATE_ATTEMPTS);
+    // Control: the same update without the other writer lands on its first attempt.
+    interfere = false;
+    calls = 0;
+    const before = (await scope.get<number>('n'))!;
+    assert.equal((await scope.update<number>('n', (n = 0) => (calls++, n + 1))).value, before + 1);
+    assert.equal(calls, 1);
   });
 
   it('state: a value that is not JSON is refused with a clear error', async () => {

@@ -10,7 +10,7 @@ import { UpstreamAuthError } from '../../shared/client/errors.ts';
 import { ResilientClient } from '../../shared/client/resilient-client.ts';
 import { loadConfig } from '../../shared/config.ts';
 import { createKit } from '../../shared/kit.ts';
-import { serveApp } from '../../local/serve.ts';
+import { serveApp } from '../../shared/adapters/node.ts';
 import { ConsentedUserAgent } from '../helpers/consented-user-agent.ts';
 import { startOAuthServer, type OAuthServer } from '../helpers/oauth-server.ts';
 import { QUIET, startTestDynamo, startTestS3 } from '../helpers/server.ts';

@@ -12,7 +12,7 @@ import { ApiKeyStore } from '../../shared/auth/api-keys.ts';
 import { loadConfig } from '../../shared/config.ts';
 import { createKit } from '../../shared/kit.ts';
 import { Table, createDynamoClient } from '../../shared/store/table.ts';
-import { serveApp } from '../../local/serve.ts';
+import { serveApp } from '../../shared/adapters/node.ts';
 import { startFaultyProxy, type FaultyProxy } from '../helpers/faulty-proxy.ts';
 import { legacyCaller, modernCaller, startDataPlane, startGateway, startUpstream, text, type RunningGateway } from '../helpers/gateway.ts';
 import { startOAuthServer, type OAuthServer } from '../helpers/oauth-server.ts';

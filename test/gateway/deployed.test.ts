@@ -2,17 +2,14 @@
 // functions/gateway/handler.ts bundled as the construct bundles it, in modelled Lambda
 // environments behind API Gateway and CloudFront, in front of two kit servers. Consecutive
 // requests of one client land in different environments, so a multi round-trip confirmation
-// through the gateway is answered by an environment that did not ask it. Then two callers through
-// a gateway and a notes server each in their own modelled functions: each caller is its own
-// principal in notes, whichever environments serve them.
+// through the gateway is answered by an environment that did not ask it. Two callers through a
+// modelled gateway are in deployed-identity.test.ts.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import echo from '../../functions/echo/server.ts';
 import notes from '../../functions/notes/server.ts';
-import { ApiKeyStore } from '../../shared/auth/api-keys.ts';
-import { Table, createDynamoClient } from '../../shared/store/table.ts';
 import { startAwsPath, type AwsPath } from '../helpers/aws.ts';
-import { legacyCaller, modernCaller, STATE_KEY, startDataPlane, startGateway, startUpstream, text } from '../helpers/gateway.ts';
+import { legacyCaller, modernCaller, startDataPlane, startGateway, startUpstream, text } from '../helpers/gateway.ts';
 
 describe('gateway on the modelled deployed path', () => {
   let path: AwsPath;
@@ -52,40 +49,6 @@ describe('gateway on the modelled deployed path', () => {
     const body = (await res.json()) as { upstreams: Record<string, unknown> };
     assert.equal(res.status, 200);
     assert.deepEqual(body.upstreams, { total: 2, ok: 2, unavailable: 0, 'circuit open': 0 });
-  });
-});
-
-describe('two callers through a modelled gateway to a modelled kit server', () => {
-  let gateway: AwsPath;
-  let notesPath: AwsPath;
-  const keys: Record<string, string> = {};
-
-  before(async () => {
-    // Both functions read the same request-state key, as from one data plane's secret.
-    const key = { MCP_REQUEST_STATE_KEY: STATE_KEY };
-    notesPath = await startAwsPath('functions/notes/handler.ts', { ...key, MCP_TRUSTED_GATEWAYS: JSON.stringify({ gateway: { fromRequestStateKey: true } }) }, { concurrency: 3, s3: true });
-    gateway = await startAwsPath('functions/gateway/handler.ts', { ...key, MCP_AUTH_MODE: 'apikey', MCP_GATEWAY_UPSTREAMS: `notes=${notesPath.url}` }, { concurrency: 3 });
-    const store = new ApiKeyStore(new Table(async () => createDynamoClient({ region: 'us-east-1', dynamoEndpoint: gateway.dynamoEndpoint }), 'mcp-kit'), { cacheSeconds: 30 });
-    for (const who of ['alice', 'bob']) keys[who] = (await store.create({ principalId: who })).key;
-  });
-  after(async () => {
-    await gateway?.stop();
-    await notesPath?.stop();
-  });
-
-  it("keeps alice's notebook and its resource from bob in both eras", async () => {
-    const as = (who: string) => ({ headers: { authorization: `Bearer ${keys[who]}` } });
-    for (const connect of [modernCaller, legacyCaller]) {
-      const [alice, bob] = [await connect(gateway.url, as('alice')), await connect(gateway.url, as('bob'))];
-      const handle = ((await alice.callTool({ name: 'notes__note_add', arguments: { text: 'alice on Lambda' } })).structuredContent as { notebook: string }).notebook;
-      assert.match(text(await alice.callTool({ name: 'notes__note_list', arguments: { notebook: handle } })), /alice on Lambda/);
-      const read = await bob.callTool({ name: 'notes__note_list', arguments: { notebook: handle } }).then(text, (err: Error) => err.message);
-      assert.doesNotMatch(read, /alice on Lambda/);
-      const uri = `notes+notes://notebook/${handle}`;
-      assert.match(JSON.stringify(await alice.readResource({ uri })), /alice on Lambda/);
-      assert.doesNotMatch(await bob.readResource({ uri }).then((r) => JSON.stringify(r), (err: Error) => err.message), /alice on Lambda/);
-      await Promise.all([alice.close(), bob.close()]);
-    }
   });
 });
 

@@ -1,14 +1,13 @@
 // Two callers of one gateway stay two principals upstream. Alice and Bob call the gateway with
 // API keys; the notes upstreams take API keys and trust the gateway (MCP_TRUSTED_GATEWAYS), so the
 // gateway speaks for each of them with a signed assertion: Bob cannot use Alice's handles,
-// resources, artifacts, confirmations, quota, rate limit or 2025 session, in either era, and
-// Alice calling notes directly is yet another principal. Every case has its control: the same
+// resources, artifacts, confirmations, quota, rate limit or 2025 session, in either era, nor
+// reach her tasks (the gateway makes none upstream and answers no task method), and Alice
+// calling notes directly is yet another principal. Every case has its control: the same
 // notes reached with `identity: gateway` (shared), where Bob gets what Alice made.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport } from '@modelcontextprotocol/client';
-import { Client as LegacyClient } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport as LegacyTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { SignJWT, generateKeyPair } from 'jose';
 import { z } from 'zod';
 import notes from '../../functions/notes/server.ts';
@@ -17,7 +16,8 @@ import { ASSERTION_TYPE } from '../../shared/auth/gateway-assertion.ts';
 import { deriveGatewayKey } from '../../shared/auth/gateway-keys.ts';
 import { defineServer, tool } from '../../shared/server/define.ts';
 import { Table, createDynamoClient } from '../../shared/store/table.ts';
-import { modernCaller, STATE_KEY, startDataPlane, startGateway, startUpstream, text, type RunningGateway } from '../helpers/gateway.ts';
+import { modernCaller, plainCaller, STATE_KEY, startDataPlane, startGateway, startUpstream, text, type PlainCaller, type RunningGateway } from '../helpers/gateway.ts';
+import { noTaskOfAnotherCaller, taskToolRunsInTheCall, type TaskPaths } from '../helpers/gateway-tasks.ts';
 import { startChild, startTestDynamo } from '../helpers/server.ts';
 import { startTestRedis, type TestRedis } from '../helpers/redis.ts';
 
@@ -30,20 +30,8 @@ const whoami = defineServer({
   tools: [tool('whoami', { description: 'The caller as this server sees it', input: z.object({}) }, (_args, ctx) => JSON.stringify({ id: ctx.principal.id, scopes: ctx.principal.scopes }))],
 });
 
-type Caller = { callTool(p: { name: string; arguments?: Record<string, unknown> }): Promise<unknown>; readResource(p: { uri: string }): Promise<unknown>; close(): Promise<void> };
-
-/** A caller of either era that cannot elicit, so confirmations come back as a token to pass in `confirm`. */
-async function caller(era: 'modern' | 'legacy', url: string, key: string): Promise<Caller> {
-  const requestInit = { headers: { authorization: `Bearer ${key}` } };
-  if (era === 'modern') {
-    const client = new ModernClient({ name: 'caller', version: '1.0.0' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
-    await client.connect(new ModernTransport(new URL(url), { requestInit }));
-    return client as unknown as Caller;
-  }
-  const client = new LegacyClient({ name: 'caller', version: '1.0.0' });
-  await client.connect(new LegacyTransport(new URL(url), { requestInit }));
-  return client as unknown as Caller;
-}
+type Caller = PlainCaller;
+const caller = (era: 'modern' | 'legacy', url: string, key: string) => plainCaller(era, url, { authorization: `Bearer ${key}` });
 
 const handleOf = (result: unknown) => (result as { structuredContent: { notebook: string } }).structuredContent.notebook;
 const isError = (result: unknown) => (result as { isError?: boolean }).isError === true;
@@ -52,12 +40,14 @@ describe('gateway: each caller is its own principal upstream', () => {
   let gateway: RunningGateway;
   let redis: TestRedis;
   let notesUrl: string;
+  let dynamoEndpoint: string;
   const keys: Record<string, string> = {};
   const open: Caller[] = [];
   let stopAll: () => Promise<void>;
 
   before(async () => {
     const plane = await startDataPlane();
+    dynamoEndpoint = plane.env.AWS_ENDPOINT_URL_DYNAMODB!;
     redis = await startTestRedis();
     const store = new ApiKeyStore(new Table(async () => createDynamoClient({ region: 'us-east-1', dynamoEndpoint: plane.env.AWS_ENDPOINT_URL_DYNAMODB }), 'mcp-kit'), { cacheSeconds: 30 });
     for (const [who, scopes] of [['gateway', []], ['qgateway', []], ['alice', ['notes:read', 'notes:write', 'other']], ['bob', []], ['qalice', []], ['qbob', []], ['ralice', []], ['rbob', []]] as const) {
@@ -207,6 +197,12 @@ describe('gateway: each caller is its own principal upstream', () => {
     const bobs = text(await bob.callTool({ name: 'session__note_list', arguments: {} }));
     assert.doesNotMatch(bobs, /alice session/);
     assert.match(text(await alice.callTool({ name: 'session__note_list', arguments: {} })), /in alice session/);
+  });
+
+  describe('tasks', () => {
+    const paths = (): TaskPaths => ({ gatewayUrl: gateway.url, upstream: 'notes', upstreamUrl: notesUrl, dynamoEndpoint, keys: { alice: keys.alice!, bob: keys.bob! }, caller: as });
+    it('a task-capable caller of either era gets the task tool run inside its call: nothing is made a task upstream', () => taskToolRunsInTheCall(paths()));
+    it("answers no task method, so bob cannot get, read or cancel alice's upstream task through it", () => noTaskOfAnotherCaller(paths()));
   });
 });
 

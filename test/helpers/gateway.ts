@@ -78,3 +78,23 @@ export async function legacyCaller(url: string, options: { confirm?: boolean; he
 }
 
 export const text = (result: unknown) => ((result as { content: { text: string }[] }).content[0]!.text);
+
+/** What the two-caller suites use of a caller, whichever its era. */
+export type PlainCaller = {
+  callTool(p: { name: string; arguments?: Record<string, unknown> }): Promise<unknown>;
+  readResource(p: { uri: string }): Promise<unknown>;
+  close(): Promise<void>;
+};
+
+/** A caller of either era that cannot elicit, so confirmations come back as a token to pass in `confirm`. */
+export async function plainCaller(era: 'modern' | 'legacy', url: string, headers: Record<string, string>): Promise<PlainCaller> {
+  const requestInit = { headers };
+  if (era === 'modern') {
+    const client = new ModernClient({ name: 'caller', version: '1.0.0' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
+    await client.connect(new ModernTransport(new URL(url), { requestInit }));
+    return client as unknown as PlainCaller;
+  }
+  const client = new LegacyClient({ name: 'caller', version: '1.0.0' });
+  await client.connect(new LegacyTransport(new URL(url), { requestInit }));
+  return client as unknown as PlainCaller;
+}

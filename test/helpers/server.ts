@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureTable, startDynamo } from '../../local/dynamo.ts';
 import { startS3Emulator } from '../../local/s3.ts';
-import { serveApp } from '../../local/serve.ts';
+import { serveApp } from '../../shared/adapters/node.ts';
 
 export const QUIET = { LOG_LEVEL: 'ERROR' };
 

@@ -239,10 +239,10 @@ describe('npm start refuses what it cannot serve, saying what to run instead', (
         '(servers here: functions/echo/server.ts, functions/gateway/server.ts, functions/notes/server.ts)',
     );
     const notServer = track(
-      startProcess(process.execPath, ['--import', 'tsx', 'local/start.ts', 'functions/lambda.ts'], { env: cleanEnv({ PORT: '0', MCP_LOCAL_DATA_DIR: join(await tempFolder(), 'data') }) }),
+      startProcess(process.execPath, ['--import', 'tsx', 'local/start.ts', 'shared/adapters/lambda.ts'], { env: cleanEnv({ PORT: '0', MCP_LOCAL_DATA_DIR: join(await tempFolder(), 'data') }) }),
     );
     assert.equal(await notServer.exited, 1);
-    assert.equal(notServer.output().trim(), 'functions/lambda.ts has no server definition: its default export should be defineServer({ name, version, tools }) (README, "Write a tool").');
+    assert.equal(notServer.output().trim(), 'shared/adapters/lambda.ts has no server definition: its default export should be defineServer({ name, version, tools }) (README, "Write a tool").');
   });
 });
 

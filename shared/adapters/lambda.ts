@@ -6,11 +6,11 @@
 // response did not wait for: Lambda freezes the environment as soon as the handler returns.
 import type { Hono } from 'hono';
 import { handle, streamHandle } from 'hono/aws-lambda';
-import { loadConfig } from '../shared/config.ts';
-import { INTERNAL_ERROR, jsonRpcErrorResponse } from '../shared/http/errors.ts';
-import { createKit } from '../shared/kit.ts';
-import { resolveDefinition, type ServerModule } from '../shared/server/define.ts';
-import { isTaskEvent, isTaskFailure } from '../shared/tasks/dispatch.ts';
+import { loadConfig } from '../config.ts';
+import { INTERNAL_ERROR, jsonRpcErrorResponse } from '../http/errors.ts';
+import { createKit } from '../kit.ts';
+import { resolveDefinition, type ServerModule } from '../server/define.ts';
+import { isTaskEvent, isTaskFailure } from '../tasks/dispatch.ts';
 
 type Env = Record<string, string | undefined>;
 
