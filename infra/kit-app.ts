@@ -6,6 +6,7 @@
 import { type App, type Environment, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { AUTH_MODES, type McpAuth, type McpAuthMode, usesOAuth } from './auth.ts';
+import { PipelineRoleStack } from './pipeline-role.ts';
 import { DataPlaneStack, EdgeFirewallStack, McpGatewayStack, McpServerStack } from './stacks.ts';
 
 /** The servers this repository deploys; add yours here. */
@@ -31,6 +32,8 @@ export interface KitStacks {
   readonly gateway?: McpGatewayStack;
   /** @default undefined unless context `edgeFirewall` is true */
   readonly edgeFirewall?: EdgeFirewallStack;
+  /** The role GitHub Actions deploys with. @default undefined unless context `githubRepository` is set */
+  readonly pipeline?: PipelineRoleStack;
 }
 
 /** Stack id (and cdk.out template name) for one of the app's stacks on a stage. */
@@ -128,8 +131,21 @@ export function buildKitApp(app: App): KitStacks {
     ? new EdgeFirewallStack(app, stackId(stage, 'EdgeFirewall'), { env, description: `MCP kit CloudFront web ACL (${stage})` })
     : undefined;
 
+  const repository = context.string('githubRepository');
+  const pipeline = repository
+    ? new PipelineRoleStack(app, stackId(stage, 'Pipeline'), {
+        env,
+        description: `MCP kit (${stage}): the role GitHub Actions in ${repository} deploys with`,
+        stage,
+        repository,
+        branch: context.string('githubBranch'),
+        environment: context.string('githubEnvironment'),
+        oidcProviderArn: context.string('githubOidcProviderArn'),
+      })
+    : undefined;
+
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-  return { stage, dataPlane, servers, gateway, edgeFirewall };
+  return { stage, dataPlane, servers, gateway, edgeFirewall, pipeline };
 }
 
 /**

@@ -13,6 +13,7 @@ import { ConfigError, parseTrustedGateways } from '../shared/config.ts';
 import { AUTH_VARIABLES, authEnvironment, type McpAuth, McpCognitoAuthorizationServer, usesOAuth, validateAuth } from './auth.ts';
 import { isProductionStage, McpDataPlane } from './data-plane.ts';
 import { addRoutes, createRestApi, stageUrl } from './endpoint/api.ts';
+import { type Canary, createCanary, releasesByAlias } from './endpoint/canary.ts';
 import { createDistribution } from './endpoint/distribution.ts';
 import { createServerFunction } from './endpoint/function.ts';
 import { type McpServerEndpointProps, type McpTrustedGateway, settingsOf } from './endpoint/props.ts';
@@ -23,9 +24,15 @@ import { McpServerMonitoring } from './monitoring.ts';
 
 export type { McpAccountQuotas, McpCustomDomain, McpRateLimit, McpServerEndpointProps, McpStageThrottle, McpTrustedGateway } from './endpoint/props.ts';
 export type { TaskWorkers } from './endpoint/task-workers.ts';
+export type { Canary, McpDeploymentOptions } from './endpoint/canary.ts';
 
 export class McpServerEndpoint extends Construct {
   readonly fn: lambda.Function;
+  /**
+   * The `live` alias API Gateway calls, and the CodeDeploy group that shifts it to each new version.
+   * @default undefined on the `local` stage (SAM, LocalStack), where the API calls the function
+   */
+  readonly canary?: Canary;
   readonly api: apigateway.RestApi;
   readonly dataPlane: McpDataPlane;
   /** @default undefined when `cloudFront` is false */
@@ -92,11 +99,16 @@ export class McpServerEndpoint extends Construct {
       ...storage,
     });
     this.dataPlane.grantServer(this.fn.role!);
-    this.taskWorkers = enableTaskWorkers(this, this.fn);
-    addRoutes(this.api, this.fn, path, settings.timeoutSeconds);
-    // The stage goes live only once the function may start its task workers: on a first deploy a
-    // task created earlier would fail with AccessDenied (IAM changes still take seconds to apply).
+    const versioned = releasesByAlias(stage);
+    if (props.deployment && !versioned) throw new Error(`${owner}: \`deployment\` does not apply to the local stage (SAM, LocalStack), whose API calls the function without an alias.`);
+    this.taskWorkers = enableTaskWorkers(this, this.fn, versioned);
+    this.canary = versioned ? createCanary(this, this.fn, stage, props.deployment) : undefined;
+    addRoutes(this.api, this.canary?.alias ?? this.fn, path, settings.timeoutSeconds);
+    // The stage goes live, and the alias reaches a version, only once the function may start its
+    // task workers: on a first deploy a task created earlier would fail with AccessDenied (IAM
+    // changes still take seconds to apply).
     this.api.deploymentStage.node.addDependency(this.taskWorkers.selfInvokePolicy);
+    this.canary?.alias.node.addDependency(this.taskWorkers.selfInvokePolicy);
 
     this.auditLog = new McpAuditLog(this, 'AuditLog', {
       serverName: props.serverName,
@@ -117,6 +129,9 @@ export class McpServerEndpoint extends Construct {
       alarms: props.alarms,
       accountConcurrency: settings.accountConcurrency,
     });
+    // What judges a release while it shifts: the function failing, or slowing to its timeout.
+    this.canary?.deploymentGroup.addAlarm(this.monitoring.functionErrorsAlarm);
+    this.canary?.deploymentGroup.addAlarm(this.monitoring.p99DurationAlarm);
   }
 
   private createFront(props: McpServerEndpointProps, auth: McpAuth): cloudfront.Distribution {

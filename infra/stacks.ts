@@ -97,6 +97,7 @@ export class McpServerStack extends Stack {
         description: 'CloudFront host name; point a custom domain\'s CNAME or alias here',
       });
     }
+    rollbackOutput(this, this.endpoint);
     new CfnOutput(this, 'DashboardName', { value: this.endpoint.monitoring.dashboard.dashboardName, description: 'CloudWatch dashboard' });
     new CfnOutput(this, 'AuditLogGroup', { value: this.endpoint.auditLog.logGroup.logGroupName, description: 'Audit log: security events (aws logs tail <this> --follow)' });
     if (acceptsApiKeys(props.server.auth)) this.apiKeyOutputs(dataPlaneStack);
@@ -130,6 +131,18 @@ export class McpServerStack extends Stack {
   }
 }
 
+/** The `npm run rollback` command filled in for an endpoint's alias and deployment group (none on the `local` stage). */
+function rollbackOutput(stack: Stack, endpoint: McpServerEndpoint): void {
+  if (!endpoint.canary) return;
+  const { alias, deploymentGroup } = endpoint.canary;
+  new CfnOutput(stack, 'RollbackCommand', {
+    value:
+      `npm run rollback -- --function ${endpoint.fn.functionName} --alias ${alias.aliasName} --application ${deploymentGroup.application.applicationName} ` +
+      `--deployment-group ${deploymentGroup.deploymentGroupName} --region ${stack.region}`,
+    description: 'Puts the live alias back on the version before; during a release, on the old version, and prints how to stop the CodeDeploy deployment (docs/deploy.md)',
+  });
+}
+
 /** The modes that accept API keys (`apikey`, `oauth,apikey`, `cognito,apikey`); an endpoint without `auth` is open. */
 const acceptsApiKeys = (auth: McpAuth | undefined) => auth !== undefined && (auth.mode === 'apikey' || auth.mode.endsWith(',apikey'));
 
@@ -160,6 +173,7 @@ export class McpGatewayStack extends Stack {
     this.addStackDependency(dataPlaneStack);
     new CfnOutput(this, 'McpUrl', { value: this.gateway.mcpUrl, description: 'Public MCP endpoint of the gateway' });
     new CfnOutput(this, 'DashboardName', { value: this.gateway.endpoint.monitoring.dashboard.dashboardName, description: 'CloudWatch dashboard' });
+    rollbackOutput(this, this.gateway.endpoint);
     new CfnOutput(this, 'AuditLogGroup', { value: this.gateway.endpoint.auditLog.logGroup.logGroupName, description: 'Audit log of the gateway: security events (aws logs tail <this> --follow)' });
     if (props.smokeTool) {
       new CfnOutput(this, 'SmokeCommand', {

@@ -140,6 +140,8 @@ export interface KitConfig {
   };
   /** This function's name on Lambda (`AWS_LAMBDA_FUNCTION_NAME`): tasks run in invocations of it. */
   lambdaFunctionName?: string;
+  /** The version this code runs as (`AWS_LAMBDA_FUNCTION_VERSION`): a task's worker runs the same one. */
+  lambdaFunctionVersion?: string;
   /** Lambda endpoint override (the local model, LocalStack). `AWS_ENDPOINT_URL_LAMBDA` or `AWS_ENDPOINT_URL`. */
   lambdaEndpoint?: string;
   /** Largest POST body accepted, in bytes. `MCP_MAX_BODY_BYTES`, default 1048576 (1 MiB). */
@@ -461,6 +463,7 @@ export function loadConfig(env: Env = process.env): Readonly<KitConfig> {
       staleAfterSeconds: int(env, 'MCP_TASK_STALE_SECONDS'),
     }),
     lambdaFunctionName: str(env, 'AWS_LAMBDA_FUNCTION_NAME'),
+    lambdaFunctionVersion: str(env, 'AWS_LAMBDA_FUNCTION_VERSION'),
     lambdaEndpoint: url(env, 'AWS_ENDPOINT_URL_LAMBDA') ?? shared,
     maxBodyBytes: int(env, 'MCP_MAX_BODY_BYTES'),
     allowedHosts: list(env, 'MCP_ALLOWED_HOSTS'),

@@ -9,6 +9,7 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { McpAuth } from '../auth.ts';
 import type { McpDataPlane } from '../data-plane.ts';
+import type { McpDeploymentOptions } from './canary.ts';
 import type { McpAlarmOptions } from '../monitoring.ts';
 import { type EndpointSettings, type LogLevel, resolveEndpointSettings } from './settings.ts';
 
@@ -289,6 +290,12 @@ export interface McpServerEndpointProps {
    * @default - see McpAlarmOptions
    */
   readonly alarms?: McpAlarmOptions;
+  /**
+   * How a release reaches traffic: CodeDeploy shifts the `live` alias from the old version to the
+   * new one and rolls back when the function's errors or p99 duration alarm fires (docs/deploy.md).
+   * @default - a canary (10 % for 5 minutes) on every stage but `dev` and `local`, which shift all at once
+   */
+  readonly deployment?: McpDeploymentOptions;
   /**
    * Set the account's API Gateway CloudWatch Logs role (one setting per account and region), which
    * a stage with logging needs before it can be created ("CloudWatch Logs role ARN must be set in

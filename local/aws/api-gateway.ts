@@ -12,10 +12,12 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AWS_LIMITS, REST_HEADERS, apiRoutes } from '../../infra/deployed-path.ts';
-import type { FunctionError, InvokeResult, LambdaModel } from './lambda.ts';
+import type { FunctionInvoker } from './alias.ts';
+import type { FunctionError, InvokeResult } from './lambda.ts';
 
 export interface RestApiOptions {
-  lambda: LambdaModel;
+  /** The function, or its `live` alias when two versions run (local/aws/alias.ts). */
+  lambda: FunctionInvoker;
   stage: string;
   /** The MCP path (`MCP_PATH`). */
   mcpPath: string;

@@ -1,6 +1,7 @@
 // The deployed path, modelled on loopback: CloudFront (the URL clients use) → API Gateway REST
 // (its own port, under /<stage>) → the Lambda model running the function bundle. Composes the
 // three models with the construct's numbers; `npm run start:aws` and the tests start it here.
+// With `canary`, two versions run behind the `live` alias (local/aws/alias.ts), as during a release.
 import { randomBytes, randomInt } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,6 +12,7 @@ import { createRestApi } from './api-gateway.ts';
 import { buildFunction } from './build.ts';
 import { createDistribution, type OriginResponseHandler, type ViewerResponseFunction } from './cloudfront.ts';
 import { startInvokeApi, type InvokeApi, type InvokeApiOptions } from './invoke-api.ts';
+import { LambdaAlias } from './alias.ts';
 import { LambdaModel } from './lambda.ts';
 
 export const EDGE_FUNCTION = new URL('../../infra/edge/restore-www-authenticate.mjs', import.meta.url);
@@ -52,6 +54,12 @@ export interface AwsModelOptions {
   seed?: number;
   /** The asynchronous invocation queue (task workers): how much faster its waits run, what share it delivers twice, throttling to inject. */
   asyncQueue?: Pick<InvokeApiOptions, 'timeScale' | 'duplicateShare' | 'throttledAttempts' | 'maxEventAgeSeconds'>;
+  /**
+   * A release being shifted in: version 2, from `entry` (default the same one) with `environment`
+   * added, gets `weight` of the requests while version 1 (the options above) serves the rest; its
+   * function errors roll it back at `rollbackOnErrors`. @default - one version, `$LATEST`
+   */
+  canary?: { entry?: string; environment?: Record<string, string>; weight: number; rollbackOnErrors?: number; promoteAfterMs?: number };
 }
 
 export interface AwsModel {
@@ -63,7 +71,10 @@ export interface AwsModel {
   apiUrl: string;
   /** What CloudFront adds to every origin request: the origin header, when the function checks it. */
   originHeaders: Record<string, string>;
+  /** The function; with `canary`, version 1 (the one the alias is on). */
   lambda: LambdaModel;
+  /** With `canary`: version 2 and the alias shifting requests between the two. */
+  release?: { lambda: LambdaModel; alias: LambdaAlias };
   /** The Lambda Invoke API the function reaches for asynchronous invocations (task workers). */
   invokeApi: InvokeApi;
   bundleBytes: number;
@@ -87,6 +98,27 @@ function seedFrom(raw: string | undefined): number {
   return Number(raw);
 }
 
+/** Version 2 of the function and the alias that shifts requests to it from version 1. */
+async function startRelease(
+  canary: NonNullable<AwsModelOptions['canary']>,
+  functionOptions: Omit<ConstructorParameters<typeof LambdaModel>[0], 'bundle' | 'environment'>,
+  primary: LambdaModel,
+  environment: Record<string, string>,
+  log: (line: string) => void,
+): Promise<{ lambda: LambdaModel; alias: LambdaAlias }> {
+  const bundle = canary.entry ? (await buildFunction(canary.entry)).bundle : primary.options.bundle;
+  const lambda = new LambdaModel({ ...functionOptions, bundle, environment, functionVersion: '2' });
+  const alias = new LambdaAlias({
+    primary: { version: '1', lambda: primary },
+    canary: { version: '2', lambda, weight: canary.weight },
+    rollbackOnErrors: canary.rollbackOnErrors,
+    promoteAfterMs: canary.promoteAfterMs,
+    random: primary.random,
+    log,
+  });
+  return { lambda, alias };
+}
+
 export async function startAwsModel(options: AwsModelOptions): Promise<AwsModel> {
   const stage = options.stage ?? 'dev';
   const mcpPath = options.mcpPath ?? '/mcp';
@@ -95,10 +127,8 @@ export async function startAwsModel(options: AwsModelOptions): Promise<AwsModel>
   const built = await buildFunction(options.entry);
   // Filled in below with the URL clients use, as the construct sets it to the distribution's.
   const environment = { ...options.environment };
-  const lambda = new LambdaModel({
-    bundle: built.bundle,
+  const functionOptions = {
     runtime: built.runtime,
-    environment,
     functionName: `mcp-local-${stage}`,
     memoryMb: options.memorySizeMb ?? PATH_DEFAULTS.memorySizeMb,
     timeoutSeconds,
@@ -107,17 +137,22 @@ export async function startAwsModel(options: AwsModelOptions): Promise<AwsModel>
     initTimeoutMs: AWS_LIMITS.lambdaInitTimeoutSeconds * 1000,
     log,
     seed: options.seed ?? seedFrom(process.env.MCP_AWS_SEED),
-  });
+  };
+  const lambda = new LambdaModel({ ...functionOptions, bundle: built.bundle, environment, ...(options.canary && { functionVersion: '1' }) });
+  // Filled in last, from the first version's environment once it is complete.
+  const releaseEnvironment: Record<string, string> = {};
+  const release = options.canary && (await startRelease(options.canary, functionOptions, lambda, releaseEnvironment, log));
+  const invoker = release?.alias ?? lambda;
 
   // Tasks hand work to an asynchronous invocation of the same function, through this endpoint.
-  const invokeApi = await startInvokeApi({ lambda, log, random: lambda.random, ...options.asyncQueue });
+  const invokeApi = await startInvokeApi({ lambda: invoker, log, random: lambda.random, ...options.asyncQueue });
   environment.AWS_ENDPOINT_URL_LAMBDA ??= invokeApi.url;
 
   const apiServer = createServer();
   const apiBase = await listen(apiServer, 0, '127.0.0.1');
   const apiHost = new URL(apiBase).host;
   apiServer.on('request', createRestApi({
-    lambda,
+    lambda: invoker,
     stage,
     mcpPath,
     domainName: apiHost,
@@ -148,6 +183,7 @@ export async function startAwsModel(options: AwsModelOptions): Promise<AwsModel>
   const baseUrl = await listen(cdnServer, options.port ?? 0, options.host ?? '127.0.0.1');
   // Environments start on first request, after this.
   environment.MCP_PUBLIC_URL ??= `${baseUrl}${mcpPath}`;
+  Object.assign(releaseEnvironment, environment, options.canary?.environment);
 
   const close = (server: Server) =>
     new Promise<void>((resolve) => {
@@ -160,11 +196,13 @@ export async function startAwsModel(options: AwsModelOptions): Promise<AwsModel>
     apiUrl: `${apiBase}/${stage}${mcpPath}`,
     originHeaders,
     lambda,
+    ...(release && { release }),
     bundleBytes: built.bytes,
     invokeApi,
     async stop() {
       await invokeApi.stop();
-      await lambda.stop();
+      release?.alias.stop();
+      await Promise.all([lambda.stop(), release?.lambda.stop()]);
       await Promise.all([close(cdnServer), close(apiServer)]);
     },
   };

@@ -24,6 +24,8 @@ export interface EnvironmentOptions {
   /** Function environment, as the construct sets it plus local endpoints. */
   environment: Record<string, string>;
   functionName: string;
+  /** The published version this function runs (local/aws/alias.ts routes between them). @default '$LATEST' */
+  functionVersion?: string;
   memoryMb: number;
   timeoutSeconds: number;
   /** An environment idle this long is reclaimed. */
@@ -95,10 +97,10 @@ export class Environment {
         ...options.environment,
         AWS_LAMBDA_RUNTIME_API: runtimeApi,
         AWS_LAMBDA_FUNCTION_NAME: options.functionName,
-        AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+        AWS_LAMBDA_FUNCTION_VERSION: options.functionVersion ?? '$LATEST',
         AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(options.memoryMb),
         AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${options.functionName}`,
-        AWS_LAMBDA_LOG_STREAM_NAME: `local/[$LATEST]env${this.id}`,
+        AWS_LAMBDA_LOG_STREAM_NAME: `local/[${options.functionVersion ?? '$LATEST'}]env${this.id}`,
         AWS_EXECUTION_ENV: `AWS_Lambda_nodejs${LAMBDA_NODE_MAJOR}.x`,
         LAMBDA_TASK_ROOT: taskRoot,
         _HANDLER: 'index.handler',

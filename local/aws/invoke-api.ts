@@ -15,7 +15,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AWS_LIMITS, PATH_DEFAULTS } from '../../infra/deployed-path.ts';
-import type { InvokeResult, LambdaModel } from './lambda.ts';
+import type { FunctionInvoker } from './alias.ts';
+import type { InvokeResult } from './lambda.ts';
 
 /** A scaled wait, as the log gives it. */
 const ms = (value: number) => `${Number(value.toFixed(2))} ms`;
@@ -26,7 +27,8 @@ const THROTTLE_FIRST_MS = 1_000;
 const THROTTLE_MAX_MS = 300_000;
 
 export interface InvokeApiOptions {
-  lambda: LambdaModel;
+  /** The function, or its alias when two versions run (local/aws/alias.ts). */
+  lambda: FunctionInvoker;
   /** Lambda's waits (retries, back-off, event age) run this many times faster. @default 60 */
   timeScale?: number;
   /** How long an event may wait to run, on AWS's clock. @default PATH_DEFAULTS.taskEventMaxAgeSeconds */
@@ -62,6 +64,8 @@ interface QueuedEvent {
   throttles: number;
   /** Lambda's record of an event that never succeeded: not reported again if it fails too. */
   record: boolean;
+  /** The version invoked (`Qualifier`); its failures go to the same version. */
+  qualifier?: string;
 }
 
 /** Waits for an invocation's end: undefined when it succeeded, else the error type. */
@@ -102,10 +106,10 @@ export async function startInvokeApi(options: InvokeApiOptions): Promise<InvokeA
       timestamp: new Date().toISOString(),
       requestContext: { requestId: queued.id, functionArn: 'arn:aws:lambda:local:000000000000:function:model', condition, approximateInvokeCount: queued.failures },
       requestPayload: queued.event,
-      responseContext: { statusCode: 200, executedVersion: '$LATEST', ...(failure && { functionError: 'Unhandled' }) },
+      responseContext: { statusCode: 200, executedVersion: queued.qualifier ?? '$LATEST', ...(failure && { functionError: 'Unhandled' }) },
       ...(failure && { responsePayload: failure }),
     };
-    enqueue(record, true);
+    enqueue(record, true, queued.qualifier);
   }
 
   async function attempt(queued: QueuedEvent) {
@@ -115,7 +119,7 @@ export async function startInvokeApi(options: InvokeApiOptions): Promise<InvokeA
     let detail = '';
     const throttled = queued.throttles < (options.throttledAttempts ?? 0);
     try {
-      const result = throttled ? ({ kind: 'error', errorType: 'TooManyRequestsException', errorMessage: 'Rate Exceeded.', invokeStatus: 429 } as const) : await options.lambda.invoke(queued.event, 'Event');
+      const result = throttled ? ({ kind: 'error', errorType: 'TooManyRequestsException', errorMessage: 'Rate Exceeded.', invokeStatus: 429 } as const) : await options.lambda.invoke(queued.event, 'Event', queued.qualifier);
       if (result.kind === 'error') detail = result.errorMessage;
       failure = await outcome(result);
     } catch (error) {
@@ -136,9 +140,9 @@ export async function startInvokeApi(options: InvokeApiOptions): Promise<InvokeA
     expire(queued, 'RetriesExhausted', { errorType: failure, errorMessage: detail || failure });
   }
 
-  function enqueue(event: unknown, record = false): string {
+  function enqueue(event: unknown, record = false, qualifier?: string): string {
     const id = crypto.randomUUID();
-    const delivery = () => void attempt({ id, event, queuedAt: Date.now(), failures: 0, throttles: 0, record });
+    const delivery = () => void attempt({ id, event, queuedAt: Date.now(), failures: 0, throttles: 0, record, qualifier });
     delivery();
     if (options.random() < duplicateShare) {
       api.duplicated++;
@@ -157,7 +161,8 @@ export async function startInvokeApi(options: InvokeApiOptions): Promise<InvokeA
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const type = req.headers['x-amz-invocation-type'];
-      if (req.method !== 'POST' || !/\/functions\/[^/]+\/invocations$/.test(req.url ?? '') || type !== 'Event') {
+      const url = new URL(req.url ?? '/', 'http://invoke');
+      if (req.method !== 'POST' || !/\/functions\/[^/]+\/invocations$/.test(url.pathname) || type !== 'Event') {
         res.writeHead(400, { 'content-type': 'application/json', 'x-amzn-errortype': 'InvalidRequestContentException' });
         res.end(JSON.stringify({ message: 'the model serves asynchronous invocations (X-Amz-Invocation-Type: Event) only' }));
         return;
@@ -171,7 +176,7 @@ export async function startInvokeApi(options: InvokeApiOptions): Promise<InvokeA
       }
       api.accepted++;
       res.writeHead(202, { 'x-amzn-requestid': requestId }).end();
-      enqueue(event);
+      enqueue(event, false, url.searchParams.get('Qualifier') ?? undefined);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -145,6 +145,7 @@ export const VARIABLES = {
     doc: 'Lambda endpoint for task workers (the `start:aws` model, LocalStack); on Lambda, workers are invocations of `AWS_LAMBDA_FUNCTION_NAME`.',
   },
   AWS_LAMBDA_FUNCTION_NAME: { kind: 'text', doc: '(set by Lambda) this function\'s name: task workers are invocations of it, and an unauthenticated endpoint is refused there.' },
+  AWS_LAMBDA_FUNCTION_VERSION: { kind: 'text', doc: '(set by Lambda) the published version running: a task\'s worker is invoked on the same version (`Qualifier`), so a release or a rollback does not change a task\'s code.' },
   MCP_SESSIONS_PER_PRINCIPAL: { kind: 'whole number', default: 500, min: 1, doc: 'Legacy sessions a principal may start per day (429 beyond).' },
   MCP_HANDLES_PER_PRINCIPAL: { kind: 'whole number', default: 1_000, min: 1, doc: 'State handles a principal may mint per day (429 beyond).' },
   MCP_STREAMS_PER_PRINCIPAL: {

@@ -2,6 +2,8 @@
 // task gets an invocation (and a 15-minute budget) of its own and nothing runs in the frozen
 // remains of the request that created it; Lambda retries a crashed run and reports one that
 // never succeeds to the on-failure destination (the construct points it back at the function).
+// The worker runs the version that created the task (`Qualifier`), not whichever one the alias
+// points at by then: during a canary, or after a rollback, a task's code does not change under it.
 // Anywhere else (`npm start`, tests): the same process, after the response.
 import { DependencyUnavailableError, describeFailure, isDependencyError } from '../dependency.ts';
 import type { KitLogger } from '../log.ts';
@@ -53,6 +55,8 @@ export function inlineDispatcher(run: (taskId: string, run: number) => Promise<v
 
 export interface LambdaDispatcherOptions {
   functionName: string;
+  /** `AWS_LAMBDA_FUNCTION_VERSION`: the published version running this code (or `$LATEST`). @default - unqualified */
+  version?: string;
   region: string;
   /** `AWS_ENDPOINT_URL_LAMBDA`: the local model's Invoke API, or LocalStack. */
   endpoint?: string;
@@ -71,9 +75,13 @@ export function lambdaDispatcher(options: LambdaDispatcherOptions): TaskDispatch
       const { sdk, lambda } = await open();
       const event: TaskEvent = { mcpKitTask: { taskId, run } };
       try {
-        await lambda.send(new sdk.InvokeCommand({ FunctionName: options.functionName, InvocationType: 'Event', Payload: new TextEncoder().encode(JSON.stringify(event)) }), {
-          abortSignal: AbortSignal.timeout(5000),
+        const invoke = new sdk.InvokeCommand({
+          FunctionName: options.functionName,
+          ...(options.version && { Qualifier: options.version }),
+          InvocationType: 'Event',
+          Payload: new TextEncoder().encode(JSON.stringify(event)),
         });
+        await lambda.send(invoke, { abortSignal: AbortSignal.timeout(5000) });
       } catch (error) {
         throw new DependencyUnavailableError('Lambda', `could not start the task's worker (${describeFailure(error)})`, { cause: error });
       }

@@ -43,7 +43,12 @@ export function createTasks(config: Readonly<KitConfig>, setup: TaskSetup): Task
     tracer: setup.tracer,
   });
   service.dispatcher = config.lambdaFunctionName
-    ? lambdaDispatcher({ functionName: config.lambdaFunctionName, region: config.region, ...(config.lambdaEndpoint && { endpoint: config.lambdaEndpoint }) })
+    ? lambdaDispatcher({
+        functionName: config.lambdaFunctionName,
+        region: config.region,
+        ...(config.lambdaFunctionVersion && { version: config.lambdaFunctionVersion }),
+        ...(config.lambdaEndpoint && { endpoint: config.lambdaEndpoint }),
+      })
     : inlineDispatcher((id, run) => service.run(id, run), setup.pending, setup.log);
   return service;
 }

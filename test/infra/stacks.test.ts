@@ -309,7 +309,7 @@ describe('the example app on the default stage', () => {
   it('outputs the public MCP URL, the raw API URL, and the table and bucket names', () => {
     const outputs = notes.toJSON().Outputs;
     // CDK's own exports (ExportsOutput…) carry the URL to the gateway's stack.
-    assert.deepEqual(Object.keys(outputs).filter((o) => !o.startsWith('ExportsOutput')).sort(), ['ApiUrl', 'AuditLogGroup', 'CreateApiKeyCommand', 'DashboardName', 'DistributionDomainName', 'FunctionLogGroup', 'McpUrl', 'SmokeCommand', 'VerifyCommand']);
+    assert.deepEqual(Object.keys(outputs).filter((o) => !o.startsWith('ExportsOutput')).sort(), ['ApiUrl', 'AuditLogGroup', 'CreateApiKeyCommand', 'DashboardName', 'DistributionDomainName', 'FunctionLogGroup', 'McpUrl', 'RollbackCommand', 'SmokeCommand', 'VerifyCommand']);
     const [distributionId] = Object.keys(notes.findResources('AWS::CloudFront::Distribution'));
     assert.deepEqual(outputs.McpUrl.Value, { 'Fn::Join': ['', ['https://', { 'Fn::GetAtt': [distributionId, 'DomainName'] }, '/mcp']] });
     assert.match(JSON.stringify(outputs.ApiUrl.Value), /execute-api.*"\/mcp"\]/);

@@ -88,11 +88,11 @@ describe('a task\'s worker: the function invoking itself', () => {
     );
   });
 
-  it('allows exactly lambda:InvokeFunction, on the function itself, in a policy of its own', () => {
+  it('allows exactly lambda:InvokeFunction, on the function itself and its versions, in a policy of its own', () => {
     const lambdaStatements = roleStatements(template).filter(({ statement }) => [statement.Action].flat().some((a: string) => a.startsWith('lambda:')));
     assert.equal(lambdaStatements.length, 1);
     const [{ policy, statement }] = lambdaStatements as [{ policy: string; statement: Record<string, any> }];
-    assert.deepEqual(statement, { Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: ownArn });
+    assert.deepEqual(statement, { Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: [ownArn, { 'Fn::Join': ['', [ownArn, ':*']] }] });
     assert.doesNotMatch(policy, /DefaultPolicy/);
     // The function does not wait for it (that would be the cycle); the async-invoke settings do.
     assert.ok(![template.toJSON().Resources[fnId].DependsOn ?? []].flat().includes(policy));
@@ -106,16 +106,17 @@ describe('a task\'s worker: the function invoking itself', () => {
     assert.ok([stages[0]![1].DependsOn ?? []].flat().includes(policy!), `the stage depends on ${policy}`);
   });
 
-  it('retries a failed worker event twice, drops it after an hour, and reports it to the function itself', () => {
+  it('retries a failed worker event twice, drops it after an hour, and reports it to the function itself (the version that ran it)', () => {
     const configs = template.findResources('AWS::Lambda::EventInvokeConfig');
     assert.equal(Object.keys(configs).length, 1);
     const [config] = Object.values(configs) as any[];
+    const [versionId] = Object.keys(template.findResources('AWS::Lambda::Version'));
     assert.deepEqual(config.Properties, {
       FunctionName: { Ref: fnId },
-      Qualifier: '$LATEST',
+      Qualifier: { 'Fn::GetAtt': [versionId, 'Version'] },
       MaximumRetryAttempts: 2,
       MaximumEventAgeInSeconds: 3600,
-      DestinationConfig: { OnFailure: { Destination: ownArn } },
+      DestinationConfig: { OnFailure: { Destination: { Ref: versionId } } },
     });
     // Lambda refuses a destination the role may not invoke: the self-invoke policy comes first.
     const [selfInvoke] = roleStatements(template).filter(({ statement }) => statement.Action === 'lambda:InvokeFunction');
