@@ -7,7 +7,8 @@
 import type { Hono } from 'hono';
 import { handle, streamHandle } from 'hono/aws-lambda';
 import { loadConfig } from '../shared/config.ts';
-import { INTERNAL_ERROR, jsonRpcErrorResponse } from '../shared/http/errors.ts';
+import { INTERNAL_ERROR } from '../shared/protocol/errors.ts';
+import { jsonRpcErrorResponse } from '../shared/http/errors.ts';
 import { createKit } from '../shared/kit.ts';
 import { resolveDefinition, type ServerModule } from '../shared/server/define.ts';
 import { isTaskEvent, isTaskFailure } from '../shared/tasks/dispatch.ts';

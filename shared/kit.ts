@@ -3,6 +3,7 @@
 import type { ServerEventBus } from '@modelcontextprotocol/server';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { KitConfig } from './config.ts';
+import { describeFeatures } from './features.ts';
 import { createS3Client } from './artifacts/client.ts';
 import { ArtifactStore } from './artifacts/store.ts';
 import { ToolCache } from './cache/tool-cache.ts';
@@ -158,16 +159,3 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
     },
   };
 }
-
-/** What runs where, for the logs and `GET /health`: features that need Redis say when they are off. */
-export function describeFeatures(config: Readonly<KitConfig>, redis: boolean, streamsOff = false) {
-  return {
-    rateLimit: config.rateLimit.enabled ? 'on' : !redis && !config.rateLimit.explicit && config.stage !== 'local' ? 'off: Redis is not configured' : 'off',
-    cache: redis ? 'redis' : 'in-process',
-    events: redis ? 'redis' : 'in-process',
-    relay: redis ? 'redis' : 'table',
-    streamCaps: redis ? 'redis' : streamsOff ? 'no streams: Redis is not configured' : 'per instance',
-  };
-}
-
-export type KitFeatures = ReturnType<typeof describeFeatures>;

@@ -10,30 +10,21 @@ import { PRM_PATH, protectedResourceMetadata, type Authenticator } from '../auth
 import type { AuthConfig } from '../config.ts';
 import type { ToolRuntime } from '../server/runtime.ts';
 import type { TaskService } from '../tasks/service.ts';
-import type { RequestScope } from '../server/context.ts';
+import type { RequestScope } from '../request-scope.ts';
 import type { SessionStore } from '../store/sessions.ts';
 import { readJsonBody } from './body.ts';
 import { DependencyUnavailableError, callerMessage, failureFields, isDependencyError } from '../dependency.ts';
 import { QuotaExceededError } from '../store/quota.ts';
-import {
-  CLIENT_CLOSED_REQUEST,
-  ClientGoneError,
-  HttpProtocolError,
-  INTERNAL_ERROR,
-  INVALID_REQUEST,
-  METHOD_NOT_FOUND,
-  MISSING_CLIENT_CAPABILITY,
-  SERVER_ERROR,
-  errorResponse,
-  jsonRpcErrorResponse,
-} from './errors.ts';
+import { CLIENT_CLOSED_REQUEST, ClientGoneError, HttpProtocolError, INTERNAL_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, MISSING_CLIENT_CAPABILITY, SERVER_ERROR } from '../protocol/errors.ts';
+import { errorResponse, jsonRpcErrorResponse } from './errors.ts';
 import { TASKS_EXTENSION } from '../tasks/wire.ts';
-import { checkEnvelope, LEGACY_PROTOCOL_VERSIONS, type LegacyRequest } from './legacy.ts';
+import { checkEnvelope, type LegacyRequest } from './legacy.ts';
+import { CLIENT_CAPABILITIES_META, LEGACY_REVISIONS, LOG_LEVEL_META, MODERN_REVISION } from '../protocol/wire.ts';
 import { createDirectLane, type Replay } from './direct-lane.ts';
 import { hostnames, refuseHost, refuseOrigin } from './host-origin.ts';
 import type { SdkLanes } from './sdk-lanes.ts';
 import type { RateLimiter } from './rate-limit.ts';
-import type { KitFeatures } from '../kit.ts';
+import type { KitFeatures } from '../features.ts';
 import type { Relay } from '../relay/relay.ts';
 import { capListenStream } from './listen-cap.ts';
 import type { StreamClaim, StreamSlots } from './stream-slots.ts';
@@ -42,9 +33,6 @@ import { refuseOversizedTask } from './task-request.ts';
 import { createHealth, type Probe } from './health.ts';
 import { originVerifier } from './origin-verify.ts';
 import { presentedCredential, requestOrigin } from '../audit.ts';
-
-const LOG_LEVEL_META_KEY = 'io.modelcontextprotocol/logLevel';
-const CAPABILITIES_META_KEY = 'io.modelcontextprotocol/clientCapabilities';
 
 export interface AppOptions {
   config: Pick<KitConfig, 'path' | 'stage' | 'maxBodyBytes' | 'allowedHosts' | 'allowedOrigins' | 'sseKeepAliveMs' | 'streamMaxSeconds' | 'getStreams' | 'caps'> & {
@@ -156,12 +144,12 @@ function toolsCalled(body: unknown): string[] {
   return tools;
 }
 
-const MODERN_VERSIONS = new Set(['2026-07-28']);
+const MODERN_VERSIONS = new Set([MODERN_REVISION]);
 /** Methods that run the server's own code and so may take long (slow-answer.ts keeps them alive). */
 const LONG_RUNNING = new Set(['tools/call', 'resources/read', 'prompts/get', 'completion/complete']);
 const acceptsSse = (request: Request) => (request.headers.get('accept') ?? '').includes('text/event-stream');
 
-const LEGACY_VERSIONS = new Set(LEGACY_PROTOCOL_VERSIONS);
+const LEGACY_VERSIONS = new Set(LEGACY_REVISIONS);
 
 /**
  * A `_meta` a 2025-era client sends on a request or notification: none, or only a progress token
@@ -236,7 +224,7 @@ export function createApp(options: AppOptions) {
       if (params.task !== undefined) return;
       throw new HttpProtocolError(200, METHOD_NOT_FOUND, `${String(params.name)} runs only as a task: call it with the "task" parameter (tasks/result then returns its result)`, undefined, message.id ?? null);
     }
-    const capabilities = (params._meta as Record<string, unknown> | undefined)?.[CAPABILITIES_META_KEY] as { extensions?: Record<string, unknown> } | undefined;
+    const capabilities = (params._meta as Record<string, unknown> | undefined)?.[CLIENT_CAPABILITIES_META] as { extensions?: Record<string, unknown> } | undefined;
     if (capabilities?.extensions?.[TASKS_EXTENSION] !== undefined) return;
     throw new HttpProtocolError(
       400,
@@ -407,9 +395,9 @@ export function createApp(options: AppOptions) {
         principal,
         report: scopeBase.report,
         era: 'modern',
-        revision: '2026-07-28',
-        forwardLogs: meta?.[LOG_LEVEL_META_KEY] !== undefined,
-        clientCapabilities: meta?.[CAPABILITIES_META_KEY] as RequestScope['clientCapabilities'],
+        revision: MODERN_REVISION,
+        forwardLogs: meta?.[LOG_LEVEL_META] !== undefined,
+        clientCapabilities: meta?.[CLIENT_CAPABILITIES_META] as RequestScope['clientCapabilities'],
         request: message as RequestScope['request'],
       };
       const authInfo = { token: '', clientId: principal.id, scopes: principal.scopes as string[], extra: { kit: scope } };

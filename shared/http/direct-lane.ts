@@ -8,16 +8,19 @@
 // it, with that outcome for the SDK lane to answer from instead of running the tool again.
 // test/core/direct-lane.test.ts holds both lanes to the same answers.
 import type { AuthInfo, CallToolResult, ServerContext } from '@modelcontextprotocol/server';
-import type { RequestScope } from '../server/context.ts';
+import type { RequestScope } from '../request-scope.ts';
 import type { ToolDefinition } from '../server/define.ts';
 import type { ToolRuntime } from '../server/runtime.ts';
 import { TASKS_EXTENSION } from '../tasks/wire.ts';
+import {
+  CLIENT_CAPABILITIES_META as CLIENT_CAPABILITIES,
+  CLIENT_INFO_META as CLIENT_INFO,
+  MODERN_REVISION as REVISION,
+  PROTOCOL_VERSION_META as PROTOCOL_VERSION,
+  SERVER_INFO_META as SERVER_INFO,
+  isObject,
+} from '../protocol/wire.ts';
 
-const REVISION = '2026-07-28';
-const PROTOCOL_VERSION = 'io.modelcontextprotocol/protocolVersion';
-const CLIENT_INFO = 'io.modelcontextprotocol/clientInfo';
-const CLIENT_CAPABILITIES = 'io.modelcontextprotocol/clientCapabilities';
-const SERVER_INFO = 'io.modelcontextprotocol/serverInfo';
 /** ProtocolErrorCode.UrlElicitationRequired: the one error the SDK lets out of a tool as a protocol error. */
 const URL_ELICITATION_REQUIRED = -32042;
 const BASE64_SENTINEL = '=?base64?';
@@ -28,7 +31,6 @@ export type Replay = { result: unknown } | { error: unknown };
 /** Serves the request through the SDK lane, with the outcome of a run when there was one. */
 export type HandOver = (replay?: Replay) => Promise<Response>;
 
-const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
 const only = (value: Json, keys: readonly string[]) => Object.keys(value).every((k) => keys.includes(k));
 const isString = (value: unknown) => typeof value === 'string';
 

@@ -5,13 +5,14 @@
 // instance (legacy-exchange.ts, shared/relay).
 import type { JSONRPCRequest, LoggingLevel, ServerEvent, ServerEventBus } from '@modelcontextprotocol/server';
 import type { ServerFactory } from '../server/build.ts';
-import type { RequestScope } from '../server/context.ts';
+import type { RequestScope } from '../request-scope.ts';
 import type { SessionRecord, SessionStore } from '../store/sessions.ts';
-import { HEADER_MISMATCH, HttpProtocolError, INVALID_REQUEST, SERVER_ERROR, SESSION_NOT_FOUND, jsonRpcErrorResponse } from './errors.ts';
+import { HEADER_MISMATCH, HttpProtocolError, INVALID_REQUEST, SERVER_ERROR, SESSION_NOT_FOUND } from '../protocol/errors.ts';
+import { jsonRpcErrorResponse } from './errors.ts';
 import type { Relay } from '../relay/relay.ts';
+import { LEGACY_REVISIONS, isObject } from '../protocol/wire.ts';
 import { LegacyExchange, replyBox, routeCancellation, routeClientReply, type WireMessage } from './legacy-exchange.ts';
 
-export const LEGACY_PROTOCOL_VERSIONS = ['2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05'];
 /** A client describes itself in a few hundred bytes; this leaves room for large experimental capabilities. */
 export const MAX_CLIENT_DESCRIPTION_CHARS = 16_384;
 
@@ -62,8 +63,6 @@ const acceptsSse = (request: Request) => (request.headers.get('accept') ?? '').i
 function invalid(message: string, id: Message['id'] = null): never {
   throw new HttpProtocolError(400, INVALID_REQUEST, message, undefined, id ?? null);
 }
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** The members each kind of message may have: the SDK refuses any other, so the kit names it first. */
 const MEMBERS = {
@@ -149,8 +148,8 @@ export function createLegacyHandler(options: LegacyOptions) {
     // them) send a supported version that differs from the negotiated one. The session's
     // negotiated version is what the request is served under.
     const version = req.request.headers.get('mcp-protocol-version');
-    if (version !== null && !LEGACY_PROTOCOL_VERSIONS.includes(version)) {
-      invalid(`Bad Request: unsupported MCP-Protocol-Version "${version}" (supported: ${LEGACY_PROTOCOL_VERSIONS.join(', ')})`);
+    if (version !== null && !LEGACY_REVISIONS.includes(version)) {
+      invalid(`Bad Request: unsupported MCP-Protocol-Version "${version}" (supported: ${LEGACY_REVISIONS.join(', ')})`);
     }
     return session;
   }

@@ -3,6 +3,8 @@
 // client knows the subscription completed and may listen again. On Lambda an open stream holds
 // an invocation; without a cap it would run into the function timeout and fail as an error.
 // Also tells its caller when the stream ends, however it ends (for the per-caller stream cap).
+import { SUBSCRIPTION_ID_META } from '../protocol/wire.ts';
+
 const encoder = new TextEncoder();
 
 /** `maxMs` 0 leaves the stream open until the client leaves; `ended` runs once when it ends either way. */
@@ -14,7 +16,7 @@ export function capListenStream(response: Response, maxMs: number, id: string | 
   const upstream = response.body.getReader();
   let timer: ReturnType<typeof setTimeout> | undefined;
   let done = false;
-  const finalFrame = JSON.stringify({ jsonrpc: '2.0', id, result: { resultType: 'complete', _meta: { 'io.modelcontextprotocol/subscriptionId': id } } });
+  const finalFrame = JSON.stringify({ jsonrpc: '2.0', id, result: { resultType: 'complete', _meta: { [SUBSCRIPTION_ID_META]: id } } });
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
       if (maxMs <= 0) return;

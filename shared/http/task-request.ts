@@ -4,9 +4,8 @@
 // into an isError result, and this is the caller's mistake in the call itself: -32602.
 import { MAX_TASK_REQUEST_BYTES } from '../tasks/store.ts';
 import { TASKS_EXTENSION } from '../tasks/wire.ts';
-import { HttpProtocolError, INVALID_PARAMS } from './errors.ts';
-
-const CAPABILITIES_META_KEY = 'io.modelcontextprotocol/clientCapabilities';
+import { CLIENT_CAPABILITIES_META } from '../protocol/wire.ts';
+import { HttpProtocolError, INVALID_PARAMS } from '../protocol/errors.ts';
 
 interface Call {
   id?: string | number | null;
@@ -16,7 +15,7 @@ interface Call {
 /** Whether the call asks to run as a task: the 2025-11-25 `task` param, or the 2026-07-28 extension declared. */
 function becomesTask(params: Record<string, unknown>, legacy: boolean): boolean {
   if (legacy) return typeof params.task === 'object' && params.task !== null;
-  const capabilities = (params._meta as Record<string, unknown> | undefined)?.[CAPABILITIES_META_KEY] as { extensions?: Record<string, unknown> } | undefined;
+  const capabilities = (params._meta as Record<string, unknown> | undefined)?.[CLIENT_CAPABILITIES_META] as { extensions?: Record<string, unknown> } | undefined;
   return capabilities?.extensions?.[TASKS_EXTENSION] !== undefined;
 }
 

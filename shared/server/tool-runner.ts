@@ -14,7 +14,8 @@ import { sdk } from '../sdk.ts';
 import { newTaskId, type TaskRequest } from '../tasks/store.ts';
 import type { TaskService } from '../tasks/service.ts';
 import { TASKS_EXTENSION, carryTaskAnswer, createTaskResult, isTaskAnswer } from '../tasks/wire.ts';
-import { createToolContext, requestScopeOf, type ExpiringToolContext, type KitServices, type RequestScope } from './context.ts';
+import { createToolContext, type ExpiringToolContext, type KitServices } from './context.ts';
+import { requestScopeOf, type RequestScope } from '../request-scope.ts';
 import type { ToolDefinition, ToolReturn } from './define.ts';
 import { offloadLargeResult } from './offload.ts';
 
