@@ -19,7 +19,8 @@ import { CLIENT_CAPABILITIES_META, LOG_LEVEL_META, MODERN_REVISION } from '../pr
 import { HttpProtocolError, INVALID_REQUEST, METHOD_NOT_FOUND, SERVER_ERROR } from '../protocol/errors.ts';
 import { jsonRpcErrorResponse } from './errors.ts';
 import { readJsonBody } from './body.ts';
-import { checkEnvelope, type LegacyRequest } from './legacy.ts';
+import { checkEnvelope } from '../protocol/envelope.ts';
+import type { LegacyRequest } from './legacy.ts';
 import { createDirectLane, type Replay } from './direct-lane.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import { capListenStream } from './listen-cap.ts';

@@ -4,8 +4,7 @@
 // an invocation; without a cap it would run into the function timeout and fail as an error.
 // Also tells its caller when the stream ends, however it ends (for the per-caller stream cap).
 import { SUBSCRIPTION_ID_META } from '../protocol/wire.ts';
-
-const encoder = new TextEncoder();
+import { messageEventBytes } from './sse.ts';
 
 /** `maxMs` 0 leaves the stream open until the client leaves; `ended` runs once when it ends either way. */
 export function capListenStream(response: Response, maxMs: number, id: string | number | null, ended: () => void): Response {
@@ -24,7 +23,7 @@ export function capListenStream(response: Response, maxMs: number, id: string | 
         if (done) return;
         done = true;
         ended();
-        controller.enqueue(encoder.encode(`event: message\ndata: ${finalFrame}\n\n`));
+        controller.enqueue(messageEventBytes(finalFrame));
         controller.close();
         // Ends the SDK's subscription: its stream's cancel unsubscribes from the event bus.
         void upstream.cancel().catch(() => {});

@@ -36,3 +36,8 @@ export class ClientGoneError extends Error {
 
 /** 499, as proxies log a request the client abandoned; never sent (there is no one to send it to). */
 export const CLIENT_CLOSED_REQUEST = 499;
+
+/** Throws 400 Invalid Request (-32600) with a message that says what to fix. */
+export function invalidRequest(message: string, id: string | number | null = null): never {
+  throw new HttpProtocolError(400, INVALID_REQUEST, message, undefined, id ?? null);
+}
