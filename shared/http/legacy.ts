@@ -85,117 +85,118 @@ function notificationStream(request: Request, bus: ServerEventBus, options: Lega
   return new Response(stream.body, { headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' } });
 }
 
+
+async function loadSession(sessions: SessionStore, req: LegacyRequest): Promise<SessionRecord> {
+  const id = req.request.headers.get('mcp-session-id');
+  if (!id) invalid('Bad Request: Mcp-Session-Id header is required (send initialize first to start a session)');
+  req.note.sessionId = id;
+  const session = await sessions.get(id);
+  // Another principal's session answers exactly like an unknown one.
+  if (!session || session.principalId !== req.scope.principal.id) {
+    throw new HttpProtocolError(404, SESSION_NOT_FOUND, 'Session not found: it expired or was terminated; send initialize to start a new one');
+  }
+  // The transport spec asks for 400 only on an unsupported version, and the SDK's own transport
+  // accepts any supported one; deployed clients (the official conformance suite 0.1.16 among
+  // them) send a supported version that differs from the negotiated one. The session's
+  // negotiated version is what the request is served under.
+  const version = req.request.headers.get('mcp-protocol-version');
+  if (version !== null && !LEGACY_REVISIONS.includes(version)) {
+    invalid(`Bad Request: unsupported MCP-Protocol-Version "${version}" (supported: ${LEGACY_REVISIONS.join(', ')})`);
+  }
+  return session;
+}
+
+function exchangeFor(options: LegacyOptions, req: LegacyRequest, session: SessionRecord | undefined, sse: boolean, message?: Message) {
+  const scope: RequestScope = {
+    ...req.scope,
+    era: 'legacy',
+    ...(session && { sessionId: session.id, clientCapabilities: session.clientCapabilities, revision: session.protocolVersion }),
+    ...(message && { request: message }),
+    forwardLogs: session?.logLevel !== undefined,
+  };
+  const authInfo = { token: '', clientId: scope.principal.id, scopes: [...scope.principal.scopes], extra: { kit: scope } };
+  return new LegacyExchange({
+    ...(session && { sessionId: session.id }),
+    sse,
+    keepAliveMs: options.keepAliveMs,
+    extra: { request: req.request, authInfo },
+    relay: options.relay,
+  });
+}
+
+/**
+ * A pooled server instance connected to a new exchange, with the session restored into it when
+ * there is one; closed again when connecting or restoring fails.
+ */
+async function openExchange(options: LegacyOptions, req: LegacyRequest, session: SessionRecord | undefined, sse: boolean, message?: Message): Promise<LegacyExchange> {
+  const server = options.factory.acquire('legacy');
+  const exchange = exchangeFor(options, req, session, sse, message);
+  await server.connect(exchange);
+  if (!session) return exchange;
+  try {
+    await exchange.restore(session, server.server);
+  } catch (err) {
+    await exchange.close();
+    throw err;
+  }
+  return exchange;
+}
+
+/** acquire -> connect -> restore -> `use` -> close, for an answer that is whole when `use` returns. */
+async function withExchange<T>(options: LegacyOptions, req: LegacyRequest, session: SessionRecord | undefined, message: Message | undefined, use: (exchange: LegacyExchange) => Promise<T>): Promise<T> {
+  const exchange = await openExchange(options, req, session, false, message);
+  try {
+    return await use(exchange);
+  } finally {
+    await exchange.close();
+  }
+}
+
+async function initialize(options: LegacyOptions, req: LegacyRequest, message: JSONRPCRequest & Message): Promise<Response> {
+  if (req.request.headers.get('mcp-session-id')) {
+    invalid('Bad Request: initialize must not carry an Mcp-Session-Id header; omit it to start a new session', message.id);
+  }
+  return withExchange(options, req, undefined, undefined, async (exchange) => {
+    const answer = await exchange.request(message);
+    if (answer.error) return Response.json(answer, { status: 200 });
+    const params = message.params as { capabilities?: object; clientInfo?: SessionRecord['clientInfo'] };
+    // Both are stored in the session item (400 KB at most in DynamoDB) and cached per instance.
+    const stored = JSON.stringify(params.clientInfo ?? {}).length + JSON.stringify(params.capabilities ?? {}).length;
+    if (stored > MAX_CLIENT_DESCRIPTION_CHARS) {
+      invalid(`Invalid Request: initialize "clientInfo" and "capabilities" must not exceed ${MAX_CLIENT_DESCRIPTION_CHARS} characters of JSON together (got ${stored})`, message.id);
+    }
+    const session = await options.sessions.create({
+      protocolVersion: (answer.result as { protocolVersion: string }).protocolVersion,
+      clientInfo: params.clientInfo ?? { name: 'unknown', version: '0' },
+      clientCapabilities: params.capabilities ?? {},
+      principalId: req.scope.principal.id,
+    });
+    req.note.sessionId = session.id;
+    return Response.json(answer, { headers: { 'mcp-session-id': session.id } });
+  });
+}
+
+/** One request, answered as JSON or a stream; the exchange closes itself when its answer ends. */
+async function serveRequest(options: LegacyOptions, req: LegacyRequest, session: SessionRecord, message: JSONRPCRequest & Message): Promise<Response> {
+  const exchange = await openExchange(options, req, session, acceptsSse(req.request), message);
+  const response = await exchange.serve(message);
+  if (message.method === 'logging/setLevel' && response.status === 200) {
+    const level = (message.params as { level?: LoggingLevel } | undefined)?.level;
+    if (level) await options.sessions.setLogLevel(session, level);
+  }
+  return response;
+}
+
 export function createLegacyHandler(options: LegacyOptions) {
-  const { factory, sessions, bus, relay } = options;
-
-  async function loadSession(req: LegacyRequest): Promise<SessionRecord> {
-    const id = req.request.headers.get('mcp-session-id');
-    if (!id) invalid('Bad Request: Mcp-Session-Id header is required (send initialize first to start a session)');
-    req.note.sessionId = id;
-    const session = await sessions.get(id);
-    // Another principal's session answers exactly like an unknown one.
-    if (!session || session.principalId !== req.scope.principal.id) {
-      throw new HttpProtocolError(404, SESSION_NOT_FOUND, 'Session not found: it expired or was terminated; send initialize to start a new one');
-    }
-    // The transport spec asks for 400 only on an unsupported version, and the SDK's own transport
-    // accepts any supported one; deployed clients (the official conformance suite 0.1.16 among
-    // them) send a supported version that differs from the negotiated one. The session's
-    // negotiated version is what the request is served under.
-    const version = req.request.headers.get('mcp-protocol-version');
-    if (version !== null && !LEGACY_REVISIONS.includes(version)) {
-      invalid(`Bad Request: unsupported MCP-Protocol-Version "${version}" (supported: ${LEGACY_REVISIONS.join(', ')})`);
-    }
-    return session;
-  }
-
-  function exchangeFor(req: LegacyRequest, session: SessionRecord | undefined, sse: boolean, message?: Message) {
-    const scope: RequestScope = {
-      ...req.scope,
-      era: 'legacy',
-      ...(session && { sessionId: session.id, clientCapabilities: session.clientCapabilities, revision: session.protocolVersion }),
-      ...(message && { request: message }),
-      forwardLogs: session?.logLevel !== undefined,
-    };
-    const authInfo = { token: '', clientId: scope.principal.id, scopes: [...scope.principal.scopes], extra: { kit: scope } };
-    return new LegacyExchange({
-      ...(session && { sessionId: session.id }),
-      sse,
-      keepAliveMs: options.keepAliveMs,
-      extra: { request: req.request, authInfo },
-      relay: options.relay,
-    });
-  }
-
-  /**
-   * A pooled server instance connected to a new exchange, with the session restored into it when
-   * there is one; closed again when connecting or restoring fails.
-   */
-  async function openExchange(req: LegacyRequest, session: SessionRecord | undefined, sse: boolean, message?: Message): Promise<LegacyExchange> {
-    const server = factory.acquire('legacy');
-    const exchange = exchangeFor(req, session, sse, message);
-    await server.connect(exchange);
-    if (!session) return exchange;
-    try {
-      await exchange.restore(session, server.server);
-    } catch (err) {
-      await exchange.close();
-      throw err;
-    }
-    return exchange;
-  }
-
-  /** acquire -> connect -> restore -> `use` -> close, for an answer that is whole when `use` returns. */
-  async function withExchange<T>(req: LegacyRequest, session: SessionRecord | undefined, message: Message | undefined, use: (exchange: LegacyExchange) => Promise<T>): Promise<T> {
-    const exchange = await openExchange(req, session, false, message);
-    try {
-      return await use(exchange);
-    } finally {
-      await exchange.close();
-    }
-  }
-
-  async function initialize(req: LegacyRequest, message: JSONRPCRequest & Message): Promise<Response> {
-    if (req.request.headers.get('mcp-session-id')) {
-      invalid('Bad Request: initialize must not carry an Mcp-Session-Id header; omit it to start a new session', message.id);
-    }
-    return withExchange(req, undefined, undefined, async (exchange) => {
-      const answer = await exchange.request(message);
-      if (answer.error) return Response.json(answer, { status: 200 });
-      const params = message.params as { capabilities?: object; clientInfo?: SessionRecord['clientInfo'] };
-      // Both are stored in the session item (400 KB at most in DynamoDB) and cached per instance.
-      const stored = JSON.stringify(params.clientInfo ?? {}).length + JSON.stringify(params.capabilities ?? {}).length;
-      if (stored > MAX_CLIENT_DESCRIPTION_CHARS) {
-        invalid(`Invalid Request: initialize "clientInfo" and "capabilities" must not exceed ${MAX_CLIENT_DESCRIPTION_CHARS} characters of JSON together (got ${stored})`, message.id);
-      }
-      const session = await sessions.create({
-        protocolVersion: (answer.result as { protocolVersion: string }).protocolVersion,
-        clientInfo: params.clientInfo ?? { name: 'unknown', version: '0' },
-        clientCapabilities: params.capabilities ?? {},
-        principalId: req.scope.principal.id,
-      });
-      req.note.sessionId = session.id;
-      return Response.json(answer, { headers: { 'mcp-session-id': session.id } });
-    });
-  }
-
-  /** One request, answered as JSON or a stream; the exchange closes itself when its answer ends. */
-  async function serveRequest(req: LegacyRequest, session: SessionRecord, message: JSONRPCRequest & Message): Promise<Response> {
-    const exchange = await openExchange(req, session, acceptsSse(req.request), message);
-    const response = await exchange.serve(message);
-    if (message.method === 'logging/setLevel' && response.status === 200) {
-      const level = (message.params as { level?: LoggingLevel } | undefined)?.level;
-      if (level) await sessions.setLogLevel(session, level);
-    }
-    return response;
-  }
+  const { sessions, bus, relay } = options;
 
   async function postBatch(req: LegacyRequest, messages: Message[]): Promise<Response> {
     checkBatch(messages);
-    const session = await loadSession(req);
+    const session = await loadSession(sessions, req);
     checkBatchRevision(session);
     req.note.method = 'batch';
     await sessions.touch(session);
-    const serve = (m: JSONRPCRequest & Message) => withExchange(req, session, m, (exchange) => exchange.request(m));
+    const serve = (m: JSONRPCRequest & Message) => withExchange(options, req, session, m, (exchange) => exchange.request(m));
     return serveBatch(session, messages, { relay, limit: req.limit, serve });
   }
 
@@ -209,9 +210,9 @@ export function createLegacyHandler(options: LegacyOptions) {
     if (message.method === 'tools/call') req.note.tool = String((message.params as { name?: unknown } | undefined)?.name);
     if (message.method === 'initialize') {
       if (!isRequest(message)) invalid('Invalid Request: initialize is a request: give it an "id"');
-      return initialize(req, message);
+      return initialize(options, req, message);
     }
-    const session = await loadSession(req);
+    const session = await loadSession(sessions, req);
     await sessions.touch(session);
     if (isResponse(message)) {
       if (await deliverReply(relay, session.id, message)) return new Response(null, { status: 202 });
@@ -221,7 +222,7 @@ export function createLegacyHandler(options: LegacyOptions) {
       if (message.method === 'notifications/cancelled') await deliverCancellation(relay, session.id, message);
       return new Response(null, { status: 202 });
     }
-    return serveRequest(req, session, message);
+    return serveRequest(options, req, session, message);
   }
 
   /** A session's notification stream (notificationStream), counted against its caller's stream cap. */
@@ -232,14 +233,14 @@ export function createLegacyHandler(options: LegacyOptions) {
     if (!acceptsSse(req.request)) {
       return jsonRpcErrorResponse(406, SERVER_ERROR, 'Not Acceptable: a GET stream needs Accept: text/event-stream');
     }
-    await loadSession(req);
+    await loadSession(sessions, req);
     req.note.method = 'GET stream';
     const release = await options.holdStream(req.scope.principal.id);
     return notificationStream(req.request, bus, options, release);
   }
 
   async function remove(req: LegacyRequest): Promise<Response> {
-    const session = await loadSession(req);
+    const session = await loadSession(sessions, req);
     req.note.method = 'DELETE';
     await sessions.delete(session);
     return new Response(null, { status: 204 });
