@@ -1,8 +1,8 @@
 // The access line of each MCP request: a request id (the caller's `x-request-id`, or a new one,
 // echoed on the response), what the request was (the note later steps fill in, a typed context
 // variable), its status and how long it took, written when a streamed tool answer ends. The
-// per-tool metrics ride on the same line. A span around the request would wrap `next()` here.
-import type { MiddlewareHandler } from 'hono';
+// per-tool metrics ride on the same line. A span around the request would wrap `next(c)` here.
+import type { Step } from './steps.ts';
 import type { AccessLog } from '../log.ts';
 import type { ToolMetrics, ToolOutcome } from '../metrics.ts';
 import { ANONYMOUS, type Principal } from '../principal.ts';
@@ -59,7 +59,7 @@ function whenBodyEnds(response: Response, done: () => void): Response {
   return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
 }
 
-export function accessLog(write: AccessLog, toolMetrics: ToolMetrics | undefined): MiddlewareHandler<KitEnv> {
+export function accessLog(write: AccessLog, toolMetrics: ToolMetrics | undefined): Step<KitEnv> {
   // Unless no line would be written at all.
   const logged = !write.quiet || toolMetrics !== undefined;
   const line = (requestId: string, note: AccessNote, principal: Principal, status: number, started: number) => {
@@ -75,16 +75,16 @@ export function accessLog(write: AccessLog, toolMetrics: ToolMetrics | undefined
     c.set('requestId', requestId);
     c.set('note', note);
     c.set('principal', ANONYMOUS);
-    await next();
-    const response = c.res;
+    let response = await next(c);
     const { status } = response;
     if (logged) {
       const principal = c.get('principal');
       // A streamed answer is logged when it ends, with how the tool ended and how long it all took.
       if (note.tool && response.body && response.headers.get('content-type')?.startsWith('text/event-stream')) {
-        c.res = whenBodyEnds(response, () => line(requestId, note, principal, status, started));
+        response = whenBodyEnds(response, () => line(requestId, note, principal, status, started));
       } else line(requestId, note, principal, status, started);
     }
-    c.res.headers.set('x-request-id', requestId);
+    response.headers.set('x-request-id', requestId);
+    return response;
   };
 }

@@ -1,7 +1,6 @@
-// Who may do what at the MCP endpoint: authentication (a middleware that names the caller), the
+// Who may do what at the MCP endpoint: authentication (a step that names the caller), the
 // scopes a tool needs, and the rate limits a request counts against. Each refusal is written as
 // an audit line (shared/audit.ts) where it is caught, so a request that passes pays nothing.
-import type { MiddlewareHandler } from 'hono';
 import { presentedCredential, requestOrigin } from '../audit.ts';
 import type { Authenticator } from '../auth/authenticate.ts';
 import type { KitLogger } from '../log.ts';
@@ -9,10 +8,11 @@ import type { Principal } from '../principal.ts';
 import { HttpProtocolError } from '../protocol/errors.ts';
 import type { AccessNote, KitEnv } from './access-log.ts';
 import type { RateLimiter } from './rate-limit.ts';
+import type { Step } from './steps.ts';
 
 export function createAdmission(authenticator: Authenticator, log: KitLogger, limiter: RateLimiter | undefined) {
   /** Names the caller; the authenticator's refusal of its credentials is audited (503s, cannot check now, are no event). */
-  const authenticate: MiddlewareHandler<KitEnv> = async (c, next) => {
+  const authenticate: Step<KitEnv> = async (c, next) => {
     const request = c.req.raw;
     try {
       c.set('principal', await authenticator.authenticate(request));
@@ -22,7 +22,7 @@ export function createAdmission(authenticator: Authenticator, log: KitLogger, li
       }
       throw err;
     }
-    await next();
+    return next(c);
   };
 
   /** Throws 403 insufficient_scope, audited, when the caller lacks a scope the tool needs. */

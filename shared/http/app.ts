@@ -1,8 +1,8 @@
 // The Hono app for one MCP server: `GET /health`, and the MCP endpoint serving both protocol eras.
 // Web-standard only: adapters (Lambda, Node) hand it a Request and relay its Response.
-// Composed from middleware, each one concern in its own module: security headers, the origin
-// check (guard.ts), the access log, authentication (admission.ts); then one decision on what
-// serves the request (classify.ts) and one error mapper (failure.ts).
+// The MCP endpoint is a chain of steps, each one concern in its own module: security headers, the
+// access log, the Host/Origin guard, the one error mapper (failure.ts), authentication
+// (admission.ts); then one decision on what serves the request (classify.ts, mcp-endpoint.ts).
 import { Hono, type Context } from 'hono';
 import type { AuthConfig, KitConfig } from '../config.ts';
 import type { AccessLog } from '../log.ts';
@@ -15,7 +15,8 @@ import { createHealth, type Probe } from './health.ts';
 import { accessLog, type KitEnv } from './access-log.ts';
 import { allowLists, allowOrigin, guard, preflight, verifyOrigin } from './guard.ts';
 import { refuseOrigin } from './host-origin.ts';
-import { securityHeaders } from './security-headers.ts';
+import { secure, secureStep, securityHeaders } from './security-headers.ts';
+import { chain, type Step } from './steps.ts';
 import { errorMapper } from './failure.ts';
 import { McpEndpoint, type EndpointOptions } from './mcp-endpoint.ts';
 
@@ -40,11 +41,10 @@ export interface AppOptions extends EndpointOptions {
 export function createApp(options: AppOptions) {
   const { config, log, authenticator } = options;
   const { definition } = options.runtime;
-  const { onError, lateError } = errorMapper(log);
+  const { onError, mapErrors, lateError } = errorMapper(log);
   const endpoint = new McpEndpoint(options, lateError);
 
   const app = new Hono();
-  app.use('*', securityHeaders);
   const originCheck = verifyOrigin(config.originSecrets ?? []);
   if (originCheck) app.use('*', originCheck);
 
@@ -57,10 +57,10 @@ export function createApp(options: AppOptions) {
     const principal = await authenticator.authenticate(request).catch(() => undefined);
     return principal?.scopes.includes(detail.scope) ? detail.reports : undefined;
   }
-  app.get('/health', async (c) => health(c, c.req.query('ready') === undefined ? undefined : await detailFor(c.req.raw)));
+  app.get('/health', securityHeaders, async (c) => health(c, c.req.query('ready') === undefined ? undefined : await detailFor(c.req.raw)));
 
   const { origins } = allowLists(config);
-  if (origins) app.options('*', preflight(origins));
+  if (origins) app.options('*', securityHeaders, preflight(origins));
   if (config.auth.oauth) {
     // RFC 9728: at the root, and path-inserted for the MCP path.
     const metadata = (c: Context) => {
@@ -69,16 +69,17 @@ export function createApp(options: AppOptions) {
       const response = c.json(protectedResourceMetadata(authenticator, c.req.raw, config.auth, definition.name));
       return origins ? allowOrigin(c.req.raw, response) : response;
     };
-    app.get(PRM_PATH, metadata);
-    app.get(`${PRM_PATH}${config.path}`, metadata);
+    app.get(PRM_PATH, securityHeaders, metadata);
+    app.get(`${PRM_PATH}${config.path}`, securityHeaders, metadata);
   }
-  app.notFound((c) => jsonRpcErrorResponse(404, SERVER_ERROR, `Not Found: ${c.req.method} ${new URL(c.req.url).pathname.slice(0, 200)}; this server serves MCP at ${config.path} and its health at GET /health`));
+  app.notFound((c) => secure(jsonRpcErrorResponse(404, SERVER_ERROR, `Not Found: ${c.req.method} ${new URL(c.req.url).pathname.slice(0, 200)}; this server serves MCP at ${config.path} and its health at GET /health`)));
   app.onError(onError);
 
-  // The MCP endpoint, its request id, note and caller typed as context variables.
+  // The MCP endpoint: one handler, its steps composed once (steps.ts); its request id, note and
+  // caller typed as context variables.
+  const steps: Step<KitEnv>[] = [secureStep, accessLog(options.accessLog, options.toolMetrics), guard(config), mapErrors, endpoint.admission.authenticate];
   const mcp = new Hono<KitEnv>();
-  mcp.use('/', accessLog(options.accessLog, options.toolMetrics), guard(config), endpoint.admission.authenticate);
-  mcp.all('/', (c) => endpoint.serve(c));
+  mcp.all('/', chain(steps, (c) => endpoint.serve(c)));
   app.route(config.path, mcp);
 
   return { app, close: endpoint.sdkLanes.close };

@@ -2,7 +2,9 @@
 // the MCP endpoint the Host and Origin checks against DNS rebinding and cross-origin calls
 // (host-origin.ts), with CORS for the browser origins MCP_ALLOWED_ORIGINS lists and their preflight.
 // Without an allow-list no CORS headers are sent and browsers stay blocked.
-import type { Handler, MiddlewareHandler } from 'hono';
+import type { Env, Handler, MiddlewareHandler } from 'hono';
+import { secure } from './security-headers.ts';
+import type { Step } from './steps.ts';
 import { SERVER_ERROR } from '../protocol/errors.ts';
 import { jsonRpcErrorResponse } from './errors.ts';
 import { hostnames, refuseHost, refuseOrigin } from './host-origin.ts';
@@ -51,13 +53,13 @@ export function verifyOrigin(secrets: readonly string[]): MiddlewareHandler | un
   if (!verify) return undefined;
   return async (c, next) => {
     const refused = verify(c.req.raw);
-    if (refused) return refused;
+    if (refused) return secure(refused);
     await next();
   };
 }
 
 /** Before the MCP endpoint: Host and Origin refused with 403, CORS on what it answers otherwise. */
-export function guard(config: GuardConfig): MiddlewareHandler {
+export function guard<E extends Env>(config: GuardConfig): Step<E> {
   const { hosts, origins } = allowLists(config);
   // The spec says servers MUST validate Origin. Locally `npm start` lists loopback; a deployed
   // stage without a list refuses any Origin rather than accept every one.
@@ -69,8 +71,8 @@ export function guard(config: GuardConfig): MiddlewareHandler {
       (origins && refuseOrigin(request, origins)) ||
       (refuseEveryOrigin && request.headers.has('origin') ? originNotListed(request) : undefined);
     if (refused) return refused;
-    await next();
-    if (origins) allowOrigin(request, c.res);
+    const response = await next(c);
+    return origins ? allowOrigin(request, response) : response;
   };
 }
 

@@ -1,6 +1,8 @@
 // Security headers on every response the app gives: nothing it serves is a page, may be framed,
-// cached, sniffed or referred from. One middleware, first in the chain, so no route can miss them.
-import type { MiddlewareHandler } from 'hono';
+// cached, sniffed or referred from. The outermost step of the MCP endpoint, and a middleware on
+// every other route (app.ts).
+import type { Context, Env, MiddlewareHandler } from 'hono';
+import type { Serve } from './steps.ts';
 
 const SECURITY_HEADERS: [string, string][] = [
   ['x-content-type-options', 'nosniff'],
@@ -11,8 +13,16 @@ const SECURITY_HEADERS: [string, string][] = [
   ['cache-control', 'no-store'],
 ];
 
+export function secure(response: Response): Response {
+  for (const [name, value] of SECURITY_HEADERS) response.headers.set(name, value);
+  return response;
+}
+
 export const securityHeaders: MiddlewareHandler = async (c, next) => {
   await next();
-  const headers = c.res.headers;
-  for (const [name, value] of SECURITY_HEADERS) headers.set(name, value);
+  secure(c.res);
 };
+
+export async function secureStep<E extends Env>(c: Context<E>, next: Serve<E>): Promise<Response> {
+  return secure(await next(c));
+}
