@@ -64,15 +64,14 @@ export function guard<E extends Env>(config: GuardConfig): Step<E> {
   // The spec says servers MUST validate Origin. Locally `npm start` lists loopback; a deployed
   // stage without a list refuses any Origin rather than accept every one.
   const refuseEveryOrigin = !origins && config.stage !== 'local';
-  return async (c, next) => {
+  return (c, next) => {
     const request = c.req.raw;
     const refused =
       (hosts && refuseHost(request, hosts)) ||
       (origins && refuseOrigin(request, origins)) ||
       (refuseEveryOrigin && request.headers.has('origin') ? originNotListed(request) : undefined);
-    if (refused) return refused;
-    const response = await next(c);
-    return origins ? allowOrigin(request, response) : response;
+    if (refused) return Promise.resolve(refused);
+    return origins ? next(c).then((response) => allowOrigin(request, response)) : next(c);
   };
 }
 

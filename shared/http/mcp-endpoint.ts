@@ -140,14 +140,19 @@ export class McpEndpoint {
     return c.req.method === 'POST' ? this.post(c.req.raw, scope, note) : this.session(c.req.raw, scope, note);
   }
 
-  /** Scopes and rate limits for a POST body: a single message counted here, a batch message by message where it is served (legacy.ts). */
-  private async admit(request: Request, scope: Scope, note: AccessNote, single: Message | undefined, tools: string[]) {
+  /** Scopes and rate limits for a POST body: a single message counted here (a promise when it is), a batch message by message where it is served (batchLimit). */
+  private admit(request: Request, scope: Scope, note: AccessNote, single: Message | undefined, tools: string[]): Promise<void> | undefined {
     for (const tool of tools) {
       const scopes = this.toolScopes.get(tool);
       if (scopes) this.admission.requireScopes(request, scope.requestId, scope.principal, tool, scopes);
     }
     const { count } = this.admission;
-    if (count && single) await count(request, scope.requestId, scope.principal, tools[0], single.id ?? null, note);
+    return count && single ? count(request, scope.requestId, scope.principal, tools[0], single.id ?? null, note) : undefined;
+  }
+
+  /** Counts one message of a batch (legacy-batch.ts); absent when rate limiting is off. */
+  private batchLimit(request: Request, scope: Scope) {
+    const { count } = this.admission;
     return count && ((m: Message) => count(request, scope.requestId, scope.principal, m.method === 'tools/call' ? String(m.params?.name) : undefined, m.id ?? null));
   }
 
@@ -160,7 +165,8 @@ export class McpEndpoint {
       note.method = single.method;
       note.tool = tools[0];
     }
-    const limit = await this.admit(request, scope, note, single, tools);
+    const counted = this.admit(request, scope, note, single, tools);
+    if (counted) await counted;
     const route = await classify(request, body, this.sdkLanes, this.direct);
     const legacy = route.kind === 'legacy';
     if (single?.method === 'tools/call' && this.taskOnly.has(String(single.params?.name))) refuseTaskless(single, legacy);
@@ -170,6 +176,7 @@ export class McpEndpoint {
     if (legacy) {
       note.era = 'legacy';
       const { legacy: lane } = await this.sdkLanes();
+      const limit = Array.isArray(body) ? this.batchLimit(request, scope) : undefined;
       return streamIfSlow(lane.post({ request, body, scope, note, ...(limit && { limit }) }), keepAliveMs, id, this.lateError(scope.requestId));
     }
     note.era = 'modern';
@@ -178,7 +185,7 @@ export class McpEndpoint {
   }
 
   /** A 2026-07-28 request: listen, the direct lane, or the SDK lane (with the outcome of the direct lane's run when it hands one over). */
-  private async modern(request: Request, scope: RequestScope, note: AccessNote, route: Route): Promise<Response> {
+  private modern(request: Request, scope: RequestScope, note: AccessNote, route: Route): Promise<Response> {
     const message = scope.request as Message;
     note.method = message.method;
     if (message.method === 'tools/call') note.tool = String(message.params?.name);
@@ -188,22 +195,25 @@ export class McpEndpoint {
       const { modern } = await this.sdkLanes();
       return modern.fetch(request, { parsedBody: message, authInfo: replay ? { ...authInfo, extra: { kit: { ...scope, replay } } } : authInfo });
     };
-    if (route.kind === 'listen') {
-      const { streamsOff, config } = this.options;
-      // Answered at once, never retried into: the JSON-RPC way to say this server has no such method.
-      if (streamsOff) throw new HttpProtocolError(200, METHOD_NOT_FOUND, `subscriptions/listen is not served here: ${streamsOff}`, undefined, message.id ?? null);
-      const release = await this.holdStream(scope.principal.id);
-      try {
-        return capListenStream(await viaSdk(), config.streamMaxSeconds * 1000, message.id ?? null, release);
-      } catch (err) {
-        release();
-        throw err;
-      }
-    }
+    if (route.kind === 'listen') return this.listen(scope, message, viaSdk);
     if (route.kind !== 'direct') return viaSdk();
     // 'direct' unless the lane hands the call over.
     note.lane = 'direct';
     return this.direct!.serve(request, message as Record<string, unknown>, route.tool, scope, viaSdk);
+  }
+
+  /** `subscriptions/listen`: the SDK lane's stream, counted against the stream caps and ended at the stream cap (listen-cap.ts). */
+  private async listen(scope: RequestScope, message: Message, viaSdk: () => Promise<Response>): Promise<Response> {
+    const { streamsOff, config } = this.options;
+    // Answered at once, never retried into: the JSON-RPC way to say this server has no such method.
+    if (streamsOff) throw new HttpProtocolError(200, METHOD_NOT_FOUND, `subscriptions/listen is not served here: ${streamsOff}`, undefined, message.id ?? null);
+    const release = await this.holdStream(scope.principal.id);
+    try {
+      return capListenStream(await viaSdk(), config.streamMaxSeconds * 1000, message.id ?? null, release);
+    } catch (err) {
+      release();
+      throw err;
+    }
   }
 
   /** GET (a 2025-era session's notification stream), DELETE (its end), and 405 for other methods. */

@@ -23,6 +23,6 @@ export const securityHeaders: MiddlewareHandler = async (c, next) => {
   secure(c.res);
 };
 
-export async function secureStep<E extends Env>(c: Context<E>, next: Serve<E>): Promise<Response> {
-  return secure(await next(c));
+export function secureStep<E extends Env>(c: Context<E>, next: Serve<E>): Promise<Response> {
+  return next(c).then(secure);
 }
