@@ -45,7 +45,7 @@ export interface KitOptions {
   /**
    * The adapter serves one request at a time per instance (Lambda: one per execution environment).
    * Without Redis no event then reaches an open notification stream and no stream cap binds, so
-   * notification streams are refused (app.ts: `streamsOff`). @default false
+   * notification streams are refused (mcp-endpoint.ts: `streamsOff`). @default false
    */
   oneRequestPerInstance?: boolean;
 }

@@ -40,7 +40,7 @@ export interface LegacyOptions {
 
 export interface LegacyRequest {
   request: Request;
-  /** The parsed POST body, every message's envelope already checked (app.ts). */
+  /** The parsed POST body, every message's envelope already checked (mcp-endpoint.ts). */
   body: unknown;
   scope: Omit<RequestScope, 'era' | 'sessionId' | 'forwardLogs'>;
   /** Filled in for the access log. */
