@@ -8,7 +8,8 @@
 // Exit codes: 0 done, 1 failed (configuration, table, no such key), 2 bad usage.
 import { hostname, userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
-import { AmbiguousApiKeyIdError, ApiKeyInputError, ApiKeyStore, apiKeyId, API_KEY_PREFIX, type ApiKeyRecord } from '../shared/auth/api-keys.ts';
+import { AmbiguousApiKeyIdError, ApiKeyInputError, ApiKeyStore, apiKeyId, type ApiKeyRecord } from '../shared/auth/api-keys.ts';
+import { API_KEY_PREFIX } from '../shared/principal.ts';
 import { ConfigError, loadConfig, type KitConfig } from '../shared/config.ts';
 import { createLogger } from '../shared/log.ts';
 import { apiKeyPrincipalId } from '../shared/principal.ts';

@@ -5,7 +5,7 @@
 // never logged, only the first 12 hex digits of its SHA-256 (for an API key, the id
 // `npm run keys -- list` shows).
 import { createHash } from 'node:crypto';
-import { API_KEY_PREFIX } from './auth/api-keys.ts';
+import { API_KEY_PREFIX } from './principal.ts';
 
 export type AuditEvent =
   /** A request's credentials were missing, malformed, unknown, revoked, expired or not accepted (401). */

@@ -3,6 +3,7 @@
 import type { ServerEventBus } from '@modelcontextprotocol/server';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { KitConfig } from './config.ts';
+import { describeFeatures } from './features.ts';
 import { createS3Client } from './artifacts/client.ts';
 import { ArtifactStore } from './artifacts/store.ts';
 import { ToolCache } from './cache/tool-cache.ts';
@@ -46,7 +47,7 @@ export interface KitOptions {
   /**
    * The adapter serves one request at a time per instance (Lambda: one per execution environment).
    * Without Redis no event then reaches an open notification stream and no stream cap binds, so
-   * notification streams are refused (app.ts: `streamsOff`). @default false
+   * notification streams are refused (mcp-endpoint.ts: `streamsOff`). @default false
    */
   oneRequestPerInstance?: boolean;
   /** Where spans go when MCP_TRACING is on. @default OTLP when an endpoint is configured, else JSON lines on stdout */
@@ -173,15 +174,3 @@ function createTracer(service: string, config: Readonly<KitConfig>, log: KitLogg
   return { service, exporter: exporter ?? (endpoint ? otlpExporter(endpoint, service, (m, d) => log.warn(m, d)) : jsonLinesExporter()) };
 }
 
-/** What runs where, for the logs and `GET /health`: features that need Redis say when they are off. */
-export function describeFeatures(config: Readonly<KitConfig>, redis: boolean, streamsOff = false) {
-  return {
-    rateLimit: config.rateLimit.enabled ? 'on' : !redis && !config.rateLimit.explicit && config.stage !== 'local' ? 'off: Redis is not configured' : 'off',
-    cache: redis ? 'redis' : 'in-process',
-    events: redis ? 'redis' : 'in-process',
-    relay: redis ? 'redis' : 'table',
-    streamCaps: redis ? 'redis' : streamsOff ? 'no streams: Redis is not configured' : 'per instance',
-  };
-}
-
-export type KitFeatures = ReturnType<typeof describeFeatures>;

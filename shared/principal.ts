@@ -13,6 +13,9 @@ export interface Principal {
   readonly scopes: readonly string[];
 }
 
+/** Every API key starts with this, so a bearer token can be told from a JWT without parsing it. */
+export const API_KEY_PREFIX = 'mcpk_';
+
 export const ANONYMOUS: Principal = Object.freeze({ id: 'anonymous', scopes: Object.freeze([]) });
 
 /**

@@ -9,7 +9,8 @@
 import type { Hono } from 'hono';
 import { handle, streamHandle } from 'hono/aws-lambda';
 import { loadConfig } from '../config.ts';
-import { INTERNAL_ERROR, jsonRpcErrorResponse } from '../http/errors.ts';
+import { INTERNAL_ERROR } from '../protocol/errors.ts';
+import { jsonRpcErrorResponse } from '../http/errors.ts';
 import { createKit } from '../kit.ts';
 import { resolveDefinition, type ServerModule } from '../server/define.ts';
 import { isTaskEvent, isTaskFailure } from '../tasks/dispatch.ts';

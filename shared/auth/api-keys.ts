@@ -6,11 +6,8 @@
 // layer, not to this module. Creating and revoking a key writes an audit line when given a log.
 import { createHash, randomBytes } from 'node:crypto';
 import type { KitLogger } from '../log.ts';
-import { API_KEY_PRINCIPAL_PREFIX, apiKeyPrincipal, apiKeyPrincipalId, checkPrincipalId, type Principal } from '../principal.ts';
+import { API_KEY_PREFIX, API_KEY_PRINCIPAL_PREFIX, apiKeyPrincipal, apiKeyPrincipalId, checkPrincipalId, type Principal } from '../principal.ts';
 import { nowSeconds, type Item, type Table } from '../store/table.ts';
-
-/** Every key starts with this, so a bearer token can be told from a JWT without parsing it. */
-export const API_KEY_PREFIX = 'mcpk_';
 
 /** The prefix, then 32 random bytes in base64url (43 characters, no padding). */
 const KEY_PATTERN = /^mcpk_[A-Za-z0-9_-]{43}$/;

@@ -4,9 +4,8 @@
 // needs scopes the caller lacks. Accepts OAuth JWTs and/or API keys (`Bearer mcpk_…`, `x-api-key`),
 // and the on-behalf-of assertions of trusted gateways (gateway-assertion.ts) whatever the mode.
 import type { AuthConfig } from '../config.ts';
-import { HttpProtocolError, SERVER_ERROR } from '../http/errors.ts';
-import { ANONYMOUS, type Principal } from '../principal.ts';
-import { API_KEY_PREFIX } from './api-keys.ts';
+import { HttpProtocolError, SERVER_ERROR } from '../protocol/errors.ts';
+import { ANONYMOUS, API_KEY_PREFIX, type Principal } from '../principal.ts';
 import { isGatewayAssertion, type AssertionVerifier } from './gateway-assertion.ts';
 import { InvalidTokenError, TokenVerificationUnavailableError, type JwtVerifier } from './jwt.ts';
 

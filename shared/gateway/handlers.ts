@@ -5,10 +5,12 @@
 // elicitation request. The caller's token never goes upstream; its interactive capabilities do.
 import { ProtocolError, type ProtocolErrorCode, type McpServer, type ServerContext } from '@modelcontextprotocol/server';
 import { UpstreamError, UpstreamProtocolError } from '../client/errors.ts';
-import { requestScopeOf, type ToolContext } from '../server/context.ts';
+import type { ToolContext } from '../server/context.ts';
+import { requestScopeOf } from '../request-scope.ts';
 import { GATEWAY_META_KEY, type Aggregate, type Caller, type Catalog, type ListKind } from './catalog.ts';
 import type { OnBehalfOf } from './assertions.ts';
-import { answerFrom, PROTOCOL_META_PREFIX, roundFor } from './rounds.ts';
+import { answerFrom, roundFor } from './rounds.ts';
+import { CLIENT_CAPABILITIES_META } from '../protocol/wire.ts';
 import { createRouter } from './routing.ts';
 import type { Upstream } from './upstreams.ts';
 
@@ -23,7 +25,6 @@ export interface GatewayParts {
 
 type Context = (ctx: ServerContext, target: string) => ToolContext;
 
-const CAPABILITIES_META_KEY = `${PROTOCOL_META_PREFIX}clientCapabilities`;
 /** What the caller may be asked through MRTR rounds; declared upstream on the caller's behalf. */
 const INTERACTIVE = ['elicitation', 'sampling', 'roots'] as const;
 /** -32000: a JSON-RPC server error, for an upstream that could not serve a read, prompt or completion. */
@@ -41,7 +42,7 @@ function listResult(kind: ListKind, aggregate: Aggregate) {
 function callerMeta(ctx: ServerContext): Record<string, unknown> {
   const declared = requestScopeOf(ctx).clientCapabilities ?? {};
   const capabilities = Object.fromEntries(INTERACTIVE.filter((k) => declared[k] !== undefined).map((k) => [k, declared[k]]));
-  return { [CAPABILITIES_META_KEY]: capabilities };
+  return { [CLIENT_CAPABILITIES_META]: capabilities };
 }
 
 /** A read, prompt or completion an upstream could not serve: a JSON-RPC error naming it. */

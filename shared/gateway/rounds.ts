@@ -7,9 +7,8 @@
 import { ProtocolError, ProtocolErrorCode, inputRequired, isInputRequiredResult } from '@modelcontextprotocol/server';
 import type { RoundParams } from '../client/resilient-client.ts';
 import type { ToolContext } from '../server/context.ts';
+import { PROTOCOL_META_PREFIX } from '../protocol/wire.ts';
 import { rewriteUris } from './names.ts';
-
-export const PROTOCOL_META_PREFIX = 'io.modelcontextprotocol/';
 
 /** Sealed into the gateway's requestState: which upstream asked, and its own state. */
 interface SealedRound {

@@ -1,6 +1,6 @@
 // Reads and parses a POST body once, under a size limit, with errors that say what to fix.
 // The parsed value is handed to both protocol legs so nothing parses the body twice.
-import { ClientGoneError, HttpProtocolError, INVALID_REQUEST, PARSE_ERROR, SERVER_ERROR } from './errors.ts';
+import { ClientGoneError, HttpProtocolError, INVALID_REQUEST, PARSE_ERROR, SERVER_ERROR } from '../protocol/errors.ts';
 
 const JSON_TYPE = /^application\/json\s*(;|$)/i;
 /**

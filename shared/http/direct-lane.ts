@@ -8,16 +8,20 @@
 // it, with that outcome for the SDK lane to answer from instead of running the tool again.
 // test/core/direct-lane.test.ts holds both lanes to the same answers.
 import type { AuthInfo, CallToolResult, ServerContext } from '@modelcontextprotocol/server';
-import type { RequestScope } from '../server/context.ts';
+import type { RequestScope } from '../request-scope.ts';
 import type { ToolDefinition } from '../server/define.ts';
 import type { ToolRuntime } from '../server/runtime.ts';
 import { TASKS_EXTENSION } from '../tasks/wire.ts';
+import { SseWriter, messageEvent } from './sse.ts';
+import {
+  CLIENT_CAPABILITIES_META as CLIENT_CAPABILITIES,
+  CLIENT_INFO_META as CLIENT_INFO,
+  MODERN_REVISION as REVISION,
+  PROTOCOL_VERSION_META as PROTOCOL_VERSION,
+  SERVER_INFO_META as SERVER_INFO,
+  isObject,
+} from '../protocol/wire.ts';
 
-const REVISION = '2026-07-28';
-const PROTOCOL_VERSION = 'io.modelcontextprotocol/protocolVersion';
-const CLIENT_INFO = 'io.modelcontextprotocol/clientInfo';
-const CLIENT_CAPABILITIES = 'io.modelcontextprotocol/clientCapabilities';
-const SERVER_INFO = 'io.modelcontextprotocol/serverInfo';
 /** ProtocolErrorCode.UrlElicitationRequired: the one error the SDK lets out of a tool as a protocol error. */
 const URL_ELICITATION_REQUIRED = -32042;
 const BASE64_SENTINEL = '=?base64?';
@@ -28,7 +32,6 @@ export type Replay = { result: unknown } | { error: unknown };
 /** Serves the request through the SDK lane, with the outcome of a run when there was one. */
 export type HandOver = (replay?: Replay) => Promise<Response>;
 
-const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
 const only = (value: Json, keys: readonly string[]) => Object.keys(value).every((k) => keys.includes(k));
 const isString = (value: unknown) => typeof value === 'string';
 
@@ -92,11 +95,12 @@ async function plainResult(result: unknown, tool: ToolDefinition): Promise<boole
   return result.structuredContent !== undefined && !(await tool.output['~standard'].validate(result.structuredContent)).issues;
 }
 
+/** The headers the SDK lane's streams carry: the lane answers exactly as it would. */
+const SSE_HEADERS = { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache, no-transform', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' };
+
 /** An exchange's response: JSON with the answer, or SSE from the first notification the tool sends. */
 class Exchange {
-  private stream?: ReadableStreamDefaultController<Uint8Array>;
-  private keepAlive?: ReturnType<typeof setInterval>;
-  private readonly encoder = new TextEncoder();
+  private stream?: SseWriter;
   private settled = false;
   private resolve!: (response: Response) => void;
   private reject!: (error: unknown) => void;
@@ -115,12 +119,12 @@ class Exchange {
 
   notify(notification: Json) {
     if (!this.stream) this.upgrade();
-    this.frame(`event: message\ndata: ${JSON.stringify({ jsonrpc: '2.0', ...notification })}\n\n`);
+    this.stream!.send({ jsonrpc: '2.0', ...notification });
   }
 
   answer(message: Json) {
     if (!this.stream) return this.settle(Response.json(message, { status: 200, headers: { 'Content-Type': 'application/json' } }));
-    this.frame(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
+    this.stream.send(message);
     this.end();
   }
 
@@ -132,7 +136,7 @@ class Exchange {
     if (!this.stream) return this.settle(await answer);
     const response = await answer;
     const text = await response.text();
-    this.frame(response.headers.get('content-type')?.startsWith('text/event-stream') ? text : `event: message\ndata: ${text}\n\n`);
+    this.stream.write(response.headers.get('content-type')?.startsWith('text/event-stream') ? text : messageEvent(text));
     this.end();
   }
 
@@ -150,25 +154,13 @@ class Exchange {
   }
 
   private end() {
-    clearInterval(this.keepAlive);
-    try {
-      this.stream?.close();
-    } catch {}
+    this.stream?.close();
   }
 
   private upgrade() {
-    const body = new ReadableStream<Uint8Array>({ start: (controller) => void (this.stream = controller), cancel: () => this.end() });
-    if (this.keepAliveMs >= 1) {
-      this.keepAlive = setInterval(() => this.frame(': keepalive\n\n'), this.keepAliveMs);
-      this.keepAlive.unref?.();
-    }
-    this.settle(new Response(body, { status: 200, headers: { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache, no-transform', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' } }));
-  }
-
-  private frame(text: string) {
-    try {
-      this.stream?.enqueue(this.encoder.encode(text));
-    } catch {}
+    this.stream = new SseWriter();
+    this.stream.keepAlive(this.keepAliveMs, 'keepalive');
+    this.settle(new Response(this.stream.body, { status: 200, headers: SSE_HEADERS }));
   }
 }
 

@@ -9,7 +9,7 @@
 // place of the public ones (the gateway: each upstream's state instead of counts).
 import type { Context } from 'hono';
 import { describeFailure, isDependencyError } from '../dependency.ts';
-import type { KitFeatures } from '../kit.ts';
+import type { KitFeatures } from '../features.ts';
 import type { KitLogger } from '../log.ts';
 
 /** A dependency check: resolves when the dependency answered as it should. */

@@ -2,7 +2,8 @@
 // present Origin must name an allowed hostname. The same checks and answers as the SDK's
 // `hostHeaderValidationResponse` / `originValidationResponse` (403, -32000 naming the header), run
 // on every request, so they live here rather than load the SDK for them.
-import { SERVER_ERROR, jsonRpcErrorResponse } from './errors.ts';
+import { SERVER_ERROR } from '../protocol/errors.ts';
+import { jsonRpcErrorResponse } from './errors.ts';
 
 const refuse = (message: string) => jsonRpcErrorResponse(403, SERVER_ERROR, message, null);
 

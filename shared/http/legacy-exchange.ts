@@ -8,10 +8,9 @@ import { shapeOutgoing } from '../protocol/shape.ts';
 import { unwrapTaskAnswer } from '../tasks/wire.ts';
 import type { Relay, RelayWatch } from '../relay/relay.ts';
 import type { SessionRecord } from '../store/sessions.ts';
+import type { WireMessage } from '../protocol/envelope.ts';
 
 type Id = string | number;
-/** A JSON-RPC message as it arrives off the wire, before the SDK has typed it. */
-export type WireMessage = { jsonrpc?: string; id?: Id | null; method?: string; params?: Record<string, unknown>; result?: unknown; error?: unknown };
 type Message = WireMessage;
 
 const REPLAY_PREFIX = '__kit_replay_';
@@ -81,6 +80,24 @@ export function routeCancellation(sessionId: string, message: WireMessage): stri
   }
   const reqKey = requestKey(requestId);
   return reqKey.length <= MAX_RELAYED_KEY ? boxOf(sessionId, reqKey) : undefined;
+}
+
+/**
+ * A client's reply to a server-to-client request: to the exchange here that asked, or through
+ * the relay to the instance that did. False when the kit never sent a request with that id.
+ */
+export async function deliverReply(relay: Relay, sessionId: string, message: WireMessage): Promise<boolean> {
+  if (routeClientReply(sessionId, message)) return true;
+  const box = replyBox(sessionId, message.id);
+  if (box === undefined) return false;
+  await relay.send(box, message);
+  return true;
+}
+
+/** A client's `notifications/cancelled`: to the exchange running the request, here or through the relay. */
+export async function deliverCancellation(relay: Relay, sessionId: string, message: WireMessage): Promise<void> {
+  const box = routeCancellation(sessionId, message);
+  if (box !== undefined) await relay.send(box, message);
 }
 
 export interface ExchangeOptions {

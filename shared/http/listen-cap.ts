@@ -3,7 +3,8 @@
 // client knows the subscription completed and may listen again. On Lambda an open stream holds
 // an invocation; without a cap it would run into the function timeout and fail as an error.
 // Also tells its caller when the stream ends, however it ends (for the per-caller stream cap).
-const encoder = new TextEncoder();
+import { SUBSCRIPTION_ID_META } from '../protocol/wire.ts';
+import { messageEventBytes } from './sse.ts';
 
 /** `maxMs` 0 leaves the stream open until the client leaves; `ended` runs once when it ends either way. */
 export function capListenStream(response: Response, maxMs: number, id: string | number | null, ended: () => void): Response {
@@ -14,7 +15,7 @@ export function capListenStream(response: Response, maxMs: number, id: string | 
   const upstream = response.body.getReader();
   let timer: ReturnType<typeof setTimeout> | undefined;
   let done = false;
-  const finalFrame = JSON.stringify({ jsonrpc: '2.0', id, result: { resultType: 'complete', _meta: { 'io.modelcontextprotocol/subscriptionId': id } } });
+  const finalFrame = JSON.stringify({ jsonrpc: '2.0', id, result: { resultType: 'complete', _meta: { [SUBSCRIPTION_ID_META]: id } } });
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
       if (maxMs <= 0) return;
@@ -22,7 +23,7 @@ export function capListenStream(response: Response, maxMs: number, id: string | 
         if (done) return;
         done = true;
         ended();
-        controller.enqueue(encoder.encode(`event: message\ndata: ${finalFrame}\n\n`));
+        controller.enqueue(messageEventBytes(finalFrame));
         controller.close();
         // Ends the SDK's subscription: its stream's cancel unsubscribes from the event bus.
         void upstream.cancel().catch(() => {});

@@ -5,7 +5,8 @@
 // without a refusal (docs/deploy.md, "Rotating secrets"). Checks a header only: the caller's own
 // authentication comes after it.
 // https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/add-origin-custom-headers.html
-import { SERVER_ERROR, jsonRpcErrorResponse } from './errors.ts';
+import { SERVER_ERROR } from '../protocol/errors.ts';
+import { jsonRpcErrorResponse } from './errors.ts';
 
 /** The header CloudFront adds (and the gateway sends to kit upstreams it reaches on their API URL). */
 export const ORIGIN_VERIFY_HEADER = 'x-mcp-origin-verify';

@@ -7,7 +7,7 @@ import type { Redis } from '@upstash/redis';
 import type { KitConfig } from '../config.ts';
 import type { KitLogger } from '../log.ts';
 import { throttledWarning } from '../redis.ts';
-import { HttpProtocolError, SERVER_ERROR } from './errors.ts';
+import { HttpProtocolError, SERVER_ERROR } from '../protocol/errors.ts';
 
 export interface RateLimiter {
   /** Throws HttpProtocolError (429, or 503 when failing closed) when the call must not proceed. */

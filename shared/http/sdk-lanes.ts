@@ -1,6 +1,6 @@
 // The SDK lane: everything the direct lane does not take, served through the MCP SDK. The modern
 // handler (2026-07-28 methods, `subscriptions/listen`, what the direct lane hands over) and the
-// legacy session handler (2025-era clients) share one pool of SDK server instances. app.ts loads
+// legacy session handler (2025-era clients) share one pool of SDK server instances. sdk-loader.ts loads
 // this module, and with it the SDK, the first time a request needs it.
 import { createMcpHandler, isLegacyRequest, type ServerEventBus } from '@modelcontextprotocol/server';
 import type { KitLogger } from '../log.ts';

@@ -6,7 +6,7 @@
 // A slot is a member of two sorted sets (the server's, the caller's) scored by its lease's end (the
 // stream cap plus a margin), so a slot whose instance died without releasing it frees itself.
 // Costs two Redis commands a stream: one script claims against both caps, one releases. While
-// Redis is unreachable, streams are not counted here (fail open; app.ts still bounds each caller
+// Redis is unreachable, streams are not counted here (fail open; stream-quota.ts still bounds each caller
 // per instance). Without Redis on Lambda the kit serves no stream at all (kit.ts), and elsewhere
 // counts them per instance.
 import type { Redis } from '@upstash/redis';

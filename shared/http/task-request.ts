@@ -1,12 +1,12 @@
-// Refuses, before anything runs, a tools/call that would become a task whose record keeps more of
+// Refuses, before anything runs, a tools/call of a task tool the call cannot become: one that runs
+// only as a task from a client that takes no tasks, and one whose task record would keep more of
 // the request than MAX_TASK_REQUEST_BYTES (arguments, _meta, MRTR answers and state: the worker
 // replays them). Here rather than in the tool runner because the SDK turns any error a tool throws
-// into an isError result, and this is the caller's mistake in the call itself: -32602.
+// into an isError result, and this is the caller's mistake in the call itself.
 import { MAX_TASK_REQUEST_BYTES } from '../tasks/store.ts';
 import { TASKS_EXTENSION } from '../tasks/wire.ts';
-import { HttpProtocolError, INVALID_PARAMS } from './errors.ts';
-
-const CAPABILITIES_META_KEY = 'io.modelcontextprotocol/clientCapabilities';
+import { CLIENT_CAPABILITIES_META } from '../protocol/wire.ts';
+import { HttpProtocolError, INVALID_PARAMS, METHOD_NOT_FOUND, MISSING_CLIENT_CAPABILITY } from '../protocol/errors.ts';
 
 interface Call {
   id?: string | number | null;
@@ -16,7 +16,7 @@ interface Call {
 /** Whether the call asks to run as a task: the 2025-11-25 `task` param, or the 2026-07-28 extension declared. */
 function becomesTask(params: Record<string, unknown>, legacy: boolean): boolean {
   if (legacy) return typeof params.task === 'object' && params.task !== null;
-  const capabilities = (params._meta as Record<string, unknown> | undefined)?.[CAPABILITIES_META_KEY] as { extensions?: Record<string, unknown> } | undefined;
+  const capabilities = (params._meta as Record<string, unknown> | undefined)?.[CLIENT_CAPABILITIES_META] as { extensions?: Record<string, unknown> } | undefined;
   return capabilities?.extensions?.[TASKS_EXTENSION] !== undefined;
 }
 
@@ -34,5 +34,27 @@ export function refuseOversizedTask(call: Call, legacy: boolean): void {
       `${bytes} bytes here, at most ${MAX_TASK_REQUEST_BYTES} (64 KB) accepted; send large inputs as a resource or artifact and pass its URI`,
     undefined,
     call.id ?? null,
+  );
+}
+
+/**
+ * A call of a tool that runs only as a task, from a client that takes no tasks, is refused as a
+ * protocol error (the SDK would turn an error in the tool into an isError result): -32021 with
+ * the capability to declare (2026-07-28), -32601 for a 2025-11-25 call without `task`.
+ */
+export function refuseTaskless(call: Call, legacy: boolean): void {
+  const params = call.params ?? {};
+  if (legacy) {
+    if (params.task !== undefined) return;
+    throw new HttpProtocolError(200, METHOD_NOT_FOUND, `${String(params.name)} runs only as a task: call it with the "task" parameter (tasks/result then returns its result)`, undefined, call.id ?? null);
+  }
+  if (becomesTask(params, false)) return;
+  throw new HttpProtocolError(
+    400,
+    MISSING_CLIENT_CAPABILITY,
+    `Missing required client capability: ${String(params.name)} runs only as a task; declare the ${TASKS_EXTENSION} extension in the request's client capabilities`,
+    undefined,
+    call.id ?? null,
+    { requiredCapabilities: { extensions: { [TASKS_EXTENSION]: {} } } },
   );
 }

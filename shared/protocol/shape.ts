@@ -1,6 +1,7 @@
 // Shapes every message the legacy (2025-era) layer sends for the session's negotiated revision,
 // from the table in revisions.ts: members the revision's schema lacks are dropped, content types
 // it lacks become text that still leads to the content. 2026-07-28 traffic is the SDK's, never here.
+import { isObject } from './wire.ts';
 import { SHAPED_REVISIONS, lacksOf, type Entity, type Lacks, type Revision } from './revisions.ts';
 
 type Json = Record<string, unknown>;
@@ -13,7 +14,6 @@ export interface OutgoingMessage {
   error?: unknown;
 }
 
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function hasAny(value: Json, keys: readonly string[]): boolean {
   for (const key of keys) if (key in value) return true;

@@ -14,7 +14,8 @@ import {
 } from '@modelcontextprotocol/server';
 import { ArtifactNotFoundError } from '../artifacts/errors.ts';
 import type { TaskService } from '../tasks/service.ts';
-import { createToolContext, requestScopeOf } from './context.ts';
+import { createToolContext } from './context.ts';
+import { requestScopeOf } from '../request-scope.ts';
 import { explainHandlerErrors } from './handler-errors.ts';
 import type { ToolRuntime } from './runtime.ts';
 import type { ToolRun } from './tool-runner.ts';

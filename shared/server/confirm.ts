@@ -16,8 +16,8 @@
 import { z } from 'zod';
 import { sdk } from '../sdk.ts';
 import { canonicalJson } from '../cache/tool-cache.ts';
-import type { RequestScope } from './context.ts';
-import type { ToolReturn } from './define.ts';
+import type { RequestScope } from '../request-scope.ts';
+import type { ToolReturn } from './returns.ts';
 
 /** The argument a client without elicitation passes the confirmation token back in. */
 export const CONFIRM_ARGUMENT = 'confirm';

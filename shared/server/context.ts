@@ -1,37 +1,14 @@
 // The context a tool, resource or prompt handler receives: who is calling, state, logs, progress,
 // cancellation, and MRTR request state. Built per call from the SDK's ServerContext and the
 // request scope the HTTP layer attached; parts that cost anything are created on first use.
-import type { AuthInfo, ServerContext, ServerNotifier } from '@modelcontextprotocol/server';
+import type { ServerContext, ServerNotifier } from '@modelcontextprotocol/server';
 import type { ArtifactStore, ArtifactBody, PutOptions as ArtifactPutOptions } from '../artifacts/store.ts';
 import type { ResourceLink } from '@modelcontextprotocol/server';
 import type { KitLogger } from '../log.ts';
-import type { ToolOutcome } from '../metrics.ts';
 import type { Principal } from '../principal.ts';
 import type { StateScope, StateStore } from '../store/state.ts';
+import { requestScopeOf, type RequestScope } from '../request-scope.ts';
 import { confirm, type Confirmation, type ConfirmServices } from './confirm.ts';
-
-/** What the HTTP layer knows about one request, carried to handlers inside `authInfo.extra`. */
-export interface RequestScope {
-  readonly requestId: string;
-  readonly principal: Principal;
-  readonly era: 'legacy' | 'modern';
-  /** The protocol revision the request is served under: the session's, or 2026-07-28. */
-  readonly revision?: string;
-  /** Legacy session id, when the request belongs to one. */
-  readonly sessionId?: string;
-  /** True when the client asked for log notifications (legacy `logging/setLevel`, or a modern log level). */
-  readonly forwardLogs: boolean;
-  /** What the client said it can do: the session's, or the 2026-07-28 request's `_meta`. */
-  readonly clientCapabilities?: { elicitation?: object; [key: string]: unknown };
-  /** The request being served, for binding MRTR state and confirmations to it. */
-  readonly request?: { method?: string; params?: Record<string, unknown> };
-  /** Set in a task's worker run: its id, and where its progress goes. */
-  readonly task?: { readonly id: string; report(message: string): void };
-  /** Tells the access line how a tool call ended (its per-tool metrics). */
-  readonly report?: (outcome: ToolOutcome) => void;
-  /** A call the direct lane ran and handed to the SDK lane: its outcome, to answer from (build.ts). */
-  readonly replay?: { result: unknown } | { error: unknown };
-}
 
 /** Per-app services handlers reach through their context. */
 export interface KitServices {
@@ -118,12 +95,6 @@ export interface ToolArtifacts {
 }
 
 const CLIENT_LEVEL = { debug: 'debug', info: 'info', warn: 'warning', error: 'error' } as const;
-
-export function requestScopeOf(ctx: { http?: { authInfo?: AuthInfo } }): RequestScope {
-  const scope = ctx.http?.authInfo?.extra?.kit as RequestScope | undefined;
-  if (!scope) throw new Error('request reached a handler without a kit request scope');
-  return scope;
-}
 
 class KitToolContext implements ToolContext {
   private _state?: StateScope;

@@ -1,24 +1,13 @@
 // The server definition a user writes: name, version, tools, resources and prompts with zod
 // schemas. Pure data plus handlers; `build.ts` turns it into SDK server instances.
-import type {
-  CacheHint,
-  CallToolResult,
-  GetPromptResult,
-  InputRequiredResult,
-  ReadResourceResult,
-  ResourceMetadata,
-  ToolAnnotations,
-} from '@modelcontextprotocol/server';
+import type { CacheHint, ResourceMetadata, ToolAnnotations } from '@modelcontextprotocol/server';
 import type { McpServer, ServerContext, ServerNotifier } from '@modelcontextprotocol/server';
 import type { z } from 'zod';
 import type { CachePolicy } from '../cache/tool-cache.ts';
 import type { ToolContext } from './context.ts';
+import type { PromptReturn, ReadReturn, ToolReturn } from './returns.ts';
 
-/** What a tool handler may return: a full result, an MRTR `inputRequired(...)`, or plain text. */
-export type ToolReturn = CallToolResult | InputRequiredResult | string;
-/** Prompts and resource reads may also answer with an MRTR `inputRequired(...)` (2026-07-28). */
-export type PromptReturn = GetPromptResult | InputRequiredResult;
-export type ReadReturn = ReadResourceResult | InputRequiredResult;
+export type { PromptReturn, ReadReturn, ToolReturn };
 
 export interface ToolDefinition<In extends z.ZodObject = z.ZodObject, Out extends z.ZodObject = z.ZodObject> {
   readonly kind: 'tool';

@@ -9,7 +9,7 @@
 import { ProtocolError, ProtocolErrorCode, type McpServer, type ServerContext } from '@modelcontextprotocol/server';
 import { callerMessage, failureFields, isDependencyError } from '../dependency.ts';
 import type { KitLogger } from '../log.ts';
-import { requestScopeOf } from './context.ts';
+import { requestScopeOf } from '../request-scope.ts';
 
 type Handler = (request: unknown, ctx: unknown) => Promise<unknown>;
 interface Issue {

@@ -13,7 +13,8 @@ import type { StateStore } from '../store/state.ts';
 import type { TaskOutcome, TaskRunContext, TaskService } from '../tasks/service.ts';
 import { workerContext } from '../tasks/worker-context.ts';
 import { requestBinding } from './confirm.ts';
-import { requestScopeOf, type KitServices } from './context.ts';
+import type { KitServices } from './context.ts';
+import { requestScopeOf } from '../request-scope.ts';
 import type { ServerDefinition } from './define.ts';
 import { isInputRequired, toolRunner, type ToolRun } from './tool-runner.ts';
 

@@ -9,7 +9,7 @@
 // Another caller's task answers exactly like an unknown one.
 import { MissingRequiredClientCapabilityError, ProtocolError, ProtocolErrorCode, type McpServer, type ServerContext } from '@modelcontextprotocol/server';
 import { z } from 'zod';
-import { requestScopeOf, type RequestScope } from '../server/context.ts';
+import { requestScopeOf, type RequestScope } from '../request-scope.ts';
 import { TaskRequestTooLargeError, type TaskCaller, type TaskService } from './service.ts';
 import { TERMINAL, type TaskRecord } from './store.ts';
 import { RELATED_TASK_META, TASKS_EXTENSION, detailedTask, task2025 } from './wire.ts';

@@ -4,8 +4,9 @@
 // that created it. Progress goes to the task's status message; a task asks for input by returning
 // `inputRequired(...)`, so server-to-client requests are refused here.
 import type { ServerContext } from '@modelcontextprotocol/server';
-import type { RequestScope } from '../server/context.ts';
+import type { RequestScope } from '../request-scope.ts';
 import type { TaskRecord } from './store.ts';
+import { MODERN_REVISION } from '../protocol/wire.ts';
 
 export interface WorkerContextOptions {
   record: TaskRecord;
@@ -25,7 +26,7 @@ export async function workerContext({ record, signal, report, verify }: WorkerCo
     requestId: `task:${record.id}:${record.run}`,
     principal: { id: record.principalId, scopes: request.scopes },
     era: record.wire === '2026' ? 'modern' : 'legacy',
-    revision: record.wire === '2026' ? '2026-07-28' : '2025-11-25',
+    revision: record.wire === '2026' ? MODERN_REVISION : '2025-11-25',
     ...(record.sessionId && { sessionId: record.sessionId }),
     forwardLogs: false,
     ...(request.clientCapabilities && { clientCapabilities: request.clientCapabilities }),

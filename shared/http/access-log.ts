@@ -1,0 +1,92 @@
+// The access line of each MCP request: a request id (the caller's `x-request-id`, or a new one,
+// echoed on the response), what the request was (the note later steps fill in, a typed context
+// variable), its status and how long it took, written when a streamed tool answer ends. The
+// per-tool metrics ride on the same line. A span around the request would wrap `next(c)` here.
+import type { Step } from './steps.ts';
+import { traceFields, type AccessLog } from '../log.ts';
+import type { ToolMetrics, ToolOutcome } from '../metrics.ts';
+import { ANONYMOUS, type Principal } from '../principal.ts';
+
+/**
+ * What the access line says about a request; `lane` for modern requests: which lane answered.
+ * `outcome` is what the tool runner reported, `rateLimited` that a rate limit refused the request.
+ */
+export interface AccessNote {
+  sessionId?: string;
+  method?: string;
+  tool?: string;
+  era?: string;
+  lane?: 'direct' | 'sdk';
+  outcome?: ToolOutcome;
+  rateLimited?: boolean;
+}
+
+/** What the MCP endpoint's middleware hands on through Hono's context. */
+export type KitEnv = {
+  Variables: {
+    requestId: string;
+    note: AccessNote;
+    /** `anonymous` until authentication names the caller. */
+    principal: Principal;
+  };
+};
+
+/** The same response, calling `done` once its body has been read to the end or abandoned. */
+function whenBodyEnds(response: Response, done: () => void): Response {
+  const reader = response.body!.getReader();
+  let called = false;
+  const finish = () => {
+    if (!called) (called = true), done();
+  };
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done: ended, value } = await reader.read();
+        if (ended) {
+          finish();
+          controller.close();
+        } else controller.enqueue(value);
+      } catch (error) {
+        finish();
+        controller.error(error);
+      }
+    },
+    cancel(reason) {
+      finish();
+      return reader.cancel(reason);
+    },
+  });
+  return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
+}
+
+export function accessLog(write: AccessLog, toolMetrics: ToolMetrics | undefined): Step<KitEnv> {
+  // Unless no line would be written at all.
+  const logged = !write.quiet || toolMetrics !== undefined;
+  const line = (requestId: string, trace: ReturnType<typeof traceFields> | undefined, note: AccessNote, principal: Principal, status: number, started: number) => {
+    const durationMs = Math.round((performance.now() - started) * 100) / 100;
+    const fields = { requestId, ...trace, era: note.era, lane: note.lane, sessionId: note.sessionId, principal: principal.id, method: note.method, tool: note.tool, status, durationMs };
+    const metrics = note.tool && toolMetrics?.(note.tool, note.era ?? 'legacy', Date.now(), durationMs, note.outcome, status, note.rateLimited === true);
+    write(fields, metrics || undefined);
+  };
+  return async (c, next) => {
+    const started = performance.now();
+    const requestId = c.req.raw.headers.get('x-request-id')?.slice(0, 128) || crypto.randomUUID();
+    const note: AccessNote = {};
+    // Read here, inside the request's trace (app.ts), for a line that may be written after it.
+    const trace = logged ? traceFields() : undefined;
+    c.set('requestId', requestId);
+    c.set('note', note);
+    c.set('principal', ANONYMOUS);
+    let response = await next(c);
+    const { status } = response;
+    if (logged) {
+      const principal = c.get('principal');
+      // A streamed answer is logged when it ends, with how the tool ended and how long it all took.
+      if (note.tool && response.body && response.headers.get('content-type')?.startsWith('text/event-stream')) {
+        response = whenBodyEnds(response, () => line(requestId, trace, note, principal, status, started));
+      } else line(requestId, trace, note, principal, status, started);
+    }
+    response.headers.set('x-request-id', requestId);
+    return response;
+  };
+}

@@ -1,0 +1,51 @@
+// The caps on open notification streams (legacy GET streams, `subscriptions/listen`): per caller
+// on this instance always, and per caller and server-wide across instances when Redis counts them
+// (stream-slots.ts: the only count that binds on Lambda). Says when a slot frees when it refuses.
+import { HttpProtocolError, SERVER_ERROR } from '../protocol/errors.ts';
+import type { StreamClaim, StreamSlots } from './stream-slots.ts';
+
+/**
+ * A stream a cap counted in Redis refused: 429 for the caller's own cap, 503 for the server's, and
+ * when a slot frees at the latest (the oldest stream that cap counts reaches the stream cap).
+ */
+function streamRefusal({ refused, retryAfterSeconds: wait }: Extract<StreamClaim, { refused: unknown }>, perPrincipal: number, max: number): HttpProtocolError {
+  if (refused === 'principal') {
+    const retry = wait === undefined ? 'then retry' : `or retry after ${wait} s, when your oldest reaches the stream cap`;
+    return new HttpProtocolError(429, SERVER_ERROR, `Too many open notification streams: at most ${perPrincipal} per caller at once across this server (MCP_STREAMS_PER_PRINCIPAL); close one you no longer read, ${retry}`, { 'retry-after': String(wait ?? 5) });
+  }
+  const retry = wait === undefined ? 'retry later' : `retry after ${wait} s, when the oldest reaches the stream cap`;
+  return new HttpProtocolError(503, SERVER_ERROR, `Too many notification streams open on this server: at most ${max} at once (MCP_MAX_OPEN_STREAMS), so calls keep the capacity they need; ${retry}`, { 'retry-after': String(wait ?? 30) });
+}
+
+/** Counts an open stream against its caller's cap (throws when over it); resolves to its release. */
+export type HoldStream = (principalId: string) => Promise<() => void>;
+
+/** `perPrincipal` is MCP_STREAMS_PER_PRINCIPAL; without `slots` streams are counted on this instance only. */
+export function createStreamQuota(perPrincipal: number, slots: StreamSlots | undefined): HoldStream {
+  const streams = new Map<string, number>();
+  return async function holdStream(principalId) {
+    const open = streams.get(principalId) ?? 0;
+    if (open >= perPrincipal) {
+      throw new HttpProtocolError(429, SERVER_ERROR, `Too many open notification streams: at most ${perPrincipal} per caller on one server instance (MCP_STREAMS_PER_PRINCIPAL); close one you no longer read, then retry`, { 'retry-after': '5' });
+    }
+    streams.set(principalId, open + 1);
+    let released = false;
+    const releaseHere = () => {
+      if (released) return;
+      released = true;
+      const left = (streams.get(principalId) ?? 1) - 1;
+      if (left > 0) streams.set(principalId, left);
+      else streams.delete(principalId);
+    };
+    // claim() never throws: an unreachable Redis leaves the stream counted on this instance only.
+    const slot = slots ? await slots.claim(principalId) : { release: () => {} };
+    if ('refused' in slot) {
+      releaseHere();
+      throw streamRefusal(slot, perPrincipal, slots!.max);
+    }
+    return () => {
+      releaseHere();
+      slot.release();
+    };
+  };
+}

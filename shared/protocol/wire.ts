@@ -1,0 +1,19 @@
+// Wire constants both eras share: the protocol revisions the kit serves and the `_meta` keys it
+// reads and writes, plus the one object test the envelope checks use. A leaf: it imports nothing.
+
+/** The stateless revision (`_meta` envelope, MRTR, subscriptions/listen). */
+export const MODERN_REVISION = '2026-07-28';
+/** The 2025-era revisions served with sessions, newest first. */
+export const LEGACY_REVISIONS = ['2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05'];
+
+/** Every `_meta` key the protocol reserves starts with this. */
+export const PROTOCOL_META_PREFIX = 'io.modelcontextprotocol/';
+export const PROTOCOL_VERSION_META = 'io.modelcontextprotocol/protocolVersion';
+export const CLIENT_INFO_META = 'io.modelcontextprotocol/clientInfo';
+export const CLIENT_CAPABILITIES_META = 'io.modelcontextprotocol/clientCapabilities';
+export const SERVER_INFO_META = 'io.modelcontextprotocol/serverInfo';
+export const LOG_LEVEL_META = 'io.modelcontextprotocol/logLevel';
+export const SUBSCRIPTION_ID_META = 'io.modelcontextprotocol/subscriptionId';
+
+/** A JSON object: not null, not an array. */
+export const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
