@@ -27,13 +27,18 @@ describe('measured units', { timeout: 240_000 }, () => {
       invocations: u.lambda.invocations,
       apiGatewayRequests: u.apiGateway.requests,
       s3: u.s3,
-      // An API key lookup (0.5 RRU) lands in whichever unit finds its 30 s cache lapsed.
-      readUnits: Math.floor(u.dynamodb.readUnits),
       writeUnits: u.dynamodb.writeUnits,
-      redisCommands: u.redis.commands,
     });
     for (const scenario of SCENARIOS.filter((s) => !s.stream)) {
-      assert.deepEqual(counts(fresh.units[scenario.id]!), counts(CHECKED_IN.units[scenario.id]!), `${scenario.id} changed: rerun npm run cost:measure and review docs/cost.md`);
+      const [now, then] = [fresh.units[scenario.id]!, CHECKED_IN.units[scenario.id]!];
+      const changed = `${scenario.id} changed: rerun npm run cost:measure and review docs/cost.md`;
+      assert.deepEqual(counts(now), counts(then), changed);
+      // Lambda picks an idle environment at random (as the model does): a request that lands where
+      // the session or API key is not cached reads it from DynamoDB instead of one Redis check, so a
+      // checked-in mean over samples (2.2) and one fresh sample (2 or 3) differ by less than one.
+      // An API key lookup (0.5 RRU) lands in whichever unit finds its 30 s cache lapsed.
+      assert.ok(Math.abs(now.redis.commands - then.redis.commands) < 1, `${changed} (Redis commands ${then.redis.commands} -> ${now.redis.commands})`);
+      assert.ok(Math.abs(now.dynamodb.readUnits - then.dynamodb.readUnits) < 1.5, `${changed} (read units ${then.dynamodb.readUnits} -> ${now.dynamodb.readUnits})`);
     }
   });
 
