@@ -4,9 +4,12 @@
 // stored keys), wait for the release, run the post-deploy checks; every `npm run` it calls exists,
 // every action is pinned to a commit. The role trusts one repository's branch and nothing else.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { after, describe, it } from 'node:test';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
@@ -43,6 +46,15 @@ const stepRunning = (job: Job, command: string) => job.steps.findIndex((s) => s.
 
 describe('.github/workflows/deploy.yml', () => {
   const { check, deploy } = workflow.jobs;
+
+  it('passes action-validator (GitHub\'s workflow schema); control: a job with a misspelled key fails it', async () => {
+    const validator = fileURLToPath(new URL('node_modules/.bin/action-validator', REPO));
+    const run = (file: string) => promisify(execFile)(validator, [file]).then(() => 0, (err: { code?: number }) => err.code ?? 1);
+    assert.equal(await run(fileURLToPath(new URL('.github/workflows/deploy.yml', REPO))), 0);
+    const broken = join(TMP, 'broken.yml');
+    writeFileSync(broken, readFileSync(new URL('.github/workflows/deploy.yml', REPO), 'utf8').replace(/^(\s+)steps:/m, '$1stepz:'));
+    assert.equal(await run(broken), 1);
+  });
 
   it('checks every push and pull request with the type checker before the tests, which include conformance', () => {
     assert.ok('push' in workflow.on && 'pull_request' in workflow.on);
