@@ -52,3 +52,14 @@ export function bundleBuild(entry: string, outdir: string, options: FunctionBund
     metafile: true,
   };
 }
+
+/**
+ * The entry file of a container's bundle: the server definition served by the container adapter
+ * (shared/adapters/container.ts) with the Node HTTP server, built with `bundleBuild` like the
+ * function so the container runs the same code and settings. `serverFile` and `adapterFile` are
+ * absolute paths.
+ */
+export function containerEntrySource(serverFile: string, adapterFile: string): string {
+  const from = (path: string) => JSON.stringify(path.replaceAll('\\', '/'));
+  return `import definition from ${from(serverFile)};\nimport { runContainer } from ${from(adapterFile)};\nawait runContainer(definition);\n`;
+}
