@@ -1,0 +1,54 @@
+// `npm run measure:streams`: N `subscriptions/listen` streams held by one long-lived server process
+// (the container model), measured: memory per stream, idle CPU, and event delivery to every stream
+// (cost/container-streams.ts). docs/scale.md quotes it.
+// Usage: npm run measure:streams [-- --streams 1000 --clients 2 --rounds 5 --gap-ms 3000
+//        --idle-seconds 10 --env MCP_EVENT_POLL_MAX_MS=1000 --server "node dist/container.mjs" --name notes --json]
+import { parseArgs } from 'node:util';
+import { defaultServer, measureContainerStreams } from '../cost/container-streams.ts';
+
+const { values } = parseArgs({
+  options: {
+    streams: { type: 'string', default: '1000' },
+    clients: { type: 'string', default: '2' },
+    rounds: { type: 'string', default: '5' },
+    'gap-ms': { type: 'string', default: '3000' },
+    'idle-seconds': { type: 'string', default: '10' },
+    env: { type: 'string', multiple: true, default: [] },
+    server: { type: 'string' },
+    entry: { type: 'string', default: 'functions/notes/server.ts' },
+    name: { type: 'string', default: 'notes' },
+    json: { type: 'boolean', default: false },
+  },
+});
+
+function whole(flag: string, raw: string): number {
+  if (!/^[1-9]\d*$/.test(raw)) throw new Error(`--${flag} takes a whole number above 0, got "${raw}"`);
+  return Number(raw);
+}
+
+const env: Record<string, string> = {};
+for (const pair of values.env) {
+  const at = pair.indexOf('=');
+  if (at < 1) throw new Error(`--env takes NAME=value, got "${pair}"`);
+  env[pair.slice(0, at)] = pair.slice(at + 1);
+}
+const result = await measureContainerStreams({
+  streams: whole('streams', values.streams),
+  clients: whole('clients', values.clients),
+  rounds: whole('rounds', values.rounds),
+  roundGapMs: whole('gap-ms', values['gap-ms']),
+  idleSeconds: whole('idle-seconds', values['idle-seconds']),
+  server: values.server ? values.server.split(' ').filter(Boolean) : defaultServer(values.entry),
+  serverName: values.name,
+  env,
+  log: (line) => console.error(line),
+});
+if (values.json) console.log(JSON.stringify(result, null, 2));
+else {
+  const { memory: m, latency: l } = result;
+  console.log(`streams open: ${result.opened} (refused ${JSON.stringify(result.refused)}, errors ${JSON.stringify(result.errors)})`);
+  console.log(`memory: ${m.samples.map((s) => `${s.streams} streams ${s.rssKb} kB RSS${s.heapUsedKb === undefined ? '' : ` / ${s.heapUsedKb} kB heap`}`).join('; ')}`);
+  console.log(`per stream: ${m.rssKbPerStream.toFixed(1)} kB RSS${m.heapKbPerStream === undefined ? '' : `, ${m.heapKbPerStream.toFixed(1)} kB heap`}`);
+  console.log(`idle CPU: ${result.idleCpu.map((c) => `${c.streams} streams ${c.percentOfCore.toFixed(2)}% of a core`).join('; ')}`);
+  console.log(`delivery over ${result.rounds.length} events: p50 ${l.median.toFixed(0)} ms, p99 ${l.p99.toFixed(0)} ms, max ${l.max.toFixed(0)} ms; spread first-to-last ${result.rounds.map((r) => r.spreadMs.toFixed(0)).join(', ')} ms; missing ${result.rounds.map((r) => r.missing).join(', ')}`);
+}
