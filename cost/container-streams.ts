@@ -58,6 +58,8 @@ export interface StreamMeasurement {
   rounds: { latency: Summary; spreadMs: number; missing: number }[];
   /** Every arrival of every measured round. */
   latency: Summary;
+  /** A stream listening for prompt list changes only, open through the rounds: how many list changes reached it (0 when the kit filters). */
+  control: { status: number; listChanges: number };
 }
 
 const WARM = 10;
@@ -158,16 +160,29 @@ function startClient() {
 }
 type Client = ReturnType<typeof startClient>;
 
-const BODY = JSON.stringify({
-  jsonrpc: '2.0',
-  id: 'ID',
-  method: 'subscriptions/listen',
-  params: {
-    notifications: { toolsListChanged: true },
-    _meta: { 'io.modelcontextprotocol/protocolVersion': MODERN, 'io.modelcontextprotocol/clientCapabilities': {}, 'io.modelcontextprotocol/clientInfo': { name: 'stream-measure', version: '1.0.0' } },
-  },
-});
+const listenBody = (notifications: Record<string, boolean>, id: string | number) =>
+  JSON.stringify({
+    jsonrpc: '2.0',
+    id,
+    method: 'subscriptions/listen',
+    params: {
+      notifications,
+      _meta: { 'io.modelcontextprotocol/protocolVersion': MODERN, 'io.modelcontextprotocol/clientCapabilities': {}, 'io.modelcontextprotocol/clientInfo': { name: 'stream-measure', version: '1.0.0' } },
+    },
+  });
+const BODY = listenBody({ toolsListChanged: true }, 'ID');
 const HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': MODERN, 'mcp-method': 'subscriptions/listen' };
+
+/** The control: a stream for prompt list changes only, counting the list changes that reach it. */
+async function openControl(url: string, signal: AbortSignal) {
+  const response = await fetch(url, { method: 'POST', headers: HEADERS, body: listenBody({ promptsListChanged: true }, 'control'), signal });
+  const control = { status: response.status, listChanges: 0 };
+  void (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of response.body ?? []) control.listChanges += decoder.decode(chunk as Uint8Array).split('list_changed').length - 1;
+  })().catch(() => {});
+  return control;
+}
 
 /** Opens `count` more streams spread over the clients; resolves with what they opened. */
 async function openStreams(clients: Client[], url: string, from: number, count: number) {
@@ -256,6 +271,8 @@ async function measure(o: StreamMeasureOptions, { server, clients, url, log, pub
   const first = await round(clients, publish, 0, timeoutMs);
   log(`warm-up event: ${first.latencies.length} of ${ok} streams got it, ${first.missing} missing`);
   idle.push(await idleCpu(server.pid!, o.idleSeconds, ok));
+  const stopControl = new AbortController();
+  const control = await openControl(url, stopControl.signal);
   const rounds = [];
   const all: number[] = [];
   for (let n = 1; n <= o.rounds; n++) {
@@ -265,6 +282,7 @@ async function measure(o: StreamMeasureOptions, { server, clients, url, log, pub
     rounds.push({ latency: summarize(r.latencies), spreadMs: r.spreadMs, missing: r.missing });
     log(`round ${n}: p50 ${rounds.at(-1)!.latency.median.toFixed(0)} ms, p99 ${rounds.at(-1)!.latency.p99.toFixed(0)} ms, spread ${r.spreadMs.toFixed(0)} ms, missing ${r.missing}`);
   }
+  stopControl.abort();
   const [low, high] = [samples[0]!, samples.at(-1)!];
   const per = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? undefined : (b - a) / Math.max(1, high.streams - low.streams));
   return {
@@ -275,5 +293,6 @@ async function measure(o: StreamMeasureOptions, { server, clients, url, log, pub
     idleCpu: idle,
     rounds,
     latency: summarize(all),
+    control: { ...control },
   };
 }

@@ -2,9 +2,14 @@
 // (the container model), measured: memory per stream, idle CPU, and event delivery to every stream
 // (cost/container-streams.ts). docs/scale.md quotes it.
 // Usage: npm run measure:streams [-- --streams 1000 --clients 2 --rounds 5 --gap-ms 3000
-//        --idle-seconds 10 --env MCP_EVENT_POLL_MAX_MS=1000 --server "node dist/container.mjs" --name notes --json]
+//        --idle-seconds 10 --env MCP_EVENT_POLL_MAX_MS=1000 --server "node dist/container.mjs" --name notes
+//        --json --write cost/streams.json]   (--write: the per-stream units `npm run cost` prices containers from)
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
-import { defaultServer, measureContainerStreams } from '../cost/container-streams.ts';
+import { defaultServer, measureContainerStreams, type StreamMeasurement } from '../cost/container-streams.ts';
+import type { StreamUnits } from '../cost/containers.ts';
 
 const { values } = parseArgs({
   options: {
@@ -18,6 +23,7 @@ const { values } = parseArgs({
     entry: { type: 'string', default: 'functions/notes/server.ts' },
     name: { type: 'string', default: 'notes' },
     json: { type: 'boolean', default: false },
+    write: { type: 'string' },
   },
 });
 
@@ -43,6 +49,28 @@ const result = await measureContainerStreams({
   env,
   log: (line) => console.error(line),
 });
+/** The per-stream numbers `npm run cost` sizes tasks from. */
+function streamUnits(r: StreamMeasurement): StreamUnits {
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const pollMs = Number(env.MCP_EVENT_POLL_MS ?? 1000);
+  return {
+    measuredAt: new Date().toISOString(),
+    commit: execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim(),
+    machine: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.versions.node}, shared with other work`,
+    streams: r.opened,
+    baseRssMb: r.memory.samples[0]!.rssKb / 1024,
+    rssKbPerStream: r.memory.rssKbPerStream,
+    heapKbPerStream: r.memory.heapKbPerStream ?? Number.NaN,
+    idleCpuPercentBase: r.idleCpu[0]!.percentOfCore,
+    idleCpuPercentAtStreams: r.idleCpu.at(-1)!.percentOfCore,
+    fanOutMsPerStream: median(r.rounds.map((x) => x.spreadMs)) / r.opened,
+    latencyMs: { p50: r.latency.median, p99: r.latency.p99, max: r.latency.max },
+    pollMs,
+    pollMaxMs: Number(env.MCP_EVENT_POLL_MAX_MS ?? Math.max(5000, pollMs)),
+  };
+}
+
+if (values.write) writeFileSync(values.write, `${JSON.stringify(streamUnits(result), null, 2)}\n`);
 if (values.json) console.log(JSON.stringify(result, null, 2));
 else {
   const { memory: m, latency: l } = result;
