@@ -49,7 +49,8 @@ export interface MemorySample {
 
 export interface StreamMeasurement {
   opened: number;
-  refused: Record<number, number>;
+  /** Answers that were not a stream: `<HTTP status> <JSON-RPC code> <message>` → how many. */
+  refused: Record<string, number>;
   errors: string[];
   memory: { samples: MemorySample[]; rssKbPerStream: number; heapKbPerStream?: number };
   /** Share of one core the server used while nothing happened, with `streams` open. */
@@ -262,11 +263,12 @@ async function measure(o: StreamMeasureOptions, { server, clients, url, log, pub
     opened.push(...(await openStreams(clients, url, from, to - from)));
     log(`opened streams ${from}..${to} in ${Math.round(now() - started)} ms`);
     await sleep(1_000);
-    samples.push(await memory(server, to));
+    // Labelled with the streams actually held: a refused open holds nothing.
+    samples.push(await memory(server, opened.reduce((sum, r) => sum + r.ok, 0)));
   }
   const ok = opened.reduce((s, r) => s + r.ok, 0);
-  const refused: Record<number, number> = {};
-  for (const r of opened) for (const [status, n] of Object.entries(r.refused)) refused[+status] = (refused[+status] ?? 0) + n;
+  const refused: Record<string, number> = {};
+  for (const r of opened) for (const [why, n] of Object.entries(r.refused)) refused[why] = (refused[why] ?? 0) + n;
   // The warm-up event: every stream is live before anything is timed.
   const first = await round(clients, publish, 0, timeoutMs);
   log(`warm-up event: ${first.latencies.length} of ${ok} streams got it, ${first.missing} missing`);

@@ -38,9 +38,11 @@ export interface TaskSizing {
   deliveryBudgetMs: number;
   /** How long a stream lives before the client reopens it (MCP_STREAM_MAX_SECONDS). */
   streamSeconds: number;
+  /** Listen streams one process serves at most: the SDK handler's `maxSubscriptions` (1,024 by default; the kit does not set it). */
+  processLimit: number;
 }
 
-export const DEFAULT_SIZING: TaskSizing = { vcpu: 0.5, memoryGb: 1, targetUtilisation: 0.7, minTasks: 2, deliveryBudgetMs: 2_000, streamSeconds: 3_600 };
+export const DEFAULT_SIZING: TaskSizing = { vcpu: 0.5, memoryGb: 1, targetUtilisation: 0.7, minTasks: 2, deliveryBudgetMs: 2_000, streamSeconds: 3_600, processLimit: 1_024 };
 
 /** A 30-day month, as the Lambda stream figures in docs/scale.md count it. */
 export const HOURS_PER_MONTH = 720;
@@ -49,7 +51,7 @@ const COMMANDS_PER_STREAM_OPEN = 3;
 
 export interface StreamsPerTask {
   streams: number;
-  boundBy: 'memory' | 'cpu' | 'delivery';
+  boundBy: 'memory' | 'cpu' | 'delivery' | 'process limit';
   byMemory: number;
   byCpu: number;
   byDelivery: number;
@@ -61,8 +63,8 @@ export function streamsPerTask(units: StreamUnits, sizing: TaskSizing): StreamsP
   const byCpu = Math.floor((sizing.vcpu * 100 * sizing.targetUtilisation - units.idleCpuPercentBase) / cpuPerStream);
   // Fan-out was measured on one core of the measuring machine; a task's share of a vCPU slows it.
   const byDelivery = Math.floor(((sizing.deliveryBudgetMs - units.pollMs) * sizing.vcpu) / units.fanOutMsPerStream);
-  const streams = Math.max(1, Math.min(byMemory, byCpu, byDelivery));
-  const boundBy = streams === byMemory ? 'memory' : streams === byCpu ? 'cpu' : 'delivery';
+  const streams = Math.max(1, Math.min(byMemory, byCpu, byDelivery, sizing.processLimit));
+  const boundBy = streams === sizing.processLimit ? 'process limit' : streams === byMemory ? 'memory' : streams === byCpu ? 'cpu' : 'delivery';
   return { streams, boundBy, byMemory, byCpu, byDelivery };
 }
 
@@ -121,5 +123,31 @@ export function taskHourCosts(pricing: Pricing, sizing: TaskSizing, lambdaMemory
     fargate: taskHour(pricing, sizing) + pricing.vpc.publicIpv4PerHour,
     // Lambda cannot run one hour (15 minutes at most): this is four or more chained invocations' duration.
     lambda: 3600 * (lambdaMemoryMb / 1024) * pricing.lambda.perGbSecond[0]!.price,
+  };
+}
+
+/**
+ * N listeners, projected linearly from the measured per-stream cost (not measured at N): in one
+ * process on the measuring machine, and spread over tasks of `sizing`.
+ */
+export function projectStreams(units: StreamUnits, listeners: number, sizing: TaskSizing) {
+  const cpuPerStream = (units.idleCpuPercentAtStreams - units.idleCpuPercentBase) / units.streams;
+  const perTask = streamsPerTask(units, sizing);
+  const tasks = Math.max(sizing.minTasks, Math.ceil(listeners / perTask.streams));
+  const onEachTask = Math.ceil(listeners / tasks);
+  return {
+    oneProcess: {
+      rssMb: units.baseRssMb + (listeners * units.rssKbPerStream) / 1024,
+      idleCpuPercent: units.idleCpuPercentBase + listeners * cpuPerStream,
+      fanOutMs: listeners * units.fanOutMsPerStream,
+      /** The slowest delivery: a full poll interval, then the whole fan-out. */
+      worstDeliveryMs: units.pollMs + listeners * units.fanOutMsPerStream,
+    },
+    tasks: {
+      tasks,
+      streamsEach: onEachTask,
+      rssMbEach: units.baseRssMb + (onEachTask * units.rssKbPerStream) / 1024,
+      worstDeliveryMs: units.pollMs + (onEachTask * units.fanOutMsPerStream) / sizing.vcpu,
+    },
   };
 }

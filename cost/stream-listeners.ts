@@ -12,7 +12,7 @@ export type ListenerCommand =
 
 /** Received by the parent: `opened` after `open`, `armed` after `arm`, `delivered` once every stream got the round's event or on `collect`. */
 export type ListenerReport =
-  | { type: 'opened'; ok: number; refused: Record<number, number>; errors: string[] }
+  | { type: 'opened'; ok: number; refused: Record<string, number>; errors: string[] }
   | { type: 'armed'; round: number }
   | { type: 'delivered'; round: number; at: number[]; missing: number; ended: number };
 
@@ -54,14 +54,31 @@ function watch(response: IncomingMessage): void {
   response.on('error', end);
 }
 
-function openOne(url: URL, headers: Record<string, string>, body: string): Promise<number | string> {
+/** A JSON answer instead of a stream: the refusal, as `<status> <JSON-RPC code> <message>`. */
+async function refusal(response: IncomingMessage): Promise<string> {
+  let text = '';
+  for await (const chunk of response) text += chunk;
+  const error = (() => {
+    try {
+      return (JSON.parse(text) as { error?: { code: number; message: string } }).error;
+    } catch {
+      return undefined;
+    }
+  })();
+  return `${response.statusCode} ${error ? `${error.code} ${error.message}` : text.slice(0, 80)}`;
+}
+
+/** 'ok' for a held stream, else why not: a refusal or a connection error. */
+function openOne(url: URL, headers: Record<string, string>, body: string): Promise<{ ok: true } | { refused: string } | { error: string }> {
   return new Promise((resolve) => {
     const req = request(url, { method: 'POST', agent, headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) } }, (response) => {
-      if (response.statusCode === 200) watch(response);
-      else response.resume();
-      resolve(response.statusCode ?? 0);
+      const stream = response.statusCode === 200 && String(response.headers['content-type']).startsWith('text/event-stream');
+      if (stream) {
+        watch(response);
+        resolve({ ok: true });
+      } else void refusal(response).then((why) => resolve({ refused: why }), (error: Error) => resolve({ error: error.message }));
     });
-    req.on('error', (error) => resolve(error.message));
+    req.on('error', (error) => resolve({ error: error.message }));
     req.end(body);
   });
 }
@@ -69,14 +86,15 @@ function openOne(url: URL, headers: Record<string, string>, body: string): Promi
 async function open(command: Extract<ListenerCommand, { type: 'open' }>): Promise<void> {
   const url = new URL(command.url);
   const body = (id: number) => command.bodyTemplate.replace('"ID"', String(id));
-  const results: (number | string)[] = [];
+  const results: Awaited<ReturnType<typeof openOne>>[] = [];
   for (let i = 0; i < command.count; i += WAVE) {
     const wave = Array.from({ length: Math.min(WAVE, command.count - i) }, (_, j) => openOne(url, command.headers, body(command.firstId + i + j)));
     results.push(...(await Promise.all(wave)));
   }
-  const refused: Record<number, number> = {};
-  for (const r of results) if (typeof r === 'number' && r !== 200) refused[r] = (refused[r] ?? 0) + 1;
-  send({ type: 'opened', ok: results.filter((r) => r === 200).length, refused, errors: [...new Set(results.filter((r) => typeof r === 'string'))] as string[] });
+  const refused: Record<string, number> = {};
+  for (const r of results) if ('refused' in r) refused[r.refused] = (refused[r.refused] ?? 0) + 1;
+  const errors = [...new Set(results.flatMap((r) => ('error' in r ? [r.error] : [])))];
+  send({ type: 'opened', ok: results.filter((r) => 'ok' in r).length, refused, errors });
 }
 
 process.on('message', (message: ListenerCommand) => {

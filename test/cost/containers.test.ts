@@ -23,7 +23,7 @@ function cli(...args: string[]) {
 
 describe('streams on containers', () => {
   it('sizes streams a task by the tightest of memory, CPU and the delivery bound', () => {
-    const sizing = { ...DEFAULT_SIZING, memoryGb: 1, vcpu: 0.5, targetUtilisation: 0.5 };
+    const sizing = { ...DEFAULT_SIZING, memoryGb: 1, vcpu: 0.5, targetUtilisation: 0.5, processLimit: 100_000 };
     const p = streamsPerTask(ROUND, sizing);
     assert.equal(p.byMemory, Math.floor((512 - 100) / (100 / 1024)));
     assert.equal(p.byCpu, Math.floor((25 - 0.5) / 0.001));
@@ -31,6 +31,7 @@ describe('streams on containers', () => {
     assert.equal(p.streams, p.byMemory);
     assert.equal(p.boundBy, 'memory');
     assert.equal(streamsPerTask({ ...ROUND, fanOutMsPerStream: 1 }, sizing).boundBy, 'delivery');
+    assert.deepEqual(streamsPerTask(ROUND, { ...sizing, processLimit: 1024 }).streams, 1024, 'one process holds no more than the SDK lets it');
   });
 
   it('bills tasks, addresses, the ALB and its capacity units from the price table, and never fewer than minTasks', () => {
