@@ -67,8 +67,9 @@ const WARM = 10;
 const quietLog = { debug() {}, info() {}, warn() {}, error() {} } as unknown as KitLogger;
 const now = () => performance.timeOrigin + performance.now();
 
-export function defaultServer(entry = 'functions/notes/server.ts'): string[] {
-  return [process.execPath, '--expose-gc', '--import', 'tsx', 'cost/stream-server.ts', entry];
+/** `streamsPerInstance`: the kit's per-instance stream limit (1,024 when absent). */
+export function defaultServer(entry = 'functions/notes/server.ts', streamsPerInstance?: number): string[] {
+  return [process.execPath, '--expose-gc', '--import', 'tsx', 'cost/stream-server.ts', entry, ...(streamsPerInstance ? [String(streamsPerInstance)] : [])];
 }
 
 function freePort(): Promise<number> {

@@ -1,7 +1,7 @@
 // The long-lived server process the stream measurement (cost/container-streams.ts) holds streams
 // on: one server definition's kit app served by the Node adapter on PORT, many requests at once,
 // as a container serves it. Stands in for the container bundle; answers an IPC 'memory' with its heap.
-// Usage: node --expose-gc --import tsx cost/stream-server.ts [path/to/server.ts]
+// Usage: node --expose-gc --import tsx cost/stream-server.ts [path/to/server.ts [streams per instance]]
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { serveApp } from '../shared/adapters/node.ts';
@@ -12,7 +12,8 @@ import { resolveDefinition, type ServerModule } from '../shared/server/define.ts
 const entry = process.argv[2] ?? 'functions/notes/server.ts';
 const module = (await import(pathToFileURL(resolve(entry)).href)) as { default: ServerModule };
 const definition = await resolveDefinition(module.default, process.env);
-const kit = createKit(definition, loadConfig(process.env));
+const streamsPerInstance = process.argv[3] ? Number(process.argv[3]) : undefined;
+const kit = createKit(definition, loadConfig(process.env), { streamsPerInstance });
 const served = await serveApp(kit.app, { port: Number(process.env.PORT ?? 8080), host: '127.0.0.1' });
 console.log(`serving at ${served.url}`);
 

@@ -2,7 +2,8 @@
 // (the container model), measured: memory per stream, idle CPU, and event delivery to every stream
 // (cost/container-streams.ts). docs/scale.md quotes it.
 // Usage: npm run measure:streams [-- --streams 1000 --clients 2 --rounds 5 --gap-ms 3000
-//        --idle-seconds 10 --env MCP_EVENT_POLL_MAX_MS=1000 --server "node dist/container.mjs" --name notes
+//        --idle-seconds 10 --env MCP_EVENT_POLL_MAX_MS=1000 --per-instance 12000
+//        --server "node dist/container.mjs" --name notes
 //        --json --write cost/streams.json]   (--write: the per-stream units `npm run cost` prices containers from)
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -21,6 +22,7 @@ const { values } = parseArgs({
     env: { type: 'string', multiple: true, default: [] },
     server: { type: 'string' },
     entry: { type: 'string', default: 'functions/notes/server.ts' },
+    'per-instance': { type: 'string' },
     name: { type: 'string', default: 'notes' },
     json: { type: 'boolean', default: false },
     write: { type: 'string' },
@@ -44,7 +46,7 @@ const result = await measureContainerStreams({
   rounds: whole('rounds', values.rounds),
   roundGapMs: whole('gap-ms', values['gap-ms']),
   idleSeconds: whole('idle-seconds', values['idle-seconds']),
-  server: values.server ? values.server.split(' ').filter(Boolean) : defaultServer(values.entry),
+  server: values.server ? values.server.split(' ').filter(Boolean) : defaultServer(values.entry, values['per-instance'] ? whole('per-instance', values['per-instance']) : undefined),
   serverName: values.name,
   env,
   log: (line) => console.error(line),

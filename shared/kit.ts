@@ -50,6 +50,11 @@ export interface KitOptions {
    * notification streams are refused (mcp-endpoint.ts: `streamsOff`). @default false
    */
   oneRequestPerInstance?: boolean;
+  /**
+   * Notification streams one instance holds at most; past it a new stream gets 503 with
+   * `Retry-After`. A container sizes it from its memory (docs/scale.md). @default 1024
+   */
+  streamsPerInstance?: number;
   /** Where spans go when MCP_TRACING is on. @default OTLP when an endpoint is configured, else JSON lines on stdout */
   traceExporter?: SpanExporter;
   /** The adapter's own trace header for this request (Lambda's `_X_AMZN_TRACE_ID`): it parents the request's span. */
@@ -124,7 +129,7 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
   const streamSlots = redis
     ? createStreamSlots({ redis, server: definition.name, max: config.caps.serverStreams, perPrincipal: config.caps.openStreams, streamMaxSeconds: config.streamMaxSeconds, pending, log })
     : undefined;
-  const { app, close } = createApp({ config, runtime, toolMetrics, tasks: runtime.hasTasks ? tasks : undefined, directLane: options.directLane, sessions, bus, relay, log, accessLog, rateLimiter, authenticator, features, probes, streamSlots, streamsOff, tracer, ambientTrace: options.ambientTrace });
+  const { app, close } = createApp({ config, runtime, toolMetrics, tasks: runtime.hasTasks ? tasks : undefined, directLane: options.directLane, sessions, bus, relay, log, accessLog, rateLimiter, authenticator, features, probes, streamSlots, streamsOff, tracer, ambientTrace: options.ambientTrace, streamsPerInstance: options.streamsPerInstance });
   return {
     app,
     notify: runtime.services.notify,

@@ -26,7 +26,7 @@ import { refuseOversizedTask, refuseTaskless } from './task-request.ts';
 import type { AccessNote, KitEnv } from './access-log.ts';
 import { createAdmission } from './admission.ts';
 import { classify, modernHeader, toolsCalled, type Message, type Route } from './classify.ts';
-import { createStreamQuota, type HoldStream } from './stream-quota.ts';
+import { createStreamQuota, STREAMS_PER_INSTANCE, type HoldStream } from './stream-quota.ts';
 import { sdkLoader, type SdkLoader } from './sdk-loader.ts';
 import { traceMessage } from './request-trace.ts';
 import type { Tracer } from '../trace.ts';
@@ -54,6 +54,8 @@ export interface EndpointOptions {
   streamsOff?: string;
   /** Records spans; absent when tracing is off (a request still runs in the trace it arrived in). */
   tracer?: Tracer;
+  /** Notification streams this instance holds at most (503 past it). @default STREAMS_PER_INSTANCE (1,024) */
+  streamsPerInstance?: number;
 }
 
 /** Methods that run the server's own code and so may take long (slow-answer.ts keeps them alive). */
@@ -119,7 +121,8 @@ export class McpEndpoint {
     this.toolScopes = new Map(tools.filter((t) => t.scopes?.length).map((t) => [t.name, t.scopes!]));
     this.taskOnly = new Set(tools.filter((t) => t.task === 'required').map((t) => t.name));
     this.taskTools = new Set(tools.filter((t) => t.task).map((t) => t.name));
-    this.holdStream = createStreamQuota(config.caps.openStreams, options.streamSlots);
+    const streamsPerInstance = options.streamsPerInstance ?? STREAMS_PER_INSTANCE;
+    this.holdStream = createStreamQuota(config.caps.openStreams, options.streamSlots, streamsPerInstance);
     this.sdkLanes = sdkLoader({
       runtime,
       tasks: options.tasks,
@@ -132,6 +135,7 @@ export class McpEndpoint {
       streamMaxSeconds: config.streamMaxSeconds,
       getStreams: config.getStreams,
       holdStream: this.holdStream,
+      streamsPerInstance,
     });
     this.direct = options.directLane === false ? undefined : createDirectLane(runtime, config.sseKeepAliveMs);
     this.admission = createAdmission(options.authenticator, options.log, options.rateLimiter);

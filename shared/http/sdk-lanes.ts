@@ -23,6 +23,8 @@ export interface SdkLaneOptions {
   streamMaxSeconds: number;
   getStreams: boolean;
   holdStream: LegacyOptions['holdStream'];
+  /** Streams this instance holds (stream-quota.ts counts and refuses them). */
+  streamsPerInstance: number;
 }
 
 export async function createSdkLanes(options: SdkLaneOptions) {
@@ -33,6 +35,9 @@ export async function createSdkLanes(options: SdkLaneOptions) {
     bus: options.bus,
     keepAliveMs: options.keepAliveMs,
     maxRequestBodySize: options.maxBodyBytes,
+    // The kit's count binds; the SDK's limit (1,024 by default, answered 200 -32603) stays out of its
+    // way, with room for streams the kit released that the SDK has not yet closed.
+    maxSubscriptions: 2 * options.streamsPerInstance,
     onerror: (error: Error) => log.debug('modern handler reported', { error: error.message }),
   });
   const legacy = createLegacyHandler({

@@ -1,6 +1,6 @@
 // The caps on open notification streams (legacy GET streams, `subscriptions/listen`): per caller
-// on this instance always, and per caller and server-wide across instances when Redis counts them
-// (stream-slots.ts: the only count that binds on Lambda). Says when a slot frees when it refuses.
+// and in all on this instance always, and per caller and server-wide across instances when Redis
+// counts them (stream-slots.ts: the only count that binds on Lambda). Says when a slot frees when it refuses.
 import { HttpProtocolError, SERVER_ERROR } from '../protocol/errors.ts';
 import type { StreamClaim, StreamSlots } from './stream-slots.ts';
 
@@ -20,19 +20,31 @@ function streamRefusal({ refused, retryAfterSeconds: wait }: Extract<StreamClaim
 /** Counts an open stream against its caller's cap (throws when over it); resolves to its release. */
 export type HoldStream = (principalId: string) => Promise<() => void>;
 
-/** `perPrincipal` is MCP_STREAMS_PER_PRINCIPAL; without `slots` streams are counted on this instance only. */
-export function createStreamQuota(perPrincipal: number, slots: StreamSlots | undefined): HoldStream {
+/** Streams one instance holds at most unless told otherwise: the SDK's own subscription limit. */
+export const STREAMS_PER_INSTANCE = 1_024;
+
+/**
+ * `perPrincipal` is MCP_STREAMS_PER_PRINCIPAL; without `slots` streams are counted on this instance
+ * only. `perInstance` bounds this instance's streams in all (a container's memory holds so many).
+ */
+export function createStreamQuota(perPrincipal: number, slots: StreamSlots | undefined, perInstance = STREAMS_PER_INSTANCE): HoldStream {
   const streams = new Map<string, number>();
+  let total = 0;
   return async function holdStream(principalId) {
     const open = streams.get(principalId) ?? 0;
     if (open >= perPrincipal) {
       throw new HttpProtocolError(429, SERVER_ERROR, `Too many open notification streams: at most ${perPrincipal} per caller on one server instance (MCP_STREAMS_PER_PRINCIPAL); close one you no longer read, then retry`, { 'retry-after': '5' });
     }
+    if (total >= perInstance) {
+      throw new HttpProtocolError(503, SERVER_ERROR, `Too many notification streams open on this server instance: at most ${perInstance} at once; retry, another instance may take it`, { 'retry-after': '5' });
+    }
     streams.set(principalId, open + 1);
+    total++;
     let released = false;
     const releaseHere = () => {
       if (released) return;
       released = true;
+      total--;
       const left = (streams.get(principalId) ?? 1) - 1;
       if (left > 0) streams.set(principalId, left);
       else streams.delete(principalId);

@@ -2,9 +2,12 @@
 // harness `npm run measure:streams` uses: every stream gets an event another instance published
 // through Redis within 2 s, memory per stream stays under a bound, and a stream listening for
 // something else gets nothing (the control: a kit fanning every event out to every stream fails it).
+// The per-instance limit: the stream past it gets 503 (the SDK alone answered 200 -32603 past 1,024).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { defaultServer, measureContainerStreams } from '../../cost/container-streams.ts';
+import notes from '../../functions/notes/server.ts';
+import { startInProcess } from '../helpers/server.ts';
 
 const STREAMS = 200;
 /** RSS per stream; 1,000 streams measured about 140 kB each (docs/scale.md), heap about 20 kB. */
@@ -32,5 +35,48 @@ describe('listen streams on one server process (container model)', () => {
     assert.ok(result.memory.heapKbPerStream! < HEAP_KB_PER_STREAM, `heap ${result.memory.heapKbPerStream!.toFixed(1)} kB a stream`);
     assert.equal(result.control.status, 200, 'the control stream opened');
     assert.equal(result.control.listChanges, 0, 'a stream for prompt list changes got no tools list change');
+  });
+});
+
+describe('the per-instance stream limit', () => {
+  const listen = (url: string, id: number, signal: AbortSignal) =>
+    fetch(url, {
+      method: 'POST',
+      signal,
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'subscriptions/listen' },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id,
+        method: 'subscriptions/listen',
+        params: { notifications: { toolsListChanged: true }, _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {}, 'io.modelcontextprotocol/clientInfo': { name: 't', version: '1' } } },
+      }),
+    });
+
+  it('answers the stream past it 503 with Retry-After, and takes a new one once a stream ends', async () => {
+    const server = await startInProcess(notes, { AWS_ENDPOINT_URL_DYNAMODB: 'http://127.0.0.1:9', MCP_STREAMS_PER_PRINCIPAL: '100' }, { streamsPerInstance: 3 });
+    const clients = [new AbortController(), new AbortController(), new AbortController()];
+    try {
+      const held = await Promise.all(clients.map((c, i) => listen(server.url, i, c.signal)));
+      for (const r of held) assert.match(r.headers.get('content-type') ?? '', /text\/event-stream/);
+      const spare = new AbortController();
+      const past = await listen(server.url, 9, spare.signal);
+      assert.equal(past.status, 503);
+      assert.equal(past.headers.get('retry-after'), '5');
+      assert.match(((await past.json()) as { error: { message: string } }).error.message, /at most 3 at once/);
+      // A client that leaves frees its place: wait until the server sees it go.
+      clients[0]!.abort();
+      let next: Response | undefined;
+      for (let tries = 0; tries < 50 && next?.status !== 200; tries++) {
+        if (next) await next.text();
+        await new Promise((r) => setTimeout(r, 100));
+        next = await listen(server.url, 10 + tries, spare.signal);
+      }
+      assert.equal(next?.status, 200);
+      assert.match(next!.headers.get('content-type') ?? '', /text\/event-stream/);
+      spare.abort();
+    } finally {
+      clients.forEach((c) => c.abort());
+      await server.stop();
+    }
   });
 });
