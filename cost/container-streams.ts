@@ -122,7 +122,7 @@ async function memory(child: ChildProcess, streams: number): Promise<MemorySampl
   if (child.connected) {
     const answer = once(child, 'message') as Promise<[{ memory: NodeJS.MemoryUsage }]>;
     child.send('memory');
-    const reply = await Promise.race([answer, sleep(2_000).then(() => undefined)]);
+    const reply = await Promise.race([answer, sleep(10_000).then(() => undefined)]);
     if (reply) [heapUsedKb, externalKb] = [reply[0].memory.heapUsed, reply[0].memory.external].map((b) => Math.round(b / 1024));
   }
   const rssKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]);

@@ -38,7 +38,7 @@ export interface TaskSizing {
   deliveryBudgetMs: number;
   /** How long a stream lives before the client reopens it (MCP_STREAM_MAX_SECONDS). */
   streamSeconds: number;
-  /** Listen streams one process serves at most: the SDK handler's `maxSubscriptions` (1,024 by default; the kit does not set it). */
+  /** Streams one process holds at most: the kit's `streamsPerInstance` (1,024 unless the container raises it). */
   processLimit: number;
 }
 

@@ -119,7 +119,7 @@ function containerReport(streams: number | undefined, taskHours: number | undefi
     out.push(
       '',
       `${amount(streams)} notification streams held all month`,
-      `  Streams a task: ${amount(p.streams)}, bound by ${p.boundBy} (memory ${amount(p.byMemory)}, CPU ${amount(p.byCpu)}, delivery within ${sizing.deliveryBudgetMs} ms ${amount(p.byDelivery)}, the SDK's limit a process ${amount(sizing.processLimit)}); tasks: ${c.tasks}`,
+      `  Streams a task: ${amount(p.streams)}, bound by ${p.boundBy} (memory ${amount(p.byMemory)}, CPU ${amount(p.byCpu)}, delivery within ${sizing.deliveryBudgetMs} ms ${amount(p.byDelivery)}, a process's limit ${amount(sizing.processLimit)}); tasks: ${c.tasks}`,
       table(rows),
       `  Containers ${money(c.total)} a month against Lambda ${money(lambdaStreamsMonthly(streams, units, PRICING))} (one environment a stream, listenStreamMinute)`,
       `  Break-even: containers cost less from ${amount(breakEvenStreams(streamUnits, units, PRICING, sizing))} streams held all month`,

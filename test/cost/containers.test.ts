@@ -31,7 +31,7 @@ describe('streams on containers', () => {
     assert.equal(p.streams, p.byMemory);
     assert.equal(p.boundBy, 'memory');
     assert.equal(streamsPerTask({ ...ROUND, fanOutMsPerStream: 1 }, sizing).boundBy, 'delivery');
-    assert.deepEqual(streamsPerTask(ROUND, { ...sizing, processLimit: 1024 }).streams, 1024, 'one process holds no more than the SDK lets it');
+    assert.deepEqual(streamsPerTask(ROUND, { ...sizing, processLimit: 1024 }).streams, 1024, 'one process holds no more than its streamsPerInstance');
   });
 
   it('bills tasks, addresses, the ALB and its capacity units from the price table, and never fewer than minTasks', () => {
