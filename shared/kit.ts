@@ -25,6 +25,8 @@ import { redisRelayStore, tableRelayStore } from './relay/stores.ts';
 import { createToolRuntime } from './server/runtime.ts';
 import { createTasks } from './tasks/setup.ts';
 import { failedTask, isTaskEvent, isTaskFailure } from './tasks/dispatch.ts';
+import { startTaskWorkers, type TaskWorkerOptions, type TaskWorkers } from './tasks/workers.ts';
+import { taskRuntimeOf } from './server/define.ts';
 import type { ServerDefinition } from './server/define.ts';
 import { Quota } from './store/quota.ts';
 import { SessionStore } from './store/sessions.ts';
@@ -85,7 +87,7 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
   const artifacts = new ArtifactStore(() => createS3Client(config), config.bucketName, { defaultTtlSeconds: config.artifactTtlSeconds });
   const pending = new PendingWork();
   const relay = options.relay ?? createRelay(redis ? redisRelayStore(redis, definition.name) : tableRelayStore(table, definition.name), log);
-  const tasks = createTasks(config, { server: definition.name, table, relay, artifacts, log, pending, tracer, execute: (run) => runtime.executeTask(run) });
+  const { service: tasks, queue: taskQueue } = createTasks(config, { server: definition.name, table, relay, artifacts, log, pending, tracer, execute: (run) => runtime.executeTask(run) });
   const runtime = createToolRuntime(definition, {
     state: new StateStore(table, config.stateTtlSeconds, config.sessionTtlSeconds, new Quota(table, 'state handles', config.caps.handlesPerDay, DAY, 'pass the handles you have back instead of starting new ones')),
     log,
@@ -147,6 +149,18 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
         else await failing;
       } else return false;
       return true;
+    },
+    /**
+     * Runs queued container tasks in this process until `stop()`: for a long-lived process (a
+     * container) beside its HTTP server. Does nothing when MCP_CONTAINER_TASKS is off or no tool
+     * declares `runtime: 'container'` (such tasks then run where they are created).
+     */
+    startTaskWorkers(workerOptions?: TaskWorkerOptions): TaskWorkers {
+      if (!taskQueue || !definition.tools.some((t) => taskRuntimeOf(t) === 'container')) {
+        log.info('task workers not started: MCP_CONTAINER_TASKS is off or no tool declares runtime: container');
+        return { running: 0, stop: async () => {} };
+      }
+      return startTaskWorkers(tasks, taskQueue, config.tasks.maxAttempts, log, workerOptions);
     },
     /** What this instance holds in memory: cached sessions (bounded by MCP_SESSION_CACHE_MS). */
     stats: () => ({ cachedSessions: sessions.cached }),

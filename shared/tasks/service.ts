@@ -6,9 +6,10 @@
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import type { ArtifactStore } from '../artifacts/store.ts';
 import type { KitLogger } from '../log.ts';
-import { taskStateMetric } from '../metrics.ts';
+import { emitMetrics, taskStateMetric } from '../metrics.ts';
 import type { Relay } from '../relay/relay.ts';
 import { currentTrace, formatTraceparent, parseTraceparent, startSpan, type Tracer } from '../trace.ts';
+import type { TaskQueue } from './queue.ts';
 import { MAX_TASK_REQUEST_BYTES, TERMINAL, type TaskRecord, type TaskRequest, type TaskStatus, type TaskStore } from './store.ts';
 
 /** What a run of a task's tool came to. */
@@ -22,6 +23,8 @@ export interface TaskRunContext {
   signal: AbortSignal;
   /** Progress and status messages of the running tool, kept on the record (throttled). */
   report(message: string): void;
+  /** The run's time limit, when not the configured task timeout (a queued task: the rest of its TTL). */
+  timeoutMs?: number;
 }
 
 export interface TaskDispatcher {
@@ -50,6 +53,8 @@ export interface TaskServiceOptions {
   reportEveryMs?: number;
   /** Absent when tracing is off. */
   tracer?: Tracer;
+  /** Where container-runtime tasks wait for a container worker; absent, they are dispatched like any task. */
+  queue?: TaskQueue;
 }
 
 /** Who is asking about a task: only its creator may see it. */
@@ -85,13 +90,14 @@ export class TaskService {
   }
 
   /** Writes the task and hands it to a worker; the record is readable before this returns. */
-  async create(init: { id: string; caller: TaskCaller; wire: TaskRecord['wire']; request: TaskRequest; ttlMs?: number }): Promise<TaskRecord> {
+  async create(init: { id: string; caller: TaskCaller; wire: TaskRecord['wire']; request: TaskRequest; ttlMs?: number; container?: boolean }): Promise<TaskRecord> {
     const creator = this.options.tracer && currentTrace();
     const request = creator ? { ...init.request, traceparent: formatTraceparent(creator) } : init.request;
-    const record = await this.store.create({ id: init.id, principalId: init.caller.principalId, sessionId: init.caller.sessionId, wire: init.wire, request, ttlMs: init.ttlMs });
+    const queued = Boolean(init.container && this.options.queue);
+    const record = await this.store.create({ id: init.id, principalId: init.caller.principalId, sessionId: init.caller.sessionId, wire: init.wire, request, ttlMs: init.ttlMs, ...(queued && { queued }) });
     this.metric(record, 'working');
     try {
-      await this.dispatcher!.dispatch(record.id, record.run);
+      await this.hand(record);
     } catch (error) {
       // The call fails, so no client learns this task's id: it ends here rather than going stale.
       const message = error instanceof Error ? error.message : String(error);
@@ -109,7 +115,8 @@ export class TaskService {
    */
   async get(id: string, caller: TaskCaller): Promise<TaskRecord | undefined> {
     let record = await this.store.get(id, caller.principalId, caller.sessionId);
-    const claimed = record !== undefined && (record.claimedRun ?? 0) >= record.run;
+    // A queued task's worker holds a lease instead: one that lapses restarts the run elsewhere.
+    const claimed = record !== undefined && !record.queued && (record.claimedRun ?? 0) >= record.run;
     if (record?.status === 'working' && claimed && Date.now() - record.lastUpdatedAt > this.options.staleAfterMs) {
       record = (await this.finish(id, ['working'], { status: 'failed', statusMessage: 'The task stopped reporting: its worker timed out or crashed', error: { code: -32603, message: 'the task\'s worker stopped without finishing' } })) ?? record;
     }
@@ -152,7 +159,7 @@ export class TaskService {
     });
     if (resumed?.status === 'working') {
       this.metric(resumed, 'working');
-      await this.dispatcher!.dispatch(id, resumed.run);
+      await this.hand(resumed);
     }
     return resumed ?? record;
   }
@@ -185,6 +192,12 @@ export class TaskService {
     }
   }
 
+  /** Hands a working run to its worker: the container queue for a queued task, else the dispatcher. */
+  private async hand(record: TaskRecord): Promise<void> {
+    if (record.queued) await this.options.queue!.enqueue(record.id, record.run, record.createdAt + record.ttlMs);
+    else await this.dispatcher!.dispatch(record.id, record.run);
+  }
+
   /** A worker's run: claims it (a duplicate delivery finds it claimed and does nothing), runs the tool, records what came of it. */
   async run(id: string, run: number): Promise<void> {
     let claimed = false;
@@ -195,22 +208,64 @@ export class TaskService {
       return claimed ? { claimedRun: run } : undefined;
     });
     if (!record || !claimed) return;
+    await this.execute(record);
+  }
+
+  /**
+   * The start of a container worker's attempt at a queued run it holds the lease of: the record
+   * as it runs, or undefined when there is nothing to run (cancelled, finished, or moved on to
+   * another run). A later attempt restarts the run from the top and says so in the status.
+   */
+  async startLeased(id: string, run: number, attempt: number): Promise<TaskRecord | undefined> {
+    let current = false;
+    const record = await this.store.transition(id, ['working'], (t) => {
+      current = t.run === run;
+      if (!current) return undefined;
+      return { claimedRun: run, ...(attempt > 1 && { statusMessage: `Restarted (attempt ${attempt}): the worker running it stopped before it finished` }) };
+    });
+    return current ? record : undefined;
+  }
+
+  /**
+   * Fails a queued run whose workers stopped `attempts` times without finishing: the task's error
+   * says so, and a dead-letter log line and metric (`TaskDeadLetters`) record it.
+   */
+  async deadLetter(id: string, attempts: number): Promise<void> {
+    const message = `the task's worker stopped ${attempts} times without finishing (its container was replaced or crashed); it is not restarted again`;
+    const failed = await this.finish(id, ['working'], { status: 'failed', statusMessage: `Failed after ${attempts} attempts`, error: { code: -32603, message } });
+    if (!failed) return;
+    this.options.log.error('task dead-lettered', { taskId: id, tool: failed.request.tool, attempts });
+    if (this.options.metrics) emitMetrics({ Server: this.options.server, Stage: this.options.stage }, { TaskDeadLetters: { value: 1, unit: 'Count' } });
+  }
+
+  /**
+   * Runs a claimed run's tool and records what came of it. `abandon` (a lost lease, a worker
+   * stopping) aborts the run and records nothing: the run is someone else's to restart.
+   */
+  async execute(record: TaskRecord, abandon?: AbortSignal): Promise<void> {
+    const { id } = record;
     const abort = new AbortController();
+    const giveUp = () => abort.abort(abandon!.reason);
+    abandon?.addEventListener('abort', giveUp, { once: true });
     this.active.add(abort);
     const watch = this.options.relay.watch(cancelBox(id), () => abort.abort(new Error('the task was cancelled')));
     const reporter = this.reporter(id);
     const span = this.workerSpan(record);
+    // A queued task runs for as long as it lives; others within the configured task timeout.
+    const timeoutMs = record.queued ? Math.max(1, record.createdAt + record.ttlMs - Date.now()) : undefined;
+    const recording = () => !this.closed && !abandon?.aborted;
     try {
-      const execute = () => this.options.execute({ record, signal: abort.signal, report: reporter.report });
+      const execute = () => this.options.execute({ record, signal: abort.signal, report: reporter.report, ...(timeoutMs !== undefined && { timeoutMs }) });
       const outcome = await (span ? span.run(execute) : execute());
       span?.end(outcome.kind === 'error' ? 'tool error' : undefined);
-      await reporter.flush();
+      if (recording()) await reporter.flush();
       // Stopped by close(): left as it is, for the stale check to fail it once no one reports.
-      if (!this.closed) await this.record(record, outcome);
+      if (recording()) await this.record(record, outcome);
     } catch (err) {
       span?.end(err);
-      if (!this.closed) await this.finish(id, ['working'], { status: 'failed', statusMessage: (err as Error).message, error: { code: -32603, message: (err as Error).message } });
+      if (recording()) await this.finish(id, ['working'], { status: 'failed', statusMessage: (err as Error).message, error: { code: -32603, message: (err as Error).message } });
     } finally {
+      abandon?.removeEventListener('abort', giveUp);
       watch.stop();
       this.active.delete(abort);
     }

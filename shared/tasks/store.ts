@@ -44,6 +44,8 @@ export interface TaskRecord {
   lastUpdatedAt: number;
   ttlMs: number;
   pollIntervalMs: number;
+  /** Runs on a container worker, taken from the queue under a lease (queue.ts), not dispatched. */
+  queued?: boolean;
   /** Bumped each time the task goes (back) to work; a worker claims one run. */
   run: number;
   claimedRun?: number;
@@ -81,6 +83,7 @@ function toItem(t: TaskRecord): Item {
     ttlMs: { N: String(t.ttlMs) },
     pollIntervalMs: { N: String(t.pollIntervalMs) },
     run: { N: String(t.run) },
+    ...(t.queued && { queued: { BOOL: true } }),
     version: { N: String(t.version) },
     expiresAt: { N: String(Math.ceil((t.createdAt + t.ttlMs) / 1000)) },
   };
@@ -101,6 +104,7 @@ function fromItem(item: Item): TaskRecord {
     ttlMs: n('ttlMs')!,
     pollIntervalMs: n('pollIntervalMs')!,
     run: n('run')!,
+    ...(item.queued?.BOOL && { queued: true }),
     ...(n('claimedRun') !== undefined && { claimedRun: n('claimedRun') }),
     ...(item.inputRequests && { inputRequests: parse(item.inputRequests) }),
     ...(item.pendingResponses && { pendingResponses: parse(item.pendingResponses) }),
@@ -125,7 +129,7 @@ export class TaskStore {
   constructor(private readonly table: Table, readonly options: TaskStoreOptions) {}
 
   /** Writes a new task, working, run 1; the id must be new (a reused id fails the condition). */
-  async create(init: Pick<TaskRecord, 'id' | 'principalId' | 'sessionId' | 'wire' | 'request'> & { ttlMs?: number }): Promise<TaskRecord> {
+  async create(init: Pick<TaskRecord, 'id' | 'principalId' | 'sessionId' | 'wire' | 'request' | 'queued'> & { ttlMs?: number }): Promise<TaskRecord> {
     const now = Date.now();
     const record: TaskRecord = {
       ...init,
