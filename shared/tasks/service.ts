@@ -226,6 +226,12 @@ export class TaskService {
     return current ? record : undefined;
   }
 
+  /** Whether run `run` of the task is still wanted: the task is working on that run (not cancelled, finished or moved on). */
+  async wanted(id: string, run: number): Promise<boolean> {
+    const record = await this.store.load(id);
+    return record?.status === 'working' && record.run === run;
+  }
+
   /**
    * Fails a queued run whose workers stopped `attempts` times without finishing: the task's error
    * says so, and a dead-letter log line and metric (`TaskDeadLetters`) record it.

@@ -76,7 +76,7 @@ export function startTaskWorkers(tasks: TaskService, queue: TaskQueue, maxAttemp
     const record = await tasks.startLeased(lease.taskId, lease.run, lease.attempt);
     if (!record) return void (await queue.remove(lease));
     log.info('task worker: run taken', { taskId: lease.taskId, run: lease.run, attempt: lease.attempt, owner });
-    const beat = heartbeat(queue, lease, abandon, log);
+    const beat = heartbeat(queue, lease, abandon, log, () => tasks.wanted(lease.taskId, lease.run));
     try {
       await tasks.execute(record, abandon.signal);
     } finally {
@@ -119,19 +119,22 @@ export function startTaskWorkers(tasks: TaskService, queue: TaskQueue, maxAttemp
 /**
  * Renews a lease every third of its length. A refused renewal (the lease was taken) abandons the
  * run at once; renewals that fail (the table unreachable) abandon it shortly before the lease
- * would lapse, so it never runs here while another worker runs it.
+ * would lapse, so it never runs here while another worker runs it. Each renewal also checks that
+ * the task still wants the run: a cancel whose relayed message was lost (delivery is at most
+ * once) still stops an hours-long run within a renewal.
  */
-function heartbeat(queue: TaskQueue, lease: Lease, abandon: AbortController, log: KitLogger) {
+function heartbeat(queue: TaskQueue, lease: Lease, abandon: AbortController, log: KitLogger, wanted: () => Promise<boolean>) {
   const lost = (why: string) => {
     if (abandon.signal.aborted) return;
-    log.warn('task worker: lease lost; the run is abandoned here', { taskId: lease.taskId, run: lease.run, attempt: lease.attempt, why });
-    abandon.abort(new Error(`the worker lost the task's lease (${why})`));
+    log.warn('task worker: the run is abandoned here', { taskId: lease.taskId, run: lease.run, attempt: lease.attempt, why });
+    abandon.abort(new Error(`the worker gave up the run (${why})`));
   };
   const margin = Math.min(1000, queue.leaseMs / 4);
   const every = Math.max(100, Math.floor(queue.leaseMs / 3));
   const renew = async () => {
     try {
-      if (!(await queue.renew(lease))) lost('taken by another worker');
+      if (!(await queue.renew(lease))) lost('its lease was taken by another worker');
+      else if (!(await wanted())) lost('the task ended elsewhere: cancelled or finished');
     } catch (error) {
       if (Date.now() >= lease.until - margin) lost(describeFailure(error));
     }

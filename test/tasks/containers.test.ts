@@ -2,7 +2,7 @@
 // kit instance plays the function (MCP_TASK_TIMEOUT_MS of 1 s, its modelled timeout; it queues
 // container tasks and runs no worker), others play containers (kit.startTaskWorkers). A container
 // task outlives the function's timeout and reads in both wire forms; it is cancelled from another
-// instance than the one running it; a worker that stops or dies mid-run loses it to another,
+// instance than the one running it (also when the relayed cancel is lost); a worker that stops or dies mid-run loses it to another,
 // which restarts it; too many lost runs fail it; another principal can neither read nor cancel
 // it; a replayed claim takes nothing; and a task that is not a container task runs as before.
 import assert from 'node:assert/strict';
@@ -167,6 +167,20 @@ describe('long tasks on containers', () => {
     await until(() => jobs.aborted.get(taskId) ?? [], (a) => a.includes('ctrA'), 'the container run to see the cancel', 5000);
     assert.ok(Date.now() - asked < 1500, `the run stopped ${Date.now() - asked} ms after the cancel`);
     assert.equal((await get(taskId, ctrB)).status, 'cancelled', 'read on a third instance');
+    await until(() => queued(taskId), (q) => q.length === 0, 'the queue to let go of the run');
+  });
+
+  it('a cancel whose relayed message never arrives still stops the container run, at its next lease renewal', async () => {
+    const deafRelay = { kind: 'redis', send: async () => {}, watch: () => ({ hurry() {}, stop() {} }) } as NonNullable<Parameters<typeof startInProcess>[2]>['relay'];
+    const deaf = await instance('deaf', {}, { relay: deafRelay });
+    workers(deaf);
+    const taskId = await start('endless_job');
+    await startedOn(taskId, ['deaf']);
+    const asked = Date.now();
+    await rpc('tasks/cancel', { taskId });
+    await until(() => jobs.aborted.get(taskId) ?? [], (a) => a.includes('deaf'), 'the deaf container to stop its run', 5000);
+    assert.ok(Date.now() - asked <= (LEASE_SECONDS * 1000) / 3 + 1500, `stopped ${Date.now() - asked} ms after the cancel`);
+    assert.equal((await get(taskId)).status, 'cancelled', 'and it stays cancelled');
     await until(() => queued(taskId), (q) => q.length === 0, 'the queue to let go of the run');
   });
 
