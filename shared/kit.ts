@@ -126,6 +126,7 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
   const streamSlots = redis
     ? createStreamSlots({ redis, server: definition.name, max: config.caps.serverStreams, perPrincipal: config.caps.openStreams, streamMaxSeconds: config.streamMaxSeconds, pending, log })
     : undefined;
+  const taskWorkers: TaskWorkers[] = [];
   const { app, close } = createApp({ config, runtime, toolMetrics, tasks: runtime.hasTasks ? tasks : undefined, directLane: options.directLane, sessions, bus, relay, log, accessLog, rateLimiter, authenticator, features, probes, streamSlots, streamsOff, tracer, ambientTrace: options.ambientTrace });
   return {
     app,
@@ -153,14 +154,17 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
     /**
      * Runs queued container tasks in this process until `stop()`: for a long-lived process (a
      * container) beside its HTTP server. Does nothing when MCP_CONTAINER_TASKS is off or no tool
-     * declares `runtime: 'container'` (such tasks then run where they are created).
+     * declares `runtime: 'container'` (such tasks then run where they are created). `close()`
+     * stops them first (their runs finish for up to `drainMs`, the rest go back to the queue).
      */
     startTaskWorkers(workerOptions?: TaskWorkerOptions): TaskWorkers {
       if (!taskQueue || !definition.tools.some((t) => taskRuntimeOf(t) === 'container')) {
         log.info('task workers not started: MCP_CONTAINER_TASKS is off or no tool declares runtime: container');
         return { running: 0, stop: async () => {} };
       }
-      return startTaskWorkers(tasks, taskQueue, config.tasks.maxAttempts, log, workerOptions);
+      const workers = startTaskWorkers(tasks, taskQueue, config.tasks.maxAttempts, log, workerOptions);
+      taskWorkers.push(workers);
+      return workers;
     },
     /** What this instance holds in memory: cached sessions (bounded by MCP_SESSION_CACHE_MS). */
     stats: () => ({ cachedSessions: sessions.cached }),
@@ -175,6 +179,7 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
       if (!done) log.warn('work still running when the invocation ends; it is frozen with the environment', { running: pending.size, waitedMs: maxMs });
     },
     async close() {
+      await Promise.all(taskWorkers.map((w) => w.stop()));
       tasks.close();
       await close();
       await redisBus?.close();

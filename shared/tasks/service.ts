@@ -10,7 +10,7 @@ import { emitMetrics, taskStateMetric } from '../metrics.ts';
 import type { Relay } from '../relay/relay.ts';
 import { currentTrace, formatTraceparent, parseTraceparent, startSpan, type Tracer } from '../trace.ts';
 import type { TaskQueue } from './queue.ts';
-import { MAX_TASK_REQUEST_BYTES, TERMINAL, type TaskRecord, type TaskRequest, type TaskStatus, type TaskStore } from './store.ts';
+import { MAX_CHECKPOINT_BYTES, MAX_TASK_REQUEST_BYTES, TERMINAL, type TaskRecord, type TaskRequest, type TaskStatus, type TaskStore } from './store.ts';
 
 /** What a run of a task's tool came to. */
 export type TaskOutcome =
@@ -25,6 +25,10 @@ export interface TaskRunContext {
   report(message: string): void;
   /** The run's time limit, when not the configured task timeout (a queued task: the rest of its TTL). */
   timeoutMs?: number;
+  /** What an earlier attempt at this run saved with `checkpoint`; undefined on a first attempt. */
+  resumeFrom?: unknown;
+  /** Saves a value with the task for a later attempt at this run (`ctx.task.checkpoint`). */
+  checkpoint(value: unknown): Promise<void>;
 }
 
 export interface TaskDispatcher {
@@ -74,6 +78,8 @@ export class TaskRequestTooLargeError extends Error {
 }
 
 const cancelBox = (id: string) => `task:${id}`;
+/** Whether the task is still on the run (and attempt) `record` was claimed as: only that run's worker records its end. */
+const holds = (record: TaskRecord) => (t: TaskRecord) => t.run === record.run && t.claimedAttempt === record.claimedAttempt;
 const RESULT_LINK = '__kitResultArtifact';
 
 export class TaskService {
@@ -221,7 +227,7 @@ export class TaskService {
     const record = await this.store.transition(id, ['working'], (t) => {
       current = t.run === run;
       if (!current) return undefined;
-      return { claimedRun: run, ...(attempt > 1 && { statusMessage: `Restarted (attempt ${attempt}): the worker running it stopped before it finished` }) };
+      return { claimedRun: run, claimedAttempt: attempt, ...(attempt > 1 && { statusMessage: `Restarted (attempt ${attempt}): the worker running it stopped before it finished` }) };
     });
     return current ? record : undefined;
   }
@@ -252,7 +258,8 @@ export class TaskService {
     const { id } = record;
     const abort = new AbortController();
     const giveUp = () => abort.abort(abandon!.reason);
-    abandon?.addEventListener('abort', giveUp, { once: true });
+    if (abandon?.aborted) giveUp();
+    else abandon?.addEventListener('abort', giveUp, { once: true });
     this.active.add(abort);
     const watch = this.options.relay.watch(cancelBox(id), () => abort.abort(new Error('the task was cancelled')));
     const reporter = this.reporter(id);
@@ -260,8 +267,10 @@ export class TaskService {
     // A queued task runs for as long as it lives; others within the configured task timeout.
     const timeoutMs = record.queued ? Math.max(1, record.createdAt + record.ttlMs - Date.now()) : undefined;
     const recording = () => !this.closed && !abandon?.aborted;
+    const resumeFrom = record.checkpoint?.run === record.run ? record.checkpoint.value : undefined;
+    const checkpoint = (value: unknown) => this.checkpoint(record, value, abort.signal);
     try {
-      const execute = () => this.options.execute({ record, signal: abort.signal, report: reporter.report, ...(timeoutMs !== undefined && { timeoutMs }) });
+      const execute = () => this.options.execute({ record, signal: abort.signal, report: reporter.report, ...(timeoutMs !== undefined && { timeoutMs }), resumeFrom, checkpoint });
       const outcome = await (span ? span.run(execute) : execute());
       span?.end(outcome.kind === 'error' ? 'tool error' : undefined);
       if (recording()) await reporter.flush();
@@ -269,7 +278,7 @@ export class TaskService {
       if (recording()) await this.record(record, outcome);
     } catch (err) {
       span?.end(err);
-      if (recording()) await this.finish(id, ['working'], { status: 'failed', statusMessage: (err as Error).message, error: { code: -32603, message: (err as Error).message } });
+      if (recording()) await this.finish(id, ['working'], { status: 'failed', statusMessage: (err as Error).message, error: { code: -32603, message: (err as Error).message } }, holds(record));
     } finally {
       abandon?.removeEventListener('abort', giveUp);
       watch.stop();
@@ -303,26 +312,44 @@ export class TaskService {
     await this.finish(id, ['working', 'input_required'], { status: 'failed', statusMessage: reason, error: { code: -32603, message: reason } });
   }
 
+  /**
+   * Saves a run's checkpoint, fenced: refused once the run was given up here, or when the task
+   * moved on (cancelled, finished, another run, or this run restarted by another attempt).
+   */
+  private async checkpoint(record: TaskRecord, value: unknown, signal: AbortSignal): Promise<void> {
+    const bytes = Buffer.byteLength(JSON.stringify(value) ?? '');
+    if (bytes > MAX_CHECKPOINT_BYTES) throw new Error(`a checkpoint holds at most ${MAX_CHECKPOINT_BYTES} bytes of JSON and this one is ${bytes}; store large state as an artifact and checkpoint its URI`);
+    signal.throwIfAborted();
+    let ours = false;
+    await this.store.transition(record.id, ['working'], (t) => {
+      ours = t.run === record.run && t.claimedAttempt === record.claimedAttempt;
+      return ours ? { checkpoint: { run: record.run, value } } : undefined;
+    });
+    if (!ours) throw new Error('the checkpoint was not saved: this run no longer holds the task (cancelled, finished, or restarted elsewhere)');
+  }
+
   private async record(record: TaskRecord, outcome: TaskOutcome): Promise<void> {
     if (outcome.kind === 'input') {
-      const waiting = await this.store.transition(record.id, ['working'], () => ({
+      let ours = false;
+      const waiting = await this.store.transition(record.id, ['working'], (t) => (ours = holds(record)(t)) ? ({
         status: 'input_required' as TaskStatus,
         statusMessage: 'Waiting for input from the client',
         // Keys must stay unique for the task's life: the run that asked is part of each.
+        checkpoint: undefined,
         inputRequests: Object.fromEntries(Object.entries(outcome.inputRequests).map(([key, value]) => [`${record.run}:${key}`, value])),
         pendingResponses: undefined,
         ...(outcome.requestState !== undefined && { requestState: outcome.requestState }),
-      }));
-      if (waiting) this.metric(waiting, 'input_required');
+      }) : undefined);
+      if (waiting && ours) this.metric(waiting, 'input_required');
       return;
     }
     if (outcome.kind === 'error') {
-      await this.finish(record.id, ['working'], { status: 'failed', statusMessage: outcome.error.message, error: outcome.error });
+      await this.finish(record.id, ['working'], { status: 'failed', statusMessage: outcome.error.message, error: outcome.error }, holds(record));
       return;
     }
     // 2025-11-25 reports a tool error as a failed task; the 2026-07-28 extension as a completed one.
     const failedTool = record.wire === '2025' && outcome.result.isError === true;
-    await this.finish(record.id, ['working'], { status: failedTool ? 'failed' : 'completed', result: await this.storable(record, outcome.result) });
+    await this.finish(record.id, ['working'], { status: failedTool ? 'failed' : 'completed', result: await this.storable(record, outcome.result) }, holds(record));
   }
 
   /** A result too large for the record goes to S3 beside it; the record keeps the link. */
@@ -338,8 +365,14 @@ export class TaskService {
     return { [RESULT_LINK]: link.uri };
   }
 
-  private async finish(id: string, from: readonly TaskStatus[], patch: Partial<TaskRecord>): Promise<TaskRecord | undefined> {
-    const finished = await this.store.transition(id, from, () => patch);
+  /**
+   * Ends the task (a checkpoint goes with the run: the item keeps room for the result); with
+   * `guard`, only a record it accepts: a run's own ending, not another's.
+   */
+  private async finish(id: string, from: readonly TaskStatus[], patch: Partial<TaskRecord>, guard?: (t: TaskRecord) => boolean): Promise<TaskRecord | undefined> {
+    let ended = false;
+    const finished = await this.store.transition(id, from, (t) => ((ended = !guard || guard(t)) ? { ...patch, checkpoint: undefined } : undefined));
+    if (!ended) return undefined;
     if (finished) this.metric(finished, finished.status);
     return finished;
   }

@@ -14,6 +14,9 @@ export const TERMINAL: readonly TaskStatus[] = ['completed', 'failed', 'cancelle
  */
 export const MAX_TASK_REQUEST_BYTES = 64 * 1024;
 
+/** The most a run's checkpoint may hold (JSON): it shares the item with the request, and goes when the run ends. */
+export const MAX_CHECKPOINT_BYTES = 64 * 1024;
+
 /** The tools/call that started a task, replayed by the worker. */
 export interface TaskRequest {
   tool: string;
@@ -49,6 +52,10 @@ export interface TaskRecord {
   /** Bumped each time the task goes (back) to work; a worker claims one run. */
   run: number;
   claimedRun?: number;
+  /** The attempt at a queued run that holds it (queue.ts); a checkpoint from another is refused. */
+  claimedAttempt?: number;
+  /** What the run's handler last saved with `ctx.task.checkpoint()`, for a restarted attempt of that run. */
+  checkpoint?: { run: number; value: unknown };
   /** Outstanding input requests while `input_required`, keys unique for the task's life. */
   inputRequests?: Record<string, unknown>;
   /** Answers received for the outstanding requests, not yet enough to resume. */
@@ -106,6 +113,8 @@ function fromItem(item: Item): TaskRecord {
     run: n('run')!,
     ...(item.queued?.BOOL && { queued: true }),
     ...(n('claimedRun') !== undefined && { claimedRun: n('claimedRun') }),
+    ...(n('claimedAttempt') !== undefined && { claimedAttempt: n('claimedAttempt') }),
+    ...(item.checkpoint && { checkpoint: parse(item.checkpoint) }),
     ...(item.inputRequests && { inputRequests: parse(item.inputRequests) }),
     ...(item.pendingResponses && { pendingResponses: parse(item.pendingResponses) }),
     ...(item.requestState?.S !== undefined && { requestState: item.requestState.S }),
@@ -189,6 +198,8 @@ export class TaskStore {
       const item = toItem(next);
       for (const [field, value] of [
         ['claimedRun', next.claimedRun === undefined ? undefined : { N: String(next.claimedRun) }],
+        ['claimedAttempt', next.claimedAttempt === undefined ? undefined : { N: String(next.claimedAttempt) }],
+        ['checkpoint', next.checkpoint && json(next.checkpoint)],
         ['inputRequests', next.inputRequests && json(next.inputRequests)],
         ['pendingResponses', next.pendingResponses && json(next.pendingResponses)],
         ['requestState', next.requestState === undefined ? undefined : { S: next.requestState }],

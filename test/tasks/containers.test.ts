@@ -13,7 +13,10 @@ import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { ApiKeyStore } from '../../shared/auth/api-keys.ts';
 import { defineServer, tool } from '../../shared/server/define.ts';
 import { Table, createDynamoClient } from '../../shared/store/table.ts';
+import type { Relay } from '../../shared/relay/relay.ts';
 import { TaskQueue } from '../../shared/tasks/queue.ts';
+import { TaskService, type TaskServiceOptions } from '../../shared/tasks/service.ts';
+import { TaskStore, newTaskId } from '../../shared/tasks/store.ts';
 import type { TaskWorkers } from '../../shared/tasks/workers.ts';
 import { containerTasksServer, jobs } from '../fixtures/container-tasks.ts';
 import { startTestRedis, type TestRedis } from '../helpers/redis.ts';
@@ -195,6 +198,52 @@ describe('long tasks on containers', () => {
     assert.equal(done.result?.content[0].text, 'ran 2000 ms on ctrB', JSON.stringify(done));
     assert.deepEqual(jobs.starts.get(taskId), ['ctrA', 'ctrB']);
     assert.ok(!jobs.overlapped.has(taskId), 'never two runs at once');
+  });
+
+  it('a restarted run resumes from its checkpoint; a checkpoint over 64 KB is refused', async () => {
+    const a = workers(ctrA, 0);
+    const taskId = await start('resumable_job', { steps: 30 });
+    await until(() => jobs.steps.get(taskId) ?? 0, (step) => step >= 5, 'five steps on ctrA');
+    await a.stop();
+    const savedBy = jobs.steps.get(taskId)!;
+    workers(ctrB);
+    const done = await settled(taskId);
+    const [, from] = /^steps (\d+) to 30 on ctrB$/.exec(done.result?.content[0].text ?? '') ?? assert.fail(JSON.stringify(done));
+    assert.ok(Number(from) === savedBy + 1 && savedBy >= 5, `ctrB went on from step ${from}, after ctrA's checkpoint of step ${savedBy}`);
+    const tooBig = await settled(await start('resumable_job', { steps: 1, padding: 70_000 }));
+    assert.equal(tooBig.result.isError, true);
+    assert.match(tooBig.result.content[0].text, /a checkpoint holds at most 65536 bytes of JSON and this one is \d+; store large state as an artifact/);
+  });
+
+  it('an attempt that was taken over can neither save a checkpoint nor record an end: the fence is the attempt on the record', async () => {
+    const store = new TaskStore(new Table(() => createDynamoClient({ region: 'us-east-1', dynamoEndpoint: dynamo.endpoint }), 'mcp-kit'), { ttlMs: 60_000, pollIntervalMs: 100, inlineResultBytes: 300_000 });
+    const saved: string[] = [];
+    const service = new TaskService({
+      store,
+      relay: { kind: 'table', send: async () => {}, watch: () => ({ hurry() {}, stop() {} }) } as Relay,
+      artifacts: {} as TaskServiceOptions['artifacts'],
+      log: { debug() {}, info() {}, warn() {}, error() {}, audit() {} } as unknown as TaskServiceOptions['log'],
+      execute: async ({ checkpoint }) => {
+        await checkpoint({ step: 1 }).then(() => saved.push('saved'), (error: Error) => saved.push(error.message));
+        return { kind: 'result', result: { content: [] } };
+      },
+      staleAfterMs: 60_000,
+      maxTtlMs: 60_000,
+      stage: 'test',
+      server: 'fence-test',
+      metrics: false,
+    });
+    const id = newTaskId();
+    await store.create({ id, principalId: 'p', wire: '2026', request: { tool: 'resumable_job', arguments: {}, scopes: [] }, queued: true });
+    const first = (await service.startLeased(id, 1, 1))!;
+    const second = (await service.startLeased(id, 1, 2))!;
+    await service.execute(first, AbortSignal.abort(new Error('given up')));
+    await service.execute({ ...first, version: second.version }, new AbortController().signal);
+    assert.match(saved[0]!, /given up|aborted/, 'a run given up here saves nothing');
+    assert.equal(saved[1], 'the checkpoint was not saved: this run no longer holds the task (cancelled, finished, or restarted elsewhere)');
+    assert.equal((await store.load(id))?.status, 'working', 'nor can it record its end: the task waits for the attempt that holds it');
+    await service.execute(second, new AbortController().signal);
+    assert.equal(saved[2], 'saved', 'control: the attempt that holds the run saves');
   });
 
   it('a container that dies mid-run loses its lease; another container restarts the run, never while the first still runs it', async () => {
