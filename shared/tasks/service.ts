@@ -1,5 +1,6 @@
 // Tasks as the kit runs them: created by the request that accepts a call, run by a worker (an
-// invocation of its own on Lambda, the same process locally), answered, polled and cancelled
+// invocation of its own on Lambda, a container holding a lease for container tasks when
+// MCP_CONTAINER_TASKS is on (queue.ts, workers.ts), the same process locally), answered, polled and cancelled
 // from any instance. The wire forms are wire.ts's; the records store.ts's; what runs a tool is
 // the server factory's (`execute`). Cancellation reaches the worker through the relay (box
 // `task:<id>`) within its slow poll; a worker that stops reporting is marked failed on read.
@@ -200,8 +201,10 @@ export class TaskService {
 
   /** Hands a working run to its worker: the container queue for a queued task, else the dispatcher. */
   private async hand(record: TaskRecord): Promise<void> {
-    if (record.queued) await this.options.queue!.enqueue(record.id, record.run, record.createdAt + record.ttlMs);
-    else await this.dispatcher!.dispatch(record.id, record.run);
+    if (record.queued) {
+      if (!this.options.queue) throw new Error('the task waits for a container worker, and MCP_CONTAINER_TASKS is off on this instance; set it alike on the function and the containers');
+      await this.options.queue.enqueue(record.id, record.run, record.createdAt + record.ttlMs);
+    } else await this.dispatcher!.dispatch(record.id, record.run);
   }
 
   /** A worker's run: claims it (a duplicate delivery finds it claimed and does nothing), runs the tool, records what came of it. */

@@ -82,7 +82,9 @@ export function startTaskWorkers(tasks: TaskService, queue: TaskQueue, maxAttemp
     } finally {
       beat.stop();
     }
-    if (!abandon.signal.aborted) await queue.remove(lease);
+    // A run given up because its task ended elsewhere leaves the queue now; one whose lease is in
+    // doubt stays for another worker to restart (the remove is fenced by the lease token anyway).
+    if (!abandon.signal.aborted || beat.ended) await queue.remove(lease);
   }
 
   const loop = (async () => {
@@ -129,12 +131,16 @@ function heartbeat(queue: TaskQueue, lease: Lease, abandon: AbortController, log
     log.warn('task worker: the run is abandoned here', { taskId: lease.taskId, run: lease.run, attempt: lease.attempt, why });
     abandon.abort(new Error(`the worker gave up the run (${why})`));
   };
+  let ended = false;
   const margin = Math.min(1000, queue.leaseMs / 4);
   const every = Math.max(100, Math.floor(queue.leaseMs / 3));
   const renew = async () => {
     try {
       if (!(await queue.renew(lease))) lost('its lease was taken by another worker');
-      else if (!(await wanted())) lost('the task ended elsewhere: cancelled or finished');
+      else if (!(await wanted())) {
+        ended = true;
+        lost('the task ended elsewhere: cancelled or finished');
+      }
     } catch (error) {
       if (Date.now() >= lease.until - margin) lost(describeFailure(error));
     }
@@ -143,6 +149,10 @@ function heartbeat(queue: TaskQueue, lease: Lease, abandon: AbortController, log
   // The last renewal may have failed with no tick left before the lease lapses.
   const deadline = setInterval(() => Date.now() >= lease.until - margin && lost('no renewal went through'), Math.max(50, Math.floor(margin / 2)));
   return {
+    /** Whether the run was given up because its task ended elsewhere (not because of its lease). */
+    get ended() {
+      return ended;
+    },
     stop() {
       clearInterval(timer);
       clearInterval(deadline);

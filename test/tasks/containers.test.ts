@@ -184,7 +184,7 @@ describe('long tasks on containers', () => {
     await until(() => jobs.aborted.get(taskId) ?? [], (a) => a.includes('deaf'), 'the deaf container to stop its run', 5000);
     assert.ok(Date.now() - asked <= (LEASE_SECONDS * 1000) / 3 + 1500, `stopped ${Date.now() - asked} ms after the cancel`);
     assert.equal((await get(taskId)).status, 'cancelled', 'and it stays cancelled');
-    await until(() => queued(taskId), (q) => q.length === 0, 'the queue to let go of the run');
+    await until(() => queued(taskId), (q) => q.length === 0, 'the queue to let go of the run', 1000);
   });
 
   it('a container stopping mid-run gives the run back at once; another container restarts it and it completes', async () => {
