@@ -137,6 +137,12 @@ export interface KitConfig {
     timeoutMs: number;
     /** A working task not updated for this long lost its worker. `MCP_TASK_STALE_SECONDS`, default 960 (past Lambda's 15 min). */
     staleAfterSeconds: number;
+    /** Queue container-runtime tasks for container workers. `MCP_CONTAINER_TASKS`, default false. */
+    containers: boolean;
+    /** A container worker's lease on a queued task. `MCP_TASK_LEASE_SECONDS`, default 60. */
+    leaseSeconds: number;
+    /** Runs of a queued task that may start before it fails. `MCP_TASK_MAX_ATTEMPTS`, default 3. */
+    maxAttempts: number;
   };
   /** This function's name on Lambda (`AWS_LAMBDA_FUNCTION_NAME`): tasks run in invocations of it. */
   lambdaFunctionName?: string;
@@ -461,6 +467,9 @@ export function loadConfig(env: Env = process.env): Readonly<KitConfig> {
       pollIntervalMs: int(env, 'MCP_TASK_POLL_MS'),
       timeoutMs: int(env, 'MCP_TASK_TIMEOUT_MS'),
       staleAfterSeconds: int(env, 'MCP_TASK_STALE_SECONDS'),
+      containers: bool(env, 'MCP_CONTAINER_TASKS'),
+      leaseSeconds: int(env, 'MCP_TASK_LEASE_SECONDS'),
+      maxAttempts: int(env, 'MCP_TASK_MAX_ATTEMPTS'),
     }),
     lambdaFunctionName: str(env, 'AWS_LAMBDA_FUNCTION_NAME'),
     lambdaFunctionVersion: str(env, 'AWS_LAMBDA_FUNCTION_VERSION'),

@@ -12,6 +12,8 @@ export type {
   ResourceTemplateDefinition,
   ServerDefinition,
   ServerModule,
+  TaskMode,
+  TaskRuntime,
   ToolDefinition,
   ToolReturn,
 } from './server/define.ts';

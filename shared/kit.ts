@@ -25,6 +25,8 @@ import { redisRelayStore, tableRelayStore } from './relay/stores.ts';
 import { createToolRuntime } from './server/runtime.ts';
 import { createTasks } from './tasks/setup.ts';
 import { failedTask, isTaskEvent, isTaskFailure } from './tasks/dispatch.ts';
+import { startTaskWorkers, type TaskWorkerOptions, type TaskWorkers } from './tasks/workers.ts';
+import { taskRuntimeOf } from './server/define.ts';
 import type { ServerDefinition } from './server/define.ts';
 import { Quota } from './store/quota.ts';
 import { SessionStore } from './store/sessions.ts';
@@ -90,7 +92,7 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
   const artifacts = new ArtifactStore(() => createS3Client(config), config.bucketName, { defaultTtlSeconds: config.artifactTtlSeconds });
   const pending = new PendingWork();
   const relay = options.relay ?? createRelay(redis ? redisRelayStore(redis, definition.name) : tableRelayStore(table, definition.name), log);
-  const tasks = createTasks(config, { server: definition.name, table, relay, artifacts, log, pending, tracer, execute: (run) => runtime.executeTask(run) });
+  const { service: tasks, queue: taskQueue } = createTasks(config, { server: definition.name, table, relay, artifacts, log, pending, tracer, execute: (run) => runtime.executeTask(run) });
   const runtime = createToolRuntime(definition, {
     state: new StateStore(table, config.stateTtlSeconds, config.sessionTtlSeconds, new Quota(table, 'state handles', config.caps.handlesPerDay, DAY, 'pass the handles you have back instead of starting new ones')),
     log,
@@ -129,6 +131,7 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
   const streamSlots = redis
     ? createStreamSlots({ redis, server: definition.name, max: config.caps.serverStreams, perPrincipal: config.caps.openStreams, streamMaxSeconds: config.streamMaxSeconds, pending, log })
     : undefined;
+  const taskWorkers: TaskWorkers[] = [];
   const { app, close } = createApp({ config, runtime, toolMetrics, tasks: runtime.hasTasks ? tasks : undefined, directLane: options.directLane, sessions, bus, relay, log, accessLog, rateLimiter, authenticator, features, probes, streamSlots, streamsOff, tracer, ambientTrace: options.ambientTrace, streamsPerInstance: options.streamsPerInstance });
   return {
     app,
@@ -153,6 +156,21 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
       } else return false;
       return true;
     },
+    /**
+     * Runs queued container tasks in this process until `stop()`: for a long-lived process (a
+     * container) beside its HTTP server. Does nothing when MCP_CONTAINER_TASKS is off or no tool
+     * declares `runtime: 'container'` (such tasks then run where they are created). `close()`
+     * stops them first (their runs finish for up to `drainMs`, the rest go back to the queue).
+     */
+    startTaskWorkers(workerOptions?: TaskWorkerOptions): TaskWorkers {
+      if (!taskQueue || !definition.tools.some((t) => taskRuntimeOf(t) === 'container')) {
+        log.info('task workers not started: MCP_CONTAINER_TASKS is off or no tool declares runtime: container');
+        return { running: 0, stop: async () => {} };
+      }
+      const workers = startTaskWorkers(tasks, taskQueue, config.tasks.maxAttempts, log, workerOptions);
+      taskWorkers.push(workers);
+      return workers;
+    },
     /** What this instance holds in memory: cached sessions (bounded by MCP_SESSION_CACHE_MS). */
     stats: () => ({ cachedSessions: sessions.cached }),
     /**
@@ -166,6 +184,7 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
       if (!done) log.warn('work still running when the invocation ends; it is frozen with the environment', { running: pending.size, waitedMs: maxMs });
     },
     async close() {
+      await Promise.all(taskWorkers.map((w) => w.stop()));
       tasks.close();
       await close();
       await redisBus?.close();

@@ -20,7 +20,15 @@ export interface RequestScope {
   /** The request being served, for binding MRTR state and confirmations to it. */
   readonly request?: { method?: string; params?: Record<string, unknown> };
   /** Set in a task's worker run: its id, and where its progress goes. */
-  readonly task?: { readonly id: string; report(message: string): void };
+  readonly task?: {
+    readonly id: string;
+    report(message: string): void;
+    /** The run's time limit, when not the configured task timeout. */
+    readonly timeoutMs?: number;
+    /** What an earlier attempt at this run saved, and how to save for a later one. */
+    readonly resumeFrom?: unknown;
+    checkpoint?(value: unknown): Promise<void>;
+  };
   /** Tells the access line how a tool call ended (its per-tool metrics). */
   readonly report?: (outcome: ToolOutcome) => void;
   /** A call the direct lane ran and handed to the SDK lane: its outcome, to answer from (build.ts). */

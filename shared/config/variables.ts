@@ -140,6 +140,18 @@ export const VARIABLES = {
     min: 10,
     doc: 'A working task its worker stopped updating for this long reads as failed. Only once a worker took it: a task whose worker event is still queued (throttled) waits, and fails when Lambda reports the event unrun.',
   },
+  MCP_CONTAINER_TASKS: {
+    kind: 'true/false',
+    default: false,
+    doc: 'Queue the tasks of tools declared `task: { mode, runtime: \'container\' }` in the table for container workers (`startTaskWorkers`), which run them for as long as their TTL; off, they run like any task.',
+  },
+  MCP_TASK_LEASE_SECONDS: {
+    kind: 'whole number',
+    default: 60,
+    min: 1,
+    doc: 'How long a container worker holds a queued task without renewing its lease (it renews every third of it); a worker that stops renewing loses the task to another, which restarts it.',
+  },
+  MCP_TASK_MAX_ATTEMPTS: { kind: 'whole number', default: 3, min: 1, doc: 'Runs of a queued task that may start; a task whose workers stopped this many times without finishing fails.' },
   AWS_ENDPOINT_URL_LAMBDA: {
     kind: 'URL',
     doc: 'Lambda endpoint for task workers (the `start:aws` model, LocalStack); on Lambda, workers are invocations of `AWS_LAMBDA_FUNCTION_NAME`.',

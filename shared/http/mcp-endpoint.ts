@@ -7,6 +7,7 @@ import type { KitConfig } from '../config.ts';
 import type { KitLogger } from '../log.ts';
 import type { Authenticator } from '../auth/authenticate.ts';
 import type { ToolRuntime } from '../server/runtime.ts';
+import { taskModeOf } from '../server/define.ts';
 import type { TaskService } from '../tasks/service.ts';
 import type { RequestScope } from '../request-scope.ts';
 import type { SessionStore } from '../store/sessions.ts';
@@ -119,7 +120,7 @@ export class McpEndpoint {
     const { config, runtime } = options;
     const tools = runtime.definition.tools;
     this.toolScopes = new Map(tools.filter((t) => t.scopes?.length).map((t) => [t.name, t.scopes!]));
-    this.taskOnly = new Set(tools.filter((t) => t.task === 'required').map((t) => t.name));
+    this.taskOnly = new Set(tools.filter((t) => taskModeOf(t) === 'required').map((t) => t.name));
     this.taskTools = new Set(tools.filter((t) => t.task).map((t) => t.name));
     const streamsPerInstance = options.streamsPerInstance ?? STREAMS_PER_INSTANCE;
     this.holdStream = createStreamQuota(config.caps.openStreams, options.streamSlots, streamsPerInstance);

@@ -17,6 +17,7 @@ import type { TaskService } from '../tasks/service.ts';
 import { createToolContext } from './context.ts';
 import { requestScopeOf } from '../request-scope.ts';
 import { explainHandlerErrors } from './handler-errors.ts';
+import { taskModeOf } from './define.ts';
 import type { ToolRuntime } from './runtime.ts';
 import type { ToolRun } from './tool-runner.ts';
 import { registerTaskMethods } from '../tasks/methods.ts';
@@ -106,7 +107,7 @@ export function createServerFactory(runtime: ToolRuntime, codec: RequestStateCod
         ? server.registerTool(t.name, { ...config, inputSchema: t.input }, run as never)
         : server.registerTool(t.name, config, ((ctx: ServerContext) => run({}, ctx)) as never);
       // registerTool takes no `execution`; tools/list reads it off the registration (2025-11-25 only).
-      if (hasTasks) (registered as { execution?: object }).execution = { taskSupport: t.task ?? 'forbidden' };
+      if (hasTasks) (registered as { execution?: object }).execution = { taskSupport: taskModeOf(t) ?? 'forbidden' };
     }
     for (const r of definition.resources ?? []) {
       if (r.kind === 'resource') {

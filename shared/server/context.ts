@@ -82,6 +82,16 @@ export interface ToolTask {
    * returns. For a client that takes no tasks it returns at once and the call runs directly.
    */
   start(): Promise<void>;
+  /**
+   * What this run's last `checkpoint()` saved, when an earlier attempt at it stopped before it
+   * finished (a container task restarted on another container); undefined otherwise.
+   */
+  readonly resumeFrom: unknown;
+  /**
+   * Saves `value` (JSON, at most 64 KB) with the task, for a restarted attempt to find in
+   * `resumeFrom`. Throws when the run no longer holds the task; does nothing outside a task's worker.
+   */
+  checkpoint(value: unknown): Promise<void>;
 }
 
 export interface ToolArtifacts {
@@ -132,7 +142,8 @@ class KitToolContext implements ToolContext {
   private starting?: () => Promise<void>;
 
   get task(): ToolTask {
-    return { id: this.scope.task?.id, start: this.starting ?? (async () => {}) };
+    const task = this.scope.task;
+    return { id: task?.id, start: this.starting ?? (async () => {}), resumeFrom: task?.resumeFrom, checkpoint: task?.checkpoint ?? (async () => {}) };
   }
 
   /** In the request that may create a task: what `ctx.task.start()` does there. */

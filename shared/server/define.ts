@@ -28,11 +28,23 @@ export interface ToolDefinition<In extends z.ZodObject = z.ZodObject, Out extend
    * Whether a call may run as a task, outliving its request: `optional` runs as a task for clients
    * that take tasks and directly for others; `required` refuses clients that take none. The
    * handler marks where the task begins with `await ctx.task.start()` (see README "Tasks").
+   * `{ mode, runtime: 'container' }`: the task's worker runs on a container (a long-lived
+   * process running `startTaskWorkers`) when MCP_CONTAINER_TASKS is on, for as long as its TTL;
+   * elsewhere it runs as any task does.
    * @default - never a task
    */
-  readonly task?: 'optional' | 'required';
+  readonly task?: TaskMode | { readonly mode: TaskMode; readonly runtime?: TaskRuntime };
   readonly handler: (args: z.output<In>, ctx: ToolContext) => ToolReturn | Promise<ToolReturn>;
 }
+
+export type TaskMode = 'optional' | 'required';
+/** Where a task's worker runs: `function` (where the kit runs: an invocation of its own on Lambda), or `container`. */
+export type TaskRuntime = 'function' | 'container';
+
+/** The tool's task mode, whichever way it was declared; undefined: never a task. */
+export const taskModeOf = (t: Pick<ToolDefinition, 'task'>): TaskMode | undefined => (typeof t.task === 'object' ? t.task.mode : t.task);
+/** Where the tool's tasks run. */
+export const taskRuntimeOf = (t: Pick<ToolDefinition, 'task'>): TaskRuntime => (typeof t.task === 'object' ? (t.task.runtime ?? 'function') : 'function');
 
 export interface ResourceDefinition {
   readonly kind: 'resource';
@@ -145,6 +157,26 @@ export function defineServer(definition: ServerDefinition): ServerDefinition {
     if (t.cache && !(Number.isInteger(t.cache.ttlSeconds) && t.cache.ttlSeconds > 0)) {
       throw new Error(`server "${definition.name}": tool "${t.name}" cache.ttlSeconds must be a positive whole number`);
     }
+    checkTask(definition.name, t);
   }
   return definition;
+}
+
+const TASK_MODES: readonly unknown[] = ['optional', 'required'];
+const TASK_RUNTIMES: readonly unknown[] = ['function', 'container'];
+
+/** A tool's `task` option as written, refused with what to write instead. */
+function checkTask(server: string, t: ToolDefinition<any, any>): void {
+  if (t.task === undefined) return;
+  const where = `server "${server}": tool "${t.name}"`;
+  if (typeof t.task !== 'object' || t.task === null) {
+    if (!TASK_MODES.includes(t.task)) throw new Error(`${where} task must be 'optional', 'required' or { mode, runtime }, not ${JSON.stringify(t.task)}`);
+    return;
+  }
+  const extra = Object.keys(t.task).filter((key) => key !== 'mode' && key !== 'runtime');
+  if (extra.length) throw new Error(`${where} task takes only mode and runtime, not ${extra.join(', ')}`);
+  if (!TASK_MODES.includes(t.task.mode)) throw new Error(`${where} task.mode must be 'optional' or 'required', not ${JSON.stringify(t.task.mode)}`);
+  if (t.task.runtime !== undefined && !TASK_RUNTIMES.includes(t.task.runtime)) {
+    throw new Error(`${where} task.runtime must be 'function' or 'container', not ${JSON.stringify(t.task.runtime)}`);
+  }
 }

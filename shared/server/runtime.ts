@@ -122,11 +122,11 @@ export function createToolRuntime(definition: ServerDefinition, options: ToolRun
     runners,
     hasTasks,
     codec,
-    async executeTask({ record, signal, report }) {
+    async executeTask({ record, signal, report, timeoutMs, resumeFrom, checkpoint }) {
       const run = runners.get(record.request.tool);
       if (!run) return { kind: 'error', error: { code: -32602, message: `the server no longer has the tool ${record.request.tool}` } };
       try {
-        const ctx = await workerContext({ record, signal, report, verify: services.requestState.verify });
+        const ctx = await workerContext({ record, signal, report, timeoutMs, resumeFrom, checkpoint, verify: services.requestState.verify });
         const answer = await run(record.request.arguments, ctx);
         if (isInputRequired(answer)) return { kind: 'input', inputRequests: answer.inputRequests ?? {}, ...(answer.requestState !== undefined && { requestState: answer.requestState }) };
         return { kind: 'result', result: answer };

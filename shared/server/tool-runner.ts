@@ -16,7 +16,7 @@ import type { TaskService } from '../tasks/service.ts';
 import { TASKS_EXTENSION, carryTaskAnswer, createTaskResult, isTaskAnswer } from '../tasks/wire.ts';
 import { createToolContext, type ExpiringToolContext, type KitServices } from './context.ts';
 import { requestScopeOf, type RequestScope } from '../request-scope.ts';
-import type { ToolDefinition, ToolReturn } from './define.ts';
+import { taskModeOf, taskRuntimeOf, type ToolDefinition, type ToolReturn } from './define.ts';
 import { offloadLargeResult } from './offload.ts';
 import { traced } from '../trace.ts';
 
@@ -83,7 +83,7 @@ async function taskForm(t: ToolDefinition, scope: RequestScope): Promise<'2026' 
   const form = scope.era === 'modern'
     ? (scope.clientCapabilities?.extensions as Record<string, unknown> | undefined)?.[TASKS_EXTENSION] !== undefined ? '2026' : undefined
     : params?.task !== undefined && typeof params.task === 'object' ? '2025' : undefined;
-  if (form || t.task !== 'required') return form;
+  if (form || taskModeOf(t) !== 'required') return form;
   const { MissingRequiredClientCapabilityError, ProtocolError, ProtocolErrorCode } = await sdk();
   if (scope.era === 'modern') throw new MissingRequiredClientCapabilityError({ requiredCapabilities: { extensions: { [TASKS_EXTENSION]: {} } } });
   throw new ProtocolError(ProtocolErrorCode.MethodNotFound, `${t.name} runs only as a task: call it with the "task" parameter (tasks/result then returns its result)`);
@@ -124,6 +124,7 @@ async function beginTask(t: ToolDefinition, args: unknown, kit: ExpiringToolCont
     caller: { principalId: scope.principal.id, ...(scope.sessionId && { sessionId: scope.sessionId }) },
     wire: form,
     request: snapshot(t, args, scope, ctx),
+    container: taskRuntimeOf(t) === 'container',
     ...(ttl !== undefined && Number.isInteger(ttl) && ttl > 0 && { ttlMs: Math.min(ttl, options.tasks!.maxTtlMs) }),
   });
   return (form === '2026' ? createTaskResult(record) : carryTaskAnswer(record)) as unknown as CallToolResult;
@@ -158,7 +159,7 @@ export function toolRunner(t: ToolDefinition, services: KitServices, options: To
         return hit;
       }
     }
-    const returned = await timed(t, args, kit, scope.task ? options.taskTimeoutMs : options.toolTimeoutMs, pending);
+    const returned = await timed(t, args, kit, scope.task ? (scope.task.timeoutMs ?? options.taskTimeoutMs) : options.toolTimeoutMs, pending);
     if (isInputRequired(returned)) return returned;
     const result = await offloadLargeResult(returned, t.name, options.offloadBytes, kit, services.log);
     if (key && !result.isError) cache.setInBackground(key, result, policy.ttlSeconds, pending);

@@ -1,6 +1,6 @@
-// Puts the task machinery together for one kit: the store on the kit's table, the service, and
-// the dispatcher that fits where the kit runs (an asynchronous self-invoke on Lambda, this
-// process elsewhere).
+// Puts the task machinery together for one kit: the store on the kit's table, the service, the
+// dispatcher that fits where the kit runs (an asynchronous self-invoke on Lambda, this process
+// elsewhere), and the container queue when MCP_CONTAINER_TASKS is on.
 import type { ArtifactStore } from '../artifacts/store.ts';
 import type { KitConfig } from '../config.ts';
 import type { KitLogger } from '../log.ts';
@@ -8,6 +8,7 @@ import type { PendingWork } from '../pending-work.ts';
 import type { Relay } from '../relay/relay.ts';
 import type { Table } from '../store/table.ts';
 import { inlineDispatcher, lambdaDispatcher } from './dispatch.ts';
+import { TaskQueue } from './queue.ts';
 import { TaskService, type TaskServiceOptions } from './service.ts';
 import { TaskStore } from './store.ts';
 import type { Tracer } from '../trace.ts';
@@ -27,7 +28,8 @@ export interface TaskSetup {
   execute: TaskServiceOptions['execute'];
 }
 
-export function createTasks(config: Readonly<KitConfig>, setup: TaskSetup): TaskService {
+export function createTasks(config: Readonly<KitConfig>, setup: TaskSetup): { service: TaskService; queue?: TaskQueue } {
+  const queue = config.tasks.containers ? new TaskQueue(setup.table, setup.server, config.tasks.leaseSeconds * 1000) : undefined;
   const store = new TaskStore(setup.table, { ttlMs: config.tasks.ttlSeconds * 1000, pollIntervalMs: config.tasks.pollIntervalMs, inlineResultBytes: INLINE_RESULT_BYTES });
   const service = new TaskService({
     store,
@@ -41,6 +43,7 @@ export function createTasks(config: Readonly<KitConfig>, setup: TaskSetup): Task
     stage: config.stage,
     metrics: config.metrics,
     tracer: setup.tracer,
+    queue,
   });
   service.dispatcher = config.lambdaFunctionName
     ? lambdaDispatcher({
@@ -50,5 +53,5 @@ export function createTasks(config: Readonly<KitConfig>, setup: TaskSetup): Task
         ...(config.lambdaEndpoint && { endpoint: config.lambdaEndpoint }),
       })
     : inlineDispatcher((id, run) => service.run(id, run), setup.pending, setup.log);
-  return service;
+  return { service, queue };
 }

@@ -14,6 +14,9 @@ export const TERMINAL: readonly TaskStatus[] = ['completed', 'failed', 'cancelle
  */
 export const MAX_TASK_REQUEST_BYTES = 64 * 1024;
 
+/** The most a run's checkpoint may hold (JSON): it shares the item with the request, and goes when the run ends. */
+export const MAX_CHECKPOINT_BYTES = 64 * 1024;
+
 /** The tools/call that started a task, replayed by the worker. */
 export interface TaskRequest {
   tool: string;
@@ -44,9 +47,15 @@ export interface TaskRecord {
   lastUpdatedAt: number;
   ttlMs: number;
   pollIntervalMs: number;
+  /** Runs on a container worker, taken from the queue under a lease (queue.ts), not dispatched. */
+  queued?: boolean;
   /** Bumped each time the task goes (back) to work; a worker claims one run. */
   run: number;
   claimedRun?: number;
+  /** The attempt at a queued run that holds it (queue.ts); a checkpoint from another is refused. */
+  claimedAttempt?: number;
+  /** What the run's handler last saved with `ctx.task.checkpoint()`, for a restarted attempt of that run. */
+  checkpoint?: { run: number; value: unknown };
   /** Outstanding input requests while `input_required`, keys unique for the task's life. */
   inputRequests?: Record<string, unknown>;
   /** Answers received for the outstanding requests, not yet enough to resume. */
@@ -81,6 +90,7 @@ function toItem(t: TaskRecord): Item {
     ttlMs: { N: String(t.ttlMs) },
     pollIntervalMs: { N: String(t.pollIntervalMs) },
     run: { N: String(t.run) },
+    ...(t.queued && { queued: { BOOL: true } }),
     version: { N: String(t.version) },
     expiresAt: { N: String(Math.ceil((t.createdAt + t.ttlMs) / 1000)) },
   };
@@ -101,7 +111,10 @@ function fromItem(item: Item): TaskRecord {
     ttlMs: n('ttlMs')!,
     pollIntervalMs: n('pollIntervalMs')!,
     run: n('run')!,
+    ...(item.queued?.BOOL && { queued: true }),
     ...(n('claimedRun') !== undefined && { claimedRun: n('claimedRun') }),
+    ...(n('claimedAttempt') !== undefined && { claimedAttempt: n('claimedAttempt') }),
+    ...(item.checkpoint && { checkpoint: parse(item.checkpoint) }),
     ...(item.inputRequests && { inputRequests: parse(item.inputRequests) }),
     ...(item.pendingResponses && { pendingResponses: parse(item.pendingResponses) }),
     ...(item.requestState?.S !== undefined && { requestState: item.requestState.S }),
@@ -125,7 +138,7 @@ export class TaskStore {
   constructor(private readonly table: Table, readonly options: TaskStoreOptions) {}
 
   /** Writes a new task, working, run 1; the id must be new (a reused id fails the condition). */
-  async create(init: Pick<TaskRecord, 'id' | 'principalId' | 'sessionId' | 'wire' | 'request'> & { ttlMs?: number }): Promise<TaskRecord> {
+  async create(init: Pick<TaskRecord, 'id' | 'principalId' | 'sessionId' | 'wire' | 'request' | 'queued'> & { ttlMs?: number }): Promise<TaskRecord> {
     const now = Date.now();
     const record: TaskRecord = {
       ...init,
@@ -185,6 +198,8 @@ export class TaskStore {
       const item = toItem(next);
       for (const [field, value] of [
         ['claimedRun', next.claimedRun === undefined ? undefined : { N: String(next.claimedRun) }],
+        ['claimedAttempt', next.claimedAttempt === undefined ? undefined : { N: String(next.claimedAttempt) }],
+        ['checkpoint', next.checkpoint && json(next.checkpoint)],
         ['inputRequests', next.inputRequests && json(next.inputRequests)],
         ['pendingResponses', next.pendingResponses && json(next.pendingResponses)],
         ['requestState', next.requestState === undefined ? undefined : { S: next.requestState }],

@@ -12,6 +12,10 @@ export interface WorkerContextOptions {
   record: TaskRecord;
   signal: AbortSignal;
   report(message: string): void;
+  /** The run's time limit, when not the configured task timeout (a queued task: the rest of its TTL). */
+  timeoutMs?: number;
+  resumeFrom?: unknown;
+  checkpoint?(value: unknown): Promise<void>;
   /** Verifies the record's MRTR state for this context (the kit's requestState codec). */
   verify(state: string, ctx: ServerContext): Promise<unknown>;
 }
@@ -20,7 +24,7 @@ const noRequests = async (): Promise<never> => {
   throw new Error('a task asks the client by returning inputRequired(...), which puts it in input_required; it cannot send requests of its own');
 };
 
-export async function workerContext({ record, signal, report, verify }: WorkerContextOptions): Promise<ServerContext> {
+export async function workerContext({ record, signal, report, timeoutMs, resumeFrom, checkpoint, verify }: WorkerContextOptions): Promise<ServerContext> {
   const { request } = record;
   const scope: RequestScope = {
     requestId: `task:${record.id}:${record.run}`,
@@ -31,7 +35,7 @@ export async function workerContext({ record, signal, report, verify }: WorkerCo
     forwardLogs: false,
     ...(request.clientCapabilities && { clientCapabilities: request.clientCapabilities }),
     request: { method: 'tools/call', params: { name: request.tool, arguments: request.arguments } },
-    task: { id: record.id, report },
+    task: { id: record.id, report, ...(timeoutMs !== undefined && { timeoutMs }), ...(resumeFrom !== undefined && { resumeFrom }), ...(checkpoint && { checkpoint }) },
   };
   let state: unknown;
   const ctx = {

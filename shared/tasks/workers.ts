@@ -1,0 +1,161 @@
+// Container task workers: the loop a long-lived process (a container) runs beside its HTTP
+// server. It polls the queue (queue.ts), takes up to `concurrency` runs under leases, renews each
+// lease while its run goes on, and removes the run from the queue when it ends. A run whose lease
+// is lost (renewal refused, or the table unreachable until the lease ran out) is abandoned
+// unrecorded: another worker has restarted it or will. A run started more than `maxAttempts`
+// times fails (dead letter). Stopping takes no new runs, lets running ones finish up to
+// `drainMs`, then gives their leases back so another container restarts them at once.
+import { describeFailure } from '../dependency.ts';
+import type { KitLogger } from '../log.ts';
+import type { Lease, TaskQueue } from './queue.ts';
+import type { TaskService } from './service.ts';
+
+export interface TaskWorkerOptions {
+  /** Runs this process holds at once. @default 4 */
+  concurrency?: number;
+  /** How often the queue is read while there is room for a run. @default 2000 */
+  pollMs?: number;
+  /** How long `stop()` lets running runs finish before giving their leases back. @default 10000 */
+  drainMs?: number;
+}
+
+export interface TaskWorkers {
+  /** Runs in progress here. */
+  readonly running: number;
+  /** Takes no new run; lets running ones finish up to `drainMs`, then releases the rest to other workers. */
+  stop(): Promise<void>;
+}
+
+interface Held {
+  lease: Lease;
+  abandon: AbortController;
+  done: Promise<void>;
+}
+
+const sleep = (ms: number, wake: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    wake.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+  });
+
+export function startTaskWorkers(tasks: TaskService, queue: TaskQueue, maxAttempts: number, log: KitLogger, options: TaskWorkerOptions = {}): TaskWorkers {
+  const concurrency = options.concurrency ?? 4;
+  const pollMs = options.pollMs ?? 2000;
+  const drainMs = options.drainMs ?? 10_000;
+  const owner = `worker-${crypto.randomUUID()}`;
+  const held = new Map<string, Held>();
+  const stopping = new AbortController();
+  let wake = new AbortController();
+  const nudge = () => wake.abort();
+
+  async function fill() {
+    for (const queued of await queue.waiting()) {
+      if (stopping.signal.aborted || held.size >= concurrency) return;
+      const lease = await queue.claim(queued, owner);
+      if (lease) start(lease);
+    }
+  }
+
+  function start(lease: Lease) {
+    const abandon = new AbortController();
+    const done = attempt(lease, abandon)
+      .catch((error: unknown) => log.error('task worker: a run failed outside its tool', { taskId: lease.taskId, run: lease.run, attempt: lease.attempt, error: describeFailure(error) }))
+      .finally(() => {
+        held.delete(lease.token);
+        nudge();
+      });
+    held.set(lease.token, { lease, abandon, done });
+  }
+
+  async function attempt(lease: Lease, abandon: AbortController) {
+    if (lease.attempt > maxAttempts) {
+      await tasks.deadLetter(lease.taskId, lease.attempt - 1);
+      await queue.remove(lease);
+      return;
+    }
+    const record = await tasks.startLeased(lease.taskId, lease.run, lease.attempt);
+    if (!record) return void (await queue.remove(lease));
+    log.info('task worker: run taken', { taskId: lease.taskId, run: lease.run, attempt: lease.attempt, owner });
+    const beat = heartbeat(queue, lease, abandon, log, () => tasks.wanted(lease.taskId, lease.run));
+    try {
+      await tasks.execute(record, abandon.signal);
+    } finally {
+      beat.stop();
+    }
+    // A run given up because its task ended elsewhere leaves the queue now; one whose lease is in
+    // doubt stays for another worker to restart (the remove is fenced by the lease token anyway).
+    if (!abandon.signal.aborted || beat.ended) await queue.remove(lease);
+  }
+
+  const loop = (async () => {
+    while (!stopping.signal.aborted) {
+      if (held.size < concurrency) await fill().catch((error: unknown) => log.warn('task worker: reading the queue failed; retrying', { error: describeFailure(error) }));
+      await sleep(pollMs, wake.signal);
+      wake = new AbortController();
+    }
+  })();
+
+  return {
+    get running() {
+      return held.size;
+    },
+    async stop() {
+      stopping.abort();
+      nudge();
+      await loop;
+      const runs = [...held.values()];
+      const finished = Promise.all(runs.map((r) => r.done)).then(() => true);
+      if (await Promise.race([finished, new Promise<false>((resolve) => setTimeout(resolve, drainMs, false))])) return;
+      await Promise.all(
+        [...held.values()].map(async ({ lease, abandon }) => {
+          abandon.abort(new Error('the worker is stopping; another worker restarts the task'));
+          await queue.release(lease).catch((error: unknown) => log.warn('task worker: could not release a lease; it lapses instead', { taskId: lease.taskId, error: describeFailure(error) }));
+        }),
+      );
+      // Handlers see their signal abort; one that ignores it is not waited for long.
+      await Promise.race([finished, new Promise((resolve) => setTimeout(resolve, 1000))]);
+    },
+  };
+}
+
+/**
+ * Renews a lease every third of its length. A refused renewal (the lease was taken) abandons the
+ * run at once; renewals that fail (the table unreachable) abandon it shortly before the lease
+ * would lapse, so it never runs here while another worker runs it. Each renewal also checks that
+ * the task still wants the run: a cancel whose relayed message was lost (delivery is at most
+ * once) still stops an hours-long run within a renewal.
+ */
+function heartbeat(queue: TaskQueue, lease: Lease, abandon: AbortController, log: KitLogger, wanted: () => Promise<boolean>) {
+  const lost = (why: string) => {
+    if (abandon.signal.aborted) return;
+    log.warn('task worker: the run is abandoned here', { taskId: lease.taskId, run: lease.run, attempt: lease.attempt, why });
+    abandon.abort(new Error(`the worker gave up the run (${why})`));
+  };
+  let ended = false;
+  const margin = Math.min(1000, queue.leaseMs / 4);
+  const every = Math.max(100, Math.floor(queue.leaseMs / 3));
+  const renew = async () => {
+    try {
+      if (!(await queue.renew(lease))) lost('its lease was taken by another worker');
+      else if (!(await wanted())) {
+        ended = true;
+        lost('the task ended elsewhere: cancelled or finished');
+      }
+    } catch (error) {
+      if (Date.now() >= lease.until - margin) lost(describeFailure(error));
+    }
+  };
+  const timer = setInterval(() => void renew(), every);
+  // The last renewal may have failed with no tick left before the lease lapses.
+  const deadline = setInterval(() => Date.now() >= lease.until - margin && lost('no renewal went through'), Math.max(50, Math.floor(margin / 2)));
+  return {
+    /** Whether the run was given up because its task ended elsewhere (not because of its lease). */
+    get ended() {
+      return ended;
+    },
+    stop() {
+      clearInterval(timer);
+      clearInterval(deadline);
+    },
+  };
+}
