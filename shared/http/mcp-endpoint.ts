@@ -20,6 +20,7 @@ import type { LegacyRequest } from './legacy.ts';
 import { createDirectLane, type Replay } from './direct-lane.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import { capListenStream } from './listen-cap.ts';
+import type { OpenStreams } from './open-streams.ts';
 import type { StreamSlots } from './stream-slots.ts';
 import { streamIfSlow } from './slow-answer.ts';
 import { refuseOversizedTask, refuseTaskless } from './task-request.ts';
@@ -47,6 +48,8 @@ export interface EndpointOptions {
   rateLimiter?: RateLimiter;
   /** The caps on open notification streams counted across instances (Redis); absent, streams are counted per instance only. */
   streamSlots?: StreamSlots;
+  /** This instance's open streams: its own cap, and the drain that ends them at shutdown. @default no cap */
+  openStreams?: OpenStreams;
   /**
    * Why notification streams are not served (on Lambda without Redis an open stream would hold an
    * environment and receive nothing): `subscriptions/listen` gets -32601 and GET 405 saying so.
@@ -119,7 +122,7 @@ export class McpEndpoint {
     this.toolScopes = new Map(tools.filter((t) => t.scopes?.length).map((t) => [t.name, t.scopes!]));
     this.taskOnly = new Set(tools.filter((t) => t.task === 'required').map((t) => t.name));
     this.taskTools = new Set(tools.filter((t) => t.task).map((t) => t.name));
-    this.holdStream = createStreamQuota(config.caps.openStreams, options.streamSlots);
+    this.holdStream = createStreamQuota(config.caps.openStreams, options.streamSlots, options.openStreams);
     this.sdkLanes = sdkLoader({
       runtime,
       tasks: options.tasks,
@@ -217,11 +220,11 @@ export class McpEndpoint {
     const { streamsOff, config } = this.options;
     // Answered at once, never retried into: the JSON-RPC way to say this server has no such method.
     if (streamsOff) throw new HttpProtocolError(200, METHOD_NOT_FOUND, `subscriptions/listen is not served here: ${streamsOff}`, undefined, message.id ?? null);
-    const release = await this.holdStream(scope.principal.id);
+    const lease = await this.holdStream(scope.principal.id);
     try {
-      return capListenStream(await viaSdk(), config.streamMaxSeconds * 1000, message.id ?? null, release);
+      return capListenStream(await viaSdk(), config.streamMaxSeconds * 1000, message.id ?? null, lease);
     } catch (err) {
-      release();
+      lease.release();
       throw err;
     }
   }
