@@ -13,6 +13,13 @@ import { EntryError, existingEntry } from './entry.ts';
 
 type Env = Record<string, string | undefined>;
 
+function bool(env: Env, name: string): boolean {
+  const raw = (env[name] ?? '').toLowerCase();
+  if (raw === '' || raw === 'false' || raw === '0') return false;
+  if (raw === 'true' || raw === '1') return true;
+  throw new ConfigError(name, `expected true or false, got "${env[name]}"`);
+}
+
 function int(env: Env, name: string, fallback: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
@@ -43,6 +50,7 @@ async function main() {
   if (port > 65535) throw new ConfigError('PORT', `expected a port number, got "${env.PORT}"`);
 
   const concurrency = int(env, 'MCP_AWS_CONCURRENCY', 10);
+  const containers = bool(env, 'MCP_AWS_CONTAINERS') ? { tasks: Math.max(1, int(env, 'MCP_AWS_CONTAINER_TASKS', 1)) } : undefined;
   const emulators = await startEmulators(env);
   const environment = modelledEnvironment(basename(dirname(entry)), { ...env, ...emulators.env }, undefined, concurrency);
   environment.MCP_REQUEST_STATE_KEY ??= randomSecret();
@@ -60,6 +68,7 @@ async function main() {
     host,
     concurrency,
     idleReclaimMs: int(env, 'MCP_AWS_IDLE_RECLAIM_SECONDS', 600) * 1000,
+    ...(containers && { containers }),
   });
   const stop = async () => {
     await model.stop();
@@ -75,6 +84,9 @@ async function main() {
       `  MCP server is serving at ${model.url}  (modelled CloudFront → API Gateway → Lambda)`,
       `  API Gateway stage, bypassing CloudFront: ${model.apiUrl}${Object.keys(model.originHeaders).length ? '  (403 without CloudFront\'s origin header, as deployed)' : ''}`,
       `  code loaded at start: ${(model.bundleBytes / 1024).toFixed(0)} KiB (index.mjs and its static chunks); data: ${emulators.describe()}`,
+      model.containers
+        ? `  containers: on (MCP_AWS_CONTAINERS=true), ${model.containers.service.tasks.length} task(s) behind the ALB at ${model.containers.albUrl}: notification streams (POST subscriptions/listen, GET with Mcp-Session-Id) go CloudFront → VPC origin → ALB → container (infra/edge/route-streams.js); everything else → API Gateway → Lambda`
+        : '  containers: off; notification streams run on Lambda and hold an environment each (MCP_AWS_CONTAINERS=true moves them to a container model)',
       ...protection(config, apiKey),
       '',
       '  Connect a client:',

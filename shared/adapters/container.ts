@@ -3,9 +3,11 @@
 // notification streams above all. Secrets resolve as on Lambda; on SIGTERM (ECS stopping the task)
 // or SIGINT the process stops accepting, ends every open stream with its final result, waits a
 // bounded time for calls in flight, and exits 0.
+import type { Hono } from 'hono';
 import { ConfigError, loadConfig } from '../config.ts';
 import { createKit } from '../kit.ts';
 import { resolveDefinition, type ServerModule } from '../server/define.ts';
+import { ORIGIN_VERIFY_HEADER } from '../http/origin-verify.ts';
 import { resolveSecrets } from './lambda.ts';
 import { serveApp } from './node.ts';
 
@@ -16,6 +18,22 @@ const DRAIN_MS = 25_000;
 /** A container listens here unless PORT says otherwise (the task definition's container port). */
 const DEFAULT_PORT = 8080;
 
+/**
+ * The kit app, with `GET /health` let through the origin header check: the load balancer's health
+ * check cannot carry CloudFront's header, and the same answer is public through CloudFront anyway.
+ */
+function withHealthCheck(app: Hono, secret: string | undefined): Hono {
+  if (!secret) return app;
+  return {
+    fetch: (request: Request, ...rest: unknown[]) => {
+      if (request.method !== 'GET' || new URL(request.url).pathname !== '/health' || request.headers.has(ORIGIN_VERIFY_HEADER)) return app.fetch(request, ...(rest as []));
+      const headers = new Headers(request.headers);
+      headers.set(ORIGIN_VERIFY_HEADER, secret);
+      return app.fetch(new Request(request, { headers }), ...(rest as []));
+    },
+  } as Hono;
+}
+
 /** Starts the server; resolves once it listens. The process then runs until SIGTERM/SIGINT. */
 export async function runContainer(definition: ServerModule, env: Env = process.env): Promise<void> {
   const resolved = await resolveSecrets(env);
@@ -24,7 +42,7 @@ export async function runContainer(definition: ServerModule, env: Env = process.
   const kit = createKit(await resolveDefinition(definition, resolved), config);
   if (env.PORT && !/^\d{1,5}$/.test(env.PORT)) throw new ConfigError('PORT', `expected a port number, got "${env.PORT}"`);
   const port = env.PORT ? Number(env.PORT) : DEFAULT_PORT;
-  const served = await serveApp(kit.app, { port, host: env.HOST ?? '0.0.0.0' });
+  const served = await serveApp(withHealthCheck(kit.app, config.originSecrets[0]), { port, host: env.HOST ?? '0.0.0.0' });
   kit.log.info('container serving', { url: served.url, streamsPerTask: config.caps.instanceStreams });
   let stopping = false;
   const stop = async (signal: string) => {
