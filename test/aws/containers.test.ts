@@ -231,14 +231,15 @@ describe('control, containers off: the same thirty listen streams on Lambda', ()
     await s?.path.stop();
   });
 
-  it('take Lambda environments or are refused: at most five open, each holding an environment', async () => {
+  it('take Lambda environments or are refused (caps, throttling): at most five open, each holding an environment', async () => {
     const answers = await Promise.all(CALLERS.flatMap((caller) => Array.from({ length: 10 }, (_, i) => listenRaw(s, s.keys[caller], i + 1, streams.signal))));
     const open = answers.filter(isStream);
     const refused = answers.filter((r) => !isStream(r));
     for (const r of refused) await r.body?.cancel();
     assert.ok(open.length <= 5, `${open.length} streams opened on Lambda`);
     assert.ok(refused.length >= 25);
-    assert.ok(refused.every((r) => [429, 503].includes(r.status)), `refused with ${[...new Set(refused.map((r) => r.status))].join(', ')}`);
+    // 429/503 from the stream caps, and 500: API Gateway's answer when Lambda throttles the burst.
+    assert.ok(refused.every((r) => [429, 500, 503].includes(r.status)), `refused with ${[...new Set(refused.map((r) => r.status))].join(', ')}`);
     assert.ok(s.path.lambda.counts().busy >= open.length, `busy environments ${s.path.lambda.counts().busy} for ${open.length} streams`);
   });
 });
