@@ -114,6 +114,8 @@ export interface ContainerServiceOptions {
 /** The ECS service: its tasks, started and stopped as ECS does it. */
 export class ContainerService {
   readonly tasks: ContainerTask[] = [];
+  /** Requests the ALB sent to a task, ever (what reached the containers at all). */
+  requests = 0;
   private nextId = 1;
 
   constructor(readonly options: ContainerServiceOptions) {}
@@ -152,8 +154,14 @@ export class ContainerService {
     return this.tasks.reduce((sum, t) => sum + (t.registered ? t.inFlight : 0), 0);
   }
 
-  async stop(): Promise<void> {
-    await Promise.all(this.tasks.filter((t) => t.child.exitCode === null && t.child.signalCode === null).map((t) => this.stopTask(t, 'SIGKILL')));
+  /** Stops every task as ECS does when the service goes (SIGTERM); one still running after `graceMs` is killed. */
+  async stop(graceMs = 3_000): Promise<void> {
+    const running = this.tasks.filter((t) => t.child.exitCode === null && t.child.signalCode === null);
+    await Promise.all(running.map(async (task) => {
+      const kill = setTimeout(() => task.child.kill('SIGKILL'), graceMs);
+      await this.stopTask(task);
+      clearTimeout(kill);
+    }));
   }
 }
 
@@ -179,6 +187,7 @@ export function createLoadBalancer(service: ContainerService, log: (line: string
       return albError(res, 503);
     }
     task.inFlight++;
+    service.requests++;
     let done = false;
     const finish = () => {
       if (done) return;

@@ -49,7 +49,7 @@ async function awsTarget(containers?: { tasks: number }): Promise<Target> {
   // Each SDK 1.x client holds an environment with its GET stream until the stream cap, and every
   // client here holds the one API key: the stream caps leave room for all of them.
   const streamCaps = { MCP_MAX_OPEN_STREAMS: '8', MCP_STREAMS_PER_PRINCIPAL: '8' };
-  const path = await startAwsPath('functions/notes/handler.ts', { MCP_REQUEST_STATE_KEY: KEY, MCP_GET_STREAMS: 'true', MCP_STREAM_MAX_SECONDS: '10', MCP_EVENT_POLL_MS: '100', ...streamCaps }, {
+  const path = await startAwsPath('functions/notes/handler.ts', { MCP_REQUEST_STATE_KEY: KEY, MCP_GET_STREAMS: 'true', MCP_STREAM_MAX_SECONDS: '10', MCP_EVENT_POLL_MS: '100', ...streamCaps, ...(containers && { LOG_LEVEL: 'INFO' }) }, {
     redis: true,
     s3: true,
     concurrency: 12,
@@ -66,6 +66,11 @@ async function awsTarget(containers?: { tasks: number }): Promise<Target> {
     async stop() {
       await announcer.stop();
       await path.stop();
+      if (!containers) return;
+      // Every stream ran on a task, none on Lambda (the access lines, on at INFO, say where each request ran).
+      const streams = path.logs().filter((line) => /"method":"(subscriptions\/listen|GET stream)"/.test(line));
+      assert.ok(streams.some((line) => line.startsWith('[task ')), 'streams on the containers');
+      assert.deepEqual(streams.filter((line) => line.startsWith('[env ')), [], 'no stream on Lambda');
     },
   };
 }
