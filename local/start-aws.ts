@@ -50,7 +50,9 @@ async function main() {
   if (port > 65535) throw new ConfigError('PORT', `expected a port number, got "${env.PORT}"`);
 
   const concurrency = int(env, 'MCP_AWS_CONCURRENCY', 10);
-  const containers = bool(env, 'MCP_AWS_CONTAINERS') ? { tasks: Math.max(1, int(env, 'MCP_AWS_CONTAINER_TASKS', 1)) } : undefined;
+  const tasks = int(env, 'MCP_AWS_CONTAINER_TASKS', 1);
+  if (tasks < 1) throw new ConfigError('MCP_AWS_CONTAINER_TASKS', 'expected at least 1 task');
+  const containers = bool(env, 'MCP_AWS_CONTAINERS') ? { tasks } : undefined;
   const emulators = await startEmulators(env);
   const environment = modelledEnvironment(basename(dirname(entry)), { ...env, ...emulators.env }, undefined, concurrency);
   environment.MCP_REQUEST_STATE_KEY ??= randomSecret();

@@ -40,7 +40,7 @@ export async function runContainer(definition: ServerModule, env: Env = process.
   const config = loadConfig(resolved);
   // Many requests at once: streams are fed in this process, and the stream caps bind here.
   const kit = createKit(await resolveDefinition(definition, resolved), config);
-  if (env.PORT && !/^\d{1,5}$/.test(env.PORT)) throw new ConfigError('PORT', `expected a port number, got "${env.PORT}"`);
+  if (env.PORT && !(/^\d{1,5}$/.test(env.PORT) && Number(env.PORT) <= 65535)) throw new ConfigError('PORT', `expected a port number, got "${env.PORT}"`);
   const port = env.PORT ? Number(env.PORT) : DEFAULT_PORT;
   const served = await serveApp(withHealthCheck(kit.app, config.originSecrets[0]), { port, host: env.HOST ?? '0.0.0.0' });
   kit.log.info('container serving', { url: served.url, streamsPerTask: config.caps.instanceStreams });
