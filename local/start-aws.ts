@@ -13,6 +13,9 @@ import { EntryError, existingEntry } from './entry.ts';
 
 type Env = Record<string, string | undefined>;
 
+/** What the container tier sets for its tasks, unless the caller's environment does. */
+const CONTAINER_STREAM_SETTINGS = ['MCP_GET_STREAMS', 'MCP_CONTAINER_STREAMS', 'MCP_MAX_OPEN_STREAMS', 'MCP_STREAMS_PER_PRINCIPAL'];
+
 function bool(env: Env, name: string): boolean {
   const raw = (env[name] ?? '').toLowerCase();
   if (raw === '' || raw === 'false' || raw === '0') return false;
@@ -52,7 +55,9 @@ async function main() {
   const concurrency = int(env, 'MCP_AWS_CONCURRENCY', 10);
   const tasks = int(env, 'MCP_AWS_CONTAINER_TASKS', 1);
   if (tasks < 1) throw new ConfigError('MCP_AWS_CONTAINER_TASKS', 'expected at least 1 task');
-  const containers = bool(env, 'MCP_AWS_CONTAINERS') ? { tasks } : undefined;
+  // A stream setting of the caller's own wins on the tasks too, as on the function.
+  const own = Object.fromEntries(CONTAINER_STREAM_SETTINGS.filter((name) => env[name]).map((name) => [name, env[name]!]));
+  const containers = bool(env, 'MCP_AWS_CONTAINERS') ? { tasks, environment: own, ...(own.MCP_CONTAINER_STREAMS && { streamsPerTask: int(env, 'MCP_CONTAINER_STREAMS', 0) }) } : undefined;
   const emulators = await startEmulators(env);
   const environment = modelledEnvironment(basename(dirname(entry)), { ...env, ...emulators.env }, undefined, concurrency);
   environment.MCP_REQUEST_STATE_KEY ??= randomSecret();
