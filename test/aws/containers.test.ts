@@ -166,6 +166,23 @@ describe('MCP_AWS_CONTAINERS=true: 30 listen streams from 3 API-key callers on t
     await again.close();
     await service.startTask();
   });
+
+  it('a stopping task answers the call it is serving before it exits (a call reached it on the ALB, as a misrouted one would)', async () => {
+    const { service, albUrl } = s.path.containers!;
+    const answer = fetch(`${albUrl}/mcp`, {
+      method: 'POST',
+      headers: { ...HEADERS, ...s.path.originHeaders, accept: 'application/json', 'mcp-method': 'tools/call', 'mcp-name': 'wait', authorization: `Bearer ${s.keys.carol}` },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'wait', arguments: { seconds: 1.5 }, _meta: META } }),
+    });
+    await waitFor(() => service.tasks.some((t) => t.registered && t.inFlight === 1), 'the call in flight on a task');
+    const serving = service.tasks.find((t) => t.registered && t.inFlight === 1)!;
+    const exited = service.stopTask(serving);
+    const res = await answer;
+    assert.equal(res.status, 200);
+    assert.match(await res.text(), /waited 1\.5 s/);
+    assert.equal(await exited, 0);
+    await service.startTask();
+  });
 });
 
 describe('stream caps on containers (Redis leases, two tasks of 3 streams, 4 server-wide, 3 per caller)', () => {
