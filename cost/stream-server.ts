@@ -12,8 +12,9 @@ import { resolveDefinition, type ServerModule } from '../shared/server/define.ts
 const entry = process.argv[2] ?? 'functions/notes/server.ts';
 const module = (await import(pathToFileURL(resolve(entry)).href)) as { default: ServerModule };
 const definition = await resolveDefinition(module.default, process.env);
-const streamsPerInstance = process.argv[3] ? Number(process.argv[3]) : undefined;
-const kit = createKit(definition, loadConfig(process.env), { streamsPerInstance });
+// The per-process stream limit is MCP_CONTAINER_STREAMS, as in a container.
+if (process.argv[3]) process.env.MCP_CONTAINER_STREAMS = process.argv[3];
+const kit = createKit(definition, loadConfig(process.env));
 const served = await serveApp(kit.app, { port: Number(process.env.PORT ?? 8080), host: '127.0.0.1' });
 console.log(`serving at ${served.url}`);
 

@@ -13,6 +13,16 @@ import { EntryError, existingEntry } from './entry.ts';
 
 type Env = Record<string, string | undefined>;
 
+/** What the container tier sets for its tasks, unless the caller's environment does. */
+const CONTAINER_STREAM_SETTINGS = ['MCP_GET_STREAMS', 'MCP_CONTAINER_STREAMS', 'MCP_MAX_OPEN_STREAMS', 'MCP_STREAMS_PER_PRINCIPAL'];
+
+function bool(env: Env, name: string): boolean {
+  const raw = (env[name] ?? '').toLowerCase();
+  if (raw === '' || raw === 'false' || raw === '0') return false;
+  if (raw === 'true' || raw === '1') return true;
+  throw new ConfigError(name, `expected true or false, got "${env[name]}"`);
+}
+
 function int(env: Env, name: string, fallback: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
@@ -43,6 +53,11 @@ async function main() {
   if (port > 65535) throw new ConfigError('PORT', `expected a port number, got "${env.PORT}"`);
 
   const concurrency = int(env, 'MCP_AWS_CONCURRENCY', 10);
+  const tasks = int(env, 'MCP_AWS_CONTAINER_TASKS', 1);
+  if (tasks < 1) throw new ConfigError('MCP_AWS_CONTAINER_TASKS', 'expected at least 1 task');
+  // A stream setting of the caller's own wins on the tasks too, as on the function.
+  const own = Object.fromEntries(CONTAINER_STREAM_SETTINGS.filter((name) => env[name]).map((name) => [name, env[name]!]));
+  const containers = bool(env, 'MCP_AWS_CONTAINERS') ? { tasks, environment: own, ...(own.MCP_CONTAINER_STREAMS && { streamsPerTask: int(env, 'MCP_CONTAINER_STREAMS', 0) }) } : undefined;
   const emulators = await startEmulators(env);
   const environment = modelledEnvironment(basename(dirname(entry)), { ...env, ...emulators.env }, undefined, concurrency);
   environment.MCP_REQUEST_STATE_KEY ??= randomSecret();
@@ -60,6 +75,7 @@ async function main() {
     host,
     concurrency,
     idleReclaimMs: int(env, 'MCP_AWS_IDLE_RECLAIM_SECONDS', 600) * 1000,
+    ...(containers && { containers }),
   });
   const stop = async () => {
     await model.stop();
@@ -75,6 +91,9 @@ async function main() {
       `  MCP server is serving at ${model.url}  (modelled CloudFront → API Gateway → Lambda)`,
       `  API Gateway stage, bypassing CloudFront: ${model.apiUrl}${Object.keys(model.originHeaders).length ? '  (403 without CloudFront\'s origin header, as deployed)' : ''}`,
       `  code loaded at start: ${(model.bundleBytes / 1024).toFixed(0)} KiB (index.mjs and its static chunks); data: ${emulators.describe()}`,
+      model.containers
+        ? `  containers: on (MCP_AWS_CONTAINERS=true), ${model.containers.service.tasks.length} task(s) behind the ALB at ${model.containers.albUrl}: notification streams (POST subscriptions/listen, GET with Mcp-Session-Id) go CloudFront → VPC origin → ALB → container (infra/edge/route-streams.js); everything else → API Gateway → Lambda`
+        : '  containers: off; notification streams run on Lambda and hold an environment each (MCP_AWS_CONTAINERS=true moves them to a container model)',
       ...protection(config, apiKey),
       '',
       '  Connect a client:',

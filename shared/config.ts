@@ -122,9 +122,10 @@ export interface KitConfig {
    * default 10), counted in Redis across every instance when Redis is configured, else per instance;
    * `serverStreams`: notification streams open at once across every instance of the server, counted
    * in Redis (`MCP_MAX_OPEN_STREAMS`, default 0: no server-wide cap; the construct derives both from
-   * the function's concurrency, infra/endpoint/settings.ts).
+   * the function's concurrency, infra/endpoint/settings.ts); `instanceStreams`: notification streams
+   * one process holds open at once (`MCP_CONTAINER_STREAMS`, default 5000; 0: no cap of its own).
    */
-  caps: { sessionsPerDay: number; handlesPerDay: number; openStreams: number; serverStreams: number };
+  caps: { sessionsPerDay: number; handlesPerDay: number; openStreams: number; serverStreams: number; instanceStreams: number };
   /** Tasks (tools that may outlive their request). */
   tasks: {
     /** How long a task stays readable after its creation. `MCP_TASK_TTL_SECONDS`, default 3600. */
@@ -460,6 +461,7 @@ export function loadConfig(env: Env = process.env): Readonly<KitConfig> {
       handlesPerDay: int(env, 'MCP_HANDLES_PER_PRINCIPAL'),
       openStreams: int(env, 'MCP_STREAMS_PER_PRINCIPAL'),
       serverStreams: int(env, 'MCP_MAX_OPEN_STREAMS'),
+      instanceStreams: int(env, 'MCP_CONTAINER_STREAMS'),
     }),
     tasks: Object.freeze({
       ttlSeconds: int(env, 'MCP_TASK_TTL_SECONDS'),

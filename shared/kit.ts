@@ -15,6 +15,7 @@ import { createAssertionVerifier } from './auth/gateway-assertion.ts';
 import { createJwtVerifier } from './auth/jwt.ts';
 import { createApp } from './http/app.ts';
 import { createRateLimiter } from './http/rate-limit.ts';
+import { OpenStreams } from './http/open-streams.ts';
 import { createStreamSlots } from './http/stream-slots.ts';
 import { createAccessLog, createLogger, type KitLogger } from './log.ts';
 import { createToolMetrics } from './metrics.ts';
@@ -52,11 +53,6 @@ export interface KitOptions {
    * notification streams are refused (mcp-endpoint.ts: `streamsOff`). @default false
    */
   oneRequestPerInstance?: boolean;
-  /**
-   * Notification streams one instance holds at most; past it a new stream gets 503 with
-   * `Retry-After`. A container sizes it from its memory (docs/scale.md). @default 1024
-   */
-  streamsPerInstance?: number;
   /** Where spans go when MCP_TRACING is on. @default OTLP when an endpoint is configured, else JSON lines on stdout */
   traceExporter?: SpanExporter;
   /** The adapter's own trace header for this request (Lambda's `_X_AMZN_TRACE_ID`): it parents the request's span. */
@@ -132,7 +128,8 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
     ? createStreamSlots({ redis, server: definition.name, max: config.caps.serverStreams, perPrincipal: config.caps.openStreams, streamMaxSeconds: config.streamMaxSeconds, pending, log })
     : undefined;
   const taskWorkers: TaskWorkers[] = [];
-  const { app, close } = createApp({ config, runtime, toolMetrics, tasks: runtime.hasTasks ? tasks : undefined, directLane: options.directLane, sessions, bus, relay, log, accessLog, rateLimiter, authenticator, features, probes, streamSlots, streamsOff, tracer, ambientTrace: options.ambientTrace, streamsPerInstance: options.streamsPerInstance });
+  const openStreams = new OpenStreams(config.caps.instanceStreams);
+  const { app, close } = createApp({ config, runtime, toolMetrics, tasks: runtime.hasTasks ? tasks : undefined, directLane: options.directLane, sessions, bus, relay, log, accessLog, rateLimiter, authenticator, features, probes, streamSlots, openStreams, streamsOff, tracer, ambientTrace: options.ambientTrace });
   return {
     app,
     notify: runtime.services.notify,
@@ -171,8 +168,13 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
       taskWorkers.push(workers);
       return workers;
     },
-    /** What this instance holds in memory: cached sessions (bounded by MCP_SESSION_CACHE_MS). */
-    stats: () => ({ cachedSessions: sessions.cached }),
+    /** What this instance holds: cached sessions (bounded by MCP_SESSION_CACHE_MS), open notification streams. */
+    stats: () => ({ cachedSessions: sessions.cached, openStreams: openStreams.size }),
+    /**
+     * Shutting down (the container adapter on SIGTERM): new notification streams get 503, and every
+     * open one ends now, a listen stream with its final result, a GET stream closed. Returns how many.
+     */
+    drainStreams: () => openStreams.drain(),
     /**
      * Waits, at most `maxMs`, for work a response did not wait for (cache writes, event appends,
      * handlers that outlive their call). The Lambda adapter calls it before an invocation ends: a

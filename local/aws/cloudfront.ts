@@ -12,6 +12,7 @@
 // https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/using-managed-origin-request-policies.html
 // https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/add-origin-custom-headers.html
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { AWS_LIMITS, CLOUDFRONT_ERROR_CACHING, DISTRIBUTION_BEHAVIORS } from '../../infra/deployed-path.ts';
 
@@ -21,9 +22,30 @@ export interface EdgeResponse {
   status: string;
   statusDescription?: string;
   headers: EdgeHeaders;
+  /** Set by an origin-response function that replaces the origin's body. */
+  body?: string;
 }
 /** A Lambda@Edge origin-response handler (Node.js). */
 export type OriginResponseHandler = (event: { Records: [{ cf: { config: Record<string, string>; request: unknown; response: EdgeResponse } }] }) => Promise<EdgeResponse> | EdgeResponse;
+/** A CloudFront Function on viewer-request (cloudfront-js-2.0), evaluated here: the request it returns and the origin it selected, if any. */
+export type ViewerRequestFunction = (event: { request: { method: string; uri: string; headers: Record<string, { value: string }> } }) => { originId?: string };
+
+/**
+ * Evaluates a cloudfront-js-2.0 function file (a `handler` and `import cf from 'cloudfront'`) with a
+ * stand-in for the 'cloudfront' module whose `selectRequestOriginById` records the pick.
+ */
+export async function loadViewerRequestFunction(file: URL): Promise<ViewerRequestFunction> {
+  const source = (await readFile(file, 'utf8')).replace(/^import cf from 'cloudfront';$/m, '');
+  let selected: string | undefined;
+  const cf = { selectRequestOriginById: (id: string) => void (selected = id) };
+  const handler = new Function('cf', `${source}\nreturn handler;`)(cf) as (event: unknown) => unknown;
+  return (event) => {
+    selected = undefined;
+    handler(event);
+    return { originId: selected };
+  };
+}
+
 /** A CloudFront Function on viewer-response (cloudfront-js-2.0): one { value } per header. */
 export type ViewerResponseFunction = (event: { response: { statusCode: number; headers: Record<string, { value: string }> } }) => { statusCode: number; headers: Record<string, { value: string }> };
 
@@ -37,6 +59,13 @@ export interface DistributionOptions {
   /** Error caching minimum TTL per status; a status not listed uses CloudFront's default. */
   errorCachingSeconds: Partial<Record<number, number>>;
   edge: { originResponse?: OriginResponseHandler; viewerResponse?: ViewerResponseFunction };
+  /**
+   * Further origins by id (a VPC origin: the containers' private ALB), which a viewer-request
+   * function may select; same timeouts, no origin path. @default {}
+   */
+  origins?: Record<string, { origin: string; originHost: string }>;
+  /** The viewer-request function (route-streams.js): may pick one of `origins`. */
+  viewerRequest?: ViewerRequestFunction;
   /** Origin custom headers, added to every request sent to the origin (over a viewer's own). @default {} */
   originHeaders?: Record<string, string>;
   /** A broken distribution: the viewer gets nothing until the origin's answer is complete. @default false */
@@ -87,12 +116,14 @@ export function createDistribution(options: DistributionOptions) {
   async function respond(req: IncomingMessage, res: ServerResponse, origin: IncomingMessage, cfId: string, cacheKey: string) {
     let status = origin.statusCode ?? 502;
     let headers = toEdgeHeaders(origin.headers);
+    let replaced: string | undefined;
     if (options.edge.originResponse) {
       const out = await options.edge.originResponse({
-        Records: [{ cf: { config: { distributionId: 'LOCAL', eventType: 'origin-response', requestId: cfId }, request: { uri: req.url, method: req.method }, response: { status: String(status), headers } } }],
+        Records: [{ cf: { config: { distributionId: 'LOCAL', eventType: 'origin-response', requestId: cfId }, request: { uri: req.url, method: req.method, headers: toEdgeHeaders(req.headers) }, response: { status: String(status), headers } } }],
       });
       status = Number(out.status);
       headers = out.headers;
+      replaced = out.body;
     }
     // CloudFront does not run viewer-response edge functions on origin answers of 400 and above.
     if (options.edge.viewerResponse && status < 400) {
@@ -109,6 +140,13 @@ export function createDistribution(options: DistributionOptions) {
     if (!buffered) {
       res.writeHead(status, flat.flat());
       res.flushHeaders();
+    }
+    if (replaced !== undefined) {
+      // The function's body stands for the origin's, which is dropped.
+      origin.resume();
+      if (buffered) res.writeHead(status, flat.flat());
+      res.end(replaced);
+      return;
     }
     const kept: Buffer[] = [];
     origin.on('data', (chunk: Buffer) => {
@@ -156,9 +194,15 @@ export function createDistribution(options: DistributionOptions) {
       'cloudfront-forwarded-proto': 'https',
       'cloudfront-viewer-address': `${viewerIp}:${req.socket.remotePort ?? 0}`,
     });
+    // The viewer-request function sees the viewer's request and may pick another origin.
+    const picked = options.viewerRequest?.({ request: { method: req.method ?? 'GET', uri: url.pathname, headers: Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, { value: [v ?? ''].flat().join(',') }])) } }).originId;
+    const other = picked ? options.origins?.[picked] : undefined;
+    if (picked && !other) options.log(`[cloudfront] viewer-request function selected unknown origin "${picked}": default origin used`);
+    const target = other ? new URL(other.origin) : originUrl;
+    if (other) headers.host = other.originHost;
     let settled = false;
     const upstream = httpRequest(
-      { host: originUrl.hostname, port: originUrl.port, method: req.method, path: `${originUrl.pathname}${url.pathname}${url.search}`, headers },
+      { host: target.hostname, port: target.port, method: req.method, path: `${target.pathname.replace(/\/$/, '')}${url.pathname}${url.search}`, headers },
       (origin) => {
         settled = true;
         // Between bytes, too: a silent origin is cut once the read timeout passes.

@@ -2,6 +2,8 @@
 // (its own port, under /<stage>) → the Lambda model running the function bundle. Composes the
 // three models with the construct's numbers; `npm run start:aws` and the tests start it here.
 // With `canary`, two versions run behind the `live` alias (local/aws/alias.ts), as during a release.
+// With `containers`, CloudFront's viewer-request function (infra/edge/route-streams.js, evaluated
+// as is) sends notification streams to a second origin: the container tier (local/aws/containers.ts).
 import { randomBytes, randomInt } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -10,12 +12,46 @@ import { ConfigError } from '../../shared/config.ts';
 import { ORIGIN_VERIFY_HEADER } from '../../shared/http/origin-verify.ts';
 import { createRestApi } from './api-gateway.ts';
 import { buildFunction } from './build.ts';
-import { createDistribution, type OriginResponseHandler, type ViewerResponseFunction } from './cloudfront.ts';
+import { createDistribution, loadViewerRequestFunction, type OriginResponseHandler, type ViewerResponseFunction } from './cloudfront.ts';
+import { createContainerTier, type ContainerService } from './containers.ts';
 import { startInvokeApi, type InvokeApi, type InvokeApiOptions } from './invoke-api.ts';
 import { LambdaAlias } from './alias.ts';
 import { LambdaModel } from './lambda.ts';
 
 export const EDGE_FUNCTION = new URL('../../infra/edge/restore-www-authenticate.mjs', import.meta.url);
+/** With containers: the viewer-request function that routes streams, and the origin-response function that answers for an absent container. */
+export const ROUTE_STREAMS_FUNCTION = new URL('../../infra/edge/route-streams.js', import.meta.url);
+export const CONTAINER_EDGE_FUNCTION = new URL('../../infra/edge/stream-unavailable.mjs', import.meta.url);
+/** The container origin's id in the distribution (route-streams.js selects it). */
+export const CONTAINER_ORIGIN_ID = 'containers';
+/** Notification streams one container task holds by default (MCP_CONTAINER_STREAMS). */
+const STREAMS_PER_TASK = 5_000;
+
+export interface ContainerOptions {
+  /** Tasks the service runs. @default 1 */
+  tasks?: number;
+  /** MCP_CONTAINER_STREAMS; the server-wide cap (MCP_MAX_OPEN_STREAMS) on the tasks is this times `tasks`. @default 5000 */
+  streamsPerTask?: number;
+  /** Added to the tasks' environment last (a cap to try, say). */
+  environment?: Record<string, string>;
+}
+
+/**
+ * A task's environment: the function's, with GET streams on again (a stream holds no Lambda
+ * environment now) and the stream caps sized by the tasks, as the construct sizes them.
+ */
+export function containerEnvironment(functionEnvironment: Record<string, string>, options: ContainerOptions): Record<string, string> {
+  const perTask = options.streamsPerTask ?? STREAMS_PER_TASK;
+  const max = perTask * (options.tasks ?? 1);
+  return {
+    ...functionEnvironment,
+    MCP_GET_STREAMS: 'true',
+    MCP_CONTAINER_STREAMS: String(perTask),
+    MCP_MAX_OPEN_STREAMS: String(max),
+    MCP_STREAMS_PER_PRINCIPAL: String(Math.max(1, Math.min(10, Math.floor(max / 2)))),
+    ...options.environment,
+  };
+}
 
 export interface AwsModelOptions {
   /** A Lambda entry (`handler.ts`) or a server definition (`server.ts`). */
@@ -60,6 +96,8 @@ export interface AwsModelOptions {
    * function errors roll it back at `rollbackOnErrors`. @default - one version, `$LATEST`
    */
   canary?: { entry?: string; environment?: Record<string, string>; weight: number; rollbackOnErrors?: number; promoteAfterMs?: number };
+  /** The container tier for notification streams (MCP_AWS_CONTAINERS=true). @default - none: streams run on Lambda */
+  containers?: ContainerOptions;
 }
 
 export interface AwsModel {
@@ -78,6 +116,8 @@ export interface AwsModel {
   /** The Lambda Invoke API the function reaches for asynchronous invocations (task workers). */
   invokeApi: InvokeApi;
   bundleBytes: number;
+  /** With `containers`: the ECS service model, its ALB's URL, and what its bundle loads at start. */
+  containers?: { service: ContainerService; albUrl: string; bundleBytes: number };
   stop(): Promise<void>;
 }
 
@@ -161,9 +201,14 @@ export async function startAwsModel(options: AwsModelOptions): Promise<AwsModel>
     log,
   }));
 
-  // The construct attaches the challenge-restoring function only when the endpoint has auth.
+  // The construct attaches the challenge-restoring function only when the endpoint has auth; with
+  // containers, the one that also answers for an absent container, always.
   const withAuth = (environment.MCP_AUTH_MODE ?? 'none') !== 'none';
-  const edge = options.edge ?? (withAuth ? { originResponse: ((await import(EDGE_FUNCTION.href)) as { handler: OriginResponseHandler }).handler } : {});
+  const edgeFile = options.containers ? CONTAINER_EDGE_FUNCTION : withAuth ? EDGE_FUNCTION : undefined;
+  const edge = options.edge ?? (edgeFile ? { originResponse: ((await import(edgeFile.href)) as { handler: OriginResponseHandler }).handler } : {});
+  // Filled in once the function's environment is complete, before the tasks start.
+  const tasksEnvironment: Record<string, string> = {};
+  const tier = options.containers && (await createContainerTier(options.entry, tasksEnvironment, options.containers.tasks ?? 1, log));
   const ttl = options.errorCachingSeconds ?? PATH_DEFAULTS.errorCachingSeconds;
   // The construct's origin header: the secret comes from the data plane's origin secret there, made up here.
   if (environment.MCP_ORIGIN_VERIFY === 'true') environment.MCP_ORIGIN_SECRET ??= randomBytes(24).toString('base64url');
@@ -178,12 +223,27 @@ export async function startAwsModel(options: AwsModelOptions): Promise<AwsModel>
     edge,
     originHeaders: broken.omitOriginHeader ? {} : originHeaders,
     bufferResponses: broken.bufferResponses,
+    ...(tier && {
+      // A VPC origin: CloudFront → the private ALB, bypassing API Gateway.
+      origins: { [CONTAINER_ORIGIN_ID]: { origin: tier.url, originHost: new URL(tier.url).host } },
+      viewerRequest: await loadViewerRequestFunction(ROUTE_STREAMS_FUNCTION),
+    }),
     log,
   }));
   const baseUrl = await listen(cdnServer, options.port ?? 0, options.host ?? '127.0.0.1');
   // Environments start on first request, after this.
   environment.MCP_PUBLIC_URL ??= `${baseUrl}${mcpPath}`;
   Object.assign(releaseEnvironment, environment, options.canary?.environment);
+  if (tier) {
+    Object.assign(tasksEnvironment, containerEnvironment(environment, options.containers!));
+    await tier.start().catch(async (error: unknown) => {
+      await tier.stop();
+      await Promise.all([lambda.stop(), release?.lambda.stop(), invokeApi.stop()]);
+      cdnServer.close();
+      apiServer.close();
+      throw error;
+    });
+  }
 
   const close = (server: Server) =>
     new Promise<void>((resolve) => {
@@ -199,7 +259,9 @@ export async function startAwsModel(options: AwsModelOptions): Promise<AwsModel>
     ...(release && { release }),
     bundleBytes: built.bytes,
     invokeApi,
+    ...(tier && { containers: { service: tier.service, albUrl: tier.url, bundleBytes: tier.bundleBytes } }),
     async stop() {
+      await tier?.stop();
       await invokeApi.stop();
       release?.alias.stop();
       await Promise.all([lambda.stop(), release?.lambda.stop()]);

@@ -7,6 +7,11 @@ import type { Hono } from 'hono';
 export interface Served {
   url: string;
   close(): Promise<void>;
+  /**
+   * Stops accepting connections, waits at most `maxMs` for the requests in flight to be answered
+   * whole, then closes what is left; resolves to how many were cut.
+   */
+  drain(maxMs: number): Promise<number>;
 }
 
 export interface ServeOptions {
@@ -19,6 +24,11 @@ export interface ServeOptions {
 export function serveApp(app: Hono, options: ServeOptions): Promise<Served> {
   return new Promise((resolve, reject) => {
     const server = createAdaptorServer({ fetch: app.fetch });
+    const inFlight = new Set<object>();
+    server.on('request', (_req, res) => {
+      inFlight.add(res);
+      res.once('close', () => inFlight.delete(res));
+    });
     server.listen({ port: options.port, host: options.host, reusePort: options.reusePort ?? false }, () => {
       const info = server.address() as AddressInfo;
       const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;
@@ -30,6 +40,15 @@ export function serveApp(app: Hono, options: ServeOptions): Promise<Served> {
             // Open SSE streams would hold close() forever.
             (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
           }),
+        drain: async (maxMs) => {
+          const closed = new Promise<void>((done) => server.close(() => done()));
+          const deadline = Date.now() + maxMs;
+          while (inFlight.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+          const cut = inFlight.size;
+          (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+          await closed;
+          return cut;
+        },
       });
     });
     server.once('error', reject);

@@ -176,6 +176,12 @@ export const VARIABLES = {
     construct: true,
     doc: 'Notification streams open at once across every instance of the server, counted in Redis with the per-principal count (one script claims against both, one releases; leases end by themselves a minute after the stream cap, so a dead instance\'s streams free themselves); past it a new stream gets 503 with `Retry-After` set to when the oldest stream reaches the stream cap. On Lambda each open stream holds an execution environment: this keeps listeners from taking the concurrency calls need. `0`: no server-wide cap. While Redis is unreachable neither cap is counted across instances (claims fail open). Without Redis `GET /health` says `"streamCaps": "per instance"` on a server process, and on Lambda `"no streams: Redis is not configured"`: streams are refused there, so calls keep every environment.',
   },
+  MCP_CONTAINER_STREAMS: {
+    kind: 'whole number',
+    default: 5_000,
+    min: 0,
+    doc: 'Notification streams one server process (a container task; `npm start`) holds open at once; past it a new stream gets 503 with `Retry-After`, which the load balancer may send to another task. `0`: no cap of the process\'s own. On containers `MCP_MAX_OPEN_STREAMS` is this times the most tasks. A Lambda environment serves one request, so it never binds there.',
+  },
   MCP_METRICS: {
     kind: 'true/false',
     shownDefault: 'on outside `local`',
@@ -245,8 +251,8 @@ export const VARIABLES = {
   POWERTOOLS_LOG_LEVEL: { kind: 'one of', values: ['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT'], doc: 'Read when `LOG_LEVEL` is unset.' },
   POWERTOOLS_SERVICE_NAME: { kind: 'text', construct: true, doc: 'The `service` field of every log line; the construct sets the server name.' },
   NODE_OPTIONS: { kind: 'text', construct: true, doc: '(Lambda) the construct sets `--enable-source-maps`, so stack traces name the TypeScript source.' },
-  HOST: { kind: 'text', default: '127.0.0.1', doc: '(`npm start`) the address to listen on.' },
-  PORT: { kind: 'whole number', default: 3_000, doc: '(`npm start`) the port to listen on; `0` picks a free port.' },
+  HOST: { kind: 'text', default: '127.0.0.1', doc: '(`npm start`) the address to listen on; a container task listens on `0.0.0.0` unless set.' },
+  PORT: { kind: 'whole number', default: 3_000, doc: '(`npm start`) the port to listen on; `0` picks a free port; a container task listens on `8080` unless set.' },
 } as const satisfies Record<string, Variable>;
 
 export type VariableName = keyof typeof VARIABLES;

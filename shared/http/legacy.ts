@@ -15,6 +15,7 @@ import type { Relay } from '../relay/relay.ts';
 import { LegacyExchange, deliverCancellation, deliverReply } from './legacy-exchange.ts';
 import { checkBatch, checkBatchRevision, isRequest, isResponse, serveBatch } from './legacy-batch.ts';
 import { SseWriter } from './sse.ts';
+import type { HeldStream } from './open-streams.ts';
 
 export { MAX_BATCH_MESSAGES } from './legacy-batch.ts';
 
@@ -32,8 +33,8 @@ export interface LegacyOptions {
   streamMaxSeconds: number;
   /** False answers GET with 405: the session has no notification stream (see KitConfig.getStreams). */
   getStreams: boolean;
-  /** Counts an open stream against its caller's cap (throws when over it); returns its release. */
-  holdStream(principalId: string): Promise<() => void>;
+  /** Counts an open stream against its caller's cap (throws when over it); returns its lease. */
+  holdStream(principalId: string): Promise<HeldStream>;
   /** Carries replies and cancellations to exchanges running on other instances. */
   relay: Relay;
 }
@@ -61,11 +62,11 @@ const EVENT_METHOD: Record<Exclude<ServerEvent['kind'], 'resource_updated'>, str
 const acceptsSse = (request: Request) => (request.headers.get('accept') ?? '').includes('text/event-stream');
 
 /** A session's notification stream: list-changed events from the bus, with keep-alives, until the client leaves or the stream cap. */
-function notificationStream(request: Request, bus: ServerEventBus, options: LegacyOptions, release: () => void): Response {
+function notificationStream(request: Request, bus: ServerEventBus, options: LegacyOptions, lease: HeldStream): Response {
   let unsubscribe = () => {};
   let lifetime: ReturnType<typeof setTimeout> | undefined;
   const stream = new SseWriter(() => {
-    release();
+    lease.release();
     unsubscribe();
     clearTimeout(lifetime);
   });
@@ -80,6 +81,8 @@ function notificationStream(request: Request, bus: ServerEventBus, options: Lega
   stream.write(': stream open\n\n');
   const end = () => stream.close();
   request.signal?.addEventListener('abort', end);
+  // A draining instance (a container shutting down) closes it; the client reopens it elsewhere.
+  lease.onDrain(end);
   // A stream is billed for as long as it is open on Lambda; clients reopen a closed GET stream.
   if (options.streamMaxSeconds > 0) lifetime = setTimeout(end, options.streamMaxSeconds * 1000);
   return new Response(stream.body, { headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' } });
@@ -235,8 +238,8 @@ export function createLegacyHandler(options: LegacyOptions) {
     }
     await loadSession(sessions, req);
     req.note.method = 'GET stream';
-    const release = await options.holdStream(req.scope.principal.id);
-    return notificationStream(req.request, bus, options, release);
+    const lease = await options.holdStream(req.scope.principal.id);
+    return notificationStream(req.request, bus, options, lease);
   }
 
   async function remove(req: LegacyRequest): Promise<Response> {

@@ -2,12 +2,15 @@
 // (MCP_STREAM_MAX_SECONDS): the listen request's final result, then the end of the stream, so the
 // client knows the subscription completed and may listen again. On Lambda an open stream holds
 // an invocation; without a cap it would run into the function timeout and fail as an error.
-// Also tells its caller when the stream ends, however it ends (for the per-caller stream cap).
+// The same ending when the instance drains (a container shutting down). Also releases the
+// stream's lease when the stream ends, however it ends (for the stream caps).
 import { SUBSCRIPTION_ID_META } from '../protocol/wire.ts';
+import type { HeldStream } from './open-streams.ts';
 import { messageEventBytes } from './sse.ts';
 
-/** `maxMs` 0 leaves the stream open until the client leaves; `ended` runs once when it ends either way. */
-export function capListenStream(response: Response, maxMs: number, id: string | number | null, ended: () => void): Response {
+/** `maxMs` 0 leaves the stream open until the client leaves (or the instance drains); the lease is released once either way. */
+export function capListenStream(response: Response, maxMs: number, id: string | number | null, lease: HeldStream): Response {
+  const ended = () => lease.release();
   if (!response.body || !(response.headers.get('content-type') ?? '').includes('text/event-stream')) {
     ended();
     return response;
@@ -18,16 +21,18 @@ export function capListenStream(response: Response, maxMs: number, id: string | 
   const finalFrame = JSON.stringify({ jsonrpc: '2.0', id, result: { resultType: 'complete', _meta: { [SUBSCRIPTION_ID_META]: id } } });
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
-      if (maxMs <= 0) return;
-      timer = setTimeout(() => {
+      const finish = () => {
         if (done) return;
         done = true;
+        clearTimeout(timer);
         ended();
         controller.enqueue(messageEventBytes(finalFrame));
         controller.close();
         // Ends the SDK's subscription: its stream's cancel unsubscribes from the event bus.
         void upstream.cancel().catch(() => {});
-      }, maxMs);
+      };
+      lease.onDrain(finish);
+      if (maxMs > 0) timer = setTimeout(finish, maxMs);
     },
     async pull(controller) {
       const { done: finished, value } = await upstream.read().catch(() => ({ done: true, value: undefined }));

@@ -21,13 +21,14 @@ import type { LegacyRequest } from './legacy.ts';
 import { createDirectLane, type Replay } from './direct-lane.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import { capListenStream } from './listen-cap.ts';
+import type { OpenStreams } from './open-streams.ts';
 import type { StreamSlots } from './stream-slots.ts';
 import { streamIfSlow } from './slow-answer.ts';
 import { refuseOversizedTask, refuseTaskless } from './task-request.ts';
 import type { AccessNote, KitEnv } from './access-log.ts';
 import { createAdmission } from './admission.ts';
 import { classify, modernHeader, toolsCalled, type Message, type Route } from './classify.ts';
-import { createStreamQuota, STREAMS_PER_INSTANCE, type HoldStream } from './stream-quota.ts';
+import { createStreamQuota, type HoldStream } from './stream-quota.ts';
 import { sdkLoader, type SdkLoader } from './sdk-loader.ts';
 import { traceMessage } from './request-trace.ts';
 import type { Tracer } from '../trace.ts';
@@ -48,6 +49,8 @@ export interface EndpointOptions {
   rateLimiter?: RateLimiter;
   /** The caps on open notification streams counted across instances (Redis); absent, streams are counted per instance only. */
   streamSlots?: StreamSlots;
+  /** This instance's open streams: its own cap, and the drain that ends them at shutdown. @default no cap */
+  openStreams?: OpenStreams;
   /**
    * Why notification streams are not served (on Lambda without Redis an open stream would hold an
    * environment and receive nothing): `subscriptions/listen` gets -32601 and GET 405 saying so.
@@ -55,8 +58,6 @@ export interface EndpointOptions {
   streamsOff?: string;
   /** Records spans; absent when tracing is off (a request still runs in the trace it arrived in). */
   tracer?: Tracer;
-  /** Notification streams this instance holds at most (503 past it). @default STREAMS_PER_INSTANCE (1,024) */
-  streamsPerInstance?: number;
 }
 
 /** Methods that run the server's own code and so may take long (slow-answer.ts keeps them alive). */
@@ -122,8 +123,7 @@ export class McpEndpoint {
     this.toolScopes = new Map(tools.filter((t) => t.scopes?.length).map((t) => [t.name, t.scopes!]));
     this.taskOnly = new Set(tools.filter((t) => taskModeOf(t) === 'required').map((t) => t.name));
     this.taskTools = new Set(tools.filter((t) => t.task).map((t) => t.name));
-    const streamsPerInstance = options.streamsPerInstance ?? STREAMS_PER_INSTANCE;
-    this.holdStream = createStreamQuota(config.caps.openStreams, options.streamSlots, streamsPerInstance);
+    this.holdStream = createStreamQuota(config.caps.openStreams, options.streamSlots, options.openStreams);
     this.sdkLanes = sdkLoader({
       runtime,
       tasks: options.tasks,
@@ -136,7 +136,7 @@ export class McpEndpoint {
       streamMaxSeconds: config.streamMaxSeconds,
       getStreams: config.getStreams,
       holdStream: this.holdStream,
-      streamsPerInstance,
+      streamsPerInstance: config.caps.instanceStreams,
     });
     this.direct = options.directLane === false ? undefined : createDirectLane(runtime, config.sseKeepAliveMs);
     this.admission = createAdmission(options.authenticator, options.log, options.rateLimiter);
@@ -222,11 +222,11 @@ export class McpEndpoint {
     const { streamsOff, config } = this.options;
     // Answered at once, never retried into: the JSON-RPC way to say this server has no such method.
     if (streamsOff) throw new HttpProtocolError(200, METHOD_NOT_FOUND, `subscriptions/listen is not served here: ${streamsOff}`, undefined, message.id ?? null);
-    const release = await this.holdStream(scope.principal.id);
+    const lease = await this.holdStream(scope.principal.id);
     try {
-      return capListenStream(await viaSdk(), config.streamMaxSeconds * 1000, message.id ?? null, release);
+      return capListenStream(await viaSdk(), config.streamMaxSeconds * 1000, message.id ?? null, lease);
     } catch (err) {
-      release();
+      lease.release();
       throw err;
     }
   }

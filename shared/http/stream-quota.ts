@@ -1,7 +1,8 @@
 // The caps on open notification streams (legacy GET streams, `subscriptions/listen`): per caller
-// and in all on this instance always, and per caller and server-wide across instances when Redis
-// counts them (stream-slots.ts: the only count that binds on Lambda). Says when a slot frees when it refuses.
+// on this instance always, and per caller and server-wide across instances when Redis counts them
+// (stream-slots.ts: the only count that binds on Lambda). Says when a slot frees when it refuses.
 import { HttpProtocolError, SERVER_ERROR } from '../protocol/errors.ts';
+import { OpenStreams, type HeldStream } from './open-streams.ts';
 import type { StreamClaim, StreamSlots } from './stream-slots.ts';
 
 /**
@@ -17,34 +18,27 @@ function streamRefusal({ refused, retryAfterSeconds: wait }: Extract<StreamClaim
   return new HttpProtocolError(503, SERVER_ERROR, `Too many notification streams open on this server: at most ${max} at once (MCP_MAX_OPEN_STREAMS), so calls keep the capacity they need; ${retry}`, { 'retry-after': String(wait ?? 30) });
 }
 
-/** Counts an open stream against its caller's cap (throws when over it); resolves to its release. */
-export type HoldStream = (principalId: string) => Promise<() => void>;
-
-/** Streams one instance holds at most unless told otherwise: the SDK's own subscription limit. */
-export const STREAMS_PER_INSTANCE = 1_024;
+/** Counts an open stream against its caller's cap (throws when over it); resolves to its lease. */
+export type HoldStream = (principalId: string) => Promise<HeldStream>;
 
 /**
- * `perPrincipal` is MCP_STREAMS_PER_PRINCIPAL; without `slots` streams are counted on this instance
- * only. `perInstance` bounds this instance's streams in all (a container's memory holds so many).
+ * `perPrincipal` is MCP_STREAMS_PER_PRINCIPAL; without `slots` streams are counted on this
+ * instance only. `instance` holds this instance's own cap and ends its streams when it drains.
  */
-export function createStreamQuota(perPrincipal: number, slots: StreamSlots | undefined, perInstance = STREAMS_PER_INSTANCE): HoldStream {
+export function createStreamQuota(perPrincipal: number, slots: StreamSlots | undefined, instance = new OpenStreams()): HoldStream {
   const streams = new Map<string, number>();
-  let total = 0;
   return async function holdStream(principalId) {
+    const held = instance.admit();
     const open = streams.get(principalId) ?? 0;
     if (open >= perPrincipal) {
+      held.release();
       throw new HttpProtocolError(429, SERVER_ERROR, `Too many open notification streams: at most ${perPrincipal} per caller on one server instance (MCP_STREAMS_PER_PRINCIPAL); close one you no longer read, then retry`, { 'retry-after': '5' });
     }
-    if (total >= perInstance) {
-      throw new HttpProtocolError(503, SERVER_ERROR, `Too many notification streams open on this server instance: at most ${perInstance} at once; retry, another instance may take it`, { 'retry-after': '5' });
-    }
     streams.set(principalId, open + 1);
-    total++;
     let released = false;
     const releaseHere = () => {
       if (released) return;
       released = true;
-      total--;
       const left = (streams.get(principalId) ?? 1) - 1;
       if (left > 0) streams.set(principalId, left);
       else streams.delete(principalId);
@@ -53,11 +47,16 @@ export function createStreamQuota(perPrincipal: number, slots: StreamSlots | und
     const slot = slots ? await slots.claim(principalId) : { release: () => {} };
     if ('refused' in slot) {
       releaseHere();
+      held.release();
       throw streamRefusal(slot, perPrincipal, slots!.max);
     }
-    return () => {
-      releaseHere();
-      slot.release();
+    return {
+      onDrain: held.onDrain,
+      release: () => {
+        releaseHere();
+        slot.release();
+        held.release();
+      },
     };
   };
 }

@@ -133,6 +133,19 @@ const TARGETS = {
     const path = await startAwsPath('test/conformance/fixture.ts', { MCP_ALLOWED_HOSTS: LOOPBACK, MCP_ALLOWED_ORIGINS: LOOPBACK, MCP_STREAM_MAX_SECONDS: '10', MCP_EVENT_POLL_MS: '200', MCP_RATE_LIMIT_REQUESTS: '100000' }, { concurrency: 16, redis: true });
     return { url: path.url, stop: () => path.stop() };
   },
+  // The same with MCP_AWS_CONTAINERS=true: notification streams on a container task (the
+  // distribution's route-streams.js), everything else on Lambda.
+  'modelled AWS path with containers': async () => {
+    const path = await startAwsPath('test/conformance/fixture.ts', { MCP_ALLOWED_HOSTS: LOOPBACK, MCP_ALLOWED_ORIGINS: LOOPBACK, MCP_STREAM_MAX_SECONDS: '10', MCP_EVENT_POLL_MS: '200', MCP_RATE_LIMIT_REQUESTS: '100000' }, { concurrency: 16, redis: true, containers: { tasks: 1 } });
+    return {
+      url: path.url,
+      async stop() {
+        const { requests } = path.containers!.service;
+        await path.stop();
+        assert.ok(requests > 0, 'the runs opened notification streams on the container');
+      },
+    };
+  },
 };
 
 for (const [label, start] of Object.entries(TARGETS)) describe(`official MCP conformance suite (${label})`, () => {

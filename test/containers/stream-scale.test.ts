@@ -53,7 +53,7 @@ describe('the per-instance stream limit', () => {
     });
 
   it('answers the stream past it 503 with Retry-After, and takes a new one once a stream ends', async () => {
-    const server = await startInProcess(notes, { AWS_ENDPOINT_URL_DYNAMODB: 'http://127.0.0.1:9', MCP_STREAMS_PER_PRINCIPAL: '100' }, { streamsPerInstance: 3 });
+    const server = await startInProcess(notes, { AWS_ENDPOINT_URL_DYNAMODB: 'http://127.0.0.1:9', MCP_STREAMS_PER_PRINCIPAL: '100', MCP_CONTAINER_STREAMS: '3' });
     const clients = [new AbortController(), new AbortController(), new AbortController()];
     try {
       const held = await Promise.all(clients.map((c, i) => listen(server.url, i, c.signal)));

@@ -45,11 +45,18 @@ async function nodeTarget(): Promise<Target> {
 }
 
 /** The deployed path modelled: the handler bundle in Lambda environments, events through Redis. */
-async function awsTarget(): Promise<Target> {
+async function awsTarget(containers?: { tasks: number }): Promise<Target> {
   // Each SDK 1.x client holds an environment with its GET stream until the stream cap, and every
   // client here holds the one API key: the stream caps leave room for all of them.
   const streamCaps = { MCP_MAX_OPEN_STREAMS: '8', MCP_STREAMS_PER_PRINCIPAL: '8' };
-  const path = await startAwsPath('functions/notes/handler.ts', { MCP_REQUEST_STATE_KEY: KEY, MCP_GET_STREAMS: 'true', MCP_STREAM_MAX_SECONDS: '10', MCP_EVENT_POLL_MS: '100', ...streamCaps }, { redis: true, s3: true, concurrency: 12, apiKey: { scopes: [] } });
+  const path = await startAwsPath('functions/notes/handler.ts', { MCP_REQUEST_STATE_KEY: KEY, MCP_GET_STREAMS: 'true', MCP_STREAM_MAX_SECONDS: '10', MCP_EVENT_POLL_MS: '100', ...streamCaps, ...(containers && { LOG_LEVEL: 'INFO' }) }, {
+    redis: true,
+    s3: true,
+    concurrency: 12,
+    apiKey: { scopes: [] },
+    // With containers the streams (GET, subscriptions/listen) run on the tasks, with the same caps.
+    ...(containers && { containers: { ...containers, environment: streamCaps } }),
+  });
   // Another instance of the same server on the same data plane announces the change.
   const announcer = await startInProcess(notes, { AWS_ENDPOINT_URL_DYNAMODB: path.dynamoEndpoint, MCP_REQUEST_STATE_KEY: KEY, ...path.redis!.env });
   return {
@@ -59,11 +66,23 @@ async function awsTarget(): Promise<Target> {
     async stop() {
       await announcer.stop();
       await path.stop();
+      if (!containers) return;
+      // Every stream ran on a task, none on Lambda (the access lines, on at INFO, say where each request ran).
+      const streams = path.logs().filter((line) => /"method":"(subscriptions\/listen|GET stream)"/.test(line));
+      assert.ok(streams.some((line) => line.startsWith('[task ')), 'streams on the containers');
+      assert.deepEqual(streams.filter((line) => line.startsWith('[env ')), [], 'no stream on Lambda');
     },
   };
 }
 
-for (const [label, start] of [['Node server', nodeTarget], ['modelled AWS path', awsTarget]] as const) describe(`one endpoint, both eras (${label})`, () => {
+const TARGETS = [
+  ['Node server', nodeTarget],
+  ['modelled AWS path', () => awsTarget()],
+  // MCP_AWS_CONTAINERS=true: streams on container tasks (route-streams.js), calls on Lambda.
+  ['modelled AWS path with containers', () => awsTarget({ tasks: 2 })],
+] as const;
+
+for (const [label, start] of TARGETS) describe(`one endpoint, both eras (${label})`, () => {
   let server: Target;
   const opened: { close(): Promise<void> }[] = [];
 

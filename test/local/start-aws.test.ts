@@ -2,7 +2,8 @@
 // folder): its banner says what guards the endpoint, auth and the rate limit every local client
 // shares without auth, and how to change them; with MCP_AUTH_MODE=apikey it prints a development
 // key with which its smoke command passes through the modelled CloudFront, API Gateway and Lambda;
-// a mistyped path gets a message instead of a file-system error.
+// a mistyped path gets a message instead of a file-system error; with MCP_AWS_CONTAINERS=true it says
+// where streams go and stops its container tasks cleanly.
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -59,4 +60,16 @@ test('a mistyped path gets a message naming the servers there are', TIMEOUT, asy
   children.push(child);
   assert.equal(await child.exited, 1);
   assert.match(child.output().trim(), /^no such file: functions\/nope\/handler\.ts\. npm run start:aws takes the path of a server definition, e\.g\. npm run start:aws -- functions\/notes\/server\.ts \(servers here: .*functions\/notes\/server\.ts.*\)$/);
+});
+
+test('with MCP_AWS_CONTAINERS=true the banner says where streams go, and stopping it stops its tasks; a bad value is named', TIMEOUT, async () => {
+  const aws = await startAws({ MCP_AWS_CONTAINERS: 'true', MCP_AWS_CONTAINER_TASKS: '2' });
+  assert.match(aws.output(), /\n {2}containers: on \(MCP_AWS_CONTAINERS=true\), 2 task\(s\) behind the ALB at http:\/\/127\.0\.0\.1:\d+: notification streams \(POST subscriptions\/listen, GET with Mcp-Session-Id\) go CloudFront → VPC origin → ALB → container/);
+  assert.equal(await aws.stop(), 0);
+  assert.match(aws.output(), /\[task 1\] exited \(0\)/);
+  assert.match(aws.output(), /\[task 2\] exited \(0\)/);
+  const bad = startProcess(process.execPath, ['--import', 'tsx', 'local/start-aws.ts', 'functions/echo/handler.ts'], { env: cleanEnv({ PORT: '0', MCP_AWS_CONTAINERS: 'yes' }) });
+  children.push(bad);
+  assert.equal(await bad.exited, 1);
+  assert.match(bad.output(), /Configuration error: MCP_AWS_CONTAINERS: expected true or false, got "yes"/);
 });

@@ -1,0 +1,6 @@
+// Types of stream-unavailable.mjs for the TypeScript that imports it (tests, local/aws/).
+// Not deployed: the Lambda@Edge asset leaves *.d.mts out.
+import type { OriginResponseEvent } from './restore-www-authenticate.mjs';
+
+/** restore-www-authenticate's work, then a stream the ALB could not serve becomes 503 with Retry-After and a JSON-RPC body. */
+export function handler(event: OriginResponseEvent): Promise<OriginResponseEvent['Records'][0]['cf']['response'] & { body?: string }>;
