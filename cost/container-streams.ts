@@ -67,7 +67,7 @@ const WARM = 10;
 const quietLog = { debug() {}, info() {}, warn() {}, error() {} } as unknown as KitLogger;
 const now = () => performance.timeOrigin + performance.now();
 
-/** `streamsPerInstance`: the kit's per-instance stream limit (1,024 when absent). */
+/** `streamsPerInstance`: the process's stream limit, MCP_CONTAINER_STREAMS (its default when absent). */
 export function defaultServer(entry = 'functions/notes/server.ts', streamsPerInstance?: number): string[] {
   return [process.execPath, '--expose-gc', '--import', 'tsx', 'cost/stream-server.ts', entry, ...(streamsPerInstance ? [String(streamsPerInstance)] : [])];
 }

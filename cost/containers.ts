@@ -2,6 +2,7 @@
 // cost of a stream in one server process (cost/streams.json, `npm run measure:streams`), the tasks
 // and monthly bill that follow, the fixed cost of turning containers on, and the break-even.
 // Pure, like estimate.ts: the CLI and the tests share it.
+import { VARIABLES } from '../shared/config/variables.ts';
 import { estimate, type Pricing } from './estimate.ts';
 import type { MeasuredUnits } from './measure.ts';
 
@@ -38,11 +39,11 @@ export interface TaskSizing {
   deliveryBudgetMs: number;
   /** How long a stream lives before the client reopens it (MCP_STREAM_MAX_SECONDS). */
   streamSeconds: number;
-  /** Streams one process holds at most: the kit's `streamsPerInstance` (1,024 unless the container raises it). */
+  /** Streams one process holds at most: MCP_CONTAINER_STREAMS (its default unless the container sets it). */
   processLimit: number;
 }
 
-export const DEFAULT_SIZING: TaskSizing = { vcpu: 0.5, memoryGb: 1, targetUtilisation: 0.7, minTasks: 2, deliveryBudgetMs: 2_000, streamSeconds: 3_600, processLimit: 1_024 };
+export const DEFAULT_SIZING: TaskSizing = { vcpu: 0.5, memoryGb: 1, targetUtilisation: 0.7, minTasks: 2, deliveryBudgetMs: 2_000, streamSeconds: 3_600, processLimit: VARIABLES.MCP_CONTAINER_STREAMS.default };
 
 /** A 30-day month, as the Lambda stream figures in docs/scale.md count it. */
 export const HOURS_PER_MONTH = 720;

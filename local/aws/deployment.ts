@@ -4,6 +4,7 @@
 // With `canary`, two versions run behind the `live` alias (local/aws/alias.ts), as during a release.
 // With `containers`, CloudFront's viewer-request function (infra/edge/route-streams.js, evaluated
 // as is) sends notification streams to a second origin: the container tier (local/aws/containers.ts).
+import { VARIABLES } from '../../shared/config/variables.ts';
 import { randomBytes, randomInt } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -25,12 +26,12 @@ export const CONTAINER_EDGE_FUNCTION = new URL('../../infra/edge/stream-unavaila
 /** The container origin's id in the distribution (route-streams.js selects it). */
 export const CONTAINER_ORIGIN_ID = 'containers';
 /** Notification streams one container task holds by default (MCP_CONTAINER_STREAMS). */
-const STREAMS_PER_TASK = 5_000;
+const STREAMS_PER_TASK = VARIABLES.MCP_CONTAINER_STREAMS.default;
 
 export interface ContainerOptions {
   /** Tasks the service runs. @default 1 */
   tasks?: number;
-  /** MCP_CONTAINER_STREAMS; the server-wide cap (MCP_MAX_OPEN_STREAMS) on the tasks is this times `tasks`. @default 5000 */
+  /** MCP_CONTAINER_STREAMS; the server-wide cap (MCP_MAX_OPEN_STREAMS) on the tasks is this times `tasks`. @default MCP_CONTAINER_STREAMS's default */
   streamsPerTask?: number;
   /** Added to the tasks' environment last (a cap to try, say). */
   environment?: Record<string, string>;

@@ -178,9 +178,9 @@ export const VARIABLES = {
   },
   MCP_CONTAINER_STREAMS: {
     kind: 'whole number',
-    default: 5_000,
+    default: 2_500,
     min: 0,
-    doc: 'Notification streams one server process (a container task; `npm start`) holds open at once; past it a new stream gets 503 with `Retry-After`, which the load balancer may send to another task. `0`: no cap of the process\'s own. On containers `MCP_MAX_OPEN_STREAMS` is this times the most tasks. A Lambda environment serves one request, so it never binds there.',
+    doc: 'Notification streams one server process (a container task; `npm start`) holds open at once (2,500: what one 0.5 vCPU task reaches with an event within 2 s, docs/scale.md); past it a new stream gets 503 with `Retry-After`, which the load balancer may send to another task. `0`: no cap of the process\'s own. On containers `MCP_MAX_OPEN_STREAMS` is this times the most tasks. A Lambda environment serves one request, so it never binds there.',
   },
   MCP_METRICS: {
     kind: 'true/false',

@@ -23,7 +23,7 @@ export interface SdkLaneOptions {
   streamMaxSeconds: number;
   getStreams: boolean;
   holdStream: LegacyOptions['holdStream'];
-  /** Streams this instance holds (stream-quota.ts counts and refuses them). */
+  /** Streams this instance holds (stream-quota.ts counts and refuses them); 0: no cap of its own. */
   streamsPerInstance: number;
 }
 
@@ -37,7 +37,7 @@ export async function createSdkLanes(options: SdkLaneOptions) {
     maxRequestBodySize: options.maxBodyBytes,
     // The kit's count binds; the SDK's limit (1,024 by default, answered 200 -32603) stays out of its
     // way, with room for streams the kit released that the SDK has not yet closed.
-    maxSubscriptions: 2 * options.streamsPerInstance,
+    maxSubscriptions: options.streamsPerInstance > 0 ? 2 * options.streamsPerInstance : Number.MAX_SAFE_INTEGER,
     onerror: (error: Error) => log.debug('modern handler reported', { error: error.message }),
   });
   const legacy = createLegacyHandler({
