@@ -1,10 +1,17 @@
 // How a server's Lambda code is bundled, in one place: the construct (infra/endpoint/function.ts),
 // `npm run start:aws` and the benchmark all build with these esbuild options, so the modelled
-// Lambda and the benchmark load exactly what `cdk deploy` ships. Plain data; no CDK or esbuild.
+// Lambda and the benchmark load exactly what `cdk deploy` ships. No CDK or esbuild here.
 //
 // The bundle is split: `index.mjs` holds what a cold start runs, and code reached only through a
 // dynamic import (the MCP SDK, which the direct lane does not need; the Redis client when Redis
 // is not configured) sits in `chunks/`, parsed only by the environment that first needs it.
+//
+// `zod` and `zod/v4` resolve to infra/zod-lean/ (zod without its locales, 264 KB of the 454 KB a
+// `z` used as a value pulls in) unless MCP_ZOD_LOCALES=keep; a server that reaches the locales
+// through them fails the build with a message naming its file (`checkZodLocales`).
+import { readFileSync } from 'node:fs';
+import { relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** Node.js major version of the Lambda runtime (`nodejs24.x`) and of the bundle's target. */
 export const LAMBDA_NODE_MAJOR = 24;
@@ -16,7 +23,16 @@ const CREATE_REQUIRE_BANNER =
 export interface FunctionBundleOptions {
   /** Leave the AWS SDK out and use the runtime's copy (the construct's `bundleAwsSdk: false`). @default false */
   excludeAwsSdk?: boolean;
+  /**
+   * `keep` bundles zod's locales (`z.locales`, `z.config(z.locales.fr())`); `lean` resolves `zod`
+   * and `zod/v4` to the kit's locale-free entry. @default `keep` when MCP_ZOD_LOCALES=keep, else `lean`
+   */
+  zodLocales?: 'lean' | 'keep';
 }
+
+/** The tsconfig whose `paths` send `zod` and `zod/v4` to the lean entry; esbuild applies it to every file. */
+const ZOD_LEAN_TSCONFIG = fileURLToPath(new URL('./zod-lean/tsconfig.json', import.meta.url));
+const zodLocalesDefault = (): 'lean' | 'keep' => (process.env.MCP_ZOD_LOCALES === 'keep' ? 'keep' : 'lean');
 
 /** The esbuild settings of a deployed function: ESM, split, minified, with source maps. */
 export function functionBundle({ excludeAwsSdk = false }: FunctionBundleOptions = {}) {
@@ -39,8 +55,10 @@ export function functionBundle({ excludeAwsSdk = false }: FunctionBundleOptions 
  */
 export function bundleBuild(entry: string, outdir: string, options: FunctionBundleOptions = {}) {
   const { banner, ...settings } = functionBundle(options);
+  const lean = (options.zodLocales ?? zodLocalesDefault()) === 'lean';
   return {
     ...settings,
+    ...(lean ? { tsconfig: ZOD_LEAN_TSCONFIG } : {}),
     entryPoints: { index: entry },
     bundle: true,
     splitting: true,
@@ -51,6 +69,45 @@ export function bundleBuild(entry: string, outdir: string, options: FunctionBund
     logLevel: 'warning' as const,
     metafile: true,
   };
+}
+
+interface Metafile {
+  inputs: Record<string, { imports: { path: string; original?: string }[] }>;
+}
+
+/** Uses of zod's locales through `zod` / `zod/v4`: `z.locales`, `{ locales } = z`, `import { locales } from 'zod'`. */
+const LOCALE_USE = /\.locales\b|\{[^}]*\blocales\b[^}]*\}\s*(?:=\s*z\b|from\s*['"]zod(?:\/v4)?['"])/;
+
+/** The error a server using locales gets from a lean build: what it uses, and the opt-out. */
+export function zodLocalesError(file: string): Error {
+  return new Error(
+    `${file} uses zod's locales (z.locales or \`import { locales } from 'zod'\`), which the function bundle leaves out ` +
+      `(it resolves 'zod' to infra/zod-lean/). Import a locale by path (\`import { fr } from 'zod/v4/locales'\`), ` +
+      `or set MCP_ZOD_LOCALES=keep to bundle them all (docs/deploy.md).`,
+  );
+}
+
+/**
+ * After a lean build: throws `zodLocalesError` for the first project file (not a package) that
+ * imports `zod` or `zod/v4` and reaches the locales through it. `workingDir`: the build's absWorkingDir.
+ */
+export function checkZodLocales(metafile: Metafile, workingDir: string): void {
+  for (const [path, input] of Object.entries(metafile.inputs)) {
+    if (path.includes('node_modules/') || path.startsWith('infra/zod-lean/')) continue;
+    if (!input.imports.some((i) => i.original === 'zod' || i.original === 'zod/v4')) continue;
+    const file = resolve(workingDir, path);
+    if (LOCALE_USE.test(readFileSync(file, 'utf8'))) throw zodLocalesError(relative(workingDir, file));
+  }
+}
+
+/**
+ * An esbuild failure from a lean build, rethrown as `zodLocalesError` when it is a file importing
+ * `locales` from the lean entry (esbuild stops before `checkZodLocales` could run); else as it was.
+ */
+export function explainBuildFailure(err: unknown): unknown {
+  const errors = (err as { errors?: { text: string; location?: { file: string } | null }[] }).errors ?? [];
+  const locales = errors.find((e) => e.text.includes('import "locales"') && e.text.includes('zod-lean'));
+  return locales?.location ? zodLocalesError(locales.location.file) : err;
 }
 
 /**

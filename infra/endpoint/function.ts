@@ -11,7 +11,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { buildSync } from 'esbuild';
-import { bundleBuild, LAMBDA_NODE_MAJOR } from '../function-bundle.ts';
+import { bundleBuild, checkZodLocales, explainBuildFailure, LAMBDA_NODE_MAJOR } from '../function-bundle.ts';
 
 /** Where `entry` paths are resolved from: the repository root, two levels above this file. */
 const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -54,7 +54,14 @@ function bundledCode(entry: string, bundleAwsSdk: boolean): lambda.Code {
       image: DockerImage.fromRegistry('unused-local-bundling'),
       local: {
         tryBundle(outputDir) {
-          buildSync({ ...bundleBuild(entry, outputDir, { excludeAwsSdk: !bundleAwsSdk }), absWorkingDir: PROJECT_ROOT, metafile: false });
+          const options = bundleBuild(entry, outputDir, { excludeAwsSdk: !bundleAwsSdk });
+          let result;
+          try {
+            result = buildSync({ ...options, absWorkingDir: PROJECT_ROOT });
+          } catch (err) {
+            throw explainBuildFailure(err);
+          }
+          if (options.tsconfig) checkZodLocales(result.metafile!, PROJECT_ROOT);
           return true;
         },
       },
