@@ -4,19 +4,24 @@
 import { build, type BuildOptions } from 'esbuild';
 import { isBuiltin } from 'node:module';
 import { join, relative, resolve } from 'node:path';
-import { bundleBuild, functionBundle } from '../infra/function-bundle.ts';
+import { bundleBuild, checkZodLocales, functionBundle } from '../infra/function-bundle.ts';
 import { loadedBytes } from '../local/aws/build.ts';
 
 export const ROOT = resolve(import.meta.dirname, '..');
 const OUT_DIR = join(ROOT, '.local/bench');
 
-/** A Lambda entry under comparison. Adding one here builds it; suites pick targets by name. */
-export const LAMBDA_TARGETS = {
+/**
+ * A Lambda entry under comparison. Adding one here builds it; suites pick targets by name. The kit's
+ * bundles get its lean zod (infra/zod-lean/); the baselines are built as a project without the kit
+ * would build them (`zodLocales: 'keep'`), so each imports zod as its source says.
+ */
+export const LAMBDA_TARGETS: Record<'kit' | 'sdk' | 'sdkRoot' | 'hono' | 'work', { label: string; entry: string; zodLocales?: 'keep' }> = {
   kit: { label: 'kit (functions/echo)', entry: 'functions/echo/handler.ts' },
-  sdk: { label: 'SDK minimal handler', entry: 'bench/baselines/sdk-minimal.ts' },
-  hono: { label: 'raw Hono', entry: 'bench/baselines/raw-hono.ts' },
+  sdk: { label: 'SDK minimal handler (zod/v4)', entry: 'bench/baselines/sdk-minimal.ts', zodLocales: 'keep' },
+  sdkRoot: { label: 'SDK minimal handler (root zod)', entry: 'bench/baselines/sdk-minimal-root-zod.ts', zodLocales: 'keep' },
+  hono: { label: 'raw Hono', entry: 'bench/baselines/raw-hono.ts', zodLocales: 'keep' },
   work: { label: 'kit (bench/servers/work)', entry: 'bench/servers/work/handler.ts' },
-} as const;
+};
 
 export type TargetName = keyof typeof LAMBDA_TARGETS;
 
@@ -60,7 +65,10 @@ const common: BuildOptions = {
  */
 async function buildTarget(name: TargetName, lambdaDir: string): Promise<Bundle> {
   const outdir = join(lambdaDir, name);
-  const { metafile } = await build({ ...bundleBuild(LAMBDA_TARGETS[name].entry, outdir), sourcemap: false, absWorkingDir: ROOT });
+  const { entry, zodLocales } = LAMBDA_TARGETS[name];
+  const options = bundleBuild(entry, outdir, zodLocales ? { zodLocales } : {});
+  const { metafile } = await build({ ...options, sourcemap: false, absWorkingDir: ROOT });
+  if (options.tsconfig) checkZodLocales(metafile!, ROOT);
   const file = join(outdir, 'index.mjs');
   const imports = metafile!.outputs[relative(ROOT, file)]?.imports ?? [];
   const initExternals = imports.filter((i) => i.external && i.kind === 'import-statement' && !isBuiltin(i.path)).map((i) => i.path);

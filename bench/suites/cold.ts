@@ -9,7 +9,7 @@ import type { ProbeMessage } from '../probes/protocol.ts';
 import type { Section } from '../report.ts';
 import { summarize } from '../stats.ts';
 
-export const COLD_TARGETS: TargetName[] = ['kit', 'sdk', 'hono'];
+export const COLD_TARGETS: TargetName[] = ['kit', 'sdk', 'sdkRoot', 'hono'];
 
 export interface ColdPlan {
   samples: number;
@@ -61,7 +61,11 @@ export async function measureCold(built: Built, plan: ColdPlan, budget: Budget, 
       `(${loaded.length ? loaded.join('; ') : 'no bundle imports any at load'}). ` +
       '"heap" is the live heap the bundle and its first call left (a full collection after the clock, against one before the import). ' +
       'Bundles are built as the construct builds them (infra/function-bundle.ts: ESM, minified, split): "loaded" is what a cold start ' +
-      'parses, `index.mjs` and the chunks it imports statically; "package" is every file, chunks loaded on demand included.',
+      'parses, `index.mjs` and the chunks it imports statically; "package" is every file, chunks loaded on demand included. ' +
+      'The reference is the SDK minimal handler importing zod as the SDK does (`import * as z from \'zod/v4\'`, no locales bundled); ' +
+      '"root zod" is the same handler with `import { z } from \'zod\'`, which bundles all 64 locales; both are built without the kit\'s ' +
+      'lean zod, as a project without the kit builds them. The kit\'s bundle resolves `zod` to infra/zod-lean/ (docs/deploy.md). ' +
+      'Raw Hono answers the same JSON by hand: the floor.',
     iterations: `${samples} samples per bundle, interleaved, after one unrecorded start each`,
     columns: [
       { key: 'median', header: 'median', unit: 'ms' },

@@ -28,7 +28,7 @@ export interface ModelledLambdaPlan {
   handoverSamples: number;
 }
 
-const COLD_TARGETS: TargetName[] = ['kit', 'sdk'];
+const COLD_TARGETS: TargetName[] = ['kit', 'sdk', 'sdkRoot', 'hono'];
 
 /** One new environment answering its first `tools/call` through the API Gateway model. */
 async function coldSample(bundle: string, runtime: string) {
@@ -89,7 +89,7 @@ export async function measureLambdaCold(built: Built, plan: ModelledLambdaPlan, 
       'API Gateway model: a new execution environment (a `node` process running the bundle through the Runtime API, as the managed ' +
       'runtime does) starts for it. "init" is the REPORT line\'s Init Duration (process start to the runtime\'s first request for ' +
       'work), "invoke" the first invocation\'s Duration, "client" what the caller waited in all, "memory" the REPORT line\'s Max ' +
-      'Memory Used (peak RSS). Bundles built alike (bench/build.ts); the AWS SDK is external, loaded from node_modules as the runtime provides it.',
+      'Memory Used (peak RSS). Bundles built as in the cold-start rows above (bench/build.ts), the same reference and floor.',
     iterations: `${n} samples per bundle, interleaved, after one unrecorded start each`,
     columns: [
       { key: 'client', header: 'client', unit: 'ms' },
