@@ -15,15 +15,17 @@ const OUT_DIR = join(ROOT, '.local/bench');
  * bundles get its lean zod (infra/zod-lean/); the baselines are built as a project without the kit
  * would build them (`zodLocales: 'keep'`), so each imports zod as its source says.
  */
-export const LAMBDA_TARGETS: Record<'kit' | 'sdk' | 'sdkRoot' | 'hono' | 'work', { label: string; entry: string; zodLocales?: 'keep' }> = {
+export const LAMBDA_TARGETS: Record<TargetName, { label: string; entry: string; zodLocales?: 'keep'; sourceMaps?: true }> = {
   kit: { label: 'kit (functions/echo)', entry: 'functions/echo/handler.ts' },
+  // As deployed: with its source maps, run with NODE_OPTIONS=--enable-source-maps (infra/endpoint/settings.ts).
+  kitMaps: { label: 'kit (functions/echo), source maps on', entry: 'functions/echo/handler.ts', sourceMaps: true },
   sdk: { label: 'SDK minimal handler (zod/v4)', entry: 'bench/baselines/sdk-minimal.ts', zodLocales: 'keep' },
   sdkRoot: { label: 'SDK minimal handler (root zod)', entry: 'bench/baselines/sdk-minimal-root-zod.ts', zodLocales: 'keep' },
   hono: { label: 'raw Hono', entry: 'bench/baselines/raw-hono.ts', zodLocales: 'keep' },
   work: { label: 'kit (bench/servers/work)', entry: 'bench/servers/work/handler.ts' },
 };
 
-export type TargetName = keyof typeof LAMBDA_TARGETS;
+export type TargetName = 'kit' | 'kitMaps' | 'sdk' | 'sdkRoot' | 'hono' | 'work';
 
 export interface Bundle {
   name: TargetName;
@@ -36,6 +38,8 @@ export interface Bundle {
   totalBytes: number;
   /** External packages the bundle imports statically, so they load before its first request. */
   initExternals: string[];
+  /** NODE_OPTIONS the bundle runs with (`--enable-source-maps` for a bundle built with its maps). */
+  nodeOptions?: string;
 }
 
 export interface Built {
@@ -65,15 +69,16 @@ const common: BuildOptions = {
  */
 async function buildTarget(name: TargetName, lambdaDir: string): Promise<Bundle> {
   const outdir = join(lambdaDir, name);
-  const { entry, zodLocales } = LAMBDA_TARGETS[name];
+  const { entry, zodLocales, sourceMaps } = LAMBDA_TARGETS[name];
   const options = bundleBuild(entry, outdir, zodLocales ? { zodLocales } : {});
-  const { metafile } = await build({ ...options, sourcemap: false, absWorkingDir: ROOT });
+  const { metafile } = await build({ ...options, sourcemap: sourceMaps ?? false, absWorkingDir: ROOT });
   if (options.tsconfig) checkZodLocales(metafile!, ROOT);
   const file = join(outdir, 'index.mjs');
   const imports = metafile!.outputs[relative(ROOT, file)]?.imports ?? [];
   const initExternals = imports.filter((i) => i.external && i.kind === 'import-statement' && !isBuiltin(i.path)).map((i) => i.path);
-  const totalBytes = Object.entries(metafile!.outputs).reduce((sum, [, o]) => sum + o.bytes, 0);
-  return { name, label: LAMBDA_TARGETS[name].label, file, bytes: loadedBytes(metafile!, outdir), totalBytes, initExternals: [...new Set(initExternals)] };
+  const totalBytes = Object.entries(metafile!.outputs).reduce((sum, [path, o]) => sum + (path.endsWith('.map') ? 0 : o.bytes), 0);
+  const bundle = { name, label: LAMBDA_TARGETS[name].label, file, bytes: loadedBytes(metafile!, outdir), totalBytes, initExternals: [...new Set(initExternals)] };
+  return sourceMaps ? { ...bundle, nodeOptions: '--enable-source-maps' } : bundle;
 }
 
 export async function buildAll(): Promise<Built> {

@@ -98,6 +98,8 @@ export const RATIOS: Ratio[] = [
   { label: 'warm per-call median, kit at WARN / SDK minimal', section: 'warm', numerator: 'kit-warn', denominator: 'sdk', column: 'median' },
   { label: 'cold import only, kit / SDK minimal (zod/v4)', section: 'cold', numerator: 'kit', denominator: 'sdk', column: 'import' },
   { label: 'cold import only, kit / raw Hono', section: 'cold', numerator: 'kit', denominator: 'hono', column: 'import' },
+  { label: 'cold start, kit with source maps on (as deployed) / off', section: 'cold', numerator: 'kitMaps', denominator: 'kit', column: 'median' },
+  { label: 'first stack trace of an error in the bundle, source maps on / off', section: 'cold', numerator: 'kitMaps', denominator: 'kit', column: 'stack' },
   { label: 'HTTP p99, legacy / modern', section: 'eras', numerator: 'legacy', denominator: 'modern', column: 'p99' },
   { label: 'cache hit / same call uncached, in-process cache', section: 'cache', numerator: 'memory-hit', denominator: 'memory-uncached', column: 'median' },
   { label: 'cache hit / same call uncached, Redis cache', section: 'cache', numerator: 'redis-hit', denominator: 'redis-uncached', column: 'median' },
