@@ -4,7 +4,8 @@
 import { build, type BuildOptions } from 'esbuild';
 import { isBuiltin } from 'node:module';
 import { join, relative, resolve } from 'node:path';
-import { bundleBuild, checkZodLocales, functionBundle } from '../infra/function-bundle.ts';
+import { bundleFunction } from '../infra/bundle.ts';
+import { functionBundle } from '../infra/function-bundle.ts';
 import { loadedBytes } from '../local/aws/build.ts';
 
 export const ROOT = resolve(import.meta.dirname, '..');
@@ -70,14 +71,12 @@ const common: BuildOptions = {
 async function buildTarget(name: TargetName, lambdaDir: string): Promise<Bundle> {
   const outdir = join(lambdaDir, name);
   const { entry, zodLocales, sourceMaps } = LAMBDA_TARGETS[name];
-  const options = bundleBuild(entry, outdir, zodLocales ? { zodLocales } : {});
-  const { metafile } = await build({ ...options, sourcemap: sourceMaps ?? false, absWorkingDir: ROOT });
-  if (options.tsconfig) checkZodLocales(metafile!, ROOT);
+  const metafile = await bundleFunction({ entry, outdir, options: zodLocales ? { zodLocales } : {}, workingDir: ROOT, sourcemap: sourceMaps ?? false });
   const file = join(outdir, 'index.mjs');
-  const imports = metafile!.outputs[relative(ROOT, file)]?.imports ?? [];
+  const imports = metafile.outputs[relative(ROOT, file)]?.imports ?? [];
   const initExternals = imports.filter((i) => i.external && i.kind === 'import-statement' && !isBuiltin(i.path)).map((i) => i.path);
-  const totalBytes = Object.entries(metafile!.outputs).reduce((sum, [path, o]) => sum + (path.endsWith('.map') ? 0 : o.bytes), 0);
-  const bundle = { name, label: LAMBDA_TARGETS[name].label, file, bytes: loadedBytes(metafile!, outdir), totalBytes, initExternals: [...new Set(initExternals)] };
+  const totalBytes = Object.entries(metafile.outputs).reduce((sum, [path, o]) => sum + (path.endsWith('.map') ? 0 : o.bytes), 0);
+  const bundle = { name, label: LAMBDA_TARGETS[name].label, file, bytes: loadedBytes(metafile, outdir), totalBytes, initExternals: [...new Set(initExternals)] };
   return sourceMaps ? { ...bundle, nodeOptions: '--enable-source-maps' } : bundle;
 }
 

@@ -7,8 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, describe, it } from 'node:test';
-import { build } from 'esbuild';
-import { bundleBuild, checkZodLocales, explainBuildFailure, type FunctionBundleOptions } from '../../infra/function-bundle.ts';
+import { bundleFunction, bundleFunctionSync } from '../../infra/bundle.ts';
+import { bundleBuild, rewriteZodImports, type FunctionBundleOptions } from '../../infra/function-bundle.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const OUT = mkdtempSync(join(ROOT, '.local/zod-lean-test-'));
@@ -19,13 +19,11 @@ const LEAN_ENTRY = pathToFileURL(join(ROOT, 'infra/zod-lean/index.mjs')).href;
 /** Builds `entry` as the construct does; returns the locale modules bundled and the loaded module. */
 async function bundle(entry: string, options: FunctionBundleOptions = {}) {
   const outdir = join(OUT, `${entry.replace(/\W/g, '_')}-${options.zodLocales ?? 'default'}`);
-  const settings = bundleBuild(entry, outdir, options);
-  const result = await build({ ...settings, sourcemap: false, absWorkingDir: ROOT }).catch((err) => Promise.reject(explainBuildFailure(err)));
-  if (settings.tsconfig) checkZodLocales(result.metafile!, ROOT);
+  const metafile = await bundleFunction({ entry, outdir, options, workingDir: ROOT, sourcemap: false });
   // Modules with code in an output: `inputs` also lists the ones esbuild read and then shook out.
-  const bundled = Object.values(result.metafile!.outputs).flatMap((o) => Object.entries(o.inputs).filter(([, i]) => i.bytesInOutput > 0).map(([path]) => path));
+  const bundled = Object.values(metafile.outputs).flatMap((o) => Object.entries(o.inputs).filter(([, i]) => i.bytesInOutput > 0).map(([path]) => path));
   const locales = bundled.filter((path) => /zod\/v4\/locales\/(?!en\.js)/.test(path));
-  return { locales, load: () => import(pathToFileURL(join(outdir, 'index.mjs')).href) };
+  return { locales, bundled, load: () => import(pathToFileURL(join(outdir, 'index.mjs')).href) };
 }
 
 describe('lean zod in the function bundle', () => {
@@ -56,8 +54,30 @@ describe('lean zod in the function bundle', () => {
     assert.ok(kept.locales.length > 40, `${kept.locales.length} locale modules`);
   });
 
-  it("bundles the kit's own echo handler without locales", async () => {
-    assert.deepEqual((await bundle('functions/echo/handler.ts')).locales, []);
+  it("bundles the kit's own echo handler without locales, and without the parts of zod it does not use", async () => {
+    const lean = await bundle('functions/echo/handler.ts');
+    assert.deepEqual(lean.locales, []);
+    // `import { z } from 'zod'` read as a namespace import: zod's JSON Schema import is shaken out.
+    assert.equal(lean.bundled.some((path) => path.endsWith('zod/v4/classic/from-json-schema.js')), false);
+    const kept = await bundle('functions/echo/handler.ts', { zodLocales: 'keep' });
+    assert.equal(kept.bundled.some((path) => path.endsWith('zod/v4/classic/from-json-schema.js')), true);
+  });
+
+  it('reads a named `z` import from zod as a namespace import, on the same lines', () => {
+    assert.equal(rewriteZodImports("import { z } from 'zod';\nz.string();"), "import * as z from 'zod';\nz.string();");
+    assert.equal(rewriteZodImports('import { z, ZodError } from "zod/v4";'), 'import * as z from "zod/v4"; import { ZodError } from "zod/v4";');
+    assert.equal(rewriteZodImports("import {\n  ZodError,\n  z as schema,\n} from 'zod';\nx;"), "import * as schema from 'zod'; import { ZodError } from 'zod';\n\n\n\nx;");
+    for (const untouched of ["import { ZodError } from 'zod';", "import type { z } from 'zod';", "import { z } from 'zod-to-json';", "import { z } from './zod.ts';"]) {
+      assert.equal(rewriteZodImports(untouched), untouched);
+    }
+  });
+
+  it('bundles synchronously for the construct, in a child process, with the same checks', () => {
+    bundleFunctionSync({ entry: 'test/fixtures/zod/root-zod.ts', outdir: join(OUT, 'sync-ok'), options: {}, workingDir: ROOT });
+    assert.throws(
+      () => bundleFunctionSync({ entry: 'test/fixtures/zod/uses-locales.ts', outdir: join(OUT, 'sync-locales'), options: {}, workingDir: ROOT }),
+      /^Error: test\/fixtures\/zod\/uses-locales\.ts uses zod's locales/,
+    );
   });
 
   for (const file of ['test/fixtures/zod/uses-locales.ts', 'test/fixtures/zod/imports-locales.ts']) {
