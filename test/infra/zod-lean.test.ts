@@ -94,6 +94,13 @@ describe('lean zod in the function bundle', () => {
     });
   }
 
+  it('keeps a locale imported by path, and only that one', async () => {
+    const lean = await bundle('test/fixtures/zod/locale-by-path.ts');
+    assert.deepEqual(lean.locales.map((path) => path.split('/').pop()), ['fr.js']);
+    const { check } = await lean.load();
+    assert.match(check({ text: 1 }).error.issues[0].message, /attendu/);
+  });
+
   it('takes MCP_ZOD_LOCALES=keep from the environment', () => {
     const saved = process.env.MCP_ZOD_LOCALES;
     try {
