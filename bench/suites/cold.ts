@@ -58,9 +58,8 @@ export async function measureCold(built: Built, plan: ColdPlan, budget: Budget, 
       'whose AWS endpoints point at a closed loopback port). ' +
       'The clock starts just before `await import(bundle)` and stops when the first `tools/call` answer is complete; ' +
       '"import" is the part until the module has evaluated. Process start-up before the import is not counted. ' +
-      '`@aws-sdk/*` is external, as on Lambda, so those packages load from node_modules when the bundle is imported; ' +
-      '"externals" times importing only them in another fresh process ' +
-      `(${loaded.length ? loaded.join('; ') : 'no bundle imports any at load'}). ` +
+      'The AWS SDK is bundled, as the construct deploys it (`bundleAwsSdk`, default true); "externals" times importing, in another ' +
+      `fresh process, any package a bundle leaves external and imports at load (${loaded.length ? loaded.join('; ') : 'none do'}). ` +
       '"heap" is the live heap the bundle and its first call left (a full collection after the clock, against one before the import). ' +
       'Bundles are built as the construct builds them (infra/function-bundle.ts: ESM, minified, split): "loaded" is what a cold start ' +
       'parses, `index.mjs` and the chunks it imports statically; "package" is every file, chunks loaded on demand included. ' +
