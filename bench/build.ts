@@ -4,21 +4,29 @@
 import { build, type BuildOptions } from 'esbuild';
 import { isBuiltin } from 'node:module';
 import { join, relative, resolve } from 'node:path';
-import { bundleBuild, functionBundle } from '../infra/function-bundle.ts';
+import { bundleFunction } from '../infra/bundle.ts';
+import { functionBundle } from '../infra/function-bundle.ts';
 import { loadedBytes } from '../local/aws/build.ts';
 
 export const ROOT = resolve(import.meta.dirname, '..');
 const OUT_DIR = join(ROOT, '.local/bench');
 
-/** A Lambda entry under comparison. Adding one here builds it; suites pick targets by name. */
-export const LAMBDA_TARGETS = {
+/**
+ * A Lambda entry under comparison. Adding one here builds it; suites pick targets by name. The kit's
+ * bundles get its lean zod (infra/zod-lean/); the baselines are built as a project without the kit
+ * would build them (`zodLocales: 'keep'`), so each imports zod as its source says.
+ */
+export const LAMBDA_TARGETS: Record<TargetName, { label: string; entry: string; zodLocales?: 'keep'; sourceMaps?: true }> = {
   kit: { label: 'kit (functions/echo)', entry: 'functions/echo/handler.ts' },
-  sdk: { label: 'SDK minimal handler', entry: 'bench/baselines/sdk-minimal.ts' },
-  hono: { label: 'raw Hono', entry: 'bench/baselines/raw-hono.ts' },
+  // As deployed: with its source maps, run with NODE_OPTIONS=--enable-source-maps (infra/endpoint/settings.ts).
+  kitMaps: { label: 'kit (functions/echo), source maps on', entry: 'functions/echo/handler.ts', sourceMaps: true },
+  sdk: { label: 'SDK minimal handler (zod/v4)', entry: 'bench/baselines/sdk-minimal.ts', zodLocales: 'keep' },
+  sdkRoot: { label: 'SDK minimal handler (root zod)', entry: 'bench/baselines/sdk-minimal-root-zod.ts', zodLocales: 'keep' },
+  hono: { label: 'raw Hono', entry: 'bench/baselines/raw-hono.ts', zodLocales: 'keep' },
   work: { label: 'kit (bench/servers/work)', entry: 'bench/servers/work/handler.ts' },
-} as const;
+};
 
-export type TargetName = keyof typeof LAMBDA_TARGETS;
+export type TargetName = 'kit' | 'kitMaps' | 'sdk' | 'sdkRoot' | 'hono' | 'work';
 
 export interface Bundle {
   name: TargetName;
@@ -31,6 +39,8 @@ export interface Bundle {
   totalBytes: number;
   /** External packages the bundle imports statically, so they load before its first request. */
   initExternals: string[];
+  /** NODE_OPTIONS the bundle runs with (`--enable-source-maps` for a bundle built with its maps). */
+  nodeOptions?: string;
 }
 
 export interface Built {
@@ -60,12 +70,14 @@ const common: BuildOptions = {
  */
 async function buildTarget(name: TargetName, lambdaDir: string): Promise<Bundle> {
   const outdir = join(lambdaDir, name);
-  const { metafile } = await build({ ...bundleBuild(LAMBDA_TARGETS[name].entry, outdir), sourcemap: false, absWorkingDir: ROOT });
+  const { entry, zodLocales, sourceMaps } = LAMBDA_TARGETS[name];
+  const metafile = await bundleFunction({ entry, outdir, options: zodLocales ? { zodLocales } : {}, workingDir: ROOT, sourcemap: sourceMaps ?? false });
   const file = join(outdir, 'index.mjs');
-  const imports = metafile!.outputs[relative(ROOT, file)]?.imports ?? [];
+  const imports = metafile.outputs[relative(ROOT, file)]?.imports ?? [];
   const initExternals = imports.filter((i) => i.external && i.kind === 'import-statement' && !isBuiltin(i.path)).map((i) => i.path);
-  const totalBytes = Object.entries(metafile!.outputs).reduce((sum, [, o]) => sum + o.bytes, 0);
-  return { name, label: LAMBDA_TARGETS[name].label, file, bytes: loadedBytes(metafile!, outdir), totalBytes, initExternals: [...new Set(initExternals)] };
+  const totalBytes = Object.entries(metafile.outputs).reduce((sum, [path, o]) => sum + (path.endsWith('.map') ? 0 : o.bytes), 0);
+  const bundle = { name, label: LAMBDA_TARGETS[name].label, file, bytes: loadedBytes(metafile, outdir), totalBytes, initExternals: [...new Set(initExternals)] };
+  return sourceMaps ? { ...bundle, nodeOptions: '--enable-source-maps' } : bundle;
 }
 
 export async function buildAll(): Promise<Built> {

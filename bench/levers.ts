@@ -54,7 +54,8 @@ async function buildLever(lever: Lever): Promise<{ file: string; bytes: number }
   const entry = join(tree, 'functions/echo/handler.ts');
   const resolve = { absWorkingDir: tree, nodePaths: [RETIRED_MODULES] };
   if (lever.split) {
-    const { metafile } = await build({ ...bundleBuild(entry, outdir), sourcemap: false, ...resolve });
+    // As built then: without the lean zod the build has had since (infra/zod-lean/).
+    const { metafile } = await build({ ...bundleBuild(entry, outdir, { zodLocales: 'keep' }), sourcemap: false, ...resolve });
     return { file: join(outdir, 'index.mjs'), bytes: loadedBytes(metafile!, outdir, tree) };
   }
   const { banner, ...settings } = functionBundle();

@@ -8,6 +8,7 @@ import { QUICK, RATIOS, runBench } from '../bench/runner.ts';
 import { CACHE_ROW_IDS } from '../bench/suites/cache.ts';
 import { COLD_TARGETS } from '../bench/suites/cold.ts';
 import { GATEWAY_ROW_IDS } from '../bench/suites/gateway.ts';
+import { LAMBDA_COLD_TARGETS } from '../bench/suites/modelled-lambda.ts';
 import { RATE_LIMIT_ROW_IDS } from '../bench/suites/rate-limit.ts';
 import { WARM_VARIANTS } from '../bench/suites/warm.ts';
 
@@ -20,7 +21,7 @@ it('the benchmark runner measures every row of every suite', { timeout: 180_000 
   assert.deepEqual(rowIds('eras'), ['modern', 'legacy']);
   assert.deepEqual(rowIds('cache'), CACHE_ROW_IDS);
   assert.deepEqual(rowIds('ratelimit'), RATE_LIMIT_ROW_IDS);
-  assert.deepEqual(rowIds('lambda-cold'), ['kit', 'sdk']);
+  assert.deepEqual(rowIds('lambda-cold'), LAMBDA_COLD_TARGETS);
   assert.deepEqual(rowIds('handover'), ['redis', 'table', 'direct']);
   assert.deepEqual(rowIds('throughput'), ['kit', 'sdk', 'hono']);
   assert.deepEqual(rowIds('metrics'), ['fragment', 'budget']);

@@ -16,7 +16,8 @@ export type ProbeMessage =
   | { kind: 'ready' }
   /** One round: a time per call, and what the calls did besides (both counted over the round). */
   | { kind: 'samples'; micros: number[]; redisRequests: number; toolRuns: number }
-  | { kind: 'cold'; importMs: number; totalMs: number; heapBytes: number }
+  /** `stackMs`: formatting the stack of the first error thrown in the bundle's code, after the first call. */
+  | { kind: 'cold'; importMs: number; totalMs: number; heapBytes: number; stackMs: number }
   | { kind: 'externals'; ms: number }
   /** An HTTP server probe listening. */
   | { kind: 'listening'; url: string }

@@ -28,7 +28,7 @@ export interface ModelledLambdaPlan {
   handoverSamples: number;
 }
 
-const COLD_TARGETS: TargetName[] = ['kit', 'sdk'];
+export const LAMBDA_COLD_TARGETS: TargetName[] = ['kit', 'sdk', 'sdkRoot', 'hono'];
 
 /** One new environment answering its first `tools/call` through the API Gateway model. */
 async function coldSample(bundle: string, runtime: string) {
@@ -68,12 +68,12 @@ async function coldSample(bundle: string, runtime: string) {
 
 export async function measureLambdaCold(built: Built, plan: ModelledLambdaPlan, budget: Budget): Promise<Section> {
   const runtime = await buildRuntime();
-  const samples = COLD_TARGETS.map(() => ({ client: [] as number[], init: [] as number[], invoke: [] as number[], memory: [] as number[] }));
+  const samples = LAMBDA_COLD_TARGETS.map(() => ({ client: [] as number[], init: [] as number[], invoke: [] as number[], memory: [] as number[] }));
   // One unrecorded start each, so page-cache warmth is equal for both.
-  for (const t of COLD_TARGETS) await coldSample(built.bundles[t].file, runtime);
+  for (const t of LAMBDA_COLD_TARGETS) await coldSample(built.bundles[t].file, runtime);
   let n = 0;
   for (; n < plan.coldSamples && (n === 0 || !budget.spent()); n++) {
-    for (const [i, t] of COLD_TARGETS.entries()) {
+    for (const [i, t] of LAMBDA_COLD_TARGETS.entries()) {
       const s = await coldSample(built.bundles[t].file, runtime);
       samples[i]!.client.push(s.clientMs);
       samples[i]!.init.push(s.initMs);
@@ -89,7 +89,7 @@ export async function measureLambdaCold(built: Built, plan: ModelledLambdaPlan, 
       'API Gateway model: a new execution environment (a `node` process running the bundle through the Runtime API, as the managed ' +
       'runtime does) starts for it. "init" is the REPORT line\'s Init Duration (process start to the runtime\'s first request for ' +
       'work), "invoke" the first invocation\'s Duration, "client" what the caller waited in all, "memory" the REPORT line\'s Max ' +
-      'Memory Used (peak RSS). Bundles built alike (bench/build.ts); the AWS SDK is external, loaded from node_modules as the runtime provides it.',
+      'Memory Used (peak RSS). Bundles built as in the cold-start rows above (bench/build.ts), the same reference and floor.',
     iterations: `${n} samples per bundle, interleaved, after one unrecorded start each`,
     columns: [
       { key: 'client', header: 'client', unit: 'ms' },
@@ -97,7 +97,7 @@ export async function measureLambdaCold(built: Built, plan: ModelledLambdaPlan, 
       { key: 'invoke', header: 'first invoke', unit: 'ms' },
       { key: 'memory', header: 'memory', unit: 'count' },
     ],
-    rows: COLD_TARGETS.map((t, i) => ({
+    rows: LAMBDA_COLD_TARGETS.map((t, i) => ({
       id: t,
       label: built.bundles[t].label,
       values: {

@@ -1,5 +1,5 @@
 // The MCP server's Lambda function: its log group, a role that may write only there, and its code
-// bundled by local esbuild with the settings infra/function-bundle.ts owns (split into the handler
+// bundled by local esbuild (infra/bundle.ts) with the settings infra/function-bundle.ts owns (split into the handler
 // and chunks loaded on demand, which NodejsFunction's single output file cannot carry). Gets its
 // environment whole; what goes into it is decided in settings.ts. Created in the endpoint's own
 // scope, under the construct ids of earlier releases, so updates replace nothing.
@@ -10,8 +10,8 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import { buildSync } from 'esbuild';
-import { bundleBuild, LAMBDA_NODE_MAJOR } from '../function-bundle.ts';
+import { bundleFunctionSync } from '../bundle.ts';
+import { LAMBDA_NODE_MAJOR } from '../function-bundle.ts';
 
 /** Where `entry` paths are resolved from: the repository root, two levels above this file. */
 const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -54,7 +54,7 @@ function bundledCode(entry: string, bundleAwsSdk: boolean): lambda.Code {
       image: DockerImage.fromRegistry('unused-local-bundling'),
       local: {
         tryBundle(outputDir) {
-          buildSync({ ...bundleBuild(entry, outputDir, { excludeAwsSdk: !bundleAwsSdk }), absWorkingDir: PROJECT_ROOT, metafile: false });
+          bundleFunctionSync({ entry, outdir: outputDir, options: { excludeAwsSdk: !bundleAwsSdk }, workingDir: PROJECT_ROOT });
           return true;
         },
       },

@@ -5,7 +5,8 @@
 import { build } from 'esbuild';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
-import { bundleBuild, functionBundle } from '../../infra/function-bundle.ts';
+import { bundleFunction } from '../../infra/bundle.ts';
+import { functionBundle } from '../../infra/function-bundle.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
@@ -39,8 +40,8 @@ export async function buildFunction(entry: string, outDir = join(ROOT, '.local/a
   const name = `${basename(dirname(file))}-${basename(file, '.ts')}`;
   const target = join(outDir, name);
   const source = (await isHandlerEntry(file)) ? file : await handlerEntry(file, join(outDir, 'entries', name));
-  const [fn, runtime] = await Promise.all([build({ ...bundleBuild(source, target), absWorkingDir: ROOT }), buildRuntime(outDir)]);
-  return { bundle: join(target, 'index.mjs'), runtime, bytes: loadedBytes(fn.metafile!, target) };
+  const [metafile, runtime] = await Promise.all([bundleFunction({ entry: source, outdir: target, options: {}, workingDir: ROOT }), buildRuntime(outDir)]);
+  return { bundle: join(target, 'index.mjs'), runtime, bytes: loadedBytes(metafile, target) };
 }
 
 /**

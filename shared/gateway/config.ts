@@ -7,7 +7,7 @@
 // sees the gateway's callers as themselves (on-behalf-of, the default: a signed assertion per
 // caller, its key derived from MCP_REQUEST_STATE_KEY) or as the gateway (its own credential), and
 // a gateway that admits more than one caller shares its identity only where the config says so.
-import { z } from 'zod';
+import * as z from 'zod/v4';
 import { ConfigError, GATEWAY_NAME } from '../config.ts';
 import { ORIGIN_VERIFY_HEADER } from '../http/origin-verify.ts';
 import type { BreakerOptions } from '../client/breaker.ts';

@@ -13,7 +13,7 @@
 //   passes for the other (a `requestState` sent back as the `confirm` argument skips no question).
 // - Every answer is audited (shared/audit.ts): accepted, declined or dismissed, or invalid (a
 //   replayed answer, a token expired or made for another call).
-import { z } from 'zod';
+import * as z from 'zod/v4';
 import { sdk } from '../sdk.ts';
 import { canonicalJson } from '../cache/tool-cache.ts';
 import type { RequestScope } from '../request-scope.ts';

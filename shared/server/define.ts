@@ -2,7 +2,7 @@
 // schemas. Pure data plus handlers; `build.ts` turns it into SDK server instances.
 import type { CacheHint, ResourceMetadata, ToolAnnotations } from '@modelcontextprotocol/server';
 import type { McpServer, ServerContext, ServerNotifier } from '@modelcontextprotocol/server';
-import type { z } from 'zod';
+import type * as z from 'zod/v4';
 import type { CachePolicy } from '../cache/tool-cache.ts';
 import type { ToolContext } from './context.ts';
 import type { PromptReturn, ReadReturn, ToolReturn } from './returns.ts';

@@ -8,7 +8,7 @@
 //   a finished one, also one that finished while the cancel was on its way).
 // Another caller's task answers exactly like an unknown one.
 import { MissingRequiredClientCapabilityError, ProtocolError, ProtocolErrorCode, type McpServer, type ServerContext } from '@modelcontextprotocol/server';
-import { z } from 'zod';
+import * as z from 'zod/v4';
 import { requestScopeOf, type RequestScope } from '../request-scope.ts';
 import { TaskRequestTooLargeError, type TaskCaller, type TaskService } from './service.ts';
 import { TERMINAL, type TaskRecord } from './store.ts';
