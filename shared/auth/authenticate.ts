@@ -34,7 +34,7 @@ export interface Authenticator {
   resourceUrl(request: Request): string;
 }
 
-const escape = (value: string) => value.replace(/["\\]/g, '\\$&');
+const escapeQuoted = (value: string) => value.replace(/["\\]/g, '\\$&');
 
 export function createAuthenticator(options: AuthenticatorOptions): Authenticator {
   const { auth, path } = options;
@@ -48,7 +48,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
   function challenge(request: Request, status: 401 | 403, message: string, params: Record<string, string> = {}): never {
     const fields = acceptsJwt ? { ...params, resource_metadata: metadataUrl(request) } : params;
     const header = `Bearer ${Object.entries(fields)
-      .map(([k, v]) => `${k}="${escape(v)}"`)
+      .map(([k, v]) => `${k}="${escapeQuoted(v)}"`)
       .join(', ')}`.trim();
     throw new HttpProtocolError(status, SERVER_ERROR, message, { 'www-authenticate': header });
   }
