@@ -17,6 +17,7 @@ import type { TaskService } from '../tasks/service.ts';
 import { createToolContext } from './context.ts';
 import { requestScopeOf } from '../request-scope.ts';
 import { explainHandlerErrors } from './handler-errors.ts';
+import { withWireSchemas } from './input-required.ts';
 import type { ToolRuntime } from './runtime.ts';
 import type { ToolRun } from './tool-runner.ts';
 import { registerTaskMethods } from '../tasks/methods.ts';
@@ -41,7 +42,8 @@ const DEFAULT_LIST_HINT = { ttlMs: 60_000, cacheScope: 'private' } as const;
  */
 async function handleMistakes<T>(run: () => T | Promise<T>, uri?: URL): Promise<T> {
   try {
-    return await run();
+    // An MRTR answer built with the kit's inputRequired may carry a zod schema to convert.
+    return await withWireSchemas(await run());
   } catch (err) {
     if (!(err instanceof StateHandleError)) throw err;
     throw uri ? new ResourceNotFoundError(uri.href) : new ProtocolError(ProtocolErrorCode.InvalidParams, err.message);
