@@ -72,25 +72,11 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
   if (!redis) warnWithoutRedis(config, log, Boolean(streamsOff), features);
   const redisBus = !options.bus && redis ? createRedisEventBus({ redis, stream: `mcp:events:${definition.name}`, pollMs: config.eventPollMs, pollMaxMs: config.eventPollMaxMs, log }) : undefined;
   const bus = options.bus ?? redisBus ?? new MemoryEventBus((error) => log.warn('event listener failed', { error: error.message }));
-  const cache = new ToolCache(definition.name, redis || undefined, log);
   const artifacts = new ArtifactStore(() => createS3Client(config), config.bucketName, { defaultTtlSeconds: config.artifactTtlSeconds });
   const pending = new PendingWork();
   const relay = options.relay ?? createRelay(redis ? redisRelayStore(redis, definition.name) : tableRelayStore(table, definition.name), log);
   const tasks = createTasks(config, { server: definition.name, table, relay, artifacts, log, pending, tracer, execute: (run) => runtime.executeTask(run) });
-  const runtime = createToolRuntime(definition, {
-    state: new StateStore(table, config.stateTtlSeconds, config.sessionTtlSeconds, new Quota(table, 'state handles', config.caps.handlesPerDay, DAY, 'pass the handles you have back instead of starting new ones')),
-    log,
-    requestStateKeys,
-    requestStateTtlSeconds: config.requestStateTtlSeconds,
-    cache,
-    bus,
-    artifacts,
-    offloadBytes: config.offloadBytes,
-    toolTimeoutMs: config.toolTimeoutMs,
-    pending,
-    tasks,
-    taskTimeoutMs: config.tasks.timeoutMs,
-  });
+  const runtime = createRuntime(definition, config, { table, redis: redis || undefined, log, requestStateKeys, bus, artifacts, pending, tasks });
   const admission = createAdmission(definition, config, { table, redis: redis || undefined, artifacts, pending, log, requestStateKeys });
   const sessionQuota = new Quota(table, 'sessions', config.caps.sessionsPerDay, DAY, 'reuse a session, end the ones you no longer use with DELETE');
   const sessions = new SessionStore(table, config.sessionTtlSeconds, config.sessionCacheMs, redis || undefined, sessionQuota);
@@ -133,6 +119,35 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
       await redisBus?.close();
     },
   };
+}
+
+interface RuntimeParts {
+  table: Table;
+  redis: Redis | undefined;
+  log: KitLogger;
+  requestStateKeys: string[];
+  bus: ServerEventBus;
+  artifacts: ArtifactStore;
+  pending: PendingWork;
+  tasks: ReturnType<typeof createTasks>;
+}
+
+/** What runs tools: their state, cache, events, artifacts, limits and tasks. */
+function createRuntime(definition: ServerDefinition, config: Readonly<KitConfig>, { table, redis, log, requestStateKeys, bus, artifacts, pending, tasks }: RuntimeParts) {
+  return createToolRuntime(definition, {
+    state: new StateStore(table, config.stateTtlSeconds, config.sessionTtlSeconds, new Quota(table, 'state handles', config.caps.handlesPerDay, DAY, 'pass the handles you have back instead of starting new ones')),
+    log,
+    requestStateKeys,
+    requestStateTtlSeconds: config.requestStateTtlSeconds,
+    cache: new ToolCache(definition.name, redis, log),
+    bus,
+    artifacts,
+    offloadBytes: config.offloadBytes,
+    toolTimeoutMs: config.toolTimeoutMs,
+    pending,
+    tasks,
+    taskTimeoutMs: config.tasks.timeoutMs,
+  });
 }
 
 /** The key that seals request state (MRTR): the configured one, else a random per-process key, with a warning. */
