@@ -138,7 +138,7 @@ async function main() {
   const watchers: FSWatcher[] = folders.map((folder) => watch(folder, { recursive: true }, onChange(folder)));
 
   const stop = async () => {
-    watchers.forEach((w) => w.close());
+    for (const w of watchers) w.close();
     clearTimeout(settle);
     await reloading;
     await Promise.all([next && stopChild(next.child), active && stopChild(active)]);

@@ -203,7 +203,7 @@ async function main() {
   // Before the file and the output: whoever reads them may stop this process at once.
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-  await writeFile(file, [...redisNote, ...exports].join('\n') + '\n');
+  await writeFile(file, `${[...redisNote, ...exports].join('\n')}\n`);
   process.stdout.write(
     [
       `# ${emulators.describe()}`,

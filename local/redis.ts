@@ -36,7 +36,6 @@ function findOnPath(binary: string): string | undefined {
       accessSync(candidate, constants.X_OK);
       return candidate;
     } catch {
-      continue;
     }
   }
   return undefined;

@@ -101,7 +101,8 @@ async function main() {
       `    npm run smoke -- --url ${model.url}${apiKey ? ` --api-key ${apiKey}` : ''}`,
       `    npm run verify -- --url ${model.url} --api-url ${model.apiUrl}${apiKey ? ` --api-key ${apiKey}` : ''}   (serving functions/echo: its tools are what verify calls)`,
       '',
-    ].join('\n') + '\n',
+      '',
+    ].join('\n'),
   );
 }
 

@@ -102,7 +102,7 @@ async function main(reloaded: string | undefined) {
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   const lines = reloaded === undefined ? banner(server, emulators) : [`reloaded (${reloaded}): "${server.definition.name}" serving at ${server.url}`];
-  process.stdout.write(lines.join('\n') + '\n');
+  process.stdout.write(`${lines.join('\n')}\n`);
   if (devParent) process.send!({ serving: server.url });
 }
 

@@ -396,16 +396,18 @@ function originSecrets(env: Env): readonly string[] {
   return Object.freeze(all);
 }
 
-export function loadConfig(env: Env = process.env): Readonly<KitConfig> {
-  const path = text(env, 'MCP_PATH');
-  if (!path.startsWith('/')) throw new ConfigError('MCP_PATH', `must start with "/", got "${path}"`);
-
+/** Both Upstash credentials, or neither. */
+function redisCredentials(env: Env): { url: string; token: string } | undefined {
   const redisUrl = url(env, 'UPSTASH_REDIS_REST_URL');
   const redisToken = str(env, 'UPSTASH_REDIS_REST_TOKEN');
   if ((redisUrl === undefined) !== (redisToken === undefined)) {
     throw new ConfigError(redisUrl ? 'UPSTASH_REDIS_REST_TOKEN' : 'UPSTASH_REDIS_REST_URL', 'set both UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN, or neither');
   }
+  return redisUrl && redisToken ? { url: redisUrl, token: redisToken } : undefined;
+}
 
+/** The key that signs request state and the previous ones still accepted, each at least 32 bytes. */
+function requestStateKeys(env: Env): { requestStateKey: string | undefined; previousRequestStateKeys: string[] } {
   const requestStateKey = str(env, 'MCP_REQUEST_STATE_KEY');
   if (requestStateKey !== undefined && new TextEncoder().encode(requestStateKey).length < 32) {
     throw new ConfigError('MCP_REQUEST_STATE_KEY', 'must be at least 32 bytes; generate one with `openssl rand -base64 48`');
@@ -417,6 +419,51 @@ export function loadConfig(env: Env = process.env): Readonly<KitConfig> {
   if (previousRequestStateKeys.length > 0 && requestStateKey === undefined) {
     throw new ConfigError('MCP_REQUEST_STATE_KEY', 'is required when MCP_REQUEST_STATE_PREVIOUS_KEYS is set: it is the key that signs');
   }
+  return { requestStateKey, previousRequestStateKeys };
+}
+
+/**
+ * Whether rate limiting is on. Unset, it follows Redis outside the local stage: a deployment whose
+ * secret has no Upstash credentials yet still serves (the logs and GET /health say the limit is off).
+ */
+function rateLimitSwitch(env: Env, stage: string, redis: KitConfig['redis']) {
+  const explicit = str(env, 'MCP_RATE_LIMIT_ENABLED') !== undefined;
+  const enabled = bool(env, 'MCP_RATE_LIMIT_ENABLED', stage !== 'local' && redis !== undefined);
+  if (enabled && !redis) {
+    throw new ConfigError('MCP_RATE_LIMIT_ENABLED', 'rate limiting needs Redis: set UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN, or MCP_RATE_LIMIT_ENABLED=false');
+  }
+  const toolRequests = str(env, 'MCP_RATE_LIMIT_TOOL_REQUESTS') === undefined ? undefined : int(env, 'MCP_RATE_LIMIT_TOOL_REQUESTS');
+  return { enabled, explicit, toolRequests };
+}
+
+function capsConfig(env: Env): KitConfig['caps'] {
+  return Object.freeze({
+    sessionsPerDay: int(env, 'MCP_SESSIONS_PER_PRINCIPAL'),
+    handlesPerDay: int(env, 'MCP_HANDLES_PER_PRINCIPAL'),
+    openStreams: int(env, 'MCP_STREAMS_PER_PRINCIPAL'),
+    serverStreams: int(env, 'MCP_MAX_OPEN_STREAMS'),
+    instanceStreams: int(env, 'MCP_CONTAINER_STREAMS'),
+  });
+}
+
+function tasksConfig(env: Env): KitConfig['tasks'] {
+  return Object.freeze({
+    ttlSeconds: int(env, 'MCP_TASK_TTL_SECONDS'),
+    maxTtlSeconds: int(env, 'MCP_TASK_MAX_TTL_SECONDS'),
+    pollIntervalMs: int(env, 'MCP_TASK_POLL_MS'),
+    timeoutMs: int(env, 'MCP_TASK_TIMEOUT_MS'),
+    staleAfterSeconds: int(env, 'MCP_TASK_STALE_SECONDS'),
+    containers: bool(env, 'MCP_CONTAINER_TASKS'),
+    leaseSeconds: int(env, 'MCP_TASK_LEASE_SECONDS'),
+    maxAttempts: int(env, 'MCP_TASK_MAX_ATTEMPTS'),
+  });
+}
+
+export function loadConfig(env: Env = process.env): Readonly<KitConfig> {
+  const path = text(env, 'MCP_PATH');
+  if (!path.startsWith('/')) throw new ConfigError('MCP_PATH', `must start with "/", got "${path}"`);
+  const redis = redisCredentials(env);
+  const { requestStateKey, previousRequestStateKeys } = requestStateKeys(env);
 
   const gateways = trustedGateways(env);
   if (gateways.some((g) => 'fromRequestStateKey' in g.keys) && requestStateKey === undefined) {
@@ -425,15 +472,7 @@ export function loadConfig(env: Env = process.env): Readonly<KitConfig> {
 
   const stage = text(env, 'MCP_STAGE');
   const eventPollMs = int(env, 'MCP_EVENT_POLL_MS');
-  const redis = redisUrl && redisToken ? { url: redisUrl, token: redisToken } : undefined;
-  // Unset, rate limiting follows Redis outside the local stage: a deployment whose secret has no
-  // Upstash credentials yet still serves (the logs and GET /health say the limit is off).
-  const rateLimitExplicit = str(env, 'MCP_RATE_LIMIT_ENABLED') !== undefined;
-  const rateLimitEnabled = bool(env, 'MCP_RATE_LIMIT_ENABLED', stage !== 'local' && redis !== undefined);
-  if (rateLimitEnabled && !redis) {
-    throw new ConfigError('MCP_RATE_LIMIT_ENABLED', 'rate limiting needs Redis: set UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN, or MCP_RATE_LIMIT_ENABLED=false');
-  }
-  const toolRequests = str(env, 'MCP_RATE_LIMIT_TOOL_REQUESTS') === undefined ? undefined : int(env, 'MCP_RATE_LIMIT_TOOL_REQUESTS');
+  const rateLimit = rateLimitSwitch(env, stage, redis);
 
   const publicUrl = url(env, 'MCP_PUBLIC_URL');
   const shared = url(env, 'AWS_ENDPOINT_URL');
@@ -456,23 +495,8 @@ export function loadConfig(env: Env = process.env): Readonly<KitConfig> {
     sessionTtlSeconds: int(env, 'MCP_SESSION_TTL_SECONDS'),
     sessionCacheMs: int(env, 'MCP_SESSION_CACHE_MS'),
     stateTtlSeconds: int(env, 'MCP_STATE_TTL_SECONDS'),
-    caps: Object.freeze({
-      sessionsPerDay: int(env, 'MCP_SESSIONS_PER_PRINCIPAL'),
-      handlesPerDay: int(env, 'MCP_HANDLES_PER_PRINCIPAL'),
-      openStreams: int(env, 'MCP_STREAMS_PER_PRINCIPAL'),
-      serverStreams: int(env, 'MCP_MAX_OPEN_STREAMS'),
-      instanceStreams: int(env, 'MCP_CONTAINER_STREAMS'),
-    }),
-    tasks: Object.freeze({
-      ttlSeconds: int(env, 'MCP_TASK_TTL_SECONDS'),
-      maxTtlSeconds: int(env, 'MCP_TASK_MAX_TTL_SECONDS'),
-      pollIntervalMs: int(env, 'MCP_TASK_POLL_MS'),
-      timeoutMs: int(env, 'MCP_TASK_TIMEOUT_MS'),
-      staleAfterSeconds: int(env, 'MCP_TASK_STALE_SECONDS'),
-      containers: bool(env, 'MCP_CONTAINER_TASKS'),
-      leaseSeconds: int(env, 'MCP_TASK_LEASE_SECONDS'),
-      maxAttempts: int(env, 'MCP_TASK_MAX_ATTEMPTS'),
-    }),
+    caps: capsConfig(env),
+    tasks: tasksConfig(env),
     lambdaFunctionName: str(env, 'AWS_LAMBDA_FUNCTION_NAME'),
     lambdaFunctionVersion: str(env, 'AWS_LAMBDA_FUNCTION_VERSION'),
     lambdaEndpoint: url(env, 'AWS_ENDPOINT_URL_LAMBDA') ?? shared,
@@ -487,10 +511,10 @@ export function loadConfig(env: Env = process.env): Readonly<KitConfig> {
     eventPollMaxMs: int(env, 'MCP_EVENT_POLL_MAX_MS', Math.max(variable('MCP_EVENT_POLL_MAX_MS').default as number, eventPollMs), eventPollMs),
     originSecrets: originSecrets(env),
     rateLimit: Object.freeze({
-      enabled: rateLimitEnabled,
-      explicit: rateLimitExplicit,
+      enabled: rateLimit.enabled,
+      explicit: rateLimit.explicit,
       requests: int(env, 'MCP_RATE_LIMIT_REQUESTS'),
-      toolRequests,
+      toolRequests: rateLimit.toolRequests,
       windowSeconds: int(env, 'MCP_RATE_LIMIT_WINDOW_SECONDS'),
       failOpen: bool(env, 'MCP_RATE_LIMIT_FAIL_OPEN'),
     }),

@@ -1,6 +1,7 @@
 // Assembles one MCP server from its definition and the configuration: stores, event bus, SDK
 // instance factory and the Hono app. The adapters (functions/, local/) call this and nothing else.
 import type { ServerEventBus } from '@modelcontextprotocol/server';
+import type { Redis } from '@upstash/redis';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { KitConfig } from './config.ts';
 import { describeFeatures } from './features.ts';
@@ -67,92 +68,45 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
   const log = options.log ?? createLogger(config, definition.name);
   const tracer = config.tracing ? createTracer(definition.name, config, log, options.traceExporter) : undefined;
   const table = new Table(async () => options.dynamo ?? createDynamoClient(config), config.tableName);
-  let requestStateKey = config.requestStateKey;
-  if (!requestStateKey) {
-    log.warn('MCP_REQUEST_STATE_KEY is not set: using a random per-process key, so MRTR retries must return to this process');
-    requestStateKey = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64');
-  }
+  const requestStateKeys = [requestStateKeyOf(config, log), ...config.previousRequestStateKeys];
   const redis = config.redis && createRedis({ ...config.redis, timeoutMs: config.redisTimeoutMs });
   const streamsOff = !redis && options.oneRequestPerInstance ? STREAMS_NEED_REDIS : undefined;
   const features = describeFeatures(config, Boolean(redis), Boolean(streamsOff));
-  if (!redis) {
-    const rateLimitOff = !config.rateLimit.explicit && config.stage !== 'local';
-    const streams = streamsOff
-      ? 'and notification streams (subscriptions/listen, GET) are refused: with one request per environment no event would reach them'
-      : 'and open streams are capped per instance only';
-    (rateLimitOff || streamsOff ? log.warn : log.info).call(log, `UPSTASH_REDIS_REST_URL is not set: ${rateLimitOff ? 'rate limiting is off, ' : ''}tool cache and events stay in this process, ${streams}`, { features });
-  }
+  if (!redis) warnWithoutRedis(config, log, Boolean(streamsOff), features);
   const redisBus = !options.bus && redis ? createRedisEventBus({ redis, stream: `mcp:events:${definition.name}`, pollMs: config.eventPollMs, pollMaxMs: config.eventPollMaxMs, log }) : undefined;
   const bus = options.bus ?? redisBus ?? new MemoryEventBus((error) => log.warn('event listener failed', { error: error.message }));
-  const cache = new ToolCache(definition.name, redis || undefined, log);
   const artifacts = new ArtifactStore(() => createS3Client(config), config.bucketName, { defaultTtlSeconds: config.artifactTtlSeconds });
   const pending = new PendingWork();
   const relay = options.relay ?? createRelay(redis ? redisRelayStore(redis, definition.name) : tableRelayStore(table, definition.name), log);
   const { service: tasks, queue: taskQueue } = createTasks(config, { server: definition.name, table, relay, artifacts, log, pending, tracer, execute: (run) => runtime.executeTask(run) });
-  const runtime = createToolRuntime(definition, {
-    state: new StateStore(table, config.stateTtlSeconds, config.sessionTtlSeconds, new Quota(table, 'state handles', config.caps.handlesPerDay, DAY, 'pass the handles you have back instead of starting new ones')),
-    log,
-    requestStateKeys: [requestStateKey, ...config.previousRequestStateKeys],
-    requestStateTtlSeconds: config.requestStateTtlSeconds,
-    cache,
-    bus,
-    artifacts,
-    offloadBytes: config.offloadBytes,
-    toolTimeoutMs: config.toolTimeoutMs,
-    pending,
-    tasks,
-    taskTimeoutMs: config.tasks.timeoutMs,
-  });
-  const rateLimiter = config.rateLimit.enabled && redis ? createRateLimiter(redis, definition.name, { ...config.rateLimit, timeoutMs: config.redisTimeoutMs }, log) : undefined;
+  const runtime = createRuntime(definition, config, { table, redis: redis || undefined, log, requestStateKeys, bus, artifacts, pending, tasks });
+  const admission = createAdmission(definition, config, { table, redis: redis || undefined, artifacts, pending, log, requestStateKeys });
   const sessionQuota = new Quota(table, 'sessions', config.caps.sessionsPerDay, DAY, 'reuse a session, end the ones you no longer use with DELETE');
   const sessions = new SessionStore(table, config.sessionTtlSeconds, config.sessionCacheMs, redis || undefined, sessionQuota);
-  const accessLog = createAccessLog(config, definition.name);
-  const toolMetrics = config.metrics ? createToolMetrics(definition.name, config.stage, definition.tools.map((t) => t.name)) : undefined;
-  const apiKeys = config.auth.methods.includes('apikey') ? new ApiKeyStore(table, { cacheSeconds: config.auth.apiKeyCacheSeconds }) : undefined;
-  const authenticator = createAuthenticator({
-    auth: config.auth,
-    path: config.path,
-    publicUrl: config.publicUrl,
-    ...(config.auth.oauth && { verifyJwt: createJwtVerifier(config.auth.oauth) }),
-    ...(apiKeys && { verifyApiKey: (key: string) => apiKeys.verify(key) }),
-    ...(config.trustedGateways.length > 0 && {
-      verifyAssertion: createAssertionVerifier(config.trustedGateways, [requestStateKey, ...config.previousRequestStateKeys], config.auth.oauth?.clockSkewSeconds ?? 30),
-    }),
-  });
-  const probes = {
-    dynamodb: () => table.get('HEALTH#readiness', 'META'),
-    s3: () => artifacts.probe(),
-    ...(redis && { redis: () => redis.ping() }),
-  };
-  const streamSlots = redis
-    ? createStreamSlots({ redis, server: definition.name, max: config.caps.serverStreams, perPrincipal: config.caps.openStreams, streamMaxSeconds: config.streamMaxSeconds, pending, log })
-    : undefined;
   const taskWorkers: TaskWorkers[] = [];
   const openStreams = new OpenStreams(config.caps.instanceStreams);
-  const { app, close } = createApp({ config, runtime, toolMetrics, tasks: runtime.hasTasks ? tasks : undefined, directLane: options.directLane, sessions, bus, relay, log, accessLog, rateLimiter, authenticator, features, probes, streamSlots, openStreams, streamsOff, tracer, ambientTrace: options.ambientTrace });
+  const { app, close } = createApp({
+    ...admission,
+    openStreams,
+    config,
+    runtime,
+    tasks: runtime.hasTasks ? tasks : undefined,
+    directLane: options.directLane,
+    sessions,
+    bus,
+    relay,
+    log,
+    features,
+    streamsOff,
+    tracer,
+    ambientTrace: options.ambientTrace,
+  });
   return {
     app,
     notify: runtime.services.notify,
     bus,
     log,
-    /**
-     * Lambda events that are not HTTP requests: a task's worker run, and Lambda's report that one
-     * never succeeded (the on-failure destination). False for any other event.
-     */
-    async handleEvent(event: unknown): Promise<boolean> {
-      if (isTaskEvent(event)) await tasks.run(event.mcpKitTask.taskId, event.mcpKitTask.run);
-      else if (isTaskFailure(event)) {
-        const { requestContext, responsePayload } = event;
-        const { taskId, nested } = failedTask(event);
-        const why = responsePayload?.errorMessage ? `: ${responsePayload.errorType ?? 'Error'}: ${responsePayload.errorMessage}` : '';
-        const failing = tasks.fail(taskId, `The task's worker did not succeed (${requestContext.condition}${why})`);
-        // A record about a record that could not be handled either ends here, logged: throwing
-        // would have Lambda report it again, and the task reads as failed once it goes stale.
-        if (nested) await failing.catch((error: unknown) => log.error('could not record that a task failed', { taskId, error: error instanceof Error ? error.message : String(error) }));
-        else await failing;
-      } else return false;
-      return true;
-    },
+    handleEvent: createEventHandler(tasks, log),
     /**
      * Runs queued container tasks in this process until `stop()`: for a long-lived process (a
      * container) beside its HTTP server. Does nothing when MCP_CONTAINER_TASKS is off or no tool
@@ -191,6 +145,111 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
       await close();
       await redisBus?.close();
     },
+  };
+}
+
+interface RuntimeParts {
+  table: Table;
+  redis: Redis | undefined;
+  log: KitLogger;
+  requestStateKeys: string[];
+  bus: ServerEventBus;
+  artifacts: ArtifactStore;
+  pending: PendingWork;
+  tasks: ReturnType<typeof createTasks>['service'];
+}
+
+/** What runs tools: their state, cache, events, artifacts, limits and tasks. */
+function createRuntime(definition: ServerDefinition, config: Readonly<KitConfig>, { table, redis, log, requestStateKeys, bus, artifacts, pending, tasks }: RuntimeParts) {
+  return createToolRuntime(definition, {
+    state: new StateStore(table, config.stateTtlSeconds, config.sessionTtlSeconds, new Quota(table, 'state handles', config.caps.handlesPerDay, DAY, 'pass the handles you have back instead of starting new ones')),
+    log,
+    requestStateKeys,
+    requestStateTtlSeconds: config.requestStateTtlSeconds,
+    cache: new ToolCache(definition.name, redis, log),
+    bus,
+    artifacts,
+    offloadBytes: config.offloadBytes,
+    toolTimeoutMs: config.toolTimeoutMs,
+    pending,
+    tasks,
+    taskTimeoutMs: config.tasks.timeoutMs,
+  });
+}
+
+/** The key that seals request state (MRTR): the configured one, else a random per-process key, with a warning. */
+function requestStateKeyOf(config: Readonly<KitConfig>, log: KitLogger): string {
+  if (config.requestStateKey) return config.requestStateKey;
+  log.warn('MCP_REQUEST_STATE_KEY is not set: using a random per-process key, so MRTR retries must return to this process');
+  return Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64');
+}
+
+/** Says at start what runs without Redis: a warning where that weakens a deployed stage, else a note. */
+function warnWithoutRedis(config: Readonly<KitConfig>, log: KitLogger, streamsOff: boolean, features: ReturnType<typeof describeFeatures>): void {
+  const rateLimitOff = !config.rateLimit.explicit && config.stage !== 'local';
+  const streams = streamsOff
+    ? 'and notification streams (subscriptions/listen, GET) are refused: with one request per environment no event would reach them'
+    : 'and open streams are capped per instance only';
+  (rateLimitOff || streamsOff ? log.warn : log.info).call(log, `UPSTASH_REDIS_REST_URL is not set: ${rateLimitOff ? 'rate limiting is off, ' : ''}tool cache and events stay in this process, ${streams}`, { features });
+}
+
+interface AdmissionParts {
+  table: Table;
+  redis: Redis | undefined;
+  artifacts: ArtifactStore;
+  pending: PendingWork;
+  log: KitLogger;
+  requestStateKeys: readonly string[];
+}
+
+/** What the app admits, limits and records a request with: authentication, rate limit, stream slots, access log, metrics, health probes. */
+function createAdmission(definition: ServerDefinition, config: Readonly<KitConfig>, { table, redis, artifacts, pending, log, requestStateKeys }: AdmissionParts) {
+  const apiKeys = config.auth.methods.includes('apikey') ? new ApiKeyStore(table, { cacheSeconds: config.auth.apiKeyCacheSeconds }) : undefined;
+  const authenticator = createAuthenticator({
+    auth: config.auth,
+    path: config.path,
+    publicUrl: config.publicUrl,
+    ...(config.auth.oauth && { verifyJwt: createJwtVerifier(config.auth.oauth) }),
+    ...(apiKeys && { verifyApiKey: (key: string) => apiKeys.verify(key) }),
+    ...(config.trustedGateways.length > 0 && {
+      verifyAssertion: createAssertionVerifier(config.trustedGateways, requestStateKeys, config.auth.oauth?.clockSkewSeconds ?? 30),
+    }),
+  });
+  const probes = {
+    dynamodb: () => table.get('HEALTH#readiness', 'META'),
+    s3: () => artifacts.probe(),
+    ...(redis && { redis: () => redis.ping() }),
+  };
+  return {
+    authenticator,
+    probes,
+    rateLimiter: config.rateLimit.enabled && redis ? createRateLimiter(redis, definition.name, { ...config.rateLimit, timeoutMs: config.redisTimeoutMs }, log) : undefined,
+    accessLog: createAccessLog(config, definition.name),
+    toolMetrics: config.metrics ? createToolMetrics(definition.name, config.stage, definition.tools.map((t) => t.name)) : undefined,
+    streamSlots: redis
+      ? createStreamSlots({ redis, server: definition.name, max: config.caps.serverStreams, perPrincipal: config.caps.openStreams, streamMaxSeconds: config.streamMaxSeconds, pending, log })
+      : undefined,
+  };
+}
+
+/**
+ * Lambda events that are not HTTP requests: a task's worker run, and Lambda's report that one
+ * never succeeded (the on-failure destination). False for any other event.
+ */
+function createEventHandler(tasks: ReturnType<typeof createTasks>['service'], log: KitLogger) {
+  return async function handleEvent(event: unknown): Promise<boolean> {
+    if (isTaskEvent(event)) await tasks.run(event.mcpKitTask.taskId, event.mcpKitTask.run);
+    else if (isTaskFailure(event)) {
+      const { requestContext, responsePayload } = event;
+      const { taskId, nested } = failedTask(event);
+      const why = responsePayload?.errorMessage ? `: ${responsePayload.errorType ?? 'Error'}: ${responsePayload.errorMessage}` : '';
+      const failing = tasks.fail(taskId, `The task's worker did not succeed (${requestContext.condition}${why})`);
+      // A record about a record that could not be handled either ends here, logged: throwing
+      // would have Lambda report it again, and the task reads as failed once it goes stale.
+      if (nested) await failing.catch((error: unknown) => log.error('could not record that a task failed', { taskId, error: error instanceof Error ? error.message : String(error) }));
+      else await failing;
+    } else return false;
+    return true;
   };
 }
 

@@ -11,6 +11,7 @@ import cf from 'cloudfront';
 /** Origin ids the distribution gives its two origins; infra/endpoint and the model use these. */
 var CONTAINER_ORIGIN = 'containers';
 
+// biome-ignore lint/correctness/noUnusedVariables: CloudFront calls the function named handler
 function handler(event) {
   var request = event.request;
   var headers = request.headers;

@@ -184,7 +184,7 @@ export function createRestApi(options: RestApiOptions) {
     const url = new URL(req.url ?? '/', `https://${domainName}`);
     if (!url.pathname.startsWith(`/${stage}/`)) return gatewayAnswer(res, 403, 'Forbidden', { errorType: 'ForbiddenException' });
     const matched = matchResource(url.pathname.slice(stage.length + 1), mcpPath);
-    if (!matched || !matched.route.methods.includes(req.method ?? '')) {
+    if (!matched?.route.methods.includes(req.method ?? '')) {
       return gatewayAnswer(res, 403, 'Missing Authentication Token', { errorType: 'MissingAuthenticationTokenException' });
     }
     const chunks: Buffer[] = [];

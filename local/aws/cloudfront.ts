@@ -168,7 +168,8 @@ export function createDistribution(options: DistributionOptions) {
     const url = new URL(req.url ?? '/', 'https://viewer.invalid');
     const behavior = DISTRIBUTION_BEHAVIORS.find((b) => b.pathPattern === '*' || url.pathname.startsWith(b.pathPattern.slice(0, -1)))!;
     if (!(behavior.methods as readonly string[]).includes(req.method ?? '')) {
-      return errorPage(res, 403, 'ERROR', 'This distribution is not configured to allow the HTTP request method that was used for this request.', cfId);
+      errorPage(res, 403, 'ERROR', 'This distribution is not configured to allow the HTTP request method that was used for this request.', cfId);
+      return;
     }
     // The cache policy is CachingDisabled: the key is the path and query alone.
     const cacheKey = `${url.pathname}${url.search}`;

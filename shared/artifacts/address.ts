@@ -33,6 +33,7 @@ const SCHEME = 'artifact://';
 const NAME_MAX_CHARS = 200;
 const SCOPE_ID_MAX_CHARS = 256;
 const ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is its job
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 const LONE_SURROGATE = /\p{Cs}/u;
 

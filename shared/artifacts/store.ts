@@ -44,6 +44,7 @@ const PART_BYTES = 5 * 1024 * 1024;
 const PARTS_IN_FLIGHT = 2;
 const PRESIGN_MAX_SECONDS = 900;
 const EXPIRES_AT = 'expires-at';
+// biome-ignore lint/suspicious/noControlCharactersInRegex: parameters may not hold control characters
 const CONTENT_TYPE = /^[\w!#$&^.+-]+\/[\w!#$&^.+-]+(\s*;[^\u0000-\u001f\u007f]*)?$/;
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);

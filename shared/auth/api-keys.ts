@@ -15,6 +15,7 @@ const ID_LENGTH = 12;
 const ID_PATTERN = /^[0-9a-f]{12}$/;
 /** RFC 6749 §3.3 scope-token: printable ASCII except space, `"` and `\`. */
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is its job
 const CONTROL = /[\x00-\x1F\x7F]/;
 const MAX_TEXT = 200;
 const MAX_TTL_DAYS = 36_500;
@@ -234,7 +235,7 @@ export class ApiKeyStore {
     const matches: Item[] = [];
     for await (const item of this.table.scan(pk(id))) matches.push(item);
     if (matches.length > 1) throw new AmbiguousApiKeyIdError(id, matches.map(fromItem));
-    return matches[0]?.pk!.S!.slice(PK_PREFIX.length);
+    return matches[0]?.pk?.S?.slice(PK_PREFIX.length);
   }
 
   private remember(hash: string, principal: Principal | undefined, until: number) {

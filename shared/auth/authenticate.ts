@@ -34,48 +34,95 @@ export interface Authenticator {
   resourceUrl(request: Request): string;
 }
 
-const escape = (value: string) => value.replace(/["\\]/g, '\\$&');
+const escapeQuoted = (value: string) => value.replace(/["\\]/g, '\\$&');
+
+/** What the credential checks below share: the options, what this server accepts, its metadata URL. */
+interface Checks {
+  options: AuthenticatorOptions;
+  acceptsJwt: boolean;
+  acceptsKeys: boolean;
+  metadataUrl: (request: Request) => string;
+  resourceUrl: (request: Request) => string;
+}
+
+/** Refuses the request with a Bearer challenge that points OAuth clients at the metadata. */
+function challenge(checks: Checks, request: Request, status: 401 | 403, message: string, params: Record<string, string> = {}): never {
+  const fields = checks.acceptsJwt ? { ...params, resource_metadata: checks.metadataUrl(request) } : params;
+  const header = `Bearer ${Object.entries(fields)
+    .map(([k, v]) => `${k}="${escapeQuoted(v)}"`)
+    .join(', ')}`.trim();
+  throw new HttpProtocolError(status, SERVER_ERROR, message, { 'www-authenticate': header });
+}
+
+async function fromApiKey(checks: Checks, request: Request, key: string): Promise<Principal> {
+  let principal: Principal | undefined;
+  try {
+    principal = await checks.options.verifyApiKey!(key);
+  } catch {
+    throw new HttpProtocolError(503, SERVER_ERROR, 'Service Unavailable: API keys cannot be checked right now; retry shortly', { 'retry-after': '5' });
+  }
+  if (!principal) challenge(checks, request, 401, 'Unauthorized: the API key is unknown, revoked or expired', { error: 'invalid_token', error_description: 'unknown, revoked or expired API key' });
+  return principal;
+}
+
+/** A trusted gateway's caller; the audience is this endpoint. */
+async function fromAssertion(checks: Checks, request: Request, token: string): Promise<Principal> {
+  try {
+    return await checks.options.verifyAssertion!(token, [checks.resourceUrl(request)]);
+  } catch (err) {
+    if (err instanceof InvalidTokenError) challenge(checks, request, 401, `Unauthorized: ${err.message}`, { error: 'invalid_token', error_description: err.message });
+    if (err instanceof TokenVerificationUnavailableError) {
+      throw new HttpProtocolError(503, SERVER_ERROR, 'Service Unavailable: gateway assertions cannot be verified right now; retry shortly', { 'retry-after': '5' });
+    }
+    throw err;
+  }
+}
+
+async function fromJwt(checks: Checks, request: Request, token: string): Promise<Principal> {
+  try {
+    return await checks.options.verifyJwt!(token);
+  } catch (err) {
+    if (err instanceof InvalidTokenError) challenge(checks, request, 401, `Unauthorized: ${err.message}`, { error: 'invalid_token', error_description: err.message });
+    if (err instanceof TokenVerificationUnavailableError) {
+      throw new HttpProtocolError(503, SERVER_ERROR, 'Service Unavailable: tokens cannot be verified right now; retry shortly', { 'retry-after': '5' });
+    }
+    throw err;
+  }
+}
+
+/** The Authorization header: an API key or a JWT as a Bearer token, or a challenge saying what to send. */
+function fromAuthorization(checks: Checks, request: Request, authorization: string | null): Promise<Principal> {
+  const { acceptsJwt, acceptsKeys } = checks;
+  if (authorization === null) {
+    challenge(checks, request, 401, `Unauthorized: send ${acceptsJwt ? 'an OAuth access token' : 'an API key'} as "Authorization: Bearer <token>"${acceptsKeys ? ' (API keys also as "x-api-key")' : ''}`);
+  }
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+  if (!match) {
+    // Another scheme (Basic, …) is no credentials at all: no error code (RFC 6750 §3.1).
+    const malformedBearer = /^Bearer(\s|$)/i.test(authorization);
+    challenge(checks, request, 401, 'Unauthorized: the Authorization header must be "Bearer <token>"', malformedBearer ? { error: 'invalid_request' } : {});
+  }
+  const token = match[1]!;
+  if (token.startsWith(API_KEY_PREFIX)) {
+    if (!acceptsKeys) challenge(checks, request, 401, 'Unauthorized: API keys are not accepted here; use an OAuth access token', { error: 'invalid_token' });
+    return fromApiKey(checks, request, token);
+  }
+  if (!acceptsJwt) challenge(checks, request, 401, 'Unauthorized: the token is not an API key of this server', { error: 'invalid_token' });
+  return fromJwt(checks, request, token);
+}
 
 export function createAuthenticator(options: AuthenticatorOptions): Authenticator {
   const { auth, path } = options;
-  const acceptsJwt = auth.methods.includes('oauth') && options.verifyJwt !== undefined;
-  const acceptsKeys = auth.methods.includes('apikey') && options.verifyApiKey !== undefined;
-
   const origin = (request: Request) => (options.publicUrl ? new URL(options.publicUrl).origin : new URL(request.url).origin);
   const resourceUrl = (request: Request) => options.publicUrl ?? `${origin(request)}${path}`;
   const metadataUrl = (request: Request) => `${origin(request)}${PRM_PATH}${new URL(resourceUrl(request)).pathname.replace(/\/$/, '')}`;
-
-  function challenge(request: Request, status: 401 | 403, message: string, params: Record<string, string> = {}): never {
-    const fields = acceptsJwt ? { ...params, resource_metadata: metadataUrl(request) } : params;
-    const header = `Bearer ${Object.entries(fields)
-      .map(([k, v]) => `${k}="${escape(v)}"`)
-      .join(', ')}`.trim();
-    throw new HttpProtocolError(status, SERVER_ERROR, message, { 'www-authenticate': header });
-  }
-
-  async function fromApiKey(request: Request, key: string): Promise<Principal> {
-    let principal: Principal | undefined;
-    try {
-      principal = await options.verifyApiKey!(key);
-    } catch {
-      throw new HttpProtocolError(503, SERVER_ERROR, 'Service Unavailable: API keys cannot be checked right now; retry shortly', { 'retry-after': '5' });
-    }
-    if (!principal) challenge(request, 401, 'Unauthorized: the API key is unknown, revoked or expired', { error: 'invalid_token', error_description: 'unknown, revoked or expired API key' });
-    return principal;
-  }
-
-  /** A trusted gateway's caller; the audience is this endpoint. */
-  async function fromAssertion(request: Request, token: string): Promise<Principal> {
-    try {
-      return await options.verifyAssertion!(token, [resourceUrl(request)]);
-    } catch (err) {
-      if (err instanceof InvalidTokenError) challenge(request, 401, `Unauthorized: ${err.message}`, { error: 'invalid_token', error_description: err.message });
-      if (err instanceof TokenVerificationUnavailableError) {
-        throw new HttpProtocolError(503, SERVER_ERROR, 'Service Unavailable: gateway assertions cannot be verified right now; retry shortly', { 'retry-after': '5' });
-      }
-      throw err;
-    }
-  }
+  const checks: Checks = {
+    options,
+    acceptsJwt: auth.methods.includes('oauth') && options.verifyJwt !== undefined,
+    acceptsKeys: auth.methods.includes('apikey') && options.verifyApiKey !== undefined,
+    metadataUrl,
+    resourceUrl,
+  };
 
   return {
     metadataUrl,
@@ -83,41 +130,17 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     async authenticate(request) {
       if (options.verifyAssertion) {
         const token = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.get('authorization') ?? '')?.[1];
-        if (token && isGatewayAssertion(token)) return fromAssertion(request, token);
+        if (token && isGatewayAssertion(token)) return fromAssertion(checks, request, token);
       }
       if (auth.methods.length === 0) return ANONYMOUS;
       const apiKey = request.headers.get('x-api-key');
-      if (apiKey !== null && acceptsKeys) return fromApiKey(request, apiKey);
-      const authorization = request.headers.get('authorization');
-      if (authorization === null) {
-        challenge(request, 401, `Unauthorized: send ${acceptsJwt ? 'an OAuth access token' : 'an API key'} as "Authorization: Bearer <token>"${acceptsKeys ? ' (API keys also as "x-api-key")' : ''}`);
-      }
-      const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
-      if (!match) {
-        // Another scheme (Basic, …) is no credentials at all: no error code (RFC 6750 §3.1).
-        const malformedBearer = /^Bearer(\s|$)/i.test(authorization);
-        challenge(request, 401, 'Unauthorized: the Authorization header must be "Bearer <token>"', malformedBearer ? { error: 'invalid_request' } : {});
-      }
-      const token = match[1]!;
-      if (token.startsWith(API_KEY_PREFIX)) {
-        if (!acceptsKeys) challenge(request, 401, 'Unauthorized: API keys are not accepted here; use an OAuth access token', { error: 'invalid_token' });
-        return fromApiKey(request, token);
-      }
-      if (!acceptsJwt) challenge(request, 401, 'Unauthorized: the token is not an API key of this server', { error: 'invalid_token' });
-      try {
-        return await options.verifyJwt!(token);
-      } catch (err) {
-        if (err instanceof InvalidTokenError) challenge(request, 401, `Unauthorized: ${err.message}`, { error: 'invalid_token', error_description: err.message });
-        if (err instanceof TokenVerificationUnavailableError) {
-          throw new HttpProtocolError(503, SERVER_ERROR, 'Service Unavailable: tokens cannot be verified right now; retry shortly', { 'retry-after': '5' });
-        }
-        throw err;
-      }
+      if (apiKey !== null && checks.acceptsKeys) return fromApiKey(checks, request, apiKey);
+      return fromAuthorization(checks, request, request.headers.get('authorization'));
     },
     requireScopes(request, principal, scopes) {
       const missing = scopes.filter((s) => !principal.scopes.includes(s));
       if (missing.length === 0) return;
-      challenge(request, 403, `Forbidden: this call needs the scope${missing.length > 1 ? 's' : ''} ${missing.join(' ')}`, {
+      challenge(checks, request, 403, `Forbidden: this call needs the scope${missing.length > 1 ? 's' : ''} ${missing.join(' ')}`, {
         error: 'insufficient_scope',
         scope: [...new Set([...principal.scopes, ...scopes])].join(' '),
         error_description: `requires ${scopes.join(' ')}`,

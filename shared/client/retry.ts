@@ -3,7 +3,7 @@
 // Retry-After. Whether a failure may be retried at all depends on the call: anything the server
 // never received, and otherwise only calls that are safe to repeat (lists, reads, read-only or
 // idempotent tools).
-import { CircuitOpenError, UpstreamError, UpstreamRateLimitedError, UpstreamTimeoutError, UpstreamUnavailableError } from './errors.ts';
+import { CircuitOpenError, type UpstreamError, UpstreamRateLimitedError, UpstreamTimeoutError, UpstreamUnavailableError } from './errors.ts';
 
 export interface RetryOptions {
   /** Attempts in all, the first included; 1 turns retries off. @default 3 */

@@ -48,6 +48,119 @@ function isServerEvent(value: unknown): value is ServerEvent {
     && (params === undefined || (typeof params === 'object' && params !== null));
 }
 
+/**
+ * This instance's reads of the stream: the cursor, the pace and the one timer. Delivers what other
+ * instances appended; polls only while `listening()` says someone here listens.
+ */
+class StreamReader {
+  /** Last stream id seen; undefined until the stream's end is read after becoming active. */
+  private cursor: string | undefined;
+  /** Bumped on going idle, so a poll started in an earlier active period leaves no trace. */
+  private epoch = 0;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  /** The next wait between reads: pollMs after activity, doubling while reads find nothing. */
+  private interval: number;
+  /** Reads in a row that found nothing. */
+  private emptyReads = 0;
+  private inFlight: Promise<void> | undefined;
+  private stopped = false;
+  private readonly warnPoll: (error: unknown) => void;
+  private readonly warnMalformed: (error: unknown) => void;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly stream: string,
+    private readonly pace: { pollMs: number; pollMaxMs: number },
+    private readonly origin: string,
+    private readonly deliver: (event: ServerEvent) => void,
+    private readonly listening: () => boolean,
+    log: KitLogger,
+  ) {
+    this.interval = pace.pollMs;
+    this.warnPoll = throttledWarning(log, 'event bus: reading Redis failed; retrying');
+    this.warnMalformed = throttledWarning(log, 'event bus: skipped a malformed stream entry');
+  }
+
+  /** Reads what is new; resolves to the number of entries found, undefined for the read of the stream's end. */
+  private async poll(): Promise<number | undefined> {
+    const started = this.epoch;
+    if (this.cursor === undefined) {
+      const last = await this.redis.xrevrange(this.stream, '+', '-', 1);
+      if (started === this.epoch) this.cursor = Object.keys(last)[0] ?? '0-0';
+      return undefined;
+    }
+    const entries = await this.redis.xrange<Entry>(this.stream, `(${this.cursor}`, '+');
+    let found = 0;
+    for (const id in entries) {
+      if (started !== this.epoch) return found;
+      found++;
+      this.cursor = id;
+      const { o, e } = entries[id]!;
+      if (o === this.origin) continue;
+      if (isServerEvent(e)) this.deliver(e);
+      else this.warnMalformed(new Error(`entry ${id} in ${this.stream}`));
+    }
+    return found;
+  }
+
+  schedule(delayMs: number): void {
+    if (this.stopped || this.timer !== undefined || this.inFlight !== undefined || !this.listening()) return;
+    this.timer = setTimeout(() => this.tick(), delayMs);
+  }
+
+  private async tick(): Promise<void> {
+    this.timer = undefined;
+    let failed = false;
+    const read = this.poll();
+    this.inFlight = read.then(() => {}, () => {});
+    try {
+      const found = await read;
+      if (found !== undefined) {
+        this.emptyReads = found > 0 ? 0 : this.emptyReads + 1;
+        this.interval = this.emptyReads < QUIET_READS ? this.pace.pollMs : Math.min(this.interval * 2, this.pace.pollMaxMs);
+      }
+    } catch (error) {
+      failed = true;
+      this.warnPoll(error);
+    }
+    this.inFlight = undefined;
+    // Reading the stream's end again at once only when a reset raced a poll that succeeded.
+    this.schedule(this.cursor === undefined && !failed ? 0 : this.interval);
+  }
+
+  /** The first listener after none: start at the fast pace. */
+  resetPace(): void {
+    [this.interval, this.emptyReads] = [this.pace.pollMs, 0];
+  }
+
+  /** Something happened here: others are likely to answer soon, so read at the fast pace again. */
+  quicken(): void {
+    this.emptyReads = 0;
+    if (this.interval === this.pace.pollMs) return;
+    this.interval = this.pace.pollMs;
+    if (this.timer === undefined) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.schedule(this.pace.pollMs);
+  }
+
+  /** The last listener left: forget the cursor, so the next active period starts at the stream's end. */
+  idle(): void {
+    this.epoch++;
+    this.cursor = undefined;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /** No more reads; resolves when the one in flight has ended. */
+  stop(): Promise<void> | undefined {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    return this.inFlight;
+  }
+}
+
 export function createRedisEventBus({ redis, stream, pollMs, pollMaxMs = pollMs, log, maxLen = 1000 }: RedisEventBusOptions): RedisEventBus {
   // A UUID never parses as JSON, so the client's field parsing leaves it a string.
   const origin = crypto.randomUUID();
@@ -56,19 +169,6 @@ export function createRedisEventBus({ redis, stream, pollMs, pollMaxMs = pollMs,
   const writes = new Set<Promise<void>>();
   const warnListener = throttledWarning(log, 'event listener failed');
   const warnPublish = throttledWarning(log, 'event bus: append to Redis failed; other instances miss the event');
-  const warnPoll = throttledWarning(log, 'event bus: reading Redis failed; retrying');
-  const warnMalformed = throttledWarning(log, 'event bus: skipped a malformed stream entry');
-
-  /** Last stream id seen; undefined until the stream's end is read after becoming active. */
-  let cursor: string | undefined;
-  /** Bumped on going idle, so a poll started in an earlier active period leaves no trace. */
-  let epoch = 0;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  /** The next wait between reads: pollMs after activity, doubling while reads find nothing. */
-  let interval = pollMs;
-  /** Reads in a row that found nothing. */
-  let emptyReads = 0;
-  let inFlight: Promise<void> | undefined;
   let closed = false;
 
   function deliver(event: ServerEvent): void {
@@ -80,70 +180,13 @@ export function createRedisEventBus({ redis, stream, pollMs, pollMaxMs = pollMs,
       }
     }
   }
-
-  /** Reads what is new; resolves to the number of entries found, undefined for the read of the stream's end. */
-  async function poll(): Promise<number | undefined> {
-    const started = epoch;
-    if (cursor === undefined) {
-      const last = await redis.xrevrange(stream, '+', '-', 1);
-      if (started === epoch) cursor = Object.keys(last)[0] ?? '0-0';
-      return undefined;
-    }
-    const entries = await redis.xrange<Entry>(stream, `(${cursor}`, '+');
-    let found = 0;
-    for (const id in entries) {
-      if (started !== epoch) return found;
-      found++;
-      cursor = id;
-      const { o, e } = entries[id]!;
-      if (o === origin) continue;
-      if (isServerEvent(e)) deliver(e);
-      else warnMalformed(new Error(`entry ${id} in ${stream}`));
-    }
-    return found;
-  }
-
-  function schedule(delayMs: number): void {
-    if (closed || timer !== undefined || inFlight !== undefined || listeners.size === 0) return;
-    timer = setTimeout(tick, delayMs);
-  }
-
-  async function tick(): Promise<void> {
-    timer = undefined;
-    let failed = false;
-    const read = poll();
-    inFlight = read.then(() => {}, () => {});
-    try {
-      const found = await read;
-      if (found !== undefined) {
-        emptyReads = found > 0 ? 0 : emptyReads + 1;
-        interval = emptyReads < QUIET_READS ? pollMs : Math.min(interval * 2, pollMaxMs);
-      }
-    } catch (error) {
-      failed = true;
-      warnPoll(error);
-    }
-    inFlight = undefined;
-    // Reading the stream's end again at once only when a reset raced a poll that succeeded.
-    schedule(cursor === undefined && !failed ? 0 : interval);
-  }
-
-  /** Something happened here: others are likely to answer soon, so read at the fast pace again. */
-  function quicken(): void {
-    emptyReads = 0;
-    if (interval === pollMs) return;
-    interval = pollMs;
-    if (timer === undefined) return;
-    clearTimeout(timer);
-    timer = undefined;
-    schedule(pollMs);
-  }
+  const reader = new StreamReader(redis, stream, { pollMs, pollMaxMs }, origin, deliver, () => listeners.size > 0, log);
 
   return {
     publish(event) {
       deliver(event);
       if (closed) return;
-      quicken();
+      reader.quicken();
       try {
         const write: Promise<void> = redis.xadd(stream, '*', { o: origin, e: JSON.stringify(event) }, { trim }).then(
           () => void writes.delete(write),
@@ -160,19 +203,15 @@ export function createRedisEventBus({ redis, stream, pollMs, pollMaxMs = pollMs,
 
     subscribe(listener) {
       if (closed) return () => {};
-      if (listeners.size === 0) [interval, emptyReads] = [pollMs, 0];
+      if (listeners.size === 0) reader.resetPace();
       listeners.add(listener);
-      schedule(0);
+      reader.schedule(0);
       let live = true;
       return () => {
         if (!live) return;
         live = false;
         listeners.delete(listener);
-        if (listeners.size > 0) return;
-        epoch++;
-        cursor = undefined;
-        clearTimeout(timer);
-        timer = undefined;
+        if (listeners.size === 0) reader.idle();
       };
     },
 
@@ -183,9 +222,7 @@ export function createRedisEventBus({ redis, stream, pollMs, pollMaxMs = pollMs,
     async close() {
       closed = true;
       listeners.clear();
-      clearTimeout(timer);
-      timer = undefined;
-      await Promise.allSettled([inFlight, ...writes]);
+      await Promise.allSettled([reader.stop(), ...writes]);
     },
   };
 }

@@ -32,7 +32,7 @@ export function errorMapper(log: KitLogger) {
   }
 
   // Routes outside the MCP endpoint have no request id of their own.
-  const onError: ErrorHandler = (err, c) => answer(err, crypto.randomUUID());
+  const onError: ErrorHandler = (err) => answer(err, crypto.randomUUID());
 
   /** Inside the MCP endpoint's guard, so a refusal still gets CORS and its access line. */
   const mapErrors: Step<KitEnv> = async (c, next) => {

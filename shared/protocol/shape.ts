@@ -119,7 +119,7 @@ class RevisionShaper {
   }
 
   tool(t: Json): Json {
-    let out = withMember(this.drop(t, 'tool'), 'inputSchema', this.drop(t.inputSchema, 'jsonSchema'));
+    const out = withMember(this.drop(t, 'tool'), 'inputSchema', this.drop(t.inputSchema, 'jsonSchema'));
     if (!isObject(out.outputSchema)) return out;
     // Same rule as structuredContent: `type: "object"` in every 2025-era Tool.outputSchema.
     if (out.outputSchema.type !== 'object') return omit(out, ['outputSchema']);

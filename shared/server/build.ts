@@ -18,6 +18,7 @@ import { createToolContext } from './context.ts';
 import { requestScopeOf } from '../request-scope.ts';
 import { explainHandlerErrors } from './handler-errors.ts';
 import { taskModeOf } from './define.ts';
+import { withWireSchemas } from './input-required.ts';
 import type { ToolRuntime } from './runtime.ts';
 import type { ToolRun } from './tool-runner.ts';
 import { registerTaskMethods } from '../tasks/methods.ts';
@@ -42,7 +43,8 @@ const DEFAULT_LIST_HINT = { ttlMs: 60_000, cacheScope: 'private' } as const;
  */
 async function handleMistakes<T>(run: () => T | Promise<T>, uri?: URL): Promise<T> {
   try {
-    return await run();
+    // An MRTR answer built with the kit's inputRequired may carry a zod schema to convert.
+    return await withWireSchemas(await run());
   } catch (err) {
     if (!(err instanceof StateHandleError)) throw err;
     throw uri ? new ResourceNotFoundError(uri.href) : new ProtocolError(ProtocolErrorCode.InvalidParams, err.message);
@@ -61,93 +63,112 @@ function replayable(run: ToolRun): ToolRun {
   };
 }
 
+/** An instance with the server's identity, capabilities and list hints, before anything is registered. */
+function newServer(runtime: ToolRuntime, codec: RequestStateCodec): McpServer {
+  const { definition } = runtime;
+  const listHint = definition.listCacheHint ?? DEFAULT_LIST_HINT;
+  return new McpServer(
+    { ...runtime.serverInfo },
+    {
+      capabilities: {
+        tools: { listChanged: true },
+        logging: {},
+        ...((definition.resources?.length ?? 0) > 0 && { resources: { listChanged: true } }),
+        ...((definition.prompts?.length ?? 0) > 0 && { prompts: { listChanged: true } }),
+        // Both wire forms: the 2025-11-25 utility, and the 2026-07-28 extension (the SDK leaves
+        // each out of the other era's answers).
+        ...(runtime.hasTasks && { tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } }, extensions: { [TASKS_EXTENSION]: {} } }),
+      },
+      ...(definition.instructions && { instructions: definition.instructions }),
+      cacheHints: {
+        'tools/list': listHint,
+        'prompts/list': listHint,
+        'resources/list': listHint,
+        'resources/templates/list': listHint,
+        'server/discover': listHint,
+      },
+      requestState: { verify: codec.verify },
+    },
+  );
+}
+
+function registerTools(server: McpServer, runtime: ToolRuntime, runners: ReadonlyMap<string, ToolRun>): void {
+  for (const t of runtime.definition.tools) {
+    const config = {
+      ...(t.title && { title: t.title }),
+      description: t.description,
+      ...(t.output && { outputSchema: t.output }),
+      ...(t.annotations && { annotations: t.annotations }),
+    };
+    const run = runners.get(t.name)!;
+    const registered = t.input
+      ? server.registerTool(t.name, { ...config, inputSchema: t.input }, run as never)
+      : server.registerTool(t.name, config, ((ctx: ServerContext) => run({}, ctx)) as never);
+    // registerTool takes no `execution`; tools/list reads it off the registration (2025-11-25 only).
+    if (runtime.hasTasks) (registered as { execution?: object }).execution = { taskSupport: taskModeOf(t) ?? 'forbidden' };
+  }
+}
+
+function registerResources(server: McpServer, { definition, services }: ToolRuntime): void {
+  for (const r of definition.resources ?? []) {
+    if (r.kind === 'resource') {
+      server.registerResource(r.name, r.uri, { ...r.metadata, ...(r.cacheHint && { cacheHint: r.cacheHint }) }, (uri, ctx) =>
+        handleMistakes(() => r.read(uri, createToolContext(services, ctx, r.name)), uri),
+      );
+    } else {
+      const list = r.list;
+      const template = new ResourceTemplate(r.uriTemplate, {
+        list: list && (async (ctx) => ({ resources: await list(createToolContext(services, ctx, r.name)) })),
+      });
+      server.registerResource(r.name, template, { ...r.metadata }, (uri, variables, ctx) =>
+        handleMistakes(() => r.read(uri, variables, createToolContext(services, ctx, r.name)), uri),
+      );
+    }
+  }
+}
+
+function registerPrompts(server: McpServer, { definition, services }: ToolRuntime): void {
+  for (const p of definition.prompts ?? []) {
+    const config = { ...(p.title && { title: p.title }), ...(p.description && { description: p.description }) };
+    if (p.args) {
+      server.registerPrompt(p.name, { ...config, argsSchema: p.args }, ((args: unknown, ctx: ServerContext) =>
+        handleMistakes(() => p.handler(args as never, createToolContext(services, ctx, p.name)))) as never);
+    } else {
+      server.registerPrompt(p.name, config, ((ctx: ServerContext) => handleMistakes(() => p.handler({} as never, createToolContext(services, ctx, p.name)))) as never);
+    }
+  }
+}
+
+/** `artifact://` links: readable only by the principal (and session) that produced them. */
+function registerArtifacts(server: McpServer, artifacts: ToolRuntime['services']['artifacts']): void {
+  server.registerResource(
+    'artifact',
+    ARTIFACT_TEMPLATE,
+    { description: 'Files and large results tools produced; readable only by the caller that produced them' },
+    async (uri, _variables, ctx) => {
+      const { principal, sessionId } = requestScopeOf(ctx);
+      try {
+        return { contents: [await artifacts.read(uri.href, { principalId: principal.id, sessionId })] };
+      } catch (err) {
+        if (err instanceof ArtifactNotFoundError) throw new ResourceNotFoundError(uri.href);
+        throw err;
+      }
+    },
+  );
+}
+
 /** `codec`: the runtime's, already built (the SDK lane awaits it before creating the factory). */
 export function createServerFactory(runtime: ToolRuntime, codec: RequestStateCodec, tasks: TaskService | undefined): ServerFactory {
   const { definition, services } = runtime;
-  const listHint = definition.listCacheHint ?? DEFAULT_LIST_HINT;
-  const hasTasks = runtime.hasTasks;
   const runners = new Map([...runtime.runners].map(([name, run]) => [name, replayable(run)]));
-  const hasResources = (definition.resources?.length ?? 0) > 0;
-  const hasPrompts = (definition.prompts?.length ?? 0) > 0;
-  const artifacts = services.artifacts;
 
   function build(): McpServer {
-    const server = new McpServer(
-      { ...runtime.serverInfo },
-      {
-        capabilities: {
-          tools: { listChanged: true },
-          logging: {},
-          ...(hasResources && { resources: { listChanged: true } }),
-          ...(hasPrompts && { prompts: { listChanged: true } }),
-          // Both wire forms: the 2025-11-25 utility, and the 2026-07-28 extension (the SDK leaves
-          // each out of the other era's answers).
-          ...(hasTasks && { tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } }, extensions: { [TASKS_EXTENSION]: {} } }),
-        },
-        ...(definition.instructions && { instructions: definition.instructions }),
-        cacheHints: {
-          'tools/list': listHint,
-          'prompts/list': listHint,
-          'resources/list': listHint,
-          'resources/templates/list': listHint,
-          'server/discover': listHint,
-        },
-        requestState: { verify: codec.verify },
-      },
-    );
-    for (const t of definition.tools) {
-      const config = {
-        ...(t.title && { title: t.title }),
-        description: t.description,
-        ...(t.output && { outputSchema: t.output }),
-        ...(t.annotations && { annotations: t.annotations }),
-      };
-      const run = runners.get(t.name)!;
-      const registered = t.input
-        ? server.registerTool(t.name, { ...config, inputSchema: t.input }, run as never)
-        : server.registerTool(t.name, config, ((ctx: ServerContext) => run({}, ctx)) as never);
-      // registerTool takes no `execution`; tools/list reads it off the registration (2025-11-25 only).
-      if (hasTasks) (registered as { execution?: object }).execution = { taskSupport: taskModeOf(t) ?? 'forbidden' };
-    }
-    for (const r of definition.resources ?? []) {
-      if (r.kind === 'resource') {
-        server.registerResource(r.name, r.uri, { ...r.metadata, ...(r.cacheHint && { cacheHint: r.cacheHint }) }, (uri, ctx) =>
-          handleMistakes(() => r.read(uri, createToolContext(services, ctx, r.name)), uri),
-        );
-      } else {
-        const list = r.list;
-        const template = new ResourceTemplate(r.uriTemplate, {
-          list: list && (async (ctx) => ({ resources: await list(createToolContext(services, ctx, r.name)) })),
-        });
-        server.registerResource(r.name, template, { ...r.metadata }, (uri, variables, ctx) =>
-          handleMistakes(() => r.read(uri, variables, createToolContext(services, ctx, r.name)), uri),
-        );
-      }
-    }
-    for (const p of definition.prompts ?? []) {
-      const config = { ...(p.title && { title: p.title }), ...(p.description && { description: p.description }) };
-      if (p.args) {
-        server.registerPrompt(p.name, { ...config, argsSchema: p.args }, ((args: unknown, ctx: ServerContext) =>
-          handleMistakes(() => p.handler(args as never, createToolContext(services, ctx, p.name)))) as never);
-      } else {
-        server.registerPrompt(p.name, config, ((ctx: ServerContext) => handleMistakes(() => p.handler({} as never, createToolContext(services, ctx, p.name)))) as never);
-      }
-    }
-    server.registerResource(
-      'artifact',
-      ARTIFACT_TEMPLATE,
-      { description: 'Files and large results tools produced; readable only by the caller that produced them' },
-      async (uri, _variables, ctx) => {
-        const { principal, sessionId } = requestScopeOf(ctx);
-        try {
-          return { contents: [await artifacts.read(uri.href, { principalId: principal.id, sessionId })] };
-        } catch (err) {
-          if (err instanceof ArtifactNotFoundError) throw new ResourceNotFoundError(uri.href);
-          throw err;
-        }
-      },
-    );
-    if (hasTasks && tasks) registerTaskMethods(server, tasks);
+    const server = newServer(runtime, codec);
+    registerTools(server, runtime, runners);
+    registerResources(server, runtime);
+    registerPrompts(server, runtime);
+    registerArtifacts(server, services.artifacts);
+    if (runtime.hasTasks && tasks) registerTaskMethods(server, tasks);
     definition.extend?.(server, (ctx, target) => createToolContext(services, ctx, target), services.notify);
     explainHandlerErrors(server, services.log);
     return server;

@@ -80,8 +80,10 @@ export interface ServerDefinition {
   readonly title?: string;
   readonly instructions?: string;
   /** Tools in the order `tools/list` returns them. */
+  // biome-ignore lint/suspicious/noExplicitAny: one list holds tools of every input and output type
   readonly tools: readonly ToolDefinition<any, any>[];
   readonly resources?: readonly (ResourceDefinition | ResourceTemplateDefinition)[];
+  // biome-ignore lint/suspicious/noExplicitAny: one list holds prompts of every argument type
   readonly prompts?: readonly PromptDefinition<any>[];
   /**
    * `ttlMs`/`cacheScope` advertised on list results and `server/discover` (2026-07-28).

@@ -17,6 +17,7 @@ import { TASKS_EXTENSION, carryTaskAnswer, createTaskResult, isTaskAnswer } from
 import { createToolContext, type ExpiringToolContext, type KitServices } from './context.ts';
 import { requestScopeOf, type RequestScope } from '../request-scope.ts';
 import { taskModeOf, taskRuntimeOf, type ToolDefinition, type ToolReturn } from './define.ts';
+import { withWireSchemas } from './input-required.ts';
 import { offloadLargeResult } from './offload.ts';
 import { traced } from '../trace.ts';
 
@@ -148,7 +149,8 @@ export function toolRunner(t: ToolDefinition, services: KitServices, options: To
       const form = await taskForm(t, scope);
       if (form) {
         const answer = await beginTask(t, args, kit, ctx, form, options);
-        return isInputRequired(answer) || isTaskAnswer(answer) ? answer : offloadLargeResult(answer, t.name, options.offloadBytes, kit, services.log);
+        if (isInputRequired(answer)) return withWireSchemas(answer);
+        return isTaskAnswer(answer) ? answer : offloadLargeResult(answer, t.name, options.offloadBytes, kit, services.log);
       }
     }
     const key = policy && !scope.task && cache.key(t.name, args, policy, kit.principal.id);
@@ -160,7 +162,7 @@ export function toolRunner(t: ToolDefinition, services: KitServices, options: To
       }
     }
     const returned = await timed(t, args, kit, scope.task ? (scope.task.timeoutMs ?? options.taskTimeoutMs) : options.toolTimeoutMs, pending);
-    if (isInputRequired(returned)) return returned;
+    if (isInputRequired(returned)) return withWireSchemas(returned);
     const result = await offloadLargeResult(returned, t.name, options.offloadBytes, kit, services.log);
     if (key && !result.isError) cache.setInBackground(key, result, policy.ttlSeconds, pending);
     return result;

@@ -45,7 +45,7 @@ describe('artifact addresses', () => {
     assert.equal(resolveArtifactUri(`artifact://s/${id}/a`, { principalId: 'alice' }), undefined);
     for (const uri of [
       'https://example.com/a',
-      'artifact://x/' + id + '/a',
+      `artifact://x/${id}/a`,
       'artifact://p/short/a',
       `artifact://p/${id}`,
       `artifact://p/${id}/a/b`,

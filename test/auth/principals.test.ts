@@ -108,7 +108,7 @@ describe('principal binding', () => {
   const linkOf = (a: Answer) => a.body.result!.content!.find((c) => c.type === 'resource_link')!.uri!;
 
   const UNKNOWN_SESSION = 'no-such-session';
-  const UNKNOWN_HANDLE = 'h_' + 'A'.repeat(43);
+  const UNKNOWN_HANDLE = `h_${'A'.repeat(43)}`;
   /** An artifact URI of the same shape whose object does not exist. */
   const missing = (uri: string) => uri.replace(/\/[A-Za-z0-9_-]{22}\//, `/${'A'.repeat(22)}/`);
 

@@ -16,7 +16,7 @@ import {
   type OAuthClientProvider,
   type OAuthTokens,
 } from '@modelcontextprotocol/client';
-import { ResilientClient, type ResilientClientOptions, type UpstreamAuth } from '../../shared/client/resilient-client.ts';
+import { ResilientClient, type ResilientClientOptions } from '../../shared/client/resilient-client.ts';
 import { ConsentedUserAgent, REDIRECT_URL } from '../helpers/consented-user-agent.ts';
 
 type Context = Record<string, unknown> & { name?: string };

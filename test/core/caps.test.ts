@@ -3,7 +3,7 @@
 // refusal says what the cap is and what to do, and has a control that succeeds once the tested
 // factor changes. The session cache holds only recently seen sessions.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import notes from '../../functions/notes/server.ts';
 import { startInProcess, startTestDynamo } from '../helpers/server.ts';
 

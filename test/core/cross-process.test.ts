@@ -104,7 +104,7 @@ describe('sessions and MRTR across processes', () => {
 
     const forged = await call(b.url, { name: 'notebook_clear', arguments: { notebook } }, {
       inputResponses: { confirm: { action: 'accept', content: { confirm: true } } },
-      requestState: requestState.slice(0, -4) + 'AAAA',
+      requestState: `${requestState.slice(0, -4)}AAAA`,
     });
     assert.equal(forged.body.error?.code, -32602);
     assert.match(forged.body.error!.message, /requestState/);

@@ -56,7 +56,7 @@ export async function startAwsPath(entry: string, env: Record<string, string> = 
       AWS_SECRET_ACCESS_KEY: 'S3RVER',
       AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
       AWS_ENDPOINT_URL_S3: s3?.endpoint ?? 'http://127.0.0.1:9',
-      ...(redis && redis.env),
+      ...(redis?.env),
       MCP_REQUEST_STATE_KEY: 'aws-path-test-request-state-key-0123456789',
       LOG_LEVEL: 'WARN',
       ...(options.apiKey && { MCP_AUTH_MODE: 'apikey' }),

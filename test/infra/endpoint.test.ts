@@ -26,7 +26,7 @@ function newApp(context: Record<string, unknown> = {}): App {
 function synthEndpoints(stackProps: StackProps, ...endpoints: Partial<McpServerEndpointProps>[]) {
   const app = newApp();
   const stack = new Stack(app, 'Endpoint', stackProps);
-  endpoints.forEach((props, i) => new McpServerEndpoint(stack, `Server${i || ''}`, { serverName: 'echo', entry: 'functions/echo/handler.ts', ...props }));
+  for (const [i, props] of endpoints.entries()) new McpServerEndpoint(stack, `Server${i || ''}`, { serverName: 'echo', entry: 'functions/echo/handler.ts', ...props });
   return { app, stack, template: Template.fromStack(stack) };
 }
 

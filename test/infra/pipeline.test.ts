@@ -76,6 +76,7 @@ describe('.github/workflows/deploy.yml', () => {
     assert.deepEqual(deploy!.permissions, { contents: 'read', 'id-token': 'write' });
     const credentials = deploy!.steps.find((s) => s.uses?.startsWith('aws-actions/configure-aws-credentials@'));
     assert.ok(credentials);
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a GitHub Actions expression, read verbatim
     assert.equal(credentials.with!['role-to-assume'], '${{ vars.AWS_DEPLOY_ROLE_ARN }}');
     const text = readFileSync(new URL('.github/workflows/deploy.yml', REPO), 'utf8');
     assert.doesNotMatch(text, /aws-access-key-id|aws-secret-access-key|AWS_SECRET_ACCESS_KEY/);
@@ -87,6 +88,7 @@ describe('.github/workflows/deploy.yml', () => {
     assert.ok(order.every((i) => i > credentials), `every step after the credentials: ${order}`);
     assert.deepEqual([...order].sort((a, b) => a - b), order, `in order: ${order}`);
     assert.match(deploy!.steps[order[1]!]!.run!, /--require-approval never/);
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a GitHub Actions expression, read verbatim
     for (const i of [order[3]!, order[4]!]) assert.equal(deploy!.steps[i]!.env?.MCP_API_KEY, '${{ secrets.MCP_API_KEY }}');
   });
 

@@ -54,7 +54,9 @@ async function rollback(endpoint: string, args: string[]): Promise<{ code: numbe
 
 const FLAGS = ['--function', 'notes-fn', '--region', 'eu-west-1'];
 const stopped: (() => void)[] = [];
-after(() => stopped.forEach((close) => close()));
+after(() => {
+  for (const close of stopped) close();
+});
 
 describe('npm run rollback', () => {
   it('after a release, moves the live alias to the version before it', async () => {

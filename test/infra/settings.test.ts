@@ -27,7 +27,7 @@ describe('endpoint settings', () => {
     // The kit's table of settings (shared/config/variables.ts) is plain data too.
     const allowed = ['../deployed-path.ts', '../../shared/config/variables.ts'];
     for (const file of ['../../infra/endpoint/settings.ts', '../../infra/deployed-path.ts', '../../shared/config/variables.ts']) {
-      const imports = [...readFileSync(new URL(file, import.meta.url), 'utf8').matchAll(/^import .* from '([^']+)';$/gm)].map((m) => m[1]);
+      const imports = [...readFileSync(new URL(file, import.meta.url), 'utf8').matchAll(/^import [^;]*? from '([^']+)';$/gm)].map((m) => m[1]);
       assert.deepEqual(imports.filter((specifier) => !specifier?.startsWith('.')), [], `${file} imports a package`);
       assert.ok(imports.every((specifier) => allowed.includes(specifier!)), `${file} imports ${imports.join(', ')}`);
     }

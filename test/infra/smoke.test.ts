@@ -89,10 +89,10 @@ describe('npm run smoke', () => {
     const { code, stdout, stderr } = await smoke('--url', withEcho, '--text', 'hello "smoke"');
     assert.equal(code, 0, `${stdout}\n${stderr}`);
     for (const line of [
-      /ok +modern connect \(server\/discover\) +\d+ ms  protocol 2026-07-28/,
+      /ok +modern connect \(server\/discover\) +\d+ ms {2}protocol 2026-07-28/,
       /ok +modern tools\/list +\d+ ms/,
-      /ok +modern tools\/call echo +\d+ ms  echoed "hello \\"smoke\\""/,
-      /ok +legacy initialize +\d+ ms  protocol 2025-/,
+      /ok +modern tools\/call echo +\d+ ms {2}echoed "hello \\"smoke\\""/,
+      /ok +legacy initialize +\d+ ms {2}protocol 2025-/,
       /ok +legacy tools\/list +\d+ ms/,
       /ok +legacy tools\/call echo +\d+ ms/,
       /passed \(modern \+ legacy\)/,
@@ -116,7 +116,7 @@ describe('npm run smoke', () => {
   it('behind a gateway (tools named <upstream>__<name>) calls the first upstream echo unless --tool says otherwise', async () => {
     const { code, stdout, stderr } = await smoke('--url', gatewayLike);
     assert.equal(code, 0, `${stdout}\n${stderr}`);
-    assert.match(stdout, /ok +modern tools\/list +\d+ ms  1 tool; calling notes__echo \(no echo tool here; --tool picks another\)/);
+    assert.match(stdout, /ok +modern tools\/list +\d+ ms {2}1 tool; calling notes__echo \(no echo tool here; --tool picks another\)/);
     assert.match(stdout, /ok +legacy tools\/call notes__echo/);
     const named = await smoke('--url', gatewayLike, '--tool', 'echo');
     assert.equal(named.code, 1, 'a tool named with --tool is never swapped for another');
@@ -216,8 +216,8 @@ describe('npm run smoke through CloudFront and the edge function (modelled path,
   it('checks the 401 challenge and a silent call\'s keep-alives', async () => {
     const { code, stdout, stderr } = await smoke('--url', path.url, '--api-key', key, '--era', 'modern', '--silence', '2');
     assert.equal(code, 0, `${stdout}\n${stderr}`);
-    assert.match(stdout, /ok +edge +401 WWW-Authenticate +\d+ ms  Bearer/);
-    assert.match(stdout, /ok +edge +keep-alives \(wait 2 s\) +\d+ ms  first byte after \d+ ms/);
+    assert.match(stdout, /ok +edge +401 WWW-Authenticate +\d+ ms {2}Bearer/);
+    assert.match(stdout, /ok +edge +keep-alives \(wait 2 s\) +\d+ ms {2}first byte after \d+ ms/);
   });
 
   it('fails, naming the edge function, when the 401 arrives with its challenge renamed', async () => {

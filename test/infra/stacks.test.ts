@@ -325,7 +325,7 @@ describe('the example app on the default stage', () => {
     });
     assert.match(outputs.CreateApiKeyCommand.Description, /shown only once/);
     const url = outputs.McpUrl.Value['Fn::Join'][1];
-    assert.deepEqual(outputs.SmokeCommand.Value, { 'Fn::Join': ['', ['npm run smoke -- --url ' + url[0], ...url.slice(1)]] });
+    assert.deepEqual(outputs.SmokeCommand.Value, { 'Fn::Join': ['', [`npm run smoke -- --url ${url[0]}`, ...url.slice(1)]] });
     assert.match(outputs.SmokeCommand.Description, /MCP_API_KEY/);
   });
 });

@@ -56,7 +56,7 @@ export function startProcess(command: string, args: string[], options: { env: Re
   const exited = new Promise<number | string>((resolve) =>
     child.once('close', (code, signal) => {
       closed = true;
-      listeners.forEach((check) => check());
+      for (const check of listeners) check();
       resolve(code ?? signal ?? -1);
     }),
   );

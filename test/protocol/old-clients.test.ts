@@ -195,7 +195,7 @@ describe('old clients through the notes example', () => {
 
       it('streams progress notifications the client parses', async () => {
         const progress: { progress: number; total?: number }[] = [];
-        const text = Array.from({ length: 2500 }, (_, i) => `w${i % 7}`).join(' ') + ` r${revision.replace(/-/g, '')}`;
+        const text = `${Array.from({ length: 2500 }, (_, i) => `w${i % 7}`).join(' ')} r${revision.replace(/-/g, '')}`;
         const result = await client.callTool({ name: 'word_stats', arguments: { text } }, undefined, { onprogress: (p) => progress.push(p) });
         assert.match(textsOf(result)[0]!, /^2501 words/);
         assert.deepEqual(progress.map((p) => p.progress), [1, 2, 3]);
