@@ -82,7 +82,18 @@ function unpack(pack, dir) {
   return join(root, pack.entry);
 }
 
-const started = Date.now();
-const entry = unpack(await fetchPack(), process.env.MCP_BUNDLE_DIR || '/tmp/mcp-bundle');
-console.log(JSON.stringify({ level: 'INFO', message: 'bootstrap: bundle loaded', entry, ms: Date.now() - started }));
-await import(pathToFileURL(entry).href);
+/** One log line per failure, with this file's frames named instead of its whole data: URL. */
+function fail(err) {
+  const stack = String(err?.stack ?? err).replace(/data:text\/javascript;base64,[A-Za-z0-9+/=]+/g, 'bootstrap.mjs');
+  console.error(JSON.stringify({ level: 'ERROR', message: 'bootstrap: the server did not start', error: stack }));
+  process.exit(1);
+}
+
+try {
+  const started = Date.now();
+  const entry = unpack(await fetchPack(), process.env.MCP_BUNDLE_DIR || '/tmp/mcp-bundle');
+  console.log(JSON.stringify({ level: 'INFO', message: 'bootstrap: bundle loaded', entry, ms: Date.now() - started }));
+  await import(pathToFileURL(entry).href);
+} catch (err) {
+  fail(err);
+}
