@@ -3,7 +3,7 @@
 // asset in the CDK asset bucket. The bundle is the function's esbuild build (bundleBuild) of the
 // container entry (containerEntrySource), packed as gzipped JSON so the bootstrap needs no unzip.
 // Built on this machine at synth like the function's code; skipped when CDK skips bundling.
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -58,6 +58,7 @@ export function containerBundleAsset(scope: Construct, serverFile: string): s3as
       outputType: BundlingOutput.SINGLE_FILE,
       local: {
         tryBundle(outputDir) {
+          if (!existsSync(CONTAINER_ADAPTER)) throw new Error(`The container adapter ${CONTAINER_ADAPTER} is missing; the containers serve the app with it.`);
           buildContainerPack(serverFile, CONTAINER_ADAPTER, join(outputDir, PACK_FILE));
           return true;
         },
