@@ -2,7 +2,8 @@
 // infra/endpoint/: settings (validated numbers and the function's environment, CDK-free), the
 // function, the streaming REST API and CloudFront in front, on an McpDataPlane shared or private.
 // Auth (infra/auth.ts), task workers (infra/endpoint/task-workers.ts), the audit log
-// (infra/audit-log.ts), alarms and a dashboard (infra/monitoring.ts) come with it.
+// (infra/audit-log.ts), alarms and a dashboard (infra/monitoring.ts) come with it; with
+// `containers`, the same app on Fargate for notification streams (infra/endpoint/containers.ts).
 import { Lazy, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import type * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';

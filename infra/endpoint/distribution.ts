@@ -1,8 +1,9 @@
 // CloudFront in front of the REST API: the behaviors of infra/deployed-path.ts, nothing cached or
 // compressed, no error caching, the secret origin header the function checks, and (when callers
 // authenticate) a Lambda@Edge origin-response function that restores the WWW-Authenticate header
-// API Gateway renames. Knows nothing of the function behind the API. Created in the endpoint's own
-// scope, under the ids of earlier releases.
+// API Gateway renames. With containers, the viewer-request function route-streams.js on the MCP
+// route and the container origin it selects (addContainerOrigin). Knows nothing of the function
+// behind the API. Created in the endpoint's own scope, under the ids of earlier releases.
 import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import type * as acm from 'aws-cdk-lib/aws-certificatemanager';
