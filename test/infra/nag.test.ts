@@ -90,7 +90,9 @@ describe('cdk-nag AwsSolutions checks', () => {
       it('acknowledge only findings that fire, each with a reason', () => {
         const raw = new UnacknowledgedChecks().validateScope(app).violations;
         const fired = raw.flatMap((v) => v.violatingResources.map((r) => ({ id: v.ruleName, path: r.constructPath ?? '' })));
-        const acks = acknowledgements(app);
+        // The pack judges its own rules only; aws-cdk-lib acknowledges CloudFormation-Validate::W3010
+        // itself on any stack that reads its availability zones (a VPC does).
+        const acks = acknowledgements(app).filter((ack) => ack.id.startsWith('AwsSolutions-'));
         assert.ok(acks.length > 0, 'no acknowledgements found: the metadata key changed?');
         for (const ack of acks) {
           assert.ok(ack.reason.length >= 60, `${ack.id} on ${ack.path}: the reason is too thin to judge`);
