@@ -15,8 +15,9 @@ import type { Construct } from 'constructs';
 import { ORIGIN_VERIFY_HEADER } from '../../shared/http/origin-verify.ts';
 import { CLOUDFRONT_ERROR_CACHING, DISTRIBUTION_BEHAVIORS, PATH_DEFAULTS } from '../deployed-path.ts';
 
-/** Lambda@Edge code: this folder holds edge handlers only, so it ships as it is. */
+/** Lambda@Edge code: the edge folder, of which the function ships its handler alone (route-streams.js is a CloudFront Function). */
 const EDGE_CODE = fileURLToPath(new URL('../edge/', import.meta.url));
+const EDGE_HANDLER_FILE = 'restore-www-authenticate.mjs';
 /** Id of the stack-wide restore function, shared by every endpoint in the stack. */
 const RESTORE_CHALLENGES_ID = 'McpRestoreWwwAuthenticate';
 /**
@@ -184,7 +185,7 @@ function restoreChallengesFunction(scope: Construct, serverName: string): cloudf
     description: 'MCP: restore WWW-Authenticate renamed by API Gateway, on every origin response',
     runtime: EDGE_RUNTIME,
     handler: 'restore-www-authenticate.handler',
-    code: lambda.Code.fromAsset(EDGE_CODE, { exclude: ['*.d.mts'] }),
+    code: lambda.Code.fromAsset(EDGE_CODE, { exclude: ['*', `!${EDGE_HANDLER_FILE}`] }),
     // Lambda@Edge runs x86_64 only, and header renaming needs no more than the smallest size.
     architecture: lambda.Architecture.X86_64,
     memorySize: 128,
