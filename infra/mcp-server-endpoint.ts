@@ -177,7 +177,8 @@ export class McpServerEndpoint extends Construct {
       logRetention: storage.logRetention,
       removalPolicy: storage.removalPolicy,
     });
-    addContainerOrigin(this.distribution!, containers.origin);
+    // Only streams come through CloudFront; tasks-only containers need no origin.
+    if (containerSettings.streams) addContainerOrigin(this.distribution!, containers.origin);
     return containers;
   }
 

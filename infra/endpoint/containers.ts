@@ -112,6 +112,8 @@ export interface ContainerServiceProps {
 }
 
 export class McpContainerService extends Construct {
+  /** The `containers` prop with its defaults. */
+  readonly settings: ContainerSettings;
   readonly vpc: ec2.Vpc;
   readonly service: ecs.FargateService;
   readonly loadBalancer: elbv2.ApplicationLoadBalancer;
@@ -124,7 +126,7 @@ export class McpContainerService extends Construct {
 
   constructor(scope: Construct, id: string, props: ContainerServiceProps) {
     super(scope, id);
-    const { settings } = props;
+    const settings = (this.settings = props.settings);
     this.drainSeconds = Math.min(3600, props.streamMaxSeconds + DRAIN_MARGIN_SECONDS);
     this.vpc = new ec2.Vpc(this, 'Vpc', {
       ipAddresses: ec2.IpAddresses.cidr(VPC_CIDR),
@@ -181,10 +183,9 @@ export class McpContainerService extends Construct {
       linuxParameters: new ecs.LinuxParameters(this, 'Linux', { initProcessEnabled: true }),
     });
     const cluster = new ecs.Cluster(this, 'Cluster', { vpc: this.vpc, containerInsightsV2: ecs.ContainerInsights.DISABLED });
-    return new ecs.FargateService(this, 'Service', {
+    const service = new ecs.FargateService(this, 'Service', {
       cluster,
       taskDefinition: task,
-      desiredCount: settings.minTasks,
       minHealthyPercent: 100,
       maxHealthyPercent: 200,
       // No NAT gateway: tasks reach Upstash, AWS APIs and ECR Public through the internet gateway.
@@ -194,6 +195,11 @@ export class McpContainerService extends Construct {
       // The bootstrap downloads and loads the bundle before /health answers.
       healthCheckGracePeriod: Duration.seconds(60),
     });
+    // Autoscaling owns the count (from minTasks up). A DesiredCount in the template would be sent
+    // again with every update and scale a busy service back down; left out, ECS starts one task
+    // and keeps the current count on updates.
+    (service.node.defaultChild as ecs.CfnService).addPropertyDeletionOverride('DesiredCount');
+    return service;
   }
 
   private createLoadBalancer(): [elbv2.ApplicationLoadBalancer, elbv2.ApplicationTargetGroup] {

@@ -158,7 +158,7 @@ describe('containers props', () => {
     assert.deepEqual([target.Properties.MinCapacity, target.Properties.MaxCapacity], [2, 6]);
     const [task] = resources(template, 'AWS::ECS::TaskDefinition');
     assert.deepEqual([task.Properties.Cpu, task.Properties.Memory], ['1024', '4096']);
-    assert.equal(resources(template, 'AWS::ECS::Service')[0].Properties.DesiredCount, 2);
+    assert.equal(resources(template, 'AWS::ECS::Service')[0].Properties.DesiredCount, undefined, 'autoscaling owns the count; a deploy must not reset it');
   });
 
   it('keeps getStreams as given', () => {
@@ -176,5 +176,17 @@ describe('containers props', () => {
       [{ containers: { streams: false } }, /nothing would run on the containers/],
     ];
     for (const [props, message] of cases) assert.throws(() => endpoint(props), message);
+  });
+});
+
+describe('containers for tasks only', () => {
+  it('runs the service but adds no origin or route, and leaves GET streams off', () => {
+    const server = endpoint({ containers: { streams: false, tasks: true } });
+    const template = Template.fromStack(Stack.of(server));
+    template.resourceCountIs('AWS::ECS::Service', 1);
+    template.resourceCountIs('AWS::CloudFront::Function', 0);
+    assert.deepEqual(distributionConfig(template).Origins.map((o: any) => o.Id), ['function']);
+    assert.equal(server.settings.getStreams, false);
+    assert.equal(server.containers?.settings.tasks, true);
   });
 });
