@@ -144,7 +144,7 @@ export class McpServerEndpoint extends Construct {
       accountConcurrency: settings.accountConcurrency,
     });
     if (containerSettings) {
-      this.containers = this.createContainers(props, containerSettings, environment, storage);
+      this.containers = this.createContainers(containerSettings, environment, storage);
       this.containerAlarms = monitorContainers(this.monitoring, {
         who: `MCP server "${props.serverName}" (${stage})`,
         containers: this.containers,
@@ -160,14 +160,11 @@ export class McpServerEndpoint extends Construct {
 
   /** The containers share the function's environment and data grants, and join its distribution. */
   private createContainers(
-    props: McpServerEndpointProps,
     containerSettings: ContainerSettings,
     environment: Record<string, string>,
     storage: { removalPolicy: RemovalPolicy; logRetention: logs.RetentionDays },
   ): McpContainerService {
     const containers = new McpContainerService(this, 'Containers', {
-      serverName: props.serverName,
-      stage: this.settings.stage,
       settings: containerSettings,
       environment,
       grantData: (role) => this.dataPlane.grantServer(role),

@@ -95,8 +95,6 @@ export function resolveContainers(options: McpContainers, entry: string, owner: 
 }
 
 export interface ContainerServiceProps {
-  readonly serverName: string;
-  readonly stage: string;
   readonly settings: ContainerSettings;
   /** The function's environment, which the containers share. */
   readonly environment: Record<string, string>;
@@ -143,7 +141,6 @@ export class McpContainerService extends Construct {
     this.createScaling(settings);
     this.origin = origins.VpcOrigin.withApplicationLoadBalancer(this.loadBalancer, {
       originId: CONTAINER_ORIGIN_ID,
-      vpcOriginName: `mcp-${props.serverName}-${props.stage}`.slice(0, 64),
       httpPort: 80,
       protocolPolicy: cloudfront.OriginProtocolPolicy.HTTP_ONLY,
       readTimeout: Duration.seconds(props.originReadTimeoutSeconds),
