@@ -3,7 +3,7 @@
 // streams are sent here by the viewer-request function (infra/edge/route-streams.js; the
 // distribution attaches it). Network: a VPC without NAT gateway, tasks in public subnets with a
 // public IP (egress to Upstash and AWS APIs) admitting only the load balancer, the load balancer in
-// isolated subnets admitting only the VPC (where the VPC origin's interfaces live). What runs in
+// isolated subnets admitting only CloudFront (its managed prefix list). What runs in
 // the task: infra/endpoint/container-image.ts. Alarms and widgets: container-monitoring.ts.
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,7 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { ORIGIN_VERIFY_HEADER } from '../../shared/http/origin-verify.ts';
 import { bootstrapContainer, containerBundleAsset } from './container-image.ts';
@@ -27,8 +28,10 @@ export const CONTAINER_ORIGIN_ID = 'containers';
 export const CONTAINER_PORT = 8080;
 /** Fargate's longest stopTimeout: time between SIGTERM and SIGKILL for the adapter to end streams. */
 export const STOP_TIMEOUT_SECONDS = 120;
-/** The VPC's addresses, spelled out so the load balancer's ingress rule is concrete. */
+/** The VPC's addresses. */
 const VPC_CIDR = '10.0.0.0/16';
+/** AWS's managed prefix list of CloudFront's origin-facing addresses, VPC origins included. */
+const CLOUDFRONT_PREFIX_LIST = 'com.amazonaws.global.cloudfront.origin-facing';
 /** What a draining task gets beyond the stream cap: a stream opened just before draining ends at its cap, plus a keep-alive or two. */
 const DRAIN_MARGIN_SECONDS = 30;
 /** Fargate's CPU units and the memory sizes (MiB) each allows. */
@@ -202,10 +205,10 @@ export class McpContainerService extends Construct {
   private createLoadBalancer(): [elbv2.ApplicationLoadBalancer, elbv2.ApplicationTargetGroup] {
     const securityGroup = new ec2.SecurityGroup(this, 'LoadBalancerSecurityGroup', {
       vpc: this.vpc,
-      description: 'MCP containers load balancer: HTTP from inside the VPC only (the CloudFront VPC origin)',
+      description: 'MCP containers load balancer: HTTP from CloudFront only (its managed prefix list)',
       allowAllOutbound: false,
     });
-    securityGroup.addIngressRule(ec2.Peer.ipv4(VPC_CIDR), ec2.Port.tcp(80), 'CloudFront VPC origin (its interfaces are in this VPC)');
+    securityGroup.addIngressRule(ec2.Peer.prefixList(this.cloudFrontPrefixListId()), ec2.Port.tcp(80), 'CloudFront VPC origin');
     const loadBalancer = new elbv2.ApplicationLoadBalancer(this, 'LoadBalancer', {
       vpc: this.vpc,
       internetFacing: false,
@@ -225,6 +228,35 @@ export class McpContainerService extends Construct {
       deregistrationDelay: Duration.seconds(this.drainSeconds),
     });
     return [loadBalancer, targetGroup];
+  }
+
+  /**
+   * The prefix list's id differs per region and only AWS knows it, so a custom resource asks EC2
+   * at deploy time (synth stays offline). It counts as its maximum entries against the security
+   * group's rule quota, well within it for this one rule.
+   */
+  private cloudFrontPrefixListId(): string {
+    const lookup = new cr.AwsCustomResource(this, 'CloudFrontPrefixList', {
+      onUpdate: {
+        service: 'EC2',
+        action: 'describeManagedPrefixLists',
+        parameters: { Filters: [{ Name: 'prefix-list-name', Values: [CLOUDFRONT_PREFIX_LIST] }] },
+        physicalResourceId: cr.PhysicalResourceId.of(CLOUDFRONT_PREFIX_LIST),
+        outputPaths: ['PrefixLists.0.PrefixListId'],
+      },
+      policy: cr.AwsCustomResourcePolicy.fromSdkCalls({ resources: cr.AwsCustomResourcePolicy.ANY_RESOURCE }),
+      installLatestAwsSdk: false,
+    });
+    Validations.of(lookup).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'ec2:DescribeManagedPrefixLists takes no resource but *; the lookup only reads the id of an AWS-managed list.',
+    });
+    // The provider is one function per stack, shared by every such lookup in it.
+    Validations.of(lookup.grantPrincipal as iam.Role).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      reason: 'The role of aws-cdk-lib\'s AwsCustomResource provider: AWS\'s basic execution policy lets it write its own log group and nothing else.',
+    });
+    return lookup.getResponseField('PrefixLists.0.PrefixListId');
   }
 
   /** Streams mostly hold memory and connections, calls CPU: scale on whichever runs out first. */

@@ -85,11 +85,15 @@ describe('-c containers=true: the example app with streams on Fargate', () => {
     const [alb] = resources(template, 'AWS::ElasticLoadBalancingV2::LoadBalancer');
     assert.equal(alb.Properties.Scheme, 'internal');
     const groups = resources(template, 'AWS::EC2::SecurityGroup');
-    const albGroup = groups.find((g) => /load balancer/.test(g.Properties.GroupDescription));
-    assert.deepEqual(albGroup.Properties.SecurityGroupIngress.map((r: any) => [r.CidrIp, r.FromPort]), [['10.0.0.0/16', 80]], 'only from inside the VPC');
-    const ingress = resources(template, 'AWS::EC2::SecurityGroupIngress');
-    assert.deepEqual(ingress.map((r) => r.Properties.FromPort), [8080], 'tasks admit the load balancer on the container port only');
-    assert.ok(ingress[0].Properties.SourceSecurityGroupId, 'from the load balancer\'s group, not an address range');
+    for (const group of groups) assert.equal(group.Properties.SecurityGroupIngress, undefined, 'no inline rule admits an address range');
+    const ingress = resources(template, 'AWS::EC2::SecurityGroupIngress').map((r) => r.Properties);
+    assert.equal(ingress.length, 2);
+    const toTasks = ingress.find((r) => r.FromPort === 8080);
+    assert.ok(toTasks.SourceSecurityGroupId, 'tasks admit the load balancer\'s group on the container port only');
+    const toAlb = ingress.find((r) => r.FromPort === 80);
+    assert.equal(toAlb.CidrIp, undefined);
+    const [lookup] = Object.entries(template.findResources('Custom::AWS')).find(([, r]: [string, any]) => /cloudfront\.origin-facing/.test(r.Properties.Create))!;
+    assert.deepEqual(toAlb.SourcePrefixListId, { 'Fn::GetAtt': [lookup, 'PrefixLists.0.PrefixListId'] }, 'the load balancer admits CloudFront\'s managed prefix list only');
   });
 
   it('checks /health and drains a replaced task for the stream cap before SIGTERM', () => {
