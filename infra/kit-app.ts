@@ -98,6 +98,8 @@ export function buildKitApp(app: App): KitStacks {
           originSecretVersion,
           reservedConcurrency,
           environment: local ? Object.fromEntries(LOCAL_OVERRIDABLE.map((name) => [name, ''])) : undefined,
+          // Off by default: tasks and a load balancer cost money every hour (docs/deploy.md, "Containers").
+          containers: context.flag('containers') ? {} : undefined,
         },
         domain: domainName && certificateArn ? { domainNames: [domainName], certificateArn } : undefined,
       }),

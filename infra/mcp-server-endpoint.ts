@@ -2,7 +2,8 @@
 // infra/endpoint/: settings (validated numbers and the function's environment, CDK-free), the
 // function, the streaming REST API and CloudFront in front, on an McpDataPlane shared or private.
 // Auth (infra/auth.ts), task workers (infra/endpoint/task-workers.ts), the audit log
-// (infra/audit-log.ts), alarms and a dashboard (infra/monitoring.ts) come with it.
+// (infra/audit-log.ts), alarms and a dashboard (infra/monitoring.ts) come with it; with
+// `containers`, the same app on Fargate for notification streams (infra/endpoint/containers.ts).
 import { Lazy, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import type * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
@@ -14,7 +15,9 @@ import { AUTH_VARIABLES, authEnvironment, type McpAuth, McpCognitoAuthorizationS
 import { isProductionStage, McpDataPlane } from './data-plane.ts';
 import { addRoutes, createRestApi, stageUrl } from './endpoint/api.ts';
 import { type Canary, createCanary, releasesByAlias } from './endpoint/canary.ts';
-import { createDistribution } from './endpoint/distribution.ts';
+import { addContainerOrigin, createDistribution } from './endpoint/distribution.ts';
+import { type ContainerAlarms, monitorContainers } from './endpoint/container-monitoring.ts';
+import { type ContainerSettings, McpContainerService, resolveContainers } from './endpoint/containers.ts';
 import { createServerFunction } from './endpoint/function.ts';
 import { type McpServerEndpointProps, type McpTrustedGateway, settingsOf } from './endpoint/props.ts';
 import { type EndpointSettings, KIT_VARIABLES, kitEnvironment } from './endpoint/settings.ts';
@@ -24,6 +27,7 @@ import { McpServerMonitoring } from './monitoring.ts';
 
 export type { McpAccountQuotas, McpCustomDomain, McpRateLimit, McpServerEndpointProps, McpStageThrottle, McpTrustedGateway } from './endpoint/props.ts';
 export type { TaskWorkers } from './endpoint/task-workers.ts';
+export type { McpContainers } from './endpoint/containers.ts';
 export type { Canary, McpDeploymentOptions } from './endpoint/canary.ts';
 
 export class McpServerEndpoint extends Construct {
@@ -50,6 +54,13 @@ export class McpServerEndpoint extends Construct {
   readonly settings: EndpointSettings;
   /** How the function hands tasks to invocations of itself: its self-invoke policy and async-invoke settings. */
   readonly taskWorkers: TaskWorkers;
+  /**
+   * The Fargate service beside the function, its load balancer and VPC origin.
+   * @default undefined without the `containers` prop
+   */
+  readonly containers?: McpContainerService;
+  /** @default undefined without the `containers` prop */
+  readonly containerAlarms?: ContainerAlarms;
   /** MCP_TRUSTED_GATEWAYS as it will be synthesized: the prop's gateways and those trustGateway adds. */
   private readonly trustedGateways: Record<string, object> = {};
 
@@ -63,6 +74,8 @@ export class McpServerEndpoint extends Construct {
     refuseKitVariables(props.environment, owner);
     if (props.dataPlane && props.secret) throw new Error(`${owner}: give the secret to the shared McpDataPlane, not to one server.`);
     const production = props.production ?? isProductionStage(stage);
+    const containerSettings = props.containers ? resolveContainers(props.containers, props.entry, owner) : undefined;
+    if (containerSettings && !settings.cloudFront) throw new Error(`${owner}: containers need CloudFront in front (cloudFront: true): it reaches them through a VPC origin.`);
     const storage = { removalPolicy: production ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY, logRetention: props.logRetention ?? logs.RetentionDays.ONE_MONTH };
 
     this.dataPlane = props.dataPlane ?? new McpDataPlane(this, 'DataPlane', { stage, retainData: production, secret: props.secret });
@@ -79,12 +92,13 @@ export class McpServerEndpoint extends Construct {
     });
     this.apiUrl = this.api.urlForPath(path);
     for (const [name, gateway] of Object.entries(props.trustedGateways ?? {})) this.addTrustedGateway(name, gateway, owner);
-    this.distribution = settings.cloudFront ? this.createFront(props, auth) : undefined;
+    this.distribution = settings.cloudFront ? this.createFront(props, auth, containerSettings?.streams ?? false) : undefined;
     const host = props.domain?.domainNames[0] ?? this.distribution?.distributionDomainName;
     // Without CloudFront, the stage's URL spelled from the API id, so the function may name it
     // without depending on its own deployment.
     this.mcpUrl = props.publicUrl ?? (host ? `https://${host}${path}` : stageUrl(this.api, stage, path));
 
+    const environment = { ...props.environment, ...this.kitEnvironment(auth, props.publicUrl) };
     this.fn = createServerFunction(this, {
       serverName: props.serverName,
       stage,
@@ -93,7 +107,7 @@ export class McpServerEndpoint extends Construct {
       memorySizeMb: settings.memorySizeMb,
       reservedConcurrency: settings.reservedConcurrency,
       architecture: props.architecture ?? lambda.Architecture.ARM_64,
-      environment: { ...props.environment, ...this.kitEnvironment(auth, props.publicUrl) },
+      environment,
       bundleAwsSdk: props.bundleAwsSdk ?? true,
       tracing: props.tracing ?? true,
       ...storage,
@@ -129,12 +143,48 @@ export class McpServerEndpoint extends Construct {
       alarms: props.alarms,
       accountConcurrency: settings.accountConcurrency,
     });
+    if (containerSettings) {
+      this.containers = this.createContainers(containerSettings, environment, storage);
+      this.containerAlarms = monitorContainers(this.monitoring, {
+        who: `MCP server "${props.serverName}" (${stage})`,
+        containers: this.containers,
+        minTasks: containerSettings.minTasks,
+        dashboard: this.monitoring.dashboard,
+        topic: props.alarms?.topic,
+      });
+    }
     // What judges a release while it shifts: the function failing, or slowing to its timeout.
     this.canary?.deploymentGroup.addAlarm(this.monitoring.functionErrorsAlarm);
     this.canary?.deploymentGroup.addAlarm(this.monitoring.p99DurationAlarm);
   }
 
-  private createFront(props: McpServerEndpointProps, auth: McpAuth): cloudfront.Distribution {
+  /** The containers share the function's environment and data grants, and join its distribution. */
+  private createContainers(
+    containerSettings: ContainerSettings,
+    environment: Record<string, string>,
+    storage: { removalPolicy: RemovalPolicy; logRetention: logs.RetentionDays },
+  ): McpContainerService {
+    const containers = new McpContainerService(this, 'Containers', {
+      settings: containerSettings,
+      environment,
+      grantData: (role) => this.dataPlane.grantServer(role),
+      streamMaxSeconds: this.settings.streamMaxSeconds,
+      originReadTimeoutSeconds: this.settings.originReadTimeoutSeconds,
+      originSecret: this.originSecret(),
+      logRetention: storage.logRetention,
+      removalPolicy: storage.removalPolicy,
+    });
+    // Only streams come through CloudFront; tasks-only containers need no origin.
+    if (containerSettings.streams) addContainerOrigin(this.distribution!, containers.origin);
+    return containers;
+  }
+
+  /** A dynamic reference: CloudFormation reads the value when it writes the distribution. */
+  private originSecret(): string | undefined {
+    return this.settings.originVerify ? this.dataPlane.originSecret.secretValueFromJson('MCP_ORIGIN_SECRET').unsafeUnwrap() : undefined;
+  }
+
+  private createFront(props: McpServerEndpointProps, auth: McpAuth, routeStreams: boolean): cloudfront.Distribution {
     return createDistribution(this, {
       serverName: props.serverName,
       stage: this.settings.stage,
@@ -144,11 +194,8 @@ export class McpServerEndpoint extends Construct {
       domain: props.domain,
       webAclArn: props.webAclArn,
       priceClass: props.priceClass ?? cloudfront.PriceClass.PRICE_CLASS_100,
-      // A dynamic reference: CloudFormation reads the value when it writes the distribution.
-      ...(this.settings.originVerify && {
-        originSecret: this.dataPlane.originSecret.secretValueFromJson('MCP_ORIGIN_SECRET').unsafeUnwrap(),
-        originSecretVersion: props.originSecretVersion,
-      }),
+      routeStreams,
+      ...(this.settings.originVerify && { originSecret: this.originSecret(), originSecretVersion: props.originSecretVersion }),
     });
   }
 

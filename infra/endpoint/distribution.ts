@@ -1,8 +1,9 @@
 // CloudFront in front of the REST API: the behaviors of infra/deployed-path.ts, nothing cached or
 // compressed, no error caching, the secret origin header the function checks, and (when callers
 // authenticate) a Lambda@Edge origin-response function that restores the WWW-Authenticate header
-// API Gateway renames. Knows nothing of the function behind the API. Created in the endpoint's own
-// scope, under the ids of earlier releases.
+// API Gateway renames. With containers, the viewer-request function route-streams.js on the MCP
+// route and the container origin it selects (addContainerOrigin). Knows nothing of the function
+// behind the API. Created in the endpoint's own scope, under the ids of earlier releases.
 import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import type * as acm from 'aws-cdk-lib/aws-certificatemanager';
@@ -14,8 +15,9 @@ import type { Construct } from 'constructs';
 import { ORIGIN_VERIFY_HEADER } from '../../shared/http/origin-verify.ts';
 import { CLOUDFRONT_ERROR_CACHING, DISTRIBUTION_BEHAVIORS, PATH_DEFAULTS } from '../deployed-path.ts';
 
-/** Lambda@Edge code: this folder holds edge handlers only, so it ships as it is. */
+/** Lambda@Edge code: the edge folder, of which the function ships its handler alone (route-streams.js is a CloudFront Function). */
 const EDGE_CODE = fileURLToPath(new URL('../edge/', import.meta.url));
+const EDGE_HANDLER_FILE = 'restore-www-authenticate.mjs';
 /** Id of the stack-wide restore function, shared by every endpoint in the stack. */
 const RESTORE_CHALLENGES_ID = 'McpRestoreWwwAuthenticate';
 /**
@@ -42,7 +44,18 @@ export interface EndpointDistributionProps {
   readonly originSecret?: string;
   /** Written into the distribution's comment, so changing it makes CloudFormation read the origin secret again. @default - none */
   readonly originSecretVersion?: string;
+  /**
+   * Notification streams go to the container origin (id `containers`, added by addContainerOrigin),
+   * chosen per request by the viewer-request function route-streams.js on the MCP route.
+   * @default false
+   */
+  readonly routeStreams?: boolean;
 }
+
+/** Origin id of the API (the function); route-streams.js leaves every request but streams on it. */
+export const FUNCTION_ORIGIN_ID = 'function';
+/** The CloudFront Function (runtime 2.0) that picks the container origin for notification streams. */
+const ROUTE_STREAMS_FILE = fileURLToPath(new URL('../edge/route-streams.js', import.meta.url));
 
 export function createDistribution(scope: Construct, props: EndpointDistributionProps): cloudfront.Distribution {
   if (props.domain && props.domain.domainNames.length === 0) {
@@ -54,6 +67,7 @@ export function createDistribution(scope: Construct, props: EndpointDistribution
   // → RestApi; methods → function; deployment → methods; stage → deployment).
   const stack = Stack.of(scope);
   const origin = new origins.HttpOrigin(`${props.api.restApiId}.execute-api.${stack.region}.${stack.urlSuffix}`, {
+    originId: FUNCTION_ORIGIN_ID,
     originPath: `/${props.stage}`,
     protocolPolicy: cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
     originSslProtocols: [cloudfront.OriginSslPolicy.TLS_V1_2],
@@ -66,7 +80,8 @@ export function createDistribution(scope: Construct, props: EndpointDistribution
   const edgeLambdas = props.restoreChallenges
     ? [{ functionVersion: restoreChallengesFunction(scope, props.serverName), eventType: cloudfront.LambdaEdgeEventType.ORIGIN_RESPONSE }]
     : undefined;
-  const [defaultBehavior, additionalBehaviors] = behaviors(origin, edgeLambdas);
+  const functionAssociations = props.routeStreams ? [{ function: routeStreamsFunction(scope, props), eventType: cloudfront.FunctionEventType.VIEWER_REQUEST }] : undefined;
+  const [defaultBehavior, additionalBehaviors] = behaviors(origin, edgeLambdas, functionAssociations);
   const distribution = new cloudfront.Distribution(scope, 'Distribution', {
     comment: `MCP server ${props.serverName} (${props.stage})${props.originSecretVersion ? `, origin secret ${props.originSecretVersion}` : ''}`,
     defaultBehavior,
@@ -88,6 +103,28 @@ export function createDistribution(scope: Construct, props: EndpointDistribution
   return distribution;
 }
 
+function routeStreamsFunction(scope: Construct, props: EndpointDistributionProps): cloudfront.Function {
+  return new cloudfront.Function(scope, 'RouteStreams', {
+    comment: `MCP server ${props.serverName} (${props.stage}): notification streams to the containers`,
+    code: cloudfront.FunctionCode.fromFile({ filePath: ROUTE_STREAMS_FILE }),
+    runtime: cloudfront.FunctionRuntime.JS_2_0,
+  });
+}
+
+/**
+ * An origin no behavior targets, there only for `cf.selectRequestOriginById`, which needs the id
+ * among the distribution's origins. aws-cdk-lib adds origins only through behaviors; its own
+ * (private) addOrigin binds one as a behavior's would be, so it is called here, and the synth
+ * tests fail if a later aws-cdk-lib drops it.
+ */
+export function addContainerOrigin(distribution: cloudfront.Distribution, origin: cloudfront.IOrigin): void {
+  const internal = distribution as unknown as { addOrigin?: (origin: cloudfront.IOrigin) => string };
+  if (typeof internal.addOrigin !== 'function') {
+    throw new Error('This aws-cdk-lib\'s Distribution has no addOrigin; the container origin cannot be added without a behavior. Pin aws-cdk-lib to a version the kit was tested with.');
+  }
+  internal.addOrigin.call(distribution, origin);
+}
+
 /**
  * The default behavior (the MCP route, with the edge function) and the more specific ones. Nothing
  * the API answers may be cached or transformed: MCP responses are per-caller JSON or SSE streams,
@@ -96,6 +133,7 @@ export function createDistribution(scope: Construct, props: EndpointDistribution
 function behaviors(
   origin: cloudfront.IOrigin,
   edgeLambdas: cloudfront.EdgeLambda[] | undefined,
+  functionAssociations: cloudfront.FunctionAssociation[] | undefined,
 ): [cloudfront.BehaviorOptions, Record<string, cloudfront.BehaviorOptions>] {
   const uncached = {
     origin,
@@ -108,7 +146,7 @@ function behaviors(
   const additional: Record<string, cloudfront.BehaviorOptions> = {};
   for (const { pathPattern, methods } of DISTRIBUTION_BEHAVIORS) {
     const allowedMethods = allowedMethodsFor(methods);
-    if (pathPattern === '*') defaultBehavior = { ...uncached, allowedMethods, edgeLambdas };
+    if (pathPattern === '*') defaultBehavior = { ...uncached, allowedMethods, edgeLambdas, functionAssociations };
     else additional[pathPattern] = { ...uncached, allowedMethods };
   }
   if (!defaultBehavior) throw new Error('DISTRIBUTION_BEHAVIORS has no "*" behavior for the MCP route.');
@@ -147,7 +185,7 @@ function restoreChallengesFunction(scope: Construct, serverName: string): cloudf
     description: 'MCP: restore WWW-Authenticate renamed by API Gateway, on every origin response',
     runtime: EDGE_RUNTIME,
     handler: 'restore-www-authenticate.handler',
-    code: lambda.Code.fromAsset(EDGE_CODE, { exclude: ['*.d.mts'] }),
+    code: lambda.Code.fromAsset(EDGE_CODE, { exclude: ['*', `!${EDGE_HANDLER_FILE}`] }),
     // Lambda@Edge runs x86_64 only, and header renaming needs no more than the smallest size.
     architecture: lambda.Architecture.X86_64,
     memorySize: 128,

@@ -10,6 +10,7 @@ import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { McpAuth } from '../auth.ts';
 import type { McpDataPlane } from '../data-plane.ts';
 import type { McpDeploymentOptions } from './canary.ts';
+import type { McpContainers } from './containers.ts';
 import type { McpAlarmOptions } from '../monitoring.ts';
 import { type EndpointSettings, type LogLevel, resolveEndpointSettings } from './settings.ts';
 
@@ -156,7 +157,8 @@ export interface McpServerEndpointProps {
    * Let 2025-era sessions open a GET stream for list-changed notifications (`MCP_GET_STREAMS`).
    * Each open stream holds a Lambda execution environment, billed, until `streamMaxDuration`,
    * even after its client has gone; off, GET answers 405 and clients carry on without it.
-   * @default false
+   * With `containers` serving streams, they hold a connection on a container instead.
+   * @default - true when `containers` serve streams, else false
    */
   readonly getStreams?: boolean;
   /**
@@ -332,6 +334,13 @@ export interface McpServerEndpointProps {
    * @default - none
    */
   readonly environment?: Record<string, string>;
+  /**
+   * Run the same app on ECS Fargate beside the function, behind the same CloudFront distribution:
+   * notification streams go there (infra/endpoint/containers.ts, docs/deploy.md "Containers").
+   * Adds fixed monthly cost (tasks, load balancer). Needs `cloudFront`.
+   * @default - none: everything runs on the function
+   */
+  readonly containers?: McpContainers;
 }
 
 /** The props' durations as the plain numbers settings.ts validates; tokens cannot be checked, so they are refused. */
@@ -352,7 +361,7 @@ export function settingsOf(props: McpServerEndpointProps): EndpointSettings {
     taskTimeoutMs: concrete(props.taskTimeout, 'taskTimeout')?.toMilliseconds({ integral: false }),
     streamMaxSeconds: concrete(props.streamMaxDuration, 'streamMaxDuration')?.toSeconds({ integral: false }),
     sseKeepAliveSeconds: keepAliveMs === undefined ? undefined : keepAliveMs / 1000,
-    getStreams: props.getStreams,
+    getStreams: props.getStreams ?? (props.containers && props.containers.streams !== false ? true : undefined),
     cloudFront: props.cloudFront,
     originReadTimeoutSeconds: concrete(props.originReadTimeout, 'originReadTimeout')?.toSeconds({ integral: false }),
     originReadTimeoutQuotaRaised: props.originReadTimeoutQuotaRaised,

@@ -51,6 +51,7 @@ const SETTINGS: Record<string, () => App> = {
       edgeFirewall: 'true',
     }),
   'LocalStack settings (local stage, no CloudFront)': () => kitApp({ stage: 'local', cloudFront: 'false' }),
+  'containers beside the function (-c containers=true)': () => kitApp({ containers: 'true' }),
   'Cognito authorization on a production stage (auth=cognito,apikey)': () => kitApp({ stage: 'prod', auth: 'cognito,apikey' }),
   'a Cognito pool with optional MFA and threat protection (endpoint props)': () =>
     endpointApp({ auth: { mode: 'cognito', callbackUrls: ['http://localhost:6274/oauth/callback'], mfa: 'optional', threatProtection: true } }),
@@ -89,7 +90,9 @@ describe('cdk-nag AwsSolutions checks', () => {
       it('acknowledge only findings that fire, each with a reason', () => {
         const raw = new UnacknowledgedChecks().validateScope(app).violations;
         const fired = raw.flatMap((v) => v.violatingResources.map((r) => ({ id: v.ruleName, path: r.constructPath ?? '' })));
-        const acks = acknowledgements(app);
+        // The pack judges its own rules only; aws-cdk-lib acknowledges CloudFormation-Validate::W3010
+        // itself on any stack that reads its availability zones (a VPC does).
+        const acks = acknowledgements(app).filter((ack) => ack.id.startsWith('AwsSolutions-'));
         assert.ok(acks.length > 0, 'no acknowledgements found: the metadata key changed?');
         for (const ack of acks) {
           assert.ok(ack.reason.length >= 60, `${ack.id} on ${ack.path}: the reason is too thin to judge`);

@@ -1,0 +1,82 @@
+// Alarms and dashboard widgets of the container tier (infra/endpoint/containers.ts): unhealthy
+// tasks, fewer healthy tasks than the minimum, 5xx answered by the tasks, CPU held high. Added to
+// the server's dashboard (infra/monitoring.ts) and notifying the same topic. Observes only.
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import type { Construct } from 'constructs';
+import type { McpContainerService } from './containers.ts';
+
+const ONE_MINUTE = Duration.minutes(1);
+const FIVE_MINUTES = Duration.minutes(5);
+
+export interface ContainerMonitoringProps {
+  /** `MCP server "<name>" (<stage>)`, as the server's other alarms say it. */
+  readonly who: string;
+  readonly containers: McpContainerService;
+  readonly minTasks: number;
+  readonly dashboard: cloudwatch.Dashboard;
+  /** @default - no notification */
+  readonly topic?: sns.ITopic;
+  /** Target 5xx answers in five minutes that raise the alarm. @default 5 */
+  readonly serverErrors?: number;
+}
+
+export interface ContainerAlarms {
+  readonly unhealthyTasks: cloudwatch.Alarm;
+  readonly belowMinimum: cloudwatch.Alarm;
+  readonly serverErrors: cloudwatch.Alarm;
+  readonly cpuHigh: cloudwatch.Alarm;
+}
+
+export function monitorContainers(scope: Construct, props: ContainerMonitoringProps): ContainerAlarms {
+  const { targetGroup, service } = props.containers;
+  const { who } = props;
+  const alarm = (id: string, description: string, metric: cloudwatch.IMetric, threshold: number, evaluationPeriods: number, below = false) =>
+    new cloudwatch.Alarm(scope, id, {
+      alarmDescription: `${who}: ${description}`,
+      metric,
+      threshold,
+      evaluationPeriods,
+      comparisonOperator: below ? cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD : cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      // No data from the target group means no healthy target reported: below the minimum.
+      treatMissingData: below ? cloudwatch.TreatMissingData.BREACHING : cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+  const healthy = targetGroup.metrics.healthyHostCount({ period: ONE_MINUTE, statistic: 'Minimum', label: 'healthy tasks' });
+  const unhealthy = targetGroup.metrics.unhealthyHostCount({ period: ONE_MINUTE, statistic: 'Maximum', label: 'unhealthy tasks' });
+  const target5xx = targetGroup.metrics.httpCodeTarget(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, { period: FIVE_MINUTES, statistic: 'Sum', label: 'task 5xx' });
+  const cpu = service.metricCpuUtilization({ period: FIVE_MINUTES, statistic: 'Average', label: 'CPU %' });
+  const alarms: ContainerAlarms = {
+    unhealthyTasks: alarm('ContainerUnhealthyTasks', 'a container task failed its /health check for 3 minutes.', unhealthy, 1, 3),
+    belowMinimum: alarm('ContainerTasksBelowMinimum', `fewer than ${props.minTasks} healthy container tasks for 3 minutes: streams may get 502/503.`, healthy, props.minTasks, 3, true),
+    serverErrors: alarm('ContainerServerErrors', `container tasks answered ${props.serverErrors ?? 5} or more 5xx in 5 minutes.`, target5xx, props.serverErrors ?? 5, 1),
+    cpuHigh: alarm('ContainerCpuHigh', 'container CPU above 85% for 15 minutes although autoscaling targets 60%: at maxTasks, or scaling cannot keep up.', cpu, 85, 3),
+  };
+  if (props.topic) {
+    const action = new cloudwatchActions.SnsAction(props.topic);
+    for (const each of Object.values(alarms)) {
+      each.addAlarmAction(action);
+      each.addOkAction(action);
+    }
+  }
+  props.dashboard.addWidgets(
+    new cloudwatch.AlarmStatusWidget({ title: 'Containers: alarms', alarms: Object.values(alarms), width: 24, height: 3 }),
+  );
+  props.dashboard.addWidgets(
+    new cloudwatch.GraphWidget({ title: 'Container tasks', left: [healthy, unhealthy], width: 8 }),
+    new cloudwatch.GraphWidget({
+      title: 'Container requests and connections',
+      left: [targetGroup.metrics.requestCount({ period: FIVE_MINUTES, statistic: 'Sum', label: 'requests' }), target5xx],
+      right: [props.containers.loadBalancer.metrics.activeConnectionCount({ period: FIVE_MINUTES, statistic: 'Average', label: 'open connections' })],
+      width: 8,
+    }),
+    new cloudwatch.GraphWidget({
+      title: 'Container CPU and memory',
+      left: [cpu, service.metricMemoryUtilization({ period: FIVE_MINUTES, statistic: 'Average', label: 'memory %' })],
+      width: 8,
+    }),
+  );
+  return alarms;
+}

@@ -1,0 +1,196 @@
+// The container tier McpServerEndpoint adds with `containers` (infra/endpoint/containers.ts), read
+// from synthesized templates with bundling skipped (the pack's own build is tested in
+// container-bootstrap.test.ts): a Fargate service on arm64 with /health checks and autoscaling
+// between the props' bounds, no NAT gateway, an internal load balancer reached by a CloudFront VPC
+// origin with id `containers` beside the function's origin, and the stream route on viewer
+// request; GET streams on for both. The app's `-c containers=true` turns it on, cdk-nag clean
+// (the app registers the checks, so a finding fails synth). Control: without it, none of it.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { App, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { buildKitApp, stackId } from '../../infra/kit-app.ts';
+import { McpServerEndpoint, type McpServerEndpointProps } from '../../infra/mcp-server-endpoint.ts';
+import { ORIGIN_VERIFY_HEADER } from '../../shared/http/origin-verify.ts';
+
+const CDK_CONTEXT = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')).context as Record<string, unknown>;
+const ROUTE_CODE = readFileSync(new URL('../../infra/edge/route-streams.js', import.meta.url), 'utf8');
+const TMP = mkdtempSync(join(tmpdir(), 'mcp-kit-containers-'));
+after(() => rmSync(TMP, { recursive: true, force: true }));
+
+function newApp(context: Record<string, unknown> = {}): App {
+  return new App({ outdir: mkdtempSync(join(TMP, 'app-')), context: { ...CDK_CONTEXT, 'aws:cdk:bundling-stacks': [], region: 'eu-west-1', ...context } });
+}
+
+/** The repository's app as `cdk synth -c …` builds it: the Notes server's template. */
+function kitTemplate(context: Record<string, unknown>): Template {
+  const app = newApp(context);
+  const { servers, stage } = buildKitApp(app);
+  app.synth();
+  assert.equal(servers[0]!.stackName, stackId(stage, 'Notes'));
+  return Template.fromStack(servers[0]!);
+}
+
+function endpoint(props: Partial<McpServerEndpointProps>): McpServerEndpoint {
+  const app = newApp();
+  return new McpServerEndpoint(new Stack(app, 'Endpoint', { env: { region: 'eu-west-1' } }), 'Server', { serverName: 'echo', entry: 'functions/echo/handler.ts', auth: { mode: 'apikey' }, ...props });
+}
+
+const resources = (template: Template, type: string) => Object.values(template.findResources(type)) as any[];
+const distributionConfig = (template: Template) => resources(template, 'AWS::CloudFront::Distribution')[0].Properties.DistributionConfig;
+const functionVariables = (template: Template) => resources(template, 'AWS::Lambda::Function').find((fn) => fn.Properties.Environment?.Variables?.MCP_PATH).Properties.Environment.Variables;
+const containerDefinition = (template: Template) => resources(template, 'AWS::ECS::TaskDefinition')[0].Properties.ContainerDefinitions[0];
+const containerVariables = (template: Template) => Object.fromEntries(containerDefinition(template).Environment.map((e: any) => [e.Name, e.Value]));
+
+describe('-c containers=true: the example app with streams on Fargate', () => {
+  let template: Template;
+  before(() => {
+    template = kitTemplate({ containers: 'true' });
+  });
+
+  it('runs a Fargate service on arm64 from the public Node.js image, with the bootstrap as its command', () => {
+    template.resourceCountIs('AWS::ECS::Service', 1);
+    const [service] = resources(template, 'AWS::ECS::Service');
+    assert.equal(service.Properties.LaunchType, 'FARGATE');
+    assert.equal(service.Properties.NetworkConfiguration.AwsvpcConfiguration.AssignPublicIp, 'ENABLED');
+    const [task] = resources(template, 'AWS::ECS::TaskDefinition');
+    assert.deepEqual(task.Properties.RuntimePlatform, { CpuArchitecture: 'ARM64', OperatingSystemFamily: 'LINUX' });
+    const container = containerDefinition(template);
+    assert.match(container.Image, /^public\.ecr\.aws\/docker\/library\/node:24-slim$/);
+    assert.deepEqual(container.Command.slice(0, 3), ['node', '--input-type=module', '-e']);
+    assert.match(container.Command[3], /^await import\('data:text\/javascript;base64,/);
+    assert.equal(container.StopTimeout, 120, "Fargate's longest grace between SIGTERM and SIGKILL");
+    assert.equal(container.LinuxParameters.InitProcessEnabled, true);
+    assert.equal(container.LogConfiguration.LogDriver, 'awslogs');
+  });
+
+  it('gives the containers the function\'s configuration, with GET streams on for both', () => {
+    const fn = functionVariables(template);
+    const container = containerVariables(template);
+    for (const [name, value] of Object.entries(fn)) {
+      if (name === 'MCP_TRACING') continue; // no X-Ray daemon beside the container
+      assert.deepEqual(container[name], value, `${name} is the function's`);
+    }
+    assert.equal(fn.MCP_GET_STREAMS, 'true');
+    assert.equal(container.PORT, '8080');
+    assert.ok(container.MCP_BUNDLE_BUCKET && container.MCP_BUNDLE_KEY, 'the bootstrap is told where the pack is');
+  });
+
+  it('builds a VPC without NAT gateway: tasks in public subnets, the load balancer internal', () => {
+    template.resourceCountIs('AWS::EC2::NatGateway', 0);
+    template.resourceCountIs('AWS::EC2::InternetGateway', 1);
+    const [alb] = resources(template, 'AWS::ElasticLoadBalancingV2::LoadBalancer');
+    assert.equal(alb.Properties.Scheme, 'internal');
+    const groups = resources(template, 'AWS::EC2::SecurityGroup');
+    for (const group of groups) assert.equal(group.Properties.SecurityGroupIngress, undefined, 'no inline rule admits an address range');
+    const ingress = resources(template, 'AWS::EC2::SecurityGroupIngress').map((r) => r.Properties);
+    assert.equal(ingress.length, 2);
+    const toTasks = ingress.find((r) => r.FromPort === 8080);
+    assert.ok(toTasks.SourceSecurityGroupId, 'tasks admit the load balancer\'s group on the container port only');
+    const toAlb = ingress.find((r) => r.FromPort === 80);
+    assert.equal(toAlb.CidrIp, undefined);
+    const [lookup] = Object.entries(template.findResources('Custom::AWS')).find(([, r]: [string, any]) => /cloudfront\.origin-facing/.test(r.Properties.Create))!;
+    assert.deepEqual(toAlb.SourcePrefixListId, { 'Fn::GetAtt': [lookup, 'PrefixLists.0.PrefixListId'] }, 'the load balancer admits CloudFront\'s managed prefix list only');
+  });
+
+  it('checks /health and drains a replaced task for the stream cap before SIGTERM', () => {
+    const [group] = resources(template, 'AWS::ElasticLoadBalancingV2::TargetGroup');
+    assert.equal(group.Properties.HealthCheckPath, '/health');
+    assert.equal(group.Properties.Port, 8080);
+    const delay = group.Properties.TargetGroupAttributes.find((a: any) => a.Key === 'deregistration_delay.timeout_seconds').Value;
+    assert.equal(Number(delay), Number(functionVariables(template).MCP_STREAM_MAX_SECONDS) + 30);
+  });
+
+  it('scales between 1 and 4 tasks on CPU, memory and requests per target', () => {
+    const [target] = resources(template, 'AWS::ApplicationAutoScaling::ScalableTarget');
+    assert.deepEqual([target.Properties.MinCapacity, target.Properties.MaxCapacity], [1, 4]);
+    const metrics = resources(template, 'AWS::ApplicationAutoScaling::ScalingPolicy').map((p) => p.Properties.TargetTrackingScalingPolicyConfiguration.PredefinedMetricSpecification.PredefinedMetricType);
+    assert.deepEqual(metrics.sort(), ['ALBRequestCountPerTarget', 'ECSServiceAverageCPUUtilization', 'ECSServiceAverageMemoryUtilization']);
+  });
+
+  it('adds the containers as a VPC origin with id "containers" beside the function origin, both with the origin header', () => {
+    const config = distributionConfig(template);
+    assert.deepEqual(config.Origins.map((o: any) => o.Id), ['function', 'containers']);
+    const containers = config.Origins[1];
+    assert.ok(containers.VpcOriginConfig.VpcOriginId, 'reached through a VPC origin');
+    assert.equal(containers.VpcOriginConfig.OriginReadTimeout, 60);
+    for (const origin of config.Origins) assert.deepEqual(origin.OriginCustomHeaders.map((h: any) => h.HeaderName), [ORIGIN_VERIFY_HEADER]);
+    template.resourceCountIs('AWS::CloudFront::VpcOrigin', 1);
+    const [vpcOrigin] = resources(template, 'AWS::CloudFront::VpcOrigin');
+    assert.equal(vpcOrigin.Properties.VpcOriginEndpointConfig.HTTPPort, 80);
+  });
+
+  it('routes with route-streams.js on viewer request of the MCP route (runtime 2.0), the default behavior still on the function', () => {
+    const config = distributionConfig(template);
+    assert.equal(config.DefaultCacheBehavior.TargetOriginId, 'function');
+    assert.equal(config.DefaultCacheBehavior.FunctionAssociations.length, 1);
+    assert.equal(config.DefaultCacheBehavior.FunctionAssociations[0].EventType, 'viewer-request');
+    const [fn] = resources(template, 'AWS::CloudFront::Function');
+    assert.equal(fn.Properties.FunctionConfig.Runtime, 'cloudfront-js-2.0');
+    assert.equal(fn.Properties.FunctionCode, ROUTE_CODE);
+    for (const behavior of config.CacheBehaviors ?? []) assert.equal(behavior.FunctionAssociations, undefined, `${behavior.PathPattern} is not the MCP route`);
+  });
+
+  it('alarms on unhealthy tasks, fewer healthy tasks than the minimum, task 5xx and CPU', () => {
+    // A labelled metric is written as a one-metric query.
+    const names = resources(template, 'AWS::CloudWatch::Alarm').map((a) => a.Properties.MetricName ?? a.Properties.Metrics?.[0]?.MetricStat?.Metric?.MetricName);
+    for (const metric of ['UnHealthyHostCount', 'HealthyHostCount', 'HTTPCode_Target_5XX_Count', 'CPUUtilization']) assert.ok(names.includes(metric), metric);
+    const [dashboard] = resources(template, 'AWS::CloudWatch::Dashboard');
+    assert.match(JSON.stringify(dashboard.Properties.DashboardBody), /Container tasks/);
+  });
+});
+
+describe('control: the app without containers', () => {
+  it('has no service, VPC, VPC origin or route function, one origin, and GET streams off', () => {
+    const template = kitTemplate({});
+    for (const type of ['AWS::ECS::Service', 'AWS::EC2::VPC', 'AWS::CloudFront::VpcOrigin', 'AWS::CloudFront::Function', 'AWS::ElasticLoadBalancingV2::LoadBalancer']) template.resourceCountIs(type, 0);
+    const config = distributionConfig(template);
+    assert.deepEqual(config.Origins.map((o: any) => o.Id), ['function']);
+    assert.equal(config.DefaultCacheBehavior.FunctionAssociations, undefined);
+    assert.equal(functionVariables(template).MCP_GET_STREAMS, 'false');
+  });
+});
+
+describe('containers props', () => {
+  it('takes the task bounds and size from the props, and the server file beside the entry', () => {
+    const server = endpoint({ containers: { minTasks: 2, maxTasks: 6, cpu: 1024, memory: 4096 } });
+    const template = Template.fromStack(Stack.of(server));
+    const [target] = resources(template, 'AWS::ApplicationAutoScaling::ScalableTarget');
+    assert.deepEqual([target.Properties.MinCapacity, target.Properties.MaxCapacity], [2, 6]);
+    const [task] = resources(template, 'AWS::ECS::TaskDefinition');
+    assert.deepEqual([task.Properties.Cpu, task.Properties.Memory], ['1024', '4096']);
+    assert.equal(resources(template, 'AWS::ECS::Service')[0].Properties.DesiredCount, undefined, 'autoscaling owns the count; a deploy must not reset it');
+  });
+
+  it('keeps getStreams as given', () => {
+    const server = endpoint({ containers: {}, getStreams: false });
+    assert.equal(server.settings.getStreams, false);
+  });
+
+  it('refuses what Fargate or the path cannot take, saying what to change', () => {
+    const cases: [Partial<McpServerEndpointProps>, RegExp][] = [
+      [{ containers: {}, cloudFront: false }, /containers need CloudFront/],
+      [{ containers: { cpu: 300 } }, /containers\.cpu is 300; Fargate takes 256, 512, 1024, 2048, 4096/],
+      [{ containers: { cpu: 256, memory: 4096 } }, /containers\.memory is 4096 MiB; with cpu 256 Fargate takes 512 to 2048/],
+      [{ containers: { minTasks: 0 } }, /containers\.minTasks is 0/],
+      [{ containers: { minTasks: 3, maxTasks: 2 } }, /containers\.maxTasks is 2/],
+      [{ containers: { streams: false } }, /nothing would run on the containers/],
+    ];
+    for (const [props, message] of cases) assert.throws(() => endpoint(props), message);
+  });
+});
+
+describe('containers for tasks only', () => {
+  it('runs the service but adds no origin or route, and leaves GET streams off', () => {
+    const server = endpoint({ containers: { streams: false, tasks: true } });
+    const template = Template.fromStack(Stack.of(server));
+    template.resourceCountIs('AWS::ECS::Service', 1);
+    template.resourceCountIs('AWS::CloudFront::Function', 0);
+    assert.deepEqual(distributionConfig(template).Origins.map((o: any) => o.Id), ['function']);
+    assert.equal(server.settings.getStreams, false);
+    assert.equal(server.containers?.settings.tasks, true);
+  });
+});
