@@ -98,7 +98,12 @@ export class McpServerEndpoint extends Construct {
     // without depending on its own deployment.
     this.mcpUrl = props.publicUrl ?? (host ? `https://${host}${path}` : stageUrl(this.api, stage, path));
 
-    const environment = { ...props.environment, ...this.kitEnvironment(auth, props.publicUrl) };
+    const environment = {
+      ...props.environment,
+      ...this.kitEnvironment(auth, props.publicUrl),
+      // Container tasks are queued by the function and run by the containers; both must say so.
+      ...(containerSettings?.tasks && { MCP_CONTAINER_TASKS: 'true' }),
+    };
     this.fn = createServerFunction(this, {
       serverName: props.serverName,
       stage,

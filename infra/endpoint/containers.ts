@@ -19,6 +19,7 @@ import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { ORIGIN_VERIFY_HEADER } from '../../shared/http/origin-verify.ts';
 import { bootstrapContainer, containerBundleAsset } from './container-image.ts';
+import { containerEnvironment, streamsPerTaskFor } from './settings.ts';
 
 /** Where `entry` and `server` paths are resolved from: the repository root. */
 const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -169,7 +170,7 @@ export class McpContainerService extends Construct {
       image,
       command,
       environment: {
-        ...props.environment,
+        ...containerEnvironment(props.environment, { tasks: settings.maxTasks, streamsPerTask: streamsPerTaskFor(settings.cpu), containerTasks: settings.tasks }),
         PORT: String(CONTAINER_PORT),
         AWS_REGION: Stack.of(this).region,
         MCP_BUNDLE_BUCKET: bundle.s3BucketName,

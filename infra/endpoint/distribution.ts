@@ -18,6 +18,8 @@ import { CLOUDFRONT_ERROR_CACHING, DISTRIBUTION_BEHAVIORS, PATH_DEFAULTS } from 
 /** Lambda@Edge code: the edge folder, of which the function ships its handler alone (route-streams.js is a CloudFront Function). */
 const EDGE_CODE = fileURLToPath(new URL('../edge/', import.meta.url));
 const EDGE_HANDLER_FILE = 'restore-www-authenticate.mjs';
+/** With containers: the origin-response function that also answers 503 + Retry-After for a stream no task could take; it imports the one above. */
+const STREAMS_EDGE_HANDLER_FILE = 'stream-unavailable.mjs';
 /** Id of the stack-wide restore function, shared by every endpoint in the stack. */
 const RESTORE_CHALLENGES_ID = 'McpRestoreWwwAuthenticate';
 /**
@@ -77,9 +79,10 @@ export function createDistribution(scope: Construct, props: EndpointDistribution
     // https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/add-origin-custom-headers.html
     ...(props.originSecret !== undefined && { customHeaders: { [ORIGIN_VERIFY_HEADER]: props.originSecret } }),
   });
-  const edgeLambdas = props.restoreChallenges
-    ? [{ functionVersion: restoreChallengesFunction(scope, props.serverName), eventType: cloudfront.LambdaEdgeEventType.ORIGIN_RESPONSE }]
-    : undefined;
+  // With containers the origin-response function runs even without auth: it turns an ALB's bare
+  // 502/503/504 for a stream into a JSON-RPC 503 with Retry-After (and restores challenges too).
+  const edge = props.routeStreams ? 'streams' : props.restoreChallenges ? 'challenges' : undefined;
+  const edgeLambdas = edge ? [{ functionVersion: originResponseFunction(scope, props.serverName, edge), eventType: cloudfront.LambdaEdgeEventType.ORIGIN_RESPONSE }] : undefined;
   const functionAssociations = props.routeStreams ? [{ function: routeStreamsFunction(scope, props), eventType: cloudfront.FunctionEventType.VIEWER_REQUEST }] : undefined;
   const [defaultBehavior, additionalBehaviors] = behaviors(origin, edgeLambdas, functionAssociations);
   const distribution = new cloudfront.Distribution(scope, 'Distribution', {
@@ -168,24 +171,26 @@ function allowedMethodsFor(methods: readonly string[]): cloudfront.AllowedMethod
  * every origin answer, errors included. One function per stack serves all its endpoints. Lambda@Edge
  * lives in us-east-1, so CDK puts it in a stack of its own there, which needs this stack's region.
  */
-function restoreChallengesFunction(scope: Construct, serverName: string): cloudfront.experimental.EdgeFunction {
+function originResponseFunction(scope: Construct, serverName: string, kind: 'challenges' | 'streams'): cloudfront.experimental.EdgeFunction {
   const stack = Stack.of(scope);
-  const existing = stack.node.tryFindChild(RESTORE_CHALLENGES_ID);
+  const id = kind === 'streams' ? `${RESTORE_CHALLENGES_ID}Streams` : RESTORE_CHALLENGES_ID;
+  const files = kind === 'streams' ? [STREAMS_EDGE_HANDLER_FILE, EDGE_HANDLER_FILE] : [EDGE_HANDLER_FILE];
+  const existing = stack.node.tryFindChild(id);
   if (existing instanceof cloudfront.experimental.EdgeFunction) return existing;
   if (Token.isUnresolved(stack.region)) {
     throw new Error(
-      `McpServerEndpoint "${serverName}": callers authenticate, so CloudFront needs a Lambda@Edge function to restore ` +
-        `WWW-Authenticate on 401/403, and CDK deploys it through us-east-1 only from a stack with a known region. Give stack ` +
+      `McpServerEndpoint "${serverName}": ${kind === 'streams' ? 'with containers' : 'callers authenticate, so'} CloudFront needs a Lambda@Edge function to restore ` +
+        `WWW-Authenticate on 401/403${kind === 'streams' ? ' and answer for an absent container' : ''}, and CDK deploys it through us-east-1 only from a stack with a known region. Give stack ` +
         `"${stack.stackName}" an env, e.g. \`env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION }\`, ` +
         'or set `cloudFront: false`.',
     );
   }
-  const fn = new cloudfront.experimental.EdgeFunction(stack, RESTORE_CHALLENGES_ID, {
+  const fn = new cloudfront.experimental.EdgeFunction(stack, id, {
     stackId: `${stack.stackName}-Edge`,
-    description: 'MCP: restore WWW-Authenticate renamed by API Gateway, on every origin response',
+    description: `MCP: restore WWW-Authenticate renamed by API Gateway${kind === 'streams' ? ', and 503 + Retry-After for a stream no container took' : ''}, on every origin response`,
     runtime: EDGE_RUNTIME,
-    handler: 'restore-www-authenticate.handler',
-    code: lambda.Code.fromAsset(EDGE_CODE, { exclude: ['*', `!${EDGE_HANDLER_FILE}`] }),
+    handler: `${files[0]!.replace(/\.mjs$/, '')}.handler`,
+    code: lambda.Code.fromAsset(EDGE_CODE, { exclude: ['*', ...files.map((f) => `!${f}`)] }),
     // Lambda@Edge runs x86_64 only, and header renaming needs no more than the smallest size.
     architecture: lambda.Architecture.X86_64,
     memorySize: 128,

@@ -424,3 +424,38 @@ function validateList(values: readonly string[], prop: string, fail: Fail): read
   }
   return values;
 }
+
+export interface ContainerEnvironmentOptions {
+  /** Tasks the service may run (the construct's `maxTasks`). @default 1 */
+  tasks?: number;
+  /** MCP_CONTAINER_STREAMS; the server-wide cap (MCP_MAX_OPEN_STREAMS) on the tasks is this times `tasks`. @default MCP_CONTAINER_STREAMS's default */
+  streamsPerTask?: number;
+  /** Container tasks on (MCP_CONTAINER_TASKS); the function must say the same. @default false */
+  containerTasks?: boolean;
+  /** Added last (a cap to try, say). */
+  environment?: Record<string, string>;
+}
+
+/**
+ * A container task's environment: the function's, with GET streams on again (a stream holds no
+ * Lambda environment there), the stream caps sized by the tasks, and events polled at most a
+ * second apart (one poller feeds all of a task's streams; docs/scale.md). The construct and the
+ * model of `npm run start:aws` both build it here.
+ */
+export function containerEnvironment(functionEnvironment: Record<string, string>, options: ContainerEnvironmentOptions = {}): Record<string, string> {
+  const perTask = options.streamsPerTask ?? VARIABLES.MCP_CONTAINER_STREAMS.default;
+  const max = perTask * (options.tasks ?? 1);
+  return {
+    ...functionEnvironment,
+    MCP_GET_STREAMS: 'true',
+    MCP_CONTAINER_STREAMS: String(perTask),
+    MCP_MAX_OPEN_STREAMS: String(max),
+    MCP_STREAMS_PER_PRINCIPAL: String(Math.max(1, Math.min(10, Math.floor(max / 2)))),
+    MCP_EVENT_POLL_MAX_MS: '1000',
+    ...(options.containerTasks && { MCP_CONTAINER_TASKS: 'true' }),
+    ...options.environment,
+  };
+}
+
+/** Streams a task of `cpu` units holds: the measured 2,500 of a 0.5 vCPU task (the delivery bound, docs/scale.md), in proportion. */
+export const streamsPerTaskFor = (cpu: number): number => Math.floor((VARIABLES.MCP_CONTAINER_STREAMS.default * cpu) / 512);

@@ -4,7 +4,7 @@
 // With `canary`, two versions run behind the `live` alias (local/aws/alias.ts), as during a release.
 // With `containers`, CloudFront's viewer-request function (infra/edge/route-streams.js, evaluated
 // as is) sends notification streams to a second origin: the container tier (local/aws/containers.ts).
-import { VARIABLES } from '../../shared/config/variables.ts';
+import { containerEnvironment, type ContainerEnvironmentOptions } from '../../infra/endpoint/settings.ts';
 import { randomBytes, randomInt } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -25,34 +25,7 @@ export const ROUTE_STREAMS_FUNCTION = new URL('../../infra/edge/route-streams.js
 export const CONTAINER_EDGE_FUNCTION = new URL('../../infra/edge/stream-unavailable.mjs', import.meta.url);
 /** The container origin's id in the distribution (route-streams.js selects it). */
 export const CONTAINER_ORIGIN_ID = 'containers';
-/** Notification streams one container task holds by default (MCP_CONTAINER_STREAMS). */
-const STREAMS_PER_TASK = VARIABLES.MCP_CONTAINER_STREAMS.default;
-
-export interface ContainerOptions {
-  /** Tasks the service runs. @default 1 */
-  tasks?: number;
-  /** MCP_CONTAINER_STREAMS; the server-wide cap (MCP_MAX_OPEN_STREAMS) on the tasks is this times `tasks`. @default MCP_CONTAINER_STREAMS's default */
-  streamsPerTask?: number;
-  /** Added to the tasks' environment last (a cap to try, say). */
-  environment?: Record<string, string>;
-}
-
-/**
- * A task's environment: the function's, with GET streams on again (a stream holds no Lambda
- * environment now) and the stream caps sized by the tasks, as the construct sizes them.
- */
-export function containerEnvironment(functionEnvironment: Record<string, string>, options: ContainerOptions): Record<string, string> {
-  const perTask = options.streamsPerTask ?? STREAMS_PER_TASK;
-  const max = perTask * (options.tasks ?? 1);
-  return {
-    ...functionEnvironment,
-    MCP_GET_STREAMS: 'true',
-    MCP_CONTAINER_STREAMS: String(perTask),
-    MCP_MAX_OPEN_STREAMS: String(max),
-    MCP_STREAMS_PER_PRINCIPAL: String(Math.max(1, Math.min(10, Math.floor(max / 2)))),
-    ...options.environment,
-  };
-}
+export type ContainerOptions = Omit<ContainerEnvironmentOptions, 'containerTasks'>;
 
 export interface AwsModelOptions {
   /** A Lambda entry (`handler.ts`) or a server definition (`server.ts`). */
@@ -236,7 +209,7 @@ export async function startAwsModel(options: AwsModelOptions): Promise<AwsModel>
   environment.MCP_PUBLIC_URL ??= `${baseUrl}${mcpPath}`;
   Object.assign(releaseEnvironment, environment, options.canary?.environment);
   if (tier) {
-    Object.assign(tasksEnvironment, containerEnvironment(environment, options.containers!));
+    Object.assign(tasksEnvironment, containerEnvironment(environment, { ...options.containers!, containerTasks: environment.MCP_CONTAINER_TASKS === 'true' }));
     await tier.start().catch(async (error: unknown) => {
       await tier.stop();
       await Promise.all([lambda.stop(), release?.lambda.stop(), invokeApi.stop()]);

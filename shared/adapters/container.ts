@@ -40,6 +40,8 @@ export async function runContainer(definition: ServerModule, env: Env = process.
   const config = loadConfig(resolved);
   // Many requests at once: streams are fed in this process, and the stream caps bind here.
   const kit = createKit(await resolveDefinition(definition, resolved), config);
+  // Queued container tasks (MCP_CONTAINER_TASKS) run here; kit.close() stops the workers first.
+  kit.startTaskWorkers();
   if (env.PORT && !(/^\d{1,5}$/.test(env.PORT) && Number(env.PORT) <= 65535)) throw new ConfigError('PORT', `expected a port number, got "${env.PORT}"`);
   const port = env.PORT ? Number(env.PORT) : DEFAULT_PORT;
   const served = await serveApp(withHealthCheck(kit.app, config.originSecrets[0]), { port, host: env.HOST ?? '0.0.0.0' });

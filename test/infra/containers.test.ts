@@ -70,11 +70,19 @@ describe('-c containers=true: the example app with streams on Fargate', () => {
   it('gives the containers the function\'s configuration, with GET streams on for both', () => {
     const fn = functionVariables(template);
     const container = containerVariables(template);
+    // The stream caps and the event poll are the containers' own (settings.ts containerEnvironment).
+    const own = new Set(['MCP_TRACING', 'MCP_CONTAINER_STREAMS', 'MCP_MAX_OPEN_STREAMS', 'MCP_STREAMS_PER_PRINCIPAL', 'MCP_EVENT_POLL_MAX_MS']);
     for (const [name, value] of Object.entries(fn)) {
-      if (name === 'MCP_TRACING') continue; // no X-Ray daemon beside the container
+      if (own.has(name)) continue; // MCP_TRACING: no X-Ray daemon beside the container
       assert.deepEqual(container[name], value, `${name} is the function's`);
     }
     assert.equal(fn.MCP_GET_STREAMS, 'true');
+    // 2,500 streams a 0.5 vCPU task (512 units, the default), 4 tasks at most.
+    assert.equal(container.MCP_CONTAINER_STREAMS, '2500');
+    assert.equal(container.MCP_MAX_OPEN_STREAMS, '10000');
+    assert.equal(container.MCP_STREAMS_PER_PRINCIPAL, '10');
+    assert.equal(container.MCP_EVENT_POLL_MAX_MS, '1000');
+    assert.equal(container.MCP_CONTAINER_TASKS, undefined, 'tasks stay on Lambda unless containers.tasks');
     assert.equal(container.PORT, '8080');
     assert.ok(container.MCP_BUNDLE_BUCKET && container.MCP_BUNDLE_KEY, 'the bootstrap is told where the pack is');
   });
@@ -192,5 +200,26 @@ describe('containers for tasks only', () => {
     assert.deepEqual(distributionConfig(template).Origins.map((o: any) => o.Id), ['function']);
     assert.equal(server.settings.getStreams, false);
     assert.equal(server.containers?.settings.tasks, true);
+    // The function queues container tasks and the containers run them: both must say so.
+    assert.equal(functionVariables(template).MCP_CONTAINER_TASKS, 'true');
+    assert.equal(containerVariables(template).MCP_CONTAINER_TASKS, 'true');
+  });
+});
+
+describe('the origin-response function with containers', () => {
+  const edgeHandlers = (app: App) =>
+    app.node
+      .findAll()
+      .filter((c) => c instanceof Stack)
+      .flatMap((stack) => resources(Template.fromStack(stack as Stack), 'AWS::Lambda::Function'))
+      .map((fn) => fn.Properties.Handler)
+      .filter((h: string) => /restore-www-authenticate|stream-unavailable/.test(h));
+  it('answers for an absent container even without auth (stream-unavailable, which also restores challenges)', () => {
+    const server = endpoint({ auth: { mode: 'none', allowUnauthenticated: true }, containers: {} });
+    assert.deepEqual(edgeHandlers(server.node.root as App), ['stream-unavailable.handler']);
+  });
+  it('control: without containers and without auth there is none; with auth alone the restore function', () => {
+    assert.deepEqual(edgeHandlers(endpoint({ auth: { mode: 'none', allowUnauthenticated: true } }).node.root as App), []);
+    assert.deepEqual(edgeHandlers(endpoint({}).node.root as App), ['restore-www-authenticate.handler']);
   });
 });
