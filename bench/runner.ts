@@ -53,9 +53,9 @@ export const FULL: Plan = {
   tasks: { warmup: 5, samples: 40 },
   scale: { idleSeconds: 20, busySeconds: 10, unitSamples: 5 },
   gateway: { warmupCalls: 1_500, rounds: 20, callsPerRound: 200, listCalls: 300, failCalls: 300 },
-  throughput: { rounds: 5, seconds: 3, concurrency: 16 },
+  throughput: { rounds: 5, seconds: 2, connections: [16, 64] },
   metrics: { batches: 21, callsPerBatch: 20_000 },
-  budgetMs: { warm: 45_000, cold: 35_000, eras: 25_000, cache: 45_000, rateLimit: 30_000, lambdaCold: 30_000, handover: 30_000, tasks: 30_000, gateway: 30_000, throughput: 60_000 },
+  budgetMs: { warm: 45_000, cold: 35_000, eras: 25_000, cache: 45_000, rateLimit: 30_000, lambdaCold: 30_000, handover: 30_000, tasks: 30_000, gateway: 30_000, throughput: 75_000 },
 };
 
 export const QUICK: Plan = {
@@ -70,7 +70,7 @@ export const QUICK: Plan = {
   // A quiet poller reads every 5 s: a shorter idle window might see no read at all.
   scale: { idleSeconds: 6, busySeconds: 2, unitSamples: 1 },
   gateway: { warmupCalls: 10, rounds: 2, callsPerRound: 10, listCalls: 5, failCalls: 5 },
-  throughput: { rounds: 1, seconds: 1, concurrency: 4 },
+  throughput: { rounds: 1, seconds: 1, connections: [16, 64] },
   metrics: { batches: 3, callsPerBatch: 1_000 },
   budgetMs: { warm: 5_000, cold: 5_000, eras: 5_000, cache: 5_000, rateLimit: 5_000, lambdaCold: 5_000, handover: 5_000, tasks: 5_000, gateway: 5_000, throughput: 5_000 },
 };
@@ -80,8 +80,10 @@ export const RATIOS: Ratio[] = [
   { label: 'cold start (import + first call), kit / SDK minimal', section: 'cold', numerator: 'kit', denominator: 'sdk', column: 'median', max: 0.7 },
   { label: 'heap after the first call, kit / SDK minimal', section: 'cold', numerator: 'kit', denominator: 'sdk', column: 'heap', max: 0.6 },
   { label: 'warm per-call median, kit / SDK minimal', section: 'warm', numerator: 'kit', denominator: 'sdk', column: 'median', max: 0.5 },
-  { label: 'loopback throughput, kit / SDK minimal', section: 'throughput', numerator: 'kit', denominator: 'sdk', column: 'rps', min: 3 },
-  { label: 'loopback throughput, kit / raw Hono', section: 'throughput', numerator: 'kit', denominator: 'hono', column: 'rps', min: 0.35 },
+  { label: 'loopback throughput at 16 connections, kit / SDK minimal', section: 'throughput', numerator: 'kit', denominator: 'sdk', column: 'rps16', min: 3 },
+  { label: 'loopback throughput at 64 connections, kit / SDK minimal', section: 'throughput', numerator: 'kit', denominator: 'sdk', column: 'rps64', min: 3 },
+  { label: 'loopback throughput at 16 connections, kit / raw Hono', section: 'throughput', numerator: 'kit', denominator: 'hono', column: 'rps16', min: 0.35 },
+  { label: 'loopback throughput at 64 connections, kit / raw Hono', section: 'throughput', numerator: 'kit', denominator: 'hono', column: 'rps64', min: 0.35 },
   { label: 'bundle loaded at cold start, kit / SDK minimal', section: 'cold', numerator: 'kit', denominator: 'sdk', column: 'bytes', max: 1.0 },
   { label: 'cold start per environment (client wait), kit / SDK minimal, modelled Lambda', section: 'lambda-cold', numerator: 'kit', denominator: 'sdk', column: 'client', max: 0.7 },
   { label: 'HTTP p50, legacy / modern', section: 'eras', numerator: 'legacy', denominator: 'modern', column: 'p50', max: 1.3 },
