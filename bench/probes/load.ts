@@ -8,9 +8,9 @@ import { ECHO, assertResult, modernCall } from '../request.ts';
 import type { LoadRequest, ProbeMessage } from './protocol.ts';
 
 /** True for a correct `echo` answer (the same check every other suite makes, as a predicate). */
-function correct(body: string): boolean {
+function correct(body: string | Buffer | undefined): boolean {
   try {
-    assertResult('load', 200, body, ECHO);
+    assertResult('load', 200, String(body ?? ''), ECHO);
     return true;
   } catch {
     return false;
