@@ -123,7 +123,9 @@ class Exchange {
   }
 
   answer(message: Json) {
-    if (!this.stream) return this.settle(Response.json(message, { status: 200, headers: { 'Content-Type': 'application/json' } }));
+    // A string body, not Response.json: on @hono/node-server (`npm start`) that is the response it
+    // writes straight to the socket; Response.json's body is a stream it reads chunk by chunk.
+    if (!this.stream) return this.settle(new Response(JSON.stringify(message), { status: 200, headers: { 'content-type': 'application/json' } }));
     this.stream.send(message);
     this.end();
   }
