@@ -66,9 +66,14 @@ function plainCapabilities(caps: unknown): boolean {
   return true;
 }
 
-/** A `_meta` holding exactly the envelope, well-formed: nothing the SDK would refuse or act on. */
+/**
+ * A `_meta` holding exactly the envelope, well-formed, and at most a progress token of the type
+ * the SDK's schema takes: nothing the SDK would refuse or act on otherwise.
+ */
 function plainEnvelope(meta: unknown): meta is Json {
-  if (!isObject(meta) || !only(meta, [PROTOCOL_VERSION, CLIENT_INFO, CLIENT_CAPABILITIES])) return false;
+  if (!isObject(meta) || !only(meta, [PROTOCOL_VERSION, CLIENT_INFO, CLIENT_CAPABILITIES, 'progressToken'])) return false;
+  const token = meta.progressToken;
+  if (token !== undefined && !isString(token) && !Number.isSafeInteger(token)) return false;
   const info = meta[CLIENT_INFO];
   return (
     meta[PROTOCOL_VERSION] === REVISION &&
@@ -173,14 +178,20 @@ class Exchange {
 const SERVER_TO_CLIENT = (method: string) =>
   `Server-to-client requests are not available on protocol revision ${REVISION}: '${method}' cannot be sent while serving a request on that revision. Return inputRequired({ ... }) from the handler instead — the client fulfils the embedded requests and retries the original request (multi round-trip requests).`;
 
+/** The envelope the SDK gives a tool: `_meta` without the progress token (which it gives as `_meta`). */
+const withoutToken = ({ progressToken: _, ...envelope }: Json) => envelope;
+
 /** The SDK's context for a 2026-07-28 request with a plain envelope, as a tool on the SDK lane would see it. */
-function context(request: Request, id: string | number, envelope: Json, authInfo: AuthInfo, exchange: Exchange): ServerContext {
+function context(request: Request, id: string | number, meta: Json, authInfo: AuthInfo, exchange: Exchange): ServerContext {
+  const progressToken = meta.progressToken;
+  const envelope = progressToken === undefined ? meta : withoutToken(meta);
   return {
     sessionId: undefined,
     mcpReq: {
       id,
       method: 'tools/call',
-      _meta: undefined,
+      // What the SDK lane gives a tool: the progress token, the only `_meta` beyond the envelope this lane takes.
+      _meta: progressToken === undefined ? undefined : { progressToken },
       envelope,
       requestState: () => undefined,
       signal: request.signal,

@@ -33,6 +33,10 @@ const upstream = defineServer({
     tool('throws', { description: 't' }, () => {
       throw new Error('boom');
     }),
+    tool('reports', { description: 'p' }, async (_args, ctx) => {
+      await ctx.progress(1, 2, 'half');
+      return 'done';
+    }),
     tool('image', { description: 'i' }, () => (upstreamRuns++, { content: [{ type: 'image', data: 'aGk=', mimeType: 'image/png' }] })),
     tool('link', { description: 'l' }, () => ({ content: [{ type: 'resource_link', uri: 'https://example.com/a', name: 'a' }] })),
     tool('meta', { description: 'm' }, () => ({ ...text('m'), _meta: { mine: true } })),
@@ -158,6 +162,9 @@ describe('gateway fast lane', () => {
     ['a tool that threw upstream', call('up__throws', {})],
     ['bad arguments (the upstream words the refusal)', call('up__echo', { text: 1 })],
     ['an upstream that is down (a tool error naming it)', call('down__echo', { text: 'hi' })],
+    ['a progress token', call('up__echo', { text: 'hi' }, (c) => (c.body.params._meta.progressToken = 't'))],
+    ['progress the upstream reports, relayed (SSE)', call('up__reports', {}, (c) => (c.body.params._meta.progressToken = 'p'))],
+    ['progress the upstream reports, for a caller that asked for none', call('up__reports', {})],
     ['client capabilities', call('up__echo', { text: 'hi' }, (c) => (c.body.params._meta[CC] = { elicitation: { form: {} }, roots: { listChanged: true } }))],
   ];
   /** Calls it hands to the SDK lane, before or after the upstream answered. */
@@ -172,7 +179,6 @@ describe('gateway fast lane', () => {
     ['a caller without the scope an upstream requires', call('admins__echo', { text: 'hi' })],
     ['a caller an upstream is not open to', call('alices__echo', { text: 'hi' })],
     ['Mcp-Name disagreeing', call('up__echo', { text: 'hi' }, (c) => (c.headers['mcp-name'] = 'up__other'))],
-    ['a progress token', call('up__echo', { text: 'hi' }, (c) => (c.body.params._meta.progressToken = 't'))],
     ['an extra params member', call('up__echo', { text: 'hi' }, (c) => (c.body.params.requestState = 'x'))],
     ['arguments as an array', call('up__echo', [1])],
   ];
@@ -195,6 +201,12 @@ describe('gateway fast lane', () => {
   it('says what is wrong when it leaves a refusal to the SDK lane (control: the answers compared are real refusals)', async () => {
     const { direct } = await both(call('admins__echo', { text: 'hi' }));
     assert.match(JSON.stringify(direct.messages), /Unknown tool \\"admins__echo\\": no upstream is named \\"admins\\" \(upstreams: up, down\)/);
+  });
+
+  it('relays upstream progress on a stream to a caller that asked for it (control: the compared answers carry it)', async () => {
+    const { direct } = await both(call('up__reports', {}, (c) => (c.body.params._meta.progressToken = 'p')));
+    assert.equal(direct.type, 'text/event-stream');
+    assert.deepEqual(direct.messages.map((m: { method?: string }) => m.method ?? 'result'), ['notifications/progress', 'result']);
   });
 
   it('a call it hands over after the upstream answered is made upstream once', async () => {
