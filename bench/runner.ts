@@ -52,10 +52,10 @@ export const FULL: Plan = {
   modelledLambda: { coldSamples: 10, handoverWarmup: 3, handoverSamples: 40 },
   tasks: { warmup: 5, samples: 40 },
   scale: { idleSeconds: 20, busySeconds: 10, unitSamples: 5 },
-  gateway: { warmupCalls: 1_500, rounds: 20, callsPerRound: 200, listCalls: 300, failCalls: 300 },
+  gateway: { warmupCalls: 1_000, rounds: 20, callsPerRound: 200, listCalls: 300, failCalls: 300 },
   throughput: { rounds: 5, seconds: 2, connections: [16, 64] },
   metrics: { batches: 21, callsPerBatch: 20_000 },
-  budgetMs: { warm: 45_000, cold: 35_000, eras: 25_000, cache: 45_000, rateLimit: 30_000, lambdaCold: 30_000, handover: 30_000, tasks: 30_000, gateway: 30_000, throughput: 75_000 },
+  budgetMs: { warm: 45_000, cold: 35_000, eras: 25_000, cache: 45_000, rateLimit: 30_000, lambdaCold: 30_000, handover: 30_000, tasks: 30_000, gateway: 45_000, throughput: 75_000 },
 };
 
 export const QUICK: Plan = {
