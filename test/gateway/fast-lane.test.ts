@@ -47,9 +47,11 @@ const upstream = defineServer({
 /** A TCP relay that counts the connections made through it. */
 async function countingRelay(port: number): Promise<{ port: number; connections: () => number; close(): Promise<void> }> {
   let connections = 0;
+  const open = new Set<{ destroy(): void }>();
   const server: Server = createServer((socket) => {
     connections++;
     const target = connect(port, '127.0.0.1');
+    open.add(socket).add(target);
     socket.pipe(target).pipe(socket);
     socket.on('error', () => target.destroy());
     target.on('error', () => socket.destroy());
@@ -58,7 +60,8 @@ async function countingRelay(port: number): Promise<{ port: number; connections:
   return {
     port: (server.address() as AddressInfo).port,
     connections: () => connections,
-    close: () => new Promise((resolve) => (server.close(() => resolve()), server.emit('close'))),
+    // Kept-alive connections would hold close() open.
+    close: () => new Promise((resolve) => (server.close(() => resolve()), open.forEach((s) => s.destroy()))),
   };
 }
 
