@@ -24,6 +24,7 @@ it('the benchmark runner measures every row of every suite', { timeout: 180_000 
   assert.deepEqual(rowIds('lambda-cold'), LAMBDA_COLD_TARGETS);
   assert.deepEqual(rowIds('handover'), ['redis', 'table', 'direct']);
   assert.deepEqual(rowIds('throughput'), ['kit', 'sdk', 'hono']);
+  assert.deepEqual(section('throughput')?.columns.map((c) => c.key), ['rps16', 'min16', 'max16', 'rps64', 'min64', 'max64']);
   assert.deepEqual(rowIds('metrics'), ['fragment', 'budget']);
   assert.deepEqual(rowIds('tasks'), ['node-direct', 'node-create', 'node-complete', 'node-seen', 'aws-direct', 'aws-create', 'aws-complete', 'aws-seen']);
   assert.deepEqual(rowIds('event-polling'), ['fixed-1x1', 'fixed-1x100', 'fixed-100x1', 'backoff-1x1', 'backoff-1x100', 'backoff-100x1']);

@@ -24,7 +24,7 @@ export interface GatewayPlan {
   failCalls: number;
 }
 
-export const GATEWAY_ROW_IDS = { calls: ['direct', 'gateway'], lists: ['direct', 'upstreams-2', 'upstreams-10'], circuit: ['open', 'refused'] };
+export const GATEWAY_ROW_IDS = { calls: ['direct', 'gateway', 'gateway-sdk'], lists: ['direct', 'upstreams-2', 'upstreams-10'], circuit: ['open', 'refused'] };
 
 const CALL_TIMEOUT_MS = 10_000;
 const COLUMNS: Column[] = [
@@ -77,11 +77,13 @@ async function startGateway(upstreams: Record<string, object>): Promise<{ served
   return { served: await startInProcess(gateway.definition, { ...KIT_ENV }), gateway };
 }
 
-async function measureCalls(plan: GatewayPlan, budget: Budget, upstream: Served, gatewayUrl: string) {
+/** `sdkLaneUrl`: the same gateway served without its fast lane (the direct lane off), for comparison. */
+async function measureCalls(plan: GatewayPlan, budget: Budget, upstream: Served, gatewayUrl: string, sdkLaneUrl: string) {
   const viaGateway: ToolCall = { name: 'e0__echo', arguments: { text: 'hello from the benchmark' }, text: 'hello from the benchmark' };
   const paths = [
     { id: 'direct', label: 'straight to the echo server', url: upstream.url, call: (id: number) => modernCall(id), samples: [] as number[] },
-    { id: 'gateway', label: 'through the gateway (e0__echo)', url: gatewayUrl, call: (id: number) => modernCall(id, viaGateway), samples: [] as number[] },
+    { id: 'gateway', label: 'through the gateway (e0__echo), fast lane', url: gatewayUrl, call: (id: number) => modernCall(id, viaGateway), samples: [] as number[] },
+    { id: 'gateway-sdk', label: 'through the same gateway, SDK lane (fast lane off)', url: sdkLaneUrl, call: (id: number) => modernCall(id, viaGateway), samples: [] as number[] },
   ];
   const run = (p: (typeof paths)[number]) => timed(p.url, p.call(nextId++), (status, body) => assertEcho(p.label, status, body));
   for (let i = 0; i < plan.warmupCalls; i++) for (const p of paths) await run(p);
@@ -140,6 +142,7 @@ async function measureCircuit(plan: GatewayPlan, gatewayUrl: string) {
 export async function measureGateway(plan: GatewayPlan, budget: Budget): Promise<Section[]> {
   const upstreams: Served[] = [];
   const gateways: { served: Served; gateway: Gateway }[] = [];
+  let sdkLane: Served | undefined;
   try {
     for (let i = 0; i < 10; i++) upstreams.push(await startInProcess(UNCACHED_ECHO, { ...KIT_ENV }));
     const closed = `http://127.0.0.1:${await closedPort()}/mcp`;
@@ -149,7 +152,9 @@ export async function measureGateway(plan: GatewayPlan, budget: Budget): Promise
       refused: { url: closed, breaker: { failureThreshold: 1_000_000_000 }, retry: { attempts: 1 } },
     })];
     gateways.push(two, ten, failing);
-    const calls = await measureCalls(plan, budget, upstreams[0]!, two.served.url);
+    // The same gateway (its upstream clients) served a second time, without the direct lane.
+    sdkLane = await startInProcess(two.gateway.definition, { ...KIT_ENV }, { directLane: false });
+    const calls = await measureCalls(plan, budget, upstreams[0]!, two.served.url, sdkLane.url);
     const lists = await measureLists(plan, upstreams, two.served.url, ten.served.url);
     const circuit = await measureCircuit(plan, failing.served.url);
     const where = 'In the runner process on loopback: the kit\'s echo server(s) (@hono/node-server, LOG_LEVEL=ERROR), the gateway (a kit server, LOG_LEVEL=ERROR) and a keep-alive `fetch` client, one request at a time; a sample is the full round trip including reading the body. Runner, gateway and upstreams share the machine\'s cores.';
@@ -157,7 +162,10 @@ export async function measureGateway(plan: GatewayPlan, budget: Budget): Promise
       {
         id: 'gateway',
         title: 'Gateway overhead per call, loopback HTTP (2026-07-28 on both sides)',
-        method: `${where} The same echo call straight to the server and as e0__echo through the gateway, whose client to the server is the resilient client (its own 2026-07-28 connection, kept open).`,
+        method:
+          `${where} The same echo call straight to the server and as e0__echo through the gateway, whose client to the server is the resilient client (its own 2026-07-28 connection, kept open). ` +
+          'The gateway answers a plain call on its fast lane (the kit\'s direct lane, no SDK server); the last row is the same gateway served with the direct lane off, every call through a pooled SDK server. ' +
+          'A call through the gateway makes two loopback HTTP round trips where a direct call makes one, so about 2× is its floor here.',
         iterations: `${plan.warmupCalls} warm-up calls per row, then ${calls.rounds} interleaved rounds × ${plan.callsPerRound} calls`,
         columns: COLUMNS,
         rows: calls.rows,
@@ -180,6 +188,7 @@ export async function measureGateway(plan: GatewayPlan, budget: Budget): Promise
       },
     ];
   } finally {
+    await sdkLane?.stop();
     for (const { served, gateway } of gateways) {
       await served.stop();
       await gateway.close();

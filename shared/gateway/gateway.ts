@@ -11,7 +11,7 @@ import { defineServer, type ServerDefinition } from '../server/define.ts';
 import { OnBehalfOf } from './assertions.ts';
 import { Catalog, type ListKind } from './catalog.ts';
 import type { GatewayConfig } from './config.ts';
-import { installHandlers } from './handlers.ts';
+import { installHandlers, toolCaller, type GatewayParts } from './handlers.ts';
 import { prefixUri } from './names.ts';
 import { createUpstreams, healthCounts, upstreamHealth, type Upstream, type UpstreamHealth } from './upstreams.ts';
 
@@ -77,6 +77,8 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     if (!pinged || Date.now() - pinged.at > HEALTH_CACHE_MS) pinged = { at: Date.now(), health: upstreamHealth(upstreams, HEALTH_PING_MS) };
     return pinged.health;
   };
+  const parts: GatewayParts = { upstreams, catalog, callers, failed };
+  const callTool = toolCaller(parts);
   const definition = defineServer({
     name,
     version: options.version ?? '1.0.0',
@@ -85,8 +87,10 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     tools: [],
     extend(server, context, notifier) {
       notify = notifier;
-      installHandlers(server, context, { upstreams, catalog, callers, failed });
+      installHandlers(server, context, parts, callTool);
     },
+    // The fast lane: a plain 2026-07-28 call goes upstream without an SDK server (handlers.ts).
+    directCall: callTool,
     readiness: { upstreams: async () => healthCounts(await health()) },
     readinessDetail: { scope: config.adminScope, reports: { upstreams: health } },
   });

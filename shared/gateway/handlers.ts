@@ -3,6 +3,9 @@
 // upstream, with the caller's progress, cancellation and multi round-trip rounds (rounds.ts)
 // carried through. For a 2025-era caller the SDK turns an `input_required` answer into a real
 // elicitation request. The caller's token never goes upstream; its interactive capabilities do.
+// A call is one function (toolCaller) that both lanes run: the kit's direct lane as the
+// definition's `directCall` (the fast lane, no SDK server), and the SDK lane's handler, which
+// answers a call the fast lane handed over from its outcome instead of calling again.
 import { ProtocolError, type ProtocolErrorCode, type McpServer, type ServerContext } from '@modelcontextprotocol/server';
 import { UpstreamError, UpstreamProtocolError } from '../client/errors.ts';
 import type { ToolContext } from '../server/context.ts';
@@ -24,6 +27,9 @@ export interface GatewayParts {
 }
 
 type Context = (ctx: ServerContext, target: string) => ToolContext;
+type CallParams = { name: string; arguments?: Record<string, unknown> };
+/** A `tools/call` routed upstream: the result for the caller, or a thrown JSON-RPC error. */
+export type ToolCaller = (params: CallParams, ctx: ServerContext, context: Context) => Promise<unknown>;
 
 /** What the caller may be asked through MRTR rounds; declared upstream on the caller's behalf. */
 const INTERACTIVE = ['elicitation', 'sampling', 'roots'] as const;
@@ -50,48 +56,69 @@ function upstreamFailed(err: UpstreamError): never {
   throw new ProtocolError(UPSTREAM_FAILED, err.message, { upstream: err.server, ...('retryAfterMs' in err && err.retryAfterMs !== undefined && { retryAfterMs: err.retryAfterMs }) });
 }
 
-export function installHandlers(server: McpServer, context: Context, parts: GatewayParts): void {
-  const { catalog, callers } = parts;
-  const router = createRouter(parts.upstreams, catalog);
-  const callerOf = (ctx: ServerContext): Caller => {
+/** Who a request is made for: its principal, the partition its upstream calls run in, its signal. */
+function callerFor(callers: OnBehalfOf) {
+  return (ctx: ServerContext): Caller => {
     const { principal } = requestScopeOf(ctx);
     return { principal, partition: callers.partition(principal), signal: ctx.mcpReq.signal };
   };
+}
+
+/** Runs one routed request; an upstream failure becomes `onFailure`'s answer, a JSON-RPC error from it stays one. */
+async function forward<T>(parts: GatewayParts, kit: ToolContext, upstream: Upstream, send: () => Promise<unknown>, onFailure: (err: UpstreamError) => T) {
+  try {
+    return await answerFrom(kit, upstream.config.name, await send());
+  } catch (err) {
+    if (err instanceof UpstreamProtocolError) throw new ProtocolError(err.code as ProtocolErrorCode, err.message, err.data);
+    if (!(err instanceof UpstreamError)) throw err;
+    kit.log.warn('upstream failed', { upstream: upstream.config.name, error: err.detail });
+    parts.failed(upstream.config.name);
+    return onFailure(err);
+  }
+}
+
+/** The gateway's `tools/call`, for both lanes. */
+export function toolCaller(parts: GatewayParts): ToolCaller {
+  const router = createRouter(parts.upstreams, parts.catalog);
+  const callerOf = callerFor(parts.callers);
+  return async (params, ctx, context) => {
+    const { upstream, name } = router.name('tools', params.name, requestScopeOf(ctx).principal);
+    const kit = context(ctx, params.name);
+    // A tool that failed upstream is a tool execution error: the model sees it and can react.
+    return forward(parts, kit, upstream, () => upstream.client.callTool(
+      { name, ...(params.arguments && { arguments: params.arguments }), ...roundFor(kit, upstream.config.name), _meta: callerMeta(ctx) },
+      { partition: callerOf(ctx).partition, signal: kit.signal, onprogress: (p) => void kit.progress(p.progress, p.total, p.message).catch(() => {}) },
+    ), (err) => ({ isError: true, content: [{ type: 'text', text: err.message }] }));
+  };
+}
+
+export function installHandlers(server: McpServer, context: Context, parts: GatewayParts, callTool: ToolCaller): void {
+  const { catalog } = parts;
+  const router = createRouter(parts.upstreams, catalog);
+  const callerOf = callerFor(parts.callers);
   const principal = (ctx: ServerContext) => requestScopeOf(ctx).principal;
   const s = server.server;
   s.registerCapabilities({ prompts: { listChanged: true }, resources: { listChanged: true }, completions: {} });
-
-  /** Runs one routed request; an upstream failure becomes `onFailure`'s answer, a JSON-RPC error from it stays one. */
-  async function forward<T>(kit: ToolContext, upstream: Upstream, send: () => Promise<unknown>, onFailure: (err: UpstreamError) => T) {
-    try {
-      return await answerFrom(kit, upstream.config.name, await send());
-    } catch (err) {
-      if (err instanceof UpstreamProtocolError) throw new ProtocolError(err.code as ProtocolErrorCode, err.message, err.data);
-      if (!(err instanceof UpstreamError)) throw err;
-      kit.log.warn('upstream failed', { upstream: upstream.config.name, error: err.detail });
-      parts.failed(upstream.config.name);
-      return onFailure(err);
-    }
-  }
+  const routed = <T>(kit: ToolContext, upstream: Upstream, send: () => Promise<unknown>, onFailure: (err: UpstreamError) => T) => forward(parts, kit, upstream, send, onFailure);
 
   for (const kind of Object.keys(LIST_METHODS) as ListKind[]) {
     s.setRequestHandler(LIST_METHODS[kind] as 'tools/list', (async (_request: unknown, ctx: ServerContext) => listResult(kind, await catalog.list(kind, callerOf(ctx)))) as never);
   }
 
-  s.setRequestHandler('tools/call', (async (request: { params: { name: string; arguments?: Record<string, unknown> } }, ctx: ServerContext) => {
-    const { upstream, name } = router.name('tools', request.params.name, principal(ctx));
-    const kit = context(ctx, request.params.name);
-    // A tool that failed upstream is a tool execution error: the model sees it and can react.
-    return forward(kit, upstream, () => upstream.client.callTool(
-      { name, ...(request.params.arguments && { arguments: request.params.arguments }), ...roundFor(kit, upstream.config.name), _meta: callerMeta(ctx) },
-      { partition: callerOf(ctx).partition, signal: kit.signal, onprogress: (p) => void kit.progress(p.progress, p.total, p.message).catch(() => {}) },
-    ), (err) => ({ isError: true, content: [{ type: 'text', text: err.message }] }));
+  s.setRequestHandler('tools/call', (async (request: { params: CallParams }, ctx: ServerContext) => {
+    // A call the fast lane made and handed over: its outcome, not a second call upstream.
+    const replay = requestScopeOf(ctx).replay;
+    if (replay) {
+      if ('error' in replay) throw replay.error;
+      return replay.result;
+    }
+    return callTool(request.params, ctx, context);
   }) as never);
 
   s.setRequestHandler('prompts/get', (async (request: { params: { name: string; arguments?: Record<string, string> } }, ctx: ServerContext) => {
     const { upstream, name } = router.name('prompts', request.params.name, principal(ctx));
     const kit = context(ctx, request.params.name);
-    return forward(kit, upstream, () => upstream.client.getPrompt(
+    return routed(kit, upstream, () => upstream.client.getPrompt(
       { name, ...(request.params.arguments && { arguments: request.params.arguments }), ...roundFor(kit, upstream.config.name), _meta: callerMeta(ctx) },
       { partition: callerOf(ctx).partition, signal: kit.signal },
     ), upstreamFailed);
@@ -100,7 +127,7 @@ export function installHandlers(server: McpServer, context: Context, parts: Gate
   s.setRequestHandler('resources/read', (async (request: { params: { uri: string } }, ctx: ServerContext) => {
     const { upstream, uri } = router.uri(request.params.uri, principal(ctx));
     const kit = context(ctx, request.params.uri);
-    return forward(kit, upstream, () => upstream.client.readResource(
+    return routed(kit, upstream, () => upstream.client.readResource(
       { uri, ...roundFor(kit, upstream.config.name), _meta: callerMeta(ctx) },
       { partition: callerOf(ctx).partition, signal: kit.signal },
     ), upstreamFailed);

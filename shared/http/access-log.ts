@@ -82,7 +82,8 @@ export function accessLog(write: AccessLog, toolMetrics: ToolMetrics | undefined
     if (logged) {
       const principal = c.get('principal');
       // A streamed answer is logged when it ends, with how the tool ended and how long it all took.
-      if (note.tool && response.body && response.headers.get('content-type')?.startsWith('text/event-stream')) {
+      // The type first: on @hono/node-server, reading `body` turns its cheap response into a stream.
+      if (note.tool && response.headers.get('content-type')?.startsWith('text/event-stream') && response.body) {
         response = whenBodyEnds(response, () => line(requestId, trace, note, principal, status, started));
       } else line(requestId, trace, note, principal, status, started);
     }

@@ -9,11 +9,15 @@ import type { SdkLanes } from './sdk-lanes.ts';
 /** What the HTTP layer reads of a JSON-RPC message before a lane takes it. */
 export type Message = { id?: string | number | null; method?: string; params?: { name?: unknown; _meta?: Record<string, unknown> } };
 
-export type Route = { kind: 'legacy' } | { kind: 'listen' } | { kind: 'sdk' } | { kind: 'direct'; tool: ToolDefinition };
+/** `direct` without a tool: a call the definition's `directCall` answers (the gateway's). */
+export type Route = { kind: 'legacy' } | { kind: 'listen' } | { kind: 'sdk' } | { kind: 'direct'; tool?: ToolDefinition };
 
 const LEGACY: Route = { kind: 'legacy' };
 const LISTEN: Route = { kind: 'listen' };
 const SDK: Route = { kind: 'sdk' };
+const ROUTED: Route = { kind: 'direct' };
+/** What the direct lane answers for a call the definition routes itself (`directCall`). */
+export const ROUTED_CALL = 'routed';
 
 const MODERN_VERSIONS = new Set([MODERN_REVISION]);
 const LEGACY_VERSIONS = new Set(LEGACY_REVISIONS);
@@ -56,14 +60,14 @@ export function isLegacy(request: Request, body: unknown, lanes: () => Promise<S
   return lanes().then((l) => l.isLegacyRequest(request, body));
 }
 
-/** The tool a modern request calls when the direct lane may serve it. */
-type DirectLane = { accepts(request: Request, body: Record<string, unknown>): ToolDefinition | undefined };
+/** The tool a modern request calls when the direct lane may serve it, or ROUTED_CALL for the definition's `directCall`. */
+type DirectLane = { accepts(request: Request, body: Record<string, unknown>): ToolDefinition | typeof ROUTED_CALL | undefined };
 
 function route(legacy: boolean, request: Request, body: unknown, direct: DirectLane | undefined): Route {
   if (legacy) return LEGACY;
   if ((body as Message).method === 'subscriptions/listen') return LISTEN;
   const tool = direct?.accepts(request, body as Record<string, unknown>);
-  return tool ? { kind: 'direct', tool } : SDK;
+  return tool === undefined ? SDK : tool === ROUTED_CALL ? ROUTED : { kind: 'direct', tool };
 }
 
 /** What serves a POST whose every envelope is checked; synchronous when the era shortcut decides it. */

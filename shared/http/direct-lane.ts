@@ -6,11 +6,15 @@
 // goes to the SDK lane: before the tool runs, or, when the outcome is one the lane does not
 // serialize itself (an MRTR question, a non-text block, output to check, a URL elicitation), after
 // it, with that outcome for the SDK lane to answer from instead of running the tool again.
-// test/core/direct-lane.test.ts holds both lanes to the same answers.
+// A definition's `directCall` (the gateway's routed calls) is served the same way, every outcome
+// it does not serialize handed over. test/core/direct-lane.test.ts and
+// test/gateway/fast-lane.test.ts hold both lanes to the same answers.
 import type { AuthInfo, CallToolResult, ServerContext } from '@modelcontextprotocol/server';
 import type { RequestScope } from '../request-scope.ts';
+import { createToolContext } from '../server/context.ts';
 import type { ToolDefinition } from '../server/define.ts';
 import type { ToolRuntime } from '../server/runtime.ts';
+import { ROUTED_CALL } from './classify.ts';
 import { TASKS_EXTENSION } from '../tasks/wire.ts';
 import { SseWriter, messageEvent } from './sse.ts';
 import {
@@ -62,9 +66,14 @@ function plainCapabilities(caps: unknown): boolean {
   return true;
 }
 
-/** A `_meta` holding exactly the envelope, well-formed: nothing the SDK would refuse or act on. */
+/**
+ * A `_meta` holding exactly the envelope, well-formed, and at most a progress token of the type
+ * the SDK's schema takes: nothing the SDK would refuse or act on otherwise.
+ */
 function plainEnvelope(meta: unknown): meta is Json {
-  if (!isObject(meta) || !only(meta, [PROTOCOL_VERSION, CLIENT_INFO, CLIENT_CAPABILITIES])) return false;
+  if (!isObject(meta) || !only(meta, [PROTOCOL_VERSION, CLIENT_INFO, CLIENT_CAPABILITIES, 'progressToken'])) return false;
+  const token = meta.progressToken;
+  if (token !== undefined && !isString(token) && !Number.isSafeInteger(token)) return false;
   const info = meta[CLIENT_INFO];
   return (
     meta[PROTOCOL_VERSION] === REVISION &&
@@ -86,12 +95,12 @@ const plainContent = (content: unknown) =>
  * schema the structured content must pass it (the SDK lane words a failure); an error result
  * needs none.
  */
-async function plainResult(result: unknown, tool: ToolDefinition): Promise<boolean> {
+async function plainResult(result: unknown, tool: ToolDefinition | undefined): Promise<boolean> {
   if (!isObject(result) || !only(result, ['content', 'isError', 'structuredContent'])) return false;
   if (result.content !== undefined && !plainContent(result.content)) return false;
   if (result.isError !== undefined && typeof result.isError !== 'boolean') return false;
   if (result.structuredContent !== undefined && !isObject(result.structuredContent)) return false;
-  if (!tool.output || result.isError === true) return true;
+  if (!tool?.output || result.isError === true) return true;
   return result.structuredContent !== undefined && !(await tool.output['~standard'].validate(result.structuredContent)).issues;
 }
 
@@ -123,7 +132,9 @@ class Exchange {
   }
 
   answer(message: Json) {
-    if (!this.stream) return this.settle(Response.json(message, { status: 200, headers: { 'Content-Type': 'application/json' } }));
+    // A string body, not Response.json: on @hono/node-server (`npm start`) that is the response it
+    // writes straight to the socket; Response.json's body is a stream it reads chunk by chunk.
+    if (!this.stream) return this.settle(new Response(JSON.stringify(message), { status: 200, headers: { 'content-type': 'application/json' } }));
     this.stream.send(message);
     this.end();
   }
@@ -167,14 +178,20 @@ class Exchange {
 const SERVER_TO_CLIENT = (method: string) =>
   `Server-to-client requests are not available on protocol revision ${REVISION}: '${method}' cannot be sent while serving a request on that revision. Return inputRequired({ ... }) from the handler instead — the client fulfils the embedded requests and retries the original request (multi round-trip requests).`;
 
+/** The envelope the SDK gives a tool: `_meta` without the progress token (which it gives as `_meta`). */
+const withoutToken = ({ progressToken: _, ...envelope }: Json) => envelope;
+
 /** The SDK's context for a 2026-07-28 request with a plain envelope, as a tool on the SDK lane would see it. */
-function context(request: Request, id: string | number, envelope: Json, authInfo: AuthInfo, exchange: Exchange): ServerContext {
+function context(request: Request, id: string | number, meta: Json, authInfo: AuthInfo, exchange: Exchange): ServerContext {
+  const progressToken = meta.progressToken;
+  const envelope = progressToken === undefined ? meta : withoutToken(meta);
   return {
     sessionId: undefined,
     mcpReq: {
       id,
       method: 'tools/call',
-      _meta: undefined,
+      // What the SDK lane gives a tool: the progress token, the only `_meta` beyond the envelope this lane takes.
+      _meta: progressToken === undefined ? undefined : { progressToken },
       envelope,
       requestState: () => undefined,
       signal: request.signal,
@@ -210,12 +227,15 @@ export function createDirectLane(runtime: ToolRuntime, keepAliveMs: number) {
     }
     return declares;
   };
-  // A definition that extends the SDK server may change how calls are served: it has no direct lane.
+  // A definition that extends the SDK server may change how calls are served: its own tools have
+  // no direct lane. Calls of other names go to its `directCall` when it has one.
   const enabled = definition.extend === undefined;
+  const routed = definition.directCall;
+  const toolContext = (ctx: ServerContext, target: string) => createToolContext(runtime.services, ctx, target);
 
-  /** The tool a request calls, when this lane may serve it. */
-  function accepts(request: Request, body: Json): ToolDefinition | undefined {
-    if (!enabled || body.method !== 'tools/call' || body.jsonrpc !== '2.0' || !only(body, ['jsonrpc', 'id', 'method', 'params'])) return;
+  /** The tool a request calls, or ROUTED_CALL for the definition's `directCall`, when this lane may serve it. */
+  function accepts(request: Request, body: Json): ToolDefinition | typeof ROUTED_CALL | undefined {
+    if ((!enabled && !routed) || body.method !== 'tools/call' || body.jsonrpc !== '2.0' || !only(body, ['jsonrpc', 'id', 'method', 'params'])) return;
     if (!isString(body.id) && !Number.isSafeInteger(body.id)) return;
     const params = body.params;
     if (!isObject(params) || !only(params, ['name', 'arguments', '_meta']) || !isString(params.name)) return;
@@ -225,18 +245,23 @@ export function createDirectLane(runtime: ToolRuntime, keepAliveMs: number) {
     if (headers.get('mcp-protocol-version') !== REVISION || headers.get('mcp-method') !== 'tools/call' || headers.get('mcp-name') !== name || name.startsWith(BASE64_SENTINEL)) return;
     if (!plainEnvelope(params._meta)) return;
     const tool = tools.get(name);
+    if (!tool && routed) return ROUTED_CALL;
+    if (!enabled) return;
     const extensions = (params._meta[CLIENT_CAPABILITIES] as { extensions?: Json }).extensions;
     // A task-capable tool called by a client that takes tasks becomes a task: the SDK lane's work.
     if (!tool || (tool.task && extensions?.[TASKS_EXTENSION] !== undefined)) return;
     return declaresHeaders(tool) ? undefined : tool;
   }
 
-  /** Serves an accepted call; `handOver` is the SDK lane, for what this lane does not answer. */
-  async function serve(request: Request, body: Json, tool: ToolDefinition, scope: RequestScope, handOver: HandOver): Promise<Response> {
+  /**
+   * Serves an accepted call (no tool: the definition's `directCall`); `handOver` is the SDK lane,
+   * for what this lane does not answer.
+   */
+  async function serve(request: Request, body: Json, tool: ToolDefinition | undefined, scope: RequestScope, handOver: HandOver): Promise<Response> {
     const params = body.params as Json;
     const args = (params.arguments as Json | undefined) ?? {};
     let input: unknown = {};
-    if (tool.input) {
+    if (tool?.input) {
       const checked = await tool.input['~standard'].validate(args);
       // The SDK lane words the refusal.
       if (checked.issues) return handOver();
@@ -246,17 +271,27 @@ export function createDirectLane(runtime: ToolRuntime, keepAliveMs: number) {
     const exchange = new Exchange(keepAliveMs, request.signal);
     const id = body.id as string | number;
     const ctx = context(request, id, params._meta as Json, authInfo, exchange);
-    runtime.runners
-      .get(tool.name)!(input, ctx)
+    const run = tool ? runtime.runners.get(tool.name)!(input, ctx) : callRouted(params, ctx);
+    run
       .then(
         async (result) => (await plainResult(result, tool) ? answer(exchange, id, result as CallToolResult) : exchange.forward(handOver({ result }))),
+        // A routed call's error is the SDK lane's to word (its handler throws it again).
         (error: unknown) =>
-          (error as { code?: unknown } | undefined)?.code === URL_ELICITATION_REQUIRED
+          !tool || (error as { code?: unknown } | undefined)?.code === URL_ELICITATION_REQUIRED
             ? exchange.forward(handOver({ error }))
             : answer(exchange, id, { content: [{ type: 'text', text: error instanceof Error ? error.message : String(error) }], isError: true }),
       )
       .catch((error: unknown) => exchange.fail(error));
     return exchange.response;
+  }
+
+  /** The definition's `directCall`; one that throws before its promise is made rejects it all the same. */
+  function callRouted(params: Json, ctx: ServerContext): Promise<unknown> {
+    try {
+      return routed!({ name: params.name as string, arguments: params.arguments as Json | undefined }, ctx, toolContext);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   function answer(exchange: Exchange, id: string | number, result: CallToolResult) {

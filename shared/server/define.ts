@@ -98,6 +98,14 @@ export interface ServerDefinition {
    */
   readonly extend?: (server: McpServer, context: (ctx: ServerContext, target: string) => ToolContext, notify: ServerNotifier) => void;
   /**
+   * Answers a plain 2026-07-28 `tools/call` of a name `tools` does not have, without an SDK server
+   * (the gateway's fast lane, shared/gateway/handlers.ts). Its outcome when the direct lane does not
+   * serialize it (a thrown error, a result beyond text, structured content and isError) goes to the
+   * SDK lane as the request scope's `replay`, so the `tools/call` handler `extend` installs must
+   * answer a replay as its own outcome, without calling again.
+   */
+  readonly directCall?: (params: { name: string; arguments?: Record<string, unknown> }, ctx: ServerContext, context: (ctx: ServerContext, target: string) => ToolContext) => Promise<unknown>;
+  /**
    * Extra sections of `GET /health?ready`, each the value its function resolves to: reported,
    * never failing readiness (the gateway shows its upstreams here).
    */

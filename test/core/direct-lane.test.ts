@@ -48,6 +48,10 @@ const lanes = defineServer({
       await ctx.mcp.mcpReq.notify({ method: 'notifications/message', params: { level: 'info', data: 'first' } });
       return { content: [{ type: 'resource_link', uri: 'https://example.com/b', name: 'b' }] };
     }),
+    tool('reports', { description: 'p' }, async (_args, ctx) => {
+      await ctx.progress(1, 2, 'half');
+      return 'done';
+    }),
     tool('contentless', { description: 'c' }, () => ({}) as never),
     tool('empty', { description: 'e' }, () => ({ content: [] })),
     tool('extra_key', { description: 'x' }, () => ({ ...text('x'), extra: 1 }) as never),
@@ -153,6 +157,11 @@ describe('direct lane', () => {
     ['client capabilities', call('echo', { text: 'hi' }, (c) => (c.body.params._meta[CC] = { elicitation: { form: {} }, roots: { listChanged: true }, sampling: {}, extensions: { 'io.example/x': {} } }))],
     ['client title', call('echo', { text: 'hi' }, (c) => (c.body.params._meta[CI].title = 'Lanes'))],
     ['an optional task for a client that takes none', call('maybe_task', {})],
+    ['a progress token', call('echo', { text: 'hi' }, (c) => (c.body.params._meta.progressToken = 't'))],
+    ['a numeric progress token', call('echo', { text: 'hi' }, (c) => (c.body.params._meta.progressToken = 7))],
+    ['progress reported (SSE)', call('reports', {}, (c) => (c.body.params._meta.progressToken = 'p'))],
+    ['progress reported without a token', call('reports', {})],
+    ['the SDK context the tool sees, with a progress token', call('raw_context', {}, (c) => (c.body.params._meta.progressToken = 'p'))],
   ];
   /** Requests it hands to the SDK lane, before or after running the tool. */
   const sdkCases: [string, Call][] = [
@@ -168,7 +177,7 @@ describe('direct lane', () => {
     ['a fractional id', call('echo', { text: 'hi' }, (c) => (c.body.id = 1.5))],
     ['an extra top-level member', call('echo', { text: 'hi' }, (c) => (c.body.extra = 1))],
     ['an extra params member', call('echo', { text: 'hi' }, (c) => (c.body.params.cursor = 'x'))],
-    ['a progress token', call('echo', { text: 'hi' }, (c) => (c.body.params._meta.progressToken = 't'))],
+    ['a fractional progress token', call('echo', { text: 'hi' }, (c) => (c.body.params._meta.progressToken = 1.5))],
     ['a log level', call('echo', { text: 'hi' }, (c) => (c.body.params._meta['io.modelcontextprotocol/logLevel'] = 'debug'))],
     ['clientInfo without version', call('echo', { text: 'hi' }, (c) => delete c.body.params._meta[CI].version)],
     ['clientInfo with icons', call('echo', { text: 'hi' }, (c) => (c.body.params._meta[CI].icons = [{ src: 'https://example.com/i.png' }]))],
