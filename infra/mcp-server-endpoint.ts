@@ -129,9 +129,8 @@ export class McpServerEndpoint extends Construct {
       alarms: props.alarms,
       accountConcurrency: settings.accountConcurrency,
     });
-    // What judges a release while it shifts: the function failing, or slowing to its timeout.
-    this.canary?.deploymentGroup.addAlarm(this.monitoring.functionErrorsAlarm);
-    this.canary?.deploymentGroup.addAlarm(this.monitoring.p99DurationAlarm);
+    // What judges a release while it shifts: the new version failing, or slowing to its timeout.
+    if (this.canary) for (const alarm of this.monitoring.releaseAlarms(this.canary.alias)) this.canary.deploymentGroup.addAlarm(alarm);
   }
 
   private createFront(props: McpServerEndpointProps, auth: McpAuth): cloudfront.Distribution {
