@@ -14,6 +14,7 @@ import { createDistribution, type OriginResponseHandler, type ViewerResponseFunc
 import { startInvokeApi, type InvokeApi, type InvokeApiOptions } from './invoke-api.ts';
 import { LambdaAlias } from './alias.ts';
 import { LambdaModel } from './lambda.ts';
+import { XrayModel } from './xray.ts';
 
 export const EDGE_FUNCTION = new URL('../../infra/edge/restore-www-authenticate.mjs', import.meta.url);
 
@@ -60,6 +61,13 @@ export interface AwsModelOptions {
    * function errors roll it back at `rollbackOnErrors`. @default - one version, `$LATEST`
    */
   canary?: { entry?: string; environment?: Record<string, string>; weight: number; rollbackOnErrors?: number; promoteAfterMs?: number };
+  /**
+   * X-Ray as the construct turns it on (its `tracing` prop): API Gateway's and Lambda's segments
+   * and a daemon stand-in the kit sends its spans to (local/aws/xray.ts), with `MCP_TRACING=true`
+   * unless the environment says otherwise; `file` also gets each segment as a JSON line.
+   * `false` turns all of it off. @default true
+   */
+  tracing?: boolean | { file?: string };
 }
 
 export interface AwsModel {
@@ -77,6 +85,8 @@ export interface AwsModel {
   release?: { lambda: LambdaModel; alias: LambdaAlias };
   /** The Lambda Invoke API the function reaches for asynchronous invocations (task workers). */
   invokeApi: InvokeApi;
+  /** With tracing on: the segments API Gateway, Lambda and the function recorded. */
+  xray?: XrayModel;
   bundleBytes: number;
   stop(): Promise<void>;
 }
@@ -127,6 +137,12 @@ export async function startAwsModel(options: AwsModelOptions): Promise<AwsModel>
   const built = await buildFunction(options.entry);
   // Filled in below with the URL clients use, as the construct sets it to the distribution's.
   const environment = { ...options.environment };
+  const tracing = options.tracing ?? true;
+  const xray = tracing ? await XrayModel.start(typeof tracing === 'object' ? tracing : {}) : undefined;
+  if (xray) {
+    environment.MCP_TRACING ??= 'true';
+    environment.AWS_XRAY_DAEMON_ADDRESS = xray.address;
+  }
   const functionOptions = {
     runtime: built.runtime,
     functionName: `mcp-local-${stage}`,
@@ -137,6 +153,7 @@ export async function startAwsModel(options: AwsModelOptions): Promise<AwsModel>
     initTimeoutMs: AWS_LIMITS.lambdaInitTimeoutSeconds * 1000,
     log,
     seed: options.seed ?? seedFrom(process.env.MCP_AWS_SEED),
+    ...(xray && { xray }),
   };
   const lambda = new LambdaModel({ ...functionOptions, bundle: built.bundle, environment, ...(options.canary && { functionVersion: '1' }) });
   // Filled in last, from the first version's environment once it is complete.
@@ -158,6 +175,7 @@ export async function startAwsModel(options: AwsModelOptions): Promise<AwsModel>
     domainName: apiHost,
     idleTimeoutMs: options.streamIdleTimeoutMs ?? AWS_LIMITS.restStreamIdleSeconds * 1000,
     integrationTimeoutMs: Math.min(timeoutSeconds, AWS_LIMITS.restStreamMaxSeconds) * 1000,
+    ...(xray && { xray }),
     log,
   }));
 
@@ -199,11 +217,13 @@ export async function startAwsModel(options: AwsModelOptions): Promise<AwsModel>
     ...(release && { release }),
     bundleBytes: built.bytes,
     invokeApi,
+    ...(xray && { xray }),
     async stop() {
       await invokeApi.stop();
       release?.alias.stop();
       await Promise.all([lambda.stop(), release?.lambda.stop()]);
       await Promise.all([close(cdnServer), close(apiServer)]);
+      xray?.close();
     },
   };
 }
