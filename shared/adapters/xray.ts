@@ -55,35 +55,32 @@ function attributesText(attributes: Attributes, span: SpanRecord): string {
 
 /**
  * One span as a (sub)segment document. Sent alone it carries the trace, and its parent when it has
- * one; nested under its parent it carries neither. `children` are written as its subsegments.
+ * one; nested under its parent it carries neither. With `batch`, the spans in it whose parent it is
+ * are written as its subsegments.
  */
-export function segmentText(span: SpanRecord, alone: boolean, children?: (span: SpanRecord) => string): string {
+export function segmentText(span: SpanRecord, alone: boolean, batch?: SpanRecord[]): string {
   let out = `{"name":${quote(name(span.parentSpanId ? span.name : span.service))},"id":"${span.spanId}"`;
   if (alone) out += `,"trace_id":"${xrayTraceId(span.traceId)}"${span.parentSpanId ? `,"parent_id":"${span.parentSpanId}","type":"subsegment"` : ''}`;
   if (span.kind === 'client') out += `,"namespace":"${AWS_SERVICES.test(span.name) ? 'aws' : 'remote'}"`;
   out += `,"start_time":${span.startMs / 1000},"end_time":${span.endMs / 1000}${attributesText(span.attributes, span)}`;
   if (span.error) out += `,"fault":true,"cause":{"exceptions":[{"message":${quote(span.error)}}]}`;
-  const nested = children?.(span);
+  let nested = '';
+  if (batch) for (const child of batch) if (child.parentSpanId === span.spanId) nested += `${nested ? ',' : ''}${segmentText(child, false, batch)}`;
   return `${out}${nested ? `,"subsegments":[${nested}]` : ''}}`;
 }
 
+/** The spans of `root`'s tree in `batch`, root first. */
+const members = (root: SpanRecord, batch: SpanRecord[]): SpanRecord[] => [root, ...batch.filter((s) => s.parentSpanId === root.spanId).flatMap((s) => members(s, batch))];
+
 /** The batch as documents: each tree of spans (parents in the batch) nested under its root; a tree too large for a datagram, a document per span. */
 export function documents(batch: SpanRecord[]): string[] {
-  // The common batch, a request span and what ran under it, needs no index: a span's children are
-  // found by scanning the batch (a handful of spans), roots are the spans whose parent is not in it.
-  const inBatch = (id: string | undefined) => id !== undefined && batch.some((s) => s.spanId === id);
-  const children = (parent: SpanRecord): string => {
-    let out = '';
-    for (const span of batch) if (span.parentSpanId === parent.spanId) out += `${out ? ',' : ''}${segmentText(span, false, children)}`;
-    return out;
-  };
-  const members = (root: SpanRecord): SpanRecord[] => [root, ...batch.filter((s) => s.parentSpanId === root.spanId).flatMap(members)];
+  // A batch is a request's span and what ran under it, a handful: scanning it beats indexing it.
   const out: string[] = [];
   for (const root of batch) {
-    if (inBatch(root.parentSpanId)) continue;
-    const document = segmentText(root, true, children);
+    if (root.parentSpanId !== undefined && batch.some((s) => s.spanId === root.parentSpanId)) continue;
+    const document = segmentText(root, true, batch);
     if (document.length <= MAX_DATAGRAM) out.push(document);
-    else for (const span of members(root)) out.push(segmentText(span, true));
+    else for (const span of members(root, batch)) out.push(segmentText(span, true));
   }
   return out;
 }
