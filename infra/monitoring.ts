@@ -102,7 +102,7 @@ export class McpServerMonitoring extends Construct {
   /** One per tool named in `alarms.toolErrorRate`. */
   readonly toolErrorRateAlarms: cloudwatch.Alarm[];
   readonly dashboard: cloudwatch.Dashboard;
-  private readonly thresholds: { errors: number; p99: Duration; who: string };
+  private readonly thresholds: { errors: number; p99: Duration; who: string; topic?: sns.ITopic };
 
   constructor(scope: Construct, id: string, props: McpServerMonitoringProps) {
     super(scope, id);
@@ -112,7 +112,7 @@ export class McpServerMonitoring extends Construct {
     if (errorRate <= 0 || errorRate > 1) throw new Error(`alarms.serverErrorRate must be in (0, 1], got ${errorRate}`);
     const p99 = alarms.p99Duration ?? Duration.millis(props.functionTimeout.toMilliseconds() * 0.9);
     const who = `MCP server "${serverName}" (${props.stage})`;
-    this.thresholds = { errors: alarms.functionErrors ?? 5, p99, who };
+    this.thresholds = { errors: alarms.functionErrors ?? 5, p99, who, topic: alarms.topic };
 
     // 5XXError is 0 or 1 per request, so its average is the error rate.
     const serverErrors = api.metricServerError({ statistic: 'Average', period: FIVE_MINUTES });
@@ -297,7 +297,7 @@ export class McpServerMonitoring extends Construct {
    * alarm's fifteen could not fire during it.
    */
   releaseAlarms(alias: lambda.Alias): cloudwatch.Alarm[] {
-    const { errors, p99, who } = this.thresholds;
+    const { errors, p99, who, topic } = this.thresholds;
     const { functionName } = alias.version.lambda;
     const onNewVersion = (metricName: string, statistic: string) =>
       new cloudwatch.Metric({
@@ -309,10 +309,13 @@ export class McpServerMonitoring extends Construct {
       });
     const alarm = (id: string, description: string, metric: cloudwatch.Metric, threshold: number, comparisonOperator: cloudwatch.ComparisonOperator) =>
       new cloudwatch.Alarm(this, id, { alarmDescription: `${who}: ${description}`, metric, threshold, evaluationPeriods: 1, comparisonOperator, treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING });
-    return [
+    const release = [
       alarm('ReleaseErrors', `the version being released failed at least ${errors} times in 5 minutes; CodeDeploy rolls the alias back.`, onNewVersion('Errors', 'Sum'), errors, cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD),
       alarm('ReleaseP99Duration', `the version being released ran above ${p99.toMilliseconds()} ms at p99 over 5 minutes; CodeDeploy rolls the alias back.`, onNewVersion('Duration', 'p99'), p99.toMilliseconds(), cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD),
     ];
+    // A rollback is news: they notify like the server's other alarms.
+    if (topic) for (const a of release) (a.addAlarmAction(new cloudwatchActions.SnsAction(topic)), a.addOkAction(new cloudwatchActions.SnsAction(topic)));
+    return release;
   }
 }
 
