@@ -92,7 +92,7 @@ export class LambdaModel {
   }
 
   /** Invokes the function with an event; resolves once its response began or it failed. */
-  async invoke(event: unknown, type: InvocationType): Promise<InvokeResult> {
+  async invoke(event: unknown, type: InvocationType, _qualifier?: string, trace?: string): Promise<InvokeResult> {
     if (this.stopped) return { kind: 'error', errorType: 'ResourceNotFoundException', errorMessage: 'the function was stopped', invokeStatus: 404 };
     this.invokes++;
     const payload = JSON.stringify(event);
@@ -116,7 +116,7 @@ export class LambdaModel {
       }
     }
     const started = Date.now();
-    const traced = this.options.xray?.invocation(incomingTrace(event), this.options.functionName);
+    const traced = this.options.xray?.invocation(parseTraceHeader(trace) ?? incomingTrace(event), this.options.functionName);
     return new Promise<InvokeResult>((resolve) => {
       let settled = false;
       const invocation: Invocation = {

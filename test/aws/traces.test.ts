@@ -72,6 +72,18 @@ describe('traces on the modelled path', () => {
     await traceOf(model, fresh.trace_id);
   });
 
+  it('an asynchronous Invoke (a task worker\'s) continues the trace its X-Amzn-Trace-Id names, as the AWS SDK sends it from Lambda', async () => {
+    const root = `1-${Math.floor(Date.now() / 1000).toString(16)}-abcdef0123456789abcdef01`;
+    const res = await fetch(`${model.invokeApi.url}/2015-03-31/functions/mcp-local-dev/invocations`, {
+      method: 'POST',
+      headers: { 'x-amz-invocation-type': 'Event', 'x-amzn-trace-id': `Root=${root};Parent=00f067aa0ba902b7;Sampled=1` },
+      body: JSON.stringify({ probe: 'not an HTTP event' }),
+    });
+    assert.equal(res.status, 202);
+    const service = await until('Lambda\'s segment in the caller\'s trace', () => model.xray!.segments(root).find((s) => s.origin === 'AWS::Lambda'));
+    assert.equal(service.parent_id, '00f067aa0ba902b7', 'the invocation hangs from the span that invoked it');
+  });
+
   it('control: with tracing off the model records nothing and the function gets no daemon', async () => {
     const off = await startAwsModel({ entry: ECHO, environment: ENV, log: () => {}, concurrency: 1, tracing: false });
     try {
