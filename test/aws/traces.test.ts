@@ -1,8 +1,8 @@
 // Traces on the modelled path as X-Ray would hold them when deployed: one call through CloudFront,
 // API Gateway and Lambda is one trace whose segments link API Gateway's stage → Lambda → the
 // function → the kit's request subsegment (with its tool nested), the kit's sent over UDP to the
-// daemon stand-in; a caller's X-Amzn-Trace-Id (the gateway calling an upstream) is continued;
-// with tracing off nothing is recorded.
+// daemon stand-in; a caller's X-Amzn-Trace-Id (the gateway calling an upstream, a task worker's Invoke) is
+// continued; with tracing off nothing is recorded.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startAwsModel, type AwsModel } from '../../local/aws/deployment.ts';
