@@ -12,6 +12,8 @@ export interface LambdaResult {
   statusCode: number;
   headers: Record<string, string>;
   body: string;
+  /** performance.now() when the handler ended the response stream: what the caller waits for (the handler may run on, billed). */
+  respondedAt: number;
 }
 
 type StreamingHandler = (event: unknown, stream: Writable, context: unknown) => Promise<void>;
@@ -72,11 +74,14 @@ export function restEvent(init: { method: string; path: string; headers?: Record
 /** Invokes a streaming handler with an event and collects the streamed response. */
 export async function invoke(handler: unknown, event: unknown): Promise<LambdaResult> {
   const stream = new ResponseStream();
+  let respondedAt = 0;
+  stream.once('finish', () => (respondedAt = performance.now()));
   const context = { awsRequestId: `ctx-${++counter}`, functionName: 'local', getRemainingTimeInMillis: () => 900_000 };
   await (handler as StreamingHandler)(event, stream, context);
   return {
     statusCode: stream.metadata.statusCode ?? 200,
     headers: stream.metadata.headers ?? {},
     body: Buffer.concat(stream.chunks).toString('utf8'),
+    respondedAt: respondedAt || performance.now(),
   };
 }

@@ -29,8 +29,10 @@ export interface RoundsPlan {
 
 export interface VariantResult {
   variant: InvokeVariant;
-  /** Per-call times in µs. */
+  /** Per-call times in µs, to the handler's return (what Lambda bills). */
   micros: Summary;
+  /** Per-call times in µs to the end of the response stream (what the caller waits for). */
+  responded: Summary;
   /** Requests to Redis per timed call, and tool handler runs per timed call (counting servers only). */
   redisRequestsPerCall: number;
   toolRunsPerCall: number;
@@ -48,6 +50,7 @@ export async function runRounds(built: Built, variants: InvokeVariant[], plan: R
     ),
   );
   const samples: number[][] = variants.map(() => []);
+  const responded: number[][] = variants.map(() => []);
   const redisRequests = variants.map(() => 0);
   const toolRuns = variants.map(() => 0);
   let rounds = 0;
@@ -62,6 +65,7 @@ export async function runRounds(built: Built, variants: InvokeVariant[], plan: R
         const reply = await probes[i]!.next(ROUND_TIMEOUT_MS);
         if (reply.kind !== 'samples') throw new Error(`warm probe ${variants[i]!.id} answered ${reply.kind}`);
         samples[i]!.push(...reply.micros);
+        responded[i]!.push(...(reply.respondedMicros ?? []));
         redisRequests[i]! += reply.redisRequests;
         toolRuns[i]! += reply.toolRuns;
       }
@@ -72,6 +76,7 @@ export async function runRounds(built: Built, variants: InvokeVariant[], plan: R
   const results: VariantResult[] = variants.map((variant, i) => ({
     variant,
     micros: summarize(samples[i]!),
+    responded: summarize(responded[i]!),
     redisRequestsPerCall: redisRequests[i]! / samples[i]!.length,
     toolRunsPerCall: toolRuns[i]! / samples[i]!.length,
   }));

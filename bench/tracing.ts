@@ -5,7 +5,10 @@
 // its own, as the daemon is, that counts them); "sampled" is every request recorded (the worst case), with
 // Lambda's trace header saying Sampled=1, "not sampled" what X-Ray's default rule leaves most
 // requests (Sampled=0: context only). Off has Lambda's header too (Lambda sets it in every
-// invocation, traced or not). Prints a Markdown table and the ratios to tracing off.
+// invocation, traced or not). Each warm call is timed to its response's end (what the caller waits
+// for) and to the handler's return (what Lambda bills: the spans go out between the two), and the
+// warm call is also averaged under X-Ray's default sampling (1 a second, then 5 %) at 10 and 1,000
+// requests a second. Prints a Markdown table and the ratios to tracing off.
 import { spawn } from 'node:child_process';
 import { budget } from './budget.ts';
 import { buildAll, type Built } from './build.ts';
@@ -53,8 +56,19 @@ const { results, rounds } = await runRounds(built, VARIANTS, { warmupCalls: 3_00
 
 const coldMedian = (k: number) => summarize(colds[k]!).median;
 const warmMedian = (k: number) => results[k]!.micros.median;
-const rows = VARIANTS.map((v, k) => [v.label, coldMedian(k).toFixed(1), (coldMedian(k) / coldMedian(0)).toFixed(3), warmMedian(k).toFixed(1), (warmMedian(k) / warmMedian(0)).toFixed(3)]);
-const header = ['', 'cold (ms, median)', '/ off', 'warm (µs, median)', '/ off'];
+const respondedMedian = (k: number) => results[k]!.responded.median;
+const ratio = (value: number, off: number) => (value / off).toFixed(3);
+const row = (label: string, cold: string, coldRatio: string, billed: number, responded: number) => [label, cold, coldRatio, billed.toFixed(1), ratio(billed, warmMedian(0)), responded.toFixed(1), ratio(responded, respondedMedian(0))];
+const rows = VARIANTS.map((v, k) => row(v.label, coldMedian(k).toFixed(1), ratio(coldMedian(k), coldMedian(0)), warmMedian(k), respondedMedian(k)));
+// X-Ray's default rule records the first request each second and 5 % of the rest: a warm call
+// costs, on average, the unsampled time plus that share of what a sampled one adds.
+const [sampled, unsampled] = [VARIANTS.findIndex((v) => v.id === 'sampled'), VARIANTS.findIndex((v) => v.id === 'unsampled')];
+const share = (perSecond: number) => (1 + 0.05 * (perSecond - 1)) / perSecond;
+const averaged = (perSecond: number, median: (k: number) => number) => median(unsampled) + share(perSecond) * (median(sampled) - median(unsampled));
+for (const perSecond of [10, 1_000]) {
+  rows.push(row(`tracing on, default sampling at ${perSecond.toLocaleString('en-US')} req/s (${(share(perSecond) * 100).toFixed(1)} % sampled)`, '', '', averaged(perSecond, warmMedian), averaged(perSecond, respondedMedian)));
+}
+const header = ['', 'cold (ms, median)', '/ off', 'warm, billed (µs, median)', '/ off', 'warm, caller waits (µs, median)', '/ off'];
 daemon.stdin!.end();
 const datagrams = await line(1);
 if (datagrams === 0) throw new Error('the X-Ray variant sent no datagram: nothing was traced');

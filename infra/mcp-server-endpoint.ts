@@ -158,9 +158,8 @@ export class McpServerEndpoint extends Construct {
         topic: props.alarms?.topic,
       });
     }
-    // What judges a release while it shifts: the function failing, or slowing to its timeout.
-    this.canary?.deploymentGroup.addAlarm(this.monitoring.functionErrorsAlarm);
-    this.canary?.deploymentGroup.addAlarm(this.monitoring.p99DurationAlarm);
+    // What judges a release while it shifts: the new version failing, or slowing to its timeout.
+    if (this.canary) for (const alarm of this.monitoring.releaseAlarms(this.canary.alias)) this.canary.deploymentGroup.addAlarm(alarm);
   }
 
   /** The containers share the function's environment and data grants, and join its distribution. */

@@ -102,6 +102,7 @@ export class McpServerMonitoring extends Construct {
   /** One per tool named in `alarms.toolErrorRate`. */
   readonly toolErrorRateAlarms: cloudwatch.Alarm[];
   readonly dashboard: cloudwatch.Dashboard;
+  private readonly thresholds: { errors: number; p99: Duration; who: string; topic?: sns.ITopic };
 
   constructor(scope: Construct, id: string, props: McpServerMonitoringProps) {
     super(scope, id);
@@ -111,6 +112,7 @@ export class McpServerMonitoring extends Construct {
     if (errorRate <= 0 || errorRate > 1) throw new Error(`alarms.serverErrorRate must be in (0, 1], got ${errorRate}`);
     const p99 = alarms.p99Duration ?? Duration.millis(props.functionTimeout.toMilliseconds() * 0.9);
     const who = `MCP server "${serverName}" (${props.stage})`;
+    this.thresholds = { errors: alarms.functionErrors ?? 5, p99, who, topic: alarms.topic };
 
     // 5XXError is 0 or 1 per request, so its average is the error rate.
     const serverErrors = api.metricServerError({ statistic: 'Average', period: FIVE_MINUTES });
@@ -284,6 +286,36 @@ export class McpServerMonitoring extends Construct {
         width: 12,
       }),
     );
+  }
+
+  /**
+   * The alarms that judge a release while CodeDeploy shifts `alias` to its new version: the
+   * function's errors and p99 duration as the alias served them on that version alone (Lambda's
+   * `ExecutedVersion` dimension), so the old version's errors do not roll a good release back and
+   * the new one's are not diluted by the old one's traffic. The function's thresholds, each judged
+   * over one five-minute period: the default canary lasts five minutes, so the function-wide p99
+   * alarm's fifteen could not fire during it.
+   */
+  releaseAlarms(alias: lambda.Alias): cloudwatch.Alarm[] {
+    const { errors, p99, who, topic } = this.thresholds;
+    const { functionName } = alias.version.lambda;
+    const onNewVersion = (metricName: string, statistic: string) =>
+      new cloudwatch.Metric({
+        namespace: 'AWS/Lambda',
+        metricName,
+        statistic,
+        period: FIVE_MINUTES,
+        dimensionsMap: { FunctionName: functionName, Resource: `${functionName}:${alias.aliasName}`, ExecutedVersion: alias.version.version },
+      });
+    const alarm = (id: string, description: string, metric: cloudwatch.Metric, threshold: number, comparisonOperator: cloudwatch.ComparisonOperator) =>
+      new cloudwatch.Alarm(this, id, { alarmDescription: `${who}: ${description}`, metric, threshold, evaluationPeriods: 1, comparisonOperator, treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING });
+    const release = [
+      alarm('ReleaseErrors', `the version being released failed at least ${errors} times in 5 minutes; CodeDeploy rolls the alias back.`, onNewVersion('Errors', 'Sum'), errors, cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD),
+      alarm('ReleaseP99Duration', `the version being released ran above ${p99.toMilliseconds()} ms at p99 over 5 minutes; CodeDeploy rolls the alias back.`, onNewVersion('Duration', 'p99'), p99.toMilliseconds(), cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD),
+    ];
+    // A rollback is news: they notify like the server's other alarms.
+    if (topic) for (const a of release) (a.addAlarmAction(new cloudwatchActions.SnsAction(topic)), a.addOkAction(new cloudwatchActions.SnsAction(topic)));
+    return release;
   }
 }
 

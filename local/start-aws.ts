@@ -4,7 +4,7 @@
 // emulators `npm start` uses. What each model does, and what it does not, is in README.md.
 // Usage: npm run start:aws [-- path/to/server.ts|handler.ts]   (default: functions/notes/handler.ts)
 import { ConfigError, loadConfig, type KitConfig } from '../shared/config.ts';
-import { basename, dirname } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { startAwsModel } from './aws/deployment.ts';
 import { modelledEnvironment } from './aws/environment.ts';
 import { developmentKey, devKeyFile, DEV_KEY_OWNER } from './dev-key.ts';
@@ -65,6 +65,7 @@ async function main() {
   if (environment.MCP_ORIGIN_VERIFY === 'true') environment.MCP_ORIGIN_SECRET ??= randomSecret();
   const config = loadConfig(environment);
   await emulators.prepare(config);
+  const traceFile = join(dataRoot(env), '..', 'xray-segments.jsonl');
   const apiKey = config.auth.methods.includes('apikey') && config.dynamoEndpoint ? await developmentKey(config, devKeyFile(dataRoot(env))) : undefined;
   const model = await startAwsModel({
     entry,
@@ -76,6 +77,8 @@ async function main() {
     concurrency,
     idleReclaimMs: int(env, 'MCP_AWS_IDLE_RECLAIM_SECONDS', 600) * 1000,
     ...(containers && { containers }),
+    // As deployed (the construct's `tracing`): X-Ray segments, here appended to a file beside the data.
+    tracing: { file: traceFile },
   });
   const stop = async () => {
     await model.stop();
@@ -95,6 +98,7 @@ async function main() {
         ? `  containers: on (MCP_AWS_CONTAINERS=true), ${model.containers.service.tasks.length} task(s) behind the ALB at ${model.containers.albUrl}: notification streams (POST subscriptions/listen, GET with Mcp-Session-Id) go CloudFront → VPC origin → ALB → container (infra/edge/route-streams.js); everything else → API Gateway → Lambda`
         : '  containers: off; notification streams run on Lambda and hold an environment each (MCP_AWS_CONTAINERS=true moves them to a container model)',
       ...protection(config, apiKey),
+      `  traces: X-Ray segments (API Gateway, Lambda, the kit's spans), a JSON line each, in ${traceFile}; MCP_TRACING=false turns the kit's off`,
       '',
       '  Connect a client:',
       `    npm run inspect -- ${model.url} --transport http${apiKey ? ` --header "Authorization: Bearer ${apiKey}"` : ''} --method tools/list`,

@@ -130,38 +130,52 @@ export interface StartOptions {
 const errorText = (error: unknown) => (error instanceof Error ? `${error.name}: ${error.message}` : String(error)).slice(0, 300);
 const epochMs = (monotonic: number) => performance.timeOrigin + monotonic;
 
+/** A recorded span: a class, not closures and spreads, since a sampled request makes several. */
+class RecordingSpan implements OpenSpan {
+  readonly context: SpanContext;
+  private readonly startMs: number;
+  private readonly attributes: Attributes;
+  private ended = false;
+
+  constructor(
+    private readonly tracer: Tracer,
+    private name: string,
+    private readonly options: StartOptions,
+    private readonly parentSpanId: string | undefined,
+    parent: SpanContext | undefined,
+  ) {
+    this.context = { traceId: parent?.traceId ?? newTraceId(), spanId: newSpanId(), sampled: parent?.sampled ?? true };
+    this.attributes = Object.assign({}, options.attributes);
+    this.startMs = epochMs(options.startedAt ?? performance.now());
+  }
+
+  set(attributes: Attributes) {
+    Object.assign(this.attributes, attributes);
+  }
+
+  rename(name: string) {
+    this.name = name;
+  }
+
+  run<T>(fn: () => T): T {
+    return storage.run({ context: this.context, tracer: this.tracer, span: this }, fn);
+  }
+
+  end(error?: unknown) {
+    if (this.ended || !this.context.sampled) return;
+    this.ended = true;
+    const record: SpanRecord = { traceId: this.context.traceId, spanId: this.context.spanId, name: this.name, kind: this.options.kind, service: this.tracer.service, startMs: this.startMs, endMs: epochMs(performance.now()), attributes: this.attributes };
+    if (this.parentSpanId) record.parentSpanId = this.parentSpanId;
+    if (error !== undefined) record.error = errorText(error);
+    if (this.options.links?.length) record.links = this.options.links;
+    this.tracer.exporter.export(record);
+  }
+}
+
 /** Starts a span of `tracer`'s service. */
 export function startSpan(tracer: Tracer, spanName: string, options: StartOptions): OpenSpan {
-  let name = spanName;
   const parent = options.parent ?? storage.getStore()?.context;
-  const context: SpanContext = { traceId: parent?.traceId ?? newTraceId(), spanId: newSpanId(), sampled: parent?.sampled ?? true };
-  const attributes: Attributes = { ...options.attributes };
-  const startMs = epochMs(options.startedAt ?? performance.now());
-  let ended = false;
-  const span: OpenSpan = {
-    context,
-    set: (more) => Object.assign(attributes, more),
-    rename: (newName) => (name = newName),
-    run: (fn) => storage.run({ context, tracer, span }, fn),
-    end(error) {
-      if (ended || !context.sampled) return;
-      ended = true;
-      tracer.exporter.export({
-        traceId: context.traceId,
-        spanId: context.spanId,
-        ...(parent?.spanId && { parentSpanId: parent.spanId }),
-        name,
-        kind: options.kind,
-        service: tracer.service,
-        startMs,
-        endMs: epochMs(performance.now()),
-        ...(error !== undefined && { error: errorText(error) }),
-        attributes,
-        ...(options.links?.length && { links: options.links }),
-      });
-    },
-  };
-  return span;
+  return new RecordingSpan(tracer, spanName, options, parent?.spanId || undefined, parent);
 }
 
 /**

@@ -14,8 +14,8 @@ export interface LoadRequest {
 
 export type ProbeMessage =
   | { kind: 'ready' }
-  /** One round: a time per call, and what the calls did besides (both counted over the round). */
-  | { kind: 'samples'; micros: number[]; redisRequests: number; toolRuns: number }
+  /** One round: a time per call (to the handler's return, as billed; `respondedMicros` to the response's end, as the caller waits), and what the calls did besides (both counted over the round). */
+  | { kind: 'samples'; micros: number[]; redisRequests: number; toolRuns: number; respondedMicros?: number[] }
   /** `stackMs`: formatting the stack of the first error thrown in the bundle's code, after the first call. */
   | { kind: 'cold'; importMs: number; totalMs: number; heapBytes: number; stackMs: number }
   | { kind: 'externals'; ms: number }

@@ -34,13 +34,13 @@ function countRedisRequests(): () => number {
 }
 
 let nextId = 1;
-async function call(handler: unknown): Promise<number> {
+async function call(handler: unknown): Promise<[billed: number, responded: number]> {
   const event = restEventFor(modernCall(nextId++, tool));
   const started = performance.now();
   const result = await invoke(handler, event);
   const micros = (performance.now() - started) * 1000;
   assertResult(bundle, result.statusCode, result.body, tool);
-  return micros;
+  return [micros, (result.respondedAt - started) * 1000];
 }
 
 try {
@@ -50,10 +50,14 @@ try {
   for (let i = 0; i < Number(warmupArg); i++) await call(handler);
   process.on('message', async ({ calls }: RoundRequest) => {
     try {
-      const micros: number[] = [];
+      const [micros, respondedMicros]: [number[], number[]] = [[], []];
       const [requestsBefore, runsBefore] = [redisRequests(), toolRuns()];
-      for (let i = 0; i < calls; i++) micros.push(await call(handler));
-      send({ kind: 'samples', micros, redisRequests: redisRequests() - requestsBefore, toolRuns: toolRuns() - runsBefore });
+      for (let i = 0; i < calls; i++) {
+        const [billed, responded] = await call(handler);
+        micros.push(billed);
+        respondedMicros.push(responded);
+      }
+      send({ kind: 'samples', micros, respondedMicros, redisRequests: redisRequests() - requestsBefore, toolRuns: toolRuns() - runsBefore });
     } catch (err) {
       send({ kind: 'failed', error: String((err as Error).stack ?? err) });
     }

@@ -29,8 +29,8 @@ export interface McpDeploymentOptions {
    */
   readonly config?: codedeploy.ILambdaDeploymentConfig;
   /**
-   * More alarms that roll a release back while it shifts (e.g. a tool's error rate). The function's
-   * errors and p99 duration alarms always do.
+   * More alarms that roll a release back while it shifts (e.g. a tool's error rate). The new
+   * version's errors and p99 duration alarms (McpServerMonitoring.releaseAlarms) always do.
    * @default - none
    */
   readonly rollbackAlarms?: cloudwatch.IAlarm[];

@@ -294,7 +294,7 @@ export interface McpServerEndpointProps {
   readonly alarms?: McpAlarmOptions;
   /**
    * How a release reaches traffic: CodeDeploy shifts the `live` alias from the old version to the
-   * new one and rolls back when the function's errors or p99 duration alarm fires (docs/deploy.md).
+   * new one and rolls back when the new version's errors or p99 duration alarm fires (docs/deploy.md).
    * @default - a canary (10 % for 5 minutes) on every stage but `dev` and `local`, which shift all at once
    */
   readonly deployment?: McpDeploymentOptions;

@@ -10,7 +10,8 @@ import type { InvocationType, InvokeResult, LambdaModel } from './lambda.ts';
 
 /** What API Gateway and the Invoke API call: one version, or the alias in front of several. */
 export interface FunctionInvoker {
-  invoke(event: unknown, type: InvocationType, qualifier?: string): Promise<InvokeResult>;
+  /** `trace`: the Invoke's X-Amzn-Trace-Id (the AWS SDK sends the caller's `_X_AMZN_TRACE_ID`). */
+  invoke(event: unknown, type: InvocationType, qualifier?: string, trace?: string): Promise<InvokeResult>;
 }
 
 export interface LambdaAliasOptions {
@@ -58,12 +59,12 @@ export class LambdaAlias implements FunctionInvoker {
     return this.errors;
   }
 
-  async invoke(event: unknown, type: InvocationType, qualifier?: string): Promise<InvokeResult> {
+  async invoke(event: unknown, type: InvocationType, qualifier?: string, trace?: string): Promise<InvokeResult> {
     const { primary, canary } = this.options;
     const version = qualifier && qualifier !== 'live' ? qualifier : this.options.random() < this.weight ? canary.version : primary.version;
     const lambda = this.versions.get(version);
     if (!lambda) return { kind: 'error', errorType: 'ResourceNotFoundException', errorMessage: `Function not found: version ${version}`, invokeStatus: 404 };
-    const result = await lambda.invoke(event, type);
+    const result = await lambda.invoke(event, type, undefined, trace);
     if (version === canary.version) this.watch(result);
     return result;
   }

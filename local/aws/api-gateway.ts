@@ -14,6 +14,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AWS_LIMITS, REST_HEADERS, apiRoutes } from '../../infra/deployed-path.ts';
 import type { FunctionInvoker } from './alias.ts';
 import type { FunctionError, InvokeResult } from './lambda.ts';
+import { formatTraceHeader, parseTraceHeader, type XrayModel } from './xray.ts';
 
 export interface RestApiOptions {
   /** The function, or its `live` alias when two versions run (local/aws/alias.ts). */
@@ -29,6 +30,8 @@ export interface RestApiOptions {
   integrationTimeoutMs: number;
   /** Content types passed to the function base64-encoded (the API's binaryMediaTypes). */
   binaryMediaTypes?: string[];
+  /** Stage tracing on: the stage's segment, and the trace header the function gets (local/aws/xray.ts). @default - a trace id only, as with tracing off */
+  xray?: XrayModel;
   log: (line: string) => void;
 }
 
@@ -66,17 +69,18 @@ export function createRestApi(options: RestApiOptions) {
   const { lambda, stage, mcpPath, domainName } = options;
   const binaryTypes = options.binaryMediaTypes ?? [];
 
-  function event(req: IncomingMessage, url: URL, resource: string, pathParameters: Record<string, string> | null, body: Buffer, requestId: string) {
+  function event(req: IncomingMessage, url: URL, resource: string, pathParameters: Record<string, string> | null, body: Buffer, requestId: string, traceHeader: string) {
     const raw: [string, string][] = [];
     for (let i = 0; i < req.rawHeaders.length; i += 2) {
       const name = req.rawHeaders[i]!;
-      if (!DROPPED_REQUEST.has(name.toLowerCase())) raw.push([name, req.rawHeaders[i + 1]!]);
+      // API Gateway sets X-Amzn-Trace-Id itself, continuing the caller's when it sent one.
+      if (!DROPPED_REQUEST.has(name.toLowerCase()) && name.toLowerCase() !== 'x-amzn-trace-id') raw.push([name, req.rawHeaders[i + 1]!]);
     }
     const sourceIp = req.socket.remoteAddress ?? '127.0.0.1';
     const forwardedFor = req.headers['x-forwarded-for'];
     raw.push(
       ['Host', domainName],
-      ['X-Amzn-Trace-Id', `Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${requestId.replace(/-/g, '').slice(0, 24)}`],
+      ['X-Amzn-Trace-Id', traceHeader],
       ['X-Forwarded-For', forwardedFor ? `${forwardedFor}, ${sourceIp}` : sourceIp],
       ['X-Forwarded-Port', '443'],
       ['X-Forwarded-Proto', 'https'],
@@ -200,7 +204,11 @@ export function createRestApi(options: RestApiOptions) {
       options.log(`[api] ${requestId} 499 client closed the connection before its request was whole`);
       return;
     }
-    const result = await lambda.invoke(event(req, url, matched.route.resource, matched.pathParameters, Buffer.concat(chunks), requestId), 'RequestResponse');
+    const traced = options.xray?.hop(parseTraceHeader(req.headers['x-amzn-trace-id'] as string | undefined), { name: `${domainName.split('.')[0]}/${stage}`, origin: 'AWS::ApiGateway::Stage' });
+    // Without stage tracing API Gateway still gives each request a trace id, recorded nowhere.
+    const traceHeader = traced ? formatTraceHeader(traced.context) : `Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${requestId.replace(/-/g, '').slice(0, 24)}`;
+    if (traced) res.once('close', () => traced.end({ http: { request: { method: req.method, url: url.href }, response: { status: res.statusCode } } }));
+    const result = await lambda.invoke(event(req, url, matched.route.resource, matched.pathParameters, Buffer.concat(chunks), requestId, traceHeader), 'RequestResponse');
     relay(result, res, requestId);
   };
 }

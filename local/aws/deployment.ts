@@ -18,6 +18,7 @@ import { createContainerTier, type ContainerService } from './containers.ts';
 import { startInvokeApi, type InvokeApi, type InvokeApiOptions } from './invoke-api.ts';
 import { LambdaAlias } from './alias.ts';
 import { LambdaModel } from './lambda.ts';
+import { XrayModel } from './xray.ts';
 
 export const EDGE_FUNCTION = new URL('../../infra/edge/restore-www-authenticate.mjs', import.meta.url);
 /** With containers: the viewer-request function that routes streams, and the origin-response function that answers for an absent container. */
@@ -72,6 +73,13 @@ export interface AwsModelOptions {
   canary?: { entry?: string; environment?: Record<string, string>; weight: number; rollbackOnErrors?: number; promoteAfterMs?: number };
   /** The container tier for notification streams (MCP_AWS_CONTAINERS=true). @default - none: streams run on Lambda */
   containers?: ContainerOptions;
+  /**
+   * X-Ray as the construct turns it on (its `tracing` prop): API Gateway's and Lambda's segments
+   * and a daemon stand-in the kit sends its spans to (local/aws/xray.ts), with `MCP_TRACING=true`
+   * unless the environment says otherwise; `file` also gets each segment as a JSON line.
+   * `false` turns all of it off. @default true
+   */
+  tracing?: boolean | { file?: string };
 }
 
 export interface AwsModel {
@@ -89,6 +97,8 @@ export interface AwsModel {
   release?: { lambda: LambdaModel; alias: LambdaAlias };
   /** The Lambda Invoke API the function reaches for asynchronous invocations (task workers). */
   invokeApi: InvokeApi;
+  /** With tracing on: the segments API Gateway, Lambda and the function recorded. */
+  xray?: XrayModel;
   bundleBytes: number;
   /** With `containers`: the ECS service model, its ALB's URL, and what its bundle loads at start. */
   containers?: { service: ContainerService; albUrl: string; bundleBytes: number };
@@ -141,6 +151,12 @@ export async function startAwsModel(options: AwsModelOptions): Promise<AwsModel>
   const built = await buildFunction(options.entry);
   // Filled in below with the URL clients use, as the construct sets it to the distribution's.
   const environment = { ...options.environment };
+  const tracing = options.tracing ?? true;
+  const xray = tracing ? await XrayModel.start(typeof tracing === 'object' ? tracing : {}) : undefined;
+  if (xray) {
+    environment.MCP_TRACING ??= 'true';
+    environment.AWS_XRAY_DAEMON_ADDRESS = xray.address;
+  }
   const functionOptions = {
     runtime: built.runtime,
     functionName: `mcp-local-${stage}`,
@@ -151,6 +167,7 @@ export async function startAwsModel(options: AwsModelOptions): Promise<AwsModel>
     initTimeoutMs: AWS_LIMITS.lambdaInitTimeoutSeconds * 1000,
     log,
     seed: options.seed ?? seedFrom(process.env.MCP_AWS_SEED),
+    ...(xray && { xray }),
   };
   const lambda = new LambdaModel({ ...functionOptions, bundle: built.bundle, environment, ...(options.canary && { functionVersion: '1' }) });
   // Filled in last, from the first version's environment once it is complete.
@@ -172,6 +189,7 @@ export async function startAwsModel(options: AwsModelOptions): Promise<AwsModel>
     domainName: apiHost,
     idleTimeoutMs: options.streamIdleTimeoutMs ?? AWS_LIMITS.restStreamIdleSeconds * 1000,
     integrationTimeoutMs: Math.min(timeoutSeconds, AWS_LIMITS.restStreamMaxSeconds) * 1000,
+    ...(xray && { xray }),
     log,
   }));
 
@@ -234,12 +252,14 @@ export async function startAwsModel(options: AwsModelOptions): Promise<AwsModel>
     bundleBytes: built.bytes,
     invokeApi,
     ...(tier && { containers: { service: tier.service, albUrl: tier.url, bundleBytes: tier.bundleBytes } }),
+    ...(xray && { xray }),
     async stop() {
       await tier?.stop();
       await invokeApi.stop();
       release?.alias.stop();
       await Promise.all([lambda.stop(), release?.lambda.stop()]);
       await Promise.all([close(cdnServer), close(apiServer)]);
+      xray?.close();
     },
   };
 }

@@ -169,6 +169,7 @@ export class Environment {
     clearTimeout(invocation.timer);
     invocation.endBody?.(error);
     invocation.endInvocation?.(error);
+    invocation.onEnd?.();
     invocation.settle(error ?? { kind: 'error', errorType: 'Runtime.NoResponse', errorMessage: 'the invocation ended without a response', invokeStatus: 200 });
     this.invocation = undefined;
     const { report, record } = account({

@@ -66,6 +66,8 @@ interface QueuedEvent {
   record: boolean;
   /** The version invoked (`Qualifier`); its failures go to the same version. */
   qualifier?: string;
+  /** The Invoke's X-Amzn-Trace-Id: the worker's invocation continues the caller's trace. */
+  trace?: string;
 }
 
 /** Waits for an invocation's end: undefined when it succeeded, else the error type. */
@@ -119,7 +121,7 @@ export async function startInvokeApi(options: InvokeApiOptions): Promise<InvokeA
     let detail = '';
     const throttled = queued.throttles < (options.throttledAttempts ?? 0);
     try {
-      const result = throttled ? ({ kind: 'error', errorType: 'TooManyRequestsException', errorMessage: 'Rate Exceeded.', invokeStatus: 429 } as const) : await options.lambda.invoke(queued.event, 'Event', queued.qualifier);
+      const result = throttled ? ({ kind: 'error', errorType: 'TooManyRequestsException', errorMessage: 'Rate Exceeded.', invokeStatus: 429 } as const) : await options.lambda.invoke(queued.event, 'Event', queued.qualifier, queued.trace);
       if (result.kind === 'error') detail = result.errorMessage;
       failure = await outcome(result);
     } catch (error) {
@@ -140,9 +142,9 @@ export async function startInvokeApi(options: InvokeApiOptions): Promise<InvokeA
     expire(queued, 'RetriesExhausted', { errorType: failure, errorMessage: detail || failure });
   }
 
-  function enqueue(event: unknown, record = false, qualifier?: string): string {
+  function enqueue(event: unknown, record = false, qualifier?: string, trace?: string): string {
     const id = crypto.randomUUID();
-    const delivery = () => void attempt({ id, event, queuedAt: Date.now(), failures: 0, throttles: 0, record, qualifier });
+    const delivery = () => void attempt({ id, event, queuedAt: Date.now(), failures: 0, throttles: 0, record, qualifier, ...(trace && { trace }) });
     delivery();
     if (options.random() < duplicateShare) {
       api.duplicated++;
@@ -176,7 +178,8 @@ export async function startInvokeApi(options: InvokeApiOptions): Promise<InvokeA
       }
       api.accepted++;
       res.writeHead(202, { 'x-amzn-requestid': requestId }).end();
-      enqueue(event, false, url.searchParams.get('Qualifier') ?? undefined);
+      const trace = req.headers['x-amzn-trace-id'];
+      enqueue(event, false, url.searchParams.get('Qualifier') ?? undefined, typeof trace === 'string' ? trace : undefined);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -24,6 +24,7 @@ import { AWS_LIMITS } from '../../infra/deployed-path.ts';
 import { Environment, type EnvironmentHooks, type EnvironmentOptions } from './execution-environment.ts';
 import type { InvocationRecord, InvocationType } from './report.ts';
 import type { FunctionError, Invocation, InvokeResult } from './runtime-api.ts';
+import { parseTraceHeader, type XrayModel } from './xray.ts';
 
 export type { InvocationRecord, InvocationType } from './report.ts';
 export type { FunctionError, InvokeResult, StreamedResponse } from './runtime-api.ts';
@@ -33,6 +34,8 @@ export interface LambdaModelOptions extends EnvironmentOptions {
   concurrency: number;
   /** Seeds the pick among idle environments. */
   seed: number;
+  /** Active tracing: Lambda's segments, and the trace header each invocation hands the function. @default - off */
+  xray?: XrayModel;
 }
 
 /** mulberry32: a small seeded generator, enough to pick environments reproducibly. */
@@ -48,6 +51,12 @@ function seededRandom(seed: number): () => number {
 
 let requestCounter = 0;
 const newRequestId = () => `${Date.now().toString(16)}-${(++requestCounter).toString(16).padStart(6, '0')}-${Math.random().toString(16).slice(2, 10)}`;
+
+/** The trace an event arrives in: API Gateway's `X-Amzn-Trace-Id` header. */
+function incomingTrace(event: unknown) {
+  const headers = (event as { headers?: Record<string, string> } | null)?.headers;
+  return parseTraceHeader(headers?.['X-Amzn-Trace-Id'] ?? headers?.['x-amzn-trace-id']);
+}
 
 export class LambdaModel {
   private readonly environments = new Set<Environment>();
@@ -83,7 +92,7 @@ export class LambdaModel {
   }
 
   /** Invokes the function with an event; resolves once its response began or it failed. */
-  async invoke(event: unknown, type: InvocationType): Promise<InvokeResult> {
+  async invoke(event: unknown, type: InvocationType, _qualifier?: string, trace?: string): Promise<InvokeResult> {
     if (this.stopped) return { kind: 'error', errorType: 'ResourceNotFoundException', errorMessage: 'the function was stopped', invokeStatus: 404 };
     this.invokes++;
     const payload = JSON.stringify(event);
@@ -107,6 +116,7 @@ export class LambdaModel {
       }
     }
     const started = Date.now();
+    const traced = this.options.xray?.invocation(parseTraceHeader(trace) ?? incomingTrace(event), this.options.functionName);
     return new Promise<InvokeResult>((resolve) => {
       let settled = false;
       const invocation: Invocation = {
@@ -115,6 +125,7 @@ export class LambdaModel {
         event: payload,
         started,
         deadline: started + this.options.timeoutSeconds * 1000,
+        ...(traced && { traceHeader: traced.header, onEnd: traced.end }),
         settle: (result) => {
           if (settled) return;
           settled = true;

@@ -38,6 +38,10 @@ export interface Invocation {
   event: string;
   started: number;
   deadline: number;
+  /** `Lambda-Runtime-Trace-Id` (the function's `_X_AMZN_TRACE_ID`) when the invocation is traced. @default - a Root only */
+  traceHeader?: string;
+  /** Called once the invocation is over, however it ended (the traced segments end here). */
+  onEnd?: () => void;
   settle(result: InvokeResult): void;
   /** Set once the response body began. */
   body?: PassThrough;
@@ -87,7 +91,7 @@ export class RuntimeApi {
       'lambda-runtime-aws-request-id': invocation.id,
       'lambda-runtime-deadline-ms': String(invocation.deadline),
       'lambda-runtime-invoked-function-arn': `arn:aws:lambda:us-east-1:000000000000:function:${functionName}`,
-      'lambda-runtime-trace-id': `Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${invocation.id.replace(/-/g, '').slice(0, 24)}`,
+      'lambda-runtime-trace-id': invocation.traceHeader ?? `Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${invocation.id.replace(/-/g, '').slice(0, 24)}`,
     });
     res.end(invocation.event);
   }

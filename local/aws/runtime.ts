@@ -146,6 +146,10 @@ async function invokeOnce(handler: StreamingHandler | BufferedHandler) {
   const { res, text } = await call('GET', '/invocation/next');
   const id = String(res.headers['lambda-runtime-aws-request-id']);
   const deadline = Number(res.headers['lambda-runtime-deadline-ms']);
+  // As Lambda's Node.js runtime does: the invocation's trace, for the X-Ray SDKs and the kit.
+  const trace = res.headers['lambda-runtime-trace-id'];
+  if (typeof trace === 'string') process.env._X_AMZN_TRACE_ID = trace;
+  else delete process.env._X_AMZN_TRACE_ID;
   const context = {
     awsRequestId: id,
     invokedFunctionArn: String(res.headers['lambda-runtime-invoked-function-arn']),

@@ -31,12 +31,12 @@ export type KitEnv = {
   };
 };
 
-/** The same response, calling `done` once its body has been read to the end or abandoned. */
-function whenBodyEnds(response: Response, done: () => void): Response {
+/** The same response, calling `done` once its body has been read to the end or abandoned (with the error, when it failed). */
+export function whenBodyEnds(response: Response, done: (error?: unknown) => void): Response {
   const reader = response.body!.getReader();
   let called = false;
-  const finish = () => {
-    if (!called) (called = true), done();
+  const finish = (error?: unknown) => {
+    if (!called) (called = true), done(error);
   };
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
@@ -47,7 +47,7 @@ function whenBodyEnds(response: Response, done: () => void): Response {
           controller.close();
         } else controller.enqueue(value);
       } catch (error) {
-        finish();
+        finish(error);
         controller.error(error);
       }
     },

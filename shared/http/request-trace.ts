@@ -1,8 +1,10 @@
-// A request's place in a trace, for app.ts: one span around the whole request, named for its
-// JSON-RPC message once read (`tools/call echo`), and a span of the message's own only when its
-// `_meta.traceparent` (SEP-414) names another parent: one span per request is what tracing costs.
+// A request's place in a trace, for app.ts: one span around the whole request (a streamed answer's
+// until its body ends), named for its JSON-RPC message once read (`tools/call echo`), and a span of
+// the message's own only when its `_meta.traceparent` (SEP-414) names another parent: one span per
+// request is what tracing costs.
 // With tracing off nothing is recorded, but a request that arrives in a trace runs in it, so its
 // log lines carry the trace id.
+import { whenBodyEnds } from './access-log.ts';
 import { currentSpan, inTrace, recording, parseAmznTrace, parseTraceparent, startSpan, currentTrace, type SpanContext, type Tracer } from '../trace.ts';
 
 /**
@@ -53,7 +55,10 @@ async function recordRequest(tracer: Tracer, parent: SpanContext | undefined, li
   try {
     const response = await span.run(serve);
     span.set({ 'http.response.status_code': response.status });
-    span.end(response.status >= 500 ? `HTTP ${response.status}` : undefined);
+    const failed = response.status >= 500 ? `HTTP ${response.status}` : undefined;
+    // A streamed answer (a long tool's SSE, a listen stream, a legacy GET stream) is served until its body ends.
+    if (response.body && response.headers.get('content-type')?.startsWith('text/event-stream')) return whenBodyEnds(response, (error) => span.end(error ?? failed));
+    span.end(failed);
     return response;
   } catch (error) {
     span.end(error);

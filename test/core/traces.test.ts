@@ -194,6 +194,45 @@ describe('traces', () => {
     }
   });
 
+  it('a streamed answer\'s request span ends when its body ends, not when streaming starts', async () => {
+    const spans = spanLines();
+    // An answer not ready within the keep-alive interval becomes an SSE stream (shared/http/slow-answer.ts).
+    const server = await startInProcess(fixture, { ...plane.env, MCP_TRACING: 'true', MCP_SSE_KEEPALIVE_MS: '50' }, { traceExporter: spans.exporter });
+    const call = (ms: number) =>
+      fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', traceparent: TRACEPARENT, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'countdown' },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'tools/call',
+          params: { name: 'countdown', arguments: { ms }, _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} } },
+        }),
+      });
+    const requestSpan = () => spans.spans().find((s) => s.name === 'tools/call countdown');
+    try {
+      const res = await call(300);
+      assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream/, `a slow answer is a stream: ${res.status} ${res.headers.get('content-type') === 'application/json' ? await res.clone().text() : ''}`);
+      const reader = res.body!.getReader();
+      assert.match(new TextDecoder().decode((await reader.read()).value), /keep-alive/);
+      assert.equal(requestSpan(), undefined, 'the span is still open while the stream runs');
+      while (!(await reader.read()).done);
+      const request = await until('the request span', requestSpan);
+      const tool = spans.spans().find((s) => s.name === 'tool countdown')!;
+      assert.equal(tool.parentSpanId, request.spanId);
+      assert.ok(request.endMs >= tool.endMs, `the request span (ends ${request.endMs}) outlasts its tool's (${tool.endMs})`);
+      assert.ok(request.endMs - request.startMs >= 300, `the span covers the whole stream, ${request.endMs - request.startMs} ms`);
+      // Control: a quick answer is JSON, and its span ends with the response, as before.
+      const json = await call(0);
+      assert.match(json.headers.get('content-type') ?? '', /^application\/json/);
+      await json.text();
+      const spansNow = spans.spans().filter((s) => s.name === 'tools/call countdown');
+      assert.equal(spansNow.length, 2);
+    } finally {
+      await server.stop();
+    }
+  });
+
   it('log lines carry the trace id, in W3C and X-Ray form', () => {
     const lines: string[] = [];
     const log = createLogger({ logLevel: 'INFO', stage: 'test' }, 'svc', (l) => void lines.push(l));

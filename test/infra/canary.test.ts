@@ -75,12 +75,23 @@ describe('a release: the live alias and its deployment group', () => {
     assert.equal(stack.resolve(group.AlarmConfiguration.Enabled), true);
   });
 
-  it('rolls back on the function\'s errors and p99 duration alarms, the ones infra/monitoring.ts makes', () => {
+  it('rolls back on the errors and p99 duration of the new version as the alias served it, not of the whole function', () => {
     const group = only(template, 'AWS::CodeDeploy::DeploymentGroup').resource.Properties;
-    const alarmOf = (metricName: string) =>
-      only(template, 'AWS::CloudWatch::Alarm', { Properties: { MetricName: metricName, Namespace: 'AWS/Lambda', Dimensions: [{ Name: 'FunctionName', Value: { Ref: fn.id } }] } }).id;
+    // What Lambda publishes for an alias's invocations per version: FunctionName, Resource (function:alias), ExecutedVersion.
+    const onNewVersion = [
+      { Name: 'ExecutedVersion', Value: { 'Fn::GetAtt': [version.id, 'Version'] } },
+      { Name: 'FunctionName', Value: { Ref: fn.id } },
+      { Name: 'Resource', Value: { 'Fn::Join': ['', [{ Ref: fn.id }, ':live']] } },
+    ];
+    const alarmOf = (metricName: string) => only(template, 'AWS::CloudWatch::Alarm', { Properties: { MetricName: metricName, Namespace: 'AWS/Lambda', Dimensions: onNewVersion } });
     const [errors, p99] = [alarmOf('Errors'), alarmOf('Duration')];
-    assert.deepEqual(group.AlarmConfiguration.Alarms, [{ Name: { Ref: errors } }, { Name: { Ref: p99 } }]);
+    assert.deepEqual(group.AlarmConfiguration.Alarms, [{ Name: { Ref: errors.id } }, { Name: { Ref: p99.id } }]);
+    assert.deepEqual([errors.resource.Properties.Statistic, errors.resource.Properties.Threshold, errors.resource.Properties.Period], ['Sum', 5, 300]);
+    assert.deepEqual([p99.resource.Properties.ExtendedStatistic, p99.resource.Properties.EvaluationPeriods], ['p99', 1], 'judged within a five-minute canary');
+    // Control: the function-wide alarms still exist (they notify) but roll nothing back.
+    const functionWide = Object.keys(template.findResources('AWS::CloudWatch::Alarm', { Properties: { MetricName: 'Errors', Dimensions: [{ Name: 'FunctionName', Value: { Ref: fn.id } }] } }));
+    assert.equal(functionWide.length, 1);
+    assert.ok(!JSON.stringify(group.AlarmConfiguration.Alarms).includes(functionWide[0]!));
   });
 
   it('shifts all at once on dev, and takes another config and more alarms from `deployment`', () => {

@@ -282,8 +282,8 @@ describe('the example app on the default stage', () => {
     );
   });
 
-  it('alarms on 5xx rate, function errors, throttles, p99 duration, failed tasks, the region\'s claimed concurrency, failed authentications and audit forwarding, and on table throttles', () => {
-    notes.resourceCountIs('AWS::CloudWatch::Alarm', 8);
+  it('alarms on 5xx rate, function errors, throttles, p99 duration, failed tasks, the region\'s claimed concurrency, failed authentications and audit forwarding, a release\'s errors and p99 duration, and on table throttles', () => {
+    notes.resourceCountIs('AWS::CloudWatch::Alarm', 10);
     // Lambda@Edge runs on what is left of the region's concurrency: alarm before it is gone (900 of the default 1,000).
     notes.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ClaimedAccountConcurrency', Namespace: 'AWS/Lambda', Threshold: 900, Dimensions: Match.absent() });
     notes.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: '5XXError', Namespace: 'AWS/ApiGateway', Statistic: 'Average', Threshold: 0.05 });
