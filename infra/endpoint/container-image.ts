@@ -12,8 +12,8 @@ import { AssetHashType, BundlingOutput, DockerImage } from 'aws-cdk-lib';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import type { Construct } from 'constructs';
-import { buildSync } from 'esbuild';
-import { bundleBuild, containerEntrySource, LAMBDA_NODE_MAJOR } from '../function-bundle.ts';
+import { bundleFunctionSync } from '../bundle.ts';
+import { containerEntrySource, LAMBDA_NODE_MAJOR } from '../function-bundle.ts';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** The bootstrap's source, passed whole as the container's command. */
@@ -41,7 +41,8 @@ export function buildContainerPack(serverFile: string, adapterFile: string, outF
     const entry = join(work, 'entry.mjs');
     writeFileSync(entry, containerEntrySource(serverFile, adapterFile));
     const out = join(work, 'out');
-    buildSync({ ...bundleBuild(entry, out, options), absWorkingDir: PROJECT_ROOT, metafile: false });
+    // As the function is built (lean zod and its check run as esbuild plugins, so in a child process).
+    bundleFunctionSync({ entry, outdir: out, options, workingDir: PROJECT_ROOT });
     writeFileSync(outFile, packBundle(out));
   } finally {
     rmSync(work, { recursive: true, force: true });

@@ -12,8 +12,8 @@ import { existsSync } from 'node:fs';
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { basename, dirname, join, resolve } from 'node:path';
-import { build } from 'esbuild';
-import { bundleBuild, containerEntrySource } from '../../infra/function-bundle.ts';
+import { bundleFunction } from '../../infra/bundle.ts';
+import { containerEntrySource } from '../../infra/function-bundle.ts';
 import { loadedBytes } from './build.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -38,8 +38,8 @@ export async function buildContainer(entry: string, outDir = join(ROOT, '.local/
   const source = join(dir, 'container.ts');
   await writeFile(source, containerEntrySource(server, ADAPTER));
   const target = join(outDir, name);
-  const out = await build({ ...bundleBuild(source, target), absWorkingDir: ROOT });
-  return { bundle: join(target, 'index.mjs'), bytes: loadedBytes(out.metafile!, target) };
+  const metafile = await bundleFunction({ entry: source, outdir: target, options: {}, workingDir: ROOT });
+  return { bundle: join(target, 'index.mjs'), bytes: loadedBytes(metafile, target) };
 }
 
 /** A free loopback port for a task (the task definition's port, one per task here). */
