@@ -141,7 +141,8 @@ describe('cdk synth with the CLI, offline and without credentials', () => {
           functionName: stack,
           memoryMb: fn.Properties.MemorySize,
           timeoutSeconds: fn.Properties.Timeout,
-          concurrency: 2,
+          // Room for an environment still finishing its last invocation (busy until its handler returns): 2 were throttled (500) on a loaded machine.
+          concurrency: 4,
           idleReclaimMs: 60_000,
           initTimeoutMs: 10_000,
           log: () => {},
