@@ -1,6 +1,6 @@
 // What the container runs, without an image of our own: a public Node.js image (arm64), the
 // bootstrap (infra/containers/bootstrap.mjs) as its command, and the server's bundle as one file
-// asset in the CDK asset bucket. The bundle is the function's esbuild build (bundleBuild) of the
+// asset in the CDK asset bucket. The bundle is the function's esbuild build (infra/bundle.ts) of the
 // container entry (containerEntrySource), packed as gzipped JSON so the bootstrap needs no unzip.
 // Built on this machine at synth like the function's code; skipped when CDK skips bundling.
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,8 +12,8 @@ import { AssetHashType, BundlingOutput, DockerImage } from 'aws-cdk-lib';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import type { Construct } from 'constructs';
-import { buildSync } from 'esbuild';
-import { bundleBuild, containerEntrySource, LAMBDA_NODE_MAJOR } from '../function-bundle.ts';
+import { bundleFunctionSync } from '../bundle.ts';
+import { containerEntrySource, LAMBDA_NODE_MAJOR } from '../function-bundle.ts';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** The bootstrap's source, passed whole as the container's command. */
@@ -41,7 +41,8 @@ export function buildContainerPack(serverFile: string, adapterFile: string, outF
     const entry = join(work, 'entry.mjs');
     writeFileSync(entry, containerEntrySource(serverFile, adapterFile));
     const out = join(work, 'out');
-    buildSync({ ...bundleBuild(entry, out, options), absWorkingDir: PROJECT_ROOT, metafile: false });
+    // Through the function's build (a child process: the lean-zod plugin cannot run in buildSync).
+    bundleFunctionSync({ entry, outdir: out, options, workingDir: PROJECT_ROOT });
     writeFileSync(outFile, packBundle(out));
   } finally {
     rmSync(work, { recursive: true, force: true });
