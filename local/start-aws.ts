@@ -5,7 +5,7 @@
 // Usage: npm run start:aws [-- path/to/server.ts|handler.ts]   (default: functions/notes/handler.ts)
 import { ConfigError, loadConfig, type KitConfig } from '../shared/config.ts';
 import { basename, dirname, join } from 'node:path';
-import { startAwsModel } from './aws/deployment.ts';
+import { startAwsModel, type AwsModel } from './aws/deployment.ts';
 import { modelledEnvironment } from './aws/environment.ts';
 import { developmentKey, devKeyFile, DEV_KEY_OWNER } from './dev-key.ts';
 import { dataRoot, LocalDataInUseError, randomSecret, startEmulators } from './emulators.ts';
@@ -43,6 +43,23 @@ function protection(config: KitConfig, apiKey: string | undefined): string[] {
       'MCP_RATE_LIMIT_REQUESTS=<n> raises it, MCP_RATE_LIMIT_ENABLED=false turns it off'
     : `  rate limit: off (${rateLimit.explicit ? 'MCP_RATE_LIMIT_ENABLED=false' : 'no Redis'}); deployed stages with Redis limit each principal to ${rateLimit.requests} requests per ${rateLimit.windowSeconds} s`;
   return [auth, limit];
+}
+
+/** Where streams (and container tasks) run: the banner's containers line. */
+function containersLine(model: AwsModel, containerTasks: boolean): string {
+  if (!model.containers) return '  containers: off; notification streams run on Lambda and hold an environment each (MCP_AWS_CONTAINERS=true moves them to a container model)';
+  const tasks = containerTasks
+    ? "; queued tasks of tools declared task: { runtime: 'container' } run on the containers (MCP_CONTAINER_TASKS=true)"
+    : '';
+  return `  containers: on (MCP_AWS_CONTAINERS=true), ${model.containers.service.tasks.length} task(s) behind the ALB at ${model.containers.albUrl}: notification streams (POST subscriptions/listen, GET with Mcp-Session-Id) go CloudFront → VPC origin → ALB → container (infra/edge/route-streams.js); everything else → API Gateway → Lambda${tasks}`;
+}
+
+/** A listen stream with curl: what the containers hold (its log line starts with [task N]). */
+function listenCommand(url: string, apiKey: string | undefined): string {
+  const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {}, 'io.modelcontextprotocol/clientInfo': { name: 'curl', version: '1' } };
+  const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'subscriptions/listen', params: { notifications: { toolsListChanged: true }, _meta: meta } });
+  const headers = [...(apiKey ? [`Authorization: Bearer ${apiKey}`] : []), 'content-type: application/json', 'accept: application/json, text/event-stream', 'mcp-protocol-version: 2026-07-28', 'mcp-method: subscriptions/listen'];
+  return `    curl -N ${url} ${headers.map((h) => `-H '${h}'`).join(' ')} -d '${body}'   (a listen stream, held by a container: its log line starts with [task N]; Ctrl-C ends it)`;
 }
 
 async function main() {
@@ -94,9 +111,7 @@ async function main() {
       `  MCP server is serving at ${model.url}  (modelled CloudFront → API Gateway → Lambda)`,
       `  API Gateway stage, bypassing CloudFront: ${model.apiUrl}${Object.keys(model.originHeaders).length ? '  (403 without CloudFront\'s origin header, as deployed)' : ''}`,
       `  code loaded at start: ${(model.bundleBytes / 1024).toFixed(0)} KiB (index.mjs and its static chunks); data: ${emulators.describe()}`,
-      model.containers
-        ? `  containers: on (MCP_AWS_CONTAINERS=true), ${model.containers.service.tasks.length} task(s) behind the ALB at ${model.containers.albUrl}: notification streams (POST subscriptions/listen, GET with Mcp-Session-Id) go CloudFront → VPC origin → ALB → container (infra/edge/route-streams.js); everything else → API Gateway → Lambda`
-        : '  containers: off; notification streams run on Lambda and hold an environment each (MCP_AWS_CONTAINERS=true moves them to a container model)',
+      containersLine(model, environment.MCP_CONTAINER_TASKS === 'true'),
       ...protection(config, apiKey),
       `  traces: X-Ray segments (API Gateway, Lambda, the kit's spans), a JSON line each, in ${traceFile}; MCP_TRACING=false turns the kit's off`,
       '',
@@ -104,6 +119,7 @@ async function main() {
       `    npm run inspect -- ${model.url} --transport http${apiKey ? ` --header "Authorization: Bearer ${apiKey}"` : ''} --method tools/list`,
       `    npm run smoke -- --url ${model.url}${apiKey ? ` --api-key ${apiKey}` : ''}`,
       `    npm run verify -- --url ${model.url} --api-url ${model.apiUrl}${apiKey ? ` --api-key ${apiKey}` : ''}   (serving functions/echo: its tools are what verify calls)`,
+      ...(model.containers ? [listenCommand(model.url, apiKey)] : []),
       '',
       '',
     ].join('\n'),

@@ -3,7 +3,7 @@
 // (cost/container-streams.ts). docs/scale.md quotes it.
 // Usage: npm run measure:streams [-- --streams 1000 --clients 2 --rounds 5 --gap-ms 3000
 //        --idle-seconds 10 --env MCP_EVENT_POLL_MAX_MS=1000 --per-instance 12000
-//        --server "node dist/container.mjs" --name notes
+//        --container | --server "node dist/container.mjs" --name notes
 //        --json --write cost/streams.json]   (--write: the per-stream units `npm run cost` prices containers from)
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -11,6 +11,7 @@ import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { defaultServer, measureContainerStreams, type StreamMeasurement } from '../cost/container-streams.ts';
 import type { StreamUnits } from '../cost/containers.ts';
+import { buildContainer } from '../local/aws/containers.ts';
 
 const { values } = parseArgs({
   options: {
@@ -21,6 +22,7 @@ const { values } = parseArgs({
     'idle-seconds': { type: 'string', default: '10' },
     env: { type: 'string', multiple: true, default: [] },
     server: { type: 'string' },
+    container: { type: 'boolean', default: false },
     entry: { type: 'string', default: 'functions/notes/server.ts' },
     'per-instance': { type: 'string' },
     name: { type: 'string', default: 'notes' },
@@ -40,13 +42,21 @@ for (const pair of values.env) {
   if (at < 1) throw new Error(`--env takes NAME=value, got "${pair}"`);
   env[pair.slice(0, at)] = pair.slice(at + 1);
 }
+/** --server as given; --container: the entry's container bundle as start:aws builds it; else the tsx stand-in. */
+async function serverCommand(): Promise<string[]> {
+  if (values.server && values.container) throw new Error('--server and --container name two servers; give one');
+  if (values.server) return values.server.split(' ').filter(Boolean);
+  if (values.container) return [process.execPath, (await buildContainer(values.entry)).bundle];
+  return defaultServer(values.entry, values['per-instance'] ? whole('per-instance', values['per-instance']) : undefined);
+}
+
 const result = await measureContainerStreams({
   streams: whole('streams', values.streams),
   clients: whole('clients', values.clients),
   rounds: whole('rounds', values.rounds),
   roundGapMs: whole('gap-ms', values['gap-ms']),
   idleSeconds: whole('idle-seconds', values['idle-seconds']),
-  server: values.server ? values.server.split(' ').filter(Boolean) : defaultServer(values.entry, values['per-instance'] ? whole('per-instance', values['per-instance']) : undefined),
+  server: await serverCommand(),
   serverName: values.name,
   env,
   log: (line) => console.error(line),

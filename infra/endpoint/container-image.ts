@@ -1,6 +1,6 @@
 // What the container runs, without an image of our own: a public Node.js image (arm64), the
 // bootstrap (infra/containers/bootstrap.mjs) as its command, and the server's bundle as one file
-// asset in the CDK asset bucket. The bundle is the function's esbuild build (bundleBuild) of the
+// asset in the CDK asset bucket. The bundle is the function's esbuild build (infra/bundle.ts) of the
 // container entry (containerEntrySource), packed as gzipped JSON so the bootstrap needs no unzip.
 // Built on this machine at synth like the function's code; skipped when CDK skips bundling.
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

@@ -13,7 +13,7 @@ import { serveApp } from './node.ts';
 
 type Env = Record<string, string | undefined>;
 
-/** The longest a stopping task waits for calls in flight: below ECS's default stop timeout (30 s), after which it is killed. */
+/** The longest a stopping task waits for calls in flight: inside ECS's default stop timeout (30 s) and the construct's (120 s), after which it is killed. */
 const DRAIN_MS = 25_000;
 /** A container listens here unless PORT says otherwise (the task definition's container port). */
 const DEFAULT_PORT = 8080;

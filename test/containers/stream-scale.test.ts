@@ -1,12 +1,17 @@
 // Many listen streams on one long-lived server process (the container model), measured with the
 // harness `npm run measure:streams` uses: every stream gets an event another instance published
 // through Redis within 2 s, memory per stream stays under a bound, and a stream listening for
-// something else gets nothing (the control: a kit fanning every event out to every stream fails it).
+// something else gets nothing (the control: a kit fanning every event out to every stream fails it);
+// the same for the container bundle itself.
 // The per-instance limit: the stream past it gets 503 (the SDK alone answered 200 -32603 past 1,024).
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { defaultServer, measureContainerStreams } from '../../cost/container-streams.ts';
 import notes from '../../functions/notes/server.ts';
+import { buildContainer } from '../../local/aws/containers.ts';
 import { startInProcess } from '../helpers/server.ts';
 
 const STREAMS = 200;
@@ -35,6 +40,30 @@ describe('listen streams on one server process (container model)', () => {
     assert.ok(result.memory.heapKbPerStream! < HEAP_KB_PER_STREAM, `heap ${result.memory.heapKbPerStream!.toFixed(1)} kB a stream`);
     assert.equal(result.control.status, 200, 'the control stream opened');
     assert.equal(result.control.listChanges, 0, 'a stream for prompt list changes got no tools list change');
+  });
+
+  it('the container bundle itself (runContainer, as start:aws and the task run it; measure:streams --container) holds them and delivers within 2 s', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'mcp-stream-bundle-'));
+    try {
+      const { bundle } = await buildContainer('functions/notes/server.ts', out);
+      const result = await measureContainerStreams({
+        streams: STREAMS / 2,
+        clients: 1,
+        rounds: 2,
+        roundGapMs: 1_500,
+        idleSeconds: 1,
+        server: [process.execPath, bundle],
+        serverName: 'notes',
+        env: { MCP_EVENT_POLL_MAX_MS: '1000' },
+      });
+      assert.equal(result.opened, STREAMS / 2, `opened ${result.opened}; refused ${JSON.stringify(result.refused)}; errors ${result.errors.join('; ')}`);
+      assert.deepEqual(result.rounds.map((r) => r.missing), [0, 0], 'every stream got every event');
+      assert.ok(result.latency.p99 < 2_000, `p99 ${result.latency.p99.toFixed(0)} ms`);
+      assert.ok(result.memory.rssKbPerStream < RSS_KB_PER_STREAM, `RSS ${result.memory.rssKbPerStream.toFixed(1)} kB a stream`);
+      assert.equal(result.control.listChanges, 0, 'a stream for prompt list changes got no tools list change');
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
   });
 });
 

@@ -3,7 +3,7 @@
 // shares without auth, and how to change them; with MCP_AUTH_MODE=apikey it prints a development
 // key with which its smoke command passes through the modelled CloudFront, API Gateway and Lambda;
 // a mistyped path gets a message instead of a file-system error; with MCP_AWS_CONTAINERS=true it says
-// where streams go and stops its container tasks cleanly.
+// where streams go, its curl listen command is served by a container, and it stops its tasks cleanly.
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -62,9 +62,16 @@ test('a mistyped path gets a message naming the servers there are', TIMEOUT, asy
   assert.match(child.output().trim(), /^no such file: functions\/nope\/handler\.ts\. npm run start:aws takes the path of a server definition, e\.g\. npm run start:aws -- functions\/notes\/server\.ts \(servers here: .*functions\/notes\/server\.ts.*\)$/);
 });
 
-test('with MCP_AWS_CONTAINERS=true the banner says where streams go, and stopping it stops its tasks; a bad value is named', TIMEOUT, async () => {
-  const aws = await startAws({ MCP_AWS_CONTAINERS: 'true', MCP_AWS_CONTAINER_TASKS: '2' });
+test('with MCP_AWS_CONTAINERS=true the banner says where streams go, its curl listen is held by a container, and stopping it stops its tasks; a bad value is named', TIMEOUT, async () => {
+  const aws = await startAws({ MCP_AWS_CONTAINERS: 'true', MCP_AWS_CONTAINER_TASKS: '2', LOG_LEVEL: 'INFO' });
   assert.match(aws.output(), /\n {2}containers: on \(MCP_AWS_CONTAINERS=true\), 2 task\(s\) behind the ALB at http:\/\/127\.0\.0\.1:\d+: notification streams \(POST subscriptions\/listen, GET with Mcp-Session-Id\) go CloudFront → VPC origin → ALB → container/);
+  // The banner's listen command, as a user pastes it (held 3 s, then curl lets go).
+  const listen = (await aws.waitFor(/^ {4}(curl -N .+?) {3}\(a listen stream, held by a container/m))[1]!;
+  const curl = startProcess('bash', ['-c', `${listen} --max-time 3`], { env: cleanEnv() });
+  children.push(curl);
+  await curl.exited;
+  assert.match(curl.output(), /notifications\/subscriptions\/acknowledged/);
+  await aws.waitFor(/\[task \d\] \{.*"method":"subscriptions\/listen","status":200/);
   assert.equal(await aws.stop(), 0);
   assert.match(aws.output(), /\[task 1\] exited \(0\)/);
   assert.match(aws.output(), /\[task 2\] exited \(0\)/);
