@@ -10,10 +10,7 @@ import { ArtifactStore } from './artifacts/store.ts';
 import { ToolCache } from './cache/tool-cache.ts';
 import { MemoryEventBus } from './events/memory-bus.ts';
 import { createRedisEventBus } from './events/redis-bus.ts';
-import { ApiKeyStore } from './auth/api-keys.ts';
 import { createAuthenticator } from './auth/authenticate.ts';
-import { createAssertionVerifier } from './auth/gateway-assertion.ts';
-import { createJwtVerifier } from './auth/jwt.ts';
 import { createApp } from './http/app.ts';
 import { createRateLimiter } from './http/rate-limit.ts';
 import { OpenStreams } from './http/open-streams.ts';
@@ -204,15 +201,18 @@ interface AdmissionParts {
 
 /** What the app admits, limits and records a request with: authentication, rate limit, stream slots, access log, metrics, health probes. */
 function createAdmission(definition: ServerDefinition, config: Readonly<KitConfig>, { table, redis, artifacts, pending, log, requestStateKeys }: AdmissionParts) {
-  const apiKeys = config.auth.methods.includes('apikey') ? new ApiKeyStore(table, { cacheSeconds: config.auth.apiKeyCacheSeconds }) : undefined;
+  const oauth = config.auth.oauth;
+  // Each verifier's module loads on its first call: a cold start that serves no such credential never parses it.
   const authenticator = createAuthenticator({
     auth: config.auth,
     path: config.path,
     publicUrl: config.publicUrl,
-    ...(config.auth.oauth && { verifyJwt: createJwtVerifier(config.auth.oauth) }),
-    ...(apiKeys && { verifyApiKey: (key: string) => apiKeys.verify(key) }),
+    ...(oauth && { verifyJwt: loadedOnFirstCall(async () => (await import('./auth/jwt.ts')).createJwtVerifier(oauth)) }),
+    ...(config.auth.methods.includes('apikey') && { verifyApiKey: loadedOnFirstCall(() => apiKeyVerifier(table, config.auth.apiKeyCacheSeconds)) }),
     ...(config.trustedGateways.length > 0 && {
-      verifyAssertion: createAssertionVerifier(config.trustedGateways, requestStateKeys, config.auth.oauth?.clockSkewSeconds ?? 30),
+      verifyAssertion: loadedOnFirstCall(async () =>
+        (await import('./auth/gateway-assertion.ts')).createAssertionVerifier(config.trustedGateways, requestStateKeys, oauth?.clockSkewSeconds ?? 30),
+      ),
     }),
   });
   const probes = {
@@ -230,6 +230,32 @@ function createAdmission(definition: ServerDefinition, config: Readonly<KitConfi
       ? createStreamSlots({ redis, server: definition.name, max: config.caps.serverStreams, perPrincipal: config.caps.openStreams, streamMaxSeconds: config.streamMaxSeconds, pending, log })
       : undefined,
   };
+}
+
+/**
+ * The function `make` resolves to, made on the first call (its module imported then) and called
+ * directly after: the code stays out of what a cold start parses, and the warm path is one call.
+ */
+function loadedOnFirstCall<A extends unknown[], R>(make: () => Promise<(...args: A) => Promise<R>>): (...args: A) => Promise<R> {
+  let made: ((...args: A) => Promise<R>) | undefined;
+  let making: Promise<(...args: A) => Promise<R>> | undefined;
+  return (...args) => {
+    if (made) return made(...args);
+    // A failed import is not kept: the next call tries again.
+    making ??= make()
+      .then((f) => (made = f))
+      .catch((err: unknown) => {
+        making = undefined;
+        throw err;
+      });
+    return making.then((f) => f(...args));
+  };
+}
+
+/** The API key check, its store on the kit's table. */
+async function apiKeyVerifier(table: Table, cacheSeconds: number) {
+  const store = new (await import('./auth/api-keys.ts')).ApiKeyStore(table, { cacheSeconds });
+  return (key: string) => store.verify(key);
 }
 
 /**

@@ -6,8 +6,9 @@
 import type { AuthConfig } from '../config.ts';
 import { HttpProtocolError, SERVER_ERROR } from '../protocol/errors.ts';
 import { ANONYMOUS, API_KEY_PREFIX, type Principal } from '../principal.ts';
-import { isGatewayAssertion, type AssertionVerifier } from './gateway-assertion.ts';
-import { InvalidTokenError, TokenVerificationUnavailableError, type JwtVerifier } from './jwt.ts';
+import type { AssertionVerifier } from './gateway-assertion.ts';
+import type { JwtVerifier } from './jwt.ts';
+import { InvalidTokenError, TokenVerificationUnavailableError, isGatewayAssertion } from './tokens.ts';
 
 export const PRM_PATH = '/.well-known/oauth-protected-resource';
 
