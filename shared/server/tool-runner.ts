@@ -29,8 +29,8 @@ export interface ToolRunnerOptions {
   toolTimeoutMs: number;
   /** A task's run still going after this ends as a failed task. */
   taskTimeoutMs: number;
-  /** Absent when no tool of the server runs as a task. */
-  tasks?: TaskService;
+  /** The task service, loaded on first need; absent when no tool of the server runs as a task. */
+  tasks?: () => Promise<TaskService>;
 }
 
 /** Thrown by `ctx.task.start()` in the request that creates a task: the rest runs in the worker. */
@@ -120,13 +120,14 @@ async function beginTask(t: ToolDefinition, args: unknown, kit: ExpiringToolCont
   if (first !== 'started') return first;
   answered.catch(() => {});
   const ttl = form === '2025' ? Number((scope.request?.params?.task as { ttl?: unknown } | undefined)?.ttl) : undefined;
-  const record = await options.tasks!.create({
+  const tasks = await options.tasks!();
+  const record = await tasks.create({
     id: newTaskId(),
     caller: { principalId: scope.principal.id, ...(scope.sessionId && { sessionId: scope.sessionId }) },
     wire: form,
     request: snapshot(t, args, scope, ctx),
     container: taskRuntimeOf(t) === 'container',
-    ...(ttl !== undefined && Number.isInteger(ttl) && ttl > 0 && { ttlMs: Math.min(ttl, options.tasks!.maxTtlMs) }),
+    ...(ttl !== undefined && Number.isInteger(ttl) && ttl > 0 && { ttlMs: Math.min(ttl, tasks.maxTtlMs) }),
   });
   return (form === '2026' ? createTaskResult(record) : carryTaskAnswer(record)) as unknown as CallToolResult;
 }
