@@ -11,7 +11,8 @@ import { callerMessage, failureFields, isDependencyError } from '../dependency.t
 import type { ToolOutcome } from '../metrics.ts';
 import type { PendingWork } from '../pending-work.ts';
 import { sdk } from '../sdk.ts';
-import { newTaskId, type TaskRequest } from '../tasks/store.ts';
+import { newTaskId } from '../tasks/ids.ts';
+import type { TaskRequest } from '../tasks/store.ts';
 import type { TaskService } from '../tasks/service.ts';
 import { TASKS_EXTENSION, carryTaskAnswer, createTaskResult, isTaskAnswer } from '../tasks/wire.ts';
 import { createToolContext, type ExpiringToolContext, type KitServices } from './context.ts';

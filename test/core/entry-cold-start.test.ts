@@ -60,7 +60,7 @@ describe('the public entry at cold start', () => {
 /** Loaded only by a server that takes tokens or keys, on its first one (shared/kit.ts). */
 const CREDENTIAL_CHECKS = ['shared/auth/jwt.ts', 'shared/auth/api-keys.ts', 'shared/auth/gateway-assertion.ts', 'shared/auth/gateway-keys.ts'];
 /** Loaded by the first call that becomes a task, or the first task event (shared/kit-core.ts). */
-const TASK_MACHINERY = ['shared/tasks/setup.ts', 'shared/tasks/service.ts', 'shared/tasks/queue.ts'];
+const TASK_MACHINERY = ['shared/tasks/setup.ts', 'shared/tasks/service.ts', 'shared/tasks/store.ts', 'shared/tasks/queue.ts'];
 const HANDLER = "export { handler } from './functions/echo/handler.ts';";
 
 describe('a Lambda handler at cold start', () => {
