@@ -11,9 +11,10 @@ import { handle, streamHandle } from 'hono/aws-lambda';
 import { loadConfig } from '../config.ts';
 import { INTERNAL_ERROR } from '../protocol/errors.ts';
 import { jsonRpcErrorResponse } from '../http/errors.ts';
-import { assembleKit, type KitOptions } from '../kit-core.ts';
+import { createKit } from '../kit.ts';
 import { resolveDefinition, type ServerModule } from '../server/define.ts';
 import { isTaskEvent, isTaskFailure } from '../tasks/dispatch.ts';
+import type { KitOptions } from '../kit.ts';
 
 type Env = Record<string, string | undefined>;
 
@@ -63,25 +64,18 @@ async function lambdaTracing(env: Env): Promise<Pick<KitOptions, 'ambientTrace' 
   return { ambientTrace, traceExporter: xrayExporter(daemon) };
 }
 
-type Kit = ReturnType<typeof assembleKit>;
-
-/** The kit; its task machinery is imported by the first call that becomes a task or the first task event. */
-async function startKit(server: ServerModule, env: Env, options: KitOptions): Promise<Kit> {
-  const resolved = await resolveSecrets(env);
-  return assembleKit(await resolveDefinition(server, resolved), loadConfig(resolved), { ...options, ...(await lambdaTracing(resolved)) }, undefined);
-}
-
 export function lambdaHandler(server: ServerModule, env: Env = process.env) {
-  let kit: Kit | undefined;
+  let kit: ReturnType<typeof createKit> | undefined;
   // An environment serves one request at a time unless Lambda says otherwise (Managed Instances set
   // AWS_LAMBDA_MAX_CONCURRENCY): the kit then refuses notification streams it could not feed.
   const oneRequestPerInstance = !(Number(env.AWS_LAMBDA_MAX_CONCURRENCY) > 1);
-  const start = () => startKit(server, env, { oneRequestPerInstance }).then((started) => (kit = started));
+  const start = () =>
+    resolveSecrets(env).then(async (resolved) => (kit = createKit(await resolveDefinition(server, resolved), loadConfig(resolved), { oneRequestPerInstance, ...(await lambdaTracing(resolved)) })));
   let ready = start();
   // Keep an init failure from surfacing as an unhandled rejection before the first request.
   ready.catch(() => {});
   /** The kit, started; a failed start is retried by the next invocation, so a fixed secret heals warm instances. */
-  async function started(): Promise<Kit> {
+  async function started(): Promise<ReturnType<typeof createKit>> {
     if (kit) return kit;
     try {
       await ready.catch(() => (ready = start()));

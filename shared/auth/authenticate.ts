@@ -6,9 +6,8 @@
 import type { AuthConfig } from '../config.ts';
 import { HttpProtocolError, SERVER_ERROR } from '../protocol/errors.ts';
 import { ANONYMOUS, API_KEY_PREFIX, type Principal } from '../principal.ts';
-import type { AssertionVerifier } from './gateway-assertion.ts';
-import type { JwtVerifier } from './jwt.ts';
-import { InvalidTokenError, TokenVerificationUnavailableError, isGatewayAssertion } from './tokens.ts';
+import { isGatewayAssertion, type AssertionVerifier } from './gateway-assertion.ts';
+import { InvalidTokenError, TokenVerificationUnavailableError, type JwtVerifier } from './jwt.ts';
 
 export const PRM_PATH = '/.well-known/oauth-protected-resource';
 

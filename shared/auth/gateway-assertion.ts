@@ -11,14 +11,26 @@ import type { JWTPayload, JWTVerifyGetKey } from 'jose';
 import type { TrustedGateway } from '../config.ts';
 import { PrincipalIdTooLongError, gatewayPrincipal, type Principal } from '../principal.ts';
 import { deriveGatewayKey } from './gateway-keys.ts';
-import { loadJose, reason, type Jose } from './jwt.ts';
-import { ASSERTION_TYPE, InvalidTokenError, TokenVerificationUnavailableError } from './tokens.ts';
+import { InvalidTokenError, loadJose, reason, TokenVerificationUnavailableError, type Jose } from './jwt.ts';
 
+/** The JOSE `typ` of an assertion (RFC 8725 §3.11): no OAuth access token can pass for one. */
+export const ASSERTION_TYPE = 'gateway-assertion+jwt';
 /** The longest an assertion may live, `iat` to `exp`. */
 export const ASSERTION_MAX_SECONDS = 60;
 const ALGORITHMS = ['EdDSA', 'ES256', 'RS256'];
 /** Verified assertions remembered at most; the oldest go first. */
 const MAX_VERIFIED = 1_000;
+
+/** Whether a bearer token says it is an assertion (its header, unverified: it only picks the check). */
+export function isGatewayAssertion(token: string): boolean {
+  const dot = token.indexOf('.');
+  if (dot <= 0 || dot > 2_048) return false;
+  try {
+    return (JSON.parse(Buffer.from(token.slice(0, dot), 'base64url').toString('utf8')) as { typ?: unknown }).typ === ASSERTION_TYPE;
+  } catch {
+    return false;
+  }
+}
 
 /** The caller a trusted gateway speaks for, or throws InvalidTokenError / TokenVerificationUnavailableError. */
 export type AssertionVerifier = (token: string, audiences: readonly string[]) => Promise<Principal>;

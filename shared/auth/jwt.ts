@@ -7,7 +7,15 @@
 import type { JWTPayload } from 'jose';
 import type { AuthConfig } from '../config.ts';
 import { PrincipalIdTooLongError, oauthPrincipal, type Principal } from '../principal.ts';
-import { InvalidTokenError, TokenVerificationUnavailableError } from './tokens.ts';
+
+export class InvalidTokenError extends Error {
+  override name = 'InvalidTokenError';
+}
+
+/** The issuer's keys could not be fetched: a server-side problem, not the caller's. */
+export class TokenVerificationUnavailableError extends Error {
+  override name = 'TokenVerificationUnavailableError';
+}
 
 /** Scopes from the `scope` claim (space-separated, RFC 9068) or `scp` (an array, or Entra's space-separated string). */
 function scopesOf(payload: JWTPayload): string[] {

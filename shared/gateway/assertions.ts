@@ -6,8 +6,7 @@
 // for its caller and upstream until 20 s before it expires, so a call signs nothing most of the
 // time. The caller's own token is never sent on.
 import { loadJose } from '../auth/jwt.ts';
-import { ASSERTION_MAX_SECONDS } from '../auth/gateway-assertion.ts';
-import { ASSERTION_TYPE } from '../auth/tokens.ts';
+import { ASSERTION_MAX_SECONDS, ASSERTION_TYPE } from '../auth/gateway-assertion.ts';
 import { deriveGatewayKey, type GatewayKey } from '../auth/gateway-keys.ts';
 import { ANONYMOUS, type Principal } from '../principal.ts';
 import type { UpstreamConfig } from './config.ts';

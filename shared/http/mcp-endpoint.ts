@@ -37,8 +37,8 @@ export interface EndpointOptions {
   config: Pick<KitConfig, 'maxBodyBytes' | 'sseKeepAliveMs' | 'streamMaxSeconds' | 'getStreams' | 'caps'>;
   authenticator: Authenticator;
   runtime: ToolRuntime;
-  /** The task service, loaded on first need; absent when no tool may run as a task. */
-  tasks?: () => Promise<TaskService>;
+  /** Absent when no tool may run as a task. */
+  tasks?: TaskService;
   /** False serves every request through the SDK lane (tests compare the lanes). @default true */
   directLane?: boolean;
   sessions: SessionStore;

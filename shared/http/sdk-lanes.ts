@@ -13,7 +13,7 @@ import { createLegacyHandler, type LegacyOptions } from './legacy.ts';
 
 export interface SdkLaneOptions {
   runtime: ToolRuntime;
-  tasks: (() => Promise<TaskService>) | undefined;
+  tasks: TaskService | undefined;
   sessions: SessionStore;
   bus: ServerEventBus;
   relay: Relay;
@@ -29,7 +29,7 @@ export interface SdkLaneOptions {
 
 export async function createSdkLanes(options: SdkLaneOptions) {
   const { runtime, log } = options;
-  const factory = createServerFactory(runtime, await runtime.codec(), await options.tasks?.());
+  const factory = createServerFactory(runtime, await runtime.codec(), options.tasks);
   const modern = createMcpHandler(() => factory.acquire('modern'), {
     legacy: 'reject',
     bus: options.bus,

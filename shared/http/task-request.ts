@@ -3,7 +3,7 @@
 // the request than MAX_TASK_REQUEST_BYTES (arguments, _meta, MRTR answers and state: the worker
 // replays them). Here rather than in the tool runner because the SDK turns any error a tool throws
 // into an isError result, and this is the caller's mistake in the call itself.
-import { MAX_TASK_REQUEST_BYTES } from '../tasks/ids.ts';
+import { MAX_TASK_REQUEST_BYTES } from '../tasks/store.ts';
 import { TASKS_EXTENSION } from '../tasks/wire.ts';
 import { CLIENT_CAPABILITIES_META } from '../protocol/wire.ts';
 import { HttpProtocolError, INVALID_PARAMS, METHOD_NOT_FOUND, MISSING_CLIENT_CAPABILITY } from '../protocol/errors.ts';

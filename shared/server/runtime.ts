@@ -35,8 +35,8 @@ export interface ToolRuntimeOptions {
   toolTimeoutMs: number;
   /** Where handlers and cache writes that outlive their response are tracked. */
   pending: PendingWork;
-  /** Tasks, the machinery loaded on first need (the first call that becomes one): absent when no tool of the definition may run as one. */
-  tasks?: () => Promise<TaskService>;
+  /** Tasks: absent when no tool of the definition may run as one. */
+  tasks?: TaskService;
   /** A task's run still going after this fails the task. */
   taskTimeoutMs: number;
 }

@@ -11,8 +11,7 @@ import { callerMessage, failureFields, isDependencyError } from '../dependency.t
 import type { ToolOutcome } from '../metrics.ts';
 import type { PendingWork } from '../pending-work.ts';
 import { sdk } from '../sdk.ts';
-import { newTaskId } from '../tasks/ids.ts';
-import type { TaskRequest } from '../tasks/store.ts';
+import { newTaskId, type TaskRequest } from '../tasks/store.ts';
 import type { TaskService } from '../tasks/service.ts';
 import { TASKS_EXTENSION, carryTaskAnswer, createTaskResult, isTaskAnswer } from '../tasks/wire.ts';
 import { createToolContext, type ExpiringToolContext, type KitServices } from './context.ts';
@@ -30,8 +29,8 @@ export interface ToolRunnerOptions {
   toolTimeoutMs: number;
   /** A task's run still going after this ends as a failed task. */
   taskTimeoutMs: number;
-  /** The task service, loaded on first need; absent when no tool of the server runs as a task. */
-  tasks?: () => Promise<TaskService>;
+  /** Absent when no tool of the server runs as a task. */
+  tasks?: TaskService;
 }
 
 /** Thrown by `ctx.task.start()` in the request that creates a task: the rest runs in the worker. */
@@ -121,14 +120,13 @@ async function beginTask(t: ToolDefinition, args: unknown, kit: ExpiringToolCont
   if (first !== 'started') return first;
   answered.catch(() => {});
   const ttl = form === '2025' ? Number((scope.request?.params?.task as { ttl?: unknown } | undefined)?.ttl) : undefined;
-  const tasks = await options.tasks!();
-  const record = await tasks.create({
+  const record = await options.tasks!.create({
     id: newTaskId(),
     caller: { principalId: scope.principal.id, ...(scope.sessionId && { sessionId: scope.sessionId }) },
     wire: form,
     request: snapshot(t, args, scope, ctx),
     container: taskRuntimeOf(t) === 'container',
-    ...(ttl !== undefined && Number.isInteger(ttl) && ttl > 0 && { ttlMs: Math.min(ttl, tasks.maxTtlMs) }),
+    ...(ttl !== undefined && Number.isInteger(ttl) && ttl > 0 && { ttlMs: Math.min(ttl, options.tasks!.maxTtlMs) }),
   });
   return (form === '2026' ? createTaskResult(record) : carryTaskAnswer(record)) as unknown as CallToolResult;
 }

@@ -11,8 +11,7 @@ import { emitMetrics, taskStateMetric } from '../metrics.ts';
 import type { Relay } from '../relay/relay.ts';
 import { currentTrace, formatTraceparent, parseTraceparent, startSpan, type Tracer } from '../trace.ts';
 import type { TaskQueue } from './queue.ts';
-import { MAX_TASK_REQUEST_BYTES } from './ids.ts';
-import { MAX_CHECKPOINT_BYTES, TERMINAL, type TaskRecord, type TaskRequest, type TaskStatus, type TaskStore } from './store.ts';
+import { MAX_CHECKPOINT_BYTES, MAX_TASK_REQUEST_BYTES, TERMINAL, type TaskRecord, type TaskRequest, type TaskStatus, type TaskStore } from './store.ts';
 
 /** What a run of a task's tool came to. */
 export type TaskOutcome =

@@ -8,6 +8,12 @@ import { nowSeconds, type Item, type Table } from '../store/table.ts';
 export type TaskStatus = 'working' | 'input_required' | 'completed' | 'failed' | 'cancelled';
 export const TERMINAL: readonly TaskStatus[] = ['completed', 'failed', 'cancelled'];
 
+/**
+ * The most of a request a task record keeps (its TaskRequest as JSON): a DynamoDB item holds
+ * 400 KB, and every read of the task carries it. Larger calls are refused before they run.
+ */
+export const MAX_TASK_REQUEST_BYTES = 64 * 1024;
+
 /** The most a run's checkpoint may hold (JSON): it shares the item with the request, and goes when the run ends. */
 export const MAX_CHECKPOINT_BYTES = 64 * 1024;
 
@@ -117,6 +123,9 @@ function fromItem(item: Item): TaskRecord {
     version: n('version')!,
   };
 }
+
+/** 22 characters of base64url: 128 random bits, unguessable. */
+export const newTaskId = () => Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString('base64url');
 
 export interface TaskStoreOptions {
   ttlMs: number;

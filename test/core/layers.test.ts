@@ -19,7 +19,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['tasks'],
   ['server'],
   ['http', 'gateway'],
-  ['kit.ts', 'kit-core.ts', 'index.ts'],
+  ['kit.ts', 'index.ts'],
   ['adapters'],
 ];
 const NODE_OUTSIDE_ADAPTERS = new Set(['node:crypto', 'node:async_hooks']);

@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { SignJWT, decodeJwt, decodeProtectedHeader } from 'jose';
 import { createAssertionVerifier } from '../../shared/auth/gateway-assertion.ts';
 import { deriveGatewayKey } from '../../shared/auth/gateway-keys.ts';
-import { InvalidTokenError } from '../../shared/auth/tokens.ts';
+import { InvalidTokenError } from '../../shared/auth/jwt.ts';
 import { loadConfig } from '../../shared/config.ts';
 import { OnBehalfOf } from '../../shared/gateway/assertions.ts';
 import type { UpstreamConfig } from '../../shared/gateway/config.ts';

@@ -12,7 +12,7 @@ import { SignJWT, generateKeyPair } from 'jose';
 import { z } from 'zod';
 import notes from '../../functions/notes/server.ts';
 import { ApiKeyStore } from '../../shared/auth/api-keys.ts';
-import { ASSERTION_TYPE } from '../../shared/auth/tokens.ts';
+import { ASSERTION_TYPE } from '../../shared/auth/gateway-assertion.ts';
 import { deriveGatewayKey } from '../../shared/auth/gateway-keys.ts';
 import { defineServer, tool } from '../../shared/server/define.ts';
 import { Table, createDynamoClient } from '../../shared/store/table.ts';

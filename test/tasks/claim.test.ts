@@ -6,8 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Relay } from '../../shared/relay/relay.ts';
 import { Table, createDynamoClient } from '../../shared/store/table.ts';
 import { TaskService, type TaskServiceOptions } from '../../shared/tasks/service.ts';
-import { newTaskId } from '../../shared/tasks/ids.ts';
-import { TaskStore } from '../../shared/tasks/store.ts';
+import { TaskStore, newTaskId } from '../../shared/tasks/store.ts';
 import { startTestDynamo } from '../helpers/server.ts';
 
 describe('claiming a worker run', () => {
