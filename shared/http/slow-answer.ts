@@ -20,7 +20,7 @@ function errorFrame(id: string | number | null, error: { code: number; message: 
 /**
  * Deadlines of answers not ready yet, on one shared timer instead of a timer set and cleared per
  * request: the timer stays armed for the earliest deadline, so back-to-back quick answers only add
- * and delete an entry. It holds the process open only while an answer is pending.
+ * and delete an entry. It never holds the process open: a pending answer's request does.
  */
 const pending = new Set<{ at: number; open: () => void }>();
 let timer: ReturnType<typeof setTimeout> | undefined;
@@ -29,6 +29,7 @@ let armedAt = Infinity;
 function arm(at: number) {
   armedAt = at;
   timer = setTimeout(fire, Math.max(0, at - performance.now()));
+  (timer as { unref?: () => void }).unref?.();
 }
 
 function fire() {
@@ -50,12 +51,11 @@ function watch(entry: { at: number; open: () => void }) {
   if (entry.at < armedAt) {
     if (timer) clearTimeout(timer);
     arm(entry.at);
-  } else (timer as { ref?: () => void } | undefined)?.ref?.();
+  }
 }
 
 function unwatch(entry: { at: number; open: () => void }) {
   pending.delete(entry);
-  if (pending.size === 0) (timer as { unref?: () => void } | undefined)?.unref?.();
 }
 
 export function streamIfSlow(answer: Promise<Response>, afterMs: number, id: string | number | null, lateError: LateError): Promise<Response> {
