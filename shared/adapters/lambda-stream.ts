@@ -14,22 +14,24 @@ type Result = { statusCode: number; headers?: Record<string, string>; body: stri
 
 declare const awslambda: { HttpResponseStream: { from(stream: Writable, prelude: Prelude): Writable } };
 
+/** Carries the Request Hono built out of `handle`, in its rejection: nothing shared between concurrent invocations. */
+class Built {
+  constructor(readonly request: Request) {}
+}
+
 /** The Request Hono builds from `event`, or the result Hono answers when the event makes none (a bad URL: 400). */
 function requestMaker(): (event: unknown) => Promise<Request | Result> {
-  let made: Request | undefined;
-  // `handle` builds the Request and hands it to the app's fetch; this fetch keeps it and stops there.
-  const capture = handle({ fetch: (request: Request) => ((made = request), Promise.reject(STOP)) } as never) as (event: unknown, context: unknown) => Promise<Result>;
+  // `handle` builds the Request and hands it to the app's fetch; this fetch stops there, carrying it.
+  const capture = handle({ fetch: (request: Request) => Promise.reject(new Built(request)) } as never) as (event: unknown, context: unknown) => Promise<Result>;
   return async (event) => {
-    made = undefined;
     try {
       return await capture(event, {});
     } catch (error) {
-      if (error !== STOP || !made) throw error;
-      return made;
+      if (error instanceof Built) return error.request;
+      throw error;
     }
   };
 }
-const STOP = { stop: true };
 
 async function* chunks(reader: ReadableStreamDefaultReader<Uint8Array>) {
   for (let read = await reader.read(); !read.done; read = await reader.read()) yield read.value;

@@ -103,6 +103,12 @@ describe('Lambda response relay', () => {
     assert.equal(JSON.parse(ours.body).echo.length, 100_000);
   });
 
+  it('serves concurrent invocations each their own request (Lambda Managed Instances run several at once)', async () => {
+    const texts = ['first', 'second', 'third'];
+    const answers = await Promise.all(texts.map((text) => through(kit, event('POST', '/mcp', JSON.stringify({ text })))));
+    assert.deepEqual(answers.map((a) => JSON.parse(a.body).echo), texts);
+  });
+
   it('relays an SSE frame before the stream ends', { timeout: 10_000 }, async () => {
     const out = new Collector();
     const firstFrame = new Promise<void>((resolve) => {
