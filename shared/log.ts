@@ -73,10 +73,11 @@ export function createLogger(config: LogConfig, serviceName: string, write = (li
 }
 
 /**
- * Writes one access line: `fields`, and `extra`, already serialized members (the per-tool
- * metrics). `quiet`: INFO is filtered out, so only lines with `extra` are written.
+ * Writes one access line: `members`, its own fields already serialized (`"requestId":"…",…`, no
+ * braces), and `extra`, more such members (the per-tool metrics). `quiet`: INFO is filtered out, so
+ * only lines with `extra` are written.
  */
-export type AccessLog = ((fields: Record<string, string | number | undefined>, extra?: string) => void) & { readonly quiet: boolean };
+export type AccessLog = ((members: string, extra?: string) => void) & { readonly quiet: boolean };
 
 /**
  * Writes `{"level":"INFO","message":"mcp request",…}` lines. With INFO filtered out, only lines
@@ -85,9 +86,8 @@ export type AccessLog = ((fields: Record<string, string | number | undefined>, e
 export function createAccessLog(config: LogConfig, serviceName: string): AccessLog {
   const quiet = config.logLevel !== 'DEBUG' && config.logLevel !== 'INFO';
   const head = `{"level":"INFO","message":"mcp request","service":${JSON.stringify(serviceOf(serviceName))},"stage":${JSON.stringify(config.stage)},"timestamp":"`;
-  const write = (fields: Record<string, string | number | undefined>, extra?: string) => {
+  const write = (members: string, extra?: string) => {
     if (quiet && !extra) return;
-    const members = JSON.stringify(fields).slice(1, -1);
     process.stdout.write(`${head}${new Date().toISOString()}",${members}${extra ? `,${extra}` : ''}}\n`);
   };
   return Object.assign(write, { quiet });

@@ -1,13 +1,13 @@
 /// <reference types="aws-lambda" />
 // The Lambda adapter shared by every server under functions/: resolves secrets once per cold
-// start, builds the kit, and streams responses through Hono's `streamHandle` (API Gateway REST
-// with response streaming; buffered under SAM local, which cannot stream). Start-up work begins
+// start, builds the kit, and streams responses as Hono's `streamHandle` does (lambda-stream.ts;
+// API Gateway REST with response streaming; buffered under SAM local, which cannot stream). Start-up work begins
 // at import so it overlaps Lambda's init phase. An invocation ends only after the work its
 // response did not wait for: Lambda freezes the environment as soon as the handler returns.
 // With MCP_TRACING on, spans go to the X-Ray daemon Lambda runs under active tracing (xray.ts),
 // or to an OTLP endpoint when one is configured; Lambda's own trace parents each request's span.
 import type { Hono } from 'hono';
-import { handle, streamHandle } from 'hono/aws-lambda';
+import { handle } from 'hono/aws-lambda';
 import { loadConfig } from '../config.ts';
 import { INTERNAL_ERROR } from '../protocol/errors.ts';
 import { jsonRpcErrorResponse } from '../http/errors.ts';
@@ -15,6 +15,7 @@ import { createKit } from '../kit.ts';
 import { resolveDefinition, type ServerModule } from '../server/define.ts';
 import { isTaskEvent, isTaskFailure } from '../tasks/dispatch.ts';
 import type { KitOptions } from '../kit.ts';
+import { streamResponses } from './lambda-stream.ts';
 
 type Env = Record<string, string | undefined>;
 
@@ -107,7 +108,7 @@ export function lambdaHandler(server: ServerModule, env: Env = process.env) {
       return result;
     };
   }
-  const streamed = streamHandle(app) as unknown as (event: unknown, stream: unknown, context: unknown) => Promise<void>;
+  const streamed = streamResponses(app);
   return awslambda.streamifyResponse(async (event, stream, context) => {
     // A task's worker run, or Lambda reporting one that never succeeded: not an HTTP request.
     // Thrown errors reach Lambda, which retries the run and then reports it to the destination.

@@ -17,23 +17,68 @@ function errorFrame(id: string | number | null, error: { code: number; message: 
   return encoder.encode(`event: message\ndata: ${JSON.stringify({ jsonrpc: '2.0', id, error })}\n\n`);
 }
 
+/**
+ * Deadlines of answers not ready yet, on one shared timer instead of a timer set and cleared per
+ * request: the timer stays armed for the earliest deadline, so back-to-back quick answers only add
+ * and delete an entry. It never holds the process open: a pending answer's request does.
+ */
+const pending = new Set<{ at: number; open: () => void }>();
+let timer: ReturnType<typeof setTimeout> | undefined;
+let armedAt = Infinity;
+
+function arm(at: number) {
+  armedAt = at;
+  timer = setTimeout(fire, Math.max(0, at - performance.now()));
+  (timer as { unref?: () => void }).unref?.();
+}
+
+function fire() {
+  timer = undefined;
+  armedAt = Infinity;
+  const now = performance.now();
+  let next = Infinity;
+  for (const entry of pending) {
+    if (entry.at <= now) {
+      pending.delete(entry);
+      entry.open();
+    } else next = Math.min(next, entry.at);
+  }
+  if (next !== Infinity) arm(next);
+}
+
+function watch(entry: { at: number; open: () => void }) {
+  pending.add(entry);
+  if (entry.at < armedAt) {
+    if (timer) clearTimeout(timer);
+    arm(entry.at);
+  }
+}
+
+function unwatch(entry: { at: number; open: () => void }) {
+  pending.delete(entry);
+}
+
 export function streamIfSlow(answer: Promise<Response>, afterMs: number, id: string | number | null, lateError: LateError): Promise<Response> {
   if (afterMs <= 0) return answer;
   return new Promise<Response>((resolve, reject) => {
     let opened = false;
-    const timer = setTimeout(() => {
-      opened = true;
-      resolve(new Response(keepAlive(answer, afterMs, id, lateError), { status: 200, headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' } }));
-    }, afterMs);
+    const entry = {
+      at: performance.now() + afterMs,
+      open: () => {
+        opened = true;
+        resolve(new Response(keepAlive(answer, afterMs, id, lateError), { status: 200, headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' } }));
+      },
+    };
+    watch(entry);
     answer.then(
       (response) => {
         if (opened) return;
-        clearTimeout(timer);
+        unwatch(entry);
         resolve(response);
       },
       (error: unknown) => {
         if (opened) return;
-        clearTimeout(timer);
+        unwatch(entry);
         reject(error);
       },
     );
