@@ -8,7 +8,8 @@ import type { UpstreamNotification } from './connection.ts';
 import type { Fetch } from './http.ts';
 
 const VERSION = '2026-07-28';
-const CALL_RESULT = specTypeSchemas.CallToolResult['~standard'];
+/** The SDK's own schema (zod) for the result: its parse and its error text are the SDK client's. */
+const CALL_RESULT = specTypeSchemas.CallToolResult as unknown as { safeParse(value: unknown): { success: true } | { success: false; error: unknown } };
 const NOTIFIED: Record<string, UpstreamNotification['kind']> = {
   'notifications/tools/list_changed': 'tools_list_changed',
   'notifications/prompts/list_changed': 'prompts_list_changed',
@@ -164,7 +165,7 @@ async function decode(raw: unknown): Promise<CallToolResult | InputRequiredResul
     return { resultType: 'input_required', inputRequests, ...(typeof raw.requestState === 'string' && { requestState: raw.requestState }), ...(isObject(raw._meta) && { _meta: raw._meta }) } as InputRequiredResult;
   }
   if (resultType !== 'complete') throw new SdkError(SdkErrorCode.UnsupportedResultType, `Unsupported result type '${resultType}' for tools/call`, { resultType, method: 'tools/call' });
-  const checked = await CALL_RESULT.validate(lifted);
-  if (checked.issues) throw new SdkError(SdkErrorCode.InvalidResult, `Invalid result for tools/call: ${checked.issues.map((i) => i.message).join('; ')}`);
-  return checked.value as CallToolResult;
+  const checked = CALL_RESULT.safeParse(raw);
+  if (!checked.success) throw invalid(String(checked.error));
+  return lifted as CallToolResult;
 }
