@@ -27,7 +27,6 @@ import {
   type ServerCapabilities,
 } from '@modelcontextprotocol/client';
 import type { Fetch } from './http.ts';
-import type { RawTarget } from './raw-call.ts';
 
 export type Protocol = 'auto' | 'modern' | 'legacy';
 
@@ -73,6 +72,16 @@ export interface ConnectionSettings {
   resume?: ResumableSession;
   /** The session is kept for other processes too: closing leaves it open on the server. */
   shared?: boolean;
+}
+
+/** What a modern connection lends the raw path (raw-call.ts): where, how (its fetch carries the credentials), and the SDK's request envelope. */
+export interface RawTarget {
+  url: URL;
+  fetch: Fetch;
+  /** The `_meta` the SDK puts on every request of this connection (version, client info, capabilities). */
+  meta: Record<string, unknown>;
+  nextId(): number;
+  onNotification?: (notification: UpstreamNotification) => void;
 }
 
 export interface Connection {

@@ -4,8 +4,7 @@
 // SdkHttpError, SdkError), so the resilient client's `classify` maps both paths alike. Only for
 // stateless servers reached without OAuth; the caller decides when (resilient-client.ts).
 import { ProtocolError, SdkError, SdkErrorCode, SdkHttpError, specTypeSchemas, type CallToolResult, type InputRequiredResult, type Progress, type RequestOptions } from '@modelcontextprotocol/client';
-import type { UpstreamNotification } from './connection.ts';
-import type { Fetch } from './http.ts';
+import type { RawTarget, UpstreamNotification } from './connection.ts';
 
 const VERSION = '2026-07-28';
 /** The SDK's own schema (zod) for the result: its parse and its error text are the SDK client's. */
@@ -15,16 +14,6 @@ const NOTIFIED: Record<string, UpstreamNotification['kind']> = {
   'notifications/prompts/list_changed': 'prompts_list_changed',
   'notifications/resources/list_changed': 'resources_list_changed',
 };
-
-/** What a modern connection lends the raw path: where, how (its fetch carries the credentials), and the SDK's request envelope. */
-export interface RawTarget {
-  url: URL;
-  fetch: Fetch;
-  /** The `_meta` the SDK puts on every request of this connection (version, client info, capabilities). */
-  meta: Record<string, unknown>;
-  nextId(): number;
-  onNotification?: (notification: UpstreamNotification) => void;
-}
 
 type Message = { id?: unknown; method?: string; params?: Record<string, unknown>; result?: unknown; error?: { code: number; message: string; data?: unknown } };
 type Params = { name: string; arguments?: Record<string, unknown>; _meta?: Record<string, unknown> } & Record<string, unknown>;
