@@ -15,6 +15,11 @@ const NOTIFIED: Record<string, UpstreamNotification['kind']> = {
   'notifications/resources/list_changed': 'resources_list_changed',
 };
 
+/** The server redirected the call: it did not act on it, and the SDK's client, which follows redirects its own way, should send it. */
+export class RawCallRedirected extends Error {
+  override name = 'RawCallRedirected';
+}
+
 type Message = { id?: unknown; method?: string; params?: Record<string, unknown>; result?: unknown; error?: { code: number; message: string; data?: unknown } };
 type Params = { name: string; arguments?: Record<string, unknown>; _meta?: Record<string, unknown> } & Record<string, unknown>;
 
@@ -30,6 +35,7 @@ export async function rawCallTool(target: RawTarget, params: Params, options: Re
       method: 'POST',
       headers: { accept: 'application/json, text/event-stream', 'content-type': 'application/json', 'mcp-method': 'tools/call', 'mcp-name': params.name, 'mcp-protocol-version': VERSION },
       body,
+      redirect: 'manual',
       signal: limit.signal,
     });
     const answer = await limit.race(answerOf(response, id, target, options.onprogress && ((p) => (limit.restart(), options.onprogress!(p)))));
@@ -87,6 +93,10 @@ class TimeLimit {
 
 /** The JSON-RPC response to request `id`, from a JSON body or an SSE stream; a refusal as the SDK's transport words it. */
 async function answerOf(response: Response, id: number, target: RawTarget, onprogress?: (p: Progress) => void): Promise<Message> {
+  if (response.status >= 300 && response.status < 400) {
+    await response.body?.cancel().catch(() => {});
+    throw new RawCallRedirected(`HTTP ${response.status}`);
+  }
   if (!response.ok) return refusal(response, id);
   const type = (response.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
   if (type === 'application/json') {

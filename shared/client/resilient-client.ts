@@ -34,7 +34,7 @@ import { connect, type Connection, type Protocol, type ResumableSession, type Up
 import { CircuitOpenError, SessionGoneError, UpstreamAuthError, UpstreamProtocolError, type UpstreamError, UpstreamRateLimitedError, classify } from './errors.ts';
 import { upstreamFetch, type Fetch } from './http.ts';
 import { ListCache } from './list-cache.ts';
-import { rawCallTool } from './raw-call.ts';
+import { RawCallRedirected, rawCallTool } from './raw-call.ts';
 import { retryDelay, retryPolicy, sleep, type RetryOptions, type RetryPolicy } from './retry.ts';
 
 /**
@@ -239,10 +239,15 @@ export class ResilientClient {
     // back as the server sent them, unvalidated, as every other answer does.
     const toolDefinition = { name: params.name, inputSchema: listed?.inputSchema ?? { type: 'object' as const } };
     const raw = this.options.rawCalls !== false && !this.headerTools.has(params.name);
+    const viaSdk = (c: Connection, o: RequestOptions) => c.client.callTool(stripUndefined(params) as { name: string }, { ...o, allowInputRequired: true, toolDefinition }) as Promise<CallToolAnswer>;
     return this.run('tools/call', options, listed !== undefined && isSafeToRepeat(listed), (c, o) =>
       raw && c.raw
-        ? rawCallTool(c.raw, stripUndefined(params) as { name: string }, o)
-        : (c.client.callTool(stripUndefined(params) as { name: string }, { ...o, allowInputRequired: true, toolDefinition }) as Promise<CallToolAnswer>),
+        ? rawCallTool(c.raw, stripUndefined(params) as { name: string }, o).catch((err: unknown) => {
+            // Not acted on: the SDK's client follows a redirect (within the origin) as it would have.
+            if (err instanceof RawCallRedirected) return viaSdk(c, o);
+            throw err;
+          })
+        : viaSdk(c, o),
     );
   }
 

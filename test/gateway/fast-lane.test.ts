@@ -252,6 +252,7 @@ const ODD_ANSWERS: Record<string, (id: unknown) => { status: number; type: strin
   badContent: (id) => ({ status: 200, type: 'application/json', body: JSON.stringify({ jsonrpc: '2.0', id, result: { content: [{ type: 'text' }], resultType: 'complete' } }) }),
   otherType: (id) => ({ status: 200, type: 'application/json', body: JSON.stringify({ jsonrpc: '2.0', id, result: { resultType: 'later' } }) }),
   rpcError: (id) => ({ status: 200, type: 'application/json', body: JSON.stringify({ jsonrpc: '2.0', id, error: { code: -32602, message: 'Tool nope not found', data: { tool: 'nope' } } }) }),
+  moved: () => ({ status: 307, type: 'text/plain', body: '/mcp?moved' }),
   html: () => ({ status: 200, type: 'text/html', body: '<p>hi</p>' }),
 };
 
@@ -260,11 +261,12 @@ async function oddUpstream() {
     let text = '';
     for await (const chunk of req) text += chunk;
     const message = JSON.parse(text) as { id: unknown; method: string; params?: { name?: string } };
-    const reply = (status: number, type: string, body: string) => res.writeHead(status, { 'content-type': type }).end(body);
+    const reply = (status: number, type: string, body: string) => res.writeHead(status, { 'content-type': type, ...(status === 307 && { location: body }) }).end(body);
     const result = (r: object) => reply(200, 'application/json', JSON.stringify({ jsonrpc: '2.0', id: message.id, result: { ...r, resultType: 'complete' } }));
     if (message.method === 'server/discover') return result({ supportedVersions: ['2026-07-28'], capabilities: { tools: {} }, ttlMs: 0, cacheScope: 'private', _meta: { 'io.modelcontextprotocol/serverInfo': { name: 'odd', version: '1' } } });
     if (message.method === 'tools/list') return result({ tools: Object.keys(ODD_ANSWERS).map((name) => ({ name, inputSchema: { type: 'object' } })), ttlMs: 0, cacheScope: 'private' });
-    const answer = ODD_ANSWERS[message.params?.name ?? '']?.(message.id) ?? { status: 404, type: 'text/plain', body: 'no' };
+    const tool = req.url?.endsWith('?moved') ? 'sse' : (message.params?.name ?? '');
+    const answer = ODD_ANSWERS[tool]?.(message.id) ?? { status: 404, type: 'text/plain', body: 'no' };
     reply(answer.status, answer.type, answer.body);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -347,12 +349,15 @@ describe('raw upstream calls', () => {
     ['a text block without text', call('odd__badContent', {}), true],
     ['an unknown resultType', call('odd__otherType', {}), true],
     ['an HTML answer', call('odd__html', {}), true],
+    ['a redirect (the raw path hands the call to the SDK client, which follows it)', call('odd__moved', {}), true],
   ];
+  /** Calls the raw gateway still makes through the SDK client. */
+  const handedToSdk = new Set(['odd__moved']);
   for (const [name, c, viaSdk] of cases) {
     it(`answers as the SDK client path does: ${name}`, async () => {
       const { raw: r, sdk: s } = await both(c);
       assert.deepEqual(r.answer, s.answer);
-      assert.equal(r.viaSdk, 0, 'the raw gateway called through the SDK client');
+      assert.equal(r.viaSdk, handedToSdk.has(c.body.params.name) ? 1 : 0, 'the raw gateway called through the SDK client');
       assert.equal(s.viaSdk, viaSdk ? 1 : 0, 'control: the other gateway calls through the SDK client');
     });
   }
@@ -361,6 +366,7 @@ describe('raw upstream calls', () => {
     const texts = async (c: Call) => JSON.stringify((await both(c)).raw.answer.messages);
     assert.match(await texts(call('hasty__slow', {})), /no answer to tools\/call within 150 ms/);
     assert.match(await texts(call('odd__sse', {})), /by stream/);
+    assert.match(await texts(call('odd__moved', {})), /by stream/);
     assert.match(await texts(call('odd__refused', {})), /access denied \(403\)/);
     assert.match(await texts(call('odd__rpc400', {})), /bad thing/);
     assert.match(await texts(call('odd__rpcError', {})), /-32602: Tool nope not found/);
