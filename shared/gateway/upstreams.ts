@@ -4,6 +4,7 @@
 // them: counts to anyone, each upstream's state to admins.
 import { ClientCredentialsProvider } from '@modelcontextprotocol/client';
 import type { UpstreamNotification, UpstreamSessionStore } from '../client/connection.ts';
+import type { Fetch } from '../client/http.ts';
 import { ResilientClient, type UpstreamAuth, type UpstreamStatus } from '../client/resilient-client.ts';
 import type { Principal } from '../principal.ts';
 import type { OnBehalfOf } from './assertions.ts';
@@ -29,13 +30,12 @@ export function createUpstreams(
   config: GatewayConfig,
   callers: OnBehalfOf,
   onNotification: (upstream: string, notification: UpstreamNotification) => void,
-  sessions?: UpstreamSessionStore,
-  rawCalls = true,
+  client: { sessions?: UpstreamSessionStore | undefined; rawCalls: boolean; fetch?: Fetch | undefined },
 ): Map<string, Upstream> {
   return new Map(
     config.upstreams.map((u) => {
       const auth = authOf(u);
-      const client = new ResilientClient({
+      const resilient = new ResilientClient({
         name: u.name,
         url: u.url,
         protocol: u.protocol,
@@ -48,10 +48,11 @@ export function createUpstreams(
         listTtlMs: u.listTtlMs,
         clientInfo: CLIENT_INFO,
         onNotification: (n) => onNotification(u.name, n),
-        ...(sessions && { sessions }),
-        rawCalls,
+        ...(client.sessions && { sessions: client.sessions }),
+        rawCalls: client.rawCalls,
+        ...(client.fetch && { fetch: client.fetch }),
       });
-      return [u.name, { config: u, client }];
+      return [u.name, { config: u, client: resilient }];
     }),
   );
 }
