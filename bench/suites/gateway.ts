@@ -4,7 +4,6 @@
 // echo server (several, for the lists), gateways in front of them, and a keep-alive fetch client.
 import { createServer, type AddressInfo } from 'node:net';
 import echo from '../../functions/echo/server.ts';
-import { keepAliveFetch } from '../../shared/adapters/node-fetch.ts';
 import { loadGatewayConfig } from '../../shared/gateway/config.ts';
 import { createGateway, type Gateway, type GatewayOptions } from '../../shared/gateway/gateway.ts';
 import type { ServerDefinition } from '../../shared/server/define.ts';
@@ -87,7 +86,7 @@ async function measureCalls(plan: GatewayPlan, budget: Budget, upstream: Served,
   const paths = [
     { id: 'direct', label: 'straight to the echo server', url: upstream.url, call: (id: number) => modernCall(id), samples: [] as number[] },
     { id: 'gateway', label: 'through the gateway (e0__echo), fast lane', url: gatewayUrl, call: (id: number) => modernCall(id, viaGateway), samples: [] as number[] },
-    { id: 'gateway-sdk-client', label: 'through a gateway calling upstream as before: SDK client, global fetch (fast lane)', url: sdkClientUrl, call: (id: number) => modernCall(id, viaGateway), samples: [] as number[] },
+    { id: 'gateway-sdk-client', label: 'through a gateway calling upstream with the SDK client (fast lane)', url: sdkClientUrl, call: (id: number) => modernCall(id, viaGateway), samples: [] as number[] },
     { id: 'gateway-sdk', label: 'through the same gateway, SDK lane (fast lane off)', url: sdkLaneUrl, call: (id: number) => modernCall(id, viaGateway), samples: [] as number[] },
   ];
   const run = (p: (typeof paths)[number]) => timed(p.url, p.call(nextId++), (status, body) => assertEcho(p.label, status, body));
@@ -152,8 +151,7 @@ export async function measureGateway(plan: GatewayPlan, budget: Budget): Promise
     for (let i = 0; i < 10; i++) upstreams.push(await startInProcess(UNCACHED_ECHO, { ...KIT_ENV }));
     const closed = `http://127.0.0.1:${await closedPort()}/mcp`;
     const named = (n: number) => Object.fromEntries(upstreams.slice(0, n).map((u, i) => [`e${i}`, { url: u.url }]));
-    // As the Lambda entry builds it: upstream requests over keep-alive Node http.
-    const [two, ten, failing] = [await startGateway(named(2), { fetch: keepAliveFetch() }), await startGateway(named(10)), await startGateway({
+    const [two, ten, failing] = [await startGateway(named(2)), await startGateway(named(10)), await startGateway({
       down: { url: closed, breaker: { failureThreshold: 1, cooldownMs: 3_600_000 }, retry: { attempts: 1 } },
       refused: { url: closed, breaker: { failureThreshold: 1_000_000_000 }, retry: { attempts: 1 } },
     })];
@@ -170,7 +168,7 @@ export async function measureGateway(plan: GatewayPlan, budget: Budget): Promise
         id: 'gateway',
         title: 'Gateway overhead per call, loopback HTTP (2026-07-28 on both sides)',
         method:
-          `${where} The same echo call straight to the server and as e0__echo through the gateway, whose client to the server is the resilient client (its own 2026-07-28 connection, kept open), sending the call as one plain POST (its raw path) over keep-alive Node http, as the Lambda entry does; the third row is a gateway whose resilient client calls through the SDK's client over the global fetch, as before issue 21's raw path. ` +
+          `${where} The same echo call straight to the server and as e0__echo through the gateway, whose client to the server is the resilient client (its own 2026-07-28 connection, kept open), sending the call as one plain POST (its raw path); the third row is a gateway whose resilient client calls through the SDK's client instead. ` +
           'The gateway answers a plain call on its fast lane (the kit\'s direct lane, no SDK server); the last row is the same gateway served with the direct lane off, every call through a pooled SDK server. ' +
           'A call through the gateway makes two loopback HTTP round trips where a direct call makes one, so about 2× is its floor here.',
         iterations: `${plan.warmupCalls} warm-up calls per row, then ${calls.rounds} interleaved rounds × ${plan.callsPerRound} calls`,
