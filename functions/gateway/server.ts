@@ -1,10 +1,8 @@
 // Example server "gateway": one MCP endpoint in front of the MCP servers named in
 // MCP_GATEWAY_UPSTREAMS or MCP_GATEWAY_CONFIG (shared/gateway/). Built from the environment the
 // adapter resolved, because upstream credentials come from it (on Lambda, from the secret). Each
-// caller's 2025-era upstream sessions are kept in the kit's table, so every instance resumes them;
-// upstream requests go over keep-alive Node http (shared/adapters/node-fetch.ts).
+// caller's 2025-era upstream sessions are kept in the kit's table, so every instance resumes them.
 import { readFile } from 'node:fs/promises';
-import { keepAliveFetch } from '../../shared/adapters/node-fetch.ts';
 import { loadConfig } from '../../shared/config.ts';
 import { loadGatewayConfig } from '../../shared/gateway/config.ts';
 import { createGateway } from '../../shared/gateway/gateway.ts';
@@ -16,7 +14,7 @@ const gateway: ServerModule = async (env) => {
   const kit = loadConfig(env);
   const config = await loadGatewayConfig(env, (path) => readFile(path, 'utf8'));
   const sessions = new DynamoUpstreamSessions(new Table(() => createDynamoClient(kit), kit.tableName), config.name, kit.sessionTtlSeconds);
-  return createGateway(config, { metrics: kit.metrics, sessions, fetch: keepAliveFetch() }).definition;
+  return createGateway(config, { metrics: kit.metrics, sessions }).definition;
 };
 
 export default gateway;

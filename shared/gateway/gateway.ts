@@ -6,7 +6,6 @@
 // gateway's own listeners as list_changed.
 import type { ServerNotifier } from '@modelcontextprotocol/server';
 import type { UpstreamNotification, UpstreamSessionStore } from '../client/connection.ts';
-import type { Fetch } from '../client/http.ts';
 import { upstreamFailureMetric } from '../metrics.ts';
 import { defineServer, type ServerDefinition } from '../server/define.ts';
 import { OnBehalfOf } from './assertions.ts';
@@ -56,12 +55,6 @@ export interface GatewayOptions {
   sessions?: UpstreamSessionStore;
   /** Calls to 2026-07-28 upstreams without the SDK's client (ResilientClientOptions.rawCalls). @default true */
   rawUpstreamCalls?: boolean;
-  /**
-   * How the upstream clients make HTTP requests (the Lambda entry gives them keep-alive Node http,
-   * shared/adapters/node-fetch.ts, cheaper per call than the global fetch).
-   * @default globalThis.fetch
-   */
-  fetch?: Fetch;
 }
 
 export function createGateway(config: GatewayConfig, options: GatewayOptions = {}): Gateway {
@@ -77,7 +70,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
       if (n.kind === 'resource_updated') return notify.resourceUpdated(prefixUri(upstream, n.uri));
       for (const kind of NOTIFIED[n.kind]) catalog.invalidate(kind, upstream);
       announce(NOTIFIED[n.kind][0]!);
-    }, { sessions: options.sessions, rawCalls: options.rawUpstreamCalls ?? true, fetch: options.fetch }),
+    }, options.sessions, options.rawUpstreamCalls ?? true),
     { listTimeoutMs: config.listTimeoutMs, changed: announce, failed },
   );
   const upstreams = catalog.upstreams;

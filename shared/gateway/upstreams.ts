@@ -4,7 +4,6 @@
 // them: counts to anyone, each upstream's state to admins.
 import { ClientCredentialsProvider } from '@modelcontextprotocol/client';
 import type { UpstreamNotification, UpstreamSessionStore } from '../client/connection.ts';
-import type { Fetch } from '../client/http.ts';
 import { ResilientClient, type UpstreamAuth, type UpstreamStatus } from '../client/resilient-client.ts';
 import type { Principal } from '../principal.ts';
 import type { OnBehalfOf } from './assertions.ts';
@@ -30,12 +29,13 @@ export function createUpstreams(
   config: GatewayConfig,
   callers: OnBehalfOf,
   onNotification: (upstream: string, notification: UpstreamNotification) => void,
-  client: { sessions?: UpstreamSessionStore | undefined; rawCalls: boolean; fetch?: Fetch | undefined },
+  sessions?: UpstreamSessionStore,
+  rawCalls = true,
 ): Map<string, Upstream> {
   return new Map(
     config.upstreams.map((u) => {
       const auth = authOf(u);
-      const resilient = new ResilientClient({
+      const client = new ResilientClient({
         name: u.name,
         url: u.url,
         protocol: u.protocol,
@@ -48,11 +48,10 @@ export function createUpstreams(
         listTtlMs: u.listTtlMs,
         clientInfo: CLIENT_INFO,
         onNotification: (n) => onNotification(u.name, n),
-        ...(client.sessions && { sessions: client.sessions }),
-        rawCalls: client.rawCalls,
-        ...(client.fetch && { fetch: client.fetch }),
+        ...(sessions && { sessions }),
+        rawCalls,
       });
-      return [u.name, { config: u, client: resilient }];
+      return [u.name, { config: u, client }];
     }),
   );
 }
