@@ -38,7 +38,7 @@ export async function rawCallTool(target: RawTarget, params: Params, options: Re
       redirect: 'manual',
       signal: limit.signal,
     });
-    const answer = await limit.race(answerOf(response, id, target, options.onprogress && ((p) => (limit.restart(), options.onprogress!(p)))));
+    const answer = await limit.race(answerOf(response, id, target, options.onprogress && ((p) => (options.resetTimeoutOnProgress && limit.restart(), options.onprogress!(p)))));
     if (answer.error) throw ProtocolError.fromError(answer.error.code, answer.error.message, answer.error.data);
     return await decode(answer.result);
   } catch (err) {
