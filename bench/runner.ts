@@ -123,6 +123,8 @@ export const RATIOS: Ratio[] = [
   { label: 'Lambda billed ms, cached hit / modern call, modelled Lambda', section: 'units', numerator: 'cachedHit', denominator: 'modernCall', column: 'ms' },
   { label: 'call p50, through the gateway / straight to the server', section: 'gateway', numerator: 'gateway', denominator: 'direct', column: 'p50', max: 1.5 },
   { label: 'call p99, through the gateway / straight to the server', section: 'gateway', numerator: 'gateway', denominator: 'direct', column: 'p99', max: 2 },
+  { label: 'call p50 through the gateway, raw upstream call / SDK client', section: 'gateway', numerator: 'gateway', denominator: 'gateway-sdk-client', column: 'p50' },
+  { label: 'call p99 through the gateway, SDK client / straight to the server', section: 'gateway', numerator: 'gateway-sdk-client', denominator: 'direct', column: 'p99' },
   { label: 'call p50 through the gateway, fast lane / SDK lane', section: 'gateway', numerator: 'gateway', denominator: 'gateway-sdk', column: 'p50' },
   { label: 'tools/list p50, gateway over 10 upstreams / over 2', section: 'gateway-lists', numerator: 'upstreams-10', denominator: 'upstreams-2', column: 'p50' },
   { label: 'unreachable upstream p50, circuit open / connection refused', section: 'gateway-circuit', numerator: 'open', denominator: 'refused', column: 'p50' },

@@ -5,7 +5,7 @@
 import { createServer, type AddressInfo } from 'node:net';
 import echo from '../../functions/echo/server.ts';
 import { loadGatewayConfig } from '../../shared/gateway/config.ts';
-import { createGateway, type Gateway } from '../../shared/gateway/gateway.ts';
+import { createGateway, type Gateway, type GatewayOptions } from '../../shared/gateway/gateway.ts';
 import type { ServerDefinition } from '../../shared/server/define.ts';
 import { startInProcess } from '../../test/helpers/server.ts';
 import type { Budget } from '../budget.ts';
@@ -24,7 +24,7 @@ export interface GatewayPlan {
   failCalls: number;
 }
 
-export const GATEWAY_ROW_IDS = { calls: ['direct', 'gateway', 'gateway-sdk'], lists: ['direct', 'upstreams-2', 'upstreams-10'], circuit: ['open', 'refused'] };
+export const GATEWAY_ROW_IDS = { calls: ['direct', 'gateway', 'gateway-sdk-client', 'gateway-sdk'], lists: ['direct', 'upstreams-2', 'upstreams-10'], circuit: ['open', 'refused'] };
 
 const CALL_TIMEOUT_MS = 10_000;
 const COLUMNS: Column[] = [
@@ -72,17 +72,21 @@ const row = (id: string, label: string, samples: number[]) => {
 };
 
 /** A gateway in this process, configured as MCP_GATEWAY_CONFIG would configure it. */
-async function startGateway(upstreams: Record<string, object>): Promise<{ served: Served; gateway: Gateway }> {
-  const gateway = createGateway(await loadGatewayConfig({ ...KIT_ENV, MCP_GATEWAY_CONFIG: JSON.stringify({ upstreams }) }, () => Promise.reject(new Error('no files'))));
+async function startGateway(upstreams: Record<string, object>, options: GatewayOptions = {}): Promise<{ served: Served; gateway: Gateway }> {
+  const gateway = createGateway(await loadGatewayConfig({ ...KIT_ENV, MCP_GATEWAY_CONFIG: JSON.stringify({ upstreams }) }, () => Promise.reject(new Error('no files'))), options);
   return { served: await startInProcess(gateway.definition, { ...KIT_ENV }), gateway };
 }
 
-/** `sdkLaneUrl`: the same gateway served without its fast lane (the direct lane off), for comparison. */
-async function measureCalls(plan: GatewayPlan, budget: Budget, upstream: Served, gatewayUrl: string, sdkLaneUrl: string) {
+/**
+ * `sdkClientUrl`: a gateway calling its upstream through the SDK's client (raw upstream calls off);
+ * `sdkLaneUrl`: the first gateway served without its fast lane (the direct lane off), for comparison.
+ */
+async function measureCalls(plan: GatewayPlan, budget: Budget, upstream: Served, gatewayUrl: string, sdkClientUrl: string, sdkLaneUrl: string) {
   const viaGateway: ToolCall = { name: 'e0__echo', arguments: { text: 'hello from the benchmark' }, text: 'hello from the benchmark' };
   const paths = [
     { id: 'direct', label: 'straight to the echo server', url: upstream.url, call: (id: number) => modernCall(id), samples: [] as number[] },
     { id: 'gateway', label: 'through the gateway (e0__echo), fast lane', url: gatewayUrl, call: (id: number) => modernCall(id, viaGateway), samples: [] as number[] },
+    { id: 'gateway-sdk-client', label: 'through a gateway calling upstream with the SDK client (fast lane)', url: sdkClientUrl, call: (id: number) => modernCall(id, viaGateway), samples: [] as number[] },
     { id: 'gateway-sdk', label: 'through the same gateway, SDK lane (fast lane off)', url: sdkLaneUrl, call: (id: number) => modernCall(id, viaGateway), samples: [] as number[] },
   ];
   const run = (p: (typeof paths)[number]) => timed(p.url, p.call(nextId++), (status, body) => assertEcho(p.label, status, body));
@@ -151,10 +155,11 @@ export async function measureGateway(plan: GatewayPlan, budget: Budget): Promise
       down: { url: closed, breaker: { failureThreshold: 1, cooldownMs: 3_600_000 }, retry: { attempts: 1 } },
       refused: { url: closed, breaker: { failureThreshold: 1_000_000_000 }, retry: { attempts: 1 } },
     })];
-    gateways.push(two, ten, failing);
+    const sdkClient = await startGateway(named(1), { rawUpstreamCalls: false });
+    gateways.push(two, ten, failing, sdkClient);
     // The same gateway (its upstream clients) served a second time, without the direct lane.
     sdkLane = await startInProcess(two.gateway.definition, { ...KIT_ENV }, { directLane: false });
-    const calls = await measureCalls(plan, budget, upstreams[0]!, two.served.url, sdkLane.url);
+    const calls = await measureCalls(plan, budget, upstreams[0]!, two.served.url, sdkClient.served.url, sdkLane.url);
     const lists = await measureLists(plan, upstreams, two.served.url, ten.served.url);
     const circuit = await measureCircuit(plan, failing.served.url);
     const where = 'In the runner process on loopback: the kit\'s echo server(s) (@hono/node-server, LOG_LEVEL=ERROR), the gateway (a kit server, LOG_LEVEL=ERROR) and a keep-alive `fetch` client, one request at a time; a sample is the full round trip including reading the body. Runner, gateway and upstreams share the machine\'s cores.';
@@ -163,7 +168,7 @@ export async function measureGateway(plan: GatewayPlan, budget: Budget): Promise
         id: 'gateway',
         title: 'Gateway overhead per call, loopback HTTP (2026-07-28 on both sides)',
         method:
-          `${where} The same echo call straight to the server and as e0__echo through the gateway, whose client to the server is the resilient client (its own 2026-07-28 connection, kept open). ` +
+          `${where} The same echo call straight to the server and as e0__echo through the gateway, whose client to the server is the resilient client (its own 2026-07-28 connection, kept open), sending the call as one plain POST (its raw path); the third row is a gateway whose resilient client calls through the SDK's client instead. ` +
           'The gateway answers a plain call on its fast lane (the kit\'s direct lane, no SDK server); the last row is the same gateway served with the direct lane off, every call through a pooled SDK server. ' +
           'A call through the gateway makes two loopback HTTP round trips where a direct call makes one, so about 2× is its floor here.',
         iterations: `${plan.warmupCalls} warm-up calls per row, then ${calls.rounds} interleaved rounds × ${plan.callsPerRound} calls`,

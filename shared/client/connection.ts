@@ -11,7 +11,10 @@
 // is resumed by its id, without a handshake. This module does not retry otherwise and does not
 // decide what failed.
 import {
+  CLIENT_CAPABILITIES_META_KEY,
+  CLIENT_INFO_META_KEY,
   Client,
+  PROTOCOL_VERSION_META_KEY,
   StreamableHTTPClientTransport,
   UnauthorizedError,
   type ClientCapabilities,
@@ -71,6 +74,16 @@ export interface ConnectionSettings {
   shared?: boolean;
 }
 
+/** What a modern connection lends the raw path (raw-call.ts): where, how (its fetch carries the credentials), and the SDK's request envelope. */
+export interface RawTarget {
+  url: URL;
+  fetch: Fetch;
+  /** The `_meta` the SDK puts on every request of this connection (version, client info, capabilities). */
+  meta: Record<string, unknown>;
+  nextId(): number;
+  onNotification?: (notification: UpstreamNotification) => void;
+}
+
 export interface Connection {
   readonly client: Client;
   readonly era: 'modern' | 'legacy';
@@ -79,6 +92,8 @@ export interface Connection {
   readonly session?: ResumableSession;
   /** Whether the session was resumed rather than initialized here. */
   readonly resumed: boolean;
+  /** A 2026-07-28 server reached without OAuth: what a call without the SDK's client needs (raw-call.ts). */
+  readonly raw?: RawTarget;
   close(): Promise<void>;
 }
 
@@ -149,6 +164,13 @@ function adoptHandshake(client: Client, session: ResumableSession) {
   Object.assign(client as unknown as Record<string, unknown>, { _serverCapabilities: session.capabilities, _negotiatedProtocolVersion: session.protocolVersion });
 }
 
+/** The raw path's view of a modern connection: the same URL, fetch (credentials, identity) and request envelope as the SDK's. */
+function rawTarget(settings: ConnectionSettings): RawTarget {
+  let id = 0;
+  const meta = { [PROTOCOL_VERSION_META_KEY]: '2026-07-28', [CLIENT_INFO_META_KEY]: settings.clientInfo, [CLIENT_CAPABILITIES_META_KEY]: settings.capabilities };
+  return { url: settings.url, fetch: settings.fetch, meta, nextId: () => id++, ...(settings.onNotification && { onNotification: settings.onNotification }) };
+}
+
 export async function connect(settings: ConnectionSettings): Promise<Connection> {
   const resume = settings.resume;
   const prior = resume ? undefined : knownVerdict(settings);
@@ -197,6 +219,7 @@ export async function connect(settings: ConnectionSettings): Promise<Connection>
     era,
     capabilities,
     ...(session && { session }),
+    ...(era === 'modern' && !provider && { raw: rawTarget(settings) }),
     resumed: resume !== undefined,
     async close() {
       // A 2025-era session is ended on the server too, as the transport spec asks, unless other processes use it.

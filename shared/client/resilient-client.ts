@@ -34,6 +34,7 @@ import { connect, type Connection, type Protocol, type ResumableSession, type Up
 import { CircuitOpenError, SessionGoneError, UpstreamAuthError, UpstreamProtocolError, type UpstreamError, UpstreamRateLimitedError, classify } from './errors.ts';
 import { upstreamFetch, type Fetch } from './http.ts';
 import { ListCache } from './list-cache.ts';
+import { RawCallRedirected, rawCallTool } from './raw-call.ts';
 import { retryDelay, retryPolicy, sleep, type RetryOptions, type RetryPolicy } from './retry.ts';
 
 /**
@@ -111,6 +112,13 @@ export interface ResilientClientOptions {
    * @default - sessions live in this process
    */
   sessions?: UpstreamSessionStore;
+  /**
+   * `tools/call` to a 2026-07-28 server reached without OAuth goes out as one plain POST, without
+   * the SDK's client (raw-call.ts): same headers, envelope, answer and errors, less work per call.
+   * Tools whose listed input schema puts arguments in headers (`x-mcp-header`) still go through the SDK.
+   * @default true
+   */
+  rawCalls?: boolean;
 }
 
 export interface CallOptions {
@@ -167,6 +175,8 @@ export class ResilientClient {
   private readonly fetch: Fetch;
   /** The tools the server last listed: whether a call may be repeated, and which arguments go in headers. */
   private readonly listedTools = new Map<string, Tool>();
+  /** Listed tools that take arguments in headers: called through the SDK's client, not the raw path. */
+  private readonly headerTools = new Set<string>();
   private era: 'modern' | 'legacy' | undefined;
   /** Partitions whose kept session the server forgot: the next connect initializes one and records it in its place. */
   private readonly gone = new Map<string, string>();
@@ -197,7 +207,12 @@ export class ResilientClient {
 
   async listTools(options: CallOptions = {}): Promise<ListToolsResult> {
     const result = await this.list('tools', 'tools/list', options, (c, o) => c.client.listTools(undefined, o), { tools: [] });
-    for (const tool of result.tools) this.listedTools.set(tool.name, tool);
+    for (const tool of result.tools) {
+      this.listedTools.set(tool.name, tool);
+      // Arguments sent as Mcp-Param-* headers (SEP-2243): the SDK's client builds those.
+      if (JSON.stringify(tool.inputSchema).includes('x-mcp-header')) this.headerTools.add(tool.name);
+      else this.headerTools.delete(tool.name);
+    }
     return result;
   }
 
@@ -223,8 +238,16 @@ export class ResilientClient {
     // headers too (SEP-2243, 2026-07-28). The definition carries no output schema: results come
     // back as the server sent them, unvalidated, as every other answer does.
     const toolDefinition = { name: params.name, inputSchema: listed?.inputSchema ?? { type: 'object' as const } };
+    const raw = this.options.rawCalls !== false && !this.headerTools.has(params.name);
+    const viaSdk = (c: Connection, o: RequestOptions) => c.client.callTool(stripUndefined(params) as { name: string }, { ...o, allowInputRequired: true, toolDefinition }) as Promise<CallToolAnswer>;
     return this.run('tools/call', options, listed !== undefined && isSafeToRepeat(listed), (c, o) =>
-      c.client.callTool(stripUndefined(params) as { name: string }, { ...o, allowInputRequired: true, toolDefinition }) as Promise<CallToolAnswer>,
+      raw && c.raw
+        ? rawCallTool(c.raw, stripUndefined(params) as { name: string }, o).catch((err: unknown) => {
+            // Not acted on: the SDK's client follows a redirect (within the origin) as it would have.
+            if (err instanceof RawCallRedirected) return viaSdk(c, o);
+            throw err;
+          })
+        : viaSdk(c, o),
     );
   }
 

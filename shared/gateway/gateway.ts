@@ -53,6 +53,8 @@ export interface GatewayOptions {
    * @default - per instance
    */
   sessions?: UpstreamSessionStore;
+  /** Calls to 2026-07-28 upstreams without the SDK's client (ResilientClientOptions.rawCalls). @default true */
+  rawUpstreamCalls?: boolean;
 }
 
 export function createGateway(config: GatewayConfig, options: GatewayOptions = {}): Gateway {
@@ -68,7 +70,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
       if (n.kind === 'resource_updated') return notify.resourceUpdated(prefixUri(upstream, n.uri));
       for (const kind of NOTIFIED[n.kind]) catalog.invalidate(kind, upstream);
       announce(NOTIFIED[n.kind][0]!);
-    }, options.sessions),
+    }, options.sessions, options.rawUpstreamCalls ?? true),
     { listTimeoutMs: config.listTimeoutMs, changed: announce, failed },
   );
   const upstreams = catalog.upstreams;

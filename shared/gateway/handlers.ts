@@ -37,7 +37,6 @@ const INTERACTIVE = ['elicitation', 'sampling', 'roots'] as const;
 const UPSTREAM_FAILED = -32000 as ProtocolErrorCode;
 const LIST_METHODS = { tools: 'tools/list', prompts: 'prompts/list', resources: 'resources/list', resourceTemplates: 'resources/templates/list' } as const;
 
-
 function listResult(kind: ListKind, aggregate: Aggregate) {
   const { items, ttlMs, missing, skipped } = aggregate;
   const report = { ...(missing.length > 0 && { missing }), ...(skipped.length > 0 && { skipped }) };
@@ -92,19 +91,35 @@ export function toolCaller(parts: GatewayParts): ToolCaller {
   };
 }
 
+/** What every routed handler needs: the router, who the caller is, and the kit's per-request context. */
+interface Routing {
+  parts: GatewayParts;
+  router: ReturnType<typeof createRouter>;
+  callerOf: (ctx: ServerContext) => Caller;
+  context: Context;
+}
+
+const principalOf = (ctx: ServerContext) => requestScopeOf(ctx).principal;
+
 export function installHandlers(server: McpServer, context: Context, parts: GatewayParts, callTool: ToolCaller): void {
-  const { catalog } = parts;
-  const router = createRouter(parts.upstreams, catalog);
-  const callerOf = callerFor(parts.callers);
-  const principal = (ctx: ServerContext) => requestScopeOf(ctx).principal;
   const s = server.server;
   s.registerCapabilities({ prompts: { listChanged: true }, resources: { listChanged: true }, completions: {} });
-  const routed = <T>(kit: ToolContext, upstream: Upstream, send: () => Promise<unknown>, onFailure: (err: UpstreamError) => T) => forward(parts, kit, upstream, send, onFailure);
+  const routing: Routing = { parts, router: createRouter(parts.upstreams, parts.catalog), callerOf: callerFor(parts.callers), context };
+  installLists(s, parts.catalog, routing.callerOf);
+  installCall(s, context, callTool);
+  installPromptsAndReads(s, routing);
+  installCompletion(s, routing);
+}
 
+/** Lists: each aggregated by the catalog for the caller. */
+function installLists(s: McpServer['server'], catalog: Catalog, callerOf: Routing['callerOf']) {
   for (const kind of Object.keys(LIST_METHODS) as ListKind[]) {
     s.setRequestHandler(LIST_METHODS[kind] as 'tools/list', (async (_request: unknown, ctx: ServerContext) => listResult(kind, await catalog.list(kind, callerOf(ctx)))) as never);
   }
+}
 
+/** `tools/call` on the SDK lane: the fast lane's outcome when it handed the call over, else the call itself. */
+function installCall(s: McpServer['server'], context: Context, callTool: ToolCaller) {
   s.setRequestHandler('tools/call', (async (request: { params: CallParams }, ctx: ServerContext) => {
     // A call the fast lane made and handed over: its outcome, not a second call upstream.
     const replay = requestScopeOf(ctx).replay;
@@ -114,28 +129,34 @@ export function installHandlers(server: McpServer, context: Context, parts: Gate
     }
     return callTool(request.params, ctx, context);
   }) as never);
+}
 
+/** `prompts/get` and `resources/read`: routed by name or URI, rounds and the caller's capabilities carried through. */
+function installPromptsAndReads(s: McpServer['server'], { parts, router, callerOf, context }: Routing) {
   s.setRequestHandler('prompts/get', (async (request: { params: { name: string; arguments?: Record<string, string> } }, ctx: ServerContext) => {
-    const { upstream, name } = router.name('prompts', request.params.name, principal(ctx));
+    const { upstream, name } = router.name('prompts', request.params.name, principalOf(ctx));
     const kit = context(ctx, request.params.name);
-    return routed(kit, upstream, () => upstream.client.getPrompt(
+    return forward(parts, kit, upstream, () => upstream.client.getPrompt(
       { name, ...(request.params.arguments && { arguments: request.params.arguments }), ...roundFor(kit, upstream.config.name), _meta: callerMeta(ctx) },
       { partition: callerOf(ctx).partition, signal: kit.signal },
     ), upstreamFailed);
   }) as never);
 
   s.setRequestHandler('resources/read', (async (request: { params: { uri: string } }, ctx: ServerContext) => {
-    const { upstream, uri } = router.uri(request.params.uri, principal(ctx));
+    const { upstream, uri } = router.uri(request.params.uri, principalOf(ctx));
     const kit = context(ctx, request.params.uri);
-    return routed(kit, upstream, () => upstream.client.readResource(
+    return forward(parts, kit, upstream, () => upstream.client.readResource(
       { uri, ...roundFor(kit, upstream.config.name), _meta: callerMeta(ctx) },
       { partition: callerOf(ctx).partition, signal: kit.signal },
     ), upstreamFailed);
   }) as never);
+}
 
+/** `completion/complete`: routed by the prompt or resource it completes for. */
+function installCompletion(s: McpServer['server'], { parts, router, callerOf }: Routing) {
   s.setRequestHandler('completion/complete', (async (request: { params: { ref: { type: string; name?: string; uri?: string }; [key: string]: unknown } }, ctx: ServerContext) => {
     const { ref } = request.params;
-    const target = ref.type === 'ref/prompt' ? router.name('prompts', String(ref.name), principal(ctx)) : router.uri(String(ref.uri), principal(ctx));
+    const target = ref.type === 'ref/prompt' ? router.name('prompts', String(ref.name), principalOf(ctx)) : router.uri(String(ref.uri), principalOf(ctx));
     const upstreamRef = 'name' in target ? { ...ref, name: target.name } : { ...ref, uri: target.uri };
     try {
       const { resultType: _r, ...result } = (await target.upstream.client.complete({ ...request.params, ref: upstreamRef }, { partition: callerOf(ctx).partition, signal: ctx.mcpReq.signal })) as Record<string, unknown>;

@@ -30,6 +30,7 @@ export function createUpstreams(
   callers: OnBehalfOf,
   onNotification: (upstream: string, notification: UpstreamNotification) => void,
   sessions?: UpstreamSessionStore,
+  rawCalls = true,
 ): Map<string, Upstream> {
   return new Map(
     config.upstreams.map((u) => {
@@ -48,6 +49,7 @@ export function createUpstreams(
         clientInfo: CLIENT_INFO,
         onNotification: (n) => onNotification(u.name, n),
         ...(sessions && { sessions }),
+        rawCalls,
       });
       return [u.name, { config: u, client }];
     }),
