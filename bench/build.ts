@@ -76,7 +76,14 @@ async function buildTarget(name: TargetName, lambdaDir: string): Promise<Bundle>
   const imports = metafile.outputs[relative(ROOT, file)]?.imports ?? [];
   const initExternals = imports.filter((i) => i.external && i.kind === 'import-statement' && !isBuiltin(i.path)).map((i) => i.path);
   const totalBytes = Object.entries(metafile.outputs).reduce((sum, [path, o]) => sum + (path.endsWith('.map') ? 0 : o.bytes), 0);
-  const bundle = { name, label: LAMBDA_TARGETS[name].label, file, bytes: loadedBytes(metafile, outdir), totalBytes, initExternals: [...new Set(initExternals)] };
+  const bundle = {
+    name,
+    label: LAMBDA_TARGETS[name].label,
+    file,
+    bytes: loadedBytes(metafile, outdir),
+    totalBytes,
+    initExternals: [...new Set(initExternals)],
+  };
   return sourceMaps ? { ...bundle, nodeOptions: '--enable-source-maps' } : bundle;
 }
 
@@ -97,6 +104,11 @@ export async function buildAll(): Promise<Built> {
   ]);
   return {
     bundles: Object.fromEntries(targets.map((t) => [t.name, t])) as Record<TargetName, Bundle>,
-    probes: { warm: join(probeDir, 'warm.mjs'), cold: join(probeDir, 'cold.mjs'), httpServer: join(probeDir, 'http-server.mjs'), load: join(probeDir, 'load.mjs') },
+    probes: {
+      warm: join(probeDir, 'warm.mjs'),
+      cold: join(probeDir, 'cold.mjs'),
+      httpServer: join(probeDir, 'http-server.mjs'),
+      load: join(probeDir, 'load.mjs'),
+    },
   };
 }

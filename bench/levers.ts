@@ -59,7 +59,17 @@ async function buildLever(lever: Lever): Promise<{ file: string; bytes: number }
     return { file: join(outdir, 'index.mjs'), bytes: loadedBytes(metafile!, outdir, tree) };
   }
   const { banner, ...settings } = functionBundle();
-  const { metafile } = await build({ ...settings, sourcemap: false, banner: { js: banner }, entryPoints: [entry], bundle: true, outfile: join(outdir, 'index.mjs'), metafile: true, ...resolve, logLevel: 'warning' });
+  const { metafile } = await build({
+    ...settings,
+    sourcemap: false,
+    banner: { js: banner },
+    entryPoints: [entry],
+    bundle: true,
+    outfile: join(outdir, 'index.mjs'),
+    metafile: true,
+    ...resolve,
+    logLevel: 'warning',
+  });
   return { file: join(outdir, 'index.mjs'), bytes: Object.values(metafile!.outputs)[0]!.bytes };
 }
 
@@ -90,7 +100,12 @@ for (let i = 0; i < 15; i++) {
 // Warm rounds: the bundles as targets of the warm probe.
 const targets = Object.fromEntries(bundles.map((b, k) => [`lever${k}`, { ...built.bundles.kit, file: b.file }]));
 const warmBuilt = { ...built, bundles: { ...built.bundles, ...targets } } as Built;
-const { results } = await runRounds(warmBuilt, bundles.map((_, k) => ({ id: `lever${k}`, label: labels[k]!, target: `lever${k}` as never })), { warmupCalls: 3_000, rounds: 20, callsPerRound: 300 }, budget(120_000));
+const { results } = await runRounds(
+  warmBuilt,
+  bundles.map((_, k) => ({ id: `lever${k}`, label: labels[k]!, target: `lever${k}` as never })),
+  { warmupCalls: 3_000, rounds: 20, callsPerRound: 300 },
+  budget(120_000),
+);
 
 const sdk = bundles.length - 1;
 const median = (k: number, key: 'total' | 'heap') => summarize(samples[k]![key]).median;

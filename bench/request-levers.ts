@@ -21,7 +21,8 @@ const [seconds = 3, rounds = 6, connections = 16] = process.argv.slice(2, 5).map
 const commits = process.argv.slice(5);
 
 /** A probe process that also answers `cpu` with its CPU time so far (µs). */
-const CPU_WRAPPER = "process.on('message', (m) => { if (m === 'cpu') { const u = process.cpuUsage(); process.send({ kind: 'cpu', us: u.user + u.system }); } });\nawait import(process.env.PROBE_FILE);\n";
+const CPU_WRAPPER =
+  "process.on('message', (m) => { if (m === 'cpu') { const u = process.cpuUsage(); process.send({ kind: 'cpu', us: u.user + u.system }); } });\nawait import(process.env.PROBE_FILE);\n";
 
 async function buildProbe(label: string, tree: string): Promise<string> {
   const outfile = join(OUT, `${label}.mjs`);
@@ -58,7 +59,10 @@ interface Variant {
 }
 
 async function start(label: string, probe: string, target: string): Promise<Variant> {
-  const child = spawn(process.execPath, [join(OUT, 'cpu-wrapper.mjs'), target], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], env: { ...lambdaEnv(), PROBE_FILE: probe } });
+  const child = spawn(process.execPath, [join(OUT, 'cpu-wrapper.mjs'), target], {
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    env: { ...lambdaEnv(), PROBE_FILE: probe },
+  });
   const url = await new Promise<string>((resolve) => child.on('message', (m: { kind: string; url: string }) => m.kind === 'listening' && resolve(m.url)));
   return { label, child, url, cpu: [], rps: [] };
 }
@@ -74,7 +78,7 @@ async function run(v: Variant, duration: number) {
   const before = await cpuOf(v);
   const correct = (body: string | Buffer | undefined) => {
     try {
-      return assertResult(v.label, 200, String(body ?? ''), ECHO), true;
+      return (assertResult(v.label, 200, String(body ?? ''), ECHO), true);
     } catch {
       return false;
     }

@@ -43,11 +43,7 @@ const ROUND_TIMEOUT_MS = 30_000;
 
 export async function runRounds(built: Built, variants: InvokeVariant[], plan: RoundsPlan, budget: Budget) {
   const probes: Probe[] = variants.map((v) =>
-    startProbe(
-      built.probes.warm,
-      [built.bundles[v.target].file, String(plan.warmupCalls), ...(v.call ? [JSON.stringify(v.call)] : [])],
-      lambdaEnv(v.env),
-    ),
+    startProbe(built.probes.warm, [built.bundles[v.target].file, String(plan.warmupCalls), ...(v.call ? [JSON.stringify(v.call)] : [])], lambdaEnv(v.env)),
   );
   const samples: number[][] = variants.map(() => []);
   const responded: number[][] = variants.map(() => []);

@@ -15,7 +15,7 @@ const REPRODUCE = [
   '',
   'Bundles and probe scripts are built into `.local/bench/` (git-ignored). The compared handlers: ' +
     '`functions/echo/handler.ts` (the kit), `bench/baselines/sdk-minimal.ts` (the reference, `zod/v4`), ' +
-    '`bench/baselines/sdk-minimal-root-zod.ts` (the same with `import { z } from \'zod\'`), `bench/baselines/raw-hono.ts`, ' +
+    "`bench/baselines/sdk-minimal-root-zod.ts` (the same with `import { z } from 'zod'`), `bench/baselines/raw-hono.ts`, " +
     'and for the cache rows `bench/servers/work/handler.ts`. The Redis rows need `redis-server` on PATH (the run starts its own, on loopback). ' +
     'Rows, ratios and targets are declared in `bench/suites/*.ts` and `bench/runner.ts`. ' +
     'Absolute times depend on the machine; compare ratios, and rerun on a quiet machine before trusting a small difference.',
@@ -23,7 +23,9 @@ const REPRODUCE = [
 
 const quick = process.argv.includes('--quick');
 const started = performance.now();
-const report = await runBench(quick ? QUICK : FULL, (line) => console.error(`bench: ${((performance.now() - started) / 1000).toFixed(0).padStart(3)} s  ${line}…`));
+const report = await runBench(quick ? QUICK : FULL, (line) =>
+  console.error(`bench: ${((performance.now() - started) / 1000).toFixed(0).padStart(3)} s  ${line}…`),
+);
 console.log(`\n${formatConsole(report)}\n`);
 if (!quick) {
   const file = join(ROOT, 'docs/benchmarks.md');

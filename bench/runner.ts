@@ -34,7 +34,18 @@ export interface Plan {
    * Per-suite time budgets, warm-ups included; a suite stops starting new rounds once its budget is
    * spent, but always completes its first round and the round in progress.
    */
-  budgetMs: { warm: number; cold: number; eras: number; cache: number; rateLimit: number; lambdaCold: number; handover: number; tasks: number; gateway: number; throughput: number };
+  budgetMs: {
+    warm: number;
+    cold: number;
+    eras: number;
+    cache: number;
+    rateLimit: number;
+    lambdaCold: number;
+    handover: number;
+    tasks: number;
+    gateway: number;
+    throughput: number;
+  };
 }
 
 export const FULL: Plan = {
@@ -55,7 +66,18 @@ export const FULL: Plan = {
   gateway: { warmupCalls: 1_000, rounds: 20, callsPerRound: 200, listCalls: 300, failCalls: 300 },
   throughput: { rounds: 5, seconds: 2, connections: [16, 64] },
   metrics: { batches: 21, callsPerBatch: 20_000 },
-  budgetMs: { warm: 45_000, cold: 35_000, eras: 25_000, cache: 45_000, rateLimit: 30_000, lambdaCold: 30_000, handover: 30_000, tasks: 30_000, gateway: 45_000, throughput: 75_000 },
+  budgetMs: {
+    warm: 45_000,
+    cold: 35_000,
+    eras: 25_000,
+    cache: 45_000,
+    rateLimit: 30_000,
+    lambdaCold: 30_000,
+    handover: 30_000,
+    tasks: 30_000,
+    gateway: 45_000,
+    throughput: 75_000,
+  },
 };
 
 export const QUICK: Plan = {
@@ -72,7 +94,18 @@ export const QUICK: Plan = {
   gateway: { warmupCalls: 10, rounds: 2, callsPerRound: 10, listCalls: 5, failCalls: 5 },
   throughput: { rounds: 1, seconds: 1, connections: [16, 64] },
   metrics: { batches: 3, callsPerBatch: 1_000 },
-  budgetMs: { warm: 5_000, cold: 5_000, eras: 5_000, cache: 5_000, rateLimit: 5_000, lambdaCold: 5_000, handover: 5_000, tasks: 5_000, gateway: 5_000, throughput: 5_000 },
+  budgetMs: {
+    warm: 5_000,
+    cold: 5_000,
+    eras: 5_000,
+    cache: 5_000,
+    rateLimit: 5_000,
+    lambdaCold: 5_000,
+    handover: 5_000,
+    tasks: 5_000,
+    gateway: 5_000,
+    throughput: 5_000,
+  },
 };
 
 /** The targets (the performance issue's five, and the protocol-era one), and ratios shown beside them to explain the numbers. */
@@ -81,12 +114,31 @@ export const RATIOS: Ratio[] = [
   { label: 'heap after the first call, kit / SDK minimal (zod/v4)', section: 'cold', numerator: 'kit', denominator: 'sdk', column: 'heap', max: 0.6 },
   { label: 'code loaded at cold start, kit / SDK minimal (zod/v4)', section: 'cold', numerator: 'kit', denominator: 'sdk', column: 'bytes', max: 0.8 },
   { label: 'cold start (import + first call), kit / raw Hono', section: 'cold', numerator: 'kit', denominator: 'hono', column: 'median', max: 1.3 },
-  { label: 'cold start per environment (client wait), kit / SDK minimal (zod/v4), modelled Lambda', section: 'lambda-cold', numerator: 'kit', denominator: 'sdk', column: 'client', max: 0.6 },
+  {
+    label: 'cold start per environment (client wait), kit / SDK minimal (zod/v4), modelled Lambda',
+    section: 'lambda-cold',
+    numerator: 'kit',
+    denominator: 'sdk',
+    column: 'client',
+    max: 0.6,
+  },
   { label: 'cold start (import + first call), kit / SDK minimal (root zod)', section: 'cold', numerator: 'kit', denominator: 'sdkRoot', column: 'median' },
   { label: 'heap after the first call, kit / SDK minimal (root zod)', section: 'cold', numerator: 'kit', denominator: 'sdkRoot', column: 'heap' },
   { label: 'code loaded at cold start, kit / SDK minimal (root zod)', section: 'cold', numerator: 'kit', denominator: 'sdkRoot', column: 'bytes' },
-  { label: 'cold start per environment (client wait), kit / SDK minimal (root zod), modelled Lambda', section: 'lambda-cold', numerator: 'kit', denominator: 'sdkRoot', column: 'client' },
-  { label: 'cold start per environment (client wait), kit / raw Hono, modelled Lambda', section: 'lambda-cold', numerator: 'kit', denominator: 'hono', column: 'client' },
+  {
+    label: 'cold start per environment (client wait), kit / SDK minimal (root zod), modelled Lambda',
+    section: 'lambda-cold',
+    numerator: 'kit',
+    denominator: 'sdkRoot',
+    column: 'client',
+  },
+  {
+    label: 'cold start per environment (client wait), kit / raw Hono, modelled Lambda',
+    section: 'lambda-cold',
+    numerator: 'kit',
+    denominator: 'hono',
+    column: 'client',
+  },
   { label: 'warm per-call median, kit / SDK minimal', section: 'warm', numerator: 'kit', denominator: 'sdk', column: 'median', max: 0.35 },
   { label: 'loopback throughput at 16 connections, kit / SDK minimal', section: 'throughput', numerator: 'kit', denominator: 'sdk', column: 'rps16', min: 3 },
   { label: 'loopback throughput at 64 connections, kit / SDK minimal', section: 'throughput', numerator: 'kit', denominator: 'sdk', column: 'rps64', min: 3 },
@@ -105,29 +157,121 @@ export const RATIOS: Ratio[] = [
   { label: 'HTTP p99, legacy / modern', section: 'eras', numerator: 'legacy', denominator: 'modern', column: 'p99' },
   { label: 'cache hit / same call uncached, in-process cache', section: 'cache', numerator: 'memory-hit', denominator: 'memory-uncached', column: 'median' },
   { label: 'cache hit / same call uncached, Redis cache', section: 'cache', numerator: 'redis-hit', denominator: 'redis-uncached', column: 'median' },
-  { label: 'cache hit / echo (what a hit costs over a trivial call), in-process', section: 'cache', numerator: 'memory-hit', denominator: 'memory-echo', column: 'median' },
-  { label: 'cache hit / echo (what a hit costs over a trivial call), Redis', section: 'cache', numerator: 'redis-hit', denominator: 'redis-echo', column: 'median' },
+  {
+    label: 'cache hit / echo (what a hit costs over a trivial call), in-process',
+    section: 'cache',
+    numerator: 'memory-hit',
+    denominator: 'memory-echo',
+    column: 'median',
+  },
+  {
+    label: 'cache hit / echo (what a hit costs over a trivial call), Redis',
+    section: 'cache',
+    numerator: 'redis-hit',
+    denominator: 'redis-echo',
+    column: 'median',
+  },
   { label: 'cache hit, Redis / in-process', section: 'cache', numerator: 'redis-hit', denominator: 'memory-hit', column: 'median' },
   { label: 'echo with rate limiting / without', section: 'ratelimit', numerator: 'on', denominator: 'off', column: 'median' },
   { label: 'echo with per-principal and per-tool limits / without', section: 'ratelimit', numerator: 'on-tool', denominator: 'off', column: 'median' },
-  { label: 'init duration per environment, kit / SDK minimal (zod/v4), modelled Lambda', section: 'lambda-cold', numerator: 'kit', denominator: 'sdk', column: 'init' },
+  {
+    label: 'init duration per environment, kit / SDK minimal (zod/v4), modelled Lambda',
+    section: 'lambda-cold',
+    numerator: 'kit',
+    denominator: 'sdk',
+    column: 'init',
+  },
   { label: 'reply hand-over p50, across environments via Redis / one process', section: 'handover', numerator: 'redis', denominator: 'direct', column: 'p50' },
-  { label: 'reply hand-over p50, across environments via the table / one process', section: 'handover', numerator: 'table', denominator: 'direct', column: 'p50' },
-  { label: 'task creation p50 / same call answered directly, one process', section: 'tasks', numerator: 'node-create', denominator: 'node-direct', column: 'p50' },
-  { label: 'call to task completed p50 / same call answered directly, one process', section: 'tasks', numerator: 'node-complete', denominator: 'node-direct', column: 'p50' },
-  { label: 'task creation p50 / same call answered directly, modelled Lambda', section: 'tasks', numerator: 'aws-create', denominator: 'aws-direct', column: 'p50' },
-  { label: 'call to task completed p50 / same call answered directly, modelled Lambda', section: 'tasks', numerator: 'aws-complete', denominator: 'aws-direct', column: 'p50' },
-  { label: 'idle Redis commands/s per environment, backoff to 5 s / fixed 1 s poll', section: 'event-polling', numerator: 'backoff-100x1', denominator: 'fixed-100x1', column: 'idleEnv', max: 0.3 },
-  { label: 'idle Redis commands/s per listener, 100 listeners / 1 on one environment', section: 'event-polling', numerator: 'backoff-1x100', denominator: 'backoff-1x1', column: 'idleListener', max: 0.02 },
-  { label: 'Lambda billed ms, legacy call re-reading its session / modern call, modelled Lambda', section: 'units', numerator: 'legacyCallColdSession', denominator: 'modernCall', column: 'ms' },
+  {
+    label: 'reply hand-over p50, across environments via the table / one process',
+    section: 'handover',
+    numerator: 'table',
+    denominator: 'direct',
+    column: 'p50',
+  },
+  {
+    label: 'task creation p50 / same call answered directly, one process',
+    section: 'tasks',
+    numerator: 'node-create',
+    denominator: 'node-direct',
+    column: 'p50',
+  },
+  {
+    label: 'call to task completed p50 / same call answered directly, one process',
+    section: 'tasks',
+    numerator: 'node-complete',
+    denominator: 'node-direct',
+    column: 'p50',
+  },
+  {
+    label: 'task creation p50 / same call answered directly, modelled Lambda',
+    section: 'tasks',
+    numerator: 'aws-create',
+    denominator: 'aws-direct',
+    column: 'p50',
+  },
+  {
+    label: 'call to task completed p50 / same call answered directly, modelled Lambda',
+    section: 'tasks',
+    numerator: 'aws-complete',
+    denominator: 'aws-direct',
+    column: 'p50',
+  },
+  {
+    label: 'idle Redis commands/s per environment, backoff to 5 s / fixed 1 s poll',
+    section: 'event-polling',
+    numerator: 'backoff-100x1',
+    denominator: 'fixed-100x1',
+    column: 'idleEnv',
+    max: 0.3,
+  },
+  {
+    label: 'idle Redis commands/s per listener, 100 listeners / 1 on one environment',
+    section: 'event-polling',
+    numerator: 'backoff-1x100',
+    denominator: 'backoff-1x1',
+    column: 'idleListener',
+    max: 0.02,
+  },
+  {
+    label: 'Lambda billed ms, legacy call re-reading its session / modern call, modelled Lambda',
+    section: 'units',
+    numerator: 'legacyCallColdSession',
+    denominator: 'modernCall',
+    column: 'ms',
+  },
   { label: 'Lambda billed ms, cached hit / modern call, modelled Lambda', section: 'units', numerator: 'cachedHit', denominator: 'modernCall', column: 'ms' },
   { label: 'call p50, through the gateway / straight to the server', section: 'gateway', numerator: 'gateway', denominator: 'direct', column: 'p50', max: 1.5 },
   { label: 'call p99, through the gateway / straight to the server', section: 'gateway', numerator: 'gateway', denominator: 'direct', column: 'p99', max: 2 },
-  { label: 'call p50 through the gateway, raw upstream call / SDK client', section: 'gateway', numerator: 'gateway', denominator: 'gateway-sdk-client', column: 'p50' },
-  { label: 'call p99 through the gateway, SDK client / straight to the server', section: 'gateway', numerator: 'gateway-sdk-client', denominator: 'direct', column: 'p99' },
+  {
+    label: 'call p50 through the gateway, raw upstream call / SDK client',
+    section: 'gateway',
+    numerator: 'gateway',
+    denominator: 'gateway-sdk-client',
+    column: 'p50',
+  },
+  {
+    label: 'call p99 through the gateway, SDK client / straight to the server',
+    section: 'gateway',
+    numerator: 'gateway-sdk-client',
+    denominator: 'direct',
+    column: 'p99',
+  },
   { label: 'call p50 through the gateway, fast lane / SDK lane', section: 'gateway', numerator: 'gateway', denominator: 'gateway-sdk', column: 'p50' },
-  { label: 'tools/list p50, gateway over 10 upstreams / over 2', section: 'gateway-lists', numerator: 'upstreams-10', denominator: 'upstreams-2', column: 'p50' },
-  { label: 'unreachable upstream p50, circuit open / connection refused', section: 'gateway-circuit', numerator: 'open', denominator: 'refused', column: 'p50' },
+  {
+    label: 'tools/list p50, gateway over 10 upstreams / over 2',
+    section: 'gateway-lists',
+    numerator: 'upstreams-10',
+    denominator: 'upstreams-2',
+    column: 'p50',
+  },
+  {
+    label: 'unreachable upstream p50, circuit open / connection refused',
+    section: 'gateway-circuit',
+    numerator: 'open',
+    denominator: 'refused',
+    column: 'p50',
+  },
 ];
 
 export async function runBench(plan: Plan, progress: (line: string) => void = () => {}): Promise<Report> {

@@ -58,7 +58,15 @@ const coldMedian = (k: number) => summarize(colds[k]!).median;
 const warmMedian = (k: number) => results[k]!.micros.median;
 const respondedMedian = (k: number) => results[k]!.responded.median;
 const ratio = (value: number, off: number) => (value / off).toFixed(3);
-const row = (label: string, cold: string, coldRatio: string, billed: number, responded: number) => [label, cold, coldRatio, billed.toFixed(1), ratio(billed, warmMedian(0)), responded.toFixed(1), ratio(responded, respondedMedian(0))];
+const row = (label: string, cold: string, coldRatio: string, billed: number, responded: number) => [
+  label,
+  cold,
+  coldRatio,
+  billed.toFixed(1),
+  ratio(billed, warmMedian(0)),
+  responded.toFixed(1),
+  ratio(responded, respondedMedian(0)),
+];
 const rows = VARIANTS.map((v, k) => row(v.label, coldMedian(k).toFixed(1), ratio(coldMedian(k), coldMedian(0)), warmMedian(k), respondedMedian(k)));
 // X-Ray's default rule records the first request each second and 5 % of the rest: a warm call
 // costs, on average, the unsampled time plus that share of what a sampled one adds.
@@ -66,11 +74,21 @@ const [sampled, unsampled] = [VARIANTS.findIndex((v) => v.id === 'sampled'), VAR
 const share = (perSecond: number) => (1 + 0.05 * (perSecond - 1)) / perSecond;
 const averaged = (perSecond: number, median: (k: number) => number) => median(unsampled) + share(perSecond) * (median(sampled) - median(unsampled));
 for (const perSecond of [10, 1_000]) {
-  rows.push(row(`tracing on, default sampling at ${perSecond.toLocaleString('en-US')} req/s (${(share(perSecond) * 100).toFixed(1)} % sampled)`, '', '', averaged(perSecond, warmMedian), averaged(perSecond, respondedMedian)));
+  rows.push(
+    row(
+      `tracing on, default sampling at ${perSecond.toLocaleString('en-US')} req/s (${(share(perSecond) * 100).toFixed(1)} % sampled)`,
+      '',
+      '',
+      averaged(perSecond, warmMedian),
+      averaged(perSecond, respondedMedian),
+    ),
+  );
 }
 const header = ['', 'cold (ms, median)', '/ off', 'warm, billed (µs, median)', '/ off', 'warm, caller waits (µs, median)', '/ off'];
 daemon.stdin!.end();
 const datagrams = await line(1);
 if (datagrams === 0) throw new Error('the X-Ray variant sent no datagram: nothing was traced');
-console.log(`${SAMPLES} cold samples per variant, interleaved; ${rounds} warm rounds × 300 calls after 3,000 warm-up calls; ${datagrams.toLocaleString('en-US')} datagrams to the daemon\n`);
+console.log(
+  `${SAMPLES} cold samples per variant, interleaved; ${rounds} warm rounds × 300 calls after 3,000 warm-up calls; ${datagrams.toLocaleString('en-US')} datagrams to the daemon\n`,
+);
 console.log([header, header.map((_, i) => (i ? '---:' : '---')), ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n'));

@@ -35,7 +35,12 @@ const files = await Promise.all(commits.map(buildCommit));
 const labels = [...commits, 'working tree', 'SDK minimal handler', 'raw Hono'];
 const targets = Object.fromEntries(files.map((file, k) => [`lever${k}`, { ...built.bundles.kit, file }]));
 const warmBuilt = { ...built, bundles: { ...built.bundles, ...targets } } as Built;
-const variants = [...files.map((_, k) => ({ id: `lever${k}`, target: `lever${k}` as never })), { id: 'tree', target: 'kit' as const }, { id: 'sdk', target: 'sdk' as const }, { id: 'hono', target: 'hono' as const }];
+const variants = [
+  ...files.map((_, k) => ({ id: `lever${k}`, target: `lever${k}` as never })),
+  { id: 'tree', target: 'kit' as const },
+  { id: 'sdk', target: 'sdk' as const },
+  { id: 'hono', target: 'hono' as const },
+];
 const { results } = await runRounds(
   warmBuilt,
   variants.map((v, k) => ({ ...v, label: labels[k]!, env })),
@@ -44,5 +49,8 @@ const { results } = await runRounds(
 );
 const hono = results.at(-1)!.micros.median;
 const sdk = results.at(-2)!.micros.median;
-const rows = results.map((r, k) => `| ${labels[k]} | ${r.micros.median.toFixed(1)} | ${r.micros.p90.toFixed(1)} | ${(r.micros.median / hono).toFixed(2)} | ${(r.micros.median / sdk).toFixed(2)} |`);
+const rows = results.map(
+  (r, k) =>
+    `| ${labels[k]} | ${r.micros.median.toFixed(1)} | ${r.micros.p90.toFixed(1)} | ${(r.micros.median / hono).toFixed(2)} | ${(r.micros.median / sdk).toFixed(2)} |`,
+);
 console.log(`${JSON.stringify(env)}\n| | p50 (µs) | p90 (µs) | p50 / raw Hono | p50 / SDK |\n| --- | ---: | ---: | ---: | ---: |\n${rows.join('\n')}`);

@@ -87,7 +87,10 @@ async function waitHealthy(base: string, child: ChildProcess, output: () => stri
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`the server exited with ${child.exitCode}:\n${output()}`);
-    const ok = await fetch(`${base}/health`).then((r) => r.ok, () => false);
+    const ok = await fetch(`${base}/health`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) return;
     await sleep(100);
   }
@@ -169,11 +172,20 @@ const listenBody = (notifications: Record<string, boolean>, id: string | number)
     method: 'subscriptions/listen',
     params: {
       notifications,
-      _meta: { 'io.modelcontextprotocol/protocolVersion': MODERN, 'io.modelcontextprotocol/clientCapabilities': {}, 'io.modelcontextprotocol/clientInfo': { name: 'stream-measure', version: '1.0.0' } },
+      _meta: {
+        'io.modelcontextprotocol/protocolVersion': MODERN,
+        'io.modelcontextprotocol/clientCapabilities': {},
+        'io.modelcontextprotocol/clientInfo': { name: 'stream-measure', version: '1.0.0' },
+      },
     },
   });
 const BODY = listenBody({ toolsListChanged: true }, 'ID');
-const HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': MODERN, 'mcp-method': 'subscriptions/listen' };
+const HEADERS = {
+  'content-type': 'application/json',
+  accept: 'application/json, text/event-stream',
+  'mcp-protocol-version': MODERN,
+  'mcp-method': 'subscriptions/listen',
+};
 
 /** The control: a stream for prompt list changes only, counting the list changes that reach it. */
 async function openControl(url: string, signal: AbortSignal) {
@@ -209,7 +221,11 @@ async function round(clients: Client[], publish: () => void, n: number, timeoutM
   const delivered = await Promise.all(replies);
   clearTimeout(timer);
   const at = delivered.flatMap((d) => d.at);
-  return { latencies: at.map((t) => t - published), spreadMs: at.length ? Math.max(...at) - Math.min(...at) : Number.NaN, missing: delivered.reduce((s, d) => s + d.missing, 0) };
+  return {
+    latencies: at.map((t) => t - published),
+    spreadMs: at.length ? Math.max(...at) - Math.min(...at) : Number.NaN,
+    missing: delivered.reduce((s, d) => s + d.missing, 0),
+  };
 }
 
 export async function measureContainerStreams(o: StreamMeasureOptions): Promise<StreamMeasurement> {
@@ -224,7 +240,12 @@ export async function measureContainerStreams(o: StreamMeasureOptions): Promise<
   server.stdout!.on('data', (d) => (output += d));
   server.stderr!.on('data', (d) => (output += d));
   const clients = Array.from({ length: o.clients }, startClient);
-  const bus = createRedisEventBus({ redis: createRedis({ url: redis.url, token, timeoutMs: 5_000 }), stream: `mcp:events:${o.serverName}`, pollMs: 60_000, log: quietLog });
+  const bus = createRedisEventBus({
+    redis: createRedis({ url: redis.url, token, timeoutMs: 5_000 }),
+    stream: `mcp:events:${o.serverName}`,
+    pollMs: 60_000,
+    log: quietLog,
+  });
   try {
     const base = `http://127.0.0.1:${port}`;
     await waitHealthy(base, server, () => output);
@@ -259,13 +280,21 @@ async function measure(o: StreamMeasureOptions, { server, clients, url, log, pub
   const idle = [await idleCpu(server.pid!, o.idleSeconds, warm)];
   log(`warm: ${warm} streams, ${samples[0]!.rssKb} kB RSS`);
   const half = Math.floor(o.streams / 2);
-  for (const [from, to] of [[warm, Math.max(warm, half)], [Math.max(warm, half), o.streams]] as const) {
+  for (const [from, to] of [
+    [warm, Math.max(warm, half)],
+    [Math.max(warm, half), o.streams],
+  ] as const) {
     const started = now();
     opened.push(...(await openStreams(clients, url, from, to - from)));
     log(`opened streams ${from}..${to} in ${Math.round(now() - started)} ms`);
     await sleep(1_000);
     // Labelled with the streams actually held: a refused open holds nothing.
-    samples.push(await memory(server, opened.reduce((sum, r) => sum + r.ok, 0)));
+    samples.push(
+      await memory(
+        server,
+        opened.reduce((sum, r) => sum + r.ok, 0),
+      ),
+    );
   }
   const ok = opened.reduce((s, r) => s + r.ok, 0);
   const refused: Record<string, number> = {};
@@ -283,11 +312,14 @@ async function measure(o: StreamMeasureOptions, { server, clients, url, log, pub
     const r = await round(clients, publish, n, timeoutMs);
     all.push(...r.latencies);
     rounds.push({ latency: summarize(r.latencies), spreadMs: r.spreadMs, missing: r.missing });
-    log(`round ${n}: p50 ${rounds.at(-1)!.latency.median.toFixed(0)} ms, p99 ${rounds.at(-1)!.latency.p99.toFixed(0)} ms, spread ${r.spreadMs.toFixed(0)} ms, missing ${r.missing}`);
+    log(
+      `round ${n}: p50 ${rounds.at(-1)!.latency.median.toFixed(0)} ms, p99 ${rounds.at(-1)!.latency.p99.toFixed(0)} ms, spread ${r.spreadMs.toFixed(0)} ms, missing ${r.missing}`,
+    );
   }
   stopControl.abort();
   const [low, high] = [samples[0]!, samples.at(-1)!];
-  const per = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? undefined : (b - a) / Math.max(1, high.streams - low.streams));
+  const per = (a: number | undefined, b: number | undefined) =>
+    a === undefined || b === undefined ? undefined : (b - a) / Math.max(1, high.streams - low.streams);
   return {
     opened: ok,
     refused,

@@ -43,7 +43,15 @@ export interface TaskSizing {
   processLimit: number;
 }
 
-export const DEFAULT_SIZING: TaskSizing = { vcpu: 0.5, memoryGb: 1, targetUtilisation: 0.7, minTasks: 2, deliveryBudgetMs: 2_000, streamSeconds: 3_600, processLimit: VARIABLES.MCP_CONTAINER_STREAMS.default };
+export const DEFAULT_SIZING: TaskSizing = {
+  vcpu: 0.5,
+  memoryGb: 1,
+  targetUtilisation: 0.7,
+  minTasks: 2,
+  deliveryBudgetMs: 2_000,
+  streamSeconds: 3_600,
+  processLimit: VARIABLES.MCP_CONTAINER_STREAMS.default,
+};
 
 /** A 30-day month, as the Lambda stream figures in docs/scale.md count it. */
 export const HOURS_PER_MONTH = 720;
@@ -93,14 +101,34 @@ export function containerStreamsMonthly(streams: number, units: StreamUnits, pri
   const lcu = Math.max(streams / alb.lcu.activeConnectionsPerMinute, opensPerSecond / alb.lcu.newConnectionsPerSecond);
   const opens = opensPerSecond * hours * 3600;
   // One poller a task, at the fast pace all the time (the delivery bound assumes it), plus each open's commands.
-  const commands = tasks * (hours * 3600 * 1000) / units.pollMs + opens * COMMANDS_PER_STREAM_OPEN;
+  const commands = (tasks * (hours * 3600 * 1000)) / units.pollMs + opens * COMMANDS_PER_STREAM_OPEN;
   const lines: CostLine[] = [
-    { item: `Fargate tasks (${sizing.vcpu} vCPU, ${sizing.memoryGb} GB, arm64)`, quantity: tasks * hours, unit: 'task-hours', cost: tasks * hours * taskHour(pricing, sizing) },
-    { item: 'public IPv4 address a task (no NAT gateway)', quantity: tasks * hours, unit: 'address-hours', cost: tasks * hours * pricing.vpc.publicIpv4PerHour },
+    {
+      item: `Fargate tasks (${sizing.vcpu} vCPU, ${sizing.memoryGb} GB, arm64)`,
+      quantity: tasks * hours,
+      unit: 'task-hours',
+      cost: tasks * hours * taskHour(pricing, sizing),
+    },
+    {
+      item: 'public IPv4 address a task (no NAT gateway)',
+      quantity: tasks * hours,
+      unit: 'address-hours',
+      cost: tasks * hours * pricing.vpc.publicIpv4PerHour,
+    },
     { item: 'ALB hours', quantity: hours, unit: 'hours', cost: hours * alb.perHour },
     { item: 'ALB capacity units (held connections)', quantity: lcu * hours, unit: 'LCU-hours', cost: lcu * hours * alb.perLcuHour },
-    { item: 'CloudFront requests (stream opens; VPC origin free)', quantity: opens, unit: 'requests', cost: (opens / 1e4) * pricing.cloudFront.perTenThousandHttpsRequests },
-    { item: 'Upstash commands (event polling, stream caps)', quantity: commands, unit: 'commands', cost: (commands / 1e5) * pricing.upstash.perHundredThousandCommands },
+    {
+      item: 'CloudFront requests (stream opens; VPC origin free)',
+      quantity: opens,
+      unit: 'requests',
+      cost: (opens / 1e4) * pricing.cloudFront.perTenThousandHttpsRequests,
+    },
+    {
+      item: 'Upstash commands (event polling, stream caps)',
+      quantity: commands,
+      unit: 'commands',
+      cost: (commands / 1e5) * pricing.upstash.perHundredThousandCommands,
+    },
   ];
   return { streams, tasks, perTask, lines, total: lines.reduce((s, l) => s + l.cost, 0) };
 }

@@ -70,17 +70,44 @@ export function estimate(units: MeasuredUnits, pricing: Pricing, mix: Mix, calls
   const lines: Line[] = [
     { service: 'Lambda', item: 'requests', quantity: invocations, unit: 'requests', cost: (invocations / 1e6) * lambda.perMillionRequests },
     { service: 'Lambda', item: `duration at ${units.memoryMb} MB, arm64`, quantity: gbSeconds, unit: 'GB-s', cost: tiered(gbSeconds, lambda.perGbSecond) },
-    { service: 'API Gateway', item: 'REST requests (streamed: one per 10 MB)', quantity: apiRequests, unit: 'requests', cost: tiered(apiRequests / 1e6, apiGateway.perMillionRequests.map((t) => ({ upTo: t.upTo === null ? null : t.upTo / 1e6, price: t.price }))) },
-    { service: 'CloudFront', item: 'HTTPS requests', quantity: cfRequests, unit: 'requests', cost: (cfRequests / 1e4) * cloudFront.perTenThousandHttpsRequests },
+    {
+      service: 'API Gateway',
+      item: 'REST requests (streamed: one per 10 MB)',
+      quantity: apiRequests,
+      unit: 'requests',
+      cost: tiered(
+        apiRequests / 1e6,
+        apiGateway.perMillionRequests.map((t) => ({ upTo: t.upTo === null ? null : t.upTo / 1e6, price: t.price })),
+      ),
+    },
+    {
+      service: 'CloudFront',
+      item: 'HTTPS requests',
+      quantity: cfRequests,
+      unit: 'requests',
+      cost: (cfRequests / 1e4) * cloudFront.perTenThousandHttpsRequests,
+    },
     { service: 'CloudFront', item: 'data out to clients', quantity: cfOutGb, unit: 'GB', cost: tiered(cfOutGb, cloudFront.dataTransferOutPerGb) },
     { service: 'CloudFront', item: 'data to the origin (request bodies)', quantity: cfInGb, unit: 'GB', cost: cfInGb * cloudFront.dataTransferToOriginPerGb },
-    { service: 'CloudFront', item: 'Lambda@Edge origin-response runs', quantity: edge, unit: 'requests', cost: (edge / 1e6) * cloudFront.lambdaAtEdge.perMillionRequests + edgeGbSeconds * cloudFront.lambdaAtEdge.perGbSecond },
+    {
+      service: 'CloudFront',
+      item: 'Lambda@Edge origin-response runs',
+      quantity: edge,
+      unit: 'requests',
+      cost: (edge / 1e6) * cloudFront.lambdaAtEdge.perMillionRequests + edgeGbSeconds * cloudFront.lambdaAtEdge.perGbSecond,
+    },
     { service: 'DynamoDB', item: 'read request units', quantity: rru, unit: 'RRU', cost: (rru / 1e6) * dynamodb.perMillionReadRequestUnits },
     { service: 'DynamoDB', item: 'write request units', quantity: wru, unit: 'WRU', cost: (wru / 1e6) * dynamodb.perMillionWriteRequestUnits },
     { service: 'S3', item: 'PUT, COPY, POST, LIST requests', quantity: puts, unit: 'requests', cost: (puts / 1e3) * s3.perThousandPutCopyPostList },
     { service: 'S3', item: 'GET and other requests', quantity: gets, unit: 'requests', cost: (gets / 1e3) * s3.perThousandGetAndOther },
     { service: 'Upstash Redis', item: 'commands', quantity: commands, unit: 'commands', cost: (commands / 1e5) * upstash.perHundredThousandCommands },
-    { service: 'Upstash Redis', item: `bandwidth (first ${upstash.freeBandwidthGb} GB free)`, quantity: redisGb, unit: 'GB', cost: Math.max(0, redisGb - upstash.freeBandwidthGb) * upstash.bandwidthPerGb },
+    {
+      service: 'Upstash Redis',
+      item: `bandwidth (first ${upstash.freeBandwidthGb} GB free)`,
+      quantity: redisGb,
+      unit: 'GB',
+      cost: Math.max(0, redisGb - upstash.freeBandwidthGb) * upstash.bandwidthPerGb,
+    },
     { service: 'CloudWatch Logs', item: 'ingestion', quantity: logGb, unit: 'GB', cost: logGb * cloudWatchLogs.ingestionPerGb },
   ];
   const byService: Record<string, number> = {};

@@ -28,7 +28,15 @@ export interface FanOutOptions {
 export interface FanOutResult {
   listeners: number;
   idle: { commandsPerSecond: number; perEnvironment: number; perListener: number };
-  busy: { commandsPerSecond: number; perEnvironment: number; perListener: number; deliveries: number; expectedDeliveries: number; latencyP50Ms: number; latencyMaxMs: number };
+  busy: {
+    commandsPerSecond: number;
+    perEnvironment: number;
+    perListener: number;
+    deliveries: number;
+    expectedDeliveries: number;
+    latencyP50Ms: number;
+    latencyMaxMs: number;
+  };
 }
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} } as unknown as KitLogger;

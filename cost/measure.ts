@@ -81,7 +81,11 @@ function unitOf(scenario: Scenario, samples: Sample[], memoryMb: number, scale: 
       // The origin-response function that restores WWW-Authenticate runs on every origin answer.
       edgeFunctionInvocations: avg((s) => s.usage.front.requests),
     },
-    dynamodb: { readUnits: avg((s) => s.usage.dynamodb.readUnits), writeUnits: avg((s) => s.usage.dynamodb.writeUnits), requests: avg((s) => s.usage.dynamodb.requests) },
+    dynamodb: {
+      readUnits: avg((s) => s.usage.dynamodb.readUnits),
+      writeUnits: avg((s) => s.usage.dynamodb.writeUnits),
+      requests: avg((s) => s.usage.dynamodb.requests),
+    },
     s3: { putClassRequests: avg((s) => s.usage.s3.putClass), getClassRequests: avg((s) => s.usage.s3.getClass) },
     redis: {
       commands: avg((s) => s.usage.redis.commands),
@@ -113,7 +117,8 @@ export async function measureUnits(options: MeasureOptions = {}): Promise<Measur
       state: {},
       workerEnded: (since) => until(() => model.lambda.invocations.some((i) => i.type === 'Event' && i.startedAt >= since), 'the task worker', 30_000),
     };
-    const settled = () => until(() => model.lambda.counts().busy === 0 && model.lambda.counts().init === 0, 'environments to settle', streamSeconds * 1000 + 30_000);
+    const settled = () =>
+      until(() => model.lambda.counts().busy === 0 && model.lambda.counts().init === 0, 'environments to settle', streamSeconds * 1000 + 30_000);
     const units: Record<string, Unit> = {};
     for (const scenario of SCENARIOS.filter((s) => !options.only || options.only.includes(s.id))) {
       const runs = scenario.stream ? streamSamples : samples;

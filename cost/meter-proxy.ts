@@ -65,7 +65,15 @@ export async function startMeterProxy(options: MeterProxyOptions): Promise<Meter
       delete headers['transfer-encoding'];
     }
     let uploaded = 0;
-    const exchange: Exchange = { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, status: 0, requestBytes: 0, responseBytes: 0, ...(body && { requestBody: body }) };
+    const exchange: Exchange = {
+      method: req.method ?? 'GET',
+      url: req.url ?? '/',
+      headers: req.headers,
+      status: 0,
+      requestBytes: 0,
+      responseBytes: 0,
+      ...(body && { requestBody: body }),
+    };
     let done = false;
     const finish = () => {
       if (done) return;

@@ -31,7 +31,14 @@ const emptyUsage = (): Usage => ({
 export function usageBetween(earlier: Usage, later: Usage): Usage {
   const minus = <T extends Record<string, unknown>>(a: T, b: T): T =>
     Object.fromEntries(
-      Object.entries(b).map(([k, v]) => [k, typeof v === 'number' ? (k.startsWith('largest') ? v : v - ((a[k] as number | undefined) ?? 0)) : minus((a[k] ?? {}) as Record<string, unknown>, v as Record<string, unknown>)]),
+      Object.entries(b).map(([k, v]) => [
+        k,
+        typeof v === 'number'
+          ? k.startsWith('largest')
+            ? v
+            : v - ((a[k] as number | undefined) ?? 0)
+          : minus((a[k] ?? {}) as Record<string, unknown>, v as Record<string, unknown>),
+      ]),
     ) as T;
   return minus(earlier as unknown as Record<string, unknown>, later as unknown as Record<string, unknown>) as unknown as Usage;
 }
@@ -47,7 +54,9 @@ function recordDynamo(usage: Usage['dynamodb'], exchange: Exchange) {
   const operation = String(exchange.headers['x-amz-target'] ?? '').split('.')[1] ?? 'unknown';
   usage.requests++;
   bump(usage.operations, operation);
-  const answer = exchange.responseBody?.length ? (JSON.parse(exchange.responseBody.toString('utf8')) as { ConsumedCapacity?: Capacity | Capacity[]; __type?: string }) : {};
+  const answer = exchange.responseBody?.length
+    ? (JSON.parse(exchange.responseBody.toString('utf8')) as { ConsumedCapacity?: Capacity | Capacity[]; __type?: string })
+    : {};
   const consumed = [answer.ConsumedCapacity ?? []].flat().reduce((sum, c) => sum + (c.CapacityUnits ?? 0), 0);
   if (DYNAMO_READS.has(operation)) usage.readUnits += consumed;
   else if (DYNAMO_WRITES.has(operation)) {
@@ -68,7 +77,8 @@ function recordS3(usage: Usage['s3'], exchange: Exchange) {
   usage.bytesIn += exchange.requestBytes;
   usage.bytesOut += exchange.responseBytes;
   if (exchange.method === 'DELETE' && !query.has('uploadId')) usage.deletes++;
-  else if (exchange.method === 'PUT' || exchange.method === 'POST' || (exchange.method === 'GET' && (query.has('list-type') || query.has('uploads')))) usage.putClass++;
+  else if (exchange.method === 'PUT' || exchange.method === 'POST' || (exchange.method === 'GET' && (query.has('list-type') || query.has('uploads'))))
+    usage.putClass++;
   else usage.getClass++;
 }
 
@@ -105,12 +115,13 @@ export interface Meters {
   stop(): Promise<void>;
 }
 
-const RECORDERS: { [S in MeteredService]: Omit<Parameters<typeof startMeterProxy>[0], 'target' | 'record'> & { record(usage: Usage[S], e: Exchange): void } } = {
-  dynamodb: { rewriteRequest: withCapacity, keepResponseBody: true, record: recordDynamo },
-  s3: { record: recordS3 },
-  redis: { inspectRequest: true, record: recordRedis },
-  front: { record: recordFront },
-};
+const RECORDERS: { [S in MeteredService]: Omit<Parameters<typeof startMeterProxy>[0], 'target' | 'record'> & { record(usage: Usage[S], e: Exchange): void } } =
+  {
+    dynamodb: { rewriteRequest: withCapacity, keepResponseBody: true, record: recordDynamo },
+    s3: { record: recordS3 },
+    redis: { inspectRequest: true, record: recordRedis },
+    front: { record: recordFront },
+  };
 
 /** Meters whose counts all land in one `Usage`. */
 export function createMeters(): Meters {

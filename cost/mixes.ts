@@ -14,7 +14,7 @@ export interface Mix {
 export const MIXES: Record<string, Mix> = {
   chat: {
     description:
-      'A chat assistant\'s tool calls: 80% from 2025-era clients in sessions of ten calls made seconds apart (so most calls re-read their session), ' +
+      "A chat assistant's tool calls: 80% from 2025-era clients in sessions of ten calls made seconds apart (so most calls re-read their session), " +
       '20% from 2026-07-28 clients; 10% of calls answered from the tool cache; one tools/list per ten calls; no notification streams.',
     perCall: {
       legacyCallColdSession: 0.6,

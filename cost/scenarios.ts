@@ -54,7 +54,11 @@ async function post(c: ScenarioClient, headers: Record<string, string>, body: un
 async function resultOf(res: Response): Promise<Record<string, any>> {
   const text = await res.text();
   const json = (res.headers.get('content-type') ?? '').includes('text/event-stream')
-    ? text.split('\n').filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6))).at(-1)
+    ? text
+        .split('\n')
+        .filter((l) => l.startsWith('data: '))
+        .map((l) => JSON.parse(l.slice(6)))
+        .at(-1)
     : JSON.parse(text);
   if (json?.error) throw new Error(`JSON-RPC error: ${JSON.stringify(json.error)}`);
   return json.result;
@@ -73,7 +77,16 @@ async function legacyRequest(c: ScenarioClient, method: string, params: Record<s
 
 /** `initialize` and the `notifications/initialized` that follows it: how a 2025-era session starts. */
 async function startSession(c: ScenarioClient): Promise<string> {
-  const res = await post(c, {}, { jsonrpc: '2.0', id: ++ids, method: 'initialize', params: { protocolVersion: LEGACY, capabilities: {}, clientInfo: { name: 'cost-measure', version: '1.0.0' } } });
+  const res = await post(
+    c,
+    {},
+    {
+      jsonrpc: '2.0',
+      id: ++ids,
+      method: 'initialize',
+      params: { protocolVersion: LEGACY, capabilities: {}, clientInfo: { name: 'cost-measure', version: '1.0.0' } },
+    },
+  );
   const session = res.headers.get('mcp-session-id');
   await resultOf(res);
   if (!session) throw new Error('initialize answered without Mcp-Session-Id');
@@ -118,7 +131,8 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     id: 'legacyCallColdSession',
-    description: 'a `tools/call` in a 2025-06-18 session after MCP_SESSION_CACHE_MS (2 s) without one: the session is read from DynamoDB again (the usual case for calls an LLM makes seconds apart)',
+    description:
+      'a `tools/call` in a 2025-06-18 session after MCP_SESSION_CACHE_MS (2 s) without one: the session is read from DynamoDB again (the usual case for calls an LLM makes seconds apart)',
     prepare: async (c) => {
       c.state.session ??= await startSession(c);
     },
@@ -159,7 +173,8 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     id: 'task',
-    description: 'a task: the `tools/call` that creates it, the worker invocation that runs it (three progress updates), and one `tasks/get` that finds it completed with its result',
+    description:
+      'a task: the `tools/call` that creates it, the worker invocation that runs it (three progress updates), and one `tasks/get` that finds it completed with its result',
     run: async (c) => {
       const since = Date.now();
       const created = await modern(c, 'tools/call', { name: 'job', arguments: { steps: 3 } }, 'job', TAKING);

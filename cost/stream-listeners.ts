@@ -76,7 +76,11 @@ function openOne(url: URL, headers: Record<string, string>, body: string): Promi
       if (stream) {
         watch(response);
         resolve({ ok: true });
-      } else void refusal(response).then((why) => resolve({ refused: why }), (error: Error) => resolve({ error: error.message }));
+      } else
+        void refusal(response).then(
+          (why) => resolve({ refused: why }),
+          (error: Error) => resolve({ error: error.message }),
+        );
     });
     req.on('error', (error) => resolve({ error: error.message }));
     req.end(body);

@@ -24,5 +24,8 @@ process.on('message', (message) => {
   process.send!({ memory: process.memoryUsage() });
 });
 process.once('SIGTERM', () => {
-  void served.close().then(() => kit.close()).then(() => process.exit(0));
+  void served
+    .close()
+    .then(() => kit.close())
+    .then(() => process.exit(0));
 });

@@ -38,7 +38,11 @@ export default defineServer({
     ),
     tool(
       'job',
-      { description: 'A short job that runs as a task for clients that take tasks', task: 'optional', input: z.object({ steps: z.number().int().min(1).max(10) }) },
+      {
+        description: 'A short job that runs as a task for clients that take tasks',
+        task: 'optional',
+        input: z.object({ steps: z.number().int().min(1).max(10) }),
+      },
       async ({ steps }, ctx) => {
         await ctx.task.start();
         for (let i = 1; i <= steps; i++) await ctx.progress(i, steps, `step ${i} of ${steps}`);

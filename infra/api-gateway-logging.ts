@@ -22,7 +22,7 @@ export class ApiGatewayAccountLogging extends Construct {
     Validations.of(this.role).acknowledge({
       id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
       reason:
-        'AWS\'s service-role policy for exactly this role; API Gateway names the log groups it creates at run ' +
+        "AWS's service-role policy for exactly this role; API Gateway names the log groups it creates at run " +
         'time, so a hand-written policy could not be narrower.',
     });
   }

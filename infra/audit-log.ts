@@ -52,7 +52,9 @@ export class McpAuditLog extends Construct {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: `Audit log forwarder of MCP server ${props.serverName} (${props.stage})`,
     });
-    role.addToPolicy(new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [this.logGroup.logGroupArn, forwarderLogs.logGroupArn] }));
+    role.addToPolicy(
+      new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [this.logGroup.logGroupArn, forwarderLogs.logGroupArn] }),
+    );
     this.forwarder = new lambda.Function(this, 'Forwarder', {
       description: `MCP server ${props.serverName} (${props.stage}): copies audit lines to its audit log group`,
       runtime: nodeRuntime(),
@@ -65,7 +67,11 @@ export class McpAuditLog extends Construct {
       logGroup: forwarderLogs,
       environment: { AUDIT_LOG_GROUP: this.logGroup.logGroupName },
     });
-    new logs.SubscriptionFilter(this, 'AuditLines', { logGroup: functionLogGroup, destination: new LambdaDestination(this.forwarder), filterPattern: AUDIT_LINE });
+    new logs.SubscriptionFilter(this, 'AuditLines', {
+      logGroup: functionLogGroup,
+      destination: new LambdaDestination(this.forwarder),
+      filterPattern: AUDIT_LINE,
+    });
 
     // Dimensions from the line's own fields (service = POWERTOOLS_SERVICE_NAME = the server's name).
     const authFailures = new logs.MetricFilter(this, 'AuthFailures', {

@@ -159,7 +159,9 @@ export function validateAuth(auth: McpAuth, owner: string): void {
     if (!acceptsApiKeys(auth.mode)) throw new Error(`${owner}: auth.apiKeyCacheTtl only applies to modes that accept API keys, not "${auth.mode}".`);
     const seconds = auth.apiKeyCacheTtl.toSeconds({ integral: false });
     if (!Number.isInteger(seconds) || seconds > 60) {
-      throw new Error(`${owner}: auth.apiKeyCacheTtl must be whole seconds, at most 60 (it bounds how long a revoked key keeps working); got ${auth.apiKeyCacheTtl.toHumanString()}.`);
+      throw new Error(
+        `${owner}: auth.apiKeyCacheTtl must be whole seconds, at most 60 (it bounds how long a revoked key keeps working); got ${auth.apiKeyCacheTtl.toHumanString()}.`,
+      );
     }
   }
   if (auth.mode === 'apikey') return;
@@ -235,7 +237,9 @@ function validateCallbackUrl(value: string, owner: string): void {
     return !['javascript:', 'data:', 'file:'].includes(u.protocol);
   };
   if (!url || !allowed(url) || url.hash !== '') {
-    throw new Error(`${owner}: auth.callbackUrls entry "${value}" must be an https URL, http://localhost…, or a custom scheme (myapp://…), without a fragment.`);
+    throw new Error(
+      `${owner}: auth.callbackUrls entry "${value}" must be an https URL, http://localhost…, or a custom scheme (myapp://…), without a fragment.`,
+    );
   }
 }
 

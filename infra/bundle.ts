@@ -21,7 +21,9 @@ interface BundleRequest {
 /** Builds one function into `outdir`; resolves with the metafile, or rejects with what to fix. */
 export async function bundleFunction({ entry, outdir, options, workingDir, sourcemap }: BundleRequest): Promise<Metafile> {
   const settings = bundleBuild(entry, outdir, options);
-  const result = await build({ ...settings, ...(sourcemap === undefined ? {} : { sourcemap }), absWorkingDir: workingDir }).catch((err) => Promise.reject(explainBuildFailure(err)));
+  const result = await build({ ...settings, ...(sourcemap === undefined ? {} : { sourcemap }), absWorkingDir: workingDir }).catch((err) =>
+    Promise.reject(explainBuildFailure(err)),
+  );
   const metafile = result.metafile!;
   if (settings.tsconfig) checkZodLocales(metafile, workingDir);
   return metafile;
@@ -32,7 +34,11 @@ const SELF = fileURLToPath(import.meta.url);
 /** `bundleFunction`, synchronously, in a child `node` with the tsx loader; throws its error's message. */
 export function bundleFunctionSync(request: BundleRequest): void {
   // esbuild's warnings reach the user on stderr; the child's error, if any, comes back on stdout.
-  const child = spawnSync(process.execPath, ['--import', 'tsx', SELF, JSON.stringify(request)], { cwd: request.workingDir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawnSync(process.execPath, ['--import', 'tsx', SELF, JSON.stringify(request)], {
+    cwd: request.workingDir,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   if (child.status !== 0) throw new Error(child.stdout.trim() || `bundling ${request.entry} failed (${child.signal ?? child.status})`);
 }
 

@@ -157,7 +157,7 @@ export class McpDataPlane extends Construct {
     Validations.of(this.bucket).acknowledge({
       id: 'AwsSolutions-S1',
       reason:
-        'Only the servers\' own roles read and write this bucket; object-level auditing is CloudTrail ' +
+        "Only the servers' own roles read and write this bucket; object-level auditing is CloudTrail " +
         'data events, set per account. A server-access-log bucket would itself need a log bucket.',
     });
 
@@ -260,7 +260,8 @@ export class McpDataPlane extends Construct {
     });
     Validations.of(secret).acknowledge({
       id: 'AwsSolutions-SMG4',
-      reason: 'CloudFront reads the value at deploy, so a rotation needs a deploy between its steps; it is rotated by hand in the order docs/deploy.md gives, not by a rotation Lambda.',
+      reason:
+        'CloudFront reads the value at deploy, so a rotation needs a deploy between its steps; it is rotated by hand in the order docs/deploy.md gives, not by a rotation Lambda.',
     });
     return secret;
   }

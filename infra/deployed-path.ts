@@ -58,7 +58,19 @@ export const CLOUDFRONT_ERROR_CACHING = {
 export const REST_HEADERS = {
   remappedResponse: ['authorization', 'connection', 'content-md5', 'date', 'max-forwards', 'server', 'user-agent', 'www-authenticate'],
   droppedResponse: ['expect', 'host', 'proxy-authenticate', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'via'],
-  droppedRequest: ['connection', 'content-md5', 'expect', 'max-forwards', 'proxy-authenticate', 'server', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'www-authenticate'],
+  droppedRequest: [
+    'connection',
+    'content-md5',
+    'expect',
+    'max-forwards',
+    'proxy-authenticate',
+    'server',
+    'te',
+    'trailer',
+    'transfer-encoding',
+    'upgrade',
+    'www-authenticate',
+  ],
 } as const;
 
 /** The kit's own choices for the path; construct defaults, and the model's. */

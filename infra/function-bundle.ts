@@ -20,8 +20,7 @@ import { fileURLToPath } from 'node:url';
 export const LAMBDA_NODE_MAJOR = 24;
 
 // esbuild's ESM output has no `require`; CommonJS dependencies bundled into it call one.
-const CREATE_REQUIRE_BANNER =
-  "import { createRequire as __mcpKitCreateRequire } from 'node:module'; const require = __mcpKitCreateRequire(import.meta.url);";
+const CREATE_REQUIRE_BANNER = "import { createRequire as __mcpKitCreateRequire } from 'node:module'; const require = __mcpKitCreateRequire(import.meta.url);";
 
 export interface FunctionBundleOptions {
   /** Leave the AWS SDK out and use the runtime's copy (the construct's `bundleAwsSdk: false`). @default false */
@@ -85,7 +84,10 @@ const NAMED_ZOD_IMPORT = /import\s*\{([^}]*)\}\s*from\s*(['"])(zod|zod\/v4)\2\s*
  */
 export function rewriteZodImports(source: string): string {
   return source.replace(NAMED_ZOD_IMPORT, (whole, names: string, quote: string, from: string) => {
-    const specifiers = names.split(',').map((n) => n.trim()).filter(Boolean);
+    const specifiers = names
+      .split(',')
+      .map((n) => n.trim())
+      .filter(Boolean);
     const namespace = specifiers.find((n) => /^z(\s+as\s+\w+)?$/.test(n));
     if (!namespace) return whole;
     const local = namespace.split(/\s+as\s+/)[1] ?? 'z';

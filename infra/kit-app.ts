@@ -56,7 +56,9 @@ export function buildKitApp(app: App): KitStacks {
   const local = stage === 'local';
   const auth = authFromContext(context, local);
   if (local && usesOAuth(auth)) {
-    throw new Error(`context "auth" is "${auth.mode}", which needs each server's public URL; the local stage (SAM, LocalStack) cannot derive it. Use auth none or apikey there.`);
+    throw new Error(
+      `context "auth" is "${auth.mode}", which needs each server's public URL; the local stage (SAM, LocalStack) cannot derive it. Use auth none or apikey there.`,
+    );
   }
   const cloudFront = context.flag('cloudFront') ?? true;
   // Behind CloudFront, authenticating servers get a Lambda@Edge function, which needs a region.
@@ -158,7 +160,9 @@ function gatewayWanted(context: Context, auth: McpAuth): boolean {
   const wanted = context.flag('gateway');
   const canAuthenticate = auth.mode === 'none' || auth.mode.endsWith('apikey');
   if (wanted === true && !canAuthenticate) {
-    throw new Error(`context "gateway" is true, but auth "${auth.mode}" takes no API keys, which the example gateway's callers and its smoke check use; use "${auth.mode},apikey", or configure McpGateway in your own app.`);
+    throw new Error(
+      `context "gateway" is true, but auth "${auth.mode}" takes no API keys, which the example gateway's callers and its smoke check use; use "${auth.mode},apikey", or configure McpGateway in your own app.`,
+    );
   }
   return wanted ?? canAuthenticate;
 }
@@ -178,7 +182,8 @@ function deployEnvironment(context: Context, needsRegion: boolean): Environment 
         'or a region in your AWS profile (the CDK CLI passes it on as CDK_DEFAULT_REGION), or pass -c region=<region>.',
     );
   }
-  if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region)) throw new Error(`region "${region}" (-c region or CDK_DEFAULT_REGION) is not an AWS region name such as eu-west-1.`);
+  if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region))
+    throw new Error(`region "${region}" (-c region or CDK_DEFAULT_REGION) is not an AWS region name such as eu-west-1.`);
   return { account: process.env.CDK_DEFAULT_ACCOUNT, region };
 }
 
@@ -202,7 +207,8 @@ function authFromContext(context: Context, local: boolean): McpAuth {
     case 'oauth':
     case 'oauth,apikey': {
       const issuer = context.string('oauthIssuer');
-      if (issuer === undefined) throw new Error(`context "auth" is "${mode}": set "oauthIssuer" to the authorization server's issuer URL (-c oauthIssuer=https://…).`);
+      if (issuer === undefined)
+        throw new Error(`context "auth" is "${mode}": set "oauthIssuer" to the authorization server's issuer URL (-c oauthIssuer=https://…).`);
       return {
         mode: mode as 'oauth' | 'oauth,apikey',
         issuer,
@@ -234,7 +240,10 @@ class Context {
     if (value === undefined || value === null || value === '') return undefined;
     if (Array.isArray(value) && value.every((v) => typeof v === 'string')) return value;
     if (typeof value !== 'string') throw new Error(`context "${key}" must be a comma-separated string or a list of strings, got ${JSON.stringify(value)}.`);
-    return value.split(',').map((v) => v.trim()).filter(Boolean);
+    return value
+      .split(',')
+      .map((v) => v.trim())
+      .filter(Boolean);
   }
 
   flag(key: string): boolean | undefined {

@@ -146,7 +146,8 @@ export class McpGateway extends Construct {
 
   private monitorUpstreams(serverName: string, props: McpGatewayProps) {
     const threshold = props.upstreamFailuresAlarm ?? 10;
-    if (!Number.isInteger(threshold) || threshold < 1) throw new Error(`McpGateway "${serverName}": upstreamFailuresAlarm must be a whole number, at least 1, got ${threshold}`);
+    if (!Number.isInteger(threshold) || threshold < 1)
+      throw new Error(`McpGateway "${serverName}": upstreamFailuresAlarm must be a whole number, at least 1, got ${threshold}`);
     const topic = props.alarms?.topic;
     const metrics: cloudwatch.Metric[] = [];
     for (const upstream of props.upstreams) {
@@ -174,7 +175,12 @@ export class McpGateway extends Construct {
     }
     this.endpoint.monitoring.dashboard.addWidgets(
       new cloudwatch.AlarmStatusWidget({ title: 'Upstream alarms', alarms: Object.values(this.upstreamAlarms), width: 12, height: 4 }),
-      new cloudwatch.GraphWidget({ title: 'Upstream failures', left: metrics, leftAnnotations: [{ value: threshold, label: 'alarm', color: cloudwatch.Color.RED }], width: 12 }),
+      new cloudwatch.GraphWidget({
+        title: 'Upstream failures',
+        left: metrics,
+        leftAnnotations: [{ value: threshold, label: 'alarm', color: cloudwatch.Color.RED }],
+        width: 12,
+      }),
     );
   }
 }
@@ -198,20 +204,32 @@ function gatewayConfig(props: McpGatewayProps, owner: string) {
   if (props.upstreams.length === 0) throw new Error(`${owner}: upstreams is empty; name at least one MCP server to front.`);
   const upstreams: Record<string, object> = {};
   for (const u of props.upstreams) {
-    if (!UPSTREAM_NAME.test(u.name)) throw new Error(`${owner}: upstream name "${u.name}" must be lowercase letters, digits and hyphens, starting with a letter, at most 32 characters (it prefixes tool names).`);
+    if (!UPSTREAM_NAME.test(u.name))
+      throw new Error(
+        `${owner}: upstream name "${u.name}" must be lowercase letters, digits and hyphens, starting with a letter, at most 32 characters (it prefixes tool names).`,
+      );
     if (u.name in upstreams) throw new Error(`${owner}: upstream "${u.name}" is named twice.`);
     if ((u.endpoint === undefined) === (u.url === undefined)) throw new Error(`${owner}: upstream "${u.name}" needs exactly one of endpoint and url.`);
-    if (u.url !== undefined && !Token.isUnresolved(u.url) && !/^https:\/\//.test(u.url)) throw new Error(`${owner}: upstream "${u.name}" url "${u.url}" must be https.`);
+    if (u.url !== undefined && !Token.isUnresolved(u.url) && !/^https:\/\//.test(u.url))
+      throw new Error(`${owner}: upstream "${u.name}" url "${u.url}" must be https.`);
     if (u.apiKeyVariable && u.oauth) throw new Error(`${owner}: upstream "${u.name}" takes an API key or OAuth client credentials, not both.`);
     checkIdentity(u, props, owner);
     const callMs = millis(u.callTimeout);
     const functionMs = millis(props.timeout) ?? 900_000;
-    if (callMs !== undefined && callMs > functionMs - 10_000) throw new Error(`${owner}: upstream "${u.name}" callTimeout must stay 10 s below the gateway's function timeout.`);
+    if (callMs !== undefined && callMs > functionMs - 10_000)
+      throw new Error(`${owner}: upstream "${u.name}" callTimeout must stay 10 s below the gateway's function timeout.`);
     upstreams[u.name] = {
       ...upstreamAddress(u, props),
       ...(u.protocol && { protocol: u.protocol }),
       ...(u.apiKeyVariable && { auth: { apiKeyVariable: u.apiKeyVariable } }),
-      ...(u.oauth && { auth: { clientId: u.oauth.clientId, clientSecretVariable: u.oauth.clientSecretVariable, issuer: u.oauth.issuer, ...(u.oauth.scope && { scope: u.oauth.scope }) } }),
+      ...(u.oauth && {
+        auth: {
+          clientId: u.oauth.clientId,
+          clientSecretVariable: u.oauth.clientSecretVariable,
+          issuer: u.oauth.issuer,
+          ...(u.oauth.scope && { scope: u.oauth.scope }),
+        },
+      }),
       timeouts: { ...(callMs !== undefined && { callMs }), ...(u.requestTimeout && { requestMs: millis(u.requestTimeout) }) },
       breaker: { ...(u.failureThreshold !== undefined && { failureThreshold: u.failureThreshold }), ...(u.cooldown && { cooldownMs: millis(u.cooldown) }) },
       ...(u.access && { access: { ...(u.access.principals && { principals: u.access.principals }), scopes: u.access.scopes ?? [] } }),
@@ -228,7 +246,9 @@ function gatewayConfig(props: McpGatewayProps, owner: string) {
 function checkIdentity(u: McpGatewayUpstream, props: McpGatewayProps, owner: string) {
   const identity = identityOf(u);
   if (identity === 'on-behalf-of' && (u.apiKeyVariable || u.oauth)) {
-    throw new Error(`${owner}: upstream "${u.name}" is reached on behalf of each caller, with the gateway's signed assertion as its credential: drop apiKeyVariable/oauth, or set identity 'gateway' (every caller one principal there).`);
+    throw new Error(
+      `${owner}: upstream "${u.name}" is reached on behalf of each caller, with the gateway's signed assertion as its credential: drop apiKeyVariable/oauth, or set identity 'gateway' (every caller one principal there).`,
+    );
   }
   const manyCallers = (props.auth?.mode ?? 'none') !== 'none';
   if (identity === 'gateway' && manyCallers && !u.shareIdentity) {
@@ -237,5 +257,6 @@ function checkIdentity(u: McpGatewayUpstream, props: McpGatewayProps, owner: str
         "Use identity 'on-behalf-of' for a kit server, or set shareIdentity: true for a server that keeps nothing per caller.",
     );
   }
-  if (identity === 'gateway' && u.forwardScopes?.length) throw new Error(`${owner}: upstream "${u.name}": forwardScopes applies to identity 'on-behalf-of' only.`);
+  if (identity === 'gateway' && u.forwardScopes?.length)
+    throw new Error(`${owner}: upstream "${u.name}": forwardScopes applies to identity 'on-behalf-of' only.`);
 }

@@ -75,8 +75,12 @@ export class McpServerEndpoint extends Construct {
     if (props.dataPlane && props.secret) throw new Error(`${owner}: give the secret to the shared McpDataPlane, not to one server.`);
     const production = props.production ?? isProductionStage(stage);
     const containerSettings = props.containers ? resolveContainers(props.containers, props.entry, owner) : undefined;
-    if (containerSettings && !settings.cloudFront) throw new Error(`${owner}: containers need CloudFront in front (cloudFront: true): it reaches them through a VPC origin.`);
-    const storage = { removalPolicy: production ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY, logRetention: props.logRetention ?? logs.RetentionDays.ONE_MONTH };
+    if (containerSettings && !settings.cloudFront)
+      throw new Error(`${owner}: containers need CloudFront in front (cloudFront: true): it reaches them through a VPC origin.`);
+    const storage = {
+      removalPolicy: production ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      logRetention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+    };
 
     this.dataPlane = props.dataPlane ?? new McpDataPlane(this, 'DataPlane', { stage, retainData: production, secret: props.secret });
     if (auth.mode === 'cognito' || auth.mode === 'cognito,apikey') {
@@ -119,7 +123,8 @@ export class McpServerEndpoint extends Construct {
     });
     this.dataPlane.grantServer(this.fn.role!);
     const versioned = releasesByAlias(stage);
-    if (props.deployment && !versioned) throw new Error(`${owner}: \`deployment\` does not apply to the local stage (SAM, LocalStack), whose API calls the function without an alias.`);
+    if (props.deployment && !versioned)
+      throw new Error(`${owner}: \`deployment\` does not apply to the local stage (SAM, LocalStack), whose API calls the function without an alias.`);
     this.taskWorkers = enableTaskWorkers(this, this.fn, versioned);
     this.canary = versioned ? createCanary(this, this.fn, stage, props.deployment) : undefined;
     addRoutes(this.api, this.canary?.alias ?? this.fn, path, settings.timeoutSeconds);

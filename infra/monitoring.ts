@@ -190,7 +190,17 @@ export class McpServerMonitoring extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
     this.toolErrorRateAlarms = alarms.toolErrorRate ? toolErrorRateAlarms(this, serverName, props.stage, who, alarms.toolErrorRate) : [];
-    const serverAlarms = [this.serverErrorRateAlarm, this.functionErrorsAlarm, this.functionThrottlesAlarm, this.p99DurationAlarm, this.failedTasksAlarm, this.claimedConcurrencyAlarm, this.authFailuresAlarm, this.auditForwardingAlarm, ...this.toolErrorRateAlarms];
+    const serverAlarms = [
+      this.serverErrorRateAlarm,
+      this.functionErrorsAlarm,
+      this.functionThrottlesAlarm,
+      this.p99DurationAlarm,
+      this.failedTasksAlarm,
+      this.claimedConcurrencyAlarm,
+      this.authFailuresAlarm,
+      this.auditForwardingAlarm,
+      ...this.toolErrorRateAlarms,
+    ];
     if (alarms.topic) {
       const action = new cloudwatchActions.SnsAction(alarms.topic);
       for (const alarm of serverAlarms) {
@@ -276,7 +286,8 @@ export class McpServerMonitoring extends Construct {
         ],
         right: [fn.metric('AsyncEventAge', { period: FIVE_MINUTES, statistic: 'Maximum', label: 'oldest event age (ms)' })],
         width: 12,
-      }),    );
+      }),
+    );
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({
         title: 'Audit: failed authentications, forwarder errors',
@@ -308,13 +319,32 @@ export class McpServerMonitoring extends Construct {
         dimensionsMap: { FunctionName: functionName, Resource: `${functionName}:${alias.aliasName}`, ExecutedVersion: alias.version.version },
       });
     const alarm = (id: string, description: string, metric: cloudwatch.Metric, threshold: number, comparisonOperator: cloudwatch.ComparisonOperator) =>
-      new cloudwatch.Alarm(this, id, { alarmDescription: `${who}: ${description}`, metric, threshold, evaluationPeriods: 1, comparisonOperator, treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING });
+      new cloudwatch.Alarm(this, id, {
+        alarmDescription: `${who}: ${description}`,
+        metric,
+        threshold,
+        evaluationPeriods: 1,
+        comparisonOperator,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
     const release = [
-      alarm('ReleaseErrors', `the version being released failed at least ${errors} times in 5 minutes; CodeDeploy rolls the alias back.`, onNewVersion('Errors', 'Sum'), errors, cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD),
-      alarm('ReleaseP99Duration', `the version being released ran above ${p99.toMilliseconds()} ms at p99 over 5 minutes; CodeDeploy rolls the alias back.`, onNewVersion('Duration', 'p99'), p99.toMilliseconds(), cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD),
+      alarm(
+        'ReleaseErrors',
+        `the version being released failed at least ${errors} times in 5 minutes; CodeDeploy rolls the alias back.`,
+        onNewVersion('Errors', 'Sum'),
+        errors,
+        cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      ),
+      alarm(
+        'ReleaseP99Duration',
+        `the version being released ran above ${p99.toMilliseconds()} ms at p99 over 5 minutes; CodeDeploy rolls the alias back.`,
+        onNewVersion('Duration', 'p99'),
+        p99.toMilliseconds(),
+        cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      ),
     ];
     // A rollback is news: they notify like the server's other alarms.
-    if (topic) for (const a of release) (a.addAlarmAction(new cloudwatchActions.SnsAction(topic)), a.addOkAction(new cloudwatchActions.SnsAction(topic)));
+    if (topic) for (const a of release) a.addAlarmAction(new cloudwatchActions.SnsAction(topic)), a.addOkAction(new cloudwatchActions.SnsAction(topic));
     return release;
   }
 }

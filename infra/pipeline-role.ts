@@ -43,7 +43,9 @@ export class PipelineRoleStack extends Stack {
     const provider = props.oidcProviderArn
       ? iam.OidcProviderNative.fromOidcProviderArn(this, 'GitHubOidc', props.oidcProviderArn)
       : new iam.OidcProviderNative(this, 'GitHubOidc', { url: `https://${GITHUB_OIDC_ISSUER}`, clientIds: [AWS_AUDIENCE] });
-    const subject = props.environment ? `repo:${props.repository}:environment:${props.environment}` : `repo:${props.repository}:ref:refs/heads/${props.branch ?? 'main'}`;
+    const subject = props.environment
+      ? `repo:${props.repository}:environment:${props.environment}`
+      : `repo:${props.repository}:ref:refs/heads/${props.branch ?? 'main'}`;
     this.role = new iam.Role(this, 'DeployRole', {
       description: `Deploys MCP kit stage ${props.stage} from GitHub Actions (${subject})`,
       assumedBy: new iam.OpenIdConnectPrincipal(provider, {
@@ -51,7 +53,10 @@ export class PipelineRoleStack extends Stack {
       }),
     });
     this.grantWorkflow(props.bootstrapQualifier ?? 'hnb659fds');
-    new CfnOutput(this, 'DeployRoleArn', { value: this.role.roleArn, description: 'The AWS_DEPLOY_ROLE_ARN variable of the GitHub repository (Settings → Variables)' });
+    new CfnOutput(this, 'DeployRoleArn', {
+      value: this.role.roleArn,
+      description: 'The AWS_DEPLOY_ROLE_ARN variable of the GitHub repository (Settings → Variables)',
+    });
   }
 
   /** A value as cdk-nag spells it in a finding's id: literal when known, `<AWS::…>` when a token. */
@@ -68,7 +73,13 @@ export class PipelineRoleStack extends Stack {
     this.role.addToPolicy(
       new iam.PolicyStatement({
         sid: 'WatchRelease',
-        actions: ['cloudformation:DescribeStacks', 'cloudformation:ListStackResources', 'codedeploy:ListDeployments', 'codedeploy:GetDeployment', 'logs:FilterLogEvents'],
+        actions: [
+          'cloudformation:DescribeStacks',
+          'cloudformation:ListStackResources',
+          'codedeploy:ListDeployments',
+          'codedeploy:GetDeployment',
+          'logs:FilterLogEvents',
+        ],
         resources: ['*'],
       }),
     );
@@ -78,7 +89,8 @@ export class PipelineRoleStack extends Stack {
     });
     Validations.of(this.role).acknowledge({
       id: `AwsSolutions-IAM5[Resource::arn:${this.nagName(this.partition, 'AWS::Partition')}:iam::${account}:role/cdk-${qualifier}-*-${account}-*]`,
-      reason: 'The CDK bootstrap roles (deploy, file publishing, lookup) of this account, in its region and us-east-1 (Lambda@Edge): `cdk deploy` assumes them.',
+      reason:
+        'The CDK bootstrap roles (deploy, file publishing, lookup) of this account, in its region and us-east-1 (Lambda@Edge): `cdk deploy` assumes them.',
     });
   }
 }

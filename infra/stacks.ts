@@ -89,24 +89,34 @@ export class McpServerStack extends Stack {
     // The stage's access logs need the account's API Gateway role in place first.
     this.addStackDependency(dataPlaneStack);
     new CfnOutput(this, 'McpUrl', { value: this.endpoint.mcpUrl, description: 'Public MCP endpoint' });
-    new CfnOutput(this, 'ApiUrl', { value: this.endpoint.apiUrl, description: 'MCP endpoint on API Gateway, bypassing CloudFront: refuses requests without CloudFront\'s origin header' });
-    new CfnOutput(this, 'FunctionLogGroup', { value: this.endpoint.fn.logGroup.logGroupName, description: 'The function\'s log group (npm run verify --log-group reads its REPORT lines)' });
+    new CfnOutput(this, 'ApiUrl', {
+      value: this.endpoint.apiUrl,
+      description: "MCP endpoint on API Gateway, bypassing CloudFront: refuses requests without CloudFront's origin header",
+    });
+    new CfnOutput(this, 'FunctionLogGroup', {
+      value: this.endpoint.fn.logGroup.logGroupName,
+      description: "The function's log group (npm run verify --log-group reads its REPORT lines)",
+    });
     if (this.endpoint.distribution) {
       new CfnOutput(this, 'DistributionDomainName', {
         value: this.endpoint.distribution.distributionDomainName,
-        description: 'CloudFront host name; point a custom domain\'s CNAME or alias here',
+        description: "CloudFront host name; point a custom domain's CNAME or alias here",
       });
     }
     rollbackOutput(this, this.endpoint);
     new CfnOutput(this, 'DashboardName', { value: this.endpoint.monitoring.dashboard.dashboardName, description: 'CloudWatch dashboard' });
-    new CfnOutput(this, 'AuditLogGroup', { value: this.endpoint.auditLog.logGroup.logGroupName, description: 'Audit log: security events (aws logs tail <this> --follow)' });
+    new CfnOutput(this, 'AuditLogGroup', {
+      value: this.endpoint.auditLog.logGroup.logGroupName,
+      description: 'Audit log: security events (aws logs tail <this> --follow)',
+    });
     if (acceptsApiKeys(props.server.auth)) this.apiKeyOutputs(dataPlaneStack);
     const auth = this.endpoint.authorizationServer;
     if (auth) {
       new CfnOutput(this, 'AuthorizationServer', { value: auth.issuer, description: 'OAuth issuer (Cognito user pool) that MCP clients discover' });
       new CfnOutput(this, 'UserPoolId', { value: auth.userPool.userPoolId, description: 'Cognito user pool: create users here' });
       new CfnOutput(this, 'ClientId', { value: auth.client.userPoolClientId, description: 'Pre-registered OAuth client ID to configure in MCP clients' });
-      if (auth.domain) new CfnOutput(this, 'LoginDomain', { value: auth.domain.baseUrl(), description: 'Cognito managed login (authorize and token endpoints)' });
+      if (auth.domain)
+        new CfnOutput(this, 'LoginDomain', { value: auth.domain.baseUrl(), description: 'Cognito managed login (authorize and token endpoints)' });
     }
   }
 
@@ -118,7 +128,8 @@ export class McpServerStack extends Stack {
     const table = dataPlaneStack.dataPlane.table.tableName;
     new CfnOutput(this, 'CreateApiKeyCommand', {
       value: `export MCP_API_KEY="$(npm run --silent keys -- create --table ${table} --region ${this.region} --principal me --name 'first key')"`,
-      description: 'Creates an API key in the deployed table with your AWS credentials and keeps it in MCP_API_KEY; it is shown only once: store it (echo "$MCP_API_KEY")',
+      description:
+        'Creates an API key in the deployed table with your AWS credentials and keeps it in MCP_API_KEY; it is shown only once: store it (echo "$MCP_API_KEY")',
     });
     new CfnOutput(this, 'SmokeCommand', {
       value: `npm run smoke -- --url ${this.endpoint.mcpUrl}`,
@@ -139,7 +150,8 @@ function rollbackOutput(stack: Stack, endpoint: McpServerEndpoint): void {
     value:
       `npm run rollback -- --function ${endpoint.fn.functionName} --alias ${alias.aliasName} --application ${deploymentGroup.application.applicationName} ` +
       `--deployment-group ${deploymentGroup.deploymentGroupName} --region ${stack.region}`,
-    description: 'Puts the live alias back on the version before; during a release, on the old version, and prints how to stop the CodeDeploy deployment (docs/deploy.md)',
+    description:
+      'Puts the live alias back on the version before; during a release, on the old version, and prints how to stop the CodeDeploy deployment (docs/deploy.md)',
   });
 }
 
@@ -174,7 +186,10 @@ export class McpGatewayStack extends Stack {
     new CfnOutput(this, 'McpUrl', { value: this.gateway.mcpUrl, description: 'Public MCP endpoint of the gateway' });
     new CfnOutput(this, 'DashboardName', { value: this.gateway.endpoint.monitoring.dashboard.dashboardName, description: 'CloudWatch dashboard' });
     rollbackOutput(this, this.gateway.endpoint);
-    new CfnOutput(this, 'AuditLogGroup', { value: this.gateway.endpoint.auditLog.logGroup.logGroupName, description: 'Audit log of the gateway: security events (aws logs tail <this> --follow)' });
+    new CfnOutput(this, 'AuditLogGroup', {
+      value: this.gateway.endpoint.auditLog.logGroup.logGroupName,
+      description: 'Audit log of the gateway: security events (aws logs tail <this> --follow)',
+    });
     if (props.smokeTool) {
       new CfnOutput(this, 'SmokeCommand', {
         value: `npm run smoke -- --url ${this.gateway.mcpUrl} --tool ${props.smokeTool}`,
@@ -202,4 +217,3 @@ export class EdgeFirewallStack extends Stack {
     new CfnOutput(this, 'WebAclArn', { value: this.firewall.webAclArn, description: 'Pass as -c webAclArn=<this> to the server stacks' });
   }
 }
-

@@ -51,7 +51,13 @@ function bothEras(serverName: string, stage: string, tool: string, metric: strin
   return Object.fromEntries(
     ERAS.map((era) => [
       `${metric.toLowerCase()}_${era}`,
-      new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName: metric, dimensionsMap: { Server: serverName, Stage: stage, Tool: tool, Era: era }, statistic: 'Sum', period: FIVE_MINUTES }),
+      new cloudwatch.Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName: metric,
+        dimensionsMap: { Server: serverName, Stage: stage, Tool: tool, Era: era },
+        statistic: 'Sum',
+        period: FIVE_MINUTES,
+      }),
     ]),
   );
 }

@@ -152,15 +152,19 @@ async function main() {
   await serveNext();
   // Said once the next server waits loaded: from here a change takes only its own start.
   if (await next?.ready) {
-    process.stdout.write(`npm run dev: watching ${folders.map((f) => `${shown(f)}/`).join(' and ')}; a change reloads the server, the emulators and their data stay\n`);
+    process.stdout.write(
+      `npm run dev: watching ${folders.map((f) => `${shown(f)}/`).join(' and ')}; a change reloads the server, the emulators and their data stay\n`,
+    );
   }
 }
 
 main().catch((err) => {
   const known =
-    err instanceof ConfigError ? `Configuration error: ${err.message}`
-    : err instanceof LocalDataInUseError || err instanceof EntryError ? err.message
-    : undefined;
+    err instanceof ConfigError
+      ? `Configuration error: ${err.message}`
+      : err instanceof LocalDataInUseError || err instanceof EntryError
+        ? err.message
+        : undefined;
   process.stderr.write(`${known ?? err?.stack ?? err}\n`);
   process.exit(1);
 });

@@ -89,7 +89,9 @@ async function claimDataDir(root: string, env: Env, owner: DataDirOwner): Promis
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       }
-      const current = await readFile(lock, 'utf8').then((text) => JSON.parse(text) as DataDirOwner).catch(() => undefined);
+      const current = await readFile(lock, 'utf8')
+        .then((text) => JSON.parse(text) as DataDirOwner)
+        .catch(() => undefined);
       if (current && isAlive(current.pid)) throw inUse(root, env, current);
       // Left behind by a process that was killed before it could clean up.
       await rm(lock, { force: true });
@@ -191,9 +193,7 @@ async function main() {
   await emulators.prepare(loadConfig({ ...process.env, ...env }));
   const file = envFile(process.env);
   const exports = Object.entries(env).map(([k, v]) => `export ${k}=${v}`);
-  const redisNote = emulators.redisOff
-    ? ['# No Redis here: servers sharing these emulators keep cache and events in their own process.']
-    : [];
+  const redisNote = emulators.redisOff ? ['# No Redis here: servers sharing these emulators keep cache and events in their own process.'] : [];
   const stop = async () => {
     // A stale file would point servers at ports nothing listens on any more.
     await rm(file, { force: true });
@@ -208,7 +208,7 @@ async function main() {
     [
       `# ${emulators.describe()}`,
       ...redisNote,
-      '# Point servers at these emulators (PORT picks each server\'s port), e.g.',
+      "# Point servers at these emulators (PORT picks each server's port), e.g.",
       `#   source ${shown(file)} && PORT=3001 npm start`,
       ...exports,
       '',

@@ -64,5 +64,7 @@ export async function loadEntry(path: string, command: string): Promise<ServerMo
   if (typeof value === 'function' || (typeof value === 'object' && value !== null && Array.isArray((value as { tools?: unknown }).tools))) {
     return value as ServerModule;
   }
-  throw new EntryError(`${shown(path)} has no server definition: its default export should be defineServer({ name, version, tools }) (README, "Write a tool").`);
+  throw new EntryError(
+    `${shown(path)} has no server definition: its default export should be defineServer({ name, version, tools }) (README, "Write a tool").`,
+  );
 }

@@ -35,8 +35,7 @@ function findOnPath(binary: string): string | undefined {
     try {
       accessSync(candidate, constants.X_OK);
       return candidate;
-    } catch {
-    }
+    } catch {}
   }
   return undefined;
 }
@@ -75,10 +74,11 @@ export async function startRedis({ dataDir, token, port = 0 }: LocalRedisOptions
   const dir = resolve(dataDir);
   await mkdir(dir, { recursive: true });
   const redisPort = await freePort();
-  const child = spawn(binary, [
-    '--bind', '127.0.0.1', '--port', String(redisPort), '--dir', dir, '--logfile', 'redis.log',
-    '--appendonly', 'yes', '--save', '', '--daemonize', 'no',
-  ], { cwd: dir, stdio: 'ignore' });
+  const child = spawn(
+    binary,
+    ['--bind', '127.0.0.1', '--port', String(redisPort), '--dir', dir, '--logfile', 'redis.log', '--appendonly', 'yes', '--save', '', '--daemonize', 'no'],
+    { cwd: dir, stdio: 'ignore' },
+  );
   const exited = new Promise<void>((done) => child.once('exit', () => done()));
   // Without this an exiting parent would leave redis-server running and holding the data folder.
   const stopOnExit = () => child.kill();
@@ -87,14 +87,15 @@ export async function startRedis({ dataDir, token, port = 0 }: LocalRedisOptions
   const server = createServer(createUpstashRestHandler({ token, redis: pool }));
 
   let stopped: Promise<void> | undefined;
-  const stop = () => (stopped ??= (async () => {
-    process.off('exit', stopOnExit);
-    const closed = new Promise((done) => server.close(done));
-    server.closeAllConnections();
-    pool.close();
-    child.kill();
-    await Promise.all([closed, child.pid === undefined ? undefined : exited]);
-  })());
+  const stop = () =>
+    (stopped ??= (async () => {
+      process.off('exit', stopOnExit);
+      const closed = new Promise((done) => server.close(done));
+      server.closeAllConnections();
+      pool.close();
+      child.kill();
+      await Promise.all([closed, child.pid === undefined ? undefined : exited]);
+    })());
 
   try {
     await once(child, 'spawn');

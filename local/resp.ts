@@ -24,13 +24,15 @@ function parseReply(buf: Buffer, at: number): [Reply, number] | number {
       return [new RedisReplyError(buf.toString('utf8', at + 1, eol)), next];
     case 0x3a: // :
       return [Number(buf.toString('latin1', at + 1, eol)), next];
-    case 0x24: { // $
+    case 0x24: {
+      // $
       const len = Number(buf.toString('latin1', at + 1, eol));
       if (len < 0) return [null, next];
       const end = next + len;
       return buf.length < end + 2 ? end + 2 : [buf.subarray(next, end), end + 2];
     }
-    case 0x2a: { // *
+    case 0x2a: {
+      // *
       const count = Number(buf.toString('latin1', at + 1, eol));
       if (count < 0) return [null, next];
       const items: Reply[] = [];

@@ -47,18 +47,27 @@ function protection(config: KitConfig, apiKey: string | undefined): string[] {
 
 /** Where streams (and container tasks) run: the banner's containers line. */
 function containersLine(model: AwsModel, containerTasks: boolean): string {
-  if (!model.containers) return '  containers: off; notification streams run on Lambda and hold an environment each (MCP_AWS_CONTAINERS=true moves them to a container model)';
-  const tasks = containerTasks
-    ? "; queued tasks of tools declared task: { runtime: 'container' } run on the containers (MCP_CONTAINER_TASKS=true)"
-    : '';
+  if (!model.containers)
+    return '  containers: off; notification streams run on Lambda and hold an environment each (MCP_AWS_CONTAINERS=true moves them to a container model)';
+  const tasks = containerTasks ? "; queued tasks of tools declared task: { runtime: 'container' } run on the containers (MCP_CONTAINER_TASKS=true)" : '';
   return `  containers: on (MCP_AWS_CONTAINERS=true), ${model.containers.service.tasks.length} task(s) behind the ALB at ${model.containers.albUrl}: notification streams (POST subscriptions/listen, GET with Mcp-Session-Id) go CloudFront → VPC origin → ALB → container (infra/edge/route-streams.js); everything else → API Gateway → Lambda${tasks}`;
 }
 
 /** A listen stream with curl: what the containers hold (its log line starts with [task N]). */
 function listenCommand(url: string, apiKey: string | undefined): string {
-  const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {}, 'io.modelcontextprotocol/clientInfo': { name: 'curl', version: '1' } };
+  const meta = {
+    'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+    'io.modelcontextprotocol/clientCapabilities': {},
+    'io.modelcontextprotocol/clientInfo': { name: 'curl', version: '1' },
+  };
   const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'subscriptions/listen', params: { notifications: { toolsListChanged: true }, _meta: meta } });
-  const headers = [...(apiKey ? [`Authorization: Bearer ${apiKey}`] : []), 'content-type: application/json', 'accept: application/json, text/event-stream', 'mcp-protocol-version: 2026-07-28', 'mcp-method: subscriptions/listen'];
+  const headers = [
+    ...(apiKey ? [`Authorization: Bearer ${apiKey}`] : []),
+    'content-type: application/json',
+    'accept: application/json, text/event-stream',
+    'mcp-protocol-version: 2026-07-28',
+    'mcp-method: subscriptions/listen',
+  ];
   return `    curl -N ${url} ${headers.map((h) => `-H '${h}'`).join(' ')} -d '${body}'   (a listen stream, held by a container: its log line starts with [task N]; Ctrl-C ends it)`;
 }
 
@@ -74,7 +83,9 @@ async function main() {
   if (tasks < 1) throw new ConfigError('MCP_AWS_CONTAINER_TASKS', 'expected at least 1 task');
   // A stream setting of the caller's own wins on the tasks too, as on the function.
   const own = Object.fromEntries(CONTAINER_STREAM_SETTINGS.filter((name) => env[name]).map((name) => [name, env[name]!]));
-  const containers = bool(env, 'MCP_AWS_CONTAINERS') ? { tasks, environment: own, ...(own.MCP_CONTAINER_STREAMS && { streamsPerTask: int(env, 'MCP_CONTAINER_STREAMS', 0) }) } : undefined;
+  const containers = bool(env, 'MCP_AWS_CONTAINERS')
+    ? { tasks, environment: own, ...(own.MCP_CONTAINER_STREAMS && { streamsPerTask: int(env, 'MCP_CONTAINER_STREAMS', 0) }) }
+    : undefined;
   const emulators = await startEmulators(env);
   const environment = modelledEnvironment(basename(dirname(entry)), { ...env, ...emulators.env }, undefined, concurrency);
   environment.MCP_REQUEST_STATE_KEY ??= randomSecret();
@@ -109,7 +120,7 @@ async function main() {
     [
       '',
       `  MCP server is serving at ${model.url}  (modelled CloudFront → API Gateway → Lambda)`,
-      `  API Gateway stage, bypassing CloudFront: ${model.apiUrl}${Object.keys(model.originHeaders).length ? '  (403 without CloudFront\'s origin header, as deployed)' : ''}`,
+      `  API Gateway stage, bypassing CloudFront: ${model.apiUrl}${Object.keys(model.originHeaders).length ? "  (403 without CloudFront's origin header, as deployed)" : ''}`,
       `  code loaded at start: ${(model.bundleBytes / 1024).toFixed(0)} KiB (index.mjs and its static chunks); data: ${emulators.describe()}`,
       containersLine(model, environment.MCP_CONTAINER_TASKS === 'true'),
       ...protection(config, apiKey),
@@ -127,7 +138,12 @@ async function main() {
 }
 
 main().catch((err) => {
-  const known = err instanceof ConfigError ? `Configuration error: ${err.message}` : err instanceof LocalDataInUseError || err instanceof EntryError ? err.message : undefined;
+  const known =
+    err instanceof ConfigError
+      ? `Configuration error: ${err.message}`
+      : err instanceof LocalDataInUseError || err instanceof EntryError
+        ? err.message
+        : undefined;
   process.stderr.write(`${known ?? err?.stack ?? err}\n`);
   process.exit(1);
 });

@@ -44,7 +44,14 @@ async function serve(emulators: RunningEmulators, entry: string, host: string, p
       ? new PortInUseError(`${host}:${port} is in use: set PORT to another port (PORT=0 picks a free one)`)
       : err;
   });
-  return { definition, config, apiKey, keyFile: shown(devKeyFile(dataRoot(env))), url: `${served.url}${config.path}`, close: () => served.close().then(() => kit.close()) };
+  return {
+    definition,
+    config,
+    apiKey,
+    keyFile: shown(devKeyFile(dataRoot(env))),
+    url: `${served.url}${config.path}`,
+    close: () => served.close().then(() => kit.close()),
+  };
 }
 
 /**
@@ -109,9 +116,11 @@ async function main(reloaded: string | undefined) {
 const run = (reloaded: string | undefined) =>
   main(reloaded).catch((err) => {
     const known =
-      err instanceof ConfigError ? `Configuration error: ${err.message}`
-      : err instanceof LocalDataInUseError || err instanceof PortInUseError || err instanceof EntryError ? err.message
-      : undefined;
+      err instanceof ConfigError
+        ? `Configuration error: ${err.message}`
+        : err instanceof LocalDataInUseError || err instanceof PortInUseError || err instanceof EntryError
+          ? err.message
+          : undefined;
     process.stderr.write(`${known ?? err?.stack ?? err}\n`);
     process.exit(1);
   });

@@ -7,8 +7,23 @@ import { ScriptDialect } from './upstash-scripts.ts';
 
 /** Commands that would change or hijack a pooled connection's state; REST has no connection. */
 const CONNECTION_COMMANDS = new Set([
-  'auth', 'hello', 'select', 'reset', 'quit', 'monitor', 'multi', 'exec', 'discard', 'watch', 'unwatch',
-  'subscribe', 'psubscribe', 'ssubscribe', 'unsubscribe', 'punsubscribe', 'sunsubscribe',
+  'auth',
+  'hello',
+  'select',
+  'reset',
+  'quit',
+  'monitor',
+  'multi',
+  'exec',
+  'discard',
+  'watch',
+  'unwatch',
+  'subscribe',
+  'psubscribe',
+  'ssubscribe',
+  'unsubscribe',
+  'punsubscribe',
+  'sunsubscribe',
 ]);
 
 class BadRequest extends Error {}
@@ -57,8 +72,7 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(json);
 }
 
-const outcome = (reply: Reply, base64: boolean) =>
-  reply instanceof RedisReplyError ? { error: reply.message } : { result: toJson(reply, base64) };
+const outcome = (reply: Reply, base64: boolean) => (reply instanceof RedisReplyError ? { error: reply.message } : { result: toJson(reply, base64) });
 
 export interface UpstashRestOptions {
   /** Bearer token every request must carry. */
@@ -117,7 +131,11 @@ export function createUpstashRestHandler({ token, redis }: UpstashRestOptions): 
     }
     if (!Array.isArray(body) || body.length === 0) throw new BadRequest('ERR body must be a non-empty array of commands');
     const replies = await run(body.map(parseCommand), path === '/multi-exec');
-    return send(res, 200, replies.map((r) => outcome(r, base64)));
+    return send(
+      res,
+      200,
+      replies.map((r) => outcome(r, base64)),
+    );
   }
 
   return (req, res) => {

@@ -10,8 +10,14 @@ function redisDialect(script: string): string {
   if (!script.startsWith('#!')) return script;
   const eol = script.indexOf('\n');
   const shebang = eol < 0 ? script : script.slice(0, eol);
-  const fixed = shebang.replace(/\bflags=(\S*)/, (_, flags: string) =>
-    `flags=${flags.split(',').filter((flag) => REDIS_FLAGS.has(flag)).join(',')}`);
+  const fixed = shebang.replace(
+    /\bflags=(\S*)/,
+    (_, flags: string) =>
+      `flags=${flags
+        .split(',')
+        .filter((flag) => REDIS_FLAGS.has(flag))
+        .join(',')}`,
+  );
   return fixed === shebang ? script : fixed + script.slice(shebang.length);
 }
 

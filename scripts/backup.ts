@@ -47,7 +47,10 @@ const BATCH = 25;
 type Item = Record<string, AttributeValue>;
 
 class BackupFailure extends Error {
-  constructor(message: string, readonly exitCode: 0 | 1 | 2) {
+  constructor(
+    message: string,
+    readonly exitCode: 0 | 1 | 2,
+  ) {
     super(message);
   }
 }
@@ -159,7 +162,7 @@ async function restoreFromFile(client: DynamoDBClient, config: KitConfig, path: 
   if (probe.Count && !merge) {
     throw new BackupFailure(
       `table "${table}" already holds items. Restore into a new table (--table ${table}-restored, then serve from it: MCP_TABLE_NAME=${table}-restored ` +
-        'locally, -c restoredTableName=… on AWS), or pass --merge to write the backup\'s items over those with the same keys.',
+        "locally, -c restoredTableName=… on AWS), or pass --merge to write the backup's items over those with the same keys.",
       1,
     );
   }
@@ -238,10 +241,13 @@ async function main(verb: string | undefined, argv: string[]): Promise<number> {
   try {
     const table = config.tableName;
     const done =
-      command.name === 'backup-file' ? await backupToFile(client, table, command.out ?? `.local/backups/${table}-${new Date().toISOString().replace(/[:.]/g, '-')}.jsonl`)
-      : command.name === 'backup-on-demand' ? await backupOnDemand(client, table)
-      : command.name === 'restore-file' ? await restoreFromFile(client, config, command.in, command.merge)
-      : await restoreInAws(client, table, command);
+      command.name === 'backup-file'
+        ? await backupToFile(client, table, command.out ?? `.local/backups/${table}-${new Date().toISOString().replace(/[:.]/g, '-')}.jsonl`)
+        : command.name === 'backup-on-demand'
+          ? await backupOnDemand(client, table)
+          : command.name === 'restore-file'
+            ? await restoreFromFile(client, config, command.in, command.merge)
+            : await restoreInAws(client, table, command);
     console.log(done);
     return 0;
   } catch (error) {

@@ -87,8 +87,12 @@ if (values.json) console.log(JSON.stringify(result, null, 2));
 else {
   const { memory: m, latency: l } = result;
   console.log(`streams open: ${result.opened} (refused ${JSON.stringify(result.refused)}, errors ${JSON.stringify(result.errors)})`);
-  console.log(`memory: ${m.samples.map((s) => `${s.streams} streams ${s.rssKb} kB RSS${s.heapUsedKb === undefined ? '' : ` / ${s.heapUsedKb} kB heap`}`).join('; ')}`);
+  console.log(
+    `memory: ${m.samples.map((s) => `${s.streams} streams ${s.rssKb} kB RSS${s.heapUsedKb === undefined ? '' : ` / ${s.heapUsedKb} kB heap`}`).join('; ')}`,
+  );
   console.log(`per stream: ${m.rssKbPerStream.toFixed(1)} kB RSS${m.heapKbPerStream === undefined ? '' : `, ${m.heapKbPerStream.toFixed(1)} kB heap`}`);
   console.log(`idle CPU: ${result.idleCpu.map((c) => `${c.streams} streams ${c.percentOfCore.toFixed(2)}% of a core`).join('; ')}`);
-  console.log(`delivery over ${result.rounds.length} events: p50 ${l.median.toFixed(0)} ms, p99 ${l.p99.toFixed(0)} ms, max ${l.max.toFixed(0)} ms; spread first-to-last ${result.rounds.map((r) => r.spreadMs.toFixed(0)).join(', ')} ms; missing ${result.rounds.map((r) => r.missing).join(', ')}`);
+  console.log(
+    `delivery over ${result.rounds.length} events: p50 ${l.median.toFixed(0)} ms, p99 ${l.p99.toFixed(0)} ms, max ${l.max.toFixed(0)} ms; spread first-to-last ${result.rounds.map((r) => r.spreadMs.toFixed(0)).join(', ')} ms; missing ${result.rounds.map((r) => r.missing).join(', ')}`,
+  );
 }

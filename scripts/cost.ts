@@ -7,7 +7,16 @@ import { parseArgs } from 'node:util';
 import { estimate, PRICING, type Estimate } from '../cost/estimate.ts';
 import type { MeasuredUnits } from '../cost/measure.ts';
 import { MIXES, type Mix } from '../cost/mixes.ts';
-import { breakEvenStreams, containerStreamsMonthly, DEFAULT_SIZING, fixedMonthly, HOURS_PER_MONTH, lambdaStreamsMonthly, taskHourCosts, type StreamUnits } from '../cost/containers.ts';
+import {
+  breakEvenStreams,
+  containerStreamsMonthly,
+  DEFAULT_SIZING,
+  fixedMonthly,
+  HOURS_PER_MONTH,
+  lambdaStreamsMonthly,
+  taskHourCosts,
+  type StreamUnits,
+} from '../cost/containers.ts';
 
 const USAGE = `Usage: npm run cost -- --calls <N> [--mix <mix>] [--units <file>] [--json]
        npm run cost -- [--calls <N>] --streams <N> [--task-hours <N>]
@@ -26,7 +35,8 @@ class UsageError extends Error {}
 const SUFFIX: Record<string, number> = { '': 1, k: 1e3, m: 1e6, b: 1e9 };
 
 function parseCalls(raw: string | undefined): number {
-  if (raw === undefined) throw new UsageError('--calls is required: how many calls a month to estimate for (or --streams / --task-hours for containers next to Lambda)');
+  if (raw === undefined)
+    throw new UsageError('--calls is required: how many calls a month to estimate for (or --streams / --task-hours for containers next to Lambda)');
   return parseAmount('--calls', 'calls', raw);
 }
 
@@ -46,10 +56,19 @@ function parseMix(raw: string, units: MeasuredUnits): { name: string; mix: Mix }
     const [id, count] = pair.split('=').map((s) => s.trim());
     if (!id || !units.units[id]) throw new UsageError(`--mix: "${id}" is not a measured unit; measured: ${Object.keys(units.units).join(', ')}`);
     const n = Number(count);
-    if (count === undefined || count === '' || !Number.isFinite(n) || n < 0) throw new UsageError(`--mix: ${id} needs a count of 0 or more per call, got "${count ?? ''}"`);
+    if (count === undefined || count === '' || !Number.isFinite(n) || n < 0)
+      throw new UsageError(`--mix: ${id} needs a count of 0 or more per call, got "${count ?? ''}"`);
     perCall[id] = n;
   }
-  return { name: 'custom', mix: { description: `Your mix: ${Object.entries(perCall).map(([id, n]) => `${n} × ${id}`).join(', ')} per call.`, perCall } };
+  return {
+    name: 'custom',
+    mix: {
+      description: `Your mix: ${Object.entries(perCall)
+        .map(([id, n]) => `${n} × ${id}`)
+        .join(', ')} per call.`,
+      perCall,
+    },
+  };
 }
 
 function readUnits(file: string): MeasuredUnits {
@@ -92,7 +111,7 @@ function report(result: Estimate, name: string, mix: Mix, units: MeasuredUnits):
     '',
     `Units measured ${units.measuredAt.slice(0, 10)} at ${units.commit} on the modelled deployed path (${units.memoryMb} MB); prices for ${PRICING.region}, read ${PRICING.readOn} (cost/pricing.json).`,
     'Not included: free tiers (Lambda: 1M requests and 400,000 GB-s a month; CloudFront: 1 TB and 10M requests; Upstash: 500K commands), storage,',
-    'cold starts (init is billed: see docs/cost.md), the Secrets Manager secret, CloudWatch alarms and dashboard, WAF, and your tools\' own work.',
+    "cold starts (init is billed: see docs/cost.md), the Secrets Manager secret, CloudWatch alarms and dashboard, WAF, and your tools' own work.",
   ].join('\n');
 }
 

@@ -40,7 +40,10 @@ const NO_ENDPOINT_HINT =
 
 /** A failure already explained to the user; carries the exit code. */
 class KeysFailure extends Error {
-  constructor(message: string, readonly exitCode: 0 | 1 | 2) {
+  constructor(
+    message: string,
+    readonly exitCode: 0 | 1 | 2,
+  ) {
     super(message);
   }
 }
@@ -101,7 +104,10 @@ function parseCommand(argv: string[]): Command {
         name,
         ...where,
         principalId: values.principal,
-        scopes: (values.scopes ?? []).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean),
+        scopes: (values.scopes ?? [])
+          .flatMap((s) => s.split(','))
+          .map((s) => s.trim())
+          .filter(Boolean),
         ...(ttl !== undefined && { ttlDays: Number(ttl) }),
         ...(values.name !== undefined && { label: values.name }),
       };
@@ -122,10 +128,24 @@ const when = (seconds: number) => `${new Date(seconds * 1000).toISOString().slic
 function table(records: ApiKeyRecord[]): string {
   const rows = [
     ['ID', 'PRINCIPAL', 'SCOPES', 'NAME', 'CREATED', 'EXPIRES'],
-    ...records.map((r) => [r.id, apiKeyPrincipalId(r.principalId), r.scopes.join(',') || '-', r.name ?? '-', when(r.createdAt), r.expiresAt === undefined ? 'never' : when(r.expiresAt)]),
+    ...records.map((r) => [
+      r.id,
+      apiKeyPrincipalId(r.principalId),
+      r.scopes.join(',') || '-',
+      r.name ?? '-',
+      when(r.createdAt),
+      r.expiresAt === undefined ? 'never' : when(r.expiresAt),
+    ]),
   ];
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((row) =>
+      row
+        .map((cell, column) => cell.padEnd(widths[column]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 async function run(command: Command, store: ApiKeyStore): Promise<void> {
@@ -172,9 +192,11 @@ function explain(error: unknown, config: KitConfig): KeysFailure {
   while (cause.cause instanceof Error) cause = cause.cause;
   const { name, message } = cause;
   const hint =
-    name === 'ResourceNotFoundException' ? ' (pass --table, or set MCP_TABLE_NAME, to the table of your deployment: the stack output TableName)'
-    : name === 'CredentialsProviderError' && !config.dynamoEndpoint ? `\n${NO_ENDPOINT_HINT}`
-    : '';
+    name === 'ResourceNotFoundException'
+      ? ' (pass --table, or set MCP_TABLE_NAME, to the table of your deployment: the stack output TableName)'
+      : name === 'CredentialsProviderError' && !config.dynamoEndpoint
+        ? `\n${NO_ENDPOINT_HINT}`
+        : '';
   return new KeysFailure(`${where}: ${name}: ${message}${hint}`, 1);
 }
 

@@ -37,7 +37,7 @@ function parseOptions(argv: string[]): Options {
       region: { type: 'string' },
     },
   });
-  if (!values.function) throw new UsageError('--function is required: the stack\'s RollbackCommand output gives it');
+  if (!values.function) throw new UsageError("--function is required: the stack's RollbackCommand output gives it");
   if (values.to !== undefined && !/^\d+$/.test(values.to)) throw new UsageError(`--to must be a published version number, got "${values.to}"`);
   return {
     functionName: values.function,
@@ -88,7 +88,14 @@ async function rollback(options: Options, say: (line: string) => void): Promise<
     if (!target) throw new Error(`alias ${options.alias} is on version ${live}, the oldest published version: there is none to go back to`);
     if (!versions.includes(Number(target))) throw new Error(`--to ${target}: no such version of ${options.functionName} (published: ${versions.join(', ')})`);
   }
-  await lambda.send(new UpdateAliasCommand({ FunctionName: options.functionName, Name: options.alias, FunctionVersion: target, RoutingConfig: { AdditionalVersionWeights: {} } }));
+  await lambda.send(
+    new UpdateAliasCommand({
+      FunctionName: options.functionName,
+      Name: options.alias,
+      FunctionVersion: target,
+      RoutingConfig: { AdditionalVersionWeights: {} },
+    }),
+  );
   if (shifting.length > 0) {
     say(`${options.alias}: all traffic back on version ${target} (version ${shifting.join(', ')} was taking a share of it).`);
     say(`A CodeDeploy deployment is shifting this alias and will shift it again; stop it (it then rolls back to ${target} for good):`);

@@ -10,11 +10,20 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_SIZING, projectStreams, type StreamUnits } from '../cost/containers.ts';
 import { simulateStreamFanOut } from '../cost/stream-fan-out.ts';
 
-const { values } = parseArgs({ options: { streams: { type: 'string', default: '100' }, 'max-open': { type: 'string', default: '80' }, seconds: { type: 'string', default: '30' }, containers: { type: 'boolean', default: false } } });
+const { values } = parseArgs({
+  options: {
+    streams: { type: 'string', default: '100' },
+    'max-open': { type: 'string', default: '80' },
+    seconds: { type: 'string', default: '30' },
+    containers: { type: 'boolean', default: false },
+  },
+});
 
 if (values.containers) {
   const units = JSON.parse(readFileSync('cost/streams.json', 'utf8')) as StreamUnits;
-  console.log(`measured (cost/streams.json, ${units.measuredAt.slice(0, 10)}, ${units.streams} streams in one process, ${units.machine}): ${units.rssKbPerStream.toFixed(0)} kB RSS and ${units.fanOutMsPerStream.toFixed(3)} ms of fan-out a stream, delivery p99 ${units.latencyMs.p99.toFixed(0)} ms with a ${units.pollMs} ms poll`);
+  console.log(
+    `measured (cost/streams.json, ${units.measuredAt.slice(0, 10)}, ${units.streams} streams in one process, ${units.machine}): ${units.rssKbPerStream.toFixed(0)} kB RSS and ${units.fanOutMsPerStream.toFixed(3)} ms of fan-out a stream, delivery p99 ${units.latencyMs.p99.toFixed(0)} ms with a ${units.pollMs} ms poll`,
+  );
   for (const listeners of [1_000, 10_000]) {
     const { oneProcess: one, tasks } = projectStreams(units, listeners, DEFAULT_SIZING);
     console.log(
@@ -29,7 +38,10 @@ const [streams, maxOpenStreams, idleSeconds] = [values.streams, values['max-open
   return Number(v);
 }) as [number, number, number];
 
-for (const [label, pollMaxMs] of [['fixed 1 s poll', 1_000], ['backoff to 5 s (default)', 5_000]] as const) {
+for (const [label, pollMaxMs] of [
+  ['fixed 1 s poll', 1_000],
+  ['backoff to 5 s (default)', 5_000],
+] as const) {
   const r = await simulateStreamFanOut({ streams, maxOpenStreams, pollMaxMs, idleSeconds });
   console.log(
     `${label}: ${streams} streams asked, ${r.opened} opened (MCP_MAX_OPEN_STREAMS=${maxOpenStreams}), refused: ${JSON.stringify(r.refused)}, slots counted: ${r.slotsHeld}; ` +

@@ -38,7 +38,10 @@ interface Options {
 
 /** A failure already explained to the user; carries the exit code. */
 class SmokeFailure extends Error {
-  constructor(message: string, readonly exitCode: number) {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
     super(message);
   }
 }
@@ -92,7 +95,10 @@ function parseOptions(argv: string[], env: NodeJS.ProcessEnv): Options {
   const apiKey = values['api-key'] ?? (env.MCP_API_KEY?.trim() || undefined);
   if (apiKey !== undefined) {
     if (Object.keys(headers).some((name) => name.toLowerCase() === 'authorization')) {
-      throw new SmokeFailure(`--api-key${values['api-key'] === undefined ? ' (from MCP_API_KEY)' : ''} and --header 'Authorization: …' both set the Authorization header; give one`, 2);
+      throw new SmokeFailure(
+        `--api-key${values['api-key'] === undefined ? ' (from MCP_API_KEY)' : ''} and --header 'Authorization: …' both set the Authorization header; give one`,
+        2,
+      );
     }
     headers.Authorization = `Bearer ${apiKey}`;
   }
@@ -165,16 +171,29 @@ async function modernEra(options: Options): Promise<void> {
   const transport = new StreamableHTTPClientTransport(options.url, { requestInit: { headers: options.headers } });
   const request = { timeout: options.timeout };
   try {
-    await step('modern', 'connect (server/discover)', async () => {
-      await client.connect(transport, request);
-      // 'auto' falls back to initialize quietly; a smoke check must notice that.
-      if (client.getProtocolEra() !== 'modern') throw new Error('the server answered only the legacy initialize handshake, not server/discover');
-      return client.getNegotiatedProtocolVersion();
-    }, (version) => `protocol ${version}`);
-    await step('modern', 'tools/list', async () => (await client.listTools(undefined, { ...request, cacheMode: 'bypass' })).tools, (tools) => chooseTool(tools, options));
+    await step(
+      'modern',
+      'connect (server/discover)',
+      async () => {
+        await client.connect(transport, request);
+        // 'auto' falls back to initialize quietly; a smoke check must notice that.
+        if (client.getProtocolEra() !== 'modern') throw new Error('the server answered only the legacy initialize handshake, not server/discover');
+        return client.getNegotiatedProtocolVersion();
+      },
+      (version) => `protocol ${version}`,
+    );
+    await step(
+      'modern',
+      'tools/list',
+      async () => (await client.listTools(undefined, { ...request, cacheMode: 'bypass' })).tools,
+      (tools) => chooseTool(tools, options),
+    );
     const tool = options.tool!;
-    await step('modern', `tools/call ${tool}`, async () => client.callTool({ name: tool, arguments: { text: options.text } }, request), (result) =>
-      checkEcho(result, options.text, tool),
+    await step(
+      'modern',
+      `tools/call ${tool}`,
+      async () => client.callTool({ name: tool, arguments: { text: options.text } }, request),
+      (result) => checkEcho(result, options.text, tool),
     );
   } finally {
     await client.close().catch(() => {});
@@ -186,14 +205,27 @@ async function legacyEra(options: Options): Promise<void> {
   const transport = new LegacyTransport(options.url, { requestInit: { headers: options.headers } });
   const request = { timeout: options.timeout };
   try {
-    await step('legacy', 'initialize', async () => {
-      await client.connect(transport, request);
-      return transport.protocolVersion;
-    }, (version) => `protocol ${version ?? 'unknown'}, session ${transport.sessionId ?? 'none'}`);
-    await step('legacy', 'tools/list', async () => (await client.listTools(undefined, request)).tools, (tools) => chooseTool(tools, options));
+    await step(
+      'legacy',
+      'initialize',
+      async () => {
+        await client.connect(transport, request);
+        return transport.protocolVersion;
+      },
+      (version) => `protocol ${version ?? 'unknown'}, session ${transport.sessionId ?? 'none'}`,
+    );
+    await step(
+      'legacy',
+      'tools/list',
+      async () => (await client.listTools(undefined, request)).tools,
+      (tools) => chooseTool(tools, options),
+    );
     const tool = options.tool!;
-    await step('legacy', `tools/call ${tool}`, async () => (await client.callTool({ name: tool, arguments: { text: options.text } }, undefined, request)) as ToolResult, (result) =>
-      checkEcho(result, options.text, tool),
+    await step(
+      'legacy',
+      `tools/call ${tool}`,
+      async () => (await client.callTool({ name: tool, arguments: { text: options.text } }, undefined, request)) as ToolResult,
+      (result) => checkEcho(result, options.text, tool),
     );
     if (transport.sessionId) await step('legacy', 'DELETE session', () => transport.terminateSession());
   } finally {
@@ -203,10 +235,21 @@ async function legacyEra(options: Options): Promise<void> {
 
 /** A plain 2026-07-28 POST, so the check sees every byte's timing and every header as they arrive. */
 function rawPost(options: Options, method: string, params: Record<string, unknown>, headers: Record<string, string>, name?: string) {
-  const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {}, 'io.modelcontextprotocol/clientInfo': clientInfo };
+  const meta = {
+    'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+    'io.modelcontextprotocol/clientCapabilities': {},
+    'io.modelcontextprotocol/clientInfo': clientInfo,
+  };
   return fetch(options.url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': method, ...(name && { 'mcp-name': name }), ...headers },
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2026-07-28',
+      'mcp-method': method,
+      ...(name && { 'mcp-name': name }),
+      ...headers,
+    },
     body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params: { ...params, _meta: meta } }),
     signal: AbortSignal.timeout(Math.max(options.timeout, (options.silence + 10) * 1000)),
   });
@@ -216,16 +259,27 @@ const skipped = (name: string, why: string) => console.log(`  skip ${'edge'.padE
 
 /** API Gateway renames WWW-Authenticate; through CloudFront the edge function must have restored it. */
 async function challenge(options: Options): Promise<void> {
-  const credentials = Object.fromEntries(Object.keys(options.headers).filter((h) => !['authorization', 'x-api-key'].includes(h.toLowerCase())).map((h) => [h, options.headers[h]!]));
+  const credentials = Object.fromEntries(
+    Object.keys(options.headers)
+      .filter((h) => !['authorization', 'x-api-key'].includes(h.toLowerCase()))
+      .map((h) => [h, options.headers[h]!]),
+  );
   const response = await rawPost(options, 'tools/list', {}, credentials);
   await response.arrayBuffer();
   if (response.status !== 401) return skipped('401 WWW-Authenticate', `answered ${response.status} without credentials: no challenge to check`);
-  await step('edge', '401 WWW-Authenticate', async () => {
-    const header = response.headers.get('www-authenticate');
-    if (header?.startsWith('Bearer')) return header;
-    const renamed = response.headers.get('x-amzn-remapped-www-authenticate') !== null;
-    throw new Error(`the 401 has ${renamed ? 'x-amzn-Remapped-WWW-Authenticate' : 'no WWW-Authenticate'}: the origin-response Lambda@Edge function did not restore it`);
-  }, (header) => header.slice(0, 50));
+  await step(
+    'edge',
+    '401 WWW-Authenticate',
+    async () => {
+      const header = response.headers.get('www-authenticate');
+      if (header?.startsWith('Bearer')) return header;
+      const renamed = response.headers.get('x-amzn-remapped-www-authenticate') !== null;
+      throw new Error(
+        `the 401 has ${renamed ? 'x-amzn-Remapped-WWW-Authenticate' : 'no WWW-Authenticate'}: the origin-response Lambda@Edge function did not restore it`,
+      );
+    },
+    (header) => header.slice(0, 50),
+  );
 }
 
 /** A tool silent for --silence seconds: a keep-alive must reach the client before the answer. */
@@ -233,22 +287,29 @@ async function keepAlive(options: Options): Promise<void> {
   const listed = (await (await rawPost(options, 'tools/list', {}, options.headers)).json()) as { result?: { tools?: { name: string }[] } };
   const tool = listed.result?.tools?.map((t) => t.name).find((n) => n === 'wait' || n.endsWith('__wait'));
   if (!tool) return skipped('keep-alives of a silent call', 'no "wait" tool here: point --url at the echo server (or run npm run verify)');
-  await step('edge', `keep-alives (${tool} ${options.silence} s)`, async () => {
-    const started = performance.now();
-    const response = await rawPost(options, 'tools/call', { name: tool, arguments: { seconds: options.silence } }, options.headers, tool);
-    const reader = response.body!.getReader();
-    let text = '';
-    let firstMs: number | undefined;
-    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
-      firstMs ??= performance.now() - started;
-      text += Buffer.from(chunk.value).toString();
-    }
-    if (!text.includes(`waited ${options.silence} s`)) throw new Error(`answered ${response.status}: ${text.slice(0, 200)}`);
-    if (firstMs === undefined || firstMs >= options.silence * 1000) {
-      throw new Error(`the first byte arrived after ${Math.round(firstMs ?? 0)} ms, after the silence: something on the path buffers streamed answers (or --silence is shorter than the server's keep-alive interval, 15 s deployed)`);
-    }
-    return firstMs;
-  }, (firstMs) => `first byte after ${Math.round(firstMs)} ms`);
+  await step(
+    'edge',
+    `keep-alives (${tool} ${options.silence} s)`,
+    async () => {
+      const started = performance.now();
+      const response = await rawPost(options, 'tools/call', { name: tool, arguments: { seconds: options.silence } }, options.headers, tool);
+      const reader = response.body!.getReader();
+      let text = '';
+      let firstMs: number | undefined;
+      for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+        firstMs ??= performance.now() - started;
+        text += Buffer.from(chunk.value).toString();
+      }
+      if (!text.includes(`waited ${options.silence} s`)) throw new Error(`answered ${response.status}: ${text.slice(0, 200)}`);
+      if (firstMs === undefined || firstMs >= options.silence * 1000) {
+        throw new Error(
+          `the first byte arrived after ${Math.round(firstMs ?? 0)} ms, after the silence: something on the path buffers streamed answers (or --silence is shorter than the server's keep-alive interval, 15 s deployed)`,
+        );
+      }
+      return firstMs;
+    },
+    (firstMs) => `first byte after ${Math.round(firstMs)} ms`,
+  );
 }
 
 /** A 401 to a check that sent no credentials is the usual first failure against a deployment: say what to pass. */

@@ -26,7 +26,10 @@ const bytes = (data: string | ArrayBuffer | ArrayBufferView) =>
 
 /** Cold starts and memory over the lines; `nearLimit` when memory used reached 90% of the size. */
 export function summarizeReports(found: readonly ReportLine[]): { detail: string; nearLimit: boolean } {
-  const inits = found.map((r) => r.initMs).filter((v): v is number => v !== undefined).sort((a, b) => a - b);
+  const inits = found
+    .map((r) => r.initMs)
+    .filter((v): v is number => v !== undefined)
+    .sort((a, b) => a - b);
   const memory = Math.max(...found.map((r) => r.maxMemoryMb));
   const size = Math.min(...found.map((r) => r.memorySizeMb));
   const init = inits.length ? `p50 ${inits[Math.floor(inits.length / 2)]} ms, max ${inits.at(-1)} ms (${inits.length} cold starts)` : 'none seen';

@@ -89,7 +89,12 @@ function parseOptions(argv: string[], env: NodeJS.ProcessEnv): Options {
 }
 
 /** A JSON-RPC POST of the 2026-07-28 era; `auth` false sends no credentials. */
-function post(options: Options, method: string, params: Record<string, unknown>, init: { url?: URL; auth?: boolean; name?: string; signal?: AbortSignal } = {}) {
+function post(
+  options: Options,
+  method: string,
+  params: Record<string, unknown>,
+  init: { url?: URL; auth?: boolean; name?: string; signal?: AbortSignal } = {},
+) {
   const headers: Record<string, string> = {
     'content-type': 'application/json',
     accept: 'application/json, text/event-stream',
@@ -122,13 +127,22 @@ const skip = (detail: string) => ({ status: 'SKIPPED' as const, detail });
 const reach: Check = async (options) => {
   const response = await post(options, 'tools/list', {});
   if (await refusedByOrigin(response)) {
-    return fail('the function refused CloudFront\'s request for lacking the origin header', 'CloudFront does not send the origin secret the function accepts: deploy again (the distribution reads MCP_ORIGIN_SECRET at deploy); mid-rotation, keep the old value in MCP_ORIGIN_SECRET_PREVIOUS (docs/deploy.md, "Rotating secrets")');
+    return fail(
+      "the function refused CloudFront's request for lacking the origin header",
+      'CloudFront does not send the origin secret the function accepts: deploy again (the distribution reads MCP_ORIGIN_SECRET at deploy); mid-rotation, keep the old value in MCP_ORIGIN_SECRET_PREVIOUS (docs/deploy.md, "Rotating secrets")',
+    );
   }
-  if (response.status === 401) return fail('401: the API key was refused', 'pass a key of this deployment with --api-key or MCP_API_KEY (npm run keys -- create)');
-  if (response.status !== 200) return fail(`tools/list answered ${response.status}: ${(await response.text()).slice(0, 200)}`, 'see the function\'s log and the API access log for the request');
+  if (response.status === 401)
+    return fail('401: the API key was refused', 'pass a key of this deployment with --api-key or MCP_API_KEY (npm run keys -- create)');
+  if (response.status !== 200)
+    return fail(
+      `tools/list answered ${response.status}: ${(await response.text()).slice(0, 200)}`,
+      "see the function's log and the API access log for the request",
+    );
   const tools = ((await message(response)).result?.tools ?? []) as { name: string }[];
   const missing = ['wait', 'announce'].filter((name) => !tools.some((t) => t.name === name));
-  if (missing.length) return fail(`the server has no ${missing.join(', ')} tool`, 'point --url at the echo server (functions/echo), whose tools the checks use');
+  if (missing.length)
+    return fail(`the server has no ${missing.join(', ')} tool`, 'point --url at the echo server (functions/echo), whose tools the checks use');
   return pass(`${tools.length} tools listed through CloudFront`);
 };
 
@@ -142,7 +156,7 @@ const challenge: Check = async (options) => {
   const renamed = response.headers.get('x-amzn-remapped-www-authenticate');
   return fail(
     renamed ? 'the 401 carries x-amzn-Remapped-WWW-Authenticate instead of WWW-Authenticate' : 'the 401 carries no WWW-Authenticate',
-    'the origin-response Lambda@Edge function (McpRestoreWwwAuthenticate) must be associated with the MCP behavior: check the distribution\'s function associations and the function\'s logs in the edge regions',
+    "the origin-response Lambda@Edge function (McpRestoreWwwAuthenticate) must be associated with the MCP behavior: check the distribution's function associations and the function's logs in the edge regions",
   );
 };
 
@@ -156,12 +170,17 @@ const keepAlive: Check = async (options) => {
   const firstByteMs = Math.round(performance.now() - started);
   let text = first.value ? Buffer.from(first.value).toString() : '';
   for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) text += Buffer.from(chunk.value).toString();
-  if (response.status === 504) return fail(`CloudFront answered 504 after ${firstByteMs} ms`, 'no byte reached CloudFront within its origin timeout: keep MCP_SSE_KEEPALIVE_MS below originReadTimeout and the answer streamed (no compression, no response buffering)');
-  if (!text.includes(`waited ${options.silenceSeconds} s`)) return fail(`the call answered ${response.status}: ${text.slice(0, 200)}`, 'see the function\'s log for the call');
+  if (response.status === 504)
+    return fail(
+      `CloudFront answered 504 after ${firstByteMs} ms`,
+      'no byte reached CloudFront within its origin timeout: keep MCP_SSE_KEEPALIVE_MS below originReadTimeout and the answer streamed (no compression, no response buffering)',
+    );
+  if (!text.includes(`waited ${options.silenceSeconds} s`))
+    return fail(`the call answered ${response.status}: ${text.slice(0, 200)}`, "see the function's log for the call");
   if (firstByteMs >= silenceMs) {
     return fail(
       `the first byte arrived after ${firstByteMs} ms, once the ${silenceMs} ms silence was over: the answer was held back on the way`,
-      'something between the function and the client buffers streamed answers (compression on the behavior, a viewer-response function, an edge function that reads the body): CloudFront would cut a longer silence at its origin timeout. (--silence must exceed the server\'s keep-alive interval, MCP_SSE_KEEPALIVE_MS: 15 s deployed.)',
+      "something between the function and the client buffers streamed answers (compression on the behavior, a viewer-response function, an edge function that reads the body): CloudFront would cut a longer silence at its origin timeout. (--silence must exceed the server's keep-alive interval, MCP_SSE_KEEPALIVE_MS: 15 s deployed.)",
     );
   }
   return pass(`first byte (a keep-alive) after ${firstByteMs} ms of a ${silenceMs} ms silence; answer after ${Math.round(performance.now() - started)} ms`);
@@ -188,7 +207,8 @@ const events: Check = async (options) => {
   const timer = setTimeout(() => stop.abort(), options.timeoutMs);
   try {
     const listen = await post(options, 'subscriptions/listen', { notifications: { toolsListChanged: true } }, { signal: stop.signal });
-    if (listen.status !== 200) return fail(`subscriptions/listen answered ${listen.status}`, 'see the function\'s log; a 503 means the cap on open streams (maxOpenStreams) is reached');
+    if (listen.status !== 200)
+      return fail(`subscriptions/listen answered ${listen.status}`, "see the function's log; a 503 means the cap on open streams (maxOpenStreams) is reached");
     const arrived = frameMatching(listen, /notifications\/tools\/list_changed/);
     // Announced again until it arrives: a poller that started after an announcement does not replay it.
     const started = performance.now();
@@ -197,20 +217,28 @@ const events: Check = async (options) => {
       got = await Promise.race([arrived, new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 3000))]);
       if (got) return pass(`the announcement reached the listen stream after ${Math.round(performance.now() - started)} ms`);
     }
-    return fail(`no tools/list_changed notification within ${options.timeoutMs} ms`, 'events cross execution environments through Redis: put UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN into the data plane\'s secret (docs/deploy.md, "Deploy")');
+    return fail(
+      `no tools/list_changed notification within ${options.timeoutMs} ms`,
+      'events cross execution environments through Redis: put UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN into the data plane\'s secret (docs/deploy.md, "Deploy")',
+    );
   } finally {
     clearTimeout(timer);
     stop.abort();
   }
 };
 
-const WORKER_FIX = 'the worker is an asynchronous invocation of the function: check its self-invoke policy, the FailedTasks alarm and the function\'s log for the task id';
+const WORKER_FIX =
+  "the worker is an asynchronous invocation of the function: check its self-invoke policy, the FailedTasks alarm and the function's log for the task id";
 
 /** A task runs in an asynchronous invocation of the function and completes. */
 const task: Check = async (options) => {
   const created = await message(await post(options, 'tools/call', { name: 'wait', arguments: { seconds: 1 }, _meta: META({ [TASKS]: {} }) }, { name: 'wait' }));
   if (created.result?.isError) return fail(`the task could not be started: ${created.result.content?.[0]?.text ?? ''}`, WORKER_FIX);
-  if (created.result?.resultType !== 'task') return fail(`tools/call did not create a task: ${JSON.stringify(created).slice(0, 200)}`, 'the echo server\'s wait tool runs as a task for clients that take tasks; deploy the current functions/echo');
+  if (created.result?.resultType !== 'task')
+    return fail(
+      `tools/call did not create a task: ${JSON.stringify(created).slice(0, 200)}`,
+      "the echo server's wait tool runs as a task for clients that take tasks; deploy the current functions/echo",
+    );
   const deadline = Date.now() + options.timeoutMs;
   const taskId = String(created.result.taskId);
   for (;;) {
@@ -219,7 +247,11 @@ const task: Check = async (options) => {
     if (got.status === 'failed' || got.status === 'cancelled') {
       return fail(`task ${got.status}: ${got.statusMessage ?? ''}`, WORKER_FIX);
     }
-    if (Date.now() > deadline) return fail(`task still ${got.status} after ${options.timeoutMs} ms`, 'the worker never ran: check the function\'s async invocation metrics (AsyncEventsDropped, throttles) and its log');
+    if (Date.now() > deadline)
+      return fail(
+        `task still ${got.status} after ${options.timeoutMs} ms`,
+        "the worker never ran: check the function's async invocation metrics (AsyncEventsDropped, throttles) and its log",
+      );
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
 };
@@ -243,7 +275,8 @@ const errorCache: Check = async (options) => {
   await first.arrayBuffer();
   const second = await fetch(url, { signal: AbortSignal.timeout(options.timeoutMs) });
   await second.arrayBuffer();
-  if (first.status < 400) return fail(`GET ${url.pathname} answered ${first.status}, not an error`, 'the check needs a path the server does not serve; report this');
+  if (first.status < 400)
+    return fail(`GET ${url.pathname} answered ${first.status}, not an error`, 'the check needs a path the server does not serve; report this');
   const age = second.headers.get('age');
   if (age !== null) {
     return fail(
@@ -279,7 +312,12 @@ async function run(options: Options): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
   for (const [check, fn] of CHECKS) {
     const started = performance.now();
-    const outcome = await fn(options).catch((error: Error) => fail(`${error.message}${error.cause ? `: ${(error.cause as Error).message}` : ''}`, 'the endpoint could not be reached as expected; check --url and the network'));
+    const outcome = await fn(options).catch((error: Error) =>
+      fail(
+        `${error.message}${error.cause ? `: ${(error.cause as Error).message}` : ''}`,
+        'the endpoint could not be reached as expected; check --url and the network',
+      ),
+    );
     const result = { check, ...outcome, ms: Math.round(performance.now() - started) };
     results.push(result);
     console.log(`  ${result.status.padEnd(7)} ${check.padEnd(48)} ${result.detail}${result.fix ? `\n          what to do: ${result.fix}` : ''}`);

@@ -7,7 +7,10 @@ import { VARIABLES, type Variable, type VariableName } from './config/variables.
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
-  constructor(readonly variable: string, problem: string) {
+  constructor(
+    readonly variable: string,
+    problem: string,
+  ) {
     super(`${variable}: ${problem}`);
   }
 }
@@ -238,7 +241,10 @@ const LOOPBACK_HOSTS = ['127.0.0.1', 'localhost', '::1', '[::1]'];
 
 function authConfig(env: Env, publicUrl: string | undefined): AuthConfig {
   const raw = text(env, 'MCP_AUTH_MODE').toLowerCase();
-  const parts = raw.split(',').map((p) => p.trim()).filter(Boolean);
+  const parts = raw
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
   const methods = parts.filter((p): p is AuthMethod => p === 'apikey' || p === 'oauth');
   if (raw !== 'none' && (methods.length === 0 || methods.length !== parts.length)) {
     throw new ConfigError('MCP_AUTH_MODE', `expected none, apikey, oauth or oauth,apikey; got "${raw}"`);
@@ -256,18 +262,23 @@ function authConfig(env: Env, publicUrl: string | undefined): AuthConfig {
   let oauth: AuthConfig['oauth'];
   if (methods.includes('oauth')) {
     const issuer = url(env, 'MCP_OAUTH_ISSUER');
-    if (!issuer) throw new ConfigError('MCP_OAUTH_ISSUER', 'is required when MCP_AUTH_MODE includes oauth: the authorization server\'s issuer URL');
+    if (!issuer) throw new ConfigError('MCP_OAUTH_ISSUER', "is required when MCP_AUTH_MODE includes oauth: the authorization server's issuer URL");
     // The metadata names this resource and clients ask for tokens with it as audience: it must be
     // the URL clients use, which the request cannot be trusted to say.
     if (!publicUrl) {
-      throw new ConfigError('MCP_PUBLIC_URL', 'is required when MCP_AUTH_MODE includes oauth: the URL clients use for this endpoint, e.g. https://mcp.example.com/mcp');
+      throw new ConfigError(
+        'MCP_PUBLIC_URL',
+        'is required when MCP_AUTH_MODE includes oauth: the URL clients use for this endpoint, e.g. https://mcp.example.com/mcp',
+      );
     }
     const audience = list(env, 'MCP_OAUTH_AUDIENCE');
     oauth = Object.freeze({
       issuer,
       jwksUrl: url(env, 'MCP_OAUTH_JWKS_URL') ?? `${issuer.replace(/\/$/, '')}/.well-known/jwks.json`,
       audience: Object.freeze(audience.length ? audience : [publicUrl]),
-      algorithms: Object.freeze(list(env, 'MCP_OAUTH_ALGORITHMS').length ? list(env, 'MCP_OAUTH_ALGORITHMS') : (variable('MCP_OAUTH_ALGORITHMS').default as string).split(',')),
+      algorithms: Object.freeze(
+        list(env, 'MCP_OAUTH_ALGORITHMS').length ? list(env, 'MCP_OAUTH_ALGORITHMS') : (variable('MCP_OAUTH_ALGORITHMS').default as string).split(','),
+      ),
       scopesSupported: Object.freeze(list(env, 'MCP_OAUTH_SCOPES')),
       clockSkewSeconds: int(env, 'MCP_OAUTH_CLOCK_SKEW_SECONDS'),
     });
@@ -280,7 +291,8 @@ function authConfig(env: Env, publicUrl: string | undefined): AuthConfig {
 }
 
 const TRUSTED_GATEWAYS = 'MCP_TRUSTED_GATEWAYS';
-const TRUSTED_GATEWAYS_FORM = 'expected {"<gateway name>": {"fromRequestStateKey": true} or {"jwks": [<public JWK>, …]} or {"jwksUrl": "https://…"}, optionally with "audience": ["https://…"]}';
+const TRUSTED_GATEWAYS_FORM =
+  'expected {"<gateway name>": {"fromRequestStateKey": true} or {"jwks": [<public JWK>, …]} or {"jwksUrl": "https://…"}, optionally with "audience": ["https://…"]}';
 
 function trustedGateway(name: string, entry: unknown): TrustedGateway {
   const fail = (problem: string): never => {
@@ -298,7 +310,10 @@ function trustedGateway(name: string, entry: unknown): TrustedGateway {
   if (fromRequestStateKey !== undefined) keys = fromRequestStateKey === true ? { fromRequestStateKey: true } : fail('fromRequestStateKey must be true');
   else if (jwksUrl !== undefined) keys = isUrl(jwksUrl) ? { jwksUrl: jwksUrl as string } : fail('jwksUrl must be an http(s) URL');
   else {
-    const valid = Array.isArray(jwks) && jwks.length > 0 && jwks.every((k) => typeof k === 'object' && k !== null && typeof (k as { kty?: unknown }).kty === 'string' && !('d' in k));
+    const valid =
+      Array.isArray(jwks) &&
+      jwks.length > 0 &&
+      jwks.every((k) => typeof k === 'object' && k !== null && typeof (k as { kty?: unknown }).kty === 'string' && !('d' in k));
     keys = valid ? { jwks: Object.freeze(jwks as Record<string, unknown>[]) } : fail('jwks must be a non-empty list of public JWKs (no "d")');
   }
   return Object.freeze({ name, keys, audience: Object.freeze([...(audience as string[])]) });
@@ -381,7 +396,10 @@ function otlpBase(env: Env): string | undefined {
 }
 
 function list(env: Env, name: VariableName): string[] {
-  return (str(env, name) ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  return (str(env, name) ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 /** The origin header values accepted, when MCP_ORIGIN_VERIFY asks for the check. */
@@ -389,10 +407,14 @@ function originSecrets(env: Env): readonly string[] {
   if (!bool(env, 'MCP_ORIGIN_VERIFY')) return Object.freeze([]);
   const current = str(env, 'MCP_ORIGIN_SECRET');
   if (current === undefined) {
-    throw new ConfigError('MCP_ORIGIN_SECRET', 'is required when MCP_ORIGIN_VERIFY is true: the value CloudFront sends in its origin header (on Lambda, a field of the data plane\'s origin secret)');
+    throw new ConfigError(
+      'MCP_ORIGIN_SECRET',
+      "is required when MCP_ORIGIN_VERIFY is true: the value CloudFront sends in its origin header (on Lambda, a field of the data plane's origin secret)",
+    );
   }
   const all = [current, ...list(env, 'MCP_ORIGIN_SECRET_PREVIOUS')];
-  if (all.some((value) => value.length < 16)) throw new ConfigError('MCP_ORIGIN_SECRET', 'every accepted value (and each of MCP_ORIGIN_SECRET_PREVIOUS) must be at least 16 characters');
+  if (all.some((value) => value.length < 16))
+    throw new ConfigError('MCP_ORIGIN_SECRET', 'every accepted value (and each of MCP_ORIGIN_SECRET_PREVIOUS) must be at least 16 characters');
   return Object.freeze(all);
 }
 
@@ -401,7 +423,10 @@ function redisCredentials(env: Env): { url: string; token: string } | undefined 
   const redisUrl = url(env, 'UPSTASH_REDIS_REST_URL');
   const redisToken = str(env, 'UPSTASH_REDIS_REST_TOKEN');
   if ((redisUrl === undefined) !== (redisToken === undefined)) {
-    throw new ConfigError(redisUrl ? 'UPSTASH_REDIS_REST_TOKEN' : 'UPSTASH_REDIS_REST_URL', 'set both UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN, or neither');
+    throw new ConfigError(
+      redisUrl ? 'UPSTASH_REDIS_REST_TOKEN' : 'UPSTASH_REDIS_REST_URL',
+      'set both UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN, or neither',
+    );
   }
   return redisUrl && redisToken ? { url: redisUrl, token: redisToken } : undefined;
 }
@@ -430,7 +455,10 @@ function rateLimitSwitch(env: Env, stage: string, redis: KitConfig['redis']) {
   const explicit = str(env, 'MCP_RATE_LIMIT_ENABLED') !== undefined;
   const enabled = bool(env, 'MCP_RATE_LIMIT_ENABLED', stage !== 'local' && redis !== undefined);
   if (enabled && !redis) {
-    throw new ConfigError('MCP_RATE_LIMIT_ENABLED', 'rate limiting needs Redis: set UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN, or MCP_RATE_LIMIT_ENABLED=false');
+    throw new ConfigError(
+      'MCP_RATE_LIMIT_ENABLED',
+      'rate limiting needs Redis: set UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN, or MCP_RATE_LIMIT_ENABLED=false',
+    );
   }
   const toolRequests = str(env, 'MCP_RATE_LIMIT_TOOL_REQUESTS') === undefined ? undefined : int(env, 'MCP_RATE_LIMIT_TOOL_REQUESTS');
   return { enabled, explicit, toolRequests };
@@ -467,7 +495,10 @@ export function loadConfig(env: Env = process.env): Readonly<KitConfig> {
 
   const gateways = trustedGateways(env);
   if (gateways.some((g) => 'fromRequestStateKey' in g.keys) && requestStateKey === undefined) {
-    throw new ConfigError('MCP_REQUEST_STATE_KEY', `is required when ${TRUSTED_GATEWAYS} has a gateway with fromRequestStateKey: that gateway's public key is derived from it`);
+    throw new ConfigError(
+      'MCP_REQUEST_STATE_KEY',
+      `is required when ${TRUSTED_GATEWAYS} has a gateway with fromRequestStateKey: that gateway's public key is derived from it`,
+    );
   }
 
   const stage = text(env, 'MCP_STAGE');

@@ -9,7 +9,11 @@ export type Dependency = 'DynamoDB' | 'S3' | 'Lambda';
 
 export class DependencyUnavailableError extends Error {
   override name = 'DependencyUnavailableError';
-  constructor(readonly dependency: Dependency, readonly detail: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly dependency: Dependency,
+    readonly detail: string,
+    options?: { cause?: unknown },
+  ) {
     super(`${dependency} is unavailable`, options);
   }
 }
@@ -17,7 +21,11 @@ export class DependencyUnavailableError extends Error {
 /** The service refused the call itself (DynamoDB's ValidationException): a kit bug or an unbounded input, not an outage. */
 export class DependencyRefusedError extends Error {
   override name = 'DependencyRefusedError';
-  constructor(readonly dependency: Dependency, readonly detail: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly dependency: Dependency,
+    readonly detail: string,
+    options?: { cause?: unknown },
+  ) {
     super(`${dependency} refused a request`, options);
   }
 }

@@ -73,12 +73,24 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
   const streamsOff = !redis && options.oneRequestPerInstance ? STREAMS_NEED_REDIS : undefined;
   const features = describeFeatures(config, Boolean(redis), Boolean(streamsOff));
   if (!redis) warnWithoutRedis(config, log, Boolean(streamsOff), features);
-  const redisBus = !options.bus && redis ? createRedisEventBus({ redis, stream: `mcp:events:${definition.name}`, pollMs: config.eventPollMs, pollMaxMs: config.eventPollMaxMs, log }) : undefined;
+  const redisBus =
+    !options.bus && redis
+      ? createRedisEventBus({ redis, stream: `mcp:events:${definition.name}`, pollMs: config.eventPollMs, pollMaxMs: config.eventPollMaxMs, log })
+      : undefined;
   const bus = options.bus ?? redisBus ?? new MemoryEventBus((error) => log.warn('event listener failed', { error: error.message }));
   const artifacts = new ArtifactStore(() => createS3Client(config), config.bucketName, { defaultTtlSeconds: config.artifactTtlSeconds });
   const pending = new PendingWork();
   const relay = options.relay ?? createRelay(redis ? redisRelayStore(redis, definition.name) : tableRelayStore(table, definition.name), log);
-  const { service: tasks, queue: taskQueue } = createTasks(config, { server: definition.name, table, relay, artifacts, log, pending, tracer, execute: (run) => runtime.executeTask(run) });
+  const { service: tasks, queue: taskQueue } = createTasks(config, {
+    server: definition.name,
+    table,
+    relay,
+    artifacts,
+    log,
+    pending,
+    tracer,
+    execute: (run) => runtime.executeTask(run),
+  });
   const runtime = createRuntime(definition, config, { table, redis: redis || undefined, log, requestStateKeys, bus, artifacts, pending, tasks });
   const admission = createAdmission(definition, config, { table, redis: redis || undefined, artifacts, pending, log, requestStateKeys });
   const sessionQuota = new Quota(table, 'sessions', config.caps.sessionsPerDay, DAY, 'reuse a session, end the ones you no longer use with DELETE');
@@ -160,9 +172,18 @@ interface RuntimeParts {
 }
 
 /** What runs tools: their state, cache, events, artifacts, limits and tasks. */
-function createRuntime(definition: ServerDefinition, config: Readonly<KitConfig>, { table, redis, log, requestStateKeys, bus, artifacts, pending, tasks }: RuntimeParts) {
+function createRuntime(
+  definition: ServerDefinition,
+  config: Readonly<KitConfig>,
+  { table, redis, log, requestStateKeys, bus, artifacts, pending, tasks }: RuntimeParts,
+) {
   return createToolRuntime(definition, {
-    state: new StateStore(table, config.stateTtlSeconds, config.sessionTtlSeconds, new Quota(table, 'state handles', config.caps.handlesPerDay, DAY, 'pass the handles you have back instead of starting new ones')),
+    state: new StateStore(
+      table,
+      config.stateTtlSeconds,
+      config.sessionTtlSeconds,
+      new Quota(table, 'state handles', config.caps.handlesPerDay, DAY, 'pass the handles you have back instead of starting new ones'),
+    ),
     log,
     requestStateKeys,
     requestStateTtlSeconds: config.requestStateTtlSeconds,
@@ -190,7 +211,11 @@ function warnWithoutRedis(config: Readonly<KitConfig>, log: KitLogger, streamsOf
   const streams = streamsOff
     ? 'and notification streams (subscriptions/listen, GET) are refused: with one request per environment no event would reach them'
     : 'and open streams are capped per instance only';
-  (rateLimitOff || streamsOff ? log.warn : log.info).call(log, `UPSTASH_REDIS_REST_URL is not set: ${rateLimitOff ? 'rate limiting is off, ' : ''}tool cache and events stay in this process, ${streams}`, { features });
+  (rateLimitOff || streamsOff ? log.warn : log.info).call(
+    log,
+    `UPSTASH_REDIS_REST_URL is not set: ${rateLimitOff ? 'rate limiting is off, ' : ''}tool cache and events stay in this process, ${streams}`,
+    { features },
+  );
 }
 
 interface AdmissionParts {
@@ -203,7 +228,11 @@ interface AdmissionParts {
 }
 
 /** What the app admits, limits and records a request with: authentication, rate limit, stream slots, access log, metrics, health probes. */
-function createAdmission(definition: ServerDefinition, config: Readonly<KitConfig>, { table, redis, artifacts, pending, log, requestStateKeys }: AdmissionParts) {
+function createAdmission(
+  definition: ServerDefinition,
+  config: Readonly<KitConfig>,
+  { table, redis, artifacts, pending, log, requestStateKeys }: AdmissionParts,
+) {
   const apiKeys = config.auth.methods.includes('apikey') ? new ApiKeyStore(table, { cacheSeconds: config.auth.apiKeyCacheSeconds }) : undefined;
   const authenticator = createAuthenticator({
     auth: config.auth,
@@ -223,11 +252,26 @@ function createAdmission(definition: ServerDefinition, config: Readonly<KitConfi
   return {
     authenticator,
     probes,
-    rateLimiter: config.rateLimit.enabled && redis ? createRateLimiter(redis, definition.name, { ...config.rateLimit, timeoutMs: config.redisTimeoutMs }, log) : undefined,
+    rateLimiter:
+      config.rateLimit.enabled && redis ? createRateLimiter(redis, definition.name, { ...config.rateLimit, timeoutMs: config.redisTimeoutMs }, log) : undefined,
     accessLog: createAccessLog(config, definition.name),
-    toolMetrics: config.metrics ? createToolMetrics(definition.name, config.stage, definition.tools.map((t) => t.name)) : undefined,
+    toolMetrics: config.metrics
+      ? createToolMetrics(
+          definition.name,
+          config.stage,
+          definition.tools.map((t) => t.name),
+        )
+      : undefined,
     streamSlots: redis
-      ? createStreamSlots({ redis, server: definition.name, max: config.caps.serverStreams, perPrincipal: config.caps.openStreams, streamMaxSeconds: config.streamMaxSeconds, pending, log })
+      ? createStreamSlots({
+          redis,
+          server: definition.name,
+          max: config.caps.serverStreams,
+          perPrincipal: config.caps.openStreams,
+          streamMaxSeconds: config.streamMaxSeconds,
+          pending,
+          log,
+        })
       : undefined,
   };
 }
@@ -246,7 +290,10 @@ function createEventHandler(tasks: ReturnType<typeof createTasks>['service'], lo
       const failing = tasks.fail(taskId, `The task's worker did not succeed (${requestContext.condition}${why})`);
       // A record about a record that could not be handled either ends here, logged: throwing
       // would have Lambda report it again, and the task reads as failed once it goes stale.
-      if (nested) await failing.catch((error: unknown) => log.error('could not record that a task failed', { taskId, error: error instanceof Error ? error.message : String(error) }));
+      if (nested)
+        await failing.catch((error: unknown) =>
+          log.error('could not record that a task failed', { taskId, error: error instanceof Error ? error.message : String(error) }),
+        );
       else await failing;
     } else return false;
     return true;
@@ -258,4 +305,3 @@ function createTracer(service: string, config: Readonly<KitConfig>, log: KitLogg
   const endpoint = config.otlpTracesEndpoint;
   return { service, exporter: exporter ?? (endpoint ? otlpExporter(endpoint, service, (m, d) => log.warn(m, d)) : jsonLinesExporter()) };
 }
-

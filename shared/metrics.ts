@@ -63,11 +63,20 @@ export function createToolMetrics(server: string, stage: string, tools: readonly
   const head =
     `"_aws":{"CloudWatchMetrics":[{"Namespace":${JSON.stringify(METRICS_NAMESPACE)},"Dimensions":[["Server","Stage"],["Server","Stage","Tool","Era"]],` +
     `"Metrics":[{"Name":"Calls","Unit":"Count"},{"Name":"Errors","Unit":"Count"},{"Name":"Duration","Unit":"Milliseconds"},{"Name":"CacheHits","Unit":"Count"},{"Name":"RateLimited","Unit":"Count"}]}],"Timestamp":`;
-  const dims = (tool: string, era: string) => `},"Server":${JSON.stringify(server)},"Stage":${JSON.stringify(stage)},"Tool":${JSON.stringify(tool)},"Era":${JSON.stringify(era)},"Calls":1,"Errors":`;
+  const dims = (tool: string, era: string) =>
+    `},"Server":${JSON.stringify(server)},"Stage":${JSON.stringify(stage)},"Tool":${JSON.stringify(tool)},"Era":${JSON.stringify(era)},"Calls":1,"Errors":`;
   const fixed = new Map<string, [string, string]>();
   for (const tool of tools) for (const era of ['modern', 'legacy']) fixed.set(`${era}:${tool}`, [head, dims(tool, era)]);
   /** The fragment for one call, or undefined for a tool the server does not have. */
-  return (tool: string, era: string, at: number, durationMs: number, outcome: ToolOutcome | undefined, status: number, rateLimited: boolean): string | undefined => {
+  return (
+    tool: string,
+    era: string,
+    at: number,
+    durationMs: number,
+    outcome: ToolOutcome | undefined,
+    status: number,
+    rateLimited: boolean,
+  ): string | undefined => {
     const parts = fixed.get(`${era}:${tool}`);
     if (!parts) return undefined;
     const failed = status >= 400 || outcome === undefined || outcome === 'error' ? 1 : 0;

@@ -23,23 +23,31 @@ const BUILDERS = new Set(['pipeline', 'multi']);
 function deferred(load: () => Promise<Redis>): Redis {
   const builder = (kind: string) => {
     const chain: [string, unknown[]][] = [];
-    const recorder: Record<string, unknown> = new Proxy({}, {
-      get: (_target, step: string) =>
-        step === 'exec'
-          ? async () => {
-              let real = ((await load()) as unknown as Record<string, () => Record<string, (...a: unknown[]) => unknown>>)[kind]!();
-              for (const [name, args] of chain) real = real[name]!(...args) as typeof real;
-              return traced(`Redis ${kind}`, 'client', { 'db.system': 'redis', 'db.operation.batch.size': chain.length }, () => (real as unknown as { exec(): Promise<unknown> }).exec());
-            }
-          : (...args: unknown[]) => (chain.push([step, args]), recorder),
-    });
+    const recorder: Record<string, unknown> = new Proxy(
+      {},
+      {
+        get: (_target, step: string) =>
+          step === 'exec'
+            ? async () => {
+                let real = ((await load()) as unknown as Record<string, () => Record<string, (...a: unknown[]) => unknown>>)[kind]!();
+                for (const [name, args] of chain) real = real[name]!(...args) as typeof real;
+                return traced(`Redis ${kind}`, 'client', { 'db.system': 'redis', 'db.operation.batch.size': chain.length }, () =>
+                  (real as unknown as { exec(): Promise<unknown> }).exec(),
+                );
+              }
+            : (...args: unknown[]) => (chain.push([step, args]), recorder),
+      },
+    );
     return recorder;
   };
   return new Proxy({} as Redis, {
     get: (_target, name: string) =>
       BUILDERS.has(name)
         ? () => builder(name)
-        : (...args: unknown[]) => traced(`Redis ${name}`, 'client', { 'db.system': 'redis' }, async () => ((await load()) as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[name]!(...args)),
+        : (...args: unknown[]) =>
+            traced(`Redis ${name}`, 'client', { 'db.system': 'redis' }, async () =>
+              ((await load()) as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[name]!(...args),
+            ),
   });
 }
 

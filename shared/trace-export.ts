@@ -23,7 +23,17 @@ const nanos = (ms: number) => (BigInt(Math.round(ms * 1000)) * 1000n).toString()
 const otlpAttributes = (attributes: Attributes) =>
   Object.entries(attributes)
     .filter(([, v]) => v !== undefined)
-    .map(([key, v]) => ({ key, value: typeof v === 'string' ? { stringValue: v } : typeof v === 'boolean' ? { boolValue: v } : Number.isInteger(v) ? { intValue: String(v) } : { doubleValue: v } }));
+    .map(([key, v]) => ({
+      key,
+      value:
+        typeof v === 'string'
+          ? { stringValue: v }
+          : typeof v === 'boolean'
+            ? { boolValue: v }
+            : Number.isInteger(v)
+              ? { intValue: String(v) }
+              : { doubleValue: v },
+    }));
 
 function otlpSpan(span: SpanRecord) {
   return {
@@ -56,7 +66,12 @@ export function otlpBody(service: string, spans: SpanRecord[]) {
  * Posts spans to `endpoint` (…/v1/traces). A collector that is down loses the batch and says so
  * once per batch through `warn`; it never fails a request.
  */
-export function otlpExporter(endpoint: string, service: string, warn: (message: string, data: Record<string, unknown>) => void, post: typeof fetch = fetch): SpanExporter {
+export function otlpExporter(
+  endpoint: string,
+  service: string,
+  warn: (message: string, data: Record<string, unknown>) => void,
+  post: typeof fetch = fetch,
+): SpanExporter {
   let buffer: SpanRecord[] = [];
   let timer: ReturnType<typeof setTimeout> | undefined;
   const inFlight = new Set<Promise<void>>();
@@ -66,12 +81,19 @@ export function otlpExporter(endpoint: string, service: string, warn: (message: 
     if (buffer.length === 0) return;
     const spans = buffer;
     buffer = [];
-    const sending = post(endpoint, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(otlpBody(service, spans)), signal: AbortSignal.timeout(5_000) })
+    const sending = post(endpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(otlpBody(service, spans)),
+      signal: AbortSignal.timeout(5_000),
+    })
       .then(async (response) => {
         await response.body?.cancel();
         if (!response.ok) throw new Error(`HTTP ${response.status}`);
       })
-      .catch((error: unknown) => warn('could not export spans', { endpoint, spans: spans.length, error: error instanceof Error ? error.message : String(error) }))
+      .catch((error: unknown) =>
+        warn('could not export spans', { endpoint, spans: spans.length, error: error instanceof Error ? error.message : String(error) }),
+      )
       .finally(() => inFlight.delete(sending));
     inFlight.add(sending);
   };

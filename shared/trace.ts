@@ -85,7 +85,7 @@ const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'
 const pool = new Uint8Array(4096);
 let used = pool.length;
 const hex = (bytes: number) => {
-  if (used + bytes > pool.length) (crypto.getRandomValues(pool), (used = 0));
+  if (used + bytes > pool.length) crypto.getRandomValues(pool), (used = 0);
   let out = '';
   for (let i = 0; i < bytes; i++) out += HEX[pool[used++]!];
   return out;
@@ -93,7 +93,10 @@ const hex = (bytes: number) => {
 
 /** A new span id; a new trace id starts with the time in seconds, as X-Ray requires of its ids. */
 export const newSpanId = () => hex(8);
-export const newTraceId = () => Math.floor(Date.now() / 1000).toString(16).padStart(8, '0') + hex(12);
+export const newTraceId = () =>
+  Math.floor(Date.now() / 1000)
+    .toString(16)
+    .padStart(8, '0') + hex(12);
 
 /** The trace the current code runs in (for log lines), with tracing on or off. */
 export const currentTrace = (): SpanContext | undefined => storage.getStore()?.context;
@@ -164,7 +167,16 @@ class RecordingSpan implements OpenSpan {
   end(error?: unknown) {
     if (this.ended || !this.context.sampled) return;
     this.ended = true;
-    const record: SpanRecord = { traceId: this.context.traceId, spanId: this.context.spanId, name: this.name, kind: this.options.kind, service: this.tracer.service, startMs: this.startMs, endMs: epochMs(performance.now()), attributes: this.attributes };
+    const record: SpanRecord = {
+      traceId: this.context.traceId,
+      spanId: this.context.spanId,
+      name: this.name,
+      kind: this.options.kind,
+      service: this.tracer.service,
+      startMs: this.startMs,
+      endMs: epochMs(performance.now()),
+      attributes: this.attributes,
+    };
     if (this.parentSpanId) record.parentSpanId = this.parentSpanId;
     if (error !== undefined) record.error = errorText(error);
     if (this.options.links?.length) record.links = this.options.links;
@@ -217,7 +229,10 @@ type Middleware = (next: (args: unknown) => Promise<unknown>, context: { clientN
  */
 export function traceAwsClient(client: { middlewareStack: object }, service: string) {
   (client.middlewareStack as { add(m: Middleware, o: { step: 'initialize'; name: string }): void }).add(
-    (next, context) => (args) => traced(`${service}.${(context.commandName ?? 'Call').replace(/Command$/, '')}`, 'client', { 'rpc.system': 'aws-api', 'rpc.service': service }, () => next(args)),
+    (next, context) => (args) =>
+      traced(`${service}.${(context.commandName ?? 'Call').replace(/Command$/, '')}`, 'client', { 'rpc.system': 'aws-api', 'rpc.service': service }, () =>
+        next(args),
+      ),
     { step: 'initialize', name: 'mcpKitTrace' },
   );
 }

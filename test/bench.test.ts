@@ -16,7 +16,10 @@ it('the benchmark runner measures every row of every suite', { timeout: 180_000 
   const report = await runBench(QUICK);
   const section = (id: string) => report.sections.find((s) => s.id === id);
   const rowIds = (id: string) => section(id)?.rows.map((r) => r.id);
-  assert.deepEqual(rowIds('warm'), WARM_VARIANTS.map((v) => v.id));
+  assert.deepEqual(
+    rowIds('warm'),
+    WARM_VARIANTS.map((v) => v.id),
+  );
   assert.deepEqual(rowIds('cold'), COLD_TARGETS);
   assert.deepEqual(rowIds('eras'), ['modern', 'legacy']);
   assert.deepEqual(rowIds('cache'), CACHE_ROW_IDS);
@@ -24,14 +27,27 @@ it('the benchmark runner measures every row of every suite', { timeout: 180_000 
   assert.deepEqual(rowIds('lambda-cold'), LAMBDA_COLD_TARGETS);
   assert.deepEqual(rowIds('handover'), ['redis', 'table', 'direct']);
   assert.deepEqual(rowIds('throughput'), ['kit', 'sdk', 'hono']);
-  assert.deepEqual(section('throughput')?.columns.map((c) => c.key), ['rps16', 'min16', 'max16', 'rps64', 'min64', 'max64']);
+  assert.deepEqual(
+    section('throughput')?.columns.map((c) => c.key),
+    ['rps16', 'min16', 'max16', 'rps64', 'min64', 'max64'],
+  );
   assert.deepEqual(rowIds('metrics'), ['fragment', 'budget']);
   assert.deepEqual(rowIds('tasks'), ['node-direct', 'node-create', 'node-complete', 'node-seen', 'aws-direct', 'aws-create', 'aws-complete', 'aws-seen']);
   assert.deepEqual(rowIds('event-polling'), ['fixed-1x1', 'fixed-1x100', 'fixed-100x1', 'backoff-1x1', 'backoff-1x100', 'backoff-100x1']);
   assert.deepEqual(rowIds('gateway'), GATEWAY_ROW_IDS.calls);
   assert.deepEqual(rowIds('gateway-lists'), GATEWAY_ROW_IDS.lists);
   assert.deepEqual(rowIds('gateway-circuit'), GATEWAY_ROW_IDS.circuit);
-  assert.deepEqual(rowIds('units'), ['modernCall', 'legacyCall', 'legacyCallColdSession', 'initialize', 'cachedHit', 'artifactPut', 'artifactRead', 'task', 'taskGet']);
+  assert.deepEqual(rowIds('units'), [
+    'modernCall',
+    'legacyCall',
+    'legacyCallColdSession',
+    'initialize',
+    'cachedHit',
+    'artifactPut',
+    'artifactRead',
+    'task',
+    'taskGet',
+  ]);
   for (const section of report.sections) {
     for (const row of section.rows) {
       for (const column of section.columns) {

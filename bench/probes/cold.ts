@@ -44,7 +44,10 @@ async function coldStart(bundle: string): Promise<ProbeMessage> {
 async function firstStackMs(handler: (...args: unknown[]) => Promise<unknown>): Promise<number> {
   const err = await Promise.resolve()
     .then(() => handler(undefined, undefined, undefined))
-    .then(() => undefined, (e: unknown) => e);
+    .then(
+      () => undefined,
+      (e: unknown) => e,
+    );
   if (!(err instanceof Error)) throw new Error('the handler given no event did not throw');
   const started = performance.now();
   void err.stack;

@@ -32,7 +32,9 @@ async function load({ url, seconds, concurrency }: LoadRequest): Promise<ProbeMe
   });
   const bad = result.errors + result.timeouts + result.non2xx + result.mismatches;
   if (bad > 0) {
-    throw new Error(`${url}: ${bad} of ${result.requests.total} answers failed (errors ${result.errors}, timeouts ${result.timeouts}, non-2xx ${result.non2xx}, wrong body ${result.mismatches})`);
+    throw new Error(
+      `${url}: ${bad} of ${result.requests.total} answers failed (errors ${result.errors}, timeouts ${result.timeouts}, non-2xx ${result.non2xx}, wrong body ${result.mismatches})`,
+    );
   }
   return { kind: 'load', requests: result.requests.total, seconds: result.duration };
 }

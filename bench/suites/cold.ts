@@ -54,7 +54,7 @@ export async function measureCold(built: Built, plan: ColdPlan, budget: Budget, 
     id: 'cold',
     title: 'Cold start: import plus first call, fresh process',
     method:
-      'A fresh `node` process per sample (the runner\'s own binary, no flags, no loader, a Lambda-like environment ' +
+      "A fresh `node` process per sample (the runner's own binary, no flags, no loader, a Lambda-like environment " +
       'whose AWS endpoints point at a closed loopback port). ' +
       'The clock starts just before `await import(bundle)` and stops when the first `tools/call` answer is complete; ' +
       '"import" is the part until the module has evaluated. Process start-up before the import is not counted. ' +
@@ -63,9 +63,9 @@ export async function measureCold(built: Built, plan: ColdPlan, budget: Budget, 
       '"heap" is the live heap the bundle and its first call left (a full collection after the clock, against one before the import). ' +
       'Bundles are built as the construct builds them (infra/function-bundle.ts: ESM, minified, split): "loaded" is what a cold start ' +
       'parses, `index.mjs` and the chunks it imports statically; "package" is every file, chunks loaded on demand included. ' +
-      'The reference is the SDK minimal handler importing zod as the SDK does (`import * as z from \'zod/v4\'`, no locales bundled); ' +
-      '"root zod" is the same handler with `import { z } from \'zod\'`, which bundles all 64 locales; both are built without the kit\'s ' +
-      'lean zod, as a project without the kit builds them. The kit\'s bundle resolves `zod` to infra/zod-lean/ (docs/deploy.md). ' +
+      "The reference is the SDK minimal handler importing zod as the SDK does (`import * as z from 'zod/v4'`, no locales bundled); " +
+      "\"root zod\" is the same handler with `import { z } from 'zod'`, which bundles all 64 locales; both are built without the kit's " +
+      "lean zod, as a project without the kit builds them. The kit's bundle resolves `zod` to infra/zod-lean/ (docs/deploy.md). " +
       'Raw Hono answers the same JSON by hand: the floor. ' +
       '"source maps on" is the kit as deployed: built with its source maps and run with `NODE_OPTIONS=--enable-source-maps` ' +
       '(infra/endpoint/settings.ts); "first stack" times reading `.stack` of the first error thrown in the bundle\'s own code ' +

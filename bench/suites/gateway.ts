@@ -24,7 +24,11 @@ export interface GatewayPlan {
   failCalls: number;
 }
 
-export const GATEWAY_ROW_IDS = { calls: ['direct', 'gateway', 'gateway-sdk-client', 'gateway-sdk'], lists: ['direct', 'upstreams-2', 'upstreams-10'], circuit: ['open', 'refused'] };
+export const GATEWAY_ROW_IDS = {
+  calls: ['direct', 'gateway', 'gateway-sdk-client', 'gateway-sdk'],
+  lists: ['direct', 'upstreams-2', 'upstreams-10'],
+  circuit: ['open', 'refused'],
+};
 
 const CALL_TIMEOUT_MS = 10_000;
 const COLUMNS: Column[] = [
@@ -52,7 +56,10 @@ function listCall(id: number): HttpCall {
   const call = modernCall(id);
   const { 'mcp-name': _name, ...headers } = call.headers;
   const { params } = JSON.parse(call.body) as { params: { _meta: object } };
-  return { headers: { ...headers, 'mcp-method': 'tools/list' }, body: JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/list', params: { _meta: params._meta } }) };
+  return {
+    headers: { ...headers, 'mcp-method': 'tools/list' },
+    body: JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/list', params: { _meta: params._meta } }),
+  };
 }
 
 let nextId = 1;
@@ -73,7 +80,10 @@ const row = (id: string, label: string, samples: number[]) => {
 
 /** A gateway in this process, configured as MCP_GATEWAY_CONFIG would configure it. */
 async function startGateway(upstreams: Record<string, object>, options: GatewayOptions = {}): Promise<{ served: Served; gateway: Gateway }> {
-  const gateway = createGateway(await loadGatewayConfig({ ...KIT_ENV, MCP_GATEWAY_CONFIG: JSON.stringify({ upstreams }) }, () => Promise.reject(new Error('no files'))), options);
+  const gateway = createGateway(
+    await loadGatewayConfig({ ...KIT_ENV, MCP_GATEWAY_CONFIG: JSON.stringify({ upstreams }) }, () => Promise.reject(new Error('no files'))),
+    options,
+  );
   return { served: await startInProcess(gateway.definition, { ...KIT_ENV }), gateway };
 }
 
@@ -85,9 +95,27 @@ async function measureCalls(plan: GatewayPlan, budget: Budget, upstream: Served,
   const viaGateway: ToolCall = { name: 'e0__echo', arguments: { text: 'hello from the benchmark' }, text: 'hello from the benchmark' };
   const paths = [
     { id: 'direct', label: 'straight to the echo server', url: upstream.url, call: (id: number) => modernCall(id), samples: [] as number[] },
-    { id: 'gateway', label: 'through the gateway (e0__echo), fast lane', url: gatewayUrl, call: (id: number) => modernCall(id, viaGateway), samples: [] as number[] },
-    { id: 'gateway-sdk-client', label: 'through a gateway calling upstream with the SDK client (fast lane)', url: sdkClientUrl, call: (id: number) => modernCall(id, viaGateway), samples: [] as number[] },
-    { id: 'gateway-sdk', label: 'through the same gateway, SDK lane (fast lane off)', url: sdkLaneUrl, call: (id: number) => modernCall(id, viaGateway), samples: [] as number[] },
+    {
+      id: 'gateway',
+      label: 'through the gateway (e0__echo), fast lane',
+      url: gatewayUrl,
+      call: (id: number) => modernCall(id, viaGateway),
+      samples: [] as number[],
+    },
+    {
+      id: 'gateway-sdk-client',
+      label: 'through a gateway calling upstream with the SDK client (fast lane)',
+      url: sdkClientUrl,
+      call: (id: number) => modernCall(id, viaGateway),
+      samples: [] as number[],
+    },
+    {
+      id: 'gateway-sdk',
+      label: 'through the same gateway, SDK lane (fast lane off)',
+      url: sdkLaneUrl,
+      call: (id: number) => modernCall(id, viaGateway),
+      samples: [] as number[],
+    },
   ];
   const run = (p: (typeof paths)[number]) => timed(p.url, p.call(nextId++), (status, body) => assertEcho(p.label, status, body));
   for (let i = 0; i < plan.warmupCalls; i++) for (const p of paths) await run(p);
@@ -126,7 +154,8 @@ async function measureLists(plan: GatewayPlan, upstreams: Served[], two: string,
 async function measureCircuit(plan: GatewayPlan, gatewayUrl: string) {
   const refusedCall = (name: string): ToolCall => ({ name, arguments: { text: 'x' }, text: '' });
   const expectRefusal = (label: string, pattern: RegExp) => (status: number, body: string) => {
-    if (status !== 200 || !body.includes('"isError":true') || !pattern.test(body)) throw new Error(`${label}: expected a tool error matching ${pattern}, got HTTP ${status}: ${body.slice(0, 300)}`);
+    if (status !== 200 || !body.includes('"isError":true') || !pattern.test(body))
+      throw new Error(`${label}: expected a tool error matching ${pattern}, got HTTP ${status}: ${body.slice(0, 300)}`);
   };
   // One failure opens "down"'s circuit, for longer than the run.
   await timed(gatewayUrl, modernCall(nextId++, refusedCall('down__echo')), () => {});
@@ -137,7 +166,8 @@ async function measureCircuit(plan: GatewayPlan, gatewayUrl: string) {
   const rows = [];
   for (const p of paths) {
     const samples: number[] = [];
-    for (let i = 0; i < plan.failCalls; i++) samples.push(await timed(gatewayUrl, modernCall(nextId++, refusedCall(p.tool)), expectRefusal(p.label, p.pattern)));
+    for (let i = 0; i < plan.failCalls; i++)
+      samples.push(await timed(gatewayUrl, modernCall(nextId++, refusedCall(p.tool)), expectRefusal(p.label, p.pattern)));
     rows.push(row(p.id, p.label, samples));
   }
   return rows;
@@ -151,10 +181,14 @@ export async function measureGateway(plan: GatewayPlan, budget: Budget): Promise
     for (let i = 0; i < 10; i++) upstreams.push(await startInProcess(UNCACHED_ECHO, { ...KIT_ENV }));
     const closed = `http://127.0.0.1:${await closedPort()}/mcp`;
     const named = (n: number) => Object.fromEntries(upstreams.slice(0, n).map((u, i) => [`e${i}`, { url: u.url }]));
-    const [two, ten, failing] = [await startGateway(named(2)), await startGateway(named(10)), await startGateway({
-      down: { url: closed, breaker: { failureThreshold: 1, cooldownMs: 3_600_000 }, retry: { attempts: 1 } },
-      refused: { url: closed, breaker: { failureThreshold: 1_000_000_000 }, retry: { attempts: 1 } },
-    })];
+    const [two, ten, failing] = [
+      await startGateway(named(2)),
+      await startGateway(named(10)),
+      await startGateway({
+        down: { url: closed, breaker: { failureThreshold: 1, cooldownMs: 3_600_000 }, retry: { attempts: 1 } },
+        refused: { url: closed, breaker: { failureThreshold: 1_000_000_000 }, retry: { attempts: 1 } },
+      }),
+    ];
     const sdkClient = await startGateway(named(1), { rawUpstreamCalls: false });
     gateways.push(two, ten, failing, sdkClient);
     // The same gateway (its upstream clients) served a second time, without the direct lane.
@@ -162,14 +196,15 @@ export async function measureGateway(plan: GatewayPlan, budget: Budget): Promise
     const calls = await measureCalls(plan, budget, upstreams[0]!, two.served.url, sdkClient.served.url, sdkLane.url);
     const lists = await measureLists(plan, upstreams, two.served.url, ten.served.url);
     const circuit = await measureCircuit(plan, failing.served.url);
-    const where = 'In the runner process on loopback: the kit\'s echo server(s) (@hono/node-server, LOG_LEVEL=ERROR), the gateway (a kit server, LOG_LEVEL=ERROR) and a keep-alive `fetch` client, one request at a time; a sample is the full round trip including reading the body. Runner, gateway and upstreams share the machine\'s cores.';
+    const where =
+      "In the runner process on loopback: the kit's echo server(s) (@hono/node-server, LOG_LEVEL=ERROR), the gateway (a kit server, LOG_LEVEL=ERROR) and a keep-alive `fetch` client, one request at a time; a sample is the full round trip including reading the body. Runner, gateway and upstreams share the machine's cores.";
     return [
       {
         id: 'gateway',
         title: 'Gateway overhead per call, loopback HTTP (2026-07-28 on both sides)',
         method:
           `${where} The same echo call straight to the server and as e0__echo through the gateway, whose client to the server is the resilient client (its own 2026-07-28 connection, kept open), sending the call as one plain POST (its raw path); the third row is a gateway whose resilient client calls through the SDK's client instead. ` +
-          'The gateway answers a plain call on its fast lane (the kit\'s direct lane, no SDK server); the last row is the same gateway served with the direct lane off, every call through a pooled SDK server. ' +
+          "The gateway answers a plain call on its fast lane (the kit's direct lane, no SDK server); the last row is the same gateway served with the direct lane off, every call through a pooled SDK server. " +
           'A call through the gateway makes two loopback HTTP round trips where a direct call makes one, so about 2× is its floor here.',
         iterations: `${plan.warmupCalls} warm-up calls per row, then ${calls.rounds} interleaved rounds × ${plan.callsPerRound} calls`,
         columns: COLUMNS,

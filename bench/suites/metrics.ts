@@ -25,7 +25,7 @@ export function measureMetrics(plan: MetricsPlan): Section {
   const s = summarize(micros);
   return {
     id: 'metrics',
-    title: 'Per-tool metrics: building one access line\'s embedded metrics',
+    title: "Per-tool metrics: building one access line's embedded metrics",
     method:
       'createToolMetrics (shared/metrics.ts) for a server with two tools, called for alternating eras with a changing duration, ' +
       'timed over batches in the runner process; a row is the median batch, per call. Target: under 2 µs a call.',

@@ -48,7 +48,18 @@ async function coldSample(bundle: string, runtime: string) {
   const api = createServer();
   await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
   const base = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
-  api.on('request', createRestApi({ lambda, stage: 'dev', mcpPath: '/mcp', domainName: new URL(base).host, idleTimeoutMs: 300_000, integrationTimeoutMs: 30_000, log: () => {} }));
+  api.on(
+    'request',
+    createRestApi({
+      lambda,
+      stage: 'dev',
+      mcpPath: '/mcp',
+      domainName: new URL(base).host,
+      idleTimeoutMs: 300_000,
+      integrationTimeoutMs: 30_000,
+      log: () => {},
+    }),
+  );
   try {
     const call = modernCall(1);
     const started = performance.now();
@@ -153,9 +164,9 @@ export async function measureHandover(plan: ModelledLambdaPlan, budget: Budget, 
     title: 'Reply hand-over across Lambda environments (2025-era elicitation)',
     method:
       'An SDK 1.x client calls a tool that asks it to confirm (elicitation/create) on the modelled path; the call holds its ' +
-      'environment, so the client\'s reply POST starts an invocation in another one, which drops it in the call\'s relay box. ' +
-      'Timed from the client handing its reply to the SDK to the tool\'s result arriving: the reply\'s trip, the waiting call\'s ' +
-      'next poll (every 100 ms while it waits) and the result\'s trip. With Redis (lists) and without (table items in dynalite); ' +
+      "environment, so the client's reply POST starts an invocation in another one, which drops it in the call's relay box. " +
+      "Timed from the client handing its reply to the SDK to the tool's result arriving: the reply's trip, the waiting call's " +
+      "next poll (every 100 ms while it waits) and the result's trip. With Redis (lists) and without (table items in dynalite); " +
       'the baseline is one Node process (npm start), where the reply reaches the waiting call directly. Target: p50 ≤ 250 ms.',
     iterations: `${redis.n} calls with Redis, ${table.n} without, ${direct.n} in one process, after ${plan.handoverWarmup} unrecorded each`,
     columns: [

@@ -28,17 +28,14 @@ export async function measureRateLimit(built: Built, plan: RateLimitPlan, budget
     id: 'ratelimit',
     title: 'Rate limiting overhead per call, in-process Lambda invoke',
     method:
-      'The kit\'s echo bundle as in the warm table (LOG_LEVEL=INFO), the same `echo` call, Redis configured in every row ' +
+      "The kit's echo bundle as in the warm table (LOG_LEVEL=INFO), the same `echo` call, Redis configured in every row " +
       '(redis-server behind the local Upstash REST endpoint on loopback, served from the runner process). ' +
       `"On" is \`MCP_RATE_LIMIT_ENABLED=true\`, a sliding window of ${Number(NEVER_REACHED).toLocaleString('en-US')} requests per 60 s, which no run reaches, ` +
       'so every call is let through and every answer is checked; "per tool" adds `MCP_RATE_LIMIT_TOOL_REQUESTS` (a second limiter, checked after the first). ' +
       'The Redis column counts HTTP requests the bundle sent to Redis per timed call. ' +
       'A deployed Upstash adds its network latency to each of those requests.',
     iterations: `${plan.warmupCalls} warm-up calls per row, then ${rounds} interleaved rounds × ${plan.callsPerRound} calls`,
-    columns: [
-      ...TIMING_COLUMNS,
-      { key: 'redis', header: 'Redis requests / call', unit: 'per-call' },
-    ],
+    columns: [...TIMING_COLUMNS, { key: 'redis', header: 'Redis requests / call', unit: 'per-call' }],
     rows: results.map(({ variant, micros: s, redisRequestsPerCall }) => ({
       id: variant.id,
       label: variant.label,

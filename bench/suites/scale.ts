@@ -49,7 +49,7 @@ export async function measureEventPolling(plan: ScalePlan, redis: { url: string;
     id: 'event-polling',
     title: 'Event bus: Redis commands per second per open listener and per environment',
     method:
-      'cost/fan-out.ts: instances of the kit\'s Redis event bus in one process (each what one Lambda environment or one server process holds), ' +
+      "cost/fan-out.ts: instances of the kit's Redis event bus in one process (each what one Lambda environment or one server process holds), " +
       'each with its listeners, on redis-server behind the local Upstash REST endpoint and a meter that counts the stream reads they send. ' +
       `"Idle": ${plan.idleSeconds} s with nothing published; "busy": ${plan.busySeconds} s with another instance publishing an event every 2 s ` +
       '(latency: publish to arrival at each listener). MCP_EVENT_POLL_MS is 1 s throughout; "fixed 1 s" sets MCP_EVENT_POLL_MAX_MS=1000, as the bus polled before its idle backoff, ' +
@@ -65,11 +65,19 @@ export async function measureEventPolling(plan: ScalePlan, redis: { url: string;
     ],
     rows: runs.map(({ polling, shape }, i) => {
       const r = results[i]!;
-      if (r.busy.deliveries !== r.busy.expectedDeliveries) throw new Error(`${shape.id}/${polling.id}: ${r.busy.deliveries} of ${r.busy.expectedDeliveries} events delivered`);
+      if (r.busy.deliveries !== r.busy.expectedDeliveries)
+        throw new Error(`${shape.id}/${polling.id}: ${r.busy.deliveries} of ${r.busy.expectedDeliveries} events delivered`);
       return {
         id: `${polling.id}-${shape.id}`,
         label: `${polling.label}: ${shape.label}`,
-        values: { idleEnv: r.idle.perEnvironment, idleListener: r.idle.perListener, busyEnv: r.busy.perEnvironment, busyListener: r.busy.perListener, p50: r.busy.latencyP50Ms, max: r.busy.latencyMaxMs },
+        values: {
+          idleEnv: r.idle.perEnvironment,
+          idleListener: r.idle.perListener,
+          busyEnv: r.busy.perEnvironment,
+          busyListener: r.busy.perListener,
+          p50: r.busy.latencyP50Ms,
+          max: r.busy.latencyMaxMs,
+        },
       };
     }),
   };
@@ -109,7 +117,11 @@ export async function measureUnitRows(plan: ScalePlan): Promise<Section> {
     ],
     rows: Object.entries(UNIT_ROWS).map(([id, label]) => {
       const u = measured.units[id]!;
-      return { id, label, values: { invocations: u.lambda.invocations, ms: u.lambda.billedMs, rru: u.dynamodb.readUnits, wru: u.dynamodb.writeUnits, redis: u.redis.commands } };
+      return {
+        id,
+        label,
+        values: { invocations: u.lambda.invocations, ms: u.lambda.billedMs, rru: u.dynamodb.readUnits, wru: u.dynamodb.writeUnits, redis: u.redis.commands },
+      };
     }),
   };
 }

@@ -31,7 +31,13 @@ function client(url: string) {
     const name = method === 'tools/call' ? String(params.name) : String(params.taskId);
     const res = await fetch(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': method, 'mcp-name': name },
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'mcp-protocol-version': '2026-07-28',
+        'mcp-method': method,
+        'mcp-name': name,
+      },
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params: { ...params, _meta: meta } }),
     });
     const body = (await res.json()) as { result?: Record<string, any>; error?: unknown };
@@ -46,7 +52,11 @@ async function serve(where: 'node' | 'aws') {
     return { url: path.url, stop: () => path.stop() };
   }
   const dynamo = await startTestDynamo();
-  const server = await startInProcess(fixture, { AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, MCP_REQUEST_STATE_KEY: KIT_ENV.MCP_REQUEST_STATE_KEY!, MCP_TASK_POLL_MS: '100' });
+  const server = await startInProcess(fixture, {
+    AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+    MCP_REQUEST_STATE_KEY: KIT_ENV.MCP_REQUEST_STATE_KEY!,
+    MCP_TASK_POLL_MS: '100',
+  });
   return { url: server.url, stop: async () => (await server.stop(), await dynamo.stop()) };
 }
 

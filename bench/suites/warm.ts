@@ -22,13 +22,11 @@ export async function measureWarm(built: Built, plan: WarmPlan, budget: Budget, 
     title: 'Warm per-call time, in-process Lambda invoke',
     method:
       'Each bundle runs in its own `node` process (stdout to /dev/null, so the kit writes its one INFO line per request for real) ' +
-      'with the Lambda runtime\'s `awslambda` streaming global installed. A call is a modern (2026-07-28) `tools/call` of `echo` ' +
+      "with the Lambda runtime's `awslambda` streaming global installed. A call is a modern (2026-07-28) `tools/call` of `echo` " +
       'as an API Gateway REST proxy event through the exported streaming handler, timed from the invoke to the collected ' +
       'response; every answer is checked. After the warm-up, variants take turns in interleaved rounds.',
     iterations: `${plan.warmupCalls} warm-up calls per variant, then ${rounds} interleaved rounds × ${plan.callsPerRound} calls`,
-    columns: [
-      ...TIMING_COLUMNS,
-    ],
+    columns: [...TIMING_COLUMNS],
     rows: results.map(({ variant, micros: s }) => ({ id: variant.id, label: variant.label, values: timingValues(s) })),
   };
 }

@@ -10,10 +10,7 @@ interface Note {
   at: string;
 }
 
-const notebookArg = z
-  .string()
-  .optional()
-  .describe('Notebook handle returned by an earlier call. Omit it to use your session notebook, or to start a new one.');
+const notebookArg = z.string().optional().describe('Notebook handle returned by an earlier call. Omit it to use your session notebook, or to start a new one.');
 
 async function notebook(ctx: ToolContext, handle: string | undefined): Promise<StateScope> {
   return handle ? ctx.openState(handle) : ctx.state;
@@ -114,13 +111,13 @@ export default defineServer({
           if ((i + 1) % 100 === 0) await ctx.progress(i + 1, notes.length, `rendered ${i + 1} of ${notes.length} notes`);
         }
         await ctx.progress(notes.length, notes.length, 'uploading');
-        const link = await ctx.artifacts.put('notebook.md', `# ${label(scope)}\n\n${lines.join('\n')}\n`, { contentType: 'text/markdown', ...(handle && { handle }) });
+        const link = await ctx.artifacts.put('notebook.md', `# ${label(scope)}\n\n${lines.join('\n')}\n`, {
+          contentType: 'text/markdown',
+          ...(handle && { handle }),
+        });
         const text = `Exported ${notes.length} notes to ${link.uri}.`;
         return {
-          content: [
-            { type: 'text', text: downloadUrl ? `${text} Download: ${await ctx.artifacts.presign(link.uri, 300)}` : text },
-            link,
-          ],
+          content: [{ type: 'text', text: downloadUrl ? `${text} Download: ${await ctx.artifacts.presign(link.uri, 300)}` : text }, link],
         };
       },
     ),

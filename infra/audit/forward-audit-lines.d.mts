@@ -12,7 +12,11 @@ export interface LogsBatch {
 /** The part of the SDK's CloudWatchLogs client the forwarder uses. */
 export interface LogsWriter {
   createLogStream(input: { logGroupName: string; logStreamName: string }): Promise<unknown>;
-  putLogEvents(input: { logGroupName: string; logStreamName: string; logEvents: { timestamp: number; message: string }[] }): Promise<{ rejectedLogEventsInfo?: unknown } | undefined>;
+  putLogEvents(input: {
+    logGroupName: string;
+    logStreamName: string;
+    logEvents: { timestamp: number; message: string }[];
+  }): Promise<{ rejectedLogEventsInfo?: unknown } | undefined>;
 }
 
 export function decode(event: { awslogs: { data: string } }): LogsBatch;

@@ -36,7 +36,11 @@ async function credentials() {
 
 const sha256 = (data) => createHash('sha256').update(data).digest('hex');
 const hmac = (key, data) => createHmac('sha256', key).update(data).digest();
-const encodeKey = (key) => key.split('/').map((part) => encodeURIComponent(part)).join('/');
+const encodeKey = (key) =>
+  key
+    .split('/')
+    .map((part) => encodeURIComponent(part))
+    .join('/');
 
 /** The object's URL: virtual-hosted on AWS, path-style on an S3-compatible endpoint. */
 function objectUrl(bucket, key, region) {
@@ -47,7 +51,10 @@ function objectUrl(bucket, key, region) {
 
 /** Headers of a SigV4-signed GET (payload unsigned, as S3 allows). */
 function signedHeaders(url, region, creds, now = new Date()) {
-  const amzDate = now.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  const amzDate = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
   const day = amzDate.slice(0, 8);
   const headers = { host: url.host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', 'x-amz-date': amzDate };
   if (creds.sessionToken) headers['x-amz-security-token'] = creds.sessionToken;

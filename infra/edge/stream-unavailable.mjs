@@ -27,7 +27,10 @@ export async function handler(event) {
   const body = JSON.stringify({
     jsonrpc: '2.0',
     id: null,
-    error: { code: -32000, message: `Service Unavailable: no container can hold notification streams right now (the ALB answered ${response.status}); listen again after Retry-After. Calls are not affected.` },
+    error: {
+      code: -32000,
+      message: `Service Unavailable: no container can hold notification streams right now (the ALB answered ${response.status}); listen again after Retry-After. Calls are not affected.`,
+    },
   });
   return {
     status: '503',

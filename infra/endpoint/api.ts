@@ -132,7 +132,7 @@ function acknowledgeOpenApi(api: apigateway.RestApi): void {
     {
       id: 'AwsSolutions-COG4',
       reason:
-        'The kit verifies bearer tokens in the function, a Cognito pool\'s included (auth mode cognito); a gateway ' +
+        "The kit verifies bearer tokens in the function, a Cognito pool's included (auth mode cognito); a gateway " +
         'Cognito authorizer would refuse API keys and answer 401 without the MCP challenge that points clients at discovery.',
     },
   );

@@ -59,7 +59,7 @@ export function createCanary(scope: Construct, fn: lambda.Function, stage: strin
   });
   Validations.of(deploymentGroup.role).acknowledge({
     id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSCodeDeployRoleForLambdaLimited]',
-    reason: 'AWS\'s policy for exactly this role: CodeDeploy moving a Lambda alias and reading the alarms it rolls back on.',
+    reason: "AWS's policy for exactly this role: CodeDeploy moving a Lambda alias and reading the alarms it rolls back on.",
   });
   return { alias, deploymentGroup };
 }

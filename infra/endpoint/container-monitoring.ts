@@ -50,9 +50,28 @@ export function monitorContainers(scope: Construct, props: ContainerMonitoringPr
   const cpu = service.metricCpuUtilization({ period: FIVE_MINUTES, statistic: 'Average', label: 'CPU %' });
   const alarms: ContainerAlarms = {
     unhealthyTasks: alarm('ContainerUnhealthyTasks', 'a container task failed its /health check for 3 minutes.', unhealthy, 1, 3),
-    belowMinimum: alarm('ContainerTasksBelowMinimum', `fewer than ${props.minTasks} healthy container tasks for 3 minutes: streams may get 502/503.`, healthy, props.minTasks, 3, true),
-    serverErrors: alarm('ContainerServerErrors', `container tasks answered ${props.serverErrors ?? 5} or more 5xx in 5 minutes.`, target5xx, props.serverErrors ?? 5, 1),
-    cpuHigh: alarm('ContainerCpuHigh', 'container CPU above 85% for 15 minutes although autoscaling targets 60%: at maxTasks, or scaling cannot keep up.', cpu, 85, 3),
+    belowMinimum: alarm(
+      'ContainerTasksBelowMinimum',
+      `fewer than ${props.minTasks} healthy container tasks for 3 minutes: streams may get 502/503.`,
+      healthy,
+      props.minTasks,
+      3,
+      true,
+    ),
+    serverErrors: alarm(
+      'ContainerServerErrors',
+      `container tasks answered ${props.serverErrors ?? 5} or more 5xx in 5 minutes.`,
+      target5xx,
+      props.serverErrors ?? 5,
+      1,
+    ),
+    cpuHigh: alarm(
+      'ContainerCpuHigh',
+      'container CPU above 85% for 15 minutes although autoscaling targets 60%: at maxTasks, or scaling cannot keep up.',
+      cpu,
+      85,
+      3,
+    ),
   };
   if (props.topic) {
     const action = new cloudwatchActions.SnsAction(props.topic);
@@ -61,9 +80,7 @@ export function monitorContainers(scope: Construct, props: ContainerMonitoringPr
       each.addOkAction(action);
     }
   }
-  props.dashboard.addWidgets(
-    new cloudwatch.AlarmStatusWidget({ title: 'Containers: alarms', alarms: Object.values(alarms), width: 24, height: 3 }),
-  );
+  props.dashboard.addWidgets(new cloudwatch.AlarmStatusWidget({ title: 'Containers: alarms', alarms: Object.values(alarms), width: 24, height: 3 }));
   props.dashboard.addWidgets(
     new cloudwatch.GraphWidget({ title: 'Container tasks', left: [healthy, unhealthy], width: 8 }),
     new cloudwatch.GraphWidget({

@@ -89,8 +89,10 @@ export function resolveContainers(options: McpContainers, entry: string, owner: 
   }
   const minTasks = options.minTasks ?? 1;
   const maxTasks = options.maxTasks ?? Math.max(4, minTasks);
-  if (!Number.isInteger(minTasks) || minTasks < 1) fail(`minTasks is ${minTasks}; it must be a whole number, at least 1, so streams always have a task to go to.`);
-  if (!Number.isInteger(maxTasks) || maxTasks < minTasks || maxTasks > 1000) fail(`maxTasks is ${maxTasks}; it must be a whole number from minTasks (${minTasks}) to 1000.`);
+  if (!Number.isInteger(minTasks) || minTasks < 1)
+    fail(`minTasks is ${minTasks}; it must be a whole number, at least 1, so streams always have a task to go to.`);
+  if (!Number.isInteger(maxTasks) || maxTasks < minTasks || maxTasks > 1000)
+    fail(`maxTasks is ${maxTasks}; it must be a whole number from minTasks (${minTasks}) to 1000.`);
   const streams = options.streams ?? true;
   const tasks = options.tasks ?? false;
   if (!streams && !tasks) fail('streams and containers.tasks are both false: nothing would run on the containers; leave `containers` out instead.');
@@ -170,7 +172,11 @@ export class McpContainerService extends Construct {
       image,
       command,
       environment: {
-        ...containerEnvironment(props.environment, { tasks: settings.maxTasks, streamsPerTask: streamsPerTaskFor(settings.cpu), containerTasks: settings.tasks }),
+        ...containerEnvironment(props.environment, {
+          tasks: settings.maxTasks,
+          streamsPerTask: streamsPerTaskFor(settings.cpu),
+          containerTasks: settings.tasks,
+        }),
         PORT: String(CONTAINER_PORT),
         AWS_REGION: Stack.of(this).region,
         MCP_BUNDLE_BUCKET: bundle.s3BucketName,
@@ -255,7 +261,7 @@ export class McpContainerService extends Construct {
     // The provider is one function per stack, shared by every such lookup in it.
     Validations.of(lookup.grantPrincipal as iam.Role).acknowledge({
       id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-      reason: 'The role of aws-cdk-lib\'s AwsCustomResource provider: AWS\'s basic execution policy lets it write its own log group and nothing else.',
+      reason: "The role of aws-cdk-lib's AwsCustomResource provider: AWS's basic execution policy lets it write its own log group and nothing else.",
     });
     return lookup.getResponseField('PrefixLists.0.PrefixListId');
   }
@@ -272,19 +278,23 @@ export class McpContainerService extends Construct {
   private acknowledge(): void {
     Validations.of(this.vpc).acknowledge({
       id: 'AwsSolutions-VPC7',
-      reason: 'The VPC carries only CloudFront-to-ALB-to-task traffic, all of it in the ALB access path and the server logs; flow logs are a per-deployment choice (their cost grows with every stream\'s keep-alives).',
+      reason:
+        "The VPC carries only CloudFront-to-ALB-to-task traffic, all of it in the ALB access path and the server logs; flow logs are a per-deployment choice (their cost grows with every stream's keep-alives).",
     });
     Validations.of(this.loadBalancer).acknowledge({
       id: 'AwsSolutions-ELB2',
-      reason: 'Every request that reaches a task is logged by the server itself (and by CloudFront when its logging is on); ALB access logs need an S3 bucket with an ELB-writable policy, left to the deployment.',
+      reason:
+        'Every request that reaches a task is logged by the server itself (and by CloudFront when its logging is on); ALB access logs need an S3 bucket with an ELB-writable policy, left to the deployment.',
     });
     Validations.of(this.service.cluster).acknowledge({
       id: 'AwsSolutions-ECS4',
-      reason: 'Container Insights bills custom metrics per task; the alarms and dashboard use the service\'s own CPU and memory metrics and the target group\'s, which are free. Turn it on per deployment if task-level detail is needed.',
+      reason:
+        "Container Insights bills custom metrics per task; the alarms and dashboard use the service's own CPU and memory metrics and the target group's, which are free. Turn it on per deployment if task-level detail is needed.",
     });
     Validations.of(this.service.taskDefinition).acknowledge({
       id: 'AwsSolutions-ECS2',
-      reason: 'The environment holds names and settings only (the same as the function\'s); secrets are read at start from Secrets Manager (MCP_SECRETS_ARN) with the task role.',
+      reason:
+        "The environment holds names and settings only (the same as the function's); secrets are read at start from Secrets Manager (MCP_SECRETS_ARN) with the task role.",
     });
   }
 }

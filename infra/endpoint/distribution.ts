@@ -82,8 +82,12 @@ export function createDistribution(scope: Construct, props: EndpointDistribution
   // With containers the origin-response function runs even without auth: it turns an ALB's bare
   // 502/503/504 for a stream into a JSON-RPC 503 with Retry-After (and restores challenges too).
   const edge = props.routeStreams ? 'streams' : props.restoreChallenges ? 'challenges' : undefined;
-  const edgeLambdas = edge ? [{ functionVersion: originResponseFunction(scope, props.serverName, edge), eventType: cloudfront.LambdaEdgeEventType.ORIGIN_RESPONSE }] : undefined;
-  const functionAssociations = props.routeStreams ? [{ function: routeStreamsFunction(scope, props), eventType: cloudfront.FunctionEventType.VIEWER_REQUEST }] : undefined;
+  const edgeLambdas = edge
+    ? [{ functionVersion: originResponseFunction(scope, props.serverName, edge), eventType: cloudfront.LambdaEdgeEventType.ORIGIN_RESPONSE }]
+    : undefined;
+  const functionAssociations = props.routeStreams
+    ? [{ function: routeStreamsFunction(scope, props), eventType: cloudfront.FunctionEventType.VIEWER_REQUEST }]
+    : undefined;
   const [defaultBehavior, additionalBehaviors] = behaviors(origin, edgeLambdas, functionAssociations);
   const distribution = new cloudfront.Distribution(scope, 'Distribution', {
     comment: `MCP server ${props.serverName} (${props.stage})${props.originSecretVersion ? `, origin secret ${props.originSecretVersion}` : ''}`,
@@ -123,7 +127,9 @@ function routeStreamsFunction(scope: Construct, props: EndpointDistributionProps
 export function addContainerOrigin(distribution: cloudfront.Distribution, origin: cloudfront.IOrigin): void {
   const internal = distribution as unknown as { addOrigin?: (origin: cloudfront.IOrigin) => string };
   if (typeof internal.addOrigin !== 'function') {
-    throw new Error('This aws-cdk-lib\'s Distribution has no addOrigin; the container origin cannot be added without a behavior. Pin aws-cdk-lib to a version the kit was tested with.');
+    throw new Error(
+      "This aws-cdk-lib's Distribution has no addOrigin; the container origin cannot be added without a behavior. Pin aws-cdk-lib to a version the kit was tested with.",
+    );
   }
   internal.addOrigin.call(distribution, origin);
 }
@@ -210,7 +216,7 @@ function originResponseFunction(scope: Construct, serverName: string, kind: 'cha
     id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
     reason:
       'Lambda@Edge writes its logs in the region of whichever edge location ran it, into log groups it names at run ' +
-      'time (/aws/lambda/us-east-1.<name>); AWS\'s basic execution policy is the role for exactly that.',
+      "time (/aws/lambda/us-east-1.<name>); AWS's basic execution policy is the role for exactly that.",
   });
   return fn;
 }
@@ -239,7 +245,8 @@ function acknowledgeDistribution(distribution: cloudfront.Distribution, props: E
   if (!props.domain) {
     acknowledgements.push({
       id: 'AwsSolutions-CFR4',
-      reason: 'Without a custom domain CloudFront serves its default *.cloudfront.net certificate, whose TLS policy cannot be set; with a domain the policy is TLSv1.2_2021.',
+      reason:
+        'Without a custom domain CloudFront serves its default *.cloudfront.net certificate, whose TLS policy cannot be set; with a domain the policy is TLSv1.2_2021.',
     });
   }
   Validations.of(distribution).acknowledge(...acknowledgements);

@@ -249,7 +249,10 @@ function resolveToolTimeout(timeoutSeconds: number, toolTimeoutMs: number | unde
   const ceilingMs = (timeoutSeconds - margin) * 1000;
   if (toolTimeoutMs === undefined) {
     if (ceilingMs < 1000) {
-      fail('timeout', `${seconds(timeoutSeconds)} leaves no room for tools after the ${seconds(margin)} the kit keeps to end a call; give the function more time.`);
+      fail(
+        'timeout',
+        `${seconds(timeoutSeconds)} leaves no room for tools after the ${seconds(margin)} the kit keeps to end a call; give the function more time.`,
+      );
     }
     return Math.min(MCP_TOOL_TIMEOUT_MS.default, ceilingMs);
   }
@@ -318,7 +321,7 @@ function resolveKeepAlive(wanted: number | undefined, originReadTimeoutSeconds: 
   const value = wanted ?? PATH_DEFAULTS.sseKeepAliveSeconds;
   const [bound, what] =
     originReadTimeoutSeconds === undefined
-      ? [AWS_LIMITS.restStreamIdleSeconds, 'API Gateway\'s stream idle timeout']
+      ? [AWS_LIMITS.restStreamIdleSeconds, "API Gateway's stream idle timeout"]
       : [Math.min(originReadTimeoutSeconds, AWS_LIMITS.restStreamIdleSeconds), 'originReadTimeout'];
   if (!(value > 0) || value >= bound) {
     fail('sseKeepAlive', `is ${seconds(value)}; it must be above 0 and below ${what} (${seconds(bound)}), or idle streams are cut.`);
@@ -354,7 +357,10 @@ function resolveLogLevel(logLevel: LogLevel | undefined, fail: Fail): LogLevel {
  * the account its required unreserved concurrency, stage throttling within the account's API
  * Gateway quota, and a cap on open streams that leaves most of the concurrency to calls.
  */
-function resolveCapacity(input: EndpointSettingsInput, fail: Fail): Pick<EndpointSettings, 'reservedConcurrency' | 'accountConcurrency' | 'throttle' | 'maxOpenStreams' | 'streamsPerPrincipal'> {
+function resolveCapacity(
+  input: EndpointSettingsInput,
+  fail: Fail,
+): Pick<EndpointSettings, 'reservedConcurrency' | 'accountConcurrency' | 'throttle' | 'maxOpenStreams' | 'streamsPerPrincipal'> {
   const quotas = {
     lambdaConcurrency: input.accountQuotas?.lambdaConcurrency ?? AWS_LIMITS.lambdaAccountConcurrency,
     apiGatewayRps: input.accountQuotas?.apiGatewayRps ?? AWS_LIMITS.apiGatewayAccountRps,
@@ -375,14 +381,22 @@ function resolveCapacity(input: EndpointSettingsInput, fail: Fail): Pick<Endpoin
   const rateLimit = input.throttle?.rateLimit ?? Math.min(PATH_DEFAULTS.throttleRateLimit, quotas.apiGatewayRps);
   const burstLimit = input.throttle?.burstLimit ?? Math.min(PATH_DEFAULTS.throttleBurstLimit, quotas.apiGatewayBurst);
   if (!(rateLimit > 0) || rateLimit > quotas.apiGatewayRps) {
-    fail('throttle.rateLimit', `is ${rateLimit}; it must be above 0 and at most the account's API Gateway quota of ${quotas.apiGatewayRps} requests per second, shared by all its APIs (raise it, then pass accountQuotas.apiGatewayRps).`);
+    fail(
+      'throttle.rateLimit',
+      `is ${rateLimit}; it must be above 0 and at most the account's API Gateway quota of ${quotas.apiGatewayRps} requests per second, shared by all its APIs (raise it, then pass accountQuotas.apiGatewayRps).`,
+    );
   }
   if (!Number.isInteger(burstLimit) || burstLimit < 1 || burstLimit > quotas.apiGatewayBurst) {
     fail('throttle.burstLimit', `is ${burstLimit}; it must be a whole number from 1 to the account's API Gateway burst of ${quotas.apiGatewayBurst}.`);
   }
   const available = reserved ?? quotas.lambdaConcurrency;
   const streams = resolveStreamCaps(input, available, reserved === undefined ? 'the account allows' : 'reserved for the function', fail);
-  return { ...(reserved !== undefined && { reservedConcurrency: reserved }), accountConcurrency: quotas.lambdaConcurrency, throttle: { rateLimit, burstLimit }, ...streams };
+  return {
+    ...(reserved !== undefined && { reservedConcurrency: reserved }),
+    accountConcurrency: quotas.lambdaConcurrency,
+    throttle: { rateLimit, burstLimit },
+    ...streams,
+  };
 }
 
 /**
@@ -390,14 +404,22 @@ function resolveCapacity(input: EndpointSettingsInput, fail: Fail): Pick<Endpoin
  * a share of the concurrency the function has (at most half: calls need the rest), and one
  * caller's cap a part of that, so one caller never holds every slot.
  */
-function resolveStreamCaps(input: EndpointSettingsInput, available: number, whose: string, fail: Fail): Pick<EndpointSettings, 'maxOpenStreams' | 'streamsPerPrincipal'> {
+function resolveStreamCaps(
+  input: EndpointSettingsInput,
+  available: number,
+  whose: string,
+  fail: Fail,
+): Pick<EndpointSettings, 'maxOpenStreams' | 'streamsPerPrincipal'> {
   const ceilingShare = PATH_DEFAULTS.maxStreamConcurrencyShare;
   if (input.streamShare !== undefined && input.maxOpenStreams !== undefined) {
     fail('streamShare', 'and maxOpenStreams both size the server-wide stream cap; give one of them.');
   }
   const share = input.streamShare ?? PATH_DEFAULTS.streamConcurrencyShare;
   if (!(share > 0) || share > ceilingShare) {
-    fail('streamShare', `is ${share}; it must be above 0 and at most ${ceilingShare}: each open stream holds an execution environment, and calls need the rest.`);
+    fail(
+      'streamShare',
+      `is ${share}; it must be above 0 and at most ${ceilingShare}: each open stream holds an execution environment, and calls need the rest.`,
+    );
   }
   const streamCeiling = Math.max(1, Math.floor(available * ceilingShare));
   const maxOpenStreams = input.maxOpenStreams ?? Math.max(1, Math.floor(available * share));
@@ -409,10 +431,15 @@ function resolveStreamCaps(input: EndpointSettingsInput, available: number, whos
     );
   }
   const fairShare = Math.floor(maxOpenStreams * PATH_DEFAULTS.principalStreamShare);
-  const streamsPerPrincipal = input.streamsPerPrincipal ?? (maxOpenStreams === 0 ? PATH_DEFAULTS.streamsPerPrincipal : Math.min(PATH_DEFAULTS.streamsPerPrincipal, Math.max(1, fairShare)));
+  const streamsPerPrincipal =
+    input.streamsPerPrincipal ??
+    (maxOpenStreams === 0 ? PATH_DEFAULTS.streamsPerPrincipal : Math.min(PATH_DEFAULTS.streamsPerPrincipal, Math.max(1, fairShare)));
   const principalCeiling = maxOpenStreams === 0 ? Infinity : maxOpenStreams;
   if (!Number.isInteger(streamsPerPrincipal) || streamsPerPrincipal < 1 || streamsPerPrincipal > principalCeiling) {
-    fail('streamsPerPrincipal', `is ${streamsPerPrincipal}; it must be a whole number from 1${maxOpenStreams === 0 ? '' : ` to maxOpenStreams (${maxOpenStreams})`}.`);
+    fail(
+      'streamsPerPrincipal',
+      `is ${streamsPerPrincipal}; it must be a whole number from 1${maxOpenStreams === 0 ? '' : ` to maxOpenStreams (${maxOpenStreams})`}.`,
+    );
   }
   return { maxOpenStreams, streamsPerPrincipal };
 }

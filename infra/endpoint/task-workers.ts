@@ -54,7 +54,7 @@ export function enableTaskWorkers(scope: Construct, fn: lambda.Function, version
   const functionId = Stack.of(fn).getLogicalId(fn.node.defaultChild as lambda.CfnFunction);
   Validations.of(selfInvokePolicy).acknowledge({
     id: `AwsSolutions-IAM5[Resource::<${functionId}.Arn>:*]`,
-    reason: 'The function\'s own versions: each deploy publishes one, and a task\'s worker runs the version that created the task.',
+    reason: "The function's own versions: each deploy publishes one, and a task's worker runs the version that created the task.",
   });
   const version = versioned ? fn.currentVersion : undefined;
   const asyncInvokeConfig = new lambda.EventInvokeConfig(scope, 'TaskWorkerEvents', {

@@ -39,9 +39,14 @@ export class LambdaAlias implements FunctionInvoker {
   constructor(private readonly options: LambdaAliasOptions) {
     const { primary, canary } = options;
     if (!(canary.weight >= 0 && canary.weight <= 1)) throw new Error(`canary weight must be between 0 and 1, got ${canary.weight}`);
-    this.versions = new Map([[primary.version, primary.lambda], [canary.version, canary.lambda]]);
+    this.versions = new Map([
+      [primary.version, primary.lambda],
+      [canary.version, canary.lambda],
+    ]);
     this.weight = canary.weight;
-    options.log(`[codedeploy] live: version ${primary.version}, ${Math.round(canary.weight * 100)}% to version ${canary.version}; rolled back after ${this.threshold} of its errors`);
+    options.log(
+      `[codedeploy] live: version ${primary.version}, ${Math.round(canary.weight * 100)}% to version ${canary.version}; rolled back after ${this.threshold} of its errors`,
+    );
     if (options.promoteAfterMs !== undefined) this.timer = setTimeout(() => this.settle('promoted'), options.promoteAfterMs);
   }
 

@@ -69,7 +69,15 @@ export function createRestApi(options: RestApiOptions) {
   const { lambda, stage, mcpPath, domainName } = options;
   const binaryTypes = options.binaryMediaTypes ?? [];
 
-  function event(req: IncomingMessage, url: URL, resource: string, pathParameters: Record<string, string> | null, body: Buffer, requestId: string, traceHeader: string) {
+  function event(
+    req: IncomingMessage,
+    url: URL,
+    resource: string,
+    pathParameters: Record<string, string> | null,
+    body: Buffer,
+    requestId: string,
+    traceHeader: string,
+  ) {
     const raw: [string, string][] = [];
     for (let i = 0; i < req.rawHeaders.length; i += 2) {
       const name = req.rawHeaders[i]!;
@@ -88,7 +96,9 @@ export function createRestApi(options: RestApiOptions) {
     const headers = multiValue(raw);
     const query = multiValue([...url.searchParams.entries()]);
     const path = url.pathname.slice(stage.length + 1);
-    const contentType = String(req.headers['content-type'] ?? '').split(';')[0]!.trim();
+    const contentType = String(req.headers['content-type'] ?? '')
+      .split(';')[0]!
+      .trim();
     const binary = binaryTypes.some((t) => t === contentType || t === '*/*');
     const now = new Date();
     return {
@@ -196,7 +206,8 @@ export function createRestApi(options: RestApiOptions) {
     try {
       for await (const chunk of req) {
         size += (chunk as Buffer).length;
-        if (size > AWS_LIMITS.restMaxPayloadBytes) return gatewayAnswer(res, 413, 'Request Too Long', { errorType: 'RequestTooLongException', connection: 'close' });
+        if (size > AWS_LIMITS.restMaxPayloadBytes)
+          return gatewayAnswer(res, 413, 'Request Too Long', { errorType: 'RequestTooLongException', connection: 'close' });
         chunks.push(chunk as Buffer);
       }
     } catch {
@@ -204,11 +215,19 @@ export function createRestApi(options: RestApiOptions) {
       options.log(`[api] ${requestId} 499 client closed the connection before its request was whole`);
       return;
     }
-    const traced = options.xray?.hop(parseTraceHeader(req.headers['x-amzn-trace-id'] as string | undefined), { name: `${domainName.split('.')[0]}/${stage}`, origin: 'AWS::ApiGateway::Stage' });
+    const traced = options.xray?.hop(parseTraceHeader(req.headers['x-amzn-trace-id'] as string | undefined), {
+      name: `${domainName.split('.')[0]}/${stage}`,
+      origin: 'AWS::ApiGateway::Stage',
+    });
     // Without stage tracing API Gateway still gives each request a trace id, recorded nowhere.
-    const traceHeader = traced ? formatTraceHeader(traced.context) : `Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${requestId.replace(/-/g, '').slice(0, 24)}`;
+    const traceHeader = traced
+      ? formatTraceHeader(traced.context)
+      : `Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${requestId.replace(/-/g, '').slice(0, 24)}`;
     if (traced) res.once('close', () => traced.end({ http: { request: { method: req.method, url: url.href }, response: { status: res.statusCode } } }));
-    const result = await lambda.invoke(event(req, url, matched.route.resource, matched.pathParameters, Buffer.concat(chunks), requestId, traceHeader), 'RequestResponse');
+    const result = await lambda.invoke(
+      event(req, url, matched.route.resource, matched.pathParameters, Buffer.concat(chunks), requestId, traceHeader),
+      'RequestResponse',
+    );
     relay(result, res, requestId);
   };
 }

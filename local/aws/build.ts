@@ -31,7 +31,10 @@ async function handlerEntry(file: string, dir: string): Promise<string> {
     return path.startsWith('.') ? path : `./${path}`;
   };
   await mkdir(dir, { recursive: true });
-  await writeFile(entry, `import definition from '${from(file)}';\nimport { lambdaHandler } from '${from(join(ROOT, 'shared/adapters/lambda.ts'))}';\nexport const handler = lambdaHandler(definition);\n`);
+  await writeFile(
+    entry,
+    `import definition from '${from(file)}';\nimport { lambdaHandler } from '${from(join(ROOT, 'shared/adapters/lambda.ts'))}';\nexport const handler = lambdaHandler(definition);\n`,
+  );
   return entry;
 }
 
@@ -48,7 +51,11 @@ export async function buildFunction(entry: string, outDir = join(ROOT, '.local/a
  * Bytes of `index.mjs` and of every chunk reachable from it through static imports. `workingDir`:
  * the build's `absWorkingDir`, which the metafile's paths are relative to.
  */
-export function loadedBytes(metafile: { outputs: Record<string, { bytes: number; imports: { path: string; kind: string }[] }> }, outdir: string, workingDir = ROOT): number {
+export function loadedBytes(
+  metafile: { outputs: Record<string, { bytes: number; imports: { path: string; kind: string }[] }> },
+  outdir: string,
+  workingDir = ROOT,
+): number {
   const outputs = metafile.outputs;
   const entry = Object.keys(outputs).find((path) => resolve(workingDir, path) === join(outdir, 'index.mjs'))!;
   const seen = new Set<string>();

@@ -25,7 +25,10 @@ async function serverFile(entry: string): Promise<string> {
   const file = resolve(entry);
   if (!/export\s+(const|async function|function)\s+handler\b/.test(await readFile(file, 'utf8'))) return file;
   const beside = join(dirname(file), 'server.ts');
-  if (!existsSync(beside)) throw new Error(`MCP_AWS_CONTAINERS: ${entry} is a Lambda handler with no server.ts beside it; start:aws needs the server definition to build the container`);
+  if (!existsSync(beside))
+    throw new Error(
+      `MCP_AWS_CONTAINERS: ${entry} is a Lambda handler with no server.ts beside it; start:aws needs the server definition to build the container`,
+    );
   return beside;
 }
 
@@ -61,7 +64,13 @@ export class ContainerTask {
   inFlight = 0;
   readonly exited: Promise<number | null>;
 
-  constructor(readonly id: number, readonly port: number, bundle: string, environment: Record<string, string>, private readonly log: (line: string) => void) {
+  constructor(
+    readonly id: number,
+    readonly port: number,
+    bundle: string,
+    environment: Record<string, string>,
+    private readonly log: (line: string) => void,
+  ) {
     this.child = spawn(process.execPath, ['--enable-source-maps', bundle], {
       cwd: dirname(bundle),
       env: { PATH: process.env.PATH, TZ: ':UTC', LANG: 'en_US.UTF-8', ...environment, PORT: String(port), HOST: '127.0.0.1' },
@@ -91,7 +100,10 @@ export class ContainerTask {
     let exited = false;
     void this.exited.then(() => (exited = true));
     while (!exited && Date.now() < deadline) {
-      const ok = await fetch(`http://127.0.0.1:${this.port}/health`).then((r) => r.ok, () => false);
+      const ok = await fetch(`http://127.0.0.1:${this.port}/health`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) {
         this.registered = true;
         this.log(`[alb] task ${this.id} registered (port ${this.port})`);
@@ -157,11 +169,13 @@ export class ContainerService {
   /** Stops every task as ECS does when the service goes (SIGTERM); one still running after `graceMs` is killed. */
   async stop(graceMs = 3_000): Promise<void> {
     const running = this.tasks.filter((t) => t.child.exitCode === null && t.child.signalCode === null);
-    await Promise.all(running.map(async (task) => {
-      const kill = setTimeout(() => task.child.kill('SIGKILL'), graceMs);
-      await this.stopTask(task);
-      clearTimeout(kill);
-    }));
+    await Promise.all(
+      running.map(async (task) => {
+        const kill = setTimeout(() => task.child.kill('SIGKILL'), graceMs);
+        await this.stopTask(task);
+        clearTimeout(kill);
+      }),
+    );
   }
 }
 
@@ -198,7 +212,8 @@ export function createLoadBalancer(service: ContainerService, log: (line: string
     for (const [name, value] of Object.entries(req.headers)) if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value;
     const upstream = httpRequest({ host: '127.0.0.1', port: task.port, method: req.method, path: req.url, headers }, (answer) => {
       const out: [string, string][] = [];
-      for (const [name, value] of Object.entries(answer.headers)) if (value !== undefined && !HOP_BY_HOP.has(name)) for (const v of [value].flat()) out.push([name, v]);
+      for (const [name, value] of Object.entries(answer.headers))
+        if (value !== undefined && !HOP_BY_HOP.has(name)) for (const v of [value].flat()) out.push([name, v]);
       res.writeHead(answer.statusCode ?? 502, out.flat());
       res.flushHeaders();
       answer.pipe(res);
@@ -232,7 +247,12 @@ export interface ContainerTier {
 }
 
 /** Builds the bundle and opens the ALB; the tasks start with `start()`. */
-export async function createContainerTier(entry: string, environment: Record<string, string>, tasks: number, log: (line: string) => void): Promise<ContainerTier> {
+export async function createContainerTier(
+  entry: string,
+  environment: Record<string, string>,
+  tasks: number,
+  log: (line: string) => void,
+): Promise<ContainerTier> {
   const built = await buildContainer(entry);
   const service = new ContainerService({ bundle: built.bundle, environment, tasks, log });
   const alb: Server = createServer(createLoadBalancer(service, log));

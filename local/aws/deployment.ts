@@ -182,16 +182,19 @@ export async function startAwsModel(options: AwsModelOptions): Promise<AwsModel>
   const apiServer = createServer();
   const apiBase = await listen(apiServer, 0, '127.0.0.1');
   const apiHost = new URL(apiBase).host;
-  apiServer.on('request', createRestApi({
-    lambda: invoker,
-    stage,
-    mcpPath,
-    domainName: apiHost,
-    idleTimeoutMs: options.streamIdleTimeoutMs ?? AWS_LIMITS.restStreamIdleSeconds * 1000,
-    integrationTimeoutMs: Math.min(timeoutSeconds, AWS_LIMITS.restStreamMaxSeconds) * 1000,
-    ...(xray && { xray }),
-    log,
-  }));
+  apiServer.on(
+    'request',
+    createRestApi({
+      lambda: invoker,
+      stage,
+      mcpPath,
+      domainName: apiHost,
+      idleTimeoutMs: options.streamIdleTimeoutMs ?? AWS_LIMITS.restStreamIdleSeconds * 1000,
+      integrationTimeoutMs: Math.min(timeoutSeconds, AWS_LIMITS.restStreamMaxSeconds) * 1000,
+      ...(xray && { xray }),
+      log,
+    }),
+  );
 
   // The construct attaches the challenge-restoring function only when the endpoint has auth; with
   // containers, the one that also answers for an absent container, always.
@@ -207,21 +210,24 @@ export async function startAwsModel(options: AwsModelOptions): Promise<AwsModel>
   const originHeaders: Record<string, string> = environment.MCP_ORIGIN_VERIFY === 'true' ? { [ORIGIN_VERIFY_HEADER]: environment.MCP_ORIGIN_SECRET! } : {};
   const broken = options.brokenCloudFront ?? {};
   const cdnServer = createServer();
-  cdnServer.on('request', createDistribution({
-    origin: `${apiBase}/${stage}`,
-    originHost: apiHost,
-    readTimeoutMs: options.originReadTimeoutMs ?? PATH_DEFAULTS.originReadTimeoutSeconds * 1000,
-    errorCachingSeconds: Object.fromEntries(CLOUDFRONT_ERROR_CACHING.configurable.map((status) => [status, ttl])),
-    edge,
-    originHeaders: broken.omitOriginHeader ? {} : originHeaders,
-    bufferResponses: broken.bufferResponses,
-    ...(tier && {
-      // A VPC origin: CloudFront → the private ALB, bypassing API Gateway.
-      origins: { [CONTAINER_ORIGIN_ID]: { origin: tier.url, originHost: new URL(tier.url).host } },
-      viewerRequest: await loadViewerRequestFunction(ROUTE_STREAMS_FUNCTION),
+  cdnServer.on(
+    'request',
+    createDistribution({
+      origin: `${apiBase}/${stage}`,
+      originHost: apiHost,
+      readTimeoutMs: options.originReadTimeoutMs ?? PATH_DEFAULTS.originReadTimeoutSeconds * 1000,
+      errorCachingSeconds: Object.fromEntries(CLOUDFRONT_ERROR_CACHING.configurable.map((status) => [status, ttl])),
+      edge,
+      originHeaders: broken.omitOriginHeader ? {} : originHeaders,
+      bufferResponses: broken.bufferResponses,
+      ...(tier && {
+        // A VPC origin: CloudFront → the private ALB, bypassing API Gateway.
+        origins: { [CONTAINER_ORIGIN_ID]: { origin: tier.url, originHost: new URL(tier.url).host } },
+        viewerRequest: await loadViewerRequestFunction(ROUTE_STREAMS_FUNCTION),
+      }),
+      log,
     }),
-    log,
-  }));
+  );
   const baseUrl = await listen(cdnServer, options.port ?? 0, options.host ?? '127.0.0.1');
   // Environments start on first request, after this.
   environment.MCP_PUBLIC_URL ??= `${baseUrl}${mcpPath}`;

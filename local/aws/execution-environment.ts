@@ -13,7 +13,15 @@ import { environmentLimits, type EnvironmentLimits } from './resource-limits.ts'
 import { RuntimeApi, type FunctionError, type Invocation } from './runtime-api.ts';
 
 /** Reads anywhere, writes only under /tmp; child processes, workers and addons as Lambda allows them. */
-const SANDBOX_FLAGS = ['--permission', '--allow-fs-read=*', '--allow-fs-write=/tmp', '--allow-child-process', '--allow-worker', '--allow-addons', '--disable-warning=SecurityWarning'];
+const SANDBOX_FLAGS = [
+  '--permission',
+  '--allow-fs-read=*',
+  '--allow-fs-write=/tmp',
+  '--allow-child-process',
+  '--allow-worker',
+  '--allow-addons',
+  '--disable-warning=SecurityWarning',
+];
 
 /** What an environment runs, and how. */
 export interface EnvironmentOptions {

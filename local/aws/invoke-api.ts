@@ -106,7 +106,12 @@ export async function startInvokeApi(options: InvokeApiOptions): Promise<InvokeA
     const record = {
       version: '1.0',
       timestamp: new Date().toISOString(),
-      requestContext: { requestId: queued.id, functionArn: 'arn:aws:lambda:local:000000000000:function:model', condition, approximateInvokeCount: queued.failures },
+      requestContext: {
+        requestId: queued.id,
+        functionArn: 'arn:aws:lambda:local:000000000000:function:model',
+        condition,
+        approximateInvokeCount: queued.failures,
+      },
       requestPayload: queued.event,
       responseContext: { statusCode: 200, executedVersion: queued.qualifier ?? '$LATEST', ...(failure && { functionError: 'Unhandled' }) },
       ...(failure && { responsePayload: failure }),
@@ -121,7 +126,9 @@ export async function startInvokeApi(options: InvokeApiOptions): Promise<InvokeA
     let detail = '';
     const throttled = queued.throttles < (options.throttledAttempts ?? 0);
     try {
-      const result = throttled ? ({ kind: 'error', errorType: 'TooManyRequestsException', errorMessage: 'Rate Exceeded.', invokeStatus: 429 } as const) : await options.lambda.invoke(queued.event, 'Event', queued.qualifier, queued.trace);
+      const result = throttled
+        ? ({ kind: 'error', errorType: 'TooManyRequestsException', errorMessage: 'Rate Exceeded.', invokeStatus: 429 } as const)
+        : await options.lambda.invoke(queued.event, 'Event', queued.qualifier, queued.trace);
       if (result.kind === 'error') detail = result.errorMessage;
       failure = await outcome(result);
     } catch (error) {
@@ -173,7 +180,9 @@ export async function startInvokeApi(options: InvokeApiOptions): Promise<InvokeA
       try {
         event = JSON.parse(Buffer.concat(chunks).toString('utf8') || 'null');
       } catch {
-        res.writeHead(400, { 'content-type': 'application/json', 'x-amzn-errortype': 'InvalidRequestContentException' }).end('{"message":"Could not parse request body into json"}');
+        res
+          .writeHead(400, { 'content-type': 'application/json', 'x-amzn-errortype': 'InvalidRequestContentException' })
+          .end('{"message":"Could not parse request body into json"}');
         return;
       }
       api.accepted++;

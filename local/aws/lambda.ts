@@ -85,7 +85,9 @@ export class LambdaModel {
 
   constructor(readonly options: LambdaModelOptions) {
     this.random = seededRandom(options.seed);
-    options.log(`[lambda] ${options.functionName}: idle environments are picked at random, seed ${options.seed} (MCP_AWS_SEED=${options.seed} repeats the picks)`);
+    options.log(
+      `[lambda] ${options.functionName}: idle environments are picked at random, seed ${options.seed} (MCP_AWS_SEED=${options.seed} repeats the picks)`,
+    );
     if (!exitHooked) process.once('exit', stopAll);
     exitHooked = true;
     liveModels.add(this);
@@ -98,7 +100,12 @@ export class LambdaModel {
     const payload = JSON.stringify(event);
     const payloadLimitBytes = type === 'Event' ? AWS_LIMITS.lambdaAsyncPayloadBytes : AWS_LIMITS.lambdaSyncPayloadBytes;
     if (Buffer.byteLength(payload) > payloadLimitBytes) {
-      return { kind: 'error', errorType: 'RequestEntityTooLargeException', errorMessage: `Request must be smaller than ${payloadLimitBytes} bytes for the InvokeFunction operation`, invokeStatus: 413 };
+      return {
+        kind: 'error',
+        errorType: 'RequestEntityTooLargeException',
+        errorMessage: `Request must be smaller than ${payloadLimitBytes} bytes for the InvokeFunction operation`,
+        invokeStatus: 413,
+      };
     }
     let environment = this.idle.splice(Math.floor(this.random() * this.idle.length), 1)[0];
     if (!environment) {

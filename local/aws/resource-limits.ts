@@ -76,7 +76,11 @@ let created = 0;
 
 /** Removes the cgroups of model processes that are gone (stopped before their children exited). */
 function sweep() {
-  const parents = [ownPath(undefined) && join('/sys/fs/cgroup', ownPath(undefined)!), ownPath('memory') && join('/sys/fs/cgroup/memory', ownPath('memory')!), ownPath('cpu') && join('/sys/fs/cgroup/cpu', ownPath('cpu')!)];
+  const parents = [
+    ownPath(undefined) && join('/sys/fs/cgroup', ownPath(undefined)!),
+    ownPath('memory') && join('/sys/fs/cgroup/memory', ownPath('memory')!),
+    ownPath('cpu') && join('/sys/fs/cgroup/cpu', ownPath('cpu')!),
+  ];
   for (const parent of parents) {
     if (!parent || !existsSync(parent)) continue;
     let entries: string[] = [];
@@ -98,7 +102,10 @@ export function environmentLimits(memoryMb: number, log: (line: string) => void)
   if (created === 0) sweep();
   const found = cgroups(`${PREFIX}${process.pid}-${++created}`, memoryMb);
   if (!found) {
-    if (!fallbackLogged) log(`[lambda] no writable cgroup here: environments run without Lambda's memory limit and CPU share (${(memoryMb / MB_PER_VCPU).toFixed(2)} vCPU at ${memoryMb} MB)`);
+    if (!fallbackLogged)
+      log(
+        `[lambda] no writable cgroup here: environments run without Lambda's memory limit and CPU share (${(memoryMb / MB_PER_VCPU).toFixed(2)} vCPU at ${memoryMb} MB)`,
+      );
     fallbackLogged = true;
     return { how: 'none', join() {}, release() {} };
   }

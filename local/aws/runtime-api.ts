@@ -91,7 +91,8 @@ export class RuntimeApi {
       'lambda-runtime-aws-request-id': invocation.id,
       'lambda-runtime-deadline-ms': String(invocation.deadline),
       'lambda-runtime-invoked-function-arn': `arn:aws:lambda:us-east-1:000000000000:function:${functionName}`,
-      'lambda-runtime-trace-id': invocation.traceHeader ?? `Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${invocation.id.replace(/-/g, '').slice(0, 24)}`,
+      'lambda-runtime-trace-id':
+        invocation.traceHeader ?? `Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${invocation.id.replace(/-/g, '').slice(0, 24)}`,
     });
     res.end(invocation.event);
   }
@@ -138,7 +139,10 @@ export class RuntimeApi {
     } else {
       readPrelude(req, body).then(
         (prelude) => {
-          if (!prelude) this.handlers.log(`${invocation.id} the stream ended with no write(): no prelude went out, so the client gets 200 without the handler's status and headers (the Node.js runtime writes the prelude at the first write())`);
+          if (!prelude)
+            this.handlers.log(
+              `${invocation.id} the stream ended with no write(): no prelude went out, so the client gets 200 without the handler's status and headers (the Node.js runtime writes the prelude at the first write())`,
+            );
           invocation.settle({ kind: 'stream', prelude: prelude ?? {}, body, ended });
         },
         (error: Error) => {

@@ -41,7 +41,14 @@ function call(method: string, path: string, body?: string, headers: Record<strin
 
 function errorBody(err: unknown) {
   const error = err instanceof Error ? err : new Error(String(err));
-  return { errorType: error.name, errorMessage: error.message, stackTrace: (error.stack ?? '').split('\n').slice(1).map((l) => l.trim()) };
+  return {
+    errorType: error.name,
+    errorMessage: error.message,
+    stackTrace: (error.stack ?? '')
+      .split('\n')
+      .slice(1)
+      .map((l) => l.trim()),
+  };
 }
 
 /** The stream a streaming handler writes to: a chunked POST to the Runtime API, opened on first write. */
@@ -66,7 +73,11 @@ class ResponseStream extends Writable {
 
   // Only a write() call runs the hook: Writable.end(chunk) writes its chunk without going through
   // write(), and so does the Node.js runtime's response stream.
-  override write(chunk: unknown, encoding?: BufferEncoding | ((error: Error | null | undefined) => void), callback?: (error: Error | null | undefined) => void): boolean {
+  override write(
+    chunk: unknown,
+    encoding?: BufferEncoding | ((error: Error | null | undefined) => void),
+    callback?: (error: Error | null | undefined) => void,
+  ): boolean {
     if (!this.written) {
       this.written = true;
       this.beforeFirstWrite?.((c) => super.write(c));
@@ -75,18 +86,22 @@ class ResponseStream extends Writable {
   }
 
   private open(): ClientRequest {
-    this.post ??= request(`${BASE}/invocation/${this.requestId}/response`, {
-      method: 'POST',
-      headers: {
-        'content-type': this.contentType,
-        'lambda-runtime-function-response-mode': 'streaming',
-        'transfer-encoding': 'chunked',
-        trailer: 'Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body',
+    this.post ??= request(
+      `${BASE}/invocation/${this.requestId}/response`,
+      {
+        method: 'POST',
+        headers: {
+          'content-type': this.contentType,
+          'lambda-runtime-function-response-mode': 'streaming',
+          'transfer-encoding': 'chunked',
+          trailer: 'Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body',
+        },
       },
-    }, (res) => {
-      res.resume();
-      res.on('end', () => this.settle());
-    }).on('error', (error) => this.settle(error));
+      (res) => {
+        res.resume();
+        res.on('end', () => this.settle());
+      },
+    ).on('error', (error) => this.settle(error));
     return this.post;
   }
 

@@ -97,7 +97,16 @@ export class XrayModel {
     const start = seconds();
     return {
       context: { root: context.root, parent: id, sampled: true },
-      end: (more: Record<string, unknown> = {}) => this.record({ ...segment, ...more, id, trace_id: context.root, ...(context.parent && { parent_id: context.parent }), start_time: start, end_time: seconds() }),
+      end: (more: Record<string, unknown> = {}) =>
+        this.record({
+          ...segment,
+          ...more,
+          id,
+          trace_id: context.root,
+          ...(context.parent && { parent_id: context.parent }),
+          start_time: start,
+          end_time: seconds(),
+        }),
     };
   }
 

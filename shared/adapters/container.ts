@@ -26,7 +26,8 @@ function withHealthCheck(app: Hono, secret: string | undefined): Hono {
   if (!secret) return app;
   return {
     fetch: (request: Request, ...rest: unknown[]) => {
-      if (request.method !== 'GET' || new URL(request.url).pathname !== '/health' || request.headers.has(ORIGIN_VERIFY_HEADER)) return app.fetch(request, ...(rest as []));
+      if (request.method !== 'GET' || new URL(request.url).pathname !== '/health' || request.headers.has(ORIGIN_VERIFY_HEADER))
+        return app.fetch(request, ...(rest as []));
       const headers = new Headers(request.headers);
       headers.set(ORIGIN_VERIFY_HEADER, secret);
       return app.fetch(new Request(request, { headers }), ...(rest as []));

@@ -28,7 +28,10 @@ const SETTLE_MS = 5_000;
  * environment does not set. Fetched in parallel; the client is imported only when needed.
  */
 export async function resolveSecrets(env: Env): Promise<Env> {
-  const arns = (env.MCP_SECRETS_ARN ?? '').split(',').map((arn) => arn.trim()).filter(Boolean);
+  const arns = (env.MCP_SECRETS_ARN ?? '')
+    .split(',')
+    .map((arn) => arn.trim())
+    .filter(Boolean);
   if (arns.length === 0) return env;
   const { SecretsManagerClient, GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
   // Bounded like every other call the kit makes: a slow Secrets Manager fails the start, which the next request retries.
@@ -39,14 +42,16 @@ export async function resolveSecrets(env: Env): Promise<Env> {
     maxAttempts: 3,
     requestHandler: { connectionTimeout: 2000, socketTimeout: 5000 },
   });
-  const secrets = await Promise.all(arns.map(async (arn) => {
-    const out = await client.send(new GetSecretValueCommand({ SecretId: arn }));
-    try {
-      return JSON.parse(out.SecretString ?? '{}') as Record<string, unknown>;
-    } catch {
-      throw new Error(`MCP_SECRETS_ARN: secret ${arn} is not a JSON object`);
-    }
-  }));
+  const secrets = await Promise.all(
+    arns.map(async (arn) => {
+      const out = await client.send(new GetSecretValueCommand({ SecretId: arn }));
+      try {
+        return JSON.parse(out.SecretString ?? '{}') as Record<string, unknown>;
+      } catch {
+        throw new Error(`MCP_SECRETS_ARN: secret ${arn} is not a JSON object`);
+      }
+    }),
+  );
   const merged = { ...env };
   for (const values of secrets) for (const [k, v] of Object.entries(values)) if (typeof v === 'string' && v !== '' && !merged[k]) merged[k] = v;
   return merged;
@@ -71,7 +76,10 @@ export function lambdaHandler(server: ServerModule, env: Env = process.env) {
   // AWS_LAMBDA_MAX_CONCURRENCY): the kit then refuses notification streams it could not feed.
   const oneRequestPerInstance = !(Number(env.AWS_LAMBDA_MAX_CONCURRENCY) > 1);
   const start = () =>
-    resolveSecrets(env).then(async (resolved) => (kit = createKit(await resolveDefinition(server, resolved), loadConfig(resolved), { oneRequestPerInstance, ...(await lambdaTracing(resolved)) })));
+    resolveSecrets(env).then(
+      async (resolved) =>
+        (kit = createKit(await resolveDefinition(server, resolved), loadConfig(resolved), { oneRequestPerInstance, ...(await lambdaTracing(resolved)) })),
+    );
   let ready = start();
   // Keep an init failure from surfacing as an unhandled rejection before the first request.
   ready.catch(() => {});
@@ -93,7 +101,9 @@ export function lambdaHandler(server: ServerModule, env: Env = process.env) {
       try {
         running = await started();
       } catch {
-        return jsonRpcErrorResponse(503, INTERNAL_ERROR, 'Service Unavailable: the server could not start; its logs name the setting to fix', null, { 'retry-after': '5' });
+        return jsonRpcErrorResponse(503, INTERNAL_ERROR, 'Service Unavailable: the server could not start; its logs name the setting to fix', null, {
+          'retry-after': '5',
+        });
       }
       return running.app.fetch(request, bindings as never);
     },

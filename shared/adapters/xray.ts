@@ -70,7 +70,10 @@ export function segmentText(span: SpanRecord, alone: boolean, batch?: SpanRecord
 }
 
 /** The spans of `root`'s tree in `batch`, root first. */
-const members = (root: SpanRecord, batch: SpanRecord[]): SpanRecord[] => [root, ...batch.filter((s) => s.parentSpanId === root.spanId).flatMap((s) => members(s, batch))];
+const members = (root: SpanRecord, batch: SpanRecord[]): SpanRecord[] => [
+  root,
+  ...batch.filter((s) => s.parentSpanId === root.spanId).flatMap((s) => members(s, batch)),
+];
 
 /** The batch as documents: each tree of spans (parents in the batch) nested under its root; a tree too large for a datagram, a document per span. */
 export function documents(batch: SpanRecord[]): string[] {

@@ -3,16 +3,7 @@
 // owner for a call, serving resources/read and offloading oversized results belong to the caller.
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { ResourceLink } from '@modelcontextprotocol/server';
-import {
-  artifactUri,
-  checkName,
-  checkOwner,
-  newArtifactId,
-  objectKey,
-  resolveArtifactUri,
-  type ArtifactOwner,
-  type ArtifactReader,
-} from './address.ts';
+import { artifactUri, checkName, checkOwner, newArtifactId, objectKey, resolveArtifactUri, type ArtifactOwner, type ArtifactReader } from './address.ts';
 import { ArtifactInputError, ArtifactNotFoundError, ArtifactStorageError } from './errors.ts';
 
 export interface ArtifactStoreOptions {
@@ -63,7 +54,11 @@ export class ArtifactStore {
   private client?: Promise<S3Client>;
 
   /** `connect` is called once, on the first operation. */
-  constructor(private readonly connect: () => Promise<S3Client>, private readonly bucket: string, options: ArtifactStoreOptions) {
+  constructor(
+    private readonly connect: () => Promise<S3Client>,
+    private readonly bucket: string,
+    options: ArtifactStoreOptions,
+  ) {
     this.defaultTtlSeconds = options.defaultTtlSeconds;
     this.keyPrefix = options.keyPrefix ?? 'artifacts/';
   }

@@ -27,7 +27,10 @@ const PK_PREFIX = 'APIKEY#';
 /** Input to `create` or `revoke` was malformed; `field` names the offending input. */
 export class ApiKeyInputError extends Error {
   override name = 'ApiKeyInputError';
-  constructor(readonly field: 'principalId' | 'scopes' | 'ttlDays' | 'name' | 'idOrKey', readonly problem: string) {
+  constructor(
+    readonly field: 'principalId' | 'scopes' | 'ttlDays' | 'name' | 'idOrKey',
+    readonly problem: string,
+  ) {
     super(`${field}: ${problem}`);
   }
 }
@@ -35,7 +38,10 @@ export class ApiKeyInputError extends Error {
 /** A key id (12 hex characters of the hash) matched more than one key; revoke by the full key instead. */
 export class AmbiguousApiKeyIdError extends Error {
   override name = 'AmbiguousApiKeyIdError';
-  constructor(readonly id: string, readonly matches: readonly ApiKeyRecord[]) {
+  constructor(
+    readonly id: string,
+    readonly matches: readonly ApiKeyRecord[],
+  ) {
     super(
       `key id ${id} matches ${matches.length} keys (${matches.map((m) => `principal ${apiKeyPrincipalId(m.principalId)}${m.name ? ` "${m.name}"` : ''}`).join(', ')}); revoke with the full key instead`,
     );
@@ -94,7 +100,10 @@ function checkInput(input: CreateApiKeyInput) {
   const principalId = checkText('principalId', input.principalId);
   // An owner copied from a log already carries the prefix; `apikey:apikey:…` would be a new principal.
   if (principalId.startsWith(API_KEY_PRINCIPAL_PREFIX)) {
-    throw new ApiKeyInputError('principalId', `give the owner without the "${API_KEY_PRINCIPAL_PREFIX}" prefix, which the kit adds: ${principalId.slice(API_KEY_PRINCIPAL_PREFIX.length)}`);
+    throw new ApiKeyInputError(
+      'principalId',
+      `give the owner without the "${API_KEY_PRINCIPAL_PREFIX}" prefix, which the kit adds: ${principalId.slice(API_KEY_PRINCIPAL_PREFIX.length)}`,
+    );
   }
   try {
     checkPrincipalId(apiKeyPrincipalId(principalId));
@@ -147,7 +156,10 @@ export class ApiKeyStore {
   private readonly cache = new Map<string, { principal: Principal | undefined; until: number }>();
   private readonly cacheMs: number;
 
-  constructor(private readonly table: Table, private readonly options: ApiKeyStoreOptions) {
+  constructor(
+    private readonly table: Table,
+    private readonly options: ApiKeyStoreOptions,
+  ) {
     this.cacheMs = options.cacheSeconds * 1000;
   }
 
@@ -227,11 +239,16 @@ export class ApiKeyStore {
   private async resolve(idOrKey: string): Promise<string | undefined> {
     const value = idOrKey.trim();
     if (value.startsWith(API_KEY_PREFIX)) {
-      if (!KEY_PATTERN.test(value)) throw new ApiKeyInputError('idOrKey', `not a well-formed key: expected ${API_KEY_PREFIX} followed by 43 base64url characters`);
+      if (!KEY_PATTERN.test(value))
+        throw new ApiKeyInputError('idOrKey', `not a well-formed key: expected ${API_KEY_PREFIX} followed by 43 base64url characters`);
       return hashOf(value);
     }
     const id = value.toLowerCase();
-    if (!ID_PATTERN.test(id)) throw new ApiKeyInputError('idOrKey', `expected a key (${API_KEY_PREFIX}…) or a ${ID_LENGTH}-character key id as shown by list, got ${JSON.stringify(value)}`);
+    if (!ID_PATTERN.test(id))
+      throw new ApiKeyInputError(
+        'idOrKey',
+        `expected a key (${API_KEY_PREFIX}…) or a ${ID_LENGTH}-character key id as shown by list, got ${JSON.stringify(value)}`,
+      );
     const matches: Item[] = [];
     for await (const item of this.table.scan(pk(id))) matches.push(item);
     if (matches.length > 1) throw new AmbiguousApiKeyIdError(id, matches.map(fromItem));

@@ -61,7 +61,11 @@ async function fromApiKey(checks: Checks, request: Request, key: string): Promis
   } catch {
     throw new HttpProtocolError(503, SERVER_ERROR, 'Service Unavailable: API keys cannot be checked right now; retry shortly', { 'retry-after': '5' });
   }
-  if (!principal) challenge(checks, request, 401, 'Unauthorized: the API key is unknown, revoked or expired', { error: 'invalid_token', error_description: 'unknown, revoked or expired API key' });
+  if (!principal)
+    challenge(checks, request, 401, 'Unauthorized: the API key is unknown, revoked or expired', {
+      error: 'invalid_token',
+      error_description: 'unknown, revoked or expired API key',
+    });
   return principal;
 }
 
@@ -70,9 +74,12 @@ async function fromAssertion(checks: Checks, request: Request, token: string): P
   try {
     return await checks.options.verifyAssertion!(token, [checks.resourceUrl(request)]);
   } catch (err) {
-    if (err instanceof InvalidTokenError) challenge(checks, request, 401, `Unauthorized: ${err.message}`, { error: 'invalid_token', error_description: err.message });
+    if (err instanceof InvalidTokenError)
+      challenge(checks, request, 401, `Unauthorized: ${err.message}`, { error: 'invalid_token', error_description: err.message });
     if (err instanceof TokenVerificationUnavailableError) {
-      throw new HttpProtocolError(503, SERVER_ERROR, 'Service Unavailable: gateway assertions cannot be verified right now; retry shortly', { 'retry-after': '5' });
+      throw new HttpProtocolError(503, SERVER_ERROR, 'Service Unavailable: gateway assertions cannot be verified right now; retry shortly', {
+        'retry-after': '5',
+      });
     }
     throw err;
   }
@@ -82,7 +89,8 @@ async function fromJwt(checks: Checks, request: Request, token: string): Promise
   try {
     return await checks.options.verifyJwt!(token);
   } catch (err) {
-    if (err instanceof InvalidTokenError) challenge(checks, request, 401, `Unauthorized: ${err.message}`, { error: 'invalid_token', error_description: err.message });
+    if (err instanceof InvalidTokenError)
+      challenge(checks, request, 401, `Unauthorized: ${err.message}`, { error: 'invalid_token', error_description: err.message });
     if (err instanceof TokenVerificationUnavailableError) {
       throw new HttpProtocolError(503, SERVER_ERROR, 'Service Unavailable: tokens cannot be verified right now; retry shortly', { 'retry-after': '5' });
     }
@@ -94,7 +102,12 @@ async function fromJwt(checks: Checks, request: Request, token: string): Promise
 function fromAuthorization(checks: Checks, request: Request, authorization: string | null): Promise<Principal> {
   const { acceptsJwt, acceptsKeys } = checks;
   if (authorization === null) {
-    challenge(checks, request, 401, `Unauthorized: send ${acceptsJwt ? 'an OAuth access token' : 'an API key'} as "Authorization: Bearer <token>"${acceptsKeys ? ' (API keys also as "x-api-key")' : ''}`);
+    challenge(
+      checks,
+      request,
+      401,
+      `Unauthorized: send ${acceptsJwt ? 'an OAuth access token' : 'an API key'} as "Authorization: Bearer <token>"${acceptsKeys ? ' (API keys also as "x-api-key")' : ''}`,
+    );
   }
   const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
   if (!match) {

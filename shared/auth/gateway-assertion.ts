@@ -37,7 +37,8 @@ export type AssertionVerifier = (token: string, audiences: readonly string[]) =>
 
 function keySource(lib: Jose, gateway: TrustedGateway, requestStateKeys: readonly string[]): Promise<JWTVerifyGetKey> {
   const { keys } = gateway;
-  if ('jwksUrl' in keys) return Promise.resolve(lib.createRemoteJWKSet(new URL(keys.jwksUrl), { cooldownDuration: 30_000, cacheMaxAge: 600_000, timeoutDuration: 3_000 }));
+  if ('jwksUrl' in keys)
+    return Promise.resolve(lib.createRemoteJWKSet(new URL(keys.jwksUrl), { cooldownDuration: 30_000, cacheMaxAge: 600_000, timeoutDuration: 3_000 }));
   if ('jwks' in keys) return Promise.resolve(lib.createLocalJWKSet({ keys: keys.jwks as never }));
   return Promise.all(requestStateKeys.map(deriveGatewayKey)).then((derived) => lib.createLocalJWKSet({ keys: derived.map((k) => k.publicJwk) }));
 }
@@ -86,11 +87,13 @@ export function createAssertionVerifier(gateways: readonly TrustedGateway[], req
       if (err instanceof errors.JWKSTimeout || err instanceof errors.JWKSInvalid || !(err instanceof errors.JOSEError) || err.code === 'ERR_JOSE_GENERIC') {
         throw new TokenVerificationUnavailableError(`gateway "${gateway.name}"'s keys could not be fetched: ${(err as Error).message}`);
       }
-      if (err instanceof errors.JWKSNoMatchingKey) throw new InvalidTokenError(`the assertion is signed with a key gateway "${gateway.name}" is not trusted with here`);
+      if (err instanceof errors.JWKSNoMatchingKey)
+        throw new InvalidTokenError(`the assertion is signed with a key gateway "${gateway.name}" is not trusted with here`);
       throw new InvalidTokenError(reason(lib, err).replace('the token', 'the gateway assertion'));
     }
     if (payload.exp! - payload.iat! > ASSERTION_MAX_SECONDS) throw new InvalidTokenError(`the gateway assertion lives longer than ${ASSERTION_MAX_SECONDS} s`);
-    if ((payload.act as { sub?: unknown } | undefined)?.sub !== gateway.name) throw new InvalidTokenError('the gateway assertion\'s "act" claim must name the gateway that issued it');
+    if ((payload.act as { sub?: unknown } | undefined)?.sub !== gateway.name)
+      throw new InvalidTokenError('the gateway assertion\'s "act" claim must name the gateway that issued it');
     if (typeof payload.sub !== 'string' || payload.sub === '') throw new InvalidTokenError('the gateway assertion\'s "sub" claim must be a non-empty string');
     const scopes = typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : [];
     try {

@@ -73,14 +73,20 @@ export class ToolCache {
   private readonly backend: Backend;
   private readonly warn: (error: unknown) => void;
 
-  constructor(private readonly namespace: string, redis: Redis | undefined, private readonly log: Pick<KitLogger, 'debug' | 'warn'>) {
+  constructor(
+    private readonly namespace: string,
+    redis: Redis | undefined,
+    private readonly log: Pick<KitLogger, 'debug' | 'warn'>,
+  ) {
     this.backend = redis ? redisBackend(redis) : memoryBackend();
     this.warn = throttledWarning(log, 'tool cache unavailable; serving without it');
   }
 
   key(tool: string, args: unknown, policy: CachePolicy, principalId: string): string {
     const scope = policy.scope === 'shared' ? '*' : principalId;
-    const digest = createHash('sha256').update(`${tool}\0${scope}\0${canonicalJson(args)}`).digest('base64url');
+    const digest = createHash('sha256')
+      .update(`${tool}\0${scope}\0${canonicalJson(args)}`)
+      .digest('base64url');
     return `mcp:cache:${this.namespace}:${policy.scope === 'shared' ? SHARED : 'principal'}:${digest}`;
   }
 

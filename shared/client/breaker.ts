@@ -21,10 +21,14 @@ export class CircuitBreaker {
   private trialRunning = false;
   private lastFailure: string | undefined;
 
-  constructor(options: BreakerOptions = {}, private readonly now: () => number = Date.now) {
+  constructor(
+    options: BreakerOptions = {},
+    private readonly now: () => number = Date.now,
+  ) {
     this.threshold = options.failureThreshold ?? 5;
     this.cooldownMs = options.cooldownMs ?? 30_000;
-    if (!(Number.isInteger(this.threshold) && this.threshold >= 1)) throw new RangeError(`breaker failureThreshold must be a whole number ≥ 1, got ${this.threshold}`);
+    if (!(Number.isInteger(this.threshold) && this.threshold >= 1))
+      throw new RangeError(`breaker failureThreshold must be a whole number ≥ 1, got ${this.threshold}`);
     if (!(Number.isFinite(this.cooldownMs) && this.cooldownMs >= 0)) throw new RangeError(`breaker cooldownMs must be ≥ 0, got ${this.cooldownMs}`);
   }
 

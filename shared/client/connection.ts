@@ -161,13 +161,20 @@ const NEGOTIATION = { auto: 'auto', modern: { pin: '2026-07-28' }, legacy: 'lega
  * list verbs and codec read: the two fields its own handshake sets are set here, once.
  */
 function adoptHandshake(client: Client, session: ResumableSession) {
-  Object.assign(client as unknown as Record<string, unknown>, { _serverCapabilities: session.capabilities, _negotiatedProtocolVersion: session.protocolVersion });
+  Object.assign(client as unknown as Record<string, unknown>, {
+    _serverCapabilities: session.capabilities,
+    _negotiatedProtocolVersion: session.protocolVersion,
+  });
 }
 
 /** The raw path's view of a modern connection: the same URL, fetch (credentials, identity) and request envelope as the SDK's. */
 function rawTarget(settings: ConnectionSettings): RawTarget {
   let id = 0;
-  const meta = { [PROTOCOL_VERSION_META_KEY]: '2026-07-28', [CLIENT_INFO_META_KEY]: settings.clientInfo, [CLIENT_CAPABILITIES_META_KEY]: settings.capabilities };
+  const meta = {
+    [PROTOCOL_VERSION_META_KEY]: '2026-07-28',
+    [CLIENT_INFO_META_KEY]: settings.clientInfo,
+    [CLIENT_CAPABILITIES_META_KEY]: settings.capabilities,
+  };
   return { url: settings.url, fetch: settings.fetch, meta, nextId: () => id++, ...(settings.onNotification && { onNotification: settings.onNotification }) };
 }
 
@@ -213,7 +220,8 @@ export async function connect(settings: ConnectionSettings): Promise<Connection>
   const version = client.getNegotiatedProtocolVersion();
   const session = era === 'legacy' && transport.sessionId && version ? { id: transport.sessionId, protocolVersion: version, capabilities } : undefined;
   // A forced 2025 session proves nothing about what else the server speaks.
-  if (!prior && !resume && settings.protocol !== 'legacy') verdicts.set(settings.url.href, { prior: era === 'modern' && discover ? { kind: 'modern', discover } : { kind: 'legacy' }, at: Date.now() });
+  if (!prior && !resume && settings.protocol !== 'legacy')
+    verdicts.set(settings.url.href, { prior: era === 'modern' && discover ? { kind: 'modern', discover } : { kind: 'legacy' }, at: Date.now() });
   return {
     client,
     era,

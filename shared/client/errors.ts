@@ -1,14 +1,27 @@
 // What went wrong when the resilient client talked to a server, as typed errors that name the
 // server. `classify` turns whatever the SDK, the transport or fetch threw into one of them; every
 // other module of the client throws only these.
-import { InsufficientScopeError, OAuthClientFlowError, OAuthError, ProtocolError, SdkError, SdkErrorCode, SdkHttpError, UnauthorizedError } from '@modelcontextprotocol/client';
+import {
+  InsufficientScopeError,
+  OAuthClientFlowError,
+  OAuthError,
+  ProtocolError,
+  SdkError,
+  SdkErrorCode,
+  SdkHttpError,
+  UnauthorizedError,
+} from '@modelcontextprotocol/client';
 
 export abstract class UpstreamError extends Error {
   /** Whether the server may have acted on the request (false: refused or never reached it). */
   abstract readonly reached: boolean;
   /** The message without the server's name. */
   readonly detail: string;
-  constructor(readonly server: string, detail: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly server: string,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
     super(`upstream "${server}": ${detail}`, options);
     this.detail = detail;
   }
@@ -18,7 +31,12 @@ export abstract class UpstreamError extends Error {
 export class UpstreamTimeoutError extends UpstreamError {
   override name = 'UpstreamTimeoutError';
   readonly reached = true;
-  constructor(server: string, readonly timeoutMs: number, method: string, options?: { cause?: unknown }) {
+  constructor(
+    server: string,
+    readonly timeoutMs: number,
+    method: string,
+    options?: { cause?: unknown },
+  ) {
     super(server, `no answer to ${method} within ${timeoutMs} ms`, options);
   }
 }
@@ -27,8 +45,15 @@ export class UpstreamTimeoutError extends UpstreamError {
 export class CircuitOpenError extends UpstreamError {
   override name = 'CircuitOpenError';
   readonly reached = false;
-  constructor(server: string, readonly retryAfterMs: number, readonly lastFailure: string | undefined) {
-    super(server, `circuit open after repeated failures${lastFailure ? ` (last: ${lastFailure})` : ''}; not called again for ${Math.ceil(retryAfterMs / 1000)} s`);
+  constructor(
+    server: string,
+    readonly retryAfterMs: number,
+    readonly lastFailure: string | undefined,
+  ) {
+    super(
+      server,
+      `circuit open after repeated failures${lastFailure ? ` (last: ${lastFailure})` : ''}; not called again for ${Math.ceil(retryAfterMs / 1000)} s`,
+    );
   }
 }
 
@@ -36,7 +61,11 @@ export class CircuitOpenError extends UpstreamError {
 export class UpstreamRateLimitedError extends UpstreamError {
   override name = 'UpstreamRateLimitedError';
   readonly reached = false;
-  constructor(server: string, readonly retryAfterMs: number | undefined, detail: string) {
+  constructor(
+    server: string,
+    readonly retryAfterMs: number | undefined,
+    detail: string,
+  ) {
     super(server, `rate limited${retryAfterMs === undefined ? '' : `; retry after ${Math.ceil(retryAfterMs / 1000)} s`}${detail ? ` (${detail})` : ''}`);
   }
 }
@@ -49,7 +78,12 @@ export class UpstreamRateLimitedError extends UpstreamError {
 export class UpstreamAuthError extends UpstreamError {
   override name = 'UpstreamAuthError';
   readonly reached = false;
-  constructor(server: string, readonly status: 401 | 403, detail: string, options?: { cause?: unknown }) {
+  constructor(
+    server: string,
+    readonly status: 401 | 403,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
     super(server, `${status === 401 ? 'credentials refused (401)' : 'access denied (403)'}${detail ? `: ${detail}` : ''}`, options);
   }
 }
@@ -60,7 +94,14 @@ export class UpstreamAuthError extends UpstreamError {
  */
 export class UpstreamUnavailableError extends UpstreamError {
   override name = 'UpstreamUnavailableError';
-  constructor(server: string, detail: string, readonly reached: boolean, readonly status?: number, readonly retryAfterMs?: number, options?: { cause?: unknown }) {
+  constructor(
+    server: string,
+    detail: string,
+    readonly reached: boolean,
+    readonly status?: number,
+    readonly retryAfterMs?: number,
+    options?: { cause?: unknown },
+  ) {
     super(server, `unavailable: ${detail}`, options);
   }
 }
@@ -69,7 +110,13 @@ export class UpstreamUnavailableError extends UpstreamError {
 export class UpstreamProtocolError extends UpstreamError {
   override name = 'UpstreamProtocolError';
   readonly reached = true;
-  constructor(server: string, readonly code: number, readonly reason: string, readonly data?: unknown, options?: { cause?: unknown }) {
+  constructor(
+    server: string,
+    readonly code: number,
+    readonly reason: string,
+    readonly data?: unknown,
+    options?: { cause?: unknown },
+  ) {
     super(server, `error ${code}: ${reason}`, options);
   }
 }
@@ -147,7 +194,8 @@ export function classify(server: string, err: unknown, method: string, timeoutMs
   }
   if (err instanceof SdkError) {
     if (err.code === SdkErrorCode.RequestTimeout) return new UpstreamTimeoutError(server, timeoutMs, method, { cause: err });
-    if (err.code === SdkErrorCode.ConnectionClosed || err.code === SdkErrorCode.SendFailed) return new UpstreamUnavailableError(server, err.message, true, undefined, undefined, { cause: err });
+    if (err.code === SdkErrorCode.ConnectionClosed || err.code === SdkErrorCode.SendFailed)
+      return new UpstreamUnavailableError(server, err.message, true, undefined, undefined, { cause: err });
     return new UpstreamProtocolError(server, -32603, err.message, err.data, { cause: err });
   }
   return new UpstreamUnavailableError(server, err instanceof Error ? err.message : String(err), true, undefined, undefined, { cause: err });

@@ -3,7 +3,17 @@
 // it), decoded as the SDK decodes it. Failures are thrown as the SDK would throw them (ProtocolError,
 // SdkHttpError, SdkError), so the resilient client's `classify` maps both paths alike. Only for
 // stateless servers reached without OAuth; the caller decides when (resilient-client.ts).
-import { ProtocolError, SdkError, SdkErrorCode, SdkHttpError, specTypeSchemas, type CallToolResult, type InputRequiredResult, type Progress, type RequestOptions } from '@modelcontextprotocol/client';
+import {
+  ProtocolError,
+  SdkError,
+  SdkErrorCode,
+  SdkHttpError,
+  specTypeSchemas,
+  type CallToolResult,
+  type InputRequiredResult,
+  type Progress,
+  type RequestOptions,
+} from '@modelcontextprotocol/client';
 import type { RawTarget, UpstreamNotification } from './connection.ts';
 
 const VERSION = '2026-07-28';
@@ -33,12 +43,20 @@ export async function rawCallTool(target: RawTarget, params: Params, options: Re
   try {
     const response = await target.fetch(target.url, {
       method: 'POST',
-      headers: { accept: 'application/json, text/event-stream', 'content-type': 'application/json', 'mcp-method': 'tools/call', 'mcp-name': params.name, 'mcp-protocol-version': VERSION },
+      headers: {
+        accept: 'application/json, text/event-stream',
+        'content-type': 'application/json',
+        'mcp-method': 'tools/call',
+        'mcp-name': params.name,
+        'mcp-protocol-version': VERSION,
+      },
       body,
       redirect: 'manual',
       signal: limit.signal,
     });
-    const answer = await limit.race(answerOf(response, id, target, options.onprogress && ((p) => (options.resetTimeoutOnProgress && limit.restart(), options.onprogress!(p)))));
+    const answer = await limit.race(
+      answerOf(response, id, target, options.onprogress && ((p) => (options.resetTimeoutOnProgress && limit.restart(), options.onprogress!(p)))),
+    );
     if (answer.error) throw ProtocolError.fromError(answer.error.code, answer.error.message, answer.error.data);
     return await decode(answer.result);
   } catch (err) {
@@ -106,7 +124,9 @@ async function answerOf(response: Response, id: number, target: RawTarget, onpro
   }
   if (type !== 'text/event-stream') {
     await response.body?.cancel().catch(() => {});
-    throw new SdkError(SdkErrorCode.ClientHttpUnexpectedContent, `Unexpected content type: ${response.headers.get('content-type')}`, { contentType: response.headers.get('content-type') });
+    throw new SdkError(SdkErrorCode.ClientHttpUnexpectedContent, `Unexpected content type: ${response.headers.get('content-type')}`, {
+      contentType: response.headers.get('content-type'),
+    });
   }
   for await (const message of sseMessages(response)) {
     if (message.id === id && ('result' in message || 'error' in message)) {
@@ -117,7 +137,8 @@ async function answerOf(response: Response, id: number, target: RawTarget, onpro
       const { progressToken: _t, ...progress } = message.params;
       onprogress?.(progress as Progress);
     } else if (message.method && NOTIFIED[message.method]) target.onNotification?.({ kind: NOTIFIED[message.method]! } as UpstreamNotification);
-    else if (message.method === 'notifications/resources/updated' && typeof message.params?.uri === 'string') target.onNotification?.({ kind: 'resource_updated', uri: message.params.uri });
+    else if (message.method === 'notifications/resources/updated' && typeof message.params?.uri === 'string')
+      target.onNotification?.({ kind: 'resource_updated', uri: message.params.uri });
   }
   throw new SdkError(SdkErrorCode.ConnectionClosed, 'the server closed the stream before answering the request');
 }
@@ -133,7 +154,11 @@ async function refusal(response: Response, id: number): Promise<Message> {
       // not JSON
     }
   }
-  throw new SdkHttpError(SdkErrorCode.ClientHttpNotImplemented, `Error POSTing to endpoint: ${text}`, { status: response.status, statusText: response.statusText, text });
+  throw new SdkHttpError(SdkErrorCode.ClientHttpNotImplemented, `Error POSTing to endpoint: ${text}`, {
+    status: response.status,
+    statusText: response.statusText,
+    text,
+  });
 }
 
 /** The JSON messages of an SSE body, as they arrive. */
@@ -145,7 +170,11 @@ async function* sseMessages(response: Response): AsyncGenerator<Message> {
     for (let end = buffered.indexOf('\n\n'); end >= 0; end = buffered.indexOf('\n\n')) {
       const event = buffered.slice(0, end);
       buffered = buffered.slice(end + 2);
-      const data = event.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(l[5] === ' ' ? 6 : 5)).join('\n');
+      const data = event
+        .split('\n')
+        .filter((l) => l.startsWith('data:'))
+        .map((l) => l.slice(l[5] === ' ' ? 6 : 5))
+        .join('\n');
       if (data) yield JSON.parse(data) as Message;
     }
   }
@@ -153,17 +182,31 @@ async function* sseMessages(response: Response): AsyncGenerator<Message> {
 
 /** A `tools/call` result as the SDK's 2026-07-28 codec and result schema decode it. */
 async function decode(raw: unknown): Promise<CallToolResult | InputRequiredResult> {
-  const invalid = (why: string, data?: Record<string, unknown>) => new SdkError(SdkErrorCode.InvalidResult, `Invalid result for tools/call: ${why}`, { method: 'tools/call', ...data });
+  const invalid = (why: string, data?: Record<string, unknown>) =>
+    new SdkError(SdkErrorCode.InvalidResult, `Invalid result for tools/call: ${why}`, { method: 'tools/call', ...data });
   if (!isObject(raw)) throw invalid('not an object');
   const { resultType, ...lifted } = raw;
-  if (resultType === undefined) throw invalid('missing required resultType — servers implementing protocol revision 2026-07-28 MUST include it (the absent-means-complete bridge applies only to earlier-revision servers)', { violation: 'missing-resultType' });
+  if (resultType === undefined)
+    throw invalid(
+      'missing required resultType — servers implementing protocol revision 2026-07-28 MUST include it (the absent-means-complete bridge applies only to earlier-revision servers)',
+      { violation: 'missing-resultType' },
+    );
   if (typeof resultType !== 'string') throw invalid('non-string resultType', { resultType });
   if (resultType === 'input_required') {
     const inputRequests = isObject(raw.inputRequests) ? raw.inputRequests : {};
-    if (Object.keys(inputRequests).length === 0 && typeof raw.requestState !== 'string') throw invalid('input_required carries neither inputRequests nor requestState (every input_required result must include at least one of the two)', { violation: 'input-required-missing-both' });
-    return { resultType: 'input_required', inputRequests, ...(typeof raw.requestState === 'string' && { requestState: raw.requestState }), ...(isObject(raw._meta) && { _meta: raw._meta }) } as InputRequiredResult;
+    if (Object.keys(inputRequests).length === 0 && typeof raw.requestState !== 'string')
+      throw invalid('input_required carries neither inputRequests nor requestState (every input_required result must include at least one of the two)', {
+        violation: 'input-required-missing-both',
+      });
+    return {
+      resultType: 'input_required',
+      inputRequests,
+      ...(typeof raw.requestState === 'string' && { requestState: raw.requestState }),
+      ...(isObject(raw._meta) && { _meta: raw._meta }),
+    } as InputRequiredResult;
   }
-  if (resultType !== 'complete') throw new SdkError(SdkErrorCode.UnsupportedResultType, `Unsupported result type '${resultType}' for tools/call`, { resultType, method: 'tools/call' });
+  if (resultType !== 'complete')
+    throw new SdkError(SdkErrorCode.UnsupportedResultType, `Unsupported result type '${resultType}' for tools/call`, { resultType, method: 'tools/call' });
   const checked = CALL_RESULT.safeParse(raw);
   if (!checked.success) throw invalid(String(checked.error));
   return lifted as CallToolResult;

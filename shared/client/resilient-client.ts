@@ -31,7 +31,15 @@ import {
 } from '@modelcontextprotocol/client';
 import { CircuitBreaker, type BreakerOptions } from './breaker.ts';
 import { connect, type Connection, type Protocol, type ResumableSession, type UpstreamNotification, type UpstreamSessionStore } from './connection.ts';
-import { CircuitOpenError, SessionGoneError, UpstreamAuthError, UpstreamProtocolError, type UpstreamError, UpstreamRateLimitedError, classify } from './errors.ts';
+import {
+  CircuitOpenError,
+  SessionGoneError,
+  UpstreamAuthError,
+  UpstreamProtocolError,
+  type UpstreamError,
+  UpstreamRateLimitedError,
+  classify,
+} from './errors.ts';
 import { upstreamFetch, type Fetch } from './http.ts';
 import { ListCache } from './list-cache.ts';
 import { RawCallRedirected, rawCallTool } from './raw-call.ts';
@@ -44,7 +52,7 @@ import { retryDelay, retryPolicy, sleep, type RetryOptions, type RetryPolicy } f
  * the SDK's.
  */
 export type UpstreamAuth =
-  | { apiKey: string; /** `authorization` sends `Bearer <key>`; any other header the key as it is. @default 'authorization' */ header?: string }
+  | { apiKey: string /** `authorization` sends `Bearer <key>`; any other header the key as it is. @default 'authorization' */; header?: string }
   | {
       oauth: OAuthClientProvider;
       /**
@@ -239,7 +247,8 @@ export class ResilientClient {
     // back as the server sent them, unvalidated, as every other answer does.
     const toolDefinition = { name: params.name, inputSchema: listed?.inputSchema ?? { type: 'object' as const } };
     const raw = this.options.rawCalls !== false && !this.headerTools.has(params.name);
-    const viaSdk = (c: Connection, o: RequestOptions) => c.client.callTool(stripUndefined(params) as { name: string }, { ...o, allowInputRequired: true, toolDefinition }) as Promise<CallToolAnswer>;
+    const viaSdk = (c: Connection, o: RequestOptions) =>
+      c.client.callTool(stripUndefined(params) as { name: string }, { ...o, allowInputRequired: true, toolDefinition }) as Promise<CallToolAnswer>;
     return this.run('tools/call', options, listed !== undefined && isSafeToRepeat(listed), (c, o) =>
       raw && c.raw
         ? rawCallTool(c.raw, stripUndefined(params) as { name: string }, o).catch((err: unknown) => {
@@ -252,11 +261,18 @@ export class ResilientClient {
   }
 
   readResource(params: { uri: string } & WithMeta, options: CallOptions = {}): Promise<ReadResourceResult | InputRequiredResult> {
-    return this.run('resources/read', options, true, (c, o) => c.client.request({ method: 'resources/read', params: stripUndefined(params) }, { ...o, allowInputRequired: true }));
+    return this.run('resources/read', options, true, (c, o) =>
+      c.client.request({ method: 'resources/read', params: stripUndefined(params) }, { ...o, allowInputRequired: true }),
+    );
   }
 
-  getPrompt(params: { name: string; arguments?: Record<string, string> } & WithMeta, options: CallOptions = {}): Promise<GetPromptResult | InputRequiredResult> {
-    return this.run('prompts/get', options, true, (c, o) => c.client.request({ method: 'prompts/get', params: stripUndefined(params) }, { ...o, allowInputRequired: true }));
+  getPrompt(
+    params: { name: string; arguments?: Record<string, string> } & WithMeta,
+    options: CallOptions = {},
+  ): Promise<GetPromptResult | InputRequiredResult> {
+    return this.run('prompts/get', options, true, (c, o) =>
+      c.client.request({ method: 'prompts/get', params: stripUndefined(params) }, { ...o, allowInputRequired: true }),
+    );
   }
 
   complete(params: Record<string, unknown>, options: CallOptions = {}): Promise<CompleteResult> {
@@ -269,18 +285,36 @@ export class ResilientClient {
   }
 
   status(): UpstreamStatus {
-    return { name: this.name, ...this.breaker.snapshot(), ...(this.latencyMs !== undefined && { latencyMs: this.latencyMs }), ...(this.era && { era: this.era }) };
+    return {
+      name: this.name,
+      ...this.breaker.snapshot(),
+      ...(this.latencyMs !== undefined && { latencyMs: this.latencyMs }),
+      ...(this.era && { era: this.era }),
+    };
   }
 
   /** Ends every session (DELETE for 2025-era servers; not those kept in `sessions`) and drops the connections. */
   async close(): Promise<void> {
     const open = [...this.connections.values()];
     this.connections.clear();
-    await Promise.all(open.map((c) => c.then((connection) => connection.close(), () => {})));
+    await Promise.all(
+      open.map((c) =>
+        c.then(
+          (connection) => connection.close(),
+          () => {},
+        ),
+      ),
+    );
   }
 
   /** A list verb: from the cache while fresh, skipped (empty) when the server does not offer the feature. */
-  private list<T extends object>(feature: 'tools' | 'prompts' | 'resources', method: string, options: CallOptions, send: (c: Connection, o: CacheableRequestOptions) => Promise<T>, empty: T): Promise<T> {
+  private list<T extends object>(
+    feature: 'tools' | 'prompts' | 'resources',
+    method: string,
+    options: CallOptions,
+    send: (c: Connection, o: CacheableRequestOptions) => Promise<T>,
+    empty: T,
+  ): Promise<T> {
     return this.run(
       method,
       options,
@@ -297,7 +331,13 @@ export class ResilientClient {
   }
 
   /** One call: through the breaker, with a time limit, sent again while the retry policy allows. */
-  private async run<T>(method: string, options: CallOptions, safe: boolean, send: (c: Connection, o: RequestOptions) => Promise<T>, cached?: () => T | undefined): Promise<T> {
+  private async run<T>(
+    method: string,
+    options: CallOptions,
+    safe: boolean,
+    send: (c: Connection, o: RequestOptions) => Promise<T>,
+    cached?: () => T | undefined,
+  ): Promise<T> {
     const timeoutMs = options.timeoutMs ?? (method === 'tools/call' ? this.timeouts.callMs : this.timeouts.requestMs);
     for (let attempt = 0; ; attempt++) {
       options.signal?.throwIfAborted();
@@ -441,7 +481,8 @@ export class ResilientClient {
       url: this.url,
       protocol: this.options.protocol ?? 'auto',
       fetch,
-      ...(this.options.auth && 'oauth' in this.options.auth && { authProvider: this.options.auth.oauth, authorizationResponse: this.options.auth.authorizationResponse }),
+      ...(this.options.auth &&
+        'oauth' in this.options.auth && { authProvider: this.options.auth.oauth, authorizationResponse: this.options.auth.authorizationResponse }),
       clientInfo: this.options.clientInfo ?? DEFAULT_CLIENT_INFO,
       capabilities: this.options.capabilities ?? {},
       cacheStore: this.cacheStore,
@@ -460,7 +501,10 @@ export class ResilientClient {
   private drop(key: string) {
     const pending = this.connections.get(key);
     this.connections.delete(key);
-    pending?.then((c) => c.close(), () => {});
+    pending?.then(
+      (c) => c.close(),
+      () => {},
+    );
   }
 
   private evictSessions() {

@@ -69,7 +69,7 @@ export const VARIABLES = {
   MCP_STAGE: { kind: 'text', default: 'local', construct: true, doc: 'Stage name, in every log line; rate limiting defaults on outside `local`.' },
   MCP_ARTIFACT_TTL_SECONDS: { kind: 'whole number', default: 604_800, min: 60, doc: 'Lifetime of an artifact.' },
   MCP_OFFLOAD_BYTES: { kind: 'whole number', default: 1_048_576, min: 1_024, doc: 'Tool results above this size become artifacts.' },
-  MCP_EVENT_POLL_MS: { kind: 'whole number', default: 1_000, min: 10, doc: 'How often an instance with open streams reads other instances\' events.' },
+  MCP_EVENT_POLL_MS: { kind: 'whole number', default: 1_000, min: 10, doc: "How often an instance with open streams reads other instances' events." },
   MCP_EVENT_POLL_MAX_MS: {
     kind: 'whole number',
     default: 5_000,
@@ -84,13 +84,13 @@ export const VARIABLES = {
     doc: 'Rate limiting; `true` insists (needs Redis).',
   },
   MCP_RATE_LIMIT_REQUESTS: { kind: 'whole number', default: 120, min: 1, construct: true, doc: 'Requests per window per principal.' },
-  MCP_RATE_LIMIT_WINDOW_SECONDS: { kind: 'whole number', default: 60, min: 1, construct: true, doc: 'The rate limit\'s window.' },
+  MCP_RATE_LIMIT_WINDOW_SECONDS: { kind: 'whole number', default: 60, min: 1, construct: true, doc: "The rate limit's window." },
   MCP_RATE_LIMIT_TOOL_REQUESTS: { kind: 'whole number', min: 1, doc: 'Calls per window per principal and tool; unset, no per-tool limit.' },
   MCP_RATE_LIMIT_FAIL_OPEN: { kind: 'true/false', default: true, doc: 'Serve (true) or refuse with 503 (false) when Redis is unavailable.' },
   MCP_AUTH_MODE: { kind: 'one of', default: 'none', values: ['none', 'apikey', 'oauth', 'oauth,apikey'], doc: 'How callers authenticate (see Authorization).' },
   MCP_ALLOW_UNAUTHENTICATED: { kind: 'true/false', default: false, doc: 'Allow `MCP_AUTH_MODE=none` off loopback.' },
-  MCP_PUBLIC_URL: { kind: 'URL', construct: true, doc: 'The endpoint\'s public URL: OAuth resource id and default audience.' },
-  MCP_OAUTH_ISSUER: { kind: 'URL', doc: 'OAuth: the authorization server\'s issuer; tokens must carry exactly this `iss`.' },
+  MCP_PUBLIC_URL: { kind: 'URL', construct: true, doc: "The endpoint's public URL: OAuth resource id and default audience." },
+  MCP_OAUTH_ISSUER: { kind: 'URL', doc: "OAuth: the authorization server's issuer; tokens must carry exactly this `iss`." },
   MCP_OAUTH_JWKS_URL: { kind: 'URL', shownDefault: '`<issuer>/.well-known/jwks.json`', doc: 'OAuth: the JWKS endpoint.' },
   MCP_OAUTH_AUDIENCE: { kind: 'comma list', shownDefault: '`MCP_PUBLIC_URL`', doc: 'OAuth: accepted `aud` values.' },
   MCP_OAUTH_SCOPES: { kind: 'comma list', doc: 'OAuth: scopes advertised in protected resource metadata.' },
@@ -132,7 +132,7 @@ export const VARIABLES = {
     default: 840_000,
     min: 1_000,
     construct: true,
-    doc: 'A task\'s run still going after this fails the task (the construct keeps it inside the function timeout).',
+    doc: "A task's run still going after this fails the task (the construct keeps it inside the function timeout).",
   },
   MCP_TASK_STALE_SECONDS: {
     kind: 'whole number',
@@ -143,7 +143,7 @@ export const VARIABLES = {
   MCP_CONTAINER_TASKS: {
     kind: 'true/false',
     default: false,
-    doc: 'Queue the tasks of tools declared `task: { mode, runtime: \'container\' }` in the table for container workers (`startTaskWorkers`), which run them for as long as their TTL; off, they run like any task.',
+    doc: "Queue the tasks of tools declared `task: { mode, runtime: 'container' }` in the table for container workers (`startTaskWorkers`), which run them for as long as their TTL; off, they run like any task.",
   },
   MCP_TASK_LEASE_SECONDS: {
     kind: 'whole number',
@@ -151,13 +151,24 @@ export const VARIABLES = {
     min: 1,
     doc: 'How long a container worker holds a queued task without renewing its lease (it renews every third of it); a worker that stops renewing loses the task to another, which restarts it.',
   },
-  MCP_TASK_MAX_ATTEMPTS: { kind: 'whole number', default: 3, min: 1, doc: 'Runs of a queued task that may start; a task whose workers stopped this many times without finishing fails.' },
+  MCP_TASK_MAX_ATTEMPTS: {
+    kind: 'whole number',
+    default: 3,
+    min: 1,
+    doc: 'Runs of a queued task that may start; a task whose workers stopped this many times without finishing fails.',
+  },
   AWS_ENDPOINT_URL_LAMBDA: {
     kind: 'URL',
     doc: 'Lambda endpoint for task workers (the `start:aws` model, LocalStack); on Lambda, workers are invocations of `AWS_LAMBDA_FUNCTION_NAME`.',
   },
-  AWS_LAMBDA_FUNCTION_NAME: { kind: 'text', doc: '(set by Lambda) this function\'s name: task workers are invocations of it, and an unauthenticated endpoint is refused there.' },
-  AWS_LAMBDA_FUNCTION_VERSION: { kind: 'text', doc: '(set by Lambda) the published version running: a task\'s worker is invoked on the same version (`Qualifier`), so a release or a rollback does not change a task\'s code.' },
+  AWS_LAMBDA_FUNCTION_NAME: {
+    kind: 'text',
+    doc: "(set by Lambda) this function's name: task workers are invocations of it, and an unauthenticated endpoint is refused there.",
+  },
+  AWS_LAMBDA_FUNCTION_VERSION: {
+    kind: 'text',
+    doc: "(set by Lambda) the published version running: a task's worker is invoked on the same version (`Qualifier`), so a release or a rollback does not change a task's code.",
+  },
   MCP_SESSIONS_PER_PRINCIPAL: { kind: 'whole number', default: 500, min: 1, doc: 'Legacy sessions a principal may start per day (429 beyond).' },
   MCP_HANDLES_PER_PRINCIPAL: { kind: 'whole number', default: 1_000, min: 1, doc: 'State handles a principal may mint per day (429 beyond).' },
   MCP_STREAMS_PER_PRINCIPAL: {
@@ -166,13 +177,13 @@ export const VARIABLES = {
     min: 1,
     shownDefault: '`10` (the construct sets half of `MCP_MAX_OPEN_STREAMS`, at most `10`)',
     construct: true,
-    doc: 'Notification streams (GET, `subscriptions/listen`) one principal may hold open at once, counted in Redis across every instance; past it a new stream gets 429 with `Retry-After` set to when the caller\'s oldest stream reaches the stream cap (on Lambda a stream whose client left holds its slot until then). Without Redis each instance counts its own; on Lambda, where that would never bind, streams are refused instead ([Events across instances](#events-across-instances)). All unauthenticated callers are one principal.',
+    doc: "Notification streams (GET, `subscriptions/listen`) one principal may hold open at once, counted in Redis across every instance; past it a new stream gets 429 with `Retry-After` set to when the caller's oldest stream reaches the stream cap (on Lambda a stream whose client left holds its slot until then). Without Redis each instance counts its own; on Lambda, where that would never bind, streams are refused instead ([Events across instances](#events-across-instances)). All unauthenticated callers are one principal.",
   },
   MCP_MAX_OPEN_STREAMS: {
     kind: 'whole number',
     default: 0,
     min: 0,
-    shownDefault: '`0` (the construct sets a share of the function\'s concurrency: `100` of 1,000)',
+    shownDefault: "`0` (the construct sets a share of the function's concurrency: `100` of 1,000)",
     construct: true,
     doc: 'Notification streams open at once across every instance of the server, counted in Redis with the per-principal count (one script claims against both, one releases; leases end by themselves a minute after the stream cap, so a dead instance\'s streams free themselves); past it a new stream gets 503 with `Retry-After` set to when the oldest stream reaches the stream cap. On Lambda each open stream holds an execution environment: this keeps listeners from taking the concurrency calls need. `0`: no server-wide cap. While Redis is unreachable neither cap is counted across instances (claims fail open). Without Redis `GET /health` says `"streamCaps": "per instance"` on a server process, and on Lambda `"no streams: Redis is not configured"`: streams are refused there, so calls keep every environment.',
   },
@@ -180,7 +191,7 @@ export const VARIABLES = {
     kind: 'whole number',
     default: 2_500,
     min: 0,
-    doc: 'Notification streams one server process (a container task; `npm start`) holds open at once (2,500: what one 0.5 vCPU task reaches with an event within 2 s, docs/scale.md); past it a new stream gets 503 with `Retry-After`, which the load balancer may send to another task. `0`: no cap of the process\'s own. On containers `MCP_MAX_OPEN_STREAMS` is this times the most tasks. A Lambda environment serves one request, so it never binds there.',
+    doc: "Notification streams one server process (a container task; `npm start`) holds open at once (2,500: what one 0.5 vCPU task reaches with an event within 2 s, docs/scale.md); past it a new stream gets 503 with `Retry-After`, which the load balancer may send to another task. `0`: no cap of the process's own. On containers `MCP_MAX_OPEN_STREAMS` is this times the most tasks. A Lambda environment serves one request, so it never binds there.",
   },
   MCP_METRICS: {
     kind: 'true/false',
@@ -203,12 +214,12 @@ export const VARIABLES = {
     default: false,
     shownDefault: '`false` (the construct sets `true` behind CloudFront)',
     construct: true,
-    doc: 'Refuse, with 403, every request without CloudFront\'s secret origin header (`x-mcp-origin-verify`), so the raw API Gateway URL does not reach the server around CloudFront and its WAF. Needs `MCP_ORIGIN_SECRET`.',
+    doc: "Refuse, with 403, every request without CloudFront's secret origin header (`x-mcp-origin-verify`), so the raw API Gateway URL does not reach the server around CloudFront and its WAF. Needs `MCP_ORIGIN_SECRET`.",
   },
   MCP_ORIGIN_SECRET: {
     kind: 'text',
     min: 16,
-    doc: 'The origin header value CloudFront sends (at least 16 characters). On Lambda, a field of the data plane\'s origin secret.',
+    doc: "The origin header value CloudFront sends (at least 16 characters). On Lambda, a field of the data plane's origin secret.",
   },
   MCP_ORIGIN_SECRET_PREVIOUS: {
     kind: 'comma list',
@@ -217,14 +228,18 @@ export const VARIABLES = {
   MCP_SECRETS_ARN: {
     kind: 'comma list',
     construct: true,
-    doc: '(Lambda) Secrets Manager JSON secrets (the construct passes the data plane\'s secret and its origin secret) whose keys fill unset variables above, read in parallel once per cold start.',
+    doc: "(Lambda) Secrets Manager JSON secrets (the construct passes the data plane's secret and its origin secret) whose keys fill unset variables above, read in parallel once per cold start.",
   },
   MCP_GATEWAY_UPSTREAMS: {
     kind: 'comma list',
     doc: '(the gateway) its upstreams as `name=url` pairs; this or `MCP_GATEWAY_CONFIG`. See [Gateway](#gateway-one-endpoint-in-front-of-many-mcp-servers).',
   },
   MCP_GATEWAY_CONFIG: { kind: 'JSON', doc: '(the gateway) a JSON file (or the JSON itself) with per-upstream settings; this or `MCP_GATEWAY_UPSTREAMS`.' },
-  MCP_GATEWAY_LIST_TIMEOUT_MS: { kind: 'whole number', default: 5_000, doc: '(the gateway) how long a list waits for each upstream before answering without it.' },
+  MCP_GATEWAY_LIST_TIMEOUT_MS: {
+    kind: 'whole number',
+    default: 5_000,
+    doc: '(the gateway) how long a list waits for each upstream before answering without it.',
+  },
   MCP_GATEWAY_NAME: {
     kind: 'text',
     default: 'gateway',
@@ -233,7 +248,7 @@ export const VARIABLES = {
   MCP_GATEWAY_ADMIN_SCOPE: {
     kind: 'text',
     default: 'gateway:admin',
-    doc: '(the gateway) callers holding it see each upstream\'s state in `GET /health?ready`; others see counts.',
+    doc: "(the gateway) callers holding it see each upstream's state in `GET /health?ready`; others see counts.",
   },
   MCP_TRUSTED_GATEWAYS: {
     kind: 'JSON',
@@ -252,7 +267,11 @@ export const VARIABLES = {
   POWERTOOLS_SERVICE_NAME: { kind: 'text', construct: true, doc: 'The `service` field of every log line; the construct sets the server name.' },
   NODE_OPTIONS: { kind: 'text', construct: true, doc: '(Lambda) the construct sets `--enable-source-maps`, so stack traces name the TypeScript source.' },
   HOST: { kind: 'text', default: '127.0.0.1', doc: '(`npm start`) the address to listen on; a container task listens on `0.0.0.0` unless set.' },
-  PORT: { kind: 'whole number', default: 3_000, doc: '(`npm start`) the port to listen on; `0` picks a free port; a container task listens on `8080` unless set.' },
+  PORT: {
+    kind: 'whole number',
+    default: 3_000,
+    doc: '(`npm start`) the port to listen on; `0` picks a free port; a container task listens on `8080` unless set.',
+  },
 } as const satisfies Record<string, Variable>;
 
 export type VariableName = keyof typeof VARIABLES;
@@ -262,7 +281,9 @@ export const CONSTRUCT_VARIABLES = (Object.keys(VARIABLES) as VariableName[]).fi
 
 /** The README's configuration table, one row a variable. */
 export function configurationTable(): string {
-  const rows = (Object.entries(VARIABLES) as [VariableName, Variable][]).map(([name, v]) => `| \`${name}\` | ${shownDefault(v)} | ${accepted(v)} | ${cell(v.doc)} |`);
+  const rows = (Object.entries(VARIABLES) as [VariableName, Variable][]).map(
+    ([name, v]) => `| \`${name}\` | ${shownDefault(v)} | ${accepted(v)} | ${cell(v.doc)} |`,
+  );
   return ['| Variable | Default | Accepts | Meaning |', '|---|---|---|---|', ...rows].join('\n');
 }
 
@@ -273,7 +294,9 @@ function shownDefault(v: Variable): string {
 
 function accepted(v: Variable): string {
   if (v.values) return v.values.map((value) => `\`${value}\``).join(', ');
-  const bounds = [v.min !== undefined && v.min > 0 && (v.kind === 'text' ? `at least ${v.min} long` : `≥ ${v.min}`), v.max && `≤ ${v.max.value}`].filter(Boolean);
+  const bounds = [v.min !== undefined && v.min > 0 && (v.kind === 'text' ? `at least ${v.min} long` : `≥ ${v.min}`), v.max && `≤ ${v.max.value}`].filter(
+    Boolean,
+  );
   return [v.kind, ...bounds].join(', ');
 }
 

@@ -43,9 +43,11 @@ const KINDS = new Set(['tools_list_changed', 'prompts_list_changed', 'resources_
 function isServerEvent(value: unknown): value is ServerEvent {
   if (typeof value !== 'object' || value === null) return false;
   const { kind, uri, params } = value as Record<string, unknown>;
-  return KINDS.has(kind as string)
-    && (kind !== 'resource_updated' || typeof uri === 'string')
-    && (params === undefined || (typeof params === 'object' && params !== null));
+  return (
+    KINDS.has(kind as string) &&
+    (kind !== 'resource_updated' || typeof uri === 'string') &&
+    (params === undefined || (typeof params === 'object' && params !== null))
+  );
 }
 
 /**
@@ -112,7 +114,10 @@ class StreamReader {
     this.timer = undefined;
     let failed = false;
     const read = this.poll();
-    this.inFlight = read.then(() => {}, () => {});
+    this.inFlight = read.then(
+      () => {},
+      () => {},
+    );
     try {
       const found = await read;
       if (found !== undefined) {

@@ -36,7 +36,12 @@ const RESULT_KEY = { tools: 'tools', prompts: 'prompts', resources: 'resources',
 
 function fetchList(kind: ListKind, upstream: Upstream, options: { partition: string; signal: AbortSignal; timeoutMs: number }) {
   const c = upstream.client;
-  const run = { tools: () => c.listTools(options), prompts: () => c.listPrompts(options), resources: () => c.listResources(options), resourceTemplates: () => c.listResourceTemplates(options) }[kind];
+  const run = {
+    tools: () => c.listTools(options),
+    prompts: () => c.listPrompts(options),
+    resources: () => c.listResources(options),
+    resourceTemplates: () => c.listResourceTemplates(options),
+  }[kind];
   return run() as Promise<Record<string, unknown> & { ttlMs?: number }>;
 }
 
@@ -51,7 +56,12 @@ function prefixItems(kind: ListKind, upstream: string, items: Item[], skipped: A
     const name = String(item.name);
     const prefixed = prefixName(upstream, name);
     const times = counts.get(name)!;
-    const problem = times > 1 ? `upstream "${upstream}" lists "${name}" ${times} times, so calls could not tell which is meant` : kind === 'tools' ? invalidToolName(prefixed) : undefined;
+    const problem =
+      times > 1
+        ? `upstream "${upstream}" lists "${name}" ${times} times, so calls could not tell which is meant`
+        : kind === 'tools'
+          ? invalidToolName(prefixed)
+          : undefined;
     if (!problem) out.push({ ...item, name: prefixed });
     // A name listed more than once is reported once.
     else if (items.findIndex((other) => String(other.name) === name) === i) skipped.push({ upstream, name: prefixed, reason: problem });
@@ -120,7 +130,11 @@ export class Catalog {
     this.seen.delete(`${kind}:${upstream}`);
   }
 
-  private async listOne(kind: ListKind, upstream: Upstream, caller: Caller): Promise<{ items: Item[]; skipped: Aggregate['skipped']; ttlMs?: number } | { reason: string }> {
+  private async listOne(
+    kind: ListKind,
+    upstream: Upstream,
+    caller: Caller,
+  ): Promise<{ items: Item[]; skipped: Aggregate['skipped']; ttlMs?: number } | { reason: string }> {
     // The upstream's own time limit fails the attempt (the breaker counts it); the deadline, a little
     // later, ends whatever retry follows it.
     const deadline = AbortSignal.timeout(this.listTimeoutMs + 250);

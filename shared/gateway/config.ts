@@ -73,10 +73,21 @@ const upstreamSchema = z
       ])
       .optional(),
     timeouts: z.object({ connectMs: ms, requestMs: ms, callMs: ms }).partial().strict().default({}),
-    retry: z.object({ attempts: z.number().int().min(1).max(10), baseDelayMs: ms, maxDelayMs: ms, maxRetryAfterMs: ms }).partial().strict().default({}),
-    breaker: z.object({ failureThreshold: z.number().int().min(1), cooldownMs: ms }).partial().strict().default({}),
+    retry: z
+      .object({ attempts: z.number().int().min(1).max(10), baseDelayMs: ms, maxDelayMs: ms, maxRetryAfterMs: ms })
+      .partial()
+      .strict()
+      .default({}),
+    breaker: z
+      .object({ failureThreshold: z.number().int().min(1), cooldownMs: ms })
+      .partial()
+      .strict()
+      .default({}),
     listTtlMs: ms.default(0),
-    access: z.object({ principals: z.array(z.string().min(1)).optional(), scopes: z.array(z.string().min(1)).default([]) }).strict().default({ scopes: [] }),
+    access: z
+      .object({ principals: z.array(z.string().min(1)).optional(), scopes: z.array(z.string().min(1)).default([]) })
+      .strict()
+      .default({ scopes: [] }),
     originVerifyVariable: z.string().min(1).optional(),
     identity: z.enum(['on-behalf-of', 'gateway']).default('on-behalf-of'),
     shareIdentity: z.boolean().default(false),
@@ -84,27 +95,45 @@ const upstreamSchema = z
   })
   .strict();
 const fileSchema = z
-  .object({ upstreams: z.record(z.string(), upstreamSchema), listTimeoutMs: ms.optional(), name: z.string().regex(GATEWAY_NAME).optional(), adminScope: z.string().min(1).optional() })
+  .object({
+    upstreams: z.record(z.string(), upstreamSchema),
+    listTimeoutMs: ms.optional(),
+    name: z.string().regex(GATEWAY_NAME).optional(),
+    adminScope: z.string().min(1).optional(),
+  })
   .strict();
 
 type UpstreamInput = z.output<typeof upstreamSchema>;
 
 function secret(env: Env, variable: string, upstream: string): string {
   const value = env[variable]?.trim();
-  if (!value) throw new ConfigError(variable, `is not set: upstream "${upstream}" reads its credential from it (on Lambda, put it in the data plane's secret under that key)`);
+  if (!value)
+    throw new ConfigError(
+      variable,
+      `is not set: upstream "${upstream}" reads its credential from it (on Lambda, put it in the data plane's secret under that key)`,
+    );
   return value;
 }
 
 function credentials(env: Env, name: string, auth: UpstreamInput['auth']): UpstreamCredentials | undefined {
   if (!auth) return undefined;
   if ('apiKeyVariable' in auth) return { kind: 'apikey', apiKey: secret(env, auth.apiKeyVariable, name), header: auth.header };
-  return { kind: 'oauth', clientId: auth.clientId, clientSecret: secret(env, auth.clientSecretVariable, name), issuer: auth.issuer, ...(auth.scope && { scope: auth.scope }) };
+  return {
+    kind: 'oauth',
+    clientId: auth.clientId,
+    clientSecret: secret(env, auth.clientSecretVariable, name),
+    issuer: auth.issuer,
+    ...(auth.scope && { scope: auth.scope }),
+  };
 }
 
 /** The identity settings that would be wrong: a credential beside an assertion, or callers merged unasked. */
 function checkIdentity(variable: string, name: string, input: UpstreamInput, manyCallers: boolean) {
   if (input.identity === 'on-behalf-of' && input.auth) {
-    throw new ConfigError(variable, `upstream "${name}": "auth" is the gateway's own credential, sent only with "identity": "gateway"; on-behalf-of, the gateway's signed assertion is its credential (the upstream lists this gateway in MCP_TRUSTED_GATEWAYS). Drop "auth", or set "identity": "gateway" for a server that is not a kit server`);
+    throw new ConfigError(
+      variable,
+      `upstream "${name}": "auth" is the gateway's own credential, sent only with "identity": "gateway"; on-behalf-of, the gateway's signed assertion is its credential (the upstream lists this gateway in MCP_TRUSTED_GATEWAYS). Drop "auth", or set "identity": "gateway" for a server that is not a kit server`,
+    );
   }
   if (input.identity === 'gateway' && manyCallers && !input.shareIdentity) {
     throw new ConfigError(
@@ -113,7 +142,11 @@ function checkIdentity(variable: string, name: string, input: UpstreamInput, man
         'Use "identity": "on-behalf-of" for a kit server (it lists this gateway in MCP_TRUSTED_GATEWAYS), or set "shareIdentity": true to accept that (for a server that keeps nothing per caller)',
     );
   }
-  if (input.identity === 'gateway' && input.forwardScopes.length > 0) throw new ConfigError(variable, `upstream "${name}": forwardScopes applies to on-behalf-of only; with "identity": "gateway" no caller scope reaches the upstream`);
+  if (input.identity === 'gateway' && input.forwardScopes.length > 0)
+    throw new ConfigError(
+      variable,
+      `upstream "${name}": forwardScopes applies to on-behalf-of only; with "identity": "gateway" no caller scope reaches the upstream`,
+    );
 }
 
 function upstream(env: Env, name: string, input: UpstreamInput): UpstreamConfig {
@@ -127,7 +160,10 @@ function upstream(env: Env, name: string, input: UpstreamInput): UpstreamConfig 
     retry: input.retry,
     breaker: input.breaker,
     listTtlMs: input.listTtlMs,
-    access: Object.freeze({ ...(input.access.principals && { principals: Object.freeze(input.access.principals) }), scopes: Object.freeze(input.access.scopes) }),
+    access: Object.freeze({
+      ...(input.access.principals && { principals: Object.freeze(input.access.principals) }),
+      scopes: Object.freeze(input.access.scopes),
+    }),
     headers: Object.freeze<Record<string, string>>(input.originVerifyVariable ? { [ORIGIN_VERIFY_HEADER]: secret(env, input.originVerifyVariable, name) } : {}),
     identity: input.identity,
     forwardScopes: Object.freeze(input.forwardScopes),
@@ -137,7 +173,10 @@ function upstream(env: Env, name: string, input: UpstreamInput): UpstreamConfig 
 /** `name=url,name=url`. */
 function fromList(raw: string): Record<string, unknown> {
   const upstreams: Record<string, unknown> = {};
-  for (const pair of raw.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const pair of raw
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const at = pair.indexOf('=');
     if (at <= 0) throw new ConfigError('MCP_GATEWAY_UPSTREAMS', `expected name=url pairs separated by commas, got "${pair}"`);
     const name = pair.slice(0, at).trim();
@@ -148,9 +187,11 @@ function fromList(raw: string): Record<string, unknown> {
 }
 
 async function fromConfig(raw: string, readFile: (path: string) => Promise<string>): Promise<unknown> {
-  const text = raw.startsWith('{') ? raw : await readFile(raw).catch((err: Error) => {
-    throw new ConfigError('MCP_GATEWAY_CONFIG', `cannot read ${raw}: ${err.message}`);
-  });
+  const text = raw.startsWith('{')
+    ? raw
+    : await readFile(raw).catch((err: Error) => {
+        throw new ConfigError('MCP_GATEWAY_CONFIG', `cannot read ${raw}: ${err.message}`);
+      });
   try {
     return JSON.parse(text);
   } catch (err) {
@@ -164,7 +205,10 @@ export async function loadGatewayConfig(env: Env, readFile: (path: string) => Pr
   const file = env.MCP_GATEWAY_CONFIG?.trim();
   if (list && file) throw new ConfigError('MCP_GATEWAY_CONFIG', 'set MCP_GATEWAY_UPSTREAMS or MCP_GATEWAY_CONFIG, not both');
   if (!list && !file) {
-    throw new ConfigError('MCP_GATEWAY_UPSTREAMS', 'no upstreams: set MCP_GATEWAY_UPSTREAMS=notes=https://…/mcp,echo=https://…/mcp, or MCP_GATEWAY_CONFIG to a JSON file with per-upstream settings');
+    throw new ConfigError(
+      'MCP_GATEWAY_UPSTREAMS',
+      'no upstreams: set MCP_GATEWAY_UPSTREAMS=notes=https://…/mcp,echo=https://…/mcp, or MCP_GATEWAY_CONFIG to a JSON file with per-upstream settings',
+    );
   }
   const variable = list ? 'MCP_GATEWAY_UPSTREAMS' : 'MCP_GATEWAY_CONFIG';
   const parsed = fileSchema.safeParse(list ? fromList(list) : await fromConfig(file!, readFile));
@@ -175,18 +219,30 @@ export async function loadGatewayConfig(env: Env, readFile: (path: string) => Pr
   const entries = Object.entries(parsed.data.upstreams);
   if (entries.length === 0) throw new ConfigError(variable, 'names no upstream');
   for (const [name] of entries) {
-    if (!UPSTREAM_NAME.test(name)) throw new ConfigError(variable, `upstream name "${name}" must be lowercase letters, digits and hyphens, starting with a letter, at most 32 characters (it prefixes tool names and resource URIs)`);
+    if (!UPSTREAM_NAME.test(name))
+      throw new ConfigError(
+        variable,
+        `upstream name "${name}" must be lowercase letters, digits and hyphens, starting with a letter, at most 32 characters (it prefixes tool names and resource URIs)`,
+      );
   }
   // Without authentication every caller is `anonymous`: one principal, nothing to keep apart.
   const manyCallers = (env.MCP_AUTH_MODE?.trim().toLowerCase() || 'none') !== 'none';
   for (const [name, input] of entries) checkIdentity(variable, name, input, manyCallers);
   const rawTimeout = env.MCP_GATEWAY_LIST_TIMEOUT_MS?.trim();
-  if (rawTimeout !== undefined && rawTimeout !== '' && !/^\d+$/.test(rawTimeout)) throw new ConfigError('MCP_GATEWAY_LIST_TIMEOUT_MS', `expected a whole number, got "${rawTimeout}"`);
+  if (rawTimeout !== undefined && rawTimeout !== '' && !/^\d+$/.test(rawTimeout))
+    throw new ConfigError('MCP_GATEWAY_LIST_TIMEOUT_MS', `expected a whole number, got "${rawTimeout}"`);
   const name = env.MCP_GATEWAY_NAME?.trim() || parsed.data.name || VARIABLES.MCP_GATEWAY_NAME.default;
-  if (!GATEWAY_NAME.test(name)) throw new ConfigError('MCP_GATEWAY_NAME', `"${name}" must be lowercase letters, digits and hyphens, starting with a letter, at most 64 characters (upstreams name callers gateway:${name}#…)`);
+  if (!GATEWAY_NAME.test(name))
+    throw new ConfigError(
+      'MCP_GATEWAY_NAME',
+      `"${name}" must be lowercase letters, digits and hyphens, starting with a letter, at most 64 characters (upstreams name callers gateway:${name}#…)`,
+    );
   const signingSecret = env.MCP_REQUEST_STATE_KEY?.trim();
   if (!signingSecret && entries.some(([, input]) => input.identity === 'on-behalf-of')) {
-    throw new ConfigError('MCP_REQUEST_STATE_KEY', 'is not set: the gateway derives the key that signs its on-behalf-of assertions from it (on Lambda it is in the data plane\'s secret; `npm run gateway` sets one)');
+    throw new ConfigError(
+      'MCP_REQUEST_STATE_KEY',
+      "is not set: the gateway derives the key that signs its on-behalf-of assertions from it (on Lambda it is in the data plane's secret; `npm run gateway` sets one)",
+    );
   }
   return Object.freeze({
     name,

@@ -65,12 +65,18 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
   const announce = (kind: ListKind) => notify && ANNOUNCE[kind](notify);
   const failed = (upstream: string) => options.metrics && upstreamFailureMetric(name, upstream);
   const catalog: Catalog = new Catalog(
-    createUpstreams(config, callers, (upstream, n) => {
-      if (!notify) return;
-      if (n.kind === 'resource_updated') return notify.resourceUpdated(prefixUri(upstream, n.uri));
-      for (const kind of NOTIFIED[n.kind]) catalog.invalidate(kind, upstream);
-      announce(NOTIFIED[n.kind][0]!);
-    }, options.sessions, options.rawUpstreamCalls ?? true),
+    createUpstreams(
+      config,
+      callers,
+      (upstream, n) => {
+        if (!notify) return;
+        if (n.kind === 'resource_updated') return notify.resourceUpdated(prefixUri(upstream, n.uri));
+        for (const kind of NOTIFIED[n.kind]) catalog.invalidate(kind, upstream);
+        announce(NOTIFIED[n.kind][0]!);
+      },
+      options.sessions,
+      options.rawUpstreamCalls ?? true,
+    ),
     { listTimeoutMs: config.listTimeoutMs, changed: announce, failed },
   );
   const upstreams = catalog.upstreams;

@@ -52,7 +52,10 @@ function callerMeta(ctx: ServerContext): Record<string, unknown> {
 
 /** A read, prompt or completion an upstream could not serve: a JSON-RPC error naming it. */
 function upstreamFailed(err: UpstreamError): never {
-  throw new ProtocolError(UPSTREAM_FAILED, err.message, { upstream: err.server, ...('retryAfterMs' in err && err.retryAfterMs !== undefined && { retryAfterMs: err.retryAfterMs }) });
+  throw new ProtocolError(UPSTREAM_FAILED, err.message, {
+    upstream: err.server,
+    ...('retryAfterMs' in err && err.retryAfterMs !== undefined && { retryAfterMs: err.retryAfterMs }),
+  });
 }
 
 /** Who a request is made for: its principal, the partition its upstream calls run in, its signal. */
@@ -84,10 +87,17 @@ export function toolCaller(parts: GatewayParts): ToolCaller {
     const { upstream, name } = router.name('tools', params.name, requestScopeOf(ctx).principal);
     const kit = context(ctx, params.name);
     // A tool that failed upstream is a tool execution error: the model sees it and can react.
-    return forward(parts, kit, upstream, () => upstream.client.callTool(
-      { name, ...(params.arguments && { arguments: params.arguments }), ...roundFor(kit, upstream.config.name), _meta: callerMeta(ctx) },
-      { partition: callerOf(ctx).partition, signal: kit.signal, onprogress: (p) => void kit.progress(p.progress, p.total, p.message).catch(() => {}) },
-    ), (err) => ({ isError: true, content: [{ type: 'text', text: err.message }] }));
+    return forward(
+      parts,
+      kit,
+      upstream,
+      () =>
+        upstream.client.callTool(
+          { name, ...(params.arguments && { arguments: params.arguments }), ...roundFor(kit, upstream.config.name), _meta: callerMeta(ctx) },
+          { partition: callerOf(ctx).partition, signal: kit.signal, onprogress: (p) => void kit.progress(p.progress, p.total, p.message).catch(() => {}) },
+        ),
+      (err) => ({ isError: true, content: [{ type: 'text', text: err.message }] }),
+    );
   };
 }
 
@@ -114,7 +124,10 @@ export function installHandlers(server: McpServer, context: Context, parts: Gate
 /** Lists: each aggregated by the catalog for the caller. */
 function installLists(s: McpServer['server'], catalog: Catalog, callerOf: Routing['callerOf']) {
   for (const kind of Object.keys(LIST_METHODS) as ListKind[]) {
-    s.setRequestHandler(LIST_METHODS[kind] as 'tools/list', (async (_request: unknown, ctx: ServerContext) => listResult(kind, await catalog.list(kind, callerOf(ctx)))) as never);
+    s.setRequestHandler(
+      LIST_METHODS[kind] as 'tools/list',
+      (async (_request: unknown, ctx: ServerContext) => listResult(kind, await catalog.list(kind, callerOf(ctx)))) as never,
+    );
   }
 }
 
@@ -136,30 +149,50 @@ function installPromptsAndReads(s: McpServer['server'], { parts, router, callerO
   s.setRequestHandler('prompts/get', (async (request: { params: { name: string; arguments?: Record<string, string> } }, ctx: ServerContext) => {
     const { upstream, name } = router.name('prompts', request.params.name, principalOf(ctx));
     const kit = context(ctx, request.params.name);
-    return forward(parts, kit, upstream, () => upstream.client.getPrompt(
-      { name, ...(request.params.arguments && { arguments: request.params.arguments }), ...roundFor(kit, upstream.config.name), _meta: callerMeta(ctx) },
-      { partition: callerOf(ctx).partition, signal: kit.signal },
-    ), upstreamFailed);
+    return forward(
+      parts,
+      kit,
+      upstream,
+      () =>
+        upstream.client.getPrompt(
+          { name, ...(request.params.arguments && { arguments: request.params.arguments }), ...roundFor(kit, upstream.config.name), _meta: callerMeta(ctx) },
+          { partition: callerOf(ctx).partition, signal: kit.signal },
+        ),
+      upstreamFailed,
+    );
   }) as never);
 
   s.setRequestHandler('resources/read', (async (request: { params: { uri: string } }, ctx: ServerContext) => {
     const { upstream, uri } = router.uri(request.params.uri, principalOf(ctx));
     const kit = context(ctx, request.params.uri);
-    return forward(parts, kit, upstream, () => upstream.client.readResource(
-      { uri, ...roundFor(kit, upstream.config.name), _meta: callerMeta(ctx) },
-      { partition: callerOf(ctx).partition, signal: kit.signal },
-    ), upstreamFailed);
+    return forward(
+      parts,
+      kit,
+      upstream,
+      () =>
+        upstream.client.readResource(
+          { uri, ...roundFor(kit, upstream.config.name), _meta: callerMeta(ctx) },
+          { partition: callerOf(ctx).partition, signal: kit.signal },
+        ),
+      upstreamFailed,
+    );
   }) as never);
 }
 
 /** `completion/complete`: routed by the prompt or resource it completes for. */
 function installCompletion(s: McpServer['server'], { parts, router, callerOf }: Routing) {
-  s.setRequestHandler('completion/complete', (async (request: { params: { ref: { type: string; name?: string; uri?: string }; [key: string]: unknown } }, ctx: ServerContext) => {
+  s.setRequestHandler('completion/complete', (async (
+    request: { params: { ref: { type: string; name?: string; uri?: string }; [key: string]: unknown } },
+    ctx: ServerContext,
+  ) => {
     const { ref } = request.params;
     const target = ref.type === 'ref/prompt' ? router.name('prompts', String(ref.name), principalOf(ctx)) : router.uri(String(ref.uri), principalOf(ctx));
     const upstreamRef = 'name' in target ? { ...ref, name: target.name } : { ...ref, uri: target.uri };
     try {
-      const { resultType: _r, ...result } = (await target.upstream.client.complete({ ...request.params, ref: upstreamRef }, { partition: callerOf(ctx).partition, signal: ctx.mcpReq.signal })) as Record<string, unknown>;
+      const { resultType: _r, ...result } = (await target.upstream.client.complete(
+        { ...request.params, ref: upstreamRef },
+        { partition: callerOf(ctx).partition, signal: ctx.mcpReq.signal },
+      )) as Record<string, unknown>;
       return result;
     } catch (err) {
       if (err instanceof UpstreamProtocolError) throw new ProtocolError(err.code as ProtocolErrorCode, err.message, err.data);

@@ -42,7 +42,8 @@ type Content = { type?: string; uri?: unknown; resource?: { uri?: unknown } };
 export function rewriteUris<T>(upstream: string, result: T): T {
   const rewriteContent = (item: Content): Content => {
     if (item?.type === 'resource_link' && typeof item.uri === 'string') return { ...item, uri: prefixUri(upstream, item.uri) };
-    if (item?.type === 'resource' && typeof item.resource?.uri === 'string') return { ...item, resource: { ...item.resource, uri: prefixUri(upstream, item.resource.uri) } };
+    if (item?.type === 'resource' && typeof item.resource?.uri === 'string')
+      return { ...item, resource: { ...item.resource, uri: prefixUri(upstream, item.resource.uri) } };
     return item;
   };
   const r = result as { content?: Content[]; contents?: { uri?: unknown }[]; messages?: { content?: Content | Content[] }[] };
@@ -50,7 +51,10 @@ export function rewriteUris<T>(upstream: string, result: T): T {
   if (Array.isArray(r.content)) out.content = r.content.map(rewriteContent);
   if (Array.isArray(r.contents)) out.contents = r.contents.map((c) => (typeof c.uri === 'string' ? { ...c, uri: prefixUri(upstream, c.uri) } : c));
   if (Array.isArray(r.messages)) {
-    out.messages = r.messages.map((m) => ({ ...m, content: Array.isArray(m.content) ? m.content.map(rewriteContent) : m.content && rewriteContent(m.content) }));
+    out.messages = r.messages.map((m) => ({
+      ...m,
+      content: Array.isArray(m.content) ? m.content.map(rewriteContent) : m.content && rewriteContent(m.content),
+    }));
   }
   return out as T;
 }

@@ -12,7 +12,11 @@ import { mayUse, type Upstream } from './upstreams.ts';
 const capitalized = (noun: string) => `${noun[0]!.toUpperCase()}${noun.slice(1)}`;
 
 export function createRouter(upstreams: Map<string, Upstream>, catalog: Catalog) {
-  const names = (principal: Principal) => [...upstreams.values()].filter((u) => mayUse(u, principal)).map((u) => u.config.name).join(', ') || 'none open to you';
+  const names = (principal: Principal) =>
+    [...upstreams.values()]
+      .filter((u) => mayUse(u, principal))
+      .map((u) => u.config.name)
+      .join(', ') || 'none open to you';
   /** The upstream of that name, when the caller may use it. */
   const usable = (name: string, principal: Principal) => {
     const upstream = upstreams.get(name);
@@ -43,7 +47,11 @@ export function createRouter(upstreams: Map<string, Upstream>, catalog: Catalog)
       const split = splitUri(prefixed);
       const upstream = split && usable(split.upstream, principal);
       if (!split || !upstream) {
-        throw new ProtocolError(ProtocolErrorCode.ResourceNotFound, `Resource not found: ${prefixed} (resources behind this gateway are <upstream>+<uri>; upstreams: ${names(principal)})`, { uri: prefixed });
+        throw new ProtocolError(
+          ProtocolErrorCode.ResourceNotFound,
+          `Resource not found: ${prefixed} (resources behind this gateway are <upstream>+<uri>; upstreams: ${names(principal)})`,
+          { uri: prefixed },
+        );
       }
       return { upstream, uri: split.uri };
     },

@@ -66,7 +66,14 @@ const member = (name: string, value: string | undefined) => (value === undefined
  * xray_trace_id, era, lane, sessionId, principal, method, tool, status, durationMs }` writes them
  * (absent fields left out), without building that object on every request.
  */
-function accessMembers(requestId: string, trace: ReturnType<typeof traceFields> | undefined, note: AccessNote, principal: string, status: number, durationMs: number): string {
+function accessMembers(
+  requestId: string,
+  trace: ReturnType<typeof traceFields> | undefined,
+  note: AccessNote,
+  principal: string,
+  status: number,
+  durationMs: number,
+): string {
   return (
     `"requestId":${JSON.stringify(requestId)}${member('traceId', trace?.traceId)}${member('xray_trace_id', trace?.xray_trace_id)}` +
     `${member('era', note.era)}${member('lane', note.lane)}${member('sessionId', note.sessionId)},"principal":${JSON.stringify(principal)}` +
@@ -77,7 +84,14 @@ function accessMembers(requestId: string, trace: ReturnType<typeof traceFields> 
 export function accessLog(write: AccessLog, toolMetrics: ToolMetrics | undefined): Step<KitEnv> {
   // Unless no line would be written at all.
   const logged = !write.quiet || toolMetrics !== undefined;
-  const line = (requestId: string, trace: ReturnType<typeof traceFields> | undefined, note: AccessNote, principal: Principal, status: number, started: number) => {
+  const line = (
+    requestId: string,
+    trace: ReturnType<typeof traceFields> | undefined,
+    note: AccessNote,
+    principal: Principal,
+    status: number,
+    started: number,
+  ) => {
     const durationMs = Math.round((performance.now() - started) * 100) / 100;
     const metrics = note.tool && toolMetrics?.(note.tool, note.era ?? 'legacy', Date.now(), durationMs, note.outcome, status, note.rateLimited === true);
     if (write.quiet && !metrics) return;

@@ -18,7 +18,13 @@ export function createAdmission(authenticator: Authenticator, log: KitLogger, li
       c.set('principal', await authenticator.authenticate(request));
     } catch (err) {
       if (err instanceof HttpProtocolError && err.status === 401) {
-        log.audit('auth.failed', { requestId: c.get('requestId'), ...requestOrigin(request), ...presentedCredential(request), status: err.status, reason: err.message });
+        log.audit('auth.failed', {
+          requestId: c.get('requestId'),
+          ...requestOrigin(request),
+          ...presentedCredential(request),
+          status: err.status,
+          reason: err.message,
+        });
       }
       throw err;
     }
@@ -30,7 +36,14 @@ export function createAdmission(authenticator: Authenticator, log: KitLogger, li
     try {
       authenticator.requireScopes(request, principal, scopes);
     } catch (err) {
-      log.audit('scope.refused', { requestId, principal: principal.id, ...requestOrigin(request), tool, required: scopes, missing: scopes.filter((s) => !principal.scopes.includes(s)) });
+      log.audit('scope.refused', {
+        requestId,
+        principal: principal.id,
+        ...requestOrigin(request),
+        tool,
+        required: scopes,
+        missing: scopes.filter((s) => !principal.scopes.includes(s)),
+      });
       throw err;
     }
   }
@@ -38,11 +51,26 @@ export function createAdmission(authenticator: Authenticator, log: KitLogger, li
   /** Counts a request against the caller's rate limits (and the tool's); throws 429 over them, audited. Absent when rate limiting is off. */
   const count =
     limiter &&
-    (async (request: Request, requestId: string, principal: Principal, tool: string | undefined, id: string | number | null, note?: AccessNote): Promise<void> => {
+    (async (
+      request: Request,
+      requestId: string,
+      principal: Principal,
+      tool: string | undefined,
+      id: string | number | null,
+      note?: AccessNote,
+    ): Promise<void> => {
       await limiter.check(principal.id, tool, id).catch((err: unknown) => {
         const refused = err instanceof HttpProtocolError && err.status === 429;
         if (note) note.rateLimited = refused;
-        if (refused) log.audit('rate_limit.refused', { requestId, principal: principal.id, ...requestOrigin(request), ...(tool !== undefined && { tool }), reason: err.message, retryAfter: Number(err.headers?.['retry-after']) });
+        if (refused)
+          log.audit('rate_limit.refused', {
+            requestId,
+            principal: principal.id,
+            ...requestOrigin(request),
+            ...(tool !== undefined && { tool }),
+            reason: err.message,
+            retryAfter: Number(err.headers?.['retry-after']),
+          });
         throw err;
       });
     });

@@ -75,7 +75,15 @@ export function createApp(options: AppOptions) {
     app.get(PRM_PATH, securityHeaders, metadata);
     app.get(`${PRM_PATH}${config.path}`, securityHeaders, metadata);
   }
-  app.notFound((c) => secure(jsonRpcErrorResponse(404, SERVER_ERROR, `Not Found: ${c.req.method} ${new URL(c.req.url).pathname.slice(0, 200)}; this server serves MCP at ${config.path} and its health at GET /health`)));
+  app.notFound((c) =>
+    secure(
+      jsonRpcErrorResponse(
+        404,
+        SERVER_ERROR,
+        `Not Found: ${c.req.method} ${new URL(c.req.url).pathname.slice(0, 200)}; this server serves MCP at ${config.path} and its health at GET /health`,
+      ),
+    ),
+  );
   app.onError(onError);
 
   // The MCP endpoint: one handler, its steps composed once (steps.ts); its request id, note and

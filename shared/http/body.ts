@@ -94,6 +94,7 @@ export async function readJsonBody(request: Request, maxBytes: number): Promise<
   } catch (err) {
     throw new HttpProtocolError(400, PARSE_ERROR, `Parse error: the request body is not valid JSON (${(err as Error).message})`);
   }
-  if (tooDeep(text)) throw new HttpProtocolError(400, INVALID_REQUEST, `Invalid Request: JSON nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep`);
+  if (tooDeep(text))
+    throw new HttpProtocolError(400, INVALID_REQUEST, `Invalid Request: JSON nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep`);
   return body;
 }

@@ -242,7 +242,13 @@ export function createDirectLane(runtime: ToolRuntime, keepAliveMs: number) {
     if (params.arguments !== undefined && !isObject(params.arguments)) return;
     const name = params.name as string;
     const headers = request.headers;
-    if (headers.get('mcp-protocol-version') !== REVISION || headers.get('mcp-method') !== 'tools/call' || headers.get('mcp-name') !== name || name.startsWith(BASE64_SENTINEL)) return;
+    if (
+      headers.get('mcp-protocol-version') !== REVISION ||
+      headers.get('mcp-method') !== 'tools/call' ||
+      headers.get('mcp-name') !== name ||
+      name.startsWith(BASE64_SENTINEL)
+    )
+      return;
     if (!plainEnvelope(params._meta)) return;
     const tool = tools.get(name);
     if (!tool && routed) return ROUTED_CALL;
@@ -274,7 +280,7 @@ export function createDirectLane(runtime: ToolRuntime, keepAliveMs: number) {
     const run = tool ? runtime.runners.get(tool.name)!(input, ctx) : callRouted(params, ctx);
     run
       .then(
-        async (result) => (await plainResult(result, tool) ? answer(exchange, id, result as CallToolResult) : exchange.forward(handOver({ result }))),
+        async (result) => ((await plainResult(result, tool)) ? answer(exchange, id, result as CallToolResult) : exchange.forward(handOver({ result }))),
         // A routed call's error is the SDK lane's to word (its handler throws it again).
         (error: unknown) =>
           !tool || (error as { code?: unknown } | undefined)?.code === URL_ELICITATION_REQUIRED
@@ -295,7 +301,11 @@ export function createDirectLane(runtime: ToolRuntime, keepAliveMs: number) {
   }
 
   function answer(exchange: Exchange, id: string | number, result: CallToolResult) {
-    exchange.answer({ result: { ...result, content: result.content ?? [], resultType: 'complete', _meta: { [SERVER_INFO]: runtime.serverInfo } }, jsonrpc: '2.0', id });
+    exchange.answer({
+      result: { ...result, content: result.content ?? [], resultType: 'complete', _meta: { [SERVER_INFO]: runtime.serverInfo } },
+      jsonrpc: '2.0',
+      id,
+    });
   }
 
   return { accepts, serve };

@@ -19,7 +19,11 @@ export function errorMapper(log: KitLogger) {
       log.warn('dependency unavailable', failureFields(err, requestId));
       return new HttpProtocolError(503, SERVER_ERROR, `Service Unavailable: ${callerMessage(err, requestId)}`, { 'retry-after': '5' });
     }
-    log.error('request failed', { requestId, error: err instanceof Error ? (err.stack ?? err.message) : String(err), ...(isDependencyError(err) && failureFields(err, requestId)) });
+    log.error('request failed', {
+      requestId,
+      error: err instanceof Error ? (err.stack ?? err.message) : String(err),
+      ...(isDependencyError(err) && failureFields(err, requestId)),
+    });
     return new HttpProtocolError(500, INTERNAL_ERROR, `Internal error (request id ${requestId})`);
   }
 

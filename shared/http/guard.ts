@@ -10,7 +10,8 @@ import { jsonRpcErrorResponse } from './errors.ts';
 import { hostnames, refuseHost, refuseOrigin } from './host-origin.ts';
 import { originVerifier } from './origin-verify.ts';
 
-const CORS_ALLOW_HEADERS = 'authorization, content-type, accept, x-api-key, mcp-session-id, mcp-protocol-version, mcp-method, mcp-name, last-event-id, traceparent, tracestate';
+const CORS_ALLOW_HEADERS =
+  'authorization, content-type, accept, x-api-key, mcp-session-id, mcp-protocol-version, mcp-method, mcp-name, last-event-id, traceparent, tracestate';
 const CORS_EXPOSE_HEADERS = 'mcp-session-id, mcp-protocol-version, www-authenticate, retry-after, x-request-id';
 
 /** CORS on a response to an allowed origin (already validated by the time this runs). */

@@ -18,7 +18,8 @@ export const isResponse = (m: Message) => m.method === undefined && m.id !== und
 /** Refuses, before its session is loaded, a batch no session could take. */
 export function checkBatch(messages: Message[]): void {
   if (messages.length === 0) invalid('Invalid Request: empty batch');
-  if (messages.length > MAX_BATCH_MESSAGES) invalid(`Invalid Request: a batch holds at most ${MAX_BATCH_MESSAGES} messages (got ${messages.length}); send the rest in another request`);
+  if (messages.length > MAX_BATCH_MESSAGES)
+    invalid(`Invalid Request: a batch holds at most ${MAX_BATCH_MESSAGES} messages (got ${messages.length}); send the rest in another request`);
   const init = messages.find((m) => m.method === 'initialize');
   if (init) invalid('Invalid Request: initialize must not be part of a batch; send it alone to start a session', init.id);
 }
@@ -40,7 +41,16 @@ export interface BatchServing {
 
 export async function serveBatch(session: SessionRecord, messages: Message[], { relay, limit, serve }: BatchServing): Promise<Response> {
   const answers: unknown[] = [];
-  const verdicts = limit ? await Promise.all(messages.map((m) => limit(m).then(() => undefined, (error: unknown) => error))) : [];
+  const verdicts = limit
+    ? await Promise.all(
+        messages.map((m) =>
+          limit(m).then(
+            () => undefined,
+            (error: unknown) => error,
+          ),
+        ),
+      )
+    : [];
   for (const [i, m] of messages.entries()) {
     const refused = verdicts[i];
     if (refused !== undefined) {

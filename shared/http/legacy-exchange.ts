@@ -340,5 +340,7 @@ function seedClient(server: Server, revision: string, client: RestoredClient): b
   fields._clientCapabilities = client.capabilities;
   fields._clientVersion = client.info;
   fields._negotiatedProtocolVersion = revision;
-  return server.getClientCapabilities() === client.capabilities && server.getClientVersion() === client.info && server.getNegotiatedProtocolVersion() === revision;
+  return (
+    server.getClientCapabilities() === client.capabilities && server.getClientVersion() === client.info && server.getNegotiatedProtocolVersion() === revision
+  );
 }

@@ -88,7 +88,6 @@ function notificationStream(request: Request, bus: ServerEventBus, options: Lega
   return new Response(stream.body, { headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' } });
 }
 
-
 async function loadSession(sessions: SessionStore, req: LegacyRequest): Promise<SessionRecord> {
   const id = req.request.headers.get('mcp-session-id');
   if (!id) invalid('Bad Request: Mcp-Session-Id header is required (send initialize first to start a session)');
@@ -131,7 +130,13 @@ function exchangeFor(options: LegacyOptions, req: LegacyRequest, session: Sessio
  * A pooled server instance connected to a new exchange, with the session restored into it when
  * there is one; closed again when connecting or restoring fails.
  */
-async function openExchange(options: LegacyOptions, req: LegacyRequest, session: SessionRecord | undefined, sse: boolean, message?: Message): Promise<LegacyExchange> {
+async function openExchange(
+  options: LegacyOptions,
+  req: LegacyRequest,
+  session: SessionRecord | undefined,
+  sse: boolean,
+  message?: Message,
+): Promise<LegacyExchange> {
   const server = options.factory.acquire('legacy');
   const exchange = exchangeFor(options, req, session, sse, message);
   await server.connect(exchange);
@@ -146,7 +151,13 @@ async function openExchange(options: LegacyOptions, req: LegacyRequest, session:
 }
 
 /** acquire -> connect -> restore -> `use` -> close, for an answer that is whole when `use` returns. */
-async function withExchange<T>(options: LegacyOptions, req: LegacyRequest, session: SessionRecord | undefined, message: Message | undefined, use: (exchange: LegacyExchange) => Promise<T>): Promise<T> {
+async function withExchange<T>(
+  options: LegacyOptions,
+  req: LegacyRequest,
+  session: SessionRecord | undefined,
+  message: Message | undefined,
+  use: (exchange: LegacyExchange) => Promise<T>,
+): Promise<T> {
   const exchange = await openExchange(options, req, session, false, message);
   try {
     return await use(exchange);
@@ -166,7 +177,10 @@ async function initialize(options: LegacyOptions, req: LegacyRequest, message: J
     // Both are stored in the session item (400 KB at most in DynamoDB) and cached per instance.
     const stored = JSON.stringify(params.clientInfo ?? {}).length + JSON.stringify(params.capabilities ?? {}).length;
     if (stored > MAX_CLIENT_DESCRIPTION_CHARS) {
-      invalid(`Invalid Request: initialize "clientInfo" and "capabilities" must not exceed ${MAX_CLIENT_DESCRIPTION_CHARS} characters of JSON together (got ${stored})`, message.id);
+      invalid(
+        `Invalid Request: initialize "clientInfo" and "capabilities" must not exceed ${MAX_CLIENT_DESCRIPTION_CHARS} characters of JSON together (got ${stored})`,
+        message.id,
+      );
     }
     const session = await options.sessions.create({
       protocolVersion: (answer.result as { protocolVersion: string }).protocolVersion,
@@ -219,7 +233,9 @@ export function createLegacyHandler(options: LegacyOptions) {
     await sessions.touch(session);
     if (isResponse(message)) {
       if (await deliverReply(relay, session.id, message)) return new Response(null, { status: 202 });
-      invalid(`Invalid Request: this session was sent no request with id ${JSON.stringify(message.id)}; a response answers a server-to-client request and carries its id`);
+      invalid(
+        `Invalid Request: this session was sent no request with id ${JSON.stringify(message.id)}; a response answers a server-to-client request and carries its id`,
+      );
     }
     if (!isRequest(message)) {
       if (message.method === 'notifications/cancelled') await deliverCancellation(relay, session.id, message);
@@ -231,7 +247,13 @@ export function createLegacyHandler(options: LegacyOptions) {
   /** A session's notification stream (notificationStream), counted against its caller's stream cap. */
   async function get(req: LegacyRequest): Promise<Response> {
     if (!options.getStreams) {
-      return jsonRpcErrorResponse(405, SERVER_ERROR, 'Method Not Allowed: this server opens no GET notification stream (MCP_GET_STREAMS=false); use POST', null, { allow: 'POST, DELETE' });
+      return jsonRpcErrorResponse(
+        405,
+        SERVER_ERROR,
+        'Method Not Allowed: this server opens no GET notification stream (MCP_GET_STREAMS=false); use POST',
+        null,
+        { allow: 'POST, DELETE' },
+      );
     }
     if (!acceptsSse(req.request)) {
       return jsonRpcErrorResponse(406, SERVER_ERROR, 'Not Acceptable: a GET stream needs Accept: text/event-stream');

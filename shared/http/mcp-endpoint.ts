@@ -162,7 +162,9 @@ export class McpEndpoint {
   /** Counts one message of a batch (legacy-batch.ts); absent when rate limiting is off. */
   private batchLimit(request: Request, scope: Scope) {
     const { count } = this.admission;
-    return count && ((m: Message) => count(request, scope.requestId, scope.principal, m.method === 'tools/call' ? String(m.params?.name) : undefined, m.id ?? null));
+    return (
+      count && ((m: Message) => count(request, scope.requestId, scope.principal, m.method === 'tools/call' ? String(m.params?.name) : undefined, m.id ?? null))
+    );
   }
 
   private async post(request: Request, scope: Scope, note: AccessNote): Promise<Response> {
@@ -237,11 +239,15 @@ export class McpEndpoint {
     const { config, streamsOff } = this.options;
     note.era = 'legacy';
     if (method !== 'GET' && method !== 'DELETE') {
-      return jsonRpcErrorResponse(405, SERVER_ERROR, `Method Not Allowed: use POST (or GET/DELETE with a 2025-era session)`, null, { allow: 'GET, POST, DELETE' });
+      return jsonRpcErrorResponse(405, SERVER_ERROR, `Method Not Allowed: use POST (or GET/DELETE with a 2025-era session)`, null, {
+        allow: 'GET, POST, DELETE',
+      });
     }
     if (method === 'GET' && config.getStreams && streamsOff) {
       // As with MCP_GET_STREAMS=false: the transport spec allows 405, and clients carry on without the stream.
-      return jsonRpcErrorResponse(405, SERVER_ERROR, `Method Not Allowed: this server opens no GET notification stream: ${streamsOff}; use POST`, null, { allow: 'POST, DELETE' });
+      return jsonRpcErrorResponse(405, SERVER_ERROR, `Method Not Allowed: this server opens no GET notification stream: ${streamsOff}; use POST`, null, {
+        allow: 'POST, DELETE',
+      });
     }
     // Opening a stream is a request like any other, so a caller over its limit cannot keep opening
     // them (each holds a Lambda environment). Ending a session is never refused.

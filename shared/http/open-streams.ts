@@ -23,10 +23,20 @@ export class OpenStreams {
   /** A place for one more stream, or 503 with Retry-After while draining or full. */
   admit(): HeldStream {
     if (this.draining) {
-      throw new HttpProtocolError(503, SERVER_ERROR, 'Service Unavailable: this server instance is shutting down and opens no new notification stream; retry, another instance takes it', { 'retry-after': '1' });
+      throw new HttpProtocolError(
+        503,
+        SERVER_ERROR,
+        'Service Unavailable: this server instance is shutting down and opens no new notification stream; retry, another instance takes it',
+        { 'retry-after': '1' },
+      );
     }
     if (this.max > 0 && this.ends.size >= this.max) {
-      throw new HttpProtocolError(503, SERVER_ERROR, `Service Unavailable: this server instance holds its most notification streams (${this.max}, MCP_CONTAINER_STREAMS); retry, the load balancer may pick another instance`, { 'retry-after': '2' });
+      throw new HttpProtocolError(
+        503,
+        SERVER_ERROR,
+        `Service Unavailable: this server instance holds its most notification streams (${this.max}, MCP_CONTAINER_STREAMS); retry, the load balancer may pick another instance`,
+        { 'retry-after': '2' },
+      );
     }
     const key = Symbol('stream');
     this.ends.set(key, undefined);

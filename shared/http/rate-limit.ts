@@ -25,7 +25,12 @@ export function createRateLimiter(redis: Redis, namespace: string, config: KitCo
       return {
         perPrincipal: new Ratelimit({ ...common, prefix: `mcp:rl:${namespace}`, limiter: Ratelimit.slidingWindow(config.requests, window) }),
         ...(config.toolRequests !== undefined && {
-          perTool: new Ratelimit({ ...common, ephemeralCache: new Map(), prefix: `mcp:rl:${namespace}:tool`, limiter: Ratelimit.slidingWindow(config.toolRequests, window) }),
+          perTool: new Ratelimit({
+            ...common,
+            ephemeralCache: new Map(),
+            prefix: `mcp:rl:${namespace}:tool`,
+            limiter: Ratelimit.slidingWindow(config.toolRequests, window),
+          }),
         }),
       };
     }));

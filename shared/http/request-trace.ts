@@ -44,7 +44,15 @@ export function traceRequest(tracing: RequestTracing, request: Request, path: st
   return recordRequest(tracing.tracer, parent, links, request, path, startedAt, serve);
 }
 
-async function recordRequest(tracer: Tracer, parent: SpanContext | undefined, links: SpanContext[], request: Request, path: string, startedAt: number, serve: () => Promise<Response>): Promise<Response> {
+async function recordRequest(
+  tracer: Tracer,
+  parent: SpanContext | undefined,
+  links: SpanContext[],
+  request: Request,
+  path: string,
+  startedAt: number,
+  serve: () => Promise<Response>,
+): Promise<Response> {
   const span = startSpan(tracer, `${request.method} ${path}`, {
     kind: 'server',
     ...(parent && { parent }),
@@ -57,7 +65,8 @@ async function recordRequest(tracer: Tracer, parent: SpanContext | undefined, li
     span.set({ 'http.response.status_code': response.status });
     const failed = response.status >= 500 ? `HTTP ${response.status}` : undefined;
     // A streamed answer (a long tool's SSE, a listen stream, a legacy GET stream) is served until its body ends.
-    if (response.body && response.headers.get('content-type')?.startsWith('text/event-stream')) return whenBodyEnds(response, (error) => span.end(error ?? failed));
+    if (response.body && response.headers.get('content-type')?.startsWith('text/event-stream'))
+      return whenBodyEnds(response, (error) => span.end(error ?? failed));
     span.end(failed);
     return response;
   } catch (error) {

@@ -66,7 +66,12 @@ export function streamIfSlow(answer: Promise<Response>, afterMs: number, id: str
       at: performance.now() + afterMs,
       open: () => {
         opened = true;
-        resolve(new Response(keepAlive(answer, afterMs, id, lateError), { status: 200, headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' } }));
+        resolve(
+          new Response(keepAlive(answer, afterMs, id, lateError), {
+            status: 200,
+            headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' },
+          }),
+        );
       },
     };
     watch(entry);

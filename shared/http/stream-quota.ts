@@ -12,10 +12,20 @@ import type { StreamClaim, StreamSlots } from './stream-slots.ts';
 function streamRefusal({ refused, retryAfterSeconds: wait }: Extract<StreamClaim, { refused: unknown }>, perPrincipal: number, max: number): HttpProtocolError {
   if (refused === 'principal') {
     const retry = wait === undefined ? 'then retry' : `or retry after ${wait} s, when your oldest reaches the stream cap`;
-    return new HttpProtocolError(429, SERVER_ERROR, `Too many open notification streams: at most ${perPrincipal} per caller at once across this server (MCP_STREAMS_PER_PRINCIPAL); close one you no longer read, ${retry}`, { 'retry-after': String(wait ?? 5) });
+    return new HttpProtocolError(
+      429,
+      SERVER_ERROR,
+      `Too many open notification streams: at most ${perPrincipal} per caller at once across this server (MCP_STREAMS_PER_PRINCIPAL); close one you no longer read, ${retry}`,
+      { 'retry-after': String(wait ?? 5) },
+    );
   }
   const retry = wait === undefined ? 'retry later' : `retry after ${wait} s, when the oldest reaches the stream cap`;
-  return new HttpProtocolError(503, SERVER_ERROR, `Too many notification streams open on this server: at most ${max} at once (MCP_MAX_OPEN_STREAMS), so calls keep the capacity they need; ${retry}`, { 'retry-after': String(wait ?? 30) });
+  return new HttpProtocolError(
+    503,
+    SERVER_ERROR,
+    `Too many notification streams open on this server: at most ${max} at once (MCP_MAX_OPEN_STREAMS), so calls keep the capacity they need; ${retry}`,
+    { 'retry-after': String(wait ?? 30) },
+  );
 }
 
 /** Counts an open stream against its caller's cap (throws when over it); resolves to its lease. */
@@ -32,7 +42,12 @@ export function createStreamQuota(perPrincipal: number, slots: StreamSlots | und
     const open = streams.get(principalId) ?? 0;
     if (open >= perPrincipal) {
       held.release();
-      throw new HttpProtocolError(429, SERVER_ERROR, `Too many open notification streams: at most ${perPrincipal} per caller on one server instance (MCP_STREAMS_PER_PRINCIPAL); close one you no longer read, then retry`, { 'retry-after': '5' });
+      throw new HttpProtocolError(
+        429,
+        SERVER_ERROR,
+        `Too many open notification streams: at most ${perPrincipal} per caller on one server instance (MCP_STREAMS_PER_PRINCIPAL); close one you no longer read, then retry`,
+        { 'retry-after': '5' },
+      );
     }
     streams.set(principalId, open + 1);
     let released = false;

@@ -16,7 +16,9 @@ interface Call {
 /** Whether the call asks to run as a task: the 2025-11-25 `task` param, or the 2026-07-28 extension declared. */
 function becomesTask(params: Record<string, unknown>, legacy: boolean): boolean {
   if (legacy) return typeof params.task === 'object' && params.task !== null;
-  const capabilities = (params._meta as Record<string, unknown> | undefined)?.[CLIENT_CAPABILITIES_META] as { extensions?: Record<string, unknown> } | undefined;
+  const capabilities = (params._meta as Record<string, unknown> | undefined)?.[CLIENT_CAPABILITIES_META] as
+    | { extensions?: Record<string, unknown> }
+    | undefined;
   return capabilities?.extensions?.[TASKS_EXTENSION] !== undefined;
 }
 
@@ -46,7 +48,13 @@ export function refuseTaskless(call: Call, legacy: boolean): void {
   const params = call.params ?? {};
   if (legacy) {
     if (params.task !== undefined) return;
-    throw new HttpProtocolError(200, METHOD_NOT_FOUND, `${String(params.name)} runs only as a task: call it with the "task" parameter (tasks/result then returns its result)`, undefined, call.id ?? null);
+    throw new HttpProtocolError(
+      200,
+      METHOD_NOT_FOUND,
+      `${String(params.name)} runs only as a task: call it with the "task" parameter (tasks/result then returns its result)`,
+      undefined,
+      call.id ?? null,
+    );
   }
   if (becomesTask(params, false)) return;
   throw new HttpProtocolError(

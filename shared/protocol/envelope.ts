@@ -5,7 +5,14 @@ import { HEADER_MISMATCH, HttpProtocolError, invalidRequest as invalid } from '.
 import { isObject } from './wire.ts';
 
 /** A JSON-RPC message as it arrives off the wire, before the SDK has typed it. */
-export type WireMessage = { jsonrpc?: string; id?: string | number | null; method?: string; params?: Record<string, unknown>; result?: unknown; error?: unknown };
+export type WireMessage = {
+  jsonrpc?: string;
+  id?: string | number | null;
+  method?: string;
+  params?: Record<string, unknown>;
+  result?: unknown;
+  error?: unknown;
+};
 type Message = WireMessage;
 
 /** The members each kind of message may have: the SDK refuses any other, so the kit names it first. */
@@ -43,7 +50,8 @@ export function checkEnvelope(m: unknown): Message {
     }
   } else invalid('Invalid Request: a message needs a "method", or a "result" or "error" with an "id"', id);
   const extra = Object.keys(msg).find((k) => !MEMBERS[kind].includes(k));
-  if (extra !== undefined) invalid(`Invalid Request: unexpected member ${JSON.stringify(extra)} in a JSON-RPC ${kind} (allowed: ${MEMBERS[kind].join(', ')})`, id);
+  if (extra !== undefined)
+    invalid(`Invalid Request: unexpected member ${JSON.stringify(extra)} in a JSON-RPC ${kind} (allowed: ${MEMBERS[kind].join(', ')})`, id);
   return msg;
 }
 
@@ -66,11 +74,23 @@ export function checkStandardHeaders(request: Request, messages: Message[]): voi
   for (const m of messages) {
     if (m.method === undefined) continue;
     if (method !== null && method !== m.method) {
-      throw new HttpProtocolError(400, HEADER_MISMATCH, `Bad Request: the Mcp-Method header (${method.slice(0, 100)}) does not match the request's method (${m.method})`, undefined, m.id ?? null);
+      throw new HttpProtocolError(
+        400,
+        HEADER_MISMATCH,
+        `Bad Request: the Mcp-Method header (${method.slice(0, 100)}) does not match the request's method (${m.method})`,
+        undefined,
+        m.id ?? null,
+      );
     }
     const target = targetOf(m);
     if (name !== null && target !== undefined && name !== target) {
-      throw new HttpProtocolError(400, HEADER_MISMATCH, `Bad Request: the Mcp-Name header (${name.slice(0, 100)}) does not match what the request names (${String(target).slice(0, 100)})`, undefined, m.id ?? null);
+      throw new HttpProtocolError(
+        400,
+        HEADER_MISMATCH,
+        `Bad Request: the Mcp-Name header (${name.slice(0, 100)}) does not match what the request names (${String(target).slice(0, 100)})`,
+        undefined,
+        m.id ?? null,
+      );
     }
   }
 }

@@ -14,7 +14,6 @@ export interface OutgoingMessage {
   error?: unknown;
 }
 
-
 function hasAny(value: Json, keys: readonly string[]): boolean {
   for (const key of keys) if (key in value) return true;
   return false;
@@ -50,20 +49,90 @@ const kib = (base64: unknown) => `${((String(base64).length * 3) / 4 / 1024).toF
 /** Result kinds, told apart by the member only their schema type has, and the entities each touches. */
 const RESULTS: { key: string; entities: Entity[]; content?: true; valueRule?: true; shape: (s: RevisionShaper, r: Json) => Json }[] = [
   { key: 'content', entities: ['callToolResult'], content: true, valueRule: true, shape: (s, r) => s.callToolResult(r) },
-  { key: 'tools', entities: ['tool', 'jsonSchema'], valueRule: true, shape: (s, r) => withMember(r, 'tools', mapSame(r.tools, (t) => s.tool(t))) },
-  { key: 'contents', entities: ['resourceContents'], shape: (s, r) => withMember(r, 'contents', mapSame(r.contents, (c) => s.drop(c, 'resourceContents'))) },
-  { key: 'messages', entities: [], content: true, shape: (s, r) => withMember(r, 'messages', mapSame(r.messages, (m) => s.withContent(m))) },
-  { key: 'resources', entities: ['resource', 'annotations'], shape: (s, r) => withMember(r, 'resources', mapSame(r.resources, (x) => s.resource(x))) },
-  { key: 'resourceTemplates', entities: ['resource', 'annotations'], shape: (s, r) => withMember(r, 'resourceTemplates', mapSame(r.resourceTemplates, (x) => s.resource(x))) },
-  { key: 'prompts', entities: ['prompt', 'promptArgument'], shape: (s, r) => withMember(r, 'prompts', mapSame(r.prompts, (p) => s.prompt(p))) },
+  {
+    key: 'tools',
+    entities: ['tool', 'jsonSchema'],
+    valueRule: true,
+    shape: (s, r) =>
+      withMember(
+        r,
+        'tools',
+        mapSame(r.tools, (t) => s.tool(t)),
+      ),
+  },
+  {
+    key: 'contents',
+    entities: ['resourceContents'],
+    shape: (s, r) =>
+      withMember(
+        r,
+        'contents',
+        mapSame(r.contents, (c) => s.drop(c, 'resourceContents')),
+      ),
+  },
+  {
+    key: 'messages',
+    entities: [],
+    content: true,
+    shape: (s, r) =>
+      withMember(
+        r,
+        'messages',
+        mapSame(r.messages, (m) => s.withContent(m)),
+      ),
+  },
+  {
+    key: 'resources',
+    entities: ['resource', 'annotations'],
+    shape: (s, r) =>
+      withMember(
+        r,
+        'resources',
+        mapSame(r.resources, (x) => s.resource(x)),
+      ),
+  },
+  {
+    key: 'resourceTemplates',
+    entities: ['resource', 'annotations'],
+    shape: (s, r) =>
+      withMember(
+        r,
+        'resourceTemplates',
+        mapSame(r.resourceTemplates, (x) => s.resource(x)),
+      ),
+  },
+  {
+    key: 'prompts',
+    entities: ['prompt', 'promptArgument'],
+    shape: (s, r) =>
+      withMember(
+        r,
+        'prompts',
+        mapSame(r.prompts, (p) => s.prompt(p)),
+      ),
+  },
   { key: 'serverInfo', entities: ['implementation', 'serverCapabilities'], shape: (s, r) => s.initializeResult(r) },
 ];
 
 /** Server-to-client notifications and requests whose params differ between revisions. */
 const METHODS: { method: string; entities: Entity[]; content?: true; shape: (s: RevisionShaper, p: Json) => Json }[] = [
   { method: 'notifications/progress', entities: ['progress'], shape: (s, p) => s.drop(p, 'progress') },
-  { method: 'elicitation/create', entities: ['elicitation', 'jsonSchema'], shape: (s, p) => withMember(s.drop(p, 'elicitation'), 'requestedSchema', s.drop(p.requestedSchema, 'jsonSchema')) },
-  { method: 'sampling/createMessage', entities: [], content: true, shape: (s, p) => withMember(p, 'messages', mapSame(p.messages, (m) => s.withContent(m))) },
+  {
+    method: 'elicitation/create',
+    entities: ['elicitation', 'jsonSchema'],
+    shape: (s, p) => withMember(s.drop(p, 'elicitation'), 'requestedSchema', s.drop(p.requestedSchema, 'jsonSchema')),
+  },
+  {
+    method: 'sampling/createMessage',
+    entities: [],
+    content: true,
+    shape: (s, p) =>
+      withMember(
+        p,
+        'messages',
+        mapSame(p.messages, (m) => s.withContent(m)),
+      ),
+  },
 ];
 
 /** Everything content blocks carry that a revision may lack: the entities content shaping reads. */
@@ -115,7 +184,13 @@ class RevisionShaper {
       // The tool said it only in structured form: older clients get it as text instead of nothing.
       out = { ...out, content: [{ type: 'text', text: JSON.stringify(r.structuredContent) }] };
     }
-    return this.shapesContent ? withMember(out, 'content', mapSame(out.content, (c) => this.content(c))) : out;
+    return this.shapesContent
+      ? withMember(
+          out,
+          'content',
+          mapSame(out.content, (c) => this.content(c)),
+        )
+      : out;
   }
 
   tool(t: Json): Json {
@@ -132,7 +207,11 @@ class RevisionShaper {
 
   prompt(p: Json): Json {
     const out = this.drop(p, 'prompt');
-    return withMember(out, 'arguments', mapSame(out.arguments, (a) => this.drop(a, 'promptArgument')));
+    return withMember(
+      out,
+      'arguments',
+      mapSame(out.arguments, (a) => this.drop(a, 'promptArgument')),
+    );
   }
 
   initializeResult(r: Json): Json {
@@ -189,4 +268,3 @@ export function shapeOutgoing<T extends OutgoingMessage>(message: T, revision: s
   const shaper = typeof version === 'string' ? SHAPERS.get(version) : undefined;
   return shaper ? shaper.message(message) : message;
 }
-

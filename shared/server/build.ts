@@ -134,7 +134,8 @@ function registerPrompts(server: McpServer, { definition, services }: ToolRuntim
       server.registerPrompt(p.name, { ...config, argsSchema: p.args }, ((args: unknown, ctx: ServerContext) =>
         handleMistakes(() => p.handler(args as never, createToolContext(services, ctx, p.name)))) as never);
     } else {
-      server.registerPrompt(p.name, config, ((ctx: ServerContext) => handleMistakes(() => p.handler({} as never, createToolContext(services, ctx, p.name)))) as never);
+      server.registerPrompt(p.name, config, ((ctx: ServerContext) =>
+        handleMistakes(() => p.handler({} as never, createToolContext(services, ctx, p.name)))) as never);
     }
   }
 }

@@ -51,7 +51,10 @@ export interface ConfirmServices {
   /** How long a token stays valid, for the message. */
   ttlSeconds: number;
   /** Writes the audit line of an answer; `how`: elicitation (MRTR) or a token. */
-  audit(event: 'confirmation.accepted' | 'confirmation.declined' | 'confirmation.invalid', fields: { how: 'elicitation' | 'token'; answer?: string; why?: string }): void;
+  audit(
+    event: 'confirmation.accepted' | 'confirmation.declined' | 'confirmation.invalid',
+    fields: { how: 'elicitation' | 'token'; answer?: string; why?: string },
+  ): void;
 }
 
 /**
@@ -128,7 +131,12 @@ export async function confirm<T>(services: ConfirmServices, input: ConfirmInput,
 
 const invalidToken = (tool: string): ToolReturn => ({
   isError: true,
-  content: [{ type: 'text', text: `The "${CONFIRM_ARGUMENT}" token is not valid for this call (expired, already used, given for other arguments, or given in another session: a 2025-era client that connects anew for each call, such as the Inspector CLI, starts a new session each time); call ${tool} again without it to be asked again.` }],
+  content: [
+    {
+      type: 'text',
+      text: `The "${CONFIRM_ARGUMENT}" token is not valid for this call (expired, already used, given for other arguments, or given in another session: a 2025-era client that connects anew for each call, such as the Inspector CLI, starts a new session each time); call ${tool} again without it to be asked again.`,
+    },
+  ],
 });
 
 async function ask<T>(services: ConfirmServices, input: ConfirmInput, message: string, pinned: T): Promise<Confirmation<T>> {

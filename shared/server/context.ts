@@ -179,9 +179,7 @@ class KitToolContext implements ToolContext {
   }
 
   get state(): StateScope {
-    this._state ??= this.scope.sessionId
-      ? this.services.state.forSession(this.scope.sessionId)
-      : this.services.state.newHandle(this.scope.principal.id);
+    this._state ??= this.scope.sessionId ? this.services.state.forSession(this.scope.sessionId) : this.services.state.newHandle(this.scope.principal.id);
     return this._state;
   }
 

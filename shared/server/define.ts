@@ -104,7 +104,11 @@ export interface ServerDefinition {
    * SDK lane as the request scope's `replay`, so the `tools/call` handler `extend` installs must
    * answer a replay as its own outcome, without calling again.
    */
-  readonly directCall?: (params: { name: string; arguments?: Record<string, unknown> }, ctx: ServerContext, context: (ctx: ServerContext, target: string) => ToolContext) => Promise<unknown>;
+  readonly directCall?: (
+    params: { name: string; arguments?: Record<string, unknown> },
+    ctx: ServerContext,
+    context: (ctx: ServerContext, target: string) => ToolContext,
+  ) => Promise<unknown>;
   /**
    * Extra sections of `GET /health?ready`, each the value its function resolves to: reported,
    * never failing readiness (the gateway shows its upstreams here).
@@ -125,7 +129,12 @@ export function tool<In extends z.ZodObject, Out extends z.ZodObject = z.ZodObje
   return { kind: 'tool', name, ...config, handler };
 }
 
-export function resource(name: string, uri: string, config: Pick<ResourceDefinition, 'metadata' | 'cacheHint'>, read: ResourceDefinition['read']): ResourceDefinition {
+export function resource(
+  name: string,
+  uri: string,
+  config: Pick<ResourceDefinition, 'metadata' | 'cacheHint'>,
+  read: ResourceDefinition['read'],
+): ResourceDefinition {
   return { kind: 'resource', name, uri, ...config, read };
 }
 

@@ -23,7 +23,9 @@ function issuesOf(message: string): Issue[] | undefined {
   if (!message.startsWith('[')) return undefined;
   try {
     const issues = JSON.parse(message) as unknown;
-    return Array.isArray(issues) && issues.length > 0 && issues.every((i) => typeof i === 'object' && i !== null && 'code' in i && 'path' in i) ? (issues as Issue[]) : undefined;
+    return Array.isArray(issues) && issues.length > 0 && issues.every((i) => typeof i === 'object' && i !== null && 'code' in i && 'path' in i)
+      ? (issues as Issue[])
+      : undefined;
   } catch {
     return undefined;
   }

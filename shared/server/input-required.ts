@@ -48,6 +48,9 @@ export async function withWireSchemas<T>(answer: T): Promise<T> {
   const requests = typeof answer === 'object' && answer !== null ? (answer as { inputRequests?: Record<string, unknown> }).inputRequests : undefined;
   if (!requests || !Object.values(requests).some(needsWireSchema)) return answer;
   const { inputRequired: sdkBuilder } = await sdk();
-  const converted = Object.entries(requests).map(([key, request]) => [key, needsWireSchema(request) ? sdkBuilder.elicit((request as Embedded).params as never) : request]);
+  const converted = Object.entries(requests).map(([key, request]) => [
+    key,
+    needsWireSchema(request) ? sdkBuilder.elicit((request as Embedded).params as never) : request,
+  ]);
   return { ...answer, inputRequests: Object.fromEntries(converted) };
 }

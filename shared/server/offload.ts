@@ -22,7 +22,13 @@ function estimate(result: CallToolResult): number {
 const mib = (bytes: number) => `${(bytes / 1_048_576).toFixed(2)} MiB`;
 
 /** `serverLog`: the server's own log, for what S3 said (a tool's log may be forwarded to the client). */
-export async function offloadLargeResult(result: CallToolResult, tool: string, thresholdBytes: number, ctx: ToolContext, serverLog: KitLogger): Promise<CallToolResult> {
+export async function offloadLargeResult(
+  result: CallToolResult,
+  tool: string,
+  thresholdBytes: number,
+  ctx: ToolContext,
+  serverLog: KitLogger,
+): Promise<CallToolResult> {
   if (estimate(result) <= thresholdBytes) return result;
   const json = JSON.stringify(result);
   const bytes = encoder.encode(json).length;
@@ -32,7 +38,12 @@ export async function offloadLargeResult(result: CallToolResult, tool: string, t
   if (structuredBytes > thresholdBytes / 2) {
     return {
       isError: true,
-      content: [{ type: 'text', text: `${tool} produced ${mib(structuredBytes)} of structured content, more than a response can carry; return less, or store it with ctx.artifacts` }],
+      content: [
+        {
+          type: 'text',
+          text: `${tool} produced ${mib(structuredBytes)} of structured content, more than a response can carry; return less, or store it with ctx.artifacts`,
+        },
+      ],
     };
   }
   let link;
@@ -41,12 +52,18 @@ export async function offloadLargeResult(result: CallToolResult, tool: string, t
   } catch (err) {
     if (!(err instanceof ArtifactStorageError)) throw err;
     serverLog.warn('a result too large to return could not be stored', { tool, bytes, dependency: err.dependency, detail: err.detail });
-    return { isError: true, content: [{ type: 'text', text: `${tool} produced ${mib(bytes)}, too large to return, and it could not be stored: ${err.message}; retry shortly` }] };
+    return {
+      isError: true,
+      content: [{ type: 'text', text: `${tool} produced ${mib(bytes)}, too large to return, and it could not be stored: ${err.message}; retry shortly` }],
+    };
   }
   ctx.log.info('tool result offloaded to an artifact', { bytes, uri: link.uri });
   return {
     content: [
-      { type: 'text', text: `The result of ${tool} is ${mib(bytes)}, more than a response may carry (${mib(thresholdBytes)}), so it was stored as an artifact: read ${link.uri} with resources/read.` },
+      {
+        type: 'text',
+        text: `The result of ${tool} is ${mib(bytes)}, more than a response may carry (${mib(thresholdBytes)}), so it was stored as an artifact: read ${link.uri} with resources/read.`,
+      },
       link,
     ],
     ...(result.structuredContent !== undefined && { structuredContent: result.structuredContent }),

@@ -128,7 +128,8 @@ export function createToolRuntime(definition: ServerDefinition, options: ToolRun
       try {
         const ctx = await workerContext({ record, signal, report, timeoutMs, resumeFrom, checkpoint, verify: services.requestState.verify });
         const answer = await run(record.request.arguments, ctx);
-        if (isInputRequired(answer)) return { kind: 'input', inputRequests: answer.inputRequests ?? {}, ...(answer.requestState !== undefined && { requestState: answer.requestState }) };
+        if (isInputRequired(answer))
+          return { kind: 'input', inputRequests: answer.inputRequests ?? {}, ...(answer.requestState !== undefined && { requestState: answer.requestState }) };
         return { kind: 'result', result: answer };
       } catch (err) {
         // A tool's own failure is its result (isError), as the SDK makes it for a direct call;

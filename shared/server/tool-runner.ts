@@ -81,13 +81,21 @@ async function timed(t: ToolDefinition, args: unknown, kit: ExpiringToolContext,
 /** Which task form this call takes, if any; throws when the tool needs a task the client cannot take. */
 async function taskForm(t: ToolDefinition, scope: RequestScope): Promise<'2026' | '2025' | undefined> {
   const params = scope.request?.params;
-  const form = scope.era === 'modern'
-    ? (scope.clientCapabilities?.extensions as Record<string, unknown> | undefined)?.[TASKS_EXTENSION] !== undefined ? '2026' : undefined
-    : params?.task !== undefined && typeof params.task === 'object' ? '2025' : undefined;
+  const form =
+    scope.era === 'modern'
+      ? (scope.clientCapabilities?.extensions as Record<string, unknown> | undefined)?.[TASKS_EXTENSION] !== undefined
+        ? '2026'
+        : undefined
+      : params?.task !== undefined && typeof params.task === 'object'
+        ? '2025'
+        : undefined;
   if (form || taskModeOf(t) !== 'required') return form;
   const { MissingRequiredClientCapabilityError, ProtocolError, ProtocolErrorCode } = await sdk();
   if (scope.era === 'modern') throw new MissingRequiredClientCapabilityError({ requiredCapabilities: { extensions: { [TASKS_EXTENSION]: {} } } });
-  throw new ProtocolError(ProtocolErrorCode.MethodNotFound, `${t.name} runs only as a task: call it with the "task" parameter (tasks/result then returns its result)`);
+  throw new ProtocolError(
+    ProtocolErrorCode.MethodNotFound,
+    `${t.name} runs only as a task: call it with the "task" parameter (tasks/result then returns its result)`,
+  );
 }
 
 /** What the worker needs to run the call again: arguments, this round's answers and state, the client. */
@@ -138,7 +146,9 @@ export function toolRunner(t: ToolDefinition, services: KitServices, options: To
     const kit = createToolContext(services, ctx, t.name);
     const scope = requestScopeOf(ctx);
     const hits = { cached: false };
-    const answer = await traced(`tool ${t.name}`, 'internal', { 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.name': t.name }, () => run(args, ctx, kit, scope, hits)).catch((err: unknown) => dependencyFailure(err, services, t.name, scope));
+    const answer = await traced(`tool ${t.name}`, 'internal', { 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.name': t.name }, () =>
+      run(args, ctx, kit, scope, hits),
+    ).catch((err: unknown) => dependencyFailure(err, services, t.name, scope));
     scope.report?.(hits.cached ? 'cached' : outcomeOf(answer));
     return answer;
   };

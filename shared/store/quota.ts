@@ -13,7 +13,9 @@ export class QuotaExceededError extends Error {
     readonly retryAfterSeconds: number,
     advice: string,
   ) {
-    super(`Too many ${what}: at most ${limit} per caller per ${windowSeconds >= 3600 ? `${windowSeconds / 3600} h` : `${windowSeconds} s`}; ${advice}, or retry after ${retryAfterSeconds} s`);
+    super(
+      `Too many ${what}: at most ${limit} per caller per ${windowSeconds >= 3600 ? `${windowSeconds / 3600} h` : `${windowSeconds} s`}; ${advice}, or retry after ${retryAfterSeconds} s`,
+    );
   }
 }
 

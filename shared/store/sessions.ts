@@ -128,13 +128,10 @@ export class SessionStore {
     if (now - record.lastSeenAt < this.touchEverySeconds) return;
     record.lastSeenAt = now;
     record.expiresAt = now + this.ttlSeconds;
-    await this.table.update(
-      pk(record.id),
-      SK,
-      'SET lastSeenAt = :now, expiresAt = :exp',
-      'attribute_exists(pk) AND expiresAt > :now',
-      { ':now': { N: String(now) }, ':exp': { N: String(record.expiresAt) } },
-    );
+    await this.table.update(pk(record.id), SK, 'SET lastSeenAt = :now, expiresAt = :exp', 'attribute_exists(pk) AND expiresAt > :now', {
+      ':now': { N: String(now) },
+      ':exp': { N: String(record.expiresAt) },
+    });
   }
 
   async setLogLevel(record: SessionRecord, level: LoggingLevel): Promise<void> {

@@ -130,7 +130,9 @@ class DynamoStateScope implements StateScope {
       } catch (err) {
         if (!(err instanceof StateConflictError)) throw err;
         if (attempt >= UPDATE_ATTEMPTS) {
-          throw new StateConflictError(`state "${key}" kept changing: ${UPDATE_ATTEMPTS} attempts to update it each lost to a concurrent write; try again later`);
+          throw new StateConflictError(
+            `state "${key}" kept changing: ${UPDATE_ATTEMPTS} attempts to update it each lost to a concurrent write; try again later`,
+          );
         }
       }
     }

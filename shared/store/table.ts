@@ -44,7 +44,11 @@ export class Table {
   private ready?: Promise<{ sdk: Sdk; client: DynamoDBClient }>;
 
   /** `connect` is called once, on the first operation. */
-  constructor(private readonly connect: () => Promise<DynamoDBClient>, readonly name: string, options: TableOptions = {}) {
+  constructor(
+    private readonly connect: () => Promise<DynamoDBClient>,
+    readonly name: string,
+    options: TableOptions = {},
+  ) {
     this.timeoutMs = options.timeoutMs ?? 3000;
   }
 
@@ -70,7 +74,10 @@ export class Table {
   /** Reads an item; an item whose `expiresAt` has passed reads as absent. */
   async get(pk: string, sk: string, consistent = false): Promise<Item | undefined> {
     const { sdk, client } = await this.open();
-    const out = await this.send<{ Item?: Item }>(client, new sdk.GetItemCommand({ TableName: this.name, Key: { pk: { S: pk }, sk: { S: sk } }, ConsistentRead: consistent }));
+    const out = await this.send<{ Item?: Item }>(
+      client,
+      new sdk.GetItemCommand({ TableName: this.name, Key: { pk: { S: pk }, sk: { S: sk } }, ConsistentRead: consistent }),
+    );
     const item = out.Item;
     if (!item) return undefined;
     const exp = item.expiresAt?.N;
@@ -122,7 +129,12 @@ export class Table {
   async deleteIf(pk: string, sk: string, condition: string, values: Item): Promise<boolean> {
     return this.conditional(
       (sdk) =>
-        new sdk.DeleteItemCommand({ TableName: this.name, Key: { pk: { S: pk }, sk: { S: sk } }, ConditionExpression: condition, ExpressionAttributeValues: values }),
+        new sdk.DeleteItemCommand({
+          TableName: this.name,
+          Key: { pk: { S: pk }, sk: { S: sk } },
+          ConditionExpression: condition,
+          ExpressionAttributeValues: values,
+        }),
     );
   }
 

@@ -48,7 +48,11 @@ export function inlineDispatcher(run: (taskId: string, run: number) => Promise<v
       const running = new Promise<void>((resolve) => setImmediate(resolve)).then(() => run(taskId, n));
       // A run that cannot even record its failure (the table is down) is logged; the task then
       // reads as failed once it goes stale.
-      pending.track(running.catch((error: unknown) => log.error('task run failed', { taskId, run: n, error: describeFailure(error), ...(isDependencyError(error) && { detail: error.detail }) })));
+      pending.track(
+        running.catch((error: unknown) =>
+          log.error('task run failed', { taskId, run: n, error: describeFailure(error), ...(isDependencyError(error) && { detail: error.detail }) }),
+        ),
+      );
     },
   };
 }

@@ -19,8 +19,13 @@ const listing = z.object({ cursor: z.string().optional() }).passthrough();
 /** Revisions whose sessions get the 2025-11-25 methods. */
 const TASK_SESSIONS = new Set(['2025-11-25']);
 
-const callerOf = (scope: RequestScope): TaskCaller => ({ principalId: scope.principal.id, ...(scope.sessionId && { sessionId: scope.sessionId }), requestId: scope.requestId });
-const unknown = (id: string) => new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown task "${id.slice(0, 100)}": it does not exist, expired, or is not yours`);
+const callerOf = (scope: RequestScope): TaskCaller => ({
+  principalId: scope.principal.id,
+  ...(scope.sessionId && { sessionId: scope.sessionId }),
+  requestId: scope.requestId,
+});
+const unknown = (id: string) =>
+  new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown task "${id.slice(0, 100)}": it does not exist, expired, or is not yours`);
 
 /** The era and caller of a task request, refusing a client or session that has no tasks. */
 function gate(ctx: ServerContext, method: string): { modern: boolean; caller: TaskCaller } {
@@ -28,14 +33,16 @@ function gate(ctx: ServerContext, method: string): { modern: boolean; caller: Ta
   if (scope.era === 'modern') {
     const declared = (scope.clientCapabilities?.extensions as Record<string, unknown> | undefined)?.[TASKS_EXTENSION];
     if (declared === undefined) throw new MissingRequiredClientCapabilityError({ requiredCapabilities: { extensions: { [TASKS_EXTENSION]: {} } } });
-    if (method === 'tasks/result' || method === 'tasks/list') throw new ProtocolError(ProtocolErrorCode.MethodNotFound, `Method not found: ${method} is not part of the tasks extension; tasks/get returns the result`);
+    if (method === 'tasks/result' || method === 'tasks/list')
+      throw new ProtocolError(ProtocolErrorCode.MethodNotFound, `Method not found: ${method} is not part of the tasks extension; tasks/get returns the result`);
   } else if (!TASK_SESSIONS.has(scope.revision ?? '')) {
     throw new ProtocolError(ProtocolErrorCode.MethodNotFound, `Method not found: ${method} is part of protocol 2025-11-25, not of this session's`);
   }
   return { modern: scope.era === 'modern', caller: callerOf(scope) };
 }
 
-const alreadyFinished = (t: TaskRecord) => new ProtocolError(ProtocolErrorCode.InvalidParams, `Task ${t.id} already finished (${t.status}); there is nothing to cancel`);
+const alreadyFinished = (t: TaskRecord) =>
+  new ProtocolError(ProtocolErrorCode.InvalidParams, `Task ${t.id} already finished (${t.status}); there is nothing to cancel`);
 
 /** What 2025 `tasks/result` answers: the call's own result, tied to its task, or its error. */
 function result2025(t: TaskRecord) {

@@ -70,13 +70,27 @@ export class TaskQueue {
    */
   async claim(queued: QueuedRun, owner: string): Promise<Lease | undefined> {
     const now = Date.now();
-    const lease: Lease = { sk: queued.sk, taskId: queued.taskId, run: queued.run, attempt: queued.attempts + 1, token: crypto.randomUUID(), until: now + this.leaseMs };
+    const lease: Lease = {
+      sk: queued.sk,
+      taskId: queued.taskId,
+      run: queued.run,
+      attempt: queued.attempts + 1,
+      token: crypto.randomUUID(),
+      until: now + this.leaseMs,
+    };
     const won = await this.table.update(
       this.pk,
       queued.sk,
       'SET attempts = :next, leaseUntil = :until, leaseOwner = :owner, leaseToken = :token',
       'attribute_exists(pk) AND attempts = :seen AND leaseUntil < :now',
-      { ':next': { N: String(lease.attempt) }, ':seen': { N: String(queued.attempts) }, ':until': { N: String(lease.until) }, ':owner': { S: owner }, ':token': { S: lease.token }, ':now': { N: String(now) } },
+      {
+        ':next': { N: String(lease.attempt) },
+        ':seen': { N: String(queued.attempts) },
+        ':until': { N: String(lease.until) },
+        ':owner': { S: owner },
+        ':token': { S: lease.token },
+        ':now': { N: String(now) },
+      },
     );
     return won ? lease : undefined;
   }
@@ -84,7 +98,10 @@ export class TaskQueue {
   /** Extends a lease still held; false when it was lost (expired and taken, or the run is gone). */
   async renew(lease: Lease): Promise<boolean> {
     const until = Date.now() + this.leaseMs;
-    const held = await this.table.update(this.pk, lease.sk, 'SET leaseUntil = :until', 'leaseToken = :token', { ':until': { N: String(until) }, ':token': { S: lease.token } });
+    const held = await this.table.update(this.pk, lease.sk, 'SET leaseUntil = :until', 'leaseToken = :token', {
+      ':until': { N: String(until) },
+      ':token': { S: lease.token },
+    });
     if (held) lease.until = until;
     return held;
   }

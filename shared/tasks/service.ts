@@ -74,7 +74,9 @@ export interface TaskCaller {
 export class TaskRequestTooLargeError extends Error {
   override name = 'TaskRequestTooLargeError';
   constructor(readonly bytes: number) {
-    super(`the task would keep ${bytes} bytes of its call and answers, at most ${MAX_TASK_REQUEST_BYTES} (64 KB) accepted; send large answers as a resource or artifact URI`);
+    super(
+      `the task would keep ${bytes} bytes of its call and answers, at most ${MAX_TASK_REQUEST_BYTES} (64 KB) accepted; send large answers as a resource or artifact URI`,
+    );
   }
 }
 
@@ -97,18 +99,37 @@ export class TaskService {
   }
 
   /** Writes the task and hands it to a worker; the record is readable before this returns. */
-  async create(init: { id: string; caller: TaskCaller; wire: TaskRecord['wire']; request: TaskRequest; ttlMs?: number; container?: boolean }): Promise<TaskRecord> {
+  async create(init: {
+    id: string;
+    caller: TaskCaller;
+    wire: TaskRecord['wire'];
+    request: TaskRequest;
+    ttlMs?: number;
+    container?: boolean;
+  }): Promise<TaskRecord> {
     const creator = this.options.tracer && currentTrace();
     const request = creator ? { ...init.request, traceparent: formatTraceparent(creator) } : init.request;
     const queued = Boolean(init.container && this.options.queue);
-    const record = await this.store.create({ id: init.id, principalId: init.caller.principalId, sessionId: init.caller.sessionId, wire: init.wire, request, ttlMs: init.ttlMs, ...(queued && { queued }) });
+    const record = await this.store.create({
+      id: init.id,
+      principalId: init.caller.principalId,
+      sessionId: init.caller.sessionId,
+      wire: init.wire,
+      request,
+      ttlMs: init.ttlMs,
+      ...(queued && { queued }),
+    });
     this.metric(record, 'working');
     try {
       await this.hand(record);
     } catch (error) {
       // The call fails, so no client learns this task's id: it ends here rather than going stale.
       const message = error instanceof Error ? error.message : String(error);
-      await this.finish(record.id, ['working'], { status: 'failed', statusMessage: `The task could not be started: ${message}`, error: { code: -32603, message } }).catch(() => undefined);
+      await this.finish(record.id, ['working'], {
+        status: 'failed',
+        statusMessage: `The task could not be started: ${message}`,
+        error: { code: -32603, message },
+      }).catch(() => undefined);
       throw error;
     }
     return record;
@@ -125,7 +146,12 @@ export class TaskService {
     // A queued task's worker holds a lease instead: one that lapses restarts the run elsewhere.
     const claimed = record !== undefined && !record.queued && (record.claimedRun ?? 0) >= record.run;
     if (record?.status === 'working' && claimed && Date.now() - record.lastUpdatedAt > this.options.staleAfterMs) {
-      record = (await this.finish(id, ['working'], { status: 'failed', statusMessage: 'The task stopped reporting: its worker timed out or crashed', error: { code: -32603, message: 'the task\'s worker stopped without finishing' } })) ?? record;
+      record =
+        (await this.finish(id, ['working'], {
+          status: 'failed',
+          statusMessage: 'The task stopped reporting: its worker timed out or crashed',
+          error: { code: -32603, message: "the task's worker stopped without finishing" },
+        })) ?? record;
     }
     if (record?.result && typeof record.result === 'object' && RESULT_LINK in record.result) {
       const uri = (record.result as Record<string, string>)[RESULT_LINK]!;
@@ -161,7 +187,11 @@ export class TaskService {
         run: t.run + 1,
         inputRequests: undefined,
         pendingResponses: undefined,
-        request: { ...t.request, inputResponses: { ...t.request.inputResponses, ...answers }, ...(t.requestState !== undefined && { requestState: t.requestState }) },
+        request: {
+          ...t.request,
+          inputResponses: { ...t.request.inputResponses, ...answers },
+          ...(t.requestState !== undefined && { requestState: t.requestState }),
+        },
       };
     });
     if (resumed?.status === 'working') {
@@ -178,14 +208,16 @@ export class TaskService {
   async cancel(id: string, caller: TaskCaller): Promise<TaskRecord | undefined> {
     const record = await this.store.get(id, caller.principalId, caller.sessionId);
     if (!record) return undefined;
-    const cancelled = await this.finish(id, ['working', 'input_required'], { status: 'cancelled', statusMessage: 'Cancelled at the client\'s request' });
+    const cancelled = await this.finish(id, ['working', 'input_required'], { status: 'cancelled', statusMessage: "Cancelled at the client's request" });
     if (!cancelled) {
       // It finished between the read above and the cancel: read what it finished as, not what it was.
       return (await this.store.get(id, caller.principalId, caller.sessionId)) ?? record;
     }
     const { principalId, sessionId, requestId } = caller;
     this.options.log.audit('task.cancelled', { requestId, principal: principalId, ...(sessionId && { sessionId }), taskId: id, tool: record.request.tool });
-    await this.options.relay.send(cancelBox(id), { cancel: true }).catch((error) => this.options.log.warn('task cancel: the worker was not told', { taskId: id, error: String(error) }));
+    await this.options.relay
+      .send(cancelBox(id), { cancel: true })
+      .catch((error) => this.options.log.warn('task cancel: the worker was not told', { taskId: id, error: String(error) }));
     return cancelled;
   }
 
@@ -202,7 +234,10 @@ export class TaskService {
   /** Hands a working run to its worker: the container queue for a queued task, else the dispatcher. */
   private async hand(record: TaskRecord): Promise<void> {
     if (record.queued) {
-      if (!this.options.queue) throw new Error('the task waits for a container worker, and MCP_CONTAINER_TASKS is off on this instance; set it alike on the function and the containers');
+      if (!this.options.queue)
+        throw new Error(
+          'the task waits for a container worker, and MCP_CONTAINER_TASKS is off on this instance; set it alike on the function and the containers',
+        );
       await this.options.queue.enqueue(record.id, record.run, record.createdAt + record.ttlMs);
     } else await this.dispatcher!.dispatch(record.id, record.run);
   }
@@ -230,7 +265,11 @@ export class TaskService {
     const record = await this.store.transition(id, ['working'], (t) => {
       current = t.run === run;
       if (!current) return undefined;
-      return { claimedRun: run, claimedAttempt: attempt, ...(attempt > 1 && { statusMessage: `Restarted (attempt ${attempt}): the worker running it stopped before it finished` }) };
+      return {
+        claimedRun: run,
+        claimedAttempt: attempt,
+        ...(attempt > 1 && { statusMessage: `Restarted (attempt ${attempt}): the worker running it stopped before it finished` }),
+      };
     });
     return current ? record : undefined;
   }
@@ -247,7 +286,11 @@ export class TaskService {
    */
   async deadLetter(id: string, attempts: number): Promise<void> {
     const message = `the task's worker stopped ${attempts} times without finishing (its container was replaced or crashed); it is not restarted again`;
-    const failed = await this.finish(id, ['working'], { status: 'failed', statusMessage: `Failed after ${attempts} attempts`, error: { code: -32603, message } });
+    const failed = await this.finish(id, ['working'], {
+      status: 'failed',
+      statusMessage: `Failed after ${attempts} attempts`,
+      error: { code: -32603, message },
+    });
     if (!failed) return;
     this.options.log.error('task dead-lettered', { taskId: id, tool: failed.request.tool, attempts });
     if (this.options.metrics) emitMetrics({ Server: this.options.server, Stage: this.options.stage }, { TaskDeadLetters: { value: 1, unit: 'Count' } });
@@ -273,7 +316,8 @@ export class TaskService {
     const resumeFrom = record.checkpoint?.run === record.run ? record.checkpoint.value : undefined;
     const checkpoint = (value: unknown) => this.checkpoint(record, value, abort.signal);
     try {
-      const execute = () => this.options.execute({ record, signal: abort.signal, report: reporter.report, ...(timeoutMs !== undefined && { timeoutMs }), resumeFrom, checkpoint });
+      const execute = () =>
+        this.options.execute({ record, signal: abort.signal, report: reporter.report, ...(timeoutMs !== undefined && { timeoutMs }), resumeFrom, checkpoint });
       const outcome = await (span ? span.run(execute) : execute());
       span?.end(outcome.kind === 'error' ? 'tool error' : undefined);
       if (recording()) await reporter.flush();
@@ -281,7 +325,13 @@ export class TaskService {
       if (recording()) await this.record(record, outcome);
     } catch (err) {
       span?.end(err);
-      if (recording()) await this.finish(id, ['working'], { status: 'failed', statusMessage: (err as Error).message, error: { code: -32603, message: (err as Error).message } }, holds(record));
+      if (recording())
+        await this.finish(
+          id,
+          ['working'],
+          { status: 'failed', statusMessage: (err as Error).message, error: { code: -32603, message: (err as Error).message } },
+          holds(record),
+        );
     } finally {
       abandon?.removeEventListener('abort', giveUp);
       watch.stop();
@@ -321,7 +371,10 @@ export class TaskService {
    */
   private async checkpoint(record: TaskRecord, value: unknown, signal: AbortSignal): Promise<void> {
     const bytes = Buffer.byteLength(JSON.stringify(value) ?? '');
-    if (bytes > MAX_CHECKPOINT_BYTES) throw new Error(`a checkpoint holds at most ${MAX_CHECKPOINT_BYTES} bytes of JSON and this one is ${bytes}; store large state as an artifact and checkpoint its URI`);
+    if (bytes > MAX_CHECKPOINT_BYTES)
+      throw new Error(
+        `a checkpoint holds at most ${MAX_CHECKPOINT_BYTES} bytes of JSON and this one is ${bytes}; store large state as an artifact and checkpoint its URI`,
+      );
     signal.throwIfAborted();
     let ours = false;
     await this.store.transition(record.id, ['working'], (t) => {
@@ -334,15 +387,19 @@ export class TaskService {
   private async record(record: TaskRecord, outcome: TaskOutcome): Promise<void> {
     if (outcome.kind === 'input') {
       let ours = false;
-      const waiting = await this.store.transition(record.id, ['working'], (t) => (ours = holds(record)(t)) ? ({
-        status: 'input_required' as TaskStatus,
-        statusMessage: 'Waiting for input from the client',
-        // Keys must stay unique for the task's life: the run that asked is part of each.
-        checkpoint: undefined,
-        inputRequests: Object.fromEntries(Object.entries(outcome.inputRequests).map(([key, value]) => [`${record.run}:${key}`, value])),
-        pendingResponses: undefined,
-        ...(outcome.requestState !== undefined && { requestState: outcome.requestState }),
-      }) : undefined);
+      const waiting = await this.store.transition(record.id, ['working'], (t) =>
+        (ours = holds(record)(t))
+          ? {
+              status: 'input_required' as TaskStatus,
+              statusMessage: 'Waiting for input from the client',
+              // Keys must stay unique for the task's life: the run that asked is part of each.
+              checkpoint: undefined,
+              inputRequests: Object.fromEntries(Object.entries(outcome.inputRequests).map(([key, value]) => [`${record.run}:${key}`, value])),
+              pendingResponses: undefined,
+              ...(outcome.requestState !== undefined && { requestState: outcome.requestState }),
+            }
+          : undefined,
+      );
       if (waiting && ours) this.metric(waiting, 'input_required');
       return;
     }
@@ -352,7 +409,12 @@ export class TaskService {
     }
     // 2025-11-25 reports a tool error as a failed task; the 2026-07-28 extension as a completed one.
     const failedTool = record.wire === '2025' && outcome.result.isError === true;
-    await this.finish(record.id, ['working'], { status: failedTool ? 'failed' : 'completed', result: await this.storable(record, outcome.result) }, holds(record));
+    await this.finish(
+      record.id,
+      ['working'],
+      { status: failedTool ? 'failed' : 'completed', result: await this.storable(record, outcome.result) },
+      holds(record),
+    );
   }
 
   /** A result too large for the record goes to S3 beside it; the record keeps the link. */
@@ -372,7 +434,12 @@ export class TaskService {
    * Ends the task (a checkpoint goes with the run: the item keeps room for the result); with
    * `guard`, only a record it accepts: a run's own ending, not another's.
    */
-  private async finish(id: string, from: readonly TaskStatus[], patch: Partial<TaskRecord>, guard?: (t: TaskRecord) => boolean): Promise<TaskRecord | undefined> {
+  private async finish(
+    id: string,
+    from: readonly TaskStatus[],
+    patch: Partial<TaskRecord>,
+    guard?: (t: TaskRecord) => boolean,
+  ): Promise<TaskRecord | undefined> {
     let ended = false;
     const finished = await this.store.transition(id, from, (t) => ((ended = !guard || guard(t)) ? { ...patch, checkpoint: undefined } : undefined));
     if (!ended) return undefined;

@@ -30,7 +30,11 @@ export interface TaskSetup {
 
 export function createTasks(config: Readonly<KitConfig>, setup: TaskSetup): { service: TaskService; queue?: TaskQueue } {
   const queue = config.tasks.containers ? new TaskQueue(setup.table, setup.server, config.tasks.leaseSeconds * 1000) : undefined;
-  const store = new TaskStore(setup.table, { ttlMs: config.tasks.ttlSeconds * 1000, pollIntervalMs: config.tasks.pollIntervalMs, inlineResultBytes: INLINE_RESULT_BYTES });
+  const store = new TaskStore(setup.table, {
+    ttlMs: config.tasks.ttlSeconds * 1000,
+    pollIntervalMs: config.tasks.pollIntervalMs,
+    inlineResultBytes: INLINE_RESULT_BYTES,
+  });
   const service = new TaskService({
     store,
     relay: setup.relay,

@@ -135,7 +135,10 @@ export interface TaskStoreOptions {
 }
 
 export class TaskStore {
-  constructor(private readonly table: Table, readonly options: TaskStoreOptions) {}
+  constructor(
+    private readonly table: Table,
+    readonly options: TaskStoreOptions,
+  ) {}
 
   /** Writes a new task, working, run 1; the id must be new (a reused id fails the condition). */
   async create(init: Pick<TaskRecord, 'id' | 'principalId' | 'sessionId' | 'wire' | 'request' | 'queued'> & { ttlMs?: number }): Promise<TaskRecord> {
@@ -208,7 +211,12 @@ export class TaskStore {
       ] as const) {
         if (value) item[field] = value;
       }
-      const written = await this.table.put(item, 'version = :v AND #s = :s', { ':v': { N: String(current.version) }, ':s': { S: current.status } }, { '#s': 'status' });
+      const written = await this.table.put(
+        item,
+        'version = :v AND #s = :s',
+        { ':v': { N: String(current.version) }, ':s': { S: current.status } },
+        { '#s': 'status' },
+      );
       if (written) return next;
     }
     throw new Error(`task ${id} is changing too fast to update`);

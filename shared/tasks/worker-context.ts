@@ -35,7 +35,13 @@ export async function workerContext({ record, signal, report, timeoutMs, resumeF
     forwardLogs: false,
     ...(request.clientCapabilities && { clientCapabilities: request.clientCapabilities }),
     request: { method: 'tools/call', params: { name: request.tool, arguments: request.arguments } },
-    task: { id: record.id, report, ...(timeoutMs !== undefined && { timeoutMs }), ...(resumeFrom !== undefined && { resumeFrom }), ...(checkpoint && { checkpoint }) },
+    task: {
+      id: record.id,
+      report,
+      ...(timeoutMs !== undefined && { timeoutMs }),
+      ...(resumeFrom !== undefined && { resumeFrom }),
+      ...(checkpoint && { checkpoint }),
+    },
   };
   let state: unknown;
   const ctx = {

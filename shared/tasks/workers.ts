@@ -59,7 +59,14 @@ export function startTaskWorkers(tasks: TaskService, queue: TaskQueue, maxAttemp
   function start(lease: Lease) {
     const abandon = new AbortController();
     const done = attempt(lease, abandon)
-      .catch((error: unknown) => log.error('task worker: a run failed outside its tool', { taskId: lease.taskId, run: lease.run, attempt: lease.attempt, error: describeFailure(error) }))
+      .catch((error: unknown) =>
+        log.error('task worker: a run failed outside its tool', {
+          taskId: lease.taskId,
+          run: lease.run,
+          attempt: lease.attempt,
+          error: describeFailure(error),
+        }),
+      )
       .finally(() => {
         held.delete(lease.token);
         nudge();
@@ -89,7 +96,8 @@ export function startTaskWorkers(tasks: TaskService, queue: TaskQueue, maxAttemp
 
   const loop = (async () => {
     while (!stopping.signal.aborted) {
-      if (held.size < concurrency) await fill().catch((error: unknown) => log.warn('task worker: reading the queue failed; retrying', { error: describeFailure(error) }));
+      if (held.size < concurrency)
+        await fill().catch((error: unknown) => log.warn('task worker: reading the queue failed; retrying', { error: describeFailure(error) }));
       await sleep(pollMs, wake.signal);
       wake = new AbortController();
     }
@@ -109,7 +117,11 @@ export function startTaskWorkers(tasks: TaskService, queue: TaskQueue, maxAttemp
       await Promise.all(
         [...held.values()].map(async ({ lease, abandon }) => {
           abandon.abort(new Error('the worker is stopping; another worker restarts the task'));
-          await queue.release(lease).catch((error: unknown) => log.warn('task worker: could not release a lease; it lapses instead', { taskId: lease.taskId, error: describeFailure(error) }));
+          await queue
+            .release(lease)
+            .catch((error: unknown) =>
+              log.warn('task worker: could not release a lease; it lapses instead', { taskId: lease.taskId, error: describeFailure(error) }),
+            );
         }),
       );
       // Handlers see their signal abort; one that ignores it is not waited for long.

@@ -69,7 +69,11 @@ describe('artifact addresses', () => {
       ['..', /must not be "\.\."/],
     ];
     for (const [name, message] of refused) {
-      assert.throws(() => checkName(name), (err: unknown) => err instanceof ArtifactInputError && message.test(err.message), JSON.stringify(name));
+      assert.throws(
+        () => checkName(name),
+        (err: unknown) => err instanceof ArtifactInputError && message.test(err.message),
+        JSON.stringify(name),
+      );
     }
     for (const name of ['x'.repeat(200), '報告書 2026.xlsx', '😀.png', 'a..b', '%41 #?&.txt']) checkName(name);
   });

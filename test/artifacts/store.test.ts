@@ -72,7 +72,10 @@ describe('ArtifactStore on s3rver', () => {
   it('a 5 MB binary artifact round-trips through read (base64) and through a presigned URL', async () => {
     const body = randomBytes(5_000_000);
     const link = await store.put(inSession('alice', 'S1'), 'scan.png', body, { contentType: 'image/png', description: 'a scan' });
-    assert.deepEqual({ ...link, uri: undefined }, { type: 'resource_link', uri: undefined, name: 'scan.png', mimeType: 'image/png', size: body.length, description: 'a scan' });
+    assert.deepEqual(
+      { ...link, uri: undefined },
+      { type: 'resource_link', uri: undefined, name: 'scan.png', mimeType: 'image/png', size: body.length, description: 'a scan' },
+    );
     assert.match(link.uri, /^artifact:\/\/s\/[A-Za-z0-9_-]{22}\/scan\.png$/);
 
     const contents = await store.read(link.uri, alice);
@@ -90,17 +93,26 @@ describe('ArtifactStore on s3rver', () => {
     const body = randomBytes(12 * MiB + 12345);
     const { stream, state } = streamOf(body);
     let producedAtFirstPart = -1;
-    s3.middlewareStack.add((next, context) => (args) => {
-      if (context.commandName === 'UploadPartCommand' && producedAtFirstPart < 0) producedAtFirstPart = state.produced;
-      return next(args);
-    }, { step: 'initialize', name: 'firstPartProbe' });
+    s3.middlewareStack.add(
+      (next, context) => (args) => {
+        if (context.commandName === 'UploadPartCommand' && producedAtFirstPart < 0) producedAtFirstPart = state.produced;
+        return next(args);
+      },
+      { step: 'initialize', name: 'firstPartProbe' },
+    );
     sent.length = 0;
     try {
       const link = await store.put(inSession('alice', 'S1'), 'export.bin', stream);
       assert.equal(link.size, body.length);
-      assert.deepEqual(sent.filter((c) => c !== 'UploadPartCommand'), ['CreateMultipartUploadCommand', 'CompleteMultipartUploadCommand']);
+      assert.deepEqual(
+        sent.filter((c) => c !== 'UploadPartCommand'),
+        ['CreateMultipartUploadCommand', 'CompleteMultipartUploadCommand'],
+      );
       assert.equal(sent.filter((c) => c === 'UploadPartCommand').length, 3);
-      assert.ok(producedAtFirstPart > 0 && producedAtFirstPart < body.length, `first part left while ${producedAtFirstPart} of ${body.length} bytes were produced`);
+      assert.ok(
+        producedAtFirstPart > 0 && producedAtFirstPart < body.length,
+        `first part left while ${producedAtFirstPart} of ${body.length} bytes were produced`,
+      );
 
       const contents = await store.read(link.uri, alice);
       assert.ok('blob' in contents && Buffer.from(contents.blob, 'base64').equals(body));
@@ -181,7 +193,15 @@ describe('ArtifactStore on s3rver', () => {
     const long = await store.put(inSession('alice', 'S1'), 'long.txt', 'kept');
     const longKey = objectKey('artifacts/', resolveArtifactUri(long.uri, alice)!);
     const setMetadata = (metadata: Record<string, string>) =>
-      s3.send(new CopyObjectCommand({ Bucket: bucket, Key: longKey, CopySource: `${bucket}/${encodeURI(longKey)}`, Metadata: metadata, MetadataDirective: 'REPLACE' }));
+      s3.send(
+        new CopyObjectCommand({
+          Bucket: bucket,
+          Key: longKey,
+          CopySource: `${bucket}/${encodeURI(longKey)}`,
+          Metadata: metadata,
+          MetadataDirective: 'REPLACE',
+        }),
+      );
     await setMetadata({ 'expires-at': String(Math.floor(Date.now() / 1000) - 60) });
     await assert.rejects(store.read(long.uri, alice), notFound(long.uri));
     await assert.rejects(store.presign(long.uri, alice, 60), notFound(long.uri));
@@ -190,7 +210,14 @@ describe('ArtifactStore on s3rver', () => {
 
     // Wait for the expiry rather than a fixed time: reads go on answering until the second passes.
     const deadline = Date.now() + 5000;
-    while ((await store.read(short.uri, alice).then(() => true, () => false)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    while (
+      (await store.read(short.uri, alice).then(
+        () => true,
+        () => false,
+      )) &&
+      Date.now() < deadline
+    )
+      await new Promise((r) => setTimeout(r, 100));
     await assert.rejects(store.read(short.uri, alice), notFound(short.uri));
     assert.ok((await keysUnder()).includes(key), 'the object is still there until the lifecycle rule removes it');
   });
@@ -254,10 +281,13 @@ describe('ArtifactStore when S3 is unreachable', () => {
   /** Awaits a call that must fail with ArtifactStorageError within `withinMs`; returns what S3 said (for the log only). */
   async function storageFailure(call: Promise<unknown>, withinMs: number): Promise<string> {
     const started = Date.now();
-    const error = await call.then(() => assert.fail('expected a storage error'), (e: unknown) => e);
+    const error = await call.then(
+      () => assert.fail('expected a storage error'),
+      (e: unknown) => e,
+    );
     const took = Date.now() - started;
     assert.ok(error instanceof ArtifactStorageError, String(error));
-    assert.equal(error.message, 'artifact storage unavailable', 'the message a caller may see says nothing of S3\'s own words');
+    assert.equal(error.message, 'artifact storage unavailable', "the message a caller may see says nothing of S3's own words");
     assert.ok(took < withinMs, `failed after ${took} ms`);
     return error.detail;
   }

@@ -35,7 +35,7 @@ describe('API keys', () => {
   });
   after(() => dynamo.stop());
 
-  it('a created key verifies to its owner\'s principal (apikey:<owner>) and scopes, and only its hash is stored', async () => {
+  it("a created key verifies to its owner's principal (apikey:<owner>) and scopes, and only its hash is stored", async () => {
     const store = new ApiKeyStore(table, { cacheSeconds: 30 });
     const { key, id, record } = await store.create({ principalId: 'ci-bot', scopes: ['tools:call', 'notes:read'], name: 'CI' });
     assert.match(key, KEY);
@@ -59,7 +59,18 @@ describe('API keys', () => {
     const store = new ApiKeyStore(table, { cacheSeconds: 30 });
     const { key } = await store.create({ principalId: 'p' });
     sent.length = 0;
-    const malformed = ['', 'mcpk_', key.slice(0, -1), `${key}A`, key.replace('mcpk_', 'mcpk-'), `Bearer ${key}`, ` ${key}`, `${key.slice(0, -1)}=`, key.replace('mcpk_', 'MCPK_'), 'eyJhbGciOiJSUzI1NiJ9.e30.c2ln'];
+    const malformed = [
+      '',
+      'mcpk_',
+      key.slice(0, -1),
+      `${key}A`,
+      key.replace('mcpk_', 'mcpk-'),
+      `Bearer ${key}`,
+      ` ${key}`,
+      `${key.slice(0, -1)}=`,
+      key.replace('mcpk_', 'MCPK_'),
+      'eyJhbGciOiJSUzI1NiJ9.e30.c2ln',
+    ];
     for (const bad of malformed) assert.equal(await store.verify(bad), undefined, JSON.stringify(bad));
     assert.deepEqual(sent, [], 'malformed keys cost no I/O');
 
@@ -119,14 +130,15 @@ describe('API keys', () => {
     // Three items near the 400 KB limit push the table past one 1 MB scan page.
     const filler = 'x'.repeat(390_000);
     for (let i = 0; i < 3; i++) await table.put({ pk: { S: `FILLER#${i}` }, sk: { S: 'X' }, blob: { S: filler } });
-    const created = [
-      await store.create({ principalId: 'lister-1', scopes: ['a'], name: 'one' }),
-      await store.create({ principalId: 'lister-2', ttlDays: 30 }),
-    ];
+    const created = [await store.create({ principalId: 'lister-1', scopes: ['a'], name: 'one' }), await store.create({ principalId: 'lister-2', ttlDays: 30 })];
     sent.length = 0;
     const listed = await store.list();
     assert.ok(sent.filter((c) => c === 'ScanCommand').length >= 2, `paged (${sent.join(', ')})`);
-    for (const { id, record } of created) assert.deepEqual(listed.find((r) => r.id === id), record);
+    for (const { id, record } of created)
+      assert.deepEqual(
+        listed.find((r) => r.id === id),
+        record,
+      );
     for (const r of listed) assert.match(r.id, /^[0-9a-f]{12}$/);
     assert.doesNotMatch(JSON.stringify(listed), /[0-9a-f]{64}/);
     for (let i = 0; i < 3; i++) await table.delete(`FILLER#${i}`, 'X');
@@ -137,7 +149,13 @@ describe('API keys', () => {
     const id = randomBytes(6).toString('hex');
     for (const principal of ['twin-1', 'twin-2']) {
       const hash = id + randomBytes(26).toString('hex');
-      await table.put({ pk: { S: `APIKEY#${hash}` }, sk: { S: 'META' }, principalId: { S: principal }, scopes: { L: [] }, createdAt: { N: String(nowSeconds()) } });
+      await table.put({
+        pk: { S: `APIKEY#${hash}` },
+        sk: { S: 'META' },
+        principalId: { S: principal },
+        scopes: { L: [] },
+        createdAt: { N: String(nowSeconds()) },
+      });
     }
     await assert.rejects(store.revoke(id), (err: unknown) => err instanceof AmbiguousApiKeyIdError && /matches 2 keys.*twin-1.*full key/.test(err.message));
     assert.equal((await store.list()).filter((r) => r.id === id).length, 2);
@@ -160,7 +178,11 @@ describe('API keys', () => {
     ];
     sent.length = 0;
     for (const [input, field, message] of cases) {
-      await assert.rejects(store.create(input), (err: unknown) => err instanceof ApiKeyInputError && err.field === field && message.test(err.message), JSON.stringify(input));
+      await assert.rejects(
+        store.create(input),
+        (err: unknown) => err instanceof ApiKeyInputError && err.field === field && message.test(err.message),
+        JSON.stringify(input),
+      );
     }
     for (const target of ['nope', 'abc123', 'mcpk_short', '']) {
       await assert.rejects(store.revoke(target), (err: unknown) => err instanceof ApiKeyInputError && err.field === 'idOrKey', target);
@@ -221,7 +243,10 @@ describe('API keys', () => {
     });
 
     it('--table and --region name the table over MCP_TABLE_NAME and AWS_REGION, as the deploy output does', async () => {
-      const created = await keys(['create', '--table', 'mcp-kit', '--region', 'us-east-1', '--principal', 'first'], { MCP_TABLE_NAME: 'no-such-table', AWS_REGION: 'eu-west-3' });
+      const created = await keys(['create', '--table', 'mcp-kit', '--region', 'us-east-1', '--principal', 'first'], {
+        MCP_TABLE_NAME: 'no-such-table',
+        AWS_REGION: 'eu-west-3',
+      });
       assert.equal(created.code, 0, created.stderr);
       assert.equal((await new ApiKeyStore(table, { cacheSeconds: 0 }).verify(created.stdout.trim()))?.id, 'apikey:first');
       const elsewhere = await keys(['list', '--table', 'no-such-table']);

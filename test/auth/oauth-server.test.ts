@@ -26,7 +26,8 @@ describe('test authorization server', () => {
 
   async function authorize(params: Record<string, string>) {
     const url = new URL(`${as.issuer}/authorize`);
-    for (const [k, v] of Object.entries({ response_type: 'code', client_id: clientId, redirect_uri: REDIRECT, state: 's1', ...params })) url.searchParams.set(k, v);
+    for (const [k, v] of Object.entries({ response_type: 'code', client_id: clientId, redirect_uri: REDIRECT, state: 's1', ...params }))
+      url.searchParams.set(k, v);
     const res = await fetch(url, { redirect: 'manual' });
     return { status: res.status, location: res.headers.get('location') ? new URL(res.headers.get('location')!) : undefined };
   }

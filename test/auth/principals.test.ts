@@ -42,7 +42,11 @@ const MODERN = {
   'io.modelcontextprotocol/clientCapabilities': { elicitation: {} },
   'io.modelcontextprotocol/clientInfo': { name: 'principals', version: '1' },
 };
-type Answer = { status: number; headers: Headers; body: { result?: Record<string, unknown> & { content?: { type: string; text?: string; uri?: string }[] }; error?: { code: number; message: string } } };
+type Answer = {
+  status: number;
+  headers: Headers;
+  body: { result?: Record<string, unknown> & { content?: { type: string; text?: string; uri?: string }[] }; error?: { code: number; message: string } };
+};
 
 /** What a client could tell apart: status, content type and body, with the id it asked about blanked out. */
 const whole = (answer: Answer, id: string) => ({
@@ -83,21 +87,41 @@ describe('principal binding', () => {
   async function post(credential: string | undefined, body: unknown, headers: Record<string, string> = {}, url = kit.url): Promise<Answer> {
     const res = await fetch(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...(credential && { authorization: `Bearer ${credential}` }), ...headers },
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        ...(credential && { authorization: `Bearer ${credential}` }),
+        ...headers,
+      },
       body: JSON.stringify(body),
     });
     return { status: res.status, headers: res.headers, body: await res.json() };
   }
   const call = (credential: string | undefined, name: string, args: Record<string, unknown>, extra: Record<string, unknown> = {}, url = kit.url) =>
-    post(credential, { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name, arguments: args, ...extra, _meta: MODERN } }, {
-      'mcp-protocol-version': '2026-07-28',
-      'mcp-method': 'tools/call',
-      'mcp-name': name,
-    }, url);
+    post(
+      credential,
+      { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name, arguments: args, ...extra, _meta: MODERN } },
+      {
+        'mcp-protocol-version': '2026-07-28',
+        'mcp-method': 'tools/call',
+        'mcp-name': name,
+      },
+      url,
+    );
   const read = (credential: string | undefined, uri: string, url = kit.url) =>
-    post(credential, { jsonrpc: '2.0', id: 1, method: 'resources/read', params: { uri, _meta: MODERN } }, { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'resources/read', 'mcp-name': uri }, url);
+    post(
+      credential,
+      { jsonrpc: '2.0', id: 1, method: 'resources/read', params: { uri, _meta: MODERN } },
+      { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'resources/read', 'mcp-name': uri },
+      url,
+    );
   const initialize = async (credential: string | undefined, url = kit.url) => {
-    const init = await post(credential, { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'a', version: '1' } } }, {}, url);
+    const init = await post(
+      credential,
+      { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'a', version: '1' } } },
+      {},
+      url,
+    );
     assert.equal(init.status, 200, JSON.stringify(init.body));
     return init.headers.get('mcp-session-id')!;
   };
@@ -113,7 +137,11 @@ describe('principal binding', () => {
   const missing = (uri: string) => uri.replace(/\/[A-Za-z0-9_-]{22}\//, `/${'A'.repeat(22)}/`);
 
   it('refuses a request without credentials, naming how to send them', async () => {
-    const res = await post(undefined, { jsonrpc: '2.0', id: 1, method: 'tools/list', params: { _meta: MODERN } }, { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/list' });
+    const res = await post(
+      undefined,
+      { jsonrpc: '2.0', id: 1, method: 'tools/list', params: { _meta: MODERN } },
+      { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/list' },
+    );
     assert.equal(res.status, 401);
     assert.match(res.headers.get('www-authenticate')!, /^Bearer/);
     assert.match(res.body.error!.message, /send an OAuth access token as "Authorization: Bearer <token>" \(API keys also as "x-api-key"\)/);
@@ -157,7 +185,7 @@ describe('principal binding', () => {
     assert.equal(textOf(await call(bob, 'profile', { q: 'x' })), `profile x #${before + 2}`, 'bob does not see alice’s entry');
   });
 
-  it("a requestState minted for one principal is refused for another, exactly like a forged one", async () => {
+  it('a requestState minted for one principal is refused for another, exactly like a forged one', async () => {
     const added = await call(alice, 'note_add', { text: 'to clear' });
     const notebook = (added.body.result!.structuredContent as { notebook: string }).notebook;
     const asked = await call(alice, 'notebook_clear', { notebook });
@@ -168,7 +196,10 @@ describe('principal binding', () => {
     assert.equal(replayed.body.error?.code, -32602);
     assert.match(replayed.body.error!.message, /requestState/);
     const forged = `${requestState.slice(0, -4)}AAAA`;
-    assert.deepEqual(whole(replayed, requestState), whole(await call(bob, 'notebook_clear', { notebook }, { inputResponses: accept, requestState: forged }), forged));
+    assert.deepEqual(
+      whole(replayed, requestState),
+      whole(await call(bob, 'notebook_clear', { notebook }, { inputResponses: accept, requestState: forged }), forged),
+    );
     assert.equal(textOf(await call(alice, 'note_list', { notebook })), '1. to clear', 'nothing was cleared');
     // Control: alice sending exactly that answer clears her notebook.
     assert.equal(textOf(await call(alice, 'notebook_clear', { notebook }, { inputResponses: accept, requestState })), `Cleared ${notebook}.`);
@@ -254,12 +285,23 @@ describe('principal binding', () => {
         const [over, under] = subs();
         assert.ok(Buffer.byteLength(`oauth:${as.issuer}#${over}`) > 256 && Buffer.byteLength(`oauth:${as.issuer}#${under}`) <= 256);
         const long = await as.mint({ sub: over });
-        const init = await post(long, { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'a', version: '1' } } });
+        const init = await post(long, {
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'initialize',
+          params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'a', version: '1' } },
+        });
         const called = await call(long, 'note_add', { text: 'x' });
         for (const refused of [init, called]) {
           assert.equal(refused.status, 401, JSON.stringify(refused.body));
-          assert.match(refused.headers.get('www-authenticate')!, /error="invalid_token", error_description="the token's \\"sub\\" claim is too long: .* at most 256 are accepted"/);
-          assert.match(refused.body.error!.message, /^Unauthorized: the token's "sub" claim is too long: the principal id it names is \d+ bytes long; at most 256 are accepted$/);
+          assert.match(
+            refused.headers.get('www-authenticate')!,
+            /error="invalid_token", error_description="the token's \\"sub\\" claim is too long: .* at most 256 are accepted"/,
+          );
+          assert.match(
+            refused.body.error!.message,
+            /^Unauthorized: the token's "sub" claim is too long: the principal id it names is \d+ bytes long; at most 256 are accepted$/,
+          );
           assert.doesNotMatch(JSON.stringify(refused.body), /hashkey|exceeded/i);
         }
         // Control: the same requests with a sub whose id is at the limit.

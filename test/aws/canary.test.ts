@@ -20,7 +20,15 @@ after(async () => {
 });
 
 async function start(canary: AwsModelOptions['canary']): Promise<AwsModel> {
-  const model = await startAwsModel({ entry: PROBE, environment: { ...CREDENTIALS }, log: () => {}, seed: 7, concurrency: 2, asyncQueue: { duplicateShare: 0 }, canary });
+  const model = await startAwsModel({
+    entry: PROBE,
+    environment: { ...CREDENTIALS },
+    log: () => {},
+    seed: 7,
+    concurrency: 2,
+    asyncQueue: { duplicateShare: 0 },
+    canary,
+  });
   models.push(model);
   return model;
 }
@@ -48,7 +56,7 @@ async function askVersion(model: AwsModel): Promise<string> {
 }
 
 describe('a release shifting on the modelled path', () => {
-  it('sends the release its share of requests, and a task\'s worker to the version that created the task', async () => {
+  it("sends the release its share of requests, and a task's worker to the version that created the task", async () => {
     const model = await start({ weight: 0.5 });
     const answers: string[] = [];
     for (let i = 0; i < 30; i++) answers.push(await askVersion(model));
@@ -76,14 +84,17 @@ describe('a release shifting on the modelled path', () => {
     assert.equal(model.release!.alias.canaryWeight, 0.5);
   });
 
-  it('rolls a failing release back at the alarm\'s error count; then only the old version answers', async () => {
+  it("rolls a failing release back at the alarm's error count; then only the old version answers", async () => {
     const model = await start({ weight: 0.5, environment: { PROBE_BROKEN: '1' }, rollbackOnErrors: 3 });
     const alias = model.release!.alias;
     const answers: string[] = [];
     for (let i = 0; i < 60 && alias.state === 'shifting'; i++) answers.push(await askVersion(model));
     assert.equal(alias.state, 'rolled back', `still shifting after ${answers.length} requests: ${answers.join(', ')}`);
     assert.equal(answers.filter((a) => a === 'status 502').length, 3, `API Gateway answered 502 for each failed invocation: ${answers.join(', ')}`);
-    assert.ok(answers.every((a) => a === '1' || a === 'status 502'), answers.join(', '));
+    assert.ok(
+      answers.every((a) => a === '1' || a === 'status 502'),
+      answers.join(', '),
+    );
     assert.equal(alias.canaryWeight, 0);
 
     const release = model.release!.lambda.invokes;

@@ -21,13 +21,25 @@ const META = {
   'io.modelcontextprotocol/clientCapabilities': { extensions: { [TASKS]: {} } },
   'io.modelcontextprotocol/clientInfo': { name: 'aws-container-tasks', version: '1' },
 };
-const SHARED = { MCP_CONTAINER_TASKS: 'true', MCP_TASK_LEASE_SECONDS: '3', MCP_TASK_POLL_MS: '200', MCP_REQUEST_STATE_KEY: 'aws-path-test-request-state-key-0123456789' };
+const SHARED = {
+  MCP_CONTAINER_TASKS: 'true',
+  MCP_TASK_LEASE_SECONDS: '3',
+  MCP_TASK_POLL_MS: '200',
+  MCP_REQUEST_STATE_KEY: 'aws-path-test-request-state-key-0123456789',
+};
 
 async function call(path: AwsPath, method: string, params: Record<string, unknown>) {
   const name = method === 'tools/call' ? String(params.name) : String(params.taskId);
   const res = await fetch(path.url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...path.auth, 'mcp-protocol-version': '2026-07-28', 'mcp-method': method, 'mcp-name': name },
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      ...path.auth,
+      'mcp-protocol-version': '2026-07-28',
+      'mcp-method': method,
+      'mcp-name': name,
+    },
     body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params: { ...params, _meta: META } }),
   });
   return ((await res.json()) as { result: Record<string, any> }).result;
@@ -48,7 +60,12 @@ describe('long tasks on containers, on the modelled deployed path', () => {
   let workers: TaskWorkers;
 
   before(async () => {
-    path = await startAwsPath('test/fixtures/tasks.ts', SHARED, { timeoutSeconds: FUNCTION_TIMEOUT_SECONDS, concurrency: 4, redis: true, apiKey: { scopes: [] } });
+    path = await startAwsPath('test/fixtures/tasks.ts', SHARED, {
+      timeoutSeconds: FUNCTION_TIMEOUT_SECONDS,
+      concurrency: 4,
+      redis: true,
+      apiKey: { scopes: [] },
+    });
     container = await startInProcess(fixture, { ...SHARED, AWS_ENDPOINT_URL_DYNAMODB: path.dynamoEndpoint, ...path.redis!.env, MCP_AUTH_MODE: 'apikey' });
     workers = container.kit.startTaskWorkers({ pollMs: 200 });
   });
@@ -73,10 +90,16 @@ describe('long tasks on containers, on the modelled deployed path', () => {
       ]);
       assert.equal(modern.resultType, 'task');
       assert.ok(Date.now() - began < 5000, 'the calls answered with their tasks at once');
-      const done = await until(() => rpc('tasks/get', { taskId: modern.taskId }), (t) => t.status !== 'working');
+      const done = await until(
+        () => rpc('tasks/get', { taskId: modern.taskId }),
+        (t) => t.status !== 'working',
+      );
       assert.equal(done.status, 'completed', JSON.stringify(done));
       assert.equal(done.result.content[0].text, `counted down ${ms} ms in task ${modern.taskId}`);
-      const oldTask = await until(() => legacy.experimental.tasks.getTask(old.task.taskId), (t) => t.status !== 'working');
+      const oldTask = await until(
+        () => legacy.experimental.tasks.getTask(old.task.taskId),
+        (t) => t.status !== 'working',
+      );
       assert.equal(oldTask.status, 'completed');
       const result = (await legacy.experimental.tasks.getTaskResult(old.task.taskId, CallToolResultSchema)) as { content: { text: string }[] };
       assert.equal(result.content[0]!.text, `counted down ${ms} ms in task ${old.task.taskId}`);
@@ -90,13 +113,20 @@ describe('long tasks on containers, on the modelled deployed path', () => {
 
   it('a cancel arriving in a Lambda environment stops the run on the container', async () => {
     const created = await rpc('tools/call', { name: 'long_countdown', arguments: { ms: 120_000 } });
-    await until(() => rpc('tasks/get', { taskId: created.taskId }), (t) => typeof t.statusMessage === 'string', 15_000);
+    await until(
+      () => rpc('tasks/get', { taskId: created.taskId }),
+      (t) => typeof t.statusMessage === 'string',
+      15_000,
+    );
     const asked = Date.now();
     assert.equal((await rpc('tasks/cancel', { taskId: created.taskId })).resultType, 'complete');
     const deadline = Date.now() + 5000;
     while (!runs.aborted.some((at) => at >= asked) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     const abortedAt = runs.aborted.find((at) => at >= asked);
-    assert.ok(abortedAt !== undefined && abortedAt - asked < 1500, `the container's run saw the cancel after ${abortedAt === undefined ? 'never' : abortedAt - asked} ms`);
+    assert.ok(
+      abortedAt !== undefined && abortedAt - asked < 1500,
+      `the container's run saw the cancel after ${abortedAt === undefined ? 'never' : abortedAt - asked} ms`,
+    );
     assert.equal((await rpc('tasks/get', { taskId: created.taskId })).status, 'cancelled');
   });
 });
@@ -108,7 +138,13 @@ describe('long tasks on the container model (MCP_AWS_CONTAINERS=true, MCP_CONTAI
   const rpc = (method: string, params: Record<string, unknown>) => call(path, method, params);
 
   before(async () => {
-    path = await startAwsPath('test/fixtures/tasks.ts', SHARED, { timeoutSeconds: FUNCTION_TIMEOUT_SECONDS, concurrency: 4, redis: true, apiKey: { scopes: [] }, containers: { tasks: 1 } });
+    path = await startAwsPath('test/fixtures/tasks.ts', SHARED, {
+      timeoutSeconds: FUNCTION_TIMEOUT_SECONDS,
+      concurrency: 4,
+      redis: true,
+      apiKey: { scopes: [] },
+      containers: { tasks: 1 },
+    });
   });
   after(async () => {
     await path.stop();
@@ -128,22 +164,38 @@ describe('long tasks on the container model (MCP_AWS_CONTAINERS=true, MCP_CONTAI
       for (const id of [modern.taskId, old.task.taskId]) {
         assert.match(await path.waitForLog(new RegExp(`countdown run in task ${id}$`), 15_000), /^\[task \d+\]/, 'a container task ran it');
       }
-      const done = await until(() => rpc('tasks/get', { taskId: modern.taskId }), (t) => t.status !== 'working', 60_000);
+      const done = await until(
+        () => rpc('tasks/get', { taskId: modern.taskId }),
+        (t) => t.status !== 'working',
+        60_000,
+      );
       assert.equal(done.status, 'completed', JSON.stringify(done));
       assert.equal(done.result.content[0].text, `counted down ${ms} ms in task ${modern.taskId}`);
-      const oldTask = await until(() => legacy.experimental.tasks.getTask(old.task.taskId), (t) => t.status !== 'working', 30_000);
+      const oldTask = await until(
+        () => legacy.experimental.tasks.getTask(old.task.taskId),
+        (t) => t.status !== 'working',
+        30_000,
+      );
       assert.equal(oldTask.status, 'completed');
       const result = (await legacy.experimental.tasks.getTaskResult(old.task.taskId, CallToolResultSchema)) as { content: { text: string }[] };
       assert.equal(result.content[0]!.text, `counted down ${ms} ms in task ${old.task.taskId}`);
       assert.ok(Date.now() - began > FUNCTION_TIMEOUT_SECONDS * 1000, 'they ran longer than any invocation may');
-      assert.deepEqual(path.lambda.invocations.filter((i) => i.type === 'Event' && i.startedAt >= began), [], 'no Lambda worker invocation');
-      assert.deepEqual(path.logs().filter((l) => /^\[env \d+\].*countdown run/.test(l)), [], 'no Lambda environment ran a countdown');
+      assert.deepEqual(
+        path.lambda.invocations.filter((i) => i.type === 'Event' && i.startedAt >= began),
+        [],
+        'no Lambda worker invocation',
+      );
+      assert.deepEqual(
+        path.logs().filter((l) => /^\[env \d+\].*countdown run/.test(l)),
+        [],
+        'no Lambda environment ran a countdown',
+      );
     } finally {
       await legacy.close();
     }
   });
 
-  it('a cancel arriving in a Lambda environment stops the container task\'s run', async () => {
+  it("a cancel arriving in a Lambda environment stops the container task's run", async () => {
     const created = await rpc('tools/call', { name: 'long_countdown', arguments: { ms: 120_000 } });
     await path.waitForLog(new RegExp(`^\\[task \\d+\\] countdown run in task ${created.taskId}$`), 15_000);
     const asked = Date.now();

@@ -30,7 +30,9 @@ interface Setup {
 
 async function start(options: AwsPathOptions, env: Record<string, string> = {}): Promise<Setup> {
   const path = await startAwsPath(ECHO, { MCP_AUTH_MODE: 'apikey', MCP_EVENT_POLL_MS: '100', ...env }, { redis: true, ...options });
-  const store = new ApiKeyStore(new Table(() => createDynamoClient({ region: 'us-east-1', dynamoEndpoint: path.dynamoEndpoint }), 'mcp-kit'), { cacheSeconds: 1 });
+  const store = new ApiKeyStore(new Table(() => createDynamoClient({ region: 'us-east-1', dynamoEndpoint: path.dynamoEndpoint }), 'mcp-kit'), {
+    cacheSeconds: 1,
+  });
   const created = await Promise.all(CALLERS.map(async (principalId) => [principalId, (await store.create({ principalId })).key] as const));
   return { path, keys: Object.fromEntries(created) as Setup['keys'] };
 }
@@ -100,7 +102,10 @@ describe('MCP_AWS_CONTAINERS=true: 30 listen streams from 3 API-key callers on t
     const { service } = s.path.containers!;
     await waitFor(() => service.inFlight() >= 30, 'thirty streams open on the tasks');
     // Both tasks hold streams: the ALB spreads them by requests in flight.
-    assert.ok(service.tasks.every((t) => t.inFlight >= 10), `streams per task: ${service.tasks.map((t) => t.inFlight).join(', ')}`);
+    assert.ok(
+      service.tasks.every((t) => t.inFlight >= 10),
+      `streams per task: ${service.tasks.map((t) => t.inFlight).join(', ')}`,
+    );
     // One call per caller at a time, four rounds (the model's Lambda throttles a burst of new environments, as Lambda's scaling rate does).
     for (let round = 0; round < 4; round++) {
       const calls = await Promise.all(clients.map((client, i) => client.callTool({ name: 'echo', arguments: { text: `call ${i}.${round}` } })));
@@ -122,7 +127,9 @@ describe('MCP_AWS_CONTAINERS=true: 30 listen streams from 3 API-key callers on t
     assert.equal((result.content as { text: string }[])[0]!.text, 'announced');
     await waitFor(() => changes - before >= 30, `tools/list_changed on all thirty streams (got ${changes - before})`);
     // MCP_EVENT_POLL_MS is 100 here; the machine is shared, so this is a rough figure.
-    t.diagnostic(`all 30 listeners had the event ${Math.round(performance.now() - started)} ms after the call began (its answer took ${Math.round(answered - started)} ms)`);
+    t.diagnostic(
+      `all 30 listeners had the event ${Math.round(performance.now() - started)} ms after the call began (its answer took ${Math.round(answered - started)} ms)`,
+    );
     await Promise.all(subscriptions.splice(0).map((sub) => sub.close()));
     await waitFor(() => s.path.containers!.service.inFlight() === 0, 'closed streams leave the tasks');
   });
@@ -155,7 +162,7 @@ describe('MCP_AWS_CONTAINERS=true: 30 listen streams from 3 API-key callers on t
     const holder = service.tasks.find((t) => t.inFlight === 1)!;
     const code = await service.stopTask(holder);
     assert.equal(code, 0, 'the task exits 0 after draining');
-    assert.equal(await withTimeout(first.closed, 10_000, 'the first stream ending'), 'graceful', 'the stream ended with the listen request\'s result');
+    assert.equal(await withTimeout(first.closed, 10_000, 'the first stream ending'), 'graceful', "the stream ended with the listen request's result");
     const again = await client.listen({ toolsListChanged: true });
     const other = registered(s);
     assert.equal(other.length, 1);
@@ -171,7 +178,14 @@ describe('MCP_AWS_CONTAINERS=true: 30 listen streams from 3 API-key callers on t
     const { service, albUrl } = s.path.containers!;
     const answer = fetch(`${albUrl}/mcp`, {
       method: 'POST',
-      headers: { ...HEADERS, ...s.path.originHeaders, accept: 'application/json', 'mcp-method': 'tools/call', 'mcp-name': 'wait', authorization: `Bearer ${s.keys.carol}` },
+      headers: {
+        ...HEADERS,
+        ...s.path.originHeaders,
+        accept: 'application/json',
+        'mcp-method': 'tools/call',
+        'mcp-name': 'wait',
+        authorization: `Bearer ${s.keys.carol}`,
+      },
       body: JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'wait', arguments: { seconds: 1.5 }, _meta: META } }),
     });
     await waitFor(() => service.tasks.some((t) => t.registered && t.inFlight === 1), 'the call in flight on a task');
@@ -260,7 +274,10 @@ describe('control, containers off: the same thirty listen streams on Lambda', ()
     assert.ok(open.length <= 5, `${open.length} streams opened on Lambda`);
     assert.ok(refused.length >= 25);
     // 429/503 from the stream caps, and 500: API Gateway's answer when Lambda throttles the burst.
-    assert.ok(refused.every((r) => [429, 500, 503].includes(r.status)), `refused with ${[...new Set(refused.map((r) => r.status))].join(', ')}`);
+    assert.ok(
+      refused.every((r) => [429, 500, 503].includes(r.status)),
+      `refused with ${[...new Set(refused.map((r) => r.status))].join(', ')}`,
+    );
     assert.ok(s.path.lambda.counts().busy >= open.length, `busy environments ${s.path.lambda.counts().busy} for ${open.length} streams`);
   });
 });

@@ -28,7 +28,11 @@ describe('a tool that runs longer than CloudFront waits for a first byte', () =>
   before(async () => {
     // The origin timeout scaled down from 60 s to 1.5 s, the keep-alive from 15 s to 0.4 s; API
     // keys on, as deployed, so the origin-response edge function is in the path.
-    path = await startAwsPath(FIXTURE, { MCP_SSE_KEEPALIVE_MS: '400', MCP_STREAM_MAX_SECONDS: '10' }, { originReadTimeoutMs: 1500, concurrency: 6, apiKey: { scopes: [] } });
+    path = await startAwsPath(
+      FIXTURE,
+      { MCP_SSE_KEEPALIVE_MS: '400', MCP_STREAM_MAX_SECONDS: '10' },
+      { originReadTimeoutMs: 1500, concurrency: 6, apiKey: { scopes: [] } },
+    );
   });
   after(() => path.stop());
 
@@ -47,7 +51,11 @@ describe('a tool that runs longer than CloudFront waits for a first byte', () =>
     assert.doesNotMatch(first, /waited/, 'the first bytes are a keep-alive, not the answer');
     assert.ok(firstAt < 1500, `the first bytes arrived after ${firstAt} ms, past the origin timeout`);
     // The edge function is in this path: it restores a 401's challenge that API Gateway renamed.
-    const denied = await fetch(path.url, { method: 'POST', headers: { ...JSON_AND_SSE, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/list' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: { _meta: MODERN_META } }) });
+    const denied = await fetch(path.url, {
+      method: 'POST',
+      headers: { ...JSON_AND_SSE, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/list' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: { _meta: MODERN_META } }),
+    });
     assert.equal(denied.status, 401);
     assert.match(denied.headers.get('www-authenticate') ?? '', /^Bearer/);
   });
@@ -82,10 +90,17 @@ describe('a tool that runs longer than CloudFront waits for a first byte', () =>
     assert.equal(((await res.json()) as { result: { content: { text: string }[] } }).result.content[0]!.text, 'waited 10 ms');
   });
 
-  it('control: a client that takes no SSE gets CloudFront\'s 504, as the answer cannot be kept alive', async () => {
+  it("control: a client that takes no SSE gets CloudFront's 504, as the answer cannot be kept alive", async () => {
     const res = await fetch(path.url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json', ...path.auth, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'wait' },
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json',
+        ...path.auth,
+        'mcp-protocol-version': '2026-07-28',
+        'mcp-method': 'tools/call',
+        'mcp-name': 'wait',
+      },
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'wait', arguments: { ms: 3000 }, _meta: MODERN_META } }),
     });
     assert.equal(res.status, 504);
@@ -98,7 +113,11 @@ describe('notification streams on Lambda', () => {
     // With Redis: on Lambda without it the kit refuses streams (test/aws/stream-caps.test.ts). Its
     // clients all hold the one API key, and a 2025 client opens a GET stream of its own.
     const streamCaps = { MCP_MAX_OPEN_STREAMS: '2', MCP_STREAMS_PER_PRINCIPAL: '2' };
-    path = await startAwsPath(NOTES, { MCP_STREAM_MAX_SECONDS: '2', MCP_SSE_KEEPALIVE_MS: '500', MCP_GET_STREAMS: 'true', ...streamCaps }, { concurrency: 4, timeoutSeconds: 30, redis: true, apiKey: { scopes: [] } });
+    path = await startAwsPath(
+      NOTES,
+      { MCP_STREAM_MAX_SECONDS: '2', MCP_SSE_KEEPALIVE_MS: '500', MCP_GET_STREAMS: 'true', ...streamCaps },
+      { concurrency: 4, timeoutSeconds: 30, redis: true, apiKey: { scopes: [] } },
+    );
   });
   after(() => path.stop());
 
@@ -107,7 +126,12 @@ describe('notification streams on Lambda', () => {
     const res = await fetch(path.url, {
       method: 'POST',
       headers: { ...JSON_AND_SSE, ...path.auth, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'subscriptions/listen' },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 'listen-1', method: 'subscriptions/listen', params: { notifications: { toolsListChanged: true }, _meta: MODERN_META } }),
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 'listen-1',
+        method: 'subscriptions/listen',
+        params: { notifications: { toolsListChanged: true }, _meta: MODERN_META },
+      }),
     });
     assert.match(res.headers.get('content-type') ?? '', /text\/event-stream/);
     const frames = (await res.text()).split('\n\n').filter((f) => f.startsWith('event: message'));
@@ -118,18 +142,25 @@ describe('notification streams on Lambda', () => {
     const lasted = Date.now() - opened;
     assert.ok(lasted >= 1900 && lasted < 6000, `the stream lasted ${lasted} ms`);
     await waitFor(() => path.lambda.invocations.some((i) => i.startedAt >= opened - 50 && i.durationMs >= 1900));
-    assert.ok(path.lambda.invocations.every((i) => i.error === undefined), 'no invocation ended in an error');
+    assert.ok(
+      path.lambda.invocations.every((i) => i.error === undefined),
+      'no invocation ended in an error',
+    );
   });
 
-  it('a 404 for one client\'s GET stream is not served to the next client (no error caching)', async () => {
-    const missing = await fetch(path.url, { headers: { accept: 'text/event-stream', ...path.auth, 'mcp-session-id': 'x'.repeat(43), 'mcp-protocol-version': '2025-11-25' } });
+  it("a 404 for one client's GET stream is not served to the next client (no error caching)", async () => {
+    const missing = await fetch(path.url, {
+      headers: { accept: 'text/event-stream', ...path.auth, 'mcp-session-id': 'x'.repeat(43), 'mcp-protocol-version': '2025-11-25' },
+    });
     assert.equal(missing.status, 404);
     await missing.arrayBuffer();
     const client = new LegacyClient({ name: 'get', version: '1' });
     const transport = new LegacyTransport(new URL(path.url), { requestInit: { headers: path.auth } });
     await client.connect(transport);
     try {
-      const stream = await fetch(path.url, { headers: { accept: 'text/event-stream', ...path.auth, 'mcp-session-id': transport.sessionId!, 'mcp-protocol-version': '2025-11-25' } });
+      const stream = await fetch(path.url, {
+        headers: { accept: 'text/event-stream', ...path.auth, 'mcp-session-id': transport.sessionId!, 'mcp-protocol-version': '2025-11-25' },
+      });
       assert.equal(stream.status, 200);
       assert.match(stream.headers.get('content-type') ?? '', /text\/event-stream/);
       await stream.body?.cancel();
@@ -144,7 +175,9 @@ describe('OAuth and API key challenges through API Gateway and CloudFront', () =
   let key: string;
   before(async () => {
     path = await startAwsPath(FIXTURE, { MCP_AUTH_MODE: 'apikey' });
-    const store = new ApiKeyStore(new Table(() => createDynamoClient({ region: 'us-east-1', dynamoEndpoint: path.dynamoEndpoint }), 'mcp-kit'), { cacheSeconds: 1 });
+    const store = new ApiKeyStore(new Table(() => createDynamoClient({ region: 'us-east-1', dynamoEndpoint: path.dynamoEndpoint }), 'mcp-kit'), {
+      cacheSeconds: 1,
+    });
     ({ key } = await store.create({ principalId: 'ci', scopes: ['read'] }));
   });
   after(() => path.stop());
@@ -197,7 +230,9 @@ describe('a first deploy whose secret has no Upstash credentials', () => {
     const transport = new LegacyTransport(new URL(path.url));
     await client.connect(transport);
     try {
-      const get = await fetch(path.url, { headers: { accept: 'text/event-stream', 'mcp-session-id': transport.sessionId!, 'mcp-protocol-version': '2025-11-25' } });
+      const get = await fetch(path.url, {
+        headers: { accept: 'text/event-stream', 'mcp-session-id': transport.sessionId!, 'mcp-protocol-version': '2025-11-25' },
+      });
       assert.equal(get.status, 405);
       assert.equal(get.headers.get('allow'), 'POST, DELETE');
       assert.match(((await get.json()) as { error: { message: string } }).error.message, /MCP_GET_STREAMS/);

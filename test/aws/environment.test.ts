@@ -13,8 +13,14 @@ describe('modelled environment', () => {
   });
 
   it('sizes the stream caps from the modelled concurrency (MCP_AWS_CONCURRENCY): half of it server-wide, two of those per caller', () => {
-    assert.deepEqual([modelledEnvironment('notes', {}, undefined, 10)].map((e) => [e.MCP_MAX_OPEN_STREAMS, e.MCP_STREAMS_PER_PRINCIPAL]), [['5', '2']]);
-    assert.deepEqual([modelledEnvironment('notes', {}, undefined, 40)].map((e) => [e.MCP_MAX_OPEN_STREAMS, e.MCP_STREAMS_PER_PRINCIPAL]), [['20', '10']]);
+    assert.deepEqual(
+      [modelledEnvironment('notes', {}, undefined, 10)].map((e) => [e.MCP_MAX_OPEN_STREAMS, e.MCP_STREAMS_PER_PRINCIPAL]),
+      [['5', '2']],
+    );
+    assert.deepEqual(
+      [modelledEnvironment('notes', {}, undefined, 40)].map((e) => [e.MCP_MAX_OPEN_STREAMS, e.MCP_STREAMS_PER_PRINCIPAL]),
+      [['20', '10']],
+    );
     assert.equal(modelledEnvironment('notes', {}).MCP_MAX_OPEN_STREAMS, '100', "control: without it, the construct's default account");
   });
 

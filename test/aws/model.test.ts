@@ -37,7 +37,10 @@ describe('modelled Lambda', () => {
     await waitFor(() => model.lambda.invocations.length >= 2);
     const [first, second] = model.lambda.invocations.slice(-2);
     assert.notEqual(first!.environment, second!.environment, 'the second request ran in a second environment');
-    assert.ok(model.lambda.invocations.some((i) => i.initDurationMs !== undefined), 'cold starts report an init duration');
+    assert.ok(
+      model.lambda.invocations.some((i) => i.initDurationMs !== undefined),
+      'cold starts report an init duration',
+    );
   });
 
   it('names the runtime the construct deploys (LAMBDA_NODE_MAJOR) in AWS_EXECUTION_ENV', async () => {
@@ -163,7 +166,10 @@ describe('modelled Lambda limits', () => {
       // An 'error' event without a listener is thrown on a later tick.
       await new Promise((r) => setImmediate(r));
       assert.deepEqual(unheard, []);
-      assert.ok(model.lambda.invocations.some((i) => i.error === 'Shutdown'), 'the invocation in flight ended as shut down');
+      assert.ok(
+        model.lambda.invocations.some((i) => i.error === 'Shutdown'),
+        'the invocation in flight ended as shut down',
+      );
     } finally {
       process.off('uncaughtException', listen);
     }
@@ -230,7 +236,10 @@ describe('modelled CloudFront', () => {
     const caching = await start({ errorCachingSeconds: 10 });
     const deployed = await start();
     try {
-      for (const [model, cached] of [[caching, true], [deployed, false]] as const) {
+      for (const [model, cached] of [
+        [caching, true],
+        [deployed, false],
+      ] as const) {
         const first = await probe(model, 'probe=status&code=404');
         assert.equal(first.status, 404);
         // Read to the end: the distribution stores an answer once it has all of it.
@@ -267,7 +276,10 @@ describe('modelled execution environment', () => {
       if (lines.some((l) => l.includes('no writable cgroup here'))) return;
       assert.equal((await probe(model, 'probe=memory&mb=400')).status, 502);
       await waitFor(() => model.lambda.invocations.some((i) => i.error === 'Runtime.ExitError'));
-      assert.ok(lines.some((l) => /Runtime exited: exited \(SIGKILL\)/.test(l)), lines.filter((l) => !l.startsWith('[env')).join('\n'));
+      assert.ok(
+        lines.some((l) => /Runtime exited: exited \(SIGKILL\)/.test(l)),
+        lines.filter((l) => !l.startsWith('[env')).join('\n'),
+      );
     } finally {
       await model.stop();
     }
@@ -294,7 +306,7 @@ describe('the Node.js runtime contract', () => {
   });
   after(() => model.stop());
 
-  it('ends the client\'s response at end(), while the handler works on', async () => {
+  it("ends the client's response at end(), while the handler works on", async () => {
     const res = await probe(model, 'probe=end-then-work&ms=1500');
     assert.equal(await res.text(), 'done');
     const answeredAt = Date.now();
@@ -321,7 +333,7 @@ describe('the Node.js runtime contract', () => {
     assert.equal(written.status, 404);
   });
 
-  it('answers end() with no write() as 200 without the handler\'s status and headers', async () => {
+  it("answers end() with no write() as 200 without the handler's status and headers", async () => {
     const res = await probe(model, 'probe=end-empty');
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('x-probe'), null);
@@ -344,7 +356,7 @@ describe('modelled asynchronous invocations', () => {
       body: JSON.stringify({ httpMethod: 'GET', path: '/mcp', headers: {}, queryStringParameters: { probe: probeName } }),
     });
 
-  it('retries a failed event twice, then hands Lambda\'s record of it to the on-failure destination', async () => {
+  it("retries a failed event twice, then hands Lambda's record of it to the on-failure destination", async () => {
     const lines: string[] = [];
     const model = await start({ log: (line) => lines.push(line), asyncQueue: { duplicateShare: 0 } });
     try {
@@ -352,7 +364,10 @@ describe('modelled asynchronous invocations', () => {
       await waitFor(() => lines.some((l) => /RetriesExhausted after 3 attempts$/.test(l)), 10_000);
       // The record runs as one more invocation of the function (the construct's destination).
       await waitFor(() => model.lambda.invocations.length === 4);
-      assert.deepEqual(model.lambda.invocations.map((i) => i.error), ['Error', 'Error', 'Error', undefined]);
+      assert.deepEqual(
+        model.lambda.invocations.map((i) => i.error),
+        ['Error', 'Error', 'Error', undefined],
+      );
       const gaps = model.lambda.invocations.slice(1, 3).map((i, n) => i.startedAt - model.lambda.invocations[n]!.endedAt);
       assert.ok(gaps[0]! >= 950 && gaps[1]! >= 1950, `retried after ${gaps.join(' and ')} ms (1 and 2 minutes on AWS, 60x faster here)`);
     } finally {
@@ -371,7 +386,11 @@ describe('modelled asynchronous invocations', () => {
       assert.ok(Date.now() - started >= 550, 'kept for its maximum age');
       const id = /\[lambda async\] (\S+) EventAgeExceeded/.exec(lines.find((l) => l.includes('EventAgeExceeded'))!)![1]!;
       const waits = lines.filter((l) => l.startsWith(`[lambda async] ${id} throttled`)).map((l) => Number(/again in ([\d.]+) ms/.exec(l)![1]));
-      assert.deepEqual(waits.slice(0, 4).map((w) => Math.round(w * 6)), [1, 2, 4, 8], 'the wait doubles from 1 s');
+      assert.deepEqual(
+        waits.slice(0, 4).map((w) => Math.round(w * 6)),
+        [1, 2, 4, 8],
+        'the wait doubles from 1 s',
+      );
       assert.equal(Math.max(...waits), 50, 'and stops at 5 minutes');
     } finally {
       await model.stop();
@@ -385,8 +404,12 @@ describe('client aborts', () => {
     const { hostname, port, pathname, search } = new URL(url);
     const socket = connect(Number(port), hostname);
     await once(socket, 'connect');
-    const head = Object.entries({ host: hostname, 'content-length': '1000', ...headers }).map(([k, v]) => `${k}: ${v}\r\n`).join('');
-    await new Promise<void>((resolve, reject) => socket.write(`POST ${pathname}${search} HTTP/1.1\r\n${head}\r\nabc`, (error) => (error ? reject(error) : resolve())));
+    const head = Object.entries({ host: hostname, 'content-length': '1000', ...headers })
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('');
+    await new Promise<void>((resolve, reject) =>
+      socket.write(`POST ${pathname}${search} HTTP/1.1\r\n${head}\r\nabc`, (error) => (error ? reject(error) : resolve())),
+    );
     socket.destroy();
   }
 
@@ -403,7 +426,11 @@ describe('client aborts', () => {
       await logged(/^\[lambda invoke\] \S+ 499 client closed the connection/);
       assert.equal(model.lambda.invokes, 0, 'no cut-short upload reached the function');
       assert.equal((await probe(model, 'probe=ok')).status, 200, 'CloudFront, API Gateway and Lambda still serve');
-      const invoked = await fetch(`${model.invokeApi.url}/2015-03-31/functions/probe/invocations`, { method: 'POST', headers: { 'x-amz-invocation-type': 'Event' }, body: JSON.stringify({ httpMethod: 'GET', path: '/mcp', headers: {}, queryStringParameters: { probe: 'ok' } }) });
+      const invoked = await fetch(`${model.invokeApi.url}/2015-03-31/functions/probe/invocations`, {
+        method: 'POST',
+        headers: { 'x-amz-invocation-type': 'Event' },
+        body: JSON.stringify({ httpMethod: 'GET', path: '/mcp', headers: {}, queryStringParameters: { probe: 'ok' } }),
+      });
       assert.equal(invoked.status, 202, 'the Invoke API still serves');
     } finally {
       await model.stop();

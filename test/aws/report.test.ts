@@ -10,7 +10,17 @@ describe('REPORT accounting', () => {
   it('writes the REPORT line as Lambda does, billing whole milliseconds', () => {
     const { report, record } = account(measured);
     assert.equal(report, 'REPORT RequestId: r-1\tDuration: 12.50 ms\tBilled Duration: 13 ms\tMemory Size: 1024 MB\tMax Memory Used: 96 MB');
-    assert.deepEqual(record, { id: 'r-1', type: 'RequestResponse', environment: 2, maxMemoryMb: 96, startedAt: 1_000, endedAt: 1_012.5, durationMs: 12.5, initDurationMs: undefined, error: undefined });
+    assert.deepEqual(record, {
+      id: 'r-1',
+      type: 'RequestResponse',
+      environment: 2,
+      maxMemoryMb: 96,
+      startedAt: 1_000,
+      endedAt: 1_012.5,
+      durationMs: 12.5,
+      initDurationMs: undefined,
+      error: undefined,
+    });
   });
 
   it('adds the init duration of a cold start and the status of a failure; the record keeps the measured init, which the line rounds', () => {

@@ -11,7 +11,7 @@ import { CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema
 import { startAwsPath, type AwsPath } from '../helpers/aws.ts';
 
 const FIXTURE = 'test/fixtures/aws/round-trips.ts';
-const text = (result: unknown) => ((result as { content: { text: string }[] }).content[0]!.text);
+const text = (result: unknown) => (result as { content: { text: string }[] }).content[0]!.text;
 
 async function connect(path: AwsPath) {
   const client = new LegacyClient({ name: 'aws-round-trips', version: '1.0.0' }, { capabilities: { sampling: {}, roots: {}, elicitation: {} } });
@@ -72,7 +72,11 @@ for (const relay of ['redis', 'table'] as const) {
         const latency = Number(recorded) - cancelledAt;
         assert.ok(latency >= 0 && latency <= 1000, `the handler saw the cancellation after ${latency} ms`);
         // The cancelled call's invocation ended instead of running into the function timeout.
-        await waitFor(() => path.lambda.invocations.some((i) => i.startedAt >= calledAt && i.startedAt < cancelledAt && i.endedAt - cancelledAt < 1500 && i.endedAt > cancelledAt));
+        await waitFor(() =>
+          path.lambda.invocations.some(
+            (i) => i.startedAt >= calledAt && i.startedAt < cancelledAt && i.endedAt - cancelledAt < 1500 && i.endedAt > cancelledAt,
+          ),
+        );
       } finally {
         await client.close();
       }
@@ -105,7 +109,13 @@ for (const relay of ['redis', 'table'] as const) {
           [0, 1, 2, 3].map(() =>
             fetch(path.url, {
               method: 'POST',
-              headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...path.auth, 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-11-25' },
+              headers: {
+                'content-type': 'application/json',
+                accept: 'application/json, text/event-stream',
+                ...path.auth,
+                'mcp-session-id': sessionId,
+                'mcp-protocol-version': '2025-11-25',
+              },
               body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
             }).then((r) => r.status),
           ),

@@ -30,7 +30,9 @@ interface Callers {
 
 async function start(redis: boolean, env: Record<string, string> = {}): Promise<Callers> {
   const path = await startAwsPath(NOTES, { MCP_AUTH_MODE: 'apikey', ...env }, { redis });
-  const store = new ApiKeyStore(new Table(() => createDynamoClient({ region: 'us-east-1', dynamoEndpoint: path.dynamoEndpoint }), 'mcp-kit'), { cacheSeconds: 1 });
+  const store = new ApiKeyStore(new Table(() => createDynamoClient({ region: 'us-east-1', dynamoEndpoint: path.dynamoEndpoint }), 'mcp-kit'), {
+    cacheSeconds: 1,
+  });
   const [alice, bob] = await Promise.all(['alice', 'bob'].map(async (principalId) => (await store.create({ principalId })).key));
   return { path, keys: { alice: alice!, bob: bob! }, streams: new AbortController() };
 }
@@ -57,7 +59,8 @@ async function twelveStreams(c: Callers): Promise<Response[]> {
   const answers: Response[] = [];
   for (let i = 1; i <= 12; i++) {
     const res = await listen(c, c.keys.alice, i);
-    if (!res.headers.get('content-type')?.startsWith('text/event-stream')) await res.text().then((body) => Object.defineProperty(res, 'bodyText', { value: body }));
+    if (!res.headers.get('content-type')?.startsWith('text/event-stream'))
+      await res.text().then((body) => Object.defineProperty(res, 'bodyText', { value: body }));
     answers.push(res);
   }
   return answers;
@@ -86,14 +89,20 @@ describe('one caller holding 12 listen streams on the modelled deployed path (Re
   });
 
   it('opens her first two and refuses the other ten with 429, Retry-After and a JSON-RPC error saying what to do', () => {
-    assert.deepEqual(answers.map((a) => a.status), [200, 200, ...Array(10).fill(429)]);
+    assert.deepEqual(
+      answers.map((a) => a.status),
+      [200, 200, ...Array(10).fill(429)],
+    );
     for (const refused of answers.slice(2)) {
       // Her oldest stream reaches the construct's stream cap this long from now.
       const wait = Number(refused.headers.get('retry-after'));
       assert.ok(wait > PATH_DEFAULTS.streamMaxSeconds - 60 && wait <= PATH_DEFAULTS.streamMaxSeconds, `Retry-After ${wait}`);
       const { error } = bodyOf(refused);
       assert.equal(error.code, -32000);
-      assert.equal(error.message, `Too many open notification streams: at most 2 per caller at once across this server (MCP_STREAMS_PER_PRINCIPAL); close one you no longer read, or retry after ${wait} s, when your oldest reaches the stream cap`);
+      assert.equal(
+        error.message,
+        `Too many open notification streams: at most 2 per caller at once across this server (MCP_STREAMS_PER_PRINCIPAL); close one you no longer read, or retry after ${wait} s, when your oldest reaches the stream cap`,
+      );
     }
   });
 
@@ -111,7 +120,8 @@ describe('one caller holding 12 listen streams on the modelled deployed path (Re
   });
 });
 
-const NOT_SERVED = /^subscriptions\/listen is not served here: on Lambda without Redis no change notification would reach the stream .*; list again when you need a fresh list\. Streams need UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN set on the server$/;
+const NOT_SERVED =
+  /^subscriptions\/listen is not served here: on Lambda without Redis no change notification would reach the stream .*; list again when you need a fresh list\. Streams need UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN set on the server$/;
 
 describe('the same twelve streams on a deployed stage without Redis (GET streams enabled)', () => {
   let c: Callers;
@@ -126,7 +136,10 @@ describe('the same twelve streams on a deployed stage without Redis (GET streams
   });
 
   it('answers each of hers at once with -32601 saying streams need Redis here, and none holds an environment', async () => {
-    assert.deepEqual(answers.map((a) => a.status), Array(12).fill(200));
+    assert.deepEqual(
+      answers.map((a) => a.status),
+      Array(12).fill(200),
+    );
     answers.forEach((answer, i) => {
       const { id, error } = bodyOf(answer);
       assert.equal(id, i + 1);
@@ -155,7 +168,10 @@ describe('the same twelve streams on a deployed stage without Redis (GET streams
     const plain = new ModernClient({ name: 'listen', version: '1' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
     await plain.connect(transport());
     try {
-      const refused = await plain.listen({ toolsListChanged: true }).then(() => undefined, (error: unknown) => error);
+      const refused = await plain.listen({ toolsListChanged: true }).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
       assert.ok(refused instanceof ProtocolError, `listen() rejected with ${String(refused)}`);
       assert.equal(refused.code, -32601);
       assert.match(refused.message, /UPSTASH_REDIS_REST_URL/);
@@ -163,7 +179,10 @@ describe('the same twelve streams on a deployed stage without Redis (GET streams
       await plain.close();
     }
     const errors: Error[] = [];
-    const auto = new ModernClient({ name: 'list-changed', version: '1' }, { versionNegotiation: { mode: { pin: '2026-07-28' } }, listChanged: { tools: { onChanged: () => {} } } });
+    const auto = new ModernClient(
+      { name: 'list-changed', version: '1' },
+      { versionNegotiation: { mode: { pin: '2026-07-28' } }, listChanged: { tools: { onChanged: () => {} } } },
+    );
     auto.onerror = (error) => errors.push(error);
     await auto.connect(transport());
     try {
@@ -193,10 +212,20 @@ describe('the same twelve streams on a deployed stage without Redis (GET streams
       assert.equal((result as { content: { text: string }[] }).content[0]!.text, 'no stream needed');
       await waitFor(() => gets.length > 0, 'the client tries its GET stream after initialize');
       assert.deepEqual(gets, [405], 'tried once, not again');
-      const get = await fetch(c.path.url, { headers: { accept: 'text/event-stream', authorization: `Bearer ${c.keys.bob}`, 'mcp-session-id': transport.sessionId!, 'mcp-protocol-version': '2025-11-25' } });
+      const get = await fetch(c.path.url, {
+        headers: {
+          accept: 'text/event-stream',
+          authorization: `Bearer ${c.keys.bob}`,
+          'mcp-session-id': transport.sessionId!,
+          'mcp-protocol-version': '2025-11-25',
+        },
+      });
       assert.equal(get.status, 405);
       assert.equal(get.headers.get('allow'), 'POST, DELETE');
-      assert.match(((await get.json()) as { error: { message: string } }).error.message, /^Method Not Allowed: this server opens no GET notification stream: on Lambda without Redis .*UPSTASH_REDIS_REST_URL.*; use POST$/);
+      assert.match(
+        ((await get.json()) as { error: { message: string } }).error.message,
+        /^Method Not Allowed: this server opens no GET notification stream: on Lambda without Redis .*UPSTASH_REDIS_REST_URL.*; use POST$/,
+      );
     } finally {
       await client.close();
     }
@@ -217,7 +246,10 @@ describe('control: the same twelve streams without Redis, the kit told an enviro
   });
 
   it("her streams take all ten environments, and API Gateway answers a throttled invoke with 500, for her and for another caller's call", async () => {
-    assert.deepEqual(answers.map((a) => a.status), [...Array(10).fill(200), 500, 500]);
+    assert.deepEqual(
+      answers.map((a) => a.status),
+      [...Array(10).fill(200), 500, 500],
+    );
     assert.equal(bodyOf(answers[10]!).error, undefined, 'the 500 is API Gateway\'s {"message":"Internal server error"}, not the kit\'s');
     const call = await echo(c, c.keys.bob);
     assert.equal(call.status, 500);

@@ -25,7 +25,14 @@ for (const relay of ['redis', 'table'] as const) {
       const name = method === 'tools/call' ? String(params.name) : String(params.taskId);
       const res = await fetch(path.url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...path.auth, 'mcp-protocol-version': '2026-07-28', 'mcp-method': method, 'mcp-name': name },
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          ...path.auth,
+          'mcp-protocol-version': '2026-07-28',
+          'mcp-method': method,
+          'mcp-name': name,
+        },
         body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params: { ...params, _meta: META } }),
       });
       return ((await res.json()) as { result: Record<string, any> }).result;
@@ -75,7 +82,12 @@ for (const relay of ['redis', 'table'] as const) {
       let worker;
       // The environment whose run did the counting (the queue may deliver the event twice).
       const counting = Number(/^\[env (\d+)\]/.exec(await path.waitForLog(new RegExp(`countdown run in task ${created.taskId}$`)))![1]);
-      while (!(worker = path.lambda.invocations.find((i) => i.type === 'Event' && i.environment === counting && i.startedAt < cancelledAt && i.endedAt > cancelledAt)) && Date.now() < deadline) {
+      while (
+        !(worker = path.lambda.invocations.find(
+          (i) => i.type === 'Event' && i.environment === counting && i.startedAt < cancelledAt && i.endedAt > cancelledAt,
+        )) &&
+        Date.now() < deadline
+      ) {
         await new Promise((r) => setTimeout(r, 50));
       }
       assert.ok(worker, `the worker invocation ended: ${JSON.stringify(path.lambda.invocations.slice(-8))}`);
@@ -90,7 +102,14 @@ describe('tasks on the asynchronous queue as AWS runs it', () => {
     const name = method === 'tools/call' ? String(params.name) : String(params.taskId);
     const res = await fetch(path.url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...path.auth, 'mcp-protocol-version': '2026-07-28', 'mcp-method': method, 'mcp-name': name },
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        ...path.auth,
+        'mcp-protocol-version': '2026-07-28',
+        'mcp-method': method,
+        'mcp-name': name,
+      },
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params: { ...params, _meta: META } }),
     });
     return ((await res.json()) as { result: Record<string, any> }).result;
@@ -105,7 +124,11 @@ describe('tasks on the asynchronous queue as AWS runs it', () => {
   }
 
   it('a worker event delivered twice runs the task once', async () => {
-    const path = await startAwsPath('test/fixtures/tasks.ts', { MCP_TASK_POLL_MS: '100' }, { concurrency: 4, apiKey: { scopes: [] }, asyncQueue: { duplicateShare: 1 } });
+    const path = await startAwsPath(
+      'test/fixtures/tasks.ts',
+      { MCP_TASK_POLL_MS: '100' },
+      { concurrency: 4, apiKey: { scopes: [] }, asyncQueue: { duplicateShare: 1 } },
+    );
     try {
       const began = Date.now();
       const created = await rpc(path, 'tools/call', { name: 'countdown', arguments: { ms: 1500 } });
@@ -122,7 +145,11 @@ describe('tasks on the asynchronous queue as AWS runs it', () => {
 
   it('a task whose event waits in the queue longer than the stale timeout still runs, and reads as working meanwhile', { timeout: 60_000 }, async () => {
     // Throttled four times on AWS's own clock: the event waits 1 + 2 + 4 + 8 = 15 s to start.
-    const path = await startAwsPath('test/fixtures/tasks.ts', { MCP_TASK_POLL_MS: '100', MCP_TASK_STALE_SECONDS: '10' }, { concurrency: 4, apiKey: { scopes: [] }, asyncQueue: { timeScale: 1, throttledAttempts: 4, duplicateShare: 0 } });
+    const path = await startAwsPath(
+      'test/fixtures/tasks.ts',
+      { MCP_TASK_POLL_MS: '100', MCP_TASK_STALE_SECONDS: '10' },
+      { concurrency: 4, apiKey: { scopes: [] }, asyncQueue: { timeScale: 1, throttledAttempts: 4, duplicateShare: 0 } },
+    );
     try {
       const created = await rpc(path, 'tools/call', { name: 'countdown', arguments: { ms: 200 } });
       assert.equal(created.resultType, 'task');

@@ -45,9 +45,9 @@ describe('traces on the modelled path', () => {
   before(async () => (model = await startAwsModel({ entry: ECHO, environment: ENV, log: () => {}, concurrency: 2 })));
   after(() => model.stop());
 
-  it('one call is one trace: API Gateway → Lambda → the function → the kit\'s request, its tool nested', async () => {
+  it("one call is one trace: API Gateway → Lambda → the function → the kit's request, its tool nested", async () => {
     await call(model.url);
-    const stage = await until('API Gateway\'s segment', () => model.xray!.segments().find((s) => s.origin === 'AWS::ApiGateway::Stage'));
+    const stage = await until("API Gateway's segment", () => model.xray!.segments().find((s) => s.origin === 'AWS::ApiGateway::Stage'));
     const segments = await traceOf(model, stage.trace_id);
     assert.deepEqual(new Set(model.xray!.segments().map((s) => s.trace_id)), new Set([stage.trace_id]), 'every segment in one trace');
     const by = (origin: string) => segments.find((s) => s.origin === origin)!;
@@ -56,12 +56,15 @@ describe('traces on the modelled path', () => {
     assert.equal(stage.parent_id, undefined, 'the trace starts at API Gateway');
     assert.deepEqual([service.parent_id, fn.parent_id, kit.parent_id], [stage.id, service.id, fn.id], 'each hop the child of the one before');
     assert.equal(kit.name, 'tools/call echo');
-    assert.deepEqual(kit.subsegments?.map((s) => s.name), ['tool echo']);
+    assert.deepEqual(
+      kit.subsegments?.map((s) => s.name),
+      ['tool echo'],
+    );
     assert.equal((stage as { http?: { response?: { status?: number } } }).http?.response?.status, 200);
-    assert.ok(kit.start_time >= fn.start_time && kit.end_time <= fn.end_time, 'the kit\'s request inside the invocation');
+    assert.ok(kit.start_time >= fn.start_time && kit.end_time <= fn.end_time, "the kit's request inside the invocation");
   });
 
-  it('continues a caller\'s X-Amzn-Trace-Id, as an upstream behind API Gateway does for the gateway; another call is another trace', async () => {
+  it("continues a caller's X-Amzn-Trace-Id, as an upstream behind API Gateway does for the gateway; another call is another trace", async () => {
     const root = `1-${Math.floor(Date.now() / 1000).toString(16)}-0123456789abcdef01234567`;
     await call(model.url, { 'x-amzn-trace-id': `Root=${root};Parent=53995c3f42cd8ad8;Sampled=1` });
     const segments = await traceOf(model, root);
@@ -72,7 +75,7 @@ describe('traces on the modelled path', () => {
     await traceOf(model, fresh.trace_id);
   });
 
-  it('an asynchronous Invoke (a task worker\'s) continues the trace its X-Amzn-Trace-Id names, as the AWS SDK sends it from Lambda', async () => {
+  it("an asynchronous Invoke (a task worker's) continues the trace its X-Amzn-Trace-Id names, as the AWS SDK sends it from Lambda", async () => {
     const root = `1-${Math.floor(Date.now() / 1000).toString(16)}-abcdef0123456789abcdef01`;
     const res = await fetch(`${model.invokeApi.url}/2015-03-31/functions/mcp-local-dev/invocations`, {
       method: 'POST',
@@ -80,7 +83,7 @@ describe('traces on the modelled path', () => {
       body: JSON.stringify({ probe: 'not an HTTP event' }),
     });
     assert.equal(res.status, 202);
-    const service = await until('Lambda\'s segment in the caller\'s trace', () => model.xray!.segments(root).find((s) => s.origin === 'AWS::Lambda'));
+    const service = await until("Lambda's segment in the caller's trace", () => model.xray!.segments(root).find((s) => s.origin === 'AWS::Lambda'));
     assert.equal(service.parent_id, '00f067aa0ba902b7', 'the invocation hangs from the span that invoked it');
   });
 

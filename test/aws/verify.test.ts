@@ -32,7 +32,11 @@ function verify(args: string[], apiKey: string, extraEnv: Record<string, string>
   const report = join(TMP, `report-${Math.random().toString(36).slice(2)}.json`);
   const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('AWS_') && name !== 'MCP_API_KEY'));
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/verify.ts', ...args, '--report', report], { cwd: REPO, env: { ...env, ...extraEnv, MCP_API_KEY: apiKey }, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/verify.ts', ...args, '--report', report], {
+      cwd: REPO,
+      env: { ...env, ...extraEnv, MCP_API_KEY: apiKey },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let stdout = '';
     child.stdout.on('data', (chunk) => (stdout += chunk));
     child.on('error', reject);
@@ -42,9 +46,15 @@ function verify(args: string[], apiKey: string, extraEnv: Record<string, string>
 
 /** Runs verify against the echo server on a model built with `env` and `options`. */
 async function verifyModel(env: Record<string, string> = {}, options: AwsPathOptions = {}, extraArgs: string[] = [], verifyEnv: Record<string, string> = {}) {
-  const path = await startAwsPath(ECHO, { MCP_AUTH_MODE: 'apikey', MCP_SSE_KEEPALIVE_MS: '400', MCP_TASK_POLL_MS: '100', MCP_EVENT_POLL_MS: '100', ...env }, { concurrency: 6, redis: true, ...options });
+  const path = await startAwsPath(
+    ECHO,
+    { MCP_AUTH_MODE: 'apikey', MCP_SSE_KEEPALIVE_MS: '400', MCP_TASK_POLL_MS: '100', MCP_EVENT_POLL_MS: '100', ...env },
+    { concurrency: 6, redis: true, ...options },
+  );
   try {
-    const store = new ApiKeyStore(new Table(() => createDynamoClient({ region: 'us-east-1', dynamoEndpoint: path.dynamoEndpoint }), 'mcp-kit'), { cacheSeconds: 1 });
+    const store = new ApiKeyStore(new Table(() => createDynamoClient({ region: 'us-east-1', dynamoEndpoint: path.dynamoEndpoint }), 'mcp-kit'), {
+      cacheSeconds: 1,
+    });
     const { key } = await store.create({ principalId: 'verify', scopes: [] });
     return await verify(['--url', path.url, '--api-url', path.apiUrl, '--silence', '2', '--timeout', '8000', ...extraArgs], key, verifyEnv);
   } finally {
@@ -61,11 +71,21 @@ async function startLogs(): Promise<{ url: string; calls: string[]; close(): voi
   const server: Server = createServer(async (req, res) => {
     let body = '';
     for await (const chunk of req) body += chunk;
-    const signed = /^AWS4-HMAC-SHA256 Credential=AKIDVERIFYTEST\/\d{8}\/us-east-1\/logs\/aws4_request, SignedHeaders=.*x-amz-target.*, Signature=[0-9a-f]{64}$/.test(req.headers.authorization ?? '');
+    const signed =
+      /^AWS4-HMAC-SHA256 Credential=AKIDVERIFYTEST\/\d{8}\/us-east-1\/logs\/aws4_request, SignedHeaders=.*x-amz-target.*, Signature=[0-9a-f]{64}$/.test(
+        req.headers.authorization ?? '',
+      );
     calls.push(`${req.headers['x-amz-target']} ${JSON.parse(body).logGroupName} ${signed ? 'signed' : 'unsigned'}`);
-    if (!signed) return void res.writeHead(403, { 'content-type': 'application/x-amz-json-1.1' }).end(JSON.stringify({ __type: 'AccessDeniedException', message: 'unsigned' }));
-    const line = (init: string) => ({ message: `REPORT RequestId: x\tDuration: 3.1 ms\tBilled Duration: 4 ms\tMemory Size: 1024 MB\tMax Memory Used: 96 MB\t${init}` });
-    res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' }).end(JSON.stringify({ events: [line('Init Duration: 412.5 ms'), line(''), line('Init Duration: 380.2 ms')] }));
+    if (!signed)
+      return void res
+        .writeHead(403, { 'content-type': 'application/x-amz-json-1.1' })
+        .end(JSON.stringify({ __type: 'AccessDeniedException', message: 'unsigned' }));
+    const line = (init: string) => ({
+      message: `REPORT RequestId: x\tDuration: 3.1 ms\tBilled Duration: 4 ms\tMemory Size: 1024 MB\tMax Memory Used: 96 MB\t${init}`,
+    });
+    res
+      .writeHead(200, { 'content-type': 'application/x-amz-json-1.1' })
+      .end(JSON.stringify({ events: [line('Init Duration: 412.5 ms'), line(''), line('Init Duration: 380.2 ms')] }));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, calls, close: () => server.close() };
@@ -75,10 +95,15 @@ describe('npm run verify', () => {
   it('passes every check against the model as the construct builds it, REPORT lines read with AWS credentials', async () => {
     const logs = await startLogs();
     const credentials = { AWS_ACCESS_KEY_ID: 'AKIDVERIFYTEST', AWS_SECRET_ACCESS_KEY: 'verify-test-secret', AWS_ENDPOINT_URL_CLOUDWATCH_LOGS: logs.url };
-    const { code, stdout, results } = await verifyModel({}, {}, ['--log-group', '/aws/lambda/echo', '--region', 'us-east-1'], credentials).finally(() => logs.close());
+    const { code, stdout, results } = await verifyModel({}, {}, ['--log-group', '/aws/lambda/echo', '--region', 'us-east-1'], credentials).finally(() =>
+      logs.close(),
+    );
     assert.equal(code, 0, stdout);
     assert.deepEqual(failed(results), [], stdout);
-    assert.deepEqual(results.filter((r) => r.status !== 'PASS').map((r) => r.check), []);
+    assert.deepEqual(
+      results.filter((r) => r.status !== 'PASS').map((r) => r.check),
+      [],
+    );
     assert.equal(result(results, /REPORT/).detail, '3 invocations; init p50 413 ms, max 413 ms (2 cold starts); memory up to 96 of 1024 MB');
     assert.deepEqual(logs.calls, ['Logs_20140328.FilterLogEvents /aws/lambda/echo signed']);
     assert.match(result(results, /keep-alives/).detail, /first byte \(a keep-alive\) after \d+ ms of a 2000 ms silence/);
@@ -94,7 +119,7 @@ describe('npm run verify', () => {
     assert.match(result(results, /401/).fix!, /origin-response Lambda@Edge function/);
   });
 
-  it('fails the keep-alive check when CloudFront buffers answers (and so the listen stream\'s events)', async () => {
+  it("fails the keep-alive check when CloudFront buffers answers (and so the listen stream's events)", async () => {
     const { results } = await verifyModel({}, { brokenCloudFront: { bufferResponses: true } });
     assert.deepEqual(failed(results), ['keep-alives of a silent call stream', 'events reach a listen stream']);
     assert.match(result(results, /keep-alives/).detail, /the first byte arrived after \d+ ms, once the 2000 ms silence was over/);
@@ -115,7 +140,10 @@ describe('npm run verify', () => {
 
   it('stops at the first check, naming the origin header, when CloudFront does not send it', async () => {
     const { results } = await verifyModel({}, { brokenCloudFront: { omitOriginHeader: true } });
-    assert.deepEqual(results.map((r) => `${r.status} ${r.check}`), ['FAIL CloudFront reaches the function']);
+    assert.deepEqual(
+      results.map((r) => `${r.status} ${r.check}`),
+      ['FAIL CloudFront reaches the function'],
+    );
     assert.match(results[0]!.detail, /refused CloudFront's request for lacking the origin header/);
   });
 
@@ -125,7 +153,7 @@ describe('npm run verify', () => {
     assert.match(result(results, /events/).fix!, /UPSTASH_REDIS_REST_URL/);
   });
 
-  it('fails the task check when the task\'s worker cannot be started', async () => {
+  it("fails the task check when the task's worker cannot be started", async () => {
     const { results } = await verifyModel({ AWS_ENDPOINT_URL_LAMBDA: 'http://127.0.0.1:9' });
     assert.deepEqual(failed(results), ['a task completes']);
     assert.match(result(results, /task/).detail, /the task could not be started: Lambda is unavailable/);

@@ -90,7 +90,11 @@ async function cli(pkg: Suite, args: string[]): Promise<string> {
 const lists = new Map<Suite, Promise<string[]>>();
 /** The client scenarios a suite version lists (`conformance list --client`). */
 function listed(pkg: Suite): Promise<string[]> {
-  if (!lists.has(pkg)) lists.set(pkg, cli(pkg, ['list', '--client']).then((log) => [...log.matchAll(/^\s+- (\S+)/gm)].map((m) => m[1]!)));
+  if (!lists.has(pkg))
+    lists.set(
+      pkg,
+      cli(pkg, ['list', '--client']).then((log) => [...log.matchAll(/^\s+- (\S+)/gm)].map((m) => m[1]!)),
+    );
   return lists.get(pkg)!;
 }
 
@@ -98,7 +102,10 @@ function listed(pkg: Suite): Promise<string[]> {
 async function requirementSet(revision: string): Promise<string[]> {
   const root = dirname(require.resolve('conformance-v2/package.json'));
   const yaml = createRequire(join(root, 'package.json'))('yaml') as { parse(text: string): unknown };
-  const doc = yaml.parse(await readFile(join(root, 'requirements', `${revision}.yaml`), 'utf8')) as { client: string[]; not_scored?: { scenario: string; leg: string }[] };
+  const doc = yaml.parse(await readFile(join(root, 'requirements', `${revision}.yaml`), 'utf8')) as {
+    client: string[];
+    not_scored?: { scenario: string; leg: string }[];
+  };
   return [...doc.client, ...(doc.not_scored ?? []).filter((e) => e.leg === 'client').map((e) => e.scenario)];
 }
 
@@ -123,7 +130,10 @@ async function runSuite(pkg: Suite, args: string[]): Promise<SuiteRun> {
 }
 
 const failures = (checks: Check[]) => checks.filter((c) => c.status === 'FAILURE' || c.status === 'WARNING');
-const describeFailures = (checks: Check[]) => failures(checks).map((c) => `${c.status} ${c.id}: ${c.errorMessage ?? c.description ?? ''}`).join('; ') || 'no checks';
+const describeFailures = (checks: Check[]) =>
+  failures(checks)
+    .map((c) => `${c.status} ${c.id}: ${c.errorMessage ?? c.description ?? ''}`)
+    .join('; ') || 'no checks';
 
 /**
  * Every scenario reported and passed (no failed check, no warning), except those that do not apply
@@ -133,7 +143,11 @@ const describeFailures = (checks: Check[]) => failures(checks).map((c) => `${c.s
  * again by itself (`alone`), and that run decides. A client that is wrong fails both.
  */
 async function assertConformant(t: TestContext, pkg: Suite, run: SuiteRun, alone: (scenario: string) => Promise<SuiteRun>, label = '') {
-  assert.equal(run.results.size, run.planned, `the suite planned ${run.planned} scenarios and reported ${run.results.size}:\n${run.log.split('\n').slice(-40).join('\n')}`);
+  assert.equal(
+    run.results.size,
+    run.planned,
+    `the suite planned ${run.planned} scenarios and reported ${run.results.size}:\n${run.log.split('\n').slice(-40).join('\n')}`,
+  );
   const defects = EXPECTED.suiteDefects[pkg] ?? {};
   const problems: string[] = [];
   let passed = 0;
@@ -205,7 +219,8 @@ describe('official MCP conformance suite, client scenarios (ResilientClient)', (
   it('0.2.0-alpha: the client scenarios in neither requirement set pass at the revision the suite picks', async (t) => {
     const inSets = new Set([...(await requirementSet('2025-11-25')), ...(await requirementSet('2026-07-28'))]);
     const rest = (await listed('conformance-v2')).filter((s) => !inSets.has(s) && EXPECTED.notApplicable[s] === undefined);
-    for (const s of (await listed('conformance-v2')).filter((s) => !inSets.has(s) && EXPECTED.notApplicable[s] !== undefined)) t.diagnostic(`${s}: not applicable (${EXPECTED.notApplicable[s]})`);
+    for (const s of (await listed('conformance-v2')).filter((s) => !inSets.has(s) && EXPECTED.notApplicable[s] !== undefined))
+      t.diagnostic(`${s}: not applicable (${EXPECTED.notApplicable[s]})`);
     assert.ok(rest.length > 0, 'no scenario outside the requirement sets: drop this test');
     const runs = await Promise.all(rest.map((scenario) => runSuite('conformance-v2', ['--scenario', scenario])));
     for (const run of runs) await assertConformant(t, 'conformance-v2', run, (scenario) => runSuite('conformance-v2', ['--scenario', scenario]));

@@ -82,11 +82,13 @@ const SCENARIOS: Record<string, Scenario> = {
   tools_call: (url) => using(client(url), (c) => listAndCall(c, 'add_numbers', { a: 5, b: 3 })),
   // The server ends the call's stream early with a `retry` hint; the answer comes on the resumed stream.
   'sse-retry': (url) => using(client(url), (c) => listAndCall(c, 'test_reconnection')),
-  'request-metadata': (url) => using(client(url, { capabilities: { roots: { listChanged: true }, sampling: {}, elicitation: {} } }), async (c) => void (await c.listTools())),
+  'request-metadata': (url) =>
+    using(client(url, { capabilities: { roots: { listChanged: true }, sampling: {}, elicitation: {} } }), async (c) => void (await c.listTools())),
   // The caller accepts with nothing filled in: the SDK applies the schema's defaults.
   'elicitation-sep1034-client-defaults': (url) =>
-    using(client(url, { capabilities: { elicitation: { form: { applyDefaults: true } } }, onElicitation: async () => ({ action: 'accept', content: {} }) }), (c) =>
-      listAndCall(c, 'test_client_elicitation_defaults'),
+    using(
+      client(url, { capabilities: { elicitation: { form: { applyDefaults: true } } }, onElicitation: async () => ({ action: 'accept', content: {} }) }),
+      (c) => listAndCall(c, 'test_client_elicitation_defaults'),
     ),
   'json-schema-ref-no-deref': (url) => using(client(url), async (c) => void (await c.listTools())),
   'json-schema-2020-12-preservation': (url) =>
@@ -158,7 +160,11 @@ const SCENARIOS: Record<string, Scenario> = {
     return new ClientCredentialsProvider({ clientId: client_id, clientSecret: client_secret });
   }),
   'auth/client-credentials-jwt': machine((context) => {
-    const { client_id, private_key_pem, signing_algorithm } = withContext<{ client_id: string; private_key_pem: string; signing_algorithm?: string }>(context, 'client_id', 'private_key_pem');
+    const { client_id, private_key_pem, signing_algorithm } = withContext<{ client_id: string; private_key_pem: string; signing_algorithm?: string }>(
+      context,
+      'client_id',
+      'private_key_pem',
+    );
     return new PrivateKeyJwtProvider({ clientId: client_id, privateKey: private_key_pem, algorithm: signing_algorithm ?? 'ES256' });
   }),
   'auth/enterprise-managed-authorization': machine(enterpriseManaged),
@@ -178,9 +184,17 @@ class WorkloadIdentity implements OAuthClientProvider {
   private sent = false;
   private info: OAuthClientInformationMixed;
   readonly redirectUrl = undefined;
-  readonly clientMetadata: OAuthClientMetadata = { client_name: CLIENT_INFO.name, redirect_uris: [], grant_types: [JWT_BEARER], token_endpoint_auth_method: 'none' };
+  readonly clientMetadata: OAuthClientMetadata = {
+    client_name: CLIENT_INFO.name,
+    redirect_uris: [],
+    grant_types: [JWT_BEARER],
+    token_endpoint_auth_method: 'none',
+  };
 
-  constructor(clientId: string, private readonly assertion: string) {
+  constructor(
+    clientId: string,
+    private readonly assertion: string,
+  ) {
     this.info = { client_id: clientId };
   }
 
@@ -212,7 +226,14 @@ class WorkloadIdentity implements OAuthClientProvider {
 
 /** SEP-990: the IdP's ID token exchanged for an authorization grant, then for an access token. */
 function enterpriseManaged(context: Context): OAuthClientProvider {
-  const ctx = withContext<Record<'client_id' | 'client_secret' | 'idp_client_id' | 'idp_id_token' | 'idp_token_endpoint', string>>(context, 'client_id', 'client_secret', 'idp_client_id', 'idp_id_token', 'idp_token_endpoint');
+  const ctx = withContext<Record<'client_id' | 'client_secret' | 'idp_client_id' | 'idp_id_token' | 'idp_token_endpoint', string>>(
+    context,
+    'client_id',
+    'client_secret',
+    'idp_client_id',
+    'idp_id_token',
+    'idp_token_endpoint',
+  );
   return new CrossAppAccessProvider({
     clientId: ctx.client_id,
     clientSecret: ctx.client_secret,
@@ -237,7 +258,11 @@ function enterpriseManaged(context: Context): OAuthClientProvider {
  */
 async function answerInputRequests(c: ResilientClient) {
   const answered = async (name: string, between?: () => Promise<unknown>) => {
-    const first = (await c.callTool({ name, arguments: {} })) as { resultType?: string; inputRequests?: Record<string, { method: string }>; requestState?: string };
+    const first = (await c.callTool({ name, arguments: {} })) as {
+      resultType?: string;
+      inputRequests?: Record<string, { method: string }>;
+      requestState?: string;
+    };
     if (first.resultType !== 'input_required') return;
     const inputResponses = Object.fromEntries(
       Object.entries(first.inputRequests ?? {}).map(([key, request]) => {
@@ -257,7 +282,8 @@ async function answerInputRequests(c: ResilientClient) {
 }
 
 /** Scenarios listed as not applying: refused with their reason, so a run that reaches one says why. */
-const NOT_APPLICABLE = (JSON.parse(readFileSync(new URL('./client-expected.json', import.meta.url), 'utf8')) as { notApplicable: Record<string, string> }).notApplicable;
+const NOT_APPLICABLE = (JSON.parse(readFileSync(new URL('./client-expected.json', import.meta.url), 'utf8')) as { notApplicable: Record<string, string> })
+  .notApplicable;
 
 async function main() {
   const scenario = process.env.MCP_CONFORMANCE_SCENARIO ?? '';

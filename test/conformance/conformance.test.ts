@@ -130,13 +130,21 @@ const TARGETS = {
     // Redis carries list changes between environments, as a deployment with Upstash credentials does.
     // With Redis, rate limiting is on; the three runs send more than a minute's default allowance,
     // and the suite does not test limits.
-    const path = await startAwsPath('test/conformance/fixture.ts', { MCP_ALLOWED_HOSTS: LOOPBACK, MCP_ALLOWED_ORIGINS: LOOPBACK, MCP_STREAM_MAX_SECONDS: '10', MCP_EVENT_POLL_MS: '200', MCP_RATE_LIMIT_REQUESTS: '100000' }, { concurrency: 16, redis: true });
+    const path = await startAwsPath(
+      'test/conformance/fixture.ts',
+      { MCP_ALLOWED_HOSTS: LOOPBACK, MCP_ALLOWED_ORIGINS: LOOPBACK, MCP_STREAM_MAX_SECONDS: '10', MCP_EVENT_POLL_MS: '200', MCP_RATE_LIMIT_REQUESTS: '100000' },
+      { concurrency: 16, redis: true },
+    );
     return { url: path.url, stop: () => path.stop() };
   },
   // The same with MCP_AWS_CONTAINERS=true: notification streams on a container task (the
   // distribution's route-streams.js), everything else on Lambda.
   'modelled AWS path with containers': async () => {
-    const path = await startAwsPath('test/conformance/fixture.ts', { MCP_ALLOWED_HOSTS: LOOPBACK, MCP_ALLOWED_ORIGINS: LOOPBACK, MCP_STREAM_MAX_SECONDS: '10', MCP_EVENT_POLL_MS: '200', MCP_RATE_LIMIT_REQUESTS: '100000' }, { concurrency: 16, redis: true, containers: { tasks: 1 } });
+    const path = await startAwsPath(
+      'test/conformance/fixture.ts',
+      { MCP_ALLOWED_HOSTS: LOOPBACK, MCP_ALLOWED_ORIGINS: LOOPBACK, MCP_STREAM_MAX_SECONDS: '10', MCP_EVENT_POLL_MS: '200', MCP_RATE_LIMIT_REQUESTS: '100000' },
+      { concurrency: 16, redis: true, containers: { tasks: 1 } },
+    );
     return {
       url: path.url,
       async stop() {
@@ -148,35 +156,36 @@ const TARGETS = {
   },
 };
 
-for (const [label, start] of Object.entries(TARGETS)) describe(`official MCP conformance suite (${label})`, () => {
-  let server: { url: string; stop(): Promise<void> };
+for (const [label, start] of Object.entries(TARGETS))
+  describe(`official MCP conformance suite (${label})`, () => {
+    let server: { url: string; stop(): Promise<void> };
 
-  before(async () => {
-    server = await start();
-  });
-  after(async () => {
-    await server?.stop();
-  });
+    before(async () => {
+      server = await start();
+    });
+    after(async () => {
+      await server?.stop();
+    });
 
-  it('expected-failures.json lists only unscored extension scenarios, each with a reason', async () => {
-    const sets = await Promise.all(['2025-11-25', '2026-07-28'].map(requirementSet));
-    for (const [scenario, reason] of Object.entries(EXPECTED_FAILURES)) {
-      assert.ok(reason.trim().length > 0, `${scenario} needs a reason`);
-      assert.ok(
-        sets.some((s) => s.notScored.get(scenario) === 'extension'),
-        `${scenario} is not an unscored extension scenario in any requirement set, so it may not be an expected failure`,
-      );
+    it('expected-failures.json lists only unscored extension scenarios, each with a reason', async () => {
+      const sets = await Promise.all(['2025-11-25', '2026-07-28'].map(requirementSet));
+      for (const [scenario, reason] of Object.entries(EXPECTED_FAILURES)) {
+        assert.ok(reason.trim().length > 0, `${scenario} needs a reason`);
+        assert.ok(
+          sets.some((s) => s.notScored.get(scenario) === 'extension'),
+          `${scenario} is not an unscored extension scenario in any requirement set, so it may not be an expected failure`,
+        );
+      }
+    });
+
+    it('0.1.16: every active scenario passes', async (t) => {
+      assertConformant(t, await runSuite('conformance-v1', server.url, []));
+    });
+
+    for (const revision of ['2025-11-25', '2026-07-28']) {
+      it(`0.2.0-alpha --requirements ${revision}: no scored scenario fails`, async (t) => {
+        const { notScored } = await requirementSet(revision);
+        assertConformant(t, await runSuite('conformance-v2', server.url, ['--requirements', revision]), (s) => notScored.get(s));
+      });
     }
   });
-
-  it('0.1.16: every active scenario passes', async (t) => {
-    assertConformant(t, await runSuite('conformance-v1', server.url, []));
-  });
-
-  for (const revision of ['2025-11-25', '2026-07-28']) {
-    it(`0.2.0-alpha --requirements ${revision}: no scored scenario fails`, async (t) => {
-      const { notScored } = await requirementSet(revision);
-      assertConformant(t, await runSuite('conformance-v2', server.url, ['--requirements', revision]), (s) => notScored.get(s));
-    });
-  }
-});

@@ -85,7 +85,11 @@ const taskTools = [
   tool('greet', { description: 'Greets by name, at once (never a task)', input: z.object({ name: z.string() }) }, ({ name }) => `Hello, ${name}!`),
   tool(
     'slow_compute',
-    { description: 'Computes for the given seconds; a task for clients that take tasks', task: 'optional', input: z.object({ seconds: z.number().min(0).max(120), label: z.string().optional() }) },
+    {
+      description: 'Computes for the given seconds; a task for clients that take tasks',
+      task: 'optional',
+      input: z.object({ seconds: z.number().min(0).max(120), label: z.string().optional() }),
+    },
     async ({ seconds, label }, ctx) => {
       await ctx.task.start();
       await sleepUnless(seconds * 1000, ctx.signal);
@@ -102,12 +106,17 @@ const taskTools = [
     await ctx.task.start();
     throw new ProtocolError(ProtocolErrorCode.InternalError, 'The job hit an internal error it cannot recover from');
   }),
-  tool('confirm_delete', { description: 'Asks before deleting a file', task: 'optional', input: z.object({ filename: z.string() }) }, async ({ filename }, ctx) => {
-    await ctx.task.start();
-    const answer = acceptedContent(ctx.mcp.mcpReq.inputResponses, 'confirm', confirmSchema);
-    if (!answer) return inputRequired({ inputRequests: { confirm: inputRequired.elicit({ message: `Delete ${filename}?`, requestedSchema: confirmSchema }) } });
-    return answer.confirm ? `Deleted ${filename}.` : `Kept ${filename}.`;
-  }),
+  tool(
+    'confirm_delete',
+    { description: 'Asks before deleting a file', task: 'optional', input: z.object({ filename: z.string() }) },
+    async ({ filename }, ctx) => {
+      await ctx.task.start();
+      const answer = acceptedContent(ctx.mcp.mcpReq.inputResponses, 'confirm', confirmSchema);
+      if (!answer)
+        return inputRequired({ inputRequests: { confirm: inputRequired.elicit({ message: `Delete ${filename}?`, requestedSchema: confirmSchema }) } });
+      return answer.confirm ? `Deleted ${filename}.` : `Kept ${filename}.`;
+    },
+  ),
   tool('multi_input', { description: 'Asks two questions at once', task: 'optional' }, async (_args, ctx) => {
     await ctx.task.start();
     const schema = z.object({ name: z.string().optional(), confirm: z.boolean().optional() });
@@ -148,7 +157,10 @@ export default defineServer({
       content: [
         { type: 'text', text: 'Multiple content types test:' },
         { type: 'image', data: PNG, mimeType: 'image/png' },
-        { type: 'resource', resource: { uri: 'test://mixed-content-resource', mimeType: 'application/json', text: JSON.stringify({ test: 'data', value: 123 }) } },
+        {
+          type: 'resource',
+          resource: { uri: 'test://mixed-content-resource', mimeType: 'application/json', text: JSON.stringify({ test: 'data', value: 123 }) },
+        },
       ],
     })),
     tool('test_tool_with_logging', { description: 'Sends three log messages while it runs' }, async (_args, ctx) => {
@@ -175,7 +187,10 @@ export default defineServer({
     }),
     tool(
       'test_sampling',
-      { description: 'Asks the client for an LLM completion (2025 sessions)', input: z.object({ prompt: z.string().describe('The prompt to send to the LLM') }) },
+      {
+        description: 'Asks the client for an LLM completion (2025 sessions)',
+        input: z.object({ prompt: z.string().describe('The prompt to send to the LLM') }),
+      },
       async ({ prompt: question }, ctx) => {
         const result = await ctx.mcp.mcpReq.requestSampling({ messages: [{ role: 'user', content: { type: 'text', text: question } }], maxTokens: 100 });
         const content = Array.isArray(result.content) ? result.content[0] : result.content;
@@ -230,7 +245,12 @@ export default defineServer({
                 { const: 'value3', title: 'Third Option' },
               ],
             },
-            legacyEnum: { type: 'string', description: 'Select one option (legacy)', enum: ['opt1', 'opt2', 'opt3'], enumNames: ['Option One', 'Option Two', 'Option Three'] },
+            legacyEnum: {
+              type: 'string',
+              description: 'Select one option (legacy)',
+              enum: ['opt1', 'opt2', 'opt3'],
+              enumNames: ['Option One', 'Option Two', 'Option Three'],
+            },
             untitledMulti: {
               type: 'array',
               description: 'Select multiple options',
@@ -402,7 +422,10 @@ export default defineServer({
       },
       ({ resourceUri }) => ({
         messages: [
-          { role: 'user', content: { type: 'resource', resource: { uri: resourceUri, mimeType: 'text/plain', text: 'Embedded resource content for testing.' } } },
+          {
+            role: 'user',
+            content: { type: 'resource', resource: { uri: resourceUri, mimeType: 'text/plain', text: 'Embedded resource content for testing.' } },
+          },
           { role: 'user', content: { type: 'text', text: 'Please process the embedded resource above.' } },
         ],
       }),

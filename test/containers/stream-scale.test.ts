@@ -33,7 +33,11 @@ describe('listen streams on one server process (container model)', () => {
       env: { MCP_EVENT_POLL_MAX_MS: '1000' },
     });
     assert.equal(result.opened, STREAMS, `opened ${result.opened}; refused ${JSON.stringify(result.refused)}; errors ${result.errors.join('; ')}`);
-    assert.deepEqual(result.rounds.map((r) => r.missing), [0, 0, 0], 'every stream got every event');
+    assert.deepEqual(
+      result.rounds.map((r) => r.missing),
+      [0, 0, 0],
+      'every stream got every event',
+    );
     assert.equal(result.latency.n, 3 * STREAMS);
     assert.ok(result.latency.p99 < 2_000, `p99 ${result.latency.p99.toFixed(0)} ms`);
     assert.ok(result.memory.rssKbPerStream < RSS_KB_PER_STREAM, `RSS ${result.memory.rssKbPerStream.toFixed(1)} kB a stream`);
@@ -57,7 +61,11 @@ describe('listen streams on one server process (container model)', () => {
         env: { MCP_EVENT_POLL_MAX_MS: '1000' },
       });
       assert.equal(result.opened, STREAMS / 2, `opened ${result.opened}; refused ${JSON.stringify(result.refused)}; errors ${result.errors.join('; ')}`);
-      assert.deepEqual(result.rounds.map((r) => r.missing), [0, 0], 'every stream got every event');
+      assert.deepEqual(
+        result.rounds.map((r) => r.missing),
+        [0, 0],
+        'every stream got every event',
+      );
       assert.ok(result.latency.p99 < 2_000, `p99 ${result.latency.p99.toFixed(0)} ms`);
       assert.ok(result.memory.rssKbPerStream < RSS_KB_PER_STREAM, `RSS ${result.memory.rssKbPerStream.toFixed(1)} kB a stream`);
       assert.equal(result.control.listChanges, 0, 'a stream for prompt list changes got no tools list change');
@@ -72,17 +80,33 @@ describe('the per-instance stream limit', () => {
     fetch(url, {
       method: 'POST',
       signal,
-      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'subscriptions/listen' },
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'mcp-protocol-version': '2026-07-28',
+        'mcp-method': 'subscriptions/listen',
+      },
       body: JSON.stringify({
         jsonrpc: '2.0',
         id,
         method: 'subscriptions/listen',
-        params: { notifications: { toolsListChanged: true }, _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {}, 'io.modelcontextprotocol/clientInfo': { name: 't', version: '1' } } },
+        params: {
+          notifications: { toolsListChanged: true },
+          _meta: {
+            'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+            'io.modelcontextprotocol/clientCapabilities': {},
+            'io.modelcontextprotocol/clientInfo': { name: 't', version: '1' },
+          },
+        },
       }),
     });
 
   it('answers the stream past it 503 with Retry-After, and takes a new one once a stream ends', async () => {
-    const server = await startInProcess(notes, { AWS_ENDPOINT_URL_DYNAMODB: 'http://127.0.0.1:9', MCP_STREAMS_PER_PRINCIPAL: '100', MCP_CONTAINER_STREAMS: '3' });
+    const server = await startInProcess(notes, {
+      AWS_ENDPOINT_URL_DYNAMODB: 'http://127.0.0.1:9',
+      MCP_STREAMS_PER_PRINCIPAL: '100',
+      MCP_CONTAINER_STREAMS: '3',
+    });
     const clients = [new AbortController(), new AbortController(), new AbortController()];
     try {
       const held = await Promise.all(clients.map((c, i) => listen(server.url, i, c.signal)));

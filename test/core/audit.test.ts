@@ -57,11 +57,21 @@ describe('audit log', () => {
 
   before(async () => {
     [dynamo, redis] = await Promise.all([startTestDynamo(), startTestRedis()]);
-    const env = { AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, MCP_AUTH_MODE: 'apikey', MCP_REQUEST_STATE_KEY: 'audit-test-request-state-key-0123456789', MCP_TASK_POLL_MS: '100', ...redis.env };
+    const env = {
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      MCP_AUTH_MODE: 'apikey',
+      MCP_REQUEST_STATE_KEY: 'audit-test-request-state-key-0123456789',
+      MCP_TASK_POLL_MS: '100',
+      ...redis.env,
+    };
     // ERROR: audit lines are written whatever the level.
     const log = createLogger({ logLevel: 'ERROR', stage: 'test' }, 'audited', (line) => void lines.push(JSON.parse(line)));
     main = await startInProcess(server, env, { log });
-    limited = await startInProcess({ ...server, name: 'limited' }, { ...env, MCP_RATE_LIMIT_ENABLED: 'true', MCP_RATE_LIMIT_REQUESTS: '3', MCP_RATE_LIMIT_WINDOW_SECONDS: '60' }, { log });
+    limited = await startInProcess(
+      { ...server, name: 'limited' },
+      { ...env, MCP_RATE_LIMIT_ENABLED: 'true', MCP_RATE_LIMIT_REQUESTS: '3', MCP_RATE_LIMIT_WINDOW_SECONDS: '60' },
+      { log },
+    );
     keys = new ApiKeyStore(new Table(async () => createDynamoClient({ region: 'us-east-1', dynamoEndpoint: dynamo.endpoint }), 'mcp-kit'), { cacheSeconds: 0 });
     alice = (await keys.create({ principalId: 'alice' })).key;
   });
@@ -72,8 +82,14 @@ describe('audit log', () => {
   });
 
   async function modern(url: string, headers: Record<string, string>, elicit?: 'accept' | 'decline') {
-    const client = new ModernClient({ name: 'audit', version: '1' }, { versionNegotiation: { mode: { pin: '2026-07-28' } }, capabilities: elicit ? { elicitation: {} } : {} });
-    if (elicit) client.setRequestHandler('elicitation/create', async () => (elicit === 'accept' ? { action: 'accept', content: { confirm: true } } : { action: 'decline' }));
+    const client = new ModernClient(
+      { name: 'audit', version: '1' },
+      { versionNegotiation: { mode: { pin: '2026-07-28' } }, capabilities: elicit ? { elicitation: {} } : {} },
+    );
+    if (elicit)
+      client.setRequestHandler('elicitation/create', async () =>
+        elicit === 'accept' ? { action: 'accept', content: { confirm: true } } : { action: 'decline' },
+      );
     await client.connect(new ModernTransport(new URL(url), { requestInit: { headers } }));
     opened.push(client);
     return client;
@@ -84,7 +100,12 @@ describe('audit log', () => {
   it('auth.failed: source address, credential kind and hash prefix, request and trace ids; never the key', async () => {
     const revoked = (await keys.create({ principalId: 'mallory' })).key;
     await keys.revoke(revoked);
-    const headers = { authorization: `Bearer ${revoked}`, 'x-forwarded-for': '198.51.100.1, 203.0.113.9', 'x-request-id': 'req-auth-1', traceparent: TRACEPARENT };
+    const headers = {
+      authorization: `Bearer ${revoked}`,
+      'x-forwarded-for': '198.51.100.1, 203.0.113.9',
+      'x-request-id': 'req-auth-1',
+      traceparent: TRACEPARENT,
+    };
     await assert.rejects(modern(main.url, headers), /401|Unauthorized/);
     const [line] = audits('auth.failed').filter((l) => l.requestId === 'req-auth-1');
     assert.ok(line, JSON.stringify(lines));
@@ -140,7 +161,10 @@ describe('audit log', () => {
     const no = await modern(main.url, { authorization: `Bearer ${alice}`, 'x-request-id': 'req-no' }, 'decline');
     assert.equal(text(await no.callTool({ name: 'erase', arguments: {} })), 'kept');
     const [accepted] = audits('confirmation.accepted');
-    assert.deepEqual([accepted?.principal, accepted?.tool, accepted?.how, accepted?.era, accepted?.requestId], ['apikey:alice', 'erase', 'elicitation', 'modern', 'req-yes']);
+    assert.deepEqual(
+      [accepted?.principal, accepted?.tool, accepted?.how, accepted?.era, accepted?.requestId],
+      ['apikey:alice', 'erase', 'elicitation', 'modern', 'req-yes'],
+    );
     const [declined] = audits('confirmation.declined');
     assert.deepEqual([declined?.principal, declined?.tool, declined?.answer, declined?.requestId], ['apikey:alice', 'erase', 'decline', 'req-no']);
   });
@@ -188,7 +212,12 @@ describe('audit log', () => {
         child.on('error', reject);
         child.on('close', (code) => resolve({ code, stdout, stderr }));
       });
-    const auditLines = (stderr: string) => stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Line).filter((l) => l.audit === true);
+    const auditLines = (stderr: string) =>
+      stderr
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Line)
+        .filter((l) => l.audit === true);
 
     const created = await run(['create', '--principal', 'ops-bot', '--scopes', 'admin', '--ttl-days', '3']);
     assert.equal(created.code, 0, created.stderr);

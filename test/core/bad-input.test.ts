@@ -59,7 +59,12 @@ describe('bad input', () => {
       const init = await fetch(server.url, {
         method: 'POST',
         headers: JSON_HEADERS,
-        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion, capabilities: {}, clientInfo: { name: 'bad-input', version: '1' } } }),
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'initialize',
+          params: { protocolVersion, capabilities: {}, clientInfo: { name: 'bad-input', version: '1' } },
+        }),
       });
       assert.equal(init.status, 200);
       return init.headers.get('mcp-session-id')!;
@@ -89,7 +94,14 @@ describe('bad input', () => {
   const rows: Row[] = [
     { name: 'malformed JSON', body: '{"jsonrpc": "2.0", "id": 1,', status: 400, code: -32700, message: /not valid JSON/ },
     { name: 'empty body', body: '', status: 400, code: -32700, message: /body is empty/ },
-    { name: 'text/plain content type', headers: { 'content-type': 'text/plain' }, body: '{}', status: 415, code: -32000, message: /Content-Type must be application\/json/ },
+    {
+      name: 'text/plain content type',
+      headers: { 'content-type': 'text/plain' },
+      body: '{}',
+      status: 415,
+      code: -32000,
+      message: /Content-Type must be application\/json/,
+    },
     {
       name: 'oversized body',
       body: { jsonrpc: '2.0', id: 1, method: 'ping', params: { pad: 'x'.repeat(MAX_BODY_BYTES) } },
@@ -97,7 +109,13 @@ describe('bad input', () => {
       code: -32000,
       message: new RegExp(`must not exceed ${MAX_BODY_BYTES} bytes`),
     },
-    { name: 'legacy request without a session id', body: { jsonrpc: '2.0', id: 1, method: 'tools/list' }, status: 400, code: -32600, message: /Mcp-Session-Id header is required/ },
+    {
+      name: 'legacy request without a session id',
+      body: { jsonrpc: '2.0', id: 1, method: 'tools/list' },
+      status: 400,
+      code: -32600,
+      message: /Mcp-Session-Id header is required/,
+    },
     {
       name: 'unknown session id',
       headers: { 'mcp-session-id': 'not-a-session' },
@@ -117,7 +135,12 @@ describe('bad input', () => {
     {
       name: 'initialize carrying a session id',
       headers: { 'mcp-session-id': 'SESSION' },
-      body: { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '1' } } },
+      body: {
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '1' } },
+      },
       status: 400,
       code: -32600,
       message: /must not carry an Mcp-Session-Id/,
@@ -189,10 +212,31 @@ describe('bad input', () => {
     { name: 'unknown tool', headers: modernHeaders('tools/call', 'nope'), body: call('nope', {}), status: 200, toolError: /nope/ },
     { name: 'argument of the wrong type', headers: modernHeaders('tools/call', 'echo'), body: call('echo', { text: 42 }), status: 200, toolError: /text/ },
     { name: 'PUT', method: 'PUT', body: '{}', status: 405, code: -32000, message: /Method Not Allowed/ },
-    { name: 'GET stream without text/event-stream', method: 'GET', headers: { accept: 'application/json' }, status: 406, code: -32000, message: /Accept: text\/event-stream/ },
-    { name: 'GET without a session', method: 'GET', headers: { accept: 'text/event-stream' }, status: 400, code: -32600, message: /Mcp-Session-Id header is required/ },
+    {
+      name: 'GET stream without text/event-stream',
+      method: 'GET',
+      headers: { accept: 'application/json' },
+      status: 406,
+      code: -32000,
+      message: /Accept: text\/event-stream/,
+    },
+    {
+      name: 'GET without a session',
+      method: 'GET',
+      headers: { accept: 'text/event-stream' },
+      status: 400,
+      code: -32600,
+      message: /Mcp-Session-Id header is required/,
+    },
     { name: 'DELETE of an unknown session', method: 'DELETE', headers: { 'mcp-session-id': 'gone' }, status: 404, code: -32001, message: /Session not found/ },
-    { name: 'Origin not on the allow-list', headers: { origin: 'http://evil.example' }, body: ping, status: 403, code: -32000, message: /Invalid Origin: evil\.example/ },
+    {
+      name: 'Origin not on the allow-list',
+      headers: { origin: 'http://evil.example' },
+      body: ping,
+      status: 403,
+      code: -32000,
+      message: /Invalid Origin: evil\.example/,
+    },
 
     // JSON-RPC envelopes: each refusal names the member that is wrong.
     { name: 'JSON array of non-objects', body: [1, 'two', null], status: 400, code: -32600, message: /each JSON-RPC message must be an object/ },
@@ -220,8 +264,22 @@ describe('bad input', () => {
       code: -32600,
       message: /"id" must not be null.*leave "id" out of a notification/,
     },
-    { name: 'params a string', headers: inSession, body: { jsonrpc: '2.0', id: 1, method: 'tools/list', params: 'all' }, status: 400, code: -32600, message: /"params" must be an object/ },
-    { name: 'method a number', headers: inSession, body: { jsonrpc: '2.0', id: 1, method: 42 }, status: 400, code: -32600, message: /"method" must be a string/ },
+    {
+      name: 'params a string',
+      headers: inSession,
+      body: { jsonrpc: '2.0', id: 1, method: 'tools/list', params: 'all' },
+      status: 400,
+      code: -32600,
+      message: /"params" must be an object/,
+    },
+    {
+      name: 'method a number',
+      headers: inSession,
+      body: { jsonrpc: '2.0', id: 1, method: 42 },
+      status: 400,
+      code: -32600,
+      message: /"method" must be a string/,
+    },
     {
       name: 'huge numeric id',
       headers: inSession,
@@ -230,7 +288,14 @@ describe('bad input', () => {
       code: -32600,
       message: /"id" must be a string or an integer/,
     },
-    { name: 'fractional id', headers: inSession, body: { jsonrpc: '2.0', id: 1.5, method: 'ping' }, status: 400, code: -32600, message: /"id" must be a string or an integer/ },
+    {
+      name: 'fractional id',
+      headers: inSession,
+      body: { jsonrpc: '2.0', id: 1.5, method: 'ping' },
+      status: 400,
+      code: -32600,
+      message: /"id" must be a string or an integer/,
+    },
     {
       name: 'unexpected top-level member',
       headers: inSession,
@@ -239,8 +304,21 @@ describe('bad input', () => {
       code: -32600,
       message: /unexpected member "extra" in a JSON-RPC request \(allowed: jsonrpc, id, method, params\)/,
     },
-    { name: 'response whose result is not an object', headers: inSession, body: { jsonrpc: '2.0', id: 'x', result: 5 }, status: 400, code: -32600, message: /"result" must be an object/ },
-    { name: 'initialize sent as a notification', body: { jsonrpc: '2.0', method: 'initialize', params: {} }, status: 400, code: -32600, message: /initialize is a request: give it an "id"/ },
+    {
+      name: 'response whose result is not an object',
+      headers: inSession,
+      body: { jsonrpc: '2.0', id: 'x', result: 5 },
+      status: 400,
+      code: -32600,
+      message: /"result" must be an object/,
+    },
+    {
+      name: 'initialize sent as a notification',
+      body: { jsonrpc: '2.0', method: 'initialize', params: {} },
+      status: 400,
+      code: -32600,
+      message: /initialize is a request: give it an "id"/,
+    },
 
     // Bodies: media type, encoding, nesting, size of what a session stores.
     {
@@ -253,7 +331,14 @@ describe('bad input', () => {
     },
     // RFC 8259 §8.1: a parser MAY ignore a byte order mark; the web's TextDecoder does.
     { name: 'body starting with a byte order mark', headers: inSession, body: `\uFEFF${JSON.stringify(ping)}`, status: 200, result: true },
-    { name: 'JSON nested 10k levels deep', headers: inSession, body: deep(10_000), status: 400, code: -32600, message: new RegExp(`more than ${MAX_JSON_DEPTH} levels deep`) },
+    {
+      name: 'JSON nested 10k levels deep',
+      headers: inSession,
+      body: deep(10_000),
+      status: 400,
+      code: -32600,
+      message: new RegExp(`more than ${MAX_JSON_DEPTH} levels deep`),
+    },
     {
       name: 'initialize with capabilities nested 10k levels deep',
       body: `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","clientInfo":{"name":"x","version":"1"},"capabilities":{"x":${deep(10_000)}}}}`,
@@ -263,16 +348,42 @@ describe('bad input', () => {
     },
     {
       name: 'initialize with 20 KB of capabilities',
-      body: initialize({ protocolVersion: '2025-06-18', capabilities: { experimental: { pad: { text: 'x'.repeat(20_000) } } }, clientInfo: { name: 'x', version: '1' } }),
+      body: initialize({
+        protocolVersion: '2025-06-18',
+        capabilities: { experimental: { pad: { text: 'x'.repeat(20_000) } } },
+        clientInfo: { name: 'x', version: '1' },
+      }),
       status: 400,
       code: -32600,
       message: new RegExp(`"clientInfo" and "capabilities" must not exceed ${MAX_CLIENT_DESCRIPTION_CHARS} characters`),
     },
 
     // Sessions.
-    { name: 'session id with non-ASCII characters', headers: { 'mcp-session-id': 'sé-ssion' }, body: ping, status: 404, code: -32001, message: /Session not found.*send initialize/ },
-    { name: 'session id of 10 KB', headers: { 'mcp-session-id': 'a'.repeat(10_240) }, body: ping, status: 404, code: -32001, message: /Session not found.*send initialize/ },
-    { name: 'DELETE of a session twice', method: 'DELETE', headers: { 'mcp-session-id': 'DOOMED' }, first: 204, status: 404, code: -32001, message: /Session not found/ },
+    {
+      name: 'session id with non-ASCII characters',
+      headers: { 'mcp-session-id': 'sé-ssion' },
+      body: ping,
+      status: 404,
+      code: -32001,
+      message: /Session not found.*send initialize/,
+    },
+    {
+      name: 'session id of 10 KB',
+      headers: { 'mcp-session-id': 'a'.repeat(10_240) },
+      body: ping,
+      status: 404,
+      code: -32001,
+      message: /Session not found.*send initialize/,
+    },
+    {
+      name: 'DELETE of a session twice',
+      method: 'DELETE',
+      headers: { 'mcp-session-id': 'DOOMED' },
+      first: 204,
+      status: 404,
+      code: -32001,
+      message: /Session not found/,
+    },
 
     // Era mix-ups.
     { name: 'Mcp-Method on a legacy request (ignored)', headers: { ...inSession, 'mcp-method': 'ping' }, body: ping, status: 200, result: true },
@@ -300,7 +411,14 @@ describe('bad input', () => {
       code: -32600,
       message: /2026-07-28 has no server-to-client requests to reply to; answer an input_required result by retrying/,
     },
-    { name: '2026-07-28 request without Mcp-Method', headers: { 'mcp-protocol-version': '2026-07-28' }, body: modern('tools/list'), status: 400, code: -32020, message: /Mcp-Method header is absent/ },
+    {
+      name: '2026-07-28 request without Mcp-Method',
+      headers: { 'mcp-protocol-version': '2026-07-28' },
+      body: modern('tools/list'),
+      status: 400,
+      code: -32020,
+      message: /Mcp-Method header is absent/,
+    },
     {
       name: 'malformed _meta envelope',
       headers: modernHeaders('tools/list'),
@@ -309,12 +427,40 @@ describe('bad input', () => {
       code: -32602,
       message: /io\.modelcontextprotocol\/protocolVersion: .*expected string/,
     },
-    { name: '_meta a string', headers: modernHeaders('tools/list'), body: { jsonrpc: '2.0', id: 1, method: 'tools/list', params: { _meta: '2026-07-28' } }, status: 400, code: -32600, message: /"params\._meta" must be an object/ },
+    {
+      name: '_meta a string',
+      headers: modernHeaders('tools/list'),
+      body: { jsonrpc: '2.0', id: 1, method: 'tools/list', params: { _meta: '2026-07-28' } },
+      status: 400,
+      code: -32600,
+      message: /"params\._meta" must be an object/,
+    },
 
     // Well-formed requests for things that do not exist: JSON-RPC errors in a 200.
-    { name: 'tools/call without a name', headers: modernHeaders('tools/call'), body: modern('tools/call', { arguments: {} }), status: 200, code: -32602, message: /"name"[\s\S]*expected string/ },
-    { name: 'tools/call with arguments an array', headers: modernHeaders('tools/call', 'echo'), body: call('echo', ['x']), status: 200, code: -32602, message: /"arguments"[\s\S]*expected record, received array/ },
-    { name: 'prompts/get of an unknown prompt', headers: modernHeaders('prompts/get', 'nope'), body: modern('prompts/get', { name: 'nope' }), status: 200, code: -32602, message: /Prompt nope not found/ },
+    {
+      name: 'tools/call without a name',
+      headers: modernHeaders('tools/call'),
+      body: modern('tools/call', { arguments: {} }),
+      status: 200,
+      code: -32602,
+      message: /"name"[\s\S]*expected string/,
+    },
+    {
+      name: 'tools/call with arguments an array',
+      headers: modernHeaders('tools/call', 'echo'),
+      body: call('echo', ['x']),
+      status: 200,
+      code: -32602,
+      message: /"arguments"[\s\S]*expected record, received array/,
+    },
+    {
+      name: 'prompts/get of an unknown prompt',
+      headers: modernHeaders('prompts/get', 'nope'),
+      body: modern('prompts/get', { name: 'nope' }),
+      status: 200,
+      code: -32602,
+      message: /Prompt nope not found/,
+    },
     {
       name: 'resources/read of an unknown URI',
       headers: modernHeaders('resources/read', 'nowhere://x'),
@@ -418,10 +564,13 @@ describe('bad input', () => {
     // fetch() will not send a forged Host header; node:http will.
     const url = new URL(server.url);
     const status = await new Promise<number>((resolve, reject) => {
-      const req = request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { ...JSON_HEADERS, host: 'evil.example' } }, (res) => {
-        res.resume();
-        resolve(res.statusCode!);
-      });
+      const req = request(
+        { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { ...JSON_HEADERS, host: 'evil.example' } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode!);
+        },
+      );
       req.on('error', reject);
       req.end(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }));
     });
@@ -431,9 +580,17 @@ describe('bad input', () => {
   it('keeps serving both eras after all of the above', async () => {
     const health = await fetch(server.url.replace(/\/mcp$/, '/health'));
     assert.equal(health.status, 200);
-    const legacy = await fetch(server.url, { method: 'POST', headers: { ...JSON_HEADERS, ...legacyHeaders() }, body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'ping' }) });
+    const legacy = await fetch(server.url, {
+      method: 'POST',
+      headers: { ...JSON_HEADERS, ...legacyHeaders() },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'ping' }),
+    });
     assert.equal(legacy.status, 200);
-    const modern = await fetch(server.url, { method: 'POST', headers: { ...JSON_HEADERS, ...modernHeaders('tools/call', 'echo') }, body: JSON.stringify(call('echo', { text: 'still here' })) });
+    const modern = await fetch(server.url, {
+      method: 'POST',
+      headers: { ...JSON_HEADERS, ...modernHeaders('tools/call', 'echo') },
+      body: JSON.stringify(call('echo', { text: 'still here' })),
+    });
     const body = (await modern.json()) as { result: { content: { text: string }[] } };
     assert.equal(body.result.content[0]!.text, 'still here');
   });

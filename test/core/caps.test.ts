@@ -42,7 +42,12 @@ describe('caps per caller', () => {
     fetch(server.url, {
       method: 'POST',
       headers: HEADERS,
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'caps', version: '1' } } }),
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'caps', version: '1' } },
+      }),
     });
   const session = (id: string) => ({ 'mcp-session-id': id, 'mcp-protocol-version': '2025-11-25' });
 
@@ -57,7 +62,10 @@ describe('caps per caller', () => {
     const fourth = await initialize();
     assert.equal(fourth.status, 429);
     assert.ok(Number(fourth.headers.get('retry-after')) > 0);
-    assert.match(((await fourth.json()) as { error: { message: string } }).error.message, /^Too many sessions: at most 3 per caller per 24 h; reuse a session, end the ones you no longer use with DELETE, or retry after \d+ s$/);
+    assert.match(
+      ((await fourth.json()) as { error: { message: string } }).error.message,
+      /^Too many sessions: at most 3 per caller per 24 h; reuse a session, end the ones you no longer use with DELETE, or retry after \d+ s$/,
+    );
     assert.equal((await fetch(server.url, { method: 'DELETE', headers: session(ids[0]!) })).status, 204);
     assert.equal((await initialize()).status, 200, 'control: a DELETE gave the slot back');
   });
@@ -74,7 +82,10 @@ describe('caps per caller', () => {
     await add({ text: 'two' });
     const third = await add({ text: 'three' });
     assert.equal(third.result.isError, true);
-    assert.match(third.result.content[0]!.text, /Too many state handles: at most 2 per caller per 24 h; pass the handles you have back instead of starting new ones/);
+    assert.match(
+      third.result.content[0]!.text,
+      /Too many state handles: at most 2 per caller per 24 h; pass the handles you have back instead of starting new ones/,
+    );
     const reused = await add({ text: 'again', notebook: first.result.structuredContent!.notebook });
     assert.equal(reused.result.isError, undefined, 'control: an existing handle still works');
     assert.match(reused.result.content[0]!.text, /^Added note 2 to h_/);
@@ -92,7 +103,10 @@ describe('caps per caller', () => {
     assert.equal(b.status, 200);
     const c = await open();
     assert.equal(c.status, 429);
-    assert.match(((await c.json()) as { error: { message: string } }).error.message, /^Too many open notification streams: at most 2 per caller on one server instance/);
+    assert.match(
+      ((await c.json()) as { error: { message: string } }).error.message,
+      /^Too many open notification streams: at most 2 per caller on one server instance/,
+    );
     await a.body!.cancel();
     let again: Response | undefined;
     for (let i = 0; i < 50 && again?.status !== 200; i++) {
@@ -110,7 +124,11 @@ describe('caps per caller', () => {
     assert.equal(server.kit.stats().cachedSessions, 3);
     await new Promise((r) => setTimeout(r, 150));
     // Reading a session into the cache sweeps out the expired ones first.
-    const list = await fetch(server.url, { method: 'POST', headers: { ...HEADERS, ...session(ids[0]!) }, body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' }) });
+    const list = await fetch(server.url, {
+      method: 'POST',
+      headers: { ...HEADERS, ...session(ids[0]!) },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' }),
+    });
     assert.equal(list.status, 200);
     assert.equal(server.kit.stats().cachedSessions, 1);
   });

@@ -14,7 +14,7 @@ const entries = Object.entries(VARIABLES) as [VariableName, Variable][];
 const NOT_KIT = new Set<VariableName>(['PORT', 'MCP_GATEWAY_LIST_TIMEOUT_MS']);
 
 describe('the table of settings', () => {
-  it('is what the README\'s configuration table says (npm run docs:config rewrites it)', async () => {
+  it("is what the README's configuration table says (npm run docs:config rewrites it)", async () => {
     const readme = await readFile('README.md', 'utf8');
     assert.equal(withConfigurationTable(readme), readme, 'README.md is out of date: run npm run docs:config');
     // Control: a README whose table lost a row is rewritten.
@@ -28,7 +28,11 @@ describe('the table of settings', () => {
     const bounded = entries.filter(([name, v]) => v.kind === 'whole number' && (v.min ?? 0) > 0 && !NOT_KIT.has(name));
     assert.ok(bounded.length > 15);
     for (const [name, v] of bounded) {
-      assert.throws(() => loadConfig({ [name]: String(v.min! - 1) }), (e: unknown) => e instanceof ConfigError && e.variable === name && e.message.includes(`at least ${v.min}`), name);
+      assert.throws(
+        () => loadConfig({ [name]: String(v.min! - 1) }),
+        (e: unknown) => e instanceof ConfigError && e.variable === name && e.message.includes(`at least ${v.min}`),
+        name,
+      );
       assert.doesNotThrow(() => loadConfig({ [name]: String(v.min) }), name);
     }
   });
@@ -37,7 +41,10 @@ describe('the table of settings', () => {
     const bounded = entries.filter(([, v]) => v.max !== undefined);
     assert.ok(bounded.length > 0);
     for (const [name, v] of bounded) {
-      assert.throws(() => loadConfig({ [name]: String(v.max!.value + 1) }), (e: unknown) => e instanceof ConfigError && e.message === `${name}: must be at most ${v.max!.value}: ${v.max!.why}`);
+      assert.throws(
+        () => loadConfig({ [name]: String(v.max!.value + 1) }),
+        (e: unknown) => e instanceof ConfigError && e.message === `${name}: must be at most ${v.max!.value}: ${v.max!.why}`,
+      );
       assert.doesNotThrow(() => loadConfig({ [name]: String(v.max!.value) }));
     }
   });

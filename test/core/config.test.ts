@@ -22,7 +22,10 @@ describe('configuration', () => {
     assert.deepEqual([loadConfig({}).eventPollMs, loadConfig({}).eventPollMaxMs], [1_000, 5_000]);
     assert.equal(loadConfig({ MCP_EVENT_POLL_MS: '8000' }).eventPollMaxMs, 8_000, 'the default ceiling follows a slower poll');
     assert.equal(loadConfig({ MCP_EVENT_POLL_MAX_MS: '1000' }).eventPollMaxMs, 1_000, 'equal turns the backoff off');
-    assert.throws(() => loadConfig({ MCP_EVENT_POLL_MS: '2000', MCP_EVENT_POLL_MAX_MS: '1000' }), (e: unknown) => e instanceof ConfigError && /MCP_EVENT_POLL_MAX_MS.*at least 2000/.test(e.message));
+    assert.throws(
+      () => loadConfig({ MCP_EVENT_POLL_MS: '2000', MCP_EVENT_POLL_MAX_MS: '1000' }),
+      (e: unknown) => e instanceof ConfigError && /MCP_EVENT_POLL_MAX_MS.*at least 2000/.test(e.message),
+    );
   });
 
   it('reads the standard AWS endpoint variables, the specific one winning', () => {
@@ -33,7 +36,12 @@ describe('configuration', () => {
 
   it('allows an open endpoint off loopback only with an explicit opt-in', () => {
     assert.deepEqual(loadConfig({ HOST: '0.0.0.0', MCP_ALLOW_UNAUTHENTICATED: 'true' }).auth.methods, []);
-    const oauth = loadConfig({ AWS_LAMBDA_FUNCTION_NAME: 'fn', MCP_AUTH_MODE: 'oauth,apikey', MCP_OAUTH_ISSUER: 'https://auth.example/', MCP_PUBLIC_URL: 'https://mcp.example/mcp' });
+    const oauth = loadConfig({
+      AWS_LAMBDA_FUNCTION_NAME: 'fn',
+      MCP_AUTH_MODE: 'oauth,apikey',
+      MCP_OAUTH_ISSUER: 'https://auth.example/',
+      MCP_PUBLIC_URL: 'https://mcp.example/mcp',
+    });
     assert.deepEqual(oauth.auth.methods, ['oauth', 'apikey']);
     assert.equal(oauth.auth.oauth?.jwksUrl, 'https://auth.example/.well-known/jwks.json');
     assert.deepEqual(oauth.auth.oauth?.audience, ['https://mcp.example/mcp']);
@@ -54,15 +62,27 @@ describe('configuration', () => {
     [{ AWS_ENDPOINT_URL_DYNAMODB: 'localhost:8000' }, 'AWS_ENDPOINT_URL_DYNAMODB', /http\(s\) URL/],
     [{ UPSTASH_REDIS_REST_URL: 'https://x.upstash.io' }, 'UPSTASH_REDIS_REST_TOKEN', /set both/],
     [{ MCP_REQUEST_STATE_KEY: 'short' }, 'MCP_REQUEST_STATE_KEY', /at least 32 bytes/],
-    [{ MCP_REQUEST_STATE_KEY: 'k'.repeat(32), MCP_REQUEST_STATE_PREVIOUS_KEYS: `${'o'.repeat(32)},short` }, 'MCP_REQUEST_STATE_PREVIOUS_KEYS', /at least 32 bytes/],
+    [
+      { MCP_REQUEST_STATE_KEY: 'k'.repeat(32), MCP_REQUEST_STATE_PREVIOUS_KEYS: `${'o'.repeat(32)},short` },
+      'MCP_REQUEST_STATE_PREVIOUS_KEYS',
+      /at least 32 bytes/,
+    ],
     [{ MCP_REQUEST_STATE_PREVIOUS_KEYS: 'o'.repeat(32) }, 'MCP_REQUEST_STATE_KEY', /required when MCP_REQUEST_STATE_PREVIOUS_KEYS is set/],
     [{ MCP_STAGE: 'dev', MCP_RATE_LIMIT_ENABLED: 'true' }, 'MCP_RATE_LIMIT_ENABLED', /needs Redis/],
     [{ MCP_AUTH_MODE: 'maybe' }, 'MCP_AUTH_MODE', /expected none, apikey, oauth/],
     [{ HOST: '0.0.0.0' }, 'MCP_AUTH_MODE', /allowed only when serving on a loopback address.*MCP_ALLOW_UNAUTHENTICATED=true/],
     [{ AWS_LAMBDA_FUNCTION_NAME: 'fn' }, 'MCP_AUTH_MODE', /allowed only when serving on a loopback address/],
     [{ MCP_AUTH_MODE: 'oauth' }, 'MCP_OAUTH_ISSUER', /is required/],
-    [{ MCP_AUTH_MODE: 'oauth', MCP_OAUTH_ISSUER: 'https://auth.example', MCP_OAUTH_AUDIENCE: 'x' }, 'MCP_PUBLIC_URL', /is required when MCP_AUTH_MODE includes oauth/],
-    [{ MCP_AUTH_MODE: 'oauth', MCP_OAUTH_ISSUER: 'https://auth.example', MCP_PUBLIC_URL: 'https://mcp.example/mcp', MCP_OAUTH_ALGORITHMS: 'HS256' }, 'MCP_OAUTH_ALGORITHMS', /asymmetric/],
+    [
+      { MCP_AUTH_MODE: 'oauth', MCP_OAUTH_ISSUER: 'https://auth.example', MCP_OAUTH_AUDIENCE: 'x' },
+      'MCP_PUBLIC_URL',
+      /is required when MCP_AUTH_MODE includes oauth/,
+    ],
+    [
+      { MCP_AUTH_MODE: 'oauth', MCP_OAUTH_ISSUER: 'https://auth.example', MCP_PUBLIC_URL: 'https://mcp.example/mcp', MCP_OAUTH_ALGORITHMS: 'HS256' },
+      'MCP_OAUTH_ALGORITHMS',
+      /asymmetric/,
+    ],
     [{ MCP_APIKEY_CACHE_SECONDS: '300' }, 'MCP_APIKEY_CACHE_SECONDS', /at most 60/],
     [{ LOG_LEVEL: 'LOUD' }, 'LOG_LEVEL', /one of DEBUG/],
   ];

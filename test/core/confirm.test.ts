@@ -32,7 +32,10 @@ describe('confirmations', () => {
 
   /** An SDK v2 client (2026-07-28) answering every question with `action`; counts the questions. */
   async function modern(action: Action | undefined) {
-    const client = new ModernClient({ name: 'confirm', version: '1' }, { versionNegotiation: { mode: { pin: '2026-07-28' } }, capabilities: action ? { elicitation: {} } : {} });
+    const client = new ModernClient(
+      { name: 'confirm', version: '1' },
+      { versionNegotiation: { mode: { pin: '2026-07-28' } }, capabilities: action ? { elicitation: {} } : {} },
+    );
     const asked: string[] = [];
     if (action) {
       client.setRequestHandler('elicitation/create', async (request) => {
@@ -113,10 +116,21 @@ describe('confirmations', () => {
     type Answer = { result?: Record<string, unknown> & { content?: { text: string }[] }; error?: { code: number; message: string } };
     /** The same client without elicitation: it is given a token to pass as the `confirm` argument. */
     const NO_ELICITATION = { ...META, 'io.modelcontextprotocol/clientCapabilities': {} };
-    const call = async (name: string, args: Record<string, unknown>, extra: Record<string, unknown> = {}, meta: Record<string, unknown> = META): Promise<Answer> => {
+    const call = async (
+      name: string,
+      args: Record<string, unknown>,
+      extra: Record<string, unknown> = {},
+      meta: Record<string, unknown> = META,
+    ): Promise<Answer> => {
       const res = await fetch(server.url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': name },
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-protocol-version': '2026-07-28',
+          'mcp-method': 'tools/call',
+          'mcp-name': name,
+        },
         body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name, arguments: args, ...extra, _meta: meta } }),
       });
       return (await res.json()) as Answer;
@@ -200,7 +214,10 @@ describe('confirmations', () => {
       assert.equal(moved.result!.resultType, 'input_required');
       assert.equal(await list(notebook), '1. kept');
       // Control: the MRTR question's own requestState with the same accept clears.
-      assert.match((await call('notebook_clear', { notebook }, { inputResponses: ACCEPT, requestState: await ask(notebook) })).result!.content![0]!.text, /^Cleared /);
+      assert.match(
+        (await call('notebook_clear', { notebook }, { inputResponses: ACCEPT, requestState: await ask(notebook) })).result!.content![0]!.text,
+        /^Cleared /,
+      );
     });
   });
 });

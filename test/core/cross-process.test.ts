@@ -95,17 +95,25 @@ describe('sessions and MRTR across processes', () => {
     const requestState = asked.body.result!.requestState as string;
     assert.ok(requestState);
 
-    const answered = await call(b.url, { name: 'notebook_clear', arguments: { notebook } }, {
-      inputResponses: { confirm: { action: 'accept', content: { confirm: true } } },
-      requestState,
-    });
+    const answered = await call(
+      b.url,
+      { name: 'notebook_clear', arguments: { notebook } },
+      {
+        inputResponses: { confirm: { action: 'accept', content: { confirm: true } } },
+        requestState,
+      },
+    );
     assert.equal(answered.body.result!.resultType, 'complete');
     assert.match((answered.body.result!.content as { text: string }[])[0]!.text, /^Cleared h_/);
 
-    const forged = await call(b.url, { name: 'notebook_clear', arguments: { notebook } }, {
-      inputResponses: { confirm: { action: 'accept', content: { confirm: true } } },
-      requestState: `${requestState.slice(0, -4)}AAAA`,
-    });
+    const forged = await call(
+      b.url,
+      { name: 'notebook_clear', arguments: { notebook } },
+      {
+        inputResponses: { confirm: { action: 'accept', content: { confirm: true } } },
+        requestState: `${requestState.slice(0, -4)}AAAA`,
+      },
+    );
     assert.equal(forged.body.error?.code, -32602);
     assert.match(forged.body.error!.message, /requestState/);
   });

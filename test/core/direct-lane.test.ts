@@ -39,7 +39,12 @@ const lanes = defineServer({
     }),
     tool('link', { description: 'l' }, () => ({ content: [{ type: 'resource_link', uri: 'https://example.com/a', name: 'a' }] })),
     tool('image', { description: 'i' }, () => ({ content: [{ type: 'image', data: 'aGk=', mimeType: 'image/png' }] })),
-    tool('asks', { description: 'a' }, async (_args, ctx) => inputRequired({ inputRequests: { ok: inputRequired.elicit({ message: 'ok?', requestedSchema: z.object({ ok: z.boolean() }) }) }, requestState: await ctx.mintRequestState({ asked: 1 }) })),
+    tool('asks', { description: 'a' }, async (_args, ctx) =>
+      inputRequired({
+        inputRequests: { ok: inputRequired.elicit({ message: 'ok?', requestedSchema: z.object({ ok: z.boolean() }) }) },
+        requestState: await ctx.mintRequestState({ asked: 1 }),
+      }),
+    ),
     tool('notifies', { description: 'n' }, async (_args, ctx) => {
       await ctx.mcp.mcpReq.notify({ method: 'notifications/message', params: { level: 'info', data: 'hello' } });
       return 'after';
@@ -58,10 +63,19 @@ const lanes = defineServer({
     tool('block_extra', { description: 'x' }, () => ({ content: [{ type: 'text', text: 'x', annotations: { priority: 1 } }] })),
     tool('meta', { description: 'm' }, () => ({ ...text('m'), _meta: { mine: true } })),
     tool('explicit_ok', { description: 'o' }, () => ({ ...text('ok'), isError: false })),
-    tool('raw_elicit', { description: 'r' }, async (_args, ctx) => JSON.stringify(await ctx.mcp.mcpReq.elicitInput({ message: 'x', requestedSchema: { type: 'object', properties: {} } } as never))),
+    tool('raw_elicit', { description: 'r' }, async (_args, ctx) =>
+      JSON.stringify(await ctx.mcp.mcpReq.elicitInput({ message: 'x', requestedSchema: { type: 'object', properties: {} } } as never)),
+    ),
     tool('raw_send', { description: 'r' }, async (_args, ctx) => JSON.stringify(await ctx.mcp.mcpReq.send({ method: 'ping' } as never))),
     tool('raw_context', { description: 'r' }, (_args, ctx) =>
-      JSON.stringify({ mcpReq: Object.keys(ctx.mcp.mcpReq).sort(), http: Object.keys(ctx.mcp.http ?? {}).sort(), meta: ctx.mcp.mcpReq._meta ?? null, envelope: ctx.mcp.mcpReq.envelope, id: ctx.mcp.mcpReq.id, state: ctx.mcp.mcpReq.requestState() ?? null }),
+      JSON.stringify({
+        mcpReq: Object.keys(ctx.mcp.mcpReq).sort(),
+        http: Object.keys(ctx.mcp.http ?? {}).sort(),
+        meta: ctx.mcp.mcpReq._meta ?? null,
+        envelope: ctx.mcp.mcpReq.envelope,
+        id: ctx.mcp.mcpReq.id,
+        state: ctx.mcp.mcpReq.requestState() ?? null,
+      }),
     ),
     tool('headers', { description: 'h', input: z.object({ region: z.string().meta({ 'x-mcp-header': 'Region' }) }) }, ({ region }) => region),
     tool('maybe_task', { description: 't', task: 'optional' }, async (_args, ctx) => {
@@ -80,7 +94,13 @@ type Call = { body: Record<string, any>; headers: Record<string, string> };
 function call(name: string, args?: unknown, change: (c: Call) => void = () => {}): Call {
   const c: Call = {
     body: { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name, ...(args !== undefined && { arguments: args }), _meta: structuredClone(META) } },
-    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': name },
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2026-07-28',
+      'mcp-method': 'tools/call',
+      'mcp-name': name,
+    },
   };
   change(c);
   return c;
@@ -91,7 +111,10 @@ async function observe(response: Response) {
   const type = response.headers.get('content-type');
   const body = await response.text();
   const messages = type?.startsWith('text/event-stream')
-    ? body.split('\n\n').filter((f) => f.startsWith('event:')).map((f) => JSON.parse(/^data: (.*)$/m.exec(f)![1]!))
+    ? body
+        .split('\n\n')
+        .filter((f) => f.startsWith('event:'))
+        .map((f) => JSON.parse(/^data: (.*)$/m.exec(f)![1]!))
     : body
       ? [JSON.parse(body)]
       : [];
@@ -106,7 +129,13 @@ describe('direct lane', () => {
 
   before(async () => {
     [dynamo, s3] = await Promise.all([startTestDynamo(), startTestS3()]);
-    const config = loadConfig({ LOG_LEVEL: 'INFO', AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, AWS_ENDPOINT_URL_S3: s3.endpoint, MCP_REQUEST_STATE_KEY: 'direct-lane-test-key-0123456789abcdef' });
+    const config = loadConfig({
+      LOG_LEVEL: 'INFO',
+      AWS_REGION: 'us-east-1',
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      AWS_ENDPOINT_URL_S3: s3.endpoint,
+      MCP_REQUEST_STATE_KEY: 'direct-lane-test-key-0123456789abcdef',
+    });
     withLane = createKit(lanes, config);
     sdkOnly = createKit(lanes, config, { directLane: false });
   });
@@ -154,7 +183,14 @@ describe('direct lane', () => {
     ['elicitInput on 2026-07-28', call('raw_elicit', {})],
     ['send on 2026-07-28', call('raw_send', {})],
     ['the SDK context the tool sees', call('raw_context', {})],
-    ['client capabilities', call('echo', { text: 'hi' }, (c) => (c.body.params._meta[CC] = { elicitation: { form: {} }, roots: { listChanged: true }, sampling: {}, extensions: { 'io.example/x': {} } }))],
+    [
+      'client capabilities',
+      call(
+        'echo',
+        { text: 'hi' },
+        (c) => (c.body.params._meta[CC] = { elicitation: { form: {} }, roots: { listChanged: true }, sampling: {}, extensions: { 'io.example/x': {} } }),
+      ),
+    ],
     ['client title', call('echo', { text: 'hi' }, (c) => (c.body.params._meta[CI].title = 'Lanes'))],
     ['an optional task for a client that takes none', call('maybe_task', {})],
     ['a progress token', call('echo', { text: 'hi' }, (c) => (c.body.params._meta.progressToken = 't'))],
@@ -194,7 +230,10 @@ describe('direct lane', () => {
     ['a block with annotations', call('block_extra', {})],
     ['a result _meta', call('meta', {})],
     ['a tool declaring x-mcp-header', call('headers', { region: 'eu' }, (c) => (c.headers['mcp-param-region'] = 'eu'))],
-    ['an optional task for a client that takes tasks', call('maybe_task', {}, (c) => (c.body.params._meta[CC] = { extensions: { 'io.modelcontextprotocol/tasks': {} } }))],
+    [
+      'an optional task for a client that takes tasks',
+      call('maybe_task', {}, (c) => (c.body.params._meta[CC] = { extensions: { 'io.modelcontextprotocol/tasks': {} } })),
+    ],
   ];
 
   for (const [name, c] of directCases) {
@@ -219,14 +258,24 @@ describe('direct lane', () => {
     const { direct, sdk } = await both(call('notifies_link', {}));
     assert.deepEqual(direct, sdk);
     assert.equal(direct.type, 'text/event-stream');
-    assert.deepEqual(direct.messages.map((m: { method?: string }) => m.method ?? 'result'), ['notifications/message', 'result']);
+    assert.deepEqual(
+      direct.messages.map((m: { method?: string }) => m.method ?? 'result'),
+      ['notifications/message', 'result'],
+    );
   });
 
   it('random perturbations of a canonical call get the same answer from both lanes', async () => {
     const json = fc.jsonValue({ maxDepth: 2 });
     const perturbation = fc.oneof(
       fc.record({ at: fc.constant('args'), value: fc.oneof(json, fc.dictionary(fc.string({ maxLength: 5 }), json, { maxKeys: 3 })) }),
-      fc.record({ at: fc.constant('capabilities'), value: fc.dictionary(fc.constantFrom('elicitation', 'sampling', 'roots', 'extensions', 'experimental', 'tasks'), fc.oneof(json, fc.dictionary(fc.constantFrom('form', 'url', 'listChanged', 'context', 'x'), json, { maxKeys: 2 })), { maxKeys: 3 }) }),
+      fc.record({
+        at: fc.constant('capabilities'),
+        value: fc.dictionary(
+          fc.constantFrom('elicitation', 'sampling', 'roots', 'extensions', 'experimental', 'tasks'),
+          fc.oneof(json, fc.dictionary(fc.constantFrom('form', 'url', 'listChanged', 'context', 'x'), json, { maxKeys: 2 })),
+          { maxKeys: 3 },
+        ),
+      }),
       fc.record({ at: fc.constant('clientInfo'), value: fc.dictionary(fc.constantFrom('name', 'version', 'title', 'icons'), json, { maxKeys: 4 }) }),
       fc.record({ at: fc.constant('id'), value: fc.oneof(fc.integer(), fc.double(), fc.string(), fc.constant(null)) }),
       fc.record({ at: fc.constant('name'), value: fc.constantFrom('echo', 'noinput', 'structured', 'nope', '') }),

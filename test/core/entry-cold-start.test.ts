@@ -30,7 +30,12 @@ function loadedAtStart(metafile: Metafile, entryPoint: string): string[] {
 
 async function bundle(source: string) {
   const { entryPoints: _entry, ...settings } = bundleBuild('', join(ROOT, '.local/entry-cold-start'));
-  const { metafile } = await build({ ...settings, stdin: { contents: source, resolveDir: ROOT, sourcefile: 'entry.ts', loader: 'ts' }, write: false, absWorkingDir: ROOT });
+  const { metafile } = await build({
+    ...settings,
+    stdin: { contents: source, resolveDir: ROOT, sourcefile: 'entry.ts', loader: 'ts' },
+    write: false,
+    absWorkingDir: ROOT,
+  });
   return metafile!;
 }
 
@@ -38,10 +43,19 @@ describe('the public entry at cold start', () => {
   it('loads no @modelcontextprotocol module; the SDK sits in lazily loaded chunks', async () => {
     const metafile = await bundle("export * from './shared/index.ts';");
     const atStart = loadedAtStart(metafile, 'entry.ts');
-    assert.ok(atStart.some((input) => input.endsWith('shared/server/input-required.ts')), 'inputRequired is in the entry chunk');
-    assert.deepEqual(atStart.filter((input) => SDK.test(input)), []);
+    assert.ok(
+      atStart.some((input) => input.endsWith('shared/server/input-required.ts')),
+      'inputRequired is in the entry chunk',
+    );
+    assert.deepEqual(
+      atStart.filter((input) => SDK.test(input)),
+      [],
+    );
     const lazily = Object.values(metafile.outputs).flatMap((o) => Object.keys(o.inputs));
-    assert.ok(lazily.some((input) => SDK.test(input)), 'the SDK is in the bundle, behind a dynamic import');
+    assert.ok(
+      lazily.some((input) => SDK.test(input)),
+      'the SDK is in the bundle, behind a dynamic import',
+    );
   });
 
   it('control: a static re-export of the SDK puts it in the entry chunk', async () => {

@@ -21,7 +21,8 @@ function lengthCheck(cwd: string, target: string) {
 }
 
 /** A function whose body is `lines` lines long. */
-const functionOf = (lines: number) => `export function f(): number {\n${Array.from({ length: lines - 1 }, (_, i) => `  const a${i} = ${i};\n`).join('')}  return 0;\n}\n`;
+const functionOf = (lines: number) =>
+  `export function f(): number {\n${Array.from({ length: lines - 1 }, (_, i) => `  const a${i} = ${i};\n`).join('')}  return 0;\n}\n`;
 
 describe('functions in shared/', () => {
   const control = mkdtempSync(join(tmpdir(), 'function-length-'));

@@ -113,10 +113,7 @@ const toolArgs = (tool: string): fc.Arbitrary<unknown> => {
     case 'note_add':
       return fc.record({ text: weighted<unknown>([4, text], [1, json]), notebook }, { requiredKeys: ['text'] });
     case 'word_stats':
-      return fc.record(
-        { text, top: fc.integer({ min: -5, max: 60 }), chunkDelayMs: fc.integer({ min: -1, max: 30 }) },
-        { requiredKeys: ['text'] },
-      );
+      return fc.record({ text, top: fc.integer({ min: -5, max: 60 }), chunkDelayMs: fc.integer({ min: -1, max: 30 }) }, { requiredKeys: ['text'] });
     default:
       return fc.record({ notebook, downloadUrl: fc.boolean() }, { requiredKeys: [] });
   }
@@ -171,7 +168,11 @@ const paramsFor = (method: string): fc.Arbitrary<Record<string, unknown> | undef
         argument: fc.record({ name: fc.string(), value: fc.string() }),
       });
     default:
-      return weighted<Record<string, unknown> | undefined>([2, absent], [2, fc.constant({})], [1, fc.dictionary(fc.string({ maxLength: 12 }), json, { maxKeys: 3 })]);
+      return weighted<Record<string, unknown> | undefined>(
+        [2, absent],
+        [2, fc.constant({})],
+        [1, fc.dictionary(fc.string({ maxLength: 12 }), json, { maxKeys: 3 })],
+      );
   }
 };
 
@@ -197,27 +198,28 @@ const callArb = (withMeta: fc.Arbitrary<unknown>) =>
       }),
   );
 
-const responseArb = fc.record({
-  jsonrpc: fc.constant('2.0'),
-  id: idArb,
-  outcome: weighted<Record<string, unknown>>(
-    [3, fc.record({ result: weighted<unknown>([3, fc.constant({})], [1, json]) })],
-    [2, fc.record({ error: fc.record({ code: fc.integer(), message: fc.string(), data: json }, { requiredKeys: ['code', 'message'] }) })],
-    [1, fc.record({ result: json, error: json })],
-  ),
-}).map(({ outcome, ...rest }) => ({ ...rest, ...outcome }));
+const responseArb = fc
+  .record({
+    jsonrpc: fc.constant('2.0'),
+    id: idArb,
+    outcome: weighted<Record<string, unknown>>(
+      [3, fc.record({ result: weighted<unknown>([3, fc.constant({})], [1, json]) })],
+      [2, fc.record({ error: fc.record({ code: fc.integer(), message: fc.string(), data: json }, { requiredKeys: ['code', 'message'] }) })],
+      [1, fc.record({ result: json, error: json })],
+    ),
+  })
+  .map(({ outcome, ...rest }) => ({ ...rest, ...outcome }));
 
-const messageArb = (withMeta: fc.Arbitrary<unknown>): fc.Arbitrary<unknown> =>
-  weighted<unknown>([8, callArb(withMeta)], [1, responseArb], [1, json]);
+const messageArb = (withMeta: fc.Arbitrary<unknown>): fc.Arbitrary<unknown> => weighted<unknown>([8, callArb(withMeta)], [1, responseArb], [1, json]);
 
 /** Mutates a valid serialization: truncate, insert a character, or drop a character. */
-const nearJsonArb = fc.tuple(callArb(metaArb), fc.nat(), fc.constantFrom('truncate', 'insert', 'drop'), fc.constantFrom('{', '}', '"', ',', ':', '\\', '\u0000', '\uFEFF', 'x')).map(
-  ([message, at, how, char]) => {
+const nearJsonArb = fc
+  .tuple(callArb(metaArb), fc.nat(), fc.constantFrom('truncate', 'insert', 'drop'), fc.constantFrom('{', '}', '"', ',', ':', '\\', '\u0000', '\uFEFF', 'x'))
+  .map(([message, at, how, char]) => {
     const text = JSON.stringify(message);
     const i = at % (text.length + 1);
     return how === 'truncate' ? text.slice(0, i) : how === 'insert' ? text.slice(0, i) + char + text.slice(i) : text.slice(0, i) + text.slice(i + 1);
-  },
-);
+  });
 
 const bodyArb = (withMeta: fc.Arbitrary<unknown>): fc.Arbitrary<Body> =>
   weighted<Body>(
@@ -233,7 +235,8 @@ const headerString = fc.string({ maxLength: 40 });
 
 /** What a body names, so headers can agree with it or not. */
 function bodyNames(body: Body | undefined): { method?: string; name?: string } {
-  const value = body?.kind === 'json' && !Array.isArray(body.value) ? (body.value as { method?: unknown; params?: { name?: unknown; uri?: unknown } } | null) : undefined;
+  const value =
+    body?.kind === 'json' && !Array.isArray(body.value) ? (body.value as { method?: unknown; params?: { name?: unknown; uri?: unknown } } | null) : undefined;
   const method = typeof value?.method === 'string' ? value.method : undefined;
   const name = value?.params?.name ?? value?.params?.uri;
   return { ...(method && { method }), ...(typeof name === 'string' && { name }) };
@@ -316,21 +319,23 @@ const modernMetaArb = weighted<unknown>(
 );
 
 /** A 2026-07-28 request with headers that agree with its body. */
-const modernPlanArb: fc.Arbitrary<Plan> = weighted<Record<string, unknown>>([5, wellFormedArb(modernMetaArb)], [1, wellFormedArb(modernMetaArb, true)]).map((message) => {
-  const params = message.params as { name?: unknown; uri?: unknown } | undefined;
-  const name = params?.name ?? params?.uri;
-  return {
-    httpMethod: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': MODERN,
-      'mcp-method': message.method as string,
-      ...(typeof name === 'string' && { 'mcp-name': name }),
-    },
-    body: { kind: 'json', value: message },
-  };
-});
+const modernPlanArb: fc.Arbitrary<Plan> = weighted<Record<string, unknown>>([5, wellFormedArb(modernMetaArb)], [1, wellFormedArb(modernMetaArb, true)]).map(
+  (message) => {
+    const params = message.params as { name?: unknown; uri?: unknown } | undefined;
+    const name = params?.name ?? params?.uri;
+    return {
+      httpMethod: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'mcp-protocol-version': MODERN,
+        'mcp-method': message.method as string,
+        ...(typeof name === 'string' && { 'mcp-name': name }),
+      },
+      body: { kind: 'json', value: message },
+    };
+  },
+);
 
 const SESSION_VERSION = { SESSION_2025_06_18: '2025-06-18', SESSION_2025_03_26: '2025-03-26' } as const;
 
@@ -375,7 +380,14 @@ const mutationArb = (sessions: boolean): fc.Arbitrary<Mutation> =>
         ),
       }),
     ],
-    [3, fc.record({ kind: fc.constant('member' as const), name: fc.constantFrom('jsonrpc', 'id', 'method', 'params', 'extra'), value: weighted<unknown>([1, absent], [2, json], [1, idArb], [1, methodArb]) })],
+    [
+      3,
+      fc.record({
+        kind: fc.constant('member' as const),
+        name: fc.constantFrom('jsonrpc', 'id', 'method', 'params', 'extra'),
+        value: weighted<unknown>([1, absent], [2, json], [1, idArb], [1, methodArb]),
+      }),
+    ],
     [2, fc.record({ kind: fc.constant('meta' as const), value: weighted<unknown>([1, absent], [3, metaArb]) })],
     [sessions ? 2 : 0, fc.record({ kind: fc.constant('session' as const), ref: sessionArb })],
     [1, fc.constant({ kind: 'batch' as const })],
@@ -443,7 +455,11 @@ const legacyChaosArb: fc.Arbitrary<Plan> = fc
       [1, nearJsonArb.map((text) => ({ kind: 'raw', text }))],
     ),
     version: weighted<string | undefined>([4, absent], [4, fc.constantFrom(...LEGACY_VERSIONS)], [1, fc.constant(MODERN)], [1, headerString]),
-    accept: weighted<string | undefined>([6, fc.constant('application/json, text/event-stream')], [2, fc.constantFrom('application/json', 'text/event-stream')], [1, absent]),
+    accept: weighted<string | undefined>(
+      [6, fc.constant('application/json, text/event-stream')],
+      [2, fc.constantFrom('application/json', 'text/event-stream')],
+      [1, absent],
+    ),
   })
   .map(({ session, httpMethod, body, version, accept }) => ({
     httpMethod,
@@ -475,7 +491,12 @@ function render(body: Body): string {
 
 const isJsonRpcAnswer = (v: unknown) => {
   const m = v as { jsonrpc?: unknown; result?: unknown; error?: { code?: unknown; message?: unknown } } | null;
-  return m !== null && typeof m === 'object' && m.jsonrpc === '2.0' && (m.result !== undefined || (typeof m.error?.code === 'number' && typeof m.error.message === 'string'));
+  return (
+    m !== null &&
+    typeof m === 'object' &&
+    m.jsonrpc === '2.0' &&
+    (m.result !== undefined || (typeof m.error?.code === 'number' && typeof m.error.message === 'string'))
+  );
 };
 
 /** Reads an SSE body: to its end, or for an open-ended stream for a moment; every data line must be JSON. */
@@ -503,7 +524,8 @@ async function readEvents(res: Response, openEnded: boolean): Promise<void> {
   }
   const data = text.split('\n').filter((line) => line.startsWith('data:'));
   for (const line of data) JSON.parse(line.slice(5));
-  if (!openEnded && data.length) assert.ok(isJsonRpcAnswer(JSON.parse(data.at(-1)!.slice(5))), `an SSE response must end with the JSON-RPC answer:\n${text.slice(-500)}`);
+  if (!openEnded && data.length)
+    assert.ok(isJsonRpcAnswer(JSON.parse(data.at(-1)!.slice(5))), `an SSE response must end with the JSON-RPC answer:\n${text.slice(-500)}`);
 }
 
 interface Server {
@@ -621,7 +643,12 @@ describe('fuzz: random envelopes and headers over HTTP', () => {
       const res = await fetch(server.url, {
         method: 'POST',
         headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion, capabilities: {}, clientInfo: { name: 'fuzz', version: '1' } } }),
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'initialize',
+          params: { protocolVersion, capabilities: {}, clientInfo: { name: 'fuzz', version: '1' } },
+        }),
       });
       assert.equal(res.status, 200);
       return res.headers.get('mcp-session-id')!;
@@ -652,7 +679,12 @@ describe('fuzz: random envelopes and headers over HTTP', () => {
     await healthy(server.url);
     const legacy = await fetch(server.url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json', 'mcp-session-id': server.sessions.SESSION_2025_06_18, 'mcp-protocol-version': '2025-06-18' },
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json',
+        'mcp-session-id': server.sessions.SESSION_2025_06_18,
+        'mcp-protocol-version': '2025-06-18',
+      },
       body: JSON.stringify({ jsonrpc: '2.0', id: 'after', method: 'tools/call', params: { name: 'echo', arguments: { text: 'legacy ok' } } }),
     });
     assert.equal(((await legacy.json()) as { result: { content: { text: string }[] } }).result.content[0]!.text, 'legacy ok');

@@ -62,7 +62,10 @@ describe('MCP Inspector CLI (npm run inspect)', () => {
 
   it('lists the tools, as a 2025-era client by default, with nothing printed but the result', async () => {
     const { out, stderr, eras } = await inspect('--method', 'tools/list');
-    assert.deepEqual(out.tools.map((t: { name: string }) => t.name), TOOLS);
+    assert.deepEqual(
+      out.tools.map((t: { name: string }) => t.name),
+      TOOLS,
+    );
     assert.equal(stderr, '', 'no deprecation notice or other banner');
     assert.deepEqual(eras, ['legacy']);
   });
@@ -75,7 +78,10 @@ describe('MCP Inspector CLI (npm run inspect)', () => {
 
   it('lists and calls as a 2026-07-28 client', async () => {
     const listed = await inspect('--protocol-era', 'modern', '--method', 'tools/list');
-    assert.deepEqual(listed.out.tools.map((t: { name: string }) => t.name), TOOLS);
+    assert.deepEqual(
+      listed.out.tools.map((t: { name: string }) => t.name),
+      TOOLS,
+    );
     assert.deepEqual(listed.eras, ['modern']);
     const called = await inspect('--protocol-era', 'modern', '--method', 'tools/call', '--tool-name', 'echo', '--tool-arg', 'text=hello modern');
     assert.equal(called.out.content[0].text, 'hello modern');

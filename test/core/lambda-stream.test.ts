@@ -61,7 +61,14 @@ function event(method: string, path: string, body?: string) {
     multiValueHeaders: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, [v]])),
     queryStringParameters: null,
     multiValueQueryStringParameters: null,
-    requestContext: { requestId: 'r', stage: 'prod', httpMethod: method, path: `/prod${path}`, domainName: 'abc.execute-api.us-east-1.amazonaws.com', identity: { sourceIp: '127.0.0.1' } },
+    requestContext: {
+      requestId: 'r',
+      stage: 'prod',
+      httpMethod: method,
+      path: `/prod${path}`,
+      domainName: 'abc.execute-api.us-east-1.amazonaws.com',
+      identity: { sourceIp: '127.0.0.1' },
+    },
     body: body ?? null,
     isBase64Encoded: false,
   };
@@ -106,7 +113,10 @@ describe('Lambda response relay', () => {
   it('serves concurrent invocations each their own request (Lambda Managed Instances run several at once)', async () => {
     const texts = ['first', 'second', 'third'];
     const answers = await Promise.all(texts.map((text) => through(kit, event('POST', '/mcp', JSON.stringify({ text })))));
-    assert.deepEqual(answers.map((a) => JSON.parse(a.body).echo), texts);
+    assert.deepEqual(
+      answers.map((a) => JSON.parse(a.body).echo),
+      texts,
+    );
   });
 
   it('relays an SSE frame before the stream ends', { timeout: 10_000 }, async () => {

@@ -37,7 +37,11 @@ describe('Lambda adapter', () => {
 
   before(async () => {
     secrets = await fakeSecretsManager(secret);
-    path = await startAwsPath('functions/notes/handler.ts', { MCP_SECRETS_ARN: 'arn:test:secret', AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint, MCP_REQUEST_STATE_KEY: '' }, { concurrency: 2 });
+    path = await startAwsPath(
+      'functions/notes/handler.ts',
+      { MCP_SECRETS_ARN: 'arn:test:secret', AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint, MCP_REQUEST_STATE_KEY: '' },
+      { concurrency: 2 },
+    );
     node = await startInProcess(notes, { AWS_ENDPOINT_URL_DYNAMODB: path.dynamoEndpoint, MCP_REQUEST_STATE_KEY: KEY });
   });
   after(async () => {
@@ -54,7 +58,13 @@ describe('Lambda adapter', () => {
       server: 'notes',
       version: '1.0.0',
       // No Redis here: what needs it says so.
-      features: { rateLimit: 'off: Redis is not configured', cache: 'in-process', events: 'in-process', relay: 'table', streamCaps: 'no streams: Redis is not configured' },
+      features: {
+        rateLimit: 'off: Redis is not configured',
+        cache: 'in-process',
+        events: 'in-process',
+        relay: 'table',
+        streamCaps: 'no streams: Redis is not configured',
+      },
     });
   });
 
@@ -78,7 +88,12 @@ describe('Lambda adapter', () => {
     const init = await fetch(path.url, {
       method: 'POST',
       headers: HEADERS,
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'x', version: '1' } } }),
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'x', version: '1' } },
+      }),
     });
     assert.equal(init.status, 200);
     const sessionId = init.headers.get('mcp-session-id')!;
@@ -97,7 +112,11 @@ describe('Lambda adapter', () => {
   });
 
   it('answers 503 while the secret holds an invalid value, and heals once it is fixed, in the same environment', async () => {
-    const broken = await startAwsPath('functions/notes/handler.ts', { MCP_SECRETS_ARN: 'arn:test:secret', AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint, MCP_REQUEST_STATE_KEY: '' }, { concurrency: 1 });
+    const broken = await startAwsPath(
+      'functions/notes/handler.ts',
+      { MCP_SECRETS_ARN: 'arn:test:secret', AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint, MCP_REQUEST_STATE_KEY: '' },
+      { concurrency: 1 },
+    );
     try {
       secret.value = { MCP_REQUEST_STATE_KEY: 'too short' };
       const res = await fetch(`${broken.baseUrl}/health`);
@@ -121,11 +140,19 @@ describe('Lambda adapter', () => {
     const saved = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY };
     Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' });
     try {
-      const env = await resolveSecrets({ MCP_SECRETS_ARN: 'arn:test:secret', LOG_LEVEL: 'WARN', AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint });
+      const env = await resolveSecrets({
+        MCP_SECRETS_ARN: 'arn:test:secret',
+        LOG_LEVEL: 'WARN',
+        AWS_REGION: 'us-east-1',
+        AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
+      });
       assert.equal(env.MCP_REQUEST_STATE_KEY, KEY);
       assert.equal(env.LOG_LEVEL, 'WARN');
     } finally {
-      for (const [name, value] of [['AWS_ACCESS_KEY_ID', saved.id], ['AWS_SECRET_ACCESS_KEY', saved.secret]] as const) {
+      for (const [name, value] of [
+        ['AWS_ACCESS_KEY_ID', saved.id],
+        ['AWS_SECRET_ACCESS_KEY', saved.secret],
+      ] as const) {
         if (value === undefined) delete process.env[name];
         else process.env[name] = value;
       }

@@ -14,7 +14,20 @@ const SHARED = join(ROOT, 'shared');
 /** Lowest first: a module may import its own layer and those below, never one above. */
 const LAYERS: readonly (readonly string[])[] = [
   ['protocol', 'config', 'principal.ts'],
-  ['config.ts', 'trace.ts', 'trace-export.ts', 'log.ts', 'audit.ts', 'metrics.ts', 'dependency.ts', 'pending-work.ts', 'request-scope.ts', 'features.ts', 'redis.ts', 'sdk.ts'],
+  [
+    'config.ts',
+    'trace.ts',
+    'trace-export.ts',
+    'log.ts',
+    'audit.ts',
+    'metrics.ts',
+    'dependency.ts',
+    'pending-work.ts',
+    'request-scope.ts',
+    'features.ts',
+    'redis.ts',
+    'sdk.ts',
+  ],
   ['store', 'artifacts', 'cache', 'events', 'relay', 'client', 'auth'],
   ['tasks'],
   ['server'],
@@ -29,7 +42,9 @@ type Graph = Map<string, { local: string[]; bare: string[] }>;
 const IMPORT = /^\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/gm;
 
 function sources(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+  );
 }
 
 /** Every module of shared/ (paths relative to it) with what it imports. */
@@ -61,10 +76,13 @@ function problems(graph: Graph): string[] {
   for (const [module, { local, bare }] of graph) {
     for (const target of local) {
       if (target.startsWith('..')) found.push(`${module} imports ${target}, outside shared/`);
-      else if (layerOf(target) > layerOf(module)) found.push(`${module} (layer ${layerOf(module)}) imports ${target} (layer ${layerOf(target)}), up the layer order`);
+      else if (layerOf(target) > layerOf(module))
+        found.push(`${module} (layer ${layerOf(module)}) imports ${target} (layer ${layerOf(target)}), up the layer order`);
     }
     if (!module.startsWith('adapters/')) {
-      for (const target of bare) if (target.startsWith('node:') && !NODE_OUTSIDE_ADAPTERS.has(target)) found.push(`${module} imports ${target}: only shared/adapters/ may use Node-only modules`);
+      for (const target of bare)
+        if (target.startsWith('node:') && !NODE_OUTSIDE_ADAPTERS.has(target))
+          found.push(`${module} imports ${target}: only shared/adapters/ may use Node-only modules`);
     }
   }
   return [...found, ...circles(graph)];
@@ -100,10 +118,22 @@ describe('the import rules of shared/', () => {
       ['adapters/node.ts', { local: [], bare: ['node:net'] }],
     ]);
     const found = problems(graph);
-    assert.ok(found.some((p) => p.startsWith('protocol/wire.ts (layer 0) imports http/app.ts (layer 5)')), found.join('\n'));
-    assert.ok(found.some((p) => p.includes('../local/start.ts, outside shared/')), found.join('\n'));
-    assert.ok(found.some((p) => p.startsWith('http/app.ts imports node:fs')), found.join('\n'));
-    assert.ok(found.some((p) => p === 'import circle: store/a.ts -> store/b.ts -> store/a.ts'), found.join('\n'));
+    assert.ok(
+      found.some((p) => p.startsWith('protocol/wire.ts (layer 0) imports http/app.ts (layer 5)')),
+      found.join('\n'),
+    );
+    assert.ok(
+      found.some((p) => p.includes('../local/start.ts, outside shared/')),
+      found.join('\n'),
+    );
+    assert.ok(
+      found.some((p) => p.startsWith('http/app.ts imports node:fs')),
+      found.join('\n'),
+    );
+    assert.ok(
+      found.some((p) => p === 'import circle: store/a.ts -> store/b.ts -> store/a.ts'),
+      found.join('\n'),
+    );
     assert.ok(!found.some((p) => p.startsWith('adapters/node.ts')), 'the adapters may use Node');
   });
 });

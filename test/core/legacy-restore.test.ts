@@ -8,7 +8,12 @@ import { McpServer } from '@modelcontextprotocol/server';
 import { LegacyExchange } from '../../shared/http/legacy-exchange.ts';
 import type { SessionRecord } from '../../shared/store/sessions.ts';
 
-const session = (id: string, protocolVersion: string, capabilities: SessionRecord['clientCapabilities'], logLevel?: SessionRecord['logLevel']): SessionRecord => ({
+const session = (
+  id: string,
+  protocolVersion: string,
+  capabilities: SessionRecord['clientCapabilities'],
+  logLevel?: SessionRecord['logLevel'],
+): SessionRecord => ({
   id,
   protocolVersion,
   clientInfo: { name: `client-${id}`, version: '1.0.0' },

@@ -96,7 +96,10 @@ describe('per-tool metrics', () => {
   it('a successful call: Calls 1, Errors 0, its duration, per server and stage and per tool and era', async () => {
     const [line] = await lines(() => call('ok', { n: 1 }));
     const { sets, values } = metricsOf(line!);
-    assert.deepEqual(sets, [{ Server: 'metered', Stage: 'test' }, { Server: 'metered', Stage: 'test', Tool: 'ok', Era: 'modern' }]);
+    assert.deepEqual(sets, [
+      { Server: 'metered', Stage: 'test' },
+      { Server: 'metered', Stage: 'test', Tool: 'ok', Era: 'modern' },
+    ]);
     assert.deepEqual({ ...values, Duration: undefined }, { Calls: 1, Errors: 0, Duration: undefined, CacheHits: 0, RateLimited: 0 });
     assert.equal(values.Duration, line!.durationMs);
   });
@@ -119,9 +122,18 @@ describe('per-tool metrics', () => {
       for (let i = 0; i < 4; i++) await call('ok', { n: i });
     });
     // Three calls of the tool a minute: the earlier tests made two.
-    assert.deepEqual(seen.map((l) => l.status), [200, 429, 429, 429]);
-    assert.deepEqual(seen.map((l) => metricsOf(l).values.RateLimited), [0, 1, 1, 1]);
-    assert.deepEqual(seen.map((l) => metricsOf(l).values.Errors), [0, 1, 1, 1]);
+    assert.deepEqual(
+      seen.map((l) => l.status),
+      [200, 429, 429, 429],
+    );
+    assert.deepEqual(
+      seen.map((l) => metricsOf(l).values.RateLimited),
+      [0, 1, 1, 1],
+    );
+    assert.deepEqual(
+      seen.map((l) => metricsOf(l).values.Errors),
+      [0, 1, 1, 1],
+    );
   });
 
   it('a slow answer streamed with keep-alives is counted when it ends, with its whole duration', async () => {
@@ -159,7 +171,13 @@ describe('metrics off', () => {
       const seen = await lines(() =>
         fetch(kit.url, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', accept: 'application/json', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'ok' },
+          headers: {
+            'content-type': 'application/json',
+            accept: 'application/json',
+            'mcp-protocol-version': '2026-07-28',
+            'mcp-method': 'tools/call',
+            'mcp-name': 'ok',
+          },
           body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'ok', arguments: { n: 1 }, _meta: META } }),
         }).then((r) => r.text()),
       );

@@ -11,7 +11,12 @@ import notes from '../../functions/notes/server.ts';
 import { handler as streamUnavailable } from '../../infra/edge/stream-unavailable.mjs';
 import { startInProcess, startTestDynamo } from '../helpers/server.ts';
 
-const HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'subscriptions/listen' };
+const HEADERS = {
+  'content-type': 'application/json',
+  accept: 'application/json, text/event-stream',
+  'mcp-protocol-version': '2026-07-28',
+  'mcp-method': 'subscriptions/listen',
+};
 const META = {
   'io.modelcontextprotocol/protocolVersion': '2026-07-28',
   'io.modelcontextprotocol/clientCapabilities': {},
@@ -19,7 +24,12 @@ const META = {
 };
 
 function listen(url: string, id: number, signal?: AbortSignal) {
-  return fetch(url, { method: 'POST', signal, headers: HEADERS, body: JSON.stringify({ jsonrpc: '2.0', id, method: 'subscriptions/listen', params: { notifications: { toolsListChanged: true }, _meta: META } }) });
+  return fetch(url, {
+    method: 'POST',
+    signal,
+    headers: HEADERS,
+    body: JSON.stringify({ jsonrpc: '2.0', id, method: 'subscriptions/listen', params: { notifications: { toolsListChanged: true }, _meta: META } }),
+  });
 }
 
 describe("a process's own stream cap and its drain", () => {
@@ -64,13 +74,24 @@ describe("a process's own stream cap and its drain", () => {
 });
 
 describe('stream-unavailable.mjs (Lambda@Edge, origin response, with containers)', () => {
-  const event = (method: string, headers: Record<string, string>, status: string, response: Record<string, string> = {}) => ({
-    Records: [{ cf: { request: { method, uri: '/mcp', headers: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, [{ key: k, value: v }]])) }, response: { status, headers: Object.fromEntries(Object.entries(response).map(([k, v]) => [k, [{ key: k, value: v }]])) } } }],
-  }) as Parameters<typeof streamUnavailable>[0];
+  const event = (method: string, headers: Record<string, string>, status: string, response: Record<string, string> = {}) =>
+    ({
+      Records: [
+        {
+          cf: {
+            request: { method, uri: '/mcp', headers: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, [{ key: k, value: v }]])) },
+            response: { status, headers: Object.fromEntries(Object.entries(response).map(([k, v]) => [k, [{ key: k, value: v }]])) },
+          },
+        },
+      ],
+    }) as Parameters<typeof streamUnavailable>[0];
 
   it("turns the ALB's 502/503/504 for a stream into a JSON-RPC 503 with Retry-After", async () => {
     for (const status of ['502', '503', '504']) {
-      for (const [method, headers] of [['POST', { 'mcp-method': 'subscriptions/listen' }], ['GET', { 'mcp-session-id': 's' }]] as const) {
+      for (const [method, headers] of [
+        ['POST', { 'mcp-method': 'subscriptions/listen' }],
+        ['GET', { 'mcp-session-id': 's' }],
+      ] as const) {
         const out = await streamUnavailable(event(method, headers, status));
         assert.equal(out.status, '503');
         assert.equal(out.headers['retry-after']![0]!.value, '10');
@@ -79,7 +100,7 @@ describe('stream-unavailable.mjs (Lambda@Edge, origin response, with containers)
     }
   });
 
-  it('passes everything else through: calls, the kit\'s own 503 with Retry-After, a 200 stream; and still restores WWW-Authenticate', async () => {
+  it("passes everything else through: calls, the kit's own 503 with Retry-After, a 200 stream; and still restores WWW-Authenticate", async () => {
     const call = await streamUnavailable(event('POST', { 'mcp-method': 'tools/call' }, '502'));
     assert.equal(call.status, '502');
     const capped = await streamUnavailable(event('POST', { 'mcp-method': 'subscriptions/listen' }, '503', { 'retry-after': '30' }));

@@ -8,13 +8,17 @@ import { ORIGIN_VERIFY_HEADER, originVerifier } from '../../shared/http/origin-v
 
 const CURRENT = 'current-origin-secret-0123456789';
 const PREVIOUS = 'previous-origin-secret-0123456789';
-const request = (value?: string) => new Request('https://api.example/dev/mcp', { method: 'POST', headers: value === undefined ? {} : { [ORIGIN_VERIFY_HEADER]: value } });
+const request = (value?: string) =>
+  new Request('https://api.example/dev/mcp', { method: 'POST', headers: value === undefined ? {} : { [ORIGIN_VERIFY_HEADER]: value } });
 
 describe('the origin header check', () => {
   it('is off unless MCP_ORIGIN_VERIFY asks, and then needs MCP_ORIGIN_SECRET', () => {
     assert.deepEqual(loadConfig({}).originSecrets, []);
     assert.equal(originVerifier(loadConfig({}).originSecrets), undefined);
-    assert.throws(() => loadConfig({ MCP_ORIGIN_VERIFY: 'true' }), (e) => e instanceof ConfigError && e.variable === 'MCP_ORIGIN_SECRET');
+    assert.throws(
+      () => loadConfig({ MCP_ORIGIN_VERIFY: 'true' }),
+      (e) => e instanceof ConfigError && e.variable === 'MCP_ORIGIN_SECRET',
+    );
     assert.throws(() => loadConfig({ MCP_ORIGIN_VERIFY: 'true', MCP_ORIGIN_SECRET: 'short' }), /at least 16 characters/);
   });
 

@@ -16,7 +16,12 @@ const initialize = (url: string) =>
   fetch(url, {
     method: 'POST',
     headers: HEADERS,
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'outage', version: '1' } } }),
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'outage', version: '1' } },
+    }),
   });
 
 async function until<T>(probe: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 8000): Promise<T> {
@@ -55,7 +60,10 @@ describe('dependency outages', () => {
     assert.equal(body.error.code, -32000);
     assert.match(body.error.message, /^Service Unavailable: DynamoDB is unavailable \(request id [0-9a-f-]{36}\); retry shortly$/);
     assert.equal((await fetch(`${base()}/health`)).status, 200, '/health touches no dependency');
-    const ready = await until(() => fetch(`${base()}/health?ready`).then(async (r) => ({ status: r.status, body: (await r.json()) as any })), (r) => r.body.dependencies.dynamodb.status === 'unavailable');
+    const ready = await until(
+      () => fetch(`${base()}/health?ready`).then(async (r) => ({ status: r.status, body: (await r.json()) as any })),
+      (r) => r.body.dependencies.dynamodb.status === 'unavailable',
+    );
     assert.equal(ready.status, 503);
     assert.equal(ready.body.dependencies.dynamodb.status, 'unavailable');
     assert.equal(ready.body.dependencies.dynamodb.error, 'DynamoDB is unavailable', 'named, without the connection error (anyone may ask)');
@@ -70,7 +78,10 @@ describe('dependency outages', () => {
     const { createDynamoClient } = await import('../../shared/store/table.ts');
     await ensureTable(await createDynamoClient({ region: 'us-east-1', dynamoEndpoint: dynamo.endpoint }), 'mcp-kit');
     assert.equal((await initialize(server.url)).status, 200);
-    const ready = await until(() => fetch(`${base()}/health?ready`).then(async (r) => (await r.json()) as any), (r) => r.dependencies.dynamodb.status === 'ok');
+    const ready = await until(
+      () => fetch(`${base()}/health?ready`).then(async (r) => (await r.json()) as any),
+      (r) => r.dependencies.dynamodb.status === 'ok',
+    );
     assert.equal(ready.dependencies.dynamodb.status, 'ok');
   });
 
@@ -85,7 +96,10 @@ describe('dependency outages', () => {
     const answer = (await res.json()) as { result: { isError: boolean; content: { type: string; text: string }[] } };
     assert.equal(answer.result.isError, true);
     assert.match(answer.result.content[0]!.text, /artifact storage unavailable/);
-    assert.ok(answer.result.content.every((c) => c.type === 'text'), 'no link to an object that was not written');
+    assert.ok(
+      answer.result.content.every((c) => c.type === 'text'),
+      'no link to an object that was not written',
+    );
   });
 });
 
@@ -121,7 +135,11 @@ describe('edges of the HTTP surface', () => {
       req.on('continue', () => req.write('{"jsonrpc":"2.0","id":1,', () => (req.destroy(), resolve())));
       req.flushHeaders();
     });
-    const logged = await until(async () => lines.find((l) => l.message === 'client went away'), (l) => l !== undefined, 3000);
+    const logged = await until(
+      async () => lines.find((l) => l.message === 'client went away'),
+      (l) => l !== undefined,
+      3000,
+    );
     assert.ok(logged, 'logged the departure');
     assert.equal(logged.level, 'info');
     assert.equal(lines.filter((l) => l.level === 'error').length, 0, 'no error lines');
@@ -139,16 +157,36 @@ describe('edges of the HTTP surface', () => {
   });
 
   it('a deployed stage without MCP_ALLOWED_ORIGINS refuses a browser origin, naming the setting; without Origin it serves', async () => {
-    const withOrigin = await fetch(deployed.url, { method: 'POST', headers: { ...HEADERS, origin: 'https://app.example.com' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }) });
+    const withOrigin = await fetch(deployed.url, {
+      method: 'POST',
+      headers: { ...HEADERS, origin: 'https://app.example.com' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
+    });
     assert.equal(withOrigin.status, 403);
-    assert.match(((await withOrigin.json()) as { error: { message: string } }).error.message, /Origin "https:\/\/app\.example\.com" is not allowed; list .* in MCP_ALLOWED_ORIGINS/);
+    assert.match(
+      ((await withOrigin.json()) as { error: { message: string } }).error.message,
+      /Origin "https:\/\/app\.example\.com" is not allowed; list .* in MCP_ALLOWED_ORIGINS/,
+    );
     assert.equal((await initialize(deployed.url)).status, 200, 'control: no Origin header');
   });
 
   it('a listed origin passes on a deployed stage; another is refused', async () => {
-    const ok = await fetch(listed.url, { method: 'POST', headers: { ...HEADERS, origin: 'https://app.example.com' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'o', version: '1' } } }) });
+    const ok = await fetch(listed.url, {
+      method: 'POST',
+      headers: { ...HEADERS, origin: 'https://app.example.com' },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'o', version: '1' } },
+      }),
+    });
     assert.equal(ok.status, 200);
-    const other = await fetch(listed.url, { method: 'POST', headers: { ...HEADERS, origin: 'https://evil.example.com' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }) });
+    const other = await fetch(listed.url, {
+      method: 'POST',
+      headers: { ...HEADERS, origin: 'https://evil.example.com' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
+    });
     assert.equal(other.status, 403);
   });
 });

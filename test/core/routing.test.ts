@@ -14,22 +14,37 @@ const META = {
 const bodies: [string, unknown][] = [
   ['modern request', { jsonrpc: '2.0', id: 1, method: 'tools/list', params: { _meta: META } }],
   ['request without envelope', { jsonrpc: '2.0', id: 1, method: 'tools/list' }],
-  ['initialize', { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'c', version: '1' } } }],
+  [
+    'initialize',
+    { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'c', version: '1' } } },
+  ],
   ['notification', { jsonrpc: '2.0', method: 'notifications/initialized' }],
   ['modern notification', { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 1, _meta: META } }],
   ['response', { jsonrpc: '2.0', id: 'x', result: {} }],
   ['batch', [{ jsonrpc: '2.0', id: 1, method: 'ping' }]],
-  ['legacy call with a progress token', { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'echo', arguments: {}, _meta: { progressToken: 'p1' } } }],
+  [
+    'legacy call with a progress token',
+    { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'echo', arguments: {}, _meta: { progressToken: 'p1' } } },
+  ],
   ['legacy call with a numeric progress token', { jsonrpc: '2.0', id: 'a', method: 'tools/call', params: { name: 'echo', _meta: { progressToken: 7 } } }],
   ['progress token of a type the schema refuses', { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'echo', _meta: { progressToken: 1.5 } } }],
   ['progress token that is not a token', { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'echo', _meta: { progressToken: true } } }],
   ['empty _meta', { jsonrpc: '2.0', id: 4, method: 'tools/list', params: { _meta: {} } }],
-  ['2025-11-25 related-task meta', { jsonrpc: '2.0', id: 5, method: 'tools/call', params: { name: 'echo', _meta: { 'io.modelcontextprotocol/related-task': { taskId: 't' } } } }],
+  [
+    '2025-11-25 related-task meta',
+    { jsonrpc: '2.0', id: 5, method: 'tools/call', params: { name: 'echo', _meta: { 'io.modelcontextprotocol/related-task': { taskId: 't' } } } },
+  ],
   ['other _meta keys', { jsonrpc: '2.0', id: 6, method: 'tools/call', params: { name: 'echo', _meta: { trace: 'x', progressToken: 1 } } }],
   ['envelope claim alone', { jsonrpc: '2.0', id: 7, method: 'tools/list', params: { _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28' } } }],
   ['2025-era notification with params', { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 1, reason: 'stop' } }],
-  ['legacy notification with a progress token', { jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: 1, progress: 1, _meta: { progressToken: 1 } } }],
-  ['envelope naming an unknown revision', { jsonrpc: '2.0', id: 1, method: 'ping', params: { _meta: { ...META, 'io.modelcontextprotocol/protocolVersion': '2099-01-01' } } }],
+  [
+    'legacy notification with a progress token',
+    { jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: 1, progress: 1, _meta: { progressToken: 1 } } },
+  ],
+  [
+    'envelope naming an unknown revision',
+    { jsonrpc: '2.0', id: 1, method: 'ping', params: { _meta: { ...META, 'io.modelcontextprotocol/protocolVersion': '2099-01-01' } } },
+  ],
 ];
 const headers: [string, Record<string, string>][] = [
   ['no version header', {}],

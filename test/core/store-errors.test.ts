@@ -18,12 +18,18 @@ const server = defineServer({
   name: 'store-errors',
   version: '1.0.0',
   tools: [
-    tool('stash', { description: 'Keeps kb kilobytes in state', input: z.object({ kb: z.number().int().min(0).max(1000) }), task: 'optional' }, async ({ kb }, ctx) => {
-      await ctx.task.start();
-      await ctx.state.put('blob', 'x'.repeat(kb * 1024));
-      return `stashed ${kb} KB`;
-    }),
-    tool('keep', { description: 'Stores a file as an artifact', input: z.object({}) }, async (_args, ctx) => ({ content: [await ctx.artifacts.put('kept.txt', 'kept')] })),
+    tool(
+      'stash',
+      { description: 'Keeps kb kilobytes in state', input: z.object({ kb: z.number().int().min(0).max(1000) }), task: 'optional' },
+      async ({ kb }, ctx) => {
+        await ctx.task.start();
+        await ctx.state.put('blob', 'x'.repeat(kb * 1024));
+        return `stashed ${kb} KB`;
+      },
+    ),
+    tool('keep', { description: 'Stores a file as an artifact', input: z.object({}) }, async (_args, ctx) => ({
+      content: [await ctx.artifacts.put('kept.txt', 'kept')],
+    })),
   ],
 });
 
@@ -41,13 +47,21 @@ describe('store errors reach callers only as a generic message with the request 
   let noBucket: Awaited<ReturnType<typeof startInProcess>>;
   const lines: { level: string; message: string; data?: Record<string, unknown> }[] = [];
   const log = Object.fromEntries(
-    (['debug', 'info', 'warn', 'error'] as const).map((level) => [level, (message: string, data?: Record<string, unknown>) => void lines.push({ level, message, data })]),
+    (['debug', 'info', 'warn', 'error'] as const).map((level) => [
+      level,
+      (message: string, data?: Record<string, unknown>) => void lines.push({ level, message, data }),
+    ]),
   ) as unknown as KitLogger;
   const opened: { close(): Promise<void> }[] = [];
 
   before(async () => {
     [dynamo, s3] = await Promise.all([startTestDynamo(), startTestS3()]);
-    const env = { AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, AWS_ENDPOINT_URL_S3: s3.endpoint, MCP_REQUEST_STATE_KEY: 'store-errors-request-state-key-0123456789', MCP_TASK_POLL_MS: '100' };
+    const env = {
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      AWS_ENDPOINT_URL_S3: s3.endpoint,
+      MCP_REQUEST_STATE_KEY: 'store-errors-request-state-key-0123456789',
+      MCP_TASK_POLL_MS: '100',
+    };
     [kit, noBucket] = await Promise.all([startInProcess(server, env, { log }), startInProcess(server, { ...env, MCP_BUCKET_NAME: 'no-such-bucket' }, { log })]);
   });
   after(async () => {
@@ -132,13 +146,16 @@ describe('store errors reach callers only as a generic message with the request 
   it('resources/read, served by the SDK, of an artifact S3 cannot read is -32603 with the generic message; with the bucket there it reads', async () => {
     const client = await modern();
     const { uri } = (await client.callTool({ name: 'keep', arguments: {} })).content[0] as { uri: string };
-    const error = await (await modern(noBucket.url)).readResource({ uri }).then(() => assert.fail('read from a missing bucket'), (e: Error & { code?: number }) => e);
+    const error = await (await modern(noBucket.url)).readResource({ uri }).then(
+      () => assert.fail('read from a missing bucket'),
+      (e: Error & { code?: number }) => e,
+    );
     assert.equal(error.code, -32603);
     assertGeneric(error.message, /artifact storage unavailable \(request id [0-9a-f-]{36}\); retry shortly$/, /NoSuchBucket/);
     assert.equal(((await client.readResource({ uri })).contents[0] as { text: string }).text, 'kept');
   });
 
-  it('GET /health?ready, which anyone may ask, reports a Redis that refuses the server without Redis\'s words; with the right token it is ok', async () => {
+  it("GET /health?ready, which anyone may ask, reports a Redis that refuses the server without Redis's words; with the right token it is ok", async () => {
     const redis = await startTestRedis();
     const env = { AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, AWS_ENDPOINT_URL_S3: s3.endpoint, ...redis.env };
     const [refused, served] = await Promise.all([
@@ -146,7 +163,8 @@ describe('store errors reach callers only as a generic message with the request 
       startInProcess({ ...server, name: 'right-token' }, env, { log }),
     ]);
     try {
-      const ready = async (url: string) => (await (await fetch(url.replace(/\/mcp$/, '/health?ready'))).json()) as { dependencies: { redis: { status: string; error?: string } } };
+      const ready = async (url: string) =>
+        (await (await fetch(url.replace(/\/mcp$/, '/health?ready'))).json()) as { dependencies: { redis: { status: string; error?: string } } };
       const down = (await ready(refused.url)).dependencies.redis;
       assert.deepEqual([down.status, down.error], ['unavailable', 'no answer; the server log says why']);
       const line = lines.find((l) => l.message === 'readiness check failed' && l.data?.dependency === 'redis');

@@ -27,7 +27,12 @@ describe('stores', () => {
 
   it('sessions: create, read, expire, delete', async () => {
     const sessions = new SessionStore(table, 3600, 0);
-    const s = await sessions.create({ protocolVersion: '2025-06-18', clientInfo: { name: 'c', version: '1' }, clientCapabilities: { sampling: {} }, principalId: 'p1' });
+    const s = await sessions.create({
+      protocolVersion: '2025-06-18',
+      clientInfo: { name: 'c', version: '1' },
+      clientCapabilities: { sampling: {} },
+      principalId: 'p1',
+    });
     assert.deepEqual((await sessions.get(s.id))?.clientCapabilities, { sampling: {} });
     await table.update(`SESSION#${s.id}`, 'META', 'SET expiresAt = :e', 'attribute_exists(pk)', { ':e': { N: String(nowSeconds() - 1) } });
     assert.equal(await sessions.get(s.id), undefined, 'an expired session reads as unknown');
@@ -113,7 +118,10 @@ describe('stores', () => {
     };
     const scope = new StateStore(busy, 3600, 3600).forSession('S4');
     let calls = 0;
-    await assert.rejects(scope.update<number>('n', (n = 0) => (calls++, n + 1)), (err: Error) => err instanceof StateConflictError && /kept changing: 5 attempts/.test(err.message));
+    await assert.rejects(
+      scope.update<number>('n', (n = 0) => (calls++, n + 1)),
+      (err: Error) => err instanceof StateConflictError && /kept changing: 5 attempts/.test(err.message),
+    );
     assert.equal(calls, UPDATE_ATTEMPTS);
     // Control: the same update without the other writer lands on its first attempt.
     interfere = false;
@@ -125,6 +133,9 @@ describe('stores', () => {
 
   it('state: a value that is not JSON is refused with a clear error', async () => {
     const scope = new StateStore(table, 3600, 3600).forSession('S2');
-    await assert.rejects(scope.put('fn', () => 1), /not JSON-serializable/);
+    await assert.rejects(
+      scope.put('fn', () => 1),
+      /not JSON-serializable/,
+    );
   });
 });

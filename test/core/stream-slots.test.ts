@@ -56,7 +56,13 @@ describe('server-wide cap on open notification streams', () => {
 
   before(async () => {
     [redis, dynamo] = await Promise.all([startTestRedis(), startTestDynamo()]);
-    const env = { ...redis.env, AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9', MCP_MAX_OPEN_STREAMS: '2', MCP_STREAM_MAX_SECONDS: '60' };
+    const env = {
+      ...redis.env,
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9',
+      MCP_MAX_OPEN_STREAMS: '2',
+      MCP_STREAM_MAX_SECONDS: '60',
+    };
     servers = await Promise.all([startInProcess(notes, env), startInProcess(notes, env)]);
   });
   after(async () => {
@@ -70,13 +76,19 @@ describe('server-wide cap on open notification streams', () => {
     const first = new AbortController();
     const second = new AbortController();
     const open = [await listen(a, first.signal), await listen(b, second.signal)];
-    assert.deepEqual(open.map((r) => r.status), [200, 200]);
+    assert.deepEqual(
+      open.map((r) => r.status),
+      [200, 200],
+    );
 
     const refused = await listen(a, AbortSignal.timeout(5000));
     assert.equal(refused.status, 503);
     const wait = Number(refused.headers.get('retry-after'));
     assert.ok(wait > 50 && wait <= 60, `Retry-After ${wait}: when the oldest of the streams reaches the 60 s stream cap`);
-    assert.equal(await message(refused), `Too many notification streams open on this server: at most 2 at once (MCP_MAX_OPEN_STREAMS), so calls keep the capacity they need; retry after ${wait} s, when the oldest reaches the stream cap`);
+    assert.equal(
+      await message(refused),
+      `Too many notification streams open on this server: at most 2 at once (MCP_MAX_OPEN_STREAMS), so calls keep the capacity they need; retry after ${wait} s, when the oldest reaches the stream cap`,
+    );
 
     first.abort();
     const deadline = Date.now() + 5000;
@@ -117,7 +129,15 @@ describe('server-wide cap on open notification streams', () => {
   });
 
   it('with Redis unreachable, streams open uncounted rather than failing', async () => {
-    const slots = createStreamSlots({ redis: createRedis({ url: 'http://127.0.0.1:9', token: 't', timeoutMs: 200 }), server: 'down', max: 1, perPrincipal: 1, streamMaxSeconds: 60, pending: new PendingWork(), log: quiet });
+    const slots = createStreamSlots({
+      redis: createRedis({ url: 'http://127.0.0.1:9', token: 't', timeoutMs: 200 }),
+      server: 'down',
+      max: 1,
+      perPrincipal: 1,
+      streamMaxSeconds: 60,
+      pending: new PendingWork(),
+      log: quiet,
+    });
     assert.ok('release' in (await slots.claim('anonymous')));
     assert.ok('release' in (await slots.claim('anonymous')));
   });
@@ -128,7 +148,13 @@ describe('per-caller cap on open notification streams, across instances', () => 
   let dynamo: Awaited<ReturnType<typeof startTestDynamo>>;
   const running: Server[] = [];
   const keys: Record<string, string> = {};
-  const env = () => ({ AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9', MCP_AUTH_MODE: 'apikey', MCP_STREAMS_PER_PRINCIPAL: '2', MCP_STREAM_MAX_SECONDS: '60' });
+  const env = () => ({
+    AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+    AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9',
+    MCP_AUTH_MODE: 'apikey',
+    MCP_STREAMS_PER_PRINCIPAL: '2',
+    MCP_STREAM_MAX_SECONDS: '60',
+  });
   /** Two instances (two Lambda environments): sharing Redis, or each on its own count. */
   async function pair(shared: boolean): Promise<[string, string]> {
     const pair = await Promise.all([0, 1].map(() => startInProcess(notes, { ...env(), ...(shared && redis.env) })));
@@ -138,7 +164,9 @@ describe('per-caller cap on open notification streams, across instances', () => 
 
   before(async () => {
     [redis, dynamo] = await Promise.all([startTestRedis(), startTestDynamo()]);
-    const store = new ApiKeyStore(new Table(() => createDynamoClient({ region: 'us-east-1', dynamoEndpoint: dynamo.endpoint }), 'mcp-kit'), { cacheSeconds: 1 });
+    const store = new ApiKeyStore(new Table(() => createDynamoClient({ region: 'us-east-1', dynamoEndpoint: dynamo.endpoint }), 'mcp-kit'), {
+      cacheSeconds: 1,
+    });
     for (const who of ['alice', 'bob', 'carol', 'dave']) keys[who] = (await store.create({ principalId: who })).key;
   });
   after(async () => {
@@ -158,7 +186,10 @@ describe('per-caller cap on open notification streams, across instances', () => 
       assert.equal(refused.status, 429);
       const wait = Number(refused.headers.get('retry-after'));
       assert.ok(wait > 50 && wait <= 60, `Retry-After ${wait}: when her oldest stream reaches the 60 s stream cap`);
-      assert.equal(await message(refused), `Too many open notification streams: at most 2 per caller at once across this server (MCP_STREAMS_PER_PRINCIPAL); close one you no longer read, or retry after ${wait} s, when your oldest reaches the stream cap`);
+      assert.equal(
+        await message(refused),
+        `Too many open notification streams: at most 2 per caller at once across this server (MCP_STREAMS_PER_PRINCIPAL); close one you no longer read, or retry after ${wait} s, when your oldest reaches the stream cap`,
+      );
     }
     assert.equal((await listen(a, streams.signal, keys.bob)).status, 200, 'control: another caller on the same instance is served');
   });
@@ -209,14 +240,24 @@ describe('per-caller cap on open notification streams, across instances', () => 
     const init = await fetch(a, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${keys.carol}` },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'slots', version: '1' } } }),
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'slots', version: '1' } },
+      }),
     });
     assert.equal(init.status, 200);
     await init.text();
     const get = new AbortController();
     const res = await fetch(a, {
       signal: get.signal,
-      headers: { accept: 'text/event-stream', authorization: `Bearer ${keys.carol}`, 'mcp-session-id': init.headers.get('mcp-session-id')!, 'mcp-protocol-version': '2025-11-25' },
+      headers: {
+        accept: 'text/event-stream',
+        authorization: `Bearer ${keys.carol}`,
+        'mcp-session-id': init.headers.get('mcp-session-id')!,
+        'mcp-protocol-version': '2025-11-25',
+      },
     });
     assert.equal(res.status, 200);
     assert.equal(await held(), 1, 'an open GET stream holds a slot');

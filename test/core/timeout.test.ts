@@ -10,13 +10,16 @@ const server = defineServer({
   name: 'slow',
   version: '1.0.0',
   tools: [
-    tool('sleepy', { description: 'Waits until aborted' }, (_args, ctx) =>
-      new Promise<string>((resolve) => {
-        ctx.signal.addEventListener('abort', () => {
-          aborted = ctx.signal.reason;
-          resolve('woke up');
-        });
-      }),
+    tool(
+      'sleepy',
+      { description: 'Waits until aborted' },
+      (_args, ctx) =>
+        new Promise<string>((resolve) => {
+          ctx.signal.addEventListener('abort', () => {
+            aborted = ctx.signal.reason;
+            resolve('woke up');
+          });
+        }),
     ),
     tool('quick', { description: 'Answers at once' }, async () => 'done'),
   ],
@@ -37,7 +40,13 @@ describe('tool timeout', () => {
   const call = (name: string) =>
     fetch(kit.url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': name },
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'mcp-protocol-version': '2026-07-28',
+        'mcp-method': 'tools/call',
+        'mcp-name': name,
+      },
       body: JSON.stringify({
         jsonrpc: '2.0',
         id: 1,

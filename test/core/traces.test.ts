@@ -87,7 +87,7 @@ describe('traces', () => {
     };
   }
 
-  it('one call through the gateway is one trace: the upstream request is the child of the gateway\'s upstream span, down to DynamoDB', async () => {
+  it("one call through the gateway is one trace: the upstream request is the child of the gateway's upstream span, down to DynamoDB", async () => {
     const run = await gatewayInFront(true);
     try {
       await run.call('traced note');
@@ -95,21 +95,28 @@ describe('traces', () => {
       const frontSpans = run.front.spans();
       const upstreamSpans = run.upstream.spans();
       const all = [...frontSpans, ...upstreamSpans];
-      assert.ok(all.every((s) => s.traceId === CLIENT_TRACE && s.message === 'span'), 'every span of both servers is in the client\'s trace');
+      assert.ok(
+        all.every((s) => s.traceId === CLIENT_TRACE && s.message === 'span'),
+        "every span of both servers is in the client's trace",
+      );
       assert.ok(new Set(all.map((s) => s.spanId)).size === all.length, 'span ids are unique');
-      for (const s of all) assert.ok(s.parentSpanId === CLIENT_SPAN || all.some((p) => p.spanId === s.parentSpanId), `${s.service} ${s.name} has a parent in the trace`);
+      for (const s of all)
+        assert.ok(s.parentSpanId === CLIENT_SPAN || all.some((p) => p.spanId === s.parentSpanId), `${s.service} ${s.name} has a parent in the trace`);
 
       const frontCall = frontSpans.find((s) => s.name === 'tools/call notes__note_add')!;
       assert.ok(frontCall, JSON.stringify(frontSpans.map((s) => s.name)));
-      assert.equal(frontCall.parentSpanId, CLIENT_SPAN, 'the gateway\'s request continues the client\'s span');
+      assert.equal(frontCall.parentSpanId, CLIENT_SPAN, "the gateway's request continues the client's span");
       assert.equal(frontCall.kind, 'server');
-      assert.deepEqual([frontCall.attributes['http.request.method'], frontCall.attributes['http.response.status_code'], frontCall.attributes['mcp.method.name']], ['POST', 200, 'tools/call']);
+      assert.deepEqual(
+        [frontCall.attributes['http.request.method'], frontCall.attributes['http.response.status_code'], frontCall.attributes['mcp.method.name']],
+        ['POST', 200, 'tools/call'],
+      );
       const upstreamCall = frontSpans.find((s) => s.name === 'upstream notes' && ancestors(s, frontSpans).some((a) => a.spanId === frontCall.spanId));
-      assert.ok(upstreamCall, 'the gateway\'s tools/call has an upstream span');
+      assert.ok(upstreamCall, "the gateway's tools/call has an upstream span");
       assert.equal(upstreamCall.kind, 'client');
 
       const chain = ancestors(upstreamTool, all).map((s) => `${s.service}:${s.name}`);
-      assert.deepEqual(chain.slice(0, 2), ['notes:tools/call note_add', `${frontCall.service}:upstream notes`], 'tool ← request ← the gateway\'s upstream call');
+      assert.deepEqual(chain.slice(0, 2), ['notes:tools/call note_add', `${frontCall.service}:upstream notes`], "tool ← request ← the gateway's upstream call");
       assert.ok(chain.includes(`${frontCall.service}:tools/call notes__note_add`));
       const dynamo = upstreamSpans.filter((s) => s.name.startsWith('DynamoDB.') && ancestors(s, upstreamSpans).some((a) => a.spanId === upstreamTool.spanId));
       assert.ok(dynamo.length > 0, `the tool's DynamoDB calls are its children: ${JSON.stringify(upstreamSpans.map((s) => s.name))}`);
@@ -119,7 +126,7 @@ describe('traces', () => {
     }
   });
 
-  it('control: with the gateway\'s tracing off it records nothing and passes the client\'s context on unchanged', async () => {
+  it("control: with the gateway's tracing off it records nothing and passes the client's context on unchanged", async () => {
     const run = await gatewayInFront(false);
     try {
       await run.call('untraced gateway');
@@ -138,12 +145,22 @@ describe('traces', () => {
     try {
       const res = await fetch(server.url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'echo' },
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-protocol-version': '2026-07-28',
+          'mcp-method': 'tools/call',
+          'mcp-name': 'echo',
+        },
         body: JSON.stringify({
           jsonrpc: '2.0',
           id: 1,
           method: 'tools/call',
-          params: { name: 'echo', arguments: { text: 'hi' }, _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {}, traceparent: TRACEPARENT } },
+          params: {
+            name: 'echo',
+            arguments: { text: 'hi' },
+            _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {}, traceparent: TRACEPARENT },
+          },
         }),
       });
       assert.equal(res.status, 200, await res.text());
@@ -152,20 +169,30 @@ describe('traces', () => {
       assert.notEqual(http.traceId, CLIENT_TRACE, 'no HTTP traceparent: the request starts a trace');
       assert.equal(message.traceId, CLIENT_TRACE);
       assert.equal(message.parentSpanId, CLIENT_SPAN);
-      assert.deepEqual(message.links?.map((l) => l.spanId), [http.spanId]);
+      assert.deepEqual(
+        message.links?.map((l) => l.spanId),
+        [http.spanId],
+      );
       assert.equal(spans.spans().find((s) => s.name === 'tool echo')!.parentSpanId, message.spanId);
     } finally {
       await server.stop();
     }
   });
 
-  it('a task\'s worker span is the child of the tool span of the request that created it', async () => {
+  it("a task's worker span is the child of the tool span of the request that created it", async () => {
     const spans = spanLines();
     const server = await startInProcess(fixture, { ...plane.env, MCP_TRACING: 'true', MCP_TASK_POLL_MS: '100' }, { traceExporter: spans.exporter });
     try {
       const res = await fetch(server.url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json', traceparent: TRACEPARENT, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'countdown' },
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json',
+          traceparent: TRACEPARENT,
+          'mcp-protocol-version': '2026-07-28',
+          'mcp-method': 'tools/call',
+          'mcp-name': 'countdown',
+        },
         body: JSON.stringify({
           jsonrpc: '2.0',
           id: 1,
@@ -173,7 +200,10 @@ describe('traces', () => {
           params: {
             name: 'countdown',
             arguments: { ms: 50 },
-            _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': { extensions: { 'io.modelcontextprotocol/tasks': {} } } },
+            _meta: {
+              'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+              'io.modelcontextprotocol/clientCapabilities': { extensions: { 'io.modelcontextprotocol/tasks': {} } },
+            },
           },
         }),
       });
@@ -185,34 +215,58 @@ describe('traces', () => {
       assert.equal(creator?.name, 'tool countdown', 'the worker continues the span that called ctx.task.start()');
       assert.equal(worker.traceId, CLIENT_TRACE);
       assert.equal(worker.kind, 'consumer');
-      assert.deepEqual(worker.links?.map((l) => l.spanId), [creator.spanId]);
-      assert.deepEqual(ancestors(creator, all).map((s) => [s.name, s.parentSpanId]), [['tools/call countdown', CLIENT_SPAN]], 'the creating tool span sits in the creating request');
-      const rerun = await until('the tool span in the worker', () => spans.spans().find((s) => s.name === 'tool countdown' && s.parentSpanId === worker.spanId));
+      assert.deepEqual(
+        worker.links?.map((l) => l.spanId),
+        [creator.spanId],
+      );
+      assert.deepEqual(
+        ancestors(creator, all).map((s) => [s.name, s.parentSpanId]),
+        [['tools/call countdown', CLIENT_SPAN]],
+        'the creating tool span sits in the creating request',
+      );
+      const rerun = await until('the tool span in the worker', () =>
+        spans.spans().find((s) => s.name === 'tool countdown' && s.parentSpanId === worker.spanId),
+      );
       assert.equal(rerun.traceId, CLIENT_TRACE);
     } finally {
       await server.stop();
     }
   });
 
-  it('a streamed answer\'s request span ends when its body ends, not when streaming starts', async () => {
+  it("a streamed answer's request span ends when its body ends, not when streaming starts", async () => {
     const spans = spanLines();
     // An answer not ready within the keep-alive interval becomes an SSE stream (shared/http/slow-answer.ts).
     const server = await startInProcess(fixture, { ...plane.env, MCP_TRACING: 'true', MCP_SSE_KEEPALIVE_MS: '50' }, { traceExporter: spans.exporter });
     const call = (ms: number) =>
       fetch(server.url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', traceparent: TRACEPARENT, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'countdown' },
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          traceparent: TRACEPARENT,
+          'mcp-protocol-version': '2026-07-28',
+          'mcp-method': 'tools/call',
+          'mcp-name': 'countdown',
+        },
         body: JSON.stringify({
           jsonrpc: '2.0',
           id: 1,
           method: 'tools/call',
-          params: { name: 'countdown', arguments: { ms }, _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} } },
+          params: {
+            name: 'countdown',
+            arguments: { ms },
+            _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} },
+          },
         }),
       });
     const requestSpan = () => spans.spans().find((s) => s.name === 'tools/call countdown');
     try {
       const res = await call(300);
-      assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream/, `a slow answer is a stream: ${res.status} ${res.headers.get('content-type') === 'application/json' ? await res.clone().text() : ''}`);
+      assert.match(
+        res.headers.get('content-type') ?? '',
+        /^text\/event-stream/,
+        `a slow answer is a stream: ${res.status} ${res.headers.get('content-type') === 'application/json' ? await res.clone().text() : ''}`,
+      );
       const reader = res.body!.getReader();
       assert.match(new TextDecoder().decode((await reader.read()).value), /keep-alive/);
       assert.equal(requestSpan(), undefined, 'the span is still open while the stream runs');
@@ -248,8 +302,18 @@ describe('traces', () => {
     assert.equal(outside!.traceId, undefined);
   });
 
-  it('spans reach an OTLP/HTTP JSON endpoint and the X-Ray daemon\'s UDP port', async () => {
-    const span: SpanRecord = { traceId: CLIENT_TRACE, spanId: 'a1b2c3d4e5f60718', parentSpanId: CLIENT_SPAN, name: 'DynamoDB.GetItem', kind: 'client', service: 'notes', startMs: 1_765_000_000_000.5, endMs: 1_765_000_000_012.25, attributes: { 'rpc.service': 'DynamoDB' } };
+  it("spans reach an OTLP/HTTP JSON endpoint and the X-Ray daemon's UDP port", async () => {
+    const span: SpanRecord = {
+      traceId: CLIENT_TRACE,
+      spanId: 'a1b2c3d4e5f60718',
+      parentSpanId: CLIENT_SPAN,
+      name: 'DynamoDB.GetItem',
+      kind: 'client',
+      service: 'notes',
+      startMs: 1_765_000_000_000.5,
+      endMs: 1_765_000_000_012.25,
+      attributes: { 'rpc.service': 'DynamoDB' },
+    };
     const bodies: string[] = [];
     const collector = createServer((req, res) => {
       let body = '';
@@ -269,7 +333,10 @@ describe('traces', () => {
       assert.equal(path, '/v1/traces');
       const sent = json.resourceSpans[0].scopeSpans[0].spans[0];
       assert.deepEqual(json.resourceSpans[0].resource.attributes, [{ key: 'service.name', value: { stringValue: 'notes' } }]);
-      assert.deepEqual([sent.traceId, sent.spanId, sent.parentSpanId, sent.kind, sent.startTimeUnixNano], [CLIENT_TRACE, span.spanId, CLIENT_SPAN, 3, '1765000000000500000']);
+      assert.deepEqual(
+        [sent.traceId, sent.spanId, sent.parentSpanId, sent.kind, sent.startTimeUnixNano],
+        [CLIENT_TRACE, span.spanId, CLIENT_SPAN, 3, '1765000000000500000'],
+      );
 
       const xray = xrayExporter(`127.0.0.1:${udp.address().port}`);
       const child: SpanRecord = { ...span, spanId: 'b1b2c3d4e5f60718', parentSpanId: span.spanId, name: 'upstream notes' };
@@ -282,9 +349,16 @@ describe('traces', () => {
       assert.equal(header, '{"format":"json","version":1}');
       const segment = JSON.parse(doc!);
       assert.equal(segment.trace_id, `1-${CLIENT_TRACE.slice(0, 8)}-${CLIENT_TRACE.slice(8)}`);
-      assert.deepEqual([segment.type, segment.parent_id, segment.id, segment.namespace, segment.name], ['subsegment', CLIENT_SPAN, span.spanId, 'aws', 'DynamoDB.GetItem']);
+      assert.deepEqual(
+        [segment.type, segment.parent_id, segment.id, segment.namespace, segment.name],
+        ['subsegment', CLIENT_SPAN, span.spanId, 'aws', 'DynamoDB.GetItem'],
+      );
       assert.equal(segment.end_time - segment.start_time > 0.011, true);
-      assert.deepEqual(segment.subsegments.map((s: Record<string, unknown>) => [s.id, s.name, s.namespace, s.trace_id, s.type]), [[child.spanId, 'upstream notes', 'remote', undefined, undefined]], 'the child nested in one document');
+      assert.deepEqual(
+        segment.subsegments.map((s: Record<string, unknown>) => [s.id, s.name, s.namespace, s.trace_id, s.type]),
+        [[child.spanId, 'upstream notes', 'remote', undefined, undefined]],
+        'the child nested in one document',
+      );
       await new Promise((resolve) => setTimeout(resolve, 50));
       assert.equal(packets.length, 1, 'one datagram for the tree');
     } finally {
@@ -293,25 +367,43 @@ describe('traces', () => {
     }
   });
 
-  it('where a request\'s trace comes from: Lambda\'s own first (the client\'s a link), else traceparent, else X-Amzn-Trace-Id', () => {
+  it("where a request's trace comes from: Lambda's own first (the client's a link), else traceparent, else X-Amzn-Trace-Id", () => {
     const request = (headers: Record<string, string>) => new Request('http://x/mcp', { headers });
     const lambda = 'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1';
     const onLambda = incomingTrace(request({ traceparent: TRACEPARENT }), lambda);
     assert.deepEqual(onLambda.parent, { traceId: '5759e988bd862e3fe1be46a994272793', spanId: '53995c3f42cd8ad8', sampled: true });
     assert.deepEqual(onLambda.links, [{ traceId: CLIENT_TRACE, spanId: CLIENT_SPAN, sampled: true }]);
-    assert.deepEqual(incomingTrace(request({ traceparent: TRACEPARENT, 'x-amzn-trace-id': lambda })), { parent: { traceId: CLIENT_TRACE, spanId: CLIENT_SPAN, sampled: true }, links: [] });
-    assert.deepEqual(incomingTrace(request({ 'x-amzn-trace-id': 'Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0' })).parent, { traceId: '5759e988bd862e3fe1be46a994272793', spanId: '', sampled: false });
-    assert.deepEqual(incomingTrace(request({ traceparent: '00-00000000000000000000000000000000-00f067aa0ba902b7-01' })), { links: [] }, 'an all-zero trace id is no trace');
+    assert.deepEqual(incomingTrace(request({ traceparent: TRACEPARENT, 'x-amzn-trace-id': lambda })), {
+      parent: { traceId: CLIENT_TRACE, spanId: CLIENT_SPAN, sampled: true },
+      links: [],
+    });
+    assert.deepEqual(incomingTrace(request({ 'x-amzn-trace-id': 'Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0' })).parent, {
+      traceId: '5759e988bd862e3fe1be46a994272793',
+      spanId: '',
+      sampled: false,
+    });
+    assert.deepEqual(
+      incomingTrace(request({ traceparent: '00-00000000000000000000000000000000-00f067aa0ba902b7-01' })),
+      { links: [] },
+      'an all-zero trace id is no trace',
+    );
   });
 
-  it('on Lambda, a sampled invocation\'s spans reach the X-Ray daemon as one document under Lambda\'s segment; an unsampled one sends nothing', async () => {
+  it("on Lambda, a sampled invocation's spans reach the X-Ray daemon as one document under Lambda's segment; an unsampled one sends nothing", async () => {
     const daemon = createSocket('udp4');
     const packets: string[] = [];
     daemon.on('message', (m) => packets.push(m.toString()));
     await new Promise<void>((resolve) => daemon.bind(0, '127.0.0.1', resolve));
     const before = process.env._X_AMZN_TRACE_ID;
     installLambdaRuntime();
-    const handler = lambdaHandler(echo, { AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: 'http://127.0.0.1:9', MCP_REQUEST_STATE_KEY: 'traces-test-request-state-key-0123456789', LOG_LEVEL: 'ERROR', MCP_TRACING: 'true', AWS_XRAY_DAEMON_ADDRESS: `127.0.0.1:${daemon.address().port}` });
+    const handler = lambdaHandler(echo, {
+      AWS_REGION: 'us-east-1',
+      AWS_ENDPOINT_URL: 'http://127.0.0.1:9',
+      MCP_REQUEST_STATE_KEY: 'traces-test-request-state-key-0123456789',
+      LOG_LEVEL: 'ERROR',
+      MCP_TRACING: 'true',
+      AWS_XRAY_DAEMON_ADDRESS: `127.0.0.1:${daemon.address().port}`,
+    });
     const call = async (root: string, sampled: 0 | 1) => {
       process.env._X_AMZN_TRACE_ID = `Root=1-${root.slice(0, 8)}-${root.slice(8)};Parent=53995c3f42cd8ad8;Sampled=${sampled}`;
       const result = await invoke(handler, restEventFor(modernCall(1)));
@@ -323,10 +415,17 @@ describe('traces', () => {
       await call('5759e988bd862e3fe1be46a994272795', 1);
       await until('two datagrams', () => (packets.length >= 2 ? true : undefined));
       const documents = packets.map((p) => JSON.parse(p.split('\n')[1]!));
-      assert.deepEqual(documents.map((d) => d.trace_id), ['1-5759e988-bd862e3fe1be46a994272793', '1-5759e988-bd862e3fe1be46a994272795'], 'nothing from the unsampled invocation');
+      assert.deepEqual(
+        documents.map((d) => d.trace_id),
+        ['1-5759e988-bd862e3fe1be46a994272793', '1-5759e988-bd862e3fe1be46a994272795'],
+        'nothing from the unsampled invocation',
+      );
       const [first] = documents;
       assert.deepEqual([first.type, first.parent_id, first.name], ['subsegment', '53995c3f42cd8ad8', 'tools/call echo']);
-      assert.deepEqual(first.subsegments.map((s: { name: string }) => s.name), ['tool echo']);
+      assert.deepEqual(
+        first.subsegments.map((s: { name: string }) => s.name),
+        ['tool echo'],
+      );
       assert.equal(first.annotations.gen_ai_tool_name, 'echo');
     } finally {
       if (before === undefined) delete process.env._X_AMZN_TRACE_ID;
@@ -352,12 +451,15 @@ describe('traces', () => {
       await parent.run(work);
       parent.end();
       const all = spans.spans();
-      assert.deepEqual(all.map((s) => [s.name, s.kind, s.parentSpanId]), [
-        ['Redis set', 'client', parent.context.spanId],
-        ['Redis pipeline', 'client', parent.context.spanId],
-        ['S3.PutObject', 'client', parent.context.spanId],
-        ['parent', 'internal', undefined],
-      ]);
+      assert.deepEqual(
+        all.map((s) => [s.name, s.kind, s.parentSpanId]),
+        [
+          ['Redis set', 'client', parent.context.spanId],
+          ['Redis pipeline', 'client', parent.context.spanId],
+          ['S3.PutObject', 'client', parent.context.spanId],
+          ['parent', 'internal', undefined],
+        ],
+      );
       assert.equal(all[1]!.attributes['db.operation.batch.size'], 2);
     } finally {
       await Promise.all([redisServer.dispose(), s3.stop()]);

@@ -5,7 +5,17 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { breakEvenStreams, containerStreamsMonthly, DEFAULT_SIZING, fixedMonthly, HOURS_PER_MONTH, lambdaStreamsMonthly, streamsPerTask, taskHourCosts, type StreamUnits } from '../../cost/containers.ts';
+import {
+  breakEvenStreams,
+  containerStreamsMonthly,
+  DEFAULT_SIZING,
+  fixedMonthly,
+  HOURS_PER_MONTH,
+  lambdaStreamsMonthly,
+  streamsPerTask,
+  taskHourCosts,
+  type StreamUnits,
+} from '../../cost/containers.ts';
 import { PRICING } from '../../cost/estimate.ts';
 import type { MeasuredUnits } from '../../cost/measure.ts';
 
@@ -14,7 +24,16 @@ const UNITS = read<MeasuredUnits>('units.json');
 const STREAMS = read<StreamUnits>('streams.json');
 
 /** Round numbers: 100 MB base, 100 kB a stream, 1% of a core per 1,000 streams, 0.1 ms of fan-out a stream. */
-const ROUND: StreamUnits = { ...STREAMS, streams: 1000, baseRssMb: 100, rssKbPerStream: 100, idleCpuPercentBase: 0.5, idleCpuPercentAtStreams: 1.5, fanOutMsPerStream: 0.1, pollMs: 1000 };
+const ROUND: StreamUnits = {
+  ...STREAMS,
+  streams: 1000,
+  baseRssMb: 100,
+  rssKbPerStream: 100,
+  idleCpuPercentBase: 0.5,
+  idleCpuPercentAtStreams: 1.5,
+  fanOutMsPerStream: 0.1,
+  pollMs: 1000,
+};
 
 function cli(...args: string[]) {
   const run = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/cost.ts', ...args], { encoding: 'utf8' });
@@ -40,7 +59,9 @@ describe('streams on containers', () => {
     assert.equal(few.tasks, sizing.minTasks);
     const fixed = fixedMonthly(PRICING, sizing);
     const perTaskHour = sizing.vcpu * PRICING.fargate.perVcpuHour + sizing.memoryGb * PRICING.fargate.perGbHour;
-    assert.ok(Math.abs(fixed - HOURS_PER_MONTH * (sizing.minTasks * (perTaskHour + PRICING.vpc.publicIpv4PerHour) + PRICING.applicationLoadBalancer.perHour)) < 1e-9);
+    assert.ok(
+      Math.abs(fixed - HOURS_PER_MONTH * (sizing.minTasks * (perTaskHour + PRICING.vpc.publicIpv4PerHour) + PRICING.applicationLoadBalancer.perHour)) < 1e-9,
+    );
     assert.ok(few.total > fixed, 'streams add capacity units, requests and Redis commands to the fixed cost');
     const many = containerStreamsMonthly(100_000, ROUND, PRICING, sizing);
     assert.equal(many.tasks, Math.ceil(100_000 / many.perTask.streams));

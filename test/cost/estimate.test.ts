@@ -30,7 +30,11 @@ function cli(...args: string[]) {
 
 describe('the cost estimate', () => {
   it('applies graduated tiers: each price to the part of the quantity inside its tier', () => {
-    const tiers = [{ upTo: 10, price: 2 }, { upTo: 30, price: 1 }, { upTo: null, price: 0.5 }];
+    const tiers = [
+      { upTo: 10, price: 2 },
+      { upTo: 30, price: 1 },
+      { upTo: null, price: 0.5 },
+    ];
     assert.equal(tiered(5, tiers), 10);
     assert.equal(tiered(25, tiers), 20 + 15);
     assert.equal(tiered(50, tiers), 20 + 20 + 10);
@@ -41,26 +45,39 @@ describe('the cost estimate', () => {
     const units = { ...UNITS, units: { one: ONE } };
     const result = estimate(units, PRICING, { description: '', perCall: { one: 1 } }, 1e6);
     const p = PRICING;
-    const close = (actual: number | undefined, expected: number, what: string) => assert.ok(Math.abs(actual! - expected) < 1e-6 * Math.max(1, expected), `${what}: ${actual} ≠ ${expected}`);
+    const close = (actual: number | undefined, expected: number, what: string) =>
+      assert.ok(Math.abs(actual! - expected) < 1e-6 * Math.max(1, expected), `${what}: ${actual} ≠ ${expected}`);
     close(result.byService.Lambda, p.lambda.perMillionRequests + 1e6 * p.lambda.perGbSecond[0]!.price, 'Lambda');
     close(result.byService['API Gateway'], p.apiGateway.perMillionRequests[0]!.price, 'API Gateway');
     const edge = p.cloudFront.lambdaAtEdge;
     const edgeCost = edge.perMillionRequests + 1e6 * (edge.billedMsPerInvocation / 1000) * (edge.memoryMb / 1024) * edge.perGbSecond;
-    close(result.byService.CloudFront, 100 * p.cloudFront.perTenThousandHttpsRequests + 1e6 * p.cloudFront.dataTransferToOriginPerGb + tiered(1e6, p.cloudFront.dataTransferOutPerGb) + edgeCost, 'CloudFront');
+    close(
+      result.byService.CloudFront,
+      100 * p.cloudFront.perTenThousandHttpsRequests + 1e6 * p.cloudFront.dataTransferToOriginPerGb + tiered(1e6, p.cloudFront.dataTransferOutPerGb) + edgeCost,
+      'CloudFront',
+    );
     close(result.byService.DynamoDB, p.dynamodb.perMillionReadRequestUnits + p.dynamodb.perMillionWriteRequestUnits, 'DynamoDB');
     close(result.byService.S3, 1000 * (p.s3.perThousandPutCopyPostList + p.s3.perThousandGetAndOther), 'S3');
-    close(result.byService['Upstash Redis'], 10 * p.upstash.perHundredThousandCommands + (1e6 - p.upstash.freeBandwidthGb) * p.upstash.bandwidthPerGb, 'Upstash');
+    close(
+      result.byService['Upstash Redis'],
+      10 * p.upstash.perHundredThousandCommands + (1e6 - p.upstash.freeBandwidthGb) * p.upstash.bandwidthPerGb,
+      'Upstash',
+    );
     close(result.byService['CloudWatch Logs'], 1e6 * p.cloudWatchLogs.ingestionPerGb, 'CloudWatch Logs');
-    close(result.total, Object.values(result.byService).reduce((a, b) => a + b, 0), 'total');
+    close(
+      result.total,
+      Object.values(result.byService).reduce((a, b) => a + b, 0),
+      'total',
+    );
   });
 
-  it('scales linearly below the first tiers, and adds a mix\'s own tool time', () => {
+  it("scales linearly below the first tiers, and adds a mix's own tool time", () => {
     const mix = MIXES.chat!;
     const [small, large] = [estimate(UNITS, PRICING, mix, 1e5), estimate(UNITS, PRICING, mix, 1e6)];
     assert.ok(Math.abs(large.total - 10 * small.total) < 1e-6 * large.total);
     const agent = estimate(UNITS, PRICING, MIXES.agent!, 1e6);
     const gbSeconds = agent.lines.find((l) => l.item.startsWith('duration'))!.quantity;
-    assert.ok(gbSeconds > MIXES.agent!.toolGbSecondsPerCall! * 1e6, 'the tasks\' work is billed on top of the measured units');
+    assert.ok(gbSeconds > MIXES.agent!.toolGbSecondsPerCall! * 1e6, "the tasks' work is billed on top of the measured units");
   });
 
   it('has a price source, a date and a region, and every standard mix names only measured units', () => {
@@ -81,7 +98,8 @@ describe('npm run cost', () => {
     const { code, out } = cli('--calls', '1000000');
     assert.equal(code, 0);
     assert.match(out, /Monthly estimate for 1,000,000 calls, mix "chat"/);
-    for (const service of ['Lambda', 'API Gateway', 'CloudFront', 'DynamoDB', 'S3', 'Upstash Redis', 'CloudWatch Logs']) assert.match(out, new RegExp(`^  ${service} +\\$`, 'm'));
+    for (const service of ['Lambda', 'API Gateway', 'CloudFront', 'DynamoDB', 'S3', 'Upstash Redis', 'CloudWatch Logs'])
+      assert.match(out, new RegExp(`^  ${service} +\\$`, 'm'));
     assert.match(out, /^ {2}Total +\$\d+\.\d\d/m);
     assert.match(out, /prices for us-east-1, read \d{4}-\d{2}-\d{2}/);
   });

@@ -17,8 +17,15 @@ describe('measured units', { timeout: 240_000 }, () => {
 
   it('are measured for every request type on the modelled deployed path', async () => {
     fresh = await measureUnits({ samples: 1, streamSamples: 1, streamSeconds: STREAM_SECONDS });
-    assert.deepEqual(Object.keys(fresh.units), SCENARIOS.map((s) => s.id));
-    assert.deepEqual(Object.keys(CHECKED_IN.units), SCENARIOS.map((s) => s.id), 'cost/units.json has every request type: rerun npm run cost:measure');
+    assert.deepEqual(
+      Object.keys(fresh.units),
+      SCENARIOS.map((s) => s.id),
+    );
+    assert.deepEqual(
+      Object.keys(CHECKED_IN.units),
+      SCENARIOS.map((s) => s.id),
+      'cost/units.json has every request type: rerun npm run cost:measure',
+    );
     assert.equal(fresh.memoryMb, CHECKED_IN.memoryMb);
   });
 
@@ -38,7 +45,10 @@ describe('measured units', { timeout: 240_000 }, () => {
       // checked-in mean over samples (2.2) and one fresh sample (2 or 3) differ by less than one.
       // An API key lookup (0.5 RRU) lands in whichever unit finds its 30 s cache lapsed.
       assert.ok(Math.abs(now.redis.commands - then.redis.commands) < 1, `${changed} (Redis commands ${then.redis.commands} -> ${now.redis.commands})`);
-      assert.ok(Math.abs(now.dynamodb.readUnits - then.dynamodb.readUnits) < 1.5, `${changed} (read units ${then.dynamodb.readUnits} -> ${now.dynamodb.readUnits})`);
+      assert.ok(
+        Math.abs(now.dynamodb.readUnits - then.dynamodb.readUnits) < 1.5,
+        `${changed} (read units ${then.dynamodb.readUnits} -> ${now.dynamodb.readUnits})`,
+      );
     }
   });
 

@@ -58,7 +58,7 @@ describe('artifacts', () => {
     clients.push(client);
     return client;
   }
-  const linkOf = (result: object) => ((result as { content: { type: string }[] }).content).find((c) => c.type === 'resource_link') as Link;
+  const linkOf = (result: object) => (result as { content: { type: string }[] }).content.find((c) => c.type === 'resource_link') as Link;
 
   it('a 5 MB binary artifact round-trips through resources/read and through a presigned URL', async () => {
     const client = await modern();

@@ -36,7 +36,13 @@ const META = {
 async function call(url: string, name: string, args: unknown) {
   const res = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': name },
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2026-07-28',
+      'mcp-method': 'tools/call',
+      'mcp-name': name,
+    },
     body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name, arguments: args, _meta: META } }),
   });
   const body = (await res.json()) as { result?: { content: { text: string }[] }; error?: { code: number; message: string } };
@@ -54,7 +60,12 @@ describe('cache and rate limits on Redis', () => {
 
   before(async () => {
     [dynamo, redis] = await Promise.all([startTestDynamo(), startTestRedis()]);
-    base = { AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, MCP_REQUEST_STATE_KEY: 'cache-test-request-state-key-0123456789', MCP_REDIS_TIMEOUT_MS: '300', ...redis.env };
+    base = {
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      MCP_REQUEST_STATE_KEY: 'cache-test-request-state-key-0123456789',
+      MCP_REDIS_TIMEOUT_MS: '300',
+      ...redis.env,
+    };
     cached = await startInProcess(server, base);
     limited = await startInProcess({ ...server, name: 'limited' }, { ...base, ...limits });
     closed = await startInProcess({ ...server, name: 'closed' }, { ...base, ...limits, MCP_RATE_LIMIT_FAIL_OPEN: 'false' });
@@ -101,7 +112,8 @@ describe('cache and rate limits on Redis', () => {
   it('counts opening a GET stream against the limit, but never refuses ending a session', async () => {
     const streams = await startInProcess({ ...server, name: 'limited-get' }, { ...base, ...limits, MCP_GET_STREAMS: 'true' });
     try {
-      const get = () => fetch(streams.url, { headers: { accept: 'text/event-stream', 'mcp-session-id': 'unknown-session', 'mcp-protocol-version': '2025-06-18' } });
+      const get = () =>
+        fetch(streams.url, { headers: { accept: 'text/event-stream', 'mcp-session-id': 'unknown-session', 'mcp-protocol-version': '2025-06-18' } });
       // Under the limit the request reaches the session check (no such session).
       for (let i = 0; i < 3; i++) assert.equal((await get()).status, 404);
       const over = await get();

@@ -43,7 +43,10 @@ describe('events across instances (Redis)', () => {
     const started = Date.now();
     await announcer.callTool({ name: 'announce', arguments: {} });
 
-    await Promise.race([Promise.all([onListen, onGet]), new Promise((_, reject) => setTimeout(() => reject(new Error('notification did not cross instances within 5 s')), 5000))]);
+    await Promise.race([
+      Promise.all([onListen, onGet]),
+      new Promise((_, reject) => setTimeout(() => reject(new Error('notification did not cross instances within 5 s')), 5000)),
+    ]);
     assert.ok(Date.now() - started < 5000);
     await subscription.close();
     await Promise.all([modern.close(), legacy.close(), announcer.close()]);

@@ -183,8 +183,14 @@ describe('Redis event bus across instances', () => {
     assert.ok(gaps[2]! < 2 * POLL_MS + 200, 'three empty reads at pollMs first');
     assert.ok(gaps[4]! >= 2 * POLL_MS - 5 && gaps[5]! >= 4 * POLL_MS - 5, 'then the interval doubles');
     const steady = gaps.slice(-2);
-    assert.ok(steady.every((g) => g >= MAX - 5), `steady gaps ${steady.map((g) => g.toFixed(0))} reach the ceiling`);
-    assert.ok(steady.every((g) => g < MAX + 500), `and stay near it`);
+    assert.ok(
+      steady.every((g) => g >= MAX - 5),
+      `steady gaps ${steady.map((g) => g.toFixed(0))} reach the ceiling`,
+    );
+    assert.ok(
+      steady.every((g) => g < MAX + 500),
+      `and stay near it`,
+    );
 
     const sent = performance.now();
     a.bus.publish({ kind: 'tools_list_changed' });
@@ -234,7 +240,10 @@ describe('Redis event bus across instances', () => {
     const stream = freshStream();
     const a = instance(stream);
     const b = instance(stream);
-    for (const bus of [a.bus, b.bus]) bus.subscribe(() => { throw new Error('listener bug'); });
+    for (const bus of [a.bus, b.bus])
+      bus.subscribe(() => {
+        throw new Error('listener bug');
+      });
     await Promise.all([a.listen(), b.listen()]);
     a.bus.publish({ kind: 'tools_list_changed' });
     assert.equal(a.received.length, 1);
@@ -276,7 +285,10 @@ describe('Redis event bus across instances', () => {
     assert.ok(b.warnings.filter((w) => w.includes('reading')).length === 1, 'poll failures logged once (throttled)');
 
     const outageMs = performance.now() - downAt;
-    assert.ok(c.calls.started <= outageMs / POLL_MS + 1, `C, subscribed during the outage, retries once a poll (${c.calls.started} calls in ${outageMs.toFixed(0)} ms)`);
+    assert.ok(
+      c.calls.started <= outageMs / POLL_MS + 1,
+      `C, subscribed during the outage, retries once a poll (${c.calls.started} calls in ${outageMs.toFixed(0)} ms)`,
+    );
 
     local = await startRedis({ dataDir, token, port });
     assert.equal(local!.url, `http://127.0.0.1:${port}`);
@@ -290,7 +302,10 @@ describe('Redis event bus across instances', () => {
     a.bus.publish({ kind: 'resources_list_changed' });
     await until(() => c.received.length > 0, "C's listener");
     // Whether C also saw the first post-restart event depends on when its first read succeeded.
-    assert.deepEqual(c.received.filter((e) => e.kind !== 'prompts_list_changed'), [{ kind: 'resources_list_changed' }]);
+    assert.deepEqual(
+      c.received.filter((e) => e.kind !== 'prompts_list_changed'),
+      [{ kind: 'resources_list_changed' }],
+    );
     t.diagnostic(`outage ${(upAt - downAt).toFixed(0)} ms, C polled ${c.calls.started} times, recovery ${recovery.toFixed(0)} ms`);
   });
 });

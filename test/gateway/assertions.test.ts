@@ -18,7 +18,7 @@ const upstream = (name: string, forwardScopes: string[] = []) => ({ name, url: `
 const alice = apiKeyPrincipal('alice', ['notes:read', 'notes:write']);
 const tokenOf = (headers: Record<string, string>) => headers.authorization!.replace(/^Bearer /, '');
 
-describe('the gateway\'s assertions', () => {
+describe("the gateway's assertions", () => {
   it('name the caller, the gateway as actor and issuer, the upstream as audience, for 60 s, with the forwarded scopes', async () => {
     const signer = new OnBehalfOf('gateway', NEW);
     const token = tokenOf(await signer.headers(signer.partition(alice), upstream('notes', ['notes:read', 'admin'])));
@@ -62,7 +62,10 @@ describe('the gateway\'s assertions', () => {
     const during = createAssertionVerifier(trusted, [NEW, OLD], 30);
     assert.equal((await during(token, ['https://notes.example.com/mcp'])).id, 'gateway:gateway#apikey:alice');
     const after = createAssertionVerifier(trusted, [NEW], 30);
-    await assert.rejects(after(token, ['https://notes.example.com/mcp']), (err: Error) => err instanceof InvalidTokenError && /key gateway "gateway" is not trusted with here/.test(err.message));
+    await assert.rejects(
+      after(token, ['https://notes.example.com/mcp']),
+      (err: Error) => err instanceof InvalidTokenError && /key gateway "gateway" is not trusted with here/.test(err.message),
+    );
   });
 
   it('are verified once and remembered, but never past their expiry', async () => {
@@ -72,7 +75,12 @@ describe('the gateway\'s assertions', () => {
     const exp = Math.floor(Date.now() / 1000) + 1;
     const token = await new SignJWT({ act: { sub: 'gateway' } })
       .setProtectedHeader({ alg: 'EdDSA', typ: 'gateway-assertion+jwt', kid: key.kid })
-      .setIssuer('gateway').setSubject('apikey:alice').setAudience('https://n/mcp').setIssuedAt(exp - 59).setExpirationTime(exp).setJti('j')
+      .setIssuer('gateway')
+      .setSubject('apikey:alice')
+      .setAudience('https://n/mcp')
+      .setIssuedAt(exp - 59)
+      .setExpirationTime(exp)
+      .setJti('j')
       .sign(key.privateKey);
     assert.equal((await verify(token, ['https://n/mcp'])).id, 'gateway:gateway#apikey:alice');
     assert.equal((await verify(token, ['https://n/mcp'])).id, 'gateway:gateway#apikey:alice');
@@ -82,25 +90,37 @@ describe('the gateway\'s assertions', () => {
     await assert.rejects(verify(token, ['https://n/mcp']), /has expired/);
   });
 
-  it('refuse a caller whose id, behind the gateway\'s prefix, passes the principal limit (401, not 500); control: one that fits', async () => {
+  it("refuse a caller whose id, behind the gateway's prefix, passes the principal limit (401, not 500); control: one that fits", async () => {
     const verify = createAssertionVerifier([{ name: 'gateway', keys: { fromRequestStateKey: true as const }, audience: [] }], [NEW], 0);
     const key = await deriveGatewayKey(NEW);
     const sign = (sub: string) => {
       const now = Math.floor(Date.now() / 1000);
       return new SignJWT({ act: { sub: 'gateway' } })
         .setProtectedHeader({ alg: 'EdDSA', typ: 'gateway-assertion+jwt', kid: key.kid })
-        .setIssuer('gateway').setSubject(sub).setAudience('https://n/mcp').setIssuedAt(now).setExpirationTime(now + 60).setJti(sub.slice(0, 8))
+        .setIssuer('gateway')
+        .setSubject(sub)
+        .setAudience('https://n/mcp')
+        .setIssuedAt(now)
+        .setExpirationTime(now + 60)
+        .setJti(sub.slice(0, 8))
         .sign(key.privateKey);
     };
     // 'gateway:gateway#' is 16 bytes: 240 more fit the 256-byte limit, 241 do not.
     const fits = `apikey:${'a'.repeat(233)}`;
     assert.equal((await verify(await sign(fits), ['https://n/mcp'])).id, `gateway:gateway#${fits}`);
-    await assert.rejects(verify(await sign(`${fits}b`), ['https://n/mcp']), (err: Error) => err instanceof InvalidTokenError && /caller is too long/.test(err.message));
+    await assert.rejects(
+      verify(await sign(`${fits}b`), ['https://n/mcp']),
+      (err: Error) => err instanceof InvalidTokenError && /caller is too long/.test(err.message),
+    );
   });
 
   it('verify against public keys given as JWKs', async () => {
     const { publicJwk } = await deriveGatewayKey(NEW);
-    const verify = createAssertionVerifier([{ name: 'gateway', keys: { jwks: [publicJwk as Record<string, unknown>] }, audience: ['https://api.example.com/prod/mcp'] }], [], 30);
+    const verify = createAssertionVerifier(
+      [{ name: 'gateway', keys: { jwks: [publicJwk as Record<string, unknown>] }, audience: ['https://api.example.com/prod/mcp'] }],
+      [],
+      30,
+    );
     const signer = new OnBehalfOf('gateway', NEW);
     const token = tokenOf(await signer.headers(signer.partition(alice), { ...upstream('notes'), url: 'https://api.example.com/prod/mcp' }));
     // The listed audience, though the server's own URL is another.
@@ -109,7 +129,7 @@ describe('the gateway\'s assertions', () => {
 });
 
 describe('gateway principals', () => {
-  it('cannot be spelled by a direct caller, nor shift the separator with the gateway\'s name', () => {
+  it("cannot be spelled by a direct caller, nor shift the separator with the gateway's name", () => {
     assert.equal(gatewayPrincipal('gateway', 'apikey:alice', []).id, 'gateway:gateway#apikey:alice');
     assert.equal(gatewayPrincipal('a#b', 'c', []).id, 'gateway:a%23b#c');
     assert.equal(gatewayPrincipal('a%23b', 'c', []).id, 'gateway:a%2523b#c');
@@ -120,8 +140,14 @@ describe('gateway principals', () => {
 
 describe('MCP_TRUSTED_GATEWAYS', () => {
   const base = { MCP_REQUEST_STATE_KEY: NEW };
-  it('reads each gateway\'s key source and extra audience', () => {
-    const config = loadConfig({ ...base, MCP_TRUSTED_GATEWAYS: JSON.stringify({ gateway: { fromRequestStateKey: true }, partner: { jwksUrl: 'https://p.example.com/jwks.json', audience: ['https://x.example.com/mcp'] } }) });
+  it("reads each gateway's key source and extra audience", () => {
+    const config = loadConfig({
+      ...base,
+      MCP_TRUSTED_GATEWAYS: JSON.stringify({
+        gateway: { fromRequestStateKey: true },
+        partner: { jwksUrl: 'https://p.example.com/jwks.json', audience: ['https://x.example.com/mcp'] },
+      }),
+    });
     assert.deepEqual(config.trustedGateways, [
       { name: 'gateway', keys: { fromRequestStateKey: true }, audience: [] },
       { name: 'partner', keys: { jwksUrl: 'https://p.example.com/jwks.json' }, audience: ['https://x.example.com/mcp'] },
@@ -134,9 +160,17 @@ describe('MCP_TRUSTED_GATEWAYS', () => {
     ['no key source', { ...base, MCP_TRUSTED_GATEWAYS: '{"g":{}}' }, /gateway "g": give exactly one of fromRequestStateKey, jwks and jwksUrl/],
     ['two key sources', { ...base, MCP_TRUSTED_GATEWAYS: '{"g":{"fromRequestStateKey":true,"jwksUrl":"https://x/j"}}' }, /give exactly one of/],
     ['a private key', { ...base, MCP_TRUSTED_GATEWAYS: '{"g":{"jwks":[{"kty":"OKP","crv":"Ed25519","x":"a","d":"b"}]}}' }, /public JWKs \(no "d"\)/],
-    ['a name that would shift the principal\'s separator', { ...base, MCP_TRUSTED_GATEWAYS: '{"g#1":{"fromRequestStateKey":true}}' }, /gateway "g#1": a name is lowercase letters/],
+    [
+      "a name that would shift the principal's separator",
+      { ...base, MCP_TRUSTED_GATEWAYS: '{"g#1":{"fromRequestStateKey":true}}' },
+      /gateway "g#1": a name is lowercase letters/,
+    ],
     ['an unknown field', { ...base, MCP_TRUSTED_GATEWAYS: '{"g":{"fromRequestStateKey":true,"aud":[]}}' }, /unknown field aud/],
-    ['a derived key without a request-state key', { MCP_TRUSTED_GATEWAYS: '{"g":{"fromRequestStateKey":true}}' }, /MCP_REQUEST_STATE_KEY: is required when MCP_TRUSTED_GATEWAYS has a gateway with fromRequestStateKey/],
+    [
+      'a derived key without a request-state key',
+      { MCP_TRUSTED_GATEWAYS: '{"g":{"fromRequestStateKey":true}}' },
+      /MCP_REQUEST_STATE_KEY: is required when MCP_TRUSTED_GATEWAYS has a gateway with fromRequestStateKey/,
+    ],
   ];
   for (const [what, env, message] of refusals) {
     it(`refuses ${what}, naming the variable`, () => assert.throws(() => loadConfig(env), message));

@@ -36,7 +36,15 @@ describe('resilient client OAuth', () => {
     as = await startOAuthServer({ audience: url });
     const kit = createKit(
       notes,
-      loadConfig({ ...QUIET, AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, AWS_ENDPOINT_URL_S3: s3.endpoint, MCP_AUTH_MODE: 'oauth', MCP_OAUTH_ISSUER: as.issuer, MCP_PUBLIC_URL: url }),
+      loadConfig({
+        ...QUIET,
+        AWS_REGION: 'us-east-1',
+        AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+        AWS_ENDPOINT_URL_S3: s3.endpoint,
+        MCP_AUTH_MODE: 'oauth',
+        MCP_OAUTH_ISSUER: as.issuer,
+        MCP_PUBLIC_URL: url,
+      }),
     );
     const served = await serveApp(kit.app, { port, host: '127.0.0.1' });
     stopAll = async () => {

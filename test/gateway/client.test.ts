@@ -6,7 +6,13 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import notes from '../../functions/notes/server.ts';
-import { CircuitOpenError, UpstreamProtocolError, UpstreamRateLimitedError, UpstreamTimeoutError, UpstreamUnavailableError } from '../../shared/client/errors.ts';
+import {
+  CircuitOpenError,
+  UpstreamProtocolError,
+  UpstreamRateLimitedError,
+  UpstreamTimeoutError,
+  UpstreamUnavailableError,
+} from '../../shared/client/errors.ts';
 import { CircuitBreaker } from '../../shared/client/breaker.ts';
 import { ResilientClient, type ResilientClientOptions } from '../../shared/client/resilient-client.ts';
 import { startFaultyProxy, type FaultyProxy } from '../helpers/faulty-proxy.ts';
@@ -152,7 +158,7 @@ describe('resilient client', () => {
       assert.deepEqual(methods(), ['tools/call']);
     });
 
-    it('slides a kept session\'s expiry while it is used (never that of a session recorded in its place)', async () => {
+    it("slides a kept session's expiry while it is used (never that of a session recorded in its place)", async () => {
       // A 10 s lifetime: written at most once a second.
       const table = new Table(() => createDynamoClient({ region: 'us-east-1', dynamoEndpoint }), 'mcp-kit');
       const owner = `gw-${crypto.randomUUID()}`;
@@ -272,7 +278,7 @@ describe('resilient client', () => {
   });
 
   describe('time limits', () => {
-    it('gives up on a slow server after the call\'s time limit, sending a safe call again', async () => {
+    it("gives up on a slow server after the call's time limit, sending a safe call again", async () => {
       const c = client({ url: proxy.url, timeouts: { requestMs: 150 }, retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 1 } });
       await c.capabilities();
       proxy.fault = { kind: 'slow', ms: 1_000 };
@@ -298,7 +304,10 @@ describe('resilient client', () => {
       const c = client({ name: 'legacy', url: legacy.url });
       const controller = new AbortController();
       const cancelled = legacy.cancelled;
-      const call = c.callTool({ name: 'slow', arguments: { steps: 100 } }, { signal: controller.signal, onprogress: (p) => p.progress === 2 && controller.abort(new Error('caller left')) });
+      const call = c.callTool(
+        { name: 'slow', arguments: { steps: 100 } },
+        { signal: controller.signal, onprogress: (p) => p.progress === 2 && controller.abort(new Error('caller left')) },
+      );
       await assert.rejects(call, /caller left/);
       for (let i = 0; i < 100 && legacy.cancelled === cancelled; i++) await new Promise((r) => setTimeout(r, 20));
       assert.equal(legacy.cancelled, cancelled + 1, 'the server saw the cancellation');
@@ -307,7 +316,7 @@ describe('resilient client', () => {
   });
 
   describe('circuit breaker', () => {
-    it('fails fast while a stopped server\'s circuit is open, and closes it once the server is back', async () => {
+    it("fails fast while a stopped server's circuit is open, and closes it once the server is back", async () => {
       const c = client({ url: proxy.url, breaker: { failureThreshold: 3, cooldownMs: 300 }, retry: { attempts: 1 } });
       await c.listTools();
       await proxy.stop();
@@ -360,7 +369,10 @@ describe('resilient client', () => {
       const slow = client({ name: 'legacy', url: legacy.url, breaker, retry: { attempts: 1 } });
       for (let i = 0; i < 3; i++) {
         const controller = new AbortController();
-        const call = slow.callTool({ name: 'slow', arguments: { steps: 100 } }, { signal: controller.signal, onprogress: () => controller.abort(new Error('caller left')) });
+        const call = slow.callTool(
+          { name: 'slow', arguments: { steps: 100 } },
+          { signal: controller.signal, onprogress: () => controller.abort(new Error('caller left')) },
+        );
         await assert.rejects(call, /caller left/);
       }
       assert.equal(slow.status().state, 'closed', 'a cancellation says nothing about the server');

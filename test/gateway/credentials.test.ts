@@ -35,7 +35,10 @@ describe('gateway credentials and access', () => {
 
   before(async () => {
     const plane = await startDataPlane();
-    const store = new ApiKeyStore(new Table(async () => createDynamoClient({ region: 'us-east-1', dynamoEndpoint: plane.env.AWS_ENDPOINT_URL_DYNAMODB }), 'mcp-kit'), { cacheSeconds: 30 });
+    const store = new ApiKeyStore(
+      new Table(async () => createDynamoClient({ region: 'us-east-1', dynamoEndpoint: plane.env.AWS_ENDPOINT_URL_DYNAMODB }), 'mcp-kit'),
+      { cacheSeconds: 30 },
+    );
     keys.gateway = (await store.create({ principalId: 'gateway' })).key;
     keys.alice = (await store.create({ principalId: 'alice', scopes: ['gateway:echo'] })).key;
     keys.bob = (await store.create({ principalId: 'bob' })).key;
@@ -48,7 +51,10 @@ describe('gateway credentials and access', () => {
     const port = await freePort();
     const oauthUrl = `http://127.0.0.1:${port}/mcp`;
     as = await startOAuthServer({ audience: oauthUrl });
-    const oauthKit = createKit(notes, loadConfig({ ...QUIET, AWS_REGION: 'us-east-1', ...plane.env, MCP_AUTH_MODE: 'oauth', MCP_OAUTH_ISSUER: as.issuer, MCP_PUBLIC_URL: oauthUrl }));
+    const oauthKit = createKit(
+      notes,
+      loadConfig({ ...QUIET, AWS_REGION: 'us-east-1', ...plane.env, MCP_AUTH_MODE: 'oauth', MCP_OAUTH_ISSUER: as.issuer, MCP_PUBLIC_URL: oauthUrl }),
+    );
     const oauthServed = await serveApp(oauthKit.app, { port, host: '127.0.0.1' });
     const registered = (await (
       await fetch(`${as.issuer}/register`, {
@@ -87,7 +93,7 @@ describe('gateway credentials and access', () => {
 
   const as_ = (who: 'alice' | 'bob' | 'admin') => ({ headers: { authorization: `Bearer ${keys[who]}` } });
 
-  it('calls an upstream with its own API key, never with the caller\'s', async () => {
+  it("calls an upstream with its own API key, never with the caller's", async () => {
     for (const caller of [await modernCaller(gateway.url, as_('alice')), await legacyCaller(gateway.url, as_('alice'))]) {
       keyed.credentials.length = 0;
       assert.match(text(await caller.callTool({ name: 'keyed__note_add', arguments: { text: 'from alice' } })), /^Added note 1/);
@@ -116,25 +122,34 @@ describe('gateway credentials and access', () => {
     const alice = await modernCaller(gateway.url, as_('alice'));
     const bob = await modernCaller(gateway.url, as_('bob'));
     // The echo tool of each upstream stands for all of them.
-    const listed = async (c: typeof alice) => (await c.listTools()).tools.map((t) => t.name).filter((n) => n.endsWith('__echo') && (n.startsWith('open__') || n.startsWith('mine__')));
+    const listed = async (c: typeof alice) =>
+      (await c.listTools()).tools.map((t) => t.name).filter((n) => n.endsWith('__echo') && (n.startsWith('open__') || n.startsWith('mine__')));
     assert.deepEqual(await listed(alice), ['open__echo']);
     assert.deepEqual(await listed(bob), ['mine__echo']);
     assert.equal(text(await alice.callTool({ name: 'open__echo', arguments: { text: 'in' } })), 'in');
     // To a caller, an upstream it may not use does not exist: the error names only its own.
-    const refusal = (c: typeof alice, name: string) => c.callTool({ name, arguments: { text: 'x' } }).then(() => 'served', (err: Error) => err.message);
+    const refusal = (c: typeof alice, name: string) =>
+      c.callTool({ name, arguments: { text: 'x' } }).then(
+        () => 'served',
+        (err: Error) => err.message,
+      );
     assert.match(await refusal(bob, 'open__echo'), /Unknown tool "open__echo": no upstream is named "open" \(upstreams: keyed, nokey, oauthed, mine\)/);
     assert.match(await refusal(alice, 'mine__echo'), /Unknown tool "mine__echo": no upstream is named "mine" \(upstreams: keyed, nokey, oauthed, open\)/);
     const unprefixed = await refusal(alice, 'echo');
     assert.match(unprefixed, /did you mean /);
     assert.doesNotMatch(unprefixed, /mine__echo/);
-    const read = await alice.readResource({ uri: 'mine+notes://x' }).then(() => 'served', (err: Error) => err.message);
+    const read = await alice.readResource({ uri: 'mine+notes://x' }).then(
+      () => 'served',
+      (err: Error) => err.message,
+    );
     assert.match(read, /Resource not found: mine\+notes:\/\/x \(resources behind this gateway are <upstream>\+<uri>; upstreams: keyed, nokey, oauthed, open\)/);
     for (const message of [await refusal(bob, 'open__echo'), await refusal(alice, 'mine__echo'), read]) assert.doesNotMatch(message, /apikey:|scope/);
     await Promise.all([alice.close(), bob.close()]);
   });
 
   it('tells anyone how many upstreams are in which state, and names them only to an admin', async () => {
-    const ready = async (headers: Record<string, string> = {}) => (await (await fetch(`${new URL(gateway.url).origin}/health?ready`, { headers })).json()) as { upstreams: Record<string, unknown> };
+    const ready = async (headers: Record<string, string> = {}) =>
+      (await (await fetch(`${new URL(gateway.url).origin}/health?ready`, { headers })).json()) as { upstreams: Record<string, unknown> };
     const counts = (await ready()).upstreams;
     assert.equal(counts.total, 5);
     assert.deepEqual(Object.keys(counts).sort(), ['circuit open', 'ok', 'total', 'unavailable']);

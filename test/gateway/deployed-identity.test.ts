@@ -21,11 +21,16 @@ const ERAS = ['modern', 'legacy'] as const;
 /** Lists that reach, all but surely, each of the gateway's (at most 4) environments: a miss is (3/4)^30, 0.02%. */
 const SESSION_TRIES = 30;
 
-const keysOn = (path: AwsPath) => new ApiKeyStore(new Table(async () => createDynamoClient({ region: 'us-east-1', dynamoEndpoint: path.dynamoEndpoint }), 'mcp-kit'), { cacheSeconds: 30 });
+const keysOn = (path: AwsPath) =>
+  new ApiKeyStore(new Table(async () => createDynamoClient({ region: 'us-east-1', dynamoEndpoint: path.dynamoEndpoint }), 'mcp-kit'), { cacheSeconds: 30 });
 const handleOf = (result: unknown) => (result as { structuredContent: { notebook: string } }).structuredContent.notebook;
 const isError = (result: unknown) => (result as { isError?: boolean }).isError === true;
 /** What a call or read answered, as text: its content, its tool error, or the JSON-RPC error's message. */
-const outcome = (answer: Promise<unknown>) => answer.then((r) => JSON.stringify(r), (err: Error) => err.message);
+const outcome = (answer: Promise<unknown>) =>
+  answer.then(
+    (r) => JSON.stringify(r),
+    (err: Error) => err.message,
+  );
 
 describe('two callers through a modelled gateway to modelled kit servers', () => {
   let gateway: AwsPath;
@@ -38,10 +43,16 @@ describe('two callers through a modelled gateway to modelled kit servers', () =>
     [notes, quota, limited] = await Promise.all([
       startAwsPath('functions/notes/handler.ts', TRUSTING, { concurrency: 3, s3: true }),
       startAwsPath('functions/notes/handler.ts', { ...TRUSTING, MCP_HANDLES_PER_PRINCIPAL: '2' }, { concurrency: 2 }),
-      startAwsPath('functions/notes/handler.ts', { ...TRUSTING, MCP_RATE_LIMIT_ENABLED: 'true', MCP_RATE_LIMIT_REQUESTS: '6' }, { concurrency: 2, redis: true }),
+      startAwsPath(
+        'functions/notes/handler.ts',
+        { ...TRUSTING, MCP_RATE_LIMIT_ENABLED: 'true', MCP_RATE_LIMIT_REQUESTS: '6' },
+        { concurrency: 2, redis: true },
+      ),
     ]);
     // The gateway's own key on each notes function, for the shared-identity controls (MCP_* variables reach the model).
-    const [notesKey, quotaKey, limitedKey] = await Promise.all([notes, quota, limited].map(async (p) => (await keysOn(p).create({ principalId: 'gateway' })).key));
+    const [notesKey, quotaKey, limitedKey] = await Promise.all(
+      [notes, quota, limited].map(async (p) => (await keysOn(p).create({ principalId: 'gateway' })).key),
+    );
     const shared = (variable: string) => ({ identity: 'gateway', shareIdentity: true, auth: { apiKeyVariable: variable } });
     const once = { retry: { attempts: 1 } };
     const config = {
@@ -57,7 +68,14 @@ describe('two callers through a modelled gateway to modelled kit servers', () =>
     };
     gateway = await startAwsPath(
       'functions/gateway/handler.ts',
-      { ...KEY, MCP_AUTH_MODE: 'apikey', MCP_GATEWAY_CONFIG: JSON.stringify(config), MCP_TEST_NOTES_KEY: notesKey!, MCP_TEST_QUOTA_KEY: quotaKey!, MCP_TEST_LIMITED_KEY: limitedKey! },
+      {
+        ...KEY,
+        MCP_AUTH_MODE: 'apikey',
+        MCP_GATEWAY_CONFIG: JSON.stringify(config),
+        MCP_TEST_NOTES_KEY: notesKey!,
+        MCP_TEST_QUOTA_KEY: quotaKey!,
+        MCP_TEST_LIMITED_KEY: limitedKey!,
+      },
       { concurrency: 4 },
     );
     const store = keysOn(gateway);
@@ -79,10 +97,17 @@ describe('two callers through a modelled gateway to modelled kit servers', () =>
     describe(`callers of the ${era} era`, () => {
       it("keep alice's notebook and its resource from bob (control: a shared identity does not)", async () => {
         const [alice, bob] = [await as('alice', era), await as('bob', era)];
-        for (const [upstream, bobSees] of [['notes', false], ['shared', true]] as const) {
+        for (const [upstream, bobSees] of [
+          ['notes', false],
+          ['shared', true],
+        ] as const) {
           const handle = handleOf(await alice.callTool({ name: `${upstream}__note_add`, arguments: { text: `alice on Lambda via ${upstream}` } }));
           assert.match(text(await alice.callTool({ name: `${upstream}__note_list`, arguments: { notebook: handle } })), /alice on Lambda/);
-          assert.equal(/alice on Lambda/.test(await outcome(bob.callTool({ name: `${upstream}__note_list`, arguments: { notebook: handle } }))), bobSees, `bob listing through ${upstream}`);
+          assert.equal(
+            /alice on Lambda/.test(await outcome(bob.callTool({ name: `${upstream}__note_list`, arguments: { notebook: handle } }))),
+            bobSees,
+            `bob listing through ${upstream}`,
+          );
           const uri = `${upstream}+notes://notebook/${handle}`;
           assert.match(await outcome(alice.readResource({ uri })), /alice on Lambda/);
           assert.equal(/alice on Lambda/.test(await outcome(bob.readResource({ uri }))), bobSees, `bob reading ${uri}`);
@@ -91,9 +116,14 @@ describe('two callers through a modelled gateway to modelled kit servers', () =>
 
       it("keep alice's exported notebook (its artifact link) from bob (control: a shared identity does not)", async () => {
         const [alice, bob] = [await as('alice', era), await as('bob', era)];
-        for (const [upstream, bobSees] of [['notes', false], ['shared', true]] as const) {
+        for (const [upstream, bobSees] of [
+          ['notes', false],
+          ['shared', true],
+        ] as const) {
           const handle = handleOf(await alice.callTool({ name: `${upstream}__note_add`, arguments: { text: 'exported on Lambda' } }));
-          const exported = (await alice.callTool({ name: `${upstream}__notebook_export`, arguments: { notebook: handle } })) as { content: { type: string; uri?: string }[] };
+          const exported = (await alice.callTool({ name: `${upstream}__notebook_export`, arguments: { notebook: handle } })) as {
+            content: { type: string; uri?: string }[];
+          };
           const link = exported.content.find((c) => c.type === 'resource_link')!.uri!;
           assert.match(link, new RegExp(`^${upstream}\\+artifact://`));
           assert.match(await outcome(alice.readResource({ uri: link })), /exported on Lambda/);
@@ -104,12 +134,17 @@ describe('two callers through a modelled gateway to modelled kit servers', () =>
 
       it("cannot use alice's confirmation token (control: a shared identity can)", async () => {
         const [alice, bob] = [await as('alice', era), await as('bob', era)];
-        for (const [upstream, bobClears] of [['notes', false], ['shared', true]] as const) {
+        for (const [upstream, bobClears] of [
+          ['notes', false],
+          ['shared', true],
+        ] as const) {
           const handle = handleOf(await alice.callTool({ name: `${upstream}__note_add`, arguments: { text: 'keep me' } }));
           const asked = text(await alice.callTool({ name: `${upstream}__notebook_clear`, arguments: { notebook: handle } }));
           const token = /"confirm":\s*"([^"]+)"|confirm[^A-Za-z0-9]+([A-Za-z0-9._~-]{40,})/.exec(asked);
           assert.ok(token, `no confirm token in: ${asked}`);
-          const used = await bob.callTool({ name: `${upstream}__notebook_clear`, arguments: { notebook: handle, confirm: token[1] ?? token[2] } }).then(text, (err: Error) => err.message);
+          const used = await bob
+            .callTool({ name: `${upstream}__notebook_clear`, arguments: { notebook: handle, confirm: token[1] ?? token[2] } })
+            .then(text, (err: Error) => err.message);
           assert.equal(/^Cleared/.test(used), bobClears, `bob confirming through ${upstream}: ${used}`);
           const left = text(await alice.callTool({ name: `${upstream}__note_list`, arguments: { notebook: handle } }));
           assert.equal(/keep me/.test(left), !bobClears, `alice's notebook after bob's try through ${upstream}: ${left}`);
@@ -129,7 +164,7 @@ describe('two callers through a modelled gateway to modelled kit servers', () =>
         for (let i = 0; i < SESSION_TRIES; i++) assert.doesNotMatch(await list(bob), new RegExp(mark));
       });
 
-      it("sees her own 2025-era upstream session state whichever gateway environment serves her", async () => {
+      it('sees her own 2025-era upstream session state whichever gateway environment serves her', async () => {
         const alice = await as('alice', era);
         const mark = `alice again ${era} ${crypto.randomUUID()}`;
         await alice.callTool({ name: 'session__note_add', arguments: { text: mark } });
@@ -141,7 +176,11 @@ describe('two callers through a modelled gateway to modelled kit servers', () =>
 
   it('counts the per-principal handle quota per caller (control: shared, one caller uses it up for all)', async () => {
     const [alice, bob] = [await as('qalice', 'modern'), await as('qbob', 'legacy')];
-    const add = (c: PlainCaller, upstream: string) => c.callTool({ name: `${upstream}__note_add`, arguments: { text: 'n' } }).then((r) => (isError(r) ? text(r) : 'ok'), (err: Error) => err.message);
+    const add = (c: PlainCaller, upstream: string) =>
+      c.callTool({ name: `${upstream}__note_add`, arguments: { text: 'n' } }).then(
+        (r) => (isError(r) ? text(r) : 'ok'),
+        (err: Error) => err.message,
+      );
     assert.equal(await add(alice, 'quota'), 'ok');
     assert.equal(await add(alice, 'quota'), 'ok');
     assert.match(await add(alice, 'quota'), /state handles/);
@@ -153,7 +192,11 @@ describe('two callers through a modelled gateway to modelled kit servers', () =>
 
   it("limits each caller's rate on its own, and her refusals do not open the circuit for him (control: shared)", async () => {
     const [alice, bob] = [await as('ralice', 'modern'), await as('rbob', 'legacy')];
-    const echo = (c: PlainCaller, upstream: string) => c.callTool({ name: `${upstream}__echo`, arguments: { text: 'x' } }).then((r) => (isError(r) ? text(r) : 'ok'), (err: Error) => err.message);
+    const echo = (c: PlainCaller, upstream: string) =>
+      c.callTool({ name: `${upstream}__echo`, arguments: { text: 'x' } }).then(
+        (r) => (isError(r) ? text(r) : 'ok'),
+        (err: Error) => err.message,
+      );
     const answers: string[] = [];
     // Six requests a principal a minute, the gateway's discovers among them; then well past the breaker's
     // five failures in every gateway environment, had a refusal counted as one.
@@ -167,7 +210,14 @@ describe('two callers through a modelled gateway to modelled kit servers', () =>
   });
 
   describe('tasks', () => {
-    const paths = (): TaskPaths => ({ gatewayUrl: gateway.url, upstream: 'notes', upstreamUrl: notes.url, dynamoEndpoint: notes.dynamoEndpoint, keys: { alice: keys.alice!, bob: keys.bob! }, caller: as });
+    const paths = (): TaskPaths => ({
+      gatewayUrl: gateway.url,
+      upstream: 'notes',
+      upstreamUrl: notes.url,
+      dynamoEndpoint: notes.dynamoEndpoint,
+      keys: { alice: keys.alice!, bob: keys.bob! },
+      caller: as,
+    });
     it('a task-capable caller of either era gets the task tool run inside its call: nothing is made a task upstream', () => taskToolRunsInTheCall(paths()));
     it("answers no task method, so bob cannot get, read or cancel alice's upstream task through it", () => noTaskOfAnotherCaller(paths()));
   });

@@ -18,7 +18,11 @@ describe('gateway on the modelled deployed path', () => {
   before(async () => {
     const plane = await startDataPlane();
     const [notesServer, echoServer] = await Promise.all([startUpstream(notes, plane), startUpstream(echo, plane)]);
-    path = await startAwsPath('functions/gateway/handler.ts', { MCP_GATEWAY_UPSTREAMS: `notes=${notesServer.url},echo=${echoServer.url}` }, { concurrency: 4, s3: true });
+    path = await startAwsPath(
+      'functions/gateway/handler.ts',
+      { MCP_GATEWAY_UPSTREAMS: `notes=${notesServer.url},echo=${echoServer.url}` },
+      { concurrency: 4, s3: true },
+    );
     stopAll = async () => {
       await path.stop();
       await Promise.all([notesServer.stop(), echoServer.stop()]);
@@ -27,7 +31,7 @@ describe('gateway on the modelled deployed path', () => {
   });
   after(() => stopAll());
 
-  it('lists and routes both upstreams\' tools in both eras', async () => {
+  it("lists and routes both upstreams' tools in both eras", async () => {
     for (const caller of [await modernCaller(path.url), await legacyCaller(path.url)]) {
       const names = (await caller.listTools()).tools.map((t) => t.name);
       assert.ok(names.includes('notes__note_add') && names.includes('echo__echo'), names.join(', '));
@@ -36,9 +40,9 @@ describe('gateway on the modelled deployed path', () => {
     }
   });
 
-  it('completes an upstream\'s confirmation round whichever environment the retry reaches', async () => {
+  it("completes an upstream's confirmation round whichever environment the retry reaches", async () => {
     const caller = await modernCaller(path.url);
-    const handle = (((await caller.callTool({ name: 'notes__note_add', arguments: { text: 'doomed' } })).structuredContent) as { notebook: string }).notebook;
+    const handle = ((await caller.callTool({ name: 'notes__note_add', arguments: { text: 'doomed' } })).structuredContent as { notebook: string }).notebook;
     assert.match(text(await caller.callTool({ name: 'notes__notebook_clear', arguments: { notebook: handle } })), /^Cleared h_/);
     assert.deepEqual(caller.asked, [`Delete all 1 notes in ${handle}?`]);
     await caller.close();
@@ -68,7 +72,11 @@ describe('gateway calling a kit upstream on its API Gateway URL, as McpGateway w
   /** A gateway whose "echo" upstream is the API URL, sending the origin secret from MCP_ORIGIN_SECRET or not. */
   async function gatewayTo(withHeader: boolean) {
     const secret = Object.values(upstream.originHeaders)[0]!;
-    const gateway = await startGateway({ upstreams: { echo: { url: upstream.apiUrl, ...(withHeader && { originVerifyVariable: 'MCP_ORIGIN_SECRET' }) } } }, plane, { MCP_ORIGIN_SECRET: secret });
+    const gateway = await startGateway(
+      { upstreams: { echo: { url: upstream.apiUrl, ...(withHeader && { originVerifyVariable: 'MCP_ORIGIN_SECRET' }) } } },
+      plane,
+      { MCP_ORIGIN_SECRET: secret },
+    );
     gateways.push(gateway);
     return modernCaller(gateway.url);
   }
@@ -81,7 +89,9 @@ describe('gateway calling a kit upstream on its API Gateway URL, as McpGateway w
 
   it('control: without the header the upstream refuses the gateway (403), and the gateway says so', async () => {
     const caller = await gatewayTo(false);
-    const result = await caller.callTool({ name: 'echo__echo', arguments: { text: 'x' } }).catch((error: Error) => ({ isError: true, content: [{ type: 'text', text: error.message }] }));
+    const result = await caller
+      .callTool({ name: 'echo__echo', arguments: { text: 'x' } })
+      .catch((error: Error) => ({ isError: true, content: [{ type: 'text', text: error.message }] }));
     assert.equal((result as { isError?: boolean }).isError, true);
     assert.match(JSON.stringify(result), /upstream \\"echo\\": access denied \(403\)/);
     await caller.close();

@@ -43,7 +43,12 @@ const upstream = defineServer({
     tool('link', { description: 'l' }, () => ({ content: [{ type: 'resource_link', uri: 'https://example.com/a', name: 'a' }] })),
     tool('meta', { description: 'm' }, () => ({ ...text('m'), _meta: { mine: true } })),
     tool('slow', { description: 's' }, (_args, ctx) => new Promise((resolve) => ctx.signal.addEventListener('abort', () => resolve('aborted')))),
-    tool('asks', { description: 'a' }, async (_args, ctx) => inputRequired({ inputRequests: { ok: inputRequired.elicit({ message: 'ok?', requestedSchema: z.object({ ok: z.boolean() }) }) }, requestState: await ctx.mintRequestState({ asked: 1 }) })),
+    tool('asks', { description: 'a' }, async (_args, ctx) =>
+      inputRequired({
+        inputRequests: { ok: inputRequired.elicit({ message: 'ok?', requestedSchema: z.object({ ok: z.boolean() }) }) },
+        requestState: await ctx.mintRequestState({ asked: 1 }),
+      }),
+    ),
   ],
 });
 
@@ -83,8 +88,19 @@ const CC = 'io.modelcontextprotocol/clientCapabilities';
 type Call = { body: Record<string, any>; headers: Record<string, string> };
 function call(name: string, args?: unknown, change: (c: Call) => void = () => {}): Call {
   const c: Call = {
-    body: { jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name, ...(args !== undefined && { arguments: args }), _meta: { [PV]: '2026-07-28', [CI]: { name: 'fast-lane-test', version: '1' }, [CC]: {} } } },
-    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': name },
+    body: {
+      jsonrpc: '2.0',
+      id: 7,
+      method: 'tools/call',
+      params: { name, ...(args !== undefined && { arguments: args }), _meta: { [PV]: '2026-07-28', [CI]: { name: 'fast-lane-test', version: '1' }, [CC]: {} } },
+    },
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2026-07-28',
+      'mcp-method': 'tools/call',
+      'mcp-name': name,
+    },
   };
   change(c);
   return c;
@@ -95,7 +111,10 @@ async function observe(response: Response) {
   const type = response.headers.get('content-type');
   const body = (await response.text()).replace(/"requestState":"[^"]+"/g, '"requestState":"…"');
   const messages = type?.startsWith('text/event-stream')
-    ? body.split('\n\n').filter((f) => f.startsWith('event:')).map((f) => JSON.parse(/^data: (.*)$/m.exec(f)![1]!))
+    ? body
+        .split('\n\n')
+        .filter((f) => f.startsWith('event:'))
+        .map((f) => JSON.parse(/^data: (.*)$/m.exec(f)![1]!))
     : body
       ? [JSON.parse(body)]
       : [];
@@ -121,13 +140,17 @@ describe('gateway fast lane', () => {
       // Never opens its circuit, so both lanes meet the same refused connection.
       down: { url: down, breaker: { failureThreshold: 1_000_000_000 }, retry: { attempts: 1 } },
     };
-    gateway = createGateway(await loadGatewayConfig({ ...ENV, MCP_GATEWAY_CONFIG: JSON.stringify({ upstreams }) }, () => Promise.reject(new Error('no files'))));
+    gateway = createGateway(
+      await loadGatewayConfig({ ...ENV, MCP_GATEWAY_CONFIG: JSON.stringify({ upstreams }) }, () => Promise.reject(new Error('no files'))),
+    );
     const config = loadConfig({ ...ENV, LOG_LEVEL: 'INFO' });
     fast = createKit(gateway.definition, config);
     sdkOnly = createKit(gateway.definition, config, { directLane: false });
     // The catalog knows the upstream's tools, as after any list (an unlisted name is otherwise sent upstream).
     const list = { jsonrpc: '2.0', id: 1, method: 'tools/list', params: { _meta: call('x').body.params._meta } };
-    const listed = await sdkOnly.app.fetch(new Request('http://127.0.0.1/mcp', { method: 'POST', headers: { ...call('x').headers, 'mcp-method': 'tools/list' }, body: JSON.stringify(list) }));
+    const listed = await sdkOnly.app.fetch(
+      new Request('http://127.0.0.1/mcp', { method: 'POST', headers: { ...call('x').headers, 'mcp-method': 'tools/list' }, body: JSON.stringify(list) }),
+    );
     assert.equal(listed.status, 200, await listed.clone().text());
     assert.match(await listed.text(), /up__echo/);
   });
@@ -212,12 +235,17 @@ describe('gateway fast lane', () => {
   it('relays upstream progress on a stream to a caller that asked for it (control: the compared answers carry it)', async () => {
     const { direct } = await both(call('up__reports', {}, (c) => (c.body.params._meta.progressToken = 'p')));
     assert.equal(direct.type, 'text/event-stream');
-    assert.deepEqual(direct.messages.map((m: { method?: string }) => m.method ?? 'result'), ['notifications/progress', 'result']);
+    assert.deepEqual(
+      direct.messages.map((m: { method?: string }) => m.method ?? 'result'),
+      ['notifications/progress', 'result'],
+    );
   });
 
   it('a call it hands over after the upstream answered is made upstream once', async () => {
     const before = upstreamRuns;
-    await fast.app.fetch(new Request('http://127.0.0.1/mcp', { method: 'POST', headers: call('up__image').headers, body: JSON.stringify(call('up__image', {}).body) }));
+    await fast.app.fetch(
+      new Request('http://127.0.0.1/mcp', { method: 'POST', headers: call('up__image').headers, body: JSON.stringify(call('up__image', {}).body) }),
+    );
     assert.equal(upstreamRuns - before, 1);
   });
 
@@ -227,7 +255,9 @@ describe('gateway fast lane', () => {
     const opened = relay.connections();
     const before = upstreamRuns;
     for (let i = 0; i < 20; i++) {
-      const answer = await observe(await fast.app.fetch(new Request('http://127.0.0.1/mcp', { method: 'POST', headers: c.headers, body: JSON.stringify(c.body) })));
+      const answer = await observe(
+        await fast.app.fetch(new Request('http://127.0.0.1/mcp', { method: 'POST', headers: c.headers, body: JSON.stringify(c.body) })),
+      );
       assert.equal(answer.messages[0].result.content[0].text, 'again');
     }
     assert.equal(upstreamRuns - before, 20, 'every call reached the upstream');
@@ -244,14 +274,30 @@ describe('gateway fast lane', () => {
 
 /** The wire answers of a 2026-07-28 server, written by hand so they can be what the kit never sends. */
 const ODD_ANSWERS: Record<string, (id: unknown) => { status: number; type: string; body: string }> = {
-  sse: (id) => ({ status: 200, type: 'text/event-stream', body: `event: message\ndata: ${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: 'x' } })}\n\nevent: message\ndata: ${JSON.stringify({ jsonrpc: '2.0', id, result: { content: [{ type: 'text', text: 'by stream' }], resultType: 'complete' } })}\n\n` }),
+  sse: (id) => ({
+    status: 200,
+    type: 'text/event-stream',
+    body: `event: message\ndata: ${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: 'x' } })}\n\nevent: message\ndata: ${JSON.stringify({ jsonrpc: '2.0', id, result: { content: [{ type: 'text', text: 'by stream' }], resultType: 'complete' } })}\n\n`,
+  }),
   refused: () => ({ status: 403, type: 'text/plain', body: 'not you' }),
-  rpc400: (id) => ({ status: 400, type: 'application/json', body: JSON.stringify({ jsonrpc: '2.0', id, error: { code: -32602, message: 'bad thing', data: { why: 1 } } }) }),
+  rpc400: (id) => ({
+    status: 400,
+    type: 'application/json',
+    body: JSON.stringify({ jsonrpc: '2.0', id, error: { code: -32602, message: 'bad thing', data: { why: 1 } } }),
+  }),
   teapot: () => ({ status: 418, type: 'text/plain', body: 'short and stout' }),
   noResultType: (id) => ({ status: 200, type: 'application/json', body: JSON.stringify({ jsonrpc: '2.0', id, result: { content: [] } }) }),
-  badContent: (id) => ({ status: 200, type: 'application/json', body: JSON.stringify({ jsonrpc: '2.0', id, result: { content: [{ type: 'text' }], resultType: 'complete' } }) }),
+  badContent: (id) => ({
+    status: 200,
+    type: 'application/json',
+    body: JSON.stringify({ jsonrpc: '2.0', id, result: { content: [{ type: 'text' }], resultType: 'complete' } }),
+  }),
   otherType: (id) => ({ status: 200, type: 'application/json', body: JSON.stringify({ jsonrpc: '2.0', id, result: { resultType: 'later' } }) }),
-  rpcError: (id) => ({ status: 200, type: 'application/json', body: JSON.stringify({ jsonrpc: '2.0', id, error: { code: -32602, message: 'Tool nope not found', data: { tool: 'nope' } } }) }),
+  rpcError: (id) => ({
+    status: 200,
+    type: 'application/json',
+    body: JSON.stringify({ jsonrpc: '2.0', id, error: { code: -32602, message: 'Tool nope not found', data: { tool: 'nope' } } }),
+  }),
   moved: () => ({ status: 307, type: 'text/plain', body: '/mcp?moved' }),
   html: () => ({ status: 200, type: 'text/html', body: '<p>hi</p>' }),
 };
@@ -261,16 +307,28 @@ async function oddUpstream() {
     let text = '';
     for await (const chunk of req) text += chunk;
     const message = JSON.parse(text) as { id: unknown; method: string; params?: { name?: string } };
-    const reply = (status: number, type: string, body: string) => res.writeHead(status, { 'content-type': type, ...(status === 307 && { location: body }) }).end(body);
+    const reply = (status: number, type: string, body: string) =>
+      res.writeHead(status, { 'content-type': type, ...(status === 307 && { location: body }) }).end(body);
     const result = (r: object) => reply(200, 'application/json', JSON.stringify({ jsonrpc: '2.0', id: message.id, result: { ...r, resultType: 'complete' } }));
-    if (message.method === 'server/discover') return result({ supportedVersions: ['2026-07-28'], capabilities: { tools: {} }, ttlMs: 0, cacheScope: 'private', _meta: { 'io.modelcontextprotocol/serverInfo': { name: 'odd', version: '1' } } });
-    if (message.method === 'tools/list') return result({ tools: Object.keys(ODD_ANSWERS).map((name) => ({ name, inputSchema: { type: 'object' } })), ttlMs: 0, cacheScope: 'private' });
+    if (message.method === 'server/discover')
+      return result({
+        supportedVersions: ['2026-07-28'],
+        capabilities: { tools: {} },
+        ttlMs: 0,
+        cacheScope: 'private',
+        _meta: { 'io.modelcontextprotocol/serverInfo': { name: 'odd', version: '1' } },
+      });
+    if (message.method === 'tools/list')
+      return result({ tools: Object.keys(ODD_ANSWERS).map((name) => ({ name, inputSchema: { type: 'object' } })), ttlMs: 0, cacheScope: 'private' });
     const tool = req.url?.endsWith('?moved') ? 'sse' : (message.params?.name ?? '');
     const answer = ODD_ANSWERS[tool]?.(message.id) ?? { status: 404, type: 'text/plain', body: 'no' };
     reply(answer.status, answer.type, answer.body);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`, close: () => new Promise((resolve) => (server.closeAllConnections(), server.close(resolve))) };
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`,
+    close: () => new Promise((resolve) => (server.closeAllConnections(), server.close(resolve))),
+  };
 }
 
 describe('raw upstream calls', () => {
@@ -297,7 +355,9 @@ describe('raw upstream calls', () => {
     [raw, sdk] = gateways.map((g) => createKit(g.definition, config)) as [ReturnType<typeof createKit>, ReturnType<typeof createKit>];
     for (const kit of [raw, sdk]) {
       const list = { jsonrpc: '2.0', id: 1, method: 'tools/list', params: { _meta: call('x').body.params._meta } };
-      const listed = await kit.app.fetch(new Request('http://127.0.0.1/mcp', { method: 'POST', headers: { ...call('x').headers, 'mcp-method': 'tools/list' }, body: JSON.stringify(list) }));
+      const listed = await kit.app.fetch(
+        new Request('http://127.0.0.1/mcp', { method: 'POST', headers: { ...call('x').headers, 'mcp-method': 'tools/list' }, body: JSON.stringify(list) }),
+      );
       assert.match(await listed.text(), /odd__sse/);
     }
   });
@@ -313,7 +373,9 @@ describe('raw upstream calls', () => {
     const sdkCalls = mock.method(Client.prototype, 'callTool');
     const send = async (kit: ReturnType<typeof createKit>) => {
       const before = sdkCalls.mock.callCount();
-      const answer = await observe(await kit.app.fetch(new Request('http://127.0.0.1/mcp', { method: 'POST', headers: c.headers, body: JSON.stringify(c.body) })));
+      const answer = await observe(
+        await kit.app.fetch(new Request('http://127.0.0.1/mcp', { method: 'POST', headers: c.headers, body: JSON.stringify(c.body) })),
+      );
       return { answer, viaSdk: sdkCalls.mock.callCount() - before };
     };
     try {

@@ -66,10 +66,11 @@ describe('gateway', () => {
   };
 
   describe('lists', () => {
-    it('lists every upstream\'s tools under <upstream>__<tool>, to both eras', async () => {
+    it("lists every upstream's tools under <upstream>__<tool>, to both eras", async () => {
       for (const caller of [await modern(), await legacy()]) {
         const names = (await caller.listTools()).tools.map((t) => t.name);
-        for (const name of ['notes__echo', 'notes__note_add', 'notes__notebook_clear', 'echo__echo', 'old__echo', 'old__bump', 'odd__fine']) assert.ok(names.includes(name), `${name} missing from ${names.join(', ')}`);
+        for (const name of ['notes__echo', 'notes__note_add', 'notes__notebook_clear', 'echo__echo', 'old__echo', 'old__bump', 'odd__fine'])
+          assert.ok(names.includes(name), `${name} missing from ${names.join(', ')}`);
       }
     });
 
@@ -84,7 +85,10 @@ describe('gateway', () => {
 
     it('lists prompts, resources and templates with prefixed names and URIs', async () => {
       const caller = await modern();
-      assert.deepEqual((await caller.listPrompts()).prompts.map((p) => p.name), ['notes__summarize_notebook']);
+      assert.deepEqual(
+        (await caller.listPrompts()).prompts.map((p) => p.name),
+        ['notes__summarize_notebook'],
+      );
       const templates = (await caller.listResourceTemplates()).resourceTemplates.map((t) => t.uriTemplate);
       assert.ok(templates.includes('notes+notes://notebook/{handle}'), templates.join(', '));
       assert.ok(templates.includes('notes+artifact://{+path}'), templates.join(', '));
@@ -105,7 +109,7 @@ describe('gateway', () => {
       await subscription.close();
     });
 
-    it('answers a list with a private cache hint no longer than its upstreams\'', async () => {
+    it("answers a list with a private cache hint no longer than its upstreams'", async () => {
       const res = await post({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: { _meta: meta() } }, { 'mcp-method': 'tools/list' });
       const { result } = (await res.json()) as { result: { ttlMs: number; cacheScope: string } };
       // echo and old are 2025-era upstreams: no hint, so nothing may be cached.
@@ -116,14 +120,19 @@ describe('gateway', () => {
     it('leaves out a name an upstream lists twice, or one that is not a valid tool name, and says so', async () => {
       const caller = await modern();
       const res = await post({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: { _meta: meta() } }, { 'mcp-method': 'tools/list' });
-      const { result } = (await res.json()) as { result: { tools: { name: string }[]; _meta: Record<string, { skipped: { name: string; reason: string }[] }> } };
+      const { result } = (await res.json()) as {
+        result: { tools: { name: string }[]; _meta: Record<string, { skipped: { name: string; reason: string }[] }> };
+      };
       const names = result.tools.map((t) => t.name);
       assert.ok(names.includes('odd__fine'));
       assert.ok(!names.includes('odd__echo') && !names.includes('odd__has space'));
       const skipped = result._meta[GATEWAY_META_KEY]!.skipped;
       assert.deepEqual(skipped.map((s) => s.name).sort(), ['odd__echo', 'odd__has space']);
       assert.match(skipped.find((s) => s.name === 'odd__echo')!.reason, /lists "echo" 2 times/);
-      await assert.rejects(caller.callTool({ name: 'odd__echo', arguments: { text: 'x' } }), /Tool "odd__echo" is left out: upstream "odd" lists "echo" 2 times/);
+      await assert.rejects(
+        caller.callTool({ name: 'odd__echo', arguments: { text: 'x' } }),
+        /Tool "odd__echo" is left out: upstream "odd" lists "echo" 2 times/,
+      );
     });
   });
 
@@ -138,7 +147,10 @@ describe('gateway', () => {
 
     it('passes progress through', async () => {
       const seen: number[] = [];
-      const result = await (await modern()).callTool({ name: 'notes__word_stats', arguments: { text: 'w '.repeat(3500) } }, { onprogress: (p) => seen.push(p.progress) });
+      const result = await (await modern()).callTool(
+        { name: 'notes__word_stats', arguments: { text: 'w '.repeat(3500) } },
+        { onprogress: (p) => seen.push(p.progress) },
+      );
       assert.deepEqual(seen, [1, 2, 3, 4]);
       assert.match(text(result), /^3500 words/);
       const legacySeen: number[] = [];
@@ -155,26 +167,37 @@ describe('gateway', () => {
       assert.equal(text(await caller.callTool({ name: 'notes__note_list', arguments: { notebook: handle } })), '1. via gateway\n2. again');
     });
 
-    it('carries a multi round-trip confirmation to a 2026-07-28 caller, the upstream\'s state sealed in the gateway\'s', async () => {
+    it("carries a multi round-trip confirmation to a 2026-07-28 caller, the upstream's state sealed in the gateway's", async () => {
       const caller = await modern();
-      const handle = (((await caller.callTool({ name: 'notes__note_add', arguments: { text: 'doomed' } })).structuredContent) as { notebook: string }).notebook;
+      const handle = ((await caller.callTool({ name: 'notes__note_add', arguments: { text: 'doomed' } })).structuredContent as { notebook: string }).notebook;
       assert.match(text(await caller.callTool({ name: 'notes__notebook_clear', arguments: { notebook: handle } })), /^Cleared h_/);
       assert.deepEqual(caller.asked, [`Delete all 1 notes in ${handle}?`]);
       const declined = await modern(false);
-      const kept = (((await declined.callTool({ name: 'notes__note_add', arguments: { text: 'kept' } })).structuredContent) as { notebook: string }).notebook;
+      const kept = ((await declined.callTool({ name: 'notes__note_add', arguments: { text: 'kept' } })).structuredContent as { notebook: string }).notebook;
       assert.equal(text(await declined.callTool({ name: 'notes__notebook_clear', arguments: { notebook: kept } })), 'Nothing deleted.');
     });
 
-    it('turns the upstream\'s round into a real elicitation for a 2025-era caller', async () => {
+    it("turns the upstream's round into a real elicitation for a 2025-era caller", async () => {
       const caller = await legacy();
-      const handle = (((await caller.callTool({ name: 'notes__note_add', arguments: { text: 'doomed' } })).structuredContent) as { notebook: string }).notebook;
+      const handle = ((await caller.callTool({ name: 'notes__note_add', arguments: { text: 'doomed' } })).structuredContent as { notebook: string }).notebook;
       assert.match(text(await caller.callTool({ name: 'notes__notebook_clear', arguments: { notebook: handle } })), /^Cleared h_/);
       assert.deepEqual(caller.asked, [`Delete all 1 notes in ${handle}?`]);
     });
 
     it('refuses a requestState that was not minted for the call', async () => {
       const res = await post(
-        { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'notes__notebook_clear', arguments: {}, requestState: 'forged', inputResponses: { confirm: { action: 'accept', content: { confirm: true } } }, _meta: meta() } },
+        {
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'tools/call',
+          params: {
+            name: 'notes__notebook_clear',
+            arguments: {},
+            requestState: 'forged',
+            inputResponses: { confirm: { action: 'accept', content: { confirm: true } } },
+            _meta: meta(),
+          },
+        },
         { 'mcp-method': 'tools/call', 'mcp-name': 'notes__notebook_clear' },
       );
       const body = (await res.json()) as { error?: { message: string } };
@@ -183,7 +206,8 @@ describe('gateway', () => {
 
     it('rewrites resource links so the caller can read them through the gateway', async () => {
       for (const caller of [await modern(), await legacy()]) {
-        const handle = (((await caller.callTool({ name: 'notes__note_add', arguments: { text: 'exported' } })).structuredContent) as { notebook: string }).notebook;
+        const handle = ((await caller.callTool({ name: 'notes__note_add', arguments: { text: 'exported' } })).structuredContent as { notebook: string })
+          .notebook;
         const exported = await caller.callTool({ name: 'notes__notebook_export', arguments: { notebook: handle } });
         const link = (exported.content as { type: string; uri: string }[]).find((c) => c.type === 'resource_link')!;
         assert.match(link.uri, /^notes\+artifact:\/\/h\//);
@@ -193,14 +217,18 @@ describe('gateway', () => {
       }
     });
 
-    it('routes a completion request by its prompt\'s prefix, passing the upstream\'s answer on', async () => {
+    it("routes a completion request by its prompt's prefix, passing the upstream's answer on", async () => {
       // notes offers no completions: its JSON-RPC error comes back, naming it.
-      await assert.rejects((await modern()).complete({ ref: { type: 'ref/prompt', name: 'notes__summarize_notebook' }, argument: { name: 'notebook', value: 'h' } }), /upstream "notes": error -32601/);
+      await assert.rejects(
+        (await modern()).complete({ ref: { type: 'ref/prompt', name: 'notes__summarize_notebook' }, argument: { name: 'notebook', value: 'h' } }),
+        /upstream "notes": error -32601/,
+      );
     });
 
     it('gets a prompt from its upstream', async () => {
       const caller = await modern();
-      const handle = (((await caller.callTool({ name: 'notes__note_add', arguments: { text: 'summarize me' } })).structuredContent) as { notebook: string }).notebook;
+      const handle = ((await caller.callTool({ name: 'notes__note_add', arguments: { text: 'summarize me' } })).structuredContent as { notebook: string })
+        .notebook;
       const prompt = await caller.getPrompt({ name: 'notes__summarize_notebook', arguments: { notebook: handle } });
       assert.match((prompt.messages[0]!.content as { text: string }).text, /- summarize me/);
     });
@@ -208,13 +236,19 @@ describe('gateway', () => {
 
   describe('bad input', () => {
     it('says which upstreams there are for an unknown prefix', async () => {
-      await assert.rejects((await modern()).callTool({ name: 'nope__echo', arguments: {} }), /Unknown tool "nope__echo": no upstream is named "nope" \(upstreams: notes, echo, old, odd\)/);
+      await assert.rejects(
+        (await modern()).callTool({ name: 'nope__echo', arguments: {} }),
+        /Unknown tool "nope__echo": no upstream is named "nope" \(upstreams: notes, echo, old, odd\)/,
+      );
     });
 
     it('suggests the prefixed names for a name without a prefix', async () => {
       const caller = await modern();
       await caller.listTools();
-      await assert.rejects(caller.callTool({ name: 'echo', arguments: { text: 'x' } }), /Unknown tool "echo": tools behind this gateway are named <upstream>__<tool>; did you mean notes__echo or echo__echo or old__echo\?/);
+      await assert.rejects(
+        caller.callTool({ name: 'echo', arguments: { text: 'x' } }),
+        /Unknown tool "echo": tools behind this gateway are named <upstream>__<tool>; did you mean notes__echo or echo__echo or old__echo\?/,
+      );
     });
 
     it('says an upstream lists no such tool once it has listed it', async () => {
@@ -225,7 +259,10 @@ describe('gateway', () => {
     });
 
     it('answers an unknown resource URI as not found, naming the convention', async () => {
-      await assert.rejects((await modern()).readResource({ uri: 'artifact://p/x/y' }), /Resource not found: artifact:\/\/p\/x\/y \(resources behind this gateway are <upstream>\+<uri>/);
+      await assert.rejects(
+        (await modern()).readResource({ uri: 'artifact://p/x/y' }),
+        /Resource not found: artifact:\/\/p\/x\/y \(resources behind this gateway are <upstream>\+<uri>/,
+      );
     });
   });
 

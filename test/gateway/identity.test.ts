@@ -16,7 +16,17 @@ import { ASSERTION_TYPE } from '../../shared/auth/gateway-assertion.ts';
 import { deriveGatewayKey } from '../../shared/auth/gateway-keys.ts';
 import { defineServer, tool } from '../../shared/server/define.ts';
 import { Table, createDynamoClient } from '../../shared/store/table.ts';
-import { modernCaller, plainCaller, STATE_KEY, startDataPlane, startGateway, startUpstream, text, type PlainCaller, type RunningGateway } from '../helpers/gateway.ts';
+import {
+  modernCaller,
+  plainCaller,
+  STATE_KEY,
+  startDataPlane,
+  startGateway,
+  startUpstream,
+  text,
+  type PlainCaller,
+  type RunningGateway,
+} from '../helpers/gateway.ts';
 import { noTaskOfAnotherCaller, taskToolRunsInTheCall, type TaskPaths } from '../helpers/gateway-tasks.ts';
 import { startChild, startTestDynamo } from '../helpers/server.ts';
 import { startTestRedis, type TestRedis } from '../helpers/redis.ts';
@@ -27,7 +37,11 @@ const TRUST = { MCP_TRUSTED_GATEWAYS: JSON.stringify({ gateway: { fromRequestSta
 const whoami = defineServer({
   name: 'whoami',
   version: '1.0.0',
-  tools: [tool('whoami', { description: 'The caller as this server sees it', input: z.object({}) }, (_args, ctx) => JSON.stringify({ id: ctx.principal.id, scopes: ctx.principal.scopes }))],
+  tools: [
+    tool('whoami', { description: 'The caller as this server sees it', input: z.object({}) }, (_args, ctx) =>
+      JSON.stringify({ id: ctx.principal.id, scopes: ctx.principal.scopes }),
+    ),
+  ],
 });
 
 type Caller = PlainCaller;
@@ -49,8 +63,20 @@ describe('gateway: each caller is its own principal upstream', () => {
     const plane = await startDataPlane();
     dynamoEndpoint = plane.env.AWS_ENDPOINT_URL_DYNAMODB!;
     redis = await startTestRedis();
-    const store = new ApiKeyStore(new Table(async () => createDynamoClient({ region: 'us-east-1', dynamoEndpoint: plane.env.AWS_ENDPOINT_URL_DYNAMODB }), 'mcp-kit'), { cacheSeconds: 30 });
-    for (const [who, scopes] of [['gateway', []], ['qgateway', []], ['alice', ['notes:read', 'notes:write', 'other']], ['bob', []], ['qalice', []], ['qbob', []], ['ralice', []], ['rbob', []]] as const) {
+    const store = new ApiKeyStore(
+      new Table(async () => createDynamoClient({ region: 'us-east-1', dynamoEndpoint: plane.env.AWS_ENDPOINT_URL_DYNAMODB }), 'mcp-kit'),
+      { cacheSeconds: 30 },
+    );
+    for (const [who, scopes] of [
+      ['gateway', []],
+      ['qgateway', []],
+      ['alice', ['notes:read', 'notes:write', 'other']],
+      ['bob', []],
+      ['qalice', []],
+      ['qbob', []],
+      ['ralice', []],
+      ['rbob', []],
+    ] as const) {
       keys[who] = (await store.create({ principalId: who, scopes: [...scopes] })).key;
     }
     const keyed = { MCP_AUTH_MODE: 'apikey', ...TRUST };
@@ -111,48 +137,75 @@ describe('gateway: each caller is its own principal upstream', () => {
     describe(`callers of the ${era} era`, () => {
       it('keep their notebook handles to themselves (control: a shared identity does not)', async () => {
         const [alice, bob] = [await as('alice', era), await as('bob', era)];
-        for (const [upstream, bobSees] of [['notes', false], ['shared', true]] as const) {
+        for (const [upstream, bobSees] of [
+          ['notes', false],
+          ['shared', true],
+        ] as const) {
           const handle = handleOf(await alice.callTool({ name: `${upstream}__note_add`, arguments: { text: `alice's secret via ${upstream}` } }));
           assert.match(text(await alice.callTool({ name: `${upstream}__note_list`, arguments: { notebook: handle } })), /alice's secret/);
           const listed = await bob.callTool({ name: `${upstream}__note_list`, arguments: { notebook: handle } }).catch((err: Error) => err.message);
           const leaked = /alice's secret/.test(typeof listed === 'string' ? listed : text(listed));
           assert.equal(leaked, bobSees, `bob through ${upstream}: ${JSON.stringify(listed)}`);
-          const added = await bob.callTool({ name: `${upstream}__note_add`, arguments: { text: 'bob was here', notebook: handle } }).catch((err: Error) => err.message);
+          const added = await bob
+            .callTool({ name: `${upstream}__note_add`, arguments: { text: 'bob was here', notebook: handle } })
+            .catch((err: Error) => err.message);
           assert.equal(typeof added !== 'string' && !isError(added), bobSees, `bob adding through ${upstream}`);
         }
       });
 
       it('keep their notebook resources and exported artifacts to themselves', async () => {
         const [alice, bob] = [await as('alice', era), await as('bob', era)];
-        for (const [upstream, bobSees] of [['notes', false], ['shared', true]] as const) {
+        for (const [upstream, bobSees] of [
+          ['notes', false],
+          ['shared', true],
+        ] as const) {
           const handle = handleOf(await alice.callTool({ name: `${upstream}__note_add`, arguments: { text: 'exported secret' } }));
           const uri = `${upstream}+notes://notebook/${handle}`;
-          const read = (c: Caller) => c.readResource({ uri }).then((r) => JSON.stringify(r), (err: Error) => err.message);
+          const read = (c: Caller) =>
+            c.readResource({ uri }).then(
+              (r) => JSON.stringify(r),
+              (err: Error) => err.message,
+            );
           assert.match(await read(alice), /exported secret/);
           assert.equal(/exported secret/.test(await read(bob)), bobSees, `bob reading ${uri}`);
-          const exported = (await alice.callTool({ name: `${upstream}__notebook_export`, arguments: { notebook: handle } })) as { content: { type: string; uri?: string }[] };
+          const exported = (await alice.callTool({ name: `${upstream}__notebook_export`, arguments: { notebook: handle } })) as {
+            content: { type: string; uri?: string }[];
+          };
           const link = exported.content.find((c) => c.type === 'resource_link')!.uri!;
-          assert.match(await read(alice).then(() => alice.readResource({ uri: link })).then((r) => JSON.stringify(r)), /exported secret/);
-          const bobRead = await bob.readResource({ uri: link }).then((r) => JSON.stringify(r), (err: Error) => err.message);
+          assert.match(
+            await read(alice)
+              .then(() => alice.readResource({ uri: link }))
+              .then((r) => JSON.stringify(r)),
+            /exported secret/,
+          );
+          const bobRead = await bob.readResource({ uri: link }).then(
+            (r) => JSON.stringify(r),
+            (err: Error) => err.message,
+          );
           assert.equal(/exported secret/.test(bobRead), bobSees, `bob reading ${link}: ${bobRead}`);
         }
       });
 
       it("cannot use another caller's confirmation token", async () => {
         const [alice, bob] = [await as('alice', era), await as('bob', era)];
-        for (const [upstream, bobClears] of [['notes', false], ['shared', true]] as const) {
+        for (const [upstream, bobClears] of [
+          ['notes', false],
+          ['shared', true],
+        ] as const) {
           const handle = handleOf(await alice.callTool({ name: `${upstream}__note_add`, arguments: { text: 'keep me' } }));
           const asked = text(await alice.callTool({ name: `${upstream}__notebook_clear`, arguments: { notebook: handle } }));
           const token = /"confirm":\s*"([^"]+)"|confirm[^A-Za-z0-9]+([A-Za-z0-9._~-]{40,})/.exec(asked);
           assert.ok(token, `no confirm token in: ${asked}`);
-          const used = await bob.callTool({ name: `${upstream}__notebook_clear`, arguments: { notebook: handle, confirm: token[1] ?? token[2] } }).then(text, (err: Error) => err.message);
+          const used = await bob
+            .callTool({ name: `${upstream}__notebook_clear`, arguments: { notebook: handle, confirm: token[1] ?? token[2] } })
+            .then(text, (err: Error) => err.message);
           assert.equal(/^Cleared/.test(used), bobClears, `bob confirming through ${upstream}: ${used}`);
         }
       });
     });
   }
 
-  it("is another principal than the same caller calling the upstream directly", async () => {
+  it('is another principal than the same caller calling the upstream directly', async () => {
     const viaGateway = await as('alice', 'modern');
     const direct = await as('alice', 'modern', notesUrl);
     const handle = handleOf(await viaGateway.callTool({ name: 'notes__note_add', arguments: { text: 'made through the gateway' } }));
@@ -165,7 +218,11 @@ describe('gateway: each caller is its own principal upstream', () => {
 
   it('counts the per-principal handle quota per caller (control: shared, one caller uses it up for all)', async () => {
     const [alice, bob] = [await as('qalice', 'modern'), await as('qbob', 'legacy')];
-    const add = (c: Caller, upstream: string) => c.callTool({ name: `${upstream}__note_add`, arguments: { text: 'n' } }).then((r) => (isError(r) ? text(r) : 'ok'), (err: Error) => err.message);
+    const add = (c: Caller, upstream: string) =>
+      c.callTool({ name: `${upstream}__note_add`, arguments: { text: 'n' } }).then(
+        (r) => (isError(r) ? text(r) : 'ok'),
+        (err: Error) => err.message,
+      );
     assert.equal(await add(alice, 'quota'), 'ok');
     assert.equal(await add(alice, 'quota'), 'ok');
     assert.match(await add(alice, 'quota'), /state handles/);
@@ -178,7 +235,11 @@ describe('gateway: each caller is its own principal upstream', () => {
 
   it("limits each caller's rate on its own (control: shared, one caller's calls limit the other)", async () => {
     const [alice, bob] = [await as('ralice', 'modern'), await as('rbob', 'legacy')];
-    const echo = (c: Caller, upstream: string) => c.callTool({ name: `${upstream}__echo`, arguments: { text: 'x' } }).then((r) => (isError(r) ? text(r) : 'ok'), (err: Error) => err.message);
+    const echo = (c: Caller, upstream: string) =>
+      c.callTool({ name: `${upstream}__echo`, arguments: { text: 'x' } }).then(
+        (r) => (isError(r) ? text(r) : 'ok'),
+        (err: Error) => err.message,
+      );
     const until = async (c: Caller, upstream: string) => {
       for (let i = 0; i < 12; i++) if ((await echo(c, upstream)) !== 'ok') return i;
       return 12;
@@ -191,16 +252,24 @@ describe('gateway: each caller is its own principal upstream', () => {
     assert.match(await echo(bob, 'limited-shared'), /rate limited|429|Too Many/i);
   });
 
-  for (const era of ['modern', 'legacy'] as const) it(`gives each ${era}-era caller its own 2025-era session upstream`, async () => {
-    const [alice, bob] = [await as('alice', era), await as('bob', era)];
-    assert.match(text(await alice.callTool({ name: 'session__note_add', arguments: { text: 'in alice session' } })), /session notebook/);
-    const bobs = text(await bob.callTool({ name: 'session__note_list', arguments: {} }));
-    assert.doesNotMatch(bobs, /alice session/);
-    assert.match(text(await alice.callTool({ name: 'session__note_list', arguments: {} })), /in alice session/);
-  });
+  for (const era of ['modern', 'legacy'] as const)
+    it(`gives each ${era}-era caller its own 2025-era session upstream`, async () => {
+      const [alice, bob] = [await as('alice', era), await as('bob', era)];
+      assert.match(text(await alice.callTool({ name: 'session__note_add', arguments: { text: 'in alice session' } })), /session notebook/);
+      const bobs = text(await bob.callTool({ name: 'session__note_list', arguments: {} }));
+      assert.doesNotMatch(bobs, /alice session/);
+      assert.match(text(await alice.callTool({ name: 'session__note_list', arguments: {} })), /in alice session/);
+    });
 
   describe('tasks', () => {
-    const paths = (): TaskPaths => ({ gatewayUrl: gateway.url, upstream: 'notes', upstreamUrl: notesUrl, dynamoEndpoint, keys: { alice: keys.alice!, bob: keys.bob! }, caller: as });
+    const paths = (): TaskPaths => ({
+      gatewayUrl: gateway.url,
+      upstream: 'notes',
+      upstreamUrl: notesUrl,
+      dynamoEndpoint,
+      keys: { alice: keys.alice!, bob: keys.bob! },
+      caller: as,
+    });
     it('a task-capable caller of either era gets the task tool run inside its call: nothing is made a task upstream', () => taskToolRunsInTheCall(paths()));
     it("answers no task method, so bob cannot get, read or cancel alice's upstream task through it", () => noTaskOfAnotherCaller(paths()));
   });
@@ -221,7 +290,9 @@ describe('an upstream that trusts a gateway refuses assertions it should not acc
   after(() => stopAll());
 
   const now = () => Math.floor(Date.now() / 1000);
-  async function assertion(claims: { iss?: string; aud?: string; iat?: number; exp?: number; act?: unknown; typ?: string; key?: CryptoKey; kid?: string } = {}) {
+  async function assertion(
+    claims: { iss?: string; aud?: string; iat?: number; exp?: number; act?: unknown; typ?: string; key?: CryptoKey; kid?: string } = {},
+  ) {
     const own = await deriveGatewayKey(STATE_KEY);
     const iat = claims.iat ?? now();
     return new SignJWT({ act: claims.act ?? { sub: claims.iss ?? 'gateway' }, scope: 'a b' })
@@ -237,8 +308,19 @@ describe('an upstream that trusts a gateway refuses assertions it should not acc
   const call = (token: string) =>
     fetch(upstream.url, {
       method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'server/discover' },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'server/discover', params: { _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} } } }),
+      headers: {
+        authorization: `Bearer ${token}`,
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'mcp-protocol-version': '2026-07-28',
+        'mcp-method': 'server/discover',
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'server/discover',
+        params: { _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} } },
+      }),
     });
   const refused = async (token: string, why: RegExp) => {
     const response = await call(token);
@@ -290,16 +372,28 @@ describe('npm run gateway in front of npm start, with no setup', () => {
   it('is trusted by the local server, which sees each caller through it as gateway:gateway#<caller>', async () => {
     const dynamo = await startTestDynamo();
     // As with `source .local/emulators.env`: one data plane, one request-state key.
-    const plane = { AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9', UPSTASH_REDIS_REST_URL: 'http://127.0.0.1:9', UPSTASH_REDIS_REST_TOKEN: 'unused', MCP_REQUEST_STATE_KEY: STATE_KEY };
+    const plane = {
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9',
+      UPSTASH_REDIS_REST_URL: 'http://127.0.0.1:9',
+      UPSTASH_REDIS_REST_TOKEN: 'unused',
+      MCP_REQUEST_STATE_KEY: STATE_KEY,
+    };
     const notesChild = await startChild({ ...plane, LOG_LEVEL: 'INFO' });
     const gatewayChild = await startChild({ ...plane, MCP_GATEWAY_UPSTREAMS: `notes=${notesChild.url}` }, 'functions/gateway/server.ts');
     try {
       const caller = await modernCaller(gatewayChild.url);
       assert.equal(text(await caller.callTool({ name: 'notes__echo', arguments: { text: 'through the gateway' } })), 'through the gateway');
       await caller.close();
-      const lines = notesChild.output().split('\n').filter((l) => l.includes('"tool":"echo"'));
+      const lines = notesChild
+        .output()
+        .split('\n')
+        .filter((l) => l.includes('"tool":"echo"'));
       assert.ok(lines.length > 0, notesChild.output());
-      assert.ok(lines.every((l) => l.includes('"principal":"gateway:gateway#anonymous"')), lines.join('\n'));
+      assert.ok(
+        lines.every((l) => l.includes('"principal":"gateway:gateway#anonymous"')),
+        lines.join('\n'),
+      );
     } finally {
       await Promise.all([gatewayChild.stop(), notesChild.stop()]);
       await dynamo.stop();

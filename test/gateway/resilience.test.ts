@@ -27,10 +27,16 @@ describe('gateway with a failing upstream', () => {
 
   before(async () => {
     const plane = await startDataPlane();
-    const store = new ApiKeyStore(new Table(async () => createDynamoClient({ region: 'us-east-1', dynamoEndpoint: plane.env.AWS_ENDPOINT_URL_DYNAMODB }), 'mcp-kit'), { cacheSeconds: 30 });
+    const store = new ApiKeyStore(
+      new Table(async () => createDynamoClient({ region: 'us-east-1', dynamoEndpoint: plane.env.AWS_ENDPOINT_URL_DYNAMODB }), 'mcp-kit'),
+      { cacheSeconds: 30 },
+    );
     admin = { authorization: `Bearer ${(await store.create({ principalId: 'ops', scopes: ['gateway:admin'] })).key}` };
     // flaky's lists may not be cached, so that every gateway list asks it.
-    const [notesServer, echoServer] = await Promise.all([startUpstream(notes, plane), startUpstream({ ...echo, listCacheHint: { ttlMs: 0, cacheScope: 'private' } }, plane)]);
+    const [notesServer, echoServer] = await Promise.all([
+      startUpstream(notes, plane),
+      startUpstream({ ...echo, listCacheHint: { ttlMs: 0, cacheScope: 'private' } }, plane),
+    ]);
     old = await startLegacyServer('old');
     [flaky, oldProxy] = await Promise.all([startFaultyProxy(echoServer.url), startFaultyProxy(old.url)]);
     gateway = await startGateway(
@@ -71,29 +77,48 @@ describe('gateway with a failing upstream', () => {
   /** Waits out the cooldown, then lets a trial close the circuit. */
   async function untilClosedAgain() {
     while (flakyStatus().state !== 'closed') {
-      if (flakyStatus().state === 'half-open') await gateway.gateway.upstreams.get('flaky')!.client.probe().catch(() => {});
+      if (flakyStatus().state === 'half-open')
+        await gateway.gateway.upstreams
+          .get('flaky')!
+          .client.probe()
+          .catch(() => {});
       else await new Promise((r) => setTimeout(r, 25));
     }
   }
   async function rawList(): Promise<{ tools: { name: string }[]; ttlMs: number; _meta?: Record<string, { missing?: Missing }> }> {
     const res = await fetch(gateway.url, {
       method: 'POST',
-      headers: { ...admin, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/list' },
+      headers: {
+        ...admin,
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'mcp-protocol-version': '2026-07-28',
+        'mcp-method': 'tools/list',
+      },
       body: JSON.stringify({
         jsonrpc: '2.0',
         id: 1,
         method: 'tools/list',
-        params: { _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {}, 'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' } } },
+        params: {
+          _meta: {
+            'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+            'io.modelcontextprotocol/clientCapabilities': {},
+            'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' },
+          },
+        },
       }),
     });
     return ((await res.json()) as { result: Awaited<ReturnType<typeof rawList>> }).result;
   }
   async function health() {
     const res = await fetch(new URL('/health?ready', gateway.url), { headers: admin });
-    return { status: res.status, body: (await res.json()) as { upstreams: Record<string, { status: string; state: string; latencyMs?: number; era?: string; error?: string }> } };
+    return {
+      status: res.status,
+      body: (await res.json()) as { upstreams: Record<string, { status: string; state: string; latencyMs?: number; era?: string; error?: string }> },
+    };
   }
 
-  it('reports each upstream\'s state and latency in GET /health?ready', async () => {
+  it("reports each upstream's state and latency in GET /health?ready", async () => {
     const { status, body } = await health();
     assert.equal(status, 200);
     for (const name of ['notes', 'flaky', 'old']) {
@@ -151,7 +176,10 @@ describe('gateway with a failing upstream', () => {
     const list = await caller.listTools({ cursor: undefined }, { cacheMode: 'bypass' });
     assert.ok(performance.now() - started < 1_500, `the list took ${performance.now() - started} ms`);
     assert.ok(!list.tools.some((t) => t.name.startsWith('flaky__')));
-    assert.deepEqual(((list._meta as Record<string, { missing: Missing }>)[GATEWAY_META_KEY]!.missing).map((m) => m.upstream), ['flaky']);
+    assert.deepEqual(
+      (list._meta as Record<string, { missing: Missing }>)[GATEWAY_META_KEY]!.missing.map((m) => m.upstream),
+      ['flaky'],
+    );
     const call = await caller.callTool({ name: 'flaky__echo', arguments: { text: 'x' } });
     assert.equal(call.isError, true);
     assert.match(text(call), /upstream "flaky": (no answer to tools\/call within 300 ms|circuit open)/);
@@ -165,7 +193,7 @@ describe('gateway with a failing upstream', () => {
     assert.equal(flaky.count('tools/call'), 2);
   });
 
-  it('waits out a 429\'s Retry-After for a read-only call, and hands it to the caller for another', async () => {
+  it("waits out a 429's Retry-After for a read-only call, and hands it to the caller for another", async () => {
     flaky.fault = { kind: 'status', status: 429, retryAfter: '1', times: 1 };
     const started = performance.now();
     assert.equal(text(await caller.callTool({ name: 'flaky__echo', arguments: { text: 'patient' } })), 'patient');
@@ -190,7 +218,10 @@ describe('gateway with a failing upstream', () => {
   it('carries a cancellation to the upstream', async () => {
     const controller = new AbortController();
     const cancelled = old.cancelled;
-    const call = caller.callTool({ name: 'old__slow', arguments: { steps: 200 } }, { signal: controller.signal, onprogress: (p) => p.progress === 2 && controller.abort(new Error('user cancelled')) });
+    const call = caller.callTool(
+      { name: 'old__slow', arguments: { steps: 200 } },
+      { signal: controller.signal, onprogress: (p) => p.progress === 2 && controller.abort(new Error('user cancelled')) },
+    );
     await assert.rejects(call, /user cancelled/);
     while (old.cancelled === cancelled) await new Promise((r) => setTimeout(r, 20));
     assert.equal(gateway.gateway.upstreams.get('old')!.client.status().state, 'closed');

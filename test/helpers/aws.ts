@@ -33,38 +33,42 @@ export interface AwsPathOptions extends Partial<Omit<AwsModelOptions, 'entry'>> 
 }
 
 export async function startAwsPath(entry: string, env: Record<string, string> = {}, options: AwsPathOptions = {}): Promise<AwsPath> {
-  const [dynamo, s3, redis] = await Promise.all([
-    startTestDynamo(),
-    options.s3 ? startTestS3() : undefined,
-    options.redis ? startTestRedis() : undefined,
-  ]);
+  const [dynamo, s3, redis] = await Promise.all([startTestDynamo(), options.s3 ? startTestS3() : undefined, options.redis ? startTestRedis() : undefined]);
   const lines: string[] = [];
   const waiters = new Set<{ pattern: RegExp; resolve: (line: string) => void }>();
   const log = (line: string) => {
     lines.push(line);
-    for (const w of waiters) if (w.pattern.test(line)) {
-      waiters.delete(w);
-      w.resolve(line);
-    }
+    for (const w of waiters)
+      if (w.pattern.test(line)) {
+        waiters.delete(w);
+        w.resolve(line);
+      }
   };
   const model = await startAwsModel({
     ...options,
     entry,
-    environment: modelledEnvironment(basename(dirname(entry)), {
-      AWS_REGION: 'us-east-1',
-      AWS_ACCESS_KEY_ID: 'S3RVER',
-      AWS_SECRET_ACCESS_KEY: 'S3RVER',
-      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
-      AWS_ENDPOINT_URL_S3: s3?.endpoint ?? 'http://127.0.0.1:9',
-      ...(redis?.env),
-      MCP_REQUEST_STATE_KEY: 'aws-path-test-request-state-key-0123456789',
-      LOG_LEVEL: 'WARN',
-      ...(options.apiKey && { MCP_AUTH_MODE: 'apikey' }),
-      ...env,
-    }, options.timeoutSeconds, options.concurrency ?? 10),
+    environment: modelledEnvironment(
+      basename(dirname(entry)),
+      {
+        AWS_REGION: 'us-east-1',
+        AWS_ACCESS_KEY_ID: 'S3RVER',
+        AWS_SECRET_ACCESS_KEY: 'S3RVER',
+        AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+        AWS_ENDPOINT_URL_S3: s3?.endpoint ?? 'http://127.0.0.1:9',
+        ...redis?.env,
+        MCP_REQUEST_STATE_KEY: 'aws-path-test-request-state-key-0123456789',
+        LOG_LEVEL: 'WARN',
+        ...(options.apiKey && { MCP_AUTH_MODE: 'apikey' }),
+        ...env,
+      },
+      options.timeoutSeconds,
+      options.concurrency ?? 10,
+    ),
     log,
   });
-  const keys = options.apiKey && new ApiKeyStore(new Table(() => createDynamoClient({ region: 'us-east-1', dynamoEndpoint: dynamo.endpoint }), 'mcp-kit'), { cacheSeconds: 1 });
+  const keys =
+    options.apiKey &&
+    new ApiKeyStore(new Table(() => createDynamoClient({ region: 'us-east-1', dynamoEndpoint: dynamo.endpoint }), 'mcp-kit'), { cacheSeconds: 1 });
   const key = keys && (await keys.create({ principalId: 'aws-path-test', scopes: options.apiKey!.scopes })).key;
   return {
     ...model,

@@ -97,4 +97,3 @@ export class ConsentedUserAgent implements OAuthClientProvider {
     return { oauth: this, authorizationResponse: this.authorizationResponse };
   }
 }
-

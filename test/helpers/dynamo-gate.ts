@@ -27,7 +27,10 @@ export async function startDynamoGate(target: string): Promise<DynamoGate> {
   const holds: { matches(call: DynamoCall): boolean; arrive(): void; released: Promise<void> }[] = [];
   const server = createServer(async (req, res) => {
     const body = await readBody(req);
-    const operation = String(req.headers['x-amz-target'] ?? '').split('.').pop() ?? '';
+    const operation =
+      String(req.headers['x-amz-target'] ?? '')
+        .split('.')
+        .pop() ?? '';
     const call = { operation, body: body.length ? JSON.parse(body.toString()) : {} };
     const held = holds.findIndex((h) => h.matches(call));
     if (held >= 0) {
@@ -36,7 +39,8 @@ export async function startDynamoGate(target: string): Promise<DynamoGate> {
       await h!.released;
     }
     const headers = new Headers();
-    for (const [name, value] of Object.entries(req.headers)) if (value !== undefined && name !== 'host' && name !== 'connection') headers.set(name, String(value));
+    for (const [name, value] of Object.entries(req.headers))
+      if (value !== undefined && name !== 'host' && name !== 'connection') headers.set(name, String(value));
     const answer = await fetch(new URL(req.url!, target), { method: req.method!, headers, ...(body.length && { body: new Uint8Array(body) }) });
     // fetch has decoded the body: its length and encoding are no longer the upstream's.
     const { 'content-length': _length, 'content-encoding': _encoding, ...answered } = Object.fromEntries(answer.headers);

@@ -63,7 +63,14 @@ export async function startFaultyProxy(target: string): Promise<FaultyProxy> {
       });
       // Stopped means refusing: by the time a connection is refused, clients have seen their
       // pooled connections close, as they would have long before calling a server that stopped.
-      await new Promise<void>((resolve) => connect(port, '127.0.0.1').once('error', () => resolve()).once('connect', function (this: { destroy(): void }) { this.destroy(); resolve(); }));
+      await new Promise<void>((resolve) =>
+        connect(port, '127.0.0.1')
+          .once('error', () => resolve())
+          .once('connect', function (this: { destroy(): void }) {
+            this.destroy();
+            resolve();
+          }),
+      );
     },
     start: () => listen(),
     close: () => proxy.stop(),
@@ -92,11 +99,17 @@ export async function startFaultyProxy(target: string): Promise<FaultyProxy> {
     }
     if (fault.kind === 'slow') await new Promise((r) => setTimeout(r, fault.ms));
     const headers = new Headers();
-    for (const [name, value] of Object.entries(req.headers)) if (value !== undefined && name !== 'host' && name !== 'connection') headers.set(name, String(value));
+    for (const [name, value] of Object.entries(req.headers))
+      if (value !== undefined && name !== 'host' && name !== 'connection') headers.set(name, String(value));
     const controller = new AbortController();
     res.on('close', () => controller.abort());
     try {
-      const answer = await fetch(new URL(req.url!, upstream), { method: req.method!, headers, ...(body.length && { body: new Uint8Array(body) }), signal: controller.signal });
+      const answer = await fetch(new URL(req.url!, upstream), {
+        method: req.method!,
+        headers,
+        ...(body.length && { body: new Uint8Array(body) }),
+        signal: controller.signal,
+      });
       const answered = Object.fromEntries(answer.headers);
       if (fault.kind === 'rewrite' && fault.method === method && answer.headers.get('content-type')?.includes('application/json')) {
         const message = (await answer.json()) as { result?: Record<string, unknown> };

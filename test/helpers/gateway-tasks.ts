@@ -37,7 +37,14 @@ export async function rpc(url: string, headers: Record<string, string>, method: 
   const name = String(params.name ?? params.taskId ?? '');
   const res = await fetch(url, {
     method: 'POST',
-    headers: { ...headers, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': method, ...(name && { 'mcp-name': name }) },
+    headers: {
+      ...headers,
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2026-07-28',
+      'mcp-method': method,
+      ...(name && { 'mcp-name': name }),
+    },
     body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params: { ...params, _meta: meta } }),
   });
   const body = await res.text();
@@ -48,22 +55,33 @@ export async function rpc(url: string, headers: Record<string, string>, method: 
 /** Task records in a table. */
 async function taskIds(dynamoEndpoint: string): Promise<string[]> {
   const scan = await (await createDynamoClient({ region: 'us-east-1', dynamoEndpoint })).send(new ScanCommand({ TableName: 'mcp-kit' }));
-  return (scan.Items ?? []).map((item: Record<string, { S?: string }>) => item.pk?.S ?? '').filter((pk) => pk.startsWith('TASK#')).sort();
+  return (scan.Items ?? [])
+    .map((item: Record<string, { S?: string }>) => item.pk?.S ?? '')
+    .filter((pk) => pk.startsWith('TASK#'))
+    .sort();
 }
 
 /** A task-capable caller of either era gets notes' task tool run inside its call, and no task record is made upstream. */
 export async function taskToolRunsInTheCall(p: TaskPaths): Promise<void> {
   const before = await taskIds(p.dynamoEndpoint);
-  const added = (await (await p.caller('alice', 'modern')).callTool({ name: `${p.upstream}__note_add`, arguments: { text: 'task or not' } })) as { structuredContent: { notebook: string } };
+  const added = (await (await p.caller('alice', 'modern')).callTool({ name: `${p.upstream}__note_add`, arguments: { text: 'task or not' } })) as {
+    structuredContent: { notebook: string };
+  };
   const notebook = added.structuredContent.notebook;
   // 2026-07-28, declaring the tasks extension.
-  const modern = await rpc(p.gatewayUrl, { authorization: `Bearer ${p.keys.alice}` }, 'tools/call', { name: `${p.upstream}__notebook_export`, arguments: { notebook } });
+  const modern = await rpc(p.gatewayUrl, { authorization: `Bearer ${p.keys.alice}` }, 'tools/call', {
+    name: `${p.upstream}__notebook_export`,
+    arguments: { notebook },
+  });
   assert.equal(modern.result?.resultType, 'complete', JSON.stringify(modern));
   assert.match(modern.result!.content[0].text, /^Exported 1 notes to /);
   // 2025-11-25, a task-augmented call: the gateway declares no tasks, so it is processed as a plain call.
   const legacy = (await p.caller('alice', 'legacy')) as unknown as LegacyClient;
   assert.equal(legacy.getServerCapabilities()?.tasks, undefined);
-  const plain = await legacy.request({ method: 'tools/call', params: { name: `${p.upstream}__notebook_export`, arguments: { notebook }, task: {} } }, CallToolResultSchema);
+  const plain = await legacy.request(
+    { method: 'tools/call', params: { name: `${p.upstream}__notebook_export`, arguments: { notebook }, task: {} } },
+    CallToolResultSchema,
+  );
   assert.match(String((plain.content[0] as { text: string }).text), /^Exported 1 notes to /);
   assert.deepEqual(await taskIds(p.dynamoEndpoint), before);
 }
@@ -79,7 +97,8 @@ export async function noTaskOfAnotherCaller(p: TaskPaths): Promise<void> {
   const asGateway = (id: string) => callers.headers(callers.partition({ id, scopes: [] } as unknown as Principal), upstream);
   // A task made upstream for alice as the gateway names her, as a gateway that forwarded tasks would make it.
   const aliceUp = await asGateway('apikey:alice');
-  const notebook = (await rpc(p.upstreamUrl, aliceUp, 'tools/call', { name: 'note_add', arguments: { text: 'alice task' } })).result!.structuredContent.notebook;
+  const notebook = (await rpc(p.upstreamUrl, aliceUp, 'tools/call', { name: 'note_add', arguments: { text: 'alice task' } })).result!.structuredContent
+    .notebook;
   const created = await rpc(p.upstreamUrl, aliceUp, 'tools/call', { name: 'notebook_export', arguments: { notebook } });
   assert.equal(created.result?.resultType, 'task', JSON.stringify(created));
   const taskId = created.result!.taskId as string;
@@ -89,7 +108,10 @@ export async function noTaskOfAnotherCaller(p: TaskPaths): Promise<void> {
   }
   const bob = (await p.caller('bob', 'legacy')) as unknown as LegacyClient;
   for (const method of ['tasks/get', 'tasks/result', 'tasks/cancel', 'tasks/list']) {
-    const answer = await bob.request({ method, params: method === 'tasks/list' ? {} : { taskId } } as never, z.any()).then((r) => JSON.stringify(r), (err: Error) => err.message);
+    const answer = await bob.request({ method, params: method === 'tasks/list' ? {} : { taskId } } as never, z.any()).then(
+      (r) => JSON.stringify(r),
+      (err: Error) => err.message,
+    );
     assert.match(answer, /-32601/, `${method}: ${answer}`);
   }
   const bobUp = await asGateway('apikey:bob');

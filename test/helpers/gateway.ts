@@ -25,7 +25,8 @@ export async function startDataPlane(): Promise<DataPlane> {
 }
 
 /** A kit server in this process on the data plane. */
-export const startUpstream = (definition: ServerDefinition, plane: DataPlane, env: Record<string, string> = {}) => startInProcess(definition, { ...plane.env, ...env });
+export const startUpstream = (definition: ServerDefinition, plane: DataPlane, env: Record<string, string> = {}) =>
+  startInProcess(definition, { ...plane.env, ...env });
 
 export interface RunningGateway {
   url: string;
@@ -39,7 +40,9 @@ export interface RunningGateway {
  * gateway's own variables (auth, credentials the config names).
  */
 export async function startGateway(config: object, plane: DataPlane, env: Record<string, string> = {}): Promise<RunningGateway> {
-  const gateway = createGateway(await loadGatewayConfig({ ...plane.env, MCP_GATEWAY_CONFIG: JSON.stringify(config), ...env }, () => Promise.reject(new Error('no files'))));
+  const gateway = createGateway(
+    await loadGatewayConfig({ ...plane.env, MCP_GATEWAY_CONFIG: JSON.stringify(config), ...env }, () => Promise.reject(new Error('no files'))),
+  );
   const server = await startInProcess(gateway.definition, { ...plane.env, ...env });
   return {
     url: server.url,
@@ -54,7 +57,10 @@ export async function startGateway(config: object, plane: DataPlane, env: Record
 
 /** A 2026-07-28 caller (the SDK v2 client pinned to it) that answers elicitations with `confirm`. */
 export async function modernCaller(url: string, options: { confirm?: boolean; headers?: Record<string, string> } = {}) {
-  const client = new ModernClient({ name: 'modern-caller', version: '1.0.0' }, { versionNegotiation: { mode: { pin: '2026-07-28' } }, capabilities: { elicitation: {} } });
+  const client = new ModernClient(
+    { name: 'modern-caller', version: '1.0.0' },
+    { versionNegotiation: { mode: { pin: '2026-07-28' } }, capabilities: { elicitation: {} } },
+  );
   const asked: string[] = [];
   client.setRequestHandler('elicitation/create', async (request) => {
     asked.push((request.params as { message: string }).message);
@@ -77,7 +83,7 @@ export async function legacyCaller(url: string, options: { confirm?: boolean; he
   return Object.assign(client, { asked });
 }
 
-export const text = (result: unknown) => ((result as { content: { text: string }[] }).content[0]!.text);
+export const text = (result: unknown) => (result as { content: { text: string }[] }).content[0]!.text;
 
 /** What the two-caller suites use of a caller, whichever its era. */
 export type PlainCaller = {

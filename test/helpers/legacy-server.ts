@@ -28,8 +28,12 @@ export async function startLegacyServer(name = 'legacy'): Promise<LegacyServer> 
 
   function build(): McpServer {
     const server = new McpServer({ name, version: '1.0.0' }, { capabilities: { tools: { listChanged: true } } });
-    server.registerTool('echo', { description: 'Echoes its text', inputSchema: { text: z.string() }, annotations: { readOnlyHint: true } }, ({ text }) => ({ content: [{ type: 'text', text }] }));
-    server.registerTool('bump', { description: 'Counts its calls', annotations: { readOnlyHint: false } }, () => ({ content: [{ type: 'text', text: `bump ${++state.bumps}` }] }));
+    server.registerTool('echo', { description: 'Echoes its text', inputSchema: { text: z.string() }, annotations: { readOnlyHint: true } }, ({ text }) => ({
+      content: [{ type: 'text', text }],
+    }));
+    server.registerTool('bump', { description: 'Counts its calls', annotations: { readOnlyHint: false } }, () => ({
+      content: [{ type: 'text', text: `bump ${++state.bumps}` }],
+    }));
     server.registerTool('slow', { description: 'Reports progress until cancelled', inputSchema: { steps: z.number() } }, async ({ steps }, extra) => {
       for (let i = 1; i <= steps; i++) {
         if (extra.signal.aborted) {
@@ -37,7 +41,8 @@ export async function startLegacyServer(name = 'legacy'): Promise<LegacyServer> 
           return { content: [{ type: 'text', text: 'cancelled' }], isError: true };
         }
         const token = extra._meta?.progressToken;
-        if (token !== undefined) await extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress: i, total: steps } });
+        if (token !== undefined)
+          await extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress: i, total: steps } });
         await new Promise((r) => setTimeout(r, 20));
       }
       if (extra.signal.aborted) state.cancelled++;
@@ -45,7 +50,10 @@ export async function startLegacyServer(name = 'legacy'): Promise<LegacyServer> 
     });
     server.registerTool('ask', { description: 'Asks the client for a city' }, async (extra) => {
       const answer = await extra.sendRequest(
-        { method: 'elicitation/create', params: { mode: 'form', message: 'Which city?', requestedSchema: { type: 'object', properties: { city: { type: 'string', default: 'Oslo' } } } } },
+        {
+          method: 'elicitation/create',
+          params: { mode: 'form', message: 'Which city?', requestedSchema: { type: 'object', properties: { city: { type: 'string', default: 'Oslo' } } } },
+        },
         ElicitResultSchema,
       );
       return { content: [{ type: 'text' as const, text: `${answer.action} ${JSON.stringify(answer.content ?? {})}` }] };

@@ -274,7 +274,8 @@ export async function startOAuthServer(options: OAuthServerOptions = {}) {
       const code = codes.get(params.get('code') ?? '');
       codes.delete(params.get('code') ?? '');
       if (!code || code.clientId !== client.client_id || code.expiresAt < Date.now()) throw new OAuthFailure('invalid_grant', 'unknown, used or expired code');
-      if ((params.get('redirect_uri') ?? code.redirectUri) !== code.redirectUri) throw new OAuthFailure('invalid_grant', 'redirect_uri differs from the authorization request');
+      if ((params.get('redirect_uri') ?? code.redirectUri) !== code.redirectUri)
+        throw new OAuthFailure('invalid_grant', 'redirect_uri differs from the authorization request');
       const verifier = params.get('code_verifier') ?? '';
       if (b64url(createHash('sha256').update(verifier).digest()) !== code.challenge) throw new OAuthFailure('invalid_grant', 'PKCE verification failed');
       if (resource !== undefined && resource !== code.resource) throw new OAuthFailure('invalid_target', 'resource differs from the authorization request');
@@ -316,7 +317,16 @@ export async function startOAuthServer(options: OAuthServerOptions = {}) {
    */
   async function mint(claims: MintClaims = {}, mintOptions: MintOptions = {}): Promise<string> {
     const iat = nowSeconds();
-    const merged: MintClaims = { iss: issuer, sub: user.sub, aud: options.audience, client_id: 'test-client', iat, exp: iat + ttl, jti: randomUUID(), ...claims };
+    const merged: MintClaims = {
+      iss: issuer,
+      sub: user.sub,
+      aud: options.audience,
+      client_id: 'test-client',
+      iat,
+      exp: iat + ttl,
+      jti: randomUUID(),
+      ...claims,
+    };
     const payload = Object.fromEntries(Object.entries(merged).filter(([, v]) => v !== undefined)) as JWTPayload;
     const signer = mintOptions.forge ? await (foreign ??= newKey()) : keys[0]!;
     const kid = mintOptions.kid === undefined ? keys[0]!.kid : mintOptions.kid;

@@ -20,7 +20,8 @@ export interface TestRedis {
 
 /** The started redis-server, or a failure naming the command that provides it. */
 export function redisRequired<T>(running: T | undefined): T {
-  if (!running) throw new Error('redis-server is required for this test and is not on PATH: run `apt-get install redis-server` (npm test\'s pretest does it where it can)');
+  if (!running)
+    throw new Error("redis-server is required for this test and is not on PATH: run `apt-get install redis-server` (npm test's pretest does it where it can)");
   return running;
 }
 

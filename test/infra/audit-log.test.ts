@@ -23,7 +23,13 @@ after(() => rmSync(TMP, { recursive: true, force: true }));
 function synth(props: Partial<McpServerEndpointProps> = {}) {
   const app = new App({ outdir: mkdtempSync(join(TMP, 'app-')), context: { ...CDK_CONTEXT, 'aws:cdk:bundling-stacks': [] } });
   const stack = new Stack(app, 'Endpoint', { env: { region: 'eu-west-1' } });
-  const endpoint = new McpServerEndpoint(stack, 'Server', { serverName: 'echo', entry: 'functions/echo/handler.ts', stage: 'dev', auth: { mode: 'apikey' }, ...props });
+  const endpoint = new McpServerEndpoint(stack, 'Server', {
+    serverName: 'echo',
+    entry: 'functions/echo/handler.ts',
+    stage: 'dev',
+    auth: { mode: 'apikey' },
+    ...props,
+  });
   return { stack, endpoint, template: Template.fromStack(stack) };
 }
 
@@ -53,7 +59,11 @@ describe('audit log (synth)', () => {
       Environment: { Variables: { AUDIT_LOG_GROUP: { Ref: auditLogs } } },
     });
     template.hasResourceProperties('AWS::IAM::Policy', {
-      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: Match.arrayWith([{ 'Fn::GetAtt': [auditLogs, 'Arn'] }]) })]) },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: Match.arrayWith([{ 'Fn::GetAtt': [auditLogs, 'Arn'] }]) }),
+        ]),
+      },
     });
   });
 
@@ -61,27 +71,48 @@ describe('audit log (synth)', () => {
     template.hasResourceProperties('AWS::Logs::MetricFilter', {
       LogGroupName: { Ref: functionLogs },
       FilterPattern: '{ ($.audit IS TRUE) && ($.event = "auth.failed") }',
-      MetricTransformations: [{ MetricNamespace: 'McpKit', MetricName: 'AuthFailures', MetricValue: '1', Dimensions: [{ Key: 'Server', Value: '$.service' }, { Key: 'Stage', Value: '$.stage' }] }],
+      MetricTransformations: [
+        {
+          MetricNamespace: 'McpKit',
+          MetricName: 'AuthFailures',
+          MetricValue: '1',
+          Dimensions: [
+            { Key: 'Server', Value: '$.service' },
+            { Key: 'Stage', Value: '$.stage' },
+          ],
+        },
+      ],
     });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: 'McpKit',
       MetricName: 'AuthFailures',
-      Dimensions: Match.arrayWith([{ Name: 'Server', Value: 'echo' }, { Name: 'Stage', Value: 'dev' }]),
+      Dimensions: Match.arrayWith([
+        { Name: 'Server', Value: 'echo' },
+        { Name: 'Stage', Value: 'dev' },
+      ]),
       Statistic: 'Sum',
       Period: 300,
       Threshold: 50,
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
     });
-    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Errors', Dimensions: [{ Name: 'FunctionName', Value: { Ref: forwarder } }], Threshold: 1 });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'Errors',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: forwarder } }],
+      Threshold: 1,
+    });
   });
 
   it('matches the lines the kit writes: top-level "audit": true, the event, and the server and stage the metric is read under', () => {
     let written = '';
     createLogger({ logLevel: 'SILENT', stage: 'dev' }, 'echo', (line) => void (written = line)).audit('auth.failed', { requestId: 'r' });
     assert.equal(written, '', 'SILENT writes nothing');
-    createLogger({ logLevel: 'ERROR', stage: 'dev' }, 'echo', (line) => void (written = line)).audit('auth.failed', { requestId: 'r', audit: 'forged', event: 'forged' });
+    createLogger({ logLevel: 'ERROR', stage: 'dev' }, 'echo', (line) => void (written = line)).audit('auth.failed', {
+      requestId: 'r',
+      audit: 'forged',
+      event: 'forged',
+    });
     const line = JSON.parse(written);
-    assert.deepEqual([line.audit, line.event, line.service, line.stage], [true, 'auth.failed', 'echo', 'dev'], 'an event\'s fields cannot replace the marks');
+    assert.deepEqual([line.audit, line.event, line.service, line.stage], [true, 'auth.failed', 'echo', 'dev'], "an event's fields cannot replace the marks");
   });
 
   it('takes the alarm threshold and the retention from props; a production stage retains the audit group', () => {
@@ -124,9 +155,15 @@ describe('audit forwarder', () => {
     const created = new Set<string>();
     assert.equal(await forward(decode(delivery), 'audit', logs, created), 3);
     assert.equal(await forward(decode(delivery), 'audit', logs, created), 3);
-    assert.deepEqual(calls.map((c) => c.op), ['create', 'put', 'put']);
+    assert.deepEqual(
+      calls.map((c) => c.op),
+      ['create', 'put', 'put'],
+    );
     assert.deepEqual(calls[0]!.input, { logGroupName: 'audit', logStreamName: '2026/12/07/[$LATEST]abc' });
-    assert.deepEqual((calls[1]!.input.logEvents as { timestamp: number; message: string }[]).map((e) => e.timestamp), [1, 2, 3]);
+    assert.deepEqual(
+      (calls[1]!.input.logEvents as { timestamp: number; message: string }[]).map((e) => e.timestamp),
+      [1, 2, 3],
+    );
     assert.equal((calls[1]!.input.logEvents as { message: string }[])[0]!.message, '{"audit":true,"n":1}');
   });
 
@@ -139,6 +176,9 @@ describe('audit forwarder', () => {
   it('takes a stream another environment created; fails (so Lambda retries) on any other error or rejected lines', async () => {
     assert.equal(await forward(batch('DATA_MESSAGE', [1]), 'audit', writer({ create: 'ResourceAlreadyExistsException' }).logs, new Set()), 1);
     await assert.rejects(forward(batch('DATA_MESSAGE', [1]), 'audit', writer({ create: 'AccessDeniedException' }).logs, new Set()), /AccessDeniedException/);
-    await assert.rejects(forward(batch('DATA_MESSAGE', [1]), 'audit', writer({ rejected: { tooOldLogEventEndIndex: 0 } }).logs, new Set()), /audit lines rejected/);
+    await assert.rejects(
+      forward(batch('DATA_MESSAGE', [1]), 'audit', writer({ rejected: { tooOldLogEventEndIndex: 0 } }).logs, new Set()),
+      /audit lines rejected/,
+    );
   });
 });

@@ -80,7 +80,7 @@ describe('auth modes: the function environment', () => {
     template.resourceCountIs('AWS::Cognito::UserPool', 0);
   });
 
-  it('oauth: issuer only, leaving JWKS, audience and scopes to the kit\'s defaults', () => {
+  it("oauth: issuer only, leaving JWKS, audience and scopes to the kit's defaults", () => {
     const { template } = synthEndpoint({ auth: { mode: 'oauth', issuer: ISSUER } });
     // The default audience is MCP_PUBLIC_URL: the CloudFront URL, known to the function without a cycle.
     assert.deepEqual(authVariables(template), { MCP_AUTH_MODE: 'oauth', MCP_OAUTH_ISSUER: ISSUER, MCP_PUBLIC_URL: distributionUrl(template) });
@@ -108,7 +108,7 @@ describe('auth modes: the function environment', () => {
     });
   });
 
-  it('cognito: the kit sees an OAuth issuer, the pool, with its JWKS and the resource server\'s scopes', () => {
+  it("cognito: the kit sees an OAuth issuer, the pool, with its JWKS and the resource server's scopes", () => {
     const { template } = synthEndpoint({ auth: { mode: 'cognito', callbackUrls: CALLBACKS } });
     const poolId = { Ref: Object.keys(template.findResources('AWS::Cognito::UserPool'))[0] };
     assert.deepEqual(authVariables(template), {
@@ -122,7 +122,9 @@ describe('auth modes: the function environment', () => {
   });
 
   it('cognito,apikey: OAuth plus API keys for machine callers; audience overridable', () => {
-    const { template } = synthEndpoint({ auth: { mode: 'cognito,apikey', callbackUrls: CALLBACKS, audience: ['https://mcp.example.com/mcp'], apiKeyCacheTtl: Duration.seconds(5) } });
+    const { template } = synthEndpoint({
+      auth: { mode: 'cognito,apikey', callbackUrls: CALLBACKS, audience: ['https://mcp.example.com/mcp'], apiKeyCacheTtl: Duration.seconds(5) },
+    });
     const env = authVariables(template);
     assert.equal(env.MCP_AUTH_MODE, 'oauth,apikey');
     assert.equal(env.MCP_OAUTH_AUDIENCE, 'https://mcp.example.com/mcp');
@@ -139,7 +141,10 @@ describe('auth modes: the function environment', () => {
 describe('the public URL (MCP_PUBLIC_URL)', () => {
   it('is the custom domain when there is one', () => {
     const { template, endpoint, stack } = synthEndpoint({ auth: { mode: 'oauth', issuer: ISSUER }, path: '/v1/mcp' }, (s) => ({
-      domain: { domainNames: ['mcp.example.com', 'tools.example.com'], certificate: Certificate.fromCertificateArn(s, 'Cert', 'arn:aws:acm:us-east-1:111111111111:certificate/x') },
+      domain: {
+        domainNames: ['mcp.example.com', 'tools.example.com'],
+        certificate: Certificate.fromCertificateArn(s, 'Cert', 'arn:aws:acm:us-east-1:111111111111:certificate/x'),
+      },
     }));
     assert.equal(functionEnvironment(template).MCP_PUBLIC_URL, 'https://mcp.example.com/v1/mcp');
     assert.equal(stack.resolve(endpoint.mcpUrl), 'https://mcp.example.com/v1/mcp');
@@ -165,15 +170,22 @@ describe('the public URL (MCP_PUBLIC_URL)', () => {
   });
 
   it('is required for the OAuth modes on the local stage, with a message saying how', () => {
-    assert.throws(() => synthEndpoint({ stage: 'local', auth: { mode: 'oauth', issuer: ISSUER } }), /auth "oauth" needs the endpoint's public URL.*set the `publicUrl` prop/s);
+    assert.throws(
+      () => synthEndpoint({ stage: 'local', auth: { mode: 'oauth', issuer: ISSUER } }),
+      /auth "oauth" needs the endpoint's public URL.*set the `publicUrl` prop/s,
+    );
     assert.throws(() => synthEndpoint({ stage: 'local', auth: { mode: 'cognito,apikey', callbackUrls: CALLBACKS } }), /set the `publicUrl` prop/);
-    assert.throws(() => synthEndpoint({ auth: { mode: 'apikey' }, publicUrl: 'mcp.example.com/mcp' }), /publicUrl "mcp.example.com\/mcp" must be an http\(s\) URL/);
+    assert.throws(
+      () => synthEndpoint({ auth: { mode: 'apikey' }, publicUrl: 'mcp.example.com/mcp' }),
+      /publicUrl "mcp.example.com\/mcp" must be an http\(s\) URL/,
+    );
     assert.throws(() => synthEndpoint({ auth: { mode: 'apikey' }, publicUrl: 'https://mcp.example.com/mcp#x' }), /without query or fragment/);
   });
 });
 
 describe('the tool timeout (MCP_TOOL_TIMEOUT_MS)', () => {
-  const toolTimeout = (props: Partial<McpServerEndpointProps>) => functionEnvironment(synthEndpoint({ auth: { mode: 'apikey' }, cloudFront: false, ...props }).template).MCP_TOOL_TIMEOUT_MS;
+  const toolTimeout = (props: Partial<McpServerEndpointProps>) =>
+    functionEnvironment(synthEndpoint({ auth: { mode: 'apikey' }, cloudFront: false, ...props }).template).MCP_TOOL_TIMEOUT_MS;
 
   it('is 60 s, or the function timeout minus 10 s when that is shorter', () => {
     assert.equal(toolTimeout({}), '60000');
@@ -186,7 +198,10 @@ describe('the tool timeout (MCP_TOOL_TIMEOUT_MS)', () => {
   });
 
   it('refuses a tool timeout the function would cut short', () => {
-    assert.throws(() => toolTimeout({ timeout: Duration.minutes(2), toolTimeout: Duration.seconds(111) }), /toolTimeout is 111 s; it must be .* at most timeout \(120 s\) minus 10 s/);
+    assert.throws(
+      () => toolTimeout({ timeout: Duration.minutes(2), toolTimeout: Duration.seconds(111) }),
+      /toolTimeout is 111 s; it must be .* at most timeout \(120 s\) minus 10 s/,
+    );
     assert.throws(() => toolTimeout({ toolTimeout: Duration.millis(50) }), /toolTimeout is 50 ms; .*at least 100 ms/);
     assert.throws(() => toolTimeout({ timeout: Duration.seconds(10) }), /timeout 10 s leaves no room for tools/);
   });
@@ -209,7 +224,16 @@ describe('cognito mode: the authorization server', () => {
 
   it('requires strong passwords and an authenticator app (TOTP), with no SMS role', () => {
     template.hasResourceProperties('AWS::Cognito::UserPool', {
-      Policies: { PasswordPolicy: { MinimumLength: 12, RequireLowercase: true, RequireUppercase: true, RequireNumbers: true, RequireSymbols: true, TemporaryPasswordValidityDays: 3 } },
+      Policies: {
+        PasswordPolicy: {
+          MinimumLength: 12,
+          RequireLowercase: true,
+          RequireUppercase: true,
+          RequireNumbers: true,
+          RequireSymbols: true,
+          TemporaryPasswordValidityDays: 3,
+        },
+      },
       MfaConfiguration: 'ON',
       EnabledMfas: ['SOFTWARE_TOKEN_MFA'],
     });
@@ -218,7 +242,10 @@ describe('cognito mode: the authorization server', () => {
   });
 
   it('is on the Essentials plan (managed login, resource binding) and deleted with a dev stack', () => {
-    template.hasResource('AWS::Cognito::UserPool', { DeletionPolicy: 'Delete', Properties: Match.objectLike({ UserPoolTier: 'ESSENTIALS', DeletionProtection: 'INACTIVE' }) });
+    template.hasResource('AWS::Cognito::UserPool', {
+      DeletionPolicy: 'Delete',
+      Properties: Match.objectLike({ UserPoolTier: 'ESSENTIALS', DeletionProtection: 'INACTIVE' }),
+    });
     assert.equal(onlyResource(template, 'AWS::Cognito::UserPool').Properties.UserPoolAddOns, undefined);
   });
 
@@ -231,7 +258,7 @@ describe('cognito mode: the authorization server', () => {
     assert.deepEqual(endpoint.authorizationServer?.scopes, ['echo/tools']);
   });
 
-  it('registers one public client: authorization code (PKCE) only, the resource server\'s scopes, the given callbacks', () => {
+  it("registers one public client: authorization code (PKCE) only, the resource server's scopes, the given callbacks", () => {
     const [resourceServer] = Object.keys(template.findResources('AWS::Cognito::UserPoolResourceServer'));
     template.hasResourceProperties('AWS::Cognito::UserPoolClient', {
       ClientName: 'mcp-echo-dev',
@@ -266,11 +293,20 @@ describe('cognito mode: the authorization server', () => {
 
   it('takes scopes, identifier and domain prefix from the settings', () => {
     const custom = synthEndpoint({
-      auth: { mode: 'cognito', callbackUrls: CALLBACKS, resourceServerIdentifier: 'https://mcp.example.com', scopes: { read: 'Read notes', 'notes:admin': 'Reset notes' }, domainPrefix: 'example-mcp-login' },
+      auth: {
+        mode: 'cognito',
+        callbackUrls: CALLBACKS,
+        resourceServerIdentifier: 'https://mcp.example.com',
+        scopes: { read: 'Read notes', 'notes:admin': 'Reset notes' },
+        domainPrefix: 'example-mcp-login',
+      },
     }).template;
     custom.hasResourceProperties('AWS::Cognito::UserPoolResourceServer', {
       Identifier: 'https://mcp.example.com',
-      Scopes: [{ ScopeName: 'read', ScopeDescription: 'Read notes' }, { ScopeName: 'notes:admin', ScopeDescription: 'Reset notes' }],
+      Scopes: [
+        { ScopeName: 'read', ScopeDescription: 'Read notes' },
+        { ScopeName: 'notes:admin', ScopeDescription: 'Reset notes' },
+      ],
     });
     custom.hasResourceProperties('AWS::Cognito::UserPoolDomain', { Domain: 'example-mcp-login' });
     assert.equal(functionEnvironment(custom).MCP_OAUTH_SCOPES, 'https://mcp.example.com/read,https://mcp.example.com/notes:admin');
@@ -289,7 +325,11 @@ describe('cognito mode: the authorization server', () => {
 
   it('retains a production pool, with deletion protection', () => {
     const prod = synthEndpoint({ stage: 'prod', auth: { mode: 'cognito', callbackUrls: CALLBACKS } }).template;
-    prod.hasResource('AWS::Cognito::UserPool', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain', Properties: Match.objectLike({ DeletionProtection: 'ACTIVE' }) });
+    prod.hasResource('AWS::Cognito::UserPool', {
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+      Properties: Match.objectLike({ DeletionProtection: 'ACTIVE' }),
+    });
   });
 
   it('puts its resource server and client into a pool of yours, creating a domain only when asked', () => {
@@ -301,7 +341,10 @@ describe('cognito mode: the authorization server', () => {
     mine.resourceCountIs('AWS::Cognito::ManagedLoginBranding', 0);
     mine.hasResourceProperties('AWS::Cognito::UserPoolResourceServer', { UserPoolId: 'eu-west-1_AbCdEf123' });
     mine.hasResourceProperties('AWS::Cognito::UserPoolClient', { UserPoolId: 'eu-west-1_AbCdEf123' });
-    assert.deepEqual(functionEnvironment(mine).MCP_OAUTH_ISSUER, myStack.resolve(`https://cognito-idp.${myStack.region}.${myStack.urlSuffix}/eu-west-1_AbCdEf123`));
+    assert.deepEqual(
+      functionEnvironment(mine).MCP_OAUTH_ISSUER,
+      myStack.resolve(`https://cognito-idp.${myStack.region}.${myStack.urlSuffix}/eu-west-1_AbCdEf123`),
+    );
     const withDomain = synthEndpoint({}, (s) => ({
       auth: { mode: 'cognito', callbackUrls: CALLBACKS, userPool: UserPool.fromUserPoolId(s, 'Pool', 'eu-west-1_AbCdEf123'), domainPrefix: 'my-mcp' },
     })).template;
@@ -313,7 +356,7 @@ describe('auth settings refused at synth', () => {
   const refuse = (auth: McpServerEndpointProps['auth'], pattern: RegExp, props: Partial<McpServerEndpointProps> = {}) =>
     assert.throws(() => synthEndpoint({ auth, ...props }), pattern);
 
-  it('names the problem with an OAuth issuer\'s settings', () => {
+  it("names the problem with an OAuth issuer's settings", () => {
     refuse({ mode: 'oauth', issuer: 'http://login.example.com' }, /auth.issuer "http:\/\/login.example.com" must be an https URL/);
     refuse({ mode: 'oauth', issuer: ISSUER, jwksUrl: 'keys.json' }, /auth.jwksUrl "keys.json" must be an https URL/);
     refuse({ mode: 'oauth', issuer: ISSUER, audience: ['a,b'] }, /auth.audience entry "a,b" must be non-empty, without spaces or commas/);
@@ -326,22 +369,32 @@ describe('auth settings refused at synth', () => {
 
   it('names the problem with Cognito settings', () => {
     refuse({ mode: 'cognito', callbackUrls: [] }, /auth.callbackUrls is empty/);
-    refuse({ mode: 'cognito', callbackUrls: ['http://127.0.0.1:6274/oauth/callback'] }, /callbackUrls entry "http:\/\/127.0.0.1:6274\/oauth\/callback" must be an https URL, http:\/\/localhost…/);
+    refuse(
+      { mode: 'cognito', callbackUrls: ['http://127.0.0.1:6274/oauth/callback'] },
+      /callbackUrls entry "http:\/\/127.0.0.1:6274\/oauth\/callback" must be an https URL, http:\/\/localhost…/,
+    );
     refuse({ mode: 'cognito', callbackUrls: ['https://app.example.com/cb#x'] }, /without a fragment/);
     refuse({ mode: 'cognito', callbackUrls: CALLBACKS, domainPrefix: 'my-aws-login' }, /domainPrefix "my-aws-login" must be .* without "aws"/);
     refuse({ mode: 'cognito', callbackUrls: CALLBACKS, scopes: { 'tools/read': 'x' } }, /scopes name "tools\/read"/);
     refuse({ mode: 'cognito', callbackUrls: CALLBACKS, scopes: {} }, /auth.scopes is empty/);
-    refuse({ mode: 'cognito', callbackUrls: CALLBACKS }, /default domain prefix "echo-a-very-long-stage-name-that-leaves-no-room-for-more-x-<8 hex digits>" must be 1-63/, {
-      stage: 'a-very-long-stage-name-that-leaves-no-room-for-more-x',
-    });
+    refuse(
+      { mode: 'cognito', callbackUrls: CALLBACKS },
+      /default domain prefix "echo-a-very-long-stage-name-that-leaves-no-room-for-more-x-<8 hex digits>" must be 1-63/,
+      {
+        stage: 'a-very-long-stage-name-that-leaves-no-room-for-more-x',
+      },
+    );
     assert.throws(
-      () => synthEndpoint({}, (s) => ({ auth: { mode: 'cognito', callbackUrls: CALLBACKS, userPool: UserPool.fromUserPoolId(s, 'Pool', 'eu-west-1_x'), mfa: 'optional', selfSignUp: true } })),
+      () =>
+        synthEndpoint({}, (s) => ({
+          auth: { mode: 'cognito', callbackUrls: CALLBACKS, userPool: UserPool.fromUserPoolId(s, 'Pool', 'eu-west-1_x'), mfa: 'optional', selfSignUp: true },
+        })),
       /auth.mfa, auth.selfSignUp configure a new user pool; set them on the pool passed as auth.userPool/,
     );
   });
 });
 
-describe('the example app\'s auth context', () => {
+describe("the example app's auth context", () => {
   function synthKitApp(context: Record<string, unknown>) {
     const app = newApp({ region: REGION, ...context });
     const stacks = buildKitApp(app);
@@ -378,27 +431,35 @@ describe('the example app\'s auth context', () => {
     for (const template of [notes!, echo!]) {
       template.resourceCountIs('AWS::Cognito::UserPool', 1);
       template.hasResourceProperties('AWS::Cognito::UserPoolClient', { CallbackURLs: INSPECTOR_CALLBACK_URLS });
-      assert.deepEqual(Object.keys(template.toJSON().Outputs).filter((o) => /Authorization|UserPool|Client|Login/.test(o)).sort(), [
-        'AuthorizationServer',
-        'ClientId',
-        'LoginDomain',
-        'UserPoolId',
-      ]);
+      assert.deepEqual(
+        Object.keys(template.toJSON().Outputs)
+          .filter((o) => /Authorization|UserPool|Client|Login/.test(o))
+          .sort(),
+        ['AuthorizationServer', 'ClientId', 'LoginDomain', 'UserPoolId'],
+      );
     }
-    notes!.hasOutput('LoginDomain', { Value: { 'Fn::Join': ['', ['https://', { Ref: Match.stringLikeRegexp('^ServerAuthDomain') }, `.auth.${REGION}.amazoncognito.com`]] } });
+    notes!.hasOutput('LoginDomain', {
+      Value: { 'Fn::Join': ['', ['https://', { Ref: Match.stringLikeRegexp('^ServerAuthDomain') }, `.auth.${REGION}.amazoncognito.com`]] },
+    });
     const [custom] = synthKitApp({ auth: 'cognito,apikey', cognitoCallbackUrls: 'https://app.example.com/cb,http://localhost:33418/callback' });
     custom!.hasResourceProperties('AWS::Cognito::UserPoolClient', { CallbackURLs: ['https://app.example.com/cb', 'http://localhost:33418/callback'] });
     assert.equal(functionEnvironment(custom!).MCP_AUTH_MODE, 'oauth,apikey');
   });
 
   it('keeps the OAuth modes off the local stage, whose public URLs it cannot know', () => {
-    assert.throws(() => synthKitApp({ stage: 'local', auth: 'cognito' }), /context "auth" is "cognito", which needs each server's public URL; .* Use auth none or apikey there/);
+    assert.throws(
+      () => synthKitApp({ stage: 'local', auth: 'cognito' }),
+      /context "auth" is "cognito", which needs each server's public URL; .* Use auth none or apikey there/,
+    );
     assert.equal(functionEnvironment(synthKitApp({ stage: 'local', auth: 'apikey' })[0]!).MCP_AUTH_MODE, 'apikey');
   });
 
   it('rejects an unknown mode with the list of modes', () => {
     assert.throws(() => synthKitApp({ auth: 'jwt' }), /context "auth" must be one of none, apikey, oauth, oauth,apikey, cognito, cognito,apikey; got "jwt"/);
-    assert.throws(() => synthKitApp({ auth: 'cognito', cognitoCallbackUrls: 42 }), /context "cognitoCallbackUrls" must be a comma-separated string or a list of strings/);
+    assert.throws(
+      () => synthKitApp({ auth: 'cognito', cognitoCallbackUrls: 42 }),
+      /context "cognitoCallbackUrls" must be a comma-separated string or a list of strings/,
+    );
   });
 });
 
@@ -414,7 +475,12 @@ describe('API key administration', () => {
       Roles: [{ Ref: Match.stringLikeRegexp('^Operator') }],
       PolicyDocument: {
         Statement: [
-          { Effect: 'Allow', Action: ['dynamodb:DeleteItem', 'dynamodb:PutItem'], Resource: table, Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['APIKEY#*'] } } },
+          {
+            Effect: 'Allow',
+            Action: ['dynamodb:DeleteItem', 'dynamodb:PutItem'],
+            Resource: table,
+            Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['APIKEY#*'] } },
+          },
           { Effect: 'Allow', Action: 'dynamodb:Scan', Resource: table },
         ],
       },

@@ -34,7 +34,12 @@ describe('backups and restore, synthesized', () => {
       LifecycleConfiguration: {
         Rules: Match.arrayWith([
           Match.objectLike({ Prefix: 'artifacts/', ExpirationInDays: 30, Status: 'Enabled' }),
-          Match.objectLike({ Id: 'expire-previous-versions', NoncurrentVersionExpiration: { NoncurrentDays: 30 }, ExpiredObjectDeleteMarker: true, Status: 'Enabled' }),
+          Match.objectLike({
+            Id: 'expire-previous-versions',
+            NoncurrentVersionExpiration: { NoncurrentDays: 30 },
+            ExpiredObjectDeleteMarker: true,
+            Status: 'Enabled',
+          }),
         ]),
       },
     });
@@ -53,6 +58,10 @@ describe('backups and restore, synthesized', () => {
     const tableStatement = policy.Properties.PolicyDocument.Statement.find((s: { Action: string[] }) => s.Action.includes('dynamodb:GetItem'));
     assert.match(JSON.stringify(tableStatement.Resource), /:table\/mcp-restored-1/);
     const outputs = Object.entries(dataPlane.findOutputs('*')).filter(([id]) => id.includes('TableName'));
-    assert.deepEqual(outputs.map(([, output]) => output.Value), ['mcp-restored-1'], 'npm run keys and the stacks\' commands reach the restored table');
+    assert.deepEqual(
+      outputs.map(([, output]) => output.Value),
+      ['mcp-restored-1'],
+      "npm run keys and the stacks' commands reach the restored table",
+    );
   });
 });

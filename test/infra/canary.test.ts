@@ -39,7 +39,8 @@ const only = (template: Template, type: string, props: object = {}) => {
   return { id: found[0]![0], resource: found[0]![1] };
 };
 
-const serverFunction = (template: Template) => only(template, 'AWS::Lambda::Function', { Properties: { Environment: { Variables: Match.objectLike({ MCP_PATH: Match.anyValue() }) } } });
+const serverFunction = (template: Template) =>
+  only(template, 'AWS::Lambda::Function', { Properties: { Environment: { Variables: Match.objectLike({ MCP_PATH: Match.anyValue() }) } } });
 
 describe('a release: the live alias and its deployment group', () => {
   const { template, stack } = synthEndpoint({ stage: 'prod' });
@@ -70,8 +71,13 @@ describe('a release: the live alias and its deployment group', () => {
   it('shifts a canary on a production stage, rolling back on a failed, stopped or alarmed deployment', () => {
     const group = only(template, 'AWS::CodeDeploy::DeploymentGroup').resource.Properties;
     assert.equal(group.DeploymentConfigName, 'CodeDeployDefault.LambdaCanary10Percent5Minutes');
-    assert.deepEqual(group.AutoRollbackConfiguration, { Enabled: true, Events: ['DEPLOYMENT_FAILURE', 'DEPLOYMENT_STOP_ON_REQUEST', 'DEPLOYMENT_STOP_ON_ALARM'] });
-    assert.deepEqual(alias.resource.UpdatePolicy.CodeDeployLambdaAliasUpdate.DeploymentGroupName, { Ref: only(template, 'AWS::CodeDeploy::DeploymentGroup').id });
+    assert.deepEqual(group.AutoRollbackConfiguration, {
+      Enabled: true,
+      Events: ['DEPLOYMENT_FAILURE', 'DEPLOYMENT_STOP_ON_REQUEST', 'DEPLOYMENT_STOP_ON_ALARM'],
+    });
+    assert.deepEqual(alias.resource.UpdatePolicy.CodeDeployLambdaAliasUpdate.DeploymentGroupName, {
+      Ref: only(template, 'AWS::CodeDeploy::DeploymentGroup').id,
+    });
     assert.equal(stack.resolve(group.AlarmConfiguration.Enabled), true);
   });
 
@@ -83,13 +89,16 @@ describe('a release: the live alias and its deployment group', () => {
       { Name: 'FunctionName', Value: { Ref: fn.id } },
       { Name: 'Resource', Value: { 'Fn::Join': ['', [{ Ref: fn.id }, ':live']] } },
     ];
-    const alarmOf = (metricName: string) => only(template, 'AWS::CloudWatch::Alarm', { Properties: { MetricName: metricName, Namespace: 'AWS/Lambda', Dimensions: onNewVersion } });
+    const alarmOf = (metricName: string) =>
+      only(template, 'AWS::CloudWatch::Alarm', { Properties: { MetricName: metricName, Namespace: 'AWS/Lambda', Dimensions: onNewVersion } });
     const [errors, p99] = [alarmOf('Errors'), alarmOf('Duration')];
     assert.deepEqual(group.AlarmConfiguration.Alarms, [{ Name: { Ref: errors.id } }, { Name: { Ref: p99.id } }]);
     assert.deepEqual([errors.resource.Properties.Statistic, errors.resource.Properties.Threshold, errors.resource.Properties.Period], ['Sum', 5, 300]);
     assert.deepEqual([p99.resource.Properties.ExtendedStatistic, p99.resource.Properties.EvaluationPeriods], ['p99', 1], 'judged within a five-minute canary');
     // Control: the function-wide alarms still exist (they notify) but roll nothing back.
-    const functionWide = Object.keys(template.findResources('AWS::CloudWatch::Alarm', { Properties: { MetricName: 'Errors', Dimensions: [{ Name: 'FunctionName', Value: { Ref: fn.id } }] } }));
+    const functionWide = Object.keys(
+      template.findResources('AWS::CloudWatch::Alarm', { Properties: { MetricName: 'Errors', Dimensions: [{ Name: 'FunctionName', Value: { Ref: fn.id } }] } }),
+    );
     assert.equal(functionWide.length, 1);
     assert.ok(!JSON.stringify(group.AlarmConfiguration.Alarms).includes(functionWide[0]!));
   });
@@ -98,7 +107,11 @@ describe('a release: the live alias and its deployment group', () => {
     const dev = only(synthEndpoint({ stage: 'dev' }).template, 'AWS::CodeDeploy::DeploymentGroup').resource.Properties;
     assert.equal(dev.DeploymentConfigName, 'CodeDeployDefault.LambdaAllAtOnce');
     const stack = new Stack(newApp(), 'Custom');
-    const extra = new cloudwatch.Alarm(stack, 'ToolErrors', { metric: new cloudwatch.Metric({ namespace: 'X', metricName: 'Y' }), threshold: 1, evaluationPeriods: 1 });
+    const extra = new cloudwatch.Alarm(stack, 'ToolErrors', {
+      metric: new cloudwatch.Metric({ namespace: 'X', metricName: 'Y' }),
+      threshold: 1,
+      evaluationPeriods: 1,
+    });
     new McpServerEndpoint(stack, 'Server', {
       serverName: 'notes',
       entry: 'functions/notes/handler.ts',
@@ -113,20 +126,24 @@ describe('a release: the live alias and its deployment group', () => {
   });
 
   it('points the alias at a version only once the function may start task workers, as the stage waits for it', () => {
-    const policy = only(template, 'AWS::IAM::Policy', { Properties: { PolicyDocument: { Statement: [Match.objectLike({ Action: 'lambda:InvokeFunction' })] } } }).id;
+    const policy = only(template, 'AWS::IAM::Policy', {
+      Properties: { PolicyDocument: { Statement: [Match.objectLike({ Action: 'lambda:InvokeFunction' })] } },
+    }).id;
     assert.ok([alias.resource.DependsOn ?? []].flat().includes(policy), `the alias depends on ${policy}`);
     const stage = only(template, 'AWS::ApiGateway::Stage').resource;
     assert.ok([stage.DependsOn ?? []].flat().includes(policy));
   });
 });
 
-describe('a task\'s worker across releases', () => {
+describe("a task's worker across releases", () => {
   const { template } = synthEndpoint({ stage: 'prod' });
   const fn = serverFunction(template);
   const version = only(template, 'AWS::Lambda::Version');
 
   it('may be invoked on any version of the function (the dispatcher names the one that created the task)', () => {
-    const { resource } = only(template, 'AWS::IAM::Policy', { Properties: { PolicyDocument: { Statement: [Match.objectLike({ Action: 'lambda:InvokeFunction' })] } } });
+    const { resource } = only(template, 'AWS::IAM::Policy', {
+      Properties: { PolicyDocument: { Statement: [Match.objectLike({ Action: 'lambda:InvokeFunction' })] } },
+    });
     const [statement] = resource.Properties.PolicyDocument.Statement;
     assert.deepEqual(statement.Resource, [{ 'Fn::GetAtt': [fn.id, 'Arn'] }, { 'Fn::Join': ['', [{ 'Fn::GetAtt': [fn.id, 'Arn'] }, ':*']] }]);
   });
@@ -164,8 +181,8 @@ describe('the local stage (SAM and LocalStack: no alias resolution, no CodeDeplo
   });
 });
 
-describe('the app\'s server stacks', () => {
-  it('each give the command that rolls its release back, the gateway\'s too', () => {
+describe("the app's server stacks", () => {
+  it("each give the command that rolls its release back, the gateway's too", () => {
     const { servers, gateway } = buildKitApp(newApp({ region: 'eu-west-1' }));
     for (const server of [...servers, gateway!]) {
       const template = Template.fromStack(server);

@@ -20,7 +20,12 @@ after(() => rmSync(TMP, { recursive: true, force: true }));
 function synth(props: Partial<McpServerEndpointProps> = {}) {
   const app = new App({ outdir: mkdtempSync(join(TMP, 'app-')), context: { ...CDK_CONTEXT, 'aws:cdk:bundling-stacks': [] } });
   const stack = new Stack(app, 'Endpoint');
-  new McpServerEndpoint(stack, 'Server', { serverName: 'echo', entry: 'functions/echo/handler.ts', auth: { mode: 'none', allowUnauthenticated: true }, ...props });
+  new McpServerEndpoint(stack, 'Server', {
+    serverName: 'echo',
+    entry: 'functions/echo/handler.ts',
+    auth: { mode: 'none', allowUnauthenticated: true },
+    ...props,
+  });
   const template = Template.fromStack(stack);
   const fn = Object.values(template.findResources('AWS::Lambda::Function')).find((r) => r.Properties?.Environment?.Variables?.MCP_STAGE);
   assert.ok(fn, 'the server function');
@@ -56,13 +61,13 @@ describe('capacity knobs of McpServerEndpoint', () => {
     template.hasResourceProperties('AWS::ApiGateway::Stage', { MethodSettings: [Match.objectLike({ ThrottlingRateLimit: 250.5, ThrottlingBurstLimit: 300 })] });
   });
 
-  it('refuses a reservation that would leave the account less than Lambda\'s unreserved minimum, unless the quota was raised', () => {
+  it("refuses a reservation that would leave the account less than Lambda's unreserved minimum, unless the quota was raised", () => {
     refuses({ reservedConcurrency: 901 }, 'reservedConcurrency', /from 1 to 900: Lambda keeps 100 of the account's 1000 unreserved/);
     refuses({ reservedConcurrency: 0 }, 'reservedConcurrency', /from 1 to 900/);
     assert.equal(synth({ reservedConcurrency: 2000, accountQuotas: { lambdaConcurrency: 5000 } }).fn.ReservedConcurrentExecutions, 2000);
   });
 
-  it('refuses stage throttling above the account\'s API Gateway quota, unless the quota was raised', () => {
+  it("refuses stage throttling above the account's API Gateway quota, unless the quota was raised", () => {
     refuses({ throttle: { rateLimit: 20_000 } }, 'throttle.rateLimit', /at most the account's API Gateway quota of 10000 requests per second/);
     refuses({ throttle: { burstLimit: 6_000 } }, 'throttle.burstLimit', /from 1 to the account's API Gateway burst of 5000/);
     refuses({ throttle: { rateLimit: 0 } }, 'throttle.rateLimit', /above 0/);
@@ -92,7 +97,11 @@ describe('capacity knobs of McpServerEndpoint', () => {
 
   it('refuses a stream cap that would let listeners hold more than half of the available concurrency', () => {
     refuses({ maxOpenStreams: 501 }, 'maxOpenStreams', /from 0 to 500, half of the 1000 concurrent executions the account allows/);
-    refuses({ reservedConcurrency: 100, maxOpenStreams: 51 }, 'maxOpenStreams', /from 0 to 50, half of the 100 concurrent executions reserved for the function/);
+    refuses(
+      { reservedConcurrency: 100, maxOpenStreams: 51 },
+      'maxOpenStreams',
+      /from 0 to 50, half of the 100 concurrent executions reserved for the function/,
+    );
     refuses({ maxOpenStreams: 2.5 }, 'maxOpenStreams', /whole number/);
   });
 });

@@ -33,9 +33,16 @@ function credentialsServer(secretAccessKey: string, token: string) {
   const server = createServer((req, res) => {
     calls.push(req.headers.authorization);
     if (req.headers.authorization !== token) return void res.writeHead(401).end();
-    res.writeHead(200, { 'content-type': 'application/json' }).end(
-      JSON.stringify({ AccessKeyId: 'S3RVER', SecretAccessKey: secretAccessKey, Token: 'session-token', Expiration: new Date(Date.now() + 3600_000).toISOString() }),
-    );
+    res
+      .writeHead(200, { 'content-type': 'application/json' })
+      .end(
+        JSON.stringify({
+          AccessKeyId: 'S3RVER',
+          SecretAccessKey: secretAccessKey,
+          Token: 'session-token',
+          Expiration: new Date(Date.now() + 3600_000).toISOString(),
+        }),
+      );
   });
   return { server, calls };
 }
@@ -65,15 +72,29 @@ function signatureCheckingProxy(s3Endpoint: string): Server {
     const [, , , region, signedHeaders, signature] = auth;
     const headers = Object.fromEntries(signedHeaders!.split(';').map((name) => [name, String(req.headers[name])]));
     const amzDate = headers['x-amz-date']!;
-    const signingDate = new Date(`${amzDate.slice(0, 4)}-${amzDate.slice(4, 6)}-${amzDate.slice(6, 8)}T${amzDate.slice(9, 11)}:${amzDate.slice(11, 13)}:${amzDate.slice(13, 15)}Z`);
+    const signingDate = new Date(
+      `${amzDate.slice(0, 4)}-${amzDate.slice(4, 6)}-${amzDate.slice(6, 8)}T${amzDate.slice(9, 11)}:${amzDate.slice(11, 13)}:${amzDate.slice(13, 15)}Z`,
+    );
     const [hostname, port] = headers.host!.split(':');
-    const signer = new SignatureV4({ credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', sessionToken: headers['x-amz-security-token'] }, region: region!, service: 's3', sha256: Sha256, uriEscapePath: false, applyChecksum: false });
-    const signed = await signer.sign({ method: req.method!, protocol: 'http:', hostname: hostname!, port: Number(port), path: req.url!, headers, query: {} }, { signingDate });
+    const signer = new SignatureV4({
+      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', sessionToken: headers['x-amz-security-token'] },
+      region: region!,
+      service: 's3',
+      sha256: Sha256,
+      uriEscapePath: false,
+      applyChecksum: false,
+    });
+    const signed = await signer.sign(
+      { method: req.method!, protocol: 'http:', hostname: hostname!, port: Number(port), path: req.url!, headers, query: {} },
+      { signingDate },
+    );
     const expected = /Signature=([0-9a-f]+)/.exec(String(signed.headers.authorization))?.[1];
     if (expected !== signature) return void res.writeHead(403).end('SignatureDoesNotMatch');
     const { host: _host, ...forwarded } = headers;
     const upstream = await fetch(`${s3Endpoint}${req.url}`, { headers: { ...forwarded, authorization: req.headers.authorization! } });
-    res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/octet-stream' }).end(Buffer.from(await upstream.arrayBuffer()));
+    res
+      .writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/octet-stream' })
+      .end(Buffer.from(await upstream.arrayBuffer()));
   });
 }
 
@@ -93,7 +114,10 @@ async function freePort(): Promise<number> {
 /** The task's command, on this machine: `node --input-type=module -e <bootstrap import>`. */
 function startBootstrap(env: Record<string, string>): { child: ChildProcess; output: () => string } {
   let output = '';
-  const child = spawn(process.execPath, ['--input-type=module', '-e', bootstrapImport()], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--input-type=module', '-e', bootstrapImport()], {
+    env: { PATH: process.env.PATH, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   child.stdout!.on('data', (chunk) => (output += chunk));
   child.stderr!.on('data', (chunk) => (output += chunk));
   return { child, output: () => output };
@@ -123,7 +147,12 @@ describe('container bootstrap: bundle from the asset bucket, no Docker', () => {
     proxy.endpoint = await listen(proxy.server);
     const pack = join(TMP, 'bundle.json.gz');
     buildContainerPack(join(REPO, 'functions/echo/server.ts'), join(REPO, 'test/fixtures/containers/adapter.ts'), pack);
-    const client = new S3Client({ region: 'us-east-1', endpoint: s3.endpoint, forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+    const client = new S3Client({
+      region: 'us-east-1',
+      endpoint: s3.endpoint,
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    });
     await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: readFileSync(pack) }));
     client.destroy();
   });
@@ -178,7 +207,12 @@ describe('container bootstrap: bundle from the asset bucket, no Docker', () => {
 
   it('control: a pack naming a file outside its folder is refused', async () => {
     const evil = gzipSync(JSON.stringify({ entry: 'index.mjs', files: { '../escaped.mjs': 'export {};', 'index.mjs': '' } }));
-    const client = new S3Client({ region: 'us-east-1', endpoint: s3.endpoint, forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+    const client = new S3Client({
+      region: 'us-east-1',
+      endpoint: s3.endpoint,
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    });
     await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'evil.json.gz', Body: evil }));
     client.destroy();
     const { child, output, dir } = await run('S3RVER', 'evil.json.gz');

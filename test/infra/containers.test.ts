@@ -36,12 +36,18 @@ function kitTemplate(context: Record<string, unknown>): Template {
 
 function endpoint(props: Partial<McpServerEndpointProps>): McpServerEndpoint {
   const app = newApp();
-  return new McpServerEndpoint(new Stack(app, 'Endpoint', { env: { region: 'eu-west-1' } }), 'Server', { serverName: 'echo', entry: 'functions/echo/handler.ts', auth: { mode: 'apikey' }, ...props });
+  return new McpServerEndpoint(new Stack(app, 'Endpoint', { env: { region: 'eu-west-1' } }), 'Server', {
+    serverName: 'echo',
+    entry: 'functions/echo/handler.ts',
+    auth: { mode: 'apikey' },
+    ...props,
+  });
 }
 
 const resources = (template: Template, type: string) => Object.values(template.findResources(type)) as any[];
 const distributionConfig = (template: Template) => resources(template, 'AWS::CloudFront::Distribution')[0].Properties.DistributionConfig;
-const functionVariables = (template: Template) => resources(template, 'AWS::Lambda::Function').find((fn) => fn.Properties.Environment?.Variables?.MCP_PATH).Properties.Environment.Variables;
+const functionVariables = (template: Template) =>
+  resources(template, 'AWS::Lambda::Function').find((fn) => fn.Properties.Environment?.Variables?.MCP_PATH).Properties.Environment.Variables;
 const containerDefinition = (template: Template) => resources(template, 'AWS::ECS::TaskDefinition')[0].Properties.ContainerDefinitions[0];
 const containerVariables = (template: Template) => Object.fromEntries(containerDefinition(template).Environment.map((e: any) => [e.Name, e.Value]));
 
@@ -67,7 +73,7 @@ describe('-c containers=true: the example app with streams on Fargate', () => {
     assert.equal(container.LogConfiguration.LogDriver, 'awslogs');
   });
 
-  it('gives the containers the function\'s configuration, with GET streams on for both', () => {
+  it("gives the containers the function's configuration, with GET streams on for both", () => {
     const fn = functionVariables(template);
     const container = containerVariables(template);
     // The stream caps and the event poll are the containers' own (settings.ts containerEnvironment).
@@ -97,11 +103,17 @@ describe('-c containers=true: the example app with streams on Fargate', () => {
     const ingress = resources(template, 'AWS::EC2::SecurityGroupIngress').map((r) => r.Properties);
     assert.equal(ingress.length, 2);
     const toTasks = ingress.find((r) => r.FromPort === 8080);
-    assert.ok(toTasks.SourceSecurityGroupId, 'tasks admit the load balancer\'s group on the container port only');
+    assert.ok(toTasks.SourceSecurityGroupId, "tasks admit the load balancer's group on the container port only");
     const toAlb = ingress.find((r) => r.FromPort === 80);
     assert.equal(toAlb.CidrIp, undefined);
-    const [lookup] = Object.entries(template.findResources('Custom::AWS')).find(([, r]: [string, any]) => /cloudfront\.origin-facing/.test(r.Properties.Create))!;
-    assert.deepEqual(toAlb.SourcePrefixListId, { 'Fn::GetAtt': [lookup, 'PrefixLists.0.PrefixListId'] }, 'the load balancer admits CloudFront\'s managed prefix list only');
+    const [lookup] = Object.entries(template.findResources('Custom::AWS')).find(([, r]: [string, any]) =>
+      /cloudfront\.origin-facing/.test(r.Properties.Create),
+    )!;
+    assert.deepEqual(
+      toAlb.SourcePrefixListId,
+      { 'Fn::GetAtt': [lookup, 'PrefixLists.0.PrefixListId'] },
+      "the load balancer admits CloudFront's managed prefix list only",
+    );
   });
 
   it('checks /health and drains a replaced task for the stream cap before SIGTERM', () => {
@@ -115,17 +127,26 @@ describe('-c containers=true: the example app with streams on Fargate', () => {
   it('scales between 1 and 4 tasks on CPU, memory and requests per target', () => {
     const [target] = resources(template, 'AWS::ApplicationAutoScaling::ScalableTarget');
     assert.deepEqual([target.Properties.MinCapacity, target.Properties.MaxCapacity], [1, 4]);
-    const metrics = resources(template, 'AWS::ApplicationAutoScaling::ScalingPolicy').map((p) => p.Properties.TargetTrackingScalingPolicyConfiguration.PredefinedMetricSpecification.PredefinedMetricType);
+    const metrics = resources(template, 'AWS::ApplicationAutoScaling::ScalingPolicy').map(
+      (p) => p.Properties.TargetTrackingScalingPolicyConfiguration.PredefinedMetricSpecification.PredefinedMetricType,
+    );
     assert.deepEqual(metrics.sort(), ['ALBRequestCountPerTarget', 'ECSServiceAverageCPUUtilization', 'ECSServiceAverageMemoryUtilization']);
   });
 
   it('adds the containers as a VPC origin with id "containers" beside the function origin, both with the origin header', () => {
     const config = distributionConfig(template);
-    assert.deepEqual(config.Origins.map((o: any) => o.Id), ['function', 'containers']);
+    assert.deepEqual(
+      config.Origins.map((o: any) => o.Id),
+      ['function', 'containers'],
+    );
     const containers = config.Origins[1];
     assert.ok(containers.VpcOriginConfig.VpcOriginId, 'reached through a VPC origin');
     assert.equal(containers.VpcOriginConfig.OriginReadTimeout, 60);
-    for (const origin of config.Origins) assert.deepEqual(origin.OriginCustomHeaders.map((h: any) => h.HeaderName), [ORIGIN_VERIFY_HEADER]);
+    for (const origin of config.Origins)
+      assert.deepEqual(
+        origin.OriginCustomHeaders.map((h: any) => h.HeaderName),
+        [ORIGIN_VERIFY_HEADER],
+      );
     template.resourceCountIs('AWS::CloudFront::VpcOrigin', 1);
     const [vpcOrigin] = resources(template, 'AWS::CloudFront::VpcOrigin');
     assert.equal(vpcOrigin.Properties.VpcOriginEndpointConfig.HTTPPort, 80);
@@ -144,7 +165,9 @@ describe('-c containers=true: the example app with streams on Fargate', () => {
 
   it('alarms on unhealthy tasks, fewer healthy tasks than the minimum, task 5xx and CPU', () => {
     // A labelled metric is written as a one-metric query.
-    const names = resources(template, 'AWS::CloudWatch::Alarm').map((a) => a.Properties.MetricName ?? a.Properties.Metrics?.[0]?.MetricStat?.Metric?.MetricName);
+    const names = resources(template, 'AWS::CloudWatch::Alarm').map(
+      (a) => a.Properties.MetricName ?? a.Properties.Metrics?.[0]?.MetricStat?.Metric?.MetricName,
+    );
     for (const metric of ['UnHealthyHostCount', 'HealthyHostCount', 'HTTPCode_Target_5XX_Count', 'CPUUtilization']) assert.ok(names.includes(metric), metric);
     const [dashboard] = resources(template, 'AWS::CloudWatch::Dashboard');
     assert.match(JSON.stringify(dashboard.Properties.DashboardBody), /Container tasks/);
@@ -154,9 +177,19 @@ describe('-c containers=true: the example app with streams on Fargate', () => {
 describe('control: the app without containers', () => {
   it('has no service, VPC, VPC origin or route function, one origin, and GET streams off', () => {
     const template = kitTemplate({});
-    for (const type of ['AWS::ECS::Service', 'AWS::EC2::VPC', 'AWS::CloudFront::VpcOrigin', 'AWS::CloudFront::Function', 'AWS::ElasticLoadBalancingV2::LoadBalancer']) template.resourceCountIs(type, 0);
+    for (const type of [
+      'AWS::ECS::Service',
+      'AWS::EC2::VPC',
+      'AWS::CloudFront::VpcOrigin',
+      'AWS::CloudFront::Function',
+      'AWS::ElasticLoadBalancingV2::LoadBalancer',
+    ])
+      template.resourceCountIs(type, 0);
     const config = distributionConfig(template);
-    assert.deepEqual(config.Origins.map((o: any) => o.Id), ['function']);
+    assert.deepEqual(
+      config.Origins.map((o: any) => o.Id),
+      ['function'],
+    );
     assert.equal(config.DefaultCacheBehavior.FunctionAssociations, undefined);
     assert.equal(functionVariables(template).MCP_GET_STREAMS, 'false');
   });
@@ -197,7 +230,10 @@ describe('containers for tasks only', () => {
     const template = Template.fromStack(Stack.of(server));
     template.resourceCountIs('AWS::ECS::Service', 1);
     template.resourceCountIs('AWS::CloudFront::Function', 0);
-    assert.deepEqual(distributionConfig(template).Origins.map((o: any) => o.Id), ['function']);
+    assert.deepEqual(
+      distributionConfig(template).Origins.map((o: any) => o.Id),
+      ['function'],
+    );
     assert.equal(server.settings.getStreams, false);
     assert.equal(server.containers?.settings.tasks, true);
     // The function queues container tasks and the containers run them: both must say so.

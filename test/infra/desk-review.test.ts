@@ -25,9 +25,12 @@ describe('the templates after the desk review', () => {
   const dataPlane = Template.fromStack(stacks.dataPlane);
   const edge = Template.fromStack(app.node.findChild(`${stacks.servers[0]!.stackName}-Edge`) as Stack);
   const distribution = () => (Object.values(notes.findResources('AWS::CloudFront::Distribution'))[0] as any).Properties.DistributionConfig;
-  const environment = (template: Template) => (Object.values(template.findResources('AWS::Lambda::Function', { Properties: { Environment: Match.anyValue() } })) as any[]).find((f) => f.Properties.Environment.Variables.MCP_PATH)!.Properties.Environment.Variables;
+  const environment = (template: Template) =>
+    (Object.values(template.findResources('AWS::Lambda::Function', { Properties: { Environment: Match.anyValue() } })) as any[]).find(
+      (f) => f.Properties.Environment.Variables.MCP_PATH,
+    )!.Properties.Environment.Variables;
 
-  it('CloudFront sends the origin secret as a header, read from the data plane\'s origin secret at deploy; the function checks it', () => {
+  it("CloudFront sends the origin secret as a header, read from the data plane's origin secret at deploy; the function checks it", () => {
     const [origin] = distribution().Origins;
     const [header] = origin.OriginCustomHeaders;
     assert.equal(header.HeaderName, 'x-mcp-origin-verify');
@@ -38,7 +41,8 @@ describe('the templates after the desk review', () => {
 
   it('the gateway calls notes and echo on their API Gateway URLs with the origin header, not through CloudFront and its WAF', () => {
     const config = JSON.stringify(environment(gateway).MCP_GATEWAY_CONFIG);
-    for (const upstream of ['notes', 'echo']) assert.match(config, new RegExp(`\\\\"${upstream}\\\\":\\{\\\\"url\\\\":\\\\"https://\\",\\{"Fn::ImportValue":"[^"]*ServerApi`));
+    for (const upstream of ['notes', 'echo'])
+      assert.match(config, new RegExp(`\\\\"${upstream}\\\\":\\{\\\\"url\\\\":\\\\"https://\\",\\{"Fn::ImportValue":"[^"]*ServerApi`));
     assert.equal(config.match(/originVerifyVariable\\":\\"MCP_ORIGIN_SECRET/g)?.length, 2);
     assert.doesNotMatch(config, /Distribution/);
   });
@@ -50,8 +54,13 @@ describe('the templates after the desk review', () => {
     );
   });
 
-  it('alarms before the region\'s concurrency, which Lambda@Edge shares, is all claimed', () => {
-    notes.hasResourceProperties('AWS::CloudWatch::Alarm', { Namespace: 'AWS/Lambda', MetricName: 'ClaimedAccountConcurrency', Threshold: 900, ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
+  it("alarms before the region's concurrency, which Lambda@Edge shares, is all claimed", () => {
+    notes.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/Lambda',
+      MetricName: 'ClaimedAccountConcurrency',
+      Threshold: 900,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+    });
   });
 
   it('runs the edge function on nodejs22.x, the newest Node.js runtime Lambda@Edge lists, and creates no us-east-1 log group it would never write', () => {
@@ -59,17 +68,23 @@ describe('the templates after the desk review', () => {
     edge.resourceCountIs('AWS::Logs::LogGroup', 0);
   });
 
-  it('writes the account\'s API Gateway setting only when asked', () => {
+  it("writes the account's API Gateway setting only when asked", () => {
     for (const template of [dataPlane, notes, gateway]) template.resourceCountIs('AWS::ApiGateway::Account', 0);
   });
 });
 
 describe('concurrency kept for Lambda@Edge', () => {
   it('reserves what -c reservedConcurrency asks for each function, servers and gateway alike', () => {
-    const app = new App({ outdir: mkdtempSync(join(TMP, 'app-')), context: { ...CDK_CONTEXT, 'aws:cdk:bundling-stacks': [], region: 'eu-west-1', reservedConcurrency: '200' } });
+    const app = new App({
+      outdir: mkdtempSync(join(TMP, 'app-')),
+      context: { ...CDK_CONTEXT, 'aws:cdk:bundling-stacks': [], region: 'eu-west-1', reservedConcurrency: '200' },
+    });
     const stacks = buildKitApp(app);
     for (const stack of [...stacks.servers, stacks.gateway!]) {
-      Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', { Environment: Match.objectLike({ Variables: Match.objectLike({ MCP_PATH: '/mcp' }) }), ReservedConcurrentExecutions: 200 });
+      Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', {
+        Environment: Match.objectLike({ Variables: Match.objectLike({ MCP_PATH: '/mcp' }) }),
+        ReservedConcurrentExecutions: 200,
+      });
     }
   });
 });

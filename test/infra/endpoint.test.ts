@@ -26,7 +26,8 @@ function newApp(context: Record<string, unknown> = {}): App {
 function synthEndpoints(stackProps: StackProps, ...endpoints: Partial<McpServerEndpointProps>[]) {
   const app = newApp();
   const stack = new Stack(app, 'Endpoint', stackProps);
-  for (const [i, props] of endpoints.entries()) new McpServerEndpoint(stack, `Server${i || ''}`, { serverName: 'echo', entry: 'functions/echo/handler.ts', ...props });
+  for (const [i, props] of endpoints.entries())
+    new McpServerEndpoint(stack, `Server${i || ''}`, { serverName: 'echo', entry: 'functions/echo/handler.ts', ...props });
   return { app, stack, template: Template.fromStack(stack) };
 }
 
@@ -35,7 +36,9 @@ const OPEN = { auth: { mode: 'none', allowUnauthenticated: true } } as const;
 const API_KEYS = { auth: { mode: 'apikey' } } as const;
 
 function functionEnvironment(template: Template): Record<string, unknown> {
-  const [fn] = Object.values(template.findResources('AWS::Lambda::Function', { Properties: { Environment: { Variables: Match.objectLike({ MCP_PATH: Match.anyValue() }) } } })) as any[];
+  const [fn] = Object.values(
+    template.findResources('AWS::Lambda::Function', { Properties: { Environment: { Variables: Match.objectLike({ MCP_PATH: Match.anyValue() }) } } }),
+  ) as any[];
   return fn.Properties.Environment.Variables;
 }
 
@@ -82,12 +85,15 @@ describe('WWW-Authenticate on 401 and 403, through API Gateway and CloudFront', 
   });
 
   it('refuses a stack without a region, saying what to set', () => {
-    assert.throws(() => synthEndpoint(API_KEYS, {}), /McpServerEndpoint "echo": callers authenticate, .*Give stack "Endpoint" an env, .*CDK_DEFAULT_REGION.*or set `cloudFront: false`/s);
+    assert.throws(
+      () => synthEndpoint(API_KEYS, {}),
+      /McpServerEndpoint "echo": callers authenticate, .*Give stack "Endpoint" an env, .*CDK_DEFAULT_REGION.*or set `cloudFront: false`/s,
+    );
     assert.doesNotThrow(() => synthEndpoint(OPEN, {}));
   });
 });
 
-describe('the account\'s API Gateway logging role', () => {
+describe("the account's API Gateway logging role", () => {
   it('is set by a standalone endpoint when asked, before its stage, once per stack, and kept when the stack goes', () => {
     const { template } = synthEndpoints({}, { ...OPEN, apiGatewayLogging: true }, { ...OPEN, serverName: 'notes', apiGatewayLogging: true });
     template.resourceCountIs('AWS::ApiGateway::Account', 1);
@@ -98,7 +104,7 @@ describe('the account\'s API Gateway logging role', () => {
     }
   });
 
-  it('is left alone unless asked (one setting per account and region), and by the app\'s server stacks (the data-plane stack sets it when asked)', () => {
+  it("is left alone unless asked (one setting per account and region), and by the app's server stacks (the data-plane stack sets it when asked)", () => {
     synthEndpoint(OPEN, {}).template.resourceCountIs('AWS::ApiGateway::Account', 0);
     // The app's servers authenticate by default, so their edge function needs the region the CLI passes on.
     const { dataPlane } = buildKitApp(newApp({ region: 'eu-west-1' }));
@@ -114,10 +120,7 @@ describe('streams: cap and keep-alive', () => {
   const env = (props: Partial<McpServerEndpointProps>) => functionEnvironment(synthEndpoint({ ...OPEN, ...props }).template);
 
   it('caps notification streams below the function timeout, and keeps them alive below the origin read timeout', () => {
-    assert.deepEqual(
-      { cap: env({}).MCP_STREAM_MAX_SECONDS, keepAlive: env({}).MCP_SSE_KEEPALIVE_MS },
-      { cap: '300', keepAlive: '15000' },
-    );
+    assert.deepEqual({ cap: env({}).MCP_STREAM_MAX_SECONDS, keepAlive: env({}).MCP_SSE_KEEPALIVE_MS }, { cap: '300', keepAlive: '15000' });
     assert.equal(env({ timeout: Duration.minutes(2) }).MCP_STREAM_MAX_SECONDS, '110');
     assert.equal(env({ streamMaxDuration: Duration.minutes(10) }).MCP_STREAM_MAX_SECONDS, '600');
     assert.equal(env({ sseKeepAlive: Duration.millis(2500) }).MCP_SSE_KEEPALIVE_MS, '2500');
@@ -129,14 +132,20 @@ describe('streams: cap and keep-alive', () => {
   });
 
   it('refuses a cap or keep-alive the path would cut short', () => {
-    assert.throws(() => env({ timeout: Duration.minutes(2), streamMaxDuration: Duration.seconds(111) }), /streamMaxDuration is 111 s; .*at most timeout \(120 s\) minus 10 s/);
+    assert.throws(
+      () => env({ timeout: Duration.minutes(2), streamMaxDuration: Duration.seconds(111) }),
+      /streamMaxDuration is 111 s; .*at most timeout \(120 s\) minus 10 s/,
+    );
     assert.throws(() => env({ sseKeepAlive: Duration.seconds(60) }), /sseKeepAlive is 60 s; it must be above 0 and below originReadTimeout \(60 s\)/);
     assert.throws(() => env({ originReadTimeout: Duration.seconds(20), sseKeepAlive: Duration.seconds(20) }), /below originReadTimeout \(20 s\)/);
     assert.throws(() => env({ sseKeepAlive: Duration.seconds(0) }), /above 0/);
   });
 
-  it('keeps the origin read timeout within CloudFront\'s quota unless told it was raised', () => {
-    assert.throws(() => env({ originReadTimeout: Duration.seconds(90) }), /originReadTimeout is 90 s; CloudFront allows at most 60 s .*originReadTimeoutQuotaRaised: true/);
+  it("keeps the origin read timeout within CloudFront's quota unless told it was raised", () => {
+    assert.throws(
+      () => env({ originReadTimeout: Duration.seconds(90) }),
+      /originReadTimeout is 90 s; CloudFront allows at most 60 s .*originReadTimeoutQuotaRaised: true/,
+    );
     const { template } = synthEndpoint({ ...OPEN, originReadTimeout: Duration.seconds(90), originReadTimeoutQuotaRaised: true });
     assert.equal(distributionConfig(template).Origins[0].CustomOriginConfig.OriginReadTimeout, 90);
   });
@@ -149,7 +158,10 @@ describe('streams: cap and keep-alive', () => {
 describe('tracing', () => {
   it('is on by default: Lambda active tracing with X-Ray write access, API Gateway tracing, MCP_TRACING', () => {
     const { template } = synthEndpoint(API_KEYS);
-    template.hasResourceProperties('AWS::Lambda::Function', { TracingConfig: { Mode: 'Active' }, Environment: { Variables: Match.objectLike({ MCP_TRACING: 'true' }) } });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      TracingConfig: { Mode: 'Active' },
+      Environment: { Variables: Match.objectLike({ MCP_TRACING: 'true' }) },
+    });
     template.hasResourceProperties('AWS::ApiGateway::Stage', { TracingEnabled: true });
     const role = JSON.stringify(Object.entries(template.findResources('AWS::IAM::Policy')).find(([id]) => id.startsWith('ServerFunctionRole')));
     assert.match(role, /xray:PutTelemetryRecords/);
@@ -159,12 +171,15 @@ describe('tracing', () => {
   it('tracing: false turns all three off', () => {
     const { template } = synthEndpoint({ ...API_KEYS, tracing: false });
     assert.equal(functionEnvironment(template).MCP_TRACING, undefined);
-    template.hasResourceProperties('AWS::Lambda::Function', { TracingConfig: Match.absent(), Environment: { Variables: Match.objectLike({ MCP_PATH: Match.anyValue() }) } });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      TracingConfig: Match.absent(),
+      Environment: { Variables: Match.objectLike({ MCP_PATH: Match.anyValue() }) },
+    });
     assert.ok(!JSON.stringify(template.toJSON()).includes('xray:PutTraceSegments'));
     template.hasResourceProperties('AWS::ApiGateway::Stage', { TracingEnabled: false });
   });
 
-  it('the app\'s context key turns it off on every function, servers and gateway', () => {
+  it("the app's context key turns it off on every function, servers and gateway", () => {
     const { servers, gateway } = buildKitApp(newApp({ region: 'eu-west-1', tracing: 'false' }));
     for (const stack of [...servers, gateway!]) {
       const template = Template.fromStack(stack);

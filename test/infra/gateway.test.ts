@@ -20,18 +20,21 @@ const SKIP_BUNDLING = { 'aws:cdk:bundling-stacks': [] };
 const TMP = mkdtempSync(join(tmpdir(), 'mcp-kit-gateway-'));
 after(() => rmSync(TMP, { recursive: true, force: true }));
 
-const newApp = (context: Record<string, unknown> = {}) => new App({ outdir: mkdtempSync(join(TMP, 'app-')), context: { ...CDK_CONTEXT, ...SKIP_BUNDLING, region: 'eu-west-1', ...context } });
+const newApp = (context: Record<string, unknown> = {}) =>
+  new App({ outdir: mkdtempSync(join(TMP, 'app-')), context: { ...CDK_CONTEXT, ...SKIP_BUNDLING, region: 'eu-west-1', ...context } });
 
 /** A function variable in the template, tokens and all. */
 function variable(template: Template, name: string): string {
-  const functions = Object.values(template.findResources('AWS::Lambda::Function')) as { Properties: { Environment?: { Variables?: Record<string, unknown> } } }[];
+  const functions = Object.values(template.findResources('AWS::Lambda::Function')) as {
+    Properties: { Environment?: { Variables?: Record<string, unknown> } };
+  }[];
   const value = functions.map((f) => f.Properties.Environment?.Variables?.[name]).find((c) => c !== undefined);
   assert.ok(value !== undefined, `no function has ${name}`);
   return JSON.stringify(value);
 }
 const gatewayConfig = (template: Template) => variable(template, 'MCP_GATEWAY_CONFIG');
 
-describe('the example app\'s gateway', () => {
+describe("the example app's gateway", () => {
   const app = newApp();
   const stacks = buildKitApp(app);
   const template = Template.fromStack(stacks.gateway!);
@@ -45,7 +48,7 @@ describe('the example app\'s gateway', () => {
     assert.doesNotMatch(config, /apiKeyVariable|mcpk_/);
   });
 
-  it('makes notes and echo trust it, by the key derived from the shared secret, at their URLs and their API stage\'s', () => {
+  it("makes notes and echo trust it, by the key derived from the shared secret, at their URLs and their API stage's", () => {
     for (const server of stacks.servers) {
       const trusted = variable(Template.fromStack(server), 'MCP_TRUSTED_GATEWAYS');
       // References spelled <ref>: the API's id and the URL suffix.
@@ -58,7 +61,7 @@ describe('the example app\'s gateway', () => {
     assert.equal(variable(Template.fromStack(alone.servers[0]!), 'MCP_TRUSTED_GATEWAYS'), '""');
   });
 
-  it('outputs the smoke check through the notes upstream\'s echo', () => {
+  it("outputs the smoke check through the notes upstream's echo", () => {
     assert.match(JSON.stringify(template.toJSON().Outputs.SmokeCommand.Value), /npm run smoke -- --url https:\/\/.*--tool notes__echo/);
   });
 
@@ -72,8 +75,10 @@ describe('the example app\'s gateway', () => {
     assert.ok(!outputs.includes('UpstreamCredentials'));
   });
 
-  it('alarms on each upstream\'s failures and graphs them on its dashboard', () => {
-    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')) as { Properties: { MetricName?: string; Dimensions?: { Name: string; Value: string }[] } }[];
+  it("alarms on each upstream's failures and graphs them on its dashboard", () => {
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')) as {
+      Properties: { MetricName?: string; Dimensions?: { Name: string; Value: string }[] };
+    }[];
     const upstreamAlarms = alarms.filter((a) => a.Properties.MetricName === 'UpstreamFailures');
     assert.deepEqual(upstreamAlarms.map((a) => a.Properties.Dimensions!.find((d) => d.Name === 'Upstream')!.Value).sort(), ['echo', 'notes']);
     const [dashboard] = Object.values(template.findResources('AWS::CloudWatch::Dashboard')) as { Properties: { DashboardBody: unknown } }[];
@@ -84,14 +89,18 @@ describe('the example app\'s gateway', () => {
     assert.equal(buildKitApp(newApp({ gateway: 'false' })).gateway, undefined);
     assert.equal(buildKitApp(newApp({ auth: 'cognito' })).gateway, undefined);
     assert.ok(buildKitApp(newApp({ auth: 'cognito,apikey' })).gateway);
-    assert.throws(() => buildKitApp(newApp({ auth: 'cognito', gateway: 'true' })), /auth "cognito" takes no API keys, which the example gateway's callers and its smoke check use; use "cognito,apikey"/);
+    assert.throws(
+      () => buildKitApp(newApp({ auth: 'cognito', gateway: 'true' })),
+      /auth "cognito" takes no API keys, which the example gateway's callers and its smoke check use; use "cognito,apikey"/,
+    );
   });
-
-
 });
 
 describe('McpGateway props', () => {
-  const base: McpGatewayProps = { auth: { mode: 'apikey' }, upstreams: [{ name: 'weather', url: 'https://weather.example.com/mcp', apiKeyVariable: 'WEATHER_KEY', shareIdentity: true }] };
+  const base: McpGatewayProps = {
+    auth: { mode: 'apikey' },
+    upstreams: [{ name: 'weather', url: 'https://weather.example.com/mcp', apiKeyVariable: 'WEATHER_KEY', shareIdentity: true }],
+  };
   const synth = (props: Partial<McpGatewayProps>) => {
     const stack = new Stack(newApp(), 'Gateway', { env: { region: 'eu-west-1' } });
     const gateway = new McpGateway(stack, 'Gateway', { ...base, ...props });
@@ -101,7 +110,17 @@ describe('McpGateway props', () => {
   it('fronts external URLs, with per-upstream limits and access in the configuration', () => {
     const { template } = synth({
       listTimeout: Duration.seconds(3),
-      upstreams: [{ name: 'weather', url: 'https://weather.example.com/mcp', shareIdentity: true, callTimeout: Duration.seconds(20), failureThreshold: 3, cooldown: Duration.seconds(10), access: { scopes: ['gateway:weather'] } }],
+      upstreams: [
+        {
+          name: 'weather',
+          url: 'https://weather.example.com/mcp',
+          shareIdentity: true,
+          callTimeout: Duration.seconds(20),
+          failureThreshold: 3,
+          cooldown: Duration.seconds(10),
+          access: { scopes: ['gateway:weather'] },
+        },
+      ],
     });
     const config = JSON.parse(JSON.parse(gatewayConfig(template))) as { name: string; listTimeoutMs: number; upstreams: Record<string, object> };
     assert.equal(config.listTimeoutMs, 3_000);
@@ -131,20 +150,65 @@ describe('McpGateway props', () => {
     // A gateway with a data plane of its own derives another key: notes could never verify it.
     const elsewhere = new Stack(newApp(), 'Apart', { env: { region: 'eu-west-1' } });
     const other = new McpServerEndpoint(elsewhere, 'Notes', { serverName: 'notes', entry: 'functions/notes/handler.ts', auth: { mode: 'apikey' } });
-    assert.throws(() => new McpGateway(elsewhere, 'Front', { auth: { mode: 'apikey' }, upstreams: [{ name: 'notes', endpoint: other }] }), /upstream "notes" is on another data plane.*trustedGateways prop/);
+    assert.throws(
+      () => new McpGateway(elsewhere, 'Front', { auth: { mode: 'apikey' }, upstreams: [{ name: 'notes', endpoint: other }] }),
+      /upstream "notes" is on another data plane.*trustedGateways prop/,
+    );
   });
 
   const refusals: [string, Partial<McpGatewayProps>, RegExp][] = [
     ['no upstreams', { upstreams: [] }, /upstreams is empty/],
-    ['a name that cannot prefix tool names', { upstreams: [{ name: 'Weather_API', url: 'https://w.example.com/mcp' }] }, /upstream name "Weather_API" must be lowercase letters, digits and hyphens/],
-    ['a name twice', { upstreams: [{ name: 'w', url: 'https://a.example.com/mcp', shareIdentity: true }, { name: 'w', url: 'https://b.example.com/mcp' }] }, /upstream "w" is named twice/],
+    [
+      'a name that cannot prefix tool names',
+      { upstreams: [{ name: 'Weather_API', url: 'https://w.example.com/mcp' }] },
+      /upstream name "Weather_API" must be lowercase letters, digits and hyphens/,
+    ],
+    [
+      'a name twice',
+      {
+        upstreams: [
+          { name: 'w', url: 'https://a.example.com/mcp', shareIdentity: true },
+          { name: 'w', url: 'https://b.example.com/mcp' },
+        ],
+      },
+      /upstream "w" is named twice/,
+    ],
     ['neither endpoint nor url', { upstreams: [{ name: 'w' }] }, /upstream "w" needs exactly one of endpoint and url/],
     ['plain http', { upstreams: [{ name: 'w', url: 'http://w.example.com/mcp' }] }, /url "http:\/\/w.example.com\/mcp" must be https/],
-    ['an API key and OAuth at once', { upstreams: [{ name: 'w', url: 'https://w.example.com/mcp', apiKeyVariable: 'K', oauth: { clientId: 'c', clientSecretVariable: 'S', issuer: 'https://as.example.com' } }] }, /an API key or OAuth client credentials, not both/],
-    ['a call timeout the function cannot wait for', { timeout: Duration.minutes(1), upstreams: [{ name: 'w', url: 'https://w.example.com/mcp', shareIdentity: true, callTimeout: Duration.seconds(55) }] }, /callTimeout must stay 10 s below the gateway's function timeout/],
-    ['a URL reached as the gateway for many callers, unless shared on purpose', { upstreams: [{ name: 'w', url: 'https://w.example.com/mcp' }] }, /upstream "w" is reached as the gateway, so every caller would be one principal there.*shareIdentity: true/],
-    ['a credential beside on-behalf-of', { upstreams: [{ name: 'w', url: 'https://w.example.com/mcp', identity: 'on-behalf-of', apiKeyVariable: 'K' }] }, /upstream "w" is reached on behalf of each caller.*drop apiKeyVariable\/oauth/],
-    ['gateway variables in environment', { environment: { MCP_GATEWAY_UPSTREAMS: 'a=https://a/mcp' } }, /environment may not set MCP_GATEWAY_UPSTREAMS; use the upstreams prop/],
+    [
+      'an API key and OAuth at once',
+      {
+        upstreams: [
+          {
+            name: 'w',
+            url: 'https://w.example.com/mcp',
+            apiKeyVariable: 'K',
+            oauth: { clientId: 'c', clientSecretVariable: 'S', issuer: 'https://as.example.com' },
+          },
+        ],
+      },
+      /an API key or OAuth client credentials, not both/,
+    ],
+    [
+      'a call timeout the function cannot wait for',
+      { timeout: Duration.minutes(1), upstreams: [{ name: 'w', url: 'https://w.example.com/mcp', shareIdentity: true, callTimeout: Duration.seconds(55) }] },
+      /callTimeout must stay 10 s below the gateway's function timeout/,
+    ],
+    [
+      'a URL reached as the gateway for many callers, unless shared on purpose',
+      { upstreams: [{ name: 'w', url: 'https://w.example.com/mcp' }] },
+      /upstream "w" is reached as the gateway, so every caller would be one principal there.*shareIdentity: true/,
+    ],
+    [
+      'a credential beside on-behalf-of',
+      { upstreams: [{ name: 'w', url: 'https://w.example.com/mcp', identity: 'on-behalf-of', apiKeyVariable: 'K' }] },
+      /upstream "w" is reached on behalf of each caller.*drop apiKeyVariable\/oauth/,
+    ],
+    [
+      'gateway variables in environment',
+      { environment: { MCP_GATEWAY_UPSTREAMS: 'a=https://a/mcp' } },
+      /environment may not set MCP_GATEWAY_UPSTREAMS; use the upstreams prop/,
+    ],
   ];
   for (const [what, props, message] of refusals) {
     it(`refuses ${what}`, () => assert.throws(() => synth(props), message));

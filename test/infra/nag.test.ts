@@ -34,7 +34,11 @@ function kitApp(context: Record<string, unknown>): App {
 /** Endpoint settings the app's context does not reach, alone in a stack with the pack registered. */
 function endpointApp(props: Partial<ConstructorParameters<typeof McpServerEndpoint>[2]>): App {
   const app = newApp();
-  new McpServerEndpoint(new Stack(app, 'Endpoint', { env: { region: 'eu-west-1' } }), 'Server', { serverName: 'echo', entry: 'functions/echo/handler.ts', ...props });
+  new McpServerEndpoint(new Stack(app, 'Endpoint', { env: { region: 'eu-west-1' } }), 'Server', {
+    serverName: 'echo',
+    entry: 'functions/echo/handler.ts',
+    ...props,
+  });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return app;
 }

@@ -42,14 +42,19 @@ const workflow = parse(readFileSync(new URL('.github/workflows/deploy.yml', REPO
 };
 
 /** The index of the first step of `job` whose command runs `npm run <script>` (or `npm test`). */
-const stepRunning = (job: Job, command: string) => job.steps.findIndex((s) => s.run !== undefined && new RegExp(`(^|\\s)${command.replace(/ /g, '\\s+')}(\\s|$)`, 'm').test(s.run));
+const stepRunning = (job: Job, command: string) =>
+  job.steps.findIndex((s) => s.run !== undefined && new RegExp(`(^|\\s)${command.replace(/ /g, '\\s+')}(\\s|$)`, 'm').test(s.run));
 
 describe('.github/workflows/deploy.yml', () => {
   const { check, deploy } = workflow.jobs;
 
-  it('passes action-validator (GitHub\'s workflow schema); control: a job with a misspelled key fails it', async () => {
+  it("passes action-validator (GitHub's workflow schema); control: a job with a misspelled key fails it", async () => {
     const validator = fileURLToPath(new URL('node_modules/.bin/action-validator', REPO));
-    const run = (file: string) => promisify(execFile)(validator, [file]).then(() => 0, (err: { code?: number }) => err.code ?? 1);
+    const run = (file: string) =>
+      promisify(execFile)(validator, [file]).then(
+        () => 0,
+        (err: { code?: number }) => err.code ?? 1,
+      );
     assert.equal(await run(fileURLToPath(new URL('.github/workflows/deploy.yml', REPO))), 0);
     const broken = join(TMP, 'broken.yml');
     writeFileSync(broken, readFileSync(new URL('.github/workflows/deploy.yml', REPO), 'utf8').replace(/^(\s+)steps:/m, '$1stepz:'));
@@ -72,7 +77,7 @@ describe('.github/workflows/deploy.yml', () => {
     assert.equal(deploy!.needs, 'check');
     assert.match(deploy!.if!, /github\.ref == 'refs\/heads\/main'/);
     assert.match(deploy!.if!, /github\.event_name != 'pull_request'/);
-    assert.deepEqual(workflow.permissions, { contents: 'read' }, 'the workflow\'s token reads only, by default');
+    assert.deepEqual(workflow.permissions, { contents: 'read' }, "the workflow's token reads only, by default");
     assert.deepEqual(deploy!.permissions, { contents: 'read', 'id-token': 'write' });
     const credentials = deploy!.steps.find((s) => s.uses?.startsWith('aws-actions/configure-aws-credentials@'));
     assert.ok(credentials);
@@ -84,9 +89,18 @@ describe('.github/workflows/deploy.yml', () => {
 
   it('diffs, deploys, waits for each release, then smoke-checks and verifies, in that order', () => {
     const credentials = deploy!.steps.findIndex((s) => s.uses?.startsWith('aws-actions/configure-aws-credentials@'));
-    const order = ['npm run diff', 'npm run deploy', 'aws deploy wait deployment-successful', 'npm run smoke', 'npm run verify'].map((c) => stepRunning(deploy!, c));
-    assert.ok(order.every((i) => i > credentials), `every step after the credentials: ${order}`);
-    assert.deepEqual([...order].sort((a, b) => a - b), order, `in order: ${order}`);
+    const order = ['npm run diff', 'npm run deploy', 'aws deploy wait deployment-successful', 'npm run smoke', 'npm run verify'].map((c) =>
+      stepRunning(deploy!, c),
+    );
+    assert.ok(
+      order.every((i) => i > credentials),
+      `every step after the credentials: ${order}`,
+    );
+    assert.deepEqual(
+      [...order].sort((a, b) => a - b),
+      order,
+      `in order: ${order}`,
+    );
     assert.match(deploy!.steps[order[1]!]!.run!, /--require-approval never/);
     // biome-ignore lint/suspicious/noTemplateCurlyInString: a GitHub Actions expression, read verbatim
     for (const i of [order[3]!, order[4]!]) assert.equal(deploy!.steps[i]!.env?.MCP_API_KEY, '${{ secrets.MCP_API_KEY }}');
@@ -105,7 +119,10 @@ describe('.github/workflows/deploy.yml', () => {
 
 describe('the pipeline role (-c githubRepository=owner/name)', () => {
   const synth = (context: Record<string, unknown>) => {
-    const app = new App({ outdir: mkdtempSync(join(TMP, 'app-')), context: { ...CDK_CONTEXT, 'aws:cdk:bundling-stacks': [], region: 'eu-west-1', ...context } });
+    const app = new App({
+      outdir: mkdtempSync(join(TMP, 'app-')),
+      context: { ...CDK_CONTEXT, 'aws:cdk:bundling-stacks': [], region: 'eu-west-1', ...context },
+    });
     return buildKitApp(app);
   };
 
@@ -113,14 +130,17 @@ describe('the pipeline role (-c githubRepository=owner/name)', () => {
     assert.equal(synth({}).pipeline, undefined);
   });
 
-  it('trusts GitHub\'s OIDC tokens for AWS from one repository\'s main branch only, and creates the provider', () => {
+  it("trusts GitHub's OIDC tokens for AWS from one repository's main branch only, and creates the provider", () => {
     const template = Template.fromStack(synth({ githubRepository: 'acme/mcp-servers' }).pipeline!);
     template.hasResourceProperties('AWS::IAM::OIDCProvider', { Url: 'https://token.actions.githubusercontent.com', ClientIdList: ['sts.amazonaws.com'] });
     const [role] = Object.values(template.findResources('AWS::IAM::Role')) as any[];
     const [statement] = role.Properties.AssumeRolePolicyDocument.Statement;
     assert.equal(statement.Action, 'sts:AssumeRoleWithWebIdentity');
     assert.deepEqual(statement.Condition, {
-      StringEquals: { 'token.actions.githubusercontent.com:aud': 'sts.amazonaws.com', 'token.actions.githubusercontent.com:sub': 'repo:acme/mcp-servers:ref:refs/heads/main' },
+      StringEquals: {
+        'token.actions.githubusercontent.com:aud': 'sts.amazonaws.com',
+        'token.actions.githubusercontent.com:sub': 'repo:acme/mcp-servers:ref:refs/heads/main',
+      },
     });
     assert.ok(template.toJSON().Outputs.DeployRoleArn);
   });
@@ -129,7 +149,10 @@ describe('the pipeline role (-c githubRepository=owner/name)', () => {
     const template = Template.fromStack(synth({ githubRepository: 'acme/mcp-servers' }).pipeline!);
     const statements = (Object.values(template.findResources('AWS::IAM::Policy')) as any[]).flatMap((p) => p.Properties.PolicyDocument.Statement);
     const actions = statements.flatMap((s) => [s.Action].flat()) as string[];
-    assert.deepEqual(actions.filter((a) => !/^(sts:AssumeRole|sts:TagSession|cloudformation:(Describe|List)|codedeploy:(Get|List)|logs:FilterLogEvents)/.test(a)), []);
+    assert.deepEqual(
+      actions.filter((a) => !/^(sts:AssumeRole|sts:TagSession|cloudformation:(Describe|List)|codedeploy:(Get|List)|logs:FilterLogEvents)/.test(a)),
+      [],
+    );
     const assume = statements.find((s) => [s.Action].flat().includes('sts:AssumeRole'));
     // Every region's bootstrap roles: the Lambda@Edge stacks deploy through us-east-1's.
     assert.match(JSON.stringify(assume.Resource), /:role\/cdk-hnb659fds-\*-",\{"Ref":"AWS::AccountId"\},"-\*"/);
@@ -139,7 +162,10 @@ describe('the pipeline role (-c githubRepository=owner/name)', () => {
     const subject = (context: Record<string, unknown>) => {
       const template = Template.fromStack(synth({ githubRepository: 'acme/mcp-servers', ...context }).pipeline!);
       const [role] = Object.values(template.findResources('AWS::IAM::Role')) as any[];
-      return { sub: role.Properties.AssumeRolePolicyDocument.Statement[0].Condition.StringEquals['token.actions.githubusercontent.com:sub'], providers: Object.keys(template.findResources('AWS::IAM::OIDCProvider')).length };
+      return {
+        sub: role.Properties.AssumeRolePolicyDocument.Statement[0].Condition.StringEquals['token.actions.githubusercontent.com:sub'],
+        providers: Object.keys(template.findResources('AWS::IAM::OIDCProvider')).length,
+      };
     };
     assert.deepEqual(subject({ githubBranch: 'release' }), { sub: 'repo:acme/mcp-servers:ref:refs/heads/release', providers: 1 });
     assert.deepEqual(subject({ githubEnvironment: 'production' }), { sub: 'repo:acme/mcp-servers:environment:production', providers: 1 });

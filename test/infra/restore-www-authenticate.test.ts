@@ -42,7 +42,9 @@ describe('restore-www-authenticate (Lambda@Edge, origin response)', () => {
 
   it('gives a 403 insufficient_scope challenge its name back', async () => {
     const challenge = 'Bearer error="insufficient_scope", scope="notes/admin"';
-    const response = await handler(originResponse(403, { 'x-amzn-remapped-www-authenticate': [{ key: 'x-amzn-Remapped-WWW-Authenticate', value: challenge }] }));
+    const response = await handler(
+      originResponse(403, { 'x-amzn-remapped-www-authenticate': [{ key: 'x-amzn-Remapped-WWW-Authenticate', value: challenge }] }),
+    );
     assert.equal(response.status, '403');
     assert.deepEqual(response.headers, { 'www-authenticate': [{ key: 'WWW-Authenticate', value: challenge }] });
   });

@@ -35,14 +35,22 @@ async function startLambda(versions: string[], alias: AliasState) {
       if (req.method === 'PUT') state.alias = JSON.parse(body);
       return json(200, { Name: 'live', ...state.alias });
     }
-    res.writeHead(404, { 'x-amzn-errortype': 'ResourceNotFoundException', 'content-type': 'application/json' }).end(JSON.stringify({ Type: 'User', Message: `Function not found: ${url.pathname}` }));
+    res
+      .writeHead(404, { 'x-amzn-errortype': 'ResourceNotFoundException', 'content-type': 'application/json' })
+      .end(JSON.stringify({ Type: 'User', Message: `Function not found: ${url.pathname}` }));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, calls, state, close: () => server.close() };
 }
 
 async function rollback(endpoint: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env = { PATH: process.env.PATH, HOME: '/nonexistent', AWS_ACCESS_KEY_ID: 'AKIDROLLBACK', AWS_SECRET_ACCESS_KEY: 'rollback-secret', AWS_ENDPOINT_URL_LAMBDA: endpoint };
+  const env = {
+    PATH: process.env.PATH,
+    HOME: '/nonexistent',
+    AWS_ACCESS_KEY_ID: 'AKIDROLLBACK',
+    AWS_SECRET_ACCESS_KEY: 'rollback-secret',
+    AWS_ENDPOINT_URL_LAMBDA: endpoint,
+  };
   const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/rollback.ts', ...args], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -66,7 +74,11 @@ describe('npm run rollback', () => {
     assert.equal(code, 0, stderr);
     assert.match(stdout, /live: moved from version 3 to 2/);
     const update = lambda.calls.find((c) => c.method === 'PUT');
-    assert.deepEqual(update, { method: 'PUT', path: '/2015-03-31/functions/notes-fn/aliases/live', body: { FunctionVersion: '2', RoutingConfig: { AdditionalVersionWeights: {} } } });
+    assert.deepEqual(update, {
+      method: 'PUT',
+      path: '/2015-03-31/functions/notes-fn/aliases/live',
+      body: { FunctionVersion: '2', RoutingConfig: { AdditionalVersionWeights: {} } },
+    });
     assert.equal(lambda.state.alias.FunctionVersion, '2');
   });
 
@@ -88,8 +100,11 @@ describe('npm run rollback', () => {
     assert.equal(code, 0, stderr);
     assert.deepEqual(lambda.state.alias, { FunctionVersion: '2', RoutingConfig: { AdditionalVersionWeights: {} } });
     assert.match(stdout, /all traffic back on version 2 \(version 3 was taking a share of it\)/);
-    assert.match(stdout, /aws deploy stop-deployment --auto-rollback-enabled --region eu-west-1 --deployment-id "\$\(aws deploy list-deployments --region eu-west-1 --application-name notes-app --deployment-group-name notes-group --include-only-statuses InProgress/);
-    assert.ok(!lambda.calls.some((c) => c.path.endsWith('/versions')), 'mid-shift the old version is the alias\'s own: no listing needed');
+    assert.match(
+      stdout,
+      /aws deploy stop-deployment --auto-rollback-enabled --region eu-west-1 --deployment-id "\$\(aws deploy list-deployments --region eu-west-1 --application-name notes-app --deployment-group-name notes-group --include-only-statuses InProgress/,
+    );
+    assert.ok(!lambda.calls.some((c) => c.path.endsWith('/versions')), "mid-shift the old version is the alias's own: no listing needed");
   });
 
   it('refuses with a reason when there is nothing to go back to, or no function named', async () => {

@@ -28,12 +28,19 @@ describe('endpoint settings', () => {
     const allowed = ['../deployed-path.ts', '../../shared/config/variables.ts'];
     for (const file of ['../../infra/endpoint/settings.ts', '../../infra/deployed-path.ts', '../../shared/config/variables.ts']) {
       const imports = [...readFileSync(new URL(file, import.meta.url), 'utf8').matchAll(/^import [^;]*? from '([^']+)';$/gm)].map((m) => m[1]);
-      assert.deepEqual(imports.filter((specifier) => !specifier?.startsWith('.')), [], `${file} imports a package`);
-      assert.ok(imports.every((specifier) => allowed.includes(specifier!)), `${file} imports ${imports.join(', ')}`);
+      assert.deepEqual(
+        imports.filter((specifier) => !specifier?.startsWith('.')),
+        [],
+        `${file} imports a package`,
+      );
+      assert.ok(
+        imports.every((specifier) => allowed.includes(specifier!)),
+        `${file} imports ${imports.join(', ')}`,
+      );
     }
   });
 
-  it('default to the deployed path\'s numbers', () => {
+  it("default to the deployed path's numbers", () => {
     assert.deepEqual(resolve(), {
       serverName: 'echo',
       stage: 'dev',
@@ -59,7 +66,7 @@ describe('endpoint settings', () => {
     });
   });
 
-  it('check CloudFront\'s origin header behind CloudFront, except on the local stage (SAM, LocalStack) and without CloudFront', () => {
+  it("check CloudFront's origin header behind CloudFront, except on the local stage (SAM, LocalStack) and without CloudFront", () => {
     assert.equal(kitEnvironment(resolve(), { tableName: 't', bucketName: 'b', authEnvironment: {} }).MCP_ORIGIN_VERIFY, 'true');
     assert.equal(resolve({ stage: 'local' }).originVerify, false);
     assert.equal(resolve({ cloudFront: false }).originVerify, false);
@@ -83,7 +90,11 @@ describe('endpoint settings', () => {
   it('refuse a tool or task timeout, or a stream cap, the function would cut short', () => {
     refuses({ timeoutSeconds: 120, toolTimeoutMs: 110_001 }, 'toolTimeout', /at most timeout \(120 s\) minus 10 s/);
     refuses({ toolTimeoutMs: 99 }, 'toolTimeout', /at least 100 ms/);
-    refuses({ timeoutSeconds: 300, taskTimeoutMs: 290_001 }, 'taskTimeout', /at most timeout \(300 s\) minus 10 s: a task's worker is an invocation of the function/);
+    refuses(
+      { timeoutSeconds: 300, taskTimeoutMs: 290_001 },
+      'taskTimeout',
+      /at most timeout \(300 s\) minus 10 s: a task's worker is an invocation of the function/,
+    );
     refuses({ taskTimeoutMs: 999 }, 'taskTimeout', /at least 1 s/);
     refuses({ timeoutSeconds: 120, streamMaxSeconds: 111 }, 'streamMaxDuration', /streamMaxDuration is 111 s; .*at most timeout \(120 s\) minus 10 s/);
     refuses({ streamMaxSeconds: 0 }, 'streamMaxDuration', /at least 1/);
@@ -98,7 +109,7 @@ describe('endpoint settings', () => {
     refuses({ cloudFront: false, sseKeepAliveSeconds: AWS_LIMITS.restStreamIdleSeconds }, 'sseKeepAlive', /below API Gateway's stream idle timeout/);
   });
 
-  it('refuse an origin read timeout above CloudFront\'s quota unless it was raised', () => {
+  it("refuse an origin read timeout above CloudFront's quota unless it was raised", () => {
     refuses({ originReadTimeoutSeconds: AWS_LIMITS.cloudFrontMaxOriginReadSeconds + 1 }, 'originReadTimeout', /originReadTimeoutQuotaRaised: true/);
     assert.equal(resolve({ originReadTimeoutSeconds: 120, originReadTimeoutQuotaRaised: true }).originReadTimeoutSeconds, 120);
   });
@@ -118,31 +129,39 @@ describe('kitEnvironment', () => {
   const sources = { tableName: 'mcp-table', bucketName: 'mcp-bucket', authEnvironment: { MCP_AUTH_MODE: 'apikey' } };
 
   it('is every variable the function gets, derived numbers included', () => {
-    const settings = resolve({ timeoutSeconds: 300, sseKeepAliveSeconds: 2.5, allowedOrigins: ['https://a.example.com', 'https://b.example.com'], logLevel: 'DEBUG' });
-    assert.deepEqual(kitEnvironment(settings, { ...sources, secretArn: 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:mcp', publicUrl: 'https://mcp.example.com/mcp' }), {
-      MCP_TABLE_NAME: 'mcp-table',
-      MCP_BUCKET_NAME: 'mcp-bucket',
-      MCP_SECRETS_ARN: 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:mcp',
-      MCP_STAGE: 'dev',
-      MCP_PATH: '/mcp',
-      MCP_AUTH_MODE: 'apikey',
-      MCP_PUBLIC_URL: 'https://mcp.example.com/mcp',
-      MCP_TOOL_TIMEOUT_MS: '60000',
-      MCP_TASK_TIMEOUT_MS: '290000',
-      MCP_STREAM_MAX_SECONDS: '290',
-      MCP_SSE_KEEPALIVE_MS: '2500',
-      MCP_GET_STREAMS: 'false',
-      MCP_ALLOWED_ORIGINS: 'https://a.example.com,https://b.example.com',
-      MCP_ALLOWED_HOSTS: '',
-      MCP_RATE_LIMIT_REQUESTS: '120',
-      MCP_RATE_LIMIT_WINDOW_SECONDS: '60',
-      MCP_MAX_OPEN_STREAMS: '100',
-      MCP_STREAMS_PER_PRINCIPAL: '10',
-      MCP_ORIGIN_VERIFY: 'true',
-      LOG_LEVEL: 'DEBUG',
-      POWERTOOLS_SERVICE_NAME: 'echo',
-      NODE_OPTIONS: '--enable-source-maps',
+    const settings = resolve({
+      timeoutSeconds: 300,
+      sseKeepAliveSeconds: 2.5,
+      allowedOrigins: ['https://a.example.com', 'https://b.example.com'],
+      logLevel: 'DEBUG',
     });
+    assert.deepEqual(
+      kitEnvironment(settings, { ...sources, secretArn: 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:mcp', publicUrl: 'https://mcp.example.com/mcp' }),
+      {
+        MCP_TABLE_NAME: 'mcp-table',
+        MCP_BUCKET_NAME: 'mcp-bucket',
+        MCP_SECRETS_ARN: 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:mcp',
+        MCP_STAGE: 'dev',
+        MCP_PATH: '/mcp',
+        MCP_AUTH_MODE: 'apikey',
+        MCP_PUBLIC_URL: 'https://mcp.example.com/mcp',
+        MCP_TOOL_TIMEOUT_MS: '60000',
+        MCP_TASK_TIMEOUT_MS: '290000',
+        MCP_STREAM_MAX_SECONDS: '290',
+        MCP_SSE_KEEPALIVE_MS: '2500',
+        MCP_GET_STREAMS: 'false',
+        MCP_ALLOWED_ORIGINS: 'https://a.example.com,https://b.example.com',
+        MCP_ALLOWED_HOSTS: '',
+        MCP_RATE_LIMIT_REQUESTS: '120',
+        MCP_RATE_LIMIT_WINDOW_SECONDS: '60',
+        MCP_MAX_OPEN_STREAMS: '100',
+        MCP_STREAMS_PER_PRINCIPAL: '10',
+        MCP_ORIGIN_VERIFY: 'true',
+        LOG_LEVEL: 'DEBUG',
+        POWERTOOLS_SERVICE_NAME: 'echo',
+        NODE_OPTIONS: '--enable-source-maps',
+      },
+    );
   });
 
   it('leaves MCP_RATE_LIMIT_ENABLED to the kit unless the rate limit is forced on or off', () => {
@@ -151,8 +170,14 @@ describe('kitEnvironment', () => {
     assert.equal(kitEnvironment(resolve({ rateLimit: { enabled: true } }), sources).MCP_RATE_LIMIT_ENABLED, 'true');
   });
 
-  it('sets only variables KIT_VARIABLES lists, besides the auth mode\'s', () => {
-    const all = kitEnvironment(resolve({ rateLimit: { enabled: true } }), { ...sources, authEnvironment: {}, secretArn: 'x', publicUrl: 'https://x.example.com/mcp', trustedGateways: '{}' });
+  it("sets only variables KIT_VARIABLES lists, besides the auth mode's", () => {
+    const all = kitEnvironment(resolve({ rateLimit: { enabled: true } }), {
+      ...sources,
+      authEnvironment: {},
+      secretArn: 'x',
+      publicUrl: 'https://x.example.com/mcp',
+      trustedGateways: '{}',
+    });
     assert.deepEqual(Object.keys(all).sort(), [...KIT_VARIABLES].sort());
   });
 });

@@ -50,7 +50,11 @@ async function closedPort(): Promise<number> {
 function smokeWith(env: Record<string, string>, ...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const { MCP_API_KEY: _inherited, ...inherited } = process.env;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/smoke.ts', ...args], { cwd: REPO, env: { ...inherited, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/smoke.ts', ...args], {
+      cwd: REPO,
+      env: { ...inherited, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => (stdout += chunk));
@@ -110,7 +114,10 @@ describe('npm run smoke', () => {
   it('fails, naming the step, when the server has no echo tool', async () => {
     const { code, stderr } = await smoke('--url', withoutEcho);
     assert.equal(code, 1);
-    assert.match(stderr, /smoke check failed: modern tools\/list: no "echo" tool; the server lists: reverse \(pass --tool with a tool that gives its text argument back\)/);
+    assert.match(
+      stderr,
+      /smoke check failed: modern tools\/list: no "echo" tool; the server lists: reverse \(pass --tool with a tool that gives its text argument back\)/,
+    );
   });
 
   it('behind a gateway (tools named <upstream>__<name>) calls the first upstream echo unless --tool says otherwise', async () => {
@@ -144,7 +151,12 @@ describe('npm run smoke against npm start', () => {
 
   before(async () => {
     dynamo = await startTestDynamo();
-    local = await startChild({ AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9', UPSTASH_REDIS_REST_URL: 'http://127.0.0.1:9', UPSTASH_REDIS_REST_TOKEN: 'unused' });
+    local = await startChild({
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9',
+      UPSTASH_REDIS_REST_URL: 'http://127.0.0.1:9',
+      UPSTASH_REDIS_REST_TOKEN: 'unused',
+    });
   });
   after(async () => {
     await local?.stop();
@@ -168,7 +180,12 @@ describe('npm run smoke against an endpoint with API keys, as the repository dep
     dynamo = await startTestDynamo();
     const keys = new ApiKeyStore(new Table(() => createDynamoClient({ region: 'us-east-1', dynamoEndpoint: dynamo.endpoint }), 'mcp-kit'), { cacheSeconds: 0 });
     ({ key } = await keys.create({ principalId: 'me' }));
-    server = await startInProcess(echoServer, { AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, MCP_AUTH_MODE: 'apikey', MCP_REQUEST_STATE_KEY: 'smoke-request-state-key-0123456789', MCP_SSE_KEEPALIVE_MS: '300' });
+    server = await startInProcess(echoServer, {
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      MCP_AUTH_MODE: 'apikey',
+      MCP_REQUEST_STATE_KEY: 'smoke-request-state-key-0123456789',
+      MCP_SSE_KEEPALIVE_MS: '300',
+    });
   });
   after(async () => {
     await server?.stop();
@@ -182,7 +199,10 @@ describe('npm run smoke against an endpoint with API keys, as the repository dep
   });
 
   it('passes in both eras with the key from --api-key, or from MCP_API_KEY', async () => {
-    for (const run of [() => smoke('--url', server.url, '--api-key', key, '--silence', '1'), () => smokeWith({ MCP_API_KEY: key }, '--url', server.url, '--silence', '1')]) {
+    for (const run of [
+      () => smoke('--url', server.url, '--api-key', key, '--silence', '1'),
+      () => smokeWith({ MCP_API_KEY: key }, '--url', server.url, '--silence', '1'),
+    ]) {
       const { code, stdout, stderr } = await run();
       assert.equal(code, 0, `${stdout}\n${stderr}`);
       assert.match(stdout, /passed \(modern \+ legacy\)/);
@@ -205,15 +225,23 @@ describe('npm run smoke through CloudFront and the edge function (modelled path,
   before(async () => {
     const env = { MCP_AUTH_MODE: 'apikey', MCP_SSE_KEEPALIVE_MS: '400' };
     // The second path lacks the edge function, as a distribution without it would.
-    [path, stripped] = await Promise.all([startAwsPath('functions/echo/handler.ts', env, { concurrency: 3 }), startAwsPath('functions/echo/handler.ts', env, { concurrency: 3, edge: {} })]);
-    const create = async (p: AwsPath) => (await new ApiKeyStore(new Table(() => createDynamoClient({ region: 'us-east-1', dynamoEndpoint: p.dynamoEndpoint }), 'mcp-kit'), { cacheSeconds: 0 }).create({ principalId: 'me' })).key;
+    [path, stripped] = await Promise.all([
+      startAwsPath('functions/echo/handler.ts', env, { concurrency: 3 }),
+      startAwsPath('functions/echo/handler.ts', env, { concurrency: 3, edge: {} }),
+    ]);
+    const create = async (p: AwsPath) =>
+      (
+        await new ApiKeyStore(new Table(() => createDynamoClient({ region: 'us-east-1', dynamoEndpoint: p.dynamoEndpoint }), 'mcp-kit'), {
+          cacheSeconds: 0,
+        }).create({ principalId: 'me' })
+      ).key;
     [key, strippedKey] = await Promise.all([create(path), create(stripped)]);
   });
   after(async () => {
     await Promise.all([path?.stop(), stripped?.stop()]);
   });
 
-  it('checks the 401 challenge and a silent call\'s keep-alives', async () => {
+  it("checks the 401 challenge and a silent call's keep-alives", async () => {
     const { code, stdout, stderr } = await smoke('--url', path.url, '--api-key', key, '--era', 'modern', '--silence', '2');
     assert.equal(code, 0, `${stdout}\n${stderr}`);
     assert.match(stdout, /ok +edge +401 WWW-Authenticate +\d+ ms {2}Bearer/);
@@ -223,7 +251,10 @@ describe('npm run smoke through CloudFront and the edge function (modelled path,
   it('fails, naming the edge function, when the 401 arrives with its challenge renamed', async () => {
     const { code, stderr } = await smoke('--url', stripped.url, '--api-key', strippedKey, '--era', 'modern', '--silence', '1');
     assert.equal(code, 1);
-    assert.match(stderr, /edge 401 WWW-Authenticate: the 401 has x-amzn-Remapped-WWW-Authenticate: the origin-response Lambda@Edge function did not restore it/);
+    assert.match(
+      stderr,
+      /edge 401 WWW-Authenticate: the 401 has x-amzn-Remapped-WWW-Authenticate: the origin-response Lambda@Edge function did not restore it/,
+    );
   });
 });
 

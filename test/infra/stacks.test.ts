@@ -187,12 +187,22 @@ describe('the example app on the default stage', () => {
     const role = notes.toJSON().Resources[roleId];
     assert.match(JSON.stringify(role.Properties.ManagedPolicyArns), /ExportsOutputRefDataPlaneServerAccess/);
     assert.doesNotMatch(JSON.stringify(role.Properties.ManagedPolicyArns), /iam::aws:policy/);
-    const policies = Object.values(notes.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: roleId }] } })) as Array<{ Properties: Record<string, any> }>;
+    const policies = Object.values(notes.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: roleId }] } })) as Array<{
+      Properties: Record<string, any>;
+    }>;
     // The role's default policy, and the self-invoke policy tasks need (test/infra/tasks.test.ts).
     assert.equal(policies.length, 2);
     const statements = policies.flatMap((p) => p.Properties.PolicyDocument.Statement) as Array<{ Action: string | string[]; Resource: unknown }>;
     const actions = statements.flatMap((s) => [s.Action].flat()).sort();
-    assert.deepEqual(actions, ['lambda:InvokeFunction', 'logs:CreateLogStream', 'logs:PutLogEvents', 'secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
+    assert.deepEqual(actions, [
+      'lambda:InvokeFunction',
+      'logs:CreateLogStream',
+      'logs:PutLogEvents',
+      'secretsmanager:DescribeSecret',
+      'secretsmanager:GetSecretValue',
+      'xray:PutTelemetryRecords',
+      'xray:PutTraceSegments',
+    ]);
     // X-Ray's two actions (active tracing) take no resource but *; nothing else may.
     for (const s of statements) if (![s.Action].flat().every((a) => a.startsWith('xray:'))) assert.notEqual(s.Resource, '*');
   });
@@ -255,10 +265,16 @@ describe('the example app on the default stage', () => {
       assert.equal(behavior.FunctionAssociations, undefined);
     }
     // Callers authenticate, so the MCP route's 401 challenges are restored at the edge.
-    assert.deepEqual(config.DefaultCacheBehavior.LambdaFunctionAssociations.map((a: { EventType: string }) => a.EventType), ['origin-response']);
+    assert.deepEqual(
+      config.DefaultCacheBehavior.LambdaFunctionAssociations.map((a: { EventType: string }) => a.EventType),
+      ['origin-response'],
+    );
     assert.equal(config.CacheBehaviors[0].LambdaFunctionAssociations, undefined);
     assert.deepEqual(config.DefaultCacheBehavior.AllowedMethods.sort(), ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT']);
-    assert.deepEqual(config.CacheBehaviors.map((b: any) => b.PathPattern), ['/.well-known/*']);
+    assert.deepEqual(
+      config.CacheBehaviors.map((b: any) => b.PathPattern),
+      ['/.well-known/*'],
+    );
     assert.equal(config.PriceClass, 'PriceClass_100');
     assert.equal(config.Aliases, undefined);
     assert.equal(config.WebACLId, undefined);
@@ -282,10 +298,15 @@ describe('the example app on the default stage', () => {
     );
   });
 
-  it('alarms on 5xx rate, function errors, throttles, p99 duration, failed tasks, the region\'s claimed concurrency, failed authentications and audit forwarding, a release\'s errors and p99 duration, and on table throttles', () => {
+  it("alarms on 5xx rate, function errors, throttles, p99 duration, failed tasks, the region's claimed concurrency, failed authentications and audit forwarding, a release's errors and p99 duration, and on table throttles", () => {
     notes.resourceCountIs('AWS::CloudWatch::Alarm', 10);
     // Lambda@Edge runs on what is left of the region's concurrency: alarm before it is gone (900 of the default 1,000).
-    notes.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ClaimedAccountConcurrency', Namespace: 'AWS/Lambda', Threshold: 900, Dimensions: Match.absent() });
+    notes.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ClaimedAccountConcurrency',
+      Namespace: 'AWS/Lambda',
+      Threshold: 900,
+      Dimensions: Match.absent(),
+    });
     notes.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: '5XXError', Namespace: 'AWS/ApiGateway', Statistic: 'Average', Threshold: 0.05 });
     notes.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Errors', Namespace: 'AWS/Lambda', Threshold: 5 });
     notes.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Throttles', Namespace: 'AWS/Lambda', Threshold: 1 });
@@ -303,13 +324,30 @@ describe('the example app on the default stage', () => {
 
   it('builds a dashboard per server', () => {
     const body = JSON.stringify(onlyResource(notes, 'AWS::CloudWatch::Dashboard').Properties.DashboardBody);
-    for (const metric of ['5XXError', 'Duration', 'Throttles', 'ReadThrottleEvents', 'AWS/CloudFront', 'TaskStateChanges']) assert.ok(body.includes(metric), `dashboard lacks ${metric}`);
+    for (const metric of ['5XXError', 'Duration', 'Throttles', 'ReadThrottleEvents', 'AWS/CloudFront', 'TaskStateChanges'])
+      assert.ok(body.includes(metric), `dashboard lacks ${metric}`);
   });
 
   it('outputs the public MCP URL, the raw API URL, and the table and bucket names', () => {
     const outputs = notes.toJSON().Outputs;
     // CDK's own exports (ExportsOutput…) carry the URL to the gateway's stack.
-    assert.deepEqual(Object.keys(outputs).filter((o) => !o.startsWith('ExportsOutput')).sort(), ['ApiUrl', 'AuditLogGroup', 'CreateApiKeyCommand', 'DashboardName', 'DistributionDomainName', 'FunctionLogGroup', 'McpUrl', 'RollbackCommand', 'SmokeCommand', 'VerifyCommand']);
+    assert.deepEqual(
+      Object.keys(outputs)
+        .filter((o) => !o.startsWith('ExportsOutput'))
+        .sort(),
+      [
+        'ApiUrl',
+        'AuditLogGroup',
+        'CreateApiKeyCommand',
+        'DashboardName',
+        'DistributionDomainName',
+        'FunctionLogGroup',
+        'McpUrl',
+        'RollbackCommand',
+        'SmokeCommand',
+        'VerifyCommand',
+      ],
+    );
     const [distributionId] = Object.keys(notes.findResources('AWS::CloudFront::Distribution'));
     assert.deepEqual(outputs.McpUrl.Value, { 'Fn::Join': ['', ['https://', { 'Fn::GetAtt': [distributionId, 'DomainName'] }, '/mcp']] });
     assert.match(JSON.stringify(outputs.ApiUrl.Value), /execute-api.*"\/mcp"\]/);
@@ -391,7 +429,7 @@ describe('the data plane', () => {
     notes.hasResource('AWS::Logs::LogGroup', { DeletionPolicy: 'Retain' });
   });
 
-  it('sets the account\'s API Gateway logging role only when asked, once, and keeps it when the stack goes', () => {
+  it("sets the account's API Gateway logging role only when asked, once, and keeps it when the stack goes", () => {
     const { dataPlane } = synthKitApp({ apiGatewayLogging: 'true' });
     dataPlane.resourceCountIs('AWS::ApiGateway::Account', 1);
     dataPlane.hasResource('AWS::ApiGateway::Account', { DeletionPolicy: 'Retain' });
@@ -444,7 +482,11 @@ describe('deploy settings', () => {
       Scope: 'CLOUDFRONT',
       DefaultAction: { Allow: {} },
       Rules: Match.arrayWith([
-        Match.objectLike({ Name: 'RateLimitPerIp', Action: { Block: {} }, Statement: { RateBasedStatement: { Limit: 2000, AggregateKeyType: 'IP', EvaluationWindowSec: 300 } } }),
+        Match.objectLike({
+          Name: 'RateLimitPerIp',
+          Action: { Block: {} },
+          Statement: { RateBasedStatement: { Limit: 2000, AggregateKeyType: 'IP', EvaluationWindowSec: 300 } },
+        }),
       ]),
     });
     assert.doesNotMatch(JSON.stringify(waf.toJSON()), /AWSManagedRulesCommonRuleSet/);
@@ -458,7 +500,7 @@ describe('deploy settings', () => {
     assert.equal(functionEnvironment(synthKitApp().notes).MCP_RATE_LIMIT_ENABLED, undefined);
   });
 
-  it('region (or the CLI\'s CDK_DEFAULT_REGION) pins every stack to that region', () => {
+  it("region (or the CLI's CDK_DEFAULT_REGION) pins every stack to that region", () => {
     const { stacks } = synthKitApp({ region: 'eu-west-1', edgeFirewall: 'true' });
     for (const stack of [stacks.dataPlane, ...stacks.servers]) assert.equal(stack.region, 'eu-west-1');
     assert.equal(stacks.edgeFirewall?.region, 'us-east-1');
@@ -520,17 +562,26 @@ describe('McpServerEndpoint props', () => {
     template.resourceCountIs('AWS::S3::Bucket', 1);
   });
 
-  it('reads Redis credentials from a secret of the caller\'s choosing', () => {
+  it("reads Redis credentials from a secret of the caller's choosing", () => {
     const app = new App({ outdir: mkdtempSync(join(TMP, 'app-')), context: { ...CDK_CONTEXT, ...SKIP_BUNDLING } });
     const stack = new Stack(app, 'Endpoint');
     const secret = Secret.fromSecretCompleteArn(stack, 'Upstash', 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:mcp/upstash-AbCdEf');
-    new McpServerEndpoint(stack, 'Server', { serverName: 'echo', entry: 'functions/echo/handler.ts', auth: { mode: 'none', allowUnauthenticated: true }, secret });
+    new McpServerEndpoint(stack, 'Server', {
+      serverName: 'echo',
+      entry: 'functions/echo/handler.ts',
+      auth: { mode: 'none', allowUnauthenticated: true },
+      secret,
+    });
     const template = Template.fromStack(stack);
     // Only the origin secret is generated: its value is CloudFront's, not the caller's.
     template.resourceCountIs('AWS::SecretsManager::Secret', 1);
     assert.match(JSON.stringify(functionEnvironment(template).MCP_SECRETS_ARN), new RegExp(`^\\{"Fn::Join":\\["",\\["${secret.secretArn},`));
     template.hasResourceProperties('AWS::IAM::Policy', {
-      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: Match.arrayWith(['secretsmanager:GetSecretValue']), Resource: Match.arrayWith([secret.secretArn]) })]) },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Action: Match.arrayWith(['secretsmanager:GetSecretValue']), Resource: Match.arrayWith([secret.secretArn]) }),
+        ]),
+      },
     });
   });
 

@@ -33,7 +33,11 @@ const BANNER = "import { createRequire as __mcpKitCreateRequire } from 'node:mod
 
 /** A bundle's code: `index.mjs` and the chunks it loads at start or on demand. */
 function allCode(dir: string): string {
-  const chunks = existsSync(join(dir, 'chunks')) ? readdirSync(join(dir, 'chunks')).filter((f) => f.endsWith('.mjs')).map((f) => join(dir, 'chunks', f)) : [];
+  const chunks = existsSync(join(dir, 'chunks'))
+    ? readdirSync(join(dir, 'chunks'))
+        .filter((f) => f.endsWith('.mjs'))
+        .map((f) => join(dir, 'chunks', f))
+    : [];
   return [join(dir, 'index.mjs'), ...chunks].map((f) => readFileSync(f, 'utf8')).join('\n');
 }
 
@@ -111,7 +115,10 @@ describe('cdk synth with the CLI, offline and without credentials', () => {
         // Minified output has long lines; only multi-line template literals break them.
         assert.ok(code.length / code.split('\n').length > 200, 'not minified');
         const map = JSON.parse(readFileSync(join(dir, 'index.mjs.map'), 'utf8')) as { sources: string[]; sourcesContent?: unknown };
-        assert.ok(map.sources.some((s) => s.includes('functions/')), 'source map does not reach the sources');
+        assert.ok(
+          map.sources.some((s) => s.includes('functions/')),
+          'source map does not reach the sources',
+        );
         assert.equal(map.sourcesContent, undefined, 'source contents shipped in the bundle');
       });
 
@@ -130,9 +137,19 @@ describe('cdk synth with the CLI, offline and without credentials', () => {
         const variables = fn.Properties.Environment.Variables as Record<string, unknown>;
         const environment: Record<string, string> = { AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' };
         for (const [name, value] of Object.entries(variables)) if (typeof value === 'string') environment[name] = value;
-        Object.assign(environment, { MCP_TABLE_NAME: 'mcp-kit', MCP_BUCKET_NAME: 'mcp-kit-artifacts', AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9', MCP_REQUEST_STATE_KEY: 'synth-test-request-state-key-0123456789', MCP_ORIGIN_SECRET: ORIGIN_SECRET, LOG_LEVEL: 'WARN' });
-        assert.equal(environment.MCP_AUTH_MODE, 'apikey', 'the repository\'s defaults deploy an authenticated endpoint');
-        const keys = new ApiKeyStore(new Table(() => createDynamoClient({ region: 'us-east-1', dynamoEndpoint: dynamo.endpoint }), 'mcp-kit'), { cacheSeconds: 0 });
+        Object.assign(environment, {
+          MCP_TABLE_NAME: 'mcp-kit',
+          MCP_BUCKET_NAME: 'mcp-kit-artifacts',
+          AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+          AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9',
+          MCP_REQUEST_STATE_KEY: 'synth-test-request-state-key-0123456789',
+          MCP_ORIGIN_SECRET: ORIGIN_SECRET,
+          LOG_LEVEL: 'WARN',
+        });
+        assert.equal(environment.MCP_AUTH_MODE, 'apikey', "the repository's defaults deploy an authenticated endpoint");
+        const keys = new ApiKeyStore(new Table(() => createDynamoClient({ region: 'us-east-1', dynamoEndpoint: dynamo.endpoint }), 'mcp-kit'), {
+          cacheSeconds: 0,
+        });
         const { key } = await keys.create({ principalId: 'me' });
         const lambda = new LambdaModel({
           bundle: join(dir, 'index.mjs'),
@@ -151,18 +168,46 @@ describe('cdk synth with the CLI, offline and without credentials', () => {
         const api = createServer();
         await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
         const base = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
-        api.on('request', createRestApi({ lambda, stage: 'dev', mcpPath: '/mcp', domainName: new URL(base).host, idleTimeoutMs: 300_000, integrationTimeoutMs: 900_000, log: () => {} }));
+        api.on(
+          'request',
+          createRestApi({
+            lambda,
+            stage: 'dev',
+            mcpPath: '/mcp',
+            domainName: new URL(base).host,
+            idleTimeoutMs: 300_000,
+            integrationTimeoutMs: 900_000,
+            log: () => {},
+          }),
+        );
         try {
           assert.equal((await fetch(`${base}/dev/health`)).status, 403, 'the template has the function refuse requests that did not come through CloudFront');
           const health = await fetch(`${base}/dev/health`, { headers: FROM_CLOUDFRONT });
           assert.equal(health.status, 200);
           assert.equal(((await health.json()) as { status: string }).status, 'ok');
-          const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {}, 'io.modelcontextprotocol/clientInfo': { name: 'synth', version: '1' } };
+          const meta = {
+            'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+            'io.modelcontextprotocol/clientCapabilities': {},
+            'io.modelcontextprotocol/clientInfo': { name: 'synth', version: '1' },
+          };
           const echo = (credentials: Record<string, string>) =>
             fetch(`${base}/dev/mcp`, {
               method: 'POST',
-              headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'echo', ...FROM_CLOUDFRONT, ...credentials },
-              body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { text: 'from the cdk.out bundle' }, _meta: meta } }),
+              headers: {
+                'content-type': 'application/json',
+                accept: 'application/json, text/event-stream',
+                'mcp-protocol-version': '2026-07-28',
+                'mcp-method': 'tools/call',
+                'mcp-name': 'echo',
+                ...FROM_CLOUDFRONT,
+                ...credentials,
+              },
+              body: JSON.stringify({
+                jsonrpc: '2.0',
+                id: 1,
+                method: 'tools/call',
+                params: { name: 'echo', arguments: { text: 'from the cdk.out bundle' }, _meta: meta },
+              }),
             });
           assert.equal((await echo({})).status, 401);
           const call = await echo({ authorization: `Bearer ${key}` });
@@ -193,7 +238,7 @@ describe('cdk synth of authenticating servers, with the region a profile gives (
     assert.doesNotMatch(String(result.stderr), /AwsSolutions-/);
   });
 
-  it('keeps the servers in the profile\'s region and puts each one\'s Lambda@Edge function in a us-east-1 stack', () => {
+  it("keeps the servers in the profile's region and puts each one's Lambda@Edge function in a us-east-1 stack", () => {
     const environments = Object.fromEntries(
       Object.entries(manifest.artifacts)
         .filter(([, artifact]) => artifact.type === 'aws:cloudformation:stack')
@@ -238,22 +283,30 @@ describe('cdk synth -c containers=true, offline', () => {
       const of = (type: string) => Object.values(template.Resources).filter((r) => r.Type === type);
       assert.equal(of('AWS::ECS::Service').length, 1);
       const [distribution] = of('AWS::CloudFront::Distribution');
-      assert.deepEqual(distribution!.Properties.DistributionConfig.Origins.map((o: { Id: string }) => o.Id), ['function', 'containers']);
+      assert.deepEqual(
+        distribution!.Properties.DistributionConfig.Origins.map((o: { Id: string }) => o.Id),
+        ['function', 'containers'],
+      );
       assert.equal(of('AWS::CloudFront::Function').length, 1);
       // The pack: the one file asset of the stack that is gzipped JSON.
-      const assets = JSON.parse(readFileSync(join(out, `${stack}.assets.json`), 'utf8')) as { files: Record<string, { source: { path: string; packaging?: string } }> };
+      const assets = JSON.parse(readFileSync(join(out, `${stack}.assets.json`), 'utf8')) as {
+        files: Record<string, { source: { path: string; packaging?: string } }>;
+      };
       const packs = Object.values(assets.files).filter((f) => f.source.packaging === 'file' && f.source.path.endsWith('.gz'));
       assert.equal(packs.length, 1, 'one container pack');
       const pack = JSON.parse(gunzipSync(readFileSync(join(out, packs[0]!.source.path))).toString('utf8')) as { entry: string; files: Record<string, string> };
       assert.equal(pack.entry, 'index.mjs');
-      assert.ok(pack.files['index.mjs']!.startsWith(BANNER), 'built with the function\'s esbuild settings');
-      assert.ok(Object.keys(pack.files).some((name) => name.startsWith('chunks/')), 'split like the function');
+      assert.ok(pack.files['index.mjs']!.startsWith(BANNER), "built with the function's esbuild settings");
+      assert.ok(
+        Object.keys(pack.files).some((name) => name.startsWith('chunks/')),
+        'split like the function',
+      );
     });
   }
 });
 
 describe('bundleAwsSdk', () => {
-  it('false leaves the AWS SDK to the runtime\'s copy', () => {
+  it("false leaves the AWS SDK to the runtime's copy", () => {
     const out = mkdtempSync(join(TMP, 'bundle-'));
     const app = new App({ outdir: out });
     const stack = new Stack(app, 'Bundled');

@@ -38,7 +38,9 @@ function synthEndpoint(props: Partial<McpServerEndpointProps> = {}, extend?: (en
 
 /** The server function's logical id (CDK's custom-resource providers are functions too). */
 function functionId(template: Template): string {
-  const ids = Object.keys(template.findResources('AWS::Lambda::Function', { Properties: { Environment: { Variables: Match.objectLike({ MCP_PATH: Match.anyValue() }) } } }));
+  const ids = Object.keys(
+    template.findResources('AWS::Lambda::Function', { Properties: { Environment: { Variables: Match.objectLike({ MCP_PATH: Match.anyValue() }) } } }),
+  );
   assert.equal(ids.length, 1, 'expected exactly one server function');
   return ids[0]!;
 }
@@ -48,7 +50,9 @@ function roleStatements(template: Template): { policy: string; statement: Record
   const fn = template.toJSON().Resources[functionId(template)];
   const roleId = fn.Properties.Role['Fn::GetAtt'][0] as string;
   const policies = template.findResources('AWS::IAM::Policy', { Properties: { Roles: Match.arrayWith([{ Ref: roleId }]) } });
-  return Object.entries(policies).flatMap(([policy, p]: [string, any]) => (p.Properties.PolicyDocument.Statement as Record<string, any>[]).map((statement) => ({ policy, statement })));
+  return Object.entries(policies).flatMap(([policy, p]: [string, any]) =>
+    (p.Properties.PolicyDocument.Statement as Record<string, any>[]).map((statement) => ({ policy, statement })),
+  );
 }
 
 /** The one EMF line `taskStateMetric` writes, as CloudWatch reads it: its first dimension set, the per-server one. */
@@ -68,7 +72,7 @@ function emittedTaskMetric(server: string, stage: string, state: string): { name
   return { namespace: directive.Namespace, name: directive.Metrics[0].Name, dimensions: Object.fromEntries(names!.map((n) => [n, emf[n]])) };
 }
 
-describe('a task\'s worker: the function invoking itself', () => {
+describe("a task's worker: the function invoking itself", () => {
   const { template } = synthEndpoint();
   const fnId = functionId(template);
   const ownArn = { 'Fn::GetAtt': [fnId, 'Arn'] };
@@ -79,7 +83,7 @@ describe('a task\'s worker: the function invoking itself', () => {
     assert.doesNotThrow(() => synthEndpoint());
   });
 
-  it('where the plain grant, into the role\'s default policy, would close a cycle: function → policy → function', () => {
+  it("where the plain grant, into the role's default policy, would close a cycle: function → policy → function", () => {
     const plainGrant = (endpoint: McpServerEndpoint) => endpoint.fn.grantInvoke(endpoint.fn.role!);
     assert.throws(() => synthEndpoint({}, plainGrant), /Validation failed/);
     assert.throws(
@@ -100,7 +104,9 @@ describe('a task\'s worker: the function invoking itself', () => {
 
   it('puts the stage live only after that policy exists, so no task is created that its worker may not run', () => {
     const resources = template.toJSON().Resources as Record<string, { Type: string; DependsOn?: string | string[] }>;
-    const [policy] = roleStatements(template).filter(({ statement }) => statement.Action === 'lambda:InvokeFunction').map((s) => s.policy);
+    const [policy] = roleStatements(template)
+      .filter(({ statement }) => statement.Action === 'lambda:InvokeFunction')
+      .map((s) => s.policy);
     const stages = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::ApiGateway::Stage');
     assert.equal(stages.length, 1);
     assert.ok([stages[0]![1].DependsOn ?? []].flat().includes(policy!), `the stage depends on ${policy}`);
@@ -123,7 +129,7 @@ describe('a task\'s worker: the function invoking itself', () => {
     assert.deepEqual(config.DependsOn, [selfInvoke!.policy]);
   });
 
-  it('runs the worker with the function\'s own timeout, and ends a task\'s run before Lambda would', () => {
+  it("runs the worker with the function's own timeout, and ends a task's run before Lambda would", () => {
     const env = (props: Partial<McpServerEndpointProps>) => {
       const { template } = synthEndpoint(props);
       const fn = template.toJSON().Resources[functionId(template)].Properties;
@@ -132,11 +138,14 @@ describe('a task\'s worker: the function invoking itself', () => {
     assert.deepEqual(env({}), { timeout: 900, taskTimeoutMs: '840000' });
     assert.deepEqual(env({ timeout: Duration.minutes(5) }), { timeout: 300, taskTimeoutMs: '290000' });
     assert.deepEqual(env({ timeout: Duration.minutes(5), taskTimeout: Duration.minutes(2) }), { timeout: 300, taskTimeoutMs: '120000' });
-    assert.throws(() => env({ timeout: Duration.minutes(5), taskTimeout: Duration.minutes(5) }), /taskTimeout is 300 s; .*at most timeout \(300 s\) minus 10 s/);
+    assert.throws(
+      () => env({ timeout: Duration.minutes(5), taskTimeout: Duration.minutes(5) }),
+      /taskTimeout is 300 s; .*at most timeout \(300 s\) minus 10 s/,
+    );
     assert.throws(() => env({ environment: { MCP_TASK_TIMEOUT_MS: '1000' } }), /environment may not set MCP_TASK_TIMEOUT_MS; use the matching props/);
   });
 
-  it('holds in the app\'s server stacks too', () => {
+  it("holds in the app's server stacks too", () => {
     const app = newApp({ region: 'eu-west-1', alarmEmail: 'ops@example.com' });
     const { servers } = buildKitApp(app);
     for (const server of servers) {
@@ -159,15 +168,33 @@ describe('the failed-tasks alarm', () => {
     const emitted = emittedTaskMetric('notes', 'dev', 'failed');
     const alarm = failedAlarm();
     assert.deepEqual(
-      { namespace: alarm.Namespace, name: alarm.MetricName, dimensions: Object.fromEntries(alarm.Dimensions.map((d: { Name: string; Value: string }) => [d.Name, d.Value])) },
+      {
+        namespace: alarm.Namespace,
+        name: alarm.MetricName,
+        dimensions: Object.fromEntries(alarm.Dimensions.map((d: { Name: string; Value: string }) => [d.Name, d.Value])),
+      },
       emitted,
     );
   });
 
   it('fires on 5 failed tasks in five minutes by default, and a quiet server is not failing', () => {
     assert.deepEqual(
-      (({ Statistic, Period, EvaluationPeriods, Threshold, ComparisonOperator, TreatMissingData }) => ({ Statistic, Period, EvaluationPeriods, Threshold, ComparisonOperator, TreatMissingData }))(failedAlarm()),
-      { Statistic: 'Sum', Period: 300, EvaluationPeriods: 1, Threshold: 5, ComparisonOperator: 'GreaterThanOrEqualToThreshold', TreatMissingData: 'notBreaching' },
+      (({ Statistic, Period, EvaluationPeriods, Threshold, ComparisonOperator, TreatMissingData }) => ({
+        Statistic,
+        Period,
+        EvaluationPeriods,
+        Threshold,
+        ComparisonOperator,
+        TreatMissingData,
+      }))(failedAlarm()),
+      {
+        Statistic: 'Sum',
+        Period: 300,
+        EvaluationPeriods: 1,
+        Threshold: 5,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        TreatMissingData: 'notBreaching',
+      },
     );
   });
 
@@ -181,13 +208,15 @@ describe('the failed-tasks alarm', () => {
     const app = newApp({ region: 'eu-west-1', alarmEmail: 'ops@example.com' });
     const { servers } = buildKitApp(app);
     for (const server of servers) {
-      const [alarm] = Object.values(Template.fromStack(server).findResources('AWS::CloudWatch::Alarm', { Properties: { MetricName: 'TaskStateChanges' } })) as any[];
+      const [alarm] = Object.values(
+        Template.fromStack(server).findResources('AWS::CloudWatch::Alarm', { Properties: { MetricName: 'TaskStateChanges' } }),
+      ) as any[];
       assert.match(JSON.stringify(alarm.Properties.AlarmActions), /AlarmTopic/);
       assert.match(JSON.stringify(alarm.Properties.OKActions), /AlarmTopic/);
     }
   });
 
-  it('watches the name each of the app\'s servers emits its metrics under', async () => {
+  it("watches the name each of the app's servers emits its metrics under", async () => {
     for (const { serverName, entry } of SERVERS) {
       const definition = (await import(new URL(`../../${entry.replace(/handler\.ts$/, 'server.ts')}`, import.meta.url).href)).default as { name: string };
       assert.equal(definition.name, serverName, `${entry}: the metrics' Server dimension would not match the alarm's`);

@@ -19,7 +19,13 @@ after(() => rmSync(TMP, { recursive: true, force: true }));
 function synth(props: Partial<McpServerEndpointProps> = {}) {
   const app = new App({ outdir: mkdtempSync(join(TMP, 'app-')), context: { ...CDK_CONTEXT, 'aws:cdk:bundling-stacks': [] } });
   const stack = new Stack(app, 'Endpoint');
-  new McpServerEndpoint(stack, 'Server', { serverName: 'notes', stage: 'prod', entry: 'functions/notes/handler.ts', auth: { mode: 'none', allowUnauthenticated: true }, ...props });
+  new McpServerEndpoint(stack, 'Server', {
+    serverName: 'notes',
+    stage: 'prod',
+    entry: 'functions/notes/handler.ts',
+    auth: { mode: 'none', allowUnauthenticated: true },
+    ...props,
+  });
   return Template.fromStack(stack);
 }
 
@@ -29,7 +35,11 @@ function emitted(tool: string, era: string) {
   const line = JSON.parse(`{${fragment}}`);
   const [directive] = line._aws.CloudWatchMetrics;
   const perTool = (directive.Dimensions as string[][]).find((set) => set.includes('Tool'))!;
-  return { namespace: directive.Namespace as string, names: (directive.Metrics as { Name: string }[]).map((m) => m.Name), dimensions: Object.fromEntries(perTool.map((d) => [d, line[d]])) };
+  return {
+    namespace: directive.Namespace as string,
+    names: (directive.Metrics as { Name: string }[]).map((m) => m.Name),
+    dimensions: Object.fromEntries(perTool.map((d) => [d, line[d]])),
+  };
 }
 
 describe('per-tool monitoring', () => {
@@ -51,7 +61,9 @@ describe('per-tool monitoring', () => {
 
   it('alarms per named tool on the error share of both eras, on exactly the metrics the function emits', () => {
     const template = synth({ alarms: { toolErrorRate: { tools: ['note_add', 'notebook_export'], rate: 0.2, minCalls: 5 } } });
-    const alarms = (Object.values(template.findResources('AWS::CloudWatch::Alarm')) as any[]).filter((a) => String(a.Properties.AlarmDescription).includes("'s calls"));
+    const alarms = (Object.values(template.findResources('AWS::CloudWatch::Alarm')) as any[]).filter((a) =>
+      String(a.Properties.AlarmDescription).includes("'s calls"),
+    );
     assert.equal(alarms.length, 2);
     for (const [i, tool] of ['note_add', 'notebook_export'].entries()) {
       const alarm = alarms[i].Properties;

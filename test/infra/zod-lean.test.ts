@@ -21,7 +21,11 @@ async function bundle(entry: string, options: FunctionBundleOptions = {}) {
   const outdir = join(OUT, `${entry.replace(/\W/g, '_')}-${options.zodLocales ?? 'default'}`);
   const metafile = await bundleFunction({ entry, outdir, options, workingDir: ROOT, sourcemap: false });
   // Modules with code in an output: `inputs` also lists the ones esbuild read and then shook out.
-  const bundled = Object.values(metafile.outputs).flatMap((o) => Object.entries(o.inputs).filter(([, i]) => i.bytesInOutput > 0).map(([path]) => path));
+  const bundled = Object.values(metafile.outputs).flatMap((o) =>
+    Object.entries(o.inputs)
+      .filter(([, i]) => i.bytesInOutput > 0)
+      .map(([path]) => path),
+  );
   const locales = bundled.filter((path) => /zod\/v4\/locales\/(?!en\.js)/.test(path));
   return { locales, bundled, load: () => import(pathToFileURL(join(outdir, 'index.mjs')).href) };
 }
@@ -30,7 +34,10 @@ describe('lean zod in the function bundle', () => {
   it('exports what zod/v4 exports, but for the locales, at the top and in z.core', async () => {
     const lean = (await import(LEAN_ENTRY)) as typeof import('zod/v4');
     const zod = await import('zod/v4');
-    const names = (ns: object) => Object.keys(ns).filter((k) => k !== 'locales').sort();
+    const names = (ns: object) =>
+      Object.keys(ns)
+        .filter((k) => k !== 'locales')
+        .sort();
     assert.deepEqual(names(lean), names(zod));
     assert.deepEqual(names(lean.z.core), names(zod.z.core));
     assert.equal('locales' in lean.z, false);
@@ -58,16 +65,30 @@ describe('lean zod in the function bundle', () => {
     const lean = await bundle('functions/echo/handler.ts');
     assert.deepEqual(lean.locales, []);
     // `import { z } from 'zod'` read as a namespace import: zod's JSON Schema import is shaken out.
-    assert.equal(lean.bundled.some((path) => path.endsWith('zod/v4/classic/from-json-schema.js')), false);
+    assert.equal(
+      lean.bundled.some((path) => path.endsWith('zod/v4/classic/from-json-schema.js')),
+      false,
+    );
     const kept = await bundle('functions/echo/handler.ts', { zodLocales: 'keep' });
-    assert.equal(kept.bundled.some((path) => path.endsWith('zod/v4/classic/from-json-schema.js')), true);
+    assert.equal(
+      kept.bundled.some((path) => path.endsWith('zod/v4/classic/from-json-schema.js')),
+      true,
+    );
   });
 
   it('reads a named `z` import from zod as a namespace import, on the same lines', () => {
     assert.equal(rewriteZodImports("import { z } from 'zod';\nz.string();"), "import * as z from 'zod';\nz.string();");
     assert.equal(rewriteZodImports('import { z, ZodError } from "zod/v4";'), 'import * as z from "zod/v4"; import { ZodError } from "zod/v4";');
-    assert.equal(rewriteZodImports("import {\n  ZodError,\n  z as schema,\n} from 'zod';\nx;"), "import * as schema from 'zod'; import { ZodError } from 'zod';\n\n\n\nx;");
-    for (const untouched of ["import { ZodError } from 'zod';", "import type { z } from 'zod';", "import { z } from 'zod-to-json';", "import { z } from './zod.ts';"]) {
+    assert.equal(
+      rewriteZodImports("import {\n  ZodError,\n  z as schema,\n} from 'zod';\nx;"),
+      "import * as schema from 'zod'; import { ZodError } from 'zod';\n\n\n\nx;",
+    );
+    for (const untouched of [
+      "import { ZodError } from 'zod';",
+      "import type { z } from 'zod';",
+      "import { z } from 'zod-to-json';",
+      "import { z } from './zod.ts';",
+    ]) {
       assert.equal(rewriteZodImports(untouched), untouched);
     }
   });
@@ -96,7 +117,10 @@ describe('lean zod in the function bundle', () => {
 
   it('keeps a locale imported by path, and only that one', async () => {
     const lean = await bundle('test/fixtures/zod/locale-by-path.ts');
-    assert.deepEqual(lean.locales.map((path) => path.split('/').pop()), ['fr.js']);
+    assert.deepEqual(
+      lean.locales.map((path) => path.split('/').pop()),
+      ['fr.js'],
+    );
     const { check } = await lean.load();
     assert.match(check({ text: 1 }).error.issues[0].message, /attendu/);
   });

@@ -93,7 +93,10 @@ describe('npm run backup / npm run restore on the emulators', () => {
 
     const refused = await script('restore', ['--in', file], env);
     assert.equal(refused.code, 1);
-    assert.match(refused.output, /restore: table "mcp-kit" already holds items\. Restore into a new table \(--table mcp-kit-restored, then serve from it: MCP_TABLE_NAME=mcp-kit-restored locally, -c restoredTableName=… on AWS\), or pass --merge/);
+    assert.match(
+      refused.output,
+      /restore: table "mcp-kit" already holds items\. Restore into a new table \(--table mcp-kit-restored, then serve from it: MCP_TABLE_NAME=mcp-kit-restored locally, -c restoredTableName=… on AWS\), or pass --merge/,
+    );
 
     const merged = await script('restore', ['--in', file, '--merge'], env);
     assert.equal(merged.code, 0, merged.output);
@@ -133,7 +136,9 @@ async function standInForAws(): Promise<{ endpoint: string; calls: [string, Reco
     DescribeTable: { Table: { TableName: 'restored', TableStatus: 'ACTIVE', ItemCount: 42 } },
     UpdateTimeToLive: { TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true } },
     UpdateContinuousBackups: { ContinuousBackupsDescription: { ContinuousBackupsStatus: 'ENABLED' } },
-    CreateBackup: { BackupDetails: { BackupArn: 'arn:aws:dynamodb:eu-west-1:123456789012:table/mcp-kit/backup/01', BackupName: 'b', BackupStatus: 'CREATING' } },
+    CreateBackup: {
+      BackupDetails: { BackupArn: 'arn:aws:dynamodb:eu-west-1:123456789012:table/mcp-kit/backup/01', BackupName: 'b', BackupStatus: 'CREATING' },
+    },
   };
   const server = createServer((req, res) => {
     let body = '';
@@ -155,10 +160,23 @@ test('on AWS: point-in-time and backup restores make a new table with TTL and re
     const pitr = await script('restore', ['--point-in-time', '2026-12-07T10:00:00Z', '--target', 'mcp-kit-restored', '--table', 'McpKit-dev-Table'], env);
     assert.equal(pitr.code, 0, pitr.output);
     assert.match(pitr.output, /Serve the stage from it: npm run deploy -- -c stage=<stage> -c restoredTableName=mcp-kit-restored/);
-    assert.deepEqual(aws.calls.map(([target]) => target).filter((t, i, all) => all.indexOf(t) === i), ['RestoreTableToPointInTime', 'DescribeTable', 'UpdateTimeToLive', 'UpdateContinuousBackups']);
-    assert.deepEqual(aws.calls[0]![1], { SourceTableName: 'McpKit-dev-Table', TargetTableName: 'mcp-kit-restored', RestoreDateTime: Date.parse('2026-12-07T10:00:00Z') / 1000 });
-    assert.deepEqual(aws.calls.find(([t]) => t === 'UpdateTimeToLive')![1], { TableName: 'mcp-kit-restored', TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true } });
-    assert.deepEqual(aws.calls.find(([t]) => t === 'UpdateContinuousBackups')![1], { TableName: 'mcp-kit-restored', PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } });
+    assert.deepEqual(
+      aws.calls.map(([target]) => target).filter((t, i, all) => all.indexOf(t) === i),
+      ['RestoreTableToPointInTime', 'DescribeTable', 'UpdateTimeToLive', 'UpdateContinuousBackups'],
+    );
+    assert.deepEqual(aws.calls[0]![1], {
+      SourceTableName: 'McpKit-dev-Table',
+      TargetTableName: 'mcp-kit-restored',
+      RestoreDateTime: Date.parse('2026-12-07T10:00:00Z') / 1000,
+    });
+    assert.deepEqual(aws.calls.find(([t]) => t === 'UpdateTimeToLive')![1], {
+      TableName: 'mcp-kit-restored',
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+    });
+    assert.deepEqual(aws.calls.find(([t]) => t === 'UpdateContinuousBackups')![1], {
+      TableName: 'mcp-kit-restored',
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+    });
 
     aws.calls.length = 0;
     const onDemand = await script('backup', ['--on-demand'], env);

@@ -89,7 +89,7 @@ describe('npm run dev', () => {
 
   test('an edited tool description shows in tools/list within 2 s, and the emulator data survives', TIMEOUT, async (t) => {
     await dev.waitFor(/npm run dev: watching .*server\/ and shared\/; a change reloads the server, the emulators and their data stay/);
-    assert.match(dev.output(), /Connect a client:\n {4}npm run inspect -- /, 'the first start prints npm start\'s banner');
+    assert.match(dev.output(), /Connect a client:\n {4}npm run inspect -- /, "the first start prints npm start's banner");
     assert.equal(await echoDescription(url), 'first description');
     const { client, session } = await connect(url);
     await client.callTool({ name: 'note_add', arguments: { text: 'written before the reload' } });
@@ -100,7 +100,10 @@ describe('npm run dev', () => {
     const took = await until(async () => (await echoDescription(url)) === 'second description', 10_000);
     assert.ok(took < 2000, `the new description showed after ${took} ms`);
     t.diagnostic(`reloaded and listed in ${took} ms`);
-    assert.equal((await dev.waitFor(new RegExp(`reloaded \\(\\S*server\\.ts changed\\): "notes" serving at ${url.replace(/[.]/g, '\\.')}`)))[0].length > 0, true);
+    assert.equal(
+      (await dev.waitFor(new RegExp(`reloaded \\(\\S*server\\.ts changed\\): "notes" serving at ${url.replace(/[.]/g, '\\.')}`)))[0].length > 0,
+      true,
+    );
     assert.equal(dev.output().match(/reloaded/g)!.length, reloads + 1, 'one save, one reload line');
 
     const resumed = await connect(url, session);
@@ -132,5 +135,8 @@ test('npm run dev refuses a Lambda entry point and a missing path, saying what t
   );
   const missing = startDev(['functions/wether/server.ts'], {});
   assert.equal(await missing.exited, 1);
-  assert.match(missing.output().trim(), /^no such file: functions\/wether\/server\.ts\. npm run dev takes the path of a server definition, e\.g\. npm run dev -- functions\/notes\/server\.ts \(servers here: .*functions\/notes\/server\.ts.*\)$/);
+  assert.match(
+    missing.output().trim(),
+    /^no such file: functions\/wether\/server\.ts\. npm run dev takes the path of a server definition, e\.g\. npm run dev -- functions\/notes\/server\.ts \(servers here: .*functions\/notes\/server\.ts.*\)$/,
+  );
 });

@@ -61,10 +61,14 @@ function initialize(url: string, headers: Record<string, string>): Promise<{ sta
     params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'host-check', version: '1.0.0' } },
   });
   return new Promise((done, fail) => {
-    const req = request(url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers } }, (res) => {
-      res.resume();
-      res.once('end', () => done({ status: res.statusCode!, allowOrigin: res.headers['access-control-allow-origin'] as string | undefined }));
-    });
+    const req = request(
+      url,
+      { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers } },
+      (res) => {
+        res.resume();
+        res.once('end', () => done({ status: res.statusCode!, allowOrigin: res.headers['access-control-allow-origin'] as string | undefined }));
+      },
+    );
     req.once('error', fail);
     req.end(body);
   });
@@ -84,7 +88,10 @@ describe('npm start with no endpoint variables', () => {
   });
 
   test('starts dynalite, s3rver and redis-server itself and serves MCP through them', TIMEOUT, async () => {
-    assert.match(server.output(), /data: DynamoDB \(dynalite\) http:\/\/127\.0\.0\.1:\d+; S3 \(s3rver\) http:\/\/127\.0\.0\.1:\d+; Redis \(redis-server via Upstash REST\) http:\/\/127\.0\.0\.1:\d+/);
+    assert.match(
+      server.output(),
+      /data: DynamoDB \(dynalite\) http:\/\/127\.0\.0\.1:\d+; S3 \(s3rver\) http:\/\/127\.0\.0\.1:\d+; Redis \(redis-server via Upstash REST\) http:\/\/127\.0\.0\.1:\d+/,
+    );
     assert.ok(existsSync(join(dataDir, 'redis', 'appendonlydir')), 'redis-server keeps its data in the data folder');
     const { client, session: opened } = await connect(url);
     session = opened;
@@ -239,15 +246,20 @@ describe('npm start refuses what it cannot serve, saying what to run instead', (
         '(servers here: functions/echo/server.ts, functions/gateway/server.ts, functions/notes/server.ts)',
     );
     const notServer = track(
-      startProcess(process.execPath, ['--import', 'tsx', 'local/start.ts', 'shared/adapters/lambda.ts'], { env: cleanEnv({ PORT: '0', MCP_LOCAL_DATA_DIR: join(await tempFolder(), 'data') }) }),
+      startProcess(process.execPath, ['--import', 'tsx', 'local/start.ts', 'shared/adapters/lambda.ts'], {
+        env: cleanEnv({ PORT: '0', MCP_LOCAL_DATA_DIR: join(await tempFolder(), 'data') }),
+      }),
     );
     assert.equal(await notServer.exited, 1);
-    assert.equal(notServer.output().trim(), 'shared/adapters/lambda.ts has no server definition: its default export should be defineServer({ name, version, tools }) (README, "Write a tool").');
+    assert.equal(
+      notServer.output().trim(),
+      'shared/adapters/lambda.ts has no server definition: its default export should be defineServer({ name, version, tools }) (README, "Write a tool").',
+    );
   });
 });
 
 describe('MCP_AUTH_MODE=apikey npm start', () => {
-  test('prints a development key with which the banner\'s commands work, and keeps it across restarts', TIMEOUT, async () => {
+  test("prints a development key with which the banner's commands work, and keeps it across restarts", TIMEOUT, async () => {
     const dataDir = join(await tempFolder(), 'data');
     let server = track(startServer({ MCP_LOCAL_DATA_DIR: dataDir, MCP_AUTH_MODE: 'apikey' }));
     const url = await servingUrl(server);
@@ -279,6 +291,9 @@ describe('MCP_AUTH_MODE=apikey npm start', () => {
     const home = await tempFolder();
     const keys = await runScript('scripts/keys.ts', ['list'], { HOME: home, AWS_EC2_METADATA_DISABLED: 'true' });
     assert.equal(keys.code, 1);
-    assert.match(keys.output, /keys: table "mcp-kit" in us-east-1: CredentialsProviderError: .*\nNo AWS credentials, and no AWS_ENDPOINT_URL_DYNAMODB: this command went to AWS\. .*MCP_AUTH_MODE=apikey npm start prints a development key and the command for more keys/);
+    assert.match(
+      keys.output,
+      /keys: table "mcp-kit" in us-east-1: CredentialsProviderError: .*\nNo AWS credentials, and no AWS_ENDPOINT_URL_DYNAMODB: this command went to AWS\. .*MCP_AUTH_MODE=apikey npm start prints a development key and the command for more keys/,
+    );
   });
 });

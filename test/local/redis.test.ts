@@ -14,8 +14,7 @@ const token = 'local-test-token';
 const dataDir = await mkdtemp(join(tmpdir(), 'mcp-kit-redis-'));
 let local: LocalRedis | undefined = redisRequired(await startRedis({ dataDir, token }));
 
-const client = (options: Partial<RedisConfigNodejs> = {}) =>
-  new Redis({ url: local!.url, token, enableTelemetry: false, ...options });
+const client = (options: Partial<RedisConfigNodejs> = {}) => new Redis({ url: local!.url, token, enableTelemetry: false, ...options });
 
 after(async () => {
   await local?.stop();
@@ -68,7 +67,10 @@ describe('local Upstash REST endpoint over redis-server', () => {
     assert.equal(await plain.get('big'), big);
     const keys = Array.from({ length: 1000 }, (_, i) => `bulk:${i}`);
     await Promise.all(keys.map((key, i) => redis.set(key, i)));
-    assert.deepEqual(await Promise.all(keys.map((key) => redis.get(key))), keys.map((_, i) => i));
+    assert.deepEqual(
+      await Promise.all(keys.map((key) => redis.get(key))),
+      keys.map((_, i) => i),
+    );
   });
 
   test('a pipeline returns per-command results and keeps going past a failed command', async () => {

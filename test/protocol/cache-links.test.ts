@@ -19,7 +19,11 @@ const server = defineServer({
   name: 'cache-links',
   version: '1.0.0',
   tools: [
-    tool('shared_plain', { description: 'Shared, no link', input: z.object({}), annotations: cacheable, cache: { ttlSeconds: 60, scope: 'shared' } }, () => `plain #${counted('shared_plain')}`),
+    tool(
+      'shared_plain',
+      { description: 'Shared, no link', input: z.object({}), annotations: cacheable, cache: { ttlSeconds: 60, scope: 'shared' } },
+      () => `plain #${counted('shared_plain')}`,
+    ),
     tool(
       'shared_export',
       { description: 'Shared, links an artifact it writes', input: z.object({}), annotations: cacheable, cache: { ttlSeconds: 60, scope: 'shared' } },
@@ -81,13 +85,31 @@ describe('cached results and artifact links', () => {
 
   /** A 2026-07-28 caller: its artifacts belong to the principal. */
   const modern = (key: string) => ({
-    call: async (name: string) => (await post(key, { method: 'tools/call', params: { name, arguments: {}, _meta: MODERN } }, { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': name })).body,
-    read: async (uri: string) => (await post(key, { method: 'resources/read', params: { uri, _meta: MODERN } }, { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'resources/read', 'mcp-name': uri })).body,
+    call: async (name: string) =>
+      (
+        await post(
+          key,
+          { method: 'tools/call', params: { name, arguments: {}, _meta: MODERN } },
+          { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': name },
+        )
+      ).body,
+    read: async (uri: string) =>
+      (
+        await post(
+          key,
+          { method: 'resources/read', params: { uri, _meta: MODERN } },
+          { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'resources/read', 'mcp-name': uri },
+        )
+      ).body,
   });
 
   /** A 2025-06-18 session: its artifacts belong to the principal and the session. */
   async function session(key: string) {
-    const init = await post(key, { method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'cache-links', version: '1' } } }, {});
+    const init = await post(
+      key,
+      { method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'cache-links', version: '1' } } },
+      {},
+    );
     const headers = { 'mcp-session-id': init.headers.get('mcp-session-id')!, 'mcp-protocol-version': '2025-06-18' };
     await post(key, { method: 'notifications/initialized' }, headers);
     return {

@@ -40,7 +40,9 @@ describe('inputRequired from the kit', () => {
 
   it('converts a zod schema as the SDK does, when the answer leaves the handler', async () => {
     const kit = inputRequired({ inputRequests: { ok: inputRequired.elicit({ message: 'OK?', requestedSchema: okSchema }), roots: inputRequired.listRoots() } });
-    const sdk = sdkInputRequired({ inputRequests: { ok: sdkInputRequired.elicit({ message: 'OK?', requestedSchema: okSchema }), roots: sdkInputRequired.listRoots() } });
+    const sdk = sdkInputRequired({
+      inputRequests: { ok: sdkInputRequired.elicit({ message: 'OK?', requestedSchema: okSchema }), roots: sdkInputRequired.listRoots() },
+    });
     assert.deepEqual(await withWireSchemas(kit), sdk);
     // Control: without conversion the zod object would go out as the schema.
     assert.notDeepEqual(kit, sdk);
@@ -48,7 +50,7 @@ describe('inputRequired from the kit', () => {
     assert.equal(await withWireSchemas(plain), plain, 'nothing to convert: the same object, no SDK load');
   });
 
-  it('refuses a schema elicitation cannot carry with the SDK\'s TypeError', async () => {
+  it("refuses a schema elicitation cannot carry with the SDK's TypeError", async () => {
     const nested = z.object({ where: z.object({ city: z.string() }) });
     const sdkError = (() => {
       try {
@@ -65,7 +67,7 @@ describe('inputRequired from the kit', () => {
   });
 });
 
-describe('a tool asking with the kit\'s inputRequired, end to end', () => {
+describe("a tool asking with the kit's inputRequired, end to end", () => {
   const server = defineServer({
     name: 'asking',
     version: '1.0.0',
@@ -93,7 +95,10 @@ describe('a tool asking with the kit\'s inputRequired, end to end', () => {
   const text = (result: unknown) => (result as { content: { text: string }[] }).content[0]!.text;
 
   it('a 2026-07-28 client is asked with JSON Schema, answers, and the tool goes on', async () => {
-    const client = new ModernClient({ name: 'asked', version: '1' }, { versionNegotiation: { mode: { pin: '2026-07-28' } }, capabilities: { elicitation: {} } });
+    const client = new ModernClient(
+      { name: 'asked', version: '1' },
+      { versionNegotiation: { mode: { pin: '2026-07-28' } }, capabilities: { elicitation: {} } },
+    );
     const schemas: unknown[] = [];
     client.setRequestHandler('elicitation/create', async (request) => {
       schemas.push((request.params as { requestedSchema: unknown }).requestedSchema);

@@ -44,7 +44,21 @@ const keysOf = (v: unknown) => (v && typeof v === 'object' ? Object.keys(v) : []
 function undefinedMembers(message: Json, revision: '2024-11-05' | '2025-03-26'): string[] {
   const old = revision === '2024-11-05';
   const allowed = {
-    result: ['content', 'isError', '_meta', 'tools', 'nextCursor', 'prompts', 'resourceTemplates', 'resources', 'contents', 'protocolVersion', 'capabilities', 'serverInfo', 'instructions'],
+    result: [
+      'content',
+      'isError',
+      '_meta',
+      'tools',
+      'nextCursor',
+      'prompts',
+      'resourceTemplates',
+      'resources',
+      'contents',
+      'protocolVersion',
+      'capabilities',
+      'serverInfo',
+      'instructions',
+    ],
     tool: ['name', 'description', 'inputSchema', ...(old ? [] : ['annotations'])],
     content: ['type', 'text', 'data', 'mimeType', 'resource', 'annotations'],
     contentTypes: ['text', 'image', 'resource', ...(old ? [] : ['audio'])],
@@ -117,7 +131,7 @@ function wrapFetch(url: string, initializeAs?: string) {
   };
 }
 
-const textsOf = (result: object) => ((result as { content: { text: string }[] }).content).map((c) => c.text);
+const textsOf = (result: object) => (result as { content: { text: string }[] }).content.map((c) => c.text);
 const linkedUri = (text: string) => /Read it with resources\/read: (artifact:\/\/\S+)$/.exec(text)?.[1];
 
 describe('old clients through the notes example', () => {
@@ -162,7 +176,10 @@ describe('old clients through the notes example', () => {
       it('lists tools, prompts and resource templates', async () => {
         const { tools } = await client.listTools();
         assert.ok(['note_add', 'note_list', 'notebook_export', 'big_report'].every((n) => tools.some((t) => t.name === n)));
-        assert.deepEqual((await client.listPrompts()).prompts.map((p) => p.name), ['summarize_notebook']);
+        assert.deepEqual(
+          (await client.listPrompts()).prompts.map((p) => p.name),
+          ['summarize_notebook'],
+        );
         const { resourceTemplates } = await client.listResourceTemplates();
         assert.ok(resourceTemplates.some((t) => t.uriTemplate === 'artifact://{+path}'));
       });
@@ -198,14 +215,20 @@ describe('old clients through the notes example', () => {
         const text = `${Array.from({ length: 2500 }, (_, i) => `w${i % 7}`).join(' ')} r${revision.replace(/-/g, '')}`;
         const result = await client.callTool({ name: 'word_stats', arguments: { text } }, undefined, { onprogress: (p) => progress.push(p) });
         assert.match(textsOf(result)[0]!, /^2501 words/);
-        assert.deepEqual(progress.map((p) => p.progress), [1, 2, 3]);
+        assert.deepEqual(
+          progress.map((p) => p.progress),
+          [1, 2, 3],
+        );
       });
 
       it('receives no member its revision does not define, in any answer', async () => {
         const messages = await wire.messages();
         assert.ok(messages.length >= 10, `saw ${messages.length} messages`);
         assert.ok(messages.some((m) => m.method === 'notifications/progress'));
-        assert.deepEqual(messages.flatMap((m) => undefinedMembers(m, revision)), []);
+        assert.deepEqual(
+          messages.flatMap((m) => undefinedMembers(m, revision)),
+          [],
+        );
       });
     });
   }

@@ -135,7 +135,11 @@ describe('per-revision output', () => {
         serverInfo: { name: 'n', version: '1', title: 'N', icons: [], description: 'd', websiteUrl: 'https://example.com' },
       },
     };
-    assert.deepEqual(shapeOutgoing(init, undefined).result, { protocolVersion: '2024-11-05', capabilities: { tools: {} }, serverInfo: { name: 'n', version: '1' } });
+    assert.deepEqual(shapeOutgoing(init, undefined).result, {
+      protocolVersion: '2024-11-05',
+      capabilities: { tools: {} },
+      serverInfo: { name: 'n', version: '1' },
+    });
     const in0326 = shapeOutgoing({ ...init, result: { ...init.result, protocolVersion: '2025-03-26' } }, undefined).result;
     assert.deepEqual(in0326.capabilities, { tools: {}, completions: {} });
     // 2025-11-25 has the tasks utility but no extensions: those begin with 2026-07-28.

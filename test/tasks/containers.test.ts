@@ -76,7 +76,8 @@ describe('long tasks on containers', () => {
     const client = await createDynamoClient({ region: 'us-east-1', dynamoEndpoint: dynamo.endpoint });
     let dead = false;
     const send = client.send.bind(client) as (...args: unknown[]) => Promise<unknown>;
-    client.send = ((...args: unknown[]) => (dead ? Promise.reject(Object.assign(new Error('connect ECONNREFUSED'), { name: 'NetworkingError' })) : send(...args))) as typeof client.send;
+    client.send = ((...args: unknown[]) =>
+      dead ? Promise.reject(Object.assign(new Error('connect ECONNREFUSED'), { name: 'NetworkingError' })) : send(...args)) as typeof client.send;
     const kit = await instance(label, {}, { dynamo: client });
     return { kit, cut: () => (dead = true) };
   }
@@ -98,7 +99,12 @@ describe('long tasks on containers', () => {
   });
 
   /** One 2026-07-28 request to `kit` as raw HTTP, declaring the tasks extension. */
-  async function rpc(method: string, params: Record<string, unknown>, key = alice, kit = fn): Promise<{ result?: Task; error?: { code: number; message: string } }> {
+  async function rpc(
+    method: string,
+    params: Record<string, unknown>,
+    key = alice,
+    kit = fn,
+  ): Promise<{ result?: Task; error?: { code: number; message: string } }> {
     const name = method === 'tools/call' ? String(params.name) : String(params.taskId);
     const meta = {
       'io.modelcontextprotocol/protocolVersion': '2026-07-28',
@@ -107,7 +113,14 @@ describe('long tasks on containers', () => {
     };
     const res = await fetch(kit.url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${key}`, 'mcp-protocol-version': '2026-07-28', 'mcp-method': method, 'mcp-name': name },
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        authorization: `Bearer ${key}`,
+        'mcp-protocol-version': '2026-07-28',
+        'mcp-method': method,
+        'mcp-name': name,
+      },
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params: { ...params, _meta: meta } }),
     });
     const text = await res.text();
@@ -119,17 +132,35 @@ describe('long tasks on containers', () => {
     return created.result!.taskId as string;
   };
   const get = async (taskId: string, kit = fn) => (await rpc('tasks/get', { taskId }, alice, kit)).result!;
-  const settled = (taskId: string, timeoutMs?: number) => until(() => get(taskId), (t) => t.status !== 'working', `task ${taskId} to finish`, timeoutMs);
-  const startedOn = (taskId: string, labels: string[]) => until(() => jobs.starts.get(taskId) ?? [], (s) => s.length >= labels.length, `runs on ${labels.join(', ')}`);
+  const settled = (taskId: string, timeoutMs?: number) =>
+    until(
+      () => get(taskId),
+      (t) => t.status !== 'working',
+      `task ${taskId} to finish`,
+      timeoutMs,
+    );
+  const startedOn = (taskId: string, labels: string[]) =>
+    until(
+      () => jobs.starts.get(taskId) ?? [],
+      (s) => s.length >= labels.length,
+      `runs on ${labels.join(', ')}`,
+    );
   /** The task's queued runs, straight from the table. */
-  const queued = async (taskId: string) => (await new Table(() => createDynamoClient({ region: 'us-east-1', dynamoEndpoint: dynamo.endpoint }), 'mcp-kit').query('TASKQ#container-tasks')).filter((i) => i.taskId?.S === taskId);
+  const queued = async (taskId: string) =>
+    (await new Table(() => createDynamoClient({ region: 'us-east-1', dynamoEndpoint: dynamo.endpoint }), 'mcp-kit').query('TASKQ#container-tasks')).filter(
+      (i) => i.taskId?.S === taskId,
+    );
 
   it('a container task outlives the modelled function timeout on a container; its progress and result read in the 2026 form', async () => {
     workers(ctrA);
     const began = Date.now();
     const taskId = await start('long_job', { ms: 2500 });
     assert.ok(Date.now() - began < 1000, 'the call answered with the task at once');
-    const working = await until(() => get(taskId), (t) => /ms on ctrA$/.test(t.statusMessage ?? ''), 'progress from the container');
+    const working = await until(
+      () => get(taskId),
+      (t) => /ms on ctrA$/.test(t.statusMessage ?? ''),
+      'progress from the container',
+    );
     assert.equal(working.status, 'working');
     const done = await settled(taskId);
     assert.equal(done.status, 'completed', JSON.stringify(done));
@@ -145,7 +176,9 @@ describe('long tasks on containers', () => {
     try {
       let taskId = '';
       let result: { content: { text: string }[] } | undefined;
-      for await (const message of client.experimental.tasks.callToolStream({ name: 'long_job', arguments: { ms: 1500 } }, CallToolResultSchema, { task: { ttl: 120_000 } })) {
+      for await (const message of client.experimental.tasks.callToolStream({ name: 'long_job', arguments: { ms: 1500 } }, CallToolResultSchema, {
+        task: { ttl: 120_000 },
+      })) {
         if (message.type === 'taskCreated') taskId = message.task.taskId;
         if (message.type === 'result') result = message.result as typeof result;
         if (message.type === 'error') assert.fail(String(message.error));
@@ -166,25 +199,49 @@ describe('long tasks on containers', () => {
     const taskId = await start('endless_job');
     await startedOn(taskId, ['ctrA']);
     const asked = Date.now();
-    assert.deepEqual(Object.keys((await rpc('tasks/cancel', { taskId })).result!).filter((k) => k !== '_meta'), ['resultType']);
-    await until(() => jobs.aborted.get(taskId) ?? [], (a) => a.includes('ctrA'), 'the container run to see the cancel', 5000);
+    assert.deepEqual(
+      Object.keys((await rpc('tasks/cancel', { taskId })).result!).filter((k) => k !== '_meta'),
+      ['resultType'],
+    );
+    await until(
+      () => jobs.aborted.get(taskId) ?? [],
+      (a) => a.includes('ctrA'),
+      'the container run to see the cancel',
+      5000,
+    );
     assert.ok(Date.now() - asked < 1500, `the run stopped ${Date.now() - asked} ms after the cancel`);
     assert.equal((await get(taskId, ctrB)).status, 'cancelled', 'read on a third instance');
-    await until(() => queued(taskId), (q) => q.length === 0, 'the queue to let go of the run');
+    await until(
+      () => queued(taskId),
+      (q) => q.length === 0,
+      'the queue to let go of the run',
+    );
   });
 
   it('a cancel whose relayed message never arrives still stops the container run, at its next lease renewal', async () => {
-    const deafRelay = { kind: 'redis', send: async () => {}, watch: () => ({ hurry() {}, stop() {} }) } as NonNullable<Parameters<typeof startInProcess>[2]>['relay'];
+    const deafRelay = { kind: 'redis', send: async () => {}, watch: () => ({ hurry() {}, stop() {} }) } as NonNullable<
+      Parameters<typeof startInProcess>[2]
+    >['relay'];
     const deaf = await instance('deaf', {}, { relay: deafRelay });
     workers(deaf);
     const taskId = await start('endless_job');
     await startedOn(taskId, ['deaf']);
     const asked = Date.now();
     await rpc('tasks/cancel', { taskId });
-    await until(() => jobs.aborted.get(taskId) ?? [], (a) => a.includes('deaf'), 'the deaf container to stop its run', 5000);
+    await until(
+      () => jobs.aborted.get(taskId) ?? [],
+      (a) => a.includes('deaf'),
+      'the deaf container to stop its run',
+      5000,
+    );
     assert.ok(Date.now() - asked <= (LEASE_SECONDS * 1000) / 3 + 1500, `stopped ${Date.now() - asked} ms after the cancel`);
     assert.equal((await get(taskId)).status, 'cancelled', 'and it stays cancelled');
-    await until(() => queued(taskId), (q) => q.length === 0, 'the queue to let go of the run', 1000);
+    await until(
+      () => queued(taskId),
+      (q) => q.length === 0,
+      'the queue to let go of the run',
+      1000,
+    );
   });
 
   it('a container stopping mid-run gives the run back at once; another container restarts it and it completes', async () => {
@@ -203,7 +260,11 @@ describe('long tasks on containers', () => {
   it('a restarted run resumes from its checkpoint; a checkpoint over 64 KB is refused', async () => {
     const a = workers(ctrA, 0);
     const taskId = await start('resumable_job', { steps: 30 });
-    await until(() => jobs.steps.get(taskId) ?? 0, (step) => step >= 5, 'five steps on ctrA');
+    await until(
+      () => jobs.steps.get(taskId) ?? 0,
+      (step) => step >= 5,
+      'five steps on ctrA',
+    );
     await a.stop();
     const savedBy = jobs.steps.get(taskId)!;
     workers(ctrB);
@@ -216,7 +277,11 @@ describe('long tasks on containers', () => {
   });
 
   it('an attempt that was taken over can neither save a checkpoint nor record an end: the fence is the attempt on the record', async () => {
-    const store = new TaskStore(new Table(() => createDynamoClient({ region: 'us-east-1', dynamoEndpoint: dynamo.endpoint }), 'mcp-kit'), { ttlMs: 60_000, pollIntervalMs: 100, inlineResultBytes: 300_000 });
+    const store = new TaskStore(new Table(() => createDynamoClient({ region: 'us-east-1', dynamoEndpoint: dynamo.endpoint }), 'mcp-kit'), {
+      ttlMs: 60_000,
+      pollIntervalMs: 100,
+      inlineResultBytes: 300_000,
+    });
     const saved: string[] = [];
     const service = new TaskService({
       store,
@@ -224,7 +289,10 @@ describe('long tasks on containers', () => {
       artifacts: {} as TaskServiceOptions['artifacts'],
       log: { debug() {}, info() {}, warn() {}, error() {}, audit() {} } as unknown as TaskServiceOptions['log'],
       execute: async ({ checkpoint }) => {
-        await checkpoint({ step: 1 }).then(() => saved.push('saved'), (error: Error) => saved.push(error.message));
+        await checkpoint({ step: 1 }).then(
+          () => saved.push('saved'),
+          (error: Error) => saved.push(error.message),
+        );
         return { kind: 'result', result: { content: [] } };
       },
       staleAfterMs: 60_000,
@@ -275,10 +343,14 @@ describe('long tasks on containers', () => {
     assert.equal(failed.status, 'failed');
     assert.match(failed.error.message, /stopped 2 times without finishing \(its container was replaced or crashed\); it is not restarted again/);
     assert.deepEqual(jobs.starts.get(taskId), ['doomed-1', 'doomed-2'], 'the third claim ran nothing');
-    await until(() => queued(taskId), (q) => q.length === 0, 'the dead-lettered run to leave the queue');
+    await until(
+      () => queued(taskId),
+      (q) => q.length === 0,
+      'the dead-lettered run to leave the queue',
+    );
   });
 
-  it("another principal can neither read nor cancel a queued task; it waits for a container and completes for its owner", async () => {
+  it('another principal can neither read nor cancel a queued task; it waits for a container and completes for its owner', async () => {
     const taskId = await start('long_job', { ms: 100 });
     const unknownId = 'AAAAAAAAAAAAAAAAAAAAAA';
     for (const method of ['tasks/get', 'tasks/cancel']) {
@@ -306,7 +378,7 @@ describe('long tasks on containers', () => {
     const [again] = await queue.waiting();
     const second = await queue.claim(again!, 'w2');
     assert.equal(second?.attempt, 2, 'a fresh read after the lapse restarts it, counted');
-    assert.equal(await queue.renew(won[0]!), false, 'the first holder\'s renewal is refused');
+    assert.equal(await queue.renew(won[0]!), false, "the first holder's renewal is refused");
     await queue.remove(won[0]!);
     assert.equal((await queue.waiting(Date.now() + 1000)).length, 1, 'nor can it remove the run from under the new holder');
     await queue.remove(second!);
@@ -325,7 +397,16 @@ describe('long tasks on containers', () => {
     assert.deepEqual(await queued(long), []);
     const plain = await instance('local', { MCP_CONTAINER_TASKS: 'false' });
     const local = await start('long_job', { ms: 100 }, plain);
-    assert.equal((await until(() => get(local, plain), (t) => t.status !== 'working', 'the in-process run')).result.content[0].text, 'ran 100 ms on local');
+    assert.equal(
+      (
+        await until(
+          () => get(local, plain),
+          (t) => t.status !== 'working',
+          'the in-process run',
+        )
+      ).result.content[0].text,
+      'ran 100 ms on local',
+    );
   });
 
   it('defineServer refuses a task option it cannot run, saying what to write', () => {

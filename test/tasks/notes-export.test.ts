@@ -32,7 +32,11 @@ describe('notes: notebook_export as a task', () => {
   /** Ids of every task record in the table, sorted. */
   async function taskIds(): Promise<string[]> {
     const scan = await (await createDynamoClient({ region: 'us-east-1', dynamoEndpoint: dynamo.endpoint })).send(new ScanCommand({ TableName: 'mcp-kit' }));
-    return (scan.Items ?? []).map((item: Record<string, { S?: string }>) => item.pk?.S ?? '').filter((pk) => pk.startsWith('TASK#')).map((pk) => pk.slice(5)).sort();
+    return (scan.Items ?? [])
+      .map((item: Record<string, { S?: string }>) => item.pk?.S ?? '')
+      .filter((pk) => pk.startsWith('TASK#'))
+      .map((pk) => pk.slice(5))
+      .sort();
   }
 
   /** One 2026-07-28 request as raw HTTP, declaring the tasks extension. */
@@ -44,7 +48,13 @@ describe('notes: notebook_export as a task', () => {
     };
     const res = await fetch(server.url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': method, ...(name && { 'mcp-name': name }) },
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'mcp-protocol-version': '2026-07-28',
+        'mcp-method': method,
+        ...(name && { 'mcp-name': name }),
+      },
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params: { ...params, _meta: meta } }),
     });
     const text = await res.text();

@@ -25,7 +25,12 @@ describe('tasks', () => {
 
   before(async () => {
     [dynamo, s3] = await Promise.all([startTestDynamo(), startTestS3()]);
-    server = await startInProcess(fixture, { AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, AWS_ENDPOINT_URL_S3: s3.endpoint, MCP_AUTH_MODE: 'apikey', MCP_TASK_POLL_MS: '100' });
+    server = await startInProcess(fixture, {
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      AWS_ENDPOINT_URL_S3: s3.endpoint,
+      MCP_AUTH_MODE: 'apikey',
+      MCP_TASK_POLL_MS: '100',
+    });
     const keys = new ApiKeyStore(new Table(() => createDynamoClient({ region: 'us-east-1', dynamoEndpoint: dynamo.endpoint }), 'mcp-kit'), { cacheSeconds: 1 });
     alice = (await keys.create({ principalId: 'alice', scopes: [] })).key;
     bob = (await keys.create({ principalId: 'bob', scopes: [] })).key;
@@ -45,7 +50,14 @@ describe('tasks', () => {
     };
     const res = await fetch(server.url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${key}`, 'mcp-protocol-version': '2026-07-28', 'mcp-method': method, ...(name && { 'mcp-name': name }) },
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        authorization: `Bearer ${key}`,
+        'mcp-protocol-version': '2026-07-28',
+        'mcp-method': method,
+        ...(name && { 'mcp-name': name }),
+      },
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params: { ...params, _meta: { ...meta, ...(params._meta as object) } } }),
     });
     const text = await res.text();
@@ -120,7 +132,11 @@ describe('tasks', () => {
       const foreign = await rpc(method, { taskId }, bob);
       const unknown = await rpc(method, { taskId: unknownId }, bob);
       assert.equal(foreign.body.error?.code, -32602, method);
-      assert.deepEqual({ ...foreign, body: JSON.stringify(foreign.body).replaceAll(taskId, 'ID') }, { ...unknown, body: JSON.stringify(unknown.body).replaceAll(unknownId, 'ID') }, method);
+      assert.deepEqual(
+        { ...foreign, body: JSON.stringify(foreign.body).replaceAll(taskId, 'ID') },
+        { ...unknown, body: JSON.stringify(unknown.body).replaceAll(unknownId, 'ID') },
+        method,
+      );
     }
     assert.equal((await until(taskId, (t) => t.status === 'completed')).status, 'completed', 'and it ran on, untouched');
   });
@@ -151,12 +167,16 @@ describe('tasks', () => {
     const [key, request] = Object.entries(waiting.inputRequests as Record<string, { method: string; params: { message: string } }>)[0]!;
     assert.equal(request.method, 'elicitation/create');
     assert.equal(request.params.message, 'OK to go on?');
-    assert.deepEqual(ack(await rpc('tasks/update', { taskId, inputResponses: { 'not-asked': { action: 'accept', content: { ok: true } } } })), { resultType: 'complete' });
+    assert.deepEqual(ack(await rpc('tasks/update', { taskId, inputResponses: { 'not-asked': { action: 'accept', content: { ok: true } } } })), {
+      resultType: 'complete',
+    });
     assert.equal((await get(taskId)).body.result!.status, 'input_required', 'a key that was not asked is ignored');
     await rpc('tasks/update', { taskId, inputResponses: { [key]: { action: 'accept', content: { ok: true } } } });
     const done = await until(taskId, (t) => t.status === 'completed');
     assert.equal(done.result.content[0].text, 'went on', 'the answer and the state it asked with reached the handler');
-    assert.deepEqual(ack(await rpc('tasks/update', { taskId, inputResponses: { [key]: { action: 'accept', content: { ok: false } } } })), { resultType: 'complete' });
+    assert.deepEqual(ack(await rpc('tasks/update', { taskId, inputResponses: { [key]: { action: 'accept', content: { ok: false } } } })), {
+      resultType: 'complete',
+    });
     assert.equal((await get(taskId)).body.result!.result.content[0].text, 'went on', 'an update of a finished task changes nothing');
   });
 
@@ -164,7 +184,10 @@ describe('tasks', () => {
     const taskId = await start('needs_ok');
     const waiting = await until(taskId, (t) => t.status === 'input_required');
     const [key] = Object.keys(waiting.inputRequests as Record<string, unknown>);
-    const refused = await rpc('tasks/update', { taskId, inputResponses: { [key!]: { action: 'accept', content: { ok: true, note: 'x'.repeat(100 * 1024) } } } });
+    const refused = await rpc('tasks/update', {
+      taskId,
+      inputResponses: { [key!]: { action: 'accept', content: { ok: true, note: 'x'.repeat(100 * 1024) } } },
+    });
     assert.equal(refused.body.error?.code, -32602, JSON.stringify(refused.body).slice(0, 300));
     assert.match(refused.body.error!.message, /^Invalid params: the task would keep \d+ bytes of its call and answers, at most 65536 \(64 KB\) accepted/);
     assert.equal((await get(taskId)).body.result!.status, 'input_required', 'nothing changed');
@@ -207,10 +230,21 @@ describe('tasks', () => {
     assert.match(failed.statusMessage, /did not succeed \(RetriesExhausted: Sandbox\.Timedout: Task timed out after 900\.00 seconds\)/);
   });
 
-  it("a report about a failure report that could not be handled still fails the task, and ends there", async () => {
+  it('a report about a failure report that could not be handled still fails the task, and ends there', async () => {
     const taskId = await start('countdown', { ms: 3000 });
-    const first = { requestContext: { condition: 'RetriesExhausted' }, requestPayload: { mcpKitTask: { taskId, run: 1 } }, responsePayload: { errorType: 'Runtime.ExitError', errorMessage: 'exited' } };
-    assert.equal(await server.kit.handleEvent({ requestContext: { condition: 'RetriesExhausted' }, requestPayload: first, responsePayload: { errorType: 'Error', errorMessage: 'table unavailable' } }), true);
+    const first = {
+      requestContext: { condition: 'RetriesExhausted' },
+      requestPayload: { mcpKitTask: { taskId, run: 1 } },
+      responsePayload: { errorType: 'Runtime.ExitError', errorMessage: 'exited' },
+    };
+    assert.equal(
+      await server.kit.handleEvent({
+        requestContext: { condition: 'RetriesExhausted' },
+        requestPayload: first,
+        responsePayload: { errorType: 'Error', errorMessage: 'table unavailable' },
+      }),
+      true,
+    );
     const failed = (await get(taskId)).body.result!;
     assert.equal(failed.status, 'failed');
     assert.match(failed.statusMessage, /did not succeed \(RetriesExhausted: Error: table unavailable\)/);
@@ -237,7 +271,10 @@ describe('tasks', () => {
       const refused = await rpc('tools/call', { name: 'countdown', arguments: { ms: 0 }, _meta: { 'example.com/blob': 'x'.repeat(kb * 1024) } });
       assert.equal(refused.body.error?.code, -32602, JSON.stringify(refused.body).slice(0, 300));
       assert.equal(refused.status, 200);
-      assert.match(refused.body.error!.message, /^Invalid params: countdown runs as a task, which keeps its arguments and _meta .*: \d+ bytes here, at most 65536 \(64 KB\) accepted; send large inputs as a resource or artifact/);
+      assert.match(
+        refused.body.error!.message,
+        /^Invalid params: countdown runs as a task, which keeps its arguments and _meta .*: \d+ bytes here, at most 65536 \(64 KB\) accepted; send large inputs as a resource or artifact/,
+      );
       assert.doesNotMatch(refused.body.error!.message, /exceeded|Item size/);
     }
     assert.equal(runs.countdown, before, 'nothing ran');
@@ -261,7 +298,9 @@ describe('tasks', () => {
         assert.deepEqual(tools.find((t) => t.name === 'countdown')?.execution, { taskSupport: 'optional' });
         const seen: string[] = [];
         let result: unknown;
-        for await (const message of client.experimental.tasks.callToolStream({ name: 'countdown', arguments: { ms: 200 } }, CallToolResultSchema, { task: { ttl: 60_000 } })) {
+        for await (const message of client.experimental.tasks.callToolStream({ name: 'countdown', arguments: { ms: 200 } }, CallToolResultSchema, {
+          task: { ttl: 60_000 },
+        })) {
           seen.push(message.type);
           if (message.type === 'result') result = message.result;
           if (message.type === 'error') assert.fail(String(message.error));
@@ -295,7 +334,10 @@ describe('tasks', () => {
       const client = await legacy();
       try {
         const callWith = (kb: number) =>
-          client.request({ method: 'tools/call', params: { name: 'countdown', arguments: { ms: 0 }, task: {}, _meta: { 'example.com/blob': 'x'.repeat(kb * 1024) } } }, CreateTaskResultSchema);
+          client.request(
+            { method: 'tools/call', params: { name: 'countdown', arguments: { ms: 0 }, task: {}, _meta: { 'example.com/blob': 'x'.repeat(kb * 1024) } } },
+            CreateTaskResultSchema,
+          );
         await assert.rejects(callWith(600), /-32602.*countdown runs as a task.*at most 65536 \(64 KB\) accepted/);
         assert.ok((await callWith(60)).task.taskId, 'control: a 60 KB _meta becomes a task');
       } finally {
@@ -306,7 +348,10 @@ describe('tasks', () => {
     it('a task-only tool called without a task is -32601', async () => {
       const client = await legacy();
       try {
-        await assert.rejects(client.request({ method: 'tools/call', params: { name: 'only_task', arguments: {} } }, CallToolResultSchema), /-32601|runs only as a task/);
+        await assert.rejects(
+          client.request({ method: 'tools/call', params: { name: 'only_task', arguments: {} } }, CallToolResultSchema),
+          /-32601|runs only as a task/,
+        );
       } finally {
         await client.close();
       }
