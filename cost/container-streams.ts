@@ -217,7 +217,9 @@ async function round(clients: Client[], publish: () => void, n: number, timeoutM
   const replies = clients.map((c) => c.next('delivered'));
   const published = now();
   publish();
-  const timer = setTimeout(() => clients.forEach((c) => c.send({ type: 'collect', round: n })), timeoutMs);
+  const timer = setTimeout(() => {
+    for (const c of clients) c.send({ type: 'collect', round: n });
+  }, timeoutMs);
   const delivered = await Promise.all(replies);
   clearTimeout(timer);
   const at = delivered.flatMap((d) => d.at);
@@ -252,7 +254,7 @@ export async function measureContainerStreams(o: StreamMeasureOptions): Promise<
     const url = `${base}${o.env?.MCP_PATH ?? '/mcp'}`;
     return await measure(o, { server, clients, url, log, publish: () => bus.publish({ kind: 'tools_list_changed' }) });
   } finally {
-    clients.forEach((c) => c.child.connected && c.send({ type: 'close' }));
+    for (const c of clients) if (c.child.connected) c.send({ type: 'close' });
     await bus.close();
     if (server.exitCode === null) {
       server.kill('SIGTERM');

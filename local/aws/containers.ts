@@ -198,7 +198,8 @@ export function createLoadBalancer(service: ContainerService, log: (line: string
     const task = service.pick();
     if (!task) {
       log(`[alb] ${req.method} ${req.url}: no registered target: 503`);
-      return albError(res, 503);
+      albError(res, 503);
+      return;
     }
     task.inFlight++;
     service.requests++;

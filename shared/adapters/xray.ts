@@ -46,7 +46,7 @@ function attributesText(attributes: Attributes, span: SpanRecord): string {
     if (value === undefined) continue;
     const text = typeof value === 'string' ? quote(value) : typeof value === 'boolean' || Number.isFinite(value) ? String(value) : 'null';
     const { metadata: m, annotation } = keyText(key);
-    metadata += m + text + ',';
+    metadata += `${m}${text},`;
     if (annotation) annotations += (annotations ? ',' : '') + annotation + text;
   }
   const links = span.links ? `,"links":${JSON.stringify(span.links)}` : '';

@@ -212,21 +212,44 @@ function context(request: Request, id: string | number, meta: Json, authInfo: Au
   } as unknown as ServerContext;
 }
 
-export function createDirectLane(runtime: ToolRuntime, keepAliveMs: number) {
-  const { definition } = runtime;
-  const tools = new Map(definition.tools.map((t) => [t.name, t]));
-  /** Tools whose input schema declares `x-mcp-header` parameters: the SDK lane checks those headers. */
-  const headerParams = new Map<string, boolean>();
-  const declaresHeaders = (t: ToolDefinition) => {
-    let declares = headerParams.get(t.name);
+/** Whether a tool's input schema declares `x-mcp-header` parameters (the SDK lane checks those headers), worked out once a tool. */
+function headerParamsCheck(): (t: ToolDefinition) => boolean {
+  const known = new Map<string, boolean>();
+  return (t) => {
+    let declares = known.get(t.name);
     if (declares === undefined) {
       const json = t.input?.['~standard'].jsonSchema?.input({ target: 'draft-2020-12' });
       // A schema that cannot say goes to the SDK lane, which converts it its own way.
       declares = t.input !== undefined && (json === undefined || JSON.stringify(json).includes('"x-mcp-header"'));
-      headerParams.set(t.name, declares);
+      known.set(t.name, declares);
     }
     return declares;
   };
+}
+
+/** A plain 2026-07-28 `tools/call`'s params (envelope and routing headers as the revision sends them), else undefined. */
+function plainCallParams(request: Request, body: Json): Json | undefined {
+  if (body.method !== 'tools/call' || body.jsonrpc !== '2.0' || !only(body, ['jsonrpc', 'id', 'method', 'params'])) return;
+  if (!isString(body.id) && !Number.isSafeInteger(body.id)) return;
+  const params = body.params;
+  if (!isObject(params) || !only(params, ['name', 'arguments', '_meta']) || !isString(params.name)) return;
+  if (params.arguments !== undefined && !isObject(params.arguments)) return;
+  const name = params.name as string;
+  const headers = request.headers;
+  if (
+    headers.get('mcp-protocol-version') !== REVISION ||
+    headers.get('mcp-method') !== 'tools/call' ||
+    headers.get('mcp-name') !== name ||
+    name.startsWith(BASE64_SENTINEL)
+  )
+    return;
+  return plainEnvelope(params._meta) ? (params as Json) : undefined;
+}
+
+export function createDirectLane(runtime: ToolRuntime, keepAliveMs: number) {
+  const { definition } = runtime;
+  const tools = new Map(definition.tools.map((t) => [t.name, t]));
+  const declaresHeaders = headerParamsCheck();
   // A definition that extends the SDK server may change how calls are served: its own tools have
   // no direct lane. Calls of other names go to its `directCall` when it has one.
   const enabled = definition.extend === undefined;
@@ -235,25 +258,13 @@ export function createDirectLane(runtime: ToolRuntime, keepAliveMs: number) {
 
   /** The tool a request calls, or ROUTED_CALL for the definition's `directCall`, when this lane may serve it. */
   function accepts(request: Request, body: Json): ToolDefinition | typeof ROUTED_CALL | undefined {
-    if ((!enabled && !routed) || body.method !== 'tools/call' || body.jsonrpc !== '2.0' || !only(body, ['jsonrpc', 'id', 'method', 'params'])) return;
-    if (!isString(body.id) && !Number.isSafeInteger(body.id)) return;
-    const params = body.params;
-    if (!isObject(params) || !only(params, ['name', 'arguments', '_meta']) || !isString(params.name)) return;
-    if (params.arguments !== undefined && !isObject(params.arguments)) return;
-    const name = params.name as string;
-    const headers = request.headers;
-    if (
-      headers.get('mcp-protocol-version') !== REVISION ||
-      headers.get('mcp-method') !== 'tools/call' ||
-      headers.get('mcp-name') !== name ||
-      name.startsWith(BASE64_SENTINEL)
-    )
-      return;
-    if (!plainEnvelope(params._meta)) return;
-    const tool = tools.get(name);
+    if (!enabled && !routed) return;
+    const params = plainCallParams(request, body);
+    if (!params) return;
+    const tool = tools.get(params.name as string);
     if (!tool && routed) return ROUTED_CALL;
     if (!enabled) return;
-    const extensions = (params._meta[CLIENT_CAPABILITIES] as { extensions?: Json }).extensions;
+    const extensions = ((params._meta as Json)[CLIENT_CAPABILITIES] as { extensions?: Json }).extensions;
     // A task-capable tool called by a client that takes tasks becomes a task: the SDK lane's work.
     if (!tool || (tool.task && extensions?.[TASKS_EXTENSION] !== undefined)) return;
     return declaresHeaders(tool) ? undefined : tool;

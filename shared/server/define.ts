@@ -185,7 +185,7 @@ const TASK_MODES: readonly unknown[] = ['optional', 'required'];
 const TASK_RUNTIMES: readonly unknown[] = ['function', 'container'];
 
 /** A tool's `task` option as written, refused with what to write instead. */
-function checkTask(server: string, t: ToolDefinition<any, any>): void {
+function checkTask(server: string, t: Pick<ToolDefinition, 'name' | 'task'>): void {
   if (t.task === undefined) return;
   const where = `server "${server}": tool "${t.name}"`;
   if (typeof t.task !== 'object' || t.task === null) {

@@ -5,7 +5,7 @@
 // item when the run ends. A lease left to expire (the container was replaced or crashed) lets
 // another worker take the run again: the run restarts from the top. No new table, index or
 // service: the same item operations the other stores use, on DynamoDB and on dynalite alike.
-import { type Item, type Table } from '../store/table.ts';
+import type { Item, Table } from '../store/table.ts';
 
 /** A queued run as the poll reads it. */
 export interface QueuedRun {

@@ -128,7 +128,7 @@ describe('the per-instance stream limit', () => {
       assert.match(next!.headers.get('content-type') ?? '', /text\/event-stream/);
       spare.abort();
     } finally {
-      clients.forEach((c) => c.abort());
+      for (const c of clients) c.abort();
       await server.stop();
     }
   });

@@ -69,7 +69,11 @@ async function countingRelay(port: number): Promise<{ port: number; connections:
     port: (server.address() as AddressInfo).port,
     connections: () => connections,
     // Kept-alive connections would hold close() open.
-    close: () => new Promise((resolve) => (server.close(() => resolve()), open.forEach((s) => s.destroy()))),
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        for (const s of open) s.destroy();
+      }),
   };
 }
 

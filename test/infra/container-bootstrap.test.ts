@@ -33,16 +33,14 @@ function credentialsServer(secretAccessKey: string, token: string) {
   const server = createServer((req, res) => {
     calls.push(req.headers.authorization);
     if (req.headers.authorization !== token) return void res.writeHead(401).end();
-    res
-      .writeHead(200, { 'content-type': 'application/json' })
-      .end(
-        JSON.stringify({
-          AccessKeyId: 'S3RVER',
-          SecretAccessKey: secretAccessKey,
-          Token: 'session-token',
-          Expiration: new Date(Date.now() + 3600_000).toISOString(),
-        }),
-      );
+    res.writeHead(200, { 'content-type': 'application/json' }).end(
+      JSON.stringify({
+        AccessKeyId: 'S3RVER',
+        SecretAccessKey: secretAccessKey,
+        Token: 'session-token',
+        Expiration: new Date(Date.now() + 3600_000).toISOString(),
+      }),
+    );
   });
   return { server, calls };
 }
