@@ -154,6 +154,8 @@ async function refusal(response: Response, id: number): Promise<Message> {
       // not JSON
     }
   }
+  // The SDK's own code and wording for a POST its transport could not use (its name notwithstanding, it
+  // marks an unexpected HTTP status, not missing code): classify() maps this path's refusals as it maps the SDK's.
   throw new SdkHttpError(SdkErrorCode.ClientHttpNotImplemented, `Error POSTing to endpoint: ${text}`, {
     status: response.status,
     statusText: response.statusText,
