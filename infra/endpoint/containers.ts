@@ -175,7 +175,6 @@ export class McpContainerService extends Construct {
         ...containerEnvironment(props.environment, {
           tasks: settings.maxTasks,
           streamsPerTask: streamsPerTaskFor(settings.cpu),
-          containerTasks: settings.tasks,
         }),
         PORT: String(CONTAINER_PORT),
         AWS_REGION: Stack.of(this).region,

@@ -457,8 +457,6 @@ export interface ContainerEnvironmentOptions {
   tasks?: number;
   /** MCP_CONTAINER_STREAMS; the server-wide cap (MCP_MAX_OPEN_STREAMS) on the tasks is this times `tasks`. @default MCP_CONTAINER_STREAMS's default */
   streamsPerTask?: number;
-  /** Container tasks on (MCP_CONTAINER_TASKS); the function must say the same. @default false */
-  containerTasks?: boolean;
   /** Added last (a cap to try, say). */
   environment?: Record<string, string>;
 }
@@ -479,7 +477,6 @@ export function containerEnvironment(functionEnvironment: Record<string, string>
     MCP_MAX_OPEN_STREAMS: String(max),
     MCP_STREAMS_PER_PRINCIPAL: String(Math.max(1, Math.min(10, Math.floor(max / 2)))),
     MCP_EVENT_POLL_MAX_MS: '1000',
-    ...(options.containerTasks && { MCP_CONTAINER_TASKS: 'true' }),
     ...options.environment,
   };
 }

@@ -26,7 +26,7 @@ export const ROUTE_STREAMS_FUNCTION = new URL('../../infra/edge/route-streams.js
 export const CONTAINER_EDGE_FUNCTION = new URL('../../infra/edge/stream-unavailable.mjs', import.meta.url);
 /** The container origin's id in the distribution (route-streams.js selects it). */
 export const CONTAINER_ORIGIN_ID = 'containers';
-export type ContainerOptions = Omit<ContainerEnvironmentOptions, 'containerTasks'>;
+export type ContainerOptions = ContainerEnvironmentOptions;
 
 export interface AwsModelOptions {
   /** A Lambda entry (`handler.ts`) or a server definition (`server.ts`). */
@@ -233,7 +233,7 @@ export async function startAwsModel(options: AwsModelOptions): Promise<AwsModel>
   environment.MCP_PUBLIC_URL ??= `${baseUrl}${mcpPath}`;
   Object.assign(releaseEnvironment, environment, options.canary?.environment);
   if (tier) {
-    Object.assign(tasksEnvironment, containerEnvironment(environment, { ...options.containers!, containerTasks: environment.MCP_CONTAINER_TASKS === 'true' }));
+    Object.assign(tasksEnvironment, containerEnvironment(environment, options.containers!));
     await tier.start().catch(async (error: unknown) => {
       await tier.stop();
       await Promise.all([lambda.stop(), release?.lambda.stop(), invokeApi.stop()]);

@@ -40,10 +40,10 @@ export async function runContainer(definition: ServerModule, env: Env = process.
   const resolved = await resolveSecrets(env);
   const config = loadConfig(resolved);
   // Many requests at once: streams are fed in this process, and the stream caps bind here.
-  const kit = createKit(await resolveDefinition(definition, resolved), config);
-  // Queued container tasks (MCP_CONTAINER_TASKS) run here; kit.close() stops the workers first.
-  kit.startTaskWorkers();
   if (env.PORT && !(/^\d{1,5}$/.test(env.PORT) && Number(env.PORT) <= 65535)) throw new ConfigError('PORT', `expected a port number, got "${env.PORT}"`);
+  const kit = createKit(await resolveDefinition(definition, resolved), config);
+  // Queued container tasks (MCP_CONTAINER_TASKS) run here; SIGTERM stops them taking new runs first.
+  const workers = kit.startTaskWorkers();
   const port = env.PORT ? Number(env.PORT) : DEFAULT_PORT;
   const served = await serveApp(withHealthCheck(kit.app, config.originSecrets[0]), { port, host: env.HOST ?? '0.0.0.0' });
   kit.log.info('container serving', { url: served.url, streamsPerTask: config.caps.instanceStreams });
@@ -51,9 +51,12 @@ export async function runContainer(definition: ServerModule, env: Env = process.
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
+    // No new task run from here on (the runs held finish or go back to the queue while calls drain).
+    const workersStopped = workers.stop();
     const ended = kit.drainStreams();
     const cut = await served.drain(DRAIN_MS);
     await kit.settle(DRAIN_MS);
+    await workersStopped;
     await kit.close();
     kit.log.info('container stopped', { signal, streamsEnded: ended, requestsCut: cut });
     process.exit(0);

@@ -45,6 +45,7 @@ export function startTaskWorkers(tasks: TaskService, queue: TaskQueue, maxAttemp
   const owner = `worker-${crypto.randomUUID()}`;
   const held = new Map<string, Held>();
   const stopping = new AbortController();
+  let stopped: Promise<void> | undefined;
   let wake = new AbortController();
   const nudge = () => wake.abort();
 
@@ -107,25 +108,29 @@ export function startTaskWorkers(tasks: TaskService, queue: TaskQueue, maxAttemp
     get running() {
       return held.size;
     },
-    async stop() {
-      stopping.abort();
-      nudge();
-      await loop;
-      const runs = [...held.values()];
-      const finished = Promise.all(runs.map((r) => r.done)).then(() => true);
-      if (await Promise.race([finished, new Promise<false>((resolve) => setTimeout(resolve, drainMs, false))])) return;
-      await Promise.all(
-        [...held.values()].map(async ({ lease, abandon }) => {
-          abandon.abort(new Error('the worker is stopping; another worker restarts the task'));
-          await queue
-            .release(lease)
-            .catch((error: unknown) =>
-              log.warn('task worker: could not release a lease; it lapses instead', { taskId: lease.taskId, error: describeFailure(error) }),
-            );
-        }),
-      );
-      // Handlers see their signal abort; one that ignores it is not waited for long.
-      await Promise.race([finished, new Promise((resolve) => setTimeout(resolve, 1000))]);
+    stop() {
+      // Once: the container stops claiming at SIGTERM, and kit.close() asks again later.
+      stopped ??= (async () => {
+        stopping.abort();
+        nudge();
+        await loop;
+        const runs = [...held.values()];
+        const finished = Promise.all(runs.map((r) => r.done)).then(() => true);
+        if (await Promise.race([finished, new Promise<false>((resolve) => setTimeout(resolve, drainMs, false))])) return;
+        await Promise.all(
+          [...held.values()].map(async ({ lease, abandon }) => {
+            abandon.abort(new Error('the worker is stopping; another worker restarts the task'));
+            await queue
+              .release(lease)
+              .catch((error: unknown) =>
+                log.warn('task worker: could not release a lease; it lapses instead', { taskId: lease.taskId, error: describeFailure(error) }),
+              );
+          }),
+        );
+        // Handlers see their signal abort; one that ignores it is not waited for long.
+        await Promise.race([finished, new Promise((resolve) => setTimeout(resolve, 1000))]);
+      })();
+      return stopped;
     },
   };
 }
