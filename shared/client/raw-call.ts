@@ -129,10 +129,8 @@ async function answerOf(response: Response, id: number, target: RawTarget, onpro
     });
   }
   for await (const message of sseMessages(response)) {
-    if (message.id === id && ('result' in message || 'error' in message)) {
-      await response.body?.cancel().catch(() => {});
-      return message;
-    }
+    // Returning ends the for-await, which cancels the body.
+    if (message.id === id && ('result' in message || 'error' in message)) return message;
     if (message.method === 'notifications/progress' && message.params?.progressToken === id) {
       const { progressToken: _t, ...progress } = message.params;
       onprogress?.(progress as Progress);
@@ -163,12 +161,26 @@ async function refusal(response: Response, id: number): Promise<Message> {
   });
 }
 
+/** One SSE event's data as a JSON-RPC message; what is not JSON fails as the SDK's transport fails. */
+function parseMessage(data: string): Message {
+  try {
+    return JSON.parse(data) as Message;
+  } catch {
+    throw new SdkError(SdkErrorCode.ConnectionClosed, `the server sent an event that is not JSON: ${data.slice(0, 200)}`);
+  }
+}
+
 /** The JSON messages of an SSE body, as they arrive. */
 async function* sseMessages(response: Response): AsyncGenerator<Message> {
   const decoder = new TextDecoder();
   let buffered = '';
+  let carriedCr = false;
   for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-    buffered += decoder.decode(chunk, { stream: true }).replace(/\r\n?/g, '\n');
+    // A CRLF split across two chunks is one line end: a trailing CR waits for the next chunk.
+    let text: string = (carriedCr ? '\r' : '') + decoder.decode(chunk, { stream: true });
+    carriedCr = text.endsWith('\r');
+    if (carriedCr) text = text.slice(0, -1);
+    buffered += text.replace(/\r\n?/g, '\n');
     for (let end = buffered.indexOf('\n\n'); end >= 0; end = buffered.indexOf('\n\n')) {
       const event = buffered.slice(0, end);
       buffered = buffered.slice(end + 2);
@@ -177,7 +189,7 @@ async function* sseMessages(response: Response): AsyncGenerator<Message> {
         .filter((l) => l.startsWith('data:'))
         .map((l) => l.slice(l[5] === ' ' ? 6 : 5))
         .join('\n');
-      if (data) yield JSON.parse(data) as Message;
+      if (data) yield parseMessage(data);
     }
   }
 }
