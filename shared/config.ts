@@ -126,7 +126,7 @@ export interface KitConfig {
    * `serverStreams`: notification streams open at once across every instance of the server, counted
    * in Redis (`MCP_MAX_OPEN_STREAMS`, default 0: no server-wide cap; the construct derives both from
    * the function's concurrency, infra/endpoint/settings.ts); `instanceStreams`: notification streams
-   * one process holds open at once (`MCP_CONTAINER_STREAMS`, default 5000; 0: no cap of its own).
+   * one process holds open at once (`MCP_CONTAINER_STREAMS`, default 2,500; 0: no cap of its own).
    */
   caps: { sessionsPerDay: number; handlesPerDay: number; openStreams: number; serverStreams: number; instanceStreams: number };
   /** Tasks (tools that may outlive their request). */

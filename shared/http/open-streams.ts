@@ -1,5 +1,5 @@
 // The notification streams open on this instance: held against the instance's own capacity (a
-// container task's MCP_CONTAINER_STREAMS; 0 on Lambda, where Redis alone counts), and ended all at
+// container task's MCP_CONTAINER_STREAMS; on Lambda, one request an environment, it never binds and Redis alone counts), and ended all at
 // once, each with its final frame, when the instance shuts down (the container adapter's drain).
 import { HttpProtocolError, SERVER_ERROR } from '../protocol/errors.ts';
 
