@@ -11,16 +11,11 @@ import { StreamableHTTPClientTransport as LegacyTransport } from '@modelcontextp
 import { CallToolResultSchema, CreateTaskResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import fixture, { runs } from '../fixtures/tasks.ts';
 import { startAwsPath, type AwsPath } from '../helpers/aws.ts';
+import { rpc } from '../helpers/gateway-tasks.ts';
 import { startInProcess } from '../helpers/server.ts';
 import type { TaskWorkers } from '../../shared/tasks/workers.ts';
 
-const TASKS = 'io.modelcontextprotocol/tasks';
 const FUNCTION_TIMEOUT_SECONDS = 12;
-const META = {
-  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-  'io.modelcontextprotocol/clientCapabilities': { extensions: { [TASKS]: {} } },
-  'io.modelcontextprotocol/clientInfo': { name: 'aws-container-tasks', version: '1' },
-};
 const SHARED = {
   MCP_CONTAINER_TASKS: 'true',
   MCP_TASK_LEASE_SECONDS: '3',
@@ -28,22 +23,8 @@ const SHARED = {
   MCP_REQUEST_STATE_KEY: 'aws-path-test-request-state-key-0123456789',
 };
 
-async function call(path: AwsPath, method: string, params: Record<string, unknown>) {
-  const name = method === 'tools/call' ? String(params.name) : String(params.taskId);
-  const res = await fetch(path.url, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      ...path.auth,
-      'mcp-protocol-version': '2026-07-28',
-      'mcp-method': method,
-      'mcp-name': name,
-    },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params: { ...params, _meta: META } }),
-  });
-  return ((await res.json()) as { result: Record<string, any> }).result;
-}
+/** A 2026-07-28 request through the path's CloudFront, declaring the tasks extension; its result. */
+const call = async (path: AwsPath, method: string, params: Record<string, unknown>) => (await rpc(path.url, path.auth, method, params)).result!;
 
 async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 40_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
