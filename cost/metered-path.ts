@@ -3,7 +3,9 @@
 // at the construct's memory size with the construct's environment, API keys and Redis as deployed,
 // on local emulators whose traffic cost/meters.ts counts. The front door (CloudFront) is metered
 // too, so `url` is what clients use. Log bytes count what the environments write: the function's
-// lines and Lambda's REPORT line per invocation.
+// lines and Lambda's REPORT line per invocation. The model's duplicate deliveries of asynchronous
+// events are off: a unit is what one request costs, and a duplicate (rare on AWS, one in ten in the
+// model) would add a worker invocation and a refused claim to whichever sample drew it.
 import { startAwsModel, type AwsModel } from '../local/aws/deployment.ts';
 import { modelledEnvironment } from '../local/aws/environment.ts';
 import { ApiKeyStore } from '../shared/auth/api-keys.ts';
@@ -45,6 +47,7 @@ export async function startMeteredPath(options: MeteredPathOptions): Promise<Met
   const model = await startAwsModel({
     entry: 'cost/workload.ts',
     concurrency: options.concurrency,
+    asyncQueue: { duplicateShare: 0 },
     log,
     environment: modelledEnvironment('cost-workload', {
       AWS_REGION: 'us-east-1',
