@@ -17,6 +17,8 @@ import { defineServer, tool } from '../../shared/server/define.ts';
 import { Table, createDynamoClient } from '../../shared/store/table.ts';
 import { startTestDynamo, startTestS3 } from '../helpers/server.ts';
 
+/** Why each `waits` call's signal aborted, in order. */
+const aborts: string[] = [];
 const text = (t: string) => ({ content: [{ type: 'text' as const, text: t }] });
 const lanes = defineServer({
   name: 'legacy-lanes',
@@ -95,6 +97,15 @@ const lanes = defineServer({
         principal: ctx.principal.id,
       }),
     ),
+    tool('confirm', { description: 'c' }, async (_args, ctx) =>
+      JSON.stringify(
+        await ctx.mcp.mcpReq.elicitInput({ message: 'ok?', requestedSchema: { type: 'object', properties: { ok: { type: 'boolean' } } } } as never),
+      ),
+    ),
+    tool('waits', { description: 'w' }, (_args, ctx) => {
+      const signal = ctx.mcp.mcpReq.signal;
+      return new Promise<string>((resolve) => signal.addEventListener('abort', () => (aborts.push(String(signal.reason)), resolve('aborted')), { once: true }));
+    }),
     tool('maybe_task', { description: 't', task: 'optional' }, async (_args, ctx) => {
       await ctx.task.start();
       return `ran${ctx.task.id ? ' as a task' : ''}`;
@@ -318,6 +329,89 @@ describe('legacy lane', () => {
       direct.observed.messages.map((m: { params?: { data?: unknown } }) => m.params?.data ?? 'result'),
       ['loud', 'result'],
     );
+  });
+
+  /** Reads an SSE body frame by frame. */
+  function frames(response: Response) {
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let buffered = '';
+    return async (): Promise<Record<string, any> | undefined> => {
+      for (;;) {
+        const end = buffered.indexOf('\n\n');
+        if (end >= 0) {
+          const frame = buffered.slice(0, end);
+          buffered = buffered.slice(end + 2);
+          const data = /^data: (.*)$/m.exec(frame);
+          if (data) return JSON.parse(data[1]!);
+          continue;
+        }
+        const { done, value } = await reader.read();
+        if (done) return undefined;
+        buffered += value;
+      }
+    };
+  }
+
+  it('an elicitation mid-call: the lane brings in the SDK on the same stream, and the client answer reaches it', { timeout: 10_000 }, async () => {
+    const revision = '2025-06-18';
+    const run = async (kit: ReturnType<typeof createKit>) => {
+      const session = await open(kit, revision, { elicitation: {} });
+      const lines: string[] = [];
+      const original = process.stdout.write.bind(process.stdout);
+      const write = mock.method(process.stdout, 'write', (chunk: string | Uint8Array, ...rest: never[]) =>
+        typeof chunk === 'string' && chunk.includes('"message":"mcp request"') ? (lines.push(chunk), true) : original(chunk, ...rest),
+      );
+      try {
+        const response = await send(kit, inSession(call('confirm', {}), session, revision));
+        assert.equal(response.headers.get('content-type'), 'text/event-stream');
+        const next = frames(response);
+        const asked = await next();
+        assert.equal(asked?.method, 'elicitation/create');
+        const reply = { jsonrpc: '2.0', id: asked!.id, result: { action: 'accept', content: { ok: true } } };
+        assert.equal((await send(kit, inSession({ body: reply, headers: { 'content-type': 'application/json' } }, session, revision))).status, 202);
+        const result = await next();
+        assert.equal(await next(), undefined);
+        const lane = lines.map((l) => JSON.parse(l)).find((l) => l.method === 'tools/call')?.lane;
+        return { asked, result, lane };
+      } finally {
+        write.mock.restore();
+      }
+    };
+    const direct = await run(withLane);
+    const sdk = await run(sdkOnly);
+    assert.deepEqual({ ...direct, lane: undefined }, { ...sdk, lane: undefined });
+    assert.equal(direct.result?.result?.content?.[0]?.text, JSON.stringify({ action: 'accept', content: { ok: true } }));
+    assert.equal(direct.lane, 'sdk');
+  });
+
+  it('a cancelled call: the tool is aborted and the response ends, as on the SDK path', { timeout: 10_000 }, async () => {
+    const revision = '2025-11-25';
+    const run = async (kit: ReturnType<typeof createKit>, key: 'lane' | 'sdk') => {
+      const session = sessions.get(`${key} ${revision}`)!;
+      const before = aborts.length;
+      const pending = send(
+        kit,
+        inSession(
+          call('waits', {}, (c) => (c.body.id = 'w1')),
+          session,
+          revision,
+        ),
+      );
+      // The cancellation must find the call running: retried until the tool has seen it.
+      const cancel = {
+        body: { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'w1', reason: 'enough' } },
+        headers: { 'content-type': 'application/json' },
+      };
+      while (aborts.length === before) {
+        assert.equal((await send(kit, inSession(cancel, session, revision))).status, 202);
+        await new Promise((r) => setImmediate(r));
+      }
+      return { status: (await pending).status, reason: aborts.at(-1) };
+    };
+    const direct = await run(withLane, 'lane');
+    const sdk = await run(sdkOnly, 'sdk');
+    assert.deepEqual(direct, sdk);
+    assert.equal(direct.reason, 'enough');
   });
 
   describe('hostile callers', () => {
