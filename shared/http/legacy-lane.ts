@@ -21,8 +21,8 @@ type Json = Record<string, unknown>;
 type Id = string | number;
 /** ProtocolErrorCode.UrlElicitationRequired: a 2025-era tool's protocol error, answered by the SDK. */
 const URL_ELICITATION_REQUIRED = -32042;
-/** The SDK's logging levels, least severe first (LoggingLevelSchema). */
-const LOG_LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'];
+/** The SDK's logging levels by severity (LoggingLevelSchema's order); an unknown level is never held back, as there. */
+const SEVERITY = new Map(['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'].map((level, i) => [level, i]));
 /** Notifications the lane sends itself: the server declares logging; progress needs no capability. */
 const OWN_NOTIFICATIONS = new Set(['notifications/progress', 'notifications/message']);
 
@@ -127,7 +127,7 @@ function context(run: Run, session: SessionRecord): ServerContext {
       },
       notify,
       log: (level: string, data: unknown, logger?: string) =>
-        threshold !== undefined && LOG_LEVELS.indexOf(level) < LOG_LEVELS.indexOf(threshold)
+        threshold !== undefined && (SEVERITY.get(level) as number) < (SEVERITY.get(threshold) as number)
           ? Promise.resolve()
           : notify({ method: 'notifications/message', params: { level, data, logger } }),
       elicitInput: async (params: never, options?: never) => (await run.sdk()).server.elicitInput(params, options),

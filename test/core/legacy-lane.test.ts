@@ -58,6 +58,8 @@ const lanes = defineServer({
     }),
     tool('logs', { description: 'l' }, async (_args, ctx) => {
       await ctx.mcp.mcpReq.log('debug', 'quiet');
+      // A level the SDK does not know is never held back.
+      await ctx.mcp.mcpReq.log('verbose' as never, 'odd');
       await ctx.mcp.mcpReq.log('error', 'loud');
       return 'logged';
     }),
@@ -327,7 +329,7 @@ describe('legacy lane', () => {
     assert.equal(direct.lane, 'direct');
     assert.deepEqual(
       direct.observed.messages.map((m: { params?: { data?: unknown } }) => m.params?.data ?? 'result'),
-      ['loud', 'result'],
+      ['odd', 'loud', 'result'],
     );
   });
 
