@@ -8,6 +8,7 @@
 // deleted one, a modern version header on a session.
 import assert from 'node:assert/strict';
 import { after, before, describe, it, mock } from 'node:test';
+import fc from 'fast-check';
 import { ProtocolError, ProtocolErrorCode, UrlElicitationRequiredError, inputRequired } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { ApiKeyStore } from '../../shared/auth/api-keys.ts';
@@ -414,6 +415,33 @@ describe('legacy lane', () => {
     const sdk = await run(sdkOnly, 'sdk');
     assert.deepEqual(direct, sdk);
     assert.equal(direct.reason, 'enough');
+  });
+
+  it('random perturbations of a plain call get the same answer on both paths', async () => {
+    const json = fc.jsonValue({ maxDepth: 2 });
+    const perturbation = fc.oneof(
+      fc.record({ at: fc.constant('args'), value: fc.oneof(json, fc.dictionary(fc.string({ maxLength: 5 }), json, { maxKeys: 3 })) }),
+      fc.record({ at: fc.constant('meta'), value: fc.oneof(json, fc.dictionary(fc.constantFrom('progressToken', 'x'), json, { maxKeys: 2 })) }),
+      fc.record({ at: fc.constant('id'), value: fc.oneof(fc.integer(), fc.double(), fc.string(), fc.constant(null)) }),
+      fc.record({ at: fc.constant('name'), value: fc.constantFrom('echo', 'noinput', 'structured', 'link', 'nope', '') }),
+      fc.record({ at: fc.constant('extra'), value: json }),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...REVISIONS), fc.array(perturbation, { minLength: 1, maxLength: 3 }), async (revision, changes) => {
+        const c = call('echo', { text: 'hi' }, (c) => {
+          for (const { at, value } of changes) {
+            if (at === 'args') c.body.params.arguments = value;
+            if (at === 'meta') c.body.params._meta = value;
+            if (at === 'id') c.body.id = value;
+            if (at === 'name') c.body.params.name = value;
+            if (at === 'extra') c.body.params.extra = value;
+          }
+        });
+        const { direct, sdk } = await both(c, revision);
+        assert.deepEqual(direct, sdk, JSON.stringify(c.body));
+      }),
+      { numRuns: 150 },
+    );
   });
 
   describe('hostile callers', () => {
