@@ -1,13 +1,14 @@
-// The legacy direct lane: a 2025-era session's `tools/call` of a kit tool, and `ping`, answered by
-// the kit without restoring the session into an SDK server instance. The session is loaded,
-// checked and touched as for any request (legacy.ts); the call runs through the same runner on the
-// same exchange (legacy-exchange.ts), so the answer is shaped for the session's revision, JSON or
-// SSE, cancellable and relayed exactly as on the SDK path. It takes a call only when it is plain
-// (a well-formed request of a registered, task-free tool, at most a progress token in `_meta`, the
-// tool's input schema passed); what it does not answer itself goes to an SDK instance connected to
-// the same exchange, on demand: a server-to-client request or an unusual notification mid-call, and
-// an outcome it does not serialize (the run's outcome replayed, build.ts). test/core/legacy-lane.test.ts
-// holds both paths to the same answers.
+// The legacy direct lane: a 2025-era session's `tools/call` of a kit tool, `ping` and `tools/list`
+// (the SDK's list, kept per revision), answered by the kit without restoring the session into an
+// SDK server instance. The session is loaded, checked and touched as for any request (legacy.ts);
+// the call runs through the same runner on the same exchange (legacy-exchange.ts), so the answer is
+// shaped for the session's revision, JSON or SSE, cancellable and relayed exactly as on the SDK
+// path. It takes a call only when it is plain (a well-formed request of a registered, task-free
+// tool, at most a progress token in `_meta`, the tool's input schema passed); what it does not
+// answer itself goes to an SDK instance connected to the same exchange, on demand: a
+// server-to-client request or an unusual notification mid-call, and an outcome it does not
+// serialize (the run's outcome replayed, build.ts). test/core/legacy-lane.test.ts holds both paths
+// to the same answers.
 import type { AuthInfo, CallToolResult, JSONRPCRequest, McpServer, ServerContext } from '@modelcontextprotocol/server';
 import type { WireMessage } from '../protocol/envelope.ts';
 import { isObject } from '../protocol/wire.ts';
@@ -49,6 +50,9 @@ async function plainResult(result: unknown, tool: ToolDefinition): Promise<boole
   if (!isObject(result.structuredContent) || (result.content as unknown[] | undefined)?.length === 0 || result.content === undefined) return false;
   return !tool.output || result.isError === true || !(await tool.output['~standard'].validate(result.structuredContent)).issues;
 }
+
+/** What the lane serves: a kit tool's `tools/call`, `ping`, or `tools/list`. */
+type Target = ToolDefinition | 'ping' | 'tools/list';
 
 /** What a call served by the lane needs from the legacy handler. */
 export interface LaneCall {
@@ -143,11 +147,17 @@ export function createLegacyLane(runtime: ToolRuntime) {
   // A definition that extends the SDK server may change how calls are served: it has no lane.
   const enabled = definition.extend === undefined;
 
-  /** The tool a session's request calls, or 'ping', when the lane may serve it. */
-  function accepts(message: WireMessage): ToolDefinition | 'ping' | undefined {
+  /**
+   * The SDK's `tools/list` result, per revision, before shaping: the same for every caller and
+   * session of a definition the SDK does not extend, so the first one an instance serves is kept.
+   */
+  const lists = new Map<string, unknown>();
+
+  /** The tool a session's request calls, or the method, when the lane may serve it. */
+  function accepts(message: WireMessage): Target | undefined {
     if (!enabled || (message as Json).jsonrpc !== '2.0' || !only(message as Json, ['jsonrpc', 'id', 'method', 'params']) || !isId(message.id)) return;
     const params = message.params as unknown;
-    if (message.method === 'ping') return params === undefined ? 'ping' : undefined;
+    if (message.method === 'ping' || message.method === 'tools/list') return params === undefined ? message.method : undefined;
     if (message.method !== 'tools/call' || !isObject(params) || !only(params, ['name', 'arguments', '_meta']) || typeof params.name !== 'string') return;
     if ((params.arguments !== undefined && !isObject(params.arguments)) || !plainMeta(params._meta)) return;
     const tool = tools.get(params.name);
@@ -156,9 +166,10 @@ export function createLegacyLane(runtime: ToolRuntime) {
   }
 
   /** Serves an accepted request on its exchange (opened for it, legacy.ts); resolves when the answer (or hand-over) is under way. */
-  async function serve(call: LaneCall, target: ToolDefinition | 'ping'): Promise<void> {
+  async function serve(call: LaneCall, target: Target): Promise<void> {
     const run = new Run(call);
     if (target === 'ping') return run.answer({});
+    if (target === 'tools/list') return list(run, call);
     const args = ((call.message.params as Json).arguments as Json | undefined) ?? {};
     let input: unknown = {};
     if (target.input) {
@@ -177,6 +188,19 @@ export function createLegacyLane(runtime: ToolRuntime) {
             : run.answer({ content: [{ type: 'text', text: error instanceof Error ? error.message : String(error) }], isError: true }),
       )
       .catch((error: unknown) => call.exchange.fail(error));
+  }
+
+  /** `tools/list`: the kept result, or the SDK's answer, kept as it passes the exchange (which shapes it either way). */
+  function list(run: Run, { exchange, message, session }: LaneCall): void {
+    const known = lists.get(session.protocolVersion);
+    if (known !== undefined) return run.answer(known);
+    const send = exchange.send.bind(exchange);
+    exchange.send = (m, options) => {
+      const answer = m as WireMessage & { result?: unknown };
+      if (answer.method === undefined && answer.id === message.id && isObject(answer.result)) lists.set(session.protocolVersion, answer.result);
+      return send(m, options);
+    };
+    run.handOver().catch((error: unknown) => exchange.fail(error));
   }
 
   return { accepts, serve };

@@ -308,6 +308,28 @@ describe('legacy lane', () => {
     });
   }
 
+  it('tools/list: the SDK answers the first of a revision, the lane the next ones, all alike', async () => {
+    const list = { body: { jsonrpc: '2.0', id: 4, method: 'tools/list' }, headers: { 'content-type': 'application/json', accept: ACCEPT_BOTH } };
+    for (const revision of REVISIONS) {
+      const first = await both(list, revision);
+      const second = await both(list, revision);
+      assert.deepEqual(first.direct, first.sdk);
+      assert.deepEqual(second.direct, first.sdk);
+      assert.equal(first.lane, 'sdk');
+      assert.equal(second.lane, 'direct');
+      const tools = second.direct.messages[0].result.tools as { name: string; outputSchema?: unknown }[];
+      assert.equal(tools.length, lanes.tools.length);
+      // Shaped for the revision: no output schemas before 2025-06-18.
+      assert.equal(
+        tools.some((t) => t.outputSchema),
+        revision >= '2025-06-18',
+      );
+    }
+    const cursor = await both({ ...list, body: { ...list.body, params: { cursor: 'x' } } }, '2025-06-18');
+    assert.deepEqual(cursor.direct, cursor.sdk);
+    assert.notEqual(cursor.lane, 'direct');
+  });
+
   it('the lane is what the control kit lacks: it names no lane there', async () => {
     const { lane, sdkLane } = await both(call('echo', { text: 'hi' }), '2025-06-18');
     assert.equal(lane, 'direct');
