@@ -108,6 +108,8 @@ export interface ExchangeOptions {
   extra: MessageExtraInfo;
   /** Reaches this exchange from other instances; absent, only this process can. */
   relay?: Relay;
+  /** The session's negotiated revision, for an exchange no session is restored into (legacy-lane.ts). */
+  revision?: string;
 }
 
 export class LegacyExchange implements Transport {
@@ -119,6 +121,7 @@ export class LegacyExchange implements Transport {
   private replies = new Map<Id | null, (message: Message) => void>();
   private requestId?: Id;
   private settle?: (response: Response) => void;
+  private refuse?: (error: unknown) => void;
   private responded = false;
   private stream?: ReadableStreamDefaultController<Uint8Array>;
   private keepAlive?: ReturnType<typeof setInterval>;
@@ -135,6 +138,7 @@ export class LegacyExchange implements Transport {
 
   constructor(private readonly options: ExchangeOptions) {
     this.sessionId = options.sessionId;
+    this.revision = options.revision;
   }
 
   async start() {}
@@ -192,6 +196,17 @@ export class LegacyExchange implements Transport {
 
   /** Delivers a client request and resolves with the HTTP response that carries its answer. */
   serve(message: JSONRPCRequest): Promise<Response> {
+    const response = this.open(message);
+    this.receive(message);
+    return response;
+  }
+
+  /**
+   * Makes this the exchange of a client request, reachable by its replies and cancellation, and
+   * resolves with the HTTP response that carries its answer; whoever serves it (the SDK through
+   * `serve`, or the legacy lane) sends the answer through `send`.
+   */
+  open(message: JSONRPCRequest): Promise<Response> {
     this.requestId = message.id;
     const runKey = this.sessionId ? key(this.sessionId, message.id) : undefined;
     if (runKey) running.set(runKey, this);
@@ -202,15 +217,26 @@ export class LegacyExchange implements Transport {
     }
     const signal = this.options.extra.request?.signal;
     signal?.addEventListener('abort', () => void this.close(), { once: true });
-    return new Promise<Response>((resolve) => {
+    return new Promise<Response>((resolve, reject) => {
       this.settle = (response) => {
         if (this.responded) return;
         this.responded = true;
         if (runKey) running.delete(runKey);
         resolve(response);
       };
-      this.receive(message);
+      this.refuse = (error) => {
+        if (this.responded) return;
+        this.responded = true;
+        if (runKey) running.delete(runKey);
+        reject(error);
+      };
     });
+  }
+
+  /** The request could not be served (the SDK instance failed to restore the session): the app's error answer, or the stream's end. */
+  fail(error: unknown) {
+    this.refuse?.(error);
+    void this.close();
   }
 
   /** A message another instance relayed here: a reply to this exchange, or a cancellation of it. */

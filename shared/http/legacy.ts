@@ -16,6 +16,7 @@ import { LegacyExchange, deliverCancellation, deliverReply } from './legacy-exch
 import { checkBatch, checkBatchRevision, isRequest, isResponse, serveBatch } from './legacy-batch.ts';
 import { SseWriter } from './sse.ts';
 import type { HeldStream } from './open-streams.ts';
+import type { createLegacyLane } from './legacy-lane.ts';
 
 export { MAX_BATCH_MESSAGES } from './legacy-batch.ts';
 
@@ -37,6 +38,8 @@ export interface LegacyOptions {
   holdStream(principalId: string): Promise<HeldStream>;
   /** Carries replies and cancellations to exchanges running on other instances. */
   relay: Relay;
+  /** Serves plain requests without an SDK instance (legacy-lane.ts); absent, the SDK serves every request. */
+  lane?: ReturnType<typeof createLegacyLane>;
 }
 
 export interface LegacyRequest {
@@ -45,7 +48,7 @@ export interface LegacyRequest {
   body: unknown;
   scope: Omit<RequestScope, 'era' | 'sessionId' | 'forwardLogs'>;
   /** Filled in for the access log. */
-  note: { sessionId?: string; method?: string; tool?: string };
+  note: { sessionId?: string; method?: string; tool?: string; lane?: 'direct' | 'sdk' };
   /**
    * Counts one message of a batch against the rate limits; throws HttpProtocolError when it is
    * over. Absent when rate limiting is off. (A single message is counted before it gets here.)
@@ -108,6 +111,7 @@ async function loadSession(sessions: SessionStore, req: LegacyRequest): Promise<
   return session;
 }
 
+/** A new exchange for a request of `session` (or for `initialize`), and the scope it carries to handlers. */
 function exchangeFor(options: LegacyOptions, req: LegacyRequest, session: SessionRecord | undefined, sse: boolean, message?: Message) {
   const scope: RequestScope = {
     ...req.scope,
@@ -117,19 +121,31 @@ function exchangeFor(options: LegacyOptions, req: LegacyRequest, session: Sessio
     forwardLogs: session?.logLevel !== undefined,
   };
   const authInfo = { token: '', clientId: scope.principal.id, scopes: [...scope.principal.scopes], extra: { kit: scope } };
-  return new LegacyExchange({
-    ...(session && { sessionId: session.id }),
+  const exchange = new LegacyExchange({
+    ...(session && { sessionId: session.id, revision: session.protocolVersion }),
     sse,
     keepAliveMs: options.keepAliveMs,
     extra: { request: req.request, authInfo },
     relay: options.relay,
   });
+  return { exchange, scope, authInfo };
 }
 
-/**
- * A pooled server instance connected to a new exchange, with the session restored into it when
- * there is one; closed again when connecting or restoring fails.
- */
+/** A pooled server instance connected to `exchange`, with the session restored into it; the exchange is closed when that fails. */
+async function connectServer(options: LegacyOptions, exchange: LegacyExchange, session: SessionRecord | undefined) {
+  const server = options.factory.acquire('legacy');
+  await server.connect(exchange);
+  if (!session) return server;
+  try {
+    await exchange.restore(session, server.server);
+  } catch (err) {
+    await exchange.close();
+    throw err;
+  }
+  return server;
+}
+
+/** A pooled server instance connected to a new exchange, with the session restored into it when there is one. */
 async function openExchange(
   options: LegacyOptions,
   req: LegacyRequest,
@@ -137,16 +153,8 @@ async function openExchange(
   sse: boolean,
   message?: Message,
 ): Promise<LegacyExchange> {
-  const server = options.factory.acquire('legacy');
-  const exchange = exchangeFor(options, req, session, sse, message);
-  await server.connect(exchange);
-  if (!session) return exchange;
-  try {
-    await exchange.restore(session, server.server);
-  } catch (err) {
-    await exchange.close();
-    throw err;
-  }
+  const { exchange } = exchangeFor(options, req, session, sse, message);
+  await connectServer(options, exchange, session);
   return exchange;
 }
 
@@ -204,6 +212,28 @@ async function serveRequest(options: LegacyOptions, req: LegacyRequest, session:
   return response;
 }
 
+/**
+ * A request the legacy lane takes, served on an exchange of its own; the lane connects an SDK
+ * instance to it only for what it hands over.
+ */
+async function serveDirect(
+  options: LegacyOptions,
+  req: LegacyRequest,
+  session: SessionRecord,
+  message: JSONRPCRequest & Message,
+  target: NonNullable<ReturnType<NonNullable<LegacyOptions['lane']>['accepts']>>,
+): Promise<Response> {
+  const { exchange, scope, authInfo } = exchangeFor(options, req, session, acceptsSse(req.request), message);
+  const response = exchange.open(message);
+  req.note.lane = 'direct';
+  const sdk = async () => {
+    req.note.lane = 'sdk';
+    return connectServer(options, exchange, session);
+  };
+  await options.lane!.serve({ exchange, message, session, scope, authInfo, request: req.request, sdk }, target);
+  return response;
+}
+
 export function createLegacyHandler(options: LegacyOptions) {
   const { sessions, bus, relay } = options;
 
@@ -241,7 +271,8 @@ export function createLegacyHandler(options: LegacyOptions) {
       if (message.method === 'notifications/cancelled') await deliverCancellation(relay, session.id, message);
       return new Response(null, { status: 202 });
     }
-    return serveRequest(options, req, session, message);
+    const target = options.lane?.accepts(message);
+    return target ? serveDirect(options, req, session, message, target) : serveRequest(options, req, session, message);
   }
 
   /** A session's notification stream (notificationStream), counted against its caller's stream cap. */

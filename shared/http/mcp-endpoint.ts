@@ -39,7 +39,7 @@ export interface EndpointOptions {
   runtime: ToolRuntime;
   /** Absent when no tool may run as a task. */
   tasks?: TaskService;
-  /** False serves every request through the SDK lane (tests compare the lanes). @default true */
+  /** False serves every request through the SDK lane, 2025-era ones too (tests compare the lanes). @default true */
   directLane?: boolean;
   sessions: SessionStore;
   bus: ServerEventBus;
@@ -137,6 +137,7 @@ export class McpEndpoint {
       getStreams: config.getStreams,
       holdStream: this.holdStream,
       streamsPerInstance: config.caps.instanceStreams,
+      directLane: options.directLane !== false,
     });
     this.direct = options.directLane === false ? undefined : createDirectLane(runtime, config.sseKeepAliveMs);
     this.admission = createAdmission(options.authenticator, options.log, options.rateLimiter);

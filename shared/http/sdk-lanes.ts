@@ -10,6 +10,7 @@ import type { ToolRuntime } from '../server/runtime.ts';
 import type { SessionStore } from '../store/sessions.ts';
 import type { TaskService } from '../tasks/service.ts';
 import { createLegacyHandler, type LegacyOptions } from './legacy.ts';
+import { createLegacyLane } from './legacy-lane.ts';
 
 export interface SdkLaneOptions {
   runtime: ToolRuntime;
@@ -23,6 +24,8 @@ export interface SdkLaneOptions {
   streamMaxSeconds: number;
   getStreams: boolean;
   holdStream: LegacyOptions['holdStream'];
+  /** False serves every 2025-era request through an SDK instance (tests compare the paths). */
+  directLane: boolean;
   /** Streams this instance holds (stream-quota.ts counts and refuses them); 0: no cap of its own. */
   streamsPerInstance: number;
 }
@@ -49,6 +52,7 @@ export async function createSdkLanes(options: SdkLaneOptions) {
     getStreams: options.getStreams,
     holdStream: options.holdStream,
     relay: options.relay,
+    ...(options.directLane && { lane: createLegacyLane(runtime) }),
   });
   return { modern, legacy, isLegacyRequest };
 }

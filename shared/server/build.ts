@@ -15,7 +15,7 @@ import {
 import { ArtifactNotFoundError } from '../artifacts/errors.ts';
 import type { TaskService } from '../tasks/service.ts';
 import { createToolContext } from './context.ts';
-import { requestScopeOf } from '../request-scope.ts';
+import { requestScopeOf, type RequestScope } from '../request-scope.ts';
 import { explainHandlerErrors } from './handler-errors.ts';
 import { taskModeOf } from './define.ts';
 import { withWireSchemas } from './input-required.ts';
@@ -57,8 +57,11 @@ async function handleMistakes<T>(run: () => T | Promise<T>, uri?: URL): Promise<
  */
 function replayable(run: ToolRun): ToolRun {
   return (args, ctx) => {
-    const replay = requestScopeOf(ctx).replay;
+    const scope = requestScopeOf(ctx) as { replay?: RequestScope['replay'] };
+    const replay = scope.replay;
     if (!replay) return run(args, ctx);
+    // Once: a 2025-era MRTR answer is fulfilled by the SDK's shim, which calls the tool again with the client's answers.
+    scope.replay = undefined;
     return 'error' in replay ? Promise.reject(replay.error) : Promise.resolve(replay.result as Awaited<ReturnType<ToolRun>>);
   };
 }
