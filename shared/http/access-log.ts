@@ -1,7 +1,8 @@
 // The access line of each MCP request: a request id (the caller's `x-request-id`, else Lambda's
-// invocation id, else a new one; echoed on the response), what the request was (the note later steps fill in, a typed context
-// variable), its status and how long it took, written when a streamed tool answer ends. The
-// per-tool metrics ride on the same line. A span around the request would wrap `next(c)` here.
+// invocation id, else a new one; echoed on the response), what the request was (the note later
+// steps fill in, a typed context variable), its status and how long it took, written when a
+// streamed tool answer ends. The per-tool metrics ride on the same line. A span around the request
+// would wrap `next(c)` here.
 import type { Step } from './steps.ts';
 import { traceFields, type AccessLog } from '../log.ts';
 import type { ToolMetrics, ToolOutcome } from '../metrics.ts';

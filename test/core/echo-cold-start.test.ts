@@ -12,9 +12,12 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { KIT_ENV } from '../../bench/env.ts';
-import { assertEcho } from '../../bench/request.ts';
+import { assertEcho, modernCall } from '../../bench/request.ts';
 import { bundleBuild } from '../../infra/function-bundle.ts';
 import { bundleFunction } from '../../infra/bundle.ts';
+import echo from '../../functions/echo/server.ts';
+import { loadConfig } from '../../shared/config.ts';
+import { createKit } from '../../shared/kit.ts';
 import { loadedBytes } from '../../local/aws/build.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -107,5 +110,33 @@ describe('the echo function at cold start', () => {
     const outdir = join(OUT, 'control');
     await build({ ...bundleBuild(entry, outdir), sourcemap: false, absWorkingDir: ROOT });
     assert.ok(runProbe(probe, join(outdir, 'index.mjs'), '--import-only').atImport.includes(CRYPTO));
+  });
+});
+
+describe('the request id of a call', () => {
+  const kit = createKit(echo, loadConfig({ ...KIT_ENV, LOG_LEVEL: 'WARN' }));
+  after(() => kit.close());
+  const call = (headers: Record<string, string> = {}, bindings?: unknown) => {
+    const { headers: base, body } = modernCall(1);
+    return kit.app.fetch(new Request('http://127.0.0.1/mcp', { method: 'POST', headers: { ...base, ...headers }, body }), bindings as never);
+  };
+  const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+  it("is the Lambda invocation's id when the adapter passes its context", async () => {
+    const res = await call({}, { context: { awsRequestId: 'c0ffee00-1111-2222-3333-444455556666' } });
+    assertEcho('echo', res.status, await res.text());
+    assert.equal(res.headers.get('x-request-id'), 'c0ffee00-1111-2222-3333-444455556666');
+  });
+
+  it("is the caller's x-request-id when it sends one, on Lambda too", async () => {
+    const res = await call({ 'x-request-id': 'trace-me-42' }, { context: { awsRequestId: 'c0ffee00-1111-2222-3333-444455556666' } });
+    assert.equal(res.headers.get('x-request-id'), 'trace-me-42');
+  });
+
+  it('is a new UUID off Lambda, and for a context without a string id', async () => {
+    for (const bindings of [undefined, { context: { awsRequestId: 42 } }, { context: {} }]) {
+      const res = await call({}, bindings);
+      assert.match(res.headers.get('x-request-id') ?? '', UUID);
+    }
   });
 });
