@@ -4,7 +4,8 @@
 // here runs only once an event happened: a successful call computes none of it. A credential is
 // never logged, only the first 12 hex digits of its SHA-256 (for an API key, the id
 // `npm run keys -- list` shows).
-import { createHash } from 'node:crypto';
+// node:crypto is taken on first use (`process.getBuiltinModule`), not imported: a cold start
+// whose first call hashes nothing does not load it.
 import { API_KEY_PREFIX } from './principal.ts';
 
 export type AuditEvent =
@@ -26,7 +27,7 @@ export type AuditEvent =
   | 'task.cancelled';
 
 /** The first 12 hex digits of a credential's SHA-256: names it in a log without revealing it. */
-export const credentialId = (credential: string) => createHash('sha256').update(credential).digest('hex').slice(0, 12);
+export const credentialId = (credential: string) => process.getBuiltinModule('node:crypto').createHash('sha256').update(credential).digest('hex').slice(0, 12);
 
 const MAX_HEADER_FIELD = 128;
 

@@ -1,7 +1,8 @@
 // Where an artifact lives and what it is called: the S3 key, derived from the owner, and the
 // `artifact://` URI handed to clients, which names neither principal nor session. A read recomputes
 // the key from the URI plus who is reading, so another reader's key simply misses; no lookup needed.
-import { createHash, randomBytes } from 'node:crypto';
+// node:crypto is taken on first use (`process.getBuiltinModule`), not imported: a cold start
+// whose first call hashes nothing does not load it.
 import { ArtifactInputError } from './errors.ts';
 
 export type ArtifactScope = { kind: 'session'; id: string } | { kind: 'handle'; id: string } | { kind: 'principal' };
@@ -37,7 +38,7 @@ const ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 const LONE_SURROGATE = /\p{Cs}/u;
 
-export const newArtifactId = () => randomBytes(16).toString('base64url');
+export const newArtifactId = () => process.getBuiltinModule('node:crypto').randomBytes(16).toString('base64url');
 
 function nameProblem(name: unknown): string | undefined {
   if (typeof name !== 'string') return 'artifact name must be a string';
@@ -105,7 +106,7 @@ export function resolveArtifactUri(uri: string, reader: ArtifactReader): Artifac
   return { owner: { principalId: reader.principalId, scope }, id, name: name! };
 }
 
-const digest = (value: string) => createHash('sha256').update(value).digest('hex').slice(0, 32);
+const digest = (value: string) => process.getBuiltinModule('node:crypto').createHash('sha256').update(value).digest('hex').slice(0, 32);
 
 function scopeSegment(scope: ArtifactScope): string {
   switch (scope.kind) {

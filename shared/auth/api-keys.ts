@@ -4,7 +4,8 @@
 // through another instance keeps working here. A key stands for the principal `apikey:<owner>`.
 // Reading the key off a request (Bearer or `x-api-key`) and answering 401/403 belong to the HTTP
 // layer, not to this module. Creating and revoking a key writes an audit line when given a log.
-import { createHash, randomBytes } from 'node:crypto';
+// node:crypto is taken on first use (`process.getBuiltinModule`), not imported: a cold start
+// whose first call hashes nothing does not load it.
 import type { KitLogger } from '../log.ts';
 import { API_KEY_PREFIX, API_KEY_PRINCIPAL_PREFIX, apiKeyPrincipal, apiKeyPrincipalId, checkPrincipalId, type Principal } from '../principal.ts';
 import { nowSeconds, type Item, type Table } from '../store/table.ts';
@@ -82,7 +83,7 @@ export interface ApiKeyStoreOptions {
   audit?: { log: KitLogger; actor: string };
 }
 
-const hashOf = (key: string) => createHash('sha256').update(key).digest('hex');
+const hashOf = (key: string) => process.getBuiltinModule('node:crypto').createHash('sha256').update(key).digest('hex');
 const pk = (hash: string) => `${PK_PREFIX}${hash}`;
 
 /** The id `list` shows for a key: safe to log, since it cannot be turned back into the key. */
@@ -166,7 +167,7 @@ export class ApiKeyStore {
   /** Mints a key. The returned `key` is the only copy there will ever be: show it once. */
   async create(input: CreateApiKeyInput): Promise<{ key: string; id: string; record: ApiKeyRecord }> {
     const { principalId, scopes, ttlDays, name } = checkInput(input);
-    const key = API_KEY_PREFIX + randomBytes(32).toString('base64url');
+    const key = API_KEY_PREFIX + process.getBuiltinModule('node:crypto').randomBytes(32).toString('base64url');
     const hash = hashOf(key);
     const createdAt = nowSeconds();
     const record: ApiKeyRecord = {

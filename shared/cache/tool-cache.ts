@@ -1,7 +1,8 @@
 // Result cache for tools that declare themselves cacheable (read-only and idempotent): Redis
 // when configured, else a small in-process map. A cache that fails is a miss, never an error.
 // A result that links an artifact is stored only where everyone who can hit the entry may read it.
-import { createHash } from 'node:crypto';
+// node:crypto is taken on first use (`process.getBuiltinModule`), not imported: a cold start
+// whose first call hashes nothing does not load it.
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import type { Redis } from '@upstash/redis';
 import type { KitLogger } from '../log.ts';
@@ -84,7 +85,9 @@ export class ToolCache {
 
   key(tool: string, args: unknown, policy: CachePolicy, principalId: string): string {
     const scope = policy.scope === 'shared' ? '*' : principalId;
-    const digest = createHash('sha256')
+    const digest = process
+      .getBuiltinModule('node:crypto')
+      .createHash('sha256')
       .update(`${tool}\0${scope}\0${canonicalJson(args)}`)
       .digest('base64url');
     return `mcp:cache:${this.namespace}:${policy.scope === 'shared' ? SHARED : 'principal'}:${digest}`;

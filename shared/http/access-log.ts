@@ -1,7 +1,8 @@
-// The access line of each MCP request: a request id (the caller's `x-request-id`, or a new one,
-// echoed on the response), what the request was (the note later steps fill in, a typed context
-// variable), its status and how long it took, written when a streamed tool answer ends. The
-// per-tool metrics ride on the same line. A span around the request would wrap `next(c)` here.
+// The access line of each MCP request: a request id (the caller's `x-request-id`, else Lambda's
+// invocation id, else a new one; echoed on the response), what the request was (the note later
+// steps fill in, a typed context variable), its status and how long it took, written when a
+// streamed tool answer ends. The per-tool metrics ride on the same line. A span around the request
+// would wrap `next(c)` here.
 import type { Step } from './steps.ts';
 import { traceFields, type AccessLog } from '../log.ts';
 import type { ToolMetrics, ToolOutcome } from '../metrics.ts';
@@ -99,7 +100,7 @@ export function accessLog(write: AccessLog, toolMetrics: ToolMetrics | undefined
   };
   return async (c, next) => {
     const started = performance.now();
-    const requestId = c.req.raw.headers.get('x-request-id')?.slice(0, 128) || crypto.randomUUID();
+    const requestId = c.req.raw.headers.get('x-request-id')?.slice(0, 128) || lambdaRequestId(c.env) || crypto.randomUUID();
     const note: AccessNote = {};
     // Read here, inside the request's trace (app.ts), for a line that may be written after it.
     const trace = logged ? traceFields() : undefined;
@@ -119,4 +120,13 @@ export function accessLog(write: AccessLog, toolMetrics: ToolMetrics | undefined
     response.headers.set('x-request-id', requestId);
     return response;
   };
+}
+
+/**
+ * The invocation's id on Lambda (the adapter's bindings carry its context): the id Lambda's own log
+ * lines give the request, and no random id drawn, so a cold start's first call does not load Web Crypto.
+ */
+function lambdaRequestId(env: unknown): string | undefined {
+  const id = (env as { context?: { awsRequestId?: unknown } } | undefined)?.context?.awsRequestId;
+  return typeof id === 'string' && id ? id.slice(0, 128) : undefined;
 }
