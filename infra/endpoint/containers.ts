@@ -104,6 +104,8 @@ export interface ContainerServiceProps {
   readonly settings: ContainerSettings;
   /** The function's environment, which the containers share. */
   readonly environment: Record<string, string>;
+  /** Variables of `environment` the user chose, which the containers keep (settings.ts containerEnvironment). @default - none */
+  readonly explicitVariables?: readonly string[];
   /** Grants the task role what the function's role has on the data plane. */
   readonly grantData: (role: iam.IRole) => void;
   /** The stream cap (MCP_STREAM_MAX_SECONDS): a draining task waits for its streams to end at it. */
@@ -175,6 +177,7 @@ export class McpContainerService extends Construct {
         ...containerEnvironment(props.environment, {
           tasks: settings.maxTasks,
           streamsPerTask: streamsPerTaskFor(settings.cpu),
+          explicit: props.explicitVariables,
         }),
         PORT: String(CONTAINER_PORT),
         AWS_REGION: Stack.of(this).region,

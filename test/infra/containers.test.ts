@@ -211,6 +211,29 @@ describe('containers props', () => {
     assert.equal(server.settings.getStreams, false);
   });
 
+  it('keeps the stream settings the user chose on the containers, and fills only the rest', () => {
+    const server = endpoint({
+      containers: {},
+      getStreams: false,
+      maxOpenStreams: 50,
+      streamsPerPrincipal: 3,
+      environment: { MCP_EVENT_POLL_MAX_MS: '3000' },
+    });
+    const container = containerVariables(Template.fromStack(Stack.of(server)));
+    assert.equal(container.MCP_GET_STREAMS, 'false');
+    assert.equal(container.MCP_MAX_OPEN_STREAMS, '50');
+    assert.equal(container.MCP_STREAMS_PER_PRINCIPAL, '3');
+    assert.equal(container.MCP_EVENT_POLL_MAX_MS, '3000');
+    assert.equal(container.MCP_CONTAINER_STREAMS, '2500', 'left unset: filled for a 0.5 vCPU task');
+  });
+
+  it("derives the per-caller cap from the user's server-wide cap when only that is chosen; control: nothing chosen, all filled", () => {
+    const chosen = containerVariables(Template.fromStack(Stack.of(endpoint({ containers: {}, maxOpenStreams: 6 }))));
+    assert.deepEqual([chosen.MCP_MAX_OPEN_STREAMS, chosen.MCP_STREAMS_PER_PRINCIPAL, chosen.MCP_GET_STREAMS], ['6', '3', 'true']);
+    const filled = containerVariables(Template.fromStack(Stack.of(endpoint({ containers: {} }))));
+    assert.deepEqual([filled.MCP_MAX_OPEN_STREAMS, filled.MCP_STREAMS_PER_PRINCIPAL, filled.MCP_EVENT_POLL_MAX_MS], ['10000', '10', '1000']);
+  });
+
   it('refuses what Fargate or the path cannot take, saying what to change', () => {
     const cases: [Partial<McpServerEndpointProps>, RegExp][] = [
       [{ containers: {}, cloudFront: false }, /containers need CloudFront/],
