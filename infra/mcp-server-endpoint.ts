@@ -186,7 +186,7 @@ export class McpServerEndpoint extends Construct {
       removalPolicy: storage.removalPolicy,
     });
     // Only streams come through CloudFront; tasks-only containers need no origin.
-    if (containerSettings.streams) addContainerOrigin(this.distribution!, containers.origin);
+    if (containers.origin) addContainerOrigin(this.distribution!, containers.origin);
     return containers;
   }
 

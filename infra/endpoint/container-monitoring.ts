@@ -25,14 +25,17 @@ export interface ContainerMonitoringProps {
 }
 
 export interface ContainerAlarms {
-  readonly unhealthyTasks: cloudwatch.Alarm;
-  readonly belowMinimum: cloudwatch.Alarm;
-  readonly serverErrors: cloudwatch.Alarm;
+  /** @default undefined without streams: no load balancer checks the tasks */
+  readonly unhealthyTasks?: cloudwatch.Alarm;
+  /** @default undefined without streams */
+  readonly belowMinimum?: cloudwatch.Alarm;
+  /** @default undefined without streams */
+  readonly serverErrors?: cloudwatch.Alarm;
   readonly cpuHigh: cloudwatch.Alarm;
 }
 
 export function monitorContainers(scope: Construct, props: ContainerMonitoringProps): ContainerAlarms {
-  const { targetGroup, service } = props.containers;
+  const { service } = props.containers;
   const { who } = props;
   const alarm = (id: string, description: string, metric: cloudwatch.IMetric, threshold: number, evaluationPeriods: number, below = false) =>
     new cloudwatch.Alarm(scope, id, {
@@ -44,27 +47,9 @@ export function monitorContainers(scope: Construct, props: ContainerMonitoringPr
       // No data from the target group means no healthy target reported: below the minimum.
       treatMissingData: below ? cloudwatch.TreatMissingData.BREACHING : cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-  const healthy = targetGroup.metrics.healthyHostCount({ period: ONE_MINUTE, statistic: 'Minimum', label: 'healthy tasks' });
-  const unhealthy = targetGroup.metrics.unhealthyHostCount({ period: ONE_MINUTE, statistic: 'Maximum', label: 'unhealthy tasks' });
-  const target5xx = targetGroup.metrics.httpCodeTarget(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, { period: FIVE_MINUTES, statistic: 'Sum', label: 'task 5xx' });
   const cpu = service.metricCpuUtilization({ period: FIVE_MINUTES, statistic: 'Average', label: 'CPU %' });
   const alarms: ContainerAlarms = {
-    unhealthyTasks: alarm('ContainerUnhealthyTasks', 'a container task failed its /health check for 3 minutes.', unhealthy, 1, 3),
-    belowMinimum: alarm(
-      'ContainerTasksBelowMinimum',
-      `fewer than ${props.minTasks} healthy container tasks for 3 minutes: streams may get 502/503.`,
-      healthy,
-      props.minTasks,
-      3,
-      true,
-    ),
-    serverErrors: alarm(
-      'ContainerServerErrors',
-      `container tasks answered ${props.serverErrors ?? 5} or more 5xx in 5 minutes.`,
-      target5xx,
-      props.serverErrors ?? 5,
-      1,
-    ),
+    ...(props.containers.targetGroup && streamAlarms(props, props.containers.targetGroup, alarm)),
     cpuHigh: alarm(
       'ContainerCpuHigh',
       'container CPU above 85% for 15 minutes although autoscaling targets 60%: at maxTasks, or scaling cannot keep up.',
@@ -81,19 +66,64 @@ export function monitorContainers(scope: Construct, props: ContainerMonitoringPr
     }
   }
   props.dashboard.addWidgets(new cloudwatch.AlarmStatusWidget({ title: 'Containers: alarms', alarms: Object.values(alarms), width: 24, height: 3 }));
+  const memory = service.metricMemoryUtilization({ period: FIVE_MINUTES, statistic: 'Average', label: 'memory %' });
   props.dashboard.addWidgets(
+    ...streamWidgets(props.containers),
+    new cloudwatch.GraphWidget({ title: 'Container CPU and memory', left: [cpu, memory], width: 8 }),
+  );
+  return alarms;
+}
+
+type MakeAlarm = (
+  id: string,
+  description: string,
+  metric: cloudwatch.IMetric,
+  threshold: number,
+  evaluationPeriods: number,
+  below?: boolean,
+) => cloudwatch.Alarm;
+
+/** What the load balancer sees of the tasks: there only when the containers serve streams. */
+function streamAlarms(props: ContainerMonitoringProps, targetGroup: elbv2.ApplicationTargetGroup, alarm: MakeAlarm) {
+  const { healthy, unhealthy, target5xx } = targetMetrics(targetGroup);
+  return {
+    unhealthyTasks: alarm('ContainerUnhealthyTasks', 'a container task failed its /health check for 3 minutes.', unhealthy, 1, 3),
+    belowMinimum: alarm(
+      'ContainerTasksBelowMinimum',
+      `fewer than ${props.minTasks} healthy container tasks for 3 minutes: streams may get 502/503.`,
+      healthy,
+      props.minTasks,
+      3,
+      true,
+    ),
+    serverErrors: alarm(
+      'ContainerServerErrors',
+      `container tasks answered ${props.serverErrors ?? 5} or more 5xx in 5 minutes.`,
+      target5xx,
+      props.serverErrors ?? 5,
+      1,
+    ),
+  };
+}
+
+function targetMetrics(targetGroup: elbv2.ApplicationTargetGroup) {
+  return {
+    healthy: targetGroup.metrics.healthyHostCount({ period: ONE_MINUTE, statistic: 'Minimum', label: 'healthy tasks' }),
+    unhealthy: targetGroup.metrics.unhealthyHostCount({ period: ONE_MINUTE, statistic: 'Maximum', label: 'unhealthy tasks' }),
+    target5xx: targetGroup.metrics.httpCodeTarget(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, { period: FIVE_MINUTES, statistic: 'Sum', label: 'task 5xx' }),
+  };
+}
+
+function streamWidgets({ targetGroup, loadBalancer }: McpContainerService): cloudwatch.IWidget[] {
+  if (!targetGroup || !loadBalancer) return [];
+  const { healthy, unhealthy, target5xx } = targetMetrics(targetGroup);
+  return [
     new cloudwatch.GraphWidget({ title: 'Container tasks', left: [healthy, unhealthy], width: 8 }),
     new cloudwatch.GraphWidget({
       title: 'Container requests and connections',
       left: [targetGroup.metrics.requestCount({ period: FIVE_MINUTES, statistic: 'Sum', label: 'requests' }), target5xx],
-      right: [props.containers.loadBalancer.metrics.activeConnectionCount({ period: FIVE_MINUTES, statistic: 'Average', label: 'open connections' })],
+      right: [loadBalancer.metrics.activeConnectionCount({ period: FIVE_MINUTES, statistic: 'Average', label: 'open connections' })],
       width: 8,
     }),
-    new cloudwatch.GraphWidget({
-      title: 'Container CPU and memory',
-      left: [cpu, service.metricMemoryUtilization({ period: FIVE_MINUTES, statistic: 'Average', label: 'memory %' })],
-      width: 8,
-    }),
-  );
-  return alarms;
+  ];
 }

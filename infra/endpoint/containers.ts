@@ -3,7 +3,8 @@
 // streams are sent here by the viewer-request function (infra/edge/route-streams.js; the
 // distribution attaches it). Network: a VPC without NAT gateway, tasks in public subnets with a
 // public IP (egress to Upstash and AWS APIs) admitting only the load balancer, the load balancer in
-// isolated subnets admitting only CloudFront (its managed prefix list). What runs in
+// isolated subnets admitting only CloudFront (its managed prefix list). Without streams (tasks
+// only) there is no load balancer or origin, and the tasks admit nothing. What runs in
 // the task: infra/endpoint/container-image.ts. Alarms and widgets: container-monitoring.ts.
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,6 +34,8 @@ export const STOP_TIMEOUT_SECONDS = 120;
 const VPC_CIDR = '10.0.0.0/16';
 /** AWS's managed prefix list of CloudFront's origin-facing addresses, VPC origins included. */
 const CLOUDFRONT_PREFIX_LIST = 'com.amazonaws.global.cloudfront.origin-facing';
+/** Time a new task gets before its /health checks count: the bootstrap downloads and loads the bundle first. */
+const HEALTH_CHECK_GRACE_SECONDS = 60;
 /** What a draining task gets beyond the stream cap: a stream opened just before draining ends at its cap, plus a keep-alive or two. */
 const DRAIN_MARGIN_SECONDS = 30;
 /** Fargate's CPU units and the memory sizes (MiB) each allows. */
@@ -122,11 +125,13 @@ export class McpContainerService extends Construct {
   readonly settings: ContainerSettings;
   readonly vpc: ec2.Vpc;
   readonly service: ecs.FargateService;
-  readonly loadBalancer: elbv2.ApplicationLoadBalancer;
-  readonly targetGroup: elbv2.ApplicationTargetGroup;
+  /** @default undefined for containers without streams: nothing reaches them from outside */
+  readonly loadBalancer?: elbv2.ApplicationLoadBalancer;
+  /** @default undefined for containers without streams */
+  readonly targetGroup?: elbv2.ApplicationTargetGroup;
   readonly logGroup: logs.LogGroup;
-  /** The distribution's second origin, id `containers`. */
-  readonly origin: cloudfront.IOrigin;
+  /** The distribution's second origin, id `containers`. @default undefined for containers without streams */
+  readonly origin?: cloudfront.IOrigin;
   /** Seconds a replaced task keeps serving its open streams before SIGTERM. */
   readonly drainSeconds: number;
 
@@ -140,21 +145,25 @@ export class McpContainerService extends Construct {
       natGateways: 0,
       subnetConfiguration: [
         { name: 'Tasks', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
-        { name: 'Origin', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 },
+        ...(settings.streams ? [{ name: 'Origin', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 }] : []),
       ],
     });
     this.logGroup = new logs.LogGroup(this, 'Logs', { retention: props.logRetention, removalPolicy: props.removalPolicy });
     this.service = this.createService(props);
-    [this.loadBalancer, this.targetGroup] = this.createLoadBalancer();
+    // Without streams nothing comes in: no load balancer, no origin, and the tasks' security group
+    // admits nothing (its only rule is the way out).
+    if (settings.streams) {
+      [this.loadBalancer, this.targetGroup] = this.createLoadBalancer();
+      this.origin = origins.VpcOrigin.withApplicationLoadBalancer(this.loadBalancer, {
+        originId: CONTAINER_ORIGIN_ID,
+        httpPort: 80,
+        protocolPolicy: cloudfront.OriginProtocolPolicy.HTTP_ONLY,
+        readTimeout: Duration.seconds(props.originReadTimeoutSeconds),
+        keepaliveTimeout: Duration.seconds(60),
+        ...(props.originSecret !== undefined && { customHeaders: { [ORIGIN_VERIFY_HEADER]: props.originSecret } }),
+      });
+    }
     this.createScaling(settings);
-    this.origin = origins.VpcOrigin.withApplicationLoadBalancer(this.loadBalancer, {
-      originId: CONTAINER_ORIGIN_ID,
-      httpPort: 80,
-      protocolPolicy: cloudfront.OriginProtocolPolicy.HTTP_ONLY,
-      readTimeout: Duration.seconds(props.originReadTimeoutSeconds),
-      keepaliveTimeout: Duration.seconds(60),
-      ...(props.originSecret !== undefined && { customHeaders: { [ORIGIN_VERIFY_HEADER]: props.originSecret } }),
-    });
     this.acknowledge();
   }
 
@@ -201,8 +210,8 @@ export class McpContainerService extends Construct {
       assignPublicIp: true,
       vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
       circuitBreaker: { rollback: true },
-      // The bootstrap downloads and loads the bundle before /health answers.
-      healthCheckGracePeriod: Duration.seconds(60),
+      // The bootstrap downloads and loads the bundle before /health answers (the load balancer's check: streams only).
+      ...(settings.streams && { healthCheckGracePeriod: Duration.seconds(HEALTH_CHECK_GRACE_SECONDS) }),
     });
     // Autoscaling owns the count (from minTasks up). A DesiredCount in the template would be sent
     // again with every update and scale a busy service back down; left out, ECS starts one task
@@ -274,20 +283,21 @@ export class McpContainerService extends Construct {
     const cooldowns = { scaleOutCooldown: Duration.seconds(60), scaleInCooldown: Duration.minutes(5) };
     scaling.scaleOnCpuUtilization('Cpu', { targetUtilizationPercent: 60, ...cooldowns });
     scaling.scaleOnMemoryUtilization('Memory', { targetUtilizationPercent: 70, ...cooldowns });
-    scaling.scaleOnRequestCount('Requests', { requestsPerTarget: 1000, targetGroup: this.targetGroup, ...cooldowns });
+    if (this.targetGroup) scaling.scaleOnRequestCount('Requests', { requestsPerTarget: 1000, targetGroup: this.targetGroup, ...cooldowns });
   }
 
   private acknowledge(): void {
     Validations.of(this.vpc).acknowledge({
       id: 'AwsSolutions-VPC7',
       reason:
-        "The VPC carries only CloudFront-to-ALB-to-task traffic, all of it in the ALB access path and the server logs; flow logs are a per-deployment choice (their cost grows with every stream's keep-alives).",
+        "The VPC carries only CloudFront-to-ALB-to-task traffic (with streams) and the tasks' own calls out, all of it in the server logs; flow logs are a per-deployment choice (their cost grows with every stream's keep-alives).",
     });
-    Validations.of(this.loadBalancer).acknowledge({
-      id: 'AwsSolutions-ELB2',
-      reason:
-        'Every request that reaches a task is logged by the server itself (and by CloudFront when its logging is on); ALB access logs need an S3 bucket with an ELB-writable policy, left to the deployment.',
-    });
+    if (this.loadBalancer)
+      Validations.of(this.loadBalancer).acknowledge({
+        id: 'AwsSolutions-ELB2',
+        reason:
+          'Every request that reaches a task is logged by the server itself (and by CloudFront when its logging is on); ALB access logs need an S3 bucket with an ELB-writable policy, left to the deployment.',
+      });
     Validations.of(this.service.cluster).acknowledge({
       id: 'AwsSolutions-ECS4',
       reason:

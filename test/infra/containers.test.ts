@@ -263,7 +263,47 @@ describe('containers for tasks only', () => {
     assert.equal(functionVariables(template).MCP_CONTAINER_TASKS, 'true');
     assert.equal(containerVariables(template).MCP_CONTAINER_TASKS, 'true');
   });
+
+  it('has no load balancer, VPC origin or inbound rule: the tasks only call out', () => {
+    const server = endpoint({ containers: { streams: false, tasks: true } });
+    const template = Template.fromStack(Stack.of(server));
+    for (const type of ELB_AND_ORIGIN_TYPES) template.resourceCountIs(type, 0);
+    template.resourceCountIs('AWS::EC2::SecurityGroupIngress', 0);
+    const groups = resources(template, 'AWS::EC2::SecurityGroup');
+    assert.equal(groups.length, 1, "the tasks' group alone");
+    assert.equal(groups[0].Properties.SecurityGroupIngress, undefined);
+    assert.deepEqual(
+      groups[0].Properties.SecurityGroupEgress.map((r: any) => r.CidrIp),
+      ['0.0.0.0/0'],
+      'out to Upstash and AWS APIs',
+    );
+    assert.equal(server.containers?.loadBalancer, undefined);
+    assert.equal(server.containers?.origin, undefined);
+    const service = resources(template, 'AWS::ECS::Service')[0].Properties;
+    assert.deepEqual(service.LoadBalancers ?? [], []);
+    assert.equal(service.HealthCheckGracePeriodSeconds, undefined);
+    // Only public subnets: the isolated ones held the load balancer.
+    const subnets = resources(template, 'AWS::EC2::Subnet');
+    assert.ok(
+      subnets.every((subnet) => subnet.Properties.MapPublicIpOnLaunch === true),
+      'no isolated subnet',
+    );
+    assert.equal(Object.keys(template.findResources('Custom::AWS')).length, 0, 'no prefix-list lookup');
+  });
+
+  it('control: with streams as well, the load balancer, VPC origin and inbound rules are there', () => {
+    const template = Template.fromStack(Stack.of(endpoint({ containers: { tasks: true } })));
+    for (const type of ELB_AND_ORIGIN_TYPES) assert.ok(resources(template, type).length >= 1, type);
+    template.resourceCountIs('AWS::EC2::SecurityGroupIngress', 2);
+  });
 });
+
+const ELB_AND_ORIGIN_TYPES = [
+  'AWS::ElasticLoadBalancingV2::LoadBalancer',
+  'AWS::ElasticLoadBalancingV2::Listener',
+  'AWS::ElasticLoadBalancingV2::TargetGroup',
+  'AWS::CloudFront::VpcOrigin',
+];
 
 describe('the origin-response function with containers', () => {
   const edgeHandlers = (app: App) =>
