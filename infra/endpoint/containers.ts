@@ -19,7 +19,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { ORIGIN_VERIFY_HEADER } from '../../shared/http/origin-verify.ts';
-import { bootstrapContainer, containerBundleAsset } from './container-image.ts';
+import { bootstrapContainer, containerBundleAsset, NODE_IMAGE } from './container-image.ts';
 import { containerEnvironment, streamsPerTaskFor } from './settings.ts';
 
 /** Where `entry` and `server` paths are resolved from: the repository root. */
@@ -66,6 +66,13 @@ export interface McpContainers {
    * @default - `server.ts` beside the endpoint's `entry`
    */
   readonly server?: string;
+  /**
+   * The image the bootstrap runs on: any arm64 image with Node.js 24 or later as `node` on its
+   * PATH. Pin it by digest (`…/node:24-slim@sha256:…`) so a deploy never picks up a new
+   * image unseen (docs/deploy.md, "Containers").
+   * @default - NODE_IMAGE, `public.ecr.aws/docker/library/node:24-slim`, by tag
+   */
+  readonly image?: string;
 }
 
 export interface ContainerSettings {
@@ -77,6 +84,7 @@ export interface ContainerSettings {
   readonly maxTasks: number;
   /** Absolute path of the server definition. */
   readonly serverFile: string;
+  readonly image: string;
 }
 
 /** The prop with its defaults, checked against what Fargate and autoscaling take. */
@@ -100,7 +108,10 @@ export function resolveContainers(options: McpContainers, entry: string, owner: 
   const tasks = options.tasks ?? false;
   if (!streams && !tasks) fail('streams and containers.tasks are both false: nothing would run on the containers; leave `containers` out instead.');
   const serverFile = resolve(PROJECT_ROOT, options.server ?? resolve(dirname(resolve(PROJECT_ROOT, entry)), 'server.ts'));
-  return { streams, tasks, cpu, memory, minTasks, maxTasks, serverFile };
+  const image = options.image ?? NODE_IMAGE;
+  if (!/^[^\s@]+(@sha256:[0-9a-f]{64})?$/.test(image))
+    fail(`image is "${image}"; give a reference such as ${NODE_IMAGE} or ${NODE_IMAGE}@sha256:<64 hex digits>.`);
+  return { streams, tasks, cpu, memory, minTasks, maxTasks, serverFile, image };
 }
 
 export interface ContainerServiceProps {
@@ -178,7 +189,7 @@ export class McpContainerService extends Construct {
     // That one object, not the whole asset bucket grantRead would open.
     task.taskRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [bundle.bucket.arnForObjects(bundle.s3ObjectKey)] }));
     props.grantData(task.taskRole);
-    const { image, command } = bootstrapContainer();
+    const { image, command } = bootstrapContainer(settings.image);
     task.addContainer('Server', {
       image,
       command,

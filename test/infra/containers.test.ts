@@ -206,6 +206,14 @@ describe('containers props', () => {
     assert.equal(resources(template, 'AWS::ECS::Service')[0].Properties.DesiredCount, undefined, 'autoscaling owns the count; a deploy must not reset it');
   });
 
+  it('runs the image given, pinned by digest; control: the default is the public node:24-slim by tag', () => {
+    const pinned = `public.ecr.aws/docker/library/node:24-slim@sha256:${'ab'.repeat(32)}`;
+    const template = Template.fromStack(Stack.of(endpoint({ containers: { image: pinned } })));
+    assert.equal(containerDefinition(template).Image, pinned);
+    assert.deepEqual(containerDefinition(template).Command.slice(0, 3), ['node', '--input-type=module', '-e'], 'the same bootstrap on it');
+    assert.equal(endpoint({ containers: {} }).containers?.settings.image, 'public.ecr.aws/docker/library/node:24-slim');
+  });
+
   it('keeps getStreams as given', () => {
     const server = endpoint({ containers: {}, getStreams: false });
     assert.equal(server.settings.getStreams, false);
@@ -242,6 +250,8 @@ describe('containers props', () => {
       [{ containers: { minTasks: 0 } }, /containers\.minTasks is 0/],
       [{ containers: { minTasks: 3, maxTasks: 2 } }, /containers\.maxTasks is 2/],
       [{ containers: { streams: false } }, /nothing would run on the containers/],
+      [{ containers: { image: 'node:24-slim@sha256:abc' } }, /containers\.image is "node:24-slim@sha256:abc"; give a reference such as/],
+      [{ containers: { image: '' } }, /containers\.image is ""/],
     ];
     for (const [props, message] of cases) assert.throws(() => endpoint(props), message);
   });
