@@ -36,6 +36,15 @@ const VPC_CIDR = '10.0.0.0/16';
 const CLOUDFRONT_PREFIX_LIST = 'com.amazonaws.global.cloudfront.origin-facing';
 /** Time a new task gets before its /health checks count: the bootstrap downloads and loads the bundle first. */
 const HEALTH_CHECK_GRACE_SECONDS = 60;
+/** The target group's health check: every 15 s; two passes register a task, three failures take it out. */
+const HEALTH_CHECK = { intervalSeconds: 15, healthyThreshold: 2, unhealthyThreshold: 3, timeoutSeconds: 5 };
+/** Fargate starting a task (placement, image pull) and the bootstrap loading the bundle, typically. */
+const TASK_START_SECONDS = 30;
+/**
+ * How long a new task takes to take streams: started, then healthy twice. The edge's 503 for a
+ * stream no task took says to retry after this (infra/edge/stream-unavailable.mjs RETRY_AFTER_SECONDS).
+ */
+export const REGISTRATION_SECONDS = TASK_START_SECONDS + HEALTH_CHECK.healthyThreshold * HEALTH_CHECK.intervalSeconds;
 /** What a draining task gets beyond the stream cap: a stream opened just before draining ends at its cap, plus a keep-alive or two. */
 const DRAIN_MARGIN_SECONDS = 30;
 /** Fargate's CPU units and the memory sizes (MiB) each allows. */
@@ -253,7 +262,13 @@ export class McpContainerService extends Construct {
       port: CONTAINER_PORT,
       protocol: elbv2.ApplicationProtocol.HTTP,
       targets: [this.service],
-      healthCheck: { path: '/health', interval: Duration.seconds(15), healthyThresholdCount: 2, unhealthyThresholdCount: 3, timeout: Duration.seconds(5) },
+      healthCheck: {
+        path: '/health',
+        interval: Duration.seconds(HEALTH_CHECK.intervalSeconds),
+        healthyThresholdCount: HEALTH_CHECK.healthyThreshold,
+        unhealthyThresholdCount: HEALTH_CHECK.unhealthyThreshold,
+        timeout: Duration.seconds(HEALTH_CHECK.timeoutSeconds),
+      },
       deregistrationDelay: Duration.seconds(this.drainSeconds),
     });
     return [loadBalancer, targetGroup];

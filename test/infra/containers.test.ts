@@ -13,6 +13,8 @@ import { after, before, describe, it } from 'node:test';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { buildKitApp, stackId } from '../../infra/kit-app.ts';
+import { RETRY_AFTER_SECONDS } from '../../infra/edge/stream-unavailable.mjs';
+import { REGISTRATION_SECONDS } from '../../infra/endpoint/containers.ts';
 import { McpServerEndpoint, type McpServerEndpointProps } from '../../infra/mcp-server-endpoint.ts';
 import { ORIGIN_VERIFY_HEADER } from '../../shared/http/origin-verify.ts';
 
@@ -119,6 +121,12 @@ describe('-c containers=true: the example app with streams on Fargate', () => {
   it('checks /health and drains a replaced task for the stream cap before SIGTERM', () => {
     const [group] = resources(template, 'AWS::ElasticLoadBalancingV2::TargetGroup');
     assert.equal(group.Properties.HealthCheckPath, '/health');
+    // The edge's 503 for a stream no task took says to wait for a new task's registration: its
+    // start, then healthy checks in a row; not less, or clients retry into the same 503.
+    const registration = REGISTRATION_SECONDS - group.Properties.HealthCheckIntervalSeconds * group.Properties.HealthyThresholdCount;
+    assert.ok(registration > 0, 'a start-up allowance on top of the checks');
+    assert.equal(RETRY_AFTER_SECONDS, REGISTRATION_SECONDS);
+    assert.ok(RETRY_AFTER_SECONDS >= 60, `Retry-After ${RETRY_AFTER_SECONDS} s is shorter than a task takes to start and pass two checks`);
     assert.equal(group.Properties.Port, 8080);
     const delay = group.Properties.TargetGroupAttributes.find((a: any) => a.Key === 'deregistration_delay.timeout_seconds').Value;
     assert.equal(Number(delay), Number(functionVariables(template).MCP_STREAM_MAX_SECONDS) + 30);
