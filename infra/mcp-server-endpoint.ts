@@ -159,6 +159,8 @@ export class McpServerEndpoint extends Construct {
         who: `MCP server "${props.serverName}" (${stage})`,
         containers: this.containers,
         minTasks: containerSettings.minTasks,
+        serverName: props.serverName,
+        stage,
         dashboard: this.monitoring.dashboard,
         topic: props.alarms?.topic,
       });
@@ -184,6 +186,8 @@ export class McpServerEndpoint extends Construct {
       originSecret: this.originSecret(),
       logRetention: storage.logRetention,
       removalPolicy: storage.removalPolicy,
+      serverName: this.settings.serverName,
+      stage: this.settings.stage,
     });
     // Only streams come through CloudFront; tasks-only containers need no origin.
     if (containers.origin) addContainerOrigin(this.distribution!, containers.origin);

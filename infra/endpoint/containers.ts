@@ -9,6 +9,7 @@
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Duration, type RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -16,9 +17,12 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { ORIGIN_VERIFY_HEADER } from '../../shared/http/origin-verify.ts';
+import { METRICS_NAMESPACE } from '../../shared/metrics.ts';
+import { BACKLOG_METRICS } from '../../shared/tasks/backlog.ts';
 import { bootstrapContainer, containerBundleAsset, NODE_IMAGE } from './container-image.ts';
 import { containerEnvironment, streamsPerTaskFor } from './settings.ts';
 
@@ -30,6 +34,8 @@ export const CONTAINER_ORIGIN_ID = 'containers';
 export const CONTAINER_PORT = 8080;
 /** Fargate's longest stopTimeout: time between SIGTERM and SIGKILL for the adapter to end streams. */
 export const STOP_TIMEOUT_SECONDS = 120;
+/** A run waiting this long (ms) scales the tasks out by one; five times as long, by two more. */
+const BACKLOG_SCALE_OUT_MS = 60_000;
 /** The VPC's addresses. */
 const VPC_CIDR = '10.0.0.0/16';
 /** AWS's managed prefix list of CloudFront's origin-facing addresses, VPC origins included. */
@@ -138,6 +144,9 @@ export interface ContainerServiceProps {
   readonly originSecret?: string;
   readonly logRetention: logs.RetentionDays;
   readonly removalPolicy: RemovalPolicy;
+  /** The Server and Stage dimensions of the kit's metrics (the task queue's backlog). */
+  readonly serverName: string;
+  readonly stage: string;
 }
 
 export class McpContainerService extends Construct {
@@ -183,7 +192,7 @@ export class McpContainerService extends Construct {
         ...(props.originSecret !== undefined && { customHeaders: { [ORIGIN_VERIFY_HEADER]: props.originSecret } }),
       });
     }
-    this.createScaling(settings);
+    this.createScaling(settings, props);
     this.acknowledge();
   }
 
@@ -303,13 +312,44 @@ export class McpContainerService extends Construct {
     return lookup.getResponseField('PrefixLists.0.PrefixListId');
   }
 
-  /** Streams mostly hold memory and connections, calls CPU: scale on whichever runs out first. */
-  private createScaling(settings: ContainerSettings): void {
+  /**
+   * Streams mostly hold memory and connections, calls CPU: with streams, scale on whichever runs
+   * out first. Tasks add scaling out on the queue's backlog; for tasks alone the backlog also
+   * scales in, and CPU does not steer (a busy worker is the point, a waiting run the signal).
+   */
+  private createScaling(settings: ContainerSettings, props: ContainerServiceProps): void {
     const scaling = this.service.autoScaleTaskCount({ minCapacity: settings.minTasks, maxCapacity: settings.maxTasks });
     const cooldowns = { scaleOutCooldown: Duration.seconds(60), scaleInCooldown: Duration.minutes(5) };
-    scaling.scaleOnCpuUtilization('Cpu', { targetUtilizationPercent: 60, ...cooldowns });
-    scaling.scaleOnMemoryUtilization('Memory', { targetUtilizationPercent: 70, ...cooldowns });
-    if (this.targetGroup) scaling.scaleOnRequestCount('Requests', { requestsPerTarget: 1000, targetGroup: this.targetGroup, ...cooldowns });
+    if (this.targetGroup) {
+      scaling.scaleOnCpuUtilization('Cpu', { targetUtilizationPercent: 60, ...cooldowns });
+      scaling.scaleOnMemoryUtilization('Memory', { targetUtilizationPercent: 70, ...cooldowns });
+      scaling.scaleOnRequestCount('Requests', { requestsPerTarget: 1000, targetGroup: this.targetGroup, ...cooldowns });
+    }
+    if (!settings.tasks) return;
+    const backlog = backlogAgeMetric(props.serverName, props.stage);
+    // A free worker takes a run within a poll (2 s): a run that waited a minute found every worker busy.
+    scaling.scaleOnMetric('BacklogOut', {
+      metric: backlog,
+      scalingSteps: [
+        { lower: BACKLOG_SCALE_OUT_MS, change: +1 },
+        { lower: 5 * BACKLOG_SCALE_OUT_MS, change: +2 },
+      ],
+      adjustmentType: appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
+      cooldown: cooldowns.scaleOutCooldown,
+    });
+    // Step scale-in beside target tracking would fight it: with streams, CPU and memory scale in.
+    if (this.targetGroup) return;
+    scaling.scaleOnMetric('BacklogIn', {
+      metric: backlog,
+      // Nothing waited for five minutes in a row: one task fewer (runs in progress keep their tasks while protected).
+      scalingSteps: [
+        { upper: 0, change: -1 },
+        { lower: 0, change: 0 },
+      ],
+      adjustmentType: appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
+      evaluationPeriods: 5,
+      cooldown: cooldowns.scaleInCooldown,
+    });
   }
 
   private acknowledge(): void {
@@ -335,4 +375,19 @@ export class McpContainerService extends Construct {
         "The environment holds names and settings only (the same as the function's); secrets are read at start from Secrets Manager (MCP_SECRETS_ARN) with the task role.",
     });
   }
+}
+
+/**
+ * The container task queue's backlog: the oldest waiting run's age in ms, the most any worker
+ * reported in the period (shared/tasks/backlog.ts, an EMF line at most every 15 s a task).
+ */
+export function backlogAgeMetric(serverName: string, stage: string, period = Duration.minutes(1)): cloudwatch.Metric {
+  return new cloudwatch.Metric({
+    namespace: METRICS_NAMESPACE,
+    metricName: BACKLOG_METRICS.oldestAge,
+    dimensionsMap: { Server: serverName, Stage: stage },
+    statistic: 'Maximum',
+    period,
+    label: 'oldest queued task, ms',
+  });
 }

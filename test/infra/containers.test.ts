@@ -316,6 +316,79 @@ describe('containers for tasks only', () => {
   });
 });
 
+describe('container tasks: backlog and dead-letter alarms, backlog scaling', () => {
+  /** An alarm's one metric, whether written plainly or as a one-metric query (a labelled metric). */
+  const statOf = (a: any) =>
+    a.Properties.Metrics?.[0]?.MetricStat ?? {
+      Metric: { Namespace: a.Properties.Namespace, MetricName: a.Properties.MetricName, Dimensions: a.Properties.Dimensions },
+      Stat: a.Properties.Statistic,
+    };
+  const isStep = (a: any) => (a.Properties.AlarmActions ?? []).some((action: any) => /Policy/.test(action.Ref ?? ''));
+  /** The monitoring alarm on `metric` (not a scaling policy's), its metric's fields spread in. */
+  const alarmOn = (template: Template, metric: string) => {
+    const found = resources(template, 'AWS::CloudWatch::Alarm').find((a) => statOf(a).Metric.MetricName === metric && !isStep(a));
+    return found && { ...found.Properties, ...statOf(found).Metric, Statistic: statOf(found).Stat };
+  };
+  const policies = (template: Template) => resources(template, 'AWS::ApplicationAutoScaling::ScalingPolicy').map((p) => p.Properties);
+  /** The alarms that drive step scaling: their actions are scaling policies. */
+  const stepAlarms = (template: Template) =>
+    resources(template, 'AWS::CloudWatch::Alarm')
+      .filter(isStep)
+      .map((a) => ({ ...a, Properties: { ...a.Properties, MetricName: statOf(a).Metric.MetricName } }));
+
+  it('tasks only: alarms on the oldest queued task (no report breaches) and on dead letters, and scales on the backlog alone', () => {
+    const template = Template.fromStack(Stack.of(endpoint({ containers: { streams: false, tasks: true } })));
+    const backlog = alarmOn(template, 'TaskQueueOldestAge');
+    assert.ok(backlog, 'a backlog alarm');
+    assert.equal(backlog.Namespace, 'McpKit');
+    assert.deepEqual(backlog.Dimensions, [
+      { Name: 'Server', Value: 'echo' },
+      { Name: 'Stage', Value: 'dev' },
+    ]);
+    assert.deepEqual([backlog.Statistic, backlog.Threshold, backlog.EvaluationPeriods], ['Maximum', 300_000, 3]);
+    assert.equal(backlog.TreatMissingData, 'breaching', 'no worker reporting the queue is an alarm too');
+    const dead = alarmOn(template, 'TaskDeadLetters');
+    assert.deepEqual([dead.Namespace, dead.Statistic, dead.Threshold, dead.TreatMissingData], ['McpKit', 'Sum', 1, 'notBreaching']);
+    for (const metric of ['HealthyHostCount', 'UnHealthyHostCount', 'HTTPCode_Target_5XX_Count'])
+      assert.equal(alarmOn(template, metric), undefined, `${metric}: no load balancer`);
+    const all = policies(template);
+    assert.deepEqual(
+      all.map((p) => p.PolicyType),
+      ['StepScaling', 'StepScaling'],
+      'no CPU, memory or request target tracking',
+    );
+    const steps = stepAlarms(template).map((a) => [
+      a.Properties.MetricName,
+      a.Properties.ComparisonOperator,
+      a.Properties.Threshold,
+      a.Properties.EvaluationPeriods,
+    ]);
+    assert.deepEqual(steps.sort(), [
+      ['TaskQueueOldestAge', 'GreaterThanOrEqualToThreshold', 60_000, 1],
+      ['TaskQueueOldestAge', 'LessThanOrEqualToThreshold', 0, 5],
+    ]);
+  });
+
+  it('streams and tasks: the target tracking of streams, plus scaling out on the backlog (no step scale-in to fight it)', () => {
+    const template = Template.fromStack(Stack.of(endpoint({ containers: { tasks: true } })));
+    const types = policies(template).map((p) => p.PolicyType);
+    assert.deepEqual(types.sort(), ['StepScaling', 'TargetTrackingScaling', 'TargetTrackingScaling', 'TargetTrackingScaling']);
+    assert.deepEqual(
+      stepAlarms(template).map((a) => a.Properties.ComparisonOperator),
+      ['GreaterThanOrEqualToThreshold'],
+    );
+    assert.ok(alarmOn(template, 'TaskQueueOldestAge') && alarmOn(template, 'TaskDeadLetters'));
+    assert.ok(alarmOn(template, 'HealthyHostCount'));
+  });
+
+  it('control: streams alone have no queue alarms or backlog scaling', () => {
+    const template = Template.fromStack(Stack.of(endpoint({ containers: {} })));
+    assert.equal(alarmOn(template, 'TaskQueueOldestAge'), undefined);
+    assert.equal(alarmOn(template, 'TaskDeadLetters'), undefined);
+    assert.equal(stepAlarms(template).length, 0);
+  });
+});
+
 const ELB_AND_ORIGIN_TYPES = [
   'AWS::ElasticLoadBalancingV2::LoadBalancer',
   'AWS::ElasticLoadBalancingV2::Listener',
