@@ -154,11 +154,13 @@ export class McpServerEndpoint extends Construct {
       accountConcurrency: settings.accountConcurrency,
     });
     if (containerSettings) {
-      this.containers = this.createContainers(containerSettings, environment, storage);
+      this.containers = this.createContainers(containerSettings, environment, explicitVariables(props), storage);
       this.containerAlarms = monitorContainers(this.monitoring, {
         who: `MCP server "${props.serverName}" (${stage})`,
         containers: this.containers,
         minTasks: containerSettings.minTasks,
+        serverName: props.serverName,
+        stage,
         dashboard: this.monitoring.dashboard,
         topic: props.alarms?.topic,
       });
@@ -171,20 +173,24 @@ export class McpServerEndpoint extends Construct {
   private createContainers(
     containerSettings: ContainerSettings,
     environment: Record<string, string>,
+    explicit: readonly string[],
     storage: { removalPolicy: RemovalPolicy; logRetention: logs.RetentionDays },
   ): McpContainerService {
     const containers = new McpContainerService(this, 'Containers', {
       settings: containerSettings,
       environment,
+      explicitVariables: explicit,
       grantData: (role) => this.dataPlane.grantServer(role),
       streamMaxSeconds: this.settings.streamMaxSeconds,
       originReadTimeoutSeconds: this.settings.originReadTimeoutSeconds,
       originSecret: this.originSecret(),
       logRetention: storage.logRetention,
       removalPolicy: storage.removalPolicy,
+      serverName: this.settings.serverName,
+      stage: this.settings.stage,
     });
     // Only streams come through CloudFront; tasks-only containers need no origin.
-    if (containerSettings.streams) addContainerOrigin(this.distribution!, containers.origin);
+    if (containers.origin) addContainerOrigin(this.distribution!, containers.origin);
     return containers;
   }
 
@@ -242,6 +248,16 @@ export class McpServerEndpoint extends Construct {
       authEnvironment: authEnvironment(auth, this.authorizationServer),
     });
   }
+}
+
+/** The function's variables the user chose, by prop or `environment`: the containers keep them (settings.ts containerEnvironment). */
+function explicitVariables(props: McpServerEndpointProps): string[] {
+  const byProp: [unknown, string][] = [
+    [props.getStreams, 'MCP_GET_STREAMS'],
+    [props.maxOpenStreams, 'MCP_MAX_OPEN_STREAMS'],
+    [props.streamsPerPrincipal, 'MCP_STREAMS_PER_PRINCIPAL'],
+  ];
+  return [...Object.keys(props.environment ?? {}), ...byProp.filter(([given]) => given !== undefined).map(([, name]) => name)];
 }
 
 /** What the auth mode needs from the stage: an open endpoint only on purpose, OAuth only with a URL. */

@@ -28,6 +28,7 @@ import { createToolRuntime } from './server/runtime.ts';
 import { createTasks } from './tasks/setup.ts';
 import { failedTask, isTaskEvent, isTaskFailure } from './tasks/dispatch.ts';
 import { startTaskWorkers, type TaskWorkerOptions, type TaskWorkers } from './tasks/workers.ts';
+import { backlogReporter } from './tasks/backlog.ts';
 import { taskRuntimeOf } from './server/define.ts';
 import type { ServerDefinition } from './server/define.ts';
 import { Quota } from './store/quota.ts';
@@ -130,7 +131,8 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
         log.info('task workers not started: MCP_CONTAINER_TASKS is off or no tool declares runtime: container');
         return { running: 0, stop: async () => {} };
       }
-      const workers = startTaskWorkers(tasks, taskQueue, config.tasks.maxAttempts, log, workerOptions);
+      const backlog = config.metrics ? { onPoll: backlogReporter(definition.name, config.stage) } : {};
+      const workers = startTaskWorkers(tasks, taskQueue, config.tasks.maxAttempts, log, { ...backlog, ...workerOptions });
       taskWorkers.push(workers);
       return workers;
     },

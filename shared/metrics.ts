@@ -13,7 +13,7 @@ type Unit = 'Count' | 'Milliseconds';
 export function emitMetrics(
   dimensions: Record<string, string>,
   metrics: Record<string, { value: number; unit: Unit }>,
-  write = (line: string) => process.stdout.write(line),
+  write: (line: string) => unknown = (line) => process.stdout.write(line),
   sets: string[][] = [Object.keys(dimensions)],
 ): void {
   const line = {

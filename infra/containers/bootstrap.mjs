@@ -10,6 +10,14 @@
 //   AWS_CONTAINER_CREDENTIALS_RELATIVE_URI (ECS sets it) or AWS_CONTAINER_CREDENTIALS_FULL_URI
 //   AWS_ENDPOINT_URL_S3                 optional: an S3-compatible endpoint, addressed path-style
 //   MCP_BUNDLE_DIR                      optional: where the files go (default /tmp/mcp-bundle)
+//   MCP_BUNDLE_ATTEMPTS                 optional: tries at most (default 5)
+//   MCP_BUNDLE_TIMEOUT_MS               optional: each try's limit, credentials to last byte (default 30000)
+//   MCP_BUNDLE_RETRY_MS                 optional: the first wait between tries, doubling (default 1000, at most 10 s)
+//
+// A network error, a timeout, a 5xx or throttling (429, 503 SlowDown) is tried again after a
+// wait; 403, 404 and other 4xx fail at once, with a line naming the object and what to check.
+// After the last try the process exits 1, so ECS replaces the task (and the deployment circuit
+// breaker rolls back a deploy whose tasks never start).
 import { createHash, createHmac } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
@@ -17,6 +25,17 @@ import { pathToFileURL } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 
 const ECS_CREDENTIALS_HOST = 'http://169.254.170.2';
+const MAX_RETRY_WAIT_MS = 10_000;
+
+function whole(name, fallback) {
+  const value = process.env[name];
+  if (value === undefined || value === '') return fallback;
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new Error(`bootstrap: ${name} is "${value}"; expected a whole number above 0.`);
+  return Number(value);
+}
+
+/** A failure that another try cannot mend: thrown as is, without retrying. */
+class Permanent extends Error {}
 
 function required(name) {
   const value = process.env[name];
@@ -24,11 +43,11 @@ function required(name) {
   return value;
 }
 
-async function credentials() {
+async function credentials(signal) {
   const relative = process.env.AWS_CONTAINER_CREDENTIALS_RELATIVE_URI;
   const url = relative ? `${ECS_CREDENTIALS_HOST}${relative}` : required('AWS_CONTAINER_CREDENTIALS_FULL_URI');
   const headers = process.env.AWS_CONTAINER_AUTHORIZATION_TOKEN ? { authorization: process.env.AWS_CONTAINER_AUTHORIZATION_TOKEN } : {};
-  const response = await fetch(url, { headers });
+  const response = await fetch(url, { headers, signal });
   if (!response.ok) throw new Error(`bootstrap: the credentials endpoint answered ${response.status}.`);
   const body = await response.json();
   return { accessKeyId: body.AccessKeyId, secretAccessKey: body.SecretAccessKey, sessionToken: body.Token };
@@ -69,12 +88,46 @@ function signedHeaders(url, region, creds, now = new Date()) {
   return headers;
 }
 
+/** What to check when S3 refuses for good, by status. */
+const ADVICE = {
+  403: "check that the task role may s3:GetObject this object (and the bucket's KMS key, if any), and the credentials and clock (SignatureDoesNotMatch, RequestTimeTooSkewed)",
+  404: 'check that the asset was published (cdk deploy uploads it before the service updates) and that MCP_BUNDLE_BUCKET and MCP_BUNDLE_KEY name it',
+};
+
+/** One try: credentials, the signed GetObject and its whole body, all within `signal`. */
+async function fetchPackOnce(bucket, key, region, signal) {
+  const url = objectUrl(bucket, key, region);
+  const response = await fetch(url, { headers: signedHeaders(url, region, await credentials(signal)), signal });
+  if (!response.ok) {
+    const detail = `bootstrap: GetObject ${url.pathname} answered ${response.status}: ${(await response.text()).slice(0, 300)}`;
+    const retried = response.status >= 500 || response.status === 429 || response.status === 408;
+    if (retried) throw new Error(detail);
+    throw new Permanent(`${detail} (bucket ${bucket}, key ${key}); ${ADVICE[response.status] ?? 'the request was refused; another try would be too'}.`);
+  }
+  return JSON.parse(gunzipSync(Buffer.from(await response.arrayBuffer())).toString('utf8'));
+}
+
+/** Tries up to MCP_BUNDLE_ATTEMPTS times, each within MCP_BUNDLE_TIMEOUT_MS, waiting longer between. */
 async function fetchPack() {
   const region = required('AWS_REGION');
-  const url = objectUrl(required('MCP_BUNDLE_BUCKET'), required('MCP_BUNDLE_KEY'), region);
-  const response = await fetch(url, { headers: signedHeaders(url, region, await credentials()) });
-  if (!response.ok) throw new Error(`bootstrap: GetObject ${url.pathname} answered ${response.status}: ${(await response.text()).slice(0, 300)}`);
-  return JSON.parse(gunzipSync(Buffer.from(await response.arrayBuffer())).toString('utf8'));
+  const [bucket, key] = [required('MCP_BUNDLE_BUCKET'), required('MCP_BUNDLE_KEY')];
+  const attempts = whole('MCP_BUNDLE_ATTEMPTS', 5);
+  const timeoutMs = whole('MCP_BUNDLE_TIMEOUT_MS', 30_000);
+  const firstWaitMs = whole('MCP_BUNDLE_RETRY_MS', 1000);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fetchPackOnce(bucket, key, region, AbortSignal.timeout(timeoutMs));
+    } catch (err) {
+      if (err instanceof Permanent || attempt >= attempts) throw err;
+      // Full jitter: tasks started together do not retry together.
+      const waitMs = Math.round(Math.random() * Math.min(MAX_RETRY_WAIT_MS, firstWaitMs * 2 ** (attempt - 1)));
+      const error = err?.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : String(err?.cause?.code ?? err?.message ?? err);
+      console.error(
+        JSON.stringify({ level: 'WARN', message: 'bootstrap: fetching the bundle failed; trying again', bucket, key, attempt, attempts, error, waitMs }),
+      );
+      await new Promise((resolve) => setTimeout(resolve, waitMs));
+    }
+  }
 }
 
 /** Writes `{ entry, files: { relativePath: text } }` under dir; returns the entry's absolute path. */

@@ -7,8 +7,15 @@
 // CloudFront (local/aws/) runs this same file.
 import { handler as restoreWwwAuthenticate } from './restore-www-authenticate.mjs';
 
-/** Seconds a client waits before it listens again: about how long ECS takes to register a replacement task. */
-const RETRY_AFTER_SECONDS = '10';
+/**
+ * Seconds a client waits before it listens again: how long a new task takes to be registered,
+ * since no task could take the stream and autoscaling or ECS's replacement is the way out. Fargate
+ * starting the task and the bootstrap loading the bundle (about 30 s), then the target group's two
+ * healthy checks 15 s apart: infra/endpoint/containers.ts's REGISTRATION_SECONDS, which the synth
+ * tests hold equal to this. A task's own 503 (draining, or full while another may have room) has a
+ * shorter Retry-After and passes through unchanged.
+ */
+export const RETRY_AFTER_SECONDS = 60;
 const ALB_FAILURES = new Set(['502', '503', '504']);
 
 /** The viewer-request rule: a modern listen, or a 2025 session's GET stream. */
@@ -37,7 +44,7 @@ export async function handler(event) {
     statusDescription: 'Service Unavailable',
     headers: {
       'content-type': [{ key: 'Content-Type', value: 'application/json' }],
-      'retry-after': [{ key: 'Retry-After', value: RETRY_AFTER_SECONDS }],
+      'retry-after': [{ key: 'Retry-After', value: String(RETRY_AFTER_SECONDS) }],
       'cache-control': [{ key: 'Cache-Control', value: 'no-store' }],
     },
     body,

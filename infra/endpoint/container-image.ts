@@ -72,8 +72,8 @@ export function containerBundleAsset(scope: Construct, serverFile: string): s3as
  * The image and command: Node.js imports the bootstrap from a data: URL (base64, so the template
  * holds no `${…}` CloudFormation would read as a substitution); the bundle comes at start.
  */
-export function bootstrapContainer(): { image: ecs.ContainerImage; command: string[] } {
-  return { image: ecs.ContainerImage.fromRegistry(NODE_IMAGE), command: ['node', '--input-type=module', '-e', bootstrapImport()] };
+export function bootstrapContainer(image = NODE_IMAGE): { image: ecs.ContainerImage; command: string[] } {
+  return { image: ecs.ContainerImage.fromRegistry(image), command: ['node', '--input-type=module', '-e', bootstrapImport()] };
 }
 
 /** `await import('data:text/javascript;base64,…')` of the bootstrap: the container's script. */

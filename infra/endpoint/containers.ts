@@ -3,11 +3,13 @@
 // streams are sent here by the viewer-request function (infra/edge/route-streams.js; the
 // distribution attaches it). Network: a VPC without NAT gateway, tasks in public subnets with a
 // public IP (egress to Upstash and AWS APIs) admitting only the load balancer, the load balancer in
-// isolated subnets admitting only CloudFront (its managed prefix list). What runs in
+// isolated subnets admitting only CloudFront (its managed prefix list). Without streams (tasks
+// only) there is no load balancer or origin, and the tasks admit nothing. What runs in
 // the task: infra/endpoint/container-image.ts. Alarms and widgets: container-monitoring.ts.
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Duration, type RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -15,10 +17,13 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { ORIGIN_VERIFY_HEADER } from '../../shared/http/origin-verify.ts';
-import { bootstrapContainer, containerBundleAsset } from './container-image.ts';
+import { METRICS_NAMESPACE } from '../../shared/metrics.ts';
+import { BACKLOG_METRICS } from '../../shared/tasks/backlog.ts';
+import { bootstrapContainer, containerBundleAsset, NODE_IMAGE } from './container-image.ts';
 import { containerEnvironment, streamsPerTaskFor } from './settings.ts';
 
 /** Where `entry` and `server` paths are resolved from: the repository root. */
@@ -29,10 +34,23 @@ export const CONTAINER_ORIGIN_ID = 'containers';
 export const CONTAINER_PORT = 8080;
 /** Fargate's longest stopTimeout: time between SIGTERM and SIGKILL for the adapter to end streams. */
 export const STOP_TIMEOUT_SECONDS = 120;
+/** A run waiting this long (ms) scales the tasks out by one; five times as long, by two more. */
+const BACKLOG_SCALE_OUT_MS = 60_000;
 /** The VPC's addresses. */
 const VPC_CIDR = '10.0.0.0/16';
 /** AWS's managed prefix list of CloudFront's origin-facing addresses, VPC origins included. */
 const CLOUDFRONT_PREFIX_LIST = 'com.amazonaws.global.cloudfront.origin-facing';
+/** Time a new task gets before its /health checks count: the bootstrap downloads and loads the bundle first. */
+const HEALTH_CHECK_GRACE_SECONDS = 60;
+/** The target group's health check: every 15 s; two passes register a task, three failures take it out. */
+const HEALTH_CHECK = { intervalSeconds: 15, healthyThreshold: 2, unhealthyThreshold: 3, timeoutSeconds: 5 };
+/** Fargate starting a task (placement, image pull) and the bootstrap loading the bundle, typically. */
+const TASK_START_SECONDS = 30;
+/**
+ * How long a new task takes to take streams: started, then healthy twice. The edge's 503 for a
+ * stream no task took says to retry after this (infra/edge/stream-unavailable.mjs RETRY_AFTER_SECONDS).
+ */
+export const REGISTRATION_SECONDS = TASK_START_SECONDS + HEALTH_CHECK.healthyThreshold * HEALTH_CHECK.intervalSeconds;
 /** What a draining task gets beyond the stream cap: a stream opened just before draining ends at its cap, plus a keep-alive or two. */
 const DRAIN_MARGIN_SECONDS = 30;
 /** Fargate's CPU units and the memory sizes (MiB) each allows. */
@@ -63,6 +81,13 @@ export interface McpContainers {
    * @default - `server.ts` beside the endpoint's `entry`
    */
   readonly server?: string;
+  /**
+   * The image the bootstrap runs on: any arm64 image with Node.js 24 or later as `node` on its
+   * PATH. Pin it by digest (`…/node:24-slim@sha256:…`) so a deploy never picks up a new
+   * image unseen (docs/deploy.md, "Containers").
+   * @default - NODE_IMAGE, `public.ecr.aws/docker/library/node:24-slim`, by tag
+   */
+  readonly image?: string;
 }
 
 export interface ContainerSettings {
@@ -74,6 +99,7 @@ export interface ContainerSettings {
   readonly maxTasks: number;
   /** Absolute path of the server definition. */
   readonly serverFile: string;
+  readonly image: string;
 }
 
 /** The prop with its defaults, checked against what Fargate and autoscaling take. */
@@ -97,13 +123,18 @@ export function resolveContainers(options: McpContainers, entry: string, owner: 
   const tasks = options.tasks ?? false;
   if (!streams && !tasks) fail('streams and containers.tasks are both false: nothing would run on the containers; leave `containers` out instead.');
   const serverFile = resolve(PROJECT_ROOT, options.server ?? resolve(dirname(resolve(PROJECT_ROOT, entry)), 'server.ts'));
-  return { streams, tasks, cpu, memory, minTasks, maxTasks, serverFile };
+  const image = options.image ?? NODE_IMAGE;
+  if (!/^[^\s@]+(@sha256:[0-9a-f]{64})?$/.test(image))
+    fail(`image is "${image}"; give a reference such as ${NODE_IMAGE} or ${NODE_IMAGE}@sha256:<64 hex digits>.`);
+  return { streams, tasks, cpu, memory, minTasks, maxTasks, serverFile, image };
 }
 
 export interface ContainerServiceProps {
   readonly settings: ContainerSettings;
   /** The function's environment, which the containers share. */
   readonly environment: Record<string, string>;
+  /** Variables of `environment` the user chose, which the containers keep (settings.ts containerEnvironment). @default - none */
+  readonly explicitVariables?: readonly string[];
   /** Grants the task role what the function's role has on the data plane. */
   readonly grantData: (role: iam.IRole) => void;
   /** The stream cap (MCP_STREAM_MAX_SECONDS): a draining task waits for its streams to end at it. */
@@ -113,6 +144,9 @@ export interface ContainerServiceProps {
   readonly originSecret?: string;
   readonly logRetention: logs.RetentionDays;
   readonly removalPolicy: RemovalPolicy;
+  /** The Server and Stage dimensions of the kit's metrics (the task queue's backlog). */
+  readonly serverName: string;
+  readonly stage: string;
 }
 
 export class McpContainerService extends Construct {
@@ -120,11 +154,13 @@ export class McpContainerService extends Construct {
   readonly settings: ContainerSettings;
   readonly vpc: ec2.Vpc;
   readonly service: ecs.FargateService;
-  readonly loadBalancer: elbv2.ApplicationLoadBalancer;
-  readonly targetGroup: elbv2.ApplicationTargetGroup;
+  /** @default undefined for containers without streams: nothing reaches them from outside */
+  readonly loadBalancer?: elbv2.ApplicationLoadBalancer;
+  /** @default undefined for containers without streams */
+  readonly targetGroup?: elbv2.ApplicationTargetGroup;
   readonly logGroup: logs.LogGroup;
-  /** The distribution's second origin, id `containers`. */
-  readonly origin: cloudfront.IOrigin;
+  /** The distribution's second origin, id `containers`. @default undefined for containers without streams */
+  readonly origin?: cloudfront.IOrigin;
   /** Seconds a replaced task keeps serving its open streams before SIGTERM. */
   readonly drainSeconds: number;
 
@@ -138,21 +174,25 @@ export class McpContainerService extends Construct {
       natGateways: 0,
       subnetConfiguration: [
         { name: 'Tasks', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
-        { name: 'Origin', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 },
+        ...(settings.streams ? [{ name: 'Origin', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 }] : []),
       ],
     });
     this.logGroup = new logs.LogGroup(this, 'Logs', { retention: props.logRetention, removalPolicy: props.removalPolicy });
     this.service = this.createService(props);
-    [this.loadBalancer, this.targetGroup] = this.createLoadBalancer();
-    this.createScaling(settings);
-    this.origin = origins.VpcOrigin.withApplicationLoadBalancer(this.loadBalancer, {
-      originId: CONTAINER_ORIGIN_ID,
-      httpPort: 80,
-      protocolPolicy: cloudfront.OriginProtocolPolicy.HTTP_ONLY,
-      readTimeout: Duration.seconds(props.originReadTimeoutSeconds),
-      keepaliveTimeout: Duration.seconds(60),
-      ...(props.originSecret !== undefined && { customHeaders: { [ORIGIN_VERIFY_HEADER]: props.originSecret } }),
-    });
+    // Without streams nothing comes in: no load balancer, no origin, and the tasks' security group
+    // admits nothing (its only rule is the way out).
+    if (settings.streams) {
+      [this.loadBalancer, this.targetGroup] = this.createLoadBalancer();
+      this.origin = origins.VpcOrigin.withApplicationLoadBalancer(this.loadBalancer, {
+        originId: CONTAINER_ORIGIN_ID,
+        httpPort: 80,
+        protocolPolicy: cloudfront.OriginProtocolPolicy.HTTP_ONLY,
+        readTimeout: Duration.seconds(props.originReadTimeoutSeconds),
+        keepaliveTimeout: Duration.seconds(60),
+        ...(props.originSecret !== undefined && { customHeaders: { [ORIGIN_VERIFY_HEADER]: props.originSecret } }),
+      });
+    }
+    this.createScaling(settings, props);
     this.acknowledge();
   }
 
@@ -167,7 +207,7 @@ export class McpContainerService extends Construct {
     // That one object, not the whole asset bucket grantRead would open.
     task.taskRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [bundle.bucket.arnForObjects(bundle.s3ObjectKey)] }));
     props.grantData(task.taskRole);
-    const { image, command } = bootstrapContainer();
+    const { image, command } = bootstrapContainer(settings.image);
     task.addContainer('Server', {
       image,
       command,
@@ -175,6 +215,7 @@ export class McpContainerService extends Construct {
         ...containerEnvironment(props.environment, {
           tasks: settings.maxTasks,
           streamsPerTask: streamsPerTaskFor(settings.cpu),
+          explicit: props.explicitVariables,
         }),
         PORT: String(CONTAINER_PORT),
         AWS_REGION: Stack.of(this).region,
@@ -198,8 +239,8 @@ export class McpContainerService extends Construct {
       assignPublicIp: true,
       vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
       circuitBreaker: { rollback: true },
-      // The bootstrap downloads and loads the bundle before /health answers.
-      healthCheckGracePeriod: Duration.seconds(60),
+      // The bootstrap downloads and loads the bundle before /health answers (the load balancer's check: streams only).
+      ...(settings.streams && { healthCheckGracePeriod: Duration.seconds(HEALTH_CHECK_GRACE_SECONDS) }),
     });
     // Autoscaling owns the count (from minTasks up). A DesiredCount in the template would be sent
     // again with every update and scale a busy service back down; left out, ECS starts one task
@@ -230,7 +271,13 @@ export class McpContainerService extends Construct {
       port: CONTAINER_PORT,
       protocol: elbv2.ApplicationProtocol.HTTP,
       targets: [this.service],
-      healthCheck: { path: '/health', interval: Duration.seconds(15), healthyThresholdCount: 2, unhealthyThresholdCount: 3, timeout: Duration.seconds(5) },
+      healthCheck: {
+        path: '/health',
+        interval: Duration.seconds(HEALTH_CHECK.intervalSeconds),
+        healthyThresholdCount: HEALTH_CHECK.healthyThreshold,
+        unhealthyThresholdCount: HEALTH_CHECK.unhealthyThreshold,
+        timeout: Duration.seconds(HEALTH_CHECK.timeoutSeconds),
+      },
       deregistrationDelay: Duration.seconds(this.drainSeconds),
     });
     return [loadBalancer, targetGroup];
@@ -265,26 +312,58 @@ export class McpContainerService extends Construct {
     return lookup.getResponseField('PrefixLists.0.PrefixListId');
   }
 
-  /** Streams mostly hold memory and connections, calls CPU: scale on whichever runs out first. */
-  private createScaling(settings: ContainerSettings): void {
+  /**
+   * Streams mostly hold memory and connections, calls CPU: with streams, scale on whichever runs
+   * out first. Tasks add scaling out on the queue's backlog; for tasks alone the backlog also
+   * scales in, and CPU does not steer (a busy worker is the point, a waiting run the signal).
+   */
+  private createScaling(settings: ContainerSettings, props: ContainerServiceProps): void {
     const scaling = this.service.autoScaleTaskCount({ minCapacity: settings.minTasks, maxCapacity: settings.maxTasks });
     const cooldowns = { scaleOutCooldown: Duration.seconds(60), scaleInCooldown: Duration.minutes(5) };
-    scaling.scaleOnCpuUtilization('Cpu', { targetUtilizationPercent: 60, ...cooldowns });
-    scaling.scaleOnMemoryUtilization('Memory', { targetUtilizationPercent: 70, ...cooldowns });
-    scaling.scaleOnRequestCount('Requests', { requestsPerTarget: 1000, targetGroup: this.targetGroup, ...cooldowns });
+    if (this.targetGroup) {
+      scaling.scaleOnCpuUtilization('Cpu', { targetUtilizationPercent: 60, ...cooldowns });
+      scaling.scaleOnMemoryUtilization('Memory', { targetUtilizationPercent: 70, ...cooldowns });
+      scaling.scaleOnRequestCount('Requests', { requestsPerTarget: 1000, targetGroup: this.targetGroup, ...cooldowns });
+    }
+    if (!settings.tasks) return;
+    const backlog = backlogAgeMetric(props.serverName, props.stage);
+    // A free worker takes a run within a poll (2 s): a run that waited a minute found every worker busy.
+    scaling.scaleOnMetric('BacklogOut', {
+      metric: backlog,
+      scalingSteps: [
+        { lower: BACKLOG_SCALE_OUT_MS, change: +1 },
+        { lower: 5 * BACKLOG_SCALE_OUT_MS, change: +2 },
+      ],
+      adjustmentType: appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
+      cooldown: cooldowns.scaleOutCooldown,
+    });
+    // Step scale-in beside target tracking would fight it: with streams, CPU and memory scale in.
+    if (this.targetGroup) return;
+    scaling.scaleOnMetric('BacklogIn', {
+      metric: backlog,
+      // Nothing waited for five minutes in a row: one task fewer (runs in progress keep their tasks while protected).
+      scalingSteps: [
+        { upper: 0, change: -1 },
+        { lower: 0, change: 0 },
+      ],
+      adjustmentType: appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
+      evaluationPeriods: 5,
+      cooldown: cooldowns.scaleInCooldown,
+    });
   }
 
   private acknowledge(): void {
     Validations.of(this.vpc).acknowledge({
       id: 'AwsSolutions-VPC7',
       reason:
-        "The VPC carries only CloudFront-to-ALB-to-task traffic, all of it in the ALB access path and the server logs; flow logs are a per-deployment choice (their cost grows with every stream's keep-alives).",
+        "The VPC carries only CloudFront-to-ALB-to-task traffic (with streams) and the tasks' own calls out, all of it in the server logs; flow logs are a per-deployment choice (their cost grows with every stream's keep-alives).",
     });
-    Validations.of(this.loadBalancer).acknowledge({
-      id: 'AwsSolutions-ELB2',
-      reason:
-        'Every request that reaches a task is logged by the server itself (and by CloudFront when its logging is on); ALB access logs need an S3 bucket with an ELB-writable policy, left to the deployment.',
-    });
+    if (this.loadBalancer)
+      Validations.of(this.loadBalancer).acknowledge({
+        id: 'AwsSolutions-ELB2',
+        reason:
+          'Every request that reaches a task is logged by the server itself (and by CloudFront when its logging is on); ALB access logs need an S3 bucket with an ELB-writable policy, left to the deployment.',
+      });
     Validations.of(this.service.cluster).acknowledge({
       id: 'AwsSolutions-ECS4',
       reason:
@@ -296,4 +375,19 @@ export class McpContainerService extends Construct {
         "The environment holds names and settings only (the same as the function's); secrets are read at start from Secrets Manager (MCP_SECRETS_ARN) with the task role.",
     });
   }
+}
+
+/**
+ * The container task queue's backlog: the oldest waiting run's age in ms, the most any worker
+ * reported in the period (shared/tasks/backlog.ts, an EMF line at most every 15 s a task).
+ */
+export function backlogAgeMetric(serverName: string, stage: string, period = Duration.minutes(1)): cloudwatch.Metric {
+  return new cloudwatch.Metric({
+    namespace: METRICS_NAMESPACE,
+    metricName: BACKLOG_METRICS.oldestAge,
+    dimensionsMap: { Server: serverName, Stage: stage },
+    statistic: 'Maximum',
+    period,
+    label: 'oldest queued task, ms',
+  });
 }

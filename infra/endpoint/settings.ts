@@ -457,26 +457,45 @@ export interface ContainerEnvironmentOptions {
   tasks?: number;
   /** MCP_CONTAINER_STREAMS; the server-wide cap (MCP_MAX_OPEN_STREAMS) on the tasks is this times `tasks`. @default MCP_CONTAINER_STREAMS's default */
   streamsPerTask?: number;
+  /**
+   * Variables of the function's environment the user chose (a prop such as `maxOpenStreams`, or
+   * the construct's `environment`): the containers keep these as they are. @default - none
+   */
+  explicit?: readonly string[];
   /** Added last (a cap to try, say). */
   environment?: Record<string, string>;
 }
 
+/** The variables containerEnvironment fills for the containers unless the user set them (docs/deploy.md, "Containers"). */
+export const CONTAINER_DEFAULTS = [
+  'MCP_GET_STREAMS',
+  'MCP_CONTAINER_STREAMS',
+  'MCP_MAX_OPEN_STREAMS',
+  'MCP_STREAMS_PER_PRINCIPAL',
+  'MCP_EVENT_POLL_MAX_MS',
+] as const satisfies readonly VariableName[];
+
 /**
- * A container task's environment: the function's, with GET streams on again (a stream holds no
- * Lambda environment there), the stream caps sized by the tasks, and events polled at most a
- * second apart (one poller feeds all of a task's streams; docs/scale.md). The construct and the
- * model of `npm run start:aws` both build it here.
+ * A container task's environment: the function's, with what the user left unset filled for the
+ * containers: GET streams on again (a stream holds no Lambda environment there), the stream caps
+ * sized by the tasks, and events polled at most a second apart (one poller feeds all of a task's
+ * streams; docs/scale.md). A variable in `explicit` keeps the function's value, and the caps derive
+ * from it (a chosen server-wide cap bounds the per-principal one). The construct and the model of
+ * `npm run start:aws` both build it here.
  */
 export function containerEnvironment(functionEnvironment: Record<string, string>, options: ContainerEnvironmentOptions = {}): Record<string, string> {
-  const perTask = options.streamsPerTask ?? VARIABLES.MCP_CONTAINER_STREAMS.default;
-  const max = perTask * (options.tasks ?? 1);
+  const explicit = new Set(options.explicit ?? []);
+  const chosen = (name: (typeof CONTAINER_DEFAULTS)[number]) => (explicit.has(name) ? functionEnvironment[name] : undefined);
+  const perTask = Number(chosen('MCP_CONTAINER_STREAMS') ?? options.streamsPerTask ?? VARIABLES.MCP_CONTAINER_STREAMS.default);
+  const max = Number(chosen('MCP_MAX_OPEN_STREAMS') ?? perTask * (options.tasks ?? 1));
+  const perPrincipal = max === 0 ? PATH_DEFAULTS.streamsPerPrincipal : Math.max(1, Math.min(PATH_DEFAULTS.streamsPerPrincipal, Math.floor(max / 2)));
   return {
     ...functionEnvironment,
-    MCP_GET_STREAMS: 'true',
+    MCP_GET_STREAMS: chosen('MCP_GET_STREAMS') ?? 'true',
     MCP_CONTAINER_STREAMS: String(perTask),
     MCP_MAX_OPEN_STREAMS: String(max),
-    MCP_STREAMS_PER_PRINCIPAL: String(Math.max(1, Math.min(10, Math.floor(max / 2)))),
-    MCP_EVENT_POLL_MAX_MS: '1000',
+    MCP_STREAMS_PER_PRINCIPAL: chosen('MCP_STREAMS_PER_PRINCIPAL') ?? String(perPrincipal),
+    MCP_EVENT_POLL_MAX_MS: chosen('MCP_EVENT_POLL_MAX_MS') ?? '1000',
     ...options.environment,
   };
 }

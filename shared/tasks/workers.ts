@@ -7,7 +7,7 @@
 // `drainMs`, then gives their leases back so another container restarts them at once.
 import { describeFailure } from '../dependency.ts';
 import type { KitLogger } from '../log.ts';
-import type { Lease, TaskQueue } from './queue.ts';
+import type { Lease, QueuedRun, TaskQueue } from './queue.ts';
 import type { TaskService } from './service.ts';
 
 export interface TaskWorkerOptions {
@@ -17,6 +17,8 @@ export interface TaskWorkerOptions {
   pollMs?: number;
   /** How long `stop()` lets running runs finish before giving their leases back. @default 10000 */
   drainMs?: number;
+  /** Told what each poll read, full or not (backlog.ts reports it as metrics). @default - nothing */
+  onPoll?: (waiting: readonly QueuedRun[]) => void;
 }
 
 export interface TaskWorkers {
@@ -50,7 +52,9 @@ export function startTaskWorkers(tasks: TaskService, queue: TaskQueue, maxAttemp
   const nudge = () => wake.abort();
 
   async function fill() {
-    for (const queued of await queue.waiting()) {
+    const waiting = await queue.waiting();
+    options.onPoll?.(waiting);
+    for (const queued of waiting) {
       if (stopping.signal.aborted || held.size >= concurrency) return;
       const lease = await queue.claim(queued, owner);
       if (lease) start(lease);
@@ -97,8 +101,8 @@ export function startTaskWorkers(tasks: TaskService, queue: TaskQueue, maxAttemp
 
   const loop = (async () => {
     while (!stopping.signal.aborted) {
-      if (held.size < concurrency)
-        await fill().catch((error: unknown) => log.warn('task worker: reading the queue failed; retrying', { error: describeFailure(error) }));
+      // Read even when full: the backlog is measured then most of all.
+      await fill().catch((error: unknown) => log.warn('task worker: reading the queue failed; retrying', { error: describeFailure(error) }));
       await sleep(pollMs, wake.signal);
       wake = new AbortController();
     }

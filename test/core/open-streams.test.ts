@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { Client as LegacyClient } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as LegacyTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import notes from '../../functions/notes/server.ts';
-import { handler as streamUnavailable } from '../../infra/edge/stream-unavailable.mjs';
+import { RETRY_AFTER_SECONDS, handler as streamUnavailable } from '../../infra/edge/stream-unavailable.mjs';
 import { startInProcess, startTestDynamo } from '../helpers/server.ts';
 
 const HEADERS = {
@@ -94,7 +94,7 @@ describe('stream-unavailable.mjs (Lambda@Edge, origin response, with containers)
       ] as const) {
         const out = await streamUnavailable(event(method, headers, status));
         assert.equal(out.status, '503');
-        assert.equal(out.headers['retry-after']![0]!.value, '10');
+        assert.equal(out.headers['retry-after']![0]!.value, String(RETRY_AFTER_SECONDS));
         assert.equal(JSON.parse(out.body!).error.code, -32000);
       }
     }

@@ -220,3 +220,122 @@ describe('container bootstrap: bundle from the asset bucket, no Docker', () => {
     assert.equal(existsSync(join(dir, '..', 'escaped.mjs')), false);
   });
 });
+
+/**
+ * An S3 stand-in that answers each GetObject as `script` says for that try (`ok` serves the pack,
+ * `hang` never answers, `reset` drops the connection, a number answers that status), the last
+ * entry for every try after; it records each try's path.
+ */
+function flakyS3(pack: Buffer, script: (number | 'ok' | 'hang' | 'reset')[]) {
+  const paths: string[] = [];
+  const server = createServer((req, res) => {
+    paths.push(req.url!);
+    const step = script[Math.min(paths.length, script.length) - 1];
+    if (step === 'hang') return;
+    if (step === 'reset') return void req.socket.destroy();
+    if (step === 'ok') return void res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(pack);
+    res.writeHead(step!, { 'content-type': 'application/xml' }).end(`<Error><Code>Status${step}</Code></Error>`);
+  });
+  return { server, paths };
+}
+
+describe('container bootstrap: timeouts and retries of the bundle fetch', () => {
+  // A pack whose entry serves HTTP on PORT: enough to see the bootstrap got it and ran it.
+  const pack = gzipSync(
+    JSON.stringify({
+      entry: 'index.mjs',
+      files: {
+        'index.mjs': "import { createServer } from 'node:http';\ncreateServer((q, r) => r.end('served')).listen(Number(process.env.PORT), '127.0.0.1');\n",
+      },
+    }),
+  );
+  const children: ChildProcess[] = [];
+  const servers: Server[] = [];
+  const dirs: string[] = [];
+  after(() => {
+    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+    for (const server of servers) server.closeAllConnections(), server.close();
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function run(script: Parameters<typeof flakyS3>[1], env: Record<string, string> = {}) {
+    const s3 = flakyS3(pack, script);
+    const creds = credentialsServer('secret', 'token');
+    servers.push(s3.server, creds.server);
+    const [s3Url, credentialsUrl, port] = [await listen(s3.server), await listen(creds.server), await freePort()];
+    const started = startBootstrap({
+      AWS_REGION: 'us-east-1',
+      AWS_CONTAINER_CREDENTIALS_FULL_URI: `${credentialsUrl}/v2/credentials/task`,
+      AWS_CONTAINER_AUTHORIZATION_TOKEN: 'token',
+      AWS_ENDPOINT_URL_S3: s3Url,
+      MCP_BUNDLE_BUCKET: BUCKET,
+      MCP_BUNDLE_KEY: 'assets/abc123.json.gz',
+      MCP_BUNDLE_DIR: dirs[dirs.push(mkdtempSync(join(tmpdir(), 'mcp-kit-bootstrap-retry-'))) - 1]!,
+      MCP_BUNDLE_RETRY_MS: '20',
+      MCP_BUNDLE_TIMEOUT_MS: '1000',
+      MCP_BUNDLE_ATTEMPTS: '4',
+      PORT: String(port),
+      ...env,
+    });
+    children.push(started.child);
+    return { ...started, port, paths: s3.paths };
+  }
+
+  const retries = (output: string) => output.split('\n').filter((line) => line.includes('trying again'));
+
+  it('tries again after 500, 503 throttling and a dropped connection, then serves', async () => {
+    const { child, output, port, paths } = await run([500, 503, 'reset', 'ok']);
+    const answer = await waitForHttp(`http://127.0.0.1:${port}/`, child, output);
+    assert.equal(await answer.text(), 'served');
+    assert.equal(paths.length, 4);
+    assert.deepEqual(new Set(paths), new Set([`/${BUCKET}/assets/abc123.json.gz`]), 'the same object each try');
+    const lines = retries(output()).map((line) => JSON.parse(line));
+    assert.deepEqual(
+      lines.map((l) => [l.level, l.attempt, l.bucket, l.key]),
+      [1, 2, 3].map((attempt) => ['WARN', attempt, BUCKET, 'assets/abc123.json.gz']),
+    );
+    assert.match(lines[0].error, /answered 500/);
+    assert.match(lines[1].error, /answered 503/);
+  });
+
+  it('gives up on a try that hangs after MCP_BUNDLE_TIMEOUT_MS and tries again', async () => {
+    const started = Date.now();
+    const { child, output, port, paths } = await run(['hang', 'ok'], { MCP_BUNDLE_TIMEOUT_MS: '300' });
+    await waitForHttp(`http://127.0.0.1:${port}/`, child, output);
+    assert.equal(paths.length, 2);
+    assert.match(retries(output())[0]!, /no answer within 300 ms/);
+    assert.ok(Date.now() - started >= 300, 'the first try was waited for up to its limit');
+  });
+
+  it('fails at once on 403, naming the bucket, the key and what to check, and exits non-zero', async () => {
+    const { child, output, paths } = await run([403]);
+    const [code] = await once(child, 'exit');
+    assert.equal(code, 1);
+    assert.equal(paths.length, 1, 'no retry: another try would be refused too');
+    assert.equal(retries(output()).length, 0);
+    const line = JSON.parse(
+      output()
+        .split('\n')
+        .find((l) => l.includes('did not start'))!,
+    );
+    assert.equal(line.level, 'ERROR');
+    assert.match(line.error, new RegExp(`answered 403.*bucket ${BUCKET}, key assets/abc123\\.json\\.gz.*task role may s3:GetObject`));
+  });
+
+  it('fails at once on 404, saying to check that the asset was published', async () => {
+    const { child, output, paths } = await run([404]);
+    const [code] = await once(child, 'exit');
+    assert.equal(code, 1);
+    assert.equal(paths.length, 1);
+    assert.match(output(), /answered 404.*asset was published/);
+  });
+
+  it('exits non-zero after MCP_BUNDLE_ATTEMPTS tries that all fail, so ECS replaces the task', async () => {
+    const { child, output, paths } = await run([503], { MCP_BUNDLE_ATTEMPTS: '3' });
+    const [code] = await once(child, 'exit');
+    assert.equal(code, 1);
+    assert.equal(paths.length, 3);
+    assert.equal(retries(output()).length, 2, 'a warning between tries, the error after the last');
+    assert.match(output(), /did not start.*answered 503/);
+  });
+});

@@ -13,6 +13,8 @@ import { after, before, describe, it } from 'node:test';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { buildKitApp, stackId } from '../../infra/kit-app.ts';
+import { RETRY_AFTER_SECONDS } from '../../infra/edge/stream-unavailable.mjs';
+import { REGISTRATION_SECONDS } from '../../infra/endpoint/containers.ts';
 import { McpServerEndpoint, type McpServerEndpointProps } from '../../infra/mcp-server-endpoint.ts';
 import { ORIGIN_VERIFY_HEADER } from '../../shared/http/origin-verify.ts';
 
@@ -119,6 +121,12 @@ describe('-c containers=true: the example app with streams on Fargate', () => {
   it('checks /health and drains a replaced task for the stream cap before SIGTERM', () => {
     const [group] = resources(template, 'AWS::ElasticLoadBalancingV2::TargetGroup');
     assert.equal(group.Properties.HealthCheckPath, '/health');
+    // The edge's 503 for a stream no task took says to wait for a new task's registration: its
+    // start, then healthy checks in a row; not less, or clients retry into the same 503.
+    const registration = REGISTRATION_SECONDS - group.Properties.HealthCheckIntervalSeconds * group.Properties.HealthyThresholdCount;
+    assert.ok(registration > 0, 'a start-up allowance on top of the checks');
+    assert.equal(RETRY_AFTER_SECONDS, REGISTRATION_SECONDS);
+    assert.ok(RETRY_AFTER_SECONDS >= 60, `Retry-After ${RETRY_AFTER_SECONDS} s is shorter than a task takes to start and pass two checks`);
     assert.equal(group.Properties.Port, 8080);
     const delay = group.Properties.TargetGroupAttributes.find((a: any) => a.Key === 'deregistration_delay.timeout_seconds').Value;
     assert.equal(Number(delay), Number(functionVariables(template).MCP_STREAM_MAX_SECONDS) + 30);
@@ -206,9 +214,40 @@ describe('containers props', () => {
     assert.equal(resources(template, 'AWS::ECS::Service')[0].Properties.DesiredCount, undefined, 'autoscaling owns the count; a deploy must not reset it');
   });
 
+  it('runs the image given, pinned by digest; control: the default is the public node:24-slim by tag', () => {
+    const pinned = `public.ecr.aws/docker/library/node:24-slim@sha256:${'ab'.repeat(32)}`;
+    const template = Template.fromStack(Stack.of(endpoint({ containers: { image: pinned } })));
+    assert.equal(containerDefinition(template).Image, pinned);
+    assert.deepEqual(containerDefinition(template).Command.slice(0, 3), ['node', '--input-type=module', '-e'], 'the same bootstrap on it');
+    assert.equal(endpoint({ containers: {} }).containers?.settings.image, 'public.ecr.aws/docker/library/node:24-slim');
+  });
+
   it('keeps getStreams as given', () => {
     const server = endpoint({ containers: {}, getStreams: false });
     assert.equal(server.settings.getStreams, false);
+  });
+
+  it('keeps the stream settings the user chose on the containers, and fills only the rest', () => {
+    const server = endpoint({
+      containers: {},
+      getStreams: false,
+      maxOpenStreams: 50,
+      streamsPerPrincipal: 3,
+      environment: { MCP_EVENT_POLL_MAX_MS: '3000' },
+    });
+    const container = containerVariables(Template.fromStack(Stack.of(server)));
+    assert.equal(container.MCP_GET_STREAMS, 'false');
+    assert.equal(container.MCP_MAX_OPEN_STREAMS, '50');
+    assert.equal(container.MCP_STREAMS_PER_PRINCIPAL, '3');
+    assert.equal(container.MCP_EVENT_POLL_MAX_MS, '3000');
+    assert.equal(container.MCP_CONTAINER_STREAMS, '2500', 'left unset: filled for a 0.5 vCPU task');
+  });
+
+  it("derives the per-caller cap from the user's server-wide cap when only that is chosen; control: nothing chosen, all filled", () => {
+    const chosen = containerVariables(Template.fromStack(Stack.of(endpoint({ containers: {}, maxOpenStreams: 6 }))));
+    assert.deepEqual([chosen.MCP_MAX_OPEN_STREAMS, chosen.MCP_STREAMS_PER_PRINCIPAL, chosen.MCP_GET_STREAMS], ['6', '3', 'true']);
+    const filled = containerVariables(Template.fromStack(Stack.of(endpoint({ containers: {} }))));
+    assert.deepEqual([filled.MCP_MAX_OPEN_STREAMS, filled.MCP_STREAMS_PER_PRINCIPAL, filled.MCP_EVENT_POLL_MAX_MS], ['10000', '10', '1000']);
   });
 
   it('refuses what Fargate or the path cannot take, saying what to change', () => {
@@ -219,6 +258,8 @@ describe('containers props', () => {
       [{ containers: { minTasks: 0 } }, /containers\.minTasks is 0/],
       [{ containers: { minTasks: 3, maxTasks: 2 } }, /containers\.maxTasks is 2/],
       [{ containers: { streams: false } }, /nothing would run on the containers/],
+      [{ containers: { image: 'node:24-slim@sha256:abc' } }, /containers\.image is "node:24-slim@sha256:abc"; give a reference such as/],
+      [{ containers: { image: '' } }, /containers\.image is ""/],
     ];
     for (const [props, message] of cases) assert.throws(() => endpoint(props), message);
   });
@@ -240,7 +281,120 @@ describe('containers for tasks only', () => {
     assert.equal(functionVariables(template).MCP_CONTAINER_TASKS, 'true');
     assert.equal(containerVariables(template).MCP_CONTAINER_TASKS, 'true');
   });
+
+  it('has no load balancer, VPC origin or inbound rule: the tasks only call out', () => {
+    const server = endpoint({ containers: { streams: false, tasks: true } });
+    const template = Template.fromStack(Stack.of(server));
+    for (const type of ELB_AND_ORIGIN_TYPES) template.resourceCountIs(type, 0);
+    template.resourceCountIs('AWS::EC2::SecurityGroupIngress', 0);
+    const groups = resources(template, 'AWS::EC2::SecurityGroup');
+    assert.equal(groups.length, 1, "the tasks' group alone");
+    assert.equal(groups[0].Properties.SecurityGroupIngress, undefined);
+    assert.deepEqual(
+      groups[0].Properties.SecurityGroupEgress.map((r: any) => r.CidrIp),
+      ['0.0.0.0/0'],
+      'out to Upstash and AWS APIs',
+    );
+    assert.equal(server.containers?.loadBalancer, undefined);
+    assert.equal(server.containers?.origin, undefined);
+    const service = resources(template, 'AWS::ECS::Service')[0].Properties;
+    assert.deepEqual(service.LoadBalancers ?? [], []);
+    assert.equal(service.HealthCheckGracePeriodSeconds, undefined);
+    // Only public subnets: the isolated ones held the load balancer.
+    const subnets = resources(template, 'AWS::EC2::Subnet');
+    assert.ok(
+      subnets.every((subnet) => subnet.Properties.MapPublicIpOnLaunch === true),
+      'no isolated subnet',
+    );
+    assert.equal(Object.keys(template.findResources('Custom::AWS')).length, 0, 'no prefix-list lookup');
+  });
+
+  it('control: with streams as well, the load balancer, VPC origin and inbound rules are there', () => {
+    const template = Template.fromStack(Stack.of(endpoint({ containers: { tasks: true } })));
+    for (const type of ELB_AND_ORIGIN_TYPES) assert.ok(resources(template, type).length >= 1, type);
+    template.resourceCountIs('AWS::EC2::SecurityGroupIngress', 2);
+  });
 });
+
+describe('container tasks: backlog and dead-letter alarms, backlog scaling', () => {
+  /** An alarm's one metric, whether written plainly or as a one-metric query (a labelled metric). */
+  const statOf = (a: any) =>
+    a.Properties.Metrics?.[0]?.MetricStat ?? {
+      Metric: { Namespace: a.Properties.Namespace, MetricName: a.Properties.MetricName, Dimensions: a.Properties.Dimensions },
+      Stat: a.Properties.Statistic,
+    };
+  const isStep = (a: any) => (a.Properties.AlarmActions ?? []).some((action: any) => /Policy/.test(action.Ref ?? ''));
+  /** The monitoring alarm on `metric` (not a scaling policy's), its metric's fields spread in. */
+  const alarmOn = (template: Template, metric: string) => {
+    const found = resources(template, 'AWS::CloudWatch::Alarm').find((a) => statOf(a).Metric.MetricName === metric && !isStep(a));
+    return found && { ...found.Properties, ...statOf(found).Metric, Statistic: statOf(found).Stat };
+  };
+  const policies = (template: Template) => resources(template, 'AWS::ApplicationAutoScaling::ScalingPolicy').map((p) => p.Properties);
+  /** The alarms that drive step scaling: their actions are scaling policies. */
+  const stepAlarms = (template: Template) =>
+    resources(template, 'AWS::CloudWatch::Alarm')
+      .filter(isStep)
+      .map((a) => ({ ...a, Properties: { ...a.Properties, MetricName: statOf(a).Metric.MetricName } }));
+
+  it('tasks only: alarms on the oldest queued task (no report breaches) and on dead letters, and scales on the backlog alone', () => {
+    const template = Template.fromStack(Stack.of(endpoint({ containers: { streams: false, tasks: true } })));
+    const backlog = alarmOn(template, 'TaskQueueOldestAge');
+    assert.ok(backlog, 'a backlog alarm');
+    assert.equal(backlog.Namespace, 'McpKit');
+    assert.deepEqual(backlog.Dimensions, [
+      { Name: 'Server', Value: 'echo' },
+      { Name: 'Stage', Value: 'dev' },
+    ]);
+    assert.deepEqual([backlog.Statistic, backlog.Threshold, backlog.EvaluationPeriods], ['Maximum', 300_000, 3]);
+    assert.equal(backlog.TreatMissingData, 'breaching', 'no worker reporting the queue is an alarm too');
+    const dead = alarmOn(template, 'TaskDeadLetters');
+    assert.deepEqual([dead.Namespace, dead.Statistic, dead.Threshold, dead.TreatMissingData], ['McpKit', 'Sum', 1, 'notBreaching']);
+    for (const metric of ['HealthyHostCount', 'UnHealthyHostCount', 'HTTPCode_Target_5XX_Count'])
+      assert.equal(alarmOn(template, metric), undefined, `${metric}: no load balancer`);
+    const all = policies(template);
+    assert.deepEqual(
+      all.map((p) => p.PolicyType),
+      ['StepScaling', 'StepScaling'],
+      'no CPU, memory or request target tracking',
+    );
+    const steps = stepAlarms(template).map((a) => [
+      a.Properties.MetricName,
+      a.Properties.ComparisonOperator,
+      a.Properties.Threshold,
+      a.Properties.EvaluationPeriods,
+    ]);
+    assert.deepEqual(steps.sort(), [
+      ['TaskQueueOldestAge', 'GreaterThanOrEqualToThreshold', 60_000, 1],
+      ['TaskQueueOldestAge', 'LessThanOrEqualToThreshold', 0, 5],
+    ]);
+  });
+
+  it('streams and tasks: the target tracking of streams, plus scaling out on the backlog (no step scale-in to fight it)', () => {
+    const template = Template.fromStack(Stack.of(endpoint({ containers: { tasks: true } })));
+    const types = policies(template).map((p) => p.PolicyType);
+    assert.deepEqual(types.sort(), ['StepScaling', 'TargetTrackingScaling', 'TargetTrackingScaling', 'TargetTrackingScaling']);
+    assert.deepEqual(
+      stepAlarms(template).map((a) => a.Properties.ComparisonOperator),
+      ['GreaterThanOrEqualToThreshold'],
+    );
+    assert.ok(alarmOn(template, 'TaskQueueOldestAge') && alarmOn(template, 'TaskDeadLetters'));
+    assert.ok(alarmOn(template, 'HealthyHostCount'));
+  });
+
+  it('control: streams alone have no queue alarms or backlog scaling', () => {
+    const template = Template.fromStack(Stack.of(endpoint({ containers: {} })));
+    assert.equal(alarmOn(template, 'TaskQueueOldestAge'), undefined);
+    assert.equal(alarmOn(template, 'TaskDeadLetters'), undefined);
+    assert.equal(stepAlarms(template).length, 0);
+  });
+});
+
+const ELB_AND_ORIGIN_TYPES = [
+  'AWS::ElasticLoadBalancingV2::LoadBalancer',
+  'AWS::ElasticLoadBalancingV2::Listener',
+  'AWS::ElasticLoadBalancingV2::TargetGroup',
+  'AWS::CloudFront::VpcOrigin',
+];
 
 describe('the origin-response function with containers', () => {
   const edgeHandlers = (app: App) =>

@@ -56,6 +56,7 @@ const SETTINGS: Record<string, () => App> = {
     }),
   'LocalStack settings (local stage, no CloudFront)': () => kitApp({ stage: 'local', cloudFront: 'false' }),
   'containers beside the function (-c containers=true)': () => kitApp({ containers: 'true' }),
+  'containers for tasks only, no load balancer (endpoint props)': () => endpointApp({ auth: { mode: 'apikey' }, containers: { streams: false, tasks: true } }),
   'Cognito authorization on a production stage (auth=cognito,apikey)': () => kitApp({ stage: 'prod', auth: 'cognito,apikey' }),
   'a Cognito pool with optional MFA and threat protection (endpoint props)': () =>
     endpointApp({ auth: { mode: 'cognito', callbackUrls: ['http://localhost:6274/oauth/callback'], mfa: 'optional', threatProtection: true } }),

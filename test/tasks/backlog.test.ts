@@ -1,0 +1,111 @@
+// The container task queue's backlog metrics (shared/tasks/backlog.ts), with a real DynamoDB
+// emulator and real kit instances: one plays the function (queues container tasks), one a
+// container whose workers hold one run at a time. With its only slot taken by an endless task, a
+// second task waits: the workers still read the queue every poll (what the backlog alarm and
+// autoscaling need most then), and the reporter turns what they read into an EMF line whose
+// oldest-age grows with the wait. Controls: an empty queue reports 0 and 0; the reporter writes at
+// most every 15 s.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { ApiKeyStore } from '../../shared/auth/api-keys.ts';
+import { METRICS_NAMESPACE } from '../../shared/metrics.ts';
+import { Table, createDynamoClient } from '../../shared/store/table.ts';
+import { BACKLOG_EVERY_MS, BACKLOG_METRICS, backlogReporter } from '../../shared/tasks/backlog.ts';
+import type { QueuedRun } from '../../shared/tasks/queue.ts';
+import type { TaskWorkers } from '../../shared/tasks/workers.ts';
+import { containerTasksServer, jobs } from '../fixtures/container-tasks.ts';
+import { rpc } from '../helpers/gateway-tasks.ts';
+import { startInProcess, startTestDynamo, startTestS3 } from '../helpers/server.ts';
+
+async function until<T>(read: () => T, done: (value: T) => boolean, what: string, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = read();
+    if (done(value)) return value;
+    if (Date.now() > deadline) assert.fail(`waited ${timeoutMs} ms for ${what}; last: ${JSON.stringify(value)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('container task backlog metrics', () => {
+  let dynamo: Awaited<ReturnType<typeof startTestDynamo>>;
+  let s3: Awaited<ReturnType<typeof startTestS3>>;
+  const kits: Awaited<ReturnType<typeof startInProcess>>[] = [];
+  let workers: TaskWorkers | undefined;
+  let key: string;
+
+  before(async () => {
+    [dynamo, s3] = await Promise.all([startTestDynamo(), startTestS3()]);
+    const keys = new ApiKeyStore(new Table(() => createDynamoClient({ region: 'us-east-1', dynamoEndpoint: dynamo.endpoint }), 'mcp-kit'), { cacheSeconds: 1 });
+    key = (await keys.create({ principalId: 'alice', scopes: [] })).key;
+  });
+  after(async () => {
+    await workers?.stop();
+    await Promise.all(kits.map((k) => k.stop()));
+    await Promise.all([dynamo.stop(), s3.stop()]);
+  });
+
+  it('a full worker still reads the queue each poll, and the oldest waiting run ages in the metric', async () => {
+    const env = {
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      AWS_ENDPOINT_URL_S3: s3.endpoint,
+      MCP_AUTH_MODE: 'apikey',
+      MCP_CONTAINER_TASKS: 'true',
+      MCP_TASK_LEASE_SECONDS: '5',
+    };
+    const [fn, container] = await Promise.all([startInProcess(containerTasksServer('function'), env), startInProcess(containerTasksServer('ctr'), env)]);
+    kits.push(fn, container);
+    const polls: (readonly QueuedRun[])[] = [];
+    workers = container.kit.startTaskWorkers({ concurrency: 1, pollMs: 50, drainMs: 100, onPoll: (waiting) => polls.push(waiting) });
+    await until(
+      () => polls.length,
+      (n) => n > 0,
+      'a first poll',
+    );
+
+    const lines: string[] = [];
+    const report = backlogReporter('container-tasks', 'test', (line) => lines.push(line));
+    report(polls.at(-1)!, 1_000_000);
+    const empty = JSON.parse(lines[0]!);
+    assert.deepEqual([empty[BACKLOG_METRICS.oldestAge], empty[BACKLOG_METRICS.waiting]], [0, 0], 'control: nothing waits');
+
+    const auth = { authorization: `Bearer ${key}` };
+    const endless = await rpc(fn.url, auth, 'tools/call', { name: 'endless_job', arguments: {} });
+    const endlessId = endless.result!.taskId as string;
+    await until(
+      () => jobs.starts.get(endlessId) ?? [],
+      (s) => s.length === 1,
+      'the endless task running on the container',
+    );
+    const queuedAt = Date.now();
+    const second = await rpc(fn.url, auth, 'tools/call', { name: 'long_job', arguments: { ms: 10 } });
+    const secondId = second.result!.taskId as string;
+    const seen = polls.length;
+    const waiting = await until(
+      () => polls.slice(seen).filter((p) => p.some((run) => run.taskId === secondId)),
+      (full) => full.length >= 3,
+      'three polls that read the waiting task while the worker is full',
+    );
+    assert.equal(jobs.starts.get(secondId), undefined, 'the second task is not run: the only slot is taken');
+    assert.deepEqual(
+      waiting.at(-1)!.map((run) => run.taskId),
+      [secondId],
+      'the running task is leased, so only the second waits',
+    );
+
+    const at = Date.now() + 5000;
+    report(waiting.at(-1)!, at);
+    assert.equal(lines.length, 2);
+    const line = JSON.parse(lines[1]!);
+    assert.equal(line._aws.CloudWatchMetrics[0].Namespace, METRICS_NAMESPACE);
+    assert.deepEqual(line._aws.CloudWatchMetrics[0].Dimensions, [['Server', 'Stage']]);
+    assert.deepEqual([line.Server, line.Stage, line[BACKLOG_METRICS.waiting]], ['container-tasks', 'test', 1]);
+    const age = line[BACKLOG_METRICS.oldestAge];
+    assert.ok(age >= 5000 && age <= at - queuedAt + 1000, `the wait since it was queued, about 5 s on: ${age} ms`);
+
+    report(waiting.at(-1)!, at + BACKLOG_EVERY_MS - 1);
+    assert.equal(lines.length, 2, 'control: no second line within 15 s');
+    report(waiting.at(-1)!, at + BACKLOG_EVERY_MS);
+    assert.equal(JSON.parse(lines[2]!)[BACKLOG_METRICS.oldestAge], age + BACKLOG_EVERY_MS);
+  });
+});
