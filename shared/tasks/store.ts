@@ -222,6 +222,46 @@ export class TaskStore {
     throw new Error(`task ${id} is changing too fast to update`);
   }
 
+  /**
+   * Writes a running run's progress message or checkpoint with one UpdateItem of those fields (no
+   * read first), fenced like a transition: only while the task is working on that run and, for a
+   * queued task, that attempt. False when the run no longer holds the task. The version moves on,
+   * so a transition that read the record before this write reads it again.
+   */
+  async updateRun(
+    run: { id: string; run: number; attempt?: number },
+    fields: { statusMessage?: string; checkpoint?: { run: number; value: unknown } },
+  ): Promise<boolean> {
+    const values: Item = {
+      ':now': { N: String(Date.now()) },
+      ':one': { N: '1' },
+      ':working': { S: 'working' },
+      ':run': { N: String(run.run) },
+      ...(run.attempt !== undefined && { ':attempt': { N: String(run.attempt) } }),
+      ...(fields.statusMessage !== undefined && { ':message': { S: fields.statusMessage } }),
+      ...(fields.checkpoint && { ':checkpoint': json(fields.checkpoint) }),
+    };
+    const set = [
+      'lastUpdatedAt = :now',
+      ...(':message' in values ? ['statusMessage = :message'] : []),
+      ...(':checkpoint' in values ? ['checkpoint = :checkpoint'] : []),
+    ];
+    return this.table.update(
+      pk(run.id),
+      SK,
+      `SET ${set.join(', ')} ADD version :one`,
+      `#s = :working AND run = :run AND ${run.attempt === undefined ? 'attribute_not_exists(claimedAttempt)' : 'claimedAttempt = :attempt'}`,
+      values,
+      { '#s': 'status' },
+    );
+  }
+
+  /** The task's status and run alone (a worker's check that its run is still wanted). */
+  async state(id: string): Promise<Pick<TaskRecord, 'status' | 'run'> | undefined> {
+    const item = TASK_ID.test(id) ? await this.table.get(pk(id), SK, true, ['status', 'run']) : undefined;
+    return item && { status: item.status!.S as TaskStatus, run: Number(item.run!.N) };
+  }
+
   /** Item lifetime left, for records written by others (the index). */
   static expired(record: TaskRecord): boolean {
     return record.createdAt + record.ttlMs <= nowSeconds() * 1000;
