@@ -91,6 +91,7 @@ const cancelBox = (id: string) => `task:${id}`;
 const holds = (record: TaskRecord) => (t: TaskRecord) => t.run === record.run && t.claimedAttempt === record.claimedAttempt;
 const RESULT_LINK = '__kitResultArtifact';
 const NOT_HELD = 'the checkpoint was not saved: this run no longer holds the task (cancelled, finished, or restarted elsewhere)';
+const duration = (ms: number) => (ms < 1000 ? `${ms} ms` : `${Math.round(ms / 1000)} s`);
 /** How long before its record expires a container task's run is stopped: a tenth of its TTL, at most 5 minutes. */
 const expiryMargin = (ttlMs: number) => Math.min(Math.floor(ttlMs / 10), 300_000);
 
@@ -375,11 +376,11 @@ export class TaskService {
     const beforeExpiry = record.createdAt + record.ttlMs - margin - Date.now();
     const configured = this.options.containerTimeoutMs || Number.POSITIVE_INFINITY;
     if (configured <= beforeExpiry)
-      return { ms: configured, message: `the task's run did not finish within ${configured / 1000} s (MCP_CONTAINER_TASK_TIMEOUT_SECONDS) and was stopped` };
+      return { ms: configured, message: `the task's run did not finish within ${duration(configured)} (MCP_CONTAINER_TASK_TIMEOUT_SECONDS) and was stopped` };
     return {
       ms: Math.max(1, beforeExpiry),
       message:
-        `the task's run was stopped ${Math.round(margin / 1000)} s before the task expires (its TTL is ${Math.round(record.ttlMs / 1000)} s), unfinished; ` +
+        `the task's run was stopped ${duration(margin)} before the task expires (its TTL is ${duration(record.ttlMs)}), unfinished; ` +
         'give it a longer TTL (MCP_TASK_TTL_SECONDS, or the 2025 task.ttl up to MCP_TASK_MAX_TTL_SECONDS)',
     };
   }
