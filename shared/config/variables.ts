@@ -174,7 +174,7 @@ export const VARIABLES = {
     kind: 'whole number',
     default: 1_000,
     min: 100,
-    doc: "A task's progress messages and checkpoints are written to its record at most this often each (the last one wins, and is written when the run ends or stops). Each write is billed on the whole task item (up to about 130 write units with a 64 KB request and checkpoint).",
+    doc: "A running task's progress messages and checkpoints are each written at most this often (the last one wins, and is written when the run ends or stops). A progress message goes to a small item beside the task's (1 write unit); a checkpoint updates the task's item, billed on its whole size (up to about 130 write units with a 64 KB request and a 64 KB checkpoint).",
   },
   AWS_ENDPOINT_URL_LAMBDA: {
     kind: 'URL',

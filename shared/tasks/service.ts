@@ -13,7 +13,16 @@ import { currentTrace, formatTraceparent, parseTraceparent, startSpan, type Trac
 import type { TaskQueue } from './queue.ts';
 import type { TaskSlots } from './slots.ts';
 import { writeBehind } from './write-behind.ts';
-import { MAX_CHECKPOINT_BYTES, MAX_TASK_REQUEST_BYTES, TERMINAL, type TaskRecord, type TaskRequest, type TaskStatus, type TaskStore } from './store.ts';
+import {
+  MAX_CHECKPOINT_BYTES,
+  MAX_TASK_REQUEST_BYTES,
+  TERMINAL,
+  type RunFence,
+  type TaskRecord,
+  type TaskRequest,
+  type TaskStatus,
+  type TaskStore,
+} from './store.ts';
 
 /** What a run of a task's tool came to. */
 export type TaskOutcome =
@@ -386,16 +395,22 @@ export class TaskService {
   }
 
   /**
-   * A run's progress messages and checkpoints, each written at most every reportEveryMs with one
-   * fenced UpdateItem (write-behind.ts): the last of each is written when the run ends or stops.
+   * A run's progress messages (to the task's small PROGRESS item) and checkpoints (one fenced
+   * UpdateItem of the record), each written at most every reportEveryMs (write-behind.ts): the
+   * last of each is written when the run ends or stops.
    * A checkpoint that finds the run no longer holds the task is refused, at once or at the next call.
    */
   private runWrites(record: TaskRecord, signal: AbortSignal) {
-    const fence = { id: record.id, run: record.run, ...(record.claimedAttempt !== undefined && { attempt: record.claimedAttempt }) };
+    const fence: RunFence = {
+      id: record.id,
+      run: record.run,
+      expiresAtMs: record.createdAt + record.ttlMs,
+      ...(record.claimedAttempt !== undefined && { attempt: record.claimedAttempt }),
+    };
     const every = this.options.reportEveryMs ?? 1000;
-    const progress = writeBehind(async (statusMessage: string) => void (await this.store.updateRun(fence, { statusMessage })), every);
+    const progress = writeBehind((message: string) => this.store.reportProgress(fence, message), every);
     const checkpoints = writeBehind(async (value: unknown) => {
-      if (!(await this.store.updateRun(fence, { checkpoint: { run: record.run, value } }))) throw new Error(NOT_HELD);
+      if (!(await this.store.saveCheckpoint(fence, value))) throw new Error(NOT_HELD);
     }, every);
     return {
       report: (message: string) => void progress.offer(message).catch(() => {}),

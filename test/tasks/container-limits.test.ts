@@ -277,15 +277,25 @@ describe('container tasks under a hostile caller', () => {
     metered.reset();
     await store.transition(old, ['working'], () => ({ statusMessage: 'report 1' }));
     const before = { ...metered.meter };
-    // After: one UpdateItem of the message alone, fenced by the run.
+    // After: one small item of its own, beside the record.
     metered.reset();
-    assert.equal(await store.updateRun({ id: old, run: 1 }, { statusMessage: 'report 2' }), true);
+    await store.reportProgress({ id: old, run: 1, expiresAtMs: Date.now() + 60_000 }, 'report 2');
     const after = { ...metered.meter };
+    // A checkpoint is one fenced UpdateItem, billed on the whole item all the same (the larger of before and after).
+    metered.reset();
+    assert.equal(await store.saveCheckpoint({ id: old, run: 1, expiresAtMs: Date.now() + 60_000 }, { padding }), true);
+    const checkpoint = { ...metered.meter };
     t.diagnostic(
-      `one progress write on a 120 KB task: before ${before.readUnits} RRU + ${before.writeUnits} WRU (${JSON.stringify(before.ops)}), after ${after.readUnits} RRU + ${after.writeUnits} WRU (${JSON.stringify(after.ops)})`,
+      `on a task with a 60 KB request and a 60 KB checkpoint: a progress write before ${before.readUnits} RRU + ${before.writeUnits} WRU (${JSON.stringify(before.ops)}), ` +
+        `after ${after.readUnits} RRU + ${after.writeUnits} WRU (${JSON.stringify(after.ops)}); a checkpoint ${checkpoint.readUnits} RRU + ${checkpoint.writeUnits} WRU (${JSON.stringify(checkpoint.ops)})`,
     );
-    assert.deepEqual(after.ops, { UpdateItem: 1 });
-    assert.ok(before.readUnits >= 30 && after.readUnits === 0, 'the read before each write is gone');
+    assert.deepEqual(after, { readUnits: 0, writeUnits: 1, ops: { PutItem: 1 } });
+    assert.ok(before.readUnits >= 30 && before.writeUnits >= 100, 'control: the old way read and rewrote the whole item');
+    assert.deepEqual(checkpoint.ops, { UpdateItem: 1 });
+    assert.equal((await store.load(old))?.statusMessage, 'report 2', 'a reader sees the progress');
+    // A stale attempt's progress shows nowhere.
+    await store.reportProgress({ id: old, run: 1, attempt: 7, expiresAtMs: Date.now() + 60_000 }, 'from a run taken over');
+    assert.equal((await store.load(old))?.statusMessage, 'report 1', "not another attempt's (the record's own message again)");
 
     // A flood: 500 progress messages and 500 checkpoints of 60 KB as fast as the tool can.
     const service = serviceOn(
