@@ -5,8 +5,8 @@
 // (owner, token, expiry) and counts the attempt; it renews the lease while the run goes on and
 // removes the item when the run ends. A lease left to expire (the container was replaced or
 // crashed) lets another worker take the run again: the run restarts from the top. Runs queued
-// before the stage joined the partition (`TASKQ#<server>`) are still read after it, so a deploy
-// strands none. No new table, index or service: the same item operations the other stores use.
+// before the stage joined the partition (`TASKQ#<server>`) are still read after it (one poll in
+// thirty), so a deploy strands none. No new table, index or service: the same item operations the other stores use.
 import type { Item, Table } from '../store/table.ts';
 
 /** A queued run as the poll reads it. */
@@ -40,6 +40,8 @@ export interface Lease {
 
 /** Items a poll reads per page: its read units stay bounded whatever the backlog. */
 const PAGE = 25;
+/** The partition without the stage is read one poll in this many (once a minute at 2 s), not doubling every idle poll's cost. */
+const UNSTAGED_EVERY = 30;
 
 export interface TaskQueueOptions {
   server: string;
@@ -55,6 +57,7 @@ export class TaskQueue {
   private readonly unstaged: string;
   readonly leaseMs: number;
   readonly version: string;
+  private polls = 0;
 
   constructor(
     private readonly table: Table,
@@ -87,7 +90,7 @@ export class TaskQueue {
    */
   async waiting(want: number, takes: (run: QueuedRun) => boolean = () => true, now = Date.now()): Promise<QueuedRun[]> {
     const found: QueuedRun[] = [];
-    for (const pk of [this.pk, this.unstaged]) {
+    for (const pk of this.polls++ % UNSTAGED_EVERY === 0 ? [this.pk, this.unstaged] : [this.pk]) {
       let start: Item | undefined;
       do {
         const page = await this.table.queryPage(pk, { limit: PAGE, filter: 'leaseUntil < :now', values: { ':now': { N: String(now) } }, start });
