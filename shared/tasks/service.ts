@@ -367,7 +367,9 @@ export class TaskService {
           holds(record),
         );
     } finally {
-      await writes.flush();
+      // A run given up here still leaves its last checkpoint (fenced by the attempt); its progress
+      // would only overwrite that of the attempt now running it.
+      await writes.flush(recording());
       abandon?.removeEventListener('abort', giveUp);
       watch.stop();
       this.active.delete(abort);
@@ -425,7 +427,7 @@ export class TaskService {
         if (refused) throw refused;
         await checkpoints.offer(value);
       },
-      flush: () => Promise.all([progress.flush(), checkpoints.flush()]),
+      flush: (progressToo = true) => Promise.all([progressToo ? progress.flush() : progress.drop(), checkpoints.flush()]),
     };
   }
 

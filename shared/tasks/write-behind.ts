@@ -1,13 +1,16 @@
-// A run's frequent writes to its task record (progress messages, checkpoints), at most one per
+// A run's frequent writes to its task's items (progress messages, checkpoints), at most one per
 // interval: the first goes at once, later ones wait for the interval to pass and only the last
 // waiting value is written; `flush()` writes what still waits (the run ended or stops), so no
-// value a run handed over is lost. Each write is billed on the whole task item, which this bounds.
+// value a run handed over is lost, unless `drop()` says it no longer matters. A checkpoint is
+// billed on the whole task item, so the interval bounds what a tool that saves in a loop costs.
 
 export interface WriteBehind<T> {
   /** Hands a value over; the promise is its write's when it goes at once, else settled at once. */
   offer(value: T): Promise<void>;
   /** Writes the waiting value now, if any, and waits for every write so far. */
   flush(): Promise<void>;
+  /** Forgets the waiting value, if any: it is not written. */
+  drop(): void;
   /** The error of a deferred write that failed since the last call, once. */
   takeFailure(): unknown;
 }
@@ -42,6 +45,11 @@ export function writeBehind<T>(write: (value: T) => Promise<void>, everyMs: numb
       timer = undefined;
       if (waiting) void send(waiting.value, true).catch(() => {});
       await writing;
+    },
+    drop() {
+      clearTimeout(timer);
+      timer = undefined;
+      waiting = undefined;
     },
     takeFailure() {
       const error = failure;

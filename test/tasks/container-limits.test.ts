@@ -228,8 +228,8 @@ describe('container tasks under a hostile caller', () => {
     assert.equal(failed.error.message, "the task's run did not finish within 1 s (MCP_CONTAINER_TASK_TIMEOUT_SECONDS) and was stopped");
     assert.ok(Date.now() - began < 5000, 'within the limit, not the TTL');
 
-    // Derived from the TTL: a task living 3 s fails 300 ms before it expires, still readable.
-    const store = new TaskStore(table(), { ttlMs: 3000, pollIntervalMs: 100, inlineResultBytes: 300_000 });
+    // Derived from the TTL: a task living 5 s fails 500 ms before it expires, still readable.
+    const store = new TaskStore(table(), { ttlMs: 5000, pollIntervalMs: 100, inlineResultBytes: 300_000 });
     const service = serviceOn(store, async () => new Promise<TaskOutcome>(() => {}));
     const id = newTaskId();
     await store.create({ id, principalId: 'p', wire: '2026', request: { tool: 'stubborn_job', arguments: {}, scopes: [] }, queued: true });
@@ -237,8 +237,8 @@ describe('container tasks under a hostile caller', () => {
     await service.execute(record, new AbortController().signal);
     const ended = await store.load(id);
     assert.equal(ended?.status, 'failed', 'recorded, and read back before the record expires');
-    assert.match(ended!.error!.message, /^the task's run was stopped 300 ms before the task expires \(its TTL is 3 s\), unfinished; give it a longer TTL/);
-    assert.ok(Date.now() < record.createdAt + record.ttlMs, 'the failure landed before the expiry');
+    assert.match(ended!.error!.message, /^the task's run was stopped 500 ms before the task expires \(its TTL is 5 s\), unfinished; give it a longer TTL/);
+    assert.ok(ended!.lastUpdatedAt < record.createdAt + record.ttlMs, 'the failure landed before the expiry');
 
     // Control: a run inside its limit completes.
     const quick = await start('long_job', { ms: 100 }, keys.bob, fn);
