@@ -61,7 +61,9 @@ export async function runContainer(definition: ServerModule, env: Env = process.
     const cut = await served.drain(DRAIN_MS);
     await kit.settle(DRAIN_MS);
     await workersStopped;
+    // The protection's last word (cleared, once the runs are gone) before the process exits.
     protection?.stop();
+    await protection?.settled();
     await kit.close();
     kit.log.info('container stopped', { signal, streamsEnded: ended, requestsCut: cut });
     process.exit(0);
