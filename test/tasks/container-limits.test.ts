@@ -12,6 +12,9 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, afterEach, before, describe, it } from 'node:test';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { Client as LegacyClient } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport as LegacyTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { CreateTaskResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { ApiKeyStore } from '../../shared/auth/api-keys.ts';
 import { ecsTaskProtection } from '../../shared/adapters/ecs-protection.ts';
 import type { KitLogger } from '../../shared/log.ts';
@@ -192,6 +195,17 @@ describe('container tasks under a hostile caller', () => {
       `Too many container tasks: at most ${LIMIT} unfinished per caller at once (MCP_CONTAINER_TASKS_PER_PRINCIPAL); wait for one to end (tasks/get), or cancel one you no longer need with tasks/cancel, then call again`,
     );
     assert.equal((await everything()).Count, before, 'the refusal wrote nothing: no task, queue item or slot');
+    // The same through a 2025-11-25 session's task-augmented call.
+    const legacy = new LegacyClient({ name: 'flood-legacy', version: '1' });
+    await legacy.connect(new LegacyTransport(new URL(fn.url), { requestInit: { headers: { authorization: `Bearer ${keys.alice}` } } }));
+    try {
+      await assert.rejects(
+        legacy.request({ method: 'tools/call', params: { name: 'endless_job', arguments: {}, task: { ttl: 60_000 } } }, CreateTaskResultSchema),
+        /"code":-32000,"message":"Too many container tasks: at most 2 unfinished per caller at once/,
+      );
+    } finally {
+      await legacy.close();
+    }
 
     // A flood at once from another principal: the slots are conditional writes, so no two calls share one.
     const flood = await Promise.all(Array.from({ length: 6 }, () => rpc('tools/call', { name: 'endless_job', arguments: {} }, keys.carol)));
