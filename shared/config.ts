@@ -147,6 +147,12 @@ export interface KitConfig {
     leaseSeconds: number;
     /** Runs of a queued task that may start before it fails. `MCP_TASK_MAX_ATTEMPTS`, default 3. */
     maxAttempts: number;
+    /** Unfinished container tasks one principal may have. `MCP_CONTAINER_TASKS_PER_PRINCIPAL`, default 20. */
+    containerTasksPerPrincipal: number;
+    /** A container task's run limit; 0: derived from its TTL. `MCP_CONTAINER_TASK_TIMEOUT_SECONDS`, default 0. */
+    containerTimeoutSeconds: number;
+    /** Progress and checkpoint writes, at most one each this often. `MCP_TASK_PROGRESS_MS`, default 1000. */
+    progressEveryMs: number;
   };
   /** This function's name on Lambda (`AWS_LAMBDA_FUNCTION_NAME`): tasks run in invocations of it. */
   lambdaFunctionName?: string;
@@ -484,6 +490,9 @@ function tasksConfig(env: Env): KitConfig['tasks'] {
     containers: bool(env, 'MCP_CONTAINER_TASKS'),
     leaseSeconds: int(env, 'MCP_TASK_LEASE_SECONDS'),
     maxAttempts: int(env, 'MCP_TASK_MAX_ATTEMPTS'),
+    containerTasksPerPrincipal: int(env, 'MCP_CONTAINER_TASKS_PER_PRINCIPAL'),
+    containerTimeoutSeconds: int(env, 'MCP_CONTAINER_TASK_TIMEOUT_SECONDS'),
+    progressEveryMs: int(env, 'MCP_TASK_PROGRESS_MS'),
   });
 }
 

@@ -84,6 +84,7 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
   const relay = options.relay ?? createRelay(redis ? redisRelayStore(redis, definition.name) : tableRelayStore(table, definition.name), log);
   const { service: tasks, queue: taskQueue } = createTasks(config, {
     server: definition.name,
+    version: definition.version,
     table,
     relay,
     artifacts,
@@ -127,12 +128,14 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
      * stops them first (their runs finish for up to `drainMs`, the rest go back to the queue).
      */
     startTaskWorkers(workerOptions?: TaskWorkerOptions): TaskWorkers {
-      if (!taskQueue || !definition.tools.some((t) => taskRuntimeOf(t) === 'container')) {
+      const tools = new Set(definition.tools.filter((t) => taskRuntimeOf(t) === 'container').map((t) => t.name));
+      if (!taskQueue || tools.size === 0) {
         log.info('task workers not started: MCP_CONTAINER_TASKS is off or no tool declares runtime: container');
         return { running: 0, stop: async () => {} };
       }
       const backlog = config.metrics ? { onPoll: backlogReporter(definition.name, config.stage) } : {};
-      const workers = startTaskWorkers(tasks, taskQueue, config.tasks.maxAttempts, log, { ...backlog, ...workerOptions });
+      const parts = { tasks, queue: taskQueue, maxAttempts: config.tasks.maxAttempts, tools, log };
+      const workers = startTaskWorkers(parts, { ...backlog, ...workerOptions });
       taskWorkers.push(workers);
       return workers;
     },

@@ -230,6 +230,13 @@ export class McpContainerService extends Construct {
       linuxParameters: new ecs.LinuxParameters(this, 'Linux', { initProcessEnabled: true }),
     });
     const cluster = new ecs.Cluster(this, 'Cluster', { vpc: this.vpc, containerInsightsV2: ecs.ContainerInsights.DISABLED });
+    // Task workers protect their own task from scale-in while they run a queued task (shared/adapters/ecs-protection.ts).
+    const clusterTasks = Stack.of(this).formatArn({ service: 'ecs', resource: 'task', resourceName: `${cluster.clusterName}/*` });
+    task.taskRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['ecs:UpdateTaskProtection'], resources: [clusterTasks] }));
+    Validations.of(task.taskRole).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task/<${Stack.of(this).getLogicalId(cluster.node.defaultChild as ecs.CfnCluster)}>/*]`,
+      reason: "A task's ARN is known only once it runs: the tasks of this service's own cluster, for their scale-in protection.",
+    });
     const service = new ecs.FargateService(this, 'Service', {
       cluster,
       taskDefinition: task,

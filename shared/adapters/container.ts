@@ -2,12 +2,14 @@
 // Fargate task, or the container model of `npm run start:aws`) that serves many requests at once,
 // notification streams above all. Secrets resolve as on Lambda; on SIGTERM (ECS stopping the task)
 // or SIGINT the process stops accepting, ends every open stream with its final result, waits a
-// bounded time for calls in flight, and exits 0.
+// bounded time for calls in flight, and exits 0. While its task workers hold runs, the ECS task is
+// protected from scale-in (ecs-protection.ts).
 import type { Hono } from 'hono';
 import { ConfigError, loadConfig } from '../config.ts';
 import { createKit } from '../kit.ts';
 import { resolveDefinition, type ServerModule } from '../server/define.ts';
 import { ORIGIN_VERIFY_HEADER } from '../http/origin-verify.ts';
+import { ecsTaskProtection } from './ecs-protection.ts';
 import { resolveSecrets } from './lambda.ts';
 import { serveApp } from './node.ts';
 
@@ -42,8 +44,10 @@ export async function runContainer(definition: ServerModule, env: Env = process.
   // Many requests at once: streams are fed in this process, and the stream caps bind here.
   if (env.PORT && !(/^\d{1,5}$/.test(env.PORT) && Number(env.PORT) <= 65535)) throw new ConfigError('PORT', `expected a port number, got "${env.PORT}"`);
   const kit = createKit(await resolveDefinition(definition, resolved), config);
-  // Queued container tasks (MCP_CONTAINER_TASKS) run here; SIGTERM stops them taking new runs first.
-  const workers = kit.startTaskWorkers();
+  // Queued container tasks (MCP_CONTAINER_TASKS) run here, the ECS task protected from scale-in
+  // while they do; SIGTERM stops them taking new runs first.
+  const protection = env.ECS_AGENT_URI ? ecsTaskProtection(env.ECS_AGENT_URI, kit.log) : undefined;
+  const workers = kit.startTaskWorkers(protection && { onBusy: protection.busy });
   const port = env.PORT ? Number(env.PORT) : DEFAULT_PORT;
   const served = await serveApp(withHealthCheck(kit.app, config.originSecrets[0]), { port, host: env.HOST ?? '0.0.0.0' });
   kit.log.info('container serving', { url: served.url, streamsPerTask: config.caps.instanceStreams });
@@ -57,6 +61,9 @@ export async function runContainer(definition: ServerModule, env: Env = process.
     const cut = await served.drain(DRAIN_MS);
     await kit.settle(DRAIN_MS);
     await workersStopped;
+    // The protection's last word (cleared, once the runs are gone) before the process exits.
+    protection?.stop();
+    await protection?.settled();
     await kit.close();
     kit.log.info('container stopped', { signal, streamsEnded: ended, requestsCut: cut });
     process.exit(0);

@@ -157,6 +157,25 @@ export const VARIABLES = {
     min: 1,
     doc: 'Runs of a queued task that may start; a task whose workers stopped this many times without finishing fails.',
   },
+  MCP_CONTAINER_TASKS_PER_PRINCIPAL: {
+    kind: 'whole number',
+    default: 20,
+    min: 1,
+    doc: "Container tasks (queued, running or waiting for input) one principal may have unfinished at once, counted in the table; past it a new one is refused with 429 (JSON-RPC -32000) naming the limit, and nothing is written: wait for one to end, or cancel one with `tasks/cancel`. Other principals' tasks are queued and run as before. All unauthenticated callers are one principal.",
+  },
+  MCP_CONTAINER_TASK_TIMEOUT_SECONDS: {
+    kind: 'whole number',
+    default: 0,
+    min: 0,
+    shownDefault: "`0`: the task's TTL less a tenth of it (at most 5 minutes less)",
+    doc: "How long a container task's run may go on before the task fails with an error naming this setting; never later than its TTL less a tenth (at most 5 minutes), so the failure is still readable before the task's record expires.",
+  },
+  MCP_TASK_PROGRESS_MS: {
+    kind: 'whole number',
+    default: 1_000,
+    min: 100,
+    doc: "A running task's progress messages and checkpoints are each written at most this often (the last one wins, and is written when the run ends or stops). A progress message goes to a small item beside the task's (1 write unit); a checkpoint updates the task's item, billed on its whole size (up to about 130 write units with a 64 KB request and a 64 KB checkpoint).",
+  },
   AWS_ENDPOINT_URL_LAMBDA: {
     kind: 'URL',
     doc: 'Lambda endpoint for task workers (the `start:aws` model, LocalStack); on Lambda, workers are invocations of `AWS_LAMBDA_FUNCTION_NAME`.',
@@ -168,6 +187,10 @@ export const VARIABLES = {
   AWS_LAMBDA_FUNCTION_VERSION: {
     kind: 'text',
     doc: "(set by Lambda) the published version running: a task's worker is invoked on the same version (`Qualifier`), so a release or a rollback does not change a task's code.",
+  },
+  ECS_AGENT_URI: {
+    kind: 'URL',
+    doc: "(set by ECS) the task's agent endpoint: while a container's workers run a task they mark the ECS task protected from scale-in there (`ecs:UpdateTaskProtection` on the task role), and clear it once idle; a refusal is logged, never fatal.",
   },
   MCP_SESSIONS_PER_PRINCIPAL: { kind: 'whole number', default: 500, min: 1, doc: 'Legacy sessions a principal may start per day (429 beyond).' },
   MCP_HANDLES_PER_PRINCIPAL: { kind: 'whole number', default: 1_000, min: 1, doc: 'State handles a principal may mint per day (429 beyond).' },

@@ -7,7 +7,7 @@ import type { KitConfig } from '../config.ts';
 import type { KitLogger } from '../log.ts';
 import type { Authenticator } from '../auth/authenticate.ts';
 import type { ToolRuntime } from '../server/runtime.ts';
-import { taskModeOf } from '../server/define.ts';
+import { taskModeOf, taskRuntimeOf } from '../server/define.ts';
 import type { TaskService } from '../tasks/service.ts';
 import type { RequestScope } from '../request-scope.ts';
 import type { SessionStore } from '../store/sessions.ts';
@@ -24,7 +24,7 @@ import { capListenStream } from './listen-cap.ts';
 import type { OpenStreams } from './open-streams.ts';
 import type { StreamSlots } from './stream-slots.ts';
 import { streamIfSlow } from './slow-answer.ts';
-import { refuseOversizedTask, refuseTaskless } from './task-request.ts';
+import { refuseOversizedTask, refuseOverTaskLimit, refuseTaskless } from './task-request.ts';
 import type { AccessNote, KitEnv } from './access-log.ts';
 import { createAdmission } from './admission.ts';
 import { classify, modernHeader, toolsCalled, type Message, type Route } from './classify.ts';
@@ -107,6 +107,7 @@ export class McpEndpoint {
   private readonly toolScopes: Map<string, readonly string[]>;
   private readonly taskOnly: Set<string>;
   private readonly taskTools: Set<string>;
+  private readonly containerTools: Set<string>;
   private readonly holdStream: HoldStream;
   private readonly direct: ReturnType<typeof createDirectLane> | undefined;
   readonly admission: ReturnType<typeof createAdmission>;
@@ -123,6 +124,7 @@ export class McpEndpoint {
     this.toolScopes = new Map(tools.filter((t) => t.scopes?.length).map((t) => [t.name, t.scopes!]));
     this.taskOnly = new Set(tools.filter((t) => taskModeOf(t) === 'required').map((t) => t.name));
     this.taskTools = new Set(tools.filter((t) => t.task).map((t) => t.name));
+    this.containerTools = new Set(tools.filter((t) => taskRuntimeOf(t) === 'container').map((t) => t.name));
     this.holdStream = createStreamQuota(config.caps.openStreams, options.streamSlots, options.openStreams);
     this.sdkLanes = sdkLoader({
       runtime,
@@ -189,6 +191,8 @@ export class McpEndpoint {
     const legacy = route.kind === 'legacy';
     if (single?.method === 'tools/call' && this.taskOnly.has(String(single.params?.name))) refuseTaskless(single, legacy);
     if (single?.method === 'tools/call' && this.taskTools.has(String(single.params?.name))) refuseOversizedTask(single, legacy);
+    if (single?.method === 'tools/call' && this.options.tasks && this.containerTools.has(String(single.params?.name)))
+      await refuseOverTaskLimit(single, legacy, this.options.tasks, scope.principal.id);
     const keepAliveMs = single?.id !== undefined && LONG_RUNNING.has(single.method ?? '') && acceptsSse(request) ? this.options.config.sseKeepAliveMs : 0;
     const id = single?.id ?? null;
     if (legacy) {

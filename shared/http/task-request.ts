@@ -1,12 +1,14 @@
 // Refuses, before anything runs, a tools/call of a task tool the call cannot become: one that runs
-// only as a task from a client that takes no tasks, and one whose task record would keep more of
+// only as a task from a client that takes no tasks, one whose task record would keep more of
 // the request than MAX_TASK_REQUEST_BYTES (arguments, _meta, MRTR answers and state: the worker
-// replays them). Here rather than in the tool runner because the SDK turns any error a tool throws
+// replays them), and a container task past its caller's MCP_CONTAINER_TASKS_PER_PRINCIPAL. Here rather than in the tool runner because the SDK turns any error a tool throws
 // into an isError result, and this is the caller's mistake in the call itself.
 import { MAX_TASK_REQUEST_BYTES } from '../tasks/store.ts';
+import type { TaskService } from '../tasks/service.ts';
+import { TaskLimitError } from '../tasks/slots.ts';
 import { TASKS_EXTENSION } from '../tasks/wire.ts';
 import { CLIENT_CAPABILITIES_META } from '../protocol/wire.ts';
-import { HttpProtocolError, INVALID_PARAMS, METHOD_NOT_FOUND, MISSING_CLIENT_CAPABILITY } from '../protocol/errors.ts';
+import { HttpProtocolError, INVALID_PARAMS, METHOD_NOT_FOUND, MISSING_CLIENT_CAPABILITY, SERVER_ERROR } from '../protocol/errors.ts';
 
 interface Call {
   id?: string | number | null;
@@ -65,4 +67,20 @@ export function refuseTaskless(call: Call, legacy: boolean): void {
     call.id ?? null,
     { requiredCapabilities: { extensions: { [TASKS_EXTENSION]: {} } } },
   );
+}
+
+/**
+ * A call that would queue one more container task than its caller may have unfinished is refused
+ * with 429 and -32000 naming the limit, as the kit's other quotas are, before the tool runs or
+ * anything is written. (Calls racing past this check meet the same limit where the task takes its
+ * slot, answered as the tool's error.)
+ */
+export async function refuseOverTaskLimit(call: Call, legacy: boolean, tasks: TaskService, principalId: string): Promise<void> {
+  if (!becomesTask(call.params ?? {}, legacy)) return;
+  try {
+    await tasks.admitContainerTask(principalId);
+  } catch (error) {
+    if (!(error instanceof TaskLimitError)) throw error;
+    throw new HttpProtocolError(429, SERVER_ERROR, error.message, undefined, call.id ?? null);
+  }
 }

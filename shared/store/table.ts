@@ -71,12 +71,20 @@ export class Table {
     }
   }
 
-  /** Reads an item; an item whose `expiresAt` has passed reads as absent. */
-  async get(pk: string, sk: string, consistent = false): Promise<Item | undefined> {
+  /**
+   * Reads an item; an item whose `expiresAt` has passed reads as absent. With `fields`, only those
+   * attributes (and `expiresAt`) come back: less to carry and parse, though DynamoDB bills the read
+   * on the whole item all the same.
+   */
+  async get(pk: string, sk: string, consistent = false, fields?: readonly string[]): Promise<Item | undefined> {
     const { sdk, client } = await this.open();
+    const projection = fields && {
+      ProjectionExpression: [...fields, 'expiresAt'].map((_, i) => `#f${i}`).join(', '),
+      ExpressionAttributeNames: Object.fromEntries([...fields, 'expiresAt'].map((f, i) => [`#f${i}`, f])),
+    };
     const out = await this.send<{ Item?: Item }>(
       client,
-      new sdk.GetItemCommand({ TableName: this.name, Key: { pk: { S: pk }, sk: { S: sk } }, ConsistentRead: consistent }),
+      new sdk.GetItemCommand({ TableName: this.name, Key: { pk: { S: pk }, sk: { S: sk } }, ConsistentRead: consistent, ...projection }),
     );
     const item = out.Item;
     if (!item) return undefined;
@@ -147,6 +155,30 @@ export class Table {
     );
     const now = nowSeconds();
     return (out.Items ?? []).filter((item) => item.expiresAt?.N === undefined || Number(item.expiresAt.N) > now);
+  }
+
+  /**
+   * One page of a partition, read consistently in sort-key order: at most `limit` items read (and
+   * billed), of which those `filter` keeps come back, live ones only; `next` continues the read.
+   * A page may keep none of what it read and still have a `next`.
+   */
+  async queryPage(pk: string, page: { limit: number; filter?: string; values?: Item; start?: Item }): Promise<{ items: Item[]; next?: Item }> {
+    const { sdk, client } = await this.open();
+    const out = await this.send<{ Items?: Item[]; LastEvaluatedKey?: Item }>(
+      client,
+      new sdk.QueryCommand({
+        TableName: this.name,
+        KeyConditionExpression: 'pk = :pk',
+        ...(page.filter && { FilterExpression: page.filter }),
+        ExpressionAttributeValues: { ':pk': { S: pk }, ...page.values },
+        Limit: page.limit,
+        ExclusiveStartKey: page.start,
+        ConsistentRead: true,
+      }),
+    );
+    const now = nowSeconds();
+    const items = (out.Items ?? []).filter((item) => item.expiresAt?.N === undefined || Number(item.expiresAt.N) > now);
+    return { items, ...(out.LastEvaluatedKey && { next: out.LastEvaluatedKey }) };
   }
 
   /** Removes an item whatever its state (no condition): for consumed messages. */

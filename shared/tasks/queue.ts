@@ -1,15 +1,21 @@
-// The queue of tasks that run on containers: one partition of the kit's table per server
-// (`TASKQ#<server>`, one item per queued run, oldest first), read with one consistent Query by
-// the workers' poll. A worker takes a run by a conditional write that sets its lease (owner,
-// token, expiry) and counts the attempt; it renews the lease while the run goes on and removes the
-// item when the run ends. A lease left to expire (the container was replaced or crashed) lets
-// another worker take the run again: the run restarts from the top. No new table, index or
-// service: the same item operations the other stores use, on DynamoDB and on dynalite alike.
+// The queue of tasks that run on containers: one partition of the kit's table per stage and server
+// (`TASKQ#<stage>#<server>`, one item per queued run, oldest first, naming its tool and the code
+// version that queued it), read by the workers' poll a page at a time (consistent, `Limit`ed,
+// filtered to runs no one holds). A worker takes a run by a conditional write that sets its lease
+// (owner, token, expiry) and counts the attempt; it renews the lease while the run goes on and
+// removes the item when the run ends. A lease left to expire (the container was replaced or
+// crashed) lets another worker take the run again: the run restarts from the top. Runs queued
+// before the stage joined the partition (`TASKQ#<server>`) are still read after it (one poll in
+// thirty), so a deploy strands none. No new table, index or service: the same item operations the other stores use.
 import type { Item, Table } from '../store/table.ts';
 
 /** A queued run as the poll reads it. */
 export interface QueuedRun {
+  pk: string;
   sk: string;
+  /** The tool it runs, and the server version that queued it (absent on runs queued before either was kept). */
+  tool?: string;
+  version?: string;
   taskId: string;
   run: number;
   /** Runs of it started so far. */
@@ -20,6 +26,7 @@ export interface QueuedRun {
 
 /** A worker's hold on a queued run. */
 export interface Lease {
+  readonly pk: string;
   readonly sk: string;
   readonly taskId: string;
   readonly run: number;
@@ -31,25 +38,45 @@ export interface Lease {
   until: number;
 }
 
-const partition = (server: string) => `TASKQ#${server}`;
+/** Items a poll reads per page: its read units stay bounded whatever the backlog. */
+const PAGE = 25;
+/** The partition without the stage is read one poll in this many (once a minute at 2 s), not doubling every idle poll's cost. */
+const UNSTAGED_EVERY = 30;
+
+export interface TaskQueueOptions {
+  server: string;
+  stage: string;
+  /** The server's version (its definition's), recorded on each run it queues. */
+  version: string;
+  leaseMs: number;
+}
 
 export class TaskQueue {
   private readonly pk: string;
+  /** Where runs were queued before the partition named the stage. */
+  private readonly unstaged: string;
+  readonly leaseMs: number;
+  readonly version: string;
+  private polls = 0;
 
   constructor(
     private readonly table: Table,
-    server: string,
-    readonly leaseMs: number,
+    options: TaskQueueOptions,
   ) {
-    this.pk = partition(server);
+    this.pk = `TASKQ#${options.stage}#${options.server}`;
+    this.unstaged = `TASKQ#${options.server}`;
+    this.leaseMs = options.leaseMs;
+    this.version = options.version;
   }
 
-  /** Queues run `run` of a task; the item goes when the task's record does. */
-  async enqueue(taskId: string, run: number, expiresAtMs: number): Promise<void> {
+  /** Queues run `run` of a task of `tool`; the item goes when the task's record does. */
+  async enqueue(taskId: string, run: number, expiresAtMs: number, tool: string): Promise<void> {
     await this.table.put({
       pk: { S: this.pk },
       sk: { S: `${String(Date.now()).padStart(15, '0')}#${taskId}#${run}` },
       taskId: { S: taskId },
+      tool: { S: tool },
+      version: { S: this.version },
       run: { N: String(run) },
       attempts: { N: '0' },
       leaseUntil: { N: '0' },
@@ -57,10 +84,21 @@ export class TaskQueue {
     });
   }
 
-  /** Runs no worker holds (never taken, released, or whose lease expired), oldest first. */
-  async waiting(now = Date.now()): Promise<QueuedRun[]> {
-    const items = await this.table.query(this.pk);
-    return items.map(fromItem).filter((q) => q.leaseUntil < now);
+  /**
+   * Up to `want` runs no worker holds (never taken, released, or whose lease expired) that `takes`
+   * accepts, oldest first: page after page, since held or refused runs may fill the first pages.
+   */
+  async waiting(want: number, takes: (run: QueuedRun) => boolean = () => true, now = Date.now()): Promise<QueuedRun[]> {
+    const found: QueuedRun[] = [];
+    for (const pk of this.polls++ % UNSTAGED_EVERY === 0 ? [this.pk, this.unstaged] : [this.pk]) {
+      let start: Item | undefined;
+      do {
+        const page = await this.table.queryPage(pk, { limit: PAGE, filter: 'leaseUntil < :now', values: { ':now': { N: String(now) } }, start });
+        for (const run of page.items.map(fromItem)) if (run.leaseUntil < now && takes(run) && found.push(run) >= want) return found;
+        start = page.next;
+      } while (start);
+    }
+    return found;
   }
 
   /**
@@ -71,6 +109,7 @@ export class TaskQueue {
   async claim(queued: QueuedRun, owner: string): Promise<Lease | undefined> {
     const now = Date.now();
     const lease: Lease = {
+      pk: queued.pk,
       sk: queued.sk,
       taskId: queued.taskId,
       run: queued.run,
@@ -79,7 +118,7 @@ export class TaskQueue {
       until: now + this.leaseMs,
     };
     const won = await this.table.update(
-      this.pk,
+      queued.pk,
       queued.sk,
       'SET attempts = :next, leaseUntil = :until, leaseOwner = :owner, leaseToken = :token',
       'attribute_exists(pk) AND attempts = :seen AND leaseUntil < :now',
@@ -98,7 +137,7 @@ export class TaskQueue {
   /** Extends a lease still held; false when it was lost (expired and taken, or the run is gone). */
   async renew(lease: Lease): Promise<boolean> {
     const until = Date.now() + this.leaseMs;
-    const held = await this.table.update(this.pk, lease.sk, 'SET leaseUntil = :until', 'leaseToken = :token', {
+    const held = await this.table.update(lease.pk, lease.sk, 'SET leaseUntil = :until', 'leaseToken = :token', {
       ':until': { N: String(until) },
       ':token': { S: lease.token },
     });
@@ -108,7 +147,7 @@ export class TaskQueue {
 
   /** Gives a run back at once, uncounted (the worker is stopping): another worker restarts it. */
   async release(lease: Lease): Promise<boolean> {
-    return this.table.update(this.pk, lease.sk, 'SET leaseUntil = :zero, attempts = :before REMOVE leaseToken', 'leaseToken = :token', {
+    return this.table.update(lease.pk, lease.sk, 'SET leaseUntil = :zero, attempts = :before REMOVE leaseToken', 'leaseToken = :token', {
       ':zero': { N: '0' },
       ':before': { N: String(lease.attempt - 1) },
       ':token': { S: lease.token },
@@ -117,10 +156,19 @@ export class TaskQueue {
 
   /** Removes the run from the queue: it ended (or has nothing left to run). */
   async remove(lease: Lease): Promise<void> {
-    await this.table.deleteIf(this.pk, lease.sk, 'leaseToken = :token', { ':token': { S: lease.token } });
+    await this.table.deleteIf(lease.pk, lease.sk, 'leaseToken = :token', { ':token': { S: lease.token } });
   }
 }
 
 function fromItem(item: Item): QueuedRun {
-  return { sk: item.sk!.S!, taskId: item.taskId!.S!, run: Number(item.run!.N), attempts: Number(item.attempts!.N), leaseUntil: Number(item.leaseUntil!.N) };
+  return {
+    pk: item.pk!.S!,
+    sk: item.sk!.S!,
+    ...(item.tool?.S !== undefined && { tool: item.tool.S }),
+    ...(item.version?.S !== undefined && { version: item.version.S }),
+    taskId: item.taskId!.S!,
+    run: Number(item.run!.N),
+    attempts: Number(item.attempts!.N),
+    leaseUntil: Number(item.leaseUntil!.N),
+  };
 }

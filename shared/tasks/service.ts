@@ -11,7 +11,18 @@ import { emitMetrics, taskStateMetric } from '../metrics.ts';
 import type { Relay } from '../relay/relay.ts';
 import { currentTrace, formatTraceparent, parseTraceparent, startSpan, type Tracer } from '../trace.ts';
 import type { TaskQueue } from './queue.ts';
-import { MAX_CHECKPOINT_BYTES, MAX_TASK_REQUEST_BYTES, TERMINAL, type TaskRecord, type TaskRequest, type TaskStatus, type TaskStore } from './store.ts';
+import type { TaskSlots } from './slots.ts';
+import { writeBehind } from './write-behind.ts';
+import {
+  MAX_CHECKPOINT_BYTES,
+  MAX_TASK_REQUEST_BYTES,
+  TERMINAL,
+  type RunFence,
+  type TaskRecord,
+  type TaskRequest,
+  type TaskStatus,
+  type TaskStore,
+} from './store.ts';
 
 /** What a run of a task's tool came to. */
 export type TaskOutcome =
@@ -60,6 +71,10 @@ export interface TaskServiceOptions {
   tracer?: Tracer;
   /** Where container-runtime tasks wait for a container worker; absent, they are dispatched like any task. */
   queue?: TaskQueue;
+  /** The per-principal limit on unfinished container tasks; absent, none. */
+  slots?: TaskSlots;
+  /** A container task's run limit (MCP_CONTAINER_TASK_TIMEOUT_SECONDS); 0 or absent: derived from its TTL. */
+  containerTimeoutMs?: number;
 }
 
 /** Who is asking about a task: only its creator may see it. */
@@ -84,6 +99,10 @@ const cancelBox = (id: string) => `task:${id}`;
 /** Whether the task is still on the run (and attempt) `record` was claimed as: only that run's worker records its end. */
 const holds = (record: TaskRecord) => (t: TaskRecord) => t.run === record.run && t.claimedAttempt === record.claimedAttempt;
 const RESULT_LINK = '__kitResultArtifact';
+const NOT_HELD = 'the checkpoint was not saved: this run no longer holds the task (cancelled, finished, or restarted elsewhere)';
+const duration = (ms: number) => (ms < 1000 ? `${ms} ms` : `${Math.round(ms / 1000)} s`);
+/** How long before its record expires a container task's run is stopped: a tenth of its TTL, at most 5 minutes. */
+const expiryMargin = (ttlMs: number) => Math.min(Math.floor(ttlMs / 10), 300_000);
 
 export class TaskService {
   dispatcher?: TaskDispatcher;
@@ -110,15 +129,16 @@ export class TaskService {
     const creator = this.options.tracer && currentTrace();
     const request = creator ? { ...init.request, traceparent: formatTraceparent(creator) } : init.request;
     const queued = Boolean(init.container && this.options.queue);
-    const record = await this.store.create({
-      id: init.id,
-      principalId: init.caller.principalId,
-      sessionId: init.caller.sessionId,
-      wire: init.wire,
-      request,
-      ttlMs: init.ttlMs,
-      ...(queued && { queued }),
-    });
+    const { slots } = this.options;
+    const principalId = init.caller.principalId;
+    // Past the principal's limit this throws before anything of the task is written.
+    if (queued && slots) await slots.take(principalId, init.id, Date.now() + (init.ttlMs ?? this.store.options.ttlMs));
+    const record = await this.store
+      .create({ id: init.id, principalId, sessionId: init.caller.sessionId, wire: init.wire, request, ttlMs: init.ttlMs, ...(queued && { queued }) })
+      .catch(async (error: unknown) => {
+        if (queued) await slots?.release(principalId, init.id).catch(() => undefined);
+        throw error;
+      });
     this.metric(record, 'working');
     try {
       await this.hand(record);
@@ -159,6 +179,11 @@ export class TaskService {
       record = { ...record, result: JSON.parse('text' in contents ? contents.text : Buffer.from(contents.blob, 'base64').toString('utf8')) };
     }
     return record;
+  }
+
+  /** Throws TaskLimitError when the caller may start no more container tasks (a check before the call runs; create() takes the slot). */
+  async admitContainerTask(principalId: string): Promise<void> {
+    await this.options.slots?.check(principalId);
   }
 
   list(caller: TaskCaller): Promise<TaskRecord[]> {
@@ -238,7 +263,7 @@ export class TaskService {
         throw new Error(
           'the task waits for a container worker, and MCP_CONTAINER_TASKS is off on this instance; set it alike on the function and the containers',
         );
-      await this.options.queue.enqueue(record.id, record.run, record.createdAt + record.ttlMs);
+      await this.options.queue.enqueue(record.id, record.run, record.createdAt + record.ttlMs, record.request.tool);
     } else await this.dispatcher!.dispatch(record.id, record.run);
   }
 
@@ -276,8 +301,8 @@ export class TaskService {
 
   /** Whether run `run` of the task is still wanted: the task is working on that run (not cancelled, finished or moved on). */
   async wanted(id: string, run: number): Promise<boolean> {
-    const record = await this.store.load(id);
-    return record?.status === 'working' && record.run === run;
+    const state = await this.store.state(id);
+    return state?.status === 'working' && state.run === run;
   }
 
   /**
@@ -298,7 +323,8 @@ export class TaskService {
 
   /**
    * Runs a claimed run's tool and records what came of it. `abandon` (a lost lease, a worker
-   * stopping) aborts the run and records nothing: the run is someone else's to restart.
+   * stopping) aborts the run and records nothing: the run is someone else's to restart (its last
+   * checkpoint is still written, fenced by the attempt, for that restart to resume from).
    */
   async execute(record: TaskRecord, abandon?: AbortSignal): Promise<void> {
     const { id } = record;
@@ -308,19 +334,27 @@ export class TaskService {
     else abandon?.addEventListener('abort', giveUp, { once: true });
     this.active.add(abort);
     const watch = this.options.relay.watch(cancelBox(id), () => abort.abort(new Error('the task was cancelled')));
-    const reporter = this.reporter(id);
+    const writes = this.runWrites(record, abort.signal);
     const span = this.workerSpan(record);
-    // A queued task runs for as long as it lives; others within the configured task timeout.
-    const timeoutMs = record.queued ? Math.max(1, record.createdAt + record.ttlMs - Date.now()) : undefined;
+    const limit = this.runLimit(record);
     const recording = () => !this.closed && !abandon?.aborted;
     const resumeFrom = record.checkpoint?.run === record.run ? record.checkpoint.value : undefined;
-    const checkpoint = (value: unknown) => this.checkpoint(record, value, abort.signal);
     try {
+      // The tool runner's own timeout is a backstop behind the run limit, which fails the task in words of its own.
+      const timeoutMs = limit && limit.ms + 1000;
       const execute = () =>
-        this.options.execute({ record, signal: abort.signal, report: reporter.report, ...(timeoutMs !== undefined && { timeoutMs }), resumeFrom, checkpoint });
-      const outcome = await (span ? span.run(execute) : execute());
+        this.options.execute({
+          record,
+          signal: abort.signal,
+          report: writes.report,
+          ...(timeoutMs && { timeoutMs }),
+          resumeFrom,
+          checkpoint: writes.checkpoint,
+        });
+      const running = span ? span.run(execute) : execute();
+      const outcome = limit ? await within(running, limit, abort) : await running;
       span?.end(outcome.kind === 'error' ? 'tool error' : undefined);
-      if (recording()) await reporter.flush();
+      await writes.flush();
       // Stopped by close(): left as it is, for the stale check to fail it once no one reports.
       if (recording()) await this.record(record, outcome);
     } catch (err) {
@@ -333,10 +367,68 @@ export class TaskService {
           holds(record),
         );
     } finally {
+      // A run given up here still leaves its last checkpoint (fenced by the attempt); its progress
+      // would only overwrite that of the attempt now running it.
+      await writes.flush(recording());
       abandon?.removeEventListener('abort', giveUp);
       watch.stop();
       this.active.delete(abort);
     }
+  }
+
+  /**
+   * How long a queued task's run may go: MCP_CONTAINER_TASK_TIMEOUT_SECONDS when set, and never
+   * past its TTL less expiryMargin, so that its failure is recorded and read before the record
+   * expires. Undefined for other tasks (the configured task timeout bounds them).
+   */
+  private runLimit(record: TaskRecord): { ms: number; message: string } | undefined {
+    if (!record.queued) return undefined;
+    const margin = expiryMargin(record.ttlMs);
+    const beforeExpiry = record.createdAt + record.ttlMs - margin - Date.now();
+    const configured = this.options.containerTimeoutMs || Number.POSITIVE_INFINITY;
+    if (configured <= beforeExpiry)
+      return { ms: configured, message: `the task's run did not finish within ${duration(configured)} (MCP_CONTAINER_TASK_TIMEOUT_SECONDS) and was stopped` };
+    return {
+      ms: Math.max(1, beforeExpiry),
+      message:
+        `the task's run was stopped ${duration(margin)} before the task expires (its TTL is ${duration(record.ttlMs)}), unfinished; ` +
+        'give it a longer TTL (MCP_TASK_TTL_SECONDS, or the 2025 task.ttl up to MCP_TASK_MAX_TTL_SECONDS)',
+    };
+  }
+
+  /**
+   * A run's progress messages (to the task's small PROGRESS item) and checkpoints (one fenced
+   * UpdateItem of the record), each written at most every reportEveryMs (write-behind.ts): the
+   * last of each is written when the run ends or stops.
+   * A checkpoint that finds the run no longer holds the task is refused, at once or at the next call.
+   */
+  private runWrites(record: TaskRecord, signal: AbortSignal) {
+    const fence: RunFence = {
+      id: record.id,
+      run: record.run,
+      expiresAtMs: record.createdAt + record.ttlMs,
+      ...(record.claimedAttempt !== undefined && { attempt: record.claimedAttempt }),
+    };
+    const every = this.options.reportEveryMs ?? 1000;
+    const progress = writeBehind((message: string) => this.store.reportProgress(fence, message), every);
+    const checkpoints = writeBehind(async (value: unknown) => {
+      if (!(await this.store.saveCheckpoint(fence, value))) throw new Error(NOT_HELD);
+    }, every);
+    return {
+      report: (message: string) => void progress.offer(message).catch(() => {}),
+      checkpoint: async (value: unknown) => {
+        const bytes = Buffer.byteLength(JSON.stringify(value) ?? '');
+        if (bytes > MAX_CHECKPOINT_BYTES)
+          throw new Error(
+            `a checkpoint holds at most ${MAX_CHECKPOINT_BYTES} bytes of JSON and this one is ${bytes}; store large state as an artifact and checkpoint its URI`,
+          );
+        signal.throwIfAborted();
+        const refused = checkpoints.takeFailure();
+        if (refused) throw refused;
+        await checkpoints.offer(value);
+      },
+      flush: (progressToo = true) => Promise.all([progressToo ? progress.flush() : progress.drop(), checkpoints.flush()]),
+    };
   }
 
   /** A worker run's span, the child of the span that created the task (in the same trace), when tracing is on. */
@@ -363,25 +455,6 @@ export class TaskService {
   /** Marks a task failed for a reason reported from outside its run (Lambda's on-failure destination). */
   async fail(id: string, reason: string): Promise<void> {
     await this.finish(id, ['working', 'input_required'], { status: 'failed', statusMessage: reason, error: { code: -32603, message: reason } });
-  }
-
-  /**
-   * Saves a run's checkpoint, fenced: refused once the run was given up here, or when the task
-   * moved on (cancelled, finished, another run, or this run restarted by another attempt).
-   */
-  private async checkpoint(record: TaskRecord, value: unknown, signal: AbortSignal): Promise<void> {
-    const bytes = Buffer.byteLength(JSON.stringify(value) ?? '');
-    if (bytes > MAX_CHECKPOINT_BYTES)
-      throw new Error(
-        `a checkpoint holds at most ${MAX_CHECKPOINT_BYTES} bytes of JSON and this one is ${bytes}; store large state as an artifact and checkpoint its URI`,
-      );
-    signal.throwIfAborted();
-    let ours = false;
-    await this.store.transition(record.id, ['working'], (t) => {
-      ours = t.run === record.run && t.claimedAttempt === record.claimedAttempt;
-      return ours ? { checkpoint: { run: record.run, value } } : undefined;
-    });
-    if (!ours) throw new Error('the checkpoint was not saved: this run no longer holds the task (cancelled, finished, or restarted elsewhere)');
   }
 
   private async record(record: TaskRecord, outcome: TaskOutcome): Promise<void> {
@@ -444,27 +517,13 @@ export class TaskService {
     const finished = await this.store.transition(id, from, (t) => ((ended = !guard || guard(t)) ? { ...patch, checkpoint: undefined } : undefined));
     if (!ended) return undefined;
     if (finished) this.metric(finished, finished.status);
+    if (finished?.queued && TERMINAL.includes(finished.status))
+      await this.options.slots
+        ?.release(finished.principalId, id)
+        .catch((error: unknown) =>
+          this.options.log.warn('task: its container task slot was not freed; it frees itself when the task expires', { taskId: id, error: String(error) }),
+        );
     return finished;
-  }
-
-  /** Status messages, written at most every reportEveryMs; the last one is flushed when the run ends. */
-  private reporter(id: string) {
-    const every = this.options.reportEveryMs ?? 1000;
-    let last = 0;
-    let waiting: string | undefined;
-    let writing: Promise<unknown> = Promise.resolve();
-    const write = (message: string) => {
-      last = Date.now();
-      waiting = undefined;
-      writing = writing.then(() => this.store.transition(id, ['working'], () => ({ statusMessage: message }))).catch(() => {});
-    };
-    return {
-      report: (message: string) => (Date.now() - last >= every ? write(message) : (waiting = message)),
-      flush: async () => {
-        if (waiting !== undefined) write(waiting);
-        await writing;
-      },
-    };
   }
 
   /** One CloudWatch embedded-metric line per state change (counted per server, stage, state, and per tool), and a log line. */
@@ -472,4 +531,16 @@ export class TaskService {
     if (this.options.metrics) taskStateMetric(this.options.server, this.options.stage, record.request.tool, state);
     this.options.log.info('task state', { taskId: record.id, tool: record.request.tool, state });
   }
+}
+
+/** The run's outcome, or the run limit's failure once it passes (the run's signal then aborts). */
+function within(running: Promise<TaskOutcome>, limit: { ms: number; message: string }, abort: AbortController): Promise<TaskOutcome> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<TaskOutcome>((resolve) => {
+    timer = setTimeout(() => {
+      resolve({ kind: 'error', error: { code: -32603, message: limit.message } });
+      abort.abort(new Error(limit.message));
+    }, limit.ms);
+  });
+  return Promise.race([running, expired]).finally(() => clearTimeout(timer));
 }

@@ -1,6 +1,6 @@
 // Puts the task machinery together for one kit: the store on the kit's table, the service, the
 // dispatcher that fits where the kit runs (an asynchronous self-invoke on Lambda, this process
-// elsewhere), and the container queue when MCP_CONTAINER_TASKS is on.
+// elsewhere), and the container queue and per-principal slots when MCP_CONTAINER_TASKS is on.
 import type { ArtifactStore } from '../artifacts/store.ts';
 import type { KitConfig } from '../config.ts';
 import type { KitLogger } from '../log.ts';
@@ -9,6 +9,7 @@ import type { Relay } from '../relay/relay.ts';
 import type { Table } from '../store/table.ts';
 import { inlineDispatcher, lambdaDispatcher } from './dispatch.ts';
 import { TaskQueue } from './queue.ts';
+import { TaskSlots } from './slots.ts';
 import { TaskService, type TaskServiceOptions } from './service.ts';
 import { TaskStore } from './store.ts';
 import type { Tracer } from '../trace.ts';
@@ -18,6 +19,8 @@ const INLINE_RESULT_BYTES = 300_000;
 
 export interface TaskSetup {
   server: string;
+  /** The server's version, recorded on the runs it queues. */
+  version: string;
   table: Table;
   relay: Relay;
   artifacts: ArtifactStore;
@@ -29,7 +32,10 @@ export interface TaskSetup {
 }
 
 export function createTasks(config: Readonly<KitConfig>, setup: TaskSetup): { service: TaskService; queue?: TaskQueue } {
-  const queue = config.tasks.containers ? new TaskQueue(setup.table, setup.server, config.tasks.leaseSeconds * 1000) : undefined;
+  const queue = config.tasks.containers
+    ? new TaskQueue(setup.table, { server: setup.server, stage: config.stage, version: setup.version, leaseMs: config.tasks.leaseSeconds * 1000 })
+    : undefined;
+  const slots = queue && new TaskSlots(setup.table, setup.server, config.tasks.containerTasksPerPrincipal);
   const store = new TaskStore(setup.table, {
     ttlMs: config.tasks.ttlSeconds * 1000,
     pollIntervalMs: config.tasks.pollIntervalMs,
@@ -48,6 +54,9 @@ export function createTasks(config: Readonly<KitConfig>, setup: TaskSetup): { se
     metrics: config.metrics,
     tracer: setup.tracer,
     queue,
+    slots,
+    reportEveryMs: config.tasks.progressEveryMs,
+    containerTimeoutMs: config.tasks.containerTimeoutSeconds * 1000,
   });
   service.dispatcher = config.lambdaFunctionName
     ? lambdaDispatcher({

@@ -1,6 +1,8 @@
 // Durable task records (`TASK#<id>` / `META`), bound to the principal (and 2025 session) that
 // created them, with the request that started them, so any instance (the worker invocation
-// among them) can run, answer and report them. Every status change is a conditional write: a
+// among them) can run, answer and report them. A running run's progress message goes to a small
+// item of its own beside the record (`TASK#<id>` / `PROGRESS`), so a progress write is billed one
+// write unit, not the whole record's size; one Query reads both. Every status change is a conditional write: a
 // task moves working → input_required → working → completed | failed | cancelled, and a terminal
 // state never changes. Expired tasks read as absent. A per-caller index answers 2025 `tasks/list`.
 import { nowSeconds, type Item, type Table } from '../store/table.ts';
@@ -69,6 +71,7 @@ export interface TaskRecord {
 
 const pk = (id: string) => `TASK#${id}`;
 const SK = 'META';
+const PROGRESS = 'PROGRESS';
 const indexPk = (principalId: string, sessionId?: string) => `TASKS#${principalId}#${sessionId ?? '-'}`;
 const TASK_ID = /^[A-Za-z0-9_-]{22,64}$/;
 
@@ -124,6 +127,26 @@ function fromItem(item: Item): TaskRecord {
   };
 }
 
+/**
+ * The record with its run's latest progress message laid over it: only while it works on the run
+ * (and attempt) that wrote it, so a message from a run that was restarted, moved on or ended shows
+ * nowhere. The progress keeps the task fresh for the stale check, as a write to the record would.
+ */
+function withProgress(record: TaskRecord, progress: Item | undefined): TaskRecord {
+  if (!progress?.statusMessage?.S || record.status !== 'working') return record;
+  const attempt = progress.attempt?.N === undefined ? undefined : Number(progress.attempt.N);
+  if (Number(progress.run?.N) !== record.run || attempt !== record.claimedAttempt) return record;
+  return { ...record, statusMessage: progress.statusMessage.S, lastUpdatedAt: Math.max(record.lastUpdatedAt, Number(progress.at?.N ?? 0)) };
+}
+
+/** Which run (and attempt) writes, and when its task's items expire. */
+export interface RunFence {
+  id: string;
+  run: number;
+  attempt?: number;
+  expiresAtMs: number;
+}
+
 /** 22 characters of base64url: 128 random bits, unguessable. */
 export const newTaskId = () => Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString('base64url');
 
@@ -165,18 +188,24 @@ export class TaskStore {
 
   /** The task, when it exists, has not expired, and belongs to this caller; else undefined. */
   async get(id: string, principalId: string, sessionId?: string): Promise<TaskRecord | undefined> {
-    if (!TASK_ID.test(id)) return undefined;
-    const item = await this.table.get(pk(id), SK, true);
-    if (!item) return undefined;
-    const record = fromItem(item);
+    const record = await this.load(id);
+    if (!record) return undefined;
     if (record.principalId !== principalId || (record.sessionId !== undefined && record.sessionId !== sessionId)) return undefined;
     return record;
   }
 
   /** The task for the worker, whoever owns it. */
   async load(id: string): Promise<TaskRecord | undefined> {
-    const item = TASK_ID.test(id) ? await this.table.get(pk(id), SK, true) : undefined;
-    return item && fromItem(item);
+    if (!TASK_ID.test(id)) return undefined;
+    const items = await this.table.query(pk(id));
+    const meta = items.find((item) => item.sk?.S === SK);
+    return (
+      meta &&
+      withProgress(
+        fromItem(meta),
+        items.find((item) => item.sk?.S === PROGRESS),
+      )
+    );
   }
 
   /** The caller's live tasks, newest first. */
@@ -220,6 +249,49 @@ export class TaskStore {
       if (written) return next;
     }
     throw new Error(`task ${id} is changing too fast to update`);
+  }
+
+  /**
+   * Saves a running run's checkpoint with one UpdateItem of that field (no read first), fenced like
+   * a transition: only while the task is working on that run and, for a queued task, that attempt.
+   * False when the run no longer holds the task. The version moves on, so a transition that read
+   * the record before this write reads it again.
+   */
+  async saveCheckpoint(run: RunFence, value: unknown): Promise<boolean> {
+    return this.table.update(
+      pk(run.id),
+      SK,
+      'SET lastUpdatedAt = :now, checkpoint = :checkpoint ADD version :one',
+      `#s = :working AND run = :run AND ${run.attempt === undefined ? 'attribute_not_exists(claimedAttempt)' : 'claimedAttempt = :attempt'}`,
+      {
+        ':now': { N: String(Date.now()) },
+        ':one': { N: '1' },
+        ':working': { S: 'working' },
+        ':run': { N: String(run.run) },
+        ...(run.attempt !== undefined && { ':attempt': { N: String(run.attempt) } }),
+        ':checkpoint': json({ run: run.run, value }),
+      },
+      { '#s': 'status' },
+    );
+  }
+
+  /** Writes a running run's progress message to the task's PROGRESS item (readers see it only while that run holds the task). */
+  async reportProgress(run: RunFence, message: string): Promise<void> {
+    await this.table.put({
+      pk: { S: pk(run.id) },
+      sk: { S: PROGRESS },
+      statusMessage: { S: message },
+      run: { N: String(run.run) },
+      ...(run.attempt !== undefined && { attempt: { N: String(run.attempt) } }),
+      at: { N: String(Date.now()) },
+      expiresAt: { N: String(Math.ceil(run.expiresAtMs / 1000)) },
+    });
+  }
+
+  /** The task's status and run alone (a worker's check that its run is still wanted). */
+  async state(id: string): Promise<Pick<TaskRecord, 'status' | 'run'> | undefined> {
+    const item = TASK_ID.test(id) ? await this.table.get(pk(id), SK, true, ['status', 'run']) : undefined;
+    return item && { status: item.status!.S as TaskStatus, run: Number(item.run!.N) };
   }
 
   /** Item lifetime left, for records written by others (the index). */

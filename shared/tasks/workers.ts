@@ -1,10 +1,14 @@
 // Container task workers: the loop a long-lived process (a container) runs beside its HTTP
-// server. It polls the queue (queue.ts), takes up to `concurrency` runs under leases, renews each
-// lease while its run goes on, and removes the run from the queue when it ends. A run whose lease
-// is lost (renewal refused, or the table unreachable until the lease ran out) is abandoned
-// unrecorded: another worker has restarted it or will. A run started more than `maxAttempts`
-// times fails (dead letter). Stopping takes no new runs, lets running ones finish up to
-// `drainMs`, then gives their leases back so another container restarts them at once.
+// server. It polls the queue (queue.ts) for runs of tools this process has (a run of a tool it
+// lacks, queued by another version during a canary, is left for a container that has it; a run
+// queued by another version of a tool it has is run, the mismatch logged), takes up to
+// `concurrency` runs under leases, renews each lease while its run goes on, and removes the run
+// from the queue when it ends. A run whose lease is lost (renewal refused, or the table unreachable
+// until the lease ran out) is abandoned unrecorded: another worker has restarted it or will. A run
+// started more than `maxAttempts` times fails (dead letter). Stopping takes no new runs, lets
+// running ones finish up to `drainMs`, then stops them (their last checkpoint is written) and gives
+// their leases back so another container restarts them at once. `onBusy` hears when the process
+// starts and stops holding runs (the container adapter protects its ECS task from scale-in then).
 import { describeFailure } from '../dependency.ts';
 import type { KitLogger } from '../log.ts';
 import type { Lease, QueuedRun, TaskQueue } from './queue.ts';
@@ -19,6 +23,18 @@ export interface TaskWorkerOptions {
   drainMs?: number;
   /** Told what each poll read, full or not (backlog.ts reports it as metrics). @default - nothing */
   onPoll?: (waiting: readonly QueuedRun[]) => void;
+  /** Told `true` when the first run is taken, `false` when the last one ends; must not throw. */
+  onBusy?: (busy: boolean) => void;
+}
+
+/** What the workers run on: the task service, its queue, and the container tools of this server. */
+export interface TaskWorkerParts {
+  tasks: TaskService;
+  queue: TaskQueue;
+  maxAttempts: number;
+  /** The tools declared `runtime: 'container'` in this process's server. */
+  tools: ReadonlySet<string>;
+  log: KitLogger;
 }
 
 export interface TaskWorkers {
@@ -40,7 +56,7 @@ const sleep = (ms: number, wake: AbortSignal) =>
     wake.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
   });
 
-export function startTaskWorkers(tasks: TaskService, queue: TaskQueue, maxAttempts: number, log: KitLogger, options: TaskWorkerOptions = {}): TaskWorkers {
+export function startTaskWorkers({ tasks, queue, maxAttempts, tools, log }: TaskWorkerParts, options: TaskWorkerOptions = {}): TaskWorkers {
   const concurrency = options.concurrency ?? 4;
   const pollMs = options.pollMs ?? 2000;
   const drainMs = options.drainMs ?? 10_000;
@@ -51,13 +67,24 @@ export function startTaskWorkers(tasks: TaskService, queue: TaskQueue, maxAttemp
   let wake = new AbortController();
   const nudge = () => wake.abort();
 
+  const takes = runnableHere(tools, queue.version, log);
+
   async function fill() {
-    const waiting = await queue.waiting();
+    // At least one run is read even when every slot is held, so the backlog report (onPoll) sees
+    // the oldest waiting run's age; `waiting` holds at most the room this poll had.
+    const waiting = await queue.waiting(Math.max(concurrency - held.size, 1), takes);
     options.onPoll?.(waiting);
     for (const queued of waiting) {
       if (stopping.signal.aborted || held.size >= concurrency) return;
       const lease = await queue.claim(queued, owner);
-      if (lease) start(lease);
+      if (!lease) continue;
+      if (queued.version !== undefined && queued.version !== queue.version)
+        log.warn('task worker: running a task queued by another version of the server', {
+          taskId: queued.taskId,
+          queuedBy: queued.version,
+          version: queue.version,
+        });
+      start(lease);
     }
   }
 
@@ -74,9 +101,11 @@ export function startTaskWorkers(tasks: TaskService, queue: TaskQueue, maxAttemp
       )
       .finally(() => {
         held.delete(lease.token);
+        if (held.size === 0) options.onBusy?.(false);
         nudge();
       });
     held.set(lease.token, { lease, abandon, done });
+    if (held.size === 1) options.onBusy?.(true);
   }
 
   async function attempt(lease: Lease, abandon: AbortController) {
@@ -118,25 +147,48 @@ export function startTaskWorkers(tasks: TaskService, queue: TaskQueue, maxAttemp
         stopping.abort();
         nudge();
         await loop;
-        const runs = [...held.values()];
-        const finished = Promise.all(runs.map((r) => r.done)).then(() => true);
-        if (await Promise.race([finished, new Promise<false>((resolve) => setTimeout(resolve, drainMs, false))])) return;
-        await Promise.all(
-          [...held.values()].map(async ({ lease, abandon }) => {
-            abandon.abort(new Error('the worker is stopping; another worker restarts the task'));
-            await queue
-              .release(lease)
-              .catch((error: unknown) =>
-                log.warn('task worker: could not release a lease; it lapses instead', { taskId: lease.taskId, error: describeFailure(error) }),
-              );
-          }),
-        );
-        // Handlers see their signal abort; one that ignores it is not waited for long.
-        await Promise.race([finished, new Promise((resolve) => setTimeout(resolve, 1000))]);
+        await giveBack([...held.values()], queue, drainMs, log);
       })();
       return stopped;
     },
   };
+}
+
+/** Whether this process has a queued run's tool: one it lacks is logged once and left to another container. */
+function runnableHere(tools: ReadonlySet<string>, version: string, log: KitLogger) {
+  const unrunnable = new Set<string>();
+  return (queued: QueuedRun) => {
+    if (queued.tool === undefined || tools.has(queued.tool)) return true;
+    if (!unrunnable.has(queued.sk) && unrunnable.add(queued.sk))
+      log.warn('task worker: a queued run is left for another container: this one has no such tool', {
+        taskId: queued.taskId,
+        tool: queued.tool,
+        queuedBy: queued.version,
+        version,
+      });
+    return false;
+  };
+}
+
+/**
+ * A stopping worker's runs: let finish for up to `drainMs`, then stopped (handlers see their signal
+ * abort, and a stopped run writes its last checkpoint before its lease goes back; one that ignores
+ * the signal is not waited for long) and their leases given back for another worker to restart.
+ */
+async function giveBack(runs: Held[], queue: TaskQueue, drainMs: number, log: KitLogger) {
+  const finished = Promise.all(runs.map((r) => r.done)).then(() => true);
+  if (await Promise.race([finished, new Promise<false>((resolve) => setTimeout(resolve, drainMs, false))])) return;
+  for (const { abandon } of runs) abandon.abort(new Error('the worker is stopping; another worker restarts the task'));
+  await Promise.race([finished, new Promise((resolve) => setTimeout(resolve, 1000))]);
+  await Promise.all(
+    runs.map(({ lease }) =>
+      queue
+        .release(lease)
+        .catch((error: unknown) =>
+          log.warn('task worker: could not release a lease; it lapses instead', { taskId: lease.taskId, error: describeFailure(error) }),
+        ),
+    ),
+  );
 }
 
 /**

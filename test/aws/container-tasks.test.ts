@@ -17,6 +17,8 @@ import type { TaskWorkers } from '../../shared/tasks/workers.ts';
 
 const FUNCTION_TIMEOUT_SECONDS = 12;
 const SHARED = {
+  // The construct's stage, on the function and the containers alike: the queue's partition names it.
+  MCP_STAGE: 'dev',
   MCP_CONTAINER_TASKS: 'true',
   MCP_TASK_LEASE_SECONDS: '3',
   MCP_TASK_POLL_MS: '200',

@@ -33,6 +33,7 @@ describe('notes: notebook_export as a task', () => {
   async function taskIds(): Promise<string[]> {
     const scan = await (await createDynamoClient({ region: 'us-east-1', dynamoEndpoint: dynamo.endpoint })).send(new ScanCommand({ TableName: 'mcp-kit' }));
     return (scan.Items ?? [])
+      .filter((item: Record<string, { S?: string }>) => item.sk?.S === 'META')
       .map((item: Record<string, { S?: string }>) => item.pk?.S ?? '')
       .filter((pk) => pk.startsWith('TASK#'))
       .map((pk) => pk.slice(5))
