@@ -86,7 +86,7 @@ export function twoCallerCases(gateway: TwoCallers): void {
 function eraCases(gateway: TwoCallers, era: Era): void {
   const pair = async () => [await gateway.as('alice', era), await gateway.as('bob', era)] as const;
 
-  it("keep alice's notebook handle and its resource from bob (control: a shared identity does not)", async () => {
+  it("keep alice's notebook and its resource from bob (control: a shared identity does not)", async () => {
     const [alice, bob] = await pair();
     for (const [upstream, bobSees] of THROUGH) {
       const handle = handleOf(await alice.callTool({ name: `${upstream}__note_add`, arguments: { text: `alice's secret via ${upstream}` } }));
