@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfig } from '../shared/config.ts';
 import { LocalDataInUseError, randomSecret, shown, startEmulators } from './emulators.ts';
 import { EntryError, resolveEntry } from './entry.ts';
+import { exitOnStartFailure } from './start-failure.ts';
 import { VARIABLES } from '../shared/config/variables.ts';
 
 const START = fileURLToPath(new URL('./start.ts', import.meta.url));
@@ -158,13 +159,4 @@ async function main() {
   }
 }
 
-main().catch((err) => {
-  const known =
-    err instanceof ConfigError
-      ? `Configuration error: ${err.message}`
-      : err instanceof LocalDataInUseError || err instanceof EntryError
-        ? err.message
-        : undefined;
-  process.stderr.write(`${known ?? err?.stack ?? err}\n`);
-  process.exit(1);
-});
+main().catch((err) => exitOnStartFailure(err, [LocalDataInUseError, EntryError]));
