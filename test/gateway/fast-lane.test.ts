@@ -19,6 +19,7 @@ import { createKit } from '../../shared/kit.ts';
 import { defineServer, tool } from '../../shared/server/define.ts';
 import { bothLanes, call, CC, laneCases, observe, type Call } from '../helpers/lanes.ts';
 import { startInProcess } from '../helpers/server.ts';
+import { freePort } from '../../local/free-port.ts';
 
 const STATE_KEY = 'fast-lane-test-key-0123456789abcdefgh';
 const ENV = { AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: 'http://127.0.0.1:9', MCP_REQUEST_STATE_KEY: STATE_KEY };
@@ -78,14 +79,6 @@ async function countingRelay(port: number): Promise<{ port: number; connections:
   };
 }
 
-async function closedPort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
-
 describe('gateway fast lane', () => {
   let served: Awaited<ReturnType<typeof startInProcess>>;
   let relay: Awaited<ReturnType<typeof countingRelay>>;
@@ -97,7 +90,7 @@ describe('gateway fast lane', () => {
     served = await startInProcess(upstream, ENV);
     relay = await countingRelay(Number(new URL(served.url).port));
     const url = `http://127.0.0.1:${relay.port}/mcp`;
-    const down = `http://127.0.0.1:${await closedPort()}/mcp`;
+    const down = `http://127.0.0.1:${await freePort()}/mcp`;
     const upstreams = {
       up: { url },
       admins: { url, access: { scopes: ['admin'] } },
@@ -279,7 +272,7 @@ describe('raw upstream calls', () => {
     const upstreams = {
       up: { url, retry: { attempts: 1 } },
       admins: { url, access: { scopes: ['admin'] } },
-      down: { url: `http://127.0.0.1:${await closedPort()}/mcp`, breaker: { failureThreshold: 1_000_000_000 }, retry: { attempts: 1 } },
+      down: { url: `http://127.0.0.1:${await freePort()}/mcp`, breaker: { failureThreshold: 1_000_000_000 }, retry: { attempts: 1 } },
       hasty: { url, timeouts: { callMs: 150 }, breaker: { failureThreshold: 1_000_000_000 }, retry: { attempts: 1 } },
       odd: { url: odd.url, breaker: { failureThreshold: 1_000_000_000 }, retry: { attempts: 1 } },
     };
