@@ -27,6 +27,7 @@ import { startTestS3 } from '../helpers/server.ts';
 import { jsonLinesExporter, otlpExporter } from '../../shared/trace-export.ts';
 import fixture from '../fixtures/tasks.ts';
 import { modernCaller, startDataPlane, type DataPlane } from '../helpers/gateway.ts';
+import { postToolCall } from '../helpers/raw-call.ts';
 import { startInProcess } from '../helpers/server.ts';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 
@@ -143,26 +144,11 @@ describe('traces', () => {
     const spans = spanLines();
     const server = await startInProcess(notes, { ...plane.env, MCP_TRACING: 'true' }, { traceExporter: spans.exporter });
     try {
-      const res = await fetch(server.url, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          accept: 'application/json, text/event-stream',
-          'mcp-protocol-version': '2026-07-28',
-          'mcp-method': 'tools/call',
-          'mcp-name': 'echo',
-        },
-        body: JSON.stringify({
-          jsonrpc: '2.0',
-          id: 1,
-          method: 'tools/call',
-          params: {
-            name: 'echo',
-            arguments: { text: 'hi' },
-            _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {}, traceparent: TRACEPARENT },
-          },
-        }),
-      });
+      const res = await postToolCall(
+        server.url,
+        { name: 'echo', arguments: { text: 'hi' } },
+        { meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {}, traceparent: TRACEPARENT } },
+      );
       assert.equal(res.status, 200, await res.text());
       const message = await until('the message span', () => spans.spans().find((s) => s.name === 'tools/call echo'));
       const http = spans.spans().find((s) => s.name === 'POST /mcp')!;
@@ -183,30 +169,17 @@ describe('traces', () => {
     const spans = spanLines();
     const server = await startInProcess(fixture, { ...plane.env, MCP_TRACING: 'true', MCP_TASK_POLL_MS: '100' }, { traceExporter: spans.exporter });
     try {
-      const res = await fetch(server.url, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          accept: 'application/json',
-          traceparent: TRACEPARENT,
-          'mcp-protocol-version': '2026-07-28',
-          'mcp-method': 'tools/call',
-          'mcp-name': 'countdown',
-        },
-        body: JSON.stringify({
-          jsonrpc: '2.0',
-          id: 1,
-          method: 'tools/call',
-          params: {
-            name: 'countdown',
-            arguments: { ms: 50 },
-            _meta: {
-              'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-              'io.modelcontextprotocol/clientCapabilities': { extensions: { 'io.modelcontextprotocol/tasks': {} } },
-            },
+      const res = await postToolCall(
+        server.url,
+        { name: 'countdown', arguments: { ms: 50 } },
+        {
+          headers: { accept: 'application/json', traceparent: TRACEPARENT },
+          meta: {
+            'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+            'io.modelcontextprotocol/clientCapabilities': { extensions: { 'io.modelcontextprotocol/tasks': {} } },
           },
-        }),
-      });
+        },
+      );
       const answer = (await res.json()) as { result?: { resultType?: string } };
       assert.equal(answer.result?.resultType, 'task', JSON.stringify(answer));
       const worker = await until('the worker span', () => spans.spans().find((s) => s.name === 'task countdown'));
@@ -238,27 +211,14 @@ describe('traces', () => {
     // An answer not ready within the keep-alive interval becomes an SSE stream (shared/http/slow-answer.ts).
     const server = await startInProcess(fixture, { ...plane.env, MCP_TRACING: 'true', MCP_SSE_KEEPALIVE_MS: '50' }, { traceExporter: spans.exporter });
     const call = (ms: number) =>
-      fetch(server.url, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          accept: 'application/json, text/event-stream',
-          traceparent: TRACEPARENT,
-          'mcp-protocol-version': '2026-07-28',
-          'mcp-method': 'tools/call',
-          'mcp-name': 'countdown',
+      postToolCall(
+        server.url,
+        { name: 'countdown', arguments: { ms } },
+        {
+          headers: { traceparent: TRACEPARENT },
+          meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} },
         },
-        body: JSON.stringify({
-          jsonrpc: '2.0',
-          id: 1,
-          method: 'tools/call',
-          params: {
-            name: 'countdown',
-            arguments: { ms },
-            _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} },
-          },
-        }),
-      });
+      );
     const requestSpan = () => spans.spans().find((s) => s.name === 'tools/call countdown');
     try {
       const res = await call(300);
