@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startAwsPath, type AwsPath } from '../helpers/aws.ts';
 import { rpc as taskRpc } from '../helpers/gateway-tasks.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 /** A 2026-07-28 request declaring the tasks extension, with the path's API key: its result. */
 const rpc = async (path: AwsPath, method: string, params: Record<string, unknown>) => (await taskRpc(path.url, path.auth, method, params)).result!;
@@ -92,7 +93,10 @@ describe('tasks on the asynchronous queue as AWS runs it', () => {
       const created = await rpc(path, 'tools/call', { name: 'countdown', arguments: { ms: 1500 } });
       const done = await until(path, created.taskId, (t) => t.status === 'completed', 30_000);
       assert.match(done.result.content[0].text, /^counted down 1500 ms in task /);
-      await waitFor(() => path.lambda.invocations.filter((i) => i.type === 'Event' && i.startedAt >= began).length === 2);
+      await waitFor(
+        'both deliveries of the worker event',
+        () => path.lambda.invocations.filter((i) => i.type === 'Event' && i.startedAt >= began).length === 2,
+      );
       assert.equal(path.invokeApi.duplicated, 1, 'the queue delivered the event twice');
       const ran = path.logs().filter((l) => l.endsWith(`countdown run in task ${created.taskId}`));
       assert.equal(ran.length, 1, `one delivery did the work, the other found it claimed:\n${ran.join('\n')}`);
@@ -121,11 +125,3 @@ describe('tasks on the asynchronous queue as AWS runs it', () => {
     }
   });
 });
-
-async function waitFor(condition: () => boolean, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

@@ -28,6 +28,7 @@ import { jsonLinesExporter, otlpExporter } from '../../shared/trace-export.ts';
 import fixture from '../fixtures/tasks.ts';
 import { modernCaller, startDataPlane, type DataPlane } from '../helpers/gateway.ts';
 import { postToolCall } from '../helpers/raw-call.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { startInProcess } from '../helpers/server.ts';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 
@@ -39,16 +40,6 @@ const TRACEPARENT = `00-${CLIENT_TRACE}-${CLIENT_SPAN}-01`;
 function spanLines() {
   const lines: string[] = [];
   return { exporter: jsonLinesExporter((line) => void lines.push(line)), spans: () => lines.map((l) => JSON.parse(l) as SpanRecord & { message: string }) };
-}
-
-async function until<T>(what: string, find: () => T | undefined, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = find();
-    if (found !== undefined) return found;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 /** The chain of parents from a span up to the first span not in `spans`. */
@@ -92,7 +83,7 @@ describe('traces', () => {
     const run = await gatewayInFront(true);
     try {
       await run.call('traced note');
-      const upstreamTool = await until('the upstream tool span', () => run.upstream.spans().find((s) => s.name === 'tool note_add'));
+      const upstreamTool = await waitFor('the upstream tool span', () => run.upstream.spans().find((s) => s.name === 'tool note_add'));
       const frontSpans = run.front.spans();
       const upstreamSpans = run.upstream.spans();
       const all = [...frontSpans, ...upstreamSpans];
@@ -131,7 +122,7 @@ describe('traces', () => {
     const run = await gatewayInFront(false);
     try {
       await run.call('untraced gateway');
-      const upstreamHttp = await until('the upstream request span', () => run.upstream.spans().find((s) => s.name === 'tools/call note_add'));
+      const upstreamHttp = await waitFor('the upstream request span', () => run.upstream.spans().find((s) => s.name === 'tools/call note_add'));
       assert.deepEqual(run.front.spans(), []);
       assert.equal(upstreamHttp.traceId, CLIENT_TRACE);
       assert.equal(upstreamHttp.parentSpanId, CLIENT_SPAN);
@@ -150,7 +141,7 @@ describe('traces', () => {
         { meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {}, traceparent: TRACEPARENT } },
       );
       assert.equal(res.status, 200, await res.text());
-      const message = await until('the message span', () => spans.spans().find((s) => s.name === 'tools/call echo'));
+      const message = await waitFor('the message span', () => spans.spans().find((s) => s.name === 'tools/call echo'));
       const http = spans.spans().find((s) => s.name === 'POST /mcp')!;
       assert.notEqual(http.traceId, CLIENT_TRACE, 'no HTTP traceparent: the request starts a trace');
       assert.equal(message.traceId, CLIENT_TRACE);
@@ -182,7 +173,7 @@ describe('traces', () => {
       );
       const answer = (await res.json()) as { result?: { resultType?: string } };
       assert.equal(answer.result?.resultType, 'task', JSON.stringify(answer));
-      const worker = await until('the worker span', () => spans.spans().find((s) => s.name === 'task countdown'));
+      const worker = await waitFor('the worker span', () => spans.spans().find((s) => s.name === 'task countdown'));
       const all = spans.spans();
       const creator = all.find((s) => s.spanId === worker.parentSpanId);
       assert.equal(creator?.name, 'tool countdown', 'the worker continues the span that called ctx.task.start()');
@@ -197,7 +188,7 @@ describe('traces', () => {
         [['tools/call countdown', CLIENT_SPAN]],
         'the creating tool span sits in the creating request',
       );
-      const rerun = await until('the tool span in the worker', () =>
+      const rerun = await waitFor('the tool span in the worker', () =>
         spans.spans().find((s) => s.name === 'tool countdown' && s.parentSpanId === worker.spanId),
       );
       assert.equal(rerun.traceId, CLIENT_TRACE);
@@ -231,7 +222,7 @@ describe('traces', () => {
       assert.match(new TextDecoder().decode((await reader.read()).value), /keep-alive/);
       assert.equal(requestSpan(), undefined, 'the span is still open while the stream runs');
       while (!(await reader.read()).done);
-      const request = await until('the request span', requestSpan);
+      const request = await waitFor('the request span', requestSpan);
       const tool = spans.spans().find((s) => s.name === 'tool countdown')!;
       assert.equal(tool.parentSpanId, request.spanId);
       assert.ok(request.endMs >= tool.endMs, `the request span (ends ${request.endMs}) outlasts its tool's (${tool.endMs})`);
@@ -304,7 +295,7 @@ describe('traces', () => {
       xray.export(span);
       assert.equal(packets.length, 0, 'nothing is sent before the flush');
       await xray.flush!();
-      const packet = await until('the UDP packet', () => packets[0]);
+      const packet = await waitFor('the UDP packet', () => packets[0]);
       const [header, doc] = packet.split('\n');
       assert.equal(header, '{"format":"json","version":1}');
       const segment = JSON.parse(doc!);
@@ -373,7 +364,7 @@ describe('traces', () => {
       await call('5759e988bd862e3fe1be46a994272793', 1);
       await call('5759e988bd862e3fe1be46a994272794', 0);
       await call('5759e988bd862e3fe1be46a994272795', 1);
-      await until('two datagrams', () => (packets.length >= 2 ? true : undefined));
+      await waitFor('two datagrams', () => packets.length >= 2);
       const documents = packets.map((p) => JSON.parse(p.split('\n')[1]!));
       assert.deepEqual(
         documents.map((d) => d.trace_id),
