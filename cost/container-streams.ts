@@ -7,11 +7,11 @@ import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { summarize, type Summary } from '../bench/stats.ts';
+import { freePort } from '../local/free-port.ts';
 import { startRedis } from '../local/redis.ts';
 import { createRedisEventBus } from '../shared/events/redis-bus.ts';
 import type { KitLogger } from '../shared/log.ts';
@@ -70,17 +70,6 @@ const now = () => performance.timeOrigin + performance.now();
 /** `streamsPerInstance`: the process's stream limit, MCP_CONTAINER_STREAMS (its default when absent). */
 export function defaultServer(entry = 'functions/notes/server.ts', streamsPerInstance?: number): string[] {
   return [process.execPath, '--expose-gc', '--import', 'tsx', 'cost/stream-server.ts', entry, ...(streamsPerInstance ? [String(streamsPerInstance)] : [])];
-}
-
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const probe = createServer();
-    probe.once('error', fail);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => done(port));
-    });
-  });
 }
 
 async function waitHealthy(base: string, child: ChildProcess, output: () => string): Promise<void> {

@@ -79,6 +79,22 @@ export function buildKitApp(app: App): KitStacks {
     restoredTableName: context.string('restoredTableName'),
   });
 
+  // What every endpoint of the app, each server and the gateway, is deployed with.
+  const endpoint = {
+    stage,
+    production,
+    auth,
+    cloudFront,
+    webAclArn: context.string('webAclArn'),
+    bundleAwsSdk: context.flag('bundleAwsSdk'),
+    tracing: context.flag('tracing'),
+    // Unset, the kit turns the limit on when the secret holds Upstash credentials.
+    rateLimit: rateLimit === undefined ? undefined : { enabled: rateLimit },
+    originSecretVersion,
+    reservedConcurrency,
+    environment: local ? Object.fromEntries(LOCAL_OVERRIDABLE.map((name) => [name, ''])) : undefined,
+  };
+
   const servers = SERVERS.map(
     ({ id, serverName, entry }) =>
       new McpServerStack(app, stackId(stage, id), {
@@ -88,18 +104,7 @@ export function buildKitApp(app: App): KitStacks {
         server: {
           serverName,
           entry,
-          stage,
-          production,
-          auth,
-          cloudFront,
-          webAclArn: context.string('webAclArn'),
-          bundleAwsSdk: context.flag('bundleAwsSdk'),
-          tracing: context.flag('tracing'),
-          // Unset, the kit turns the limit on when the secret holds Upstash credentials.
-          rateLimit: rateLimit === undefined ? undefined : { enabled: rateLimit },
-          originSecretVersion,
-          reservedConcurrency,
-          environment: local ? Object.fromEntries(LOCAL_OVERRIDABLE.map((name) => [name, ''])) : undefined,
+          ...endpoint,
           // Off by default: tasks and a load balancer cost money every hour (docs/deploy.md, "Containers").
           containers: context.flag('containers') ? {} : undefined,
         },
@@ -114,17 +119,7 @@ export function buildKitApp(app: App): KitStacks {
         dataPlaneStack: dataPlane,
         smokeTool: `${SERVERS[0].serverName}__echo`,
         gateway: {
-          stage,
-          production,
-          auth,
-          cloudFront,
-          webAclArn: context.string('webAclArn'),
-          bundleAwsSdk: context.flag('bundleAwsSdk'),
-          tracing: context.flag('tracing'),
-          rateLimit: rateLimit === undefined ? undefined : { enabled: rateLimit },
-          originSecretVersion,
-          reservedConcurrency,
-          environment: local ? Object.fromEntries(LOCAL_OVERRIDABLE.map((name) => [name, ''])) : undefined,
+          ...endpoint,
           // On behalf of each caller: the servers trust the gateway by the data plane's secret.
           upstreams: servers.map((server, i) => ({ name: SERVERS[i]!.serverName, endpoint: server.endpoint })),
         },

@@ -6,12 +6,13 @@
 // start (a syntax error, say) leaves its message on the terminal and the next save tries again.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { watch, type FSWatcher } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfig } from '../shared/config.ts';
 import { LocalDataInUseError, randomSecret, shown, startEmulators } from './emulators.ts';
 import { EntryError, resolveEntry } from './entry.ts';
+import { freePort } from './free-port.ts';
+import { exitOnStartFailure } from './start-failure.ts';
 import { VARIABLES } from '../shared/config/variables.ts';
 
 const START = fileURLToPath(new URL('./start.ts', import.meta.url));
@@ -24,18 +25,6 @@ const SOURCE = /\.(?:[cm]?[jt]sx?|json)$/;
 /** SO_REUSEPORT (`listen({ reusePort })`): Linux, from Node 22.12. */
 const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
 const SHARED_PORT = process.platform === 'linux' && (major > 22 || (major === 22 && minor >= 12));
-
-/** A free port now, so every child of this session binds the same one (PORT=0 included). */
-function freePort(host: string): Promise<number> {
-  const probe = createServer();
-  return new Promise((done, fail) => {
-    probe.once('error', fail);
-    probe.listen(0, host, () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => done(port));
-    });
-  });
-}
 
 function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
@@ -54,6 +43,7 @@ async function main() {
   const host = process.env.HOST ?? VARIABLES.HOST.default;
   const requested = process.env.PORT ? Number(process.env.PORT) : VARIABLES.PORT.default;
   if (!Number.isInteger(requested) || requested < 0 || requested > 65535) throw new ConfigError('PORT', `expected a port number, got "${process.env.PORT}"`);
+  // A free port now, so every child of this session binds the same one (PORT=0 included).
   const port = requested === 0 ? await freePort(host) : requested;
 
   const emulators = await startEmulators(process.env, { owner: 'npm run dev' });
@@ -158,13 +148,4 @@ async function main() {
   }
 }
 
-main().catch((err) => {
-  const known =
-    err instanceof ConfigError
-      ? `Configuration error: ${err.message}`
-      : err instanceof LocalDataInUseError || err instanceof EntryError
-        ? err.message
-        : undefined;
-  process.stderr.write(`${known ?? err?.stack ?? err}\n`);
-  process.exit(1);
-});
+main().catch((err) => exitOnStartFailure(err, [LocalDataInUseError, EntryError]));

@@ -7,6 +7,7 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigError, loadConfig, type KitConfig } from '../shared/config.ts';
 import { createDynamoClient } from '../shared/store/table.ts';
+import { exitOnStartFailure } from './start-failure.ts';
 
 type Env = Record<string, string | undefined>;
 
@@ -217,9 +218,5 @@ async function main() {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  main().catch((err) => {
-    const known = err instanceof ConfigError ? `Configuration error: ${err.message}` : err instanceof LocalDataInUseError ? err.message : undefined;
-    process.stderr.write(`${known ?? err?.stack ?? err}\n`);
-    process.exit(1);
-  });
+  main().catch((err) => exitOnStartFailure(err, [LocalDataInUseError]));
 }

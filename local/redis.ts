@@ -5,9 +5,10 @@ import { once } from 'node:events';
 import { accessSync, constants } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:http';
-import { createServer as createTcpServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { delimiter, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from './free-port.ts';
 import { RespConnection, RespPool } from './resp.ts';
 import { createUpstashRestHandler } from './upstash-rest.ts';
 
@@ -38,17 +39,6 @@ function findOnPath(binary: string): string | undefined {
     } catch {}
   }
   return undefined;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const probe = createTcpServer();
-    probe.once('error', fail);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => done(port));
-    });
-  });
 }
 
 /** Resolves once redis-server answers PING (it answers LOADING while replaying its AOF). */

@@ -10,6 +10,7 @@ import { modelledEnvironment } from './aws/environment.ts';
 import { developmentKey, devKeyFile, DEV_KEY_OWNER } from './dev-key.ts';
 import { dataRoot, LocalDataInUseError, randomSecret, startEmulators } from './emulators.ts';
 import { EntryError, existingEntry } from './entry.ts';
+import { exitOnStartFailure } from './start-failure.ts';
 
 type Env = Record<string, string | undefined>;
 
@@ -137,13 +138,4 @@ async function main() {
   );
 }
 
-main().catch((err) => {
-  const known =
-    err instanceof ConfigError
-      ? `Configuration error: ${err.message}`
-      : err instanceof LocalDataInUseError || err instanceof EntryError
-        ? err.message
-        : undefined;
-  process.stderr.write(`${known ?? err?.stack ?? err}\n`);
-  process.exit(1);
-});
+main().catch((err) => exitOnStartFailure(err, [LocalDataInUseError, EntryError]));

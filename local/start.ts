@@ -9,6 +9,7 @@ import { resolveDefinition } from '../shared/server/define.ts';
 import { developmentKey, devKeyFile, DEV_KEY_OWNER } from './dev-key.ts';
 import { dataRoot, LocalDataInUseError, randomSecret, shown, startEmulators, type RunningEmulators } from './emulators.ts';
 import { EntryError, loadEntry, resolveEntry } from './entry.ts';
+import { exitOnStartFailure } from './start-failure.ts';
 import { serveApp } from '../shared/adapters/node.ts';
 import { VARIABLES } from '../shared/config/variables.ts';
 
@@ -113,17 +114,7 @@ async function main(reloaded: string | undefined) {
   if (devParent) process.send!({ serving: server.url });
 }
 
-const run = (reloaded: string | undefined) =>
-  main(reloaded).catch((err) => {
-    const known =
-      err instanceof ConfigError
-        ? `Configuration error: ${err.message}`
-        : err instanceof LocalDataInUseError || err instanceof PortInUseError || err instanceof EntryError
-          ? err.message
-          : undefined;
-    process.stderr.write(`${known ?? err?.stack ?? err}\n`);
-    process.exit(1);
-  });
+const run = (reloaded: string | undefined) => main(reloaded).catch((err) => exitOnStartFailure(err, [LocalDataInUseError, PortInUseError, EntryError]));
 
 /** Started by `npm run dev` with an IPC channel: a standby until told to serve. */
 const devParent = process.env.MCP_DEV_STANDBY === '1' && process.send !== undefined;

@@ -7,11 +7,8 @@
 import { Client as LegacyClient } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as LegacyTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { createRestApi } from '../../local/aws/api-gateway.ts';
+import { startBareFunction } from '../../local/aws/bare-function.ts';
 import { buildRuntime } from '../../local/aws/build.ts';
-import { LambdaModel } from '../../local/aws/lambda.ts';
 import roundTrips from '../../test/fixtures/aws/round-trips.ts';
 import { startAwsPath } from '../../test/helpers/aws.ts';
 import { startInProcess, startTestDynamo } from '../../test/helpers/server.ts';
@@ -32,48 +29,23 @@ export const LAMBDA_COLD_TARGETS: TargetName[] = ['kit', 'sdk', 'sdkRoot', 'hono
 
 /** One new environment answering its first `tools/call` through the API Gateway model. */
 async function coldSample(bundle: string, runtime: string) {
-  const lambda = new LambdaModel({
+  const fn = await startBareFunction({
     bundle,
     runtime,
     environment: { ...KIT_ENV, MCP_STAGE: 'dev', MCP_ALLOW_UNAUTHENTICATED: 'true', LOG_LEVEL: 'WARN' },
     functionName: 'bench',
-    memoryMb: 1024,
-    timeoutSeconds: 30,
-    concurrency: 1,
-    idleReclaimMs: 60_000,
-    initTimeoutMs: 10_000,
-    log: () => {},
-    seed: 1,
   });
-  const api = createServer();
-  await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
-  const base = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
-  api.on(
-    'request',
-    createRestApi({
-      lambda,
-      stage: 'dev',
-      mcpPath: '/mcp',
-      domainName: new URL(base).host,
-      idleTimeoutMs: 300_000,
-      integrationTimeoutMs: 30_000,
-      log: () => {},
-    }),
-  );
   try {
     const call = modernCall(1);
     const started = performance.now();
-    const res = await fetch(`${base}/dev/mcp`, { method: 'POST', headers: call.headers, body: call.body });
+    const res = await fetch(`${fn.url}/mcp`, { method: 'POST', headers: call.headers, body: call.body });
     const body = await res.text();
     const clientMs = performance.now() - started;
     if (res.status !== 200 || !body.includes('hello from the benchmark')) throw new Error(`cold sample failed: ${res.status} ${body.slice(0, 200)}`);
-    while (lambda.invocations.length === 0) await new Promise((r) => setTimeout(r, 5));
-    const [record] = lambda.invocations;
-    return { clientMs, initMs: record!.initDurationMs ?? Number.NaN, invokeMs: record!.durationMs, memoryMb: record!.maxMemoryMb ?? Number.NaN };
+    const record = await fn.firstInvocation();
+    return { clientMs, initMs: record.initDurationMs ?? Number.NaN, invokeMs: record.durationMs, memoryMb: record.maxMemoryMb ?? Number.NaN };
   } finally {
-    await lambda.stop();
-    api.closeAllConnections();
-    await new Promise((r) => api.close(r));
+    await fn.stop();
   }
 }
 

@@ -14,6 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { basename, dirname, join, resolve } from 'node:path';
 import { bundleFunction } from '../../infra/bundle.ts';
 import { containerEntrySource } from '../../infra/function-bundle.ts';
+import { freePort } from '../free-port.ts';
 import { loadedBytes } from './build.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -43,18 +44,6 @@ export async function buildContainer(entry: string, outDir = join(ROOT, '.local/
   const target = join(outDir, name);
   const metafile = await bundleFunction({ entry: source, outdir: target, options: {}, workingDir: ROOT });
   return { bundle: join(target, 'index.mjs'), bytes: loadedBytes(metafile, target) };
-}
-
-/** A free loopback port for a task (the task definition's port, one per task here). */
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const probe = createServer();
-    probe.once('error', fail);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => done(port));
-    });
-  });
 }
 
 export class ContainerTask {
@@ -138,6 +127,7 @@ export class ContainerService {
 
   /** Places one more task; resolves when it is registered. */
   async startTask(): Promise<ContainerTask> {
+    // The task definition's port: one per task here, all on loopback.
     const task = new ContainerTask(this.nextId++, await freePort(), this.options.bundle, this.options.environment, this.options.log);
     this.tasks.push(task);
     liveTasks.add(task);

@@ -4,7 +4,6 @@
 // Once on a Node server, once on the modelled deployed path (CloudFront, API Gateway, Lambda),
 // where the challenge only survives through the origin-response edge function.
 import assert from 'node:assert/strict';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { after, before, describe, it, mock } from 'node:test';
 import {
   Client as ModernClient,
@@ -28,20 +27,13 @@ import guarded from '../fixtures/guarded.ts';
 import { startAwsPath } from '../helpers/aws.ts';
 import { startOAuthServer, type OAuthServer } from '../helpers/oauth-server.ts';
 import { QUIET, startTestDynamo } from '../helpers/server.ts';
+import { freePort } from '../../local/free-port.ts';
 
 const META = {
   'io.modelcontextprotocol/protocolVersion': '2026-07-28',
   'io.modelcontextprotocol/clientCapabilities': {},
   'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' },
 };
-
-async function freePort(): Promise<number> {
-  const probe = createNetServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
 
 /** Where a resource server will listen: its public URL is the token audience, so it must be known first. */
 async function reserveResource() {

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { startAwsModel, type AwsModel, type AwsModelOptions } from '../../local/aws/deployment.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const PROBE = 'test/fixtures/aws/probe-handler.ts';
 const CREDENTIALS = { AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'CANARY', AWS_SECRET_ACCESS_KEY: 'canary-secret' };
@@ -33,15 +34,7 @@ async function start(canary: AwsModelOptions['canary']): Promise<AwsModel> {
   return model;
 }
 
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-const idle = (model: AwsModel) => waitFor(() => model.lambda.counts().busy === 0 && model.release!.lambda.counts().busy === 0, 'idle environments');
+const idle = (model: AwsModel) => waitFor('idle environments', () => model.lambda.counts().busy === 0 && model.release!.lambda.counts().busy === 0, 20_000);
 
 /**
  * One request through the modelled CloudFront; the version that answered, or the status when it
@@ -73,7 +66,7 @@ describe('a release shifting on the modelled path', () => {
       assert.equal(res.status, 200);
       dispatched.push({ task, by: ((await res.json()) as { version: string }).version });
       // One worker at a time, so no worker holds an environment the next request needs.
-      await waitFor(() => existsSync(task), `the worker of ${task}`);
+      await waitFor(`the worker of ${task}`, () => existsSync(task), 20_000);
     }
     assert.equal(new Set(dispatched.map((d) => d.by)).size, 2, 'both versions created tasks');
     for (const { task, by } of dispatched) assert.equal(readFileSync(task, 'utf8'), by, `${task}: created by version ${by}, its worker ran the same`);

@@ -12,6 +12,7 @@ import { StreamableHTTPClientTransport as LegacyTransport } from '@modelcontextp
 import { ApiKeyStore } from '../../shared/auth/api-keys.ts';
 import { Table, createDynamoClient } from '../../shared/store/table.ts';
 import { startAwsPath, type AwsPath } from '../helpers/aws.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const NOTES = 'functions/notes/handler.ts';
 const FIXTURE = 'test/fixtures/aws/round-trips.ts';
@@ -141,7 +142,7 @@ describe('notification streams on Lambda', () => {
     assert.equal(last.result._meta['io.modelcontextprotocol/subscriptionId'], 'listen-1');
     const lasted = Date.now() - opened;
     assert.ok(lasted >= 1900 && lasted < 6000, `the stream lasted ${lasted} ms`);
-    await waitFor(() => path.lambda.invocations.some((i) => i.startedAt >= opened - 50 && i.durationMs >= 1900));
+    await waitFor("the stream's invocation, ended", () => path.lambda.invocations.some((i) => i.startedAt >= opened - 50 && i.durationMs >= 1900), 5000);
     assert.ok(
       path.lambda.invocations.every((i) => i.error === undefined),
       'no invocation ended in an error',
@@ -251,11 +252,3 @@ describe('a first deploy whose secret has no Upstash credentials', () => {
     assert.equal(code, 0, out);
   });
 });
-
-async function waitFor(condition: () => boolean, timeoutMs = 5000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { LAMBDA_NODE_MAJOR } from '../../infra/function-bundle.ts';
 import { startAwsModel, type AwsModel, type AwsModelOptions } from '../../local/aws/deployment.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const PROBE = 'test/fixtures/aws/probe-handler.ts';
 const quiet = () => {};
@@ -30,11 +31,11 @@ describe('modelled Lambda', () => {
 
   it('serves one request per environment: a request that finds them busy starts another', async () => {
     const slow = probe(model, 'probe=sleep&ms=600');
-    await waitFor(() => model.lambda.counts().busy === 1);
+    await waitFor('one busy environment', () => model.lambda.counts().busy === 1, 5000, 10);
     const quick = await probe(model, 'probe=ticks');
     assert.equal(quick.status, 200);
     assert.equal((await slow).status, 200);
-    await waitFor(() => model.lambda.invocations.length >= 2);
+    await waitFor('two invocations recorded', () => model.lambda.invocations.length >= 2, 5000, 10);
     const [first, second] = model.lambda.invocations.slice(-2);
     assert.notEqual(first!.environment, second!.environment, 'the second request ran in a second environment');
     assert.ok(
@@ -53,7 +54,7 @@ describe('modelled Lambda', () => {
     const single = await start({ concurrency: 1 });
     try {
       const a = (await (await probe(single, 'probe=ticks')).json()) as { ticks: number; pid: number };
-      await waitFor(() => single.lambda.counts().idle === 1);
+      await waitFor('the environment idle', () => single.lambda.counts().idle === 1, 5000, 10);
       await new Promise((r) => setTimeout(r, 600));
       const b = (await (await probe(single, 'probe=ticks')).json()) as { ticks: number; pid: number };
       assert.equal(a.pid, b.pid, 'the same environment answered both');
@@ -113,10 +114,10 @@ describe('modelled Lambda limits', () => {
     try {
       const first = (await (await probe(model, 'probe=ticks')).json()) as { pid: number };
       // The answer ends before the invocation does: wait until its environment is free again.
-      await waitFor(() => model.lambda.counts().idle === 1);
+      await waitFor('one idle environment', () => model.lambda.counts().idle === 1, 5000, 10);
       const timedOut = await probe(model, 'probe=sleep&ms=3000');
       assert.equal(timedOut.status, 502);
-      await waitFor(() => model.lambda.invocations.some((i) => i.error === 'Sandbox.Timedout'));
+      await waitFor('a Sandbox.Timedout invocation', () => model.lambda.invocations.some((i) => i.error === 'Sandbox.Timedout'), 5000, 10);
       const next = (await (await probe(model, 'probe=ticks')).json()) as { pid: number };
       assert.notEqual(next.pid, first.pid);
     } finally {
@@ -128,7 +129,7 @@ describe('modelled Lambda limits', () => {
     const model = await start({ concurrency: 1 });
     try {
       const busy = probe(model, 'probe=sleep&ms=800');
-      await waitFor(() => model.lambda.counts().busy === 1);
+      await waitFor('one busy environment', () => model.lambda.counts().busy === 1, 5000, 10);
       const throttled = await probe(model, 'probe=ok');
       assert.equal(throttled.status, 500);
       assert.equal((await busy).status, 200);
@@ -157,7 +158,7 @@ describe('modelled Lambda limits', () => {
       body: JSON.stringify({ httpMethod: 'POST', path: '/mcp', headers: {}, queryStringParameters: { probe: 'gap', ms: '5000' } }),
     });
     assert.equal(invoked.status, 202);
-    await waitFor(() => model.lambda.counts().busy === 1);
+    await waitFor('one busy environment', () => model.lambda.counts().busy === 1, 5000, 10);
     const unheard: unknown[] = [];
     const listen = (error: unknown) => unheard.push(error);
     process.on('uncaughtException', listen);
@@ -179,7 +180,7 @@ describe('modelled Lambda limits', () => {
     const model = await start({ idleReclaimMs: 200 });
     try {
       assert.equal((await probe(model, 'probe=ok')).status, 200);
-      await waitFor(() => model.lambda.counts().idle === 0);
+      await waitFor('no idle environment', () => model.lambda.counts().idle === 0, 5000, 10);
     } finally {
       await model.stop();
     }
@@ -277,7 +278,7 @@ describe('modelled execution environment', () => {
       assert.equal((await probe(model, 'probe=memory&mb=16')).status, 200);
       if (lines.some((l) => l.includes('no writable cgroup here'))) return;
       assert.equal((await probe(model, 'probe=memory&mb=400')).status, 502);
-      await waitFor(() => model.lambda.invocations.some((i) => i.error === 'Runtime.ExitError'));
+      await waitFor('a Runtime.ExitError invocation', () => model.lambda.invocations.some((i) => i.error === 'Runtime.ExitError'), 5000, 10);
       assert.ok(
         lines.some((l) => /Runtime exited: exited \(SIGKILL\)/.test(l)),
         lines.filter((l) => !l.startsWith('[env')).join('\n'),
@@ -312,7 +313,7 @@ describe('the Node.js runtime contract', () => {
     const res = await probe(model, 'probe=end-then-work&ms=1500');
     assert.equal(await res.text(), 'done');
     const answeredAt = Date.now();
-    await waitFor(() => model.lambda.invocations.some((i) => i.endedAt >= answeredAt));
+    await waitFor('the invocation to end after its answer', () => model.lambda.invocations.some((i) => i.endedAt >= answeredAt), 5000, 10);
     const invocation = model.lambda.invocations.at(-1)!;
     assert.equal(invocation.error, undefined);
     assert.ok(invocation.endedAt - answeredAt > 1000, `the answer ended ${invocation.endedAt - answeredAt} ms before the invocation`);
@@ -346,7 +347,7 @@ describe('the Node.js runtime contract', () => {
     const res = await probe(model, 'probe=unended');
     assert.equal(res.status, 200);
     await assert.rejects(res.text(), 'the body is cut, not ended');
-    await waitFor(() => model.lambda.invocations.some((i) => i.error === 'Sandbox.Timedout'));
+    await waitFor('a Sandbox.Timedout invocation', () => model.lambda.invocations.some((i) => i.error === 'Sandbox.Timedout'), 5000, 10);
   });
 });
 
@@ -363,9 +364,9 @@ describe('modelled asynchronous invocations', () => {
     const model = await start({ log: (line) => lines.push(line), asyncQueue: { duplicateShare: 0 } });
     try {
       assert.equal((await invokeEvent(model, 'crash')).status, 202);
-      await waitFor(() => lines.some((l) => /RetriesExhausted after 3 attempts$/.test(l)), 10_000);
+      await waitFor('RetriesExhausted in the log', () => lines.some((l) => /RetriesExhausted after 3 attempts$/.test(l)), 10_000, 10);
       // The record runs as one more invocation of the function (the construct's destination).
-      await waitFor(() => model.lambda.invocations.length === 4);
+      await waitFor('four invocations recorded', () => model.lambda.invocations.length === 4, 5000, 10);
       assert.deepEqual(
         model.lambda.invocations.map((i) => i.error),
         ['Error', 'Error', 'Error', undefined],
@@ -384,7 +385,7 @@ describe('modelled asynchronous invocations', () => {
     try {
       const started = Date.now();
       assert.equal((await invokeEvent(model, 'ok')).status, 202);
-      await waitFor(() => lines.some((l) => /EventAgeExceeded after \d+ attempts$/.test(l)), 5_000);
+      await waitFor('EventAgeExceeded in the log', () => lines.some((l) => /EventAgeExceeded after \d+ attempts$/.test(l)), 5_000, 10);
       assert.ok(Date.now() - started >= 550, 'kept for its maximum age');
       const id = /\[lambda async\] (\S+) EventAgeExceeded/.exec(lines.find((l) => l.includes('EventAgeExceeded'))!)![1]!;
       const waits = lines.filter((l) => l.startsWith(`[lambda async] ${id} throttled`)).map((l) => Number(/again in ([\d.]+) ms/.exec(l)![1]));
@@ -418,7 +419,7 @@ describe('client aborts', () => {
   it('survives an upload cut short at every hop, logging it as a 499 there, and keeps serving', async () => {
     const lines: string[] = [];
     const model = await start({ log: (line) => lines.push(line) });
-    const logged = (pattern: RegExp) => waitFor(() => lines.some((l) => pattern.test(l)));
+    const logged = (pattern: RegExp) => waitFor(`${pattern} in the log`, () => lines.some((l) => pattern.test(l)), 5000, 10);
     try {
       await abortedUpload(`${model.url}?probe=ok`);
       await logged(/^\[cloudfront\] \S+ 499 client closed the connection/);
@@ -439,11 +440,3 @@ describe('client aborts', () => {
     }
   });
 });
-
-async function waitFor(condition: () => boolean, timeoutMs = 5000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

@@ -9,6 +9,7 @@ import { Client as LegacyClient } from '@modelcontextprotocol/sdk/client/index.j
 import { StreamableHTTPClientTransport as LegacyTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { startAwsPath, type AwsPath } from '../helpers/aws.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const FIXTURE = 'test/fixtures/aws/round-trips.ts';
 const text = (result: unknown) => (result as { content: { text: string }[] }).content[0]!.text;
@@ -50,7 +51,7 @@ for (const relay of ['redis', 'table'] as const) {
           const from = path.lambda.invocations.length;
           const result = await client.callTool({ name: tool, arguments: args });
           assert.equal(text(result), expected);
-          await waitFor(() => environmentsSince(path, from).size >= 2);
+          await waitFor('a second environment in the round trip', () => environmentsSince(path, from).size >= 2, 5000);
         } finally {
           await client.close();
         }
@@ -68,14 +69,21 @@ for (const relay of ['redis', 'table'] as const) {
         controller.abort('the user changed their mind');
         await assert.rejects(call);
         let recorded = 'never';
-        await waitFor(async () => (recorded = text(await client.callTool({ name: 'cancelled_at', arguments: {} }))) !== 'never', 5000);
+        await waitFor(
+          'the handler to record the cancellation',
+          async () => (recorded = text(await client.callTool({ name: 'cancelled_at', arguments: {} }))) !== 'never',
+          5000,
+        );
         const latency = Number(recorded) - cancelledAt;
         assert.ok(latency >= 0 && latency <= 1000, `the handler saw the cancellation after ${latency} ms`);
         // The cancelled call's invocation ended instead of running into the function timeout.
-        await waitFor(() =>
-          path.lambda.invocations.some(
-            (i) => i.startedAt >= calledAt && i.startedAt < cancelledAt && i.endedAt - cancelledAt < 1500 && i.endedAt > cancelledAt,
-          ),
+        await waitFor(
+          "the cancelled call's invocation, ended",
+          () =>
+            path.lambda.invocations.some(
+              (i) => i.startedAt >= calledAt && i.startedAt < cancelledAt && i.endedAt - cancelledAt < 1500 && i.endedAt > cancelledAt,
+            ),
+          5000,
         );
       } finally {
         await client.close();
@@ -125,12 +133,4 @@ for (const relay of ['redis', 'table'] as const) {
       });
     }
   });
-}
-
-async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 5000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }

@@ -13,6 +13,7 @@ import { PATH_DEFAULTS } from '../../infra/deployed-path.ts';
 import { ApiKeyStore } from '../../shared/auth/api-keys.ts';
 import { Table, createDynamoClient } from '../../shared/store/table.ts';
 import { startAwsPath, type AwsPath } from '../helpers/aws.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const NOTES = 'functions/notes/handler.ts';
 const META = {
@@ -67,14 +68,6 @@ async function twelveStreams(c: Callers): Promise<Response[]> {
 }
 
 const bodyOf = (res: Response) => JSON.parse((res as Response & { bodyText: string }).bodyText) as { id: unknown; error: { code: number; message: string } };
-
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 5000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('one caller holding 12 listen streams on the modelled deployed path (Redis counts the caps)', () => {
   let c: Callers;
@@ -146,7 +139,7 @@ describe('the same twelve streams on a deployed stage without Redis (GET streams
       assert.equal(error.code, -32601);
       assert.match(error.message, NOT_SERVED);
     });
-    await waitFor(() => c.path.lambda.counts().busy === 0, 'every environment idle');
+    await waitFor('every environment idle', () => c.path.lambda.counts().busy === 0, 5000);
   });
 
   it("serves another caller's calls and /health, which says why streams are off", async () => {
@@ -210,7 +203,7 @@ describe('the same twelve streams on a deployed stage without Redis (GET streams
     try {
       const result = await client.callTool({ name: 'echo', arguments: { text: 'no stream needed' } });
       assert.equal((result as { content: { text: string }[] }).content[0]!.text, 'no stream needed');
-      await waitFor(() => gets.length > 0, 'the client tries its GET stream after initialize');
+      await waitFor('the client tries its GET stream after initialize', () => gets.length > 0, 5000);
       assert.deepEqual(gets, [405], 'tried once, not again');
       const get = await fetch(c.path.url, {
         headers: {

@@ -5,13 +5,21 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startAwsPath, type AwsPath } from '../helpers/aws.ts';
+import { rpc as taskRpc } from '../helpers/gateway-tasks.ts';
+import { waitFor } from '../helpers/wait.ts';
 
-const TASKS = 'io.modelcontextprotocol/tasks';
-const META = {
-  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-  'io.modelcontextprotocol/clientCapabilities': { extensions: { [TASKS]: {} } },
-  'io.modelcontextprotocol/clientInfo': { name: 'aws-tasks', version: '1' },
-};
+/** A 2026-07-28 request declaring the tasks extension, with the path's API key: its result. */
+const rpc = async (path: AwsPath, method: string, params: Record<string, unknown>) => (await taskRpc(path.url, path.auth, method, params)).result!;
+
+/** Gets the task until `done` holds of it or `timeoutMs` has passed, and gives it as it last read. */
+async function until(path: AwsPath, taskId: string, done: (t: Record<string, any>) => boolean, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const task = await rpc(path, 'tasks/get', { taskId });
+    if (done(task) || Date.now() > deadline) return task;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 for (const relay of ['redis', 'table'] as const) {
   describe(`tasks across Lambda environments (relay: ${relay})`, () => {
@@ -21,40 +29,16 @@ for (const relay of ['redis', 'table'] as const) {
     });
     after(() => path.stop());
 
-    async function rpc(method: string, params: Record<string, unknown>) {
-      const name = method === 'tools/call' ? String(params.name) : String(params.taskId);
-      const res = await fetch(path.url, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          accept: 'application/json, text/event-stream',
-          ...path.auth,
-          'mcp-protocol-version': '2026-07-28',
-          'mcp-method': method,
-          'mcp-name': name,
-        },
-        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params: { ...params, _meta: META } }),
-      });
-      return ((await res.json()) as { result: Record<string, any> }).result;
-    }
-    async function until(taskId: string, done: (t: Record<string, any>) => boolean, timeoutMs = 15_000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const task = await rpc('tasks/get', { taskId });
-        if (done(task) || Date.now() > deadline) return task;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
     /** The invocation that ran the task's worker: the one still going when the creating call returned. */
     const invocationsAfter = (at: number) => path.lambda.invocations.filter((i) => i.startedAt >= at);
 
     it('a task created in one environment completes in another, after the creating request ended', async () => {
       const began = Date.now();
-      const created = await rpc('tools/call', { name: 'countdown', arguments: { ms: 1500 } });
+      const created = await rpc(path, 'tools/call', { name: 'countdown', arguments: { ms: 1500 } });
       const answeredAt = Date.now();
       assert.equal(created.resultType, 'task');
       assert.ok(answeredAt - began < 1500, 'the creating request did not wait for the work');
-      const done = await until(created.taskId, (t) => t.status === 'completed');
+      const done = await until(path, created.taskId, (t) => t.status === 'completed', 15_000);
       assert.match(done.result.content[0].text, /^counted down 1500 ms in task /);
       // The worker's invocation is recorded when it ends, which can be just after the task completed.
       const deadline = Date.now() + 5000;
@@ -71,12 +55,12 @@ for (const relay of ['redis', 'table'] as const) {
     });
 
     it('a cancel arriving in a third environment stops the worker within a second', async () => {
-      const created = await rpc('tools/call', { name: 'countdown', arguments: { ms: 60_000 } });
-      await until(created.taskId, (t) => typeof t.statusMessage === 'string');
+      const created = await rpc(path, 'tools/call', { name: 'countdown', arguments: { ms: 60_000 } });
+      await until(path, created.taskId, (t) => typeof t.statusMessage === 'string', 15_000);
       const cancelledAt = Date.now();
-      const ack = await rpc('tasks/cancel', { taskId: created.taskId });
+      const ack = await rpc(path, 'tasks/cancel', { taskId: created.taskId });
       assert.equal(ack.resultType, 'complete');
-      assert.equal((await rpc('tasks/get', { taskId: created.taskId })).status, 'cancelled');
+      assert.equal((await rpc(path, 'tasks/get', { taskId: created.taskId })).status, 'cancelled');
       // The worker's invocation (the asynchronous one) ends soon after: the handler saw ctx.signal abort.
       const deadline = Date.now() + 5000;
       let worker;
@@ -98,31 +82,6 @@ for (const relay of ['redis', 'table'] as const) {
 }
 
 describe('tasks on the asynchronous queue as AWS runs it', () => {
-  async function rpc(path: AwsPath, method: string, params: Record<string, unknown>) {
-    const name = method === 'tools/call' ? String(params.name) : String(params.taskId);
-    const res = await fetch(path.url, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        accept: 'application/json, text/event-stream',
-        ...path.auth,
-        'mcp-protocol-version': '2026-07-28',
-        'mcp-method': method,
-        'mcp-name': name,
-      },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params: { ...params, _meta: META } }),
-    });
-    return ((await res.json()) as { result: Record<string, any> }).result;
-  }
-  async function until(path: AwsPath, taskId: string, done: (t: Record<string, any>) => boolean, timeoutMs = 30_000) {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const task = await rpc(path, 'tasks/get', { taskId });
-      if (done(task) || Date.now() > deadline) return task;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-
   it('a worker event delivered twice runs the task once', async () => {
     const path = await startAwsPath(
       'test/fixtures/tasks.ts',
@@ -132,9 +91,12 @@ describe('tasks on the asynchronous queue as AWS runs it', () => {
     try {
       const began = Date.now();
       const created = await rpc(path, 'tools/call', { name: 'countdown', arguments: { ms: 1500 } });
-      const done = await until(path, created.taskId, (t) => t.status === 'completed');
+      const done = await until(path, created.taskId, (t) => t.status === 'completed', 30_000);
       assert.match(done.result.content[0].text, /^counted down 1500 ms in task /);
-      await waitFor(() => path.lambda.invocations.filter((i) => i.type === 'Event' && i.startedAt >= began).length === 2);
+      await waitFor(
+        'both deliveries of the worker event',
+        () => path.lambda.invocations.filter((i) => i.type === 'Event' && i.startedAt >= began).length === 2,
+      );
       assert.equal(path.invokeApi.duplicated, 1, 'the queue delivered the event twice');
       const ran = path.logs().filter((l) => l.endsWith(`countdown run in task ${created.taskId}`));
       assert.equal(ran.length, 1, `one delivery did the work, the other found it claimed:\n${ran.join('\n')}`);
@@ -156,18 +118,10 @@ describe('tasks on the asynchronous queue as AWS runs it', () => {
       await path.waitForLog(/throttled \(4\)/, 15_000);
       const waiting = await rpc(path, 'tasks/get', { taskId: created.taskId });
       assert.equal(waiting.status, 'working', `its event still queued: ${JSON.stringify(waiting)}`);
-      const done = await until(path, created.taskId, (t) => t.status !== 'working');
+      const done = await until(path, created.taskId, (t) => t.status !== 'working', 30_000);
       assert.equal(done.status, 'completed', JSON.stringify(done));
     } finally {
       await path.stop();
     }
   });
 });
-
-async function waitFor(condition: () => boolean, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

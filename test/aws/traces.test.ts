@@ -9,20 +9,11 @@ import { startAwsModel, type AwsModel } from '../../local/aws/deployment.ts';
 import type { SegmentDocument } from '../../local/aws/xray.ts';
 import { KIT_ENV } from '../../bench/env.ts';
 import { modernCall } from '../../bench/request.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const ECHO = 'functions/echo/handler.ts';
 /** The benchmark's: every AWS endpoint on a closed port (the echo call needs none); open, as on loopback. */
 const ENV = { ...KIT_ENV, MCP_AUTH_MODE: 'none', MCP_ALLOW_UNAUTHENTICATED: 'true' };
-
-async function until<T>(what: string, find: () => T | undefined, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = find();
-    if (found !== undefined) return found;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 async function call(url: string, headers: Record<string, string> = {}) {
   const { headers: base, body } = modernCall(1);
@@ -35,7 +26,7 @@ const ORIGINS = ['AWS::ApiGateway::Stage', 'AWS::Lambda', 'AWS::Lambda::Function
 
 /** The trace's segments once all have arrived: the kit's over UDP after the response, Lambda's when the invocation ends. */
 const traceOf = (model: AwsModel, traceId: string) =>
-  until(`the segments of ${traceId}`, () => {
+  waitFor(`the segments of ${traceId}`, () => {
     const segments = model.xray!.segments(traceId);
     return segments.some((s) => s.type === 'subsegment') && ORIGINS.every((o) => segments.some((s) => s.origin === o)) ? segments : undefined;
   });
@@ -47,7 +38,7 @@ describe('traces on the modelled path', () => {
 
   it("one call is one trace: API Gateway → Lambda → the function → the kit's request, its tool nested", async () => {
     await call(model.url);
-    const stage = await until("API Gateway's segment", () => model.xray!.segments().find((s) => s.origin === 'AWS::ApiGateway::Stage'));
+    const stage = await waitFor("API Gateway's segment", () => model.xray!.segments().find((s) => s.origin === 'AWS::ApiGateway::Stage'));
     const segments = await traceOf(model, stage.trace_id);
     assert.deepEqual(new Set(model.xray!.segments().map((s) => s.trace_id)), new Set([stage.trace_id]), 'every segment in one trace');
     const by = (origin: string) => segments.find((s) => s.origin === origin)!;
@@ -71,7 +62,7 @@ describe('traces on the modelled path', () => {
     assert.equal(segments.find((s) => s.origin === 'AWS::ApiGateway::Stage')!.parent_id, '53995c3f42cd8ad8');
     const before = new Set(model.xray!.segments().map((s) => s.trace_id));
     await call(model.url);
-    const fresh = await until('a new trace', () => model.xray!.segments().find((s) => s.origin === 'AWS::ApiGateway::Stage' && !before.has(s.trace_id)));
+    const fresh = await waitFor('a new trace', () => model.xray!.segments().find((s) => s.origin === 'AWS::ApiGateway::Stage' && !before.has(s.trace_id)));
     await traceOf(model, fresh.trace_id);
   });
 
@@ -83,7 +74,7 @@ describe('traces on the modelled path', () => {
       body: JSON.stringify({ probe: 'not an HTTP event' }),
     });
     assert.equal(res.status, 202);
-    const service = await until("Lambda's segment in the caller's trace", () => model.xray!.segments(root).find((s) => s.origin === 'AWS::Lambda'));
+    const service = await waitFor("Lambda's segment in the caller's trace", () => model.xray!.segments(root).find((s) => s.origin === 'AWS::Lambda'));
     assert.equal(service.parent_id, '00f067aa0ba902b7', 'the invocation hangs from the span that invoked it');
   });
 

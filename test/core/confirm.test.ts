@@ -10,6 +10,7 @@ import { Client as LegacyClient } from '@modelcontextprotocol/sdk/client/index.j
 import { StreamableHTTPClientTransport as LegacyTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import notes from '../../functions/notes/server.ts';
+import { postToolCall } from '../helpers/raw-call.ts';
 import { startInProcess, startTestDynamo } from '../helpers/server.ts';
 
 type Action = 'accept' | 'decline' | 'cancel';
@@ -122,17 +123,7 @@ describe('confirmations', () => {
       extra: Record<string, unknown> = {},
       meta: Record<string, unknown> = META,
     ): Promise<Answer> => {
-      const res = await fetch(server.url, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          accept: 'application/json, text/event-stream',
-          'mcp-protocol-version': '2026-07-28',
-          'mcp-method': 'tools/call',
-          'mcp-name': name,
-        },
-        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name, arguments: args, ...extra, _meta: meta } }),
-      });
+      const res = await postToolCall(server.url, { name, arguments: args, ...extra }, { meta });
       return (await res.json()) as Answer;
     };
     const newNotebook = async (note: string) => (await call('note_add', { text: note })).result!.structuredContent as { notebook: string };

@@ -6,13 +6,14 @@
 // the access line says which lane answered, so the lane is shown to serve what it should. Then
 // fast-check throws random perturbations of a canonical call at both.
 import assert from 'node:assert/strict';
-import { after, before, describe, it, mock } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { ProtocolError, ProtocolErrorCode, UrlElicitationRequiredError, inputRequired } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { loadConfig } from '../../shared/config.ts';
 import { createKit } from '../../shared/kit.ts';
 import { defineServer, tool } from '../../shared/server/define.ts';
+import { bothLanes, call, CC, CI, laneCases, type Call } from '../helpers/lanes.ts';
 import { startTestDynamo, startTestS3 } from '../helpers/server.ts';
 
 const text = (t: string) => ({ content: [{ type: 'text' as const, text: t }] });
@@ -85,42 +86,6 @@ const lanes = defineServer({
   ],
 });
 
-const PV = 'io.modelcontextprotocol/protocolVersion';
-const CI = 'io.modelcontextprotocol/clientInfo';
-const CC = 'io.modelcontextprotocol/clientCapabilities';
-const META = { [PV]: '2026-07-28', [CI]: { name: 'lanes-test', version: '1' }, [CC]: {} };
-
-type Call = { body: Record<string, any>; headers: Record<string, string> };
-function call(name: string, args?: unknown, change: (c: Call) => void = () => {}): Call {
-  const c: Call = {
-    body: { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name, ...(args !== undefined && { arguments: args }), _meta: structuredClone(META) } },
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': '2026-07-28',
-      'mcp-method': 'tools/call',
-      'mcp-name': name,
-    },
-  };
-  change(c);
-  return c;
-}
-
-/** What a client can tell apart: status, content type, and the body's messages parsed. */
-async function observe(response: Response) {
-  const type = response.headers.get('content-type');
-  const body = await response.text();
-  const messages = type?.startsWith('text/event-stream')
-    ? body
-        .split('\n\n')
-        .filter((f) => f.startsWith('event:'))
-        .map((f) => JSON.parse(/^data: (.*)$/m.exec(f)![1]!))
-    : body
-      ? [JSON.parse(body)]
-      : [];
-  return { status: response.status, type, messages };
-}
-
 describe('direct lane', () => {
   let dynamo: Awaited<ReturnType<typeof startTestDynamo>>;
   let s3: Awaited<ReturnType<typeof startTestS3>>;
@@ -144,25 +109,7 @@ describe('direct lane', () => {
     await Promise.all([dynamo.stop(), s3.stop()]);
   });
 
-  /** Both kits' answers to one call, and the lane the access line names for the lane kit. */
-  async function both(c: Call) {
-    const send = async (kit: ReturnType<typeof createKit>) =>
-      observe(await kit.app.fetch(new Request('http://127.0.0.1/mcp', { method: 'POST', headers: c.headers, body: JSON.stringify(c.body) })));
-    const lines: string[] = [];
-    const original = process.stdout.write.bind(process.stdout);
-    const write = mock.method(process.stdout, 'write', (chunk: string | Uint8Array, ...rest: never[]) =>
-      typeof chunk === 'string' && chunk.includes('"message":"mcp request"') ? (lines.push(chunk), true) : original(chunk, ...rest),
-    );
-    let direct;
-    try {
-      direct = await send(withLane);
-    } finally {
-      write.mock.restore();
-    }
-    const access = lines.map((l) => JSON.parse(l)).find((l) => l.message === 'mcp request');
-    const sdk = await send(sdkOnly);
-    return { direct, sdk, lane: access?.lane as string | undefined };
-  }
+  const both = (c: Call) => bothLanes(withLane, sdkOnly, c);
 
   /** Requests the lane answers itself. */
   const directCases: [string, Call][] = [
@@ -236,23 +183,7 @@ describe('direct lane', () => {
     ],
   ];
 
-  for (const [name, c] of directCases) {
-    it(`answers itself, as the SDK lane would: ${name}`, async () => {
-      const { direct, sdk, lane } = await both(c);
-      assert.deepEqual(direct, sdk);
-      assert.equal(lane, 'direct');
-    });
-  }
-  for (const [name, c] of sdkCases) {
-    it(`leaves it to the SDK lane: ${name}`, async () => {
-      const { direct, sdk, lane } = await both(c);
-      // Signed state and new tasks differ on every run; what is around them must not.
-      const fresh = (o: typeof direct) => JSON.parse(JSON.stringify(o).replace(/"(requestState|taskId|createdAt|lastUpdatedAt)":"[^"]+"/g, '"$1":"…"'));
-      assert.deepEqual(fresh(direct), fresh(sdk));
-      // Undefined: refused by the kit before either lane (the same answer, by the same code).
-      assert.notEqual(lane, 'direct');
-    });
-  }
+  laneCases(directCases, sdkCases, both);
 
   it('a tool that streamed a notification and then returns what only the SDK lane answers: the answer follows on the stream', async () => {
     const { direct, sdk } = await both(call('notifies_link', {}));

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import notes from '../../functions/notes/server.ts';
+import { postToolCall } from '../helpers/raw-call.ts';
 import { startInProcess, startTestDynamo } from '../helpers/server.ts';
 
 const OLD = 'old-request-state-key-0123456789abcdefgh';
@@ -33,20 +34,8 @@ describe('request-state key rotation', () => {
     await dynamo.stop();
   });
 
-  const call = async (url: string, params: Record<string, unknown>): Promise<Answer> => {
-    const res = await fetch(url, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        accept: 'application/json, text/event-stream',
-        'mcp-protocol-version': '2026-07-28',
-        'mcp-method': 'tools/call',
-        'mcp-name': String(params.name),
-      },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { ...params, _meta: META } }),
-    });
-    return (await res.json()) as Answer;
-  };
+  const call = async (url: string, params: { name: string } & Record<string, unknown>): Promise<Answer> =>
+    (await (await postToolCall(url, params, { meta: META })).json()) as Answer;
 
   /** A notebook with a note, and the requestState `server` minted to confirm clearing it. */
   async function askToClear(url: string) {

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { defineServer, tool } from '../../shared/server/define.ts';
+import { postToolCall } from '../helpers/raw-call.ts';
 import { startInProcess, startTestDynamo } from '../helpers/server.ts';
 
 let aborted: unknown;
@@ -38,30 +39,10 @@ describe('tool timeout', () => {
   });
 
   const call = (name: string) =>
-    fetch(kit.url, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        accept: 'application/json, text/event-stream',
-        'mcp-protocol-version': '2026-07-28',
-        'mcp-method': 'tools/call',
-        'mcp-name': name,
-      },
-      body: JSON.stringify({
-        jsonrpc: '2.0',
-        id: 1,
-        method: 'tools/call',
-        params: {
-          name,
-          arguments: {},
-          _meta: {
-            'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-            'io.modelcontextprotocol/clientCapabilities': {},
-            'io.modelcontextprotocol/clientInfo': { name: 't', version: '1' },
-          },
-        },
-      }),
-    }).then(async (r) => ({ status: r.status, body: (await r.json()) as { result: { isError?: boolean; content: { text: string }[] } } }));
+    postToolCall(kit.url, { name, arguments: {} }).then(async (r) => ({
+      status: r.status,
+      body: (await r.json()) as { result: { isError?: boolean; content: { text: string }[] } },
+    }));
 
   it('ends a hung call with an error result and aborts its signal', async () => {
     const started = Date.now();

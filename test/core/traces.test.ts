@@ -27,6 +27,8 @@ import { startTestS3 } from '../helpers/server.ts';
 import { jsonLinesExporter, otlpExporter } from '../../shared/trace-export.ts';
 import fixture from '../fixtures/tasks.ts';
 import { modernCaller, startDataPlane, type DataPlane } from '../helpers/gateway.ts';
+import { postToolCall } from '../helpers/raw-call.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { startInProcess } from '../helpers/server.ts';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 
@@ -38,16 +40,6 @@ const TRACEPARENT = `00-${CLIENT_TRACE}-${CLIENT_SPAN}-01`;
 function spanLines() {
   const lines: string[] = [];
   return { exporter: jsonLinesExporter((line) => void lines.push(line)), spans: () => lines.map((l) => JSON.parse(l) as SpanRecord & { message: string }) };
-}
-
-async function until<T>(what: string, find: () => T | undefined, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = find();
-    if (found !== undefined) return found;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 /** The chain of parents from a span up to the first span not in `spans`. */
@@ -91,7 +83,7 @@ describe('traces', () => {
     const run = await gatewayInFront(true);
     try {
       await run.call('traced note');
-      const upstreamTool = await until('the upstream tool span', () => run.upstream.spans().find((s) => s.name === 'tool note_add'));
+      const upstreamTool = await waitFor('the upstream tool span', () => run.upstream.spans().find((s) => s.name === 'tool note_add'));
       const frontSpans = run.front.spans();
       const upstreamSpans = run.upstream.spans();
       const all = [...frontSpans, ...upstreamSpans];
@@ -130,7 +122,7 @@ describe('traces', () => {
     const run = await gatewayInFront(false);
     try {
       await run.call('untraced gateway');
-      const upstreamHttp = await until('the upstream request span', () => run.upstream.spans().find((s) => s.name === 'tools/call note_add'));
+      const upstreamHttp = await waitFor('the upstream request span', () => run.upstream.spans().find((s) => s.name === 'tools/call note_add'));
       assert.deepEqual(run.front.spans(), []);
       assert.equal(upstreamHttp.traceId, CLIENT_TRACE);
       assert.equal(upstreamHttp.parentSpanId, CLIENT_SPAN);
@@ -143,28 +135,13 @@ describe('traces', () => {
     const spans = spanLines();
     const server = await startInProcess(notes, { ...plane.env, MCP_TRACING: 'true' }, { traceExporter: spans.exporter });
     try {
-      const res = await fetch(server.url, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          accept: 'application/json, text/event-stream',
-          'mcp-protocol-version': '2026-07-28',
-          'mcp-method': 'tools/call',
-          'mcp-name': 'echo',
-        },
-        body: JSON.stringify({
-          jsonrpc: '2.0',
-          id: 1,
-          method: 'tools/call',
-          params: {
-            name: 'echo',
-            arguments: { text: 'hi' },
-            _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {}, traceparent: TRACEPARENT },
-          },
-        }),
-      });
+      const res = await postToolCall(
+        server.url,
+        { name: 'echo', arguments: { text: 'hi' } },
+        { meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {}, traceparent: TRACEPARENT } },
+      );
       assert.equal(res.status, 200, await res.text());
-      const message = await until('the message span', () => spans.spans().find((s) => s.name === 'tools/call echo'));
+      const message = await waitFor('the message span', () => spans.spans().find((s) => s.name === 'tools/call echo'));
       const http = spans.spans().find((s) => s.name === 'POST /mcp')!;
       assert.notEqual(http.traceId, CLIENT_TRACE, 'no HTTP traceparent: the request starts a trace');
       assert.equal(message.traceId, CLIENT_TRACE);
@@ -183,33 +160,20 @@ describe('traces', () => {
     const spans = spanLines();
     const server = await startInProcess(fixture, { ...plane.env, MCP_TRACING: 'true', MCP_TASK_POLL_MS: '100' }, { traceExporter: spans.exporter });
     try {
-      const res = await fetch(server.url, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          accept: 'application/json',
-          traceparent: TRACEPARENT,
-          'mcp-protocol-version': '2026-07-28',
-          'mcp-method': 'tools/call',
-          'mcp-name': 'countdown',
-        },
-        body: JSON.stringify({
-          jsonrpc: '2.0',
-          id: 1,
-          method: 'tools/call',
-          params: {
-            name: 'countdown',
-            arguments: { ms: 50 },
-            _meta: {
-              'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-              'io.modelcontextprotocol/clientCapabilities': { extensions: { 'io.modelcontextprotocol/tasks': {} } },
-            },
+      const res = await postToolCall(
+        server.url,
+        { name: 'countdown', arguments: { ms: 50 } },
+        {
+          headers: { accept: 'application/json', traceparent: TRACEPARENT },
+          meta: {
+            'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+            'io.modelcontextprotocol/clientCapabilities': { extensions: { 'io.modelcontextprotocol/tasks': {} } },
           },
-        }),
-      });
+        },
+      );
       const answer = (await res.json()) as { result?: { resultType?: string } };
       assert.equal(answer.result?.resultType, 'task', JSON.stringify(answer));
-      const worker = await until('the worker span', () => spans.spans().find((s) => s.name === 'task countdown'));
+      const worker = await waitFor('the worker span', () => spans.spans().find((s) => s.name === 'task countdown'));
       const all = spans.spans();
       const creator = all.find((s) => s.spanId === worker.parentSpanId);
       assert.equal(creator?.name, 'tool countdown', 'the worker continues the span that called ctx.task.start()');
@@ -224,7 +188,7 @@ describe('traces', () => {
         [['tools/call countdown', CLIENT_SPAN]],
         'the creating tool span sits in the creating request',
       );
-      const rerun = await until('the tool span in the worker', () =>
+      const rerun = await waitFor('the tool span in the worker', () =>
         spans.spans().find((s) => s.name === 'tool countdown' && s.parentSpanId === worker.spanId),
       );
       assert.equal(rerun.traceId, CLIENT_TRACE);
@@ -238,27 +202,14 @@ describe('traces', () => {
     // An answer not ready within the keep-alive interval becomes an SSE stream (shared/http/slow-answer.ts).
     const server = await startInProcess(fixture, { ...plane.env, MCP_TRACING: 'true', MCP_SSE_KEEPALIVE_MS: '50' }, { traceExporter: spans.exporter });
     const call = (ms: number) =>
-      fetch(server.url, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          accept: 'application/json, text/event-stream',
-          traceparent: TRACEPARENT,
-          'mcp-protocol-version': '2026-07-28',
-          'mcp-method': 'tools/call',
-          'mcp-name': 'countdown',
+      postToolCall(
+        server.url,
+        { name: 'countdown', arguments: { ms } },
+        {
+          headers: { traceparent: TRACEPARENT },
+          meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} },
         },
-        body: JSON.stringify({
-          jsonrpc: '2.0',
-          id: 1,
-          method: 'tools/call',
-          params: {
-            name: 'countdown',
-            arguments: { ms },
-            _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} },
-          },
-        }),
-      });
+      );
     const requestSpan = () => spans.spans().find((s) => s.name === 'tools/call countdown');
     try {
       const res = await call(300);
@@ -271,7 +222,7 @@ describe('traces', () => {
       assert.match(new TextDecoder().decode((await reader.read()).value), /keep-alive/);
       assert.equal(requestSpan(), undefined, 'the span is still open while the stream runs');
       while (!(await reader.read()).done);
-      const request = await until('the request span', requestSpan);
+      const request = await waitFor('the request span', requestSpan);
       const tool = spans.spans().find((s) => s.name === 'tool countdown')!;
       assert.equal(tool.parentSpanId, request.spanId);
       assert.ok(request.endMs >= tool.endMs, `the request span (ends ${request.endMs}) outlasts its tool's (${tool.endMs})`);
@@ -344,7 +295,7 @@ describe('traces', () => {
       xray.export(span);
       assert.equal(packets.length, 0, 'nothing is sent before the flush');
       await xray.flush!();
-      const packet = await until('the UDP packet', () => packets[0]);
+      const packet = await waitFor('the UDP packet', () => packets[0]);
       const [header, doc] = packet.split('\n');
       assert.equal(header, '{"format":"json","version":1}');
       const segment = JSON.parse(doc!);
@@ -413,7 +364,7 @@ describe('traces', () => {
       await call('5759e988bd862e3fe1be46a994272793', 1);
       await call('5759e988bd862e3fe1be46a994272794', 0);
       await call('5759e988bd862e3fe1be46a994272795', 1);
-      await until('two datagrams', () => (packets.length >= 2 ? true : undefined));
+      await waitFor('two datagrams', () => packets.length >= 2);
       const documents = packets.map((p) => JSON.parse(p.split('\n')[1]!));
       assert.deepEqual(
         documents.map((d) => d.trace_id),

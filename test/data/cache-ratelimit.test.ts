@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { z } from 'zod';
 import { defineServer, tool } from '../../shared/server/define.ts';
 import { ToolCache } from '../../shared/cache/tool-cache.ts';
+import { postToolCall } from '../helpers/raw-call.ts';
 import { startInProcess, startTestDynamo } from '../helpers/server.ts';
 import { startTestRedis, type TestRedis } from '../helpers/redis.ts';
 
@@ -34,17 +35,7 @@ const META = {
 };
 
 async function call(url: string, name: string, args: unknown) {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': '2026-07-28',
-      'mcp-method': 'tools/call',
-      'mcp-name': name,
-    },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name, arguments: args, _meta: META } }),
-  });
+  const res = await postToolCall(url, { name, arguments: args }, { meta: META });
   const body = (await res.json()) as { result?: { content: { text: string }[] }; error?: { code: number; message: string } };
   return { status: res.status, retryAfter: res.headers.get('retry-after'), text: body.result?.content[0]?.text, error: body.error };
 }

@@ -3,7 +3,6 @@
 // authorization callback, in both eras; and authorization failures are refusals (UpstreamAuthError)
 // that never count against the server's circuit.
 import assert from 'node:assert/strict';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import notes from '../../functions/notes/server.ts';
 import { UpstreamAuthError } from '../../shared/client/errors.ts';
@@ -14,14 +13,7 @@ import { serveApp } from '../../shared/adapters/node.ts';
 import { ConsentedUserAgent } from '../helpers/consented-user-agent.ts';
 import { startOAuthServer, type OAuthServer } from '../helpers/oauth-server.ts';
 import { QUIET, startTestDynamo, startTestS3 } from '../helpers/server.ts';
-
-async function freePort(): Promise<number> {
-  const probe = createNetServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
+import { freePort } from '../../local/free-port.ts';
 
 describe('resilient client OAuth', () => {
   let as: OAuthServer;

@@ -4,7 +4,6 @@
 // which callers reach an upstream is decided by principal and scope, and what a caller may not
 // reach it does not see, nor is told of. (On-behalf-of identity: identity.test.ts.)
 import assert from 'node:assert/strict';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import echo from '../../functions/echo/server.ts';
 import notes from '../../functions/notes/server.ts';
@@ -17,14 +16,7 @@ import { startFaultyProxy, type FaultyProxy } from '../helpers/faulty-proxy.ts';
 import { legacyCaller, modernCaller, startDataPlane, startGateway, startUpstream, text, type RunningGateway } from '../helpers/gateway.ts';
 import { startOAuthServer, type OAuthServer } from '../helpers/oauth-server.ts';
 import { QUIET } from '../helpers/server.ts';
-
-async function freePort(): Promise<number> {
-  const probe = createNetServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
+import { freePort } from '../../local/free-port.ts';
 
 describe('gateway credentials and access', () => {
   let gateway: RunningGateway;

@@ -17,7 +17,9 @@ import { loadGatewayConfig } from '../../shared/gateway/config.ts';
 import { createGateway, type Gateway } from '../../shared/gateway/gateway.ts';
 import { createKit } from '../../shared/kit.ts';
 import { defineServer, tool } from '../../shared/server/define.ts';
+import { bothLanes, call, CC, laneCases, observe, type Call } from '../helpers/lanes.ts';
 import { startInProcess } from '../helpers/server.ts';
+import { freePort } from '../../local/free-port.ts';
 
 const STATE_KEY = 'fast-lane-test-key-0123456789abcdefgh';
 const ENV = { AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: 'http://127.0.0.1:9', MCP_REQUEST_STATE_KEY: STATE_KEY };
@@ -77,54 +79,6 @@ async function countingRelay(port: number): Promise<{ port: number; connections:
   };
 }
 
-async function closedPort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
-
-const PV = 'io.modelcontextprotocol/protocolVersion';
-const CI = 'io.modelcontextprotocol/clientInfo';
-const CC = 'io.modelcontextprotocol/clientCapabilities';
-
-type Call = { body: Record<string, any>; headers: Record<string, string> };
-function call(name: string, args?: unknown, change: (c: Call) => void = () => {}): Call {
-  const c: Call = {
-    body: {
-      jsonrpc: '2.0',
-      id: 7,
-      method: 'tools/call',
-      params: { name, ...(args !== undefined && { arguments: args }), _meta: { [PV]: '2026-07-28', [CI]: { name: 'fast-lane-test', version: '1' }, [CC]: {} } },
-    },
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': '2026-07-28',
-      'mcp-method': 'tools/call',
-      'mcp-name': name,
-    },
-  };
-  change(c);
-  return c;
-}
-
-/** What a client can tell apart: status, content type, the body's messages parsed; signed state masked (it differs every run). */
-async function observe(response: Response) {
-  const type = response.headers.get('content-type');
-  const body = (await response.text()).replace(/"requestState":"[^"]+"/g, '"requestState":"…"');
-  const messages = type?.startsWith('text/event-stream')
-    ? body
-        .split('\n\n')
-        .filter((f) => f.startsWith('event:'))
-        .map((f) => JSON.parse(/^data: (.*)$/m.exec(f)![1]!))
-    : body
-      ? [JSON.parse(body)]
-      : [];
-  return { status: response.status, type, messages };
-}
-
 describe('gateway fast lane', () => {
   let served: Awaited<ReturnType<typeof startInProcess>>;
   let relay: Awaited<ReturnType<typeof countingRelay>>;
@@ -136,7 +90,7 @@ describe('gateway fast lane', () => {
     served = await startInProcess(upstream, ENV);
     relay = await countingRelay(Number(new URL(served.url).port));
     const url = `http://127.0.0.1:${relay.port}/mcp`;
-    const down = `http://127.0.0.1:${await closedPort()}/mcp`;
+    const down = `http://127.0.0.1:${await freePort()}/mcp`;
     const upstreams = {
       up: { url },
       admins: { url, access: { scopes: ['admin'] } },
@@ -165,25 +119,7 @@ describe('gateway fast lane', () => {
     await relay.close();
   });
 
-  /** Both kits' answers to one call, and the lane the access line names for the fast kit. */
-  async function both(c: Call) {
-    const send = async (kit: ReturnType<typeof createKit>) =>
-      observe(await kit.app.fetch(new Request('http://127.0.0.1/mcp', { method: 'POST', headers: c.headers, body: JSON.stringify(c.body) })));
-    const lines: string[] = [];
-    const original = process.stdout.write.bind(process.stdout);
-    const write = mock.method(process.stdout, 'write', (chunk: string | Uint8Array, ...rest: never[]) =>
-      typeof chunk === 'string' && chunk.includes('"message":"mcp request"') ? (lines.push(chunk), true) : original(chunk, ...rest),
-    );
-    let direct;
-    try {
-      direct = await send(fast);
-    } finally {
-      write.mock.restore();
-    }
-    const access = lines.map((l) => JSON.parse(l)).find((l) => l.message === 'mcp request');
-    const sdk = await send(sdkOnly);
-    return { direct, sdk, lane: access?.lane as string | undefined };
-  }
+  const both = (c: Call) => bothLanes(fast, sdkOnly, c);
 
   /** Calls the fast lane answers itself. */
   const fastCases: [string, Call][] = [
@@ -216,20 +152,7 @@ describe('gateway fast lane', () => {
     ['arguments as an array', call('up__echo', [1])],
   ];
 
-  for (const [name, c] of fastCases) {
-    it(`answers itself, as the SDK lane would: ${name}`, async () => {
-      const { direct, sdk, lane } = await both(c);
-      assert.deepEqual(direct, sdk);
-      assert.equal(lane, 'direct');
-    });
-  }
-  for (const [name, c] of sdkCases) {
-    it(`leaves it to the SDK lane: ${name}`, async () => {
-      const { direct, sdk, lane } = await both(c);
-      assert.deepEqual(direct, sdk);
-      assert.notEqual(lane, 'direct');
-    });
-  }
+  laneCases(fastCases, sdkCases, both);
 
   it('says what is wrong when it leaves a refusal to the SDK lane (control: the answers compared are real refusals)', async () => {
     const { direct } = await both(call('admins__echo', { text: 'hi' }));
@@ -349,7 +272,7 @@ describe('raw upstream calls', () => {
     const upstreams = {
       up: { url, retry: { attempts: 1 } },
       admins: { url, access: { scopes: ['admin'] } },
-      down: { url: `http://127.0.0.1:${await closedPort()}/mcp`, breaker: { failureThreshold: 1_000_000_000 }, retry: { attempts: 1 } },
+      down: { url: `http://127.0.0.1:${await freePort()}/mcp`, breaker: { failureThreshold: 1_000_000_000 }, retry: { attempts: 1 } },
       hasty: { url, timeouts: { callMs: 150 }, breaker: { failureThreshold: 1_000_000_000 }, retry: { attempts: 1 } },
       odd: { url: odd.url, breaker: { failureThreshold: 1_000_000_000 }, retry: { attempts: 1 } },
     };

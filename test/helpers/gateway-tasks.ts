@@ -1,6 +1,7 @@
 // What the two-caller gateway suites check of tasks, on whichever path they run (npm start in
 // this process, or the modelled deployed path): the gateway makes no task upstream and answers no
 // task method, and a task made upstream for one caller, as the gateway names it, is not another's.
+// Its raw task-declaring request and task-record scan serve the other task suites too.
 import assert from 'node:assert/strict';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import type { Client as LegacyClient } from '@modelcontextprotocol/sdk/client/index.js';
@@ -34,7 +35,7 @@ export async function rpc(url: string, headers: Record<string, string>, method: 
     'io.modelcontextprotocol/clientCapabilities': { extensions: { [TASKS]: {} } },
     'io.modelcontextprotocol/clientInfo': { name: 'gateway-tasks', version: '1' },
   };
-  const name = String(params.name ?? params.taskId ?? '');
+  const name = String(params.name ?? params.taskId ?? params.uri ?? '');
   const res = await fetch(url, {
     method: 'POST',
     headers: {
@@ -52,12 +53,14 @@ export async function rpc(url: string, headers: Record<string, string>, method: 
   return JSON.parse(json) as { result?: Record<string, any>; error?: { code: number; message: string } };
 }
 
-/** Task records in a table. */
-async function taskIds(dynamoEndpoint: string): Promise<string[]> {
+/** Ids of the task records in a table, sorted. */
+export async function taskIds(dynamoEndpoint: string): Promise<string[]> {
   const scan = await (await createDynamoClient({ region: 'us-east-1', dynamoEndpoint })).send(new ScanCommand({ TableName: 'mcp-kit' }));
   return (scan.Items ?? [])
+    .filter((item: Record<string, { S?: string }>) => item.sk?.S === 'META') // the records, not their progress items
     .map((item: Record<string, { S?: string }>) => item.pk?.S ?? '')
     .filter((pk) => pk.startsWith('TASK#'))
+    .map((pk) => pk.slice('TASK#'.length))
     .sort();
 }
 

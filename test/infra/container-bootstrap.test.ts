@@ -22,6 +22,7 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { bootstrapImport, buildContainerPack } from '../../infra/endpoint/container-image.ts';
 import { startTestS3 } from '../helpers/server.ts';
+import { freePort } from '../../local/free-port.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const BUCKET = 'cdk-hnb659fds-assets-111111111111-us-east-1';
@@ -100,13 +101,6 @@ async function listen(server: Server): Promise<string> {
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  const url = await listen(probe);
-  probe.close();
-  return Number(new URL(url).port);
 }
 
 /** The task's command, on this machine: `node --input-type=module -e <bootstrap import>`. */

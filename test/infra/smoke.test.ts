@@ -5,7 +5,6 @@
 // where it also checks the 401 challenge and a silent call's keep-alives through the edge.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { serve, type ServerType } from '@hono/node-server';
@@ -18,6 +17,7 @@ import { Table, createDynamoClient } from '../../shared/store/table.ts';
 import { startAwsPath, type AwsPath } from '../helpers/aws.ts';
 import { startDataPlane, startGateway, startUpstream, type DataPlane } from '../helpers/gateway.ts';
 import { startChild, startInProcess, startTestDynamo, type ChildServer } from '../helpers/server.ts';
+import { freePort } from '../../local/free-port.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -38,14 +38,6 @@ async function startServer(tool: string): Promise<{ url: string; server: ServerT
 }
 
 /** A loopback port with nothing listening on it. */
-async function closedPort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
-
 /** The script in a child process; `env` replaces MCP_API_KEY and adds to the rest of this process's environment. */
 function smokeWith(env: Record<string, string>, ...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const { MCP_API_KEY: _inherited, ...inherited } = process.env;
@@ -131,7 +123,7 @@ describe('npm run smoke', () => {
   });
 
   it('fails with the network cause when nothing answers', async () => {
-    const { code, stderr } = await smoke('--url', `http://127.0.0.1:${await closedPort()}/mcp`, '--era', 'legacy');
+    const { code, stderr } = await smoke('--url', `http://127.0.0.1:${await freePort()}/mcp`, '--era', 'legacy');
     assert.equal(code, 1);
     assert.match(stderr, /smoke check failed: legacy initialize: .*ECONNREFUSED/);
   });

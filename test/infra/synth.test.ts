@@ -12,12 +12,9 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { App, Stack } from 'aws-cdk-lib';
-import { createRestApi } from '../../local/aws/api-gateway.ts';
+import { startBareFunction } from '../../local/aws/bare-function.ts';
 import { buildRuntime } from '../../local/aws/build.ts';
-import { LambdaModel } from '../../local/aws/lambda.ts';
 import { startTestDynamo } from '../helpers/server.ts';
 import { ORIGIN_VERIFY_HEADER } from '../../shared/http/origin-verify.ts';
 import { ApiKeyStore } from '../../shared/auth/api-keys.ts';
@@ -151,7 +148,7 @@ describe('cdk synth with the CLI, offline and without credentials', () => {
           cacheSeconds: 0,
         });
         const { key } = await keys.create({ principalId: 'me' });
-        const lambda = new LambdaModel({
+        const served = await startBareFunction({
           bundle: join(dir, 'index.mjs'),
           runtime: await buildRuntime(join(TMP, 'runtime')),
           environment,
@@ -160,29 +157,11 @@ describe('cdk synth with the CLI, offline and without credentials', () => {
           timeoutSeconds: fn.Properties.Timeout,
           // Room for an environment still finishing its last invocation (busy until its handler returns): 2 were throttled (500) on a loaded machine.
           concurrency: 4,
-          idleReclaimMs: 60_000,
-          initTimeoutMs: 10_000,
-          log: () => {},
-          seed: 1,
+          integrationTimeoutMs: 900_000,
         });
-        const api = createServer();
-        await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
-        const base = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
-        api.on(
-          'request',
-          createRestApi({
-            lambda,
-            stage: 'dev',
-            mcpPath: '/mcp',
-            domainName: new URL(base).host,
-            idleTimeoutMs: 300_000,
-            integrationTimeoutMs: 900_000,
-            log: () => {},
-          }),
-        );
         try {
-          assert.equal((await fetch(`${base}/dev/health`)).status, 403, 'the template has the function refuse requests that did not come through CloudFront');
-          const health = await fetch(`${base}/dev/health`, { headers: FROM_CLOUDFRONT });
+          assert.equal((await fetch(`${served.url}/health`)).status, 403, 'the template has the function refuse requests that did not come through CloudFront');
+          const health = await fetch(`${served.url}/health`, { headers: FROM_CLOUDFRONT });
           assert.equal(health.status, 200);
           assert.equal(((await health.json()) as { status: string }).status, 'ok');
           const meta = {
@@ -191,7 +170,7 @@ describe('cdk synth with the CLI, offline and without credentials', () => {
             'io.modelcontextprotocol/clientInfo': { name: 'synth', version: '1' },
           };
           const echo = (credentials: Record<string, string>) =>
-            fetch(`${base}/dev/mcp`, {
+            fetch(`${served.url}/mcp`, {
               method: 'POST',
               headers: {
                 'content-type': 'application/json',
@@ -214,9 +193,7 @@ describe('cdk synth with the CLI, offline and without credentials', () => {
           assert.equal(call.status, 200);
           assert.equal(((await call.json()) as { result: { content: { text: string }[] } }).result.content[0]!.text, 'from the cdk.out bundle');
         } finally {
-          await lambda.stop();
-          api.closeAllConnections();
-          await new Promise((r) => api.close(r));
+          await served.stop();
           await dynamo.stop();
         }
       });

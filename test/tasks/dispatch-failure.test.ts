@@ -4,24 +4,17 @@
 // instead of going stale unseen, and the server keeps serving. Real emulators; a closed loopback
 // port stands in for the Invoke API.
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { createDynamoClient } from '../../shared/store/table.ts';
 import fixture from '../fixtures/tasks.ts';
+import { postToolCall } from '../helpers/raw-call.ts';
 import { startInProcess, startTestDynamo, startTestS3 } from '../helpers/server.ts';
+import { freePort } from '../../local/free-port.ts';
 
 const TASKS = 'io.modelcontextprotocol/tasks';
 
 /** A loopback port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 describe('a task whose worker cannot be started', () => {
   let dynamo: Awaited<ReturnType<typeof startTestDynamo>>;
   let s3: Awaited<ReturnType<typeof startTestS3>>;
@@ -36,7 +29,7 @@ describe('a task whose worker cannot be started', () => {
       AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
       AWS_ENDPOINT_URL_S3: s3.endpoint,
       AWS_LAMBDA_FUNCTION_NAME: 'tasks-fixture',
-      AWS_ENDPOINT_URL_LAMBDA: `http://127.0.0.1:${await closedPort()}`,
+      AWS_ENDPOINT_URL_LAMBDA: `http://127.0.0.1:${await freePort()}`,
       // On Lambda (the function name says so) an open endpoint must be asked for.
       MCP_ALLOW_UNAUTHENTICATED: 'true',
     });
@@ -52,17 +45,7 @@ describe('a task whose worker cannot be started', () => {
       'io.modelcontextprotocol/clientCapabilities': tasks ? { extensions: { [TASKS]: {} } } : {},
       'io.modelcontextprotocol/clientInfo': { name: 'dispatch-test', version: '1' },
     };
-    const res = await fetch(server.url, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        accept: 'application/json, text/event-stream',
-        'mcp-protocol-version': '2026-07-28',
-        'mcp-method': 'tools/call',
-        'mcp-name': 'countdown',
-      },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'countdown', arguments: { ms: 0 }, _meta: meta } }),
-    });
+    const res = await postToolCall(server.url, { name: 'countdown', arguments: { ms: 0 } }, { meta });
     return { status: res.status, body: (await res.json()) as { result?: Record<string, any>; error?: { code: number; message: string } } };
   }
 

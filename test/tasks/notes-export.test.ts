@@ -3,16 +3,14 @@
 // named (a session notebook for a 2025-11-25 session, a handle for a stateless client), the link
 // in its result reads back, and a bad handle fails the call itself instead of creating a task.
 import assert from 'node:assert/strict';
-import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { after, before, describe, it } from 'node:test';
 import { Client as LegacyClient } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as LegacyTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import notes from '../../functions/notes/server.ts';
-import { createDynamoClient } from '../../shared/store/table.ts';
+import { rpc as taskRpc, taskIds } from '../helpers/gateway-tasks.ts';
 import { startInProcess, startTestDynamo, startTestS3 } from '../helpers/server.ts';
 
-const TASKS = 'io.modelcontextprotocol/tasks';
 type Link = { type: 'resource_link'; uri: string };
 
 describe('notes: notebook_export as a task', () => {
@@ -29,72 +27,40 @@ describe('notes: notebook_export as a task', () => {
     await Promise.all([dynamo.stop(), s3.stop()]);
   });
 
-  /** Ids of every task record in the table, sorted. */
-  async function taskIds(): Promise<string[]> {
-    const scan = await (await createDynamoClient({ region: 'us-east-1', dynamoEndpoint: dynamo.endpoint })).send(new ScanCommand({ TableName: 'mcp-kit' }));
-    return (scan.Items ?? [])
-      .filter((item: Record<string, { S?: string }>) => item.sk?.S === 'META')
-      .map((item: Record<string, { S?: string }>) => item.pk?.S ?? '')
-      .filter((pk) => pk.startsWith('TASK#'))
-      .map((pk) => pk.slice(5))
-      .sort();
-  }
-
-  /** One 2026-07-28 request as raw HTTP, declaring the tasks extension. */
-  async function rpc(method: string, params: Record<string, unknown>, name?: string) {
-    const meta = {
-      'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-      'io.modelcontextprotocol/clientCapabilities': { extensions: { [TASKS]: {} } },
-      'io.modelcontextprotocol/clientInfo': { name: 'notes-export', version: '1' },
-    };
-    const res = await fetch(server.url, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        accept: 'application/json, text/event-stream',
-        'mcp-protocol-version': '2026-07-28',
-        'mcp-method': method,
-        ...(name && { 'mcp-name': name }),
-      },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params: { ...params, _meta: meta } }),
-    });
-    const text = await res.text();
-    const json = res.headers.get('content-type')?.startsWith('text/event-stream') ? /^data: (.*)$/m.exec(text)![1]! : text;
-    return JSON.parse(json) as { result?: Record<string, any>; error?: { code: number; message: string } };
-  }
+  const rpc = (method: string, params: Record<string, unknown>) => taskRpc(server.url, {}, method, params);
 
   it('a stateless client gets a task, polls it to the export, and reads the file back', async () => {
-    const added = await rpc('tools/call', { name: 'note_add', arguments: { text: 'buy milk' } }, 'note_add');
+    const added = await rpc('tools/call', { name: 'note_add', arguments: { text: 'buy milk' } });
     const handle = added.result!.structuredContent.notebook as string;
-    await rpc('tools/call', { name: 'note_add', arguments: { text: 'call home', notebook: handle } }, 'note_add');
+    await rpc('tools/call', { name: 'note_add', arguments: { text: 'call home', notebook: handle } });
 
-    const created = await rpc('tools/call', { name: 'notebook_export', arguments: { notebook: handle } }, 'notebook_export');
+    const created = await rpc('tools/call', { name: 'notebook_export', arguments: { notebook: handle } });
     assert.equal(created.result?.resultType, 'task', JSON.stringify(created));
     const deadline = Date.now() + 10_000;
     let task = created.result!;
     while (task.status === 'working' && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 50));
-      task = (await rpc('tasks/get', { taskId: created.result!.taskId }, created.result!.taskId)).result!;
+      task = (await rpc('tasks/get', { taskId: created.result!.taskId })).result!;
     }
     assert.equal(task.status, 'completed', JSON.stringify(task));
     assert.match(task.result.content[0].text, /^Exported 2 notes to /);
     const link = task.result.content.find((c: { type: string }) => c.type === 'resource_link') as Link;
-    const read = await rpc('resources/read', { uri: link.uri }, link.uri);
+    const read = await rpc('resources/read', { uri: link.uri });
     assert.match(read.result!.contents[0].text, /- buy milk .*\n- call home /);
   });
 
   it('a bad handle fails the call itself: no task is created for work that cannot start', async () => {
     // Read from the table itself: a stateless client has no tasks/list to ask.
-    const existing = await taskIds();
-    const answer = await rpc('tools/call', { name: 'notebook_export', arguments: { notebook: 'not-a-handle' } }, 'notebook_export');
+    const existing = await taskIds(dynamo.endpoint);
+    const answer = await rpc('tools/call', { name: 'notebook_export', arguments: { notebook: 'not-a-handle' } });
     assert.equal(answer.result?.resultType, 'complete', JSON.stringify(answer));
     assert.equal(answer.result!.isError, true);
     assert.match(answer.result!.content[0].text, /unknown or expired state handle "not-a-handle"; omit it to start over/);
-    assert.deepEqual(await taskIds(), existing, 'no task was left behind');
+    assert.deepEqual(await taskIds(dynamo.endpoint), existing, 'no task was left behind');
     // Control: the same count sees a task that a good handle creates.
-    const added = await rpc('tools/call', { name: 'note_add', arguments: { text: 'x' } }, 'note_add');
-    const created = await rpc('tools/call', { name: 'notebook_export', arguments: { notebook: added.result!.structuredContent.notebook } }, 'notebook_export');
-    assert.deepEqual(await taskIds(), [...existing, created.result!.taskId].sort());
+    const added = await rpc('tools/call', { name: 'note_add', arguments: { text: 'x' } });
+    const created = await rpc('tools/call', { name: 'notebook_export', arguments: { notebook: added.result!.structuredContent.notebook } });
+    assert.deepEqual(await taskIds(dynamo.endpoint), [...existing, created.result!.taskId].sort());
   });
 
   it('a 2025-11-25 session exports its session notebook through a task-augmented call', async () => {
