@@ -3,7 +3,7 @@
 // variable), its status and how long it took, written when a streamed tool answer ends. The
 // per-tool metrics ride on the same line. A span around the request would wrap `next(c)` here.
 import type { Step } from './steps.ts';
-import { traceFields, type AccessLog } from '../log.ts';
+import { jsonString, traceMembers, type AccessLog } from '../log.ts';
 import type { ToolMetrics, ToolOutcome } from '../metrics.ts';
 import { ANONYMOUS, type Principal } from '../principal.ts';
 
@@ -59,39 +59,25 @@ export function whenBodyEnds(response: Response, done: (error?: unknown) => void
   return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
 }
 
-const member = (name: string, value: string | undefined) => (value === undefined ? '' : `,"${name}":${JSON.stringify(value)}`);
+const member = (name: string, value: string | undefined) => (value === undefined ? '' : `,"${name}":${jsonString(value)}`);
 
 /**
  * The line's own members in one string, as `JSON.stringify` of `{ requestId, traceId,
  * xray_trace_id, era, lane, sessionId, principal, method, tool, status, durationMs }` writes them
- * (absent fields left out), without building that object on every request.
+ * (absent fields left out), without building that object on every request. `trace` is
+ * traceMembers' string.
  */
-function accessMembers(
-  requestId: string,
-  trace: ReturnType<typeof traceFields> | undefined,
-  note: AccessNote,
-  principal: string,
-  status: number,
-  durationMs: number,
-): string {
+export function accessMembers(requestId: string, trace: string, note: AccessNote, principal: string, status: number, durationMs: number): string {
   return (
-    `"requestId":${JSON.stringify(requestId)}${member('traceId', trace?.traceId)}${member('xray_trace_id', trace?.xray_trace_id)}` +
-    `${member('era', note.era)}${member('lane', note.lane)}${member('sessionId', note.sessionId)},"principal":${JSON.stringify(principal)}` +
-    `${member('method', note.method)}${member('tool', note.tool)},"status":${status},"durationMs":${durationMs}`
+    `"requestId":${jsonString(requestId)}${trace}${member('era', note.era)}${member('lane', note.lane)}${member('sessionId', note.sessionId)}` +
+    `,"principal":${jsonString(principal)}${member('method', note.method)}${member('tool', note.tool)},"status":${status},"durationMs":${durationMs}`
   );
 }
 
 export function accessLog(write: AccessLog, toolMetrics: ToolMetrics | undefined): Step<KitEnv> {
   // Unless no line would be written at all.
   const logged = !write.quiet || toolMetrics !== undefined;
-  const line = (
-    requestId: string,
-    trace: ReturnType<typeof traceFields> | undefined,
-    note: AccessNote,
-    principal: Principal,
-    status: number,
-    started: number,
-  ) => {
+  const line = (requestId: string, trace: string, note: AccessNote, principal: Principal, status: number, started: number) => {
     const durationMs = Math.round((performance.now() - started) * 100) / 100;
     const metrics = note.tool && toolMetrics?.(note.tool, note.era ?? 'legacy', Date.now(), durationMs, note.outcome, status, note.rateLimited === true);
     if (write.quiet && !metrics) return;
@@ -102,7 +88,7 @@ export function accessLog(write: AccessLog, toolMetrics: ToolMetrics | undefined
     const requestId = c.req.raw.headers.get('x-request-id')?.slice(0, 128) || crypto.randomUUID();
     const note: AccessNote = {};
     // Read here, inside the request's trace (app.ts), for a line that may be written after it.
-    const trace = logged ? traceFields() : undefined;
+    const trace = logged ? traceMembers() : '';
     c.set('requestId', requestId);
     c.set('note', note);
     c.set('principal', ANONYMOUS);
