@@ -23,7 +23,7 @@ import type { RateLimiter } from './rate-limit.ts';
 import { capListenStream } from './listen-cap.ts';
 import type { OpenStreams } from './open-streams.ts';
 import type { StreamSlots } from './stream-slots.ts';
-import { streamIfSlow } from './slow-answer.ts';
+import { streamIfSlow, type LateError } from './slow-answer.ts';
 import { refuseOversizedTask, refuseTaskless } from './task-request.ts';
 import type { AccessNote, KitEnv } from './access-log.ts';
 import { createAdmission } from './admission.ts';
@@ -116,7 +116,7 @@ export class McpEndpoint {
   /** `lateError` words an error after a slow answer's stream opened (failure.ts). */
   constructor(
     private readonly options: EndpointOptions,
-    private readonly lateError: (requestId: string) => (err: unknown) => { code: number; message: string },
+    private readonly lateError: LateError,
   ) {
     const { config, runtime } = options;
     const tools = runtime.definition.tools;
@@ -194,11 +194,11 @@ export class McpEndpoint {
       note.era = 'legacy';
       const { legacy: lane } = await this.sdkLanes();
       const limit = Array.isArray(body) ? this.batchLimit(request, scope) : undefined;
-      return streamIfSlow(lane.post({ request, body, scope, note, ...(limit && { limit }) }), keepAliveMs, id, this.lateError(scope.requestId));
+      return streamIfSlow(lane.post({ request, body, scope, note, ...(limit && { limit }) }), keepAliveMs, id, scope.requestId, this.lateError);
     }
     note.era = 'modern';
     const answer = this.modern(request, modernScope(scope, body as Message), note, route);
-    return route.kind === 'listen' ? answer : streamIfSlow(answer, keepAliveMs, id, this.lateError(scope.requestId));
+    return route.kind === 'listen' ? answer : streamIfSlow(answer, keepAliveMs, id, scope.requestId, this.lateError);
   }
 
   /** A 2026-07-28 request: listen, the direct lane, or the SDK lane (with the outcome of the direct lane's run when it hands one over). */

@@ -10,87 +10,110 @@ const KEEP_ALIVE = encoder.encode(': keep-alive\n\n');
 
 const isSse = (response: Response) => (response.headers.get('content-type') ?? '').includes('text/event-stream');
 
-/** What to tell the client when the answer failed after the stream opened (its HTTP status is sent). */
-export type LateError = (error: unknown) => { code: number; message: string };
+/** What to tell the client when the answer to request `requestId` failed after the stream opened (its HTTP status is sent). */
+export type LateError = (error: unknown, requestId: string) => { code: number; message: string };
 
 function errorFrame(id: string | number | null, error: { code: number; message: string }) {
   return encoder.encode(`event: message\ndata: ${JSON.stringify({ jsonrpc: '2.0', id, error })}\n\n`);
 }
 
+/** An answer not ready yet: when it turns into a stream, and how. */
+type Entry = { at: number; open: () => void };
+
 /**
- * Deadlines of answers not ready yet, on one shared timer instead of a timer set and cleared per
- * request: the timer stays armed for the earliest deadline, so back-to-back quick answers only add
- * and delete an entry. It never holds the process open: a pending answer's request does.
+ * Deadlines of answers not ready yet, on one shared timer per keep-alive interval instead of a
+ * timer set and cleared per request: back-to-back quick answers only add and delete an entry.
+ * Within one interval deadlines come in the order entries are added, so the timer is armed for
+ * the first entry and a firing stops at the first entry not due (never a scan of all open
+ * requests). It never holds the process open: a pending answer's request does.
  */
-const pending = new Set<{ at: number; open: () => void }>();
-let timer: ReturnType<typeof setTimeout> | undefined;
-let armedAt = Infinity;
+class Deadlines {
+  private readonly pending = new Set<Entry>();
+  private timer: ReturnType<typeof setTimeout> | undefined;
 
-function arm(at: number) {
-  armedAt = at;
-  timer = setTimeout(fire, Math.max(0, at - performance.now()));
-  (timer as { unref?: () => void }).unref?.();
-}
+  constructor(private readonly intervalMs: number) {}
 
-function fire() {
-  timer = undefined;
-  armedAt = Infinity;
-  const now = performance.now();
-  let next = Infinity;
-  for (const entry of pending) {
-    if (entry.at <= now) {
-      pending.delete(entry);
+  watch(entry: Entry) {
+    this.pending.add(entry);
+    if (!this.timer) this.arm(this.intervalMs);
+  }
+
+  unwatch(entry: Entry) {
+    this.pending.delete(entry);
+  }
+
+  private arm(ms: number) {
+    this.timer = setTimeout(() => this.fire(), ms);
+    (this.timer as { unref?: () => void }).unref?.();
+  }
+
+  private fire() {
+    this.timer = undefined;
+    const now = performance.now();
+    for (const entry of this.pending) {
+      if (entry.at > now) return this.arm(entry.at - now);
+      this.pending.delete(entry);
       entry.open();
-    } else next = Math.min(next, entry.at);
-  }
-  if (next !== Infinity) arm(next);
-}
-
-function watch(entry: { at: number; open: () => void }) {
-  pending.add(entry);
-  if (entry.at < armedAt) {
-    if (timer) clearTimeout(timer);
-    arm(entry.at);
+    }
   }
 }
 
-function unwatch(entry: { at: number; open: () => void }) {
-  pending.delete(entry);
-}
+const deadlines = new Map<number, Deadlines>();
 
-export function streamIfSlow(answer: Promise<Response>, afterMs: number, id: string | number | null, lateError: LateError): Promise<Response> {
+/**
+ * `answer`, or, when it is not ready within `afterMs`, a 200 SSE stream that keeps it alive (see
+ * above); `id` is the request's JSON-RPC id, `requestId` its access line's, for a late failure.
+ */
+export function streamIfSlow(
+  answer: Promise<Response>,
+  afterMs: number,
+  id: string | number | null,
+  requestId: string,
+  lateError: LateError,
+): Promise<Response> {
   if (afterMs <= 0) return answer;
+  let queue = deadlines.get(afterMs);
+  if (!queue) deadlines.set(afterMs, (queue = new Deadlines(afterMs)));
+  const watched = queue;
   return new Promise<Response>((resolve, reject) => {
     let opened = false;
-    const entry = {
+    const entry: Entry = {
       at: performance.now() + afterMs,
       open: () => {
         opened = true;
         resolve(
-          new Response(keepAlive(answer, afterMs, id, lateError), {
-            status: 200,
-            headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' },
-          }),
+          new Response(
+            keepAlive(answer, afterMs, id, (error) => lateError(error, requestId)),
+            {
+              status: 200,
+              headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' },
+            },
+          ),
         );
       },
     };
-    watch(entry);
+    watched.watch(entry);
     answer.then(
       (response) => {
         if (opened) return;
-        unwatch(entry);
+        watched.unwatch(entry);
         resolve(response);
       },
       (error: unknown) => {
         if (opened) return;
-        unwatch(entry);
+        watched.unwatch(entry);
         reject(error);
       },
     );
   });
 }
 
-function keepAlive(answer: Promise<Response>, intervalMs: number, id: string | number | null, lateError: LateError): ReadableStream<Uint8Array> {
+function keepAlive(
+  answer: Promise<Response>,
+  intervalMs: number,
+  id: string | number | null,
+  lateError: (error: unknown) => { code: number; message: string },
+): ReadableStream<Uint8Array> {
   let beat: ReturnType<typeof setInterval> | undefined;
   let upstream: ReadableStreamDefaultReader<Uint8Array> | undefined;
   let cancelled = false;
