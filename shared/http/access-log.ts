@@ -31,12 +31,24 @@ export type KitEnv = {
   };
 };
 
-/** The same response, calling `done` once its body has been read to the end or abandoned (with the error, when it failed). */
+/** Callbacks waiting for the end of a body whenBodyEnds wrapped, by the wrapping response. */
+const watchers = new WeakMap<Response, ((error?: unknown) => void)[]>();
+
+/**
+ * The same response, calling `done` once its body has been read to the end or abandoned (with the
+ * error, when it failed). A response this made already gets `done` added to its list: the access
+ * line and the request's span share one wrapper, not one each.
+ */
 export function whenBodyEnds(response: Response, done: (error?: unknown) => void): Response {
+  const waiting = watchers.get(response);
+  if (waiting) return (waiting.push(done), response);
   const reader = response.body!.getReader();
+  const callbacks = [done];
   let called = false;
   const finish = (error?: unknown) => {
-    if (!called) (called = true), done(error);
+    if (called) return;
+    called = true;
+    for (const callback of callbacks) callback(error);
   };
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
@@ -56,7 +68,9 @@ export function whenBodyEnds(response: Response, done: (error?: unknown) => void
       return reader.cancel(reason);
     },
   });
-  return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
+  const wrapped = new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
+  watchers.set(wrapped, callbacks);
+  return wrapped;
 }
 
 const member = (name: string, value: string | undefined) => (value === undefined ? '' : `,"${name}":${jsonString(value)}`);

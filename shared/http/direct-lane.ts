@@ -284,7 +284,8 @@ export function createDirectLane(runtime: ToolRuntime, keepAliveMs: number) {
       if (checked.issues) return handOver();
       input = checked.value;
     }
-    const authInfo: AuthInfo = { token: '', clientId: scope.principal.id, scopes: [...scope.principal.scopes], extra: { kit: scope } };
+    // The principal's scopes are frozen: shared, not copied.
+    const authInfo: AuthInfo = { token: '', clientId: scope.principal.id, scopes: scope.principal.scopes as string[], extra: { kit: scope } };
     const exchange = new Exchange(keepAliveMs, request.signal);
     const id = body.id as string | number;
     const ctx = context(request, id, params._meta as Json, authInfo, exchange);

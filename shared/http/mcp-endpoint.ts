@@ -170,9 +170,11 @@ export class McpEndpoint {
   private async post(request: Request, scope: Scope, note: AccessNote): Promise<Response> {
     const body = await readJsonBody(request, this.options.config.maxBodyBytes);
     const single = checkBody(request, body);
-    const route = () => this.route(request, body, single, scope, note);
-    // A message's own span, when its `_meta.traceparent` names another parent (request-trace.ts).
-    return single?.method === undefined ? route() : traceMessage(this.options.tracer, single, route);
+    // A message's own span, when its `_meta.traceparent` names another parent (request-trace.ts);
+    // with tracing off, only a `_meta.traceparent` has anything to do there.
+    if (single?.method === undefined || (!this.options.tracer && single.params?._meta?.traceparent === undefined))
+      return this.route(request, body, single, scope, note);
+    return traceMessage(this.options.tracer, single, () => this.route(request, body, single, scope, note));
   }
 
   private async route(request: Request, body: unknown, single: Message | undefined, scope: Scope, note: AccessNote): Promise<Response> {
@@ -206,11 +208,15 @@ export class McpEndpoint {
     const message = scope.request as Message;
     note.method = message.method;
     if (message.method === 'tools/call') note.tool = String(message.params?.name);
-    const authInfo = { token: '', clientId: scope.principal.id, scopes: scope.principal.scopes as string[], extra: { kit: scope } };
+    // The SDK's `authInfo` is built only when the SDK lane serves the request.
     const viaSdk = async (replay?: Replay) => {
       note.lane = 'sdk';
       const { modern } = await this.sdkLanes();
-      return modern.fetch(request, { parsedBody: message, authInfo: replay ? { ...authInfo, extra: { kit: { ...scope, replay } } } : authInfo });
+      const kit = replay ? { ...scope, replay } : scope;
+      return modern.fetch(request, {
+        parsedBody: message,
+        authInfo: { token: '', clientId: scope.principal.id, scopes: scope.principal.scopes as string[], extra: { kit } },
+      });
     };
     if (route.kind === 'listen') return this.listen(scope, message, viaSdk);
     if (route.kind !== 'direct') return viaSdk();
