@@ -5,8 +5,9 @@
 // becomes a 200 SSE stream at that moment: keep-alive comments until the answer is ready, then
 // the answer as an SSE message (or, when the handler streamed it, its own frames). Quick answers
 // stay as they are. Only for clients that accept SSE, and only for one JSON-RPC request.
-const encoder = new TextEncoder();
-const KEEP_ALIVE = encoder.encode(': keep-alive\n\n');
+import { commentEvent, messageEventBytes } from './sse.ts';
+
+const KEEP_ALIVE = new TextEncoder().encode(commentEvent('keep-alive'));
 
 const isSse = (response: Response) => (response.headers.get('content-type') ?? '').includes('text/event-stream');
 
@@ -14,7 +15,7 @@ const isSse = (response: Response) => (response.headers.get('content-type') ?? '
 export type LateError = (error: unknown, requestId: string) => { code: number; message: string };
 
 function errorFrame(id: string | number | null, error: { code: number; message: string }) {
-  return encoder.encode(`event: message\ndata: ${JSON.stringify({ jsonrpc: '2.0', id, error })}\n\n`);
+  return messageEventBytes(JSON.stringify({ jsonrpc: '2.0', id, error }));
 }
 
 /** An answer not ready yet: when it turns into a stream, and how. */
@@ -136,7 +137,7 @@ function keepAlive(
       if (!isSse(response) || !response.body) {
         clearInterval(beat);
         const text = await response.text();
-        if (text) send(encoder.encode(`event: message\ndata: ${text.replace(/\n/g, '')}\n\n`));
+        if (text) send(messageEventBytes(text.replace(/\n/g, '')));
         if (!cancelled) controller.close();
         return;
       }
