@@ -1,7 +1,8 @@
 // The slow-answer keep-alive (shared/http/slow-answer.ts, a timer per request; the shared timer
-// it replaced is measured beside it in bench/slow-answer-timer.ts): a quick answer is returned as it is; one not ready within the interval becomes an SSE stream no earlier than its
-// own deadline, whatever the number of requests open (1 and 1,000), whichever intervals they use,
-// with quick answers coming and going among them; a late failure is worded for its request.
+// it replaced is measured beside it in bench/slow-answer-timer.ts): a quick answer is returned as
+// it is; one not ready within the interval becomes an SSE stream no earlier than its own deadline,
+// whatever the number of requests open (1 and 1,000), whichever intervals they use, with quick
+// answers coming and going among them; a late failure is worded for its request.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { streamIfSlow } from '../../shared/http/slow-answer.ts';
