@@ -28,6 +28,27 @@ const SEVERITY: Record<KitConfig['logLevel'], number> = { DEBUG: 0, INFO: 1, WAR
 
 const serviceOf = (name: string) => process.env.POWERTOOLS_SERVICE_NAME ?? name;
 
+/** Characters JSON.stringify escapes in a string: quote, backslash, controls, and (lone) surrogates. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is its job
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/** `value` as `JSON.stringify(value)` writes it; a string with nothing to escape is only quoted (several times cheaper). */
+export const jsonString = (value: string) => (NEEDS_ESCAPE.test(value) ? JSON.stringify(value) : `"${value}"`);
+
+let second = Number.NaN;
+let secondText = '';
+
+/** `new Date(ms).toISOString()` for a whole `ms`, its date and time formatted once a second (toISOString costs µs). */
+export function isoTime(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  // `…T17:00:00.`: the formatted second without its milliseconds and `Z`.
+  if (s !== second) (second = s), (secondText = new Date(s * 1000).toISOString().slice(0, -4));
+  const milli = ms - s * 1000;
+  return `${secondText}${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}Z`;
+}
+
+const AMZN_ROOT = /Root=1-([\da-f]{8})-([\da-f]{24})/;
+
 /**
  * The trace a line belongs to: the current request's (its span, or the trace it arrived in), else
  * Lambda's invocation's (`Root=1-…;Parent=…` → `1-…`, as X-Ray and Logs Insights correlate it).
@@ -35,8 +56,17 @@ const serviceOf = (name: string) => process.env.POWERTOOLS_SERVICE_NAME ?? name;
 export function traceFields(): { traceId?: string; xray_trace_id?: string } {
   const current = currentTrace();
   if (current) return { traceId: current.traceId, xray_trace_id: xrayTraceId(current.traceId) };
-  const root = /Root=1-([\da-f]{8})-([\da-f]{24})/.exec(process.env._X_AMZN_TRACE_ID ?? '');
+  const root = AMZN_ROOT.exec(process.env._X_AMZN_TRACE_ID ?? '');
   return root ? { traceId: root[1]! + root[2]!, xray_trace_id: `1-${root[1]}-${root[2]}` } : {};
+}
+
+/** traceFields as serialized members, `,"traceId":…,"xray_trace_id":…`, or '' (ids are hex: nothing to escape). */
+export function traceMembers(): string {
+  const current = currentTrace();
+  if (current) return `,"traceId":"${current.traceId}","xray_trace_id":"${xrayTraceId(current.traceId)}"`;
+  const header = process.env._X_AMZN_TRACE_ID;
+  const root = header ? AMZN_ROOT.exec(header) : null;
+  return root ? `,"traceId":"${root[1]}${root[2]}","xray_trace_id":"1-${root[1]}-${root[2]}"` : '';
 }
 
 /** JSON for anything a field may hold: errors with their stack, bigints as text, cycles cut. */
@@ -59,7 +89,7 @@ export function createLogger(config: LogConfig, serviceName: string, write = (li
   const line = (level: Level, message: string, data: LogData | undefined, marks?: LogData) => {
     const trace = traceFields();
     // The event's fields come after the standard ones and cannot replace them.
-    const fields: LogData = { level, message, timestamp: new Date().toISOString(), service, stage: config.stage, ...trace, ...data };
+    const fields: LogData = { level, message, timestamp: isoTime(Date.now()), service, stage: config.stage, ...trace, ...data };
     Object.assign(fields, { level, message, service, stage: config.stage }, trace, marks);
     write(`${JSON.stringify(fields, replacer())}\n`);
   };
@@ -86,9 +116,10 @@ export type AccessLog = ((members: string, extra?: string) => void) & { readonly
 export function createAccessLog(config: LogConfig, serviceName: string): AccessLog {
   const quiet = config.logLevel !== 'DEBUG' && config.logLevel !== 'INFO';
   const head = `{"level":"INFO","message":"mcp request","service":${JSON.stringify(serviceOf(serviceName))},"stage":${JSON.stringify(config.stage)},"timestamp":"`;
+  // One write a line, synchronous for a file or pipe on Linux (Lambda's stdout): written before the response ends.
   const write = (members: string, extra?: string) => {
     if (quiet && !extra) return;
-    process.stdout.write(`${head}${new Date().toISOString()}",${members}${extra ? `,${extra}` : ''}}\n`);
+    process.stdout.write(`${head}${isoTime(Date.now())}",${members}${extra ? `,${extra}` : ''}}\n`);
   };
   return Object.assign(write, { quiet });
 }

@@ -29,6 +29,7 @@ import {
   type ServerCapabilities,
   type Tool,
 } from '@modelcontextprotocol/client';
+import { declaresHeaderParams } from '../protocol/wire.ts';
 import { CircuitBreaker, type BreakerOptions } from './breaker.ts';
 import { connect, type Connection, type Protocol, type ResumableSession, type UpstreamNotification, type UpstreamSessionStore } from './connection.ts';
 import {
@@ -218,7 +219,7 @@ export class ResilientClient {
     for (const tool of result.tools) {
       this.listedTools.set(tool.name, tool);
       // Arguments sent as Mcp-Param-* headers (SEP-2243): the SDK's client builds those.
-      if (JSON.stringify(tool.inputSchema).includes('x-mcp-header')) this.headerTools.add(tool.name);
+      if (declaresHeaderParams(tool.inputSchema)) this.headerTools.add(tool.name);
       else this.headerTools.delete(tool.name);
     }
     return result;

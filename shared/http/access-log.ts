@@ -4,7 +4,7 @@
 // streamed tool answer ends. The per-tool metrics ride on the same line. A span around the request
 // would wrap `next(c)` here.
 import type { Step } from './steps.ts';
-import { traceFields, type AccessLog } from '../log.ts';
+import { jsonString, traceMembers, type AccessLog } from '../log.ts';
 import type { ToolMetrics, ToolOutcome } from '../metrics.ts';
 import { ANONYMOUS, type Principal } from '../principal.ts';
 
@@ -32,12 +32,24 @@ export type KitEnv = {
   };
 };
 
-/** The same response, calling `done` once its body has been read to the end or abandoned (with the error, when it failed). */
+/** Callbacks waiting for the end of a body whenBodyEnds wrapped, by the wrapping response. */
+const watchers = new WeakMap<Response, ((error?: unknown) => void)[]>();
+
+/**
+ * The same response, calling `done` once its body has been read to the end or abandoned (with the
+ * error, when it failed). A response this made already gets `done` added to its list: the access
+ * line and the request's span share one wrapper, not one each.
+ */
 export function whenBodyEnds(response: Response, done: (error?: unknown) => void): Response {
+  const waiting = watchers.get(response);
+  if (waiting) return (waiting.push(done), response);
   const reader = response.body!.getReader();
+  const callbacks = [done];
   let called = false;
   const finish = (error?: unknown) => {
-    if (!called) (called = true), done(error);
+    if (called) return;
+    called = true;
+    for (const callback of callbacks) callback(error);
   };
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
@@ -57,42 +69,30 @@ export function whenBodyEnds(response: Response, done: (error?: unknown) => void
       return reader.cancel(reason);
     },
   });
-  return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
+  const wrapped = new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
+  watchers.set(wrapped, callbacks);
+  return wrapped;
 }
 
-const member = (name: string, value: string | undefined) => (value === undefined ? '' : `,"${name}":${JSON.stringify(value)}`);
+const member = (name: string, value: string | undefined) => (value === undefined ? '' : `,"${name}":${jsonString(value)}`);
 
 /**
  * The line's own members in one string, as `JSON.stringify` of `{ requestId, traceId,
  * xray_trace_id, era, lane, sessionId, principal, method, tool, status, durationMs }` writes them
- * (absent fields left out), without building that object on every request.
+ * (absent fields left out), without building that object on every request. `trace` is
+ * traceMembers' string.
  */
-function accessMembers(
-  requestId: string,
-  trace: ReturnType<typeof traceFields> | undefined,
-  note: AccessNote,
-  principal: string,
-  status: number,
-  durationMs: number,
-): string {
+export function accessMembers(requestId: string, trace: string, note: AccessNote, principal: string, status: number, durationMs: number): string {
   return (
-    `"requestId":${JSON.stringify(requestId)}${member('traceId', trace?.traceId)}${member('xray_trace_id', trace?.xray_trace_id)}` +
-    `${member('era', note.era)}${member('lane', note.lane)}${member('sessionId', note.sessionId)},"principal":${JSON.stringify(principal)}` +
-    `${member('method', note.method)}${member('tool', note.tool)},"status":${status},"durationMs":${durationMs}`
+    `"requestId":${jsonString(requestId)}${trace}${member('era', note.era)}${member('lane', note.lane)}${member('sessionId', note.sessionId)}` +
+    `,"principal":${jsonString(principal)}${member('method', note.method)}${member('tool', note.tool)},"status":${status},"durationMs":${durationMs}`
   );
 }
 
 export function accessLog(write: AccessLog, toolMetrics: ToolMetrics | undefined): Step<KitEnv> {
   // Unless no line would be written at all.
   const logged = !write.quiet || toolMetrics !== undefined;
-  const line = (
-    requestId: string,
-    trace: ReturnType<typeof traceFields> | undefined,
-    note: AccessNote,
-    principal: Principal,
-    status: number,
-    started: number,
-  ) => {
+  const line = (requestId: string, trace: string, note: AccessNote, principal: Principal, status: number, started: number) => {
     const durationMs = Math.round((performance.now() - started) * 100) / 100;
     const metrics = note.tool && toolMetrics?.(note.tool, note.era ?? 'legacy', Date.now(), durationMs, note.outcome, status, note.rateLimited === true);
     if (write.quiet && !metrics) return;
@@ -103,7 +103,7 @@ export function accessLog(write: AccessLog, toolMetrics: ToolMetrics | undefined
     const requestId = c.req.raw.headers.get('x-request-id')?.slice(0, 128) || lambdaRequestId(c.env) || crypto.randomUUID();
     const note: AccessNote = {};
     // Read here, inside the request's trace (app.ts), for a line that may be written after it.
-    const trace = logged ? traceFields() : undefined;
+    const trace = logged ? traceMembers() : '';
     c.set('requestId', requestId);
     c.set('note', note);
     c.set('principal', ANONYMOUS);

@@ -19,7 +19,7 @@ import { secure, secureStep, securityHeaders } from './security-headers.ts';
 import { chain, type Step } from './steps.ts';
 import { errorMapper } from './failure.ts';
 import { McpEndpoint, type EndpointOptions } from './mcp-endpoint.ts';
-import { traceRequest } from './request-trace.ts';
+import { inRequestTrace } from './request-trace.ts';
 
 export { isLegacy } from './classify.ts';
 
@@ -92,8 +92,7 @@ export function createApp(options: AppOptions) {
   const mcp = new Hono<KitEnv>();
   const serve = chain(steps, (c) => endpoint.serve(c));
   // The request's span (request-trace.ts) holds every step, so the access line carries its trace.
-  const tracing = { tracer: options.tracer, ambient: options.ambientTrace };
-  mcp.all('/', (c) => traceRequest(tracing, c.req.raw, config.path, performance.now(), () => serve(c)));
+  mcp.all('/', inRequestTrace({ tracer: options.tracer, ambient: options.ambientTrace }, config.path, serve));
   app.route(config.path, mcp);
 
   return { app, close: endpoint.sdkLanes.close };

@@ -3,7 +3,7 @@
 // the SDK's classification, with shortcuts for the common requests that need neither the SDK nor
 // its schema checks (test/core/routing.test.ts holds them to the SDK's verdicts).
 import type { ToolDefinition } from '../server/define.ts';
-import { LEGACY_REVISIONS, MODERN_REVISION } from '../protocol/wire.ts';
+import { LEGACY_REVISIONS, MODERN_REVISION, isProgressToken } from '../protocol/wire.ts';
 import type { SdkLanes } from './sdk-lanes.ts';
 
 /** What the HTTP layer reads of a JSON-RPC message before a lane takes it. */
@@ -40,8 +40,7 @@ export function toolsCalled(body: unknown): string[] {
 function plainLegacyMeta(params: unknown): boolean {
   const meta = (params as { _meta?: Record<string, unknown> } | undefined)?._meta;
   if (meta === undefined) return true;
-  const token = meta.progressToken;
-  return Object.keys(meta).every((k) => k === 'progressToken') && (typeof token === 'string' || Number.isSafeInteger(token));
+  return Object.keys(meta).every((k) => k === 'progressToken') && isProgressToken(meta.progressToken);
 }
 
 /**

@@ -23,7 +23,9 @@ import {
   MODERN_REVISION as REVISION,
   PROTOCOL_VERSION_META as PROTOCOL_VERSION,
   SERVER_INFO_META as SERVER_INFO,
+  declaresHeaderParams,
   isObject,
+  isProgressToken,
 } from '../protocol/wire.ts';
 
 /** ProtocolErrorCode.UrlElicitationRequired: the one error the SDK lets out of a tool as a protocol error. */
@@ -72,8 +74,7 @@ function plainCapabilities(caps: unknown): boolean {
  */
 function plainEnvelope(meta: unknown): meta is Json {
   if (!isObject(meta) || !only(meta, [PROTOCOL_VERSION, CLIENT_INFO, CLIENT_CAPABILITIES, 'progressToken'])) return false;
-  const token = meta.progressToken;
-  if (token !== undefined && !isString(token) && !Number.isSafeInteger(token)) return false;
+  if (meta.progressToken !== undefined && !isProgressToken(meta.progressToken)) return false;
   const info = meta[CLIENT_INFO];
   return (
     meta[PROTOCOL_VERSION] === REVISION &&
@@ -220,7 +221,7 @@ function headerParamsCheck(): (t: ToolDefinition) => boolean {
     if (declares === undefined) {
       const json = t.input?.['~standard'].jsonSchema?.input({ target: 'draft-2020-12' });
       // A schema that cannot say goes to the SDK lane, which converts it its own way.
-      declares = t.input !== undefined && (json === undefined || JSON.stringify(json).includes('"x-mcp-header"'));
+      declares = t.input !== undefined && (json === undefined || declaresHeaderParams(json));
       known.set(t.name, declares);
     }
     return declares;
@@ -284,7 +285,8 @@ export function createDirectLane(runtime: ToolRuntime, keepAliveMs: number) {
       if (checked.issues) return handOver();
       input = checked.value;
     }
-    const authInfo: AuthInfo = { token: '', clientId: scope.principal.id, scopes: [...scope.principal.scopes], extra: { kit: scope } };
+    // The principal's scopes are frozen: shared, not copied.
+    const authInfo: AuthInfo = { token: '', clientId: scope.principal.id, scopes: scope.principal.scopes as string[], extra: { kit: scope } };
     const exchange = new Exchange(keepAliveMs, request.signal);
     const id = body.id as string | number;
     const ctx = context(request, id, params._meta as Json, authInfo, exchange);

@@ -48,7 +48,7 @@ export function errorMapper(log: KitLogger) {
   };
 
   /** An error after a slow answer's stream opened: the same words the JSON answer would have had. */
-  const lateError = (requestId: string) => (err: unknown) => {
+  const lateError = (err: unknown, requestId: string) => {
     const { code, message } = failure(err, requestId);
     return { code, message };
   };

@@ -9,6 +9,7 @@ import { unwrapTaskAnswer } from '../tasks/wire.ts';
 import type { Relay, RelayWatch } from '../relay/relay.ts';
 import type { SessionRecord } from '../store/sessions.ts';
 import type { WireMessage } from '../protocol/envelope.ts';
+import { commentEvent, messageEventBytes } from './sse.ts';
 
 type Id = string | number;
 type Message = WireMessage;
@@ -295,14 +296,14 @@ export class LegacyExchange implements Transport {
       cancel: () => void this.close(),
     });
     if (this.options.keepAliveMs > 0) {
-      this.keepAlive = setInterval(() => this.stream?.enqueue(encoder.encode(': keep-alive\n\n')), this.options.keepAliveMs);
+      this.keepAlive = setInterval(() => this.stream?.enqueue(encoder.encode(commentEvent('keep-alive'))), this.options.keepAliveMs);
     }
     this.settle(new Response(body, { status: 200, headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' } }));
     return true;
   }
 
   private write(message: Message) {
-    this.stream?.enqueue(encoder.encode(`event: message\ndata: ${JSON.stringify(message)}\n\n`));
+    this.stream?.enqueue(messageEventBytes(JSON.stringify(message)));
   }
 
   private finish(message: Message) {

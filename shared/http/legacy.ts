@@ -14,7 +14,7 @@ import { jsonRpcErrorResponse } from './errors.ts';
 import type { Relay } from '../relay/relay.ts';
 import { LegacyExchange, deliverCancellation, deliverReply } from './legacy-exchange.ts';
 import { checkBatch, checkBatchRevision, isRequest, isResponse, serveBatch } from './legacy-batch.ts';
-import { SseWriter } from './sse.ts';
+import { SseWriter, commentEvent } from './sse.ts';
 import type { HeldStream } from './open-streams.ts';
 import type { createLegacyLane } from './legacy-lane.ts';
 
@@ -81,7 +81,7 @@ function notificationStream(request: Request, bus: ServerEventBus, options: Lega
   });
   stream.keepAlive(options.keepAliveMs, 'keep-alive');
   // Flush headers at once so clients see the stream open.
-  stream.write(': stream open\n\n');
+  stream.write(commentEvent('stream open'));
   const end = () => stream.close();
   request.signal?.addEventListener('abort', end);
   // A draining instance (a container shutting down) closes it; the client reopens it elsewhere.

@@ -23,7 +23,7 @@ import type { RateLimiter } from './rate-limit.ts';
 import { capListenStream } from './listen-cap.ts';
 import type { OpenStreams } from './open-streams.ts';
 import type { StreamSlots } from './stream-slots.ts';
-import { streamIfSlow } from './slow-answer.ts';
+import { streamIfSlow, type LateError } from './slow-answer.ts';
 import { refuseOversizedTask, refuseOverTaskLimit, refuseTaskless } from './task-request.ts';
 import type { AccessNote, KitEnv } from './access-log.ts';
 import { createAdmission } from './admission.ts';
@@ -117,7 +117,7 @@ export class McpEndpoint {
   /** `lateError` words an error after a slow answer's stream opened (failure.ts). */
   constructor(
     private readonly options: EndpointOptions,
-    private readonly lateError: (requestId: string) => (err: unknown) => { code: number; message: string },
+    private readonly lateError: LateError,
   ) {
     const { config, runtime } = options;
     const tools = runtime.definition.tools;
@@ -173,9 +173,11 @@ export class McpEndpoint {
   private async post(request: Request, scope: Scope, note: AccessNote): Promise<Response> {
     const body = await readJsonBody(request, this.options.config.maxBodyBytes);
     const single = checkBody(request, body);
-    const route = () => this.route(request, body, single, scope, note);
-    // A message's own span, when its `_meta.traceparent` names another parent (request-trace.ts).
-    return single?.method === undefined ? route() : traceMessage(this.options.tracer, single, route);
+    // A message's own span, when its `_meta.traceparent` names another parent (request-trace.ts);
+    // with tracing off, only a `_meta.traceparent` has anything to do there.
+    if (single?.method === undefined || (!this.options.tracer && single.params?._meta?.traceparent === undefined))
+      return this.route(request, body, single, scope, note);
+    return traceMessage(this.options.tracer, single, () => this.route(request, body, single, scope, note));
   }
 
   private async route(request: Request, body: unknown, single: Message | undefined, scope: Scope, note: AccessNote): Promise<Response> {
@@ -199,11 +201,11 @@ export class McpEndpoint {
       note.era = 'legacy';
       const { legacy: lane } = await this.sdkLanes();
       const limit = Array.isArray(body) ? this.batchLimit(request, scope) : undefined;
-      return streamIfSlow(lane.post({ request, body, scope, note, ...(limit && { limit }) }), keepAliveMs, id, this.lateError(scope.requestId));
+      return streamIfSlow(lane.post({ request, body, scope, note, ...(limit && { limit }) }), keepAliveMs, id, scope.requestId, this.lateError);
     }
     note.era = 'modern';
     const answer = this.modern(request, modernScope(scope, body as Message), note, route);
-    return route.kind === 'listen' ? answer : streamIfSlow(answer, keepAliveMs, id, this.lateError(scope.requestId));
+    return route.kind === 'listen' ? answer : streamIfSlow(answer, keepAliveMs, id, scope.requestId, this.lateError);
   }
 
   /** A 2026-07-28 request: listen, the direct lane, or the SDK lane (with the outcome of the direct lane's run when it hands one over). */
@@ -211,11 +213,15 @@ export class McpEndpoint {
     const message = scope.request as Message;
     note.method = message.method;
     if (message.method === 'tools/call') note.tool = String(message.params?.name);
-    const authInfo = { token: '', clientId: scope.principal.id, scopes: scope.principal.scopes as string[], extra: { kit: scope } };
+    // The SDK's `authInfo` is built only when the SDK lane serves the request.
     const viaSdk = async (replay?: Replay) => {
       note.lane = 'sdk';
       const { modern } = await this.sdkLanes();
-      return modern.fetch(request, { parsedBody: message, authInfo: replay ? { ...authInfo, extra: { kit: { ...scope, replay } } } : authInfo });
+      const kit = replay ? { ...scope, replay } : scope;
+      return modern.fetch(request, {
+        parsedBody: message,
+        authInfo: { token: '', clientId: scope.principal.id, scopes: scope.principal.scopes as string[], extra: { kit } },
+      });
     };
     if (route.kind === 'listen') return this.listen(scope, message, viaSdk);
     if (route.kind !== 'direct') return viaSdk();

@@ -1,7 +1,8 @@
 // The one writer for the event streams (text/event-stream) the kit writes itself: a legacy
 // session's GET stream, the direct lane's answer once a tool notifies, and the end of a listen
 // stream. Frames a JSON-RPC message as an SSE `message` event, writes keep-alive comments, and
-// ends once, however it ends (closed here, or cancelled by the reader).
+// ends once, however it ends (closed here, or cancelled by the reader). The framing is the only
+// one: the slow-answer stream and a legacy POST's stream frame with it too.
 const encoder = new TextEncoder();
 
 /** One SSE `message` event carrying a serialized JSON-RPC message. */
@@ -9,6 +10,9 @@ export const messageEvent = (json: string) => `event: message\ndata: ${json}\n\n
 
 /** The bytes of one SSE `message` event, for a stream relayed chunk by chunk. */
 export const messageEventBytes = (json: string) => encoder.encode(messageEvent(json));
+
+/** One SSE comment (`: keep-alive`), which clients ignore and proxies see as traffic. */
+export const commentEvent = (text: string) => `: ${text}\n\n`;
 
 export class SseWriter {
   readonly body: ReadableStream<Uint8Array>;
@@ -39,7 +43,7 @@ export class SseWriter {
   /** A `: <comment>` every `ms` (none when 0) so proxies and clients see the stream alive. */
   keepAlive(ms: number, comment: string): void {
     if (ms <= 0) return;
-    this.keepAliveTimer = setInterval(() => this.write(`: ${comment}\n\n`), ms);
+    this.keepAliveTimer = setInterval(() => this.write(commentEvent(comment)), ms);
     this.keepAliveTimer.unref?.();
   }
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, mock } from 'node:test';
 import notes from '../../functions/notes/server.ts';
 import echo from '../../functions/echo/server.ts';
 import { lambdaHandler } from '../../shared/adapters/lambda.ts';
@@ -197,10 +197,20 @@ describe('traces', () => {
     }
   });
 
-  it("a streamed answer's request span ends when its body ends, not when streaming starts", async () => {
+  it("a streamed answer's request span ends when its body ends, not when streaming starts, with its access line", async () => {
     const spans = spanLines();
     // An answer not ready within the keep-alive interval becomes an SSE stream (shared/http/slow-answer.ts).
-    const server = await startInProcess(fixture, { ...plane.env, MCP_TRACING: 'true', MCP_SSE_KEEPALIVE_MS: '50' }, { traceExporter: spans.exporter });
+    const server = await startInProcess(
+      fixture,
+      { ...plane.env, MCP_TRACING: 'true', MCP_SSE_KEEPALIVE_MS: '50', LOG_LEVEL: 'INFO' },
+      { traceExporter: spans.exporter },
+    );
+    // The access line and the span wait on the same wrapped body (access-log.ts whenBodyEnds).
+    const accessLines: Record<string, any>[] = [];
+    const original = process.stdout.write.bind(process.stdout);
+    const write = mock.method(process.stdout, 'write', (chunk: string | Uint8Array, ...rest: never[]) =>
+      typeof chunk === 'string' && chunk.includes('"message":"mcp request"') ? (accessLines.push(JSON.parse(chunk)), true) : original(chunk, ...rest),
+    );
     const call = (ms: number) =>
       postToolCall(
         server.url,
@@ -221,8 +231,12 @@ describe('traces', () => {
       const reader = res.body!.getReader();
       assert.match(new TextDecoder().decode((await reader.read()).value), /keep-alive/);
       assert.equal(requestSpan(), undefined, 'the span is still open while the stream runs');
+      assert.equal(accessLines.length, 0, 'the access line waits for the stream too');
       while (!(await reader.read()).done);
       const request = await waitFor('the request span', requestSpan);
+      const [line] = await waitFor('the access line', () => (accessLines.length ? accessLines : undefined));
+      assert.equal(line!.traceId, request.traceId, "the access line carries the span's trace");
+      assert.ok(line!.durationMs >= 300, `the access line times the whole stream, ${line!.durationMs} ms`);
       const tool = spans.spans().find((s) => s.name === 'tool countdown')!;
       assert.equal(tool.parentSpanId, request.spanId);
       assert.ok(request.endMs >= tool.endMs, `the request span (ends ${request.endMs}) outlasts its tool's (${tool.endMs})`);
@@ -233,7 +247,9 @@ describe('traces', () => {
       await json.text();
       const spansNow = spans.spans().filter((s) => s.name === 'tools/call countdown');
       assert.equal(spansNow.length, 2);
+      assert.equal(accessLines.length, 2);
     } finally {
+      write.mock.restore();
       await server.stop();
     }
   });
