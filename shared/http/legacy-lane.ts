@@ -193,7 +193,10 @@ export function createLegacyLane(runtime: ToolRuntime) {
   /** `tools/list`: the kept result, or the SDK's answer, kept as it passes the exchange (which shapes it either way). */
   function list(run: Run, { exchange, message, session }: LaneCall): void {
     const known = lists.get(session.protocolVersion);
-    if (known !== undefined) return run.answer(known);
+    if (known !== undefined) {
+      run.answer(known);
+      return;
+    }
     const send = exchange.send.bind(exchange);
     exchange.send = (m, options) => {
       const answer = m as WireMessage & { result?: unknown };
