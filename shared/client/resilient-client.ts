@@ -40,7 +40,7 @@ import {
   UpstreamRateLimitedError,
   classify,
 } from './errors.ts';
-import { upstreamFetch, type Fetch } from './http.ts';
+import { upstreamFetch, withHeaders, type Fetch } from './http.ts';
 import { ListCache } from './list-cache.ts';
 import { RawCallRedirected, rawCallTool } from './raw-call.ts';
 import { retryDelay, retryPolicy, sleep, type RetryOptions, type RetryPolicy } from './retry.ts';
@@ -471,11 +471,7 @@ export class ResilientClient {
   private connectTo(partition: string, resume?: ResumableSession): Promise<Connection> {
     const headersFor = this.options.headersFor;
     const fetch: Fetch = headersFor
-      ? async (input, init = {}) => {
-          const headers = new Headers(init.headers);
-          for (const [name, value] of Object.entries(await headersFor(partition))) headers.set(name, value);
-          return this.fetch(input, { ...init, headers });
-        }
+      ? async (input, init = {}) => this.fetch(input, { ...init, headers: withHeaders(init.headers, await headersFor(partition)) })
       : this.fetch;
     return connect({
       url: this.url,

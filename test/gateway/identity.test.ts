@@ -103,6 +103,7 @@ describe('gateway: each caller is its own principal upstream', () => {
           limited: { url: limited.url, ...once },
           'limited-shared': { url: limited.url, ...shared, ...once },
           whoami: { url: who.url, forwardScopes: ['notes:read', 'other', 'admin'] },
+          'whoami-shared': { url: who.url, ...shared },
         },
       },
       plane,
@@ -204,6 +205,20 @@ describe('gateway: each caller is its own principal upstream', () => {
       });
     });
   }
+
+  it("never sends one caller's identity with another's call, interleaved on pooled upstream connections (control: shared, both are the gateway)", async () => {
+    const [alice, bob] = [await as('alice', 'modern'), await as('bob', 'modern')];
+    const seen = async (c: Caller, upstream: string) => JSON.parse(text(await c.callTool({ name: `${upstream}__whoami`, arguments: {} }))).id as string;
+    for (const [upstream, expected] of [
+      ['whoami', { alice: 'gateway:gateway#apikey:alice', bob: 'gateway:gateway#apikey:bob' }],
+      ['whoami-shared', { alice: 'apikey:gateway', bob: 'apikey:gateway' }],
+    ] as const) {
+      // Many calls of both in flight at once: the gateway's keep-alive connections to the upstream carry both.
+      const calls = Array.from({ length: 40 }, (_, i) => (i % 2 ? (['bob', bob] as const) : (['alice', alice] as const)));
+      const answers = await Promise.all(calls.map(async ([who, c]) => [who, await seen(c, upstream)] as const));
+      for (const [who, id] of answers) assert.equal(id, expected[who], `${who} through ${upstream}`);
+    }
+  });
 
   it('is another principal than the same caller calling the upstream directly', async () => {
     const viaGateway = await as('alice', 'modern');
