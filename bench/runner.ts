@@ -243,6 +243,21 @@ export const RATIOS: Ratio[] = [
   { label: 'Lambda billed ms, cached hit / modern call, modelled Lambda', section: 'units', numerator: 'cachedHit', denominator: 'modernCall', column: 'ms' },
   { label: 'call p50, through the gateway / straight to the server', section: 'gateway', numerator: 'gateway', denominator: 'direct', column: 'p50', max: 1.5 },
   { label: 'call p99, through the gateway / straight to the server', section: 'gateway', numerator: 'gateway', denominator: 'direct', column: 'p99', max: 2 },
+  { label: 'call p50, through the gateway / through a hand-written proxy', section: 'gateway', numerator: 'gateway', denominator: 'raw-proxy', column: 'p50' },
+  {
+    label: 'call p50, through a hand-written proxy / straight to the server',
+    section: 'gateway',
+    numerator: 'raw-proxy',
+    denominator: 'direct',
+    column: 'p50',
+  },
+  {
+    label: 'call p99, through a hand-written proxy / straight to the server',
+    section: 'gateway',
+    numerator: 'raw-proxy',
+    denominator: 'direct',
+    column: 'p99',
+  },
   {
     label: 'call p50 through the gateway, raw upstream call / SDK client',
     section: 'gateway',

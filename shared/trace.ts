@@ -211,12 +211,12 @@ async function recordSpan<T>(tracer: Tracer, name: string, kind: SpanKind, attri
   }
 }
 
-/** The headers an outgoing call carries to continue the current trace: W3C, and X-Ray's for API Gateway. */
-export function traceHeaders(headers: Headers): Headers {
+/** The headers an outgoing call carries to continue the current trace (W3C, and X-Ray's for API Gateway), set on lower-cased `headers`. */
+export function traceHeaders(headers: Record<string, string>): Record<string, string> {
   const context = currentTrace();
   if (context) {
-    headers.set('traceparent', formatTraceparent(context));
-    headers.set('x-amzn-trace-id', formatAmznTrace(context));
+    headers.traceparent = formatTraceparent(context);
+    headers['x-amzn-trace-id'] = formatAmznTrace(context);
   }
   return headers;
 }

@@ -1,8 +1,11 @@
 // The MCP gateway over loopback HTTP: what a call pays for going through it instead of straight to
-// the server, how long a list takes to gather from 2 and from 10 upstreams, and how fast a call to
-// an upstream whose circuit is open is refused. Everything runs in the runner process: the kit's
-// echo server (several, for the lists), gateways in front of them, and a keep-alive fetch client.
+// the server, beside the floor of any second hop (a hand-written Hono proxy), how long a list takes
+// to gather from 2 and from 10 upstreams, and how fast a call to an upstream whose circuit is open
+// is refused. Everything runs in the runner process: the kit's echo server (several, for the
+// lists), gateways and the proxy in front of them, and a keep-alive fetch client.
 import { createServer, type AddressInfo } from 'node:net';
+import { Hono } from 'hono';
+import { serveApp, type Served as ServedApp } from '../../shared/adapters/node.ts';
 import echo from '../../functions/echo/server.ts';
 import { loadGatewayConfig } from '../../shared/gateway/config.ts';
 import { createGateway, type Gateway, type GatewayOptions } from '../../shared/gateway/gateway.ts';
@@ -25,7 +28,7 @@ export interface GatewayPlan {
 }
 
 export const GATEWAY_ROW_IDS = {
-  calls: ['direct', 'gateway', 'gateway-sdk-client', 'gateway-sdk'],
+  calls: ['direct', 'raw-proxy', 'gateway', 'gateway-sdk-client', 'gateway-sdk'],
   lists: ['direct', 'upstreams-2', 'upstreams-10'],
   circuit: ['open', 'refused'],
 };
@@ -49,6 +52,26 @@ async function closedPort(): Promise<number> {
   const { port } = probe.address() as AddressInfo;
   await new Promise((resolve) => probe.close(resolve));
   return port;
+}
+
+/** The headers a 2026-07-28 call carries that the proxy sends on. */
+const FORWARDED = ['accept', 'content-type', 'mcp-protocol-version', 'mcp-method', 'mcp-name'];
+
+/**
+ * The floor of a second hop: a hand-written Hono app that sends the POST on to `upstream` with
+ * `fetch` (Node's keep-alive agent) and answers with the upstream's status and body, nothing checked.
+ */
+function rawProxy(upstream: string): Promise<ServedApp> {
+  const app = new Hono().post('/mcp', async (c) => {
+    const headers: Record<string, string> = {};
+    for (const name of FORWARDED) {
+      const value = c.req.header(name);
+      if (value !== undefined) headers[name] = value;
+    }
+    const answer = await fetch(upstream, { method: 'POST', headers, body: await c.req.text() });
+    return new Response(await answer.text(), { status: answer.status, headers: { 'content-type': answer.headers.get('content-type') ?? 'application/json' } });
+  });
+  return serveApp(app, { port: 0, host: '127.0.0.1' });
 }
 
 /** A stateless `tools/list`, built from the call the other rows make. */
@@ -87,32 +110,46 @@ async function startGateway(upstreams: Record<string, object>, options: GatewayO
   return { served: await startInProcess(gateway.definition, { ...KIT_ENV }), gateway };
 }
 
-/**
- * `sdkClientUrl`: a gateway calling its upstream through the SDK's client (raw upstream calls off);
- * `sdkLaneUrl`: the first gateway served without its fast lane (the direct lane off), for comparison.
- */
-async function measureCalls(plan: GatewayPlan, budget: Budget, upstream: Served, gatewayUrl: string, sdkClientUrl: string, sdkLaneUrl: string) {
+/** Where the call rows send their calls besides the upstream itself. */
+interface CallUrls {
+  /** The hand-written proxy in front of the upstream. */
+  proxy: string;
+  gateway: string;
+  /** A gateway calling its upstream through the SDK's client (raw upstream calls off). */
+  sdkClient: string;
+  /** The first gateway served without its fast lane (the direct lane off), for comparison. */
+  sdkLane: string;
+}
+
+async function measureCalls(plan: GatewayPlan, budget: Budget, upstream: Served, urls: CallUrls) {
   const viaGateway: ToolCall = { name: 'e0__echo', arguments: { text: 'hello from the benchmark' }, text: 'hello from the benchmark' };
   const paths = [
     { id: 'direct', label: 'straight to the echo server', url: upstream.url, call: (id: number) => modernCall(id), samples: [] as number[] },
     {
+      id: 'raw-proxy',
+      label: 'through a hand-written Hono proxy (fetch, keep-alive): the second hop alone',
+      url: urls.proxy,
+      call: (id: number) => modernCall(id),
+      samples: [] as number[],
+    },
+    {
       id: 'gateway',
       label: 'through the gateway (e0__echo), fast lane',
-      url: gatewayUrl,
+      url: urls.gateway,
       call: (id: number) => modernCall(id, viaGateway),
       samples: [] as number[],
     },
     {
       id: 'gateway-sdk-client',
       label: 'through a gateway calling upstream with the SDK client (fast lane)',
-      url: sdkClientUrl,
+      url: urls.sdkClient,
       call: (id: number) => modernCall(id, viaGateway),
       samples: [] as number[],
     },
     {
       id: 'gateway-sdk',
       label: 'through the same gateway, SDK lane (fast lane off)',
-      url: sdkLaneUrl,
+      url: urls.sdkLane,
       call: (id: number) => modernCall(id, viaGateway),
       samples: [] as number[],
     },
@@ -177,6 +214,7 @@ export async function measureGateway(plan: GatewayPlan, budget: Budget): Promise
   const upstreams: Served[] = [];
   const gateways: { served: Served; gateway: Gateway }[] = [];
   let sdkLane: Served | undefined;
+  let proxy: ServedApp | undefined;
   try {
     for (let i = 0; i < 10; i++) upstreams.push(await startInProcess(UNCACHED_ECHO, { ...KIT_ENV }));
     const closed = `http://127.0.0.1:${await closedPort()}/mcp`;
@@ -193,7 +231,13 @@ export async function measureGateway(plan: GatewayPlan, budget: Budget): Promise
     gateways.push(two, ten, failing, sdkClient);
     // The same gateway (its upstream clients) served a second time, without the direct lane.
     sdkLane = await startInProcess(two.gateway.definition, { ...KIT_ENV }, { directLane: false });
-    const calls = await measureCalls(plan, budget, upstreams[0]!, two.served.url, sdkClient.served.url, sdkLane.url);
+    proxy = await rawProxy(upstreams[0]!.url);
+    const calls = await measureCalls(plan, budget, upstreams[0]!, {
+      proxy: `${proxy.url}/mcp`,
+      gateway: two.served.url,
+      sdkClient: sdkClient.served.url,
+      sdkLane: sdkLane.url,
+    });
     const lists = await measureLists(plan, upstreams, two.served.url, ten.served.url);
     const circuit = await measureCircuit(plan, failing.served.url);
     const where =
@@ -203,9 +247,9 @@ export async function measureGateway(plan: GatewayPlan, budget: Budget): Promise
         id: 'gateway',
         title: 'Gateway overhead per call, loopback HTTP (2026-07-28 on both sides)',
         method:
-          `${where} The same echo call straight to the server and as e0__echo through the gateway, whose client to the server is the resilient client (its own 2026-07-28 connection, kept open), sending the call as one plain POST (its raw path); the third row is a gateway whose resilient client calls through the SDK's client instead. ` +
+          `${where} The same echo call straight to the server; through a hand-written Hono proxy (served as the kit is, sending the POST on with \`fetch\` and answering with the upstream's body: the cost of a second hop and nothing else); and as e0__echo through the gateway, whose client to the server is the resilient client (its own 2026-07-28 connection, kept open), sending the call as one plain POST (its raw path); the row after it is a gateway whose resilient client calls through the SDK's client instead. ` +
           "The gateway answers a plain call on its fast lane (the kit's direct lane, no SDK server); the last row is the same gateway served with the direct lane off, every call through a pooled SDK server. " +
-          'A call through the gateway makes two loopback HTTP round trips where a direct call makes one, so about 2× is its floor here.',
+          'A call through the gateway makes two loopback HTTP round trips where a direct call makes one: the proxy row is that floor here.',
         iterations: `${plan.warmupCalls} warm-up calls per row, then ${calls.rounds} interleaved rounds × ${plan.callsPerRound} calls`,
         columns: COLUMNS,
         rows: calls.rows,
@@ -228,6 +272,7 @@ export async function measureGateway(plan: GatewayPlan, budget: Budget): Promise
       },
     ];
   } finally {
+    await proxy?.close();
     await sdkLane?.stop();
     for (const { served, gateway } of gateways) {
       await served.stop();

@@ -4,6 +4,7 @@
 // caller's 2025-era upstream sessions are kept in the kit's table, so every instance resumes them.
 import { readFile } from 'node:fs/promises';
 import { loadConfig } from '../../shared/config.ts';
+import { createLogger } from '../../shared/log.ts';
 import { loadGatewayConfig } from '../../shared/gateway/config.ts';
 import { createGateway } from '../../shared/gateway/gateway.ts';
 import type { ServerModule } from '../../shared/server/define.ts';
@@ -14,7 +15,7 @@ const gateway: ServerModule = async (env) => {
   const kit = loadConfig(env);
   const config = await loadGatewayConfig(env, (path) => readFile(path, 'utf8'));
   const sessions = new DynamoUpstreamSessions(new Table(() => createDynamoClient(kit), kit.tableName), config.name, kit.sessionTtlSeconds);
-  return createGateway(config, { metrics: kit.metrics, sessions }).definition;
+  return createGateway(config, { metrics: kit.metrics, sessions, log: createLogger(kit, config.name) }).definition;
 };
 
 export default gateway;

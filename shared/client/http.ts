@@ -21,10 +21,27 @@ async function detailOf(response: Response): Promise<string> {
   return text.slice(0, 300) || response.statusText;
 }
 
+/**
+ * A request's headers as one plain object, names lower-cased, `extra`'s winning over the request's
+ * own (as Headers.set would): fetch takes it without a Headers object built per wrapper. Duplicate
+ * names are joined as Headers joins them. Built fresh per request: nothing of one caller's outlives it.
+ */
+export function withHeaders(own: HeadersInit | undefined, extra: Readonly<Record<string, string>>): Record<string, string> {
+  // No prototype: any header name is a plain key, `__proto__` included.
+  const merged: Record<string, string> = Object.create(null);
+  const add = (name: string, value: string) => {
+    const key = name.toLowerCase();
+    merged[key] = merged[key] === undefined ? value : `${merged[key]}, ${value}`;
+  };
+  if (own instanceof Headers || Array.isArray(own)) for (const [name, value] of own) add(name!, value!);
+  else if (own) for (const name of Object.keys(own)) add(name, own[name]!);
+  for (const name of Object.keys(extra)) merged[name.toLowerCase()] = extra[name]!;
+  return merged;
+}
+
 export function upstreamFetch(server: string, headers: Readonly<Record<string, string>>, base: Fetch = fetch): Fetch {
   return async (input, init = {}) => {
-    const merged = new Headers(init.headers);
-    for (const [name, value] of Object.entries(headers)) merged.set(name, value);
+    const merged = withHeaders(init.headers, headers);
     let response: Response;
     try {
       // The upstream continues this trace (a span per call, traceparent and X-Amzn-Trace-Id on it).
@@ -41,9 +58,10 @@ export function upstreamFetch(server: string, headers: Readonly<Record<string, s
       const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'));
       throw new UpstreamUnavailableError(server, `HTTP ${response.status}: ${await detailOf(response)}`, true, response.status, retryAfterMs);
     }
-    if (response.status === 404 && merged.has('mcp-session-id')) {
+    const session = merged['mcp-session-id'];
+    if (response.status === 404 && session !== undefined) {
       await response.body?.cancel().catch(() => {});
-      throw new SessionGoneError(`upstream "${server}" no longer knows session ${merged.get('mcp-session-id')}`);
+      throw new SessionGoneError(`upstream "${server}" no longer knows session ${session}`);
     }
     return response;
   };

@@ -221,7 +221,25 @@ async function decode(raw: unknown): Promise<CallToolResult | InputRequiredResul
   }
   if (resultType !== 'complete')
     throw new SdkError(SdkErrorCode.UnsupportedResultType, `Unsupported result type '${resultType}' for tools/call`, { resultType, method: 'tools/call' });
-  const checked = CALL_RESULT.safeParse(raw);
-  if (!checked.success) throw invalid(String(checked.error));
+  if (!surelyValid(raw)) {
+    const checked = CALL_RESULT.safeParse(raw);
+    if (!checked.success) throw invalid(String(checked.error));
+  }
   return lifted as CallToolResult;
+}
+
+const isPlainText = (block: unknown) => isObject(block) && block.type === 'text' && typeof block.text === 'string' && Object.keys(block).length === 2;
+
+/**
+ * A complete result the SDK's schema surely accepts, told without it: text blocks of nothing but
+ * type and text, `isError` a boolean, `_meta` an object (the schema takes any, and never fails on
+ * its serverInfo), `structuredContent` and other keys anything. The schema decides everything else.
+ */
+function surelyValid(raw: Record<string, unknown>): boolean {
+  const { content, isError, _meta } = raw;
+  return (
+    (content === undefined || (Array.isArray(content) && content.every(isPlainText))) &&
+    (isError === undefined || typeof isError === 'boolean') &&
+    (_meta === undefined || isObject(_meta))
+  );
 }

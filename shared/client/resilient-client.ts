@@ -41,7 +41,7 @@ import {
   UpstreamRateLimitedError,
   classify,
 } from './errors.ts';
-import { upstreamFetch, type Fetch } from './http.ts';
+import { upstreamFetch, withHeaders, type Fetch } from './http.ts';
 import { ListCache } from './list-cache.ts';
 import { RawCallRedirected, rawCallTool } from './raw-call.ts';
 import { retryDelay, retryPolicy, sleep, type RetryOptions, type RetryPolicy } from './retry.ts';
@@ -121,6 +121,12 @@ export interface ResilientClientOptions {
    * @default - sessions live in this process
    */
   sessions?: UpstreamSessionStore;
+  /**
+   * Told of what fails where no call waits for it: a kept session's touch in `sessions`, which a
+   * call does not wait for (failing it only shortens how long the session is shared).
+   * @default - nothing is told
+   */
+  onBackgroundError?: (what: string, error: unknown) => void;
   /**
    * `tools/call` to a 2026-07-28 server reached without OAuth goes out as one plain POST, without
    * the SDK's client (raw-call.ts): same headers, envelope, answer and errors, less work per call.
@@ -399,8 +405,7 @@ export class ResilientClient {
       try {
         const result = await send(opened.connection, requestOptions);
         const session = opened.connection.session;
-        // Sliding its expiry is the store's to bound; failing to only shortens how long it is shared.
-        if (session && this.options.sessions) await this.options.sessions.touch(this.name, opened.key, session.id).catch(() => {});
+        if (session) this.touch(opened.key, session.id);
         return result;
       } catch (err) {
         const failure = classify(this.name, err, method, timeoutMs);
@@ -411,6 +416,15 @@ export class ResilientClient {
         if (reconnected) throw new UpstreamProtocolError(this.name, -32600, 'the server forgot a session it had just created');
       }
     }
+  }
+
+  /**
+   * Slides a kept session's expiry (the store bounds how often it writes), without the call waiting
+   * for it: failing only shortens how long the session is shared. On Lambda a touch still in flight
+   * when the environment freezes goes on at the next invocation.
+   */
+  private touch(partition: string, sessionId: string) {
+    this.options.sessions?.touch(this.name, partition, sessionId).catch((err: unknown) => this.options.onBackgroundError?.('session touch', err));
   }
 
   /** Which connection serves a call: its partition's, or one for all when the server is stateless and every partition looks the same to it. */
@@ -472,11 +486,7 @@ export class ResilientClient {
   private connectTo(partition: string, resume?: ResumableSession): Promise<Connection> {
     const headersFor = this.options.headersFor;
     const fetch: Fetch = headersFor
-      ? async (input, init = {}) => {
-          const headers = new Headers(init.headers);
-          for (const [name, value] of Object.entries(await headersFor(partition))) headers.set(name, value);
-          return this.fetch(input, { ...init, headers });
-        }
+      ? async (input, init = {}) => this.fetch(input, { ...init, headers: withHeaders(init.headers, await headersFor(partition)) })
       : this.fetch;
     return connect({
       url: this.url,

@@ -6,6 +6,7 @@
 // gateway's own listeners as list_changed.
 import type { ServerNotifier } from '@modelcontextprotocol/server';
 import type { UpstreamNotification, UpstreamSessionStore } from '../client/connection.ts';
+import type { KitLogger } from '../log.ts';
 import { upstreamFailureMetric } from '../metrics.ts';
 import { defineServer, type ServerDefinition } from '../server/define.ts';
 import { OnBehalfOf } from './assertions.ts';
@@ -53,6 +54,8 @@ export interface GatewayOptions {
    * @default - per instance
    */
   sessions?: UpstreamSessionStore;
+  /** Where failures no caller waits for are logged (an upstream session's touch in `sessions`). @default - not logged */
+  log?: Pick<KitLogger, 'warn'>;
   /** Calls to 2026-07-28 upstreams without the SDK's client (ResilientClientOptions.rawCalls). @default true */
   rawUpstreamCalls?: boolean;
 }
@@ -74,8 +77,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
         for (const kind of NOTIFIED[n.kind]) catalog.invalidate(kind, upstream);
         announce(NOTIFIED[n.kind][0]!);
       },
-      options.sessions,
-      options.rawUpstreamCalls ?? true,
+      { ...(options.sessions && { sessions: options.sessions }), rawCalls: options.rawUpstreamCalls ?? true, ...(options.log && { log: options.log }) },
     ),
     { listTimeoutMs: config.listTimeoutMs, changed: announce, failed },
   );

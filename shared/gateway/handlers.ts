@@ -94,7 +94,13 @@ export function toolCaller(parts: GatewayParts): ToolCaller {
       () =>
         upstream.client.callTool(
           { name, ...(params.arguments && { arguments: params.arguments }), ...roundFor(kit, upstream.config.name), _meta: callerMeta(ctx) },
-          { partition: callerOf(ctx).partition, signal: kit.signal, onprogress: (p) => void kit.progress(p.progress, p.total, p.message).catch(() => {}) },
+          // The request's own signal: nothing expires a routed call's kit context (kit.signal would only
+          // combine it with a timer never set, at the price of an AbortSignal.any per call).
+          {
+            partition: callerOf(ctx).partition,
+            signal: ctx.mcpReq.signal,
+            onprogress: (p) => void kit.progress(p.progress, p.total, p.message).catch(() => {}),
+          },
         ),
       (err) => ({ isError: true, content: [{ type: 'text', text: err.message }] }),
     );

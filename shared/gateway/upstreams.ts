@@ -5,6 +5,7 @@
 import { ClientCredentialsProvider } from '@modelcontextprotocol/client';
 import type { UpstreamNotification, UpstreamSessionStore } from '../client/connection.ts';
 import { ResilientClient, type UpstreamAuth, type UpstreamStatus } from '../client/resilient-client.ts';
+import type { KitLogger } from '../log.ts';
 import type { Principal } from '../principal.ts';
 import type { OnBehalfOf } from './assertions.ts';
 import type { GatewayConfig, UpstreamConfig } from './config.ts';
@@ -29,8 +30,7 @@ export function createUpstreams(
   config: GatewayConfig,
   callers: OnBehalfOf,
   onNotification: (upstream: string, notification: UpstreamNotification) => void,
-  sessions?: UpstreamSessionStore,
-  rawCalls = true,
+  { sessions, rawCalls = true, log }: { sessions?: UpstreamSessionStore; rawCalls?: boolean; log?: Pick<KitLogger, 'warn'> } = {},
 ): Map<string, Upstream> {
   return new Map(
     config.upstreams.map((u) => {
@@ -50,6 +50,7 @@ export function createUpstreams(
         onNotification: (n) => onNotification(u.name, n),
         ...(sessions && { sessions }),
         rawCalls,
+        ...(log && { onBackgroundError: (what: string, error: unknown) => log.warn(`upstream ${what} failed`, { upstream: u.name, error: String(error) }) }),
       });
       return [u.name, { config: u, client }];
     }),

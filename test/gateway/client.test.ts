@@ -20,6 +20,7 @@ import { startLegacyServer, type LegacyServer } from '../helpers/legacy-server.t
 import { startInProcess, startTestDynamo, startTestS3 } from '../helpers/server.ts';
 import { Table, createDynamoClient } from '../../shared/store/table.ts';
 import { DynamoUpstreamSessions } from '../../shared/store/upstream-sessions.ts';
+import type { UpstreamSessionStore } from '../../shared/client/connection.ts';
 
 const text = (result: unknown) => (result as { content: { text: string }[] }).content[0]!.text;
 
@@ -162,9 +163,17 @@ describe('resilient client', () => {
       // A 10 s lifetime: written at most once a second.
       const table = new Table(() => createDynamoClient({ region: 'us-east-1', dynamoEndpoint }), 'mcp-kit');
       const owner = `gw-${crypto.randomUUID()}`;
-      const sessions = new DynamoUpstreamSessions(table, owner, 10);
+      // Calls do not wait for their touch: the test waits for each one to settle before reading the table.
+      const touches: Promise<void>[] = [];
+      const sessions = new (class extends DynamoUpstreamSessions {
+        override touch(...args: Parameters<DynamoUpstreamSessions['touch']>) {
+          const touched = super.touch(...args);
+          touches.push(touched);
+          return touched;
+        }
+      })(table, owner, 10);
       const c = client({ url: proxy.url, protocol: 'legacy', sessions });
-      const item = async () => (await table.get(`UPSESSION#${owner}#notes#alice`, 'META', true))!;
+      const item = async () => (await Promise.all(touches), (await table.get(`UPSESSION#${owner}#notes#alice`, 'META', true))!);
       await c.callTool({ name: 'note_add', arguments: { text: 'one' } }, { partition: 'alice' });
       const recorded = (await sessions.get('notes', 'alice', true))!;
       const writtenAt = Number((await item()).expiresAt!.N) - 10;
@@ -181,6 +190,34 @@ describe('resilient client', () => {
       const after = await item();
       assert.equal(after.sessionId!.S, 'another');
       assert.equal(Number(after.expiresAt!.N), theirs);
+      assert.equal(touches.length, 3, 'control: every call touched');
+    });
+
+    it('answers a call without waiting for its session touch, and reports a touch that fails', { timeout: 10_000 }, async () => {
+      const dynamo = new DynamoUpstreamSessions(
+        new Table(() => createDynamoClient({ region: 'us-east-1', dynamoEndpoint }), 'mcp-kit'),
+        `gw-${crypto.randomUUID()}`,
+        10,
+      );
+      let failTouch!: (err: Error) => void;
+      let touched = 0;
+      const sessions: UpstreamSessionStore = {
+        get: (...args) => dynamo.get(...args),
+        put: (...args) => dynamo.put(...args),
+        // A touch that hangs until the test fails it, after the call has been answered.
+        touch: () => (touched++, new Promise<void>((_, reject) => (failTouch = reject))),
+      };
+      const reported: [string, unknown][] = [];
+      let reportedOne!: () => void;
+      const report = new Promise<void>((resolve) => (reportedOne = resolve));
+      const c = client({ url: proxy.url, protocol: 'legacy', sessions, onBackgroundError: (what, err) => (reported.push([what, err]), reportedOne()) });
+      assert.match(text(await c.callTool({ name: 'note_add', arguments: { text: 'one' } }, { partition: 'alice' })), /^Added note/);
+      assert.equal(touched, 1, 'control: the call touched its session');
+      assert.deepEqual(reported, []);
+      failTouch(new Error('table unavailable'));
+      await report;
+      assert.equal(reported[0]![0], 'session touch');
+      assert.match(String(reported[0]![1]), /table unavailable/);
     });
   });
 

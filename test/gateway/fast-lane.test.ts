@@ -199,6 +199,12 @@ describe('gateway fast lane', () => {
 // time limit, a refusal before any call, progress on an SSE stream; and, from a hand-written upstream,
 // a plain SSE answer, HTTP refusals and results the SDK refuses.
 
+const completeResult = (id: unknown, result: object) => ({
+  status: 200,
+  type: 'application/json',
+  body: JSON.stringify({ jsonrpc: '2.0', id, result: { ...result, resultType: 'complete' } }),
+});
+
 /** The wire answers of a 2026-07-28 server, written by hand so they can be what the kit never sends. */
 const ODD_ANSWERS: Record<string, (id: unknown) => { status: number; type: string; body: string }> = {
   sse: (id) => ({
@@ -219,6 +225,11 @@ const ODD_ANSWERS: Record<string, (id: unknown) => { status: number; type: strin
     type: 'application/json',
     body: JSON.stringify({ jsonrpc: '2.0', id, result: { content: [{ type: 'text' }], resultType: 'complete' } }),
   }),
+  // Results at the edge of what the raw path accepts without the SDK's schema (raw-call.ts surelyValid).
+  badAnnotations: (id) => completeResult(id, { content: [{ type: 'text', text: 'x', annotations: { priority: 5 } }] }),
+  goodAnnotations: (id) => completeResult(id, { content: [{ type: 'text', text: 'x', annotations: { priority: 0.5 } }] }),
+  isErrorString: (id) => completeResult(id, { content: [], isError: 'yes' }),
+  contentString: (id) => completeResult(id, { content: 'x' }),
   otherType: (id) => ({ status: 200, type: 'application/json', body: JSON.stringify({ jsonrpc: '2.0', id, result: { resultType: 'later' } }) }),
   rpcError: (id) => ({
     status: 200,
@@ -337,6 +348,10 @@ describe('raw upstream calls', () => {
     ['a result without resultType', call('odd__noResultType', {}), true],
     ['a text block without text', call('odd__badContent', {}), true],
     ['an unknown resultType', call('odd__otherType', {}), true],
+    ['a text block with annotations the schema refuses', call('odd__badAnnotations', {}), true],
+    ['a text block with annotations the schema takes', call('odd__goodAnnotations', {}), true],
+    ['isError not a boolean', call('odd__isErrorString', {}), true],
+    ['content not an array', call('odd__contentString', {}), true],
     ['an HTML answer', call('odd__html', {}), true],
     ['a redirect (the raw path hands the call to the SDK client, which follows it)', call('odd__moved', {}), true],
   ];
@@ -360,6 +375,8 @@ describe('raw upstream calls', () => {
     assert.match(await texts(call('odd__rpc400', {})), /bad thing/);
     assert.match(await texts(call('odd__rpcError', {})), /-32602: Tool nope not found/);
     assert.match(await texts(call('odd__noResultType', {})), /missing required resultType/);
+    for (const refused of ['badAnnotations', 'isErrorString', 'contentString'])
+      assert.match(await texts(call(`odd__${refused}`, {})), /Invalid result for tools\/call/, refused);
     assert.match(await texts(call('down__echo', { text: 'hi' })), /ECONNREFUSED/);
   });
 });

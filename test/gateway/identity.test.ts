@@ -98,6 +98,7 @@ describe('gateway: each caller is its own principal upstream', () => {
           limited: { url: limited.url, ...once },
           'limited-shared': { url: limited.url, ...shared, ...once },
           whoami: { url: who.url, forwardScopes: ['notes:read', 'other', 'admin'] },
+          'whoami-shared': { url: who.url, ...shared },
         },
       },
       plane,
@@ -126,6 +127,20 @@ describe('gateway: each caller is its own principal upstream', () => {
     assert.deepEqual(seen, { id: 'gateway:gateway#apikey:alice', scopes: ['notes:read', 'other'] });
     const bob = await as('bob', 'legacy');
     assert.deepEqual(JSON.parse(text(await bob.callTool({ name: 'whoami__whoami', arguments: {} }))), { id: 'gateway:gateway#apikey:bob', scopes: [] });
+  });
+
+  it("never sends one caller's identity with another's call, interleaved on pooled upstream connections (control: shared, both are the gateway)", async () => {
+    const [alice, bob] = [await as('alice', 'modern'), await as('bob', 'modern')];
+    const seen = async (c: PlainCaller, upstream: string) => JSON.parse(text(await c.callTool({ name: `${upstream}__whoami`, arguments: {} }))).id as string;
+    for (const [upstream, expected] of [
+      ['whoami', { alice: 'gateway:gateway#apikey:alice', bob: 'gateway:gateway#apikey:bob' }],
+      ['whoami-shared', { alice: 'apikey:gateway', bob: 'apikey:gateway' }],
+    ] as const) {
+      // Many calls of both in flight at once: the gateway's keep-alive connections to the upstream carry both.
+      const calls = Array.from({ length: 40 }, (_, i) => (i % 2 ? (['bob', bob] as const) : (['alice', alice] as const)));
+      const answers = await Promise.all(calls.map(async ([who, c]) => [who, await seen(c, upstream)] as const));
+      for (const [who, id] of answers) assert.equal(id, expected[who], `${who} through ${upstream}`);
+    }
   });
 
   it('is another principal than the same caller calling the upstream directly', async () => {
