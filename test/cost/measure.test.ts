@@ -49,7 +49,10 @@ describe('measured units', { timeout: 240_000 }, () => {
       const { GET: nowGets = 0, ...nowOthers } = now.redis.byCommand;
       const { GET: thenGets = 0, ...thenOthers } = then.redis.byCommand;
       const others = (counts: Record<string, number>) => Object.values(counts).reduce((sum, n) => sum + n, 0);
-      assert.ok(Math.abs(others(nowOthers) - others(thenOthers)) < 1, `${changed} (Redis commands ${JSON.stringify(then.redis.byCommand)} -> ${JSON.stringify(now.redis.byCommand)})`);
+      assert.ok(
+        Math.abs(others(nowOthers) - others(thenOthers)) < 1,
+        `${changed} (Redis commands ${JSON.stringify(then.redis.byCommand)} -> ${JSON.stringify(now.redis.byCommand)})`,
+      );
       assert.ok(Math.abs(nowGets - thenGets) <= 1, `${changed} (Redis GETs ${thenGets} -> ${nowGets})`);
       assert.ok(
         Math.abs(now.dynamodb.readUnits - then.dynamodb.readUnits) < 1.5,
@@ -72,7 +75,10 @@ describe('measured units', { timeout: 240_000 }, () => {
       if (scenario.stream) assert.ok(billedMs >= 55_000 && billedMs <= 65_000, `${scenario.id}: ${billedMs} ms a minute`);
       else {
         const bound = Math.max(5 * checked, checked + 100) * slower;
-        assert.ok(billedMs <= bound, `${scenario.id}: ${billedMs} ms, checked in ${checked} ms (bound ${Math.round(bound)} ms, calls ${slower.toFixed(2)}× slower)`);
+        assert.ok(
+          billedMs <= bound,
+          `${scenario.id}: ${billedMs} ms, checked in ${checked} ms (bound ${Math.round(bound)} ms, calls ${slower.toFixed(2)}× slower)`,
+        );
       }
     }
   });
