@@ -269,6 +269,7 @@ function createAdmission(
           max: config.caps.serverStreams,
           perPrincipal: config.caps.openStreams,
           streamMaxSeconds: config.streamMaxSeconds,
+          failOpen: config.caps.streamsFailOpen,
           pending,
           log,
         })

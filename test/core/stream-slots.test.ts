@@ -128,18 +128,80 @@ describe('server-wide cap on open notification streams', () => {
     for (const key of keys) assert.equal(await client.zcard(key), 0, 'one release removes the slot from both counts');
   });
 
-  it('with Redis unreachable, streams open uncounted rather than failing', async () => {
-    const slots = createStreamSlots({
-      redis: createRedis({ url: 'http://127.0.0.1:9', token: 't', timeoutMs: 200 }),
-      server: 'down',
-      max: 1,
-      perPrincipal: 1,
-      streamMaxSeconds: 60,
-      pending: new PendingWork(),
-      log: quiet,
+  it('with Redis unreachable, a claim is refused (fail closed); failing open, streams open uncounted', async () => {
+    const slots = (failOpen?: boolean) =>
+      createStreamSlots({
+        redis: createRedis({ url: 'http://127.0.0.1:9', token: 't', timeoutMs: 200 }),
+        server: 'down',
+        max: 1,
+        perPrincipal: 1,
+        streamMaxSeconds: 60,
+        failOpen,
+        pending: new PendingWork(),
+        log: quiet,
+      });
+    assert.deepEqual(await slots().claim('anonymous'), { refused: 'unreachable', retryAfterSeconds: 5 });
+    const open = slots(true);
+    assert.ok('release' in (await open.claim('anonymous')));
+    assert.ok('release' in (await open.claim('anonymous')), 'control: failing open, no cap is counted');
+  });
+});
+
+describe('stream caps while Redis is down', () => {
+  let redis: TestRedis;
+  let dynamo: Awaited<ReturnType<typeof startTestDynamo>>;
+  let closed: Server;
+  let open: Server;
+
+  before(async () => {
+    [redis, dynamo] = await Promise.all([startTestRedis(), startTestDynamo()]);
+    const env = { ...redis.env, AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9', MCP_REDIS_TIMEOUT_MS: '300' };
+    [closed, open] = await Promise.all([startInProcess(notes, env), startInProcess(notes, { ...env, MCP_STREAM_CAPS_FAIL_OPEN: 'true' })]);
+  });
+  after(async () => {
+    await Promise.all([closed?.stop(), open?.stop()]);
+    await redis?.dispose();
+    await dynamo?.stop();
+  });
+
+  const call = (url: string) =>
+    fetch(url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'mcp-protocol-version': '2026-07-28',
+        'mcp-method': 'tools/call',
+        'mcp-name': 'echo',
+      },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'echo', arguments: { text: 'still here' }, _meta: META } }),
     });
-    assert.ok('release' in (await slots.claim('anonymous')));
-    assert.ok('release' in (await slots.claim('anonymous')));
+
+  it('refuses a new stream with 503, Retry-After and a message naming the store, while calls go on; streams come back with Redis', async (t) => {
+    const streams = new AbortController();
+    t.after(() => streams.abort());
+    assert.equal((await listen(closed.url, streams.signal)).status, 200, 'with Redis up the stream opens');
+    await redis.stop();
+    try {
+      const refused = await listen(closed.url, AbortSignal.timeout(5000));
+      assert.equal(refused.status, 503);
+      assert.equal(refused.headers.get('retry-after'), '5');
+      assert.equal(
+        await message(refused),
+        'Notification streams are refused for now: the stream limit store (Redis) is unreachable, so the caps on open streams cannot be counted; calls still work; retry after 5 s',
+      );
+      const answered = await call(closed.url);
+      assert.equal(answered.status, 200, 'a call does not need the stream limit store');
+      assert.match(await answered.text(), /still here/);
+      assert.equal((await listen(open.url, streams.signal)).status, 200, 'control: MCP_STREAM_CAPS_FAIL_OPEN=true opens it uncounted');
+    } finally {
+      await redis.restart();
+    }
+    await until(async () => {
+      const again = await listen(closed.url, streams.signal);
+      if (again.status !== 200) await again.text();
+      return again.status === 200;
+    }, 'a stream opens again once Redis is back');
   });
 });
 
