@@ -127,8 +127,8 @@ export interface KitConfig {
    * in Redis (`MCP_MAX_OPEN_STREAMS`, default 0: no server-wide cap; the construct derives both from
    * the function's concurrency, infra/endpoint/settings.ts); `instanceStreams`: notification streams
    * one process holds open at once (`MCP_CONTAINER_STREAMS`, default 2,500; 0: no cap of its own);
-   * `streamsFailOpen`: open streams uncounted (true) or refuse them with 503 (false) while Redis,
-   * which counts them, is unreachable (`MCP_STREAM_CAPS_FAIL_OPEN`, default false).
+   * `streamsFailOpen`: on Lambda, open streams uncounted (true) or refuse them with 503 (false)
+   * while Redis, which counts them, is unreachable (`MCP_STREAM_CAPS_FAIL_OPEN`, default false).
    */
   caps: { sessionsPerDay: number; handlesPerDay: number; openStreams: number; serverStreams: number; instanceStreams: number; streamsFailOpen: boolean };
   /** Tasks (tools that may outlive their request). */

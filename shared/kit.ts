@@ -92,7 +92,8 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
     execute: (run) => runtime.executeTask(run),
   });
   const runtime = createRuntime(definition, config, { table, redis: redis || undefined, log, requestStateKeys, bus, artifacts, pending, tasks });
-  const admission = createAdmission(definition, config, { table, redis: redis || undefined, artifacts, pending, log, requestStateKeys });
+  const oneRequestPerInstance = options.oneRequestPerInstance ?? false;
+  const admission = createAdmission(definition, config, { table, redis: redis || undefined, artifacts, pending, log, requestStateKeys, oneRequestPerInstance });
   const sessionQuota = new Quota(table, 'sessions', config.caps.sessionsPerDay, DAY, 'reuse a session, end the ones you no longer use with DELETE');
   const sessions = new SessionStore(table, config.sessionTtlSeconds, config.sessionCacheMs, redis || undefined, sessionQuota);
   const taskWorkers: TaskWorkers[] = [];
@@ -225,13 +226,15 @@ interface AdmissionParts {
   pending: PendingWork;
   log: KitLogger;
   requestStateKeys: readonly string[];
+  /** KitOptions.oneRequestPerInstance: a count of streams kept in the instance never binds. */
+  oneRequestPerInstance: boolean;
 }
 
 /** What the app admits, limits and records a request with: authentication, rate limit, stream slots, access log, metrics, health probes. */
 function createAdmission(
   definition: ServerDefinition,
   config: Readonly<KitConfig>,
-  { table, redis, artifacts, pending, log, requestStateKeys }: AdmissionParts,
+  { table, redis, artifacts, pending, log, requestStateKeys, oneRequestPerInstance }: AdmissionParts,
 ) {
   const apiKeys = config.auth.methods.includes('apikey') ? new ApiKeyStore(table, { cacheSeconds: config.auth.apiKeyCacheSeconds }) : undefined;
   const authenticator = createAuthenticator({
@@ -269,7 +272,8 @@ function createAdmission(
           max: config.caps.serverStreams,
           perPrincipal: config.caps.openStreams,
           streamMaxSeconds: config.streamMaxSeconds,
-          failOpen: config.caps.streamsFailOpen,
+          // A server process falls back on its own count, which binds there; on Lambda it would not.
+          failOpen: config.caps.streamsFailOpen || !oneRequestPerInstance,
           pending,
           log,
         })

@@ -185,12 +185,12 @@ export const VARIABLES = {
     min: 0,
     shownDefault: "`0` (the construct sets a share of the function's concurrency: `100` of 1,000)",
     construct: true,
-    doc: 'Notification streams open at once across every instance of the server, counted in Redis with the per-principal count (one script claims against both, one releases; leases end by themselves a minute after the stream cap, so a dead instance\'s streams free themselves); past it a new stream gets 503 with `Retry-After` set to when the oldest stream reaches the stream cap. On Lambda each open stream holds an execution environment: this keeps listeners from taking the concurrency calls need. `0`: no server-wide cap. While Redis is unreachable a new stream gets 503 with `Retry-After` (`MCP_STREAM_CAPS_FAIL_OPEN`); calls go on. Without Redis `GET /health` says `"streamCaps": "per instance"` on a server process, and on Lambda `"no streams: Redis is not configured"`: streams are refused there, so calls keep every environment.',
+    doc: 'Notification streams open at once across every instance of the server, counted in Redis with the per-principal count (one script claims against both, one releases; leases end by themselves a minute after the stream cap, so a dead instance\'s streams free themselves); past it a new stream gets 503 with `Retry-After` set to when the oldest stream reaches the stream cap. On Lambda each open stream holds an execution environment: this keeps listeners from taking the concurrency calls need. `0`: no server-wide cap. While Redis is unreachable a server process counts streams per instance, and on Lambda a new stream gets 503 with `Retry-After` (`MCP_STREAM_CAPS_FAIL_OPEN`); calls go on. Without Redis `GET /health` says `"streamCaps": "per instance"` on a server process, and on Lambda `"no streams: Redis is not configured"`: streams are refused there, so calls keep every environment.',
   },
   MCP_STREAM_CAPS_FAIL_OPEN: {
     kind: 'true/false',
     default: false,
-    doc: 'While Redis, which counts open streams against `MCP_STREAMS_PER_PRINCIPAL` and `MCP_MAX_OPEN_STREAMS`, is unreachable: refuse a new stream with 503 and `Retry-After` (false), or open it uncounted across instances (true; on Lambda nothing then bounds how many environments listeners hold). Calls are served either way.',
+    doc: 'On Lambda while Redis, which counts open streams against `MCP_STREAMS_PER_PRINCIPAL` and `MCP_MAX_OPEN_STREAMS`, is unreachable: refuse a new stream with 503 and `Retry-After` saying the stream limit store is unreachable (false), or open it uncounted (true; nothing then bounds how many environments listeners hold, since each serves one request). A server process (`npm start`, containers) counts streams per instance meanwhile either way. Calls are served throughout.',
   },
   MCP_CONTAINER_STREAMS: {
     kind: 'whole number',

@@ -7,8 +7,8 @@
 // stream cap plus a margin), so a slot whose instance died without releasing it frees itself.
 // Costs two Redis commands a stream: one script claims against both caps, one releases. While
 // Redis is unreachable a claim is refused (fail closed: on Lambda a count per instance never binds),
-// or with `failOpen` the stream goes uncounted here (stream-quota.ts still bounds each caller per
-// instance). Without Redis on Lambda the kit serves no stream at all (kit.ts), and elsewhere
+// or with `failOpen` (a server process) the stream goes uncounted here (stream-quota.ts still
+// bounds each caller per instance). Without Redis on Lambda the kit serves no stream at all (kit.ts), and elsewhere
 // counts them per instance.
 import type { Redis } from '@upstash/redis';
 import type { KitLogger } from '../log.ts';

@@ -150,16 +150,29 @@ describe('server-wide cap on open notification streams', () => {
 describe('stream caps while Redis is down', () => {
   let redis: TestRedis;
   let dynamo: Awaited<ReturnType<typeof startTestDynamo>>;
-  let closed: Server;
-  let open: Server;
+  /** Serves one request at a time, as a Lambda environment does: a count of its own never binds. */
+  let lambdaLike: Server;
+  let failingOpen: Server;
+  /** A server process (npm start, a container task): its own count binds. */
+  let process: Server;
 
   before(async () => {
     [redis, dynamo] = await Promise.all([startTestRedis(), startTestDynamo()]);
-    const env = { ...redis.env, AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9', MCP_REDIS_TIMEOUT_MS: '300' };
-    [closed, open] = await Promise.all([startInProcess(notes, env), startInProcess(notes, { ...env, MCP_STREAM_CAPS_FAIL_OPEN: 'true' })]);
+    const env = {
+      ...redis.env,
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9',
+      MCP_REDIS_TIMEOUT_MS: '300',
+      MCP_STREAMS_PER_PRINCIPAL: '1',
+    };
+    [lambdaLike, failingOpen, process] = await Promise.all([
+      startInProcess(notes, env, { oneRequestPerInstance: true }),
+      startInProcess(notes, { ...env, MCP_STREAM_CAPS_FAIL_OPEN: 'true' }, { oneRequestPerInstance: true }),
+      startInProcess(notes, env),
+    ]);
   });
   after(async () => {
-    await Promise.all([closed?.stop(), open?.stop()]);
+    await Promise.all([lambdaLike, failingOpen, process].map((s) => s?.stop()));
     await redis?.dispose();
     await dynamo?.stop();
   });
@@ -177,29 +190,40 @@ describe('stream caps while Redis is down', () => {
       body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'echo', arguments: { text: 'still here' }, _meta: META } }),
     });
 
-  it('refuses a new stream with 503, Retry-After and a message naming the store, while calls go on; streams come back with Redis', async (t) => {
+  it('on Lambda refuses a new stream with 503, Retry-After and a message naming the store, while calls go on; streams come back with Redis', async (t) => {
     const streams = new AbortController();
     t.after(() => streams.abort());
-    assert.equal((await listen(closed.url, streams.signal)).status, 200, 'with Redis up the stream opens');
+    const first = new AbortController();
+    assert.equal((await listen(lambdaLike.url, first.signal)).status, 200, 'with Redis up the stream opens');
+    first.abort();
+    const [, anonymous] = streamSlotKeys('notes', 'anonymous');
+    const slots = createRedis({ url: redis.url, token: redis.token, timeoutMs: 2000 });
+    await until(async () => (await slots.zcard(anonymous)) === 0, 'the first stream gave its slot back');
     await redis.stop();
     try {
-      const refused = await listen(closed.url, AbortSignal.timeout(5000));
+      const refused = await listen(lambdaLike.url, AbortSignal.timeout(5000));
       assert.equal(refused.status, 503);
       assert.equal(refused.headers.get('retry-after'), '5');
       assert.equal(
         await message(refused),
         'Notification streams are refused for now: the stream limit store (Redis) is unreachable, so the caps on open streams cannot be counted; calls still work; retry after 5 s',
       );
-      const answered = await call(closed.url);
+      const answered = await call(lambdaLike.url);
       assert.equal(answered.status, 200, 'a call does not need the stream limit store');
       assert.match(await answered.text(), /still here/);
-      assert.equal((await listen(open.url, streams.signal)).status, 200, 'control: MCP_STREAM_CAPS_FAIL_OPEN=true opens it uncounted');
+      assert.equal((await listen(failingOpen.url, streams.signal)).status, 200, 'control: MCP_STREAM_CAPS_FAIL_OPEN=true opens it uncounted');
+      // A server process falls back on its own count, which binds there: one stream per caller here.
+      assert.equal((await listen(process.url, streams.signal)).status, 200, 'a server process counts the stream itself');
+      const second = await listen(process.url, AbortSignal.timeout(5000));
+      assert.equal(second.status, 429, 'and its own per-caller cap still binds');
+      assert.match(await message(second), /at most 1 per caller on one server instance/);
     } finally {
       await redis.restart();
     }
     await until(async () => {
-      const again = await listen(closed.url, streams.signal);
-      if (again.status !== 200) await again.text();
+      const attempt = new AbortController();
+      const again = await listen(lambdaLike.url, attempt.signal);
+      attempt.abort();
       return again.status === 200;
     }, 'a stream opens again once Redis is back');
   });
