@@ -60,6 +60,9 @@ export interface KitOptions {
   ambientTrace?: () => string | undefined;
 }
 
+/** How long a stream's slot claim waits for Redis (at least; MCP_REDIS_TIMEOUT_MS when longer). */
+const STREAM_CLAIM_TIMEOUT_MS = 2000;
+
 /** Why notification streams are refused: on Lambda without Redis they would hold an environment for nothing. */
 const STREAMS_NEED_REDIS =
   'on Lambda without Redis no change notification would reach the stream (each execution environment serves one request, and events stay in the one that raised them); list again when you need a fresh list. Streams need UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN set on the server';
@@ -265,9 +268,11 @@ function createAdmission(
           definition.tools.map((t) => t.name),
         )
       : undefined,
-    streamSlots: redis
+    streamSlots: config.redis
       ? createStreamSlots({
-          redis,
+          // A claim Redis does not answer refuses the stream on Lambda: a stream, open for minutes,
+          // may wait longer for it than a call waits for the cache or the rate limit.
+          redis: createRedis({ ...config.redis, timeoutMs: Math.max(config.redisTimeoutMs, STREAM_CLAIM_TIMEOUT_MS) }),
           server: definition.name,
           max: config.caps.serverStreams,
           perPrincipal: config.caps.openStreams,
