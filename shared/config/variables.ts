@@ -83,7 +83,7 @@ export const VARIABLES = {
     construct: true,
     doc: 'Rate limiting; `true` insists (needs Redis).',
   },
-  MCP_RATE_LIMIT_REQUESTS: { kind: 'whole number', default: 120, min: 1, construct: true, doc: 'Requests per window per principal.' },
+  MCP_RATE_LIMIT_REQUESTS: { kind: 'whole number', default: 120, min: 1, construct: true, doc: 'Requests per window per principal (unauthenticated: per address).' },
   MCP_RATE_LIMIT_WINDOW_SECONDS: { kind: 'whole number', default: 60, min: 1, construct: true, doc: "The rate limit's window." },
   MCP_RATE_LIMIT_TOOL_REQUESTS: { kind: 'whole number', min: 1, doc: 'Calls per window per principal and tool; unset, no per-tool limit.' },
   MCP_RATE_LIMIT_FAIL_OPEN: { kind: 'true/false', default: true, doc: 'Serve (true) or refuse with 503 (false) when Redis is unavailable.' },
@@ -177,7 +177,7 @@ export const VARIABLES = {
     min: 1,
     shownDefault: '`10` (the construct sets half of `MCP_MAX_OPEN_STREAMS`, at most `10`)',
     construct: true,
-    doc: "Notification streams (GET, `subscriptions/listen`) one principal may hold open at once, counted in Redis across every instance; past it a new stream gets 429 with `Retry-After` set to when the caller's oldest stream reaches the stream cap (on Lambda a stream whose client left holds its slot until then). Without Redis each instance counts its own; on Lambda, where that would never bind, streams are refused instead ([Events across instances](#events-across-instances)). All unauthenticated callers are one principal.",
+    doc: "Notification streams (GET, `subscriptions/listen`) one principal may hold open at once, counted in Redis across every instance; past it a new stream gets 429 with `Retry-After` set to when the caller's oldest stream reaches the stream cap (on Lambda a stream whose client left holds its slot until then). Without Redis each instance counts its own; on Lambda, where that would never bind, streams are refused instead ([Events across instances](#events-across-instances)). Unauthenticated callers are counted by client address ([Authorization](#authorization)).",
   },
   MCP_MAX_OPEN_STREAMS: {
     kind: 'whole number',
