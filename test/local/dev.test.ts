@@ -98,7 +98,8 @@ describe('npm run dev', () => {
     await mkdir(join(folder, 'server'));
     await writeFile(serverFile, await notesServerSource('first description'));
     dev = startDev([serverFile], { MCP_LOCAL_DATA_DIR: join(folder, 'data') });
-    url = await servingUrl(dev);
+    // Emulators, the server and its standby start at once: past 20 s on a loaded machine.
+    url = await servingUrl(dev, 60_000);
   });
   after(async () => {
     await dev?.stop();

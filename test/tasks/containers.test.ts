@@ -23,7 +23,8 @@ import { startTestRedis, type TestRedis } from '../helpers/redis.ts';
 import { startInProcess, startTestDynamo, startTestS3 } from '../helpers/server.ts';
 
 const TASKS = 'io.modelcontextprotocol/tasks';
-const LEASE_SECONDS = 2;
+/** Short, so lost leases lapse quickly; at 2 s a loaded machine let renewals lapse (a second run, or dead-lettered). */
+const LEASE_SECONDS = 3;
 type Kit = Awaited<ReturnType<typeof startInProcess>>;
 type Task = Record<string, any>;
 
