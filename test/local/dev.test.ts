@@ -115,17 +115,26 @@ describe('npm run dev', () => {
     await client.close();
 
     const reloads = dev.output().match(/reloaded/g)?.length ?? 0;
+    // The control, side by side: a fresh process loading the same server (a copy outside the
+    // watched folder) from the moment of the save, sharing the machine's load with the reload.
+    const copy = join(folder, 'cold-copy.ts');
+    await writeFile(copy, await notesServerSource('second description'));
+    const saved = performance.now();
+    const coldLoad = coldLoadMs(copy);
     await writeFile(serverFile, await notesServerSource('second description'));
-    const took = await until(async () => (await echoDescription(url)) === 'second description', 10_000);
-    // 2 s on a quiet machine. Loaded (CI), both scale: the reload, a new client's list included, must
-    // take less than loading the server twice in a fresh process (about half that at two busy loops,
-    // about equal at a load average of 19).
-    const cold = await coldLoadMs(serverFile);
-    t.diagnostic(`reloaded and listed in ${Math.round(took)} ms; a fresh process loads the server in ${Math.round(cold)} ms`);
-    assert.ok(took < Math.max(2000, 2 * cold), `the new description showed after ${took} ms (a fresh load of the server: ${Math.round(cold)} ms)`);
-    assert.equal(
-      (await dev.waitFor(new RegExp(`reloaded \\(\\S*server\\.ts changed\\): "notes" serving at ${url.replace(/[.]/g, '\\.')}`)))[0].length > 0,
-      true,
+    // Timed to the line the new server prints once it serves: polling tools/list with a new client
+    // each time (a session written and deleted) took longer than the reload itself under load.
+    await dev.waitFor(new RegExp(`reloaded \\(\\S*server\\.ts changed\\): "notes" serving at ${url.replace(/[.]/g, '\\.')}`), 20_000);
+    const took = performance.now() - saved;
+    // The old server stops right after (they share the port meanwhile): then the list shows it.
+    const listedAfter = await until(async () => (await echoDescription(url)) === 'second description', 10_000);
+    // 2 s on a quiet machine. Loaded (CI), both scale: the reload (the server's own import, the kit
+    // already loaded in the standby) must beat the fresh load, with half again for noise.
+    const cold = await coldLoad;
+    t.diagnostic(`reloaded in ${Math.round(took)} ms, listed ${Math.round(listedAfter)} ms later; a fresh process loads the server in ${Math.round(cold)} ms`);
+    assert.ok(
+      took < Math.max(2000, 1.5 * cold),
+      `the new server served ${Math.round(took)} ms after the save (a fresh load of the server: ${Math.round(cold)} ms)`,
     );
     assert.equal(dev.output().match(/reloaded/g)!.length, reloads + 1, 'one save, one reload line');
 

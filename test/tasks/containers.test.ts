@@ -320,12 +320,14 @@ describe('long tasks on containers', () => {
   it('a container that dies mid-run loses its lease; another container restarts the run, never while the first still runs it', async () => {
     const doomed = await mortal('doomed');
     workers(doomed.kit);
-    const taskId = await start('long_job', { ms: 2000 });
+    // Longer than the lease: the cut-off run must be given up, not finish before its lease lapses.
+    const ms = LEASE_SECONDS * 1000;
+    const taskId = await start('long_job', { ms });
     await startedOn(taskId, ['doomed']);
     doomed.cut();
     workers(ctrB);
     const done = await settled(taskId, 30_000);
-    assert.equal(done.result?.content[0].text, 'ran 2000 ms on ctrB', JSON.stringify(done));
+    assert.equal(done.result?.content[0].text, `ran ${ms} ms on ctrB`, JSON.stringify(done));
     assert.deepEqual(jobs.starts.get(taskId), ['doomed', 'ctrB']);
     assert.deepEqual(jobs.aborted.get(taskId), ['doomed'], 'the cut-off container gave up its run once its lease ran out');
     assert.ok(!jobs.overlapped.has(taskId), 'never two runs at once');
