@@ -195,9 +195,11 @@ describe('stream caps while Redis is down', () => {
     t.after(() => streams.abort());
     const first = new AbortController();
     assert.equal((await listen(lambdaLike.url, first.signal)).status, 200, 'with Redis up the stream opens');
-    first.abort();
-    const [, anonymous] = streamSlotKeys('notes', 'anonymous');
+    // An anonymous caller's streams are counted by its address (client-address.ts).
+    const [, anonymous] = streamSlotKeys('notes', 'anonymous@127.0.0.1');
     const slots = createRedis({ url: redis.url, token: redis.token, timeoutMs: 2000 });
+    assert.equal(await slots.zcard(anonymous), 1, 'the stream holds a slot');
+    first.abort();
     await until(async () => (await slots.zcard(anonymous)) === 0, 'the first stream gave its slot back');
     await redis.stop();
     try {
