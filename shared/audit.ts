@@ -15,6 +15,10 @@ export type AuditEvent =
   | 'scope.refused'
   /** A rate limit refused a request (429). */
   | 'rate_limit.refused'
+  /** A stream cap refused a notification stream (429 the caller's, 503 the server's or an unreachable count). */
+  | 'stream.refused'
+  /** A request named a legacy session another principal started (answered 404, as an unknown one). */
+  | 'session.refused'
   /** The user confirmed what a tool asked (ctx.confirm). */
   | 'confirmation.accepted'
   /** The user declined or dismissed what a tool asked. */

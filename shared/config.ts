@@ -126,9 +126,11 @@ export interface KitConfig {
    * `serverStreams`: notification streams open at once across every instance of the server, counted
    * in Redis (`MCP_MAX_OPEN_STREAMS`, default 0: no server-wide cap; the construct derives both from
    * the function's concurrency, infra/endpoint/settings.ts); `instanceStreams`: notification streams
-   * one process holds open at once (`MCP_CONTAINER_STREAMS`, default 2,500; 0: no cap of its own).
+   * one process holds open at once (`MCP_CONTAINER_STREAMS`, default 2,500; 0: no cap of its own);
+   * `streamsFailOpen`: on Lambda, open streams uncounted (true) or refuse them with 503 (false)
+   * while Redis, which counts them, is unreachable (`MCP_STREAM_CAPS_FAIL_OPEN`, default false).
    */
-  caps: { sessionsPerDay: number; handlesPerDay: number; openStreams: number; serverStreams: number; instanceStreams: number };
+  caps: { sessionsPerDay: number; handlesPerDay: number; openStreams: number; serverStreams: number; instanceStreams: number; streamsFailOpen: boolean };
   /** Tasks (tools that may outlive their request). */
   tasks: {
     /** How long a task stays readable after its creation. `MCP_TASK_TTL_SECONDS`, default 3600. */
@@ -477,6 +479,7 @@ function capsConfig(env: Env): KitConfig['caps'] {
     openStreams: int(env, 'MCP_STREAMS_PER_PRINCIPAL'),
     serverStreams: int(env, 'MCP_MAX_OPEN_STREAMS'),
     instanceStreams: int(env, 'MCP_CONTAINER_STREAMS'),
+    streamsFailOpen: bool(env, 'MCP_STREAM_CAPS_FAIL_OPEN'),
   });
 }
 

@@ -61,6 +61,9 @@ export interface KitOptions {
   ambientTrace?: () => string | undefined;
 }
 
+/** How long a stream's slot claim waits for Redis (at least; MCP_REDIS_TIMEOUT_MS when longer). */
+const STREAM_CLAIM_TIMEOUT_MS = 2000;
+
 /** Why notification streams are refused: on Lambda without Redis they would hold an environment for nothing. */
 const STREAMS_NEED_REDIS =
   'on Lambda without Redis no change notification would reach the stream (each execution environment serves one request, and events stay in the one that raised them); list again when you need a fresh list. Streams need UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN set on the server';
@@ -94,7 +97,8 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
     execute: (run) => runtime.executeTask(run),
   });
   const runtime = createRuntime(definition, config, { table, redis: redis || undefined, log, requestStateKeys, bus, artifacts, pending, tasks });
-  const admission = createAdmission(definition, config, { table, redis: redis || undefined, artifacts, pending, log, requestStateKeys });
+  const oneRequestPerInstance = options.oneRequestPerInstance ?? false;
+  const admission = createAdmission(definition, config, { table, redis: redis || undefined, artifacts, pending, log, requestStateKeys, oneRequestPerInstance });
   const sessionQuota = new Quota(table, 'sessions', config.caps.sessionsPerDay, DAY, 'reuse a session, end the ones you no longer use with DELETE');
   const sessions = new SessionStore(table, config.sessionTtlSeconds, config.sessionCacheMs, redis || undefined, sessionQuota);
   const taskWorkers: TaskWorkers[] = [];
@@ -230,13 +234,15 @@ interface AdmissionParts {
   pending: PendingWork;
   log: KitLogger;
   requestStateKeys: readonly string[];
+  /** KitOptions.oneRequestPerInstance: a count of streams kept in the instance never binds. */
+  oneRequestPerInstance: boolean;
 }
 
 /** What the app admits, limits and records a request with: authentication, rate limit, stream slots, access log, metrics, health probes. */
 function createAdmission(
   definition: ServerDefinition,
   config: Readonly<KitConfig>,
-  { table, redis, artifacts, pending, log, requestStateKeys }: AdmissionParts,
+  { table, redis, artifacts, pending, log, requestStateKeys, oneRequestPerInstance }: AdmissionParts,
 ) {
   const apiKeys = config.auth.methods.includes('apikey') ? new ApiKeyStore(table, { cacheSeconds: config.auth.apiKeyCacheSeconds }) : undefined;
   const authenticator = createAuthenticator({
@@ -267,13 +273,17 @@ function createAdmission(
           definition.tools.map((t) => t.name),
         )
       : undefined,
-    streamSlots: redis
+    streamSlots: config.redis
       ? createStreamSlots({
-          redis,
+          // A claim Redis does not answer refuses the stream on Lambda: a stream, open for minutes,
+          // may wait longer for it than a call waits for the cache or the rate limit.
+          redis: createRedis({ ...config.redis, timeoutMs: Math.max(config.redisTimeoutMs, STREAM_CLAIM_TIMEOUT_MS) }),
           server: definition.name,
           max: config.caps.serverStreams,
           perPrincipal: config.caps.openStreams,
           streamMaxSeconds: config.streamMaxSeconds,
+          // A server process falls back on its own count, which binds there; on Lambda it would not.
+          failOpen: config.caps.streamsFailOpen || !oneRequestPerInstance,
           pending,
           log,
         })

@@ -11,12 +11,24 @@ export interface Principal {
   readonly id: string;
   /** Scopes granted to this caller. */
   readonly scopes: readonly string[];
+  /**
+   * Whom rate limits and stream caps count this caller as, when not its id: an anonymous caller
+   * by the address it connected from (`anonymous@203.0.113.7`), so one cannot use up everyone's.
+   */
+  readonly limitKey?: string;
 }
 
 /** Every API key starts with this, so a bearer token can be told from a JWT without parsing it. */
 export const API_KEY_PREFIX = 'mcpk_';
 
 export const ANONYMOUS: Principal = Object.freeze({ id: 'anonymous', scopes: Object.freeze([]) });
+
+/** An anonymous caller, counted against rate limits and stream caps by its address when known. */
+export const anonymousAt = (address: string | undefined): Principal =>
+  address === undefined ? ANONYMOUS : Object.freeze({ ...ANONYMOUS, limitKey: `anonymous@${address}` });
+
+/** Whom rate limits and stream caps count `principal` as. */
+export const limitKeyOf = (principal: Principal) => principal.limitKey ?? principal.id;
 
 /**
  * The longest principal id, in UTF-8 bytes. Ids go into keys of DynamoDB items, S3 objects and

@@ -83,7 +83,13 @@ export const VARIABLES = {
     construct: true,
     doc: 'Rate limiting; `true` insists (needs Redis).',
   },
-  MCP_RATE_LIMIT_REQUESTS: { kind: 'whole number', default: 120, min: 1, construct: true, doc: 'Requests per window per principal.' },
+  MCP_RATE_LIMIT_REQUESTS: {
+    kind: 'whole number',
+    default: 120,
+    min: 1,
+    construct: true,
+    doc: 'Requests per window per principal (unauthenticated: per address).',
+  },
   MCP_RATE_LIMIT_WINDOW_SECONDS: { kind: 'whole number', default: 60, min: 1, construct: true, doc: "The rate limit's window." },
   MCP_RATE_LIMIT_TOOL_REQUESTS: { kind: 'whole number', min: 1, doc: 'Calls per window per principal and tool; unset, no per-tool limit.' },
   MCP_RATE_LIMIT_FAIL_OPEN: { kind: 'true/false', default: true, doc: 'Serve (true) or refuse with 503 (false) when Redis is unavailable.' },
@@ -200,7 +206,7 @@ export const VARIABLES = {
     min: 1,
     shownDefault: '`10` (the construct sets half of `MCP_MAX_OPEN_STREAMS`, at most `10`)',
     construct: true,
-    doc: "Notification streams (GET, `subscriptions/listen`) one principal may hold open at once, counted in Redis across every instance; past it a new stream gets 429 with `Retry-After` set to when the caller's oldest stream reaches the stream cap (on Lambda a stream whose client left holds its slot until then). Without Redis each instance counts its own; on Lambda, where that would never bind, streams are refused instead ([Events across instances](#events-across-instances)). All unauthenticated callers are one principal.",
+    doc: "Notification streams (GET, `subscriptions/listen`) one principal may hold open at once, counted in Redis across every instance; past it a new stream gets 429 with `Retry-After` set to when the caller's oldest stream reaches the stream cap (on Lambda a stream whose client left holds its slot until then). Without Redis each instance counts its own; on Lambda, where that would never bind, streams are refused instead ([Events across instances](#events-across-instances)). Unauthenticated callers are counted by client address ([Authorization](#authorization)).",
   },
   MCP_MAX_OPEN_STREAMS: {
     kind: 'whole number',
@@ -208,7 +214,12 @@ export const VARIABLES = {
     min: 0,
     shownDefault: "`0` (the construct sets a share of the function's concurrency: `100` of 1,000)",
     construct: true,
-    doc: 'Notification streams open at once across every instance of the server, counted in Redis with the per-principal count (one script claims against both, one releases; leases end by themselves a minute after the stream cap, so a dead instance\'s streams free themselves); past it a new stream gets 503 with `Retry-After` set to when the oldest stream reaches the stream cap. On Lambda each open stream holds an execution environment: this keeps listeners from taking the concurrency calls need. `0`: no server-wide cap. While Redis is unreachable neither cap is counted across instances (claims fail open). Without Redis `GET /health` says `"streamCaps": "per instance"` on a server process, and on Lambda `"no streams: Redis is not configured"`: streams are refused there, so calls keep every environment.',
+    doc: 'Notification streams open at once across every instance of the server, counted in Redis with the per-principal count (one script claims against both, one releases; leases end by themselves a minute after the stream cap, so a dead instance\'s streams free themselves); past it a new stream gets 503 with `Retry-After` set to when the oldest stream reaches the stream cap. On Lambda each open stream holds an execution environment: this keeps listeners from taking the concurrency calls need. `0`: no server-wide cap. While Redis is unreachable a server process counts streams per instance, and on Lambda a new stream gets 503 with `Retry-After` (`MCP_STREAM_CAPS_FAIL_OPEN`); calls go on. Without Redis `GET /health` says `"streamCaps": "per instance"` on a server process, and on Lambda `"no streams: Redis is not configured"`: streams are refused there, so calls keep every environment.',
+  },
+  MCP_STREAM_CAPS_FAIL_OPEN: {
+    kind: 'true/false',
+    default: false,
+    doc: 'On Lambda while Redis, which counts open streams against `MCP_STREAMS_PER_PRINCIPAL` and `MCP_MAX_OPEN_STREAMS`, is unreachable: refuse a new stream with 503 and `Retry-After` saying the stream limit store is unreachable (false), or open it uncounted (true; nothing then bounds how many environments listeners hold, since each serves one request). A server process (`npm start`, containers) counts streams per instance meanwhile either way. Calls are served throughout.',
   },
   MCP_CONTAINER_STREAMS: {
     kind: 'whole number',

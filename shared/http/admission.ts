@@ -1,21 +1,25 @@
 // Who may do what at the MCP endpoint: authentication (a step that names the caller), the
-// scopes a tool needs, and the rate limits a request counts against. Each refusal is written as
-// an audit line (shared/audit.ts) where it is caught, so a request that passes pays nothing.
-import { presentedCredential, requestOrigin } from '../audit.ts';
+// scopes a tool needs, and the rate limits and stream caps a request counts against (an anonymous
+// caller's by its address, client-address.ts). Each refusal is written as an audit line
+// (shared/audit.ts) where it is caught, so a request that passes pays nothing.
+import { credentialId, presentedCredential, requestOrigin } from '../audit.ts';
 import type { Authenticator } from '../auth/authenticate.ts';
 import type { KitLogger } from '../log.ts';
-import type { Principal } from '../principal.ts';
+import { ANONYMOUS, anonymousAt, limitKeyOf, type Principal } from '../principal.ts';
 import { HttpProtocolError } from '../protocol/errors.ts';
 import type { AccessNote, KitEnv } from './access-log.ts';
+import { clientAddress } from './client-address.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import type { Step } from './steps.ts';
 
-export function createAdmission(authenticator: Authenticator, log: KitLogger, limiter: RateLimiter | undefined) {
+/** `viewerHeaderSet`: origin verification is on, so CloudFront set CloudFront-Viewer-Address. */
+export function createAdmission(authenticator: Authenticator, log: KitLogger, limiter: RateLimiter | undefined, viewerHeaderSet = false) {
   /** Names the caller; the authenticator's refusal of its credentials is audited (503s, cannot check now, are no event). */
   const authenticate: Step<KitEnv> = async (c, next) => {
     const request = c.req.raw;
     try {
-      c.set('principal', await authenticator.authenticate(request));
+      const principal = await authenticator.authenticate(request);
+      c.set('principal', principal === ANONYMOUS ? anonymousAt(clientAddress(request, c.env, viewerHeaderSet)) : principal);
     } catch (err) {
       if (err instanceof HttpProtocolError && err.status === 401) {
         log.audit('auth.failed', {
@@ -59,7 +63,7 @@ export function createAdmission(authenticator: Authenticator, log: KitLogger, li
       id: string | number | null,
       note?: AccessNote,
     ): Promise<void> => {
-      await limiter.check(principal.id, tool, id).catch((err: unknown) => {
+      await limiter.check(limitKeyOf(principal), tool, id).catch((err: unknown) => {
         const refused = err instanceof HttpProtocolError && err.status === 429;
         if (note) note.rateLimited = refused;
         if (refused)
@@ -75,5 +79,24 @@ export function createAdmission(authenticator: Authenticator, log: KitLogger, li
       });
     });
 
-  return { authenticate, requireScopes, count };
+  /** Audits a stream a cap refused (the error is the caller's answer, rethrown by the caller). */
+  function streamRefused(request: Request, requestId: string, principal: Principal, err: unknown): void {
+    if (!(err instanceof HttpProtocolError)) return;
+    log.audit('stream.refused', {
+      requestId,
+      principal: principal.id,
+      ...(principal.limitKey && { countedAs: principal.limitKey }),
+      ...requestOrigin(request),
+      status: err.status,
+      reason: err.message,
+      retryAfter: Number(err.headers?.['retry-after']),
+    });
+  }
+
+  /** Audits a request naming another principal's legacy session: its id only as a digest, and whose it is. */
+  function foreignSession(request: Request, requestId: string, principal: Principal, sessionId: string, owner: string): void {
+    log.audit('session.refused', { requestId, principal: principal.id, ...requestOrigin(request), session: credentialId(sessionId), owner, status: 404 });
+  }
+
+  return { authenticate, requireScopes, count, streamRefused, foreignSession };
 }

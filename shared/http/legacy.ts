@@ -35,7 +35,7 @@ export interface LegacyOptions {
   /** False answers GET with 405: the session has no notification stream (see KitConfig.getStreams). */
   getStreams: boolean;
   /** Counts an open stream against its caller's cap (throws when over it); returns its lease. */
-  holdStream(principalId: string): Promise<HeldStream>;
+  holdStream(request: Request, scope: LegacyRequest['scope']): Promise<HeldStream>;
   /** Carries replies and cancellations to exchanges running on other instances. */
   relay: Relay;
   /** Serves plain requests without an SDK instance (legacy-lane.ts); absent, the SDK serves every request. */
@@ -54,6 +54,8 @@ export interface LegacyRequest {
    * over. Absent when rate limiting is off. (A single message is counted before it gets here.)
    */
   limit?: (message: WireMessage) => Promise<void>;
+  /** Audits a request that named another principal's session (it is answered as an unknown one). */
+  onForeignSession?: (sessionId: string, owner: string) => void;
 }
 
 const EVENT_METHOD: Record<Exclude<ServerEvent['kind'], 'resource_updated'>, string> = {
@@ -98,6 +100,7 @@ async function loadSession(sessions: SessionStore, req: LegacyRequest): Promise<
   const session = await sessions.get(id);
   // Another principal's session answers exactly like an unknown one.
   if (!session || session.principalId !== req.scope.principal.id) {
+    if (session) req.onForeignSession?.(id, session.principalId);
     throw new HttpProtocolError(404, SESSION_NOT_FOUND, 'Session not found: it expired or was terminated; send initialize to start a new one');
   }
   // The transport spec asks for 400 only on an unsupported version, and the SDK's own transport
@@ -291,7 +294,7 @@ export function createLegacyHandler(options: LegacyOptions) {
     }
     await loadSession(sessions, req);
     req.note.method = 'GET stream';
-    const lease = await options.holdStream(req.scope.principal.id);
+    const lease = await options.holdStream(req.request, req.scope);
     return notificationStream(req.request, bus, options, lease);
   }
 

@@ -10,6 +10,7 @@ import type { ToolRuntime } from '../server/runtime.ts';
 import { taskModeOf, taskRuntimeOf } from '../server/define.ts';
 import type { TaskService } from '../tasks/service.ts';
 import type { RequestScope } from '../request-scope.ts';
+import { limitKeyOf } from '../principal.ts';
 import type { SessionStore } from '../store/sessions.ts';
 import type { Relay } from '../relay/relay.ts';
 import { CLIENT_CAPABILITIES_META, LOG_LEVEL_META, MODERN_REVISION } from '../protocol/wire.ts';
@@ -17,7 +18,7 @@ import { HttpProtocolError, INVALID_REQUEST, METHOD_NOT_FOUND, SERVER_ERROR } fr
 import { checkEnvelope } from '../protocol/envelope.ts';
 import { jsonRpcErrorResponse } from './errors.ts';
 import { readJsonBody } from './body.ts';
-import type { LegacyRequest } from './legacy.ts';
+import type { LegacyOptions, LegacyRequest } from './legacy.ts';
 import { createDirectLane, type Replay } from './direct-lane.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import { capListenStream } from './listen-cap.ts';
@@ -28,13 +29,14 @@ import { refuseOversizedTask, refuseOverTaskLimit, refuseTaskless } from './task
 import type { AccessNote, KitEnv } from './access-log.ts';
 import { createAdmission } from './admission.ts';
 import { classify, modernHeader, toolsCalled, type Message, type Route } from './classify.ts';
-import { createStreamQuota, type HoldStream } from './stream-quota.ts';
+import { createStreamQuota } from './stream-quota.ts';
 import { sdkLoader, type SdkLoader } from './sdk-loader.ts';
 import { traceMessage } from './request-trace.ts';
 import type { Tracer } from '../trace.ts';
 
 export interface EndpointOptions {
-  config: Pick<KitConfig, 'maxBodyBytes' | 'sseKeepAliveMs' | 'streamMaxSeconds' | 'getStreams' | 'caps'>;
+  /** `originSecrets`: with any, every request came through CloudFront, which set its viewer's address. */
+  config: Pick<KitConfig, 'maxBodyBytes' | 'sseKeepAliveMs' | 'streamMaxSeconds' | 'getStreams' | 'caps'> & { originSecrets?: readonly string[] };
   authenticator: Authenticator;
   runtime: ToolRuntime;
   /** Absent when no tool may run as a task. */
@@ -108,7 +110,7 @@ export class McpEndpoint {
   private readonly taskOnly: Set<string>;
   private readonly taskTools: Set<string>;
   private readonly containerTools: Set<string>;
-  private readonly holdStream: HoldStream;
+  private readonly holdStream: LegacyOptions['holdStream'];
   private readonly direct: ReturnType<typeof createDirectLane> | undefined;
   readonly admission: ReturnType<typeof createAdmission>;
   /** The SDK lane, loaded on the first request the direct lane does not take. */
@@ -125,7 +127,13 @@ export class McpEndpoint {
     this.taskOnly = new Set(tools.filter((t) => taskModeOf(t) === 'required').map((t) => t.name));
     this.taskTools = new Set(tools.filter((t) => t.task).map((t) => t.name));
     this.containerTools = new Set(tools.filter((t) => taskRuntimeOf(t) === 'container').map((t) => t.name));
-    this.holdStream = createStreamQuota(config.caps.openStreams, options.streamSlots, options.openStreams);
+    const quota = createStreamQuota(config.caps.openStreams, options.streamSlots, options.openStreams);
+    // An anonymous caller's streams count by its address (admission.ts); a refusal is audited.
+    this.holdStream = (request, scope) =>
+      quota(limitKeyOf(scope.principal)).catch((err: unknown) => {
+        this.admission.streamRefused(request, scope.requestId, scope.principal, err);
+        throw err;
+      });
     this.sdkLanes = sdkLoader({
       runtime,
       tasks: options.tasks,
@@ -142,7 +150,7 @@ export class McpEndpoint {
       directLane: options.directLane !== false,
     });
     this.direct = options.directLane === false ? undefined : createDirectLane(runtime, config.sseKeepAliveMs);
-    this.admission = createAdmission(options.authenticator, options.log, options.rateLimiter);
+    this.admission = createAdmission(options.authenticator, options.log, options.rateLimiter, (config.originSecrets?.length ?? 0) > 0);
   }
 
   /** The route handler, after the access log, guard and authentication middleware. */
@@ -160,6 +168,11 @@ export class McpEndpoint {
     }
     const { count } = this.admission;
     return count && single ? count(request, scope.requestId, scope.principal, tools[0], single.id ?? null, note) : undefined;
+  }
+
+  /** Audits a request that named another principal's legacy session (legacy.ts answers it 404). */
+  private foreignSession(request: Request, scope: Scope) {
+    return (sessionId: string, owner: string) => this.admission.foreignSession(request, scope.requestId, scope.principal, sessionId, owner);
   }
 
   /** Counts one message of a batch (legacy-batch.ts); absent when rate limiting is off. */
@@ -201,7 +214,9 @@ export class McpEndpoint {
       note.era = 'legacy';
       const { legacy: lane } = await this.sdkLanes();
       const limit = Array.isArray(body) ? this.batchLimit(request, scope) : undefined;
-      return streamIfSlow(lane.post({ request, body, scope, note, ...(limit && { limit }) }), keepAliveMs, id, scope.requestId, this.lateError);
+      const onForeignSession = this.foreignSession(request, scope);
+      const posted = lane.post({ request, body, scope, note, onForeignSession, ...(limit && { limit }) });
+      return streamIfSlow(posted, keepAliveMs, id, scope.requestId, this.lateError);
     }
     note.era = 'modern';
     const answer = this.modern(request, modernScope(scope, body as Message), note, route);
@@ -223,7 +238,7 @@ export class McpEndpoint {
         authInfo: { token: '', clientId: scope.principal.id, scopes: scope.principal.scopes as string[], extra: { kit } },
       });
     };
-    if (route.kind === 'listen') return this.listen(scope, message, viaSdk);
+    if (route.kind === 'listen') return this.listen(request, scope, message, viaSdk);
     if (route.kind !== 'direct') return viaSdk();
     // 'direct' unless the lane hands the call over.
     note.lane = 'direct';
@@ -231,11 +246,11 @@ export class McpEndpoint {
   }
 
   /** `subscriptions/listen`: the SDK lane's stream, counted against the stream caps and ended at the stream cap (listen-cap.ts). */
-  private async listen(scope: RequestScope, message: Message, viaSdk: () => Promise<Response>): Promise<Response> {
+  private async listen(request: Request, scope: RequestScope, message: Message, viaSdk: () => Promise<Response>): Promise<Response> {
     const { streamsOff, config } = this.options;
     // Answered at once, never retried into: the JSON-RPC way to say this server has no such method.
     if (streamsOff) throw new HttpProtocolError(200, METHOD_NOT_FOUND, `subscriptions/listen is not served here: ${streamsOff}`, undefined, message.id ?? null);
-    const lease = await this.holdStream(scope.principal.id);
+    const lease = await this.holdStream(request, scope);
     try {
       return capListenStream(await viaSdk(), config.streamMaxSeconds * 1000, message.id ?? null, lease);
     } catch (err) {
@@ -265,7 +280,7 @@ export class McpEndpoint {
     const { count } = this.admission;
     if (method === 'GET' && count) await count(request, scope.requestId, scope.principal, undefined, null, note);
     const { legacy } = await this.sdkLanes();
-    const req = { request, body: undefined, scope, note };
+    const req = { request, body: undefined, scope, note, onForeignSession: this.foreignSession(request, scope) };
     return method === 'GET' ? legacy.get(req) : legacy.delete(req);
   }
 }

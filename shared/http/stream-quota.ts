@@ -6,10 +6,19 @@ import { OpenStreams, type HeldStream } from './open-streams.ts';
 import type { StreamClaim, StreamSlots } from './stream-slots.ts';
 
 /**
- * A stream a cap counted in Redis refused: 429 for the caller's own cap, 503 for the server's, and
- * when a slot frees at the latest (the oldest stream that cap counts reaches the stream cap).
+ * A stream a cap counted in Redis refused: 429 for the caller's own cap, 503 for the server's (or
+ * for a Redis that could not count it), and when a slot frees at the latest (the oldest stream
+ * that cap counts reaches the stream cap).
  */
 function streamRefusal({ refused, retryAfterSeconds: wait }: Extract<StreamClaim, { refused: unknown }>, perPrincipal: number, max: number): HttpProtocolError {
+  if (refused === 'unreachable') {
+    return new HttpProtocolError(
+      503,
+      SERVER_ERROR,
+      `Notification streams are refused for now: the stream limit store (Redis) is unreachable, so the caps on open streams cannot be counted; calls still work; retry after ${wait ?? 5} s`,
+      { 'retry-after': String(wait ?? 5) },
+    );
+  }
   if (refused === 'principal') {
     const retry = wait === undefined ? 'then retry' : `or retry after ${wait} s, when your oldest reaches the stream cap`;
     return new HttpProtocolError(
@@ -58,7 +67,8 @@ export function createStreamQuota(perPrincipal: number, slots: StreamSlots | und
       if (left > 0) streams.set(principalId, left);
       else streams.delete(principalId);
     };
-    // claim() never throws: an unreachable Redis leaves the stream counted on this instance only.
+    // claim() never throws: an unreachable Redis refuses the stream, or (failing open) leaves it
+    // counted on this instance only.
     const slot = slots ? await slots.claim(principalId) : { release: () => {} };
     if ('refused' in slot) {
       releaseHere();

@@ -6,8 +6,9 @@
 // A slot is a member of two sorted sets (the server's, the caller's) scored by its lease's end (the
 // stream cap plus a margin), so a slot whose instance died without releasing it frees itself.
 // Costs two Redis commands a stream: one script claims against both caps, one releases. While
-// Redis is unreachable, streams are not counted here (fail open; stream-quota.ts still bounds each caller
-// per instance). Without Redis on Lambda the kit serves no stream at all (kit.ts), and elsewhere
+// Redis is unreachable a claim is refused (fail closed: on Lambda a count per instance never binds),
+// or with `failOpen` (a server process) the stream goes uncounted here (stream-quota.ts still
+// bounds each caller per instance). Without Redis on Lambda the kit serves no stream at all (kit.ts), and elsewhere
 // counts them per instance.
 import type { Redis } from '@upstash/redis';
 import type { KitLogger } from '../log.ts';
@@ -41,6 +42,8 @@ return 1`;
 
 /** How long a lease outlives the stream cap: a stream still closing is never counted out. */
 const LEASE_MARGIN_SECONDS = 60;
+/** When to try again after a claim Redis could not count: an outage of the store is mostly brief. */
+const UNREACHABLE_RETRY_SECONDS = 5;
 
 export interface StreamSlotsOptions {
   redis: Redis;
@@ -52,6 +55,8 @@ export interface StreamSlotsOptions {
   perPrincipal: number;
   /** Longest a stream stays open (MCP_STREAM_MAX_SECONDS); a lease outlives it by a minute. */
   streamMaxSeconds: number;
+  /** While Redis is unreachable: claim uncounted (true) or refuse (false). MCP_STREAM_CAPS_FAIL_OPEN. */
+  failOpen?: boolean;
   /** Releases run after the response; on Lambda the invocation waits for them. */
   pending: PendingWork;
   log: KitLogger;
@@ -59,9 +64,10 @@ export interface StreamSlotsOptions {
 
 /**
  * A claimed slot and its release, or which cap refused it and, when streams have a cap on their
- * length, when the oldest stream that cap counts reaches it (a slot frees then at the latest).
+ * length, when the oldest stream that cap counts reaches it (a slot frees then at the latest);
+ * `unreachable`: Redis could not count the claim (failing closed).
  */
-export type StreamClaim = { release: () => void } | { refused: 'principal' | 'server'; retryAfterSeconds?: number };
+export type StreamClaim = { release: () => void } | { refused: 'principal' | 'server' | 'unreachable'; retryAfterSeconds?: number };
 
 export interface StreamSlots {
   readonly max: number;
@@ -74,12 +80,17 @@ export function streamSlotKeys(server: string, principalId: string): [string, st
   return [`mcp:streams:{${server}}`, `mcp:streams:{${server}}:${principalId}`];
 }
 
-export function createStreamSlots({ redis, server, max, perPrincipal, streamMaxSeconds, pending, log }: StreamSlotsOptions): StreamSlots {
+export function createStreamSlots({ redis, server, max, perPrincipal, streamMaxSeconds, failOpen = false, pending, log }: StreamSlotsOptions): StreamSlots {
   // A stream without a cap is still leased for the longest a Lambda invocation can run.
   const leaseMs = ((streamMaxSeconds > 0 ? streamMaxSeconds : 900) + LEASE_MARGIN_SECONDS) * 1000;
   const retryAfter = (oldestLeaseEnd: unknown, now: number) =>
     streamMaxSeconds > 0 ? Math.max(1, Math.ceil((Number(oldestLeaseEnd) - now) / 1000) - LEASE_MARGIN_SECONDS) : undefined;
-  const warn = throttledWarning(log, 'stream slots: Redis unavailable; streams are counted per instance only meanwhile');
+  const warn = throttledWarning(
+    log,
+    failOpen
+      ? 'stream slots: Redis unavailable; streams are counted per instance only meanwhile'
+      : 'stream slots: Redis unavailable; new streams are refused meanwhile',
+  );
   return {
     max,
     perPrincipal,
@@ -92,7 +103,7 @@ export function createStreamSlots({ redis, server, max, perPrincipal, streamMaxS
         if (claimed !== 1) return { refused: claimed[0] === -1 ? 'principal' : 'server', retryAfterSeconds: retryAfter(claimed[1], now) };
       } catch (error) {
         warn(error);
-        return { release: () => {} };
+        return failOpen ? { release: () => {} } : { refused: 'unreachable', retryAfterSeconds: UNREACHABLE_RETRY_SECONDS };
       }
       let released = false;
       return {

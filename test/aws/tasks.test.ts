@@ -37,7 +37,9 @@ for (const relay of ['redis', 'table'] as const) {
       const created = await rpc(path, 'tools/call', { name: 'countdown', arguments: { ms: 1500 } });
       const answeredAt = Date.now();
       assert.equal(created.resultType, 'task');
-      assert.ok(answeredAt - began < 1500, 'the creating request did not wait for the work');
+      // Not a bound on wall-clock time (a cold environment on a loaded machine takes seconds): the
+      // task was still working when the answer came, and the worker's run ends after it (below).
+      assert.equal(created.status, 'working', 'the creating request did not wait for the work');
       const done = await until(path, created.taskId, (t) => t.status === 'completed', 15_000);
       assert.match(done.result.content[0].text, /^counted down 1500 ms in task /);
       // The worker's invocation is recorded when it ends, which can be just after the task completed.
@@ -51,7 +53,7 @@ for (const relay of ['redis', 'table'] as const) {
       assert.ok(creating && worker, `invocations: ${JSON.stringify(mine)}`);
       assert.notEqual(worker.environment, creating.environment, 'the worker ran in another environment');
       assert.ok(worker.durationMs >= 1400, 'the worker did the work');
-      assert.ok(worker.endedAt > answeredAt + 1000, 'and outlived the creating request');
+      assert.ok(worker.endedAt > answeredAt, `and outlived the creating request (ended ${worker.endedAt - answeredAt} ms after its answer)`);
     });
 
     it('a cancel arriving in a third environment stops the worker within a second', async () => {

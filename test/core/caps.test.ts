@@ -23,7 +23,7 @@ describe('caps per caller', () => {
   let server: Awaited<ReturnType<typeof startInProcess>>;
 
   /** A server on a table of its own, so each test starts with no session or handle counted. */
-  async function start() {
+  async function start(env: Record<string, string> = {}) {
     const dynamo = await startTestDynamo();
     server = await startInProcess(notes, {
       AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
@@ -31,6 +31,7 @@ describe('caps per caller', () => {
       MCP_HANDLES_PER_PRINCIPAL: '2',
       MCP_STREAMS_PER_PRINCIPAL: '2',
       MCP_SESSION_CACHE_MS: '100',
+      ...env,
     });
     running.push(server, dynamo);
   }
@@ -118,11 +119,13 @@ describe('caps per caller', () => {
   });
 
   it('the session cache keeps only sessions seen within MCP_SESSION_CACHE_MS', async () => {
-    await start();
+    // 1.5 s: three initializes on a loaded machine outlasted 100 ms, sweeping the first out early.
+    await start({ MCP_SESSION_CACHE_MS: '1500' });
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) ids.push((await initialize()).headers.get('mcp-session-id')!);
     assert.equal(server.kit.stats().cachedSessions, 3);
-    await new Promise((r) => setTimeout(r, 150));
+    // Waits out the cache's time (a lower bound: a late timer only waits longer).
+    await new Promise((r) => setTimeout(r, 1550));
     // Reading a session into the cache sweeps out the expired ones first.
     const list = await fetch(server.url, {
       method: 'POST',

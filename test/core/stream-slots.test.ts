@@ -128,18 +128,106 @@ describe('server-wide cap on open notification streams', () => {
     for (const key of keys) assert.equal(await client.zcard(key), 0, 'one release removes the slot from both counts');
   });
 
-  it('with Redis unreachable, streams open uncounted rather than failing', async () => {
-    const slots = createStreamSlots({
-      redis: createRedis({ url: 'http://127.0.0.1:9', token: 't', timeoutMs: 200 }),
-      server: 'down',
-      max: 1,
-      perPrincipal: 1,
-      streamMaxSeconds: 60,
-      pending: new PendingWork(),
-      log: quiet,
+  it('with Redis unreachable, a claim is refused (fail closed); failing open, streams open uncounted', async () => {
+    const slots = (failOpen?: boolean) =>
+      createStreamSlots({
+        redis: createRedis({ url: 'http://127.0.0.1:9', token: 't', timeoutMs: 200 }),
+        server: 'down',
+        max: 1,
+        perPrincipal: 1,
+        streamMaxSeconds: 60,
+        failOpen,
+        pending: new PendingWork(),
+        log: quiet,
+      });
+    assert.deepEqual(await slots().claim('anonymous'), { refused: 'unreachable', retryAfterSeconds: 5 });
+    const open = slots(true);
+    assert.ok('release' in (await open.claim('anonymous')));
+    assert.ok('release' in (await open.claim('anonymous')), 'control: failing open, no cap is counted');
+  });
+});
+
+describe('stream caps while Redis is down', () => {
+  let redis: TestRedis;
+  let dynamo: Awaited<ReturnType<typeof startTestDynamo>>;
+  /** Serves one request at a time, as a Lambda environment does: a count of its own never binds. */
+  let lambdaLike: Server;
+  let failingOpen: Server;
+  /** A server process (npm start, a container task): its own count binds. */
+  let process: Server;
+
+  before(async () => {
+    [redis, dynamo] = await Promise.all([startTestRedis(), startTestDynamo()]);
+    const env = {
+      ...redis.env,
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9',
+      MCP_REDIS_TIMEOUT_MS: '300',
+      MCP_STREAMS_PER_PRINCIPAL: '1',
+    };
+    [lambdaLike, failingOpen, process] = await Promise.all([
+      startInProcess(notes, env, { oneRequestPerInstance: true }),
+      startInProcess(notes, { ...env, MCP_STREAM_CAPS_FAIL_OPEN: 'true' }, { oneRequestPerInstance: true }),
+      startInProcess(notes, env),
+    ]);
+  });
+  after(async () => {
+    await Promise.all([lambdaLike, failingOpen, process].map((s) => s?.stop()));
+    await redis?.dispose();
+    await dynamo?.stop();
+  });
+
+  const call = (url: string) =>
+    fetch(url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'mcp-protocol-version': '2026-07-28',
+        'mcp-method': 'tools/call',
+        'mcp-name': 'echo',
+      },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'echo', arguments: { text: 'still here' }, _meta: META } }),
     });
-    assert.ok('release' in (await slots.claim('anonymous')));
-    assert.ok('release' in (await slots.claim('anonymous')));
+
+  it('on Lambda refuses a new stream with 503, Retry-After and a message naming the store, while calls go on; streams come back with Redis', async (t) => {
+    const streams = new AbortController();
+    t.after(() => streams.abort());
+    const first = new AbortController();
+    assert.equal((await listen(lambdaLike.url, first.signal)).status, 200, 'with Redis up the stream opens');
+    // An anonymous caller's streams are counted by its address (client-address.ts).
+    const [, anonymous] = streamSlotKeys('notes', 'anonymous@127.0.0.1');
+    const slots = createRedis({ url: redis.url, token: redis.token, timeoutMs: 2000 });
+    assert.equal(await slots.zcard(anonymous), 1, 'the stream holds a slot');
+    first.abort();
+    await until(async () => (await slots.zcard(anonymous)) === 0, 'the first stream gave its slot back');
+    await redis.stop();
+    try {
+      const refused = await listen(lambdaLike.url, AbortSignal.timeout(5000));
+      assert.equal(refused.status, 503);
+      assert.equal(refused.headers.get('retry-after'), '5');
+      assert.equal(
+        await message(refused),
+        'Notification streams are refused for now: the stream limit store (Redis) is unreachable, so the caps on open streams cannot be counted; calls still work; retry after 5 s',
+      );
+      const answered = await call(lambdaLike.url);
+      assert.equal(answered.status, 200, 'a call does not need the stream limit store');
+      assert.match(await answered.text(), /still here/);
+      assert.equal((await listen(failingOpen.url, streams.signal)).status, 200, 'control: MCP_STREAM_CAPS_FAIL_OPEN=true opens it uncounted');
+      // A server process falls back on its own count, which binds there: one stream per caller here.
+      assert.equal((await listen(process.url, streams.signal)).status, 200, 'a server process counts the stream itself');
+      const second = await listen(process.url, AbortSignal.timeout(5000));
+      assert.equal(second.status, 429, 'and its own per-caller cap still binds');
+      assert.match(await message(second), /at most 1 per caller on one server instance/);
+    } finally {
+      await redis.restart();
+    }
+    await until(async () => {
+      const attempt = new AbortController();
+      const again = await listen(lambdaLike.url, attempt.signal);
+      attempt.abort();
+      return again.status === 200;
+    }, 'a stream opens again once Redis is back');
   });
 });
 

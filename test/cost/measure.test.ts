@@ -43,8 +43,19 @@ describe('measured units', { timeout: 240_000 }, () => {
       // Lambda picks an idle environment at random (as the model does): a request that lands where
       // the session or API key is not cached reads it from DynamoDB instead of one Redis check, so a
       // checked-in mean over samples (2.2) and one fresh sample (2 or 3) differ by less than one.
-      // An API key lookup (0.5 RRU) lands in whichever unit finds its 30 s cache lapsed.
-      assert.ok(Math.abs(now.redis.commands - then.redis.commands) < 1, `${changed} (Redis commands ${then.redis.commands} -> ${now.redis.commands})`);
+      // LPOP counts time, not work: a task run that outlasts the relay's first poll (400 ms) drains
+      // its box (seen at a load average of 19); run time has its own test below.
+      // An API key lookup (0.5 RRU) lands in whichever unit finds its 30 s cache lapsed. Only that
+      // placement moves a count, and only GET's (a session or key found in Redis, not in memory): a
+      // mean of 1 over five samples and a fresh 0 differ by one (seen on a loaded machine).
+      const { GET: nowGets = 0, LPOP: _nowPolls, ...nowOthers } = now.redis.byCommand;
+      const { GET: thenGets = 0, LPOP: _thenPolls, ...thenOthers } = then.redis.byCommand;
+      const others = (counts: Record<string, number>) => Object.values(counts).reduce((sum, n) => sum + n, 0);
+      assert.ok(
+        Math.abs(others(nowOthers) - others(thenOthers)) < 1,
+        `${changed} (Redis commands ${JSON.stringify(then.redis.byCommand)} -> ${JSON.stringify(now.redis.byCommand)})`,
+      );
+      assert.ok(Math.abs(nowGets - thenGets) <= 1, `${changed} (Redis GETs ${thenGets} -> ${nowGets})`);
       assert.ok(
         Math.abs(now.dynamodb.readUnits - then.dynamodb.readUnits) < 1.5,
         `${changed} (read units ${then.dynamodb.readUnits} -> ${now.dynamodb.readUnits})`,
@@ -52,12 +63,25 @@ describe('measured units', { timeout: 240_000 }, () => {
     }
   });
 
-  it('take a sane Lambda time: calls tens of milliseconds, a stream minute its whole minute', () => {
+  it('take a sane Lambda time: calls tens of milliseconds, a stream minute its whole minute', (t) => {
+    // Lambda time here is this machine's wall-clock time, one sample each: on a loaded machine every
+    // call is slower alike. How much slower is the median ratio of fresh to checked-in time over all
+    // calls in this run (at least 1); each call's bound scales by it.
+    const calls = SCENARIOS.filter((s) => !s.stream);
+    const ratios = calls.map((s) => fresh.units[s.id]!.lambda.billedMs / Math.max(1, CHECKED_IN.units[s.id]!.lambda.billedMs)).sort((a, b) => a - b);
+    const slower = Math.max(1, ratios[Math.floor(ratios.length / 2)]!);
+    t.diagnostic(`this run's calls took ${slower.toFixed(2)}× the checked-in time (median)`);
     for (const scenario of SCENARIOS) {
       const { billedMs } = fresh.units[scenario.id]!.lambda;
       const checked = CHECKED_IN.units[scenario.id]!.lambda.billedMs;
       if (scenario.stream) assert.ok(billedMs >= 55_000 && billedMs <= 65_000, `${scenario.id}: ${billedMs} ms a minute`);
-      else assert.ok(billedMs <= Math.max(5 * checked, checked + 100), `${scenario.id}: ${billedMs} ms, checked in ${checked} ms`);
+      else {
+        const bound = Math.max(5 * checked, checked + 100) * slower;
+        assert.ok(
+          billedMs <= bound,
+          `${scenario.id}: ${billedMs} ms, checked in ${checked} ms (bound ${Math.round(bound)} ms, calls ${slower.toFixed(2)}× slower)`,
+        );
+      }
     }
   });
 

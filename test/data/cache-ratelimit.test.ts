@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { z } from 'zod';
+import { createRedis } from '../../shared/redis.ts';
 import { defineServer, tool } from '../../shared/server/define.ts';
 import { ToolCache } from '../../shared/cache/tool-cache.ts';
 import { postToolCall } from '../helpers/raw-call.ts';
@@ -47,6 +48,15 @@ describe('cache and rate limits on Redis', () => {
   let limited: Awaited<ReturnType<typeof startInProcess>>;
   let closed: Awaited<ReturnType<typeof startInProcess>>;
   let base: Record<string, string>;
+  /** Entries the cache of the `cache-test` server holds in Redis now. */
+  let cacheEntries: () => Promise<number>;
+  /** The cache write is not awaited by the call: waits until the entry is there. */
+  const untilCached = async (entries: number) => {
+    for (let i = 0; (await cacheEntries()) < entries; i++) {
+      assert.ok(i < 200, `the cache never held ${entries} entries`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  };
   const limits = { MCP_RATE_LIMIT_ENABLED: 'true', MCP_RATE_LIMIT_REQUESTS: '3', MCP_RATE_LIMIT_WINDOW_SECONDS: '2' };
 
   before(async () => {
@@ -58,6 +68,7 @@ describe('cache and rate limits on Redis', () => {
       ...redis.env,
     };
     cached = await startInProcess(server, base);
+    cacheEntries = async () => (await createRedis({ url: redis.url, token: redis.token, timeoutMs: 2000 }).keys('mcp:cache:cache-test:*')).length;
     limited = await startInProcess({ ...server, name: 'limited' }, { ...base, ...limits });
     closed = await startInProcess({ ...server, name: 'closed' }, { ...base, ...limits, MCP_RATE_LIMIT_FAIL_OPEN: 'false' });
   });
@@ -69,9 +80,10 @@ describe('cache and rate limits on Redis', () => {
 
   it('a cache hit returns the stored result without running the tool', async () => {
     const before = executions;
+    const entries = await cacheEntries();
     const first = await call(cached.url, 'lookup', { q: 'a', opts: { x: 1, y: 2 } });
     assert.equal(first.text, `result ${before + 1} for a`);
-    await new Promise((r) => setTimeout(r, 50)); // the cache write is not awaited by the call
+    await untilCached(entries + 1);
     // Same arguments in another key order: same canonical key, a hit.
     const second = await call(cached.url, 'lookup', { opts: { y: 2, x: 1 }, q: 'a' });
     assert.equal(second.text, first.text);
@@ -137,8 +149,9 @@ describe('cache and rate limits on Redis', () => {
       await redis.restart();
     }
     const before = executions;
+    const entries = await cacheEntries();
     await call(cached.url, 'lookup', { q: 'back' });
-    await new Promise((r) => setTimeout(r, 50));
+    await untilCached(entries + 1);
     await call(cached.url, 'lookup', { q: 'back' });
     assert.equal(executions, before + 1, 'cache works again');
     assert.equal((await call(closed.url, 'plain', {})).status, 200);

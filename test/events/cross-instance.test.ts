@@ -6,6 +6,8 @@ import { Client as ModernClient, StreamableHTTPClientTransport as ModernTranspor
 import { Client as LegacyClient } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as LegacyTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { streamSlotKeys } from '../../shared/http/stream-slots.ts';
+import { createRedis } from '../../shared/redis.ts';
 import { startChild, startTestDynamo, type ChildServer } from '../helpers/server.ts';
 import { startTestRedis, type TestRedis } from '../helpers/redis.ts';
 
@@ -35,8 +37,14 @@ describe('events across instances (Redis)', () => {
     const legacy = new LegacyClient({ name: 'legacy-listener', version: '1' });
     const onGet = new Promise<void>((resolve) => legacy.setNotificationHandler(ToolListChangedNotificationSchema, () => resolve()));
     await legacy.connect(new LegacyTransport(new URL(b.url)));
-    // The 1.x client opens its GET stream right after initialize; let it and B's first poll settle.
-    await new Promise((r) => setTimeout(r, 300));
+    // The 1.x client opens its GET stream right after initialize, without waiting for it: both
+    // streams are open once both hold their slot (a fixed 300 ms wait raced it on a loaded machine).
+    const [serverStreams] = streamSlotKeys('announcer', 'anonymous');
+    const slots = createRedis({ url: redis.url, token: redis.token, timeoutMs: 2000 });
+    for (let i = 0; (await slots.zcard(serverStreams)) < 2; i++) {
+      assert.ok(i < 200, 'the listen stream and the GET stream did not both open on B');
+      await new Promise((r) => setTimeout(r, 25));
+    }
 
     const announcer = new ModernClient({ name: 'announcer', version: '1' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
     await announcer.connect(new ModernTransport(new URL(a.url)));

@@ -365,7 +365,8 @@ describe('resilient client', () => {
         assert.match(err.message, /^upstream "notes": circuit open after repeated failures \(last: unavailable: ECONNREFUSED\)/);
         return true;
       });
-      assert.ok(performance.now() - started < 20, 'an open circuit answers at once');
+      // At once: well under a retry's 100 ms backoff or any time limit (20 ms is within one GC pause on a loaded machine).
+      assert.ok(performance.now() - started < 100, `an open circuit answers at once (${Math.round(performance.now() - started)} ms)`);
       await proxy.start();
       while (c.status().state === 'open') await new Promise((r) => setTimeout(r, 25));
       assert.equal(text(await c.callTool({ name: 'echo', arguments: { text: 'back' } })), 'back');

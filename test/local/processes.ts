@@ -101,6 +101,6 @@ export function startServer(env: Record<string, string>): Child {
 }
 
 /** Resolves with the URL a server prints once it serves. */
-export async function servingUrl(child: Child): Promise<string> {
-  return (await child.waitFor(/serving at (http:\/\/\S+)/))[1]!;
+export async function servingUrl(child: Child, timeoutMs?: number): Promise<string> {
+  return (await child.waitFor(/serving at (http:\/\/\S+)/, timeoutMs))[1]!;
 }

@@ -88,10 +88,10 @@ describe('tasks', () => {
   it('a call becomes a task at once; polling shows its progress, then its result inline', async () => {
     const began = Date.now();
     const created = await rpc('tools/call', { name: 'countdown', arguments: { ms: 600 } });
-    assert.ok(Date.now() - began < 500, 'the request did not wait for the work');
     const task = created.body.result!;
     assert.equal(task.resultType, 'task');
-    assert.equal(task.status, 'working');
+    // Not a wall-clock bound (a loaded machine took 966 ms to answer): the task was still working.
+    assert.equal(task.status, 'working', `the request did not wait for the work (it answered after ${Date.now() - began} ms)`);
     assert.match(task.taskId, /^[A-Za-z0-9_-]{22}$/);
     assert.equal(task.ttlMs, 3_600_000);
     assert.equal(task.pollIntervalMs, 100);

@@ -1,0 +1,212 @@
+// Without authentication every caller is the one principal `anonymous`: its rate limit and stream
+// cap are counted per client address instead, so one anonymous caller cannot use up everyone's.
+// Two callers here connect from two loopback addresses (127.0.0.1 and 127.0.0.2) to a real server
+// sharing a real Redis; the address is the one the deployment vouches for (client-address.ts),
+// never an X-Forwarded-For the client wrote. Also: the audit lines for a refused stream and for a
+// request naming another principal's legacy session (answered 404 like an unknown one).
+import assert from 'node:assert/strict';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import { Client as LegacyClient } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport as LegacyTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import notes from '../../functions/notes/server.ts';
+import { credentialId } from '../../shared/audit.ts';
+import { ApiKeyStore } from '../../shared/auth/api-keys.ts';
+import { clientAddress } from '../../shared/http/client-address.ts';
+import { createLogger } from '../../shared/log.ts';
+import { Table, createDynamoClient } from '../../shared/store/table.ts';
+import { startTestRedis, type TestRedis } from '../helpers/redis.ts';
+import { startInProcess, startTestDynamo } from '../helpers/server.ts';
+
+const META = {
+  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+  'io.modelcontextprotocol/clientCapabilities': {},
+  'io.modelcontextprotocol/clientInfo': { name: 'anonymous-caps', version: '1' },
+};
+type Line = Record<string, unknown>;
+
+/** A 2026-07-28 POST from `from` (a loopback address); the response is left open for a stream. */
+function post(url: string, from: string, method: string, params: Record<string, unknown>, headers: Record<string, string> = {}): Promise<IncomingMessage> {
+  const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method, params: { ...params, _meta: META } });
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, {
+      method: 'POST',
+      localAddress: from,
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'mcp-protocol-version': '2026-07-28',
+        'mcp-method': method,
+        ...(method === 'tools/call' && { 'mcp-name': String(params.name) }),
+        ...headers,
+      },
+    });
+    req.once('response', resolve).once('error', reject).end(body);
+  });
+}
+
+const listen = (url: string, from: string, headers?: Record<string, string>) =>
+  post(url, from, 'subscriptions/listen', { notifications: { toolsListChanged: true } }, headers);
+const call = (url: string, from: string) => post(url, from, 'tools/call', { name: 'echo', arguments: { text: 'hi' } });
+
+async function json(res: IncomingMessage): Promise<{ error?: { message: string } }> {
+  let text = '';
+  for await (const chunk of res) text += chunk;
+  return JSON.parse(text);
+}
+
+describe('anonymous callers are counted by their address', () => {
+  let redis: TestRedis;
+  let dynamo: Awaited<ReturnType<typeof startTestDynamo>>;
+  let streams: Awaited<ReturnType<typeof startInProcess>>;
+  let limited: Awaited<ReturnType<typeof startInProcess>>;
+  const open: IncomingMessage[] = [];
+  const lines: Line[] = [];
+  const audits = (event: string) => lines.filter((l) => l.audit === true && l.event === event);
+
+  before(async () => {
+    [redis, dynamo] = await Promise.all([startTestRedis(), startTestDynamo()]);
+    const env = { ...redis.env, AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9', MCP_STREAMS_PER_PRINCIPAL: '1' };
+    const log = createLogger({ logLevel: 'ERROR', stage: 'test' }, 'notes', (line) => void lines.push(JSON.parse(line)));
+    [streams, limited] = await Promise.all([
+      startInProcess(notes, env, { log }),
+      startInProcess(
+        { ...notes, name: 'limited' },
+        { ...env, MCP_RATE_LIMIT_ENABLED: 'true', MCP_RATE_LIMIT_REQUESTS: '2', MCP_RATE_LIMIT_WINDOW_SECONDS: '60' },
+      ),
+    ]);
+  });
+  after(async () => {
+    for (const res of open) res.destroy();
+    await Promise.all([streams?.stop(), limited?.stop()]);
+    await redis?.dispose();
+    await dynamo?.stop();
+  });
+
+  it('one anonymous caller holding its stream does not take another address’s; a forged X-Forwarded-For changes nothing', async () => {
+    const first = await listen(streams.url, '127.0.0.1');
+    open.push(first);
+    assert.equal(first.statusCode, 200);
+    const second = await listen(streams.url, '127.0.0.1');
+    assert.equal(second.statusCode, 429, 'the same address is at its cap of 1');
+    assert.match((await json(second)).error!.message, /Too many open notification streams: at most 1 per caller/);
+    const forged = await listen(streams.url, '127.0.0.1', { 'x-forwarded-for': '198.51.100.77' });
+    assert.equal(forged.statusCode, 429, 'a client-set X-Forwarded-For is not its address on a server process');
+    await json(forged);
+    const other = await listen(streams.url, '127.0.0.2');
+    open.push(other);
+    assert.equal(other.statusCode, 200, 'another address is another anonymous caller (before: one shared cap, 429)');
+
+    const [line] = audits('stream.refused');
+    assert.ok(line, JSON.stringify(lines));
+    assert.deepEqual(
+      [line.principal, line.countedAs, line.status, line.retryAfter],
+      ['anonymous', 'anonymous@127.0.0.1', 429, Number(second.headers['retry-after'])],
+    );
+    assert.match(String(line.reason), /Too many open notification streams/);
+  });
+
+  it('rate limits count each address on its own', async () => {
+    for (let i = 0; i < 2; i++) assert.equal((await call(limited.url, '127.0.0.1')).statusCode, 200);
+    const over = await call(limited.url, '127.0.0.1');
+    assert.equal(over.statusCode, 429);
+    assert.match((await json(over)).error!.message, /Rate limit exceeded: at most 2 requests per minute/);
+    assert.equal((await call(limited.url, '127.0.0.2')).statusCode, 200, 'control: another address has its own limit');
+  });
+});
+
+describe('the client address a deployment vouches for', () => {
+  const req = (headers: Record<string, string>) => new Request('https://example.com/mcp', { headers });
+  const lambda = { requestContext: { identity: { sourceIp: '198.51.100.1' } } };
+
+  it('on Lambda: the hop API Gateway appended, never the first (the client may have written it)', () => {
+    assert.equal(clientAddress(req({ 'x-forwarded-for': '198.51.100.1, 203.0.113.9' }), lambda, false), '203.0.113.9');
+    assert.equal(
+      clientAddress(req({ 'cloudfront-viewer-address': '192.0.2.5:443', 'x-forwarded-for': '203.0.113.9' }), lambda, false),
+      '203.0.113.9',
+      'no origin check: the viewer header may be forged',
+    );
+  });
+
+  it('behind CloudFront with origin verification on: CloudFront-Viewer-Address, IPv6 included', () => {
+    assert.equal(
+      clientAddress(req({ 'cloudfront-viewer-address': '2001:db8::7:443', 'x-forwarded-for': '1.1.1.1, 130.176.0.1' }), lambda, true),
+      '2001:db8::7',
+    );
+  });
+
+  it('on a server process: the socket peer; unknown: none (the caller stays the one `anonymous`)', () => {
+    assert.equal(clientAddress(req({ 'x-forwarded-for': '198.51.100.1' }), { incoming: { socket: { remoteAddress: '10.0.0.8' } } }, false), '10.0.0.8');
+    assert.equal(clientAddress(req({ 'x-forwarded-for': '198.51.100.1' }), undefined, false), undefined);
+  });
+});
+
+describe('audit: a request naming another principal’s legacy session', () => {
+  let dynamo: Awaited<ReturnType<typeof startTestDynamo>>;
+  let server: Awaited<ReturnType<typeof startInProcess>>;
+  const lines: Line[] = [];
+  let alice: string;
+  let bob: string;
+
+  before(async () => {
+    dynamo = await startTestDynamo();
+    const log = createLogger({ logLevel: 'ERROR', stage: 'test' }, 'notes', (line) => void lines.push(JSON.parse(line)));
+    server = await startInProcess(
+      notes,
+      { AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9', MCP_AUTH_MODE: 'apikey', MCP_GET_STREAMS: 'true' },
+      { log },
+    );
+    const keys = new ApiKeyStore(new Table(async () => createDynamoClient({ region: 'us-east-1', dynamoEndpoint: dynamo.endpoint }), 'mcp-kit'), {
+      cacheSeconds: 0,
+    });
+    alice = (await keys.create({ principalId: 'alice' })).key;
+    bob = (await keys.create({ principalId: 'bob' })).key;
+  });
+  after(async () => {
+    await server?.stop();
+    await dynamo?.stop();
+  });
+
+  it('is answered 404 like an unknown session, and audited with who asked, whose it is and a digest of its id', async () => {
+    const client = new LegacyClient({ name: 'alice', version: '1' });
+    const transport = new LegacyTransport(new URL(server.url), { requestInit: { headers: { authorization: `Bearer ${alice}` } } });
+    await client.connect(transport);
+    const sessionId = transport.sessionId!;
+    const as = (key: string, session: string, requestId: string, method = 'POST') =>
+      fetch(server.url, {
+        method,
+        headers: {
+          authorization: `Bearer ${key}`,
+          'mcp-session-id': session,
+          'mcp-protocol-version': '2025-06-18',
+          'x-request-id': requestId,
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+        },
+        ...(method === 'POST' && { body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }) }),
+      });
+    try {
+      const unknown = await as(bob, 'no-such-session', 'req-unknown');
+      const foreign = await as(bob, sessionId, 'req-foreign');
+      assert.equal(foreign.status, 404);
+      assert.deepEqual(await foreign.json(), await unknown.json(), 'the same answer as an unknown session');
+      const ended = await as(bob, sessionId, 'req-foreign-delete', 'DELETE');
+      assert.equal(ended.status, 404, 'nor can another principal end it');
+      await ended.text();
+
+      const refused = lines.filter((l) => l.audit === true && l.event === 'session.refused');
+      assert.deepEqual(
+        refused.map((l) => [l.requestId, l.principal, l.owner, l.session, l.status]),
+        [
+          ['req-foreign', 'apikey:bob', 'apikey:alice', credentialId(sessionId), 404],
+          ['req-foreign-delete', 'apikey:bob', 'apikey:alice', credentialId(sessionId), 404],
+        ],
+        'control: the unknown session is no event',
+      );
+      assert.ok(!JSON.stringify(lines).includes(sessionId), 'the session id itself is in no line');
+      assert.equal((await client.listTools()).tools.length > 0, true, "alice's session is untouched");
+    } finally {
+      await client.close();
+    }
+  });
+});
