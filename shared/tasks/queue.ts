@@ -20,7 +20,10 @@ export interface QueuedRun {
   run: number;
   /** Runs of it started so far. */
   attempts: number;
-  /** Until when a worker holds it (ms); 0: no one does. */
+  /**
+   * Until when a worker holds it (ms), which is also when it became claimable again: its lease's
+   * expiry, or when it was released. 0: never taken.
+   */
   leaseUntil: number;
 }
 
@@ -145,10 +148,13 @@ export class TaskQueue {
     return held;
   }
 
-  /** Gives a run back at once, uncounted (the worker is stopping): another worker restarts it. */
+  /**
+   * Gives a run back at once, uncounted (the worker is stopping): another worker restarts it. Its
+   * lease ends now, so the backlog counts its wait from here (backlog.ts).
+   */
   async release(lease: Lease): Promise<boolean> {
-    return this.table.update(lease.pk, lease.sk, 'SET leaseUntil = :zero, attempts = :before REMOVE leaseToken', 'leaseToken = :token', {
-      ':zero': { N: '0' },
+    return this.table.update(lease.pk, lease.sk, 'SET leaseUntil = :now, attempts = :before REMOVE leaseToken', 'leaseToken = :token', {
+      ':now': { N: String(Date.now()) },
       ':before': { N: String(lease.attempt - 1) },
       ':token': { S: lease.token },
     });
