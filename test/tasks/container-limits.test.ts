@@ -432,21 +432,11 @@ describe('container tasks under a hostile caller', () => {
   });
 
   it('a container holding runs protects its ECS task from scale-in through the agent endpoint, and clears it once idle; a failing agent is logged, never fatal', async () => {
-    const calls: { method?: string; url?: string; body: unknown }[] = [];
-    let answer = (res: import('node:http').ServerResponse) => res.end(JSON.stringify({ protection: { ProtectionEnabled: true } }));
-    const agent = createServer((req: IncomingMessage, res) => {
-      let body = '';
-      req.on('data', (c) => (body += c));
-      req.on('end', () => {
-        calls.push({ method: req.method, url: req.url, body: JSON.parse(body || 'null') });
-        answer(res);
-      });
-    });
-    await new Promise<void>((resolve) => agent.listen(0, '127.0.0.1', resolve));
-    const agentUri = `http://127.0.0.1:${(agent.address() as AddressInfo).port}/v4/abc`;
+    const agent = await ecsAgent();
+    const { calls, agentUri } = agent;
     try {
       const lines: string[] = [];
-      const protection = ecsTaskProtection(agentUri, quietLog(lines));
+      const protection = ecsTaskProtection(agentUri, quietLog(lines), { clearAfterMs: 50 });
       workers(ctr, { onBusy: protection.busy });
       await new Promise((r) => setTimeout(r, 300));
       assert.equal(calls.length, 0, 'idle: nothing asked');
@@ -466,7 +456,7 @@ describe('container tasks under a hostile caller', () => {
       assert.deepEqual(calls[1]?.body, { ProtectionEnabled: false });
 
       // An agent that refuses (no permission) or fails: logged, and the run completes all the same.
-      answer = (res) => res.end(JSON.stringify({ failure: { Arn: 'arn:task', Reason: 'AccessDeniedException' } }));
+      agent.answer = (res) => res.end(JSON.stringify({ failure: { Arn: 'arn:task', Reason: 'AccessDeniedException' } }));
       const refused = await start('long_job', { ms: 100 }, keys.bob);
       assert.equal((await settled(refused, keys.bob)).status, 'completed');
       await protection.settled();
@@ -474,7 +464,12 @@ describe('container tasks under a hostile caller', () => {
         lines.some((l) => l.startsWith('ECS task protection was not set') && l.includes('AccessDeniedException')),
         lines.join('\n'),
       );
-      answer = (res) => res.destroy();
+      await until(
+        () => calls.length,
+        (n) => n >= 4,
+        'the refused protection cleared',
+      );
+      agent.answer = (res) => res.destroy();
       const dropped = await start('long_job', { ms: 100 }, keys.bob);
       assert.equal((await settled(dropped, keys.bob)).status, 'completed');
       await protection.settled();
@@ -484,7 +479,65 @@ describe('container tasks under a hostile caller', () => {
       );
       protection.stop();
     } finally {
-      await new Promise((resolve) => agent.close(resolve));
+      await agent.close();
+    }
+  });
+
+  it('runs that start and stop in quick succession cost one protect and one clear, the clear once idle for a while', async () => {
+    const agent = await ecsAgent();
+    try {
+      const bodies = () => agent.calls.map((c) => (c.body as { ProtectionEnabled: boolean }).ProtectionEnabled);
+      const protection = ecsTaskProtection(agent.agentUri, quietLog(), { clearAfterMs: 400 });
+      for (let i = 0; i < 20; i++) {
+        protection.busy(true);
+        await protection.settled();
+        protection.busy(false);
+        // Idle for less than clearAfterMs between runs, as when the next run is taken at the next poll.
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      await protection.settled();
+      assert.deepEqual(bodies(), [true], 'twenty busy/idle switches: protected once, nothing cleared yet');
+      await until(bodies, (b) => b.length >= 2, 'the clear once idle');
+      assert.deepEqual(bodies(), [true, false]);
+
+      // Control: idle for longer than clearAfterMs between runs, each run protects and clears again.
+      for (let i = 0; i < 2; i++) {
+        protection.busy(true);
+        protection.busy(false);
+        await until(bodies, (b) => b.length >= 4 + 2 * i, 'a clear after each idle spell');
+      }
+      assert.deepEqual(bodies(), [true, false, true, false, true, false]);
+
+      // Stopping sends a clear still waiting out its delay at once.
+      protection.busy(true);
+      protection.busy(false);
+      protection.stop();
+      await protection.settled();
+      assert.deepEqual(bodies().slice(6), [true, false]);
+    } finally {
+      await agent.close();
     }
   });
 });
+
+/** A stand-in for the ECS agent's task-protection endpoint on loopback: records each request, answers with `answer`. */
+async function ecsAgent() {
+  const calls: { method?: string; url?: string; body: unknown }[] = [];
+  const agent = {
+    calls,
+    agentUri: '',
+    answer: (res: import('node:http').ServerResponse): unknown => res.end(JSON.stringify({ protection: { ProtectionEnabled: true } })),
+    close: () => new Promise((resolve) => server.close(resolve)),
+  };
+  const server = createServer((req: IncomingMessage, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      calls.push({ method: req.method, url: req.url, body: JSON.parse(body || 'null') });
+      agent.answer(res);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  agent.agentUri = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v4/abc`;
+  return agent;
+}
