@@ -4,7 +4,7 @@
 // with, or, for a run restarted after a lost or released lease, when that lease ended), and
 // `TaskQueueWaiting`, how many wait. The container tier's alarm and autoscaling read them (infra/endpoint/).
 import { emitMetrics } from '../metrics.ts';
-import type { QueuedRun } from './queue.ts';
+import { claimableSince, type QueuedRun } from './queue.ts';
 
 /** The metrics' names (namespace McpKit, dimensions Server and Stage). */
 export const BACKLOG_METRICS = { oldestAge: 'TaskQueueOldestAge', waiting: 'TaskQueueWaiting' } as const;
@@ -27,9 +27,4 @@ export function backlogReporter(server: string, stage: string, write?: (line: st
       write,
     );
   };
-}
-
-/** When a waiting run last became claimable: queued, or its last lease ended (expired or released). */
-function claimableSince(run: QueuedRun): number {
-  return Math.max(Number.parseInt(run.sk, 10), run.leaseUntil);
 }

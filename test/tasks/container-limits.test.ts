@@ -431,6 +431,42 @@ describe('container tasks under a hostile caller', () => {
     assert.match(JSON.stringify(legacy?.result), /ran 20 ms on (ctr|old)/);
   });
 
+  it('a run of a tool no running container has fails after the wait, naming the tool; control: one that waits for a busy container that has it is left to run', async () => {
+    const base = containerTasksServer('lacking');
+    const lacking = await instance({ ...base, version: '0.9.0', tools: base.tools.filter((tool) => tool.name !== 'chatty_job') }, {}, { log: quietLog() });
+    const AFTER = 300;
+    // Control: the only container with chatty_job is busy with another run; the run waits its turn.
+    workers(ctr, { concurrency: 1 });
+    const busy = await start('long_job', { ms: 1500 }, keys.carol);
+    await until(
+      () => jobs.starts.get(busy) ?? [],
+      (s) => s.length === 1,
+      'the busy run on the container that has the tool',
+    );
+    const polls: number[] = [];
+    workers(lacking, { failUnservedAfterMs: AFTER, onPoll: () => void polls.push(Date.now()) });
+    const waits = await start('chatty_job', { reports: 1 }, keys.carol);
+    const queuedAt = Date.now();
+    await until(
+      () => polls.filter((at) => at > queuedAt + AFTER).length,
+      (n) => n >= 3,
+      'three polls of the lacking container past the wait',
+    );
+    assert.equal((await rpc('tasks/get', { taskId: waits }, keys.carol)).result!.status, 'working', 'a container that has the tool runs now: not failed');
+    assert.equal((await settled(waits, keys.carol)).result.content[0].text, 'reported 1 on ctr');
+    await settled(busy, keys.carol);
+
+    // Once no running container has the tool (the one that had it stopped), the next run fails after the wait.
+    await Promise.all(running.filter((w) => w !== running.at(-1)).map((w) => w.stop()));
+    const stranded = await start('chatty_job', { reports: 1 }, keys.carol);
+    const failed = await settled(stranded, keys.carol);
+    assert.equal(failed.status, 'failed');
+    assert.match(JSON.stringify(failed), /no running container has the tool \\"chatty_job\\"/, JSON.stringify(failed));
+    assert.match(JSON.stringify(failed), /server version that declares it/);
+    const queued = (await table().query('TASKQ#local#container-tasks')).filter((i) => i.taskId?.S === stranded);
+    assert.deepEqual(queued, [], 'its queue item is gone');
+  });
+
   it('a container holding runs protects its ECS task from scale-in through the agent endpoint, and clears it once idle; a failing agent is logged, never fatal', async () => {
     const agent = await ecsAgent();
     const { calls, agentUri } = agent;
