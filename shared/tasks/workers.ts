@@ -92,12 +92,7 @@ export function startTaskWorkers({ tasks, queue, maxAttempts, tools, log }: Task
       if (stopping.signal.aborted || held.size >= concurrency) return;
       const lease = await queue.claim(queued, owner);
       if (!lease) continue;
-      if (queued.version !== undefined && queued.version !== queue.version)
-        log.warn('task worker: running a task queued by another version of the server', {
-          taskId: queued.taskId,
-          queuedBy: queued.version,
-          version: queue.version,
-        });
+      noteVersion(queued, queue.version, log);
       start(lease);
     }
   }
@@ -167,6 +162,12 @@ export function startTaskWorkers({ tasks, queue, maxAttempts, tools, log }: Task
       return stopped;
     },
   };
+}
+
+/** A run queued by another version of a tool this process has is run, and the mismatch logged. */
+function noteVersion(queued: QueuedRun, version: string, log: KitLogger) {
+  if (queued.version !== undefined && queued.version !== version)
+    log.warn('task worker: running a task queued by another version of the server', { taskId: queued.taskId, queuedBy: queued.version, version });
 }
 
 /**
