@@ -463,8 +463,12 @@ describe('container tasks under a hostile caller', () => {
     assert.equal(failed.status, 'failed');
     assert.match(JSON.stringify(failed), /no running container has the tool \\"chatty_job\\"/, JSON.stringify(failed));
     assert.match(JSON.stringify(failed), /server version that declares it/);
-    const queued = (await table().query('TASKQ#local#container-tasks')).filter((i) => i.taskId?.S === stranded);
-    assert.deepEqual(queued, [], 'its queue item is gone');
+    // The task is failed first, then its queue item removed.
+    await until(
+      async () => (await table().query('TASKQ#local#container-tasks')).filter((i) => i.taskId?.S === stranded).length,
+      (n) => n === 0,
+      'its queue item gone',
+    );
   });
 
   it('a container holding runs protects its ECS task from scale-in through the agent endpoint, and clears it once idle; a failing agent is logged, never fatal', async () => {
