@@ -10,9 +10,9 @@ import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { McpAuth } from '../auth.ts';
 import type { McpDataPlane } from '../data-plane.ts';
 import type { McpDeploymentOptions } from './canary.ts';
-import type { McpContainers } from './containers.ts';
+import { type McpContainers, resolveContainers } from './containers.ts';
 import type { McpAlarmOptions } from '../monitoring.ts';
-import { type EndpointSettings, type LogLevel, resolveEndpointSettings } from './settings.ts';
+import { type EndpointSettings, type LogLevel, resolveEndpointSettings, streamsPerTaskFor } from './settings.ts';
 
 /**
  * The kit's per-principal rate limit, enforced in the function with Redis. Forced on, the secret
@@ -377,7 +377,16 @@ export function settingsOf(props: McpServerEndpointProps): EndpointSettings {
     maxOpenStreams: props.maxOpenStreams,
     streamShare: props.streamShare,
     streamsPerPrincipal: props.streamsPerPrincipal,
+    containerStreams: containerStreamsOf(props),
   });
+}
+
+/** The streams the containers hold at most when they serve the streams (what containerEnvironment sizes their cap by). */
+function containerStreamsOf(props: McpServerEndpointProps): number | undefined {
+  if (!props.containers) return undefined;
+  const containers = resolveContainers(props.containers, props.entry, `McpServerEndpoint "${props.serverName}"`);
+  if (!containers.streams) return undefined;
+  return Number(props.environment?.MCP_CONTAINER_STREAMS ?? streamsPerTaskFor(containers.cpu)) * containers.maxTasks;
 }
 
 /** A gateway deployed elsewhere that this endpoint trusts: its public keys, or where it publishes them. */

@@ -77,6 +77,12 @@ export interface EndpointSettingsInput {
    * @default - PATH_DEFAULTS.principalStreamShare of `maxOpenStreams`, at least 1 and at most PATH_DEFAULTS.streamsPerPrincipal
    */
   readonly streamsPerPrincipal?: number;
+  /**
+   * The streams containers serving them hold at most (`containers.streams`: streams per task ×
+   * `maxTasks`): an explicit `maxOpenStreams` is checked against this instead of Lambda
+   * concurrency, since a stream there holds no execution environment. @default - streams run on the function
+   */
+  readonly containerStreams?: number;
 }
 
 /** The settings with every default applied and every bound checked. */
@@ -421,13 +427,17 @@ function resolveStreamCaps(
       `is ${share}; it must be above 0 and at most ${ceilingShare}: each open stream holds an execution environment, and calls need the rest.`,
     );
   }
-  const streamCeiling = Math.max(1, Math.floor(available * ceilingShare));
+  const onContainers = input.containerStreams !== undefined && input.maxOpenStreams !== undefined;
+  const streamCeiling = onContainers ? input.containerStreams! : Math.max(1, Math.floor(available * ceilingShare));
   const maxOpenStreams = input.maxOpenStreams ?? Math.max(1, Math.floor(available * share));
   if (!Number.isInteger(maxOpenStreams) || maxOpenStreams < 0 || maxOpenStreams > streamCeiling) {
     fail(
       'maxOpenStreams',
-      `is ${maxOpenStreams}; it must be a whole number from 0 to ${streamCeiling}, half of the ${available} concurrent executions ` +
-        `${whose}: each open stream holds one until the stream cap, and calls need the rest.`,
+      onContainers
+        ? `is ${maxOpenStreams}; it must be a whole number from 0 to ${streamCeiling}, the streams the containers hold at most ` +
+            '(streams per task × containers.maxTasks): raise maxTasks or cpu for more.'
+        : `is ${maxOpenStreams}; it must be a whole number from 0 to ${streamCeiling}, half of the ${available} concurrent executions ` +
+            `${whose}: each open stream holds one until the stream cap, and calls need the rest.`,
     );
   }
   const fairShare = Math.floor(maxOpenStreams * PATH_DEFAULTS.principalStreamShare);

@@ -1,27 +1,31 @@
 // ECS task scale-in protection for a container running task workers: while a run is held, the
 // task asks its ECS agent (`${ECS_AGENT_URI}/task-protection/v1/state`) to protect it, so neither
-// a scale-in nor a deploy stops it mid-run (a deploy waits for protection to end); once idle it
-// clears the protection. Protection expires by itself (ExpiresInMinutes) and is renewed at half
-// that while busy, so a process that dies protected frees its task soon. Every failure is logged
-// and otherwise ignored: without protection a run is restarted elsewhere, as before.
+// a scale-in nor a deploy stops it mid-run (a deploy waits for protection to end); once idle for
+// `clearAfterMs` it clears the protection, so runs that start and stop in quick succession cost
+// one request, not one per switch. Protection expires by itself (ExpiresInMinutes) and is renewed
+// at half that while held, so a process that dies protected frees its task soon. Every failure is
+// logged and otherwise ignored: without protection a run is restarted elsewhere, as before.
 import type { KitLogger } from '../log.ts';
 
 export interface TaskProtectionOptions {
   /** How long one request protects the task. @default 60 */
   expiresInMinutes?: number;
+  /** How long the workers must stay idle before the protection is cleared (ms). @default 30000 */
+  clearAfterMs?: number;
 }
 
 export interface TaskProtection {
-  /** The workers' `onBusy`: protect while runs are held, clear once idle. */
+  /** The workers' `onBusy`: protect while runs are held, clear once idle for `clearAfterMs`. */
   busy(busy: boolean): void;
   /** Settles once the requests sent so far have been answered (or failed). */
   settled(): Promise<void>;
-  /** Stops renewing. */
+  /** Stops renewing; a clear still waiting out `clearAfterMs` is sent at once (the process is stopping). */
   stop(): void;
 }
 
 export function ecsTaskProtection(agentUri: string, log: KitLogger, options: TaskProtectionOptions = {}): TaskProtection {
   const minutes = options.expiresInMinutes ?? 60;
+  const clearAfterMs = options.clearAfterMs ?? 30_000;
   const url = `${agentUri.replace(/\/$/, '')}/task-protection/v1/state`;
   let renew: ReturnType<typeof setInterval> | undefined;
   let sending: Promise<void> = Promise.resolve();
@@ -39,18 +43,37 @@ export function ecsTaskProtection(agentUri: string, log: KitLogger, options: Tas
       }
     });
   };
+  let held = false;
+  let clearing: ReturnType<typeof setTimeout> | undefined;
+  const clear = () => {
+    clearTimeout(clearing);
+    clearing = undefined;
+    clearInterval(renew);
+    renew = undefined;
+    held = false;
+    send(false);
+  };
   return {
     busy(busy) {
-      clearInterval(renew);
-      renew = undefined;
-      send(busy);
-      if (busy) {
-        renew = setInterval(() => send(true), (minutes * 60_000) / 2);
-        renew.unref?.();
+      if (!busy) {
+        if (held && !clearing) {
+          clearing = setTimeout(clear, clearAfterMs);
+          clearing.unref?.();
+        }
+        return;
       }
+      // Busy again before the clear went out: the protection asked for still holds.
+      clearTimeout(clearing);
+      clearing = undefined;
+      if (held) return;
+      held = true;
+      send(true);
+      renew = setInterval(() => send(true), (minutes * 60_000) / 2);
+      renew.unref?.();
     },
     settled: () => sending,
     stop() {
+      if (clearing) clear();
       clearInterval(renew);
       renew = undefined;
     },

@@ -161,6 +161,17 @@ function registerArtifacts(server: McpServer, artifacts: ToolRuntime['services']
   );
 }
 
+/**
+ * The SDK keeps each session's `logging/setLevel` in a map on the instance and never drops it; a
+ * pooled instance would hold one entry per session it ever served. The level lives in the session
+ * record and is set again on every exchange (LegacyExchange.restore), so the map is emptied when
+ * the exchange closes and holds at most the one session an instance is serving.
+ */
+function forgetLogLevels(server: McpServer): void {
+  const levels = (server.server as unknown as { _loggingLevels?: unknown })._loggingLevels;
+  if (levels instanceof Map) levels.clear();
+}
+
 /** `codec`: the runtime's, already built (the SDK lane awaits it before creating the factory). */
 export function createServerFactory(runtime: ToolRuntime, codec: RequestStateCodec, tasks: TaskService | undefined): ServerFactory {
   const { definition, services } = runtime;
@@ -183,6 +194,7 @@ export function createServerFactory(runtime: ToolRuntime, codec: RequestStateCod
     acquire(era) {
       const server = idle[era].pop() ?? build();
       server.server.onclose = () => {
+        forgetLogLevels(server);
         if (idle[era].length < MAX_IDLE_PER_ERA) idle[era].push(server);
       };
       return server;

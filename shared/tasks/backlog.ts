@@ -1,9 +1,10 @@
 // The container task queue's backlog as metrics: what a worker's poll read (queue.ts `waiting`),
 // as one EMF line at most every 15 s per process: `TaskQueueOldestAge`, how long the oldest waiting
-// run has waited since it was queued (its sort key starts with that time), and `TaskQueueWaiting`,
-// how many wait. The container tier's alarm and autoscaling read them (infra/endpoint/).
+// run has waited since it last became claimable (when it was queued, which its sort key starts
+// with, or, for a run restarted after a lost or released lease, when that lease ended), and
+// `TaskQueueWaiting`, how many wait. The container tier's alarm and autoscaling read them (infra/endpoint/).
 import { emitMetrics } from '../metrics.ts';
-import type { QueuedRun } from './queue.ts';
+import { claimableSince, type QueuedRun } from './queue.ts';
 
 /** The metrics' names (namespace McpKit, dimensions Server and Stage). */
 export const BACKLOG_METRICS = { oldestAge: 'TaskQueueOldestAge', waiting: 'TaskQueueWaiting' } as const;
@@ -16,7 +17,7 @@ export function backlogReporter(server: string, stage: string, write?: (line: st
   return (waiting, now = Date.now()) => {
     if (now - last < BACKLOG_EVERY_MS) return;
     last = now;
-    const oldest = Math.min(now, ...waiting.map((run) => Number.parseInt(run.sk, 10)).filter(Number.isFinite));
+    const oldest = Math.min(now, ...waiting.map(claimableSince).filter(Number.isFinite));
     emitMetrics(
       { Server: server, Stage: stage },
       {

@@ -6,7 +6,10 @@
 // removes the item when the run ends. A lease left to expire (the container was replaced or
 // crashed) lets another worker take the run again: the run restarts from the top. Runs queued
 // before the stage joined the partition (`TASKQ#<server>`) are still read after it (one poll in
-// thirty), so a deploy strands none. No new table, index or service: the same item operations the other stores use.
+// thirty), so a deploy strands none. Each worker also announces the tools it runs
+// (`TASKW#<stage>#<server>` / its id, lapsing unless renewed), so a run of a tool no running
+// container has can be told from one that waits its turn. No new table, index or service: the
+// same item operations the other stores use.
 import type { Item, Table } from '../store/table.ts';
 
 /** A queued run as the poll reads it. */
@@ -20,7 +23,10 @@ export interface QueuedRun {
   run: number;
   /** Runs of it started so far. */
   attempts: number;
-  /** Until when a worker holds it (ms); 0: no one does. */
+  /**
+   * Until when a worker holds it (ms), which is also when it became claimable again: its lease's
+   * expiry, or when it was released. 0: never taken.
+   */
   leaseUntil: number;
 }
 
@@ -51,8 +57,15 @@ export interface TaskQueueOptions {
   leaseMs: number;
 }
 
+/** When a waiting run last became claimable: queued (its sort key starts with that time), or its last lease ended (expired or released). */
+export function claimableSince(run: QueuedRun): number {
+  return Math.max(Number.parseInt(run.sk, 10), run.leaseUntil);
+}
+
 export class TaskQueue {
   private readonly pk: string;
+  /** Where workers announce the tools they run. */
+  private readonly workersPk: string;
   /** Where runs were queued before the partition named the stage. */
   private readonly unstaged: string;
   readonly leaseMs: number;
@@ -65,6 +78,7 @@ export class TaskQueue {
   ) {
     this.pk = `TASKQ#${options.stage}#${options.server}`;
     this.unstaged = `TASKQ#${options.server}`;
+    this.workersPk = `TASKW#${options.stage}#${options.server}`;
     this.leaseMs = options.leaseMs;
     this.version = options.version;
   }
@@ -145,13 +159,39 @@ export class TaskQueue {
     return held;
   }
 
-  /** Gives a run back at once, uncounted (the worker is stopping): another worker restarts it. */
+  /**
+   * Gives a run back at once, uncounted (the worker is stopping): another worker restarts it. Its
+   * lease ends now, so the backlog counts its wait from here (backlog.ts).
+   */
   async release(lease: Lease): Promise<boolean> {
-    return this.table.update(lease.pk, lease.sk, 'SET leaseUntil = :zero, attempts = :before REMOVE leaseToken', 'leaseToken = :token', {
-      ':zero': { N: '0' },
+    return this.table.update(lease.pk, lease.sk, 'SET leaseUntil = :now, attempts = :before REMOVE leaseToken', 'leaseToken = :token', {
+      ':now': { N: String(Date.now()) },
       ':before': { N: String(lease.attempt - 1) },
       ':token': { S: lease.token },
     });
+  }
+
+  /** Says worker `owner` (of this version) runs `tools` until `untilMs`; renewed while it polls. */
+  async announce(owner: string, tools: ReadonlySet<string>, untilMs: number): Promise<void> {
+    await this.table.put({
+      pk: { S: this.workersPk },
+      sk: { S: owner },
+      tools: { SS: [...tools] },
+      version: { S: this.version },
+      until: { N: String(untilMs) },
+      expiresAt: { N: String(Math.ceil(untilMs / 1000)) },
+    });
+  }
+
+  /** Takes back `owner`'s announcement: it runs nothing from now on. */
+  async withdraw(owner: string): Promise<void> {
+    await this.table.remove(this.workersPk, owner);
+  }
+
+  /** The tools some worker of this stage runs now: its announcement has not lapsed. */
+  async toolsRunning(now = Date.now()): Promise<Set<string>> {
+    const live = (await this.table.query(this.workersPk)).filter((item) => Number(item.until?.N) > now);
+    return new Set(live.flatMap((item) => item.tools?.SS ?? []));
   }
 
   /** Removes the run from the queue: it ended (or has nothing left to run). */

@@ -322,6 +322,19 @@ export class TaskService {
   }
 
   /**
+   * Fails a queued run that no running container can take: no worker of any running version has
+   * its tool, and none has claimed it for `waitedMs`. The error names the tool and says why.
+   */
+  async failUnserved(id: string, tool: string, waitedMs: number): Promise<void> {
+    const minutes = Math.round(waitedMs / 60_000);
+    const message =
+      `no running container has the tool "${tool}": the run waited ${minutes >= 1 ? `${minutes} minutes` : `${waitedMs} ms`} and no container ` +
+      "of a server version that declares it (runtime: 'container') was running to take it; deploy the containers with that version, then call again";
+    const failed = await this.finish(id, ['working'], { status: 'failed', statusMessage: `No container runs ${tool}`, error: { code: -32603, message } });
+    if (failed) this.options.log.error('task failed: no running container has its tool', { taskId: id, tool, waitedMs });
+  }
+
+  /**
    * Runs a claimed run's tool and records what came of it. `abandon` (a lost lease, a worker
    * stopping) aborts the run and records nothing: the run is someone else's to restart (its last
    * checkpoint is still written, fenced by the attempt, for that restart to resume from).

@@ -9,9 +9,11 @@
 // running ones finish up to `drainMs`, then stops them (their last checkpoint is written) and gives
 // their leases back so another container restarts them at once. `onBusy` hears when the process
 // starts and stops holding runs (the container adapter protects its ECS task from scale-in then).
+// Workers announce the tools they run (queue.ts); a run of a tool no running worker announces,
+// left unclaimed for `failUnservedAfterMs`, is failed by a worker that reads it, saying so.
 import { describeFailure } from '../dependency.ts';
 import type { KitLogger } from '../log.ts';
-import type { Lease, QueuedRun, TaskQueue } from './queue.ts';
+import { claimableSince, type Lease, type QueuedRun, type TaskQueue } from './queue.ts';
 import type { TaskService } from './service.ts';
 
 export interface TaskWorkerOptions {
@@ -25,7 +27,16 @@ export interface TaskWorkerOptions {
   onPoll?: (waiting: readonly QueuedRun[]) => void;
   /** Told `true` when the first run is taken, `false` when the last one ends; must not throw. */
   onBusy?: (busy: boolean) => void;
+  /**
+   * How long a run of a tool no running worker has may wait unclaimed before it fails. Generous:
+   * during a deploy or canary the containers of the version that has the tool may still be
+   * starting. @default UNSERVED_WAIT_MS (15 minutes), or 10 leases when that is longer
+   */
+  failUnservedAfterMs?: number;
 }
+
+/** How long a run no running container can take waits, at least, before it fails (a container deploy's start and health checks fit well inside). */
+export const UNSERVED_WAIT_MS = 15 * 60_000;
 
 /** What the workers run on: the task service, its queue, and the container tools of this server. */
 export interface TaskWorkerParts {
@@ -67,23 +78,21 @@ export function startTaskWorkers({ tasks, queue, maxAttempts, tools, log }: Task
   let wake = new AbortController();
   const nudge = () => wake.abort();
 
-  const takes = runnableHere(tools, queue.version, log);
+  const unserved = unservedRuns({ tasks, queue, tools, log }, owner, options.failUnservedAfterMs ?? Math.max(UNSERVED_WAIT_MS, 10 * queue.leaseMs));
+  const takes = runnableHere(tools, queue.version, log, unserved.lacking);
 
   async function fill() {
+    await unserved.announce();
     // At least one run is read even when every slot is held, so the backlog report (onPoll) sees
     // the oldest waiting run's age; `waiting` holds at most the room this poll had.
     const waiting = await queue.waiting(Math.max(concurrency - held.size, 1), takes);
     options.onPoll?.(waiting);
+    await unserved.failOverdue();
     for (const queued of waiting) {
       if (stopping.signal.aborted || held.size >= concurrency) return;
       const lease = await queue.claim(queued, owner);
       if (!lease) continue;
-      if (queued.version !== undefined && queued.version !== queue.version)
-        log.warn('task worker: running a task queued by another version of the server', {
-          taskId: queued.taskId,
-          queuedBy: queued.version,
-          version: queue.version,
-        });
+      noteVersion(queued, queue.version, log);
       start(lease);
     }
   }
@@ -147,6 +156,7 @@ export function startTaskWorkers({ tasks, queue, maxAttempts, tools, log }: Task
         stopping.abort();
         nudge();
         await loop;
+        await unserved.withdraw();
         await giveBack([...held.values()], queue, drainMs, log);
       })();
       return stopped;
@@ -154,11 +164,21 @@ export function startTaskWorkers({ tasks, queue, maxAttempts, tools, log }: Task
   };
 }
 
-/** Whether this process has a queued run's tool: one it lacks is logged once and left to another container. */
-function runnableHere(tools: ReadonlySet<string>, version: string, log: KitLogger) {
+/** A run queued by another version of a tool this process has is run, and the mismatch logged. */
+function noteVersion(queued: QueuedRun, version: string, log: KitLogger) {
+  if (queued.version !== undefined && queued.version !== version)
+    log.warn('task worker: running a task queued by another version of the server', { taskId: queued.taskId, queuedBy: queued.version, version });
+}
+
+/**
+ * Whether this process has a queued run's tool: one it lacks is logged once, handed to `lacking`
+ * (unservedRuns) and left to another container.
+ */
+function runnableHere(tools: ReadonlySet<string>, version: string, log: KitLogger, lacking: (run: QueuedRun) => void) {
   const unrunnable = new Set<string>();
   return (queued: QueuedRun) => {
     if (queued.tool === undefined || tools.has(queued.tool)) return true;
+    lacking(queued);
     if (!unrunnable.has(queued.sk) && unrunnable.add(queued.sk))
       log.warn('task worker: a queued run is left for another container: this one has no such tool', {
         taskId: queued.taskId,
@@ -167,6 +187,43 @@ function runnableHere(tools: ReadonlySet<string>, version: string, log: KitLogge
         version,
       });
     return false;
+  };
+}
+
+/**
+ * Runs no running container can take. This worker announces its tools (renewed every lease,
+ * lapsing after three), collects the runs a poll read of tools it lacks, and fails those left
+ * unclaimed for `afterMs` whose tool no live announcement names, claiming each first so only one
+ * worker fails it. The announcements are read at most once a lease, and only with such a run.
+ */
+function unservedRuns(parts: Pick<TaskWorkerParts, 'tasks' | 'queue' | 'tools' | 'log'>, owner: string, afterMs: number) {
+  const { tasks, queue, tools, log } = parts;
+  let announced = 0;
+  let read: { at: number; tools: Set<string> } | undefined;
+  let lacking: QueuedRun[] = [];
+  const warn = (what: string) => (error: unknown) => log.warn(`task worker: ${what}`, { error: describeFailure(error) });
+  return {
+    lacking: (run: QueuedRun) => void lacking.push(run),
+    async announce() {
+      if (Date.now() - announced < queue.leaseMs) return;
+      announced = Date.now();
+      await queue.announce(owner, tools, announced + 3 * queue.leaseMs).catch(warn('announcing its tools failed'));
+    },
+    withdraw: () => queue.withdraw(owner).catch(warn('withdrawing its tools failed')),
+    async failOverdue() {
+      const now = Date.now();
+      const overdue = lacking.filter((run) => now - claimableSince(run) >= afterMs);
+      lacking = [];
+      if (overdue.length === 0) return;
+      if (!read || now - read.at >= queue.leaseMs) read = { at: now, tools: await queue.toolsRunning(now) };
+      for (const run of overdue) {
+        if (read.tools.has(run.tool!)) continue;
+        const lease = await queue.claim(run, owner);
+        if (!lease) continue;
+        await tasks.failUnserved(run.taskId, run.tool!, now - claimableSince(run));
+        await queue.remove(lease);
+      }
+    },
   };
 }
 

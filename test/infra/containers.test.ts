@@ -250,6 +250,27 @@ describe('containers props', () => {
     assert.deepEqual([filled.MCP_MAX_OPEN_STREAMS, filled.MCP_STREAMS_PER_PRINCIPAL, filled.MCP_EVENT_POLL_MAX_MS], ['10000', '10', '1000']);
   });
 
+  it('checks an explicit maxOpenStreams against what the containers hold when they serve the streams, not Lambda concurrency', () => {
+    // 4 tasks of 0.5 vCPU hold 4 × 2,500; the account's 1,000 executions would allow 500.
+    const container = containerVariables(Template.fromStack(Stack.of(endpoint({ containers: {}, maxOpenStreams: 8000 }))));
+    assert.equal(container.MCP_MAX_OPEN_STREAMS, '8000');
+    assert.equal(
+      containerVariables(Template.fromStack(Stack.of(endpoint({ containers: { maxTasks: 1 }, maxOpenStreams: 2500 })))).MCP_MAX_OPEN_STREAMS,
+      '2500',
+    );
+    assert.throws(
+      () => endpoint({ containers: { maxTasks: 1 }, maxOpenStreams: 2501 }),
+      /maxOpenStreams is 2501; it must be a whole number from 0 to 2500, the streams the containers hold at most \(streams per task × containers\.maxTasks\)/,
+    );
+    assert.throws(() => endpoint({ containers: { maxTasks: 1 }, maxOpenStreams: 1.5 }), /maxOpenStreams is 1\.5; it must be a whole number/);
+    // Controls: streams on the function (no containers, or containers for tasks only) keep the Lambda bound.
+    assert.throws(() => endpoint({ maxOpenStreams: 8000 }), /from 0 to 500, half of the 1000 concurrent executions/);
+    assert.throws(
+      () => endpoint({ containers: { streams: false, tasks: true }, maxOpenStreams: 8000 }),
+      /from 0 to 500, half of the 1000 concurrent executions/,
+    );
+  });
+
   it('refuses what Fargate or the path cannot take, saying what to change', () => {
     const cases: [Partial<McpServerEndpointProps>, RegExp][] = [
       [{ containers: {}, cloudFront: false }, /containers need CloudFront/],

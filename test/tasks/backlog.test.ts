@@ -11,7 +11,7 @@ import { ApiKeyStore } from '../../shared/auth/api-keys.ts';
 import { METRICS_NAMESPACE } from '../../shared/metrics.ts';
 import { Table, createDynamoClient } from '../../shared/store/table.ts';
 import { BACKLOG_EVERY_MS, BACKLOG_METRICS, backlogReporter } from '../../shared/tasks/backlog.ts';
-import type { QueuedRun } from '../../shared/tasks/queue.ts';
+import { type QueuedRun, TaskQueue } from '../../shared/tasks/queue.ts';
 import type { TaskWorkers } from '../../shared/tasks/workers.ts';
 import { containerTasksServer, jobs } from '../fixtures/container-tasks.ts';
 import { rpc } from '../helpers/gateway-tasks.ts';
@@ -107,5 +107,49 @@ describe('container task backlog metrics', () => {
     assert.equal(lines.length, 2, 'control: no second line within 15 s');
     report(waiting.at(-1)!, at + BACKLOG_EVERY_MS);
     assert.equal(JSON.parse(lines[2]!)[BACKLOG_METRICS.oldestAge], age + BACKLOG_EVERY_MS);
+  });
+});
+
+describe('the backlog counts a restarted run from when it became claimable again', () => {
+  let dynamo: Awaited<ReturnType<typeof startTestDynamo>>;
+  before(async () => {
+    dynamo = await startTestDynamo();
+  });
+  after(async () => {
+    await dynamo.stop();
+  });
+
+  const ageOf = (waiting: readonly QueuedRun[], now: number) => {
+    const lines: string[] = [];
+    backlogReporter('s', 'test', (line) => lines.push(line))(waiting, now);
+    return JSON.parse(lines[0]!)[BACKLOG_METRICS.oldestAge] as number;
+  };
+
+  it('a run whose lease expired or was released reads its wait since then, not since it was first queued', async () => {
+    const table = new Table(() => createDynamoClient({ region: 'us-east-1', dynamoEndpoint: dynamo.endpoint }), 'mcp-kit');
+    const queue = new TaskQueue(table, { server: 'aging', stage: 'test', version: '1', leaseMs: 200 });
+    await queue.enqueue('never-taken', 1, Date.now() + 60_000, 'job');
+    await queue.enqueue('expired', 1, Date.now() + 60_000, 'job');
+    await queue.enqueue('released', 1, Date.now() + 60_000, 'job');
+    const first = await queue.waiting(3);
+    const byId = (runs: readonly QueuedRun[], id: string) => runs.find((r) => r.taskId === id)!;
+    const expired = (await queue.claim(byId(first, 'expired'), 'w1'))!;
+    const released = (await queue.claim(byId(first, 'released'), 'w1'))!;
+    const releasedAt = Date.now();
+    assert.ok(await queue.release(released));
+    // Read as of just after the 200 ms lease lapsed.
+    const waiting = await queue.waiting(3, undefined, expired.until + 1);
+    assert.deepEqual(waiting.map((r) => r.taskId).sort(), ['expired', 'never-taken', 'released']);
+    assert.equal(byId(waiting, 'expired').leaseUntil, expired.until, 'an expired lease records when it ended');
+    assert.ok(byId(waiting, 'released').leaseUntil >= releasedAt, 'a release records when it happened');
+
+    // An hour on, each reads its own wait: the never-taken run from when it was queued (control),
+    // the restarted ones from when their lease ended, though all three were queued together.
+    const later = Date.now() + 3_600_000;
+    const queuedAt = Number.parseInt(byId(waiting, 'never-taken').sk, 10);
+    assert.equal(ageOf(waiting, later), later - queuedAt, 'control: the oldest is the never-taken run, aged from its queuing');
+    const restarted = waiting.filter((r) => r.taskId !== 'never-taken');
+    assert.equal(ageOf(restarted, later), later - Math.min(expired.until, byId(waiting, 'released').leaseUntil));
+    assert.ok(ageOf([byId(waiting, 'expired')], later) < later - Number.parseInt(byId(waiting, 'expired').sk, 10));
   });
 });

@@ -431,22 +431,52 @@ describe('container tasks under a hostile caller', () => {
     assert.match(JSON.stringify(legacy?.result), /ran 20 ms on (ctr|old)/);
   });
 
+  it('a run of a tool no running container has fails after the wait, naming the tool; control: one that waits for a busy container that has it is left to run', async () => {
+    const base = containerTasksServer('lacking');
+    const lacking = await instance({ ...base, version: '0.9.0', tools: base.tools.filter((tool) => tool.name !== 'chatty_job') }, {}, { log: quietLog() });
+    const AFTER = 300;
+    // Control: the only container with chatty_job is busy with another run; the run waits its turn.
+    workers(ctr, { concurrency: 1 });
+    const busy = await start('long_job', { ms: 1500 }, keys.carol);
+    await until(
+      () => jobs.starts.get(busy) ?? [],
+      (s) => s.length === 1,
+      'the busy run on the container that has the tool',
+    );
+    const polls: number[] = [];
+    workers(lacking, { failUnservedAfterMs: AFTER, onPoll: () => void polls.push(Date.now()) });
+    const waits = await start('chatty_job', { reports: 1 }, keys.carol);
+    const queuedAt = Date.now();
+    await until(
+      () => polls.filter((at) => at > queuedAt + AFTER).length,
+      (n) => n >= 3,
+      'three polls of the lacking container past the wait',
+    );
+    assert.equal((await rpc('tasks/get', { taskId: waits }, keys.carol)).result!.status, 'working', 'a container that has the tool runs now: not failed');
+    assert.equal((await settled(waits, keys.carol)).result.content[0].text, 'reported 1 on ctr');
+    await settled(busy, keys.carol);
+
+    // Once no running container has the tool (the one that had it stopped), the next run fails after the wait.
+    await Promise.all(running.filter((w) => w !== running.at(-1)).map((w) => w.stop()));
+    const stranded = await start('chatty_job', { reports: 1 }, keys.carol);
+    const failed = await settled(stranded, keys.carol);
+    assert.equal(failed.status, 'failed');
+    assert.match(JSON.stringify(failed), /no running container has the tool \\"chatty_job\\"/, JSON.stringify(failed));
+    assert.match(JSON.stringify(failed), /server version that declares it/);
+    // The task is failed first, then its queue item removed.
+    await until(
+      async () => (await table().query('TASKQ#local#container-tasks')).filter((i) => i.taskId?.S === stranded).length,
+      (n) => n === 0,
+      'its queue item gone',
+    );
+  });
+
   it('a container holding runs protects its ECS task from scale-in through the agent endpoint, and clears it once idle; a failing agent is logged, never fatal', async () => {
-    const calls: { method?: string; url?: string; body: unknown }[] = [];
-    let answer = (res: import('node:http').ServerResponse) => res.end(JSON.stringify({ protection: { ProtectionEnabled: true } }));
-    const agent = createServer((req: IncomingMessage, res) => {
-      let body = '';
-      req.on('data', (c) => (body += c));
-      req.on('end', () => {
-        calls.push({ method: req.method, url: req.url, body: JSON.parse(body || 'null') });
-        answer(res);
-      });
-    });
-    await new Promise<void>((resolve) => agent.listen(0, '127.0.0.1', resolve));
-    const agentUri = `http://127.0.0.1:${(agent.address() as AddressInfo).port}/v4/abc`;
+    const agent = await ecsAgent();
+    const { calls, agentUri } = agent;
     try {
       const lines: string[] = [];
-      const protection = ecsTaskProtection(agentUri, quietLog(lines));
+      const protection = ecsTaskProtection(agentUri, quietLog(lines), { clearAfterMs: 50 });
       workers(ctr, { onBusy: protection.busy });
       await new Promise((r) => setTimeout(r, 300));
       assert.equal(calls.length, 0, 'idle: nothing asked');
@@ -466,7 +496,7 @@ describe('container tasks under a hostile caller', () => {
       assert.deepEqual(calls[1]?.body, { ProtectionEnabled: false });
 
       // An agent that refuses (no permission) or fails: logged, and the run completes all the same.
-      answer = (res) => res.end(JSON.stringify({ failure: { Arn: 'arn:task', Reason: 'AccessDeniedException' } }));
+      agent.answer = (res) => res.end(JSON.stringify({ failure: { Arn: 'arn:task', Reason: 'AccessDeniedException' } }));
       const refused = await start('long_job', { ms: 100 }, keys.bob);
       assert.equal((await settled(refused, keys.bob)).status, 'completed');
       await protection.settled();
@@ -474,7 +504,12 @@ describe('container tasks under a hostile caller', () => {
         lines.some((l) => l.startsWith('ECS task protection was not set') && l.includes('AccessDeniedException')),
         lines.join('\n'),
       );
-      answer = (res) => res.destroy();
+      await until(
+        () => calls.length,
+        (n) => n >= 4,
+        'the refused protection cleared',
+      );
+      agent.answer = (res) => res.destroy();
       const dropped = await start('long_job', { ms: 100 }, keys.bob);
       assert.equal((await settled(dropped, keys.bob)).status, 'completed');
       await protection.settled();
@@ -484,7 +519,65 @@ describe('container tasks under a hostile caller', () => {
       );
       protection.stop();
     } finally {
-      await new Promise((resolve) => agent.close(resolve));
+      await agent.close();
+    }
+  });
+
+  it('runs that start and stop in quick succession cost one protect and one clear, the clear once idle for a while', async () => {
+    const agent = await ecsAgent();
+    try {
+      const bodies = () => agent.calls.map((c) => (c.body as { ProtectionEnabled: boolean }).ProtectionEnabled);
+      const protection = ecsTaskProtection(agent.agentUri, quietLog(), { clearAfterMs: 400 });
+      for (let i = 0; i < 20; i++) {
+        protection.busy(true);
+        await protection.settled();
+        protection.busy(false);
+        // Idle for less than clearAfterMs between runs, as when the next run is taken at the next poll.
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      await protection.settled();
+      assert.deepEqual(bodies(), [true], 'twenty busy/idle switches: protected once, nothing cleared yet');
+      await until(bodies, (b) => b.length >= 2, 'the clear once idle');
+      assert.deepEqual(bodies(), [true, false]);
+
+      // Control: idle for longer than clearAfterMs between runs, each run protects and clears again.
+      for (let i = 0; i < 2; i++) {
+        protection.busy(true);
+        protection.busy(false);
+        await until(bodies, (b) => b.length >= 4 + 2 * i, 'a clear after each idle spell');
+      }
+      assert.deepEqual(bodies(), [true, false, true, false, true, false]);
+
+      // Stopping sends a clear still waiting out its delay at once.
+      protection.busy(true);
+      protection.busy(false);
+      protection.stop();
+      await protection.settled();
+      assert.deepEqual(bodies().slice(6), [true, false]);
+    } finally {
+      await agent.close();
     }
   });
 });
+
+/** A stand-in for the ECS agent's task-protection endpoint on loopback: records each request, answers with `answer`. */
+async function ecsAgent() {
+  const calls: { method?: string; url?: string; body: unknown }[] = [];
+  const agent = {
+    calls,
+    agentUri: '',
+    answer: (res: import('node:http').ServerResponse): unknown => res.end(JSON.stringify({ protection: { ProtectionEnabled: true } })),
+    close: () => new Promise((resolve) => server.close(resolve)),
+  };
+  const server = createServer((req: IncomingMessage, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      calls.push({ method: req.method, url: req.url, body: JSON.parse(body || 'null') });
+      agent.answer(res);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  agent.agentUri = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v4/abc`;
+  return agent;
+}
