@@ -72,6 +72,8 @@ export default defineServer({
         annotations: { destructiveHint: true, idempotentHint: true, openWorldHint: false },
       },
       async ({ notebook: handle }, ctx) => {
+        // A stateless client has no session notebook: without a handle there is nothing to clear.
+        if (!handle && ctx.era === 'modern') return 'No notebook given: pass the notebook handle note_add returned as "notebook".';
         const scope = await notebook(ctx, handle);
         const current = await scope.getVersioned<Note[]>('notes');
         if (!current || current.value.length === 0) return `${label(scope)} is already empty.`;
