@@ -491,7 +491,8 @@ describe('bad input', () => {
       body: modern('prompts/get', { name: 'summarize_notebook', arguments: { notebook: 'h_nope' } }),
       status: 200,
       code: -32602,
-      message: /unknown or expired state handle "h_nope"; omit it/,
+      // The argument is required: the answer says what to pass, not to omit it.
+      message: /^unknown or expired notebook handle "h_nope": pass a handle note_add returned$/,
     },
     {
       name: 'resources/read with a uri that is not a string',
