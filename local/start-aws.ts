@@ -54,6 +54,16 @@ function containersLine(model: AwsModel, containerTasks: boolean): string {
   return `  containers: on (MCP_AWS_CONTAINERS=true), ${model.containers.service.tasks.length} task(s) behind the ALB at ${model.containers.albUrl}: notification streams (POST subscriptions/listen, GET with Mcp-Session-Id) go CloudFront → VPC origin → ALB → container (infra/edge/route-streams.js); everything else → API Gateway → Lambda${tasks}`;
 }
 
+/**
+ * `npm run verify` calls the echo server's tools (wait, announce): printed as a command only when
+ * echo is served, since against any other server its first check fails.
+ */
+function verifyLine(entry: string, model: AwsModel, apiKey: string | undefined): string {
+  if (basename(dirname(entry)) !== 'echo')
+    return "    npm run verify checks this path with the echo server's tools: npm run start:aws -- functions/echo/server.ts prints its command";
+  return `    npm run verify -- --url ${model.url} --api-url ${model.apiUrl}${apiKey ? ` --api-key ${apiKey}` : ''}   (the echo server's tools are what verify calls)`;
+}
+
 /** A listen stream with curl: what the containers hold (its log line starts with [task N]). */
 function listenCommand(url: string, apiKey: string | undefined): string {
   const meta = {
@@ -130,7 +140,7 @@ async function main() {
       '  Connect a client:',
       `    npm run inspect -- ${model.url} --transport http${apiKey ? ` --header "Authorization: Bearer ${apiKey}"` : ''} --method tools/list`,
       `    npm run smoke -- --url ${model.url}${apiKey ? ` --api-key ${apiKey}` : ''}`,
-      `    npm run verify -- --url ${model.url} --api-url ${model.apiUrl}${apiKey ? ` --api-key ${apiKey}` : ''}   (serving functions/echo: its tools are what verify calls)`,
+      verifyLine(entry, model, apiKey),
       ...(model.containers ? [listenCommand(model.url, apiKey)] : []),
       '',
       '',

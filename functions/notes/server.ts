@@ -3,7 +3,17 @@
 // artifacts, a task (notebook_export), a cached tool and a multi round-trip confirmation that
 // works in both protocol eras.
 import { z } from 'zod';
-import { confirmToken, defineServer, prompt, resourceTemplate, StateConflictError, tool, type StateScope, type ToolContext } from '../../shared/index.ts';
+import {
+  confirmToken,
+  defineServer,
+  prompt,
+  resourceTemplate,
+  StateConflictError,
+  StateHandleError,
+  tool,
+  type StateScope,
+  type ToolContext,
+} from '../../shared/index.ts';
 
 interface Note {
   text: string;
@@ -72,6 +82,8 @@ export default defineServer({
         annotations: { destructiveHint: true, idempotentHint: true, openWorldHint: false },
       },
       async ({ notebook: handle }, ctx) => {
+        // A stateless client has no session notebook: without a handle there is nothing to clear.
+        if (!handle && ctx.era === 'modern') return 'No notebook given: pass the notebook handle note_add returned as "notebook".';
         const scope = await notebook(ctx, handle);
         const current = await scope.getVersioned<Note[]>('notes');
         if (!current || current.value.length === 0) return `${label(scope)} is already empty.`;
@@ -171,7 +183,12 @@ export default defineServer({
       'summarize_notebook',
       { description: 'Asks the model to summarize a notebook', args: z.object({ notebook: z.string().describe('Notebook handle') }) },
       async ({ notebook: handle }, ctx) => {
-        const notes = (await (await ctx.openState(handle)).get<Note[]>('notes')) ?? [];
+        // The kit's own answer says to omit an unknown handle, which this required argument cannot be.
+        const scope = await ctx.openState(handle).catch((err: unknown) => {
+          if (!(err instanceof StateHandleError)) throw err;
+          throw new StateHandleError(`unknown or expired notebook handle "${handle.slice(0, 64)}": pass a handle note_add returned`);
+        });
+        const notes = (await scope.get<Note[]>('notes')) ?? [];
         return {
           messages: [{ role: 'user', content: { type: 'text', text: `Summarize these notes:\n${notes.map((n) => `- ${n.text}`).join('\n')}` } }],
         };

@@ -177,6 +177,8 @@ export function createServerFactory(runtime: ToolRuntime, codec: RequestStateCod
   const { definition, services } = runtime;
   const runners = new Map([...runtime.runners].map(([name, run]) => [name, replayable(run)]));
 
+  const toolNames = definition.tools.map((t) => t.name);
+
   function build(): McpServer {
     const server = newServer(runtime, codec);
     registerTools(server, runtime, runners);
@@ -185,7 +187,7 @@ export function createServerFactory(runtime: ToolRuntime, codec: RequestStateCod
     registerArtifacts(server, services.artifacts);
     if (runtime.hasTasks && tasks) registerTaskMethods(server, tasks);
     definition.extend?.(server, (ctx, target) => createToolContext(services, ctx, target), services.notify);
-    explainHandlerErrors(server, services.log);
+    explainHandlerErrors(server, services.log, toolNames);
     return server;
   }
 

@@ -4,6 +4,7 @@
 //   caller's mistake, so the kit answers -32602 with one line per problem instead.
 // - A store's failure in a method the SDK serves (tasks/*, resources/read, prompts/get) would be
 //   -32603 with the error's message; it becomes dependency.ts's caller message, the detail logged.
+// - A call of a tool the server does not have ("Tool x not found") names the tools it has.
 // The SDK has no hook for this: its handler table's lookup is wrapped on each server instance, so
 // handlers it registers later are covered too. A handler's other errors pass through untouched.
 import { ProtocolError, ProtocolErrorCode, type McpServer, type ServerContext } from '@modelcontextprotocol/server';
@@ -36,11 +37,22 @@ const describe = (issue: Issue) => {
   return `${path}: ${(issue.message ?? issue.code ?? 'invalid').replace(/^Invalid input: /, '')}`;
 };
 
-function explain(method: string, handler: Handler, log: KitLogger): Handler {
+const UNKNOWN_TOOL = /^Tool .* not found$/s;
+/** Names at most this many tools in an unknown tool's error; tools/list has the rest. */
+const NAMED_TOOLS = 20;
+
+/** The SDK's "Tool x not found", with what the caller may call instead (tools/list shows the same names). */
+function unknownTool(message: string, tools: readonly string[]): ProtocolError {
+  const named = tools.slice(0, NAMED_TOOLS).join(', ') + (tools.length > NAMED_TOOLS ? `, … (${tools.length} in all)` : '');
+  return new ProtocolError(ProtocolErrorCode.InvalidParams, `${message}: this server's tools are ${named}; tools/list describes them`);
+}
+
+function explain(method: string, handler: Handler, log: KitLogger, tools: readonly string[]): Handler {
   return async (request, ctx) => {
     try {
       return await handler(request, ctx);
     } catch (err) {
+      if (method === 'tools/call' && tools.length && err instanceof ProtocolError && UNKNOWN_TOOL.test(err.message)) throw unknownTool(err.message, tools);
       if (isDependencyError(err)) {
         const { requestId } = requestScopeOf(ctx as ServerContext);
         log.warn('dependency failed', { ...failureFields(err, requestId), method });
@@ -53,7 +65,8 @@ function explain(method: string, handler: Handler, log: KitLogger): Handler {
   };
 }
 
-export function explainHandlerErrors(server: McpServer, log: KitLogger): void {
+/** `tools`: the names the server's tools/list shows, for an unknown tool's error. */
+export function explainHandlerErrors(server: McpServer, log: KitLogger, tools: readonly string[] = []): void {
   const handlers = (server.server as unknown as { _requestHandlers: Map<string, Handler> })._requestHandlers;
   const lookup = handlers.get.bind(handlers);
   const wrapped = new WeakMap<Handler, Handler>();
@@ -61,7 +74,7 @@ export function explainHandlerErrors(server: McpServer, log: KitLogger): void {
     const handler = lookup(method);
     if (handler === undefined) return undefined;
     let explaining = wrapped.get(handler);
-    if (!explaining) wrapped.set(handler, (explaining = explain(method, handler, log)));
+    if (!explaining) wrapped.set(handler, (explaining = explain(method, handler, log, tools)));
     return explaining;
   };
 }

@@ -86,6 +86,9 @@ describe('bad input', () => {
   const call = (name: string, args: unknown) => ({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name, arguments: args, _meta: MODERN_META } });
   const modern = (method: string, params: Record<string, unknown> = {}) => ({ jsonrpc: '2.0', id: 9, method, params: { ...params, _meta: MODERN_META } });
   const inSession = { 'mcp-session-id': 'SESSION', 'mcp-protocol-version': '2025-06-18' };
+  // The answer names what there is to call instead.
+  const UNKNOWN_TOOL =
+    /^Tool nope not found: this server's tools are echo, note_add, note_list, notebook_clear, notebook_export, word_stats; tools\/list describes them$/;
   const inBatchSession = { 'mcp-session-id': 'BATCH_SESSION', 'mcp-protocol-version': '2025-03-26' };
   const ping = { jsonrpc: '2.0', id: 1, method: 'ping' };
   const initialize = (params: unknown) => ({ jsonrpc: '2.0', id: 1, method: 'initialize', params });
@@ -209,7 +212,15 @@ describe('bad input', () => {
       code: -32022,
       message: /[Uu]nsupported protocol version: 2099-01-01/,
     },
-    { name: 'unknown tool', headers: modernHeaders('tools/call', 'nope'), body: call('nope', {}), status: 200, toolError: /nope/ },
+    { name: 'unknown tool', headers: modernHeaders('tools/call', 'nope'), body: call('nope', {}), status: 200, toolError: UNKNOWN_TOOL },
+    {
+      name: 'unknown tool in a session',
+      headers: inSession,
+      body: { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'nope', arguments: {} } },
+      status: 200,
+      code: -32602,
+      message: UNKNOWN_TOOL,
+    },
     { name: 'argument of the wrong type', headers: modernHeaders('tools/call', 'echo'), body: call('echo', { text: 42 }), status: 200, toolError: /text/ },
     { name: 'PUT', method: 'PUT', body: '{}', status: 405, code: -32000, message: /Method Not Allowed/ },
     {
@@ -491,7 +502,8 @@ describe('bad input', () => {
       body: modern('prompts/get', { name: 'summarize_notebook', arguments: { notebook: 'h_nope' } }),
       status: 200,
       code: -32602,
-      message: /unknown or expired state handle "h_nope"; omit it/,
+      // The argument is required: the answer says what to pass, not to omit it.
+      message: /^unknown or expired notebook handle "h_nope": pass a handle note_add returned$/,
     },
     {
       name: 'resources/read with a uri that is not a string',

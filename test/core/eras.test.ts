@@ -184,6 +184,11 @@ for (const [label, start] of TARGETS)
         assert.equal(text(await client.callTool({ name: 'note_list', arguments: { notebook: handle } })), '1. first\n2. second');
         // A fresh call without the handle starts a new, empty notebook.
         assert.equal(text(await client.callTool({ name: 'note_list', arguments: {} })), 'The notebook is empty.');
+        // There is no session notebook to clear, and the answer says what to pass instead.
+        assert.equal(
+          text(await client.callTool({ name: 'notebook_clear', arguments: {} })),
+          'No notebook given: pass the notebook handle note_add returned as "notebook".',
+        );
       });
 
       it('answers an unknown handle with a tool error that says what to do', async () => {

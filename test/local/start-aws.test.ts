@@ -19,10 +19,10 @@ after(async () => {
   await Promise.all(folders.map((f) => rm(f, { recursive: true, force: true })));
 });
 
-async function startAws(env: Record<string, string>): Promise<Child> {
+async function startAws(env: Record<string, string>, entry = 'functions/echo/handler.ts'): Promise<Child> {
   const folder = await mkdtemp(join(tmpdir(), 'mcp-kit-start-aws-'));
   folders.push(folder);
-  const child = startProcess(process.execPath, ['--import', 'tsx', 'local/start-aws.ts', 'functions/echo/handler.ts'], {
+  const child = startProcess(process.execPath, ['--import', 'tsx', 'local/start-aws.ts', entry], {
     env: cleanEnv({ PORT: '0', MCP_LOCAL_DATA_DIR: join(folder, 'data'), ...env }),
   });
   children.push(child);
@@ -59,6 +59,22 @@ test("with MCP_AUTH_MODE=apikey, a development key makes the banner's smoke comm
   children.push(smoke);
   assert.equal(await smoke.exited, 0, smoke.output());
   assert.equal(await aws.stop(), 0);
+});
+
+test("the banner prints verify's command for the echo server, whose tools it calls, and for another server says how to get it", TIMEOUT, async () => {
+  const echo = await startAws({ MCP_RATE_LIMIT_ENABLED: 'false' });
+  assert.match(
+    echo.output(),
+    /^ {4}npm run verify -- --url http:\/\/\S+ --api-url http:\/\/\S+\/dev\/mcp {3}\(the echo server's tools are what verify calls\)$/m,
+  );
+  assert.equal(await echo.stop(), 0);
+  const notes = await startAws({ MCP_RATE_LIMIT_ENABLED: 'false' }, 'functions/notes/server.ts');
+  assert.doesNotMatch(notes.output(), /npm run verify -- /);
+  assert.match(
+    notes.output(),
+    /^ {4}npm run verify checks this path with the echo server's tools: npm run start:aws -- functions\/echo\/server\.ts prints its command$/m,
+  );
+  assert.equal(await notes.stop(), 0);
 });
 
 test('a mistyped path gets a message naming the servers there are', TIMEOUT, async () => {
