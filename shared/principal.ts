@@ -13,7 +13,8 @@ export interface Principal {
   readonly scopes: readonly string[];
   /**
    * Whom rate limits and stream caps count this caller as, when not its id: an anonymous caller
-   * by the address it connected from (`anonymous@203.0.113.7`), so one cannot use up everyone's.
+   * by the address it connected from (`anonymous@203.0.113.7`; IPv6 by its /64,
+   * `anonymous@2001:db8:0:7::/64`), so one cannot use up everyone's.
    */
   readonly limitKey?: string;
 }
@@ -23,7 +24,7 @@ export const API_KEY_PREFIX = 'mcpk_';
 
 export const ANONYMOUS: Principal = Object.freeze({ id: 'anonymous', scopes: Object.freeze([]) });
 
-/** An anonymous caller, counted against rate limits and stream caps by its address when known. */
+/** An anonymous caller, counted against rate limits and stream caps by its address key (client-address.ts) when known. */
 export const anonymousAt = (address: string | undefined): Principal =>
   address === undefined ? ANONYMOUS : Object.freeze({ ...ANONYMOUS, limitKey: `anonymous@${address}` });
 

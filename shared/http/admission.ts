@@ -8,7 +8,7 @@ import type { KitLogger } from '../log.ts';
 import { ANONYMOUS, anonymousAt, limitKeyOf, type Principal } from '../principal.ts';
 import { HttpProtocolError } from '../protocol/errors.ts';
 import type { AccessNote, KitEnv } from './access-log.ts';
-import { clientAddress } from './client-address.ts';
+import { addressKey, clientAddress } from './client-address.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import type { Step } from './steps.ts';
 
@@ -19,7 +19,8 @@ export function createAdmission(authenticator: Authenticator, log: KitLogger, li
     const request = c.req.raw;
     try {
       const principal = await authenticator.authenticate(request);
-      c.set('principal', principal === ANONYMOUS ? anonymousAt(clientAddress(request, c.env, viewerHeaderSet)) : principal);
+      const address = principal === ANONYMOUS ? clientAddress(request, c.env, viewerHeaderSet) : undefined;
+      c.set('principal', principal === ANONYMOUS ? anonymousAt(address && addressKey(address)) : principal);
     } catch (err) {
       if (err instanceof HttpProtocolError && err.status === 401) {
         log.audit('auth.failed', {

@@ -12,7 +12,7 @@ import { StreamableHTTPClientTransport as LegacyTransport } from '@modelcontextp
 import notes from '../../functions/notes/server.ts';
 import { credentialId } from '../../shared/audit.ts';
 import { ApiKeyStore } from '../../shared/auth/api-keys.ts';
-import { clientAddress } from '../../shared/http/client-address.ts';
+import { addressKey, clientAddress } from '../../shared/http/client-address.ts';
 import { createLogger } from '../../shared/log.ts';
 import { Table, createDynamoClient } from '../../shared/store/table.ts';
 import { startTestRedis, type TestRedis } from '../helpers/redis.ts';
@@ -138,6 +138,33 @@ describe('the client address a deployment vouches for', () => {
   it('on a server process: the socket peer; unknown: none (the caller stays the one `anonymous`)', () => {
     assert.equal(clientAddress(req({ 'x-forwarded-for': '198.51.100.1' }), { incoming: { socket: { remoteAddress: '10.0.0.8' } } }, false), '10.0.0.8');
     assert.equal(clientAddress(req({ 'x-forwarded-for': '198.51.100.1' }), undefined, false), undefined);
+  });
+});
+
+describe('what an anonymous caller is counted by', () => {
+  it('IPv6: its /64, however the address is written (one host may hold the whole /64)', () => {
+    const key = addressKey('2001:db8:0:7::1');
+    assert.equal(key, '2001:db8:0:7::/64');
+    for (const same of [
+      '2001:0DB8:0000:0007:ffff:ffff:ffff:fffe',
+      '2001:db8:0:7:1:2:3:4',
+      '[2001:db8::7:0:0:0:9]',
+      '2001:db8:0:7::1%eth0',
+      '2001:db8:0:7::5.6.7.8',
+    ]) {
+      assert.equal(addressKey(same), key, same);
+    }
+    assert.notEqual(addressKey('2001:db8:0:8::1'), key, 'control: the next /64 is another caller');
+    assert.equal(addressKey('::1'), '0:0:0:0::/64');
+  });
+
+  it('IPv4 as it is, IPv4-mapped IPv6 as its IPv4 address; anything unparsable as written', () => {
+    assert.equal(addressKey('203.0.113.7'), '203.0.113.7');
+    assert.equal(addressKey('::ffff:203.0.113.7'), '203.0.113.7');
+    assert.equal(addressKey('0:0:0:0:0:FFFF:cb00:7107'), '203.0.113.7');
+    assert.notEqual(addressKey('::ffff:203.0.113.8'), '203.0.113.7', 'control: mapped addresses are not merged into a /64');
+    assert.equal(addressKey('1::2::3'), '1::2::3');
+    assert.equal(addressKey('::ffff:1.2.3.456'), '::ffff:1.2.3.456');
   });
 });
 
