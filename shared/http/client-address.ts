@@ -39,7 +39,8 @@ export function addressKey(address: string): string {
   const groups = bare.includes(':') ? ipv6Groups(bare.toLowerCase()) : undefined;
   if (!groups) return bare;
   if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
-    return [groups[6] >> 8, groups[6] & 0xff, groups[7] >> 8, groups[7] & 0xff].join('.');
+    const [high, low] = [groups[6]!, groups[7]!];
+    return [high >> 8, high & 0xff, low >> 8, low & 0xff].join('.');
   }
   return `${groups
     .slice(0, 4)
@@ -51,14 +52,14 @@ export function addressKey(address: string): string {
 function ipv6Groups(text: string): number[] | undefined {
   const quad = /(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
   if (quad) {
-    const [a, b, c, d] = quad.slice(1).map(Number);
+    const [a, b, c, d] = quad.slice(1).map(Number) as [number, number, number, number];
     if ([a, b, c, d].some((n) => n > 255)) return undefined;
     text = `${text.slice(0, quad.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
   }
   const halves = text.split('::');
   if (halves.length > 2) return undefined;
   const parse = (part: string) => (part === '' ? [] : part.split(':').map((g) => (/^[0-9a-f]{1,4}$/.test(g) ? Number.parseInt(g, 16) : Number.NaN)));
-  const [head, tail] = [parse(halves[0]), halves.length === 2 ? parse(halves[1]) : []];
+  const [head, tail] = [parse(halves[0]!), halves.length === 2 ? parse(halves[1]!) : []];
   const missing = 8 - head.length - tail.length;
   if (halves.length === 1 ? missing !== 0 : missing < 1) return undefined;
   const groups = [...head, ...new Array<number>(halves.length === 2 ? missing : 0).fill(0), ...tail];
