@@ -167,7 +167,7 @@ export const VARIABLES = {
     kind: 'whole number',
     default: 20,
     min: 1,
-    doc: "Container tasks (queued, running or waiting for input) one principal may have unfinished at once, counted in the table; past it a new one is refused with 429 (JSON-RPC -32000) naming the limit, and nothing is written: wait for one to end, or cancel one with `tasks/cancel`. Other principals' tasks are queued and run as before. All unauthenticated callers are one principal.",
+    doc: "Container tasks (queued, running or waiting for input) one principal may have unfinished at once, counted in the table; past it a new one is refused with 429 (JSON-RPC -32000) naming the limit, and nothing is written: wait for one to end, or cancel one with `tasks/cancel`. Other principals' tasks are queued and run as before. Unauthenticated callers are counted by client address ([Authorization](#authorization)).",
   },
   MCP_CONTAINER_TASK_TIMEOUT_SECONDS: {
     kind: 'whole number',
@@ -198,8 +198,18 @@ export const VARIABLES = {
     kind: 'URL',
     doc: "(set by ECS) the task's agent endpoint: while a container's workers run a task they mark the ECS task protected from scale-in there (`ecs:UpdateTaskProtection` on the task role), and clear it once idle; a refusal is logged, never fatal.",
   },
-  MCP_SESSIONS_PER_PRINCIPAL: { kind: 'whole number', default: 500, min: 1, doc: 'Legacy sessions a principal may start per day (429 beyond).' },
-  MCP_HANDLES_PER_PRINCIPAL: { kind: 'whole number', default: 1_000, min: 1, doc: 'State handles a principal may mint per day (429 beyond).' },
+  MCP_SESSIONS_PER_PRINCIPAL: {
+    kind: 'whole number',
+    default: 500,
+    min: 1,
+    doc: 'Legacy sessions a principal may start per day (429 beyond). Unauthenticated callers are counted by client address ([Authorization](#authorization)).',
+  },
+  MCP_HANDLES_PER_PRINCIPAL: {
+    kind: 'whole number',
+    default: 1_000,
+    min: 1,
+    doc: 'State handles a principal may mint per day (429 beyond). Unauthenticated callers are counted by client address ([Authorization](#authorization)).',
+  },
   MCP_STREAMS_PER_PRINCIPAL: {
     kind: 'whole number',
     default: 10,

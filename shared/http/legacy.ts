@@ -5,6 +5,7 @@
 // instance (legacy-exchange.ts, shared/relay); batches are served in legacy-batch.ts.
 import type { JSONRPCRequest, LoggingLevel, ServerEvent, ServerEventBus } from '@modelcontextprotocol/server';
 import type { ServerFactory } from '../server/build.ts';
+import { limitKeyOf } from '../principal.ts';
 import type { RequestScope } from '../request-scope.ts';
 import type { SessionRecord, SessionStore } from '../store/sessions.ts';
 import { HttpProtocolError, SERVER_ERROR, SESSION_NOT_FOUND, invalidRequest as invalid } from '../protocol/errors.ts';
@@ -193,12 +194,15 @@ async function initialize(options: LegacyOptions, req: LegacyRequest, message: J
         message.id,
       );
     }
-    const session = await options.sessions.create({
-      protocolVersion: (answer.result as { protocolVersion: string }).protocolVersion,
-      clientInfo: params.clientInfo ?? { name: 'unknown', version: '0' },
-      clientCapabilities: params.capabilities ?? {},
-      principalId: req.scope.principal.id,
-    });
+    const session = await options.sessions.create(
+      {
+        protocolVersion: (answer.result as { protocolVersion: string }).protocolVersion,
+        clientInfo: params.clientInfo ?? { name: 'unknown', version: '0' },
+        clientCapabilities: params.capabilities ?? {},
+        principalId: req.scope.principal.id,
+      },
+      limitKeyOf(req.scope.principal),
+    );
     req.note.sessionId = session.id;
     return Response.json(answer, { headers: { 'mcp-session-id': session.id } });
   });

@@ -207,7 +207,7 @@ export class McpEndpoint {
     if (single?.method === 'tools/call' && this.taskOnly.has(String(single.params?.name))) refuseTaskless(single, legacy);
     if (single?.method === 'tools/call' && this.taskTools.has(String(single.params?.name))) refuseOversizedTask(single, legacy);
     if (single?.method === 'tools/call' && this.options.tasks && this.containerTools.has(String(single.params?.name)))
-      await refuseOverTaskLimit(single, legacy, this.options.tasks, scope.principal.id);
+      await refuseOverTaskLimit(single, legacy, this.options.tasks, limitKeyOf(scope.principal));
     const keepAliveMs = single?.id !== undefined && LONG_RUNNING.has(single.method ?? '') && acceptsSse(request) ? this.options.config.sseKeepAliveMs : 0;
     const id = single?.id ?? null;
     if (legacy) {

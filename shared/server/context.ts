@@ -5,7 +5,7 @@ import type { ServerContext, ServerNotifier } from '@modelcontextprotocol/server
 import type { ArtifactStore, ArtifactBody, PutOptions as ArtifactPutOptions } from '../artifacts/store.ts';
 import type { ResourceLink } from '@modelcontextprotocol/server';
 import type { KitLogger } from '../log.ts';
-import type { Principal } from '../principal.ts';
+import { limitKeyOf, type Principal } from '../principal.ts';
 import type { StateScope, StateStore } from '../store/state.ts';
 import { requestScopeOf, type RequestScope } from '../request-scope.ts';
 import { confirm, type Confirmation, type ConfirmServices } from './confirm.ts';
@@ -179,7 +179,9 @@ class KitToolContext implements ToolContext {
   }
 
   get state(): StateScope {
-    this._state ??= this.scope.sessionId ? this.services.state.forSession(this.scope.sessionId) : this.services.state.newHandle(this.scope.principal.id);
+    this._state ??= this.scope.sessionId
+      ? this.services.state.forSession(this.scope.sessionId)
+      : this.services.state.newHandle(this.scope.principal.id, limitKeyOf(this.scope.principal));
     return this._state;
   }
 

@@ -10,6 +10,7 @@ import type { ToolCache } from '../cache/tool-cache.ts';
 import { callerMessage, failureFields, isDependencyError } from '../dependency.ts';
 import type { ToolOutcome } from '../metrics.ts';
 import type { PendingWork } from '../pending-work.ts';
+import { limitKeyOf } from '../principal.ts';
 import { sdk } from '../sdk.ts';
 import { newTaskId, type TaskRequest } from '../tasks/store.ts';
 import type { TaskService } from '../tasks/service.ts';
@@ -130,7 +131,7 @@ async function beginTask(t: ToolDefinition, args: unknown, kit: ExpiringToolCont
   const ttl = form === '2025' ? Number((scope.request?.params?.task as { ttl?: unknown } | undefined)?.ttl) : undefined;
   const record = await options.tasks!.create({
     id: newTaskId(),
-    caller: { principalId: scope.principal.id, ...(scope.sessionId && { sessionId: scope.sessionId }) },
+    caller: { principalId: scope.principal.id, countedAs: limitKeyOf(scope.principal), ...(scope.sessionId && { sessionId: scope.sessionId }) },
     wire: form,
     request: snapshot(t, args, scope, ctx),
     container: taskRuntimeOf(t) === 'container',

@@ -87,8 +87,9 @@ export class SessionStore {
     return Math.ceil(this.cacheMs / 1000) + 5;
   }
 
-  async create(init: Omit<SessionRecord, 'id' | 'createdAt' | 'lastSeenAt' | 'expiresAt'>): Promise<SessionRecord> {
-    await this.quota?.take(init.principalId);
+  /** `countedAs`: whose daily quota it counts against, when not its principal's (an anonymous caller's address, principal.ts). */
+  async create(init: Omit<SessionRecord, 'id' | 'createdAt' | 'lastSeenAt' | 'expiresAt'>, countedAs = init.principalId): Promise<SessionRecord> {
+    await this.quota?.take(countedAs);
     const now = nowSeconds();
     const record: SessionRecord = { ...init, id: newSessionId(), createdAt: now, lastSeenAt: now, expiresAt: now + this.ttlSeconds };
     const created = await this.table.put(toItem(record), 'attribute_not_exists(pk)');

@@ -174,9 +174,12 @@ export class StateStore {
     );
   }
 
-  /** A new handle scope for `principalId`; nothing is written until the first `put`. */
-  newHandle(principalId: string): StateScope {
-    return new DynamoStateScope(this.table, undefined, this.handleTtlSeconds, undefined, () => this.mint(principalId));
+  /**
+   * A new handle scope for `principalId`; nothing is written until the first `put`. The mint
+   * counts against the quota of `countedAs` (an anonymous caller's address, principal.ts).
+   */
+  newHandle(principalId: string, countedAs = principalId): StateScope {
+    return new DynamoStateScope(this.table, undefined, this.handleTtlSeconds, undefined, () => this.mint(principalId, countedAs));
   }
 
   /** Opens a handle minted earlier by the same principal; unknown, expired and foreign handles all fail alike. */
@@ -188,8 +191,8 @@ export class StateStore {
     return new DynamoStateScope(this.table, handle, this.handleTtlSeconds, handle);
   }
 
-  private async mint(principalId: string): Promise<string> {
-    await this.quota?.take(principalId);
+  private async mint(principalId: string, countedAs: string): Promise<string> {
+    await this.quota?.take(countedAs);
     const handle = `h_${newSessionId()}`;
     const now = nowSeconds();
     const created = await this.table.put(

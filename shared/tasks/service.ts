@@ -80,6 +80,8 @@ export interface TaskServiceOptions {
 /** Who is asking about a task: only its creator may see it. */
 export interface TaskCaller {
   principalId: string;
+  /** Whom a new container task's slot is counted for, when not `principalId` (principal.ts `limitKeyOf`). */
+  countedAs?: string;
   sessionId?: string;
   /** The request asking, for the audit line of a cancellation. */
   requestId?: string;
@@ -130,13 +132,15 @@ export class TaskService {
     const request = creator ? { ...init.request, traceparent: formatTraceparent(creator) } : init.request;
     const queued = Boolean(init.container && this.options.queue);
     const { slots } = this.options;
-    const principalId = init.caller.principalId;
-    // Past the principal's limit this throws before anything of the task is written.
-    if (queued && slots) await slots.take(principalId, init.id, Date.now() + (init.ttlMs ?? this.store.options.ttlMs));
+    const { principalId, countedAs } = init.caller;
+    const slotKey = countedAs ?? principalId;
+    // Past the caller's limit this throws before anything of the task is written.
+    if (queued && slots) await slots.take(slotKey, init.id, Date.now() + (init.ttlMs ?? this.store.options.ttlMs));
+    const owner = { principalId, ...(queued && countedAs !== undefined && countedAs !== principalId && { countedAs }) };
     const record = await this.store
-      .create({ id: init.id, principalId, sessionId: init.caller.sessionId, wire: init.wire, request, ttlMs: init.ttlMs, ...(queued && { queued }) })
+      .create({ id: init.id, ...owner, sessionId: init.caller.sessionId, wire: init.wire, request, ttlMs: init.ttlMs, ...(queued && { queued }) })
       .catch(async (error: unknown) => {
-        if (queued) await slots?.release(principalId, init.id).catch(() => undefined);
+        if (queued) await slots?.release(slotKey, init.id).catch(() => undefined);
         throw error;
       });
     this.metric(record, 'working');
@@ -181,9 +185,9 @@ export class TaskService {
     return record;
   }
 
-  /** Throws TaskLimitError when the caller may start no more container tasks (a check before the call runs; create() takes the slot). */
-  async admitContainerTask(principalId: string): Promise<void> {
-    await this.options.slots?.check(principalId);
+  /** Throws TaskLimitError when the caller (its limit key) may start no more container tasks (a check before the call runs; create() takes the slot). */
+  async admitContainerTask(countedAs: string): Promise<void> {
+    await this.options.slots?.check(countedAs);
   }
 
   list(caller: TaskCaller): Promise<TaskRecord[]> {
@@ -532,7 +536,7 @@ export class TaskService {
     if (finished) this.metric(finished, finished.status);
     if (finished?.queued && TERMINAL.includes(finished.status))
       await this.options.slots
-        ?.release(finished.principalId, id)
+        ?.release(finished.countedAs ?? finished.principalId, id)
         .catch((error: unknown) =>
           this.options.log.warn('task: its container task slot was not freed; it frees itself when the task expires', { taskId: id, error: String(error) }),
         );

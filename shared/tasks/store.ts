@@ -39,6 +39,8 @@ export interface TaskRequest {
 export interface TaskRecord {
   id: string;
   principalId: string;
+  /** Whom its container task slot is counted for, when not `principalId`: an anonymous caller's address (principal.ts). */
+  countedAs?: string;
   sessionId?: string;
   /** Which wire form created it: results are reported by its rules (2025: isError means failed). */
   wire: '2026' | '2025';
@@ -83,6 +85,7 @@ function toItem(t: TaskRecord): Item {
     pk: { S: pk(t.id) },
     sk: { S: SK },
     principalId: { S: t.principalId },
+    ...(t.countedAs && { countedAs: { S: t.countedAs } }),
     ...(t.sessionId && { sessionId: { S: t.sessionId } }),
     wire: { S: t.wire },
     request: json(t.request),
@@ -104,6 +107,7 @@ function fromItem(item: Item): TaskRecord {
   return {
     id: item.pk!.S!.slice(5),
     principalId: item.principalId!.S!,
+    ...(item.countedAs?.S && { countedAs: item.countedAs.S }),
     ...(item.sessionId?.S && { sessionId: item.sessionId.S }),
     wire: item.wire!.S as TaskRecord['wire'],
     request: parse<TaskRequest>(item.request)!,
@@ -164,7 +168,9 @@ export class TaskStore {
   ) {}
 
   /** Writes a new task, working, run 1; the id must be new (a reused id fails the condition). */
-  async create(init: Pick<TaskRecord, 'id' | 'principalId' | 'sessionId' | 'wire' | 'request' | 'queued'> & { ttlMs?: number }): Promise<TaskRecord> {
+  async create(
+    init: Pick<TaskRecord, 'id' | 'principalId' | 'countedAs' | 'sessionId' | 'wire' | 'request' | 'queued'> & { ttlMs?: number },
+  ): Promise<TaskRecord> {
     const now = Date.now();
     const record: TaskRecord = {
       ...init,

@@ -15,6 +15,7 @@ import { ApiKeyStore } from '../../shared/auth/api-keys.ts';
 import { addressKey, clientAddress } from '../../shared/http/client-address.ts';
 import { createLogger } from '../../shared/log.ts';
 import { Table, createDynamoClient } from '../../shared/store/table.ts';
+import { containerTasksServer } from '../fixtures/container-tasks.ts';
 import { startTestRedis, type TestRedis } from '../helpers/redis.ts';
 import { startInProcess, startTestDynamo } from '../helpers/server.ts';
 
@@ -26,8 +27,15 @@ const META = {
 type Line = Record<string, unknown>;
 
 /** A 2026-07-28 POST from `from` (a loopback address); the response is left open for a stream. */
-function post(url: string, from: string, method: string, params: Record<string, unknown>, headers: Record<string, string> = {}): Promise<IncomingMessage> {
-  const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method, params: { ...params, _meta: META } });
+function post(
+  url: string,
+  from: string,
+  method: string,
+  params: Record<string, unknown>,
+  headers: Record<string, string> = {},
+  meta: Record<string, unknown> = META,
+): Promise<IncomingMessage> {
+  const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method, params: { ...params, _meta: meta } });
   return new Promise((resolve, reject) => {
     const req = httpRequest(url, {
       method: 'POST',
@@ -112,6 +120,83 @@ describe('anonymous callers are counted by their address', () => {
     assert.equal(over.statusCode, 429);
     assert.match((await json(over)).error!.message, /Rate limit exceeded: at most 2 requests per minute/);
     assert.equal((await call(limited.url, '127.0.0.2')).statusCode, 200, 'control: another address has its own limit');
+  });
+});
+
+describe('anonymous callers: container task slots and daily quotas are counted by address too', () => {
+  let redis: TestRedis;
+  let dynamo: Awaited<ReturnType<typeof startTestDynamo>>;
+  let tasks: Awaited<ReturnType<typeof startInProcess>>;
+  let quotas: Awaited<ReturnType<typeof startInProcess>>;
+  const TASK_META = { ...META, 'io.modelcontextprotocol/clientCapabilities': { extensions: { 'io.modelcontextprotocol/tasks': {} } } };
+
+  before(async () => {
+    [redis, dynamo] = await Promise.all([startTestRedis(), startTestDynamo()]);
+    const env = { ...redis.env, AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9' };
+    [tasks, quotas] = await Promise.all([
+      startInProcess(containerTasksServer('function'), { ...env, MCP_CONTAINER_TASKS: 'true', MCP_CONTAINER_TASKS_PER_PRINCIPAL: '1' }),
+      startInProcess({ ...notes, name: 'quotas' }, { ...env, MCP_SESSIONS_PER_PRINCIPAL: '1', MCP_HANDLES_PER_PRINCIPAL: '1' }),
+    ]);
+  });
+  after(async () => {
+    await Promise.all([tasks?.stop(), quotas?.stop()]);
+    await redis?.dispose();
+    await dynamo?.stop();
+  });
+
+  type Answer = { result?: { resultType?: string; taskId?: string; isError?: boolean; content?: { text: string }[] }; error?: { message: string } };
+  const answer = async (res: IncomingMessage) => (await json(res)) as Answer;
+
+  it('container tasks: one address at its limit leaves another address its slot; a cancelled task frees the slot it took', async () => {
+    const task = (from: string) => post(tasks.url, from, 'tools/call', { name: 'endless_job', arguments: {} }, {}, TASK_META).then(answer);
+    const mine = await task('127.0.0.1');
+    assert.equal(mine.result?.resultType, 'task', JSON.stringify(mine));
+    const over = await task('127.0.0.1');
+    assert.match(JSON.stringify(over), /Too many container tasks: at most 1 unfinished per caller/);
+    const other = await task('127.0.0.2');
+    assert.equal(other.result?.resultType, 'task', `another address has its own slot (before: ${JSON.stringify(other)})`);
+    // The task is still the principal `anonymous`'s (its owner is unchanged); its slot is the address's.
+    const cancel = (taskId: string) => post(tasks.url, '127.0.0.1', 'tasks/cancel', { taskId }, { 'mcp-name': taskId }, TASK_META).then(answer);
+    const cancelled = await cancel(mine.result!.taskId!);
+    assert.ok(!cancelled.error, JSON.stringify(cancelled));
+    const again = await task('127.0.0.1');
+    assert.equal(again.result?.resultType, 'task', `control: the cancelled task gave its address's slot back: ${JSON.stringify(again)}`);
+    for (const t of [other, again]) await cancel(t.result!.taskId!);
+  });
+
+  it('sessions and state handles: each address has its own day', async () => {
+    const initialize = (from: string) =>
+      new Promise<IncomingMessage>((resolve, reject) => {
+        const body = JSON.stringify({
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'initialize',
+          params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'quota', version: '1' } },
+        });
+        httpRequest(quotas.url, {
+          method: 'POST',
+          localAddress: from,
+          headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        })
+          .once('response', resolve)
+          .once('error', reject)
+          .end(body);
+      });
+    const started = await initialize('127.0.0.1');
+    assert.equal(started.statusCode, 200);
+    await json(started);
+    const refused = await initialize('127.0.0.1');
+    assert.equal(refused.statusCode, 429);
+    assert.match((await json(refused)).error!.message, /Too many sessions: at most 1 per caller/);
+    const other = await initialize('127.0.0.2');
+    assert.equal(other.statusCode, 200, 'another address has its own sessions for the day');
+    await json(other);
+
+    const add = (from: string) => post(quotas.url, from, 'tools/call', { name: 'note_add', arguments: { text: 'x' } }).then(answer);
+    assert.ok(!(await add('127.0.0.1')).result?.isError);
+    assert.match((await add('127.0.0.1')).result!.content![0]!.text, /Too many state handles: at most 1 per caller/);
+    const elsewhere = await add('127.0.0.2');
+    assert.ok(!elsewhere.result?.isError, `another address mints its own handles: ${JSON.stringify(elsewhere)}`);
   });
 });
 
