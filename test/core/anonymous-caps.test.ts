@@ -1,5 +1,6 @@
-// Without authentication every caller is the one principal `anonymous`: its rate limit and stream
-// cap are counted per client address instead, so one anonymous caller cannot use up everyone's.
+// Without authentication every caller is the one principal `anonymous`: its rate limit, stream
+// cap, container task slots and daily session and handle quotas are counted per client address
+// instead (an IPv6 one by its /64), so one anonymous caller cannot use up everyone's.
 // Two callers here connect from two loopback addresses (127.0.0.1 and 127.0.0.2) to a real server
 // sharing a real Redis; the address is the one the deployment vouches for (client-address.ts),
 // never an X-Forwarded-For the client wrote. Also: the audit lines for a refused stream and for a
