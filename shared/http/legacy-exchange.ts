@@ -4,6 +4,7 @@
 // so a client's reply, or its `notifications/cancelled`, reaches the exchange from any instance:
 // directly when it runs in this process, through the relay (shared/relay) otherwise.
 import type { JSONRPCMessage, JSONRPCRequest, MessageExtraInfo, Server, Transport, TransportSendOptions } from '@modelcontextprotocol/server';
+import { INTERNAL_ERROR } from '../protocol/errors.ts';
 import { shapeOutgoing } from '../protocol/shape.ts';
 import { unwrapTaskAnswer } from '../tasks/wire.ts';
 import type { Relay, RelayWatch } from '../relay/relay.ts';
@@ -111,6 +112,8 @@ export interface ExchangeOptions {
   relay?: Relay;
   /** The session's negotiated revision, for an exchange no session is restored into (legacy-lane.ts). */
   revision?: string;
+  /** The HTTP request's id, named in the error that ends a stream the request failed on. */
+  requestId?: string;
 }
 
 export class LegacyExchange implements Transport {
@@ -234,9 +237,17 @@ export class LegacyExchange implements Transport {
     });
   }
 
-  /** The request could not be served (the SDK instance failed to restore the session): the app's error answer, or the stream's end. */
+  /**
+   * The request could not be served (the SDK instance failed to restore the session): the app's
+   * error answer, or, once its SSE stream is open, a JSON-RPC error for it ending the stream.
+   */
   fail(error: unknown) {
     this.refuse?.(error);
+    if (this.stream && !this.closed && this.requestId !== undefined) {
+      const request = this.options.requestId ? ` (request id ${this.options.requestId})` : '';
+      const message = `Internal error${request}: the server failed after this response began streaming, so no result follows; retry the request`;
+      this.write({ jsonrpc: '2.0', id: this.requestId, error: { code: INTERNAL_ERROR, message } });
+    }
     void this.close();
   }
 

@@ -131,11 +131,12 @@ function exchangeFor(options: LegacyOptions, req: LegacyRequest, session: Sessio
     keepAliveMs: options.keepAliveMs,
     extra: { request: req.request, authInfo },
     relay: options.relay,
+    requestId: scope.requestId,
   });
   return { exchange, scope, authInfo };
 }
 
-/** A pooled server instance connected to `exchange`, with the session restored into it; the exchange is closed when that fails. */
+/** A pooled server instance connected to `exchange`, with the session restored into it; the exchange fails (and closes) when that fails. */
 async function connectServer(options: LegacyOptions, exchange: LegacyExchange, session: SessionRecord | undefined) {
   const server = options.factory.acquire('legacy');
   await server.connect(exchange);
@@ -143,7 +144,7 @@ async function connectServer(options: LegacyOptions, exchange: LegacyExchange, s
   try {
     await exchange.restore(session, server.server);
   } catch (err) {
-    await exchange.close();
+    exchange.fail(err);
     throw err;
   }
   return server;

@@ -15,6 +15,7 @@ import { ApiKeyStore } from '../../shared/auth/api-keys.ts';
 import { loadConfig } from '../../shared/config.ts';
 import { createKit } from '../../shared/kit.ts';
 import { defineServer, tool } from '../../shared/server/define.ts';
+import { SessionStore } from '../../shared/store/sessions.ts';
 import { Table, createDynamoClient } from '../../shared/store/table.ts';
 import { startTestDynamo, startTestS3 } from '../helpers/server.ts';
 
@@ -437,6 +438,39 @@ describe('legacy lane', () => {
     const sdk = await run(sdkOnly, 'sdk');
     assert.deepEqual(direct, sdk);
     assert.equal(direct.reason, 'enough');
+  });
+
+  it('a hand-over whose session restore fails after the stream opened ends it with a JSON-RPC error for the call', async () => {
+    // A stored client the SDK refuses on replay: the restore fails once the lane hands the call over.
+    const table = new Table(async () => createDynamoClient({ region: 'us-east-1', dynamoEndpoint: dynamo.endpoint }), 'mcp-kit');
+    const stored = await new SessionStore(table, 3600, 0).create({
+      protocolVersion: '2025-11-25',
+      clientInfo: { name: 5 } as never,
+      clientCapabilities: {},
+      principalId: 'apikey:alice',
+    });
+    const broken = await observe(
+      await send(
+        withLane,
+        inSession(
+          call('notifies_link', {}, (c) => (c.body.id = 'n1')),
+          stored.id,
+          '2025-11-25',
+        ),
+      ),
+    );
+    assert.equal(broken.type, 'text/event-stream');
+    assert.equal(broken.messages[0]?.method, 'notifications/message', 'the notification was streamed first');
+    assert.equal(broken.messages.length, 2, JSON.stringify(broken.messages));
+    assert.equal(broken.messages[1].id, 'n1');
+    assert.equal(broken.messages[1].error.code, -32603);
+    assert.match(
+      broken.messages[1].error.message,
+      /^Internal error \(request id [^)]+\): the server failed after this response began streaming, so no result follows; retry the request$/,
+    );
+    // Control: the same call in a sound session ends with its result.
+    const sound = await observe(await send(withLane, inSession(call('notifies_link', {}), sessions.get('lane 2025-11-25')!, '2025-11-25')));
+    assert.equal(sound.messages.at(-1).result.content[0].type, 'resource_link');
   });
 
   it('random perturbations of a plain call get the same answer on both paths', async () => {
