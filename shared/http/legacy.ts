@@ -195,15 +195,14 @@ async function initialize(options: LegacyOptions, req: LegacyRequest, message: J
         message.id,
       );
     }
-    const session = await options.sessions.create(
-      {
-        protocolVersion: (answer.result as { protocolVersion: string }).protocolVersion,
-        clientInfo: params.clientInfo ?? { name: 'unknown', version: '0' },
-        clientCapabilities: params.capabilities ?? {},
-        principalId: req.scope.principal.id,
-      },
-      limitKeyOf(req.scope.principal),
-    );
+    const { principal } = req.scope;
+    const session = await options.sessions.create({
+      protocolVersion: (answer.result as { protocolVersion: string }).protocolVersion,
+      clientInfo: params.clientInfo ?? { name: 'unknown', version: '0' },
+      clientCapabilities: params.capabilities ?? {},
+      principalId: principal.id,
+      ...(limitKeyOf(principal) !== principal.id && { countedAs: limitKeyOf(principal) }),
+    });
     req.note.sessionId = session.id;
     return Response.json(answer, { headers: { 'mcp-session-id': session.id } });
   });

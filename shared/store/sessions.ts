@@ -16,6 +16,8 @@ export interface SessionRecord {
   clientCapabilities: ClientCapabilities;
   logLevel?: LoggingLevel;
   principalId: string;
+  /** Whose daily quota it counts against, when not its principal's: an anonymous caller's address (principal.ts). */
+  countedAs?: string;
   createdAt: number;
   lastSeenAt: number;
   expiresAt: number;
@@ -44,6 +46,7 @@ function toItem(s: SessionRecord): Item {
     clientCapabilities: { S: JSON.stringify(s.clientCapabilities) },
     ...(s.logLevel && { logLevel: { S: s.logLevel } }),
     principalId: { S: s.principalId },
+    ...(s.countedAs && { countedAs: { S: s.countedAs } }),
     createdAt: { N: String(s.createdAt) },
     lastSeenAt: { N: String(s.lastSeenAt) },
     expiresAt: { N: String(s.expiresAt) },
@@ -58,6 +61,7 @@ function fromItem(id: string, item: Item): SessionRecord {
     clientCapabilities: JSON.parse(item.clientCapabilities!.S!),
     logLevel: item.logLevel?.S as LoggingLevel | undefined,
     principalId: item.principalId!.S!,
+    ...(item.countedAs?.S && { countedAs: item.countedAs.S }),
     createdAt: Number(item.createdAt!.N),
     lastSeenAt: Number(item.lastSeenAt!.N),
     expiresAt: Number(item.expiresAt!.N),
@@ -87,9 +91,8 @@ export class SessionStore {
     return Math.ceil(this.cacheMs / 1000) + 5;
   }
 
-  /** `countedAs`: whose daily quota it counts against, when not its principal's (an anonymous caller's address, principal.ts). */
-  async create(init: Omit<SessionRecord, 'id' | 'createdAt' | 'lastSeenAt' | 'expiresAt'>, countedAs = init.principalId): Promise<SessionRecord> {
-    await this.quota?.take(countedAs);
+  async create(init: Omit<SessionRecord, 'id' | 'createdAt' | 'lastSeenAt' | 'expiresAt'>): Promise<SessionRecord> {
+    await this.quota?.take(init.countedAs ?? init.principalId);
     const now = nowSeconds();
     const record: SessionRecord = { ...init, id: newSessionId(), createdAt: now, lastSeenAt: now, expiresAt: now + this.ttlSeconds };
     const created = await this.table.put(toItem(record), 'attribute_not_exists(pk)');
@@ -145,12 +148,12 @@ export class SessionStore {
   }
 
   /** Terminates a session; the principal may start another in its place. False when it was already gone. */
-  async delete(record: Pick<SessionRecord, 'id' | 'principalId'>): Promise<boolean> {
+  async delete(record: Pick<SessionRecord, 'id' | 'principalId' | 'countedAs'>): Promise<boolean> {
     const { id } = record;
     this.cache.delete(id);
     if (this.redis) await this.redis.set(this.markKey(id), GONE, { ex: this.markSeconds }).catch(() => undefined);
     const deleted = await this.table.delete(pk(id), SK);
-    if (deleted) await this.quota?.give(record.principalId);
+    if (deleted) await this.quota?.give(record.countedAs ?? record.principalId);
     return deleted;
   }
 

@@ -192,6 +192,11 @@ describe('anonymous callers: container task slots and daily quotas are counted b
     const other = await initialize('127.0.0.2');
     assert.equal(other.statusCode, 200, 'another address has its own sessions for the day');
     await json(other);
+    const ended = await fetch(quotas.url, { method: 'DELETE', headers: { 'mcp-session-id': String(started.headers['mcp-session-id']) } });
+    assert.equal(ended.status, 204);
+    const again = await initialize('127.0.0.1');
+    assert.equal(again.statusCode, 200, 'control: ending the session gave its address the quota back');
+    await json(again);
 
     const add = (from: string) => post(quotas.url, from, 'tools/call', { name: 'note_add', arguments: { text: 'x' } }).then(answer);
     assert.ok(!(await add('127.0.0.1')).result?.isError);
