@@ -83,7 +83,7 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
       : undefined;
   const bus = options.bus ?? redisBus ?? new MemoryEventBus((error) => log.warn('event listener failed', { error: error.message }));
   const artifacts = new ArtifactStore(() => createS3Client(config), config.bucketName, { defaultTtlSeconds: config.artifactTtlSeconds });
-  const pending = new PendingWork();
+  const pending = definition.pending ?? new PendingWork();
   const relay = options.relay ?? createRelay(redis ? redisRelayStore(redis, definition.name) : tableRelayStore(table, definition.name), log);
   const { service: tasks, queue: taskQueue } = createTasks(config, {
     server: definition.name,

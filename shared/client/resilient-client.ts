@@ -29,6 +29,7 @@ import {
   type ServerCapabilities,
   type Tool,
 } from '@modelcontextprotocol/client';
+import type { PendingWork } from '../pending-work.ts';
 import { declaresHeaderParams } from '../protocol/wire.ts';
 import { CircuitBreaker, type BreakerOptions } from './breaker.ts';
 import { connect, type Connection, type Protocol, type ResumableSession, type UpstreamNotification, type UpstreamSessionStore } from './connection.ts';
@@ -127,6 +128,12 @@ export interface ResilientClientOptions {
    * @default - nothing is told
    */
   onBackgroundError?: (what: string, error: unknown) => void;
+  /**
+   * Where work no call waits for is tracked (a kept session's touch): the kit's PendingWork, so the
+   * Lambda adapter finishes it before the invocation ends instead of freezing it mid-flight.
+   * @default - not tracked
+   */
+  pending?: Pick<PendingWork, 'track'>;
   /**
    * `tools/call` to a 2026-07-28 server reached without OAuth goes out as one plain POST, without
    * the SDK's client (raw-call.ts): same headers, envelope, answer and errors, less work per call.
@@ -420,11 +427,14 @@ export class ResilientClient {
 
   /**
    * Slides a kept session's expiry (the store bounds how often it writes), without the call waiting
-   * for it: failing only shortens how long the session is shared. On Lambda a touch still in flight
-   * when the environment freezes goes on at the next invocation.
+   * for it: failing only shortens how long the session is shared. Tracked in `pending`, so on
+   * Lambda the invocation finishes it rather than freezing it in flight.
    */
   private touch(partition: string, sessionId: string) {
-    this.options.sessions?.touch(this.name, partition, sessionId).catch((err: unknown) => this.options.onBackgroundError?.('session touch', err));
+    const touched = this.options.sessions
+      ?.touch(this.name, partition, sessionId)
+      .catch((err: unknown) => this.options.onBackgroundError?.('session touch', err));
+    if (touched) this.options.pending?.track(touched);
   }
 
   /** Which connection serves a call: its partition's, or one for all when the server is stateless and every partition looks the same to it. */

@@ -8,6 +8,7 @@ import type { ServerNotifier } from '@modelcontextprotocol/server';
 import type { UpstreamNotification, UpstreamSessionStore } from '../client/connection.ts';
 import type { KitLogger } from '../log.ts';
 import { upstreamFailureMetric } from '../metrics.ts';
+import { PendingWork } from '../pending-work.ts';
 import { defineServer, type ServerDefinition } from '../server/define.ts';
 import { OnBehalfOf } from './assertions.ts';
 import { Catalog, type ListKind } from './catalog.ts';
@@ -67,6 +68,8 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
   let notify: ServerNotifier | undefined;
   const announce = (kind: ListKind) => notify && ANNOUNCE[kind](notify);
   const failed = (upstream: string) => options.metrics && upstreamFailureMetric(name, upstream);
+  // Upstream session touches no call waits for; the kit adopts it as its pending work (definition.pending).
+  const pending = new PendingWork();
   const catalog: Catalog = new Catalog(
     createUpstreams(
       config,
@@ -77,7 +80,12 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
         for (const kind of NOTIFIED[n.kind]) catalog.invalidate(kind, upstream);
         announce(NOTIFIED[n.kind][0]!);
       },
-      { ...(options.sessions && { sessions: options.sessions }), rawCalls: options.rawUpstreamCalls ?? true, ...(options.log && { log: options.log }) },
+      {
+        ...(options.sessions && { sessions: options.sessions }),
+        rawCalls: options.rawUpstreamCalls ?? true,
+        ...(options.log && { log: options.log }),
+        pending,
+      },
     ),
     { listTimeoutMs: config.listTimeoutMs, changed: announce, failed },
   );
@@ -103,6 +111,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     directCall: callTool,
     readiness: { upstreams: async () => healthCounts(await health()) },
     readinessDetail: { scope: config.adminScope, reports: { upstreams: health } },
+    pending,
   });
   return {
     definition,

@@ -6,6 +6,7 @@ import { ClientCredentialsProvider } from '@modelcontextprotocol/client';
 import type { UpstreamNotification, UpstreamSessionStore } from '../client/connection.ts';
 import { ResilientClient, type UpstreamAuth, type UpstreamStatus } from '../client/resilient-client.ts';
 import type { KitLogger } from '../log.ts';
+import type { PendingWork } from '../pending-work.ts';
 import type { Principal } from '../principal.ts';
 import type { OnBehalfOf } from './assertions.ts';
 import type { GatewayConfig, UpstreamConfig } from './config.ts';
@@ -30,7 +31,12 @@ export function createUpstreams(
   config: GatewayConfig,
   callers: OnBehalfOf,
   onNotification: (upstream: string, notification: UpstreamNotification) => void,
-  { sessions, rawCalls = true, log }: { sessions?: UpstreamSessionStore; rawCalls?: boolean; log?: Pick<KitLogger, 'warn'> } = {},
+  {
+    sessions,
+    rawCalls = true,
+    log,
+    pending,
+  }: { sessions?: UpstreamSessionStore; rawCalls?: boolean; log?: Pick<KitLogger, 'warn'>; pending?: PendingWork } = {},
 ): Map<string, Upstream> {
   return new Map(
     config.upstreams.map((u) => {
@@ -50,6 +56,7 @@ export function createUpstreams(
         onNotification: (n) => onNotification(u.name, n),
         ...(sessions && { sessions }),
         rawCalls,
+        ...(pending && { pending }),
         ...(log && { onBackgroundError: (what: string, error: unknown) => log.warn(`upstream ${what} failed`, { upstream: u.name, error: String(error) }) }),
       });
       return [u.name, { config: u, client }];

@@ -4,6 +4,7 @@ import type { CacheHint, ResourceMetadata, ToolAnnotations } from '@modelcontext
 import type { McpServer, ServerContext, ServerNotifier } from '@modelcontextprotocol/server';
 import type * as z from 'zod/v4';
 import type { CachePolicy } from '../cache/tool-cache.ts';
+import type { PendingWork } from '../pending-work.ts';
 import type { ToolContext } from './context.ts';
 import type { PromptReturn, ReadReturn, ToolReturn } from './returns.ts';
 
@@ -119,6 +120,13 @@ export interface ServerDefinition {
    * whose credentials carry `scope` (the gateway: each upstream by name, to admins; counts to others).
    */
   readonly readinessDetail?: { readonly scope: string; readonly reports: Readonly<Record<string, () => Promise<unknown>>> };
+  /**
+   * Where the definition tracks work of its own that no response waits for (the gateway's upstream
+   * session touches): the kit uses it as its pending work, which the Lambda adapter lets finish
+   * before an invocation ends (kit.settle).
+   * @default - the kit's own
+   */
+  readonly pending?: PendingWork;
 }
 
 export function tool<In extends z.ZodObject, Out extends z.ZodObject = z.ZodObject>(

@@ -15,6 +15,7 @@ import {
 } from '../../shared/client/errors.ts';
 import { CircuitBreaker } from '../../shared/client/breaker.ts';
 import { ResilientClient, type ResilientClientOptions } from '../../shared/client/resilient-client.ts';
+import { PendingWork } from '../../shared/pending-work.ts';
 import { startFaultyProxy, type FaultyProxy } from '../helpers/faulty-proxy.ts';
 import { startLegacyServer, type LegacyServer } from '../helpers/legacy-server.ts';
 import { startInProcess, startTestDynamo, startTestS3 } from '../helpers/server.ts';
@@ -210,11 +211,23 @@ describe('resilient client', () => {
       const reported: [string, unknown][] = [];
       let reportedOne!: () => void;
       const report = new Promise<void>((resolve) => (reportedOne = resolve));
-      const c = client({ url: proxy.url, protocol: 'legacy', sessions, onBackgroundError: (what, err) => (reported.push([what, err]), reportedOne()) });
+      // The kit's pending work holds the touch, so on Lambda the invocation finishes it rather than freezing it.
+      const pending = new PendingWork();
+      const c = client({
+        url: proxy.url,
+        protocol: 'legacy',
+        sessions,
+        pending,
+        onBackgroundError: (what, err) => (reported.push([what, err]), reportedOne()),
+      });
       assert.match(text(await c.callTool({ name: 'note_add', arguments: { text: 'one' } }, { partition: 'alice' })), /^Added note/);
       assert.equal(touched, 1, 'control: the call touched its session');
       assert.deepEqual(reported, []);
+      assert.equal(pending.size, 1, 'the touch in flight is pending work');
+      assert.equal(await pending.settled(20), false, 'settling waits for it (and gives up after its bound)');
       failTouch(new Error('table unavailable'));
+      assert.equal(await pending.settled(5_000), true, 'settled once the touch did');
+      assert.equal(pending.size, 0);
       await report;
       assert.equal(reported[0]![0], 'session touch');
       assert.match(String(reported[0]![1]), /table unavailable/);

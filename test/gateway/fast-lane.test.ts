@@ -154,6 +154,18 @@ describe('gateway fast lane', () => {
 
   laneCases(fastCases, sdkCases, both);
 
+  it("the gateway's background work (upstream session touches) is the kit's pending work, which kit.settle waits for", async () => {
+    let finish!: () => void;
+    gateway.definition.pending!.track(new Promise<void>((resolve) => (finish = resolve)));
+    let settled = false;
+    const settling = fast.settle(5_000).then(() => (settled = true));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(settled, false, 'settle waits for the tracked work');
+    finish();
+    await settling;
+    assert.equal(gateway.definition.pending!.size, 0);
+  });
+
   it('says what is wrong when it leaves a refusal to the SDK lane (control: the answers compared are real refusals)', async () => {
     const { direct } = await both(call('admins__echo', { text: 'hi' }));
     assert.match(JSON.stringify(direct.messages), /Unknown tool \\"admins__echo\\": no upstream is named \\"admins\\" \(upstreams: up, down\)/);
