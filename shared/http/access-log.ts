@@ -9,7 +9,8 @@ import type { ToolMetrics, ToolOutcome } from '../metrics.ts';
 import { ANONYMOUS, type Principal } from '../principal.ts';
 
 /**
- * What the access line says about a request; `lane` for modern requests: which lane answered.
+ * What the access line says about a request; `lane`: which lane answered (the direct lane or the
+ * SDK's), for modern and legacy requests alike.
  * `outcome` is what the tool runner reported, `rateLimited` that a rate limit refused the request.
  */
 export interface AccessNote {
@@ -123,10 +124,12 @@ export function accessLog(write: AccessLog, toolMetrics: ToolMetrics | undefined
 }
 
 /**
- * The invocation's id on Lambda (the adapter's bindings carry its context): the id Lambda's own log
+ * The invocation's id on Lambda (the adapter's bindings carry its context: `context` when streamed,
+ * `lambdaContext` from Hono's buffered `handle`, which SAM local uses): the id Lambda's own log
  * lines give the request, and no random id drawn, so a cold start's first call does not load Web Crypto.
  */
 function lambdaRequestId(env: unknown): string | undefined {
-  const id = (env as { context?: { awsRequestId?: unknown } } | undefined)?.context?.awsRequestId;
+  const bindings = env as { context?: { awsRequestId?: unknown }; lambdaContext?: { awsRequestId?: unknown } } | undefined;
+  const id = (bindings?.context ?? bindings?.lambdaContext)?.awsRequestId;
   return typeof id === 'string' && id ? id.slice(0, 128) : undefined;
 }

@@ -37,8 +37,11 @@ function streamRefusal({ refused, retryAfterSeconds: wait }: Extract<StreamClaim
   );
 }
 
-/** Counts an open stream against its caller's cap (throws when over it); resolves to its lease. */
-export type HoldStream = (principalId: string) => Promise<HeldStream>;
+/**
+ * Counts an open stream against its caller's cap (throws when over it); resolves to its lease.
+ * `limitKey` is whom the caller counts as (principal.ts `limitKeyOf`: an anonymous caller's address).
+ */
+export type HoldStream = (limitKey: string) => Promise<HeldStream>;
 
 /**
  * `perPrincipal` is MCP_STREAMS_PER_PRINCIPAL; without `slots` streams are counted on this
@@ -46,9 +49,9 @@ export type HoldStream = (principalId: string) => Promise<HeldStream>;
  */
 export function createStreamQuota(perPrincipal: number, slots: StreamSlots | undefined, instance = new OpenStreams()): HoldStream {
   const streams = new Map<string, number>();
-  return async function holdStream(principalId) {
+  return async function holdStream(limitKey) {
     const held = instance.admit();
-    const open = streams.get(principalId) ?? 0;
+    const open = streams.get(limitKey) ?? 0;
     if (open >= perPrincipal) {
       held.release();
       throw new HttpProtocolError(
@@ -58,18 +61,18 @@ export function createStreamQuota(perPrincipal: number, slots: StreamSlots | und
         { 'retry-after': '5' },
       );
     }
-    streams.set(principalId, open + 1);
+    streams.set(limitKey, open + 1);
     let released = false;
     const releaseHere = () => {
       if (released) return;
       released = true;
-      const left = (streams.get(principalId) ?? 1) - 1;
-      if (left > 0) streams.set(principalId, left);
-      else streams.delete(principalId);
+      const left = (streams.get(limitKey) ?? 1) - 1;
+      if (left > 0) streams.set(limitKey, left);
+      else streams.delete(limitKey);
     };
     // claim() never throws: an unreachable Redis refuses the stream, or (failing open) leaves it
     // counted on this instance only.
-    const slot = slots ? await slots.claim(principalId) : { release: () => {} };
+    const slot = slots ? await slots.claim(limitKey) : { release: () => {} };
     if ('refused' in slot) {
       releaseHere();
       held.release();

@@ -128,6 +128,11 @@ describe('the request id of a call', () => {
     assert.equal(res.headers.get('x-request-id'), 'c0ffee00-1111-2222-3333-444455556666');
   });
 
+  it("is the invocation's id under SAM local too, whose buffered adapter (Hono's handle) passes it as lambdaContext", async () => {
+    const res = await call({}, { lambdaContext: { awsRequestId: 'c0ffee00-1111-2222-3333-444455556666' } });
+    assert.equal(res.headers.get('x-request-id'), 'c0ffee00-1111-2222-3333-444455556666');
+  });
+
   it("is the caller's x-request-id when it sends one, on Lambda too", async () => {
     const res = await call({ 'x-request-id': 'trace-me-42' }, { context: { awsRequestId: 'c0ffee00-1111-2222-3333-444455556666' } });
     assert.equal(res.headers.get('x-request-id'), 'trace-me-42');
