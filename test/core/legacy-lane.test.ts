@@ -468,6 +468,19 @@ describe('legacy lane', () => {
       broken.messages[1].error.message,
       /^Internal error \(request id [^)]+\): the server failed after this response began streaming, so no result follows; retry the request$/,
     );
+    // Without a stream (JSON only), the same failure is the app's error answer.
+    const plain = await observe(
+      await send(
+        withLane,
+        inSession(
+          call('notifies_link', {}, (c) => ((c.body.id = 'n2'), (c.headers.accept = 'application/json'))),
+          stored.id,
+          '2025-11-25',
+        ),
+      ),
+    );
+    assert.equal(plain.status, 500, JSON.stringify(plain));
+    assert.match(plain.messages[0].error.message, /^Internal error \(request id [^)]+\)$/);
     // Control: the same call in a sound session ends with its result.
     const sound = await observe(await send(withLane, inSession(call('notifies_link', {}), sessions.get('lane 2025-11-25')!, '2025-11-25')));
     assert.equal(sound.messages.at(-1).result.content[0].type, 'resource_link');
