@@ -190,7 +190,7 @@ for (const redisInstalled of [true, false]) {
         }),
       ),
     );
-    const [urlA, urlB] = await Promise.all(servers.map(servingUrl));
+    const [urlA, urlB] = await Promise.all(servers.map((server) => servingUrl(server)));
     assert.notEqual(urlA, urlB);
     for (const server of servers) {
       const redisLine = redisInstalled ? `Redis ${vars.UPSTASH_REDIS_REST_URL}` : 'Redis: off (MCP_LOCAL_REDIS=off): in-process cache and events';
