@@ -161,7 +161,7 @@ export const VARIABLES = {
     kind: 'whole number',
     default: 3,
     min: 1,
-    doc: 'Runs of a queued task that may start; a task whose workers stopped this many times without finishing fails.',
+    doc: 'Runs of a queued task that may be lost; a task whose workers stopped this many times without finishing (their lease lapsed) fails. A run a stopping worker gave back is not counted.',
   },
   MCP_CONTAINER_TASKS_PER_PRINCIPAL: {
     kind: 'whole number',

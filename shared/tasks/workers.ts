@@ -5,7 +5,7 @@
 // `concurrency` runs under leases, renews each lease while its run goes on, and removes the run
 // from the queue when it ends. A run whose lease is lost (renewal refused, or the table unreachable
 // until the lease ran out) is abandoned unrecorded: another worker has restarted it or will. A run
-// started more than `maxAttempts` times fails (dead letter). Stopping takes no new runs, lets
+// whose lease lapsed `maxAttempts` times fails (dead letter; a run given back at stop is not counted). Stopping takes no new runs, lets
 // running ones finish up to `drainMs`, then stops them (their last checkpoint is written) and gives
 // their leases back so another container restarts them at once. `onBusy` hears when the process
 // starts and stops holding runs (the container adapter protects its ECS task from scale-in then).
@@ -118,8 +118,8 @@ export function startTaskWorkers({ tasks, queue, maxAttempts, tools, log }: Task
   }
 
   async function attempt(lease: Lease, abandon: AbortController) {
-    if (lease.attempt > maxAttempts) {
-      await tasks.deadLetter(lease.taskId, lease.attempt - 1);
+    if (lease.lost >= maxAttempts) {
+      await tasks.deadLetter(lease.taskId, lease.lost);
       await queue.remove(lease);
       return;
     }

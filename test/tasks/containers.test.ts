@@ -435,6 +435,27 @@ describe('long tasks on containers', () => {
     assert.deepEqual(await queue.waiting(5, undefined, Date.now() + 1000), []);
   });
 
+  it('a released run is taken again under a new attempt number (the fence tells the runs apart), and the release counts no lost attempt', async () => {
+    const queue = new TaskQueue(new Table(() => createDynamoClient({ region: 'us-east-1', dynamoEndpoint: dynamo.endpoint }), 'mcp-kit'), {
+      server: 'release-test',
+      stage: 'local',
+      version: '1',
+      leaseMs: 300,
+    });
+    await queue.enqueue('ReleaseReleaseReleaseR', 1, Date.now() + 60_000, 'long_job');
+    const [read] = await queue.waiting(5);
+    const first = (await queue.claim(read!, 'w1'))!;
+    assert.equal(await queue.release(first), true);
+    assert.equal(await queue.claim(read!, 'w1'), undefined, 'the read from before the release replayed takes nothing');
+    const second = (await queue.claim((await queue.waiting(5))[0]!, 'w2'))!;
+    assert.deepEqual([first.attempt, second.attempt], [1, 2], 'never the same attempt twice');
+    assert.deepEqual([first.lost, second.lost], [0, 0], 'the release is not a lost attempt');
+    await new Promise((r) => setTimeout(r, 350));
+    const third = (await queue.claim((await queue.waiting(5))[0]!, 'w3'))!;
+    assert.deepEqual([third.attempt, third.lost], [3, 1], 'a lapsed lease is');
+    await queue.remove(third);
+  });
+
   it('control: an ordinary task still runs on the function, within its timeout; without MCP_CONTAINER_TASKS a container task runs in-process', async () => {
     workers(ctrA);
     const short = await settled(await start('plain_job', { ms: 100 }));
