@@ -187,6 +187,7 @@ describe('container tasks under a hostile caller', () => {
       }),
     });
     assert.equal(res.status, 429);
+    assert.equal(res.headers.get('retry-after'), '30', 'the 429 says when to call again, as the kit\'s other 429s do');
     const refused = (await res.json()) as { id: number; error: { code: number; message: string } };
     assert.equal(refused.id, 7);
     assert.equal(refused.error.code, -32000);
