@@ -170,15 +170,20 @@ function noteVersion(queued: QueuedRun, version: string, log: KitLogger) {
     log.warn('task worker: running a task queued by another version of the server', { taskId: queued.taskId, queuedBy: queued.version, version });
 }
 
+/** The most runs of tools this process lacks it remembers having logged. */
+export const UNRUNNABLE_KEPT = 1000;
+
 /**
- * Whether this process has a queued run's tool: one it lacks is logged once, handed to `lacking`
+ * Whether this process has a queued run's tool: one it lacks is logged once (while remembered), handed to `lacking`
  * (unservedRuns) and left to another container.
  */
-function runnableHere(tools: ReadonlySet<string>, version: string, log: KitLogger, lacking: (run: QueuedRun) => void) {
+export function runnableHere(tools: ReadonlySet<string>, version: string, log: KitLogger, lacking: (run: QueuedRun) => void) {
   const unrunnable = new Set<string>();
   return (queued: QueuedRun) => {
     if (queued.tool === undefined || tools.has(queued.tool)) return true;
     lacking(queued);
+    // Bounded: past the cap the runs seen are forgotten (each is logged once more), not kept for the process's life.
+    if (unrunnable.size >= UNRUNNABLE_KEPT) unrunnable.clear();
     if (!unrunnable.has(queued.sk) && unrunnable.add(queued.sk))
       log.warn('task worker: a queued run is left for another container: this one has no such tool', {
         taskId: queued.taskId,

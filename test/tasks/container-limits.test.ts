@@ -23,7 +23,7 @@ import type { Relay } from '../../shared/relay/relay.ts';
 import { TaskQueue } from '../../shared/tasks/queue.ts';
 import { TaskService, type TaskOutcome, type TaskRunContext, type TaskServiceOptions } from '../../shared/tasks/service.ts';
 import { TaskStore, newTaskId } from '../../shared/tasks/store.ts';
-import type { TaskWorkers } from '../../shared/tasks/workers.ts';
+import { UNRUNNABLE_KEPT, runnableHere, type TaskWorkers } from '../../shared/tasks/workers.ts';
 import { containerTasksServer, jobs } from '../fixtures/container-tasks.ts';
 import { rpc as rpcAt } from '../helpers/gateway-tasks.ts';
 import { startTestRedis, type TestRedis } from '../helpers/redis.ts';
@@ -577,7 +577,22 @@ async function ecsAgent() {
       calls.push({ method: req.method, url: req.url, body: JSON.parse(body || 'null') });
       agent.answer(res);
     });
+  
+  it('the runs of tools a container lacks that it remembers having logged are bounded: past the cap they are forgotten and logged again', () => {
+    const lines: string[] = [];
+    const takes = runnableHere(new Set(['long_job']), 'v2', quietLog(lines), () => {});
+    const run = (n: number) => ({ pk: 'TASKQ#x', sk: `${n}`, tool: 'gone_tool', taskId: `t${n}`, run: 1, attempts: 0, released: 0, leaseUntil: 0 });
+    const logged = () => lines.filter((l) => l.includes('this one has no such tool')).length;
+    assert.equal(takes(run(0)), false);
+    assert.equal(takes(run(0)), false);
+    assert.equal(logged(), 1, 'one run read twice is logged once');
+    for (let n = 1; n <= UNRUNNABLE_KEPT; n++) takes(run(n));
+    assert.equal(logged(), UNRUNNABLE_KEPT + 1);
+    takes(run(0));
+    assert.equal(logged(), UNRUNNABLE_KEPT + 2, 'the cap was reached: run 0 was forgotten, so the set does not grow without bound');
+    assert.equal(takes({ ...run(0), tool: 'long_job' }), true, 'control: a tool it has is taken');
   });
+});
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   agent.agentUri = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v4/abc`;
   return agent;
