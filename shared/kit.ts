@@ -137,9 +137,9 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
         log.info('task workers not started: MCP_CONTAINER_TASKS is off or no tool declares runtime: container');
         return { running: 0, stop: async () => {} };
       }
-      const backlog = config.metrics ? { onPoll: backlogReporter(definition.name, config.stage) } : {};
+      // The backlog lines are written whatever MCP_METRICS says: the container tier's alarm and autoscaling read them.
       const parts = { tasks, queue: taskQueue, maxAttempts: config.tasks.maxAttempts, tools, log };
-      const workers = startTaskWorkers(parts, { ...backlog, ...workerOptions });
+      const workers = startTaskWorkers(parts, { onPoll: backlogReporter(definition.name, config.stage), ...workerOptions });
       taskWorkers.push(workers);
       return workers;
     },

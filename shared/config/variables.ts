@@ -230,7 +230,7 @@ export const VARIABLES = {
   MCP_METRICS: {
     kind: 'true/false',
     shownDefault: 'on outside `local`',
-    doc: 'CloudWatch embedded metrics in the logs: per-tool calls, errors, duration, cache hits and rate-limited calls on every `tools/call` access line, and task state changes (docs/deploy.md, Per-tool metrics).',
+    doc: 'CloudWatch embedded metrics in the logs: per-tool calls, errors, duration, cache hits and rate-limited calls on every `tools/call` access line, and task state changes (docs/deploy.md, Per-tool metrics). The container task backlog lines are written whatever it says (alarms and autoscaling read them).',
   },
   MCP_TRACING: {
     kind: 'true/false',

@@ -84,8 +84,11 @@ export function startTaskWorkers({ tasks, queue, maxAttempts, tools, log }: Task
   async function fill() {
     await unserved.announce();
     // At least one run is read even when every slot is held, so the backlog report (onPoll) sees
-    // the oldest waiting run's age; `waiting` holds at most the room this poll had.
-    const waiting = await queue.waiting(Math.max(concurrency - held.size, 1), takes);
+    // the oldest waiting run's age; `waiting` holds at most the room this poll had. With no one
+    // to report to, a full worker reads nothing.
+    const room = concurrency - held.size;
+    if (room <= 0 && !options.onPoll) return;
+    const waiting = await queue.waiting(Math.max(room, 1), takes);
     options.onPoll?.(waiting);
     await unserved.failOverdue();
     for (const queued of waiting) {
