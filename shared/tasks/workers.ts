@@ -8,7 +8,8 @@
 // whose lease lapsed `maxAttempts` times fails (dead letter; a run given back at stop is not counted). Stopping takes no new runs, lets
 // running ones finish up to `drainMs`, then stops them (their last checkpoint is written) and gives
 // their leases back so another container restarts them at once. `onBusy` hears when the process
-// starts and stops holding runs (the container adapter protects its ECS task from scale-in then).
+// starts and stops holding runs (the container adapter protects its ECS task from scale-in then);
+// after `busyLimitMs` busy it takes no new run until it has been idle `restMs`, so that protection ends.
 // Workers announce the tools they run (queue.ts); a run of a tool no running worker announces,
 // left unclaimed for `failUnservedAfterMs`, is failed by a worker that reads it, saying so.
 import { describeFailure } from '../dependency.ts';
@@ -27,6 +28,14 @@ export interface TaskWorkerOptions {
   onPoll?: (waiting: readonly QueuedRun[]) => void;
   /** Told `true` when the first run is taken, `false` when the last one ends; must not throw. */
   onBusy?: (busy: boolean) => void;
+  /**
+   * After holding runs this long without a break, take no new run until idle, then stay idle
+   * `restMs` more: with a steady backlog the process would otherwise never go idle, and its ECS
+   * task's scale-in protection (onBusy) would hold a deploy off for good. @default no bound
+   */
+  busyLimitMs?: number;
+  /** How long a worker that reached `busyLimitMs` stays idle once its runs end. @default 0 */
+  restMs?: number;
   /**
    * How long a run of a tool no running worker has may wait unclaimed before it fails. Generous:
    * during a deploy or canary the containers of the version that has the tool may still be
@@ -80,6 +89,7 @@ export function startTaskWorkers({ tasks, queue, maxAttempts, tools, log }: Task
 
   const unserved = unservedRuns({ tasks, queue, tools, log }, owner, options.failUnservedAfterMs ?? Math.max(UNSERVED_WAIT_MS, 10 * queue.leaseMs));
   const takes = runnableHere(tools, queue.version, log, unserved.lacking);
+  const gate = claimGate(options.busyLimitMs, options.restMs ?? 0, log);
 
   async function fill() {
     await unserved.announce();
@@ -91,6 +101,7 @@ export function startTaskWorkers({ tasks, queue, maxAttempts, tools, log }: Task
     const waiting = await queue.waiting(Math.max(room, 1), takes);
     options.onPoll?.(waiting);
     await unserved.failOverdue();
+    if (!gate.open()) return;
     for (const queued of waiting) {
       if (stopping.signal.aborted || held.size >= concurrency) return;
       const lease = await queue.claim(queued, owner);
@@ -102,7 +113,7 @@ export function startTaskWorkers({ tasks, queue, maxAttempts, tools, log }: Task
 
   function start(lease: Lease) {
     const abandon = new AbortController();
-    const done = attempt(lease, abandon)
+    const done = attempt({ tasks, queue, maxAttempts, log }, owner, lease, abandon)
       .catch((error: unknown) =>
         log.error('task worker: a run failed outside its tool', {
           taskId: lease.taskId,
@@ -113,31 +124,16 @@ export function startTaskWorkers({ tasks, queue, maxAttempts, tools, log }: Task
       )
       .finally(() => {
         held.delete(lease.token);
-        if (held.size === 0) options.onBusy?.(false);
+        if (held.size === 0) {
+          gate.busy(false);
+          options.onBusy?.(false);
+        }
         nudge();
       });
     held.set(lease.token, { lease, abandon, done });
-    if (held.size === 1) options.onBusy?.(true);
-  }
-
-  async function attempt(lease: Lease, abandon: AbortController) {
-    if (lease.lost >= maxAttempts) {
-      await tasks.deadLetter(lease.taskId, lease.lost);
-      await queue.remove(lease);
-      return;
-    }
-    const record = await tasks.startLeased(lease.taskId, lease.run, lease.attempt);
-    if (!record) return void (await queue.remove(lease));
-    log.info('task worker: run taken', { taskId: lease.taskId, run: lease.run, attempt: lease.attempt, owner });
-    const beat = heartbeat(queue, lease, abandon, log, () => tasks.wanted(lease.taskId, lease.run));
-    try {
-      await tasks.execute(record, abandon.signal);
-    } finally {
-      beat.stop();
-    }
-    // A run given up because its task ended elsewhere leaves the queue now; one whose lease is in
-    // doubt stays for another worker to restart (the remove is fenced by the lease token anyway).
-    if (!abandon.signal.aborted || beat.ended) await queue.remove(lease);
+    if (held.size > 1) return;
+    gate.busy(true);
+    options.onBusy?.(true);
   }
 
   const loop = (async () => {
@@ -165,6 +161,59 @@ export function startTaskWorkers({ tasks, queue, maxAttempts, tools, log }: Task
       return stopped;
     },
   };
+}
+
+/**
+ * Whether the workers may take new runs: once busy for `limitMs` without a break (an idle spell
+ * shorter than `restMs` is none, as it does not end the protection) they take none until idle,
+ * then rest `restMs` (their ECS task's protection clears meanwhile). Always open without `limitMs`.
+ */
+function claimGate(limitMs: number | undefined, restMs: number, log: KitLogger) {
+  let busySince: number | undefined;
+  let idleSince: number | undefined;
+  let tired = false;
+  let restUntil = 0;
+  return {
+    busy(busy: boolean) {
+      const now = Date.now();
+      if (!busy) {
+        idleSince = now;
+        if (tired) [tired, restUntil, busySince] = [false, now + restMs, undefined];
+        return;
+      }
+      if (busySince === undefined || (idleSince !== undefined && now - idleSince >= restMs)) busySince = now;
+      idleSince = undefined;
+    },
+    open(now = Date.now()) {
+      if (!tired && limitMs !== undefined && busySince !== undefined && now - busySince >= limitMs) {
+        tired = true;
+        log.info('task worker: busy for the bound; taking no new run until idle, so scale-in protection can end', { busyMs: now - busySince, restMs });
+      }
+      return !tired && now >= restUntil;
+    },
+  };
+}
+
+/** One attempt at a leased run: dead-lettered past maxAttempts lost, else run under a heartbeat, and removed from the queue when it ended. */
+async function attempt(parts: Pick<TaskWorkerParts, 'tasks' | 'queue' | 'maxAttempts' | 'log'>, owner: string, lease: Lease, abandon: AbortController) {
+  const { tasks, queue, maxAttempts, log } = parts;
+  if (lease.lost >= maxAttempts) {
+    await tasks.deadLetter(lease.taskId, lease.lost);
+    await queue.remove(lease);
+    return;
+  }
+  const record = await tasks.startLeased(lease.taskId, lease.run, lease.attempt);
+  if (!record) return void (await queue.remove(lease));
+  log.info('task worker: run taken', { taskId: lease.taskId, run: lease.run, attempt: lease.attempt, owner });
+  const beat = heartbeat(queue, lease, abandon, log, () => tasks.wanted(lease.taskId, lease.run));
+  try {
+    await tasks.execute(record, abandon.signal);
+  } finally {
+    beat.stop();
+  }
+  // A run given up because its task ended elsewhere leaves the queue now; one whose lease is in
+  // doubt stays for another worker to restart (the remove is fenced by the lease token anyway).
+  if (!abandon.signal.aborted || beat.ended) await queue.remove(lease);
 }
 
 /** A run queued by another version of a tool this process has is run, and the mismatch logged. */

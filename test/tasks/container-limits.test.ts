@@ -187,7 +187,7 @@ describe('container tasks under a hostile caller', () => {
       }),
     });
     assert.equal(res.status, 429);
-    assert.equal(res.headers.get('retry-after'), '30', 'the 429 says when to call again, as the kit\'s other 429s do');
+    assert.equal(res.headers.get('retry-after'), '30', "the 429 says when to call again, as the kit's other 429s do");
     const refused = (await res.json()) as { id: number; error: { code: number; message: string } };
     assert.equal(refused.id, 7);
     assert.equal(refused.error.code, -32000);
@@ -524,6 +524,26 @@ describe('container tasks under a hostile caller', () => {
     }
   });
 
+  it('with a steady backlog a container takes no new run past its busy bound, so its protection clears; then it takes the rest', async () => {
+    const agent = await ecsAgent();
+    try {
+      const bodies = () => agent.calls.map((c) => (c.body as { ProtectionEnabled: boolean }).ProtectionEnabled);
+      const protection = ecsTaskProtection(agent.agentUri, quietLog(), { clearAfterMs: 50 });
+      const ids: [string, string][] = [];
+      workers(ctr, { concurrency: 1, onBusy: protection.busy, busyLimitMs: 300, restMs: 300 });
+      for (const key of [keys.bob, keys.bob, keys.carol, keys.carol]) ids.push([await start('long_job', { ms: 200 }, key), key]);
+      await until(bodies, (b) => b.includes(false), 'the protection cleared');
+      const statuses = await Promise.all(ids.map(async ([taskId, key]) => (await rpc('tasks/get', { taskId }, key)).result!.status));
+      assert.ok(statuses.includes('working'), `cleared while runs still wait: ${statuses}`);
+      for (const [taskId, key] of ids) assert.equal((await settled(taskId, key)).status, 'completed');
+      await until(bodies, (b) => b.length >= 4, 'protected again for the rest, then cleared');
+      assert.deepEqual(bodies().slice(0, 4), [true, false, true, false]);
+      protection.stop();
+    } finally {
+      await agent.close();
+    }
+  });
+
   it('runs that start and stop in quick succession cost one protect and one clear, the clear once idle for a while', async () => {
     const agent = await ecsAgent();
     try {
@@ -559,6 +579,21 @@ describe('container tasks under a hostile caller', () => {
       await agent.close();
     }
   });
+
+  it('the runs of tools a container lacks that it remembers having logged are bounded: past the cap they are forgotten and logged again', () => {
+    const lines: string[] = [];
+    const takes = runnableHere(new Set(['long_job']), 'v2', quietLog(lines), () => {});
+    const run = (n: number) => ({ pk: 'TASKQ#x', sk: `${n}`, tool: 'gone_tool', taskId: `t${n}`, run: 1, attempts: 0, released: 0, leaseUntil: 0 });
+    const logged = () => lines.filter((l) => l.includes('this one has no such tool')).length;
+    assert.equal(takes(run(0)), false);
+    assert.equal(takes(run(0)), false);
+    assert.equal(logged(), 1, 'one run read twice is logged once');
+    for (let n = 1; n <= UNRUNNABLE_KEPT; n++) takes(run(n));
+    assert.equal(logged(), UNRUNNABLE_KEPT + 1);
+    takes(run(0));
+    assert.equal(logged(), UNRUNNABLE_KEPT + 2, 'the cap was reached: run 0 was forgotten, so the set does not grow without bound');
+    assert.equal(takes({ ...run(0), tool: 'long_job' }), true, 'control: a tool it has is taken');
+  });
 });
 
 /** A stand-in for the ECS agent's task-protection endpoint on loopback: records each request, answers with `answer`. */
@@ -577,22 +612,7 @@ async function ecsAgent() {
       calls.push({ method: req.method, url: req.url, body: JSON.parse(body || 'null') });
       agent.answer(res);
     });
-  
-  it('the runs of tools a container lacks that it remembers having logged are bounded: past the cap they are forgotten and logged again', () => {
-    const lines: string[] = [];
-    const takes = runnableHere(new Set(['long_job']), 'v2', quietLog(lines), () => {});
-    const run = (n: number) => ({ pk: 'TASKQ#x', sk: `${n}`, tool: 'gone_tool', taskId: `t${n}`, run: 1, attempts: 0, released: 0, leaseUntil: 0 });
-    const logged = () => lines.filter((l) => l.includes('this one has no such tool')).length;
-    assert.equal(takes(run(0)), false);
-    assert.equal(takes(run(0)), false);
-    assert.equal(logged(), 1, 'one run read twice is logged once');
-    for (let n = 1; n <= UNRUNNABLE_KEPT; n++) takes(run(n));
-    assert.equal(logged(), UNRUNNABLE_KEPT + 1);
-    takes(run(0));
-    assert.equal(logged(), UNRUNNABLE_KEPT + 2, 'the cap was reached: run 0 was forgotten, so the set does not grow without bound');
-    assert.equal(takes({ ...run(0), tool: 'long_job' }), true, 'control: a tool it has is taken');
   });
-});
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   agent.agentUri = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v4/abc`;
   return agent;

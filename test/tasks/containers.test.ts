@@ -322,7 +322,7 @@ describe('long tasks on containers', () => {
     assert.equal(saved[2], 'saved', 'control: the attempt that holds the run saves');
   });
 
-  it("a run given up does not write its waiting progress over the progress of the attempt now running it", async () => {
+  it('a run given up does not write its waiting progress over the progress of the attempt now running it', async () => {
     const table = new Table(() => createDynamoClient({ region: 'us-east-1', dynamoEndpoint: dynamo.endpoint }), 'mcp-kit');
     const store = new TaskStore(table, { ttlMs: 60_000, pollIntervalMs: 100, inlineResultBytes: 300_000 });
     const id = newTaskId();
