@@ -114,14 +114,7 @@ export function startTaskWorkers({ tasks, queue, maxAttempts, tools, log }: Task
   function start(lease: Lease) {
     const abandon = new AbortController();
     const done = attempt({ tasks, queue, maxAttempts, log }, owner, lease, abandon)
-      .catch((error: unknown) =>
-        log.error('task worker: a run failed outside its tool', {
-          taskId: lease.taskId,
-          run: lease.run,
-          attempt: lease.attempt,
-          error: describeFailure(error),
-        }),
-      )
+      .catch((error: unknown) => failedOutside(log, lease, error))
       .finally(() => {
         held.delete(lease.token);
         if (held.size === 0) {
@@ -192,6 +185,11 @@ function claimGate(limitMs: number | undefined, restMs: number, log: KitLogger) 
       return !tired && now >= restUntil;
     },
   };
+}
+
+/** A run's failure outside its tool (the table, say): logged; the lease lapses and another worker restarts it. */
+function failedOutside(log: KitLogger, lease: Lease, error: unknown) {
+  log.error('task worker: a run failed outside its tool', { taskId: lease.taskId, run: lease.run, attempt: lease.attempt, error: describeFailure(error) });
 }
 
 /** One attempt at a leased run: dead-lettered past maxAttempts lost, else run under a heartbeat, and removed from the queue when it ended. */
