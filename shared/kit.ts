@@ -77,11 +77,7 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
   const streamsOff = !redis && options.oneRequestPerInstance ? STREAMS_NEED_REDIS : undefined;
   const features = describeFeatures(config, Boolean(redis), Boolean(streamsOff));
   if (!redis) warnWithoutRedis(config, log, Boolean(streamsOff), features);
-  const redisBus =
-    !options.bus && redis
-      ? createRedisEventBus({ redis, stream: `mcp:events:${definition.name}`, pollMs: config.eventPollMs, pollMaxMs: config.eventPollMaxMs, log })
-      : undefined;
-  const bus = options.bus ?? redisBus ?? new MemoryEventBus((error) => log.warn('event listener failed', { error: error.message }));
+  const { bus, redisBus } = eventBusOf(definition, config, options.bus, redis || undefined, log);
   const artifacts = new ArtifactStore(() => createS3Client(config), config.bucketName, { defaultTtlSeconds: config.artifactTtlSeconds });
   const pending = definition.pending ?? new PendingWork();
   const relay = options.relay ?? createRelay(redis ? redisRelayStore(redis, definition.name) : tableRelayStore(table, definition.name), log);
@@ -131,18 +127,7 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
      * declares `runtime: 'container'` (such tasks then run where they are created). `close()`
      * stops them first (their runs finish for up to `drainMs`, the rest go back to the queue).
      */
-    startTaskWorkers(workerOptions?: TaskWorkerOptions): TaskWorkers {
-      const tools = new Set(definition.tools.filter((t) => taskRuntimeOf(t) === 'container').map((t) => t.name));
-      if (!taskQueue || tools.size === 0) {
-        log.info('task workers not started: MCP_CONTAINER_TASKS is off or no tool declares runtime: container');
-        return { running: 0, stop: async () => {} };
-      }
-      const backlog = config.metrics ? { onPoll: backlogReporter(definition.name, config.stage) } : {};
-      const parts = { tasks, queue: taskQueue, maxAttempts: config.tasks.maxAttempts, tools, log };
-      const workers = startTaskWorkers(parts, { ...backlog, ...workerOptions });
-      taskWorkers.push(workers);
-      return workers;
-    },
+    startTaskWorkers: taskWorkersStarter(definition, config, { tasks, taskQueue, log, started: taskWorkers }),
     /** What this instance holds: cached sessions (bounded by MCP_SESSION_CACHE_MS), open notification streams. */
     stats: () => ({ cachedSessions: sessions.cached, openStreams: openStreams.size }),
     /**
@@ -155,17 +140,53 @@ export function createKit(definition: ServerDefinition, config: Readonly<KitConf
      * handlers that outlive their call). The Lambda adapter calls it before an invocation ends: a
      * frozen environment would hold that work until its next invocation, or forever.
      */
-    async settle(maxMs: number) {
-      const [done] = await Promise.all([pending.settled(maxMs), redisBus?.flush()]);
-      await tracer?.exporter.flush?.();
-      if (!done) log.warn('work still running when the invocation ends; it is frozen with the environment', { running: pending.size, waitedMs: maxMs });
-    },
+    settle: settler(pending, redisBus, tracer, log),
     async close() {
       await Promise.all(taskWorkers.map((w) => w.stop()));
       tasks.close();
       await close();
       await redisBus?.close();
     },
+  };
+}
+
+/** Change events: the adapter's bus, else Redis streams when Redis is configured (cross-instance), else in-process. */
+function eventBusOf(definition: ServerDefinition, config: Readonly<KitConfig>, given: ServerEventBus | undefined, redis: Redis | undefined, log: KitLogger) {
+  const redisBus =
+    !given && redis
+      ? createRedisEventBus({ redis, stream: `mcp:events:${definition.name}`, pollMs: config.eventPollMs, pollMaxMs: config.eventPollMaxMs, log })
+      : undefined;
+  const bus = given ?? redisBus ?? new MemoryEventBus((error) => log.warn('event listener failed', { error: error.message }));
+  return { bus, redisBus };
+}
+
+/** The kit's `settle`: waits at most `maxMs` for work a response did not wait for, then flushes events and spans. */
+function settler(pending: PendingWork, redisBus: ReturnType<typeof createRedisEventBus> | undefined, tracer: Tracer | undefined, log: KitLogger) {
+  return async (maxMs: number) => {
+    const [done] = await Promise.all([pending.settled(maxMs), redisBus?.flush()]);
+    await tracer?.exporter.flush?.();
+    if (!done) log.warn('work still running when the invocation ends; it is frozen with the environment', { running: pending.size, waitedMs: maxMs });
+  };
+}
+
+/** The kit's `startTaskWorkers`: starts container task workers and keeps them in `started` for close(). */
+function taskWorkersStarter(
+  definition: ServerDefinition,
+  config: Readonly<KitConfig>,
+  parts: { tasks: ReturnType<typeof createTasks>['service']; taskQueue: ReturnType<typeof createTasks>['queue']; log: KitLogger; started: TaskWorkers[] },
+) {
+  const { tasks, taskQueue, log, started } = parts;
+  return (workerOptions?: TaskWorkerOptions): TaskWorkers => {
+    const tools = new Set(definition.tools.filter((t) => taskRuntimeOf(t) === 'container').map((t) => t.name));
+    if (!taskQueue || tools.size === 0) {
+      log.info('task workers not started: MCP_CONTAINER_TASKS is off or no tool declares runtime: container');
+      return { running: 0, stop: async () => {} };
+    }
+    // The backlog lines are written whatever MCP_METRICS says: the container tier's alarm and autoscaling read them.
+    const workerParts = { tasks, queue: taskQueue, maxAttempts: config.tasks.maxAttempts, tools, log };
+    const workers = startTaskWorkers(workerParts, { onPoll: backlogReporter(definition.name, config.stage), ...workerOptions });
+    started.push(workers);
+    return workers;
   };
 }
 

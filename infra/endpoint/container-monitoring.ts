@@ -154,7 +154,7 @@ const deadLetterMetric = (props: ContainerMonitoringProps) =>
 
 /**
  * The task queue, as the workers report it every 15 s (shared/tasks/backlog.ts). No report for
- * three minutes means no worker polls (every task down, or metrics off): that breaches too, as the
+ * three minutes means no worker polls (every task down; MCP_METRICS does not turn them off): that breaches too, as the
  * tier has no load balancer to count healthy tasks when it runs tasks alone.
  */
 function taskAlarms(scope: Construct, props: ContainerMonitoringProps) {

@@ -9,7 +9,7 @@ import { ConfigError, loadConfig } from '../config.ts';
 import { createKit } from '../kit.ts';
 import { resolveDefinition, type ServerModule } from '../server/define.ts';
 import { ORIGIN_VERIFY_HEADER } from '../http/origin-verify.ts';
-import { ecsTaskProtection } from './ecs-protection.ts';
+import { PROTECTION_CLEAR_AFTER_MS, ecsTaskProtection } from './ecs-protection.ts';
 import { resolveSecrets } from './lambda.ts';
 import { serveApp } from './node.ts';
 
@@ -17,6 +17,8 @@ type Env = Record<string, string | undefined>;
 
 /** The longest a stopping task waits for calls in flight: inside ECS's default stop timeout (30 s) and the construct's (120 s), after which it is killed. */
 const DRAIN_MS = 25_000;
+/** How long past the protection's clear a worker that was busy for its bound stays idle: time for ECS to stop the task it waited on. */
+const REST_MS = PROTECTION_CLEAR_AFTER_MS + 60_000;
 /** A container listens here unless PORT says otherwise (the task definition's container port). */
 const DEFAULT_PORT = 8080;
 
@@ -47,7 +49,9 @@ export async function runContainer(definition: ServerModule, env: Env = process.
   // Queued container tasks (MCP_CONTAINER_TASKS) run here, the ECS task protected from scale-in
   // while they do; SIGTERM stops them taking new runs first.
   const protection = env.ECS_AGENT_URI ? ecsTaskProtection(env.ECS_AGENT_URI, kit.log) : undefined;
-  const workers = kit.startTaskWorkers(protection && { onBusy: protection.busy });
+  // Busy at most twice a run's limit without a break (the configured one, else the longest TTL), then idle till the protection clears.
+  const runLimitMs = (config.tasks.containerTimeoutSeconds || config.tasks.maxTtlSeconds) * 1000;
+  const workers = kit.startTaskWorkers(protection && { onBusy: protection.busy, busyLimitMs: 2 * runLimitMs, restMs: REST_MS });
   const port = env.PORT ? Number(env.PORT) : DEFAULT_PORT;
   const served = await serveApp(withHealthCheck(kit.app, config.originSecrets[0]), { port, host: env.HOST ?? '0.0.0.0' });
   kit.log.info('container serving', { url: served.url, streamsPerTask: config.caps.instanceStreams });

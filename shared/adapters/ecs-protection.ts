@@ -2,10 +2,14 @@
 // task asks its ECS agent (`${ECS_AGENT_URI}/task-protection/v1/state`) to protect it, so neither
 // a scale-in nor a deploy stops it mid-run (a deploy waits for protection to end); once idle for
 // `clearAfterMs` it clears the protection, so runs that start and stop in quick succession cost
-// one request, not one per switch. Protection expires by itself (ExpiresInMinutes) and is renewed
+// one request, not one per switch. The workers bound how long they stay busy (workers.ts
+// `busyLimitMs`, set by the container adapter), so a steady backlog cannot keep a task protected for good. Protection expires by itself (ExpiresInMinutes) and is renewed
 // at half that while held, so a process that dies protected frees its task soon. Every failure is
 // logged and otherwise ignored: without protection a run is restarted elsewhere, as before.
 import type { KitLogger } from '../log.ts';
+
+/** How long the workers stay idle before the protection is cleared, unless told otherwise (ms). */
+export const PROTECTION_CLEAR_AFTER_MS = 30_000;
 
 export interface TaskProtectionOptions {
   /** How long one request protects the task. @default 60 */
@@ -25,7 +29,7 @@ export interface TaskProtection {
 
 export function ecsTaskProtection(agentUri: string, log: KitLogger, options: TaskProtectionOptions = {}): TaskProtection {
   const minutes = options.expiresInMinutes ?? 60;
-  const clearAfterMs = options.clearAfterMs ?? 30_000;
+  const clearAfterMs = options.clearAfterMs ?? PROTECTION_CLEAR_AFTER_MS;
   const url = `${agentUri.replace(/\/$/, '')}/task-protection/v1/state`;
   let renew: ReturnType<typeof setInterval> | undefined;
   let sending: Promise<void> = Promise.resolve();

@@ -161,7 +161,7 @@ export const VARIABLES = {
     kind: 'whole number',
     default: 3,
     min: 1,
-    doc: 'Runs of a queued task that may start; a task whose workers stopped this many times without finishing fails.',
+    doc: 'Runs of a queued task that may be lost; a task whose workers stopped this many times without finishing (their lease lapsed) fails. A run a stopping worker gave back is not counted.',
   },
   MCP_CONTAINER_TASKS_PER_PRINCIPAL: {
     kind: 'whole number',
@@ -240,7 +240,7 @@ export const VARIABLES = {
   MCP_METRICS: {
     kind: 'true/false',
     shownDefault: 'on outside `local`',
-    doc: 'CloudWatch embedded metrics in the logs: per-tool calls, errors, duration, cache hits and rate-limited calls on every `tools/call` access line, and task state changes (docs/deploy.md, Per-tool metrics).',
+    doc: 'CloudWatch embedded metrics in the logs: per-tool calls, errors, duration, cache hits and rate-limited calls on every `tools/call` access line, and task state changes (docs/deploy.md, Per-tool metrics). The container task backlog lines are written whatever it says (alarms and autoscaling read them).',
   },
   MCP_TRACING: {
     kind: 'true/false',

@@ -69,9 +69,12 @@ export function refuseTaskless(call: Call, legacy: boolean): void {
   );
 }
 
+/** The Retry-After of the 429 below: container tasks run for minutes, so sooner is rarely worth a call. */
+const TASK_LIMIT_RETRY_SECONDS = 30;
+
 /**
  * A call that would queue one more container task than its caller may have unfinished is refused
- * with 429 and -32000 naming the limit, as the kit's other quotas are, before the tool runs or
+ * with 429 (Retry-After: 30) and -32000 naming the limit, as the kit's other quotas are, before the tool runs or
  * anything is written. (Calls racing past this check meet the same limit where the task takes its
  * slot, answered as the tool's error.)
  */
@@ -81,6 +84,6 @@ export async function refuseOverTaskLimit(call: Call, legacy: boolean, tasks: Ta
     await tasks.admitContainerTask(principalId);
   } catch (error) {
     if (!(error instanceof TaskLimitError)) throw error;
-    throw new HttpProtocolError(429, SERVER_ERROR, error.message, undefined, call.id ?? null);
+    throw new HttpProtocolError(429, SERVER_ERROR, error.message, { 'retry-after': String(TASK_LIMIT_RETRY_SECONDS) }, call.id ?? null);
   }
 }

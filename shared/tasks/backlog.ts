@@ -2,7 +2,10 @@
 // as one EMF line at most every 15 s per process: `TaskQueueOldestAge`, how long the oldest waiting
 // run has waited since it last became claimable (when it was queued, which its sort key starts
 // with, or, for a run restarted after a lost or released lease, when that lease ended), and
-// `TaskQueueWaiting`, how many wait. The container tier's alarm and autoscaling read them (infra/endpoint/).
+// `TaskQueueWaiting`, how many waiting runs that poll read: at most the room the worker had, and at
+// least one when any waits (a full worker reads one), so a floor on the backlog, not its size. The
+// lines are written whether or not MCP_METRICS is on (kit.ts): the container tier's alarm and
+// autoscaling read them (infra/endpoint/).
 import { emitMetrics } from '../metrics.ts';
 import { claimableSince, type QueuedRun } from './queue.ts';
 

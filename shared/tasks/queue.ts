@@ -2,7 +2,8 @@
 // (`TASKQ#<stage>#<server>`, one item per queued run, oldest first, naming its tool and the code
 // version that queued it), read by the workers' poll a page at a time (consistent, `Limit`ed,
 // filtered to runs no one holds). A worker takes a run by a conditional write that sets its lease
-// (owner, token, expiry) and counts the attempt; it renews the lease while the run goes on and
+// (owner, token, expiry) and counts the attempt (attempt numbers are never reused: they fence a
+// run's writes to its task, store.ts); it renews the lease while the run goes on and
 // removes the item when the run ends. A lease left to expire (the container was replaced or
 // crashed) lets another worker take the run again: the run restarts from the top. Runs queued
 // before the stage joined the partition (`TASKQ#<server>`) are still read after it (one poll in
@@ -23,6 +24,8 @@ export interface QueuedRun {
   run: number;
   /** Runs of it started so far. */
   attempts: number;
+  /** Of those, how many were given back by a stopping worker (release): they do not count toward MCP_TASK_MAX_ATTEMPTS. */
+  released: number;
   /**
    * Until when a worker holds it (ms), which is also when it became claimable again: its lease's
    * expiry, or when it was released. 0: never taken.
@@ -36,8 +39,10 @@ export interface Lease {
   readonly sk: string;
   readonly taskId: string;
   readonly run: number;
-  /** This run's attempt, from 1. */
+  /** This run's attempt, from 1; never reused, a released attempt's number included. */
   readonly attempt: number;
+  /** Earlier attempts that ended without finishing or being released (their lease lapsed): what MCP_TASK_MAX_ATTEMPTS bounds. */
+  readonly lost: number;
   /** Unique to this claim: a replayed or stale claim holds another. */
   readonly token: string;
   /** When the lease ends unless renewed (ms). */
@@ -128,6 +133,7 @@ export class TaskQueue {
       taskId: queued.taskId,
       run: queued.run,
       attempt: queued.attempts + 1,
+      lost: queued.attempts - queued.released,
       token: crypto.randomUUID(),
       until: now + this.leaseMs,
     };
@@ -160,13 +166,14 @@ export class TaskQueue {
   }
 
   /**
-   * Gives a run back at once, uncounted (the worker is stopping): another worker restarts it. Its
-   * lease ends now, so the backlog counts its wait from here (backlog.ts).
+   * Gives a run back at once (the worker is stopping): another worker restarts it as the next
+   * attempt, but the release is counted apart and not toward MCP_TASK_MAX_ATTEMPTS. Its lease ends
+   * now, so the backlog counts its wait from here (backlog.ts).
    */
   async release(lease: Lease): Promise<boolean> {
-    return this.table.update(lease.pk, lease.sk, 'SET leaseUntil = :now, attempts = :before REMOVE leaseToken', 'leaseToken = :token', {
+    return this.table.update(lease.pk, lease.sk, 'SET leaseUntil = :now REMOVE leaseToken ADD released :one', 'leaseToken = :token', {
       ':now': { N: String(Date.now()) },
-      ':before': { N: String(lease.attempt - 1) },
+      ':one': { N: '1' },
       ':token': { S: lease.token },
     });
   }
@@ -209,6 +216,7 @@ function fromItem(item: Item): QueuedRun {
     taskId: item.taskId!.S!,
     run: Number(item.run!.N),
     attempts: Number(item.attempts!.N),
+    released: Number(item.released?.N ?? 0),
     leaseUntil: Number(item.leaseUntil!.N),
   };
 }

@@ -371,7 +371,8 @@ export class TaskService {
       const running = span ? span.run(execute) : execute();
       const outcome = limit ? await within(running, limit, abort) : await running;
       span?.end(outcome.kind === 'error' ? 'tool error' : undefined);
-      await writes.flush();
+      // A run given up keeps its checkpoint but not its waiting progress: the PROGRESS item belongs to the attempt now running it.
+      await writes.flush(recording());
       // Stopped by close(): left as it is, for the stale check to fail it once no one reports.
       if (recording()) await this.record(record, outcome);
     } catch (err) {

@@ -5,10 +5,11 @@
 // `concurrency` runs under leases, renews each lease while its run goes on, and removes the run
 // from the queue when it ends. A run whose lease is lost (renewal refused, or the table unreachable
 // until the lease ran out) is abandoned unrecorded: another worker has restarted it or will. A run
-// started more than `maxAttempts` times fails (dead letter). Stopping takes no new runs, lets
+// whose lease lapsed `maxAttempts` times fails (dead letter; a run given back at stop is not counted). Stopping takes no new runs, lets
 // running ones finish up to `drainMs`, then stops them (their last checkpoint is written) and gives
 // their leases back so another container restarts them at once. `onBusy` hears when the process
-// starts and stops holding runs (the container adapter protects its ECS task from scale-in then).
+// starts and stops holding runs (the container adapter protects its ECS task from scale-in then);
+// after `busyLimitMs` busy it takes no new run until it has been idle `restMs`, so that protection ends.
 // Workers announce the tools they run (queue.ts); a run of a tool no running worker announces,
 // left unclaimed for `failUnservedAfterMs`, is failed by a worker that reads it, saying so.
 import { describeFailure } from '../dependency.ts';
@@ -27,6 +28,14 @@ export interface TaskWorkerOptions {
   onPoll?: (waiting: readonly QueuedRun[]) => void;
   /** Told `true` when the first run is taken, `false` when the last one ends; must not throw. */
   onBusy?: (busy: boolean) => void;
+  /**
+   * After holding runs this long without a break, take no new run until idle, then stay idle
+   * `restMs` more: with a steady backlog the process would otherwise never go idle, and its ECS
+   * task's scale-in protection (onBusy) would hold a deploy off for good. @default no bound
+   */
+  busyLimitMs?: number;
+  /** How long a worker that reached `busyLimitMs` stays idle once its runs end. @default 0 */
+  restMs?: number;
   /**
    * How long a run of a tool no running worker has may wait unclaimed before it fails. Generous:
    * during a deploy or canary the containers of the version that has the tool may still be
@@ -80,14 +89,19 @@ export function startTaskWorkers({ tasks, queue, maxAttempts, tools, log }: Task
 
   const unserved = unservedRuns({ tasks, queue, tools, log }, owner, options.failUnservedAfterMs ?? Math.max(UNSERVED_WAIT_MS, 10 * queue.leaseMs));
   const takes = runnableHere(tools, queue.version, log, unserved.lacking);
+  const gate = claimGate(options.busyLimitMs, options.restMs ?? 0, log);
 
   async function fill() {
     await unserved.announce();
     // At least one run is read even when every slot is held, so the backlog report (onPoll) sees
-    // the oldest waiting run's age; `waiting` holds at most the room this poll had.
-    const waiting = await queue.waiting(Math.max(concurrency - held.size, 1), takes);
+    // the oldest waiting run's age; `waiting` holds at most the room this poll had. With no one
+    // to report to, a full worker reads nothing.
+    const room = concurrency - held.size;
+    if (room <= 0 && !options.onPoll) return;
+    const waiting = await queue.waiting(Math.max(room, 1), takes);
     options.onPoll?.(waiting);
     await unserved.failOverdue();
+    if (!gate.open()) return;
     for (const queued of waiting) {
       if (stopping.signal.aborted || held.size >= concurrency) return;
       const lease = await queue.claim(queued, owner);
@@ -99,42 +113,20 @@ export function startTaskWorkers({ tasks, queue, maxAttempts, tools, log }: Task
 
   function start(lease: Lease) {
     const abandon = new AbortController();
-    const done = attempt(lease, abandon)
-      .catch((error: unknown) =>
-        log.error('task worker: a run failed outside its tool', {
-          taskId: lease.taskId,
-          run: lease.run,
-          attempt: lease.attempt,
-          error: describeFailure(error),
-        }),
-      )
+    const done = attempt({ tasks, queue, maxAttempts, log }, owner, lease, abandon)
+      .catch((error: unknown) => failedOutside(log, lease, error))
       .finally(() => {
         held.delete(lease.token);
-        if (held.size === 0) options.onBusy?.(false);
+        if (held.size === 0) {
+          gate.busy(false);
+          options.onBusy?.(false);
+        }
         nudge();
       });
     held.set(lease.token, { lease, abandon, done });
-    if (held.size === 1) options.onBusy?.(true);
-  }
-
-  async function attempt(lease: Lease, abandon: AbortController) {
-    if (lease.attempt > maxAttempts) {
-      await tasks.deadLetter(lease.taskId, lease.attempt - 1);
-      await queue.remove(lease);
-      return;
-    }
-    const record = await tasks.startLeased(lease.taskId, lease.run, lease.attempt);
-    if (!record) return void (await queue.remove(lease));
-    log.info('task worker: run taken', { taskId: lease.taskId, run: lease.run, attempt: lease.attempt, owner });
-    const beat = heartbeat(queue, lease, abandon, log, () => tasks.wanted(lease.taskId, lease.run));
-    try {
-      await tasks.execute(record, abandon.signal);
-    } finally {
-      beat.stop();
-    }
-    // A run given up because its task ended elsewhere leaves the queue now; one whose lease is in
-    // doubt stays for another worker to restart (the remove is fenced by the lease token anyway).
-    if (!abandon.signal.aborted || beat.ended) await queue.remove(lease);
+    if (held.size > 1) return;
+    gate.busy(true);
+    options.onBusy?.(true);
   }
 
   const loop = (async () => {
@@ -164,21 +156,84 @@ export function startTaskWorkers({ tasks, queue, maxAttempts, tools, log }: Task
   };
 }
 
+/**
+ * Whether the workers may take new runs: once busy for `limitMs` without a break (an idle spell
+ * shorter than `restMs` is none, as it does not end the protection) they take none until idle,
+ * then rest `restMs` (their ECS task's protection clears meanwhile). Always open without `limitMs`.
+ */
+function claimGate(limitMs: number | undefined, restMs: number, log: KitLogger) {
+  let busySince: number | undefined;
+  let idleSince: number | undefined;
+  let tired = false;
+  let restUntil = 0;
+  return {
+    busy(busy: boolean) {
+      const now = Date.now();
+      if (!busy) {
+        idleSince = now;
+        if (tired) [tired, restUntil, busySince] = [false, now + restMs, undefined];
+        return;
+      }
+      if (busySince === undefined || (idleSince !== undefined && now - idleSince >= restMs)) busySince = now;
+      idleSince = undefined;
+    },
+    open(now = Date.now()) {
+      if (!tired && limitMs !== undefined && busySince !== undefined && now - busySince >= limitMs) {
+        tired = true;
+        log.info('task worker: busy for the bound; taking no new run until idle, so scale-in protection can end', { busyMs: now - busySince, restMs });
+      }
+      return !tired && now >= restUntil;
+    },
+  };
+}
+
+/** A run's failure outside its tool (the table, say): logged; the lease lapses and another worker restarts it. */
+function failedOutside(log: KitLogger, lease: Lease, error: unknown) {
+  log.error('task worker: a run failed outside its tool', { taskId: lease.taskId, run: lease.run, attempt: lease.attempt, error: describeFailure(error) });
+}
+
+/** One attempt at a leased run: dead-lettered past maxAttempts lost, else run under a heartbeat, and removed from the queue when it ended. */
+async function attempt(parts: Pick<TaskWorkerParts, 'tasks' | 'queue' | 'maxAttempts' | 'log'>, owner: string, lease: Lease, abandon: AbortController) {
+  const { tasks, queue, maxAttempts, log } = parts;
+  if (lease.lost >= maxAttempts) {
+    await tasks.deadLetter(lease.taskId, lease.lost);
+    await queue.remove(lease);
+    return;
+  }
+  const record = await tasks.startLeased(lease.taskId, lease.run, lease.attempt);
+  if (!record) return void (await queue.remove(lease));
+  log.info('task worker: run taken', { taskId: lease.taskId, run: lease.run, attempt: lease.attempt, owner });
+  const beat = heartbeat(queue, lease, abandon, log, () => tasks.wanted(lease.taskId, lease.run));
+  try {
+    await tasks.execute(record, abandon.signal);
+  } finally {
+    beat.stop();
+  }
+  // A run given up because its task ended elsewhere leaves the queue now; one whose lease is in
+  // doubt stays for another worker to restart (the remove is fenced by the lease token anyway).
+  if (!abandon.signal.aborted || beat.ended) await queue.remove(lease);
+}
+
 /** A run queued by another version of a tool this process has is run, and the mismatch logged. */
 function noteVersion(queued: QueuedRun, version: string, log: KitLogger) {
   if (queued.version !== undefined && queued.version !== version)
     log.warn('task worker: running a task queued by another version of the server', { taskId: queued.taskId, queuedBy: queued.version, version });
 }
 
+/** The most runs of tools this process lacks it remembers having logged. */
+export const UNRUNNABLE_KEPT = 1000;
+
 /**
- * Whether this process has a queued run's tool: one it lacks is logged once, handed to `lacking`
+ * Whether this process has a queued run's tool: one it lacks is logged once (while remembered), handed to `lacking`
  * (unservedRuns) and left to another container.
  */
-function runnableHere(tools: ReadonlySet<string>, version: string, log: KitLogger, lacking: (run: QueuedRun) => void) {
+export function runnableHere(tools: ReadonlySet<string>, version: string, log: KitLogger, lacking: (run: QueuedRun) => void) {
   const unrunnable = new Set<string>();
   return (queued: QueuedRun) => {
     if (queued.tool === undefined || tools.has(queued.tool)) return true;
     lacking(queued);
+    // Bounded: past the cap the runs seen are forgotten (each is logged once more), not kept for the process's life.
+    if (unrunnable.size >= UNRUNNABLE_KEPT) unrunnable.clear();
     if (!unrunnable.has(queued.sk) && unrunnable.add(queued.sk))
       log.warn('task worker: a queued run is left for another container: this one has no such tool', {
         taskId: queued.taskId,

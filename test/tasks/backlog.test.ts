@@ -110,6 +110,42 @@ describe('container task backlog metrics', () => {
   });
 });
 
+describe('the backlog lines are written with MCP_METRICS off', () => {
+  let dynamo: Awaited<ReturnType<typeof startTestDynamo>>;
+  let s3: Awaited<ReturnType<typeof startTestS3>>;
+  before(async () => {
+    [dynamo, s3] = await Promise.all([startTestDynamo(), startTestS3()]);
+  });
+  after(async () => {
+    await Promise.all([dynamo.stop(), s3.stop()]);
+  });
+
+  it("a container's workers report the backlog though MCP_METRICS is false: the alarm and autoscaling read it", async () => {
+    const env = { AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, AWS_ENDPOINT_URL_S3: s3.endpoint, MCP_CONTAINER_TASKS: 'true', MCP_METRICS: 'false' };
+    const container = await startInProcess(containerTasksServer('ctr-quiet'), env);
+    const lines: string[] = [];
+    const write = process.stdout.write.bind(process.stdout);
+    process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
+      if (String(chunk).includes(BACKLOG_METRICS.oldestAge)) lines.push(String(chunk));
+      return write(chunk, ...rest);
+    }) as typeof process.stdout.write;
+    const quiet = container.kit.startTaskWorkers({ pollMs: 50, drainMs: 100 });
+    try {
+      await until(
+        () => lines.length,
+        (n) => n >= 1,
+        'a backlog line from the workers',
+      );
+      const line = JSON.parse(lines[0]!);
+      assert.deepEqual([line.Server, line[BACKLOG_METRICS.waiting]], ['container-tasks', 0]);
+    } finally {
+      process.stdout.write = write;
+      await quiet.stop();
+      await container.stop();
+    }
+  });
+});
+
 describe('the backlog counts a restarted run from when it became claimable again', () => {
   let dynamo: Awaited<ReturnType<typeof startTestDynamo>>;
   before(async () => {

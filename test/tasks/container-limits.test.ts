@@ -23,7 +23,7 @@ import type { Relay } from '../../shared/relay/relay.ts';
 import { TaskQueue } from '../../shared/tasks/queue.ts';
 import { TaskService, type TaskOutcome, type TaskRunContext, type TaskServiceOptions } from '../../shared/tasks/service.ts';
 import { TaskStore, newTaskId } from '../../shared/tasks/store.ts';
-import type { TaskWorkers } from '../../shared/tasks/workers.ts';
+import { UNRUNNABLE_KEPT, runnableHere, type TaskWorkers } from '../../shared/tasks/workers.ts';
 import { containerTasksServer, jobs } from '../fixtures/container-tasks.ts';
 import { rpc as rpcAt } from '../helpers/gateway-tasks.ts';
 import { startTestRedis, type TestRedis } from '../helpers/redis.ts';
@@ -187,6 +187,7 @@ describe('container tasks under a hostile caller', () => {
       }),
     });
     assert.equal(res.status, 429);
+    assert.equal(res.headers.get('retry-after'), '30', "the 429 says when to call again, as the kit's other 429s do");
     const refused = (await res.json()) as { id: number; error: { code: number; message: string } };
     assert.equal(refused.id, 7);
     assert.equal(refused.error.code, -32000);
@@ -523,6 +524,26 @@ describe('container tasks under a hostile caller', () => {
     }
   });
 
+  it('with a steady backlog a container takes no new run past its busy bound, so its protection clears; then it takes the rest', async () => {
+    const agent = await ecsAgent();
+    try {
+      const bodies = () => agent.calls.map((c) => (c.body as { ProtectionEnabled: boolean }).ProtectionEnabled);
+      const protection = ecsTaskProtection(agent.agentUri, quietLog(), { clearAfterMs: 50 });
+      const ids: [string, string][] = [];
+      workers(ctr, { concurrency: 1, onBusy: protection.busy, busyLimitMs: 300, restMs: 300 });
+      for (const key of [keys.bob, keys.bob, keys.carol, keys.carol]) ids.push([await start('long_job', { ms: 200 }, key), key]);
+      await until(bodies, (b) => b.includes(false), 'the protection cleared');
+      const statuses = await Promise.all(ids.map(async ([taskId, key]) => (await rpc('tasks/get', { taskId }, key)).result!.status));
+      assert.ok(statuses.includes('working'), `cleared while runs still wait: ${statuses}`);
+      for (const [taskId, key] of ids) assert.equal((await settled(taskId, key)).status, 'completed');
+      await until(bodies, (b) => b.length >= 4, 'protected again for the rest, then cleared');
+      assert.deepEqual(bodies().slice(0, 4), [true, false, true, false]);
+      protection.stop();
+    } finally {
+      await agent.close();
+    }
+  });
+
   it('runs that start and stop in quick succession cost one protect and one clear, the clear once idle for a while', async () => {
     const agent = await ecsAgent();
     try {
@@ -557,6 +578,21 @@ describe('container tasks under a hostile caller', () => {
     } finally {
       await agent.close();
     }
+  });
+
+  it('the runs of tools a container lacks that it remembers having logged are bounded: past the cap they are forgotten and logged again', () => {
+    const lines: string[] = [];
+    const takes = runnableHere(new Set(['long_job']), 'v2', quietLog(lines), () => {});
+    const run = (n: number) => ({ pk: 'TASKQ#x', sk: `${n}`, tool: 'gone_tool', taskId: `t${n}`, run: 1, attempts: 0, released: 0, leaseUntil: 0 });
+    const logged = () => lines.filter((l) => l.includes('this one has no such tool')).length;
+    assert.equal(takes(run(0)), false);
+    assert.equal(takes(run(0)), false);
+    assert.equal(logged(), 1, 'one run read twice is logged once');
+    for (let n = 1; n <= UNRUNNABLE_KEPT; n++) takes(run(n));
+    assert.equal(logged(), UNRUNNABLE_KEPT + 1);
+    takes(run(0));
+    assert.equal(logged(), UNRUNNABLE_KEPT + 2, 'the cap was reached: run 0 was forgotten, so the set does not grow without bound');
+    assert.equal(takes({ ...run(0), tool: 'long_job' }), true, 'control: a tool it has is taken');
   });
 });
 

@@ -322,6 +322,39 @@ describe('long tasks on containers', () => {
     assert.equal(saved[2], 'saved', 'control: the attempt that holds the run saves');
   });
 
+  it('a run given up does not write its waiting progress over the progress of the attempt now running it', async () => {
+    const table = new Table(() => createDynamoClient({ region: 'us-east-1', dynamoEndpoint: dynamo.endpoint }), 'mcp-kit');
+    const store = new TaskStore(table, { ttlMs: 60_000, pollIntervalMs: 100, inlineResultBytes: 300_000 });
+    const id = newTaskId();
+    const progressItem = async () => (await table.query(`TASK#${id}`)).find((i) => i.sk?.S === 'PROGRESS')?.statusMessage?.S;
+    const service = new TaskService({
+      store,
+      relay: { kind: 'table', send: async () => {}, watch: () => ({ hurry() {}, stop() {} }) } as Relay,
+      artifacts: {} as TaskServiceOptions['artifacts'],
+      log: { debug() {}, info() {}, warn() {}, error() {}, audit() {} } as unknown as TaskServiceOptions['log'],
+      // The first attempt ignores its abort: it reports twice (the second waits behind the interval), then the second attempt reports.
+      execute: async ({ report }) => {
+        report('attempt 1 first');
+        await until(progressItem, (m) => m === 'attempt 1 first', 'the first report written');
+        report('attempt 1 waiting');
+        await store.reportProgress({ id, run: 1, attempt: 2, expiresAtMs: Date.now() + 60_000 }, 'attempt 2 progress');
+        return { kind: 'result', result: { content: [] } };
+      },
+      reportEveryMs: 60_000,
+      staleAfterMs: 60_000,
+      maxTtlMs: 60_000,
+      stage: 'test',
+      server: 'progress-fence-test',
+      metrics: false,
+    });
+    await store.create({ id, principalId: 'p', wire: '2026', request: { tool: 'long_job', arguments: {}, scopes: [] }, queued: true });
+    const first = (await service.startLeased(id, 1, 1))!;
+    await service.startLeased(id, 1, 2);
+    await service.execute(first, AbortSignal.abort(new Error('given up')));
+    assert.equal(await progressItem(), 'attempt 2 progress', 'the given-up attempt left the PROGRESS item to the attempt running it');
+    assert.equal((await store.load(id))?.statusMessage, 'attempt 2 progress');
+  });
+
   it('a container that dies mid-run loses its lease; another container restarts the run, never while the first still runs it', async () => {
     const doomed = await mortal('doomed');
     workers(doomed.kit);
@@ -400,6 +433,27 @@ describe('long tasks on containers', () => {
     assert.equal((await queue.waiting(5, undefined, Date.now() + 1000)).length, 1, 'nor can it remove the run from under the new holder');
     await queue.remove(second!);
     assert.deepEqual(await queue.waiting(5, undefined, Date.now() + 1000), []);
+  });
+
+  it('a released run is taken again under a new attempt number (the fence tells the runs apart), and the release counts no lost attempt', async () => {
+    const queue = new TaskQueue(new Table(() => createDynamoClient({ region: 'us-east-1', dynamoEndpoint: dynamo.endpoint }), 'mcp-kit'), {
+      server: 'release-test',
+      stage: 'local',
+      version: '1',
+      leaseMs: 300,
+    });
+    await queue.enqueue('ReleaseReleaseReleaseR', 1, Date.now() + 60_000, 'long_job');
+    const [read] = await queue.waiting(5);
+    const first = (await queue.claim(read!, 'w1'))!;
+    assert.equal(await queue.release(first), true);
+    assert.equal(await queue.claim(read!, 'w1'), undefined, 'the read from before the release replayed takes nothing');
+    const second = (await queue.claim((await queue.waiting(5))[0]!, 'w2'))!;
+    assert.deepEqual([first.attempt, second.attempt], [1, 2], 'never the same attempt twice');
+    assert.deepEqual([first.lost, second.lost], [0, 0], 'the release is not a lost attempt');
+    await new Promise((r) => setTimeout(r, 350));
+    const third = (await queue.claim((await queue.waiting(5))[0]!, 'w3'))!;
+    assert.deepEqual([third.attempt, third.lost], [3, 1], 'a lapsed lease is');
+    await queue.remove(third);
   });
 
   it('control: an ordinary task still runs on the function, within its timeout; without MCP_CONTAINER_TASKS a container task runs in-process', async () => {
