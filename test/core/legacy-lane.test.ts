@@ -18,6 +18,7 @@ import { defineServer, tool } from '../../shared/server/define.ts';
 import { SessionStore } from '../../shared/store/sessions.ts';
 import { Table, createDynamoClient } from '../../shared/store/table.ts';
 import { startTestDynamo, startTestS3 } from '../helpers/server.ts';
+import { messagesOf } from '../helpers/lanes.ts';
 
 /** Why each `waits` call's signal aborted, in order. */
 const aborts: string[] = [];
@@ -134,15 +135,7 @@ const withToken = (token: unknown) => (c: Call) => (c.body.params._meta = { prog
 /** What a client can tell apart: status, the headers it reads, and the body's messages parsed. */
 async function observe(response: Response) {
   const type = response.headers.get('content-type');
-  const body = await response.text();
-  const messages = type?.startsWith('text/event-stream')
-    ? body
-        .split('\n\n')
-        .filter((f) => f.startsWith('event:'))
-        .map((f) => JSON.parse(/^data: (.*)$/m.exec(f)![1]!))
-    : body
-      ? [JSON.parse(body)]
-      : [];
+  const messages = messagesOf(type, await response.text());
   // Wire ids of server-to-client requests and signed state differ per run; what is around them must not.
   const fresh = JSON.parse(JSON.stringify(messages).replace(/"(requestState|taskId|createdAt|lastUpdatedAt)":"[^"]+"/g, '"$1":"…"'));
   return { status: response.status, type, cache: response.headers.get('cache-control'), session: response.headers.get('mcp-session-id'), messages: fresh };

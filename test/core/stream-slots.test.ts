@@ -14,6 +14,7 @@ import { createRedis } from '../../shared/redis.ts';
 import { Table, createDynamoClient } from '../../shared/store/table.ts';
 import { startTestRedis, type TestRedis } from '../helpers/redis.ts';
 import { startChild, startInProcess, startTestDynamo } from '../helpers/server.ts';
+import { postToolCall } from '../helpers/raw-call.ts';
 
 const META = {
   'io.modelcontextprotocol/protocolVersion': '2026-07-28',
@@ -177,18 +178,7 @@ describe('stream caps while Redis is down', () => {
     await dynamo?.stop();
   });
 
-  const call = (url: string) =>
-    fetch(url, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        accept: 'application/json, text/event-stream',
-        'mcp-protocol-version': '2026-07-28',
-        'mcp-method': 'tools/call',
-        'mcp-name': 'echo',
-      },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'echo', arguments: { text: 'still here' }, _meta: META } }),
-    });
+  const call = (url: string) => postToolCall(url, { name: 'echo', arguments: { text: 'still here' } }, { meta: META });
 
   it('on Lambda refuses a new stream with 503, Retry-After and a message naming the store, while calls go on; streams come back with Redis', async (t) => {
     const streams = new AbortController();

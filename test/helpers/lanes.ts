@@ -31,19 +31,21 @@ export function call(name: string, args?: unknown, change: (c: Call) => void = (
   return c;
 }
 
+/** The JSON-RPC messages of a response body: each SSE event's data, or the JSON body, or none. */
+export function messagesOf(type: string | null, body: string): any[] {
+  if (type?.startsWith('text/event-stream'))
+    return body
+      .split('\n\n')
+      .filter((f) => f.startsWith('event:'))
+      .map((f) => JSON.parse(/^data: (.*)$/m.exec(f)![1]!));
+  return body ? [JSON.parse(body)] : [];
+}
+
 /** What a client can tell apart: status, content type, the body's messages parsed; signed state masked (it differs every run). */
 export async function observe(response: Response) {
   const type = response.headers.get('content-type');
   const body = (await response.text()).replace(/"requestState":"[^"]+"/g, '"requestState":"…"');
-  const messages = type?.startsWith('text/event-stream')
-    ? body
-        .split('\n\n')
-        .filter((f) => f.startsWith('event:'))
-        .map((f) => JSON.parse(/^data: (.*)$/m.exec(f)![1]!))
-    : body
-      ? [JSON.parse(body)]
-      : [];
-  return { status: response.status, type, messages };
+  return { status: response.status, type, messages: messagesOf(type, body) };
 }
 
 export type Answers = Awaited<ReturnType<typeof bothLanes>>;
