@@ -11,6 +11,7 @@ const REPRODUCE = [
   '```sh',
   'npm run bench              # full run, about two minutes; rewrites this file',
   'npm run bench -- --quick   # a few iterations, prints only (what test/bench.test.ts runs)',
+  'npm run bench -- --only cold,gateway   # only those suites (full iterations), prints only',
   '```',
   '',
   'Bundles and probe scripts are built into `.local/bench/` (git-ignored). The compared handlers: ' +
@@ -22,12 +23,17 @@ const REPRODUCE = [
 ].join('\n');
 
 const quick = process.argv.includes('--quick');
+// `--only cold,gateway`: just those suites, printed, nothing written (docs/benchmarks.md is one full run).
+const onlyAt = process.argv.indexOf('--only');
+const only = onlyAt === -1 ? undefined : (process.argv[onlyAt + 1] ?? '').split(',').filter(Boolean);
 const started = performance.now();
-const report = await runBench(quick ? QUICK : FULL, (line) =>
-  console.error(`bench: ${((performance.now() - started) / 1000).toFixed(0).padStart(3)} s  ${line}…`),
+const report = await runBench(
+  quick ? QUICK : FULL,
+  (line) => console.error(`bench: ${((performance.now() - started) / 1000).toFixed(0).padStart(3)} s  ${line}…`),
+  only,
 );
 console.log(`\n${formatConsole(report)}\n`);
-if (!quick) {
+if (!quick && !only) {
   const file = join(ROOT, 'docs/benchmarks.md');
   const findings = await readFile(join(ROOT, 'bench/findings.md'), 'utf8');
   await writeFile(file, formatMarkdown(report, REPRODUCE, findings));

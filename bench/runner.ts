@@ -289,7 +289,8 @@ export const RATIOS: Ratio[] = [
   },
 ];
 
-export async function runBench(plan: Plan, progress: (line: string) => void = () => {}): Promise<Report> {
+/** Runs the plan's suites (all, or those named in `only`) and computes the ratios they allow. */
+export async function runBench(plan: Plan, progress: (line: string) => void = () => {}, only?: string[]): Promise<Report> {
   const started = performance.now();
   const loadAtStart = loadAverage();
   // Started first so that a missing redis-server fails the run before minutes of measuring.
@@ -299,31 +300,28 @@ export async function runBench(plan: Plan, progress: (line: string) => void = ()
   try {
     progress('building bundles');
     const built = await buildAll();
-    progress('warm per-call');
-    sections.push(await measureWarm(built, plan.warm, budget(plan.budgetMs.warm)));
-    progress('cold start');
-    sections.push(await measureCold(built, plan.cold, budget(plan.budgetMs.cold)));
-    sections.push(measureMetrics(plan.metrics));
-    progress('loopback throughput');
-    sections.push(await measureThroughput(built, plan.throughput, budget(plan.budgetMs.throughput)));
-    progress('legacy vs modern over HTTP');
-    sections.push(await measureEras(plan.eras, budget(plan.budgetMs.eras)));
-    progress('tool cache');
-    sections.push(await measureCache(built, plan.cache, budget(plan.budgetMs.cache), redis.env));
-    progress('rate limiting');
-    sections.push(await measureRateLimit(built, plan.rateLimit, budget(plan.budgetMs.rateLimit), redis.env));
-    progress('cold start per environment, modelled Lambda');
-    sections.push(await measureLambdaCold(built, plan.modelledLambda, budget(plan.budgetMs.lambdaCold)));
-    progress('reply hand-over across environments');
-    sections.push(await measureHandover(plan.modelledLambda, budget(plan.budgetMs.handover), redis.env));
-    progress('tasks');
-    sections.push(await measureTasks(plan.tasks, budget(plan.budgetMs.tasks)));
-    progress('event polling: Redis commands per listener and per environment');
-    sections.push(await measureEventPolling(plan.scale, redis));
-    progress('billable units per request type, modelled Lambda');
-    sections.push(await measureUnitRows(plan.scale));
-    progress('MCP gateway');
-    sections.push(...(await measureGateway(plan.gateway, budget(plan.budgetMs.gateway))));
+    const steps: [string, () => Promise<Section[]>][] = [
+      ['warm', async () => [await measureWarm(built, plan.warm, budget(plan.budgetMs.warm))]],
+      ['cold', async () => [await measureCold(built, plan.cold, budget(plan.budgetMs.cold))]],
+      ['metrics', async () => [measureMetrics(plan.metrics)]],
+      ['throughput', async () => [await measureThroughput(built, plan.throughput, budget(plan.budgetMs.throughput))]],
+      ['eras', async () => [await measureEras(plan.eras, budget(plan.budgetMs.eras))]],
+      ['cache', async () => [await measureCache(built, plan.cache, budget(plan.budgetMs.cache), redis.env)]],
+      ['rate-limit', async () => [await measureRateLimit(built, plan.rateLimit, budget(plan.budgetMs.rateLimit), redis.env)]],
+      ['modelled-lambda', async () => [await measureLambdaCold(built, plan.modelledLambda, budget(plan.budgetMs.lambdaCold))]],
+      ['handover', async () => [await measureHandover(plan.modelledLambda, budget(plan.budgetMs.handover), redis.env)]],
+      ['tasks', async () => [await measureTasks(plan.tasks, budget(plan.budgetMs.tasks))]],
+      ['event-polling', async () => [await measureEventPolling(plan.scale, redis)]],
+      ['units', async () => [await measureUnitRows(plan.scale)]],
+      ['gateway', () => measureGateway(plan.gateway, budget(plan.budgetMs.gateway))],
+    ];
+    const unknown = only?.filter((name) => !steps.some(([id]) => id === name)) ?? [];
+    if (unknown.length) throw new Error(`--only: no suite ${unknown.join(', ')}; suites: ${steps.map(([id]) => id).join(', ')}`);
+    for (const [id, measure] of steps) {
+      if (only && !only.includes(id)) continue;
+      progress(id);
+      sections.push(...(await measure()));
+    }
   } finally {
     await redis.dispose();
   }
