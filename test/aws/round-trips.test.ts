@@ -64,7 +64,8 @@ for (const relay of ['redis', 'table'] as const) {
         const controller = new AbortController();
         const calledAt = Date.now();
         const call = client.callTool({ name: 'wait', arguments: { ms: 30_000 } }, undefined, { signal: controller.signal });
-        await new Promise((r) => setTimeout(r, 500));
+        // Cancelled once the handler is waiting (its start is in session state), not after a guess.
+        await waitFor('the wait to begin', async () => text(await client.callTool({ name: 'waiting_since', arguments: {} })) !== 'never', 10_000);
         const cancelledAt = Date.now();
         controller.abort('the user changed their mind');
         await assert.rejects(call);
