@@ -95,7 +95,7 @@ export default defineServer({
           await scope.delete('notes', { ifVersion: answer.pinned.version });
         } catch (err) {
           if (!(err instanceof StateConflictError)) throw err;
-          return `Nothing deleted: ${label(scope)} changed after you were asked. Call notebook_clear again to see the new question.`;
+          return `Nothing deleted: ${label(scope)} changed after you were asked. Call this tool again to see the new question.`;
         }
         return `Cleared ${label(scope)}.`;
       },

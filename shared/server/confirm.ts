@@ -71,7 +71,6 @@ const confirmSchema = z.object({ confirm: z.boolean().describe('Go ahead?') });
 
 export interface ConfirmInput {
   scope: RequestScope;
-  tool: string;
   /** The verified requestState of an MRTR retry, if any. */
   state: unknown;
   /** MRTR input responses of a retry, if any. */
@@ -113,11 +112,11 @@ export async function confirm<T>(services: ConfirmServices, input: ConfirmInput,
       sealed = await services.verify(token);
     } catch {
       services.audit('confirmation.invalid', { how, why: 'not valid for this call' });
-      return { status: 'ask', result: invalidToken(input.tool) };
+      return { status: 'ask', result: invalidToken() };
     }
     if (!isSealed(sealed, 't')) {
       services.audit('confirmation.invalid', { how, why: 'not a confirmation token' });
-      return { status: 'ask', result: invalidToken(input.tool) };
+      return { status: 'ask', result: invalidToken() };
     }
     if (await services.claim(sealed.c.n)) {
       services.audit('confirmation.accepted', { how });
@@ -129,12 +128,13 @@ export async function confirm<T>(services: ConfirmServices, input: ConfirmInput,
   return ask(services, input, message, pinned);
 }
 
-const invalidToken = (tool: string): ToolReturn => ({
+// The messages say "the same tool", not its name: behind a gateway the caller knows it by another (notes__notebook_clear).
+const invalidToken = (): ToolReturn => ({
   isError: true,
   content: [
     {
       type: 'text',
-      text: `The "${CONFIRM_ARGUMENT}" token is not valid for this call (expired, already used, given for other arguments, or given in another session: a 2025-era client that connects anew for each call, such as the Inspector CLI, starts a new session each time); call ${tool} again without it to be asked again.`,
+      text: `The "${CONFIRM_ARGUMENT}" token is not valid for this call (expired, already used, given for other arguments, or given in another session: a 2025-era client that connects anew for each call, such as the Inspector CLI, starts a new session each time); call the same tool again without it to be asked again.`,
     },
   ],
 });
@@ -161,7 +161,7 @@ async function ask<T>(services: ConfirmServices, input: ConfirmInput, message: s
           type: 'text',
           text:
             `Needs confirmation: ${message} Nothing was done. This client cannot ask the user directly: show the user the question, ` +
-            `and only if they agree call ${input.tool} again with the same arguments and "${CONFIRM_ARGUMENT}": "${sealed}" (valid ${minutes} minutes, once).`,
+            `and only if they agree call the same tool again with the same arguments and "${CONFIRM_ARGUMENT}": "${sealed}" (valid ${minutes} minutes, once).`,
         },
       ],
     },

@@ -233,7 +233,7 @@ class KitToolContext implements ToolContext {
         this.services.log.audit(event, { requestId, principal: principal.id, ...(sessionId && { sessionId }), era, tool: this.target, ...fields });
       },
     };
-    return confirm(services, { scope: this.scope, tool: this.target, state: this.requestState(), responses: this.mcp.mcpReq.inputResponses }, message, pinned);
+    return confirm(services, { scope: this.scope, state: this.requestState(), responses: this.mcp.mcpReq.inputResponses }, message, pinned);
   }
 }
 

@@ -45,7 +45,7 @@ test('a token from an earlier session is refused with a message naming per-run s
   assert.equal(
     text(refused),
     'The "confirm" token is not valid for this call (expired, already used, given for other arguments, or given in another session: ' +
-      'a 2025-era client that connects anew for each call, such as the Inspector CLI, starts a new session each time); call notebook_clear again without it to be asked again.',
+      'a 2025-era client that connects anew for each call, such as the Inspector CLI, starts a new session each time); call the same tool again without it to be asked again.',
   );
 
   // Control: the same steps in one session confirm.

@@ -8,7 +8,7 @@ import echo from '../../functions/echo/server.ts';
 import notes from '../../functions/notes/server.ts';
 import { GATEWAY_META_KEY } from '../../shared/gateway/catalog.ts';
 import { startFaultyProxy, type FaultyProxy } from '../helpers/faulty-proxy.ts';
-import { legacyCaller, modernCaller, startDataPlane, startGateway, startUpstream, text, type RunningGateway } from '../helpers/gateway.ts';
+import { legacyCaller, modernCaller, plainCaller, startDataPlane, startGateway, startUpstream, text, type RunningGateway } from '../helpers/gateway.ts';
 import { startLegacyServer, type LegacyServer } from '../helpers/legacy-server.ts';
 
 describe('gateway', () => {
@@ -182,6 +182,24 @@ describe('gateway', () => {
       const handle = ((await caller.callTool({ name: 'notes__note_add', arguments: { text: 'doomed' } })).structuredContent as { notebook: string }).notebook;
       assert.match(text(await caller.callTool({ name: 'notes__notebook_clear', arguments: { notebook: handle } })), /^Cleared h_/);
       assert.deepEqual(caller.asked, [`Delete all 1 notes in ${handle}?`]);
+    });
+
+    it("asks a caller that cannot elicit to confirm by the tool's gateway name, and the token it gives confirms", async () => {
+      for (const era of ['modern', 'legacy'] as const) {
+        const caller = await plainCaller(era, gateway.url, {});
+        try {
+          const handle = ((await caller.callTool({ name: 'notes__note_add', arguments: { text: 'doomed' } })) as { structuredContent: { notebook: string } })
+            .structuredContent.notebook;
+          const asked = text(await caller.callTool({ name: 'notes__notebook_clear', arguments: { notebook: handle } }));
+          assert.match(asked, /^Needs confirmation: .* call the same tool again with the same arguments/, era);
+          // The upstream's own name would send the caller to a tool the gateway does not have.
+          assert.doesNotMatch(asked, /(?<!notes__)notebook_clear/, era);
+          const token = /"confirm": "([^"]+)"/.exec(asked)![1]!;
+          assert.match(text(await caller.callTool({ name: 'notes__notebook_clear', arguments: { notebook: handle, confirm: token } })), /^Cleared h_/, era);
+        } finally {
+          await caller.close();
+        }
+      }
     });
 
     it('refuses a requestState that was not minted for the call', async () => {
