@@ -11,6 +11,7 @@ import type { Relay, RelayWatch } from '../relay/relay.ts';
 import type { SessionRecord } from '../store/sessions.ts';
 import type { WireMessage } from '../protocol/envelope.ts';
 import { commentEvent, messageEventBytes } from './sse.ts';
+import type { KitLogger } from '../log.ts';
 
 type Id = string | number;
 type Message = WireMessage;
@@ -114,6 +115,8 @@ export interface ExchangeOptions {
   revision?: string;
   /** The HTTP request's id, named in the error that ends a stream the request failed on. */
   requestId?: string;
+  /** Where a failure after the stream began is logged: the app's error answer, which logs the others, is no longer possible then. */
+  log?: Pick<KitLogger, 'error'>;
 }
 
 export class LegacyExchange implements Transport {
@@ -246,6 +249,10 @@ export class LegacyExchange implements Transport {
     if (this.stream && !this.closed && this.requestId !== undefined) {
       const request = this.options.requestId ? ` (request id ${this.options.requestId})` : '';
       const message = `Internal error${request}: the server failed after this response began streaming, so no result follows; retry the request`;
+      this.options.log?.error('request failed after its response began streaming', {
+        requestId: this.options.requestId,
+        error: error instanceof Error ? error.message : String(error),
+      });
       this.write({ jsonrpc: '2.0', id: this.requestId, error: { code: INTERNAL_ERROR, message } });
     }
     void this.close();

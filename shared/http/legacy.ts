@@ -18,6 +18,7 @@ import { checkBatch, checkBatchRevision, isRequest, isResponse, serveBatch } fro
 import { SseWriter, commentEvent } from './sse.ts';
 import type { HeldStream } from './open-streams.ts';
 import type { createLegacyLane } from './legacy-lane.ts';
+import type { KitLogger } from '../log.ts';
 
 export { MAX_BATCH_MESSAGES } from './legacy-batch.ts';
 
@@ -41,6 +42,8 @@ export interface LegacyOptions {
   relay: Relay;
   /** Serves plain requests without an SDK instance (legacy-lane.ts); absent, the SDK serves every request. */
   lane?: ReturnType<typeof createLegacyLane>;
+  /** Logs what no error answer can report (a failure after a response began streaming). */
+  log?: Pick<KitLogger, 'error'>;
 }
 
 export interface LegacyRequest {
@@ -132,6 +135,7 @@ function exchangeFor(options: LegacyOptions, req: LegacyRequest, session: Sessio
     extra: { request: req.request, authInfo },
     relay: options.relay,
     requestId: scope.requestId,
+    ...(options.log && { log: options.log }),
   });
   return { exchange, scope, authInfo };
 }

@@ -52,6 +52,7 @@ export async function createSdkLanes(options: SdkLaneOptions) {
     getStreams: options.getStreams,
     holdStream: options.holdStream,
     relay: options.relay,
+    log,
     ...(options.directLane && { lane: createLegacyLane(runtime) }),
   });
   return { modern, legacy, isLegacyRequest };

@@ -14,6 +14,7 @@ import { z } from 'zod';
 import { ApiKeyStore } from '../../shared/auth/api-keys.ts';
 import { loadConfig } from '../../shared/config.ts';
 import { createKit } from '../../shared/kit.ts';
+import { createLogger } from '../../shared/log.ts';
 import { defineServer, tool } from '../../shared/server/define.ts';
 import { SessionStore } from '../../shared/store/sessions.ts';
 import { Table, createDynamoClient } from '../../shared/store/table.ts';
@@ -146,6 +147,8 @@ describe('legacy lane', () => {
   let s3: Awaited<ReturnType<typeof startTestS3>>;
   let withLane: ReturnType<typeof createKit>;
   let sdkOnly: ReturnType<typeof createKit>;
+  /** What the lane kit logged (its access lines aside). */
+  const logged: string[] = [];
   const keys = { alice: '', bob: '' };
   /** Alice's session per kit and revision. */
   const sessions = new Map<string, string>();
@@ -189,7 +192,7 @@ describe('legacy lane', () => {
       MCP_AUTH_MODE: 'apikey',
       MCP_REQUEST_STATE_KEY: 'legacy-lane-test-key-0123456789abcdef',
     });
-    withLane = createKit(lanes, config);
+    withLane = createKit(lanes, config, { log: createLogger(config, 'lanes', (line) => void logged.push(line)) });
     sdkOnly = createKit(lanes, config, { directLane: false });
     for (const revision of REVISIONS) {
       sessions.set(`lane ${revision}`, await open(withLane, revision));
@@ -461,6 +464,13 @@ describe('legacy lane', () => {
       broken.messages[1].error.message,
       /^Internal error \(request id [^)]+\): the server failed after this response began streaming, so no result follows; retry the request$/,
     );
+    // No error answer can carry the failure now, so it is logged, under the request id the client saw.
+    const requestId = /request id ([^)]+)/.exec(broken.messages[1].error.message)![1];
+    const line = logged.map((l) => JSON.parse(l)).find((l) => l.message === 'request failed after its response began streaming');
+    assert.ok(line, `not logged:\n${logged.join('')}`);
+    assert.equal(line.level, 'ERROR');
+    assert.equal(line.requestId, requestId);
+    assert.match(line.error, /\S/);
     // Without a stream (JSON only), the same failure is the app's error answer.
     const plain = await observe(
       await send(
