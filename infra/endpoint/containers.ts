@@ -42,6 +42,13 @@ const VPC_CIDR = '10.0.0.0/16';
 const CLOUDFRONT_PREFIX_LIST = 'com.amazonaws.global.cloudfront.origin-facing';
 /** Time a new task gets before its /health checks count: the bootstrap downloads and loads the bundle first. */
 const HEALTH_CHECK_GRACE_SECONDS = 60;
+/**
+ * ECS's own check of a task with no load balancer (tasks only): node, the image's one sure
+ * program, asks the server's /health on its port, bounded inside ECS's 5 s timeout. A process whose
+ * event loop is stuck, or whose server died while the process lived, fails it; ECS replaces the task.
+ */
+export const CONTAINER_HEALTH_COMMAND =
+  "node -e \"fetch('http://127.0.0.1:'+process.env.PORT+'/health',{signal:AbortSignal.timeout(4000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))\"";
 /** The target group's health check: every 15 s; two passes register a task, three failures take it out. */
 const HEALTH_CHECK = { intervalSeconds: 15, healthyThreshold: 2, unhealthyThreshold: 3, timeoutSeconds: 5 };
 /** Fargate starting a task (placement, image pull) and the bootstrap loading the bundle, typically. */
@@ -228,6 +235,16 @@ export class McpContainerService extends Construct {
       stopTimeout: Duration.seconds(STOP_TIMEOUT_SECONDS),
       // An init process as PID 1 passes SIGTERM on to Node.js and reaps its children.
       linuxParameters: new ecs.LinuxParameters(this, 'Linux', { initProcessEnabled: true }),
+      // With streams the load balancer checks /health; without, nothing would notice a wedged task.
+      ...(!settings.streams && {
+        healthCheck: {
+          command: ['CMD-SHELL', CONTAINER_HEALTH_COMMAND],
+          interval: Duration.seconds(30),
+          timeout: Duration.seconds(5),
+          retries: 3,
+          startPeriod: Duration.seconds(HEALTH_CHECK_GRACE_SECONDS),
+        },
+      }),
     });
     const cluster = new ecs.Cluster(this, 'Cluster', { vpc: this.vpc, containerInsightsV2: ecs.ContainerInsights.DISABLED });
     // Task workers protect their own task from scale-in while they run a queued task (shared/adapters/ecs-protection.ts).

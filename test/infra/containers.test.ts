@@ -6,6 +6,9 @@
 // request; GET streams on for both. The app's `-c containers=true` turns it on, cdk-nag clean
 // (the app registers the checks, so a finding fails synth). Control: without it, none of it.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,9 +17,11 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { buildKitApp, stackId } from '../../infra/kit-app.ts';
 import { RETRY_AFTER_SECONDS } from '../../infra/edge/stream-unavailable.mjs';
-import { REGISTRATION_SECONDS } from '../../infra/endpoint/containers.ts';
+import { CONTAINER_HEALTH_COMMAND, REGISTRATION_SECONDS } from '../../infra/endpoint/containers.ts';
 import { McpServerEndpoint, type McpServerEndpointProps } from '../../infra/mcp-server-endpoint.ts';
 import { ORIGIN_VERIFY_HEADER } from '../../shared/http/origin-verify.ts';
+import echo from '../../functions/echo/server.ts';
+import { startInProcess } from '../helpers/server.ts';
 
 const CDK_CONTEXT = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')).context as Record<string, unknown>;
 const ROUTE_CODE = readFileSync(new URL('../../infra/edge/route-streams.js', import.meta.url), 'utf8');
@@ -334,6 +339,51 @@ describe('containers for tasks only', () => {
     const template = Template.fromStack(Stack.of(endpoint({ containers: { tasks: true } })));
     for (const type of ELB_AND_ORIGIN_TYPES) assert.ok(resources(template, type).length >= 1, type);
     template.resourceCountIs('AWS::EC2::SecurityGroupIngress', 2);
+  });
+});
+
+/** Runs the container's health check command as ECS would (CMD-SHELL) against a server on `port`: its exit code and how long it took. */
+function runHealthCheck(port: number): Promise<{ code: number | null; ms: number }> {
+  const started = Date.now();
+  const child = spawn('/bin/sh', ['-c', CONTAINER_HEALTH_COMMAND], { env: { PATH: process.env.PATH ?? '', PORT: String(port) }, stdio: 'ignore' });
+  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, ms: Date.now() - started })));
+}
+
+/** A loopback server that answers every request with `answer` (or never, when it is undefined). */
+async function serving(answer: number | undefined): Promise<Server> {
+  const server = createServer((_req, res) => {
+    if (answer !== undefined) res.writeHead(answer).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return server;
+}
+const portOf = (server: Server) => (server.address() as AddressInfo).port;
+
+describe("the tasks-only containers' own health check", () => {
+  it('is in the task definition only without a load balancer (with streams, the load balancer checks /health)', () => {
+    const tasksOnly = containerDefinition(Template.fromStack(Stack.of(endpoint({ containers: { streams: false, tasks: true } })))).HealthCheck;
+    assert.deepEqual(tasksOnly, { Command: ['CMD-SHELL', CONTAINER_HEALTH_COMMAND], Interval: 30, Timeout: 5, Retries: 3, StartPeriod: 60 });
+    assert.equal(containerDefinition(Template.fromStack(Stack.of(endpoint({ containers: { tasks: true } })))).HealthCheck, undefined);
+  });
+
+  it("passes against the kit's /health and fails, inside ECS's 5 s timeout, against an error, a closed port and a server that never answers", async () => {
+    const kit = await startInProcess(echo, {});
+    const failing = await serving(503);
+    const silent = await serving(undefined);
+    const closed = await serving(200);
+    const closedPort = portOf(closed);
+    await new Promise((resolve) => closed.close(resolve));
+    try {
+      assert.equal((await runHealthCheck(Number(new URL(kit.url).port))).code, 0, 'the kit answers /health');
+      assert.equal((await runHealthCheck(portOf(failing))).code, 1, 'a 503');
+      assert.equal((await runHealthCheck(closedPort)).code, 1, 'nothing listening');
+      const hung = await runHealthCheck(portOf(silent));
+      assert.equal(hung.code, 1, 'a server that never answers');
+      assert.ok(hung.ms < 5000, `gave up after ${hung.ms} ms, past ECS's timeout`);
+    } finally {
+      silent.closeAllConnections();
+      await Promise.all([kit.stop(), new Promise((r) => failing.close(r)), new Promise((r) => silent.close(r))]);
+    }
   });
 });
 
