@@ -14,7 +14,7 @@ import roundTrips from '../../test/fixtures/aws/round-trips.ts';
 import { startAwsPath } from '../../test/helpers/aws.ts';
 import { startInProcess, startTestDynamo } from '../../test/helpers/server.ts';
 import type { Budget } from '../budget.ts';
-import type { Built, TargetName } from '../build.ts';
+import type { Built, Bundle, TargetName } from '../build.ts';
 import { KIT_ENV } from '../env.ts';
 import type { Section } from '../report.ts';
 import { modernCall } from '../request.ts';
@@ -40,10 +40,11 @@ const SECRETS = {
 
 /**
  * What each bundle's function holds. Every one gets the credentials Lambda puts in every function's
- * environment; the kit also reads its secrets at init from MCP_SECRETS_ARN (the Secrets Manager
- * model), as the construct deploys it (infra/endpoint/settings.ts), instead of finding the key set.
+ * environment; the kit runs as the construct deploys it (infra/endpoint/settings.ts): built with its
+ * source maps and run with NODE_OPTIONS=--enable-source-maps, reading its secrets at init from
+ * MCP_SECRETS_ARN (the Secrets Manager model) instead of finding the key set.
  */
-function functionEnvironment(target: TargetName, secretsManager: SecretsManagerModel): Record<string, string> {
+function deployed(built: Built, target: TargetName, secretsManager: SecretsManagerModel): { bundle: Bundle; environment: Record<string, string> } {
   const { MCP_REQUEST_STATE_KEY: _fromTheSecret, ...rest } = KIT_ENV;
   const common = {
     ...rest,
@@ -54,8 +55,17 @@ function functionEnvironment(target: TargetName, secretsManager: SecretsManagerM
     MCP_ALLOW_UNAUTHENTICATED: 'true',
     LOG_LEVEL: 'WARN',
   };
-  if (target !== 'kit') return { ...common, MCP_REQUEST_STATE_KEY: KIT_ENV.MCP_REQUEST_STATE_KEY! };
-  return { ...common, MCP_SECRETS_ARN: Object.keys(SECRETS).join(','), AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsManager.endpoint };
+  if (target !== 'kit') return { bundle: built.bundles[target], environment: { ...common, MCP_REQUEST_STATE_KEY: KIT_ENV.MCP_REQUEST_STATE_KEY! } };
+  const bundle = built.bundles.kitMaps;
+  return {
+    bundle,
+    environment: {
+      ...common,
+      NODE_OPTIONS: bundle.nodeOptions!,
+      MCP_SECRETS_ARN: Object.keys(SECRETS).join(','),
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsManager.endpoint,
+    },
+  };
 }
 
 /** One new environment answering its first `tools/call` through the API Gateway model. */
@@ -81,7 +91,8 @@ export async function measureLambdaCold(built: Built, plan: ModelledLambdaPlan, 
   const reads = () => [...secretsManager.reads.values()].reduce((sum, n) => sum + n, 0);
   const sample = async (t: TargetName) => {
     const before = reads();
-    const s = await coldSample(built.bundles[t].file, runtime, functionEnvironment(t, secretsManager));
+    const { bundle, environment } = deployed(built, t, secretsManager);
+    const s = await coldSample(bundle.file, runtime, environment);
     if (reads() - before !== (t === 'kit' ? Object.keys(SECRETS).length : 0)) throw new Error(`${t} read ${reads() - before} secrets at init`);
     return s;
   };
@@ -111,7 +122,8 @@ export async function measureLambdaCold(built: Built, plan: ModelledLambdaPlan, 
       'runtime does) starts for it. "init" is the REPORT line\'s Init Duration (process start to the runtime\'s first request for ' +
       'work), "invoke" the first invocation\'s Duration, "client" what the caller waited in all, "memory" the REPORT line\'s Max ' +
       'Memory Used (peak RSS). Bundles built as in the cold-start rows above (bench/build.ts), the same reference and floor. ' +
-      'Every function has the credentials Lambda sets; the kit runs as the construct deploys it: at init it reads its two secrets ' +
+      'Every function has the credentials Lambda sets; the kit runs as the construct deploys it: built with its source maps, run with ' +
+      '`NODE_OPTIONS=--enable-source-maps`, and at init it reads its two secrets ' +
       "(MCP_SECRETS_ARN, the data plane's and the origin secret) from a Secrets Manager model on loopback (local/aws/secrets-manager.ts, " +
       'no service latency modelled), where the baselines, as a project without the kit would deploy them, read none.',
     iterations: `${n} samples per bundle, interleaved, after one unrecorded start each`,
@@ -123,7 +135,7 @@ export async function measureLambdaCold(built: Built, plan: ModelledLambdaPlan, 
     ],
     rows: LAMBDA_COLD_TARGETS.map((t, i) => ({
       id: t,
-      label: built.bundles[t].label,
+      label: t === 'kit' ? 'kit (functions/echo), as deployed' : built.bundles[t].label,
       values: {
         client: summarize(samples[i]!.client).median,
         init: summarize(samples[i]!.init).median,
