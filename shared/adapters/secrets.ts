@@ -53,7 +53,7 @@ export async function resolveSecrets(env: Env): Promise<Env> {
 
 type Reader = (arn: string) => Promise<string | undefined>;
 
-/** The signed-fetch reader, when credentials and region are in the environment (the SDK's chain reads this process's). */
+/** The signed reader, when credentials and region are in the environment (this process's, where the SDK's chain reads them). */
 function signedReader(env: Env): Reader | undefined {
   const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_SESSION_TOKEN: sessionToken } = process.env;
   const region = env.AWS_REGION;
@@ -61,6 +61,7 @@ function signedReader(env: Env): Reader | undefined {
   if (/^true$/i.test(env.AWS_USE_FIPS_ENDPOINT ?? '') || /^true$/i.test(env.AWS_USE_DUALSTACK_ENDPOINT ?? '')) return undefined;
   const endpoint =
     env.AWS_ENDPOINT_URL_SECRETS_MANAGER ?? env.AWS_ENDPOINT_URL ?? `https://secretsmanager.${region}.amazonaws.com${region.startsWith('cn-') ? '.cn' : ''}`;
+  if (!URL.canParse(endpoint)) throw new Error(`AWS_ENDPOINT_URL_SECRETS_MANAGER (or AWS_ENDPOINT_URL): expected a URL, got "${endpoint}"`);
   const credentials = { accessKeyId, secretAccessKey, ...(sessionToken && { sessionToken }) };
   return (arn) => getSecretValue(new URL(endpoint), region, credentials, arn);
 }
