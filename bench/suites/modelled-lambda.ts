@@ -9,11 +9,12 @@ import { StreamableHTTPClientTransport as LegacyTransport } from '@modelcontextp
 import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { startBareFunction } from '../../local/aws/bare-function.ts';
 import { buildRuntime } from '../../local/aws/build.ts';
+import { startSecretsManager, type SecretsManagerModel } from '../../local/aws/secrets-manager.ts';
 import roundTrips from '../../test/fixtures/aws/round-trips.ts';
 import { startAwsPath } from '../../test/helpers/aws.ts';
 import { startInProcess, startTestDynamo } from '../../test/helpers/server.ts';
 import type { Budget } from '../budget.ts';
-import type { Built, TargetName } from '../build.ts';
+import type { Built, Bundle, TargetName } from '../build.ts';
 import { KIT_ENV } from '../env.ts';
 import type { Section } from '../report.ts';
 import { modernCall } from '../request.ts';
@@ -27,14 +28,49 @@ export interface ModelledLambdaPlan {
 
 export const LAMBDA_COLD_TARGETS: TargetName[] = ['kit', 'sdk', 'sdkRoot', 'hono'];
 
-/** One new environment answering its first `tools/call` through the API Gateway model. */
-async function coldSample(bundle: string, runtime: string) {
-  const fn = await startBareFunction({
+/** The data plane's two secrets, as infra/data-plane.ts creates them (no Upstash values filled in). */
+const SECRETS = {
+  'arn:aws:secretsmanager:us-east-1:123456789012:secret:bench-data-AbCdEf': {
+    UPSTASH_REDIS_REST_URL: '',
+    UPSTASH_REDIS_REST_TOKEN: '',
+    MCP_REQUEST_STATE_KEY: KIT_ENV.MCP_REQUEST_STATE_KEY!,
+  },
+  'arn:aws:secretsmanager:us-east-1:123456789012:secret:bench-origin-AbCdEf': { MCP_ORIGIN_SECRET: 'bench-origin-secret-0123456789abcdefghijklmnopqrst' },
+};
+
+/**
+ * What each bundle's function holds. Every one gets the credentials Lambda puts in every function's
+ * environment; the kit runs as the construct deploys it (infra/endpoint/settings.ts): built with its
+ * source maps and run with NODE_OPTIONS=--enable-source-maps, reading its secrets at init from
+ * MCP_SECRETS_ARN (the Secrets Manager model) instead of finding the key set.
+ */
+function deployed(built: Built, target: TargetName, secretsManager: SecretsManagerModel): { bundle: Bundle; environment: Record<string, string> } {
+  const { MCP_REQUEST_STATE_KEY: _fromTheSecret, ...rest } = KIT_ENV;
+  const common = {
+    ...rest,
+    AWS_ACCESS_KEY_ID: 'ASIABENCHEXAMPLE',
+    AWS_SECRET_ACCESS_KEY: 'bench-secret-access-key',
+    AWS_SESSION_TOKEN: 'bench-session-token',
+    MCP_STAGE: 'dev',
+    MCP_ALLOW_UNAUTHENTICATED: 'true',
+    LOG_LEVEL: 'WARN',
+  };
+  if (target !== 'kit') return { bundle: built.bundles[target], environment: { ...common, MCP_REQUEST_STATE_KEY: KIT_ENV.MCP_REQUEST_STATE_KEY! } };
+  const bundle = built.bundles.kitMaps;
+  return {
     bundle,
-    runtime,
-    environment: { ...KIT_ENV, MCP_STAGE: 'dev', MCP_ALLOW_UNAUTHENTICATED: 'true', LOG_LEVEL: 'WARN' },
-    functionName: 'bench',
-  });
+    environment: {
+      ...common,
+      NODE_OPTIONS: bundle.nodeOptions!,
+      MCP_SECRETS_ARN: Object.keys(SECRETS).join(','),
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsManager.endpoint,
+    },
+  };
+}
+
+/** One new environment answering its first `tools/call` through the API Gateway model. */
+async function coldSample(bundle: string, runtime: string, environment: Record<string, string>) {
+  const fn = await startBareFunction({ bundle, runtime, environment, functionName: 'bench' });
   try {
     const call = modernCall(1);
     const started = performance.now();
@@ -51,18 +87,31 @@ async function coldSample(bundle: string, runtime: string) {
 
 export async function measureLambdaCold(built: Built, plan: ModelledLambdaPlan, budget: Budget): Promise<Section> {
   const runtime = await buildRuntime();
+  const secretsManager = await startSecretsManager(SECRETS);
+  const reads = () => [...secretsManager.reads.values()].reduce((sum, n) => sum + n, 0);
+  const sample = async (t: TargetName) => {
+    const before = reads();
+    const { bundle, environment } = deployed(built, t, secretsManager);
+    const s = await coldSample(bundle.file, runtime, environment);
+    if (reads() - before !== (t === 'kit' ? Object.keys(SECRETS).length : 0)) throw new Error(`${t} read ${reads() - before} secrets at init`);
+    return s;
+  };
   const samples = LAMBDA_COLD_TARGETS.map(() => ({ client: [] as number[], init: [] as number[], invoke: [] as number[], memory: [] as number[] }));
-  // One unrecorded start each, so page-cache warmth is equal for both.
-  for (const t of LAMBDA_COLD_TARGETS) await coldSample(built.bundles[t].file, runtime);
   let n = 0;
-  for (; n < plan.coldSamples && (n === 0 || !budget.spent()); n++) {
-    for (const [i, t] of LAMBDA_COLD_TARGETS.entries()) {
-      const s = await coldSample(built.bundles[t].file, runtime);
-      samples[i]!.client.push(s.clientMs);
-      samples[i]!.init.push(s.initMs);
-      samples[i]!.invoke.push(s.invokeMs);
-      samples[i]!.memory.push(s.memoryMb);
+  try {
+    // One unrecorded start each, so page-cache warmth is equal for both.
+    for (const t of LAMBDA_COLD_TARGETS) await sample(t);
+    for (; n < plan.coldSamples && (n === 0 || !budget.spent()); n++) {
+      for (const [i, t] of LAMBDA_COLD_TARGETS.entries()) {
+        const s = await sample(t);
+        samples[i]!.client.push(s.clientMs);
+        samples[i]!.init.push(s.initMs);
+        samples[i]!.invoke.push(s.invokeMs);
+        samples[i]!.memory.push(s.memoryMb);
+      }
     }
+  } finally {
+    await secretsManager.stop();
   }
   return {
     id: 'lambda-cold',
@@ -72,7 +121,11 @@ export async function measureLambdaCold(built: Built, plan: ModelledLambdaPlan, 
       'API Gateway model: a new execution environment (a `node` process running the bundle through the Runtime API, as the managed ' +
       'runtime does) starts for it. "init" is the REPORT line\'s Init Duration (process start to the runtime\'s first request for ' +
       'work), "invoke" the first invocation\'s Duration, "client" what the caller waited in all, "memory" the REPORT line\'s Max ' +
-      'Memory Used (peak RSS). Bundles built as in the cold-start rows above (bench/build.ts), the same reference and floor.',
+      'Memory Used (peak RSS). Bundles built as in the cold-start rows above (bench/build.ts), the same reference and floor. ' +
+      'Every function has the credentials Lambda sets; the kit runs as the construct deploys it: built with its source maps, run with ' +
+      '`NODE_OPTIONS=--enable-source-maps`, and at init it reads its two secrets ' +
+      "(MCP_SECRETS_ARN, the data plane's and the origin secret) from a Secrets Manager model on loopback (local/aws/secrets-manager.ts, " +
+      'no service latency modelled), where the baselines, as a project without the kit would deploy them, read none.',
     iterations: `${n} samples per bundle, interleaved, after one unrecorded start each`,
     columns: [
       { key: 'client', header: 'client', unit: 'ms' },
@@ -82,7 +135,7 @@ export async function measureLambdaCold(built: Built, plan: ModelledLambdaPlan, 
     ],
     rows: LAMBDA_COLD_TARGETS.map((t, i) => ({
       id: t,
-      label: built.bundles[t].label,
+      label: t === 'kit' ? 'kit (functions/echo), as deployed' : built.bundles[t].label,
       values: {
         client: summarize(samples[i]!.client).median,
         init: summarize(samples[i]!.init).median,

@@ -10,7 +10,7 @@ import { createKit } from '../kit.ts';
 import { resolveDefinition, type ServerModule } from '../server/define.ts';
 import { ORIGIN_VERIFY_HEADER } from '../http/origin-verify.ts';
 import { PROTECTION_CLEAR_AFTER_MS, ecsTaskProtection } from './ecs-protection.ts';
-import { resolveSecrets } from './lambda.ts';
+import { resolveSecrets } from './secrets.ts';
 import { serveApp } from './node.ts';
 
 type Env = Record<string, string | undefined>;

@@ -1,6 +1,6 @@
 /// <reference types="aws-lambda" />
 // The Lambda adapter shared by every server under functions/: resolves secrets once per cold
-// start, builds the kit, and streams responses as Hono's `streamHandle` does (lambda-stream.ts;
+// start (secrets.ts), builds the kit, and streams responses as Hono's `streamHandle` does (lambda-stream.ts;
 // API Gateway REST with response streaming; buffered under SAM local, which cannot stream). Start-up work begins
 // at import so it overlaps Lambda's init phase. An invocation ends only after the work its
 // response did not wait for: Lambda freezes the environment as soon as the handler returns.
@@ -16,46 +16,12 @@ import { resolveDefinition, type ServerModule } from '../server/define.ts';
 import { isTaskEvent, isTaskFailure } from '../tasks/dispatch.ts';
 import type { KitOptions } from '../kit.ts';
 import { streamResponses } from './lambda-stream.ts';
+import { resolveSecrets } from './secrets.ts';
 
 type Env = Record<string, string | undefined>;
 
 /** Longest an invocation waits, after its response, for work still running (shared/pending-work.ts). */
 const SETTLE_MS = 5_000;
-
-/**
- * Values from the JSON secrets named by `MCP_SECRETS_ARN` (a comma list: the data plane's secret
- * with Upstash URL/token and request-state key, and its origin secret) fill in variables the
- * environment does not set. Fetched in parallel; the client is imported only when needed.
- */
-export async function resolveSecrets(env: Env): Promise<Env> {
-  const arns = (env.MCP_SECRETS_ARN ?? '')
-    .split(',')
-    .map((arn) => arn.trim())
-    .filter(Boolean);
-  if (arns.length === 0) return env;
-  const { SecretsManagerClient, GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
-  // Bounded like every other call the kit makes: a slow Secrets Manager fails the start, which the next request retries.
-  const endpoint = env.AWS_ENDPOINT_URL_SECRETS_MANAGER ?? env.AWS_ENDPOINT_URL;
-  const client = new SecretsManagerClient({
-    ...(env.AWS_REGION && { region: env.AWS_REGION }),
-    ...(endpoint && { endpoint }),
-    maxAttempts: 3,
-    requestHandler: { connectionTimeout: 2000, socketTimeout: 5000 },
-  });
-  const secrets = await Promise.all(
-    arns.map(async (arn) => {
-      const out = await client.send(new GetSecretValueCommand({ SecretId: arn }));
-      try {
-        return JSON.parse(out.SecretString ?? '{}') as Record<string, unknown>;
-      } catch {
-        throw new Error(`MCP_SECRETS_ARN: secret ${arn} is not a JSON object`);
-      }
-    }),
-  );
-  const merged = { ...env };
-  for (const values of secrets) for (const [k, v] of Object.entries(values)) if (typeof v === 'string' && v !== '' && !merged[k]) merged[k] = v;
-  return merged;
-}
 
 /**
  * What the kit traces with on Lambda: the invocation's `_X_AMZN_TRACE_ID` (read at each request:

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { resolveSecrets } from '../../shared/adapters/lambda.ts';
+import { resolveSecrets } from '../../shared/adapters/secrets.ts';
 import notes from '../../functions/notes/server.ts';
 import { startAwsPath, type AwsPath } from '../helpers/aws.ts';
 import { startInProcess } from '../helpers/server.ts';
