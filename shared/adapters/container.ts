@@ -10,7 +10,7 @@ import { createKit } from '../kit.ts';
 import { resolveDefinition, type ServerModule } from '../server/define.ts';
 import { ORIGIN_VERIFY_HEADER } from '../http/origin-verify.ts';
 import { PROTECTION_CLEAR_AFTER_MS, ecsTaskProtection } from './ecs-protection.ts';
-import { resolveSecrets } from './secrets.ts';
+import { withSecrets } from './lambda.ts';
 import { serveApp } from './node.ts';
 
 type Env = Record<string, string | undefined>;
@@ -41,7 +41,7 @@ function withHealthCheck(app: Hono, secret: string | undefined): Hono {
 
 /** Starts the server; resolves once it listens. The process then runs until SIGTERM/SIGINT. */
 export async function runContainer(definition: ServerModule, env: Env = process.env): Promise<void> {
-  const resolved = await resolveSecrets(env);
+  const resolved = await withSecrets(env);
   const config = loadConfig(resolved);
   // Many requests at once: streams are fed in this process, and the stream caps bind here.
   if (env.PORT && !(/^\d{1,5}$/.test(env.PORT) && Number(env.PORT) <= 65535)) throw new ConfigError('PORT', `expected a port number, got "${env.PORT}"`);

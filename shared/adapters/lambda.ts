@@ -16,7 +16,6 @@ import { resolveDefinition, type ServerModule } from '../server/define.ts';
 import { isTaskEvent, isTaskFailure } from '../tasks/dispatch.ts';
 import type { KitOptions } from '../kit.ts';
 import { streamResponses } from './lambda-stream.ts';
-import { resolveSecrets } from './secrets.ts';
 
 type Env = Record<string, string | undefined>;
 
@@ -36,13 +35,16 @@ async function lambdaTracing(env: Env): Promise<Pick<KitOptions, 'ambientTrace' 
   return { ambientTrace, traceExporter: xrayExporter(daemon) };
 }
 
+/** The environment with its secrets filled in; secrets.ts (and node:crypto, which signs) loaded only when there are secrets to read. */
+export const withSecrets = async (env: Env): Promise<Env> => (env.MCP_SECRETS_ARN?.trim() ? (await import('./secrets.ts')).resolveSecrets(env) : env);
+
 export function lambdaHandler(server: ServerModule, env: Env = process.env) {
   let kit: ReturnType<typeof createKit> | undefined;
   // An environment serves one request at a time unless Lambda says otherwise (Managed Instances set
   // AWS_LAMBDA_MAX_CONCURRENCY): the kit then refuses notification streams it could not feed.
   const oneRequestPerInstance = !(Number(env.AWS_LAMBDA_MAX_CONCURRENCY) > 1);
   const start = () =>
-    resolveSecrets(env).then(
+    withSecrets(env).then(
       async (resolved) =>
         (kit = createKit(await resolveDefinition(server, resolved), loadConfig(resolved), { oneRequestPerInstance, ...(await lambdaTracing(resolved)) })),
     );
