@@ -11,10 +11,12 @@
 // through them fails the build with a message naming its file (`checkZodLocales`). In the same
 // lean build, a project file's `import { z } from 'zod'` is read as `import * as z from 'zod'`
 // (`zodNamespaceImports`), which lets esbuild keep only the parts of zod the code uses.
-// infra/bundle.ts runs the build.
+// shared/config/variables.ts is bundled without the README's text of each setting
+// (`runtimeVariables`). infra/bundle.ts runs the build.
 import { readFileSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { VARIABLES } from '../shared/config/variables.ts';
 
 /** Node.js major version of the Lambda runtime (`nodejs24.x`) and of the bundle's target. */
 export const LAMBDA_NODE_MAJOR = 24;
@@ -60,7 +62,8 @@ export function bundleBuild(entry: string, outdir: string, options: FunctionBund
   const lean = (options.zodLocales ?? zodLocalesDefault()) === 'lean';
   return {
     ...settings,
-    ...(lean ? { tsconfig: ZOD_LEAN_TSCONFIG, plugins: [zodNamespaceImports()] } : {}),
+    ...(lean && { tsconfig: ZOD_LEAN_TSCONFIG }),
+    plugins: lean ? [runtimeVariables(), zodNamespaceImports()] : [runtimeVariables()],
     entryPoints: { index: entry },
     bundle: true,
     splitting: true,
@@ -109,6 +112,31 @@ export function zodNamespaceImports() {
         if (!source.includes('zod')) return undefined;
         return { contents: rewriteZodImports(source), loader: /\.[cm]?ts$/.test(path) ? 'ts' : 'js' };
       });
+    },
+  };
+}
+
+/** What a variable says only for the README (`npm run docs:config`): no code reads these at run time. */
+const DOC_FIELDS: readonly string[] = ['doc', 'shownDefault'];
+
+/** shared/config/variables.ts's VARIABLES without DOC_FIELDS, as the source of a module. */
+export function runtimeVariablesSource(): string {
+  const table = Object.fromEntries(
+    Object.entries(VARIABLES).map(([name, variable]) => [name, Object.fromEntries(Object.entries(variable).filter(([field]) => !DOC_FIELDS.includes(field)))]),
+  );
+  return `// shared/config/variables.ts without its documentation (infra/function-bundle.ts)\nexport const VARIABLES = ${JSON.stringify(table)};\n`;
+}
+
+/**
+ * The esbuild plugin that bundles shared/config/variables.ts as `runtimeVariablesSource` gives it:
+ * 14 KB of README text a cold start would otherwise parse for nothing. A function that imports
+ * anything else from that file (the README table's renderer) fails the build, naming the export.
+ */
+export function runtimeVariables() {
+  return {
+    name: 'runtime-variables',
+    setup(build: { onLoad(options: { filter: RegExp }, callback: () => { contents: string; loader: 'js' }): void }) {
+      build.onLoad({ filter: /[\\/]shared[\\/]config[\\/]variables\.ts$/ }, () => ({ contents: runtimeVariablesSource(), loader: 'js' }));
     },
   };
 }

@@ -7,7 +7,13 @@
 // sampled request costs a few µs of string building and one send. Node-only, hence here.
 import { createSocket } from 'node:dgram';
 import type { Attributes, SpanExporter, SpanRecord } from '../trace.ts';
-import { xrayTraceId } from '../trace.ts';
+
+/**
+ * X-Ray's form of a trace id, as trace.ts's `xrayTraceId` writes it. Not imported: this module is
+ * loaded on demand, and a value it imported from trace.ts would put trace.ts in a bundle chunk of
+ * its own, one more file for every cold start to load (test/core/echo-cold-start.test.ts).
+ */
+const xrayTraceId = (traceId: string) => `1-${traceId.slice(0, 8)}-${traceId.slice(8)}`;
 
 const HEADER = '{"format":"json","version":1}\n';
 /** X-Ray's names: letters, digits, whitespace and `_.:/%&#=+\-@`, at most 200. */
