@@ -73,12 +73,13 @@ async function buildLever(lever: Lever): Promise<{ file: string; bytes: number }
   return { file: join(outdir, 'index.mjs'), bytes: Object.values(metafile!.outputs)[0]!.bytes };
 }
 
-async function cold(built: Built, file: string) {
-  const probe = startProbe(built.probes.cold, [file], lambdaEnv());
+/** One cold-probe process (`--heap` first for the heap): its answer of `kind`. */
+async function cold<K extends 'cold' | 'heap'>(built: Built, args: string[], kind: K) {
+  const probe = startProbe(built.probes.cold, args, lambdaEnv());
   try {
     const reply = await probe.next(30_000);
-    if (reply.kind !== 'cold') throw new Error(`cold probe answered ${reply.kind}`);
-    return reply;
+    if (reply.kind !== kind) throw new Error(`cold probe answered ${reply.kind}`);
+    return reply as Extract<typeof reply, { kind: K }>;
   } finally {
     probe.stop();
   }
@@ -89,12 +90,11 @@ const built = await buildAll();
 const bundles = [...(await Promise.all(LEVERS.map(buildLever))), { file: built.bundles.sdk.file, bytes: built.bundles.sdk.bytes }];
 const labels = [...LEVERS.map((l) => l.label), 'SDK minimal handler'];
 const samples = bundles.map(() => ({ total: [] as number[], heap: [] as number[] }));
-for (const b of bundles) await cold(built, b.file);
+for (const b of bundles) await cold(built, [b.file], 'cold');
 for (let i = 0; i < 15; i++) {
   for (const [k, b] of bundles.entries()) {
-    const reply = await cold(built, b.file);
-    samples[k]!.total.push(reply.totalMs);
-    samples[k]!.heap.push(reply.heapBytes);
+    samples[k]!.total.push((await cold(built, [b.file], 'cold')).totalMs);
+    if (i < 5) samples[k]!.heap.push((await cold(built, ['--heap', b.file], 'heap')).heapBytes);
   }
 }
 // Warm rounds: the bundles as targets of the warm probe.

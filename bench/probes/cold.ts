@@ -1,8 +1,11 @@
 // Cold-start probe: a fresh process per sample. Times a Lambda bundle from just before its import
-// to the end of its first complete `tools/call`, as a cold invocation would pay it.
-// argv: a bundle path; or `--externals` and package names, to time importing only those packages
-// (the ones a bundle leaves external and imports at load), which tells how much of a bundle's
-// import is theirs.
+// to the end of its first complete `tools/call`, as a cold invocation would pay it. A timed sample
+// changes no V8 flag: setting `--expose-gc` at run time makes V8 refuse the code cache Node ships
+// for its own modules, and the first call then compiles undici from source (about 30 ms of CPU no
+// Lambda pays). The live heap is measured in a process of its own (`--heap`), with collections.
+// argv: a bundle path; `--heap` and a bundle path; or `--externals` and package names, to time
+// importing only those packages (the ones a bundle leaves external and imports at load), which
+// tells how much of a bundle's import is theirs.
 import { pathToFileURL } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -25,16 +28,24 @@ async function coldStart(bundle: string): Promise<ProbeMessage> {
   // The runtime's own set-up is not the bundle's cost: done before the clock starts.
   installLambdaRuntime();
   const event = restEventFor(modernCall(1));
-  const heapBefore = liveHeap();
   const started = performance.now();
   const { handler } = await import(pathToFileURL(bundle).href);
   const imported = performance.now();
   const result = await invoke(handler, event);
   const finished = performance.now();
   assertEcho(bundle, result.statusCode, result.body);
-  // After the clock: what the bundle and its first call left live on the heap.
-  const heapBytes = liveHeap() - heapBefore;
-  return { kind: 'cold', importMs: imported - started, totalMs: finished - started, heapBytes, stackMs: await firstStackMs(handler) };
+  return { kind: 'cold', importMs: imported - started, totalMs: finished - started, stackMs: await firstStackMs(handler) };
+}
+
+/** What the bundle and its first call leave live on the heap: a full collection before the import and after the call. */
+async function heapAfterFirstCall(bundle: string): Promise<ProbeMessage> {
+  installLambdaRuntime();
+  const event = restEventFor(modernCall(1));
+  const heapBefore = liveHeap();
+  const { handler } = await import(pathToFileURL(bundle).href);
+  const result = await invoke(handler, event);
+  assertEcho(bundle, result.statusCode, result.body);
+  return { kind: 'heap', heapBytes: liveHeap() - heapBefore };
 }
 
 /**
@@ -61,7 +72,8 @@ async function importOnly(packages: string[]): Promise<ProbeMessage> {
 }
 
 try {
-  await send(args[0] === '--externals' ? await importOnly(args.slice(1)) : await coldStart(args[0]!));
+  const [mode, ...rest] = args;
+  await send(mode === '--externals' ? await importOnly(rest) : mode === '--heap' ? await heapAfterFirstCall(rest[0]!) : await coldStart(mode!));
 } catch (err) {
   await send({ kind: 'failed', error: String((err as Error).stack ?? err) });
 }

@@ -16,6 +16,8 @@ export interface ColdPlan {
 }
 
 const SAMPLE_TIMEOUT_MS = 30_000;
+/** Heap samples per bundle, each in a process of its own: the live heap varies little between starts. */
+const HEAP_SAMPLES = 5;
 
 async function probe<K extends ProbeMessage['kind']>(built: Built, args: string[], kind: K, nodeOptions?: string) {
   const p = startProbe(built.probes.cold, args, lambdaEnv(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}));
@@ -44,8 +46,8 @@ export async function measureCold(built: Built, plan: ColdPlan, budget: Budget, 
       const reply = await probe(built, [b.file], 'cold', b.nodeOptions);
       totals[i]!.push(reply.totalMs);
       imports[i]!.push(reply.importMs);
-      heaps[i]!.push(reply.heapBytes);
       stacks[i]!.push(reply.stackMs);
+      if (samples < HEAP_SAMPLES) heaps[i]!.push((await probe(built, ['--heap', b.file], 'heap', b.nodeOptions)).heapBytes);
       externals[i]!.push(b.initExternals.length ? (await probe(built, ['--externals', ...b.initExternals], 'externals')).ms : 0);
     }
   }
@@ -55,12 +57,14 @@ export async function measureCold(built: Built, plan: ColdPlan, budget: Budget, 
     title: 'Cold start: import plus first call, fresh process',
     method:
       "A fresh `node` process per sample (the runner's own binary, no flags, no loader, a Lambda-like environment " +
-      'whose AWS endpoints point at a closed loopback port). ' +
+      'whose AWS endpoints point at a closed loopback port). A timed sample changes no V8 flag: setting `--expose-gc` at run time ' +
+      'makes V8 refuse the code cache Node ships for its own modules, about 30 ms more CPU on the first call than Lambda pays. ' +
       'The clock starts just before `await import(bundle)` and stops when the first `tools/call` answer is complete; ' +
       '"import" is the part until the module has evaluated. Process start-up before the import is not counted. ' +
       'The AWS SDK is bundled, as the construct deploys it (`bundleAwsSdk`, default true); "externals" times importing, in another ' +
       `fresh process, any package a bundle leaves external and imports at load (${loaded.length ? loaded.join('; ') : 'none do'}). ` +
-      '"heap" is the live heap the bundle and its first call left (a full collection after the clock, against one before the import). ' +
+      `"heap" is the live heap the bundle and its first call left (a full collection after the call, against one before the import), ` +
+      `the median of ${HEAP_SAMPLES} such processes per bundle. ` +
       'Bundles are built as the construct builds them (infra/function-bundle.ts: ESM, minified, split): "loaded" is what a cold start ' +
       'parses, `index.mjs` and the chunks it imports statically; "package" is every file, chunks loaded on demand included. ' +
       "The reference is the SDK minimal handler importing zod as the SDK does (`import * as z from 'zod/v4'`, no locales bundled); " +
