@@ -259,6 +259,21 @@ export const RATIOS: Ratio[] = [
     column: 'p99',
   },
   {
+    label: 'call p50, through a node:http proxy / straight to the server',
+    section: 'gateway',
+    numerator: 'node-proxy',
+    denominator: 'direct',
+    column: 'p50',
+  },
+  {
+    label: 'call p99, through a node:http proxy / straight to the server',
+    section: 'gateway',
+    numerator: 'node-proxy',
+    denominator: 'direct',
+    column: 'p99',
+  },
+  { label: 'call p50, through the gateway / through a node:http proxy', section: 'gateway', numerator: 'gateway', denominator: 'node-proxy', column: 'p50' },
+  {
     label: 'call p50 through the gateway, raw upstream call / SDK client',
     section: 'gateway',
     numerator: 'gateway',

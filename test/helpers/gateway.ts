@@ -5,7 +5,7 @@ import { Client as ModernClient, StreamableHTTPClientTransport as ModernTranspor
 import { Client as LegacyClient } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as LegacyTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { loadGatewayConfig } from '../../shared/gateway/config.ts';
-import { createGateway, type Gateway } from '../../shared/gateway/gateway.ts';
+import { createGateway, type Gateway, type GatewayOptions } from '../../shared/gateway/gateway.ts';
 import type { ServerDefinition } from '../../shared/server/define.ts';
 import { startInProcess, startTestDynamo, startTestS3 } from './server.ts';
 
@@ -39,9 +39,10 @@ export interface RunningGateway {
  * A gateway in this process. `config` is what MCP_GATEWAY_CONFIG would hold; `env` adds the
  * gateway's own variables (auth, credentials the config names).
  */
-export async function startGateway(config: object, plane: DataPlane, env: Record<string, string> = {}): Promise<RunningGateway> {
+export async function startGateway(config: object, plane: DataPlane, env: Record<string, string> = {}, options: GatewayOptions = {}): Promise<RunningGateway> {
   const gateway = createGateway(
     await loadGatewayConfig({ ...plane.env, MCP_GATEWAY_CONFIG: JSON.stringify(config), ...env }, () => Promise.reject(new Error('no files'))),
+    options,
   );
   const server = await startInProcess(gateway.definition, { ...plane.env, ...env });
   return {
