@@ -51,6 +51,26 @@ function answerOf(response: IncomingMessage): UpstreamResponse {
   };
 }
 
+/** Where a request goes, as node:http takes it without parsing a URL (an IPv6 host without its brackets). */
+function targetOf(url: URL, secure: boolean) {
+  const host = url.hostname;
+  return {
+    hostname: host.startsWith('[') ? host.slice(1, -1) : host,
+    port: url.port || (secure ? 443 : 80),
+    path: url.pathname + url.search,
+  };
+}
+
+/**
+ * The request's headers as node:http's flat list, with Host and Content-Length: the list form is
+ * sent as it is (each name and value still checked), without a header map built and read back.
+ */
+function headerList(url: URL, headers: Record<string, string>, body: string): string[] {
+  const list = ['host', url.host, 'content-length', String(Buffer.byteLength(body))];
+  for (const name in headers) if (name !== 'host' && name !== 'content-length') list.push(name, headers[name]!);
+  return list;
+}
+
 /** A connection that did not open in time: coded as one that never carried the request (errors.ts CONNECT_FAILURES). */
 const connectTimedOut = (url: URL, ms: number) =>
   Object.assign(new Error(`connect to ${url.host} timed out after ${ms} ms`), { code: 'UPSTREAM_CONNECT_TIMEOUT' });
@@ -64,8 +84,7 @@ export function nodeTransport(options: NodeTransportOptions = {}): NodeTransport
     new Promise((resolve, reject) => {
       const secure = url.protocol === 'https:';
       const request = (secure ? httpsRequest : httpRequest)(
-        url,
-        { method: 'POST', headers: { ...headers, 'content-length': Buffer.byteLength(body) }, agent: secure ? https : http, signal },
+        { ...targetOf(url, secure), method: 'POST', headers: headerList(url, headers, body), agent: secure ? https : http, signal },
         (response) => resolve(answerOf(response)),
       );
       // Before the answer: the call fails with it (refused, reset, aborted). After: the body's reader sees it.
