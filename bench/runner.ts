@@ -272,6 +272,27 @@ export const RATIOS: Ratio[] = [
     denominator: 'direct',
     column: 'p99',
   },
+  {
+    label: 'call p50, through the gateway calling upstream with fetch / straight to the server',
+    section: 'gateway',
+    numerator: 'gateway-fetch',
+    denominator: 'direct',
+    column: 'p50',
+  },
+  {
+    label: 'call p99, through the gateway calling upstream with fetch / straight to the server',
+    section: 'gateway',
+    numerator: 'gateway-fetch',
+    denominator: 'direct',
+    column: 'p99',
+  },
+  {
+    label: 'call p50 through the gateway, node:http upstream transport / fetch',
+    section: 'gateway',
+    numerator: 'gateway',
+    denominator: 'gateway-fetch',
+    column: 'p50',
+  },
   { label: 'call p50, through the gateway / through a node:http proxy', section: 'gateway', numerator: 'gateway', denominator: 'node-proxy', column: 'p50' },
   {
     label: 'call p50 through the gateway, raw upstream call / SDK client',

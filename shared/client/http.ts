@@ -2,7 +2,8 @@
 // headers, and turns what only HTTP can tell into typed errors before the SDK sees it: 429 with
 // its Retry-After, 5xx, a 2025-era session the server forgot (404 on a request that carried
 // Mcp-Session-Id), and a connection that failed before or after the request went out. 400, 401
-// and 403 are left to the SDK (JSON-RPC errors in the body; OAuth re-authorization).
+// and 403 are left to the SDK (JSON-RPC errors in the body; OAuth re-authorization). The raw
+// path's transports (transport.ts) run the same checks (`refusal`).
 import { SessionGoneError, UpstreamRateLimitedError, UpstreamUnavailableError, networkFailure } from './errors.ts';
 import { parseRetryAfter } from './retry.ts';
 import { traceHeaders, traced } from '../trace.ts';

@@ -1,8 +1,9 @@
-// A 2026-07-28 `tools/call` without the SDK's client: one POST with the headers the SDK's transport
-// sends, the answer read as JSON or as an SSE stream (progress relayed, the time limit restarted by
-// it), decoded as the SDK decodes it. Failures are thrown as the SDK would throw them (ProtocolError,
-// SdkHttpError, SdkError), so the resilient client's `classify` maps both paths alike. Only for
-// stateless servers reached without OAuth; the caller decides when (resilient-client.ts).
+// A 2026-07-28 `tools/call` without the SDK's client: one POST (through the connection's transport,
+// transport.ts: fetch, or node:http on Node) with the headers the SDK's transport sends, the answer
+// read as JSON or as an SSE stream (progress relayed, the time limit restarted by it), decoded as
+// the SDK decodes it. Failures are thrown as the SDK would throw them (ProtocolError, SdkHttpError,
+// SdkError), so the resilient client's `classify` maps both paths alike. Only for stateless
+// servers reached without OAuth; the caller decides when (resilient-client.ts).
 import {
   ProtocolError,
   SdkError,
