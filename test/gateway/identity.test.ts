@@ -10,7 +10,7 @@ import { Client as ModernClient, StreamableHTTPClientTransport as ModernTranspor
 import { SignJWT, generateKeyPair } from 'jose';
 import { z } from 'zod';
 import notes from '../../functions/notes/server.ts';
-import { nodeTransport } from '../../shared/adapters/upstream-http.ts';
+import { fetchTransport } from '../../shared/client/transport.ts';
 import { ApiKeyStore } from '../../shared/auth/api-keys.ts';
 import { ASSERTION_TYPE } from '../../shared/auth/gateway-assertion.ts';
 import { deriveGatewayKey } from '../../shared/auth/gateway-keys.ts';
@@ -48,8 +48,8 @@ const handleOf = (result: unknown) => (result as { structuredContent: { notebook
 
 describe('gateway: each caller is its own principal upstream', () => {
   let gateway: RunningGateway;
-  /** The same whoami upstreams behind a gateway calling them over node:http (as deployed), not fetch. */
-  let nodeGateway: RunningGateway;
+  /** The same whoami upstreams behind a gateway calling them with fetch (the default off Node), not node:http as `gateway` does. */
+  let fetchGateway: RunningGateway;
   let redis: TestRedis;
   let notesUrl: string;
   let dynamoEndpoint: string;
@@ -107,18 +107,16 @@ describe('gateway: each caller is its own principal upstream', () => {
       plane,
       { MCP_AUTH_MODE: 'apikey', GATEWAY_KEY: keys.gateway!, QGATEWAY_KEY: keys.qgateway! },
     );
-    const transport = nodeTransport();
-    nodeGateway = await startGateway(
+    fetchGateway = await startGateway(
       { upstreams: { whoami: { url: who.url }, 'whoami-shared': { url: who.url, ...shared } } },
       plane,
       { MCP_AUTH_MODE: 'apikey', GATEWAY_KEY: keys.gateway! },
-      { transport: transport.send },
+      { transport: fetchTransport() },
     );
     stopAll = async () => {
       for (const c of open) await c.close().catch(() => {});
       await gateway.stop();
-      await nodeGateway.stop();
-      transport.close();
+      await fetchGateway.stop();
       await Promise.all([main.stop(), quota.stop(), limited.stop(), who.stop()]);
       await redis.dispose();
       await plane.stop();
@@ -143,7 +141,7 @@ describe('gateway: each caller is its own principal upstream', () => {
 
   for (const transport of ['fetch', 'node:http'] as const) {
     it(`never sends one caller's identity with another's call, interleaved on pooled upstream connections, over ${transport} (control: shared, both are the gateway)`, async () => {
-      const url = transport === 'fetch' ? gateway.url : nodeGateway.url;
+      const url = transport === 'fetch' ? fetchGateway.url : gateway.url;
       const [alice, bob] = [await as('alice', 'modern', url), await as('bob', 'modern', url)];
       const seen = async (c: PlainCaller, upstream: string) => JSON.parse(text(await c.callTool({ name: `${upstream}__whoami`, arguments: {} }))).id as string;
       for (const [upstream, expected] of [
