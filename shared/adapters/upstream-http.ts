@@ -14,6 +14,13 @@ export interface NodeTransportOptions {
   tls?: Pick<AgentOptions, 'ca' | 'cert' | 'key' | 'servername' | 'rejectUnauthorized'>;
   /** How long a new connection may take to open, as `fetch` allows (undici's 10 s); the call's own time limit bounds the rest. @default 10000 */
   connectTimeoutMs?: number;
+  /**
+   * How long an idle connection is kept, as undici's keepAliveTimeout, or less when the server's
+   * Keep-Alive header says so: one kept much longer may have been closed by the server (or while a
+   * Lambda environment was frozen) by the time a call is written to it. A call in progress is not
+   * cut by it. @default 4000
+   */
+  idleMs?: number;
 }
 
 export interface NodeTransport {
@@ -77,7 +84,8 @@ const connectTimedOut = (url: URL, ms: number) =>
 
 export function nodeTransport(options: NodeTransportOptions = {}): NodeTransport {
   const connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
-  const shared = { keepAlive: true, ...(options.maxSockets !== undefined && { maxSockets: options.maxSockets }) };
+  // An agent's `timeout` ends only the sockets in its free list; Node lowers it to the server's Keep-Alive hint.
+  const shared = { keepAlive: true, timeout: options.idleMs ?? 4_000, ...(options.maxSockets !== undefined && { maxSockets: options.maxSockets }) };
   const http = new HttpAgent(shared);
   const https = new HttpsAgent({ ...shared, ...options.tls });
   const send: UpstreamTransport = ({ url, headers, body, signal }) =>

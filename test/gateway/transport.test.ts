@@ -7,6 +7,7 @@
 // connection reuse, counted, and TLS.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
@@ -74,6 +75,7 @@ const SCRIPT: Record<string, Answer> = {
     setTimeout(() => req.socket.destroy(), 5);
   },
   hang: () => {},
+  slow: (res, id) => void setTimeout(() => json(res, 200, JSON.stringify(complete(id, 'late'))), 400),
   hangSse: (res, id) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     res.write(event({ jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: id, progress: 1 } }));
@@ -170,7 +172,7 @@ describe('upstream transports: fetch and node:http give the same answers', () =>
     const cases: [string, { timeoutMs?: number; abortAfterProgress?: boolean }?][] = [
       ['echo'],
       ...Object.keys(SCRIPT)
-        .filter((name) => !name.startsWith('hang'))
+        .filter((name) => !name.startsWith('hang') && name !== 'slow')
         .map((name) => [name] as [string]),
       ['hang', { timeoutMs: 300 }],
       ['hangSse', { abortAfterProgress: true }],
@@ -245,6 +247,25 @@ describe('upstream transports: fetch and node:http give the same answers', () =>
     transport.close();
     await outcome(viaNode, 'echo');
     assert.equal(front.callSockets.size, concurrent + 1);
+    front.server.closeAllConnections();
+    await new Promise((resolve) => front.server.close(resolve));
+    await kit.stop();
+  });
+
+  it('drops a connection idle for idleMs, and never one a slower call is using', async () => {
+    const transport = nodeTransport({ idleMs: 150 });
+    const kit = await startInProcess(echo, ENV);
+    const front = await startScripted(kit.url);
+    const viaNode = client(front.url, transport.send);
+    assert.match(JSON.stringify(await outcome(viaNode, 'slow')), /late/);
+    assert.match(JSON.stringify(await outcome(viaNode, 'echo')), /hi/);
+    assert.equal(front.callSockets.size, 1, 'a call slower than idleMs lost its connection');
+    // The client ends the idle connection: the server sees it close, well before the 4 s the server's own Keep-Alive hint would allow.
+    const [used] = front.callSockets;
+    if (!used!.destroyed) await once(used!, 'close', { signal: AbortSignal.timeout(2_000) });
+    assert.match(JSON.stringify(await outcome(viaNode, 'echo')), /hi/);
+    assert.equal(front.callSockets.size, 2, 'a connection idle past idleMs was used again');
+    transport.close();
     front.server.closeAllConnections();
     await new Promise((resolve) => front.server.close(resolve));
     await kit.stop();
