@@ -3,9 +3,11 @@
 // to gather from 2 and from 10 upstreams, and how fast a call to an upstream whose circuit is open
 // is refused. Everything runs in the runner process: the kit's echo server (several, for the
 // lists), gateways and the proxy in front of them, and a keep-alive fetch client.
+import { Agent, createServer as createHttpServer, request, type IncomingMessage } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { Hono } from 'hono';
 import { serveApp, type Served as ServedApp } from '../../shared/adapters/node.ts';
+import { nodeTransport } from '../../shared/adapters/upstream-http.ts';
 import echo from '../../functions/echo/server.ts';
 import { loadGatewayConfig } from '../../shared/gateway/config.ts';
 import { createGateway, type Gateway, type GatewayOptions } from '../../shared/gateway/gateway.ts';
@@ -28,7 +30,7 @@ export interface GatewayPlan {
 }
 
 export const GATEWAY_ROW_IDS = {
-  calls: ['direct', 'raw-proxy', 'gateway', 'gateway-sdk-client', 'gateway-sdk'],
+  calls: ['direct', 'raw-proxy', 'node-proxy', 'gateway', 'gateway-fetch', 'gateway-sdk-client', 'gateway-sdk'],
   lists: ['direct', 'upstreams-2', 'upstreams-10'],
   circuit: ['open', 'refused'],
 };
@@ -74,6 +76,55 @@ function rawProxy(upstream: string): Promise<ServedApp> {
   return serveApp(app, { port: 0, host: '127.0.0.1' });
 }
 
+/** A request or response body, whole, as text. */
+function readAll(stream: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => (text += chunk));
+    stream.on('end', () => resolve(text));
+    stream.on('error', reject);
+  });
+}
+
+/**
+ * The true floor of a second hop here: node:http alone, no framework and no `fetch`. The POST goes
+ * on over a keep-alive Agent with the forwarded headers, and the upstream's status, content type and
+ * body come back as they are, nothing checked. Bodies are read whole and sent with a length: piping
+ * them (chunked both ways) measured slower (bench/findings.md).
+ */
+async function nodeProxy(upstream: string): Promise<{ url: string; close(): Promise<void> }> {
+  const agent = new Agent({ keepAlive: true });
+  const server = createHttpServer(async (req, res) => {
+    const body = await readAll(req);
+    const headers: Record<string, string> = { 'content-length': String(Buffer.byteLength(body)) };
+    for (const name of FORWARDED) {
+      const value = req.headers[name];
+      if (typeof value === 'string') headers[name] = value;
+    }
+    const out = request(upstream, { method: 'POST', headers, agent }, async (answer) => {
+      const text = await readAll(answer);
+      res.writeHead(answer.statusCode ?? 502, {
+        'content-type': answer.headers['content-type'] ?? 'application/json',
+        'content-length': Buffer.byteLength(text),
+      });
+      res.end(text);
+    });
+    out.on('error', () => res.writeHead(502).end());
+    out.end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/mcp`,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      agent.destroy();
+    },
+  };
+}
+
 /** A stateless `tools/list`, built from the call the other rows make. */
 function listCall(id: number): HttpCall {
   const call = modernCall(id);
@@ -102,7 +153,7 @@ const row = (id: string, label: string, samples: number[]) => {
 };
 
 /** A gateway in this process, configured as MCP_GATEWAY_CONFIG would configure it. */
-async function startGateway(upstreams: Record<string, object>, options: GatewayOptions = {}): Promise<{ served: Served; gateway: Gateway }> {
+async function startGateway(upstreams: Record<string, object>, options: GatewayOptions): Promise<{ served: Served; gateway: Gateway }> {
   const gateway = createGateway(
     await loadGatewayConfig({ ...KIT_ENV, MCP_GATEWAY_CONFIG: JSON.stringify({ upstreams }) }, () => Promise.reject(new Error('no files'))),
     options,
@@ -114,7 +165,11 @@ async function startGateway(upstreams: Record<string, object>, options: GatewayO
 interface CallUrls {
   /** The hand-written proxy in front of the upstream. */
   proxy: string;
+  /** The node:http proxy in front of the upstream. */
+  nodeProxy: string;
   gateway: string;
+  /** The same gateway with `fetch` as its upstream transport. */
+  gatewayFetch: string;
   /** A gateway calling its upstream through the SDK's client (raw upstream calls off). */
   sdkClient: string;
   /** The first gateway served without its fast lane (the direct lane off), for comparison. */
@@ -133,9 +188,23 @@ async function measureCalls(plan: GatewayPlan, budget: Budget, upstream: Served,
       samples: [] as number[],
     },
     {
+      id: 'node-proxy',
+      label: 'through a hand-written node:http proxy (keep-alive Agent): the floor of a second hop',
+      url: urls.nodeProxy,
+      call: (id: number) => modernCall(id),
+      samples: [] as number[],
+    },
+    {
       id: 'gateway',
       label: 'through the gateway (e0__echo), fast lane',
       url: urls.gateway,
+      call: (id: number) => modernCall(id, viaGateway),
+      samples: [] as number[],
+    },
+    {
+      id: 'gateway-fetch',
+      label: 'through a gateway calling upstream with fetch (fast lane; the row above uses node:http)',
+      url: urls.gatewayFetch,
       call: (id: number) => modernCall(id, viaGateway),
       samples: [] as number[],
     },
@@ -215,26 +284,38 @@ export async function measureGateway(plan: GatewayPlan, budget: Budget): Promise
   const gateways: { served: Served; gateway: Gateway }[] = [];
   let sdkLane: Served | undefined;
   let proxy: ServedApp | undefined;
+  let floor: Awaited<ReturnType<typeof nodeProxy>> | undefined;
+  // The upstream transport the gateway is deployed with (functions/gateway/server.ts): node:http(s), keep-alive.
+  const transport = nodeTransport();
+  const deployed: GatewayOptions = { transport: transport.send };
   try {
     for (let i = 0; i < 10; i++) upstreams.push(await startInProcess(UNCACHED_ECHO, { ...KIT_ENV }));
     const closed = `http://127.0.0.1:${await closedPort()}/mcp`;
     const named = (n: number) => Object.fromEntries(upstreams.slice(0, n).map((u, i) => [`e${i}`, { url: u.url }]));
     const [two, ten, failing] = [
-      await startGateway(named(2)),
-      await startGateway(named(10)),
-      await startGateway({
-        down: { url: closed, breaker: { failureThreshold: 1, cooldownMs: 3_600_000 }, retry: { attempts: 1 } },
-        refused: { url: closed, breaker: { failureThreshold: 1_000_000_000 }, retry: { attempts: 1 } },
-      }),
+      await startGateway(named(2), deployed),
+      await startGateway(named(10), deployed),
+      await startGateway(
+        {
+          down: { url: closed, breaker: { failureThreshold: 1, cooldownMs: 3_600_000 }, retry: { attempts: 1 } },
+          refused: { url: closed, breaker: { failureThreshold: 1_000_000_000 }, retry: { attempts: 1 } },
+        },
+        deployed,
+      ),
     ];
-    const sdkClient = await startGateway(named(1), { rawUpstreamCalls: false });
-    gateways.push(two, ten, failing, sdkClient);
+    const sdkClient = await startGateway(named(1), { ...deployed, rawUpstreamCalls: false });
+    // No transport: the default, fetch.
+    const viaFetch = await startGateway(named(2), {});
+    gateways.push(two, ten, failing, sdkClient, viaFetch);
     // The same gateway (its upstream clients) served a second time, without the direct lane.
     sdkLane = await startInProcess(two.gateway.definition, { ...KIT_ENV }, { directLane: false });
     proxy = await rawProxy(upstreams[0]!.url);
+    floor = await nodeProxy(upstreams[0]!.url);
     const calls = await measureCalls(plan, budget, upstreams[0]!, {
       proxy: `${proxy.url}/mcp`,
+      nodeProxy: floor.url,
       gateway: two.served.url,
+      gatewayFetch: viaFetch.served.url,
       sdkClient: sdkClient.served.url,
       sdkLane: sdkLane.url,
     });
@@ -273,11 +354,13 @@ export async function measureGateway(plan: GatewayPlan, budget: Budget): Promise
     ];
   } finally {
     await proxy?.close();
+    await floor?.close();
     await sdkLane?.stop();
     for (const { served, gateway } of gateways) {
       await served.stop();
       await gateway.close();
     }
     for (const u of upstreams) await u.stop();
+    transport.close();
   }
 }

@@ -27,6 +27,7 @@ import {
   type ServerCapabilities,
 } from '@modelcontextprotocol/client';
 import type { Fetch } from './http.ts';
+import type { UpstreamTransport } from './transport.ts';
 
 export type Protocol = 'auto' | 'modern' | 'legacy';
 
@@ -56,6 +57,8 @@ export interface ConnectionSettings {
   url: URL;
   protocol: Protocol;
   fetch: Fetch;
+  /** What carries raw calls (the same credentials and identity as `fetch`). */
+  send: UpstreamTransport;
   authProvider?: OAuthClientProvider;
   /** The callback parameters of the authorization `authProvider` last redirected to (see UpstreamAuth). */
   authorizationResponse?: () => Promise<URLSearchParams>;
@@ -74,10 +77,10 @@ export interface ConnectionSettings {
   shared?: boolean;
 }
 
-/** What a modern connection lends the raw path (raw-call.ts): where, how (its fetch carries the credentials), and the SDK's request envelope. */
+/** What a modern connection lends the raw path (raw-call.ts): where, how (its transport carries the credentials), and the SDK's request envelope. */
 export interface RawTarget {
   url: URL;
-  fetch: Fetch;
+  send: UpstreamTransport;
   /** The `_meta` the SDK puts on every request of this connection (version, client info, capabilities). */
   meta: Record<string, unknown>;
   nextId(): number;
@@ -167,7 +170,7 @@ function adoptHandshake(client: Client, session: ResumableSession) {
   });
 }
 
-/** The raw path's view of a modern connection: the same URL, fetch (credentials, identity) and request envelope as the SDK's. */
+/** The raw path's view of a modern connection: the same URL, credentials, identity and request envelope as the SDK's. */
 function rawTarget(settings: ConnectionSettings): RawTarget {
   let id = 0;
   const meta = {
@@ -175,7 +178,7 @@ function rawTarget(settings: ConnectionSettings): RawTarget {
     [CLIENT_INFO_META_KEY]: settings.clientInfo,
     [CLIENT_CAPABILITIES_META_KEY]: settings.capabilities,
   };
-  return { url: settings.url, fetch: settings.fetch, meta, nextId: () => id++, ...(settings.onNotification && { onNotification: settings.onNotification }) };
+  return { url: settings.url, send: settings.send, meta, nextId: () => id++, ...(settings.onNotification && { onNotification: settings.onNotification }) };
 }
 
 export async function connect(settings: ConnectionSettings): Promise<Connection> {

@@ -126,7 +126,19 @@ export class SessionGoneError extends Error {
   override name = 'SessionGoneError';
 }
 
-const CONNECT_FAILURES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+/** Connection failures before the request went out; UPSTREAM_CONNECT_TIMEOUT is the node:http transport's (shared/adapters/upstream-http.ts). */
+const CONNECT_FAILURES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UPSTREAM_CONNECT_TIMEOUT',
+]);
+
+/** undici's words for what Node's sockets call otherwise: a failure reads the same whichever transport met it (shared/client/transport.ts). */
+const ALIASES: Record<string, string> = { UND_ERR_SOCKET: 'ECONNRESET' };
 
 /** The error codes of a failed fetch, its cause and an AggregateError's members. */
 function codesOf(err: unknown): string[] {
@@ -136,7 +148,7 @@ function codesOf(err: unknown): string[] {
     if (!e || typeof e !== 'object' || seen.has(e)) return;
     seen.add(e);
     const { code, cause, errors } = e as { code?: unknown; cause?: unknown; errors?: unknown[] };
-    if (typeof code === 'string') codes.push(code);
+    if (typeof code === 'string') codes.push(ALIASES[code] ?? code);
     visit(cause);
     for (const member of errors ?? []) visit(member);
   };

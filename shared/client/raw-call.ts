@@ -1,8 +1,9 @@
-// A 2026-07-28 `tools/call` without the SDK's client: one POST with the headers the SDK's transport
-// sends, the answer read as JSON or as an SSE stream (progress relayed, the time limit restarted by
-// it), decoded as the SDK decodes it. Failures are thrown as the SDK would throw them (ProtocolError,
-// SdkHttpError, SdkError), so the resilient client's `classify` maps both paths alike. Only for
-// stateless servers reached without OAuth; the caller decides when (resilient-client.ts).
+// A 2026-07-28 `tools/call` without the SDK's client: one POST (through the connection's transport,
+// transport.ts: fetch, or node:http on Node) with the headers the SDK's transport sends, the answer
+// read as JSON or as an SSE stream (progress relayed, the time limit restarted by it), decoded as
+// the SDK decodes it. Failures are thrown as the SDK would throw them (ProtocolError, SdkHttpError,
+// SdkError), so the resilient client's `classify` maps both paths alike. Only for stateless
+// servers reached without OAuth; the caller decides when (resilient-client.ts).
 import {
   ProtocolError,
   SdkError,
@@ -15,6 +16,7 @@ import {
   type RequestOptions,
 } from '@modelcontextprotocol/client';
 import type { RawTarget, UpstreamNotification } from './connection.ts';
+import type { UpstreamResponse } from './transport.ts';
 
 const VERSION = '2026-07-28';
 /** The SDK's own schema (zod) for the result: its parse and its error text are the SDK client's. */
@@ -41,8 +43,8 @@ export async function rawCallTool(target: RawTarget, params: Params, options: Re
   const body = JSON.stringify({ method: 'tools/call', params: { ...params, _meta: meta }, jsonrpc: '2.0', id });
   const limit = new TimeLimit(options);
   try {
-    const response = await target.fetch(target.url, {
-      method: 'POST',
+    const response = await target.send({
+      url: target.url,
       headers: {
         accept: 'application/json, text/event-stream',
         'content-type': 'application/json',
@@ -51,7 +53,6 @@ export async function rawCallTool(target: RawTarget, params: Params, options: Re
         'mcp-protocol-version': VERSION,
       },
       body,
-      redirect: 'manual',
       signal: limit.signal,
     });
     const answer = await limit.race(
@@ -110,23 +111,22 @@ class TimeLimit {
 }
 
 /** The JSON-RPC response to request `id`, from a JSON body or an SSE stream; a refusal as the SDK's transport words it. */
-async function answerOf(response: Response, id: number, target: RawTarget, onprogress?: (p: Progress) => void): Promise<Message> {
+async function answerOf(response: UpstreamResponse, id: number, target: RawTarget, onprogress?: (p: Progress) => void): Promise<Message> {
   if (response.status >= 300 && response.status < 400) {
-    await response.body?.cancel().catch(() => {});
+    response.cancel();
     throw new RawCallRedirected(`HTTP ${response.status}`);
   }
-  if (!response.ok) return refusal(response, id);
-  const type = (response.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+  if (response.status < 200 || response.status > 299) return refusal(response, id);
+  const contentType = response.header('content-type');
+  const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
   if (type === 'application/json') {
-    const message = (await response.json()) as Message;
+    const message = JSON.parse(await response.text()) as Message;
     if (!isObject(message) || message.id !== id) throw new SdkError(SdkErrorCode.ConnectionClosed, 'the server answered without a response to the request');
     return message;
   }
   if (type !== 'text/event-stream') {
-    await response.body?.cancel().catch(() => {});
-    throw new SdkError(SdkErrorCode.ClientHttpUnexpectedContent, `Unexpected content type: ${response.headers.get('content-type')}`, {
-      contentType: response.headers.get('content-type'),
-    });
+    response.cancel();
+    throw new SdkError(SdkErrorCode.ClientHttpUnexpectedContent, `Unexpected content type: ${contentType}`, { contentType });
   }
   for await (const message of sseMessages(response)) {
     // Returning ends the for-await, which cancels the body.
@@ -142,7 +142,7 @@ async function answerOf(response: Response, id: number, target: RawTarget, onpro
 }
 
 /** A non-2xx answer: a JSON-RPC error to this request in a 400 is the server's answer; anything else the transport's HTTP error. */
-async function refusal(response: Response, id: number): Promise<Message> {
+async function refusal(response: UpstreamResponse, id: number): Promise<Message> {
   const text = await response.text().catch(() => null);
   if (response.status === 400 && text) {
     try {
@@ -171,11 +171,11 @@ function parseMessage(data: string): Message {
 }
 
 /** The JSON messages of an SSE body, as they arrive. */
-async function* sseMessages(response: Response): AsyncGenerator<Message> {
+async function* sseMessages(response: UpstreamResponse): AsyncGenerator<Message> {
   const decoder = new TextDecoder();
   let buffered = '';
   let carriedCr = false;
-  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+  for await (const chunk of response.stream()) {
     // A CRLF split across two chunks is one line end: a trailing CR waits for the next chunk.
     let text: string = (carriedCr ? '\r' : '') + decoder.decode(chunk, { stream: true });
     carriedCr = text.endsWith('\r');

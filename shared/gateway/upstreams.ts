@@ -8,6 +8,7 @@ import { ResilientClient, type UpstreamAuth, type UpstreamStatus } from '../clie
 import type { KitLogger } from '../log.ts';
 import type { PendingWork } from '../pending-work.ts';
 import type { Principal } from '../principal.ts';
+import type { UpstreamTransport } from '../client/transport.ts';
 import type { OnBehalfOf } from './assertions.ts';
 import type { GatewayConfig, UpstreamConfig } from './config.ts';
 
@@ -36,7 +37,8 @@ export function createUpstreams(
     rawCalls = true,
     log,
     pending,
-  }: { sessions?: UpstreamSessionStore; rawCalls?: boolean; log?: Pick<KitLogger, 'warn'>; pending?: PendingWork } = {},
+    transport,
+  }: { sessions?: UpstreamSessionStore; rawCalls?: boolean; log?: Pick<KitLogger, 'warn'>; pending?: PendingWork; transport?: UpstreamTransport } = {},
 ): Map<string, Upstream> {
   return new Map(
     config.upstreams.map((u) => {
@@ -56,6 +58,7 @@ export function createUpstreams(
         onNotification: (n) => onNotification(u.name, n),
         ...(sessions && { sessions }),
         rawCalls,
+        ...(transport && { transport }),
         ...(pending && { pending }),
         ...(log && { onBackgroundError: (what: string, error: unknown) => log.warn(`upstream ${what} failed`, { upstream: u.name, error: String(error) }) }),
       });

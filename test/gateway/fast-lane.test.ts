@@ -4,7 +4,8 @@
 // an error result, an image, a result `_meta`, an MRTR question), bad arguments, unknown tools and
 // upstreams, an upstream that is down, and callers an upstream is not open to. Status, content
 // type and body must match, and the access line says which lane answered. The fast lane's
-// upstream calls reuse their connection, and a call it hands over is not made upstream twice.
+// upstream calls (over node:http, as deployed) reuse their connection, and a call it hands over is
+// not made upstream twice.
 import assert from 'node:assert/strict';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer, connect, type AddressInfo, type Server } from 'node:net';
@@ -14,6 +15,7 @@ import { inputRequired } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { loadConfig } from '../../shared/config.ts';
 import { loadGatewayConfig } from '../../shared/gateway/config.ts';
+import { nodeTransport } from '../../shared/adapters/upstream-http.ts';
 import { createGateway, type Gateway } from '../../shared/gateway/gateway.ts';
 import { createKit } from '../../shared/kit.ts';
 import { defineServer, tool } from '../../shared/server/define.ts';
@@ -85,6 +87,7 @@ describe('gateway fast lane', () => {
   let gateway: Gateway;
   let fast: ReturnType<typeof createKit>;
   let sdkOnly: ReturnType<typeof createKit>;
+  const transport = nodeTransport();
 
   before(async () => {
     served = await startInProcess(upstream, ENV);
@@ -100,6 +103,7 @@ describe('gateway fast lane', () => {
     };
     gateway = createGateway(
       await loadGatewayConfig({ ...ENV, MCP_GATEWAY_CONFIG: JSON.stringify({ upstreams }) }, () => Promise.reject(new Error('no files'))),
+      { transport: transport.send },
     );
     const config = loadConfig({ ...ENV, LOG_LEVEL: 'INFO' });
     fast = createKit(gateway.definition, config);
@@ -115,6 +119,7 @@ describe('gateway fast lane', () => {
   after(async () => {
     await Promise.all([fast.close(), sdkOnly.close()]);
     await gateway.close();
+    transport.close();
     await served.stop();
     await relay.close();
   });
@@ -285,6 +290,8 @@ describe('raw upstream calls', () => {
   let served: Awaited<ReturnType<typeof startInProcess>>;
   let odd: Awaited<ReturnType<typeof oddUpstream>>;
   const gateways: Gateway[] = [];
+  // The raw path over node:http, as deployed; the SDK's client path uses fetch.
+  const transport = nodeTransport();
   let raw: ReturnType<typeof createKit>;
   let sdk: ReturnType<typeof createKit>;
 
@@ -301,7 +308,7 @@ describe('raw upstream calls', () => {
     };
     const config = loadConfig({ ...ENV, LOG_LEVEL: 'ERROR' });
     const gatewayConfig = await loadGatewayConfig({ ...ENV, MCP_GATEWAY_CONFIG: JSON.stringify({ upstreams }) }, () => Promise.reject(new Error('no files')));
-    for (const rawUpstreamCalls of [true, false]) gateways.push(createGateway(gatewayConfig, { rawUpstreamCalls }));
+    for (const rawUpstreamCalls of [true, false]) gateways.push(createGateway(gatewayConfig, { rawUpstreamCalls, transport: transport.send }));
     [raw, sdk] = gateways.map((g) => createKit(g.definition, config)) as [ReturnType<typeof createKit>, ReturnType<typeof createKit>];
     for (const kit of [raw, sdk]) {
       const list = { jsonrpc: '2.0', id: 1, method: 'tools/list', params: { _meta: call('x').body.params._meta } };
@@ -314,6 +321,7 @@ describe('raw upstream calls', () => {
   after(async () => {
     await Promise.all([raw.close(), sdk.close()]);
     await Promise.all(gateways.map((g) => g.close()));
+    transport.close();
     await served.stop();
     await odd.close();
   });

@@ -10,6 +10,7 @@ import { Client as ModernClient, StreamableHTTPClientTransport as ModernTranspor
 import { SignJWT, generateKeyPair } from 'jose';
 import { z } from 'zod';
 import notes from '../../functions/notes/server.ts';
+import { fetchTransport } from '../../shared/client/transport.ts';
 import { ApiKeyStore } from '../../shared/auth/api-keys.ts';
 import { ASSERTION_TYPE } from '../../shared/auth/gateway-assertion.ts';
 import { deriveGatewayKey } from '../../shared/auth/gateway-keys.ts';
@@ -47,6 +48,8 @@ const handleOf = (result: unknown) => (result as { structuredContent: { notebook
 
 describe('gateway: each caller is its own principal upstream', () => {
   let gateway: RunningGateway;
+  /** The same whoami upstreams behind a gateway calling them with fetch (the default off Node), not node:http as `gateway` does. */
+  let fetchGateway: RunningGateway;
   let redis: TestRedis;
   let notesUrl: string;
   let dynamoEndpoint: string;
@@ -104,9 +107,16 @@ describe('gateway: each caller is its own principal upstream', () => {
       plane,
       { MCP_AUTH_MODE: 'apikey', GATEWAY_KEY: keys.gateway!, QGATEWAY_KEY: keys.qgateway! },
     );
+    fetchGateway = await startGateway(
+      { upstreams: { whoami: { url: who.url }, 'whoami-shared': { url: who.url, ...shared } } },
+      plane,
+      { MCP_AUTH_MODE: 'apikey', GATEWAY_KEY: keys.gateway! },
+      { transport: fetchTransport() },
+    );
     stopAll = async () => {
       for (const c of open) await c.close().catch(() => {});
       await gateway.stop();
+      await fetchGateway.stop();
       await Promise.all([main.stop(), quota.stop(), limited.stop(), who.stop()]);
       await redis.dispose();
       await plane.stop();
@@ -129,19 +139,22 @@ describe('gateway: each caller is its own principal upstream', () => {
     assert.deepEqual(JSON.parse(text(await bob.callTool({ name: 'whoami__whoami', arguments: {} }))), { id: 'gateway:gateway#apikey:bob', scopes: [] });
   });
 
-  it("never sends one caller's identity with another's call, interleaved on pooled upstream connections (control: shared, both are the gateway)", async () => {
-    const [alice, bob] = [await as('alice', 'modern'), await as('bob', 'modern')];
-    const seen = async (c: PlainCaller, upstream: string) => JSON.parse(text(await c.callTool({ name: `${upstream}__whoami`, arguments: {} }))).id as string;
-    for (const [upstream, expected] of [
-      ['whoami', { alice: 'gateway:gateway#apikey:alice', bob: 'gateway:gateway#apikey:bob' }],
-      ['whoami-shared', { alice: 'apikey:gateway', bob: 'apikey:gateway' }],
-    ] as const) {
-      // Many calls of both in flight at once: the gateway's keep-alive connections to the upstream carry both.
-      const calls = Array.from({ length: 40 }, (_, i) => (i % 2 ? (['bob', bob] as const) : (['alice', alice] as const)));
-      const answers = await Promise.all(calls.map(async ([who, c]) => [who, await seen(c, upstream)] as const));
-      for (const [who, id] of answers) assert.equal(id, expected[who], `${who} through ${upstream}`);
-    }
-  });
+  for (const transport of ['fetch', 'node:http'] as const) {
+    it(`never sends one caller's identity with another's call, interleaved on pooled upstream connections, over ${transport} (control: shared, both are the gateway)`, async () => {
+      const url = transport === 'fetch' ? fetchGateway.url : gateway.url;
+      const [alice, bob] = [await as('alice', 'modern', url), await as('bob', 'modern', url)];
+      const seen = async (c: PlainCaller, upstream: string) => JSON.parse(text(await c.callTool({ name: `${upstream}__whoami`, arguments: {} }))).id as string;
+      for (const [upstream, expected] of [
+        ['whoami', { alice: 'gateway:gateway#apikey:alice', bob: 'gateway:gateway#apikey:bob' }],
+        ['whoami-shared', { alice: 'apikey:gateway', bob: 'apikey:gateway' }],
+      ] as const) {
+        // Many calls of both in flight at once: the gateway's keep-alive connections to the upstream carry both.
+        const calls = Array.from({ length: 40 }, (_, i) => (i % 2 ? (['bob', bob] as const) : (['alice', alice] as const)));
+        const answers = await Promise.all(calls.map(async ([who, c]) => [who, await seen(c, upstream)] as const));
+        for (const [who, id] of answers) assert.equal(id, expected[who], `${who} through ${upstream}`);
+      }
+    });
+  }
 
   it('is another principal than the same caller calling the upstream directly', async () => {
     const viaGateway = await as('alice', 'modern');

@@ -4,8 +4,9 @@
 import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport } from '@modelcontextprotocol/client';
 import { Client as LegacyClient } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as LegacyTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { nodeTransport } from '../../shared/adapters/upstream-http.ts';
 import { loadGatewayConfig } from '../../shared/gateway/config.ts';
-import { createGateway, type Gateway } from '../../shared/gateway/gateway.ts';
+import { createGateway, type Gateway, type GatewayOptions } from '../../shared/gateway/gateway.ts';
 import type { ServerDefinition } from '../../shared/server/define.ts';
 import { startInProcess, startTestDynamo, startTestS3 } from './server.ts';
 
@@ -37,11 +38,14 @@ export interface RunningGateway {
 
 /**
  * A gateway in this process. `config` is what MCP_GATEWAY_CONFIG would hold; `env` adds the
- * gateway's own variables (auth, credentials the config names).
+ * gateway's own variables (auth, credentials the config names). Its upstream calls go over
+ * node:http, as functions/gateway/server.ts sends them, unless `options` names another transport.
  */
-export async function startGateway(config: object, plane: DataPlane, env: Record<string, string> = {}): Promise<RunningGateway> {
+export async function startGateway(config: object, plane: DataPlane, env: Record<string, string> = {}, options: GatewayOptions = {}): Promise<RunningGateway> {
+  const transport = options.transport ? undefined : nodeTransport();
   const gateway = createGateway(
     await loadGatewayConfig({ ...plane.env, MCP_GATEWAY_CONFIG: JSON.stringify(config), ...env }, () => Promise.reject(new Error('no files'))),
+    { ...(transport && { transport: transport.send }), ...options },
   );
   const server = await startInProcess(gateway.definition, { ...plane.env, ...env });
   return {
@@ -51,6 +55,7 @@ export async function startGateway(config: object, plane: DataPlane, env: Record
     async stop() {
       await server.stop();
       await gateway.close();
+      transport?.close();
     },
   };
 }
