@@ -1,0 +1,70 @@
+// The data plane's two secrets as infra/data-plane.ts creates them and McpServerEndpoint hands them
+// out, on the Secrets Manager model: the values move out of the function's environment into the
+// secrets (generated where the caller gave none, as the construct generates them), and the function
+// gets only MCP_SECRETS_ARN, the model's endpoint and credentials its role's policy lets read both.
+// The key lists are infra/data-plane.ts's (test/aws/secrets.test.ts holds them equal: importing
+// the construct would load the CDK into every `npm run start:aws`).
+import { alphanumeric, MODEL_ACCOUNT, secretArn, startSecretsManager, type SecretsManagerModel } from './secrets-manager.ts';
+
+/** infra/data-plane.ts SECRET_KEYS: the data plane's secret. */
+export const SECRET_KEYS = ['UPSTASH_REDIS_REST_URL', 'UPSTASH_REDIS_REST_TOKEN', 'MCP_REQUEST_STATE_KEY'] as const;
+/** infra/data-plane.ts ORIGIN_SECRET_KEYS: the origin secret. */
+export const ORIGIN_SECRET_KEYS = ['MCP_ORIGIN_SECRET', 'MCP_ORIGIN_SECRET_PREVIOUS'] as const;
+/** The generated keys and their lengths (generateSecretString, no punctuation). */
+export const GENERATED = { MCP_REQUEST_STATE_KEY: 64, MCP_ORIGIN_SECRET: 48 } as const;
+
+export interface DataPlaneSecrets {
+  secretsManager: SecretsManagerModel;
+  /** The data plane's secret (Upstash URL and token, request-state key) and the origin secret. */
+  arns: { secret: string; originSecret: string };
+  /** MCP_ORIGIN_SECRET as the origin secret holds it: what CloudFront reads at deploy. */
+  originSecret: string;
+}
+
+/** Takes `keys` out of `environment` into a secret's JSON; absent ones '' or generated, as the construct's template. */
+function moveOut(environment: Record<string, string>, keys: readonly string[]): Record<string, string> {
+  const value: Record<string, string> = {};
+  for (const key of keys) {
+    const length = GENERATED[key as keyof typeof GENERATED];
+    value[key] = environment[key] ?? (length ? alphanumeric(length) : '');
+    delete environment[key];
+  }
+  return value;
+}
+
+/**
+ * Deploys the secrets for the function `functionName` and rewrites `environment` (the function's,
+ * which the containers' derives from) as the construct sets it. Lambda always sets a role's
+ * credentials: where the caller's environment has none, the role gets made-up temporary ones.
+ * A caller's own MCP_SECRETS_ARN wins (the construct's `environment` prop would too).
+ */
+export async function deployDataPlaneSecrets(environment: Record<string, string>, functionName: string): Promise<DataPlaneSecrets> {
+  const region = (environment.AWS_REGION ??= 'us-east-1');
+  if (!environment.AWS_ACCESS_KEY_ID || !environment.AWS_SECRET_ACCESS_KEY) {
+    environment.AWS_ACCESS_KEY_ID = `ASIA${alphanumeric(16).toUpperCase()}`;
+    environment.AWS_SECRET_ACCESS_KEY = alphanumeric(40);
+    environment.AWS_SESSION_TOKEN = alphanumeric(120);
+  }
+  const arns = {
+    secret: secretArn(region, `DataPlaneSecret-${alphanumeric(12)}`),
+    originSecret: secretArn(region, `DataPlaneOriginSecret-${alphanumeric(12)}`),
+  };
+  const secrets = { [arns.secret]: moveOut(environment, SECRET_KEYS), [arns.originSecret]: moveOut(environment, ORIGIN_SECRET_KEYS) };
+  const secretsManager = await startSecretsManager({
+    region,
+    secrets,
+    // DataPlane.grantServer: the function's role (and the task role, whose credentials the model's containers share) reads both.
+    principals: [
+      {
+        arn: `arn:aws:sts::${MODEL_ACCOUNT}:assumed-role/${functionName}-ServiceRole/${functionName}`,
+        accessKeyId: environment.AWS_ACCESS_KEY_ID,
+        secretAccessKey: environment.AWS_SECRET_ACCESS_KEY,
+        ...(environment.AWS_SESSION_TOKEN && { sessionToken: environment.AWS_SESSION_TOKEN }),
+        granted: [arns.secret, arns.originSecret],
+      },
+    ],
+  });
+  environment.MCP_SECRETS_ARN ??= `${arns.secret},${arns.originSecret}`;
+  environment.AWS_ENDPOINT_URL_SECRETS_MANAGER = secretsManager.endpoint;
+  return { secretsManager, arns, originSecret: secrets[arns.originSecret]!.MCP_ORIGIN_SECRET! };
+}
