@@ -21,13 +21,17 @@ export interface DataPlaneSecrets {
   originSecret: string;
 }
 
-/** Takes `keys` out of `environment` into a secret's JSON; absent ones '' or generated, as the construct's template. */
-function moveOut(environment: Record<string, string>, keys: readonly string[]): Record<string, string> {
+/**
+ * A secret's JSON from `keys` of `environment`, absent ones '' or generated as the construct's template
+ * makes them; taken out of the environment, or with `keep` left there (generated ones added).
+ */
+function secretValue(environment: Record<string, string>, keys: readonly string[], keep: boolean): Record<string, string> {
   const value: Record<string, string> = {};
   for (const key of keys) {
     const length = GENERATED[key as keyof typeof GENERATED];
     value[key] = environment[key] ?? (length ? alphanumeric(length) : '');
-    delete environment[key];
+    if (!keep) delete environment[key];
+    else if (value[key]) environment[key] = value[key];
   }
   return value;
 }
@@ -36,7 +40,9 @@ function moveOut(environment: Record<string, string>, keys: readonly string[]): 
  * Deploys the secrets for the function `functionName` and rewrites `environment` (the function's,
  * which the containers' derives from) as the construct sets it. Lambda always sets a role's
  * credentials: where the caller's environment has none, the role gets made-up temporary ones.
- * A caller's own MCP_SECRETS_ARN wins (the construct's `environment` prop would too).
+ * A caller's own MCP_SECRETS_ARN wins (the construct's `environment` prop would too): the caller then
+ * brings its secrets, and the values stay in the environment as before; so does its own
+ * AWS_ENDPOINT_URL_SECRETS_MANAGER (a test's stand-in), as with the model's other endpoints.
  */
 export async function deployDataPlaneSecrets(environment: Record<string, string>, functionName: string): Promise<DataPlaneSecrets> {
   const region = (environment.AWS_REGION ??= 'us-east-1');
@@ -49,7 +55,8 @@ export async function deployDataPlaneSecrets(environment: Record<string, string>
     secret: secretArn(region, `DataPlaneSecret-${alphanumeric(12)}`),
     originSecret: secretArn(region, `DataPlaneOriginSecret-${alphanumeric(12)}`),
   };
-  const secrets = { [arns.secret]: moveOut(environment, SECRET_KEYS), [arns.originSecret]: moveOut(environment, ORIGIN_SECRET_KEYS) };
+  const own = environment.MCP_SECRETS_ARN !== undefined;
+  const secrets = { [arns.secret]: secretValue(environment, SECRET_KEYS, own), [arns.originSecret]: secretValue(environment, ORIGIN_SECRET_KEYS, own) };
   const secretsManager = await startSecretsManager({
     region,
     secrets,
@@ -65,6 +72,6 @@ export async function deployDataPlaneSecrets(environment: Record<string, string>
     ],
   });
   environment.MCP_SECRETS_ARN ??= `${arns.secret},${arns.originSecret}`;
-  environment.AWS_ENDPOINT_URL_SECRETS_MANAGER = secretsManager.endpoint;
+  environment.AWS_ENDPOINT_URL_SECRETS_MANAGER ??= secretsManager.endpoint;
   return { secretsManager, arns, originSecret: secrets[arns.originSecret]!.MCP_ORIGIN_SECRET! };
 }

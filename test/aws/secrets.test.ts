@@ -107,6 +107,25 @@ describe('a secret that is missing, or not granted, at cold start', () => {
     }
   });
 
+  it(
+    'a function signing with credentials the model does not hold is refused (InvalidSignatureException), its start failing with the advice',
+    TIMEOUT,
+    async () => {
+      const path = await startAwsPath(ECHO);
+      try {
+        // The key rotated under the environment: its requests are signed with another secret key.
+        path.lambda.options.environment.AWS_SECRET_ACCESS_KEY = 'not-the-roles-secret-key';
+        assert.equal((await echo(path, 'one')).status, 503);
+        const line = await path.waitForLog(/server start-up failed/);
+        assert.match(line, /InvalidSignatureException: The request signature we calculated does not match/);
+        assert.match(line, /check that the function's role may secretsmanager:GetSecretValue/);
+        assert.equal(path.secrets.secretsManager.reads.size, 0, 'nothing read');
+      } finally {
+        await path.stop();
+      }
+    },
+  );
+
   it("a secret outside the role's grants is denied as IAM denies it (AccessDeniedException), existing or not", TIMEOUT, async () => {
     const foreign = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:another-tenant-AbCdEf';
     const path = await startAwsPath(ECHO, { MCP_SECRETS_ARN: foreign });
