@@ -5,6 +5,7 @@
 // The key lists are infra/data-plane.ts's (test/aws/secrets.test.ts holds them equal: importing
 // the construct would load the CDK into every `npm run start:aws`).
 import { alphanumeric, MODEL_ACCOUNT, secretArn, startSecretsManager, type SecretsManagerModel } from './secrets-manager.ts';
+import type { RoleCredentials } from './task-credentials.ts';
 
 /** infra/data-plane.ts SECRET_KEYS: the data plane's secret. */
 export const SECRET_KEYS = ['UPSTASH_REDIS_REST_URL', 'UPSTASH_REDIS_REST_TOKEN', 'MCP_REQUEST_STATE_KEY'] as const;
@@ -19,7 +20,16 @@ export interface DataPlaneSecrets {
   arns: { secret: string; originSecret: string };
   /** MCP_ORIGIN_SECRET as the origin secret holds it: what CloudFront reads at deploy. */
   originSecret: string;
+  /** The containers' task role, granted the same (infra/endpoint/containers.ts grantData): its session's credentials. */
+  taskRole: { arn: string; credentials: RoleCredentials };
 }
+
+/** Temporary credentials as STS issues them for a role session. */
+const temporaryCredentials = (): RoleCredentials => ({
+  accessKeyId: `ASIA${alphanumeric(16).toUpperCase()}`,
+  secretAccessKey: alphanumeric(40),
+  sessionToken: alphanumeric(120),
+});
 
 /**
  * A secret's JSON from `keys` of `environment`, absent ones '' or generated as the construct's template
@@ -47,9 +57,8 @@ function secretValue(environment: Record<string, string>, keys: readonly string[
 export async function deployDataPlaneSecrets(environment: Record<string, string>, functionName: string): Promise<DataPlaneSecrets> {
   const region = (environment.AWS_REGION ??= 'us-east-1');
   if (!environment.AWS_ACCESS_KEY_ID || !environment.AWS_SECRET_ACCESS_KEY) {
-    environment.AWS_ACCESS_KEY_ID = `ASIA${alphanumeric(16).toUpperCase()}`;
-    environment.AWS_SECRET_ACCESS_KEY = alphanumeric(40);
-    environment.AWS_SESSION_TOKEN = alphanumeric(120);
+    const made = temporaryCredentials();
+    Object.assign(environment, { AWS_ACCESS_KEY_ID: made.accessKeyId, AWS_SECRET_ACCESS_KEY: made.secretAccessKey, AWS_SESSION_TOKEN: made.sessionToken });
   }
   const arns = {
     secret: secretArn(region, `DataPlaneSecret-${alphanumeric(12)}`),
@@ -57,21 +66,27 @@ export async function deployDataPlaneSecrets(environment: Record<string, string>
   };
   const own = environment.MCP_SECRETS_ARN !== undefined;
   const secrets = { [arns.secret]: secretValue(environment, SECRET_KEYS, own), [arns.originSecret]: secretValue(environment, ORIGIN_SECRET_KEYS, own) };
+  const granted = [arns.secret, arns.originSecret];
+  const taskRole = {
+    arn: `arn:aws:sts::${MODEL_ACCOUNT}:assumed-role/${functionName}-TaskRole/${alphanumeric(32).toLowerCase()}`,
+    credentials: temporaryCredentials(),
+  };
   const secretsManager = await startSecretsManager({
     region,
     secrets,
-    // DataPlane.grantServer: the function's role (and the task role, whose credentials the model's containers share) reads both.
+    // DataPlane.grantServer, on the function's role and on the containers' task role: both read both.
     principals: [
       {
         arn: `arn:aws:sts::${MODEL_ACCOUNT}:assumed-role/${functionName}-ServiceRole/${functionName}`,
-        accessKeyId: environment.AWS_ACCESS_KEY_ID,
-        secretAccessKey: environment.AWS_SECRET_ACCESS_KEY,
+        accessKeyId: environment.AWS_ACCESS_KEY_ID!,
+        secretAccessKey: environment.AWS_SECRET_ACCESS_KEY!,
         ...(environment.AWS_SESSION_TOKEN && { sessionToken: environment.AWS_SESSION_TOKEN }),
-        granted: [arns.secret, arns.originSecret],
+        granted,
       },
+      { arn: taskRole.arn, ...taskRole.credentials, granted },
     ],
   });
   environment.MCP_SECRETS_ARN ??= `${arns.secret},${arns.originSecret}`;
   environment.AWS_ENDPOINT_URL_SECRETS_MANAGER ??= secretsManager.endpoint;
-  return { secretsManager, arns, originSecret: secrets[arns.originSecret]!.MCP_ORIGIN_SECRET! };
+  return { secretsManager, arns, originSecret: secrets[arns.originSecret]!.MCP_ORIGIN_SECRET!, taskRole };
 }

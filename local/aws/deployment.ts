@@ -5,7 +5,8 @@
 // With `containers`, CloudFront's viewer-request function (infra/edge/route-streams.js, evaluated
 // as is) sends notification streams to a second origin: the container tier (local/aws/containers.ts).
 // Secrets are deployed as the construct deploys them (local/aws/data-plane-secrets.ts): the function
-// and the containers read them at start from the Secrets Manager model, never from their environment.
+// and the containers read them at start from the Secrets Manager model, never from their environment;
+// the containers sign with the task role's credentials from ECS's endpoint (local/aws/task-credentials.ts).
 import { containerEnvironment, type ContainerEnvironmentOptions } from '../../infra/endpoint/settings.ts';
 import { randomInt } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
@@ -19,6 +20,7 @@ import { createDistribution, loadViewerRequestFunction, type OriginResponseHandl
 import { createContainerTier, type ContainerService } from './containers.ts';
 import { deployDataPlaneSecrets } from './data-plane-secrets.ts';
 import type { SecretsManagerModel } from './secrets-manager.ts';
+import { startTaskCredentials } from './task-credentials.ts';
 import { startInvokeApi, type InvokeApi, type InvokeApiOptions } from './invoke-api.ts';
 import { LambdaAlias } from './alias.ts';
 import { LambdaModel } from './lambda.ts';
@@ -243,11 +245,14 @@ export async function startAwsModel(options: AwsModelOptions): Promise<AwsModel>
   // Environments start on first request, after this.
   environment.MCP_PUBLIC_URL ??= `${baseUrl}${mcpPath}`;
   Object.assign(releaseEnvironment, environment, options.canary?.environment);
+  const taskCredentials = tier && (await startTaskCredentials(secrets.taskRole.credentials, secrets.taskRole.arn));
   if (tier) {
-    Object.assign(tasksEnvironment, containerEnvironment(environment, options.containers!));
+    // The task role's credentials come from ECS's endpoint, not the environment.
+    const { AWS_ACCESS_KEY_ID: _id, AWS_SECRET_ACCESS_KEY: _key, AWS_SESSION_TOKEN: _token, ...rest } = containerEnvironment(environment, options.containers!);
+    Object.assign(tasksEnvironment, rest, taskCredentials!.environment);
     await tier.start().catch(async (error: unknown) => {
       await tier.stop();
-      await Promise.all([lambda.stop(), release?.lambda.stop(), invokeApi.stop(), secrets.secretsManager.stop()]);
+      await Promise.all([lambda.stop(), release?.lambda.stop(), invokeApi.stop(), secrets.secretsManager.stop(), taskCredentials?.stop()]);
       cdnServer.close();
       apiServer.close();
       throw error;
@@ -276,7 +281,7 @@ export async function startAwsModel(options: AwsModelOptions): Promise<AwsModel>
       await invokeApi.stop();
       release?.alias.stop();
       await Promise.all([lambda.stop(), release?.lambda.stop()]);
-      await Promise.all([close(cdnServer), close(apiServer), secrets.secretsManager.stop()]);
+      await Promise.all([close(cdnServer), close(apiServer), secrets.secretsManager.stop(), taskCredentials?.stop()]);
       xray?.close();
     },
   };

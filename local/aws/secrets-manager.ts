@@ -45,6 +45,8 @@ export interface SecretsManagerModel {
   endpoint: string;
   /** GetSecretValue calls answered, per secret ARN. */
   reads: Map<string, number>;
+  /** The same, per caller (the role session's ARN). */
+  readsBy: Map<string, number>;
   /** Requests refused, in order: the error type and the SecretId asked for (when the request got that far). */
   refused: { type: string; secretId?: string }[];
   /** The secret's value now (a copy), or undefined when there is none. */
@@ -157,7 +159,7 @@ async function answer(req: IncomingMessage, body: string, options: SecretsManage
     throw new Refusal('ValidationException', "1 validation error detected: Value at 'secretId' failed to satisfy constraint: Member must not be null");
   try {
     const [arn, secret] = authorize(principal, secretId, secrets);
-    return { arn, secret };
+    return { arn, secret, principal };
   } catch (err) {
     if (err instanceof Refusal) err.secretId = secretId;
     throw err;
@@ -168,6 +170,7 @@ async function answer(req: IncomingMessage, body: string, options: SecretsManage
 export async function startSecretsManager(options: SecretsManagerOptions): Promise<SecretsManagerModel> {
   const secrets = new Map(Object.entries(options.secrets).map(([arn, value]) => [arn, { ...value }]));
   const reads = new Map<string, number>();
+  const readsBy = new Map<string, number>();
   const refused: SecretsManagerModel['refused'] = [];
   const server = createServer((req, res) => {
     let body = '';
@@ -177,8 +180,9 @@ export async function startSecretsManager(options: SecretsManagerOptions): Promi
       const reply = (status: number, payload: unknown) =>
         res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': crypto.randomUUID() }).end(JSON.stringify(payload));
       try {
-        const { arn, secret } = await answer(req, body, options, secrets);
+        const { arn, secret, principal } = await answer(req, body, options, secrets);
         reads.set(arn, (reads.get(arn) ?? 0) + 1);
+        readsBy.set(principal.arn, (readsBy.get(principal.arn) ?? 0) + 1);
         const name = arn
           .split(':')
           .pop()!
@@ -202,6 +206,7 @@ export async function startSecretsManager(options: SecretsManagerOptions): Promi
   return {
     endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     reads,
+    readsBy,
     refused,
     value: (arn) => (secrets.has(arn) ? { ...secrets.get(arn)! } : undefined),
     put: (arn, value) => void secrets.set(arn, { ...value }),

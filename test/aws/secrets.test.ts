@@ -38,6 +38,9 @@ describe('a deployment with containers: where the secrets live and who reads the
   after(() => path?.stop());
 
   it('the function and the containers hold MCP_SECRETS_ARN and no secret value; the values are in the two secrets', TIMEOUT, () => {
+    const task = path.containers!.service.options.environment;
+    assert.equal(task.AWS_ACCESS_KEY_ID, undefined, "a task's credentials come from ECS's endpoint, not its environment");
+    assert.match(task.AWS_CONTAINER_CREDENTIALS_FULL_URI!, /^http:\/\/127\.0\.0\.1:\d+\/v2\/credentials\//);
     const { secretsManager, arns } = path.secrets;
     for (const env of [path.lambda.options.environment, path.containers!.service.options.environment]) {
       assert.equal(env.MCP_SECRETS_ARN, `${arns.secret},${arns.originSecret}`);
@@ -62,8 +65,12 @@ describe('a deployment with containers: where the secrets live and who reads the
 
   it('the container read each secret once at its start; each Lambda environment once at its cold start, not per request', TIMEOUT, async () => {
     const { secretsManager, arns } = path.secrets;
-    // The container task is up before the first request.
+    // The container task is up before the first request: it read both, signed by the SDK's client with the task role's credentials.
     assert.deepEqual([secretsManager.reads.get(arns.secret), secretsManager.reads.get(arns.originSecret)], [1, 1]);
+    assert.deepEqual(
+      [...secretsManager.readsBy].map(([role, n]) => [role.replace(/^.*assumed-role\/[^/]*-(\w+)\/.*$/, '$1'), n]),
+      [['TaskRole', 2]],
+    );
     // Three at once need three environments (one request each); then more, to warm ones.
     const held = await Promise.all([1, 2, 3].map(() => postToolCall(path.url, { name: 'wait', arguments: { seconds: 0.3 } }, { headers: path.auth })));
     for (const res of held) assert.equal(res.status, 200, await res.text());
