@@ -3,6 +3,7 @@
 // containers given MCP_SECRETS_ARN only, reading at each cold start with a signed GetSecretValue the
 // model checks with the AWS SDK's signer. Secrets Manager is AWS, hence modelled; the reads are real.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport } from '@modelcontextprotocol/client';
@@ -27,7 +28,10 @@ const echo = (path: AwsPath, text: string) => postToolCall(path.url, { name: 'ec
 it("the model keeps the construct's secret layout (infra/data-plane.ts): the same keys, the same generated ones", () => {
   assert.deepEqual([...SECRET_KEYS], [...INFRA_KEYS]);
   assert.deepEqual([...ORIGIN_SECRET_KEYS], [...INFRA_ORIGIN_KEYS]);
-  assert.deepEqual(Object.keys(GENERATED).sort(), ['MCP_ORIGIN_SECRET', 'MCP_REQUEST_STATE_KEY']);
+  // The construct's generateSecretString, read from its source (a synth would load the CDK for two numbers).
+  const construct = readFileSync(new URL('../../infra/data-plane.ts', import.meta.url), 'utf8');
+  for (const [key, length] of Object.entries(GENERATED))
+    assert.match(construct, new RegExp(`generateStringKey: '${key}',\\s*passwordLength: ${length},\\s*excludePunctuation: true`), key);
 });
 
 describe('a deployment with containers: where the secrets live and who reads them', () => {
