@@ -99,8 +99,9 @@ async function main() {
     : undefined;
   const emulators = await startEmulators(env);
   const environment = modelledEnvironment(basename(dirname(entry)), { ...env, ...emulators.env }, undefined, concurrency);
+  // What the data plane's secrets hold when deployed; the model moves them there (local/aws/data-plane-secrets.ts)
+  // and the function and containers read them at start through MCP_SECRETS_ARN.
   environment.MCP_REQUEST_STATE_KEY ??= randomSecret();
-  // What the data plane's origin secret holds when deployed: the value the modelled CloudFront sends.
   if (environment.MCP_ORIGIN_VERIFY === 'true') environment.MCP_ORIGIN_SECRET ??= randomSecret();
   const config = loadConfig(environment);
   await emulators.prepare(config);
@@ -133,6 +134,7 @@ async function main() {
       `  MCP server is serving at ${model.url}  (modelled CloudFront → API Gateway → Lambda)`,
       `  API Gateway stage, bypassing CloudFront: ${model.apiUrl}${Object.keys(model.originHeaders).length ? "  (403 without CloudFront's origin header, as deployed)" : ''}`,
       `  code loaded at start: ${(model.bundleBytes / 1024).toFixed(0)} KiB (index.mjs and its static chunks); data: ${emulators.describe()}`,
+      `  secrets: read at each cold start from a Secrets Manager model at ${model.secrets.secretsManager.endpoint} (MCP_SECRETS_ARN: the data plane's secret and the origin secret, SigV4 checked), as deployed`,
       containersLine(model, environment.MCP_CONTAINER_TASKS === 'true'),
       ...protection(config, apiKey),
       `  traces: X-Ray segments (API Gateway, Lambda, the kit's spans), a JSON line each, in ${traceFile}; MCP_TRACING=false turns the kit's off`,

@@ -38,6 +38,9 @@ const SECRETS = {
   'arn:aws:secretsmanager:us-east-1:123456789012:secret:bench-origin-AbCdEf': { MCP_ORIGIN_SECRET: 'bench-origin-secret-0123456789abcdefghijklmnopqrst' },
 };
 
+/** What Lambda puts in every function's environment: its role's temporary credentials, which may read both secrets. */
+const ROLE_CREDENTIALS = { AWS_ACCESS_KEY_ID: 'ASIABENCHEXAMPLE', AWS_SECRET_ACCESS_KEY: 'bench-secret-access-key', AWS_SESSION_TOKEN: 'bench-session-token' };
+
 /**
  * What each bundle's function holds. Every one gets the credentials Lambda puts in every function's
  * environment; the kit runs as the construct deploys it (infra/endpoint/settings.ts): built with its
@@ -48,9 +51,7 @@ function deployed(built: Built, target: TargetName, secretsManager: SecretsManag
   const { MCP_REQUEST_STATE_KEY: _fromTheSecret, ...rest } = KIT_ENV;
   const common = {
     ...rest,
-    AWS_ACCESS_KEY_ID: 'ASIABENCHEXAMPLE',
-    AWS_SECRET_ACCESS_KEY: 'bench-secret-access-key',
-    AWS_SESSION_TOKEN: 'bench-session-token',
+    ...ROLE_CREDENTIALS,
     MCP_STAGE: 'dev',
     MCP_ALLOW_UNAUTHENTICATED: 'true',
     LOG_LEVEL: 'WARN',
@@ -87,7 +88,19 @@ async function coldSample(bundle: string, runtime: string, environment: Record<s
 
 export async function measureLambdaCold(built: Built, plan: ModelledLambdaPlan, budget: Budget): Promise<Section> {
   const runtime = await buildRuntime();
-  const secretsManager = await startSecretsManager(SECRETS);
+  const secretsManager = await startSecretsManager({
+    region: 'us-east-1',
+    secrets: SECRETS,
+    principals: [
+      {
+        arn: 'arn:aws:sts::123456789012:assumed-role/bench-role/bench',
+        accessKeyId: ROLE_CREDENTIALS.AWS_ACCESS_KEY_ID,
+        secretAccessKey: ROLE_CREDENTIALS.AWS_SECRET_ACCESS_KEY,
+        sessionToken: ROLE_CREDENTIALS.AWS_SESSION_TOKEN,
+        granted: Object.keys(SECRETS),
+      },
+    ],
+  });
   const reads = () => [...secretsManager.reads.values()].reduce((sum, n) => sum + n, 0);
   const sample = async (t: TargetName) => {
     const before = reads();

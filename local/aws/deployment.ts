@@ -4,8 +4,11 @@
 // With `canary`, two versions run behind the `live` alias (local/aws/alias.ts), as during a release.
 // With `containers`, CloudFront's viewer-request function (infra/edge/route-streams.js, evaluated
 // as is) sends notification streams to a second origin: the container tier (local/aws/containers.ts).
+// Secrets are deployed as the construct deploys them (local/aws/data-plane-secrets.ts): the function
+// and the containers read them at start from the Secrets Manager model, never from their environment;
+// the containers sign with the task role's credentials from ECS's endpoint (local/aws/task-credentials.ts).
 import { containerEnvironment, type ContainerEnvironmentOptions } from '../../infra/endpoint/settings.ts';
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AWS_LIMITS, CLOUDFRONT_ERROR_CACHING, PATH_DEFAULTS } from '../../infra/deployed-path.ts';
@@ -15,6 +18,9 @@ import { createRestApi } from './api-gateway.ts';
 import { buildFunction } from './build.ts';
 import { createDistribution, loadViewerRequestFunction, type OriginResponseHandler, type ViewerResponseFunction } from './cloudfront.ts';
 import { createContainerTier, type ContainerService } from './containers.ts';
+import { deployDataPlaneSecrets } from './data-plane-secrets.ts';
+import type { SecretsManagerModel } from './secrets-manager.ts';
+import { startTaskCredentials } from './task-credentials.ts';
 import { startInvokeApi, type InvokeApi, type InvokeApiOptions } from './invoke-api.ts';
 import { LambdaAlias } from './alias.ts';
 import { LambdaModel } from './lambda.ts';
@@ -31,7 +37,11 @@ export type ContainerOptions = ContainerEnvironmentOptions;
 export interface AwsModelOptions {
   /** A Lambda entry (`handler.ts`) or a server definition (`server.ts`). */
   entry: string;
-  /** The function's environment: what the construct sets, plus local endpoints and secrets. */
+  /**
+   * The function's environment: what the construct sets, plus local endpoints and secrets. The
+   * secrets' values (the data plane's secret's and the origin secret's keys) move into the Secrets
+   * Manager model; the function gets MCP_SECRETS_ARN instead.
+   */
   environment: Record<string, string>;
   stage?: string;
   mcpPath?: string;
@@ -91,6 +101,8 @@ export interface AwsModel {
   apiUrl: string;
   /** What CloudFront adds to every origin request: the origin header, when the function checks it. */
   originHeaders: Record<string, string>;
+  /** The Secrets Manager model the function and the containers read their secrets from, and the two secrets' ARNs. */
+  secrets: { secretsManager: SecretsManagerModel; arns: { secret: string; originSecret: string } };
   /** The function; with `canary`, version 1 (the one the alias is on). */
   lambda: LambdaModel;
   /** With `canary`: version 2 and the alias shifting requests between the two. */
@@ -151,6 +163,8 @@ export async function startAwsModel(options: AwsModelOptions): Promise<AwsModel>
   const built = await buildFunction(options.entry);
   // Filled in below with the URL clients use, as the construct sets it to the distribution's.
   const environment = { ...options.environment };
+  const functionName = `mcp-local-${stage}`;
+  const secrets = await deployDataPlaneSecrets(environment, functionName);
   const tracing = options.tracing ?? true;
   const xray = tracing ? await XrayModel.start(typeof tracing === 'object' ? tracing : {}) : undefined;
   if (xray) {
@@ -159,7 +173,7 @@ export async function startAwsModel(options: AwsModelOptions): Promise<AwsModel>
   }
   const functionOptions = {
     runtime: built.runtime,
-    functionName: `mcp-local-${stage}`,
+    functionName,
     memoryMb: options.memorySizeMb ?? PATH_DEFAULTS.memorySizeMb,
     timeoutSeconds,
     concurrency: options.concurrency ?? 10,
@@ -205,9 +219,8 @@ export async function startAwsModel(options: AwsModelOptions): Promise<AwsModel>
   const tasksEnvironment: Record<string, string> = {};
   const tier = options.containers && (await createContainerTier(options.entry, tasksEnvironment, options.containers.tasks ?? 1, log));
   const ttl = options.errorCachingSeconds ?? PATH_DEFAULTS.errorCachingSeconds;
-  // The construct's origin header: the secret comes from the data plane's origin secret there, made up here.
-  if (environment.MCP_ORIGIN_VERIFY === 'true') environment.MCP_ORIGIN_SECRET ??= randomBytes(24).toString('base64url');
-  const originHeaders: Record<string, string> = environment.MCP_ORIGIN_VERIFY === 'true' ? { [ORIGIN_VERIFY_HEADER]: environment.MCP_ORIGIN_SECRET! } : {};
+  // The construct's origin header: CloudFront reads MCP_ORIGIN_SECRET from the origin secret at deploy.
+  const originHeaders: Record<string, string> = environment.MCP_ORIGIN_VERIFY === 'true' ? { [ORIGIN_VERIFY_HEADER]: secrets.originSecret } : {};
   const broken = options.brokenCloudFront ?? {};
   const cdnServer = createServer();
   cdnServer.on(
@@ -232,11 +245,14 @@ export async function startAwsModel(options: AwsModelOptions): Promise<AwsModel>
   // Environments start on first request, after this.
   environment.MCP_PUBLIC_URL ??= `${baseUrl}${mcpPath}`;
   Object.assign(releaseEnvironment, environment, options.canary?.environment);
+  const taskCredentials = tier && (await startTaskCredentials(secrets.taskRole.credentials, secrets.taskRole.arn));
   if (tier) {
-    Object.assign(tasksEnvironment, containerEnvironment(environment, options.containers!));
+    // The task role's credentials come from ECS's endpoint, not the environment.
+    const { AWS_ACCESS_KEY_ID: _id, AWS_SECRET_ACCESS_KEY: _key, AWS_SESSION_TOKEN: _token, ...rest } = containerEnvironment(environment, options.containers!);
+    Object.assign(tasksEnvironment, rest, taskCredentials!.environment);
     await tier.start().catch(async (error: unknown) => {
       await tier.stop();
-      await Promise.all([lambda.stop(), release?.lambda.stop(), invokeApi.stop()]);
+      await Promise.all([lambda.stop(), release?.lambda.stop(), invokeApi.stop(), secrets.secretsManager.stop(), taskCredentials?.stop()]);
       cdnServer.close();
       apiServer.close();
       throw error;
@@ -253,6 +269,7 @@ export async function startAwsModel(options: AwsModelOptions): Promise<AwsModel>
     baseUrl,
     apiUrl: `${apiBase}/${stage}${mcpPath}`,
     originHeaders,
+    secrets: { secretsManager: secrets.secretsManager, arns: secrets.arns },
     lambda,
     ...(release && { release }),
     bundleBytes: built.bytes,
@@ -264,7 +281,7 @@ export async function startAwsModel(options: AwsModelOptions): Promise<AwsModel>
       await invokeApi.stop();
       release?.alias.stop();
       await Promise.all([lambda.stop(), release?.lambda.stop()]);
-      await Promise.all([close(cdnServer), close(apiServer)]);
+      await Promise.all([close(cdnServer), close(apiServer), secrets.secretsManager.stop(), taskCredentials?.stop()]);
       xray?.close();
     },
   };

@@ -39,11 +39,13 @@ export async function resolveSecrets(env: Env): Promise<Env> {
   const secrets = await Promise.all(
     arns.map(async (arn) => {
       const text = (await read(arn)) ?? '{}';
+      let parsed: unknown;
       try {
-        return JSON.parse(text) as Record<string, unknown>;
-      } catch {
-        throw new Error(`MCP_SECRETS_ARN: secret ${arn} is not a JSON object`);
-      }
+        parsed = JSON.parse(text);
+      } catch {}
+      // `null`, a string, a number or an array parse too, and would fill nothing or nonsense (keys "0", "1"...).
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error(`MCP_SECRETS_ARN: secret ${arn} is not a JSON object`);
+      return parsed as Record<string, unknown>;
     }),
   );
   const merged = { ...env };

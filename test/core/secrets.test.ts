@@ -147,8 +147,10 @@ describe('MCP_SECRETS_ARN secrets', () => {
       /could not read secret .*data-AbCdEf.*ResourceNotFoundException: Secrets Manager can't find.*existing secret in this region/,
     );
     assert.equal(sm.calls.length, 1);
-    sm.answers.set(DATA, [{ status: 200, body: { SecretString: 'not json' } }]);
-    await assert.rejects(resolveSecrets(env(DATA)), /MCP_SECRETS_ARN: secret .*data-AbCdEf is not a JSON object/);
+    for (const text of ['not json', 'null', '"a plain string"', '["A", "B"]', '42']) {
+      sm.answers.set(DATA, [{ status: 200, body: { SecretString: text } }]);
+      await assert.rejects(resolveSecrets(env(DATA)), /MCP_SECRETS_ARN: secret .*data-AbCdEf is not a JSON object/, text);
+    }
   });
 
   it('tries again after a 5xx or throttling, at most three times', async () => {

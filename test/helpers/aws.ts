@@ -3,6 +3,8 @@
 // API Gateway and CloudFront models, on real emulators. Logs are kept for assertions. With
 // `apiKey`, the endpoint takes API keys as every deploy does, which puts the construct's
 // origin-response edge function in the path of every answer; `auth` holds the key's header.
+// Secrets given in `env` (MCP_REQUEST_STATE_KEY, Redis's) reach the function as deployed: through
+// the Secrets Manager model (`secrets`), read at each cold start, never in its environment.
 import { basename, dirname } from 'node:path';
 import { ApiKeyStore } from '../../shared/auth/api-keys.ts';
 import { Table, createDynamoClient } from '../../shared/store/table.ts';

@@ -32,6 +32,7 @@ async function startAws(env: Record<string, string>, entry = 'functions/echo/han
 
 test('without auth, the banner says every client is "anonymous" and shares one rate limit, and how to change both', TIMEOUT, async () => {
   const aws = await startAws({});
+  assert.match(aws.output(), /\n {2}secrets: read at each cold start from a Secrets Manager model at http:\/\/127\.0\.0\.1:\d+ \(MCP_SECRETS_ARN: /);
   assert.match(
     aws.output(),
     /\n {2}auth: none, so every client here is the one principal "anonymous" \(the deployed stacks take API keys: MCP_AUTH_MODE=apikey npm run start:aws\)\n/,
