@@ -149,3 +149,65 @@ describe('access lines through the app', () => {
     assert.equal(JSON.parse(lines[0]!).status, 200);
   });
 });
+
+// `npm start` and the container send access lines straight to stdout's descriptor when stdout is
+// a file (shared/adapters/node.ts). A child process serves one call each way: stdout a file, and
+// the control, stdout a pipe, where process.stdout's stream keeps them.
+describe('access lines of a server process', () => {
+  const child = `
+    import { loadConfig } from './shared/config.ts';
+    import { createKit } from './shared/kit.ts';
+    import { accessLinesToFile } from './shared/adapters/node.ts';
+    import echo from './functions/echo/server.ts';
+    accessLinesToFile();
+    let streamed = 0;
+    const write = process.stdout.write.bind(process.stdout);
+    process.stdout.write = (chunk, ...rest) => (String(chunk).includes('"mcp request"') && streamed++, write(chunk, ...rest));
+    const kit = createKit(echo, loadConfig({ LOG_LEVEL: 'INFO', AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: 'http://127.0.0.1:9' }));
+    const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'echo', 'x-request-id': 'to-a-file' };
+    const body = { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { text: 'hi' }, _meta: ${JSON.stringify(META)} } };
+    const res = await kit.app.fetch(new Request('http://127.0.0.1/mcp', { method: 'POST', headers, body: JSON.stringify(body) }));
+    await res.text();
+    await kit.close();
+    process.stderr.write('streamed=' + streamed + '\\n');
+  `;
+  async function serveOne(stdout: 'file' | 'pipe') {
+    const { spawn } = await import('node:child_process');
+    const { mkdtemp, open, readFile, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = await mkdtemp(join(tmpdir(), 'access-line-'));
+    const file = await open(join(dir, 'stdout'), 'w');
+    try {
+      const proc = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', child], {
+        cwd: join(import.meta.dirname, '../..'),
+        stdio: ['ignore', stdout === 'file' ? file.fd : 'pipe', 'pipe'],
+      });
+      let [out, err] = ['', ''];
+      proc.stdout?.on('data', (d) => (out += d));
+      proc.stderr!.on('data', (d) => (err += d));
+      const code = await new Promise((resolve) => proc.on('close', resolve));
+      assert.equal(code, 0, err);
+      if (stdout === 'file') out = await readFile(join(dir, 'stdout'), 'utf8');
+      const lines = out.split('\n').filter((l) => l.includes('"mcp request"'));
+      return { lines, streamed: Number(/streamed=(\d+)/.exec(err)?.[1]) };
+    } finally {
+      await file.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('writes one line a request straight to a file, past the stream', async () => {
+    const { lines, streamed } = await serveOne('file');
+    assert.equal(lines.length, 1);
+    assert.equal(JSON.parse(lines[0]!).requestId, 'to-a-file');
+    assert.equal(streamed, 0);
+  });
+
+  it('leaves a pipe to the stream', async () => {
+    const { lines, streamed } = await serveOne('pipe');
+    assert.equal(lines.length, 1);
+    assert.equal(JSON.parse(lines[0]!).requestId, 'to-a-file');
+    assert.equal(streamed, 1);
+  });
+});
