@@ -10,7 +10,7 @@ import { developmentKey, devKeyFile, DEV_KEY_OWNER } from './dev-key.ts';
 import { dataRoot, LocalDataInUseError, randomSecret, shown, startEmulators, type RunningEmulators } from './emulators.ts';
 import { EntryError, loadEntry, resolveEntry } from './entry.ts';
 import { exitOnStartFailure } from './start-failure.ts';
-import { accessLinesToFile, serveApp } from '../shared/adapters/node.ts';
+import { serveApp } from '../shared/adapters/node.ts';
 import { VARIABLES } from '../shared/config/variables.ts';
 
 const LOOPBACK = ['127.0.0.1', 'localhost', '::1'];
@@ -38,8 +38,6 @@ async function serve(emulators: RunningEmulators, entry: string, host: string, p
 
   const definition = await resolveDefinition(await loadEntry(entry, command()), env);
   const apiKey = await banneredKey(config, env);
-  // `npm start > server.log`: the access lines straight to the file.
-  accessLinesToFile();
   const kit = createKit(definition, config);
   const served = await serveApp(kit.app, { port, host, reusePort: devParent }).catch(async (err) => {
     await kit.close();

@@ -109,14 +109,6 @@ export function createLogger(config: LogConfig, serviceName: string, write = (li
  */
 export type AccessLog = ((members: string, extra?: string) => void) & { readonly quiet: boolean };
 
-/** How access lines reach stdout; a server process may set a quicker way to the same place (shared/adapters/node.ts). */
-let writeAccessLine = (line: string): void => void process.stdout.write(line);
-
-/** Where every access line in the process goes from now on. */
-export function setAccessLineWriter(write: (line: string) => void): void {
-  writeAccessLine = write;
-}
-
 /**
  * Writes `{"level":"INFO","message":"mcp request",…}` lines. With INFO filtered out, only lines
  * that carry metrics are written: the metrics must reach CloudWatch whatever the log level.
@@ -127,7 +119,7 @@ export function createAccessLog(config: LogConfig, serviceName: string): AccessL
   // One write a line, synchronous for a file or pipe on Linux (Lambda's stdout): written before the response ends.
   const write = (members: string, extra?: string) => {
     if (quiet && !extra) return;
-    writeAccessLine(`${head}${isoTime(Date.now())}",${members}${extra ? `,${extra}` : ''}}\n`);
+    process.stdout.write(`${head}${isoTime(Date.now())}",${members}${extra ? `,${extra}` : ''}}\n`);
   };
   return Object.assign(write, { quiet });
 }

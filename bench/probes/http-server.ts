@@ -11,14 +11,11 @@ import type { ProbeMessage } from './protocol.ts';
 
 const apps: Record<string, () => Promise<Hono>> = {
   kit: async () => {
-    const [{ default: echo }, { loadConfig }, { createKit }, { accessLinesToFile }] = await Promise.all([
+    const [{ default: echo }, { loadConfig }, { createKit }] = await Promise.all([
       import('../../functions/echo/server.ts'),
       import('../../shared/config.ts'),
       import('../../shared/kit.ts'),
-      import('../../shared/adapters/node.ts'),
     ]);
-    // As `npm start` does: its stdout here is ignored (/dev/null).
-    accessLinesToFile();
     return createKit(echo, loadConfig(process.env)).app;
   },
   sdk: async () => (await import('../baselines/sdk-minimal.ts')).app,

@@ -11,7 +11,7 @@ import { resolveDefinition, type ServerModule } from '../server/define.ts';
 import { ORIGIN_VERIFY_HEADER } from '../http/origin-verify.ts';
 import { PROTECTION_CLEAR_AFTER_MS, ecsTaskProtection } from './ecs-protection.ts';
 import { resolveSecrets } from './lambda.ts';
-import { accessLinesToFile, serveApp } from './node.ts';
+import { serveApp } from './node.ts';
 
 type Env = Record<string, string | undefined>;
 
@@ -45,7 +45,6 @@ export async function runContainer(definition: ServerModule, env: Env = process.
   const config = loadConfig(resolved);
   // Many requests at once: streams are fed in this process, and the stream caps bind here.
   if (env.PORT && !(/^\d{1,5}$/.test(env.PORT) && Number(env.PORT) <= 65535)) throw new ConfigError('PORT', `expected a port number, got "${env.PORT}"`);
-  accessLinesToFile();
   const kit = createKit(await resolveDefinition(definition, resolved), config);
   // Queued container tasks (MCP_CONTAINER_TASKS) run here, the ECS task protected from scale-in
   // while they do; SIGTERM stops them taking new runs first.

@@ -1,32 +1,8 @@
 // The Node adapter: serves a kit app over HTTP with @hono/node-server. Nothing else in the kit
 // knows it runs on Node's http module.
 import { createAdaptorServer } from '@hono/node-server';
-import { fstatSync, writeSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { isatty } from 'node:tty';
 import type { Hono } from 'hono';
-import { setAccessLineWriter } from '../log.ts';
-
-/**
- * Access lines straight to file descriptor 1 when stdout is a file (or /dev/null): Node writes a
- * file synchronously anyway, and its stream's bookkeeping around that write cost a server 7 to 9 µs
- * of CPU a request under load (bench/findings.md). A pipe or a terminal keeps process.stdout, whose
- * stream may queue. For a server process's entry point (`npm start`, the container), not for a
- * process whose stdout someone else captures.
- */
-export function accessLinesToFile(): void {
-  if (isatty(1)) return;
-  const stat = fstatSync(1);
-  if (!stat.isFile() && !stat.isCharacterDevice()) return;
-  setAccessLineWriter((line) => {
-    try {
-      writeSync(1, line);
-    } catch {
-      // What the stream does with a failed write (its 'error' event), as before.
-      process.stdout.write(line);
-    }
-  });
-}
 
 export interface Served {
   url: string;
