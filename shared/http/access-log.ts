@@ -7,6 +7,7 @@ import type { Step } from './steps.ts';
 import { jsonString, traceMembers, type AccessLog } from '../log.ts';
 import type { ToolMetrics, ToolOutcome } from '../metrics.ts';
 import { ANONYMOUS, type Principal } from '../principal.ts';
+import { isJsonAnswer, type AnswerHeaders } from './security-headers.ts';
 
 /**
  * What the access line says about a request; `lane`: which lane answered (the direct lane or the
@@ -30,6 +31,8 @@ export type KitEnv = {
     note: AccessNote;
     /** `anonymous` until authentication names the caller. */
     principal: Principal;
+    /** The headers every answer to the request gets, gathered by the steps before it is served (security-headers.ts). */
+    answerHeaders: AnswerHeaders;
   };
 };
 
@@ -108,17 +111,18 @@ export function accessLog(write: AccessLog, toolMetrics: ToolMetrics | undefined
     c.set('requestId', requestId);
     c.set('note', note);
     c.set('principal', ANONYMOUS);
+    c.get('answerHeaders')['x-request-id'] = requestId;
     let response = await next(c);
     const { status } = response;
     if (logged) {
       const principal = c.get('principal');
       // A streamed answer is logged when it ends, with how the tool ended and how long it all took.
       // The type first: on @hono/node-server, reading `body` turns its cheap response into a stream.
-      if (note.tool && response.headers.get('content-type')?.startsWith('text/event-stream') && response.body) {
+      if (note.tool && !isJsonAnswer(response) && response.headers.get('content-type')?.startsWith('text/event-stream') && response.body) {
         response = whenBodyEnds(response, () => line(requestId, trace, note, principal, status, started));
       } else line(requestId, trace, note, principal, status, started);
     }
-    response.headers.set('x-request-id', requestId);
+    if (!isJsonAnswer(response)) response.headers.set('x-request-id', requestId);
     return response;
   };
 }

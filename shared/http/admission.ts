@@ -14,13 +14,23 @@ import type { Step } from './steps.ts';
 
 /** `viewerHeaderSet`: origin verification is on, so CloudFront set CloudFront-Viewer-Address. */
 export function createAdmission(authenticator: Authenticator, log: KitLogger, limiter: RateLimiter | undefined, viewerHeaderSet = false) {
+  // The last anonymous caller's principal, by its address: a burst from one address (every
+  // request of a keep-alive connection) shares one frozen principal instead of working out its key each time.
+  let lastAddress: string | undefined;
+  let lastAnonymous = ANONYMOUS;
+  const anonymous = (address: string | undefined) => {
+    if (address !== lastAddress) {
+      lastAddress = address;
+      lastAnonymous = anonymousAt(address && addressKey(address));
+    }
+    return lastAnonymous;
+  };
   /** Names the caller; the authenticator's refusal of its credentials is audited (503s, cannot check now, are no event). */
   const authenticate: Step<KitEnv> = async (c, next) => {
     const request = c.req.raw;
     try {
       const principal = await authenticator.authenticate(request);
-      const address = principal === ANONYMOUS ? clientAddress(request, c.env, viewerHeaderSet) : undefined;
-      c.set('principal', principal === ANONYMOUS ? anonymousAt(address && addressKey(address)) : principal);
+      c.set('principal', principal === ANONYMOUS ? anonymous(clientAddress(request, c.env, viewerHeaderSet)) : principal);
     } catch (err) {
       if (err instanceof HttpProtocolError && err.status === 401) {
         log.audit('auth.failed', {

@@ -17,6 +17,7 @@ import type { ToolRuntime } from '../server/runtime.ts';
 import { ROUTED_CALL } from './classify.ts';
 import { TASKS_EXTENSION } from '../tasks/wire.ts';
 import { SseWriter, messageEvent } from './sse.ts';
+import { jsonAnswer } from './security-headers.ts';
 import {
   CLIENT_CAPABILITIES_META as CLIENT_CAPABILITIES,
   CLIENT_INFO_META as CLIENT_INFO,
@@ -123,6 +124,7 @@ class Exchange {
   constructor(
     private readonly keepAliveMs: number,
     signal: AbortSignal,
+    private readonly answerHeaders: Readonly<Record<string, string>>,
   ) {
     signal.addEventListener('abort', () => (this.settle(new Response(null, { status: 499 })), this.end()), { once: true });
   }
@@ -135,7 +137,7 @@ class Exchange {
   answer(message: Json) {
     // A string body, not Response.json: on @hono/node-server (`npm start`) that is the response it
     // writes straight to the socket; Response.json's body is a stream it reads chunk by chunk.
-    if (!this.stream) return this.settle(new Response(JSON.stringify(message), { status: 200, headers: { 'content-type': 'application/json' } }));
+    if (!this.stream) return this.settle(jsonAnswer(JSON.stringify(message), this.answerHeaders));
     this.stream.send(message);
     this.end();
   }
@@ -273,9 +275,16 @@ export function createDirectLane(runtime: ToolRuntime, keepAliveMs: number) {
 
   /**
    * Serves an accepted call (no tool: the definition's `directCall`); `handOver` is the SDK lane,
-   * for what this lane does not answer.
+   * for what this lane does not answer; a JSON answer is built with `answerHeaders` in it (security-headers.ts).
    */
-  async function serve(request: Request, body: Json, tool: ToolDefinition | undefined, scope: RequestScope, handOver: HandOver): Promise<Response> {
+  async function serve(
+    request: Request,
+    body: Json,
+    tool: ToolDefinition | undefined,
+    scope: RequestScope,
+    handOver: HandOver,
+    answerHeaders: Readonly<Record<string, string>>,
+  ): Promise<Response> {
     const params = body.params as Json;
     const args = (params.arguments as Json | undefined) ?? {};
     let input: unknown = {};
@@ -287,7 +296,7 @@ export function createDirectLane(runtime: ToolRuntime, keepAliveMs: number) {
     }
     // The principal's scopes are frozen: shared, not copied.
     const authInfo: AuthInfo = { token: '', clientId: scope.principal.id, scopes: scope.principal.scopes as string[], extra: { kit: scope } };
-    const exchange = new Exchange(keepAliveMs, request.signal);
+    const exchange = new Exchange(keepAliveMs, request.signal, answerHeaders);
     const id = body.id as string | number;
     const ctx = context(request, id, params._meta as Json, authInfo, exchange);
     const run = tool ? runtime.runners.get(tool.name)!(input, ctx) : callRouted(params, ctx);

@@ -2,8 +2,9 @@
 // the MCP endpoint the Host and Origin checks against DNS rebinding and cross-origin calls
 // (host-origin.ts), with CORS for the browser origins MCP_ALLOWED_ORIGINS lists and their preflight.
 // Without an allow-list no CORS headers are sent and browsers stay blocked.
-import type { Env, Handler, MiddlewareHandler } from 'hono';
-import { secure } from './security-headers.ts';
+import type { Handler, MiddlewareHandler } from 'hono';
+import type { KitEnv } from './access-log.ts';
+import { isJsonAnswer, secure } from './security-headers.ts';
 import type { Step } from './steps.ts';
 import { SERVER_ERROR } from '../protocol/errors.ts';
 import { jsonRpcErrorResponse } from './errors.ts';
@@ -23,6 +24,12 @@ export function allowOrigin(request: Request, response: Response): Response {
     response.headers.append('vary', 'Origin');
   }
   return response;
+}
+
+/** allowOrigin's headers among the request's answer headers, for an answer built with them (security-headers.ts). */
+function allowOriginIn(request: Request, headers: Record<string, string>): void {
+  const origin = request.headers.get('origin');
+  if (origin) Object.assign(headers, { 'access-control-allow-origin': origin, 'access-control-expose-headers': CORS_EXPOSE_HEADERS, vary: 'Origin' });
 }
 
 /** 403 for a browser origin on a stage that lists none: says which setting lets it in. */
@@ -60,7 +67,7 @@ export function verifyOrigin(secrets: readonly string[]): MiddlewareHandler | un
 }
 
 /** Before the MCP endpoint: Host and Origin refused with 403, CORS on what it answers otherwise. */
-export function guard<E extends Env>(config: GuardConfig): Step<E> {
+export function guard(config: GuardConfig): Step<KitEnv> {
   const { hosts, origins } = allowLists(config);
   // The spec says servers MUST validate Origin. Locally `npm start` lists loopback; a deployed
   // stage without a list refuses any Origin rather than accept every one.
@@ -72,7 +79,9 @@ export function guard<E extends Env>(config: GuardConfig): Step<E> {
       (origins && refuseOrigin(request, origins)) ||
       (refuseEveryOrigin && request.headers.has('origin') ? originNotListed(request) : undefined);
     if (refused) return Promise.resolve(refused);
-    return origins ? next(c).then((response) => allowOrigin(request, response)) : next(c);
+    if (!origins) return next(c);
+    allowOriginIn(request, c.get('answerHeaders'));
+    return next(c).then((response) => (isJsonAnswer(response) ? response : allowOrigin(request, response)));
   };
 }
 

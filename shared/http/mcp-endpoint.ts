@@ -68,6 +68,7 @@ const acceptsSse = (request: Request) => (request.headers.get('accept') ?? '').i
 
 /** What the MCP endpoint knows of a request once its caller is named. */
 type Scope = LegacyRequest['scope'];
+type AnswerHeaders = KitEnv['Variables']['answerHeaders'];
 
 /**
  * Each message's envelope, checked (the SDK would refuse a bad one, batch members too, without
@@ -157,7 +158,7 @@ export class McpEndpoint {
   serve(c: Context<KitEnv>): Promise<Response> {
     const note = c.get('note');
     const scope: Scope = { requestId: c.get('requestId'), principal: c.get('principal'), report: (outcome) => (note.outcome = outcome) };
-    return c.req.method === 'POST' ? this.post(c.req.raw, scope, note) : this.session(c.req.raw, scope, note);
+    return c.req.method === 'POST' ? this.post(c.req.raw, scope, note, c.get('answerHeaders')) : this.session(c.req.raw, scope, note);
   }
 
   /** Scopes and rate limits for a POST body: a single message counted here (a promise when it is), a batch message by message where it is served (batchLimit). */
@@ -183,17 +184,18 @@ export class McpEndpoint {
     );
   }
 
-  private async post(request: Request, scope: Scope, note: AccessNote): Promise<Response> {
+  /** `headers`: the request's answer headers, for an answer the direct lane builds (security-headers.ts). */
+  private async post(request: Request, scope: Scope, note: AccessNote, headers: AnswerHeaders): Promise<Response> {
     const body = await readJsonBody(request, this.options.config.maxBodyBytes);
     const single = checkBody(request, body);
     // A message's own span, when its `_meta.traceparent` names another parent (request-trace.ts);
     // with tracing off, only a `_meta.traceparent` has anything to do there.
     if (single?.method === undefined || (!this.options.tracer && single.params?._meta?.traceparent === undefined))
-      return this.route(request, body, single, scope, note);
-    return traceMessage(this.options.tracer, single, () => this.route(request, body, single, scope, note));
+      return this.route(request, body, single, scope, note, headers);
+    return traceMessage(this.options.tracer, single, () => this.route(request, body, single, scope, note, headers));
   }
 
-  private async route(request: Request, body: unknown, single: Message | undefined, scope: Scope, note: AccessNote): Promise<Response> {
+  private async route(request: Request, body: unknown, single: Message | undefined, scope: Scope, note: AccessNote, headers: AnswerHeaders): Promise<Response> {
     const tools = toolsCalled(body);
     // Known before any refusal below, so a refused call is still counted against its tool.
     if (single) {
@@ -219,12 +221,12 @@ export class McpEndpoint {
       return streamIfSlow(posted, keepAliveMs, id, scope.requestId, this.lateError);
     }
     note.era = 'modern';
-    const answer = this.modern(request, modernScope(scope, body as Message), note, route);
+    const answer = this.modern(request, modernScope(scope, body as Message), note, route, headers);
     return route.kind === 'listen' ? answer : streamIfSlow(answer, keepAliveMs, id, scope.requestId, this.lateError);
   }
 
   /** A 2026-07-28 request: listen, the direct lane, or the SDK lane (with the outcome of the direct lane's run when it hands one over). */
-  private modern(request: Request, scope: RequestScope, note: AccessNote, route: Route): Promise<Response> {
+  private modern(request: Request, scope: RequestScope, note: AccessNote, route: Route, headers: AnswerHeaders): Promise<Response> {
     const message = scope.request as Message;
     note.method = message.method;
     if (message.method === 'tools/call') note.tool = String(message.params?.name);
@@ -242,7 +244,7 @@ export class McpEndpoint {
     if (route.kind !== 'direct') return viaSdk();
     // 'direct' unless the lane hands the call over.
     note.lane = 'direct';
-    return this.direct!.serve(request, message as Record<string, unknown>, route.tool, scope, viaSdk);
+    return this.direct!.serve(request, message as Record<string, unknown>, route.tool, scope, viaSdk, headers);
   }
 
   /** `subscriptions/listen`: the SDK lane's stream, counted against the stream caps and ended at the stream cap (listen-cap.ts). */

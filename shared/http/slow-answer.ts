@@ -35,23 +35,32 @@ export function streamIfSlow(
 ): Promise<Response> {
   if (afterMs <= 0) return answer;
   return new Promise<Response>((resolve, reject) => {
-    // Once the stream is resolved, the answer's own resolve or reject below does nothing.
-    const timer = setTimeout(
-      () =>
-        resolve(
-          new Response(
-            keepAlive(answer, afterMs, id, (error) => lateError(error, requestId)),
-            { status: 200, headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' } },
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let settled = false;
+    // An answer ready within this turn's promise jobs (a quick tool's) needs no timer: it is set
+    // on the next tick, which Node runs once they have all run, only for an answer still pending.
+    process.nextTick(() => {
+      if (settled) return;
+      // Once the stream is resolved, the answer's own resolve or reject below does nothing.
+      timer = setTimeout(
+        () =>
+          resolve(
+            new Response(
+              keepAlive(answer, afterMs, id, (error) => lateError(error, requestId)),
+              { status: 200, headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' } },
+            ),
           ),
-        ),
-      afterMs,
-    );
+        afterMs,
+      );
+    });
     answer.then(
       (response) => {
+        settled = true;
         clearTimeout(timer);
         resolve(response);
       },
       (error: unknown) => {
+        settled = true;
         clearTimeout(timer);
         reject(error);
       },

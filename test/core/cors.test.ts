@@ -2,20 +2,24 @@
 // preflight answer; other origins are refused; without an allow-list no CORS headers are sent.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import echo from '../../functions/echo/server.ts';
 import notes from '../../functions/notes/server.ts';
+import { call, type Call } from '../helpers/lanes.ts';
 import { startInProcess, startTestDynamo } from '../helpers/server.ts';
 
 describe('CORS', () => {
   let dynamo: Awaited<ReturnType<typeof startTestDynamo>>;
   let withList: Awaited<ReturnType<typeof startInProcess>>;
   let open: Awaited<ReturnType<typeof startInProcess>>;
+  let echoListed: Awaited<ReturnType<typeof startInProcess>>;
   before(async () => {
     dynamo = await startTestDynamo();
     withList = await startInProcess(notes, { AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, MCP_ALLOWED_ORIGINS: 'https://app.example' });
     open = await startInProcess(notes, { AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint });
+    echoListed = await startInProcess(echo, { AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, MCP_ALLOWED_ORIGINS: 'https://app.example' });
   });
   after(async () => {
-    await Promise.all([withList.stop(), open.stop()]);
+    await Promise.all([withList.stop(), open.stop(), echoListed.stop()]);
     await dynamo.stop();
   });
 
@@ -63,5 +67,36 @@ describe('CORS', () => {
     const res = await initialize(open.url, 'https://app.example');
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('access-control-allow-origin'), null);
+  });
+
+  // The direct lane builds its JSON answer with the request's answer headers in it (security-headers.ts);
+  // the SDK lane's answer gets them set afterwards. A client must not tell them apart.
+  it('gives a direct-lane answer the same security, request id and CORS headers as an SDK-lane answer', async () => {
+    const send = async (c: Call, origin?: string) => {
+      const res = await fetch(echoListed.url, {
+        method: 'POST',
+        headers: { ...c.headers, 'x-request-id': 'cors-headers', ...(origin && { origin }) },
+        body: JSON.stringify(c.body),
+      });
+      const text = await res.text();
+      assert.equal(res.status, 200, text);
+      // What the HTTP server adds, and the body's own type and length, aside.
+      const skip = new Set(['date', 'connection', 'keep-alive', 'content-length', 'transfer-encoding', 'content-type']);
+      return { headers: Object.fromEntries([...res.headers].filter(([name]) => !skip.has(name))), type: res.headers.get('content-type'), text };
+    };
+    const direct = call('echo', { text: 'hi' });
+    // A log level in the envelope: the SDK lane's call.
+    const viaSdk = call('echo', { text: 'hi' }, (c) => (c.body.params._meta['io.modelcontextprotocol/logLevel'] = 'debug'));
+    for (const origin of ['https://app.example', undefined]) {
+      const [fast, sdk] = await Promise.all([send(direct, origin), send(viaSdk, origin)]);
+      assert.equal(fast.type, 'application/json');
+      assert.match(fast.text, /"text":"hi"/);
+      assert.deepEqual(fast.headers, sdk.headers, `origin ${origin}`);
+      assert.equal(fast.headers['x-request-id'], 'cors-headers');
+      assert.equal(fast.headers['x-content-type-options'], 'nosniff');
+      assert.equal(fast.headers['cache-control'], 'no-store');
+      assert.equal(fast.headers['access-control-allow-origin'], origin);
+      assert.equal(fast.headers.vary, origin && 'Origin');
+    }
   });
 });
