@@ -43,7 +43,7 @@ export async function rawCallTool(target: RawTarget, params: Params, options: Re
   const body = JSON.stringify({ method: 'tools/call', params: { ...params, _meta: meta }, jsonrpc: '2.0', id });
   const limit = new TimeLimit(options);
   try {
-    const response = await target.send({
+    const sent = target.send({
       url: target.url,
       headers: {
         accept: 'application/json, text/event-stream',
@@ -54,6 +54,14 @@ export async function rawCallTool(target: RawTarget, params: Params, options: Re
       },
       body,
       signal: limit.signal,
+    });
+    // Raced as well: the time limit ends the call even if a transport never settles on the abort; an answer arriving after is dropped unread.
+    const response = await limit.race(sent).catch((err: unknown) => {
+      sent.then(
+        (late) => late.cancel(),
+        () => {},
+      );
+      throw err;
     });
     const answer = await limit.race(
       answerOf(response, id, target, options.onprogress && ((p) => (options.resetTimeoutOnProgress && limit.restart(), options.onprogress!(p)))),
