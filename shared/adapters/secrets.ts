@@ -5,6 +5,8 @@
 // (a container's credential endpoint, FIPS or dual-stack endpoints, another partition) the SDK's client.
 // https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-create-signed-request.html
 import { createHash, createHmac } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 
 type Env = Record<string, string | undefined>;
 
@@ -18,6 +20,8 @@ const ATTEMPTS = 3;
 /** Each try's limit, connection to last byte (the SDK client's socket timeout here before). */
 const ATTEMPT_TIMEOUT_MS = 5_000;
 const RETRY_BASE_MS = 100;
+/** An answer longer than this is no GetSecretValue answer (a secret holds at most 64 KiB): cut off, not buffered. */
+const MAX_ANSWER_CHARS = 1 << 20;
 const TARGET = 'secretsmanager.GetSecretValue';
 const CONTENT_TYPE = 'application/x-amz-json-1.1';
 /** Regions of the aws, aws-cn and aws-us-gov partitions, whose endpoints this file knows. */
@@ -39,11 +43,13 @@ export async function resolveSecrets(env: Env): Promise<Env> {
   const secrets = await Promise.all(
     arns.map(async (arn) => {
       const text = (await read(arn)) ?? '{}';
+      let values: unknown;
       try {
-        return JSON.parse(text) as Record<string, unknown>;
-      } catch {
-        throw new Error(`MCP_SECRETS_ARN: secret ${arn} is not a JSON object`);
-      }
+        values = JSON.parse(text);
+      } catch {}
+      // A string or an array would fill variables named 0, 1, ...; null would fail below with a TypeError.
+      if (typeof values !== 'object' || values === null || Array.isArray(values)) throw new Error(`MCP_SECRETS_ARN: secret ${arn} is not a JSON object`);
+      return values as Record<string, unknown>;
     }),
   );
   const merged = { ...env };
@@ -84,13 +90,20 @@ async function tryOnce(url: URL, region: string, credentials: Credentials, body:
   try {
     res = await post(url, signedHeaders(url, region, credentials, body), body);
   } catch (err) {
-    const error = err as Error;
+    const error = err as Error & { final?: boolean };
     return {
       failure: error.cause instanceof Error && error.cause.name === 'TimeoutError' ? `no answer within ${ATTEMPT_TIMEOUT_MS} ms` : error.message,
-      retry: true,
+      retry: !error.final,
     };
   }
-  if (res.status === 200) return { value: (JSON.parse(res.text) as { SecretString?: string }).SecretString };
+  if (res.status === 200) {
+    try {
+      return { value: (JSON.parse(res.text) as { SecretString?: string }).SecretString };
+    } catch {
+      // Not JSON.parse's message: it can quote the answer, and so the secret, into the start's error.
+      return { failure: 'the answer (HTTP 200) is not JSON', retry: true };
+    }
+  }
   let parsed: { __type?: string; message?: string; Message?: string } = {};
   try {
     parsed = JSON.parse(res.text);
@@ -123,12 +136,22 @@ async function post(url: URL, headers: Record<string, string>, body: string): Pr
       (res) => {
         let text = '';
         res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (text += chunk));
+        res.on('data', (chunk: string) => {
+          text += chunk;
+          if (text.length <= MAX_ANSWER_CHARS) return;
+          reject(Object.assign(new Error(`the answer is larger than ${MAX_ANSWER_CHARS} characters, which no secret is`), { final: true }));
+          req.destroy();
+        });
         res.on('end', () => resolve({ status: res.statusCode ?? 0, errorType: res.headers['x-amzn-errortype'] as string | undefined, text }));
         res.on('error', reject);
       },
     );
     req.on('error', reject);
+    // A 101 nobody asked for: without this listener Node drops the socket and the request never settles, not even on its timeout.
+    req.on('upgrade', (res: IncomingMessage, socket: Socket) => {
+      socket.destroy();
+      reject(new Error(`HTTP ${res.statusCode} (switching protocols) to a POST`));
+    });
     req.end(body);
   });
 }
