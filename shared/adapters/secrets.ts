@@ -167,6 +167,13 @@ function advice(type: string): string {
 const sha256 = (data: string) => createHash('sha256').update(data).digest('hex');
 const hmac = (key: string | Buffer, data: string) => createHmac('sha256', key).update(data).digest();
 
+/** The URL's path (already percent-encoded once) with each segment URI-encoded again: RFC 3986 unreserved characters kept. */
+const canonicalPath = (url: URL) =>
+  url.pathname
+    .split('/')
+    .map((segment) => encodeURIComponent(segment).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`))
+    .join('/') || '/';
+
 /** The headers of a SigV4-signed AWS JSON POST to the endpoint's path (no query). */
 export function signedHeaders(url: URL, region: string, credentials: Credentials, body: string, now = new Date()): Record<string, string> {
   const amzDate = now
@@ -177,7 +184,9 @@ export function signedHeaders(url: URL, region: string, credentials: Credentials
   const headers: Record<string, string> = { 'content-type': CONTENT_TYPE, host: url.host, 'x-amz-date': amzDate, 'x-amz-target': TARGET };
   if (credentials.sessionToken) headers['x-amz-security-token'] = credentials.sessionToken;
   const names = Object.keys(headers).sort();
-  const canonical = ['POST', url.pathname || '/', '', ...names.map((n) => `${n}:${headers[n]}`), '', names.join(';'), sha256(body)].join('\n');
+  // Header values trimmed, inner runs of spaces as one; the path's segments encoded again, as the spec says for every service but S3.
+  const values = names.map((n) => `${n}:${headers[n]!.trim().replace(/ +/g, ' ')}`);
+  const canonical = ['POST', canonicalPath(url), '', ...values, '', names.join(';'), sha256(body)].join('\n');
   const scope = `${day}/${region}/secretsmanager/aws4_request`;
   const key = ['secretsmanager', 'aws4_request'].reduce(hmac, hmac(hmac(`AWS4${credentials.secretAccessKey}`, day), region));
   const signature = createHmac('sha256', key)
