@@ -49,7 +49,7 @@ export async function rawCallTool(target: RawTarget, params: Params, options: Re
         accept: 'application/json, text/event-stream',
         'content-type': 'application/json',
         'mcp-method': 'tools/call',
-        'mcp-name': params.name,
+        'mcp-name': headerValue(params.name),
         'mcp-protocol-version': VERSION,
       },
       body,
@@ -73,6 +73,22 @@ export async function rawCallTool(target: RawTarget, params: Params, options: Re
   } finally {
     limit.clear();
   }
+}
+
+const BASE64_SENTINEL = ['=?base64?', '?='] as const;
+
+/**
+ * A value as an HTTP field value, as the SDK's client encodes Mcp-Name (SEP-2243): plain when it is
+ * printable ASCII without outer spaces, else `=?base64?<UTF-8 as base64>?=`. Sent as it is, a caller's
+ * name with a newline or a character past Latin-1 failed in the transport, as an upstream failure.
+ */
+function headerValue(value: string): string {
+  const plain =
+    value !== '' && value === value.trim() && /^[\t\x20-\x7e]*$/.test(value) && !(value.startsWith(BASE64_SENTINEL[0]) && value.endsWith(BASE64_SENTINEL[1]));
+  if (plain) return value;
+  let binary = '';
+  for (const byte of new TextEncoder().encode(value)) binary += String.fromCharCode(byte);
+  return `${BASE64_SENTINEL[0]}${btoa(binary)}${BASE64_SENTINEL[1]}`;
 }
 
 /** The call's time limit (restarted by progress, as `resetTimeoutOnProgress` does) and the caller's signal, as one abort. */
