@@ -9,6 +9,7 @@ import echo from '../../functions/echo/server.ts';
 import { nodeTransport, type NodeTransport } from '../../shared/adapters/upstream-http.ts';
 import { ResilientClient } from '../../shared/client/resilient-client.ts';
 import { fetchTransport, type UpstreamTransport } from '../../shared/client/transport.ts';
+import { modernCaller, startDataPlane, startGateway, startUpstream } from '../helpers/gateway.ts';
 import { startInProcess } from '../helpers/server.ts';
 
 const ENV = {
@@ -62,6 +63,26 @@ describe('raw calls: tool names that are no plain header value', () => {
       }
       assert.equal(raw.status().state, 'closed', `${label}: odd names opened the circuit`);
       assert.match(JSON.stringify(await outcome(raw, 'echo')), /hi/);
+    }
+  });
+});
+
+describe("the gateway: one caller's odd tool names do not close an upstream to the others", () => {
+  it('a fresh gateway (its catalog not yet listed) passes them upstream; the next caller is still served', async () => {
+    const plane = await startDataPlane();
+    const upstream = await startUpstream(echo, plane);
+    const gateway = await startGateway({ upstreams: { echo: { url: upstream.url, protocol: 'modern' } } }, plane);
+    const [hostile, other] = [await modernCaller(gateway.url), await modernCaller(gateway.url)];
+    try {
+      // More odd calls than the circuit's default threshold (5) of upstream failures in a row.
+      for (let i = 0; i < 6; i++) await hostile.callTool({ name: `echo__工具${i}`, arguments: {} }).catch(() => {});
+      const answer = await other.callTool({ name: 'echo__echo', arguments: { text: 'still served' } });
+      assert.match(JSON.stringify(answer), /still served/);
+    } finally {
+      await Promise.all([hostile.close(), other.close()]);
+      await gateway.stop();
+      await upstream.stop();
+      await plane.stop();
     }
   });
 });
