@@ -194,17 +194,36 @@ function parseMessage(data: string): Message {
   }
 }
 
-/** The JSON messages of an SSE body, as they arrive. */
-async function* sseMessages(response: UpstreamResponse): AsyncGenerator<Message> {
+/** An SSE body as text with every line end as LF (CRLF, and CR alone, as the SSE spec allows). */
+async function* lfText(response: UpstreamResponse): AsyncGenerator<string> {
   const decoder = new TextDecoder();
-  let buffered = '';
   let carriedCr = false;
   for await (const chunk of response.stream()) {
     // A CRLF split across two chunks is one line end: a trailing CR waits for the next chunk.
     let text: string = (carriedCr ? '\r' : '') + decoder.decode(chunk, { stream: true });
     carriedCr = text.endsWith('\r');
     if (carriedCr) text = text.slice(0, -1);
-    buffered += text.replace(/\r\n?/g, '\n');
+    yield text.replace(/\r\n?/g, '\n');
+  }
+  // The body's last CR ends a line: nothing followed it.
+  if (carriedCr) yield '\n';
+}
+
+/**
+ * The JSON messages of an SSE body, as they arrive. An event's text is kept as the pieces it came in
+ * and joined once its end arrives: appending to one string and searching it whole at every chunk
+ * cost time in the square of the event's size (a 10 MB result: seconds of a stalled event loop).
+ */
+async function* sseMessages(response: UpstreamResponse): AsyncGenerator<Message> {
+  const pending: string[] = [];
+  for await (const text of lfText(response)) {
+    // No event ends in this chunk (nor where it meets the last one): keep it for later.
+    if (!text.includes('\n\n') && !(text.startsWith('\n') && pending.at(-1)?.endsWith('\n'))) {
+      if (text) pending.push(text);
+      continue;
+    }
+    let buffered = pending.join('') + text;
+    pending.length = 0;
     for (let end = buffered.indexOf('\n\n'); end >= 0; end = buffered.indexOf('\n\n')) {
       const event = buffered.slice(0, end);
       buffered = buffered.slice(end + 2);
@@ -215,6 +234,7 @@ async function* sseMessages(response: UpstreamResponse): AsyncGenerator<Message>
         .join('\n');
       if (data) yield parseMessage(data);
     }
+    if (buffered) pending.push(buffered);
   }
 }
 
