@@ -69,7 +69,10 @@ function signedReader(env: Env): Reader | undefined {
     env.AWS_ENDPOINT_URL_SECRETS_MANAGER ?? env.AWS_ENDPOINT_URL ?? `https://secretsmanager.${region}.amazonaws.com${region.startsWith('cn-') ? '.cn' : ''}`;
   if (!URL.canParse(endpoint)) throw new Error(`AWS_ENDPOINT_URL_SECRETS_MANAGER (or AWS_ENDPOINT_URL): expected a URL, got "${endpoint}"`);
   const credentials = { accessKeyId, secretAccessKey, ...(sessionToken && { sessionToken }) };
-  return (arn) => getSecretValue(new URL(endpoint), region, credentials, arn);
+  // The SDK's client posts to the endpoint's path with a slash added (`/prefix` → `/prefix/`): so does this.
+  const url = new URL(endpoint);
+  if (!url.pathname.endsWith('/')) url.pathname += '/';
+  return (arn) => getSecretValue(url, region, credentials, arn);
 }
 
 /** One secret's `SecretString`, tried again after a network error, a timeout, a 5xx or throttling. */

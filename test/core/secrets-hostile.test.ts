@@ -23,6 +23,7 @@ async function rawEndpoint(): Promise<{
   sockets: Set<import('node:net').Socket>;
 }> {
   const counted = { requests: 0 };
+  const paths: string[] = [];
   const answer: { with: Script } = { with: (s) => s.end() };
   const sockets = new Set<import('node:net').Socket>();
   const server = createServer((socket) => {
@@ -36,13 +37,15 @@ async function rawEndpoint(): Promise<{
       const end = head.indexOf('\r\n\r\n');
       const length = Number(/content-length: *(\d+)/i.exec(head)?.[1] ?? 0);
       if (end < 0 || head.length < end + 4 + length) return;
+      const request = head;
       head = '';
       counted.requests++;
+      paths.push(/^POST (\S+) HTTP/.exec(request)?.[1] ?? request.slice(0, 40));
       answer.with(socket);
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { server, counted, answer, sockets, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+  return { server, counted, answer, sockets, paths, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
 }
 
 const http = (status: string, body: string, headers = 'content-type: application/x-amz-json-1.1\r\n') =>
@@ -91,6 +94,19 @@ describe('MCP_SECRETS_ARN against an endpoint that is not Secrets Manager', () =
   it('the control: a well-formed answer is read', async () => {
     endpoint.answer.with = (s) => s.write(http('200 OK', JSON.stringify({ SecretString: JSON.stringify({ MCP_REQUEST_STATE_KEY: SECRET_VALUE }) })));
     assert.equal((await resolveSecrets(env())).MCP_REQUEST_STATE_KEY, SECRET_VALUE);
+  });
+
+  it("posts to the endpoint's path as the SDK's client does, a slash added (a proxy's /prefix: /prefix/)", async () => {
+    endpoint.answer.with = (s) => s.write(http('200 OK', JSON.stringify({ SecretString: '{}' })));
+    for (const [path, expected] of [
+      ['', '/'],
+      ['/prefix', '/prefix/'],
+      ['/prefix/', '/prefix/'],
+      ['/a b/x', '/a%20b/x/'],
+    ]) {
+      await resolveSecrets({ ...env(), AWS_ENDPOINT_URL_SECRETS_MANAGER: `${endpoint.url}${path}` });
+      assert.equal(endpoint.paths.at(-1), expected, JSON.stringify(path));
+    }
   });
 
   it('a 101 answer fails the start in bounded time, naming the secret', async () => {
