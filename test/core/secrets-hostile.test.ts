@@ -21,6 +21,8 @@ async function rawEndpoint(): Promise<{
   counted: { requests: number };
   answer: { with: Script };
   sockets: Set<import('node:net').Socket>;
+  /** Each request's path, as it came. */
+  paths: string[];
 }> {
   const counted = { requests: 0 };
   const paths: string[] = [];
