@@ -194,49 +194,48 @@ function parseMessage(data: string): Message {
   }
 }
 
-/** An SSE body as text with every line end as LF (CRLF, and CR alone, as the SSE spec allows). */
-async function* lfText(response: UpstreamResponse): AsyncGenerator<string> {
+/**
+ * The JSON messages of an SSE body, as they arrive. The text of an event not yet ended is only
+ * appended to (V8 joins such strings lazily) and searched once its end arrives: searching it whole
+ * at every chunk cost time in the square of its size (a 10 MB result: seconds of a stalled event loop).
+ */
+async function* sseMessages(response: UpstreamResponse): AsyncGenerator<Message> {
   const decoder = new TextDecoder();
+  let pending = '';
   let carriedCr = false;
   for await (const chunk of response.stream()) {
     // A CRLF split across two chunks is one line end: a trailing CR waits for the next chunk.
     let text: string = (carriedCr ? '\r' : '') + decoder.decode(chunk, { stream: true });
     carriedCr = text.endsWith('\r');
     if (carriedCr) text = text.slice(0, -1);
-    yield text.replace(/\r\n?/g, '\n');
-  }
-  // The body's last CR ends a line: nothing followed it.
-  if (carriedCr) yield '\n';
-}
-
-/**
- * The JSON messages of an SSE body, as they arrive. An event's text is kept as the pieces it came in
- * and joined once its end arrives: appending to one string and searching it whole at every chunk
- * cost time in the square of the event's size (a 10 MB result: seconds of a stalled event loop).
- */
-async function* sseMessages(response: UpstreamResponse): AsyncGenerator<Message> {
-  const pending: string[] = [];
-  for await (const text of lfText(response)) {
-    // No event ends in this chunk (nor where it meets the last one): keep it for later.
-    if (!text.includes('\n\n') && !(text.startsWith('\n') && pending.at(-1)?.endsWith('\n'))) {
-      if (text) pending.push(text);
+    text = text.replace(/\r\n?/g, '\n');
+    // No event ends in this chunk, nor where it meets the text before: keep it for later.
+    if (!text.includes('\n\n') && !(text[0] === '\n' && pending !== '' && pending[pending.length - 1] === '\n')) {
+      pending += text;
       continue;
     }
-    let buffered = pending.join('') + text;
-    pending.length = 0;
+    let buffered = pending + text;
     for (let end = buffered.indexOf('\n\n'); end >= 0; end = buffered.indexOf('\n\n')) {
-      const event = buffered.slice(0, end);
+      const data = dataOf(buffered.slice(0, end));
       buffered = buffered.slice(end + 2);
-      const data = event
-        .split('\n')
-        .filter((l) => l.startsWith('data:'))
-        .map((l) => l.slice(l[5] === ' ' ? 6 : 5))
-        .join('\n');
       if (data) yield parseMessage(data);
     }
-    if (buffered) pending.push(buffered);
+    pending = buffered;
+  }
+  // The body's last CR ends a line (SSE allows CR alone), and may end the last event.
+  if (carriedCr && pending.endsWith('\n')) {
+    const data = dataOf(pending.slice(0, -1));
+    if (data) yield parseMessage(data);
   }
 }
+
+/** An event's data: its `data:` lines' values, joined by LF. */
+const dataOf = (event: string) =>
+  event
+    .split('\n')
+    .filter((l) => l.startsWith('data:'))
+    .map((l) => l.slice(l[5] === ' ' ? 6 : 5))
+    .join('\n');
 
 /** A `tools/call` result as the SDK's 2026-07-28 codec and result schema decode it. */
 async function decode(raw: unknown): Promise<CallToolResult | InputRequiredResult> {
