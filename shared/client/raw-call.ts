@@ -202,6 +202,8 @@ function parseMessage(data: string): Message {
 async function* sseMessages(response: UpstreamResponse): AsyncGenerator<Message> {
   const decoder = new TextDecoder();
   let pending = '';
+  // Whether `pending` ends with LF, kept aside: reading its last character would join it every time.
+  let pendingLf = false;
   let carriedCr = false;
   for await (const chunk of response.stream()) {
     // A CRLF split across two chunks is one line end: a trailing CR waits for the next chunk.
@@ -210,8 +212,9 @@ async function* sseMessages(response: UpstreamResponse): AsyncGenerator<Message>
     if (carriedCr) text = text.slice(0, -1);
     text = text.replace(/\r\n?/g, '\n');
     // No event ends in this chunk, nor where it meets the text before: keep it for later.
-    if (!text.includes('\n\n') && !(text[0] === '\n' && pending !== '' && pending[pending.length - 1] === '\n')) {
+    if (!text.includes('\n\n') && !(pendingLf && text[0] === '\n')) {
       pending += text;
+      if (text) pendingLf = text[text.length - 1] === '\n';
       continue;
     }
     let buffered = pending + text;
@@ -221,9 +224,10 @@ async function* sseMessages(response: UpstreamResponse): AsyncGenerator<Message>
       if (data) yield parseMessage(data);
     }
     pending = buffered;
+    pendingLf = buffered.endsWith('\n');
   }
   // The body's last CR ends a line (SSE allows CR alone), and may end the last event.
-  if (carriedCr && pending.endsWith('\n')) {
+  if (carriedCr && pendingLf) {
     const data = dataOf(pending.slice(0, -1));
     if (data) yield parseMessage(data);
   }
