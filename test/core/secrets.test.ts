@@ -134,7 +134,11 @@ describe('MCP_SECRETS_ARN secrets', () => {
     sm.answers.set(DATA, [secretString({ MCP_REQUEST_STATE_KEY: 'through a proxy' })]);
     const resolved = await resolveSecrets({ ...env(DATA), AWS_ENDPOINT_URL_SECRETS_MANAGER: `${sm.endpoint}/a proxy/é(1)*!` });
     assert.equal(resolved.MCP_REQUEST_STATE_KEY, 'through a proxy');
-    assert.deepEqual(sm.calls.map((c) => c.token), ['pasted  token'], 'sent as given; HTTP drops only the outer spaces');
+    assert.deepEqual(
+      sm.calls.map((c) => c.token),
+      ['pasted  token'],
+      'sent as given; HTTP drops only the outer spaces',
+    );
   });
 
   it('fails at once, naming the secret and what to check, when AWS refuses the signature (control: the check can fail)', async () => {
