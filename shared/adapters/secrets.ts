@@ -5,6 +5,8 @@
 // (a container's credential endpoint, FIPS or dual-stack endpoints, another partition) the SDK's client.
 // https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-create-signed-request.html
 import { createHash, createHmac } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 
 type Env = Record<string, string | undefined>;
 
@@ -18,6 +20,8 @@ const ATTEMPTS = 3;
 /** Each try's limit, connection to last byte (the SDK client's socket timeout here before). */
 const ATTEMPT_TIMEOUT_MS = 5_000;
 const RETRY_BASE_MS = 100;
+/** An answer longer than this is no GetSecretValue answer (a secret holds at most 64 KiB): cut off, not buffered. */
+const MAX_ANSWER_CHARS = 1 << 20;
 const TARGET = 'secretsmanager.GetSecretValue';
 const CONTENT_TYPE = 'application/x-amz-json-1.1';
 /** Regions of the aws, aws-cn and aws-us-gov partitions, whose endpoints this file knows. */
@@ -65,7 +69,10 @@ function signedReader(env: Env): Reader | undefined {
     env.AWS_ENDPOINT_URL_SECRETS_MANAGER ?? env.AWS_ENDPOINT_URL ?? `https://secretsmanager.${region}.amazonaws.com${region.startsWith('cn-') ? '.cn' : ''}`;
   if (!URL.canParse(endpoint)) throw new Error(`AWS_ENDPOINT_URL_SECRETS_MANAGER (or AWS_ENDPOINT_URL): expected a URL, got "${endpoint}"`);
   const credentials = { accessKeyId, secretAccessKey, ...(sessionToken && { sessionToken }) };
-  return (arn) => getSecretValue(new URL(endpoint), region, credentials, arn);
+  // The SDK's client posts to the endpoint's path with a slash added (`/prefix` → `/prefix/`): so does this.
+  const url = new URL(endpoint);
+  if (!url.pathname.endsWith('/')) url.pathname += '/';
+  return (arn) => getSecretValue(url, region, credentials, arn);
 }
 
 /** One secret's `SecretString`, tried again after a network error, a timeout, a 5xx or throttling. */
@@ -86,13 +93,20 @@ async function tryOnce(url: URL, region: string, credentials: Credentials, body:
   try {
     res = await post(url, signedHeaders(url, region, credentials, body), body);
   } catch (err) {
-    const error = err as Error;
+    const error = err as Error & { final?: boolean };
     return {
       failure: error.cause instanceof Error && error.cause.name === 'TimeoutError' ? `no answer within ${ATTEMPT_TIMEOUT_MS} ms` : error.message,
-      retry: true,
+      retry: !error.final,
     };
   }
-  if (res.status === 200) return { value: (JSON.parse(res.text) as { SecretString?: string }).SecretString };
+  if (res.status === 200) {
+    try {
+      return { value: (JSON.parse(res.text) as { SecretString?: string }).SecretString };
+    } catch {
+      // Not JSON.parse's message: it can quote the answer, and so the secret, into the start's error.
+      return { failure: 'the answer (HTTP 200) is not JSON', retry: true };
+    }
+  }
   let parsed: { __type?: string; message?: string; Message?: string } = {};
   try {
     parsed = JSON.parse(res.text);
@@ -125,12 +139,22 @@ async function post(url: URL, headers: Record<string, string>, body: string): Pr
       (res) => {
         let text = '';
         res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (text += chunk));
+        res.on('data', (chunk: string) => {
+          text += chunk;
+          if (text.length <= MAX_ANSWER_CHARS) return;
+          reject(Object.assign(new Error(`the answer is larger than ${MAX_ANSWER_CHARS} characters, which no secret is`), { final: true }));
+          req.destroy();
+        });
         res.on('end', () => resolve({ status: res.statusCode ?? 0, errorType: res.headers['x-amzn-errortype'] as string | undefined, text }));
         res.on('error', reject);
       },
     );
     req.on('error', reject);
+    // A 101 nobody asked for: without this listener Node drops the socket and the request never settles, not even on its timeout.
+    req.on('upgrade', (res: IncomingMessage, socket: Socket) => {
+      socket.destroy();
+      reject(new Error(`HTTP ${res.statusCode} (switching protocols) to a POST`));
+    });
     req.end(body);
   });
 }
@@ -146,6 +170,13 @@ function advice(type: string): string {
 const sha256 = (data: string) => createHash('sha256').update(data).digest('hex');
 const hmac = (key: string | Buffer, data: string) => createHmac('sha256', key).update(data).digest();
 
+/** The URL's path (already percent-encoded once) with each segment URI-encoded again: RFC 3986 unreserved characters kept. */
+const canonicalPath = (url: URL) =>
+  url.pathname
+    .split('/')
+    .map((segment) => encodeURIComponent(segment).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`))
+    .join('/') || '/';
+
 /** The headers of a SigV4-signed AWS JSON POST to the endpoint's path (no query). */
 export function signedHeaders(url: URL, region: string, credentials: Credentials, body: string, now = new Date()): Record<string, string> {
   const amzDate = now
@@ -156,7 +187,9 @@ export function signedHeaders(url: URL, region: string, credentials: Credentials
   const headers: Record<string, string> = { 'content-type': CONTENT_TYPE, host: url.host, 'x-amz-date': amzDate, 'x-amz-target': TARGET };
   if (credentials.sessionToken) headers['x-amz-security-token'] = credentials.sessionToken;
   const names = Object.keys(headers).sort();
-  const canonical = ['POST', url.pathname || '/', '', ...names.map((n) => `${n}:${headers[n]}`), '', names.join(';'), sha256(body)].join('\n');
+  // Header values trimmed, inner runs of spaces as one; the path's segments encoded again, as the spec says for every service but S3.
+  const values = names.map((n) => `${n}:${headers[n]!.trim().replace(/ +/g, ' ')}`);
+  const canonical = ['POST', canonicalPath(url), '', ...values, '', names.join(';'), sha256(body)].join('\n');
   const scope = `${day}/${region}/secretsmanager/aws4_request`;
   const key = ['secretsmanager', 'aws4_request'].reduce(hmac, hmac(hmac(`AWS4${credentials.secretAccessKey}`, day), region));
   const signature = createHmac('sha256', key)

@@ -5,6 +5,7 @@
 // the client, whichever transport carries it.
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest, type AgentOptions } from 'node:https';
+import type { Socket } from 'node:net';
 import type { UpstreamResponse, UpstreamTransport } from '../client/transport.ts';
 
 export interface NodeTransportOptions {
@@ -97,6 +98,13 @@ export function nodeTransport(options: NodeTransportOptions = {}): NodeTransport
       );
       // Before the answer: the call fails with it (refused, reset, aborted). After: the body's reader sees it.
       request.on('error', reject);
+      // A 101 to a POST that asked for no upgrade: without this listener Node drops the socket and the
+      // request settles never, not even on abort. The connection is not kept; the call fails as fetch's does
+      // (undici's UND_ERR_SOCKET, read as ECONNRESET: errors.ts).
+      request.on('upgrade', (response: IncomingMessage, socket: Socket) => {
+        socket.destroy();
+        reject(Object.assign(new Error(`the upstream answered HTTP ${response.statusCode} (switching protocols) to a plain POST`), { code: 'ECONNRESET' }));
+      });
       request.on('socket', (socket) => {
         if (!socket.connecting) return;
         const timer = setTimeout(() => request.destroy(connectTimedOut(url, connectTimeoutMs)), connectTimeoutMs);

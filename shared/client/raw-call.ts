@@ -43,17 +43,25 @@ export async function rawCallTool(target: RawTarget, params: Params, options: Re
   const body = JSON.stringify({ method: 'tools/call', params: { ...params, _meta: meta }, jsonrpc: '2.0', id });
   const limit = new TimeLimit(options);
   try {
-    const response = await target.send({
+    const sent = target.send({
       url: target.url,
       headers: {
         accept: 'application/json, text/event-stream',
         'content-type': 'application/json',
         'mcp-method': 'tools/call',
-        'mcp-name': params.name,
+        'mcp-name': headerValue(params.name),
         'mcp-protocol-version': VERSION,
       },
       body,
       signal: limit.signal,
+    });
+    // Raced as well: the time limit ends the call even if a transport never settles on the abort; an answer arriving after is dropped unread.
+    const response = await limit.race(sent).catch((err: unknown) => {
+      sent.then(
+        (late) => late.cancel(),
+        () => {},
+      );
+      throw err;
     });
     const answer = await limit.race(
       answerOf(response, id, target, options.onprogress && ((p) => (options.resetTimeoutOnProgress && limit.restart(), options.onprogress!(p)))),
@@ -65,6 +73,22 @@ export async function rawCallTool(target: RawTarget, params: Params, options: Re
   } finally {
     limit.clear();
   }
+}
+
+const BASE64_SENTINEL = ['=?base64?', '?='] as const;
+
+/**
+ * A value as an HTTP field value, as the SDK's client encodes Mcp-Name (SEP-2243): plain when it is
+ * printable ASCII without outer spaces, else `=?base64?<UTF-8 as base64>?=`. Sent as it is, a caller's
+ * name with a newline or a character past Latin-1 failed in the transport, as an upstream failure.
+ */
+function headerValue(value: string): string {
+  const plain =
+    value !== '' && value === value.trim() && /^[\t\x20-\x7e]*$/.test(value) && !(value.startsWith(BASE64_SENTINEL[0]) && value.endsWith(BASE64_SENTINEL[1]));
+  if (plain) return value;
+  let binary = '';
+  for (const byte of new TextEncoder().encode(value)) binary += String.fromCharCode(byte);
+  return `${BASE64_SENTINEL[0]}${btoa(binary)}${BASE64_SENTINEL[1]}`;
 }
 
 /** The call's time limit (restarted by progress, as `resetTimeoutOnProgress` does) and the caller's signal, as one abort. */
@@ -170,29 +194,52 @@ function parseMessage(data: string): Message {
   }
 }
 
-/** The JSON messages of an SSE body, as they arrive. */
+/**
+ * The JSON messages of an SSE body, as they arrive. The text of an event not yet ended is only
+ * appended to (V8 joins such strings lazily) and searched once its end arrives: searching it whole
+ * at every chunk cost time in the square of its size (a 10 MB result: seconds of a stalled event loop).
+ */
 async function* sseMessages(response: UpstreamResponse): AsyncGenerator<Message> {
   const decoder = new TextDecoder();
-  let buffered = '';
+  let pending = '';
+  // Whether `pending` ends with LF, kept aside: reading its last character would join it every time.
+  let pendingLf = false;
   let carriedCr = false;
   for await (const chunk of response.stream()) {
     // A CRLF split across two chunks is one line end: a trailing CR waits for the next chunk.
     let text: string = (carriedCr ? '\r' : '') + decoder.decode(chunk, { stream: true });
     carriedCr = text.endsWith('\r');
     if (carriedCr) text = text.slice(0, -1);
-    buffered += text.replace(/\r\n?/g, '\n');
+    text = text.replace(/\r\n?/g, '\n');
+    // No event ends in this chunk, nor where it meets the text before: keep it for later.
+    if (!text.includes('\n\n') && !(pendingLf && text[0] === '\n')) {
+      pending += text;
+      if (text) pendingLf = text[text.length - 1] === '\n';
+      continue;
+    }
+    let buffered = pending + text;
     for (let end = buffered.indexOf('\n\n'); end >= 0; end = buffered.indexOf('\n\n')) {
-      const event = buffered.slice(0, end);
+      const data = dataOf(buffered.slice(0, end));
       buffered = buffered.slice(end + 2);
-      const data = event
-        .split('\n')
-        .filter((l) => l.startsWith('data:'))
-        .map((l) => l.slice(l[5] === ' ' ? 6 : 5))
-        .join('\n');
       if (data) yield parseMessage(data);
     }
+    pending = buffered;
+    pendingLf = buffered.endsWith('\n');
+  }
+  // The body's last CR ends a line (SSE allows CR alone), and may end the last event.
+  if (carriedCr && pendingLf) {
+    const data = dataOf(pending.slice(0, -1));
+    if (data) yield parseMessage(data);
   }
 }
+
+/** An event's data: its `data:` lines' values, joined by LF. */
+const dataOf = (event: string) =>
+  event
+    .split('\n')
+    .filter((l) => l.startsWith('data:'))
+    .map((l) => l.slice(l[5] === ' ' ? 6 : 5))
+    .join('\n');
 
 /** A `tools/call` result as the SDK's 2026-07-28 codec and result schema decode it. */
 async function decode(raw: unknown): Promise<CallToolResult | InputRequiredResult> {

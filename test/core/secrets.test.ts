@@ -129,6 +129,18 @@ describe('MCP_SECRETS_ARN secrets', () => {
     assert.ok(sm.calls.every((c) => c.token === 'lambda-session' && c.accessKeyId === 'AKIDLAMBDA'));
   });
 
+  it('signs as the SDK signer does an endpoint with a path of odd characters, and a session token with stray spaces', async () => {
+    useCredentials({ AWS_ACCESS_KEY_ID: 'AKIDLAMBDA', AWS_SECRET_ACCESS_KEY: KEYS.AKIDLAMBDA!, AWS_SESSION_TOKEN: ' pasted  token ' });
+    sm.answers.set(DATA, [secretString({ MCP_REQUEST_STATE_KEY: 'through a proxy' })]);
+    const resolved = await resolveSecrets({ ...env(DATA), AWS_ENDPOINT_URL_SECRETS_MANAGER: `${sm.endpoint}/a proxy/é(1)*!` });
+    assert.equal(resolved.MCP_REQUEST_STATE_KEY, 'through a proxy');
+    assert.deepEqual(
+      sm.calls.map((c) => c.token),
+      ['pasted  token'],
+      'sent as given; HTTP drops only the outer spaces',
+    );
+  });
+
   it('fails at once, naming the secret and what to check, when AWS refuses the signature (control: the check can fail)', async () => {
     useCredentials({ AWS_ACCESS_KEY_ID: 'AKIDLAMBDA', AWS_SECRET_ACCESS_KEY: 'not-the-key' });
     sm.answers.set(DATA, [secretString({ MCP_REQUEST_STATE_KEY: 'x' })]);
