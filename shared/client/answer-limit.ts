@@ -51,9 +51,16 @@ class EventCounter {
 
 /**
  * `body` as it arrives, failing with UpstreamAnswerTooLargeError once it (`sse`: one of its events)
- * passes `maxBytes`. Leaving or failing ends the loop over `body`, which drops its rest.
+ * passes `maxBytes`, or before reading when its Content-Length (`declared`) already does. Leaving
+ * or failing ends the loop over `body`, which drops its rest.
  */
-export async function* limitedBody(body: AsyncIterable<Uint8Array>, server: string, maxBytes: number, sse: boolean): AsyncGenerator<Uint8Array> {
+export async function* limitedBody(
+  body: AsyncIterable<Uint8Array>,
+  server: string,
+  maxBytes: number,
+  { sse = false, declared = null }: { sse?: boolean; declared?: string | null } = {},
+): AsyncGenerator<Uint8Array> {
+  if (!sse && declared !== null && Number(declared) > maxBytes) throw new UpstreamAnswerTooLargeError(server, maxBytes, false);
   const events = sse ? new EventCounter() : undefined;
   let total = 0;
   for await (const chunk of body) {
@@ -64,11 +71,11 @@ export async function* limitedBody(body: AsyncIterable<Uint8Array>, server: stri
   }
 }
 
-/** A whole body as UTF-8 text, read from `limitedBody`: at most `maxBytes` held. */
-export async function limitedText(body: AsyncIterable<Uint8Array>, server: string, maxBytes: number): Promise<string> {
+/** A whole body as UTF-8 text (read from `limitedBody`, at most its limit is held). */
+export async function textOf(body: AsyncIterable<Uint8Array>): Promise<string> {
   const chunks: Uint8Array[] = [];
   let size = 0;
-  for await (const chunk of limitedBody(body, server, maxBytes, false)) {
+  for await (const chunk of body) {
     chunks.push(chunk);
     size += chunk.length;
   }
@@ -80,9 +87,4 @@ export async function limitedText(body: AsyncIterable<Uint8Array>, server: strin
     at += chunk.length;
   }
   return new TextDecoder().decode(whole);
-}
-
-/** Refuses before reading when Content-Length already says the body is too large. */
-export function checkDeclaredLength(contentLength: string | null, server: string, maxBytes: number): void {
-  if (contentLength !== null && Number(contentLength) > maxBytes) throw new UpstreamAnswerTooLargeError(server, maxBytes, false);
 }

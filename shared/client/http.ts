@@ -109,8 +109,7 @@ function limitedResponse(server: string, response: Response, maxBytes: number, s
   const body = response.body;
   if (!body) return response;
   const sse = (response.headers.get('content-type') ?? '').toLowerCase().includes('text/event-stream');
-  const declared = Number(response.headers.get('content-length') ?? 0);
-  const chunks = declared > maxBytes ? tooLarge(server, maxBytes) : limitedBody(body as unknown as AsyncIterable<Uint8Array>, server, maxBytes, sse);
+  const chunks = limitedBody(body as unknown as AsyncIterable<Uint8Array>, server, maxBytes, { sse, declared: response.headers.get('content-length') });
   const iterator = chunks[Symbol.asyncIterator]();
   const stream = new ReadableStream<Uint8Array>({
     async pull(controller) {
@@ -143,8 +142,4 @@ function requestId(sent: RequestInit['body']): string | number | undefined {
   } catch {
     return undefined;
   }
-}
-
-async function* tooLarge(server: string, maxBytes: number): AsyncGenerator<Uint8Array> {
-  throw new UpstreamAnswerTooLargeError(server, maxBytes, false);
 }

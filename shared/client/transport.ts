@@ -5,7 +5,7 @@
 // HTTP alone tells (429, 5xx, a failed connection) are added here, whichever transport carries it.
 import { refusal, withHeaders, type Fetch } from './http.ts';
 import { UpstreamAnswerTooLargeError, UpstreamUnavailableError, networkFailure } from './errors.ts';
-import { DEFAULT_MAX_ANSWER_BYTES, checkDeclaredLength, limitedBody, limitedText } from './answer-limit.ts';
+import { DEFAULT_MAX_ANSWER_BYTES, limitedBody, textOf } from './answer-limit.ts';
 import { traceHeaders, traced } from '../trace.ts';
 
 export interface UpstreamRequest {
@@ -91,22 +91,13 @@ function limitedAnswer(server: string, response: TransportResponse, signal: Abor
     signal.aborted || err instanceof UpstreamAnswerTooLargeError
       ? err
       : new UpstreamUnavailableError(server, 'the connection closed before the answer was complete', true, undefined, undefined, { cause: err });
-  const read = async <T>(work: () => Promise<T>): Promise<T> => {
-    try {
-      checkDeclaredLength(response.header('content-length'), server, maxBytes);
-      return await work();
-    } catch (err) {
-      response.cancel();
-      throw lost(err);
-    }
-  };
-  const sse = () => (response.header('content-type') ?? '').toLowerCase().includes('text/event-stream');
+  const body = (sse: boolean) => guarded(response, (raw) => limitedBody(raw, server, maxBytes, { sse, declared: response.header('content-length') }), lost);
   return {
     status: response.status,
     statusText: response.statusText,
     header: (name) => response.header(name),
-    text: () => read(() => limitedText(response.stream(), server, maxBytes)),
-    stream: () => guarded(response, (body) => limitedBody(body, server, maxBytes, sse()), lost),
+    text: () => textOf(body(false)),
+    stream: () => body((response.header('content-type') ?? '').toLowerCase().includes('text/event-stream')),
     cancel: () => response.cancel(),
   };
 }

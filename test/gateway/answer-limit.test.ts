@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import echo from '../../functions/echo/server.ts';
 import { nodeTransport, type NodeTransport } from '../../shared/adapters/upstream-http.ts';
 import { ResilientClient, type ResilientClientOptions } from '../../shared/client/resilient-client.ts';
-import { fetchTransport, type UpstreamTransport } from '../../shared/client/transport.ts';
+import { fetchTransport } from '../../shared/client/transport.ts';
 import { startInProcess } from '../helpers/server.ts';
 
 const ENV = {
