@@ -12,6 +12,7 @@ import echo from '../../functions/echo/server.ts';
 import { nodeTransport, type NodeTransport } from '../../shared/adapters/upstream-http.ts';
 import { ResilientClient, type ResilientClientOptions } from '../../shared/client/resilient-client.ts';
 import { fetchTransport } from '../../shared/client/transport.ts';
+import { modernCaller, startDataPlane, startGateway, startUpstream, text, type RunningGateway } from '../helpers/gateway.ts';
 import { startInProcess } from '../helpers/server.ts';
 
 const ENV = {
@@ -196,6 +197,39 @@ describe('an upstream answer larger than maxAnswerBytes', () => {
       // Control: the same breaker opens after two server failures.
       for (let i = 0; i < 2; i++) await assert.rejects(c.callTool({ name: 'down', arguments: {} }, { partition: 'mallory', timeoutMs: 5_000 }));
       assert.equal(c.status().state, 'open', path);
+    }
+  });
+});
+
+describe('through the gateway, maxAnswerBytes from its config', () => {
+  let stopAll: () => Promise<void>;
+  let gateway: RunningGateway;
+  before(async () => {
+    const plane = await startDataPlane();
+    const upstream = await startUpstream(echo, plane);
+    gateway = await startGateway({ upstreams: { echo: { url: upstream.url, maxAnswerBytes: 65_536, breaker: { failureThreshold: 2 } } } }, plane);
+    stopAll = async () => {
+      await gateway.stop();
+      await upstream.stop();
+      await plane.stop();
+    };
+  });
+  after(() => stopAll());
+
+  it("one caller's huge echo fails with a JSON-RPC error naming the upstream, limit and setting; another caller is still served", async () => {
+    const [mallory, alice] = [await modernCaller(gateway.url), await modernCaller(gateway.url)];
+    try {
+      for (let i = 0; i < 3; i++) {
+        await assert.rejects(mallory.callTool({ name: 'echo__echo', arguments: { text: 'm'.repeat(100_000) } }), (err: Error & { code?: number }) => {
+          assert.equal(err.code, -32603, err.message);
+          assert.match(err.message, /upstream "echo": .*larger than 65536 bytes.*"maxAnswerBytes"/);
+          return true;
+        });
+      }
+      assert.equal(text(await alice.callTool({ name: 'echo__echo', arguments: { text: 'hello' } })), 'hello');
+      assert.equal(text(await mallory.callTool({ name: 'echo__echo', arguments: { text: 'm'.repeat(60_000) } })).length, 60_000, 'just under the limit');
+    } finally {
+      await Promise.all([mallory.close(), alice.close()]);
     }
   });
 });

@@ -121,7 +121,10 @@ describe('gateway configuration', () => {
       ],
     );
     const small = { upstreams: { a: { url: 'https://a/mcp', maxAnswerBytes: 1000 } } };
-    await assert.rejects(loadGatewayConfig({ ...KEY, MCP_GATEWAY_CONFIG: JSON.stringify(small) }, noFiles), /MCP_GATEWAY_CONFIG: upstreams\.a\.maxAnswerBytes: .*65536/);
+    await assert.rejects(
+      loadGatewayConfig({ ...KEY, MCP_GATEWAY_CONFIG: JSON.stringify(small) }, noFiles),
+      /MCP_GATEWAY_CONFIG: upstreams\.a\.maxAnswerBytes: .*65536/,
+    );
   });
 
   it('shares the gateway identity with many callers when told to, and with one caller (no auth) anyway', async () => {
