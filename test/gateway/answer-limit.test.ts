@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import echo from '../../functions/echo/server.ts';
 import { nodeTransport, type NodeTransport } from '../../shared/adapters/upstream-http.ts';
+import { limitedBody } from '../../shared/client/answer-limit.ts';
 import { ResilientClient, type ResilientClientOptions } from '../../shared/client/resilient-client.ts';
 import { fetchTransport } from '../../shared/client/transport.ts';
 import { modernCaller, startDataPlane, startGateway, startUpstream, text, type RunningGateway } from '../helpers/gateway.ts';
@@ -230,6 +231,33 @@ describe('through the gateway, maxAnswerBytes from its config', () => {
       assert.equal(text(await mallory.callTool({ name: 'echo__echo', arguments: { text: 'm'.repeat(60_000) } })).length, 60_000, 'just under the limit');
     } finally {
       await Promise.all([mallory.close(), alice.close()]);
+    }
+  });
+});
+
+describe('limitedBody counting SSE events', () => {
+  const read = async (text: string, chunk: number, maxBytes: number) => {
+    const bytes = new TextEncoder().encode(text);
+    async function* chunks() {
+      for (let i = 0; i < bytes.length; i += chunk) yield bytes.subarray(i, i + chunk);
+    }
+    let n = 0;
+    for await (const c of limitedBody(chunks(), 'up', maxBytes, { sse: true })) n += c.length;
+    return n;
+  };
+
+  it('counts each event apart, whatever its line ends and wherever chunks split it; one byte over fails', async () => {
+    for (const end of ['\n', '\r\n', '\r']) {
+      // Each event: "data: " + 40 bytes + two line ends.
+      const event = (c: string) => `data: ${c.repeat(40)}${end}${end}`;
+      const stream = event('a') + event('b') + event('c');
+      const size = event('a').length;
+      for (const chunk of [1, 3, 7, 1000]) {
+        // CRLF: the second event's count starts with the LF that ends the one before (one byte more).
+        const slack = end === '\r\n' ? 1 : 0;
+        assert.equal(await read(stream, chunk, size + slack), stream.length, `${JSON.stringify(end)} in chunks of ${chunk}`);
+        await assert.rejects(read(stream, chunk, size - 1), { name: 'UpstreamAnswerTooLargeError' }, `${JSON.stringify(end)} in chunks of ${chunk}`);
+      }
     }
   });
 });
