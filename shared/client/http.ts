@@ -107,7 +107,8 @@ export function upstreamFetch(
  */
 function limitedResponse(server: string, response: Response, maxBytes: number, sent: RequestInit['body']): Response {
   const body = response.body;
-  if (!body) return response;
+  // No body, or a status a Response cannot be built with (an opaque redirect's 0): nothing to bound.
+  if (!body || response.status < 200 || response.status > 599) return response;
   const sse = (response.headers.get('content-type') ?? '').toLowerCase().includes('text/event-stream');
   const chunks = limitedBody(body as unknown as AsyncIterable<Uint8Array>, server, maxBytes, { sse, declared: response.headers.get('content-length') });
   const iterator = chunks[Symbol.asyncIterator]();
