@@ -4,10 +4,10 @@
 import { UpstreamAnswerTooLargeError } from './errors.ts';
 
 /**
- * 8 MiB: above Lambda's 6 MB buffered response and API Gateway REST's 10 MB payload (an answer much
- * larger could not reach a caller of a buffered gateway anyway), and small enough that holding one
- * (bytes, its UTF-16 string, the parsed objects, the answer re-encoded: roughly 6 to 8 times the
- * bytes) stays well inside the gateway function's memory while other work runs.
+ * 8 MiB: above Lambda's 6 MB buffered response and just under API Gateway REST's 10 MB payload (an
+ * answer much larger could not reach a caller through a buffered gateway anyway), and small enough
+ * that holding one (its bytes, its string, the parsed objects, the answer re-encoded: roughly 6 to 8
+ * times the bytes) stays well inside the gateway function's memory while other work runs.
  */
 export const DEFAULT_MAX_ANSWER_BYTES = 8 * 1024 * 1024;
 

@@ -1,6 +1,6 @@
 // How a raw upstream call (raw-call.ts) goes over HTTP: one POST out, its answer as a status,
-// headers and a body read whole or as it arrives, without a web Response when the host has a
-// cheaper way. The default sends it with `fetch`; a Node host passes node:http(s) with a keep-alive
+// headers and a body read whole or as it arrives, never past the answer limit (answer-limit.ts),
+// without a web Response when the host has a cheaper way. The default sends it with `fetch`; a Node host passes node:http(s) with a keep-alive
 // agent instead (shared/adapters/upstream-http.ts). Credentials, identity, trace headers and what
 // HTTP alone tells (429, 5xx, a failed connection) are added here, whichever transport carries it.
 import { refusal, withHeaders, type Fetch } from './http.ts';
