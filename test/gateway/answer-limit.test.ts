@@ -14,6 +14,7 @@ import { limitedBody } from '../../shared/client/answer-limit.ts';
 import { ResilientClient, type ResilientClientOptions } from '../../shared/client/resilient-client.ts';
 import { fetchTransport } from '../../shared/client/transport.ts';
 import { modernCaller, startDataPlane, startGateway, startUpstream, text, type RunningGateway } from '../helpers/gateway.ts';
+import { startLegacyServer } from '../helpers/legacy-server.ts';
 import { startInProcess } from '../helpers/server.ts';
 
 const ENV = {
@@ -258,6 +259,32 @@ describe('limitedBody counting SSE events', () => {
         assert.equal(await read(stream, chunk, size + slack), stream.length, `${JSON.stringify(end)} in chunks of ${chunk}`);
         await assert.rejects(read(stream, chunk, size - 1), { name: 'UpstreamAnswerTooLargeError' }, `${JSON.stringify(end)} in chunks of ${chunk}`);
       }
+    }
+  });
+});
+
+describe('a 2025-era upstream (sessions, the SDK path)', () => {
+  it('a huge echo fails naming the limit, leaves the breaker (threshold 1) closed, and the session still answers', async () => {
+    const old = await startLegacyServer('old');
+    const c = new ResilientClient({ name: 'old', url: old.url, protocol: 'legacy', maxAnswerBytes: 65_536, breaker: { failureThreshold: 1 } });
+    try {
+      await c.listTools();
+      await assert.rejects(
+        c.callTool({ name: 'echo', arguments: { text: 'o'.repeat(100_000) } }, { partition: 'mallory', timeoutMs: 10_000 }),
+        (err: Error) => {
+          assert.equal(err.name, 'UpstreamAnswerTooLargeError', err.message);
+          assert.match(err.message, /^upstream "old": .*larger than 65536 bytes/);
+          return true;
+        },
+      );
+      assert.equal(c.status().state, 'closed');
+      assert.match(
+        JSON.stringify(await c.callTool({ name: 'echo', arguments: { text: 'still here' } }, { partition: 'mallory', timeoutMs: 5_000 })),
+        /still here/,
+      );
+    } finally {
+      await c.close();
+      await old.stop();
     }
   });
 });
