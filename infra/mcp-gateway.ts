@@ -80,6 +80,12 @@ export interface McpGatewayUpstream {
   /** How long an open circuit refuses calls before one trial. @default Duration.seconds(30) */
   readonly cooldown?: Duration;
   /**
+   * The most of one answer read from the upstream (a JSON body, one SSE event), in bytes; past it
+   * the call fails, without opening the circuit (README, "Gateway"). At least 65536.
+   * @default 8388608 (8 MiB)
+   */
+  readonly maxAnswerBytes?: number;
+  /**
    * Who may reach the upstream through the gateway: these principals only (e.g. `apikey:ci-bot`),
    * holding every one of these scopes.
    * @default - every caller the gateway admits
@@ -213,6 +219,8 @@ function gatewayConfig(props: McpGatewayProps, owner: string) {
     if (u.url !== undefined && !Token.isUnresolved(u.url) && !/^https:\/\//.test(u.url))
       throw new Error(`${owner}: upstream "${u.name}" url "${u.url}" must be https.`);
     if (u.apiKeyVariable && u.oauth) throw new Error(`${owner}: upstream "${u.name}" takes an API key or OAuth client credentials, not both.`);
+    if (u.maxAnswerBytes !== undefined && !(Number.isInteger(u.maxAnswerBytes) && u.maxAnswerBytes >= 65_536))
+      throw new Error(`${owner}: upstream "${u.name}" maxAnswerBytes must be a whole number of at least 65536, got ${u.maxAnswerBytes}.`);
     checkIdentity(u, props, owner);
     const callMs = millis(u.callTimeout);
     const functionMs = millis(props.timeout) ?? 900_000;
@@ -232,6 +240,7 @@ function gatewayConfig(props: McpGatewayProps, owner: string) {
       }),
       timeouts: { ...(callMs !== undefined && { callMs }), ...(u.requestTimeout && { requestMs: millis(u.requestTimeout) }) },
       breaker: { ...(u.failureThreshold !== undefined && { failureThreshold: u.failureThreshold }), ...(u.cooldown && { cooldownMs: millis(u.cooldown) }) },
+      ...(u.maxAnswerBytes !== undefined && { maxAnswerBytes: u.maxAnswerBytes }),
       ...(u.access && { access: { ...(u.access.principals && { principals: u.access.principals }), scopes: u.access.scopes ?? [] } }),
       identity: identityOf(u),
       ...(u.shareIdentity && { shareIdentity: true }),

@@ -1,12 +1,12 @@
 // The gateway's upstream transport on Node (shared/client/transport.ts): a raw call as one
-// node:http(s) request over a keep-alive agent per scheme, the answer's body read as a string or
-// streamed as it arrives, no web Request or Response built. Hosts on Node inject it
+// node:http(s) request over a keep-alive agent per scheme, the answer's body streamed as it arrives
+// (the client reads it within its limit), no web Request or Response built. Hosts on Node inject it
 // (functions/gateway/server.ts); everything else about a call (headers, errors, limits) stays in
 // the client, whichever transport carries it.
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest, type AgentOptions } from 'node:https';
 import type { Socket } from 'node:net';
-import type { UpstreamResponse, UpstreamTransport } from '../client/transport.ts';
+import type { TransportResponse, UpstreamTransport } from '../client/transport.ts';
 
 export interface NodeTransportOptions {
   /** Connections kept open per upstream host. @default Infinity */
@@ -30,20 +30,7 @@ export interface NodeTransport {
   close(): void;
 }
 
-/** The answer's body as one string. An answer cut short (the call aborted, the connection reset) rejects. */
-function readText(response: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let text = '';
-    response.setEncoding('utf8');
-    response.on('data', (chunk: string) => (text += chunk));
-    response.on('end', () => resolve(text));
-    response.on('error', reject);
-    // Closed without an end and without an error: the server went away mid-body.
-    response.on('close', () => !response.complete && reject(Object.assign(new Error('the upstream closed the connection mid-answer'), { code: 'ECONNRESET' })));
-  });
-}
-
-function answerOf(response: IncomingMessage): UpstreamResponse {
+function answerOf(response: IncomingMessage): TransportResponse {
   // Whoever reads the body sees its errors; this keeps one nobody reads yet (an abort racing the read) from being uncaught.
   response.on('error', () => {});
   return {
@@ -53,7 +40,6 @@ function answerOf(response: IncomingMessage): UpstreamResponse {
       const value = response.headers[name];
       return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value;
     },
-    text: () => readText(response),
     stream: () => response,
     cancel: () => void response.destroy(),
   };

@@ -27,7 +27,7 @@ import {
   type ServerCapabilities,
 } from '@modelcontextprotocol/client';
 import type { Fetch } from './http.ts';
-import type { UpstreamTransport } from './transport.ts';
+import type { CheckedTransport } from './transport.ts';
 
 export type Protocol = 'auto' | 'modern' | 'legacy';
 
@@ -58,7 +58,7 @@ export interface ConnectionSettings {
   protocol: Protocol;
   fetch: Fetch;
   /** What carries raw calls (the same credentials and identity as `fetch`). */
-  send: UpstreamTransport;
+  send: CheckedTransport;
   authProvider?: OAuthClientProvider;
   /** The callback parameters of the authorization `authProvider` last redirected to (see UpstreamAuth). */
   authorizationResponse?: () => Promise<URLSearchParams>;
@@ -80,7 +80,7 @@ export interface ConnectionSettings {
 /** What a modern connection lends the raw path (raw-call.ts): where, how (its transport carries the credentials), and the SDK's request envelope. */
 export interface RawTarget {
   url: URL;
-  send: UpstreamTransport;
+  send: CheckedTransport;
   /** The `_meta` the SDK puts on every request of this connection (version, client info, capabilities). */
   meta: Record<string, unknown>;
   nextId(): number;

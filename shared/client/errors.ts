@@ -121,6 +121,26 @@ export class UpstreamProtocolError extends UpstreamError {
   }
 }
 
+/**
+ * The server's answer (or one event of its stream) passed `maxAnswerBytes`: the call fails, its
+ * request is aborted, and the server is not judged down by it (a caller can make a server echo a
+ * huge argument: that must not open the circuit for everyone).
+ */
+export class UpstreamAnswerTooLargeError extends UpstreamProtocolError {
+  override name = 'UpstreamAnswerTooLargeError';
+  constructor(
+    server: string,
+    readonly maxBytes: number,
+    sse: boolean,
+  ) {
+    super(
+      server,
+      -32603,
+      `${sse ? 'an event of its answer stream' : 'its answer'} is larger than ${maxBytes} bytes, the limit for this upstream; not read further (raise "maxAnswerBytes" in its gateway config, or the client's maxAnswerBytes option, to allow more)`,
+    );
+  }
+}
+
 /** A 2025-era server no longer knows the session (404): reconnect and send again (never surfaces). */
 export class SessionGoneError extends Error {
   override name = 'SessionGoneError';
@@ -190,11 +210,18 @@ function jsonRpcError(text: unknown): { code: number; message: string; data?: un
   return undefined;
 }
 
+/** The error the SDK path's fetch (http.ts) puts at the end of an SSE stream cut at the limit, as the error it stands for. */
+function tooLargeIn(server: string, err: ProtocolError): UpstreamAnswerTooLargeError | undefined {
+  const data = err.data as { upstream?: unknown; maxAnswerBytes?: unknown } | undefined;
+  if (err.code !== -32603 || data?.upstream !== server || typeof data.maxAnswerBytes !== 'number') return undefined;
+  return new UpstreamAnswerTooLargeError(server, data.maxAnswerBytes, true);
+}
+
 /** Whatever a call threw, as a typed error naming the server (abort reasons pass through as they are). */
 export function classify(server: string, err: unknown, method: string, timeoutMs: number): UpstreamError | SessionGoneError {
   const typed = typedCause(err);
   if (typed) return typed;
-  if (err instanceof ProtocolError) return new UpstreamProtocolError(server, err.code, err.message, err.data, { cause: err });
+  if (err instanceof ProtocolError) return tooLargeIn(server, err) ?? new UpstreamProtocolError(server, err.code, err.message, err.data, { cause: err });
   const denied = authFailure(err);
   if (denied) return new UpstreamAuthError(server, denied instanceof InsufficientScopeError ? 403 : 401, denied.message, { cause: err });
   if (err instanceof SdkHttpError) {

@@ -4,7 +4,8 @@
 // Mcp-Session-Id), and a connection that failed before or after the request went out. 400, 401
 // and 403 are left to the SDK (JSON-RPC errors in the body; OAuth re-authorization). The raw
 // path's transports (transport.ts) run the same checks (`refusal`).
-import { SessionGoneError, UpstreamRateLimitedError, UpstreamUnavailableError, networkFailure } from './errors.ts';
+import { SessionGoneError, UpstreamAnswerTooLargeError, UpstreamRateLimitedError, UpstreamUnavailableError, networkFailure } from './errors.ts';
+import { DEFAULT_MAX_ANSWER_BYTES, limitedBody } from './answer-limit.ts';
 import { parseRetryAfter } from './retry.ts';
 import { traceHeaders, traced } from '../trace.ts';
 
@@ -67,7 +68,12 @@ export function withHeaders(own: HeadersInit | undefined, extra: Readonly<Record
   return merged;
 }
 
-export function upstreamFetch(server: string, headers: Readonly<Record<string, string>>, base: Fetch = fetch): Fetch {
+export function upstreamFetch(
+  server: string,
+  headers: Readonly<Record<string, string>>,
+  base: Fetch = fetch,
+  maxAnswerBytes = DEFAULT_MAX_ANSWER_BYTES,
+): Fetch {
   return async (input, init = {}) => {
     const merged = withHeaders(init.headers, headers);
     let response: Response;
@@ -79,15 +85,62 @@ export function upstreamFetch(server: string, headers: Readonly<Record<string, s
       if (init.signal?.aborted) throw err;
       throw networkFailure(server, err);
     }
+    const limited = limitedResponse(server, response, maxAnswerBytes, init.body);
     if (response.status === 429 || response.status === 404 || response.status >= 500) {
       await refusal(server, merged['mcp-session-id'], {
         status: response.status,
         statusText: response.statusText,
         header: (name) => response.headers.get(name),
-        text: () => response.text(),
-        cancel: () => void response.body?.cancel().catch(() => {}),
+        text: () => limited.text(),
+        cancel: () => void limited.body?.cancel().catch(() => {}),
       });
     }
-    return response;
+    return limited;
   };
+}
+
+/**
+ * `response` with its body read no further than `maxBytes` (answer-limit.ts): the SDK's transport
+ * reads it unchanged, and fails with UpstreamAnswerTooLargeError (in its cause chain) past it. An
+ * SSE stream's failure the SDK only logs (the call would wait out its time limit), so there the
+ * stream ends instead with a JSON-RPC error to the request (`sent`'s id), which classify (errors.ts) reads back.
+ */
+function limitedResponse(server: string, response: Response, maxBytes: number, sent: RequestInit['body']): Response {
+  const body = response.body;
+  // No body, or a status a Response cannot be built with (an opaque redirect's 0): nothing to bound.
+  if (!body || response.status < 200 || response.status > 599) return response;
+  const sse = (response.headers.get('content-type') ?? '').toLowerCase().includes('text/event-stream');
+  const chunks = limitedBody(body as unknown as AsyncIterable<Uint8Array>, server, maxBytes, { sse, declared: response.headers.get('content-length') });
+  const iterator = chunks[Symbol.asyncIterator]();
+  const stream = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const next = await iterator.next();
+        if (next.done) controller.close();
+        else controller.enqueue(next.value);
+      } catch (err) {
+        // Past the limit: the upstream's body is dropped, its connection with it.
+        void body.cancel().catch(() => {});
+        const id = sse && err instanceof UpstreamAnswerTooLargeError ? requestId(sent) : undefined;
+        if (id === undefined || !(err instanceof UpstreamAnswerTooLargeError)) return controller.error(err);
+        const error = { code: err.code, message: err.message, data: { upstream: server, maxAnswerBytes: maxBytes } };
+        // The blank line first ends whatever event was cut short (the SDK drops it as not JSON).
+        controller.enqueue(new TextEncoder().encode(`\n\ndata: ${JSON.stringify({ jsonrpc: '2.0', id, error })}\n\n`));
+        controller.close();
+      }
+    },
+    cancel: () => void iterator.return?.(undefined),
+  });
+  return new Response(stream, { status: response.status, statusText: response.statusText, headers: response.headers });
+}
+
+/** The id of the JSON-RPC request a body carries, if it is one. */
+function requestId(sent: RequestInit['body']): string | number | undefined {
+  if (typeof sent !== 'string') return undefined;
+  try {
+    const id = (JSON.parse(sent) as { id?: unknown }).id;
+    return typeof id === 'string' || typeof id === 'number' ? id : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -36,6 +36,7 @@ import { connect, type Connection, type Protocol, type ResumableSession, type Up
 import {
   CircuitOpenError,
   SessionGoneError,
+  UpstreamAnswerTooLargeError,
   UpstreamAuthError,
   UpstreamProtocolError,
   type UpstreamError,
@@ -44,8 +45,9 @@ import {
 } from './errors.ts';
 import { upstreamFetch, withHeaders, type Fetch } from './http.ts';
 import { ListCache } from './list-cache.ts';
+import { DEFAULT_MAX_ANSWER_BYTES } from './answer-limit.ts';
 import { RawCallRedirected, rawCallTool } from './raw-call.ts';
-import { checkedTransport, fetchTransport, type UpstreamTransport } from './transport.ts';
+import { checkedTransport, fetchTransport, type CheckedTransport, type UpstreamTransport } from './transport.ts';
 import { retryDelay, retryPolicy, sleep, type RetryOptions, type RetryPolicy } from './retry.ts';
 
 /**
@@ -148,6 +150,12 @@ export interface ResilientClientOptions {
    * @default - `fetch` (the `fetch` option's)
    */
   transport?: UpstreamTransport;
+  /**
+   * The most of one answer read, in bytes: a JSON body, or one event of an SSE stream. Past it the
+   * call fails with UpstreamAnswerTooLargeError and the request is aborted; the breaker is not told.
+   * @default 8388608 (8 MiB, answer-limit.ts)
+   */
+  maxAnswerBytes?: number;
 }
 
 export interface CallOptions {
@@ -202,7 +210,7 @@ export class ResilientClient {
   private readonly cacheStore = new InMemoryResponseCacheStore();
   private readonly lists: ListCache;
   private readonly fetch: Fetch;
-  private readonly send: UpstreamTransport;
+  private readonly send: CheckedTransport;
   /** The tools the server last listed: whether a call may be repeated, and which arguments go in headers. */
   private readonly listedTools = new Map<string, Tool>();
   /** Listed tools that take arguments in headers: called through the SDK's client, not the raw path. */
@@ -225,8 +233,10 @@ export class ResilientClient {
       const header = (auth.header ?? 'authorization').toLowerCase();
       headers[header] = header === 'authorization' ? `Bearer ${auth.apiKey}` : auth.apiKey;
     }
-    this.fetch = upstreamFetch(this.name, headers, options.fetch);
-    this.send = checkedTransport(this.name, headers, options.transport ?? fetchTransport(options.fetch));
+    const maxAnswerBytes = options.maxAnswerBytes ?? DEFAULT_MAX_ANSWER_BYTES;
+    if (!(Number.isInteger(maxAnswerBytes) && maxAnswerBytes >= 1)) throw new RangeError(`maxAnswerBytes must be a whole number ≥ 1, got ${maxAnswerBytes}`);
+    this.fetch = upstreamFetch(this.name, headers, options.fetch, maxAnswerBytes);
+    this.send = checkedTransport(this.name, headers, options.transport ?? fetchTransport(options.fetch), maxAnswerBytes);
   }
 
   /** The server's capabilities (connecting first if this process has not yet). */
@@ -395,7 +405,9 @@ export class ResilientClient {
 
   /** What a failed call tells the breaker: an answer means the server is up; a refusal says nothing. */
   private judge(failure: UpstreamError, started: number) {
-    if (failure instanceof UpstreamProtocolError) {
+    // Too large an answer says nothing of the server's health: a caller can bring it about (a huge `echo`).
+    if (failure instanceof UpstreamAnswerTooLargeError) this.breaker.released();
+    else if (failure instanceof UpstreamProtocolError) {
       this.breaker.succeeded();
       this.latencyMs = Math.round((performance.now() - started) * 10) / 10;
     } else if (failure instanceof UpstreamRateLimitedError || failure instanceof UpstreamAuthError || failure instanceof CircuitOpenError) {
@@ -507,7 +519,7 @@ export class ResilientClient {
     const fetch: Fetch = headersFor
       ? async (input, init = {}) => this.fetch(input, { ...init, headers: withHeaders(init.headers, await headersFor(partition)) })
       : this.fetch;
-    const send: UpstreamTransport = headersFor
+    const send: CheckedTransport = headersFor
       ? async (request) => this.send({ ...request, headers: withHeaders(request.headers, await headersFor(partition)) })
       : this.send;
     return connect({

@@ -1,10 +1,11 @@
 // How a raw upstream call (raw-call.ts) goes over HTTP: one POST out, its answer as a status,
-// headers and a body read whole or as it arrives, without a web Response when the host has a
-// cheaper way. The default sends it with `fetch`; a Node host passes node:http(s) with a keep-alive
+// headers and a body read whole or as it arrives, never past the answer limit (answer-limit.ts),
+// without a web Response when the host has a cheaper way. The default sends it with `fetch`; a Node host passes node:http(s) with a keep-alive
 // agent instead (shared/adapters/upstream-http.ts). Credentials, identity, trace headers and what
 // HTTP alone tells (429, 5xx, a failed connection) are added here, whichever transport carries it.
 import { refusal, withHeaders, type Fetch } from './http.ts';
-import { UpstreamUnavailableError, networkFailure } from './errors.ts';
+import { UpstreamAnswerTooLargeError, UpstreamUnavailableError, networkFailure } from './errors.ts';
+import { DEFAULT_MAX_ANSWER_BYTES, limitedBody, textOf } from './answer-limit.ts';
 import { traceHeaders, traced } from '../trace.ts';
 
 export interface UpstreamRequest {
@@ -29,8 +30,14 @@ export interface UpstreamResponse {
   cancel(): void;
 }
 
+/** What a transport hands back: the body only as it arrives (checkedTransport reads it whole, within its limit). */
+export type TransportResponse = Omit<UpstreamResponse, 'text'>;
+
 /** Sends one POST, never following a redirect; throws what a failed connection throws (an error with a `code`, or one in its cause). */
-export type UpstreamTransport = (request: UpstreamRequest) => Promise<UpstreamResponse>;
+export type UpstreamTransport = (request: UpstreamRequest) => Promise<TransportResponse>;
+
+/** A transport behind checkedTransport: typed errors, and the whole body as text within the answer limit. */
+export type CheckedTransport = (request: UpstreamRequest) => Promise<UpstreamResponse>;
 
 const NO_BODY: AsyncIterable<Uint8Array> = { async *[Symbol.asyncIterator]() {} };
 
@@ -42,7 +49,6 @@ export function fetchTransport(base: Fetch = fetch): UpstreamTransport {
       status: response.status,
       statusText: response.statusText,
       header: (name) => response.headers.get(name),
-      text: () => response.text(),
       stream: () => (response.body as unknown as AsyncIterable<Uint8Array> | null) ?? NO_BODY,
       cancel: () => void response.body?.cancel().catch(() => {}),
     };
@@ -51,13 +57,18 @@ export function fetchTransport(base: Fetch = fetch): UpstreamTransport {
 
 /**
  * `transport` with the server's static headers (`headers`, winning over the request's own), the
- * trace's, a span per call, and the typed errors of upstreamFetch (http.ts): the same failures
- * whichever transport carries the call.
+ * trace's, a span per call, the typed errors of upstreamFetch (http.ts), and the answer read no
+ * further than `maxAnswerBytes` (answer-limit.ts): the same failures whichever transport carries the call.
  */
-export function checkedTransport(server: string, headers: Readonly<Record<string, string>>, transport: UpstreamTransport): UpstreamTransport {
+export function checkedTransport(
+  server: string,
+  headers: Readonly<Record<string, string>>,
+  transport: UpstreamTransport,
+  maxAnswerBytes = DEFAULT_MAX_ANSWER_BYTES,
+): CheckedTransport {
   return async (request) => {
     const merged = withHeaders(request.headers, headers);
-    let response: UpstreamResponse;
+    let response: TransportResponse;
     try {
       response = await traced(`upstream ${server}`, 'client', { 'server.name': server }, () => transport({ ...request, headers: traceHeaders(merged) }));
     } catch (err) {
@@ -65,30 +76,41 @@ export function checkedTransport(server: string, headers: Readonly<Record<string
       if (request.signal.aborted) throw err;
       throw networkFailure(server, err);
     }
-    await refusal(server, merged['mcp-session-id'], response);
-    // A body cut short by the server (a reset, a close mid-answer) is worded alike whatever carried it.
-    const lost = (err: unknown) =>
-      request.signal.aborted
-        ? err
-        : new UpstreamUnavailableError(server, 'the connection closed before the answer was complete', true, undefined, undefined, { cause: err });
-    return {
-      status: response.status,
-      statusText: response.statusText,
-      header: (name) => response.header(name),
-      text: () =>
-        response.text().catch((err: unknown) => {
-          throw lost(err);
-        }),
-      stream: () => guarded(response.stream(), lost),
-      cancel: () => response.cancel(),
-    };
+    const limited = limitedAnswer(server, response, request.signal, maxAnswerBytes);
+    await refusal(server, merged['mcp-session-id'], limited);
+    return limited;
   };
 }
 
-async function* guarded(body: AsyncIterable<Uint8Array>, lost: (err: unknown) => unknown): AsyncGenerator<Uint8Array> {
+/**
+ * The answer's body read through the limit: one past it is dropped (its connection with it, never
+ * reused), and a body cut short by the server (a reset, a close mid-answer) is worded alike whatever carried it.
+ */
+function limitedAnswer(server: string, response: TransportResponse, signal: AbortSignal, maxBytes: number): UpstreamResponse {
+  const lost = (err: unknown) =>
+    signal.aborted || err instanceof UpstreamAnswerTooLargeError
+      ? err
+      : new UpstreamUnavailableError(server, 'the connection closed before the answer was complete', true, undefined, undefined, { cause: err });
+  const body = (sse: boolean) => guarded(response, (raw) => limitedBody(raw, server, maxBytes, { sse, declared: response.header('content-length') }), lost);
+  return {
+    status: response.status,
+    statusText: response.statusText,
+    header: (name) => response.header(name),
+    text: () => textOf(body(false)),
+    stream: () => body((response.header('content-type') ?? '').toLowerCase().includes('text/event-stream')),
+    cancel: () => response.cancel(),
+  };
+}
+
+async function* guarded(
+  response: TransportResponse,
+  limit: (body: AsyncIterable<Uint8Array>) => AsyncIterable<Uint8Array>,
+  lost: (err: unknown) => unknown,
+): AsyncGenerator<Uint8Array> {
   try {
-    yield* body;
+    yield* limit(response.stream());
   } catch (err) {
+    response.cancel();
     throw lost(err);
   }
 }

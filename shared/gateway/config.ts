@@ -14,6 +14,7 @@ import type { BreakerOptions } from '../client/breaker.ts';
 import type { Protocol } from '../client/connection.ts';
 import type { TimeoutOptions } from '../client/resilient-client.ts';
 import type { RetryOptions } from '../client/retry.ts';
+import { DEFAULT_MAX_ANSWER_BYTES } from '../client/answer-limit.ts';
 import { VARIABLES } from '../config/variables.ts';
 
 type Env = Record<string, string | undefined>;
@@ -35,6 +36,8 @@ export interface UpstreamConfig {
   breaker: BreakerOptions;
   /** TTL of list results without a `ttlMs` hint (2025-era upstreams). */
   listTtlMs: number;
+  /** The most of one answer (a JSON body, one SSE event) read from it; past it the call fails (ResilientClientOptions.maxAnswerBytes). */
+  maxAnswerBytes: number;
   /** Who may reach this upstream through the gateway: listed principals (any when absent), holding every listed scope. */
   access: { principals?: readonly string[]; scopes: readonly string[] };
   /** Sent with every request: the origin header of a kit upstream reached on its API Gateway URL. */
@@ -62,6 +65,8 @@ export interface GatewayConfig {
 }
 
 const ms = z.number().int().min(0);
+/** At least 64 KiB: less would refuse ordinary lists. */
+const answerBytes = z.number().int().min(65_536);
 const upstreamSchema = z
   .object({
     url: z.url({ protocol: /^https?$/ }),
@@ -84,6 +89,7 @@ const upstreamSchema = z
       .strict()
       .default({}),
     listTtlMs: ms.default(0),
+    maxAnswerBytes: answerBytes.optional(),
     access: z
       .object({ principals: z.array(z.string().min(1)).optional(), scopes: z.array(z.string().min(1)).default([]) })
       .strict()
@@ -98,6 +104,7 @@ const fileSchema = z
   .object({
     upstreams: z.record(z.string(), upstreamSchema),
     listTimeoutMs: ms.optional(),
+    maxAnswerBytes: answerBytes.optional(),
     name: z.string().regex(GATEWAY_NAME).optional(),
     adminScope: z.string().min(1).optional(),
   })
@@ -149,7 +156,7 @@ function checkIdentity(variable: string, name: string, input: UpstreamInput, man
     );
 }
 
-function upstream(env: Env, name: string, input: UpstreamInput): UpstreamConfig {
+function upstream(env: Env, name: string, input: UpstreamInput, maxAnswerBytes: number): UpstreamConfig {
   const creds = credentials(env, name, input.auth);
   return Object.freeze({
     name,
@@ -160,6 +167,7 @@ function upstream(env: Env, name: string, input: UpstreamInput): UpstreamConfig 
     retry: input.retry,
     breaker: input.breaker,
     listTtlMs: input.listTtlMs,
+    maxAnswerBytes: input.maxAnswerBytes ?? maxAnswerBytes,
     access: Object.freeze({
       ...(input.access.principals && { principals: Object.freeze(input.access.principals) }),
       scopes: Object.freeze(input.access.scopes),
@@ -248,7 +256,7 @@ export async function loadGatewayConfig(env: Env, readFile: (path: string) => Pr
     name,
     ...(signingSecret && { signingSecret }),
     adminScope: env.MCP_GATEWAY_ADMIN_SCOPE?.trim() || parsed.data.adminScope || VARIABLES.MCP_GATEWAY_ADMIN_SCOPE.default,
-    upstreams: Object.freeze(entries.map(([name, input]) => upstream(env, name, input))),
+    upstreams: Object.freeze(entries.map(([name, input]) => upstream(env, name, input, parsed.data.maxAnswerBytes ?? DEFAULT_MAX_ANSWER_BYTES))),
     listTimeoutMs: rawTimeout ? Number(rawTimeout) : (parsed.data.listTimeoutMs ?? VARIABLES.MCP_GATEWAY_LIST_TIMEOUT_MS.default),
   });
 }

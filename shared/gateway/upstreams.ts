@@ -54,6 +54,7 @@ export function createUpstreams(
         retry: u.retry,
         breaker: u.breaker,
         listTtlMs: u.listTtlMs,
+        maxAnswerBytes: u.maxAnswerBytes,
         clientInfo: CLIENT_INFO,
         onNotification: (n) => onNotification(u.name, n),
         ...(sessions && { sessions }),

@@ -108,6 +108,25 @@ describe('gateway configuration', () => {
       /^MCP_GATEWAY_LIST_TIMEOUT_MS: expected a whole number/,
     ],
   ];
+  it('bounds each upstream answer at 8 MiB unless the config says otherwise, per upstream or for all; less than 64 KiB is refused', async () => {
+    const listed = await loadGatewayConfig({ ...KEY, MCP_GATEWAY_UPSTREAMS: 'a=https://a/mcp' }, noFiles);
+    assert.equal(listed.upstreams[0]!.maxAnswerBytes, 8 * 1024 * 1024);
+    const json = { maxAnswerBytes: 1_000_000, upstreams: { a: { url: 'https://a/mcp' }, b: { url: 'https://b/mcp', maxAnswerBytes: 50_000_000 } } };
+    const config = await loadGatewayConfig({ ...KEY, MCP_GATEWAY_CONFIG: JSON.stringify(json) }, noFiles);
+    assert.deepEqual(
+      config.upstreams.map((u) => [u.name, u.maxAnswerBytes]),
+      [
+        ['a', 1_000_000],
+        ['b', 50_000_000],
+      ],
+    );
+    const small = { upstreams: { a: { url: 'https://a/mcp', maxAnswerBytes: 1000 } } };
+    await assert.rejects(
+      loadGatewayConfig({ ...KEY, MCP_GATEWAY_CONFIG: JSON.stringify(small) }, noFiles),
+      /MCP_GATEWAY_CONFIG: upstreams\.a\.maxAnswerBytes: .*65536/,
+    );
+  });
+
   it('shares the gateway identity with many callers when told to, and with one caller (no auth) anyway', async () => {
     const shared = await loadGatewayConfig(
       { MCP_AUTH_MODE: 'apikey', MCP_GATEWAY_CONFIG: '{"upstreams":{"a":{"url":"https://a/mcp","identity":"gateway","shareIdentity":true}}}' },

@@ -9,12 +9,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { rawCallTool } from '../../shared/client/raw-call.ts';
-import type { UpstreamTransport } from '../../shared/client/transport.ts';
+import type { CheckedTransport } from '../../shared/client/transport.ts';
 
 const CHUNK = 16 * 1024;
 
 /** Answers with the SSE text `events(id)` in chunks of `chunk` bytes, or cut before each of its LFs. */
-function sseIn(chunk: number | 'at LF', events: (id: number) => string): UpstreamTransport {
+function sseIn(chunk: number | 'at LF', events: (id: number) => string): CheckedTransport {
   return async ({ body }) => {
     const bytes = new TextEncoder().encode(events((JSON.parse(body) as { id: number }).id));
     const cuts: number[] = [];
@@ -39,7 +39,7 @@ const complete = (id: number, text: string) => JSON.stringify({ jsonrpc: '2.0', 
 const oneLine = (mb: number) => sseIn(CHUNK, (id) => `event: message\r\ndata: ${complete(id, 'x'.repeat(mb << 20))}\r\n\r\n`);
 
 /** The same result with `mb` MB of padding as 16 KB data lines, each chunk starting with the LF that ends the line before. */
-function manyLines(mb: number): UpstreamTransport {
+function manyLines(mb: number): CheckedTransport {
   const line = `data: "${'y'.repeat(CHUNK - 10)}",\n`;
   return sseIn('at LF', (id) => {
     const [head, tail] = complete(id, 'x'.repeat(mb << 20)).split(/(?=}}$)/);

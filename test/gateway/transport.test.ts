@@ -18,7 +18,7 @@ import { after, before, describe, it } from 'node:test';
 import echo from '../../functions/echo/server.ts';
 import { nodeTransport, type NodeTransport } from '../../shared/adapters/upstream-http.ts';
 import { ResilientClient } from '../../shared/client/resilient-client.ts';
-import { fetchTransport, type UpstreamTransport } from '../../shared/client/transport.ts';
+import { checkedTransport, fetchTransport, type UpstreamTransport } from '../../shared/client/transport.ts';
 import { startInProcess } from '../helpers/server.ts';
 
 const ENV = {
@@ -314,7 +314,7 @@ describe('upstream transports: fetch and node:http give the same answers', () =>
     const trusted = nodeTransport({ tls: { ca: cert } });
     const untrusted = nodeTransport();
     try {
-      for (let id = 1; id <= 3; id++) assert.match(await (await trusted.send(request(id))).text(), /over TLS/);
+      for (let id = 1; id <= 3; id++) assert.match(await (await checkedTransport('tls', {}, trusted.send)(request(id))).text(), /over TLS/);
       assert.equal(sockets.size, 1);
       await assert.rejects(untrusted.send(request(4)), (err: { code?: string }) => /SELF_SIGNED|UNABLE_TO_VERIFY/.test(err.code ?? ''));
     } finally {

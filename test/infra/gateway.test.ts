@@ -118,6 +118,7 @@ describe('McpGateway props', () => {
           callTimeout: Duration.seconds(20),
           failureThreshold: 3,
           cooldown: Duration.seconds(10),
+          maxAnswerBytes: 1_048_576,
           access: { scopes: ['gateway:weather'] },
         },
       ],
@@ -130,6 +131,7 @@ describe('McpGateway props', () => {
       url: 'https://weather.example.com/mcp',
       timeouts: { callMs: 20_000 },
       breaker: { failureThreshold: 3, cooldownMs: 10_000 },
+      maxAnswerBytes: 1_048_576,
       access: { scopes: ['gateway:weather'] },
       identity: 'gateway',
       shareIdentity: true,
@@ -175,6 +177,11 @@ describe('McpGateway props', () => {
     ],
     ['neither endpoint nor url', { upstreams: [{ name: 'w' }] }, /upstream "w" needs exactly one of endpoint and url/],
     ['plain http', { upstreams: [{ name: 'w', url: 'http://w.example.com/mcp' }] }, /url "http:\/\/w.example.com\/mcp" must be https/],
+    [
+      'an answer limit below 64 KiB',
+      { upstreams: [{ name: 'w', url: 'https://w.example.com/mcp', shareIdentity: true, maxAnswerBytes: 1000 }] },
+      /upstream "w" maxAnswerBytes must be a whole number of at least 65536, got 1000/,
+    ],
     [
       'an API key and OAuth at once',
       {
