@@ -11,6 +11,7 @@ import type { Relay, RelayWatch } from '../relay/relay.ts';
 import type { SessionRecord } from '../store/sessions.ts';
 import type { WireMessage } from '../protocol/envelope.ts';
 import { commentEvent, messageEventBytes } from './sse.ts';
+import { jsonAnswer, type AnswerHeaders } from './security-headers.ts';
 import type { KitLogger } from '../log.ts';
 
 type Id = string | number;
@@ -117,6 +118,11 @@ export interface ExchangeOptions {
   requestId?: string;
   /** Where a failure after the stream began is logged: the app's error answer, which logs the others, is no longer possible then. */
   log?: Pick<KitLogger, 'error'>;
+  /**
+   * The request's answer headers (security-headers.ts), for a JSON answer built with them in it;
+   * absent, the steps set them afterwards. (An SSE answer gets them set: the access log rewraps it.)
+   */
+  headers?: Readonly<AnswerHeaders>;
 }
 
 export class LegacyExchange implements Transport {
@@ -330,7 +336,9 @@ export class LegacyExchange implements Transport {
       this.stream.close();
       this.stream = undefined;
     } else {
-      this.settle?.(new Response(JSON.stringify(message), { status: 200, headers: { 'content-type': 'application/json' } }));
+      const text = JSON.stringify(message);
+      const { headers } = this.options;
+      this.settle?.(headers ? jsonAnswer(text, headers) : new Response(text, { status: 200, headers: { 'content-type': 'application/json' } }));
     }
     queueMicrotask(() => void this.close());
   }
