@@ -226,7 +226,10 @@ export class LegacyExchange implements Transport {
     const reqKey = requestKey(message.id);
     if (this.sessionId && this.options.relay && reqKey.length <= MAX_RELAYED_KEY) {
       this.relayedKey = reqKey;
-      this.watch = this.options.relay.watch(boxOf(this.sessionId, reqKey), (m) => this.fromRelay(m as Message));
+      // Watched from the next tick, once this turn's promise jobs have run: a call answered within
+      // them (most are, and the first poll is 400 ms away) sets and clears no poll timer.
+      const box = boxOf(this.sessionId, reqKey);
+      process.nextTick(() => this.watchRelay(box));
     }
     const signal = this.options.extra.request?.signal;
     signal?.addEventListener('abort', () => void this.close(), { once: true });
@@ -262,6 +265,13 @@ export class LegacyExchange implements Transport {
       this.write({ jsonrpc: '2.0', id: this.requestId, error: { code: INTERNAL_ERROR, message } });
     }
     void this.close();
+  }
+
+  /** Polls the exchange's relay box while it still runs, quickly when a reply is already awaited. */
+  private watchRelay(box: string) {
+    if (this.closed) return;
+    this.watch = this.options.relay!.watch(box, (m) => this.fromRelay(m as Message));
+    if (this.awaiting > 0) this.watch.hurry(true);
   }
 
   /** A message another instance relayed here: a reply to this exchange, or a cancellation of it. */
