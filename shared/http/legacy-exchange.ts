@@ -11,6 +11,7 @@ import type { Relay, RelayWatch } from '../relay/relay.ts';
 import type { SessionRecord } from '../store/sessions.ts';
 import type { WireMessage } from '../protocol/envelope.ts';
 import { commentEvent, messageEventBytes } from './sse.ts';
+import { jsonAnswer, type AnswerHeaders } from './security-headers.ts';
 import type { KitLogger } from '../log.ts';
 
 type Id = string | number;
@@ -117,6 +118,11 @@ export interface ExchangeOptions {
   requestId?: string;
   /** Where a failure after the stream began is logged: the app's error answer, which logs the others, is no longer possible then. */
   log?: Pick<KitLogger, 'error'>;
+  /**
+   * The request's answer headers (security-headers.ts), for a JSON answer built with them in it;
+   * absent, the steps set them afterwards. (An SSE answer gets them set: the access log rewraps it.)
+   */
+  headers?: Readonly<AnswerHeaders>;
 }
 
 export class LegacyExchange implements Transport {
@@ -220,7 +226,10 @@ export class LegacyExchange implements Transport {
     const reqKey = requestKey(message.id);
     if (this.sessionId && this.options.relay && reqKey.length <= MAX_RELAYED_KEY) {
       this.relayedKey = reqKey;
-      this.watch = this.options.relay.watch(boxOf(this.sessionId, reqKey), (m) => this.fromRelay(m as Message));
+      // Watched from the next tick, once this turn's promise jobs have run: a call answered within
+      // them (most are, and the first poll is 400 ms away) sets and clears no poll timer.
+      const box = boxOf(this.sessionId, reqKey);
+      process.nextTick(() => this.watchRelay(box));
     }
     const signal = this.options.extra.request?.signal;
     signal?.addEventListener('abort', () => void this.close(), { once: true });
@@ -256,6 +265,13 @@ export class LegacyExchange implements Transport {
       this.write({ jsonrpc: '2.0', id: this.requestId, error: { code: INTERNAL_ERROR, message } });
     }
     void this.close();
+  }
+
+  /** Polls the exchange's relay box while it still runs, quickly when a reply is already awaited. */
+  private watchRelay(box: string) {
+    if (this.closed) return;
+    this.watch = this.options.relay!.watch(box, (m) => this.fromRelay(m as Message));
+    if (this.awaiting > 0) this.watch.hurry(true);
   }
 
   /** A message another instance relayed here: a reply to this exchange, or a cancellation of it. */
@@ -330,7 +346,9 @@ export class LegacyExchange implements Transport {
       this.stream.close();
       this.stream = undefined;
     } else {
-      this.settle?.(new Response(JSON.stringify(message), { status: 200, headers: { 'content-type': 'application/json' } }));
+      const text = JSON.stringify(message);
+      const { headers } = this.options;
+      this.settle?.(headers ? jsonAnswer(text, headers) : new Response(text, { status: 200, headers: { 'content-type': 'application/json' } }));
     }
     queueMicrotask(() => void this.close());
   }

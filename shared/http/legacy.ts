@@ -19,6 +19,7 @@ import { SseWriter, commentEvent } from './sse.ts';
 import type { HeldStream } from './open-streams.ts';
 import type { createLegacyLane } from './legacy-lane.ts';
 import type { KitLogger } from '../log.ts';
+import type { AnswerHeaders } from './security-headers.ts';
 
 export { MAX_BATCH_MESSAGES } from './legacy-batch.ts';
 
@@ -60,6 +61,8 @@ export interface LegacyRequest {
   limit?: (message: WireMessage) => Promise<void>;
   /** Audits a request that named another principal's session (it is answered as an unknown one). */
   onForeignSession?: (sessionId: string, owner: string) => void;
+  /** The request's answer headers, for a JSON answer the legacy lane builds (security-headers.ts). */
+  headers?: Readonly<AnswerHeaders>;
 }
 
 const EVENT_METHOD: Record<Exclude<ServerEvent['kind'], 'resource_updated'>, string> = {
@@ -119,7 +122,14 @@ async function loadSession(sessions: SessionStore, req: LegacyRequest): Promise<
 }
 
 /** A new exchange for a request of `session` (or for `initialize`), and the scope it carries to handlers. */
-function exchangeFor(options: LegacyOptions, req: LegacyRequest, session: SessionRecord | undefined, sse: boolean, message?: Message) {
+function exchangeFor(
+  options: LegacyOptions,
+  req: LegacyRequest,
+  session: SessionRecord | undefined,
+  sse: boolean,
+  message?: Message,
+  headers?: LegacyRequest['headers'],
+) {
   const scope: RequestScope = {
     ...req.scope,
     era: 'legacy',
@@ -136,6 +146,7 @@ function exchangeFor(options: LegacyOptions, req: LegacyRequest, session: Sessio
     relay: options.relay,
     requestId: scope.requestId,
     ...(options.log && { log: options.log }),
+    ...(headers && { headers }),
   });
   return { exchange, scope, authInfo };
 }
@@ -234,7 +245,7 @@ async function serveDirect(
   message: JSONRPCRequest & Message,
   target: NonNullable<ReturnType<NonNullable<LegacyOptions['lane']>['accepts']>>,
 ): Promise<Response> {
-  const { exchange, scope, authInfo } = exchangeFor(options, req, session, acceptsSse(req.request), message);
+  const { exchange, scope, authInfo } = exchangeFor(options, req, session, acceptsSse(req.request), message, req.headers);
   const response = exchange.open(message);
   req.note.lane = 'direct';
   const sdk = async () => {

@@ -217,7 +217,7 @@ export class McpEndpoint {
       const { legacy: lane } = await this.sdkLanes();
       const limit = Array.isArray(body) ? this.batchLimit(request, scope) : undefined;
       const onForeignSession = this.foreignSession(request, scope);
-      const posted = lane.post({ request, body, scope, note, onForeignSession, ...(limit && { limit }) });
+      const posted = lane.post({ request, body, scope, note, onForeignSession, headers, ...(limit && { limit }) });
       return streamIfSlow(posted, keepAliveMs, id, scope.requestId, this.lateError);
     }
     note.era = 'modern';

@@ -99,4 +99,50 @@ describe('CORS', () => {
       assert.equal(fast.headers.vary, origin && 'Origin');
     }
   });
+
+  // The legacy lane builds its JSON answer the same way (legacy-exchange.ts); an answer the SDK
+  // serves on a session gets the headers set afterwards. JSON and SSE (progress mid-call), with
+  // and without an allowed Origin.
+  it('gives a legacy-lane answer the same headers as the SDK path on a session, JSON and SSE', async () => {
+    const session = (await initialize(withList.url)).headers.get('mcp-session-id')!;
+    let id = 0;
+    const send = async (name: string, args: object, meta: object | undefined, origin?: string) => {
+      const res = await fetch(withList.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-session-id': session,
+          'mcp-protocol-version': '2025-06-18',
+          'x-request-id': 'legacy-headers',
+          ...(origin && { origin }),
+        },
+        body: JSON.stringify({ jsonrpc: '2.0', id: ++id, method: 'tools/call', params: { name, arguments: args, ...(meta && { _meta: meta }) } }),
+      });
+      const text = await res.text();
+      assert.equal(res.status, 200, text);
+      const skip = new Set(['date', 'connection', 'keep-alive', 'content-length', 'transfer-encoding']);
+      return { headers: Object.fromEntries([...res.headers].filter(([name]) => !skip.has(name))), text };
+    };
+    // A `_meta` member besides the progress token: the lane leaves the call to the SDK.
+    const viaSdk = { progressToken: 'p', 'example.com/other': 1 };
+    for (const origin of ['https://app.example', undefined]) {
+      const [fast, sdk] = [await send('echo', { text: 'hi' }, undefined, origin), await send('echo', { text: 'hi' }, viaSdk, origin)];
+      assert.match(fast.text, /"text":"hi"/);
+      assert.deepEqual(fast.headers, sdk.headers, `JSON, origin ${origin}`);
+      assert.equal(fast.headers['content-type'], 'application/json');
+      assert.equal(fast.headers['x-request-id'], 'legacy-headers');
+      assert.equal(fast.headers['cache-control'], 'no-store');
+      assert.equal(fast.headers['access-control-allow-origin'], origin);
+      assert.equal(fast.headers.vary, origin && 'Origin');
+      // word_stats reports progress: the answer is a stream. A new text each time, past its cache.
+      const text = `a b c ${id}`;
+      const streamed = await send('word_stats', { text }, { progressToken: 'p' }, origin);
+      const streamedSdk = await send('word_stats', { text: `${text} d` }, viaSdk, origin);
+      assert.match(streamed.text, /notifications\/progress/);
+      assert.deepEqual(streamed.headers, streamedSdk.headers, `SSE, origin ${origin}`);
+      assert.equal(streamed.headers['content-type'], 'text/event-stream');
+      assert.equal(streamed.headers['access-control-allow-origin'], origin);
+    }
+  });
 });
