@@ -5,7 +5,11 @@
 // entries or this instance publishes: an idle listener costs about 1/pollMaxMs Redis commands a
 // second, not 1/pollMs. Delivery latency ≈ pollMs while events flow (events up to QUIET_READS ×
 // pollMs apart keep the fast pace), at most pollMaxMs after a quiet spell;
-// at most once; an event older than the retained length (maxLen) is lost to a slow poller.
+// at most once; an event older than the retained length (maxLen) is lost to a slow poller. A first
+// listener reads from its subscription's moment by this instance's clock (a stream id is the Redis
+// server's milliseconds), not from wherever the stream's end is once a first read returns: an event
+// appended in between (a change right after `subscriptions/listen` answered) reached no one. Left
+// is the two clocks' skew, milliseconds between NTP-synced hosts.
 import type { ServerEvent, ServerEventBus } from '@modelcontextprotocol/server';
 import type { Redis } from '@upstash/redis';
 import type { KitLogger } from '../log.ts';
@@ -55,8 +59,8 @@ function isServerEvent(value: unknown): value is ServerEvent {
  * instances appended; polls only while `listening()` says someone here listens.
  */
 class StreamReader {
-  /** Last stream id seen; undefined until the stream's end is read after becoming active. */
-  private cursor: string | undefined;
+  /** Last stream id seen, or (before any) the moment the first listener came: `<ms>-0` reads from that millisecond on. */
+  private cursor = '0-0';
   /** Bumped on going idle, so a poll started in an earlier active period leaves no trace. */
   private epoch = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
@@ -83,14 +87,9 @@ class StreamReader {
     this.warnMalformed = throttledWarning(log, 'event bus: skipped a malformed stream entry');
   }
 
-  /** Reads what is new; resolves to the number of entries found, undefined for the read of the stream's end. */
-  private async poll(): Promise<number | undefined> {
+  /** Reads what is new; resolves to the number of entries found. */
+  private async poll(): Promise<number> {
     const started = this.epoch;
-    if (this.cursor === undefined) {
-      const last = await this.redis.xrevrange(this.stream, '+', '-', 1);
-      if (started === this.epoch) this.cursor = Object.keys(last)[0] ?? '0-0';
-      return undefined;
-    }
     const entries = await this.redis.xrange<Entry>(this.stream, `(${this.cursor}`, '+');
     let found = 0;
     for (const id in entries) {
@@ -112,7 +111,6 @@ class StreamReader {
 
   private async tick(): Promise<void> {
     this.timer = undefined;
-    let failed = false;
     const read = this.poll();
     this.inFlight = read.then(
       () => {},
@@ -120,21 +118,18 @@ class StreamReader {
     );
     try {
       const found = await read;
-      if (found !== undefined) {
-        this.emptyReads = found > 0 ? 0 : this.emptyReads + 1;
-        this.interval = this.emptyReads < QUIET_READS ? this.pace.pollMs : Math.min(this.interval * 2, this.pace.pollMaxMs);
-      }
+      this.emptyReads = found > 0 ? 0 : this.emptyReads + 1;
+      this.interval = this.emptyReads < QUIET_READS ? this.pace.pollMs : Math.min(this.interval * 2, this.pace.pollMaxMs);
     } catch (error) {
-      failed = true;
       this.warnPoll(error);
     }
     this.inFlight = undefined;
-    // Reading the stream's end again at once only when a reset raced a poll that succeeded.
-    this.schedule(this.cursor === undefined && !failed ? 0 : this.interval);
+    this.schedule(this.interval);
   }
 
-  /** The first listener after none: start at the fast pace. */
-  resetPace(): void {
+  /** The first listener after none: read from this moment (entries of an earlier millisecond are older), at the fast pace. */
+  start(): void {
+    this.cursor = `${Date.now() - 1}-${Number.MAX_SAFE_INTEGER}`;
     [this.interval, this.emptyReads] = [this.pace.pollMs, 0];
   }
 
@@ -149,10 +144,9 @@ class StreamReader {
     this.schedule(this.pace.pollMs);
   }
 
-  /** The last listener left: forget the cursor, so the next active period starts at the stream's end. */
+  /** The last listener left: a poll of this active period leaves no trace; the next one starts afresh. */
   idle(): void {
     this.epoch++;
-    this.cursor = undefined;
     clearTimeout(this.timer);
     this.timer = undefined;
   }
@@ -208,7 +202,7 @@ export function createRedisEventBus({ redis, stream, pollMs, pollMaxMs = pollMs,
 
     subscribe(listener) {
       if (closed) return () => {};
-      if (listeners.size === 0) reader.resetPace();
+      if (listeners.size === 0) reader.start();
       listeners.add(listener);
       reader.schedule(0);
       let live = true;
