@@ -9,6 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
 import { handle } from 'hono/aws-lambda';
 import { jsonAnswerParts } from '../http/security-headers.ts';
+import { bodyTextGiven } from '../http/body.ts';
 
 type App = { fetch: (request: Request, bindings: unknown) => Response | Promise<Response> };
 type Prelude = { statusCode: number; headers: Record<string, string>; cookies: string[] };
@@ -22,15 +23,17 @@ class Built {
 }
 
 /** The Request Hono builds from `event`, or the result Hono answers when the event makes none (a bad URL: 400). */
-function requestMaker(): (event: unknown) => Promise<Request | Result> {
+function requestMaker(): (event: { body?: unknown; isBase64Encoded?: boolean }) => Promise<Request | Result> {
   // `handle` builds the Request and hands it to the app's fetch; this fetch stops there, carrying it.
   const capture = handle({ fetch: (request: Request) => Promise.reject(new Built(request)) } as never) as (event: unknown, context: unknown) => Promise<Result>;
   return async (event) => {
     try {
       return await capture(event, {});
     } catch (error) {
-      if (error instanceof Built) return error.request;
-      throw error;
+      if (!(error instanceof Built)) throw error;
+      // The body Hono encoded from the event's text: read as that text, not decoded back from its stream.
+      if (typeof event.body === 'string' && event.body && !event.isBase64Encoded) bodyTextGiven(error.request, event.body);
+      return error.request;
     }
   };
 }
@@ -75,7 +78,7 @@ async function writeResponse(response: Response, stream: Writable) {
 /** `streamHandle(app)`'s handler body, for `awslambda.streamifyResponse`. */
 export function streamResponses(app: App) {
   const toRequest = requestMaker();
-  return async (event: { requestContext?: unknown }, stream: Writable, context: unknown): Promise<void> => {
+  return async (event: { requestContext?: unknown; body?: unknown; isBase64Encoded?: boolean }, stream: Writable, context: unknown): Promise<void> => {
     let made: Request | Result;
     try {
       made = await toRequest(event);

@@ -1,6 +1,8 @@
 // The Lambda relay's shortcut for the direct lane's JSON answer (shared/adapters/lambda-stream.ts
 // writes it from the parts `jsonAnswer` built it of, not from the Response): what it writes equals
-// what the Response holds, with CORS on and off and tracing on and off.
+// what the Response holds, with CORS on and off and tracing on and off; a request body is read from
+// the event's text as the Request's stream would have given it (a BOM dropped, a lone surrogate
+// replaced).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import echo from '../../functions/echo/server.ts';
@@ -76,6 +78,26 @@ describe('Lambda relay of a direct-lane JSON answer', () => {
     try {
       const result = await run(streamResponses(tap((response) => response.headers.set('x-late', '1'))), callEvent());
       assert.equal(result.headers['x-late'], undefined);
+    } finally {
+      await kit.settle(1000).catch(() => {});
+    }
+  });
+
+  it("reads a body from the event's text as the Request's stream gives it: a BOM dropped, a lone surrogate replaced", async () => {
+    const { kit, tap } = await relayed({ cors: false, tracing: false });
+    const handler = streamResponses(tap());
+    const echoed = async (body: string) => {
+      const result = await run(handler, callEvent(undefined, body));
+      assert.equal(result.statusCode, 200, result.body);
+      return JSON.parse(result.body).result.content[0].text as string;
+    };
+    try {
+      const call = JSON.parse(modernCall(1).body);
+      const withText = (text: string) => JSON.stringify({ ...call, params: { ...call.params, arguments: { text } } });
+      assert.equal(await echoed(withText('plain é 😀')), 'plain é 😀');
+      assert.equal(await echoed(`\uFEFF${withText('after a BOM')}`), 'after a BOM');
+      // Raw in the event's text (JSON.stringify would escape it).
+      assert.equal(await echoed(withText('lone X surrogate').replace('X', '\uD800')), 'lone \uFFFD surrogate');
     } finally {
       await kit.settle(1000).catch(() => {});
     }
