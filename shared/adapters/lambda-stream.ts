@@ -4,7 +4,8 @@
 // without the stream pipeline `streamHandle` builds per response (an AbortController aborted at
 // its end, and an error built by ending the stream twice: a sixth of a warm echo call). An event
 // stream goes through the same pipeline as before, which cancels the body when the client leaves.
-// The direct lane's JSON answer (security-headers.ts `jsonAnswer`) is written from its parts.
+// The direct lane's JSON answer (security-headers.ts `jsonAnswer`) is written from its parts, and a
+// request body is read from the event's text (body.ts `bodyTextGiven`): no web stream read per call.
 import { pipeline } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
 import { handle } from 'hono/aws-lambda';
