@@ -4,9 +4,13 @@
 // without the stream pipeline `streamHandle` builds per response (an AbortController aborted at
 // its end, and an error built by ending the stream twice: a sixth of a warm echo call). An event
 // stream goes through the same pipeline as before, which cancels the body when the client leaves.
+// The direct lane's JSON answer (security-headers.ts `jsonAnswer`) is written from its parts, and a
+// request body is read from the event's text (body.ts `bodyTextGiven`): no web stream read per call.
 import { pipeline } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
 import { handle } from 'hono/aws-lambda';
+import { jsonAnswerParts } from '../http/security-headers.ts';
+import { bodyTextGiven } from '../http/body.ts';
 
 type App = { fetch: (request: Request, bindings: unknown) => Response | Promise<Response> };
 type Prelude = { statusCode: number; headers: Record<string, string>; cookies: string[] };
@@ -20,15 +24,17 @@ class Built {
 }
 
 /** The Request Hono builds from `event`, or the result Hono answers when the event makes none (a bad URL: 400). */
-function requestMaker(): (event: unknown) => Promise<Request | Result> {
+function requestMaker(): (event: { body?: unknown; isBase64Encoded?: boolean }) => Promise<Request | Result> {
   // `handle` builds the Request and hands it to the app's fetch; this fetch stops there, carrying it.
   const capture = handle({ fetch: (request: Request) => Promise.reject(new Built(request)) } as never) as (event: unknown, context: unknown) => Promise<Result>;
   return async (event) => {
     try {
       return await capture(event, {});
     } catch (error) {
-      if (error instanceof Built) return error.request;
-      throw error;
+      if (!(error instanceof Built)) throw error;
+      // The body Hono encoded from the event's text: read as that text, not decoded back from its stream.
+      if (typeof event.body === 'string' && event.body && !event.isBase64Encoded) bodyTextGiven(error.request, event.body);
+      return error.request;
     }
   };
 }
@@ -43,6 +49,14 @@ async function* chunks(reader: ReadableStreamDefaultReader<Uint8Array>) {
 }
 
 async function writeResponse(response: Response, stream: Writable) {
+  // The direct lane's JSON answer is written from what it was built of: no header walk, no body read.
+  const parts = jsonAnswerParts(response);
+  // write(), not end(text): the runtime sends the prelude on the first write() only.
+  if (parts) {
+    const out = awslambda.HttpResponseStream.from(stream, { statusCode: parts.status, headers: parts.headers, cookies: [] });
+    out.write(parts.text);
+    return void out.end();
+  }
   const headers: Record<string, string> = {};
   const cookies: string[] = [];
   response.headers.forEach((value, name) => {
@@ -65,7 +79,7 @@ async function writeResponse(response: Response, stream: Writable) {
 /** `streamHandle(app)`'s handler body, for `awslambda.streamifyResponse`. */
 export function streamResponses(app: App) {
   const toRequest = requestMaker();
-  return async (event: { requestContext?: unknown }, stream: Writable, context: unknown): Promise<void> => {
+  return async (event: { requestContext?: unknown; body?: unknown; isBase64Encoded?: boolean }, stream: Writable, context: unknown): Promise<void> => {
     let made: Request | Result;
     try {
       made = await toRequest(event);

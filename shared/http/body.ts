@@ -1,5 +1,7 @@
 // Reads and parses a POST body once, under a size limit, with errors that say what to fix.
 // The parsed value is handed to both protocol legs so nothing parses the body twice.
+// An adapter that built the Request from a body it holds as text (Lambda's event) hands that text
+// over (`bodyTextGiven`), and it is read instead of the Request's body stream.
 import { ClientGoneError, HttpProtocolError, INVALID_REQUEST, PARSE_ERROR, SERVER_ERROR } from '../protocol/errors.ts';
 
 const JSON_TYPE = /^application\/json\s*(;|$)/i;
@@ -44,9 +46,26 @@ const gone = (err: unknown): never => {
   throw new ClientGoneError(`the client closed the connection before its request body arrived (${(err as Error)?.message ?? err})`);
 };
 
+const LONE_SURROGATE = /\p{Cs}/u;
+/** Body texts adapters handed over, by the Request built from them. */
+const givenTexts = new WeakMap<Request, string>();
+
+/**
+ * Hands over the text `request`'s body was encoded from, as UTF-8. Only a text decoding gives back
+ * as it is: no leading BOM (decoding drops one), no lone surrogate (encoding replaced it).
+ */
+export function bodyTextGiven(request: Request, text: string): void {
+  if (text.charCodeAt(0) !== 0xfeff && !LONE_SURROGATE.test(text)) givenTexts.set(request, text);
+}
+
 async function readLimited(request: Request, maxBytes: number): Promise<string> {
   const declared = request.headers.get('content-length');
   if (declared !== null && Number(declared) > maxBytes) throw tooLarge(maxBytes);
+  const given = givenTexts.get(request);
+  if (given !== undefined) {
+    if (given.length > maxBytes) throw tooLarge(maxBytes);
+    return given;
+  }
   // With a declared length in bounds the framing already caps the body: read it in one go.
   if (declared !== null) {
     const text = await request.text().catch(gone);

@@ -25,18 +25,34 @@ const SECURITY_HEADERS: Readonly<Record<string, string>> = {
 };
 const SECURITY_ENTRIES = Object.entries(SECURITY_HEADERS);
 
-/** Answers built by jsonAnswer: they carry their request's answer headers already. */
-const complete = new WeakSet<Response>();
+/** What a jsonAnswer was built from, for an adapter that writes it without reading the Response back (lambda-stream.ts). */
+export interface JsonAnswerParts {
+  readonly status: 200;
+  /** Its headers, by lower-case name: the request's answer headers and its type; no Set-Cookie. */
+  readonly headers: Readonly<AnswerHeaders>;
+  readonly text: string;
+}
+
+/**
+ * Answers built by jsonAnswer: they carry their request's answer headers already, and no step sets
+ * a header on them (secure, the guard's CORS, the access log's request id all skip them), so their
+ * parts stay what the Response holds.
+ */
+const complete = new WeakMap<Response, JsonAnswerParts>();
 
 /** A 200 JSON answer with `headers`, the request's answer headers, in it: the steps add nothing to it. */
 export function jsonAnswer(text: string, headers: Readonly<AnswerHeaders>): Response {
-  const response = new Response(text, { status: 200, headers: { ...headers, 'content-type': 'application/json' } });
-  complete.add(response);
+  const all = { ...headers, 'content-type': 'application/json' };
+  const response = new Response(text, { status: 200, headers: all });
+  complete.set(response, { status: 200, headers: all, text });
   return response;
 }
 
 /** Whether `response` is a jsonAnswer (its headers complete, its type JSON). */
 export const isJsonAnswer = (response: Response) => complete.has(response);
+
+/** A jsonAnswer's parts; undefined for any other response. */
+export const jsonAnswerParts = (response: Response): JsonAnswerParts | undefined => complete.get(response);
 
 export function secure(response: Response): Response {
   if (!complete.has(response)) for (const [name, value] of SECURITY_ENTRIES) response.headers.set(name, value);
