@@ -178,7 +178,9 @@ describe('an upstream answer larger than maxAnswerBytes', () => {
         assert.equal(outcome, 'UpstreamAnswerTooLargeError', path);
         await until(() => ended.length === 1, `${path}: the upstream's answer ended`);
         assert.deepEqual(ended, [{ name: kind, whole: false }], `${path}: the upstream was not cut off`);
-        assert.ok(grewMb < 40, `${path}: rss +${grewMb.toFixed(0)} MB for a 100 MB answer cut at 8 MB`);
+        // Up to 8 MB read, its decoded copies and the upstream's own queued writes (same process): 0 to 39 MB
+        // measured on a busy 2-core machine; reading the whole answer costs 250 MB and more (the control).
+        assert.ok(grewMb < 64, `${path}: rss +${grewMb.toFixed(0)} MB for a 100 MB answer cut at 8 MB`);
       }
     }
     t.diagnostic(report.join('; '));
